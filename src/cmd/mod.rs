@@ -1,0 +1,5 @@
+//! One module per command: its arguments, and `run`, which fetches, calls the core, renders
+//! and applies.
+
+pub mod status;
+pub mod version;

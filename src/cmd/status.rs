@@ -1,0 +1,466 @@
+//! `kubectl stateful status [NAME]`: the ordinal → pod → node → PVC → PV → DNS map of one
+//! StatefulSet, or one line per StatefulSet of a namespace (or all of them).
+
+use std::io::Write;
+
+use comfy_table::{Cell, Color};
+use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
+use serde::Serialize;
+
+use crate::client::{Kube, KubeArgs};
+use crate::core::objects::{age, short_revision};
+use crate::core::prune::describe_range;
+use crate::core::snapshot::Snapshot;
+use crate::core::status::{self, ClaimStatus, OrdinalStatus, RevisionRole, StatefulSetStatus, StatusOptions};
+use crate::error::Result;
+use crate::fetch::{self, Extras, Scope};
+use crate::live::{self, Live};
+use crate::output::{OutputFormat, or_dash, table, write_machine, write_table};
+use crate::ui::Terminal;
+
+const LONG_ABOUT: &str = "\
+Show a StatefulSet ordinal by ordinal: each pod with its readiness, revision, node and stable DNS
+name, and each PVC from its volumeClaimTemplates with phase, capacity, StorageClass and PV. PVCs
+left behind by a scale-down and misconfigurations are flagged, each with what to do.
+
+Without NAME, one line per StatefulSet in the namespace (or all namespaces with -A).";
+
+const EXAMPLES: &str = "\
+Examples:
+  kubectl stateful status web
+  kubectl stateful status web -o wide
+  kubectl stateful status web -o json | jq '.ordinals[] | select(.pod.ready | not)'
+  kubectl stateful status -A
+  kubectl stateful status web --watch";
+
+#[derive(Debug, Clone, clap::Args)]
+#[command(long_about = LONG_ABOUT, after_help = EXAMPLES)]
+pub struct Args {
+    /// The StatefulSet; without it, every StatefulSet in the namespace
+    pub name: Option<String>,
+
+    /// List StatefulSets in all namespaces
+    #[arg(short = 'A', long, conflicts_with = "name")]
+    pub all_namespaces: bool,
+
+    /// Output format
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: OutputFormat,
+
+    /// Cluster domain used in the pods' DNS names
+    #[arg(long, default_value = "cluster.local", value_name = "DOMAIN")]
+    pub cluster_domain: String,
+
+    /// Keep watching and redraw on every change (needs NAME)
+    #[arg(short, long, requires = "name")]
+    pub watch: bool,
+}
+
+/// Everything `status` reads for one StatefulSet.
+const EXTRAS: Extras =
+    Extras { volumes: true, nodes: true, services: true, autoscalers: false, server_version: true };
+
+pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal) -> Result<()> {
+    let kube = kube_args.connect().await?;
+    let mut stdout = std::io::stdout().lock();
+    let options = |now| StatusOptions { cluster_domain: args.cluster_domain.clone(), now };
+    let Some(name) = &args.name else {
+        let scope = if args.all_namespaces { Scope::All } else { Scope::Namespace(kube.namespace.clone()) };
+        let snapshot = fetch::snapshot_in(&kube, &scope, EXTRAS).await?;
+        let now = Timestamp::now();
+        let statuses = list(&snapshot, &options(now));
+        if statuses.is_empty() && !args.output.is_machine() {
+            eprintln!(
+                "No StatefulSets found{}.",
+                match &scope {
+                    Scope::Namespace(ns) => format!(" in namespace {ns}"),
+                    Scope::All => String::new(),
+                }
+            );
+            return Ok(());
+        }
+        return render_list(&mut stdout, &statuses, args.output, args.all_namespaces, now);
+    };
+    let sts = fetch::statefulset(&kube, &kube.namespace, name).await?;
+    if args.watch {
+        return watch(&kube, sts, &args, term, &mut stdout).await;
+    }
+    let snapshot = fetch::snapshot_of(&kube, sts, EXTRAS).await?;
+    let now = Timestamp::now();
+    let model = status::build(&snapshot.statefulsets[0], &snapshot, &options(now));
+    note_degraded(&model, args.output);
+    render(&mut stdout, &model, args.output, term.color, now)
+}
+
+/// The status of every StatefulSet in a snapshot, in namespace/name order.
+pub fn list(snapshot: &Snapshot, options: &StatusOptions) -> Vec<StatefulSetStatus> {
+    let mut statuses: Vec<_> =
+        snapshot.statefulsets.iter().map(|sts| status::build(sts, snapshot, options)).collect();
+    statuses.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    statuses
+}
+
+/// In table output, what could not be read is said once on stderr (JSON carries it as `notes`).
+fn note_degraded(model: &StatefulSetStatus, format: OutputFormat) {
+    if !format.is_machine() {
+        for note in &model.notes {
+            eprintln!("note: {note}");
+        }
+    }
+}
+
+async fn watch(
+    kube: &Kube,
+    sts: k8s_openapi::api::apps::v1::StatefulSet,
+    args: &Args,
+    term: &Terminal,
+    out: &mut impl Write,
+) -> Result<()> {
+    // Watch the cluster-scoped kinds only if this user may read them at all.
+    let probe =
+        fetch::snapshot_of(kube, sts.clone(), Extras { volumes: true, nodes: true, ..Extras::default() })
+            .await?;
+    let kinds = live::Kinds {
+        claims: true,
+        service: true,
+        nodes: probe.nodes.is_some(),
+        volumes: probe.volumes.is_some(),
+    };
+    let mut live = Live::start(kube, &sts, kinds).await?;
+    let redraw = term.color && !args.output.is_machine();
+    let mut last = None;
+    loop {
+        let Some(snapshot) = live.snapshot() else {
+            eprintln!("StatefulSet {}/{} was deleted", kube.namespace, sts.name_any());
+            return Ok(());
+        };
+        let now = Timestamp::now();
+        let options = StatusOptions { cluster_domain: args.cluster_domain.clone(), now };
+        let model = status::build(&snapshot.statefulsets[0], &snapshot, &options);
+        // Redraw only when what is shown changed (ages tick without a watch event).
+        let shown = serde_json::to_string(&model.ordinals).unwrap_or_default()
+            + &serde_json::to_string(&model.warnings).unwrap_or_default();
+        if last.as_ref() != Some(&shown) {
+            let mut frame = Vec::new();
+            match args.output {
+                OutputFormat::Json => crate::output::write_json_line(&mut frame, &model)?,
+                OutputFormat::Yaml => {
+                    writeln!(frame, "---")?;
+                    crate::output::write_yaml(&mut frame, &model)?;
+                }
+                _ => render(&mut frame, &model, args.output, term.color, now)?,
+            }
+            if redraw {
+                // Clear the screen and home the cursor: one live view instead of scrollback.
+                write!(out, "\x1b[H\x1b[2J")?;
+            } else if last.is_some() && !args.output.is_machine() {
+                writeln!(out)?;
+            }
+            out.write_all(&frame)?;
+            out.flush()?;
+            last = Some(shown);
+        }
+        tokio::select! {
+            changed = live.changed() => changed?,
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        }
+    }
+}
+
+pub fn render(
+    w: &mut impl Write,
+    model: &StatefulSetStatus,
+    format: OutputFormat,
+    color: bool,
+    now: Timestamp,
+) -> Result<()> {
+    if write_machine(w, format, model)? {
+        return Ok(());
+    }
+    let wide = format == OutputFormat::Wide;
+    write_header(w, model)?;
+    writeln!(w)?;
+    write_ordinals(w, model, wide, color, now)?;
+    if !model.orphaned_pvcs.is_empty() {
+        writeln!(w)?;
+        write_orphans(w, model, now)?;
+    }
+    if !model.warnings.is_empty() {
+        writeln!(w)?;
+        writeln!(w, "Warnings:")?;
+        for warning in &model.warnings {
+            let line = format!("  {:?}: {}", warning.code, warning.message);
+            if color { writeln!(w, "\x1b[33m{line}\x1b[0m")? } else { writeln!(w, "{line}")? }
+        }
+    }
+    Ok(())
+}
+
+fn write_header(w: &mut impl Write, m: &StatefulSetStatus) -> Result<()> {
+    let r = &m.replicas;
+    let mut rows: Vec<(&str, String)> = vec![
+        ("StatefulSet", format!("{}/{}", m.namespace, m.name)),
+        (
+            "Replicas",
+            format!(
+                "{} desired | {} ready | {} available | {} updated",
+                r.desired, r.ready, r.available, r.updated
+            ),
+        ),
+    ];
+    if m.ordinals_start != 0 {
+        rows.push((
+            "Ordinals",
+            format!("start {} (live {})", m.ordinals_start, describe_range(status::live_range(m))),
+        ));
+    }
+    rows.push(("Pod policy", m.pod_management_policy.clone()));
+    let mut strategy = m.update_strategy.kind.clone();
+    if let Some(partition) = m.update_strategy.partition {
+        strategy.push_str(&format!(", partition {partition}"));
+    }
+    if let Some(max) = &m.update_strategy.max_unavailable {
+        strategy.push_str(&format!(", maxUnavailable {max}"));
+    }
+    rows.push(("Update", strategy));
+    let revision = |rc: &Option<status::RevisionCount>| {
+        rc.as_ref()
+            .map_or("-".to_owned(), |rc| format!("{} ({} pods)", short_revision(&m.name, &rc.name), rc.pods))
+    };
+    rows.push((
+        "Revisions",
+        format!("current {}, update {}", revision(&m.revisions.current), revision(&m.revisions.update)),
+    ));
+    rows.push(("MinReadySeconds", m.min_ready_seconds.to_string()));
+    rows.push((
+        "PVC retention",
+        format!(
+            "whenDeleted {}, whenScaled {}",
+            m.pvc_retention_policy.when_deleted, m.pvc_retention_policy.when_scaled
+        ),
+    ));
+    let svc = &m.service;
+    let service = match (&svc.name, svc.exists) {
+        (None, _) => "none (spec.serviceName is empty)".to_owned(),
+        (Some(name), false) => format!("{name} (missing)"),
+        (Some(name), true) => {
+            let headless = if svc.headless == Some(true) { "headless" } else { "NOT headless" };
+            let selects =
+                if svc.selects_pods == Some(true) { "selects the pods" } else { "does NOT select the pods" };
+            let unready = if svc.publish_not_ready_addresses == Some(true) {
+                ", publishes not-ready addresses"
+            } else {
+                ""
+            };
+            format!("{name} ({headless}, {selects}{unready})")
+        }
+    };
+    rows.push(("Service", service));
+    rows.push(("PVCs", format!("{}/{} Bound", r.pvcs_bound, r.pvcs_expected)));
+    let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0) + 2;
+    for (key, value) in rows {
+        writeln!(w, "{:<width$}{value}", format!("{key}:"))?;
+    }
+    Ok(())
+}
+
+fn write_ordinals(
+    w: &mut impl Write,
+    m: &StatefulSetStatus,
+    wide: bool,
+    color: bool,
+    now: Timestamp,
+) -> Result<()> {
+    let templates: Vec<String> = m
+        .ordinals
+        .first()
+        .map(|o| o.pvcs.iter().map(|c| c.template.to_uppercase()).collect())
+        .unwrap_or_default();
+    let mut headers = vec!["ORDINAL", "POD", "READY", "STATUS", "RESTARTS", "REVISION", "NODE"];
+    if wide {
+        headers.extend(["IP", "AGE"]);
+    }
+    headers.push("DNS");
+    let mut t =
+        table(headers.into_iter().map(String::from).chain(templates.iter().map(|t| format!("PVC {t}"))));
+    if color {
+        t.enforce_styling();
+    }
+    for o in &m.ordinals {
+        let mut row: Vec<Cell> = vec![Cell::new(ordinal_label(o))];
+        match &o.pod {
+            Some(p) => {
+                let ready = Cell::new(if p.ready { "yes" } else { "no" });
+                row.extend([
+                    Cell::new(&p.name),
+                    if p.ready { ready } else { ready.fg(Color::Red) },
+                    Cell::new(&p.status),
+                    Cell::new(p.restarts),
+                    Cell::new(revision_label(m, o)),
+                    Cell::new(node_label(p.node.as_deref(), p.node_ready)),
+                ]);
+                if wide {
+                    row.extend([Cell::new(or_dash(p.ip.as_deref())), Cell::new(age(p.created_at, now))]);
+                }
+            }
+            None => {
+                let missing = Cell::new("missing");
+                row.extend([
+                    if color { missing.fg(Color::Red) } else { missing },
+                    Cell::new("-"),
+                    Cell::new("-"),
+                    Cell::new("-"),
+                    Cell::new("-"),
+                    Cell::new("-"),
+                ]);
+                if wide {
+                    row.extend([Cell::new("-"), Cell::new("-")]);
+                }
+            }
+        }
+        row.push(Cell::new(or_dash(o.dns.as_deref())));
+        row.extend(o.pvcs.iter().map(|c| Cell::new(claim_label(c, wide))));
+        t.add_row(row);
+    }
+    write_table(w, t)
+}
+
+fn ordinal_label(o: &OrdinalStatus) -> String {
+    if o.live { o.ordinal.to_string() } else { format!("{} (scaling away)", o.ordinal) }
+}
+
+fn revision_label(m: &StatefulSetStatus, o: &OrdinalStatus) -> String {
+    let Some(pod) = &o.pod else { return "-".to_owned() };
+    let Some(revision) = &pod.revision else { return "-".to_owned() };
+    let role = match pod.revision_role {
+        Some(RevisionRole::Update)
+            if m.revisions.update.as_ref().map(|u| &u.name)
+                == m.revisions.current.as_ref().map(|c| &c.name) =>
+        {
+            ""
+        }
+        Some(RevisionRole::Update) => " (update)",
+        Some(RevisionRole::Current) if o.held_back => " (current, held by partition)",
+        Some(RevisionRole::Current) => " (current)",
+        Some(RevisionRole::Other) if o.held_back => " (old, held by partition)",
+        Some(RevisionRole::Other) | None => " (old)",
+    };
+    format!("{}{role}", short_revision(&m.name, revision))
+}
+
+fn node_label(node: Option<&str>, ready: Option<bool>) -> String {
+    match (node, ready) {
+        (None, _) => "-".to_owned(),
+        (Some(n), Some(false)) => format!("{n} (NotReady)"),
+        (Some(n), _) => n.to_owned(),
+    }
+}
+
+fn claim_label(c: &ClaimStatus, wide: bool) -> String {
+    let Some(phase) = &c.phase else { return format!("{} missing", c.name) };
+    let mut parts = vec![c.name.clone(), phase.clone(), or_dash(c.capacity.as_deref())];
+    if wide {
+        parts.extend([
+            or_dash(c.storage_class.as_deref()),
+            or_dash(c.volume.as_deref()),
+            or_dash(c.reclaim_policy.as_deref()),
+            access_modes(&c.access_modes),
+        ]);
+    }
+    parts.join(" ")
+}
+
+/// kubectl's short access modes: RWO, ROX, RWX, RWOP.
+fn access_modes(modes: &[String]) -> String {
+    let short: Vec<&str> = modes
+        .iter()
+        .map(|m| match m.as_str() {
+            "ReadWriteOnce" => "RWO",
+            "ReadOnlyMany" => "ROX",
+            "ReadWriteMany" => "RWX",
+            "ReadWriteOncePod" => "RWOP",
+            other => other,
+        })
+        .collect();
+    if short.is_empty() { "-".to_owned() } else { short.join(",") }
+}
+
+fn write_orphans(w: &mut impl Write, m: &StatefulSetStatus, now: Timestamp) -> Result<()> {
+    writeln!(
+        w,
+        "Orphaned PVCs (ordinals outside {}): a scale-up re-attaches them with their old data;\n\
+         `kubectl stateful pvc prune {}` removes them safely.",
+        describe_range(status::live_range(m)),
+        m.name
+    )?;
+    let mut t = table(["ORDINAL", "TEMPLATE", "PVC", "PHASE", "CAPACITY", "PV", "RECLAIM", "AGE"]);
+    for c in &m.orphaned_pvcs {
+        t.add_row([
+            c.ordinal.to_string(),
+            c.template.clone(),
+            c.name.clone(),
+            or_dash(c.phase.as_deref()),
+            or_dash(c.capacity.as_deref()),
+            or_dash(c.volume.as_deref()),
+            or_dash(c.reclaim_policy.as_deref()),
+            age(c.created_at, now),
+        ]);
+    }
+    write_table(w, t)
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StatusList<'a> {
+    kind: &'static str,
+    schema_version: &'static str,
+    items: &'a [StatefulSetStatus],
+}
+
+pub fn render_list(
+    w: &mut impl Write,
+    statuses: &[StatefulSetStatus],
+    format: OutputFormat,
+    all_namespaces: bool,
+    now: Timestamp,
+) -> Result<()> {
+    let document =
+        StatusList { kind: "StatefulSetStatusList", schema_version: status::SCHEMA_VERSION, items: statuses };
+    if write_machine(w, format, &document)? {
+        return Ok(());
+    }
+    let mut headers =
+        vec!["NAME", "READY", "UPDATED", "PARTITION", "REVISIONS", "SERVICE", "PVCS", "ORPHANED", "AGE"];
+    if all_namespaces {
+        headers.insert(0, "NAMESPACE");
+    }
+    let mut t = table(headers);
+    for s in statuses {
+        let revisions: std::collections::BTreeSet<&str> =
+            s.ordinals.iter().filter_map(|o| o.pod.as_ref()?.revision.as_deref()).collect();
+        let service = match (&s.service.name, s.service.exists) {
+            (None, _) => "none",
+            (Some(_), false) => "missing",
+            _ if s.service.headless != Some(true) => "not headless",
+            _ if s.service.selects_pods != Some(true) => "no match",
+            _ => "ok",
+        };
+        let mut row = vec![
+            s.name.clone(),
+            format!("{}/{}", s.replicas.ready, s.replicas.desired),
+            format!("{}/{}", s.replicas.updated, s.replicas.desired),
+            s.update_strategy.partition.map_or_else(|| "-".to_owned(), |p| p.to_string()),
+            revisions.len().to_string(),
+            service.to_owned(),
+            format!("{}/{}", s.replicas.pvcs_bound, s.replicas.pvcs_expected),
+            s.orphaned_pvcs.len().to_string(),
+            age(s.created_at, now),
+        ];
+        if all_namespaces {
+            row.insert(0, s.namespace.clone());
+        }
+        t.add_row(row);
+    }
+    write_table(w, t)
+}

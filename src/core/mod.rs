@@ -1,0 +1,13 @@
+//! The pure core: API objects in, ordinal maps, rollout plans and prune plans out. Nothing here
+//! performs I/O or reads the clock; callers pass `now`.
+
+pub mod claims;
+pub mod names;
+pub mod objects;
+pub mod prune;
+pub mod rollout;
+pub mod snapshot;
+pub mod status;
+
+#[cfg(test)]
+pub mod fixtures;

@@ -1,0 +1,317 @@
+//! What API objects say, with the API's defaults applied: the small questions every command
+//! asks of a StatefulSet, its pods, claims, volumes and nodes.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
+use kube::core::{Selector, SelectorExt};
+
+use super::names::{OrdinalRange, pod_ordinal};
+
+/// The label the StatefulSet controller puts on each pod: the name of its ControllerRevision.
+pub const REVISION_LABEL: &str = "controller-revision-hash";
+
+pub const ROLLING_UPDATE: &str = "RollingUpdate";
+pub const ON_DELETE: &str = "OnDelete";
+pub const ORDERED_READY: &str = "OrderedReady";
+
+pub fn replicas(sts: &StatefulSet) -> i32 {
+    sts.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1)
+}
+
+pub fn start_ordinal(sts: &StatefulSet) -> i32 {
+    sts.spec.as_ref().and_then(|s| s.ordinals.as_ref()).and_then(|o| o.start).unwrap_or(0)
+}
+
+pub fn ordinal_range(sts: &StatefulSet) -> OrdinalRange {
+    OrdinalRange { start: start_ordinal(sts), replicas: replicas(sts) }
+}
+
+pub fn update_strategy(sts: &StatefulSet) -> &str {
+    sts.spec
+        .as_ref()
+        .and_then(|s| s.update_strategy.as_ref())
+        .and_then(|u| u.type_.as_deref())
+        .unwrap_or(ROLLING_UPDATE)
+}
+
+/// The partition of a RollingUpdate StatefulSet (0 when unset).
+pub fn partition(sts: &StatefulSet) -> i32 {
+    rolling_update(sts).and_then(|r| r.partition).unwrap_or(0)
+}
+
+pub fn max_unavailable(sts: &StatefulSet) -> Option<String> {
+    rolling_update(sts).and_then(|r| r.max_unavailable.as_ref()).map(|m| match m {
+        IntOrString::Int(n) => n.to_string(),
+        IntOrString::String(s) => s.clone(),
+    })
+}
+
+fn rolling_update(
+    sts: &StatefulSet,
+) -> Option<&k8s_openapi::api::apps::v1::RollingUpdateStatefulSetStrategy> {
+    sts.spec.as_ref()?.update_strategy.as_ref()?.rolling_update.as_ref()
+}
+
+pub fn pod_management_policy(sts: &StatefulSet) -> &str {
+    sts.spec.as_ref().and_then(|s| s.pod_management_policy.as_deref()).unwrap_or(ORDERED_READY)
+}
+
+pub fn min_ready_seconds(sts: &StatefulSet) -> i32 {
+    sts.spec.as_ref().and_then(|s| s.min_ready_seconds).unwrap_or(0)
+}
+
+pub fn service_name(sts: &StatefulSet) -> Option<&str> {
+    sts.spec.as_ref().and_then(|s| s.service_name.as_deref()).filter(|s| !s.is_empty())
+}
+
+/// (whenDeleted, whenScaled), each defaulting to Retain.
+pub fn pvc_retention(sts: &StatefulSet) -> (String, String) {
+    let policy = sts.spec.as_ref().and_then(|s| s.persistent_volume_claim_retention_policy.as_ref());
+    let or_retain = |v: Option<&String>| v.cloned().unwrap_or_else(|| "Retain".to_owned());
+    (
+        or_retain(policy.and_then(|p| p.when_deleted.as_ref())),
+        or_retain(policy.and_then(|p| p.when_scaled.as_ref())),
+    )
+}
+
+pub fn claim_templates(sts: &StatefulSet) -> Vec<&str> {
+    sts.spec
+        .as_ref()
+        .and_then(|s| s.volume_claim_templates.as_ref())
+        .map(|t| t.iter().filter_map(|pvc| pvc.metadata.name.as_deref()).collect())
+        .unwrap_or_default()
+}
+
+pub fn selector(sts: &StatefulSet) -> Option<Selector> {
+    sts.spec.as_ref().and_then(|s| Selector::try_from(s.selector.clone()).ok())
+}
+
+/// Labels of the pod template: what the governing Service must select.
+pub fn template_labels(sts: &StatefulSet) -> BTreeMap<String, String> {
+    sts.spec
+        .as_ref()
+        .and_then(|s| s.template.metadata.as_ref())
+        .and_then(|m| m.labels.clone())
+        .unwrap_or_default()
+}
+
+pub fn current_revision(sts: &StatefulSet) -> Option<&str> {
+    sts.status.as_ref().and_then(|s| s.current_revision.as_deref())
+}
+
+pub fn update_revision(sts: &StatefulSet) -> Option<&str> {
+    sts.status.as_ref().and_then(|s| s.update_revision.as_deref())
+}
+
+/// Whether the controller has seen the latest spec.
+pub fn observed_current(sts: &StatefulSet) -> bool {
+    let observed = sts.status.as_ref().and_then(|s| s.observed_generation);
+    observed.is_some() && observed >= sts.metadata.generation
+}
+
+/// True when the controller has caught up with the spec and reports the desired number of pods.
+pub fn scaling_settled(sts: &StatefulSet) -> bool {
+    observed_current(sts) && sts.status.as_ref().map(|s| s.replicas) == Some(replicas(sts))
+}
+
+/// The revision name without the `<sts>-` prefix, as people quote it.
+pub fn short_revision<'a>(sts_name: &str, revision: &'a str) -> &'a str {
+    revision.strip_prefix(sts_name).and_then(|r| r.strip_prefix('-')).unwrap_or(revision)
+}
+
+/// Whether `obj` is controlled by the StatefulSet `sts` (an ownerReference with its uid).
+pub fn owned_by(obj: &impl ResourceExt, sts: &StatefulSet) -> bool {
+    let uid = sts.metadata.uid.as_deref();
+    uid.is_some() && obj.owner_references().iter().any(|o| Some(o.uid.as_str()) == uid)
+}
+
+/// Whether `labels` satisfy the StatefulSet's selector (a selector that selects everything counts
+/// as no evidence: an empty selector is rejected by the API for StatefulSets anyway).
+pub fn selected_by(labels: &BTreeMap<String, String>, sts: &StatefulSet) -> bool {
+    selector(sts).is_some_and(|s| !s.selects_all() && s.matches(labels))
+}
+
+/// The pods of `sts` among `pods`, with their ordinals: owned by it and named `<sts>-<ordinal>`.
+pub fn pods_of<'p>(sts: &StatefulSet, pods: impl IntoIterator<Item = &'p Pod>) -> Vec<(i32, &'p Pod)> {
+    let name = sts.name_any();
+    let mut owned: Vec<_> = pods
+        .into_iter()
+        .filter(|p| p.namespace() == sts.namespace() && owned_by(*p, sts))
+        .filter_map(|p| Some((pod_ordinal(&p.name_any(), &name)?, p)))
+        .collect();
+    owned.sort_by_key(|(ordinal, _)| *ordinal);
+    owned
+}
+
+pub fn pod_revision(pod: &Pod) -> Option<&str> {
+    pod.metadata.labels.as_ref()?.get(REVISION_LABEL).map(String::as_str)
+}
+
+fn pod_condition<'p>(pod: &'p Pod, type_: &str) -> Option<&'p k8s_openapi::api::core::v1::PodCondition> {
+    pod.status.as_ref()?.conditions.as_ref()?.iter().find(|c| c.type_ == type_)
+}
+
+pub fn pod_ready(pod: &Pod) -> bool {
+    pod_condition(pod, "Ready").is_some_and(|c| c.status == "True")
+}
+
+/// When the pod last became Ready, if it is Ready.
+pub fn pod_ready_since(pod: &Pod) -> Option<Timestamp> {
+    pod_condition(pod, "Ready")
+        .filter(|c| c.status == "True")
+        .and_then(|c| c.last_transition_time.as_ref())
+        .map(|t| t.0)
+}
+
+/// Ready for at least `min_ready_seconds`: what the controller calls available.
+pub fn pod_available(pod: &Pod, min_ready_seconds: i32, now: Timestamp) -> bool {
+    pod_ready_since(pod).is_some_and(|since| {
+        min_ready_seconds <= 0 || now.as_second() - since.as_second() >= i64::from(min_ready_seconds)
+    })
+}
+
+pub fn terminating(meta: &impl ResourceExt) -> bool {
+    meta.meta().deletion_timestamp.is_some()
+}
+
+pub fn pod_restarts(pod: &Pod) -> i32 {
+    container_statuses(pod).map(|c| c.restart_count).sum()
+}
+
+fn container_statuses(pod: &Pod) -> impl Iterator<Item = &k8s_openapi::api::core::v1::ContainerStatus> {
+    pod.status.iter().flat_map(|s| {
+        let init = s.init_container_statuses.iter().flatten();
+        init.chain(s.container_statuses.iter().flatten())
+    })
+}
+
+pub fn pod_crash_looping(pod: &Pod) -> bool {
+    container_statuses(pod).any(|c| waiting_reason(c) == Some("CrashLoopBackOff"))
+}
+
+fn waiting_reason(c: &k8s_openapi::api::core::v1::ContainerStatus) -> Option<&str> {
+    c.state.as_ref()?.waiting.as_ref()?.reason.as_deref()
+}
+
+/// The one-word state kubectl would print in its STATUS column.
+pub fn pod_status_text(pod: &Pod) -> String {
+    let status = pod.status.as_ref();
+    if terminating(pod) {
+        let unknown = status.and_then(|s| s.reason.as_deref()) == Some("NodeLost");
+        return if unknown { "Unknown" } else { "Terminating" }.to_owned();
+    }
+    if let Some(reason) = status.and_then(|s| s.reason.as_deref()) {
+        return reason.to_owned();
+    }
+    let container_reason = container_statuses(pod).find_map(|c| {
+        let state = c.state.as_ref()?;
+        state.waiting.as_ref().and_then(|w| w.reason.clone()).or_else(|| {
+            let terminated = state.terminated.as_ref()?;
+            terminated.reason.clone().or_else(|| Some(format!("ExitCode:{}", terminated.exit_code)))
+        })
+    });
+    if let Some(reason) = container_reason {
+        return reason;
+    }
+    let phase = status.and_then(|s| s.phase.as_deref()).unwrap_or("Pending");
+    match pod_condition(pod, "PodScheduled").filter(|c| c.status == "False").and_then(|c| c.reason.as_deref())
+    {
+        Some(reason) if phase == "Pending" => format!("Pending:{reason}"),
+        _ => phase.to_owned(),
+    }
+}
+
+pub fn node_name(pod: &Pod) -> Option<&str> {
+    pod.spec.as_ref()?.node_name.as_deref()
+}
+
+pub fn pod_ip(pod: &Pod) -> Option<&str> {
+    pod.status.as_ref()?.pod_ip.as_deref()
+}
+
+/// Claims a pod mounts, by name.
+pub fn mounted_claims(pod: &Pod) -> impl Iterator<Item = &str> {
+    pod.spec
+        .iter()
+        .flat_map(|s| s.volumes.iter().flatten())
+        .filter_map(|v| v.persistent_volume_claim.as_ref().map(|c| c.claim_name.as_str()))
+}
+
+/// The node's Ready condition: "True", "False" or "Unknown", and since when.
+pub fn node_ready_condition(node: &Node) -> Option<(&str, Option<&Time>)> {
+    let conditions = node.status.as_ref()?.conditions.as_ref()?;
+    let ready = conditions.iter().find(|c| c.type_ == "Ready")?;
+    Some((ready.status.as_str(), ready.last_transition_time.as_ref()))
+}
+
+pub fn node_ready(node: &Node) -> bool {
+    matches!(node_ready_condition(node), Some(("True", _)))
+}
+
+pub fn pvc_phase(pvc: &PersistentVolumeClaim) -> &str {
+    pvc.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or("Pending")
+}
+
+/// Bound capacity, or the request while unbound.
+pub fn pvc_capacity(pvc: &PersistentVolumeClaim) -> Option<String> {
+    let bound = pvc.status.as_ref().and_then(|s| s.capacity.as_ref()).and_then(|c| c.get("storage"));
+    let requested = || pvc.spec.as_ref()?.resources.as_ref()?.requests.as_ref()?.get("storage");
+    bound.or_else(requested).map(|q| q.0.clone())
+}
+
+pub fn pvc_volume(pvc: &PersistentVolumeClaim) -> Option<&str> {
+    pvc.spec.as_ref()?.volume_name.as_deref().filter(|v| !v.is_empty())
+}
+
+pub fn pvc_storage_class(pvc: &PersistentVolumeClaim) -> Option<&str> {
+    pvc.spec.as_ref()?.storage_class_name.as_deref()
+}
+
+pub fn pvc_access_modes(pvc: &PersistentVolumeClaim) -> Vec<String> {
+    pvc.spec.as_ref().and_then(|s| s.access_modes.clone()).unwrap_or_default()
+}
+
+pub fn pv_reclaim_policy(pv: &PersistentVolume) -> &str {
+    pv.spec.as_ref().and_then(|s| s.persistent_volume_reclaim_policy.as_deref()).unwrap_or("Retain")
+}
+
+pub fn creation(meta: &impl ResourceExt) -> Option<Timestamp> {
+    meta.meta().creation_timestamp.as_ref().map(|t| t.0)
+}
+
+/// kubectl's AGE column: the two most significant units ("4d3h", "5m10s", "12s").
+pub fn age(since: Option<Timestamp>, now: Timestamp) -> String {
+    let Some(since) = since else { return "<unknown>".to_owned() };
+    let secs = (now.as_second() - since.as_second()).max(0);
+    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    match () {
+        _ if d >= 10 => format!("{d}d"),
+        _ if d > 0 => format!("{d}d{h}h"),
+        _ if h > 0 => format!("{h}h{m}m"),
+        _ if m > 0 => format!("{m}m{s}s"),
+        _ => format!("{s}s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_read_like_kubectl() {
+        let now = Timestamp::from_second(1_000_000).unwrap();
+        let ago = |s: i64| Some(Timestamp::from_second(1_000_000 - s).unwrap());
+        assert_eq!(age(ago(12), now), "12s");
+        assert_eq!(age(ago(310), now), "5m10s");
+        assert_eq!(age(ago(3 * 3600 + 120), now), "3h2m");
+        assert_eq!(age(ago(86_400 * 4 + 3600 * 3), now), "4d3h");
+        assert_eq!(age(ago(86_400 * 12), now), "12d");
+        assert_eq!(age(None, now), "<unknown>");
+    }
+}

@@ -1,0 +1,455 @@
+//! Which PVCs left behind by scale-down may be deleted, and why the others must stay.
+//!
+//! A claim is a candidate when its name is exactly `<template>-<sts>-<ordinal>` for a template
+//! of the StatefulSet and the ordinal is outside `[start, start + replicas)`. It is pruned only
+//! when the StatefulSet's own labels or ownerReference vouch for it, the StatefulSet has settled
+//! (a parked StatefulSet at 0 replicas is not shrunk), no pod holds that ordinal or mounts the
+//! claim, and nothing else is already deleting it.
+
+use std::collections::HashMap;
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
+use kube_quantity::ParsedQuantity;
+use serde::Serialize;
+
+use super::claims::{Claim, Evidence, claims_of};
+use super::names::pod_name;
+use super::objects::*;
+use super::snapshot::Snapshot;
+use super::status::SCHEMA_VERSION;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Verdict {
+    Prune,
+    Keep,
+    /// Named like a claim of the StatefulSet, but nothing else says it is: never deleted.
+    Unverified,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Candidate {
+    pub name: String,
+    pub namespace: String,
+    pub stateful_set: String,
+    pub template: String,
+    pub ordinal: i32,
+    pub verdict: Verdict,
+    pub reason: String,
+    pub phase: String,
+    pub capacity: Option<String>,
+    pub volume: Option<String>,
+    /// `None` when the PV is unknown or PersistentVolumes could not be read.
+    pub reclaim_policy: Option<String>,
+    /// The bound PV will be switched to Retain before the claim is deleted (`--retain-volumes`).
+    pub retain_volume: bool,
+    pub created_at: Option<Timestamp>,
+    /// Preconditions for the delete: the claim must still be this object, unchanged.
+    #[serde(skip)]
+    pub uid: String,
+    #[serde(skip)]
+    pub resource_version: String,
+}
+
+impl Candidate {
+    /// Deleting this claim destroys its data: its PV is reclaimed with Delete and not retained first.
+    pub fn destroys_data(&self) -> bool {
+        self.verdict == Verdict::Prune
+            && self.reclaim_policy.as_deref() == Some("Delete")
+            && !self.retain_volume
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PrunePlan {
+    pub kind: &'static str,
+    pub schema_version: &'static str,
+    pub candidates: Vec<Candidate>,
+    /// Sum of the capacities of the claims to prune.
+    pub storage_freed: String,
+    pub warnings: Vec<String>,
+}
+
+impl PrunePlan {
+    pub fn to_prune(&self) -> impl Iterator<Item = &Candidate> {
+        self.candidates.iter().filter(|c| c.verdict == Verdict::Prune)
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PruneOptions {
+    pub include_scaled_to_zero: bool,
+    pub retain_volumes: bool,
+}
+
+/// Plans the prune of `scope` (StatefulSets of `snapshot`) against everything in `snapshot`.
+pub fn plan(snapshot: &Snapshot, scope: &[&StatefulSet], options: &PruneOptions) -> PrunePlan {
+    let volumes = snapshot.volumes_by_name();
+    let mut candidates = Vec::new();
+    let mut warnings = Vec::new();
+    // Every claim any StatefulSet of the namespace would mount, so that a claim two of them
+    // could take (`a-b-c-0` is `a` of `b-c` and `a-b` of `c`) is never pruned for one of them.
+    let mut claimants: HashMap<(String, String), Vec<(String, bool)>> = HashMap::new();
+    for sts in &snapshot.statefulsets {
+        for claim in claims_of(sts, &snapshot.pvcs) {
+            let key = (claim.pvc.namespace().unwrap_or_default(), claim.pvc.name_any());
+            claimants.entry(key).or_default().push((sts.name_any(), claim.live));
+        }
+    }
+    let mounts: HashMap<(String, &str), String> = snapshot
+        .pods
+        .iter()
+        .flat_map(|pod| {
+            let namespace = pod.namespace().unwrap_or_default();
+            mounted_claims(pod).map(move |claim| ((namespace.clone(), claim), pod.name_any()))
+        })
+        .collect();
+
+    for &sts in scope {
+        let sts_name = sts.name_any();
+        let namespace = sts.namespace().unwrap_or_default();
+        let range = ordinal_range(sts);
+        let pods = pods_of(sts, &snapshot.pods);
+        let orphans: Vec<Claim> = claims_of(sts, &snapshot.pvcs).into_iter().filter(|c| !c.live).collect();
+        if orphans.is_empty() {
+            continue;
+        }
+        let (_, when_scaled) = pvc_retention(sts);
+        if when_scaled == "Delete" {
+            warnings.push(format!(
+                "{namespace}/{sts_name} has whenScaled: Delete, so the controller deletes scaled-down claims itself; \
+                 {} remain (a manual delete of a pod races the policy)",
+                orphans.len()
+            ));
+        }
+        for hpa in autoscalers_of(snapshot, sts) {
+            warnings.push(format!(
+                "HorizontalPodAutoscaler {namespace}/{hpa} scales {sts_name}: a scale-up may come back for these ordinals"
+            ));
+        }
+        for claim in orphans {
+            let key = (namespace.clone(), claim.pvc.name_any());
+            let others: Vec<&str> = claimants
+                .get(&key)
+                .into_iter()
+                .flatten()
+                .filter(|(name, _)| *name != sts_name)
+                .map(|(name, _)| name.as_str())
+                .collect();
+            let pod_at_ordinal = pods.iter().any(|(o, _)| *o == claim.ordinal);
+            let mounted_by =
+                mounts.get(&(namespace.clone(), claim.pvc.metadata.name.as_deref().unwrap_or_default()));
+            let (verdict, reason) = match () {
+                _ if claim.evidence == Evidence::NameOnly => (
+                    Verdict::Unverified,
+                    format!(
+                        "named like {sts_name}'s claim, but has neither its selector labels nor an ownerReference"
+                    ),
+                ),
+                _ if !others.is_empty() => {
+                    (Verdict::Keep, format!("also named like a claim of StatefulSet {}", others.join(", ")))
+                }
+                _ if range.replicas == 0 && !options.include_scaled_to_zero => (
+                    Verdict::Keep,
+                    format!(
+                        "{sts_name} is scaled to 0 (parked, not shrunk); pass --include-scaled-to-zero to prune"
+                    ),
+                ),
+                _ if !scaling_settled(sts) => {
+                    (Verdict::Keep, format!("{sts_name} is still scaling; try again once it settles"))
+                }
+                _ if pod_at_ordinal => (
+                    Verdict::Keep,
+                    format!(
+                        "pod {} still exists (it is being scaled away)",
+                        pod_name(&sts_name, claim.ordinal)
+                    ),
+                ),
+                _ if terminating(claim.pvc) => (Verdict::Keep, "already being deleted".to_owned()),
+                _ if mounted_by.is_some() => (
+                    Verdict::Keep,
+                    format!("mounted by pod {}", mounted_by.map(String::as_str).unwrap_or_default()),
+                ),
+                _ => (
+                    Verdict::Prune,
+                    format!("ordinal {} is outside the live range {}", claim.ordinal, describe_range(range)),
+                ),
+            };
+            let volume = pvc_volume(claim.pvc);
+            let reclaim_policy =
+                volume.and_then(|v| volumes.as_ref()?.get(v)).map(|pv| pv_reclaim_policy(pv).to_owned());
+            let retain_volume = options.retain_volumes
+                && verdict == Verdict::Prune
+                && reclaim_policy.as_deref() == Some("Delete");
+            candidates.push(Candidate {
+                name: claim.pvc.name_any(),
+                namespace: namespace.clone(),
+                stateful_set: sts_name.clone(),
+                template: claim.template.to_owned(),
+                ordinal: claim.ordinal,
+                verdict,
+                reason,
+                phase: pvc_phase(claim.pvc).to_owned(),
+                capacity: pvc_capacity(claim.pvc),
+                volume: volume.map(str::to_owned),
+                reclaim_policy,
+                retain_volume,
+                created_at: creation(claim.pvc),
+                uid: claim.pvc.uid().unwrap_or_default(),
+                resource_version: claim.pvc.resource_version().unwrap_or_default(),
+            });
+        }
+    }
+
+    if snapshot.volumes.is_none() && candidates.iter().any(|c| c.verdict == Verdict::Prune) {
+        warnings.push(
+            "PersistentVolumes are not readable with these credentials: whether a delete destroys data is unknown"
+                .to_owned(),
+        );
+    }
+    candidates.sort_by(|a, b| {
+        (&a.namespace, &a.stateful_set, a.ordinal, &a.template).cmp(&(
+            &b.namespace,
+            &b.stateful_set,
+            b.ordinal,
+            &b.template,
+        ))
+    });
+    let storage_freed = total_capacity(candidates.iter().filter(|c| c.verdict == Verdict::Prune));
+    PrunePlan { kind: "PrunePlan", schema_version: SCHEMA_VERSION, candidates, storage_freed, warnings }
+}
+
+fn autoscalers_of<'s>(snapshot: &'s Snapshot, sts: &StatefulSet) -> impl Iterator<Item = String> + 's {
+    let namespace = sts.namespace();
+    let name = sts.name_any();
+    snapshot.autoscalers.iter().flatten().filter_map(move |hpa| {
+        let target = &hpa.spec.as_ref()?.scale_target_ref;
+        (hpa.namespace() == namespace && target.kind == "StatefulSet" && target.name == name)
+            .then(|| hpa.name_any())
+    })
+}
+
+pub fn describe_range(range: super::names::OrdinalRange) -> String {
+    if range.replicas <= 0 {
+        "(none: 0 replicas)".to_owned()
+    } else {
+        format!("{}..{}", range.start, range.end() - 1)
+    }
+}
+
+/// The sum of the candidates' capacities in the largest binary unit that keeps it exact-ish.
+pub fn total_capacity<'c>(candidates: impl Iterator<Item = &'c Candidate>) -> String {
+    let total = candidates
+        .filter_map(|c| c.capacity.as_deref())
+        .filter_map(|q| ParsedQuantity::try_from(q).ok())
+        .fold(ParsedQuantity::default(), |sum, q| sum + q);
+    let bytes = total.to_bytes_f64().unwrap_or(0.0);
+    human_bytes(bytes)
+}
+
+fn human_bytes(bytes: f64) -> String {
+    const UNITS: [&str; 6] = ["", "Ki", "Mi", "Gi", "Ti", "Pi"];
+    let mut value = bytes;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if value.fract() == 0.0 {
+        format!("{value}{}", UNITS[unit])
+    } else {
+        format!("{value:.1}{}", UNITS[unit])
+    }
+}
+
+/// What a prune run did, claim by claim.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PruneResult {
+    pub kind: &'static str,
+    pub schema_version: &'static str,
+    pub deleted: Vec<String>,
+    /// PVs switched to Retain before their claim was deleted: their data survives as Released PVs.
+    pub retained_volumes: Vec<String>,
+    /// Claims left in place, with the reason (the plan's keep verdicts included).
+    pub kept: Vec<KeptClaim>,
+    /// Claims the run meant to delete but did not, with the error.
+    pub failed: Vec<KeptClaim>,
+    pub storage_freed: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeptClaim {
+    pub name: String,
+    pub namespace: String,
+    pub reason: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::fixtures::*;
+    use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+
+    fn verdicts(plan: &PrunePlan) -> Vec<(String, Verdict)> {
+        plan.candidates.iter().map(|c| (c.name.clone(), c.verdict)).collect()
+    }
+
+    fn snapshot(
+        sts: Vec<StatefulSet>,
+        pods: Vec<k8s_openapi::api::core::v1::Pod>,
+        pvcs: Vec<PersistentVolumeClaim>,
+    ) -> Snapshot {
+        let volumes = pvcs.iter().map(|p| pv(&p.name_any(), "Delete")).collect();
+        Snapshot { statefulsets: sts, pods, pvcs, volumes: Some(volumes), ..Default::default() }
+    }
+
+    #[test]
+    fn prunes_exactly_the_ordinals_scale_down_left_behind() {
+        let web = sts("web", 2).templates(&["data", "logs"]).build();
+        let pvcs = (0..5)
+            .flat_map(|o| ["data", "logs"].map(|t| pvc(&format!("{t}-web-{o}")).of(&web).build()))
+            .collect();
+        let pods = (0..2).map(|o| pod(&web, o).build()).collect();
+        let snap = snapshot(vec![web.clone()], pods, pvcs);
+        let plan = plan(&snap, &[&web], &PruneOptions::default());
+        let names: Vec<_> = plan.to_prune().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["data-web-2", "logs-web-2", "data-web-3", "logs-web-3", "data-web-4", "logs-web-4"]
+        );
+        assert_eq!(plan.storage_freed, "6Gi");
+        assert!(plan.to_prune().all(Candidate::destroys_data));
+    }
+
+    #[test]
+    fn honours_the_start_ordinal() {
+        let web = sts("web", 2).templates(&["data"]).start(5).build();
+        let pvcs = [4, 5, 6, 7].map(|o| pvc(&format!("data-web-{o}")).of(&web).build()).to_vec();
+        let pods = vec![pod(&web, 5).build(), pod(&web, 6).build()];
+        let plan = plan(&snapshot(vec![web.clone()], pods, pvcs), &[&web], &PruneOptions::default());
+        assert_eq!(
+            verdicts(&plan),
+            [("data-web-4".into(), Verdict::Prune), ("data-web-7".into(), Verdict::Prune)]
+        );
+    }
+
+    #[test]
+    fn look_alikes_are_not_claimed() {
+        let web = sts("web", 1).templates(&["data", "data-web"]).build();
+        let web_app = sts("web-app", 1).templates(&["data"]).build();
+        let pvcs = vec![
+            pvc("data-web-app-3").of(&web_app).build(),
+            pvc("data-web-web-2").of(&web).build(),
+            pvc("data-web-2").of(&web).build(),
+        ];
+        let snap = snapshot(vec![web.clone(), web_app.clone()], vec![], pvcs);
+        let plan = plan(&snap, &[&web], &PruneOptions::default());
+        assert_eq!(
+            verdicts(&plan),
+            [("data-web-2".into(), Verdict::Prune), ("data-web-web-2".into(), Verdict::Prune)]
+        );
+    }
+
+    #[test]
+    fn keeps_what_might_still_be_needed() {
+        let web = sts("web", 1).templates(&["data"]).build();
+        let pvcs = vec![
+            pvc("data-web-1").build(),
+            pvc("data-web-2").of(&web).build(),
+            pvc("data-web-3").of(&web).terminating().build(),
+            pvc("data-web-4").of(&web).build(),
+            pvc("data-web-5").owner(&web).build(),
+        ];
+        let pods = vec![bare_pod("backup").mounting("data-web-2").build(), pod(&web, 4).build()];
+        let plan = plan(&snapshot(vec![web.clone()], pods, pvcs), &[&web], &PruneOptions::default());
+        let summary: Vec<_> =
+            plan.candidates.iter().map(|c| (c.name.as_str(), c.verdict, c.reason.as_str())).collect();
+        assert_eq!(
+            summary,
+            [
+                (
+                    "data-web-1",
+                    Verdict::Unverified,
+                    "named like web's claim, but has neither its selector labels nor an ownerReference"
+                ),
+                ("data-web-2", Verdict::Keep, "mounted by pod backup"),
+                ("data-web-3", Verdict::Keep, "already being deleted"),
+                ("data-web-4", Verdict::Keep, "pod web-4 still exists (it is being scaled away)"),
+                ("data-web-5", Verdict::Prune, "ordinal 5 is outside the live range 0..0"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_parked_or_scaling_statefulset_keeps_its_claims() {
+        let parked = sts("db", 0).templates(&["data"]).build();
+        let pvcs = vec![pvc("data-db-0").of(&parked).build()];
+        let snap = snapshot(vec![parked.clone()], vec![], pvcs.clone());
+        assert_eq!(plan(&snap, &[&parked], &PruneOptions::default()).candidates[0].verdict, Verdict::Keep);
+        let opts = PruneOptions { include_scaled_to_zero: true, ..Default::default() };
+        assert_eq!(plan(&snap, &[&parked], &opts).candidates[0].verdict, Verdict::Prune);
+
+        let scaling = sts("db", 0).templates(&["data"]).scaling(1).build();
+        let snap = snapshot(vec![scaling.clone()], vec![], pvcs);
+        let plan = plan(&snap, &[&scaling], &opts);
+        assert_eq!(plan.candidates[0].verdict, Verdict::Keep);
+        assert!(plan.candidates[0].reason.contains("still scaling"));
+    }
+
+    #[test]
+    fn a_claim_two_statefulsets_could_mount_is_kept() {
+        let b_c = sts("b-c", 0).templates(&["a"]).build();
+        let c = sts("c", 1).templates(&["a-b"]).build();
+        let pvcs = vec![pvc("a-b-c-0").labels(&[("app", "b-c")]).build()];
+        let snap = snapshot(vec![b_c.clone(), c], vec![], pvcs);
+        let opts = PruneOptions { include_scaled_to_zero: true, ..Default::default() };
+        let plan = plan(&snap, &[&b_c], &opts);
+        assert_eq!(plan.candidates[0].verdict, Verdict::Keep);
+        assert_eq!(plan.candidates[0].reason, "also named like a claim of StatefulSet c");
+    }
+
+    #[test]
+    fn retain_volumes_marks_delete_policy_volumes_only() {
+        let web = sts("web", 0).templates(&["data"]).build();
+        let pvcs =
+            vec![pvc("data-web-0").of(&web).build(), pvc("data-web-1").of(&web).capacity("512Mi").build()];
+        let mut snap = snapshot(vec![web.clone()], vec![], pvcs);
+        snap.volumes = Some(vec![pv("data-web-0", "Delete"), pv("data-web-1", "Retain")]);
+        let opts = PruneOptions { include_scaled_to_zero: true, retain_volumes: true };
+        let plan = plan(&snap, &[&web], &opts);
+        let retained: Vec<_> =
+            plan.candidates.iter().map(|c| (c.name.as_str(), c.retain_volume, c.destroys_data())).collect();
+        assert_eq!(retained, [("data-web-0", true, false), ("data-web-1", false, false)]);
+        assert_eq!(plan.storage_freed, "1.5Gi");
+    }
+
+    #[test]
+    fn warns_about_retention_policy_autoscalers_and_unreadable_volumes() {
+        let mut web = sts("web", 1).templates(&["data"]).build();
+        web.spec.as_mut().unwrap().persistent_volume_claim_retention_policy =
+            Some(k8s_openapi::api::apps::v1::StatefulSetPersistentVolumeClaimRetentionPolicy {
+                when_deleted: None,
+                when_scaled: Some("Delete".to_owned()),
+            });
+        let hpa: k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "web-hpa", "namespace": NAMESPACE},
+            "spec": {"scaleTargetRef": {"kind": "StatefulSet", "name": "web", "apiVersion": "apps/v1"}, "maxReplicas": 5}
+        }))
+        .unwrap();
+        let mut snap = snapshot(vec![web.clone()], vec![], vec![pvc("data-web-1").of(&web).build()]);
+        snap.volumes = None;
+        snap.autoscalers = Some(vec![hpa]);
+        let plan = plan(&snap, &[&web], &PruneOptions::default());
+        assert_eq!(plan.warnings.len(), 3, "{:?}", plan.warnings);
+        assert!(plan.warnings[0].contains("whenScaled: Delete"));
+        assert!(plan.warnings[1].contains("web-hpa"));
+        assert!(plan.warnings[2].contains("not readable"));
+        assert_eq!(plan.candidates[0].reclaim_policy, None);
+    }
+}

@@ -1,0 +1,56 @@
+//! Everything the commands read from the API server for one namespace (or all of them), as
+//! plain data. The shell fills it with one LIST per kind; the core only reads it.
+
+use std::collections::HashMap;
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod, Service};
+use k8s_openapi::apimachinery::pkg::version::Info;
+use kube::ResourceExt;
+
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub statefulsets: Vec<StatefulSet>,
+    pub pods: Vec<Pod>,
+    pub pvcs: Vec<PersistentVolumeClaim>,
+    pub services: Vec<Service>,
+    /// `None` when the caller may not list PersistentVolumes (cluster-scoped).
+    pub volumes: Option<Vec<PersistentVolume>>,
+    /// `None` when the caller may not list Nodes (cluster-scoped).
+    pub nodes: Option<Vec<Node>>,
+    /// `None` when the caller may not list HorizontalPodAutoscalers, or nobody asked.
+    pub autoscalers: Option<Vec<HorizontalPodAutoscaler>>,
+    pub server_version: Option<Info>,
+}
+
+impl Snapshot {
+    pub fn volume(&self, name: &str) -> Option<&PersistentVolume> {
+        self.volumes.as_ref()?.iter().find(|pv| pv.metadata.name.as_deref() == Some(name))
+    }
+
+    pub fn service(&self, namespace: &str, name: &str) -> Option<&Service> {
+        self.services
+            .iter()
+            .find(|s| s.metadata.name.as_deref() == Some(name) && s.namespace().as_deref() == Some(namespace))
+    }
+
+    /// Nodes by name, for repeated lookups.
+    pub fn nodes_by_name(&self) -> Option<HashMap<&str, &Node>> {
+        let nodes = self.nodes.as_ref()?;
+        Some(nodes.iter().filter_map(|n| Some((n.metadata.name.as_deref()?, n))).collect())
+    }
+
+    /// PersistentVolumes by name, for repeated lookups.
+    pub fn volumes_by_name(&self) -> Option<HashMap<&str, &PersistentVolume>> {
+        let volumes = self.volumes.as_ref()?;
+        Some(volumes.iter().filter_map(|v| Some((v.metadata.name.as_deref()?, v))).collect())
+    }
+
+    /// (major, minor, patch) of the API server, when known.
+    pub fn server_release(&self) -> Option<(u32, u32, u32)> {
+        let git = self.server_version.as_ref()?.git_version.trim_start_matches('v');
+        let mut parts = git.split(|c: char| !c.is_ascii_digit()).map(str::parse::<u32>);
+        Some((parts.next()?.ok()?, parts.next()?.ok()?, parts.next()?.ok()?))
+    }
+}

@@ -1,0 +1,621 @@
+//! The status model: one StatefulSet as its ordinals see it, pod → node → PVC → PV → DNS,
+//! with what looks wrong and what to do about it. Built from a [`Snapshot`], rendered by
+//! `cmd::status` in every output format.
+
+use std::collections::{BTreeSet, HashMap};
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod};
+use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
+use serde::Serialize;
+
+use super::claims::{Evidence, claims_of};
+use super::names::{OrdinalRange, pod_name, pvc_name};
+use super::objects::*;
+use super::rollout::ROLLOUT_ANNOTATION;
+use super::snapshot::Snapshot;
+
+pub const SCHEMA_VERSION: &str = "v1";
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatefulSetStatus {
+    pub kind: &'static str,
+    pub schema_version: &'static str,
+    pub namespace: String,
+    pub name: String,
+    pub created_at: Option<Timestamp>,
+    pub replicas: ReplicaCounts,
+    pub ordinals_start: i32,
+    pub pod_management_policy: String,
+    pub update_strategy: UpdateStrategy,
+    pub revisions: Revisions,
+    pub min_ready_seconds: i32,
+    pub pvc_retention_policy: RetentionPolicy,
+    pub service: ServiceStatus,
+    pub ordinals: Vec<OrdinalStatus>,
+    pub orphaned_pvcs: Vec<ClaimStatus>,
+    pub warnings: Vec<Warning>,
+    /// What could not be read, and so is shown as unknown.
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplicaCounts {
+    pub desired: i32,
+    pub ready: i32,
+    pub available: i32,
+    /// Pods on the update revision, counted from their labels (status counters lag and lie
+    /// during partitioned updates, kubernetes#121397).
+    pub updated: i32,
+    /// PVCs Bound / expected for the live ordinals.
+    pub pvcs_bound: i32,
+    pub pvcs_expected: i32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateStrategy {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub partition: Option<i32>,
+    pub max_unavailable: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Revisions {
+    pub current: Option<RevisionCount>,
+    pub update: Option<RevisionCount>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RevisionCount {
+    pub name: String,
+    pub pods: i32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RetentionPolicy {
+    pub when_deleted: String,
+    pub when_scaled: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceStatus {
+    pub name: Option<String>,
+    pub exists: bool,
+    pub headless: Option<bool>,
+    pub selects_pods: Option<bool>,
+    pub publish_not_ready_addresses: Option<bool>,
+}
+
+impl ServiceStatus {
+    pub fn ok(&self) -> bool {
+        self.exists && self.headless == Some(true) && self.selects_pods == Some(true)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrdinalStatus {
+    pub ordinal: i32,
+    /// Inside `[start, start + replicas)`; a pod outside it is being scaled away.
+    pub live: bool,
+    /// The partition keeps this ordinal on an older revision than the update revision.
+    pub held_back: bool,
+    pub pod: Option<PodStatus>,
+    pub dns: Option<String>,
+    pub pvcs: Vec<ClaimStatus>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RevisionRole {
+    Update,
+    Current,
+    /// Neither current nor update: a revision left from an earlier rollout.
+    Other,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodStatus {
+    pub name: String,
+    pub ready: bool,
+    pub status: String,
+    pub restarts: i32,
+    pub revision: Option<String>,
+    pub revision_role: Option<RevisionRole>,
+    pub node: Option<String>,
+    /// `None` when the node is unknown or Nodes could not be read.
+    pub node_ready: Option<bool>,
+    pub ip: Option<String>,
+    pub created_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimStatus {
+    pub template: String,
+    pub name: String,
+    pub ordinal: i32,
+    /// `None` when the claim does not exist.
+    pub phase: Option<String>,
+    pub capacity: Option<String>,
+    pub storage_class: Option<String>,
+    pub volume: Option<String>,
+    /// `None` when the PV is unknown or PersistentVolumes could not be read.
+    pub reclaim_policy: Option<String>,
+    pub access_modes: Vec<String>,
+    pub created_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Warning {
+    pub code: WarningCode,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum WarningCode {
+    ServiceMissing,
+    ServiceNotHeadless,
+    ServiceSelectorMismatch,
+    PodMissing,
+    PodNotReady,
+    PodOnNotReadyNode,
+    PvcMissing,
+    PvcPending,
+    PvcLost,
+    RolloutInProgress,
+    RolloutStalled,
+    PartitionWithoutUpdate,
+    MaxUnavailableIgnored,
+    OrphanedPvcs,
+    UnverifiedPvc,
+}
+
+/// Options that change what the model says, not how it is drawn.
+#[derive(Debug, Clone)]
+pub struct StatusOptions {
+    pub cluster_domain: String,
+    pub now: Timestamp,
+}
+
+pub fn build(sts: &StatefulSet, snapshot: &Snapshot, options: &StatusOptions) -> StatefulSetStatus {
+    let name = sts.name_any();
+    let namespace = sts.namespace().unwrap_or_default();
+    let range = ordinal_range(sts);
+    let nodes = snapshot.nodes_by_name();
+    let volumes = snapshot.volumes_by_name();
+    let pods = pods_of(sts, &snapshot.pods);
+    let claims = claims_of(sts, &snapshot.pvcs);
+    let update = update_revision(sts).map(str::to_owned);
+    let current = current_revision(sts).map(str::to_owned);
+    let partition = partition(sts);
+    let rolling = update_strategy(sts) == ROLLING_UPDATE;
+    let service = service_status(sts, snapshot);
+    let service_name = service_name(sts);
+    let claim_status = |pvc: &PersistentVolumeClaim, template: &str, ordinal| {
+        claim_status(pvc, template, ordinal, volumes.as_ref())
+    };
+
+    let pods_by_ordinal: HashMap<i32, &Pod> = pods.iter().copied().collect();
+    let shown: BTreeSet<i32> = range.ordinals().chain(pods_by_ordinal.keys().copied()).collect();
+    let templates = claim_templates(sts);
+    let ordinals: Vec<OrdinalStatus> = shown
+        .into_iter()
+        .map(|ordinal| {
+            let pod = pods_by_ordinal
+                .get(&ordinal)
+                .map(|pod| pod_status(pod, update.as_deref(), current.as_deref(), nodes.as_ref()));
+            let revision = pod.as_ref().and_then(|p| p.revision.as_deref());
+            let held_back = rolling
+                && range.index_of(ordinal) < i64::from(partition)
+                && update.is_some()
+                && revision.is_some_and(|r| Some(r) != update.as_deref());
+            let pvcs = templates
+                .iter()
+                .map(|&template| {
+                    let existing = claims.iter().find(|c| c.ordinal == ordinal && c.template == template);
+                    match existing {
+                        Some(claim) => claim_status(claim.pvc, template, ordinal),
+                        None => missing_claim(template, &name, ordinal),
+                    }
+                })
+                .collect();
+            let dns = service_name.map(|svc| {
+                format!("{}.{svc}.{namespace}.svc.{}", pod_name(&name, ordinal), options.cluster_domain)
+            });
+            OrdinalStatus { ordinal, live: range.contains(ordinal), held_back, pod, dns, pvcs }
+        })
+        .collect();
+
+    let orphaned_pvcs: Vec<ClaimStatus> = claims
+        .iter()
+        .filter(|c| !c.live && c.evidence != Evidence::NameOnly)
+        .map(|c| claim_status(c.pvc, c.template, c.ordinal))
+        .collect();
+    let unverified: Vec<String> = claims
+        .iter()
+        .filter(|c| !c.live && c.evidence == Evidence::NameOnly)
+        .map(|c| c.pvc.name_any())
+        .collect();
+
+    let count_revision = |rev: &Option<String>| {
+        rev.as_ref().map(|r| RevisionCount {
+            name: r.clone(),
+            pods: pods.iter().filter(|(_, p)| pod_revision(p) == Some(r.as_str())).count() as i32,
+        })
+    };
+    let revisions = Revisions { current: count_revision(&current), update: count_revision(&update) };
+    let live_pods = || ordinals.iter().filter(|o| o.live).filter_map(|o| o.pod.as_ref());
+    let live_claims = || ordinals.iter().filter(|o| o.live).flat_map(|o| &o.pvcs);
+    let min_ready = min_ready_seconds(sts);
+    let replicas = ReplicaCounts {
+        desired: range.replicas,
+        ready: live_pods().filter(|p| p.ready).count() as i32,
+        available: pods
+            .iter()
+            .filter(|(o, p)| range.contains(*o) && pod_available(p, min_ready, options.now))
+            .count() as i32,
+        updated: live_pods().filter(|p| p.revision_role == Some(RevisionRole::Update)).count() as i32,
+        pvcs_bound: live_claims().filter(|c| c.phase.as_deref() == Some("Bound")).count() as i32,
+        pvcs_expected: live_claims().count() as i32,
+    };
+    let (when_deleted, when_scaled) = pvc_retention(sts);
+
+    let mut status = StatefulSetStatus {
+        kind: "StatefulSetStatus",
+        schema_version: SCHEMA_VERSION,
+        namespace,
+        name,
+        created_at: creation(sts),
+        replicas,
+        ordinals_start: range.start,
+        pod_management_policy: pod_management_policy(sts).to_owned(),
+        update_strategy: UpdateStrategy {
+            kind: update_strategy(sts).to_owned(),
+            partition: rolling.then_some(partition),
+            max_unavailable: max_unavailable(sts),
+        },
+        revisions,
+        min_ready_seconds: min_ready,
+        pvc_retention_policy: RetentionPolicy { when_deleted, when_scaled },
+        service,
+        ordinals,
+        orphaned_pvcs,
+        warnings: Vec::new(),
+        notes: Vec::new(),
+    };
+    status.warnings = warnings(&status, sts, snapshot, nodes.as_ref(), &unverified, options.now);
+    if snapshot.volumes.is_none() {
+        status.notes.push(
+            "PersistentVolumes are not readable with these credentials: reclaim policies are unknown"
+                .to_owned(),
+        );
+    }
+    if snapshot.nodes.is_none() {
+        status
+            .notes
+            .push("Nodes are not readable with these credentials: node readiness is unknown".to_owned());
+    }
+    status
+}
+
+fn pod_status(
+    pod: &Pod,
+    update: Option<&str>,
+    current: Option<&str>,
+    nodes: Option<&HashMap<&str, &Node>>,
+) -> PodStatus {
+    let revision = pod_revision(pod);
+    let revision_role = revision.map(|r| match () {
+        _ if Some(r) == update => RevisionRole::Update,
+        _ if Some(r) == current => RevisionRole::Current,
+        _ => RevisionRole::Other,
+    });
+    let node = node_name(pod);
+    PodStatus {
+        name: pod.name_any(),
+        ready: pod_ready(pod),
+        status: pod_status_text(pod),
+        restarts: pod_restarts(pod),
+        revision: revision.map(str::to_owned),
+        revision_role,
+        node: node.map(str::to_owned),
+        node_ready: node.and_then(|n| nodes?.get(n)).map(|n| node_ready(n)),
+        ip: pod_ip(pod).map(str::to_owned),
+        created_at: creation(pod),
+    }
+}
+
+fn claim_status(
+    pvc: &PersistentVolumeClaim,
+    template: &str,
+    ordinal: i32,
+    volumes: Option<&HashMap<&str, &PersistentVolume>>,
+) -> ClaimStatus {
+    let volume = pvc_volume(pvc);
+    ClaimStatus {
+        template: template.to_owned(),
+        name: pvc.name_any(),
+        ordinal,
+        phase: Some(if terminating(pvc) { "Terminating" } else { pvc_phase(pvc) }.to_owned()),
+        capacity: pvc_capacity(pvc),
+        storage_class: pvc_storage_class(pvc).map(str::to_owned),
+        volume: volume.map(str::to_owned),
+        reclaim_policy: volume.and_then(|v| volumes?.get(v)).map(|pv| pv_reclaim_policy(pv).to_owned()),
+        access_modes: pvc_access_modes(pvc),
+        created_at: creation(pvc),
+    }
+}
+
+fn missing_claim(template: &str, sts: &str, ordinal: i32) -> ClaimStatus {
+    ClaimStatus {
+        template: template.to_owned(),
+        name: pvc_name(template, sts, ordinal),
+        ordinal,
+        phase: None,
+        capacity: None,
+        storage_class: None,
+        volume: None,
+        reclaim_policy: None,
+        access_modes: Vec::new(),
+        created_at: None,
+    }
+}
+
+fn service_status(sts: &StatefulSet, snapshot: &Snapshot) -> ServiceStatus {
+    let name = service_name(sts);
+    let namespace = sts.namespace().unwrap_or_default();
+    let service = name.and_then(|n| snapshot.service(&namespace, n));
+    let spec = service.and_then(|s| s.spec.as_ref());
+    let template_labels = template_labels(sts);
+    ServiceStatus {
+        name: name.map(str::to_owned),
+        exists: service.is_some(),
+        headless: spec.map(|s| s.cluster_ip.as_deref() == Some("None")),
+        selects_pods: spec.map(|s| {
+            s.selector.as_ref().is_some_and(|sel| {
+                !sel.is_empty() && sel.iter().all(|(k, v)| template_labels.get(k) == Some(v))
+            })
+        }),
+        publish_not_ready_addresses: spec.map(|s| s.publish_not_ready_addresses.unwrap_or(false)),
+    }
+}
+
+fn warnings(
+    status: &StatefulSetStatus,
+    sts: &StatefulSet,
+    snapshot: &Snapshot,
+    nodes: Option<&HashMap<&str, &Node>>,
+    unverified: &[String],
+    now: Timestamp,
+) -> Vec<Warning> {
+    let mut out = Vec::new();
+    let mut warn = |code, message: String| out.push(Warning { code, message });
+    let name = &status.name;
+    let svc = &status.service;
+
+    match (&svc.name, svc.exists) {
+        (None, _) => warn(
+            WarningCode::ServiceMissing,
+            "spec.serviceName is empty: pods get no stable DNS names; set it to a headless Service"
+                .to_owned(),
+        ),
+        (Some(svc_name), false) => warn(
+            WarningCode::ServiceMissing,
+            format!(
+                "governing Service {svc_name} does not exist: the DNS names below will not resolve; \
+                 create a headless Service (clusterIP: None) named {svc_name} selecting the pods"
+            ),
+        ),
+        (Some(svc_name), true) => {
+            if svc.headless == Some(false) {
+                warn(
+                    WarningCode::ServiceNotHeadless,
+                    format!(
+                        "Service {svc_name} is not headless: per-pod DNS names will not resolve; \
+                         recreate it with clusterIP: None"
+                    ),
+                );
+            }
+            if svc.selects_pods == Some(false) {
+                warn(
+                    WarningCode::ServiceSelectorMismatch,
+                    format!(
+                        "Service {svc_name} does not select the pods of {name}: their DNS names will not \
+                         resolve; make its selector match the pod template labels"
+                    ),
+                );
+            }
+        }
+    }
+
+    for o in status.ordinals.iter().filter(|o| o.live) {
+        let Some(pod) = &o.pod else {
+            warn(
+                WarningCode::PodMissing,
+                format!(
+                    "ordinal {} has no pod {}: the controller has not created it yet",
+                    o.ordinal,
+                    pod_name(name, o.ordinal)
+                ),
+            );
+            continue;
+        };
+        if !pod.ready {
+            warn(
+                WarningCode::PodNotReady,
+                format!(
+                    "pod {} is not Ready ({}): check `kubectl describe pod {}`",
+                    pod.name, pod.status, pod.name
+                ),
+            );
+        }
+        if pod.node_ready == Some(false) {
+            let node = pod.node.as_deref().unwrap_or_default();
+            let since = nodes
+                .and_then(|n| n.get(node))
+                .and_then(|n| node_ready_condition(n))
+                .map(|(state, since)| format!(" ({state} for {})", age(since.map(|t| t.0), now)))
+                .unwrap_or_default();
+            warn(
+                WarningCode::PodOnNotReadyNode,
+                format!(
+                    "pod {} is on node {node}, which is NotReady{since}: the StatefulSet will not replace it \
+                     until it is deleted; if the node is gone, run `kubectl stateful recover {}`",
+                    pod.name, pod.name
+                ),
+            );
+        }
+        for claim in &o.pvcs {
+            match claim.phase.as_deref() {
+                None => warn(
+                    WarningCode::PvcMissing,
+                    format!(
+                        "PVC {} is missing: the controller recreates it empty when pod {} is created",
+                        claim.name, pod.name
+                    ),
+                ),
+                Some("Pending") => warn(
+                    WarningCode::PvcPending,
+                    format!(
+                        "PVC {} is Pending: check its StorageClass and `kubectl describe pvc {}`",
+                        claim.name, claim.name
+                    ),
+                ),
+                Some("Lost") => warn(
+                    WarningCode::PvcLost,
+                    format!(
+                        "PVC {} is Lost: its PersistentVolume {} is gone; restore it from a backup",
+                        claim.name,
+                        claim.volume.as_deref().unwrap_or("?")
+                    ),
+                ),
+                _ => {}
+            }
+        }
+    }
+
+    let rollout_warnings = rollout_warnings(status, sts);
+    for (code, message) in rollout_warnings {
+        warn(code, message);
+    }
+
+    if let Some(max) = &status.update_strategy.max_unavailable
+        && let Some(gate) = max_unavailable_gate(snapshot.server_release())
+    {
+        warn(
+            WarningCode::MaxUnavailableIgnored,
+            format!(
+                "maxUnavailable is {max}, but {gate}: the controller probably ignores it and updates one pod at a time"
+            ),
+        );
+    }
+
+    if !status.orphaned_pvcs.is_empty() {
+        let names: Vec<&str> = status.orphaned_pvcs.iter().map(|c| c.name.as_str()).collect();
+        warn(
+            WarningCode::OrphanedPvcs,
+            format!(
+                "{} PVC(s) outside the live ordinals ({}): a scale-up re-attaches them with their old data; \
+                 `kubectl stateful pvc prune {name}` removes them safely",
+                names.len(),
+                names.join(", ")
+            ),
+        );
+    }
+    for pvc in unverified {
+        warn(
+            WarningCode::UnverifiedPvc,
+            format!(
+                "PVC {pvc} is named like a claim of {name} but has neither its selector labels nor an \
+                 ownerReference: not counted as its orphan; check who created it"
+            ),
+        );
+    }
+    out
+}
+
+fn rollout_warnings(status: &StatefulSetStatus, sts: &StatefulSet) -> Vec<(WarningCode, String)> {
+    let mut out = Vec::new();
+    let name = &status.name;
+    let (Some(update), Some(current)) = (&status.revisions.update, &status.revisions.current) else {
+        return out;
+    };
+    let live: Vec<&PodStatus> =
+        status.ordinals.iter().filter(|o| o.live).filter_map(|o| o.pod.as_ref()).collect();
+    let pending =
+        update.name != current.name || live.iter().any(|p| p.revision_role != Some(RevisionRole::Update));
+    let partition = status.update_strategy.partition.unwrap_or(0);
+    let ours = sts.annotations().contains_key(ROLLOUT_ANNOTATION);
+    if pending {
+        let held = status.ordinals.iter().filter(|o| o.held_back).count();
+        let guide = if ours {
+            format!(
+                "a `kubectl stateful rollout` is in progress: run `kubectl stateful rollout {name}` to resume or add --abort"
+            )
+        } else {
+            format!("`kubectl stateful rollout {name}` steps it through")
+        };
+        out.push((
+            WarningCode::RolloutInProgress,
+            format!(
+                "rollout in progress: {} of {} pods on update revision {}{}; {guide}",
+                status.replicas.updated,
+                status.replicas.desired,
+                short_revision(name, &update.name),
+                if held > 0 { format!(", {held} held back by partition {partition}") } else { String::new() },
+            ),
+        ));
+        for pod in live.iter().filter(|p| p.revision_role == Some(RevisionRole::Update) && !p.ready) {
+            let trap = if status.pod_management_policy == ORDERED_READY {
+                "the controller waits for it and will not roll back even if the template is reverted (forced rollback)"
+            } else {
+                "the rollout cannot complete until it is Ready"
+            };
+            out.push((
+                WarningCode::RolloutStalled,
+                format!(
+                    "pod {} runs the update revision but is not Ready ({}): {trap}; fix the template, or run \
+                     `kubectl stateful rollout {name} --abort`, which deletes stuck pods after confirmation",
+                    pod.name, pod.status
+                ),
+            ));
+        }
+    } else if partition > 0 && status.update_strategy.kind == ROLLING_UPDATE {
+        out.push((
+            WarningCode::PartitionWithoutUpdate,
+            format!(
+                "partition is {partition} with no update pending: the next template change will reach only ordinals \
+                 ≥ {}; run `kubectl stateful rollout {name} --partition 0` unless you are staging a canary",
+                i64::from(status.ordinals_start) + i64::from(partition)
+            ),
+        ));
+    }
+    out
+}
+
+/// Why `maxUnavailable` is probably ignored by this server, or `None` when it is honoured or
+/// the server version is unknown. The MaxUnavailableStatefulSet gate: alpha (off) 1.24–1.34,
+/// beta on 1.35.0–1.35.3, off again 1.35.4–1.36 after a regression (kubernetes#137409), on from 1.37.
+pub fn max_unavailable_gate(release: Option<(u32, u32, u32)>) -> Option<String> {
+    let (major, minor, patch) = release?;
+    let off = major == 1 && (minor < 35 || (minor == 35 && patch >= 4) || minor == 36);
+    off.then(|| {
+        format!("the MaxUnavailableStatefulSet feature gate is off by default on Kubernetes {major}.{minor}.{patch}")
+    })
+}
+
+/// The range pods should occupy, for callers that only need the numbers.
+pub fn live_range(status: &StatefulSetStatus) -> OrdinalRange {
+    OrdinalRange { start: status.ordinals_start, replicas: status.replicas.desired }
+}

@@ -1,0 +1,218 @@
+//! Reading the cluster: one LIST per kind, run concurrently, never one GET per ordinal, so the
+//! number of requests does not grow with replicas. Cluster-scoped kinds a user may not read
+//! (PersistentVolumes, Nodes) degrade to "unknown" instead of failing the command.
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::{Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, Service};
+use kube::api::{Api, ListParams, ObjectList};
+use kube::core::{NamespaceResourceScope, Selector};
+use kube::{Client, Resource};
+use serde::de::DeserializeOwned;
+
+use crate::client::Kube;
+use crate::core::objects::{selector, service_name};
+use crate::core::snapshot::Snapshot;
+use crate::error::{Error, Result};
+
+/// Objects per LIST page: large enough that a 1,000-replica StatefulSet (2,000 claims) is one
+/// request per kind, small enough to bound a single response on a huge cluster.
+const PAGE_SIZE: u32 = 5000;
+
+/// Where to look: one namespace or all of them.
+#[derive(Debug, Clone)]
+pub enum Scope {
+    Namespace(String),
+    All,
+}
+
+impl Scope {
+    fn api<K>(&self, client: &Client) -> Api<K>
+    where
+        K: Resource<Scope = NamespaceResourceScope>,
+        K::DynamicType: Default,
+    {
+        match self {
+            Scope::Namespace(ns) => Api::namespaced(client.clone(), ns),
+            Scope::All => Api::all(client.clone()),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Scope::Namespace(ns) => format!("in namespace {ns}"),
+            Scope::All => "in all namespaces".to_owned(),
+        }
+    }
+}
+
+/// What besides StatefulSets, pods, claims and Services a command needs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Extras {
+    pub volumes: bool,
+    pub nodes: bool,
+    pub services: bool,
+    pub autoscalers: bool,
+    pub server_version: bool,
+}
+
+/// Reads one StatefulSet, naming the namespace when that is what does not exist.
+pub async fn statefulset(kube: &Kube, namespace: &str, name: &str) -> Result<StatefulSet> {
+    let api: Api<StatefulSet> = Api::namespaced(kube.client.clone(), namespace);
+    match api.get_opt(name).await.map_err(Error::kube(format!("read StatefulSet {namespace}/{name}")))? {
+        Some(sts) => Ok(sts),
+        None => {
+            Err(Error::NotFound(not_found_message(kube, namespace, &format!("StatefulSet {name}")).await))
+        }
+    }
+}
+
+/// "namespace X not found" when the namespace is missing (and readable), else "<what> not found in namespace X".
+pub async fn not_found_message(kube: &Kube, namespace: &str, what: &str) -> String {
+    let namespaces: Api<Namespace> = Api::all(kube.client.clone());
+    match namespaces.get_opt(namespace).await {
+        Ok(None) => format!("namespace {namespace} not found"),
+        _ => format!("{what} not found in namespace {namespace}"),
+    }
+}
+
+/// Everything about one StatefulSet: its pods (by its selector), the namespace's claims (names
+/// decide attribution, so unlabelled look-alikes are seen too), its governing Service, and the
+/// cluster's PVs and Nodes.
+pub async fn snapshot_of(kube: &Kube, sts: StatefulSet, extras: Extras) -> Result<Snapshot> {
+    let namespace = sts.metadata.namespace.clone().unwrap_or_else(|| kube.namespace.clone());
+    let scope = Scope::Namespace(namespace.clone());
+    let pod_selector = selector(&sts);
+    let service = service_name(&sts).map(str::to_owned);
+    let client = &kube.client;
+    let services = async {
+        match (&service, extras.services) {
+            (Some(name), true) => {
+                let api: Api<Service> = Api::namespaced(client.clone(), &namespace);
+                let found = api
+                    .get_opt(name)
+                    .await
+                    .map_err(Error::kube(format!("read Service {namespace}/{name}")))?;
+                Ok(found.into_iter().collect())
+            }
+            _ => Ok(Vec::new()),
+        }
+    };
+    let (pods, pvcs, services, volumes, nodes, autoscalers, server_version) = tokio::try_join!(
+        list::<Pod>(client, &scope, pod_selector.as_ref()),
+        list::<PersistentVolumeClaim>(client, &scope, None),
+        services,
+        optional_cluster_list::<PersistentVolume>(client, extras.volumes),
+        optional_cluster_list::<Node>(client, extras.nodes),
+        optional_autoscalers(client, &scope, extras.autoscalers),
+        server_version(client, extras.server_version),
+    )?;
+    Ok(Snapshot {
+        statefulsets: vec![sts],
+        pods,
+        pvcs,
+        services,
+        volumes,
+        nodes,
+        autoscalers,
+        server_version,
+    })
+}
+
+/// Everything in a namespace (or all), for commands that look at every StatefulSet.
+pub async fn snapshot_in(kube: &Kube, scope: &Scope, extras: Extras) -> Result<Snapshot> {
+    let client = &kube.client;
+    let services =
+        async { if extras.services { list::<Service>(client, scope, None).await } else { Ok(Vec::new()) } };
+    let (statefulsets, pods, pvcs, services, volumes, nodes, autoscalers, server_version) = tokio::try_join!(
+        list::<StatefulSet>(client, scope, None),
+        list::<Pod>(client, scope, None),
+        list::<PersistentVolumeClaim>(client, scope, None),
+        services,
+        optional_cluster_list::<PersistentVolume>(client, extras.volumes),
+        optional_cluster_list::<Node>(client, extras.nodes),
+        optional_autoscalers(client, scope, extras.autoscalers),
+        server_version(client, extras.server_version),
+    )?;
+    if statefulsets.is_empty()
+        && let Scope::Namespace(ns) = scope
+    {
+        let message = not_found_message(kube, ns, "StatefulSet").await;
+        if message.starts_with("namespace") {
+            return Err(Error::NotFound(message));
+        }
+    }
+    Ok(Snapshot { statefulsets, pods, pvcs, services, volumes, nodes, autoscalers, server_version })
+}
+
+/// Lists every object of a namespaced kind in `scope`, page by page.
+pub async fn list<K>(client: &Client, scope: &Scope, selector: Option<&Selector>) -> Result<Vec<K>>
+where
+    K: Resource<Scope = NamespaceResourceScope> + Clone + DeserializeOwned + std::fmt::Debug,
+    K::DynamicType: Default,
+{
+    let api: Api<K> = scope.api(client);
+    let what = format!("list {} {}", K::plural(&Default::default()), scope.describe());
+    paged(&api, selector, &what).await
+}
+
+async fn paged<K>(api: &Api<K>, selector: Option<&Selector>, what: &str) -> Result<Vec<K>>
+where
+    K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    let mut params = ListParams::default().limit(PAGE_SIZE);
+    if let Some(selector) = selector {
+        params = params.labels_from(selector);
+    }
+    let mut items = Vec::new();
+    loop {
+        let page: ObjectList<K> = api.list(&params).await.map_err(Error::kube(what))?;
+        items.extend(page.items);
+        match page.metadata.continue_.filter(|c| !c.is_empty()) {
+            Some(token) => params = params.continue_token(&token),
+            None => return Ok(items),
+        }
+    }
+}
+
+/// A cluster-scoped list that `None` stands in for when the caller may not read it.
+async fn optional_cluster_list<K>(client: &Client, wanted: bool) -> Result<Option<Vec<K>>>
+where
+    K: Resource<Scope = kube::core::ClusterResourceScope> + Clone + DeserializeOwned + std::fmt::Debug,
+    K::DynamicType: Default,
+{
+    if !wanted {
+        return Ok(None);
+    }
+    let api: Api<K> = Api::all(client.clone());
+    forbidden_as_none(paged(&api, None, &format!("list {}", K::plural(&Default::default()))).await)
+}
+
+async fn optional_autoscalers(
+    client: &Client,
+    scope: &Scope,
+    wanted: bool,
+) -> Result<Option<Vec<HorizontalPodAutoscaler>>> {
+    if !wanted {
+        return Ok(None);
+    }
+    forbidden_as_none(list::<HorizontalPodAutoscaler>(client, scope, None).await)
+}
+
+fn forbidden_as_none<T>(result: Result<T>) -> Result<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(e) if e.status_code() == Some(403) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+async fn server_version(
+    client: &Client,
+    wanted: bool,
+) -> Result<Option<k8s_openapi::apimachinery::pkg::version::Info>> {
+    if !wanted {
+        return Ok(None);
+    }
+    client.apiserver_version().await.map(Some).map_err(Error::kube("read the server version"))
+}

@@ -1,0 +1,176 @@
+//! A live view of one StatefulSet kept current by watches (kube-runtime reflectors), for
+//! `status --watch` and for rollout waits: callers wake on every change instead of polling.
+
+use std::sync::Arc;
+
+use futures::stream::{BoxStream, SelectAll};
+use futures::{Stream, StreamExt};
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod, Service};
+use kube::api::Api;
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+
+use crate::client::Kube;
+use crate::core::objects::{selector, service_name};
+use crate::core::snapshot::Snapshot;
+use crate::error::{Error, Result};
+
+/// Which kinds besides the StatefulSet and its pods to keep current.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Kinds {
+    pub claims: bool,
+    pub service: bool,
+    pub nodes: bool,
+    pub volumes: bool,
+}
+
+pub struct Live {
+    name: String,
+    statefulset: Store<StatefulSet>,
+    pods: Store<Pod>,
+    claims: Option<Store<PersistentVolumeClaim>>,
+    service: Option<Store<Service>>,
+    nodes: Option<Store<Node>>,
+    volumes: Option<Store<PersistentVolume>>,
+    events: SelectAll<BoxStream<'static, Result<Change, watcher::Error>>>,
+    /// Watches that have not finished their initial list yet.
+    listing: usize,
+}
+
+/// What a watch reported: some change, or the end of its initial list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    Object,
+    Listed,
+}
+
+impl Live {
+    /// Starts watching `sts` and waits until every watch has listed once.
+    pub async fn start(kube: &Kube, sts: &StatefulSet, kinds: Kinds) -> Result<Live> {
+        let name = sts.name_any();
+        let namespace = sts.namespace().unwrap_or_else(|| kube.namespace.clone());
+        let by_name = format!("metadata.name={name}");
+        let mut events = SelectAll::new();
+
+        let statefulset = reflect(
+            &mut events,
+            Api::namespaced(kube.client.clone(), &namespace),
+            watcher::Config::default().fields(&by_name),
+        );
+        let mut pod_config = watcher::Config::default();
+        if let Some(selector) = selector(sts) {
+            pod_config = pod_config.labels_from(&selector);
+        }
+        let pods = reflect(&mut events, Api::namespaced(kube.client.clone(), &namespace), pod_config);
+        let claims = kinds.claims.then(|| {
+            reflect(&mut events, Api::namespaced(kube.client.clone(), &namespace), watcher::Config::default())
+        });
+        let service = match (kinds.service, service_name(sts)) {
+            (true, Some(svc)) => Some(reflect(
+                &mut events,
+                Api::namespaced(kube.client.clone(), &namespace),
+                watcher::Config::default().fields(&format!("metadata.name={svc}")),
+            )),
+            _ => None,
+        };
+        let nodes = kinds
+            .nodes
+            .then(|| reflect(&mut events, Api::all(kube.client.clone()), watcher::Config::default()));
+        let volumes = kinds
+            .volumes
+            .then(|| reflect(&mut events, Api::all(kube.client.clone()), watcher::Config::default()));
+
+        let listing = events.len();
+        let mut live = Live { name, statefulset, pods, claims, service, nodes, volumes, events, listing };
+        while live.listing > 0 {
+            live.changed().await?;
+        }
+        Ok(live)
+    }
+
+    /// Waits for the next change of anything watched. A watch error (the API server went away,
+    /// a permission was revoked) is returned; the watches retry with backoff if called again.
+    pub async fn changed(&mut self) -> Result<()> {
+        match self.events.next().await {
+            Some(Ok(Change::Listed)) => {
+                self.listing = self.listing.saturating_sub(1);
+                Ok(())
+            }
+            Some(Ok(Change::Object)) => Ok(()),
+            Some(Err(e)) => Err(Error::Kube {
+                context: format!("watch StatefulSet {}", self.name),
+                source: watch_error(e),
+            }),
+            None => Err(Error::Refused("every watch ended".to_owned())),
+        }
+    }
+
+    /// The StatefulSet as last seen; `None` once it has been deleted.
+    pub fn statefulset(&self) -> Option<StatefulSet> {
+        self.statefulset.state().first().map(|s| StatefulSet::clone(s))
+    }
+
+    pub fn pods(&self) -> Vec<Pod> {
+        cloned(&self.pods)
+    }
+
+    /// Everything watched, as the core's input; `None` once the StatefulSet is deleted.
+    pub fn snapshot(&self) -> Option<Snapshot> {
+        let sts = self.statefulset()?;
+        Some(Snapshot {
+            statefulsets: vec![sts],
+            pods: self.pods(),
+            pvcs: self.claims.as_ref().map(cloned).unwrap_or_default(),
+            services: self.service.as_ref().map(cloned).unwrap_or_default(),
+            volumes: self.volumes.as_ref().map(cloned),
+            nodes: self.nodes.as_ref().map(cloned),
+            autoscalers: None,
+            server_version: None,
+        })
+    }
+}
+
+fn reflect<K>(
+    events: &mut SelectAll<BoxStream<'static, Result<Change, watcher::Error>>>,
+    api: Api<K>,
+    config: watcher::Config,
+) -> Store<K>
+where
+    K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
+{
+    let (reader, writer) = reflector::store();
+    let stream = reflector::reflector(writer, watcher(api, config).default_backoff());
+    events.push(changes(stream).boxed());
+    reader
+}
+
+fn changes<K>(
+    stream: impl Stream<Item = Result<watcher::Event<K>, watcher::Error>>,
+) -> impl Stream<Item = Result<Change, watcher::Error>> {
+    stream.map(|event| {
+        event.map(|e| if matches!(e, watcher::Event::InitDone) { Change::Listed } else { Change::Object })
+    })
+}
+
+fn cloned<K>(store: &Store<K>) -> Vec<K>
+where
+    K: kube::Resource + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    store.state().iter().map(|o: &Arc<K>| K::clone(o)).collect()
+}
+
+/// The kube error inside a watcher error, for one-line reporting.
+fn watch_error(error: watcher::Error) -> kube::Error {
+    match error {
+        watcher::Error::InitialListFailed(e)
+        | watcher::Error::WatchStartFailed(e)
+        | watcher::Error::WatchFailed(e) => e,
+        watcher::Error::WatchError(status) => kube::Error::Api(status),
+        other => kube::Error::Service(Box::new(other)),
+    }
+}
