@@ -19,7 +19,7 @@ Docs: https://github.com/kubectl-stateful/kubectl-stateful/tree/main/docs";
 
 #[derive(Debug, Parser)]
 #[command(name = "kubectl-stateful", bin_name = "kubectl stateful", version, about = ABOUT, after_help = AFTER_HELP)]
-#[command(propagate_version = true, disable_help_subcommand = true)]
+#[command(propagate_version = true, disable_help_subcommand = true, args_override_self = true)]
 pub struct Cli {
     #[command(flatten)]
     pub kube: KubeArgs,

@@ -1,0 +1,94 @@
+//! Proof that the test cluster is real: the StatefulSet controller's ordering, its PVC
+//! handling and kwok's readiness conventions, observed rather than assumed.
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{PersistentVolume, Pod};
+use kube::api::Api;
+use kube::ResourceExt;
+use serde_json::json;
+
+use crate::support::{Env, PodEvent, Sts, client, wait_until};
+
+#[tokio::test]
+async fn server_is_kubernetes_1_34() {
+    let info = client().await.apiserver_version().await.expect("version");
+    assert_eq!((info.major.as_str(), info.minor.as_str()), ("1", "34"));
+    assert!(info.git_version.starts_with("v1.34."), "{}", info.git_version);
+}
+
+#[tokio::test]
+async fn statefulset_starts_in_ordinal_order_and_binds_its_claims() {
+    let env = Env::new("order").await;
+    let events = env.record_pods();
+    env.statefulset(&Sts { wait: false, ..Sts::new("web", 3) }).await;
+    let seen = events
+        .until(Duration::from_secs(60), |seen| seen.iter().filter(|(_, e)| *e == PodEvent::Ready).count() == 3)
+        .await;
+    let order: Vec<(&str, PodEvent)> = seen.iter().map(|(n, e)| (n.as_str(), *e)).collect();
+    // OrderedReady: web-1 is created only once web-0 is Ready, web-2 only once web-1 is.
+    assert_eq!(
+        order,
+        [
+            ("web-0", PodEvent::Seen),
+            ("web-0", PodEvent::Ready),
+            ("web-1", PodEvent::Seen),
+            ("web-1", PodEvent::Ready),
+            ("web-2", PodEvent::Seen),
+            ("web-2", PodEvent::Ready),
+        ]
+    );
+    let sts = env.wait_ready("web", Duration::from_secs(30)).await;
+    assert_eq!(sts.status.unwrap().ready_replicas, Some(3));
+    wait_until(Duration::from_secs(30), || async {
+        let pvcs = env.pvcs().await;
+        pvcs.len() == 3 && pvcs.iter().all(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Bound"))
+    })
+    .await;
+    assert_eq!(env.pvc_names().await, ["data-web-0", "data-web-1", "data-web-2"]);
+    // Each claim is bound to a provisioned PersistentVolume that names it back.
+    let volumes: Api<PersistentVolume> = Api::all(env.client.clone());
+    for pvc in env.pvcs().await {
+        let pv = volumes.get(pvc.spec.as_ref().unwrap().volume_name.as_deref().unwrap()).await.unwrap();
+        assert_eq!(pv.spec.unwrap().claim_ref.unwrap().name.as_deref(), Some(pvc.name_any().as_str()));
+    }
+}
+
+#[tokio::test]
+async fn scale_down_removes_highest_ordinals_first_and_keeps_claims() {
+    let env = Env::new("scaledown").await;
+    env.statefulset(&Sts::new("web", 3)).await;
+    let events = env.record_pods();
+    env.scale("web", 1).await;
+    let seen = events
+        .until(Duration::from_secs(60), |seen| seen.iter().filter(|(_, e)| *e == PodEvent::Deleted).count() == 2)
+        .await;
+    let deletions: Vec<&str> =
+        seen.iter().filter(|(_, e)| *e == PodEvent::Terminating).map(|(n, _)| n.as_str()).collect();
+    assert_eq!(deletions, ["web-2", "web-1"], "events: {seen:?}");
+    env.wait_ready("web", Duration::from_secs(30)).await;
+    let pods: Vec<String> = env.pods().await.iter().map(|p| p.name_any()).collect();
+    assert_eq!(pods, ["web-0"]);
+    assert_eq!(env.pvc_names().await, ["data-web-0", "data-web-1", "data-web-2"]);
+}
+
+#[tokio::test]
+async fn never_ready_image_runs_but_never_becomes_ready() {
+    let env = Env::new("neverready").await;
+    let pod: Pod = env
+        .create(json!({
+            "metadata": {"name": "stuck"},
+            "spec": {"containers": [{"name": "app", "image": "example.invalid/never-ready:1"}]}
+        }))
+        .await;
+    let api = env.api::<Pod>();
+    wait_until(Duration::from_secs(30), || async {
+        api.get(&pod.name_any()).await.unwrap().status.and_then(|s| s.phase).as_deref() == Some("Running")
+    })
+    .await;
+    // Give kwok ample time to (wrongly) mark it Ready.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let status = api.get("stuck").await.unwrap().status.unwrap();
+    let ready = status.conditions.unwrap().into_iter().find(|c| c.type_ == "Ready").unwrap();
+    assert_eq!((status.phase.as_deref(), ready.status.as_str()), (Some("Running"), "False"));
+}

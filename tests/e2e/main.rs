@@ -1,0 +1,8 @@
+//! End-to-end tests against the project's own local control plane (tests/cluster/up):
+//! real etcd, kube-apiserver, kube-controller-manager and kube-scheduler, kwok as kubelets.
+//! One test binary (fast to link), one namespace per test (safe to run in parallel).
+
+mod support;
+
+mod cluster;
+mod status;

@@ -1,0 +1,428 @@
+//! The end-to-end harness: one real local control plane per run (tests/cluster/up, shared
+//! and idempotent), one namespace per test so tests run in parallel, and the plugin binary.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Pod, Service};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::runtime::wait::{Condition, await_condition};
+use kube::runtime::watcher;
+use kube::{Client, Config, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+static KUBECONFIG: OnceLock<PathBuf> = OnceLock::new();
+
+/// Starts the local cluster once per test process (a no-op when it already runs).
+pub fn kubeconfig() -> &'static PathBuf {
+    KUBECONFIG.get_or_init(|| {
+        let up = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cluster/up");
+        let output = std::process::Command::new(up).output().expect("run tests/cluster/up");
+        assert!(output.status.success(), "tests/cluster/up failed:\n{}", String::from_utf8_lossy(&output.stderr));
+        PathBuf::from(String::from_utf8(output.stdout).expect("utf-8 path").trim())
+    })
+}
+
+pub async fn client() -> Client {
+    let kubeconfig = kube::config::Kubeconfig::read_from(kubeconfig()).expect("read kubeconfig");
+    let config = Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await.expect("kubeconfig");
+    Client::try_from(config).expect("client")
+}
+
+/// A fresh namespace on the shared cluster, deleted (in the background) when dropped.
+pub struct Env {
+    pub client: Client,
+    pub ns: String,
+}
+
+impl Env {
+    pub async fn new(test: &str) -> Env {
+        let client = client().await;
+        let suffix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+        let ns = format!("{}-{suffix:x}", test.replace('_', "-").chars().take(40).collect::<String>());
+        let namespaces: Api<Namespace> = Api::all(client.clone());
+        namespaces
+            .create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap())
+            .await
+            .expect("create namespace");
+        // Pods need the namespace's default ServiceAccount, which a controller creates.
+        let accounts: Api<k8s_openapi::api::core::v1::ServiceAccount> = Api::namespaced(client.clone(), &ns);
+        wait_until(Duration::from_secs(30), || async { accounts.get_opt("default").await.ok().flatten().is_some() }).await;
+        Env { client, ns }
+    }
+
+    pub fn api<K>(&self) -> Api<K>
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+        K::DynamicType: Default,
+    {
+        Api::namespaced(self.client.clone(), &self.ns)
+    }
+
+    /// The plugin, pointed at this cluster and namespace.
+    pub fn plugin(&self) -> assert_cmd::Command {
+        let mut cmd = plugin();
+        cmd.args(["-n", &self.ns]);
+        cmd
+    }
+
+    /// The plugin as a child process, for tests that act while it runs.
+    pub fn spawn_plugin(&self, args: &[&str]) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubectl-stateful"));
+        cmd.env("KUBECONFIG", kubeconfig()).env("NO_COLOR", "1").args(["-n", &self.ns]).args(args);
+        cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        cmd.kill_on_drop(true);
+        cmd
+    }
+
+    pub async fn create<K>(&self, manifest: Value) -> K
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope> + Clone + DeserializeOwned + serde::Serialize + std::fmt::Debug,
+        K::DynamicType: Default,
+    {
+        let object: K = serde_json::from_value(manifest).expect("valid manifest");
+        self.api::<K>().create(&PostParams::default(), &object).await.expect("create object")
+    }
+
+    /// A headless Service and a StatefulSet as `spec` describes, waiting until every pod is Ready.
+    pub async fn statefulset(&self, spec: &Sts) -> StatefulSet {
+        if spec.service {
+            self.create::<Service>(json!({
+                "metadata": {"name": spec.name},
+                "spec": {"clusterIP": "None", "selector": {"app": spec.name}, "ports": [{"port": 80}]}
+            }))
+            .await;
+        }
+        let sts: StatefulSet = self.create(spec.manifest()).await;
+        if spec.wait {
+            self.wait_ready(&spec.name, Duration::from_secs(60)).await;
+        }
+        sts
+    }
+
+    /// Waits until the StatefulSet's controller has settled: every replica Ready and current.
+    pub async fn wait_ready(&self, name: &str, timeout: Duration) -> StatefulSet {
+        let api = self.api::<StatefulSet>();
+        let cond = |sts: Option<&StatefulSet>| {
+            sts.is_some_and(|s| {
+                let status = s.status.clone().unwrap_or_default();
+                let replicas = s.spec.as_ref().and_then(|sp| sp.replicas).unwrap_or(1);
+                status.observed_generation >= s.metadata.generation
+                    && status.replicas == replicas
+                    && status.ready_replicas.unwrap_or(0) == replicas
+                    && status.updated_replicas.unwrap_or(0) == replicas
+                    && status.current_revision == status.update_revision
+            })
+        };
+        self.wait_for(&api, name, cond, timeout).await;
+        api.get(name).await.unwrap()
+    }
+
+    pub async fn wait_for<K>(&self, api: &Api<K>, name: &str, cond: impl Condition<K>, timeout: Duration)
+    where
+        K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + 'static,
+    {
+        let wait = await_condition(api.clone(), name, cond);
+        tokio::time::timeout(timeout, wait)
+            .await
+            .unwrap_or_else(|_| panic!("timed out after {timeout:?} waiting for {name}"))
+            .expect("watch");
+    }
+
+    pub async fn scale(&self, name: &str, replicas: i32) {
+        self.patch_sts(name, json!({"spec": {"replicas": replicas}})).await;
+    }
+
+    pub async fn patch_sts(&self, name: &str, patch: Value) -> StatefulSet {
+        self.api::<StatefulSet>().patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await.expect("patch sts")
+    }
+
+    pub async fn pods(&self) -> Vec<Pod> {
+        self.api::<Pod>().list(&Default::default()).await.unwrap().items
+    }
+
+    pub async fn pvcs(&self) -> Vec<PersistentVolumeClaim> {
+        let mut items = self.api::<PersistentVolumeClaim>().list(&Default::default()).await.unwrap().items;
+        items.sort_by_key(|p| p.name_any());
+        items
+    }
+
+    pub async fn pvc_names(&self) -> Vec<String> {
+        self.pvcs().await.iter().filter(|p| p.metadata.deletion_timestamp.is_none()).map(|p| p.name_any()).collect()
+    }
+
+    /// resourceVersions of everything in the namespace that a command could change.
+    pub async fn versions(&self) -> Vec<(String, String)> {
+        let mut versions: Vec<(String, String)> = Vec::new();
+        let sts = self.api::<StatefulSet>().list(&Default::default()).await.unwrap().items;
+        versions.extend(sts.iter().map(|o| (format!("sts/{}", o.name_any()), o.resource_version().unwrap())));
+        versions.extend(self.pvcs().await.iter().map(|o| (format!("pvc/{}", o.name_any()), o.resource_version().unwrap())));
+        let mut pods = self.pods().await;
+        pods.sort_by_key(|p| p.name_any());
+        versions.extend(pods.iter().map(|o| (format!("pod/{}", o.name_any()), o.uid().unwrap())));
+        versions
+    }
+
+    /// Records the namespace's pod events from now on: (pod, event) in the order the watch saw them.
+    pub fn record_pods(&self) -> PodRecorder {
+        let api = self.api::<Pod>();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let task = tokio::spawn(async move {
+            let mut ready = std::collections::HashSet::new();
+            let mut stream = watcher(api, watcher::Config::default()).boxed();
+            while let Ok(Some(event)) = stream.try_next().await {
+                let (pod, deleted) = match event {
+                    watcher::Event::Apply(p) | watcher::Event::InitApply(p) => (p, false),
+                    watcher::Event::Delete(p) => (p, true),
+                    _ => continue,
+                };
+                let name = pod.name_any();
+                let is_ready = pod.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|c| {
+                    c.iter().any(|c| c.type_ == "Ready" && c.status == "True")
+                });
+                let event = if deleted {
+                    PodEvent::Deleted
+                } else if pod.metadata.deletion_timestamp.is_some() {
+                    PodEvent::Terminating
+                } else if is_ready && ready.insert(pod.uid().unwrap_or_default()) {
+                    PodEvent::Ready
+                } else if !ready.contains(&pod.uid().unwrap_or_default()) && !is_ready {
+                    PodEvent::Seen
+                } else {
+                    continue;
+                };
+                if tx.send((name, event)).is_err() {
+                    return;
+                }
+            }
+        });
+        PodRecorder { rx, task }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PodEvent {
+    Seen,
+    Ready,
+    Terminating,
+    Deleted,
+}
+
+pub struct PodRecorder {
+    rx: tokio::sync::mpsc::UnboundedReceiver<(String, PodEvent)>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl PodRecorder {
+    /// The first occurrence of each (pod, event), in order, once `done` says enough was seen.
+    pub async fn until(mut self, timeout: Duration, done: impl Fn(&[(String, PodEvent)]) -> bool) -> Vec<(String, PodEvent)> {
+        let mut seen: Vec<(String, PodEvent)> = Vec::new();
+        let deadline = tokio::time::Instant::now() + timeout;
+        while !done(&seen) {
+            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+                Ok(Some(event)) if !seen.contains(&event) => seen.push(event),
+                Ok(Some(_)) => {}
+                _ => panic!("timed out; pod events so far: {seen:?}"),
+            }
+        }
+        self.task.abort();
+        seen
+    }
+}
+
+impl Env {
+    /// Nodes of this test's own, so taking one down cannot disturb other tests: labelled
+    /// `kubectl-stateful.test/pool=<ns>` and tainted so that only pods tolerating it land there.
+    /// kwok picks them up like any node; they are deleted with the namespace.
+    pub async fn own_nodes(&self, count: usize) -> Vec<String> {
+        let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(self.client.clone());
+        let mut names = Vec::new();
+        for i in 0..count {
+            let name = format!("{}-node-{i}", self.ns);
+            let node = serde_json::from_value(json!({
+                "metadata": {
+                    "name": name,
+                    "labels": {"kubectl-stateful.test/pool": self.ns, "type": "kwok", "kubernetes.io/hostname": name},
+                    "annotations": {"kwok.x-k8s.io/node": "fake"}
+                },
+                "spec": {"taints": [{"key": "kubectl-stateful.test/pool", "value": self.ns, "effect": "NoSchedule"}]}
+            }))
+            .unwrap();
+            nodes.create(&PostParams::default(), &node).await.expect("create node");
+            names.push(name);
+        }
+        for name in &names {
+            let ready = |n: Option<&k8s_openapi::api::core::v1::Node>| {
+                n.and_then(|n| n.status.as_ref()?.conditions.as_ref()?.iter().find(|c| c.type_ == "Ready").cloned())
+                    .is_some_and(|c| c.status == "True")
+            };
+            self.wait_for(&nodes, name, ready, Duration::from_secs(30)).await;
+        }
+        names
+    }
+
+    /// Takes a node down the way tests/cluster/node does: kwok stops heartbeating it.
+    pub async fn node_down(&self, node: &str) {
+        self.label_node(node, json!({"kubectl-stateful.test/down": "true"})).await;
+    }
+
+    pub async fn node_up(&self, node: &str) {
+        self.label_node(node, json!({"kubectl-stateful.test/down": null})).await;
+    }
+
+    async fn label_node(&self, node: &str, labels: Value) {
+        let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(self.client.clone());
+        let patch = json!({"metadata": {"labels": labels}});
+        nodes.patch(node, &PatchParams::default(), &Patch::Merge(&patch)).await.expect("label node");
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let kubectl = |args: &[&str]| {
+            let _ = std::process::Command::new("kubectl").env("KUBECONFIG", kubeconfig()).args(args).output();
+        };
+        kubectl(&["delete", "namespace", &self.ns, "--wait=false", "--ignore-not-found"]);
+        let pool = format!("kubectl-stateful.test/pool={}", self.ns);
+        kubectl(&["delete", "nodes", "-l", &pool, "--wait=false", "--ignore-not-found"]);
+    }
+}
+
+/// The plugin binary with the cluster's kubeconfig and no colours.
+pub fn plugin() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_kubectl-stateful"));
+    cmd.env("KUBECONFIG", kubeconfig()).env("NO_COLOR", "1").timeout(Duration::from_secs(180));
+    cmd
+}
+
+pub async fn wait_until<F, Fut>(timeout: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    while !check().await {
+        assert!(tokio::time::Instant::now() < deadline, "condition not met within {timeout:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+pub async fn delete_pod(env: &Env, name: &str) {
+    env.api::<Pod>().delete(name, &DeleteParams::default()).await.expect("delete pod");
+}
+
+/// A test StatefulSet: `name` with app=<name> labels, a headless Service of the same name.
+#[derive(Debug, Clone)]
+pub struct Sts {
+    pub name: String,
+    pub replicas: i32,
+    pub templates: Vec<String>,
+    pub image: String,
+    pub start: Option<i32>,
+    pub storage_class: Option<String>,
+    pub parallel: bool,
+    pub partition: Option<i32>,
+    pub min_ready_seconds: Option<i32>,
+    pub service: bool,
+    pub wait: bool,
+    /// Pin the pods to this test's own nodes (see [`Env::own_nodes`]).
+    pub pool: Option<String>,
+}
+
+impl Sts {
+    pub fn new(name: &str, replicas: i32) -> Sts {
+        Sts {
+            name: name.to_owned(),
+            replicas,
+            templates: vec!["data".to_owned()],
+            image: "example.invalid/app:v1".to_owned(),
+            start: None,
+            storage_class: None,
+            parallel: false,
+            partition: None,
+            min_ready_seconds: None,
+            service: true,
+            wait: true,
+            pool: None,
+        }
+    }
+
+    pub fn manifest(&self) -> Value {
+        let templates: Vec<Value> = self
+            .templates
+            .iter()
+            .map(|t| {
+                let mut spec = json!({"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}});
+                if let Some(class) = &self.storage_class {
+                    spec["storageClassName"] = json!(class);
+                }
+                json!({"metadata": {"name": t}, "spec": spec})
+            })
+            .collect();
+        let mut sts = json!({
+            "metadata": {"name": self.name},
+            "spec": {
+                "serviceName": self.name,
+                "replicas": self.replicas,
+                "selector": {"matchLabels": {"app": self.name}},
+                "template": {
+                    "metadata": {"labels": {"app": self.name}},
+                    "spec": {"containers": [{"name": "app", "image": self.image}], "terminationGracePeriodSeconds": 0}
+                },
+                "volumeClaimTemplates": templates,
+                "podManagementPolicy": if self.parallel { "Parallel" } else { "OrderedReady" },
+            }
+        });
+        if let Some(start) = self.start {
+            sts["spec"]["ordinals"] = json!({"start": start});
+        }
+        if let Some(partition) = self.partition {
+            sts["spec"]["updateStrategy"] = json!({"type": "RollingUpdate", "rollingUpdate": {"partition": partition}});
+        }
+        if let Some(pool) = &self.pool {
+            let spec = &mut sts["spec"]["template"]["spec"];
+            spec["nodeSelector"] = json!({"kubectl-stateful.test/pool": pool});
+            spec["tolerations"] = json!([{"key": "kubectl-stateful.test/pool", "operator": "Equal", "value": pool, "effect": "NoSchedule"}]);
+        }
+        if let Some(seconds) = self.min_ready_seconds {
+            sts["spec"]["minReadySeconds"] = json!(seconds);
+        }
+        sts
+    }
+}
+
+/// stdout of a successful plugin run, parsed as JSON.
+pub fn json_of(output: &std::process::Output) -> Value {
+    assert!(output.status.success(), "plugin failed: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)))
+}
+
+/// A ServiceAccount of the test namespace that may read (never change) StatefulSets, pods,
+/// claims and Services there, plus `extra` rules; nothing cluster-scoped. Returns the user name
+/// to impersonate with `--as`.
+pub async fn namespaced_user(env: &Env, name: &str, extra: Value) -> String {
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+    env.create::<ServiceAccount>(json!({"metadata": {"name": name}})).await;
+    let mut rules = vec![
+        json!({"apiGroups": ["apps"], "resources": ["statefulsets", "controllerrevisions"], "verbs": ["get", "list", "watch"]}),
+        json!({"apiGroups": [""], "resources": ["pods", "persistentvolumeclaims", "services"], "verbs": ["get", "list", "watch"]}),
+    ];
+    rules.extend(extra.as_array().cloned().unwrap_or_default());
+    env.create::<Role>(json!({"metadata": {"name": name}, "rules": rules})).await;
+    env.create::<RoleBinding>(json!({
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": env.ns}]
+    }))
+    .await;
+    format!("system:serviceaccount:{}:{name}", env.ns)
+}
+
+pub async fn read_only_user(env: &Env, name: &str) -> String {
+    namespaced_user(env, name, json!([])).await
+}
