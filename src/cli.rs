@@ -32,6 +32,8 @@ pub struct Cli {
 pub enum Command {
     /// Show a StatefulSet ordinal by ordinal: pods, revisions, nodes, DNS names, PVCs and PVs
     Status(cmd::status::Args),
+    /// Roll out a new revision as a partitioned canary, step by step, with a safe abort
+    Rollout(cmd::rollout::Args),
     /// Print the plugin version and, when reachable, the server version
     Version(cmd::version::Args),
 }
@@ -44,5 +46,26 @@ mod tests {
     #[test]
     fn cli_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    /// Every flag of every command parses into its type (clap checks these only at run time).
+    #[test]
+    fn every_flag_parses() {
+        let lines: &[&[&str]] = &[
+            &["status", "web", "-o", "wide", "--cluster-domain", "example.org", "-w"],
+            &["status", "-A", "-o", "json"],
+            &["rollout", "web", "--image", "app=img:v2", "--image", "side=img:v3", "--steps", "1,50%", "--dry-run"],
+            &["rollout", "web", "--patch", "p.yaml", "--yes", "--pause", "30s", "--timeout", "2m", "-o", "json"],
+            &["rollout", "web", "--partition", "2"],
+            &["rollout", "web", "--abort", "--yes"],
+            &["version", "--client", "-o", "yaml"],
+            &["--kubeconfig", "k", "--context", "c", "--cluster", "x", "--user", "u", "-n", "ns", "--request-timeout", "5s", "--as", "a", "--as-group", "g", "version"],
+        ];
+        for line in lines {
+            let argv = std::iter::once("kubectl-stateful").chain(line.iter().copied());
+            if let Err(e) = Cli::try_parse_from(argv) {
+                panic!("{line:?}: {e}");
+            }
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! One module per command: its arguments, and `run`, which fetches, calls the core, renders
 //! and applies.
 
+pub mod rollout;
 pub mod status;
 pub mod version;

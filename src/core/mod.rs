@@ -4,6 +4,7 @@
 pub mod claims;
 pub mod names;
 pub mod objects;
+pub mod patches;
 pub mod prune;
 pub mod rollout;
 pub mod snapshot;

@@ -10,11 +10,12 @@ use std::collections::HashSet;
 use std::fmt;
 use std::str::FromStr;
 
-use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet};
+use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::names::OrdinalRange;
 use super::objects::{
@@ -76,8 +77,34 @@ impl fmt::Display for StepSize {
     }
 }
 
+/// The step sizes of a plan, as `--steps 1,50%,100%` gives them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Steps(pub Vec<StepSize>);
+
+impl Default for Steps {
+    /// One pod, then half, then all.
+    fn default() -> Self {
+        Steps(vec![StepSize::Pods(1), StepSize::Percent(50), StepSize::Percent(100)])
+    }
+}
+
+impl FromStr for Steps {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        parse_steps(text).map(Steps)
+    }
+}
+
+impl fmt::Display for Steps {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sizes: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        f.write_str(&sizes.join(","))
+    }
+}
+
 /// Parses `--steps 1,50%,100%`. Sizes must grow; the plan adds a final 100% step itself.
-pub fn parse_steps(text: &str) -> Result<Vec<StepSize>, String> {
+fn parse_steps(text: &str) -> Result<Vec<StepSize>, String> {
     let sizes = text.split(',').map(str::parse).collect::<Result<Vec<StepSize>, _>>()?;
     for pair in sizes.windows(2) {
         let comparable = match (pair[0], pair[1]) {
@@ -91,10 +118,6 @@ pub fn parse_steps(text: &str) -> Result<Vec<StepSize>, String> {
         }
     }
     Ok(sizes)
-}
-
-pub fn default_steps() -> Vec<StepSize> {
-    vec![StepSize::Pods(1), StepSize::Percent(50), StepSize::Percent(100)]
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -169,13 +192,61 @@ impl Journal {
         )
     }
 
-    pub fn step_sizes(&self) -> Result<Vec<StepSize>, String> {
-        self.steps.iter().map(|s| s.parse()).collect()
+    pub fn step_sizes(&self) -> Result<Steps, String> {
+        self.steps.iter().map(|s| s.parse()).collect::<Result<_, _>>().map(Steps)
     }
 
     pub fn to_annotation(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }
+}
+
+/// `CONTAINER=IMAGE`, as `kubectl set image` takes it.
+pub fn parse_image(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((container, image)) if !container.is_empty() && !image.is_empty() => {
+            Ok((container.to_owned(), image.to_owned()))
+        }
+        _ => Err(format!("{text:?} is not CONTAINER=IMAGE")),
+    }
+}
+
+/// The pod template with each named container's image replaced (containers and init
+/// containers, as `kubectl set image` does).
+pub fn with_images(template: &PodTemplateSpec, images: &[(String, String)]) -> Result<PodTemplateSpec, String> {
+    let mut template = template.clone();
+    let spec = template.spec.get_or_insert_with(Default::default);
+    for (name, image) in images {
+        let container = spec
+            .containers
+            .iter_mut()
+            .chain(spec.init_containers.iter_mut().flatten())
+            .find(|c| &c.name == name);
+        match container {
+            Some(container) => container.image = Some(image.clone()),
+            None => {
+                let known: Vec<&str> = spec.containers.iter().map(|c| c.name.as_str()).collect();
+                return Err(format!("no container {name:?} in the pod template (containers: {})", known.join(", ")));
+            }
+        }
+    }
+    Ok(template)
+}
+
+/// The pod template a ControllerRevision recorded. Its data is the StatefulSet patch
+/// `{"spec":{"template":{..., "$patch":"replace"}}}` that `kubectl rollout undo` applies.
+pub fn revision_template(revision: &ControllerRevision) -> Result<Value, String> {
+    let name = revision.name_any();
+    let mut template = revision
+        .data
+        .as_ref()
+        .and_then(|d| d.0.pointer("/spec/template"))
+        .cloned()
+        .ok_or_else(|| format!("ControllerRevision {name} holds no pod template"))?;
+    if let Some(fields) = template.as_object_mut() {
+        fields.remove("$patch");
+    }
+    Ok(template)
 }
 
 /// A released pod as a step sees it.
@@ -276,7 +347,8 @@ mod tests {
 
     #[test]
     fn parses_step_lists() {
-        assert_eq!(parse_steps("1,50%,100%").unwrap(), default_steps());
+        assert_eq!("1,50%,100%".parse::<Steps>().unwrap(), Steps::default());
+        assert_eq!(Steps::default().to_string(), "1,50%,100%");
         assert_eq!(parse_steps(" 2 , 10% ").unwrap(), vec![StepSize::Pods(2), StepSize::Percent(10)]);
         for bad in ["", "0", "1,,2", "abc", "150%", "-1", "3,1", "50%,10%", "%"] {
             assert!(parse_steps(bad).is_err(), "{bad:?} should be rejected");
@@ -285,31 +357,31 @@ mod tests {
 
     #[test]
     fn default_plan_is_one_pod_then_half_then_all() {
-        let steps = plan(OrdinalRange { start: 0, replicas: 5 }, &default_steps(), 5);
+        let steps = plan(OrdinalRange { start: 0, replicas: 5 }, &Steps::default().0, 5);
         let summary: Vec<_> = steps.iter().map(|s| (s.partition, s.ordinals.clone())).collect();
         assert_eq!(summary, vec![(4, vec![4]), (2, vec![3, 2]), (0, vec![1, 0])]);
     }
 
     #[test]
     fn plan_counts_replica_indexes_from_the_start_ordinal() {
-        let steps = plan(OrdinalRange { start: 10, replicas: 3 }, &default_steps(), 3);
+        let steps = plan(OrdinalRange { start: 10, replicas: 3 }, &Steps::default().0, 3);
         let summary: Vec<_> = steps.iter().map(|s| (s.partition, s.ordinals.clone())).collect();
         assert_eq!(summary, vec![(2, vec![12]), (1, vec![11]), (0, vec![10])]);
     }
 
     #[test]
     fn resumed_plan_skips_steps_already_taken() {
-        let steps = plan(OrdinalRange { start: 0, replicas: 4 }, &default_steps(), 2);
+        let steps = plan(OrdinalRange { start: 0, replicas: 4 }, &Steps::default().0, 2);
         let summary: Vec<_> = steps.iter().map(|s| (s.number, s.partition, s.ordinals.clone())).collect();
         assert_eq!(summary, vec![(1, 0, vec![1, 0])]);
     }
 
     #[test]
     fn single_replica_is_one_step() {
-        let steps = plan(OrdinalRange { start: 0, replicas: 1 }, &default_steps(), 1);
+        let steps = plan(OrdinalRange { start: 0, replicas: 1 }, &Steps::default().0, 1);
         assert_eq!(steps.len(), 1);
         assert_eq!(steps[0].ordinals, vec![0]);
-        assert!(plan(OrdinalRange { start: 0, replicas: 0 }, &default_steps(), 0).is_empty());
+        assert!(plan(OrdinalRange { start: 0, replicas: 0 }, &Steps::default().0, 0).is_empty());
     }
 
     #[test]
@@ -351,6 +423,31 @@ mod tests {
         let late = Timestamp::from_second(1_700_000_030).unwrap();
         assert!(matches!(watch.observe(&web, &pods, 0, early), StepVerdict::Waiting(_)));
         assert!(matches!(watch.observe(&web, &pods, 0, late), StepVerdict::Done(_)));
+    }
+
+    #[test]
+    fn images_are_set_by_container_name() {
+        let web = sts("web", 1).build();
+        let template = &web.spec.as_ref().unwrap().template;
+        let images = vec![parse_image("app=example.invalid/app:v2").unwrap()];
+        let updated = with_images(template, &images).unwrap();
+        assert_eq!(updated.spec.unwrap().containers[0].image.as_deref(), Some("example.invalid/app:v2"));
+        let unknown = with_images(template, &[parse_image("sidecar=x").unwrap()]).unwrap_err();
+        assert_eq!(unknown, r#"no container "sidecar" in the pod template (containers: app)"#);
+        for bad in ["app", "=img", "app=", ""] {
+            assert!(parse_image(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn revision_template_drops_the_replace_directive() {
+        let revision: ControllerRevision = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "web-abc"},
+            "revision": 1,
+            "data": {"spec": {"template": {"$patch": "replace", "spec": {"containers": [{"name": "app", "image": "v1"}]}}}}
+        }))
+        .unwrap();
+        assert_eq!(revision_template(&revision).unwrap(), serde_json::json!({"spec": {"containers": [{"name": "app", "image": "v1"}]}}));
     }
 
     fn sizes() -> impl Strategy<Value = Vec<StepSize>> {
