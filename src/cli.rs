@@ -31,8 +31,10 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Show a StatefulSet ordinal by ordinal: pods, revisions, nodes, DNS names, PVCs and PVs
+    #[command(long_about = cmd::status::LONG_ABOUT, after_help = cmd::status::EXAMPLES)]
     Status(cmd::status::Args),
     /// Roll out a new revision as a partitioned canary, step by step, with a safe abort
+    #[command(long_about = cmd::rollout::LONG_ABOUT, after_help = cmd::rollout::EXAMPLES)]
     Rollout(cmd::rollout::Args),
     /// Print the plugin version and, when reachable, the server version
     Version(cmd::version::Args),

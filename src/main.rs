@@ -7,11 +7,16 @@ use kubectl_stateful::error::exit;
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
-            // Help and --version are not errors; everything else is a usage error (exit 2).
-            let code = if e.use_stderr() { exit::USAGE } else { 0 };
+        // Help and --version print in full; a usage error is one line on stderr, exit 2.
+        Err(e) if !e.use_stderr() => {
             let _ = e.print();
-            return ExitCode::from(code);
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("error: invalid arguments");
+            eprintln!("{first} (see --help)");
+            return ExitCode::from(exit::USAGE);
         }
     };
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {

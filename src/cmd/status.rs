@@ -19,14 +19,14 @@ use crate::live::{self, Live};
 use crate::output::{OutputFormat, or_dash, table, write_machine, write_table};
 use crate::ui::Terminal;
 
-const LONG_ABOUT: &str = "\
+pub const LONG_ABOUT: &str = "\
 Show a StatefulSet ordinal by ordinal: each pod with its readiness, revision, node and stable DNS
 name, and each PVC from its volumeClaimTemplates with phase, capacity, StorageClass and PV. PVCs
 left behind by a scale-down and misconfigurations are flagged, each with what to do.
 
 Without NAME, one line per StatefulSet in the namespace (or all namespaces with -A).";
 
-const EXAMPLES: &str = "\
+pub const EXAMPLES: &str = "\
 Examples:
   kubectl stateful status web
   kubectl stateful status web -o wide
@@ -35,7 +35,6 @@ Examples:
   kubectl stateful status web --watch";
 
 #[derive(Debug, Clone, clap::Args)]
-#[command(long_about = LONG_ABOUT, after_help = EXAMPLES)]
 pub struct Args {
     /// The StatefulSet; without it, every StatefulSet in the namespace
     pub name: Option<String>,

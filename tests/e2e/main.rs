@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 //! End-to-end tests against the project's own local control plane (tests/cluster/up):
 //! real etcd, kube-apiserver, kube-controller-manager and kube-scheduler, kwok as kubelets.
 //! One test binary (fast to link), one namespace per test (safe to run in parallel).
@@ -5,4 +7,5 @@
 mod support;
 
 mod cluster;
+mod rollout;
 mod status;

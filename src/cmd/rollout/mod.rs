@@ -30,7 +30,7 @@ pub use report::Format;
 use report::{Event, Reporter};
 use wait::{StepEnd, Waiter};
 
-const LONG_ABOUT: &str = "\
+pub const LONG_ABOUT: &str = "\
 Roll a StatefulSet out to a new revision as a canary: stage the new pod template with the
 partition raised to the replica count (no pod moves), then lower the partition step by step,
 highest ordinal first, waiting after each step until the released pods run the new revision and
@@ -40,7 +40,7 @@ abort and roll back. A failed or timed-out step stops the rollout where it is (e
 Run it again to resume an interrupted rollout; --abort restores the previous pod template and
 partition and, when a broken pod blocks the rollback, deletes it after confirmation.";
 
-const EXAMPLES: &str = "\
+pub const EXAMPLES: &str = "\
 Examples:
   kubectl stateful rollout web --image app=registry.example/app:v2
   kubectl stateful rollout web --image app=registry.example/app:v2 --steps 1,25%,100% --dry-run
@@ -50,7 +50,6 @@ Examples:
   kubectl stateful rollout web --abort";
 
 #[derive(Debug, Clone, clap::Args)]
-#[command(long_about = LONG_ABOUT, after_help = EXAMPLES)]
 pub struct Args {
     /// The StatefulSet
     pub name: String,

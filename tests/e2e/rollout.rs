@@ -1,0 +1,256 @@
+//! `kubectl stateful rollout` against the real StatefulSet controller.
+
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use kube::ResourceExt;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::support::{Env, Sts, wait_until};
+
+const JOURNAL: &str = "kubectl-stateful.dev/rollout";
+
+/// The NDJSON events of a finished `-o json` run.
+fn events_of(output: &std::process::Output) -> Vec<Value> {
+    String::from_utf8_lossy(&output.stdout).lines().map(|l| serde_json::from_str(l).expect("one JSON event per line")).collect()
+}
+
+fn kinds(events: &[Value]) -> Vec<&str> {
+    events.iter().map(|e| e["event"].as_str().unwrap()).collect()
+}
+
+/// Pod name -> image, for the pods of the namespace.
+async fn images(env: &Env) -> Vec<(String, String)> {
+    let mut pods: Vec<(String, String)> = env
+        .pods()
+        .await
+        .iter()
+        .map(|p| (p.name_any(), p.spec.as_ref().unwrap().containers[0].image.clone().unwrap()))
+        .collect();
+    pods.sort();
+    pods
+}
+
+fn v(image: &str) -> String {
+    format!("example.invalid/{image}")
+}
+
+async fn sts(env: &Env, name: &str) -> StatefulSet {
+    env.api::<StatefulSet>().get(name).await.unwrap()
+}
+
+fn partition(sts: &StatefulSet) -> i32 {
+    sts.spec.as_ref().unwrap().update_strategy.as_ref().unwrap().rolling_update.as_ref().unwrap().partition.unwrap()
+}
+
+#[tokio::test]
+async fn guided_rollout_updates_highest_ordinals_first_and_cleans_up() {
+    let env = Env::new("rollout-guided").await;
+    env.statefulset(&Sts::new("web", 4)).await;
+    let output = env.plugin().args(["rollout", "web", "--image", "app=example.invalid/app:v2", "--yes", "-o", "json"]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let events = events_of(&output);
+    let plan = &events[0];
+    assert_eq!(plan["event"], "plan");
+    assert_eq!(plan["kind"], "RolloutEvent");
+    assert_eq!(plan["stagedPartition"], 4);
+    let steps: Vec<(i64, Vec<i64>)> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["partition"].as_i64().unwrap(), s["ordinals"].as_array().unwrap().iter().map(|o| o.as_i64().unwrap()).collect()))
+        .collect();
+    assert_eq!(steps, [(3, vec![3]), (2, vec![2]), (0, vec![1, 0])]);
+    let updated: Vec<&str> = events.iter().filter(|e| e["event"] == "podUpdated").map(|e| e["pod"].as_str().unwrap()).collect();
+    assert_eq!(updated, ["web-3", "web-2", "web-1", "web-0"]);
+    let sequence: Vec<&str> = kinds(&events).into_iter().filter(|k| !k.starts_with("pod")).collect();
+    assert_eq!(sequence, ["plan", "staged", "stepStarted", "stepDone", "stepStarted", "stepDone", "stepStarted", "stepDone", "finished"]);
+
+    let web = sts(&env, "web").await;
+    let status = web.status.clone().unwrap();
+    assert_eq!(partition(&web), 0);
+    assert_eq!(status.current_revision, status.update_revision);
+    assert!(!web.annotations().contains_key(JOURNAL), "journal left behind");
+    assert!(images(&env).await.iter().all(|(_, image)| *image == v("app:v2")));
+}
+
+#[tokio::test]
+async fn explicit_partition_step_then_resume_picks_up_a_pending_update() {
+    let env = Env::new("rollout-partition").await;
+    env.statefulset(&Sts { partition: Some(3), ..Sts::new("web", 3) }).await;
+    // Someone else (kubectl apply, a GitOps tool) changed the template with every pod held back.
+    env.patch_sts("web", json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "image": v("app:v2")}]}}}})).await;
+
+    let output = env.plugin().args(["rollout", "web", "--partition", "2", "--yes"]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(partition(&sts(&env, "web").await), 2);
+    assert_eq!(images(&env).await, [("web-0".into(), v("app:v1")), ("web-1".into(), v("app:v1")), ("web-2".into(), v("app:v2"))]);
+    assert!(sts(&env, "web").await.annotations().contains_key(JOURNAL), "the step records the rollout for resume/abort");
+
+    let output = env.plugin().args(["rollout", "web", "--yes"]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("web rolled out to revision"));
+    assert!(images(&env).await.iter().all(|(_, image)| *image == v("app:v2")));
+    assert!(!sts(&env, "web").await.annotations().contains_key(JOURNAL));
+}
+
+#[tokio::test]
+async fn failed_canary_stops_at_the_highest_ordinal_and_abort_restores_everything() {
+    let env = Env::new("rollout-abort").await;
+    env.statefulset(&Sts::new("web", 3)).await;
+    let before = sts(&env, "web").await.status.unwrap().current_revision.unwrap();
+    let output = env
+        .plugin()
+        .args(["rollout", "web", "--image", &format!("app={}", v("never-ready:1")), "--yes", "--timeout", "4s", "-o", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3), "{}", String::from_utf8_lossy(&output.stderr));
+    let events = events_of(&output);
+    let failed = events.iter().find(|e| e["event"] == "failed").unwrap();
+    assert_eq!((failed["step"].as_i64(), failed["partition"].as_i64()), (Some(1), Some(2)));
+    assert!(failed["reasons"][0].as_str().unwrap().contains("web-2 not Ready"), "{failed}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("stopped at partition 2") && stderr.contains("--abort"), "{stderr}");
+    // Only the canary moved; the partition holds the rest.
+    assert_eq!(partition(&sts(&env, "web").await), 2);
+    assert_eq!(
+        images(&env).await,
+        [("web-0".into(), v("app:v1")), ("web-1".into(), v("app:v1")), ("web-2".into(), v("never-ready:1"))]
+    );
+
+    let output = env.plugin().args(["rollout", "web", "--abort", "--yes", "-o", "json"]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let events = events_of(&output);
+    assert_eq!(kinds(&events), ["podDeleted", "aborted"], "the stuck canary is deleted (forced rollback)");
+    assert_eq!(events[0]["pod"], "web-2");
+    let web = sts(&env, "web").await;
+    let status = web.status.clone().unwrap();
+    assert_eq!((status.current_revision.as_deref(), status.update_revision.as_deref()), (Some(before.as_str()), Some(before.as_str())));
+    assert_eq!(partition(&web), 0);
+    assert!(!web.annotations().contains_key(JOURNAL));
+    assert!(images(&env).await.iter().all(|(_, image)| *image == v("app:v1")));
+    let pods = env.pods().await;
+    assert!(pods.iter().all(|p| p.status.as_ref().unwrap().conditions.as_ref().unwrap().iter().any(|c| c.type_ == "Ready" && c.status == "True")));
+}
+
+#[tokio::test]
+async fn partition_counts_replica_indexes_from_the_start_ordinal() {
+    let env = Env::new("rollout-start").await;
+    env.statefulset(&Sts { start: Some(10), ..Sts::new("db", 3) }).await;
+    let output = env
+        .plugin()
+        .args(["rollout", "db", "--image", &format!("app={}", v("app:v2")), "--partition", "2", "--yes"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    // Partition 2 of 3 replicas starting at 10 releases replica index 2: ordinal 12, nothing else.
+    assert_eq!(images(&env).await, [("db-10".into(), v("app:v1")), ("db-11".into(), v("app:v1")), ("db-12".into(), v("app:v2"))]);
+
+    let output = env.plugin().args(["rollout", "db", "--yes", "-o", "json"]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let events = events_of(&output);
+    let released: Vec<&Value> = events.iter().filter(|e| e["event"] == "stepStarted").map(|e| &e["ordinals"]).collect();
+    assert_eq!(released, [&json!([11]), &json!([10])], "ordinal 12 was already updated");
+    assert!(images(&env).await.iter().all(|(_, image)| *image == v("app:v2")));
+}
+
+#[tokio::test]
+async fn a_killed_rollout_resumes_where_it_stopped() {
+    let env = Env::new("rollout-resume").await;
+    env.statefulset(&Sts { min_ready_seconds: Some(4), ..Sts::new("web", 3) }).await;
+    let mut child = env.spawn_plugin(&["rollout", "web", "--image", &format!("app={}", v("app:v2")), "--yes", "-o", "json"]).spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // Kill it in the middle of step 1: the canary is updated but not yet available.
+    while let Some(line) = lines.next_line().await.unwrap() {
+        if line.contains("\"podUpdated\"") {
+            break;
+        }
+    }
+    child.kill().await.unwrap();
+    let web = sts(&env, "web").await;
+    assert_eq!(partition(&web), 2);
+    assert!(web.annotations().contains_key(JOURNAL));
+
+    let output = env.plugin().args(["rollout", "web", "--yes", "-o", "json"]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let events = events_of(&output);
+    // The resumed plan continues with the remaining steps of the original plan.
+    let started: Vec<i64> = events.iter().filter(|e| e["event"] == "stepStarted").map(|e| e["step"].as_i64().unwrap()).collect();
+    assert_eq!(started, [2, 3]);
+    assert_eq!(kinds(&events).last(), Some(&"finished"));
+    assert!(images(&env).await.iter().all(|(_, image)| *image == v("app:v2")));
+    assert!(!sts(&env, "web").await.annotations().contains_key(JOURNAL));
+}
+
+#[tokio::test]
+async fn a_concurrent_partition_change_stops_the_rollout_without_overwriting_it() {
+    let env = Env::new("rollout-race").await;
+    env.statefulset(&Sts { min_ready_seconds: Some(5), ..Sts::new("web", 3) }).await;
+    let mut child = env.spawn_plugin(&["rollout", "web", "--image", &format!("app={}", v("app:v2")), "--yes", "-o", "json"]).spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        if line.contains("\"stepStarted\"") {
+            break;
+        }
+    }
+    // Another client moves the partition while the plugin waits on step 1.
+    env.patch_sts("web", json!({"spec": {"updateStrategy": {"rollingUpdate": {"partition": 1}}}})).await;
+    let output = child.wait_with_output().await.unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("someone else changed") && stderr.contains("without overwriting"), "{stderr}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(partition(&sts(&env, "web").await), 1, "their partition stands");
+}
+
+#[tokio::test]
+async fn refusals_change_nothing() {
+    let env = Env::new("rollout-refuse").await;
+    env.statefulset(&Sts::new("web", 3)).await;
+    env.statefulset(&Sts::new("ondelete", 1)).await;
+    env.patch_sts("ondelete", json!({"spec": {"updateStrategy": {"type": "OnDelete", "rollingUpdate": null}}})).await;
+    let before = env.versions().await;
+    let image = format!("app={}", v("app:v2"));
+    let cases: Vec<(Vec<&str>, i32, &str)> = vec![
+        (vec!["rollout", "web", "--image", &image], 2, "without a terminal to confirm on: pass --yes"),
+        (vec!["rollout", "web", "--image", "nope=img", "--yes"], 2, "no container \"nope\""),
+        (vec!["rollout", "web", "--image", "app", "--yes"], 2, "is not CONTAINER=IMAGE"),
+        (vec!["rollout", "web", "--partition", "4", "--yes"], 2, "--partition 4 is out of range"),
+        (vec!["rollout", "web", "--partition", "-1", "--yes"], 2, "--partition -1 is out of range"),
+        (vec!["rollout", "web", "--partition", "x", "--yes"], 2, "invalid value"),
+        (vec!["rollout", "web", "--steps", "50%,10%", "--yes"], 2, "steps must grow"),
+        (vec!["rollout", "web", "--steps", "0", "--yes"], 2, "updates no pod"),
+        (vec!["rollout", "ondelete", "--image", &image, "--yes"], 1, "OnDelete update strategy"),
+        (vec!["rollout", "nope", "--yes"], 1, "StatefulSet nope not found"),
+        (vec!["rollout", "web", "--image", &image, "--dry-run"], 0, "dry run: nothing was changed"),
+        (vec!["rollout", "web", "--yes"], 0, "nothing to roll out"),
+    ];
+    for (args, code, message) in cases {
+        let output = env.plugin().args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(code), "{args:?}: {stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+        if code != 0 {
+            assert_eq!(stderr.lines().count(), 1, "{args:?}: one line: {stderr}");
+        }
+    }
+    assert_eq!(env.versions().await, before, "nothing changed");
+}
+
+#[tokio::test]
+async fn watched_until_ready_not_polled_across_a_minimal_pause() {
+    let env = Env::new("rollout-pause").await;
+    env.statefulset(&Sts::new("web", 2)).await;
+    let output = env
+        .plugin()
+        .args(["rollout", "web", "--image", &format!("app={}", v("app:v2")), "--yes", "--pause", "1s", "-o", "json"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let events = events_of(&output);
+    let done: Vec<f64> = events.iter().filter(|e| e["event"] == "stepDone").map(|e| e["seconds"].as_f64().unwrap()).collect();
+    assert_eq!(done.len(), 2);
+    assert!(done.iter().all(|s| *s >= 1.0), "each step is watched for the pause: {done:?}");
+    wait_until(Duration::from_secs(5), || async { images(&env).await.iter().all(|(_, i)| *i == v("app:v2")) }).await;
+}
