@@ -36,6 +36,11 @@ pub enum Command {
     /// Roll out a new revision as a partitioned canary, step by step, with a safe abort
     #[command(long_about = cmd::rollout::LONG_ABOUT, after_help = cmd::rollout::EXAMPLES)]
     Rollout(cmd::rollout::Args),
+    /// Work with the PVCs of StatefulSets
+    Pvc {
+        #[command(subcommand)]
+        command: cmd::pvc::Command,
+    },
     /// Print the plugin version and, when reachable, the server version
     Version(cmd::version::Args),
 }
@@ -61,6 +66,8 @@ mod tests {
             &["rollout", "web", "--partition", "2"],
             &["rollout", "web", "--abort", "--yes"],
             &["version", "--client", "-o", "yaml"],
+            &["pvc", "prune", "web", "--yes", "--retain-volumes", "--include-scaled-to-zero", "-o", "json"],
+            &["pvc", "prune", "-A", "--dry-run"],
             &["--kubeconfig", "k", "--context", "c", "--cluster", "x", "--user", "u", "-n", "ns", "--request-timeout", "5s", "--as", "a", "--as-group", "g", "version"],
         ];
         for line in lines {

@@ -1,6 +1,7 @@
 //! One module per command: its arguments, and `run`, which fetches, calls the core, renders
 //! and applies.
 
+pub mod pvc;
 pub mod rollout;
 pub mod status;
 pub mod version;

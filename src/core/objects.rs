@@ -285,17 +285,27 @@ pub fn creation(meta: &impl ResourceExt) -> Option<Timestamp> {
     meta.meta().creation_timestamp.as_ref().map(|t| t.0)
 }
 
-/// kubectl's AGE column: the two most significant units ("4d3h", "5m10s", "12s").
+/// kubectl's AGE column (apimachinery's `duration.HumanDuration`): precise when recent,
+/// coarser as it grows ("45s", "5m10s", "14m", "3h2m", "2d3h", "12d", "2y30d").
 pub fn age(since: Option<Timestamp>, now: Timestamp) -> String {
     let Some(since) = since else { return "<unknown>".to_owned() };
-    let secs = (now.as_second() - since.as_second()).max(0);
-    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    let seconds = now.as_second() - since.as_second();
+    let (minutes, hours) = (seconds / 60, seconds / 3600);
+    let (days, years) = (hours / 24, hours / 24 / 365);
+    let two = |big: i64, big_unit: &str, small: i64, small_unit: &str| {
+        if small == 0 { format!("{big}{big_unit}") } else { format!("{big}{big_unit}{small}{small_unit}") }
+    };
     match () {
-        _ if d >= 10 => format!("{d}d"),
-        _ if d > 0 => format!("{d}d{h}h"),
-        _ if h > 0 => format!("{h}h{m}m"),
-        _ if m > 0 => format!("{m}m{s}s"),
-        _ => format!("{s}s"),
+        _ if seconds < 0 => "0s".to_owned(),
+        _ if seconds < 120 => format!("{seconds}s"),
+        _ if minutes < 10 => two(minutes, "m", seconds % 60, "s"),
+        _ if minutes < 180 => format!("{minutes}m"),
+        _ if hours < 8 => two(hours, "h", minutes % 60, "m"),
+        _ if hours < 48 => format!("{hours}h"),
+        _ if hours < 24 * 8 => two(days, "d", hours % 24, "h"),
+        _ if hours < 24 * 365 * 2 => format!("{days}d"),
+        _ if hours < 24 * 365 * 8 => two(years, "y", days % 365, "d"),
+        _ => format!("{years}y"),
     }
 }
 
@@ -305,13 +315,18 @@ mod tests {
 
     #[test]
     fn ages_read_like_kubectl() {
-        let now = Timestamp::from_second(1_000_000).unwrap();
-        let ago = |s: i64| Some(Timestamp::from_second(1_000_000 - s).unwrap());
+        let now = Timestamp::from_second(1_000_000_000).unwrap();
+        let ago = |s: i64| Some(Timestamp::from_second(1_000_000_000 - s).unwrap());
         assert_eq!(age(ago(12), now), "12s");
+        assert_eq!(age(ago(119), now), "119s");
         assert_eq!(age(ago(310), now), "5m10s");
+        assert_eq!(age(ago(300), now), "5m");
+        assert_eq!(age(ago(14 * 60 + 59), now), "14m");
         assert_eq!(age(ago(3 * 3600 + 120), now), "3h2m");
+        assert_eq!(age(ago(20 * 3600), now), "20h");
         assert_eq!(age(ago(86_400 * 4 + 3600 * 3), now), "4d3h");
         assert_eq!(age(ago(86_400 * 12), now), "12d");
+        assert_eq!(age(ago(-5), now), "0s");
         assert_eq!(age(None, now), "<unknown>");
     }
 }

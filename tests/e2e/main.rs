@@ -7,5 +7,6 @@
 mod support;
 
 mod cluster;
+mod prune;
 mod rollout;
 mod status;

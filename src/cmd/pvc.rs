@@ -1,0 +1,369 @@
+//! `kubectl stateful pvc prune [NAME]`: delete the PVCs a scale-down left behind, only when
+//! provably safe. A dry run unless confirmed; every delete re-checks the StatefulSet first and
+//! carries preconditions on the claim's uid and resourceVersion.
+
+use std::io::Write;
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
+use kube::ResourceExt;
+use serde_json::json;
+
+use crate::client::{Kube, KubeArgs};
+use crate::core::names::pod_name;
+use crate::core::objects::{age, mounted_claims, ordinal_range, scaling_settled};
+use crate::core::prune::{self, Candidate, KeptClaim, PrunePlan, PruneOptions, PruneResult, Verdict};
+use crate::core::status::SCHEMA_VERSION;
+use crate::error::{Error, Result};
+use crate::fetch::{self, Extras, Scope};
+use crate::output::{or_dash, table, write_machine, write_table, OutputFormat};
+use crate::ui::Terminal;
+
+pub const PRUNE_LONG_ABOUT: &str = "\
+Delete PVCs that a StatefulSet's scale-down left behind, only when that is provably safe.
+
+A PVC is a candidate when its name is exactly <template>-<statefulset>-<ordinal> for one of the
+StatefulSet's volumeClaimTemplates and the ordinal is outside [start, start+replicas). It is
+pruned only if it also carries the StatefulSet's selector labels or an ownerReference to it, no
+pod mounts it, no pod holds that ordinal, the StatefulSet has finished scaling, and it is not
+already being deleted. A StatefulSet scaled to 0 is parked: its PVCs are kept unless
+--include-scaled-to-zero.
+
+Without --yes this is a dry run that prints the plan; on a terminal it then asks you to type
+the StatefulSet's name to delete. Right before each delete the StatefulSet is read again and
+the whole run stops if its replicas or ordinals changed.";
+
+pub const PRUNE_EXAMPLES: &str = "\
+Examples:
+  kubectl stateful pvc prune web                    # the plan; on a terminal, then a prompt
+  kubectl stateful pvc prune web --yes --retain-volumes
+  kubectl stateful pvc prune -A -o json             # every namespace, as JSON, nothing deleted";
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Delete PVCs left behind by scale-down, only when provably safe (dry run by default)
+    #[command(long_about = PRUNE_LONG_ABOUT, after_help = PRUNE_EXAMPLES)]
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct PruneArgs {
+    /// The StatefulSet; without it, every StatefulSet in the namespace
+    pub name: Option<String>,
+
+    /// Every StatefulSet in every namespace
+    #[arg(short = 'A', long, conflicts_with = "name")]
+    pub all_namespaces: bool,
+
+    /// Delete without asking (otherwise a dry run, or a typed confirmation on a terminal)
+    #[arg(short, long)]
+    pub yes: bool,
+
+    /// Only print the plan, even with --yes
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Also prune PVCs of StatefulSets scaled to 0 (parked StatefulSets keep theirs by default)
+    #[arg(long)]
+    pub include_scaled_to_zero: bool,
+
+    /// Switch each bound PV with reclaim policy Delete to Retain first, so its data survives
+    #[arg(long)]
+    pub retain_volumes: bool,
+
+    /// Output format
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: OutputFormat,
+}
+
+pub async fn run(command: Command, kube_args: &KubeArgs, term: &Terminal) -> Result<()> {
+    let Command::Prune(args) = command;
+    let kube = kube_args.connect().await?;
+    let extras = Extras { volumes: true, autoscalers: true, ..Extras::default() };
+    let snapshot = match &args.name {
+        Some(name) => {
+            let sts = fetch::statefulset(&kube, &kube.namespace, name).await?;
+            // Claims of look-alike StatefulSets matter too: read the whole namespace.
+            fetch::snapshot_in(&kube, &Scope::Namespace(kube.namespace.clone()), extras).await.map(|mut s| {
+                s.statefulsets.retain(|other| other.uid() != sts.uid());
+                s.statefulsets.insert(0, sts);
+                s
+            })?
+        }
+        None if args.all_namespaces => fetch::snapshot_in(&kube, &Scope::All, extras).await?,
+        None => fetch::snapshot_in(&kube, &Scope::Namespace(kube.namespace.clone()), extras).await?,
+    };
+    let scope: Vec<&StatefulSet> = match &args.name {
+        Some(_) => snapshot.statefulsets.iter().take(1).collect(),
+        None => snapshot.statefulsets.iter().collect(),
+    };
+    if let (Some(name), [sts]) = (&args.name, scope.as_slice())
+        && crate::core::objects::claim_templates(sts).is_empty()
+    {
+        eprintln!("{name} has no volumeClaimTemplates: no PVCs to prune");
+        return Ok(());
+    }
+    let options = PruneOptions { include_scaled_to_zero: args.include_scaled_to_zero, retain_volumes: args.retain_volumes };
+    let plan = prune::plan(&snapshot, &scope, &options);
+    let now = Timestamp::now();
+    let mut stdout = std::io::stdout().lock();
+    let deleting = !args.dry_run && (args.yes || term.interactive) && plan.to_prune().next().is_some();
+    // The plan is the output of a dry run; a confirmed run reports its result instead.
+    if !(deleting && args.output.is_machine()) {
+        render_plan(&mut stdout, &plan, args.output, args.all_namespaces, now)?;
+    }
+    for warning in &plan.warnings {
+        eprintln!("warning: {warning}");
+    }
+    warn_about_data(&plan);
+    if !deleting {
+        if plan.to_prune().next().is_some() && !args.output.is_machine() {
+            eprintln!("dry run: nothing was deleted; pass --yes (or run on a terminal) to prune");
+        }
+        return Ok(());
+    }
+    let result = Pruner { kube: &kube, term, args: &args, planned: &scope }.prune(&plan).await;
+    match result {
+        Ok(result) => {
+            render_result(&mut stdout, &result, args.output)?;
+            if result.failed.is_empty() {
+                Ok(())
+            } else {
+                let names: Vec<String> = result.failed.iter().map(|k| format!("{}/{} ({})", k.namespace, k.name, k.reason)).collect();
+                Err(Error::Partial(format!("{} PVC(s) were not pruned: {}", names.len(), names.join("; "))))
+            }
+        }
+        Err((result, error)) => {
+            render_result(&mut stdout, &result, args.output)?;
+            Err(error)
+        }
+    }
+}
+
+fn warn_about_data(plan: &PrunePlan) {
+    let destroyed: Vec<&str> = plan.candidates.iter().filter(|c| c.destroys_data()).map(|c| c.name.as_str()).collect();
+    if !destroyed.is_empty() {
+        eprintln!(
+            "warning: the PVs of {} have reclaim policy Delete: pruning destroys their data; add --retain-volumes to keep it as Released PVs",
+            destroyed.join(", ")
+        );
+    }
+}
+
+struct Pruner<'a> {
+    kube: &'a Kube,
+    term: &'a Terminal,
+    args: &'a PruneArgs,
+    /// The StatefulSets as the plan saw them.
+    planned: &'a [&'a StatefulSet],
+}
+
+impl Pruner<'_> {
+    /// Deletes the plan's prune candidates, StatefulSet by StatefulSet. On an error that makes
+    /// going on unsafe, returns what was done so far with the error.
+    async fn prune(&self, plan: &PrunePlan) -> Result<PruneResult, (PruneResult, Error)> {
+        let mut result = PruneResult { kind: "PruneResult", schema_version: SCHEMA_VERSION, ..Default::default() };
+        result.kept = plan
+            .candidates
+            .iter()
+            .filter(|c| c.verdict != Verdict::Prune)
+            .map(|c| KeptClaim { name: c.name.clone(), namespace: c.namespace.clone(), reason: c.reason.clone() })
+            .collect();
+        let mut groups: Vec<(&str, &str)> = plan.to_prune().map(|c| (c.namespace.as_str(), c.stateful_set.as_str())).collect();
+        groups.dedup();
+        let mut deleted: Vec<&Candidate> = Vec::new();
+        for (namespace, sts_name) in groups {
+            let candidates: Vec<&Candidate> =
+                plan.to_prune().filter(|c| c.namespace == namespace && c.stateful_set == sts_name).collect();
+            let question = format!(
+                "Delete {} PVC(s) of {namespace}/{sts_name} ({})?",
+                candidates.len(),
+                candidates.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+            );
+            match self.term.confirm_typed(self.args.yes, &question, sts_name) {
+                Ok(true) => {}
+                Ok(false) => {
+                    eprintln!("not confirmed: kept the PVCs of {namespace}/{sts_name}");
+                    result.kept.extend(candidates.iter().map(|c| kept(c, "not confirmed")));
+                    continue;
+                }
+                Err(e) => return Err((finish(result, &deleted), e)),
+            }
+            if let Err(e) = self.prune_group(namespace, sts_name, &candidates, &mut result, &mut deleted).await {
+                // Stop everything: what was not deleted stays, and is named.
+                let settled = |c: &&Candidate| {
+                    deleted.iter().any(|d| std::ptr::eq(*d, *c)) || result.failed.iter().any(|f| f.name == c.name && f.namespace == c.namespace)
+                };
+                let untouched: Vec<KeptClaim> = plan.to_prune().filter(|c| !settled(c)).map(|c| kept(c, "not attempted: the run stopped")).collect();
+                result.failed.extend(untouched);
+                let remaining: Vec<String> = result.failed.iter().map(|f| f.name.clone()).collect();
+                let done: Vec<&str> = deleted.iter().map(|c| c.name.as_str()).collect();
+                let message = format!(
+                    "{e}; stopped. Deleted: {}. Remaining: {}",
+                    if done.is_empty() { "none".to_owned() } else { done.join(", ") },
+                    remaining.join(", ")
+                );
+                return Err((finish(result, &deleted), Error::Partial(message)));
+            }
+        }
+        Ok(finish(result, &deleted))
+    }
+
+    async fn prune_group<'c>(
+        &self,
+        namespace: &str,
+        sts_name: &str,
+        candidates: &[&'c Candidate],
+        result: &mut PruneResult,
+        deleted: &mut Vec<&'c Candidate>,
+    ) -> Result<()> {
+        let client = &self.kube.client;
+        let statefulsets: Api<StatefulSet> = Api::namespaced(client.clone(), namespace);
+        let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+        let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), namespace);
+        let volumes: Api<PersistentVolume> = Api::all(client.clone());
+        let planned = self.planned.iter().find(|s| s.name_any() == sts_name && s.namespace().as_deref() == Some(namespace));
+        let Some(planned_range) = planned.map(|s| ordinal_range(s)) else {
+            return Err(Error::Refused(format!("{namespace}/{sts_name} is not part of the plan")));
+        };
+        // Who mounts what, right before deleting: one LIST for the group.
+        let mounting: Vec<Pod> = pods.list(&Default::default()).await.map_err(Error::kube(format!("list pods in {namespace}")))?.items;
+        for candidate in candidates {
+            // Right before each delete: the StatefulSet must still be what the plan saw.
+            let now = statefulsets.get(sts_name).await.map_err(Error::kube(format!("read StatefulSet {namespace}/{sts_name}")))?;
+            let range = ordinal_range(&now);
+            if range != planned_range || !scaling_settled(&now) || range.contains(candidate.ordinal) {
+                return Err(Error::Refused(format!(
+                    "{namespace}/{sts_name} changed since the plan (replicas {} -> {}, start {} -> {}{})",
+                    planned_range.replicas,
+                    range.replicas,
+                    planned_range.start,
+                    range.start,
+                    if scaling_settled(&now) { "" } else { ", scaling" }
+                )));
+            }
+            if pods.get_opt(&pod_name(sts_name, candidate.ordinal)).await.map_err(Error::kube("read pod"))?.is_some() {
+                result.failed.push(kept(candidate, "a pod now holds this ordinal"));
+                continue;
+            }
+            if let Some(pod) = mounting.iter().find(|p| mounted_claims(p).any(|c| c == candidate.name)) {
+                result.failed.push(kept(candidate, &format!("now mounted by pod {}", pod.name_any())));
+                continue;
+            }
+            if candidate.retain_volume
+                && let Some(volume) = &candidate.volume
+            {
+                let patch = json_patch_retain(candidate);
+                let params = PatchParams { field_manager: Some(crate::cmd::rollout::FIELD_MANAGER.to_owned()), ..Default::default() };
+                if let Err(e) = volumes.patch(volume, &params, &Patch::<()>::Json(patch)).await {
+                    result.failed.push(kept(candidate, &format!("could not set PV {volume} to Retain: {}", crate::error::chain(&e))));
+                    continue;
+                }
+                result.retained_volumes.push(volume.clone());
+            }
+            let params = DeleteParams {
+                preconditions: Some(Preconditions {
+                    uid: Some(candidate.uid.clone()),
+                    resource_version: Some(candidate.resource_version.clone()),
+                }),
+                ..Default::default()
+            };
+            match claims.delete(&candidate.name, &params).await {
+                Ok(_) => {
+                    eprintln!("persistentvolumeclaim \"{}\" deleted", candidate.name);
+                    deleted.push(candidate);
+                }
+                Err(kube::Error::Api(status)) if matches!(status.code, 404 | 409) => {
+                    result.failed.push(kept(candidate, "changed or deleted by someone else since the plan"));
+                }
+                Err(e) => {
+                    result.failed.push(kept(candidate, &crate::error::chain(&e)));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Switches a PV to Retain only while it is still bound to the claim the plan saw.
+fn json_patch_retain(candidate: &Candidate) -> json_patch::Patch {
+    let ops = json!([
+        {"op": "test", "path": "/spec/claimRef/uid", "value": candidate.uid},
+        {"op": "replace", "path": "/spec/persistentVolumeReclaimPolicy", "value": "Retain"},
+    ]);
+    serde_json::from_value(ops).unwrap_or_else(|_| json_patch::Patch(Vec::new()))
+}
+
+fn kept(candidate: &Candidate, reason: &str) -> KeptClaim {
+    KeptClaim { name: candidate.name.clone(), namespace: candidate.namespace.clone(), reason: reason.to_owned() }
+}
+
+fn finish(mut result: PruneResult, deleted: &[&Candidate]) -> PruneResult {
+    result.deleted = deleted.iter().map(|c| c.name.clone()).collect();
+    result.storage_freed = prune::total_capacity(deleted.iter().copied());
+    result
+}
+
+pub fn render_plan(w: &mut impl Write, plan: &PrunePlan, format: OutputFormat, all_namespaces: bool, now: Timestamp) -> Result<()> {
+    if write_machine(w, format, plan)? {
+        return Ok(());
+    }
+    if plan.candidates.is_empty() {
+        writeln!(w, "No PVCs left behind by scale-down.")?;
+        return Ok(());
+    }
+    let mut headers = vec!["STATEFULSET", "ORDINAL", "TEMPLATE", "PVC", "PHASE", "CAPACITY", "PV", "RECLAIM", "AGE", "VERDICT", "REASON"];
+    if all_namespaces {
+        headers.insert(0, "NAMESPACE");
+    }
+    let mut t = table(headers);
+    for c in &plan.candidates {
+        let verdict = match c.verdict {
+            Verdict::Prune if c.retain_volume => "prune (PV kept)",
+            Verdict::Prune => "prune",
+            Verdict::Keep => "keep",
+            Verdict::Unverified => "unverified",
+        };
+        let mut row = vec![
+            c.stateful_set.clone(),
+            c.ordinal.to_string(),
+            c.template.clone(),
+            c.name.clone(),
+            c.phase.clone(),
+            or_dash(c.capacity.as_deref()),
+            or_dash(c.volume.as_deref()),
+            or_dash(c.reclaim_policy.as_deref()),
+            age(c.created_at, now),
+            verdict.to_owned(),
+            c.reason.clone(),
+        ];
+        if all_namespaces {
+            row.insert(0, c.namespace.clone());
+        }
+        t.add_row(row);
+    }
+    write_table(w, t)?;
+    let count = plan.to_prune().count();
+    writeln!(w, "\n{count} PVC(s) to prune, {} to free; {} kept.", plan.storage_freed, plan.candidates.len() - count)?;
+    Ok(())
+}
+
+pub fn render_result(w: &mut impl Write, result: &PruneResult, format: OutputFormat) -> Result<()> {
+    if write_machine(w, format, result)? {
+        return Ok(());
+    }
+    writeln!(w, "\nDeleted {} PVC(s), freeing {}.", result.deleted.len(), result.storage_freed)?;
+    if !result.retained_volumes.is_empty() {
+        writeln!(w, "Kept their data as Released PVs (reclaim policy Retain): {}", result.retained_volumes.join(", "))?;
+        writeln!(
+            w,
+            "To re-bind one: kubectl patch pv <PV> -p '{{\"spec\":{{\"claimRef\":null}}}}', then create a PVC with spec.volumeName: <PV>."
+        )?;
+    }
+    for k in &result.failed {
+        writeln!(w, "NOT pruned {}/{}: {}", k.namespace, k.name, k.reason)?;
+    }
+    Ok(())
+}
