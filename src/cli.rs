@@ -36,6 +36,9 @@ pub enum Command {
     /// Roll out a new revision as a partitioned canary, step by step, with a safe abort
     #[command(long_about = cmd::rollout::LONG_ABOUT, after_help = cmd::rollout::EXAMPLES)]
     Rollout(cmd::rollout::Args),
+    /// Force-delete a StatefulSet pod stuck on a failed node, only on evidence the node is gone
+    #[command(long_about = cmd::recover::LONG_ABOUT, after_help = cmd::recover::EXAMPLES)]
+    Recover(cmd::recover::Args),
     /// Work with the PVCs of StatefulSets
     Pvc {
         #[command(subcommand)]
@@ -61,14 +64,56 @@ mod tests {
         let lines: &[&[&str]] = &[
             &["status", "web", "-o", "wide", "--cluster-domain", "example.org", "-w"],
             &["status", "-A", "-o", "json"],
-            &["rollout", "web", "--image", "app=img:v2", "--image", "side=img:v3", "--steps", "1,50%", "--dry-run"],
-            &["rollout", "web", "--patch", "p.yaml", "--yes", "--pause", "30s", "--timeout", "2m", "-o", "json"],
+            &[
+                "rollout",
+                "web",
+                "--image",
+                "app=img:v2",
+                "--image",
+                "side=img:v3",
+                "--steps",
+                "1,50%",
+                "--dry-run",
+            ],
+            &[
+                "rollout",
+                "web",
+                "--patch",
+                "p.yaml",
+                "--yes",
+                "--pause",
+                "30s",
+                "--timeout",
+                "2m",
+                "-o",
+                "json",
+            ],
             &["rollout", "web", "--partition", "2"],
             &["rollout", "web", "--abort", "--yes"],
             &["version", "--client", "-o", "yaml"],
             &["pvc", "prune", "web", "--yes", "--retain-volumes", "--include-scaled-to-zero", "-o", "json"],
             &["pvc", "prune", "-A", "--dry-run"],
-            &["--kubeconfig", "k", "--context", "c", "--cluster", "x", "--user", "u", "-n", "ns", "--request-timeout", "5s", "--as", "a", "--as-group", "g", "version"],
+            &["recover", "web-2", "--min-down", "10m", "--cordon", "--yes", "--timeout", "1m", "-o", "json"],
+            &["recover", "web", "--ordinal", "2", "--dry-run"],
+            &[
+                "--kubeconfig",
+                "k",
+                "--context",
+                "c",
+                "--cluster",
+                "x",
+                "--user",
+                "u",
+                "-n",
+                "ns",
+                "--request-timeout",
+                "5s",
+                "--as",
+                "a",
+                "--as-group",
+                "g",
+                "version",
+            ],
         ];
         for line in lines {
             let argv = std::iter::once("kubectl-stateful").chain(line.iter().copied());

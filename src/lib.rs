@@ -26,6 +26,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Status(args) => cmd::status::run(args, &cli.kube, &term).await,
         Command::Rollout(args) => cmd::rollout::run(args, &cli.kube, &term).await,
         Command::Pvc { command } => cmd::pvc::run(command, &cli.kube, &term).await,
+        Command::Recover(args) => cmd::recover::run(args, &cli.kube, &term).await,
         Command::Version(args) => cmd::version::run(args, &cli.kube).await,
     }
 }

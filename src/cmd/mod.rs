@@ -2,6 +2,7 @@
 //! and applies.
 
 pub mod pvc;
+pub mod recover;
 pub mod rollout;
 pub mod status;
 pub mod version;

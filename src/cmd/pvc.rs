@@ -7,18 +7,18 @@ use std::io::Write;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use kube::ResourceExt;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use serde_json::json;
 
 use crate::client::{Kube, KubeArgs};
 use crate::core::names::pod_name;
 use crate::core::objects::{age, mounted_claims, ordinal_range, scaling_settled};
-use crate::core::prune::{self, Candidate, KeptClaim, PrunePlan, PruneOptions, PruneResult, Verdict};
+use crate::core::prune::{self, Candidate, KeptClaim, PruneOptions, PrunePlan, PruneResult, Verdict};
 use crate::core::status::SCHEMA_VERSION;
 use crate::error::{Error, Result};
 use crate::fetch::{self, Extras, Scope};
-use crate::output::{or_dash, table, write_machine, write_table, OutputFormat};
+use crate::output::{OutputFormat, or_dash, table, write_machine, write_table};
 use crate::ui::Terminal;
 
 pub const PRUNE_LONG_ABOUT: &str = "\
@@ -86,11 +86,13 @@ pub async fn run(command: Command, kube_args: &KubeArgs, term: &Terminal) -> Res
         Some(name) => {
             let sts = fetch::statefulset(&kube, &kube.namespace, name).await?;
             // Claims of look-alike StatefulSets matter too: read the whole namespace.
-            fetch::snapshot_in(&kube, &Scope::Namespace(kube.namespace.clone()), extras).await.map(|mut s| {
-                s.statefulsets.retain(|other| other.uid() != sts.uid());
-                s.statefulsets.insert(0, sts);
-                s
-            })?
+            fetch::snapshot_in(&kube, &Scope::Namespace(kube.namespace.clone()), extras).await.map(
+                |mut s| {
+                    s.statefulsets.retain(|other| other.uid() != sts.uid());
+                    s.statefulsets.insert(0, sts);
+                    s
+                },
+            )?
         }
         None if args.all_namespaces => fetch::snapshot_in(&kube, &Scope::All, extras).await?,
         None => fetch::snapshot_in(&kube, &Scope::Namespace(kube.namespace.clone()), extras).await?,
@@ -105,7 +107,10 @@ pub async fn run(command: Command, kube_args: &KubeArgs, term: &Terminal) -> Res
         eprintln!("{name} has no volumeClaimTemplates: no PVCs to prune");
         return Ok(());
     }
-    let options = PruneOptions { include_scaled_to_zero: args.include_scaled_to_zero, retain_volumes: args.retain_volumes };
+    let options = PruneOptions {
+        include_scaled_to_zero: args.include_scaled_to_zero,
+        retain_volumes: args.retain_volumes,
+    };
     let plan = prune::plan(&snapshot, &scope, &options);
     let now = Timestamp::now();
     let mut stdout = std::io::stdout().lock();
@@ -131,7 +136,11 @@ pub async fn run(command: Command, kube_args: &KubeArgs, term: &Terminal) -> Res
             if result.failed.is_empty() {
                 Ok(())
             } else {
-                let names: Vec<String> = result.failed.iter().map(|k| format!("{}/{} ({})", k.namespace, k.name, k.reason)).collect();
+                let names: Vec<String> = result
+                    .failed
+                    .iter()
+                    .map(|k| format!("{}/{} ({})", k.namespace, k.name, k.reason))
+                    .collect();
                 Err(Error::Partial(format!("{} PVC(s) were not pruned: {}", names.len(), names.join("; "))))
             }
         }
@@ -143,7 +152,8 @@ pub async fn run(command: Command, kube_args: &KubeArgs, term: &Terminal) -> Res
 }
 
 fn warn_about_data(plan: &PrunePlan) {
-    let destroyed: Vec<&str> = plan.candidates.iter().filter(|c| c.destroys_data()).map(|c| c.name.as_str()).collect();
+    let destroyed: Vec<&str> =
+        plan.candidates.iter().filter(|c| c.destroys_data()).map(|c| c.name.as_str()).collect();
     if !destroyed.is_empty() {
         eprintln!(
             "warning: the PVs of {} have reclaim policy Delete: pruning destroys their data; add --retain-volumes to keep it as Released PVs",
@@ -164,14 +174,20 @@ impl Pruner<'_> {
     /// Deletes the plan's prune candidates, StatefulSet by StatefulSet. On an error that makes
     /// going on unsafe, returns what was done so far with the error.
     async fn prune(&self, plan: &PrunePlan) -> Result<PruneResult, (PruneResult, Error)> {
-        let mut result = PruneResult { kind: "PruneResult", schema_version: SCHEMA_VERSION, ..Default::default() };
+        let mut result =
+            PruneResult { kind: "PruneResult", schema_version: SCHEMA_VERSION, ..Default::default() };
         result.kept = plan
             .candidates
             .iter()
             .filter(|c| c.verdict != Verdict::Prune)
-            .map(|c| KeptClaim { name: c.name.clone(), namespace: c.namespace.clone(), reason: c.reason.clone() })
+            .map(|c| KeptClaim {
+                name: c.name.clone(),
+                namespace: c.namespace.clone(),
+                reason: c.reason.clone(),
+            })
             .collect();
-        let mut groups: Vec<(&str, &str)> = plan.to_prune().map(|c| (c.namespace.as_str(), c.stateful_set.as_str())).collect();
+        let mut groups: Vec<(&str, &str)> =
+            plan.to_prune().map(|c| (c.namespace.as_str(), c.stateful_set.as_str())).collect();
         groups.dedup();
         let mut deleted: Vec<&Candidate> = Vec::new();
         for (namespace, sts_name) in groups {
@@ -191,12 +207,19 @@ impl Pruner<'_> {
                 }
                 Err(e) => return Err((finish(result, &deleted), e)),
             }
-            if let Err(e) = self.prune_group(namespace, sts_name, &candidates, &mut result, &mut deleted).await {
+            if let Err(e) =
+                self.prune_group(namespace, sts_name, &candidates, &mut result, &mut deleted).await
+            {
                 // Stop everything: what was not deleted stays, and is named.
                 let settled = |c: &&Candidate| {
-                    deleted.iter().any(|d| std::ptr::eq(*d, *c)) || result.failed.iter().any(|f| f.name == c.name && f.namespace == c.namespace)
+                    deleted.iter().any(|d| std::ptr::eq(*d, *c))
+                        || result.failed.iter().any(|f| f.name == c.name && f.namespace == c.namespace)
                 };
-                let untouched: Vec<KeptClaim> = plan.to_prune().filter(|c| !settled(c)).map(|c| kept(c, "not attempted: the run stopped")).collect();
+                let untouched: Vec<KeptClaim> = plan
+                    .to_prune()
+                    .filter(|c| !settled(c))
+                    .map(|c| kept(c, "not attempted: the run stopped"))
+                    .collect();
                 result.failed.extend(untouched);
                 let remaining: Vec<String> = result.failed.iter().map(|f| f.name.clone()).collect();
                 let done: Vec<&str> = deleted.iter().map(|c| c.name.as_str()).collect();
@@ -224,15 +247,25 @@ impl Pruner<'_> {
         let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
         let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), namespace);
         let volumes: Api<PersistentVolume> = Api::all(client.clone());
-        let planned = self.planned.iter().find(|s| s.name_any() == sts_name && s.namespace().as_deref() == Some(namespace));
+        let planned = self
+            .planned
+            .iter()
+            .find(|s| s.name_any() == sts_name && s.namespace().as_deref() == Some(namespace));
         let Some(planned_range) = planned.map(|s| ordinal_range(s)) else {
             return Err(Error::Refused(format!("{namespace}/{sts_name} is not part of the plan")));
         };
         // Who mounts what, right before deleting: one LIST for the group.
-        let mounting: Vec<Pod> = pods.list(&Default::default()).await.map_err(Error::kube(format!("list pods in {namespace}")))?.items;
+        let mounting: Vec<Pod> = pods
+            .list(&Default::default())
+            .await
+            .map_err(Error::kube(format!("list pods in {namespace}")))?
+            .items;
         for candidate in candidates {
             // Right before each delete: the StatefulSet must still be what the plan saw.
-            let now = statefulsets.get(sts_name).await.map_err(Error::kube(format!("read StatefulSet {namespace}/{sts_name}")))?;
+            let now = statefulsets
+                .get(sts_name)
+                .await
+                .map_err(Error::kube(format!("read StatefulSet {namespace}/{sts_name}")))?;
             let range = ordinal_range(&now);
             if range != planned_range || !scaling_settled(&now) || range.contains(candidate.ordinal) {
                 return Err(Error::Refused(format!(
@@ -244,7 +277,12 @@ impl Pruner<'_> {
                     if scaling_settled(&now) { "" } else { ", scaling" }
                 )));
             }
-            if pods.get_opt(&pod_name(sts_name, candidate.ordinal)).await.map_err(Error::kube("read pod"))?.is_some() {
+            if pods
+                .get_opt(&pod_name(sts_name, candidate.ordinal))
+                .await
+                .map_err(Error::kube("read pod"))?
+                .is_some()
+            {
                 result.failed.push(kept(candidate, "a pod now holds this ordinal"));
                 continue;
             }
@@ -256,9 +294,15 @@ impl Pruner<'_> {
                 && let Some(volume) = &candidate.volume
             {
                 let patch = json_patch_retain(candidate);
-                let params = PatchParams { field_manager: Some(crate::cmd::rollout::FIELD_MANAGER.to_owned()), ..Default::default() };
+                let params = PatchParams {
+                    field_manager: Some(crate::cmd::rollout::FIELD_MANAGER.to_owned()),
+                    ..Default::default()
+                };
                 if let Err(e) = volumes.patch(volume, &params, &Patch::<()>::Json(patch)).await {
-                    result.failed.push(kept(candidate, &format!("could not set PV {volume} to Retain: {}", crate::error::chain(&e))));
+                    result.failed.push(kept(
+                        candidate,
+                        &format!("could not set PV {volume} to Retain: {}", crate::error::chain(&e)),
+                    ));
                     continue;
                 }
                 result.retained_volumes.push(volume.clone());
@@ -297,7 +341,11 @@ fn json_patch_retain(candidate: &Candidate) -> json_patch::Patch {
 }
 
 fn kept(candidate: &Candidate, reason: &str) -> KeptClaim {
-    KeptClaim { name: candidate.name.clone(), namespace: candidate.namespace.clone(), reason: reason.to_owned() }
+    KeptClaim {
+        name: candidate.name.clone(),
+        namespace: candidate.namespace.clone(),
+        reason: reason.to_owned(),
+    }
 }
 
 fn finish(mut result: PruneResult, deleted: &[&Candidate]) -> PruneResult {
@@ -306,7 +354,13 @@ fn finish(mut result: PruneResult, deleted: &[&Candidate]) -> PruneResult {
     result
 }
 
-pub fn render_plan(w: &mut impl Write, plan: &PrunePlan, format: OutputFormat, all_namespaces: bool, now: Timestamp) -> Result<()> {
+pub fn render_plan(
+    w: &mut impl Write,
+    plan: &PrunePlan,
+    format: OutputFormat,
+    all_namespaces: bool,
+    now: Timestamp,
+) -> Result<()> {
     if write_machine(w, format, plan)? {
         return Ok(());
     }
@@ -314,7 +368,19 @@ pub fn render_plan(w: &mut impl Write, plan: &PrunePlan, format: OutputFormat, a
         writeln!(w, "No PVCs left behind by scale-down.")?;
         return Ok(());
     }
-    let mut headers = vec!["STATEFULSET", "ORDINAL", "TEMPLATE", "PVC", "PHASE", "CAPACITY", "PV", "RECLAIM", "AGE", "VERDICT", "REASON"];
+    let mut headers = vec![
+        "STATEFULSET",
+        "ORDINAL",
+        "TEMPLATE",
+        "PVC",
+        "PHASE",
+        "CAPACITY",
+        "PV",
+        "RECLAIM",
+        "AGE",
+        "VERDICT",
+        "REASON",
+    ];
     if all_namespaces {
         headers.insert(0, "NAMESPACE");
     }
@@ -346,7 +412,12 @@ pub fn render_plan(w: &mut impl Write, plan: &PrunePlan, format: OutputFormat, a
     }
     write_table(w, t)?;
     let count = plan.to_prune().count();
-    writeln!(w, "\n{count} PVC(s) to prune, {} to free; {} kept.", plan.storage_freed, plan.candidates.len() - count)?;
+    writeln!(
+        w,
+        "\n{count} PVC(s) to prune, {} to free; {} kept.",
+        plan.storage_freed,
+        plan.candidates.len() - count
+    )?;
     Ok(())
 }
 
@@ -356,7 +427,11 @@ pub fn render_result(w: &mut impl Write, result: &PruneResult, format: OutputFor
     }
     writeln!(w, "\nDeleted {} PVC(s), freeing {}.", result.deleted.len(), result.storage_freed)?;
     if !result.retained_volumes.is_empty() {
-        writeln!(w, "Kept their data as Released PVs (reclaim policy Retain): {}", result.retained_volumes.join(", "))?;
+        writeln!(
+            w,
+            "Kept their data as Released PVs (reclaim policy Retain): {}",
+            result.retained_volumes.join(", ")
+        )?;
         writeln!(
             w,
             "To re-bind one: kubectl patch pv <PV> -p '{{\"spec\":{{\"claimRef\":null}}}}', then create a PVC with spec.volumeName: <PV>."

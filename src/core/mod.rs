@@ -6,6 +6,7 @@ pub mod names;
 pub mod objects;
 pub mod patches;
 pub mod prune;
+pub mod recover;
 pub mod rollout;
 pub mod snapshot;
 pub mod status;

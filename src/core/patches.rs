@@ -48,7 +48,9 @@ fn test_partition(sts: &StatefulSet) -> Vec<Value> {
         .and_then(|u| u.rolling_update.as_ref())
         .and_then(|r| r.partition);
     match explicit {
-        Some(p) => vec![json!({"op": "test", "path": "/spec/updateStrategy/rollingUpdate/partition", "value": p})],
+        Some(p) => {
+            vec![json!({"op": "test", "path": "/spec/updateStrategy/rollingUpdate/partition", "value": p})]
+        }
         None => Vec::new(),
     }
 }
@@ -68,7 +70,12 @@ fn finish(ops: Vec<Value>) -> json_patch::Patch {
 
 /// Stages a rollout: the new template (if any) and the partition raised to `replicas`, in one
 /// request, so the controller records the new revision but releases no pod. Writes the journal.
-pub fn stage(sts: &StatefulSet, template: Option<&PodTemplateSpec>, replicas: i32, journal: &Journal) -> json_patch::Patch {
+pub fn stage(
+    sts: &StatefulSet,
+    template: Option<&PodTemplateSpec>,
+    replicas: i32,
+    journal: &Journal,
+) -> json_patch::Patch {
     let mut ops = vec![guard(sts)];
     ops.extend(test_partition(sts));
     if let Some(template) = template {

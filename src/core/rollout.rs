@@ -213,7 +213,10 @@ pub fn parse_image(text: &str) -> Result<(String, String), String> {
 
 /// The pod template with each named container's image replaced (containers and init
 /// containers, as `kubectl set image` does).
-pub fn with_images(template: &PodTemplateSpec, images: &[(String, String)]) -> Result<PodTemplateSpec, String> {
+pub fn with_images(
+    template: &PodTemplateSpec,
+    images: &[(String, String)],
+) -> Result<PodTemplateSpec, String> {
     let mut template = template.clone();
     let spec = template.spec.get_or_insert_with(Default::default);
     for (name, image) in images {
@@ -226,7 +229,10 @@ pub fn with_images(template: &PodTemplateSpec, images: &[(String, String)]) -> R
             Some(container) => container.image = Some(image.clone()),
             None => {
                 let known: Vec<&str> = spec.containers.iter().map(|c| c.name.as_str()).collect();
-                return Err(format!("no container {name:?} in the pod template (containers: {})", known.join(", ")));
+                return Err(format!(
+                    "no container {name:?} in the pod template (containers: {})",
+                    known.join(", ")
+                ));
             }
         }
     }
@@ -447,7 +453,10 @@ mod tests {
             "data": {"spec": {"template": {"$patch": "replace", "spec": {"containers": [{"name": "app", "image": "v1"}]}}}}
         }))
         .unwrap();
-        assert_eq!(revision_template(&revision).unwrap(), serde_json::json!({"spec": {"containers": [{"name": "app", "image": "v1"}]}}));
+        assert_eq!(
+            revision_template(&revision).unwrap(),
+            serde_json::json!({"spec": {"containers": [{"name": "app", "image": "v1"}]}})
+        );
     }
 
     fn sizes() -> impl Strategy<Value = Vec<StepSize>> {

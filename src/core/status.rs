@@ -467,11 +467,21 @@ fn warnings(
                 .and_then(|n| node_ready_condition(n))
                 .map(|(state, since)| format!(" ({state} for {})", age(since.map(|t| t.0), now)))
                 .unwrap_or_default();
+            let waiting = if matches!(pod.status.as_str(), "Terminating" | "Unknown") {
+                format!("{} was evicted, but no kubelet can confirm it stopped, so", pod.name)
+            } else {
+                format!("until {} is deleted", pod.name)
+            };
+            let blocked = if status.pod_management_policy == ORDERED_READY {
+                " (and, OrderedReady, holds back every change to higher ordinals)"
+            } else {
+                ""
+            };
             warn(
                 WarningCode::PodOnNotReadyNode,
                 format!(
-                    "pod {} is on node {node}, which is NotReady{since}: the StatefulSet will not replace it \
-                     until it is deleted; if the node is gone, run `kubectl stateful recover {}`",
+                    "pod {} is on node {node}, which is NotReady{since}: {waiting} the StatefulSet will not create a \
+                     replacement{blocked}; if the node is gone for good, run `kubectl stateful recover {}`",
                     pod.name, pod.name
                 ),
             );

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{PersistentVolume, Pod};
-use kube::api::Api;
 use kube::ResourceExt;
+use kube::api::Api;
 use serde_json::json;
 
 use crate::support::{Env, PodEvent, Sts, client, wait_until};
@@ -23,7 +23,9 @@ async fn statefulset_starts_in_ordinal_order_and_binds_its_claims() {
     let events = env.record_pods();
     env.statefulset(&Sts { wait: false, ..Sts::new("web", 3) }).await;
     let seen = events
-        .until(Duration::from_secs(60), |seen| seen.iter().filter(|(_, e)| *e == PodEvent::Ready).count() == 3)
+        .until(Duration::from_secs(60), |seen| {
+            seen.iter().filter(|(_, e)| *e == PodEvent::Ready).count() == 3
+        })
         .await;
     let order: Vec<(&str, PodEvent)> = seen.iter().map(|(n, e)| (n.as_str(), *e)).collect();
     // OrderedReady: web-1 is created only once web-0 is Ready, web-2 only once web-1 is.
@@ -42,7 +44,8 @@ async fn statefulset_starts_in_ordinal_order_and_binds_its_claims() {
     assert_eq!(sts.status.unwrap().ready_replicas, Some(3));
     wait_until(Duration::from_secs(30), || async {
         let pvcs = env.pvcs().await;
-        pvcs.len() == 3 && pvcs.iter().all(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Bound"))
+        pvcs.len() == 3
+            && pvcs.iter().all(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Bound"))
     })
     .await;
     assert_eq!(env.pvc_names().await, ["data-web-0", "data-web-1", "data-web-2"]);
@@ -61,7 +64,9 @@ async fn scale_down_removes_highest_ordinals_first_and_keeps_claims() {
     let events = env.record_pods();
     env.scale("web", 1).await;
     let seen = events
-        .until(Duration::from_secs(60), |seen| seen.iter().filter(|(_, e)| *e == PodEvent::Deleted).count() == 2)
+        .until(Duration::from_secs(60), |seen| {
+            seen.iter().filter(|(_, e)| *e == PodEvent::Deleted).count() == 2
+        })
         .await;
     let deletions: Vec<&str> =
         seen.iter().filter(|(_, e)| *e == PodEvent::Terminating).map(|(n, _)| n.as_str()).collect();

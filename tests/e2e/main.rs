@@ -8,5 +8,6 @@ mod support;
 
 mod cluster;
 mod prune;
+mod recover;
 mod rollout;
 mod status;

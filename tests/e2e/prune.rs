@@ -73,10 +73,15 @@ async fn a_claim_another_pod_mounts_is_kept() {
         }
     }))
     .await;
-    let result = json_of(&env.plugin().args(["pvc", "prune", "web", "--yes", "-o", "json"]).output().unwrap());
+    let result =
+        json_of(&env.plugin().args(["pvc", "prune", "web", "--yes", "-o", "json"]).output().unwrap());
     assert_eq!(result["deleted"], json!(["data-web-1"]));
-    assert_eq!(result["kept"], json!([{"name": "data-web-2", "namespace": env.ns, "reason": "mounted by pod backup"}]));
-    wait_until(Duration::from_secs(30), || async { env.pvc_names().await == ["data-web-0", "data-web-2"] }).await;
+    assert_eq!(
+        result["kept"],
+        json!([{"name": "data-web-2", "namespace": env.ns, "reason": "mounted by pod backup"}])
+    );
+    wait_until(Duration::from_secs(30), || async { env.pvc_names().await == ["data-web-0", "data-web-2"] })
+        .await;
 }
 
 #[tokio::test]
@@ -115,8 +120,14 @@ async fn retain_volumes_leaves_released_volumes_with_their_data() {
     let env = Env::new("prune-retain").await;
     env.statefulset(&Sts::new("web", 3)).await;
     scaled(&env, "web", 1).await;
-    let volumes: Vec<String> = env.pvcs().await[1..].iter().map(|p| p.spec.as_ref().unwrap().volume_name.clone().unwrap()).collect();
-    let result = json_of(&env.plugin().args(["pvc", "prune", "web", "--yes", "--retain-volumes", "-o", "json"]).output().unwrap());
+    let volumes: Vec<String> =
+        env.pvcs().await[1..].iter().map(|p| p.spec.as_ref().unwrap().volume_name.clone().unwrap()).collect();
+    let result = json_of(
+        &env.plugin()
+            .args(["pvc", "prune", "web", "--yes", "--retain-volumes", "-o", "json"])
+            .output()
+            .unwrap(),
+    );
     assert_eq!(result["deleted"], json!(["data-web-1", "data-web-2"]));
     assert_eq!(result["retainedVolumes"], json!(volumes));
     let api: Api<PersistentVolume> = Api::all(env.client.clone());
@@ -148,7 +159,11 @@ async fn without_consent_it_is_a_dry_run_that_changes_nothing() {
     assert!(stdout.contains("parked is scaled to 0 (parked, not shrunk)"), "{stdout}");
     assert!(stderr.contains("dry run: nothing was deleted"), "{stderr}");
     assert!(stderr.contains("reclaim policy Delete"), "{stderr}");
-    let dry = env.plugin().args(["pvc", "prune", "--yes", "--dry-run", "--include-scaled-to-zero", "-o", "json"]).output().unwrap();
+    let dry = env
+        .plugin()
+        .args(["pvc", "prune", "--yes", "--dry-run", "--include-scaled-to-zero", "-o", "json"])
+        .output()
+        .unwrap();
     let plan = json_of(&dry);
     assert_eq!(plan["candidates"].as_array().unwrap().iter().filter(|c| c["verdict"] == "prune").count(), 4);
     assert_eq!(env.versions().await, before, "a dry run changes nothing");

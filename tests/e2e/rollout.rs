@@ -13,7 +13,10 @@ const JOURNAL: &str = "kubectl-stateful.dev/rollout";
 
 /// The NDJSON events of a finished `-o json` run.
 fn events_of(output: &std::process::Output) -> Vec<Value> {
-    String::from_utf8_lossy(&output.stdout).lines().map(|l| serde_json::from_str(l).expect("one JSON event per line")).collect()
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON event per line"))
+        .collect()
 }
 
 fn kinds(events: &[Value]) -> Vec<&str> {
@@ -41,14 +44,28 @@ async fn sts(env: &Env, name: &str) -> StatefulSet {
 }
 
 fn partition(sts: &StatefulSet) -> i32 {
-    sts.spec.as_ref().unwrap().update_strategy.as_ref().unwrap().rolling_update.as_ref().unwrap().partition.unwrap()
+    sts.spec
+        .as_ref()
+        .unwrap()
+        .update_strategy
+        .as_ref()
+        .unwrap()
+        .rolling_update
+        .as_ref()
+        .unwrap()
+        .partition
+        .unwrap()
 }
 
 #[tokio::test]
 async fn guided_rollout_updates_highest_ordinals_first_and_cleans_up() {
     let env = Env::new("rollout-guided").await;
     env.statefulset(&Sts::new("web", 4)).await;
-    let output = env.plugin().args(["rollout", "web", "--image", "app=example.invalid/app:v2", "--yes", "-o", "json"]).output().unwrap();
+    let output = env
+        .plugin()
+        .args(["rollout", "web", "--image", "app=example.invalid/app:v2", "--yes", "-o", "json"])
+        .output()
+        .unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let events = events_of(&output);
     let plan = &events[0];
@@ -59,13 +76,32 @@ async fn guided_rollout_updates_highest_ordinals_first_and_cleans_up() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| (s["partition"].as_i64().unwrap(), s["ordinals"].as_array().unwrap().iter().map(|o| o.as_i64().unwrap()).collect()))
+        .map(|s| {
+            (
+                s["partition"].as_i64().unwrap(),
+                s["ordinals"].as_array().unwrap().iter().map(|o| o.as_i64().unwrap()).collect(),
+            )
+        })
         .collect();
     assert_eq!(steps, [(3, vec![3]), (2, vec![2]), (0, vec![1, 0])]);
-    let updated: Vec<&str> = events.iter().filter(|e| e["event"] == "podUpdated").map(|e| e["pod"].as_str().unwrap()).collect();
+    let updated: Vec<&str> =
+        events.iter().filter(|e| e["event"] == "podUpdated").map(|e| e["pod"].as_str().unwrap()).collect();
     assert_eq!(updated, ["web-3", "web-2", "web-1", "web-0"]);
     let sequence: Vec<&str> = kinds(&events).into_iter().filter(|k| !k.starts_with("pod")).collect();
-    assert_eq!(sequence, ["plan", "staged", "stepStarted", "stepDone", "stepStarted", "stepDone", "stepStarted", "stepDone", "finished"]);
+    assert_eq!(
+        sequence,
+        [
+            "plan",
+            "staged",
+            "stepStarted",
+            "stepDone",
+            "stepStarted",
+            "stepDone",
+            "stepStarted",
+            "stepDone",
+            "finished"
+        ]
+    );
 
     let web = sts(&env, "web").await;
     let status = web.status.clone().unwrap();
@@ -80,13 +116,23 @@ async fn explicit_partition_step_then_resume_picks_up_a_pending_update() {
     let env = Env::new("rollout-partition").await;
     env.statefulset(&Sts { partition: Some(3), ..Sts::new("web", 3) }).await;
     // Someone else (kubectl apply, a GitOps tool) changed the template with every pod held back.
-    env.patch_sts("web", json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "image": v("app:v2")}]}}}})).await;
+    env.patch_sts(
+        "web",
+        json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "image": v("app:v2")}]}}}}),
+    )
+    .await;
 
     let output = env.plugin().args(["rollout", "web", "--partition", "2", "--yes"]).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert_eq!(partition(&sts(&env, "web").await), 2);
-    assert_eq!(images(&env).await, [("web-0".into(), v("app:v1")), ("web-1".into(), v("app:v1")), ("web-2".into(), v("app:v2"))]);
-    assert!(sts(&env, "web").await.annotations().contains_key(JOURNAL), "the step records the rollout for resume/abort");
+    assert_eq!(
+        images(&env).await,
+        [("web-0".into(), v("app:v1")), ("web-1".into(), v("app:v1")), ("web-2".into(), v("app:v2"))]
+    );
+    assert!(
+        sts(&env, "web").await.annotations().contains_key(JOURNAL),
+        "the step records the rollout for resume/abort"
+    );
 
     let output = env.plugin().args(["rollout", "web", "--yes"]).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
@@ -102,7 +148,17 @@ async fn failed_canary_stops_at_the_highest_ordinal_and_abort_restores_everythin
     let before = sts(&env, "web").await.status.unwrap().current_revision.unwrap();
     let output = env
         .plugin()
-        .args(["rollout", "web", "--image", &format!("app={}", v("never-ready:1")), "--yes", "--timeout", "4s", "-o", "json"])
+        .args([
+            "rollout",
+            "web",
+            "--image",
+            &format!("app={}", v("never-ready:1")),
+            "--yes",
+            "--timeout",
+            "4s",
+            "-o",
+            "json",
+        ])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(3), "{}", String::from_utf8_lossy(&output.stderr));
@@ -126,12 +182,24 @@ async fn failed_canary_stops_at_the_highest_ordinal_and_abort_restores_everythin
     assert_eq!(events[0]["pod"], "web-2");
     let web = sts(&env, "web").await;
     let status = web.status.clone().unwrap();
-    assert_eq!((status.current_revision.as_deref(), status.update_revision.as_deref()), (Some(before.as_str()), Some(before.as_str())));
+    assert_eq!(
+        (status.current_revision.as_deref(), status.update_revision.as_deref()),
+        (Some(before.as_str()), Some(before.as_str()))
+    );
     assert_eq!(partition(&web), 0);
     assert!(!web.annotations().contains_key(JOURNAL));
     assert!(images(&env).await.iter().all(|(_, image)| *image == v("app:v1")));
     let pods = env.pods().await;
-    assert!(pods.iter().all(|p| p.status.as_ref().unwrap().conditions.as_ref().unwrap().iter().any(|c| c.type_ == "Ready" && c.status == "True")));
+    assert!(pods.iter().all(|p| {
+        p.status
+            .as_ref()
+            .unwrap()
+            .conditions
+            .as_ref()
+            .unwrap()
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True")
+    }));
 }
 
 #[tokio::test]
@@ -145,12 +213,16 @@ async fn partition_counts_replica_indexes_from_the_start_ordinal() {
         .unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     // Partition 2 of 3 replicas starting at 10 releases replica index 2: ordinal 12, nothing else.
-    assert_eq!(images(&env).await, [("db-10".into(), v("app:v1")), ("db-11".into(), v("app:v1")), ("db-12".into(), v("app:v2"))]);
+    assert_eq!(
+        images(&env).await,
+        [("db-10".into(), v("app:v1")), ("db-11".into(), v("app:v1")), ("db-12".into(), v("app:v2"))]
+    );
 
     let output = env.plugin().args(["rollout", "db", "--yes", "-o", "json"]).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let events = events_of(&output);
-    let released: Vec<&Value> = events.iter().filter(|e| e["event"] == "stepStarted").map(|e| &e["ordinals"]).collect();
+    let released: Vec<&Value> =
+        events.iter().filter(|e| e["event"] == "stepStarted").map(|e| &e["ordinals"]).collect();
     assert_eq!(released, [&json!([11]), &json!([10])], "ordinal 12 was already updated");
     assert!(images(&env).await.iter().all(|(_, image)| *image == v("app:v2")));
 }
@@ -159,7 +231,10 @@ async fn partition_counts_replica_indexes_from_the_start_ordinal() {
 async fn a_killed_rollout_resumes_where_it_stopped() {
     let env = Env::new("rollout-resume").await;
     env.statefulset(&Sts { min_ready_seconds: Some(4), ..Sts::new("web", 3) }).await;
-    let mut child = env.spawn_plugin(&["rollout", "web", "--image", &format!("app={}", v("app:v2")), "--yes", "-o", "json"]).spawn().unwrap();
+    let mut child = env
+        .spawn_plugin(&["rollout", "web", "--image", &format!("app={}", v("app:v2")), "--yes", "-o", "json"])
+        .spawn()
+        .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     // Kill it in the middle of step 1: the canary is updated but not yet available.
     while let Some(line) = lines.next_line().await.unwrap() {
@@ -176,7 +251,8 @@ async fn a_killed_rollout_resumes_where_it_stopped() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let events = events_of(&output);
     // The resumed plan continues with the remaining steps of the original plan.
-    let started: Vec<i64> = events.iter().filter(|e| e["event"] == "stepStarted").map(|e| e["step"].as_i64().unwrap()).collect();
+    let started: Vec<i64> =
+        events.iter().filter(|e| e["event"] == "stepStarted").map(|e| e["step"].as_i64().unwrap()).collect();
     assert_eq!(started, [2, 3]);
     assert_eq!(kinds(&events).last(), Some(&"finished"));
     assert!(images(&env).await.iter().all(|(_, image)| *image == v("app:v2")));
@@ -187,7 +263,10 @@ async fn a_killed_rollout_resumes_where_it_stopped() {
 async fn a_concurrent_partition_change_stops_the_rollout_without_overwriting_it() {
     let env = Env::new("rollout-race").await;
     env.statefulset(&Sts { min_ready_seconds: Some(5), ..Sts::new("web", 3) }).await;
-    let mut child = env.spawn_plugin(&["rollout", "web", "--image", &format!("app={}", v("app:v2")), "--yes", "-o", "json"]).spawn().unwrap();
+    let mut child = env
+        .spawn_plugin(&["rollout", "web", "--image", &format!("app={}", v("app:v2")), "--yes", "-o", "json"])
+        .spawn()
+        .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     while let Some(line) = lines.next_line().await.unwrap() {
         if line.contains("\"stepStarted\"") {
@@ -209,7 +288,11 @@ async fn refusals_change_nothing() {
     let env = Env::new("rollout-refuse").await;
     env.statefulset(&Sts::new("web", 3)).await;
     env.statefulset(&Sts::new("ondelete", 1)).await;
-    env.patch_sts("ondelete", json!({"spec": {"updateStrategy": {"type": "OnDelete", "rollingUpdate": null}}})).await;
+    env.patch_sts(
+        "ondelete",
+        json!({"spec": {"updateStrategy": {"type": "OnDelete", "rollingUpdate": null}}}),
+    )
+    .await;
     let before = env.versions().await;
     let image = format!("app={}", v("app:v2"));
     let cases: Vec<(Vec<&str>, i32, &str)> = vec![
@@ -244,13 +327,27 @@ async fn watched_until_ready_not_polled_across_a_minimal_pause() {
     env.statefulset(&Sts::new("web", 2)).await;
     let output = env
         .plugin()
-        .args(["rollout", "web", "--image", &format!("app={}", v("app:v2")), "--yes", "--pause", "1s", "-o", "json"])
+        .args([
+            "rollout",
+            "web",
+            "--image",
+            &format!("app={}", v("app:v2")),
+            "--yes",
+            "--pause",
+            "1s",
+            "-o",
+            "json",
+        ])
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let events = events_of(&output);
-    let done: Vec<f64> = events.iter().filter(|e| e["event"] == "stepDone").map(|e| e["seconds"].as_f64().unwrap()).collect();
+    let done: Vec<f64> =
+        events.iter().filter(|e| e["event"] == "stepDone").map(|e| e["seconds"].as_f64().unwrap()).collect();
     assert_eq!(done.len(), 2);
     assert!(done.iter().all(|s| *s >= 1.0), "each step is watched for the pause: {done:?}");
-    wait_until(Duration::from_secs(5), || async { images(&env).await.iter().all(|(_, i)| *i == v("app:v2")) }).await;
+    wait_until(Duration::from_secs(5), || async {
+        images(&env).await.iter().all(|(_, i)| *i == v("app:v2"))
+    })
+    .await;
 }

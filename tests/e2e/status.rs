@@ -24,13 +24,19 @@ fn names(list: &Value) -> Vec<&str> {
 async fn healthy_statefulset_maps_every_ordinal_to_pod_dns_claim_and_volume() {
     let env = Env::new("status-healthy").await;
     env.statefulset(&Sts { templates: vec!["data".into(), "logs".into()], ..Sts::new("web", 3) }).await;
-    wait_until(Duration::from_secs(30), || async { env.pvcs().await.iter().all(|p| p.spec.as_ref().unwrap().volume_name.is_some()) }).await;
+    wait_until(Duration::from_secs(30), || async {
+        env.pvcs().await.iter().all(|p| p.spec.as_ref().unwrap().volume_name.is_some())
+    })
+    .await;
 
     let status = status_json(&env, &["web"]);
     assert_eq!(status["kind"], "StatefulSetStatus");
     assert_eq!(status["schemaVersion"], "v1");
     assert_eq!(status["namespace"], env.ns.as_str());
-    assert_eq!(status["service"], json!({"name": "web", "exists": true, "headless": true, "selectsPods": true, "publishNotReadyAddresses": false}));
+    assert_eq!(
+        status["service"],
+        json!({"name": "web", "exists": true, "headless": true, "selectsPods": true, "publishNotReadyAddresses": false})
+    );
     assert_eq!(status["replicas"]["ready"], 3);
     assert_eq!(status["replicas"]["pvcsBound"], 6);
     let ordinals = status["ordinals"].as_array().unwrap();
@@ -118,7 +124,10 @@ async fn partitioned_update_shows_revisions_and_held_back_ordinals() {
     assert_eq!(roles, [("current", true), ("current", true), ("update", false)]);
     assert_eq!(codes(&status), ["RolloutInProgress"]);
     let message = status["warnings"][0]["message"].as_str().unwrap();
-    assert!(message.contains("1 of 3 pods on update revision") && message.contains("2 held back by partition 2"), "{message}");
+    assert!(
+        message.contains("1 of 3 pods on update revision") && message.contains("2 held back by partition 2"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
@@ -127,7 +136,8 @@ async fn start_ordinal_and_missing_service_are_reported() {
     env.statefulset(&Sts { start: Some(5), service: false, ..Sts::new("db", 2) }).await;
     let status = status_json(&env, &["db"]);
     assert_eq!(status["ordinalsStart"], 5);
-    let ordinals: Vec<i64> = status["ordinals"].as_array().unwrap().iter().map(|o| o["ordinal"].as_i64().unwrap()).collect();
+    let ordinals: Vec<i64> =
+        status["ordinals"].as_array().unwrap().iter().map(|o| o["ordinal"].as_i64().unwrap()).collect();
     assert_eq!(ordinals, [5, 6]);
     assert_eq!(status["ordinals"][1]["pod"]["name"], "db-6");
     assert_eq!(names(&status["ordinals"][0]["pvcs"]), ["data-db-5"]);
@@ -138,7 +148,12 @@ async fn start_ordinal_and_missing_service_are_reported() {
 #[tokio::test]
 async fn pod_that_is_not_ready_and_the_ordinals_it_blocks_are_shown() {
     let env = Env::new("status-notready").await;
-    env.statefulset(&Sts { image: "example.invalid/never-ready:1".into(), wait: false, ..Sts::new("web", 3) }).await;
+    env.statefulset(&Sts {
+        image: "example.invalid/never-ready:1".into(),
+        wait: false,
+        ..Sts::new("web", 3)
+    })
+    .await;
     let pods = env.api::<Pod>();
     wait_until(Duration::from_secs(30), || async {
         pods.get_opt("web-0").await.unwrap().and_then(|p| p.status?.phase).as_deref() == Some("Running")
@@ -160,10 +175,21 @@ async fn pod_on_a_node_that_went_down_is_flagged() {
     let nodes = env.own_nodes(1).await;
     env.statefulset(&Sts { pool: Some(env.ns.clone()), ..Sts::new("web", 1) }).await;
     env.node_down(&nodes[0]).await;
-    wait_until(Duration::from_secs(60), || async { status_json(&env, &["web"])["ordinals"][0]["pod"]["nodeReady"] == false }).await;
+    wait_until(Duration::from_secs(60), || async {
+        status_json(&env, &["web"])["ordinals"][0]["pod"]["nodeReady"] == false
+    })
+    .await;
     let status = status_json(&env, &["web"]);
     assert!(codes(&status).contains(&"PodOnNotReadyNode".to_owned()), "{:?}", codes(&status));
-    let message = status["warnings"].as_array().unwrap().iter().find(|w| w["code"] == "PodOnNotReadyNode").unwrap()["message"].as_str().unwrap().to_owned();
+    let message = status["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["code"] == "PodOnNotReadyNode")
+        .unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(message.contains(&nodes[0]) && message.contains("kubectl stateful recover web-0"), "{message}");
 }
 
@@ -190,8 +216,14 @@ async fn unknown_names_fail_with_one_line() {
     let env = Env::new("status-unknown").await;
     for (args, expected) in [
         (vec!["status", "nope"], format!("error: StatefulSet nope not found in namespace {}\n", env.ns)),
-        (vec!["-n", "no-such-namespace", "status", "nope"], "error: namespace no-such-namespace not found\n".to_owned()),
-        (vec!["-n", "no-such-namespace", "status"], "error: namespace no-such-namespace not found\n".to_owned()),
+        (
+            vec!["-n", "no-such-namespace", "status", "nope"],
+            "error: namespace no-such-namespace not found\n".to_owned(),
+        ),
+        (
+            vec!["-n", "no-such-namespace", "status"],
+            "error: namespace no-such-namespace not found\n".to_owned(),
+        ),
     ] {
         let output = env.plugin().args(&args).output().unwrap();
         assert_eq!(output.status.code(), Some(1), "{args:?}");

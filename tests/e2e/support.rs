@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Pod, Service};
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::wait::{Condition, await_condition};
 use kube::runtime::watcher;
 use kube::{Client, Config, Resource, ResourceExt};
@@ -22,7 +22,11 @@ pub fn kubeconfig() -> &'static PathBuf {
     KUBECONFIG.get_or_init(|| {
         let up = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cluster/up");
         let output = std::process::Command::new(up).output().expect("run tests/cluster/up");
-        assert!(output.status.success(), "tests/cluster/up failed:\n{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "tests/cluster/up failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         PathBuf::from(String::from_utf8(output.stdout).expect("utf-8 path").trim())
     })
 }
@@ -42,16 +46,23 @@ pub struct Env {
 impl Env {
     pub async fn new(test: &str) -> Env {
         let client = client().await;
-        let suffix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+        let suffix =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
         let ns = format!("{}-{suffix:x}", test.replace('_', "-").chars().take(40).collect::<String>());
         let namespaces: Api<Namespace> = Api::all(client.clone());
         namespaces
-            .create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap())
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap(),
+            )
             .await
             .expect("create namespace");
         // Pods need the namespace's default ServiceAccount, which a controller creates.
         let accounts: Api<k8s_openapi::api::core::v1::ServiceAccount> = Api::namespaced(client.clone(), &ns);
-        wait_until(Duration::from_secs(30), || async { accounts.get_opt("default").await.ok().flatten().is_some() }).await;
+        wait_until(Duration::from_secs(30), || async {
+            accounts.get_opt("default").await.ok().flatten().is_some()
+        })
+        .await;
         Env { client, ns }
     }
 
@@ -74,14 +85,20 @@ impl Env {
     pub fn spawn_plugin(&self, args: &[&str]) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubectl-stateful"));
         cmd.env("KUBECONFIG", kubeconfig()).env("NO_COLOR", "1").args(["-n", &self.ns]).args(args);
-        cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        cmd.stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
         cmd.kill_on_drop(true);
         cmd
     }
 
     pub async fn create<K>(&self, manifest: Value) -> K
     where
-        K: Resource<Scope = k8s_openapi::NamespaceResourceScope> + Clone + DeserializeOwned + serde::Serialize + std::fmt::Debug,
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + serde::Serialize
+            + std::fmt::Debug,
         K::DynamicType: Default,
     {
         let object: K = serde_json::from_value(manifest).expect("valid manifest");
@@ -138,7 +155,10 @@ impl Env {
     }
 
     pub async fn patch_sts(&self, name: &str, patch: Value) -> StatefulSet {
-        self.api::<StatefulSet>().patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await.expect("patch sts")
+        self.api::<StatefulSet>()
+            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .expect("patch sts")
     }
 
     pub async fn pods(&self) -> Vec<Pod> {
@@ -152,7 +172,12 @@ impl Env {
     }
 
     pub async fn pvc_names(&self) -> Vec<String> {
-        self.pvcs().await.iter().filter(|p| p.metadata.deletion_timestamp.is_none()).map(|p| p.name_any()).collect()
+        self.pvcs()
+            .await
+            .iter()
+            .filter(|p| p.metadata.deletion_timestamp.is_none())
+            .map(|p| p.name_any())
+            .collect()
     }
 
     /// resourceVersions of everything in the namespace that a command could change.
@@ -160,7 +185,12 @@ impl Env {
         let mut versions: Vec<(String, String)> = Vec::new();
         let sts = self.api::<StatefulSet>().list(&Default::default()).await.unwrap().items;
         versions.extend(sts.iter().map(|o| (format!("sts/{}", o.name_any()), o.resource_version().unwrap())));
-        versions.extend(self.pvcs().await.iter().map(|o| (format!("pvc/{}", o.name_any()), o.resource_version().unwrap())));
+        versions.extend(
+            self.pvcs()
+                .await
+                .iter()
+                .map(|o| (format!("pvc/{}", o.name_any()), o.resource_version().unwrap())),
+        );
         let mut pods = self.pods().await;
         pods.sort_by_key(|p| p.name_any());
         versions.extend(pods.iter().map(|o| (format!("pod/{}", o.name_any()), o.uid().unwrap())));
@@ -181,9 +211,11 @@ impl Env {
                     _ => continue,
                 };
                 let name = pod.name_any();
-                let is_ready = pod.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|c| {
-                    c.iter().any(|c| c.type_ == "Ready" && c.status == "True")
-                });
+                let is_ready = pod
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.conditions.as_ref())
+                    .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
                 let event = if deleted {
                     PodEvent::Deleted
                 } else if pod.metadata.deletion_timestamp.is_some() {
@@ -219,7 +251,11 @@ pub struct PodRecorder {
 
 impl PodRecorder {
     /// The first occurrence of each (pod, event), in order, once `done` says enough was seen.
-    pub async fn until(mut self, timeout: Duration, done: impl Fn(&[(String, PodEvent)]) -> bool) -> Vec<(String, PodEvent)> {
+    pub async fn until(
+        mut self,
+        timeout: Duration,
+        done: impl Fn(&[(String, PodEvent)]) -> bool,
+    ) -> Vec<(String, PodEvent)> {
         let mut seen: Vec<(String, PodEvent)> = Vec::new();
         let deadline = tokio::time::Instant::now() + timeout;
         while !done(&seen) {
@@ -257,8 +293,10 @@ impl Env {
         }
         for name in &names {
             let ready = |n: Option<&k8s_openapi::api::core::v1::Node>| {
-                n.and_then(|n| n.status.as_ref()?.conditions.as_ref()?.iter().find(|c| c.type_ == "Ready").cloned())
-                    .is_some_and(|c| c.status == "True")
+                n.and_then(|n| {
+                    n.status.as_ref()?.conditions.as_ref()?.iter().find(|c| c.type_ == "Ready").cloned()
+                })
+                .is_some_and(|c| c.status == "True")
             };
             self.wait_for(&nodes, name, ready, Duration::from_secs(30)).await;
         }
@@ -268,10 +306,6 @@ impl Env {
     /// Takes a node down the way tests/cluster/node does: kwok stops heartbeating it.
     pub async fn node_down(&self, node: &str) {
         self.label_node(node, json!({"kubectl-stateful.test/down": "true"})).await;
-    }
-
-    pub async fn node_up(&self, node: &str) {
-        self.label_node(node, json!({"kubectl-stateful.test/down": null})).await;
     }
 
     async fn label_node(&self, node: &str, labels: Value) {
@@ -309,10 +343,6 @@ where
         assert!(tokio::time::Instant::now() < deadline, "condition not met within {timeout:?}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-}
-
-pub async fn delete_pod(env: &Env, name: &str) {
-    env.api::<Pod>().delete(name, &DeleteParams::default()).await.expect("delete pod");
 }
 
 /// A test StatefulSet: `name` with app=<name> labels, a headless Service of the same name.
@@ -356,7 +386,8 @@ impl Sts {
             .templates
             .iter()
             .map(|t| {
-                let mut spec = json!({"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}});
+                let mut spec =
+                    json!({"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}});
                 if let Some(class) = &self.storage_class {
                     spec["storageClassName"] = json!(class);
                 }
@@ -381,7 +412,8 @@ impl Sts {
             sts["spec"]["ordinals"] = json!({"start": start});
         }
         if let Some(partition) = self.partition {
-            sts["spec"]["updateStrategy"] = json!({"type": "RollingUpdate", "rollingUpdate": {"partition": partition}});
+            sts["spec"]["updateStrategy"] =
+                json!({"type": "RollingUpdate", "rollingUpdate": {"partition": partition}});
         }
         if let Some(pool) = &self.pool {
             let spec = &mut sts["spec"]["template"]["spec"];
@@ -398,7 +430,8 @@ impl Sts {
 /// stdout of a successful plugin run, parsed as JSON.
 pub fn json_of(output: &std::process::Output) -> Value {
     assert!(output.status.success(), "plugin failed: {}", String::from_utf8_lossy(&output.stderr));
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)))
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)))
 }
 
 /// A ServiceAccount of the test namespace that may read (never change) StatefulSets, pods,

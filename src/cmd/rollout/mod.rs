@@ -11,17 +11,17 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet};
 use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use kube::ResourceExt;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 
 use crate::client::{Kube, KubeArgs};
 use crate::core::objects::{
-    current_revision, ordinal_range, partition, pod_revision, pods_of, replicas, scaling_settled, update_revision,
-    update_strategy, ON_DELETE, ROLLING_UPDATE,
+    ON_DELETE, ROLLING_UPDATE, current_revision, ordinal_range, partition, pod_revision, pods_of, replicas,
+    scaling_settled, update_revision, update_strategy,
 };
 use crate::core::patches;
 use crate::core::rollout::{
-    parse_image, plan, released, revision_template, with_images, Journal, Step, Steps,
+    Journal, Step, Steps, parse_image, plan, released, revision_template, with_images,
 };
 use crate::error::{Error, Result};
 use crate::fetch;
@@ -114,8 +114,18 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal) -> Result<()
     let sts = fetch::statefulset(&kube, &kube.namespace, &args.name).await?;
     let api = Api::namespaced(kube.client.clone(), &kube.namespace);
     let reporter = Reporter::new(args.output, &kube.namespace, &args.name, term);
-    let request_timeout = kube_args.request_timeout.filter(|t| !t.is_zero()).unwrap_or(Duration::from_secs(30));
-    let mut run = Run { kube, api, args: &args, term, reporter, started: Instant::now(), request_timeout, waiter: None };
+    let request_timeout =
+        kube_args.request_timeout.filter(|t| !t.is_zero()).unwrap_or(Duration::from_secs(30));
+    let mut run = Run {
+        kube,
+        api,
+        args: &args,
+        term,
+        reporter,
+        started: Instant::now(),
+        request_timeout,
+        waiter: None,
+    };
     let result = run.dispatch(sts).await;
     run.reporter.clear();
     result
@@ -134,7 +144,10 @@ impl Run<'_> {
         if let Some(n) = self.args.partition {
             let replicas = replicas(&sts);
             if n < 0 || n > i64::from(replicas) {
-                return Err(Error::Usage(format!("--partition {n} is out of range: {} has {replicas} replicas (0..={replicas})", self.args.name)));
+                return Err(Error::Usage(format!(
+                    "--partition {n} is out of range: {} has {replicas} replicas (0..={replicas})",
+                    self.args.name
+                )));
             }
         }
         let template = self.new_template(&sts).await?;
@@ -169,14 +182,27 @@ impl Run<'_> {
     /// Applies the patch file the way `kubectl patch` would (strategic merge), by asking the API
     /// server for a dry run: the result is exact, and nothing is stored.
     async fn patched_template(&self, path: &std::path::Path) -> Result<PodTemplateSpec> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
-        let patch: serde_json::Value = serde_saphyr::from_str(&text)
-            .map_err(|e| Error::Usage(format!("{} is not a YAML or JSON pod template patch: {}", path.display(), crate::error::chain(&e))))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
+        let patch: serde_json::Value = serde_saphyr::from_str(&text).map_err(|e| {
+            Error::Usage(format!(
+                "{} is not a YAML or JSON pod template patch: {}",
+                path.display(),
+                crate::error::chain(&e)
+            ))
+        })?;
         if !patch.is_object() {
-            return Err(Error::Usage(format!("{} must hold a map, the patch of the pod template", path.display())));
+            return Err(Error::Usage(format!(
+                "{} must hold a map, the patch of the pod template",
+                path.display()
+            )));
         }
         let body = serde_json::json!({"spec": {"template": patch}});
-        let params = PatchParams { dry_run: true, field_manager: Some(FIELD_MANAGER.to_owned()), ..Default::default() };
+        let params = PatchParams {
+            dry_run: true,
+            field_manager: Some(FIELD_MANAGER.to_owned()),
+            ..Default::default()
+        };
         let result = self
             .api
             .patch(&self.args.name, &params, &Patch::Strategic(&body))
@@ -185,13 +211,22 @@ impl Run<'_> {
         Ok(result.spec.map(|s| s.template).unwrap_or_default())
     }
 
-    async fn rollout(&mut self, sts: StatefulSet, journal: Option<Journal>, template: Option<PodTemplateSpec>) -> Result<()> {
+    async fn rollout(
+        &mut self,
+        sts: StatefulSet,
+        journal: Option<Journal>,
+        template: Option<PodTemplateSpec>,
+    ) -> Result<()> {
         let replicas = replicas(&sts);
         let range = ordinal_range(&sts);
         let pending = template.is_some() || update_pending(&sts, &self.pods(&sts).await?);
         let explicit = self.args.partition.map(|n| n as i32);
         if journal.is_none() && !pending && explicit.is_none() {
-            eprintln!("nothing to roll out: every pod of {} runs revision {}", self.args.name, update_revision(&sts).unwrap_or("?"));
+            eprintln!(
+                "nothing to roll out: every pod of {} runs revision {}",
+                self.args.name,
+                update_revision(&sts).unwrap_or("?")
+            );
             return Ok(());
         }
         let sizes = match (&self.args.steps, &journal) {
@@ -205,10 +240,16 @@ impl Run<'_> {
         let hold = if stage { replicas.max(partition(&sts)) } else { partition(&sts) };
         let steps: Vec<Step> = match explicit {
             Some(n) => single_step(range, hold.min(replicas), n),
-            None => plan(range, &sizes.0, replicas).into_iter().filter(|s| s.partition < hold.min(replicas)).collect(),
+            None => plan(range, &sizes.0, replicas)
+                .into_iter()
+                .filter(|s| s.partition < hold.min(replicas))
+                .collect(),
         };
         self.reporter.event(Event::Plan {
-            from_revision: journal.as_ref().map(|j| j.from_revision.clone()).or_else(|| current_revision(&sts).map(str::to_owned)),
+            from_revision: journal
+                .as_ref()
+                .map(|j| j.from_revision.clone())
+                .or_else(|| current_revision(&sts).map(str::to_owned)),
             to_revision: if template.is_some() { None } else { update_revision(&sts).map(str::to_owned) },
             replicas,
             partition: partition(&sts),
@@ -233,8 +274,12 @@ impl Run<'_> {
                 let patch = patches::stage(&sts, template.as_ref(), hold, &new_journal);
                 let staged = self.patch(&sts, patch, "stage the rollout").await?;
                 let timeout = self.args.timeout;
-                let staged = self.waiter(&staged).await?.observed(staged.metadata.generation, timeout).await?;
-                self.reporter.event(Event::Staged { revision: update_revision(&staged).map(str::to_owned), partition: hold })?;
+                let staged =
+                    self.waiter(&staged).await?.observed(staged.metadata.generation, timeout).await?;
+                self.reporter.event(Event::Staged {
+                    revision: update_revision(&staged).map(str::to_owned),
+                    partition: hold,
+                })?;
                 (staged, None)
             }
             // An explicit step writes the journal with its own patch.
@@ -246,21 +291,39 @@ impl Run<'_> {
     }
 
     /// Takes the steps with the gate before each; finishes when the partition reaches 0.
-    async fn steps(&mut self, mut sts: StatefulSet, steps: Vec<Step>, mut journal: Option<Journal>, settle_first: bool) -> Result<()> {
+    async fn steps(
+        &mut self,
+        mut sts: StatefulSet,
+        steps: Vec<Step>,
+        mut journal: Option<Journal>,
+        settle_first: bool,
+    ) -> Result<()> {
         let total = steps.last().map_or(0, |s| s.number);
         if settle_first {
             let range = ordinal_range(&sts);
             let in_flight = released(range, partition(&sts), range.replicas);
-            let settle = Step { number: 0, partition: partition(&sts), updated: in_flight.len() as i32, ordinals: in_flight };
+            let settle = Step {
+                number: 0,
+                partition: partition(&sts),
+                updated: in_flight.len() as i32,
+                ordinals: in_flight,
+            };
             sts = self.wait_step(sts, &settle, total).await?;
         }
         for step in &steps {
             if !self.gate(&sts, step, total).await? {
                 return Ok(());
             }
-            self.reporter.event(Event::StepStarted { step: step.number, steps: total, partition: step.partition, ordinals: step.ordinals.clone() })?;
+            self.reporter.event(Event::StepStarted {
+                step: step.number,
+                steps: total,
+                partition: step.partition,
+                ordinals: step.ordinals.clone(),
+            })?;
             let patch = patches::move_partition(&sts, step.partition, journal.take().as_ref());
-            sts = self.patch(&sts, patch, &format!("set the partition of {} to {}", self.args.name, step.partition)).await?;
+            sts = self
+                .patch(&sts, patch, &format!("set the partition of {} to {}", self.args.name, step.partition))
+                .await?;
             sts = self.wait_step(sts, step, total).await?;
         }
         if partition(&sts) == 0 {
@@ -281,15 +344,28 @@ impl Run<'_> {
         if self.args.yes {
             return Ok(true);
         }
-        let pods: Vec<String> = next.ordinals.iter().map(|o| crate::core::names::pod_name(&self.args.name, *o)).collect();
-        let question = format!("Next: step {}/{total}, partition {} -> {}, updates {}", next.number, partition(sts), next.partition, pods.join(", "));
-        let choice = self.reporter.suspend(|| self.term.choose(&question, &["continue", "stop here (resume later)", "abort and roll back"]))?;
+        let pods: Vec<String> =
+            next.ordinals.iter().map(|o| crate::core::names::pod_name(&self.args.name, *o)).collect();
+        let question = format!(
+            "Next: step {}/{total}, partition {} -> {}, updates {}",
+            next.number,
+            partition(sts),
+            next.partition,
+            pods.join(", ")
+        );
+        let choice = self.reporter.suspend(|| {
+            self.term.choose(&question, &["continue", "stop here (resume later)", "abort and roll back"])
+        })?;
         match choice {
             0 => Ok(true),
             1 => {
                 self.reporter.event(Event::Stopped {
                     partition: partition(sts),
-                    reason: format!("stopped at partition {}: run `kubectl stateful rollout {}` to resume", partition(sts), self.args.name),
+                    reason: format!(
+                        "stopped at partition {}: run `kubectl stateful rollout {}` to resume",
+                        partition(sts),
+                        self.args.name
+                    ),
                 })?;
                 Ok(false)
             }
@@ -303,7 +379,8 @@ impl Run<'_> {
 
     async fn wait_step(&mut self, sts: StatefulSet, step: &Step, total: usize) -> Result<StatefulSet> {
         let started = Instant::now();
-        let label = if step.number == 0 { "resuming".to_owned() } else { format!("step {}/{total}", step.number) };
+        let label =
+            if step.number == 0 { "resuming".to_owned() } else { format!("step {}/{total}", step.number) };
         let pause = if self.args.yes { self.args.pause } else { Duration::ZERO };
         let (timeout, generation) = (self.args.timeout, sts.metadata.generation);
         self.waiter(&sts).await?;
@@ -312,7 +389,12 @@ impl Run<'_> {
         match end {
             StepEnd::Done(sts) => {
                 if step.number > 0 {
-                    self.reporter.event(Event::StepDone { step: step.number, steps: total, partition: step.partition, seconds: started.elapsed().as_secs_f64() })?;
+                    self.reporter.event(Event::StepDone {
+                        step: step.number,
+                        steps: total,
+                        partition: step.partition,
+                        seconds: started.elapsed().as_secs_f64(),
+                    })?;
                 }
                 Ok(sts)
             }
@@ -322,7 +404,11 @@ impl Run<'_> {
 
     /// A failed step: say which pods and why, leave the partition where it is, offer the abort.
     async fn failed(&mut self, sts: StatefulSet, step: &Step, reasons: Vec<String>) -> Result<StatefulSet> {
-        self.reporter.event(Event::Failed { step: (step.number > 0).then_some(step.number), partition: partition(&sts), reasons: reasons.clone() })?;
+        self.reporter.event(Event::Failed {
+            step: (step.number > 0).then_some(step.number),
+            partition: partition(&sts),
+            reasons: reasons.clone(),
+        })?;
         let message = format!(
             "rollout of {} stopped at partition {}: {}; no further pod was updated. Fix and run `kubectl stateful rollout {}` to resume, or add --abort to roll back",
             self.args.name,
@@ -331,7 +417,9 @@ impl Run<'_> {
             self.args.name
         );
         if self.term.interactive && !self.args.yes {
-            let abort = self.reporter.suspend(|| self.term.confirm(false, "The step failed. Abort and roll back now?"))?;
+            let abort = self
+                .reporter
+                .suspend(|| self.term.confirm(false, "The step failed. Abort and roll back now?"))?;
             if abort {
                 let journal = Journal::of(&sts).transpose().map_err(Error::Refused)?;
                 Box::pin(self.abort(sts, journal)).await?;
@@ -344,7 +432,11 @@ impl Run<'_> {
         let timeout = self.args.timeout;
         let sts = self.waiter(&sts).await?.promoted(sts.metadata.generation, timeout).await?;
         let sts = self.patch(&sts, patches::clear_journal(&sts), "clear the rollout journal").await?;
-        self.reporter.event(Event::Finished { revision: update_revision(&sts).map(str::to_owned), steps, seconds: self.started.elapsed().as_secs_f64() })
+        self.reporter.event(Event::Finished {
+            revision: update_revision(&sts).map(str::to_owned),
+            steps,
+            seconds: self.started.elapsed().as_secs_f64(),
+        })
     }
 
     /// Restores the pod template of the revision pods ran before, and the partition from before
@@ -355,16 +447,22 @@ impl Run<'_> {
             None => current_revision(&sts).unwrap_or_default().to_owned(),
         };
         let pods = self.pods(&sts).await?;
-        if journal.is_none() && update_revision(&sts) == Some(target.as_str()) && !update_pending(&sts, &pods) {
+        if journal.is_none() && update_revision(&sts) == Some(target.as_str()) && !update_pending(&sts, &pods)
+        {
             eprintln!("nothing to abort: every pod of {} runs revision {target}", self.args.name);
             return Ok(());
         }
-        let revisions: Api<ControllerRevision> = Api::namespaced(self.kube.client.clone(), &self.kube.namespace);
+        let revisions: Api<ControllerRevision> =
+            Api::namespaced(self.kube.client.clone(), &self.kube.namespace);
         let revision = revisions
             .get_opt(&target)
             .await
             .map_err(Error::kube(format!("read ControllerRevision {target}")))?
-            .ok_or_else(|| Error::Refused(format!("revision {target} no longer exists (revisionHistoryLimit?): cannot restore its template")))?;
+            .ok_or_else(|| {
+                Error::Refused(format!(
+                    "revision {target} no longer exists (revisionHistoryLimit?): cannot restore its template"
+                ))
+            })?;
         let template = revision_template(&revision).map_err(Error::Refused)?;
         // Without a journal (someone else's rollout), the partition stays where it is.
         let partition_before = journal.as_ref().map_or(partition(&sts), |j| j.partition_before);
@@ -375,7 +473,10 @@ impl Run<'_> {
             eprintln!("dry run: nothing was changed");
             return Ok(());
         }
-        if !self.term.confirm(self.args.yes, &format!("Roll {} back to revision {target}?", self.args.name))? {
+        if !self
+            .term
+            .confirm(self.args.yes, &format!("Roll {} back to revision {target}?", self.args.name))?
+        {
             return Ok(());
         }
         let aborting = match journal {
@@ -388,7 +489,9 @@ impl Run<'_> {
                 aborting: true,
             },
         };
-        let sts = self.patch(&sts, patches::abort(&sts, &template, &aborting), "restore the previous pod template").await?;
+        let sts = self
+            .patch(&sts, patches::abort(&sts, &template, &aborting), "restore the previous pod template")
+            .await?;
         let generation = sts.metadata.generation;
         let deadline = tokio::time::Instant::now() + self.args.timeout;
         let mut deleted: Vec<String> = Vec::new();
@@ -417,7 +520,11 @@ impl Run<'_> {
             }
         };
         let sts = self.patch(&sts, patches::clear_journal(&sts), "clear the rollout journal").await?;
-        self.reporter.event(Event::Aborted { revision: target, partition: partition(&sts), seconds: self.started.elapsed().as_secs_f64() })
+        self.reporter.event(Event::Aborted {
+            revision: target,
+            partition: partition(&sts),
+            seconds: self.started.elapsed().as_secs_f64(),
+        })
     }
 
     async fn delete_stuck(&mut self, pod: &Pod) -> Result<()> {
@@ -448,10 +555,18 @@ impl Run<'_> {
             Err(kube::Error::Api(status)) if matches!(status.code, 409 | 422) => {
                 let now = self.api.get_opt(&self.args.name).await.ok().flatten();
                 match now {
-                    Some(now) if now.metadata.generation == sts.metadata.generation && now.annotations() == sts.annotations() => {
+                    Some(now)
+                        if now.metadata.generation == sts.metadata.generation
+                            && now.annotations() == sts.annotations() =>
+                    {
                         Err(Error::kube(what)(kube::Error::Api(status)))
                     }
-                    now => Err(Error::Conflict(describe_foreign_change(&self.args.name, sts, now.as_ref(), what))),
+                    now => Err(Error::Conflict(describe_foreign_change(
+                        &self.args.name,
+                        sts,
+                        now.as_ref(),
+                        what,
+                    ))),
                 }
             }
             Err(e) => Err(Error::kube(what)(e)),
@@ -493,16 +608,25 @@ fn check_strategy(sts: &StatefulSet) -> Result<()> {
 fn update_pending(sts: &StatefulSet, pods: &[Pod]) -> bool {
     let update = update_revision(sts);
     update != current_revision(sts)
-        || pods_of(sts, pods).iter().any(|(o, p)| ordinal_range(sts).contains(*o) && pod_revision(p) != update)
+        || pods_of(sts, pods)
+            .iter()
+            .any(|(o, p)| ordinal_range(sts).contains(*o) && pod_revision(p) != update)
 }
 
 fn single_step(range: crate::core::names::OrdinalRange, from: i32, to: i32) -> Vec<Step> {
-    vec![Step { number: 1, partition: to, updated: range.replicas - to, ordinals: released(range, to, from.max(to)) }]
+    vec![Step {
+        number: 1,
+        partition: to,
+        updated: range.replicas - to,
+        ordinals: released(range, to, from.max(to)),
+    }]
 }
 
 fn describe_foreign_change(name: &str, ours: &StatefulSet, now: Option<&StatefulSet>, what: &str) -> String {
     let Some(now) = now else {
-        return format!("cannot {what}: {name} changed or disappeared since it was read; nothing was overwritten");
+        return format!(
+            "cannot {what}: {name} changed or disappeared since it was read; nothing was overwritten"
+        );
     };
     let mut changes = Vec::new();
     if partition(now) != partition(ours) {
@@ -515,7 +639,11 @@ fn describe_foreign_change(name: &str, ours: &StatefulSet, now: Option<&Stateful
         changes.push(format!("replicas {} -> {}", replicas(ours), replicas(now)));
     }
     if changes.is_empty() {
-        changes.push(format!("generation {} -> {}", ours.metadata.generation.unwrap_or(0), now.metadata.generation.unwrap_or(0)));
+        changes.push(format!(
+            "generation {} -> {}",
+            ours.metadata.generation.unwrap_or(0),
+            now.metadata.generation.unwrap_or(0)
+        ));
     }
     format!(
         "cannot {what}: someone else changed {name} ({}); stopping without overwriting their change. \

@@ -109,7 +109,9 @@ impl Reporter {
             return write_json_line(&mut std::io::stdout().lock(), &envelope);
         }
         match &event {
-            Event::Plan { .. } => self.bar.suspend(|| write_plan(&mut std::io::stdout().lock(), &self.name, &event)),
+            Event::Plan { .. } => {
+                self.bar.suspend(|| write_plan(&mut std::io::stdout().lock(), &self.name, &event))
+            }
             Event::Finished { .. } | Event::Aborted { .. } => {
                 self.bar.finish_and_clear();
                 writeln!(std::io::stdout().lock(), "{}", describe(&self.name, &event))?;
@@ -128,7 +130,8 @@ impl Reporter {
         for pod in pods.iter().filter(|p| p.updated) {
             let key = (pod.name.clone(), revision.unwrap_or_default().to_owned());
             if self.announced_updated.insert(key.clone()) {
-                events.push(Event::PodUpdated { pod: pod.name.clone(), revision: revision.map(str::to_owned) });
+                events
+                    .push(Event::PodUpdated { pod: pod.name.clone(), revision: revision.map(str::to_owned) });
             }
             if pod.ready && self.announced_ready.insert(key) {
                 events.push(Event::PodReady { pod: pod.name.clone() });
@@ -141,7 +144,11 @@ impl Reporter {
         let ready = pods.iter().filter(|p| p.updated && p.ready).count();
         let states: Vec<String> = pods.iter().map(|p| format!("{} {}", p.name, p.state)).collect();
         self.bar.set_prefix(prefix.to_owned());
-        self.bar.set_message(format!("{updated}/{n} updated, {ready}/{n} ready: {}", states.join(", "), n = pods.len()));
+        self.bar.set_message(format!(
+            "{updated}/{n} updated, {ready}/{n} ready: {}",
+            states.join(", "),
+            n = pods.len()
+        ));
         Ok(())
     }
 
@@ -156,10 +163,12 @@ impl Reporter {
 }
 
 fn write_plan(w: &mut impl Write, name: &str, plan: &Event) -> Result<()> {
-    let Event::Plan { from_revision, to_revision, replicas, partition, staged_partition, steps } = plan else {
+    let Event::Plan { from_revision, to_revision, replicas, partition, staged_partition, steps } = plan
+    else {
         return Ok(());
     };
-    let short = |r: &Option<String>| r.as_deref().map(|r| crate::core::objects::short_revision(name, r).to_owned());
+    let short =
+        |r: &Option<String>| r.as_deref().map(|r| crate::core::objects::short_revision(name, r).to_owned());
     writeln!(
         w,
         "Rollout of {name}: revision {} -> {}, {replicas} replicas, partition now {partition}",
@@ -169,11 +178,17 @@ fn write_plan(w: &mut impl Write, name: &str, plan: &Event) -> Result<()> {
     let mut t = table(["STEP", "PARTITION", "UPDATES", "UPDATED AFTER"]);
     let mut previous = *partition;
     if let Some(staged) = staged_partition {
-        t.add_row(["stage".to_owned(), format!("{previous} -> {staged}"), "none (template staged)".to_owned(), format!("0/{replicas}")]);
+        t.add_row([
+            "stage".to_owned(),
+            format!("{previous} -> {staged}"),
+            "none (template staged)".to_owned(),
+            format!("0/{replicas}"),
+        ]);
         previous = *staged;
     }
     for step in steps {
-        let pods: Vec<String> = step.ordinals.iter().map(|o| crate::core::names::pod_name(name, *o)).collect();
+        let pods: Vec<String> =
+            step.ordinals.iter().map(|o| crate::core::names::pod_name(name, *o)).collect();
         t.add_row([
             format!("{}/{}", step.number, steps.last().map_or(0, |s| s.number)),
             format!("{previous} -> {}", step.partition),
@@ -206,7 +221,10 @@ fn describe(name: &str, event: &Event) -> String {
         Event::Failed { reasons, .. } => format!("FAILED: {}", reasons.join("; ")),
         Event::PodDeleted { pod, reason } => format!("  deleted pod {pod}: {reason}"),
         Event::Aborted { revision, partition, seconds } => {
-            format!("{name} rolled back to revision {} (partition {partition}) in {seconds:.1}s", short(revision))
+            format!(
+                "{name} rolled back to revision {} (partition {partition}) in {seconds:.1}s",
+                short(revision)
+            )
         }
         Event::Finished { revision, steps, seconds } => format!(
             "{name} rolled out to revision {} in {seconds:.1}s ({steps} step{})",

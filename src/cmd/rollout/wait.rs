@@ -14,8 +14,8 @@ use tokio::time::Instant;
 use super::report::Reporter;
 use crate::client::Kube;
 use crate::core::objects::{
-    current_revision, observed_current, ordinal_range, partition, pod_ready, pod_revision, pods_of, terminating,
-    update_revision,
+    current_revision, observed_current, ordinal_range, partition, pod_ready, pod_revision, pods_of,
+    terminating, update_revision,
 };
 use crate::core::rollout::{StepVerdict, StepWatch};
 use crate::error::{Error, Result, chain};
@@ -45,10 +45,9 @@ impl Waiter {
 
     /// The StatefulSet as watched, checked against the spec generation we last wrote.
     fn current(&self, generation: Option<i64>) -> Result<StatefulSet> {
-        let sts = self
-            .live
-            .statefulset()
-            .ok_or_else(|| Error::Refused(format!("StatefulSet {} was deleted during the rollout", self.name)))?;
+        let sts = self.live.statefulset().ok_or_else(|| {
+            Error::Refused(format!("StatefulSet {} was deleted during the rollout", self.name))
+        })?;
         if sts.metadata.generation > generation {
             return Err(Error::Conflict(format!(
                 "someone else changed the spec of {} while the rollout waited (generation {} -> {}, partition now {}); \
@@ -85,7 +84,9 @@ impl Waiter {
         match tokio::time::timeout(self.request_timeout, self.api.get(&self.name)).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => Err(lost(&self.name, partition_now, &chain(&e))),
-            Err(_) => Err(lost(&self.name, partition_now, &format!("no answer within {:?}", self.request_timeout))),
+            Err(_) => {
+                Err(lost(&self.name, partition_now, &format!("no answer within {:?}", self.request_timeout)))
+            }
         }
     }
 
@@ -121,11 +122,19 @@ impl Waiter {
                     pause_until = None;
                     if now >= deadline {
                         let late = stragglers(&sts, &self.live.pods(), partition);
-                        let reasons = vec![format!("timed out after {}: {}", humantime::format_duration(timeout), late.join(", "))];
+                        let reasons = vec![format!(
+                            "timed out after {}: {}",
+                            humantime::format_duration(timeout),
+                            late.join(", ")
+                        )];
                         return Ok(StepEnd::Failed(sts, reasons));
                     }
                     // Readiness ages into availability without any event: look again soon.
-                    if pods.iter().any(|p| p.ready && !p.available) { (now + TICK).min(deadline) } else { deadline }
+                    if pods.iter().any(|p| p.ready && !p.available) {
+                        (now + TICK).min(deadline)
+                    } else {
+                        deadline
+                    }
                 }
             };
             self.next(wake_at, partition).await?;
@@ -141,7 +150,10 @@ impl Waiter {
                 return Ok(sts);
             }
             if Instant::now() >= deadline {
-                return Err(Error::StepFailed(format!("the controller did not observe the change to {} in time", self.name)));
+                return Err(Error::StepFailed(format!(
+                    "the controller did not observe the change to {} in time",
+                    self.name
+                )));
             }
             self.next(deadline, partition(&sts)).await?;
         }
@@ -169,13 +181,22 @@ impl Waiter {
     /// Waits for a rollback: every live pod on the update revision (the restored one) and Ready.
     /// Returns early with the pods the controller will never replace by itself: not Ready, on
     /// another revision, not already deleted (`deleted` holds uids we removed).
-    pub async fn rolled_back(&mut self, generation: Option<i64>, deadline: Instant, deleted: &[String]) -> Result<(StatefulSet, Vec<Pod>)> {
+    pub async fn rolled_back(
+        &mut self,
+        generation: Option<i64>,
+        deadline: Instant,
+        deleted: &[String],
+    ) -> Result<(StatefulSet, Vec<Pod>)> {
         loop {
             let sts = self.current(generation)?;
             if observed_current(&sts) {
                 let pods = self.live.pods();
                 let range = ordinal_range(&sts);
-                let live: Vec<&Pod> = pods_of(&sts, &pods).into_iter().filter(|(o, _)| range.contains(*o)).map(|(_, p)| p).collect();
+                let live: Vec<&Pod> = pods_of(&sts, &pods)
+                    .into_iter()
+                    .filter(|(o, _)| range.contains(*o))
+                    .map(|(_, p)| p)
+                    .collect();
                 let update = update_revision(&sts);
                 let stuck: Vec<Pod> = live
                     .iter()

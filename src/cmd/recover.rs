@@ -1,0 +1,318 @@
+//! `kubectl stateful recover POD`: after a node failure, force-delete a StatefulSet pod stuck
+//! on the dead node, only on evidence that the node is gone, then watch its replacement come up
+//! on another node with the same PVCs.
+
+use std::io::Write;
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
+use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::client::{Kube, KubeArgs};
+use crate::core::names::pod_name;
+use crate::core::objects::{mounted_claims, node_name, pod_ready, terminating};
+use crate::core::recover::{Evidence, Judgement, judge};
+use crate::core::status::SCHEMA_VERSION;
+use crate::error::{Error, Result};
+use crate::fetch;
+use crate::live::{Kinds, Live};
+use crate::output::{OutputFormat, write_machine};
+use crate::ui::Terminal;
+
+pub const LONG_ABOUT: &str = "\
+Recover a StatefulSet pod from a failed node. When a node dies, its pods stay Terminating or
+Unknown and the StatefulSet controller will not create replacements: two pods with one identity
+could corrupt data. This checks the evidence that the node is really gone (its Ready condition
+False or Unknown for longer than --min-down, and its Lease not renewed for as long), shows it
+with the risk, and only then force-deletes the pod (grace period 0) after confirmation. It then
+waits until the replacement is scheduled on another node, Ready, and bound to the same PVCs.
+
+When the node looks alive it refuses, explains, and deletes nothing.";
+
+pub const EXAMPLES: &str = "\
+Examples:
+  kubectl stateful recover pg-2
+  kubectl stateful recover pg --ordinal 2 --cordon
+  kubectl stateful recover pg-2 --min-down 10m --yes";
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// The pod, or with --ordinal the StatefulSet
+    pub target: String,
+
+    /// Take TARGET as a StatefulSet and recover its pod with this ordinal
+    #[arg(long, value_name = "N")]
+    pub ordinal: Option<u32>,
+
+    /// How long the node must have been NotReady, with its Lease unrenewed
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub min_down: Duration,
+
+    /// Cordon the node first, so it takes no pods if it comes back
+    #[arg(long)]
+    pub cordon: bool,
+
+    /// Do not ask for confirmation
+    #[arg(short, long)]
+    pub yes: bool,
+
+    /// Show the evidence and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// How long to wait for the replacement pod to be Ready
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+
+    /// Output format (table and wide print the same)
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Recovery {
+    pub kind: &'static str,
+    pub schema_version: &'static str,
+    pub namespace: String,
+    pub stateful_set: String,
+    pub evidence: Evidence,
+    /// "refused", "dryRun" or "forceDeleted".
+    pub action: &'static str,
+    pub reasons: Vec<String>,
+    pub cordoned: bool,
+    pub replacement: Option<Replacement>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Replacement {
+    pub pod: String,
+    pub uid: String,
+    pub node: String,
+    pub pvcs: Vec<String>,
+}
+
+pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal) -> Result<()> {
+    let kube = kube_args.connect().await?;
+    let pods: Api<Pod> = Api::namespaced(kube.client.clone(), &kube.namespace);
+    let (sts, pod) = resolve(&kube, &pods, &args).await?;
+    let nodes: Api<Node> = Api::all(kube.client.clone());
+    let leases: Api<Lease> = Api::namespaced(kube.client.clone(), "kube-node-lease");
+    let node_name = node_name(&pod).map(str::to_owned);
+    let (node, lease) = match &node_name {
+        Some(name) => tokio::try_join!(
+            async { nodes.get_opt(name).await.map_err(Error::kube(format!("read node {name}"))) },
+            async {
+                leases.get_opt(name).await.map_err(Error::kube(format!("read the Lease of node {name}")))
+            },
+        )?,
+        None => (None, None),
+    };
+    let min_down = i64::try_from(args.min_down.as_secs()).unwrap_or(i64::MAX);
+    let mut recovery = Recovery {
+        kind: "Recovery",
+        schema_version: SCHEMA_VERSION,
+        namespace: kube.namespace.clone(),
+        stateful_set: sts.name_any(),
+        evidence: match judge(&pod, node.as_ref(), lease.as_ref(), min_down, Timestamp::now()) {
+            Judgement::Gone(evidence) => evidence,
+            Judgement::Alive(evidence, reasons) => {
+                recovery_refused(&args, &kube, &sts, evidence, &reasons)?;
+                return Err(Error::Refused(format!(
+                    "refusing to force-delete {}: {}; nothing was changed",
+                    pod.name_any(),
+                    reasons.join("; ")
+                )));
+            }
+        },
+        action: "dryRun",
+        reasons: Vec::new(),
+        cordoned: false,
+        replacement: None,
+    };
+    let mut stdout = std::io::stdout().lock();
+    if !args.output.is_machine() {
+        write_evidence(&mut stdout, &recovery.evidence)?;
+    }
+    let node_label = node_name.clone().unwrap_or_default();
+    eprintln!(
+        "risk: a force delete removes {pod} without its kubelet's confirmation. If {node_label} is in fact still running \
+         it (a network partition rather than a dead machine), two copies of {pod} could write to the same volumes. \
+         Go on only if {node_label} is powered off or cut off from its storage.",
+        pod = pod.name_any()
+    );
+    if args.dry_run {
+        eprintln!("dry run: nothing was changed");
+        return finish(&mut stdout, &args, &recovery);
+    }
+    if !term.confirm_typed(args.yes, &format!("Force-delete pod {}?", pod.name_any()), &pod.name_any())? {
+        return Err(Error::Refused(format!("not confirmed: pod {} was left alone", pod.name_any())));
+    }
+    if args.cordon && node.is_some() {
+        let patch = serde_json::json!({"spec": {"unschedulable": true}});
+        nodes
+            .patch(&node_label, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map_err(Error::kube(format!("cordon node {node_label}")))?;
+        recovery.cordoned = true;
+        eprintln!("node/{node_label} cordoned");
+    }
+    // Watch before deleting, so the replacement cannot slip by unseen.
+    let mut live = Live::start(&kube, &sts, Kinds::default()).await?;
+    let params = DeleteParams {
+        grace_period_seconds: Some(0),
+        preconditions: Some(Preconditions { uid: pod.uid(), resource_version: None }),
+        ..Default::default()
+    };
+    match pods.delete(&pod.name_any(), &params).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(status)) if matches!(status.code, 404 | 409) => {
+            eprintln!("pod {} was already gone or replaced", pod.name_any());
+        }
+        Err(e) => return Err(Error::kube(format!("force-delete pod {}", pod.name_any()))(e)),
+    }
+    recovery.action = "forceDeleted";
+    eprintln!("pod \"{}\" force deleted; waiting for its replacement", pod.name_any());
+    let claims: Vec<String> = mounted_claims(&pod).map(str::to_owned).collect();
+    let replacement = wait_for_replacement(&mut live, &pod, &node_label, &claims, args.timeout).await?;
+    eprintln!(
+        "{} recovered: the replacement is Ready on {} with {}",
+        replacement.pod,
+        replacement.node,
+        if replacement.pvcs.is_empty() { "no PVCs".to_owned() } else { replacement.pvcs.join(", ") }
+    );
+    recovery.replacement = Some(replacement);
+    finish(&mut stdout, &args, &recovery)
+}
+
+/// Finds the pod and the StatefulSet that owns it; anything else is refused.
+async fn resolve(kube: &Kube, pods: &Api<Pod>, args: &Args) -> Result<(StatefulSet, Pod)> {
+    let pod_name = match args.ordinal {
+        Some(ordinal) => {
+            let sts = fetch::statefulset(kube, &kube.namespace, &args.target).await?;
+            pod_name(&sts.name_any(), ordinal as i32)
+        }
+        None => args.target.clone(),
+    };
+    let Some(pod) = pods.get_opt(&pod_name).await.map_err(Error::kube(format!("read pod {pod_name}")))?
+    else {
+        return Err(Error::NotFound(
+            fetch::not_found_message(kube, &kube.namespace, &format!("pod {pod_name}")).await,
+        ));
+    };
+    let owner = pod.owner_references().iter().find(|o| o.kind == "StatefulSet" && o.controller == Some(true));
+    let Some(owner) = owner else {
+        return Err(Error::Refused(format!(
+            "pod {pod_name} does not belong to a StatefulSet: recover only handles StatefulSet pods"
+        )));
+    };
+    let sts = fetch::statefulset(kube, &kube.namespace, &owner.name).await?;
+    Ok((sts, pod))
+}
+
+fn recovery_refused(
+    args: &Args,
+    kube: &Kube,
+    sts: &StatefulSet,
+    evidence: Evidence,
+    reasons: &[String],
+) -> Result<()> {
+    let recovery = Recovery {
+        kind: "Recovery",
+        schema_version: SCHEMA_VERSION,
+        namespace: kube.namespace.clone(),
+        stateful_set: sts.name_any(),
+        evidence,
+        action: "refused",
+        reasons: reasons.to_vec(),
+        cordoned: false,
+        replacement: None,
+    };
+    let mut stdout = std::io::stdout().lock();
+    if !args.output.is_machine() {
+        write_evidence(&mut stdout, &recovery.evidence)?;
+    }
+    finish(&mut stdout, args, &recovery)
+}
+
+fn finish(w: &mut impl Write, args: &Args, recovery: &Recovery) -> Result<()> {
+    write_machine(w, args.output, recovery)?;
+    Ok(())
+}
+
+fn write_evidence(w: &mut impl Write, e: &Evidence) -> Result<()> {
+    let seconds = |s: Option<i64>| {
+        s.map_or_else(
+            || "-".to_owned(),
+            |s| humantime::format_duration(Duration::from_secs(s.max(0) as u64)).to_string(),
+        )
+    };
+    writeln!(w, "Pod:           {}{}", e.pod, if e.pod_terminating { " (Terminating)" } else { "" })?;
+    writeln!(
+        w,
+        "Node:          {}{}",
+        e.node.as_deref().unwrap_or("-"),
+        if e.node_exists { "" } else { " (node object gone)" }
+    )?;
+    writeln!(w, "Ready:         {} for {}", e.ready.as_deref().unwrap_or("-"), seconds(e.ready_for_seconds))?;
+    writeln!(
+        w,
+        "Lease renewed: {}",
+        e.lease_renewed_seconds_ago
+            .map_or_else(|| "never (no Lease)".to_owned(), |s| format!("{} ago", seconds(Some(s))))
+    )?;
+    Ok(())
+}
+
+/// Waits for a new pod of the same name on another node, Ready, mounting the same claims.
+async fn wait_for_replacement(
+    live: &mut Live,
+    old: &Pod,
+    old_node: &str,
+    claims: &[String],
+    timeout: Duration,
+) -> Result<Replacement> {
+    let deadline = Instant::now() + timeout;
+    let name = old.name_any();
+    loop {
+        let replacement = live.pods().into_iter().find(|p| p.name_any() == name && p.uid() != old.uid());
+        if let Some(pod) = &replacement
+            && pod_ready(pod)
+            && !terminating(pod)
+        {
+            let node = node_name(pod).unwrap_or_default().to_owned();
+            let pvcs: Vec<String> = mounted_claims(pod).map(str::to_owned).collect();
+            if node == old_node {
+                return Err(Error::Partial(format!(
+                    "pod {name} was force-deleted, but its replacement was scheduled on {old_node} again"
+                )));
+            }
+            if pvcs != claims {
+                return Err(Error::Partial(format!(
+                    "pod {name} was force-deleted, but its replacement mounts {pvcs:?}, not {claims:?}"
+                )));
+            }
+            return Ok(Replacement { pod: name, uid: pod.uid().unwrap_or_default(), node, pvcs });
+        }
+        tokio::select! {
+            changed = live.changed() => changed?,
+            _ = tokio::time::sleep_until(deadline) => {
+                let state = replacement.map_or_else(|| "not created".to_owned(), |p| crate::core::objects::pod_status_text(&p));
+                return Err(Error::Partial(format!(
+                    "pod {name} was force-deleted, but its replacement is not Ready after {} ({state})",
+                    humantime::format_duration(timeout)
+                )));
+            }
+            _ = tokio::signal::ctrl_c() => return Err(Error::Interrupted(format!(
+                "interrupted: pod {name} was force-deleted; the StatefulSet controller creates its replacement on its own"
+            ))),
+        }
+    }
+}

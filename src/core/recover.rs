@@ -1,0 +1,140 @@
+//! Whether a StatefulSet pod on a failed node may be force-deleted: only on evidence that its
+//! node is really gone, because a StatefulSet promises at most one pod per identity and a
+//! force delete of a pod whose kubelet still runs it breaks that promise.
+
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
+use serde::Serialize;
+
+use super::objects::{node_name, node_ready_condition, terminating};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Evidence {
+    pub pod: String,
+    pub node: Option<String>,
+    /// The node object still exists.
+    pub node_exists: bool,
+    /// Its Ready condition: "True", "False" or "Unknown".
+    pub ready: Option<String>,
+    /// Seconds since the Ready condition last changed.
+    pub ready_for_seconds: Option<i64>,
+    /// Seconds since the node's kubelet last renewed its Lease (`None`: no Lease).
+    pub lease_renewed_seconds_ago: Option<i64>,
+    pub pod_terminating: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Judgement {
+    /// Every sign says the node is gone: force-deleting the pod is safe.
+    Gone(Evidence),
+    /// The node may be alive, or the pod is not on a node: refuse, with the reasons.
+    Alive(Evidence, Vec<String>),
+}
+
+/// Judges the node of `pod` from its Node object and Lease, requiring the node to have been
+/// NotReady, and its Lease unrenewed, for at least `min_down_seconds`.
+pub fn judge(
+    pod: &Pod,
+    node: Option<&Node>,
+    lease: Option<&Lease>,
+    min_down_seconds: i64,
+    now: Timestamp,
+) -> Judgement {
+    let since = |t: Timestamp| now.as_second() - t.as_second();
+    let ready = node.and_then(node_ready_condition);
+    let renewed = lease.and_then(|l| l.spec.as_ref()?.renew_time.as_ref()).map(|t| since(t.0));
+    let evidence = Evidence {
+        pod: pod.name_any(),
+        node: node_name(pod).map(str::to_owned),
+        node_exists: node.is_some(),
+        ready: ready.map(|(status, _)| status.to_owned()),
+        ready_for_seconds: ready.and_then(|(_, t)| t).map(|t| since(t.0)),
+        lease_renewed_seconds_ago: renewed,
+        pod_terminating: terminating(pod),
+    };
+    let mut alive = Vec::new();
+    let node_label = evidence.node.clone().unwrap_or_default();
+    if evidence.node.is_none() {
+        alive.push(format!(
+            "pod {} is not scheduled on any node: there is nothing to recover from",
+            evidence.pod
+        ));
+    } else if node.is_some() {
+        match (evidence.ready.as_deref(), evidence.ready_for_seconds) {
+            (Some("True"), _) => alive.push(format!("node {node_label} is Ready")),
+            (None, _) => alive.push(format!("node {node_label} reports no Ready condition")),
+            (Some(_), Some(down)) if down < min_down_seconds => alive.push(format!(
+                "node {node_label} has been NotReady for only {down}s (less than --min-down {min_down_seconds}s)"
+            )),
+            _ => {}
+        }
+        if let Some(ago) = renewed.filter(|ago| *ago < min_down_seconds) {
+            alive.push(format!(
+                "the kubelet of {node_label} renewed its Lease {ago}s ago: it may still be running the pod"
+            ));
+        }
+    }
+    if alive.is_empty() { Judgement::Gone(evidence) } else { Judgement::Alive(evidence, alive) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::fixtures::{created, node, pod, sts};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+
+    fn lease(renewed: Timestamp) -> Lease {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "node-0", "namespace": "kube-node-lease"},
+            "spec": {"renewTime": MicroTime(renewed)}
+        }))
+        .unwrap()
+    }
+
+    fn at(seconds_after_created: i64) -> Timestamp {
+        Timestamp::from_second(created().as_second() + seconds_after_created).unwrap()
+    }
+
+    #[test]
+    fn a_node_down_long_enough_with_a_stale_lease_is_gone() {
+        let web = sts("web", 1).build();
+        let p = pod(&web, 0).build();
+        let judgement = judge(&p, Some(&node("node-0", "Unknown")), Some(&lease(created())), 300, at(600));
+        let Judgement::Gone(evidence) = judgement else { panic!("{judgement:?}") };
+        assert_eq!((evidence.ready_for_seconds, evidence.lease_renewed_seconds_ago), (Some(600), Some(600)));
+    }
+
+    #[test]
+    fn any_sign_of_life_refuses() {
+        let web = sts("web", 1).build();
+        let p = pod(&web, 0).build();
+        let reasons = |j: Judgement| match j {
+            Judgement::Alive(_, reasons) => reasons,
+            Judgement::Gone(e) => panic!("judged gone: {e:?}"),
+        };
+        assert_eq!(
+            reasons(judge(&p, Some(&node("node-0", "True")), None, 300, at(600))),
+            ["node node-0 is Ready"]
+        );
+        let early = reasons(judge(&p, Some(&node("node-0", "Unknown")), None, 300, at(60)));
+        assert_eq!(early, ["node node-0 has been NotReady for only 60s (less than --min-down 300s)"]);
+        let renewing =
+            reasons(judge(&p, Some(&node("node-0", "False")), Some(&lease(at(590))), 300, at(600)));
+        assert_eq!(
+            renewing,
+            ["the kubelet of node-0 renewed its Lease 10s ago: it may still be running the pod"]
+        );
+        let mut unscheduled = p.clone();
+        unscheduled.spec.as_mut().unwrap().node_name = None;
+        assert!(reasons(judge(&unscheduled, None, None, 300, at(600)))[0].contains("not scheduled"));
+    }
+
+    #[test]
+    fn a_deleted_node_object_is_gone() {
+        let web = sts("web", 1).build();
+        assert!(matches!(judge(&pod(&web, 0).build(), None, None, 300, at(10)), Judgement::Gone(_)));
+    }
+}
