@@ -46,6 +46,9 @@ pub enum Command {
     },
     /// Print the plugin version and, when reachable, the server version
     Version(cmd::version::Args),
+    /// Print a shell completion script for kubectl-stateful (kubectl stateful completes
+    /// through the kubectl_complete-stateful script installed beside the binary)
+    Completion(cmd::completion::Args),
 }
 
 #[cfg(test)]
@@ -95,6 +98,7 @@ mod tests {
             &["pvc", "prune", "-A", "--dry-run"],
             &["recover", "web-2", "--min-down", "10m", "--cordon", "--yes", "--timeout", "1m", "-o", "json"],
             &["recover", "web", "--ordinal", "2", "--dry-run"],
+            &["completion", "zsh"],
             &[
                 "--kubeconfig",
                 "k",

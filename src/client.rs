@@ -1,11 +1,14 @@
 //! The one place that turns kubectl's connection flags into a client, as kubectl would:
-//! `--kubeconfig` (else `$KUBECONFIG`, else `~/.kube/config`), `--context`, `--cluster`,
-//! `--user`, `-n/--namespace` (else the context's namespace, else `default`),
-//! `--request-timeout`, `--as` and `--as-group`.
+//! `--kubeconfig` (else `$KUBECONFIG`, else `~/.kube/config`, else the in-cluster service
+//! account), `--context`, `--cluster`, `--user`, `-n/--namespace` (else the context's namespace,
+//! else `default`), and the rest of kubectl's global flags that can be honoured.
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
+use futures::future::BoxFuture;
+use kube::client::{Body, ClientBuilder};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
@@ -45,6 +48,46 @@ pub struct KubeArgs {
     /// Group to impersonate for the operation (repeatable)
     #[arg(long = "as-group", global = true, value_name = "GROUP")]
     pub as_group: Vec<String>,
+
+    /// UID to impersonate for the operation
+    #[arg(long = "as-uid", global = true, value_name = "UID")]
+    pub as_uid: Option<String>,
+
+    /// The address and port of the Kubernetes API server
+    #[arg(short = 's', long, global = true, value_name = "URL")]
+    pub server: Option<String>,
+
+    /// Bearer token for authentication to the API server
+    #[arg(long, global = true, value_name = "TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// Path to a certificate authority file
+    #[arg(long, global = true, value_name = "PATH")]
+    pub certificate_authority: Option<PathBuf>,
+
+    /// Path to a client certificate file for TLS
+    #[arg(long, global = true, value_name = "PATH", requires = "client_key")]
+    pub client_certificate: Option<PathBuf>,
+
+    /// Path to a client key file for TLS
+    #[arg(long, global = true, value_name = "PATH", requires = "client_certificate")]
+    pub client_key: Option<PathBuf>,
+
+    /// Do not check the server's certificate (insecure)
+    #[arg(long, global = true)]
+    pub insecure_skip_tls_verify: bool,
+
+    /// Server name to use for server certificate validation
+    #[arg(long, global = true, value_name = "NAME")]
+    pub tls_server_name: Option<String>,
+
+    /// Accepted for kubectl compatibility; there is no discovery cache to place
+    #[arg(long, global = true, value_name = "PATH", hide = true)]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Log verbosity; 6 or more logs every API request and the total on stderr
+    #[arg(short = 'v', long = "v", global = true, value_name = "LEVEL", default_value_t = 0)]
+    pub verbosity: u8,
 }
 
 /// A connected client and the namespace commands default to.
@@ -54,12 +97,30 @@ pub struct Kube {
     pub namespace: String,
 }
 
+/// Verbosity at which each API request is logged, as with kubectl's `-v=6`.
+const LOG_REQUESTS: u8 = 6;
+
+/// API requests this process made (counted only at `-v=6` or more), for `-v` and benchmarks.
+static REQUESTS: AtomicUsize = AtomicUsize::new(0);
+
 impl KubeArgs {
     pub async fn connect(&self) -> Result<Kube> {
         let config = self.config().await?;
         let namespace = self.namespace.clone().unwrap_or_else(|| config.default_namespace.clone());
-        let client = Client::try_from(config).map_err(Error::kube("create a Kubernetes client"))?;
+        let builder = ClientBuilder::try_from(config).map_err(Error::kube("create a Kubernetes client"))?;
+        let client = if self.verbosity >= LOG_REQUESTS {
+            builder.with_layer(&tower::layer::layer_fn(|inner| RequestLog { inner })).build()
+        } else {
+            builder.build()
+        };
         Ok(Kube { client, namespace })
+    }
+
+    /// The summary line `-v=6` ends with.
+    pub fn report_requests(&self) {
+        if self.verbosity >= LOG_REQUESTS {
+            eprintln!("I {} API requests", REQUESTS.load(Ordering::Relaxed));
+        }
     }
 
     async fn config(&self) -> Result<Config> {
@@ -73,15 +134,19 @@ impl KubeArgs {
             None => Kubeconfig::read(),
         };
         let mut config = match kubeconfig {
-            Ok(kubeconfig) => {
-                Config::from_custom_kubeconfig(kubeconfig, &options).await.map_err(Error::Kubeconfig)?
-            }
+            Ok(kubeconfig) => Config::from_custom_kubeconfig(kubeconfig, &options).await.map_err(Error::Kubeconfig)?,
             // No kubeconfig anywhere: inside a pod, use its service account as kubectl does.
-            Err(err) if self.kubeconfig.is_none() && in_cluster() => {
+            Err(err) if self.kubeconfig.is_none() && std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() => {
                 Config::incluster().map_err(|_| Error::Kubeconfig(err))?
             }
             Err(err) => return Err(Error::Kubeconfig(err)),
         };
+        self.override_config(&mut config)?;
+        Ok(config)
+    }
+
+    /// The flags that override what the kubeconfig says.
+    fn override_config(&self, config: &mut Config) -> Result<()> {
         if let Some(timeout) = self.request_timeout.filter(|t| !t.is_zero()) {
             config.connect_timeout = Some(timeout);
             config.read_timeout = Some(timeout);
@@ -89,18 +154,77 @@ impl KubeArgs {
             // Count the timeout from each request, not from when a pooled connection went idle.
             config.reset_reader_on_write = true;
         }
+        if let Some(server) = &self.server {
+            config.cluster_url = server.parse().map_err(|e| Error::Usage(format!("--server {server:?} is not a URL: {e}")))?;
+        }
+        if let Some(path) = &self.certificate_authority {
+            config.root_cert_file = Some(path.clone());
+        }
+        if self.insecure_skip_tls_verify {
+            config.accept_invalid_certs = true;
+        }
+        if let Some(name) = &self.tls_server_name {
+            config.tls_server_name = Some(name.clone());
+        }
+        let auth = &mut config.auth_info;
+        if let Some(token) = &self.token {
+            auth.token = Some(token.clone().into());
+            auth.token_file = None;
+        }
+        if let (Some(cert), Some(key)) = (&self.client_certificate, &self.client_key) {
+            auth.client_certificate = Some(cert.display().to_string());
+            auth.client_key = Some(key.display().to_string());
+            auth.client_certificate_data = None;
+            auth.client_key_data = None;
+        }
         if let Some(user) = &self.as_user {
-            config.auth_info.impersonate = Some(user.clone());
+            auth.impersonate = Some(user.clone());
+        }
+        if let Some(uid) = &self.as_uid {
+            auth.impersonate_uid = Some(uid.clone());
         }
         if !self.as_group.is_empty() {
-            config.auth_info.impersonate_groups = Some(self.as_group.clone());
+            auth.impersonate_groups = Some(self.as_group.clone());
         }
-        Ok(config)
+        Ok(())
     }
 }
 
-fn in_cluster() -> bool {
-    std::env::var_os("KUBERNETES_SERVICE_HOST").is_some()
+/// Logs each request as kubectl does at `-v=6`: method, URL, status and duration.
+#[derive(Clone)]
+struct RequestLog<S> {
+    inner: S,
+}
+
+impl<S, ResponseBody> tower::Service<http::Request<Body>> for RequestLog<S>
+where
+    S: tower::Service<http::Request<Body>, Response = http::Response<ResponseBody>> + Send,
+    S::Future: Send + 'static,
+    S::Error: std::fmt::Display,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<S::Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        let line = format!("{} {}", request.method(), request.uri());
+        let started = Instant::now();
+        REQUESTS.fetch_add(1, Ordering::Relaxed);
+        let response = self.inner.call(request);
+        Box::pin(async move {
+            let result = response.await;
+            let outcome = match &result {
+                Ok(response) => response.status().to_string(),
+                Err(e) => format!("failed: {e}"),
+            };
+            eprintln!("I {line} {outcome} in {} milliseconds", started.elapsed().as_millis());
+            result
+        })
+    }
 }
 
 /// kubectl's `--request-timeout`: a Go-style duration ("5s", "1m30s") or bare seconds ("30").
@@ -122,5 +246,30 @@ mod tests {
         assert_eq!(parse_request_timeout("1m30s"), Ok(Duration::from_secs(90)));
         assert!(parse_request_timeout("soon").is_err());
         assert!(parse_request_timeout("-1").is_err());
+    }
+
+    #[test]
+    fn flags_override_the_kubeconfig() {
+        let args = KubeArgs {
+            server: Some("https://10.0.0.1:6443".into()),
+            token: Some("t0k3n".into()),
+            insecure_skip_tls_verify: true,
+            as_user: Some("alice".into()),
+            as_uid: Some("42".into()),
+            as_group: vec!["ops".into()],
+            request_timeout: Some(Duration::from_secs(5)),
+            ..Default::default()
+        };
+        let mut config = Config::new("https://127.0.0.1:1".parse().unwrap());
+        args.override_config(&mut config).unwrap();
+        assert_eq!(config.cluster_url.to_string(), "https://10.0.0.1:6443/");
+        assert!(config.accept_invalid_certs);
+        assert_eq!(config.read_timeout, Some(Duration::from_secs(5)));
+        assert_eq!(config.auth_info.impersonate.as_deref(), Some("alice"));
+        assert_eq!(config.auth_info.impersonate_uid.as_deref(), Some("42"));
+        assert_eq!(config.auth_info.impersonate_groups, Some(vec!["ops".to_owned()]));
+        assert!(config.auth_info.token.is_some());
+        let bad = KubeArgs { server: Some("not a url".into()), ..Default::default() };
+        assert!(matches!(bad.override_config(&mut config), Err(Error::Usage(_))));
     }
 }

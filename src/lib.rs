@@ -19,14 +19,21 @@ use cli::{Cli, Command};
 use error::Result;
 use ui::Terminal;
 
+/// The hidden command kubectl's plugin completion calls (see [`cmd::completion`]); handled
+/// before argument parsing because its arguments are someone else's partial command line.
+pub const COMPLETE_COMMAND: &str = "__complete";
+
 /// Runs one parsed command line.
 pub async fn run(cli: Cli) -> Result<()> {
     let term = Terminal::detect();
-    match cli.command {
+    let result = match cli.command {
         Command::Status(args) => cmd::status::run(args, &cli.kube, &term).await,
         Command::Rollout(args) => cmd::rollout::run(args, &cli.kube, &term).await,
         Command::Pvc { command } => cmd::pvc::run(command, &cli.kube, &term).await,
         Command::Recover(args) => cmd::recover::run(args, &cli.kube, &term).await,
         Command::Version(args) => cmd::version::run(args, &cli.kube).await,
-    }
+        Command::Completion(args) => cmd::completion::run(args),
+    };
+    cli.kube.report_requests();
+    result
 }

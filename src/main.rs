@@ -2,10 +2,23 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use kubectl_stateful::cli::Cli;
-use kubectl_stateful::error::exit;
+use kubectl_stateful::error::{exit, Error};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::ERROR);
+        }
+    };
+    // args_os: arguments that are not UTF-8 become a usage error from clap, not a panic.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == kubectl_stateful::COMPLETE_COMMAND) {
+        let words = args[2..].iter().map(|w| w.to_string_lossy().into_owned()).collect();
+        return exit_code(runtime.block_on(kubectl_stateful::cmd::completion::complete(words)));
+    }
+    let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         // Help and --version print in full; a usage error is one line on stderr, exit 2.
         Err(e) if !e.use_stderr() => {
@@ -19,14 +32,13 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::USAGE);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(exit::ERROR);
-        }
-    };
-    match runtime.block_on(kubectl_stateful::run(cli)) {
+    exit_code(runtime.block_on(kubectl_stateful::run(cli)))
+}
+
+/// One line on stderr for an error, and the documented exit code; a closed stdout (`| head`)
+/// is not an error.
+fn exit_code(result: Result<(), Error>) -> ExitCode {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {

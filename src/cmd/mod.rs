@@ -1,6 +1,7 @@
 //! One module per command: its arguments, and `run`, which fetches, calls the core, renders
 //! and applies.
 
+pub mod completion;
 pub mod pvc;
 pub mod recover;
 pub mod rollout;
