@@ -134,9 +134,13 @@ impl KubeArgs {
             None => Kubeconfig::read(),
         };
         let mut config = match kubeconfig {
-            Ok(kubeconfig) => Config::from_custom_kubeconfig(kubeconfig, &options).await.map_err(Error::Kubeconfig)?,
+            Ok(kubeconfig) => {
+                Config::from_custom_kubeconfig(kubeconfig, &options).await.map_err(Error::Kubeconfig)?
+            }
             // No kubeconfig anywhere: inside a pod, use its service account as kubectl does.
-            Err(err) if self.kubeconfig.is_none() && std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() => {
+            Err(err)
+                if self.kubeconfig.is_none() && std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() =>
+            {
                 Config::incluster().map_err(|_| Error::Kubeconfig(err))?
             }
             Err(err) => return Err(Error::Kubeconfig(err)),
@@ -155,7 +159,8 @@ impl KubeArgs {
             config.reset_reader_on_write = true;
         }
         if let Some(server) = &self.server {
-            config.cluster_url = server.parse().map_err(|e| Error::Usage(format!("--server {server:?} is not a URL: {e}")))?;
+            config.cluster_url =
+                server.parse().map_err(|e| Error::Usage(format!("--server {server:?} is not a URL: {e}")))?;
         }
         if let Some(path) = &self.certificate_authority {
             config.root_cert_file = Some(path.clone());

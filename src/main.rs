@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use kubectl_stateful::cli::Cli;
-use kubectl_stateful::error::{exit, Error};
+use kubectl_stateful::error::{Error, exit};
 
 fn main() -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -26,13 +26,24 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            let text = e.to_string();
-            let first = text.lines().next().unwrap_or("error: invalid arguments");
-            eprintln!("{first} (see --help)");
+            eprintln!("{} (see --help)", one_line(&e.to_string()));
             return ExitCode::from(exit::USAGE);
         }
     };
     exit_code(runtime.block_on(kubectl_stateful::run(cli)))
+}
+
+/// clap's message without its usage block: the first line, joined with the list it
+/// introduces ("required arguments were not provided:" is followed by their names).
+fn one_line(text: &str) -> String {
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or("error: invalid arguments").to_owned();
+    if !first.ends_with(':') {
+        return first;
+    }
+    let items: Vec<&str> =
+        lines.take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more")).collect();
+    format!("{first} {}", items.join(", "))
 }
 
 /// One line on stderr for an error, and the documented exit code; a closed stdout (`| head`)

@@ -39,6 +39,14 @@ impl Terminal {
         }
     }
 
+    fn require_answer(&self, question: &str) -> Result<()> {
+        if self.interactive {
+            Ok(())
+        } else {
+            Err(Error::Usage(format!("cannot ask {question:?} without a terminal: pass --yes")))
+        }
+    }
+
     fn theme(&self) -> Box<dyn Theme> {
         if self.animate { Box::new(ColorfulTheme::default()) } else { Box::new(SimpleTheme) }
     }
@@ -48,7 +56,7 @@ impl Terminal {
         if yes {
             return Ok(true);
         }
-        self.require_consent(false, question)?;
+        self.require_answer(question)?;
         dialoguer::Confirm::with_theme(&*self.theme())
             .with_prompt(question)
             .default(false)
@@ -61,7 +69,7 @@ impl Terminal {
         if yes {
             return Ok(true);
         }
-        self.require_consent(false, question)?;
+        self.require_answer(question)?;
         let answer: String = dialoguer::Input::with_theme(&*self.theme())
             .with_prompt(format!("{question} Type {expected} to confirm"))
             .allow_empty(true)

@@ -9,8 +9,8 @@ use clap::CommandFactory;
 use clap_complete::Shell;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
-use kube::api::{Api, ListParams};
 use kube::ResourceExt;
+use kube::api::{Api, ListParams};
 
 use crate::cli::Cli;
 use crate::client::KubeArgs;
@@ -113,14 +113,23 @@ pub fn wanted(typed: &[String], current: &str) -> (Want, KubeArgs) {
         match flag.as_str() {
             "namespace" => Want::Namespaces,
             _ => find_arg(&root, command, &flag, true)
-                .map(|a| Want::Words(a.get_possible_values().iter().map(|v| v.get_name().to_owned()).collect()))
+                .map(|a| {
+                    Want::Words(a.get_possible_values().iter().map(|v| v.get_name().to_owned()).collect())
+                })
                 .unwrap_or(Want::Nothing),
         }
     } else if current.starts_with('-') {
         let flags = command.get_arguments().chain(root.get_arguments().filter(|a| a.is_global_set()));
-        Want::Words(flags.filter(|a| !a.is_hide_set()).filter_map(|a| a.get_long().map(|l| format!("--{l}"))).collect())
+        Want::Words(
+            flags
+                .filter(|a| !a.is_hide_set())
+                .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
+                .collect(),
+        )
     } else if command.has_subcommands() {
-        Want::Words(command.get_subcommands().filter(|s| !s.is_hide_set()).map(|s| s.get_name().to_owned()).collect())
+        Want::Words(
+            command.get_subcommands().filter(|s| !s.is_hide_set()).map(|s| s.get_name().to_owned()).collect(),
+        )
     } else if positionals == 0 && command.get_positionals().next().is_some() {
         match command.get_name() {
             "recover" if !typed.iter().any(|w| w == "--ordinal") => Want::StatefulSetPods,
@@ -133,9 +142,18 @@ pub fn wanted(typed: &[String], current: &str) -> (Want, KubeArgs) {
     (want, kube_args)
 }
 
-fn find_arg<'c>(root: &'c clap::Command, command: &'c clap::Command, name: &str, long: bool) -> Option<&'c clap::Arg> {
+fn find_arg<'c>(
+    root: &'c clap::Command,
+    command: &'c clap::Command,
+    name: &str,
+    long: bool,
+) -> Option<&'c clap::Arg> {
     let matches = |a: &&clap::Arg| {
-        if long { a.get_long() == Some(name) || a.get_id() == name } else { name.chars().next() == a.get_short() }
+        if long {
+            a.get_long() == Some(name) || a.get_id() == name
+        } else {
+            name.chars().next() == a.get_short()
+        }
     };
     command.get_arguments().find(matches).or_else(|| root.get_arguments().find(matches))
 }
@@ -147,7 +165,11 @@ trait ShellNames {
 impl ShellNames for Shell {
     fn value_variants_names() -> Vec<String> {
         use clap::ValueEnum;
-        Shell::value_variants().iter().filter_map(|s| s.to_possible_value()).map(|v| v.get_name().to_owned()).collect()
+        Shell::value_variants()
+            .iter()
+            .filter_map(|s| s.to_possible_value())
+            .map(|v| v.get_name().to_owned())
+            .collect()
     }
 }
 
@@ -156,16 +178,35 @@ async fn cluster_names(kube_args: &KubeArgs, want: Want) -> Result<Vec<String>> 
     let names = match want {
         Want::Namespaces => {
             let api: Api<Namespace> = Api::all(kube.client.clone());
-            api.list_metadata(&ListParams::default()).await.map_err(crate::error::Error::kube("list namespaces"))?.items.iter().map(|n| n.name_any()).collect()
+            api.list_metadata(&ListParams::default())
+                .await
+                .map_err(crate::error::Error::kube("list namespaces"))?
+                .items
+                .iter()
+                .map(|n| n.name_any())
+                .collect()
         }
         Want::StatefulSets => {
             let api: Api<StatefulSet> = Api::namespaced(kube.client.clone(), &kube.namespace);
-            api.list_metadata(&ListParams::default()).await.map_err(crate::error::Error::kube("list StatefulSets"))?.items.iter().map(|s| s.name_any()).collect()
+            api.list_metadata(&ListParams::default())
+                .await
+                .map_err(crate::error::Error::kube("list StatefulSets"))?
+                .items
+                .iter()
+                .map(|s| s.name_any())
+                .collect()
         }
         Want::StatefulSetPods => {
             let api: Api<Pod> = Api::namespaced(kube.client.clone(), &kube.namespace);
-            let pods = api.list_metadata(&ListParams::default()).await.map_err(crate::error::Error::kube("list pods"))?.items;
-            pods.iter().filter(|p| p.owner_references().iter().any(|o| o.kind == "StatefulSet")).map(|p| p.name_any()).collect()
+            let pods = api
+                .list_metadata(&ListParams::default())
+                .await
+                .map_err(crate::error::Error::kube("list pods"))?
+                .items;
+            pods.iter()
+                .filter(|p| p.owner_references().iter().any(|o| o.kind == "StatefulSet"))
+                .map(|p| p.name_any())
+                .collect()
         }
         Want::Words(words) => words,
         Want::Nothing => Vec::new(),

@@ -14,7 +14,9 @@ use serde_json::json;
 use crate::client::{Kube, KubeArgs};
 use crate::core::names::pod_name;
 use crate::core::objects::{age, mounted_claims, ordinal_range, scaling_settled};
-use crate::core::prune::{self, Candidate, KeptClaim, PruneOptions, PrunePlan, PruneResult, Verdict};
+use crate::core::prune::{
+    self, Candidate, ClaimRef, KeptClaim, PruneOptions, PrunePlan, PruneResult, Verdict,
+};
 use crate::core::status::SCHEMA_VERSION;
 use crate::error::{Error, Result};
 use crate::fetch::{self, Extras, Scope};
@@ -125,7 +127,8 @@ pub async fn run(command: Command, kube_args: &KubeArgs, term: &Terminal) -> Res
     warn_about_data(&plan);
     if !deleting {
         if plan.to_prune().next().is_some() && !args.output.is_machine() {
-            eprintln!("dry run: nothing was deleted; pass --yes (or run on a terminal) to prune");
+            let how = if args.dry_run { "" } else { "; pass --yes (or run on a terminal) to prune" };
+            eprintln!("dry run: nothing was deleted{how}");
         }
         return Ok(());
     }
@@ -349,8 +352,9 @@ fn kept(candidate: &Candidate, reason: &str) -> KeptClaim {
 }
 
 fn finish(mut result: PruneResult, deleted: &[&Candidate]) -> PruneResult {
-    result.deleted = deleted.iter().map(|c| c.name.clone()).collect();
-    result.storage_freed = prune::total_capacity(deleted.iter().copied());
+    result.deleted =
+        deleted.iter().map(|c| ClaimRef { name: c.name.clone(), namespace: c.namespace.clone() }).collect();
+    result.storage_freed = prune::total_capacity(deleted.iter().copied().filter(|c| c.frees_storage()));
     result
 }
 
@@ -425,7 +429,7 @@ pub fn render_result(w: &mut impl Write, result: &PruneResult, format: OutputFor
     if write_machine(w, format, result)? {
         return Ok(());
     }
-    writeln!(w, "\nDeleted {} PVC(s), freeing {}.", result.deleted.len(), result.storage_freed)?;
+    writeln!(w, "\nDeleted {} PVC(s), freeing {} of storage.", result.deleted.len(), result.storage_freed)?;
     if !result.retained_volumes.is_empty() {
         writeln!(
             w,

@@ -130,10 +130,11 @@ async fn watch(
     let redraw = term.color && !args.output.is_machine();
     let mut last = None;
     loop {
-        let Some(snapshot) = live.snapshot() else {
+        let Some(mut snapshot) = live.snapshot() else {
             eprintln!("StatefulSet {}/{} was deleted", kube.namespace, sts.name_any());
             return Ok(());
         };
+        snapshot.server_version.clone_from(&probe.server_version);
         let now = Timestamp::now();
         let options = StatusOptions { cluster_domain: args.cluster_domain.clone(), now };
         let model = status::build(&snapshot.statefulsets[0], &snapshot, &options);

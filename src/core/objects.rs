@@ -254,7 +254,11 @@ pub fn node_ready(node: &Node) -> bool {
     matches!(node_ready_condition(node), Some(("True", _)))
 }
 
+/// The claim's phase, or "Terminating" once it is being deleted (as kubectl shows it).
 pub fn pvc_phase(pvc: &PersistentVolumeClaim) -> &str {
+    if terminating(pvc) {
+        return "Terminating";
+    }
     pvc.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or("Pending")
 }
 

@@ -57,9 +57,12 @@ pub struct Candidate {
 impl Candidate {
     /// Deleting this claim destroys its data: its PV is reclaimed with Delete and not retained first.
     pub fn destroys_data(&self) -> bool {
-        self.verdict == Verdict::Prune
-            && self.reclaim_policy.as_deref() == Some("Delete")
-            && !self.retain_volume
+        self.verdict == Verdict::Prune && self.frees_storage()
+    }
+
+    /// Deleting this claim gives its storage back: the PV goes with it.
+    pub fn frees_storage(&self) -> bool {
+        self.reclaim_policy.as_deref() == Some("Delete") && !self.retain_volume
     }
 }
 
@@ -69,7 +72,7 @@ pub struct PrunePlan {
     pub kind: &'static str,
     pub schema_version: &'static str,
     pub candidates: Vec<Candidate>,
-    /// Sum of the capacities of the claims to prune.
+    /// Sum of the capacities whose PVs are reclaimed with Delete: the storage pruning frees.
     pub storage_freed: String,
     pub warnings: Vec<String>,
 }
@@ -219,7 +222,7 @@ pub fn plan(snapshot: &Snapshot, scope: &[&StatefulSet], options: &PruneOptions)
             &b.template,
         ))
     });
-    let storage_freed = total_capacity(candidates.iter().filter(|c| c.verdict == Verdict::Prune));
+    let storage_freed = total_capacity(candidates.iter().filter(|c| c.destroys_data()));
     PrunePlan { kind: "PrunePlan", schema_version: SCHEMA_VERSION, candidates, storage_freed, warnings }
 }
 
@@ -241,7 +244,7 @@ pub fn describe_range(range: super::names::OrdinalRange) -> String {
     }
 }
 
-/// The sum of the candidates' capacities in the largest binary unit that keeps it exact-ish.
+/// The sum of the candidates' capacities, in the largest binary unit that keeps it readable.
 pub fn total_capacity<'c>(candidates: impl Iterator<Item = &'c Candidate>) -> String {
     let total = candidates
         .filter_map(|c| c.capacity.as_deref())
@@ -252,7 +255,7 @@ pub fn total_capacity<'c>(candidates: impl Iterator<Item = &'c Candidate>) -> St
 }
 
 fn human_bytes(bytes: f64) -> String {
-    const UNITS: [&str; 6] = ["", "Ki", "Mi", "Gi", "Ti", "Pi"];
+    const UNITS: [&str; 6] = ["B", "Ki", "Mi", "Gi", "Ti", "Pi"];
     let mut value = bytes;
     let mut unit = 0;
     while value >= 1024.0 && unit < UNITS.len() - 1 {
@@ -272,7 +275,7 @@ fn human_bytes(bytes: f64) -> String {
 pub struct PruneResult {
     pub kind: &'static str,
     pub schema_version: &'static str,
-    pub deleted: Vec<String>,
+    pub deleted: Vec<ClaimRef>,
     /// PVs switched to Retain before their claim was deleted: their data survives as Released PVs.
     pub retained_volumes: Vec<String>,
     /// Claims left in place, with the reason (the plan's keep verdicts included).
@@ -280,6 +283,13 @@ pub struct PruneResult {
     /// Claims the run meant to delete but did not, with the error.
     pub failed: Vec<KeptClaim>,
     pub storage_freed: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimRef {
+    pub name: String,
+    pub namespace: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -426,7 +436,7 @@ mod tests {
         let retained: Vec<_> =
             plan.candidates.iter().map(|c| (c.name.as_str(), c.retain_volume, c.destroys_data())).collect();
         assert_eq!(retained, [("data-web-0", true, false), ("data-web-1", false, false)]);
-        assert_eq!(plan.storage_freed, "1.5Gi");
+        assert_eq!(plan.storage_freed, "0B", "every PV survives");
     }
 
     #[test]

@@ -347,7 +347,7 @@ fn claim_status(
         template: template.to_owned(),
         name: pvc.name_any(),
         ordinal,
-        phase: Some(if terminating(pvc) { "Terminating" } else { pvc_phase(pvc) }.to_owned()),
+        phase: Some(pvc_phase(pvc).to_owned()),
         capacity: pvc_capacity(pvc),
         storage_class: pvc_storage_class(pvc).map(str::to_owned),
         volume: volume.map(str::to_owned),
@@ -413,7 +413,7 @@ fn warnings(
         (Some(svc_name), false) => warn(
             WarningCode::ServiceMissing,
             format!(
-                "governing Service {svc_name} does not exist: the DNS names below will not resolve; \
+                "governing Service {svc_name} does not exist: the pods' DNS names will not resolve; \
                  create a headless Service (clusterIP: None) named {svc_name} selecting the pods"
             ),
         ),

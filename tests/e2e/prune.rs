@@ -8,6 +8,10 @@ use serde_json::{Value, json};
 
 use crate::support::{Env, Sts, json_of, kubeconfig, wait_until};
 
+fn deleted(result: &Value) -> Vec<&str> {
+    result["deleted"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect()
+}
+
 fn verdicts(plan: &Value) -> Vec<(String, String)> {
     plan["candidates"]
         .as_array()
@@ -52,7 +56,9 @@ async fn prunes_exactly_the_claims_scale_down_left_behind() {
     let output = env.plugin().args(["pvc", "prune", "web", "--yes", "-o", "json"]).output().unwrap();
     let result = json_of(&output);
     assert_eq!(result["kind"], "PruneResult");
-    assert_eq!(result["deleted"], json!(["data-web-2", "data-web-3", "data-web-4"]));
+    assert_eq!(deleted(&result), ["data-web-2", "data-web-3", "data-web-4"]);
+    assert_eq!(result["deleted"][0]["namespace"], env.ns.as_str());
+    assert_eq!(result["storageFreed"], "3Gi");
     wait_until(Duration::from_secs(30), || async { env.pvc_names().await.len() == 6 }).await;
     assert_eq!(
         env.pvc_names().await,
@@ -75,7 +81,7 @@ async fn a_claim_another_pod_mounts_is_kept() {
     .await;
     let result =
         json_of(&env.plugin().args(["pvc", "prune", "web", "--yes", "-o", "json"]).output().unwrap());
-    assert_eq!(result["deleted"], json!(["data-web-1"]));
+    assert_eq!(deleted(&result), ["data-web-1"]);
     assert_eq!(
         result["kept"],
         json!([{"name": "data-web-2", "namespace": env.ns, "reason": "mounted by pod backup"}])
@@ -128,8 +134,9 @@ async fn retain_volumes_leaves_released_volumes_with_their_data() {
             .output()
             .unwrap(),
     );
-    assert_eq!(result["deleted"], json!(["data-web-1", "data-web-2"]));
+    assert_eq!(deleted(&result), ["data-web-1", "data-web-2"]);
     assert_eq!(result["retainedVolumes"], json!(volumes));
+    assert_eq!(result["storageFreed"], "0B", "every PV survives");
     let api: Api<PersistentVolume> = Api::all(env.client.clone());
     for volume in &volumes {
         wait_until(Duration::from_secs(30), || async {

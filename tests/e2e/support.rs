@@ -180,17 +180,17 @@ impl Env {
             .collect()
     }
 
-    /// resourceVersions of everything in the namespace that a command could change.
+    /// What a command could change in the namespace: each StatefulSet's spec generation and
+    /// metadata (its status churns with the controller, not with us), each claim's
+    /// resourceVersion, each pod's uid (a deleted and recreated pod has a new one).
     pub async fn versions(&self) -> Vec<(String, String)> {
         let mut versions: Vec<(String, String)> = Vec::new();
-        let sts = self.api::<StatefulSet>().list(&Default::default()).await.unwrap().items;
-        versions.extend(sts.iter().map(|o| (format!("sts/{}", o.name_any()), o.resource_version().unwrap())));
-        versions.extend(
-            self.pvcs()
-                .await
-                .iter()
-                .map(|o| (format!("pvc/{}", o.name_any()), o.resource_version().unwrap())),
-        );
+        for sts in self.api::<StatefulSet>().list(&Default::default()).await.unwrap().items {
+            let state = format!("{:?} {:?} {:?}", sts.metadata.generation, sts.metadata.annotations, sts.metadata.labels);
+            versions.push((format!("sts/{}", sts.name_any()), state));
+        }
+        versions.sort();
+        versions.extend(self.pvcs().await.iter().map(|o| (format!("pvc/{}", o.name_any()), o.resource_version().unwrap())));
         let mut pods = self.pods().await;
         pods.sort_by_key(|p| p.name_any());
         versions.extend(pods.iter().map(|o| (format!("pod/{}", o.name_any()), o.uid().unwrap())));

@@ -16,8 +16,8 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 
 use crate::client::{Kube, KubeArgs};
 use crate::core::objects::{
-    ON_DELETE, ROLLING_UPDATE, current_revision, ordinal_range, partition, pod_revision, pods_of, replicas,
-    scaling_settled, update_revision, update_strategy,
+    ON_DELETE, ROLLING_UPDATE, current_revision, observed_current, ordinal_range, partition, pod_revision,
+    pods_of, replicas, scaling_settled, short_revision, update_revision, update_strategy,
 };
 use crate::core::patches;
 use crate::core::rollout::{
@@ -107,6 +107,8 @@ struct Run<'a> {
     request_timeout: Duration,
     /// The watches every wait shares, started on first use.
     waiter: Option<Waiter>,
+    /// Steps this run took (a resumed run takes fewer than its plan has).
+    steps_taken: usize,
 }
 
 pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal) -> Result<()> {
@@ -125,6 +127,7 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal) -> Result<()
         started: Instant::now(),
         request_timeout,
         waiter: None,
+        steps_taken: 0,
     };
     let result = run.dispatch(sts).await;
     run.reporter.clear();
@@ -134,6 +137,14 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal) -> Result<()
 impl Run<'_> {
     async fn dispatch(&mut self, sts: StatefulSet) -> Result<()> {
         check_strategy(&sts)?;
+        // Revisions and counts in the status mean something only once the controller has seen
+        // the latest spec (a template just applied by someone else, say).
+        let sts = if observed_current(&sts) {
+            sts
+        } else {
+            let (generation, timeout) = (sts.metadata.generation, self.args.timeout);
+            self.waiter(&sts).await?.observed(generation, timeout).await?
+        };
         let journal = Journal::of(&sts).transpose().map_err(Error::Refused)?;
         if self.args.abort || journal.as_ref().is_some_and(|j| j.aborting) {
             if journal.as_ref().is_some_and(|j| j.aborting) && !self.args.abort {
@@ -153,7 +164,8 @@ impl Run<'_> {
         let template = self.new_template(&sts).await?;
         if journal.is_none() && !scaling_settled(&sts) {
             return Err(Error::Refused(format!(
-                "{} is scaling (status.replicas {} of {}): wait until it settles, then run the rollout",
+                "{} is scaling (status.replicas {} of {}): a partition does not hold back pods created meanwhile; \
+                 wait until it settles. If a broken template blocks the scale-up, fix the template itself or scale back",
                 self.args.name,
                 sts.status.as_ref().map_or(0, |s| s.replicas),
                 replicas(&sts)
@@ -221,11 +233,22 @@ impl Run<'_> {
         let range = ordinal_range(&sts);
         let pending = template.is_some() || update_pending(&sts, &self.pods(&sts).await?);
         let explicit = self.args.partition.map(|n| n as i32);
-        if journal.is_none() && !pending && explicit.is_none() {
+        if journal.is_none() && !pending {
+            let revision = short_revision(&self.args.name, update_revision(&sts).unwrap_or("?")).to_owned();
+            let Some(n) = explicit else {
+                eprintln!("nothing to roll out: every pod of {} runs revision {revision}", self.args.name);
+                return Ok(());
+            };
+            // No update pending: moving the partition changes no pod, so no journal and no wait.
+            if !self.args.dry_run {
+                self.term
+                    .require_consent(self.args.yes, &format!("change the partition of {}", self.args.name))?;
+                let what = format!("set the partition of {} to {n}", self.args.name);
+                self.patch(&sts, patches::move_partition(&sts, n, None), &what).await?;
+            }
             eprintln!(
-                "nothing to roll out: every pod of {} runs revision {}",
-                self.args.name,
-                update_revision(&sts).unwrap_or("?")
+                "partition of {} is {n}; no update is pending, every pod runs revision {revision}",
+                self.args.name
             );
             return Ok(());
         }
@@ -245,6 +268,10 @@ impl Run<'_> {
                 .filter(|s| s.partition < hold.min(replicas))
                 .collect(),
         };
+        if template.is_none() {
+            // Pods the controller updated before this run are not news.
+            self.reporter.already_updated(&pods_of(&sts, &self.pods(&sts).await?), update_revision(&sts));
+        }
         self.reporter.event(Event::Plan {
             from_revision: journal
                 .as_ref()
@@ -325,9 +352,10 @@ impl Run<'_> {
                 .patch(&sts, patch, &format!("set the partition of {} to {}", self.args.name, step.partition))
                 .await?;
             sts = self.wait_step(sts, step, total).await?;
+            self.steps_taken += 1;
         }
         if partition(&sts) == 0 {
-            return self.finish(sts, total).await;
+            return self.finish(sts).await;
         }
         self.reporter.event(Event::Stopped {
             partition: partition(&sts),
@@ -422,19 +450,26 @@ impl Run<'_> {
                 .suspend(|| self.term.confirm(false, "The step failed. Abort and roll back now?"))?;
             if abort {
                 let journal = Journal::of(&sts).transpose().map_err(Error::Refused)?;
+                let target = journal.as_ref().map(|j| j.from_revision.clone()).unwrap_or_default();
                 Box::pin(self.abort(sts, journal)).await?;
+                return Err(Error::StepFailed(format!(
+                    "rollout of {} failed ({}) and was rolled back to revision {}",
+                    self.args.name,
+                    reasons.join("; "),
+                    short_revision(&self.args.name, &target)
+                )));
             }
         }
         Err(Error::StepFailed(message))
     }
 
-    async fn finish(&mut self, sts: StatefulSet, steps: usize) -> Result<()> {
+    async fn finish(&mut self, sts: StatefulSet) -> Result<()> {
         let timeout = self.args.timeout;
         let sts = self.waiter(&sts).await?.promoted(sts.metadata.generation, timeout).await?;
         let sts = self.patch(&sts, patches::clear_journal(&sts), "clear the rollout journal").await?;
         self.reporter.event(Event::Finished {
             revision: update_revision(&sts).map(str::to_owned),
-            steps,
+            steps: self.steps_taken,
             seconds: self.started.elapsed().as_secs_f64(),
         })
     }

@@ -124,6 +124,22 @@ impl Reporter {
         }
     }
 
+    /// Marks pods already on `revision` (and Ready) before this run as announced.
+    pub fn already_updated(
+        &mut self,
+        pods: &[(i32, &k8s_openapi::api::core::v1::Pod)],
+        revision: Option<&str>,
+    ) {
+        use crate::core::objects::{pod_ready, pod_revision};
+        for (_, pod) in pods.iter().filter(|(_, p)| revision.is_some() && pod_revision(p) == revision) {
+            let key = (kube::ResourceExt::name_any(*pod), revision.unwrap_or_default().to_owned());
+            if pod_ready(pod) {
+                self.announced_ready.insert(key.clone());
+            }
+            self.announced_updated.insert(key);
+        }
+    }
+
     /// Announces pods that became updated or Ready since the last call, and refreshes the spinner.
     pub fn progress(&mut self, prefix: &str, pods: &[PodProgress], revision: Option<&str>) -> Result<()> {
         let mut events = Vec::new();
