@@ -7,16 +7,18 @@ GO_MODULES="$CLUSTER_DIR/go"
 K8S_VERSION=v1.34.4
 ETCD_VERSION=v3.6.16
 KWOK_VERSION=v0.8.0
+KREW_VERSION=v0.4.4
 
 CACHE_ROOT="${KUBECTL_STATEFUL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kubectl-stateful}"
-# The binaries are keyed by the pinned versions and by the wrapper modules' go.sum, so a
-# dependency change rebuilds and an unchanged checkout reuses them.
+# Binaries are keyed by the pinned versions and by their wrapper modules' go.mod and go.sum,
+# so a dependency change rebuilds and an unchanged checkout reuses them.
 testbed_key() {
   local sums
-  sums=$(cat "$GO_MODULES"/*/go.mod "$GO_MODULES"/*/go.sum | sha256sum | cut -c1-12)
+  sums=$(cat "$GO_MODULES"/{etcd,k8s,kwok}/go.mod "$GO_MODULES"/{etcd,k8s,kwok}/go.sum | sha256sum | cut -c1-12)
   echo "k8s-$K8S_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION-$sums"
 }
 BIN_DIR="$CACHE_ROOT/bin/$(testbed_key)"
+KREW_BIN_DIR="$CACHE_ROOT/bin/krew-$KREW_VERSION-$(cat "$GO_MODULES"/krew/go.{mod,sum} | sha256sum | cut -c1-12)"
 
 # One cluster per machine and user; KWOK_WORKDIR holds its PKI, kubeconfig, logs and etcd data.
 CLUSTER_NAME="${KUBECTL_STATEFUL_CLUSTER:-kubectl-stateful}"
