@@ -5,6 +5,7 @@
 //! [`fetch`] and [`live`] read the cluster, [`cmd`] holds one module per command, [`output`]
 //! renders and [`ui`] talks to the person at the terminal.
 
+pub mod access;
 pub mod cli;
 pub mod client;
 pub mod cmd;
@@ -13,6 +14,7 @@ pub mod error;
 pub mod fetch;
 pub mod live;
 pub mod output;
+pub mod signal;
 pub mod ui;
 
 use cli::{Cli, Command};
@@ -26,14 +28,31 @@ pub const COMPLETE_COMMAND: &str = "__complete";
 /// Runs one parsed command line.
 pub async fn run(cli: Cli) -> Result<()> {
     let term = Terminal::detect();
-    let result = match cli.command {
-        Command::Status(args) => cmd::status::run(args, &cli.kube, &term).await,
-        Command::Rollout(args) => cmd::rollout::run(args, &cli.kube, &term).await,
-        Command::Pvc { command } => cmd::pvc::run(command, &cli.kube, &term).await,
-        Command::Recover(args) => cmd::recover::run(args, &cli.kube, &term).await,
-        Command::Version(args) => cmd::version::run(args, &cli.kube).await,
-        Command::Completion(args) => cmd::completion::run(args),
+    signal::listen();
+    let command = async {
+        match cli.command {
+            Command::Status(args) => cmd::status::run(args, &cli.kube, &term).await,
+            Command::Rollout(args) => cmd::rollout::run(args, &cli.kube, &term).await,
+            Command::Pvc { command } => cmd::pvc::run(command, &cli.kube, &term).await,
+            Command::Recover(args) => cmd::recover::run(args, &cli.kube, &term).await,
+            Command::Version(args) => cmd::version::run(args, &cli.kube).await,
+            Command::Completion(args) => cmd::completion::run(args),
+        }
+    };
+    tokio::pin!(command);
+    let result = tokio::select! {
+        result = &mut command => result,
+        () = signal::interrupted() => {
+            // Commands that wait say where they left things; give them a moment to.
+            match tokio::time::timeout(INTERRUPT_GRACE, &mut command).await {
+                Ok(result) => result,
+                Err(_) => Err(error::Error::Interrupted("interrupted".to_owned())),
+            }
+        }
     };
     cli.kube.report_requests();
     result
 }
+
+/// How long a command may take to stop cleanly after Ctrl-C.
+const INTERRUPT_GRACE: std::time::Duration = std::time::Duration::from_secs(3);

@@ -11,6 +11,7 @@ use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use serde_json::json;
 
+use crate::access::{self, Permission};
 use crate::client::{Kube, KubeArgs};
 use crate::core::names::pod_name;
 use crate::core::objects::{age, mounted_claims, ordinal_range, scaling_settled};
@@ -132,6 +133,7 @@ pub async fn run(command: Command, kube_args: &KubeArgs, term: &Terminal) -> Res
         }
         return Ok(());
     }
+    require_permissions(&kube, &plan).await?;
     let result = Pruner { kube: &kube, term, args: &args, planned: &scope }.prune(&plan).await;
     match result {
         Ok(result) => {
@@ -152,6 +154,26 @@ pub async fn run(command: Command, kube_args: &KubeArgs, term: &Terminal) -> Res
             Err(error)
         }
     }
+}
+
+/// Deleting the claims of every namespace involved, and switching PVs to Retain if asked.
+async fn require_permissions(kube: &Kube, plan: &PrunePlan) -> Result<()> {
+    let mut namespaces: Vec<&str> = plan.to_prune().map(|c| c.namespace.as_str()).collect();
+    namespaces.sort_unstable();
+    namespaces.dedup();
+    let mut needed: Vec<Permission> = namespaces
+        .into_iter()
+        .map(|ns| Permission {
+            verb: "delete",
+            group: "",
+            resource: "persistentvolumeclaims",
+            namespace: Some(ns),
+        })
+        .collect();
+    if plan.to_prune().any(|c| c.retain_volume) {
+        needed.push(Permission { verb: "patch", group: "", resource: "persistentvolumes", namespace: None });
+    }
+    access::require(kube, &needed).await
 }
 
 fn warn_about_data(plan: &PrunePlan) {
@@ -231,7 +253,13 @@ impl Pruner<'_> {
                     if done.is_empty() { "none".to_owned() } else { done.join(", ") },
                     remaining.join(", ")
                 );
-                return Err((finish(result, &deleted), Error::Partial(message)));
+                let error = match e {
+                    Error::Interrupted(_) => {
+                        Error::Interrupted(format!("{message}; run the same command again to continue"))
+                    }
+                    _ => Error::Partial(message),
+                };
+                return Err((finish(result, &deleted), error));
             }
         }
         Ok(finish(result, &deleted))
@@ -264,6 +292,10 @@ impl Pruner<'_> {
             .map_err(Error::kube(format!("list pods in {namespace}")))?
             .items;
         for candidate in candidates {
+            // Ctrl-C stops between deletes, never inside one (a claim is deleted or it is not).
+            if crate::signal::is_interrupted() {
+                return Err(Error::Interrupted("interrupted".to_owned()));
+            }
             // Right before each delete: the StatefulSet must still be what the plan saw.
             let now = statefulsets
                 .get(sts_name)

@@ -14,6 +14,7 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use serde::Serialize;
 use tokio::time::Instant;
 
+use crate::access::{self, Permission};
 use crate::client::{Kube, KubeArgs};
 use crate::core::names::pod_name;
 use crate::core::objects::{mounted_claims, node_name, pod_ready, terminating};
@@ -152,6 +153,12 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal) -> Result<()
         eprintln!("dry run: nothing was changed");
         return finish(&mut stdout, &args, &recovery);
     }
+    let mut needed =
+        vec![Permission { verb: "delete", group: "", resource: "pods", namespace: Some(&kube.namespace) }];
+    if args.cordon {
+        needed.push(Permission { verb: "patch", group: "", resource: "nodes", namespace: None });
+    }
+    access::require(&kube, &needed).await?;
     if !term.confirm_typed(args.yes, &format!("Force-delete pod {}?", pod.name_any()), &pod.name_any())? {
         return Err(Error::Refused(format!("not confirmed: pod {} was left alone", pod.name_any())));
     }
@@ -310,7 +317,7 @@ async fn wait_for_replacement(
                     humantime::format_duration(timeout)
                 )));
             }
-            _ = tokio::signal::ctrl_c() => return Err(Error::Interrupted(format!(
+            () = crate::signal::interrupted() => return Err(Error::Interrupted(format!(
                 "interrupted: pod {name} was force-deleted; the StatefulSet controller creates its replacement on its own"
             ))),
         }

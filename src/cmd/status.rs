@@ -163,7 +163,7 @@ async fn watch(
         }
         tokio::select! {
             changed = live.changed() => changed?,
-            _ = tokio::signal::ctrl_c() => return Ok(()),
+            () = crate::signal::interrupted() => return Ok(()),
         }
     }
 }

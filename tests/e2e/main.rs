@@ -7,6 +7,7 @@
 mod support;
 
 mod cluster;
+mod faults;
 mod prune;
 mod recover;
 mod rollout;

@@ -32,20 +32,31 @@ pub fn kubeconfig() -> &'static PathBuf {
 }
 
 pub async fn client() -> Client {
-    let kubeconfig = kube::config::Kubeconfig::read_from(kubeconfig()).expect("read kubeconfig");
+    client_for(kubeconfig()).await
+}
+
+async fn client_for(path: &std::path::Path) -> Client {
+    let kubeconfig = kube::config::Kubeconfig::read_from(path).expect("read kubeconfig");
     let config = Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await.expect("kubeconfig");
     Client::try_from(config).expect("client")
 }
 
-/// A fresh namespace on the shared cluster, deleted (in the background) when dropped.
+/// A fresh namespace on the shared cluster (or a test's own), deleted in the background
+/// when dropped.
 pub struct Env {
     pub client: Client,
     pub ns: String,
+    pub kubeconfig: PathBuf,
 }
 
 impl Env {
     pub async fn new(test: &str) -> Env {
-        let client = client().await;
+        Env::on(kubeconfig(), test).await
+    }
+
+    /// A namespace on the cluster `kubeconfig` points to.
+    pub async fn on(kubeconfig: &std::path::Path, test: &str) -> Env {
+        let client = client_for(kubeconfig).await;
         let suffix =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
         let ns = format!("{}-{suffix:x}", test.replace('_', "-").chars().take(40).collect::<String>());
@@ -63,7 +74,7 @@ impl Env {
             accounts.get_opt("default").await.ok().flatten().is_some()
         })
         .await;
-        Env { client, ns }
+        Env { client, ns, kubeconfig: kubeconfig.to_owned() }
     }
 
     pub fn api<K>(&self) -> Api<K>
@@ -77,14 +88,14 @@ impl Env {
     /// The plugin, pointed at this cluster and namespace.
     pub fn plugin(&self) -> assert_cmd::Command {
         let mut cmd = plugin();
-        cmd.args(["-n", &self.ns]);
+        cmd.env("KUBECONFIG", &self.kubeconfig).args(["-n", &self.ns]);
         cmd
     }
 
     /// The plugin as a child process, for tests that act while it runs.
     pub fn spawn_plugin(&self, args: &[&str]) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubectl-stateful"));
-        cmd.env("KUBECONFIG", kubeconfig()).env("NO_COLOR", "1").args(["-n", &self.ns]).args(args);
+        cmd.env("KUBECONFIG", &self.kubeconfig).env("NO_COLOR", "1").args(["-n", &self.ns]).args(args);
         cmd.stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());
@@ -186,11 +197,19 @@ impl Env {
     pub async fn versions(&self) -> Vec<(String, String)> {
         let mut versions: Vec<(String, String)> = Vec::new();
         for sts in self.api::<StatefulSet>().list(&Default::default()).await.unwrap().items {
-            let state = format!("{:?} {:?} {:?}", sts.metadata.generation, sts.metadata.annotations, sts.metadata.labels);
+            let state = format!(
+                "{:?} {:?} {:?}",
+                sts.metadata.generation, sts.metadata.annotations, sts.metadata.labels
+            );
             versions.push((format!("sts/{}", sts.name_any()), state));
         }
         versions.sort();
-        versions.extend(self.pvcs().await.iter().map(|o| (format!("pvc/{}", o.name_any()), o.resource_version().unwrap())));
+        versions.extend(
+            self.pvcs()
+                .await
+                .iter()
+                .map(|o| (format!("pvc/{}", o.name_any()), o.resource_version().unwrap())),
+        );
         let mut pods = self.pods().await;
         pods.sort_by_key(|p| p.name_any());
         versions.extend(pods.iter().map(|o| (format!("pod/{}", o.name_any()), o.uid().unwrap())));
@@ -318,7 +337,8 @@ impl Env {
 impl Drop for Env {
     fn drop(&mut self) {
         let kubectl = |args: &[&str]| {
-            let _ = std::process::Command::new("kubectl").env("KUBECONFIG", kubeconfig()).args(args).output();
+            let _ =
+                std::process::Command::new("kubectl").env("KUBECONFIG", &self.kubeconfig).args(args).output();
         };
         kubectl(&["delete", "namespace", &self.ns, "--wait=false", "--ignore-not-found"]);
         let pool = format!("kubectl-stateful.test/pool={}", self.ns);
@@ -458,4 +478,73 @@ pub async fn namespaced_user(env: &Env, name: &str, extra: Value) -> String {
 
 pub async fn read_only_user(env: &Env, name: &str) -> String {
     namespaced_user(env, name, json!([])).await
+}
+
+/// A cluster of a test's own (`tests/cluster/up` under another name), for faults that would
+/// disturb every other test: stopping the API server. Removed when dropped.
+pub struct OwnCluster {
+    pub name: String,
+    pub kubeconfig: PathBuf,
+}
+
+impl OwnCluster {
+    pub fn start(name: &str) -> OwnCluster {
+        let output = cluster_script("up", name).output().expect("run tests/cluster/up");
+        assert!(
+            output.status.success(),
+            "tests/cluster/up failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let kubeconfig = PathBuf::from(String::from_utf8(output.stdout).unwrap().trim());
+        OwnCluster { name: name.to_owned(), kubeconfig }
+    }
+
+    fn pid_file(&self, component: &str) -> PathBuf {
+        self.kubeconfig.parent().unwrap().join("pids").join(format!("{component}.pid"))
+    }
+
+    /// Stops the component's process; returns its command line, for [`OwnCluster::resume`].
+    pub fn stop(&self, component: &str) -> Vec<String> {
+        let pid = std::fs::read_to_string(self.pid_file(component)).unwrap().trim().to_owned();
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+        let argv: Vec<String> = cmdline
+            .split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        assert!(std::process::Command::new("kill").arg(&pid).status().unwrap().success());
+        while std::path::Path::new(&format!("/proc/{pid}")).exists()
+            && !std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().contains(") Z")
+        {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        argv
+    }
+
+    /// Starts a stopped component again with the same command line, and records its pid.
+    pub fn resume(&self, component: &str, argv: &[String]) {
+        let log = self.kubeconfig.parent().unwrap().join("logs").join(format!("{component}.restarted.log"));
+        let log = std::fs::File::create(log).unwrap();
+        let child = std::process::Command::new(&argv[0])
+            .args(&argv[1..])
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("restart component");
+        std::fs::write(self.pid_file(component), child.id().to_string()).unwrap();
+    }
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        let _ = cluster_script("down", &self.name).output();
+    }
+}
+
+fn cluster_script(script: &str, name: &str) -> std::process::Command {
+    let mut command =
+        std::process::Command::new(format!("{}/tests/cluster/{script}", env!("CARGO_MANIFEST_DIR")));
+    command.env("KUBECTL_STATEFUL_CLUSTER", name);
+    command
 }

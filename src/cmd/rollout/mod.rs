@@ -14,6 +14,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 
+use crate::access::{self, Permission};
 use crate::client::{Kube, KubeArgs};
 use crate::core::objects::{
     ON_DELETE, ROLLING_UPDATE, current_revision, observed_current, ordinal_range, partition, pod_revision,
@@ -243,6 +244,7 @@ impl Run<'_> {
             if !self.args.dry_run {
                 self.term
                     .require_consent(self.args.yes, &format!("change the partition of {}", self.args.name))?;
+                self.require_permissions(false).await?;
                 let what = format!("set the partition of {} to {n}", self.args.name);
                 self.patch(&sts, patches::move_partition(&sts, n, None), &what).await?;
             }
@@ -288,6 +290,7 @@ impl Run<'_> {
             return Ok(());
         }
         self.term.require_consent(self.args.yes, &format!("roll out {}", self.args.name))?;
+        self.require_permissions(false).await?;
 
         let new_journal = journal.is_none().then(|| Journal {
             steps: sizes.0.iter().map(ToString::to_string).collect(),
@@ -381,9 +384,18 @@ impl Run<'_> {
             next.partition,
             pods.join(", ")
         );
-        let choice = self.reporter.suspend(|| {
-            self.term.choose(&question, &["continue", "stop here (resume later)", "abort and roll back"])
-        })?;
+        let choice = self
+            .reporter
+            .suspend(|| self.term.choose(&question, &["continue", "stop here (resume later)", "abort and roll back"]))
+            .map_err(|e| match e {
+                Error::Interrupted(_) => Error::Interrupted(format!(
+                    "interrupted at the prompt: {} is left at partition {}; run `kubectl stateful rollout {}` to resume, or add --abort",
+                    self.args.name,
+                    partition(sts),
+                    self.args.name
+                )),
+                other => other,
+            })?;
         match choice {
             0 => Ok(true),
             1 => {
@@ -606,6 +618,17 @@ impl Run<'_> {
             }
             Err(e) => Err(Error::kube(what)(e)),
         }
+    }
+
+    /// What a rollout writes: the StatefulSet, and for an abort the pods it may delete.
+    async fn require_permissions(&self, abort: bool) -> Result<()> {
+        let namespace = Some(self.kube.namespace.as_str());
+        let mut needed =
+            vec![Permission { verb: "patch", group: "apps", resource: "statefulsets", namespace }];
+        if abort {
+            needed.push(Permission { verb: "delete", group: "", resource: "pods", namespace });
+        }
+        access::require(&self.kube, &needed).await
     }
 
     /// The shared watches, started on first use.

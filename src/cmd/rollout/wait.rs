@@ -71,7 +71,7 @@ impl Waiter {
                 Ok(()) => Ok(()),
             },
             _ = tokio::time::sleep_until(wake_at) => Ok(()),
-            _ = tokio::signal::ctrl_c() => Err(Error::Interrupted(format!(
+            () = crate::signal::interrupted() => Err(Error::Interrupted(format!(
                 "interrupted: {} is left at partition {partition_now} (pods at or above it may still be updating); \
                  run `kubectl stateful rollout {}` to resume, or add --abort to roll back",
                 self.name, self.name

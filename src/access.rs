@@ -1,0 +1,84 @@
+//! Checks, before a command changes anything, that the user may make every change it plans
+//! (SelfSubjectAccessReview, as `kubectl auth can-i`), so a missing permission stops the command
+//! with one line naming it instead of leaving work half done.
+
+use k8s_openapi::api::authorization::v1::{
+    ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+};
+use kube::api::{Api, PostParams};
+
+use crate::client::Kube;
+use crate::error::{Error, Result};
+
+/// One permission: `verb` on `resource` of API `group` ("" for core), in `namespace` (None for
+/// cluster-scoped resources).
+#[derive(Debug, Clone, Copy)]
+pub struct Permission<'a> {
+    pub verb: &'a str,
+    pub group: &'a str,
+    pub resource: &'a str,
+    pub namespace: Option<&'a str>,
+}
+
+impl Permission<'_> {
+    fn describe(&self) -> String {
+        let resource = if self.group.is_empty() {
+            self.resource.to_owned()
+        } else {
+            format!("{}.{}", self.resource, self.group)
+        };
+        match self.namespace {
+            Some(ns) => format!("{} {resource} in namespace {ns}", self.verb),
+            None => format!("{} {resource} (cluster-wide)", self.verb),
+        }
+    }
+
+    fn can_i(&self) -> String {
+        let resource = if self.group.is_empty() {
+            self.resource.to_owned()
+        } else {
+            format!("{}.{}", self.resource, self.group)
+        };
+        match self.namespace {
+            Some(ns) => format!("kubectl auth can-i {} {resource} -n {ns}", self.verb),
+            None => format!("kubectl auth can-i {} {resource}", self.verb),
+        }
+    }
+}
+
+/// Fails with the first permission the user lacks; all reviews run concurrently.
+pub async fn require(kube: &Kube, permissions: &[Permission<'_>]) -> Result<()> {
+    let api: Api<SelfSubjectAccessReview> = Api::all(kube.client.clone());
+    let reviews = permissions.iter().map(|p| {
+        let review = SelfSubjectAccessReview {
+            spec: SelfSubjectAccessReviewSpec {
+                resource_attributes: Some(ResourceAttributes {
+                    verb: Some(p.verb.to_owned()),
+                    group: Some(p.group.to_owned()),
+                    resource: Some(p.resource.to_owned()),
+                    namespace: p.namespace.map(str::to_owned),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let api = api.clone();
+        async move { api.create(&PostParams::default(), &review).await }
+    });
+    let results = futures::future::join_all(reviews).await;
+    for (permission, result) in permissions.iter().zip(results) {
+        let allowed = result
+            .map_err(Error::kube(format!("check whether you may {}", permission.describe())))?
+            .status
+            .is_some_and(|s| s.allowed);
+        if !allowed {
+            return Err(Error::Refused(format!(
+                "you may not {} (`{}` says no); nothing was changed",
+                permission.describe(),
+                permission.can_i()
+            )));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,245 @@
+//! Faults, races, permissions and bad input: nothing lost, nothing changed by mistake.
+
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use kube::ResourceExt;
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::support::{Env, OwnCluster, Sts, namespaced_user, read_only_user};
+
+const JOURNAL: &str = "kubectl-stateful.dev/rollout";
+const V2: &str = "app=example.invalid/app:v2";
+
+fn partition(sts: &StatefulSet) -> i32 {
+    sts.spec
+        .as_ref()
+        .unwrap()
+        .update_strategy
+        .as_ref()
+        .unwrap()
+        .rolling_update
+        .as_ref()
+        .unwrap()
+        .partition
+        .unwrap()
+}
+
+async fn images(env: &Env) -> Vec<String> {
+    let mut images: Vec<String> = env
+        .pods()
+        .await
+        .iter()
+        .map(|p| p.spec.as_ref().unwrap().containers[0].image.clone().unwrap())
+        .collect();
+    images.sort();
+    images
+}
+
+/// Spawns a `-o json` rollout and returns once it reports `event`.
+async fn rollout_until(env: &Env, args: &[&str], event: &str) -> tokio::process::Child {
+    let mut child = env.spawn_plugin(args).spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let needle = format!("\"event\":\"{event}\"");
+    while let Some(line) = lines.next_line().await.unwrap() {
+        if line.contains(&needle) {
+            return child;
+        }
+    }
+    panic!("the rollout ended before {event}: {:?}", child.wait_with_output().await);
+}
+
+fn one_line(stderr: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stderr).into_owned();
+    assert_eq!(text.lines().count(), 1, "one line on stderr: {text}");
+    text
+}
+
+#[tokio::test]
+async fn the_api_server_dying_mid_rollout_leaves_a_safe_partition_and_the_rollout_resumes() {
+    let cluster = tokio::task::spawn_blocking(|| OwnCluster::start("faults-apiserver")).await.unwrap();
+    let env = Env::on(&cluster.kubeconfig, "apiserver").await;
+    env.statefulset(&Sts { min_ready_seconds: Some(5), ..Sts::new("web", 3) }).await;
+    let child = rollout_until(
+        &env,
+        &["--request-timeout", "3s", "rollout", "web", "--image", V2, "--yes", "-o", "json"],
+        "stepStarted",
+    )
+    .await;
+
+    let apiserver = cluster.stop("kube-apiserver");
+    let stopped = Instant::now();
+    let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("exits")
+        .unwrap();
+    let noticed = stopped.elapsed();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = one_line(&output.stderr);
+    assert!(
+        stderr.contains("lost the connection to the API server") && stderr.contains("left at partition 2"),
+        "{stderr}"
+    );
+    assert!(noticed < Duration::from_secs(15), "noticed after {noticed:?}");
+
+    cluster.resume("kube-apiserver", &apiserver);
+    crate::support::wait_until(Duration::from_secs(60), || async {
+        env.client.apiserver_version().await.is_ok()
+    })
+    .await;
+    let web = env.api::<StatefulSet>().get("web").await.unwrap();
+    assert_eq!(partition(&web), 2, "step 1's partition: only the canary released");
+    assert!(web.annotations().contains_key(JOURNAL));
+
+    let resumed = env.plugin().args(["rollout", "web", "--yes", "--timeout", "90s"]).output().unwrap();
+    assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
+    assert_eq!(images(&env).await, vec!["example.invalid/app:v2"; 3]);
+    drop(env);
+    drop(cluster);
+}
+
+#[tokio::test]
+async fn ctrl_c_during_a_rollout_wait_exits_cleanly_and_says_how_to_resume() {
+    let env = Env::new("faults-sigint").await;
+    env.statefulset(&Sts { min_ready_seconds: Some(5), ..Sts::new("web", 3) }).await;
+    let child =
+        rollout_until(&env, &["rollout", "web", "--image", V2, "--yes", "-o", "json"], "stepStarted").await;
+    let pid = child.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    let output =
+        tokio::time::timeout(Duration::from_secs(10), child.wait_with_output()).await.unwrap().unwrap();
+    assert_eq!(output.status.code(), Some(130));
+    let stderr = one_line(&output.stderr);
+    assert!(
+        stderr.contains("interrupted") && stderr.contains("kubectl stateful rollout web` to resume"),
+        "{stderr}"
+    );
+    let web = env.api::<StatefulSet>().get("web").await.unwrap();
+    assert_eq!(partition(&web), 2);
+    assert!(web.annotations().contains_key(JOURNAL));
+
+    let resumed = env.plugin().args(["rollout", "web", "--yes"]).output().unwrap();
+    assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
+    assert_eq!(images(&env).await, vec!["example.invalid/app:v2"; 3]);
+}
+
+#[tokio::test]
+async fn ctrl_c_at_a_prompt_changes_nothing_more() {
+    let env = Env::new("faults-prompt").await;
+    env.statefulset(&Sts::new("web", 3)).await;
+    env.scale("web", 1).await;
+    env.wait_ready("web", Duration::from_secs(60)).await;
+    let before = env.versions().await;
+    let (ns, config) = (env.ns.clone(), env.kubeconfig.clone());
+    let (status, transcript) = tokio::task::spawn_blocking(move || {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-stateful"));
+        command.env("KUBECONFIG", config).env("NO_COLOR", "1").args(["-n", &ns, "pvc", "prune", "web"]);
+        let mut session = rexpect::session::spawn_command(command, Some(30_000)).unwrap();
+        session.exp_string("Type web to confirm").unwrap();
+        session.send_control('c').unwrap();
+        let transcript = session.exp_eof().unwrap();
+        (session.process().wait().unwrap(), transcript)
+    })
+    .await
+    .unwrap();
+    assert!(matches!(status, rexpect::process::WaitStatus::Exited(_, 130)), "{status:?}");
+    assert!(transcript.contains("interrupted"), "{transcript}");
+    assert_eq!(env.versions().await, before, "nothing deleted");
+}
+
+#[tokio::test]
+async fn a_concurrent_template_change_stops_the_rollout_and_stands() {
+    let env = Env::new("faults-template").await;
+    env.statefulset(&Sts { min_ready_seconds: Some(5), ..Sts::new("web", 3) }).await;
+    let child =
+        rollout_until(&env, &["rollout", "web", "--image", V2, "--yes", "-o", "json"], "stepStarted").await;
+    let theirs = "example.invalid/app:hotfix";
+    env.patch_sts(
+        "web",
+        json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "image": theirs}]}}}}),
+    )
+    .await;
+    let output = child.wait_with_output().await.unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = one_line(&output.stderr);
+    assert!(stderr.contains("someone else changed") && stderr.contains("without overwriting"), "{stderr}");
+    let web = env.api::<StatefulSet>().get("web").await.unwrap();
+    assert_eq!(web.spec.unwrap().template.spec.unwrap().containers[0].image.as_deref(), Some(theirs));
+}
+
+#[tokio::test]
+async fn without_write_permissions_each_command_names_what_it_may_not_do() {
+    let env = Env::new("faults-rbac").await;
+    env.statefulset(&Sts::new("web", 3)).await;
+    env.scale("web", 1).await;
+    env.wait_ready("web", Duration::from_secs(60)).await;
+    let viewer = read_only_user(&env, "viewer").await;
+    // May change StatefulSets but not delete pods: an abort that would need to delete is refused up front.
+    let operator = namespaced_user(
+        &env,
+        "operator",
+        json!([{"apiGroups": ["apps"], "resources": ["statefulsets"], "verbs": ["patch"]}]),
+    )
+    .await;
+    let before = env.versions().await;
+    let ns = env.ns.clone();
+    let cases: Vec<(&str, Vec<&str>, String)> = vec![
+        (
+            viewer.as_str(),
+            vec!["rollout", "web", "--image", V2, "--yes"],
+            format!("you may not patch statefulsets.apps in namespace {ns}"),
+        ),
+        (
+            viewer.as_str(),
+            vec!["rollout", "web", "--partition", "0", "--yes"],
+            format!("you may not patch statefulsets.apps in namespace {ns}"),
+        ),
+        (
+            viewer.as_str(),
+            vec!["pvc", "prune", "web", "--yes"],
+            format!("you may not delete persistentvolumeclaims in namespace {ns}"),
+        ),
+        (operator.as_str(), vec!["rollout", "web", "--abort", "--yes"], String::new()),
+    ];
+    for (user, args, expected) in cases {
+        let output = env.plugin().args(["--as", user]).args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if expected.is_empty() {
+            // Nothing to abort: the check is not even reached, and nothing changes.
+            assert!(output.status.success(), "{args:?}: {stderr}");
+            continue;
+        }
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains(&expected) && stderr.contains("nothing was changed"), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().filter(|l| l.starts_with("error:")).count(), 1, "{args:?}: {stderr}");
+    }
+    assert_eq!(env.versions().await, before, "nothing changed");
+}
+
+#[tokio::test]
+async fn bad_connection_input_is_one_line_and_exit_1() {
+    let env = Env::new("faults-input").await;
+    let missing = "/nonexistent/kubeconfig";
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--kubeconfig", missing, "status"], "cannot load kubeconfig"),
+        (vec!["--context", "no-such-context", "status"], "no-such-context"),
+        (
+            vec!["--server", "https://127.0.0.1:1", "--insecure-skip-tls-verify", "status", "web"],
+            "cannot read StatefulSet",
+        ),
+        (vec!["--request-timeout", "soon", "status"], "is not a duration"),
+    ];
+    for (args, expected) in cases {
+        let output = env.plugin().args(&args).output().unwrap();
+        let stderr = one_line(&output.stderr);
+        let code = if expected == "is not a duration" { 2 } else { 1 };
+        assert_eq!(output.status.code(), Some(code), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(output.stdout.is_empty());
+    }
+    // KUBECONFIG is honoured like --kubeconfig.
+    let output = env.plugin().env("KUBECONFIG", missing).arg("status").output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(one_line(&output.stderr).contains(missing));
+}
