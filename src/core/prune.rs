@@ -439,6 +439,80 @@ mod tests {
         assert_eq!(plan.storage_freed, "0B", "every PV survives");
     }
 
+    /// A claim of `web` as the property test generates it.
+    #[derive(Debug, Clone)]
+    struct Generated {
+        name: String,
+        evidence: u8,
+        terminating: bool,
+    }
+
+    fn generated() -> impl proptest::strategy::Strategy<Value = Generated> {
+        use proptest::prelude::*;
+        let names = prop_oneof![
+            (0u32..10).prop_map(|o| format!("data-web-{o}")),
+            (0u32..10).prop_map(|o| format!("logs-web-{o}")),
+            (0u32..10).prop_map(|o| format!("data-web-app-{o}")),
+            (0u32..10).prop_map(|o| format!("data-web-0{o}")),
+            "[a-z-]{1,12}[0-9]{0,2}",
+        ];
+        (names, 0u8..3, any::<bool>()).prop_map(|(name, evidence, terminating)| Generated {
+            name,
+            evidence,
+            terminating,
+        })
+    }
+
+    proptest::proptest! {
+        /// Whatever the cluster holds, a claim is pruned only if every rule allows it.
+        #[test]
+        fn prune_verdicts_obey_every_rule(
+            replicas in 0i32..5,
+            start in 0i32..3,
+            claims in proptest::collection::vec(generated(), 0..12),
+            pod_ordinals in proptest::collection::btree_set(0i32..8, 0..4),
+            mounted in proptest::collection::vec(0usize..12, 0..3),
+            include_scaled_to_zero in proptest::prelude::any::<bool>(),
+            settled in proptest::prelude::any::<bool>(),
+        ) {
+            // Names are unique within a namespace.
+            let mut seen = std::collections::HashSet::new();
+            let claims: Vec<Generated> = claims.into_iter().filter(|c| seen.insert(c.name.clone())).collect();
+            let builder = sts("web", replicas).templates(&["data", "logs"]).start(start);
+            let web = if settled { builder.build() } else { builder.scaling(replicas + 1).build() };
+            let pvcs: Vec<PersistentVolumeClaim> = claims
+                .iter()
+                .map(|c| {
+                    let b = pvc(&c.name);
+                    let b = match c.evidence { 0 => b, 1 => b.of(&web), _ => b.owner(&web) };
+                    if c.terminating { b.terminating().build() } else { b.build() }
+                })
+                .collect();
+            let mut pods: Vec<_> = pod_ordinals.iter().map(|o| pod(&web, *o).build()).collect();
+            for (i, index) in mounted.iter().enumerate() {
+                if let Some(c) = claims.get(*index) {
+                    pods.push(bare_pod(&format!("user-{i}")).mounting(&c.name).build());
+                }
+            }
+            let snap = snapshot(vec![web.clone()], pods, pvcs);
+            let options = PruneOptions { include_scaled_to_zero, retain_volumes: false };
+            let plan = plan(&snap, &[&web], &options);
+            let range = ordinal_range(&web);
+            for c in plan.to_prune() {
+                let generated = claims.iter().find(|g| g.name == c.name).unwrap();
+                let parsed = crate::core::names::parse_pvc_name(&c.name, "web", &["data", "logs"]);
+                proptest::prop_assert_eq!(parsed, Some((c.template.as_str(), c.ordinal)));
+                proptest::prop_assert!(!range.contains(c.ordinal));
+                proptest::prop_assert!(generated.evidence > 0, "no name-only claim is pruned");
+                proptest::prop_assert!(!generated.terminating);
+                proptest::prop_assert!(settled && (replicas > 0 || include_scaled_to_zero));
+                proptest::prop_assert!(!pod_ordinals.contains(&c.ordinal));
+                proptest::prop_assert!(!mounted.iter().any(|i| claims.get(*i).is_some_and(|m| m.name == c.name)));
+            }
+            proptest::prop_assert!(plan.candidates.iter().all(|c| !range.contains(c.ordinal)));
+        }
+    }
+
     #[test]
     fn warns_about_retention_policy_autoscalers_and_unreadable_volumes() {
         let mut web = sts("web", 1).templates(&["data"]).build();

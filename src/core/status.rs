@@ -629,3 +629,179 @@ pub fn max_unavailable_gate(release: Option<(u32, u32, u32)>) -> Option<String> 
 pub fn live_range(status: &StatefulSetStatus) -> OrdinalRange {
     OrdinalRange { start: status.ordinals_start, replicas: status.replicas.desired }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::fixtures::*;
+    use proptest::prelude::*;
+
+    fn options() -> StatusOptions {
+        StatusOptions { cluster_domain: "cluster.local".into(), now: created() }
+    }
+
+    fn snapshot(sts: &StatefulSet, pods: Vec<Pod>, pvcs: Vec<PersistentVolumeClaim>) -> Snapshot {
+        let volumes = pvcs.iter().map(|p| pv(&p.name_any(), "Delete")).collect();
+        Snapshot {
+            statefulsets: vec![sts.clone()],
+            pods,
+            pvcs,
+            services: vec![service(&sts.name_any())],
+            volumes: Some(volumes),
+            nodes: Some(vec![node("node-0", "True"), node("node-down", "Unknown")]),
+            ..Default::default()
+        }
+    }
+
+    fn codes(status: &StatefulSetStatus) -> Vec<WarningCode> {
+        status.warnings.iter().map(|w| w.code).collect()
+    }
+
+    #[test]
+    fn healthy_set_maps_every_ordinal() {
+        let web = sts("web", 2).templates(&["data"]).build();
+        let pods = vec![pod(&web, 0).build(), pod(&web, 1).build()];
+        let pvcs = vec![pvc("data-web-0").of(&web).build(), pvc("data-web-1").of(&web).build()];
+        let status = build(&web, &snapshot(&web, pods, pvcs), &options());
+        assert_eq!(codes(&status), []);
+        assert_eq!(status.ordinals[1].dns.as_deref(), Some("web-1.web.default.svc.cluster.local"));
+        assert_eq!(status.ordinals[1].pvcs[0].reclaim_policy.as_deref(), Some("Delete"));
+        assert_eq!(
+            (status.replicas.ready, status.replicas.pvcs_bound, status.replicas.pvcs_expected),
+            (2, 2, 2)
+        );
+        assert!(status.service.ok());
+    }
+
+    #[test]
+    fn missing_pods_and_claims_are_shown_not_skipped() {
+        let web = sts("web", 3).templates(&["data"]).start(4).build();
+        let pods = vec![pod(&web, 4).build(), pod(&web, 6).build()];
+        let pvcs =
+            vec![pvc("data-web-4").of(&web).build(), pvc("data-web-6").of(&web).phase("Pending").build()];
+        let status = build(&web, &snapshot(&web, pods, pvcs), &options());
+        let rows: Vec<(i32, bool, Option<&str>)> = status
+            .ordinals
+            .iter()
+            .map(|o| (o.ordinal, o.pod.is_some(), o.pvcs[0].phase.as_deref()))
+            .collect();
+        assert_eq!(rows, [(4, true, Some("Bound")), (5, false, None), (6, true, Some("Pending"))]);
+        assert_eq!(codes(&status), [WarningCode::PodMissing, WarningCode::PvcPending]);
+    }
+
+    #[test]
+    fn partitioned_update_marks_held_back_ordinals_and_counts_pods_by_label() {
+        let web = sts("web", 3).revisions("web-old", "web-new").partition(2).build();
+        let pods = vec![
+            pod(&web, 0).revision("web-old").build(),
+            pod(&web, 1).revision("web-old").build(),
+            pod(&web, 2).revision("web-new").ready(false).build(),
+        ];
+        let status = build(&web, &snapshot(&web, pods, vec![]), &options());
+        let held: Vec<bool> = status.ordinals.iter().map(|o| o.held_back).collect();
+        assert_eq!(held, [true, true, false]);
+        assert_eq!(status.revisions.update.as_ref().map(|r| r.pods), Some(1));
+        assert_eq!(status.revisions.current.as_ref().map(|r| r.pods), Some(2));
+        assert_eq!(
+            codes(&status),
+            [WarningCode::PodNotReady, WarningCode::RolloutInProgress, WarningCode::RolloutStalled]
+        );
+        assert!(status.warnings[2].message.contains("forced rollback"), "{}", status.warnings[2].message);
+    }
+
+    #[test]
+    fn service_problems_are_each_named() {
+        let web = sts("web", 1).build();
+        let mut snap = snapshot(&web, vec![pod(&web, 0).build()], vec![]);
+        snap.services.clear();
+        assert_eq!(codes(&build(&web, &snap, &options())), [WarningCode::ServiceMissing]);
+        let mut svc = service("web");
+        svc.spec.as_mut().unwrap().cluster_ip = Some("10.0.0.10".into());
+        svc.spec.as_mut().unwrap().selector = Some([("app".to_owned(), "other".to_owned())].into());
+        snap.services = vec![svc];
+        assert_eq!(
+            codes(&build(&web, &snap, &options())),
+            [WarningCode::ServiceNotHeadless, WarningCode::ServiceSelectorMismatch]
+        );
+    }
+
+    #[test]
+    fn node_trouble_lost_claims_and_a_forgotten_partition_are_flagged() {
+        let web = sts("web", 1).templates(&["data"]).partition(1).build();
+        let pods = vec![pod(&web, 0).node("node-down").build()];
+        let pvcs = vec![pvc("data-web-0").of(&web).phase("Lost").build()];
+        let status = build(&web, &snapshot(&web, pods, pvcs), &options());
+        assert_eq!(
+            codes(&status),
+            [WarningCode::PodOnNotReadyNode, WarningCode::PvcLost, WarningCode::PartitionWithoutUpdate]
+        );
+        assert_eq!(status.ordinals[0].pod.as_ref().unwrap().node_ready, Some(false));
+    }
+
+    #[test]
+    fn orphans_need_evidence_and_unreadable_kinds_leave_a_note() {
+        let web = sts("web", 1).templates(&["data"]).build();
+        let pvcs = vec![
+            pvc("data-web-0").of(&web).build(),
+            pvc("data-web-1").of(&web).build(),
+            pvc("data-web-2").build(),
+        ];
+        let mut snap = snapshot(&web, vec![pod(&web, 0).build()], pvcs);
+        snap.volumes = None;
+        snap.nodes = None;
+        let status = build(&web, &snap, &options());
+        let orphans: Vec<&str> = status.orphaned_pvcs.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(orphans, ["data-web-1"]);
+        assert_eq!(codes(&status), [WarningCode::OrphanedPvcs, WarningCode::UnverifiedPvc]);
+        assert_eq!(status.notes.len(), 2);
+        assert_eq!(status.ordinals[0].pvcs[0].reclaim_policy, None);
+    }
+
+    #[test]
+    fn max_unavailable_gate_by_release() {
+        assert!(max_unavailable_gate(Some((1, 34, 4))).is_some());
+        assert!(max_unavailable_gate(Some((1, 35, 2))).is_none());
+        assert!(max_unavailable_gate(Some((1, 35, 4))).is_some());
+        assert!(max_unavailable_gate(Some((1, 36, 0))).is_some());
+        assert!(max_unavailable_gate(Some((1, 37, 0))).is_none());
+        assert!(max_unavailable_gate(None).is_none());
+        let web = sts("web", 1).max_unavailable(2).build();
+        let mut snap = snapshot(&web, vec![pod(&web, 0).build()], vec![]);
+        snap.server_version = Some(
+            serde_json::from_value(serde_json::json!({
+                "major": "1", "minor": "34", "gitVersion": "v1.34.4", "gitCommit": "", "gitTreeState": "",
+                "buildDate": "", "goVersion": "", "compiler": "", "platform": ""
+            }))
+            .unwrap(),
+        );
+        assert_eq!(codes(&build(&web, &snap, &options())), [WarningCode::MaxUnavailableIgnored]);
+    }
+
+    proptest! {
+        /// Any mix of pods and claims: no panic, one row per live ordinal plus any other pod,
+        /// a claim column per template, and orphans only outside the live range.
+        #[test]
+        fn every_ordinal_gets_one_row(
+            replicas in 0i32..6, start in 0i32..4,
+            pod_ordinals in proptest::collection::btree_set(0i32..12, 0..8),
+            claim_ordinals in proptest::collection::btree_set(0i32..12, 0..8),
+            labelled in any::<bool>(),
+        ) {
+            let web = sts("web", replicas).templates(&["data", "logs"]).start(start).build();
+            let pods: Vec<Pod> = pod_ordinals.iter().map(|o| pod(&web, *o).build()).collect();
+            let pvcs: Vec<PersistentVolumeClaim> = claim_ordinals
+                .iter()
+                .map(|o| if labelled { pvc(&format!("data-web-{o}")).of(&web).build() } else { pvc(&format!("data-web-{o}")).build() })
+                .collect();
+            let status = build(&web, &snapshot(&web, pods, pvcs), &options());
+            let range = OrdinalRange { start, replicas };
+            let mut expected: BTreeSet<i32> = range.ordinals().collect();
+            expected.extend(pod_ordinals.iter().copied());
+            let rows: Vec<i32> = status.ordinals.iter().map(|o| o.ordinal).collect();
+            prop_assert_eq!(rows, expected.into_iter().collect::<Vec<_>>());
+            prop_assert!(status.ordinals.iter().all(|o| o.pvcs.len() == 2 && o.live == range.contains(o.ordinal)));
+            prop_assert!(status.orphaned_pvcs.iter().all(|c| !range.contains(c.ordinal)));
+            prop_assert!(labelled || status.orphaned_pvcs.is_empty(), "name-only claims are never orphans");
+        }
+    }
+}

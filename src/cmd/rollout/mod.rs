@@ -616,7 +616,14 @@ impl Run<'_> {
                     ))),
                 }
             }
-            Err(e) => Err(Error::kube(what)(e)),
+            Err(e @ kube::Error::Api(_)) => Err(Error::kube(what)(e)),
+            // No answer: the write may or may not have landed. The StatefulSet (and the journal)
+            // say which, and the next run reads them.
+            Err(e) => Err(Error::kube(format!(
+                "{what} (the API server did not answer, so it may or may not have happened; \
+                 `kubectl stateful rollout {}` reads the state and resumes)",
+                self.args.name
+            ))(e)),
         }
     }
 

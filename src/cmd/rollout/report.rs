@@ -79,6 +79,7 @@ pub struct Reporter {
     /// (pod, revision) pairs already announced as updated, and as Ready: each is said once.
     announced_updated: HashSet<(String, String)>,
     announced_ready: HashSet<(String, String)>,
+    stdout_closed: bool,
 }
 
 impl Reporter {
@@ -91,6 +92,7 @@ impl Reporter {
             bar,
             announced_updated: HashSet::new(),
             announced_ready: HashSet::new(),
+            stdout_closed: false,
         }
     }
 
@@ -98,29 +100,49 @@ impl Reporter {
     /// summary go to stdout, being the command's result).
     pub fn event(&mut self, event: Event) -> Result<()> {
         if self.format == Format::Json {
+            let (namespace, name) = (self.namespace.clone(), self.name.clone());
             let envelope = Envelope {
                 kind: "RolloutEvent",
                 schema_version: SCHEMA_VERSION,
                 time: Timestamp::now(),
-                namespace: &self.namespace,
-                stateful_set: &self.name,
+                namespace: &namespace,
+                stateful_set: &name,
                 event: &event,
             };
-            return write_json_line(&mut std::io::stdout().lock(), &envelope);
+            return self.write_stdout(|out| write_json_line(out, &envelope));
         }
         match &event {
             Event::Plan { .. } => {
-                self.bar.suspend(|| write_plan(&mut std::io::stdout().lock(), &self.name, &event))
+                let (bar, name) = (self.bar.clone(), self.name.clone());
+                bar.suspend(|| self.write_stdout(|out| write_plan(out, &name, &event)))
             }
             Event::Finished { .. } | Event::Aborted { .. } => {
                 self.bar.finish_and_clear();
-                writeln!(std::io::stdout().lock(), "{}", describe(&self.name, &event))?;
-                Ok(())
+                let line = describe(&self.name, &event);
+                self.write_stdout(|out| writeln!(out, "{line}").map_err(Into::into))
             }
             _ => {
                 self.bar.suspend(|| eprintln!("{}", describe(&self.name, &event)));
                 Ok(())
             }
+        }
+    }
+
+    /// Writes to stdout unless its reader went away. A rollout does not stop halfway because
+    /// nobody reads its events any more: it goes on, and its exit code says how it ended.
+    fn write_stdout(
+        &mut self,
+        write: impl FnOnce(&mut std::io::StdoutLock<'static>) -> Result<()>,
+    ) -> Result<()> {
+        if self.stdout_closed {
+            return Ok(());
+        }
+        match write(&mut std::io::stdout().lock()) {
+            Err(e) if e.is_broken_pipe() => {
+                self.stdout_closed = true;
+                Ok(())
+            }
+            other => other,
         }
     }
 
