@@ -10,7 +10,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use serde::Serialize;
 
-use super::claims::{Evidence, claims_of};
+use super::claims::{Claim, Evidence, claims_of};
 use super::names::{OrdinalRange, pod_name, pvc_name};
 use super::objects::*;
 use super::rollout::ROLLOUT_ANNOTATION;
@@ -207,6 +207,8 @@ pub fn build(sts: &StatefulSet, snapshot: &Snapshot, options: &StatusOptions) ->
     };
 
     let pods_by_ordinal: HashMap<i32, &Pod> = pods.iter().copied().collect();
+    let claims_by_slot: HashMap<(i32, &str), &Claim> =
+        claims.iter().map(|c| ((c.ordinal, c.template), c)).collect();
     let shown: BTreeSet<i32> = range.ordinals().chain(pods_by_ordinal.keys().copied()).collect();
     let templates = claim_templates(sts);
     let ordinals: Vec<OrdinalStatus> = shown
@@ -222,12 +224,9 @@ pub fn build(sts: &StatefulSet, snapshot: &Snapshot, options: &StatusOptions) ->
                 && revision.is_some_and(|r| Some(r) != update.as_deref());
             let pvcs = templates
                 .iter()
-                .map(|&template| {
-                    let existing = claims.iter().find(|c| c.ordinal == ordinal && c.template == template);
-                    match existing {
-                        Some(claim) => claim_status(claim.pvc, template, ordinal),
-                        None => missing_claim(template, &name, ordinal),
-                    }
+                .map(|&template| match claims_by_slot.get(&(ordinal, template)) {
+                    Some(claim) => claim_status(claim.pvc, template, ordinal),
+                    None => missing_claim(template, &name, ordinal),
                 })
                 .collect();
             let dns = service_name.map(|svc| {

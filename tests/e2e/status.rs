@@ -231,3 +231,21 @@ async fn unknown_names_fail_with_one_line() {
         assert!(output.stdout.is_empty());
     }
 }
+
+#[tokio::test]
+async fn a_closed_stdout_is_not_an_error() {
+    let env = Env::new("status-pipe").await;
+    env.statefulset(&Sts::new("web", 1)).await;
+    // `kubectl stateful status web | head -0`: the reader is gone before anything is written.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-stateful"))
+        .env("KUBECONFIG", &env.kubeconfig)
+        .args(["-n", &env.ns, "status", "web", "-o", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(output.stderr.is_empty(), "{}", String::from_utf8_lossy(&output.stderr));
+}
