@@ -110,6 +110,12 @@ pub async fn run(command: Command, kube_args: &KubeArgs, term: &Terminal) -> Res
         eprintln!("{name} has no volumeClaimTemplates: no PVCs to prune");
         return Ok(());
     }
+    if args.retain_volumes && snapshot.volumes.is_none() {
+        return Err(Error::Refused(
+            "--retain-volumes needs to read PersistentVolumes, which these credentials may not; nothing was changed"
+                .to_owned(),
+        ));
+    }
     let options = PruneOptions {
         include_scaled_to_zero: args.include_scaled_to_zero,
         retain_volumes: args.retain_volumes,
@@ -177,8 +183,12 @@ async fn require_permissions(kube: &Kube, plan: &PrunePlan) -> Result<()> {
 }
 
 fn warn_about_data(plan: &PrunePlan) {
-    let destroyed: Vec<&str> =
-        plan.candidates.iter().filter(|c| c.destroys_data()).map(|c| c.name.as_str()).collect();
+    let destroyed: Vec<String> = plan
+        .candidates
+        .iter()
+        .filter(|c| c.destroys_data())
+        .map(|c| format!("{}/{}", c.namespace, c.name))
+        .collect();
     if !destroyed.is_empty() {
         eprintln!(
             "warning: the PVs of {} have reclaim policy Delete: pruning destroys their data; add --retain-volumes to keep it as Released PVs",
@@ -450,7 +460,7 @@ pub fn render_plan(
     let count = plan.to_prune().count();
     writeln!(
         w,
-        "\n{count} PVC(s) to prune, {} to free; {} kept.",
+        "\n{count} PVC(s) to prune, {} of storage freed with their PVs; {} kept.",
         plan.storage_freed,
         plan.candidates.len() - count
     )?;

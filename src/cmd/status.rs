@@ -117,9 +117,8 @@ async fn watch(
     out: &mut impl Write,
 ) -> Result<()> {
     // Watch the cluster-scoped kinds only if this user may read them at all.
-    let probe =
-        fetch::snapshot_of(kube, sts.clone(), Extras { volumes: true, nodes: true, ..Extras::default() })
-            .await?;
+    let extras = Extras { volumes: true, nodes: true, server_version: true, ..Extras::default() };
+    let probe = fetch::snapshot_of(kube, sts.clone(), extras).await?;
     let kinds = live::Kinds {
         claims: true,
         service: true,
@@ -138,9 +137,8 @@ async fn watch(
         let now = Timestamp::now();
         let options = StatusOptions { cluster_domain: args.cluster_domain.clone(), now };
         let model = status::build(&snapshot.statefulsets[0], &snapshot, &options);
-        // Redraw only when what is shown changed (ages tick without a watch event).
-        let shown = serde_json::to_string(&model.ordinals).unwrap_or_default()
-            + &serde_json::to_string(&model.warnings).unwrap_or_default();
+        // Redraw only when the model changed: the watches also fire for changes it does not show.
+        let shown = serde_json::to_string(&model).unwrap_or_default();
         if last.as_ref() != Some(&shown) {
             let mut frame = Vec::new();
             match args.output {

@@ -185,9 +185,11 @@ pub fn plan(snapshot: &Snapshot, scope: &[&StatefulSet], options: &PruneOptions)
             let volume = pvc_volume(claim.pvc);
             let reclaim_policy =
                 volume.and_then(|v| volumes.as_ref()?.get(v)).map(|pv| pv_reclaim_policy(pv).to_owned());
+            // Switch every volume not known to be Retain: an unknown policy may well be Delete.
             let retain_volume = options.retain_volumes
                 && verdict == Verdict::Prune
-                && reclaim_policy.as_deref() == Some("Delete");
+                && volume.is_some()
+                && reclaim_policy.as_deref() != Some("Retain");
             candidates.push(Candidate {
                 name: claim.pvc.name_any(),
                 namespace: namespace.clone(),

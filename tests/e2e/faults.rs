@@ -190,12 +190,21 @@ async fn without_write_permissions_each_command_names_what_it_may_not_do() {
     env.statefulset(&Sts::new("web", 3)).await;
     env.scale("web", 1).await;
     env.wait_ready("web", Duration::from_secs(60)).await;
+    // A failed canary on a second StatefulSet, so that there is something to abort.
+    env.statefulset(&Sts::new("db", 2)).await;
+    let canary = "app=example.invalid/never-ready:1";
+    let failed =
+        env.plugin().args(["rollout", "db", "--image", canary, "--yes", "--timeout", "2s"]).output().unwrap();
+    assert_eq!(failed.status.code(), Some(3), "{}", String::from_utf8_lossy(&failed.stderr));
     let viewer = read_only_user(&env, "viewer").await;
-    // May change StatefulSets but not delete pods: an abort that would need to delete is refused up front.
+    // May change StatefulSets and claims, but neither delete pods nor read PersistentVolumes.
     let operator = namespaced_user(
         &env,
         "operator",
-        json!([{"apiGroups": ["apps"], "resources": ["statefulsets"], "verbs": ["patch"]}]),
+        json!([
+            {"apiGroups": ["apps"], "resources": ["statefulsets"], "verbs": ["patch"]},
+            {"apiGroups": [""], "resources": ["persistentvolumeclaims"], "verbs": ["delete"]}
+        ]),
     )
     .await;
     let before = env.versions().await;
@@ -216,16 +225,20 @@ async fn without_write_permissions_each_command_names_what_it_may_not_do() {
             vec!["pvc", "prune", "web", "--yes"],
             format!("you may not delete persistentvolumeclaims in namespace {ns}"),
         ),
-        (operator.as_str(), vec!["rollout", "web", "--abort", "--yes"], String::new()),
+        (
+            operator.as_str(),
+            vec!["rollout", "db", "--abort", "--yes"],
+            format!("you may not delete pods in namespace {ns}"),
+        ),
+        (
+            operator.as_str(),
+            vec!["pvc", "prune", "web", "--yes", "--retain-volumes"],
+            "--retain-volumes needs to read PersistentVolumes".to_owned(),
+        ),
     ];
     for (user, args, expected) in cases {
         let output = env.plugin().args(["--as", user]).args(&args).output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
-        if expected.is_empty() {
-            // Nothing to abort: the check is not even reached, and nothing changes.
-            assert!(output.status.success(), "{args:?}: {stderr}");
-            continue;
-        }
         assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
         assert!(stderr.contains(&expected) && stderr.contains("nothing was changed"), "{args:?}: {stderr}");
         assert_eq!(stderr.lines().filter(|l| l.starts_with("error:")).count(), 1, "{args:?}: {stderr}");

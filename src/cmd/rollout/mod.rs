@@ -520,6 +520,7 @@ impl Run<'_> {
             eprintln!("dry run: nothing was changed");
             return Ok(());
         }
+        self.require_permissions(true).await?;
         if !self
             .term
             .confirm(self.args.yes, &format!("Roll {} back to revision {target}?", self.args.name))?

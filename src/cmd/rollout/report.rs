@@ -215,14 +215,14 @@ fn write_plan(w: &mut impl Write, name: &str, plan: &Event) -> Result<()> {
     )?;
     let mut t = table(["STEP", "PARTITION", "UPDATES", "UPDATED AFTER"]);
     let mut previous = *partition;
-    if let Some(staged) = staged_partition {
-        t.add_row([
-            "stage".to_owned(),
-            format!("{previous} -> {staged}"),
-            "none (template staged)".to_owned(),
-            format!("0/{replicas}"),
-        ]);
-        previous = *staged;
+    if let Some(staged) = staged_partition.filter(|s| *s != previous) {
+        // Without a new revision to name, this run stages no template: it only holds pods back.
+        let (what, updated) = match to_revision {
+            None => ("none (template staged)", format!("0/{replicas}")),
+            Some(_) => ("none (holds every pod back)", "-".to_owned()),
+        };
+        t.add_row(["stage".to_owned(), format!("{previous} -> {staged}"), what.to_owned(), updated]);
+        previous = staged;
     }
     for step in steps {
         let pods: Vec<String> =
