@@ -351,3 +351,139 @@ async fn watched_until_ready_not_polled_across_a_minimal_pause() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_template_patch_file_is_staged_like_kubectl_patch() {
+    let env = Env::new("rollout-patchfile").await;
+    env.statefulset(&Sts::new("web", 2)).await;
+    let file = std::env::temp_dir().join(format!("{}-patch.yaml", env.ns));
+    std::fs::write(
+        &file,
+        "metadata:\n  annotations:\n    release: \"2\"\nspec:\n  containers:\n  - name: app\n    image: example.invalid/app:v2\n    env:\n    - name: MODE\n      value: fast\n",
+    )
+    .unwrap();
+    let output =
+        env.plugin().args(["rollout", "web", "--patch", file.to_str().unwrap(), "--yes"]).output().unwrap();
+    std::fs::remove_file(&file).unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let template = sts(&env, "web").await.spec.unwrap().template;
+    // A strategic merge: the container list is merged by name, not replaced.
+    let container = &template.spec.as_ref().unwrap().containers[0];
+    assert_eq!(container.image.as_deref(), Some("example.invalid/app:v2"));
+    assert_eq!(container.env.as_ref().unwrap()[0].name, "MODE");
+    assert_eq!(template.metadata.unwrap().annotations.unwrap()["release"], "2");
+    assert!(images(&env).await.iter().all(|(_, image)| *image == v("app:v2")));
+
+    let bad = std::env::temp_dir().join(format!("{}-bad.yaml", env.ns));
+    std::fs::write(&bad, "- not\n- a map\n").unwrap();
+    let output =
+        env.plugin().args(["rollout", "web", "--patch", bad.to_str().unwrap(), "--yes"]).output().unwrap();
+    std::fs::remove_file(&bad).unwrap();
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[tokio::test]
+async fn a_crash_looping_canary_fails_without_waiting_for_the_timeout() {
+    let env = Env::new("rollout-crashloop").await;
+    env.statefulset(&Sts::new("web", 3)).await;
+    let started = std::time::Instant::now();
+    let output = env
+        .plugin()
+        .args([
+            "rollout",
+            "web",
+            "--image",
+            &format!("app={}", v("crashloop:1")),
+            "--yes",
+            "--timeout",
+            "5m",
+            "-o",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    assert!(started.elapsed() < Duration::from_secs(60), "failed after {:?}", started.elapsed());
+    let failed = events_of(&output).into_iter().find(|e| e["event"] == "failed").unwrap();
+    assert!(
+        failed["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("web-2 on the update revision is in CrashLoopBackOff"),
+        "{failed}"
+    );
+}
+
+#[tokio::test]
+async fn an_updated_pod_that_stops_being_ready_during_the_pause_fails_the_step() {
+    let env = Env::new("rollout-pausefail").await;
+    env.statefulset(&Sts::new("web", 3)).await;
+    let mut child = env
+        .spawn_plugin(&[
+            "rollout",
+            "web",
+            "--image",
+            &format!("app={}", v("app:v2")),
+            "--yes",
+            "--pause",
+            "60s",
+            "-o",
+            "json",
+        ])
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        if line.contains("\"podReady\"") {
+            break;
+        }
+    }
+    // The canary fails while the step is watched (kwok's chaos stage: the container exits).
+    let pods = env.api::<k8s_openapi::api::core::v1::Pod>();
+    let label = json!({"metadata": {"labels": {"pod-container-running-failed.stage.kwok.x-k8s.io": "true"}}});
+    pods.patch("web-2", &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&label)).await.unwrap();
+    let mut rest = Vec::new();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        rest.push(line);
+    }
+    let status = child.wait().await.unwrap();
+    assert_eq!(status.code(), Some(3), "{rest:?}");
+    assert!(rest.iter().any(|l| l.contains("web-2 on the update revision stopped being Ready")), "{rest:?}");
+    assert_eq!(partition(&sts(&env, "web").await), 2, "nothing more was released");
+}
+
+#[tokio::test]
+async fn at_the_gate_a_person_can_stop_and_resume_later() {
+    let env = Env::new("rollout-gate").await;
+    env.statefulset(&Sts::new("web", 3)).await;
+    let (ns, config) = (env.ns.clone(), env.kubeconfig.clone());
+    let transcript = tokio::task::spawn_blocking(move || {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-stateful"));
+        command.env("KUBECONFIG", config).env("NO_COLOR", "1").args([
+            "-n",
+            &ns,
+            "rollout",
+            "web",
+            "--image",
+            "app=example.invalid/app:v2",
+        ]);
+        let mut session = rexpect::session::spawn_command(command, Some(60_000)).unwrap();
+        session.exp_string("Next: step 1/3").unwrap();
+        session.send_line("").unwrap(); // continue
+        session.exp_string("Next: step 2/3").unwrap();
+        session.send("\x1b[B").unwrap(); // down: "stop here"
+        session.send_line("").unwrap();
+        let transcript = session.exp_eof().unwrap();
+        assert!(matches!(session.process().wait().unwrap(), rexpect::process::WaitStatus::Exited(_, 0)));
+        transcript
+    })
+    .await
+    .unwrap();
+    assert!(transcript.contains("stopped at partition 2"), "{transcript}");
+    let web = sts(&env, "web").await;
+    assert_eq!(partition(&web), 2);
+    assert!(web.annotations().contains_key(JOURNAL));
+    let resumed = env.plugin().args(["rollout", "web", "--yes"]).output().unwrap();
+    assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
+    assert!(images(&env).await.iter().all(|(_, image)| *image == v("app:v2")));
+}

@@ -249,3 +249,50 @@ async fn a_closed_stdout_is_not_an_error() {
     assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(output.stderr.is_empty(), "{}", String::from_utf8_lossy(&output.stderr));
 }
+
+#[tokio::test]
+async fn watch_prints_a_snapshot_per_change_and_ends_when_the_statefulset_goes() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let env = Env::new("status-watch").await;
+    env.statefulset(&Sts::new("web", 1)).await;
+    let mut child = env.spawn_plugin(&["status", "web", "--watch", "-o", "json"]).spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first: Value = serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
+    assert_eq!(first["replicas"]["desired"], 1);
+    // Not polled: the next snapshot comes from the watch, when something changes.
+    env.scale("web", 2).await;
+    loop {
+        let line =
+            tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await.unwrap().unwrap().unwrap();
+        let snapshot: Value = serde_json::from_str(&line).unwrap();
+        if snapshot["replicas"]["ready"] == 2 {
+            break;
+        }
+    }
+    env.api::<k8s_openapi::api::apps::v1::StatefulSet>().delete("web", &Default::default()).await.unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait()).await.unwrap().unwrap();
+    assert!(status.success());
+}
+
+#[tokio::test]
+async fn the_namespace_defaults_to_the_contexts() {
+    let env = Env::new("status-context").await;
+    env.statefulset(&Sts::new("web", 1)).await;
+    // A kubeconfig whose current context names this test's namespace, used through $KUBECONFIG.
+    let mut config: serde_json::Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(&env.kubeconfig).unwrap()).unwrap();
+    let current = config["current-context"].as_str().unwrap().to_owned();
+    for context in config["contexts"].as_array_mut().unwrap() {
+        if context["name"] == current.as_str() {
+            context["context"]["namespace"] = json!(env.ns);
+        }
+    }
+    let path = std::env::temp_dir().join(format!("{}.kubeconfig", env.ns));
+    std::fs::write(&path, serde_json::to_string(&config).unwrap()).unwrap();
+    let output =
+        crate::support::plugin().env("KUBECONFIG", &path).args(["status", "-o", "json"]).output().unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let list = json_of(&output);
+    assert_eq!(list["items"][0]["namespace"], env.ns.as_str());
+    assert_eq!(list["items"][0]["name"], "web");
+}
