@@ -21,12 +21,17 @@ pub struct Permission<'a> {
 }
 
 impl Permission<'_> {
-    fn describe(&self) -> String {
-        let resource = if self.group.is_empty() {
+    /// `resource.group`, as kubectl names it (`pods`, `statefulsets.apps`).
+    fn resource(&self) -> String {
+        if self.group.is_empty() {
             self.resource.to_owned()
         } else {
             format!("{}.{}", self.resource, self.group)
-        };
+        }
+    }
+
+    fn describe(&self) -> String {
+        let resource = self.resource();
         match self.namespace {
             Some(ns) => format!("{} {resource} in namespace {ns}", self.verb),
             None => format!("{} {resource} (cluster-wide)", self.verb),
@@ -34,11 +39,7 @@ impl Permission<'_> {
     }
 
     fn can_i(&self) -> String {
-        let resource = if self.group.is_empty() {
-            self.resource.to_owned()
-        } else {
-            format!("{}.{}", self.resource, self.group)
-        };
+        let resource = self.resource();
         match self.namespace {
             Some(ns) => format!("kubectl auth can-i {} {resource} -n {ns}", self.verb),
             None => format!("kubectl auth can-i {} {resource}", self.verb),

@@ -10,7 +10,7 @@ use clap_complete::Shell;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::ResourceExt;
-use kube::api::{Api, ListParams};
+use kube::api::{Api, ListParams, PartialObjectMeta};
 
 use crate::cli::Cli;
 use crate::client::KubeArgs;
@@ -175,45 +175,30 @@ impl ShellNames for Shell {
 
 async fn cluster_names(kube_args: &KubeArgs, want: Want) -> Result<Vec<String>> {
     let kube = kube_args.connect().await?;
-    let names = match want {
-        Want::Namespaces => {
-            let api: Api<Namespace> = Api::all(kube.client.clone());
-            api.list_metadata(&ListParams::default())
-                .await
-                .map_err(crate::error::Error::kube("list namespaces"))?
-                .items
-                .iter()
-                .map(|n| n.name_any())
-                .collect()
-        }
-        Want::StatefulSets => {
-            let api: Api<StatefulSet> = Api::namespaced(kube.client.clone(), &kube.namespace);
-            api.list_metadata(&ListParams::default())
-                .await
-                .map_err(crate::error::Error::kube("list StatefulSets"))?
-                .items
-                .iter()
-                .map(|s| s.name_any())
-                .collect()
-        }
+    let (client, ns) = (kube.client, kube.namespace.as_str());
+    match want {
+        Want::Namespaces => names(Api::<Namespace>::all(client), |_| true).await,
+        Want::StatefulSets => names(Api::<StatefulSet>::namespaced(client, ns), |_| true).await,
         Want::StatefulSetPods => {
-            let api: Api<Pod> = Api::namespaced(kube.client.clone(), &kube.namespace);
-            let pods = api
-                .list_metadata(&ListParams::default())
-                .await
-                .map_err(crate::error::Error::kube("list pods"))?
-                .items;
-            pods.iter()
-                .filter(|p| p.owner_references().iter().any(|o| o.kind == "StatefulSet"))
-                .map(|p| p.name_any())
-                .collect()
+            let of_a_statefulset =
+                |p: &PartialObjectMeta<Pod>| p.owner_references().iter().any(|o| o.kind == "StatefulSet");
+            names(Api::<Pod>::namespaced(client, ns), of_a_statefulset).await
         }
-        Want::Words(words) => words,
-        Want::Nothing => Vec::new(),
-    };
-    Ok(names)
+        Want::Words(words) => Ok(words),
+        Want::Nothing => Ok(Vec::new()),
+    }
 }
 
+/// The names of the objects `api` lists (metadata only) that `keep` accepts.
+async fn names<K>(api: Api<K>, keep: impl Fn(&PartialObjectMeta<K>) -> bool) -> Result<Vec<String>>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    K::DynamicType: Default,
+{
+    let what = format!("list {}", K::plural(&Default::default()));
+    let list = api.list_metadata(&ListParams::default()).await.map_err(crate::error::Error::kube(what))?;
+    Ok(list.items.iter().filter(|o| keep(o)).map(ResourceExt::name_any).collect())
+}
 #[cfg(test)]
 mod tests {
     use super::*;

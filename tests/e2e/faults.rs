@@ -5,53 +5,12 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use kube::ResourceExt;
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::support::{Env, OwnCluster, Sts, namespaced_user, read_only_user};
+use crate::support::{
+    Env, JOURNAL, OwnCluster, Sts, images, namespaced_user, partition, read_only_user, rollout_until,
+};
 
-const JOURNAL: &str = "kubectl-stateful.dev/rollout";
 const V2: &str = "app=example.invalid/app:v2";
-
-fn partition(sts: &StatefulSet) -> i32 {
-    sts.spec
-        .as_ref()
-        .unwrap()
-        .update_strategy
-        .as_ref()
-        .unwrap()
-        .rolling_update
-        .as_ref()
-        .unwrap()
-        .partition
-        .unwrap()
-}
-
-async fn images(env: &Env) -> Vec<String> {
-    let mut images: Vec<String> = env
-        .pods()
-        .await
-        .iter()
-        .map(|p| p.spec.as_ref().unwrap().containers[0].image.clone().unwrap())
-        .collect();
-    images.sort();
-    images
-}
-
-type Lines = tokio::io::Lines<BufReader<tokio::process::ChildStdout>>;
-
-/// Spawns a `-o json` rollout and returns once it reports `event`, with the rest of its
-/// stdout (keep it: dropping it would close the pipe under the running plugin).
-async fn rollout_until(env: &Env, args: &[&str], event: &str) -> (tokio::process::Child, Lines) {
-    let mut child = env.spawn_plugin(args).spawn().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let needle = format!("\"event\":\"{event}\"");
-    while let Some(line) = lines.next_line().await.unwrap() {
-        if line.contains(&needle) {
-            return (child, lines);
-        }
-    }
-    panic!("the rollout ended before {event}: {:?}", child.wait_with_output().await);
-}
 
 fn one_line(stderr: &[u8]) -> String {
     let text = String::from_utf8_lossy(stderr).into_owned();
@@ -110,7 +69,7 @@ async fn the_api_server_stopping_mid_rollout_leaves_a_safe_partition_and_the_rol
         String::from_utf8_lossy(&resumed.stderr),
         cluster.log_tail("kube-controller-manager", 40)
     );
-    assert_eq!(images(&env).await, vec!["example.invalid/app:v2"; 3]);
+    assert!(images(&env).await.iter().all(|(_, image)| image == "example.invalid/app:v2"));
     drop(env);
     drop(cluster);
 }
@@ -137,7 +96,7 @@ async fn ctrl_c_during_a_rollout_wait_exits_cleanly_and_says_how_to_resume() {
 
     let resumed = env.plugin().args(["rollout", "web", "--yes"]).output().unwrap();
     assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
-    assert_eq!(images(&env).await, vec!["example.invalid/app:v2"; 3]);
+    assert!(images(&env).await.iter().all(|(_, image)| image == "example.invalid/app:v2"));
 }
 
 #[tokio::test]

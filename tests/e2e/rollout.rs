@@ -2,14 +2,10 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::StatefulSet;
 use kube::ResourceExt;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::support::{Env, Sts, wait_until};
-
-const JOURNAL: &str = "kubectl-stateful.dev/rollout";
+use crate::support::{Env, JOURNAL, Sts, images, partition, rollout_until, sts, wait_until};
 
 /// The NDJSON events of a finished `-o json` run.
 fn events_of(output: &std::process::Output) -> Vec<Value> {
@@ -23,38 +19,8 @@ fn kinds(events: &[Value]) -> Vec<&str> {
     events.iter().map(|e| e["event"].as_str().unwrap()).collect()
 }
 
-/// Pod name -> image, for the pods of the namespace.
-async fn images(env: &Env) -> Vec<(String, String)> {
-    let mut pods: Vec<(String, String)> = env
-        .pods()
-        .await
-        .iter()
-        .map(|p| (p.name_any(), p.spec.as_ref().unwrap().containers[0].image.clone().unwrap()))
-        .collect();
-    pods.sort();
-    pods
-}
-
 fn v(image: &str) -> String {
     format!("example.invalid/{image}")
-}
-
-async fn sts(env: &Env, name: &str) -> StatefulSet {
-    env.api::<StatefulSet>().get(name).await.unwrap()
-}
-
-fn partition(sts: &StatefulSet) -> i32 {
-    sts.spec
-        .as_ref()
-        .unwrap()
-        .update_strategy
-        .as_ref()
-        .unwrap()
-        .rolling_update
-        .as_ref()
-        .unwrap()
-        .partition
-        .unwrap()
 }
 
 #[tokio::test]
@@ -231,17 +197,13 @@ async fn partition_counts_replica_indexes_from_the_start_ordinal() {
 async fn a_killed_rollout_resumes_where_it_stopped() {
     let env = Env::new("rollout-resume").await;
     env.statefulset(&Sts { min_ready_seconds: Some(4), ..Sts::new("web", 3) }).await;
-    let mut child = env
-        .spawn_plugin(&["rollout", "web", "--image", &format!("app={}", v("app:v2")), "--yes", "-o", "json"])
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     // Kill it in the middle of step 1: the canary is updated but not yet available.
-    while let Some(line) = lines.next_line().await.unwrap() {
-        if line.contains("\"podUpdated\"") {
-            break;
-        }
-    }
+    let (mut child, _events) = rollout_until(
+        &env,
+        &["rollout", "web", "--image", &format!("app={}", v("app:v2")), "--yes", "-o", "json"],
+        "podUpdated",
+    )
+    .await;
     child.kill().await.unwrap();
     let web = sts(&env, "web").await;
     assert_eq!(partition(&web), 2);
@@ -263,16 +225,12 @@ async fn a_killed_rollout_resumes_where_it_stopped() {
 async fn a_concurrent_partition_change_stops_the_rollout_without_overwriting_it() {
     let env = Env::new("rollout-race").await;
     env.statefulset(&Sts { min_ready_seconds: Some(5), ..Sts::new("web", 3) }).await;
-    let mut child = env
-        .spawn_plugin(&["rollout", "web", "--image", &format!("app={}", v("app:v2")), "--yes", "-o", "json"])
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    while let Some(line) = lines.next_line().await.unwrap() {
-        if line.contains("\"stepStarted\"") {
-            break;
-        }
-    }
+    let (child, _events) = rollout_until(
+        &env,
+        &["rollout", "web", "--image", &format!("app={}", v("app:v2")), "--yes", "-o", "json"],
+        "stepStarted",
+    )
+    .await;
     // Another client moves the partition while the plugin waits on step 1.
     env.patch_sts("web", json!({"spec": {"updateStrategy": {"rollingUpdate": {"partition": 1}}}})).await;
     let output = child.wait_with_output().await.unwrap();
@@ -418,8 +376,9 @@ async fn a_crash_looping_canary_fails_without_waiting_for_the_timeout() {
 async fn an_updated_pod_that_stops_being_ready_during_the_pause_fails_the_step() {
     let env = Env::new("rollout-pausefail").await;
     env.statefulset(&Sts::new("web", 3)).await;
-    let mut child = env
-        .spawn_plugin(&[
+    let (mut child, mut lines) = rollout_until(
+        &env,
+        &[
             "rollout",
             "web",
             "--image",
@@ -429,15 +388,10 @@ async fn an_updated_pod_that_stops_being_ready_during_the_pause_fails_the_step()
             "60s",
             "-o",
             "json",
-        ])
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    while let Some(line) = lines.next_line().await.unwrap() {
-        if line.contains("\"podReady\"") {
-            break;
-        }
-    }
+        ],
+        "podReady",
+    )
+    .await;
     // The canary fails while the step is watched (kwok's chaos stage: the container exits).
     let pods = env.api::<k8s_openapi::api::core::v1::Pod>();
     let label = json!({"metadata": {"labels": {"pod-container-running-failed.stage.kwok.x-k8s.io": "true"}}});

@@ -14,6 +14,7 @@ use kube::runtime::watcher;
 use kube::{Client, Config, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
 
 static KUBECONFIG: OnceLock<PathBuf> = OnceLock::new();
 
@@ -547,4 +548,53 @@ fn cluster_script(script: &str, name: &str) -> std::process::Command {
         std::process::Command::new(format!("{}/tests/cluster/{script}", env!("CARGO_MANIFEST_DIR")));
     command.env("KUBECTL_STATEFUL_CLUSTER", name);
     command
+}
+
+/// The rollout journal annotation.
+pub const JOURNAL: &str = "kubectl-stateful.dev/rollout";
+
+/// Pod name -> image, for the pods of the namespace.
+pub async fn images(env: &Env) -> Vec<(String, String)> {
+    let mut pods: Vec<(String, String)> = env
+        .pods()
+        .await
+        .iter()
+        .map(|p| (p.name_any(), p.spec.as_ref().unwrap().containers[0].image.clone().unwrap()))
+        .collect();
+    pods.sort();
+    pods
+}
+
+pub async fn sts(env: &Env, name: &str) -> StatefulSet {
+    env.api::<StatefulSet>().get(name).await.unwrap()
+}
+
+pub fn partition(sts: &StatefulSet) -> i32 {
+    sts.spec
+        .as_ref()
+        .unwrap()
+        .update_strategy
+        .as_ref()
+        .unwrap()
+        .rolling_update
+        .as_ref()
+        .unwrap()
+        .partition
+        .unwrap()
+}
+
+pub type Lines = tokio::io::Lines<BufReader<tokio::process::ChildStdout>>;
+
+/// Spawns a `-o json` rollout and returns once it reports `event`, with the rest of its
+/// stdout (keep it: dropping it would close the pipe under the running plugin).
+pub async fn rollout_until(env: &Env, args: &[&str], event: &str) -> (tokio::process::Child, Lines) {
+    let mut child = env.spawn_plugin(args).spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let needle = format!("\"event\":\"{event}\"");
+    while let Some(line) = lines.next_line().await.unwrap() {
+        if line.contains(&needle) {
+            return (child, lines);
+        }
+    }
+    panic!("the rollout ended before {event}: {:?}", child.wait_with_output().await);
 }

@@ -232,7 +232,8 @@ impl Run<'_> {
     ) -> Result<()> {
         let replicas = replicas(&sts);
         let range = ordinal_range(&sts);
-        let pending = template.is_some() || update_pending(&sts, &self.pods(&sts).await?);
+        let pods = self.pods(&sts).await?;
+        let pending = template.is_some() || update_pending(&sts, &pods);
         let explicit = self.args.partition.map(|n| n as i32);
         if journal.is_none() && !pending {
             let revision = short_revision(&self.args.name, update_revision(&sts).unwrap_or("?")).to_owned();
@@ -272,7 +273,7 @@ impl Run<'_> {
         };
         if template.is_none() {
             // Pods the controller updated before this run are not news.
-            self.reporter.already_updated(&pods_of(&sts, &self.pods(&sts).await?), update_revision(&sts));
+            self.reporter.already_updated(&pods_of(&sts, &pods), update_revision(&sts));
         }
         self.reporter.event(Event::Plan {
             from_revision: journal
