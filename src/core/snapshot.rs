@@ -25,10 +25,6 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    pub fn volume(&self, name: &str) -> Option<&PersistentVolume> {
-        self.volumes.as_ref()?.iter().find(|pv| pv.metadata.name.as_deref() == Some(name))
-    }
-
     pub fn service(&self, namespace: &str, name: &str) -> Option<&Service> {
         self.services
             .iter()
