@@ -47,8 +47,9 @@ impl Permission<'_> {
     }
 }
 
-/// Fails with the first permission the user lacks; all reviews run concurrently.
-pub async fn require(kube: &Kube, permissions: &[Permission<'_>]) -> Result<()> {
+/// Fails with the first permission the user lacks, saying what state that leaves (`left`, for
+/// example "nothing was changed"); all reviews run concurrently.
+pub async fn require(kube: &Kube, permissions: &[Permission<'_>], left: &str) -> Result<()> {
     let api: Api<SelfSubjectAccessReview> = Api::all(kube.client.clone());
     let reviews = permissions.iter().map(|p| {
         let review = SelfSubjectAccessReview {
@@ -75,7 +76,7 @@ pub async fn require(kube: &Kube, permissions: &[Permission<'_>]) -> Result<()> 
             .is_some_and(|s| s.allowed);
         if !allowed {
             return Err(Error::Refused(format!(
-                "you may not {} (`{}` says no); nothing was changed",
+                "you may not {} (`{}` says no); {left}",
                 permission.describe(),
                 permission.can_i()
             )));

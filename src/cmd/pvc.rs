@@ -179,7 +179,7 @@ async fn require_permissions(kube: &Kube, plan: &PrunePlan) -> Result<()> {
     if plan.to_prune().any(|c| c.retain_volume) {
         needed.push(Permission { verb: "patch", group: "", resource: "persistentvolumes", namespace: None });
     }
-    access::require(kube, &needed).await
+    access::require(kube, &needed, "nothing was changed").await
 }
 
 fn warn_about_data(plan: &PrunePlan) {

@@ -158,9 +158,11 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal) -> Result<()
     if args.cordon {
         needed.push(Permission { verb: "patch", group: "", resource: "nodes", namespace: None });
     }
-    access::require(&kube, &needed).await?;
+    access::require(&kube, &needed, "nothing was changed").await?;
     if !term.confirm_typed(args.yes, &format!("Force-delete pod {}?", pod.name_any()), &pod.name_any())? {
-        return Err(Error::Refused(format!("not confirmed: pod {} was left alone", pod.name_any())));
+        // Stopped by the user's choice: exit 0, as everywhere.
+        eprintln!("not confirmed: pod {} was left alone", pod.name_any());
+        return Ok(());
     }
     if args.cordon && node.is_some() {
         let patch = serde_json::json!({"spec": {"unschedulable": true}});

@@ -139,6 +139,9 @@ async fn watch(
         let model = status::build(&snapshot.statefulsets[0], &snapshot, &options);
         // Redraw only when the model changed: the watches also fire for changes it does not show.
         let shown = serde_json::to_string(&model).unwrap_or_default();
+        if last.is_none() {
+            note_degraded(&model, args.output);
+        }
         if last.as_ref() != Some(&shown) {
             let mut frame = Vec::new();
             match args.output {

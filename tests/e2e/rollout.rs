@@ -441,3 +441,27 @@ async fn at_the_gate_a_person_can_stop_and_resume_later() {
     assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
     assert!(images(&env).await.iter().all(|(_, image)| *image == v("app:v2")));
 }
+
+#[tokio::test]
+async fn picking_up_an_update_that_already_reached_some_pods_goes_on_from_there() {
+    let env = Env::new("rollout-pickup").await;
+    env.statefulset(&Sts { partition: Some(2), ..Sts::new("web", 5) }).await;
+    // Someone else applied a new template: the controller updates ordinals 4, 3 and 2 at once.
+    env.patch_sts(
+        "web",
+        json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "image": v("app:v2")}]}}}}),
+    )
+    .await;
+    wait_until(Duration::from_secs(60), || async {
+        images(&env).await.iter().filter(|(_, image)| *image == v("app:v2")).count() == 3
+    })
+    .await;
+    let output = env.plugin().args(["rollout", "web", "--yes", "-o", "json"]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let events = events_of(&output);
+    let updated: Vec<&str> =
+        events.iter().filter(|e| e["event"] == "podUpdated").map(|e| e["pod"].as_str().unwrap()).collect();
+    assert_eq!(updated, ["web-1", "web-0"], "the pods already updated are not news");
+    assert!(images(&env).await.iter().all(|(_, image)| *image == v("app:v2")));
+    assert_eq!(partition(&sts(&env, "web").await), 0);
+}

@@ -110,6 +110,8 @@ struct Run<'a> {
     waiter: Option<Waiter>,
     /// Steps this run took (a resumed run takes fewer than its plan has).
     steps_taken: usize,
+    /// Whether this run has changed the StatefulSet yet.
+    wrote: std::cell::Cell<bool>,
 }
 
 pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal) -> Result<()> {
@@ -129,6 +131,7 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal) -> Result<()
         request_timeout,
         waiter: None,
         steps_taken: 0,
+        wrote: std::cell::Cell::new(false),
     };
     let result = run.dispatch(sts).await;
     run.reporter.clear();
@@ -245,7 +248,7 @@ impl Run<'_> {
             if !self.args.dry_run {
                 self.term
                     .require_consent(self.args.yes, &format!("change the partition of {}", self.args.name))?;
-                self.require_permissions(false).await?;
+                self.require_permissions(false, &sts).await?;
                 let what = format!("set the partition of {} to {n}", self.args.name);
                 self.patch(&sts, patches::move_partition(&sts, n, None), &what).await?;
             }
@@ -291,7 +294,7 @@ impl Run<'_> {
             return Ok(());
         }
         self.term.require_consent(self.args.yes, &format!("roll out {}", self.args.name))?;
-        self.require_permissions(false).await?;
+        self.require_permissions(false, &sts).await?;
 
         let new_journal = journal.is_none().then(|| Journal {
             steps: sizes.0.iter().map(ToString::to_string).collect(),
@@ -521,7 +524,7 @@ impl Run<'_> {
             eprintln!("dry run: nothing was changed");
             return Ok(());
         }
-        self.require_permissions(true).await?;
+        self.require_permissions(true, &sts).await?;
         if !self
             .term
             .confirm(self.args.yes, &format!("Roll {} back to revision {target}?", self.args.name))?
@@ -598,7 +601,10 @@ impl Run<'_> {
     async fn patch(&self, sts: &StatefulSet, patch: json_patch::Patch, what: &str) -> Result<StatefulSet> {
         let params = PatchParams { field_manager: Some(FIELD_MANAGER.to_owned()), ..Default::default() };
         match self.api.patch(&self.args.name, &params, &Patch::<()>::Json(patch)).await {
-            Ok(sts) => Ok(sts),
+            Ok(sts) => {
+                self.wrote.set(true);
+                Ok(sts)
+            }
             // A failed `test` guard (422) or a write conflict (409): if the StatefulSet is no
             // longer what we read, someone else changed it.
             Err(kube::Error::Api(status)) if matches!(status.code, 409 | 422) => {
@@ -630,14 +636,20 @@ impl Run<'_> {
     }
 
     /// What a rollout writes: the StatefulSet, and for an abort the pods it may delete.
-    async fn require_permissions(&self, abort: bool) -> Result<()> {
+    async fn require_permissions(&self, abort: bool, sts: &StatefulSet) -> Result<()> {
         let namespace = Some(self.kube.namespace.as_str());
         let mut needed =
             vec![Permission { verb: "patch", group: "apps", resource: "statefulsets", namespace }];
         if abort {
             needed.push(Permission { verb: "delete", group: "", resource: "pods", namespace });
         }
-        access::require(&self.kube, &needed).await
+        // An abort chosen at the gate or after a failure comes after this run's own changes.
+        let left = if !self.wrote.get() {
+            "nothing was changed".to_owned()
+        } else {
+            format!("{} is left at partition {}", self.args.name, partition(sts))
+        };
+        access::require(&self.kube, &needed, &left).await
     }
 
     /// The shared watches, started on first use.

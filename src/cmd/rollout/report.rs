@@ -243,7 +243,7 @@ fn describe(name: &str, event: &Event) -> String {
     match event {
         Event::Plan { .. } => String::new(),
         Event::Staged { revision, partition } => format!(
-            "staged revision {} with partition {partition}: no pod updated yet",
+            "staged revision {} with partition {partition}: no further pod moves before the first step",
             revision.as_deref().map_or_else(|| "?".to_owned(), short)
         ),
         Event::StepStarted { step, steps, partition, ordinals } => {

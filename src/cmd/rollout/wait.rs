@@ -43,11 +43,28 @@ impl Waiter {
         Ok(Waiter { live, api, name: sts.name_any(), request_timeout })
     }
 
-    /// The StatefulSet as watched, checked against the spec generation we last wrote.
-    fn current(&self, generation: Option<i64>) -> Result<StatefulSet> {
-        let sts = self.live.statefulset().ok_or_else(|| {
-            Error::Refused(format!("StatefulSet {} was deleted during the rollout", self.name))
-        })?;
+    /// The StatefulSet as watched, once the watch has caught up with the spec generation we
+    /// last wrote (its cache may still hold the object from before our own write), and checked
+    /// that nobody wrote a newer one.
+    async fn current(&mut self, generation: Option<i64>, deadline: Instant) -> Result<StatefulSet> {
+        loop {
+            let sts = self.live.statefulset().ok_or_else(|| {
+                Error::Refused(format!("StatefulSet {} was deleted during the rollout", self.name))
+            })?;
+            if sts.metadata.generation >= generation {
+                return self.unchanged(sts, generation);
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::StepFailed(format!(
+                    "the watch of {} did not catch up in time",
+                    self.name
+                )));
+            }
+            self.next(deadline, partition(&sts)).await?;
+        }
+    }
+
+    fn unchanged(&self, sts: StatefulSet, generation: Option<i64>) -> Result<StatefulSet> {
         if sts.metadata.generation > generation {
             return Err(Error::Conflict(format!(
                 "someone else changed the spec of {} while the rollout waited (generation {} -> {}, partition now {}); \
@@ -105,7 +122,7 @@ impl Waiter {
         let mut watch = StepWatch::default();
         let mut pause_until: Option<Instant> = None;
         loop {
-            let sts = self.current(generation)?;
+            let sts = self.current(generation, deadline).await?;
             let now = Instant::now();
             let wake_at = match watch.observe(&sts, &self.live.pods(), partition, Timestamp::now()) {
                 StepVerdict::Failed(reasons) => return Ok(StepEnd::Failed(sts, reasons)),
@@ -145,7 +162,7 @@ impl Waiter {
     pub async fn observed(&mut self, generation: Option<i64>, timeout: Duration) -> Result<StatefulSet> {
         let deadline = Instant::now() + timeout;
         loop {
-            let sts = self.current(generation)?;
+            let sts = self.current(generation, deadline).await?;
             if observed_current(&sts) {
                 return Ok(sts);
             }
@@ -163,7 +180,7 @@ impl Waiter {
     pub async fn promoted(&mut self, generation: Option<i64>, timeout: Duration) -> Result<StatefulSet> {
         let deadline = Instant::now() + timeout;
         loop {
-            let sts = self.current(generation)?;
+            let sts = self.current(generation, deadline).await?;
             if observed_current(&sts) && current_revision(&sts) == update_revision(&sts) {
                 return Ok(sts);
             }
@@ -188,7 +205,7 @@ impl Waiter {
         deleted: &[String],
     ) -> Result<(StatefulSet, Vec<Pod>)> {
         loop {
-            let sts = self.current(generation)?;
+            let sts = self.current(generation, deadline).await?;
             if observed_current(&sts) {
                 let pods = self.live.pods();
                 let range = ordinal_range(&sts);
