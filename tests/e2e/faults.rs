@@ -7,7 +7,7 @@ use kube::ResourceExt;
 use serde_json::json;
 
 use crate::support::{
-    Env, JOURNAL, OwnCluster, Sts, images, namespaced_user, partition, read_only_user, rollout_until,
+    Env, JOURNAL, OwnCluster, Sts, namespaced_user, partition, read_only_user, rollout_until,
 };
 
 const V2: &str = "app=example.invalid/app:v2";
@@ -69,7 +69,7 @@ async fn the_api_server_stopping_mid_rollout_leaves_a_safe_partition_and_the_rol
         String::from_utf8_lossy(&resumed.stderr),
         cluster.log_tail("kube-controller-manager", 40)
     );
-    assert!(images(&env).await.iter().all(|(_, image)| image == "example.invalid/app:v2"));
+    assert!(env.all_pods_run("example.invalid/app:v2").await);
     drop(env);
     drop(cluster);
 }
@@ -96,7 +96,7 @@ async fn ctrl_c_during_a_rollout_wait_exits_cleanly_and_says_how_to_resume() {
 
     let resumed = env.plugin().args(["rollout", "web", "--yes"]).output().unwrap();
     assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
-    assert!(images(&env).await.iter().all(|(_, image)| image == "example.invalid/app:v2"));
+    assert!(env.all_pods_run("example.invalid/app:v2").await);
 }
 
 #[tokio::test]
@@ -130,11 +130,7 @@ async fn a_concurrent_template_change_stops_the_rollout_and_stands() {
     let (child, _events) =
         rollout_until(&env, &["rollout", "web", "--image", V2, "--yes", "-o", "json"], "stepStarted").await;
     let theirs = "example.invalid/app:hotfix";
-    env.patch_sts(
-        "web",
-        json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "image": theirs}]}}}}),
-    )
-    .await;
+    env.set_image("web", theirs).await;
     let output = child.wait_with_output().await.unwrap();
     assert_eq!(output.status.code(), Some(1));
     let stderr = one_line(&output.stderr);

@@ -74,7 +74,7 @@ async fn guided_rollout_updates_highest_ordinals_first_and_cleans_up() {
     assert_eq!(partition(&web), 0);
     assert_eq!(status.current_revision, status.update_revision);
     assert!(!web.annotations().contains_key(JOURNAL), "journal left behind");
-    assert!(images(&env).await.iter().all(|(_, image)| *image == v("app:v2")));
+    assert!(env.all_pods_run(v("app:v2")).await);
 }
 
 #[tokio::test]
@@ -82,11 +82,7 @@ async fn explicit_partition_step_then_resume_picks_up_a_pending_update() {
     let env = Env::new("rollout-partition").await;
     env.statefulset(&Sts { partition: Some(3), ..Sts::new("web", 3) }).await;
     // Someone else (kubectl apply, a GitOps tool) changed the template with every pod held back.
-    env.patch_sts(
-        "web",
-        json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "image": v("app:v2")}]}}}}),
-    )
-    .await;
+    env.set_image("web", &v("app:v2")).await;
 
     let output = env.plugin().args(["rollout", "web", "--partition", "2", "--yes"]).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
@@ -103,7 +99,7 @@ async fn explicit_partition_step_then_resume_picks_up_a_pending_update() {
     let output = env.plugin().args(["rollout", "web", "--yes"]).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(String::from_utf8_lossy(&output.stdout).contains("web rolled out to revision"));
-    assert!(images(&env).await.iter().all(|(_, image)| *image == v("app:v2")));
+    assert!(env.all_pods_run(v("app:v2")).await);
     assert!(!sts(&env, "web").await.annotations().contains_key(JOURNAL));
 }
 
@@ -154,7 +150,7 @@ async fn failed_canary_stops_at_the_highest_ordinal_and_abort_restores_everythin
     );
     assert_eq!(partition(&web), 0);
     assert!(!web.annotations().contains_key(JOURNAL));
-    assert!(images(&env).await.iter().all(|(_, image)| *image == v("app:v1")));
+    assert!(env.all_pods_run(v("app:v1")).await);
     let pods = env.pods().await;
     assert!(pods.iter().all(|p| {
         p.status
@@ -190,7 +186,7 @@ async fn partition_counts_replica_indexes_from_the_start_ordinal() {
     let released: Vec<&Value> =
         events.iter().filter(|e| e["event"] == "stepStarted").map(|e| &e["ordinals"]).collect();
     assert_eq!(released, [&json!([11]), &json!([10])], "ordinal 12 was already updated");
-    assert!(images(&env).await.iter().all(|(_, image)| *image == v("app:v2")));
+    assert!(env.all_pods_run(v("app:v2")).await);
 }
 
 #[tokio::test]
@@ -217,7 +213,7 @@ async fn a_killed_rollout_resumes_where_it_stopped() {
         events.iter().filter(|e| e["event"] == "stepStarted").map(|e| e["step"].as_i64().unwrap()).collect();
     assert_eq!(started, [2, 3]);
     assert_eq!(kinds(&events).last(), Some(&"finished"));
-    assert!(images(&env).await.iter().all(|(_, image)| *image == v("app:v2")));
+    assert!(env.all_pods_run(v("app:v2")).await);
     assert!(!sts(&env, "web").await.annotations().contains_key(JOURNAL));
 }
 
@@ -330,7 +326,7 @@ async fn a_template_patch_file_is_staged_like_kubectl_patch() {
     assert_eq!(container.image.as_deref(), Some("example.invalid/app:v2"));
     assert_eq!(container.env.as_ref().unwrap()[0].name, "MODE");
     assert_eq!(template.metadata.unwrap().annotations.unwrap()["release"], "2");
-    assert!(images(&env).await.iter().all(|(_, image)| *image == v("app:v2")));
+    assert!(env.all_pods_run(v("app:v2")).await);
 
     let bad = std::env::temp_dir().join(format!("{}-bad.yaml", env.ns));
     std::fs::write(&bad, "- not\n- a map\n").unwrap();
@@ -439,7 +435,7 @@ async fn at_the_gate_a_person_can_stop_and_resume_later() {
     assert!(web.annotations().contains_key(JOURNAL));
     let resumed = env.plugin().args(["rollout", "web", "--yes"]).output().unwrap();
     assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
-    assert!(images(&env).await.iter().all(|(_, image)| *image == v("app:v2")));
+    assert!(env.all_pods_run(v("app:v2")).await);
 }
 
 #[tokio::test]
@@ -447,11 +443,7 @@ async fn picking_up_an_update_that_already_reached_some_pods_goes_on_from_there(
     let env = Env::new("rollout-pickup").await;
     env.statefulset(&Sts { partition: Some(2), ..Sts::new("web", 5) }).await;
     // Someone else applied a new template: the controller updates ordinals 4, 3 and 2 at once.
-    env.patch_sts(
-        "web",
-        json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "image": v("app:v2")}]}}}}),
-    )
-    .await;
+    env.set_image("web", &v("app:v2")).await;
     wait_until(Duration::from_secs(60), || async {
         images(&env).await.iter().filter(|(_, image)| *image == v("app:v2")).count() == 3
     })
@@ -462,6 +454,6 @@ async fn picking_up_an_update_that_already_reached_some_pods_goes_on_from_there(
     let updated: Vec<&str> =
         events.iter().filter(|e| e["event"] == "podUpdated").map(|e| e["pod"].as_str().unwrap()).collect();
     assert_eq!(updated, ["web-1", "web-0"], "the pods already updated are not news");
-    assert!(images(&env).await.iter().all(|(_, image)| *image == v("app:v2")));
+    assert!(env.all_pods_run(v("app:v2")).await);
     assert_eq!(partition(&sts(&env, "web").await), 0);
 }

@@ -104,7 +104,7 @@ async fn scale_down_lists_exactly_its_orphaned_claims() {
 async fn partitioned_update_shows_revisions_and_held_back_ordinals() {
     let env = Env::new("status-partition").await;
     env.statefulset(&Sts { partition: Some(2), ..Sts::new("web", 3) }).await;
-    env.patch_sts("web", json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "example.invalid/app:v2"}]}}}})).await;
+    env.set_image("web", "example.invalid/app:v2").await;
     wait_until(Duration::from_secs(60), || async {
         let status = status_json(&env, &["web"]);
         status["revisions"]["update"]["pods"] == 1 && status["replicas"]["ready"] == 3

@@ -166,6 +166,20 @@ impl Env {
         self.patch_sts(name, json!({"spec": {"replicas": replicas}})).await;
     }
 
+    /// What `kubectl set image` does to the container `app`: someone else's template change.
+    pub async fn set_image(&self, name: &str, image: &str) -> StatefulSet {
+        self.patch_sts(
+            name,
+            json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "image": image}]}}}}),
+        )
+        .await
+    }
+
+    /// Every pod of the namespace runs `image`.
+    pub async fn all_pods_run(&self, image: impl AsRef<str>) -> bool {
+        images(self).await.iter().all(|(_, running)| running == image.as_ref())
+    }
+
     pub async fn patch_sts(&self, name: &str, patch: Value) -> StatefulSet {
         self.api::<StatefulSet>()
             .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
