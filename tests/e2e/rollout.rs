@@ -457,3 +457,29 @@ async fn picking_up_an_update_that_already_reached_some_pods_goes_on_from_there(
     assert!(env.all_pods_run(v("app:v2")).await);
     assert_eq!(partition(&sts(&env, "web").await), 0);
 }
+
+#[tokio::test]
+async fn a_statefulset_stuck_mid_scale_is_refused_and_left_alone() {
+    let env = Env::new("rollout-midscale").await;
+    // OrderedReady and a pod that never becomes Ready: the scale-up to 3 stays at 1 pod.
+    env.statefulset(&Sts { image: v("never-ready:1"), wait: false, ..Sts::new("web", 3) }).await;
+    wait_until(Duration::from_secs(30), || async {
+        env.pods().await.len() == 1
+            && env
+                .pvcs()
+                .await
+                .iter()
+                .all(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Bound"))
+    })
+    .await;
+    let before = env.versions().await;
+    let output = env
+        .plugin()
+        .args(["rollout", "web", "--image", &format!("app={}", v("app:v2")), "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("web is scaling (status.replicas 1 of 3)"), "{stderr}");
+    assert_eq!(env.versions().await, before);
+}

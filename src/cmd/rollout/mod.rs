@@ -166,6 +166,14 @@ impl Run<'_> {
             }
         }
         let template = self.new_template(&sts).await?;
+        // A pod being replaced for an update also makes status.replicas fall short for a moment;
+        // only a count that stays short is a scale in progress.
+        let sts = if journal.is_none() && !scaling_settled(&sts) {
+            let generation = sts.metadata.generation;
+            self.waiter(&sts).await?.settled(generation, SETTLE_GRACE).await?
+        } else {
+            sts
+        };
         if journal.is_none() && !scaling_settled(&sts) {
             return Err(Error::Refused(format!(
                 "{} is scaling (status.replicas {} of {}): a partition does not hold back pods created meanwhile; \
@@ -667,6 +675,10 @@ impl Run<'_> {
         fetch::list(&self.kube.client, &scope, selector.as_ref()).await
     }
 }
+
+/// How long a StatefulSet whose pod count is short may take to settle before a new rollout is
+/// refused as mid-scale.
+const SETTLE_GRACE: Duration = Duration::from_secs(30);
 
 /// The field manager recorded on every change this tool makes.
 pub const FIELD_MANAGER: &str = "kubectl-stateful";

@@ -15,7 +15,7 @@ use super::report::Reporter;
 use crate::client::Kube;
 use crate::core::objects::{
     current_revision, observed_current, ordinal_range, partition, pod_ready, pod_revision, pods_of,
-    terminating, update_revision,
+    scaling_settled, terminating, update_revision,
 };
 use crate::core::rollout::{StepVerdict, StepWatch};
 use crate::error::{Error, Result, chain};
@@ -171,6 +171,19 @@ impl Waiter {
                     "the controller did not observe the change to {} in time",
                     self.name
                 )));
+            }
+            self.next(deadline, partition(&sts)).await?;
+        }
+    }
+
+    /// Waits until the controller reports as many pods as the spec asks for, or `grace` passes;
+    /// returns the StatefulSet as it then is (the caller decides what an unsettled one means).
+    pub async fn settled(&mut self, generation: Option<i64>, grace: Duration) -> Result<StatefulSet> {
+        let deadline = Instant::now() + grace;
+        loop {
+            let sts = self.current(generation, deadline).await?;
+            if scaling_settled(&sts) || Instant::now() >= deadline {
+                return Ok(sts);
             }
             self.next(deadline, partition(&sts)).await?;
         }
