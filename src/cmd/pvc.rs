@@ -85,23 +85,17 @@ pub async fn run(command: Command, kube_args: &KubeArgs, term: &Terminal) -> Res
     let Command::Prune(args) = command;
     let kube = kube_args.connect().await?;
     let extras = Extras { volumes: true, autoscalers: true, ..Extras::default() };
-    let snapshot = match &args.name {
-        Some(name) => {
-            let sts = fetch::statefulset(&kube, &kube.namespace, name).await?;
-            // Claims of look-alike StatefulSets matter too: read the whole namespace.
-            fetch::snapshot_in(&kube, &Scope::Namespace(kube.namespace.clone()), extras).await.map(
-                |mut s| {
-                    s.statefulsets.retain(|other| other.uid() != sts.uid());
-                    s.statefulsets.insert(0, sts);
-                    s
-                },
-            )?
-        }
-        None if args.all_namespaces => fetch::snapshot_in(&kube, &Scope::All, extras).await?,
-        None => fetch::snapshot_in(&kube, &Scope::Namespace(kube.namespace.clone()), extras).await?,
-    };
+    // Even for one StatefulSet the whole namespace is read: claims of look-alikes matter too.
+    let scope = if args.all_namespaces { Scope::All } else { Scope::Namespace(kube.namespace.clone()) };
+    let snapshot = fetch::snapshot_in(&kube, &scope, extras).await?;
     let scope: Vec<&StatefulSet> = match &args.name {
-        Some(_) => snapshot.statefulsets.iter().take(1).collect(),
+        Some(name) => match snapshot.statefulsets.iter().find(|s| s.name_any() == *name) {
+            Some(sts) => vec![sts],
+            None => {
+                let what = format!("StatefulSet {name}");
+                return Err(Error::NotFound(fetch::not_found_message(&kube, &kube.namespace, &what).await));
+            }
+        },
         None => snapshot.statefulsets.iter().collect(),
     };
     if let (Some(name), [sts]) = (&args.name, scope.as_slice())

@@ -117,30 +117,32 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal) -> Result<()
         None => (None, None),
     };
     let min_down = i64::try_from(args.min_down.as_secs()).unwrap_or(i64::MAX);
+    let (evidence, reasons) = match judge(&pod, node.as_ref(), lease.as_ref(), min_down, Timestamp::now()) {
+        Judgement::Gone(evidence) => (evidence, Vec::new()),
+        Judgement::Alive(evidence, reasons) => (evidence, reasons),
+    };
     let mut recovery = Recovery {
         kind: "Recovery",
         schema_version: SCHEMA_VERSION,
         namespace: kube.namespace.clone(),
         stateful_set: sts.name_any(),
-        evidence: match judge(&pod, node.as_ref(), lease.as_ref(), min_down, Timestamp::now()) {
-            Judgement::Gone(evidence) => evidence,
-            Judgement::Alive(evidence, reasons) => {
-                recovery_refused(&args, &kube, &sts, evidence, &reasons)?;
-                return Err(Error::Refused(format!(
-                    "refusing to force-delete {}: {}; nothing was changed",
-                    pod.name_any(),
-                    reasons.join("; ")
-                )));
-            }
-        },
-        action: "dryRun",
-        reasons: Vec::new(),
+        evidence,
+        action: if reasons.is_empty() { "dryRun" } else { "refused" },
+        reasons,
         cordoned: false,
         replacement: None,
     };
     let mut stdout = std::io::stdout().lock();
     if !args.output.is_machine() {
         write_evidence(&mut stdout, &recovery.evidence)?;
+    }
+    if !recovery.reasons.is_empty() {
+        finish(&mut stdout, &args, &recovery)?;
+        return Err(Error::Refused(format!(
+            "refusing to force-delete {}: {}; nothing was changed",
+            pod.name_any(),
+            recovery.reasons.join("; ")
+        )));
     }
     let node_label = node_name.clone().unwrap_or_default();
     eprintln!(
@@ -224,31 +226,6 @@ async fn resolve(kube: &Kube, pods: &Api<Pod>, args: &Args) -> Result<(StatefulS
     };
     let sts = fetch::statefulset(kube, &kube.namespace, &owner.name).await?;
     Ok((sts, pod))
-}
-
-fn recovery_refused(
-    args: &Args,
-    kube: &Kube,
-    sts: &StatefulSet,
-    evidence: Evidence,
-    reasons: &[String],
-) -> Result<()> {
-    let recovery = Recovery {
-        kind: "Recovery",
-        schema_version: SCHEMA_VERSION,
-        namespace: kube.namespace.clone(),
-        stateful_set: sts.name_any(),
-        evidence,
-        action: "refused",
-        reasons: reasons.to_vec(),
-        cordoned: false,
-        replacement: None,
-    };
-    let mut stdout = std::io::stdout().lock();
-    if !args.output.is_machine() {
-        write_evidence(&mut stdout, &recovery.evidence)?;
-    }
-    finish(&mut stdout, args, &recovery)
 }
 
 fn finish(w: &mut impl Write, args: &Args, recovery: &Recovery) -> Result<()> {
