@@ -8,11 +8,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
+use kube::api::Api;
 use kube::client::{Body, ClientBuilder};
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Client, Config};
+use kube::core::{ClusterResourceScope, NamespaceResourceScope};
+use kube::{Client, Config, Resource};
 
 use crate::error::{Error, Result};
+use crate::output::{Streams, log_line};
 
 #[derive(Debug, Clone, Default, clap::Args)]
 #[command(next_help_heading = "Connection (as kubectl)")]
@@ -97,6 +100,35 @@ pub struct Kube {
     pub namespace: String,
 }
 
+impl Kube {
+    /// The API of a namespaced kind in the command's namespace.
+    pub fn api<K>(&self) -> Api<K>
+    where
+        K: Resource<Scope = NamespaceResourceScope>,
+        K::DynamicType: Default,
+    {
+        Api::namespaced(self.client.clone(), &self.namespace)
+    }
+
+    /// The API of a namespaced kind in `namespace`.
+    pub fn api_in<K>(&self, namespace: &str) -> Api<K>
+    where
+        K: Resource<Scope = NamespaceResourceScope>,
+        K::DynamicType: Default,
+    {
+        Api::namespaced(self.client.clone(), namespace)
+    }
+
+    /// The API of a cluster-scoped kind.
+    pub fn api_all<K>(&self) -> Api<K>
+    where
+        K: Resource<Scope = ClusterResourceScope>,
+        K::DynamicType: Default,
+    {
+        Api::all(self.client.clone())
+    }
+}
+
 /// Verbosity at which each API request is logged, as with kubectl's `-v=6`.
 const LOG_REQUESTS: u8 = 6;
 
@@ -117,9 +149,9 @@ impl KubeArgs {
     }
 
     /// The summary line `-v=6` ends with.
-    pub fn report_requests(&self) {
+    pub fn report_requests(&self, io: &mut Streams) {
         if self.verbosity >= LOG_REQUESTS {
-            eprintln!("I {} API requests", REQUESTS.load(Ordering::Relaxed));
+            io.say(format_args!("I {} API requests", REQUESTS.load(Ordering::Relaxed)));
         }
     }
 
@@ -226,7 +258,7 @@ where
                 Ok(response) => response.status().to_string(),
                 Err(e) => format!("failed: {e}"),
             };
-            eprintln!("I {line} {outcome} in {} milliseconds", started.elapsed().as_millis());
+            log_line(format_args!("I {line} {outcome} in {} milliseconds", started.elapsed().as_millis()));
             result
         })
     }

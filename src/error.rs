@@ -1,7 +1,10 @@
-//! Errors, each with the exit code the docs promise (docs/exit-codes in README and docs/).
+//! Errors, each with the exit code the README documents (README.md, "Exit codes"). A variant
+//! exists for every kind of failure code branches on; messages are one line.
 
-/// Exit codes: 0 success or stopped by the user's choice, 1 error, 2 usage, 3 rollout step
-/// failed or timed out with the state left safe, 130 interrupted (Ctrl-C).
+use crate::core::rollout::Refusal;
+
+/// Exit codes: 0 success or stopped by the user's choice, 1 error, 2 usage, 3 a step failed or
+/// timed out with the state left safe, 130 interrupted (Ctrl-C, SIGTERM, SIGHUP).
 pub mod exit {
     pub const ERROR: u8 = 1;
     pub const USAGE: u8 = 2;
@@ -26,24 +29,58 @@ pub enum Error {
         source: kube::Error,
     },
 
-    #[error("{0}")]
-    NotFound(String),
+    /// A write got no answer (a timeout, a dropped connection): it may or may not have happened.
+    #[error(
+        "cannot {what} (the API server did not answer, so it may or may not have happened; {resume}): {}",
+        describe_kube_error(.source)
+    )]
+    Unanswered {
+        what: String,
+        resume: String,
+        #[source]
+        source: kube::Error,
+    },
+
+    /// The object does not exist, but its namespace does (or could not be checked).
+    #[error("{kind} {name} not found in namespace {namespace}")]
+    NotFound { kind: &'static str, name: String, namespace: String },
+
+    #[error("namespace {0} not found")]
+    NamespaceNotFound(String),
+
+    /// A permission the command needs before it may start; `left` says what state that leaves.
+    #[error("you may not {permission} (`{can_i}` says no); {left}")]
+    Forbidden { permission: String, can_i: String, left: String },
 
     /// The cluster's state makes the request unsafe or impossible; nothing was changed.
     #[error("{0}")]
     Refused(String),
 
-    /// Someone else changed the object between our read and our write; nothing was overwritten.
-    #[error("{0}")]
-    Conflict(String),
+    /// A rollout the core decided against; a usage error or a refusal, as the reason says.
+    #[error(transparent)]
+    Rollout(#[from] Refusal),
+
+    /// Someone else changed the StatefulSet between our read and our write, or while we
+    /// waited; nothing of theirs was overwritten.
+    #[error(
+        "someone else changed {name} {during} ({}); stopping without overwriting their change. \
+         Run `kubectl stateful rollout {name}` to continue from the new state, or add --abort",
+        changes.join(", ")
+    )]
+    Conflict { name: String, during: String, changes: Vec<String> },
 
     /// A rollout step failed or timed out; the partition was left where it was.
     #[error("{0}")]
     StepFailed(String),
 
-    /// Ctrl-C; the message says what state things were left in and how to go on.
-    #[error("{0}")]
-    Interrupted(String),
+    /// Ctrl-C (or SIGTERM, SIGHUP): what was left, and how to go on.
+    #[error("interrupted{}: {left}{}", if *.at_prompt { " at the prompt" } else { "" },
+        .resume.as_ref().map(|r| format!("; {r}")).unwrap_or_default())]
+    Interrupted { at_prompt: bool, left: String, resume: Option<String> },
+
+    /// The API server stopped answering while a command waited.
+    #[error("lost the connection to the API server ({why}): {left}; {resume}")]
+    Disconnected { why: String, left: String, resume: String },
 
     /// Some of the work was done; the message names what remains.
     #[error("{0}")]
@@ -59,8 +96,9 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Usage(_) => exit::USAGE,
+            Error::Rollout(refusal) if refusal.is_usage() => exit::USAGE,
             Error::StepFailed(_) => exit::STEP_FAILED,
-            Error::Interrupted(_) => exit::INTERRUPTED,
+            Error::Interrupted { .. } => exit::INTERRUPTED,
             _ => exit::ERROR,
         }
     }
@@ -69,6 +107,11 @@ impl Error {
     pub fn kube(context: impl Into<String>) -> impl FnOnce(kube::Error) -> Error {
         let context = context.into();
         move |source| Error::Kube { context, source }
+    }
+
+    /// An interruption outside a prompt.
+    pub fn interrupted(left: impl Into<String>, resume: Option<String>) -> Error {
+        Error::Interrupted { at_prompt: false, left: left.into(), resume }
     }
 
     /// The HTTP status of a failed API request, if the server answered.
@@ -85,17 +128,11 @@ impl Error {
     }
 }
 
-impl From<std::io::Error> for Error {
-    fn from(e: std::io::Error) -> Self {
-        Error::Output(e)
-    }
-}
-
 /// One line, whatever the error: the server's own message for API errors (it names the
 /// resource, verb and user), the innermost cause for transport errors.
 fn describe_kube_error(error: &kube::Error) -> String {
     match error {
-        kube::Error::Api(status) if !status.message.is_empty() => status.message.clone(),
+        kube::Error::Api(status) if !status.message.is_empty() => status.message.replace('\n', " "),
         kube::Error::Api(status) => format!("{} {}", status.code, status.reason),
         other => chain(other),
     }
@@ -114,4 +151,40 @@ pub fn chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text.replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_has_its_exit_code_and_one_line() {
+        let cases = [
+            (Error::Usage("bad flag".into()), exit::USAGE),
+            (Error::StepFailed("timed out".into()), exit::STEP_FAILED),
+            (
+                Error::interrupted("web is left at partition 2", Some("run it again".into())),
+                exit::INTERRUPTED,
+            ),
+            (Error::Refused("no".into()), exit::ERROR),
+            (
+                Error::Rollout(Refusal::PartitionOutOfRange {
+                    name: "web".into(),
+                    partition: 9,
+                    replicas: 3,
+                }),
+                exit::USAGE,
+            ),
+        ];
+        for (error, code) in cases {
+            assert_eq!(error.exit_code(), code, "{error}");
+            assert_eq!(error.to_string().lines().count(), 1);
+        }
+        assert_eq!(
+            Error::interrupted("web is left at partition 2", Some("run it again".into())).to_string(),
+            "interrupted: web is left at partition 2; run it again"
+        );
+        let prompt = Error::Interrupted { at_prompt: true, left: "nothing was changed".into(), resume: None };
+        assert_eq!(prompt.to_string(), "interrupted at the prompt: nothing was changed");
+    }
 }

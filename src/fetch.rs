@@ -27,6 +27,11 @@ pub enum Scope {
 }
 
 impl Scope {
+    /// `-A` means every namespace; otherwise the command's namespace.
+    pub fn from_flags(all_namespaces: bool, kube: &Kube) -> Scope {
+        if all_namespaces { Scope::All } else { Scope::Namespace(kube.namespace.clone()) }
+    }
+
     fn api<K>(&self, client: &Client) -> Api<K>
     where
         K: Resource<Scope = NamespaceResourceScope>,
@@ -58,22 +63,27 @@ pub struct Extras {
 
 /// Reads one StatefulSet, naming the namespace when that is what does not exist.
 pub async fn statefulset(kube: &Kube, namespace: &str, name: &str) -> Result<StatefulSet> {
-    let api: Api<StatefulSet> = Api::namespaced(kube.client.clone(), namespace);
+    let api: Api<StatefulSet> = kube.api_in(namespace);
     match api.get_opt(name).await.map_err(Error::kube(format!("read StatefulSet {namespace}/{name}")))? {
         Some(sts) => Ok(sts),
-        None => {
-            Err(Error::NotFound(not_found_message(kube, namespace, &format!("StatefulSet {name}")).await))
-        }
+        None => Err(missing(kube, namespace, "StatefulSet", name).await),
     }
 }
 
-/// "namespace X not found" when the namespace is missing (and readable), else "<what> not found in namespace X".
-pub async fn not_found_message(kube: &Kube, namespace: &str, what: &str) -> String {
-    let namespaces: Api<Namespace> = Api::all(kube.client.clone());
-    match namespaces.get_opt(namespace).await {
-        Ok(None) => format!("namespace {namespace} not found"),
-        _ => format!("{what} not found in namespace {namespace}"),
+/// The error for a missing object: [`Error::NamespaceNotFound`] when the namespace itself is
+/// missing (and readable), else [`Error::NotFound`].
+pub async fn missing(kube: &Kube, namespace: &str, kind: &'static str, name: &str) -> Error {
+    if namespace_missing(kube, namespace).await {
+        Error::NamespaceNotFound(namespace.to_owned())
+    } else {
+        Error::NotFound { kind, name: name.to_owned(), namespace: namespace.to_owned() }
     }
+}
+
+/// True only when the namespace is known not to exist (an unreadable one is not "missing").
+async fn namespace_missing(kube: &Kube, namespace: &str) -> bool {
+    let namespaces: Api<Namespace> = kube.api_all();
+    matches!(namespaces.get_opt(namespace).await, Ok(None))
 }
 
 /// Everything about one StatefulSet: its pods (by its selector), the namespace's claims (names
@@ -88,7 +98,7 @@ pub async fn snapshot_of(kube: &Kube, sts: StatefulSet, extras: Extras) -> Resul
     let services = async {
         match (&service, extras.services) {
             (Some(name), true) => {
-                let api: Api<Service> = Api::namespaced(client.clone(), &namespace);
+                let api: Api<Service> = kube.api_in(&namespace);
                 let found = api
                     .get_opt(name)
                     .await
@@ -136,11 +146,9 @@ pub async fn snapshot_in(kube: &Kube, scope: &Scope, extras: Extras) -> Result<S
     )?;
     if statefulsets.is_empty()
         && let Scope::Namespace(ns) = scope
+        && namespace_missing(kube, ns).await
     {
-        let message = not_found_message(kube, ns, "StatefulSet").await;
-        if message.starts_with("namespace") {
-            return Err(Error::NotFound(message));
-        }
+        return Err(Error::NamespaceNotFound(ns.clone()));
     }
     Ok(Snapshot { statefulsets, pods, pvcs, services, volumes, nodes, autoscalers, server_version })
 }

@@ -1,57 +1,70 @@
 //! `kubectl stateful`: a kubectl plugin for StatefulSets.
 //!
-//! [`core`] is pure: it turns API objects into the models every command renders (ordinal maps,
-//! rollout plans, prune plans). The rest is a thin shell: [`client`] connects as kubectl would,
-//! [`fetch`] and [`live`] read the cluster, [`cmd`] holds one module per command, [`output`]
-//! renders and [`ui`] talks to the person at the terminal.
+//! `core` is pure: it turns API objects into the models every command renders (ordinal maps,
+//! rollout decisions, prune plans). The rest is a thin shell: `client` connects as kubectl
+//! would, `fetch` and `live` read the cluster, `apply` holds what every write shares, `cmd`
+//! holds one module per command, `output` renders into the streams a command is given and
+//! `ui` talks to the person at the terminal. `docs/design.md` has the map.
 
-pub mod access;
+mod access;
+mod apply;
 pub mod cli;
-pub mod client;
-pub mod cmd;
-pub mod core;
+mod client;
+mod cmd;
+mod core;
 pub mod error;
-pub mod fetch;
-pub mod live;
+mod fetch;
+mod live;
 pub mod output;
-pub mod signal;
-pub mod ui;
+mod signal;
+mod ui;
+
+use std::ffi::OsString;
 
 use cli::{Cli, Command};
 use error::Result;
+use output::Streams;
 use ui::Terminal;
 
-/// The hidden command kubectl's plugin completion calls (see [`cmd::completion`]); handled
+/// The hidden command kubectl's plugin completion calls (see `cmd::completion`); handled
 /// before argument parsing because its arguments are someone else's partial command line.
 pub const COMPLETE_COMMAND: &str = "__complete";
 
-/// Runs one parsed command line.
-pub async fn run(cli: Cli) -> Result<()> {
+/// Runs one parsed command line, writing to `io`.
+pub async fn run(cli: Cli, io: &mut Streams) -> Result<()> {
     let term = Terminal::detect();
     signal::listen();
-    let command = async {
-        match cli.command {
-            Command::Status(args) => cmd::status::run(args, &cli.kube, &term).await,
-            Command::Rollout(args) => cmd::rollout::run(args, &cli.kube, &term).await,
-            Command::Pvc { command } => cmd::pvc::run(command, &cli.kube, &term).await,
-            Command::Recover(args) => cmd::recover::run(args, &cli.kube, &term).await,
-            Command::Version(args) => cmd::version::run(args, &cli.kube).await,
-            Command::Completion(args) => cmd::completion::run(args),
-        }
-    };
-    tokio::pin!(command);
-    let result = tokio::select! {
-        result = &mut command => result,
-        () = signal::interrupted() => {
-            // Commands that wait say where they left things; give them a moment to.
-            match tokio::time::timeout(INTERRUPT_GRACE, &mut command).await {
-                Ok(result) => result,
-                Err(_) => Err(error::Error::Interrupted("interrupted".to_owned())),
+    let result = {
+        let command = async {
+            match cli.command {
+                Command::Status(args) => cmd::status::run(args, &cli.kube, &term, io).await,
+                Command::Rollout(args) => cmd::rollout::run(args, &cli.kube, &term, io).await,
+                Command::Pvc { command } => cmd::pvc::run(command, &cli.kube, &term, io).await,
+                Command::Recover(args) => cmd::recover::run(args, &cli.kube, &term, io).await,
+                Command::Version(args) => cmd::version::run(args, &cli.kube, io).await,
+                Command::Completion(args) => cmd::completion::run(args, io),
+            }
+        };
+        tokio::pin!(command);
+        tokio::select! {
+            result = &mut command => result,
+            () = signal::interrupted() => {
+                // Commands that wait say where they left things; give them a moment to.
+                match tokio::time::timeout(INTERRUPT_GRACE, &mut command).await {
+                    Ok(result) => result,
+                    Err(_) => Err(error::Error::interrupted("the command stopped where it was", None)),
+                }
             }
         }
     };
-    cli.kube.report_requests();
+    cli.kube.report_requests(io);
     result
+}
+
+/// Answers kubectl's completion request (`__complete WORDS…`), writing to `io`.
+pub async fn complete(args: &[OsString], io: &mut Streams) -> Result<()> {
+    let words = args.iter().map(|w| w.to_string_lossy().into_owned()).collect();
+    cmd::completion::complete(words, io).await
 }
 
 /// How long a command may take to stop cleanly after Ctrl-C.

@@ -3,20 +3,22 @@ use std::process::ExitCode;
 use clap::Parser;
 use kubectl_stateful::cli::Cli;
 use kubectl_stateful::error::{Error, exit};
+use kubectl_stateful::output::Streams;
 
 fn main() -> ExitCode {
+    let mut io = Streams::process();
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            io.say(format_args!("error: cannot start the async runtime: {e}"));
             return ExitCode::from(exit::ERROR);
         }
     };
     // args_os: arguments that are not UTF-8 become a usage error from clap, not a panic.
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if args.get(1).is_some_and(|a| a == kubectl_stateful::COMPLETE_COMMAND) {
-        let words = args[2..].iter().map(|w| w.to_string_lossy().into_owned()).collect();
-        return exit_code(runtime.block_on(kubectl_stateful::cmd::completion::complete(words)));
+        let result = runtime.block_on(kubectl_stateful::complete(&args[2..], &mut io));
+        return exit_code(result, &mut io);
     }
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
@@ -26,11 +28,12 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            eprintln!("{} (see --help)", one_line(&e.to_string()));
+            io.say(format_args!("{} (see --help)", one_line(&e.to_string())));
             return ExitCode::from(exit::USAGE);
         }
     };
-    exit_code(runtime.block_on(kubectl_stateful::run(cli)))
+    let result = runtime.block_on(kubectl_stateful::run(cli, &mut io));
+    exit_code(result, &mut io)
 }
 
 /// clap's message without its usage block: the first line, joined with the list it
@@ -48,12 +51,12 @@ fn one_line(text: &str) -> String {
 
 /// One line on stderr for an error, and the documented exit code; a closed stdout (`| head`)
 /// is not an error.
-fn exit_code(result: Result<(), Error>) -> ExitCode {
+fn exit_code(result: Result<(), Error>, io: &mut Streams) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            io.say(format_args!("error: {e}"));
             ExitCode::from(e.exit_code())
         }
     }

@@ -1,12 +1,78 @@
-//! Output formats shared by every command. stdout carries data only; renderers write to any
-//! `Write` so tests can snapshot them.
+//! Output shared by every command: the streams a command writes to, the `-o` formats, and the
+//! envelope of machine-readable documents. stdout carries data only; everything for people
+//! (progress, warnings, prompts, errors) goes to stderr. Renderers write to any `Write`, so
+//! tests capture them exactly.
 
-use std::io::Write;
+use std::fmt::Display;
+use std::io::{self, Write};
+use std::sync::{Arc, Mutex};
 
 use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
 use serde::Serialize;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+
+/// Where a command writes (argo-rollouts' `IOStreams`): `out` is the data stream (stdout),
+/// `err` the stream for people (stderr). The process streams in `main`; buffers in tests.
+pub struct Streams {
+    pub out: Box<dyn Write>,
+    err: Box<dyn Write>,
+}
+
+impl Streams {
+    pub fn process() -> Streams {
+        Streams { out: Box::new(io::stdout()), err: Box::new(io::stderr()) }
+    }
+
+    /// Streams that write into buffers, for tests: (streams, stdout, stderr).
+    pub fn captured() -> (Streams, Captured, Captured) {
+        let (out, err) = (Captured::default(), Captured::default());
+        (Streams { out: Box::new(out.clone()), err: Box::new(err.clone()) }, out, err)
+    }
+
+    /// One line for people on stderr. A closed or failing stderr is ignored: there is nowhere
+    /// left to report it, and a run must neither panic nor stop halfway because of it.
+    pub fn say(&mut self, line: impl Display) {
+        let _ = writeln!(self.err, "{line}");
+        let _ = self.err.flush();
+    }
+
+    pub fn warn(&mut self, line: impl Display) {
+        self.say(format_args!("warning: {line}"));
+    }
+
+    pub fn note(&mut self, line: impl Display) {
+        self.say(format_args!("note: {line}"));
+    }
+}
+
+/// A line on the process's stderr from where no [`Streams`] reaches (the `-v=6` request log,
+/// which runs inside the HTTP client); a failing stderr is ignored, as in [`Streams::say`].
+pub fn log_line(line: impl Display) {
+    let _ = writeln!(io::stderr().lock(), "{line}");
+}
+
+/// A shared in-memory stream, for tests.
+#[derive(Clone, Default)]
+pub struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Captured {
+    pub fn text(&self) -> String {
+        let bytes = self.0.lock().map(|b| b.clone()).unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().map_err(|_| io::Error::other("poisoned"))?.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
@@ -27,33 +93,80 @@ impl OutputFormat {
     }
 }
 
-pub fn write_json(w: &mut impl Write, value: &impl Serialize) -> Result<()> {
-    serde_json::to_writer_pretty(&mut *w, value).map_err(std::io::Error::from)?;
-    writeln!(w)?;
-    Ok(())
+/// The kind of a machine-readable document and the version of its schema (docs/ has each
+/// schema). Changing a field is a schema change: bump the version and say so in the docs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kind {
+    pub name: &'static str,
+    pub version: &'static str,
+}
+
+pub const STATUS: Kind = Kind { name: "StatefulSetStatus", version: "v1" };
+pub const STATUS_LIST: Kind = Kind { name: "StatefulSetStatusList", version: "v1" };
+pub const PRUNE_PLAN: Kind = Kind { name: "PrunePlan", version: "v1" };
+pub const PRUNE_RESULT: Kind = Kind { name: "PruneResult", version: "v1" };
+pub const RECOVERY: Kind = Kind { name: "Recovery", version: "v1" };
+pub const VERSION: Kind = Kind { name: "Version", version: "v1" };
+pub const ROLLOUT_EVENT: Kind = Kind { name: "RolloutEvent", version: "v1" };
+
+/// A document as printed: `kind` and `schemaVersion` first, then the body's own fields (the
+/// way Kubernetes' TypeMeta heads every object).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Document<'a, T: Serialize> {
+    pub kind: &'static str,
+    pub schema_version: &'static str,
+    #[serde(flatten)]
+    pub body: &'a T,
+}
+
+impl<'a, T: Serialize> Document<'a, T> {
+    pub fn new(kind: Kind, body: &'a T) -> Self {
+        Document { kind: kind.name, schema_version: kind.version, body }
+    }
+}
+
+pub fn write_json(w: &mut dyn Write, value: &impl Serialize) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *w, value)?;
+    writeln!(w)
 }
 
 /// One compact JSON document per line (NDJSON), for event streams and watch snapshots.
-pub fn write_json_line(w: &mut impl Write, value: &impl Serialize) -> Result<()> {
-    serde_json::to_writer(&mut *w, value).map_err(std::io::Error::from)?;
+pub fn write_json_line(w: &mut dyn Write, value: &impl Serialize) -> io::Result<()> {
+    serde_json::to_writer(&mut *w, value)?;
     writeln!(w)?;
-    w.flush()?;
-    Ok(())
+    w.flush()
 }
 
-pub fn write_yaml(w: &mut impl Write, value: &impl Serialize) -> Result<()> {
-    let text = serde_saphyr::to_string(value).map_err(std::io::Error::other)?;
-    w.write_all(text.as_bytes())?;
-    Ok(())
+pub fn write_yaml(w: &mut dyn Write, value: &impl Serialize) -> io::Result<()> {
+    let text = serde_saphyr::to_string(value).map_err(io::Error::other)?;
+    w.write_all(text.as_bytes())
 }
 
-/// Writes `value` as JSON or YAML; false when `format` is a table format.
-pub fn write_machine(w: &mut impl Write, format: OutputFormat, value: &impl Serialize) -> Result<bool> {
+/// Writes `kind` with `body` as JSON or YAML; false when `format` is a table format.
+pub fn write_document(
+    w: &mut dyn Write,
+    format: OutputFormat,
+    kind: Kind,
+    body: &impl Serialize,
+) -> io::Result<bool> {
+    let document = Document::new(kind, body);
     match format {
-        OutputFormat::Json => write_json(w, value).map(|()| true),
-        OutputFormat::Yaml => write_yaml(w, value).map(|()| true),
+        OutputFormat::Json => write_json(w, &document).map(|()| true),
+        OutputFormat::Yaml => write_yaml(w, &document).map(|()| true),
         OutputFormat::Table | OutputFormat::Wide => Ok(false),
     }
+}
+
+/// The error for a failed write to stdout (a closed pipe among them, which `main` treats as
+/// success).
+pub fn output_error(error: io::Error) -> Error {
+    Error::Output(error)
+}
+
+/// Maps a renderer's `io::Result` to the command's.
+pub fn rendered(result: io::Result<()>) -> Result<()> {
+    result.map_err(output_error)
 }
 
 /// A kubectl-style table: upper-case headers, no borders, columns three spaces apart.
@@ -72,7 +185,7 @@ where
 }
 
 /// Writes a table built with [`table`], with the spacing kubectl uses and no trailing blanks.
-pub fn write_table(w: &mut impl Write, mut table: Table) -> Result<()> {
+pub fn write_table(w: &mut dyn Write, mut table: Table) -> io::Result<()> {
     let columns = table.column_count();
     for (i, column) in table.column_iter_mut().enumerate() {
         column.set_padding((0, if i + 1 == columns { 0 } else { 3 }));
@@ -87,4 +200,40 @@ pub fn write_table(w: &mut impl Write, mut table: Table) -> Result<()> {
 /// `-` for what is unknown or absent, as kubectl prints `<none>`-like placeholders.
 pub fn or_dash(value: Option<impl AsRef<str>>) -> String {
     value.map(|v| v.as_ref().to_owned()).filter(|v| !v.is_empty()).unwrap_or_else(|| "-".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_lead_with_kind_and_schema_version() {
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Body {
+            stateful_set: &'static str,
+        }
+        let mut out = Vec::new();
+        write_document(&mut out, OutputFormat::Json, VERSION, &Body { stateful_set: "web" }).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "{\n  \"kind\": \"Version\",\n  \"schemaVersion\": \"v1\",\n  \"statefulSet\": \"web\"\n}\n"
+        );
+    }
+
+    #[test]
+    fn a_broken_stderr_is_ignored() {
+        struct Closed;
+        impl Write for Closed {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::ErrorKind::BrokenPipe.into())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Err(io::ErrorKind::BrokenPipe.into())
+            }
+        }
+        let mut streams = Streams { out: Box::new(Vec::new()), err: Box::new(Closed) };
+        streams.say("nobody reads this");
+        streams.warn("nor this");
+    }
 }

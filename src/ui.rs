@@ -106,7 +106,7 @@ impl Terminal {
 fn prompt_error(error: dialoguer::Error) -> Error {
     match error {
         dialoguer::Error::IO(e) if e.kind() == std::io::ErrorKind::Interrupted => {
-            Error::Interrupted("interrupted at the prompt; nothing was changed by it".to_owned())
+            Error::Interrupted { at_prompt: true, left: "nothing was changed by it".to_owned(), resume: None }
         }
         dialoguer::Error::IO(e) => Error::Output(e),
     }

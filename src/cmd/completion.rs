@@ -15,6 +15,7 @@ use kube::api::{Api, ListParams, PartialObjectMeta};
 use crate::cli::Cli;
 use crate::client::KubeArgs;
 use crate::error::Result;
+use crate::output::{Streams, rendered};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -25,10 +26,10 @@ pub struct Args {
 
 /// Prints the completion script for invoking `kubectl-stateful` directly; `kubectl stateful`
 /// completes through the `kubectl_complete-stateful` script shipped beside the binary.
-pub fn run(args: Args) -> Result<()> {
+pub fn run(args: Args, io: &mut Streams) -> Result<()> {
     let mut command = Cli::command();
-    clap_complete::generate(args.shell, &mut command, "kubectl-stateful", &mut std::io::stdout().lock());
-    Ok(())
+    clap_complete::generate(args.shell, &mut command, "kubectl-stateful", &mut io.out);
+    rendered(io.out.flush())
 }
 
 /// cobra's ShellCompDirectiveNoFileComp: never fall back to file names.
@@ -46,7 +47,7 @@ pub enum Want {
 
 /// Answers kubectl's completion request: `words` are the arguments after `kubectl stateful`,
 /// the last one being the word under the cursor (possibly empty).
-pub async fn complete(words: Vec<String>) -> Result<()> {
+pub async fn complete(words: Vec<String>, io: &mut Streams) -> Result<()> {
     let (typed, current) = match words.split_last() {
         Some((current, typed)) => (typed.to_vec(), current.clone()),
         None => (Vec::new(), String::new()),
@@ -58,12 +59,15 @@ pub async fn complete(words: Vec<String>) -> Result<()> {
         // Completion must never fail loudly: without a cluster, offer nothing.
         other => cluster_names(&kube_args, other).await.unwrap_or_default(),
     };
-    let mut out = std::io::stdout().lock();
-    for candidate in candidates.iter().filter(|c| c.starts_with(&current)) {
+    rendered(write_candidates(&mut io.out, &candidates, &current))
+}
+
+/// Candidates that start with the word under the cursor, then cobra's directive line.
+fn write_candidates(out: &mut dyn Write, candidates: &[String], current: &str) -> std::io::Result<()> {
+    for candidate in candidates.iter().filter(|c| c.starts_with(current)) {
         writeln!(out, "{candidate}")?;
     }
-    writeln!(out, ":{NO_FILE_COMPLETION}")?;
-    Ok(())
+    writeln!(out, ":{NO_FILE_COMPLETION}")
 }
 
 /// Walks the command tree along `typed` and decides what `current` should complete to; also
@@ -133,7 +137,7 @@ pub fn wanted(typed: &[String], current: &str) -> (Want, KubeArgs) {
     } else if positionals == 0 && command.get_positionals().next().is_some() {
         match command.get_name() {
             "recover" if !typed.iter().any(|w| w == "--ordinal") => Want::StatefulSetPods,
-            "completion" => Want::Words(Shell::value_variants_names()),
+            "completion" => Want::Words(shell_names()),
             _ => Want::StatefulSets,
         }
     } else {
@@ -158,19 +162,14 @@ fn find_arg<'c>(
     command.get_arguments().find(matches).or_else(|| root.get_arguments().find(matches))
 }
 
-trait ShellNames {
-    fn value_variants_names() -> Vec<String>;
-}
-
-impl ShellNames for Shell {
-    fn value_variants_names() -> Vec<String> {
-        use clap::ValueEnum;
-        Shell::value_variants()
-            .iter()
-            .filter_map(|s| s.to_possible_value())
-            .map(|v| v.get_name().to_owned())
-            .collect()
-    }
+/// The shells `completion` accepts, by name.
+fn shell_names() -> Vec<String> {
+    use clap::ValueEnum;
+    Shell::value_variants()
+        .iter()
+        .filter_map(|s| s.to_possible_value())
+        .map(|v| v.get_name().to_owned())
+        .collect()
 }
 
 async fn cluster_names(kube_args: &KubeArgs, want: Want) -> Result<Vec<String>> {

@@ -2,26 +2,26 @@
 //! provably safe. A dry run unless confirmed; every delete re-checks the StatefulSet first and
 //! carries preconditions on the claim's uid and resourceVersion.
 
-use std::io::Write;
+use std::io::{self, Write};
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod};
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
-use serde_json::json;
+use kube::api::{Api, Patch};
 
 use crate::access::{self, Permission};
+use crate::apply::{Deleted, Exact, delete_exact, patch_params};
 use crate::client::{Kube, KubeArgs};
 use crate::core::names::pod_name;
 use crate::core::objects::{age, mounted_claims, ordinal_range, scaling_settled};
-use crate::core::prune::{
-    self, Candidate, ClaimRef, KeptClaim, PruneOptions, PrunePlan, PruneResult, Verdict,
-};
-use crate::core::status::SCHEMA_VERSION;
+use crate::core::patches;
+use crate::core::prune::{self, Candidate, KeptClaim, PruneOptions, PrunePlan, PruneResult, Verdict};
 use crate::error::{Error, Result};
 use crate::fetch::{self, Extras, Scope};
-use crate::output::{OutputFormat, or_dash, table, write_machine, write_table};
+use crate::output::{
+    OutputFormat, PRUNE_PLAN, PRUNE_RESULT, Streams, or_dash, rendered, table, write_document, write_table,
+};
 use crate::ui::Terminal;
 
 pub const PRUNE_LONG_ABOUT: &str = "\
@@ -81,27 +81,23 @@ pub struct PruneArgs {
     pub output: OutputFormat,
 }
 
-pub async fn run(command: Command, kube_args: &KubeArgs, term: &Terminal) -> Result<()> {
+pub async fn run(command: Command, kube_args: &KubeArgs, term: &Terminal, io: &mut Streams) -> Result<()> {
     let Command::Prune(args) = command;
     let kube = kube_args.connect().await?;
     let extras = Extras { volumes: true, autoscalers: true, ..Extras::default() };
     // Even for one StatefulSet the whole namespace is read: claims of look-alikes matter too.
-    let scope = if args.all_namespaces { Scope::All } else { Scope::Namespace(kube.namespace.clone()) };
-    let snapshot = fetch::snapshot_in(&kube, &scope, extras).await?;
+    let snapshot = fetch::snapshot_in(&kube, &Scope::from_flags(args.all_namespaces, &kube), extras).await?;
     let scope: Vec<&StatefulSet> = match &args.name {
         Some(name) => match snapshot.statefulsets.iter().find(|s| s.name_any() == *name) {
             Some(sts) => vec![sts],
-            None => {
-                let what = format!("StatefulSet {name}");
-                return Err(Error::NotFound(fetch::not_found_message(&kube, &kube.namespace, &what).await));
-            }
+            None => return Err(fetch::missing(&kube, &kube.namespace, "StatefulSet", name).await),
         },
         None => snapshot.statefulsets.iter().collect(),
     };
     if let (Some(name), [sts]) = (&args.name, scope.as_slice())
         && crate::core::objects::claim_templates(sts).is_empty()
     {
-        eprintln!("{name} has no volumeClaimTemplates: no PVCs to prune");
+        io.say(format_args!("{name} has no volumeClaimTemplates: no PVCs to prune"));
         return Ok(());
     }
     if args.retain_volumes && snapshot.volumes.is_none() {
@@ -116,44 +112,34 @@ pub async fn run(command: Command, kube_args: &KubeArgs, term: &Terminal) -> Res
     };
     let plan = prune::plan(&snapshot, &scope, &options);
     let now = Timestamp::now();
-    let mut stdout = std::io::stdout().lock();
     let deleting = !args.dry_run && (args.yes || term.interactive) && plan.to_prune().next().is_some();
     // The plan is the output of a dry run; a confirmed run reports its result instead.
     if !(deleting && args.output.is_machine()) {
-        render_plan(&mut stdout, &plan, args.output, args.all_namespaces, now)?;
+        rendered(render_plan(&mut io.out, &plan, args.output, args.all_namespaces, now))?;
     }
     for warning in &plan.warnings {
-        eprintln!("warning: {warning}");
+        io.warn(warning);
     }
-    warn_about_data(&plan);
+    warn_about_data(&plan, io);
     if !deleting {
         if plan.to_prune().next().is_some() && !args.output.is_machine() {
             let how = if args.dry_run { "" } else { "; pass --yes (or run on a terminal) to prune" };
-            eprintln!("dry run: nothing was deleted{how}");
+            io.say(format_args!("dry run: nothing was deleted{how}"));
         }
         return Ok(());
     }
     require_permissions(&kube, &plan).await?;
-    let result = Pruner { kube: &kube, term, args: &args, planned: &scope }.prune(&plan).await;
-    match result {
-        Ok(result) => {
-            render_result(&mut stdout, &result, args.output)?;
-            if result.failed.is_empty() {
-                Ok(())
-            } else {
-                let names: Vec<String> = result
-                    .failed
-                    .iter()
-                    .map(|k| format!("{}/{} ({})", k.namespace, k.name, k.reason))
-                    .collect();
-                Err(Error::Partial(format!("{} PVC(s) were not pruned: {}", names.len(), names.join("; "))))
-            }
-        }
-        Err((result, error)) => {
-            render_result(&mut stdout, &result, args.output)?;
-            Err(error)
-        }
+    let mut pruner = Pruner { kube: &kube, term, args: &args, planned: &scope, plan: &plan, io };
+    let mut result = PruneResult::start(&plan);
+    let outcome = pruner.prune(&mut result).await;
+    rendered(render_result(&mut io.out, &result, args.output))?;
+    outcome?;
+    if result.failed.is_empty() {
+        return Ok(());
     }
+    let names: Vec<String> =
+        result.failed.iter().map(|k| format!("{}/{} ({})", k.namespace, k.name, k.reason)).collect();
+    Err(Error::Partial(format!("{} PVC(s) were not pruned: {}", names.len(), names.join("; "))))
 }
 
 /// Deleting the claims of every namespace involved, and switching PVs to Retain if asked.
@@ -176,7 +162,7 @@ async fn require_permissions(kube: &Kube, plan: &PrunePlan) -> Result<()> {
     access::require(kube, &needed, "nothing was changed").await
 }
 
-fn warn_about_data(plan: &PrunePlan) {
+fn warn_about_data(plan: &PrunePlan, io: &mut Streams) {
     let destroyed: Vec<String> = plan
         .candidates
         .iter()
@@ -184,104 +170,87 @@ fn warn_about_data(plan: &PrunePlan) {
         .map(|c| format!("{}/{}", c.namespace, c.name))
         .collect();
     if !destroyed.is_empty() {
-        eprintln!(
-            "warning: the PVs of {} have reclaim policy Delete: pruning destroys their data; add --retain-volumes to keep it as Released PVs",
+        io.warn(format_args!(
+            "the PVs of {} have reclaim policy Delete: pruning destroys their data; add --retain-volumes to keep it as Released PVs",
             destroyed.join(", ")
-        );
+        ));
     }
 }
 
-struct Pruner<'a> {
+struct Pruner<'a, 'io> {
     kube: &'a Kube,
     term: &'a Terminal,
     args: &'a PruneArgs,
     /// The StatefulSets as the plan saw them.
     planned: &'a [&'a StatefulSet],
+    plan: &'a PrunePlan,
+    io: &'io mut Streams,
 }
 
-impl Pruner<'_> {
-    /// Deletes the plan's prune candidates, StatefulSet by StatefulSet. On an error that makes
-    /// going on unsafe, returns what was done so far with the error.
-    async fn prune(&self, plan: &PrunePlan) -> Result<PruneResult, (PruneResult, Error)> {
-        let mut result =
-            PruneResult { kind: "PruneResult", schema_version: SCHEMA_VERSION, ..Default::default() };
-        result.kept = plan
-            .candidates
-            .iter()
-            .filter(|c| c.verdict != Verdict::Prune)
-            .map(|c| KeptClaim {
-                name: c.name.clone(),
-                namespace: c.namespace.clone(),
-                reason: c.reason.clone(),
-            })
-            .collect();
+impl Pruner<'_, '_> {
+    /// Deletes the plan's prune candidates, StatefulSet by StatefulSet, recording each outcome
+    /// in `result`. On an error that makes going on unsafe, it stops: every claim not dealt
+    /// with yet is recorded as not pruned, and the error says what was done.
+    async fn prune(&mut self, result: &mut PruneResult) -> Result<()> {
         let mut groups: Vec<(&str, &str)> =
-            plan.to_prune().map(|c| (c.namespace.as_str(), c.stateful_set.as_str())).collect();
+            self.plan.to_prune().map(|c| (c.namespace.as_str(), c.stateful_set.as_str())).collect();
         groups.dedup();
-        let mut deleted: Vec<&Candidate> = Vec::new();
         for (namespace, sts_name) in groups {
-            let candidates: Vec<&Candidate> =
-                plan.to_prune().filter(|c| c.namespace == namespace && c.stateful_set == sts_name).collect();
+            let candidates: Vec<&Candidate> = self
+                .plan
+                .to_prune()
+                .filter(|c| c.namespace == namespace && c.stateful_set == sts_name)
+                .collect();
             let question = format!(
                 "Delete {} PVC(s) of {namespace}/{sts_name} ({})?",
                 candidates.len(),
                 candidates.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
             );
-            match self.term.confirm_typed(self.args.yes, &question, sts_name) {
-                Ok(true) => {}
+            let confirmed = self.term.confirm_typed(self.args.yes, &question, sts_name);
+            let error = match confirmed {
+                Ok(true) => match self.prune_group(namespace, sts_name, &candidates, result).await {
+                    Ok(()) => continue,
+                    Err(e) => e,
+                },
                 Ok(false) => {
-                    eprintln!("not confirmed: kept the PVCs of {namespace}/{sts_name}");
-                    result.kept.extend(candidates.iter().map(|c| kept(c, "not confirmed")));
+                    self.io.say(format_args!("not confirmed: kept the PVCs of {namespace}/{sts_name}"));
+                    result.kept.extend(candidates.iter().map(|c| KeptClaim::of(c, "not confirmed")));
                     continue;
                 }
-                Err(e) => return Err((finish(result, &deleted), e)),
-            }
-            if let Err(e) =
-                self.prune_group(namespace, sts_name, &candidates, &mut result, &mut deleted).await
-            {
-                // Stop everything: what was not deleted stays, and is named.
-                let settled = |c: &&Candidate| {
-                    deleted.iter().any(|d| std::ptr::eq(*d, *c))
-                        || result.failed.iter().any(|f| f.name == c.name && f.namespace == c.namespace)
-                };
-                let untouched: Vec<KeptClaim> = plan
-                    .to_prune()
-                    .filter(|c| !settled(c))
-                    .map(|c| kept(c, "not attempted: the run stopped"))
-                    .collect();
-                result.failed.extend(untouched);
-                let remaining: Vec<String> = result.failed.iter().map(|f| f.name.clone()).collect();
-                let done: Vec<&str> = deleted.iter().map(|c| c.name.as_str()).collect();
-                let message = format!(
-                    "{e}; stopped. Deleted: {}. Remaining: {}",
-                    if done.is_empty() { "none".to_owned() } else { done.join(", ") },
-                    remaining.join(", ")
-                );
-                let error = match e {
-                    Error::Interrupted(_) => {
-                        Error::Interrupted(format!("{message}; run the same command again to continue"))
-                    }
-                    _ => Error::Partial(message),
-                };
-                return Err((finish(result, &deleted), error));
-            }
+                Err(e) => e,
+            };
+            // Stop everything: what was not deleted stays, and is named.
+            result.stop(self.plan);
+            let done: Vec<&str> = result.deleted.iter().map(|c| c.name.as_str()).collect();
+            let remaining: Vec<&str> = result.failed.iter().map(|f| f.name.as_str()).collect();
+            let summary = format!(
+                "Deleted: {}. Remaining: {}",
+                if done.is_empty() { "none".to_owned() } else { done.join(", ") },
+                remaining.join(", ")
+            );
+            return Err(match error {
+                Error::Interrupted { at_prompt, .. } => Error::Interrupted {
+                    at_prompt,
+                    left: summary,
+                    resume: Some("run the same command again to continue".to_owned()),
+                },
+                other => Error::Partial(format!("{other}; stopped. {summary}")),
+            });
         }
-        Ok(finish(result, &deleted))
+        Ok(())
     }
 
-    async fn prune_group<'c>(
-        &self,
+    async fn prune_group(
+        &mut self,
         namespace: &str,
         sts_name: &str,
-        candidates: &[&'c Candidate],
+        candidates: &[&Candidate],
         result: &mut PruneResult,
-        deleted: &mut Vec<&'c Candidate>,
     ) -> Result<()> {
-        let client = &self.kube.client;
-        let statefulsets: Api<StatefulSet> = Api::namespaced(client.clone(), namespace);
-        let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
-        let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), namespace);
-        let volumes: Api<PersistentVolume> = Api::all(client.clone());
+        let statefulsets: Api<StatefulSet> = self.kube.api_in(namespace);
+        let pods: Api<Pod> = self.kube.api_in(namespace);
+        let claims: Api<PersistentVolumeClaim> = self.kube.api_in(namespace);
+        let volumes: Api<PersistentVolume> = self.kube.api_all();
         let planned = self
             .planned
             .iter()
@@ -290,15 +259,12 @@ impl Pruner<'_> {
             return Err(Error::Refused(format!("{namespace}/{sts_name} is not part of the plan")));
         };
         // Who mounts what, right before deleting: one LIST for the group.
-        let mounting: Vec<Pod> = pods
-            .list(&Default::default())
-            .await
-            .map_err(Error::kube(format!("list pods in {namespace}")))?
-            .items;
+        let mounting: Vec<Pod> =
+            fetch::list(&self.kube.client, &Scope::Namespace(namespace.to_owned()), None).await?;
         for candidate in candidates {
             // Ctrl-C stops between deletes, never inside one (a claim is deleted or it is not).
             if crate::signal::is_interrupted() {
-                return Err(Error::Interrupted("interrupted".to_owned()));
+                return Err(Error::interrupted("", None));
             }
             // Right before each delete: the StatefulSet must still be what the plan saw.
             let now = statefulsets
@@ -322,86 +288,57 @@ impl Pruner<'_> {
                 .map_err(Error::kube("read pod"))?
                 .is_some()
             {
-                result.failed.push(kept(candidate, "a pod now holds this ordinal"));
+                result.failed.push(KeptClaim::of(candidate, "a pod now holds this ordinal"));
                 continue;
             }
             if let Some(pod) = mounting.iter().find(|p| mounted_claims(p).any(|c| c == candidate.name)) {
-                result.failed.push(kept(candidate, &format!("now mounted by pod {}", pod.name_any())));
+                result
+                    .failed
+                    .push(KeptClaim::of(candidate, format!("now mounted by pod {}", pod.name_any())));
                 continue;
             }
             if candidate.retain_volume
                 && let Some(volume) = &candidate.volume
             {
-                let patch = json_patch_retain(candidate);
-                let params = PatchParams {
-                    field_manager: Some(crate::cmd::rollout::FIELD_MANAGER.to_owned()),
-                    ..Default::default()
-                };
-                if let Err(e) = volumes.patch(volume, &params, &Patch::<()>::Json(patch)).await {
-                    result.failed.push(kept(
-                        candidate,
-                        &format!("could not set PV {volume} to Retain: {}", crate::error::chain(&e)),
-                    ));
+                let patch = patches::retain_volume(&candidate.uid);
+                if let Err(e) = volumes.patch(volume, &patch_params(), &Patch::<()>::Json(patch)).await {
+                    let reason = format!("could not set PV {volume} to Retain: {}", crate::error::chain(&e));
+                    result.failed.push(KeptClaim::of(candidate, reason));
                     continue;
                 }
                 result.retained_volumes.push(volume.clone());
             }
-            let params = DeleteParams {
-                preconditions: Some(Preconditions {
-                    uid: Some(candidate.uid.clone()),
-                    resource_version: Some(candidate.resource_version.clone()),
-                }),
-                ..Default::default()
+            let exact = Exact {
+                uid: Some(candidate.uid.clone()),
+                resource_version: Some(candidate.resource_version.clone()),
+                ..Exact::default()
             };
-            match claims.delete(&candidate.name, &params).await {
-                Ok(_) => {
-                    eprintln!("persistentvolumeclaim \"{}\" deleted", candidate.name);
-                    deleted.push(candidate);
+            let what = format!("delete PVC {namespace}/{}", candidate.name);
+            match delete_exact(&claims, &candidate.name, exact, &what).await {
+                Ok(Deleted::Now) => {
+                    self.io.say(format_args!("persistentvolumeclaim \"{}\" deleted", candidate.name));
+                    result.deleted(candidate, self.plan);
                 }
-                Err(kube::Error::Api(status)) if matches!(status.code, 404 | 409) => {
-                    result.failed.push(kept(candidate, "changed or deleted by someone else since the plan"));
+                Ok(Deleted::AlreadyGone | Deleted::Changed) => {
+                    result
+                        .failed
+                        .push(KeptClaim::of(candidate, "changed or deleted by someone else since the plan"));
                 }
-                Err(e) => {
-                    result.failed.push(kept(candidate, &crate::error::chain(&e)));
-                }
+                Err(e) => result.failed.push(KeptClaim::of(candidate, e.to_string())),
             }
         }
         Ok(())
     }
 }
 
-/// Switches a PV to Retain only while it is still bound to the claim the plan saw.
-fn json_patch_retain(candidate: &Candidate) -> json_patch::Patch {
-    let ops = json!([
-        {"op": "test", "path": "/spec/claimRef/uid", "value": candidate.uid},
-        {"op": "replace", "path": "/spec/persistentVolumeReclaimPolicy", "value": "Retain"},
-    ]);
-    serde_json::from_value(ops).unwrap_or_else(|_| json_patch::Patch(Vec::new()))
-}
-
-fn kept(candidate: &Candidate, reason: &str) -> KeptClaim {
-    KeptClaim {
-        name: candidate.name.clone(),
-        namespace: candidate.namespace.clone(),
-        reason: reason.to_owned(),
-    }
-}
-
-fn finish(mut result: PruneResult, deleted: &[&Candidate]) -> PruneResult {
-    result.deleted =
-        deleted.iter().map(|c| ClaimRef { name: c.name.clone(), namespace: c.namespace.clone() }).collect();
-    result.storage_freed = prune::total_capacity(deleted.iter().copied().filter(|c| c.frees_storage()));
-    result
-}
-
 pub fn render_plan(
-    w: &mut impl Write,
+    w: &mut dyn Write,
     plan: &PrunePlan,
     format: OutputFormat,
     all_namespaces: bool,
     now: Timestamp,
-) -> Result<()> {
-    if write_machine(w, format, plan)? {
+) -> io::Result<()> {
+    if write_document(w, format, PRUNE_PLAN, plan)? {
         return Ok(());
     }
     if plan.candidates.is_empty() {
@@ -461,8 +398,8 @@ pub fn render_plan(
     Ok(())
 }
 
-pub fn render_result(w: &mut impl Write, result: &PruneResult, format: OutputFormat) -> Result<()> {
-    if write_machine(w, format, result)? {
+pub fn render_result(w: &mut dyn Write, result: &PruneResult, format: OutputFormat) -> io::Result<()> {
+    if write_document(w, format, PRUNE_RESULT, result)? {
         return Ok(());
     }
     writeln!(w, "\nDeleted {} PVC(s), freeing {} of storage.", result.deleted.len(), result.storage_freed)?;

@@ -2,7 +2,7 @@
 //! on the dead node, only on evidence that the node is gone, then watch its replacement come up
 //! on another node with the same PVCs.
 
-use std::io::Write;
+use std::io::{self, Write};
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
@@ -10,20 +10,20 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
+use kube::api::{Api, Patch};
 use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::access::{self, Permission};
+use crate::apply::{Deleted, Exact, delete_exact, patch_params};
 use crate::client::{Kube, KubeArgs};
 use crate::core::names::pod_name;
 use crate::core::objects::{mounted_claims, node_name, pod_ready, terminating};
 use crate::core::recover::{Evidence, Judgement, judge};
-use crate::core::status::SCHEMA_VERSION;
 use crate::error::{Error, Result};
 use crate::fetch;
 use crate::live::{Kinds, Live};
-use crate::output::{OutputFormat, write_machine};
+use crate::output::{OutputFormat, RECOVERY, Streams, rendered, write_document};
 use crate::ui::Terminal;
 
 pub const LONG_ABOUT: &str = "\
@@ -79,8 +79,6 @@ pub struct Args {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Recovery {
-    pub kind: &'static str,
-    pub schema_version: &'static str,
     pub namespace: String,
     pub stateful_set: String,
     pub evidence: Evidence,
@@ -100,12 +98,12 @@ pub struct Replacement {
     pub pvcs: Vec<String>,
 }
 
-pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal) -> Result<()> {
+pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Streams) -> Result<()> {
     let kube = kube_args.connect().await?;
-    let pods: Api<Pod> = Api::namespaced(kube.client.clone(), &kube.namespace);
+    let pods: Api<Pod> = kube.api();
     let (sts, pod) = resolve(&kube, &pods, &args).await?;
-    let nodes: Api<Node> = Api::all(kube.client.clone());
-    let leases: Api<Lease> = Api::namespaced(kube.client.clone(), "kube-node-lease");
+    let nodes: Api<Node> = kube.api_all();
+    let leases: Api<Lease> = kube.api_in("kube-node-lease");
     let node_name = node_name(&pod).map(str::to_owned);
     let (node, lease) = match &node_name {
         Some(name) => tokio::try_join!(
@@ -122,8 +120,6 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal) -> Result<()
         Judgement::Alive(evidence, reasons) => (evidence, reasons),
     };
     let mut recovery = Recovery {
-        kind: "Recovery",
-        schema_version: SCHEMA_VERSION,
         namespace: kube.namespace.clone(),
         stateful_set: sts.name_any(),
         evidence,
@@ -132,12 +128,11 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal) -> Result<()
         cordoned: false,
         replacement: None,
     };
-    let mut stdout = std::io::stdout().lock();
     if !args.output.is_machine() {
-        write_evidence(&mut stdout, &recovery.evidence)?;
+        rendered(write_evidence(&mut io.out, &recovery.evidence))?;
     }
     if !recovery.reasons.is_empty() {
-        finish(&mut stdout, &args, &recovery)?;
+        finish(io, &args, &recovery)?;
         return Err(Error::Refused(format!(
             "refusing to force-delete {}: {}; nothing was changed",
             pod.name_any(),
@@ -145,15 +140,15 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal) -> Result<()
         )));
     }
     let node_label = node_name.clone().unwrap_or_default();
-    eprintln!(
+    io.say(format_args!(
         "risk: a force delete removes {pod} without its kubelet's confirmation. If {node_label} is in fact still running \
          it (a network partition rather than a dead machine), two copies of {pod} could write to the same volumes. \
          Go on only if {node_label} is powered off or cut off from its storage.",
         pod = pod.name_any()
-    );
+    ));
     if args.dry_run {
-        eprintln!("dry run: nothing was changed");
-        return finish(&mut stdout, &args, &recovery);
+        io.say("dry run: nothing was changed");
+        return finish(io, &args, &recovery);
     }
     let mut needed =
         vec![Permission { verb: "delete", group: "", resource: "pods", namespace: Some(&kube.namespace) }];
@@ -163,44 +158,37 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal) -> Result<()
     access::require(&kube, &needed, "nothing was changed").await?;
     if !term.confirm_typed(args.yes, &format!("Force-delete pod {}?", pod.name_any()), &pod.name_any())? {
         // Stopped by the user's choice: exit 0, as everywhere.
-        eprintln!("not confirmed: pod {} was left alone", pod.name_any());
+        io.say(format_args!("not confirmed: pod {} was left alone", pod.name_any()));
         return Ok(());
     }
     if args.cordon && node.is_some() {
         let patch = serde_json::json!({"spec": {"unschedulable": true}});
         nodes
-            .patch(&node_label, &PatchParams::default(), &Patch::Merge(&patch))
+            .patch(&node_label, &patch_params(), &Patch::Merge(&patch))
             .await
             .map_err(Error::kube(format!("cordon node {node_label}")))?;
         recovery.cordoned = true;
-        eprintln!("node/{node_label} cordoned");
+        io.say(format_args!("node/{node_label} cordoned"));
     }
     // Watch before deleting, so the replacement cannot slip by unseen.
     let mut live = Live::start(&kube, &sts, Kinds::default()).await?;
-    let params = DeleteParams {
-        grace_period_seconds: Some(0),
-        preconditions: Some(Preconditions { uid: pod.uid(), resource_version: None }),
-        ..Default::default()
-    };
-    match pods.delete(&pod.name_any(), &params).await {
-        Ok(_) => {}
-        Err(kube::Error::Api(status)) if matches!(status.code, 404 | 409) => {
-            eprintln!("pod {} was already gone or replaced", pod.name_any());
-        }
-        Err(e) => return Err(Error::kube(format!("force-delete pod {}", pod.name_any()))(e)),
+    let exact = Exact { uid: pod.uid(), resource_version: None, grace_period_seconds: Some(0) };
+    let what = format!("force-delete pod {}", pod.name_any());
+    if delete_exact(&pods, &pod.name_any(), exact, &what).await? != Deleted::Now {
+        io.say(format_args!("pod {} was already gone or replaced", pod.name_any()));
     }
     recovery.action = "forceDeleted";
-    eprintln!("pod \"{}\" force deleted; waiting for its replacement", pod.name_any());
+    io.say(format_args!("pod \"{}\" force deleted; waiting for its replacement", pod.name_any()));
     let claims: Vec<String> = mounted_claims(&pod).map(str::to_owned).collect();
     let replacement = wait_for_replacement(&mut live, &pod, &node_label, &claims, args.timeout).await?;
-    eprintln!(
+    io.say(format_args!(
         "{} recovered: the replacement is Ready on {} with {}",
         replacement.pod,
         replacement.node,
         if replacement.pvcs.is_empty() { "no PVCs".to_owned() } else { replacement.pvcs.join(", ") }
-    );
+    ));
     recovery.replacement = Some(replacement);
-    finish(&mut stdout, &args, &recovery)
+    finish(io, &args, &recovery)
 }
 
 /// Finds the pod and the StatefulSet that owns it; anything else is refused.
@@ -214,9 +202,7 @@ async fn resolve(kube: &Kube, pods: &Api<Pod>, args: &Args) -> Result<(StatefulS
     };
     let Some(pod) = pods.get_opt(&pod_name).await.map_err(Error::kube(format!("read pod {pod_name}")))?
     else {
-        return Err(Error::NotFound(
-            fetch::not_found_message(kube, &kube.namespace, &format!("pod {pod_name}")).await,
-        ));
+        return Err(fetch::missing(kube, &kube.namespace, "pod", &pod_name).await);
     };
     let owner = pod.owner_references().iter().find(|o| o.kind == "StatefulSet" && o.controller == Some(true));
     let Some(owner) = owner else {
@@ -228,12 +214,11 @@ async fn resolve(kube: &Kube, pods: &Api<Pod>, args: &Args) -> Result<(StatefulS
     Ok((sts, pod))
 }
 
-fn finish(w: &mut impl Write, args: &Args, recovery: &Recovery) -> Result<()> {
-    write_machine(w, args.output, recovery)?;
-    Ok(())
+fn finish(io: &mut Streams, args: &Args, recovery: &Recovery) -> Result<()> {
+    rendered(write_document(&mut io.out, args.output, RECOVERY, recovery).map(|_| ()))
 }
 
-fn write_evidence(w: &mut impl Write, e: &Evidence) -> Result<()> {
+pub fn write_evidence(w: &mut dyn Write, e: &Evidence) -> io::Result<()> {
     let seconds = |s: Option<i64>| {
         s.map_or_else(
             || "-".to_owned(),
@@ -296,9 +281,10 @@ async fn wait_for_replacement(
                     humantime::format_duration(timeout)
                 )));
             }
-            () = crate::signal::interrupted() => return Err(Error::Interrupted(format!(
-                "interrupted: pod {name} was force-deleted; the StatefulSet controller creates its replacement on its own"
-            ))),
+            () = crate::signal::interrupted() => return Err(Error::interrupted(
+                format!("pod {name} was force-deleted; the StatefulSet controller creates its replacement on its own"),
+                None,
+            )),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! `kubectl stateful status [NAME]`: the ordinal → pod → node → PVC → PV → DNS map of one
 //! StatefulSet, or one line per StatefulSet of a namespace (or all of them).
 
-use std::io::Write;
+use std::io::{self, Write};
 
 use comfy_table::{Cell, Color};
 use k8s_openapi::jiff::Timestamp;
@@ -16,7 +16,10 @@ use crate::core::status::{self, ClaimStatus, OrdinalStatus, RevisionRole, Statef
 use crate::error::Result;
 use crate::fetch::{self, Extras, Scope};
 use crate::live::{self, Live};
-use crate::output::{OutputFormat, or_dash, table, write_machine, write_table};
+use crate::output::{
+    Document, OutputFormat, STATUS, STATUS_LIST, Streams, or_dash, rendered, table, write_document,
+    write_table,
+};
 use crate::ui::Terminal;
 
 pub const LONG_ABOUT: &str = "\
@@ -60,36 +63,35 @@ pub struct Args {
 const EXTRAS: Extras =
     Extras { volumes: true, nodes: true, services: true, autoscalers: false, server_version: true };
 
-pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal) -> Result<()> {
+pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Streams) -> Result<()> {
     let kube = kube_args.connect().await?;
-    let mut stdout = std::io::stdout().lock();
     let options = |now| StatusOptions { cluster_domain: args.cluster_domain.clone(), now };
     let Some(name) = &args.name else {
-        let scope = if args.all_namespaces { Scope::All } else { Scope::Namespace(kube.namespace.clone()) };
+        let scope = Scope::from_flags(args.all_namespaces, &kube);
         let snapshot = fetch::snapshot_in(&kube, &scope, EXTRAS).await?;
         let now = Timestamp::now();
         let statuses = list(&snapshot, &options(now));
         if statuses.is_empty() && !args.output.is_machine() {
-            eprintln!(
+            io.say(format_args!(
                 "No StatefulSets found{}.",
                 match &scope {
                     Scope::Namespace(ns) => format!(" in namespace {ns}"),
                     Scope::All => String::new(),
                 }
-            );
+            ));
             return Ok(());
         }
-        return render_list(&mut stdout, &statuses, args.output, args.all_namespaces, now);
+        return rendered(render_list(&mut io.out, &statuses, args.output, args.all_namespaces, now));
     };
     let sts = fetch::statefulset(&kube, &kube.namespace, name).await?;
     if args.watch {
-        return watch(&kube, sts, &args, term, &mut stdout).await;
+        return watch(&kube, sts, &args, term, io).await;
     }
     let snapshot = fetch::snapshot_of(&kube, sts, EXTRAS).await?;
     let now = Timestamp::now();
     let model = status::build(&snapshot.statefulsets[0], &snapshot, &options(now));
-    note_degraded(&model, args.output);
-    render(&mut stdout, &model, args.output, term.color, now)
+    note_degraded(&model, args.output, io);
+    rendered(render(&mut io.out, &model, args.output, term.color, now))
 }
 
 /// The status of every StatefulSet in a snapshot, in namespace/name order.
@@ -101,10 +103,10 @@ pub fn list(snapshot: &Snapshot, options: &StatusOptions) -> Vec<StatefulSetStat
 }
 
 /// In table output, what could not be read is said once on stderr (JSON carries it as `notes`).
-fn note_degraded(model: &StatefulSetStatus, format: OutputFormat) {
+fn note_degraded(model: &StatefulSetStatus, format: OutputFormat, io: &mut Streams) {
     if !format.is_machine() {
         for note in &model.notes {
-            eprintln!("note: {note}");
+            io.note(note);
         }
     }
 }
@@ -114,7 +116,7 @@ async fn watch(
     sts: k8s_openapi::api::apps::v1::StatefulSet,
     args: &Args,
     term: &Terminal,
-    out: &mut impl Write,
+    io: &mut Streams,
 ) -> Result<()> {
     // Watch the cluster-scoped kinds only if this user may read them at all.
     let extras = Extras { volumes: true, nodes: true, server_version: true, ..Extras::default() };
@@ -127,40 +129,23 @@ async fn watch(
     };
     let mut live = Live::start(kube, &sts, kinds).await?;
     let redraw = term.color && !args.output.is_machine();
-    let mut last = None;
+    let mut last: Option<StatefulSetStatus> = None;
     loop {
         let Some(mut snapshot) = live.snapshot() else {
-            eprintln!("StatefulSet {}/{} was deleted", kube.namespace, sts.name_any());
+            io.say(format_args!("StatefulSet {}/{} was deleted", kube.namespace, sts.name_any()));
             return Ok(());
         };
         snapshot.server_version.clone_from(&probe.server_version);
         let now = Timestamp::now();
         let options = StatusOptions { cluster_domain: args.cluster_domain.clone(), now };
         let model = status::build(&snapshot.statefulsets[0], &snapshot, &options);
-        // Redraw only when the model changed: the watches also fire for changes it does not show.
-        let shown = serde_json::to_string(&model).unwrap_or_default();
         if last.is_none() {
-            note_degraded(&model, args.output);
+            note_degraded(&model, args.output, io);
         }
-        if last.as_ref() != Some(&shown) {
-            let mut frame = Vec::new();
-            match args.output {
-                OutputFormat::Json => crate::output::write_json_line(&mut frame, &model)?,
-                OutputFormat::Yaml => {
-                    writeln!(frame, "---")?;
-                    crate::output::write_yaml(&mut frame, &model)?;
-                }
-                _ => render(&mut frame, &model, args.output, term.color, now)?,
-            }
-            if redraw {
-                // Clear the screen and home the cursor: one live view instead of scrollback.
-                write!(out, "\x1b[H\x1b[2J")?;
-            } else if last.is_some() && !args.output.is_machine() {
-                writeln!(out)?;
-            }
-            out.write_all(&frame)?;
-            out.flush()?;
-            last = Some(shown);
+        // Redraw only when the model changed: the watches also fire for changes it does not show.
+        if last.as_ref() != Some(&model) {
+            rendered(draw_frame(&mut io.out, &model, args.output, redraw, last.is_some(), term.color, now))?;
+            last = Some(model);
         }
         tokio::select! {
             changed = live.changed() => changed?,
@@ -169,14 +154,53 @@ async fn watch(
     }
 }
 
+/// One frame of `--watch`: on a terminal the screen is cleared first (one live view instead of
+/// scrollback); otherwise frames follow each other (NDJSON, YAML documents, tables apart).
+fn draw_frame(
+    out: &mut dyn Write,
+    model: &StatefulSetStatus,
+    format: OutputFormat,
+    redraw: bool,
+    not_first: bool,
+    color: bool,
+    now: Timestamp,
+) -> io::Result<()> {
+    let mut frame = Vec::new();
+    match format {
+        OutputFormat::Json => crate::output::write_json_line(&mut frame, &Document::new(STATUS, model))?,
+        OutputFormat::Yaml => {
+            writeln!(frame, "---")?;
+            crate::output::write_yaml(&mut frame, &Document::new(STATUS, model))?;
+        }
+        _ => render(&mut frame, model, format, color, now)?,
+    }
+    if redraw {
+        write!(out, "{}", ClearScreen)?;
+    } else if not_first && !format.is_machine() {
+        writeln!(out)?;
+    }
+    out.write_all(&frame)?;
+    out.flush()
+}
+
+/// Clears the terminal and homes the cursor, as `console::Term::clear_screen` does, but into
+/// the stream we were given.
+struct ClearScreen;
+
+impl std::fmt::Display for ClearScreen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\x1b[H\x1b[2J")
+    }
+}
+
 pub fn render(
-    w: &mut impl Write,
+    w: &mut dyn Write,
     model: &StatefulSetStatus,
     format: OutputFormat,
     color: bool,
     now: Timestamp,
-) -> Result<()> {
-    if write_machine(w, format, model)? {
+) -> io::Result<()> {
+    if write_document(w, format, STATUS, model)? {
         return Ok(());
     }
     let wide = format == OutputFormat::Wide;
@@ -192,13 +216,13 @@ pub fn render(
         writeln!(w, "Warnings:")?;
         for warning in &model.warnings {
             let line = format!("  {:?}: {}", warning.code, warning.message);
-            if color { writeln!(w, "\x1b[33m{line}\x1b[0m")? } else { writeln!(w, "{line}")? }
+            writeln!(w, "{}", console::style(line).yellow().force_styling(color))?;
         }
     }
     Ok(())
 }
 
-fn write_header(w: &mut impl Write, m: &StatefulSetStatus) -> Result<()> {
+fn write_header(w: &mut dyn Write, m: &StatefulSetStatus) -> io::Result<()> {
     let r = &m.replicas;
     let mut rows: Vec<(&str, String)> = vec![
         ("StatefulSet", format!("{}/{}", m.namespace, m.name)),
@@ -269,12 +293,12 @@ fn write_header(w: &mut impl Write, m: &StatefulSetStatus) -> Result<()> {
 }
 
 fn write_ordinals(
-    w: &mut impl Write,
+    w: &mut dyn Write,
     m: &StatefulSetStatus,
     wide: bool,
     color: bool,
     now: Timestamp,
-) -> Result<()> {
+) -> io::Result<()> {
     let templates: Vec<String> = m
         .ordinals
         .first()
@@ -389,7 +413,7 @@ fn access_modes(modes: &[String]) -> String {
     if short.is_empty() { "-".to_owned() } else { short.join(",") }
 }
 
-fn write_orphans(w: &mut impl Write, m: &StatefulSetStatus, now: Timestamp) -> Result<()> {
+fn write_orphans(w: &mut dyn Write, m: &StatefulSetStatus, now: Timestamp) -> io::Result<()> {
     writeln!(
         w,
         "Orphaned PVCs (ordinals outside {}): a scale-up re-attaches them with their old data;\n\
@@ -413,24 +437,21 @@ fn write_orphans(w: &mut impl Write, m: &StatefulSetStatus, now: Timestamp) -> R
     write_table(w, t)
 }
 
+/// The list document: each item is a whole `StatefulSetStatus` document.
 #[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
 struct StatusList<'a> {
-    kind: &'static str,
-    schema_version: &'static str,
-    items: &'a [StatefulSetStatus],
+    items: Vec<Document<'a, StatefulSetStatus>>,
 }
 
 pub fn render_list(
-    w: &mut impl Write,
+    w: &mut dyn Write,
     statuses: &[StatefulSetStatus],
     format: OutputFormat,
     all_namespaces: bool,
     now: Timestamp,
-) -> Result<()> {
-    let document =
-        StatusList { kind: "StatefulSetStatusList", schema_version: status::SCHEMA_VERSION, items: statuses };
-    if write_machine(w, format, &document)? {
+) -> io::Result<()> {
+    let list = StatusList { items: statuses.iter().map(|s| Document::new(STATUS, s)).collect() };
+    if write_document(w, format, STATUS_LIST, &list)? {
         return Ok(());
     }
     let mut headers =

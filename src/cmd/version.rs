@@ -1,13 +1,12 @@
 //! `kubectl stateful version`: the plugin's version and, when reachable, the server's.
 
-use std::io::Write;
+use std::io::{self, Write};
 
 use serde::Serialize;
 
 use crate::client::KubeArgs;
-use crate::core::status::SCHEMA_VERSION;
 use crate::error::{Result, chain};
-use crate::output::{OutputFormat, write_machine};
+use crate::output::{OutputFormat, Streams, VERSION, rendered, write_document};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -23,8 +22,6 @@ pub struct Args {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Version {
-    pub kind: &'static str,
-    pub schema_version: &'static str,
     pub client_version: String,
     /// The server's gitVersion; absent with --client or when the server cannot be reached.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -33,19 +30,14 @@ pub struct Version {
 
 pub const CLIENT_VERSION: &str = concat!("v", env!("CARGO_PKG_VERSION"));
 
-pub async fn run(args: Args, kube_args: &KubeArgs) -> Result<()> {
-    let server_version = if args.client { None } else { server_version(kube_args).await };
-    let version = Version {
-        kind: "Version",
-        schema_version: SCHEMA_VERSION,
-        client_version: CLIENT_VERSION.to_owned(),
-        server_version,
-    };
-    render(&mut std::io::stdout().lock(), &version, args.output)
+pub async fn run(args: Args, kube_args: &KubeArgs, io: &mut Streams) -> Result<()> {
+    let server_version = if args.client { None } else { server_version(kube_args, io).await };
+    let version = Version { client_version: CLIENT_VERSION.to_owned(), server_version };
+    rendered(render(&mut io.out, &version, args.output))
 }
 
 /// The server's version, or `None` with a note on stderr: `version` must work offline.
-async fn server_version(kube_args: &KubeArgs) -> Option<String> {
+async fn server_version(kube_args: &KubeArgs, io: &mut Streams) -> Option<String> {
     let result = async {
         let kube = kube_args.connect().await?;
         kube.client.apiserver_version().await.map_err(crate::error::Error::kube("read the server version"))
@@ -53,14 +45,14 @@ async fn server_version(kube_args: &KubeArgs) -> Option<String> {
     match result.await {
         Ok(info) => Some(info.git_version),
         Err(e) => {
-            eprintln!("note: server version unknown: {}", chain(&e));
+            io.note(format_args!("server version unknown: {}", chain(&e)));
             None
         }
     }
 }
 
-pub fn render(w: &mut impl Write, version: &Version, format: OutputFormat) -> Result<()> {
-    if write_machine(w, format, version)? {
+pub fn render(w: &mut dyn Write, version: &Version, format: OutputFormat) -> io::Result<()> {
+    if write_document(w, format, VERSION, version)? {
         return Ok(());
     }
     writeln!(w, "Plugin Version: {}", version.client_version)?;

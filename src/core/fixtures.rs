@@ -9,9 +9,10 @@ use k8s_openapi::api::apps::v1::{
 };
 use k8s_openapi::api::core::v1::{
     Container, ContainerState, ContainerStateWaiting, ContainerStatus, Node, NodeCondition, NodeStatus,
-    PersistentVolume, PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeClaimStatus,
-    PersistentVolumeClaimVolumeSource, PersistentVolumeSpec, Pod, PodCondition, PodSpec, PodStatus,
-    PodTemplateSpec, Service, ServiceSpec, Volume, VolumeResourceRequirements,
+    ObjectReference, PersistentVolume, PersistentVolumeClaim, PersistentVolumeClaimSpec,
+    PersistentVolumeClaimStatus, PersistentVolumeClaimVolumeSource, PersistentVolumeSpec,
+    PersistentVolumeStatus, Pod, PodCondition, PodSpec, PodStatus, PodTemplateSpec, Service, ServiceSpec,
+    Volume, VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference, Time};
@@ -353,16 +354,24 @@ impl PvcBuilder {
     }
 }
 
-/// The PersistentVolume `pv-<claim>` bound to `claim`.
+/// The PersistentVolume `pv-<claim>` bound to the claim `claim` of namespace `default` (its
+/// claimRef carries the uid [`pvc`] gives that claim).
 pub fn pv(claim: &str, reclaim_policy: &str) -> PersistentVolume {
     PersistentVolume {
         metadata: meta(&format!("pv-{claim}"), None),
         spec: Some(PersistentVolumeSpec {
             persistent_volume_reclaim_policy: Some(reclaim_policy.to_owned()),
             storage_class_name: Some("standard".to_owned()),
+            claim_ref: Some(ObjectReference {
+                kind: Some("PersistentVolumeClaim".to_owned()),
+                namespace: Some(NAMESPACE.to_owned()),
+                name: Some(claim.to_owned()),
+                uid: meta(claim, Some(NAMESPACE)).uid,
+                ..Default::default()
+            }),
             ..Default::default()
         }),
-        status: None,
+        status: Some(PersistentVolumeStatus { phase: Some("Bound".to_owned()), ..Default::default() }),
     }
 }
 

@@ -1,10 +1,13 @@
-//! Every change this tool makes to a StatefulSet, as a JSON patch guarded by `test` operations.
+//! Every change this tool makes to a StatefulSet (and to a PersistentVolume), as a JSON patch
+//! guarded by `test` operations.
 //!
 //! The guards compare `metadata.generation` (bumped by every spec change, but not by the
 //! controller's status updates, which churn `resourceVersion` throughout a rollout) and the
 //! values being replaced. The API server applies a patch atomically, so a concurrent change by
 //! anyone else makes the whole patch fail instead of being overwritten.
 
+use json_patch::jsonptr::PointerBuf;
+use json_patch::{AddOperation, Patch, PatchOperation, RemoveOperation, ReplaceOperation, TestOperation};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use serde_json::{Value, json};
@@ -12,60 +15,65 @@ use serde_json::{Value, json};
 use super::objects::partition;
 use super::rollout::{Journal, ROLLOUT_ANNOTATION};
 
-/// `/` in a map key, escaped for a JSON pointer (RFC 6901).
-fn pointer_key(key: &str) -> String {
-    key.replace('~', "~0").replace('/', "~1")
+fn pointer<'t>(tokens: impl IntoIterator<Item = &'t str>) -> PointerBuf {
+    PointerBuf::from_tokens(tokens)
 }
 
-fn annotation_path() -> String {
-    format!("/metadata/annotations/{}", pointer_key(ROLLOUT_ANNOTATION))
+fn test(path: PointerBuf, value: Value) -> PatchOperation {
+    PatchOperation::Test(TestOperation { path, value })
 }
 
-fn guard(sts: &StatefulSet) -> Value {
-    json!({"op": "test", "path": "/metadata/generation", "value": sts.metadata.generation.unwrap_or(0)})
+fn add(path: PointerBuf, value: Value) -> PatchOperation {
+    PatchOperation::Add(AddOperation { path, value })
+}
+
+fn replace(path: PointerBuf, value: Value) -> PatchOperation {
+    PatchOperation::Replace(ReplaceOperation { path, value })
+}
+
+fn annotation_path() -> PointerBuf {
+    pointer(["metadata", "annotations", ROLLOUT_ANNOTATION])
+}
+
+fn guard(sts: &StatefulSet) -> PatchOperation {
+    test(pointer(["metadata", "generation"]), json!(sts.metadata.generation.unwrap_or(0)))
 }
 
 /// Sets the partition, creating `rollingUpdate` when the API server left it out.
-fn set_partition(sts: &StatefulSet, to: i32) -> Value {
+fn set_partition(sts: &StatefulSet, to: i32) -> PatchOperation {
     let has_rolling_update = sts
         .spec
         .as_ref()
         .and_then(|s| s.update_strategy.as_ref())
         .is_some_and(|u| u.rolling_update.is_some());
     if has_rolling_update {
-        json!({"op": "add", "path": "/spec/updateStrategy/rollingUpdate/partition", "value": to})
+        add(pointer(["spec", "updateStrategy", "rollingUpdate", "partition"]), json!(to))
     } else {
-        json!({"op": "add", "path": "/spec/updateStrategy/rollingUpdate", "value": {"partition": to}})
+        add(pointer(["spec", "updateStrategy", "rollingUpdate"]), json!({"partition": to}))
     }
 }
 
 /// The partition the patch expects to find; absent means 0 to the controller.
-fn test_partition(sts: &StatefulSet) -> Vec<Value> {
+fn test_partition(sts: &StatefulSet) -> Option<PatchOperation> {
     let explicit = sts
         .spec
         .as_ref()
         .and_then(|s| s.update_strategy.as_ref())
         .and_then(|u| u.rolling_update.as_ref())
         .and_then(|r| r.partition);
-    match explicit {
-        Some(p) => {
-            vec![json!({"op": "test", "path": "/spec/updateStrategy/rollingUpdate/partition", "value": p})]
-        }
-        None => Vec::new(),
-    }
+    explicit.map(|p| test(pointer(["spec", "updateStrategy", "rollingUpdate", "partition"]), json!(p)))
 }
 
-fn write_journal(sts: &StatefulSet, journal: &Journal) -> Value {
+fn write_journal(sts: &StatefulSet, journal: &Journal) -> PatchOperation {
     if sts.metadata.annotations.is_some() {
-        json!({"op": "add", "path": annotation_path(), "value": journal.to_annotation()})
+        add(annotation_path(), json!(journal.to_annotation()))
     } else {
-        json!({"op": "add", "path": "/metadata/annotations", "value": {ROLLOUT_ANNOTATION: journal.to_annotation()}})
+        add(pointer(["metadata", "annotations"]), json!({ROLLOUT_ANNOTATION: journal.to_annotation()}))
     }
 }
 
-fn finish(ops: Vec<Value>) -> json_patch::Patch {
-    // Every op above is built from literals of the JSON patch schema.
-    serde_json::from_value(Value::Array(ops)).unwrap_or_else(|_| json_patch::Patch(Vec::new()))
+fn template_value(template: &PodTemplateSpec) -> Value {
+    serde_json::to_value(template).expect("a PodTemplateSpec always serializes")
 }
 
 /// Stages a rollout: the new template (if any) and the partition raised to `replicas`, in one
@@ -75,52 +83,61 @@ pub fn stage(
     template: Option<&PodTemplateSpec>,
     replicas: i32,
     journal: &Journal,
-) -> json_patch::Patch {
+) -> Patch {
     let mut ops = vec![guard(sts)];
     ops.extend(test_partition(sts));
     if let Some(template) = template {
-        ops.push(json!({"op": "replace", "path": "/spec/template", "value": template}));
+        ops.push(replace(pointer(["spec", "template"]), template_value(template)));
     }
     ops.push(set_partition(sts, replicas));
     ops.push(write_journal(sts, journal));
-    finish(ops)
+    Patch(ops)
 }
 
 /// Moves the partition from where `sts` has it to `to`; writes the journal if given.
-pub fn move_partition(sts: &StatefulSet, to: i32, journal: Option<&Journal>) -> json_patch::Patch {
+pub fn move_partition(sts: &StatefulSet, to: i32, journal: Option<&Journal>) -> Patch {
     let mut ops = vec![guard(sts)];
     ops.extend(test_partition(sts));
     ops.push(set_partition(sts, to));
     ops.extend(journal.map(|j| write_journal(sts, j)));
-    finish(ops)
+    Patch(ops)
 }
 
 /// Aborts: the template of the revision pods ran before, the partition from before the rollout,
 /// and the journal marked as aborting so that an interrupted abort resumes as an abort.
-pub fn abort(sts: &StatefulSet, template: &Value, journal: &Journal) -> json_patch::Patch {
-    let mut ops = vec![guard(sts)];
-    ops.push(json!({"op": "replace", "path": "/spec/template", "value": template}));
+pub fn abort(sts: &StatefulSet, template: &Value, journal: &Journal) -> Patch {
+    let mut ops = vec![guard(sts), replace(pointer(["spec", "template"]), template.clone())];
     if partition(sts) != journal.partition_before {
         ops.push(set_partition(sts, journal.partition_before));
     }
     ops.push(write_journal(sts, journal));
-    finish(ops)
+    Patch(ops)
 }
 
 /// Removes the journal once a rollout or an abort is complete.
-pub fn clear_journal(sts: &StatefulSet) -> json_patch::Patch {
+pub fn clear_journal(sts: &StatefulSet) -> Patch {
     let mut ops = vec![guard(sts)];
     if let Some(text) = sts.metadata.annotations.as_ref().and_then(|a| a.get(ROLLOUT_ANNOTATION)) {
-        ops.push(json!({"op": "test", "path": annotation_path(), "value": text}));
-        ops.push(json!({"op": "remove", "path": annotation_path()}));
+        ops.push(test(annotation_path(), json!(text)));
+        ops.push(PatchOperation::Remove(RemoveOperation { path: annotation_path() }));
     }
-    finish(ops)
+    Patch(ops)
+}
+
+/// Switches a PersistentVolume to reclaim policy Retain, only while it is still bound to the
+/// claim with uid `claim_uid` (the claim the prune plan saw).
+pub fn retain_volume(claim_uid: &str) -> Patch {
+    Patch(vec![
+        test(pointer(["spec", "claimRef", "uid"]), json!(claim_uid)),
+        replace(pointer(["spec", "persistentVolumeReclaimPolicy"]), json!("Retain")),
+    ])
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::fixtures::sts;
+    use crate::core::fixtures::{pv, sts};
+    use k8s_openapi::api::core::v1::PersistentVolume;
     use k8s_openapi::jiff::Timestamp;
 
     fn journal() -> Journal {
@@ -133,8 +150,11 @@ mod tests {
         }
     }
 
-    fn apply(sts: &StatefulSet, patch: &json_patch::Patch) -> Result<StatefulSet, json_patch::PatchError> {
-        let mut doc = serde_json::to_value(sts).unwrap();
+    fn apply<K: serde::Serialize + serde::de::DeserializeOwned>(
+        object: &K,
+        patch: &Patch,
+    ) -> Result<K, json_patch::PatchError> {
+        let mut doc = serde_json::to_value(object).unwrap();
         json_patch::patch(&mut doc, patch)?;
         Ok(serde_json::from_value(doc).unwrap())
     }
@@ -147,7 +167,7 @@ mod tests {
         let staged = apply(&web, &stage(&web, Some(&template), 3, &journal())).unwrap();
         assert_eq!(partition(&staged), 3);
         assert_eq!(staged.spec.as_ref().unwrap().template, template);
-        assert_eq!(Journal::of(&staged).unwrap().unwrap(), journal());
+        assert_eq!(Journal::of(&staged).unwrap(), Some(journal()));
     }
 
     #[test]
@@ -179,6 +199,22 @@ mod tests {
         assert_eq!(serde_json::to_value(&reverted.spec.as_ref().unwrap().template).unwrap(), template);
         assert!(Journal::of(&reverted).unwrap().unwrap().aborting);
         let cleared = apply(&reverted, &clear_journal(&reverted)).unwrap();
-        assert!(Journal::of(&cleared).is_none());
+        assert_eq!(Journal::of(&cleared).unwrap(), None);
+    }
+
+    #[test]
+    fn the_journal_key_is_escaped_in_the_pointer() {
+        let annotated = sts("web", 1).annotation("team", "db").build();
+        let text = serde_json::to_string(&stage(&annotated, None, 1, &journal())).unwrap();
+        assert!(text.contains("/metadata/annotations/kubectl-stateful.dev~1rollout"), "{text}");
+    }
+
+    #[test]
+    fn a_volume_is_retained_only_while_bound_to_the_planned_claim() {
+        let volume: PersistentVolume = pv("data-web-3", "Delete");
+        let uid = volume.spec.as_ref().unwrap().claim_ref.as_ref().unwrap().uid.clone().unwrap();
+        let retained = apply(&volume, &retain_volume(&uid)).unwrap();
+        assert_eq!(retained.spec.unwrap().persistent_volume_reclaim_policy.as_deref(), Some("Retain"));
+        assert!(apply(&volume, &retain_volume("another-claim")).is_err());
     }
 }

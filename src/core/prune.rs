@@ -18,7 +18,6 @@ use super::claims::{Claim, Evidence, claims_of};
 use super::names::pod_name;
 use super::objects::*;
 use super::snapshot::Snapshot;
-use super::status::SCHEMA_VERSION;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -69,8 +68,6 @@ impl Candidate {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PrunePlan {
-    pub kind: &'static str,
-    pub schema_version: &'static str,
     pub candidates: Vec<Candidate>,
     /// Sum of the capacities whose PVs are reclaimed with Delete: the storage pruning frees.
     pub storage_freed: String,
@@ -225,7 +222,7 @@ pub fn plan(snapshot: &Snapshot, scope: &[&StatefulSet], options: &PruneOptions)
         ))
     });
     let storage_freed = total_capacity(candidates.iter().filter(|c| c.destroys_data()));
-    PrunePlan { kind: "PrunePlan", schema_version: SCHEMA_VERSION, candidates, storage_freed, warnings }
+    PrunePlan { candidates, storage_freed, warnings }
 }
 
 fn autoscalers_of<'s>(snapshot: &'s Snapshot, sts: &StatefulSet) -> impl Iterator<Item = String> + 's {
@@ -275,8 +272,6 @@ fn human_bytes(bytes: f64) -> String {
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PruneResult {
-    pub kind: &'static str,
-    pub schema_version: &'static str,
     pub deleted: Vec<ClaimRef>,
     /// PVs switched to Retain before their claim was deleted: their data survives as Released PVs.
     pub retained_volumes: Vec<String>,
@@ -294,12 +289,65 @@ pub struct ClaimRef {
     pub namespace: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct KeptClaim {
     pub name: String,
     pub namespace: String,
     pub reason: String,
+}
+
+impl KeptClaim {
+    pub fn of(candidate: &Candidate, reason: impl Into<String>) -> KeptClaim {
+        KeptClaim {
+            name: candidate.name.clone(),
+            namespace: candidate.namespace.clone(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl PruneResult {
+    /// A run that has deleted nothing yet: what the plan keeps is kept, with its reason.
+    pub fn start(plan: &PrunePlan) -> PruneResult {
+        let kept = plan
+            .candidates
+            .iter()
+            .filter(|c| c.verdict != Verdict::Prune)
+            .map(|c| KeptClaim::of(c, &c.reason))
+            .collect();
+        PruneResult { kept, storage_freed: human_bytes(0.0), ..PruneResult::default() }
+    }
+
+    pub fn deleted(&mut self, candidate: &Candidate, plan: &PrunePlan) {
+        self.deleted.push(ClaimRef { name: candidate.name.clone(), namespace: candidate.namespace.clone() });
+        self.storage_freed =
+            total_capacity(plan.to_prune().filter(|c| c.frees_storage() && self.was_deleted(c)));
+    }
+
+    fn was_deleted(&self, candidate: &Candidate) -> bool {
+        self.deleted.iter().any(|d| d.name == candidate.name && d.namespace == candidate.namespace)
+    }
+
+    fn settled(&self, candidate: &Candidate) -> bool {
+        self.was_deleted(candidate)
+            || self
+                .failed
+                .iter()
+                .chain(&self.kept)
+                .any(|k| k.name == candidate.name && k.namespace == candidate.namespace)
+    }
+
+    /// The run stops: every claim the plan would prune and the run has not dealt with yet is
+    /// named as not pruned.
+    pub fn stop(&mut self, plan: &PrunePlan) {
+        let untouched: Vec<KeptClaim> = plan
+            .to_prune()
+            .filter(|c| !self.settled(c))
+            .map(|c| KeptClaim::of(c, "not attempted: the run stopped"))
+            .collect();
+        self.failed.extend(untouched);
+    }
 }
 
 #[cfg(test)]

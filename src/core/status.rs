@@ -16,13 +16,9 @@ use super::objects::*;
 use super::rollout::ROLLOUT_ANNOTATION;
 use super::snapshot::Snapshot;
 
-pub const SCHEMA_VERSION: &str = "v1";
-
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StatefulSetStatus {
-    pub kind: &'static str,
-    pub schema_version: &'static str,
     pub namespace: String,
     pub name: String,
     pub created_at: Option<Timestamp>,
@@ -41,7 +37,7 @@ pub struct StatefulSetStatus {
     pub notes: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReplicaCounts {
     pub desired: i32,
@@ -55,7 +51,7 @@ pub struct ReplicaCounts {
     pub pvcs_expected: i32,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateStrategy {
     #[serde(rename = "type")]
@@ -64,28 +60,28 @@ pub struct UpdateStrategy {
     pub max_unavailable: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Revisions {
     pub current: Option<RevisionCount>,
     pub update: Option<RevisionCount>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RevisionCount {
     pub name: String,
     pub pods: i32,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RetentionPolicy {
     pub when_deleted: String,
     pub when_scaled: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceStatus {
     pub name: Option<String>,
@@ -95,13 +91,7 @@ pub struct ServiceStatus {
     pub publish_not_ready_addresses: Option<bool>,
 }
 
-impl ServiceStatus {
-    pub fn ok(&self) -> bool {
-        self.exists && self.headless == Some(true) && self.selects_pods == Some(true)
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OrdinalStatus {
     pub ordinal: i32,
@@ -123,7 +113,7 @@ pub enum RevisionRole {
     Other,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PodStatus {
     pub name: String,
@@ -139,7 +129,7 @@ pub struct PodStatus {
     pub created_at: Option<Timestamp>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ClaimStatus {
     pub template: String,
@@ -271,8 +261,6 @@ pub fn build(sts: &StatefulSet, snapshot: &Snapshot, options: &StatusOptions) ->
     let (when_deleted, when_scaled) = pvc_retention(sts);
 
     let mut status = StatefulSetStatus {
-        kind: "StatefulSetStatus",
-        schema_version: SCHEMA_VERSION,
         namespace,
         name,
         created_at: creation(sts),
@@ -669,7 +657,10 @@ mod tests {
             (status.replicas.ready, status.replicas.pvcs_bound, status.replicas.pvcs_expected),
             (2, 2, 2)
         );
-        assert!(status.service.ok());
+        assert_eq!(
+            (status.service.exists, status.service.headless, status.service.selects_pods),
+            (true, Some(true), Some(true))
+        );
     }
 
     #[test]

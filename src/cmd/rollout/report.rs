@@ -1,17 +1,21 @@
-//! What a rollout tells its watcher: a plan and a summary on stdout, progress on stderr, or
-//! with `-o json` one event per line on stdout for CI (schema in docs/rollout.md).
+//! What a rollout tells its watcher: the plan and a summary on stdout and progress on stderr,
+//! or with `-o json` one event per line on stdout for CI (schema in docs/rollout.md). Written
+//! through the [`Streams`] the command was given, so tests see every byte.
 
 use std::collections::HashSet;
-use std::io::Write;
+use std::io::{self, Write};
 
 use indicatif::ProgressBar;
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
 use serde::Serialize;
 
+use crate::core::names::pod_name;
+use crate::core::objects::{pod_ready, short_revision};
 use crate::core::rollout::{PodProgress, Step};
-use crate::core::status::SCHEMA_VERSION;
 use crate::error::Result;
-use crate::output::{table, write_json_line, write_table};
+use crate::output::{Document, ROLLOUT_EVENT, Streams, output_error, table, write_json_line, write_table};
 use crate::ui::Terminal;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -23,7 +27,7 @@ pub enum Format {
     Json,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "camelCase")]
 pub enum Event {
     #[serde(rename_all = "camelCase")]
@@ -59,11 +63,10 @@ pub enum Event {
     Finished { revision: Option<String>, steps: usize, seconds: f64 },
 }
 
+/// An event as printed in `-o json`: the document envelope, when, and for which StatefulSet.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Envelope<'a> {
-    kind: &'static str,
-    schema_version: &'static str,
+struct Line<'a> {
     time: Timestamp,
     namespace: &'a str,
     stateful_set: &'a str,
@@ -71,90 +74,88 @@ struct Envelope<'a> {
     event: &'a Event,
 }
 
-pub struct Reporter {
+pub struct Reporter<'io> {
     format: Format,
     namespace: String,
     name: String,
+    io: &'io mut Streams,
     bar: ProgressBar,
+    /// Reads the time stamped on each event (fixed in tests).
+    clock: fn() -> Timestamp,
     /// (pod, revision) pairs already announced as updated, and as Ready: each is said once.
     announced_updated: HashSet<(String, String)>,
     announced_ready: HashSet<(String, String)>,
-    stdout_closed: bool,
+    /// stdout's reader went away: a rollout does not stop halfway because nobody reads its
+    /// events any more; it goes on, and its exit code says how it ended.
+    out_closed: bool,
 }
 
-impl Reporter {
-    pub fn new(format: Format, namespace: &str, name: &str, term: &Terminal) -> Reporter {
+impl<'io> Reporter<'io> {
+    pub fn new(format: Format, namespace: &str, name: &str, term: &Terminal, io: &'io mut Streams) -> Self {
         let bar = if format == Format::Text { term.spinner() } else { ProgressBar::hidden() };
         Reporter {
             format,
             namespace: namespace.to_owned(),
             name: name.to_owned(),
+            io,
             bar,
+            clock: Timestamp::now,
             announced_updated: HashSet::new(),
             announced_ready: HashSet::new(),
-            stdout_closed: false,
+            out_closed: false,
         }
+    }
+
+    #[cfg(test)]
+    pub fn with_clock(mut self, clock: fn() -> Timestamp) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Records an event: a JSON line, or for people a line on stderr (the plan and the final
     /// summary go to stdout, being the command's result).
     pub fn event(&mut self, event: Event) -> Result<()> {
         if self.format == Format::Json {
-            let (namespace, name) = (self.namespace.clone(), self.name.clone());
-            let envelope = Envelope {
-                kind: "RolloutEvent",
-                schema_version: SCHEMA_VERSION,
-                time: Timestamp::now(),
-                namespace: &namespace,
-                stateful_set: &name,
+            let line = Line {
+                time: (self.clock)(),
+                namespace: &self.namespace,
+                stateful_set: &self.name,
                 event: &event,
             };
-            return self.write_stdout(|out| write_json_line(out, &envelope));
+            let document = Document::new(ROLLOUT_EVENT, &line);
+            let (io, closed) = (&mut *self.io, &mut self.out_closed);
+            return write_stdout(io, closed, |out| write_json_line(out, &document));
         }
         match &event {
             Event::Plan { .. } => {
-                let (bar, name) = (self.bar.clone(), self.name.clone());
-                bar.suspend(|| self.write_stdout(|out| write_plan(out, &name, &event)))
+                let bar = self.bar.clone();
+                let (io, closed, name) = (&mut *self.io, &mut self.out_closed, &self.name);
+                bar.suspend(|| write_stdout(io, closed, |out| write_plan(out, name, &event)))
             }
             Event::Finished { .. } | Event::Aborted { .. } => {
                 self.bar.finish_and_clear();
                 let line = describe(&self.name, &event);
-                self.write_stdout(|out| writeln!(out, "{line}").map_err(Into::into))
+                write_stdout(self.io, &mut self.out_closed, |out| writeln!(out, "{line}"))
             }
             _ => {
-                self.bar.suspend(|| eprintln!("{}", describe(&self.name, &event)));
+                let line = describe(&self.name, &event);
+                self.say(line);
                 Ok(())
             }
         }
     }
 
-    /// Writes to stdout unless its reader went away. A rollout does not stop halfway because
-    /// nobody reads its events any more: it goes on, and its exit code says how it ended.
-    fn write_stdout(
-        &mut self,
-        write: impl FnOnce(&mut std::io::StdoutLock<'static>) -> Result<()>,
-    ) -> Result<()> {
-        if self.stdout_closed {
-            return Ok(());
-        }
-        match write(&mut std::io::stdout().lock()) {
-            Err(e) if e.is_broken_pipe() => {
-                self.stdout_closed = true;
-                Ok(())
-            }
-            other => other,
-        }
+    /// A line for people on stderr, above the spinner.
+    pub fn say(&mut self, line: impl std::fmt::Display) {
+        let io = &mut *self.io;
+        self.bar.suspend(|| io.say(line));
     }
 
     /// Marks pods already on `revision` (and Ready) before this run as announced.
-    pub fn already_updated(
-        &mut self,
-        pods: &[(i32, &k8s_openapi::api::core::v1::Pod)],
-        revision: Option<&str>,
-    ) {
-        use crate::core::objects::{pod_ready, pod_revision};
-        for (_, pod) in pods.iter().filter(|(_, p)| revision.is_some() && pod_revision(p) == revision) {
-            let key = (kube::ResourceExt::name_any(*pod), revision.unwrap_or_default().to_owned());
+    pub fn already_updated(&mut self, pods: &[&Pod], revision: Option<&str>) {
+        let Some(revision) = revision else { return };
+        for pod in pods {
+            let key = (pod.name_any(), revision.to_owned());
             if pod_ready(pod) {
                 self.announced_ready.insert(key.clone());
             }
@@ -200,13 +201,30 @@ impl Reporter {
     }
 }
 
-fn write_plan(w: &mut impl Write, name: &str, plan: &Event) -> Result<()> {
+fn write_stdout(
+    io: &mut Streams,
+    closed: &mut bool,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<()> {
+    if *closed {
+        return Ok(());
+    }
+    match write(&mut io.out) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+            *closed = true;
+            Ok(())
+        }
+        other => other.map_err(output_error),
+    }
+}
+
+/// The plan as a table, headed by the revisions it moves between.
+pub fn write_plan(w: &mut dyn Write, name: &str, plan: &Event) -> io::Result<()> {
     let Event::Plan { from_revision, to_revision, replicas, partition, staged_partition, steps } = plan
     else {
         return Ok(());
     };
-    let short =
-        |r: &Option<String>| r.as_deref().map(|r| crate::core::objects::short_revision(name, r).to_owned());
+    let short = |r: &Option<String>| r.as_deref().map(|r| short_revision(name, r).to_owned());
     writeln!(
         w,
         "Rollout of {name}: revision {} -> {}, {replicas} replicas, partition now {partition}",
@@ -225,8 +243,7 @@ fn write_plan(w: &mut impl Write, name: &str, plan: &Event) -> Result<()> {
         previous = staged;
     }
     for step in steps {
-        let pods: Vec<String> =
-            step.ordinals.iter().map(|o| crate::core::names::pod_name(name, *o)).collect();
+        let pods: Vec<String> = step.ordinals.iter().map(|o| pod_name(name, *o)).collect();
         t.add_row([
             format!("{}/{}", step.number, steps.last().map_or(0, |s| s.number)),
             format!("{previous} -> {}", step.partition),
@@ -238,21 +255,21 @@ fn write_plan(w: &mut impl Write, name: &str, plan: &Event) -> Result<()> {
     write_table(w, t)
 }
 
-fn describe(name: &str, event: &Event) -> String {
-    let short = |r: &str| crate::core::objects::short_revision(name, r).to_owned();
+/// The text line of an event.
+pub fn describe(name: &str, event: &Event) -> String {
+    let short = |r: &str| short_revision(name, r).to_owned();
+    let short_or = |r: &Option<String>| r.as_deref().map_or_else(|| "?".to_owned(), short);
     match event {
         Event::Plan { .. } => String::new(),
         Event::Staged { revision, partition } => format!(
             "staged revision {} with partition {partition}: no further pod moves before the first step",
-            revision.as_deref().map_or_else(|| "?".to_owned(), short)
+            short_or(revision)
         ),
         Event::StepStarted { step, steps, partition, ordinals } => {
-            let pods: Vec<String> = ordinals.iter().map(|o| crate::core::names::pod_name(name, *o)).collect();
+            let pods: Vec<String> = ordinals.iter().map(|o| pod_name(name, *o)).collect();
             format!("step {step}/{steps}: partition -> {partition}, updating {}", pods.join(", "))
         }
-        Event::PodUpdated { pod, revision } => {
-            format!("  {pod} runs revision {}", revision.as_deref().map_or_else(|| "?".to_owned(), short))
-        }
+        Event::PodUpdated { pod, revision } => format!("  {pod} runs revision {}", short_or(revision)),
         Event::PodReady { pod } => format!("  {pod} is Ready"),
         Event::StepDone { step, steps, seconds, .. } => format!("step {step}/{steps} done in {seconds:.1}s"),
         Event::Stopped { reason, .. } => reason.clone(),
@@ -266,8 +283,73 @@ fn describe(name: &str, event: &Event) -> String {
         }
         Event::Finished { revision, steps, seconds } => format!(
             "{name} rolled out to revision {} in {seconds:.1}s ({steps} step{})",
-            revision.as_deref().map_or_else(|| "?".to_owned(), short),
+            short_or(revision),
             if *steps == 1 { "" } else { "s" }
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::names::OrdinalRange;
+    use crate::core::rollout::plan::{Steps, plan};
+
+    fn noon() -> Timestamp {
+        Timestamp::from_second(1_700_000_000).unwrap()
+    }
+
+    fn plan_event() -> Event {
+        Event::Plan {
+            from_revision: Some("web-7d4b9c".into()),
+            to_revision: None,
+            replicas: 4,
+            partition: 0,
+            staged_partition: Some(4),
+            steps: plan(OrdinalRange { start: 0, replicas: 4 }, &Steps::default().0, 4),
+        }
+    }
+
+    fn events() -> Vec<Event> {
+        vec![
+            plan_event(),
+            Event::Staged { revision: Some("web-5f6a8e".into()), partition: 4 },
+            Event::StepStarted { step: 1, steps: 3, partition: 3, ordinals: vec![3] },
+            Event::PodUpdated { pod: "web-3".into(), revision: Some("web-5f6a8e".into()) },
+            Event::PodReady { pod: "web-3".into() },
+            Event::StepDone { step: 1, steps: 3, partition: 3, seconds: 0.3 },
+            Event::Failed {
+                step: Some(2),
+                partition: 2,
+                reasons: vec!["timed out after 5m: web-2 not Ready (Running)".into()],
+            },
+            Event::PodDeleted { pod: "web-2".into(), reason: "not Ready on revision web-5f6a8e".into() },
+            Event::Aborted { revision: "web-7d4b9c".into(), partition: 0, seconds: 12.5 },
+        ]
+    }
+
+    fn transcript(format: Format) -> (String, String) {
+        let (mut io, out, err) = Streams::captured();
+        let term = Terminal { interactive: false, color: false, animate: false };
+        let mut reporter = Reporter::new(format, "shop", "web", &term, &mut io).with_clock(noon);
+        for event in events() {
+            reporter.event(event).unwrap();
+        }
+        (out.text(), err.text())
+    }
+
+    #[test]
+    fn text_transcript() {
+        let (out, err) = transcript(Format::Text);
+        insta::assert_snapshot!("text_stdout", out);
+        insta::assert_snapshot!("text_stderr", err);
+    }
+
+    #[test]
+    fn json_events_one_per_line_on_stdout() {
+        let (out, err) = transcript(Format::Json);
+        assert_eq!(err, "", "progress goes nowhere near the data");
+        assert!(out.lines().all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()));
+        insta::assert_snapshot!("json_events", out);
     }
 }

@@ -1,0 +1,329 @@
+//! What a rollout waits for, as pure predicates over the StatefulSet and its pods (kube-rs
+//! names its conditions the same way, `kube::runtime::conditions::is_deployment_completed`;
+//! it has none for StatefulSets). The shell's one wait loop calls them on every change.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
+use serde::Serialize;
+
+use super::plan::released;
+use crate::core::names::pod_name;
+use crate::core::objects::{
+    current_revision, min_ready_seconds, observed_current, ordinal_range, partition, pod_available,
+    pod_crash_looping, pod_ready, pod_revision, pod_status_text, pods_of, replicas, scaling_settled,
+    terminating, update_revision,
+};
+
+/// The controller has seen the latest spec: the revisions and counts in the status are current.
+pub fn is_observed(sts: &StatefulSet) -> bool {
+    observed_current(sts)
+}
+
+/// The controller reports as many pods as the spec asks for.
+pub fn is_settled(sts: &StatefulSet) -> bool {
+    scaling_settled(sts)
+}
+
+/// After the last step: the controller has promoted the update revision to current.
+pub fn is_promoted(sts: &StatefulSet) -> bool {
+    observed_current(sts) && current_revision(sts) == update_revision(sts)
+}
+
+/// Some live pod does not run the update revision yet (or the revisions differ).
+pub fn update_pending(sts: &StatefulSet, pods: &[Pod]) -> bool {
+    let update = update_revision(sts);
+    let range = ordinal_range(sts);
+    update != current_revision(sts)
+        || pods_of(sts, pods).iter().any(|(o, p)| range.contains(*o) && pod_revision(p) != update)
+}
+
+/// A released pod as a step sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodProgress {
+    pub ordinal: i32,
+    pub name: String,
+    pub updated: bool,
+    pub ready: bool,
+    pub available: bool,
+    pub state: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepVerdict {
+    /// Still converging; the pods the partition releases and how far each is. `soon`: time
+    /// alone will change the verdict (minReadySeconds, the pause), so look again shortly.
+    Waiting {
+        pods: Vec<PodProgress>,
+        soon: bool,
+    },
+    Done(Vec<PodProgress>),
+    /// An updated pod crash-loops or stopped being Ready: stop here.
+    Failed(Vec<String>),
+}
+
+/// Watches one step converge: every pod at or above `partition` on the update revision, Ready,
+/// and Ready for minReadySeconds; then, for `pause`, still so. Remembers which updated pods
+/// have been Ready, so that one that later turns not Ready fails the step instead of counting
+/// as "still starting".
+#[derive(Debug, Default)]
+pub struct StepWatch {
+    pause: Duration,
+    ready_seen: HashSet<String>,
+    /// When every released pod was first seen available (the pause counts from there).
+    done_since: Option<Timestamp>,
+}
+
+impl StepWatch {
+    pub fn new(pause: Duration) -> StepWatch {
+        StepWatch { pause, ..StepWatch::default() }
+    }
+
+    pub fn observe(
+        &mut self,
+        sts: &StatefulSet,
+        pods: &[Pod],
+        partition: i32,
+        now: Timestamp,
+    ) -> StepVerdict {
+        // Until the controller has seen the latest spec, its update revision may be stale.
+        if !observed_current(sts) {
+            return StepVerdict::Waiting { pods: Vec::new(), soon: false };
+        }
+        let range = ordinal_range(sts);
+        let revision = update_revision(sts);
+        let min_ready = min_ready_seconds(sts);
+        let by_ordinal = pods_of(sts, pods);
+        let mut progress = Vec::new();
+        let mut failures = Vec::new();
+        for ordinal in released(range, partition, range.replicas) {
+            let pod = by_ordinal.iter().find(|(o, _)| *o == ordinal).map(|(_, p)| *p);
+            let name = pod_name(&sts.name_any(), ordinal);
+            let Some(pod) = pod.filter(|p| !terminating(*p)) else {
+                progress.push(PodProgress {
+                    ordinal,
+                    name,
+                    updated: false,
+                    ready: false,
+                    available: false,
+                    state: "being replaced".into(),
+                });
+                continue;
+            };
+            let updated = revision.is_some() && pod_revision(pod) == revision;
+            let ready = pod_ready(pod);
+            let uid = pod.uid().unwrap_or_default();
+            if updated && pod_crash_looping(pod) {
+                failures.push(format!("pod {name} on the update revision is in CrashLoopBackOff"));
+            } else if updated && ready {
+                self.ready_seen.insert(uid);
+            } else if updated && self.ready_seen.contains(&uid) {
+                failures.push(format!("pod {name} on the update revision stopped being Ready"));
+            }
+            let available = updated && pod_available(pod, min_ready, now);
+            let state = match (updated, ready, available) {
+                (false, _, _) => "old revision",
+                (true, false, _) => "starting",
+                (true, true, false) => "ready, waiting minReadySeconds",
+                (true, true, true) => "available",
+            };
+            progress.push(PodProgress { ordinal, name, updated, ready, available, state: state.into() });
+        }
+        if !failures.is_empty() {
+            return StepVerdict::Failed(failures);
+        }
+        if !progress.iter().all(|p| p.available) {
+            self.done_since = None;
+            // Readiness ages into availability without any event: look again soon.
+            let soon = progress.iter().any(|p| p.ready && !p.available);
+            return StepVerdict::Waiting { pods: progress, soon };
+        }
+        let since = *self.done_since.get_or_insert(now);
+        let paused = Duration::try_from(now.duration_since(since)).unwrap_or_default();
+        if paused >= self.pause {
+            StepVerdict::Done(progress)
+        } else {
+            StepVerdict::Waiting { pods: progress, soon: true }
+        }
+    }
+}
+
+/// Pods at or above `partition` that are not yet updated and Ready, described.
+pub fn stragglers(sts: &StatefulSet, pods: &[Pod], partition: i32) -> Vec<String> {
+    let range = ordinal_range(sts);
+    let update = update_revision(sts);
+    let by_ordinal = pods_of(sts, pods);
+    let mut late = Vec::new();
+    for ordinal in released(range, partition, range.replicas) {
+        let pod = by_ordinal.iter().find(|(o, _)| *o == ordinal).map(|(_, p)| *p);
+        let name = pod_name(&sts.name_any(), ordinal);
+        match pod {
+            None => late.push(format!("{name} missing")),
+            Some(p) if pod_revision(p) != update => late.push(format!("{name} not updated")),
+            Some(p) if !pod_ready(p) => late.push(format!("{name} not Ready ({})", pod_status_text(p))),
+            Some(_) => {}
+        }
+    }
+    if late.is_empty() { vec!["pods not available yet".to_owned()] } else { late }
+}
+
+/// How far a rollback (an abort) has come.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rollback {
+    /// Every live pod runs the restored (update) revision and is Ready, and the controller
+    /// has promoted it.
+    Done,
+    /// Live pods the controller will never replace by itself (forced rollback): not Ready, on
+    /// another revision, not terminating, not already deleted by us (`deleted` holds uids).
+    Stuck(Vec<Pod>),
+    Waiting,
+}
+
+/// Judges a rollback whose template has been restored (so the update revision is the target).
+pub fn rollback_progress(sts: &StatefulSet, pods: &[Pod], deleted: &[String]) -> Rollback {
+    if !observed_current(sts) {
+        return Rollback::Waiting;
+    }
+    let range = ordinal_range(sts);
+    let live: Vec<&Pod> =
+        pods_of(sts, pods).into_iter().filter(|(o, _)| range.contains(*o)).map(|(_, p)| p).collect();
+    let update = update_revision(sts);
+    let stuck: Vec<Pod> = live
+        .iter()
+        .filter(|p| pod_revision(p) != update && !pod_ready(p) && !terminating(**p))
+        .filter(|p| !deleted.contains(&p.uid().unwrap_or_default()))
+        .map(|p| Pod::clone(p))
+        .collect();
+    if !stuck.is_empty() {
+        return Rollback::Stuck(stuck);
+    }
+    let done = live.len() == range.replicas.max(0) as usize
+        && live.iter().all(|p| pod_revision(p) == update && pod_ready(p) && !terminating(*p))
+        && current_revision(sts) == update;
+    if done { Rollback::Done } else { Rollback::Waiting }
+}
+
+/// What someone else changed between `ours` (as we last wrote or read it) and `now`.
+pub fn foreign_changes(ours: &StatefulSet, now: &StatefulSet) -> Vec<String> {
+    let mut changes = Vec::new();
+    if partition(now) != partition(ours) {
+        changes.push(format!("partition {} -> {}", partition(ours), partition(now)));
+    }
+    if now.spec.as_ref().map(|s| &s.template) != ours.spec.as_ref().map(|s| &s.template) {
+        changes.push("pod template changed".to_owned());
+    }
+    if replicas(now) != replicas(ours) {
+        changes.push(format!("replicas {} -> {}", replicas(ours), replicas(now)));
+    }
+    if changes.is_empty() {
+        changes.push(format!(
+            "generation {} -> {}",
+            ours.metadata.generation.unwrap_or(0),
+            now.metadata.generation.unwrap_or(0)
+        ));
+    }
+    changes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::fixtures::{pod, sts};
+
+    fn at(second: i64) -> Timestamp {
+        Timestamp::from_second(1_700_000_000 + second).unwrap()
+    }
+
+    #[test]
+    fn step_waits_then_finishes_then_fails_when_an_updated_pod_turns_unready() {
+        let web = sts("web", 3).revisions("web-old", "web-new").build();
+        let mut watch = StepWatch::default();
+        let starting = [pod(&web, 2).revision("web-new").ready(false).build()];
+        assert!(matches!(watch.observe(&web, &starting, 2, at(100)), StepVerdict::Waiting { .. }));
+        let ready = [pod(&web, 2).revision("web-new").ready(true).build()];
+        assert!(matches!(watch.observe(&web, &ready, 2, at(100)), StepVerdict::Done(_)));
+        assert!(matches!(watch.observe(&web, &starting, 2, at(100)), StepVerdict::Failed(_)));
+        let crashing = [pod(&web, 1).revision("web-new").crash_looping().build()];
+        assert!(matches!(StepWatch::default().observe(&web, &crashing, 1, at(100)), StepVerdict::Failed(_)));
+    }
+
+    #[test]
+    fn a_pod_being_replaced_is_waited_for() {
+        let web = sts("web", 2).revisions("web-old", "web-new").build();
+        let pods = [
+            pod(&web, 0).revision("web-old").build(),
+            pod(&web, 1).revision("web-old").terminating().build(),
+        ];
+        let StepVerdict::Waiting { pods: progress, soon } =
+            StepWatch::default().observe(&web, &pods, 1, at(5))
+        else {
+            panic!("not waiting")
+        };
+        assert!(!soon);
+        assert_eq!(progress[0].state, "being replaced");
+    }
+
+    #[test]
+    fn min_ready_seconds_holds_a_step_back() {
+        let web = sts("web", 1).revisions("web-old", "web-new").min_ready_seconds(30).build();
+        let pods = [pod(&web, 0).revision("web-new").ready_since(at(0)).build()];
+        let mut watch = StepWatch::default();
+        assert!(matches!(watch.observe(&web, &pods, 0, at(10)), StepVerdict::Waiting { soon: true, .. }));
+        assert!(matches!(watch.observe(&web, &pods, 0, at(30)), StepVerdict::Done(_)));
+    }
+
+    #[test]
+    fn the_pause_counts_from_when_the_step_was_first_done() {
+        let web = sts("web", 1).revisions("web-old", "web-new").build();
+        let pods = [pod(&web, 0).revision("web-new").ready(true).build()];
+        let mut watch = StepWatch::new(Duration::from_secs(60));
+        assert!(matches!(watch.observe(&web, &pods, 0, at(100)), StepVerdict::Waiting { soon: true, .. }));
+        assert!(matches!(watch.observe(&web, &pods, 0, at(159)), StepVerdict::Waiting { .. }));
+        assert!(matches!(watch.observe(&web, &pods, 0, at(160)), StepVerdict::Done(_)));
+    }
+
+    #[test]
+    fn conditions_read_the_status() {
+        let web = sts("web", 3).revisions("web-old", "web-new").build();
+        assert!(is_observed(&web) && is_settled(&web) && !is_promoted(&web));
+        let done = sts("web", 3).revisions("web-new", "web-new").build();
+        assert!(is_promoted(&done));
+        let pods = [pod(&done, 0).build(), pod(&done, 1).build(), pod(&done, 2).revision("web-old").build()];
+        assert!(update_pending(&done, &pods));
+        let all_new: Vec<Pod> = (0..3).map(|o| pod(&done, o).revision("web-new").build()).collect();
+        assert!(!update_pending(&done, &all_new));
+    }
+
+    #[test]
+    fn a_rollback_names_the_pods_the_controller_will_not_replace() {
+        let web = sts("web", 3).revisions("web-old", "web-old").build();
+        let stuck = pod(&web, 2).revision("web-bad").ready(false).build();
+        let pods = [
+            pod(&web, 0).revision("web-old").build(),
+            pod(&web, 1).revision("web-old").build(),
+            stuck.clone(),
+        ];
+        let Rollback::Stuck(found) = rollback_progress(&web, &pods, &[]) else { panic!("not stuck") };
+        assert_eq!(found.iter().map(ResourceExt::name_any).collect::<Vec<_>>(), ["web-2"]);
+        let deleted = [stuck.uid().unwrap()];
+        assert_eq!(rollback_progress(&web, &pods, &deleted), Rollback::Waiting);
+        let back: Vec<Pod> = (0..3).map(|o| pod(&web, o).revision("web-old").build()).collect();
+        assert_eq!(rollback_progress(&web, &back, &[]), Rollback::Done);
+        assert_eq!(stragglers(&web, &pods, 2), ["web-2 not updated"]);
+    }
+
+    #[test]
+    fn foreign_changes_are_named() {
+        let ours = sts("web", 3).partition(2).build();
+        let theirs = sts("web", 3).partition(0).build();
+        assert_eq!(foreign_changes(&ours, &theirs), ["partition 2 -> 0"]);
+        let mut bumped = ours.clone();
+        bumped.metadata.generation = Some(9);
+        assert_eq!(foreign_changes(&ours, &bumped), ["generation 1 -> 9"]);
+    }
+}

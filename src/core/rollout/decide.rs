@@ -1,0 +1,464 @@
+//! What a `rollout` run does, decided from what was read: the StatefulSet (with its journal),
+//! its pods and the request. The shell fetches, calls [`decide`], then applies the decision
+//! and waits; every refusal and every path is here, under a table of unit tests (the split
+//! argo-rollouts makes between `getPatches` and `PromoteRollout`).
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
+use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
+
+use super::conditions::{is_observed, is_settled, update_pending};
+use super::journal::{Journal, JournalError};
+use super::plan::{Step, Steps, plan, released, single_step};
+use crate::core::objects::{
+    ON_DELETE, ROLLING_UPDATE, current_revision, ordinal_range, partition, pod_revision, pods_of, replicas,
+    short_revision, update_revision, update_strategy,
+};
+
+/// What the person asked for.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Request<'a> {
+    /// The pod template `--image` or `--patch` produce, when it differs from the current one.
+    pub template: Option<&'a PodTemplateSpec>,
+    /// `--partition N`: one explicit step.
+    pub partition: Option<i64>,
+    /// `--steps`.
+    pub steps: Option<&'a Steps>,
+    /// `--abort`.
+    pub abort: bool,
+}
+
+/// Why a run must not change anything.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    #[error(
+        "{name} uses the OnDelete update strategy: the controller never replaces pods itself, so a partition \
+         has no effect; delete pods one by one, or switch spec.updateStrategy to RollingUpdate"
+    )]
+    OnDelete { name: String },
+    #[error("{name} has an unknown update strategy {strategy:?}")]
+    UnknownStrategy { name: String, strategy: String },
+    #[error("--partition {partition} is out of range: {name} has {replicas} replicas (0..={replicas})")]
+    PartitionOutOfRange { name: String, partition: i64, replicas: i32 },
+    #[error(
+        "the controller has not observed the latest spec of {name} yet: its revisions and counts are stale"
+    )]
+    NotObserved { name: String },
+    #[error(
+        "{name} is scaling (status.replicas {counted} of {replicas}): a partition does not hold back pods created \
+         meanwhile; wait until it settles. If a broken template blocks the scale-up, fix the template itself or \
+         scale back"
+    )]
+    Scaling { name: String, counted: i32, replicas: i32 },
+    #[error(
+        "a rollout of {name} started at {started_at} is in progress: run `kubectl stateful rollout {name}` to \
+         resume it or add --abort before staging another"
+    )]
+    InProgress { name: String, started_at: Timestamp },
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+}
+
+impl Refusal {
+    /// A refusal caused by the command line alone (exit 2), not by the cluster's state.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, Refusal::PartitionOutOfRange { .. })
+    }
+
+    /// A refusal that waiting may lift: the controller catching up with the spec, or a pod
+    /// count that is short only while a pod is replaced (the shell waits, then decides again).
+    pub fn may_pass(&self) -> bool {
+        matches!(self, Refusal::NotObserved { .. } | Refusal::Scaling { .. })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Nothing is pending and no partition was asked for: every pod runs `revision`.
+    NothingToDo {
+        revision: String,
+    },
+    /// No update is pending: `--partition` only moves the partition (no journal, no wait).
+    MovePartition {
+        to: i32,
+        revision: String,
+    },
+    Roll(Box<Roll>),
+    Abort(Abort),
+    /// `--abort` with nothing to roll back: every pod runs `revision`.
+    NothingToAbort {
+        revision: String,
+    },
+}
+
+/// A rollout to run: an optional stage, then steps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Roll {
+    pub from_revision: Option<String>,
+    /// `None` when this run stages a new template (its revision is named once staged).
+    pub to_revision: Option<String>,
+    pub replicas: i32,
+    /// The partition now.
+    pub partition: i32,
+    pub stage: Option<Stage>,
+    /// The journal a new rollout writes: with the stage, or with the first step when it does
+    /// not stage (an explicit step on a template someone else changed).
+    pub journal: Option<Journal>,
+    /// A resumed rollout first waits for what the partition already releases (step 0).
+    pub settle_first: Option<Step>,
+    pub steps: Vec<Step>,
+}
+
+/// Staging: the new template (if any) and the partition raised so that no pod moves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stage {
+    pub template: Option<PodTemplateSpec>,
+    pub partition: i32,
+}
+
+/// A rollback to `target`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Abort {
+    /// The revision whose template is restored.
+    pub target: String,
+    /// The partition restored.
+    pub partition: i32,
+    /// The journal written with the restored template, marked `aborting`.
+    pub journal: Journal,
+    /// An abort an earlier run started and did not finish.
+    pub resumed: bool,
+}
+
+/// Decides what this run does. `now` stamps a new journal. When the refusal
+/// [`may_pass`](Refusal::may_pass), the shell waits for the controller and decides again.
+///
+/// # Errors
+/// A [`Refusal`] naming why nothing may change.
+pub fn decide(
+    sts: &StatefulSet,
+    pods: &[Pod],
+    request: &Request,
+    now: Timestamp,
+) -> Result<Decision, Refusal> {
+    let name = sts.name_any();
+    match update_strategy(sts) {
+        ROLLING_UPDATE => {}
+        ON_DELETE => return Err(Refusal::OnDelete { name }),
+        other => return Err(Refusal::UnknownStrategy { name, strategy: other.to_owned() }),
+    }
+    let replicas = replicas(sts);
+    if let Some(n) = request.partition
+        && !(0..=i64::from(replicas)).contains(&n)
+    {
+        return Err(Refusal::PartitionOutOfRange { name, partition: n, replicas });
+    }
+    // Revisions and counts in the status mean something only once the controller has seen the
+    // latest spec (a template just applied by someone else, say).
+    if !is_observed(sts) {
+        return Err(Refusal::NotObserved { name });
+    }
+    let journal = Journal::of(sts)?;
+    if request.abort || journal.as_ref().is_some_and(|j| j.aborting) {
+        return Ok(abort(sts, pods, journal, now));
+    }
+    if journal.is_none() && !is_settled(sts) {
+        let counted = sts.status.as_ref().map_or(0, |s| s.replicas);
+        return Err(Refusal::Scaling { name, counted, replicas });
+    }
+    if let (Some(journal), Some(_)) = (&journal, request.template) {
+        return Err(Refusal::InProgress { name, started_at: journal.started_at });
+    }
+    let explicit = request.partition.map(|n| n as i32);
+    let pending = request.template.is_some() || update_pending(sts, pods);
+    if journal.is_none() && !pending {
+        let revision = short_revision(&name, update_revision(sts).unwrap_or("?")).to_owned();
+        return Ok(match explicit {
+            Some(to) => Decision::MovePartition { to, revision },
+            None => Decision::NothingToDo { revision },
+        });
+    }
+    let sizes = match (request.steps, &journal) {
+        (Some(steps), _) => steps.clone(),
+        (None, Some(journal)) => journal.step_sizes()?,
+        (None, None) => Steps::default(),
+    };
+    let now_partition = partition(sts);
+    let range = ordinal_range(sts);
+    // A new rollout first holds every pod back (stages); an explicit step on an unchanged
+    // template, and a resumed rollout, start from where the partition stands.
+    let stages = journal.is_none() && (request.template.is_some() || explicit.is_none());
+    let hold = if stages { replicas.max(now_partition) } else { now_partition };
+    let steps: Vec<Step> = match explicit {
+        Some(n) => vec![single_step(range, hold.min(replicas), n)],
+        None => {
+            plan(range, &sizes.0, replicas).into_iter().filter(|s| s.partition < hold.min(replicas)).collect()
+        }
+    };
+    let settle_first = (journal.is_some() && explicit.is_none() && now_partition < replicas).then(|| {
+        let in_flight = released(range, now_partition, range.replicas);
+        Step { number: 0, partition: now_partition, updated: in_flight.len() as i32, ordinals: in_flight }
+    });
+    let new_journal = journal.is_none().then(|| Journal {
+        steps: sizes.0.iter().map(ToString::to_string).collect(),
+        partition_before: now_partition,
+        from_revision: current_revision(sts).unwrap_or_default().to_owned(),
+        started_at: now,
+        aborting: false,
+    });
+    Ok(Decision::Roll(Box::new(Roll {
+        from_revision: journal
+            .as_ref()
+            .map(|j| j.from_revision.clone())
+            .or_else(|| current_revision(sts).map(str::to_owned)),
+        to_revision: match request.template {
+            Some(_) => None,
+            None => update_revision(sts).map(str::to_owned),
+        },
+        replicas,
+        partition: now_partition,
+        stage: stages.then(|| Stage { template: request.template.cloned(), partition: hold }),
+        journal: new_journal,
+        settle_first,
+        steps,
+    })))
+}
+
+/// A rollback of whatever is in flight: to the journal's revision and partition, or without a
+/// journal (someone else's rollout) to the current revision with the partition left as it is.
+pub fn abort(sts: &StatefulSet, pods: &[Pod], journal: Option<Journal>, now: Timestamp) -> Decision {
+    let target = match &journal {
+        Some(j) => j.from_revision.clone(),
+        None => current_revision(sts).unwrap_or_default().to_owned(),
+    };
+    if journal.is_none() && update_revision(sts) == Some(target.as_str()) && !update_pending(sts, pods) {
+        return Decision::NothingToAbort { revision: target };
+    }
+    let resumed = journal.as_ref().is_some_and(|j| j.aborting);
+    let journal = match journal {
+        Some(j) => Journal { aborting: true, ..j },
+        None => Journal {
+            steps: Vec::new(),
+            partition_before: partition(sts),
+            from_revision: target.clone(),
+            started_at: now,
+            aborting: true,
+        },
+    };
+    Decision::Abort(Abort { target, partition: journal.partition_before, journal, resumed })
+}
+
+/// Pods of `sts` already on the update revision (they are not news to a resumed run).
+pub fn already_updated<'p>(sts: &StatefulSet, pods: &'p [Pod]) -> Vec<&'p Pod> {
+    let update = update_revision(sts);
+    pods_of(sts, pods)
+        .into_iter()
+        .filter(|(_, p)| update.is_some() && pod_revision(p) == update)
+        .map(|(_, p)| p)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::fixtures::{pod, sts};
+    use crate::core::rollout::ROLLOUT_ANNOTATION;
+
+    fn now() -> Timestamp {
+        Timestamp::from_second(1_700_000_500).unwrap()
+    }
+
+    fn pods(web: &StatefulSet, revisions: &[&str]) -> Vec<Pod> {
+        revisions.iter().enumerate().map(|(o, r)| pod(web, o as i32).revision(r).build()).collect()
+    }
+
+    fn journal(partition_before: i32, aborting: bool) -> String {
+        Journal {
+            steps: vec!["1".into(), "50%".into(), "100%".into()],
+            partition_before,
+            from_revision: "web-old".into(),
+            started_at: Timestamp::from_second(1_700_000_000).unwrap(),
+            aborting,
+        }
+        .to_annotation()
+    }
+
+    fn template(web: &StatefulSet) -> PodTemplateSpec {
+        let mut template = web.spec.as_ref().unwrap().template.clone();
+        template.spec.as_mut().unwrap().containers[0].image = Some("example.invalid/app:v2".into());
+        template
+    }
+
+    fn roll(decision: Result<Decision, Refusal>) -> Roll {
+        match decision {
+            Ok(Decision::Roll(roll)) => *roll,
+            other => panic!("expected a rollout, got {other:?}"),
+        }
+    }
+
+    fn partitions(steps: &[Step]) -> Vec<(usize, i32, Vec<i32>)> {
+        steps.iter().map(|s| (s.number, s.partition, s.ordinals.clone())).collect()
+    }
+
+    #[test]
+    fn a_new_template_stages_then_steps_down_from_replicas() {
+        let web = sts("web", 4).revisions("web-old", "web-old").build();
+        let new = template(&web);
+        let request = Request { template: Some(&new), ..Request::default() };
+        let roll = roll(decide(&web, &pods(&web, &["web-old"; 4]), &request, now()));
+        assert_eq!(roll.stage, Some(Stage { template: Some(new), partition: 4 }));
+        assert_eq!(partitions(&roll.steps), [(1, 3, vec![3]), (2, 2, vec![2]), (3, 0, vec![1, 0])]);
+        assert_eq!(roll.to_revision, None, "named once staged");
+        assert_eq!(roll.settle_first, None);
+        let journal = roll.journal.unwrap();
+        assert_eq!((journal.partition_before, journal.from_revision.as_str()), (0, "web-old"));
+        assert_eq!(journal.started_at, now());
+    }
+
+    #[test]
+    fn a_pending_update_is_picked_up_by_holding_every_pod_back() {
+        let web = sts("web", 3).revisions("web-old", "web-new").partition(2).build();
+        let roll =
+            roll(decide(&web, &pods(&web, &["web-old", "web-old", "web-new"]), &Request::default(), now()));
+        assert_eq!(roll.stage, Some(Stage { template: None, partition: 3 }));
+        assert_eq!(roll.to_revision.as_deref(), Some("web-new"));
+        assert_eq!(partitions(&roll.steps), [(1, 2, vec![2]), (2, 1, vec![1]), (3, 0, vec![0])]);
+    }
+
+    #[test]
+    fn nothing_pending_is_nothing_to_do_or_a_partition_move() {
+        let web = sts("web", 3).partition(2).build();
+        let all = pods(&web, &["web-rev1"; 3]);
+        assert_eq!(
+            decide(&web, &all, &Request::default(), now()).unwrap(),
+            Decision::NothingToDo { revision: "rev1".into() }
+        );
+        let request = Request { partition: Some(0), ..Request::default() };
+        assert_eq!(
+            decide(&web, &all, &request, now()).unwrap(),
+            Decision::MovePartition { to: 0, revision: "rev1".into() }
+        );
+    }
+
+    #[test]
+    fn an_explicit_step_on_a_changed_template_writes_the_journal_with_the_step() {
+        let web = sts("web", 3).revisions("web-old", "web-new").partition(3).build();
+        let request = Request { partition: Some(2), ..Request::default() };
+        let roll = roll(decide(&web, &pods(&web, &["web-old"; 3]), &request, now()));
+        assert_eq!(roll.stage, None, "the partition already holds every pod");
+        assert_eq!(partitions(&roll.steps), [(1, 2, vec![2])]);
+        assert!(roll.journal.is_some());
+    }
+
+    #[test]
+    fn an_explicit_step_with_a_new_template_stages_first() {
+        let web = sts("db", 3).start(10).build();
+        let new = template(&web);
+        let request = Request { template: Some(&new), partition: Some(2), ..Request::default() };
+        let roll = roll(decide(&web, &pods(&web, &["db-rev1"; 3]), &request, now()));
+        assert_eq!(roll.stage.map(|s| s.partition), Some(3));
+        assert_eq!(partitions(&roll.steps), [(1, 2, vec![12])], "replica index 2 is ordinal 12");
+    }
+
+    #[test]
+    fn a_resumed_rollout_settles_first_and_keeps_its_step_numbers() {
+        let web = sts("web", 4)
+            .revisions("web-old", "web-new")
+            .partition(3)
+            .annotation(ROLLOUT_ANNOTATION, &journal(0, false))
+            .build();
+        let roll = roll(decide(
+            &web,
+            &pods(&web, &["web-old", "web-old", "web-old", "web-new"]),
+            &Request::default(),
+            now(),
+        ));
+        assert_eq!(roll.stage, None);
+        assert_eq!(roll.journal, None, "the journal is already there");
+        assert_eq!(roll.settle_first.map(|s| s.ordinals), Some(vec![3]));
+        assert_eq!(partitions(&roll.steps), [(2, 2, vec![2]), (3, 0, vec![1, 0])]);
+        assert_eq!(roll.from_revision.as_deref(), Some("web-old"));
+    }
+
+    #[test]
+    fn refusals() {
+        let web = sts("web", 3).build();
+        let all = pods(&web, &["web-rev1"; 3]);
+        let refused = |sts: &StatefulSet, request: Request| decide(sts, &all, &request, now()).unwrap_err();
+
+        let on_delete = sts("web", 3).on_delete().build();
+        assert!(matches!(refused(&on_delete, Request::default()), Refusal::OnDelete { .. }));
+
+        for n in [-1, 4] {
+            let error = refused(&web, Request { partition: Some(n), ..Request::default() });
+            assert!(matches!(error, Refusal::PartitionOutOfRange { partition, .. } if partition == n));
+            assert!(error.is_usage());
+        }
+
+        let mut scaling = sts("web", 3).build();
+        scaling.status.as_mut().unwrap().replicas = 2;
+        let error = refused(&scaling, Request::default());
+        assert_eq!(error.to_string().split(':').next(), Some("web is scaling (status.replicas 2 of 3)"));
+        assert!(!error.is_usage());
+
+        let in_flight = sts("web", 3).annotation(ROLLOUT_ANNOTATION, &journal(0, false)).build();
+        let new = template(&web);
+        let error = refused(&in_flight, Request { template: Some(&new), ..Request::default() });
+        assert!(matches!(error, Refusal::InProgress { .. }), "{error}");
+
+        let unreadable = sts("web", 3).annotation(ROLLOUT_ANNOTATION, "{").build();
+        assert!(matches!(refused(&unreadable, Request::default()), Refusal::Journal(_)));
+    }
+
+    #[test]
+    fn a_journal_keeps_a_rollout_going_through_a_scale() {
+        let mut scaling = sts("web", 3).annotation(ROLLOUT_ANNOTATION, &journal(0, false)).build();
+        scaling.status.as_mut().unwrap().replicas = 2;
+        assert!(matches!(decide(&scaling, &[], &Request::default(), now()), Ok(Decision::Roll(_))));
+    }
+
+    #[test]
+    fn waiting_may_lift_what_the_controller_has_not_caught_up_with() {
+        let behind = sts("web", 3).scaling(2).build();
+        let error = decide(&behind, &[], &Request::default(), now()).unwrap_err();
+        assert!(matches!(error, Refusal::NotObserved { .. }) && error.may_pass());
+        let mut short = sts("web", 3).build();
+        short.status.as_mut().unwrap().replicas = 2;
+        let error = decide(&short, &[], &Request::default(), now()).unwrap_err();
+        assert!(matches!(error, Refusal::Scaling { .. }) && error.may_pass());
+    }
+
+    #[test]
+    fn abort_targets_the_journal_or_the_current_revision() {
+        let web = sts("web", 3)
+            .revisions("web-old", "web-new")
+            .partition(2)
+            .annotation(ROLLOUT_ANNOTATION, &journal(0, false))
+            .build();
+        let request = Request { abort: true, ..Request::default() };
+        let Decision::Abort(abort) = decide(&web, &[], &request, now()).unwrap() else { panic!() };
+        assert_eq!((abort.target.as_str(), abort.partition, abort.resumed), ("web-old", 0, false));
+        assert!(abort.journal.aborting);
+
+        let theirs = sts("web", 3).revisions("web-old", "web-new").partition(2).build();
+        let Decision::Abort(abort) = decide(&theirs, &[], &request, now()).unwrap() else { panic!() };
+        assert_eq!(
+            (abort.target.as_str(), abort.partition),
+            ("web-old", 2),
+            "someone else's partition stays"
+        );
+
+        let settled = sts("web", 3).build();
+        assert_eq!(
+            decide(&settled, &pods(&settled, &["web-rev1"; 3]), &request, now()).unwrap(),
+            Decision::NothingToAbort { revision: "web-rev1".into() }
+        );
+    }
+
+    #[test]
+    fn an_interrupted_abort_resumes_as_an_abort() {
+        let web = sts("web", 3).annotation(ROLLOUT_ANNOTATION, &journal(0, true)).build();
+        let Decision::Abort(abort) = decide(&web, &[], &Request::default(), now()).unwrap() else { panic!() };
+        assert!(abort.resumed);
+    }
+}

@@ -1,0 +1,84 @@
+//! The journal of a rollout started by this tool, kept in an annotation on the StatefulSet
+//! itself, so that any later invocation can resume or abort it (nothing is installed in the
+//! cluster).
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
+use serde::{Deserialize, Serialize};
+
+use super::plan::{Steps, StepsError};
+
+/// The annotation that holds the journal (its schema is in docs/rollout.md).
+pub const ROLLOUT_ANNOTATION: &str = "kubectl-stateful.dev/rollout";
+
+/// What this tool writes on the StatefulSet while a rollout runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Journal {
+    /// Step sizes as given (`1`, `50%`), re-planned against the replicas on resume.
+    pub steps: Vec<String>,
+    /// The partition before the rollout, restored on abort.
+    pub partition_before: i32,
+    /// The revision pods ran before the rollout, restored on abort.
+    pub from_revision: String,
+    pub started_at: Timestamp,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub aborting: bool,
+}
+
+/// Why the journal cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("annotation {ROLLOUT_ANNOTATION} is not readable: {0}")]
+    Unreadable(#[source] serde_json::Error),
+    #[error("annotation {ROLLOUT_ANNOTATION} holds unusable steps: {0}")]
+    Steps(#[source] StepsError),
+}
+
+impl Journal {
+    /// The journal on `sts`, if there is one.
+    ///
+    /// # Errors
+    /// [`JournalError::Unreadable`] when the annotation is not a journal.
+    pub fn of(sts: &StatefulSet) -> Result<Option<Journal>, JournalError> {
+        match sts.annotations().get(ROLLOUT_ANNOTATION) {
+            Some(text) => serde_json::from_str(text).map(Some).map_err(JournalError::Unreadable),
+            None => Ok(None),
+        }
+    }
+
+    /// The step sizes, parsed again.
+    ///
+    /// # Errors
+    /// [`JournalError::Steps`] when someone wrote sizes that do not parse or do not grow.
+    pub fn step_sizes(&self) -> Result<Steps, JournalError> {
+        Steps::from_sizes(self.steps.iter().map(String::as_str)).map_err(JournalError::Steps)
+    }
+
+    pub fn to_annotation(&self) -> String {
+        serde_json::to_string(self).expect("a journal is plain strings and numbers: it always serializes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::fixtures::sts;
+
+    #[test]
+    fn journal_round_trips_through_the_annotation() {
+        let journal = Journal {
+            steps: vec!["1".into(), "50%".into()],
+            partition_before: 2,
+            from_revision: "web-abc".into(),
+            started_at: Timestamp::from_second(1_700_000_000).unwrap(),
+            aborting: false,
+        };
+        let web = sts("web", 3).annotation(ROLLOUT_ANNOTATION, &journal.to_annotation()).build();
+        assert_eq!(Journal::of(&web).unwrap(), Some(journal));
+        let broken = sts("web", 3).annotation(ROLLOUT_ANNOTATION, "{").build();
+        assert!(matches!(Journal::of(&broken), Err(JournalError::Unreadable(_))));
+        assert_eq!(Journal::of(&sts("web", 3).build()).unwrap(), None);
+    }
+}
