@@ -4,9 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet};
-use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::jiff::Timestamp;
+use k8s_openapi::api::apps::v1::StatefulSet;
 use kube::ResourceExt;
 use kube::api::{Api, Patch};
 
@@ -14,16 +12,13 @@ use super::Args;
 use super::report::{Event, Reporter};
 use super::wait::{Waiter, Wake, deadline};
 use crate::access::{self, Permission};
-use crate::apply::{Deleted, Exact, delete_exact, patch_params};
+use crate::apply::patch_params;
 use crate::client::Kube;
 use crate::core::names::pod_name;
-use crate::core::objects::{current_revision, partition, pod_revision, short_revision, update_revision};
+use crate::core::objects::{current_revision, partition, short_revision, update_revision};
 use crate::core::patches;
-use crate::core::rollout::conditions::{
-    Rollback, foreign_changes, is_observed, is_promoted, rollback_progress, stragglers,
-};
-use crate::core::rollout::decide::abort as abort_decision;
-use crate::core::rollout::{Abort, Decision, Journal, Roll, Step, StepVerdict, StepWatch, revision_template};
+use crate::core::rollout::conditions::{foreign_changes, is_observed, is_promoted, stragglers};
+use crate::core::rollout::{Journal, Roll, Step, StepVerdict, StepWatch};
 use crate::error::{Error, Result};
 use crate::ui::Terminal;
 
@@ -61,7 +56,7 @@ pub struct Executor<'a, 'io> {
 }
 
 impl Executor<'_, '_> {
-    fn name(&self) -> &str {
+    pub(super) fn name(&self) -> &str {
         &self.args.name
     }
 
@@ -339,138 +334,8 @@ impl Executor<'_, '_> {
         Ok(sts)
     }
 
-    /// An abort chosen during this run (at the gate, or after a failed step).
-    pub async fn abort_now(&mut self, waiter: &mut Waiter, sts: StatefulSet) -> Result<()> {
-        let journal = Journal::of(&sts).map_err(crate::core::rollout::Refusal::from)?;
-        match abort_decision(&sts, &waiter.pods(), journal, Timestamp::now()) {
-            Decision::Abort(abort) => match self.confirm_abort(&sts, &abort).await? {
-                Some(template) => self.abort(waiter, sts, abort, template).await,
-                None => Ok(()),
-            },
-            _ => Ok(()),
-        }
-    }
-
-    /// Shows what the abort restores and reads the template it restores; `None` for a dry run
-    /// or when the person declines.
-    pub async fn confirm_abort(
-        &mut self,
-        sts: &StatefulSet,
-        abort: &Abort,
-    ) -> Result<Option<serde_json::Value>> {
-        let revisions: Api<ControllerRevision> = self.kube.api();
-        let revision = revisions
-            .get_opt(&abort.target)
-            .await
-            .map_err(Error::kube(format!("read ControllerRevision {}", abort.target)))?
-            .ok_or_else(|| {
-                Error::Refused(format!(
-                    "revision {} no longer exists (revisionHistoryLimit?): cannot restore its template",
-                    abort.target
-                ))
-            })?;
-        let template = revision_template(&revision).map_err(|e| Error::Refused(e.to_string()))?;
-        self.reporter.say(format!(
-            "abort: restore the pod template of revision {} and partition {}; pods on other revisions roll back",
-            abort.target, abort.partition
-        ));
-        if self.args.dry_run {
-            self.reporter.say("dry run: nothing was changed");
-            return Ok(None);
-        }
-        self.require_permissions(true, sts).await?;
-        let question = format!("Roll {} back to revision {}?", self.name(), abort.target);
-        let yes = self.args.yes;
-        let confirmed = self.reporter.suspend(|| self.term.confirm(yes, &question))?;
-        Ok(confirmed.then_some(template))
-    }
-
-    /// Restores the pod template of the revision pods ran before (`template`, as
-    /// [`confirm_abort`](Self::confirm_abort) read it) and the partition from before the
-    /// rollout; deletes pods stuck not Ready on the abandoned revision (forced rollback).
-    pub async fn abort(
-        &mut self,
-        waiter: &mut Waiter,
-        sts: StatefulSet,
-        abort: Abort,
-        template: serde_json::Value,
-    ) -> Result<()> {
-        let sts = self
-            .patch(&sts, patches::abort(&sts, &template, &abort.journal), "restore the previous pod template")
-            .await?;
-        let until = deadline(self.args.timeout);
-        let mut deleted: Vec<String> = Vec::new();
-        let mut sts = sts;
-        loop {
-            let name = self.name().to_owned();
-            let (now, stuck) = waiter
-                .until(
-                    &sts,
-                    until,
-                    |sts, pods, _| {
-                        Ok(match rollback_progress(sts, pods, &deleted) {
-                            Rollback::Done => Wake::Done(Vec::new()),
-                            Rollback::Stuck(pods) => Wake::Done(pods),
-                            Rollback::Waiting => Wake::Wait,
-                        })
-                    },
-                    |sts, pods| {
-                        Err(Error::StepFailed(format!(
-                            "the rollback of {name} did not complete in time: {}; run `kubectl stateful rollout {name} --abort` again",
-                            stragglers(sts, pods, 0).join(", ")
-                        )))
-                    },
-                )
-                .await?;
-            sts = now;
-            if stuck.is_empty() {
-                break;
-            }
-            let names: Vec<String> = stuck.iter().map(ResourceExt::name_any).collect();
-            let them = if names.len() == 1 { "it" } else { "them" };
-            let question = format!(
-                "{} stuck not Ready on the abandoned revision; the controller will not replace {them} (forced rollback). Delete {them}?",
-                names.join(", ")
-            );
-            let yes = self.args.yes;
-            if !self.reporter.suspend(|| self.term.confirm(yes, &question))? {
-                return Err(Error::Refused(format!(
-                    "abort incomplete: {} stay stuck; run `kubectl stateful rollout {} --abort` again to finish",
-                    names.join(", "),
-                    self.name()
-                )));
-            }
-            for pod in stuck {
-                self.delete_stuck(&pod).await?;
-                deleted.push(pod.uid().unwrap_or_default());
-            }
-        }
-        let sts = self.patch(&sts, patches::clear_journal(&sts), "clear the rollout journal").await?;
-        self.reporter.event(Event::Aborted {
-            revision: abort.target,
-            partition: partition(&sts),
-            seconds: self.started.elapsed().as_secs_f64(),
-        })
-    }
-
-    /// Deletes a pod stuck on the abandoned revision, only if it is still that pod (its uid).
-    async fn delete_stuck(&mut self, pod: &Pod) -> Result<()> {
-        let name = pod.name_any();
-        let exact = Exact { uid: pod.uid(), ..Exact::default() };
-        // Already gone or replaced: the controller got there first; nothing to report.
-        if delete_exact(&self.kube.api::<Pod>(), &name, exact, &format!("delete pod {name}")).await?
-            == Deleted::Now
-        {
-            self.reporter.event(Event::PodDeleted {
-                pod: name,
-                reason: format!("not Ready on revision {}", pod_revision(pod).unwrap_or("?")),
-            })?;
-        }
-        Ok(())
-    }
-
     /// A guarded JSON patch; a failed guard means someone else changed the StatefulSet.
-    async fn patch(
+    pub(super) async fn patch(
         &mut self,
         sts: &StatefulSet,
         patch: json_patch::Patch,
@@ -516,7 +381,7 @@ impl Executor<'_, '_> {
     }
 
     /// What a rollout writes: the StatefulSet, and for an abort the pods it may delete.
-    async fn require_permissions(&self, abort: bool, sts: &StatefulSet) -> Result<()> {
+    pub(super) async fn require_permissions(&self, abort: bool, sts: &StatefulSet) -> Result<()> {
         let namespace = Some(self.kube.namespace.as_str());
         let mut needed =
             vec![Permission { verb: "patch", group: "apps", resource: "statefulsets", namespace }];

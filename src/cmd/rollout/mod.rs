@@ -7,6 +7,7 @@
 //! [`decide`](crate::core::rollout::decide), then apply the decision and wait ([`execute`]),
 //! reporting as it goes ([`report`]).
 
+mod abort;
 mod execute;
 mod report;
 mod wait;

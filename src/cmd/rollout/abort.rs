@@ -1,0 +1,152 @@
+//! The abort: restore the template of the revision pods ran before, wait while the controller
+//! rolls pods back, and break the forced-rollback trap by deleting, after consent, pods stuck
+//! not Ready on the abandoned revision (kubernetes#67250).
+
+use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet};
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
+use kube::api::Api;
+
+use super::execute::Executor;
+use super::report::Event;
+use super::wait::{Waiter, Wake, deadline};
+use crate::apply::{Deleted, Exact, delete_exact};
+use crate::core::objects::{partition, pod_revision};
+use crate::core::patches;
+use crate::core::rollout::conditions::{Rollback, rollback_progress, stragglers};
+use crate::core::rollout::decide::abort as abort_decision;
+use crate::core::rollout::{Abort, Decision, Journal, revision_template};
+use crate::error::{Error, Result};
+
+impl Executor<'_, '_> {
+    /// An abort chosen during this run (at the gate, or after a failed step).
+    pub async fn abort_now(&mut self, waiter: &mut Waiter, sts: StatefulSet) -> Result<()> {
+        let journal = Journal::of(&sts).map_err(crate::core::rollout::Refusal::from)?;
+        match abort_decision(&sts, &waiter.pods(), journal, Timestamp::now()) {
+            Decision::Abort(abort) => match self.confirm_abort(&sts, &abort).await? {
+                Some(template) => self.abort(waiter, sts, abort, template).await,
+                None => Ok(()),
+            },
+            _ => Ok(()),
+        }
+    }
+
+    /// Shows what the abort restores and reads the template it restores; `None` for a dry run
+    /// or when the person declines.
+    pub async fn confirm_abort(
+        &mut self,
+        sts: &StatefulSet,
+        abort: &Abort,
+    ) -> Result<Option<serde_json::Value>> {
+        let revisions: Api<ControllerRevision> = self.kube.api();
+        let revision = revisions
+            .get_opt(&abort.target)
+            .await
+            .map_err(Error::kube(format!("read ControllerRevision {}", abort.target)))?
+            .ok_or_else(|| {
+                Error::Refused(format!(
+                    "revision {} no longer exists (revisionHistoryLimit?): cannot restore its template",
+                    abort.target
+                ))
+            })?;
+        let template = revision_template(&revision).map_err(|e| Error::Refused(e.to_string()))?;
+        self.reporter.say(format!(
+            "abort: restore the pod template of revision {} and partition {}; pods on other revisions roll back",
+            abort.target, abort.partition
+        ));
+        if self.args.dry_run {
+            self.reporter.say("dry run: nothing was changed");
+            return Ok(None);
+        }
+        self.require_permissions(true, sts).await?;
+        let question = format!("Roll {} back to revision {}?", self.name(), abort.target);
+        let yes = self.args.yes;
+        let confirmed = self.reporter.suspend(|| self.term.confirm(yes, &question))?;
+        Ok(confirmed.then_some(template))
+    }
+
+    /// Restores the pod template of the revision pods ran before (`template`, as
+    /// [`confirm_abort`](Self::confirm_abort) read it) and the partition from before the
+    /// rollout; deletes pods stuck not Ready on the abandoned revision (forced rollback).
+    pub async fn abort(
+        &mut self,
+        waiter: &mut Waiter,
+        sts: StatefulSet,
+        abort: Abort,
+        template: serde_json::Value,
+    ) -> Result<()> {
+        let sts = self
+            .patch(&sts, patches::abort(&sts, &template, &abort.journal), "restore the previous pod template")
+            .await?;
+        let until = deadline(self.args.timeout);
+        let mut deleted: Vec<String> = Vec::new();
+        let mut sts = sts;
+        loop {
+            let name = self.name().to_owned();
+            let (now, stuck) = waiter
+                .until(
+                    &sts,
+                    until,
+                    |sts, pods, _| {
+                        Ok(match rollback_progress(sts, pods, &deleted) {
+                            Rollback::Done => Wake::Done(Vec::new()),
+                            Rollback::Stuck(pods) => Wake::Done(pods),
+                            Rollback::Waiting => Wake::Wait,
+                        })
+                    },
+                    |sts, pods| {
+                        Err(Error::StepFailed(format!(
+                            "the rollback of {name} did not complete in time: {}; run `kubectl stateful rollout {name} --abort` again",
+                            stragglers(sts, pods, 0).join(", ")
+                        )))
+                    },
+                )
+                .await?;
+            sts = now;
+            if stuck.is_empty() {
+                break;
+            }
+            let names: Vec<String> = stuck.iter().map(ResourceExt::name_any).collect();
+            let them = if names.len() == 1 { "it" } else { "them" };
+            let question = format!(
+                "{} stuck not Ready on the abandoned revision; the controller will not replace {them} (forced rollback). Delete {them}?",
+                names.join(", ")
+            );
+            let yes = self.args.yes;
+            if !self.reporter.suspend(|| self.term.confirm(yes, &question))? {
+                return Err(Error::Refused(format!(
+                    "abort incomplete: {} stay stuck; run `kubectl stateful rollout {} --abort` again to finish",
+                    names.join(", "),
+                    self.name()
+                )));
+            }
+            for pod in stuck {
+                self.delete_stuck(&pod).await?;
+                deleted.push(pod.uid().unwrap_or_default());
+            }
+        }
+        let sts = self.patch(&sts, patches::clear_journal(&sts), "clear the rollout journal").await?;
+        self.reporter.event(Event::Aborted {
+            revision: abort.target,
+            partition: partition(&sts),
+            seconds: self.started.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// Deletes a pod stuck on the abandoned revision, only if it is still that pod (its uid).
+    async fn delete_stuck(&mut self, pod: &Pod) -> Result<()> {
+        let name = pod.name_any();
+        let exact = Exact { uid: pod.uid(), ..Exact::default() };
+        // Already gone or replaced: the controller got there first; nothing to report.
+        if delete_exact(&self.kube.api::<Pod>(), &name, exact, &format!("delete pod {name}")).await?
+            == Deleted::Now
+        {
+            self.reporter.event(Event::PodDeleted {
+                pod: name,
+                reason: format!("not Ready on revision {}", pod_revision(pod).unwrap_or("?")),
+            })?;
+        }
+        Ok(())
+    }
+}
