@@ -4,13 +4,16 @@
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, Service};
+use k8s_openapi::api::core::v1::{
+    Event, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, Service,
+};
 use kube::api::{Api, ListParams, ObjectList};
 use kube::core::{NamespaceResourceScope, Selector};
-use kube::{Client, Resource};
+use kube::{Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
 use crate::client::Kube;
+use crate::core::claims::claims_of;
 use crate::core::objects::{selector, service_name};
 use crate::core::snapshot::Snapshot;
 use crate::error::{Error, Result};
@@ -32,7 +35,7 @@ impl Scope {
         if all_namespaces { Scope::All } else { Scope::Namespace(kube.namespace.clone()) }
     }
 
-    fn api<K>(&self, client: &Client) -> Api<K>
+    pub fn api<K>(&self, client: &Client) -> Api<K>
     where
         K: Resource<Scope = NamespaceResourceScope>,
         K::DynamicType: Default,
@@ -43,7 +46,7 @@ impl Scope {
         }
     }
 
-    fn describe(&self) -> String {
+    pub fn describe(&self) -> String {
         match self {
             Scope::Namespace(ns) => format!("in namespace {ns}"),
             Scope::All => "in all namespaces".to_owned(),
@@ -59,6 +62,8 @@ pub struct Extras {
     pub services: bool,
     pub autoscalers: bool,
     pub server_version: bool,
+    /// Warning events about StatefulSets: what the controller fails to do.
+    pub events: bool,
 }
 
 /// Reads one StatefulSet, naming the namespace when that is what does not exist.
@@ -87,13 +92,18 @@ async fn namespace_missing(kube: &Kube, namespace: &str) -> bool {
 }
 
 /// Everything about one StatefulSet: its pods (by its selector), the namespace's claims (names
-/// decide attribution, so unlabelled look-alikes are seen too), its governing Service, and the
-/// cluster's PVs and Nodes.
+/// decide attribution, so unlabelled look-alikes are seen too), its governing Service, the
+/// cluster's PVs and Nodes, and the controller's Warning events about it.
+///
+/// When some claim lies outside the live ordinals, the namespace's other pods and
+/// StatefulSets are read too (two more LISTs): whether such a claim is an orphan depends on
+/// who mounts it and who else would (the rules of `core::orphans`, which `pvc prune` applies).
 pub async fn snapshot_of(kube: &Kube, sts: StatefulSet, extras: Extras) -> Result<Snapshot> {
     let namespace = sts.metadata.namespace.clone().unwrap_or_else(|| kube.namespace.clone());
     let scope = Scope::Namespace(namespace.clone());
     let pod_selector = selector(&sts);
     let service = service_name(&sts).map(str::to_owned);
+    let name = sts.name_any();
     let client = &kube.client;
     let services = async {
         match (&service, extras.services) {
@@ -108,7 +118,7 @@ pub async fn snapshot_of(kube: &Kube, sts: StatefulSet, extras: Extras) -> Resul
             _ => Ok(Vec::new()),
         }
     };
-    let (pods, pvcs, services, volumes, nodes, autoscalers, server_version) = tokio::try_join!(
+    let (pods, pvcs, services, volumes, nodes, autoscalers, server_version, events) = tokio::try_join!(
         list::<Pod>(client, &scope, pod_selector.as_ref()),
         list::<PersistentVolumeClaim>(client, &scope, None),
         services,
@@ -116,8 +126,9 @@ pub async fn snapshot_of(kube: &Kube, sts: StatefulSet, extras: Extras) -> Resul
         optional_cluster_list::<Node>(client, extras.nodes),
         optional_autoscalers(client, &scope, extras.autoscalers),
         server_version(client, extras.server_version),
+        optional_events(client, &scope, Some(&name), extras.events),
     )?;
-    Ok(Snapshot {
+    let mut snapshot = Snapshot {
         statefulsets: vec![sts],
         pods,
         pvcs,
@@ -126,7 +137,17 @@ pub async fn snapshot_of(kube: &Kube, sts: StatefulSet, extras: Extras) -> Resul
         nodes,
         autoscalers,
         server_version,
-    })
+        events,
+    };
+    let sts = &snapshot.statefulsets[0];
+    if claims_of(sts, &snapshot.pvcs).iter().any(|c| !c.live) {
+        let (pods, statefulsets) =
+            tokio::try_join!(list::<Pod>(client, &scope, None), list::<StatefulSet>(client, &scope, None),)?;
+        snapshot.pods = pods;
+        let others = statefulsets.into_iter().filter(|s| s.name_any() != name);
+        snapshot.statefulsets.extend(others);
+    }
+    Ok(snapshot)
 }
 
 /// Everything in a namespace (or all), for commands that look at every StatefulSet.
@@ -134,7 +155,7 @@ pub async fn snapshot_in(kube: &Kube, scope: &Scope, extras: Extras) -> Result<S
     let client = &kube.client;
     let services =
         async { if extras.services { list::<Service>(client, scope, None).await } else { Ok(Vec::new()) } };
-    let (statefulsets, pods, pvcs, services, volumes, nodes, autoscalers, server_version) = tokio::try_join!(
+    let (statefulsets, pods, pvcs, services, volumes, nodes, autoscalers, server_version, events) = tokio::try_join!(
         list::<StatefulSet>(client, scope, None),
         list::<Pod>(client, scope, None),
         list::<PersistentVolumeClaim>(client, scope, None),
@@ -143,6 +164,7 @@ pub async fn snapshot_in(kube: &Kube, scope: &Scope, extras: Extras) -> Result<S
         optional_cluster_list::<Node>(client, extras.nodes),
         optional_autoscalers(client, scope, extras.autoscalers),
         server_version(client, extras.server_version),
+        optional_events(client, scope, None, extras.events),
     )?;
     if statefulsets.is_empty()
         && let Scope::Namespace(ns) = scope
@@ -150,7 +172,27 @@ pub async fn snapshot_in(kube: &Kube, scope: &Scope, extras: Extras) -> Result<S
     {
         return Err(Error::NamespaceNotFound(ns.clone()));
     }
-    Ok(Snapshot { statefulsets, pods, pvcs, services, volumes, nodes, autoscalers, server_version })
+    Ok(Snapshot { statefulsets, pods, pvcs, services, volumes, nodes, autoscalers, server_version, events })
+}
+
+/// Warning events about StatefulSets (one of them, or all), filtered by the API server
+/// (field selectors on `involvedObject` and `type`); `None` when they may not be read.
+pub async fn optional_events(
+    client: &Client,
+    scope: &Scope,
+    statefulset: Option<&str>,
+    wanted: bool,
+) -> Result<Option<Vec<Event>>> {
+    if !wanted {
+        return Ok(None);
+    }
+    let mut fields = "involvedObject.kind=StatefulSet,type=Warning".to_owned();
+    if let Some(name) = statefulset {
+        fields.push_str(&format!(",involvedObject.name={name}"));
+    }
+    let api: Api<Event> = scope.api(client);
+    let what = format!("list events {}", scope.describe());
+    forbidden_as_none(paged(&api, ListParams::default().fields(&fields), &what).await)
 }
 
 /// Lists every object of a namespaced kind in `scope`, page by page.
@@ -161,17 +203,18 @@ where
 {
     let api: Api<K> = scope.api(client);
     let what = format!("list {} {}", K::plural(&Default::default()), scope.describe());
-    paged(&api, selector, &what).await
-}
-
-async fn paged<K>(api: &Api<K>, selector: Option<&Selector>, what: &str) -> Result<Vec<K>>
-where
-    K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
-{
-    let mut params = ListParams::default().limit(PAGE_SIZE);
+    let mut params = ListParams::default();
     if let Some(selector) = selector {
         params = params.labels_from(selector);
     }
+    paged(&api, params, &what).await
+}
+
+async fn paged<K>(api: &Api<K>, params: ListParams, what: &str) -> Result<Vec<K>>
+where
+    K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    let mut params = params.limit(PAGE_SIZE);
     let mut items = Vec::new();
     loop {
         let page: ObjectList<K> = api.list(&params).await.map_err(Error::kube(what))?;
@@ -193,7 +236,9 @@ where
         return Ok(None);
     }
     let api: Api<K> = Api::all(client.clone());
-    forbidden_as_none(paged(&api, None, &format!("list {}", K::plural(&Default::default()))).await)
+    forbidden_as_none(
+        paged(&api, ListParams::default(), &format!("list {}", K::plural(&Default::default()))).await,
+    )
 }
 
 async fn optional_autoscalers(

@@ -129,6 +129,7 @@ impl Live {
             nodes: self.nodes.as_ref().map(cloned),
             autoscalers: None,
             server_version: None,
+            events: None,
         })
     }
 }

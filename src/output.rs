@@ -101,8 +101,8 @@ pub struct Kind {
     pub version: &'static str,
 }
 
-pub const STATUS: Kind = Kind { name: "StatefulSetStatus", version: "v1" };
-pub const STATUS_LIST: Kind = Kind { name: "StatefulSetStatusList", version: "v1" };
+pub const STATUS: Kind = Kind { name: "StatefulSetStatus", version: "v2" };
+pub const STATUS_LIST: Kind = Kind { name: "StatefulSetStatusList", version: "v2" };
 pub const PRUNE_PLAN: Kind = Kind { name: "PrunePlan", version: "v1" };
 pub const PRUNE_RESULT: Kind = Kind { name: "PruneResult", version: "v1" };
 pub const RECOVERY: Kind = Kind { name: "Recovery", version: "v1" };

@@ -112,9 +112,12 @@ pub async fn run(command: Command, kube_args: &KubeArgs, term: &Terminal, io: &m
     };
     let plan = prune::plan(&snapshot, &scope, &options);
     let now = Timestamp::now();
-    let deleting = !args.dry_run && (args.yes || term.interactive) && plan.to_prune().next().is_some();
-    // The plan is the output of a dry run; a confirmed run reports its result instead.
-    if !(deleting && args.output.is_machine()) {
+    // A run that may delete: confirmed with --yes, or on a terminal where a typed confirmation
+    // can be asked (machine-readable output never prompts: without --yes it is a dry run).
+    let confirmed_run = !args.dry_run && (args.yes || (term.interactive && !args.output.is_machine()));
+    let deleting = confirmed_run && plan.to_prune().next().is_some();
+    // The plan is the output of a dry run; a run that may delete reports its result instead.
+    if !(confirmed_run && args.output.is_machine()) {
         rendered(render_plan(&mut io.out, &plan, args.output, args.all_namespaces, now))?;
     }
     for warning in &plan.warnings {
@@ -122,6 +125,9 @@ pub async fn run(command: Command, kube_args: &KubeArgs, term: &Terminal, io: &m
     }
     warn_about_data(&plan, io);
     if !deleting {
+        if confirmed_run && args.output.is_machine() {
+            return rendered(render_result(&mut io.out, &PruneResult::start(&plan), args.output));
+        }
         if plan.to_prune().next().is_some() && !args.output.is_machine() {
             let how = if args.dry_run { "" } else { "; pass --yes (or run on a terminal) to prune" };
             io.say(format_args!("dry run: nothing was deleted{how}"));
@@ -306,7 +312,6 @@ impl Pruner<'_, '_> {
                     result.failed.push(KeptClaim::of(candidate, reason));
                     continue;
                 }
-                result.retained_volumes.push(volume.clone());
             }
             let exact = Exact {
                 uid: Some(candidate.uid.clone()),
@@ -411,7 +416,9 @@ pub fn render_result(w: &mut dyn Write, result: &PruneResult, format: OutputForm
         )?;
         writeln!(
             w,
-            "To re-bind one: kubectl patch pv <PV> -p '{{\"spec\":{{\"claimRef\":null}}}}', then create a PVC with spec.volumeName: <PV>."
+            "To reuse one for its ordinal: kubectl patch pv <PV> --type json -p \
+             '[{{\"op\":\"remove\",\"path\":\"/spec/claimRef/uid\"}},{{\"op\":\"remove\",\"path\":\"/spec/claimRef/resourceVersion\"}}]'; \
+             the next claim of the same name (a scale-up) then binds to it."
         )?;
     }
     for k in &result.failed {

@@ -11,7 +11,6 @@ use serde::Serialize;
 use crate::client::{Kube, KubeArgs};
 use crate::core::objects::{age, short_revision};
 use crate::core::prune::describe_range;
-use crate::core::snapshot::Snapshot;
 use crate::core::status::{self, ClaimStatus, OrdinalStatus, RevisionRole, StatefulSetStatus, StatusOptions};
 use crate::error::Result;
 use crate::fetch::{self, Extras, Scope};
@@ -60,8 +59,14 @@ pub struct Args {
 }
 
 /// Everything `status` reads for one StatefulSet.
-const EXTRAS: Extras =
-    Extras { volumes: true, nodes: true, services: true, autoscalers: false, server_version: true };
+const EXTRAS: Extras = Extras {
+    volumes: true,
+    nodes: true,
+    services: true,
+    autoscalers: false,
+    server_version: true,
+    events: true,
+};
 
 pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Streams) -> Result<()> {
     let kube = kube_args.connect().await?;
@@ -70,7 +75,7 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
         let scope = Scope::from_flags(args.all_namespaces, &kube);
         let snapshot = fetch::snapshot_in(&kube, &scope, EXTRAS).await?;
         let now = Timestamp::now();
-        let statuses = list(&snapshot, &options(now));
+        let statuses = status::build_all(&snapshot, &options(now));
         if statuses.is_empty() && !args.output.is_machine() {
             io.say(format_args!(
                 "No StatefulSets found{}.",
@@ -92,14 +97,6 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
     let model = status::build(&snapshot.statefulsets[0], &snapshot, &options(now));
     note_degraded(&model, args.output, io);
     rendered(render(&mut io.out, &model, args.output, term.color, now))
-}
-
-/// The status of every StatefulSet in a snapshot, in namespace/name order.
-pub fn list(snapshot: &Snapshot, options: &StatusOptions) -> Vec<StatefulSetStatus> {
-    let mut statuses: Vec<_> =
-        snapshot.statefulsets.iter().map(|sts| status::build(sts, snapshot, options)).collect();
-    statuses.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
-    statuses
 }
 
 /// In table output, what could not be read is said once on stderr (JSON carries it as `notes`).
@@ -210,6 +207,10 @@ pub fn render(
     if !model.orphaned_pvcs.is_empty() {
         writeln!(w)?;
         write_orphans(w, model, now)?;
+    }
+    if !model.kept_pvcs.is_empty() {
+        writeln!(w)?;
+        write_kept(w, model, now)?;
     }
     if !model.warnings.is_empty() {
         writeln!(w)?;
@@ -438,6 +439,25 @@ fn write_orphans(w: &mut dyn Write, m: &StatefulSetStatus, now: Timestamp) -> io
 }
 
 /// The list document: each item is a whole `StatefulSetStatus` document.
+fn write_kept(w: &mut dyn Write, m: &StatefulSetStatus, now: Timestamp) -> io::Result<()> {
+    writeln!(w, "PVCs outside the live ordinals that `pvc prune` keeps:")?;
+    let mut t = table(["ORDINAL", "TEMPLATE", "PVC", "PHASE", "CAPACITY", "PV", "AGE", "KEPT BECAUSE"]);
+    for k in &m.kept_pvcs {
+        let c = &k.claim;
+        t.add_row([
+            c.ordinal.to_string(),
+            c.template.clone(),
+            c.name.clone(),
+            or_dash(c.phase.as_deref()),
+            or_dash(c.capacity.as_deref()),
+            or_dash(c.volume.as_deref()),
+            age(c.created_at, now),
+            k.reason.clone(),
+        ]);
+    }
+    write_table(w, t)
+}
+
 #[derive(Serialize)]
 struct StatusList<'a> {
     items: Vec<Document<'a, StatefulSetStatus>>,
@@ -493,6 +513,7 @@ pub fn render_list(
 mod tests {
     use super::*;
     use crate::core::fixtures::*;
+    use crate::core::snapshot::Snapshot;
 
     /// A StatefulSet mid-canary with a scale-down leftover: every part of the table at once.
     fn model() -> StatefulSetStatus {
@@ -505,6 +526,8 @@ mod tests {
             pod(&web, 0).revision("web-7d4b9c").build(),
             pod(&web, 1).revision("web-7d4b9c").node("node-1").build(),
             pod(&web, 2).revision("web-5f6a8e").ready(false).build(),
+            // Someone reads the old logs of ordinal 3: that claim is in use, not an orphan.
+            bare_pod("log-reader").mounting("logs-web-3").build(),
         ];
         let pvcs = ["data", "logs"]
             .iter()
@@ -518,6 +541,7 @@ mod tests {
             pvcs,
             services: vec![service("web")],
             nodes: Some(vec![node("node-0", "True"), node("node-1", "Unknown")]),
+            events: Some(Vec::new()),
             ..Default::default()
         };
         let now = Timestamp::from_second(created().as_second() + 3_700).unwrap();

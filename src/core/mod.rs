@@ -2,8 +2,10 @@
 //! performs I/O or reads the clock; callers pass `now`.
 
 pub mod claims;
+pub mod failures;
 pub mod names;
 pub mod objects;
+pub mod orphans;
 pub mod patches;
 pub mod prune;
 pub mod recover;

@@ -103,14 +103,36 @@ pub fn move_partition(sts: &StatefulSet, to: i32, journal: Option<&Journal>) -> 
     Patch(ops)
 }
 
-/// Aborts: the template of the revision pods ran before, the partition from before the rollout,
-/// and the journal marked as aborting so that an interrupted abort resumes as an abort.
-pub fn abort(sts: &StatefulSet, template: &Value, journal: &Journal) -> Patch {
-    let mut ops = vec![guard(sts), replace(pointer(["spec", "template"]), template.clone())];
-    if partition(sts) != journal.partition_before {
-        ops.push(set_partition(sts, journal.partition_before));
+/// Starts an abort: the template of the revision pods ran before (unless an interrupted abort
+/// already restored it), the partition low enough that the controller rolls every pod on
+/// another revision back (`rollback_partition`), and the journal marked as aborting so that an
+/// interrupted abort resumes as an abort.
+pub fn abort(
+    sts: &StatefulSet,
+    template: Option<&Value>,
+    rollback_partition: i32,
+    journal: &Journal,
+) -> Patch {
+    let mut ops = vec![guard(sts)];
+    ops.extend(test_partition(sts));
+    if let Some(template) = template {
+        ops.push(replace(pointer(["spec", "template"]), template.clone()));
+    }
+    if partition(sts) != rollback_partition {
+        ops.push(set_partition(sts, rollback_partition));
     }
     ops.push(write_journal(sts, journal));
+    Patch(ops)
+}
+
+/// Ends an abort once every live pod runs the restored revision: the partition from before the
+/// rollout, and the journal removed, in one request.
+pub fn end_abort(sts: &StatefulSet, partition_before: i32) -> Patch {
+    let Patch(mut ops) = clear_journal(sts);
+    ops.extend(test_partition(sts));
+    if partition(sts) != partition_before {
+        ops.push(set_partition(sts, partition_before));
+    }
     Patch(ops)
 }
 
@@ -146,6 +168,7 @@ mod tests {
             partition_before: 0,
             from_revision: "web-rev1".into(),
             started_at: Timestamp::from_second(1_700_000_000).unwrap(),
+            staged_replicas: None,
             aborting: false,
         }
     }
@@ -190,16 +213,22 @@ mod tests {
     }
 
     #[test]
-    fn abort_restores_template_and_partition_and_marks_the_journal() {
-        let web = sts("web", 3).partition(2).build();
+    fn abort_rolls_back_low_then_restores_the_partition_from_before() {
+        let web = sts("web", 3).partition(1).build();
         let template = json!({"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "app", "image": "v1"}]}});
-        let aborting = Journal { aborting: true, ..journal() };
-        let reverted = apply(&web, &abort(&web, &template, &aborting)).unwrap();
-        assert_eq!(partition(&reverted), 0);
+        let aborting = Journal { aborting: true, partition_before: 2, ..journal() };
+        let reverted = apply(&web, &abort(&web, Some(&template), 1, &aborting)).unwrap();
+        assert_eq!(partition(&reverted), 1, "rolls back from the lowest index the rollout released");
         assert_eq!(serde_json::to_value(&reverted.spec.as_ref().unwrap().template).unwrap(), template);
         assert!(Journal::of(&reverted).unwrap().unwrap().aborting);
-        let cleared = apply(&reverted, &clear_journal(&reverted)).unwrap();
-        assert_eq!(Journal::of(&cleared).unwrap(), None);
+        let ended = apply(&reverted, &end_abort(&reverted, 2)).unwrap();
+        assert_eq!(partition(&ended), 2, "the partition from before the rollout");
+        assert_eq!(Journal::of(&ended).unwrap(), None);
+        let resumed = apply(&reverted, &abort(&reverted, None, 1, &aborting)).unwrap();
+        assert_eq!(
+            resumed.spec, reverted.spec,
+            "a resumed abort with the template restored writes no template"
+        );
     }
 
     #[test]

@@ -1,12 +1,6 @@
-//! Which PVCs left behind by scale-down may be deleted, and why the others must stay.
-//!
-//! A claim is a candidate when its name is exactly `<template>-<sts>-<ordinal>` for a template
-//! of the StatefulSet and the ordinal is outside `[start, start + replicas)`. It is pruned only
-//! when the StatefulSet's own labels or ownerReference vouch for it, the StatefulSet has settled
-//! (a parked StatefulSet at 0 replicas is not shrunk), no pod holds that ordinal or mounts the
-//! claim, and nothing else is already deleting it.
-
-use std::collections::HashMap;
+//! The prune plan: the claims a scale-down left behind, judged by the rules of
+//! [`super::orphans`] (the same `status` applies), with what deleting each would do to its
+//! data; and the result of a run.
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::jiff::Timestamp;
@@ -14,19 +8,10 @@ use kube::ResourceExt;
 use kube_quantity::ParsedQuantity;
 use serde::Serialize;
 
-use super::claims::{Claim, Evidence, claims_of};
-use super::names::pod_name;
 use super::objects::*;
+use super::orphans::{Outside, Rules};
+pub use super::orphans::{Verdict, describe_range};
 use super::snapshot::Snapshot;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub enum Verdict {
-    Prune,
-    Keep,
-    /// Named like a claim of the StatefulSet, but nothing else says it is: never deleted.
-    Unverified,
-}
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -91,31 +76,12 @@ pub fn plan(snapshot: &Snapshot, scope: &[&StatefulSet], options: &PruneOptions)
     let volumes = snapshot.volumes_by_name();
     let mut candidates = Vec::new();
     let mut warnings = Vec::new();
-    // Every claim any StatefulSet of the namespace would mount, so that a claim two of them
-    // could take (`a-b-c-0` is `a` of `b-c` and `a-b` of `c`) is never pruned for one of them.
-    let mut claimants: HashMap<(String, String), Vec<(String, bool)>> = HashMap::new();
-    for sts in &snapshot.statefulsets {
-        for claim in claims_of(sts, &snapshot.pvcs) {
-            let key = (claim.pvc.namespace().unwrap_or_default(), claim.pvc.name_any());
-            claimants.entry(key).or_default().push((sts.name_any(), claim.live));
-        }
-    }
-    let mounts: HashMap<(String, &str), String> = snapshot
-        .pods
-        .iter()
-        .flat_map(|pod| {
-            let namespace = pod.namespace().unwrap_or_default();
-            mounted_claims(pod).map(move |claim| ((namespace.clone(), claim), pod.name_any()))
-        })
-        .collect();
-
+    let rules = Rules::new(snapshot);
     for &sts in scope {
         let sts_name = sts.name_any();
         let namespace = sts.namespace().unwrap_or_default();
-        let range = ordinal_range(sts);
-        let pods = pods_of(sts, &snapshot.pods);
-        let orphans: Vec<Claim> = claims_of(sts, &snapshot.pvcs).into_iter().filter(|c| !c.live).collect();
-        if orphans.is_empty() {
+        let outside = rules.judge(sts, options.include_scaled_to_zero);
+        if outside.is_empty() {
             continue;
         }
         let (_, when_scaled) = pvc_retention(sts);
@@ -123,7 +89,7 @@ pub fn plan(snapshot: &Snapshot, scope: &[&StatefulSet], options: &PruneOptions)
             warnings.push(format!(
                 "{namespace}/{sts_name} has whenScaled: Delete, so the controller deletes scaled-down claims itself; \
                  {} remain (a manual delete of a pod races the policy)",
-                orphans.len()
+                outside.len()
             ));
         }
         for hpa in autoscalers_of(snapshot, sts) {
@@ -131,54 +97,7 @@ pub fn plan(snapshot: &Snapshot, scope: &[&StatefulSet], options: &PruneOptions)
                 "HorizontalPodAutoscaler {namespace}/{hpa} scales {sts_name}: a scale-up may come back for these ordinals"
             ));
         }
-        for claim in orphans {
-            let key = (namespace.clone(), claim.pvc.name_any());
-            let others: Vec<&str> = claimants
-                .get(&key)
-                .into_iter()
-                .flatten()
-                .filter(|(name, _)| *name != sts_name)
-                .map(|(name, _)| name.as_str())
-                .collect();
-            let pod_at_ordinal = pods.iter().any(|(o, _)| *o == claim.ordinal);
-            let mounted_by =
-                mounts.get(&(namespace.clone(), claim.pvc.metadata.name.as_deref().unwrap_or_default()));
-            let (verdict, reason) = match () {
-                _ if claim.evidence == Evidence::NameOnly => (
-                    Verdict::Unverified,
-                    format!(
-                        "named like {sts_name}'s claim, but has neither its selector labels nor an ownerReference"
-                    ),
-                ),
-                _ if !others.is_empty() => {
-                    (Verdict::Keep, format!("also named like a claim of StatefulSet {}", others.join(", ")))
-                }
-                _ if range.replicas == 0 && !options.include_scaled_to_zero => (
-                    Verdict::Keep,
-                    format!(
-                        "{sts_name} is scaled to 0 (parked, not shrunk); pass --include-scaled-to-zero to prune"
-                    ),
-                ),
-                _ if !scaling_settled(sts) => {
-                    (Verdict::Keep, format!("{sts_name} is still scaling; try again once it settles"))
-                }
-                _ if pod_at_ordinal => (
-                    Verdict::Keep,
-                    format!(
-                        "pod {} still exists (it is being scaled away)",
-                        pod_name(&sts_name, claim.ordinal)
-                    ),
-                ),
-                _ if terminating(claim.pvc) => (Verdict::Keep, "already being deleted".to_owned()),
-                _ if mounted_by.is_some() => (
-                    Verdict::Keep,
-                    format!("mounted by pod {}", mounted_by.map(String::as_str).unwrap_or_default()),
-                ),
-                _ => (
-                    Verdict::Prune,
-                    format!("ordinal {} is outside the live range {}", claim.ordinal, describe_range(range)),
-                ),
-            };
+        for Outside { claim, verdict, reason, .. } in outside {
             let volume = pvc_volume(claim.pvc);
             let reclaim_policy =
                 volume.and_then(|v| volumes.as_ref()?.get(v)).map(|pv| pv_reclaim_policy(pv).to_owned());
@@ -235,14 +154,6 @@ fn autoscalers_of<'s>(snapshot: &'s Snapshot, sts: &StatefulSet) -> impl Iterato
     })
 }
 
-pub fn describe_range(range: super::names::OrdinalRange) -> String {
-    if range.replicas <= 0 {
-        "(none: 0 replicas)".to_owned()
-    } else {
-        format!("{}..{}", range.start, range.end() - 1)
-    }
-}
-
 /// The sum of the candidates' capacities, in the largest binary unit that keeps it readable.
 pub fn total_capacity<'c>(candidates: impl Iterator<Item = &'c Candidate>) -> String {
     let total = candidates
@@ -273,7 +184,8 @@ fn human_bytes(bytes: f64) -> String {
 #[serde(rename_all = "camelCase")]
 pub struct PruneResult {
     pub deleted: Vec<ClaimRef>,
-    /// PVs switched to Retain before their claim was deleted: their data survives as Released PVs.
+    /// PVs of deleted claims that stay, with their data, as Released PVs: reclaim policy Retain,
+    /// or switched to it first (`--retain-volumes`).
     pub retained_volumes: Vec<String>,
     /// Claims left in place, with the reason (the plan's keep verdicts included).
     pub kept: Vec<KeptClaim>,
@@ -319,8 +231,14 @@ impl PruneResult {
         PruneResult { kept, storage_freed: human_bytes(0.0), ..PruneResult::default() }
     }
 
+    /// Records a deleted claim; its volume is named as left behind when it is kept (switched to
+    /// Retain first, or Retain already).
     pub fn deleted(&mut self, candidate: &Candidate, plan: &PrunePlan) {
         self.deleted.push(ClaimRef { name: candidate.name.clone(), namespace: candidate.namespace.clone() });
+        let kept = candidate.retain_volume || candidate.reclaim_policy.as_deref() == Some("Retain");
+        if let Some(volume) = candidate.volume.as_ref().filter(|_| kept) {
+            self.retained_volumes.push(volume.clone());
+        }
         self.storage_freed =
             total_capacity(plan.to_prune().filter(|c| c.frees_storage() && self.was_deleted(c)));
     }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod, Service};
+use k8s_openapi::api::core::v1::{Event, Node, PersistentVolume, PersistentVolumeClaim, Pod, Service};
 use k8s_openapi::apimachinery::pkg::version::Info;
 use kube::ResourceExt;
 
@@ -22,6 +22,8 @@ pub struct Snapshot {
     /// `None` when the caller may not list HorizontalPodAutoscalers, or nobody asked.
     pub autoscalers: Option<Vec<HorizontalPodAutoscaler>>,
     pub server_version: Option<Info>,
+    /// Warning events about StatefulSets; `None` when they may not be read, or nobody asked.
+    pub events: Option<Vec<Event>>,
 }
 
 impl Snapshot {

@@ -8,6 +8,7 @@ mod support;
 
 mod cluster;
 mod faults;
+mod field;
 mod prune;
 mod recover;
 mod rollout;

@@ -140,8 +140,12 @@ async fn failed_canary_stops_at_the_highest_ordinal_and_abort_restores_everythin
     let output = env.plugin().args(["rollout", "web", "--abort", "--yes", "-o", "json"]).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let events = events_of(&output);
-    assert_eq!(kinds(&events), ["podDeleted", "aborted"], "the stuck canary is deleted (forced rollback)");
-    assert_eq!(events[0]["pod"], "web-2");
+    assert_eq!(
+        kinds(&events),
+        ["abortPlanned", "podDeleted", "podRolledBack", "aborted"],
+        "the stuck canary is deleted (forced rollback), and reported once rolled back"
+    );
+    assert_eq!((&events[1]["pod"], &events[2]["pod"]), (&json!("web-2"), &json!("web-2")));
     let web = sts(&env, "web").await;
     let status = web.status.clone().unwrap();
     assert_eq!(

@@ -12,49 +12,58 @@ use super::execute::Executor;
 use super::report::Event;
 use super::wait::{Waiter, Wake, deadline};
 use crate::apply::{Deleted, Exact, delete_exact};
-use crate::core::objects::{partition, pod_revision};
+use crate::core::objects::{
+    ordinal_range, partition, pod_ready, pod_revision, pods_of, terminating, update_revision,
+};
 use crate::core::patches;
 use crate::core::rollout::conditions::{Rollback, rollback_progress, stragglers};
 use crate::core::rollout::decide::abort as abort_decision;
-use crate::core::rollout::{Abort, Decision, Journal, revision_template};
+use crate::core::rollout::{Abort, Decision, Journal, Refusal, revision_template};
 use crate::error::{Error, Result};
+
+/// What a confirmed abort writes: the template to restore, unless an interrupted abort
+/// already restored it.
+pub struct Confirmed {
+    template: Option<serde_json::Value>,
+}
 
 impl Executor<'_, '_> {
     /// An abort chosen during this run (at the gate, or after a failed step).
     pub async fn abort_now(&mut self, waiter: &mut Waiter, sts: StatefulSet) -> Result<()> {
-        let journal = Journal::of(&sts).map_err(crate::core::rollout::Refusal::from)?;
+        let journal = Journal::of(&sts).map_err(Refusal::from)?;
         match abort_decision(&sts, &waiter.pods(), journal, Timestamp::now()) {
             Decision::Abort(abort) => match self.confirm_abort(&sts, &abort).await? {
-                Some(template) => self.abort(waiter, sts, abort, template).await,
+                Some(confirmed) => self.abort(waiter, sts, abort, confirmed).await,
                 None => Ok(()),
             },
             _ => Ok(()),
         }
     }
 
-    /// Shows what the abort restores and reads the template it restores; `None` for a dry run
-    /// or when the person declines.
-    pub async fn confirm_abort(
-        &mut self,
-        sts: &StatefulSet,
-        abort: &Abort,
-    ) -> Result<Option<serde_json::Value>> {
-        let revisions: Api<ControllerRevision> = self.kube.api();
-        let revision = revisions
-            .get_opt(&abort.target)
-            .await
-            .map_err(Error::kube(format!("read ControllerRevision {}", abort.target)))?
-            .ok_or_else(|| {
-                Error::Refused(format!(
-                    "revision {} no longer exists (revisionHistoryLimit?): cannot restore its template",
-                    abort.target
-                ))
-            })?;
-        let template = revision_template(&revision).map_err(|e| Error::Refused(e.to_string()))?;
-        self.reporter.say(format!(
-            "abort: restore the pod template of revision {} and partition {}; pods on other revisions roll back",
-            abort.target, abort.partition
-        ));
+    /// Shows what the abort does and reads the template it restores; `None` for a dry run or
+    /// when the person declines.
+    pub async fn confirm_abort(&mut self, sts: &StatefulSet, abort: &Abort) -> Result<Option<Confirmed>> {
+        let template = if abort.restore_template {
+            let revisions: Api<ControllerRevision> = self.kube.api();
+            let revision = revisions
+                .get_opt(&abort.target)
+                .await
+                .map_err(Error::kube(format!("read ControllerRevision {}", abort.target)))?
+                .ok_or_else(|| {
+                    Error::Refused(format!(
+                        "revision {} no longer exists (revisionHistoryLimit?): cannot restore its template",
+                        abort.target
+                    ))
+                })?;
+            Some(revision_template(&revision).map_err(|e| Error::Refused(e.to_string()))?)
+        } else {
+            None
+        };
+        self.reporter.event(Event::AbortPlanned {
+            revision: abort.target.clone(),
+            rollback_partition: abort.rollback_partition,
+            partition: abort.partition,
+        })?;
         if self.args.dry_run {
             self.reporter.say("dry run: nothing was changed");
             return Ok(None);
@@ -63,32 +72,53 @@ impl Executor<'_, '_> {
         let question = format!("Roll {} back to revision {}?", self.name(), abort.target);
         let yes = self.args.yes;
         let confirmed = self.reporter.suspend(|| self.term.confirm(yes, &question))?;
-        Ok(confirmed.then_some(template))
+        Ok(confirmed.then_some(Confirmed { template }))
     }
 
-    /// Restores the pod template of the revision pods ran before (`template`, as
-    /// [`confirm_abort`](Self::confirm_abort) read it) and the partition from before the
-    /// rollout; deletes pods stuck not Ready on the abandoned revision (forced rollback).
+    /// Restores the pod template of the revision pods ran before with the partition at
+    /// [`Abort::rollback_partition`], waits while the controller rolls every pod on another
+    /// revision back (deleting, after consent, pods stuck not Ready on the abandoned revision:
+    /// forced rollback), then restores the partition from before and removes the journal.
     pub async fn abort(
         &mut self,
         waiter: &mut Waiter,
         sts: StatefulSet,
         abort: Abort,
-        template: serde_json::Value,
+        confirmed: Confirmed,
     ) -> Result<()> {
-        let sts = self
-            .patch(&sts, patches::abort(&sts, &template, &abort.journal), "restore the previous pod template")
-            .await?;
+        let range = ordinal_range(&sts);
+        // The pods the abort rolls back; each is announced once it runs the target and is Ready.
+        let mut rolling_back: Vec<String> = pods_of(&sts, &waiter.pods())
+            .into_iter()
+            .filter(|(o, p)| range.contains(*o) && pod_revision(p) != Some(abort.target.as_str()))
+            .map(|(_, p)| p.name_any())
+            .collect();
+        let patch =
+            patches::abort(&sts, confirmed.template.as_ref(), abort.rollback_partition, &abort.journal);
+        let mut sts = self.patch(&sts, patch, "restore the previous pod template").await?;
         let until = deadline(self.args.timeout);
         let mut deleted: Vec<String> = Vec::new();
-        let mut sts = sts;
         loop {
             let name = self.name().to_owned();
+            let reporter = &mut *self.reporter;
             let (now, stuck) = waiter
                 .until(
                     &sts,
                     until,
                     |sts, pods, _| {
+                        for pod in pods_of(sts, pods) {
+                            let (_, pod) = pod;
+                            let back = update_revision(sts).is_some_and(|u| pod_revision(pod) == Some(u))
+                                && pod_ready(pod)
+                                && !terminating(pod);
+                            if back && let Some(i) = rolling_back.iter().position(|n| *n == pod.name_any()) {
+                                rolling_back.remove(i);
+                                reporter.event(Event::PodRolledBack {
+                                    pod: pod.name_any(),
+                                    revision: update_revision(sts).unwrap_or_default().to_owned(),
+                                })?;
+                            }
+                        }
                         Ok(match rollback_progress(sts, pods, &deleted) {
                             Rollback::Done => Wake::Done(Vec::new()),
                             Rollback::Stuck(pods) => Wake::Done(pods),
@@ -126,7 +156,8 @@ impl Executor<'_, '_> {
                 deleted.push(pod.uid().unwrap_or_default());
             }
         }
-        let sts = self.patch(&sts, patches::clear_journal(&sts), "clear the rollout journal").await?;
+        let patch = patches::end_abort(&sts, abort.partition);
+        let sts = self.patch(&sts, patch, "restore the partition and clear the rollout journal").await?;
         self.reporter.event(Event::Aborted {
             revision: abort.target,
             partition: partition(&sts),

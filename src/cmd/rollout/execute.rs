@@ -86,6 +86,9 @@ impl Executor<'_, '_> {
             staged_partition: roll.stage.as_ref().map(|s| s.partition),
             steps: roll.steps.clone(),
         })?;
+        for message in &roll.warnings {
+            self.reporter.event(Event::Warning { message: message.clone() })?;
+        }
         if self.args.dry_run {
             self.reporter.say("dry run: nothing was changed");
             return Ok(false);

@@ -21,10 +21,10 @@ use kube::api::{Api, Patch, PatchParams};
 
 use crate::apply::patch_params;
 use crate::client::{Kube, KubeArgs};
-use crate::core::rollout::conditions::{is_observed, is_settled};
+use crate::core::rollout::conditions::{has_its_pods, is_observed, is_settled};
 use crate::core::rollout::decide::already_updated;
 use crate::core::rollout::{
-    Decision, Refusal, Request, Steps, TemplateError, decide, parse_image, with_images,
+    Cluster, Decision, Refusal, Request, Steps, TemplateError, decide, parse_image, with_images,
 };
 use crate::error::{Error, Result};
 use crate::fetch::{self, Scope};
@@ -127,33 +127,46 @@ async fn rollout(
     reporter: &mut Reporter<'_>,
 ) -> Result<()> {
     let started = Instant::now();
-    // Fetch: the StatefulSet, its pods and the template asked for.
+    // Fetch: the StatefulSet, its pods, the controller's Warning events about it (what it fails
+    // to do) and the template asked for.
     let sts = fetch::statefulset(kube, &kube.namespace, &args.name).await?;
-    let pods = pods_of(kube, &sts).await?;
+    let scope = Scope::Namespace(kube.namespace.clone());
+    let (pods, events) = tokio::try_join!(
+        pods_of(kube, &sts),
+        fetch::optional_events(&kube.client, &scope, Some(&args.name), true)
+    )?;
+    let events = events.unwrap_or_default();
     let template = new_template(kube, args, &sts).await?;
 
     // Decide. A refusal that waiting may lift (the controller catching up with the spec, a
-    // pod count short only while a pod is replaced) is decided again after waiting.
+    // pod count off only while a pod is replaced) is decided again after waiting.
     let request = Request {
         template: template.as_ref(),
         partition: args.partition,
         steps: args.steps.as_ref(),
         abort: args.abort,
     };
+    let decide_on = |sts: &StatefulSet, pods: &[Pod]| {
+        decide(&Cluster { sts, pods, events: &events }, &request, Timestamp::now())
+    };
     let (mut sts, mut pods) = (sts, pods);
-    let mut decision = decide(&sts, &pods, &request, Timestamp::now());
+    let mut decision = decide_on(&sts, &pods);
     let mut waiter = None;
     if let Err(refusal) = &decision
         && refusal.may_pass()
     {
         let watch = waiter.insert(Waiter::start(kube, &sts, request_timeout).await?);
-        sts = observed(watch, sts, args.timeout).await?;
-        pods = watch.pods();
-        decision = decide(&sts, &pods, &request, Timestamp::now());
-        if let Err(Refusal::Scaling { .. }) = &decision {
+        if let Err(Refusal::NotObserved { .. }) = &decision {
+            sts = observed(watch, sts).await?;
+            pods = watch.pods();
+            decision = decide_on(&sts, &pods);
+        }
+        if let Err(refusal) = &decision
+            && refusal.waits_for_pods()
+        {
             sts = settled(watch, sts).await?;
             pods = watch.pods();
-            decision = decide(&sts, &pods, &request, Timestamp::now());
+            decision = decide_on(&sts, &pods);
         }
     }
     let decision = decision?;
@@ -188,11 +201,11 @@ async fn rollout(
             if abort.resumed && !args.abort {
                 executor.reporter.say("an abort of this rollout was interrupted; continuing the abort");
             }
-            let Some(template) = executor.confirm_abort(&sts, &abort).await? else {
+            let Some(confirmed) = executor.confirm_abort(&sts, &abort).await? else {
                 return Ok(());
             };
             let mut waiter = start_waiter(waiter, &sts).await?;
-            executor.abort(&mut waiter, sts, abort, template).await
+            executor.abort(&mut waiter, sts, abort, confirmed).await
         }
         Decision::Roll(roll) => {
             let updated = already_updated(&sts, &pods);
@@ -211,31 +224,40 @@ async fn rollout(
     }
 }
 
-/// Waits until the controller has observed the latest spec: revisions and counts in the status
-/// mean something only then.
-async fn observed(waiter: &mut Waiter, sts: StatefulSet, timeout: Duration) -> Result<StatefulSet> {
-    let name = kube::ResourceExt::name_any(&sts);
+/// Waits up to [`SETTLE_GRACE`] until the controller has observed the latest spec: revisions
+/// and counts in the status mean something only then. A controller that takes longer is down or
+/// blocked, and nothing is changed.
+async fn observed(waiter: &mut Waiter, sts: StatefulSet) -> Result<StatefulSet> {
     let (sts, ()) = waiter
         .until(
             &sts,
-            deadline(timeout),
+            deadline(SETTLE_GRACE),
             |sts, _, _| Ok(if is_observed(sts) { Wake::Done(()) } else { Wake::Wait }),
-            |_, _| {
-                Err(Error::StepFailed(format!("the controller did not observe the change to {name} in time")))
+            |sts, _| {
+                let name = kube::ResourceExt::name_any(sts);
+                let generation = sts.metadata.generation.unwrap_or(0);
+                let seen = sts.status.as_ref().and_then(|s| s.observed_generation).unwrap_or(0);
+                Err(Error::Refused(format!(
+                    "the controller has not observed the latest spec of {name} (generation {generation}, observed \
+                     {seen}) within {}: it may be down or blocked; nothing was changed",
+                    humantime::format_duration(SETTLE_GRACE)
+                )))
             },
         )
         .await?;
     Ok(sts)
 }
 
-/// Waits up to [`SETTLE_GRACE`] for a short pod count to settle; the core then decides what an
-/// unsettled one means.
+/// Waits up to [`SETTLE_GRACE`] for the pods to settle (the count the spec asks for, a pod for
+/// every live ordinal, none outside them); the core then decides what an unsettled one means.
 async fn settled(waiter: &mut Waiter, sts: StatefulSet) -> Result<StatefulSet> {
     let (sts, ()) = waiter
         .until(
             &sts,
             deadline(SETTLE_GRACE),
-            |sts, _, _| Ok(if is_settled(sts) { Wake::Done(()) } else { Wake::Wait }),
+            |sts, pods, _| {
+                Ok(if is_settled(sts) && has_its_pods(sts, pods) { Wake::Done(()) } else { Wake::Wait })
+            },
             |_, _| Ok(()),
         )
         .await?;

@@ -57,6 +57,16 @@ pub enum Event {
     Failed { step: Option<usize>, partition: i32, reasons: Vec<String> },
     #[serde(rename_all = "camelCase")]
     PodDeleted { pod: String, reason: String },
+    /// Something the person should know before the rollout goes on.
+    #[serde(rename_all = "camelCase")]
+    Warning { message: String },
+    /// An abort's plan: the template of `revision`, the partition at `rollbackPartition` while
+    /// pods roll back, then `partition` again.
+    #[serde(rename_all = "camelCase")]
+    AbortPlanned { revision: String, rollback_partition: i32, partition: i32 },
+    /// A pod the abort rolled back now runs `revision` and is Ready.
+    #[serde(rename_all = "camelCase")]
+    PodRolledBack { pod: String, revision: String },
     #[serde(rename_all = "camelCase")]
     Aborted { revision: String, partition: i32, seconds: f64 },
     #[serde(rename_all = "camelCase")]
@@ -274,7 +284,21 @@ pub fn describe(name: &str, event: &Event) -> String {
         Event::StepDone { step, steps, seconds, .. } => format!("step {step}/{steps} done in {seconds:.1}s"),
         Event::Stopped { reason, .. } => reason.clone(),
         Event::Failed { reasons, .. } => format!("FAILED: {}", reasons.join("; ")),
+        Event::Warning { message } => format!("warning: {message}"),
         Event::PodDeleted { pod, reason } => format!("  deleted pod {pod}: {reason}"),
+        Event::AbortPlanned { revision, rollback_partition, partition } => {
+            let back = if rollback_partition == partition {
+                format!("partition {partition}")
+            } else {
+                format!("partition {rollback_partition} while pods roll back, then {partition} again")
+            };
+            format!(
+                "abort: restore the pod template of revision {revision} with {back}; pods on other revisions roll back"
+            )
+        }
+        Event::PodRolledBack { pod, revision } => {
+            format!("  {pod} rolled back to revision {}", short(revision))
+        }
         Event::Aborted { revision, partition, seconds } => {
             format!(
                 "{name} rolled back to revision {} (partition {partition}) in {seconds:.1}s",

@@ -29,6 +29,14 @@ pub fn is_settled(sts: &StatefulSet) -> bool {
     scaling_settled(sts)
 }
 
+/// Every live ordinal has a pod, and no pod of the StatefulSet holds an ordinal outside them.
+pub fn has_its_pods(sts: &StatefulSet, pods: &[Pod]) -> bool {
+    let range = ordinal_range(sts);
+    let ours = pods_of(sts, pods);
+    ours.iter().all(|(o, _)| range.contains(*o))
+        && range.ordinals().all(|o| ours.iter().any(|(p, _)| *p == o))
+}
+
 /// After the last step: the controller has promoted the update revision to current.
 pub fn is_promoted(sts: &StatefulSet) -> bool {
     observed_current(sts) && current_revision(sts) == update_revision(sts)

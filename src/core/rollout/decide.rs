@@ -4,17 +4,20 @@
 //! argo-rollouts makes between `getPatches` and `PromoteRollout`).
 
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
+use k8s_openapi::api::core::v1::{Event, Pod, PodTemplateSpec};
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 
 use super::conditions::{is_observed, is_settled, update_pending};
 use super::journal::{Journal, JournalError};
 use super::plan::{Step, Steps, plan, released, single_step};
+use crate::core::failures::{blockers, controller_failures};
+use crate::core::names::{pod_name, pod_ordinal};
 use crate::core::objects::{
-    ON_DELETE, ROLLING_UPDATE, current_revision, ordinal_range, partition, pod_revision, pods_of, replicas,
-    short_revision, update_revision, update_strategy,
+    ON_DELETE, ROLLING_UPDATE, current_revision, ordinal_range, owned_by, partition, pod_revision, pods_of,
+    replicas, short_revision, update_revision, update_strategy,
 };
+use crate::core::orphans::describe_range;
 
 /// What the person asked for.
 #[derive(Debug, Clone, Copy, Default)]
@@ -56,6 +59,19 @@ pub enum Refusal {
          resume it or add --abort before staging another"
     )]
     InProgress { name: String, started_at: Timestamp },
+    #[error("{name} cannot be rolled out now: {reason}; nothing was changed")]
+    Blocked { name: String, reason: String },
+    #[error(
+        "ordinal {ordinal} of {name} has no pod ({pod}) and the controller has not created it: a rollout would \
+         wait for it forever; nothing was changed. `kubectl stateful status {name}` shows why"
+    )]
+    PodMissing { name: String, ordinal: i32, pod: String },
+    #[error(
+        "pod {pod} belongs to {name} but holds an ordinal outside its live ordinals {range} (a scale-down that \
+         has not finished, or a pod the StatefulSet adopted): a partition does not hold it back; nothing was \
+         changed. Wait for the scale-down to finish, or delete the pod if it is a stray"
+    )]
+    StrayPod { name: String, pod: String, range: String },
     #[error(transparent)]
     Journal(#[from] JournalError),
 }
@@ -67,9 +83,21 @@ impl Refusal {
     }
 
     /// A refusal that waiting may lift: the controller catching up with the spec, or a pod
-    /// count that is short only while a pod is replaced (the shell waits, then decides again).
+    /// count that is off only while a pod is replaced (the shell waits, then decides again).
     pub fn may_pass(&self) -> bool {
-        matches!(self, Refusal::NotObserved { .. } | Refusal::Scaling { .. })
+        matches!(
+            self,
+            Refusal::NotObserved { .. }
+                | Refusal::Scaling { .. }
+                | Refusal::PodMissing { .. }
+                | Refusal::StrayPod { .. }
+        )
+    }
+
+    /// A refusal about the pods (missing, strays, a short count): the shell waits for them to
+    /// settle before deciding again.
+    pub fn waits_for_pods(&self) -> bool {
+        matches!(self, Refusal::Scaling { .. } | Refusal::PodMissing { .. } | Refusal::StrayPod { .. })
     }
 }
 
@@ -108,6 +136,9 @@ pub struct Roll {
     /// A resumed rollout first waits for what the partition already releases (step 0).
     pub settle_first: Option<Step>,
     pub steps: Vec<Step>,
+    /// What the person should know before it goes on (pods no step released that already run
+    /// the update revision).
+    pub warnings: Vec<String>,
 }
 
 /// Staging: the new template (if any) and the partition raised so that no pod moves.
@@ -117,17 +148,36 @@ pub struct Stage {
     pub partition: i32,
 }
 
-/// A rollback to `target`.
+/// A rollback to `target`, in two writes: the template of `target` with the partition at
+/// `rollback_partition` (so the controller rolls back every live pod on another revision), then,
+/// once every live pod runs `target` and is Ready, the partition from before (`partition`) with
+/// the journal removed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Abort {
     /// The revision whose template is restored.
     pub target: String,
-    /// The partition restored.
+    /// The partition while the controller rolls pods back: at or below the lowest replica index
+    /// of any live pod not on `target`, and never above the partition from before.
+    pub rollback_partition: i32,
+    /// The partition restored at the end.
     pub partition: i32,
+    /// The template still has to be written (the update revision is not `target` yet); false
+    /// when an interrupted abort already restored it.
+    pub restore_template: bool,
     /// The journal written with the restored template, marked `aborting`.
     pub journal: Journal,
     /// An abort an earlier run started and did not finish.
     pub resumed: bool,
+}
+
+/// What was read from the cluster for a decision.
+#[derive(Debug, Clone, Copy)]
+pub struct Cluster<'a> {
+    pub sts: &'a StatefulSet,
+    /// The StatefulSet's pods.
+    pub pods: &'a [Pod],
+    /// Warning events about the StatefulSet (empty when they could not be read).
+    pub events: &'a [Event],
 }
 
 /// Decides what this run does. `now` stamps a new journal. When the refusal
@@ -135,12 +185,8 @@ pub struct Abort {
 ///
 /// # Errors
 /// A [`Refusal`] naming why nothing may change.
-pub fn decide(
-    sts: &StatefulSet,
-    pods: &[Pod],
-    request: &Request,
-    now: Timestamp,
-) -> Result<Decision, Refusal> {
+pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<Decision, Refusal> {
+    let Cluster { sts, pods, events } = *cluster;
     let name = sts.name_any();
     match update_strategy(sts) {
         ROLLING_UPDATE => {}
@@ -178,6 +224,7 @@ pub fn decide(
             None => Decision::NothingToDo { revision },
         });
     }
+    preflight(sts, pods, events, now)?;
     let sizes = match (request.steps, &journal) {
         (Some(steps), _) => steps.clone(),
         (None, Some(journal)) => journal.step_sizes()?,
@@ -189,21 +236,45 @@ pub fn decide(
     // template, and a resumed rollout, start from where the partition stands.
     let stages = journal.is_none() && (request.template.is_some() || explicit.is_none());
     let hold = if stages { replicas.max(now_partition) } else { now_partition };
-    let steps: Vec<Step> = match explicit {
+    let mut steps: Vec<Step> = match explicit {
         Some(n) => vec![single_step(range, hold.min(replicas), n)],
         None => {
             plan(range, &sizes.0, replicas).into_iter().filter(|s| s.partition < hold.min(replicas)).collect()
         }
     };
+    if request.template.is_none() {
+        // Pods already on the update revision (released earlier, or created by a scale-up) are
+        // not what a step updates: name only those it will.
+        let updated: Vec<i32> = pods_on_update_revision(sts, pods).iter().map(|(o, _)| *o).collect();
+        for step in &mut steps {
+            step.ordinals.retain(|o| !updated.contains(o));
+        }
+    }
     let settle_first = (journal.is_some() && explicit.is_none() && now_partition < replicas).then(|| {
         let in_flight = released(range, now_partition, range.replicas);
         Step { number: 0, partition: now_partition, updated: in_flight.len() as i32, ordinals: in_flight }
     });
+    let mut warnings = Vec::new();
+    if let Some(staged) = journal.as_ref().and_then(|j| j.staged_replicas) {
+        let unreleased: Vec<String> = pods_on_update_revision(sts, pods)
+            .into_iter()
+            .filter(|(o, _)| range.index_of(*o) >= i64::from(staged))
+            .map(|(_, p)| p.name_any())
+            .collect();
+        if !unreleased.is_empty() {
+            warnings.push(format!(
+                "{} run the update revision though no step released them: a scale-up created them while the \
+                 rollout held {staged} replicas back",
+                unreleased.join(", ")
+            ));
+        }
+    }
     let new_journal = journal.is_none().then(|| Journal {
         steps: sizes.0.iter().map(ToString::to_string).collect(),
         partition_before: now_partition,
         from_revision: current_revision(sts).unwrap_or_default().to_owned(),
         started_at: now,
+        staged_replicas: stages.then_some(replicas),
         aborting: false,
     });
     Ok(Decision::Roll(Box::new(Roll {
@@ -221,11 +292,39 @@ pub fn decide(
         journal: new_journal,
         settle_first,
         steps,
+        warnings,
     })))
+}
+
+/// The refusals that keep a rollout from starting or going on: a controller that cannot act
+/// (its failures, pods it cannot update), a live ordinal without a pod, a pod outside the live
+/// ordinals. A rollout would wait for the controller forever in each case.
+fn preflight(sts: &StatefulSet, pods: &[Pod], events: &[Event], now: Timestamp) -> Result<(), Refusal> {
+    let name = sts.name_any();
+    let failures = controller_failures(sts, events, pods, now);
+    if let Some(blocker) = blockers(sts, pods, &failures).first() {
+        return Err(Refusal::Blocked { name, reason: blocker.describe(sts, pods, now) });
+    }
+    let range = ordinal_range(sts);
+    let ours = pods_of(sts, pods);
+    if let Some(ordinal) = range.ordinals().find(|o| !ours.iter().any(|(p, _)| p == o)) {
+        return Err(Refusal::PodMissing { pod: pod_name(&name, ordinal), name, ordinal });
+    }
+    if let Some((_, stray)) = ours.iter().rev().find(|(o, _)| !range.contains(*o)) {
+        return Err(Refusal::StrayPod { pod: stray.name_any(), range: describe_range(range), name });
+    }
+    // A pod the StatefulSet controls whose name is no ordinal of it (adopted by its labels).
+    let nameless = pods.iter().find(|p| owned_by(*p, sts) && pod_ordinal(&p.name_any(), &name).is_none());
+    if let Some(stray) = nameless {
+        return Err(Refusal::StrayPod { pod: stray.name_any(), range: describe_range(range), name });
+    }
+    Ok(())
 }
 
 /// A rollback of whatever is in flight: to the journal's revision and partition, or without a
 /// journal (someone else's rollout) to the current revision with the partition left as it is.
+/// Either way the rollback itself runs with the partition low enough to reach every live pod on
+/// another revision ([`Abort::rollback_partition`]), so it can always finish.
 pub fn abort(sts: &StatefulSet, pods: &[Pod], journal: Option<Journal>, now: Timestamp) -> Decision {
     let target = match &journal {
         Some(j) => j.from_revision.clone(),
@@ -242,10 +341,36 @@ pub fn abort(sts: &StatefulSet, pods: &[Pod], journal: Option<Journal>, now: Tim
             partition_before: partition(sts),
             from_revision: target.clone(),
             started_at: now,
+            staged_replicas: None,
             aborting: true,
         },
     };
-    Decision::Abort(Abort { target, partition: journal.partition_before, journal, resumed })
+    let range = ordinal_range(sts);
+    let lowest_elsewhere = pods_of(sts, pods)
+        .into_iter()
+        .filter(|(o, p)| range.contains(*o) && pod_revision(p) != Some(target.as_str()))
+        .map(|(o, _)| range.index_of(o))
+        .min()
+        .map_or(i32::MAX, |i| i32::try_from(i).unwrap_or(i32::MAX));
+    let rollback_partition = partition(sts).min(journal.partition_before).min(lowest_elsewhere).max(0);
+    Decision::Abort(Abort {
+        restore_template: update_revision(sts) != Some(target.as_str()),
+        target,
+        rollback_partition,
+        partition: journal.partition_before,
+        journal,
+        resumed,
+    })
+}
+
+/// Live pods of `sts` on its update revision, with their ordinals.
+fn pods_on_update_revision<'p>(sts: &StatefulSet, pods: &'p [Pod]) -> Vec<(i32, &'p Pod)> {
+    let update = update_revision(sts);
+    let range = ordinal_range(sts);
+    pods_of(sts, pods)
+        .into_iter()
+        .filter(|(o, p)| range.contains(*o) && update.is_some() && pod_revision(p) == update)
+        .collect()
 }
 
 /// Pods of `sts` already on the update revision (they are not news to a resumed run).
@@ -268,8 +393,14 @@ mod tests {
         Timestamp::from_second(1_700_000_500).unwrap()
     }
 
+    fn decided(sts: &StatefulSet, pods: &[Pod], request: &Request) -> Result<Decision, Refusal> {
+        decide(&Cluster { sts, pods, events: &[] }, request, now())
+    }
+
+    /// The pods of `web` from its first ordinal on, one per revision given.
     fn pods(web: &StatefulSet, revisions: &[&str]) -> Vec<Pod> {
-        revisions.iter().enumerate().map(|(o, r)| pod(web, o as i32).revision(r).build()).collect()
+        let start = crate::core::objects::start_ordinal(web);
+        revisions.iter().zip(start..).map(|(r, o)| pod(web, o).revision(r).build()).collect()
     }
 
     fn journal(partition_before: i32, aborting: bool) -> String {
@@ -278,6 +409,7 @@ mod tests {
             partition_before,
             from_revision: "web-old".into(),
             started_at: Timestamp::from_second(1_700_000_000).unwrap(),
+            staged_replicas: None,
             aborting,
         }
         .to_annotation()
@@ -305,7 +437,7 @@ mod tests {
         let web = sts("web", 4).revisions("web-old", "web-old").build();
         let new = template(&web);
         let request = Request { template: Some(&new), ..Request::default() };
-        let roll = roll(decide(&web, &pods(&web, &["web-old"; 4]), &request, now()));
+        let roll = roll(decided(&web, &pods(&web, &["web-old"; 4]), &request));
         assert_eq!(roll.stage, Some(Stage { template: Some(new), partition: 4 }));
         assert_eq!(partitions(&roll.steps), [(1, 3, vec![3]), (2, 2, vec![2]), (3, 0, vec![1, 0])]);
         assert_eq!(roll.to_revision, None, "named once staged");
@@ -318,11 +450,11 @@ mod tests {
     #[test]
     fn a_pending_update_is_picked_up_by_holding_every_pod_back() {
         let web = sts("web", 3).revisions("web-old", "web-new").partition(2).build();
-        let roll =
-            roll(decide(&web, &pods(&web, &["web-old", "web-old", "web-new"]), &Request::default(), now()));
+        let roll = roll(decided(&web, &pods(&web, &["web-old", "web-old", "web-new"]), &Request::default()));
         assert_eq!(roll.stage, Some(Stage { template: None, partition: 3 }));
         assert_eq!(roll.to_revision.as_deref(), Some("web-new"));
-        assert_eq!(partitions(&roll.steps), [(1, 2, vec![2]), (2, 1, vec![1]), (3, 0, vec![0])]);
+        // web-2 already runs the update revision: no step names it again.
+        assert_eq!(partitions(&roll.steps), [(1, 2, vec![]), (2, 1, vec![1]), (3, 0, vec![0])]);
     }
 
     #[test]
@@ -330,12 +462,12 @@ mod tests {
         let web = sts("web", 3).partition(2).build();
         let all = pods(&web, &["web-rev1"; 3]);
         assert_eq!(
-            decide(&web, &all, &Request::default(), now()).unwrap(),
+            decided(&web, &all, &Request::default()).unwrap(),
             Decision::NothingToDo { revision: "rev1".into() }
         );
         let request = Request { partition: Some(0), ..Request::default() };
         assert_eq!(
-            decide(&web, &all, &request, now()).unwrap(),
+            decided(&web, &all, &request).unwrap(),
             Decision::MovePartition { to: 0, revision: "rev1".into() }
         );
     }
@@ -344,7 +476,7 @@ mod tests {
     fn an_explicit_step_on_a_changed_template_writes_the_journal_with_the_step() {
         let web = sts("web", 3).revisions("web-old", "web-new").partition(3).build();
         let request = Request { partition: Some(2), ..Request::default() };
-        let roll = roll(decide(&web, &pods(&web, &["web-old"; 3]), &request, now()));
+        let roll = roll(decided(&web, &pods(&web, &["web-old"; 3]), &request));
         assert_eq!(roll.stage, None, "the partition already holds every pod");
         assert_eq!(partitions(&roll.steps), [(1, 2, vec![2])]);
         assert!(roll.journal.is_some());
@@ -355,7 +487,7 @@ mod tests {
         let web = sts("db", 3).start(10).build();
         let new = template(&web);
         let request = Request { template: Some(&new), partition: Some(2), ..Request::default() };
-        let roll = roll(decide(&web, &pods(&web, &["db-rev1"; 3]), &request, now()));
+        let roll = roll(decided(&web, &pods(&web, &["db-rev1"; 3]), &request));
         assert_eq!(roll.stage.map(|s| s.partition), Some(3));
         assert_eq!(partitions(&roll.steps), [(1, 2, vec![12])], "replica index 2 is ordinal 12");
     }
@@ -367,11 +499,10 @@ mod tests {
             .partition(3)
             .annotation(ROLLOUT_ANNOTATION, &journal(0, false))
             .build();
-        let roll = roll(decide(
+        let roll = roll(decided(
             &web,
             &pods(&web, &["web-old", "web-old", "web-old", "web-new"]),
             &Request::default(),
-            now(),
         ));
         assert_eq!(roll.stage, None);
         assert_eq!(roll.journal, None, "the journal is already there");
@@ -384,7 +515,7 @@ mod tests {
     fn refusals() {
         let web = sts("web", 3).build();
         let all = pods(&web, &["web-rev1"; 3]);
-        let refused = |sts: &StatefulSet, request: Request| decide(sts, &all, &request, now()).unwrap_err();
+        let refused = |sts: &StatefulSet, request: Request| decided(sts, &all, &request).unwrap_err();
 
         let on_delete = sts("web", 3).on_delete().build();
         assert!(matches!(refused(&on_delete, Request::default()), Refusal::OnDelete { .. }));
@@ -414,17 +545,18 @@ mod tests {
     fn a_journal_keeps_a_rollout_going_through_a_scale() {
         let mut scaling = sts("web", 3).annotation(ROLLOUT_ANNOTATION, &journal(0, false)).build();
         scaling.status.as_mut().unwrap().replicas = 2;
-        assert!(matches!(decide(&scaling, &[], &Request::default(), now()), Ok(Decision::Roll(_))));
+        let all = pods(&scaling, &["web-rev1"; 3]);
+        assert!(matches!(decided(&scaling, &all, &Request::default()), Ok(Decision::Roll(_))));
     }
 
     #[test]
     fn waiting_may_lift_what_the_controller_has_not_caught_up_with() {
         let behind = sts("web", 3).scaling(2).build();
-        let error = decide(&behind, &[], &Request::default(), now()).unwrap_err();
+        let error = decided(&behind, &[], &Request::default()).unwrap_err();
         assert!(matches!(error, Refusal::NotObserved { .. }) && error.may_pass());
         let mut short = sts("web", 3).build();
         short.status.as_mut().unwrap().replicas = 2;
-        let error = decide(&short, &[], &Request::default(), now()).unwrap_err();
+        let error = decided(&short, &[], &Request::default()).unwrap_err();
         assert!(matches!(error, Refusal::Scaling { .. }) && error.may_pass());
     }
 
@@ -436,12 +568,12 @@ mod tests {
             .annotation(ROLLOUT_ANNOTATION, &journal(0, false))
             .build();
         let request = Request { abort: true, ..Request::default() };
-        let Decision::Abort(abort) = decide(&web, &[], &request, now()).unwrap() else { panic!() };
+        let Decision::Abort(abort) = decided(&web, &[], &request).unwrap() else { panic!() };
         assert_eq!((abort.target.as_str(), abort.partition, abort.resumed), ("web-old", 0, false));
         assert!(abort.journal.aborting);
 
         let theirs = sts("web", 3).revisions("web-old", "web-new").partition(2).build();
-        let Decision::Abort(abort) = decide(&theirs, &[], &request, now()).unwrap() else { panic!() };
+        let Decision::Abort(abort) = decided(&theirs, &[], &request).unwrap() else { panic!() };
         assert_eq!(
             (abort.target.as_str(), abort.partition),
             ("web-old", 2),
@@ -450,7 +582,7 @@ mod tests {
 
         let settled = sts("web", 3).build();
         assert_eq!(
-            decide(&settled, &pods(&settled, &["web-rev1"; 3]), &request, now()).unwrap(),
+            decided(&settled, &pods(&settled, &["web-rev1"; 3]), &request).unwrap(),
             Decision::NothingToAbort { revision: "web-rev1".into() }
         );
     }
@@ -458,7 +590,124 @@ mod tests {
     #[test]
     fn an_interrupted_abort_resumes_as_an_abort() {
         let web = sts("web", 3).annotation(ROLLOUT_ANNOTATION, &journal(0, true)).build();
-        let Decision::Abort(abort) = decide(&web, &[], &Request::default(), now()).unwrap() else { panic!() };
+        let Decision::Abort(abort) = decided(&web, &[], &Request::default()).unwrap() else { panic!() };
         assert!(abort.resumed);
+    }
+
+    #[test]
+    fn a_rollout_is_refused_while_the_controller_cannot_act() {
+        let web = sts("web", 3).build();
+        let new = template(&web);
+        let request = Request { template: Some(&new), ..Request::default() };
+
+        let missing = [pod(&web, 0).build(), pod(&web, 2).build()];
+        let error = decided(&web, &missing, &request).unwrap_err();
+        assert!(matches!(&error, Refusal::PodMissing { pod, .. } if pod == "web-1"), "{error}");
+        assert!(error.may_pass() && error.waits_for_pods());
+
+        let stray = [pod(&web, 0).build(), pod(&web, 1).build(), pod(&web, 2).build(), pod(&web, 3).build()];
+        let error = decided(&web, &stray, &request).unwrap_err();
+        assert!(matches!(&error, Refusal::StrayPod { pod, .. } if pod == "web-3"), "{error}");
+
+        let web = sts("web", 2).templates(&["data", "logs"]).build();
+        let mut adopted = pod(&web, 0).build();
+        adopted.spec.as_mut().unwrap().volumes.as_mut().unwrap().retain(|v| v.name != "logs");
+        let error = decided(&web, &[adopted, pod(&web, 1).build()], &request).unwrap_err();
+        assert!(matches!(error, Refusal::Blocked { .. }), "{error}");
+        assert!(!error.may_pass(), "waiting does not help");
+        assert!(error.to_string().contains("does not mount logs-web-0"), "{error}");
+    }
+
+    #[test]
+    fn a_failing_controller_blocks_even_a_resumed_rollout() {
+        use k8s_openapi::api::core::v1::ObjectReference;
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+        let web = sts("web", 2)
+            .revisions("web-old", "web-new")
+            .partition(1)
+            .annotation(ROLLOUT_ANNOTATION, &journal(0, false))
+            .build();
+        let failure = Event {
+            involved_object: ObjectReference { kind: Some("StatefulSet".into()), uid: web.uid(), ..Default::default() },
+            reason: Some("FailedCreate".into()),
+            type_: Some("Warning".into()),
+            message: Some("create Pod web-0 in StatefulSet web failed error: pods \"web-0\" is forbidden: exceeded quota".into()),
+            last_timestamp: Some(Time(now())),
+            ..Default::default()
+        };
+        let pods = [pod(&web, 1).revision("web-new").build()];
+        let error =
+            decide(&Cluster { sts: &web, pods: &pods, events: &[failure] }, &Request::default(), now())
+                .unwrap_err();
+        assert!(error.to_string().contains("fails to create Pod web-0"), "{error}");
+    }
+
+    #[test]
+    fn a_resumed_plan_names_pods_a_scale_up_created_on_the_new_revision() {
+        let journal = Journal {
+            steps: vec!["1".into(), "100%".into()],
+            partition_before: 0,
+            from_revision: "web-old".into(),
+            started_at: now(),
+            staged_replicas: Some(3),
+            aborting: false,
+        };
+        let web = sts("web", 5)
+            .revisions("web-old", "web-new")
+            .partition(3)
+            .annotation(ROLLOUT_ANNOTATION, &journal.to_annotation())
+            .build();
+        let all = pods(&web, &["web-old", "web-old", "web-old", "web-new", "web-new"]);
+        let roll = roll(decided(&web, &all, &Request::default()));
+        assert_eq!(roll.warnings.len(), 1);
+        assert!(roll.warnings[0].starts_with("web-3, web-4 run the update revision"), "{:?}", roll.warnings);
+        assert!(roll.steps.iter().all(|s| !s.ordinals.contains(&3) && !s.ordinals.contains(&4)));
+    }
+
+    #[test]
+    fn a_pod_the_statefulset_controls_under_another_name_is_a_stray() {
+        let web = sts("web", 1).build();
+        let mut adopted = pod(&web, 0).build();
+        adopted.metadata.name = Some("web-canary".into());
+        let error = decided(&web, &[pod(&web, 0).build(), adopted], &Request { partition: Some(0), ..Request::default() });
+        assert!(matches!(error, Ok(Decision::MovePartition { .. })), "moving the partition of a settled set is fine");
+        let new = template(&web);
+        let request = Request { template: Some(&new), ..Request::default() };
+        let mut adopted = pod(&web, 0).build();
+        adopted.metadata.name = Some("web-canary".into());
+        let error = decided(&web, &[pod(&web, 0).build(), adopted], &request).unwrap_err();
+        assert!(matches!(&error, Refusal::StrayPod { pod, .. } if pod == "web-canary"), "{error}");
+    }
+
+    proptest::proptest! {
+        /// Whatever partition stood before the rollout (`before`) and however far it got
+        /// (`reached`), the abort rolls back with the partition low enough that the controller
+        /// brings back every pod on another revision, and then restores `before`.
+        #[test]
+        fn an_abort_reaches_every_index_the_rollout_released(
+            replicas in 1i32..8, start in 0i32..3, before in 0i32..9, reached in 0i32..9,
+        ) {
+            let web = sts("web", replicas)
+                .start(start)
+                .revisions("web-old", "web-new")
+                .partition(reached)
+                .annotation(ROLLOUT_ANNOTATION, &journal(before, false))
+                .build();
+            // Pods at or above the partition the rollout reached run the new revision.
+            let revisions: Vec<&str> = (0..replicas).map(|i| if i >= reached { "web-new" } else { "web-old" }).collect();
+            let all = pods(&web, &revisions);
+            let request = Request { abort: true, ..Request::default() };
+            let Decision::Abort(abort) = decided(&web, &all, &request).unwrap() else { panic!("not an abort") };
+            proptest::prop_assert!(abort.rollback_partition >= 0);
+            proptest::prop_assert!(abort.rollback_partition <= reached.min(before));
+            proptest::prop_assert_eq!(abort.partition, before);
+            proptest::prop_assert!(abort.restore_template);
+            let range = ordinal_range(&web);
+            for (ordinal, pod) in pods_of(&web, &all) {
+                if pod_revision(pod) != Some("web-old") {
+                    proptest::prop_assert!(range.index_of(ordinal) >= i64::from(abort.rollback_partition));
+                }
+            }
+        }
     }
 }

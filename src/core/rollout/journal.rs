@@ -23,6 +23,11 @@ pub struct Journal {
     /// The revision pods ran before the rollout, restored on abort.
     pub from_revision: String,
     pub started_at: Timestamp,
+    /// The replica count when the rollout staged: pods at higher replica indexes that run the
+    /// update revision were created by a scale-up, not released by a step. Absent in journals
+    /// of rollouts that did not stage, and of earlier versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staged_replicas: Option<i32>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub aborting: bool,
 }
@@ -73,6 +78,7 @@ mod tests {
             partition_before: 2,
             from_revision: "web-abc".into(),
             started_at: Timestamp::from_second(1_700_000_000).unwrap(),
+            staged_replicas: Some(3),
             aborting: false,
         };
         let web = sts("web", 3).annotation(ROLLOUT_ANNOTATION, &journal.to_annotation()).build();

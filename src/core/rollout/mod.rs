@@ -9,7 +9,7 @@ pub mod plan;
 pub mod template;
 
 pub use conditions::{PodProgress, StepVerdict, StepWatch};
-pub use decide::{Abort, Decision, Refusal, Request, Roll, decide};
+pub use decide::{Abort, Cluster, Decision, Refusal, Request, Roll, decide};
 pub use journal::{Journal, ROLLOUT_ANNOTATION};
 pub use plan::{Step, Steps};
 pub use template::{TemplateError, parse_image, revision_template, with_images};

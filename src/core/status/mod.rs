@@ -10,10 +10,13 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use serde::Serialize;
 
-use super::claims::{Claim, Evidence, claims_of};
-use super::names::{OrdinalRange, pod_name, pvc_name};
+mod warnings;
+
+use super::claims::{Claim, claims_of};
+use super::failures::{ControllerFailure, controller_failures};
+use super::names::{OrdinalRange, parse_pvc_name, pod_name, pvc_name};
 use super::objects::*;
-use super::rollout::ROLLOUT_ANNOTATION;
+use super::orphans::{Keep, Rules, Verdict};
 use super::snapshot::Snapshot;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -31,7 +34,18 @@ pub struct StatefulSetStatus {
     pub pvc_retention_policy: RetentionPolicy,
     pub service: ServiceStatus,
     pub ordinals: Vec<OrdinalStatus>,
+    /// Claims outside the live ordinals that `pvc prune` would delete (the rules of
+    /// `core::orphans`, shared with it).
     pub orphaned_pvcs: Vec<ClaimStatus>,
+    /// Claims outside the live ordinals that `pvc prune` keeps, and why (in use, pending a
+    /// scale-down, a parked StatefulSet, …). Not orphans.
+    pub kept_pvcs: Vec<KeptClaimStatus>,
+    /// Released PersistentVolumes whose claimRef still names one of this StatefulSet's claims:
+    /// the data of a deleted claim, waiting to be bound again.
+    pub released_volumes: Vec<ReleasedVolume>,
+    /// What the StatefulSet controller fails to do, from its recent Warning events; `null`
+    /// when Events could not be read.
+    pub controller_failures: Option<Vec<ControllerFailure>>,
     pub warnings: Vec<Warning>,
     /// What could not be read, and so is shown as unknown.
     pub notes: Vec<String>,
@@ -127,6 +141,31 @@ pub struct PodStatus {
     pub node_ready: Option<bool>,
     pub ip: Option<String>,
     pub created_at: Option<Timestamp>,
+    /// Claims its claim templates say this pod mounts but it does not (a pod adopted by a
+    /// StatefulSet re-created with more claim templates).
+    pub unmounted_claims: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeptClaimStatus {
+    #[serde(flatten)]
+    pub claim: ClaimStatus,
+    pub keep: Keep,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReleasedVolume {
+    pub name: String,
+    /// The claim it was bound to (`<template>-<sts>-<ordinal>`).
+    pub claim: String,
+    pub template: String,
+    pub ordinal: i32,
+    pub reclaim_policy: String,
+    pub capacity: Option<String>,
+    pub storage_class: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -168,7 +207,12 @@ pub enum WarningCode {
     PartitionWithoutUpdate,
     MaxUnavailableIgnored,
     OrphanedPvcs,
+    KeptPvcs,
     UnverifiedPvc,
+    ControllerFailing,
+    PodMissingClaim,
+    UnreleasedUpdate,
+    ReleasedVolume,
 }
 
 /// Options that change what the model says, not how it is drawn.
@@ -178,7 +222,26 @@ pub struct StatusOptions {
     pub now: Timestamp,
 }
 
+/// The status of one StatefulSet of `snapshot`.
 pub fn build(sts: &StatefulSet, snapshot: &Snapshot, options: &StatusOptions) -> StatefulSetStatus {
+    build_with(sts, snapshot, &Rules::new(snapshot), options)
+}
+
+/// The status of every StatefulSet in `snapshot`, in namespace/name order.
+pub fn build_all(snapshot: &Snapshot, options: &StatusOptions) -> Vec<StatefulSetStatus> {
+    let rules = Rules::new(snapshot);
+    let mut statuses: Vec<_> =
+        snapshot.statefulsets.iter().map(|sts| build_with(sts, snapshot, &rules, options)).collect();
+    statuses.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    statuses
+}
+
+fn build_with(
+    sts: &StatefulSet,
+    snapshot: &Snapshot,
+    rules: &Rules,
+    options: &StatusOptions,
+) -> StatefulSetStatus {
     let name = sts.name_any();
     let namespace = sts.namespace().unwrap_or_default();
     let range = ordinal_range(sts);
@@ -187,11 +250,12 @@ pub fn build(sts: &StatefulSet, snapshot: &Snapshot, options: &StatusOptions) ->
     let pods = pods_of(sts, &snapshot.pods);
     let claims = claims_of(sts, &snapshot.pvcs);
     let update = update_revision(sts).map(str::to_owned);
-    let current = current_revision(sts).map(str::to_owned);
+    let current = current_revision_of_pods(sts, &pods);
     let partition = partition(sts);
     let rolling = update_strategy(sts) == ROLLING_UPDATE;
     let service = service_status(sts, snapshot);
     let service_name = service_name(sts);
+    let templates = claim_templates(sts);
     let claim_status = |pvc: &PersistentVolumeClaim, template: &str, ordinal| {
         claim_status(pvc, template, ordinal, volumes.as_ref())
     };
@@ -200,13 +264,18 @@ pub fn build(sts: &StatefulSet, snapshot: &Snapshot, options: &StatusOptions) ->
     let claims_by_slot: HashMap<(i32, &str), &Claim> =
         claims.iter().map(|c| ((c.ordinal, c.template), c)).collect();
     let shown: BTreeSet<i32> = range.ordinals().chain(pods_by_ordinal.keys().copied()).collect();
-    let templates = claim_templates(sts);
     let ordinals: Vec<OrdinalStatus> = shown
         .into_iter()
         .map(|ordinal| {
-            let pod = pods_by_ordinal
-                .get(&ordinal)
-                .map(|pod| pod_status(pod, update.as_deref(), current.as_deref(), nodes.as_ref()));
+            let pod = pods_by_ordinal.get(&ordinal).map(|pod| {
+                let mut status = pod_status(pod, update.as_deref(), current.as_deref(), nodes.as_ref());
+                status.unmounted_claims = templates
+                    .iter()
+                    .map(|t| pvc_name(t, &name, ordinal))
+                    .filter(|claim| !mounted_claims(pod).any(|m| m == claim))
+                    .collect();
+                status
+            });
             let revision = pod.as_ref().and_then(|p| p.revision.as_deref());
             let held_back = rolling
                 && range.index_of(ordinal) < i64::from(partition)
@@ -226,16 +295,23 @@ pub fn build(sts: &StatefulSet, snapshot: &Snapshot, options: &StatusOptions) ->
         })
         .collect();
 
-    let orphaned_pvcs: Vec<ClaimStatus> = claims
-        .iter()
-        .filter(|c| !c.live && c.evidence != Evidence::NameOnly)
-        .map(|c| claim_status(c.pvc, c.template, c.ordinal))
-        .collect();
-    let unverified: Vec<String> = claims
-        .iter()
-        .filter(|c| !c.live && c.evidence == Evidence::NameOnly)
-        .map(|c| c.pvc.name_any())
-        .collect();
+    // One notion of orphaned: the rules `pvc prune` applies (without --include-scaled-to-zero).
+    let mut orphaned_pvcs = Vec::new();
+    let mut kept_pvcs = Vec::new();
+    let mut unverified = Vec::new();
+    for outside in rules.judge(sts, false) {
+        let status = claim_status(outside.claim.pvc, outside.claim.template, outside.claim.ordinal);
+        match (outside.verdict, outside.keep) {
+            (Verdict::Prune, _) => orphaned_pvcs.push(status),
+            (Verdict::Keep, Some(keep)) => {
+                kept_pvcs.push(KeptClaimStatus { claim: status, keep, reason: outside.reason })
+            }
+            _ => unverified.push(status.name),
+        }
+    }
+    let released_volumes = released_volumes(sts, snapshot);
+    let controller_failures =
+        snapshot.events.as_ref().map(|events| controller_failures(sts, events, &snapshot.pods, options.now));
 
     let count_revision = |rev: &Option<String>| {
         rev.as_ref().map(|r| RevisionCount {
@@ -278,10 +354,13 @@ pub fn build(sts: &StatefulSet, snapshot: &Snapshot, options: &StatusOptions) ->
         service,
         ordinals,
         orphaned_pvcs,
+        kept_pvcs,
+        released_volumes,
+        controller_failures,
         warnings: Vec::new(),
         notes: Vec::new(),
     };
-    status.warnings = warnings(&status, sts, snapshot, nodes.as_ref(), &unverified, options.now);
+    status.warnings = warnings::warnings(&status, sts, snapshot, nodes.as_ref(), &unverified, options.now);
     if snapshot.volumes.is_none() {
         status.notes.push(
             "PersistentVolumes are not readable with these credentials: reclaim policies are unknown"
@@ -293,7 +372,76 @@ pub fn build(sts: &StatefulSet, snapshot: &Snapshot, options: &StatusOptions) ->
             .notes
             .push("Nodes are not readable with these credentials: node readiness is unknown".to_owned());
     }
+    if snapshot.events.is_none() {
+        status.notes.push(
+            "Events are not readable with these credentials: failures the controller reports are unknown"
+                .to_owned(),
+        );
+    }
     status
+}
+
+/// The revision the pods not yet updated run, read from the pods: `status.currentRevision` is
+/// never advanced under OnDelete (kubernetes#73492) and lags minReadySeconds under
+/// RollingUpdate. When every live pod runs the update revision, that is the current one too.
+fn current_revision_of_pods(sts: &StatefulSet, pods: &[(i32, &Pod)]) -> Option<String> {
+    let range = ordinal_range(sts);
+    let update = update_revision(sts);
+    let mut older: Vec<&str> = pods
+        .iter()
+        .filter(|(o, _)| range.contains(*o))
+        .filter_map(|(_, p)| pod_revision(p))
+        .filter(|r| Some(*r) != update)
+        .collect();
+    if older.is_empty() {
+        return update.or(current_revision(sts)).map(str::to_owned);
+    }
+    if let Some(current) = current_revision(sts).filter(|c| older.contains(c)) {
+        return Some(current.to_owned());
+    }
+    // The revision most of the older pods run (ties: the first in name order).
+    older.sort_unstable();
+    let mut best: Option<(&str, usize)> = None;
+    for chunk in older.chunk_by(|a, b| a == b) {
+        if best.is_none_or(|(_, n)| chunk.len() > n) {
+            best = Some((chunk[0], chunk.len()));
+        }
+    }
+    best.map(|(r, _)| r.to_owned())
+}
+
+/// Released PVs whose claimRef names a claim of `sts` that no longer exists.
+fn released_volumes(sts: &StatefulSet, snapshot: &Snapshot) -> Vec<ReleasedVolume> {
+    let name = sts.name_any();
+    let namespace = sts.namespace();
+    let templates = claim_templates(sts);
+    let mut released: Vec<ReleasedVolume> = snapshot
+        .volumes
+        .iter()
+        .flatten()
+        .filter(|pv| pv.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Released"))
+        .filter_map(|pv| {
+            let claim = pv.spec.as_ref()?.claim_ref.as_ref()?;
+            if claim.namespace != namespace {
+                return None;
+            }
+            let claim_name = claim.name.as_deref()?;
+            let (template, ordinal) = parse_pvc_name(claim_name, &name, &templates)?;
+            let spec = pv.spec.as_ref()?;
+            Some(ReleasedVolume {
+                name: pv.name_any(),
+                claim: claim_name.to_owned(),
+                template: template.to_owned(),
+                ordinal,
+                reclaim_policy: pv_reclaim_policy(pv).to_owned(),
+                capacity: spec.capacity.as_ref().and_then(|c| c.get("storage")).map(|q| q.0.clone()),
+                storage_class: spec.storage_class_name.clone(),
+            })
+        })
+        .filter(|v| !snapshot.pvcs.iter().any(|c| c.name_any() == v.claim && c.namespace() == namespace))
+        .collect();
+    released.sort_by(|a, b| (a.ordinal, &a.template, &a.name).cmp(&(b.ordinal, &b.template, &b.name)));
+    released
 }
 
 fn pod_status(
@@ -320,6 +468,7 @@ fn pod_status(
         node_ready: node.and_then(|n| nodes?.get(n)).map(|n| node_ready(n)),
         ip: pod_ip(pod).map(str::to_owned),
         created_at: creation(pod),
+        unmounted_claims: Vec::new(),
     }
 }
 
@@ -378,240 +527,6 @@ fn service_status(sts: &StatefulSet, snapshot: &Snapshot) -> ServiceStatus {
     }
 }
 
-fn warnings(
-    status: &StatefulSetStatus,
-    sts: &StatefulSet,
-    snapshot: &Snapshot,
-    nodes: Option<&HashMap<&str, &Node>>,
-    unverified: &[String],
-    now: Timestamp,
-) -> Vec<Warning> {
-    let mut out = Vec::new();
-    let mut warn = |code, message: String| out.push(Warning { code, message });
-    let name = &status.name;
-    let svc = &status.service;
-
-    match (&svc.name, svc.exists) {
-        (None, _) => warn(
-            WarningCode::ServiceMissing,
-            "spec.serviceName is empty: pods get no stable DNS names; set it to a headless Service"
-                .to_owned(),
-        ),
-        (Some(svc_name), false) => warn(
-            WarningCode::ServiceMissing,
-            format!(
-                "governing Service {svc_name} does not exist: the pods' DNS names will not resolve; \
-                 create a headless Service (clusterIP: None) named {svc_name} selecting the pods"
-            ),
-        ),
-        (Some(svc_name), true) => {
-            if svc.headless == Some(false) {
-                warn(
-                    WarningCode::ServiceNotHeadless,
-                    format!(
-                        "Service {svc_name} is not headless: per-pod DNS names will not resolve; \
-                         recreate it with clusterIP: None"
-                    ),
-                );
-            }
-            if svc.selects_pods == Some(false) {
-                warn(
-                    WarningCode::ServiceSelectorMismatch,
-                    format!(
-                        "Service {svc_name} does not select the pods of {name}: their DNS names will not \
-                         resolve; make its selector match the pod template labels"
-                    ),
-                );
-            }
-        }
-    }
-
-    for o in status.ordinals.iter().filter(|o| o.live) {
-        let Some(pod) = &o.pod else {
-            warn(
-                WarningCode::PodMissing,
-                format!(
-                    "ordinal {} has no pod {}: the controller has not created it yet",
-                    o.ordinal,
-                    pod_name(name, o.ordinal)
-                ),
-            );
-            continue;
-        };
-        if !pod.ready {
-            warn(
-                WarningCode::PodNotReady,
-                format!(
-                    "pod {} is not Ready ({}): check `kubectl describe pod {}`",
-                    pod.name, pod.status, pod.name
-                ),
-            );
-        }
-        if pod.node_ready == Some(false) {
-            let node = pod.node.as_deref().unwrap_or_default();
-            let since = nodes
-                .and_then(|n| n.get(node))
-                .and_then(|n| node_ready_condition(n))
-                .map(|(state, since)| format!(" ({state} for {})", age(since.map(|t| t.0), now)))
-                .unwrap_or_default();
-            let waiting = if matches!(pod.status.as_str(), "Terminating" | "Unknown") {
-                format!("{} was evicted, but no kubelet can confirm it stopped, so", pod.name)
-            } else {
-                format!("until {} is deleted", pod.name)
-            };
-            let blocked = if status.pod_management_policy == ORDERED_READY {
-                " (and, OrderedReady, holds back every change to higher ordinals)"
-            } else {
-                ""
-            };
-            warn(
-                WarningCode::PodOnNotReadyNode,
-                format!(
-                    "pod {} is on node {node}, which is NotReady{since}: {waiting} the StatefulSet will not create a \
-                     replacement{blocked}; if the node is gone for good, run `kubectl stateful recover {}`",
-                    pod.name, pod.name
-                ),
-            );
-        }
-        for claim in &o.pvcs {
-            match claim.phase.as_deref() {
-                None => warn(
-                    WarningCode::PvcMissing,
-                    format!(
-                        "PVC {} is missing: the controller recreates it empty when pod {} is created",
-                        claim.name, pod.name
-                    ),
-                ),
-                Some("Pending") => warn(
-                    WarningCode::PvcPending,
-                    format!(
-                        "PVC {} is Pending: check its StorageClass and `kubectl describe pvc {}`",
-                        claim.name, claim.name
-                    ),
-                ),
-                Some("Lost") => warn(
-                    WarningCode::PvcLost,
-                    format!(
-                        "PVC {} is Lost: its PersistentVolume {} is gone; restore it from a backup",
-                        claim.name,
-                        claim.volume.as_deref().unwrap_or("?")
-                    ),
-                ),
-                _ => {}
-            }
-        }
-    }
-
-    let rollout_warnings = rollout_warnings(status, sts);
-    for (code, message) in rollout_warnings {
-        warn(code, message);
-    }
-
-    if let Some(max) = &status.update_strategy.max_unavailable
-        && let Some(gate) = max_unavailable_gate(snapshot.server_release())
-    {
-        warn(
-            WarningCode::MaxUnavailableIgnored,
-            format!(
-                "maxUnavailable is {max}, but {gate}: the controller probably ignores it and updates one pod at a time"
-            ),
-        );
-    }
-
-    if !status.orphaned_pvcs.is_empty() {
-        let names: Vec<&str> = status.orphaned_pvcs.iter().map(|c| c.name.as_str()).collect();
-        warn(
-            WarningCode::OrphanedPvcs,
-            format!(
-                "{} PVC(s) outside the live ordinals ({}): a scale-up re-attaches them with their old data; \
-                 `kubectl stateful pvc prune {name}` removes them safely",
-                names.len(),
-                names.join(", ")
-            ),
-        );
-    }
-    for pvc in unverified {
-        warn(
-            WarningCode::UnverifiedPvc,
-            format!(
-                "PVC {pvc} is named like a claim of {name} but has neither its selector labels nor an \
-                 ownerReference: not counted as its orphan; check who created it"
-            ),
-        );
-    }
-    out
-}
-
-fn rollout_warnings(status: &StatefulSetStatus, sts: &StatefulSet) -> Vec<(WarningCode, String)> {
-    let mut out = Vec::new();
-    let name = &status.name;
-    let (Some(update), Some(current)) = (&status.revisions.update, &status.revisions.current) else {
-        return out;
-    };
-    let live: Vec<&PodStatus> =
-        status.ordinals.iter().filter(|o| o.live).filter_map(|o| o.pod.as_ref()).collect();
-    let pending =
-        update.name != current.name || live.iter().any(|p| p.revision_role != Some(RevisionRole::Update));
-    let partition = status.update_strategy.partition.unwrap_or(0);
-    let ours = sts.annotations().contains_key(ROLLOUT_ANNOTATION);
-    if pending {
-        let held = status.ordinals.iter().filter(|o| o.held_back).count();
-        let guide = if ours {
-            format!(
-                "a `kubectl stateful rollout` is in progress: run `kubectl stateful rollout {name}` to resume or add --abort"
-            )
-        } else {
-            format!("`kubectl stateful rollout {name}` steps it through")
-        };
-        out.push((
-            WarningCode::RolloutInProgress,
-            format!(
-                "rollout in progress: {} of {} pods on update revision {}{}; {guide}",
-                status.replicas.updated,
-                status.replicas.desired,
-                short_revision(name, &update.name),
-                if held > 0 { format!(", {held} held back by partition {partition}") } else { String::new() },
-            ),
-        ));
-        for pod in live.iter().filter(|p| p.revision_role == Some(RevisionRole::Update) && !p.ready) {
-            let trap = if status.pod_management_policy == ORDERED_READY {
-                "the controller waits for it and will not roll back even if the template is reverted (forced rollback)"
-            } else {
-                "the rollout cannot complete until it is Ready"
-            };
-            out.push((
-                WarningCode::RolloutStalled,
-                format!(
-                    "pod {} runs the update revision but is not Ready ({}): {trap}; fix the template, or run \
-                     `kubectl stateful rollout {name} --abort`, which deletes stuck pods after confirmation",
-                    pod.name, pod.status
-                ),
-            ));
-        }
-    } else if partition > 0 && status.update_strategy.kind == ROLLING_UPDATE {
-        out.push((
-            WarningCode::PartitionWithoutUpdate,
-            format!(
-                "partition is {partition} with no update pending: the next template change will reach only ordinals \
-                 ≥ {}; run `kubectl stateful rollout {name} --partition 0` unless you are staging a canary",
-                i64::from(status.ordinals_start) + i64::from(partition)
-            ),
-        ));
-    }
-    out
-}
-
-/// Why `maxUnavailable` is probably ignored by this server, or `None` when it is honoured or
-/// the server version is unknown. The MaxUnavailableStatefulSet gate: alpha (off) 1.24–1.34,
-/// beta on 1.35.0–1.35.3, off again 1.35.4–1.36 after a regression (kubernetes#137409), on from 1.37.
-pub fn max_unavailable_gate(release: Option<(u32, u32, u32)>) -> Option<String> {
-    let (major, minor, patch) = release?;
-    let off = major == 1 && (minor < 35 || (minor == 35 && patch >= 4) || minor == 36);
-    off.then(|| {
-        format!("the MaxUnavailableStatefulSet feature gate is off by default on Kubernetes {major}.{minor}.{patch}")
-    })
-}
-
 /// The range pods should occupy, for callers that only need the numbers.
 pub fn live_range(status: &StatefulSetStatus) -> OrdinalRange {
     OrdinalRange { start: status.ordinals_start, replicas: status.replicas.desired }
@@ -619,6 +534,7 @@ pub fn live_range(status: &StatefulSetStatus) -> OrdinalRange {
 
 #[cfg(test)]
 mod tests {
+    use super::warnings::max_unavailable_gate;
     use super::*;
     use crate::core::fixtures::*;
     use proptest::prelude::*;
@@ -743,7 +659,7 @@ mod tests {
         let orphans: Vec<&str> = status.orphaned_pvcs.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(orphans, ["data-web-1"]);
         assert_eq!(codes(&status), [WarningCode::OrphanedPvcs, WarningCode::UnverifiedPvc]);
-        assert_eq!(status.notes.len(), 2);
+        assert_eq!(status.notes.len(), 3, "PVs, Nodes and Events unreadable");
         assert_eq!(status.ordinals[0].pvcs[0].reclaim_policy, None);
     }
 

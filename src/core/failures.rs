@@ -1,0 +1,421 @@
+//! Failures the StatefulSet controller reports as Warning events on the StatefulSet. A
+//! controller that fails every time is blocked, not slow: this turns its events into what
+//! failed, for which pod, how often, and whether it still holds.
+//!
+//! The reasons and messages come from the controller (`pkg/controller/statefulset/
+//! stateful_pod_control.go`, `recordPodEvent` and `recordClaimEvent`): reason `FailedCreate`,
+//! `FailedUpdate` or `FailedDelete`, and a message
+//! `"<verb> Pod <pod> in StatefulSet <set> failed error: <error>"` or
+//! `"<verb> Claim <claim> for Pod <pod> in StatefulSet <set> failed error: <error>"`.
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{Event, Pod};
+use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
+use serde::Serialize;
+
+use super::names::{pod_ordinal, pvc_name};
+use super::objects::{claim_templates, creation, mounted_claims, ordinal_range, pods_of, terminating};
+
+/// How long after its last occurrence a failure still counts. The controller retries a failing
+/// StatefulSet with exponential backoff capped at 1000 s (client-go's default controller rate
+/// limiter), so a failure that persists is reported again within about 17 minutes.
+pub const RECENT_SECONDS: i64 = 30 * 60;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ControllerFailure {
+    /// The event's reason: `FailedCreate`, `FailedUpdate`, `FailedDelete`.
+    pub reason: String,
+    /// What failed, as the controller says it: `create Pod web-1`, `create Claim data-web-1`.
+    pub operation: String,
+    pub pod: Option<String>,
+    /// The error the API server gave the controller.
+    pub message: String,
+    /// How many times it failed (the event's count).
+    pub count: i32,
+    pub last_seen: Option<Timestamp>,
+    /// What the error is about, where it is recognisable.
+    pub cause: FailureCause,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum FailureCause {
+    /// A ResourceQuota refuses the pod (`exceeded quota`).
+    Quota,
+    /// The controller tried to change a pod's spec, which is immutable (adopted pods that lack
+    /// a volume the claim templates add, kubernetes#141876).
+    ImmutablePod,
+    Other,
+}
+
+/// The controller's failures for `sts` that still hold: recent, and about a pod that is still
+/// missing (a failed create) or still there (a failed update or delete). Newest first, one per
+/// operation.
+pub fn controller_failures(
+    sts: &StatefulSet,
+    events: &[Event],
+    pods: &[Pod],
+    now: Timestamp,
+) -> Vec<ControllerFailure> {
+    let name = sts.name_any();
+    let ours = pods_of(sts, pods);
+    let exists = |pod: &str| ours.iter().any(|(_, p)| p.name_any() == pod && !terminating(*p));
+    // A failure about a pod that was created afterwards was about its predecessor.
+    let since_created = |pod: &str, seen: Option<Timestamp>| {
+        ours.iter().any(|(_, p)| {
+            p.name_any() == pod
+                && !terminating(*p)
+                && seen.is_some_and(|t| creation(*p).is_none_or(|c| t > c))
+        })
+    };
+    let mut failures: Vec<ControllerFailure> = events
+        .iter()
+        .filter(|e| e.type_.as_deref() == Some("Warning"))
+        .filter(|e| about(e, sts))
+        .filter_map(|e| parse(e, &name))
+        .filter(|f| f.last_seen.is_some_and(|t| now.as_second() - t.as_second() <= RECENT_SECONDS))
+        .filter(|f| match (f.reason.as_str(), &f.pod) {
+            ("FailedCreate", Some(pod)) if f.operation.starts_with("create Pod") => !exists(pod),
+            ("FailedUpdate" | "FailedDelete", Some(pod)) => since_created(pod, f.last_seen),
+            _ => true,
+        })
+        .collect();
+    failures.sort_by_key(|f| std::cmp::Reverse(f.last_seen));
+    let mut seen = std::collections::HashSet::new();
+    failures.retain(|f| seen.insert(f.operation.clone()));
+    failures
+}
+
+/// Whether the event is about this StatefulSet (by uid when the event has one).
+fn about(event: &Event, sts: &StatefulSet) -> bool {
+    let object = &event.involved_object;
+    let kind = object.kind.as_deref() == Some("StatefulSet");
+    match (&object.uid, sts.uid()) {
+        (Some(uid), Some(ours)) => kind && *uid == ours,
+        _ => {
+            kind && object.name.as_deref() == Some(sts.name_any().as_str())
+                && object.namespace == sts.namespace()
+        }
+    }
+}
+
+fn parse(event: &Event, sts: &str) -> Option<ControllerFailure> {
+    let reason = event.reason.clone()?;
+    if !reason.starts_with("Failed") {
+        return None;
+    }
+    let text = event.message.clone().unwrap_or_default();
+    let (head, error) = text.split_once(" failed error: ").unwrap_or((text.as_str(), ""));
+    // "create Pod web-1 in StatefulSet web" or "create Claim data-web-1 for Pod web-1 in StatefulSet web"
+    let head = head.strip_suffix(&format!(" in StatefulSet {sts}")).unwrap_or(head);
+    let (operation, pod) = match head.split_once(" for Pod ") {
+        Some((operation, pod)) => (operation.to_owned(), Some(pod.to_owned())),
+        None => {
+            let pod = head.rsplit_once(" Pod ").map(|(_, pod)| pod.to_owned());
+            (head.to_owned(), pod)
+        }
+    };
+    let pod = pod.filter(|p| pod_ordinal(p, sts).is_some());
+    let cause = if error.contains("exceeded quota") {
+        FailureCause::Quota
+    } else if reason == "FailedUpdate" && error.contains("Forbidden: pod updates may not change") {
+        FailureCause::ImmutablePod
+    } else {
+        FailureCause::Other
+    };
+    let last_seen = event
+        .series
+        .as_ref()
+        .and_then(|s| s.last_observed_time.as_ref().map(|t| t.0))
+        .or_else(|| event.last_timestamp.as_ref().map(|t| t.0))
+        .or_else(|| event.event_time.as_ref().map(|t| t.0))
+        .or_else(|| event.first_timestamp.as_ref().map(|t| t.0));
+    Some(ControllerFailure {
+        reason,
+        operation,
+        pod,
+        // The API server's error can carry a multi-line diff of the object: its first line says it.
+        message: if error.is_empty() { &text } else { error }
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_owned(),
+        count: event.count.unwrap_or(1).max(1),
+        last_seen,
+        cause,
+    })
+}
+
+/// What keeps the StatefulSet controller from making progress, with what to do about it.
+/// `status` shows each as a warning; `rollout` refuses to start while there is one, because
+/// it would wait for a controller that cannot act.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Blocker {
+    /// The controller keeps failing an operation.
+    Failing(ControllerFailure),
+    /// A pod does not mount claims its claim templates say it must (a pod adopted by a
+    /// StatefulSet re-created with more templates): the controller tries to add them, which the
+    /// API forbids, and stops there on every sync (kubernetes#141876).
+    LacksClaims { pod: String, claims: Vec<String> },
+}
+
+/// The blockers of `sts`: its controller's current failures, and its live pods that lack a
+/// claim of its templates.
+pub fn blockers(sts: &StatefulSet, pods: &[Pod], failures: &[ControllerFailure]) -> Vec<Blocker> {
+    let name = sts.name_any();
+    let templates = claim_templates(sts);
+    let range = ordinal_range(sts);
+    let mut blockers: Vec<Blocker> = Vec::new();
+    let mut lacking = Vec::new();
+    for (ordinal, pod) in
+        pods_of(sts, pods).into_iter().filter(|(o, p)| range.contains(*o) && !terminating(*p))
+    {
+        let claims: Vec<String> = templates
+            .iter()
+            .map(|t| pvc_name(t, &name, ordinal))
+            .filter(|claim| !mounted_claims(pod).any(|m| m == claim))
+            .collect();
+        if !claims.is_empty() {
+            lacking.push(Blocker::LacksClaims { pod: pod.name_any(), claims });
+        }
+    }
+    // A pod that lacks claims is what the controller's forbidden updates are about: the
+    // lacking pods say it better than the API server's error.
+    let explained = |f: &ControllerFailure| f.cause == FailureCause::ImmutablePod && !lacking.is_empty();
+    blockers.extend(failures.iter().filter(|f| !explained(f)).cloned().map(Blocker::Failing));
+    blockers.extend(lacking);
+    blockers
+}
+
+impl Blocker {
+    /// The blocker and its remedy, in one line. `lacking` are the pods that lack claims (the
+    /// remedy of an immutable-pod failure is to replace them), `outside` the pods outside the
+    /// live ordinals (under a quota, they hold what the missing pods need).
+    pub fn describe(&self, sts: &StatefulSet, pods: &[Pod], now: Timestamp) -> String {
+        let name = sts.name_any();
+        let namespace = sts.namespace().unwrap_or_default();
+        let delete = |pod: &str| format!("`kubectl delete pod {pod} -n {namespace}`");
+        let lacking: Vec<String> = blockers(sts, pods, &[])
+            .into_iter()
+            .filter_map(|b| match b {
+                Blocker::LacksClaims { pod, .. } => Some(pod),
+                Blocker::Failing(_) => None,
+            })
+            .collect();
+        let replace_lacking = |first: &str| {
+            format!(
+                "delete the pods that lack claims one at a time, lowest ordinal first, waiting for each \
+                 replacement to be Ready ({}): the controller recreates each with every claim",
+                delete(first)
+            )
+        };
+        match self {
+            Blocker::LacksClaims { pod, claims } => format!(
+                "pod {pod} does not mount {}, which the claim templates of {name} give every pod: it predates them \
+                 (the StatefulSet was re-created with more claim templates, and a pod cannot gain volumes), so the \
+                 controller fails on it at every sync; {}",
+                claims.join(", "),
+                replace_lacking(pod)
+            ),
+            Blocker::Failing(failure) => {
+                let when = failure
+                    .last_seen
+                    .map(|t| format!(", last {} ago", super::objects::age(Some(t), now)))
+                    .unwrap_or_default();
+                let remedy = match failure.cause {
+                    FailureCause::Quota => {
+                        let outside: Vec<String> =
+                            pods_outside_range(sts, pods).iter().map(|p| p.name_any()).collect();
+                        match (outside.first(), &failure.pod) {
+                            (Some(first), Some(missing)) => format!(
+                                "pods {} outside the live ordinals still count against the quota: delete them, \
+                                 highest first ({}), so the controller can create {missing}",
+                                outside.join(", "),
+                                delete(first)
+                            ),
+                            _ => format!(
+                                "the ResourceQuota leaves no room: raise it or free pods \
+                                 (`kubectl describe resourcequota -n {namespace}`)"
+                            ),
+                        }
+                    }
+                    FailureCause::ImmutablePod if !lacking.is_empty() => replace_lacking(&lacking[0]),
+                    _ => format!("see `kubectl describe statefulset {name} -n {namespace}`"),
+                };
+                format!(
+                    "the StatefulSet controller fails to {} ({} time{}{when}): {}; {remedy}",
+                    failure.operation,
+                    failure.count,
+                    if failure.count == 1 { "" } else { "s" },
+                    failure.message
+                )
+            }
+        }
+    }
+}
+
+/// Pods of `sts` that hold an ordinal outside the live range (being scaled away, or strays
+/// it adopted), highest first: under a quota, these are what keeps the controller from creating
+/// the pods it needs.
+pub fn pods_outside_range<'p>(sts: &StatefulSet, pods: &'p [Pod]) -> Vec<&'p Pod> {
+    let range = ordinal_range(sts);
+    let mut outside: Vec<&Pod> =
+        pods_of(sts, pods).into_iter().filter(|(o, _)| !range.contains(*o)).map(|(_, p)| p).collect();
+    outside.reverse();
+    outside
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::fixtures::{created, pod, sts};
+    use k8s_openapi::api::core::v1::ObjectReference;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+
+    fn event(sts: &StatefulSet, reason: &str, message: &str, count: i32, seconds_after: i64) -> Event {
+        Event {
+            metadata: ObjectMeta { name: Some(format!("{}.{reason}", sts.name_any())), ..Default::default() },
+            involved_object: ObjectReference {
+                kind: Some("StatefulSet".into()),
+                name: Some(sts.name_any()),
+                namespace: sts.namespace(),
+                uid: sts.uid(),
+                ..Default::default()
+            },
+            reason: Some(reason.into()),
+            message: Some(message.into()),
+            type_: Some("Warning".into()),
+            count: Some(count),
+            last_timestamp: Some(Time(at(seconds_after))),
+            ..Default::default()
+        }
+    }
+
+    fn at(seconds_after: i64) -> Timestamp {
+        Timestamp::from_second(created().as_second() + seconds_after).unwrap()
+    }
+
+    #[test]
+    fn a_quota_blocking_a_create_is_current_while_the_pod_is_missing() {
+        let web = sts("web", 3).build();
+        let quota = r#"pods "web-1" is forbidden: exceeded quota: pods, requested: pods=1, used: pods=3, limited: pods=3"#;
+        let events = [event(
+            &web,
+            "FailedCreate",
+            &format!("create Pod web-1 in StatefulSet web failed error: {quota}"),
+            7,
+            100,
+        )];
+        let pods = [pod(&web, 0).build(), pod(&web, 2).build(), pod(&web, 3).build()];
+        let failures = controller_failures(&web, &events, &pods, at(160));
+        assert_eq!(failures.len(), 1);
+        let f = &failures[0];
+        assert_eq!(
+            (f.operation.as_str(), f.pod.as_deref(), f.count, f.cause),
+            ("create Pod web-1", Some("web-1"), 7, FailureCause::Quota)
+        );
+        assert_eq!(f.message, quota);
+        let names: Vec<String> = pods_outside_range(&web, &pods).iter().map(|p| p.name_any()).collect();
+        assert_eq!(names, ["web-3"]);
+
+        let created_since = [pod(&web, 0).build(), pod(&web, 1).build(), pod(&web, 2).build()];
+        assert!(controller_failures(&web, &events, &created_since, at(160)).is_empty(), "web-1 exists now");
+        assert!(
+            controller_failures(&web, &events, &pods, at(100 + RECENT_SECONDS + 1)).is_empty(),
+            "too old"
+        );
+    }
+
+    #[test]
+    fn the_remedy_of_a_quota_is_the_pod_being_scaled_away() {
+        let web = sts("web", 3).build();
+        let quota = "pods \"web-1\" is forbidden: exceeded quota: pods";
+        let events = [event(
+            &web,
+            "FailedCreate",
+            &format!("create Pod web-1 in StatefulSet web failed error: {quota}"),
+            2,
+            100,
+        )];
+        let pods = [pod(&web, 0).build(), pod(&web, 2).build(), pod(&web, 3).build()];
+        let failures = controller_failures(&web, &events, &pods, at(160));
+        let blockers = blockers(&web, &pods, &failures);
+        assert_eq!(
+            blockers[0].describe(&web, &pods, at(160)),
+            format!(
+                "the StatefulSet controller fails to create Pod web-1 (2 times, last 60s ago): {quota}; pods web-3 \
+                 outside the live ordinals still count against the quota: delete them, highest first \
+                 (`kubectl delete pod web-3 -n default`), so the controller can create web-1"
+            )
+        );
+    }
+
+    #[test]
+    fn a_pod_without_a_templated_claim_blocks_the_controller() {
+        let web = sts("web", 2).templates(&["data", "logs"]).build();
+        let mut adopted = pod(&web, 0).build();
+        adopted.spec.as_mut().unwrap().volumes.as_mut().unwrap().retain(|v| v.name != "logs");
+        let pods = [adopted, pod(&web, 1).build()];
+        let found = blockers(&web, &pods, &[]);
+        assert_eq!(found, [Blocker::LacksClaims { pod: "web-0".into(), claims: vec!["logs-web-0".into()] }]);
+        let text = found[0].describe(&web, &pods, at(0));
+        assert!(
+            text.contains("lowest ordinal first") && text.contains("`kubectl delete pod web-0 -n default`"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn an_update_the_api_forbids_is_recognised() {
+        let web = sts("web", 2).build();
+        let message = "update Pod web-0 in StatefulSet web failed error: Pod \"web-0\" is invalid: spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`\n@@ -13,6 +13,42 @@\n \"Glusterfs\": null,";
+        let events = [
+            event(&web, "FailedUpdate", message, 3, 10),
+            event(&web, "SuccessfulCreate", "create Pod web-1 in StatefulSet web successful", 1, 5),
+        ];
+        let failures = controller_failures(&web, &events, &[pod(&web, 0).build()], at(20));
+        assert_eq!(failures.iter().map(|f| f.cause).collect::<Vec<_>>(), [FailureCause::ImmutablePod]);
+        let mut replaced = pod(&web, 0).build();
+        replaced.metadata.creation_timestamp = Some(Time(at(15)));
+        assert!(
+            controller_failures(&web, &events, &[replaced], at(20)).is_empty(),
+            "about the pod it replaced"
+        );
+        assert!(
+            failures[0].message.ends_with("other than `spec.containers[*].image`"),
+            "one line: {}",
+            failures[0].message
+        );
+    }
+
+    #[test]
+    fn claim_failures_name_their_pod_and_other_sets_are_ignored() {
+        let web = sts("web", 1).build();
+        let other = sts("web-app", 1).build();
+        let events = [
+            event(
+                &web,
+                "FailedCreate",
+                "create Claim data-web-0 for Pod web-0 in StatefulSet web failed error: storage quota",
+                1,
+                1,
+            ),
+            event(
+                &other,
+                "FailedCreate",
+                "create Pod web-app-0 in StatefulSet web-app failed error: nope",
+                1,
+                1,
+            ),
+        ];
+        let failures = controller_failures(&web, &events, &[], at(2));
+        assert_eq!(failures.len(), 1);
+        assert_eq!(
+            (failures[0].operation.as_str(), failures[0].pod.as_deref()),
+            ("create Claim data-web-0", Some("web-0"))
+        );
+    }
+}

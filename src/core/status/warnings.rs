@@ -1,0 +1,369 @@
+//! What looks wrong with a StatefulSet, and what to do about it: the warnings of the status
+//! model, each family in a function of its own. Advice names only commands that would work:
+//! where `kubectl stateful rollout` or `pvc prune` would refuse, the warning says what to fix
+//! instead.
+
+use std::collections::HashMap;
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::Node;
+use k8s_openapi::jiff::Timestamp;
+
+use super::{PodStatus, RevisionRole, StatefulSetStatus, Warning, WarningCode};
+use crate::core::failures::{Blocker, blockers};
+use crate::core::names::{OrdinalRange, pod_name};
+use crate::core::objects::*;
+use crate::core::orphans::Keep;
+use crate::core::rollout::Journal;
+use crate::core::snapshot::Snapshot;
+
+type Found = Vec<(WarningCode, String)>;
+
+/// Every warning, family by family, in the order a person should read them.
+pub(super) fn warnings(
+    status: &StatefulSetStatus,
+    sts: &StatefulSet,
+    snapshot: &Snapshot,
+    nodes: Option<&HashMap<&str, &Node>>,
+    unverified: &[String],
+    now: Timestamp,
+) -> Vec<Warning> {
+    let blockers = blockers(sts, &snapshot.pods, status.controller_failures.as_deref().unwrap_or_default());
+    let families = [
+        service_warnings(status),
+        pod_warnings(status, nodes, &blockers, now),
+        controller_warnings(sts, snapshot, &blockers, now),
+        rollout_warnings(status, sts, &blockers),
+        version_warnings(status, snapshot),
+        storage_warnings(status, unverified),
+    ];
+    families.into_iter().flatten().map(|(code, message)| Warning { code, message }).collect()
+}
+
+fn service_warnings(status: &StatefulSetStatus) -> Found {
+    let name = &status.name;
+    let svc = &status.service;
+    let mut out = Found::new();
+    match (&svc.name, svc.exists) {
+        (None, _) => out.push((
+            WarningCode::ServiceMissing,
+            "spec.serviceName is empty: pods get no stable DNS names; set it to a headless Service"
+                .to_owned(),
+        )),
+        (Some(svc_name), false) => out.push((
+            WarningCode::ServiceMissing,
+            format!(
+                "governing Service {svc_name} does not exist: the pods' DNS names will not resolve; \
+                 create a headless Service (clusterIP: None) named {svc_name} selecting the pods"
+            ),
+        )),
+        (Some(svc_name), true) => {
+            if svc.headless == Some(false) {
+                out.push((
+                    WarningCode::ServiceNotHeadless,
+                    format!(
+                        "Service {svc_name} is not headless: per-pod DNS names will not resolve; \
+                         recreate it with clusterIP: None"
+                    ),
+                ));
+            }
+            if svc.selects_pods == Some(false) {
+                out.push((
+                    WarningCode::ServiceSelectorMismatch,
+                    format!(
+                        "Service {svc_name} does not select the pods of {name}: their DNS names will not \
+                         resolve; make its selector match the pod template labels"
+                    ),
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn pod_warnings(
+    status: &StatefulSetStatus,
+    nodes: Option<&HashMap<&str, &Node>>,
+    blockers: &[Blocker],
+    now: Timestamp,
+) -> Found {
+    let name = &status.name;
+    let mut out = Found::new();
+    let failing_for = |pod: &str| {
+        blockers.iter().any(|b| matches!(b, Blocker::Failing(f) if f.pod.as_deref() == Some(pod)))
+    };
+    for o in status.ordinals.iter().filter(|o| o.live) {
+        let Some(pod) = &o.pod else {
+            let missing = pod_name(name, o.ordinal);
+            // A failure names it: ControllerFailing says what keeps the controller from creating it.
+            if !failing_for(&missing) {
+                out.push((
+                    WarningCode::PodMissing,
+                    format!(
+                        "ordinal {} has no pod {missing}: the controller has not created it yet",
+                        o.ordinal
+                    ),
+                ));
+            }
+            continue;
+        };
+        if !pod.ready {
+            out.push((
+                WarningCode::PodNotReady,
+                format!(
+                    "pod {} is not Ready ({}): check `kubectl describe pod {}`",
+                    pod.name, pod.status, pod.name
+                ),
+            ));
+        }
+        if pod.node_ready == Some(false) {
+            let node = pod.node.as_deref().unwrap_or_default();
+            let since = nodes
+                .and_then(|n| n.get(node))
+                .and_then(|n| node_ready_condition(n))
+                .map(|(state, since)| format!(" ({state} for {})", age(since.map(|t| t.0), now)))
+                .unwrap_or_default();
+            let waiting = if matches!(pod.status.as_str(), "Terminating" | "Unknown") {
+                format!("{} was evicted, but no kubelet can confirm it stopped, so", pod.name)
+            } else {
+                format!("until {} is deleted", pod.name)
+            };
+            let blocked = if status.pod_management_policy == ORDERED_READY {
+                " (and, OrderedReady, holds back every change to higher ordinals)"
+            } else {
+                ""
+            };
+            out.push((
+                WarningCode::PodOnNotReadyNode,
+                format!(
+                    "pod {} is on node {node}, which is NotReady{since}: {waiting} the StatefulSet will not create a \
+                     replacement{blocked}; if the node is gone for good, run `kubectl stateful recover {}`",
+                    pod.name, pod.name
+                ),
+            ));
+        }
+        for claim in &o.pvcs {
+            match claim.phase.as_deref() {
+                None => out.push((
+                    WarningCode::PvcMissing,
+                    format!(
+                        "PVC {} is missing: the controller recreates it empty when pod {} is created",
+                        claim.name, pod.name
+                    ),
+                )),
+                Some("Pending") => out.push((
+                    WarningCode::PvcPending,
+                    format!(
+                        "PVC {} is Pending: check its StorageClass and `kubectl describe pvc {}`",
+                        claim.name, claim.name
+                    ),
+                )),
+                Some("Lost") => out.push((
+                    WarningCode::PvcLost,
+                    format!(
+                        "PVC {} is Lost: its PersistentVolume {} is gone; restore it from a backup",
+                        claim.name,
+                        claim.volume.as_deref().unwrap_or("?")
+                    ),
+                )),
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// What keeps the controller from making progress: its failures, and pods it cannot update.
+fn controller_warnings(
+    sts: &StatefulSet,
+    snapshot: &Snapshot,
+    blockers: &[Blocker],
+    now: Timestamp,
+) -> Found {
+    blockers
+        .iter()
+        .map(|b| {
+            let code = match b {
+                Blocker::Failing(_) => WarningCode::ControllerFailing,
+                Blocker::LacksClaims { .. } => WarningCode::PodMissingClaim,
+            };
+            (code, b.describe(sts, &snapshot.pods, now))
+        })
+        .collect()
+}
+
+fn rollout_warnings(status: &StatefulSetStatus, sts: &StatefulSet, blockers: &[Blocker]) -> Found {
+    let mut out = Found::new();
+    let name = &status.name;
+    let namespace = &status.namespace;
+    let Some(update) = &status.revisions.update else {
+        return out;
+    };
+    let live: Vec<&PodStatus> =
+        status.ordinals.iter().filter(|o| o.live).filter_map(|o| o.pod.as_ref()).collect();
+    let older: Vec<&PodStatus> =
+        live.iter().copied().filter(|p| p.revision_role != Some(RevisionRole::Update)).collect();
+    let partition = status.update_strategy.partition.unwrap_or(0);
+    let journal = Journal::of(sts).ok().flatten();
+    let on_delete = status.update_strategy.kind == ON_DELETE;
+    if !older.is_empty() {
+        let held = status.ordinals.iter().filter(|o| o.held_back).count();
+        let guide = if !blockers.is_empty() {
+            "the controller is blocked (see below): fix that first; `kubectl stateful rollout` refuses until then"
+                .to_owned()
+        } else if on_delete {
+            let highest = older.iter().map(|p| p.name.as_str()).next_back().unwrap_or_default();
+            format!(
+                "OnDelete: the controller replaces a pod only once it is deleted; delete the {} pod(s) on older \
+                 revisions one at a time, highest ordinal first, waiting for each replacement to be Ready \
+                 (`kubectl delete pod {highest} -n {namespace}`)",
+                older.len()
+            )
+        } else if journal.is_some() {
+            format!(
+                "a `kubectl stateful rollout` is in progress: run `kubectl stateful rollout {name}` to resume or add --abort"
+            )
+        } else {
+            format!("`kubectl stateful rollout {name}` steps it through")
+        };
+        let verb = if on_delete { "waiting for deletion" } else { "in progress" };
+        out.push((
+            WarningCode::RolloutInProgress,
+            format!(
+                "rollout {verb}: {} of {} pods on update revision {}{}; {guide}",
+                status.replicas.updated,
+                status.replicas.desired,
+                short_revision(name, &update.name),
+                if held > 0 { format!(", {held} held back by partition {partition}") } else { String::new() },
+            ),
+        ));
+        for pod in live.iter().filter(|p| p.revision_role == Some(RevisionRole::Update) && !p.ready) {
+            let trap = if status.pod_management_policy == ORDERED_READY {
+                "the controller waits for it and will not roll back even if the template is reverted (forced rollback)"
+            } else {
+                "the rollout cannot complete until it is Ready"
+            };
+            out.push((
+                WarningCode::RolloutStalled,
+                format!(
+                    "pod {} runs the update revision but is not Ready ({}): {trap}; fix the template, or run \
+                     `kubectl stateful rollout {name} --abort`, which deletes stuck pods after confirmation",
+                    pod.name, pod.status
+                ),
+            ));
+        }
+    } else if partition > 0 && status.update_strategy.kind == ROLLING_UPDATE {
+        out.push((
+            WarningCode::PartitionWithoutUpdate,
+            format!(
+                "partition is {partition} with no update pending: the next template change will reach only ordinals \
+                 ≥ {}; run `kubectl stateful rollout {name} --partition 0` unless you are staging a canary",
+                i64::from(status.ordinals_start) + i64::from(partition)
+            ),
+        ));
+    }
+    // Pods a scale-up created on the update revision while the canary held the others back: no
+    // step released them, yet they run the new revision.
+    if let Some(staged) = journal.and_then(|j| j.staged_replicas) {
+        let range = OrdinalRange { start: status.ordinals_start, replicas: status.replicas.desired };
+        let unreleased: Vec<&str> = status
+            .ordinals
+            .iter()
+            .filter(|o| o.live && range.index_of(o.ordinal) >= i64::from(staged))
+            .filter_map(|o| o.pod.as_ref())
+            .filter(|p| p.revision_role == Some(RevisionRole::Update))
+            .map(|p| p.name.as_str())
+            .collect();
+        if !unreleased.is_empty() {
+            out.push((
+                WarningCode::UnreleasedUpdate,
+                format!(
+                    "{} run the update revision though no step released them: a scale-up created them while the \
+                     rollout held {staged} replicas back; `kubectl stateful rollout {name} --abort` rolls them back too",
+                    unreleased.join(", ")
+                ),
+            ));
+        }
+    }
+    out
+}
+
+fn version_warnings(status: &StatefulSetStatus, snapshot: &Snapshot) -> Found {
+    let mut out = Found::new();
+    if let Some(max) = &status.update_strategy.max_unavailable
+        && let Some(gate) = max_unavailable_gate(snapshot.server_release())
+    {
+        out.push((
+            WarningCode::MaxUnavailableIgnored,
+            format!(
+                "maxUnavailable is {max}, but {gate}: the controller probably ignores it and updates one pod at a time"
+            ),
+        ));
+    }
+    out
+}
+
+/// Claims outside the live ordinals, named-alike claims, and volumes a deleted claim left.
+fn storage_warnings(status: &StatefulSetStatus, unverified: &[String]) -> Found {
+    let name = &status.name;
+    let namespace = &status.namespace;
+    let mut out = Found::new();
+    if !status.orphaned_pvcs.is_empty() {
+        let names: Vec<&str> = status.orphaned_pvcs.iter().map(|c| c.name.as_str()).collect();
+        out.push((
+            WarningCode::OrphanedPvcs,
+            format!(
+                "{} PVC(s) outside the live ordinals ({}): a scale-up re-attaches them with their old data; \
+                 `kubectl stateful pvc prune {name}` removes them safely",
+                names.len(),
+                names.join(", ")
+            ),
+        ));
+    }
+    let parked: Vec<&str> =
+        status.kept_pvcs.iter().filter(|k| k.keep == Keep::Parked).map(|k| k.claim.name.as_str()).collect();
+    if !parked.is_empty() {
+        out.push((
+            WarningCode::KeptPvcs,
+            format!(
+                "{name} is scaled to 0 and keeps {} PVC(s) ({}): scaling it up re-attaches them with their data; \
+                 if that data is no longer wanted, `kubectl stateful pvc prune {name} --include-scaled-to-zero` removes them",
+                parked.len(),
+                parked.join(", ")
+            ),
+        ));
+    }
+    for pvc in unverified {
+        out.push((
+            WarningCode::UnverifiedPvc,
+            format!(
+                "PVC {pvc} is named like a claim of {name} but has neither its selector labels nor an \
+                 ownerReference: not counted as its orphan; check who created it"
+            ),
+        ));
+    }
+    for volume in &status.released_volumes {
+        out.push((
+            WarningCode::ReleasedVolume,
+            format!(
+                "PersistentVolume {} is Released (reclaim policy {}) and still holds the data of {}: to bind it \
+                 again, clear its old binding with `kubectl patch pv {} --type json -p \
+                 '[{{\"op\":\"remove\",\"path\":\"/spec/claimRef/uid\"}},{{\"op\":\"remove\",\"path\":\"/spec/claimRef/resourceVersion\"}}]'`; \
+                 the next claim named {} in namespace {namespace} (created when {name} scales up to include ordinal {}) then binds to it",
+                volume.name, volume.reclaim_policy, volume.claim, volume.name, volume.claim, volume.ordinal
+            ),
+        ));
+    }
+    out
+}
+
+/// Why `maxUnavailable` is probably ignored by this server, or `None` when it is honoured or
+/// the server version is unknown. The MaxUnavailableStatefulSet gate: alpha (off) 1.24–1.34,
+/// beta on 1.35.0–1.35.3, off again 1.35.4–1.36 after a regression (kubernetes#137409), on from 1.37.
+pub fn max_unavailable_gate(release: Option<(u32, u32, u32)>) -> Option<String> {
+    let (major, minor, patch) = release?;
+    let off = major == 1 && (minor < 35 || (minor == 35 && patch >= 4) || minor == 36);
+    off.then(|| {
+        format!("the MaxUnavailableStatefulSet feature gate is off by default on Kubernetes {major}.{minor}.{patch}")
+    })
+}
