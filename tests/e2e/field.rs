@@ -77,6 +77,7 @@ async fn ready_pods(env: &Env) -> Vec<String> {
 async fn an_abort_rolls_back_below_a_partition_set_before_the_rollout() {
     let env = Env::new("field-abort-partition").await;
     env.statefulset(&Sts { partition: Some(2), ..Sts::new("web", 3) }).await;
+    let before = sts(&env, "web").await.status.unwrap().current_revision.unwrap();
     let v2 = format!("app={}", v("app:v2"));
     let staged =
         env.plugin().args(["rollout", "web", "--image", &v2, "--partition", "1", "--yes"]).output().unwrap();
@@ -98,6 +99,10 @@ async fn an_abort_rolls_back_below_a_partition_set_before_the_rollout() {
     let mut rolled_back = named(&events, "podRolledBack");
     rolled_back.sort_unstable();
     assert_eq!(rolled_back, ["web-1", "web-2"], "every pod it rolled back is named");
+    assert!(
+        events.iter().filter(|e| e["event"] == "podRolledBack").all(|e| e["revision"] == before.as_str()),
+        "rolled back to the revision from before: {events:?}"
+    );
     let web = sts(&env, "web").await;
     assert_eq!(partition(&web), 2, "the partition from before the rollout");
     assert!(!web.annotations().contains_key(JOURNAL));

@@ -12,9 +12,7 @@ use super::execute::Executor;
 use super::report::Event;
 use super::wait::{Waiter, Wake, deadline};
 use crate::apply::{Deleted, Exact, delete_exact};
-use crate::core::objects::{
-    ordinal_range, partition, pod_ready, pod_revision, pods_of, terminating, update_revision,
-};
+use crate::core::objects::{ordinal_range, partition, pod_ready, pod_revision, pods_of, terminating};
 use crate::core::patches;
 use crate::core::rollout::conditions::{Rollback, rollback_progress, stragglers};
 use crate::core::rollout::decide::abort as abort_decision;
@@ -100,23 +98,18 @@ impl Executor<'_, '_> {
         let mut deleted: Vec<String> = Vec::new();
         loop {
             let name = self.name().to_owned();
+            let target = &abort.target;
             let reporter = &mut *self.reporter;
             let (now, stuck) = waiter
                 .until(
                     &sts,
                     until,
                     |sts, pods, _| {
-                        for pod in pods_of(sts, pods) {
-                            let (_, pod) = pod;
-                            let back = update_revision(sts).is_some_and(|u| pod_revision(pod) == Some(u))
-                                && pod_ready(pod)
-                                && !terminating(pod);
+                        for (_, pod) in pods_of(sts, pods) {
+                            let back = pod_revision(pod) == Some(target.as_str()) && pod_ready(pod) && !terminating(pod);
                             if back && let Some(i) = rolling_back.iter().position(|n| *n == pod.name_any()) {
                                 rolling_back.remove(i);
-                                reporter.event(Event::PodRolledBack {
-                                    pod: pod.name_any(),
-                                    revision: update_revision(sts).unwrap_or_default().to_owned(),
-                                })?;
+                                reporter.event(Event::PodRolledBack { pod: pod.name_any(), revision: target.clone() })?;
                             }
                         }
                         Ok(match rollback_progress(sts, pods, &deleted) {

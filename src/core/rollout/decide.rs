@@ -208,10 +208,6 @@ pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<De
     if request.abort || journal.as_ref().is_some_and(|j| j.aborting) {
         return Ok(abort(sts, pods, journal, now));
     }
-    if journal.is_none() && !is_settled(sts) {
-        let counted = sts.status.as_ref().map_or(0, |s| s.replicas);
-        return Err(Refusal::Scaling { name, counted, replicas });
-    }
     if let (Some(journal), Some(_)) = (&journal, request.template) {
         return Err(Refusal::InProgress { name, started_at: journal.started_at });
     }
@@ -224,7 +220,7 @@ pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<De
             None => Decision::NothingToDo { revision },
         });
     }
-    preflight(sts, pods, events, now)?;
+    preflight(sts, pods, events, journal.is_none(), now)?;
     let sizes = match (request.steps, &journal) {
         (Some(steps), _) => steps.clone(),
         (None, Some(journal)) => journal.step_sizes()?,
@@ -297,13 +293,25 @@ pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<De
 }
 
 /// The refusals that keep a rollout from starting or going on: a controller that cannot act
-/// (its failures, pods it cannot update), a live ordinal without a pod, a pod outside the live
-/// ordinals. A rollout would wait for the controller forever in each case.
-fn preflight(sts: &StatefulSet, pods: &[Pod], events: &[Event], now: Timestamp) -> Result<(), Refusal> {
+/// (its failures, pods it cannot update), a scale in progress (for a new rollout: a partition
+/// does not hold back pods created meanwhile), a live ordinal without a pod, a pod outside the
+/// live ordinals. A rollout would wait for the controller forever, or release pods it did not
+/// plan, in each case. A blocked controller comes first: it is why a set stays short.
+fn preflight(
+    sts: &StatefulSet,
+    pods: &[Pod],
+    events: &[Event],
+    new: bool,
+    now: Timestamp,
+) -> Result<(), Refusal> {
     let name = sts.name_any();
     let failures = controller_failures(sts, events, pods, now);
     if let Some(blocker) = blockers(sts, pods, &failures).first() {
         return Err(Refusal::Blocked { name, reason: blocker.describe(sts, pods, now) });
+    }
+    if new && !is_settled(sts) {
+        let counted = sts.status.as_ref().map_or(0, |s| s.replicas);
+        return Err(Refusal::Scaling { name, counted, replicas: replicas(sts) });
     }
     let range = ordinal_range(sts);
     let ours = pods_of(sts, pods);
@@ -528,7 +536,8 @@ mod tests {
 
         let mut scaling = sts("web", 3).build();
         scaling.status.as_mut().unwrap().replicas = 2;
-        let error = refused(&scaling, Request::default());
+        let new = template(&web);
+        let error = refused(&scaling, Request { template: Some(&new), ..Request::default() });
         assert_eq!(error.to_string().split(':').next(), Some("web is scaling (status.replicas 2 of 3)"));
         assert!(!error.is_usage());
 
@@ -556,8 +565,15 @@ mod tests {
         assert!(matches!(error, Refusal::NotObserved { .. }) && error.may_pass());
         let mut short = sts("web", 3).build();
         short.status.as_mut().unwrap().replicas = 2;
-        let error = decided(&short, &[], &Request::default()).unwrap_err();
+        let new = template(&short);
+        let error =
+            decided(&short, &[], &Request { template: Some(&new), ..Request::default() }).unwrap_err();
         assert!(matches!(error, Refusal::Scaling { .. }) && error.may_pass());
+        assert_eq!(
+            decided(&short, &[], &Request::default()).unwrap(),
+            Decision::NothingToDo { revision: "rev1".into() },
+            "nothing to roll out is true even mid-scale"
+        );
     }
 
     #[test]
@@ -669,8 +685,15 @@ mod tests {
         let web = sts("web", 1).build();
         let mut adopted = pod(&web, 0).build();
         adopted.metadata.name = Some("web-canary".into());
-        let error = decided(&web, &[pod(&web, 0).build(), adopted], &Request { partition: Some(0), ..Request::default() });
-        assert!(matches!(error, Ok(Decision::MovePartition { .. })), "moving the partition of a settled set is fine");
+        let error = decided(
+            &web,
+            &[pod(&web, 0).build(), adopted],
+            &Request { partition: Some(0), ..Request::default() },
+        );
+        assert!(
+            matches!(error, Ok(Decision::MovePartition { .. })),
+            "moving the partition of a settled set is fine"
+        );
         let new = template(&web);
         let request = Request { template: Some(&new), ..Request::default() };
         let mut adopted = pod(&web, 0).build();
