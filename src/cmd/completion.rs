@@ -28,8 +28,17 @@ pub struct Args {
 /// completes through the `kubectl_complete-stateful` script shipped beside the binary.
 pub fn run(args: Args, io: &mut Streams) -> Result<()> {
     let mut command = Cli::command();
-    clap_complete::generate(args.shell, &mut command, "kubectl-stateful", &mut io.out);
-    rendered(io.out.flush())
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut command, "kubectl-stateful", &mut script);
+    if args.shell == Shell::Bash {
+        // clap_complete names bash's states after the subcommands' bin names ("kubectl stateful
+        // status": kubectl__subcmd__stateful__…) but tracks them after the binary's
+        // (kubectl__stateful__…), so no state matched and nothing completed after the command
+        // (clap-rs/clap#6421). Spell them one way.
+        let text = String::from_utf8_lossy(&script).replace("kubectl__subcmd__stateful", "kubectl__stateful");
+        script = text.into_bytes();
+    }
+    rendered(io.out.write_all(&script).and_then(|()| io.out.flush()))
 }
 
 /// cobra's ShellCompDirectiveNoFileComp: never fall back to file names.

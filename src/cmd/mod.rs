@@ -4,6 +4,8 @@
 pub mod completion;
 pub mod pvc;
 pub mod recover;
+#[cfg(test)]
+mod render_tests;
 pub mod rollout;
 pub mod status;
 pub mod version;
