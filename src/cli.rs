@@ -19,7 +19,7 @@ Docs: https://github.com/kubectl-stateful/kubectl-stateful/tree/main/docs";
 
 #[derive(Debug, Parser)]
 #[command(name = "kubectl-stateful", bin_name = "kubectl stateful", version, about = ABOUT, after_help = AFTER_HELP)]
-#[command(propagate_version = true, disable_help_subcommand = true, args_override_self = true)]
+#[command(disable_help_subcommand = true, args_override_self = true)]
 pub struct Cli {
     #[command(flatten)]
     pub kube: KubeArgs,
@@ -51,10 +51,117 @@ pub enum Command {
     Completion(cmd::completion::Args),
 }
 
+/// Value parsers of the flags and arguments: everything is checked at parse time (a usage
+/// error, exit 2) so that no name reaches a URL unchecked and no duration overflows a deadline.
+pub mod parse {
+    use std::time::Duration;
+
+    /// The longest duration any flag takes (30 days): far beyond any rollout step or request,
+    /// and small enough that every deadline computed from it fits.
+    pub const MAX_DURATION: Duration = Duration::from_secs(30 * 24 * 3600);
+
+    /// A duration such as `30s`, `2m`, `1h30m` (humantime), at most [`MAX_DURATION`].
+    pub fn duration(text: &str) -> Result<Duration, String> {
+        let parsed = humantime::parse_duration(text)
+            .map_err(|e| format!("{text:?} is not a duration like 30s, 2m or 1h30m ({e})"))?;
+        bounded(text, parsed)
+    }
+
+    /// kubectl's `--request-timeout`: a duration or bare seconds (`30`); `0` waits forever.
+    pub fn request_timeout(text: &str) -> Result<Duration, String> {
+        match text.parse::<u64>() {
+            Ok(seconds) => bounded(text, Duration::from_secs(seconds.min(MAX_DURATION.as_secs() + 1))),
+            Err(_) => duration(text),
+        }
+    }
+
+    fn bounded(text: &str, duration: Duration) -> Result<Duration, String> {
+        if duration > MAX_DURATION {
+            return Err(format!("{text:?} is longer than the most any flag takes, 30 days"));
+        }
+        Ok(duration)
+    }
+
+    /// The name of a Kubernetes object: a DNS-1123 subdomain (lower-case letters, digits, `-`
+    /// and `.`, at most 253 characters, starting and ending with a letter or digit), as the API
+    /// server requires (`k8s.io/apimachinery/pkg/util/validation`, `IsDNS1123Subdomain`).
+    pub fn object_name(text: &str) -> Result<String, String> {
+        let labels_ok = text.split('.').all(|label| is_label(label, 253));
+        if text.is_empty() || text.len() > 253 || !labels_ok {
+            return Err(format!(
+                "{text:?} is not a Kubernetes object name (lower-case letters, digits, '-' and '.', starting and ending \
+                 with a letter or digit)"
+            ));
+        }
+        Ok(text.to_owned())
+    }
+
+    /// A namespace: a DNS-1123 label (at most 63 characters). Empty means "not given", as kubectl
+    /// reads `-n ''`: the context's namespace, then `default`.
+    pub fn namespace(text: &str) -> Result<String, String> {
+        if text.is_empty() || is_label(text, 63) {
+            return Ok(text.to_owned());
+        }
+        Err(format!(
+            "{text:?} is not a namespace name (lower-case letters, digits and '-', at most 63 characters, starting \
+             and ending with a letter or digit)"
+        ))
+    }
+
+    fn is_label(text: &str, max: usize) -> bool {
+        let bytes = text.as_bytes();
+        let edge = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+        !bytes.is_empty()
+            && bytes.len() <= max
+            && bytes.first().is_some_and(edge)
+            && bytes.last().is_some_and(edge)
+            && bytes.iter().all(|b| edge(b) || *b == b'-')
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use clap::CommandFactory;
+    use proptest::prelude::*;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_are_bounded_at_parse_time() {
+        assert_eq!(parse::duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse::request_timeout("0"), Ok(Duration::ZERO));
+        assert_eq!(parse::request_timeout("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse::request_timeout("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse::duration("30days"), Ok(parse::MAX_DURATION));
+        for bad in ["soon", "-1", "300000000000y", "31days", "18446744073709551615", ""] {
+            assert!(parse::request_timeout(bad).is_err() || bad == "18446744073709551615", "{bad:?}");
+            assert!(parse::duration(bad).is_err(), "{bad:?}");
+        }
+        assert!(parse::request_timeout("18446744073709551615").is_err(), "bare seconds are bounded too");
+    }
+
+    #[test]
+    fn names_are_kubernetes_names() {
+        for good in ["web", "web-0", "a", "db.prod", "x1"] {
+            assert_eq!(parse::object_name(good), Ok(good.to_owned()));
+        }
+        for bad in ["", "web?a=", "Web", "-web", "web-", "web/x", "we b", "web..x", &"a".repeat(254)] {
+            assert!(parse::object_name(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(parse::namespace(""), Ok(String::new()), "empty means not given");
+        assert!(parse::namespace("db.prod").is_err(), "a namespace is a label");
+        assert!(parse::namespace(&"a".repeat(64)).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn parsers_never_panic(text in "\\PC*") {
+            let _ = parse::duration(&text);
+            let _ = parse::request_timeout(&text);
+            let _ = parse::object_name(&text);
+            let _ = parse::namespace(&text);
+        }
+    }
 
     #[test]
     fn cli_is_well_formed() {

@@ -14,6 +14,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::{ClusterResourceScope, NamespaceResourceScope};
 use kube::{Client, Config, Resource};
 
+use crate::cli::parse;
 use crate::error::{Error, Result};
 use crate::output::{Streams, log_line};
 
@@ -37,11 +38,11 @@ pub struct KubeArgs {
     pub user: Option<String>,
 
     /// The namespace [default: the context's namespace, then "default"]
-    #[arg(short = 'n', long, global = true, value_name = "NAME")]
+    #[arg(short = 'n', long, global = true, value_name = "NAME", value_parser = parse::namespace)]
     pub namespace: Option<String>,
 
     /// How long to wait for one API request (5s, 1m; 0 waits forever)
-    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_request_timeout)]
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse::request_timeout)]
     pub request_timeout: Option<Duration>,
 
     /// Username to impersonate for the operation
@@ -57,8 +58,8 @@ pub struct KubeArgs {
     pub as_uid: Option<String>,
 
     /// The address and port of the Kubernetes API server
-    #[arg(short = 's', long, global = true, value_name = "URL")]
-    pub server: Option<String>,
+    #[arg(short = 's', long, global = true, value_name = "URL", value_parser = parse_server)]
+    pub server: Option<http::Uri>,
 
     /// Bearer token for authentication to the API server
     #[arg(long, global = true, value_name = "TOKEN", hide_env_values = true)]
@@ -138,7 +139,14 @@ static REQUESTS: AtomicUsize = AtomicUsize::new(0);
 impl KubeArgs {
     pub async fn connect(&self) -> Result<Kube> {
         let config = self.config().await?;
-        let namespace = self.namespace.clone().unwrap_or_else(|| config.default_namespace.clone());
+        // An empty namespace (`-n ''`, or a context whose namespace is "") is not given, as
+        // kubectl reads it: never "every namespace", which is what `/namespaces//` would mean.
+        let namespace = [self.namespace.as_deref(), Some(config.default_namespace.as_str())]
+            .into_iter()
+            .flatten()
+            .find(|ns| !ns.is_empty())
+            .unwrap_or("default")
+            .to_owned();
         let builder = ClientBuilder::try_from(config).map_err(Error::kube("create a Kubernetes client"))?;
         let client = if self.verbosity >= LOG_REQUESTS {
             builder.with_layer(&tower::layer::layer_fn(|inner| RequestLog { inner })).build()
@@ -167,7 +175,13 @@ impl KubeArgs {
         };
         let mut config = match kubeconfig {
             Ok(kubeconfig) => {
+                self.check_names(&kubeconfig)?;
                 Config::from_custom_kubeconfig(kubeconfig, &options).await.map_err(Error::Kubeconfig)?
+            }
+            // No kubeconfig, but a server on the command line: connect with the flags alone,
+            // as kubectl does (--token, --certificate-authority and the rest apply below).
+            Err(_) if self.kubeconfig.is_none() && self.server.is_some() => {
+                Config::new(self.server.clone().unwrap_or_default())
             }
             // No kubeconfig anywhere: inside a pod, use its service account as kubectl does.
             Err(err)
@@ -181,6 +195,30 @@ impl KubeArgs {
         Ok(config)
     }
 
+    /// kubectl refuses a `--user` or `--cluster` the kubeconfig does not have; kube-rs would
+    /// quietly go on without credentials (client-go's loader does, kubectl's flag check does not).
+    fn check_names(&self, kubeconfig: &Kubeconfig) -> Result<()> {
+        if let Some(user) = &self.user
+            && !kubeconfig.auth_infos.iter().any(|a| &a.name == user)
+        {
+            let known: Vec<&str> = kubeconfig.auth_infos.iter().map(|a| a.name.as_str()).collect();
+            return Err(Error::ConfigFlag(format!(
+                "user {user:?} is not in the kubeconfig (users: {})",
+                known.join(", ")
+            )));
+        }
+        if let Some(cluster) = &self.cluster
+            && !kubeconfig.clusters.iter().any(|c| &c.name == cluster)
+        {
+            let known: Vec<&str> = kubeconfig.clusters.iter().map(|c| c.name.as_str()).collect();
+            return Err(Error::ConfigFlag(format!(
+                "cluster {cluster:?} is not in the kubeconfig (clusters: {})",
+                known.join(", ")
+            )));
+        }
+        Ok(())
+    }
+
     /// The flags that override what the kubeconfig says.
     fn override_config(&self, config: &mut Config) -> Result<()> {
         if let Some(timeout) = self.request_timeout.filter(|t| !t.is_zero()) {
@@ -191,8 +229,7 @@ impl KubeArgs {
             config.reset_reader_on_write = true;
         }
         if let Some(server) = &self.server {
-            config.cluster_url =
-                server.parse().map_err(|e| Error::Usage(format!("--server {server:?} is not a URL: {e}")))?;
+            config.cluster_url = server.clone();
         }
         if let Some(path) = &self.certificate_authority {
             config.root_cert_file = Some(path.clone());
@@ -264,12 +301,13 @@ where
     }
 }
 
-/// kubectl's `--request-timeout`: a Go-style duration ("5s", "1m30s") or bare seconds ("30").
-pub fn parse_request_timeout(text: &str) -> Result<Duration, String> {
-    if let Ok(seconds) = text.parse::<u64>() {
-        return Ok(Duration::from_secs(seconds));
+/// `--server`: an absolute http(s) URL, checked at parse time.
+fn parse_server(text: &str) -> Result<http::Uri, String> {
+    let uri: http::Uri = text.parse().map_err(|e| format!("{text:?} is not a URL ({e})"))?;
+    match (uri.scheme_str(), uri.authority()) {
+        (Some("https" | "http"), Some(_)) => Ok(uri),
+        _ => Err(format!("{text:?} is not a URL like https://host:6443")),
     }
-    humantime::parse_duration(text).map_err(|e| format!("{text:?} is not a duration like 5s or 1m ({e})"))
 }
 
 #[cfg(test)]
@@ -277,18 +315,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn request_timeouts_read_like_kubectl() {
-        assert_eq!(parse_request_timeout("0"), Ok(Duration::ZERO));
-        assert_eq!(parse_request_timeout("30"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_request_timeout("1m30s"), Ok(Duration::from_secs(90)));
-        assert!(parse_request_timeout("soon").is_err());
-        assert!(parse_request_timeout("-1").is_err());
+    fn servers_are_urls() {
+        assert!(parse_server("https://10.0.0.1:6443").is_ok());
+        for bad in ["::bad", "not a url", "10.0.0.1:6443", "/api"] {
+            assert!(parse_server(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
     fn flags_override_the_kubeconfig() {
         let args = KubeArgs {
-            server: Some("https://10.0.0.1:6443".into()),
+            server: Some("https://10.0.0.1:6443".parse().unwrap()),
             token: Some("t0k3n".into()),
             insecure_skip_tls_verify: true,
             as_user: Some("alice".into()),
@@ -306,7 +343,5 @@ mod tests {
         assert_eq!(config.auth_info.impersonate_uid.as_deref(), Some("42"));
         assert_eq!(config.auth_info.impersonate_groups, Some(vec!["ops".to_owned()]));
         assert!(config.auth_info.token.is_some());
-        let bad = KubeArgs { server: Some("not a url".into()), ..Default::default() };
-        assert!(matches!(bad.override_config(&mut config), Err(Error::Usage(_))));
     }
 }

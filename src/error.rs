@@ -21,6 +21,10 @@ pub enum Error {
     #[error("cannot load kubeconfig: {}", chain(.0))]
     Kubeconfig(#[source] kube::config::KubeconfigError),
 
+    /// A connection flag names what the kubeconfig does not have.
+    #[error("cannot load kubeconfig: {0}")]
+    ConfigFlag(String),
+
     /// An API request failed; `context` says what we were doing.
     #[error("cannot {context}: {}", describe_kube_error(.source))]
     Kube {
@@ -82,6 +86,10 @@ pub enum Error {
     #[error("lost the connection to the API server ({why}): {left}; {resume}")]
     Disconnected { why: String, left: String, resume: String },
 
+    /// An error after this run had changed something: what it left, and how to go on.
+    #[error("{error}; {left}; {resume}")]
+    Stranded { error: Box<Error>, left: String, resume: String },
+
     /// Some of the work was done; the message names what remains.
     #[error("{0}")]
     Partial(String),
@@ -99,6 +107,7 @@ impl Error {
             Error::Rollout(refusal) if refusal.is_usage() => exit::USAGE,
             Error::StepFailed(_) => exit::STEP_FAILED,
             Error::Interrupted { .. } => exit::INTERRUPTED,
+            Error::Stranded { error, .. } => error.exit_code(),
             _ => exit::ERROR,
         }
     }
@@ -129,10 +138,13 @@ impl Error {
 }
 
 /// One line, whatever the error: the server's own message for API errors (it names the
-/// resource, verb and user), the innermost cause for transport errors.
-fn describe_kube_error(error: &kube::Error) -> String {
+/// resource, verb and user; never kube-rs's `Debug` dump of the status), the innermost cause
+/// for transport errors.
+pub fn describe_kube_error(error: &kube::Error) -> String {
     match error {
-        kube::Error::Api(status) if !status.message.is_empty() => status.message.replace('\n', " "),
+        kube::Error::Api(status) if !status.message.is_empty() => {
+            status.message.lines().next().unwrap_or_default().trim().to_owned()
+        }
         kube::Error::Api(status) => format!("{} {}", status.code, status.reason),
         other => chain(other),
     }

@@ -64,6 +64,8 @@ pub struct Extras {
     pub server_version: bool,
     /// Warning events about StatefulSets: what the controller fails to do.
     pub events: bool,
+    /// The namespaces, to see one being deleted.
+    pub namespaces: bool,
 }
 
 /// Reads one StatefulSet, naming the namespace when that is what does not exist.
@@ -83,6 +85,25 @@ pub async fn missing(kube: &Kube, namespace: &str, kind: &'static str, name: &st
     } else {
         Error::NotFound { kind, name: name.to_owned(), namespace: namespace.to_owned() }
     }
+}
+
+/// The namespace in scope (or all of them), `None` when they may not be read or nobody asked.
+async fn optional_namespaces(kube: &Kube, scope: &Scope, wanted: bool) -> Result<Option<Vec<Namespace>>> {
+    if !wanted {
+        return Ok(None);
+    }
+    match scope {
+        Scope::Namespace(ns) => Ok(optional_namespace(kube, ns).await?.map(|n| vec![n])),
+        Scope::All => optional_cluster_list::<Namespace>(&kube.client, true).await,
+    }
+}
+
+/// The namespace object, or `None` when it may not be read (it is only consulted, for a
+/// deletion in progress).
+pub async fn optional_namespace(kube: &Kube, namespace: &str) -> Result<Option<Namespace>> {
+    let api: Api<Namespace> = kube.api_all();
+    let read = api.get_opt(namespace).await.map_err(Error::kube(format!("read namespace {namespace}")));
+    Ok(forbidden_as_none(read)?.flatten())
 }
 
 /// True only when the namespace is known not to exist (an unreadable one is not "missing").
@@ -118,7 +139,7 @@ pub async fn snapshot_of(kube: &Kube, sts: StatefulSet, extras: Extras) -> Resul
             _ => Ok(Vec::new()),
         }
     };
-    let (pods, pvcs, services, volumes, nodes, autoscalers, server_version, events) = tokio::try_join!(
+    let (pods, pvcs, services, volumes, nodes, autoscalers, server_version, events, namespaces) = tokio::try_join!(
         list::<Pod>(client, &scope, pod_selector.as_ref()),
         list::<PersistentVolumeClaim>(client, &scope, None),
         services,
@@ -127,6 +148,7 @@ pub async fn snapshot_of(kube: &Kube, sts: StatefulSet, extras: Extras) -> Resul
         optional_autoscalers(client, &scope, extras.autoscalers),
         server_version(client, extras.server_version),
         optional_events(client, &scope, Some(&name), extras.events),
+        optional_namespaces(kube, &scope, extras.namespaces),
     )?;
     let mut snapshot = Snapshot {
         statefulsets: vec![sts],
@@ -138,6 +160,7 @@ pub async fn snapshot_of(kube: &Kube, sts: StatefulSet, extras: Extras) -> Resul
         autoscalers,
         server_version,
         events,
+        namespaces,
     };
     let sts = &snapshot.statefulsets[0];
     if claims_of(sts, &snapshot.pvcs).iter().any(|c| !c.live) {
@@ -155,24 +178,37 @@ pub async fn snapshot_in(kube: &Kube, scope: &Scope, extras: Extras) -> Result<S
     let client = &kube.client;
     let services =
         async { if extras.services { list::<Service>(client, scope, None).await } else { Ok(Vec::new()) } };
-    let (statefulsets, pods, pvcs, services, volumes, nodes, autoscalers, server_version, events) = tokio::try_join!(
-        list::<StatefulSet>(client, scope, None),
-        list::<Pod>(client, scope, None),
-        list::<PersistentVolumeClaim>(client, scope, None),
-        services,
-        optional_cluster_list::<PersistentVolume>(client, extras.volumes),
-        optional_cluster_list::<Node>(client, extras.nodes),
-        optional_autoscalers(client, scope, extras.autoscalers),
-        server_version(client, extras.server_version),
-        optional_events(client, scope, None, extras.events),
-    )?;
+    let (statefulsets, pods, pvcs, services, volumes, nodes, autoscalers, server_version, events, namespaces) =
+        tokio::try_join!(
+            list::<StatefulSet>(client, scope, None),
+            list::<Pod>(client, scope, None),
+            list::<PersistentVolumeClaim>(client, scope, None),
+            services,
+            optional_cluster_list::<PersistentVolume>(client, extras.volumes),
+            optional_cluster_list::<Node>(client, extras.nodes),
+            optional_autoscalers(client, scope, extras.autoscalers),
+            server_version(client, extras.server_version),
+            optional_events(client, scope, None, extras.events),
+            optional_namespaces(kube, scope, extras.namespaces),
+        )?;
     if statefulsets.is_empty()
         && let Scope::Namespace(ns) = scope
         && namespace_missing(kube, ns).await
     {
         return Err(Error::NamespaceNotFound(ns.clone()));
     }
-    Ok(Snapshot { statefulsets, pods, pvcs, services, volumes, nodes, autoscalers, server_version, events })
+    Ok(Snapshot {
+        statefulsets,
+        pods,
+        pvcs,
+        services,
+        volumes,
+        nodes,
+        autoscalers,
+        server_version,
+        events,
+        namespaces,
+    })
 }
 
 /// Warning events about StatefulSets (one of them, or all), filtered by the API server

@@ -130,6 +130,7 @@ impl Live {
             autoscalers: None,
             server_version: None,
             events: None,
+            namespaces: None,
         })
     }
 }
@@ -163,6 +164,14 @@ where
     K::DynamicType: Eq + std::hash::Hash + Clone,
 {
     store.state().iter().map(|o: &Arc<K>| K::clone(o)).collect()
+}
+
+/// `timeout` from now; a timeout too large to add means "never" (about a century), not a panic.
+/// Durations are bounded at parse time (`cli::parse::MAX_DURATION`); this is the second fence.
+pub fn deadline(timeout: std::time::Duration) -> tokio::time::Instant {
+    const NEVER: std::time::Duration = std::time::Duration::from_secs(100 * 365 * 24 * 3600);
+    let now = tokio::time::Instant::now();
+    now.checked_add(timeout).or_else(|| now.checked_add(NEVER)).unwrap_or(now)
 }
 
 /// The kube error inside a watcher error, for one-line reporting.

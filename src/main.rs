@@ -28,7 +28,14 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            io.say(format_args!("{} (see --help)", one_line(&e.to_string())));
+            let line = match e.kind() {
+                // clap's own text here is the help's first line, which reads as no error at all.
+                clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    "error: a command is required".to_owned()
+                }
+                _ => one_line(&e.to_string()),
+            };
+            io.say(format_args!("{line} (see --help)"));
             return ExitCode::from(exit::USAGE);
         }
     };
@@ -36,17 +43,28 @@ fn main() -> ExitCode {
     exit_code(result, &mut io)
 }
 
-/// clap's message without its usage block: the first line, joined with the list it
-/// introduces ("required arguments were not provided:" is followed by their names).
+/// clap's message on one line, without its usage block: the first line, joined with the list
+/// it introduces ("required arguments were not provided:" is followed by their names), and the
+/// possible values or the tip clap adds ("[possible values: …]", "tip: a similar argument exists").
 fn one_line(text: &str) -> String {
     let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
     let first = lines.next().unwrap_or("error: invalid arguments").to_owned();
-    if !first.ends_with(':') {
-        return first;
-    }
-    let items: Vec<&str> =
+    let rest: Vec<&str> =
         lines.take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more")).collect();
-    format!("{first} {}", items.join(", "))
+    if first.ends_with(':') {
+        return format!("{first} {}", rest.join(", "));
+    }
+    let mut line = first;
+    for extra in rest {
+        if extra.starts_with('[') {
+            line.push(' ');
+            line.push_str(extra);
+        } else if extra.starts_with("tip: a similar") {
+            line.push_str("; ");
+            line.push_str(extra);
+        }
+    }
+    line
 }
 
 /// One line on stderr for an error, and the documented exit code; a closed stdout (`| head`)

@@ -1,7 +1,9 @@
-//! Ctrl-C for the whole process. The handler is installed when a command starts, before any
-//! request, so SIGINT never kills the process halfway through a change: waits notice it and
-//! say where they left things, a prompt returns (console re-raises SIGINT on ^C), and `run`
-//! gives a command a moment to stop cleanly before it gives up on it.
+//! Ctrl-C (SIGINT), SIGTERM and SIGHUP for the whole process: what `timeout`, a CI job's
+//! cancellation and a closed SSH session send are handled like Ctrl-C. The handler is installed
+//! when a command starts, before any request, so a signal never kills the process halfway
+//! through a change: waits notice it and say where they left things, a prompt returns (console
+//! reports ^C as an interrupted read), and `run` gives a command a moment to stop cleanly
+//! before it gives up on it.
 
 use std::sync::OnceLock;
 
@@ -13,18 +15,20 @@ fn sender() -> &'static watch::Sender<bool> {
     PRESSED.get_or_init(|| watch::channel(false).0)
 }
 
-/// Installs the handler now (on Unix synchronously, so no SIGINT can slip in before it).
+/// Installs the handlers now (on Unix synchronously, so no signal can slip in before them).
 pub fn listen() {
     let pressed = sender();
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut interrupt) = signal(SignalKind::interrupt()) {
-            tokio::spawn(async move {
-                if interrupt.recv().await.is_some() {
-                    pressed.send_replace(true);
-                }
-            });
+        for kind in [SignalKind::interrupt(), SignalKind::terminate(), SignalKind::hangup()] {
+            if let Ok(mut stream) = signal(kind) {
+                tokio::spawn(async move {
+                    if stream.recv().await.is_some() {
+                        pressed.send_replace(true);
+                    }
+                });
+            }
         }
     }
     #[cfg(not(unix))]
@@ -35,14 +39,14 @@ pub fn listen() {
     });
 }
 
-/// Resolves once Ctrl-C has been pressed (at once if it already was).
+/// Resolves once a signal has arrived (at once if one already has).
 pub async fn interrupted() {
     let mut pressed = sender().subscribe();
-    // The sender lives in a static, so waiting can only end with Ctrl-C.
+    // The sender lives in a static, so waiting can only end with a signal.
     let _ = pressed.wait_for(|pressed| *pressed).await;
 }
 
-/// Whether Ctrl-C has been pressed, for loops that check between steps.
+/// Whether a signal has arrived, for loops that check between steps.
 pub fn is_interrupted() -> bool {
     *sender().borrow()
 }

@@ -104,6 +104,8 @@ impl Terminal {
 }
 
 fn prompt_error(error: dialoguer::Error) -> Error {
+    // A prompt hides the cursor while it runs; one left by ^C would leave it hidden.
+    let _ = console::Term::stderr().show_cursor();
     match error {
         dialoguer::Error::IO(e) if e.kind() == std::io::ErrorKind::Interrupted => {
             Error::Interrupted { at_prompt: true, left: "nothing was changed by it".to_owned(), resume: None }

@@ -150,6 +150,22 @@ macro_rules! usage_errors {
 }
 
 usage_errors! {
+    // Names reach URLs only as checked Kubernetes names; durations are bounded so no deadline
+    // overflows (issue: `rollout 'web?a='` rolled out `web`; `--timeout 300000000000y` panicked).
+    usage_name_with_a_query: ["rollout", "web?a=", "--image", "app=img:v2", "--yes"];
+    usage_name_with_a_slash: ["status", "web/pods"];
+    usage_name_upper_case: ["pvc", "prune", "Web"];
+    usage_recover_target_not_a_name: ["recover", "pg_2"];
+    usage_namespace_not_a_name: ["-n", "Shop", "status"];
+    usage_namespace_with_a_dot: ["--namespace", "a.b", "status"];
+    usage_request_timeout_huge: ["--request-timeout", "300000000000y", "version"];
+    usage_request_timeout_huge_seconds: ["--request-timeout", "99999999999999", "version"];
+    usage_rollout_timeout_huge: ["rollout", "web", "--timeout", "300000000000y", "--yes"];
+    usage_rollout_pause_huge: ["rollout", "web", "--pause", "31days", "--yes"];
+    usage_recover_timeout_huge: ["recover", "pg-2", "--timeout", "300000000000y", "--yes"];
+    usage_recover_ordinal_too_large: ["recover", "pg", "--ordinal", "4294967295"];
+    usage_status_watch_all_namespaces: ["status", "-A", "--watch"];
+    usage_discard_journal_with_image: ["rollout", "web", "--discard-journal", "--image", "app=x"];
     usage_unknown_flag: ["status", "--bogus"];
     usage_unknown_short_flag: ["-x", "version", "--client"];
     usage_unknown_command: ["nosuch"];

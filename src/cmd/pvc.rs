@@ -14,7 +14,7 @@ use crate::access::{self, Permission};
 use crate::apply::{Deleted, Exact, delete_exact, patch_params};
 use crate::client::{Kube, KubeArgs};
 use crate::core::names::pod_name;
-use crate::core::objects::{age, mounted_claims, ordinal_range, scaling_settled};
+use crate::core::objects::{age, mounted_claims, ordinal_range};
 use crate::core::patches;
 use crate::core::prune::{self, Candidate, KeptClaim, PruneOptions, PrunePlan, PruneResult, Verdict};
 use crate::error::{Error, Result};
@@ -54,6 +54,7 @@ pub enum Command {
 #[derive(Debug, Clone, clap::Args)]
 pub struct PruneArgs {
     /// The StatefulSet; without it, every StatefulSet in the namespace
+    #[arg(value_parser = crate::cli::parse::object_name)]
     pub name: Option<String>,
 
     /// Every StatefulSet in every namespace
@@ -97,8 +98,8 @@ pub async fn run(command: Command, kube_args: &KubeArgs, term: &Terminal, io: &m
     if let (Some(name), [sts]) = (&args.name, scope.as_slice())
         && crate::core::objects::claim_templates(sts).is_empty()
     {
-        io.say(format_args!("{name} has no volumeClaimTemplates: no PVCs to prune"));
-        return Ok(());
+        // Said for people; the (empty) plan or result is still printed, so -o json is a document.
+        io.note(format_args!("{name} has no volumeClaimTemplates: no PVCs to prune"));
     }
     if args.retain_volumes && snapshot.volumes.is_none() {
         return Err(Error::Refused(
@@ -272,22 +273,6 @@ impl Pruner<'_, '_> {
             if crate::signal::is_interrupted() {
                 return Err(Error::interrupted("", None));
             }
-            // Right before each delete: the StatefulSet must still be what the plan saw.
-            let now = statefulsets
-                .get(sts_name)
-                .await
-                .map_err(Error::kube(format!("read StatefulSet {namespace}/{sts_name}")))?;
-            let range = ordinal_range(&now);
-            if range != planned_range || !scaling_settled(&now) || range.contains(candidate.ordinal) {
-                return Err(Error::Refused(format!(
-                    "{namespace}/{sts_name} changed since the plan (replicas {} -> {}, start {} -> {}{})",
-                    planned_range.replicas,
-                    range.replicas,
-                    planned_range.start,
-                    range.start,
-                    if scaling_settled(&now) { "" } else { ", scaling" }
-                )));
-            }
             if pods
                 .get_opt(&pod_name(sts_name, candidate.ordinal))
                 .await
@@ -308,11 +293,31 @@ impl Pruner<'_, '_> {
             {
                 let patch = patches::retain_volume(&candidate.uid);
                 if let Err(e) = volumes.patch(volume, &patch_params(), &Patch::<()>::Json(patch)).await {
-                    let reason = format!("could not set PV {volume} to Retain: {}", crate::error::chain(&e));
+                    let reason = format!(
+                        "could not set PV {volume} to Retain: {}",
+                        crate::error::describe_kube_error(&e)
+                    );
                     result.failed.push(KeptClaim::of(candidate, reason));
                     continue;
                 }
             }
+            // Right before the delete (one request apart, as close as the API allows: no
+            // precondition ties a claim's deletion to the StatefulSet's replicas), the StatefulSet
+            // must still be what the plan saw.
+            let check =
+                |now: &StatefulSet| match prune::changed_since_plan(planned_range, now, candidate.ordinal) {
+                    None => Ok(()),
+                    Some(change) => Err(Error::Refused(format!(
+                        "{namespace}/{sts_name} changed since the plan ({change})"
+                    ))),
+                };
+            let read = || async {
+                statefulsets
+                    .get(sts_name)
+                    .await
+                    .map_err(Error::kube(format!("read StatefulSet {namespace}/{sts_name}")))
+            };
+            check(&read().await?)?;
             let exact = Exact {
                 uid: Some(candidate.uid.clone()),
                 resource_version: Some(candidate.resource_version.clone()),
@@ -323,6 +328,29 @@ impl Pruner<'_, '_> {
                 Ok(Deleted::Now) => {
                     self.io.say(format_args!("persistentvolumeclaim \"{}\" deleted", candidate.name));
                     result.deleted(candidate, self.plan);
+                    // And right after: a scale-up in the window makes the ordinal live again,
+                    // and its pod would start on an empty volume. Say so, loudly, and stop.
+                    let after = read().await?;
+                    if ordinal_range(&after).contains(candidate.ordinal) {
+                        return Err(Error::Refused(format!(
+                            "{namespace}/{sts_name} scaled up to ordinal {} while its claim {} was being deleted: pod {} \
+                             will start with a new, empty volume{}",
+                            candidate.ordinal,
+                            candidate.name,
+                            pod_name(sts_name, candidate.ordinal),
+                            if candidate.retain_volume
+                                || candidate.reclaim_policy.as_deref() == Some("Retain")
+                            {
+                                format!(
+                                    "; the old data is on the Released PV {} (`kubectl stateful status {sts_name}` says how to bind it again)",
+                                    candidate.volume.as_deref().unwrap_or("?")
+                                )
+                            } else {
+                                String::new()
+                            }
+                        )));
+                    }
+                    check(&after)?;
                 }
                 Ok(Deleted::AlreadyGone | Deleted::Changed) => {
                     result

@@ -12,7 +12,6 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::{Api, Patch};
 use serde::Serialize;
-use tokio::time::Instant;
 
 use crate::access::{self, Permission};
 use crate::apply::{Deleted, Exact, delete_exact, patch_params};
@@ -45,14 +44,15 @@ Examples:
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// The pod, or with --ordinal the StatefulSet
+    #[arg(value_parser = crate::cli::parse::object_name)]
     pub target: String,
 
     /// Take TARGET as a StatefulSet and recover its pod with this ordinal
-    #[arg(long, value_name = "N")]
-    pub ordinal: Option<u32>,
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(0..))]
+    pub ordinal: Option<i32>,
 
     /// How long the node must have been NotReady, with its Lease unrenewed
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::cli::parse::duration)]
     pub min_down: Duration,
 
     /// Cordon the node first, so it takes no pods if it comes back
@@ -68,7 +68,7 @@ pub struct Args {
     pub dry_run: bool,
 
     /// How long to wait for the replacement pod to be Ready
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::cli::parse::duration)]
     pub timeout: Duration,
 
     /// Output format (table and wide print the same)
@@ -196,7 +196,7 @@ async fn resolve(kube: &Kube, pods: &Api<Pod>, args: &Args) -> Result<(StatefulS
     let pod_name = match args.ordinal {
         Some(ordinal) => {
             let sts = fetch::statefulset(kube, &kube.namespace, &args.target).await?;
-            pod_name(&sts.name_any(), ordinal as i32)
+            pod_name(&sts.name_any(), ordinal)
         }
         None => args.target.clone(),
     };
@@ -232,12 +232,24 @@ pub fn write_evidence(w: &mut dyn Write, e: &Evidence) -> io::Result<()> {
         e.node.as_deref().unwrap_or("-"),
         if e.node_exists { "" } else { " (node object gone)" }
     )?;
-    writeln!(w, "Ready:         {} for {}", e.ready.as_deref().unwrap_or("-"), seconds(e.ready_for_seconds))?;
+    match (&e.ready, e.node_exists) {
+        (Some(ready), _) => writeln!(w, "Ready:         {ready} for {}", seconds(e.ready_for_seconds))?,
+        (None, false) => writeln!(w, "Ready:         - (no Node object to ask)")?,
+        (None, true) => writeln!(w, "Ready:         - (the node reports no Ready condition)")?,
+    }
     writeln!(
         w,
         "Lease renewed: {}",
         e.lease_renewed_seconds_ago
             .map_or_else(|| "never (no Lease)".to_owned(), |s| format!("{} ago", seconds(Some(s))))
+    )?;
+    writeln!(
+        w,
+        "Pod down:      {}",
+        e.pod_down_seconds.map_or_else(
+            || "- (nothing in the pod's record)".to_owned(),
+            |s| format!("for {} (its Ready condition, eviction or deletion)", seconds(Some(s)))
+        )
     )?;
     Ok(())
 }
@@ -250,7 +262,7 @@ async fn wait_for_replacement(
     claims: &[String],
     timeout: Duration,
 ) -> Result<Replacement> {
-    let deadline = Instant::now() + timeout;
+    let deadline = crate::live::deadline(timeout);
     let name = old.name_any();
     loop {
         let replacement = live.pods().into_iter().find(|p| p.name_any() == name && p.uid() != old.uid());

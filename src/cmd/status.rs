@@ -39,6 +39,7 @@ Examples:
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// The StatefulSet; without it, every StatefulSet in the namespace
+    #[arg(value_parser = crate::cli::parse::object_name)]
     pub name: Option<String>,
 
     /// List StatefulSets in all namespaces
@@ -54,7 +55,7 @@ pub struct Args {
     pub cluster_domain: String,
 
     /// Keep watching and redraw on every change (needs NAME)
-    #[arg(short, long, requires = "name")]
+    #[arg(short, long, requires = "name", conflicts_with = "all_namespaces")]
     pub watch: bool,
 }
 
@@ -66,6 +67,7 @@ const EXTRAS: Extras = Extras {
     autoscalers: false,
     server_version: true,
     events: true,
+    namespaces: true,
 };
 
 pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Streams) -> Result<()> {
@@ -201,7 +203,7 @@ pub fn render(
         return Ok(());
     }
     let wide = format == OutputFormat::Wide;
-    write_header(w, model)?;
+    write_header(w, model, now)?;
     writeln!(w)?;
     write_ordinals(w, model, wide, color, now)?;
     if !model.orphaned_pvcs.is_empty() {
@@ -223,18 +225,29 @@ pub fn render(
     Ok(())
 }
 
-fn write_header(w: &mut dyn Write, m: &StatefulSetStatus) -> io::Result<()> {
+fn write_header(w: &mut dyn Write, m: &StatefulSetStatus, now: Timestamp) -> io::Result<()> {
     let r = &m.replicas;
-    let mut rows: Vec<(&str, String)> = vec![
-        ("StatefulSet", format!("{}/{}", m.namespace, m.name)),
-        (
-            "Replicas",
-            format!(
-                "{} desired | {} ready | {} available | {} updated",
-                r.desired, r.ready, r.available, r.updated
-            ),
+    let mut rows: Vec<(&str, String)> = vec![("StatefulSet", format!("{}/{}", m.namespace, m.name))];
+    if let Some(deletion) = &m.deletion {
+        let held = if deletion.finalizers.is_empty() {
+            String::new()
+        } else {
+            format!(" (finalizers {})", deletion.finalizers.join(", "))
+        };
+        let what = if deletion.kind == "Namespace" {
+            format!("namespace {}", deletion.name)
+        } else {
+            "yes".to_owned()
+        };
+        rows.push(("Being deleted", format!("{what}, for {}{held}", age(deletion.since, now))));
+    }
+    rows.extend([(
+        "Replicas",
+        format!(
+            "{} desired | {} ready | {} available | {} updated",
+            r.desired, r.ready, r.available, r.updated
         ),
-    ];
+    )]);
     if m.ordinals_start != 0 {
         rows.push((
             "Ordinals",

@@ -8,6 +8,7 @@ use kube::ResourceExt;
 use kube_quantity::ParsedQuantity;
 use serde::Serialize;
 
+use super::names::OrdinalRange;
 use super::objects::*;
 use super::orphans::{Outside, Rules};
 pub use super::orphans::{Verdict, describe_range};
@@ -142,6 +143,24 @@ pub fn plan(snapshot: &Snapshot, scope: &[&StatefulSet], options: &PruneOptions)
     });
     let storage_freed = total_capacity(candidates.iter().filter(|c| c.destroys_data()));
     PrunePlan { candidates, storage_freed, warnings }
+}
+
+/// What changed in the StatefulSet since the plan that forbids deleting the claim of `ordinal`
+/// (read again right before the delete, and right after it): its live range, a scale in
+/// progress, or the ordinal being live again. `None` when the plan still holds.
+pub fn changed_since_plan(planned: OrdinalRange, now: &StatefulSet, ordinal: i32) -> Option<String> {
+    let range = ordinal_range(now);
+    if range == planned && scaling_settled(now) && !range.contains(ordinal) {
+        return None;
+    }
+    Some(format!(
+        "replicas {} -> {}, start {} -> {}{}",
+        planned.replicas,
+        range.replicas,
+        planned.start,
+        range.start,
+        if scaling_settled(now) { "" } else { ", scaling" }
+    ))
 }
 
 fn autoscalers_of<'s>(snapshot: &'s Snapshot, sts: &StatefulSet) -> impl Iterator<Item = String> + 's {
@@ -390,6 +409,21 @@ mod tests {
         let plan = plan(&snap, &[&b_c], &opts);
         assert_eq!(plan.candidates[0].verdict, Verdict::Keep);
         assert_eq!(plan.candidates[0].reason, "also named like a claim of StatefulSet c");
+    }
+
+    #[test]
+    fn a_delete_goes_ahead_only_while_the_statefulset_is_as_planned() {
+        let planned = OrdinalRange { start: 0, replicas: 2 };
+        assert_eq!(changed_since_plan(planned, &sts("web", 2).build(), 3), None);
+        assert_eq!(
+            changed_since_plan(planned, &sts("web", 4).build(), 3).as_deref(),
+            Some("replicas 2 -> 4, start 0 -> 0"),
+            "a scale-up made ordinal 3 live"
+        );
+        assert!(
+            changed_since_plan(planned, &sts("web", 2).scaling(3).build(), 3).unwrap().ends_with("scaling")
+        );
+        assert!(changed_since_plan(planned, &sts("web", 2).start(1).build(), 3).is_some());
     }
 
     #[test]

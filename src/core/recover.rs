@@ -24,6 +24,9 @@ pub struct Evidence {
     /// Seconds since the node's kubelet last renewed its Lease (`None`: no Lease).
     pub lease_renewed_seconds_ago: Option<i64>,
     pub pod_terminating: bool,
+    /// The longest the pod's own record proves it down: its Ready condition False or Unknown,
+    /// its DisruptionTarget condition (eviction), or its deletion requested, seconds ago.
+    pub pod_down_seconds: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +49,7 @@ pub fn judge(
     let since = |t: Timestamp| now.as_second() - t.as_second();
     let ready = node.and_then(node_ready_condition);
     let renewed = lease.and_then(|l| l.spec.as_ref()?.renew_time.as_ref()).map(|t| since(t.0));
+    let pod_down = pod_down_since(pod).map(since);
     let evidence = Evidence {
         pod: pod.name_any(),
         node: node_name(pod).map(str::to_owned),
@@ -54,6 +58,7 @@ pub fn judge(
         ready_for_seconds: ready.and_then(|(_, t)| t).map(|t| since(t.0)),
         lease_renewed_seconds_ago: renewed,
         pod_terminating: terminating(pod),
+        pod_down_seconds: pod_down,
     };
     let mut alive = Vec::new();
     let node_label = evidence.node.clone().unwrap_or_default();
@@ -62,6 +67,29 @@ pub fn judge(
             "pod {} is not scheduled on any node: there is nothing to recover from",
             evidence.pod
         ));
+    } else if node.is_none() {
+        // A Node object that vanished is no proof the machine stopped: `kubectl delete node` on a
+        // running machine is answered by its kubelet registering again. Only the pod's own
+        // record can prove how long it has been down.
+        if !evidence.pod_terminating {
+            alive.push(format!(
+                "node {node_label} is gone from the API, which does not prove the machine stopped, and pod {} is not \
+                 being deleted (no eviction or deletion on record)",
+                evidence.pod
+            ));
+        } else {
+            match pod_down {
+                Some(down) if down >= min_down_seconds => {}
+                Some(down) => alive.push(format!(
+                    "node {node_label} is gone from the API, which does not prove the machine stopped, and the pod's \
+                     record shows it down for only {down}s (less than --min-down {min_down_seconds}s)"
+                )),
+                None => alive.push(format!(
+                    "node {node_label} is gone from the API, which does not prove the machine stopped, and nothing in \
+                     the pod's record (Ready condition, eviction, deletion) shows how long it has been down"
+                )),
+            }
+        }
     } else if node.is_some() {
         match (evidence.ready.as_deref(), evidence.ready_for_seconds) {
             (Some("True"), _) => alive.push(format!("node {node_label} is Ready")),
@@ -78,6 +106,26 @@ pub fn judge(
         }
     }
     if alive.is_empty() { Judgement::Gone(evidence) } else { Judgement::Alive(evidence, alive) }
+}
+
+/// The earliest moment the pod's own record shows it down: its Ready condition turning False
+/// or Unknown, its DisruptionTarget condition (set when it is evicted, e.g. by the taint
+/// manager), or its deletion being requested (deletionTimestamp minus the grace period).
+fn pod_down_since(pod: &Pod) -> Option<Timestamp> {
+    let conditions = pod.status.as_ref().and_then(|s| s.conditions.as_ref());
+    let not_ready = conditions
+        .and_then(|c| c.iter().find(|c| c.type_ == "Ready" && c.status != "True"))
+        .and_then(|c| c.last_transition_time.as_ref())
+        .map(|t| t.0);
+    let evicted = conditions
+        .and_then(|c| c.iter().find(|c| c.type_ == "DisruptionTarget" && c.status == "True"))
+        .and_then(|c| c.last_transition_time.as_ref())
+        .map(|t| t.0);
+    let deletion_requested = pod.metadata.deletion_timestamp.as_ref().and_then(|t| {
+        let grace = pod.metadata.deletion_grace_period_seconds.unwrap_or(0);
+        Timestamp::from_second(t.0.as_second() - grace).ok()
+    });
+    [not_ready, evicted, deletion_requested].into_iter().flatten().min()
 }
 
 #[cfg(test)]
@@ -133,8 +181,24 @@ mod tests {
     }
 
     #[test]
-    fn a_deleted_node_object_is_gone() {
+    fn a_vanished_node_object_is_no_proof_without_the_pods_own_record() {
         let web = sts("web", 1).build();
-        assert!(matches!(judge(&pod(&web, 0).build(), None, None, 300, at(10)), Judgement::Gone(_)));
+        // A Running pod whose Node object was deleted (its kubelet will register again).
+        let running = pod(&web, 0).build();
+        let Judgement::Alive(_, reasons) = judge(&running, None, None, 600, at(10)) else {
+            panic!("judged gone")
+        };
+        assert!(reasons[0].contains("is not being deleted"), "{reasons:?}");
+        // Evicted (Terminating) and not Ready since `created()`: down for 10s only.
+        let evicted = pod(&web, 0).ready(false).terminating().build();
+        let Judgement::Alive(_, reasons) = judge(&evicted, None, None, 600, at(10)) else {
+            panic!("judged gone")
+        };
+        assert!(reasons[0].contains("down for only 10s"), "{reasons:?}");
+        // ... and once the record proves --min-down.
+        let Judgement::Gone(evidence) = judge(&evicted, None, None, 600, at(700)) else {
+            panic!("judged alive")
+        };
+        assert_eq!(evidence.pod_down_seconds, Some(700));
     }
 }

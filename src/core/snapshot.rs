@@ -5,7 +5,9 @@ use std::collections::HashMap;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{Event, Node, PersistentVolume, PersistentVolumeClaim, Pod, Service};
+use k8s_openapi::api::core::v1::{
+    Event, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, Service,
+};
 use k8s_openapi::apimachinery::pkg::version::Info;
 use kube::ResourceExt;
 
@@ -24,6 +26,8 @@ pub struct Snapshot {
     pub server_version: Option<Info>,
     /// Warning events about StatefulSets; `None` when they may not be read, or nobody asked.
     pub events: Option<Vec<Event>>,
+    /// The namespaces involved; `None` when they may not be read, or nobody asked.
+    pub namespaces: Option<Vec<Namespace>>,
 }
 
 impl Snapshot {
@@ -31,6 +35,11 @@ impl Snapshot {
         self.services
             .iter()
             .find(|s| s.metadata.name.as_deref() == Some(name) && s.namespace().as_deref() == Some(namespace))
+    }
+
+    /// The namespace named `name`, when it was read.
+    pub fn namespace(&self, name: &str) -> Option<&Namespace> {
+        self.namespaces.iter().flatten().find(|n| n.metadata.name.as_deref() == Some(name))
     }
 
     /// Nodes by name, for repeated lookups.

@@ -28,7 +28,8 @@ pub struct Confirmed {
 impl Executor<'_, '_> {
     /// An abort chosen during this run (at the gate, or after a failed step).
     pub async fn abort_now(&mut self, waiter: &mut Waiter, sts: StatefulSet) -> Result<()> {
-        let journal = Journal::of(&sts).map_err(Refusal::from)?;
+        let journal =
+            Journal::of(&sts).map_err(|source| Refusal::Journal { name: self.name().to_owned(), source })?;
         match abort_decision(&sts, &waiter.pods(), journal, Timestamp::now()) {
             Decision::Abort(abort) => match self.confirm_abort(&sts, &abort).await? {
                 Some(confirmed) => self.abort(waiter, sts, abort, confirmed).await,
@@ -49,8 +50,11 @@ impl Executor<'_, '_> {
                 .map_err(Error::kube(format!("read ControllerRevision {}", abort.target)))?
                 .ok_or_else(|| {
                     Error::Refused(format!(
-                        "revision {} no longer exists (revisionHistoryLimit?): cannot restore its template",
-                        abort.target
+                        "revision {} no longer exists (revisionHistoryLimit?): cannot restore its template; nothing \
+                         was changed. `kubectl stateful rollout {} --discard-journal` gives the abort up and leaves the \
+                         pods as they are",
+                        abort.target,
+                        self.name()
                     ))
                 })?;
             Some(revision_template(&revision).map_err(|e| Error::Refused(e.to_string()))?)
@@ -66,7 +70,7 @@ impl Executor<'_, '_> {
             self.reporter.say("dry run: nothing was changed");
             return Ok(None);
         }
-        self.require_permissions(true, sts).await?;
+        self.require_permissions(false, sts).await?;
         let question = format!("Roll {} back to revision {}?", self.name(), abort.target);
         let yes = self.args.yes;
         let confirmed = self.reporter.suspend(|| self.term.confirm(yes, &question))?;
@@ -158,8 +162,8 @@ impl Executor<'_, '_> {
         })
     }
 
-    /// Deletes a pod stuck on the abandoned revision, only if it is still that pod (its uid).
-    async fn delete_stuck(&mut self, pod: &Pod) -> Result<()> {
+    /// Deletes a pod stuck on an abandoned revision, only if it is still that pod (its uid).
+    pub(super) async fn delete_stuck(&mut self, pod: &Pod) -> Result<()> {
         let name = pod.name_any();
         let exact = Exact { uid: pod.uid(), ..Exact::default() };
         // Already gone or replaced: the controller got there first; nothing to report.

@@ -5,16 +5,17 @@
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
 use kube::api::{Api, Patch};
 
 use super::Args;
+use super::gate::Choice;
 use super::report::{Event, Reporter};
 use super::wait::{Waiter, Wake, deadline};
 use crate::access::{self, Permission};
 use crate::apply::patch_params;
 use crate::client::Kube;
-use crate::core::names::pod_name;
 use crate::core::objects::{current_revision, partition, short_revision, update_revision};
 use crate::core::patches;
 use crate::core::rollout::conditions::{foreign_changes, is_observed, is_promoted, stragglers};
@@ -35,11 +36,11 @@ pub enum Outcome {
     Failed { step: Option<usize>, reasons: Vec<String> },
 }
 
-/// What the person chose at the gate before a step.
-enum Choice {
-    Continue,
-    Stop,
-    Abort,
+/// How one wait of a step ended.
+enum StepEnd {
+    Done,
+    Failed(Vec<String>),
+    Stuck(Vec<Pod>),
 }
 
 /// One rollout run: the connection, the person (or CI job) at the other end, and the flags.
@@ -53,6 +54,8 @@ pub struct Executor<'a, 'io> {
     pub steps_taken: usize,
     /// Whether this run has changed the StatefulSet yet.
     pub wrote: bool,
+    /// The partition this run's last write left.
+    pub partition_written: Option<i32>,
 }
 
 impl Executor<'_, '_> {
@@ -60,20 +63,38 @@ impl Executor<'_, '_> {
         &self.args.name
     }
 
+    /// An error after this run's first write that does not say itself what was left (an API
+    /// request that failed, say): now it does, and how to go on.
+    pub fn stranded(&self, error: Error) -> Error {
+        match (self.partition_written, &error) {
+            (Some(partition), Error::Kube { .. } | Error::Output(_)) => Error::Stranded {
+                left: format!("{} is left at partition {partition}, with its rollout journal", self.name()),
+                resume: format!(
+                    "run `kubectl stateful rollout {}` to resume, or add --abort to roll back",
+                    self.name()
+                ),
+                error: Box::new(error),
+            },
+            _ => error,
+        }
+    }
+
     /// No update pending: moving the partition changes no pod, so no journal and no wait.
     pub async fn move_partition(&mut self, sts: &StatefulSet, to: i32, revision: &str) -> Result<()> {
-        if !self.args.dry_run {
-            self.term.require_consent(self.args.yes, &format!("change the partition of {}", self.name()))?;
-            self.require_permissions(false, sts).await?;
-            let what = format!("set the partition of {} to {to}", self.name());
-            self.patch(sts, patches::move_partition(sts, to, None), &what).await?;
+        let from = partition(sts);
+        if self.args.dry_run {
+            self.reporter.say(format!(
+                "the partition of {} would move {from} -> {to}; no update is pending, every pod runs revision {revision}",
+                self.name()
+            ));
+            self.reporter.say("dry run: nothing was changed");
+            return Ok(());
         }
-        let line = format!(
-            "partition of {} is {to}; no update is pending, every pod runs revision {revision}",
-            self.name()
-        );
-        self.reporter.say(line);
-        Ok(())
+        self.term.require_consent(self.args.yes, &format!("change the partition of {}", self.name()))?;
+        self.require_permissions(true, sts).await?;
+        let what = format!("set the partition of {} to {to}", self.name());
+        self.patch(sts, patches::move_partition(sts, to, None), &what).await?;
+        self.reporter.event(Event::PartitionMoved { from, partition: to, revision: revision.to_owned() })
     }
 
     /// Shows the plan; false for a dry run. Otherwise checks consent and permissions.
@@ -106,6 +127,17 @@ impl Executor<'_, '_> {
         mut sts: StatefulSet,
         roll: Roll,
     ) -> Result<(StatefulSet, Outcome)> {
+        let total = roll.steps.last().map_or(0, |s| s.number);
+        // On a terminal, nothing is written before the person has seen the plan and said yes:
+        // the question of the first step comes before staging (or before the step that writes
+        // the journal), and covers both.
+        let mut asked_first = false;
+        if roll.journal.is_some() {
+            match self.gate_before_writing(&sts, &roll, total)? {
+                Choice::Continue => asked_first = true,
+                Choice::Stop | Choice::Abort => return Ok((sts, Outcome::Stopped)),
+            }
+        }
         let mut journal = roll.journal;
         if let Some(stage) = roll.stage {
             let staging = journal.take().expect("a stage always writes the new rollout's journal");
@@ -117,7 +149,6 @@ impl Executor<'_, '_> {
                 partition: stage.partition,
             })?;
         }
-        let total = roll.steps.last().map_or(0, |s| s.number);
         if let Some(settle) = &roll.settle_first {
             // Resuming: whatever the partition already releases must be healthy before more moves.
             let (next, failure) = self.wait_step(waiter, sts, settle, total).await?;
@@ -126,8 +157,9 @@ impl Executor<'_, '_> {
                 return Ok((sts, Outcome::Failed { step: None, reasons }));
             }
         }
-        for step in &roll.steps {
-            match self.gate(&sts, step, total)? {
+        for (i, step) in roll.steps.iter().enumerate() {
+            let choice = if i == 0 && asked_first { Choice::Continue } else { self.gate(&sts, step, total)? };
+            match choice {
                 Choice::Continue => {}
                 Choice::Stop => return Ok((sts, Outcome::Stopped)),
                 Choice::Abort => return Ok((sts, Outcome::AbortChosen)),
@@ -163,51 +195,10 @@ impl Executor<'_, '_> {
         Ok((sts, Outcome::Stopped))
     }
 
-    /// Between steps: continue, stop here, or abort. With --yes, continue (after --pause).
-    fn gate(&mut self, sts: &StatefulSet, next: &Step, total: usize) -> Result<Choice> {
-        if self.args.yes {
-            return Ok(Choice::Continue);
-        }
-        let pods: Vec<String> = next.ordinals.iter().map(|o| pod_name(self.name(), *o)).collect();
-        let question = format!(
-            "Next: step {}/{total}, partition {} -> {}, updates {}",
-            next.number,
-            partition(sts),
-            next.partition,
-            pods.join(", ")
-        );
-        let choices = ["continue", "stop here (resume later)", "abort and roll back"];
-        let answer =
-            self.reporter.suspend(|| self.term.choose(&question, &choices)).map_err(|e| match e {
-                Error::Interrupted { at_prompt, .. } => Error::Interrupted {
-                    at_prompt,
-                    left: format!("{} is left at partition {}", self.name(), partition(sts)),
-                    resume: Some(format!(
-                        "run `kubectl stateful rollout {}` to resume, or add --abort",
-                        self.name()
-                    )),
-                },
-                other => other,
-            })?;
-        Ok(match answer {
-            0 => Choice::Continue,
-            1 => {
-                self.reporter.event(Event::Stopped {
-                    partition: partition(sts),
-                    reason: format!(
-                        "stopped at partition {}: run `kubectl stateful rollout {}` to resume",
-                        partition(sts),
-                        self.name()
-                    ),
-                })?;
-                Choice::Stop
-            }
-            _ => Choice::Abort,
-        })
-    }
-
     /// Waits for a step: the released pods updated, Ready and available, then still so for
-    /// `--pause` (with `--yes`). Returns the failure reasons if the step failed or timed out.
+    /// `--pause` (with `--yes`). A released pod stuck not Ready on another revision is deleted
+    /// after consent, as the abort does (the controller would wait for it forever). Returns the
+    /// failure reasons if the step failed or timed out.
     async fn wait_step(
         &mut self,
         waiter: &mut Waiter,
@@ -220,34 +211,74 @@ impl Executor<'_, '_> {
             if step.number == 0 { "resuming".to_owned() } else { format!("step {}/{total}", step.number) };
         let pause = if self.args.yes { self.args.pause } else { Duration::ZERO };
         let timeout = self.args.timeout;
+        let until = deadline(timeout);
         let mut watch = StepWatch::new(pause);
-        let reporter = &mut *self.reporter;
-        let (sts, failure) = waiter
-            .until(
-                &sts,
-                deadline(timeout),
-                |sts, pods, now| match watch.observe(sts, pods, step.partition, now) {
-                    StepVerdict::Failed(reasons) => Ok(Wake::Done(Some(reasons))),
-                    StepVerdict::Done(progress) => {
-                        reporter.progress(&label, &progress, update_revision(sts))?;
-                        Ok(Wake::Done(None))
-                    }
-                    StepVerdict::Waiting { pods: progress, soon } => {
-                        reporter.progress(&label, &progress, update_revision(sts))?;
-                        Ok(if soon { Wake::Soon } else { Wake::Wait })
-                    }
-                },
-                |sts, pods| {
-                    let late = stragglers(sts, pods, step.partition);
-                    Ok(Some(vec![format!(
-                        "timed out after {}: {}",
-                        humantime::format_duration(timeout),
-                        late.join(", ")
-                    )]))
-                },
-            )
-            .await?;
-        if failure.is_none() && step.number > 0 {
+        let mut deleted: Vec<String> = Vec::new();
+        let mut sts = sts;
+        loop {
+            let reporter = &mut *self.reporter;
+            let (now, end) = waiter
+                .until(
+                    &sts,
+                    until,
+                    |sts, pods, now| match watch.observe(sts, pods, step.partition, now) {
+                        StepVerdict::Failed(reasons) => Ok(Wake::Done(StepEnd::Failed(reasons))),
+                        StepVerdict::Stuck(stuck) => {
+                            let fresh: Vec<Pod> = stuck
+                                .into_iter()
+                                .filter(|p| !deleted.contains(&p.uid().unwrap_or_default()))
+                                .collect();
+                            Ok(if fresh.is_empty() { Wake::Wait } else { Wake::Done(StepEnd::Stuck(fresh)) })
+                        }
+                        StepVerdict::Done(progress) => {
+                            reporter.progress(&label, &progress, update_revision(sts))?;
+                            Ok(Wake::Done(StepEnd::Done))
+                        }
+                        StepVerdict::Waiting { pods: progress, soon } => {
+                            reporter.progress(&label, &progress, update_revision(sts))?;
+                            Ok(if soon { Wake::Soon } else { Wake::Wait })
+                        }
+                    },
+                    |sts, pods| {
+                        let late = stragglers(sts, pods, step.partition);
+                        let reason = format!(
+                            "timed out after {}: {}",
+                            humantime::format_duration(timeout),
+                            late.join(", ")
+                        );
+                        Ok(StepEnd::Failed(vec![reason]))
+                    },
+                )
+                .await?;
+            sts = now;
+            let stuck = match end {
+                StepEnd::Failed(reasons) => return Ok((sts, Some(reasons))),
+                StepEnd::Done => break,
+                StepEnd::Stuck(stuck) => stuck,
+            };
+            let names: Vec<String> = stuck.iter().map(ResourceExt::name_any).collect();
+            let them = if names.len() == 1 { "it" } else { "them" };
+            let question = format!(
+                "{} stuck not Ready on a revision the rollout no longer runs; the controller will not replace {them} \
+                 (OrderedReady). Delete {them}, so that {them} come back on the update revision?",
+                names.join(", ")
+            );
+            let yes = self.args.yes;
+            if !self.reporter.suspend(|| self.term.confirm(yes, &question))? {
+                let reason = format!(
+                    "{} stuck not Ready on a revision the rollout no longer runs, which the controller will not \
+                     replace: delete {them}, or run `kubectl stateful rollout {} --abort`",
+                    names.join(", "),
+                    self.name()
+                );
+                return Ok((sts, Some(vec![reason])));
+            }
+            for pod in stuck {
+                self.delete_stuck(&pod).await?;
+                deleted.push(pod.uid().unwrap_or_default());
+            }
+        }
+        if step.number > 0 {
             self.reporter.event(Event::StepDone {
                 step: step.number,
                 steps: total,
@@ -255,7 +286,7 @@ impl Executor<'_, '_> {
                 seconds: started.elapsed().as_secs_f64(),
             })?;
         }
-        Ok((sts, failure))
+        Ok((sts, None))
     }
 
     /// A failed step: say which pods and why, leave the partition where it is, offer the abort.
@@ -348,6 +379,7 @@ impl Executor<'_, '_> {
         match api.patch(self.name(), &patch_params(), &Patch::<()>::Json(patch)).await {
             Ok(sts) => {
                 self.wrote = true;
+                self.partition_written = Some(partition(&sts));
                 Ok(sts)
             }
             // A failed `test` guard (422) or a write conflict (409): if the StatefulSet is no
@@ -383,13 +415,25 @@ impl Executor<'_, '_> {
         }
     }
 
-    /// What a rollout writes: the StatefulSet, and for an abort the pods it may delete.
-    pub(super) async fn require_permissions(&self, abort: bool, sts: &StatefulSet) -> Result<()> {
+    /// Everything the run may need, checked before its first write: patching the StatefulSet;
+    /// for anything that waits, watching it and its pods; and, because any step may end in an
+    /// abort, reading ControllerRevisions (the template it restores) and deleting pods (a pod
+    /// stuck on a broken revision, forced rollback). `moves_only`: a partition move with no
+    /// update pending, which neither waits nor can need an abort.
+    pub(super) async fn require_permissions(&self, moves_only: bool, sts: &StatefulSet) -> Result<()> {
         let namespace = Some(self.kube.namespace.as_str());
-        let mut needed =
-            vec![Permission { verb: "patch", group: "apps", resource: "statefulsets", namespace }];
-        if abort {
-            needed.push(Permission { verb: "delete", group: "", resource: "pods", namespace });
+        let apps = |verb, resource| Permission { verb, group: "apps", resource, namespace };
+        let core = |verb, resource| Permission { verb, group: "", resource, namespace };
+        let mut needed = vec![apps("patch", "statefulsets")];
+        if !moves_only {
+            needed.extend([
+                apps("list", "statefulsets"),
+                apps("watch", "statefulsets"),
+                core("list", "pods"),
+                core("watch", "pods"),
+                apps("get", "controllerrevisions"),
+                core("delete", "pods"),
+            ]);
         }
         // An abort chosen at the gate or after a failure comes after this run's own changes.
         let left = if !self.wrote {

@@ -9,6 +9,7 @@
 
 mod abort;
 mod execute;
+mod gate;
 mod report;
 mod wait;
 
@@ -17,14 +18,16 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, Patch, PatchParams, ValidationDirective};
 
 use crate::apply::patch_params;
 use crate::client::{Kube, KubeArgs};
+use crate::core::objects::short_revision;
 use crate::core::rollout::conditions::{has_its_pods, is_observed, is_settled};
 use crate::core::rollout::decide::already_updated;
 use crate::core::rollout::{
-    Cluster, Decision, Refusal, Request, Steps, TemplateError, decide, parse_image, with_images,
+    Cluster, Decision, ROLLOUT_ANNOTATION, Refusal, Request, Steps, TemplateError, decide, parse_image,
+    with_images,
 };
 use crate::error::{Error, Result};
 use crate::fetch::{self, Scope};
@@ -32,7 +35,7 @@ use crate::output::Streams;
 use crate::ui::Terminal;
 use execute::{Executor, Outcome};
 pub use report::Format;
-use report::Reporter;
+use report::{Event, Reporter};
 use wait::{Waiter, Wake, deadline};
 
 pub const LONG_ABOUT: &str = "\
@@ -57,6 +60,7 @@ Examples:
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// The StatefulSet
+    #[arg(value_parser = crate::cli::parse::object_name)]
     pub name: String,
 
     /// Stage a new image for a container: CONTAINER=IMAGE (repeatable)
@@ -80,6 +84,11 @@ pub struct Args {
     #[arg(long, conflicts_with_all = ["image", "patch"])]
     pub abort: bool,
 
+    /// Show the rollout journal (the annotation that makes a rollout resumable) and remove it,
+    /// giving up the rollout or abort it records; the StatefulSet stays as it is
+    #[arg(long, conflicts_with_all = ["image", "patch", "partition", "steps", "abort"])]
+    pub discard_journal: bool,
+
     /// Print the plan and change nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -89,11 +98,11 @@ pub struct Args {
     pub yes: bool,
 
     /// With --yes, how long to watch each finished step before the next (updated pods must stay Ready)
-    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = crate::cli::parse::duration)]
     pub pause: Duration,
 
     /// How long each step may take before it fails
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::cli::parse::duration)]
     pub timeout: Duration,
 
     /// Output: text, or json for one event per line
@@ -130,13 +139,24 @@ async fn rollout(
     // Fetch: the StatefulSet, its pods, the controller's Warning events about it (what it fails
     // to do) and the template asked for.
     let sts = fetch::statefulset(kube, &kube.namespace, &args.name).await?;
+    if args.discard_journal {
+        return discard_journal(kube, args, term, reporter, &sts).await;
+    }
     let scope = Scope::Namespace(kube.namespace.clone());
-    let (pods, events) = tokio::try_join!(
+    let (pods, events, namespace) = tokio::try_join!(
         pods_of(kube, &sts),
-        fetch::optional_events(&kube.client, &scope, Some(&args.name), true)
+        fetch::optional_events(&kube.client, &scope, Some(&args.name), true),
+        fetch::optional_namespace(kube, &kube.namespace),
     )?;
     let events = events.unwrap_or_default();
     let template = new_template(kube, args, &sts).await?;
+    if let (Some(path), None) = (&args.patch, &template) {
+        reporter.say(format_args!(
+            "the patch in {} changes nothing in the pod template of {}",
+            path.display(),
+            args.name
+        ));
+    }
 
     // Decide. A refusal that waiting may lift (the controller catching up with the spec, a
     // pod count off only while a pod is replaced) is decided again after waiting.
@@ -147,7 +167,11 @@ async fn rollout(
         abort: args.abort,
     };
     let decide_on = |sts: &StatefulSet, pods: &[Pod]| {
-        decide(&Cluster { sts, pods, events: &events }, &request, Timestamp::now())
+        decide(
+            &Cluster { namespace: namespace.as_ref(), sts, pods, events: &events },
+            &request,
+            Timestamp::now(),
+        )
     };
     let (mut sts, mut pods) = (sts, pods);
     let mut decision = decide_on(&sts, &pods);
@@ -172,7 +196,16 @@ async fn rollout(
     let decision = decision?;
 
     // Apply and wait.
-    let mut executor = Executor { kube, args, term, reporter, started, steps_taken: 0, wrote: false };
+    let mut executor = Executor {
+        kube,
+        args,
+        term,
+        reporter,
+        started,
+        steps_taken: 0,
+        wrote: false,
+        partition_written: None,
+    };
     let start_waiter = |waiter: Option<Waiter>, sts: &StatefulSet| {
         let sts = sts.clone();
         async move {
@@ -182,45 +215,90 @@ async fn rollout(
             }
         }
     };
-    match decision {
-        Decision::NothingToDo { revision } => {
-            executor.reporter.say(format_args!(
-                "nothing to roll out: every pod of {} runs revision {revision}",
-                args.name
+    let result = async {
+        match decision {
+            Decision::NothingToDo { revision } => {
+                let short = short_revision(&args.name, &revision);
+                let reason = format!("nothing to roll out: every pod of {} runs revision {short}", args.name);
+                executor.reporter.event(Event::NothingToDo { revision, reason })
+            }
+            Decision::NothingToAbort { revision } => {
+                let reason = format!("nothing to abort: every pod of {} runs revision {revision}", args.name);
+                executor.reporter.event(Event::NothingToDo { revision, reason })
+            }
+            Decision::MovePartition { to, revision } => executor.move_partition(&sts, to, &revision).await,
+            Decision::Abort(abort) => {
+                if abort.resumed && !args.abort {
+                    executor.reporter.say("an abort of this rollout was interrupted; continuing the abort");
+                }
+                let Some(confirmed) = executor.confirm_abort(&sts, &abort).await? else {
+                    return Ok(());
+                };
+                let mut waiter = start_waiter(waiter, &sts).await?;
+                executor.abort(&mut waiter, sts, abort, confirmed).await
+            }
+            Decision::Roll(roll) => {
+                let updated = already_updated(&sts, &pods);
+                executor.reporter.already_updated(&updated, roll.to_revision.as_deref());
+                if !executor.confirm_roll(&sts, &roll).await? {
+                    return Ok(());
+                }
+                let mut waiter = start_waiter(waiter, &sts).await?;
+                let (sts, outcome) = executor.roll(&mut waiter, sts, *roll).await?;
+                match outcome {
+                    Outcome::Finished | Outcome::Stopped => Ok(()),
+                    Outcome::AbortChosen => executor.abort_now(&mut waiter, sts).await,
+                    Outcome::Failed { step, reasons } => {
+                        executor.failed(&mut waiter, sts, step, reasons).await
+                    }
+                }
+            }
+        }
+    }
+    .await;
+    result.map_err(|e| executor.stranded(e))
+}
+
+/// `--discard-journal`: the way out of a journal that cannot be used (unreadable, or an abort
+/// whose revision is gone). Shows it, asks, and removes exactly that annotation (a guarded
+/// patch: if the journal changed meanwhile, nothing is removed).
+async fn discard_journal(
+    kube: &Kube,
+    args: &Args,
+    term: &Terminal,
+    reporter: &mut Reporter<'_>,
+    sts: &StatefulSet,
+) -> Result<()> {
+    use kube::ResourceExt;
+    let Some(text) = sts.annotations().get(ROLLOUT_ANNOTATION) else {
+        reporter.say(format_args!("{} has no rollout journal: nothing to discard", args.name));
+        return Ok(());
+    };
+    reporter.say(format_args!("the rollout journal of {} ({ROLLOUT_ANNOTATION}): {text}", args.name));
+    if args.dry_run {
+        reporter.say("dry run: nothing was changed");
+        return Ok(());
+    }
+    let question =
+        format!("Remove it? {} keeps its template, partition and pods as they are now.", args.name);
+    if !reporter.suspend(|| term.confirm(args.yes, &question))? {
+        return Ok(());
+    }
+    let api: Api<StatefulSet> = kube.api();
+    let patch = crate::core::patches::clear_journal(sts);
+    match api.patch(&args.name, &patch_params(), &Patch::<()>::Json(patch)).await {
+        Ok(_) => {
+            reporter.say(format_args!(
+                "removed the rollout journal of {}; `kubectl stateful status {}` shows where it stands",
+                args.name, args.name
             ));
             Ok(())
         }
-        Decision::NothingToAbort { revision } => {
-            executor
-                .reporter
-                .say(format_args!("nothing to abort: every pod of {} runs revision {revision}", args.name));
-            Ok(())
-        }
-        Decision::MovePartition { to, revision } => executor.move_partition(&sts, to, &revision).await,
-        Decision::Abort(abort) => {
-            if abort.resumed && !args.abort {
-                executor.reporter.say("an abort of this rollout was interrupted; continuing the abort");
-            }
-            let Some(confirmed) = executor.confirm_abort(&sts, &abort).await? else {
-                return Ok(());
-            };
-            let mut waiter = start_waiter(waiter, &sts).await?;
-            executor.abort(&mut waiter, sts, abort, confirmed).await
-        }
-        Decision::Roll(roll) => {
-            let updated = already_updated(&sts, &pods);
-            executor.reporter.already_updated(&updated, roll.to_revision.as_deref());
-            if !executor.confirm_roll(&sts, &roll).await? {
-                return Ok(());
-            }
-            let mut waiter = start_waiter(waiter, &sts).await?;
-            let (sts, outcome) = executor.roll(&mut waiter, sts, *roll).await?;
-            match outcome {
-                Outcome::Finished | Outcome::Stopped => Ok(()),
-                Outcome::AbortChosen => executor.abort_now(&mut waiter, sts).await,
-                Outcome::Failed { step, reasons } => executor.failed(&mut waiter, sts, step, reasons).await,
-            }
-        }
+        Err(kube::Error::Api(status)) if matches!(status.code, 409 | 422) => Err(Error::Refused(format!(
+            "{} changed since it was read; nothing was removed: run the command again to see the journal as it is now",
+            args.name
+        ))),
+        Err(e) => Err(Error::kube(format!("remove the rollout journal of {}", args.name))(e)),
     }
 }
 
@@ -287,10 +365,12 @@ async fn patched_template(kube: &Kube, name: &str, path: &std::path::Path) -> Re
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
     let patch: serde_json::Value = serde_saphyr::from_str(&text).map_err(|e| {
+        // The parser's first line says where and what; the rest is its advice for its own API.
+        let what = e.to_string();
         Error::Usage(format!(
             "{} is not a YAML or JSON pod template patch: {}",
             path.display(),
-            crate::error::chain(&e)
+            what.lines().next().unwrap_or_default().trim()
         ))
     })?;
     if !patch.is_object() {
@@ -300,11 +380,20 @@ async fn patched_template(kube: &Kube, name: &str, path: &std::path::Path) -> Re
         )));
     }
     let body = serde_json::json!({"spec": {"template": patch}});
-    let params = PatchParams { dry_run: true, ..patch_params() };
+    // Strict: a field the API does not know (a typo, or a patch written for the StatefulSet
+    // rather than its pod template) is an error naming the field, not silently dropped.
+    let params =
+        PatchParams { dry_run: true, field_validation: Some(ValidationDirective::Strict), ..patch_params() };
     let api: Api<StatefulSet> = kube.api();
-    let result = api
-        .patch(name, &params, &Patch::Strategic(&body))
-        .await
-        .map_err(Error::kube(format!("apply {} to the pod template (dry run)", path.display())))?;
-    Ok(result.spec.map(|s| s.template).unwrap_or_default())
+    match api.patch(name, &params, &Patch::Strategic(&body)).await {
+        Ok(result) => Ok(result.spec.map(|s| s.template).unwrap_or_default()),
+        Err(kube::Error::Api(status)) if status.code == 400 || status.code == 422 => {
+            Err(Error::Usage(format!(
+                "{} is not a valid patch of the pod template: {}",
+                path.display(),
+                status.message.lines().next().unwrap_or_default()
+            )))
+        }
+        Err(e) => Err(Error::kube(format!("apply {} to the pod template (dry run)", path.display()))(e)),
+    }
 }

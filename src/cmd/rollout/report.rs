@@ -57,6 +57,12 @@ pub enum Event {
     Failed { step: Option<usize>, partition: i32, reasons: Vec<String> },
     #[serde(rename_all = "camelCase")]
     PodDeleted { pod: String, reason: String },
+    /// Nothing to roll out (or back): every pod runs `revision`.
+    #[serde(rename_all = "camelCase")]
+    NothingToDo { revision: String, reason: String },
+    /// No update was pending: only the partition moved; no pod changed.
+    #[serde(rename_all = "camelCase")]
+    PartitionMoved { from: i32, partition: i32, revision: String },
     /// Something the person should know before the rollout goes on.
     #[serde(rename_all = "camelCase")]
     Warning { message: String },
@@ -285,6 +291,17 @@ pub fn describe(name: &str, event: &Event) -> String {
         Event::Stopped { reason, .. } => reason.clone(),
         Event::Failed { reasons, .. } => format!("FAILED: {}", reasons.join("; ")),
         Event::Warning { message } => format!("warning: {message}"),
+        Event::NothingToDo { revision, reason } => {
+            format!(
+                "{} ({})",
+                reason.replace("this revision", &format!("revision {}", short(revision))),
+                revision
+            )
+        }
+        Event::PartitionMoved { from, partition, revision } => format!(
+            "partition of {name} moved {from} -> {partition}; no update is pending, every pod runs revision {}",
+            short(revision)
+        ),
         Event::PodDeleted { pod, reason } => format!("  deleted pod {pod}: {reason}"),
         Event::AbortPlanned { revision, rollback_partition, partition } => {
             let back = if rollback_partition == partition {

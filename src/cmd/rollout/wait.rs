@@ -15,7 +15,8 @@ use tokio::time::Instant;
 use crate::client::Kube;
 use crate::core::objects::partition;
 use crate::core::rollout::conditions::foreign_changes;
-use crate::error::{Error, Result, chain};
+use crate::error::{Error, Result, describe_kube_error};
+pub use crate::live::deadline;
 use crate::live::{Kinds, Live};
 
 /// What a condition says after looking at the StatefulSet and its pods.
@@ -117,7 +118,7 @@ impl Waiter {
     async fn check_reachable(&self, partition_now: i32) -> Result<()> {
         let why = match tokio::time::timeout(self.request_timeout, self.api.get(&self.name)).await {
             Ok(Ok(_)) => return Ok(()),
-            Ok(Err(e)) => chain(&e),
+            Ok(Err(e)) => describe_kube_error(&e),
             Err(_) => format!("no answer within {}", humantime::format_duration(self.request_timeout)),
         };
         Err(Error::Disconnected {
@@ -126,11 +127,4 @@ impl Waiter {
             resume: format!("run `kubectl stateful rollout {}` to resume once it is reachable", self.name),
         })
     }
-}
-
-/// `timeout` from now; a timeout too large to add means "never" (about a century), not a panic.
-pub fn deadline(timeout: Duration) -> Instant {
-    const NEVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
-    let now = Instant::now();
-    now.checked_add(timeout).or_else(|| now.checked_add(NEVER)).unwrap_or(now)
 }

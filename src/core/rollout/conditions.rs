@@ -14,9 +14,9 @@ use serde::Serialize;
 use super::plan::released;
 use crate::core::names::pod_name;
 use crate::core::objects::{
-    current_revision, min_ready_seconds, observed_current, ordinal_range, partition, pod_available,
-    pod_crash_looping, pod_ready, pod_revision, pod_status_text, pods_of, replicas, scaling_settled,
-    terminating, update_revision,
+    ORDERED_READY, current_revision, min_ready_seconds, observed_current, ordinal_range, partition,
+    pod_available, pod_crash_looping, pod_management_policy, pod_ready, pod_revision, pod_status_text,
+    pods_of, replicas, scaling_settled, terminating, update_revision,
 };
 
 /// The controller has seen the latest spec: the revisions and counts in the status are current.
@@ -62,7 +62,7 @@ pub struct PodProgress {
     pub state: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum StepVerdict {
     /// Still converging; the pods the partition releases and how far each is. `soon`: time
     /// alone will change the verdict (minReadySeconds, the pause), so look again shortly.
@@ -73,6 +73,10 @@ pub enum StepVerdict {
     Done(Vec<PodProgress>),
     /// An updated pod crash-loops or stopped being Ready: stop here.
     Failed(Vec<String>),
+    /// Released pods not Ready on another revision than the update revision (a canary of a
+    /// revision since replaced, say): under OrderedReady the controller waits for them forever
+    /// and never replaces them (the forced-rollback trap, going forward). Deleting them lets it.
+    Stuck(Vec<Pod>),
 }
 
 /// Watches one step converge: every pod at or above `partition` on the update revision, Ready,
@@ -109,6 +113,8 @@ impl StepWatch {
         let by_ordinal = pods_of(sts, pods);
         let mut progress = Vec::new();
         let mut failures = Vec::new();
+        let mut stuck = Vec::new();
+        let ordered = pod_management_policy(sts) == ORDERED_READY;
         for ordinal in released(range, partition, range.replicas) {
             let pod = by_ordinal.iter().find(|(o, _)| *o == ordinal).map(|(_, p)| *p);
             let name = pod_name(&sts.name_any(), ordinal);
@@ -126,6 +132,9 @@ impl StepWatch {
             let updated = revision.is_some() && pod_revision(pod) == revision;
             let ready = pod_ready(pod);
             let uid = pod.uid().unwrap_or_default();
+            if ordered && !updated && !ready {
+                stuck.push(Pod::clone(pod));
+            }
             if updated && pod_crash_looping(pod) {
                 failures.push(format!("pod {name} on the update revision is in CrashLoopBackOff"));
             } else if updated && ready {
@@ -144,6 +153,9 @@ impl StepWatch {
         }
         if !failures.is_empty() {
             return StepVerdict::Failed(failures);
+        }
+        if !stuck.is_empty() {
+            return StepVerdict::Stuck(stuck);
         }
         if !progress.iter().all(|p| p.available) {
             self.done_since = None;
@@ -274,6 +286,24 @@ mod tests {
         };
         assert!(!soon);
         assert_eq!(progress[0].state, "being replaced");
+    }
+
+    #[test]
+    fn a_released_pod_stuck_on_an_abandoned_revision_is_named() {
+        let web = sts("web", 3).revisions("web-old", "web-new").build();
+        let pods = [
+            pod(&web, 0).revision("web-old").build(),
+            pod(&web, 1).revision("web-old").build(),
+            pod(&web, 2).revision("web-gone").ready(false).build(),
+        ];
+        let StepVerdict::Stuck(stuck) = StepWatch::default().observe(&web, &pods, 2, at(5)) else {
+            panic!("not stuck")
+        };
+        assert_eq!(stuck.iter().map(ResourceExt::name_any).collect::<Vec<_>>(), ["web-2"]);
+        assert!(
+            matches!(StepWatch::default().observe(&web, &pods, 3, at(5)), StepVerdict::Done(_)),
+            "held back: not ours"
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! argo-rollouts makes between `getPatches` and `PromoteRollout`).
 
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{Event, Pod, PodTemplateSpec};
+use k8s_openapi::api::core::v1::{Event, Namespace, Pod, PodTemplateSpec};
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 
@@ -15,7 +15,7 @@ use crate::core::failures::{blockers, controller_failures};
 use crate::core::names::{pod_name, pod_ordinal};
 use crate::core::objects::{
     ON_DELETE, ROLLING_UPDATE, current_revision, ordinal_range, owned_by, partition, pod_revision, pods_of,
-    replicas, short_revision, update_revision, update_strategy,
+    replicas, update_revision, update_strategy,
 };
 use crate::core::orphans::describe_range;
 
@@ -72,8 +72,23 @@ pub enum Refusal {
          changed. Wait for the scale-down to finish, or delete the pod if it is a stray"
     )]
     StrayPod { name: String, pod: String, range: String },
-    #[error(transparent)]
-    Journal(#[from] JournalError),
+    #[error("{what} is being deleted{}: nothing to roll out or back; nothing was changed",
+        if finalizers.is_empty() { String::new() } else { format!(" (finalizers {})", finalizers.join(", ")) })]
+    Deleting { what: String, finalizers: Vec<String> },
+    #[error(
+        "an abort of {name} was interrupted and is not finished: run `kubectl stateful rollout {name} --abort` \
+         to finish it before --image, --patch or --partition; nothing was changed"
+    )]
+    AbortPending { name: String },
+    #[error(
+        "{source}; nothing was changed. `kubectl stateful rollout {name} --discard-journal` shows it and removes it \
+         (the StatefulSet stays as it is)"
+    )]
+    Journal {
+        name: String,
+        #[source]
+        source: JournalError,
+    },
 }
 
 impl Refusal {
@@ -173,6 +188,8 @@ pub struct Abort {
 /// What was read from the cluster for a decision.
 #[derive(Debug, Clone, Copy)]
 pub struct Cluster<'a> {
+    /// The StatefulSet's namespace, when it could be read.
+    pub namespace: Option<&'a Namespace>,
     pub sts: &'a StatefulSet,
     /// The StatefulSet's pods.
     pub pods: &'a [Pod],
@@ -186,8 +203,16 @@ pub struct Cluster<'a> {
 /// # Errors
 /// A [`Refusal`] naming why nothing may change.
 pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<Decision, Refusal> {
-    let Cluster { sts, pods, events } = *cluster;
+    let Cluster { namespace, sts, pods, events } = *cluster;
     let name = sts.name_any();
+    for (what, meta) in [
+        (format!("StatefulSet {name}"), Some(&sts.metadata)),
+        (format!("namespace {}", sts.namespace().unwrap_or_default()), namespace.map(|n| &n.metadata)),
+    ] {
+        if let Some(meta) = meta.filter(|m| m.deletion_timestamp.is_some()) {
+            return Err(Refusal::Deleting { what, finalizers: meta.finalizers.clone().unwrap_or_default() });
+        }
+    }
     match update_strategy(sts) {
         ROLLING_UPDATE => {}
         ON_DELETE => return Err(Refusal::OnDelete { name }),
@@ -204,8 +229,12 @@ pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<De
     if !is_observed(sts) {
         return Err(Refusal::NotObserved { name });
     }
-    let journal = Journal::of(sts)?;
-    if request.abort || journal.as_ref().is_some_and(|j| j.aborting) {
+    let journal = Journal::of(sts).map_err(|source| Refusal::Journal { name: name.clone(), source })?;
+    let aborting = journal.as_ref().is_some_and(|j| j.aborting);
+    if aborting && !request.abort && (request.template.is_some() || request.partition.is_some()) {
+        return Err(Refusal::AbortPending { name });
+    }
+    if request.abort || aborting {
         return Ok(abort(sts, pods, journal, now));
     }
     if let (Some(journal), Some(_)) = (&journal, request.template) {
@@ -214,7 +243,7 @@ pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<De
     let explicit = request.partition.map(|n| n as i32);
     let pending = request.template.is_some() || update_pending(sts, pods);
     if journal.is_none() && !pending {
-        let revision = short_revision(&name, update_revision(sts).unwrap_or("?")).to_owned();
+        let revision = update_revision(sts).unwrap_or("?").to_owned();
         return Ok(match explicit {
             Some(to) => Decision::MovePartition { to, revision },
             None => Decision::NothingToDo { revision },
@@ -223,7 +252,9 @@ pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<De
     preflight(sts, pods, events, journal.is_none(), now)?;
     let sizes = match (request.steps, &journal) {
         (Some(steps), _) => steps.clone(),
-        (None, Some(journal)) => journal.step_sizes()?,
+        (None, Some(journal)) => {
+            journal.step_sizes().map_err(|source| Refusal::Journal { name: name.clone(), source })?
+        }
         (None, None) => Steps::default(),
     };
     let now_partition = partition(sts);
@@ -402,7 +433,7 @@ mod tests {
     }
 
     fn decided(sts: &StatefulSet, pods: &[Pod], request: &Request) -> Result<Decision, Refusal> {
-        decide(&Cluster { sts, pods, events: &[] }, request, now())
+        decide(&Cluster { namespace: None, sts, pods, events: &[] }, request, now())
     }
 
     /// The pods of `web` from its first ordinal on, one per revision given.
@@ -471,12 +502,12 @@ mod tests {
         let all = pods(&web, &["web-rev1"; 3]);
         assert_eq!(
             decided(&web, &all, &Request::default()).unwrap(),
-            Decision::NothingToDo { revision: "rev1".into() }
+            Decision::NothingToDo { revision: "web-rev1".into() }
         );
         let request = Request { partition: Some(0), ..Request::default() };
         assert_eq!(
             decided(&web, &all, &request).unwrap(),
-            Decision::MovePartition { to: 0, revision: "rev1".into() }
+            Decision::MovePartition { to: 0, revision: "web-rev1".into() }
         );
     }
 
@@ -547,7 +578,9 @@ mod tests {
         assert!(matches!(error, Refusal::InProgress { .. }), "{error}");
 
         let unreadable = sts("web", 3).annotation(ROLLOUT_ANNOTATION, "{").build();
-        assert!(matches!(refused(&unreadable, Request::default()), Refusal::Journal(_)));
+        let error = refused(&unreadable, Request::default());
+        assert!(matches!(error, Refusal::Journal { .. }), "{error}");
+        assert!(error.to_string().contains("--discard-journal"), "a way out: {error}");
     }
 
     #[test]
@@ -571,7 +604,7 @@ mod tests {
         assert!(matches!(error, Refusal::Scaling { .. }) && error.may_pass());
         assert_eq!(
             decided(&short, &[], &Request::default()).unwrap(),
-            Decision::NothingToDo { revision: "rev1".into() },
+            Decision::NothingToDo { revision: "web-rev1".into() },
             "nothing to roll out is true even mid-scale"
         );
     }
@@ -601,6 +634,38 @@ mod tests {
             decided(&settled, &pods(&settled, &["web-rev1"; 3]), &request).unwrap(),
             Decision::NothingToAbort { revision: "web-rev1".into() }
         );
+    }
+
+    #[test]
+    fn nothing_is_rolled_while_the_statefulset_or_its_namespace_is_being_deleted() {
+        let mut web = sts("web", 1).build();
+        web.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now()));
+        web.metadata.finalizers = Some(vec!["example.com/backup".into()]);
+        let error = decided(&web, &pods(&web, &["web-rev1"]), &Request { abort: true, ..Request::default() })
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "StatefulSet web is being deleted (finalizers example.com/backup): nothing to roll out or back; nothing was changed"
+        );
+        let web = sts("web", 1).build();
+        let namespace: Namespace = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "default", "deletionTimestamp": "2023-11-14T22:13:20Z"}
+        }))
+        .unwrap();
+        let cluster = Cluster { namespace: Some(&namespace), sts: &web, pods: &[], events: &[] };
+        assert!(matches!(decide(&cluster, &Request::default(), now()), Err(Refusal::Deleting { .. })));
+    }
+
+    #[test]
+    fn an_interrupted_abort_is_not_overridden_by_new_flags() {
+        let web = sts("web", 3).annotation(ROLLOUT_ANNOTATION, &journal(0, true)).build();
+        let new = template(&web);
+        for request in [
+            Request { template: Some(&new), ..Request::default() },
+            Request { partition: Some(0), ..Request::default() },
+        ] {
+            assert!(matches!(decided(&web, &[], &request), Err(Refusal::AbortPending { .. })));
+        }
     }
 
     #[test]
@@ -652,9 +717,12 @@ mod tests {
             ..Default::default()
         };
         let pods = [pod(&web, 1).revision("web-new").build()];
-        let error =
-            decide(&Cluster { sts: &web, pods: &pods, events: &[failure] }, &Request::default(), now())
-                .unwrap_err();
+        let error = decide(
+            &Cluster { namespace: None, sts: &web, pods: &pods, events: &[failure] },
+            &Request::default(),
+            now(),
+        )
+        .unwrap_err();
         assert!(error.to_string().contains("fails to create Pod web-0"), "{error}");
     }
 

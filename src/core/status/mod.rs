@@ -25,6 +25,8 @@ pub struct StatefulSetStatus {
     pub namespace: String,
     pub name: String,
     pub created_at: Option<Timestamp>,
+    /// The StatefulSet, or its namespace, is being deleted; `null` otherwise.
+    pub deletion: Option<Deletion>,
     pub replicas: ReplicaCounts,
     pub ordinals_start: i32,
     pub pod_management_policy: String,
@@ -49,6 +51,17 @@ pub struct StatefulSetStatus {
     pub warnings: Vec<Warning>,
     /// What could not be read, and so is shown as unknown.
     pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Deletion {
+    /// `StatefulSet` or `Namespace`.
+    pub kind: String,
+    pub name: String,
+    pub since: Option<Timestamp>,
+    /// What holds the deletion back.
+    pub finalizers: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -213,6 +226,8 @@ pub enum WarningCode {
     PodMissingClaim,
     UnreleasedUpdate,
     ReleasedVolume,
+    BeingDeleted,
+    JournalUnreadable,
 }
 
 /// Options that change what the model says, not how it is drawn.
@@ -336,10 +351,25 @@ fn build_with(
     };
     let (when_deleted, when_scaled) = pvc_retention(sts);
 
+    let deletion = [
+        ("StatefulSet", Some(&sts.metadata)),
+        ("Namespace", snapshot.namespace(&namespace).map(|n| &n.metadata)),
+    ]
+    .into_iter()
+    .find_map(|(kind, meta)| {
+        let meta = meta?;
+        Some(Deletion {
+            kind: kind.to_owned(),
+            name: meta.name.clone().unwrap_or_default(),
+            since: meta.deletion_timestamp.as_ref().map(|t| t.0)?.into(),
+            finalizers: meta.finalizers.clone().unwrap_or_default(),
+        })
+    });
     let mut status = StatefulSetStatus {
         namespace,
         name,
         created_at: creation(sts),
+        deletion,
         replicas,
         ordinals_start: range.start,
         pod_management_policy: pod_management_policy(sts).to_owned(),

@@ -30,6 +30,7 @@ pub(super) fn warnings(
 ) -> Vec<Warning> {
     let blockers = blockers(sts, &snapshot.pods, status.controller_failures.as_deref().unwrap_or_default());
     let families = [
+        deletion_warnings(status),
         service_warnings(status),
         pod_warnings(status, nodes, &blockers, now),
         controller_warnings(sts, snapshot, &blockers, now),
@@ -38,6 +39,23 @@ pub(super) fn warnings(
         storage_warnings(status, unverified),
     ];
     families.into_iter().flatten().map(|(code, message)| Warning { code, message }).collect()
+}
+
+fn deletion_warnings(status: &StatefulSetStatus) -> Found {
+    let Some(deletion) = &status.deletion else { return Found::new() };
+    let held = if deletion.finalizers.is_empty() {
+        String::new()
+    } else {
+        format!(" (finalizers {})", deletion.finalizers.join(", "))
+    };
+    let what = if deletion.kind == "Namespace" { "namespace" } else { "StatefulSet" };
+    vec![(
+        WarningCode::BeingDeleted,
+        format!(
+            "{what} {} is being deleted{held}: its pods go with it, and the plugin's rollout and prune refuse to start",
+            deletion.name
+        ),
+    )]
 }
 
 fn service_warnings(status: &StatefulSetStatus) -> Found {
@@ -95,8 +113,9 @@ fn pod_warnings(
     for o in status.ordinals.iter().filter(|o| o.live) {
         let Some(pod) = &o.pod else {
             let missing = pod_name(name, o.ordinal);
-            // A failure names it: ControllerFailing says what keeps the controller from creating it.
-            if !failing_for(&missing) {
+            // A failure names it: ControllerFailing says what keeps the controller from creating
+            // it. A StatefulSet being deleted creates nothing.
+            if !failing_for(&missing) && status.deletion.is_none() {
                 out.push((
                     WarningCode::PodMissing,
                     format!(
@@ -204,7 +223,19 @@ fn rollout_warnings(status: &StatefulSetStatus, sts: &StatefulSet, blockers: &[B
     let older: Vec<&PodStatus> =
         live.iter().copied().filter(|p| p.revision_role != Some(RevisionRole::Update)).collect();
     let partition = status.update_strategy.partition.unwrap_or(0);
-    let journal = Journal::of(sts).ok().flatten();
+    let journal = match Journal::of(sts) {
+        Ok(journal) => journal,
+        Err(error) => {
+            out.push((
+                WarningCode::JournalUnreadable,
+                format!(
+                    "{error}: `kubectl stateful rollout {name}` refuses while it is there; \
+                     `kubectl stateful rollout {name} --discard-journal` shows it and removes it"
+                ),
+            ));
+            None
+        }
+    };
     let on_delete = status.update_strategy.kind == ON_DELETE;
     if !older.is_empty() {
         let held = status.ordinals.iter().filter(|o| o.held_back).count();
@@ -237,6 +268,31 @@ fn rollout_warnings(status: &StatefulSetStatus, sts: &StatefulSet, blockers: &[B
                 if held > 0 { format!(", {held} held back by partition {partition}") } else { String::new() },
             ),
         ));
+        // A released pod not Ready on a revision the rollout no longer runs (a canary of a
+        // template someone replaced since): under OrderedReady the controller waits for it and
+        // never replaces it.
+        let released = |p: &&&PodStatus| {
+            status.ordinals.iter().any(|o| o.pod.as_ref().is_some_and(|q| q.name == p.name) && !o.held_back)
+        };
+        if status.pod_management_policy == ORDERED_READY && status.update_strategy.kind == ROLLING_UPDATE {
+            for pod in older.iter().filter(|p| !p.ready).filter(released) {
+                let remedy = if journal.is_some() {
+                    format!("`kubectl stateful rollout {name}` offers to delete it when it resumes")
+                } else {
+                    format!("`kubectl delete pod {} -n {namespace}` lets the controller replace it", pod.name)
+                };
+                out.push((
+                    WarningCode::RolloutStalled,
+                    format!(
+                        "pod {} is not Ready ({}) on revision {}, which is not the update revision: under OrderedReady \
+                         the controller waits for it and never replaces it; {remedy}",
+                        pod.name,
+                        pod.status,
+                        pod.revision.as_deref().map(|r| short_revision(name, r)).unwrap_or("?")
+                    ),
+                ));
+            }
+        }
         for pod in live.iter().filter(|p| p.revision_role == Some(RevisionRole::Update) && !p.ready) {
             let trap = if status.pod_management_policy == ORDERED_READY {
                 "the controller waits for it and will not roll back even if the template is reverted (forced rollback)"

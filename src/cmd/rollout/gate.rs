@@ -1,0 +1,106 @@
+//! The gate: before each step the person chooses to continue, stop (and resume later), or
+//! abort; before a new rollout's first write, to continue or stop with nothing changed. With
+//! `--yes` every gate continues.
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+
+use super::execute::Executor;
+use super::report::Event;
+use crate::core::names::pod_name;
+use crate::core::objects::partition;
+use crate::core::rollout::{Roll, Step};
+use crate::error::{Error, Result};
+
+/// What the person chose at the gate before a step.
+pub enum Choice {
+    Continue,
+    Stop,
+    Abort,
+}
+
+impl Executor<'_, '_> {
+    /// Before the first write of a new rollout: continue (stage and take the first step), or
+    /// stop with nothing changed. With --yes, continue.
+    pub(super) fn gate_before_writing(
+        &mut self,
+        sts: &StatefulSet,
+        roll: &Roll,
+        total: usize,
+    ) -> Result<Choice> {
+        if self.args.yes {
+            return Ok(Choice::Continue);
+        }
+        let staging = roll.stage.as_ref().map(|stage| {
+            let what =
+                if stage.template.is_some() { "stages the new template" } else { "holds every pod back" };
+            format!("first {what} with partition {}", stage.partition)
+        });
+        let question = match roll.steps.first() {
+            Some(step) => {
+                let pods: Vec<String> = step.ordinals.iter().map(|o| pod_name(self.name(), *o)).collect();
+                let from = roll.stage.as_ref().map_or(partition(sts), |s| s.partition);
+                format!(
+                    "Next: step {}/{total}, partition {from} -> {}, updates {}{}",
+                    step.number,
+                    step.partition,
+                    pods.join(", "),
+                    staging.map(|s| format!(" ({s})")).unwrap_or_default()
+                )
+            }
+            None => format!("Next: {}", staging.unwrap_or_else(|| "write the rollout journal".to_owned())),
+        };
+        let choices = ["continue", "stop here (nothing is changed)"];
+        let answer = self.reporter.suspend(|| self.term.choose(&question, &choices))?;
+        if answer == 0 {
+            return Ok(Choice::Continue);
+        }
+        self.reporter.event(Event::Stopped {
+            partition: partition(sts),
+            reason: format!("stopped before any change: {} was left as it was", self.name()),
+        })?;
+        Ok(Choice::Stop)
+    }
+
+    /// Between steps: continue, stop here, or abort. With --yes, continue (after --pause).
+    pub(super) fn gate(&mut self, sts: &StatefulSet, next: &Step, total: usize) -> Result<Choice> {
+        if self.args.yes {
+            return Ok(Choice::Continue);
+        }
+        let pods: Vec<String> = next.ordinals.iter().map(|o| pod_name(self.name(), *o)).collect();
+        let question = format!(
+            "Next: step {}/{total}, partition {} -> {}, updates {}",
+            next.number,
+            partition(sts),
+            next.partition,
+            pods.join(", ")
+        );
+        let choices = ["continue", "stop here (resume later)", "abort and roll back"];
+        let answer =
+            self.reporter.suspend(|| self.term.choose(&question, &choices)).map_err(|e| match e {
+                Error::Interrupted { at_prompt, .. } => Error::Interrupted {
+                    at_prompt,
+                    left: format!("{} is left at partition {}", self.name(), partition(sts)),
+                    resume: Some(format!(
+                        "run `kubectl stateful rollout {}` to resume, or add --abort",
+                        self.name()
+                    )),
+                },
+                other => other,
+            })?;
+        Ok(match answer {
+            0 => Choice::Continue,
+            1 => {
+                self.reporter.event(Event::Stopped {
+                    partition: partition(sts),
+                    reason: format!(
+                        "stopped at partition {}: run `kubectl stateful rollout {}` to resume",
+                        partition(sts),
+                        self.name()
+                    ),
+                })?;
+                Choice::Stop
+            }
+            _ => Choice::Abort,
+        })
+    }
+}
