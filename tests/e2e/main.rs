@@ -9,6 +9,7 @@ mod support;
 mod cluster;
 mod faults;
 mod field;
+mod hostile;
 mod prune;
 mod recover;
 mod rollout;

@@ -491,6 +491,22 @@ pub async fn namespaced_user(env: &Env, name: &str, extra: Value) -> String {
     format!("system:serviceaccount:{}:{name}", env.ns)
 }
 
+/// A ServiceAccount of the test namespace with exactly `rules` (a Role in the namespace), and
+/// nothing else; returns the user name to impersonate with `--as`.
+pub async fn user_with_rules(env: &Env, name: &str, rules: Value) -> String {
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+    env.create::<ServiceAccount>(json!({"metadata": {"name": name}})).await;
+    env.create::<Role>(json!({"metadata": {"name": name}, "rules": rules})).await;
+    env.create::<RoleBinding>(json!({
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": env.ns}]
+    }))
+    .await;
+    format!("system:serviceaccount:{}:{name}", env.ns)
+}
+
 pub async fn read_only_user(env: &Env, name: &str) -> String {
     namespaced_user(env, name, json!([])).await
 }

@@ -84,6 +84,9 @@ impl Waiter {
             }
             let caught_up = sts.metadata.generation == generation;
             let wake = if caught_up { condition(&sts, &pods, Timestamp::now())? } else { Wake::Wait };
+            // What an interruption reports: the partition as this run last wrote it until the
+            // watch has caught up with that write (its cache may still show the one before).
+            let partition_now = if caught_up { partition(&sts) } else { partition(ours) };
             let now = Instant::now();
             let wake_at = match wake {
                 Wake::Done(value) => return Ok((sts, value)),
@@ -94,7 +97,7 @@ impl Waiter {
                 Wake::Soon => (now + TICK).min(deadline),
                 Wake::Wait => deadline,
             };
-            self.next(wake_at, partition(&sts)).await?;
+            self.next(wake_at, partition_now).await?;
         }
     }
 
