@@ -6,8 +6,9 @@ GO_MODULES="$CLUSTER_DIR/go"
 
 # The Kubernetes versions the testbed can run, chosen by KUBECTL_STATEFUL_K8S_VERSION (a minor;
 # default: the newest). Each minor pins an exact k8s.io/kubernetes release and the etcd that
-# release is paired with upstream (its go.mod's etcd client and build/dependencies.yaml), at the
-# newest patch of that etcd minor the module proxy serves. kwok v0.8.0 is the newest kwok.
+# release is paired with upstream (its go.mod's etcd client and build/dependencies.yaml: 3.6.5
+# for 1.34, 3.7.0 for 1.37), at the newest patch of that etcd minor the module proxy serves.
+# kwok v0.8.0 is the newest kwok.
 # Adding a version: a row here, a wrapper module go/k8s-<minor> (and go/etcd-<minor> if new).
 SUPPORTED_K8S="1.34 1.37"
 K8S_MINOR=${KUBECTL_STATEFUL_K8S_VERSION:-1.37}
@@ -67,8 +68,9 @@ BIN_DIR_FILE="$CLUSTER_HOME/testbed-bin"
 log() { printf '%s\n' "cluster: $*" >&2; }
 die() { printf '%s\n' "cluster: $*" >&2; exit 1; }
 
-# kwokctl's readiness check runs the first `kubectl` on PATH; the Debian dispatcher picks
-# a client matching the server, which is fine for 1.34 (within the supported skew).
+# kwokctl's readiness check runs the first `kubectl` on PATH; the Debian dispatcher's newest
+# client is 1.33, outside the supported skew for 1.37 (kubectl version warns), which is fine
+# for the little the testbed asks of it (readiness, apply, wait).
 # --kubeconfig: kwokctl would otherwise add (and later remove) a context in ~/.kube/config;
 # the cluster has its own kubeconfig and leaves the user's alone.
 kwokctl() { "$BIN_DIR/kwokctl" --name "$CLUSTER_NAME" "$@"; }
