@@ -32,6 +32,27 @@ pub fn kubeconfig() -> &'static PathBuf {
     })
 }
 
+static K8S_MINOR: OnceLock<u32> = OnceLock::new();
+
+/// The test cluster's Kubernetes minor version (34, 37, …: tests/cluster/up runs the one
+/// KUBECTL_STATEFUL_K8S_VERSION names), read once from its /version, so that a test can say
+/// which versions it applies to: `if k8s_minor() < 37 { return; }`.
+#[allow(dead_code)]
+pub fn k8s_minor() -> u32 {
+    *K8S_MINOR.get_or_init(|| {
+        // A thread and runtime of its own: callable from sync code and from inside a test.
+        std::thread::spawn(|| {
+            let runtime =
+                tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let info =
+                runtime.block_on(async { client().await.apiserver_version().await.expect("/version") });
+            info.minor.trim_end_matches('+').parse().expect("numeric minor version")
+        })
+        .join()
+        .expect("read the server version")
+    })
+}
+
 pub async fn client() -> Client {
     client_for(kubeconfig()).await
 }
