@@ -7,6 +7,9 @@
 //! `FailedUpdate` or `FailedDelete`, and a message
 //! `"<verb> Pod <pod> in StatefulSet <set> failed error: <error>"` or
 //! `"<verb> Claim <claim> for Pod <pod> in StatefulSet <set> failed error: <error>"`.
+//! The verb is lower case up to 1.36 (`strings.ToLower`) and title case from 1.37
+//! (`cases.Title`): `create Pod web-1` became `Create Pod web-1`. The model always says it in
+//! lower case.
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Event, Pod};
@@ -110,6 +113,12 @@ fn parse(event: &Event, sts: &str) -> Option<ControllerFailure> {
     let (head, error) = text.split_once(" failed error: ").unwrap_or((text.as_str(), ""));
     // "create Pod web-1 in StatefulSet web" or "create Claim data-web-1 for Pod web-1 in StatefulSet web"
     let head = head.strip_suffix(&format!(" in StatefulSet {sts}")).unwrap_or(head);
+    // The verb's case changed in 1.37 (see the module documentation).
+    let head = match head.split_once(' ') {
+        Some((verb, rest)) => format!("{} {rest}", verb.to_lowercase()),
+        None => head.to_lowercase(),
+    };
+    let head = head.as_str();
     let (operation, pod) = match head.split_once(" for Pod ") {
         Some((operation, pod)) => (operation.to_owned(), Some(pod.to_owned())),
         None => {
@@ -302,22 +311,30 @@ mod tests {
     fn a_quota_blocking_a_create_is_current_while_the_pod_is_missing() {
         let web = sts("web", 3).build();
         let quota = r#"pods "web-1" is forbidden: exceeded quota: pods, requested: pods=1, used: pods=3, limited: pods=3"#;
+        let pods = [pod(&web, 0).build(), pod(&web, 2).build(), pod(&web, 3).build()];
+        // Up to 1.36 the controller writes the verb in lower case, from 1.37 in title case.
+        for verb in ["create", "Create"] {
+            let message = format!("{verb} Pod web-1 in StatefulSet web failed error: {quota}");
+            let failures = controller_failures(&web, &[event(&web, "FailedCreate", &message, 7, 100)], &pods, at(160));
+            assert_eq!(failures.len(), 1, "{verb}");
+            let f = &failures[0];
+            assert_eq!(
+                (f.operation.as_str(), f.pod.as_deref(), f.count, f.cause),
+                ("create Pod web-1", Some("web-1"), 7, FailureCause::Quota),
+                "{verb}"
+            );
+            assert_eq!(f.message, quota);
+            let created_since = [pod(&web, 0).build(), pod(&web, 1).build(), pod(&web, 2).build()];
+            let after = controller_failures(&web, &[event(&web, "FailedCreate", &message, 7, 100)], &created_since, at(160));
+            assert!(after.is_empty(), "web-1 exists now ({verb})");
+        }
         let events = [event(
             &web,
             "FailedCreate",
-            &format!("create Pod web-1 in StatefulSet web failed error: {quota}"),
+            &format!("Create Pod web-1 in StatefulSet web failed error: {quota}"),
             7,
             100,
         )];
-        let pods = [pod(&web, 0).build(), pod(&web, 2).build(), pod(&web, 3).build()];
-        let failures = controller_failures(&web, &events, &pods, at(160));
-        assert_eq!(failures.len(), 1);
-        let f = &failures[0];
-        assert_eq!(
-            (f.operation.as_str(), f.pod.as_deref(), f.count, f.cause),
-            ("create Pod web-1", Some("web-1"), 7, FailureCause::Quota)
-        );
-        assert_eq!(f.message, quota);
         let names: Vec<String> = pods_outside_range(&web, &pods).iter().map(|p| p.name_any()).collect();
         assert_eq!(names, ["web-3"]);
 

@@ -11,10 +11,13 @@ use serde_json::json;
 use crate::support::{Env, PodEvent, Sts, client, wait_until};
 
 #[tokio::test]
-async fn server_is_kubernetes_1_34() {
+async fn server_is_the_kubernetes_version_asked_for() {
+    // tests/cluster/up starts KUBECTL_STATEFUL_K8S_VERSION (default: the newest supported).
+    let wanted = std::env::var("KUBECTL_STATEFUL_K8S_VERSION").unwrap_or_else(|_| "1.37".to_owned());
     let info = client().await.apiserver_version().await.expect("version");
-    assert_eq!((info.major.as_str(), info.minor.as_str()), ("1", "34"));
-    assert!(info.git_version.starts_with("v1.34."), "{}", info.git_version);
+    assert_eq!(format!("{}.{}", info.major, info.minor), wanted);
+    assert!(info.git_version.starts_with(&format!("v{wanted}.")), "{}", info.git_version);
+    assert_eq!(crate::support::k8s_minor().to_string(), wanted.trim_start_matches("1."));
 }
 
 #[tokio::test]

@@ -22,7 +22,13 @@ fn one_line(stderr: &[u8]) -> String {
 /// answering: the case only a timeout detects) and started again (SIGCONT).
 #[tokio::test]
 async fn the_api_server_stopping_mid_rollout_leaves_a_safe_partition_and_the_rollout_resumes() {
-    let cluster = tokio::task::spawn_blocking(|| OwnCluster::start("faults-apiserver")).await.unwrap();
+    // Named after the suite's own cluster, so that runs on two versions side by side (tests/run
+    // names them kubectl-stateful-<version>) do not share it.
+    let name = format!(
+        "{}-faults-apiserver",
+        std::env::var("KUBECTL_STATEFUL_CLUSTER").unwrap_or_else(|_| "kubectl-stateful".to_owned())
+    );
+    let cluster = tokio::task::spawn_blocking(move || OwnCluster::start(&name)).await.unwrap();
     let env = Env::on(&cluster.kubeconfig, "apiserver").await;
     env.statefulset(&Sts { min_ready_seconds: Some(5), ..Sts::new("web", 3) }).await;
     let (child, _events) = rollout_until(
