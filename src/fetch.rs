@@ -2,21 +2,23 @@
 //! number of requests does not grow with replicas. Cluster-scoped kinds a user may not read
 //! (PersistentVolumes, Nodes) degrade to "unknown" instead of failing the command.
 
-use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{
     Event, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, Service,
 };
-use kube::api::{Api, ListParams, ObjectList};
+use kube::api::{Api, ListParams, ObjectList, PostParams};
 use kube::core::{NamespaceResourceScope, Selector};
 use kube::{Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
+use crate::apply::FIELD_MANAGER;
 use crate::client::Kube;
 use crate::core::claims::claims_of;
-use crate::core::objects::{selector, service_name};
+use crate::core::facts::{self, Honoured};
+use crate::core::objects::{current_revision, selector, service_name, update_revision};
 use crate::core::snapshot::Snapshot;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, describe_kube_error};
 
 /// Objects per LIST page: large enough that a 1,000-replica StatefulSet (2,000 claims) is one
 /// request per kind, small enough to bound a single response on a huge cluster.
@@ -61,7 +63,10 @@ pub struct Extras {
     pub nodes: bool,
     pub services: bool,
     pub autoscalers: bool,
-    pub server_version: bool,
+    /// What this API server does where versions and feature gates differ: whether it keeps
+    /// `maxUnavailable` (asked only when some StatefulSet sets it above one) and the
+    /// ControllerRevisions of StatefulSets whose revisions differ ([`server_facts`]).
+    pub facts: bool,
     /// Warning events about StatefulSets: what the controller fails to do.
     pub events: bool,
     /// The namespaces, to see one being deleted.
@@ -139,17 +144,21 @@ pub async fn snapshot_of(kube: &Kube, sts: StatefulSet, extras: Extras) -> Resul
             _ => Ok(Vec::new()),
         }
     };
-    let (pods, pvcs, services, volumes, nodes, autoscalers, server_version, events, namespaces) = tokio::try_join!(
+    let (pods, pvcs, services, volumes, nodes, autoscalers, events, namespaces) = tokio::try_join!(
         list::<Pod>(client, &scope, pod_selector.as_ref()),
         list::<PersistentVolumeClaim>(client, &scope, None),
         services,
         optional_cluster_list::<PersistentVolume>(client, extras.volumes),
         optional_cluster_list::<Node>(client, extras.nodes),
         optional_autoscalers(client, &scope, extras.autoscalers),
-        server_version(client, extras.server_version),
         optional_events(client, &scope, Some(&name), extras.events),
         optional_namespaces(kube, &scope, extras.namespaces),
     )?;
+    let (max_unavailable, revisions) = if extras.facts {
+        server_facts(kube, &scope, std::slice::from_ref(&sts), pod_selector.as_ref()).await?
+    } else {
+        (None, None)
+    };
     let mut snapshot = Snapshot {
         statefulsets: vec![sts],
         pods,
@@ -158,7 +167,8 @@ pub async fn snapshot_of(kube: &Kube, sts: StatefulSet, extras: Extras) -> Resul
         volumes,
         nodes,
         autoscalers,
-        server_version,
+        max_unavailable,
+        revisions,
         events,
         namespaces,
     };
@@ -178,25 +188,25 @@ pub async fn snapshot_in(kube: &Kube, scope: &Scope, extras: Extras) -> Result<S
     let client = &kube.client;
     let services =
         async { if extras.services { list::<Service>(client, scope, None).await } else { Ok(Vec::new()) } };
-    let (statefulsets, pods, pvcs, services, volumes, nodes, autoscalers, server_version, events, namespaces) =
-        tokio::try_join!(
-            list::<StatefulSet>(client, scope, None),
-            list::<Pod>(client, scope, None),
-            list::<PersistentVolumeClaim>(client, scope, None),
-            services,
-            optional_cluster_list::<PersistentVolume>(client, extras.volumes),
-            optional_cluster_list::<Node>(client, extras.nodes),
-            optional_autoscalers(client, scope, extras.autoscalers),
-            server_version(client, extras.server_version),
-            optional_events(client, scope, None, extras.events),
-            optional_namespaces(kube, scope, extras.namespaces),
-        )?;
+    let (statefulsets, pods, pvcs, services, volumes, nodes, autoscalers, events, namespaces) = tokio::try_join!(
+        list::<StatefulSet>(client, scope, None),
+        list::<Pod>(client, scope, None),
+        list::<PersistentVolumeClaim>(client, scope, None),
+        services,
+        optional_cluster_list::<PersistentVolume>(client, extras.volumes),
+        optional_cluster_list::<Node>(client, extras.nodes),
+        optional_autoscalers(client, scope, extras.autoscalers),
+        optional_events(client, scope, None, extras.events),
+        optional_namespaces(kube, scope, extras.namespaces),
+    )?;
     if statefulsets.is_empty()
         && let Scope::Namespace(ns) = scope
         && namespace_missing(kube, ns).await
     {
         return Err(Error::NamespaceNotFound(ns.clone()));
     }
+    let (max_unavailable, revisions) =
+        if extras.facts { server_facts(kube, scope, &statefulsets, None).await? } else { (None, None) };
     Ok(Snapshot {
         statefulsets,
         pods,
@@ -205,7 +215,8 @@ pub async fn snapshot_in(kube: &Kube, scope: &Scope, extras: Extras) -> Result<S
         volumes,
         nodes,
         autoscalers,
-        server_version,
+        max_unavailable,
+        revisions,
         events,
         namespaces,
     })
@@ -296,12 +307,45 @@ fn forbidden_as_none<T>(result: Result<T>) -> Result<Option<T>> {
     }
 }
 
-async fn server_version(
-    client: &Client,
-    wanted: bool,
-) -> Result<Option<k8s_openapi::apimachinery::pkg::version::Info>> {
-    if !wanted {
-        return Ok(None);
+/// What the server does where Kubernetes versions and feature gates differ, read only when it
+/// matters to one of `statefulsets`: whether it keeps `maxUnavailable` (one server-side dry
+/// run, for the first set that sets or asks for it above one), and the ControllerRevisions
+/// (by `selector` when given) when some set's current and update revisions differ, to compare
+/// their templates. Both degrade to "unknown" rather than failing the command.
+pub async fn server_facts(
+    kube: &Kube,
+    scope: &Scope,
+    statefulsets: &[StatefulSet],
+    selector: Option<&Selector>,
+) -> Result<(Option<Honoured>, Option<Vec<ControllerRevision>>)> {
+    let probe = async {
+        match statefulsets.iter().find(|s| facts::max_unavailable_matters(s)) {
+            Some(sts) => Some(max_unavailable_honoured(kube, sts).await),
+            None => None,
+        }
+    };
+    let revisions = async {
+        if statefulsets.iter().any(|s| current_revision(s) != update_revision(s)) {
+            forbidden_as_none(list::<ControllerRevision>(&kube.client, scope, selector).await)
+        } else {
+            Ok(None)
+        }
+    };
+    let (honoured, revisions) = tokio::join!(probe, revisions);
+    Ok((honoured, revisions?))
+}
+
+/// Whether this API server keeps `maxUnavailable`: a server-side dry run of creating a copy of
+/// `sts` that asks for it ([`facts::probe`]); nothing is stored.
+pub async fn max_unavailable_honoured(kube: &Kube, sts: &StatefulSet) -> Honoured {
+    let namespace = sts.namespace().unwrap_or_else(|| kube.namespace.clone());
+    let api: Api<StatefulSet> = kube.api_in(&namespace);
+    let params = PostParams { dry_run: true, field_manager: Some(FIELD_MANAGER.to_owned()) };
+    match api.create(&params, &facts::probe(sts)).await {
+        Ok(created) => Honoured::from_dry_run(&created),
+        Err(kube::Error::Api(status)) if status.code == 403 => Honoured::Unknown(format!(
+            "no permission to create StatefulSets in namespace {namespace}, which even a server-side dry run needs"
+        )),
+        Err(e) => Honoured::Unknown(format!("a server-side dry run failed: {}", describe_kube_error(&e))),
     }
-    client.apiserver_version().await.map(Some).map_err(Error::kube("read the server version"))
 }

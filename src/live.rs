@@ -128,7 +128,8 @@ impl Live {
             volumes: self.volumes.as_ref().map(cloned),
             nodes: self.nodes.as_ref().map(cloned),
             autoscalers: None,
-            server_version: None,
+            max_unavailable: None,
+            revisions: None,
             events: None,
             namespaces: None,
         })

@@ -9,7 +9,8 @@ use kube::ResourceExt;
 use serde::Serialize;
 
 use crate::client::{Kube, KubeArgs};
-use crate::core::objects::{age, short_revision};
+use crate::core::facts::max_unavailable_matters;
+use crate::core::objects::{age, current_revision, selector, short_revision, update_revision};
 use crate::core::prune::describe_range;
 use crate::core::status::{self, ClaimStatus, OrdinalStatus, RevisionRole, StatefulSetStatus, StatusOptions};
 use crate::error::Result;
@@ -65,7 +66,7 @@ const EXTRAS: Extras = Extras {
     nodes: true,
     services: true,
     autoscalers: false,
-    server_version: true,
+    facts: true,
     events: true,
     namespaces: true,
 };
@@ -118,8 +119,13 @@ async fn watch(
     io: &mut Streams,
 ) -> Result<()> {
     // Watch the cluster-scoped kinds only if this user may read them at all.
-    let extras = Extras { volumes: true, nodes: true, server_version: true, ..Extras::default() };
+    let extras = Extras { volumes: true, nodes: true, ..Extras::default() };
     let probe = fetch::snapshot_of(kube, sts.clone(), extras).await?;
+    let scope = Scope::Namespace(kube.namespace.clone());
+    // The server's facts are read again only when what they answer changes: the revisions
+    // compared, or whether maxUnavailable matters.
+    let mut facts_key = None;
+    let mut facts = (None, None);
     let kinds = live::Kinds {
         claims: true,
         service: true,
@@ -134,7 +140,18 @@ async fn watch(
             io.say(format_args!("StatefulSet {}/{} was deleted", kube.namespace, sts.name_any()));
             return Ok(());
         };
-        snapshot.server_version.clone_from(&probe.server_version);
+        let sts = &snapshot.statefulsets[0];
+        let key = (
+            current_revision(sts).map(str::to_owned),
+            update_revision(sts).map(str::to_owned),
+            max_unavailable_matters(sts),
+        );
+        if facts_key.as_ref() != Some(&key) {
+            facts =
+                fetch::server_facts(kube, &scope, std::slice::from_ref(sts), selector(sts).as_ref()).await?;
+            facts_key = Some(key);
+        }
+        (snapshot.max_unavailable, snapshot.revisions) = facts.clone();
         let now = Timestamp::now();
         let options = StatusOptions { cluster_domain: args.cluster_domain.clone(), now };
         let model = status::build(&snapshot.statefulsets[0], &snapshot, &options);
@@ -259,8 +276,15 @@ fn write_header(w: &mut dyn Write, m: &StatefulSetStatus, now: Timestamp) -> io:
     if let Some(partition) = m.update_strategy.partition {
         strategy.push_str(&format!(", partition {partition}"));
     }
+    let honoured = match m.update_strategy.max_unavailable_honoured {
+        Some(true) => " (honoured)",
+        Some(false) => " (ignored by this server)",
+        None => "",
+    };
     if let Some(max) = &m.update_strategy.max_unavailable {
-        strategy.push_str(&format!(", maxUnavailable {max}"));
+        strategy.push_str(&format!(", maxUnavailable {max}{honoured}"));
+    } else if let Some(requested) = &m.update_strategy.max_unavailable_requested {
+        strategy.push_str(&format!(", maxUnavailable {requested} applied but dropped by the server"));
     }
     rows.push(("Update", strategy));
     let revision = |rc: &Option<status::RevisionCount>| {
@@ -271,7 +295,12 @@ fn write_header(w: &mut dyn Write, m: &StatefulSetStatus, now: Timestamp) -> io:
     };
     rows.push((
         "Revisions",
-        format!("current {}, update {}", revision(&m.revisions.current), revision(&m.revisions.update)),
+        format!(
+            "current {}, update {}{}",
+            revision(&m.revisions.current),
+            revision(&m.revisions.update),
+            if m.revisions.same_template == Some(true) { " (the same pod template)" } else { "" }
+        ),
     ));
     rows.push(("MinReadySeconds", m.min_ready_seconds.to_string()));
     rows.push((

@@ -17,8 +17,11 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use serde::Serialize;
 
+use super::facts::RECREATE;
 use super::names::{pod_ordinal, pvc_name};
-use super::objects::{claim_templates, creation, mounted_claims, ordinal_range, pods_of, terminating};
+use super::objects::{
+    claim_templates, creation, mounted_claims, ordinal_range, pods_of, terminating, update_strategy,
+};
 
 /// How long after its last occurrence a failure still counts. The controller retries a failing
 /// StatefulSet with exponential backoff capped at 1000 s (client-go's default controller rate
@@ -28,12 +31,14 @@ pub const RECENT_SECONDS: i64 = 30 * 60;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ControllerFailure {
-    /// The event's reason: `FailedCreate`, `FailedUpdate`, `FailedDelete`.
+    /// The event's reason: `FailedCreate`, `FailedUpdate`, `FailedDelete`, or
+    /// `UnknownStrategy` (a Recreate StatefulSet on a controller without the gate).
     pub reason: String,
     /// What failed, as the controller says it: `create Pod web-1`, `create Claim data-web-1`.
     pub operation: String,
     pub pod: Option<String>,
-    /// The error the API server gave the controller.
+    /// The error the API server gave the controller (or the controller's own, for
+    /// `UnknownStrategy`).
     pub message: String,
     /// How many times it failed (the event's count).
     pub count: i32,
@@ -50,6 +55,10 @@ pub enum FailureCause {
     /// The controller tried to change a pod's spec, which is immutable (adopted pods that lack
     /// a volume the claim templates add, kubernetes#141876).
     ImmutablePod,
+    /// The StatefulSet uses the Recreate strategy and the controller's
+    /// `StatefulSetRecreateStrategy` gate is off: it manages nothing of the set
+    /// (`stateful_set_control.go`, event reason `UnknownStrategy`, 1.37).
+    StrategyDisabled,
     Other,
 }
 
@@ -80,6 +89,8 @@ pub fn controller_failures(
         .filter_map(|e| parse(e, &name))
         .filter(|f| f.last_seen.is_some_and(|t| now.as_second() - t.as_second() <= RECENT_SECONDS))
         .filter(|f| match (f.reason.as_str(), &f.pod) {
+            // Switching the strategy away from Recreate ends it.
+            (UNKNOWN_STRATEGY, _) => update_strategy(sts) == RECREATE,
             ("FailedCreate", Some(pod)) if f.operation.starts_with("create Pod") => !exists(pod),
             ("FailedUpdate" | "FailedDelete", Some(pod)) => since_created(pod, f.last_seen),
             _ => true,
@@ -104,8 +115,22 @@ fn about(event: &Event, sts: &StatefulSet) -> bool {
     }
 }
 
+/// The reason of the controller's event for a Recreate StatefulSet it may not manage.
+const UNKNOWN_STRATEGY: &str = "UnknownStrategy";
+
 fn parse(event: &Event, sts: &str) -> Option<ControllerFailure> {
     let reason = event.reason.clone()?;
+    if reason == UNKNOWN_STRATEGY {
+        return Some(ControllerFailure {
+            operation: "use the Recreate update strategy".to_owned(),
+            pod: None,
+            message: event.message.clone().unwrap_or_default().lines().next().unwrap_or_default().to_owned(),
+            count: event.count.unwrap_or(1).max(1),
+            last_seen: last_seen(event),
+            cause: FailureCause::StrategyDisabled,
+            reason,
+        });
+    }
     if !reason.starts_with("Failed") {
         return None;
     }
@@ -134,13 +159,7 @@ fn parse(event: &Event, sts: &str) -> Option<ControllerFailure> {
     } else {
         FailureCause::Other
     };
-    let last_seen = event
-        .series
-        .as_ref()
-        .and_then(|s| s.last_observed_time.as_ref().map(|t| t.0))
-        .or_else(|| event.last_timestamp.as_ref().map(|t| t.0))
-        .or_else(|| event.event_time.as_ref().map(|t| t.0))
-        .or_else(|| event.first_timestamp.as_ref().map(|t| t.0));
+    let last_seen = last_seen(event);
     Some(ControllerFailure {
         reason,
         operation,
@@ -156,6 +175,17 @@ fn parse(event: &Event, sts: &str) -> Option<ControllerFailure> {
         last_seen,
         cause,
     })
+}
+
+/// When the event last happened, by the newest of its timestamps that is set.
+fn last_seen(event: &Event) -> Option<Timestamp> {
+    event
+        .series
+        .as_ref()
+        .and_then(|s| s.last_observed_time.as_ref().map(|t| t.0))
+        .or_else(|| event.last_timestamp.as_ref().map(|t| t.0))
+        .or_else(|| event.event_time.as_ref().map(|t| t.0))
+        .or_else(|| event.first_timestamp.as_ref().map(|t| t.0))
 }
 
 /// What keeps the StatefulSet controller from making progress, with what to do about it.
@@ -252,6 +282,10 @@ impl Blocker {
                         }
                     }
                     FailureCause::ImmutablePod if !lacking.is_empty() => replace_lacking(&lacking[0]),
+                    FailureCause::StrategyDisabled => format!(
+                        "its StatefulSetRecreateStrategy feature gate is off, so nothing of {name} is managed: turn \
+                         the gate on, or switch spec.updateStrategy to RollingUpdate or OnDelete"
+                    ),
                     _ => format!("see `kubectl describe statefulset {name} -n {namespace}`"),
                 };
                 format!(
@@ -315,7 +349,8 @@ mod tests {
         // Up to 1.36 the controller writes the verb in lower case, from 1.37 in title case.
         for verb in ["create", "Create"] {
             let message = format!("{verb} Pod web-1 in StatefulSet web failed error: {quota}");
-            let failures = controller_failures(&web, &[event(&web, "FailedCreate", &message, 7, 100)], &pods, at(160));
+            let failures =
+                controller_failures(&web, &[event(&web, "FailedCreate", &message, 7, 100)], &pods, at(160));
             assert_eq!(failures.len(), 1, "{verb}");
             let f = &failures[0];
             assert_eq!(
@@ -325,7 +360,12 @@ mod tests {
             );
             assert_eq!(f.message, quota);
             let created_since = [pod(&web, 0).build(), pod(&web, 1).build(), pod(&web, 2).build()];
-            let after = controller_failures(&web, &[event(&web, "FailedCreate", &message, 7, 100)], &created_since, at(160));
+            let after = controller_failures(
+                &web,
+                &[event(&web, "FailedCreate", &message, 7, 100)],
+                &created_since,
+                at(160),
+            );
             assert!(after.is_empty(), "web-1 exists now ({verb})");
         }
         let events = [event(
@@ -406,6 +446,27 @@ mod tests {
             "one line: {}",
             failures[0].message
         );
+    }
+
+    #[test]
+    fn a_recreate_set_the_controller_may_not_manage_is_blocked_until_its_strategy_changes() {
+        let web = sts("web", 2).recreate().build();
+        let message = "statefulset default/web uses Recreate strategy but feature gate StatefulSetRecreateStrategy is disabled";
+        let events = [event(&web, "UnknownStrategy", message, 3, 100)];
+        let failures = controller_failures(&web, &events, &[], at(160));
+        assert_eq!(failures.len(), 1);
+        assert_eq!(
+            (failures[0].cause, failures[0].message.as_str()),
+            (FailureCause::StrategyDisabled, message)
+        );
+        let text = Blocker::Failing(failures[0].clone()).describe(&web, &[], at(160));
+        assert!(
+            text.contains("fails to use the Recreate update strategy") && text.contains("RollingUpdate"),
+            "{text}"
+        );
+        let switched = sts("web", 2).build();
+        let events = [event(&switched, "UnknownStrategy", message, 3, 100)];
+        assert!(controller_failures(&switched, &events, &[], at(160)).is_empty(), "no longer Recreate");
     }
 
     #[test]

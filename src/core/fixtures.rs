@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{
-    RollingUpdateStatefulSetStrategy, StatefulSet, StatefulSetOrdinals, StatefulSetSpec, StatefulSetStatus,
-    StatefulSetUpdateStrategy,
+    ControllerRevision, RollingUpdateStatefulSetStrategy, StatefulSet, StatefulSetOrdinals, StatefulSetSpec,
+    StatefulSetStatus, StatefulSetUpdateStrategy,
 };
 use k8s_openapi::api::core::v1::{
     Container, ContainerState, ContainerStateWaiting, ContainerStatus, Node, NodeCondition, NodeStatus,
@@ -137,6 +137,13 @@ impl StsBuilder {
         self
     }
 
+    /// The Recreate strategy of KEP-3541 (alpha in 1.37): no rollingUpdate block.
+    pub fn recreate(mut self) -> Self {
+        self.spec().update_strategy =
+            Some(StatefulSetUpdateStrategy { type_: Some("Recreate".to_owned()), rolling_update: None });
+        self
+    }
+
     pub fn min_ready_seconds(mut self, seconds: i32) -> Self {
         self.spec().min_ready_seconds = Some(seconds);
         self
@@ -163,6 +170,23 @@ impl StsBuilder {
 
     pub fn build(self) -> StatefulSet {
         self.0
+    }
+}
+
+/// A ControllerRevision of `sts` named `name`, recording `template` as the controller does
+/// (`{"spec": {"template": {"$patch": "replace", …}}}`).
+pub fn controller_revision(sts: &StatefulSet, name: &str, template: serde_json::Value) -> ControllerRevision {
+    let mut template = template;
+    template.as_object_mut().expect("a template object").insert("$patch".into(), "replace".into());
+    ControllerRevision {
+        metadata: ObjectMeta {
+            owner_references: Some(vec![owner(sts)]),
+            ..meta(name, sts.namespace().as_deref())
+        },
+        data: Some(k8s_openapi::apimachinery::pkg::runtime::RawExtension(
+            serde_json::json!({"spec": {"template": template}}),
+        )),
+        revision: 1,
     }
 }
 

@@ -2,6 +2,7 @@
 //! performs I/O or reads the clock; callers pass `now`.
 
 pub mod claims;
+pub mod facts;
 pub mod failures;
 pub mod names;
 pub mod objects;

@@ -3,13 +3,14 @@
 
 use std::collections::HashMap;
 
-use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{
     Event, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, Service,
 };
-use k8s_openapi::apimachinery::pkg::version::Info;
 use kube::ResourceExt;
+
+use super::facts::Honoured;
 
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
@@ -23,7 +24,12 @@ pub struct Snapshot {
     pub nodes: Option<Vec<Node>>,
     /// `None` when the caller may not list HorizontalPodAutoscalers, or nobody asked.
     pub autoscalers: Option<Vec<HorizontalPodAutoscaler>>,
-    pub server_version: Option<Info>,
+    /// Whether the API server keeps `maxUnavailable`: `None` when no StatefulSet read sets it
+    /// above one (the question does not matter), or nobody asked.
+    pub max_unavailable: Option<Honoured>,
+    /// The ControllerRevisions of StatefulSets whose current and update revisions differ;
+    /// `None` when they may not be read, or nobody asked.
+    pub revisions: Option<Vec<ControllerRevision>>,
     /// Warning events about StatefulSets; `None` when they may not be read, or nobody asked.
     pub events: Option<Vec<Event>>,
     /// The namespaces involved; `None` when they may not be read, or nobody asked.
@@ -48,16 +54,16 @@ impl Snapshot {
         Some(nodes.iter().filter_map(|n| Some((n.metadata.name.as_deref()?, n))).collect())
     }
 
+    /// The ControllerRevision named `name` in `namespace`, when revisions were read.
+    pub fn revision(&self, namespace: &str, name: &str) -> Option<&ControllerRevision> {
+        self.revisions.iter().flatten().find(|r| {
+            r.metadata.name.as_deref() == Some(name) && r.metadata.namespace.as_deref() == Some(namespace)
+        })
+    }
+
     /// PersistentVolumes by name, for repeated lookups.
     pub fn volumes_by_name(&self) -> Option<HashMap<&str, &PersistentVolume>> {
         let volumes = self.volumes.as_ref()?;
         Some(volumes.iter().filter_map(|v| Some((v.metadata.name.as_deref()?, v))).collect())
-    }
-
-    /// (major, minor, patch) of the API server, when known.
-    pub fn server_release(&self) -> Option<(u32, u32, u32)> {
-        let git = self.server_version.as_ref()?.git_version.trim_start_matches('v');
-        let mut parts = git.split(|c: char| !c.is_ascii_digit()).map(str::parse::<u32>);
-        Some((parts.next()?.ok()?, parts.next()?.ok()?, parts.next()?.ok()?))
     }
 }

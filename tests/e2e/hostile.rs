@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
 
 use crate::support::{
-    Env, JOURNAL, Sts, images, json_of, partition, rollout_until, sts, user_with_rules, wait_until,
+    Env, JOURNAL, Sts, json_of, partition, rollout_until, sts, user_with_rules, wait_until,
 };
 
 fn v(image: &str) -> String {

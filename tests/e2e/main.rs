@@ -14,3 +14,4 @@ mod prune;
 mod recover;
 mod rollout;
 mod status;
+mod versions;

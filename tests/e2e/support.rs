@@ -228,8 +228,8 @@ impl Env {
     }
 
     /// What a command could change in the namespace: each StatefulSet's spec generation and
-    /// metadata (its status churns with the controller, not with us), each claim's
-    /// resourceVersion, each pod's uid (a deleted and recreated pod has a new one).
+    /// metadata (its status churns with the controller, not with us), each claim's uid and
+    /// deletion, each pod's uid (a deleted and recreated pod has a new one).
     pub async fn versions(&self) -> Vec<(String, String)> {
         let mut versions: Vec<(String, String)> = Vec::new();
         for sts in self.api::<StatefulSet>().list(&Default::default()).await.unwrap().items {
@@ -240,12 +240,12 @@ impl Env {
             versions.push((format!("sts/{}", sts.name_any()), state));
         }
         versions.sort();
-        versions.extend(
-            self.pvcs()
-                .await
-                .iter()
-                .map(|o| (format!("pvc/{}", o.name_any()), o.resource_version().unwrap())),
-        );
+        // The plugin only ever deletes claims: their uid and deletion say whether it did. (Their
+        // resourceVersion also moves when the PV controller writes them, which is no change of ours.)
+        versions.extend(self.pvcs().await.iter().map(|o| {
+            let deletion = o.metadata.deletion_timestamp.as_ref().map(|t| t.0.to_string());
+            (format!("pvc/{}", o.name_any()), format!("{} {deletion:?}", o.uid().unwrap()))
+        }));
         let mut pods = self.pods().await;
         pods.sort_by_key(|p| p.name_any());
         versions.extend(pods.iter().map(|o| (format!("pod/{}", o.name_any()), o.uid().unwrap())));

@@ -106,6 +106,7 @@ impl Executor<'_, '_> {
             partition: roll.partition,
             staged_partition: roll.stage.as_ref().map(|s| s.partition),
             steps: roll.steps.clone(),
+            pods_at_once: roll.pods_at_once,
         })?;
         for message in &roll.warnings {
             self.reporter.event(Event::Warning { message: message.clone() })?;

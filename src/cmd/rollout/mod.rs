@@ -143,11 +143,14 @@ async fn rollout(
         return discard_journal(kube, args, term, reporter, &sts).await;
     }
     let scope = Scope::Namespace(kube.namespace.clone());
-    let (pods, events, namespace) = tokio::try_join!(
+    let selector = crate::core::objects::selector(&sts);
+    let (pods, events, namespace, (max_unavailable, revisions)) = tokio::try_join!(
         pods_of(kube, &sts),
         fetch::optional_events(&kube.client, &scope, Some(&args.name), true),
         fetch::optional_namespace(kube, &kube.namespace),
+        fetch::server_facts(kube, &scope, std::slice::from_ref(&sts), selector.as_ref()),
     )?;
+    let revisions = revisions.unwrap_or_default();
     let events = events.unwrap_or_default();
     let template = new_template(kube, args, &sts).await?;
     if let (Some(path), None) = (&args.patch, &template) {
@@ -168,7 +171,14 @@ async fn rollout(
     };
     let decide_on = |sts: &StatefulSet, pods: &[Pod]| {
         decide(
-            &Cluster { namespace: namespace.as_ref(), sts, pods, events: &events },
+            &Cluster {
+                namespace: namespace.as_ref(),
+                sts,
+                pods,
+                events: &events,
+                max_unavailable: max_unavailable.as_ref(),
+                revisions: &revisions,
+            },
             &request,
             Timestamp::now(),
         )

@@ -40,6 +40,9 @@ pub enum Event {
         /// The partition staging raises it to before the first step, when this run stages.
         staged_partition: Option<i32>,
         steps: Vec<Step>,
+        /// How many released pods the controller updates at once (`maxUnavailable` when this
+        /// server honours it, else 1).
+        pods_at_once: i32,
     },
     #[serde(rename_all = "camelCase")]
     Staged { revision: Option<String>, partition: i32 },
@@ -236,16 +239,29 @@ fn write_stdout(
 
 /// The plan as a table, headed by the revisions it moves between.
 pub fn write_plan(w: &mut dyn Write, name: &str, plan: &Event) -> io::Result<()> {
-    let Event::Plan { from_revision, to_revision, replicas, partition, staged_partition, steps } = plan
+    let Event::Plan {
+        from_revision,
+        to_revision,
+        replicas,
+        partition,
+        staged_partition,
+        steps,
+        pods_at_once,
+    } = plan
     else {
         return Ok(());
     };
     let short = |r: &Option<String>| r.as_deref().map(|r| short_revision(name, r).to_owned());
     writeln!(
         w,
-        "Rollout of {name}: revision {} -> {}, {replicas} replicas, partition now {partition}",
+        "Rollout of {name}: revision {} -> {}, {replicas} replicas, partition now {partition}{}",
         short(from_revision).unwrap_or_else(|| "?".into()),
         short(to_revision).unwrap_or_else(|| "(staged next)".into()),
+        if *pods_at_once > 1 {
+            format!(", up to {pods_at_once} released pods updated at once (maxUnavailable)")
+        } else {
+            String::new()
+        },
     )?;
     let mut t = table(["STEP", "PARTITION", "UPDATES", "UPDATED AFTER"]);
     let mut previous = *partition;
@@ -348,6 +364,7 @@ mod tests {
             partition: 0,
             staged_partition: Some(4),
             steps: plan(OrdinalRange { start: 0, replicas: 4 }, &Steps::default().0, 4),
+            pods_at_once: 1,
         }
     }
 

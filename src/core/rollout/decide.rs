@@ -3,7 +3,7 @@
 //! and waits; every refusal and every path is here, under a table of unit tests (the split
 //! argo-rollouts makes between `getPatches` and `PromoteRollout`).
 
-use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet};
 use k8s_openapi::api::core::v1::{Event, Namespace, Pod, PodTemplateSpec};
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
@@ -11,11 +11,12 @@ use kube::ResourceExt;
 use super::conditions::{is_observed, is_settled, update_pending};
 use super::journal::{Journal, JournalError};
 use super::plan::{Step, Steps, plan, released, single_step};
+use crate::core::facts::{Honoured, MaxUnavailableFinding, RECREATE, pods_at_once, same_template};
 use crate::core::failures::{blockers, controller_failures};
 use crate::core::names::{pod_name, pod_ordinal};
 use crate::core::objects::{
     ON_DELETE, ROLLING_UPDATE, current_revision, ordinal_range, owned_by, partition, pod_revision, pods_of,
-    replicas, update_revision, update_strategy,
+    replicas, short_revision, update_revision, update_strategy,
 };
 use crate::core::orphans::describe_range;
 
@@ -40,6 +41,14 @@ pub enum Refusal {
          has no effect; delete pods one by one, or switch spec.updateStrategy to RollingUpdate"
     )]
     OnDelete { name: String },
+    #[error(
+        "{name} uses the Recreate update strategy (KEP-3541): the controller deletes every pod before it creates \
+         any on the new revision, so there is no partition to step; nothing was changed. To roll it out in steps, \
+         switch it to RollingUpdate with every pod held back first (`kubectl patch statefulset {name} -n \
+         {namespace} --type merge -p '{{\"spec\":{{\"updateStrategy\":{{\"type\":\"RollingUpdate\",\"rollingUpdate\":\
+         {{\"partition\":{replicas}}}}}}}}}'`), then run this again"
+    )]
+    Recreate { name: String, namespace: String, replicas: i32 },
     #[error("{name} has an unknown update strategy {strategy:?}")]
     UnknownStrategy { name: String, strategy: String },
     #[error("--partition {partition} is out of range: {name} has {replicas} replicas (0..={replicas})")]
@@ -151,8 +160,12 @@ pub struct Roll {
     /// A resumed rollout first waits for what the partition already releases (step 0).
     pub settle_first: Option<Step>,
     pub steps: Vec<Step>,
+    /// How many released pods the controller updates at once: `maxUnavailable` when this
+    /// server honours it, else 1 (`core::facts::pods_at_once`).
+    pub pods_at_once: i32,
     /// What the person should know before it goes on (pods no step released that already run
-    /// the update revision).
+    /// the update revision, a `maxUnavailable` the server ignores, revisions that differ only
+    /// in encoding).
     pub warnings: Vec<String>,
 }
 
@@ -195,6 +208,11 @@ pub struct Cluster<'a> {
     pub pods: &'a [Pod],
     /// Warning events about the StatefulSet (empty when they could not be read).
     pub events: &'a [Event],
+    /// Whether the API server keeps `maxUnavailable` (`None`: not asked, it does not matter).
+    pub max_unavailable: Option<&'a Honoured>,
+    /// The StatefulSet's ControllerRevisions (empty when they could not be read, or its
+    /// revisions are the same).
+    pub revisions: &'a [ControllerRevision],
 }
 
 /// Decides what this run does. `now` stamps a new journal. When the refusal
@@ -203,7 +221,7 @@ pub struct Cluster<'a> {
 /// # Errors
 /// A [`Refusal`] naming why nothing may change.
 pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<Decision, Refusal> {
-    let Cluster { namespace, sts, pods, events } = *cluster;
+    let Cluster { namespace, sts, pods, events, max_unavailable, revisions } = *cluster;
     let name = sts.name_any();
     for (what, meta) in [
         (format!("StatefulSet {name}"), Some(&sts.metadata)),
@@ -216,6 +234,10 @@ pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<De
     match update_strategy(sts) {
         ROLLING_UPDATE => {}
         ON_DELETE => return Err(Refusal::OnDelete { name }),
+        RECREATE => {
+            let namespace = sts.namespace().unwrap_or_default();
+            return Err(Refusal::Recreate { name, namespace, replicas: replicas(sts) });
+        }
         other => return Err(Refusal::UnknownStrategy { name, strategy: other.to_owned() }),
     }
     let replicas = replicas(sts);
@@ -296,6 +318,23 @@ pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<De
             ));
         }
     }
+    if let Some(finding) = MaxUnavailableFinding::of(sts, max_unavailable) {
+        warnings.push(finding.describe());
+    }
+    let revision =
+        |name: Option<&str>| revisions.iter().find(|r| name.is_some() && r.metadata.name.as_deref() == name);
+    if request.template.is_none()
+        && let (Some(from), Some(to)) = (revision(current_revision(sts)), revision(update_revision(sts)))
+        && from.metadata.name != to.metadata.name
+        && same_template(from, to) == Some(true)
+    {
+        warnings.push(format!(
+            "revisions {} and {} record the same pod template (they differ only in how it was encoded, as after \
+             the 1.33 → 1.34 upgrade, kubernetes#134773): this rollout only restarts pods",
+            short_revision(&name, from.metadata.name.as_deref().unwrap_or_default()),
+            short_revision(&name, to.metadata.name.as_deref().unwrap_or_default()),
+        ));
+    }
     let new_journal = journal.is_none().then(|| Journal {
         steps: sizes.0.iter().map(ToString::to_string).collect(),
         partition_before: now_partition,
@@ -319,6 +358,7 @@ pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<De
         journal: new_journal,
         settle_first,
         steps,
+        pods_at_once: pods_at_once(sts, max_unavailable),
         warnings,
     })))
 }
@@ -433,7 +473,11 @@ mod tests {
     }
 
     fn decided(sts: &StatefulSet, pods: &[Pod], request: &Request) -> Result<Decision, Refusal> {
-        decide(&Cluster { namespace: None, sts, pods, events: &[] }, request, now())
+        decide(
+            &Cluster { namespace: None, sts, pods, events: &[], max_unavailable: None, revisions: &[] },
+            request,
+            now(),
+        )
     }
 
     /// The pods of `web` from its first ordinal on, one per revision given.
@@ -558,6 +602,17 @@ mod tests {
 
         let on_delete = sts("web", 3).on_delete().build();
         assert!(matches!(refused(&on_delete, Request::default()), Refusal::OnDelete { .. }));
+        let recreate = sts("web", 3).recreate().build();
+        let error = refused(&recreate, Request::default());
+        assert!(matches!(error, Refusal::Recreate { replicas: 3, .. }));
+        let text = error.to_string();
+        assert!(text.contains("no partition to step") && text.contains("nothing was changed"), "{text}");
+        assert!(
+            text.contains(
+                r#"-p '{"spec":{"updateStrategy":{"type":"RollingUpdate","rollingUpdate":{"partition":3}}}}'"#
+            ),
+            "{text}"
+        );
 
         for n in [-1, 4] {
             let error = refused(&web, Request { partition: Some(n), ..Request::default() });
@@ -652,7 +707,14 @@ mod tests {
             "metadata": {"name": "default", "deletionTimestamp": "2023-11-14T22:13:20Z"}
         }))
         .unwrap();
-        let cluster = Cluster { namespace: Some(&namespace), sts: &web, pods: &[], events: &[] };
+        let cluster = Cluster {
+            namespace: Some(&namespace),
+            sts: &web,
+            pods: &[],
+            events: &[],
+            max_unavailable: None,
+            revisions: &[],
+        };
         assert!(matches!(decide(&cluster, &Request::default(), now()), Err(Refusal::Deleting { .. })));
     }
 
@@ -718,7 +780,14 @@ mod tests {
         };
         let pods = [pod(&web, 1).revision("web-new").build()];
         let error = decide(
-            &Cluster { namespace: None, sts: &web, pods: &pods, events: &[failure] },
+            &Cluster {
+                namespace: None,
+                sts: &web,
+                pods: &pods,
+                events: &[failure],
+                max_unavailable: None,
+                revisions: &[],
+            },
             &Request::default(),
             now(),
         )
@@ -746,6 +815,66 @@ mod tests {
         assert_eq!(roll.warnings.len(), 1);
         assert!(roll.warnings[0].starts_with("web-3, web-4 run the update revision"), "{:?}", roll.warnings);
         assert!(roll.steps.iter().all(|s| !s.ordinals.contains(&3) && !s.ordinals.contains(&4)));
+    }
+
+    #[test]
+    fn the_plan_counts_on_max_unavailable_only_when_the_server_honours_it() {
+        use crate::core::facts::Honoured;
+        let web = sts("web", 5).max_unavailable(2).build();
+        let new = template(&web);
+        let request = Request { template: Some(&new), ..Request::default() };
+        let all = pods(&web, &["web-rev1"; 5]);
+        let with = |honoured: Honoured| {
+            let cluster = Cluster {
+                namespace: None,
+                sts: &web,
+                pods: &all,
+                events: &[],
+                max_unavailable: Some(&honoured),
+                revisions: &[],
+            };
+            roll(decide(&cluster, &request, now()))
+        };
+        let honoured = with(Honoured::Yes);
+        assert_eq!((honoured.pods_at_once, honoured.warnings.len()), (2, 0));
+        let ignored = with(Honoured::No);
+        assert_eq!(ignored.pods_at_once, 1);
+        assert!(ignored.warnings[0].contains("updates one pod at a time"), "{:?}", ignored.warnings);
+        let unknown = with(Honoured::Unknown("no permission".into()));
+        assert_eq!(unknown.pods_at_once, 1);
+        assert!(
+            unknown.warnings[0].contains("up to 2 pods may be updated at once"),
+            "{:?}",
+            unknown.warnings
+        );
+        assert_eq!(honoured.steps, ignored.steps, "the partitions are the same either way");
+    }
+
+    #[test]
+    fn a_rollout_between_revisions_of_one_template_says_it_only_restarts_pods() {
+        use crate::core::fixtures::controller_revision;
+        let web = sts("web", 2).revisions("web-old", "web-new").build();
+        let all = pods(&web, &["web-old", "web-old"]);
+        let spec = serde_json::json!({"containers": [{"name": "app", "image": "app:v1"}]});
+        let revisions = [
+            controller_revision(
+                &web,
+                "web-old",
+                serde_json::json!({"metadata": {"creationTimestamp": null}, "spec": spec}),
+            ),
+            controller_revision(&web, "web-new", serde_json::json!({"metadata": {}, "spec": spec})),
+        ];
+        let cluster = Cluster {
+            namespace: None,
+            sts: &web,
+            pods: &all,
+            events: &[],
+            max_unavailable: None,
+            revisions: &revisions,
+        };
+        let roll = roll(decide(&cluster, &Request::default(), now()));
+        assert_eq!(roll.warnings.len(), 1);
+        assert!(roll.warnings[0].contains("only restarts pods"), "{:?}", roll.warnings);
     }
 
     #[test]

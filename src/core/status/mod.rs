@@ -13,6 +13,7 @@ use serde::Serialize;
 mod warnings;
 
 use super::claims::{Claim, claims_of};
+use super::facts::{Honoured, MaxUnavailableFinding, max_unavailable_requested, same_template};
 use super::failures::{ControllerFailure, controller_failures};
 use super::names::{OrdinalRange, parse_pvc_name, pod_name, pvc_name};
 use super::objects::*;
@@ -85,6 +86,13 @@ pub struct UpdateStrategy {
     pub kind: String,
     pub partition: Option<i32>,
     pub max_unavailable: Option<String>,
+    /// `maxUnavailable` as the last client-side `kubectl apply` asked for it, when the stored
+    /// spec has none (the API server dropped it); `null` otherwise.
+    pub max_unavailable_requested: Option<String>,
+    /// Whether this API server keeps `maxUnavailable` (a server-side dry run, see
+    /// `core::facts::Honoured`); `null` when the StatefulSet does not set or ask for it above
+    /// one, or when it could not be found out (a note says why).
+    pub max_unavailable_honoured: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -92,6 +100,11 @@ pub struct UpdateStrategy {
 pub struct Revisions {
     pub current: Option<RevisionCount>,
     pub update: Option<RevisionCount>,
+    /// Whether two different current and update revisions record the same pod template (true:
+    /// they differ only in how it was encoded, as after the 1.33 → 1.34 upgrade,
+    /// kubernetes#134773, and no template change is pending); `null` when the revisions are
+    /// the same or their ControllerRevisions could not be read.
+    pub same_template: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -219,6 +232,8 @@ pub enum WarningCode {
     RolloutStalled,
     PartitionWithoutUpdate,
     MaxUnavailableIgnored,
+    MaxUnavailableDropped,
+    RevisionsEquivalent,
     OrphanedPvcs,
     KeptPvcs,
     UnverifiedPvc,
@@ -334,7 +349,15 @@ fn build_with(
             pods: pods.iter().filter(|(_, p)| pod_revision(p) == Some(r.as_str())).count() as i32,
         })
     };
-    let revisions = Revisions { current: count_revision(&current), update: count_revision(&update) };
+    let same_template = match (&current, &update) {
+        (Some(current), Some(update)) if current != update => snapshot
+            .revision(&namespace, current)
+            .zip(snapshot.revision(&namespace, update))
+            .and_then(|(a, b)| same_template(a, b)),
+        _ => None,
+    };
+    let revisions =
+        Revisions { current: count_revision(&current), update: count_revision(&update), same_template };
     let live_pods = || ordinals.iter().filter(|o| o.live).filter_map(|o| o.pod.as_ref());
     let live_claims = || ordinals.iter().filter(|o| o.live).flat_map(|o| &o.pvcs);
     let min_ready = min_ready_seconds(sts);
@@ -377,6 +400,9 @@ fn build_with(
             kind: update_strategy(sts).to_owned(),
             partition: rolling.then_some(partition),
             max_unavailable: max_unavailable(sts),
+            max_unavailable_requested: max_unavailable_requested(sts)
+                .filter(|_| max_unavailable(sts).is_none()),
+            max_unavailable_honoured: snapshot.max_unavailable.as_ref().and_then(Honoured::known),
         },
         revisions,
         min_ready_seconds: min_ready,
@@ -401,6 +427,11 @@ fn build_with(
         status
             .notes
             .push("Nodes are not readable with these credentials: node readiness is unknown".to_owned());
+    }
+    if let Some(MaxUnavailableFinding::Unknown { reason, .. }) =
+        MaxUnavailableFinding::of(sts, snapshot.max_unavailable.as_ref())
+    {
+        status.notes.push(format!("whether this server honours maxUnavailable is unknown: {reason}"));
     }
     if snapshot.events.is_none() {
         status.notes.push(
@@ -564,8 +595,8 @@ pub fn live_range(status: &StatefulSetStatus) -> OrdinalRange {
 
 #[cfg(test)]
 mod tests {
-    use super::warnings::max_unavailable_gate;
     use super::*;
+    use crate::core::facts::LAST_APPLIED;
     use crate::core::fixtures::*;
     use proptest::prelude::*;
 
@@ -694,23 +725,91 @@ mod tests {
     }
 
     #[test]
-    fn max_unavailable_gate_by_release() {
-        assert!(max_unavailable_gate(Some((1, 34, 4))).is_some());
-        assert!(max_unavailable_gate(Some((1, 35, 2))).is_none());
-        assert!(max_unavailable_gate(Some((1, 35, 4))).is_some());
-        assert!(max_unavailable_gate(Some((1, 36, 0))).is_some());
-        assert!(max_unavailable_gate(Some((1, 37, 0))).is_none());
-        assert!(max_unavailable_gate(None).is_none());
-        let web = sts("web", 1).max_unavailable(2).build();
-        let mut snap = snapshot(&web, vec![pod(&web, 0).build()], vec![]);
-        snap.server_version = Some(
-            serde_json::from_value(serde_json::json!({
-                "major": "1", "minor": "34", "gitVersion": "v1.34.4", "gitCommit": "", "gitTreeState": "",
-                "buildDate": "", "goVersion": "", "compiler": "", "platform": ""
-            }))
-            .unwrap(),
+    fn max_unavailable_is_shown_as_the_server_treats_it() {
+        let web = sts("web", 3).max_unavailable(2).build();
+        let pods = || (0..3).map(|o| pod(&web, o).build()).collect::<Vec<_>>();
+        let with = |set: &StatefulSet, honoured: Option<Honoured>| {
+            let mut snap = snapshot(set, pods(), vec![]);
+            snap.max_unavailable = honoured;
+            build(set, &snap, &options())
+        };
+        let honoured = with(&web, Some(Honoured::Yes));
+        assert_eq!(codes(&honoured), []);
+        assert_eq!(honoured.update_strategy.max_unavailable_honoured, Some(true));
+        let ignored = with(&web, Some(Honoured::No));
+        assert_eq!(codes(&ignored), [WarningCode::MaxUnavailableIgnored]);
+        assert_eq!(ignored.update_strategy.max_unavailable_honoured, Some(false));
+        let unknown = with(&web, Some(Honoured::Unknown("no permission".into())));
+        assert_eq!(codes(&unknown), [], "unknown is a note, not a warning");
+        assert_eq!(unknown.update_strategy.max_unavailable_honoured, None);
+        assert!(unknown.notes.iter().any(|n| n.contains("maxUnavailable") && n.contains("no permission")));
+
+        // 1.34: `kubectl apply` asked for 2, the server stored nothing.
+        let applied =
+            serde_json::json!({"spec": {"updateStrategy": {"rollingUpdate": {"maxUnavailable": 2}}}});
+        let dropped = sts("web", 3).annotation(LAST_APPLIED, &applied.to_string()).build();
+        let status = with(&dropped, Some(Honoured::No));
+        assert_eq!(codes(&status), [WarningCode::MaxUnavailableDropped]);
+        assert_eq!(
+            (
+                status.update_strategy.max_unavailable.as_deref(),
+                status.update_strategy.max_unavailable_requested.as_deref()
+            ),
+            (None, Some("2"))
         );
-        assert_eq!(codes(&build(&web, &snap, &options())), [WarningCode::MaxUnavailableIgnored]);
+        assert!(
+            status.warnings[0].message.contains("asked for maxUnavailable 2"),
+            "{}",
+            status.warnings[0].message
+        );
+        let one = sts("web", 3).max_unavailable(1).build();
+        let status = with(&one, None);
+        assert_eq!(codes(&status), [], "1 is what happens either way");
+        assert!(status.notes.iter().all(|n| !n.contains("maxUnavailable")), "{:?}", status.notes);
+    }
+
+    #[test]
+    fn revisions_recording_the_same_template_are_no_pending_update() {
+        let web = sts("web", 2).revisions("web-old", "web-new").build();
+        let pods = vec![pod(&web, 0).revision("web-old").build(), pod(&web, 1).revision("web-new").build()];
+        let spec = serde_json::json!({"containers": [{"name": "app", "image": "app:v1"}]});
+        let old = serde_json::json!({"metadata": {"creationTimestamp": null, "labels": {"app": "web"}}, "spec": spec});
+        let new = serde_json::json!({"metadata": {"labels": {"app": "web"}}, "spec": spec});
+        let mut snap = snapshot(&web, pods.clone(), vec![]);
+        snap.revisions = Some(vec![
+            controller_revision(&web, "web-old", old.clone()),
+            controller_revision(&web, "web-new", new),
+        ]);
+        let status = build(&web, &snap, &options());
+        assert_eq!(status.revisions.same_template, Some(true));
+        assert_eq!(codes(&status), [WarningCode::RevisionsEquivalent]);
+        assert!(status.warnings[0].message.contains("only restarts"), "{}", status.warnings[0].message);
+
+        let changed = serde_json::json!({"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "app", "image": "app:v2"}]}});
+        snap.revisions = Some(vec![
+            controller_revision(&web, "web-old", old),
+            controller_revision(&web, "web-new", changed),
+        ]);
+        let status = build(&web, &snap, &options());
+        assert_eq!(status.revisions.same_template, Some(false));
+        assert_eq!(codes(&status), [WarningCode::RolloutInProgress]);
+        snap.revisions = None;
+        assert_eq!(build(&web, &snap, &options()).revisions.same_template, None, "unreadable: unknown");
+    }
+
+    #[test]
+    fn a_recreate_update_is_left_to_the_controller() {
+        let web = sts("web", 2).recreate().revisions("web-old", "web-new").build();
+        let pods = vec![pod(&web, 0).revision("web-old").build(), pod(&web, 1).revision("web-new").build()];
+        let status = build(&web, &snapshot(&web, pods, vec![]), &options());
+        assert_eq!(
+            (status.update_strategy.kind.as_str(), status.update_strategy.partition),
+            ("Recreate", None)
+        );
+        assert_eq!(codes(&status), [WarningCode::RolloutInProgress]);
+        let message = &status.warnings[0].message;
+        assert!(message.contains("Recreate") && message.contains("does not step"), "{message}");
+        assert!(status.ordinals.iter().all(|o| !o.held_back));
     }
 
     proptest! {

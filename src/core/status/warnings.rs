@@ -10,6 +10,7 @@ use k8s_openapi::api::core::v1::Node;
 use k8s_openapi::jiff::Timestamp;
 
 use super::{PodStatus, RevisionRole, StatefulSetStatus, Warning, WarningCode};
+use crate::core::facts::{MaxUnavailableFinding, RECREATE};
 use crate::core::failures::{Blocker, blockers};
 use crate::core::names::{OrdinalRange, pod_name};
 use crate::core::objects::*;
@@ -35,7 +36,7 @@ pub(super) fn warnings(
         pod_warnings(status, nodes, &blockers, now),
         controller_warnings(sts, snapshot, &blockers, now),
         rollout_warnings(status, sts, &blockers),
-        version_warnings(status, snapshot),
+        version_warnings(sts, snapshot),
         storage_warnings(status, unverified),
     ];
     families.into_iter().flatten().map(|(code, message)| Warning { code, message }).collect()
@@ -237,6 +238,26 @@ fn rollout_warnings(status: &StatefulSetStatus, sts: &StatefulSet, blockers: &[B
         }
     };
     let on_delete = status.update_strategy.kind == ON_DELETE;
+    let equivalent = status.revisions.same_template == Some(true);
+    if let (true, Some(current)) = (equivalent && !older.is_empty(), &status.revisions.current) {
+        // Not a pending update: the 1.33 → 1.34 upgrade case (kubernetes#134773).
+        let restart = if status.update_strategy.kind == ROLLING_UPDATE {
+            format!("; `kubectl stateful rollout {name}` restarts them step by step")
+        } else {
+            String::new()
+        };
+        out.push((
+            WarningCode::RevisionsEquivalent,
+            format!(
+                "{} pod(s) run revision {}, which records the same pod template as update revision {}: the two \
+                 differ only in how the template was encoded (as after the 1.33 → 1.34 upgrade, kubernetes#134773), \
+                 so no template change is pending; replacing those pods only restarts them{restart}",
+                older.len(),
+                short_revision(name, &current.name),
+                short_revision(name, &update.name),
+            ),
+        ));
+    }
     if !older.is_empty() {
         let held = status.ordinals.iter().filter(|o| o.held_back).count();
         let guide = if !blockers.is_empty() {
@@ -250,6 +271,10 @@ fn rollout_warnings(status: &StatefulSetStatus, sts: &StatefulSet, blockers: &[B
                  (`kubectl delete pod {highest} -n {namespace}`)",
                 older.len()
             )
+        } else if status.update_strategy.kind == RECREATE {
+            "Recreate: the controller deletes every pod on an older revision, then creates them all on the update \
+             revision, with no partition; `kubectl stateful rollout` does not step Recreate StatefulSets"
+                .to_owned()
         } else if journal.is_some() {
             format!(
                 "a `kubectl stateful rollout` is in progress: run `kubectl stateful rollout {name}` to resume or add --abort"
@@ -258,16 +283,22 @@ fn rollout_warnings(status: &StatefulSetStatus, sts: &StatefulSet, blockers: &[B
             format!("`kubectl stateful rollout {name}` steps it through")
         };
         let verb = if on_delete { "waiting for deletion" } else { "in progress" };
-        out.push((
-            WarningCode::RolloutInProgress,
-            format!(
-                "rollout {verb}: {} of {} pods on update revision {}{}; {guide}",
-                status.replicas.updated,
-                status.replicas.desired,
-                short_revision(name, &update.name),
-                if held > 0 { format!(", {held} held back by partition {partition}") } else { String::new() },
-            ),
-        ));
+        if !equivalent {
+            out.push((
+                WarningCode::RolloutInProgress,
+                format!(
+                    "rollout {verb}: {} of {} pods on update revision {}{}; {guide}",
+                    status.replicas.updated,
+                    status.replicas.desired,
+                    short_revision(name, &update.name),
+                    if held > 0 {
+                        format!(", {held} held back by partition {partition}")
+                    } else {
+                        String::new()
+                    },
+                ),
+            ));
+        }
         // A released pod not Ready on a revision the rollout no longer runs (a canary of a
         // template someone replaced since): under OrderedReady the controller waits for it and
         // never replaces it.
@@ -344,19 +375,19 @@ fn rollout_warnings(status: &StatefulSetStatus, sts: &StatefulSet, blockers: &[B
     out
 }
 
-fn version_warnings(status: &StatefulSetStatus, snapshot: &Snapshot) -> Found {
-    let mut out = Found::new();
-    if let Some(max) = &status.update_strategy.max_unavailable
-        && let Some(gate) = max_unavailable_gate(snapshot.server_release())
-    {
-        out.push((
-            WarningCode::MaxUnavailableIgnored,
-            format!(
-                "maxUnavailable is {max}, but {gate}: the controller probably ignores it and updates one pod at a time"
-            ),
-        ));
+/// Where this server's version or feature gates change what the StatefulSet's spec means
+/// (facts read from the server, `core::facts`).
+fn version_warnings(sts: &StatefulSet, snapshot: &Snapshot) -> Found {
+    match MaxUnavailableFinding::of(sts, snapshot.max_unavailable.as_ref()) {
+        Some(finding @ MaxUnavailableFinding::Ignored { .. }) => {
+            vec![(WarningCode::MaxUnavailableIgnored, finding.describe())]
+        }
+        Some(finding @ MaxUnavailableFinding::Dropped { .. }) => {
+            vec![(WarningCode::MaxUnavailableDropped, finding.describe())]
+        }
+        // Unknown is a note (what could not be read), not a warning.
+        _ => Found::new(),
     }
-    out
 }
 
 /// Claims outside the live ordinals, named-alike claims, and volumes a deleted claim left.
@@ -411,15 +442,4 @@ fn storage_warnings(status: &StatefulSetStatus, unverified: &[String]) -> Found 
         ));
     }
     out
-}
-
-/// Why `maxUnavailable` is probably ignored by this server, or `None` when it is honoured or
-/// the server version is unknown. The MaxUnavailableStatefulSet gate: alpha (off) 1.24–1.34,
-/// beta on 1.35.0–1.35.3, off again 1.35.4–1.36 after a regression (kubernetes#137409), on from 1.37.
-pub fn max_unavailable_gate(release: Option<(u32, u32, u32)>) -> Option<String> {
-    let (major, minor, patch) = release?;
-    let off = major == 1 && (minor < 35 || (minor == 35 && patch >= 4) || minor == 36);
-    off.then(|| {
-        format!("the MaxUnavailableStatefulSet feature gate is off by default on Kubernetes {major}.{minor}.{patch}")
-    })
 }
