@@ -649,3 +649,31 @@ pub async fn rollout_until(env: &Env, args: &[&str], event: &str) -> (tokio::pro
     }
     panic!("the rollout ended before {event}: {:?}", child.wait_with_output().await);
 }
+
+/// `kubectl apply` of a StatefulSet manifest in the test namespace, as a tool would: with
+/// `--server-side` (and `--force-conflicts`, as Argo CD and Flux apply) or client-side (which
+/// records the last-applied annotation), under `manager` when given. Panics on failure.
+pub fn kubectl_apply(env: &Env, manifest: &Value, server_side: bool, manager: Option<&str>) {
+    use std::io::Write;
+    let mut object = manifest.clone();
+    object["apiVersion"] = json!("apps/v1");
+    object["kind"] = json!("StatefulSet");
+    let mut args = vec!["apply", "-n", &env.ns, "-f", "-"];
+    if server_side {
+        args.extend(["--server-side", "--force-conflicts"]);
+    }
+    if let Some(manager) = manager {
+        args.extend(["--field-manager", manager]);
+    }
+    let mut child = std::process::Command::new("kubectl")
+        .env("KUBECONFIG", &env.kubeconfig)
+        .args(&args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("kubectl on PATH");
+    child.stdin.take().unwrap().write_all(object.to_string().as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "kubectl apply: {}", String::from_utf8_lossy(&output.stderr));
+}

@@ -3,7 +3,6 @@
 //! (`k8s_minor()`), so the suite on 1.34 and on 1.37 each checks its own side.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
@@ -12,7 +11,7 @@ use kube::ResourceExt;
 use kube::runtime::watcher;
 use serde_json::{Value, json};
 
-use crate::support::{Env, Sts, json_of, k8s_minor, namespaced_user, wait_until};
+use crate::support::{Env, Sts, json_of, k8s_minor, kubectl_apply, namespaced_user, wait_until};
 
 fn status_json(env: &Env, name: &str) -> Value {
     json_of(&env.plugin().args(["status", name, "-o", "json"]).output().unwrap())
@@ -20,26 +19,6 @@ fn status_json(env: &Env, name: &str) -> Value {
 
 fn codes(status: &Value) -> Vec<&str> {
     status["warnings"].as_array().unwrap().iter().map(|w| w["code"].as_str().unwrap()).collect()
-}
-
-/// `kubectl apply` (client-side, as people do): the last-applied annotation records what was
-/// asked for, whatever the server stores.
-fn kubectl_apply(env: &Env, manifest: &Value) {
-    let mut child = std::process::Command::new("kubectl")
-        .env("KUBECONFIG", &env.kubeconfig)
-        .args(["apply", "-n", &env.ns, "-f", "-"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("kubectl on PATH");
-    let mut object = manifest.clone();
-    object["apiVersion"] = json!("apps/v1");
-    object["kind"] = json!("StatefulSet");
-    let text = serde_json::to_string(&object).expect("manifest");
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "kubectl apply: {}", String::from_utf8_lossy(&output.stderr));
 }
 
 /// The most pods of the namespace that were down at once (terminating, gone, or not Ready)
@@ -93,7 +72,7 @@ async fn max_unavailable_two_is_honoured_or_reported_dropped_as_the_server_does(
     let mut manifest = Sts::new("web", 3).manifest();
     manifest["spec"]["updateStrategy"] =
         json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 2}});
-    kubectl_apply(&env, &manifest);
+    kubectl_apply(&env, &manifest, false, None);
     env.wait_ready("web", Duration::from_secs(60)).await;
     let honoured = k8s_minor() >= 37;
 
