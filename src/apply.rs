@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use crate::error::{Error, Result};
 
 /// The field manager recorded on every change this tool makes (`metadata.managedFields`).
-pub const FIELD_MANAGER: &str = "kubectl-stateful";
+pub use crate::core::owners::FIELD_MANAGER;
 
 /// Patch parameters naming our field manager.
 pub fn patch_params() -> PatchParams {

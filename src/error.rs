@@ -65,13 +65,24 @@ pub enum Error {
     Rollout(#[from] Refusal),
 
     /// Someone else changed the StatefulSet between our read and our write, or while we
-    /// waited; nothing of theirs was overwritten.
+    /// waited; nothing of theirs was overwritten, and the state is left as it stood (exit 3).
+    /// `by` names the field manager that last wrote the fields a rollout writes, from
+    /// managedFields, with its tool.
     #[error(
-        "someone else changed {name} {during} ({}); stopping without overwriting their change. \
-         Run `kubectl stateful rollout {name}` to continue from the new state, or add --abort",
+        "{} changed {name} {during} ({}); stopping without overwriting their change, with the partition left \
+         at {partition}. Run `kubectl stateful rollout {name}` to continue from the new state, or {abort}",
+        by.as_ref().map_or_else(|| "someone else".to_owned(), |m| m.describe()),
         changes.join(", ")
     )]
-    Conflict { name: String, during: String, changes: Vec<String> },
+    Conflict {
+        name: String,
+        during: String,
+        changes: Vec<String>,
+        by: Option<Box<crate::core::owners::Manager>>,
+        partition: i32,
+        /// How to roll back (`add --abort`, or for Git's template, revert in Git first).
+        abort: &'static str,
+    },
 
     /// A rollout step failed or timed out; the partition was left where it was.
     #[error("{0}")]
@@ -105,7 +116,7 @@ impl Error {
         match self {
             Error::Usage(_) => exit::USAGE,
             Error::Rollout(refusal) if refusal.is_usage() => exit::USAGE,
-            Error::StepFailed(_) => exit::STEP_FAILED,
+            Error::StepFailed(_) | Error::Conflict { .. } => exit::STEP_FAILED,
             Error::Interrupted { .. } => exit::INTERRUPTED,
             Error::Stranded { error, .. } => error.exit_code(),
             _ => exit::ERROR,

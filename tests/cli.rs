@@ -192,6 +192,9 @@ usage_errors! {
     usage_abort_with_patch: ["rollout", "web", "--abort", "--patch", "p.yaml"];
     usage_partition_with_steps: ["rollout", "web", "--partition", "1", "--steps", "1"];
     usage_partition_with_abort: ["rollout", "web", "--partition", "1", "--abort"];
+    usage_hold_with_image: ["rollout", "web", "--hold", "--image", "app=registry.example/app:v2"];
+    usage_hold_with_abort: ["rollout", "web", "--hold", "--abort"];
+    usage_hold_with_partition: ["rollout", "web", "--hold", "--partition", "1"];
     usage_timeout_not_a_duration: ["rollout", "web", "--timeout", "soon"];
     usage_pause_not_a_duration: ["rollout", "web", "--pause", "x"];
     usage_request_timeout_not_a_duration: ["--request-timeout", "soon", "version", "--client"];

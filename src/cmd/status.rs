@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::client::{Kube, KubeArgs};
 use crate::core::facts::max_unavailable_matters;
 use crate::core::objects::{age, current_revision, selector, short_revision, update_revision};
+use crate::core::owners::{Manager, Owners};
 use crate::core::prune::describe_range;
 use crate::core::status::{self, ClaimStatus, OrdinalStatus, RevisionRole, StatefulSetStatus, StatusOptions};
 use crate::error::Result;
@@ -170,6 +171,35 @@ async fn watch(
     }
 }
 
+/// Who applies the StatefulSet, then the managers of the fields this tool writes:
+/// `Argo CD application shop; template argocd-controller, partition kubectl-stateful, …`.
+fn owner_line(owners: &Owners) -> String {
+    let names = |managers: &[Manager]| -> String {
+        let mut names: Vec<&str> = managers.iter().map(|m| m.manager.as_str()).collect();
+        names.dedup();
+        if names.is_empty() { "-".to_owned() } else { names.join("+") }
+    };
+    let applier = owners.applier.as_ref().map_or_else(
+        || "no GitOps or Helm labels".to_owned(),
+        |a| {
+            format!(
+                "{}{}",
+                a.describe(),
+                if a.paused { " (reconciliation disabled on this object)" } else { "" }
+            )
+        },
+    );
+    let mut fields = vec![format!("template {}", names(&owners.template))];
+    for image in &owners.images {
+        if image.managers != owners.template {
+            fields.push(format!("image {} {}", image.container, names(&image.managers)));
+        }
+    }
+    fields.push(format!("partition {}", names(&owners.partition)));
+    fields.push(format!("replicas {}", names(&owners.replicas)));
+    format!("{applier}; {}", fields.join(", "))
+}
+
 /// One frame of `--watch`: on a terminal the screen is cleared first (one live view instead of
 /// scrollback); otherwise frames follow each other (NDJSON, YAML documents, tables apart).
 fn draw_frame(
@@ -287,6 +317,7 @@ fn write_header(w: &mut dyn Write, m: &StatefulSetStatus, now: Timestamp) -> io:
         strategy.push_str(&format!(", maxUnavailable {requested} applied but dropped by the server"));
     }
     rows.push(("Update", strategy));
+    rows.push(("Owner", owner_line(&m.owners)));
     let revision = |rc: &Option<status::RevisionCount>| {
         rc.as_ref().map_or("-".to_owned(), |rc| {
             let plural = if rc.pods == 1 { "" } else { "s" };
@@ -559,11 +590,23 @@ mod tests {
 
     /// A StatefulSet mid-canary with a scale-down leftover: every part of the table at once.
     fn model() -> StatefulSetStatus {
-        let web = sts("web", 3)
+        let mut web = sts("web", 3)
             .templates(&["data", "logs"])
             .revisions("web-7d4b9c", "web-5f6a8e")
             .partition(2)
+            .annotation("argocd.argoproj.io/tracking-id", "shop:apps/StatefulSet:default/web")
             .build();
+        // Argo CD applies the manifest (server-side); this tool moved the partition.
+        web.metadata.managed_fields = Some(
+            serde_json::from_value(serde_json::json!([
+                {"manager": "argocd-controller", "operation": "Apply", "apiVersion": "apps/v1", "fieldsType": "FieldsV1",
+                 "fieldsV1": {"f:spec": {"f:replicas": {}, "f:template": {"f:spec": {"f:containers": {
+                     "k:{\"name\":\"app\"}": {".": {}, "f:image": {}, "f:name": {}}}}}}}},
+                {"manager": "kubectl-stateful", "operation": "Update", "apiVersion": "apps/v1", "fieldsType": "FieldsV1",
+                 "fieldsV1": {"f:spec": {"f:updateStrategy": {"f:rollingUpdate": {"f:partition": {}}}}}}
+            ]))
+            .unwrap(),
+        );
         let pods = vec![
             pod(&web, 0).revision("web-7d4b9c").build(),
             pod(&web, 1).revision("web-7d4b9c").node("node-1").build(),

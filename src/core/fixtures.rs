@@ -55,6 +55,7 @@ fn owner(sts: &StatefulSet) -> OwnerReference {
     }
 }
 
+#[derive(Clone)]
 pub struct StsBuilder(StatefulSet);
 
 /// A StatefulSet selecting `app=<name>`, governed by Service `<name>`, observed by the controller.
@@ -158,6 +159,17 @@ impl StsBuilder {
 
     pub fn annotation(mut self, key: &str, value: &str) -> Self {
         self.0.annotations_mut().insert(key.to_owned(), value.to_owned());
+        self
+    }
+
+    /// A managedFields entry: `manager` wrote `fields` (FieldsV1) with `operation`.
+    pub fn managed_by(mut self, manager: &str, operation: &str, fields: serde_json::Value) -> Self {
+        let entry = serde_json::from_value(serde_json::json!({
+            "manager": manager, "operation": operation, "apiVersion": "apps/v1", "fieldsType": "FieldsV1",
+            "fieldsV1": fields,
+        }))
+        .expect("a managedFields entry");
+        self.0.metadata.managed_fields.get_or_insert_with(Vec::new).push(entry);
         self
     }
 

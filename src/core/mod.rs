@@ -7,6 +7,7 @@ pub mod failures;
 pub mod names;
 pub mod objects;
 pub mod orphans;
+pub mod owners;
 pub mod patches;
 pub mod prune;
 pub mod recover;

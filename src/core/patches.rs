@@ -170,6 +170,7 @@ mod tests {
             started_at: Timestamp::from_second(1_700_000_000).unwrap(),
             staged_replicas: None,
             aborting: false,
+            held: false,
         }
     }
 

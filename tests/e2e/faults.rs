@@ -138,9 +138,13 @@ async fn a_concurrent_template_change_stops_the_rollout_and_stands() {
     let theirs = "example.invalid/app:hotfix";
     env.set_image("web", theirs).await;
     let output = child.wait_with_output().await.unwrap();
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.status.code(), Some(3), "stopped, with the state left safe");
     let stderr = one_line(&output.stderr);
-    assert!(stderr.contains("someone else changed") && stderr.contains("without overwriting"), "{stderr}");
+    assert!(
+        stderr.contains("field manager kubectl-set (kubectl) changed web")
+            && stderr.contains("without overwriting"),
+        "{stderr}"
+    );
     let web = env.api::<StatefulSet>().get("web").await.unwrap();
     assert_eq!(web.spec.unwrap().template.spec.unwrap().containers[0].image.as_deref(), Some(theirs));
 }

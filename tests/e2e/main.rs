@@ -9,6 +9,7 @@ mod support;
 mod cluster;
 mod faults;
 mod field;
+mod gitops;
 mod hostile;
 mod prune;
 mod recover;

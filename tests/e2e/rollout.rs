@@ -225,7 +225,7 @@ async fn a_killed_rollout_resumes_where_it_stopped() {
 async fn a_concurrent_partition_change_stops_the_rollout_without_overwriting_it() {
     let env = Env::new("rollout-race").await;
     env.statefulset(&Sts { min_ready_seconds: Some(5), ..Sts::new("web", 3) }).await;
-    let (child, _events) = rollout_until(
+    let (child, mut events) = rollout_until(
         &env,
         &["rollout", "web", "--image", &format!("app={}", v("app:v2")), "--yes", "-o", "json"],
         "stepStarted",
@@ -233,10 +233,30 @@ async fn a_concurrent_partition_change_stops_the_rollout_without_overwriting_it(
     .await;
     // Another client moves the partition while the plugin waits on step 1.
     env.patch_sts("web", json!({"spec": {"updateStrategy": {"rollingUpdate": {"partition": 1}}}})).await;
+    let mut rest = Vec::new();
+    while let Some(line) = events.next_line().await.unwrap() {
+        rest.push(line);
+    }
     let output = child.wait_with_output().await.unwrap();
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.status.code(), Some(3), "stopped, with the state left safe");
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("someone else changed") && stderr.contains("without overwriting"), "{stderr}");
+    // Found while the rollout waits, or when its next write fails its `test` guard.
+    assert!(
+        stderr.contains("field manager kubectl-patch (kubectl) changed web")
+            && stderr.contains("-> 1)")
+            && stderr.contains("without overwriting"),
+        "{stderr}"
+    );
+    let drift: Vec<Value> = rest
+        .iter()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["event"] == "drift")
+        .collect();
+    assert_eq!(drift.len(), 1, "{rest:?}");
+    assert_eq!(
+        (drift[0]["manager"].as_str(), drift[0]["partition"].as_i64()),
+        (Some("kubectl-patch"), Some(1))
+    );
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(partition(&sts(&env, "web").await), 1, "their partition stands");
 }

@@ -187,13 +187,13 @@ impl Env {
         self.patch_sts(name, json!({"spec": {"replicas": replicas}})).await;
     }
 
-    /// What `kubectl set image` does to the container `app`: someone else's template change.
+    /// What `kubectl set image` does to the container `app` (its field manager too): someone
+    /// else's template change.
     pub async fn set_image(&self, name: &str, image: &str) -> StatefulSet {
-        self.patch_sts(
-            name,
-            json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "image": image}]}}}}),
-        )
-        .await
+        let patch =
+            json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "image": image}]}}}});
+        let params = PatchParams { field_manager: Some("kubectl-set".to_owned()), ..Default::default() };
+        self.api::<StatefulSet>().patch(name, &params, &Patch::Strategic(&patch)).await.expect("set image")
     }
 
     /// Every pod of the namespace runs `image`.
@@ -201,11 +201,10 @@ impl Env {
         images(self).await.iter().all(|(_, running)| running == image.as_ref())
     }
 
+    /// A merge patch as `kubectl patch --type merge` makes it (field manager `kubectl-patch`).
     pub async fn patch_sts(&self, name: &str, patch: Value) -> StatefulSet {
-        self.api::<StatefulSet>()
-            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-            .expect("patch sts")
+        let params = PatchParams { field_manager: Some("kubectl-patch".to_owned()), ..Default::default() };
+        self.api::<StatefulSet>().patch(name, &params, &Patch::Merge(&patch)).await.expect("patch sts")
     }
 
     pub async fn pods(&self) -> Vec<Pod> {

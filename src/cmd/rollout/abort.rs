@@ -65,7 +65,11 @@ impl Executor<'_, '_> {
             revision: abort.target.clone(),
             rollback_partition: abort.rollback_partition,
             partition: abort.partition,
+            restore_template: abort.restore_template,
         })?;
+        for message in &abort.warnings {
+            self.reporter.event(Event::Warning { message: message.clone() })?;
+        }
         if self.args.dry_run {
             self.reporter.say("dry run: nothing was changed");
             return Ok(None);

@@ -19,6 +19,7 @@ use crate::client::Kube;
 use crate::core::objects::{current_revision, partition, short_revision, update_revision};
 use crate::core::patches;
 use crate::core::rollout::conditions::{foreign_changes, is_observed, is_promoted, stragglers};
+use crate::core::rollout::decide::{Hold, abort_hint, git_first_owner};
 use crate::core::rollout::{Journal, Roll, Step, StepVerdict, StepWatch};
 use crate::error::{Error, Result};
 use crate::ui::Terminal;
@@ -56,6 +57,8 @@ pub struct Executor<'a, 'io> {
     pub wrote: bool,
     /// The partition this run's last write left.
     pub partition_written: Option<i32>,
+    /// How to roll back, as the messages of this run say it (`core::rollout::decide::abort_hint`).
+    pub abort_hint: &'static str,
 }
 
 impl Executor<'_, '_> {
@@ -70,8 +73,9 @@ impl Executor<'_, '_> {
             (Some(partition), Error::Kube { .. } | Error::Output(_)) => Error::Stranded {
                 left: format!("{} is left at partition {partition}, with its rollout journal", self.name()),
                 resume: format!(
-                    "run `kubectl stateful rollout {}` to resume, or add --abort to roll back",
-                    self.name()
+                    "run `kubectl stateful rollout {}` to resume, or {} to roll back",
+                    self.name(),
+                    self.abort_hint
                 ),
                 error: Box::new(error),
             },
@@ -95,6 +99,31 @@ impl Executor<'_, '_> {
         let what = format!("set the partition of {} to {to}", self.name());
         self.patch(sts, patches::move_partition(sts, to, None), &what).await?;
         self.reporter.event(Event::PartitionMoved { from, partition: to, revision: revision.to_owned() })
+    }
+
+    /// `--hold`: raises the partition to hold every pod back and writes the held journal, so
+    /// that the next template change from the StatefulSet's owner is staged, not rolled out.
+    pub async fn hold(&mut self, sts: &StatefulSet, hold: &Hold) -> Result<()> {
+        let from = partition(sts);
+        let source = hold.owner.as_deref().unwrap_or("its owner");
+        self.reporter.say(format!(
+            "hold {}: partition {from} -> {}, journaled; the next template change from {source} is staged, not \
+             rolled out, and no pod moves until `kubectl stateful rollout {}` steps it through",
+            self.name(),
+            hold.partition,
+            self.name()
+        ));
+        if self.args.dry_run {
+            self.reporter.say("dry run: nothing was changed");
+            return Ok(());
+        }
+        self.term.require_consent(self.args.yes, &format!("hold {}", self.name()))?;
+        self.require_permissions(true, sts).await?;
+        let what = format!("hold {} at partition {}", self.name(), hold.partition);
+        let written =
+            self.patch(sts, patches::move_partition(sts, hold.partition, Some(&hold.journal)), &what).await?;
+        let revision = crate::core::objects::update_revision(&written).unwrap_or("?").to_owned();
+        self.reporter.event(Event::Held { partition: hold.partition, revision })
     }
 
     /// Shows the plan; false for a dry run. Otherwise checks consent and permissions.
@@ -188,9 +217,10 @@ impl Executor<'_, '_> {
         self.reporter.event(Event::Stopped {
             partition: partition(&sts),
             reason: format!(
-                "partition is {}: run `kubectl stateful rollout {}` to continue with the plan, or add --abort",
+                "partition is {}: run `kubectl stateful rollout {}` to continue with the plan, or {}",
                 partition(&sts),
-                self.name()
+                self.name(),
+                abort_hint(&sts)
             ),
         })?;
         Ok((sts, Outcome::Stopped))
@@ -300,7 +330,8 @@ impl Executor<'_, '_> {
     ) -> Result<()> {
         self.reporter.event(Event::Failed { step, partition: partition(&sts), reasons: reasons.clone() })?;
         let name = self.name().to_owned();
-        if self.term.interactive && !self.args.yes {
+        // A held rollout of Git's template is rolled back in Git, not here.
+        if self.term.interactive && !self.args.yes && git_first_owner(&sts).is_none() {
             let question = "The step failed. Abort and roll back now?";
             if self.reporter.suspend(|| self.term.confirm(false, question))? {
                 let target = Journal::of(&sts)
@@ -319,9 +350,10 @@ impl Executor<'_, '_> {
         }
         Err(Error::StepFailed(format!(
             "rollout of {name} stopped at partition {}: {}; no further pod was updated. Fix and run \
-             `kubectl stateful rollout {name}` to resume, or add --abort to roll back",
+             `kubectl stateful rollout {name}` to resume, or {} to roll back",
             partition(&sts),
             reasons.join("; "),
+            abort_hint(&sts),
         )))
     }
 
@@ -398,6 +430,9 @@ impl Executor<'_, '_> {
                         name: self.name().to_owned(),
                         during: format!("before this run could {what}"),
                         changes: foreign_changes(sts, &now),
+                        by: crate::core::owners::changed_by(&now).map(Box::new),
+                        partition: partition(&now),
+                        abort: abort_hint(&now),
                     }),
                     None => Err(Error::Refused(format!(
                         "cannot {what}: {} was deleted since it was read; nothing was overwritten",

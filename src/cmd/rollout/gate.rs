@@ -8,6 +8,7 @@ use super::execute::Executor;
 use super::report::Event;
 use crate::core::names::pod_name;
 use crate::core::objects::partition;
+use crate::core::rollout::decide::{abort_hint, git_first_owner};
 use crate::core::rollout::{Roll, Step};
 use crate::error::{Error, Result};
 
@@ -74,19 +75,25 @@ impl Executor<'_, '_> {
             next.partition,
             pods.join(", ")
         );
-        let choices = ["continue", "stop here (resume later)", "abort and roll back"];
-        let answer =
-            self.reporter.suspend(|| self.term.choose(&question, &choices)).map_err(|e| match e {
-                Error::Interrupted { at_prompt, .. } => Error::Interrupted {
-                    at_prompt,
-                    left: format!("{} is left at partition {}", self.name(), partition(sts)),
-                    resume: Some(format!(
-                        "run `kubectl stateful rollout {}` to resume, or add --abort",
-                        self.name()
-                    )),
-                },
-                other => other,
-            })?;
+        // A held rollout of Git's template is rolled back by reverting Git, not from here.
+        let git_first = git_first_owner(sts).is_some();
+        let choices: &[&str] = if git_first {
+            &["continue", "stop here (resume later, or revert the change in Git and abort)"]
+        } else {
+            &["continue", "stop here (resume later)", "abort and roll back"]
+        };
+        let answer = self.reporter.suspend(|| self.term.choose(&question, choices)).map_err(|e| match e {
+            Error::Interrupted { at_prompt, .. } => Error::Interrupted {
+                at_prompt,
+                left: format!("{} is left at partition {}", self.name(), partition(sts)),
+                resume: Some(format!(
+                    "run `kubectl stateful rollout {}` to resume, or {}",
+                    self.name(),
+                    abort_hint(sts)
+                )),
+            },
+            other => other,
+        })?;
         Ok(match answer {
             0 => Choice::Continue,
             1 => {

@@ -46,7 +46,11 @@ are Ready (and available for minReadySeconds). Between steps you choose: continu
 abort and roll back. A failed or timed-out step stops the rollout where it is (exit 3).
 
 Run it again to resume an interrupted rollout; --abort restores the previous pod template and
-partition and, when a broken pod blocks the rollback, deletes it after confirmation.";
+partition and, when a broken pod blocks the rollback, deletes it after confirmation.
+
+Fields that Argo CD, Flux or Helm owns (managedFields), which they would set back, are not
+written without --override-owner: for such a StatefulSet, run --hold, change the template in
+Git, then run without flags to step the change through.";
 
 pub const EXAMPLES: &str = "\
 Examples:
@@ -54,6 +58,7 @@ Examples:
   kubectl stateful rollout web --image app=registry.example/app:v2 --steps 1,25%,100% --dry-run
   kubectl stateful rollout web --patch template-patch.yaml --yes --pause 2m -o json
   kubectl stateful rollout web --partition 2        # one explicit step
+  kubectl stateful rollout web --hold               # then change the template in Git
   kubectl stateful rollout web                      # resume, or pick up a pending update
   kubectl stateful rollout web --abort";
 
@@ -84,9 +89,18 @@ pub struct Args {
     #[arg(long, conflicts_with_all = ["image", "patch"])]
     pub abort: bool,
 
+    /// Hold every pod back (partition = replicas, journaled) for a template change that Git
+    /// applies through Argo CD, Flux or Helm; then run without flags to step it through
+    #[arg(long, conflicts_with_all = ["image", "patch", "partition", "abort"])]
+    pub hold: bool,
+
+    /// Write fields that Argo CD, Flux or Helm owns, though it sets them back at its next sync
+    #[arg(long)]
+    pub override_owner: bool,
+
     /// Show the rollout journal (the annotation that makes a rollout resumable) and remove it,
     /// giving up the rollout or abort it records; the StatefulSet stays as it is
-    #[arg(long, conflicts_with_all = ["image", "patch", "partition", "steps", "abort"])]
+    #[arg(long, conflicts_with_all = ["image", "patch", "partition", "steps", "abort", "hold"])]
     pub discard_journal: bool,
 
     /// Print the plan and change nothing
@@ -168,6 +182,8 @@ async fn rollout(
         partition: args.partition,
         steps: args.steps.as_ref(),
         abort: args.abort,
+        hold: args.hold,
+        override_owner: args.override_owner,
     };
     let decide_on = |sts: &StatefulSet, pods: &[Pod]| {
         decide(
@@ -203,6 +219,12 @@ async fn rollout(
             decision = decide_on(&sts, &pods);
         }
     }
+    // What to change in an owner's configuration goes to stderr above the one-line error.
+    if let Err(Refusal::Owned(owned)) = &decision
+        && let Some(snippet) = &owned.snippet
+    {
+        reporter.say(snippet);
+    }
     let decision = decision?;
 
     // Apply and wait.
@@ -215,6 +237,7 @@ async fn rollout(
         steps_taken: 0,
         wrote: false,
         partition_written: None,
+        abort_hint: crate::core::rollout::decide::abort_hint(&sts),
     };
     let start_waiter = |waiter: Option<Waiter>, sts: &StatefulSet| {
         let sts = sts.clone();
@@ -237,6 +260,18 @@ async fn rollout(
                 executor.reporter.event(Event::NothingToDo { revision, reason })
             }
             Decision::MovePartition { to, revision } => executor.move_partition(&sts, to, &revision).await,
+            Decision::Hold(hold) => executor.hold(&sts, &hold).await,
+            Decision::Held { partition, revision } => {
+                let reason = format!(
+                    "{} is held at partition {partition} for a template change from its owner, and every pod runs \
+                     revision {}: nothing to step yet. Once the change is applied, run `kubectl stateful rollout {}`; \
+                     `--abort` releases the hold",
+                    args.name,
+                    short_revision(&args.name, &revision),
+                    args.name
+                );
+                executor.reporter.event(Event::NothingToDo { revision, reason })
+            }
             Decision::Abort(abort) => {
                 if abort.resumed && !args.abort {
                     executor.reporter.say("an abort of this rollout was interrupted; continuing the abort");
@@ -266,6 +301,12 @@ async fn rollout(
         }
     }
     .await;
+    // A foreign change, for CI: who made it, as an event before the error.
+    if let Err(Error::Conflict { changes, by, partition, .. }) = &result {
+        let manager = by.as_ref().map(|m| m.manager.clone());
+        let drift = Event::Drift { manager, changes: changes.clone(), partition: *partition };
+        executor.reporter.event_for_machines(drift)?;
+    }
     result.map_err(|e| executor.stranded(e))
 }
 

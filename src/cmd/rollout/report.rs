@@ -66,13 +66,21 @@ pub enum Event {
     /// No update was pending: only the partition moved; no pod changed.
     #[serde(rename_all = "camelCase")]
     PartitionMoved { from: i32, partition: i32, revision: String },
+    /// `--hold`: every pod is held back at `partition` for a template change from the owner;
+    /// pods run `revision`.
+    #[serde(rename_all = "camelCase")]
+    Held { partition: i32, revision: String },
+    /// Someone else changed the StatefulSet while the rollout waited or before it wrote: the
+    /// field manager that did (from managedFields), what changed, and the partition left.
+    #[serde(rename_all = "camelCase")]
+    Drift { manager: Option<String>, changes: Vec<String>, partition: i32 },
     /// Something the person should know before the rollout goes on.
     #[serde(rename_all = "camelCase")]
     Warning { message: String },
     /// An abort's plan: the template of `revision`, the partition at `rollbackPartition` while
     /// pods roll back, then `partition` again.
     #[serde(rename_all = "camelCase")]
-    AbortPlanned { revision: String, rollback_partition: i32, partition: i32 },
+    AbortPlanned { revision: String, rollback_partition: i32, partition: i32, restore_template: bool },
     /// A pod the abort rolled back now runs `revision` and is Ready.
     #[serde(rename_all = "camelCase")]
     PodRolledBack { pod: String, revision: String },
@@ -162,6 +170,11 @@ impl<'io> Reporter<'io> {
                 Ok(())
             }
         }
+    }
+
+    /// Records an event only in `-o json`: for people, the error that follows says the same.
+    pub fn event_for_machines(&mut self, event: Event) -> Result<()> {
+        if self.format == Format::Json { self.event(event) } else { Ok(()) }
     }
 
     /// A line for people on stderr, above the spinner.
@@ -307,6 +320,16 @@ pub fn describe(name: &str, event: &Event) -> String {
         Event::Stopped { reason, .. } => reason.clone(),
         Event::Failed { reasons, .. } => format!("FAILED: {}", reasons.join("; ")),
         Event::Warning { message } => format!("warning: {message}"),
+        Event::Held { partition, revision } => format!(
+            "held {name} at partition {partition} (pods run revision {}): apply the template change in Git; once it \
+             is applied, `kubectl stateful rollout {name}` steps it through",
+            short(revision)
+        ),
+        Event::Drift { manager, changes, partition } => format!(
+            "{} changed {name} ({}); stopped at partition {partition}",
+            manager.as_deref().map_or_else(|| "someone else".to_owned(), |m| format!("field manager {m}")),
+            changes.join(", ")
+        ),
         Event::NothingToDo { revision, reason } => {
             format!(
                 "{} ({})",
@@ -319,15 +342,18 @@ pub fn describe(name: &str, event: &Event) -> String {
             short(revision)
         ),
         Event::PodDeleted { pod, reason } => format!("  deleted pod {pod}: {reason}"),
-        Event::AbortPlanned { revision, rollback_partition, partition } => {
+        Event::AbortPlanned { revision, rollback_partition, partition, restore_template } => {
             let back = if rollback_partition == partition {
                 format!("partition {partition}")
             } else {
                 format!("partition {rollback_partition} while pods roll back, then {partition} again")
             };
-            format!(
-                "abort: restore the pod template of revision {revision} with {back}; pods on other revisions roll back"
-            )
+            let template = if *restore_template {
+                format!("restore the pod template of revision {revision}")
+            } else {
+                format!("the pod template is revision {revision}'s already")
+            };
+            format!("abort: {template}, with {back}; pods on other revisions roll back")
         }
         Event::PodRolledBack { pod, revision } => {
             format!("  {pod} rolled back to revision {}", short(revision))

@@ -14,7 +14,9 @@ use tokio::time::Instant;
 
 use crate::client::Kube;
 use crate::core::objects::partition;
+use crate::core::owners::changed_by;
 use crate::core::rollout::conditions::foreign_changes;
+use crate::core::rollout::decide::abort_hint;
 use crate::error::{Error, Result, describe_kube_error};
 pub use crate::live::deadline;
 use crate::live::{Kinds, Live};
@@ -80,6 +82,9 @@ impl Waiter {
                     name: self.name.clone(),
                     during: "while the rollout waited".to_owned(),
                     changes: foreign_changes(ours, &sts),
+                    by: changed_by(&sts).map(Box::new),
+                    partition: partition(&sts),
+                    abort: abort_hint(&sts),
                 });
             }
             let caught_up = sts.metadata.generation == generation;
@@ -112,7 +117,11 @@ impl Waiter {
             _ = tokio::time::sleep_until(wake_at) => Ok(()),
             () = crate::signal::interrupted() => Err(Error::interrupted(
                 format!("{} is left at partition {partition_now} (pods at or above it may still be updating)", self.name),
-                Some(format!("run `kubectl stateful rollout {}` to resume, or add --abort to roll back", self.name)),
+                Some(format!(
+                    "run `kubectl stateful rollout {}` to resume, or {} to roll back",
+                    self.name,
+                    self.live.statefulset().as_ref().map_or("add --abort", abort_hint)
+                )),
             )),
         }
     }

@@ -19,6 +19,7 @@ use crate::core::objects::{
     replicas, short_revision, update_revision, update_strategy,
 };
 use crate::core::orphans::describe_range;
+use crate::core::owners::{Contested, Owners, partition_snippet};
 
 /// What the person asked for.
 #[derive(Debug, Clone, Copy, Default)]
@@ -31,6 +32,10 @@ pub struct Request<'a> {
     pub steps: Option<&'a Steps>,
     /// `--abort`.
     pub abort: bool,
+    /// `--hold`: hold every pod back for a template change the StatefulSet's owner applies.
+    pub hold: bool,
+    /// `--override-owner`: write fields a GitOps tool or Helm owns, though it sets them back.
+    pub override_owner: bool,
 }
 
 /// Why a run must not change anything.
@@ -49,6 +54,16 @@ pub enum Refusal {
          {{\"partition\":{replicas}}}}}}}}}'`), then run this again"
     )]
     Recreate { name: String, namespace: String, replicas: i32 },
+    #[error("{0}")]
+    Owned(Box<OwnedField>),
+    #[error(
+        "the template of {name} came from {owner}, not from this tool: an abort here would write the old template, \
+         which its owner sets back at its next sync; nothing was changed. Revert the change in Git instead: once it \
+         is applied, the controller rolls back the pods released so far ({released}), and `kubectl stateful \
+         rollout {name} --abort` then waits for them, restores partition {partition_before} and ends the rollout. \
+         To roll back now anyway, add --override-owner"
+    )]
+    RevertInGit { name: String, owner: String, released: String, partition_before: i32 },
     #[error("{name} has an unknown update strategy {strategy:?}")]
     UnknownStrategy { name: String, strategy: String },
     #[error("--partition {partition} is out of range: {name} has {replicas} replicas (0..={replicas})")]
@@ -65,9 +80,9 @@ pub enum Refusal {
     Scaling { name: String, counted: i32, replicas: i32 },
     #[error(
         "a rollout of {name} started at {started_at} is in progress: run `kubectl stateful rollout {name}` to \
-         resume it or add --abort before staging another"
+         resume it, or {abort} before staging another"
     )]
-    InProgress { name: String, started_at: Timestamp },
+    InProgress { name: String, started_at: Timestamp, abort: &'static str },
     #[error("{name} cannot be rolled out now: {reason}; nothing was changed")]
     Blocked { name: String, reason: String },
     #[error(
@@ -98,6 +113,24 @@ pub enum Refusal {
         #[source]
         source: JournalError,
     },
+}
+
+/// A field this run would write that a tool which sets it back owns.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{field} of {name} is owned by {owner}, which sets it back {when}: {consequence}; nothing was changed. {remedy}"
+)]
+pub struct OwnedField {
+    pub name: String,
+    /// `The partition`, `The image of container app`, `The pod template`.
+    pub field: String,
+    pub owner: String,
+    /// When the owner sets it back (`at its next sync (at once with self-heal)`).
+    pub when: &'static str,
+    pub consequence: &'static str,
+    pub remedy: String,
+    /// What to change in the owner's configuration, to print above the error.
+    pub snippet: Option<String>,
 }
 
 impl Refusal {
@@ -142,6 +175,24 @@ pub enum Decision {
     NothingToAbort {
         revision: String,
     },
+    /// `--hold`: raise the partition to hold every pod back and write a held journal.
+    Hold(Hold),
+    /// A held rollout with no template change yet: nothing to step.
+    Held {
+        partition: i32,
+        revision: String,
+    },
+}
+
+/// Holding every pod back for a template change that comes from the StatefulSet's owner: the
+/// partition raised to `partition` (the replica count) with a held journal, nothing else.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hold {
+    pub partition: i32,
+    pub journal: Journal,
+    /// Who applies the StatefulSet, when its labels and annotations say (the next template
+    /// change is expected from there).
+    pub owner: Option<String>,
 }
 
 /// A rollout to run: an optional stage, then steps.
@@ -196,6 +247,8 @@ pub struct Abort {
     pub journal: Journal,
     /// An abort an earlier run started and did not finish.
     pub resumed: bool,
+    /// What the person should know first (an owner that will set the restored template back).
+    pub warnings: Vec<String>,
 }
 
 /// What was read from the cluster for a decision.
@@ -256,20 +309,46 @@ pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<De
     if aborting && !request.abort && (request.template.is_some() || request.partition.is_some()) {
         return Err(Refusal::AbortPending { name });
     }
+    let owners = Owners::of(sts);
     if request.abort || aborting {
-        return Ok(abort(sts, pods, journal, now));
+        return owned_abort(
+            abort(sts, pods, journal.clone(), now),
+            sts,
+            pods,
+            journal.as_ref(),
+            &owners,
+            request,
+        );
+    }
+    if request.hold {
+        return hold(sts, journal, &owners, request, now);
     }
     if let (Some(journal), Some(_)) = (&journal, request.template) {
-        return Err(Refusal::InProgress { name, started_at: journal.started_at });
+        return Err(Refusal::InProgress { name, started_at: journal.started_at, abort: abort_hint(sts) });
     }
     let explicit = request.partition.map(|n| n as i32);
     let pending = request.template.is_some() || update_pending(sts, pods);
     if journal.is_none() && !pending {
         let revision = update_revision(sts).unwrap_or("?").to_owned();
-        return Ok(match explicit {
-            Some(to) => Decision::MovePartition { to, revision },
-            None => Decision::NothingToDo { revision },
-        });
+        return match explicit {
+            Some(to) => {
+                owned_partition(sts, &owners, request)?;
+                Ok(Decision::MovePartition { to, revision })
+            }
+            None => Ok(Decision::NothingToDo { revision }),
+        };
+    }
+    if let (Some(journal), false, None) = (&journal, pending, explicit)
+        && journal.held
+    {
+        let revision = update_revision(sts).unwrap_or("?").to_owned();
+        return Ok(Decision::Held { partition: partition(sts), revision });
+    }
+    // Every run from here writes the partition; one that stages also writes the template.
+    let mut overridden = Vec::new();
+    overridden.extend(owned_partition(sts, &owners, request)?);
+    if let Some(template) = request.template {
+        overridden.extend(owned_template(sts, &owners, template, request)?);
     }
     preflight(sts, pods, events, journal.is_none(), now)?;
     let sizes = match (request.steps, &journal) {
@@ -303,7 +382,7 @@ pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<De
         let in_flight = released(range, now_partition, range.replicas);
         Step { number: 0, partition: now_partition, updated: in_flight.len() as i32, ordinals: in_flight }
     });
-    let mut warnings = Vec::new();
+    let mut warnings = overridden;
     if let Some(staged) = journal.as_ref().and_then(|j| j.staged_replicas) {
         let unreleased: Vec<String> = pods_on_update_revision(sts, pods)
             .into_iter()
@@ -342,6 +421,7 @@ pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<De
         started_at: now,
         staged_replicas: stages.then_some(replicas),
         aborting: false,
+        held: false,
     });
     Ok(Decision::Roll(Box::new(Roll {
         from_revision: journal
@@ -361,6 +441,196 @@ pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<De
         pods_at_once: pods_at_once(sts, max_unavailable),
         warnings,
     })))
+}
+
+/// The owner whose template a held rollout of `sts` steps through, when that owner sets the
+/// template back: an abort must not write it (revert the change in Git instead).
+pub fn git_first_owner(sts: &StatefulSet) -> Option<String> {
+    let held = Journal::of(sts).ok().flatten().is_some_and(|j| j.held);
+    if !held {
+        return None;
+    }
+    Owners::of(sts).template_reverter().map(|c| c.owner())
+}
+
+/// How to roll `sts` back, as advice that works: `add --abort`, or for a held rollout of a
+/// template Git owns, `revert the change in Git, then add --abort`.
+pub fn abort_hint(sts: &StatefulSet) -> &'static str {
+    if git_first_owner(sts).is_some() { "revert the change in Git, then add --abort" } else { "add --abort" }
+}
+
+/// An abort whose restored template a tool that sets it back owns. For a held rollout (the
+/// template came from Git) it is refused, unless overridden: reverting in Git rolls the
+/// released pods back instead. Otherwise, or overridden, a warning.
+fn owned_abort(
+    decision: Decision,
+    sts: &StatefulSet,
+    pods: &[Pod],
+    journal: Option<&Journal>,
+    owners: &Owners,
+    request: &Request,
+) -> Result<Decision, Refusal> {
+    let Decision::Abort(mut abort) = decision else { return Ok(decision) };
+    let contested = owners.template_reverter().filter(|_| abort.restore_template);
+    let Some(contested) = contested else { return Ok(Decision::Abort(abort)) };
+    let git_first = journal.is_some_and(|j| j.held && !j.aborting);
+    if git_first && !request.override_owner {
+        let range = ordinal_range(sts);
+        let released: Vec<String> = pods_of(sts, pods)
+            .into_iter()
+            .filter(|(o, p)| range.contains(*o) && pod_revision(p) != Some(abort.target.as_str()))
+            .map(|(_, p)| p.name_any())
+            .collect();
+        return Err(Refusal::RevertInGit {
+            name: sts.name_any(),
+            owner: contested.owner(),
+            released: if released.is_empty() { "none".to_owned() } else { released.join(", ") },
+            partition_before: abort.partition,
+        });
+    }
+    abort.warnings.push(format!(
+        "{} is owned by {}, which sets it back {}: revert the change there too, or the pods roll forward again",
+        contested.field.replacen("the ", "the restored ", 1),
+        contested.owner(),
+        contested.manager.tool.reverts_when()
+    ));
+    Ok(Decision::Abort(abort))
+}
+
+/// `--hold`: the partition raised to the replica count with a held journal, so that the next
+/// template change the owner applies is staged, not rolled out. Holding again is nothing to do.
+fn hold(
+    sts: &StatefulSet,
+    journal: Option<Journal>,
+    owners: &Owners,
+    request: &Request,
+    now: Timestamp,
+) -> Result<Decision, Refusal> {
+    let name = sts.name_any();
+    if let Some(journal) = journal {
+        if journal.held {
+            let revision = update_revision(sts).unwrap_or("?").to_owned();
+            return Ok(Decision::Held { partition: partition(sts), revision });
+        }
+        return Err(Refusal::InProgress { name, started_at: journal.started_at, abort: abort_hint(sts) });
+    }
+    owned_partition(sts, owners, request)?;
+    let replicas = replicas(sts);
+    let steps = request.steps.cloned().unwrap_or_default();
+    Ok(Decision::Hold(Hold {
+        partition: replicas.max(partition(sts)),
+        journal: Journal {
+            steps: steps.0.iter().map(ToString::to_string).collect(),
+            partition_before: partition(sts),
+            from_revision: current_revision(sts).unwrap_or_default().to_owned(),
+            started_at: now,
+            staged_replicas: Some(replicas),
+            aborting: false,
+            held: true,
+        },
+        owner: owners.applier.as_ref().map(|a| a.describe()),
+    }))
+}
+
+/// Refuses to write the partition when a tool that sets it back owns it, with what to change in
+/// that tool's configuration; overridden, a warning saying what will happen.
+fn owned_partition(sts: &StatefulSet, owners: &Owners, request: &Request) -> Result<Option<String>, Refusal> {
+    match owners.partition_reverter() {
+        Some(contested) if request.override_owner => Ok(Some(overridden(&contested))),
+        Some(contested) => Err(owned(
+            sts,
+            &contested,
+            "each step would be undone, and the pods it released rolled again",
+            format!(
+                "Make {} leave the partition to kubectl stateful (as printed above), or pass --override-owner to step it \
+                 anyway",
+                contested.manager.tool.name()
+            ),
+            Some(partition_snippet(&contested, sts)),
+        )),
+        None => Ok(None),
+    }
+}
+
+/// The warning of an --override-owner: who will set the field back.
+fn overridden(contested: &Contested) -> String {
+    format!(
+        "--override-owner: {} is owned by {}, which sets it back {}",
+        contested.field,
+        contested.owner(),
+        contested.manager.tool.reverts_when()
+    )
+}
+
+/// Refuses to stage a template whose changed fields a tool that sets them back owns: the
+/// change belongs in Git, staged with `--hold`. Overridden, a warning.
+fn owned_template(
+    sts: &StatefulSet,
+    owners: &Owners,
+    template: &PodTemplateSpec,
+    request: &Request,
+) -> Result<Option<String>, Refusal> {
+    let current = sts.spec.as_ref().map(|s| &s.template);
+    let containers = |t: Option<&PodTemplateSpec>| -> Vec<(String, Option<String>)> {
+        t.and_then(|t| t.spec.as_ref())
+            .map(|s| s.containers.iter().map(|c| (c.name.clone(), c.image.clone())).collect())
+            .unwrap_or_default()
+    };
+    let (before, after) = (containers(current), containers(Some(template)));
+    let changed: Vec<&str> =
+        after.iter().filter(|c| !before.contains(c)).map(|(name, _)| name.as_str()).collect();
+    // Only images changed (`--image`): the owners of those images; otherwise the template's.
+    let mut images_reset = template.clone();
+    if let (Some(spec), Some(current)) = (images_reset.spec.as_mut(), current.and_then(|t| t.spec.as_ref())) {
+        for container in &mut spec.containers {
+            if let Some(was) = current.containers.iter().find(|c| c.name == container.name) {
+                container.image.clone_from(&was.image);
+            }
+        }
+    }
+    let contested = if Some(&images_reset) == current {
+        owners.image_reverter(changed)
+    } else {
+        owners.template_reverter()
+    };
+    let name = sts.name_any();
+    match contested {
+        Some(contested) if request.override_owner => Ok(Some(overridden(&contested))),
+        Some(contested) => Err(owned(
+            sts,
+            &contested,
+            "the new template would be set back mid-rollout, and the updated pods rolled again",
+            format!(
+                "Change it in Git instead, held back: run `kubectl stateful rollout {name} --hold`, commit the \
+                 change, and once {} has applied it, `kubectl stateful rollout {name}` steps it through. Or pass \
+                 --override-owner to write it anyway",
+                contested.manager.tool.name()
+            ),
+            None,
+        )),
+        None => Ok(None),
+    }
+}
+
+fn owned(
+    sts: &StatefulSet,
+    contested: &Contested,
+    consequence: &'static str,
+    remedy: String,
+    snippet: Option<String>,
+) -> Refusal {
+    let field = contested.field.clone();
+    let mut chars = field.chars();
+    let field = chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or(field);
+    Refusal::Owned(Box::new(OwnedField {
+        name: sts.name_any(),
+        field,
+        owner: contested.owner(),
+        when: contested.manager.tool.reverts_when(),
+        consequence,
+        remedy,
+        snippet: snippet.filter(|s| !s.is_empty()),
+    }))
 }
 
 /// The refusals that keep a rollout from starting or going on: a controller that cannot act
@@ -422,6 +692,7 @@ pub fn abort(sts: &StatefulSet, pods: &[Pod], journal: Option<Journal>, now: Tim
             started_at: now,
             staged_replicas: None,
             aborting: true,
+            held: false,
         },
     };
     let range = ordinal_range(sts);
@@ -439,6 +710,7 @@ pub fn abort(sts: &StatefulSet, pods: &[Pod], journal: Option<Journal>, now: Tim
         partition: journal.partition_before,
         journal,
         resumed,
+        warnings: Vec::new(),
     })
 }
 
@@ -494,6 +766,7 @@ mod tests {
             started_at: Timestamp::from_second(1_700_000_000).unwrap(),
             staged_replicas: None,
             aborting,
+            held: false,
         }
         .to_annotation()
     }
@@ -804,6 +1077,7 @@ mod tests {
             started_at: now(),
             staged_replicas: Some(3),
             aborting: false,
+            held: false,
         };
         let web = sts("web", 5)
             .revisions("web-old", "web-new")
@@ -875,6 +1149,164 @@ mod tests {
         let roll = roll(decide(&cluster, &Request::default(), now()));
         assert_eq!(roll.warnings.len(), 1);
         assert!(roll.warnings[0].contains("only restarts pods"), "{:?}", roll.warnings);
+    }
+
+    /// Argo CD applies the template (its image included); `partition` adds the partition to
+    /// what a chart renders, owned by `helm`.
+    fn owned(replicas: i32, partition_by_helm: bool) -> crate::core::fixtures::StsBuilder {
+        let image = serde_json::json!({"f:spec": {"f:template": {"f:spec": {"f:containers": {
+            "k:{\"name\":\"app\"}": {".": {}, "f:image": {}, "f:name": {}}}}}}});
+        let builder = sts("web", replicas);
+        if partition_by_helm {
+            builder
+                .annotation("meta.helm.sh/release-name", "db")
+                .annotation("meta.helm.sh/release-namespace", "default")
+                .managed_by("helm", "Apply", image)
+                .managed_by(
+                    "helm",
+                    "Apply",
+                    serde_json::json!({"f:spec": {"f:updateStrategy": {"f:rollingUpdate": {"f:partition": {}}}}}),
+                )
+        } else {
+            builder
+                .annotation("argocd.argoproj.io/tracking-id", "shop:apps/StatefulSet:default/web")
+                .managed_by("argocd-controller", "Apply", image)
+        }
+    }
+
+    #[test]
+    fn a_template_git_owns_is_changed_in_git_held_back_not_here() {
+        let web = owned(3, false).build();
+        let all = pods(&web, &["web-rev1"; 3]);
+        let new = template(&web);
+        let request = Request { template: Some(&new), ..Request::default() };
+        let error = decided(&web, &all, &request).unwrap_err();
+        let text = error.to_string();
+        assert!(matches!(&error, Refusal::Owned(owned) if owned.snippet.is_none()), "{error:?}");
+        assert!(
+            text.starts_with(
+                "The image of container app of web is owned by Argo CD application shop (field manager \
+                 argocd-controller)"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("nothing was changed") && text.contains("`kubectl stateful rollout web --hold`"),
+            "{text}"
+        );
+
+        let forced = roll(decided(&web, &all, &Request { override_owner: true, ..request }));
+        assert!(
+            forced.warnings[0]
+                .starts_with("--override-owner: the image of container app is owned by Argo CD")
+        );
+        // Picking up a change Git made writes only the partition, which Git does not set.
+        let synced = owned(3, false).revisions("web-rev1", "web-rev2").build();
+        assert!(decided(&synced, &all, &Request::default()).is_ok());
+    }
+
+    #[test]
+    fn a_partition_a_chart_renders_is_refused_with_what_to_change() {
+        let web = owned(3, true).revisions("web-rev1", "web-rev2").build();
+        let all = pods(&web, &["web-rev1"; 3]);
+        for request in [Request::default(), Request { hold: true, ..Request::default() }] {
+            let error = decided(&web, &all, &request).unwrap_err();
+            let Refusal::Owned(owned) = &error else { panic!("{error:?}") };
+            let snippet = owned.snippet.as_deref().unwrap();
+            assert!(
+                error.to_string().starts_with("The partition of web is owned by Helm release default/db"),
+                "{error}"
+            );
+            assert!(snippet.contains("release db") && snippet.contains("partition"), "{snippet}");
+        }
+        let forced = roll(decided(&web, &all, &Request { override_owner: true, ..Request::default() }));
+        assert!(
+            forced.warnings[0].contains("the partition is owned by Helm release default/db"),
+            "{:?}",
+            forced.warnings
+        );
+    }
+
+    #[test]
+    fn hold_then_git_then_step() {
+        let web = owned(3, false).build();
+        let all = pods(&web, &["web-rev1"; 3]);
+        let Decision::Hold(hold) =
+            decided(&web, &all, &Request { hold: true, ..Request::default() }).unwrap()
+        else {
+            panic!("a hold")
+        };
+        assert_eq!((hold.partition, hold.journal.held, hold.journal.partition_before), (3, true, 0));
+        assert_eq!(hold.owner.as_deref(), Some("Argo CD application shop"));
+
+        let held = owned(3, false).partition(3).annotation(ROLLOUT_ANNOTATION, &hold.journal.to_annotation());
+        let waiting = held.clone().build();
+        for request in [Request::default(), Request { hold: true, ..Request::default() }] {
+            assert_eq!(
+                decided(&waiting, &all, &request).unwrap(),
+                Decision::Held { partition: 3, revision: "web-rev1".into() }
+            );
+        }
+        // Git applies the new template: the controller names a new update revision, no pod moves.
+        let synced = held.revisions("web-rev1", "web-rev2").build();
+        let roll = roll(decided(&synced, &all, &Request::default()));
+        assert_eq!((roll.stage, roll.journal), (None, None), "nothing to stage: the journal is there");
+        assert_eq!(partitions(&roll.steps), [(1, 2, vec![2]), (2, 1, vec![1]), (3, 0, vec![0])]);
+
+        let not_held = sts("web", 3).partition(3).annotation(ROLLOUT_ANNOTATION, &journal(0, false)).build();
+        let error = decided(&not_held, &all, &Request { hold: true, ..Request::default() }).unwrap_err();
+        assert!(matches!(error, Refusal::InProgress { .. }), "{error:?}");
+    }
+
+    #[test]
+    fn an_abort_of_a_held_rollout_is_a_revert_in_git() {
+        let web = owned(3, false).build();
+        let all = pods(&web, &["web-rev1"; 3]);
+        let Ok(Decision::Hold(hold)) = decided(&web, &all, &Request { hold: true, ..Request::default() })
+        else {
+            panic!("a hold")
+        };
+        let journal = Journal { from_revision: "web-rev1".into(), ..hold.journal };
+        let held = owned(3, false).partition(2).annotation(ROLLOUT_ANNOTATION, &journal.to_annotation());
+        let mid = held.clone().revisions("web-rev1", "web-rev2").build();
+        let released = pods(&mid, &["web-rev1", "web-rev1", "web-rev2"]);
+        let abort = Request { abort: true, ..Request::default() };
+        let error = decided(&mid, &released, &abort).unwrap_err();
+        let text = error.to_string();
+        assert!(matches!(error, Refusal::RevertInGit { partition_before: 0, .. }), "{error:?}");
+        assert!(text.contains("Revert the change in Git") && text.contains("(web-2)"), "{text}");
+
+        let Decision::Abort(forced) =
+            decided(&mid, &released, &Request { override_owner: true, ..abort }).unwrap()
+        else {
+            panic!("an abort")
+        };
+        assert!(forced.restore_template);
+        assert!(
+            forced.warnings[0].contains("the restored pod template is owned by Argo CD"),
+            "{:?}",
+            forced.warnings
+        );
+
+        // Git reverted: the update revision is the one from before again; the abort only ends it.
+        let reverted = held.revisions("web-rev1", "web-rev1").build();
+        let Decision::Abort(end) = decided(&reverted, &released, &abort).unwrap() else { panic!("an abort") };
+        assert!(!end.restore_template);
+        assert_eq!((end.partition, end.warnings.len()), (0, 0));
+    }
+
+    #[test]
+    fn a_set_applied_with_plain_kubectl_is_rolled_out_as_ever() {
+        let web = sts("web", 2)
+            .managed_by(
+                "kubectl-client-side-apply",
+                "Update",
+                serde_json::json!({"f:spec": {"f:template": {}}}),
+            )
+            .build();
+        let new = template(&web);
+        let request = Request { template: Some(&new), ..Request::default() };
+        assert!(roll(decided(&web, &pods(&web, &["web-rev1"; 2]), &request)).warnings.is_empty());
     }
 
     #[test]

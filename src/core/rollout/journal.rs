@@ -30,6 +30,11 @@ pub struct Journal {
     pub staged_replicas: Option<i32>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub aborting: bool,
+    /// Written by `--hold`: the partition holds every pod back for a template change that the
+    /// StatefulSet's owner (Git, through Argo CD, Flux or Helm) applies, not this tool. An
+    /// abort then cannot restore the template itself (the owner would set it back).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub held: bool,
 }
 
 /// Why the journal cannot be used.
@@ -80,6 +85,7 @@ mod tests {
             started_at: Timestamp::from_second(1_700_000_000).unwrap(),
             staged_replicas: Some(3),
             aborting: false,
+            held: true,
         };
         let web = sts("web", 3).annotation(ROLLOUT_ANNOTATION, &journal.to_annotation()).build();
         assert_eq!(Journal::of(&web).unwrap(), Some(journal));

@@ -18,6 +18,7 @@ use super::failures::{ControllerFailure, controller_failures};
 use super::names::{OrdinalRange, parse_pvc_name, pod_name, pvc_name};
 use super::objects::*;
 use super::orphans::{Keep, Rules, Verdict};
+use super::owners::Owners;
 use super::snapshot::Snapshot;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -32,6 +33,9 @@ pub struct StatefulSetStatus {
     pub ordinals_start: i32,
     pub pod_management_policy: String,
     pub update_strategy: UpdateStrategy,
+    /// Who applies the StatefulSet (Argo CD, Flux, Helm) and which field managers own the
+    /// fields this tool writes, from its labels, annotations and managedFields.
+    pub owners: Owners,
     pub revisions: Revisions,
     pub min_ready_seconds: i32,
     pub pvc_retention_policy: RetentionPolicy,
@@ -234,6 +238,8 @@ pub enum WarningCode {
     MaxUnavailableIgnored,
     MaxUnavailableDropped,
     RevisionsEquivalent,
+    RolloutHeld,
+    OwnedPartition,
     OrphanedPvcs,
     KeptPvcs,
     UnverifiedPvc,
@@ -404,6 +410,7 @@ fn build_with(
                 .filter(|_| max_unavailable(sts).is_none()),
             max_unavailable_honoured: snapshot.max_unavailable.as_ref().and_then(Honoured::known),
         },
+        owners: Owners::of(sts),
         revisions,
         min_ready_seconds: min_ready,
         pvc_retention_policy: RetentionPolicy { when_deleted, when_scaled },

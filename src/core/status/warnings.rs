@@ -275,6 +275,20 @@ fn rollout_warnings(status: &StatefulSetStatus, sts: &StatefulSet, blockers: &[B
             "Recreate: the controller deletes every pod on an older revision, then creates them all on the update \
              revision, with no partition; `kubectl stateful rollout` does not step Recreate StatefulSets"
                 .to_owned()
+        } else if let Some(contested) = status.owners.partition_reverter() {
+            format!(
+                "the partition is owned by {}, which sets it back: make it leave the partition to kubectl stateful \
+                 (docs/gitops.md), then `kubectl stateful rollout {name}` steps it through",
+                contested.owner()
+            )
+        } else if journal.as_ref().is_some_and(|j| j.held) && status.owners.template_reverter().is_some() {
+            let from =
+                status.owners.applier.as_ref().map_or_else(|| "its owner".to_owned(), |a| a.describe());
+            format!(
+                "held by `kubectl stateful rollout --hold` for this change from {from}: `kubectl stateful rollout \
+                 {name}` steps it through; to give it up, revert the change in Git, then run `kubectl stateful rollout \
+                 {name} --abort`"
+            )
         } else if journal.is_some() {
             format!(
                 "a `kubectl stateful rollout` is in progress: run `kubectl stateful rollout {name}` to resume or add --abort"
@@ -339,13 +353,45 @@ fn rollout_warnings(status: &StatefulSetStatus, sts: &StatefulSet, blockers: &[B
                 ),
             ));
         }
+    } else if journal.as_ref().is_some_and(|j| j.held) {
+        let from = status.owners.applier.as_ref().map_or_else(|| "its owner".to_owned(), |a| a.describe());
+        out.push((
+            WarningCode::RolloutHeld,
+            format!(
+                "held at partition {partition} by `kubectl stateful rollout --hold` for the next template change from \
+                 {from}: once it is applied, no pod moves until `kubectl stateful rollout {name}` steps it through; \
+                 `kubectl stateful rollout {name} --abort` releases the hold"
+            ),
+        ));
     } else if partition > 0 && status.update_strategy.kind == ROLLING_UPDATE {
+        let remedy = match status.owners.partition_reverter() {
+            Some(contested) => {
+                format!("{} owns it: set it to 0 there unless you are staging a canary", contested.owner())
+            }
+            None => {
+                format!("run `kubectl stateful rollout {name} --partition 0` unless you are staging a canary")
+            }
+        };
         out.push((
             WarningCode::PartitionWithoutUpdate,
             format!(
                 "partition is {partition} with no update pending: the next template change will reach only ordinals \
-                 ≥ {}; run `kubectl stateful rollout {name} --partition 0` unless you are staging a canary",
+                 ≥ {}; {remedy}",
                 i64::from(status.ordinals_start) + i64::from(partition)
+            ),
+        ));
+    }
+    // A rollout of ours whose partition a tool that sets it back now owns (it re-applied it).
+    if journal.is_some()
+        && let Some(contested) = status.owners.partition_reverter()
+    {
+        out.push((
+            WarningCode::OwnedPartition,
+            format!(
+                "the partition of this rollout is owned by {}, which sets it back {}: make it leave the partition to \
+                 kubectl stateful (docs/gitops.md) before the next step",
+                contested.owner(),
+                contested.manager.tool.reverts_when()
             ),
         ));
     }
