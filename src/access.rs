@@ -18,15 +18,21 @@ pub struct Permission<'a> {
     pub group: &'a str,
     pub resource: &'a str,
     pub namespace: Option<&'a str>,
+    /// `exec`, `eviction`, …: the subresource of `resource` the verb is about.
+    pub subresource: Option<&'a str>,
 }
 
 impl Permission<'_> {
-    /// `resource.group`, as kubectl names it (`pods`, `statefulsets.apps`).
+    /// `resource.group`, as kubectl names it (`pods`, `statefulsets.apps`), and `/subresource`.
     fn resource(&self) -> String {
-        if self.group.is_empty() {
+        let resource = if self.group.is_empty() {
             self.resource.to_owned()
         } else {
             format!("{}.{}", self.resource, self.group)
+        };
+        match self.subresource {
+            Some(sub) => format!("{resource}/{sub}"),
+            None => resource,
         }
     }
 
@@ -39,10 +45,12 @@ impl Permission<'_> {
     }
 
     fn can_i(&self) -> String {
-        let resource = self.resource();
+        // kubectl reads `pods/exec` as the pod named exec: the subresource is a flag.
+        let resource = Permission { subresource: None, ..*self }.resource();
+        let sub = self.subresource.map(|s| format!(" --subresource={s}")).unwrap_or_default();
         match self.namespace {
-            Some(ns) => format!("kubectl auth can-i {} {resource} -n {ns}", self.verb),
-            None => format!("kubectl auth can-i {} {resource}", self.verb),
+            Some(ns) => format!("kubectl auth can-i {} {resource}{sub} -n {ns}", self.verb),
+            None => format!("kubectl auth can-i {} {resource}{sub}", self.verb),
         }
     }
 }
@@ -58,6 +66,7 @@ pub async fn require(kube: &Kube, permissions: &[Permission<'_>], left: &str) ->
                     verb: Some(p.verb.to_owned()),
                     group: Some(p.group.to_owned()),
                     resource: Some(p.resource.to_owned()),
+                    subresource: p.subresource.map(str::to_owned),
                     namespace: p.namespace.map(str::to_owned),
                     ..Default::default()
                 }),

@@ -161,10 +161,17 @@ async fn require_permissions(kube: &Kube, plan: &PrunePlan) -> Result<()> {
             group: "",
             resource: "persistentvolumeclaims",
             namespace: Some(ns),
+            subresource: None,
         })
         .collect();
     if plan.to_prune().any(|c| c.retain_volume) {
-        needed.push(Permission { verb: "patch", group: "", resource: "persistentvolumes", namespace: None });
+        needed.push(Permission {
+            verb: "patch",
+            group: "",
+            resource: "persistentvolumes",
+            namespace: None,
+            subresource: None,
+        });
     }
     access::require(kube, &needed, "nothing was changed").await
 }

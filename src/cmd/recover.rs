@@ -150,10 +150,21 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
         io.say("dry run: nothing was changed");
         return finish(io, &args, &recovery);
     }
-    let mut needed =
-        vec![Permission { verb: "delete", group: "", resource: "pods", namespace: Some(&kube.namespace) }];
+    let mut needed = vec![Permission {
+        verb: "delete",
+        group: "",
+        resource: "pods",
+        namespace: Some(&kube.namespace),
+        subresource: None,
+    }];
     if args.cordon {
-        needed.push(Permission { verb: "patch", group: "", resource: "nodes", namespace: None });
+        needed.push(Permission {
+            verb: "patch",
+            group: "",
+            resource: "nodes",
+            namespace: None,
+            subresource: None,
+        });
     }
     access::require(&kube, &needed, "nothing was changed").await?;
     if !term.confirm_typed(args.yes, &format!("Force-delete pod {}?", pod.name_any()), &pod.name_any())? {

@@ -171,6 +171,7 @@ mod tests {
             staged_replicas: None,
             aborting: false,
             held: false,
+            gates: crate::core::rollout::gates::Gates::default(),
         }
     }
 

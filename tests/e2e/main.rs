@@ -9,6 +9,7 @@ mod support;
 mod cluster;
 mod faults;
 mod field;
+mod gates;
 mod gitops;
 mod hostile;
 mod prune;

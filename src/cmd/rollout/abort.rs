@@ -76,7 +76,7 @@ impl Executor<'_, '_> {
         }
         self.require_permissions(false, sts).await?;
         let question = format!("Roll {} back to revision {}?", self.name(), abort.target);
-        let yes = self.args.yes;
+        let yes = self.args.yes || self.consented_abort;
         let confirmed = self.reporter.suspend(|| self.term.confirm(yes, &question))?;
         Ok(confirmed.then_some(Confirmed { template }))
     }

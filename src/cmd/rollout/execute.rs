@@ -20,6 +20,7 @@ use crate::core::objects::{current_revision, partition, short_revision, update_r
 use crate::core::patches;
 use crate::core::rollout::conditions::{foreign_changes, is_observed, is_promoted, stragglers};
 use crate::core::rollout::decide::{Hold, abort_hint, git_first_owner};
+use crate::core::rollout::gates::{Gates, OnFailure};
 use crate::core::rollout::{Journal, Roll, Step, StepVerdict, StepWatch};
 use crate::error::{Error, Result};
 use crate::ui::Terminal;
@@ -59,6 +60,10 @@ pub struct Executor<'a, 'io> {
     pub partition_written: Option<i32>,
     /// How to roll back, as the messages of this run say it (`core::rollout::decide::abort_hint`).
     pub abort_hint: &'static str,
+    /// The gates of the rollout this run drives (a failure aborts with `--on-failure abort`).
+    pub gates: Gates,
+    /// An abort was consented to in advance (`--on-failure abort`): it asks nothing.
+    pub consented_abort: bool,
 }
 
 impl Executor<'_, '_> {
@@ -128,6 +133,7 @@ impl Executor<'_, '_> {
 
     /// Shows the plan; false for a dry run. Otherwise checks consent and permissions.
     pub async fn confirm_roll(&mut self, sts: &StatefulSet, roll: &Roll) -> Result<bool> {
+        self.gates = roll.gates.clone();
         self.reporter.event(Event::Plan {
             from_revision: roll.from_revision.clone(),
             to_revision: roll.to_revision.clone(),
@@ -136,6 +142,7 @@ impl Executor<'_, '_> {
             staged_partition: roll.stage.as_ref().map(|s| s.partition),
             steps: roll.steps.clone(),
             pods_at_once: roll.pods_at_once,
+            gates: roll.gates.clone(),
         })?;
         for message in &roll.warnings {
             self.reporter.event(Event::Warning { message: message.clone() })?;
@@ -180,9 +187,15 @@ impl Executor<'_, '_> {
             })?;
         }
         if let Some(settle) = &roll.settle_first {
-            // Resuming: whatever the partition already releases must be healthy before more moves.
-            let (next, failure) = self.wait_step(waiter, sts, settle, total).await?;
+            // Resuming: whatever the partition already releases must be healthy, and pass the
+            // gates, before more moves.
+            let until = deadline(self.args.timeout);
+            let (next, failure) = self.wait_step(waiter, sts, settle, total, until).await?;
             sts = next;
+            let failure = match failure {
+                None => self.run_gates(&sts, &roll.gates, &settle.ordinals, 0, until).await?,
+                failed => failed,
+            };
             if let Some(reasons) = failure {
                 return Ok((sts, Outcome::Failed { step: None, reasons }));
             }
@@ -200,11 +213,22 @@ impl Executor<'_, '_> {
                 partition: step.partition,
                 ordinals: step.ordinals.clone(),
             })?;
+            let until = deadline(self.args.timeout);
+            // The controller deletes pods without eviction, so the budgets are checked here:
+            // as many pods as it takes down at once must be allowed down.
+            let at_once = (step.ordinals.len() as i32).min(roll.pods_at_once);
+            if let Some(reasons) = self.wait_for_budgets(&sts, &roll.gates, at_once, until).await? {
+                return Ok((sts, Outcome::Failed { step: Some(step.number), reasons }));
+            }
             let patch = patches::move_partition(&sts, step.partition, journal.take().as_ref());
             let what = format!("set the partition of {} to {}", self.name(), step.partition);
             sts = self.patch(&sts, patch, &what).await?;
-            let (next, failure) = self.wait_step(waiter, sts, step, total).await?;
+            let (next, failure) = self.wait_step(waiter, sts, step, total, until).await?;
             sts = next;
+            let failure = match failure {
+                None => self.run_gates(&sts, &roll.gates, &step.ordinals, step.number, until).await?,
+                failed => failed,
+            };
             if let Some(reasons) = failure {
                 return Ok((sts, Outcome::Failed { step: Some(step.number), reasons }));
             }
@@ -236,13 +260,13 @@ impl Executor<'_, '_> {
         sts: StatefulSet,
         step: &Step,
         total: usize,
+        until: tokio::time::Instant,
     ) -> Result<(StatefulSet, Option<Vec<String>>)> {
         let started = Instant::now();
         let label =
             if step.number == 0 { "resuming".to_owned() } else { format!("step {}/{total}", step.number) };
         let pause = if self.args.yes { self.args.pause } else { Duration::ZERO };
         let timeout = self.args.timeout;
-        let until = deadline(timeout);
         let mut watch = StepWatch::new(pause);
         let mut deleted: Vec<String> = Vec::new();
         let mut sts = sts;
@@ -331,22 +355,25 @@ impl Executor<'_, '_> {
         self.reporter.event(Event::Failed { step, partition: partition(&sts), reasons: reasons.clone() })?;
         let name = self.name().to_owned();
         // A held rollout of Git's template is rolled back in Git, not here.
-        if self.term.interactive && !self.args.yes && git_first_owner(&sts).is_none() {
-            let question = "The step failed. Abort and roll back now?";
-            if self.reporter.suspend(|| self.term.confirm(false, question))? {
-                let target = Journal::of(&sts)
-                    .ok()
-                    .flatten()
-                    .map(|j| j.from_revision)
-                    .or_else(|| current_revision(&sts).map(str::to_owned))
-                    .unwrap_or_default();
-                self.abort_now(waiter, sts).await?;
-                return Err(Error::StepFailed(format!(
-                    "rollout of {name} failed ({}) and was rolled back to revision {}",
-                    reasons.join("; "),
-                    short_revision(&name, &target)
-                )));
-            }
+        let git_first = git_first_owner(&sts).is_some();
+        let abort_now = self.gates.on_failure == OnFailure::Abort && !git_first;
+        let ask = !abort_now && self.term.interactive && !self.args.yes && !git_first;
+        let question = "The step failed. Abort and roll back now?";
+        if abort_now || (ask && self.reporter.suspend(|| self.term.confirm(false, question))?) {
+            // --on-failure abort is the consent to this abort.
+            self.consented_abort = abort_now;
+            let target = Journal::of(&sts)
+                .ok()
+                .flatten()
+                .map(|j| j.from_revision)
+                .or_else(|| current_revision(&sts).map(str::to_owned))
+                .unwrap_or_default();
+            self.abort_now(waiter, sts).await?;
+            return Err(Error::StepFailed(format!(
+                "rollout of {name} failed ({}) and was rolled back to revision {}",
+                reasons.join("; "),
+                short_revision(&name, &target)
+            )));
         }
         Err(Error::StepFailed(format!(
             "rollout of {name} stopped at partition {}: {}; no further pod was updated. Fix and run \
@@ -458,8 +485,9 @@ impl Executor<'_, '_> {
     /// update pending, which neither waits nor can need an abort.
     pub(super) async fn require_permissions(&self, moves_only: bool, sts: &StatefulSet) -> Result<()> {
         let namespace = Some(self.kube.namespace.as_str());
-        let apps = |verb, resource| Permission { verb, group: "apps", resource, namespace };
-        let core = |verb, resource| Permission { verb, group: "", resource, namespace };
+        let apps =
+            |verb, resource| Permission { verb, group: "apps", resource, namespace, subresource: None };
+        let core = |verb, resource| Permission { verb, group: "", resource, namespace, subresource: None };
         let mut needed = vec![apps("patch", "statefulsets")];
         if !moves_only {
             needed.extend([
@@ -470,6 +498,27 @@ impl Executor<'_, '_> {
                 apps("get", "controllerrevisions"),
                 core("delete", "pods"),
             ]);
+            if !self.gates.ignore_pdb {
+                needed.push(Permission {
+                    verb: "list",
+                    group: "policy",
+                    resource: "poddisruptionbudgets",
+                    namespace,
+                    subresource: None,
+                });
+            }
+            // From 1.35 exec takes both verbs on the subresource (websocket exec is a GET).
+            if !self.gates.exec.is_empty() {
+                for verb in ["create", "get"] {
+                    needed.push(Permission {
+                        verb,
+                        group: "",
+                        resource: "pods",
+                        namespace,
+                        subresource: Some("exec"),
+                    });
+                }
+            }
         }
         // An abort chosen at the gate or after a failure comes after this run's own changes.
         let left = if !self.wrote {

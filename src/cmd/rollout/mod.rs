@@ -8,6 +8,7 @@
 //! reporting as it goes ([`report`]).
 
 mod abort;
+mod checks;
 mod execute;
 mod gate;
 mod report;
@@ -25,6 +26,7 @@ use crate::client::{Kube, KubeArgs};
 use crate::core::objects::short_revision;
 use crate::core::rollout::conditions::{has_its_pods, is_observed, is_settled};
 use crate::core::rollout::decide::already_updated;
+use crate::core::rollout::gates::{Gates, OnFailure};
 use crate::core::rollout::{
     Cluster, Decision, ROLLOUT_ANNOTATION, Refusal, Request, Steps, TemplateError, decide, parse_image,
     with_images,
@@ -98,6 +100,37 @@ pub struct Args {
     #[arg(long)]
     pub override_owner: bool,
 
+    /// After each step, run CMD with `sh -c` in each updated pod; exit 0 passes, else it is
+    /// tried again until the step times out ({pod}, {ordinal}, {namespace} are filled in;
+    /// repeatable)
+    #[arg(long, value_name = "CMD", help_heading = "Gates")]
+    pub gate_exec: Vec<String>,
+
+    /// The container --gate-exec runs in [default: the pod's first]
+    #[arg(long, value_name = "NAME", requires = "gate_exec", help_heading = "Gates")]
+    pub gate_container: Option<String>,
+
+    /// After each step, GET URL until it answers 2xx; once per step, or per updated pod when it
+    /// names {pod} or {ordinal} (repeatable)
+    #[arg(long, value_name = "URL", value_parser = parse_gate_url, help_heading = "Gates")]
+    pub gate_http: Vec<String>,
+
+    /// The body of each --gate-http answer must contain TEXT
+    #[arg(long, value_name = "TEXT", requires = "gate_http", help_heading = "Gates")]
+    pub gate_http_expect: Option<String>,
+
+    /// How long one try of a gate may take
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = crate::cli::parse::duration, help_heading = "Gates")]
+    pub gate_timeout: Duration,
+
+    /// Do not wait for PodDisruptionBudgets over the pods before releasing the next ones
+    #[arg(long, help_heading = "Gates")]
+    pub ignore_pdb: bool,
+
+    /// What a failed step or gate does: stop with the partition where it is, or abort
+    #[arg(long, value_enum, value_name = "ACTION", default_value_t, help_heading = "Gates")]
+    pub on_failure: OnFailure,
+
     /// Show the rollout journal (the annotation that makes a rollout resumable) and remove it,
     /// giving up the rollout or abort it records; the StatefulSet stays as it is
     #[arg(long, conflicts_with_all = ["image", "patch", "partition", "steps", "abort", "hold"])]
@@ -126,6 +159,34 @@ pub struct Args {
 
 fn parse_image_arg(text: &str) -> Result<(String, String), TemplateError> {
     parse_image(text)
+}
+
+/// An http(s) URL, once its placeholders are filled in with a plausible pod.
+fn parse_gate_url(text: &str) -> std::result::Result<String, String> {
+    let sample = crate::core::rollout::gates::expand(text, Some(("web-0", 0)), "default");
+    match sample.parse::<http::Uri>() {
+        Ok(uri) if matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some() => {
+            Ok(text.to_owned())
+        }
+        _ => Err("not an http:// or https:// URL".to_owned()),
+    }
+}
+
+impl Args {
+    /// The gates the command line asks for; `None` when it names none (a resumed rollout then
+    /// keeps its journal's).
+    fn gates(&self) -> Option<Gates> {
+        let gates = Gates {
+            exec: self.gate_exec.clone(),
+            container: self.gate_container.clone(),
+            http: self.gate_http.clone(),
+            http_expect: self.gate_http_expect.clone(),
+            ignore_pdb: self.ignore_pdb,
+            on_failure: self.on_failure,
+            try_seconds: self.gate_timeout.as_secs().max(1),
+        };
+        (!gates.is_default()).then_some(gates)
+    }
 }
 
 /// How long a StatefulSet whose pod count is short may take to settle before a new rollout is
@@ -177,6 +238,7 @@ async fn rollout(
 
     // Decide. A refusal that waiting may lift (the controller catching up with the spec, a
     // pod count off only while a pod is replaced) is decided again after waiting.
+    let asked_gates = args.gates();
     let request = Request {
         template: template.as_ref(),
         partition: args.partition,
@@ -184,6 +246,7 @@ async fn rollout(
         abort: args.abort,
         hold: args.hold,
         override_owner: args.override_owner,
+        gates: asked_gates.as_ref(),
     };
     let decide_on = |sts: &StatefulSet, pods: &[Pod]| {
         decide(
@@ -238,6 +301,8 @@ async fn rollout(
         wrote: false,
         partition_written: None,
         abort_hint: crate::core::rollout::decide::abort_hint(&sts),
+        gates: Gates::default(),
+        consented_abort: false,
     };
     let start_waiter = |waiter: Option<Waiter>, sts: &StatefulSet| {
         let sts = sts.clone();

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::core::names::pod_name;
 use crate::core::objects::{pod_ready, short_revision};
+use crate::core::rollout::gates::{GateKind, Gates};
 use crate::core::rollout::{PodProgress, Step};
 use crate::error::Result;
 use crate::output::{Document, ROLLOUT_EVENT, Streams, output_error, table, write_json_line, write_table};
@@ -43,6 +44,9 @@ pub enum Event {
         /// How many released pods the controller updates at once (`maxUnavailable` when this
         /// server honours it, else 1).
         pods_at_once: i32,
+        /// What each step must pass besides readiness (the defaults: PodDisruptionBudgets
+        /// respected, a failure stops).
+        gates: Gates,
     },
     #[serde(rename_all = "camelCase")]
     Staged { revision: Option<String>, partition: i32 },
@@ -74,6 +78,23 @@ pub enum Event {
     /// field manager that did (from managedFields), what changed, and the partition left.
     #[serde(rename_all = "camelCase")]
     Drift { manager: Option<String>, changes: Vec<String>, partition: i32 },
+    /// A PodDisruptionBudget holds the next step: it allows `allowed` disruptions (`null`: not
+    /// evaluated for its spec yet) and the step takes `needed` pods down at once.
+    #[serde(rename_all = "camelCase")]
+    PdbWait { pdb: String, allowed: Option<i32>, needed: i32 },
+    /// A gate passed after a step, for `pod` (`null`: once for the step), on try `attempt`.
+    #[serde(rename_all = "camelCase")]
+    GatePassed { step: usize, gate: String, kind: GateKind, pod: Option<String>, attempt: u32 },
+    /// A try of a gate failed; it is tried again until the step times out.
+    #[serde(rename_all = "camelCase")]
+    GateFailed {
+        step: usize,
+        gate: String,
+        kind: GateKind,
+        pod: Option<String>,
+        attempt: u32,
+        output: String,
+    },
     /// Something the person should know before the rollout goes on.
     #[serde(rename_all = "camelCase")]
     Warning { message: String },
@@ -260,6 +281,7 @@ pub fn write_plan(w: &mut dyn Write, name: &str, plan: &Event) -> io::Result<()>
         staged_partition,
         steps,
         pods_at_once,
+        gates,
     } = plan
     else {
         return Ok(());
@@ -276,6 +298,9 @@ pub fn write_plan(w: &mut dyn Write, name: &str, plan: &Event) -> io::Result<()>
             String::new()
         },
     )?;
+    if !gates.is_default() {
+        writeln!(w, "Gates after each step: {}", gates.describe())?;
+    }
     let mut t = table(["STEP", "PARTITION", "UPDATES", "UPDATED AFTER"]);
     let mut previous = *partition;
     if let Some(staged) = staged_partition.filter(|s| *s != previous) {
@@ -320,6 +345,23 @@ pub fn describe(name: &str, event: &Event) -> String {
         Event::Stopped { reason, .. } => reason.clone(),
         Event::Failed { reasons, .. } => format!("FAILED: {}", reasons.join("; ")),
         Event::Warning { message } => format!("warning: {message}"),
+        Event::PdbWait { pdb, allowed, needed } => match allowed {
+            Some(allowed) => format!(
+                "  waiting: PodDisruptionBudget {pdb} allows {allowed} disruption{}, the step takes {needed} pod{} down",
+                if *allowed == 1 { "" } else { "s" },
+                if *needed == 1 { "" } else { "s" }
+            ),
+            None => format!("  waiting: PodDisruptionBudget {pdb} is not evaluated for its current spec yet"),
+        },
+        Event::GatePassed { gate, pod, attempt, .. } => format!(
+            "  gate '{gate}' passed{}{}",
+            pod.as_ref().map(|p| format!(" in {p}")).unwrap_or_default(),
+            if *attempt > 1 { format!(" (try {attempt})") } else { String::new() }
+        ),
+        Event::GateFailed { gate, pod, attempt, output, .. } => format!(
+            "  gate '{gate}' not passed yet{} (try {attempt}): {output}",
+            pod.as_ref().map(|p| format!(" in {p}")).unwrap_or_default()
+        ),
         Event::Held { partition, revision } => format!(
             "held {name} at partition {partition} (pods run revision {}): apply the template change in Git; once it \
              is applied, `kubectl stateful rollout {name}` steps it through",
@@ -391,6 +433,7 @@ mod tests {
             staged_partition: Some(4),
             steps: plan(OrdinalRange { start: 0, replicas: 4 }, &Steps::default().0, 4),
             pods_at_once: 1,
+            gates: Gates::default(),
         }
     }
 

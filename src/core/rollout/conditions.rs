@@ -2,7 +2,7 @@
 //! names its conditions the same way, `kube::runtime::conditions::is_deployment_completed`;
 //! it has none for StatefulSets). The shell's one wait loop calls them on every change.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
@@ -15,8 +15,8 @@ use super::plan::released;
 use crate::core::names::pod_name;
 use crate::core::objects::{
     ORDERED_READY, current_revision, min_ready_seconds, observed_current, ordinal_range, partition,
-    pod_available, pod_crash_looping, pod_management_policy, pod_ready, pod_revision, pod_status_text,
-    pods_of, replicas, scaling_settled, terminating, update_revision,
+    pod_available, pod_crash_looping, pod_management_policy, pod_ready, pod_restarts, pod_revision,
+    pod_status_text, pods_of, replicas, scaling_settled, terminating, update_revision,
 };
 
 /// The controller has seen the latest spec: the revisions and counts in the status are current.
@@ -89,6 +89,9 @@ pub struct StepWatch {
     ready_seen: HashSet<String>,
     /// When every released pod was first seen available (the pause counts from there).
     done_since: Option<Timestamp>,
+    /// Container restarts of each updated pod (by uid) when the soak began: any restart during
+    /// the soak fails the step.
+    soak_restarts: HashMap<String, i32>,
 }
 
 impl StepWatch {
@@ -114,6 +117,7 @@ impl StepWatch {
         let mut progress = Vec::new();
         let mut failures = Vec::new();
         let mut stuck = Vec::new();
+        let mut restarts = Vec::new();
         let ordered = pod_management_policy(sts) == ORDERED_READY;
         for ordinal in released(range, partition, range.replicas) {
             let pod = by_ordinal.iter().find(|(o, _)| *o == ordinal).map(|(_, p)| *p);
@@ -134,6 +138,9 @@ impl StepWatch {
             let uid = pod.uid().unwrap_or_default();
             if ordered && !updated && !ready {
                 stuck.push(Pod::clone(pod));
+            }
+            if updated {
+                restarts.push((uid.clone(), name.clone(), pod_restarts(pod)));
             }
             if updated && pod_crash_looping(pod) {
                 failures.push(format!("pod {name} on the update revision is in CrashLoopBackOff"));
@@ -164,6 +171,20 @@ impl StepWatch {
             return StepVerdict::Waiting { pods: progress, soon };
         }
         let since = *self.done_since.get_or_insert(now);
+        if self.soak_restarts.is_empty() {
+            self.soak_restarts = restarts.iter().map(|(uid, _, n)| (uid.clone(), *n)).collect();
+        }
+        let restarted: Vec<String> = restarts
+            .iter()
+            .filter_map(|(uid, name, n)| {
+                let before = *self.soak_restarts.get(uid)?;
+                (*n > before)
+                    .then(|| format!("pod {name} restarted during the soak (restarts {before} -> {n})"))
+            })
+            .collect();
+        if !restarted.is_empty() {
+            return StepVerdict::Failed(restarted);
+        }
         let paused = Duration::try_from(now.duration_since(since)).unwrap_or_default();
         if paused >= self.pause {
             StepVerdict::Done(progress)
@@ -270,6 +291,35 @@ mod tests {
         assert!(matches!(watch.observe(&web, &starting, 2, at(100)), StepVerdict::Failed(_)));
         let crashing = [pod(&web, 1).revision("web-new").crash_looping().build()];
         assert!(matches!(StepWatch::default().observe(&web, &crashing, 1, at(100)), StepVerdict::Failed(_)));
+    }
+
+    #[test]
+    fn a_container_restart_during_the_soak_fails_the_step() {
+        let web = sts("web", 3).revisions("web-old", "web-new").build();
+        let restarted = |count: i32| {
+            let mut p = pod(&web, 2).revision("web-new").ready(true).build();
+            p.status.as_mut().unwrap().container_statuses =
+                Some(vec![k8s_openapi::api::core::v1::ContainerStatus {
+                    name: "app".into(),
+                    restart_count: count,
+                    ready: true,
+                    ..Default::default()
+                }]);
+            [p]
+        };
+        let mut watch = StepWatch::new(Duration::from_secs(60));
+        // One restart before the soak began is the past; the soak counts from there.
+        assert!(matches!(watch.observe(&web, &restarted(1), 2, at(100)), StepVerdict::Waiting { .. }));
+        assert!(matches!(watch.observe(&web, &restarted(1), 2, at(130)), StepVerdict::Waiting { .. }));
+        match watch.observe(&web, &restarted(2), 2, at(140)) {
+            StepVerdict::Failed(reasons) => {
+                assert_eq!(reasons, ["pod web-2 restarted during the soak (restarts 1 -> 2)"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        let mut calm = StepWatch::new(Duration::from_secs(60));
+        assert!(matches!(calm.observe(&web, &restarted(1), 2, at(100)), StepVerdict::Waiting { .. }));
+        assert!(matches!(calm.observe(&web, &restarted(1), 2, at(161)), StepVerdict::Done(_)));
     }
 
     #[test]

@@ -9,6 +9,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 
 use super::conditions::{is_observed, is_settled, update_pending};
+use super::gates::Gates;
 use super::journal::{Journal, JournalError};
 use super::plan::{Step, Steps, plan, released, single_step};
 use crate::core::facts::{Honoured, MaxUnavailableFinding, RECREATE, pods_at_once, same_template};
@@ -36,6 +37,8 @@ pub struct Request<'a> {
     pub hold: bool,
     /// `--override-owner`: write fields a GitOps tool or Helm owns, though it sets them back.
     pub override_owner: bool,
+    /// The gates given on the command line (`--gate-exec`, …); `None` when none was given.
+    pub gates: Option<&'a Gates>,
 }
 
 /// Why a run must not change anything.
@@ -214,6 +217,8 @@ pub struct Roll {
     /// How many released pods the controller updates at once: `maxUnavailable` when this
     /// server honours it, else 1 (`core::facts::pods_at_once`).
     pub pods_at_once: i32,
+    /// The gates each step passes: the journal's for a resumed rollout, else the request's.
+    pub gates: Gates,
     /// What the person should know before it goes on (pods no step released that already run
     /// the update revision, a `maxUnavailable` the server ignores, revisions that differ only
     /// in encoding).
@@ -414,6 +419,17 @@ pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<De
             short_revision(&name, to.metadata.name.as_deref().unwrap_or_default()),
         ));
     }
+    let gates = match (&journal, request.gates) {
+        (Some(journal), Some(asked)) if *asked != journal.gates => {
+            warnings.push(format!(
+                "this rollout keeps the gates it was started with ({}); to change them, finish it or abort it first",
+                journal.gates.describe()
+            ));
+            journal.gates.clone()
+        }
+        (Some(journal), _) => journal.gates.clone(),
+        (None, asked) => asked.cloned().unwrap_or_default(),
+    };
     let new_journal = journal.is_none().then(|| Journal {
         steps: sizes.0.iter().map(ToString::to_string).collect(),
         partition_before: now_partition,
@@ -422,6 +438,7 @@ pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<De
         staged_replicas: stages.then_some(replicas),
         aborting: false,
         held: false,
+        gates: gates.clone(),
     });
     Ok(Decision::Roll(Box::new(Roll {
         from_revision: journal
@@ -439,6 +456,7 @@ pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<De
         settle_first,
         steps,
         pods_at_once: pods_at_once(sts, max_unavailable),
+        gates,
         warnings,
     })))
 }
@@ -527,6 +545,7 @@ fn hold(
             staged_replicas: Some(replicas),
             aborting: false,
             held: true,
+            gates: request.gates.cloned().unwrap_or_default(),
         },
         owner: owners.applier.as_ref().map(|a| a.describe()),
     }))
@@ -693,6 +712,7 @@ pub fn abort(sts: &StatefulSet, pods: &[Pod], journal: Option<Journal>, now: Tim
             staged_replicas: None,
             aborting: true,
             held: false,
+            gates: Gates::default(),
         },
     };
     let range = ordinal_range(sts);
@@ -767,6 +787,7 @@ mod tests {
             staged_replicas: None,
             aborting,
             held: false,
+            gates: Gates::default(),
         }
         .to_annotation()
     }
@@ -1078,6 +1099,7 @@ mod tests {
             staged_replicas: Some(3),
             aborting: false,
             held: false,
+            gates: Gates::default(),
         };
         let web = sts("web", 5)
             .revisions("web-old", "web-new")

@@ -7,6 +7,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use serde::{Deserialize, Serialize};
 
+use super::gates::Gates;
 use super::plan::{Steps, StepsError};
 
 /// The annotation that holds the journal (its schema is in docs/rollout.md).
@@ -35,6 +36,10 @@ pub struct Journal {
     /// abort then cannot restore the template itself (the owner would set it back).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub held: bool,
+    /// The gates each step passes (`--gate-exec`, `--gate-http`, PodDisruptionBudgets,
+    /// `--on-failure`), so that a resumed run checks the same. Absent: the defaults.
+    #[serde(default, skip_serializing_if = "Gates::is_default")]
+    pub gates: Gates,
 }
 
 /// Why the journal cannot be used.
@@ -86,6 +91,7 @@ mod tests {
             staged_replicas: Some(3),
             aborting: false,
             held: true,
+            gates: Gates { exec: vec!["pg_isready".into()], ..Gates::default() },
         };
         let web = sts("web", 3).annotation(ROLLOUT_ANNOTATION, &journal.to_annotation()).build();
         assert_eq!(Journal::of(&web).unwrap(), Some(journal));

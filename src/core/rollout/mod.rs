@@ -4,6 +4,7 @@
 
 pub mod conditions;
 pub mod decide;
+pub mod gates;
 pub mod journal;
 pub mod plan;
 pub mod template;
