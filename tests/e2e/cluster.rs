@@ -1,5 +1,5 @@
 //! Proof that the test cluster is real: the StatefulSet controller's ordering, its PVC
-//! handling and kwok's readiness conventions, observed rather than assumed.
+//! handling, kwok's readiness conventions and exec into its pods, observed rather than assumed.
 
 use std::time::Duration;
 
@@ -99,4 +99,52 @@ async fn never_ready_image_runs_but_never_becomes_ready() {
     let status = api.get("stuck").await.unwrap().status.unwrap();
     let ready = status.conditions.unwrap().into_iter().find(|c| c.type_ == "Ready").unwrap();
     assert_eq!((status.phase.as_deref(), ready.status.as_str()), (Some("Running"), "False"));
+}
+
+#[tokio::test]
+async fn exec_runs_in_every_pod_and_tests_choose_what_passes_per_pod() {
+    let env = Env::new("exec").await;
+    env.statefulset(&Sts::new("web", 2)).await;
+
+    // The cluster-wide default (tests/cluster/exec.yaml): the command runs on this machine in
+    // the cluster's own exec/ directory; stdout and stderr come back apart.
+    let ran = env.exec("web-0", &["sh", "-c", "echo out; echo err >&2; echo $KWOK_EXEC; basename $PWD"]).await;
+    assert!(ran.success(), "{ran:?}");
+    assert_eq!((ran.stdout.as_str(), ran.stderr.as_str()), ("out\ncluster\nexec\n", "err\n"));
+
+    // A non-zero exit is a Failure; kwok gives the code only in the message.
+    let failed = env.exec("web-1", &["sh", "-c", "echo before; exit 3"]).await;
+    assert!(!failed.success(), "{failed:?}");
+    assert_eq!(failed.stdout, "before\n");
+    assert!(failed.message().ends_with("exit status 3"), "{:?}", failed.status);
+    let missing = env.exec("web-1", &["no-such-command"]).await;
+    assert!(!missing.success() && missing.message().contains("not found"), "{:?}", missing.status);
+
+    // Per pod: each pod's command runs in a directory of the test's, with its own name in the
+    // environment; a file there decides. One gate command, two outcomes.
+    let (dir0, dir1) = (env.exec_dir("web-0").await, env.exec_dir("web-1").await);
+    std::fs::write(dir1.join("fail"), "").unwrap();
+    let gate = ["sh", "-c", "test ! -e fail && echo \"$POD_NAME in $POD_NAMESPACE passes\""];
+    let (pass, fail) = (env.exec("web-0", &gate).await, env.exec("web-1", &gate).await);
+    assert!(pass.success(), "{pass:?}");
+    assert_eq!(pass.stdout, format!("web-0 in {} passes\n", env.ns));
+    assert!(!fail.success() && fail.message().ends_with("exit status 1"), "{fail:?}");
+    // What the command does on the host, a test sees there.
+    let wrote = env.exec("web-0", &["sh", "-c", "echo $POD_NAME > seen"]).await;
+    assert!(wrote.success(), "{wrote:?}");
+    assert_eq!(std::fs::read_to_string(dir0.join("seen")).unwrap(), "web-0\n");
+
+    // The per-pod setting outlives the pod: the controller's replacement, same name, keeps it.
+    let uid = env.api::<Pod>().get("web-1").await.unwrap().uid();
+    env.api::<Pod>().delete("web-1", &Default::default()).await.unwrap();
+    wait_until(Duration::from_secs(30), || async {
+        env.api::<Pod>().get_opt("web-1").await.unwrap().is_some_and(|p| {
+            p.uid() != uid && p.status.and_then(|s| s.phase).as_deref() == Some("Running")
+        })
+    })
+    .await;
+    std::fs::remove_file(dir1.join("fail")).unwrap();
+    let again = env.exec("web-1", &gate).await;
+    assert!(again.success(), "{again:?}");
+    assert_eq!(again.stdout, format!("web-1 in {} passes\n", env.ns));
 }

@@ -221,3 +221,52 @@ async fn a_resumed_rollout_runs_its_journaled_gates() {
     assert_eq!(passed, ["web-2", "web-1", "web-0"], "the canary again, then the rest: {events:?}");
     assert!(env.all_pods_run(v("app:v2")).await);
 }
+
+/// The gate command a test makes fail per pod: it fails, saying why, where the pod's exec
+/// directory (support::Env::exec_dir) holds a file `lagging`.
+const REPLICA_CAUGHT_UP: &str = "test ! -e lagging || { echo \"$POD_NAME: replica 42 s behind\"; exit 1; }";
+
+/// An exec gate that fails on the canary stops the rollout after step 1: exit 3, the partition
+/// left where step 1 put it, nothing more released, the command's output in the event.
+#[tokio::test]
+async fn a_failing_exec_gate_stops_the_rollout_at_the_canary() {
+    let env = Env::new("gates-exec").await;
+    env.statefulset(&Sts::new("web", 3)).await;
+    std::fs::write(env.exec_dir("web-2").await.join("lagging"), "").unwrap();
+    let output = env
+        .plugin()
+        .args(["rollout", "web", "--image", &format!("app={}", v("app:v2")), "--gate-exec", REPLICA_CAUGHT_UP])
+        .args(["--timeout", "8s", "--gate-timeout", "2s", "--yes", "-o", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3), "{}", String::from_utf8_lossy(&output.stderr));
+    let events: Vec<Value> =
+        String::from_utf8_lossy(&output.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let failed = named(&events, "gateFailed");
+    assert!(!failed.is_empty(), "{events:?}");
+    assert!(failed.iter().all(|e| e["pod"] == "web-2"), "{failed:?}");
+    assert!(failed.iter().all(|e| e["output"].as_str().unwrap().contains("web-2: replica 42 s behind")), "{failed:?}");
+    assert_eq!(partition(&sts(&env, "web").await), 2, "step 1 released web-2 only");
+    let images: Vec<String> = images(&env).await.into_iter().map(|(_, image)| image).collect();
+    assert_eq!(images, [v("app:v1"), v("app:v1"), v("app:v2")]);
+}
+
+/// The same failure with `--on-failure abort` rolls back: every pod on the old revision.
+#[tokio::test]
+async fn a_failing_exec_gate_with_on_failure_abort_rolls_back() {
+    let env = Env::new("gates-exec-abort").await;
+    env.statefulset(&Sts::new("web", 3)).await;
+    std::fs::write(env.exec_dir("web-2").await.join("lagging"), "").unwrap();
+    let output = env
+        .plugin()
+        .args(["rollout", "web", "--image", &format!("app={}", v("app:v2")), "--gate-exec", REPLICA_CAUGHT_UP])
+        .args(["--on-failure", "abort", "--timeout", "8s", "--gate-timeout", "2s", "--yes"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("web-2: replica 42 s behind"), "{stderr}");
+    let web = sts(&env, "web").await;
+    assert!(!web.annotations().contains_key(JOURNAL));
+    assert!(env.all_pods_run(v("app:v1")).await, "{:?}", images(&env).await);
+}

@@ -369,6 +369,95 @@ impl Env {
     }
 }
 
+/// What a command run in a pod through the API server's pods/exec returned.
+#[derive(Debug)]
+pub struct Exec {
+    pub stdout: String,
+    pub stderr: String,
+    /// The final status the exec stream carried: `Success`, or `Failure` with a message. kwok
+    /// (v0.8.0) reports a command's non-zero exit as reason `InternalError`, message `… exit
+    /// status N`, where a kubelet would give reason `NonZeroExitCode` and the code as a cause.
+    pub status: k8s_openapi::apimachinery::pkg::apis::meta::v1::Status,
+}
+
+impl Exec {
+    pub fn success(&self) -> bool {
+        self.status.status.as_deref() == Some("Success")
+    }
+
+    /// The status's message: for a failure, kwok's `… exit status N` or why it could not run.
+    pub fn message(&self) -> &str {
+        self.status.message.as_deref().unwrap_or_default()
+    }
+}
+
+impl Env {
+    /// Runs `command` (argv, no shell) in `pod` as `kubectl exec` does: the pods/exec
+    /// subresource through the API server (websocket), which reaches kwok, the pod's kubelet;
+    /// kwok runs the command on this machine (tests/cluster/exec.yaml).
+    pub async fn exec(&self, pod: &str, command: &[&str]) -> Exec {
+        use kube::api::AttachParams;
+        use tokio::io::AsyncReadExt;
+        let params = AttachParams::default().stdin(false).stdout(true).stderr(true);
+        let mut process = self.api::<Pod>().exec(pod, command.to_vec(), &params).await.expect("pods/exec");
+        let status = process.take_status().expect("a status channel");
+        let (mut out, mut err) = (process.stdout().expect("stdout"), process.stderr().expect("stderr"));
+        let (mut stdout, mut stderr) = (String::new(), String::new());
+        let (read_out, read_err) = tokio::join!(out.read_to_string(&mut stdout), err.read_to_string(&mut stderr));
+        read_out.expect("read stdout");
+        read_err.expect("read stderr");
+        let status = status.await.expect("the exec stream's final status");
+        process.join().await.expect("exec stream closed");
+        Exec { stdout, stderr, status }
+    }
+
+    /// The directory and environment of `pod`'s exec commands from now on (kubectl exec, the
+    /// plugin's exec gates), for a test to make them pass or fail per pod: a host directory of
+    /// its own, returned, as the working directory, and POD_NAME, POD_NAMESPACE and
+    /// KWOK_EXEC=pod on top of the cluster default's environment. It is a kwok `Exec` named
+    /// after the pod, which kwok prefers to the cluster-wide default; it outlives the pod, so
+    /// a StatefulSet pod recreated under the same name keeps it, and goes with the namespace.
+    /// `pod` must be running: this returns once an exec in it sees the new environment.
+    pub async fn exec_dir(&self, pod: &str) -> PathBuf {
+        let dir = exec_root(&self.ns).join(pod);
+        std::fs::create_dir_all(&dir).expect("create the pod's exec directory");
+        let api = Api::<kube::api::DynamicObject>::namespaced_with(self.client.clone(), &self.ns, &kwok_exec());
+        let exec = serde_json::from_value(json!({
+            "apiVersion": "kwok.x-k8s.io/v1alpha1",
+            "kind": "Exec",
+            "metadata": {"name": pod},
+            "spec": {"execs": [{"local": {
+                "workDir": dir,
+                "envs": [
+                    {"name": "POD_NAME", "value": pod},
+                    {"name": "POD_NAMESPACE", "value": self.ns},
+                    {"name": "KWOK_EXEC", "value": "pod"}
+                ]
+            }}]}
+        }))
+        .unwrap();
+        api.create(&PostParams::default(), &exec).await.expect("create kwok Exec");
+        // kwok learns of it through a watch.
+        wait_until(Duration::from_secs(10), || async {
+            let seen = self.exec(pod, &["sh", "-c", "echo $KWOK_EXEC $PWD"]).await;
+            seen.stdout.trim() == format!("pod {}", dir.display())
+        })
+        .await;
+        dir
+    }
+}
+
+/// kwok's namespaced `Exec` resource (kwok.x-k8s.io/v1alpha1, a CRD on the test clusters).
+fn kwok_exec() -> kube::api::ApiResource {
+    let gvk = kube::api::GroupVersionKind::gvk("kwok.x-k8s.io", "v1alpha1", "Exec");
+    kube::api::ApiResource::from_gvk_with_plural(&gvk, "execs")
+}
+
+/// Where a test namespace's per-pod exec directories live on this machine.
+fn exec_root(ns: &str) -> PathBuf {
+    std::env::temp_dir().join("kubectl-stateful-exec").join(ns)
+}
+
 impl Drop for Env {
     fn drop(&mut self) {
         let kubectl = |args: &[&str]| {
@@ -378,6 +467,7 @@ impl Drop for Env {
         kubectl(&["delete", "namespace", &self.ns, "--wait=false", "--ignore-not-found"]);
         let pool = format!("kubectl-stateful.test/pool={}", self.ns);
         kubectl(&["delete", "nodes", "-l", &pool, "--wait=false", "--ignore-not-found"]);
+        let _ = std::fs::remove_dir_all(exec_root(&self.ns));
     }
 }
 
