@@ -98,6 +98,11 @@ pub struct KubeArgs {
 #[derive(Clone)]
 pub struct Kube {
     pub client: Client,
+    /// The same connection settings without kube's retry of 429, 503 and 504 (up to 15 tries,
+    /// honouring Retry-After, `kube_client::client::retry::RetryPolicy::server_retry`): for the
+    /// Eviction API, whose 429 is an answer (a PodDisruptionBudget does not allow it now) that
+    /// a rollout reports and retries on its own clock, not a transient failure to hide.
+    pub once: Client,
     pub namespace: String,
 }
 
@@ -147,13 +152,18 @@ impl KubeArgs {
             .find(|ns| !ns.is_empty())
             .unwrap_or("default")
             .to_owned();
-        let builder = ClientBuilder::try_from(config).map_err(Error::kube("create a Kubernetes client"))?;
-        let client = if self.verbosity >= LOG_REQUESTS {
-            builder.with_layer(&tower::layer::layer_fn(|inner| RequestLog { inner })).build()
-        } else {
-            builder.build()
+        let mut once = config.clone();
+        once.default_retry = false;
+        let build = |config: Config| -> Result<Client> {
+            let builder =
+                ClientBuilder::try_from(config).map_err(Error::kube("create a Kubernetes client"))?;
+            Ok(if self.verbosity >= LOG_REQUESTS {
+                builder.with_layer(&tower::layer::layer_fn(|inner| RequestLog { inner })).build()
+            } else {
+                builder.build()
+            })
         };
-        Ok(Kube { client, namespace })
+        Ok(Kube { client: build(config)?, once: build(once)?, namespace })
     }
 
     /// The summary line `-v=6` ends with.

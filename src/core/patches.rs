@@ -76,12 +76,14 @@ fn template_value(template: &PodTemplateSpec) -> Value {
     serde_json::to_value(template).expect("a PodTemplateSpec always serializes")
 }
 
-/// Stages a rollout: the new template (if any) and the partition raised to `replicas`, in one
+/// Stages a rollout: the new template (if any) and the partition raised to `partition`, in one
 /// request, so the controller records the new revision but releases no pod. Writes the journal.
+/// Under OnDelete (`partition` `None`) no pod moves until it is deleted, and the strategy has
+/// no partition to write (validation forbids `rollingUpdate` there).
 pub fn stage(
     sts: &StatefulSet,
     template: Option<&PodTemplateSpec>,
-    replicas: i32,
+    partition: Option<i32>,
     journal: &Journal,
 ) -> Patch {
     let mut ops = vec![guard(sts)];
@@ -89,9 +91,15 @@ pub fn stage(
     if let Some(template) = template {
         ops.push(replace(pointer(["spec", "template"]), template_value(template)));
     }
-    ops.push(set_partition(sts, replicas));
+    ops.extend(partition.map(|p| set_partition(sts, p)));
     ops.push(write_journal(sts, journal));
     Patch(ops)
+}
+
+/// Writes the journal alone: the first step of an OnDelete rollout of a template someone else
+/// changed (nothing to stage, no partition to move).
+pub fn journal(sts: &StatefulSet, journal: &Journal) -> Patch {
+    Patch(vec![guard(sts), write_journal(sts, journal)])
 }
 
 /// Moves the partition from where `sts` has it to `to`; writes the journal if given.
@@ -189,7 +197,7 @@ mod tests {
         let web = sts("web", 3).build();
         let mut template = web.spec.as_ref().unwrap().template.clone();
         template.spec.as_mut().unwrap().containers[0].image = Some("example.invalid/app:v2".into());
-        let staged = apply(&web, &stage(&web, Some(&template), 3, &journal())).unwrap();
+        let staged = apply(&web, &stage(&web, Some(&template), Some(3), &journal())).unwrap();
         assert_eq!(partition(&staged), 3);
         assert_eq!(staged.spec.as_ref().unwrap().template, template);
         assert_eq!(Journal::of(&staged).unwrap(), Some(journal()));
@@ -236,7 +244,7 @@ mod tests {
     #[test]
     fn the_journal_key_is_escaped_in_the_pointer() {
         let annotated = sts("web", 1).annotation("team", "db").build();
-        let text = serde_json::to_string(&stage(&annotated, None, 1, &journal())).unwrap();
+        let text = serde_json::to_string(&stage(&annotated, None, Some(1), &journal())).unwrap();
         assert!(text.contains("/metadata/annotations/kubectl-stateful.dev~1rollout"), "{text}");
     }
 

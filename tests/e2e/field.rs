@@ -326,8 +326,10 @@ async fn on_delete_revisions_come_from_the_pods() {
     let found = warnings(&status);
     let progress = message(&found, "RolloutInProgress");
     assert!(progress.contains("waiting for deletion"), "{progress}");
-    assert!(progress.contains(&format!("`kubectl delete pod db-1 -n {}`", env.ns)), "{progress}");
-    assert!(!progress.contains("kubectl stateful rollout"), "it refuses OnDelete sets: {progress}");
+    assert!(
+        progress.contains(&format!("`kubectl stateful rollout db -n {}` evicts the 2 pod(s)", env.ns)),
+        "the plugin rolls OnDelete sets out: {progress}"
+    );
 }
 
 /// A scale-up while a canary is staged creates pods on the update revision without any step:

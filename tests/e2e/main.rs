@@ -12,6 +12,7 @@ mod field;
 mod gates;
 mod gitops;
 mod hostile;
+mod ondelete;
 mod prune;
 mod recover;
 mod rollout;

@@ -362,7 +362,7 @@ impl Env {
         self.label_node(node, json!({"kubectl-stateful.test/down": "true"})).await;
     }
 
-    async fn label_node(&self, node: &str, labels: Value) {
+    pub async fn label_node(&self, node: &str, labels: Value) {
         let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(self.client.clone());
         let patch = json!({"metadata": {"labels": labels}});
         nodes.patch(node, &PatchParams::default(), &Patch::Merge(&patch)).await.expect("label node");
@@ -403,7 +403,8 @@ impl Env {
         let status = process.take_status().expect("a status channel");
         let (mut out, mut err) = (process.stdout().expect("stdout"), process.stderr().expect("stderr"));
         let (mut stdout, mut stderr) = (String::new(), String::new());
-        let (read_out, read_err) = tokio::join!(out.read_to_string(&mut stdout), err.read_to_string(&mut stderr));
+        let (read_out, read_err) =
+            tokio::join!(out.read_to_string(&mut stdout), err.read_to_string(&mut stderr));
         read_out.expect("read stdout");
         read_err.expect("read stderr");
         let status = status.await.expect("the exec stream's final status");
@@ -421,7 +422,8 @@ impl Env {
     pub async fn exec_dir(&self, pod: &str) -> PathBuf {
         let dir = exec_root(&self.ns).join(pod);
         std::fs::create_dir_all(&dir).expect("create the pod's exec directory");
-        let api = Api::<kube::api::DynamicObject>::namespaced_with(self.client.clone(), &self.ns, &kwok_exec());
+        let api =
+            Api::<kube::api::DynamicObject>::namespaced_with(self.client.clone(), &self.ns, &kwok_exec());
         let exec = serde_json::from_value(json!({
             "apiVersion": "kwok.x-k8s.io/v1alpha1",
             "kind": "Exec",
@@ -506,6 +508,8 @@ pub struct Sts {
     pub wait: bool,
     /// Pin the pods to this test's own nodes (see [`Env::own_nodes`]).
     pub pool: Option<String>,
+    /// The OnDelete update strategy (the controller replaces a pod only once it is deleted).
+    pub on_delete: bool,
 }
 
 impl Sts {
@@ -523,6 +527,7 @@ impl Sts {
             service: true,
             wait: true,
             pool: None,
+            on_delete: false,
         }
     }
 
@@ -559,6 +564,9 @@ impl Sts {
         if let Some(partition) = self.partition {
             sts["spec"]["updateStrategy"] =
                 json!({"type": "RollingUpdate", "rollingUpdate": {"partition": partition}});
+        }
+        if self.on_delete {
+            sts["spec"]["updateStrategy"] = json!({"type": "OnDelete"});
         }
         if let Some(pool) = &self.pool {
             let spec = &mut sts["spec"]["template"]["spec"];

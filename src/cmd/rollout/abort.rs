@@ -8,15 +8,18 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::Api;
 
+use std::time::Duration;
+
+use super::evict::{Replaced, not_on};
 use super::execute::Executor;
 use super::report::Event;
 use super::wait::{Waiter, Wake, deadline};
 use crate::apply::{Deleted, Exact, delete_exact};
 use crate::core::objects::{ordinal_range, partition, pod_ready, pod_revision, pods_of, terminating};
 use crate::core::patches;
-use crate::core::rollout::conditions::{Rollback, rollback_progress, stragglers};
+use crate::core::rollout::conditions::{Rollback, position, rollback_progress, stragglers};
 use crate::core::rollout::decide::abort as abort_decision;
-use crate::core::rollout::{Abort, Decision, Journal, Refusal, revision_template};
+use crate::core::rollout::{Abort, Decision, Journal, Refusal, Replace, revision_template};
 use crate::error::{Error, Result};
 
 /// What a confirmed abort writes: the template to restore, unless an interrupted abort
@@ -61,6 +64,7 @@ impl Executor<'_, '_> {
         } else {
             None
         };
+        self.reporter.replacing(abort.replace);
         self.reporter.event(Event::AbortPlanned {
             revision: abort.target.clone(),
             rollback_partition: abort.rollback_partition,
@@ -102,6 +106,9 @@ impl Executor<'_, '_> {
         let patch =
             patches::abort(&sts, confirmed.template.as_ref(), abort.rollback_partition, &abort.journal);
         let mut sts = self.patch(&sts, patch, "restore the previous pod template").await?;
+        if abort.replace == Replace::Eviction {
+            return self.abort_by_eviction(waiter, sts, abort).await;
+        }
         let until = deadline(self.args.timeout);
         let mut deleted: Vec<String> = Vec::new();
         loop {
@@ -162,6 +169,50 @@ impl Executor<'_, '_> {
         self.reporter.event(Event::Aborted {
             revision: abort.target,
             partition: partition(&sts),
+            seconds: self.started.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// The rest of an abort of an OnDelete rollout, once the template is restored: the
+    /// controller rolls nothing back by itself, so every live pod on another revision is
+    /// evicted back, highest ordinal first, one at a time, each waited for on the restored
+    /// revision and Ready (a pod not Ready whose eviction a budget refuses is deleted after
+    /// consent); then the journal goes.
+    async fn abort_by_eviction(&mut self, waiter: &mut Waiter, sts: StatefulSet, abort: Abort) -> Result<()> {
+        let mut sts = self.observed(waiter, sts).await?;
+        let until = deadline(self.args.timeout);
+        let ignore_pdb = abort.journal.gates.ignore_pdb;
+        while let Some((ordinal, pod)) = not_on(&sts, &waiter.pods(), &abort.target).into_iter().next() {
+            match self.replace_pod(&pod, ignore_pdb, until).await? {
+                Replaced::Yes => {}
+                Replaced::Refused(reason) | Replaced::Declined(reason) => {
+                    return Err(Error::StepFailed(format!(
+                        "the rollback of {} is not complete: {reason}; run `kubectl stateful rollout {} --abort` again",
+                        self.name(),
+                        self.name()
+                    )));
+                }
+            }
+            let label = "rolling back".to_owned();
+            let (next, failure) =
+                self.wait_pods(waiter, sts, label, &[ordinal], Duration::ZERO, until).await?;
+            sts = next;
+            if let Some(reasons) = failure {
+                return Err(Error::StepFailed(format!(
+                    "the rollback of {} did not complete: {}; run `kubectl stateful rollout {} --abort` again",
+                    self.name(),
+                    reasons.join("; "),
+                    self.name()
+                )));
+            }
+            self.reporter
+                .event(Event::PodRolledBack { pod: pod.name_any(), revision: abort.target.clone() })?;
+        }
+        let sts =
+            self.patch(&sts, patches::end_abort(&sts, abort.partition), "clear the rollout journal").await?;
+        self.reporter.event(Event::Aborted {
+            revision: abort.target,
+            partition: position(&sts),
             seconds: self.started.elapsed().as_secs_f64(),
         })
     }

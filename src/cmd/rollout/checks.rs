@@ -18,7 +18,7 @@ use crate::error::{Error, Result, describe_kube_error};
 
 /// How long to wait between tries of a gate that did not pass, and between looks at the
 /// PodDisruptionBudgets.
-const RETRY: Duration = Duration::from_secs(2);
+pub(super) const RETRY: Duration = Duration::from_secs(2);
 
 /// The most of a command's output or an HTTP body a failure message carries.
 const OUTPUT_LIMIT: usize = 400;
@@ -201,11 +201,12 @@ impl Executor<'_, '_> {
     }
 
     /// Sleeps, unless Ctrl-C comes first.
-    async fn sleep(&self, duration: Duration) -> Result<()> {
+    pub(super) async fn sleep(&self, duration: Duration) -> Result<()> {
+        let left = self.left_written.as_deref().unwrap_or("as it was");
         tokio::select! {
             () = tokio::time::sleep(duration) => Ok(()),
             () = crate::signal::interrupted() => Err(Error::interrupted(
-                format!("{} is left at partition {}", self.name(), self.partition_written.unwrap_or_default()),
+                format!("{} is left {left}", self.name()),
                 Some(format!("run `kubectl stateful rollout {}` to resume, or {}", self.name(), self.abort_hint)),
             )),
         }

@@ -16,12 +16,16 @@ use super::wait::{Waiter, Wake, deadline};
 use crate::access::{self, Permission};
 use crate::apply::patch_params;
 use crate::client::Kube;
+use crate::core::objects::{ON_DELETE, ordinal_range, update_strategy};
 use crate::core::objects::{current_revision, partition, short_revision, update_revision};
 use crate::core::patches;
-use crate::core::rollout::conditions::{foreign_changes, is_observed, is_promoted, stragglers};
+use crate::core::rollout::conditions::{
+    describe_position, foreign_changes, is_observed, is_promoted, position, stragglers_of,
+};
 use crate::core::rollout::decide::{Hold, abort_hint, git_first_owner};
 use crate::core::rollout::gates::{Gates, OnFailure};
-use crate::core::rollout::{Journal, Roll, Step, StepVerdict, StepWatch};
+use crate::core::rollout::plan::released;
+use crate::core::rollout::{Journal, Replace, Roll, StepVerdict, StepWatch};
 use crate::error::{Error, Result};
 use crate::ui::Terminal;
 
@@ -56,8 +60,9 @@ pub struct Executor<'a, 'io> {
     pub steps_taken: usize,
     /// Whether this run has changed the StatefulSet yet.
     pub wrote: bool,
-    /// The partition this run's last write left.
-    pub partition_written: Option<i32>,
+    /// Where this run's last write left the rollout (`at partition 2`,
+    /// `core::rollout::conditions::describe_position`).
+    pub left_written: Option<String>,
     /// How to roll back, as the messages of this run say it (`core::rollout::decide::abort_hint`).
     pub abort_hint: &'static str,
     /// The gates of the rollout this run drives (a failure aborts with `--on-failure abort`).
@@ -74,9 +79,9 @@ impl Executor<'_, '_> {
     /// An error after this run's first write that does not say itself what was left (an API
     /// request that failed, say): now it does, and how to go on.
     pub fn stranded(&self, error: Error) -> Error {
-        match (self.partition_written, &error) {
-            (Some(partition), Error::Kube { .. } | Error::Output(_)) => Error::Stranded {
-                left: format!("{} is left at partition {partition}, with its rollout journal", self.name()),
+        match (&self.left_written, &error) {
+            (Some(left), Error::Kube { .. } | Error::Output(_)) => Error::Stranded {
+                left: format!("{} is left {left}, with its rollout journal", self.name()),
                 resume: format!(
                     "run `kubectl stateful rollout {}` to resume, or {} to roll back",
                     self.name(),
@@ -139,7 +144,8 @@ impl Executor<'_, '_> {
             to_revision: roll.to_revision.clone(),
             replicas: roll.replicas,
             partition: roll.partition,
-            staged_partition: roll.stage.as_ref().map(|s| s.partition),
+            replace: roll.replace,
+            staged_partition: roll.stage.as_ref().map(|s| s.partition.unwrap_or(roll.replicas)),
             steps: roll.steps.clone(),
             pods_at_once: roll.pods_at_once,
             gates: roll.gates.clone(),
@@ -183,14 +189,16 @@ impl Executor<'_, '_> {
             sts = self.observed(waiter, sts).await?;
             self.reporter.event(Event::Staged {
                 revision: update_revision(&sts).map(str::to_owned),
-                partition: stage.partition,
+                partition: stage.partition.unwrap_or(roll.replicas),
             })?;
         }
         if let Some(settle) = &roll.settle_first {
-            // Resuming: whatever the partition already releases must be healthy, and pass the
-            // gates, before more moves.
+            // Resuming: whatever the partition already releases (under OnDelete: the pods
+            // already replaced) must be healthy, and pass the gates, before more moves.
             let until = deadline(self.args.timeout);
-            let (next, failure) = self.wait_step(waiter, sts, settle, total, until).await?;
+            let (next, failure) = self
+                .wait_pods(waiter, sts, "resuming".to_owned(), &settle.ordinals, self.pause(), until)
+                .await?;
             sts = next;
             let failure = match failure {
                 None => self.run_gates(&sts, &roll.gates, &settle.ordinals, 0, until).await?,
@@ -214,25 +222,70 @@ impl Executor<'_, '_> {
                 ordinals: step.ordinals.clone(),
             })?;
             let until = deadline(self.args.timeout);
-            // The controller deletes pods without eviction, so the budgets are checked here:
-            // as many pods as it takes down at once must be allowed down.
-            let at_once = (step.ordinals.len() as i32).min(roll.pods_at_once);
-            if let Some(reasons) = self.wait_for_budgets(&sts, &roll.gates, at_once, until).await? {
-                return Ok((sts, Outcome::Failed { step: Some(step.number), reasons }));
-            }
-            let patch = patches::move_partition(&sts, step.partition, journal.take().as_ref());
-            let what = format!("set the partition of {} to {}", self.name(), step.partition);
-            sts = self.patch(&sts, patch, &what).await?;
-            let (next, failure) = self.wait_step(waiter, sts, step, total, until).await?;
-            sts = next;
-            let failure = match failure {
-                None => self.run_gates(&sts, &roll.gates, &step.ordinals, step.number, until).await?,
-                failed => failed,
+            let started = Instant::now();
+            let (next, failure) = match roll.replace {
+                Replace::Controller => {
+                    // The controller deletes pods without eviction, so the budgets are checked
+                    // here: as many pods as it takes down at once must be allowed down.
+                    let at_once = (step.ordinals.len() as i32).min(roll.pods_at_once);
+                    if let Some(reasons) = self.wait_for_budgets(&sts, &roll.gates, at_once, until).await? {
+                        return Ok((sts, Outcome::Failed { step: Some(step.number), reasons }));
+                    }
+                    let patch = patches::move_partition(&sts, step.partition, journal.take().as_ref());
+                    let what = format!("set the partition of {} to {}", self.name(), step.partition);
+                    sts = self.patch(&sts, patch, &what).await?;
+                    let range = ordinal_range(&sts);
+                    let released = released(range, step.partition, range.replicas);
+                    let label = format!("step {}/{total}", step.number);
+                    let (next, failure) =
+                        self.wait_pods(waiter, sts, label, &released, self.pause(), until).await?;
+                    match failure {
+                        None => {
+                            let gates = self
+                                .run_gates(&next, &roll.gates, &step.ordinals, step.number, until)
+                                .await?;
+                            (next, gates)
+                        }
+                        failed => (next, failed),
+                    }
+                }
+                Replace::Eviction => {
+                    if let Some(journal) = journal.take() {
+                        sts = self
+                            .patch(&sts, patches::journal(&sts, &journal), "write the rollout journal")
+                            .await?;
+                    }
+                    self.evict_step(waiter, sts, step, total, &roll.gates, until).await?
+                }
             };
+            sts = next;
             if let Some(reasons) = failure {
                 return Ok((sts, Outcome::Failed { step: Some(step.number), reasons }));
             }
+            self.reporter.event(Event::StepDone {
+                step: step.number,
+                steps: total,
+                partition: step.partition,
+                seconds: started.elapsed().as_secs_f64(),
+            })?;
             self.steps_taken += 1;
+        }
+        if roll.replace == Replace::Eviction {
+            if let Some(sts) = self.finish_evicted(waiter, sts.clone()).await? {
+                return Ok((sts, Outcome::Finished));
+            }
+            // A pod on another revision no step planned (a scale-up meanwhile, say).
+            self.reporter.event(Event::Stopped {
+                partition: position(&sts),
+                reason: format!(
+                    "the planned pods run the update revision, but not every pod of {} does: run `kubectl stateful \
+                     rollout {}` to replace the rest, or {}",
+                    self.name(),
+                    self.name(),
+                    abort_hint(&sts)
+                ),
+            })?;
+            return Ok((sts, Outcome::Stopped));
         }
         if partition(&sts) == 0 {
             let sts = self.finish(waiter, sts).await?;
@@ -250,22 +303,25 @@ impl Executor<'_, '_> {
         Ok((sts, Outcome::Stopped))
     }
 
-    /// Waits for a step: the released pods updated, Ready and available, then still so for
-    /// `--pause` (with `--yes`). A released pod stuck not Ready on another revision is deleted
-    /// after consent, as the abort does (the controller would wait for it forever). Returns the
-    /// failure reasons if the step failed or timed out.
-    async fn wait_step(
+    /// How long a finished step is watched before the next: `--pause`, with `--yes` (without
+    /// it, the person at the gate decides when to go on).
+    pub(super) fn pause(&self) -> Duration {
+        if self.args.yes { self.args.pause } else { Duration::ZERO }
+    }
+
+    /// Waits for the pods at `ordinals` (a step's): updated, Ready and available, then still so
+    /// for `pause`. A pod there stuck not Ready on another revision is deleted after consent,
+    /// as the abort does (the controller would wait for it forever). Returns the failure
+    /// reasons if the wait failed or timed out.
+    pub(super) async fn wait_pods(
         &mut self,
         waiter: &mut Waiter,
         sts: StatefulSet,
-        step: &Step,
-        total: usize,
+        label: String,
+        ordinals: &[i32],
+        pause: Duration,
         until: tokio::time::Instant,
     ) -> Result<(StatefulSet, Option<Vec<String>>)> {
-        let started = Instant::now();
-        let label =
-            if step.number == 0 { "resuming".to_owned() } else { format!("step {}/{total}", step.number) };
-        let pause = if self.args.yes { self.args.pause } else { Duration::ZERO };
         let timeout = self.args.timeout;
         let mut watch = StepWatch::new(pause);
         let mut deleted: Vec<String> = Vec::new();
@@ -276,7 +332,7 @@ impl Executor<'_, '_> {
                 .until(
                     &sts,
                     until,
-                    |sts, pods, now| match watch.observe(sts, pods, step.partition, now) {
+                    |sts, pods, now| match watch.observe_ordinals(sts, pods, ordinals, now) {
                         StepVerdict::Failed(reasons) => Ok(Wake::Done(StepEnd::Failed(reasons))),
                         StepVerdict::Stuck(stuck) => {
                             let fresh: Vec<Pod> = stuck
@@ -295,7 +351,7 @@ impl Executor<'_, '_> {
                         }
                     },
                     |sts, pods| {
-                        let late = stragglers(sts, pods, step.partition);
+                        let late = stragglers_of(sts, pods, ordinals);
                         let reason = format!(
                             "timed out after {}: {}",
                             humantime::format_duration(timeout),
@@ -333,14 +389,6 @@ impl Executor<'_, '_> {
                 deleted.push(pod.uid().unwrap_or_default());
             }
         }
-        if step.number > 0 {
-            self.reporter.event(Event::StepDone {
-                step: step.number,
-                steps: total,
-                partition: step.partition,
-                seconds: started.elapsed().as_secs_f64(),
-            })?;
-        }
         Ok((sts, None))
     }
 
@@ -352,7 +400,7 @@ impl Executor<'_, '_> {
         step: Option<usize>,
         reasons: Vec<String>,
     ) -> Result<()> {
-        self.reporter.event(Event::Failed { step, partition: partition(&sts), reasons: reasons.clone() })?;
+        self.reporter.event(Event::Failed { step, partition: position(&sts), reasons: reasons.clone() })?;
         let name = self.name().to_owned();
         // A held rollout of Git's template is rolled back in Git, not here.
         let git_first = git_first_owner(&sts).is_some();
@@ -376,9 +424,9 @@ impl Executor<'_, '_> {
             )));
         }
         Err(Error::StepFailed(format!(
-            "rollout of {name} stopped at partition {}: {}; no further pod was updated. Fix and run \
+            "rollout of {name} stopped {}: {}; no further pod was updated. Fix and run \
              `kubectl stateful rollout {name}` to resume, or {} to roll back",
-            partition(&sts),
+            describe_position(&sts),
             reasons.join("; "),
             abort_hint(&sts),
         )))
@@ -411,7 +459,7 @@ impl Executor<'_, '_> {
     }
 
     /// Waits until the controller has observed what this run wrote.
-    async fn observed(&mut self, waiter: &mut Waiter, sts: StatefulSet) -> Result<StatefulSet> {
+    pub(super) async fn observed(&mut self, waiter: &mut Waiter, sts: StatefulSet) -> Result<StatefulSet> {
         let name = self.name().to_owned();
         let (sts, ()) = waiter
             .until(
@@ -439,7 +487,7 @@ impl Executor<'_, '_> {
         match api.patch(self.name(), &patch_params(), &Patch::<()>::Json(patch)).await {
             Ok(sts) => {
                 self.wrote = true;
-                self.partition_written = Some(partition(&sts));
+                self.left_written = Some(describe_position(&sts));
                 Ok(sts)
             }
             // A failed `test` guard (422) or a write conflict (409): if the StatefulSet is no
@@ -507,6 +555,16 @@ impl Executor<'_, '_> {
                     subresource: None,
                 });
             }
+            // OnDelete: this tool replaces the pods, by eviction.
+            if update_strategy(sts) == ON_DELETE {
+                needed.push(Permission {
+                    verb: "create",
+                    group: "",
+                    resource: "pods",
+                    namespace,
+                    subresource: Some("eviction"),
+                });
+            }
             // From 1.35 exec takes both verbs on the subresource (websocket exec is a GET).
             if !self.gates.exec.is_empty() {
                 for verb in ["create", "get"] {
@@ -524,7 +582,7 @@ impl Executor<'_, '_> {
         let left = if !self.wrote {
             "nothing was changed".to_owned()
         } else {
-            format!("{} is left at partition {}", self.name(), partition(sts))
+            format!("{} is left {}", self.name(), describe_position(sts))
         };
         access::require(self.kube, &needed, &left).await
     }

@@ -7,7 +7,8 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use super::execute::Executor;
 use super::report::Event;
 use crate::core::names::pod_name;
-use crate::core::objects::partition;
+use crate::core::objects::{ON_DELETE, partition, update_strategy};
+use crate::core::rollout::conditions::{describe_position, position};
 use crate::core::rollout::decide::{abort_hint, git_first_owner};
 use crate::core::rollout::{Roll, Step};
 use crate::error::{Error, Result};
@@ -34,17 +35,18 @@ impl Executor<'_, '_> {
         let staging = roll.stage.as_ref().map(|stage| {
             let what =
                 if stage.template.is_some() { "stages the new template" } else { "holds every pod back" };
-            format!("first {what} with partition {}", stage.partition)
+            match stage.partition {
+                Some(partition) => format!("first {what} with partition {partition}"),
+                None => format!("first {what}"),
+            }
         });
         let question = match roll.steps.first() {
             Some(step) => {
-                let pods: Vec<String> = step.ordinals.iter().map(|o| pod_name(self.name(), *o)).collect();
-                let from = roll.stage.as_ref().map_or(partition(sts), |s| s.partition);
+                let from = roll.stage.as_ref().and_then(|s| s.partition).unwrap_or_else(|| partition(sts));
                 format!(
-                    "Next: step {}/{total}, partition {from} -> {}, updates {}{}",
+                    "Next: step {}/{total}, {}{}",
                     step.number,
-                    step.partition,
-                    pods.join(", "),
+                    self.step_text(sts, from, step),
                     staging.map(|s| format!(" ({s})")).unwrap_or_default()
                 )
             }
@@ -56,7 +58,7 @@ impl Executor<'_, '_> {
             return Ok(Choice::Continue);
         }
         self.reporter.event(Event::Stopped {
-            partition: partition(sts),
+            partition: position(sts),
             reason: format!("stopped before any change: {} was left as it was", self.name()),
         })?;
         Ok(Choice::Stop)
@@ -67,14 +69,8 @@ impl Executor<'_, '_> {
         if self.args.yes {
             return Ok(Choice::Continue);
         }
-        let pods: Vec<String> = next.ordinals.iter().map(|o| pod_name(self.name(), *o)).collect();
-        let question = format!(
-            "Next: step {}/{total}, partition {} -> {}, updates {}",
-            next.number,
-            partition(sts),
-            next.partition,
-            pods.join(", ")
-        );
+        let question =
+            format!("Next: step {}/{total}, {}", next.number, self.step_text(sts, partition(sts), next));
         // A held rollout of Git's template is rolled back by reverting Git, not from here.
         let git_first = git_first_owner(sts).is_some();
         let choices: &[&str] = if git_first {
@@ -85,7 +81,7 @@ impl Executor<'_, '_> {
         let answer = self.reporter.suspend(|| self.term.choose(&question, choices)).map_err(|e| match e {
             Error::Interrupted { at_prompt, .. } => Error::Interrupted {
                 at_prompt,
-                left: format!("{} is left at partition {}", self.name(), partition(sts)),
+                left: format!("{} is left {}", self.name(), describe_position(sts)),
                 resume: Some(format!(
                     "run `kubectl stateful rollout {}` to resume, or {}",
                     self.name(),
@@ -98,10 +94,10 @@ impl Executor<'_, '_> {
             0 => Choice::Continue,
             1 => {
                 self.reporter.event(Event::Stopped {
-                    partition: partition(sts),
+                    partition: position(sts),
                     reason: format!(
-                        "stopped at partition {}: run `kubectl stateful rollout {}` to resume",
-                        partition(sts),
+                        "stopped {}: run `kubectl stateful rollout {}` to resume",
+                        describe_position(sts),
                         self.name()
                     ),
                 })?;
@@ -109,5 +105,17 @@ impl Executor<'_, '_> {
             }
             _ => Choice::Abort,
         })
+    }
+}
+
+impl Executor<'_, '_> {
+    /// What a step does, for the question before it: the partition move and the pods it
+    /// updates, or under OnDelete the pods it evicts one at a time.
+    fn step_text(&self, sts: &StatefulSet, from: i32, step: &Step) -> String {
+        let pods: Vec<String> = step.ordinals.iter().map(|o| pod_name(self.name(), *o)).collect();
+        if update_strategy(sts) == ON_DELETE {
+            return format!("evicts {} one at a time", pods.join(", "));
+        }
+        format!("partition {from} -> {}, updates {}", step.partition, pods.join(", "))
     }
 }

@@ -9,11 +9,13 @@
 
 mod abort;
 mod checks;
+mod evict;
 mod execute;
 mod gate;
 mod report;
 mod wait;
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::StatefulSet;
@@ -50,6 +52,12 @@ abort and roll back. A failed or timed-out step stops the rollout where it is (e
 Run it again to resume an interrupted rollout; --abort restores the previous pod template and
 partition and, when a broken pod blocks the rollback, deletes it after confirmation.
 
+OnDelete StatefulSets, whose controller replaces a pod only once it is deleted, are rolled out
+the same way with this tool as the controller: it stages the template (no pod moves), then
+evicts the pods of each step one at a time (pods/eviction, so PodDisruptionBudgets hold it),
+highest ordinal first or one zone at a time (--by-zone), waiting for each replacement and its
+gates; --abort restores the template and evicts the updated pods back.
+
 Fields that Argo CD, Flux or Helm owns (managedFields), which they would set back, are not
 written without --override-owner: for such a StatefulSet, run --hold, change the template in
 Git, then run without flags to step the change through.";
@@ -61,6 +69,7 @@ Examples:
   kubectl stateful rollout web --patch template-patch.yaml --yes --pause 2m -o json
   kubectl stateful rollout web --partition 2        # one explicit step
   kubectl stateful rollout web --hold               # then change the template in Git
+  kubectl stateful rollout etcd --image etcd=registry.example/etcd:v3.6 --by-zone   # OnDelete
   kubectl stateful rollout web                      # resume, or pick up a pending update
   kubectl stateful rollout web --abort";
 
@@ -126,6 +135,11 @@ pub struct Args {
     /// Do not wait for PodDisruptionBudgets over the pods before releasing the next ones
     #[arg(long, help_heading = "Gates")]
     pub ignore_pdb: bool,
+
+    /// OnDelete: replace pods one zone at a time (their nodes' topology.kubernetes.io/zone),
+    /// the zone of the highest ordinal first; no step spans two zones
+    #[arg(long, conflicts_with_all = ["abort", "hold"])]
+    pub by_zone: bool,
 
     /// What a failed step or gate does: stop with the partition where it is, or abort
     #[arg(long, value_enum, value_name = "ACTION", default_value_t, help_heading = "Gates")]
@@ -247,6 +261,11 @@ async fn rollout(
         hold: args.hold,
         override_owner: args.override_owner,
         gates: asked_gates.as_ref(),
+        by_zone: args.by_zone,
+    };
+    let zones = match args.by_zone {
+        true => Some(zones_of(kube, &sts, &pods).await?),
+        false => None,
     };
     let decide_on = |sts: &StatefulSet, pods: &[Pod]| {
         decide(
@@ -257,6 +276,7 @@ async fn rollout(
                 events: &events,
                 max_unavailable: max_unavailable.as_ref(),
                 revisions: &revisions,
+                zones: zones.as_ref(),
             },
             &request,
             Timestamp::now(),
@@ -299,7 +319,7 @@ async fn rollout(
         started,
         steps_taken: 0,
         wrote: false,
-        partition_written: None,
+        left_written: None,
         abort_hint: crate::core::rollout::decide::abort_hint(&sts),
         gates: Gates::default(),
         consented_abort: false,
@@ -456,6 +476,32 @@ async fn settled(waiter: &mut Waiter, sts: StatefulSet) -> Result<StatefulSet> {
         )
         .await?;
     Ok(sts)
+}
+
+/// The zone of each live ordinal's node (`topology.kubernetes.io/zone`), for `--by-zone`;
+/// `None` for a pod not scheduled yet or a node without the label.
+async fn zones_of(kube: &Kube, sts: &StatefulSet, pods: &[Pod]) -> Result<BTreeMap<i32, Option<String>>> {
+    use crate::core::rollout::order::ZONE_LABEL;
+    use k8s_openapi::api::core::v1::Node;
+    use kube::ResourceExt;
+    let nodes: Api<Node> = Api::all(kube.client.clone());
+    let mut zone_of_node: BTreeMap<String, Option<String>> = BTreeMap::new();
+    let mut zones = BTreeMap::new();
+    for (ordinal, pod) in crate::core::objects::pods_of(sts, pods) {
+        let zone = match crate::core::objects::node_name(pod) {
+            Some(node) => {
+                if !zone_of_node.contains_key(node) {
+                    let read = nodes.get_opt(node).await.map_err(Error::kube(format!("read node {node}")))?;
+                    let zone = read.and_then(|n| n.labels().get(ZONE_LABEL).cloned());
+                    zone_of_node.insert(node.to_owned(), zone);
+                }
+                zone_of_node[node].clone()
+            }
+            None => None,
+        };
+        zones.insert(ordinal, zone);
+    }
+    Ok(zones)
 }
 
 /// The StatefulSet's pods, by its selector.

@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::core::names::pod_name;
 use crate::core::objects::{pod_ready, short_revision};
 use crate::core::rollout::gates::{GateKind, Gates};
-use crate::core::rollout::{PodProgress, Step};
+use crate::core::rollout::{PodProgress, Replace, Step};
 use crate::error::Result;
 use crate::output::{Document, ROLLOUT_EVENT, Streams, output_error, table, write_json_line, write_table};
 use crate::ui::Terminal;
@@ -37,7 +37,12 @@ pub enum Event {
         /// `None` when the new revision is staged by this run (its name is known once staged).
         to_revision: Option<String>,
         replicas: i32,
+        /// The partition now; under OnDelete (`replace: eviction`), which has none, the pods
+        /// not on the update revision.
         partition: i32,
+        /// Who replaces the pods a step releases: `controller` (RollingUpdate: the partition
+        /// releases them) or `eviction` (OnDelete: this tool evicts them one at a time).
+        replace: Replace,
         /// The partition staging raises it to before the first step, when this run stages.
         staged_partition: Option<i32>,
         steps: Vec<Step>,
@@ -64,6 +69,13 @@ pub enum Event {
     Failed { step: Option<usize>, partition: i32, reasons: Vec<String> },
     #[serde(rename_all = "camelCase")]
     PodDeleted { pod: String, reason: String },
+    /// OnDelete: `pod`, on `revision`, was evicted (pods/eviction) for its replacement.
+    #[serde(rename_all = "camelCase")]
+    PodEvicted { pod: String, revision: String },
+    /// OnDelete: the eviction of `pod` was refused (429, a PodDisruptionBudget); it is tried
+    /// again until the step times out. `reason` is the API server's, with the budget's cause.
+    #[serde(rename_all = "camelCase")]
+    EvictionRefused { pod: String, reason: String },
     /// Nothing to roll out (or back): every pod runs `revision`.
     #[serde(rename_all = "camelCase")]
     NothingToDo { revision: String, reason: String },
@@ -136,6 +148,9 @@ pub struct Reporter<'io> {
     /// stdout's reader went away: a rollout does not stop halfway because nobody reads its
     /// events any more; it goes on, and its exit code says how it ended.
     out_closed: bool,
+    /// Who replaces the pods, as the plan said: under OnDelete the lines speak of evictions,
+    /// not partitions.
+    replace: Replace,
 }
 
 impl<'io> Reporter<'io> {
@@ -151,6 +166,7 @@ impl<'io> Reporter<'io> {
             announced_updated: HashSet::new(),
             announced_ready: HashSet::new(),
             out_closed: false,
+            replace: Replace::Controller,
         }
     }
 
@@ -163,6 +179,9 @@ impl<'io> Reporter<'io> {
     /// Records an event: a JSON line, or for people a line on stderr (the plan and the final
     /// summary go to stdout, being the command's result).
     pub fn event(&mut self, event: Event) -> Result<()> {
+        if let Event::Plan { replace, .. } = &event {
+            self.replace = *replace;
+        }
         if self.format == Format::Json {
             let line = Line {
                 time: (self.clock)(),
@@ -182,15 +201,26 @@ impl<'io> Reporter<'io> {
             }
             Event::Finished { .. } | Event::Aborted { .. } => {
                 self.bar.finish_and_clear();
-                let line = describe(&self.name, &event);
+                let line = match self.replace {
+                    Replace::Eviction => describe_eviction(&self.name, &event),
+                    Replace::Controller => describe(&self.name, &event),
+                };
                 write_stdout(self.io, &mut self.out_closed, |out| writeln!(out, "{line}"))
             }
             _ => {
-                let line = describe(&self.name, &event);
+                let line = match self.replace {
+                    Replace::Eviction => describe_eviction(&self.name, &event),
+                    Replace::Controller => describe(&self.name, &event),
+                };
                 self.say(line);
                 Ok(())
             }
         }
+    }
+
+    /// Who replaces the pods of what follows (an abort has no plan event to say it).
+    pub fn replacing(&mut self, replace: Replace) {
+        self.replace = replace;
     }
 
     /// Records an event only in `-o json`: for people, the error that follows says the same.
@@ -278,6 +308,7 @@ pub fn write_plan(w: &mut dyn Write, name: &str, plan: &Event) -> io::Result<()>
         to_revision,
         replicas,
         partition,
+        replace,
         staged_partition,
         steps,
         pods_at_once,
@@ -286,6 +317,9 @@ pub fn write_plan(w: &mut dyn Write, name: &str, plan: &Event) -> io::Result<()>
     else {
         return Ok(());
     };
+    if *replace == Replace::Eviction {
+        return write_eviction_plan(w, name, plan);
+    }
     let short = |r: &Option<String>| r.as_deref().map(|r| short_revision(name, r).to_owned());
     writeln!(
         w,
@@ -323,6 +357,69 @@ pub fn write_plan(w: &mut dyn Write, name: &str, plan: &Event) -> io::Result<()>
         previous = step.partition;
     }
     write_table(w, t)
+}
+
+/// The plan of an OnDelete rollout: no partition; the pods each step evicts, one at a time.
+fn write_eviction_plan(w: &mut dyn Write, name: &str, plan: &Event) -> io::Result<()> {
+    let Event::Plan {
+        from_revision, to_revision, replicas, partition, staged_partition, steps, gates, ..
+    } = plan
+    else {
+        return Ok(());
+    };
+    let short = |r: &Option<String>| r.as_deref().map(|r| short_revision(name, r).to_owned());
+    writeln!(
+        w,
+        "Rollout of {name} (OnDelete): revision {} -> {}, {replicas} replicas, {} on the update revision now; \
+         each pod is evicted in turn and re-created by the controller",
+        short(from_revision).unwrap_or_else(|| "?".into()),
+        short(to_revision).unwrap_or_else(|| "(staged next)".into()),
+        replicas - partition,
+    )?;
+    if !gates.is_default() {
+        writeln!(w, "Gates after each pod: {}", gates.describe())?;
+    }
+    let mut t = table(["STEP", "EVICTS", "UPDATED AFTER"]);
+    if staged_partition.is_some() {
+        t.add_row(["stage".to_owned(), "none (template staged)".to_owned(), format!("0/{replicas}")]);
+    }
+    for step in steps {
+        let pods: Vec<String> = step.ordinals.iter().map(|o| pod_name(name, *o)).collect();
+        t.add_row([
+            format!("{}/{}", step.number, steps.last().map_or(0, |s| s.number)),
+            pods.join(", "),
+            format!("{}/{replicas}", step.updated),
+        ]);
+    }
+    write_table(w, t)
+}
+
+/// The text line of an event of an OnDelete rollout, where nothing speaks of a partition.
+pub fn describe_eviction(name: &str, event: &Event) -> String {
+    match event {
+        Event::Staged { revision, .. } => format!(
+            "staged revision {}: no pod moves until it is evicted (OnDelete)",
+            revision.as_deref().map_or("?", |r| short_revision(name, r))
+        ),
+        Event::StepStarted { step, steps, ordinals, .. } => {
+            let pods: Vec<String> = ordinals.iter().map(|o| pod_name(name, *o)).collect();
+            format!("step {step}/{steps}: evicting {}, one at a time", pods.join(", "))
+        }
+        Event::Aborted { revision, seconds, .. } => {
+            format!("{name} rolled back to revision {} in {seconds:.1}s", short_revision(name, revision))
+        }
+        Event::AbortPlanned { revision, restore_template, .. } => {
+            let template = if *restore_template {
+                format!("restore the pod template of revision {revision}")
+            } else {
+                format!("the pod template is revision {revision}'s already")
+            };
+            format!(
+                "abort: {template}; then evict the pods on other revisions back, highest ordinal first (OnDelete)"
+            )
+        }
+        other => describe(name, other),
+    }
 }
 
 /// The text line of an event.
@@ -384,6 +481,8 @@ pub fn describe(name: &str, event: &Event) -> String {
             short(revision)
         ),
         Event::PodDeleted { pod, reason } => format!("  deleted pod {pod}: {reason}"),
+        Event::PodEvicted { pod, revision } => format!("  evicted {pod} (revision {})", short(revision)),
+        Event::EvictionRefused { pod, reason } => format!("  waiting: eviction of {pod} refused: {reason}"),
         Event::AbortPlanned { revision, rollback_partition, partition, restore_template } => {
             let back = if rollback_partition == partition {
                 format!("partition {partition}")
@@ -430,6 +529,7 @@ mod tests {
             to_revision: None,
             replicas: 4,
             partition: 0,
+            replace: Replace::Controller,
             staged_partition: Some(4),
             steps: plan(OrdinalRange { start: 0, replicas: 4 }, &Steps::default().0, 4),
             pods_at_once: 1,

@@ -13,9 +13,9 @@ use kube::api::Api;
 use tokio::time::Instant;
 
 use crate::client::Kube;
-use crate::core::objects::partition;
+use crate::core::objects::{ON_DELETE, update_strategy};
 use crate::core::owners::changed_by;
-use crate::core::rollout::conditions::foreign_changes;
+use crate::core::rollout::conditions::{describe_position, foreign_changes, position};
 use crate::core::rollout::decide::abort_hint;
 use crate::error::{Error, Result, describe_kube_error};
 pub use crate::live::deadline;
@@ -83,7 +83,7 @@ impl Waiter {
                     during: "while the rollout waited".to_owned(),
                     changes: foreign_changes(ours, &sts),
                     by: changed_by(&sts).map(Box::new),
-                    partition: partition(&sts),
+                    partition: position(&sts),
                     abort: abort_hint(&sts),
                 });
             }
@@ -91,7 +91,7 @@ impl Waiter {
             let wake = if caught_up { condition(&sts, &pods, Timestamp::now())? } else { Wake::Wait };
             // What an interruption reports: the partition as this run last wrote it until the
             // watch has caught up with that write (its cache may still show the one before).
-            let partition_now = if caught_up { partition(&sts) } else { partition(ours) };
+            let left_now = if caught_up { left(&sts) } else { left(ours) };
             let now = Instant::now();
             let wake_at = match wake {
                 Wake::Done(value) => return Ok((sts, value)),
@@ -102,21 +102,21 @@ impl Waiter {
                 Wake::Soon => (now + TICK).min(deadline),
                 Wake::Wait => deadline,
             };
-            self.next(wake_at, partition_now).await?;
+            self.next(wake_at, &left_now).await?;
         }
     }
 
     /// Sleeps until the next change of anything watched, until `wake_at`, or Ctrl-C.
-    async fn next(&mut self, wake_at: Instant, partition_now: i32) -> Result<()> {
+    async fn next(&mut self, wake_at: Instant, left_now: &str) -> Result<()> {
         tokio::select! {
             changed = self.live.changed() => match changed {
                 // A watch error is transient unless the API server is gone; the watch retries.
-                Err(_) => self.check_reachable(partition_now).await,
+                Err(_) => self.check_reachable(left_now).await,
                 Ok(()) => Ok(()),
             },
             _ = tokio::time::sleep_until(wake_at) => Ok(()),
             () = crate::signal::interrupted() => Err(Error::interrupted(
-                format!("{} is left at partition {partition_now} (pods at or above it may still be updating)", self.name),
+                format!("{} is left {left_now}", self.name),
                 Some(format!(
                     "run `kubectl stateful rollout {}` to resume, or {} to roll back",
                     self.name,
@@ -127,7 +127,7 @@ impl Waiter {
     }
 
     /// After a watch error: one plain request decides whether the API server is still there.
-    async fn check_reachable(&self, partition_now: i32) -> Result<()> {
+    async fn check_reachable(&self, left_now: &str) -> Result<()> {
         let why = match tokio::time::timeout(self.request_timeout, self.api.get(&self.name)).await {
             Ok(Ok(_)) => return Ok(()),
             Ok(Err(e)) => describe_kube_error(&e),
@@ -135,8 +135,16 @@ impl Waiter {
         };
         Err(Error::Disconnected {
             why,
-            left: format!("{} is left at partition {partition_now}", self.name),
+            left: format!("{} is left {left_now}", self.name),
             resume: format!("run `kubectl stateful rollout {}` to resume once it is reachable", self.name),
         })
+    }
+}
+
+/// Where an interrupted wait leaves the rollout, for its message.
+fn left(sts: &StatefulSet) -> String {
+    match update_strategy(sts) {
+        ON_DELETE => describe_position(sts),
+        _ => format!("{} (pods at or above it may still be updating)", describe_position(sts)),
     }
 }

@@ -14,9 +14,10 @@ use serde::Serialize;
 use super::plan::released;
 use crate::core::names::pod_name;
 use crate::core::objects::{
-    ORDERED_READY, current_revision, min_ready_seconds, observed_current, ordinal_range, partition,
-    pod_available, pod_crash_looping, pod_management_policy, pod_ready, pod_restarts, pod_revision,
-    pod_status_text, pods_of, replicas, scaling_settled, terminating, update_revision,
+    ON_DELETE, ORDERED_READY, current_revision, min_ready_seconds, observed_current, ordinal_range,
+    partition, pod_available, pod_crash_looping, pod_management_policy, pod_ready, pod_restarts,
+    pod_revision, pod_status_text, pods_of, replicas, scaling_settled, terminating, update_revision,
+    update_strategy,
 };
 
 /// The controller has seen the latest spec: the revisions and counts in the status are current.
@@ -42,12 +43,35 @@ pub fn is_promoted(sts: &StatefulSet) -> bool {
     observed_current(sts) && current_revision(sts) == update_revision(sts)
 }
 
-/// Some live pod does not run the update revision yet (or the revisions differ).
+/// Some live pod does not run the update revision yet (or, under RollingUpdate, the revisions
+/// differ; under OnDelete the current revision is never promoted, kubernetes#73492, so only the
+/// pods tell).
 pub fn update_pending(sts: &StatefulSet, pods: &[Pod]) -> bool {
     let update = update_revision(sts);
     let range = ordinal_range(sts);
-    update != current_revision(sts)
+    (update != current_revision(sts) && update_strategy(sts) != ON_DELETE)
         || pods_of(sts, pods).iter().any(|(o, p)| range.contains(*o) && pod_revision(p) != update)
+}
+
+/// Where a rollout of `sts` stands, as one number: the partition (RollingUpdate), or under
+/// OnDelete, which has none, the pods not yet on the update revision (what the partition would
+/// be; from `status.updatedReplicas`, which the controller counts under either strategy).
+pub fn position(sts: &StatefulSet) -> i32 {
+    if update_strategy(sts) != ON_DELETE {
+        return partition(sts);
+    }
+    let updated = sts.status.as_ref().and_then(|s| s.updated_replicas).unwrap_or(0);
+    (replicas(sts) - updated).max(0)
+}
+
+/// Where a rollout of `sts` stands, for a message: `at partition 2`, or under OnDelete `with 1
+/// of 3 pods on the update revision`.
+pub fn describe_position(sts: &StatefulSet) -> String {
+    if update_strategy(sts) != ON_DELETE {
+        return format!("at partition {}", partition(sts));
+    }
+    let replicas = replicas(sts);
+    format!("with {} of {replicas} pods on the update revision", replicas - position(sts))
 }
 
 /// A released pod as a step sees it.
@@ -99,6 +123,8 @@ impl StepWatch {
         StepWatch { pause, ..StepWatch::default() }
     }
 
+    /// Judges the pods the partition `partition` releases.
+    #[cfg(test)]
     pub fn observe(
         &mut self,
         sts: &StatefulSet,
@@ -106,11 +132,22 @@ impl StepWatch {
         partition: i32,
         now: Timestamp,
     ) -> StepVerdict {
+        let range = ordinal_range(sts);
+        self.observe_ordinals(sts, pods, &released(range, partition, range.replicas), now)
+    }
+
+    /// Judges the pods at `ordinals` (those a step replaces by eviction, say).
+    pub fn observe_ordinals(
+        &mut self,
+        sts: &StatefulSet,
+        pods: &[Pod],
+        ordinals: &[i32],
+        now: Timestamp,
+    ) -> StepVerdict {
         // Until the controller has seen the latest spec, its update revision may be stale.
         if !observed_current(sts) {
             return StepVerdict::Waiting { pods: Vec::new(), soon: false };
         }
-        let range = ordinal_range(sts);
         let revision = update_revision(sts);
         let min_ready = min_ready_seconds(sts);
         let by_ordinal = pods_of(sts, pods);
@@ -119,7 +156,7 @@ impl StepWatch {
         let mut stuck = Vec::new();
         let mut restarts = Vec::new();
         let ordered = pod_management_policy(sts) == ORDERED_READY;
-        for ordinal in released(range, partition, range.replicas) {
+        for &ordinal in ordinals {
             let pod = by_ordinal.iter().find(|(o, _)| *o == ordinal).map(|(_, p)| *p);
             let name = pod_name(&sts.name_any(), ordinal);
             let Some(pod) = pod.filter(|p| !terminating(*p)) else {
@@ -197,10 +234,15 @@ impl StepWatch {
 /// Pods at or above `partition` that are not yet updated and Ready, described.
 pub fn stragglers(sts: &StatefulSet, pods: &[Pod], partition: i32) -> Vec<String> {
     let range = ordinal_range(sts);
+    stragglers_of(sts, pods, &released(range, partition, range.replicas))
+}
+
+/// Pods at `ordinals` that are not yet updated and Ready, described.
+pub fn stragglers_of(sts: &StatefulSet, pods: &[Pod], ordinals: &[i32]) -> Vec<String> {
     let update = update_revision(sts);
     let by_ordinal = pods_of(sts, pods);
     let mut late = Vec::new();
-    for ordinal in released(range, partition, range.replicas) {
+    for &ordinal in ordinals {
         let pod = by_ordinal.iter().find(|(o, _)| *o == ordinal).map(|(_, p)| *p);
         let name = pod_name(&sts.name_any(), ordinal);
         match pod {

@@ -3,6 +3,8 @@
 //! and waits; every refusal and every path is here, under a table of unit tests (the split
 //! argo-rollouts makes between `getPatches` and `PromoteRollout`).
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet};
 use k8s_openapi::api::core::v1::{Event, Namespace, Pod, PodTemplateSpec};
 use k8s_openapi::jiff::Timestamp;
@@ -11,6 +13,7 @@ use kube::ResourceExt;
 use super::conditions::{is_observed, is_settled, update_pending};
 use super::gates::Gates;
 use super::journal::{Journal, JournalError};
+use super::order::{eviction_plan, replacement_order};
 use super::plan::{Step, Steps, plan, released, single_step};
 use crate::core::facts::{Honoured, MaxUnavailableFinding, RECREATE, pods_at_once, same_template};
 use crate::core::failures::{blockers, controller_failures};
@@ -39,16 +42,28 @@ pub struct Request<'a> {
     pub override_owner: bool,
     /// The gates given on the command line (`--gate-exec`, …); `None` when none was given.
     pub gates: Option<&'a Gates>,
+    /// `--by-zone`: replace pods one zone at a time ([`Cluster::zones`] holds where they run).
+    pub by_zone: bool,
 }
 
 /// Why a run must not change anything.
 #[derive(Debug, thiserror::Error)]
 pub enum Refusal {
     #[error(
-        "{name} uses the OnDelete update strategy: the controller never replaces pods itself, so a partition \
-         has no effect; delete pods one by one, or switch spec.updateStrategy to RollingUpdate"
+        "--partition has no meaning for {name}: it uses the OnDelete update strategy, which has no partition; \
+         use --steps to choose how many pods each step replaces"
     )]
-    OnDelete { name: String },
+    PartitionOnDelete { name: String },
+    #[error(
+        "--by-zone needs a StatefulSet whose pods this tool replaces itself (OnDelete): {name} uses RollingUpdate, \
+         where the controller replaces pods highest ordinal first whatever their zone"
+    )]
+    ZonesNeedOnDelete { name: String },
+    #[error(
+        "--hold is not needed for {name}: under the OnDelete update strategy no pod moves until it is deleted; \
+         change the template in Git, then `kubectl stateful rollout {name}` steps it through; nothing was changed"
+    )]
+    HoldOnDelete { name: String },
     #[error(
         "{name} uses the Recreate update strategy (KEP-3541): the controller deletes every pod before it creates \
          any on the new revision, so there is no partition to step; nothing was changed. To roll it out in steps, \
@@ -139,7 +154,12 @@ pub struct OwnedField {
 impl Refusal {
     /// A refusal caused by the command line alone (exit 2), not by the cluster's state.
     pub fn is_usage(&self) -> bool {
-        matches!(self, Refusal::PartitionOutOfRange { .. })
+        matches!(
+            self,
+            Refusal::PartitionOutOfRange { .. }
+                | Refusal::PartitionOnDelete { .. }
+                | Refusal::ZonesNeedOnDelete { .. }
+        )
     }
 
     /// A refusal that waiting may lift: the controller catching up with the spec, or a pod
@@ -205,8 +225,10 @@ pub struct Roll {
     /// `None` when this run stages a new template (its revision is named once staged).
     pub to_revision: Option<String>,
     pub replicas: i32,
-    /// The partition now.
+    /// The partition now (for [`Replace::Eviction`], the pods not on the update revision).
     pub partition: i32,
+    /// Who replaces the pods a step releases.
+    pub replace: Replace,
     pub stage: Option<Stage>,
     /// The journal a new rollout writes: with the stage, or with the first step when it does
     /// not stage (an explicit step on a template someone else changed).
@@ -229,7 +251,21 @@ pub struct Roll {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stage {
     pub template: Option<PodTemplateSpec>,
-    pub partition: i32,
+    /// `None` under OnDelete: there is no partition, and no pod moves until it is deleted.
+    pub partition: Option<i32>,
+}
+
+/// Who replaces the pods of a step (`controller` or `eviction` in JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Replace {
+    /// The StatefulSet controller, once the partition releases them (RollingUpdate).
+    #[default]
+    Controller,
+    /// This tool, through the Eviction API (`pods/eviction`, so PodDisruptionBudgets are
+    /// honoured), one pod at a time; the controller re-creates each on the update revision
+    /// (OnDelete: `newVersionedStatefulSetPod` in stateful_set_utils.go).
+    Eviction,
 }
 
 /// A rollback to `target`, in two writes: the template of `target` with the partition at
@@ -252,6 +288,8 @@ pub struct Abort {
     pub journal: Journal,
     /// An abort an earlier run started and did not finish.
     pub resumed: bool,
+    /// Who rolls the pods back: the controller, or this tool by eviction (OnDelete).
+    pub replace: Replace,
     /// What the person should know first (an owner that will set the restored template back).
     pub warnings: Vec<String>,
 }
@@ -271,6 +309,8 @@ pub struct Cluster<'a> {
     /// The StatefulSet's ControllerRevisions (empty when they could not be read, or its
     /// revisions are the same).
     pub revisions: &'a [ControllerRevision],
+    /// The zone of each live ordinal's node, read for `--by-zone` (`None` otherwise).
+    pub zones: Option<&'a BTreeMap<i32, Option<String>>>,
 }
 
 /// Decides what this run does. `now` stamps a new journal. When the refusal
@@ -279,7 +319,7 @@ pub struct Cluster<'a> {
 /// # Errors
 /// A [`Refusal`] naming why nothing may change.
 pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<Decision, Refusal> {
-    let Cluster { namespace, sts, pods, events, max_unavailable, revisions } = *cluster;
+    let Cluster { namespace, sts, pods, events, max_unavailable, revisions, zones } = *cluster;
     let name = sts.name_any();
     for (what, meta) in [
         (format!("StatefulSet {name}"), Some(&sts.metadata)),
@@ -289,14 +329,21 @@ pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<De
             return Err(Refusal::Deleting { what, finalizers: meta.finalizers.clone().unwrap_or_default() });
         }
     }
-    match update_strategy(sts) {
-        ROLLING_UPDATE => {}
-        ON_DELETE => return Err(Refusal::OnDelete { name }),
+    let replace = match update_strategy(sts) {
+        ROLLING_UPDATE => Replace::Controller,
+        ON_DELETE => Replace::Eviction,
         RECREATE => {
             let namespace = sts.namespace().unwrap_or_default();
             return Err(Refusal::Recreate { name, namespace, replicas: replicas(sts) });
         }
         other => return Err(Refusal::UnknownStrategy { name, strategy: other.to_owned() }),
+    };
+    let evicting = replace == Replace::Eviction;
+    match (evicting, request.partition.is_some(), request.by_zone, request.hold) {
+        (true, true, _, _) => return Err(Refusal::PartitionOnDelete { name }),
+        (false, _, true, _) => return Err(Refusal::ZonesNeedOnDelete { name }),
+        (true, _, _, true) => return Err(Refusal::HoldOnDelete { name }),
+        _ => {}
     }
     let replicas = replicas(sts);
     if let Some(n) = request.partition
@@ -351,7 +398,9 @@ pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<De
     }
     // Every run from here writes the partition; one that stages also writes the template.
     let mut overridden = Vec::new();
-    overridden.extend(owned_partition(sts, &owners, request)?);
+    if !evicting {
+        overridden.extend(owned_partition(sts, &owners, request)?);
+    }
     if let Some(template) = request.template {
         overridden.extend(owned_template(sts, &owners, template, request)?);
     }
@@ -363,28 +412,37 @@ pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<De
         }
         (None, None) => Steps::default(),
     };
-    let now_partition = partition(sts);
     let range = ordinal_range(sts);
+    // Pods already on the update revision (released earlier, or created by a scale-up) are
+    // not what a step updates: name only those it will. A new template has no pod yet.
+    let updated: Vec<i32> = match request.template {
+        Some(_) => Vec::new(),
+        None => pods_on_update_revision(sts, pods).iter().map(|(o, _)| *o).collect(),
+    };
+    let now_partition = if evicting { replicas - updated.len() as i32 } else { partition(sts) };
     // A new rollout first holds every pod back (stages); an explicit step on an unchanged
-    // template, and a resumed rollout, start from where the partition stands.
-    let stages = journal.is_none() && (request.template.is_some() || explicit.is_none());
+    // template, and a resumed rollout, start from where the partition stands. Under OnDelete
+    // only a new template is staged: no pod moves until this tool evicts it.
+    let stages = match evicting {
+        true => journal.is_none() && request.template.is_some(),
+        false => journal.is_none() && (request.template.is_some() || explicit.is_none()),
+    };
     let hold = if stages { replicas.max(now_partition) } else { now_partition };
     let mut steps: Vec<Step> = match explicit {
+        _ if evicting => eviction_plan(&replacement_order(range, zones), &sizes.0, &updated),
         Some(n) => vec![single_step(range, hold.min(replicas), n)],
         None => {
             plan(range, &sizes.0, replicas).into_iter().filter(|s| s.partition < hold.min(replicas)).collect()
         }
     };
-    if request.template.is_none() {
-        // Pods already on the update revision (released earlier, or created by a scale-up) are
-        // not what a step updates: name only those it will.
-        let updated: Vec<i32> = pods_on_update_revision(sts, pods).iter().map(|(o, _)| *o).collect();
-        for step in &mut steps {
-            step.ordinals.retain(|o| !updated.contains(o));
-        }
+    for step in &mut steps {
+        step.ordinals.retain(|o| !updated.contains(o));
     }
     let settle_first = (journal.is_some() && explicit.is_none() && now_partition < replicas).then(|| {
-        let in_flight = released(range, now_partition, range.replicas);
+        let in_flight = match evicting {
+            true => updated.iter().rev().copied().collect(),
+            false => released(range, now_partition, range.replicas),
+        };
         Step { number: 0, partition: now_partition, updated: in_flight.len() as i32, ordinals: in_flight }
     });
     let mut warnings = overridden;
@@ -402,7 +460,7 @@ pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<De
             ));
         }
     }
-    if let Some(finding) = MaxUnavailableFinding::of(sts, max_unavailable) {
+    if let Some(finding) = MaxUnavailableFinding::of(sts, max_unavailable).filter(|_| !evicting) {
         warnings.push(finding.describe());
     }
     let revision =
@@ -430,10 +488,11 @@ pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<De
         (Some(journal), _) => journal.gates.clone(),
         (None, asked) => asked.cloned().unwrap_or_default(),
     };
+    let before = base_revision(sts, pods);
     let new_journal = journal.is_none().then(|| Journal {
         steps: sizes.0.iter().map(ToString::to_string).collect(),
-        partition_before: now_partition,
-        from_revision: current_revision(sts).unwrap_or_default().to_owned(),
+        partition_before: partition(sts),
+        from_revision: before.clone().unwrap_or_default(),
         started_at: now,
         staged_replicas: stages.then_some(replicas),
         aborting: false,
@@ -441,21 +500,20 @@ pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<De
         gates: gates.clone(),
     });
     Ok(Decision::Roll(Box::new(Roll {
-        from_revision: journal
-            .as_ref()
-            .map(|j| j.from_revision.clone())
-            .or_else(|| current_revision(sts).map(str::to_owned)),
+        from_revision: journal.as_ref().map(|j| j.from_revision.clone()).or(before),
         to_revision: match request.template {
             Some(_) => None,
             None => update_revision(sts).map(str::to_owned),
         },
         replicas,
         partition: now_partition,
-        stage: stages.then(|| Stage { template: request.template.cloned(), partition: hold }),
+        replace,
+        stage: stages
+            .then(|| Stage { template: request.template.cloned(), partition: (!evicting).then_some(hold) }),
         journal: new_journal,
         settle_first,
         steps,
-        pods_at_once: pods_at_once(sts, max_unavailable),
+        pods_at_once: if evicting { 1 } else { pods_at_once(sts, max_unavailable) },
         gates,
         warnings,
     })))
@@ -696,7 +754,7 @@ fn preflight(
 pub fn abort(sts: &StatefulSet, pods: &[Pod], journal: Option<Journal>, now: Timestamp) -> Decision {
     let target = match &journal {
         Some(j) => j.from_revision.clone(),
-        None => current_revision(sts).unwrap_or_default().to_owned(),
+        None => base_revision(sts, pods).unwrap_or_default(),
     };
     if journal.is_none() && update_revision(sts) == Some(target.as_str()) && !update_pending(sts, pods) {
         return Decision::NothingToAbort { revision: target };
@@ -730,8 +788,37 @@ pub fn abort(sts: &StatefulSet, pods: &[Pod], journal: Option<Journal>, now: Tim
         partition: journal.partition_before,
         journal,
         resumed,
+        replace: if update_strategy(sts) == ON_DELETE { Replace::Eviction } else { Replace::Controller },
         warnings: Vec::new(),
     })
+}
+
+/// The revision the pods ran before an update: the current revision, except under OnDelete,
+/// where the controller never promotes the update revision to current (kubernetes#73492, the
+/// `completeRollingUpdate` check in stateful_set_utils.go is for RollingUpdate only), so it is
+/// read from the pods: the revision most live pods not on the update revision run (the highest
+/// ordinal's on a tie), or the update revision when every pod runs it.
+pub fn base_revision(sts: &StatefulSet, pods: &[Pod]) -> Option<String> {
+    if update_strategy(sts) != ON_DELETE {
+        return current_revision(sts).map(str::to_owned);
+    }
+    let range = ordinal_range(sts);
+    let update = update_revision(sts);
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for (_, pod) in pods_of(sts, pods).into_iter().rev().filter(|(o, _)| range.contains(*o)) {
+        if let Some(r) = pod_revision(pod).filter(|r| Some(*r) != update) {
+            match counts.iter_mut().find(|(c, _)| *c == r) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((r, 1)),
+            }
+        }
+    }
+    // max_by_key keeps the last of equals: reversed, the first seen (highest ordinal) wins.
+    match counts.into_iter().rev().max_by_key(|(_, n)| *n) {
+        Some((r, _)) => Some(r.to_owned()),
+        None if range.replicas > 0 && !pods_of(sts, pods).is_empty() => update.map(str::to_owned),
+        None => current_revision(sts).or(update).map(str::to_owned),
+    }
 }
 
 /// Live pods of `sts` on its update revision, with their ordinals.
@@ -766,7 +853,15 @@ mod tests {
 
     fn decided(sts: &StatefulSet, pods: &[Pod], request: &Request) -> Result<Decision, Refusal> {
         decide(
-            &Cluster { namespace: None, sts, pods, events: &[], max_unavailable: None, revisions: &[] },
+            &Cluster {
+                namespace: None,
+                sts,
+                pods,
+                events: &[],
+                max_unavailable: None,
+                revisions: &[],
+                zones: None,
+            },
             request,
             now(),
         )
@@ -815,7 +910,7 @@ mod tests {
         let new = template(&web);
         let request = Request { template: Some(&new), ..Request::default() };
         let roll = roll(decided(&web, &pods(&web, &["web-old"; 4]), &request));
-        assert_eq!(roll.stage, Some(Stage { template: Some(new), partition: 4 }));
+        assert_eq!(roll.stage, Some(Stage { template: Some(new), partition: Some(4) }));
         assert_eq!(partitions(&roll.steps), [(1, 3, vec![3]), (2, 2, vec![2]), (3, 0, vec![1, 0])]);
         assert_eq!(roll.to_revision, None, "named once staged");
         assert_eq!(roll.settle_first, None);
@@ -828,7 +923,7 @@ mod tests {
     fn a_pending_update_is_picked_up_by_holding_every_pod_back() {
         let web = sts("web", 3).revisions("web-old", "web-new").partition(2).build();
         let roll = roll(decided(&web, &pods(&web, &["web-old", "web-old", "web-new"]), &Request::default()));
-        assert_eq!(roll.stage, Some(Stage { template: None, partition: 3 }));
+        assert_eq!(roll.stage, Some(Stage { template: None, partition: Some(3) }));
         assert_eq!(roll.to_revision.as_deref(), Some("web-new"));
         // web-2 already runs the update revision: no step names it again.
         assert_eq!(partitions(&roll.steps), [(1, 2, vec![]), (2, 1, vec![1]), (3, 0, vec![0])]);
@@ -865,7 +960,7 @@ mod tests {
         let new = template(&web);
         let request = Request { template: Some(&new), partition: Some(2), ..Request::default() };
         let roll = roll(decided(&web, &pods(&web, &["db-rev1"; 3]), &request));
-        assert_eq!(roll.stage.map(|s| s.partition), Some(3));
+        assert_eq!(roll.stage.and_then(|s| s.partition), Some(3));
         assert_eq!(partitions(&roll.steps), [(1, 2, vec![12])], "replica index 2 is ordinal 12");
     }
 
@@ -889,13 +984,125 @@ mod tests {
     }
 
     #[test]
+    fn an_on_delete_set_is_rolled_out_by_eviction_from_the_revision_its_pods_run() {
+        // The controller never promotes a revision to current under OnDelete: the current
+        // revision is stale, the pods say what runs.
+        let web = sts("web", 4).on_delete().revisions("web-ancient", "web-old").build();
+        let new = template(&web);
+        let request = Request { template: Some(&new), ..Request::default() };
+        let roll = roll(decided(&web, &pods(&web, &["web-old"; 4]), &request));
+        assert_eq!(roll.replace, Replace::Eviction);
+        assert_eq!(
+            roll.stage,
+            Some(Stage { template: Some(new), partition: None }),
+            "no partition under OnDelete"
+        );
+        assert_eq!(partitions(&roll.steps), [(1, 3, vec![3]), (2, 2, vec![2]), (3, 0, vec![1, 0])]);
+        assert_eq!((roll.pods_at_once, roll.partition), (1, 4));
+        assert_eq!(roll.from_revision.as_deref(), Some("web-old"));
+        let journal = roll.journal.unwrap();
+        assert_eq!((journal.partition_before, journal.from_revision.as_str()), (0, "web-old"));
+    }
+
+    #[test]
+    fn an_on_delete_update_someone_else_applied_is_picked_up_where_the_pods_stand() {
+        // The template changed; web-3 and web-2 were deleted by hand and came back updated.
+        let web = sts("web", 4).on_delete().revisions("web-old", "web-new").build();
+        let roll = roll(decided(
+            &web,
+            &pods(&web, &["web-old", "web-old", "web-new", "web-new"]),
+            &Request::default(),
+        ));
+        assert_eq!(roll.stage, None, "nothing to stage");
+        assert!(roll.journal.is_some(), "written before the first eviction");
+        assert_eq!(partitions(&roll.steps), [(3, 0, vec![1, 0])]);
+        assert_eq!(roll.partition, 2);
+        assert_eq!(roll.from_revision.as_deref(), Some("web-old"));
+        // Resumed (journal there): what was replaced is waited for first.
+        let resumed = sts("web", 4)
+            .on_delete()
+            .revisions("web-old", "web-new")
+            .annotation(ROLLOUT_ANNOTATION, &journal(0, false))
+            .build();
+        let resumed_pods = pods(&resumed, &["web-old", "web-old", "web-new", "web-new"]);
+        let again = self::roll(decided(&resumed, &resumed_pods, &Request::default()));
+        assert_eq!(again.settle_first.map(|s| s.ordinals), Some(vec![3, 2]));
+        assert_eq!(partitions(&again.steps), [(3, 0, vec![1, 0])]);
+    }
+
+    #[test]
+    fn an_on_delete_set_whose_pods_all_run_the_update_revision_has_nothing_to_do() {
+        let web = sts("web", 3).on_delete().revisions("web-ancient", "web-new").build();
+        assert_eq!(
+            decided(&web, &pods(&web, &["web-new"; 3]), &Request::default()).unwrap(),
+            Decision::NothingToDo { revision: "web-new".into() }
+        );
+    }
+
+    #[test]
+    fn an_on_delete_abort_evicts_back_to_the_journal_revision() {
+        let web = sts("web", 3)
+            .on_delete()
+            .revisions("web-ancient", "web-new")
+            .annotation(ROLLOUT_ANNOTATION, &journal(0, false))
+            .build();
+        let request = Request { abort: true, ..Request::default() };
+        match decided(&web, &pods(&web, &["web-old", "web-new", "web-new"]), &request).unwrap() {
+            Decision::Abort(abort) => {
+                assert_eq!(abort.replace, Replace::Eviction);
+                assert_eq!(abort.target, "web-old");
+                assert!(abort.restore_template);
+                assert_eq!((abort.rollback_partition, abort.partition), (0, 0), "no partition is written");
+            }
+            other => panic!("expected an abort, got {other:?}"),
+        }
+        // Without a journal, back to what most pods not on the update revision run.
+        let bare = sts("web", 3).on_delete().revisions("web-ancient", "web-new").build();
+        match decided(&bare, &pods(&bare, &["web-old", "web-old", "web-new"]), &request).unwrap() {
+            Decision::Abort(abort) => assert_eq!(abort.target, "web-old"),
+            other => panic!("expected an abort, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn by_zone_no_step_spans_two_zones() {
+        let web = sts("web", 4).on_delete().revisions("web-old", "web-old").build();
+        let new = template(&web);
+        let zones: BTreeMap<i32, Option<String>> = [(0, "a"), (1, "b"), (2, "a"), (3, "b")]
+            .into_iter()
+            .map(|(o, z)| (o, Some(z.to_owned())))
+            .collect();
+        let request = Request { template: Some(&new), by_zone: true, ..Request::default() };
+        let all = pods(&web, &["web-old"; 4]);
+        let cluster = Cluster {
+            namespace: None,
+            sts: &web,
+            pods: &all,
+            events: &[],
+            max_unavailable: None,
+            revisions: &[],
+            zones: Some(&zones),
+        };
+        let roll = roll(decide(&cluster, &request, now()));
+        assert_eq!(partitions(&roll.steps), [(1, 3, vec![3]), (2, 2, vec![1]), (3, 0, vec![2, 0])]);
+    }
+
+    #[test]
     fn refusals() {
         let web = sts("web", 3).build();
         let all = pods(&web, &["web-rev1"; 3]);
         let refused = |sts: &StatefulSet, request: Request| decided(sts, &all, &request).unwrap_err();
 
         let on_delete = sts("web", 3).on_delete().build();
-        assert!(matches!(refused(&on_delete, Request::default()), Refusal::OnDelete { .. }));
+        let explicit = Request { partition: Some(1), ..Request::default() };
+        assert!(matches!(refused(&on_delete, explicit), Refusal::PartitionOnDelete { .. }));
+        assert!(refused(&on_delete, explicit).is_usage());
+        let zoned = Request { by_zone: true, ..Request::default() };
+        assert!(matches!(refused(&web, zoned), Refusal::ZonesNeedOnDelete { .. }));
+        assert!(refused(&web, zoned).is_usage());
+        let hold = Request { hold: true, ..Request::default() };
+        let text = refused(&on_delete, hold).to_string();
+        assert!(text.contains("`kubectl stateful rollout web` steps it through"), "{text}");
         let recreate = sts("web", 3).recreate().build();
         let error = refused(&recreate, Request::default());
         assert!(matches!(error, Refusal::Recreate { replicas: 3, .. }));
@@ -1008,6 +1215,7 @@ mod tests {
             events: &[],
             max_unavailable: None,
             revisions: &[],
+            zones: None,
         };
         assert!(matches!(decide(&cluster, &Request::default(), now()), Err(Refusal::Deleting { .. })));
     }
@@ -1081,6 +1289,7 @@ mod tests {
                 events: &[failure],
                 max_unavailable: None,
                 revisions: &[],
+                zones: None,
             },
             &Request::default(),
             now(),
@@ -1128,6 +1337,7 @@ mod tests {
                 events: &[],
                 max_unavailable: Some(&honoured),
                 revisions: &[],
+                zones: None,
             };
             roll(decide(&cluster, &request, now()))
         };
@@ -1167,6 +1377,7 @@ mod tests {
             events: &[],
             max_unavailable: None,
             revisions: &revisions,
+            zones: None,
         };
         let roll = roll(decide(&cluster, &Request::default(), now()));
         assert_eq!(roll.warnings.len(), 1);

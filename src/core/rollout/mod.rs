@@ -6,11 +6,12 @@ pub mod conditions;
 pub mod decide;
 pub mod gates;
 pub mod journal;
+pub mod order;
 pub mod plan;
 pub mod template;
 
 pub use conditions::{PodProgress, StepVerdict, StepWatch};
-pub use decide::{Abort, Cluster, Decision, Refusal, Request, Roll, decide};
+pub use decide::{Abort, Cluster, Decision, Refusal, Replace, Request, Roll, decide};
 pub use journal::{Journal, ROLLOUT_ANNOTATION};
 pub use plan::{Step, Steps};
 pub use template::{TemplateError, parse_image, revision_template, with_images};

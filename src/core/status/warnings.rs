@@ -241,7 +241,7 @@ fn rollout_warnings(status: &StatefulSetStatus, sts: &StatefulSet, blockers: &[B
     let equivalent = status.revisions.same_template == Some(true);
     if let (true, Some(current)) = (equivalent && !older.is_empty(), &status.revisions.current) {
         // Not a pending update: the 1.33 → 1.34 upgrade case (kubernetes#134773).
-        let restart = if status.update_strategy.kind == ROLLING_UPDATE {
+        let restart = if status.update_strategy.kind == ROLLING_UPDATE || on_delete {
             format!("; `kubectl stateful rollout {name}` restarts them step by step")
         } else {
             String::new()
@@ -263,12 +263,16 @@ fn rollout_warnings(status: &StatefulSetStatus, sts: &StatefulSet, blockers: &[B
         let guide = if !blockers.is_empty() {
             "the controller is blocked (see below): fix that first; `kubectl stateful rollout` refuses until then"
                 .to_owned()
-        } else if on_delete {
-            let highest = older.iter().map(|p| p.name.as_str()).next_back().unwrap_or_default();
+        } else if on_delete && journal.is_some() {
             format!(
-                "OnDelete: the controller replaces a pod only once it is deleted; delete the {} pod(s) on older \
-                 revisions one at a time, highest ordinal first, waiting for each replacement to be Ready \
-                 (`kubectl delete pod {highest} -n {namespace}`)",
+                "OnDelete: a rollout by this tool replaces the pods by eviction; `kubectl stateful rollout {name} -n \
+                 {namespace}` resumes it, `--abort` rolls it back"
+            )
+        } else if on_delete {
+            format!(
+                "OnDelete: the controller replaces a pod only once it is deleted; `kubectl stateful rollout {name} -n \
+                 {namespace}` evicts the {} pod(s) on older revisions one at a time, highest ordinal first, waiting \
+                 for each replacement to be Ready",
                 older.len()
             )
         } else if status.update_strategy.kind == RECREATE {

@@ -1,0 +1,192 @@
+//! Rollouts of OnDelete StatefulSets, where the controller never replaces a pod until it is
+//! deleted: this tool replaces them, one at a time, through the Eviction API (`pods/eviction`,
+//! so PodDisruptionBudgets are honoured by the API server itself), and the controller
+//! re-creates each on the update revision. The order and the steps are the core's
+//! ([`crate::core::rollout::order`]); this is the I/O.
+
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::Pod;
+use kube::ResourceExt;
+
+use super::checks::RETRY;
+use super::execute::Executor;
+use super::report::Event;
+use super::wait::Waiter;
+use crate::apply::{Evicted, evict_exact};
+use crate::core::objects::{pod_ready, pod_revision, pods_of, terminating, update_revision};
+use crate::core::patches;
+use crate::core::rollout::Step;
+use crate::core::rollout::conditions::update_pending;
+use crate::core::rollout::gates::Gates;
+use crate::error::Result;
+
+/// How a pod was taken down for its replacement.
+pub(super) enum Replaced {
+    /// Evicted or deleted: the controller re-creates it.
+    Yes,
+    /// A PodDisruptionBudget kept refusing until the deadline; the reason.
+    Refused(String),
+    /// Not Ready and refused by a budget; the person did not consent to deleting it.
+    Declined(String),
+}
+
+impl Executor<'_, '_> {
+    /// One step of an OnDelete rollout: each pod of the step not on the update revision is
+    /// evicted, its replacement waited for (on the update revision, Ready, available) and the
+    /// gates run for it, one pod after the other; then the step's pods are watched for
+    /// `--pause`. `Some(reasons)` when it failed.
+    pub(super) async fn evict_step(
+        &mut self,
+        waiter: &mut Waiter,
+        mut sts: StatefulSet,
+        step: &Step,
+        total: usize,
+        gates: &Gates,
+        until: tokio::time::Instant,
+    ) -> Result<(StatefulSet, Option<Vec<String>>)> {
+        let label = format!("step {}/{total}", step.number);
+        for &ordinal in &step.ordinals {
+            let update = update_revision(&sts).map(str::to_owned);
+            let pods = waiter.pods();
+            let pod = pods_of(&sts, &pods).into_iter().find(|(o, _)| *o == ordinal).map(|(_, p)| p.clone());
+            if let Some(pod) = pod.filter(|p| pod_revision(p) != update.as_deref() && !terminating(p)) {
+                match self.replace_pod(&pod, gates.ignore_pdb, until).await? {
+                    Replaced::Yes => {}
+                    Replaced::Refused(reason) | Replaced::Declined(reason) => {
+                        return Ok((sts, Some(vec![reason])));
+                    }
+                }
+            }
+            let (next, failure) =
+                self.wait_pods(waiter, sts, label.clone(), &[ordinal], Duration::ZERO, until).await?;
+            sts = next;
+            if failure.is_some() {
+                return Ok((sts, failure));
+            }
+            if let Some(failure) = self.run_gates(&sts, gates, &[ordinal], step.number, until).await? {
+                return Ok((sts, Some(failure)));
+            }
+        }
+        let pause = self.pause();
+        if pause.is_zero() {
+            return Ok((sts, None));
+        }
+        self.wait_pods(waiter, sts, label, &step.ordinals, pause, until).await
+    }
+
+    /// Takes `pod` down so that the controller re-creates it: by eviction, waiting while a
+    /// PodDisruptionBudget refuses (each new reason reported) until `until`. A pod that is not
+    /// Ready serves nothing, and a budget may refuse its eviction for ever (its
+    /// `unhealthyPodEvictionPolicy`); it is deleted instead, after consent. With `ignore_pdb`,
+    /// every pod is deleted without eviction. Every delete is guarded by the pod's uid.
+    pub(super) async fn replace_pod(
+        &mut self,
+        pod: &Pod,
+        ignore_pdb: bool,
+        until: tokio::time::Instant,
+    ) -> Result<Replaced> {
+        let name = pod.name_any();
+        let revision = pod_revision(pod).unwrap_or("?").to_owned();
+        if ignore_pdb {
+            self.delete_pod(
+                pod,
+                format!("replaced without eviction (--ignore-pdb), was on revision {revision}"),
+            )
+            .await?;
+            return Ok(Replaced::Yes);
+        }
+        let mut said: Option<String> = None;
+        loop {
+            let what = format!("evict pod {name}");
+            let api: kube::Api<Pod> = kube::Api::namespaced(self.kube.once.clone(), &self.kube.namespace);
+            match evict_exact(&api, &name, pod.uid(), &what).await? {
+                Evicted::Now => {
+                    self.wrote = true;
+                    self.reporter.event(Event::PodEvicted { pod: name, revision })?;
+                    return Ok(Replaced::Yes);
+                }
+                // Gone or already replaced: the controller got there first.
+                Evicted::AlreadyGone | Evicted::Changed => return Ok(Replaced::Yes),
+                Evicted::Refused(reason) => {
+                    if !pod_ready(pod) {
+                        let question = format!(
+                            "{name} is not Ready and its eviction was refused ({reason}); it serves nothing. Delete it, \
+                             so that it comes back on the update revision?"
+                        );
+                        let yes = self.args.yes || self.consented_abort;
+                        if !self.reporter.suspend(|| self.term.confirm(yes, &question))? {
+                            return Ok(Replaced::Declined(format!(
+                                "{name} is not Ready and its eviction was refused ({reason}): delete it, or run \
+                                 `kubectl stateful rollout {} --abort`",
+                                self.name()
+                            )));
+                        }
+                        self.delete_pod(pod, format!("not Ready on revision {revision}, eviction refused"))
+                            .await?;
+                        return Ok(Replaced::Yes);
+                    }
+                    if said.as_ref() != Some(&reason) {
+                        self.reporter
+                            .event(Event::EvictionRefused { pod: name.clone(), reason: reason.clone() })?;
+                        said = Some(reason.clone());
+                    }
+                    if tokio::time::Instant::now() + RETRY >= until {
+                        return Ok(Replaced::Refused(format!(
+                            "the eviction of {name} was refused until the step timed out: {reason}"
+                        )));
+                    }
+                    self.sleep(RETRY).await?;
+                }
+            }
+        }
+    }
+
+    /// Deletes `pod`, only if it is still that pod (its uid), and reports why.
+    async fn delete_pod(&mut self, pod: &Pod, reason: String) -> Result<()> {
+        use crate::apply::{Deleted, Exact, delete_exact};
+        let name = pod.name_any();
+        let exact = Exact { uid: pod.uid(), ..Exact::default() };
+        if delete_exact(&self.kube.api::<Pod>(), &name, exact, &format!("delete pod {name}")).await?
+            == Deleted::Now
+        {
+            self.wrote = true;
+            self.reporter.event(Event::PodDeleted { pod: name, reason })?;
+        }
+        Ok(())
+    }
+
+    /// After the last step of an OnDelete rollout: every live pod runs the update revision (the
+    /// steps waited for each), so the journal goes. The controller never promotes the update
+    /// revision to current under OnDelete (kubernetes#73492); nothing waits for that.
+    pub(super) async fn finish_evicted(
+        &mut self,
+        waiter: &mut Waiter,
+        sts: StatefulSet,
+    ) -> Result<Option<StatefulSet>> {
+        if update_pending(&sts, &waiter.pods()) {
+            return Ok(None);
+        }
+        let sts = self.patch(&sts, patches::clear_journal(&sts), "clear the rollout journal").await?;
+        self.reporter.event(Event::Finished {
+            revision: update_revision(&sts).map(str::to_owned),
+            steps: self.steps_taken,
+            seconds: self.started.elapsed().as_secs_f64(),
+        })?;
+        Ok(Some(sts))
+    }
+}
+
+/// The live pods of `sts` not on `revision`, highest ordinal first: what an abort of an OnDelete
+/// rollout evicts back, in the order the controller would roll them back.
+pub(super) fn not_on(sts: &StatefulSet, pods: &[Pod], revision: &str) -> Vec<(i32, Pod)> {
+    let range = crate::core::objects::ordinal_range(sts);
+    let mut back: Vec<(i32, Pod)> = pods_of(sts, pods)
+        .into_iter()
+        .filter(|(o, p)| range.contains(*o) && pod_revision(p) != Some(revision) && !terminating(*p))
+        .map(|(o, p)| (o, p.clone()))
+        .collect();
+    back.sort_by_key(|(o, _)| std::cmp::Reverse(*o));
+    back
+}
