@@ -595,6 +595,7 @@ mod tests {
             .revisions("web-7d4b9c", "web-5f6a8e")
             .partition(2)
             .annotation("argocd.argoproj.io/tracking-id", "shop:apps/StatefulSet:default/web")
+            .container_ports(&[("http", 8080)])
             .build();
         // Argo CD applies the manifest (server-side); this tool moved the partition.
         web.metadata.managed_fields = Some(
@@ -624,13 +625,23 @@ mod tests {
             statefulsets: vec![web.clone()],
             pods,
             pvcs,
-            services: vec![service("web")],
+            services: vec![governing_service()],
             nodes: Some(vec![node("node-0", "True"), node("node-1", "Unknown")]),
             events: Some(Vec::new()),
             ..Default::default()
         };
         let now = Timestamp::from_second(created().as_second() + 3_700).unwrap();
         status::build(&web, &snapshot, &StatusOptions { cluster_domain: "cluster.local".into(), now })
+    }
+
+    /// Headless, with one port that the pods serve on another number (a headless Service
+    /// forwards nothing, so clients of the pods' names connect to 8080).
+    fn governing_service() -> k8s_openapi::api::core::v1::Service {
+        use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+        let mut svc = service("web");
+        svc.spec.as_mut().unwrap().ports =
+            Some(vec![service_port(Some("http"), 80, Some(IntOrString::String("http".into())))]);
+        svc
     }
 
     fn rendered(format: OutputFormat) -> String {

@@ -35,7 +35,10 @@ async fn healthy_statefulset_maps_every_ordinal_to_pod_dns_claim_and_volume() {
     assert_eq!(status["namespace"], env.ns.as_str());
     assert_eq!(
         status["service"],
-        json!({"name": "web", "exists": true, "headless": true, "selectsPods": true, "publishNotReadyAddresses": false})
+        json!({
+            "name": "web", "exists": true, "headless": true, "selectsPods": true, "publishNotReadyAddresses": false,
+            "ports": [{"name": null, "protocol": "TCP", "port": 80, "targetPort": 80}]
+        })
     );
     assert_eq!(status["replicas"]["ready"], 3);
     assert_eq!(status["replicas"]["pvcsBound"], 6);

@@ -125,6 +125,8 @@ pub struct RetentionPolicy {
     pub when_scaled: String,
 }
 
+/// The governing Service (`spec.serviceName`): whether the pods' DNS names resolve at all,
+/// and from when.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceStatus {
@@ -132,7 +134,28 @@ pub struct ServiceStatus {
     pub exists: bool,
     pub headless: Option<bool>,
     pub selects_pods: Option<bool>,
+    /// Whether a pod's name resolves before the pod is Ready (as soon as it has an IP): the
+    /// EndpointSlice controller marks every endpoint ready when this is set, and only Ready pods'
+    /// otherwise. `null` when the Service does not exist.
     pub publish_not_ready_addresses: Option<bool>,
+    /// `spec.ports`, in the Service's order; `null` when the Service does not exist.
+    pub ports: Option<Vec<ServicePortStatus>>,
+}
+
+/// One port of the governing Service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServicePortStatus {
+    /// `null` for a Service's only port when it is unnamed.
+    pub name: Option<String>,
+    /// `TCP` (the default), `UDP` or `SCTP`.
+    pub protocol: String,
+    /// `spec.ports[].port`.
+    pub port: i32,
+    /// The port this reaches on the pods, a number (see [`target_port`]): what a client of a
+    /// pod's own DNS name connects to, since a headless Service forwards nothing. `null` when a
+    /// named `targetPort` matches no container port of the pod template.
+    pub target_port: Option<i32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -592,6 +615,18 @@ fn service_status(sts: &StatefulSet, snapshot: &Snapshot) -> ServiceStatus {
             })
         }),
         publish_not_ready_addresses: spec.map(|s| s.publish_not_ready_addresses.unwrap_or(false)),
+        ports: spec.map(|s| {
+            s.ports
+                .iter()
+                .flatten()
+                .map(|p| ServicePortStatus {
+                    name: p.name.clone().filter(|n| !n.is_empty()),
+                    protocol: p.protocol.clone().unwrap_or_else(|| "TCP".to_owned()),
+                    port: p.port,
+                    target_port: target_port(sts, p),
+                })
+                .collect()
+        }),
     }
 }
 
@@ -697,6 +732,47 @@ mod tests {
             codes(&build(&web, &snap, &options())),
             [WarningCode::ServiceNotHeadless, WarningCode::ServiceSelectorMismatch]
         );
+    }
+
+    #[test]
+    fn service_ports_say_which_port_they_reach_on_the_pods() {
+        use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::{Int, String as Name};
+        let web = sts("web", 1)
+            .container_ports(&[("client", 2379), ("peer", 2380)])
+            .sidecar_ports(&[("metrics", 9100)]);
+        let web = web.build();
+        let mut svc = service("web");
+        let mut udp = service_port(Some("peer-udp"), 2380, Some(Name("peer".into())));
+        udp.protocol = Some("UDP".into());
+        svc.spec.as_mut().unwrap().ports = Some(vec![
+            service_port(Some("client"), 2379, None),
+            service_port(Some("peer"), 80, Some(Name("peer".into()))),
+            service_port(Some("metrics"), 9100, Some(Name("metrics".into()))),
+            service_port(Some("admin"), 8080, Some(Int(9000))),
+            service_port(Some("gone"), 7000, Some(Name("nosuch".into()))),
+            udp,
+        ]);
+        let mut snap = snapshot(&web, vec![pod(&web, 0).build()], vec![]);
+        snap.services = vec![svc];
+        let ports = build(&web, &snap, &options()).service.ports.unwrap();
+        let reached: Vec<(Option<&str>, i32, Option<i32>)> =
+            ports.iter().map(|p| (p.name.as_deref(), p.port, p.target_port)).collect();
+        assert_eq!(
+            reached,
+            [
+                (Some("client"), 2379, Some(2379)),
+                // A named targetPort is the container's port, whatever the Service's port says.
+                (Some("peer"), 80, Some(2380)),
+                // Sidecars' ports count, as the EndpointSlice controller counts them.
+                (Some("metrics"), 9100, Some(9100)),
+                (Some("admin"), 8080, Some(9000)),
+                (Some("gone"), 7000, None),
+                // The name matches, the protocol does not.
+                (Some("peer-udp"), 2380, None),
+            ]
+        );
+        snap.services.clear();
+        assert_eq!(build(&web, &snap, &options()).service.ports, None, "no Service: unknown");
     }
 
     #[test]
