@@ -349,15 +349,22 @@ fn write_header(w: &mut dyn Write, m: &StatefulSetStatus, now: Timestamp) -> io:
             let headless = if svc.headless == Some(true) { "headless" } else { "NOT headless" };
             let selects =
                 if svc.selects_pods == Some(true) { "selects the pods" } else { "does NOT select the pods" };
-            let unready = if svc.publish_not_ready_addresses == Some(true) {
-                ", publishes not-ready addresses"
-            } else {
-                ""
-            };
-            format!("{name} ({headless}, {selects}{unready})")
+            format!("{name} ({headless}, {selects})")
         }
     };
     rows.push(("Service", service));
+    // From when the pods' names resolve; only said when they resolve at all (the Service row
+    // and its warnings say why not).
+    if svc.exists && svc.headless == Some(true) && svc.selects_pods == Some(true) {
+        rows.push((
+            "Pod DNS",
+            match svc.publish_not_ready_addresses {
+                Some(true) => "names resolve before pods are Ready (publishNotReadyAddresses: true)",
+                _ => "names resolve once pods are Ready (publishNotReadyAddresses: false)",
+            }
+            .to_owned(),
+        ));
+    }
     rows.push(("PVCs", format!("{}/{} Bound", r.pvcs_bound, r.pvcs_expected)));
     let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0) + 2;
     for (key, value) in rows {
@@ -671,6 +678,24 @@ mod tests {
         let yaml: serde_json::Value = serde_saphyr::from_str(&rendered(OutputFormat::Yaml)).unwrap();
         let json: serde_json::Value = serde_json::from_str(&rendered(OutputFormat::Json)).unwrap();
         assert_eq!(yaml, json);
+    }
+
+    #[test]
+    fn the_pod_dns_row_says_from_when_names_resolve() {
+        let row = |model: &StatefulSetStatus| {
+            let mut out = Vec::new();
+            render(&mut out, model, OutputFormat::Table, false, created()).unwrap();
+            String::from_utf8(out).unwrap().lines().find(|l| l.starts_with("Pod DNS:")).map(str::to_owned)
+        };
+        let mut published = model();
+        published.service.publish_not_ready_addresses = Some(true);
+        assert_eq!(
+            row(&published).as_deref(),
+            Some("Pod DNS:         names resolve before pods are Ready (publishNotReadyAddresses: true)")
+        );
+        let mut not_headless = model();
+        not_headless.service.headless = Some(false);
+        assert_eq!(row(&not_headless), None, "no name resolves: the Service row says why");
     }
 
     #[test]

@@ -321,6 +321,16 @@ impl PodBuilder {
         self
     }
 
+    /// Pending and unscheduled: no node, no IP, not Ready.
+    pub fn unscheduled(mut self) -> Self {
+        self = self.ready(false);
+        self.0.spec.as_mut().unwrap().node_name = None;
+        let status = self.0.status.as_mut().unwrap();
+        status.phase = Some("Pending".to_owned());
+        status.pod_ip = None;
+        self
+    }
+
     pub fn mounting(mut self, claim: &str) -> Self {
         let spec = self.0.spec.as_mut().unwrap();
         spec.volumes.get_or_insert_with(Vec::new).push(Volume {

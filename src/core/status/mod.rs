@@ -252,6 +252,7 @@ pub enum WarningCode {
     PodMissing,
     PodNotReady,
     PodOnNotReadyNode,
+    NotReadyPodsUnresolvable,
     PvcMissing,
     PvcPending,
     PvcLost,
@@ -713,9 +714,177 @@ mod tests {
         assert_eq!(status.revisions.current.as_ref().map(|r| r.pods), Some(2));
         assert_eq!(
             codes(&status),
-            [WarningCode::PodNotReady, WarningCode::RolloutInProgress, WarningCode::RolloutStalled]
+            [
+                WarningCode::PodNotReady,
+                WarningCode::NotReadyPodsUnresolvable,
+                WarningCode::RolloutInProgress,
+                WarningCode::RolloutStalled
+            ]
         );
-        assert!(status.warnings[2].message.contains("forced rollback"), "{}", status.warnings[2].message);
+        assert!(status.warnings[3].message.contains("forced rollback"), "{}", status.warnings[3].message);
+    }
+
+    /// The bootstrap trap: a pod that is not Ready has no DNS record unless the Service
+    /// publishes not-Ready addresses, so peers that need it first cannot reach it.
+    #[test]
+    fn not_ready_pods_are_unresolvable_unless_the_service_publishes_them() {
+        struct Case {
+            what: &'static str,
+            sts: StatefulSet,
+            /// (ordinal, ready) of each pod; `build` changes them further.
+            pods: &'static [(i32, bool)],
+            build: fn(PodBuilder) -> PodBuilder,
+            publish: bool,
+            headless: bool,
+            /// The warning, and what its message must and must not say.
+            warned: Option<(&'static [&'static str], &'static [&'static str])>,
+        }
+        let ordered = sts("zk", 3).build();
+        let parallel = sts("zk", 3).parallel().build();
+        let cases = [
+            Case {
+                what: "OrderedReady bootstrap: zk-0 waits for peers the controller will not create",
+                sts: ordered.clone(),
+                pods: &[(0, false)],
+                build: |p| p,
+                publish: false,
+                headless: true,
+                warned: Some((
+                    &[
+                        "pod zk-0 is not Ready",
+                        "its DNS name does not resolve until it is Ready",
+                        "publishNotReadyAddresses: true on Service zk",
+                        r#"kubectl patch service zk -n default -p '{"spec":{"publishNotReadyAddresses":true}}'"#,
+                        "creates zk-1, zk-2 only once every pod before each is Ready",
+                        "podManagementPolicy: Parallel",
+                        "kubectl delete statefulset zk -n default --cascade=orphan",
+                    ],
+                    &[],
+                )),
+            },
+            Case {
+                what: "the same, with not-Ready addresses published",
+                sts: ordered.clone(),
+                pods: &[(0, false)],
+                build: |p| p,
+                publish: true,
+                headless: true,
+                warned: None,
+            },
+            Case {
+                what: "Parallel: every peer exists, two are not Ready",
+                sts: parallel.clone(),
+                pods: &[(0, true), (1, false), (2, false)],
+                build: |p| p,
+                publish: false,
+                headless: true,
+                warned: Some((
+                    &["pods zk-1, zk-2 are not Ready", "their DNS names do not resolve until they are Ready"],
+                    &["Parallel", "OrderedReady"],
+                )),
+            },
+            Case {
+                what: "OrderedReady with every pod created: nothing about the policy",
+                sts: ordered.clone(),
+                pods: &[(0, true), (1, true), (2, false)],
+                build: |p| p,
+                publish: false,
+                headless: true,
+                warned: Some((&["pod zk-2 is not Ready"], &["Parallel"])),
+            },
+            Case {
+                what: "every pod Ready",
+                sts: ordered.clone(),
+                pods: &[(0, true), (1, true), (2, true)],
+                build: |p| p,
+                publish: false,
+                headless: true,
+                warned: None,
+            },
+            Case {
+                what: "a pod being scaled away is not a peer",
+                sts: sts("zk", 1).build(),
+                pods: &[(0, true), (1, false)],
+                build: |p| p,
+                publish: false,
+                headless: true,
+                warned: None,
+            },
+            Case {
+                what: "no IP yet: publishing not-Ready addresses would not give it a record",
+                sts: ordered.clone(),
+                pods: &[(0, false)],
+                build: PodBuilder::unscheduled,
+                publish: false,
+                headless: true,
+                warned: None,
+            },
+            Case {
+                what: "being deleted: not a peer to wait for",
+                sts: ordered.clone(),
+                pods: &[(0, false)],
+                build: PodBuilder::terminating,
+                publish: false,
+                headless: true,
+                warned: None,
+            },
+            Case {
+                what: "on a lost node: no peer reaches it, DNS or not",
+                sts: ordered.clone(),
+                pods: &[(0, false)],
+                build: |p| p.node("node-down"),
+                publish: false,
+                headless: true,
+                warned: None,
+            },
+            Case {
+                what: "not headless: no name resolves, ServiceNotHeadless says so",
+                sts: parallel,
+                pods: &[(0, false), (1, true), (2, true)],
+                build: |p| p,
+                publish: false,
+                headless: false,
+                warned: None,
+            },
+        ];
+        for case in cases {
+            let pods = case
+                .pods
+                .iter()
+                .map(|(o, ready)| (case.build)(pod(&case.sts, *o).ready(*ready)).build())
+                .collect();
+            let mut snap = snapshot(&case.sts, pods, vec![]);
+            let spec = snap.services[0].spec.as_mut().unwrap();
+            spec.publish_not_ready_addresses = Some(case.publish);
+            if !case.headless {
+                spec.cluster_ip = Some("10.0.0.10".into());
+            }
+            let status = build(&case.sts, &snap, &options());
+            assert_eq!(status.service.publish_not_ready_addresses, Some(case.publish), "{}", case.what);
+            let found = status.warnings.iter().find(|w| w.code == WarningCode::NotReadyPodsUnresolvable);
+            match (case.warned, found) {
+                (None, None) => {}
+                (Some((says, never)), Some(warning)) => {
+                    for text in says {
+                        assert!(
+                            warning.message.contains(text),
+                            "{}: {text:?} in {}",
+                            case.what,
+                            warning.message
+                        );
+                    }
+                    for text in never {
+                        assert!(
+                            !warning.message.contains(text),
+                            "{}: no {text:?} in {}",
+                            case.what,
+                            warning.message
+                        );
+                    }
+                }
+                (expected, found) => panic!("{}: expected {expected:?}, found {found:?}", case.what),
+            }
+        }
     }
 
     #[test]
