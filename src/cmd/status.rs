@@ -13,8 +13,11 @@ use crate::core::facts::max_unavailable_matters;
 use crate::core::objects::{age, current_revision, selector, short_revision, update_revision};
 use crate::core::owners::{Manager, Owners};
 use crate::core::prune::describe_range;
-use crate::core::status::{self, ClaimStatus, OrdinalStatus, RevisionRole, StatefulSetStatus, StatusOptions};
-use crate::error::Result;
+use crate::core::status::dns::{PortSelector, dns_names};
+use crate::core::status::{
+    self, ClaimStatus, OrdinalStatus, RevisionRole, StatefulSetStatus, StatusOptions, WarningCode,
+};
+use crate::error::{Error, Result};
 use crate::fetch::{self, Extras, Scope};
 use crate::live::{self, Live};
 use crate::output::{
@@ -28,7 +31,12 @@ Show a StatefulSet ordinal by ordinal: each pod with its readiness, revision, no
 name, and each PVC from its volumeClaimTemplates with phase, capacity, StorageClass and PV. PVCs
 left behind by a scale-down and misconfigurations are flagged, each with what to do.
 
-Without NAME, one line per StatefulSet in the namespace (or all namespaces with -A).";
+Without NAME, one line per StatefulSet in the namespace (or all namespaces with -A).
+
+-o dns prints only the stable DNS names of the live ordinals, one a line, in ordinal order
+(with :PORT for --port), to build the peer list of clustered software. It refuses, with exit 1,
+when the names would not resolve: no governing Service, or one that is not headless or does not
+select the pods.";
 
 pub const EXAMPLES: &str = "\
 Examples:
@@ -36,7 +44,8 @@ Examples:
   kubectl stateful status web -o wide
   kubectl stateful status web -o json | jq '.ordinals[] | select(.pod.ready | not)'
   kubectl stateful status -A
-  kubectl stateful status web --watch";
+  kubectl stateful status web --watch
+  kubectl stateful status mongodb -o dns --port mongodb | paste -sd, -";
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -49,16 +58,46 @@ pub struct Args {
     pub all_namespaces: bool,
 
     /// Output format
-    #[arg(short, long, value_enum, default_value_t)]
+    #[arg(short, long, value_parser = OutputFormat::with_dns(), default_value = "table", requires_if("dns", "name"))]
     pub output: OutputFormat,
 
     /// Cluster domain used in the pods' DNS names
     #[arg(long, default_value = "cluster.local", value_name = "DOMAIN")]
     pub cluster_domain: String,
 
+    /// With -o dns, append :PORT to each name: a port number, or the name of a port of the
+    /// governing Service (the port it reaches on the pods)
+    #[arg(long, value_name = "NAME|NUMBER", value_parser = crate::cli::parse::port)]
+    pub port: Option<PortSelector>,
+
     /// Keep watching and redraw on every change (needs NAME)
     #[arg(short, long, requires = "name", conflicts_with = "all_namespaces")]
     pub watch: bool,
+}
+
+impl Args {
+    /// The combinations clap cannot express (it has no conflict on a value), refused before
+    /// any request: usage errors, worded as clap words its own.
+    fn check(&self) -> Result<()> {
+        let dns = self.output == OutputFormat::Dns;
+        // Without NAME clap says NAME is required; with -A (which conflicts with NAME) it does not.
+        if dns && self.all_namespaces {
+            return Err(Error::Usage(
+                "the argument '--output dns' cannot be used with '--all-namespaces' (see --help)".to_owned(),
+            ));
+        }
+        if dns && self.watch {
+            return Err(Error::Usage(
+                "the argument '--output dns' cannot be used with '--watch' (see --help)".to_owned(),
+            ));
+        }
+        if self.port.is_some() && !dns {
+            return Err(Error::Usage(
+                "the argument '--port <NAME|NUMBER>' requires '--output dns' (see --help)".to_owned(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Everything `status` reads for one StatefulSet.
@@ -73,6 +112,7 @@ const EXTRAS: Extras = Extras {
 };
 
 pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Streams) -> Result<()> {
+    args.check()?;
     let kube = kube_args.connect().await?;
     let options = |now| StatusOptions { cluster_domain: args.cluster_domain.clone(), now };
     let Some(name) = &args.name else {
@@ -99,8 +139,39 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
     let snapshot = fetch::snapshot_of(&kube, sts, EXTRAS).await?;
     let now = Timestamp::now();
     let model = status::build(&snapshot.statefulsets[0], &snapshot, &options(now));
+    if args.output == OutputFormat::Dns {
+        render_dns(&mut io.out, &model, args.port.as_ref())?;
+        warn_dns(&model, io);
+        return Ok(());
+    }
     note_degraded(&model, args.output, io);
     rendered(render(&mut io.out, &model, args.output, term.color, now))
+}
+
+/// With `-o dns`, what a person building a peer list must know, on stderr (stdout holds names
+/// only): that there are none, or that some will not resolve yet (the bootstrap trap).
+fn warn_dns(model: &StatefulSetStatus, io: &mut Streams) {
+    if model.replicas.desired == 0 {
+        io.note(format_args!("{} is scaled to 0: no live ordinals, no names", model.name));
+    }
+    for warning in model.warnings.iter().filter(|w| w.code == WarningCode::NotReadyPodsUnresolvable) {
+        io.warn(format_args!("{:?}: {}", warning.code, warning.message));
+    }
+}
+
+/// `-o dns`: the names [`dns_names`] gives for the model (one per live ordinal, with `:PORT`),
+/// one a line and nothing else, so `| paste -sd, -` joins them.
+///
+/// # Errors
+///
+/// [`Error::Dns`] when the names would not resolve or the port is unknown, before anything is
+/// written; [`Error::Output`] when stdout fails.
+pub fn render_dns(w: &mut dyn Write, model: &StatefulSetStatus, port: Option<&PortSelector>) -> Result<()> {
+    rendered(write_names(w, &dns_names(model, port)?))
+}
+
+fn write_names(w: &mut dyn Write, names: &[String]) -> io::Result<()> {
+    names.iter().try_for_each(|name| writeln!(w, "{name}"))
 }
 
 /// In table output, what could not be read is said once on stderr (JSON carries it as `notes`).
@@ -248,6 +319,11 @@ pub fn render(
 ) -> io::Result<()> {
     if write_document(w, format, STATUS, model)? {
         return Ok(());
+    }
+    if format == OutputFormat::Dns {
+        // `run` renders `-o dns` with its --port through `render_dns`; this is the same lines
+        // without a port, the refusal as the error's source.
+        return write_names(w, &dns_names(model, None).map_err(io::Error::other)?);
     }
     let wide = format == OutputFormat::Wide;
     write_header(w, model, now)?;

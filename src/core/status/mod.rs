@@ -10,6 +10,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use serde::Serialize;
 
+pub mod dns;
 mod warnings;
 
 use super::claims::{Claim, claims_of};
