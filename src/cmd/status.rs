@@ -140,12 +140,17 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
     let now = Timestamp::now();
     let model = status::build(&snapshot.statefulsets[0], &snapshot, &options(now));
     if args.output == OutputFormat::Dns {
-        render_dns(&mut io.out, &model, args.port.as_ref())?;
-        warn_dns(&model, io);
-        return Ok(());
+        return print_dns(&model, args.port.as_ref(), io);
     }
     note_degraded(&model, args.output, io);
     rendered(render(&mut io.out, &model, args.output, term.color, now))
+}
+
+/// `-o dns`: the names on stdout, then what a person building a peer list must know on stderr.
+fn print_dns(model: &StatefulSetStatus, port: Option<&PortSelector>, io: &mut Streams) -> Result<()> {
+    render_dns(&mut io.out, model, port)?;
+    warn_dns(model, io);
+    Ok(())
 }
 
 /// With `-o dns`, what a person building a peer list must know, on stderr (stdout holds names
@@ -670,6 +675,7 @@ mod tests {
     use super::*;
     use crate::core::fixtures::*;
     use crate::core::snapshot::Snapshot;
+    use crate::core::status::dns::DnsRefusal;
 
     /// A StatefulSet mid-canary with a scale-down leftover: every part of the table at once.
     fn model() -> StatefulSetStatus {
@@ -772,6 +778,27 @@ mod tests {
         let mut not_headless = model();
         not_headless.service.headless = Some(false);
         assert_eq!(row(&not_headless), None, "no name resolves: the Service row says why");
+    }
+
+    /// `-o dns --port http`: the names alone on stdout (the Service's port `http` reaches 8080
+    /// on the pods), the bootstrap trap for web-2 on stderr.
+    #[test]
+    fn dns() {
+        let (mut io, out, err) = Streams::captured();
+        print_dns(&model(), Some(&PortSelector::Name("http".into())), &mut io).unwrap();
+        insta::assert_snapshot!(out.text());
+        insta::assert_snapshot!("dns_stderr", err.text());
+    }
+
+    #[test]
+    fn dns_refused_writes_nothing() {
+        let mut missing = model();
+        missing.service.exists = false;
+        let (mut io, out, err) = Streams::captured();
+        let error = print_dns(&missing, None, &mut io).unwrap_err();
+        assert!(matches!(error, Error::Dns(DnsRefusal::ServiceMissing { .. })), "{error:?}");
+        assert_eq!(error.exit_code(), crate::error::exit::ERROR);
+        assert_eq!((out.text(), err.text()), (String::new(), String::new()));
     }
 
     #[test]
