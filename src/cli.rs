@@ -96,6 +96,11 @@ pub mod parse {
         Ok(text.to_owned())
     }
 
+    /// `--port`: a port number (1-65535) or a Service port name (see `PortSelector`).
+    pub fn port(text: &str) -> Result<crate::core::status::dns::PortSelector, String> {
+        text.parse()
+    }
+
     /// A namespace: a DNS-1123 label (at most 63 characters). Empty means "not given", as kubectl
     /// reads `-n ''`: the context's namespace, then `default`.
     pub fn namespace(text: &str) -> Result<String, String> {

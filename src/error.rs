@@ -2,6 +2,7 @@
 //! exists for every kind of failure code branches on; messages are one line.
 
 use crate::core::rollout::Refusal;
+use crate::core::status::dns::DnsRefusal;
 
 /// Exit codes: 0 success or stopped by the user's choice, 1 error, 2 usage, 3 a step failed or
 /// timed out with the state left safe, 130 interrupted (Ctrl-C, SIGTERM, SIGHUP).
@@ -64,6 +65,11 @@ pub enum Error {
     #[error(transparent)]
     Rollout(#[from] Refusal),
 
+    /// `status -o dns` prints no names: they would not resolve (exit 1), or `--port` names no
+    /// port of the Service (a usage error, exit 2).
+    #[error(transparent)]
+    Dns(#[from] DnsRefusal),
+
     /// Someone else changed the StatefulSet between our read and our write, or while we
     /// waited; nothing of theirs was overwritten, and the state is left as it stood (exit 3).
     /// `by` names the field manager that last wrote the fields a rollout writes, from
@@ -116,6 +122,7 @@ impl Error {
         match self {
             Error::Usage(_) => exit::USAGE,
             Error::Rollout(refusal) if refusal.is_usage() => exit::USAGE,
+            Error::Dns(refusal) if refusal.is_usage() => exit::USAGE,
             Error::StepFailed(_) | Error::Conflict { .. } => exit::STEP_FAILED,
             Error::Interrupted { .. } => exit::INTERRUPTED,
             Error::Stranded { error, .. } => error.exit_code(),
@@ -190,6 +197,15 @@ mod tests {
                 exit::INTERRUPTED,
             ),
             (Error::Refused("no".into()), exit::ERROR),
+            (Error::Dns(DnsRefusal::ServiceMissing { name: "zk".into(), service: "zk".into() }), exit::ERROR),
+            (
+                Error::Dns(DnsRefusal::NoSuchPort {
+                    service: "zk".into(),
+                    port: "peer".into(),
+                    ports: "client 2181/TCP".into(),
+                }),
+                exit::USAGE,
+            ),
             (
                 Error::Rollout(Refusal::PartitionOutOfRange {
                     name: "web".into(),

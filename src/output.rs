@@ -85,11 +85,33 @@ pub enum OutputFormat {
     Json,
     /// YAML, same schema as JSON
     Yaml,
+    /// One stable DNS name per line, for scripts (`status NAME` only). Not among the values
+    /// clap offers by default: the commands that take it parse `-o` with
+    /// [`OutputFormat::with_dns`], so the others reject it as an invalid value.
+    #[value(skip)]
+    Dns,
 }
 
 impl OutputFormat {
+    /// Output for programs: JSON, YAML and `dns` lines carry no notes for people and never prompt.
     pub fn is_machine(self) -> bool {
-        matches!(self, OutputFormat::Json | OutputFormat::Yaml)
+        matches!(self, OutputFormat::Json | OutputFormat::Yaml | OutputFormat::Dns)
+    }
+
+    /// The parser of `-o` for a command that also prints `dns`: every format, then `dns`, each
+    /// with its help, so `--help`, the usage error for a bad value and completion list it.
+    pub fn with_dns() -> impl clap::builder::TypedValueParser<Value = OutputFormat> {
+        use clap::ValueEnum;
+        use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+        let values = OutputFormat::value_variants()
+            .iter()
+            .filter_map(ValueEnum::to_possible_value)
+            .chain([PossibleValue::new("dns").help("One stable DNS name per line (needs NAME)")]);
+        PossibleValuesParser::new(values).map(|value| match value.as_str() {
+            "dns" => OutputFormat::Dns,
+            // Only the values above get here, and each of them is a variant's name.
+            other => OutputFormat::from_str(other, false).unwrap_or_default(),
+        })
     }
 }
 
@@ -143,7 +165,8 @@ pub fn write_yaml(w: &mut dyn Write, value: &impl Serialize) -> io::Result<()> {
     w.write_all(text.as_bytes())
 }
 
-/// Writes `kind` with `body` as JSON or YAML; false when `format` is a table format.
+/// Writes `kind` with `body` as JSON or YAML; false for any other format, which the caller
+/// draws itself.
 pub fn write_document(
     w: &mut dyn Write,
     format: OutputFormat,
@@ -154,7 +177,7 @@ pub fn write_document(
     match format {
         OutputFormat::Json => write_json(w, &document).map(|()| true),
         OutputFormat::Yaml => write_yaml(w, &document).map(|()| true),
-        OutputFormat::Table | OutputFormat::Wide => Ok(false),
+        OutputFormat::Table | OutputFormat::Wide | OutputFormat::Dns => Ok(false),
     }
 }
 

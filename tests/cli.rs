@@ -201,6 +201,19 @@ usage_errors! {
     usage_verbosity_not_a_number: ["-v", "x", "version", "--client"];
     usage_status_all_namespaces_with_name: ["status", "-A", "web"];
     usage_status_watch_without_name: ["status", "-w"];
+    // `-o dns` prints the names of one StatefulSet, once; `--port` only shapes those names.
+    usage_status_dns_without_name: ["status", "-o", "dns"];
+    usage_status_dns_all_namespaces: ["status", "-A", "-o", "dns"];
+    usage_status_dns_watch: ["status", "web", "-o", "dns", "--watch"];
+    usage_status_port_without_dns: ["status", "web", "--port", "mongodb"];
+    usage_status_port_with_json: ["status", "web", "-o", "json", "--port", "27017"];
+    usage_status_port_zero: ["status", "web", "-o", "dns", "--port", "0"];
+    usage_status_port_too_large: ["status", "web", "-o", "dns", "--port", "65536"];
+    usage_status_port_not_a_name: ["status", "web", "-o", "dns", "--port", "Mongo_DB"];
+    // Only `status` prints `dns`.
+    usage_version_output_dns: ["version", "-o", "dns"];
+    usage_prune_output_dns: ["pvc", "prune", "web", "-o", "dns"];
+    usage_recover_output_dns: ["recover", "pg-2", "-o", "dns"];
     usage_prune_all_namespaces_with_name: ["pvc", "prune", "-A", "web"];
     usage_recover_without_target: ["recover"];
     usage_recover_ordinal_not_a_number: ["recover", "pg", "--ordinal", "x"];
@@ -373,7 +386,10 @@ fn complete_a_prefix() {
 
 #[test]
 fn complete_output_formats() {
-    assert_eq!(complete("complete_output_formats", &["status", "-o", ""]), "table\nwide\njson\nyaml\n:4\n");
+    assert_eq!(
+        complete("complete_output_formats", &["status", "-o", ""]),
+        "table\nwide\njson\nyaml\ndns\n:4\n"
+    );
 }
 
 #[test]

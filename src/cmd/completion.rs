@@ -230,6 +230,9 @@ mod tests {
         assert_eq!(want("pvc "), Want::Words(vec!["prune".to_owned()]));
         assert_eq!(want("status web "), Want::Nothing);
         let Want::Words(formats) = want("status -o ") else { panic!() };
+        assert_eq!(formats, ["table", "wide", "json", "yaml", "dns"]);
+        // Only `status` prints `dns`.
+        let Want::Words(formats) = want("pvc prune web -o ") else { panic!() };
         assert_eq!(formats, ["table", "wide", "json", "yaml"]);
         let Want::Words(flags) = want("rollout web --") else { panic!() };
         assert!(flags.contains(&"--image".to_owned()) && flags.contains(&"--namespace".to_owned()));

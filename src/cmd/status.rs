@@ -13,8 +13,11 @@ use crate::core::facts::max_unavailable_matters;
 use crate::core::objects::{age, current_revision, selector, short_revision, update_revision};
 use crate::core::owners::{Manager, Owners};
 use crate::core::prune::describe_range;
-use crate::core::status::{self, ClaimStatus, OrdinalStatus, RevisionRole, StatefulSetStatus, StatusOptions};
-use crate::error::Result;
+use crate::core::status::dns::{PortSelector, dns_names};
+use crate::core::status::{
+    self, ClaimStatus, OrdinalStatus, RevisionRole, StatefulSetStatus, StatusOptions, WarningCode,
+};
+use crate::error::{Error, Result};
 use crate::fetch::{self, Extras, Scope};
 use crate::live::{self, Live};
 use crate::output::{
@@ -28,7 +31,12 @@ Show a StatefulSet ordinal by ordinal: each pod with its readiness, revision, no
 name, and each PVC from its volumeClaimTemplates with phase, capacity, StorageClass and PV. PVCs
 left behind by a scale-down and misconfigurations are flagged, each with what to do.
 
-Without NAME, one line per StatefulSet in the namespace (or all namespaces with -A).";
+Without NAME, one line per StatefulSet in the namespace (or all namespaces with -A).
+
+-o dns prints only the stable DNS names of the live ordinals, one a line, in ordinal order
+(with :PORT for --port), to build the peer list of clustered software. It refuses, with exit 1,
+when the names would not resolve: no governing Service, or one that is not headless or does not
+select the pods.";
 
 pub const EXAMPLES: &str = "\
 Examples:
@@ -36,7 +44,8 @@ Examples:
   kubectl stateful status web -o wide
   kubectl stateful status web -o json | jq '.ordinals[] | select(.pod.ready | not)'
   kubectl stateful status -A
-  kubectl stateful status web --watch";
+  kubectl stateful status web --watch
+  kubectl stateful status mongodb -o dns --port mongodb | paste -sd, -";
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -49,16 +58,46 @@ pub struct Args {
     pub all_namespaces: bool,
 
     /// Output format
-    #[arg(short, long, value_enum, default_value_t)]
+    #[arg(short, long, value_parser = OutputFormat::with_dns(), default_value = "table", requires_if("dns", "name"))]
     pub output: OutputFormat,
 
     /// Cluster domain used in the pods' DNS names
     #[arg(long, default_value = "cluster.local", value_name = "DOMAIN")]
     pub cluster_domain: String,
 
+    /// With -o dns, append :PORT to each name: a port number, or the name of a port of the
+    /// governing Service (the port it reaches on the pods)
+    #[arg(long, value_name = "NAME|NUMBER", value_parser = crate::cli::parse::port)]
+    pub port: Option<PortSelector>,
+
     /// Keep watching and redraw on every change (needs NAME)
     #[arg(short, long, requires = "name", conflicts_with = "all_namespaces")]
     pub watch: bool,
+}
+
+impl Args {
+    /// The combinations clap cannot express (it has no conflict on a value), refused before
+    /// any request: usage errors, worded as clap words its own.
+    fn check(&self) -> Result<()> {
+        let dns = self.output == OutputFormat::Dns;
+        // Without NAME clap says NAME is required; with -A (which conflicts with NAME) it does not.
+        if dns && self.all_namespaces {
+            return Err(Error::Usage(
+                "the argument '--output dns' cannot be used with '--all-namespaces' (see --help)".to_owned(),
+            ));
+        }
+        if dns && self.watch {
+            return Err(Error::Usage(
+                "the argument '--output dns' cannot be used with '--watch' (see --help)".to_owned(),
+            ));
+        }
+        if self.port.is_some() && !dns {
+            return Err(Error::Usage(
+                "the argument '--port <NAME|NUMBER>' requires '--output dns' (see --help)".to_owned(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Everything `status` reads for one StatefulSet.
@@ -73,6 +112,7 @@ const EXTRAS: Extras = Extras {
 };
 
 pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Streams) -> Result<()> {
+    args.check()?;
     let kube = kube_args.connect().await?;
     let options = |now| StatusOptions { cluster_domain: args.cluster_domain.clone(), now };
     let Some(name) = &args.name else {
@@ -99,8 +139,44 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
     let snapshot = fetch::snapshot_of(&kube, sts, EXTRAS).await?;
     let now = Timestamp::now();
     let model = status::build(&snapshot.statefulsets[0], &snapshot, &options(now));
+    if args.output == OutputFormat::Dns {
+        return print_dns(&model, args.port.as_ref(), io);
+    }
     note_degraded(&model, args.output, io);
     rendered(render(&mut io.out, &model, args.output, term.color, now))
+}
+
+/// `-o dns`: the names on stdout, then what a person building a peer list must know on stderr.
+fn print_dns(model: &StatefulSetStatus, port: Option<&PortSelector>, io: &mut Streams) -> Result<()> {
+    render_dns(&mut io.out, model, port)?;
+    warn_dns(model, io);
+    Ok(())
+}
+
+/// With `-o dns`, what a person building a peer list must know, on stderr (stdout holds names
+/// only): that there are none, or that some will not resolve yet (the bootstrap trap).
+fn warn_dns(model: &StatefulSetStatus, io: &mut Streams) {
+    if model.replicas.desired == 0 {
+        io.note(format_args!("{} is scaled to 0: no live ordinals, no names", model.name));
+    }
+    for warning in model.warnings.iter().filter(|w| w.code == WarningCode::NotReadyPodsUnresolvable) {
+        io.warn(format_args!("{:?}: {}", warning.code, warning.message));
+    }
+}
+
+/// `-o dns`: the names [`dns_names`] gives for the model (one per live ordinal, with `:PORT`),
+/// one a line and nothing else, so `| paste -sd, -` joins them.
+///
+/// # Errors
+///
+/// [`Error::Dns`] when the names would not resolve or the port is unknown, before anything is
+/// written; [`Error::Output`] when stdout fails.
+pub fn render_dns(w: &mut dyn Write, model: &StatefulSetStatus, port: Option<&PortSelector>) -> Result<()> {
+    rendered(write_names(w, &dns_names(model, port)?))
+}
+
+fn write_names(w: &mut dyn Write, names: &[String]) -> io::Result<()> {
+    names.iter().try_for_each(|name| writeln!(w, "{name}"))
 }
 
 /// In table output, what could not be read is said once on stderr (JSON carries it as `notes`).
@@ -249,6 +325,11 @@ pub fn render(
     if write_document(w, format, STATUS, model)? {
         return Ok(());
     }
+    if format == OutputFormat::Dns {
+        // `run` renders `-o dns` with its --port through `render_dns`; this is the same lines
+        // without a port, the refusal as the error's source.
+        return write_names(w, &dns_names(model, None).map_err(io::Error::other)?);
+    }
     let wide = format == OutputFormat::Wide;
     write_header(w, model, now)?;
     writeln!(w)?;
@@ -349,15 +430,22 @@ fn write_header(w: &mut dyn Write, m: &StatefulSetStatus, now: Timestamp) -> io:
             let headless = if svc.headless == Some(true) { "headless" } else { "NOT headless" };
             let selects =
                 if svc.selects_pods == Some(true) { "selects the pods" } else { "does NOT select the pods" };
-            let unready = if svc.publish_not_ready_addresses == Some(true) {
-                ", publishes not-ready addresses"
-            } else {
-                ""
-            };
-            format!("{name} ({headless}, {selects}{unready})")
+            format!("{name} ({headless}, {selects})")
         }
     };
     rows.push(("Service", service));
+    // From when the pods' names resolve; only said when they resolve at all (the Service row
+    // and its warnings say why not).
+    if svc.exists && svc.headless == Some(true) && svc.selects_pods == Some(true) {
+        rows.push((
+            "Pod DNS",
+            match svc.publish_not_ready_addresses {
+                Some(true) => "names resolve before pods are Ready (publishNotReadyAddresses: true)",
+                _ => "names resolve once pods are Ready (publishNotReadyAddresses: false)",
+            }
+            .to_owned(),
+        ));
+    }
     rows.push(("PVCs", format!("{}/{} Bound", r.pvcs_bound, r.pvcs_expected)));
     let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0) + 2;
     for (key, value) in rows {
@@ -587,6 +675,7 @@ mod tests {
     use super::*;
     use crate::core::fixtures::*;
     use crate::core::snapshot::Snapshot;
+    use crate::core::status::dns::DnsRefusal;
 
     /// A StatefulSet mid-canary with a scale-down leftover: every part of the table at once.
     fn model() -> StatefulSetStatus {
@@ -595,6 +684,7 @@ mod tests {
             .revisions("web-7d4b9c", "web-5f6a8e")
             .partition(2)
             .annotation("argocd.argoproj.io/tracking-id", "shop:apps/StatefulSet:default/web")
+            .container_ports(&[("http", 8080)])
             .build();
         // Argo CD applies the manifest (server-side); this tool moved the partition.
         web.metadata.managed_fields = Some(
@@ -624,13 +714,23 @@ mod tests {
             statefulsets: vec![web.clone()],
             pods,
             pvcs,
-            services: vec![service("web")],
+            services: vec![governing_service()],
             nodes: Some(vec![node("node-0", "True"), node("node-1", "Unknown")]),
             events: Some(Vec::new()),
             ..Default::default()
         };
         let now = Timestamp::from_second(created().as_second() + 3_700).unwrap();
         status::build(&web, &snapshot, &StatusOptions { cluster_domain: "cluster.local".into(), now })
+    }
+
+    /// Headless, with one port that the pods serve on another number (a headless Service
+    /// forwards nothing, so clients of the pods' names connect to 8080).
+    fn governing_service() -> k8s_openapi::api::core::v1::Service {
+        use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+        let mut svc = service("web");
+        svc.spec.as_mut().unwrap().ports =
+            Some(vec![service_port(Some("http"), 80, Some(IntOrString::String("http".into())))]);
+        svc
     }
 
     fn rendered(format: OutputFormat) -> String {
@@ -660,6 +760,45 @@ mod tests {
         let yaml: serde_json::Value = serde_saphyr::from_str(&rendered(OutputFormat::Yaml)).unwrap();
         let json: serde_json::Value = serde_json::from_str(&rendered(OutputFormat::Json)).unwrap();
         assert_eq!(yaml, json);
+    }
+
+    #[test]
+    fn the_pod_dns_row_says_from_when_names_resolve() {
+        let row = |model: &StatefulSetStatus| {
+            let mut out = Vec::new();
+            render(&mut out, model, OutputFormat::Table, false, created()).unwrap();
+            String::from_utf8(out).unwrap().lines().find(|l| l.starts_with("Pod DNS:")).map(str::to_owned)
+        };
+        let mut published = model();
+        published.service.publish_not_ready_addresses = Some(true);
+        assert_eq!(
+            row(&published).as_deref(),
+            Some("Pod DNS:         names resolve before pods are Ready (publishNotReadyAddresses: true)")
+        );
+        let mut not_headless = model();
+        not_headless.service.headless = Some(false);
+        assert_eq!(row(&not_headless), None, "no name resolves: the Service row says why");
+    }
+
+    /// `-o dns --port http`: the names alone on stdout (the Service's port `http` reaches 8080
+    /// on the pods), the bootstrap trap for web-2 on stderr.
+    #[test]
+    fn dns() {
+        let (mut io, out, err) = Streams::captured();
+        print_dns(&model(), Some(&PortSelector::Name("http".into())), &mut io).unwrap();
+        insta::assert_snapshot!(out.text());
+        insta::assert_snapshot!("dns_stderr", err.text());
+    }
+
+    #[test]
+    fn dns_refused_writes_nothing() {
+        let mut missing = model();
+        missing.service.exists = false;
+        let (mut io, out, err) = Streams::captured();
+        let error = print_dns(&missing, None, &mut io).unwrap_err();
+        assert!(matches!(error, Error::Dns(DnsRefusal::ServiceMissing { .. })), "{error:?}");
+        assert_eq!(error.exit_code(), crate::error::exit::ERROR);
+        assert_eq!((out.text(), err.text()), (String::new(), String::new()));
     }
 
     #[test]

@@ -8,11 +8,11 @@ use k8s_openapi::api::apps::v1::{
     StatefulSetStatus, StatefulSetUpdateStrategy,
 };
 use k8s_openapi::api::core::v1::{
-    Container, ContainerState, ContainerStateWaiting, ContainerStatus, Node, NodeCondition, NodeStatus,
-    ObjectReference, PersistentVolume, PersistentVolumeClaim, PersistentVolumeClaimSpec,
+    Container, ContainerPort, ContainerState, ContainerStateWaiting, ContainerStatus, Node, NodeCondition,
+    NodeStatus, ObjectReference, PersistentVolume, PersistentVolumeClaim, PersistentVolumeClaimSpec,
     PersistentVolumeClaimStatus, PersistentVolumeClaimVolumeSource, PersistentVolumeSpec,
-    PersistentVolumeStatus, Pod, PodCondition, PodSpec, PodStatus, PodTemplateSpec, Service, ServiceSpec,
-    Volume, VolumeResourceRequirements,
+    PersistentVolumeStatus, Pod, PodCondition, PodSpec, PodStatus, PodTemplateSpec, Service, ServicePort,
+    ServiceSpec, Volume, VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference, Time};
@@ -142,6 +142,32 @@ impl StsBuilder {
     pub fn recreate(mut self) -> Self {
         self.spec().update_strategy =
             Some(StatefulSetUpdateStrategy { type_: Some("Recreate".to_owned()), rolling_update: None });
+        self
+    }
+
+    pub fn parallel(mut self) -> Self {
+        self.spec().pod_management_policy = Some("Parallel".to_owned());
+        self
+    }
+
+    /// Named ports of container `app` (protocol TCP, the API server's default).
+    pub fn container_ports(mut self, ports: &[(&str, i32)]) -> Self {
+        let spec = self.spec().template.spec.as_mut().unwrap();
+        spec.containers[0].ports =
+            Some(ports.iter().map(|(name, port)| container_port(name, *port)).collect());
+        self
+    }
+
+    /// An init container with `restartPolicy: Always` (a sidecar) declaring the named ports.
+    pub fn sidecar_ports(mut self, ports: &[(&str, i32)]) -> Self {
+        let spec = self.spec().template.spec.as_mut().unwrap();
+        spec.init_containers = Some(vec![Container {
+            name: "sidecar".to_owned(),
+            image: Some("example.invalid/sidecar:v1".to_owned()),
+            restart_policy: Some("Always".to_owned()),
+            ports: Some(ports.iter().map(|(name, port)| container_port(name, *port)).collect()),
+            ..Default::default()
+        }]);
         self
     }
 
@@ -295,6 +321,16 @@ impl PodBuilder {
         self
     }
 
+    /// Pending and unscheduled: no node, no IP, not Ready.
+    pub fn unscheduled(mut self) -> Self {
+        self = self.ready(false);
+        self.0.spec.as_mut().unwrap().node_name = None;
+        let status = self.0.status.as_mut().unwrap();
+        status.phase = Some("Pending".to_owned());
+        status.pod_ip = None;
+        self
+    }
+
     pub fn mounting(mut self, claim: &str) -> Self {
         let spec = self.0.spec.as_mut().unwrap();
         spec.volumes.get_or_insert_with(Vec::new).push(Volume {
@@ -424,6 +460,26 @@ pub fn node(name: &str, ready: &str) -> Node {
             }]),
             ..Default::default()
         }),
+    }
+}
+
+fn container_port(name: &str, port: i32) -> ContainerPort {
+    ContainerPort {
+        name: Some(name.to_owned()),
+        container_port: port,
+        protocol: Some("TCP".to_owned()),
+        ..Default::default()
+    }
+}
+
+/// A Service port as the API server stores it: protocol TCP, `targetPort` defaulted to `port`.
+pub fn service_port(name: Option<&str>, port: i32, target: Option<IntOrString>) -> ServicePort {
+    ServicePort {
+        name: name.map(str::to_owned),
+        port,
+        protocol: Some("TCP".to_owned()),
+        target_port: Some(target.unwrap_or(IntOrString::Int(port))),
+        ..Default::default()
     }
 }
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod, ServicePort};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::jiff::Timestamp;
@@ -90,6 +90,33 @@ pub fn claim_templates(sts: &StatefulSet) -> Vec<&str> {
 
 pub fn selector(sts: &StatefulSet) -> Option<Selector> {
     sts.spec.as_ref().and_then(|s| Selector::try_from(s.selector.clone()).ok())
+}
+
+/// The port a Service port reaches on the pods of `sts`, which is what a client of a pod's own
+/// DNS name connects to (a headless Service forwards nothing): a numeric `targetPort` as it is;
+/// a named one looked up among the pod template's container ports of the Service port's
+/// protocol, in the containers and then in the sidecars (init containers with `restartPolicy:
+/// Always`); an unset one is the port itself (the API server's default). This is what the
+/// EndpointSlice controller does for each pod (`FindPort` in k8s.io/endpointslice, utils.go).
+/// `None` when no container port has that name: the pods publish no such port.
+pub fn target_port(sts: &StatefulSet, port: &ServicePort) -> Option<i32> {
+    let name = match &port.target_port {
+        None => return Some(port.port),
+        Some(IntOrString::Int(number)) => return Some(*number),
+        Some(IntOrString::String(name)) => name,
+    };
+    let protocol = port.protocol.as_deref().unwrap_or("TCP");
+    let spec = sts.spec.as_ref()?.template.spec.as_ref()?;
+    let sidecars =
+        spec.init_containers.iter().flatten().filter(|c| c.restart_policy.as_deref() == Some("Always"));
+    spec.containers
+        .iter()
+        .chain(sidecars)
+        .flat_map(|c| c.ports.iter().flatten())
+        .find(|p| {
+            p.name.as_deref() == Some(name.as_str()) && p.protocol.as_deref().unwrap_or("TCP") == protocol
+        })
+        .map(|p| p.container_port)
 }
 
 /// Labels of the pod template: what the governing Service must select.

@@ -7,6 +7,7 @@
 mod support;
 
 mod cluster;
+mod dns;
 mod faults;
 mod field;
 mod gates;

@@ -35,7 +35,10 @@ async fn healthy_statefulset_maps_every_ordinal_to_pod_dns_claim_and_volume() {
     assert_eq!(status["namespace"], env.ns.as_str());
     assert_eq!(
         status["service"],
-        json!({"name": "web", "exists": true, "headless": true, "selectsPods": true, "publishNotReadyAddresses": false})
+        json!({
+            "name": "web", "exists": true, "headless": true, "selectsPods": true, "publishNotReadyAddresses": false,
+            "ports": [{"name": null, "protocol": "TCP", "port": 80, "targetPort": 80}]
+        })
     );
     assert_eq!(status["replicas"]["ready"], 3);
     assert_eq!(status["replicas"]["pvcsBound"], 6);
@@ -166,7 +169,7 @@ async fn pod_that_is_not_ready_and_the_ordinals_it_blocks_are_shown() {
     // OrderedReady: the controller waits on web-0, so web-1 and web-2 are missing, not skipped.
     assert_eq!((ordinals[1]["pod"].clone(), ordinals[2]["pod"].clone()), (Value::Null, Value::Null));
     assert_eq!(ordinals[2]["pvcs"][0]["phase"], Value::Null);
-    assert_eq!(codes(&status), ["PodNotReady", "PodMissing", "PodMissing"]);
+    assert_eq!(codes(&status), ["PodNotReady", "PodMissing", "PodMissing", "NotReadyPodsUnresolvable"]);
 }
 
 #[tokio::test]

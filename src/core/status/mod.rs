@@ -10,6 +10,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use serde::Serialize;
 
+pub mod dns;
 mod warnings;
 
 use super::claims::{Claim, claims_of};
@@ -125,6 +126,8 @@ pub struct RetentionPolicy {
     pub when_scaled: String,
 }
 
+/// The governing Service (`spec.serviceName`): whether the pods' DNS names resolve at all,
+/// and from when.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceStatus {
@@ -132,7 +135,28 @@ pub struct ServiceStatus {
     pub exists: bool,
     pub headless: Option<bool>,
     pub selects_pods: Option<bool>,
+    /// Whether a pod's name resolves before the pod is Ready (as soon as it has an IP): the
+    /// EndpointSlice controller marks every endpoint ready when this is set, and only Ready pods'
+    /// otherwise. `null` when the Service does not exist.
     pub publish_not_ready_addresses: Option<bool>,
+    /// `spec.ports`, in the Service's order; `null` when the Service does not exist.
+    pub ports: Option<Vec<ServicePortStatus>>,
+}
+
+/// One port of the governing Service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServicePortStatus {
+    /// `null` for a Service's only port when it is unnamed.
+    pub name: Option<String>,
+    /// `TCP` (the default), `UDP` or `SCTP`.
+    pub protocol: String,
+    /// `spec.ports[].port`.
+    pub port: i32,
+    /// The port this reaches on the pods, a number (see [`target_port`]): what a client of a
+    /// pod's own DNS name connects to, since a headless Service forwards nothing. `null` when a
+    /// named `targetPort` matches no container port of the pod template.
+    pub target_port: Option<i32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -229,6 +253,7 @@ pub enum WarningCode {
     PodMissing,
     PodNotReady,
     PodOnNotReadyNode,
+    NotReadyPodsUnresolvable,
     PvcMissing,
     PvcPending,
     PvcLost,
@@ -592,6 +617,18 @@ fn service_status(sts: &StatefulSet, snapshot: &Snapshot) -> ServiceStatus {
             })
         }),
         publish_not_ready_addresses: spec.map(|s| s.publish_not_ready_addresses.unwrap_or(false)),
+        ports: spec.map(|s| {
+            s.ports
+                .iter()
+                .flatten()
+                .map(|p| ServicePortStatus {
+                    name: p.name.clone().filter(|n| !n.is_empty()),
+                    protocol: p.protocol.clone().unwrap_or_else(|| "TCP".to_owned()),
+                    port: p.port,
+                    target_port: target_port(sts, p),
+                })
+                .collect()
+        }),
     }
 }
 
@@ -678,9 +715,177 @@ mod tests {
         assert_eq!(status.revisions.current.as_ref().map(|r| r.pods), Some(2));
         assert_eq!(
             codes(&status),
-            [WarningCode::PodNotReady, WarningCode::RolloutInProgress, WarningCode::RolloutStalled]
+            [
+                WarningCode::PodNotReady,
+                WarningCode::NotReadyPodsUnresolvable,
+                WarningCode::RolloutInProgress,
+                WarningCode::RolloutStalled
+            ]
         );
-        assert!(status.warnings[2].message.contains("forced rollback"), "{}", status.warnings[2].message);
+        assert!(status.warnings[3].message.contains("forced rollback"), "{}", status.warnings[3].message);
+    }
+
+    /// The bootstrap trap: a pod that is not Ready has no DNS record unless the Service
+    /// publishes not-Ready addresses, so peers that need it first cannot reach it.
+    #[test]
+    fn not_ready_pods_are_unresolvable_unless_the_service_publishes_them() {
+        struct Case {
+            what: &'static str,
+            sts: StatefulSet,
+            /// (ordinal, ready) of each pod; `build` changes them further.
+            pods: &'static [(i32, bool)],
+            build: fn(PodBuilder) -> PodBuilder,
+            publish: bool,
+            headless: bool,
+            /// The warning, and what its message must and must not say.
+            warned: Option<(&'static [&'static str], &'static [&'static str])>,
+        }
+        let ordered = sts("zk", 3).build();
+        let parallel = sts("zk", 3).parallel().build();
+        let cases = [
+            Case {
+                what: "OrderedReady bootstrap: zk-0 waits for peers the controller will not create",
+                sts: ordered.clone(),
+                pods: &[(0, false)],
+                build: |p| p,
+                publish: false,
+                headless: true,
+                warned: Some((
+                    &[
+                        "pod zk-0 is not Ready",
+                        "its DNS name does not resolve until it is Ready",
+                        "publishNotReadyAddresses: true on Service zk",
+                        r#"kubectl patch service zk -n default -p '{"spec":{"publishNotReadyAddresses":true}}'"#,
+                        "creates zk-1, zk-2 only once every pod before each is Ready",
+                        "podManagementPolicy: Parallel",
+                        "kubectl delete statefulset zk -n default --cascade=orphan",
+                    ],
+                    &[],
+                )),
+            },
+            Case {
+                what: "the same, with not-Ready addresses published",
+                sts: ordered.clone(),
+                pods: &[(0, false)],
+                build: |p| p,
+                publish: true,
+                headless: true,
+                warned: None,
+            },
+            Case {
+                what: "Parallel: every peer exists, two are not Ready",
+                sts: parallel.clone(),
+                pods: &[(0, true), (1, false), (2, false)],
+                build: |p| p,
+                publish: false,
+                headless: true,
+                warned: Some((
+                    &["pods zk-1, zk-2 are not Ready", "their DNS names do not resolve until they are Ready"],
+                    &["Parallel", "OrderedReady"],
+                )),
+            },
+            Case {
+                what: "OrderedReady with every pod created: nothing about the policy",
+                sts: ordered.clone(),
+                pods: &[(0, true), (1, true), (2, false)],
+                build: |p| p,
+                publish: false,
+                headless: true,
+                warned: Some((&["pod zk-2 is not Ready"], &["Parallel"])),
+            },
+            Case {
+                what: "every pod Ready",
+                sts: ordered.clone(),
+                pods: &[(0, true), (1, true), (2, true)],
+                build: |p| p,
+                publish: false,
+                headless: true,
+                warned: None,
+            },
+            Case {
+                what: "a pod being scaled away is not a peer",
+                sts: sts("zk", 1).build(),
+                pods: &[(0, true), (1, false)],
+                build: |p| p,
+                publish: false,
+                headless: true,
+                warned: None,
+            },
+            Case {
+                what: "no IP yet: publishing not-Ready addresses would not give it a record",
+                sts: ordered.clone(),
+                pods: &[(0, false)],
+                build: PodBuilder::unscheduled,
+                publish: false,
+                headless: true,
+                warned: None,
+            },
+            Case {
+                what: "being deleted: not a peer to wait for",
+                sts: ordered.clone(),
+                pods: &[(0, false)],
+                build: PodBuilder::terminating,
+                publish: false,
+                headless: true,
+                warned: None,
+            },
+            Case {
+                what: "on a lost node: no peer reaches it, DNS or not",
+                sts: ordered.clone(),
+                pods: &[(0, false)],
+                build: |p| p.node("node-down"),
+                publish: false,
+                headless: true,
+                warned: None,
+            },
+            Case {
+                what: "not headless: no name resolves, ServiceNotHeadless says so",
+                sts: parallel,
+                pods: &[(0, false), (1, true), (2, true)],
+                build: |p| p,
+                publish: false,
+                headless: false,
+                warned: None,
+            },
+        ];
+        for case in cases {
+            let pods = case
+                .pods
+                .iter()
+                .map(|(o, ready)| (case.build)(pod(&case.sts, *o).ready(*ready)).build())
+                .collect();
+            let mut snap = snapshot(&case.sts, pods, vec![]);
+            let spec = snap.services[0].spec.as_mut().unwrap();
+            spec.publish_not_ready_addresses = Some(case.publish);
+            if !case.headless {
+                spec.cluster_ip = Some("10.0.0.10".into());
+            }
+            let status = build(&case.sts, &snap, &options());
+            assert_eq!(status.service.publish_not_ready_addresses, Some(case.publish), "{}", case.what);
+            let found = status.warnings.iter().find(|w| w.code == WarningCode::NotReadyPodsUnresolvable);
+            match (case.warned, found) {
+                (None, None) => {}
+                (Some((says, never)), Some(warning)) => {
+                    for text in says {
+                        assert!(
+                            warning.message.contains(text),
+                            "{}: {text:?} in {}",
+                            case.what,
+                            warning.message
+                        );
+                    }
+                    for text in never {
+                        assert!(
+                            !warning.message.contains(text),
+                            "{}: no {text:?} in {}",
+                            case.what,
+                            warning.message
+                        );
+                    }
+                }
+                (expected, found) => panic!("{}: expected {expected:?}, found {found:?}", case.what),
+            }
+        }
     }
 
     #[test]
@@ -697,6 +902,47 @@ mod tests {
             codes(&build(&web, &snap, &options())),
             [WarningCode::ServiceNotHeadless, WarningCode::ServiceSelectorMismatch]
         );
+    }
+
+    #[test]
+    fn service_ports_say_which_port_they_reach_on_the_pods() {
+        use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::{Int, String as Name};
+        let web = sts("web", 1)
+            .container_ports(&[("client", 2379), ("peer", 2380)])
+            .sidecar_ports(&[("metrics", 9100)]);
+        let web = web.build();
+        let mut svc = service("web");
+        let mut udp = service_port(Some("peer-udp"), 2380, Some(Name("peer".into())));
+        udp.protocol = Some("UDP".into());
+        svc.spec.as_mut().unwrap().ports = Some(vec![
+            service_port(Some("client"), 2379, None),
+            service_port(Some("peer"), 80, Some(Name("peer".into()))),
+            service_port(Some("metrics"), 9100, Some(Name("metrics".into()))),
+            service_port(Some("admin"), 8080, Some(Int(9000))),
+            service_port(Some("gone"), 7000, Some(Name("nosuch".into()))),
+            udp,
+        ]);
+        let mut snap = snapshot(&web, vec![pod(&web, 0).build()], vec![]);
+        snap.services = vec![svc];
+        let ports = build(&web, &snap, &options()).service.ports.unwrap();
+        let reached: Vec<(Option<&str>, i32, Option<i32>)> =
+            ports.iter().map(|p| (p.name.as_deref(), p.port, p.target_port)).collect();
+        assert_eq!(
+            reached,
+            [
+                (Some("client"), 2379, Some(2379)),
+                // A named targetPort is the container's port, whatever the Service's port says.
+                (Some("peer"), 80, Some(2380)),
+                // Sidecars' ports count, as the EndpointSlice controller counts them.
+                (Some("metrics"), 9100, Some(9100)),
+                (Some("admin"), 8080, Some(9000)),
+                (Some("gone"), 7000, None),
+                // The name matches, the protocol does not.
+                (Some("peer-udp"), 2380, None),
+            ]
+        );
+        snap.services.clear();
+        assert_eq!(build(&web, &snap, &options()).service.ports, None, "no Service: unknown");
     }
 
     #[test]

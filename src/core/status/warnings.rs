@@ -34,6 +34,7 @@ pub(super) fn warnings(
         deletion_warnings(status),
         service_warnings(status),
         pod_warnings(status, nodes, &blockers, now),
+        dns_warnings(status),
         controller_warnings(sts, snapshot, &blockers, now),
         rollout_warnings(status, sts, &blockers),
         version_warnings(sts, snapshot),
@@ -191,6 +192,60 @@ fn pod_warnings(
         }
     }
     out
+}
+
+/// The bootstrap trap (kubernetes#58662, #92559): a Service that publishes only Ready pods
+/// gives a pod that is not Ready no DNS record, so peers that must reach it before it can be
+/// Ready (a cluster forming or rejoining its quorum) never can. Raised only when the names
+/// resolve at all (the Service warnings cover the rest) and for pods that publishing not-Ready
+/// addresses would make resolvable now: with an IP, not being deleted, on a node not known to be
+/// down (the EndpointSlice controller publishes no pod without an IP, and no peer reaches a pod
+/// on a lost node either way).
+fn dns_warnings(status: &StatefulSetStatus) -> Found {
+    let svc = &status.service;
+    let Some(service) = svc.name.as_deref() else { return Found::new() };
+    let resolves = svc.exists && svc.headless == Some(true) && svc.selects_pods == Some(true);
+    if !resolves || svc.publish_not_ready_addresses != Some(false) {
+        return Found::new();
+    }
+    let live = || status.ordinals.iter().filter(|o| o.live);
+    let not_ready: Vec<&str> = live()
+        .filter_map(|o| o.pod.as_ref())
+        .filter(|p| !p.ready && p.ip.is_some() && p.node_ready != Some(false))
+        .filter(|p| !matches!(p.status.as_str(), "Terminating" | "Unknown"))
+        .map(|p| p.name.as_str())
+        .collect();
+    if not_ready.is_empty() {
+        return Found::new();
+    }
+    let namespace = &status.namespace;
+    let (pods, names, they, them) = match not_ready.as_slice() {
+        [one] => (format!("pod {one} is"), "its DNS name does", "it is", "it"),
+        many => (format!("pods {} are", many.join(", ")), "their DNS names do", "they are", "them"),
+    };
+    let mut message = format!(
+        "{pods} not Ready and Service {service} publishes only Ready pods: {names} not resolve until {they} \
+         Ready, so peers that must reach {them} before then (a cluster forming or rejoining its quorum) cannot; if \
+         this software needs that, set publishNotReadyAddresses: true on Service {service} (`kubectl patch \
+         service {service} -n {namespace} -p '{{\"spec\":{{\"publishNotReadyAddresses\":true}}}}'`, or in its \
+         manifest)"
+    );
+    // Under OrderedReady the peers may not even exist yet: publishing the first pod's name does
+    // not create them.
+    let missing: Vec<String> =
+        live().filter(|o| o.pod.is_none()).map(|o| pod_name(&status.name, o.ordinal)).collect();
+    if status.pod_management_policy == ORDERED_READY && !missing.is_empty() {
+        message.push_str(&format!(
+            "; under OrderedReady the controller creates {} only once every pod before {} is Ready, so software \
+             that needs its peers to become Ready also needs podManagementPolicy: Parallel, which is immutable: \
+             re-create the StatefulSet with it (`kubectl delete statefulset {} -n {namespace} --cascade=orphan` \
+             leaves the pods and claims to the new one)",
+            missing.join(", "),
+            if missing.len() == 1 { "it" } else { "each" },
+            status.name
+        ));
+    }
+    vec![(WarningCode::NotReadyPodsUnresolvable, message)]
 }
 
 /// What keeps the controller from making progress: its failures, and pods it cannot update.
