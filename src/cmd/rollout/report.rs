@@ -370,11 +370,14 @@ fn write_eviction_plan(w: &mut dyn Write, name: &str, plan: &Event) -> io::Resul
     let short = |r: &Option<String>| r.as_deref().map(|r| short_revision(name, r).to_owned());
     writeln!(
         w,
-        "Rollout of {name} (OnDelete): revision {} -> {}, {replicas} replicas, {} on the update revision now; \
-         each pod is evicted in turn and re-created by the controller",
+        "Rollout of {name} (OnDelete): revision {} -> {}, {replicas} replicas{}; each pod is evicted in turn \
+         (PodDisruptionBudgets apply) and re-created by the controller",
         short(from_revision).unwrap_or_else(|| "?".into()),
         short(to_revision).unwrap_or_else(|| "(staged next)".into()),
-        replicas - partition,
+        match replicas - partition {
+            0 => String::new(),
+            n => format!(", {n} on the update revision already"),
+        },
     )?;
     if !gates.is_default() {
         writeln!(w, "Gates after each pod: {}", gates.describe())?;
@@ -570,6 +573,57 @@ mod tests {
         let (out, err) = transcript(Format::Text);
         insta::assert_snapshot!("text_stdout", out);
         insta::assert_snapshot!("text_stderr", err);
+    }
+
+    /// An OnDelete rollout and its abort, as people read them: evictions, no partition.
+    #[test]
+    fn eviction_transcript() {
+        use crate::core::rollout::order::{eviction_plan, replacement_order};
+        let order = replacement_order(OrdinalRange { start: 0, replicas: 3 }, None);
+        let events = vec![
+            Event::Plan {
+                from_revision: Some("etcd-6dc967".into()),
+                to_revision: None,
+                replicas: 3,
+                partition: 3,
+                replace: Replace::Eviction,
+                staged_partition: Some(3),
+                steps: eviction_plan(&order, &Steps::default().0, &[]),
+                pods_at_once: 1,
+                gates: Gates::default(),
+            },
+            Event::Staged { revision: Some("etcd-5f6a8e".into()), partition: 3 },
+            Event::StepStarted { step: 1, steps: 3, partition: 2, ordinals: vec![2] },
+            Event::EvictionRefused {
+                pod: "etcd-2".into(),
+                reason:
+                    "Cannot evict pod as it would violate the pod's disruption budget: The disruption budget \
+                         etcd needs 3 healthy pods and has 3 currently"
+                        .into(),
+            },
+            Event::PodEvicted { pod: "etcd-2".into(), revision: "etcd-6dc967".into() },
+            Event::PodUpdated { pod: "etcd-2".into(), revision: Some("etcd-5f6a8e".into()) },
+            Event::PodReady { pod: "etcd-2".into() },
+            Event::StepDone { step: 1, steps: 3, partition: 2, seconds: 4.2 },
+            Event::Stopped { partition: 2, reason: "stopped with 1 of 3 pods on the update revision".into() },
+            Event::AbortPlanned {
+                revision: "etcd-6dc967".into(),
+                rollback_partition: 0,
+                partition: 0,
+                restore_template: true,
+            },
+            Event::PodEvicted { pod: "etcd-2".into(), revision: "etcd-5f6a8e".into() },
+            Event::PodRolledBack { pod: "etcd-2".into(), revision: "etcd-6dc967".into() },
+            Event::Aborted { revision: "etcd-6dc967".into(), partition: 0, seconds: 3.1 },
+        ];
+        let (mut io, out, err) = Streams::captured();
+        let term = Terminal { interactive: false, color: false, animate: false };
+        let mut reporter = Reporter::new(Format::Text, "db", "etcd", &term, &mut io).with_clock(noon);
+        for event in events {
+            reporter.event(event).unwrap();
+        }
+        insta::assert_snapshot!("eviction_stdout", out.text());
+        insta::assert_snapshot!("eviction_stderr", err.text());
     }
 
     #[test]
