@@ -108,7 +108,8 @@ async fn exec_runs_in_every_pod_and_tests_choose_what_passes_per_pod() {
 
     // The cluster-wide default (tests/cluster/exec.yaml): the command runs on this machine in
     // the cluster's own exec/ directory; stdout and stderr come back apart.
-    let ran = env.exec("web-0", &["sh", "-c", "echo out; echo err >&2; echo $KWOK_EXEC; basename $PWD"]).await;
+    let ran =
+        env.exec("web-0", &["sh", "-c", "echo out; echo err >&2; echo $KWOK_EXEC; basename $PWD"]).await;
     assert!(ran.success(), "{ran:?}");
     assert_eq!((ran.stdout.as_str(), ran.stderr.as_str()), ("out\ncluster\nexec\n", "err\n"));
 
@@ -138,9 +139,11 @@ async fn exec_runs_in_every_pod_and_tests_choose_what_passes_per_pod() {
     let uid = env.api::<Pod>().get("web-1").await.unwrap().uid();
     env.api::<Pod>().delete("web-1", &Default::default()).await.unwrap();
     wait_until(Duration::from_secs(30), || async {
-        env.api::<Pod>().get_opt("web-1").await.unwrap().is_some_and(|p| {
-            p.uid() != uid && p.status.and_then(|s| s.phase).as_deref() == Some("Running")
-        })
+        env.api::<Pod>()
+            .get_opt("web-1")
+            .await
+            .unwrap()
+            .is_some_and(|p| p.uid() != uid && p.status.and_then(|s| s.phase).as_deref() == Some("Running"))
     })
     .await;
     std::fs::remove_file(dir1.join("fail")).unwrap();

@@ -235,7 +235,14 @@ async fn a_failing_exec_gate_stops_the_rollout_at_the_canary() {
     std::fs::write(env.exec_dir("web-2").await.join("lagging"), "").unwrap();
     let output = env
         .plugin()
-        .args(["rollout", "web", "--image", &format!("app={}", v("app:v2")), "--gate-exec", REPLICA_CAUGHT_UP])
+        .args([
+            "rollout",
+            "web",
+            "--image",
+            &format!("app={}", v("app:v2")),
+            "--gate-exec",
+            REPLICA_CAUGHT_UP,
+        ])
         .args(["--timeout", "8s", "--gate-timeout", "2s", "--yes", "-o", "json"])
         .output()
         .unwrap();
@@ -245,7 +252,10 @@ async fn a_failing_exec_gate_stops_the_rollout_at_the_canary() {
     let failed = named(&events, "gateFailed");
     assert!(!failed.is_empty(), "{events:?}");
     assert!(failed.iter().all(|e| e["pod"] == "web-2"), "{failed:?}");
-    assert!(failed.iter().all(|e| e["output"].as_str().unwrap().contains("web-2: replica 42 s behind")), "{failed:?}");
+    assert!(
+        failed.iter().all(|e| e["output"].as_str().unwrap().contains("web-2: replica 42 s behind")),
+        "{failed:?}"
+    );
     assert_eq!(partition(&sts(&env, "web").await), 2, "step 1 released web-2 only");
     let images: Vec<String> = images(&env).await.into_iter().map(|(_, image)| image).collect();
     assert_eq!(images, [v("app:v1"), v("app:v1"), v("app:v2")]);
@@ -259,7 +269,14 @@ async fn a_failing_exec_gate_with_on_failure_abort_rolls_back() {
     std::fs::write(env.exec_dir("web-2").await.join("lagging"), "").unwrap();
     let output = env
         .plugin()
-        .args(["rollout", "web", "--image", &format!("app={}", v("app:v2")), "--gate-exec", REPLICA_CAUGHT_UP])
+        .args([
+            "rollout",
+            "web",
+            "--image",
+            &format!("app={}", v("app:v2")),
+            "--gate-exec",
+            REPLICA_CAUGHT_UP,
+        ])
         .args(["--on-failure", "abort", "--timeout", "8s", "--gate-timeout", "2s", "--yes"])
         .output()
         .unwrap();

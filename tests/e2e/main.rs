@@ -14,6 +14,7 @@ mod gitops;
 mod hostile;
 mod prune;
 mod recover;
+mod resize;
 mod rollout;
 mod status;
 mod versions;

@@ -403,7 +403,8 @@ impl Env {
         let status = process.take_status().expect("a status channel");
         let (mut out, mut err) = (process.stdout().expect("stdout"), process.stderr().expect("stderr"));
         let (mut stdout, mut stderr) = (String::new(), String::new());
-        let (read_out, read_err) = tokio::join!(out.read_to_string(&mut stdout), err.read_to_string(&mut stderr));
+        let (read_out, read_err) =
+            tokio::join!(out.read_to_string(&mut stdout), err.read_to_string(&mut stderr));
         read_out.expect("read stdout");
         read_err.expect("read stderr");
         let status = status.await.expect("the exec stream's final status");
@@ -421,7 +422,8 @@ impl Env {
     pub async fn exec_dir(&self, pod: &str) -> PathBuf {
         let dir = exec_root(&self.ns).join(pod);
         std::fs::create_dir_all(&dir).expect("create the pod's exec directory");
-        let api = Api::<kube::api::DynamicObject>::namespaced_with(self.client.clone(), &self.ns, &kwok_exec());
+        let api =
+            Api::<kube::api::DynamicObject>::namespaced_with(self.client.clone(), &self.ns, &kwok_exec());
         let exec = serde_json::from_value(json!({
             "apiVersion": "kwok.x-k8s.io/v1alpha1",
             "kind": "Exec",

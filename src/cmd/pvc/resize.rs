@@ -226,6 +226,12 @@ impl Run<'_> {
             }
             return Err(Error::Refused(first.to_string()));
         }
+        if self.args.dry_run {
+            if !machine {
+                self.io.say("dry run: nothing was changed");
+            }
+            return Ok(());
+        }
         if plan.needs_downtime() {
             self.io.say(
                 "The offline-only claims can grow only while no pod uses them. The downtime that takes:",
@@ -240,12 +246,6 @@ impl Run<'_> {
                  the StatefulSet), then kubectl -n {} scale statefulset {} --replicas {replicas}; nothing was changed",
                 plan.stateful_set, plan.namespace, plan.stateful_set, plan.namespace, plan.stateful_set
             )));
-        }
-        if self.args.dry_run {
-            if !machine {
-                self.io.say("dry run: nothing was changed");
-            }
-            return Ok(());
         }
         self.term.require_consent(self.args.yes, "resize")?;
         let question = format!(
@@ -310,7 +310,7 @@ impl Run<'_> {
                     self.patch_claim(claim).await?;
                 }
             }
-            let waits = batch.iter().map(|c| self.wait_claim(c));
+            let waits = batch.iter().map(|c| self.wait_claim(c, false));
             let results = futures::future::join_all(waits).await;
             for (claim, result) in batch.iter().zip(results) {
                 match result? {
@@ -394,11 +394,17 @@ impl Run<'_> {
     }
 
     /// Watches one claim until it is grown or reports a resize condition that stops the wait.
-    async fn wait_claim(&self, claim: &ClaimPlan) -> Result<ClaimState> {
+    /// With `mounted`, a claim's pod has just mounted it again: `FileSystemResizePending` is
+    /// then what is being waited out, not an answer.
+    async fn wait_claim(&self, claim: &ClaimPlan, mounted: bool) -> Result<ClaimState> {
         let api: Api<PersistentVolumeClaim> = self.kube.api_in(&self.namespace);
         let target = claim.target.clone();
         let settled = move |pvc: Option<&PersistentVolumeClaim>| {
-            pvc.is_some_and(|p| claim_state(p, &target) != ClaimState::Expanding)
+            pvc.is_some_and(|p| match claim_state(p, &target) {
+                ClaimState::Expanding => false,
+                ClaimState::FilesystemPending => !mounted,
+                _ => true,
+            })
         };
         let waited =
             tokio::time::timeout(self.args.timeout, await_condition(api, &claim.name, settled)).await;
@@ -475,7 +481,7 @@ impl Run<'_> {
             }
             self.emit(Event::PodRestarted { pod: name }, format_args!("pod {name} restarted and Ready"));
             for claim in pending.iter().filter(|c| c.mounted_by.as_deref() == Some(name)) {
-                match self.wait_claim(claim).await? {
+                match self.wait_claim(claim, true).await? {
                     ClaimState::Grown => self.emit(
                         Event::ClaimGrown { claim: &claim.name, capacity: claim.target.clone() },
                         format_args!("PVC {} grown to {}", claim.name, claim.target),

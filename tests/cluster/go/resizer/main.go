@@ -27,7 +27,8 @@
 //
 // The claim annotation kubectl-stateful.test/resize changes one claim's fate:
 //
-//	infeasible   the driver rejects the size: ControllerResizeError + ControllerResizeInfeasible
+//	max=QUANTITY the driver cannot provide more: a bigger request fails as infeasible
+//	             (ControllerResizeError + ControllerResizeInfeasible); a smaller one succeeds
 //	at-mount     the filesystem grows only when a pod next mounts the claim (FileSystemResizePending
 //	             until the pod using it is re-created)
 package main
@@ -37,6 +38,7 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"strings"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
@@ -151,7 +153,9 @@ func (r *resizer) step(ctx context.Context, claim *v1.PersistentVolumeClaim, inU
 	// that is when a pod using the claim starts after the controller expansion.
 	if status == v1.PersistentVolumeClaimNodeResizePending {
 		pending := condition(claim, v1.PersistentVolumeClaimFileSystemResizePending)
-		if pending != nil && podStarted.After(pending.LastTransitionTime.Time) {
+		// Both times have one-second precision in the API: a pod that started in the second
+		// the condition was set counts as a new mount.
+		if pending != nil && !podStarted.IsZero() && !podStarted.Before(pending.LastTransitionTime.Time) {
 			return r.finish(ctx, claim, claim.Status.AllocatedResources[v1.ResourceStorage])
 		}
 		return nil
@@ -171,7 +175,7 @@ func (r *resizer) step(ctx context.Context, claim *v1.PersistentVolumeClaim, inU
 		return r.markInProgress(ctx, claim, spec)
 	case resizing == nil || time.Since(resizing.LastTransitionTime.Time) < r.delay:
 		return nil
-	case fate == "infeasible":
+	case strings.HasPrefix(fate, "max=") && spec.Cmp(resource.MustParse(strings.TrimPrefix(fate, "max="))) > 0:
 		return r.markFailed(ctx, claim, v1.PersistentVolumeClaimControllerResizeInfeasible,
 			fmt.Sprintf("resize volume %q by resizer %q failed: rpc error: code = OutOfRange desc = requested size %s exceeds what the volume can hold", claim.Spec.VolumeName, "kwok-resizer", spec.String()))
 	case m == offline && inUse:
