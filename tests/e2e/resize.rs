@@ -179,16 +179,22 @@ async fn sigkill_right_after_the_orphan_delete_then_the_same_command_finishes() 
 /// A run refused with one line on stderr, nothing on stdout and nothing changed.
 async fn assert_refused(env: &Env, args: &[&str], code: i32, expected: &str) {
     let before_sts = env.api::<StatefulSet>().get("web").await.unwrap();
-    let before: Vec<(String, String)> =
-        env.pvcs().await.iter().map(|c| (c.name_any(), c.resource_version().unwrap())).collect();
+    // What this tool would write: each claim's request, and its field manager (the controller
+    // itself updates claims' status, e.g. 1.37's Unused condition, so resourceVersions move).
+    let written = |c: &PersistentVolumeClaim| {
+        let ours = c.managed_fields().iter().any(|m| m.manager.as_deref() == Some("kubectl-stateful"));
+        let request =
+            storage(c.spec.as_ref().and_then(|s| s.resources.as_ref()).and_then(|r| r.requests.as_ref()));
+        (c.name_any(), c.uid().unwrap(), request, ours)
+    };
+    let before: Vec<_> = env.pvcs().await.iter().map(written).collect();
     let output = env.plugin().args(args).output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(code), "{stderr}");
     assert!(output.stdout.is_empty(), "{}", String::from_utf8_lossy(&output.stdout));
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains(expected), "{stderr}");
-    let after: Vec<(String, String)> =
-        env.pvcs().await.iter().map(|c| (c.name_any(), c.resource_version().unwrap())).collect();
+    let after: Vec<_> = env.pvcs().await.iter().map(written).collect();
     assert_eq!(before, after, "no claim changed");
     let after_sts = env.api::<StatefulSet>().get("web").await.unwrap();
     assert_eq!(after_sts.uid(), before_sts.uid());
@@ -278,6 +284,9 @@ async fn an_offline_class_shows_its_downtime_plan_and_the_way_it_prints_works() 
     // The way out it prints, followed as printed.
     env.scale("web", 0).await;
     wait_until(Duration::from_secs(60), || async { env.pods().await.is_empty() }).await;
+    // Until the controller has recorded the scale, the plugin says "mid-scale" (true, and
+    // tested with the other refusals' rules in core::resize).
+    env.wait_ready("web", Duration::from_secs(60)).await;
     let output = env.plugin().args(["pvc", "resize", "web", "--size", "data=2Gi", "--yes"]).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let stderr = String::from_utf8_lossy(&output.stderr);
