@@ -117,6 +117,11 @@ fn help_pvc_prune() {
 }
 
 #[test]
+fn help_pvc_resize() {
+    help("pvc_resize", &["pvc", "resize"]);
+}
+
+#[test]
 fn help_version() {
     help("version", &["version"]);
 }
@@ -171,6 +176,10 @@ usage_errors! {
     usage_unknown_command: ["nosuch"];
     usage_help_is_not_a_command: ["help"];
     usage_unknown_pvc_command: ["pvc", "nosuch"];
+    usage_resize_size_without_template: ["pvc", "resize", "web", "--size", "2Gi", "--yes"];
+    usage_resize_size_not_a_quantity: ["pvc", "resize", "web", "--size", "data=big", "--yes"];
+    usage_resize_size_zero: ["pvc", "resize", "web", "--size", "data=0", "--yes"];
+    usage_resize_without_size: ["pvc", "resize", "web", "--yes"];
     usage_unexpected_argument: ["version", "--client", "extra"];
     // clap's "print help instead" error: its first line is the about text, not an error.
     usage_no_command: [];

@@ -24,6 +24,8 @@ use crate::output::{
 };
 use crate::ui::Terminal;
 
+pub mod resize;
+
 pub const PRUNE_LONG_ABOUT: &str = "\
 Delete PVCs that a StatefulSet's scale-down left behind, only when that is provably safe.
 
@@ -49,6 +51,9 @@ pub enum Command {
     /// Delete PVCs left behind by scale-down, only when provably safe (dry run by default)
     #[command(long_about = PRUNE_LONG_ABOUT, after_help = PRUNE_EXAMPLES)]
     Prune(PruneArgs),
+    /// Grow a StatefulSet's volumes: every PVC of a volumeClaimTemplate, then the template itself
+    #[command(long_about = resize::LONG_ABOUT, after_help = resize::EXAMPLES)]
+    Resize(resize::Args),
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -83,7 +88,10 @@ pub struct PruneArgs {
 }
 
 pub async fn run(command: Command, kube_args: &KubeArgs, term: &Terminal, io: &mut Streams) -> Result<()> {
-    let Command::Prune(args) = command;
+    let args = match command {
+        Command::Prune(args) => args,
+        Command::Resize(args) => return resize::run(args, kube_args, term, io).await,
+    };
     let kube = kube_args.connect().await?;
     let extras = Extras { volumes: true, autoscalers: true, ..Extras::default() };
     // Even for one StatefulSet the whole namespace is read: claims of look-alikes matter too.

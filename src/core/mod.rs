@@ -11,6 +11,7 @@ pub mod owners;
 pub mod patches;
 pub mod prune;
 pub mod recover;
+pub mod resize;
 pub mod rollout;
 pub mod snapshot;
 pub mod status;

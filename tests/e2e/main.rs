@@ -16,6 +16,7 @@ mod hostile;
 mod ondelete;
 mod prune;
 mod recover;
+mod resize;
 mod rollout;
 mod status;
 mod versions;

@@ -1,0 +1,866 @@
+//! `kubectl stateful pvc resize NAME --size TEMPLATE=QUANTITY`: grow every claim of a
+//! StatefulSet's volumeClaimTemplate, then swap the StatefulSet for one whose template says the
+//! new size (orphan delete, re-create, adoption verified). The decisions are in
+//! [`crate::core::resize`]; this is the shell: read, plan, ask, patch, wait, swap.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, ResourceQuota};
+use k8s_openapi::api::storage::v1::StorageClass;
+use kube::ResourceExt;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PostParams, Preconditions, PropagationPolicy};
+use kube::runtime::wait::{await_condition, conditions};
+use serde::Serialize;
+
+use crate::access::{self, Permission};
+use crate::apply::{Deleted, Exact, delete_exact, patch_params};
+use crate::client::{Kube, KubeArgs};
+use crate::core::objects::pod_ready;
+use crate::core::resize::{
+    self, Action, Adoption, ClaimPlan, ClaimState, Inputs, JOURNAL_KEY, ResizePlan, SizeRequest, SwapJournal,
+    claim_state, journal_name, recovery_hint,
+};
+use crate::error::{Error, Result};
+use crate::fetch;
+use crate::output::{
+    Document, OutputFormat, RESIZE_EVENT, RESIZE_PLAN, Streams, or_dash, rendered, table, write_document,
+    write_json_line, write_table,
+};
+use crate::ui::Terminal;
+
+pub const LONG_ABOUT: &str = "\
+Grow the volumes of a StatefulSet: every PVC of the named volumeClaimTemplates, including those a
+scale-down left behind (so a later scale-up does not bring back a small disk), then re-create
+the StatefulSet so that its template asks for the new size (spec.volumeClaimTemplates is
+immutable).
+
+First a plan, with nothing changed: per claim its size, class and how it expands, the retention
+policy, the StatefulSet's GitOps owner, quota headroom and any expansion in flight. It refuses,
+with nothing changed, a shrink or an equal size, a class without allowVolumeExpansion, a claim
+that is not Bound, a StatefulSet mid-rollout or mid-scale, a quota that cannot hold the new
+sizes, and a StatefulSet a GitOps tool applies (--override-owner to go on anyway).
+
+Then the claims grow, highest ordinal first: one canary claim, then the rest a few at a time,
+each patch guarded by the claim's uid and request. A claim whose filesystem grows only when
+it is mounted again (FileSystemResizePending) has its pod restarted, one at a time, each
+waited for until Ready. Offline-only classes (StorageClass annotation
+kubectl-stateful.dev/expansion: offline) get a downtime plan and are not started.
+
+Last, the swap: a journal (ConfigMap kubectl-stateful-resize-<name>) records the object as
+read, the StatefulSet is deleted with propagationPolicy Orphan and a uid precondition (pods
+and PVCs stay), re-created with only the claim templates' sizes changed, and the run waits
+until every pod and PVC is adopted unchanged (same uid, same controller-revision-hash).
+Running the same command again after an interruption finishes the job.";
+
+pub const EXAMPLES: &str = "\
+Examples:
+  kubectl stateful pvc resize web --size data=20Gi --dry-run      # the plan; nothing changes
+  kubectl stateful pvc resize web --size data=20Gi                # on a terminal: the plan, then a prompt
+  kubectl stateful pvc resize web --size data=20Gi --size wal=4Gi --yes -o json   # NDJSON events";
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// The StatefulSet
+    #[arg(value_parser = crate::cli::parse::object_name)]
+    pub name: String,
+
+    /// A volumeClaimTemplate's new size, TEMPLATE=QUANTITY (repeatable)
+    #[arg(long = "size", value_name = "TEMPLATE=QUANTITY", required = true, value_parser = resize::parse_size)]
+    pub sizes: Vec<SizeRequest>,
+
+    /// Go on without asking (required without a terminal)
+    #[arg(short, long)]
+    pub yes: bool,
+
+    /// Only print the plan
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Go on although a GitOps tool or Helm applies the StatefulSet (it may re-create the old template)
+    #[arg(long)]
+    pub override_owner: bool,
+
+    /// How many claims grow at once after the canary
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub parallel: u16,
+
+    /// How long to wait for each claim, pod restart and the adoption
+    #[arg(long, default_value = "5m", value_parser = crate::cli::parse::duration)]
+    pub timeout: Duration,
+
+    /// Output format: the plan as a table, or as JSON/YAML; during a run, -o json gives NDJSON events
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: OutputFormat,
+}
+
+/// One line of `-o json` during a run (`kind: ResizeEvent`, docs/pvc-resize.md).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase", tag = "event")]
+enum Event<'a> {
+    Plan {
+        plan: &'a ResizePlan,
+    },
+    ClaimPatched {
+        claim: &'a str,
+        size: &'a str,
+    },
+    ClaimGrown {
+        claim: &'a str,
+        capacity: String,
+    },
+    /// The controller expanded the volume; the filesystem grows at the next mount and no pod mounts it.
+    ClaimPendingMount {
+        claim: &'a str,
+    },
+    PodRestarted {
+        pod: &'a str,
+    },
+    JournalWritten {
+        config_map: &'a str,
+    },
+    StatefulSetDeleted {
+        uid: &'a str,
+    },
+    StatefulSetCreated {
+        uid: &'a str,
+    },
+    Adopted {
+        pods: usize,
+        claims: usize,
+    },
+    Finished,
+}
+
+struct Run<'a> {
+    kube: &'a Kube,
+    term: &'a Terminal,
+    args: &'a Args,
+    io: &'a mut Streams,
+    namespace: String,
+}
+
+impl Run<'_> {
+    fn emit(&mut self, event: Event, line: impl std::fmt::Display) {
+        if self.args.output == OutputFormat::Json {
+            #[derive(Serialize)]
+            #[serde(rename_all = "camelCase")]
+            struct Line<'e> {
+                namespace: &'e str,
+                stateful_set: &'e str,
+                #[serde(flatten)]
+                event: &'e Event<'e>,
+            }
+            let line = Line { namespace: &self.namespace, stateful_set: &self.args.name, event: &event };
+            // A closed stdout must not stop a run halfway: the events are a copy of the progress.
+            let _ = write_json_line(&mut self.io.out, &Document::new(RESIZE_EVENT, &line));
+        }
+        self.io.say(line);
+    }
+}
+
+pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Streams) -> Result<()> {
+    let kube = kube_args.connect().await?;
+    let namespace = kube.namespace.clone();
+    let mut run = Run { kube: &kube, term, args: &args, io, namespace };
+    // A journal means a swap was started: finishing it comes before anything else, since the
+    // StatefulSet may be gone right now.
+    let configmaps: Api<ConfigMap> = kube.api_in(&run.namespace);
+    let journal_cm = journal_name(&args.name);
+    if let Some(cm) =
+        configmaps.get_opt(&journal_cm).await.map_err(Error::kube(format!("read ConfigMap {journal_cm}")))?
+    {
+        return run.resume(cm).await;
+    }
+    let sts = fetch::statefulset(&kube, &run.namespace, &args.name).await?;
+    let plan = run.plan(&sts).await?;
+    run.start(sts, plan).await
+}
+
+impl Run<'_> {
+    async fn plan(&mut self, sts: &StatefulSet) -> Result<ResizePlan> {
+        let client = &self.kube.client;
+        let scope = fetch::Scope::Namespace(self.namespace.clone());
+        let (pvcs, pods) = futures::try_join!(
+            fetch::list::<PersistentVolumeClaim>(client, &scope, None),
+            fetch::list::<Pod>(client, &scope, None)
+        )?;
+        let classes: Api<StorageClass> = self.kube.api_all();
+        let classes = optional(classes.list(&ListParams::default()).await, "list StorageClasses")?;
+        let quotas: Api<ResourceQuota> = self.kube.api_in(&self.namespace);
+        let quotas = optional(quotas.list(&ListParams::default()).await, "list ResourceQuotas")?;
+        let inputs = Inputs {
+            sts,
+            pvcs: &pvcs,
+            pods: &pods,
+            classes: classes.as_deref(),
+            quotas: quotas.as_deref(),
+            sizes: &self.args.sizes,
+            override_owner: self.args.override_owner,
+        };
+        resize::plan(&inputs).map_err(|refusal| {
+            if refusal.is_usage() {
+                Error::Usage(refusal.to_string())
+            } else {
+                Error::Refused(refusal.to_string())
+            }
+        })
+    }
+
+    /// From the plan to the end: refusals, consent, grow, restarts, swap.
+    async fn start(&mut self, sts: StatefulSet, plan: ResizePlan) -> Result<()> {
+        let machine = self.args.output.is_machine();
+        let events = self.args.output == OutputFormat::Json && !self.args.dry_run;
+        // A refused run says one line; its plan is printed only when asked for (--dry-run).
+        if !events && (plan.blocking.is_empty() || self.args.dry_run) {
+            rendered(render_plan(&mut self.io.out, &plan, self.args.output))?;
+        }
+        for warning in &plan.warnings {
+            self.io.warn(warning);
+        }
+        if let Some((first, rest)) = plan.blocking.split_first() {
+            for other in rest {
+                self.io.say(format_args!("also: {other}"));
+            }
+            return Err(Error::Refused(first.to_string()));
+        }
+        if self.args.dry_run {
+            if !machine {
+                self.io.say("dry run: nothing was changed");
+            }
+            return Ok(());
+        }
+        if plan.needs_downtime() {
+            self.io.say(
+                "The offline-only claims can grow only while no pod uses them. The downtime that takes:",
+            );
+            for (i, step) in plan.downtime.iter().enumerate() {
+                self.io.say(format_args!("  {}. {step}", i + 1));
+            }
+            let replicas = plan.replicas;
+            return Err(Error::Refused(format!(
+                "{} needs downtime for its offline-only claims, which this command does not take on its own; to go on: \
+                 kubectl -n {} scale statefulset {} --replicas 0, run this command again (it grows the claims and swaps \
+                 the StatefulSet), then kubectl -n {} scale statefulset {} --replicas {replicas}; nothing was changed",
+                plan.stateful_set, plan.namespace, plan.stateful_set, plan.namespace, plan.stateful_set
+            )));
+        }
+        self.term.require_consent(self.args.yes, "resize")?;
+        let question = format!(
+            "Grow {} PVC(s) of {} and re-create the StatefulSet with {}?",
+            plan.to_grow().count(),
+            plan.stateful_set,
+            plan.templates.iter().map(|t| format!("{}={}", t.name, t.to)).collect::<Vec<_>>().join(", ")
+        );
+        if !self.term.confirm(self.args.yes, &question)? {
+            self.io.say("not confirmed: nothing was changed");
+            return Ok(());
+        }
+        self.require_permissions(&plan).await?;
+        if events {
+            self.emit(
+                Event::Plan { plan: &plan },
+                format_args!("plan: {} PVC(s) to grow", plan.to_grow().count()),
+            );
+        }
+        let pending_mount = self.grow(&plan).await?;
+        self.restart_for_filesystems(&plan, &pending_mount).await?;
+        self.swap(&sts, &plan.sizes()).await
+    }
+
+    async fn require_permissions(&self, plan: &ResizePlan) -> Result<()> {
+        let ns = Some(plan.namespace.as_str());
+        let p =
+            |verb, group, resource| Permission { verb, group, resource, namespace: ns, subresource: None };
+        let mut needed = vec![
+            p("create", "", "configmaps"),
+            p("delete", "", "configmaps"),
+            p("delete", "apps", "statefulsets"),
+            p("create", "apps", "statefulsets"),
+        ];
+        if plan.to_grow().next().is_some() {
+            needed.push(p("patch", "", "persistentvolumeclaims"));
+        }
+        access::require(self.kube, &needed, "nothing was changed").await
+    }
+
+    /// Grows the claims: the first (highest ordinal) alone as the canary, then the rest
+    /// `--parallel` at a time. Returns the claims left `FileSystemResizePending`.
+    async fn grow(&mut self, plan: &ResizePlan) -> Result<Vec<ClaimPlan>> {
+        let todo: Vec<&ClaimPlan> = plan.unfinished().collect();
+        let mut pending_mount = Vec::new();
+        let mut done = 0usize;
+        let (canary, rest) = match todo.split_first() {
+            Some((canary, rest)) => (vec![*canary], rest.to_vec()),
+            None => return Ok(pending_mount),
+        };
+        let parallel = usize::from(self.args.parallel);
+        let batches = std::iter::once(canary).chain(rest.chunks(parallel).map(<[_]>::to_vec));
+        for (i, batch) in batches.enumerate() {
+            if crate::signal::is_interrupted() {
+                return Err(Error::interrupted(
+                    format!("{done} of {} PVC(s) grown; the StatefulSet is unchanged", todo.len()),
+                    Some("run the same command again to continue".to_owned()),
+                ));
+            }
+            for claim in &batch {
+                if claim.action == Action::Grow {
+                    self.patch_claim(claim).await?;
+                }
+            }
+            let waits = batch.iter().map(|c| self.wait_claim(c, false));
+            let results = futures::future::join_all(waits).await;
+            for (claim, result) in batch.iter().zip(results) {
+                match result? {
+                    ClaimState::Grown => {
+                        done += 1;
+                        self.emit(
+                            Event::ClaimGrown { claim: &claim.name, capacity: claim.target.clone() },
+                            format_args!(
+                                "PVC {} grown to {}{}",
+                                claim.name,
+                                claim.target,
+                                if i == 0 { " (canary)" } else { "" }
+                            ),
+                        );
+                    }
+                    ClaimState::FilesystemPending if claim.mounted_by.is_some() => {
+                        pending_mount.push((*claim).clone())
+                    }
+                    ClaimState::FilesystemPending => {
+                        done += 1;
+                        self.emit(
+                            Event::ClaimPendingMount { claim: &claim.name },
+                            format_args!(
+                                "PVC {} expanded; its filesystem grows to {} when a pod next mounts it (no pod does now)",
+                                claim.name, claim.target
+                            ),
+                        );
+                    }
+                    ClaimState::Failed(condition) => {
+                        return Err(Error::StepFailed(format!(
+                            "PVC {} failed to grow to {} ({condition}); {done} other PVC(s) grew, the StatefulSet is \
+                             unchanged; {}",
+                            claim.name,
+                            claim.target,
+                            recovery_hint(&self.namespace, &claim.name, claim.capacity.as_deref())
+                        )));
+                    }
+                    ClaimState::InUse(condition) => {
+                        return Err(Error::StepFailed(format!(
+                            "PVC {} cannot grow while pod {} uses it ({condition}): its class expands offline only; the \
+                             StatefulSet is unchanged; annotate the StorageClass {}=offline and run the same command again \
+                             for the downtime plan",
+                            claim.name,
+                            or_dash(claim.mounted_by.as_deref()),
+                            resize::EXPANSION_ANNOTATION
+                        )));
+                    }
+                    ClaimState::Expanding => {
+                        return Err(Error::StepFailed(format!("PVC {} is still expanding", claim.name)));
+                    }
+                }
+            }
+        }
+        Ok(pending_mount)
+    }
+
+    async fn patch_claim(&mut self, claim: &ClaimPlan) -> Result<()> {
+        let api: Api<PersistentVolumeClaim> = self.kube.api_in(&self.namespace);
+        let patch = grow_patch(&claim.uid, claim.request.as_deref(), &claim.target);
+        match api.patch(&claim.name, &patch_params(), &Patch::<()>::Json(patch)).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if status.code == 422 && status.message.contains("test") => {
+                return Err(Error::Refused(format!(
+                    "PVC {} changed since the plan (its uid or request); nothing more was changed; run the same \
+                     command again",
+                    claim.name
+                )));
+            }
+            Err(e) => return Err(Error::kube(format!("grow PVC {}", claim.name))(e)),
+        }
+        self.emit(
+            Event::ClaimPatched { claim: &claim.name, size: &claim.target },
+            format_args!(
+                "PVC {}: requested {} (was {})",
+                claim.name,
+                claim.target,
+                or_dash(claim.request.as_deref())
+            ),
+        );
+        Ok(())
+    }
+
+    /// Watches one claim until it is grown or reports a resize condition that stops the wait.
+    /// With `mounted`, a claim's pod has just mounted it again: `FileSystemResizePending` is
+    /// then what is being waited out, not an answer.
+    async fn wait_claim(&self, claim: &ClaimPlan, mounted: bool) -> Result<ClaimState> {
+        let api: Api<PersistentVolumeClaim> = self.kube.api_in(&self.namespace);
+        let target = claim.target.clone();
+        let settled = move |pvc: Option<&PersistentVolumeClaim>| {
+            pvc.is_some_and(|p| match claim_state(p, &target) {
+                ClaimState::Expanding => false,
+                ClaimState::FilesystemPending => !mounted,
+                _ => true,
+            })
+        };
+        let waited =
+            tokio::time::timeout(self.args.timeout, await_condition(api, &claim.name, settled)).await;
+        match waited {
+            Ok(Ok(Some(pvc))) => Ok(claim_state(&pvc, &claim.target)),
+            Ok(Ok(None)) => Err(Error::StepFailed(format!("PVC {} was deleted while it grew", claim.name))),
+            Ok(Err(e)) => Err(Error::StepFailed(format!("lost the watch on PVC {}: {e}", claim.name))),
+            Err(_) => Err(Error::StepFailed(format!(
+                "PVC {} did not reach {} within {}; the StatefulSet is unchanged; run the same command again to keep \
+                 waiting (kubectl -n {} describe pvc {} says why)",
+                claim.name,
+                claim.target,
+                humantime::format_duration(self.args.timeout),
+                self.namespace,
+                claim.name
+            ))),
+        }
+    }
+
+    /// Restarts, one at a time and highest ordinal first, the pods whose claims wait for a
+    /// mount to grow their filesystem; each is waited for until Ready, and its claim until grown.
+    async fn restart_for_filesystems(&mut self, plan: &ResizePlan, pending: &[ClaimPlan]) -> Result<()> {
+        let mut pods: Vec<(i32, String)> =
+            pending.iter().filter_map(|c| Some((c.ordinal, c.mounted_by.clone()?))).collect();
+        pods.sort_by(|a, b| b.cmp(a));
+        pods.dedup();
+        if pods.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<&str> = pods.iter().map(|(_, p)| p.as_str()).collect();
+        self.io.say(format_args!(
+            "{} PVC(s) finish growing only when their pod mounts them again (FileSystemResizePending): {}",
+            pending.len(),
+            names.join(", ")
+        ));
+        let question = format!("Restart {} one at a time, each waited for until Ready?", names.join(", "));
+        if !self.term.confirm(self.args.yes, &question)? {
+            return Err(Error::Refused(format!(
+                "not confirmed: the claims stay FileSystemResizePending until {} restart; the StatefulSet is unchanged; \
+                 run the same command again to restart them and finish",
+                names.join(", ")
+            )));
+        }
+        let api: Api<Pod> = self.kube.api_in(&plan.namespace);
+        for (_, name) in &pods {
+            if crate::signal::is_interrupted() {
+                return Err(Error::interrupted(
+                    "the StatefulSet is unchanged",
+                    Some("run the same command again to continue".to_owned()),
+                ));
+            }
+            let Some(pod) = api.get_opt(name).await.map_err(Error::kube(format!("read pod {name}")))? else {
+                continue;
+            };
+            let uid = pod.uid().unwrap_or_default();
+            let exact = Exact { uid: Some(uid.clone()), ..Exact::default() };
+            if delete_exact(&api, name, exact, &format!("delete pod {name}")).await? == Deleted::Changed {
+                continue;
+            }
+            let replaced_and_ready = move |p: Option<&Pod>| {
+                p.is_some_and(|p| p.uid().as_deref() != Some(uid.as_str()) && pod_ready(p))
+            };
+            let waited = tokio::time::timeout(
+                self.args.timeout,
+                await_condition(api.clone(), name, replaced_and_ready),
+            )
+            .await;
+            if !matches!(waited, Ok(Ok(Some(_)))) {
+                return Err(Error::StepFailed(format!(
+                    "pod {name} did not come back Ready within {} after its restart; the StatefulSet is unchanged; run \
+                     the same command again once it is Ready",
+                    humantime::format_duration(self.args.timeout)
+                )));
+            }
+            self.emit(Event::PodRestarted { pod: name }, format_args!("pod {name} restarted and Ready"));
+            for claim in pending.iter().filter(|c| c.mounted_by.as_deref() == Some(name)) {
+                match self.wait_claim(claim, true).await? {
+                    ClaimState::Grown => self.emit(
+                        Event::ClaimGrown { claim: &claim.name, capacity: claim.target.clone() },
+                        format_args!("PVC {} grown to {}", claim.name, claim.target),
+                    ),
+                    other => {
+                        return Err(Error::StepFailed(format!(
+                            "PVC {} did not grow after pod {name} restarted ({other:?}); the StatefulSet is unchanged; {}",
+                            claim.name,
+                            recovery_hint(&self.namespace, &claim.name, claim.capacity.as_deref())
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the journal, deletes the StatefulSet (orphan), re-creates it, verifies adoption.
+    async fn swap(&mut self, planned: &StatefulSet, sizes: &BTreeMap<String, String>) -> Result<()> {
+        let statefulsets: Api<StatefulSet> = self.kube.api_in(&self.namespace);
+        let name = self.args.name.clone();
+        let sts = statefulsets.get(&name).await.map_err(Error::kube(format!("read StatefulSet {name}")))?;
+        if sts.uid() != planned.uid() || sts.metadata.generation != planned.metadata.generation {
+            return Err(Error::Refused(format!(
+                "{name} changed while its claims grew (uid or generation); it was not re-created; run the same command \
+                 again"
+            )));
+        }
+        let scope = fetch::Scope::Namespace(self.namespace.clone());
+        let (pvcs, pods) = futures::try_join!(
+            fetch::list::<PersistentVolumeClaim>(&self.kube.client, &scope, None),
+            fetch::list::<Pod>(&self.kube.client, &scope, None)
+        )?;
+        let journal = SwapJournal::of(&sts, sizes, &pods, &pvcs);
+        let configmaps: Api<ConfigMap> = self.kube.api_in(&self.namespace);
+        let cm_name = journal_name(&name);
+        let cm = ConfigMap {
+            metadata: kube::api::ObjectMeta {
+                name: Some(cm_name.clone()),
+                labels: Some(BTreeMap::from([(
+                    "app.kubernetes.io/managed-by".to_owned(),
+                    crate::core::owners::FIELD_MANAGER.to_owned(),
+                )])),
+                ..Default::default()
+            },
+            data: Some(BTreeMap::from([(
+                JOURNAL_KEY.to_owned(),
+                serde_json::to_string(&journal)
+                    .map_err(|e| Error::Refused(format!("cannot write the journal: {e}")))?,
+            )])),
+            ..Default::default()
+        };
+        let post = PostParams {
+            field_manager: Some(crate::core::owners::FIELD_MANAGER.to_owned()),
+            ..Default::default()
+        };
+        configmaps
+            .create(&post, &cm)
+            .await
+            .map_err(Error::kube(format!("write the journal ConfigMap {cm_name}")))?;
+        self.emit(
+            Event::JournalWritten { config_map: &cm_name },
+            format_args!("journal written: ConfigMap {cm_name}"),
+        );
+        // From here on the next run of the same command finishes the swap.
+        let deleted = statefulsets
+            .delete(
+                &name,
+                &DeleteParams {
+                    propagation_policy: Some(PropagationPolicy::Orphan),
+                    preconditions: Some(Preconditions {
+                        uid: Some(journal.uid.clone()),
+                        resource_version: None,
+                    }),
+                    ..Default::default()
+                },
+            )
+            .await;
+        match deleted {
+            Ok(_) => {}
+            Err(e) => {
+                // Not deleted: the journal must not outlive a swap that did not start.
+                let _ = configmaps.delete(&cm_name, &DeleteParams::default()).await;
+                return Err(Error::kube(format!("delete StatefulSet {name} (orphaning its pods and PVCs)"))(
+                    e,
+                ));
+            }
+        }
+        self.emit(
+            Event::StatefulSetDeleted { uid: &journal.uid },
+            format_args!("statefulset {name} deleted with propagationPolicy Orphan (pods and PVCs kept)"),
+        );
+        self.recreate_and_verify(&journal).await
+    }
+
+    /// The end of a swap, from the journal: wait for the old object to go, create the new one
+    /// (unless it exists), verify adoption, drop the journal.
+    async fn recreate_and_verify(&mut self, journal: &SwapJournal) -> Result<()> {
+        let statefulsets: Api<StatefulSet> = self.kube.api_in(&self.namespace);
+        let name = self.args.name.clone();
+        let cm_name = journal_name(&name);
+        let resume = format!("run the same command again to finish (the journal is ConfigMap {cm_name})");
+        let gone = tokio::time::timeout(
+            self.args.timeout,
+            await_condition(statefulsets.clone(), &name, conditions::is_deleted(&journal.uid)),
+        )
+        .await;
+        if !matches!(gone, Ok(Ok(_))) {
+            return Err(Error::Stranded {
+                error: Box::new(Error::StepFailed(format!(
+                    "the old StatefulSet {name} is still being deleted"
+                ))),
+                left: "its pods and PVCs are kept".to_owned(),
+                resume,
+            });
+        }
+        let current =
+            statefulsets.get_opt(&name).await.map_err(Error::kube(format!("read StatefulSet {name}")))?;
+        let created = match current {
+            Some(existing) if existing.uid().as_deref() != Some(journal.uid.as_str()) => existing,
+            _ => {
+                let object: StatefulSet =
+                    serde_json::from_value(journal.statefulset.clone()).map_err(|e| {
+                        Error::Refused(format!("the journal ConfigMap {cm_name} is unreadable: {e}"))
+                    })?;
+                let post = PostParams {
+                    field_manager: Some(crate::core::owners::FIELD_MANAGER.to_owned()),
+                    ..Default::default()
+                };
+                match statefulsets.create(&post, &object).await {
+                    Ok(created) => created,
+                    Err(e) => {
+                        return Err(Error::Stranded {
+                            error: Box::new(Error::kube(format!("re-create StatefulSet {name}"))(e)),
+                            left: format!(
+                                "{name} is deleted; its pods and PVCs are kept, with no controller"
+                            ),
+                            resume,
+                        });
+                    }
+                }
+            }
+        };
+        let uid = created.uid().unwrap_or_default();
+        self.emit(
+            Event::StatefulSetCreated { uid: &uid },
+            format_args!(
+                "statefulset {name} re-created with {}",
+                journal.sizes.iter().map(|(t, s)| format!("{t}={s}")).collect::<Vec<_>>().join(", ")
+            ),
+        );
+        self.verify(journal, &created).await?;
+        let configmaps: Api<ConfigMap> = self.kube.api_in(&self.namespace);
+        match configmaps.delete(&cm_name, &DeleteParams::default()).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => return Err(Error::kube(format!("delete the journal ConfigMap {cm_name}"))(e)),
+        }
+        self.emit(
+            Event::Finished,
+            format_args!("done: {name} adopted its pods and PVCs unchanged; journal removed"),
+        );
+        Ok(())
+    }
+
+    async fn verify(&mut self, journal: &SwapJournal, created: &StatefulSet) -> Result<()> {
+        let scope = fetch::Scope::Namespace(self.namespace.clone());
+        let deadline = tokio::time::Instant::now() + self.args.timeout;
+        loop {
+            let (pvcs, pods) = futures::try_join!(
+                fetch::list::<PersistentVolumeClaim>(&self.kube.client, &scope, None),
+                fetch::list::<Pod>(&self.kube.client, &scope, None)
+            )?;
+            match resize::adoption(journal, created, &pods, &pvcs) {
+                Adoption::Done => {
+                    self.emit(
+                        Event::Adopted { pods: journal.pods.len(), claims: journal.claims.len() },
+                        format_args!(
+                            "adopted: {} pod(s) kept their uid and controller-revision-hash, {} PVC(s) kept their uid",
+                            journal.pods.len(),
+                            journal.claims.len()
+                        ),
+                    );
+                    return Ok(());
+                }
+                Adoption::Broken(problems) => {
+                    return Err(Error::StepFailed(format!(
+                        "{} was re-created, but not everything was adopted unchanged: {}",
+                        self.args.name,
+                        problems.join("; ")
+                    )));
+                }
+                Adoption::Pending(left) if tokio::time::Instant::now() >= deadline => {
+                    return Err(Error::StepFailed(format!(
+                        "{} was re-created, but the controller did not adopt everything within {}: {}; run the same \
+                         command again to check again",
+                        self.args.name,
+                        humantime::format_duration(self.args.timeout),
+                        left.join("; ")
+                    )));
+                }
+                // The controller adopts within a sync or two: a short pause between two LISTs.
+                Adoption::Pending(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+            }
+        }
+    }
+
+    /// A journal was found: the swap of an earlier run is finished first.
+    async fn resume(&mut self, cm: ConfigMap) -> Result<()> {
+        let name = self.args.name.clone();
+        let cm_name = cm.name_any();
+        let journal: SwapJournal = cm
+            .data
+            .as_ref()
+            .and_then(|d| d.get(JOURNAL_KEY))
+            .and_then(|text| serde_json::from_str(text).ok())
+            .ok_or_else(|| {
+                Error::Refused(format!(
+                    "the journal ConfigMap {cm_name} is unreadable; check that StatefulSet {name} exists \
+                     (kubectl -n {} get statefulset {name}) before deleting the ConfigMap",
+                    self.namespace
+                ))
+            })?;
+        let asked: BTreeMap<String, String> =
+            self.args.sizes.iter().map(|s| (s.template.clone(), s.size.clone())).collect();
+        if asked != journal.sizes {
+            let sizes: Vec<String> = journal.sizes.iter().map(|(t, s)| format!("--size {t}={s}")).collect();
+            return Err(Error::Refused(format!(
+                "a resize of {name} to other sizes is half done; finish it first: kubectl stateful -n {} pvc resize {name} \
+                 {} --yes; nothing was changed",
+                self.namespace,
+                sizes.join(" ")
+            )));
+        }
+        self.io.say(format_args!("resuming the swap of {name} recorded in ConfigMap {cm_name}"));
+        let statefulsets: Api<StatefulSet> = self.kube.api_in(&self.namespace);
+        let current =
+            statefulsets.get_opt(&name).await.map_err(Error::kube(format!("read StatefulSet {name}")))?;
+        match current {
+            // The old object, not being deleted: the delete never happened. The journal is
+            // dropped and the run starts over from the object as it is now.
+            Some(old)
+                if old.uid().as_deref() == Some(journal.uid.as_str())
+                    && old.metadata.deletion_timestamp.is_none() =>
+            {
+                let configmaps: Api<ConfigMap> = self.kube.api_in(&self.namespace);
+                let exact = Exact { uid: cm.uid(), ..Exact::default() };
+                delete_exact(
+                    &configmaps,
+                    &cm_name,
+                    exact,
+                    &format!("delete the journal ConfigMap {cm_name}"),
+                )
+                .await?;
+                self.io.say(format_args!("{name} was not deleted yet: starting over"));
+                let plan = self.plan(&old).await?;
+                self.start(old, plan).await
+            }
+            _ => {
+                if !self.args.yes {
+                    self.term.require_consent(false, "finish the swap")?;
+                }
+                self.recreate_and_verify(&journal).await
+            }
+        }
+    }
+}
+
+/// A 403 answer is "may not read": `None`.
+fn optional<T>(
+    result: std::result::Result<kube::core::ObjectList<T>, kube::Error>,
+    what: &str,
+) -> Result<Option<Vec<T>>>
+where
+    T: Clone,
+{
+    match result {
+        Ok(list) => Ok(Some(list.items)),
+        Err(kube::Error::Api(status)) if status.code == 403 => Ok(None),
+        Err(e) => Err(Error::kube(what)(e)),
+    }
+}
+
+/// The guarded patch that grows a claim: the uid and the request as planned, then the target.
+pub fn grow_patch(uid: &str, request: Option<&str>, target: &str) -> json_patch::Patch {
+    use json_patch::{PatchOperation, ReplaceOperation, TestOperation};
+    let path = |p: &str| json_patch::jsonptr::PointerBuf::parse(p).unwrap_or_default();
+    let mut ops = vec![PatchOperation::Test(TestOperation {
+        path: path("/metadata/uid"),
+        value: serde_json::Value::String(uid.to_owned()),
+    })];
+    if let Some(request) = request {
+        ops.push(PatchOperation::Test(TestOperation {
+            path: path("/spec/resources/requests/storage"),
+            value: serde_json::Value::String(request.to_owned()),
+        }));
+    }
+    ops.push(PatchOperation::Replace(ReplaceOperation {
+        path: path("/spec/resources/requests/storage"),
+        value: serde_json::Value::String(target.to_owned()),
+    }));
+    json_patch::Patch(ops)
+}
+
+/// The plan: a table of claims, then the retention policy, owner, quotas and downtime; or the
+/// `ResizePlan` document.
+pub fn render_plan(w: &mut dyn Write, plan: &ResizePlan, format: OutputFormat) -> io::Result<()> {
+    if write_document(w, format, RESIZE_PLAN, plan)? {
+        return Ok(());
+    }
+    let mut t = table([
+        "ORDINAL",
+        "PVC",
+        "LIVE",
+        "CLASS",
+        "EXPANSION",
+        "CAPACITY",
+        "REQUEST",
+        "TARGET",
+        "ACTION",
+        "CONDITION",
+    ]);
+    for c in &plan.claims {
+        t.add_row(vec![
+            c.ordinal.to_string(),
+            c.name.clone(),
+            if c.live { "yes".to_owned() } else { "no (scaled down)".to_owned() },
+            or_dash(c.storage_class.as_deref()),
+            format!("{:?}", c.expansion).to_lowercase(),
+            or_dash(c.capacity.as_deref()),
+            or_dash(c.request.as_deref()),
+            c.target.clone(),
+            match c.action {
+                Action::Grow => "grow",
+                Action::Wait => "wait (requested)",
+                Action::Nothing => "none (grown)",
+            }
+            .to_owned(),
+            or_dash(c.condition.as_deref()),
+        ]);
+    }
+    write_table(w, t)?;
+    writeln!(w)?;
+    for template in &plan.templates {
+        writeln!(w, "Template {}: {} -> {}", template.name, template.from, template.to)?;
+    }
+    writeln!(
+        w,
+        "Retention: whenDeleted {}, whenScaled {} (the StatefulSet is deleted with propagationPolicy Orphan: no pod or \
+         PVC is deleted)",
+        plan.retention.when_deleted, plan.retention.when_scaled
+    )?;
+    writeln!(
+        w,
+        "Owner: {}",
+        plan.owner.as_deref().unwrap_or("none found (no GitOps tool or Helm applies it)")
+    )?;
+    if plan.quotas.is_empty() {
+        writeln!(w, "Quota: no ResourceQuota counts storage in namespace {}", plan.namespace)?;
+    }
+    for q in &plan.quotas {
+        writeln!(
+            w,
+            "Quota {} {}: {} used of {}, the grow adds {}{}",
+            q.name,
+            q.resource,
+            q.used,
+            q.hard,
+            resize::human_bytes(q.adds_bytes as f64),
+            if q.fits { "" } else { " (does not fit)" }
+        )?;
+    }
+    writeln!(
+        w,
+        "{} PVC(s) to grow, {} already requested, {} already grown; then {} is re-created with the new template sizes.",
+        plan.claims.iter().filter(|c| c.action == Action::Grow).count(),
+        plan.claims.iter().filter(|c| c.action == Action::Wait).count(),
+        plan.claims.iter().filter(|c| c.action == Action::Nothing).count(),
+        plan.stateful_set
+    )?;
+    Ok(())
+}

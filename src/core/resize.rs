@@ -1,0 +1,837 @@
+//! `pvc resize`, decided: the plan of growing a StatefulSet's volumes (every claim of the
+//! resized templates, live ordinals and those a scale-down left behind), the refusals, the
+//! object the StatefulSet is re-created from, the journal of that swap and the check that the
+//! re-created StatefulSet adopted everything unchanged.
+//!
+//! Upstream facts this relies on (docs/pvc-resize.md has the sources):
+//! - `spec.volumeClaimTemplates` is immutable (kubernetes#68737), so the StatefulSet is deleted
+//!   with `propagationPolicy: Orphan` and re-created; its pods and claims are adopted by the
+//!   new object when selector, template and names match (the revision hash covers only the
+//!   pod template).
+//! - A claim grows by raising `spec.resources.requests.storage`; the API server refuses it
+//!   unless the class has `allowVolumeExpansion: true` (admission `PersistentVolumeClaimResize`)
+//!   and refuses any request below `status.capacity` (KEP-1790, `field can not be less than
+//!   status.capacity`); a quota charges `max(request, status.allocatedResources)`.
+//! - The resizer reports on the claim: conditions `Resizing`, `FileSystemResizePending`,
+//!   `ControllerResizeError`, `NodeResizeError`, and `status.allocatedResourceStatuses.storage`
+//!   (`ControllerResizeInProgress`, `ControllerResizeInfeasible`, `NodeResizePending`,
+//!   `NodeResizeInProgress`, `NodeResizeInfeasible`).
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, ResourceQuota};
+use k8s_openapi::api::storage::v1::StorageClass;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use kube::ResourceExt;
+use kube_quantity::ParsedQuantity;
+use serde::{Deserialize, Serialize};
+
+use super::claims::claims_of;
+use super::names::pod_name;
+use super::objects::*;
+use super::owners::Owners;
+use super::rollout::journal::ROLLOUT_ANNOTATION;
+
+/// A StorageClass annotation saying how its driver expands volumes: `online` or `offline`.
+/// Kubernetes has no field for it (a CSI driver advertises `ONLINE`/`OFFLINE` only to the
+/// resizer), so a class without it is tried online: an offline-only driver then answers with
+/// `ControllerResizeError` (volume in use) and the run stops.
+pub const EXPANSION_ANNOTATION: &str = "kubectl-stateful.dev/expansion";
+
+/// The journal of a swap: a ConfigMap named `kubectl-stateful-resize-<statefulset>` in the
+/// StatefulSet's namespace, data key [`JOURNAL_KEY`].
+pub const JOURNAL_PREFIX: &str = "kubectl-stateful-resize-";
+pub const JOURNAL_KEY: &str = "journal";
+
+/// The journal ConfigMap of the StatefulSet `name`.
+pub fn journal_name(name: &str) -> String {
+    format!("{JOURNAL_PREFIX}{name}")
+}
+
+/// One `--size TEMPLATE=QUANTITY`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SizeRequest {
+    pub template: String,
+    /// As typed (`2Gi`), a valid positive quantity.
+    pub size: String,
+}
+
+/// Parses `TEMPLATE=QUANTITY` (a clap value parser: an error is a usage error).
+pub fn parse_size(text: &str) -> Result<SizeRequest, String> {
+    let Some((template, size)) = text.split_once('=') else {
+        return Err(format!("{text:?} is not TEMPLATE=QUANTITY, e.g. data=20Gi"));
+    };
+    if template.is_empty() {
+        return Err(format!("{text:?} names no template: TEMPLATE=QUANTITY, e.g. data=20Gi"));
+    }
+    let bytes = quantity(size).ok_or_else(|| format!("{size:?} is not a quantity like 20Gi or 500M"))?;
+    if bytes <= 0.0 {
+        return Err(format!("{size:?} is not a size above zero"));
+    }
+    Ok(SizeRequest { template: template.to_owned(), size: size.to_owned() })
+}
+
+/// A quantity in bytes; `None` when it does not parse.
+pub fn quantity(text: &str) -> Option<f64> {
+    let parsed = ParsedQuantity::try_from(text).ok()?;
+    parsed.to_bytes_f64().filter(|b| b.is_finite())
+}
+
+/// How a claim's class expands volumes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Expansion {
+    /// While pods run (declared, or not declared offline).
+    Online,
+    /// Only while no pod uses the claim (the class's [`EXPANSION_ANNOTATION`] says so).
+    Offline,
+    /// The class lacks `allowVolumeExpansion: true`, or the claim has no class.
+    None,
+    /// StorageClasses could not be read, or the class does not exist.
+    Unknown,
+}
+
+/// What the run does with one claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Action {
+    /// Raise its request to the target.
+    Grow,
+    /// Its request is the target already; wait for its capacity.
+    Wait,
+    /// Its capacity is the target or more.
+    Nothing,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimPlan {
+    pub name: String,
+    pub template: String,
+    pub ordinal: i32,
+    /// The ordinal is in the live range (a pod runs, or will, with this claim).
+    pub live: bool,
+    pub phase: String,
+    pub storage_class: Option<String>,
+    pub expansion: Expansion,
+    pub capacity: Option<String>,
+    pub request: Option<String>,
+    pub target: String,
+    pub action: Action,
+    /// A resize condition on the claim (`Resizing`, `FileSystemResizePending`,
+    /// `ControllerResizeError`, `NodeResizeError`), with its message.
+    pub condition: Option<String>,
+    /// The pod that mounts the claim, if any.
+    pub mounted_by: Option<String>,
+    #[serde(skip)]
+    pub uid: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TemplatePlan {
+    pub name: String,
+    pub from: String,
+    pub to: String,
+    pub storage_class: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QuotaPlan {
+    pub name: String,
+    /// `requests.storage` or `<class>.storageclass.storage.k8s.io/requests.storage`.
+    pub resource: String,
+    pub hard: String,
+    pub used: String,
+    /// What the grow adds to `used`, in bytes.
+    pub adds_bytes: u64,
+    pub fits: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Retention {
+    pub when_deleted: String,
+    pub when_scaled: String,
+}
+
+/// The plan: what `pvc resize` would do, printed before anything changes (`kind:
+/// ResizePlan`, schema in docs/pvc-resize.md).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResizePlan {
+    pub namespace: String,
+    pub stateful_set: String,
+    pub replicas: i32,
+    pub start_ordinal: i32,
+    pub templates: Vec<TemplatePlan>,
+    /// Highest ordinal first: the order claims grow in (the first is the canary).
+    pub claims: Vec<ClaimPlan>,
+    pub retention: Retention,
+    /// Who applies the StatefulSet (a GitOps tool or Helm), when its labels or managed fields say.
+    pub owner: Option<String>,
+    pub quotas: Vec<QuotaPlan>,
+    /// For claims of offline-only classes mounted by pods: the downtime that expanding them
+    /// takes, step by step. Empty when there is none.
+    pub downtime: Vec<String>,
+    pub warnings: Vec<String>,
+    /// Why the run would not start (one line each); empty when it would.
+    pub refusals: Vec<String>,
+    #[serde(skip)]
+    pub blocking: Vec<Refusal>,
+}
+
+impl ResizePlan {
+    pub fn to_grow(&self) -> impl Iterator<Item = &ClaimPlan> {
+        self.claims.iter().filter(|c| c.action == Action::Grow)
+    }
+
+    /// Claims whose capacity is not yet the target.
+    pub fn unfinished(&self) -> impl Iterator<Item = &ClaimPlan> {
+        self.claims.iter().filter(|c| c.action != Action::Nothing)
+    }
+
+    /// Offline claims mounted by a pod: their expansion needs downtime.
+    pub fn needs_downtime(&self) -> bool {
+        !self.downtime.is_empty()
+    }
+
+    /// The target sizes by template.
+    pub fn sizes(&self) -> BTreeMap<String, String> {
+        self.templates.iter().map(|t| (t.name.clone(), t.to.clone())).collect()
+    }
+}
+
+/// Why `pvc resize` will not start. Usage errors (exit 2) come from the command line alone.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("{statefulset} has no volumeClaimTemplate {template} (it has: {known}); nothing was changed")]
+    NoSuchTemplate { statefulset: String, template: String, known: String },
+    #[error(
+        "cannot shrink {template} from {from} to {to}: Kubernetes never shrinks a volume; nothing was changed"
+    )]
+    Shrink { template: String, from: String, to: String },
+    #[error("{template} already requests {size}: nothing to resize; nothing was changed")]
+    Unchanged { template: String, size: String },
+    #[error("volumeClaimTemplate {template} requests no storage size; nothing was changed")]
+    NoSize { template: String },
+    #[error(
+        "StorageClass {class} does not allow volume expansion (allowVolumeExpansion is not true), so {claims} cannot \
+         grow; nothing was changed"
+    )]
+    NotExpandable { class: String, claims: String },
+    #[error(
+        "PVC {claim} has no StorageClass, and only dynamically provisioned claims can grow; nothing was changed"
+    )]
+    NoClass { claim: String },
+    #[error("PVC {claim} is {phase}, not Bound: only a bound claim can grow; nothing was changed")]
+    NotBound { claim: String, phase: String },
+    #[error("{statefulset} is {what}; run this again once it has finished; nothing was changed")]
+    Busy { statefulset: String, what: String },
+    #[error(
+        "ResourceQuota {quota} cannot hold the new sizes ({resource}: {used} used of {hard}, the grow adds {adds}); \
+         raise it first; nothing was changed"
+    )]
+    Quota { quota: String, resource: String, used: String, hard: String, adds: String },
+    #[error(
+        "{owner} applies {statefulset}: between the delete and the re-create, and at its next sync, it re-creates the \
+         StatefulSet from its own (old) volumeClaimTemplates; change the size there, pause it for this object, or pass \
+         --override-owner; nothing was changed"
+    )]
+    Owned { owner: String, statefulset: String },
+    #[error(
+        "PVC {claim} is expanding to {request} already (not {target}); wait for it, then run this again; nothing was changed"
+    )]
+    OtherExpansion { claim: String, request: String, target: String },
+    #[error("PVC {claim} has a failed expansion to {request} ({condition}); {recovery}; nothing was changed")]
+    Failed { claim: String, request: String, condition: String, recovery: String },
+}
+
+impl Refusal {
+    /// A usage error: the command line asks for something that can never work.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, Refusal::NoSuchTemplate { .. } | Refusal::Shrink { .. } | Refusal::Unchanged { .. })
+    }
+}
+
+/// Everything the plan is computed from.
+pub struct Inputs<'a> {
+    pub sts: &'a StatefulSet,
+    /// The namespace's claims.
+    pub pvcs: &'a [PersistentVolumeClaim],
+    /// The namespace's pods.
+    pub pods: &'a [Pod],
+    /// `None` when StorageClasses may not be read.
+    pub classes: Option<&'a [StorageClass]>,
+    /// `None` when ResourceQuotas may not be read.
+    pub quotas: Option<&'a [ResourceQuota]>,
+    pub sizes: &'a [SizeRequest],
+    pub override_owner: bool,
+}
+
+/// The storage request of a volumeClaimTemplate or claim.
+fn requested(spec: Option<&k8s_openapi::api::core::v1::PersistentVolumeClaimSpec>) -> Option<String> {
+    let requests = spec?.resources.as_ref()?.requests.as_ref()?;
+    requests.get("storage").map(|q| q.0.clone())
+}
+
+fn allocated(pvc: &PersistentVolumeClaim) -> Option<String> {
+    pvc.status.as_ref()?.allocated_resources.as_ref()?.get("storage").map(|q| q.0.clone())
+}
+
+/// The claim's resize condition that is `True`, as `Type: message`.
+pub fn resize_condition(pvc: &PersistentVolumeClaim) -> Option<(String, String)> {
+    const TYPES: [&str; 4] =
+        ["ControllerResizeError", "NodeResizeError", "FileSystemResizePending", "Resizing"];
+    let conditions = pvc.status.as_ref()?.conditions.as_ref()?;
+    TYPES.iter().find_map(|t| {
+        conditions
+            .iter()
+            .find(|c| c.type_ == *t && c.status == "True")
+            .map(|c| (c.type_.clone(), c.message.clone().unwrap_or_default()))
+    })
+}
+
+/// `status.allocatedResourceStatuses.storage`.
+pub fn resize_status(pvc: &PersistentVolumeClaim) -> Option<&str> {
+    pvc.status.as_ref()?.allocated_resource_statuses.as_ref()?.get("storage").map(String::as_str)
+}
+
+fn bytes(text: Option<&str>) -> f64 {
+    text.and_then(quantity).unwrap_or(0.0)
+}
+
+fn class_expansion(class: Option<&str>, classes: Option<&[StorageClass]>) -> Expansion {
+    let Some(class) = class.filter(|c| !c.is_empty()) else {
+        return Expansion::None;
+    };
+    let Some(found) = classes.and_then(|all| all.iter().find(|c| c.name_any() == class)) else {
+        return Expansion::Unknown;
+    };
+    if found.allow_volume_expansion != Some(true) {
+        return Expansion::None;
+    }
+    match found.annotations().get(EXPANSION_ANNOTATION).map(String::as_str) {
+        Some("offline") => Expansion::Offline,
+        _ => Expansion::Online,
+    }
+}
+
+/// The recovery from a failed expansion of `claim` (request `request`, capacity `capacity`):
+/// what the API server allows (KEP-1790).
+pub fn recovery_hint(namespace: &str, claim: &str, capacity: Option<&str>) -> String {
+    match capacity {
+        Some(capacity) => format!(
+            "to give up, lower its request to a size above its capacity {capacity} that the driver can provide (the API \
+             server refuses {capacity} itself): kubectl -n {namespace} patch pvc {claim} -p \
+             '{{\"spec\":{{\"resources\":{{\"requests\":{{\"storage\":\"SIZE\"}}}}}}}}'; or remove the cause (kubectl -n \
+             {namespace} describe pvc {claim}) and run the same command again"
+        ),
+        None => format!("see kubectl -n {namespace} describe pvc {claim}"),
+    }
+}
+
+/// Plans the resize. `Err` is a usage error (the command line asks for the impossible);
+/// every other reason not to start is in [`ResizePlan::refusals`].
+pub fn plan(inputs: &Inputs) -> Result<ResizePlan, Refusal> {
+    let sts = inputs.sts;
+    let name = sts.name_any();
+    let namespace = sts.namespace().unwrap_or_default();
+    let spec_templates: Vec<&PersistentVolumeClaim> =
+        sts.spec.iter().flat_map(|s| s.volume_claim_templates.iter().flatten()).collect();
+    let mut blocking = Vec::new();
+    let mut templates = Vec::new();
+    for request in inputs.sizes {
+        let Some(template) = spec_templates.iter().find(|t| t.name_any() == request.template) else {
+            let known: Vec<String> = spec_templates.iter().map(|t| t.name_any()).collect();
+            return Err(Refusal::NoSuchTemplate {
+                statefulset: name,
+                template: request.template.clone(),
+                known: if known.is_empty() { "none".to_owned() } else { known.join(", ") },
+            });
+        };
+        let Some(from) = requested(template.spec.as_ref()) else {
+            blocking.push(Refusal::NoSize { template: request.template.clone() });
+            continue;
+        };
+        let (old, new) = (bytes(Some(&from)), bytes(Some(&request.size)));
+        if new < old {
+            return Err(Refusal::Shrink {
+                template: request.template.clone(),
+                from,
+                to: request.size.clone(),
+            });
+        }
+        if new == old {
+            return Err(Refusal::Unchanged { template: request.template.clone(), size: from });
+        }
+        templates.push(TemplatePlan {
+            name: request.template.clone(),
+            from,
+            to: request.size.clone(),
+            storage_class: template.spec.as_ref().and_then(|s| s.storage_class_name.clone()),
+        });
+    }
+
+    let range = ordinal_range(sts);
+    let mut claims = Vec::new();
+    for claim in claims_of(sts, inputs.pvcs) {
+        let Some(template) = templates.iter().find(|t| t.name == claim.template) else { continue };
+        let pvc = claim.pvc;
+        let claim_name = pvc.name_any();
+        let request = requested(pvc.spec.as_ref());
+        let capacity = pvc_capacity(pvc);
+        let class = pvc_storage_class(pvc).map(str::to_owned);
+        let expansion = class_expansion(class.as_deref(), inputs.classes);
+        let target = bytes(Some(&template.to));
+        let action = if bytes(capacity.as_deref()) >= target {
+            Action::Nothing
+        } else if bytes(request.as_deref()) >= target {
+            Action::Wait
+        } else {
+            Action::Grow
+        };
+        let condition = resize_condition(pvc);
+        let mounted_by = inputs
+            .pods
+            .iter()
+            .find(|p| {
+                !matches!(pod_phase(p), "Succeeded" | "Failed") && mounted_claims(p).any(|c| c == claim_name)
+            })
+            .map(|p| p.name_any());
+        if action != Action::Nothing {
+            match expansion {
+                Expansion::None if class.is_none() => {
+                    blocking.push(Refusal::NoClass { claim: claim_name.clone() })
+                }
+                _ => {}
+            }
+            if pvc_phase(pvc) != "Bound" {
+                blocking
+                    .push(Refusal::NotBound { claim: claim_name.clone(), phase: pvc_phase(pvc).to_owned() });
+            }
+            let failed =
+                matches!(resize_status(pvc), Some("ControllerResizeInfeasible" | "NodeResizeInfeasible"))
+                    || condition.as_ref().is_some_and(|(t, _)| t == "NodeResizeError")
+                    || (condition.as_ref().is_some_and(|(t, _)| t == "ControllerResizeError")
+                        && expansion != Expansion::Offline);
+            let in_flight = bytes(request.as_deref()) > bytes(capacity.as_deref());
+            if failed && in_flight {
+                let (kind, message) = condition.clone().unwrap_or_default();
+                blocking.push(Refusal::Failed {
+                    claim: claim_name.clone(),
+                    request: request.clone().unwrap_or_default(),
+                    condition: if message.is_empty() { kind } else { format!("{kind}: {message}") },
+                    recovery: recovery_hint(&namespace, &claim_name, capacity.as_deref()),
+                });
+            } else if in_flight && action == Action::Grow {
+                blocking.push(Refusal::OtherExpansion {
+                    claim: claim_name.clone(),
+                    request: request.clone().unwrap_or_default(),
+                    target: template.to.clone(),
+                });
+            }
+        }
+        claims.push(ClaimPlan {
+            name: claim_name,
+            template: claim.template.to_owned(),
+            ordinal: claim.ordinal,
+            live: range.contains(claim.ordinal),
+            phase: pvc_phase(pvc).to_owned(),
+            storage_class: class,
+            expansion,
+            capacity,
+            request,
+            target: template.to.clone(),
+            action,
+            condition: condition.map(|(t, m)| if m.is_empty() { t } else { format!("{t}: {m}") }),
+            mounted_by,
+            uid: pvc.uid().unwrap_or_default(),
+        });
+    }
+    // Highest ordinal first, as a scale-down goes: the canary is the last pod to matter.
+    claims.sort_by(|a, b| (b.ordinal, &a.template).cmp(&(a.ordinal, &b.template)));
+
+    let mut not_expandable: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for c in claims.iter().filter(|c| c.action != Action::Nothing && c.expansion == Expansion::None) {
+        if let Some(class) = &c.storage_class {
+            not_expandable.entry(class.clone()).or_default().push(c.name.clone());
+        }
+    }
+    for (class, names) in not_expandable {
+        blocking.push(Refusal::NotExpandable { class, claims: names.join(", ") });
+    }
+
+    let mut warnings = Vec::new();
+    if sts.annotations().contains_key(ROLLOUT_ANNOTATION) {
+        blocking.push(Refusal::Busy {
+            statefulset: name.clone(),
+            what: "mid-rollout (kubectl stateful rollout)".into(),
+        });
+    } else if !observed_current(sts) || update_revision(sts) != current_revision(sts) {
+        blocking.push(Refusal::Busy {
+            statefulset: name.clone(),
+            what: "mid-rollout (its revisions differ)".into(),
+        });
+    }
+    if !scaling_settled(sts) {
+        blocking.push(Refusal::Busy { statefulset: name.clone(), what: "mid-scale".into() });
+    }
+    let owners = Owners::of(sts);
+    let owner = match (&owners.applier, owners.template_reverter()) {
+        (Some(applier), _) if applier.tool.reverts() && !applier.paused => Some(applier.describe()),
+        (_, Some(contested)) => Some(contested.owner()),
+        _ => None,
+    };
+    if let Some(owner) = &owner {
+        if inputs.override_owner {
+            warnings.push(format!(
+                "--override-owner: {owner} applies {name} and may re-create it from its old volumeClaimTemplates"
+            ));
+        } else {
+            blocking.push(Refusal::Owned { owner: owner.clone(), statefulset: name.clone() });
+        }
+    }
+    if inputs.classes.is_none() {
+        warnings.push(
+            "StorageClasses are not readable with these credentials: whether they allow expansion is unknown (the API \
+             server refuses the first patch if not)"
+                .to_owned(),
+        );
+    }
+    let quotas = match inputs.quotas {
+        Some(quotas) => quota_plan(quotas, &claims, inputs.pvcs),
+        None => {
+            warnings
+                .push("ResourceQuotas are not readable with these credentials: headroom unknown".to_owned());
+            Vec::new()
+        }
+    };
+    for q in quotas.iter().filter(|q| !q.fits) {
+        blocking.push(Refusal::Quota {
+            quota: q.name.clone(),
+            resource: q.resource.clone(),
+            used: q.used.clone(),
+            hard: q.hard.clone(),
+            adds: human_bytes(q.adds_bytes as f64),
+        });
+    }
+    let downtime = downtime_plan(sts, &claims);
+    let (when_deleted, when_scaled) = pvc_retention(sts);
+    Ok(ResizePlan {
+        namespace,
+        stateful_set: name,
+        replicas: range.replicas,
+        start_ordinal: range.start,
+        templates,
+        claims,
+        retention: Retention { when_deleted, when_scaled },
+        owner,
+        quotas,
+        downtime,
+        warnings,
+        refusals: blocking.iter().map(ToString::to_string).collect(),
+        blocking,
+    })
+}
+
+fn pod_phase(pod: &Pod) -> &str {
+    pod.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or_default()
+}
+
+/// The quotas that count claim storage, with what the grow adds: quota charges a claim
+/// `max(request, allocatedResources)` (KEP-1790), so a claim adds `target - that`.
+fn quota_plan(
+    quotas: &[ResourceQuota],
+    claims: &[ClaimPlan],
+    pvcs: &[PersistentVolumeClaim],
+) -> Vec<QuotaPlan> {
+    let charged = |c: &ClaimPlan| -> f64 {
+        let allocated = pvcs.iter().find(|p| p.name_any() == c.name).and_then(allocated);
+        bytes(c.request.as_deref()).max(bytes(allocated.as_deref()))
+    };
+    let mut plans = Vec::new();
+    for quota in quotas {
+        let hard = quota.spec.as_ref().and_then(|s| s.hard.clone()).unwrap_or_default();
+        let used = quota.status.as_ref().and_then(|s| s.used.clone()).unwrap_or_default();
+        for (resource, limit) in &hard {
+            let class = match resource.strip_suffix(".storageclass.storage.k8s.io/requests.storage") {
+                Some(class) => Some(class),
+                None if resource == "requests.storage" => None,
+                None => continue,
+            };
+            let adds: f64 = claims
+                .iter()
+                .filter(|c| c.action == Action::Grow)
+                .filter(|c| class.is_none() || c.storage_class.as_deref() == class)
+                .map(|c| (bytes(Some(&c.target)) - charged(c)).max(0.0))
+                .sum();
+            let used_now =
+                used.get(resource).map(|q: &Quantity| q.0.clone()).unwrap_or_else(|| "0".to_owned());
+            let fits = bytes(Some(&used_now)) + adds <= bytes(Some(&limit.0));
+            plans.push(QuotaPlan {
+                name: quota.name_any(),
+                resource: resource.clone(),
+                hard: limit.0.clone(),
+                used: used_now,
+                adds_bytes: adds as u64,
+                fits,
+            });
+        }
+    }
+    plans
+}
+
+/// The downtime an offline-only class needs: a StatefulSet re-creates a deleted pod at once,
+/// so the only way to stop the pods that mount those claims is to scale below their ordinals,
+/// highest first; the filesystems then grow as the pods mount them again.
+fn downtime_plan(sts: &StatefulSet, claims: &[ClaimPlan]) -> Vec<String> {
+    let name = sts.name_any();
+    let range = ordinal_range(sts);
+    let lowest = claims
+        .iter()
+        .filter(|c| c.action != Action::Nothing && c.expansion == Expansion::Offline && c.live)
+        .map(|c| c.ordinal)
+        .min();
+    let Some(lowest) = lowest else { return Vec::new() };
+    let stopping: Vec<String> =
+        range.ordinals().rev().filter(|o| *o >= lowest).map(|o| pod_name(&name, o)).collect();
+    let keep = i64::from(lowest) - i64::from(range.start);
+    vec![
+        format!(
+            "scale {name} from {} to {keep} replicas: {} stop, in that order ({} of downtime for them)",
+            range.replicas,
+            stopping.join(", "),
+            if keep == 0 { "all pods" } else { "these pods" }
+        ),
+        "the offline claims expand while no pod uses them (wait until each reports FileSystemResizePending or its new \
+         capacity)"
+            .to_owned(),
+        format!(
+            "scale {name} back to {} replicas: {} start again, and each filesystem grows as its pod mounts it",
+            range.replicas,
+            stopping.iter().rev().cloned().collect::<Vec<_>>().join(", ")
+        ),
+    ]
+}
+
+/// `1073741824` → `1Gi`.
+pub fn human_bytes(bytes: f64) -> String {
+    const UNITS: [&str; 6] = ["", "Ki", "Mi", "Gi", "Ti", "Pi"];
+    let mut value = bytes;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if value.fract() == 0.0 {
+        format!("{value}{}", UNITS[unit])
+    } else {
+        format!("{value:.1}{}", UNITS[unit])
+    }
+}
+
+/// The object the StatefulSet is re-created from: `sts` as read with only the storage
+/// requests of the resized claim templates changed, and what the API server sets dropped
+/// (uid, resourceVersion, generation, creationTimestamp, managedFields, deletion fields,
+/// status). Labels, annotations (GitOps tracking among them), ownerReferences and finalizers
+/// are kept.
+pub fn rewrite(sts: &StatefulSet, sizes: &BTreeMap<String, String>) -> StatefulSet {
+    let mut out = sts.clone();
+    let meta = &mut out.metadata;
+    meta.uid = None;
+    meta.resource_version = None;
+    meta.generation = None;
+    meta.creation_timestamp = None;
+    meta.managed_fields = None;
+    meta.deletion_timestamp = None;
+    meta.deletion_grace_period_seconds = None;
+    meta.self_link = None;
+    // The orphan finalizer belongs to the deletion of the old object.
+    if let Some(finalizers) = &mut meta.finalizers {
+        finalizers.retain(|f| f != "orphan");
+        if finalizers.is_empty() {
+            meta.finalizers = None;
+        }
+    }
+    out.status = None;
+    for template in out.spec.iter_mut().flat_map(|s| s.volume_claim_templates.iter_mut().flatten()) {
+        let Some(size) = sizes.get(&template.name_any()) else { continue };
+        let spec = template.spec.get_or_insert_with(Default::default);
+        let resources = spec.resources.get_or_insert_with(Default::default);
+        resources
+            .requests
+            .get_or_insert_with(Default::default)
+            .insert("storage".to_owned(), Quantity(size.clone()));
+    }
+    out
+}
+
+/// A pod as it was right before the swap.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodMark {
+    pub uid: String,
+    pub revision: Option<String>,
+}
+
+/// The journal of a swap, written before the delete: the object to re-create and what must
+/// be found unchanged after it (schema in docs/pvc-resize.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SwapJournal {
+    /// The uid of the StatefulSet being replaced.
+    pub uid: String,
+    pub sizes: BTreeMap<String, String>,
+    /// The StatefulSet to create ([`rewrite`] of the object as read).
+    pub statefulset: serde_json::Value,
+    pub pods: BTreeMap<String, PodMark>,
+    /// Claim name → uid.
+    pub claims: BTreeMap<String, String>,
+    pub when_deleted: String,
+}
+
+impl SwapJournal {
+    /// The journal of swapping `sts` (as read right before the delete) for its [`rewrite`].
+    pub fn of(
+        sts: &StatefulSet,
+        sizes: &BTreeMap<String, String>,
+        pods: &[Pod],
+        pvcs: &[PersistentVolumeClaim],
+    ) -> Self {
+        let pods = pods_of(sts, pods)
+            .into_iter()
+            .map(|(_, p)| {
+                (
+                    p.name_any(),
+                    PodMark {
+                        uid: p.uid().unwrap_or_default(),
+                        revision: pod_revision(p).map(str::to_owned),
+                    },
+                )
+            })
+            .collect();
+        let claims = claims_of(sts, pvcs)
+            .into_iter()
+            .map(|c| (c.pvc.name_any(), c.pvc.uid().unwrap_or_default()))
+            .collect();
+        SwapJournal {
+            uid: sts.uid().unwrap_or_default(),
+            sizes: sizes.clone(),
+            statefulset: serde_json::to_value(rewrite(sts, sizes)).unwrap_or_default(),
+            pods,
+            claims,
+            when_deleted: pvc_retention(sts).0,
+        }
+    }
+}
+
+/// How the re-created StatefulSet `now` stands against the journal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Adoption {
+    /// Every pod and claim is there unchanged and owned as before.
+    Done,
+    /// The controller has not adopted everything yet (it takes a sync or two).
+    Pending(Vec<String>),
+    /// Something was replaced: a pod or claim with another uid, or another revision.
+    Broken(Vec<String>),
+}
+
+/// Checks adoption: every journaled pod keeps its uid and `controller-revision-hash` and is
+/// controlled by `now`; every journaled claim keeps its uid and, with `whenDeleted: Delete`,
+/// the claims of live ordinals are owned by `now` again.
+pub fn adoption(
+    journal: &SwapJournal,
+    now: &StatefulSet,
+    pods: &[Pod],
+    pvcs: &[PersistentVolumeClaim],
+) -> Adoption {
+    let mut pending = Vec::new();
+    let mut broken = Vec::new();
+    for (name, mark) in &journal.pods {
+        match pods.iter().find(|p| p.name_any() == *name) {
+            None => broken.push(format!("pod {name} is gone")),
+            Some(p) if p.uid().as_deref() != Some(&mark.uid) => {
+                broken.push(format!("pod {name} was re-created"))
+            }
+            Some(p) if pod_revision(p).map(str::to_owned) != mark.revision => {
+                broken.push(format!("pod {name} changed revision"))
+            }
+            Some(p) if !owned_by(p, now) => pending.push(format!("pod {name} not adopted yet")),
+            Some(_) => {}
+        }
+    }
+    let range = ordinal_range(now);
+    for claim in claims_of(now, pvcs) {
+        let name = claim.pvc.name_any();
+        match journal.claims.get(&name) {
+            Some(uid) if claim.pvc.uid().as_deref() != Some(uid) => {
+                broken.push(format!("PVC {name} was re-created"))
+            }
+            _ => {}
+        }
+        if journal.when_deleted == "Delete" && range.contains(claim.ordinal) && !owned_by(claim.pvc, now) {
+            pending.push(format!("PVC {name} has no owner reference to the new StatefulSet yet"));
+        }
+    }
+    for name in journal.claims.keys() {
+        if !pvcs.iter().any(|p| p.name_any() == *name) {
+            broken.push(format!("PVC {name} is gone"));
+        }
+    }
+    if !broken.is_empty() {
+        Adoption::Broken(broken)
+    } else if !pending.is_empty() {
+        Adoption::Pending(pending)
+    } else {
+        Adoption::Done
+    }
+}
+
+/// What a claim shows while the run waits for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimState {
+    /// Capacity is the target or more.
+    Grown,
+    /// The controller expanded the volume; the filesystem grows when a pod mounts it
+    /// (`FileSystemResizePending`).
+    FilesystemPending,
+    /// The driver failed: the condition and its message.
+    Failed(String),
+    /// An offline-only driver refused because a pod uses the volume.
+    InUse(String),
+    Expanding,
+}
+
+/// Where a claim's expansion to `target` stands.
+pub fn claim_state(pvc: &PersistentVolumeClaim, target: &str) -> ClaimState {
+    if bytes(pvc_capacity(pvc).as_deref()) >= bytes(Some(target)) {
+        return ClaimState::Grown;
+    }
+    let status = resize_status(pvc);
+    match resize_condition(pvc) {
+        Some((kind, message)) if kind == "ControllerResizeError" && message.contains("in-use") => {
+            ClaimState::InUse(format!("{kind}: {message}"))
+        }
+        Some((kind, message))
+            if kind == "NodeResizeError"
+                || (kind == "ControllerResizeError"
+                    && matches!(
+                        status,
+                        Some("ControllerResizeInfeasible") | Some("NodeResizeInfeasible")
+                    )) =>
+        {
+            ClaimState::Failed(format!("{kind}: {message}"))
+        }
+        Some((kind, _)) if kind == "FileSystemResizePending" => ClaimState::FilesystemPending,
+        _ if matches!(status, Some("ControllerResizeInfeasible") | Some("NodeResizeInfeasible")) => {
+            ClaimState::Failed(status.unwrap_or_default().to_owned())
+        }
+        _ => ClaimState::Expanding,
+    }
+}
+
+#[cfg(test)]
+mod tests;

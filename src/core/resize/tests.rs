@@ -1,0 +1,383 @@
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{
+    PersistentVolumeClaim, PersistentVolumeClaimCondition, PersistentVolumeClaimSpec, Pod, ResourceQuota,
+    ResourceQuotaSpec, ResourceQuotaStatus, VolumeResourceRequirements,
+};
+use k8s_openapi::api::storage::v1::StorageClass;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::ResourceExt;
+
+use super::*;
+use crate::core::fixtures::{self, pod, pvc, sts};
+
+fn storage(size: &str) -> BTreeMap<String, Quantity> {
+    BTreeMap::from([("storage".to_owned(), Quantity(size.to_owned()))])
+}
+
+/// `web` with 3 replicas and templates `data` (1Gi, kwok-volume) and `logs` (1Gi, fixed).
+fn web(replicas: i32) -> StatefulSet {
+    let mut s = sts("web", replicas).templates(&["data", "logs"]).build();
+    for t in s.spec.as_mut().unwrap().volume_claim_templates.as_mut().unwrap() {
+        let class = if t.name_any() == "data" { "online" } else { "fixed" };
+        t.spec = Some(PersistentVolumeClaimSpec {
+            storage_class_name: Some(class.to_owned()),
+            resources: Some(VolumeResourceRequirements { requests: Some(storage("1Gi")), limits: None }),
+            ..Default::default()
+        });
+    }
+    s
+}
+
+fn claim(template: &str, ordinal: i32, sts: &StatefulSet) -> PersistentVolumeClaim {
+    let mut c = pvc(&format!("{template}-web-{ordinal}")).of(sts).build();
+    let class = if template == "data" { "online" } else { "fixed" };
+    c.spec.as_mut().unwrap().storage_class_name = Some(class.to_owned());
+    c
+}
+
+fn class(name: &str, expandable: bool, offline: bool) -> StorageClass {
+    let mut annotations = BTreeMap::new();
+    if offline {
+        annotations.insert(EXPANSION_ANNOTATION.to_owned(), "offline".to_owned());
+    }
+    StorageClass {
+        metadata: ObjectMeta {
+            name: Some(name.to_owned()),
+            annotations: Some(annotations),
+            ..Default::default()
+        },
+        provisioner: "kwok".to_owned(),
+        allow_volume_expansion: expandable.then_some(true),
+        ..Default::default()
+    }
+}
+
+fn classes() -> Vec<StorageClass> {
+    vec![class("online", true, false), class("fixed", false, false), class("offline", true, true)]
+}
+
+fn size(text: &str) -> Vec<SizeRequest> {
+    vec![parse_size(text).unwrap()]
+}
+
+struct World {
+    sts: StatefulSet,
+    pvcs: Vec<PersistentVolumeClaim>,
+    pods: Vec<Pod>,
+    classes: Vec<StorageClass>,
+    quotas: Vec<ResourceQuota>,
+}
+
+/// 3 replicas, claims for ordinals 0..=3 (3 left by a scale-down), pods 0..=2 mounting theirs.
+fn world() -> World {
+    let s = web(3);
+    let mut pvcs = Vec::new();
+    for o in 0..4 {
+        pvcs.push(claim("data", o, &s));
+        pvcs.push(claim("logs", o, &s));
+    }
+    let pods = (0..3).map(|o| pod(&s, o).mounting(&format!("data-web-{o}")).build()).collect();
+    World { sts: s, pvcs, pods, classes: classes(), quotas: Vec::new() }
+}
+
+fn plan_of(w: &World, sizes: &[SizeRequest]) -> Result<ResizePlan, Refusal> {
+    plan(&Inputs {
+        sts: &w.sts,
+        pvcs: &w.pvcs,
+        pods: &w.pods,
+        classes: Some(&w.classes),
+        quotas: Some(&w.quotas),
+        sizes,
+        override_owner: false,
+    })
+}
+
+#[test]
+fn sizes_parse_as_template_equals_quantity() {
+    assert_eq!(parse_size("data=2Gi"), Ok(SizeRequest { template: "data".into(), size: "2Gi".into() }));
+    for bad in ["data", "=2Gi", "data=", "data=big", "data=0", "data=-1Gi"] {
+        assert!(parse_size(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn every_claim_of_the_template_grows_highest_ordinal_first_orphans_included() {
+    let plan = plan_of(&world(), &size("data=2Gi")).unwrap();
+    let names: Vec<(&str, bool)> = plan.claims.iter().map(|c| (c.name.as_str(), c.live)).collect();
+    assert_eq!(
+        names,
+        [("data-web-3", false), ("data-web-2", true), ("data-web-1", true), ("data-web-0", true)]
+    );
+    assert!(plan.claims.iter().all(|c| c.action == Action::Grow && c.expansion == Expansion::Online));
+    assert_eq!(plan.claims[1].mounted_by.as_deref(), Some("web-2"));
+    assert_eq!(plan.templates[0].from, "1Gi");
+    assert!(plan.refusals.is_empty(), "{:?}", plan.refusals);
+    assert!(plan.downtime.is_empty());
+}
+
+#[test]
+fn usage_errors_come_from_the_command_line_alone() {
+    let w = world();
+    let cases = [
+        ("data=512Mi", "cannot shrink data from 1Gi to 512Mi"),
+        ("data=1024Mi", "data already requests 1Gi"),
+        ("cache=2Gi", "web has no volumeClaimTemplate cache (it has: data, logs)"),
+    ];
+    for (request, expected) in cases {
+        let refusal = plan_of(&w, &size(request)).unwrap_err();
+        assert!(refusal.is_usage());
+        assert!(refusal.to_string().starts_with(expected), "{refusal}");
+        assert_eq!(refusal.to_string().lines().count(), 1);
+    }
+}
+
+/// A change to the world a refusal case starts from.
+type Change = Box<dyn Fn(&mut World)>;
+
+#[test]
+fn refusals_name_the_claim_and_change_nothing() {
+    let cases: Vec<(&str, Change, &str, &str)> = vec![
+        ("fixed class", Box::new(|_| {}), "logs=2Gi", "StorageClass fixed does not allow volume expansion"),
+        (
+            "not bound",
+            Box::new(|w| w.pvcs[0] = pvc("data-web-0").of(&w.sts).phase("Pending").build()),
+            "data=2Gi",
+            "PVC data-web-0 is Pending, not Bound",
+        ),
+        (
+            "mid-scale",
+            Box::new(|w| w.sts.status.as_mut().unwrap().replicas = 4),
+            "data=2Gi",
+            "web is mid-scale",
+        ),
+        (
+            "mid-rollout",
+            Box::new(|w| w.sts.status.as_mut().unwrap().update_revision = Some("web-rev2".into())),
+            "data=2Gi",
+            "web is mid-rollout",
+        ),
+        (
+            "quota",
+            Box::new(|w| {
+                w.quotas.push(ResourceQuota {
+                    metadata: ObjectMeta { name: Some("storage".into()), ..Default::default() },
+                    spec: Some(ResourceQuotaSpec { hard: Some(storage_quota("9Gi")), ..Default::default() }),
+                    status: Some(ResourceQuotaStatus { used: Some(storage_quota("8Gi")), hard: None }),
+                })
+            }),
+            "data=2Gi",
+            "ResourceQuota storage cannot hold the new sizes (requests.storage: 8Gi used of 9Gi, the grow adds 4Gi)",
+        ),
+        (
+            "gitops",
+            Box::new(|w| {
+                w.sts.metadata.annotations = Some(BTreeMap::from([(
+                    crate::core::owners::ARGOCD_TRACKING.to_owned(),
+                    "shop:apps/StatefulSet:default/web".to_owned(),
+                )]))
+            }),
+            "data=2Gi",
+            "Argo CD application shop applies web",
+        ),
+        (
+            "failed expansion",
+            Box::new(|w| {
+                let c = &mut w.pvcs[0];
+                c.spec.as_mut().unwrap().resources.as_mut().unwrap().requests = Some(storage("3Gi"));
+                let status = c.status.as_mut().unwrap();
+                status.allocated_resource_statuses =
+                    Some(BTreeMap::from([("storage".into(), "ControllerResizeInfeasible".into())]));
+                status.conditions = Some(vec![PersistentVolumeClaimCondition {
+                    type_: "ControllerResizeError".into(),
+                    status: "True".into(),
+                    message: Some("out of range".into()),
+                    ..Default::default()
+                }]);
+            }),
+            "data=2Gi",
+            "PVC data-web-0 has a failed expansion to 3Gi (ControllerResizeError: out of range); to give up, lower its \
+             request to a size above its capacity 1Gi",
+        ),
+    ];
+    for (what, change, request, expected) in cases {
+        let mut w = world();
+        change(&mut w);
+        let plan = plan_of(&w, &size(request)).unwrap();
+        assert!(plan.refusals.iter().any(|r| r.starts_with(expected)), "{what}: {:?}", plan.refusals);
+        assert!(plan.blocking.iter().all(|r| !r.is_usage()), "{what}");
+        assert!(plan.refusals.iter().all(|r| r.lines().count() == 1), "{what}");
+    }
+}
+
+fn storage_quota(size: &str) -> BTreeMap<String, Quantity> {
+    BTreeMap::from([("requests.storage".to_owned(), Quantity(size.to_owned()))])
+}
+
+#[test]
+fn quota_headroom_is_computed_and_enough_headroom_passes() {
+    let mut w = world();
+    w.quotas.push(ResourceQuota {
+        metadata: ObjectMeta { name: Some("storage".into()), ..Default::default() },
+        spec: Some(ResourceQuotaSpec { hard: Some(storage_quota("12Gi")), ..Default::default() }),
+        status: Some(ResourceQuotaStatus { used: Some(storage_quota("8Gi")), hard: None }),
+    });
+    let plan = plan_of(&w, &size("data=2Gi")).unwrap();
+    assert_eq!(plan.quotas.len(), 1);
+    assert!(plan.quotas[0].fits);
+    assert_eq!(plan.quotas[0].adds_bytes, 4 << 30);
+}
+
+#[test]
+fn override_owner_turns_the_gitops_refusal_into_a_warning() {
+    let mut w = world();
+    w.sts.metadata.labels =
+        Some(BTreeMap::from([(crate::core::owners::FLUX_KUSTOMIZATION.to_owned(), "apps".to_owned())]));
+    let sizes = size("data=2Gi");
+    let plan = plan(&Inputs {
+        sts: &w.sts,
+        pvcs: &w.pvcs,
+        pods: &w.pods,
+        classes: Some(&w.classes),
+        quotas: Some(&w.quotas),
+        sizes: &sizes,
+        override_owner: true,
+    })
+    .unwrap();
+    assert!(plan.refusals.is_empty(), "{:?}", plan.refusals);
+    assert!(plan.warnings.iter().any(|w| w.starts_with("--override-owner: Flux")), "{:?}", plan.warnings);
+}
+
+#[test]
+fn claims_already_grown_or_expanding_to_the_target_are_not_patched_again() {
+    let mut w = world();
+    w.pvcs[0] = claim("data", 0, &w.sts);
+    w.pvcs[0].status.as_mut().unwrap().capacity = Some(storage("2Gi"));
+    w.pvcs[2].spec.as_mut().unwrap().resources.as_mut().unwrap().requests = Some(storage("2Gi"));
+    let plan = plan_of(&w, &size("data=2Gi")).unwrap();
+    let action = |n: &str| plan.claims.iter().find(|c| c.name == n).unwrap().action;
+    assert_eq!(action("data-web-0"), Action::Nothing);
+    assert_eq!(action("data-web-1"), Action::Wait);
+    assert_eq!(action("data-web-2"), Action::Grow);
+    assert!(plan.refusals.is_empty(), "{:?}", plan.refusals);
+}
+
+#[test]
+fn an_offline_class_gets_a_downtime_plan_from_its_lowest_mounted_ordinal() {
+    let mut w = world();
+    for c in &mut w.pvcs {
+        if c.name_any().starts_with("data-") {
+            c.spec.as_mut().unwrap().storage_class_name = Some("offline".into());
+        }
+    }
+    let plan = plan_of(&w, &size("data=2Gi")).unwrap();
+    assert!(plan.claims.iter().all(|c| c.expansion == Expansion::Offline));
+    assert_eq!(
+        plan.downtime[0],
+        "scale web from 3 to 0 replicas: web-2, web-1, web-0 stop, in that order (all pods of downtime for them)"
+    );
+    assert!(plan.downtime[2].starts_with("scale web back to 3 replicas: web-0, web-1, web-2 start again"));
+}
+
+#[test]
+fn unreadable_classes_are_unknown_with_a_warning() {
+    let w = world();
+    let sizes = size("data=2Gi");
+    let plan = plan(&Inputs {
+        sts: &w.sts,
+        pvcs: &w.pvcs,
+        pods: &w.pods,
+        classes: None,
+        quotas: None,
+        sizes: &sizes,
+        override_owner: false,
+    })
+    .unwrap();
+    assert!(plan.claims.iter().all(|c| c.expansion == Expansion::Unknown));
+    assert_eq!(plan.warnings.len(), 2);
+    assert!(plan.refusals.is_empty());
+}
+
+#[test]
+fn the_rewrite_changes_only_the_sizes_and_drops_what_the_server_sets() {
+    let mut s = web(3);
+    s.metadata.labels = Some(BTreeMap::from([("app".into(), "web".into())]));
+    s.metadata.annotations = Some(BTreeMap::from([(
+        crate::core::owners::ARGOCD_TRACKING.to_owned(),
+        "shop:apps/StatefulSet:default/web".to_owned(),
+    )]));
+    s.metadata.managed_fields = Some(vec![Default::default()]);
+    s.metadata.finalizers = Some(vec!["orphan".into()]);
+    let sizes = BTreeMap::from([("data".to_owned(), "2Gi".to_owned())]);
+    let out = rewrite(&s, &sizes);
+    let m = &out.metadata;
+    assert!(m.uid.is_none() && m.resource_version.is_none() && m.generation.is_none());
+    assert!(m.creation_timestamp.is_none() && m.managed_fields.is_none() && m.finalizers.is_none());
+    assert!(out.status.is_none());
+    assert_eq!(m.labels, s.metadata.labels);
+    assert_eq!(m.annotations, s.metadata.annotations);
+    let requests = |o: &StatefulSet, t: usize| {
+        requested(o.spec.as_ref().unwrap().volume_claim_templates.as_ref().unwrap()[t].spec.as_ref())
+    };
+    assert_eq!(requests(&out, 0).as_deref(), Some("2Gi"));
+    assert_eq!(requests(&out, 1).as_deref(), Some("1Gi"), "other templates keep their size");
+    // Apart from the sizes, the spec is the one read.
+    let mut spec = out.spec.clone().unwrap();
+    spec.volume_claim_templates.as_mut().unwrap()[0] =
+        s.spec.as_ref().unwrap().volume_claim_templates.as_ref().unwrap()[0].clone();
+    assert_eq!(Some(spec), s.spec);
+}
+
+#[test]
+fn adoption_is_checked_pod_by_pod_and_claim_by_claim() {
+    let w = world();
+    let sizes = BTreeMap::from([("data".to_owned(), "2Gi".to_owned())]);
+    let journal = SwapJournal::of(&w.sts, &sizes, &w.pods, &w.pvcs);
+    assert_eq!(journal.pods.len(), 3);
+    assert_eq!(journal.claims.len(), 8);
+    // The re-created object: same name, new uid; the pods still point at the old one.
+    let mut new = w.sts.clone();
+    new.metadata.uid = Some("uid-new".into());
+    assert!(matches!(adoption(&journal, &new, &w.pods, &w.pvcs), Adoption::Pending(p) if p.len() == 3));
+    let adopted: Vec<Pod> = (0..3).map(|o| pod(&new, o).mounting(&format!("data-web-{o}")).build()).collect();
+    // fixtures give the same uid to the same name, as adoption keeps it.
+    assert_eq!(adoption(&journal, &new, &adopted, &w.pvcs), Adoption::Done);
+    let mut replaced = adopted.clone();
+    replaced[1].metadata.uid = Some("another".into());
+    assert_eq!(
+        adoption(&journal, &new, &replaced, &w.pvcs),
+        Adoption::Broken(vec!["pod web-1 was re-created".into()])
+    );
+    let fewer: Vec<PersistentVolumeClaim> = w.pvcs[1..].to_vec();
+    assert!(
+        matches!(adoption(&journal, &new, &adopted, &fewer), Adoption::Broken(b) if b == ["PVC data-web-0 is gone"])
+    );
+}
+
+#[test]
+fn claim_states_follow_the_resizer() {
+    let s = web(1);
+    let mut c = claim("data", 0, &s);
+    assert_eq!(claim_state(&c, "2Gi"), ClaimState::Expanding);
+    let set = |c: &mut PersistentVolumeClaim, kind: &str, message: &str, status: Option<&str>| {
+        let st = c.status.as_mut().unwrap();
+        st.conditions = Some(vec![PersistentVolumeClaimCondition {
+            type_: kind.into(),
+            status: "True".into(),
+            message: Some(message.into()),
+            ..Default::default()
+        }]);
+        st.allocated_resource_statuses = status.map(|s| BTreeMap::from([("storage".into(), s.into())]));
+    };
+    set(&mut c, "FileSystemResizePending", "Waiting for user to (re-)start a pod", Some("NodeResizePending"));
+    assert_eq!(claim_state(&c, "2Gi"), ClaimState::FilesystemPending);
+    set(&mut c, "ControllerResizeError", "too big", Some("ControllerResizeInfeasible"));
+    assert_eq!(claim_state(&c, "2Gi"), ClaimState::Failed("ControllerResizeError: too big".into()));
+    set(&mut c, "ControllerResizeError", "volume is currently in-use", Some("ControllerResizeInProgress"));
+    assert!(matches!(claim_state(&c, "2Gi"), ClaimState::InUse(_)));
+    c.status.as_mut().unwrap().capacity = Some(storage("2Gi"));
+    assert_eq!(claim_state(&c, "2Gi"), ClaimState::Grown);
+    let _ = fixtures::NAMESPACE;
+}

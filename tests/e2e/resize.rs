@@ -1,0 +1,381 @@
+//! `kubectl stateful pvc resize` against the real StatefulSet controller, garbage collector and
+//! PVC admission, with kwok-resizer standing in for the CSI resizer and kubelet
+//! (docs/testing.md, "Volume expansion").
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim};
+use kube::ResourceExt;
+use kube::api::{Api, Patch, PatchParams};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::support::{Env, Sts, wait_until};
+
+/// name → (uid, controller-revision-hash) of every pod.
+async fn pod_marks(env: &Env) -> BTreeMap<String, (String, String)> {
+    env.pods()
+        .await
+        .iter()
+        .map(|p| {
+            let revision = p.labels().get("controller-revision-hash").cloned().unwrap_or_default();
+            (p.name_any(), (p.uid().unwrap(), revision))
+        })
+        .collect()
+}
+
+async fn claim_uids(env: &Env) -> BTreeMap<String, String> {
+    env.pvcs().await.iter().map(|c| (c.name_any(), c.uid().unwrap())).collect()
+}
+
+fn storage(
+    value: Option<&BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>,
+) -> String {
+    value.and_then(|m| m.get("storage")).map(|q| q.0.clone()).unwrap_or_default()
+}
+
+async fn capacity(env: &Env, claim: &str) -> String {
+    let pvc = env.api::<PersistentVolumeClaim>().get(claim).await.unwrap();
+    storage(pvc.status.as_ref().and_then(|s| s.capacity.as_ref()))
+}
+
+async fn request(env: &Env, claim: &str) -> String {
+    let pvc = env.api::<PersistentVolumeClaim>().get(claim).await.unwrap();
+    storage(pvc.spec.as_ref().and_then(|s| s.resources.as_ref()).and_then(|r| r.requests.as_ref()))
+}
+
+fn template_size(sts: &StatefulSet, template: &str) -> String {
+    let templates = sts.spec.as_ref().unwrap().volume_claim_templates.as_ref().unwrap();
+    let t = templates.iter().find(|t| t.name_any() == template).unwrap();
+    storage(t.spec.as_ref().and_then(|s| s.resources.as_ref()).and_then(|r| r.requests.as_ref()))
+}
+
+/// web with templates data and logs, whenDeleted: Delete, 4 replicas scaled to 3: ordinal 3's
+/// claims are left behind.
+async fn web_with_an_orphan(env: &Env, class: Option<&str>) -> StatefulSet {
+    let mut spec = Sts::new("web", 4);
+    spec.templates = vec!["data".into(), "logs".into()];
+    spec.storage_class = class.map(str::to_owned);
+    let mut manifest = spec.manifest();
+    manifest["spec"]["persistentVolumeClaimRetentionPolicy"] =
+        json!({"whenDeleted": "Delete", "whenScaled": "Retain"});
+    env.create::<k8s_openapi::api::core::v1::Service>(json!({
+        "metadata": {"name": "web"},
+        "spec": {"clusterIP": "None", "selector": {"app": "web"}, "ports": [{"port": 80}]}
+    }))
+    .await;
+    env.create::<StatefulSet>(manifest).await;
+    env.wait_ready("web", Duration::from_secs(60)).await;
+    env.scale("web", 3).await;
+    env.wait_ready("web", Duration::from_secs(60)).await;
+    wait_until(Duration::from_secs(30), || async { env.pods().await.len() == 3 }).await;
+    env.api::<StatefulSet>().get("web").await.unwrap()
+}
+
+fn events(stdout: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("an NDJSON line"))
+        .collect()
+}
+
+async fn assert_swapped_and_kept(
+    env: &Env,
+    old: &StatefulSet,
+    pods: &BTreeMap<String, (String, String)>,
+    claims: &BTreeMap<String, String>,
+) {
+    let new = env.api::<StatefulSet>().get("web").await.unwrap();
+    assert_ne!(new.uid(), old.uid(), "re-created");
+    assert_eq!(template_size(&new, "data"), "2Gi");
+    assert_eq!(template_size(&new, "logs"), "1Gi", "only the resized template changes");
+    assert_eq!(new.spec.as_ref().unwrap().template, old.spec.as_ref().unwrap().template);
+    assert_eq!(&pod_marks(env).await, pods, "every pod keeps its uid and revision");
+    assert_eq!(&claim_uids(env).await, claims, "every PVC keeps its uid; none lost");
+    for o in 0..4 {
+        assert_eq!(capacity(env, &format!("data-web-{o}")).await, "2Gi", "data-web-{o}");
+        assert_eq!(capacity(env, &format!("logs-web-{o}")).await, "1Gi");
+    }
+    // whenDeleted: Delete: the live claims are owned by the new StatefulSet again.
+    for o in 0..3 {
+        let pvc = env.api::<PersistentVolumeClaim>().get(&format!("data-web-{o}")).await.unwrap();
+        let owners = pvc.owner_references();
+        assert!(owners.iter().any(|r| Some(&r.uid) == new.uid().as_ref()), "data-web-{o}: {owners:?}");
+    }
+    let journals: Api<ConfigMap> = env.api();
+    assert!(journals.get_opt("kubectl-stateful-resize-web").await.unwrap().is_none(), "journal removed");
+}
+
+#[tokio::test]
+async fn grows_every_claim_orphan_included_and_swaps_the_set_keeping_every_uid_with_when_deleted_delete() {
+    let env = Env::new("resize-grow").await;
+    let old = web_with_an_orphan(&env, None).await;
+    let pods = pod_marks(&env).await;
+    let claims = claim_uids(&env).await;
+    assert_eq!(claims.len(), 8);
+
+    let output = env
+        .plugin()
+        .args(["pvc", "resize", "web", "--size", "data=2Gi", "--yes", "-o", "json"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let events = events(&output.stdout);
+    let kinds: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(kinds.first(), Some(&"plan"));
+    assert_eq!(kinds.last(), Some(&"finished"));
+    assert!(events.iter().all(|e| e["kind"] == "ResizeEvent" && e["schemaVersion"] == "v1"));
+    // The canary is the highest ordinal's claim: the one a scale-down left behind.
+    assert_eq!(events[1]["event"], "claimPatched");
+    assert_eq!(events[1]["claim"], "data-web-3");
+    let plan = &events[0]["plan"];
+    assert_eq!(plan["retention"]["whenDeleted"], "Delete");
+    assert_eq!(plan["claims"].as_array().unwrap().len(), 4);
+
+    assert_swapped_and_kept(&env, &old, &pods, &claims).await;
+
+    // A later scale-up: a new claim is made at the new size, the orphan comes back grown.
+    env.scale("web", 5).await;
+    env.wait_ready("web", Duration::from_secs(60)).await;
+    assert_eq!(request(&env, "data-web-4").await, "2Gi");
+    assert_eq!(capacity(&env, "data-web-3").await, "2Gi");
+    assert_eq!(claim_uids(&env).await["data-web-3"], claims["data-web-3"], "the orphan claim was reused");
+}
+
+#[tokio::test]
+async fn sigkill_right_after_the_orphan_delete_then_the_same_command_finishes() {
+    let env = Env::new("resize-sigkill").await;
+    let old = web_with_an_orphan(&env, None).await;
+    let pods = pod_marks(&env).await;
+    let claims = claim_uids(&env).await;
+    let args = ["pvc", "resize", "web", "--size", "data=2Gi", "--yes", "-o", "json"];
+    let mut child = env.spawn_plugin(&args).spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        if line.contains("\"statefulSetDeleted\"") {
+            child.start_kill().unwrap(); // SIGKILL
+            break;
+        }
+    }
+    child.wait().await.unwrap();
+    // Killed in the gap: the journal is there, and no StatefulSet but the old one, going.
+    let journals: Api<ConfigMap> = env.api();
+    assert!(journals.get_opt("kubectl-stateful-resize-web").await.unwrap().is_some());
+    let now = env.api::<StatefulSet>().get_opt("web").await.unwrap();
+    assert!(now.as_ref().is_none_or(|s| s.uid() == old.uid()), "killed before the re-create");
+
+    let output = env.plugin().args(args).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("resuming the swap of web recorded in ConfigMap kubectl-stateful-resize-web"),
+        "{stderr}"
+    );
+    assert_swapped_and_kept(&env, &old, &pods, &claims).await;
+}
+
+/// A run refused with one line on stderr, nothing on stdout and nothing changed.
+async fn assert_refused(env: &Env, args: &[&str], code: i32, expected: &str) {
+    let before_sts = env.api::<StatefulSet>().get("web").await.unwrap();
+    // What this tool would write: each claim's request, and its field manager (the controller
+    // itself updates claims' status, e.g. 1.37's Unused condition, so resourceVersions move).
+    let written = |c: &PersistentVolumeClaim| {
+        let ours = c.managed_fields().iter().any(|m| m.manager.as_deref() == Some("kubectl-stateful"));
+        let request =
+            storage(c.spec.as_ref().and_then(|s| s.resources.as_ref()).and_then(|r| r.requests.as_ref()));
+        (c.name_any(), c.uid().unwrap(), request, ours)
+    };
+    let before: Vec<_> = env.pvcs().await.iter().map(written).collect();
+    let output = env.plugin().args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(code), "{stderr}");
+    assert!(output.stdout.is_empty(), "{}", String::from_utf8_lossy(&output.stdout));
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains(expected), "{stderr}");
+    let after: Vec<_> = env.pvcs().await.iter().map(written).collect();
+    assert_eq!(before, after, "no claim changed");
+    let after_sts = env.api::<StatefulSet>().get("web").await.unwrap();
+    assert_eq!(after_sts.uid(), before_sts.uid());
+    assert_eq!(after_sts.metadata.generation, before_sts.metadata.generation);
+}
+
+#[tokio::test]
+async fn a_class_without_expansion_a_shrink_and_an_equal_size_are_refused_with_nothing_changed() {
+    let env = Env::new("resize-refused").await;
+    web_with_an_orphan(&env, Some("kwok-volume-fixed")).await;
+    assert_refused(
+        &env,
+        &["pvc", "resize", "web", "--size", "data=2Gi", "--yes"],
+        1,
+        "StorageClass kwok-volume-fixed does not allow volume expansion",
+    )
+    .await;
+    assert_refused(
+        &env,
+        &["pvc", "resize", "web", "--size", "data=512Mi", "--yes"],
+        2,
+        "cannot shrink data from 1Gi to 512Mi",
+    )
+    .await;
+    assert_refused(
+        &env,
+        &["pvc", "resize", "web", "--size", "logs=1024Mi", "--yes"],
+        2,
+        "logs already requests 1Gi",
+    )
+    .await;
+    assert_refused(
+        &env,
+        &["pvc", "resize", "web", "--size", "cache=2Gi", "--yes"],
+        2,
+        "web has no volumeClaimTemplate cache",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_gitops_owned_set_is_refused() {
+    let env = Env::new("resize-gitops").await;
+    web_with_an_orphan(&env, None).await;
+    let tracking = format!("shop:apps/StatefulSet:{}/web", env.ns);
+    env.patch_sts("web", json!({"metadata": {"annotations": {"argocd.argoproj.io/tracking-id": tracking}}}))
+        .await;
+    assert_refused(
+        &env,
+        &["pvc", "resize", "web", "--size", "data=2Gi", "--yes"],
+        1,
+        "Argo CD application shop applies web",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_offline_class_shows_its_downtime_plan_and_the_way_it_prints_works() {
+    let env = Env::new("resize-offline").await;
+    let mut spec = Sts::new("web", 3);
+    spec.storage_class = Some("kwok-volume-offline".into());
+    env.statefulset(&spec).await;
+    let plan = crate::support::json_of(
+        &env.plugin()
+            .args(["pvc", "resize", "web", "--size", "data=2Gi", "--dry-run", "-o", "json"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(plan["kind"], "ResizePlan");
+    assert!(plan["claims"].as_array().unwrap().iter().all(|c| c["expansion"] == "offline"));
+    assert_eq!(
+        plan["downtime"][0],
+        "scale web from 3 to 0 replicas: web-2, web-1, web-0 stop, in that order (all pods of downtime for them)"
+    );
+    let output = env.plugin().args(["pvc", "resize", "web", "--size", "data=2Gi", "--yes"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("1. scale web from 3 to 0 replicas: web-2, web-1, web-0 stop"), "{stderr}");
+    let expected = format!(
+        "kubectl -n {ns} scale statefulset web --replicas 0, run this command again (it grows the claims and swaps the \
+         StatefulSet), then kubectl -n {ns} scale statefulset web --replicas 3",
+        ns = env.ns
+    );
+    assert!(stderr.contains(&expected), "{stderr}");
+    assert_eq!(request(&env, "data-web-0").await, "1Gi", "nothing changed");
+
+    // The way out it prints, followed as printed.
+    env.scale("web", 0).await;
+    wait_until(Duration::from_secs(60), || async { env.pods().await.is_empty() }).await;
+    // Until the controller has recorded the scale, the plugin says "mid-scale" (true, and
+    // tested with the other refusals' rules in core::resize).
+    env.wait_ready("web", Duration::from_secs(60)).await;
+    let output = env.plugin().args(["pvc", "resize", "web", "--size", "data=2Gi", "--yes"]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("its filesystem grows to 2Gi when a pod next mounts it"), "{stderr}");
+    env.scale("web", 3).await;
+    env.wait_ready("web", Duration::from_secs(60)).await;
+    for o in 0..3 {
+        let claim = format!("data-web-{o}");
+        wait_until(Duration::from_secs(30), || async { capacity(&env, &claim).await == "2Gi" }).await;
+    }
+    assert_eq!(template_size(&env.api::<StatefulSet>().get("web").await.unwrap(), "data"), "2Gi");
+}
+
+#[tokio::test]
+async fn a_failed_expansion_exits_3_with_a_recovery_hint_that_works() {
+    let env = Env::new("resize-failed").await;
+    let old = web_with_an_orphan(&env, None).await;
+    let claims: Api<PersistentVolumeClaim> = env.api();
+    claims
+        .patch(
+            "data-web-1",
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({"metadata": {"annotations": {"kubectl-stateful.test/resize": "max=1536Mi"}}}),
+            ),
+        )
+        .await
+        .unwrap();
+    let output = env.plugin().args(["pvc", "resize", "web", "--size", "data=2Gi", "--yes"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    let error = stderr.lines().last().unwrap();
+    assert!(
+        error.starts_with("error: PVC data-web-1 failed to grow to 2Gi (ControllerResizeError: "),
+        "{error}"
+    );
+    assert!(error.contains("the StatefulSet is unchanged"), "{error}");
+    let hint = format!(
+        "to give up, lower its request to a size above its capacity 1Gi that the driver can provide (the API server \
+         refuses 1Gi itself): kubectl -n {} patch pvc data-web-1 -p",
+        env.ns
+    );
+    assert!(error.contains(&hint), "{error}");
+    let sts = env.api::<StatefulSet>().get("web").await.unwrap();
+    assert_eq!(sts.uid(), old.uid());
+    assert_eq!(template_size(&sts, "data"), "1Gi");
+
+    // The hint, followed: 1Gi itself is refused by the API server, a size the driver can give works.
+    let refused = claims
+        .patch(
+            "data-web-1",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"resources": {"requests": {"storage": "1Gi"}}}})),
+        )
+        .await;
+    assert!(refused.is_err(), "the API server refuses the capacity itself");
+    claims
+        .patch(
+            "data-web-1",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"resources": {"requests": {"storage": "1536Mi"}}}})),
+        )
+        .await
+        .unwrap();
+    wait_until(Duration::from_secs(30), || async { capacity(&env, "data-web-1").await == "1536Mi" }).await;
+    let pvc = claims.get("data-web-1").await.unwrap();
+    assert!(pvc.status.as_ref().unwrap().allocated_resource_statuses.is_none(), "the failure is cleared");
+}
+
+#[tokio::test]
+async fn a_filesystem_that_grows_at_mount_restarts_only_its_pod() {
+    let env = Env::new("resize-at-mount").await;
+    let old = web_with_an_orphan(&env, None).await;
+    let claims: Api<PersistentVolumeClaim> = env.api();
+    claims
+        .patch(
+            "data-web-1",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {"kubectl-stateful.test/resize": "at-mount"}}})),
+        )
+        .await
+        .unwrap();
+    let mut pods = pod_marks(&env).await;
+    let output = env.plugin().args(["pvc", "resize", "web", "--size", "data=2Gi", "--yes"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("pod web-1 restarted and Ready"), "{stderr}");
+    let after = pod_marks(&env).await;
+    assert_ne!(after["web-1"].0, pods["web-1"].0, "web-1 was restarted");
+    pods.insert("web-1".into(), after["web-1"].clone());
+    assert_swapped_and_kept(&env, &old, &pods, &claim_uids(&env).await).await;
+}
