@@ -92,7 +92,21 @@ pub fn stage(
         ops.push(replace(pointer(["spec", "template"]), template_value(template)));
     }
     ops.extend(partition.map(|p| set_partition(sts, p)));
+    // --evict: OnDelete for the rollout's duration; the journal keeps the strategy from before.
+    if journal.strategy_before.is_some() {
+        ops.push(add(pointer(["spec", "updateStrategy"]), json!({"type": "OnDelete"})));
+    }
     ops.push(write_journal(sts, journal));
+    Patch(ops)
+}
+
+/// Ends a rollout or an abort of `--evict`: the update strategy from before it (the journal's)
+/// and the journal removed, in one request. Elsewhere just [`clear_journal`].
+pub fn end_eviction(sts: &StatefulSet, journal: &Journal) -> Patch {
+    let Patch(mut ops) = clear_journal(sts);
+    if let Some(strategy) = &journal.strategy_before {
+        ops.push(add(pointer(["spec", "updateStrategy"]), strategy.clone()));
+    }
     Patch(ops)
 }
 
@@ -180,6 +194,7 @@ mod tests {
             aborting: false,
             held: false,
             gates: crate::core::rollout::gates::Gates::default(),
+            strategy_before: None,
         }
     }
 
@@ -190,6 +205,25 @@ mod tests {
         let mut doc = serde_json::to_value(object).unwrap();
         json_patch::patch(&mut doc, patch)?;
         Ok(serde_json::from_value(doc).unwrap())
+    }
+
+    #[test]
+    fn evict_switches_to_on_delete_when_staging_and_restores_the_strategy_at_the_end() {
+        let web = sts("web", 3).partition(1).build();
+        let journal = Journal {
+            strategy_before: Some(json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 1}})),
+            ..journal()
+        };
+        let staged = apply(&web, &stage(&web, None, None, &journal)).unwrap();
+        let strategy = staged.spec.as_ref().unwrap().update_strategy.clone().unwrap();
+        assert_eq!((strategy.type_.as_deref(), strategy.rolling_update), (Some("OnDelete"), None));
+        let ended = apply(&staged, &end_eviction(&staged, &journal)).unwrap();
+        assert_eq!(partition(&ended), 1);
+        assert_eq!(
+            ended.spec.as_ref().unwrap().update_strategy.as_ref().unwrap().type_.as_deref(),
+            Some("RollingUpdate")
+        );
+        assert!(Journal::of(&ended).unwrap().is_none());
     }
 
     #[test]

@@ -235,3 +235,76 @@ async fn by_zone_replaces_one_zone_at_a_time() {
     assert_eq!(order.first(), Some(&zones["web-3"]), "{order:?}");
     assert!(env.all_pods_run(v("app:v2")).await, "{:?}", images(&env).await);
 }
+
+fn strategy(web: &k8s_openapi::api::apps::v1::StatefulSet) -> Value {
+    serde_json::to_value(web.spec.as_ref().unwrap().update_strategy.clone()).unwrap()
+}
+
+/// `--evict` on a RollingUpdate set under a PodDisruptionBudget: OnDelete while it runs, each
+/// pod evicted (refused while the budget allows nothing), and the strategy from before (with its
+/// partition) restored at the end, when the controller promotes the new revision.
+#[tokio::test]
+async fn evict_rolls_a_rolling_update_set_out_by_eviction_and_restores_its_strategy() {
+    let env = Env::new("evict-roll").await;
+    env.statefulset(&Sts::new("web", 3)).await;
+    let before = strategy(&sts(&env, "web").await);
+    let budget: PodDisruptionBudget = env
+        .create(json!({
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": {"name": "web"},
+            "spec": {"maxUnavailable": 0, "selector": {"matchLabels": {"app": "web"}}}
+        }))
+        .await;
+    let image = format!("app={}", v("app:v2"));
+    let args = ["rollout", "web", "--image", &image, "--evict", "--yes", "-o", "json", "--timeout", "60s"];
+    let (mut child, mut lines) = crate::support::rollout_until(&env, &args, "evictionRefused").await;
+    assert_eq!(strategy(&sts(&env, "web").await), json!({"type": "OnDelete"}), "switched for the run");
+    let relax = json!({"spec": {"maxUnavailable": 1}});
+    env.api::<PodDisruptionBudget>()
+        .patch(&budget.name_any(), &PatchParams::default(), &Patch::Merge(&relax))
+        .await
+        .unwrap();
+    let mut rest = Vec::new();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        rest.push(serde_json::from_str::<Value>(&line).unwrap());
+    }
+    assert_eq!(child.wait().await.unwrap().code(), Some(0), "{rest:?}");
+    assert_eq!(pods_of_event(&rest, "podEvicted"), ["web-2", "web-1", "web-0"], "{rest:?}");
+    assert!(env.all_pods_run(v("app:v2")).await, "{:?}", images(&env).await);
+    let web = sts(&env, "web").await;
+    assert_eq!(strategy(&web), before, "the strategy from before, partition included");
+    assert!(!web.annotations().contains_key(JOURNAL));
+    // Back under RollingUpdate with every pod updated, the controller promotes the revision.
+    crate::support::wait_until(std::time::Duration::from_secs(30), || async {
+        let status = sts(&env, "web").await.status.unwrap();
+        status.current_revision.is_some() && status.current_revision == status.update_revision
+    })
+    .await;
+}
+
+/// An `--evict` rollout killed after its first pod, then aborted: the evicted pod comes back on
+/// the old revision, and the RollingUpdate strategy is restored.
+#[tokio::test]
+async fn an_aborted_evict_rollout_restores_the_rolling_update_strategy() {
+    let env = Env::new("evict-abort").await;
+    env.statefulset(&Sts::new("web", 3)).await;
+    let before = strategy(&sts(&env, "web").await);
+    let image = format!("app={}", v("app:v2"));
+    let args = ["rollout", "web", "--image", &image, "--evict", "--yes", "-o", "json", "--timeout", "60s"];
+    let (mut child, mut lines) = crate::support::rollout_until(&env, &args, "plan").await;
+    until_step_done(&mut lines, 1).await;
+    child.kill().await.unwrap();
+    assert_eq!(strategy(&sts(&env, "web").await), json!({"type": "OnDelete"}));
+    let output = env
+        .plugin()
+        .args(["rollout", "web", "--abort", "--yes", "-o", "json", "--timeout", "60s"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(pods_of_event(&events(&output.stdout), "podRolledBack"), ["web-2"]);
+    assert!(env.all_pods_run(v("app:v1")).await, "{:?}", images(&env).await);
+    let web = sts(&env, "web").await;
+    assert_eq!(strategy(&web), before);
+    assert!(!web.annotations().contains_key(JOURNAL));
+}

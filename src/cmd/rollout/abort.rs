@@ -208,8 +208,11 @@ impl Executor<'_, '_> {
             self.reporter
                 .event(Event::PodRolledBack { pod: pod.name_any(), revision: abort.target.clone() })?;
         }
-        let sts =
-            self.patch(&sts, patches::end_abort(&sts, abort.partition), "clear the rollout journal").await?;
+        let patch = match abort.journal.strategy_before {
+            Some(_) => patches::end_eviction(&sts, &abort.journal),
+            None => patches::end_abort(&sts, abort.partition),
+        };
+        let sts = self.patch(&sts, patch, "clear the rollout journal").await?;
         self.reporter.event(Event::Aborted {
             revision: abort.target,
             partition: position(&sts),

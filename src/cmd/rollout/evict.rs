@@ -17,9 +17,9 @@ use super::wait::Waiter;
 use crate::apply::{Evicted, evict_exact};
 use crate::core::objects::{pod_ready, pod_revision, pods_of, terminating, update_revision};
 use crate::core::patches;
-use crate::core::rollout::Step;
 use crate::core::rollout::conditions::update_pending;
 use crate::core::rollout::gates::Gates;
+use crate::core::rollout::{Journal, Step};
 use crate::error::Result;
 
 /// How a pod was taken down for its replacement.
@@ -168,7 +168,11 @@ impl Executor<'_, '_> {
         if update_pending(&sts, &waiter.pods()) {
             return Ok(None);
         }
-        let sts = self.patch(&sts, patches::clear_journal(&sts), "clear the rollout journal").await?;
+        let patch = match Journal::of(&sts).ok().flatten() {
+            Some(journal) => patches::end_eviction(&sts, &journal),
+            None => patches::clear_journal(&sts),
+        };
+        let sts = self.patch(&sts, patch, "clear the rollout journal").await?;
         self.reporter.event(Event::Finished {
             revision: update_revision(&sts).map(str::to_owned),
             steps: self.steps_taken,

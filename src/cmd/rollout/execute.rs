@@ -555,8 +555,8 @@ impl Executor<'_, '_> {
                     subresource: None,
                 });
             }
-            // OnDelete: this tool replaces the pods, by eviction.
-            if update_strategy(sts) == ON_DELETE {
+            // OnDelete (or --evict): this tool replaces the pods, by eviction.
+            if update_strategy(sts) == ON_DELETE || self.args.evict {
                 needed.push(Permission {
                     verb: "create",
                     group: "",

@@ -141,6 +141,11 @@ pub struct Args {
     #[arg(long, conflicts_with_all = ["abort", "hold"])]
     pub by_zone: bool,
 
+    /// RollingUpdate: replace each pod by eviction instead, so PodDisruptionBudgets are
+    /// enforced at every pod (the strategy is OnDelete while the rollout runs, then restored)
+    #[arg(long, conflicts_with_all = ["abort", "hold", "partition"])]
+    pub evict: bool,
+
     /// What a failed step or gate does: stop with the partition where it is, or abort
     #[arg(long, value_enum, value_name = "ACTION", default_value_t, help_heading = "Gates")]
     pub on_failure: OnFailure,
@@ -262,6 +267,7 @@ async fn rollout(
         override_owner: args.override_owner,
         gates: asked_gates.as_ref(),
         by_zone: args.by_zone,
+        evict: args.evict,
     };
     let zones = match args.by_zone {
         true => Some(zones_of(kube, &sts, &pods).await?),
@@ -411,6 +417,16 @@ async fn discard_journal(
         return Ok(());
     };
     reporter.say(format_args!("the rollout journal of {} ({ROLLOUT_ANNOTATION}): {text}", args.name));
+    // An --evict rollout switched the strategy to OnDelete; discarding its journal leaves it so.
+    if let Ok(Some(journal)) = crate::core::rollout::Journal::of(sts)
+        && let Some(strategy) = &journal.strategy_before
+    {
+        reporter.say(format_args!(
+            "it was started with --evict: the update strategy stays OnDelete; to restore the one from before: \
+             kubectl patch statefulset {} -n {} --type merge -p '{{\"spec\":{{\"updateStrategy\":{strategy}}}}}'",
+            args.name, kube.namespace
+        ));
+    }
     if args.dry_run {
         reporter.say("dry run: nothing was changed");
         return Ok(());

@@ -44,6 +44,9 @@ pub struct Request<'a> {
     pub gates: Option<&'a Gates>,
     /// `--by-zone`: replace pods one zone at a time ([`Cluster::zones`] holds where they run).
     pub by_zone: bool,
+    /// `--evict`: replace a RollingUpdate StatefulSet's pods by eviction, as for OnDelete, so
+    /// that PodDisruptionBudgets are enforced by the API server at each pod.
+    pub evict: bool,
 }
 
 /// Why a run must not change anything.
@@ -55,10 +58,15 @@ pub enum Refusal {
     )]
     PartitionOnDelete { name: String },
     #[error(
-        "--by-zone needs a StatefulSet whose pods this tool replaces itself (OnDelete): {name} uses RollingUpdate, \
-         where the controller replaces pods highest ordinal first whatever their zone"
+        "--by-zone needs a StatefulSet whose pods this tool replaces itself (OnDelete, or with --evict): {name} uses \
+         RollingUpdate, where the controller replaces pods highest ordinal first whatever their zone"
     )]
     ZonesNeedOnDelete { name: String },
+    #[error(
+        "--evict starts a rollout: a rollout of {name} is in progress already; run it without --evict to resume it, \
+         or add --abort; nothing was changed"
+    )]
+    EvictMidRollout { name: String },
     #[error(
         "--hold is not needed for {name}: under the OnDelete update strategy no pod moves until it is deleted; \
          change the template in Git, then `kubectl stateful rollout {name}` steps it through; nothing was changed"
@@ -253,6 +261,9 @@ pub struct Stage {
     pub template: Option<PodTemplateSpec>,
     /// `None` under OnDelete: there is no partition, and no pod moves until it is deleted.
     pub partition: Option<i32>,
+    /// `--evict`: switch the update strategy to OnDelete for the rollout (the journal keeps the
+    /// strategy from before, restored at the end).
+    pub switch_to_on_delete: bool,
 }
 
 /// Who replaces the pods of a step (`controller` or `eviction` in JSON).
@@ -338,6 +349,10 @@ pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<De
         }
         other => return Err(Refusal::UnknownStrategy { name, strategy: other.to_owned() }),
     };
+    // --evict on a RollingUpdate set: replaced by eviction like OnDelete, with the strategy
+    // switched for the rollout's duration (staged with it, restored at its end).
+    let switching = request.evict && replace == Replace::Controller && !request.abort;
+    let replace = if switching { Replace::Eviction } else { replace };
     let evicting = replace == Replace::Eviction;
     match (evicting, request.partition.is_some(), request.by_zone, request.hold) {
         (true, true, _, _) => return Err(Refusal::PartitionOnDelete { name }),
@@ -378,6 +393,9 @@ pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<De
     if let (Some(journal), Some(_)) = (&journal, request.template) {
         return Err(Refusal::InProgress { name, started_at: journal.started_at, abort: abort_hint(sts) });
     }
+    if switching && journal.is_some() {
+        return Err(Refusal::EvictMidRollout { name });
+    }
     let explicit = request.partition.map(|n| n as i32);
     let pending = request.template.is_some() || update_pending(sts, pods);
     if journal.is_none() && !pending {
@@ -398,7 +416,8 @@ pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<De
     }
     // Every run from here writes the partition; one that stages also writes the template.
     let mut overridden = Vec::new();
-    if !evicting {
+    // The partition, or for --evict the whole update strategy it lives in.
+    if !evicting || switching {
         overridden.extend(owned_partition(sts, &owners, request)?);
     }
     if let Some(template) = request.template {
@@ -424,7 +443,7 @@ pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<De
     // template, and a resumed rollout, start from where the partition stands. Under OnDelete
     // only a new template is staged: no pod moves until this tool evicts it.
     let stages = match evicting {
-        true => journal.is_none() && request.template.is_some(),
+        true => journal.is_none() && (request.template.is_some() || switching),
         false => journal.is_none() && (request.template.is_some() || explicit.is_none()),
     };
     let hold = if stages { replicas.max(now_partition) } else { now_partition };
@@ -489,6 +508,12 @@ pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<De
         (None, asked) => asked.cloned().unwrap_or_default(),
     };
     let before = base_revision(sts, pods);
+    if switching {
+        warnings.push(format!(
+            "--evict: the update strategy of {name} is OnDelete while this rollout runs, so that each pod is replaced \
+             by eviction (PodDisruptionBudgets apply); finishing or aborting the rollout restores it as it is now"
+        ));
+    }
     let new_journal = journal.is_none().then(|| Journal {
         steps: sizes.0.iter().map(ToString::to_string).collect(),
         partition_before: partition(sts),
@@ -498,6 +523,10 @@ pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<De
         aborting: false,
         held: false,
         gates: gates.clone(),
+        strategy_before: switching.then(|| {
+            let strategy = sts.spec.as_ref().and_then(|s| s.update_strategy.clone()).unwrap_or_default();
+            serde_json::to_value(strategy).expect("an update strategy always serializes")
+        }),
     });
     Ok(Decision::Roll(Box::new(Roll {
         from_revision: journal.as_ref().map(|j| j.from_revision.clone()).or(before),
@@ -508,8 +537,11 @@ pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<De
         replicas,
         partition: now_partition,
         replace,
-        stage: stages
-            .then(|| Stage { template: request.template.cloned(), partition: (!evicting).then_some(hold) }),
+        stage: stages.then(|| Stage {
+            template: request.template.cloned(),
+            partition: (!evicting).then_some(hold),
+            switch_to_on_delete: switching,
+        }),
         journal: new_journal,
         settle_first,
         steps,
@@ -604,6 +636,7 @@ fn hold(
             aborting: false,
             held: true,
             gates: request.gates.cloned().unwrap_or_default(),
+            strategy_before: None,
         },
         owner: owners.applier.as_ref().map(|a| a.describe()),
     }))
@@ -771,6 +804,7 @@ pub fn abort(sts: &StatefulSet, pods: &[Pod], journal: Option<Journal>, now: Tim
             aborting: true,
             held: false,
             gates: Gates::default(),
+            strategy_before: None,
         },
     };
     let range = ordinal_range(sts);
@@ -883,6 +917,7 @@ mod tests {
             aborting,
             held: false,
             gates: Gates::default(),
+            strategy_before: None,
         }
         .to_annotation()
     }
@@ -910,7 +945,10 @@ mod tests {
         let new = template(&web);
         let request = Request { template: Some(&new), ..Request::default() };
         let roll = roll(decided(&web, &pods(&web, &["web-old"; 4]), &request));
-        assert_eq!(roll.stage, Some(Stage { template: Some(new), partition: Some(4) }));
+        assert_eq!(
+            roll.stage,
+            Some(Stage { template: Some(new), partition: Some(4), switch_to_on_delete: false })
+        );
         assert_eq!(partitions(&roll.steps), [(1, 3, vec![3]), (2, 2, vec![2]), (3, 0, vec![1, 0])]);
         assert_eq!(roll.to_revision, None, "named once staged");
         assert_eq!(roll.settle_first, None);
@@ -923,7 +961,10 @@ mod tests {
     fn a_pending_update_is_picked_up_by_holding_every_pod_back() {
         let web = sts("web", 3).revisions("web-old", "web-new").partition(2).build();
         let roll = roll(decided(&web, &pods(&web, &["web-old", "web-old", "web-new"]), &Request::default()));
-        assert_eq!(roll.stage, Some(Stage { template: None, partition: Some(3) }));
+        assert_eq!(
+            roll.stage,
+            Some(Stage { template: None, partition: Some(3), switch_to_on_delete: false })
+        );
         assert_eq!(roll.to_revision.as_deref(), Some("web-new"));
         // web-2 already runs the update revision: no step names it again.
         assert_eq!(partitions(&roll.steps), [(1, 2, vec![]), (2, 1, vec![1]), (3, 0, vec![0])]);
@@ -994,7 +1035,7 @@ mod tests {
         assert_eq!(roll.replace, Replace::Eviction);
         assert_eq!(
             roll.stage,
-            Some(Stage { template: Some(new), partition: None }),
+            Some(Stage { template: Some(new), partition: None, switch_to_on_delete: false }),
             "no partition under OnDelete"
         );
         assert_eq!(partitions(&roll.steps), [(1, 3, vec![3]), (2, 2, vec![2]), (3, 0, vec![1, 0])]);
@@ -1062,6 +1103,43 @@ mod tests {
             Decision::Abort(abort) => assert_eq!(abort.target, "web-old"),
             other => panic!("expected an abort, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn evict_replaces_a_rolling_update_set_by_eviction_and_keeps_its_strategy_to_restore() {
+        let web = sts("web", 3).revisions("web-old", "web-old").partition(1).build();
+        let new = template(&web);
+        let request = Request { template: Some(&new), evict: true, ..Request::default() };
+        let roll = roll(decided(&web, &pods(&web, &["web-old"; 3]), &request));
+        assert_eq!(roll.replace, Replace::Eviction);
+        let stage = roll.stage.unwrap();
+        assert!(stage.switch_to_on_delete && stage.partition.is_none());
+        let journal = roll.journal.unwrap();
+        assert_eq!(
+            journal.strategy_before,
+            Some(serde_json::json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 1}}))
+        );
+        assert_eq!(partitions(&roll.steps), [(1, 2, vec![2]), (2, 1, vec![1]), (3, 0, vec![0])]);
+        assert!(
+            roll.warnings.iter().any(|w| w.starts_with("--evict: the update strategy of web is OnDelete"))
+        );
+        // A partitioned rollout in progress is not switched half-way.
+        let started = sts("web", 3)
+            .revisions("web-old", "web-new")
+            .partition(2)
+            .annotation(ROLLOUT_ANNOTATION, &self::journal(0, false))
+            .build();
+        let again = Request { evict: true, ..Request::default() };
+        let error =
+            decided(&started, &pods(&started, &["web-old", "web-old", "web-new"]), &again).unwrap_err();
+        assert!(matches!(error, Refusal::EvictMidRollout { .. }), "{error}");
+        // Once switched (OnDelete with the journal), --evict changes nothing: it resumes.
+        let switched =
+            sts("web", 3).on_delete().annotation(ROLLOUT_ANNOTATION, &journal.to_annotation()).build();
+        assert!(decided(&switched, &pods(&switched, &["web-old"; 3]), &again).is_ok());
+        // With --evict, zones are allowed on a RollingUpdate set.
+        let zoned = Request { template: Some(&new), evict: true, by_zone: true, ..Request::default() };
+        assert!(decided(&web, &pods(&web, &["web-old"; 3]), &zoned).is_ok());
     }
 
     #[test]
@@ -1309,6 +1387,7 @@ mod tests {
             aborting: false,
             held: false,
             gates: Gates::default(),
+            strategy_before: None,
         };
         let web = sts("web", 5)
             .revisions("web-old", "web-new")

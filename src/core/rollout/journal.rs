@@ -40,6 +40,11 @@ pub struct Journal {
     /// `--on-failure`), so that a resumed run checks the same. Absent: the defaults.
     #[serde(default, skip_serializing_if = "Gates::is_default")]
     pub gates: Gates,
+    /// `--evict` on a RollingUpdate StatefulSet: its `spec.updateStrategy` as it was, restored
+    /// when the rollout finishes or is aborted. While the rollout runs the strategy is OnDelete,
+    /// so that this tool replaces each pod by eviction. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy_before: Option<serde_json::Value>,
 }
 
 /// Why the journal cannot be used.
@@ -92,6 +97,7 @@ mod tests {
             aborting: false,
             held: true,
             gates: Gates { exec: vec!["pg_isready".into()], ..Gates::default() },
+            strategy_before: None,
         };
         let web = sts("web", 3).annotation(ROLLOUT_ANNOTATION, &journal.to_annotation()).build();
         assert_eq!(Journal::of(&web).unwrap(), Some(journal));

@@ -319,9 +319,15 @@ fn rollout_warnings(status: &StatefulSetStatus, sts: &StatefulSet, blockers: &[B
             "the controller is blocked (see below): fix that first; `kubectl stateful rollout` refuses until then"
                 .to_owned()
         } else if on_delete && journal.is_some() {
+            let evict = match journal.as_ref().is_some_and(|j| j.strategy_before.is_some()) {
+                true => {
+                    " (started with --evict: the strategy is OnDelete until it ends; both restore RollingUpdate)"
+                }
+                false => "",
+            };
             format!(
                 "OnDelete: a rollout by this tool replaces the pods by eviction; `kubectl stateful rollout {name} -n \
-                 {namespace}` resumes it, `--abort` rolls it back"
+                 {namespace}` resumes it, `--abort` rolls it back{evict}"
             )
         } else if on_delete {
             format!(
