@@ -25,9 +25,9 @@ pub struct KubeArgs {
     #[arg(long, global = true, value_name = "PATH")]
     pub kubeconfig: Option<PathBuf>,
 
-    /// The kubeconfig context to use
-    #[arg(long, global = true, value_name = "NAME")]
-    pub context: Option<String>,
+    /// The kubeconfig context to use (`status -A` takes several: one result per context)
+    #[arg(long, global = true, value_name = "NAME", action = clap::ArgAction::Append)]
+    pub context: Vec<String>,
 
     /// The kubeconfig cluster to use
     #[arg(long, global = true, value_name = "NAME")]
@@ -143,6 +143,12 @@ static REQUESTS: AtomicUsize = AtomicUsize::new(0);
 
 impl KubeArgs {
     pub async fn connect(&self) -> Result<Kube> {
+        if self.context.len() > 1 {
+            return Err(Error::Usage(
+                "several --context are for `status -A` only; every other command works on one context"
+                    .to_owned(),
+            ));
+        }
         let config = self.config().await?;
         // An empty namespace (`-n ''`, or a context whose namespace is "") is not given, as
         // kubectl reads it: never "every namespace", which is what `/namespaces//` would mean.
@@ -173,9 +179,27 @@ impl KubeArgs {
         }
     }
 
+    /// These flags with one context instead of the ones given: for a command that runs in each
+    /// of several contexts.
+    pub fn for_context(&self, context: &str) -> KubeArgs {
+        KubeArgs { context: vec![context.to_owned()], ..self.clone() }
+    }
+
+    /// The kubeconfig as these flags find it (`--kubeconfig`, `$KUBECONFIG`, `~/.kube/config`).
+    ///
+    /// # Errors
+    /// [`Error::Kubeconfig`] when there is none or it does not parse.
+    pub fn kubeconfig(&self) -> Result<Kubeconfig> {
+        match &self.kubeconfig {
+            Some(path) => Kubeconfig::read_from(path),
+            None => Kubeconfig::read(),
+        }
+        .map_err(Error::Kubeconfig)
+    }
+
     async fn config(&self) -> Result<Config> {
         let options = KubeConfigOptions {
-            context: self.context.clone(),
+            context: self.context.last().cloned(),
             cluster: self.cluster.clone(),
             user: self.user.clone(),
         };

@@ -53,6 +53,10 @@ pub enum Error {
     #[error("namespace {0} not found")]
     NamespaceNotFound(String),
 
+    /// Several contexts were asked for and some could not be read; the others were listed.
+    #[error("{failed} of {total} contexts could not be read ({first}); the others are listed")]
+    ContextsFailed { failed: usize, total: usize, first: String },
+
     /// A permission the command needs before it may start; `left` says what state that leaves.
     #[error("you may not {permission} (`{can_i}` says no); {left}")]
     Forbidden { permission: String, can_i: String, left: String },

@@ -14,6 +14,7 @@ mod cmd;
 mod core;
 pub mod error;
 mod fetch;
+mod fleet;
 mod live;
 pub mod output;
 mod signal;

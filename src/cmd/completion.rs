@@ -91,7 +91,7 @@ pub fn wanted(typed: &[String], current: &str) -> (Want, KubeArgs) {
         if let Some(flag) = pending_value.take() {
             match flag.as_str() {
                 "namespace" => kube_args.namespace = Some(word.clone()),
-                "context" => kube_args.context = Some(word.clone()),
+                "context" => kube_args.context = vec![word.clone()],
                 "kubeconfig" => kube_args.kubeconfig = Some(word.into()),
                 _ => {}
             }
@@ -107,7 +107,7 @@ pub fn wanted(typed: &[String], current: &str) -> (Want, KubeArgs) {
                 let id = arg.get_id().to_string();
                 match inline {
                     Some(value) if id == "namespace" => kube_args.namespace = Some(value.to_owned()),
-                    Some(value) if id == "context" => kube_args.context = Some(value.to_owned()),
+                    Some(value) if id == "context" => kube_args.context = vec![value.to_owned()],
                     Some(_) => {}
                     None => pending_value = Some(id),
                 }
@@ -243,6 +243,9 @@ mod tests {
     fn reads_connection_flags_for_the_lookup() {
         let words: Vec<String> = ["--context", "prod", "-n", "db", "status"].map(str::to_owned).to_vec();
         let (_, args) = wanted(&words, "");
-        assert_eq!((args.context.as_deref(), args.namespace.as_deref()), (Some("prod"), Some("db")));
+        assert_eq!(
+            (args.context.last().map(String::as_str), args.namespace.as_deref()),
+            (Some("prod"), Some("db"))
+        );
     }
 }

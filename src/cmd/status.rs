@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::client::{Kube, KubeArgs};
 use crate::core::facts::max_unavailable_matters;
+use crate::core::fleet::{self, ContextResult, FleetSummary};
 use crate::core::objects::{age, current_revision, selector, short_revision, update_revision};
 use crate::core::owners::{Manager, Owners};
 use crate::core::prune::describe_range;
@@ -21,8 +22,8 @@ use crate::error::{Error, Result};
 use crate::fetch::{self, Extras, Scope};
 use crate::live::{self, Live};
 use crate::output::{
-    Document, OutputFormat, STATUS, STATUS_LIST, Streams, or_dash, rendered, table, write_document,
-    write_table,
+    Document, FLEET_STATUS, OutputFormat, STATUS, STATUS_LIST, Streams, or_dash, rendered, table,
+    write_document, write_table,
 };
 use crate::ui::Terminal;
 
@@ -44,6 +45,8 @@ Examples:
   kubectl stateful status web -o wide
   kubectl stateful status web -o json | jq '.ordinals[] | select(.pod.ready | not)'
   kubectl stateful status -A
+  kubectl stateful status -A --context staging --context prod-eu -o json
+  kubectl stateful status -A --all-contexts
   kubectl stateful status web --watch
   kubectl stateful status mongodb -o dns --port mongodb | paste -sd, -";
 
@@ -69,6 +72,11 @@ pub struct Args {
     /// governing Service (the port it reaches on the pods)
     #[arg(long, value_name = "NAME|NUMBER", value_parser = crate::cli::parse::port)]
     pub port: Option<PortSelector>,
+
+    /// With -A, every context of the kubeconfig, as with --context repeated: one list with a
+    /// CONTEXT column, a summary, and a context that cannot be read as an error row
+    #[arg(long, requires = "all_namespaces")]
+    pub all_contexts: bool,
 
     /// Keep watching and redraw on every change (needs NAME)
     #[arg(short, long, requires = "name", conflicts_with = "all_namespaces")]
@@ -113,6 +121,9 @@ const EXTRAS: Extras = Extras {
 
 pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Streams) -> Result<()> {
     args.check()?;
+    if args.all_namespaces && (args.all_contexts || kube_args.context.len() > 1) {
+        return fleet(&args, kube_args, io).await;
+    }
     let kube = kube_args.connect().await?;
     let options = |now| StatusOptions { cluster_domain: args.cluster_domain.clone(), now };
     let Some(name) = &args.name else {
@@ -144,6 +155,125 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
     }
     note_degraded(&model, args.output, io);
     rendered(render(&mut io.out, &model, args.output, term.color, now))
+}
+
+/// `status -A` in several contexts: each queried on its own ([`crate::fleet::each`]), one list
+/// and a summary; a context that could not be read is an error row (entry), and makes the exit
+/// code 1 after everything else is written.
+async fn fleet(args: &Args, kube_args: &KubeArgs, io: &mut Streams) -> Result<()> {
+    let in_kubeconfig =
+        if args.all_contexts { crate::fleet::kubeconfig_contexts(kube_args)? } else { Vec::new() };
+    let contexts = fleet::contexts_to_query(&kube_args.context, args.all_contexts, &in_kubeconfig);
+    if contexts.is_empty() {
+        return Err(Error::Usage("--all-contexts: the kubeconfig has no contexts".to_owned()));
+    }
+    let cluster_domain = &args.cluster_domain;
+    let outcomes = crate::fleet::each(kube_args, &contexts, |kube| async move {
+        let snapshot = fetch::snapshot_in(&kube, &Scope::All, EXTRAS).await?;
+        let options = StatusOptions { cluster_domain: cluster_domain.clone(), now: Timestamp::now() };
+        Ok(status::build_all(&snapshot, &options))
+    })
+    .await;
+    let results: Vec<ContextResult> =
+        outcomes.into_iter().map(|(context, outcome)| ContextResult { context, outcome }).collect();
+    let summary = fleet::summarize(&results);
+    rendered(render_fleet(&mut io.out, &results, &summary, args.output, Timestamp::now()))?;
+    match summary.per_context.iter().find_map(|c| Some((&c.context, c.error.as_ref()?))) {
+        Some((context, error)) => Err(Error::ContextsFailed {
+            failed: summary.failed,
+            total: summary.contexts,
+            first: format!("{context}: {error}"),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// One StatefulSet of a fleet list, with the context it came from.
+#[derive(Serialize)]
+struct FleetItem<'a> {
+    context: &'a str,
+    #[serde(flatten)]
+    status: Document<'a, StatefulSetStatus>,
+}
+
+/// A context that could not be read, in a fleet list.
+#[derive(Serialize)]
+struct FleetError<'a> {
+    context: &'a str,
+    error: &'a str,
+}
+
+#[derive(Serialize)]
+struct FleetList<'a> {
+    items: Vec<FleetItem<'a>>,
+    errors: Vec<FleetError<'a>>,
+    summary: &'a FleetSummary,
+}
+
+/// The fleet list: a `FleetStatus` document (json, yaml), or the `-A` table with a CONTEXT
+/// column, an error row per context that could not be read, and the summary line.
+pub fn render_fleet(
+    w: &mut dyn Write,
+    results: &[ContextResult],
+    summary: &FleetSummary,
+    format: OutputFormat,
+    now: Timestamp,
+) -> io::Result<()> {
+    let list = FleetList {
+        items: results
+            .iter()
+            .filter_map(|r| Some((r.context.as_str(), r.outcome.as_ref().ok()?)))
+            .flat_map(|(context, statuses)| {
+                statuses.iter().map(move |s| FleetItem { context, status: Document::new(STATUS, s) })
+            })
+            .collect(),
+        errors: results
+            .iter()
+            .filter_map(|r| Some(FleetError { context: &r.context, error: r.outcome.as_ref().err()? }))
+            .collect(),
+        summary,
+    };
+    if write_document(w, format, FLEET_STATUS, &list)? {
+        return Ok(());
+    }
+    let mut headers = LIST_HEADERS.to_vec();
+    headers.splice(0..0, ["CONTEXT", "NAMESPACE"]);
+    let mut t = table(headers);
+    for result in results {
+        match &result.outcome {
+            Ok(statuses) => {
+                for s in statuses {
+                    let mut row = list_row(s, now);
+                    row.splice(0..0, [result.context.clone(), s.namespace.clone()]);
+                    t.add_row(row);
+                }
+            }
+            // The reason goes below the table: a long message would widen the NAME column.
+            Err(_) => {
+                let mut row = vec!["-".to_owned(); LIST_HEADERS.len() + 2];
+                row[0].clone_from(&result.context);
+                row[2] = "(not read)".to_owned();
+                t.add_row(row);
+            }
+        }
+    }
+    write_table(w, t)?;
+    for error in &list.errors {
+        writeln!(w, "context {}: {}", error.context, error.error)?;
+    }
+    writeln!(
+        w,
+        "{} context{} ({} could not be read), {} StatefulSets, {} stuck rollout{}, {} orphaned claim{} ({})",
+        summary.contexts,
+        if summary.contexts == 1 { "" } else { "s" },
+        summary.failed,
+        summary.statefulsets,
+        summary.stuck_rollouts,
+        if summary.stuck_rollouts == 1 { "" } else { "s" },
+        summary.orphaned_claims,
+        if summary.orphaned_claims == 1 { "" } else { "s" },
+        crate::core::prune::human_bytes(summary.orphaned_bytes as f64),
+    )
 }
 
 /// `-o dns`: the names on stdout, then what a person building a peer list must know on stderr.
@@ -635,13 +765,28 @@ pub fn render_list(
     if write_document(w, format, STATUS_LIST, &list)? {
         return Ok(());
     }
-    let mut headers =
-        vec!["NAME", "READY", "UPDATED", "PARTITION", "REVISIONS", "SERVICE", "PVCS", "ORPHANED", "AGE"];
+    let mut headers = LIST_HEADERS.to_vec();
     if all_namespaces {
         headers.insert(0, "NAMESPACE");
     }
     let mut t = table(headers);
     for s in statuses {
+        let mut row = list_row(s, now);
+        if all_namespaces {
+            row.insert(0, s.namespace.clone());
+        }
+        t.add_row(row);
+    }
+    write_table(w, t)
+}
+
+/// The columns of the list (`status` without NAME).
+const LIST_HEADERS: [&str; 9] =
+    ["NAME", "READY", "UPDATED", "PARTITION", "REVISIONS", "SERVICE", "PVCS", "ORPHANED", "AGE"];
+
+/// One StatefulSet's row of the list, as [`LIST_HEADERS`] name the columns.
+fn list_row(s: &StatefulSetStatus, now: Timestamp) -> Vec<String> {
+    {
         let revisions: std::collections::BTreeSet<&str> =
             s.ordinals.iter().filter_map(|o| o.pod.as_ref()?.revision.as_deref()).collect();
         let service = match (&s.service.name, s.service.exists) {
@@ -651,7 +796,7 @@ pub fn render_list(
             _ if s.service.selects_pods != Some(true) => "no match",
             _ => "ok",
         };
-        let mut row = vec![
+        vec![
             s.name.clone(),
             format!("{}/{}", s.replicas.ready, s.replicas.desired),
             format!("{}/{}", s.replicas.updated, s.replicas.desired),
@@ -661,13 +806,8 @@ pub fn render_list(
             format!("{}/{}", s.replicas.pvcs_bound, s.replicas.pvcs_expected),
             s.orphaned_pvcs.len().to_string(),
             age(s.created_at, now),
-        ];
-        if all_namespaces {
-            row.insert(0, s.namespace.clone());
-        }
-        t.add_row(row);
+        ]
     }
-    write_table(w, t)
 }
 
 #[cfg(test)]
@@ -807,5 +947,33 @@ mod tests {
         let now = Timestamp::from_second(created().as_second() + 3_700).unwrap();
         render_list(&mut out, &[model()], OutputFormat::Table, true, now).unwrap();
         insta::assert_snapshot!(String::from_utf8(out).unwrap());
+    }
+
+    /// Two contexts, one unreachable: the table with its error row and reason, and the same
+    /// list as one JSON document.
+    #[test]
+    fn fleet() {
+        let now = Timestamp::from_second(created().as_second() + 3_700).unwrap();
+        let results = vec![
+            ContextResult { context: "prod-eu".into(), outcome: Ok(vec![model()]) },
+            ContextResult {
+                context: "prod-us".into(),
+                outcome: Err("cannot list statefulsets.apps in all namespaces: connection refused".into()),
+            },
+        ];
+        let summary = fleet::summarize(&results);
+        let mut out = Vec::new();
+        render_fleet(&mut out, &results, &summary, OutputFormat::Table, now).unwrap();
+        insta::assert_snapshot!("fleet_table", String::from_utf8(out).unwrap());
+        let mut out = Vec::new();
+        render_fleet(&mut out, &results, &summary, OutputFormat::Json, now).unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(
+            (json["kind"].as_str(), json["items"][0]["context"].as_str()),
+            (Some("FleetStatus"), Some("prod-eu"))
+        );
+        assert_eq!(json["items"][0]["kind"], "StatefulSetStatus");
+        assert_eq!(json["errors"][0]["context"], "prod-us");
+        assert_eq!(json["summary"]["failed"], 1);
     }
 }

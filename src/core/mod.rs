@@ -4,6 +4,7 @@
 pub mod claims;
 pub mod facts;
 pub mod failures;
+pub mod fleet;
 pub mod names;
 pub mod objects;
 pub mod orphans;

@@ -183,7 +183,8 @@ pub fn total_capacity<'c>(candidates: impl Iterator<Item = &'c Candidate>) -> St
     human_bytes(bytes)
 }
 
-fn human_bytes(bytes: f64) -> String {
+/// `bytes` in the largest binary unit that keeps it readable (`4Gi`, `1.5Ti`).
+pub fn human_bytes(bytes: f64) -> String {
     const UNITS: [&str; 6] = ["B", "Ki", "Mi", "Gi", "Ti", "Pi"];
     let mut value = bytes;
     let mut unit = 0;

@@ -10,6 +10,7 @@ mod cluster;
 mod dns;
 mod faults;
 mod field;
+mod fleet;
 mod gates;
 mod gitops;
 mod hostile;

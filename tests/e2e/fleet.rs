@@ -1,0 +1,124 @@
+//! Several clusters in one `status -A`: the suite's own cluster and one started for this test,
+//! side by side, plus a context whose API server is a dead port.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::{Env, OwnCluster, Sts, kubeconfig, wait_until};
+
+/// A kubeconfig with contexts `a` (the suite's cluster), `b` (`other`) and `dead` (a port
+/// nothing listens on), merged with kubectl as a person would (`KUBECONFIG=one:two kubectl config
+/// view --flatten`), written to `path`.
+fn merged_kubeconfig(path: &Path, other: &OwnCluster) {
+    let kubectl = |env: &std::ffi::OsStr, args: &[&str]| {
+        let output =
+            std::process::Command::new("kubectl").env("KUBECONFIG", env).args(args).output().unwrap();
+        assert!(output.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        output.stdout
+    };
+    let both = std::env::join_paths([kubeconfig().as_path(), other.kubeconfig.as_path()]).unwrap();
+    std::fs::write(path, kubectl(&both, &["config", "view", "--flatten"])).unwrap();
+    let path = path.as_os_str();
+    let contexts = String::from_utf8(kubectl(path, &["config", "get-contexts", "-o", "name"])).unwrap();
+    for context in contexts.lines() {
+        // kwokctl names each context kwok-<cluster>.
+        let short = if context == format!("kwok-{}", other.name) { "b" } else { "a" };
+        kubectl(path, &["config", "rename-context", context, short]);
+    }
+    kubectl(
+        path,
+        &["config", "set-cluster", "dead", "--server", "https://127.0.0.1:1", "--insecure-skip-tls-verify"],
+    );
+    let user =
+        String::from_utf8(kubectl(path, &["config", "view", "-o", "jsonpath={.users[0].name}"])).unwrap();
+    kubectl(path, &["config", "set-context", "dead", "--cluster", "dead", "--user", &user]);
+}
+
+/// Scales `name` down by one once it is up: the claim of the highest ordinal is left orphaned.
+async fn with_orphan(env: &Env, name: &str, replicas: i32) {
+    env.statefulset(&Sts::new(name, replicas)).await;
+    env.scale(name, replicas - 1).await;
+    env.wait_ready(name, Duration::from_secs(60)).await;
+}
+
+#[tokio::test]
+async fn status_across_contexts_lists_each_with_its_context_and_a_dead_one_as_an_error() {
+    let name = format!(
+        "{}-fleet",
+        std::env::var("KUBECTL_STATEFUL_CLUSTER").unwrap_or_else(|_| "kubectl-stateful".to_owned())
+    );
+    let other = tokio::task::spawn_blocking(move || OwnCluster::start(&name)).await.unwrap();
+    let (here, there) = (Env::new("fleet").await, Env::on(&other.kubeconfig, "fleet").await);
+    with_orphan(&here, "web", 3).await;
+    with_orphan(&there, "db", 2).await;
+    let merged = std::env::temp_dir().join(format!("{}-kubeconfig", here.ns));
+    merged_kubeconfig(&merged, &other);
+
+    let run =
+        |args: &[&str]| crate::support::plugin().env("KUBECONFIG", &merged).args(args).output().unwrap();
+    // Controllers catch up: the orphans count once the scale-downs are observed.
+    let mut output =
+        run(&["status", "-A", "--context", "a", "--context", "b", "--context", "dead", "-o", "json"]);
+    wait_until(Duration::from_secs(30), || {
+        output =
+            run(&["status", "-A", "--context", "a", "--context", "b", "--context", "dead", "-o", "json"]);
+        let summary: Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
+        std::future::ready(
+            summary["summary"]["perContext"]
+                .as_array()
+                .is_some_and(|c| c.iter().take(2).all(|c| c["orphanedClaims"].as_u64().unwrap_or(0) >= 1)),
+        )
+    })
+    .await;
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "a context failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("error: 1 of 3 contexts could not be read (dead: "), "{stderr}");
+    let fleet: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!((fleet["kind"].as_str(), fleet["schemaVersion"].as_str()), (Some("FleetStatus"), Some("v1")));
+    let mine = |context: &str, ns: &str| -> Vec<String> {
+        fleet["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["context"] == context && i["namespace"] == ns)
+            .map(|i| i["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(mine("a", &here.ns), ["web"]);
+    assert_eq!(mine("b", &there.ns), ["db"]);
+    assert!(fleet["items"].as_array().unwrap().iter().all(|i| i["kind"] == "StatefulSetStatus"));
+    let errors = fleet["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0]["context"], "dead");
+    let summary = &fleet["summary"];
+    assert_eq!((summary["contexts"].as_u64(), summary["failed"].as_u64()), (Some(3), Some(1)));
+    let per: Vec<&str> =
+        summary["perContext"].as_array().unwrap().iter().map(|c| c["context"].as_str().unwrap()).collect();
+    assert_eq!(per, ["a", "b", "dead"], "in the order asked");
+
+    // The table: a CONTEXT column, the dead context as an error row, the summary line.
+    let table = run(&["status", "-A", "--context", "b", "--context", "dead"]);
+    assert_eq!(table.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&table.stdout);
+    let header: Vec<&str> = text.lines().next().unwrap().split_whitespace().take(4).collect();
+    assert_eq!(header, ["CONTEXT", "NAMESPACE", "NAME", "READY"], "{text}");
+    assert!(
+        text.lines().any(|l| l.starts_with("b ") && l.contains(&there.ns) && l.contains(" db ")),
+        "{text}"
+    );
+    assert!(text.lines().any(|l| l.starts_with("dead ") && l.contains("(not read)")), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("context dead: cannot ")), "{text}");
+    assert!(text.lines().last().unwrap().starts_with("2 contexts (1 could not be read), "), "{text}");
+
+    // Several contexts are for `status -A` only.
+    let single = run(&["status", "web", "--context", "a", "--context", "b"]);
+    assert_eq!(single.status.code(), Some(2), "{}", String::from_utf8_lossy(&single.stderr));
+}
