@@ -73,7 +73,7 @@ pub struct Extras {
     pub events: bool,
     /// The namespaces, to see one being deleted.
     pub namespaces: bool,
-    /// The StorageClasses, when some claim is smaller than its template.
+    /// The StorageClasses, when some claim is smaller than its template or resizing.
     pub storage_classes: bool,
 }
 
@@ -231,8 +231,9 @@ pub async fn snapshot_in(kube: &Kube, scope: &Scope, extras: Extras) -> Result<S
     Ok(snapshot)
 }
 
-/// The StorageClasses, read only when some claim in `snapshot` is smaller than its template
-/// (whether it can grow depends on its class), so the usual `status` stays at its requests;
+/// The StorageClasses, read only when some claim in `snapshot` is smaller than its template or
+/// reports a resize condition (how it can grow depends on its class), so the usual `status`
+/// stays at its requests;
 /// `None` when they may not be read or are not needed.
 pub async fn storage_classes_for(
     client: &Client,

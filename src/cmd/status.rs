@@ -233,7 +233,7 @@ async fn watch(
         }
         (snapshot.max_unavailable, snapshot.revisions) = facts.clone();
         // StorageClasses change rarely and are not watched: read once, when a claim smaller
-        // than its template first makes them matter.
+        // than its template (or resizing) first makes them matter.
         if classes.is_none() && status::wants_storage_classes(&snapshot) {
             classes = Some(fetch::storage_classes_for(&kube.client, &snapshot, true).await?);
         }

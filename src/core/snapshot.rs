@@ -35,9 +35,9 @@ pub struct Snapshot {
     pub events: Option<Vec<Event>>,
     /// The namespaces involved; `None` when they may not be read, or nobody asked.
     pub namespaces: Option<Vec<Namespace>>,
-    /// The cluster's StorageClasses: read only when some claim is smaller than its template
-    /// (whether it can grow depends on its class); `None` when they may not be read, or
-    /// nobody asked.
+    /// The cluster's StorageClasses: read only when some claim is smaller than its template or
+    /// reports a resize condition (how it can grow depends on its class); `None` when they may
+    /// not be read, or nobody asked.
     pub storage_classes: Option<Vec<StorageClass>>,
 }
 

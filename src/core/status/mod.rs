@@ -654,13 +654,15 @@ fn smaller_than(pvc: &PersistentVolumeClaim, size: Option<&str>) -> bool {
     matches!((capacity, size.and_then(quantity)), (Some(has), Some(wants)) if has < wants)
 }
 
-/// Whether some claim of a StatefulSet in `snapshot` is smaller than its template: then the
-/// StorageClasses are worth reading, since whether it can grow depends on its class.
+/// Whether some claim of a StatefulSet in `snapshot` is smaller than its template or reports a
+/// resize condition: then the StorageClasses are worth reading, since whether and how it can
+/// grow (online, or only once no pod uses it) depends on its class.
 pub fn wants_storage_classes(snapshot: &Snapshot) -> bool {
     snapshot.statefulsets.iter().any(|sts| {
-        claims_of(sts, &snapshot.pvcs)
-            .iter()
-            .any(|c| smaller_than(c.pvc, template_request(sts, c.template).as_deref()))
+        claims_of(sts, &snapshot.pvcs).iter().any(|c| {
+            smaller_than(c.pvc, template_request(sts, c.template).as_deref())
+                || resize_condition(c.pvc).is_some()
+        })
     })
 }
 
@@ -1313,7 +1315,7 @@ mod tests {
     }
 
     #[test]
-    fn storage_classes_are_wanted_only_for_a_claim_smaller_than_its_template() {
+    fn storage_classes_are_wanted_only_for_a_claim_smaller_than_its_template_or_resizing() {
         let web = sts("web", 1).templates(&["data"]).template_size("1Gi").build();
         let mut snap = snapshot(&web, vec![], vec![pvc("data-web-0").of(&web).build()]);
         assert!(!wants_storage_classes(&snap));
@@ -1321,6 +1323,14 @@ mod tests {
         assert!(wants_storage_classes(&snap));
         snap.pvcs = vec![pvc("data-web-0").of(&web).phase("Pending").build()];
         assert!(!wants_storage_classes(&snap), "an unbound claim has no capacity yet");
+        snap.pvcs = vec![
+            pvc("data-web-0")
+                .of(&web)
+                .request("2Gi")
+                .resizing(Some("ControllerResizeError"), "", None)
+                .build(),
+        ];
+        assert!(wants_storage_classes(&snap), "an offline class explains a resize error");
     }
 
     proptest! {
