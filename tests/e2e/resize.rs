@@ -279,7 +279,17 @@ async fn an_offline_class_shows_its_downtime_plan_and_the_way_it_prints_works() 
         ns = env.ns
     );
     assert!(stderr.contains(&expected), "{stderr}");
-    assert_eq!(request(&env, "data-web-0").await, "1Gi", "nothing changed");
+    // It takes no downtime on its own (docs/pvc-resize.md says why): no claim, no replica
+    // count, no StatefulSet and no journal changed; every pod still runs.
+    for o in 0..3 {
+        assert_eq!(request(&env, &format!("data-web-{o}")).await, "1Gi", "nothing changed");
+    }
+    let sts = env.api::<StatefulSet>().get("web").await.unwrap();
+    assert_eq!(sts.spec.as_ref().unwrap().replicas, Some(3));
+    assert_eq!(sts.metadata.generation, Some(1));
+    assert_eq!(env.pods().await.len(), 3);
+    let journals: Api<ConfigMap> = env.api();
+    assert!(journals.get_opt("kubectl-stateful-resize-web").await.unwrap().is_none());
 
     // The way out it prints, followed as printed.
     env.scale("web", 0).await;
