@@ -7,6 +7,7 @@ use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{
     Event, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, Service,
 };
+use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, ListParams, ObjectList, PostParams};
 use kube::core::{NamespaceResourceScope, Selector};
 use kube::{Client, Resource, ResourceExt};
@@ -18,6 +19,7 @@ use crate::core::claims::claims_of;
 use crate::core::facts::{self, Honoured};
 use crate::core::objects::{current_revision, selector, service_name, update_revision};
 use crate::core::snapshot::Snapshot;
+use crate::core::status;
 use crate::error::{Error, Result, describe_kube_error};
 
 /// Objects per LIST page: large enough that a 1,000-replica StatefulSet (2,000 claims) is one
@@ -71,6 +73,8 @@ pub struct Extras {
     pub events: bool,
     /// The namespaces, to see one being deleted.
     pub namespaces: bool,
+    /// The StorageClasses, when some claim is smaller than its template or resizing.
+    pub storage_classes: bool,
 }
 
 /// Reads one StatefulSet, naming the namespace when that is what does not exist.
@@ -171,6 +175,7 @@ pub async fn snapshot_of(kube: &Kube, sts: StatefulSet, extras: Extras) -> Resul
         revisions,
         events,
         namespaces,
+        storage_classes: None,
     };
     let sts = &snapshot.statefulsets[0];
     if claims_of(sts, &snapshot.pvcs).iter().any(|c| !c.live) {
@@ -180,6 +185,7 @@ pub async fn snapshot_of(kube: &Kube, sts: StatefulSet, extras: Extras) -> Resul
         let others = statefulsets.into_iter().filter(|s| s.name_any() != name);
         snapshot.statefulsets.extend(others);
     }
+    snapshot.storage_classes = storage_classes_for(client, &snapshot, extras.storage_classes).await?;
     Ok(snapshot)
 }
 
@@ -207,7 +213,7 @@ pub async fn snapshot_in(kube: &Kube, scope: &Scope, extras: Extras) -> Result<S
     }
     let (max_unavailable, revisions) =
         if extras.facts { server_facts(kube, scope, &statefulsets, None).await? } else { (None, None) };
-    Ok(Snapshot {
+    let mut snapshot = Snapshot {
         statefulsets,
         pods,
         pvcs,
@@ -219,7 +225,22 @@ pub async fn snapshot_in(kube: &Kube, scope: &Scope, extras: Extras) -> Result<S
         revisions,
         events,
         namespaces,
-    })
+        storage_classes: None,
+    };
+    snapshot.storage_classes = storage_classes_for(client, &snapshot, extras.storage_classes).await?;
+    Ok(snapshot)
+}
+
+/// The StorageClasses, read only when some claim in `snapshot` is smaller than its template or
+/// reports a resize condition (how it can grow depends on its class), so the usual `status`
+/// stays at its requests;
+/// `None` when they may not be read or are not needed.
+pub async fn storage_classes_for(
+    client: &Client,
+    snapshot: &Snapshot,
+    wanted: bool,
+) -> Result<Option<Vec<StorageClass>>> {
+    optional_cluster_list::<StorageClass>(client, wanted && status::wants_storage_classes(snapshot)).await
 }
 
 /// Warning events about StatefulSets (one of them, or all), filtered by the API server

@@ -132,6 +132,7 @@ impl Live {
             revisions: None,
             events: None,
             namespaces: None,
+            storage_classes: None,
         })
     }
 }

@@ -14,6 +14,7 @@ use crate::core::fleet::{self, ContextResult, FleetSummary};
 use crate::core::objects::{age, current_revision, selector, short_revision, update_revision};
 use crate::core::owners::{Manager, Owners};
 use crate::core::prune::describe_range;
+use crate::core::resize::quantity;
 use crate::core::status::dns::{PortSelector, dns_names};
 use crate::core::status::{
     self, ClaimStatus, OrdinalStatus, RevisionRole, StatefulSetStatus, StatusOptions, WarningCode,
@@ -117,6 +118,7 @@ const EXTRAS: Extras = Extras {
     facts: true,
     events: true,
     namespaces: true,
+    storage_classes: true,
 };
 
 pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Streams) -> Result<()> {
@@ -342,6 +344,7 @@ async fn watch(
     let mut live = Live::start(kube, &sts, kinds).await?;
     let redraw = term.color && !args.output.is_machine();
     let mut last: Option<StatefulSetStatus> = None;
+    let mut classes = None;
     loop {
         let Some(mut snapshot) = live.snapshot() else {
             io.say(format_args!("StatefulSet {}/{} was deleted", kube.namespace, sts.name_any()));
@@ -359,6 +362,12 @@ async fn watch(
             facts_key = Some(key);
         }
         (snapshot.max_unavailable, snapshot.revisions) = facts.clone();
+        // StorageClasses change rarely and are not watched: read once, when a claim smaller
+        // than its template (or resizing) first makes them matter.
+        if classes.is_none() && status::wants_storage_classes(&snapshot) {
+            classes = Some(fetch::storage_classes_for(&kube.client, &snapshot, true).await?);
+        }
+        snapshot.storage_classes = classes.clone().flatten();
         let now = Timestamp::now();
         let options = StatusOptions { cluster_domain: args.cluster_domain.clone(), now };
         let model = status::build(&snapshot.statefulsets[0], &snapshot, &options);
@@ -678,7 +687,7 @@ fn node_label(node: Option<&str>, ready: Option<bool>) -> String {
 
 fn claim_label(c: &ClaimStatus, wide: bool) -> String {
     let Some(phase) = &c.phase else { return format!("{} missing", c.name) };
-    let mut parts = vec![c.name.clone(), phase.clone(), or_dash(c.capacity.as_deref())];
+    let mut parts = vec![c.name.clone(), phase.clone(), capacity_label(c)];
     if wide {
         parts.extend([
             or_dash(c.storage_class.as_deref()),
@@ -688,6 +697,29 @@ fn claim_label(c: &ClaimStatus, wide: bool) -> String {
         ]);
     }
     parts.join(" ")
+}
+
+/// The capacity, then what differs from it: the request while an expansion is asked for, the
+/// template's size when the claim is smaller, and the resizer's condition (or, without one,
+/// its allocatedResourceStatus): `1Gi (requests 2Gi, Resizing)`.
+fn capacity_label(c: &ClaimStatus) -> String {
+    let capacity = or_dash(c.capacity.as_deref());
+    let mut notes = Vec::new();
+    // Only a request above the capacity: one below it is a volume provisioned bigger than asked.
+    let bytes = |q: Option<&str>| q.and_then(quantity);
+    if let Some(request) = c.request.as_deref().filter(|r| bytes(Some(r)) > bytes(c.capacity.as_deref())) {
+        notes.push(format!("requests {request}"));
+    }
+    if c.smaller_than_template
+        && let Some(template) =
+            c.template_request.as_deref().filter(|t| bytes(Some(t)) > bytes(c.request.as_deref()))
+    {
+        notes.push(format!("template {template}"));
+    }
+    if let Some(resize) = &c.resize {
+        notes.extend(resize.condition.clone().or_else(|| resize.allocated_resource_status.clone()));
+    }
+    if notes.is_empty() { capacity } else { format!("{capacity} ({})", notes.join(", ")) }
 }
 
 /// kubectl's short access modes: RWO, ROX, RWX, RWOP.
@@ -720,7 +752,7 @@ fn write_orphans(w: &mut dyn Write, m: &StatefulSetStatus, now: Timestamp) -> io
             c.template.clone(),
             c.name.clone(),
             or_dash(c.phase.as_deref()),
-            or_dash(c.capacity.as_deref()),
+            capacity_label(c),
             or_dash(c.volume.as_deref()),
             or_dash(c.reclaim_policy.as_deref()),
             age(c.created_at, now),
@@ -740,7 +772,7 @@ fn write_kept(w: &mut dyn Write, m: &StatefulSetStatus, now: Timestamp) -> io::R
             c.template.clone(),
             c.name.clone(),
             or_dash(c.phase.as_deref()),
-            or_dash(c.capacity.as_deref()),
+            capacity_label(c),
             or_dash(c.volume.as_deref()),
             age(c.created_at, now),
             k.reason.clone(),
@@ -825,7 +857,13 @@ mod tests {
             .partition(2)
             .annotation("argocd.argoproj.io/tracking-id", "shop:apps/StatefulSet:default/web")
             .container_ports(&[("http", 8080)])
+            .template_size("1Gi")
             .build();
+        // data grew to 2Gi (the claims follow, each at its own pace); logs did not.
+        let data = &mut web.spec.as_mut().unwrap().volume_claim_templates.as_mut().unwrap()[0];
+        let requests = data.spec.as_mut().unwrap().resources.as_mut().unwrap().requests.as_mut().unwrap();
+        requests
+            .insert("storage".into(), k8s_openapi::apimachinery::pkg::api::resource::Quantity("2Gi".into()));
         // Argo CD applies the manifest (server-side); this tool moved the partition.
         web.metadata.managed_fields = Some(
             serde_json::from_value(serde_json::json!([
@@ -847,7 +885,21 @@ mod tests {
         let pvcs = ["data", "logs"]
             .iter()
             .flat_map(|t| (0..4).map(move |o| format!("{t}-web-{o}")))
-            .map(|n| pvc(&n).labels(&[("app", "web")]).build())
+            .map(|n| {
+                let claim = pvc(&n).labels(&[("app", "web")]);
+                match n.as_str() {
+                    "data-web-0" => claim.request("2Gi").resizing(Some("Resizing"), "", Some("ControllerResizeInProgress")),
+                    "data-web-1" => claim.request("2Gi").capacity("2Gi"),
+                    "data-web-2" => claim.request("2Gi").resizing(
+                        Some("FileSystemResizePending"),
+                        "Waiting for user to (re-)start a pod to finish file system resize of volume on node.",
+                        Some("NodeResizePending"),
+                    ),
+                    // data-web-3, left by a scale-down before data grew, stays at 1Gi.
+                    _ => claim,
+                }
+                .build()
+            })
             .collect::<Vec<_>>();
         let snapshot = Snapshot {
             volumes: Some(pvcs.iter().map(|p| pv(&p.name_any(), "Delete")).collect()),
@@ -857,6 +909,7 @@ mod tests {
             services: vec![governing_service()],
             nodes: Some(vec![node("node-0", "True"), node("node-1", "Unknown")]),
             events: Some(Vec::new()),
+            storage_classes: Some(vec![storage_class("standard", true, false)]),
             ..Default::default()
         };
         let now = Timestamp::from_second(created().as_second() + 3_700).unwrap();

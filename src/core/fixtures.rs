@@ -115,6 +115,21 @@ impl StsBuilder {
         self
     }
 
+    /// Every claim template asks for `size` of StorageClass `standard`, as [`pvc`]'s claims.
+    pub fn template_size(mut self, size: &str) -> Self {
+        for template in self.spec().volume_claim_templates.iter_mut().flatten() {
+            template.spec = Some(PersistentVolumeClaimSpec {
+                storage_class_name: Some("standard".to_owned()),
+                resources: Some(VolumeResourceRequirements {
+                    requests: Some(BTreeMap::from([("storage".to_owned(), Quantity(size.to_owned()))])),
+                    limits: None,
+                }),
+                ..Default::default()
+            });
+        }
+        self
+    }
+
     pub fn start(mut self, start: i32) -> Self {
         self.spec().ordinals = Some(StatefulSetOrdinals { start: Some(start) });
         self
@@ -421,6 +436,37 @@ impl PvcBuilder {
         self
     }
 
+    /// `spec.resources.requests.storage`, as a resize sets it.
+    pub fn request(mut self, quantity: &str) -> Self {
+        let resources = self.0.spec.as_mut().unwrap().resources.as_mut().unwrap();
+        resources.requests = Some(BTreeMap::from([("storage".to_owned(), Quantity(quantity.to_owned()))]));
+        self
+    }
+
+    pub fn class(mut self, class: &str) -> Self {
+        self.0.spec.as_mut().unwrap().storage_class_name = Some(class.to_owned());
+        self
+    }
+
+    /// What the resizer writes: the condition `kind` (True) with `message`, and
+    /// `allocatedResourceStatuses.storage` = `status` with `allocatedResources` = the request.
+    pub fn resizing(mut self, kind: Option<&str>, message: &str, status: Option<&str>) -> Self {
+        let request = self.0.spec.as_ref().unwrap().resources.as_ref().unwrap().requests.clone();
+        let st = self.0.status.as_mut().unwrap();
+        st.conditions = kind.map(|kind| {
+            vec![k8s_openapi::api::core::v1::PersistentVolumeClaimCondition {
+                type_: kind.to_owned(),
+                status: "True".to_owned(),
+                message: Some(message.to_owned()),
+                ..Default::default()
+            }]
+        });
+        st.allocated_resources = request;
+        st.allocated_resource_statuses =
+            status.map(|s| BTreeMap::from([("storage".to_owned(), s.to_owned())]));
+        self
+    }
+
     pub fn build(self) -> PersistentVolumeClaim {
         self.0
     }
@@ -445,6 +491,25 @@ pub fn pv(claim: &str, reclaim_policy: &str) -> PersistentVolume {
         }),
         status: Some(PersistentVolumeStatus { phase: Some("Bound".to_owned()), ..Default::default() }),
     }
+}
+
+/// A StorageClass; `offline` declares it with the plugin's expansion annotation.
+pub fn storage_class(
+    name: &str,
+    expandable: bool,
+    offline: bool,
+) -> k8s_openapi::api::storage::v1::StorageClass {
+    let mut class = k8s_openapi::api::storage::v1::StorageClass {
+        metadata: meta(name, None),
+        provisioner: "kwok".to_owned(),
+        allow_volume_expansion: expandable.then_some(true),
+        ..Default::default()
+    };
+    if offline {
+        class.metadata.annotations =
+            Some(BTreeMap::from([(super::resize::EXPANSION_ANNOTATION.to_owned(), "offline".to_owned())]));
+    }
+    class
 }
 
 pub fn node(name: &str, ready: &str) -> Node {

@@ -296,6 +296,25 @@ pub fn pvc_capacity(pvc: &PersistentVolumeClaim) -> Option<String> {
     bound.or_else(requested).map(|q| q.0.clone())
 }
 
+/// `spec.resources.requests.storage`: what the claim asks for (after a resize request, more
+/// than its capacity until the volume has grown).
+pub fn pvc_request(pvc: &PersistentVolumeClaim) -> Option<String> {
+    pvc.spec.as_ref()?.resources.as_ref()?.requests.as_ref()?.get("storage").map(|q| q.0.clone())
+}
+
+/// `status.capacity.storage`: what the bound volume provides; `None` while unbound.
+pub fn pvc_bound_capacity(pvc: &PersistentVolumeClaim) -> Option<String> {
+    pvc.status.as_ref()?.capacity.as_ref()?.get("storage").map(|q| q.0.clone())
+}
+
+/// The storage request of the volumeClaimTemplate `template`: the size a claim created from
+/// it now gets.
+pub fn template_request(sts: &StatefulSet, template: &str) -> Option<String> {
+    let templates = sts.spec.as_ref()?.volume_claim_templates.as_ref()?;
+    let found = templates.iter().find(|t| t.metadata.name.as_deref() == Some(template))?;
+    found.spec.as_ref()?.resources.as_ref()?.requests.as_ref()?.get("storage").map(|q| q.0.clone())
+}
+
 pub fn pvc_volume(pvc: &PersistentVolumeClaim) -> Option<&str> {
     pvc.spec.as_ref()?.volume_name.as_deref().filter(|v| !v.is_empty())
 }

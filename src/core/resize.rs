@@ -294,6 +294,11 @@ pub fn resize_condition(pvc: &PersistentVolumeClaim) -> Option<(String, String)>
     })
 }
 
+/// `allocatedResourceStatuses` of an expansion the driver (controller side) or the kubelet
+/// (node side) gave up on: final, not retried (external-resizer `resize_status.go`).
+pub const CONTROLLER_INFEASIBLE: &str = "ControllerResizeInfeasible";
+pub const NODE_INFEASIBLE: &str = "NodeResizeInfeasible";
+
 /// `status.allocatedResourceStatuses.storage`.
 pub fn resize_status(pvc: &PersistentVolumeClaim) -> Option<&str> {
     pvc.status.as_ref()?.allocated_resource_statuses.as_ref()?.get("storage").map(String::as_str)
@@ -303,7 +308,8 @@ fn bytes(text: Option<&str>) -> f64 {
     text.and_then(quantity).unwrap_or(0.0)
 }
 
-fn class_expansion(class: Option<&str>, classes: Option<&[StorageClass]>) -> Expansion {
+/// How the class `class` expands volumes, from the StorageClasses read (`None`: unreadable).
+pub fn class_expansion(class: Option<&str>, classes: Option<&[StorageClass]>) -> Expansion {
     let Some(class) = class.filter(|c| !c.is_empty()) else {
         return Expansion::None;
     };

@@ -8,6 +8,7 @@ use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{
     Event, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, Service,
 };
+use k8s_openapi::api::storage::v1::StorageClass;
 use kube::ResourceExt;
 
 use super::facts::Honoured;
@@ -34,6 +35,10 @@ pub struct Snapshot {
     pub events: Option<Vec<Event>>,
     /// The namespaces involved; `None` when they may not be read, or nobody asked.
     pub namespaces: Option<Vec<Namespace>>,
+    /// The cluster's StorageClasses: read only when some claim is smaller than its template or
+    /// reports a resize condition (how it can grow depends on its class); `None` when they may
+    /// not be read, or nobody asked.
+    pub storage_classes: Option<Vec<StorageClass>>,
 }
 
 impl Snapshot {

@@ -11,7 +11,7 @@ use kube::ResourceExt;
 use kube::api::ListParams;
 use serde_json::{Value, json};
 
-use crate::support::{Env, Sts, json_of, wait_until};
+use crate::support::{Env, Sts, commands, json_of, run_printed, wait_until};
 
 /// `status NAME -o dns ARGS…`: (exit code, stdout, stderr).
 fn dns(env: &Env, name: &str, args: &[&str]) -> (Option<i32>, String, String) {
@@ -63,21 +63,6 @@ async fn endpoints(env: &Env, service: &str) -> (Vec<(String, bool)>, Vec<(Strin
     ports.sort();
     ports.dedup();
     (hosts, ports)
-}
-
-/// Runs a command the plugin printed between backticks, as printed, against the test cluster.
-fn run_printed(env: &Env, command: &str) {
-    let ran = std::process::Command::new("sh")
-        .env("KUBECONFIG", &env.kubeconfig)
-        .args(["-c", command])
-        .output()
-        .unwrap();
-    assert!(ran.status.success(), "{command}: {}", String::from_utf8_lossy(&ran.stderr));
-}
-
-/// The commands between backticks in `message`, in order.
-fn commands(message: &str) -> Vec<&str> {
-    message.split('`').skip(1).step_by(2).collect()
 }
 
 #[tokio::test]

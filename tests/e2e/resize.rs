@@ -279,7 +279,17 @@ async fn an_offline_class_shows_its_downtime_plan_and_the_way_it_prints_works() 
         ns = env.ns
     );
     assert!(stderr.contains(&expected), "{stderr}");
-    assert_eq!(request(&env, "data-web-0").await, "1Gi", "nothing changed");
+    // It takes no downtime on its own (docs/pvc-resize.md says why): no claim, no replica
+    // count, no StatefulSet and no journal changed; every pod still runs.
+    for o in 0..3 {
+        assert_eq!(request(&env, &format!("data-web-{o}")).await, "1Gi", "nothing changed");
+    }
+    let sts = env.api::<StatefulSet>().get("web").await.unwrap();
+    assert_eq!(sts.spec.as_ref().unwrap().replicas, Some(3));
+    assert_eq!(sts.metadata.generation, Some(1));
+    assert_eq!(env.pods().await.len(), 3);
+    let journals: Api<ConfigMap> = env.api();
+    assert!(journals.get_opt("kubectl-stateful-resize-web").await.unwrap().is_none());
 
     // The way out it prints, followed as printed.
     env.scale("web", 0).await;
@@ -378,4 +388,226 @@ async fn a_filesystem_that_grows_at_mount_restarts_only_its_pod() {
     assert_ne!(after["web-1"].0, pods["web-1"].0, "web-1 was restarted");
     pods.insert("web-1".into(), after["web-1"].clone());
     assert_swapped_and_kept(&env, &old, &pods, &claim_uids(&env).await).await;
+}
+
+/// `status web -o json`, and the messages of its warnings with `code`.
+fn status_of(env: &Env) -> Value {
+    crate::support::json_of(&env.plugin().args(["status", "web", "-o", "json"]).output().unwrap())
+}
+
+fn warnings_of(status: &Value, code: &str) -> Vec<String> {
+    let warnings = status["warnings"].as_array().unwrap();
+    warnings.iter().filter(|w| w["code"] == code).map(|w| w["message"].as_str().unwrap().to_owned()).collect()
+}
+
+/// Every claim of the status document: the live ordinals', orphans and kept ones.
+fn claims_of(status: &Value) -> Vec<Value> {
+    let ordinals = status["ordinals"].as_array().unwrap().iter().flat_map(|o| o["pvcs"].as_array().unwrap());
+    let orphans = status["orphanedPvcs"].as_array().unwrap().iter();
+    ordinals.chain(orphans).cloned().collect()
+}
+
+fn claim_in<'a>(claims: &'a [Value], name: &str) -> &'a Value {
+    claims.iter().find(|c| c["name"] == name).unwrap_or_else(|| panic!("{name} in {claims:?}"))
+}
+
+async fn patch_claim(env: &Env, claim: &str, patch: Value) {
+    let claims: Api<PersistentVolumeClaim> = env.api();
+    claims.patch(claim, &PatchParams::default(), &Patch::Merge(patch)).await.unwrap();
+}
+
+async fn request_size(env: &Env, claim: &str, size: &str) {
+    patch_claim(env, claim, json!({"spec": {"resources": {"requests": {"storage": size}}}})).await;
+}
+
+/// The claim's condition `kind` is True.
+async fn wait_condition(env: &Env, claim: &str, kind: &str) {
+    wait_until(Duration::from_secs(30), || async {
+        let pvc = env.api::<PersistentVolumeClaim>().get(claim).await.unwrap();
+        let conditions = pvc.status.and_then(|s| s.conditions).unwrap_or_default();
+        conditions.iter().any(|c| c.type_ == kind && c.status == "True")
+    })
+    .await;
+}
+
+/// The blog recipe half done (the trap): the StatefulSet re-created with a 2Gi `data`
+/// template, the claims left at 1Gi. `status` flags each, `pvc resize --size data=2Gi` refuses
+/// (the template asks for 2Gi already), and the patch each warning prints, run as printed,
+/// grows that claim.
+#[tokio::test]
+async fn status_flags_claims_smaller_than_their_template_and_the_patch_it_prints_grows_them() {
+    let env = Env::new("resize-status-small").await;
+    web_with_an_orphan(&env, None).await;
+    let sets: Api<StatefulSet> = env.api();
+    let orphan = kube::api::DeleteParams {
+        propagation_policy: Some(kube::api::PropagationPolicy::Orphan),
+        ..Default::default()
+    };
+    sets.delete("web", &orphan).await.unwrap();
+    wait_until(Duration::from_secs(60), || async { sets.get_opt("web").await.unwrap().is_none() }).await;
+    let mut spec = Sts::new("web", 3);
+    spec.templates = vec!["data".into(), "logs".into()];
+    let mut manifest = spec.manifest();
+    manifest["spec"]["persistentVolumeClaimRetentionPolicy"] =
+        json!({"whenDeleted": "Delete", "whenScaled": "Retain"});
+    manifest["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] = json!("2Gi");
+    env.create::<StatefulSet>(manifest).await;
+    env.wait_ready("web", Duration::from_secs(60)).await;
+
+    let status = status_of(&env);
+    let claims = claims_of(&status);
+    for o in 0..4 {
+        let data = claim_in(&claims, &format!("data-web-{o}"));
+        assert_eq!(
+            (&data["capacity"], &data["request"], &data["templateRequest"], &data["smallerThanTemplate"]),
+            (&json!("1Gi"), &json!("1Gi"), &json!("2Gi"), &json!(true)),
+            "{data}"
+        );
+        assert_eq!(claim_in(&claims, &format!("logs-web-{o}"))["smallerThanTemplate"], false);
+    }
+    let warnings = warnings_of(&status, "PvcSmallerThanTemplate");
+    assert_eq!(warnings.len(), 4, "{warnings:?}");
+    assert!(
+        warnings.iter().all(|w| w.contains("its StorageClass kwok-volume expands online")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings[3].contains("a scale-up that includes ordinal 3 re-attaches it at 1Gi"),
+        "{}",
+        warnings[3]
+    );
+    let table = env.plugin().args(["status", "web"]).output().unwrap();
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(table.contains("data-web-0 Bound 1Gi (template 2Gi)"), "{table}");
+
+    // Why the advice is the claim's patch and not `pvc resize`: that refuses the template's own size.
+    let refused =
+        env.plugin().args(["pvc", "resize", "web", "--size", "data=2Gi", "--yes"]).output().unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("data already requests 2Gi"));
+    assert!(warnings.iter().all(|w| !w.contains("pvc resize")));
+
+    for warning in &warnings {
+        let printed = crate::support::commands(warning);
+        assert_eq!(printed.len(), 1, "{warning}");
+        crate::support::run_printed(&env, printed[0]);
+    }
+    for o in 0..4 {
+        let claim = format!("data-web-{o}");
+        wait_until(Duration::from_secs(30), || async { capacity(&env, &claim).await == "2Gi" }).await;
+    }
+    let status = status_of(&env);
+    assert_eq!(warnings_of(&status, "PvcSmallerThanTemplate"), Vec::<String>::new());
+    assert!(claims_of(&status).iter().all(|c| c["smallerThanTemplate"] == false && c["resize"].is_null()));
+}
+
+/// A failed expansion started by hand: `status` shows the condition and the resizer's status,
+/// and the recovery it prints (a size above the capacity) clears it.
+#[tokio::test]
+async fn status_shows_a_failed_expansion_and_the_recovery_it_prints_clears_it() {
+    let env = Env::new("resize-status-failed").await;
+    web_with_an_orphan(&env, None).await;
+    patch_claim(
+        &env,
+        "data-web-1",
+        json!({"metadata": {"annotations": {"kubectl-stateful.test/resize": "max=1536Mi"}}}),
+    )
+    .await;
+    request_size(&env, "data-web-1", "2Gi").await;
+    wait_condition(&env, "data-web-1", "ControllerResizeError").await;
+    let status = status_of(&env);
+    let claim = claim_in(&claims_of(&status), "data-web-1").clone();
+    assert_eq!((&claim["capacity"], &claim["request"]), (&json!("1Gi"), &json!("2Gi")));
+    assert_eq!(claim["resize"]["condition"], "ControllerResizeError");
+    assert_eq!(claim["resize"]["allocatedResourceStatus"], "ControllerResizeInfeasible");
+    assert_eq!(claim["smallerThanTemplate"], false, "the template still asks for 1Gi");
+    let failed = warnings_of(&status, "PvcResizeFailed");
+    assert_eq!(failed.len(), 1, "{:?}", status["warnings"]);
+    assert!(
+        failed[0].starts_with("PVC data-web-1 cannot grow to 2Gi (ControllerResizeError: ")
+            && failed[0].contains("lower its request to a size above its capacity 1Gi"),
+        "{}",
+        failed[0]
+    );
+    let table = env.plugin().args(["status", "web"]).output().unwrap();
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(table.contains("data-web-1 Bound 1Gi (requests 2Gi, ControllerResizeError)"), "{table}");
+
+    // The printed patch with SIZE filled in as it says: above 1Gi, and what the driver can give.
+    let patch = crate::support::commands(&failed[0])[0].replace("SIZE", "1536Mi");
+    crate::support::run_printed(&env, &patch);
+    wait_until(Duration::from_secs(30), || async { capacity(&env, "data-web-1").await == "1536Mi" }).await;
+    let status = status_of(&env);
+    assert_eq!(warnings_of(&status, "PvcResizeFailed"), Vec::<String>::new());
+    assert!(claim_in(&claims_of(&status), "data-web-1")["resize"].is_null());
+}
+
+/// A filesystem that grows at mount: `status` names the pod, and the delete it prints finishes it.
+#[tokio::test]
+async fn status_says_which_pod_restart_finishes_a_filesystem_resize_and_that_restart_does() {
+    let env = Env::new("resize-status-fs").await;
+    web_with_an_orphan(&env, None).await;
+    patch_claim(
+        &env,
+        "data-web-1",
+        json!({"metadata": {"annotations": {"kubectl-stateful.test/resize": "at-mount"}}}),
+    )
+    .await;
+    request_size(&env, "data-web-1", "2Gi").await;
+    wait_condition(&env, "data-web-1", "FileSystemResizePending").await;
+    let status = status_of(&env);
+    assert_eq!(claim_in(&claims_of(&status), "data-web-1")["resize"]["condition"], "FileSystemResizePending");
+    let pending = warnings_of(&status, "PvcFilesystemResizePending");
+    assert_eq!(pending.len(), 1, "{:?}", status["warnings"]);
+    let printed = crate::support::commands(&pending[0]);
+    assert_eq!(printed, [format!("kubectl -n {} delete pod web-1", env.ns)]);
+    crate::support::run_printed(&env, printed[0]);
+    wait_until(Duration::from_secs(60), || async { capacity(&env, "data-web-1").await == "2Gi" }).await;
+    env.wait_ready("web", Duration::from_secs(60)).await;
+    let status = status_of(&env);
+    assert_eq!(warnings_of(&status, "PvcFilesystemResizePending"), Vec::<String>::new());
+}
+
+/// An offline-only class refuses while the pod runs and retries: `status` says so and which
+/// scale-down lets it grow; that scale-down, then back, grows it.
+#[tokio::test]
+async fn status_says_an_offline_expansion_waits_for_its_pod_and_the_scale_down_it_prints_lets_it_grow() {
+    let env = Env::new("resize-status-offline").await;
+    let mut spec = Sts::new("web", 2);
+    spec.storage_class = Some("kwok-volume-offline".into());
+    env.statefulset(&spec).await;
+    request_size(&env, "data-web-1", "2Gi").await;
+    wait_condition(&env, "data-web-1", "ControllerResizeError").await;
+    let status = status_of(&env);
+    let retrying = warnings_of(&status, "PvcResizeRetrying");
+    assert_eq!(retrying.len(), 1, "{:?}", status["warnings"]);
+    assert!(
+        retrying[0].contains(
+            "its StorageClass kwok-volume-offline expands offline only, so it grows once no pod uses it"
+        ),
+        "{}",
+        retrying[0]
+    );
+    let printed = crate::support::commands(&retrying[0]);
+    assert_eq!(printed, [format!("kubectl -n {} scale statefulset web --replicas 1", env.ns)]);
+    crate::support::run_printed(&env, printed[0]);
+    wait_until(Duration::from_secs(60), || async { env.pods().await.len() == 1 }).await;
+    // The controller side expands once no pod uses it; the rest waits for the next mount.
+    wait_until(Duration::from_secs(30), || async {
+        let pvc = env.api::<PersistentVolumeClaim>().get("data-web-1").await.unwrap();
+        let status = pvc.status.unwrap_or_default();
+        let pending =
+            status.conditions.unwrap_or_default().iter().any(|c| c.type_ == "FileSystemResizePending");
+        pending || storage(status.capacity.as_ref()) == "2Gi"
+    })
+    .await;
+    let status = status_of(&env);
+    assert_eq!(warnings_of(&status, "PvcResizeRetrying"), Vec::<String>::new());
+    assert!(
+        warnings_of(&status, "PvcFilesystemResizePending").is_empty(),
+        "no pod mounts it: nothing to do yet"
+    );
+    env.scale("web", 2).await;
+    env.wait_ready("web", Duration::from_secs(60)).await;
+    wait_until(Duration::from_secs(30), || async { capacity(&env, "data-web-1").await == "2Gi" }).await;
 }

@@ -774,3 +774,18 @@ pub fn kubectl_apply(env: &Env, manifest: &Value, server_side: bool, manager: Op
     let output = child.wait_with_output().unwrap();
     assert!(output.status.success(), "kubectl apply: {}", String::from_utf8_lossy(&output.stderr));
 }
+
+/// Runs a command the plugin printed between backticks, as printed, against the test cluster.
+pub fn run_printed(env: &Env, command: &str) {
+    let ran = std::process::Command::new("sh")
+        .env("KUBECONFIG", &env.kubeconfig)
+        .args(["-c", command])
+        .output()
+        .unwrap();
+    assert!(ran.status.success(), "{command}: {}", String::from_utf8_lossy(&ran.stderr));
+}
+
+/// The commands between backticks in `message`, in order.
+pub fn commands(message: &str) -> Vec<&str> {
+    message.split('`').skip(1).step_by(2).collect()
+}

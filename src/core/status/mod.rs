@@ -20,6 +20,7 @@ use super::names::{OrdinalRange, parse_pvc_name, pod_name, pvc_name};
 use super::objects::*;
 use super::orphans::{Keep, Rules, Verdict};
 use super::owners::Owners;
+use super::resize::{self, quantity, resize_condition, resize_status};
 use super::snapshot::Snapshot;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -237,6 +238,43 @@ pub struct ClaimStatus {
     pub reclaim_policy: Option<String>,
     pub access_modes: Vec<String>,
     pub created_at: Option<Timestamp>,
+    /// `spec.resources.requests.storage`: more than `capacity` while an expansion is asked
+    /// for and not finished.
+    pub request: Option<String>,
+    /// The storage request of its volumeClaimTemplate: the size a claim created now gets.
+    pub template_request: Option<String>,
+    /// Its bound capacity is less than `template_request`: a claim created before the template
+    /// grew (or by hand), or one still growing; a scale-up re-attaches it at that size.
+    pub smaller_than_template: bool,
+    /// What the resizer and the kubelet report about an expansion; `None` when they report
+    /// nothing.
+    pub resize: Option<ClaimResize>,
+}
+
+/// An expansion as the claim's status reports it (KEP-1790): the resize condition that is
+/// True and `status.allocatedResources`/`allocatedResourceStatuses` for storage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimResize {
+    /// `Resizing`, `FileSystemResizePending`, `ControllerResizeError` or `NodeResizeError`.
+    pub condition: Option<String>,
+    pub message: Option<String>,
+    /// `status.allocatedResources.storage`: the size the resizer is working towards.
+    pub allocated_resources: Option<String>,
+    /// `status.allocatedResourceStatuses.storage`: `ControllerResizeInProgress`,
+    /// `ControllerResizeInfeasible`, `NodeResizePending`, `NodeResizeInProgress` or
+    /// `NodeResizeInfeasible`.
+    pub allocated_resource_status: Option<String>,
+}
+
+impl ClaimResize {
+    /// The driver or the kubelet gave up: the request cannot be met as it stands.
+    pub fn infeasible(&self) -> bool {
+        matches!(
+            self.allocated_resource_status.as_deref(),
+            Some(resize::CONTROLLER_INFEASIBLE | resize::NODE_INFEASIBLE)
+        )
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -274,6 +312,10 @@ pub enum WarningCode {
     ReleasedVolume,
     BeingDeleted,
     JournalUnreadable,
+    PvcSmallerThanTemplate,
+    PvcResizeFailed,
+    PvcResizeRetrying,
+    PvcFilesystemResizePending,
 }
 
 /// Options that change what the model says, not how it is drawn.
@@ -318,7 +360,7 @@ fn build_with(
     let service_name = service_name(sts);
     let templates = claim_templates(sts);
     let claim_status = |pvc: &PersistentVolumeClaim, template: &str, ordinal| {
-        claim_status(pvc, template, ordinal, volumes.as_ref())
+        claim_status(pvc, template, ordinal, template_request(sts, template), volumes.as_ref())
     };
 
     let pods_by_ordinal: HashMap<i32, &Pod> = pods.iter().copied().collect();
@@ -346,7 +388,7 @@ fn build_with(
                 .iter()
                 .map(|&template| match claims_by_slot.get(&(ordinal, template)) {
                     Some(claim) => claim_status(claim.pvc, template, ordinal),
-                    None => missing_claim(template, &name, ordinal),
+                    None => missing_claim(template, &name, ordinal, template_request(sts, template)),
                 })
                 .collect();
             let dns = service_name.map(|svc| {
@@ -569,9 +611,21 @@ fn claim_status(
     pvc: &PersistentVolumeClaim,
     template: &str,
     ordinal: i32,
+    template_request: Option<String>,
     volumes: Option<&HashMap<&str, &PersistentVolume>>,
 ) -> ClaimStatus {
     let volume = pvc_volume(pvc);
+    let condition = resize_condition(pvc);
+    let allocated_resource_status = resize_status(pvc).map(str::to_owned);
+    let resize = (condition.is_some() || allocated_resource_status.is_some()).then(|| {
+        let (condition, message) = condition.unzip();
+        ClaimResize {
+            condition,
+            message: message.filter(|m| !m.is_empty()),
+            allocated_resources: allocated(pvc),
+            allocated_resource_status,
+        }
+    });
     ClaimStatus {
         template: template.to_owned(),
         name: pvc.name_any(),
@@ -583,10 +637,36 @@ fn claim_status(
         reclaim_policy: volume.and_then(|v| volumes?.get(v)).map(|pv| pv_reclaim_policy(pv).to_owned()),
         access_modes: pvc_access_modes(pvc),
         created_at: creation(pvc),
+        request: pvc_request(pvc),
+        smaller_than_template: smaller_than(pvc, template_request.as_deref()),
+        template_request,
+        resize,
     }
 }
 
-fn missing_claim(template: &str, sts: &str, ordinal: i32) -> ClaimStatus {
+fn allocated(pvc: &PersistentVolumeClaim) -> Option<String> {
+    pvc.status.as_ref()?.allocated_resources.as_ref()?.get("storage").map(|q| q.0.clone())
+}
+
+/// The claim's bound capacity is less than `size` (unbound claims have none to compare).
+fn smaller_than(pvc: &PersistentVolumeClaim, size: Option<&str>) -> bool {
+    let capacity = pvc_bound_capacity(pvc).as_deref().and_then(quantity);
+    matches!((capacity, size.and_then(quantity)), (Some(has), Some(wants)) if has < wants)
+}
+
+/// Whether some claim of a StatefulSet in `snapshot` is smaller than its template or reports a
+/// resize condition: then the StorageClasses are worth reading, since whether and how it can
+/// grow (online, or only once no pod uses it) depends on its class.
+pub fn wants_storage_classes(snapshot: &Snapshot) -> bool {
+    snapshot.statefulsets.iter().any(|sts| {
+        claims_of(sts, &snapshot.pvcs).iter().any(|c| {
+            smaller_than(c.pvc, template_request(sts, c.template).as_deref())
+                || resize_condition(c.pvc).is_some()
+        })
+    })
+}
+
+fn missing_claim(template: &str, sts: &str, ordinal: i32, template_request: Option<String>) -> ClaimStatus {
     ClaimStatus {
         template: template.to_owned(),
         name: pvc_name(template, sts, ordinal),
@@ -598,6 +678,10 @@ fn missing_claim(template: &str, sts: &str, ordinal: i32) -> ClaimStatus {
         reclaim_policy: None,
         access_modes: Vec::new(),
         created_at: None,
+        request: None,
+        template_request,
+        smaller_than_template: false,
+        resize: None,
     }
 }
 
@@ -1063,6 +1147,190 @@ mod tests {
         let message = &status.warnings[0].message;
         assert!(message.contains("Recreate") && message.contains("does not step"), "{message}");
         assert!(status.ordinals.iter().all(|o| !o.held_back));
+    }
+
+    fn warning(status: &StatefulSetStatus, code: WarningCode) -> Vec<&str> {
+        status.warnings.iter().filter(|w| w.code == code).map(|w| w.message.as_str()).collect()
+    }
+
+    /// A claim smaller than its template (made before the template grew): flagged, with the
+    /// remedy its class allows. Never `pvc resize NAME --size data=2Gi`: that command refuses a
+    /// size the template already asks for.
+    #[test]
+    fn claims_smaller_than_their_template_are_flagged_with_what_their_class_allows() {
+        let web = sts("web", 2).templates(&["data"]).template_size("2Gi").build();
+        let pods = vec![pod(&web, 0).build(), pod(&web, 1).build()];
+        let claims = |class: &str| {
+            vec![
+                pvc("data-web-0").of(&web).class(class).build(),
+                pvc("data-web-1").of(&web).class(class).request("2Gi").capacity("2Gi").build(),
+                // Left by a scale-down, in use by nothing: an orphan, re-attached at 1Gi.
+                pvc("data-web-2").of(&web).class(class).build(),
+            ]
+        };
+        let with = |class: &str, classes: Option<Vec<k8s_openapi::api::storage::v1::StorageClass>>| {
+            let mut snap = snapshot(&web, pods.clone(), claims(class));
+            snap.storage_classes = classes;
+            build(&web, &snap, &options())
+        };
+        let all = || {
+            Some(vec![
+                storage_class("online", true, false),
+                storage_class("fixed", false, false),
+                storage_class("offline", true, true),
+            ])
+        };
+        let patch = |claim: &str| {
+            format!(
+                r#"kubectl -n default patch pvc {claim} -p '{{"spec":{{"resources":{{"requests":{{"storage":"2Gi"}}}}}}}}'"#
+            )
+        };
+
+        let online = with("online", all());
+        let claim = &online.ordinals[0].pvcs[0];
+        assert_eq!(
+            (claim.capacity.as_deref(), claim.request.as_deref(), claim.template_request.as_deref()),
+            (Some("1Gi"), Some("1Gi"), Some("2Gi"))
+        );
+        assert!(claim.smaller_than_template && claim.resize.is_none());
+        assert!(!online.ordinals[1].pvcs[0].smaller_than_template, "2Gi is the template's size");
+        assert!(online.orphaned_pvcs[0].smaller_than_template, "orphans too");
+        let found = warning(&online, WarningCode::PvcSmallerThanTemplate);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].starts_with("PVC data-web-0 has 1Gi, less than the 2Gi its template data asks for"));
+        assert!(
+            found[0].contains(&format!("expands online: `{}` grows it", patch("data-web-0"))),
+            "{}",
+            found[0]
+        );
+        assert!(
+            found[1].contains("a scale-up that includes ordinal 2 re-attaches it at 1Gi"),
+            "{}",
+            found[1]
+        );
+        assert!(found.iter().all(|w| !w.contains("pvc resize")), "that command refuses an unchanged size");
+
+        let fixed = warning(&with("fixed", all()), WarningCode::PvcSmallerThanTemplate)[0].to_owned();
+        assert!(
+            fixed.contains("StorageClass fixed does not allow volume expansion, so it cannot grow"),
+            "{fixed}"
+        );
+        assert!(!fixed.contains("patch"), "no command that the API server refuses: {fixed}");
+
+        let offline = with("offline", all());
+        let found = warning(&offline, WarningCode::PvcSmallerThanTemplate);
+        assert!(
+            found[0].contains(&format!("expands offline only: after `{}` it grows once no pod uses it", patch("data-web-0")))
+                && found[0].contains("`kubectl -n default scale statefulset web --replicas 0` (it stops every pod from web-0 up), then back to 2"),
+            "{}",
+            found[0]
+        );
+        assert!(
+            found[1].contains(&format!(
+                "expands offline only and no pod uses it: `{}` grows it",
+                patch("data-web-2")
+            )),
+            "{}",
+            found[1]
+        );
+
+        let unknown = warning(&with("online", None), WarningCode::PvcSmallerThanTemplate)[0].to_owned();
+        assert!(
+            unknown.contains(&format!(
+                "if its StorageClass online allows volume expansion (it could not be read), `{}`",
+                patch("data-web-0")
+            )),
+            "{unknown}"
+        );
+    }
+
+    #[test]
+    fn resize_conditions_are_shown_and_each_says_what_finishes_it() {
+        let web = sts("web", 3).templates(&["data"]).template_size("1Gi").build();
+        let pods = (0..3).map(|o| pod(&web, o).build()).collect::<Vec<_>>();
+        let claim = |o: i32| pvc(&format!("data-web-{o}")).of(&web).request("2Gi");
+        let pvcs = vec![
+            claim(0).resizing(Some("Resizing"), "", Some("ControllerResizeInProgress")).build(),
+            claim(1)
+                .resizing(
+                    Some("FileSystemResizePending"),
+                    "Waiting for user to (re-)start a pod",
+                    Some("NodeResizePending"),
+                )
+                .build(),
+            claim(2)
+                .resizing(Some("ControllerResizeError"), "out of range", Some("ControllerResizeInfeasible"))
+                .build(),
+        ];
+        let status = build(&web, &snapshot(&web, pods, pvcs), &options());
+        let resize = |o: usize| status.ordinals[o].pvcs[0].resize.clone().unwrap();
+        assert_eq!(
+            resize(0),
+            ClaimResize {
+                condition: Some("Resizing".into()),
+                message: None,
+                allocated_resources: Some("2Gi".into()),
+                allocated_resource_status: Some("ControllerResizeInProgress".into()),
+            }
+        );
+        assert_eq!(resize(1).condition.as_deref(), Some("FileSystemResizePending"));
+        assert!(resize(2).infeasible());
+        assert!(status.ordinals.iter().all(|o| !o.pvcs[0].smaller_than_template), "bigger than the template");
+        assert_eq!(
+            codes(&status),
+            [WarningCode::PvcFilesystemResizePending, WarningCode::PvcResizeFailed],
+            "an expansion in progress is shown, not warned about"
+        );
+        assert!(status.warnings[0].message.contains(
+            "grows to 2Gi only when the kubelet mounts it again; restarting pod web-1 finishes it (`kubectl -n default delete pod web-1`"
+        ), "{}", status.warnings[0].message);
+        assert!(status.warnings[1].message.starts_with(
+            "PVC data-web-2 cannot grow to 2Gi (ControllerResizeError: out of range): the driver gave up and does not retry; \
+             to give up too, lower its request to a size above its capacity 1Gi"
+        ), "{}", status.warnings[1].message);
+
+        // An offline-only driver refusing while a pod uses the claim retries; stopping the pod
+        // is what finishes it. Nobody mounting a FileSystemResizePending claim: nothing to do yet.
+        let web = sts("web", 2).templates(&["data"]).template_size("1Gi").build();
+        let pods = vec![pod(&web, 0).build(), pod(&web, 1).build()];
+        let pvcs = vec![
+            pvc("data-web-1").of(&web).build(),
+            claim(0)
+                .class("offline")
+                .resizing(
+                    Some("ControllerResizeError"),
+                    "volume is currently in-use",
+                    Some("ControllerResizeInProgress"),
+                )
+                .build(),
+            claim(2).resizing(Some("FileSystemResizePending"), "", Some("NodeResizePending")).build(),
+        ];
+        let mut snap = snapshot(&web, pods, pvcs);
+        snap.storage_classes = Some(vec![storage_class("offline", true, true)]);
+        let status = build(&web, &snap, &options());
+        assert_eq!(codes(&status), [WarningCode::OrphanedPvcs, WarningCode::PvcResizeRetrying]);
+        assert!(status.warnings[1].message.contains(
+            "its StorageClass offline expands offline only, so it grows once no pod uses it; pod web-0 uses it"
+        ), "{}", status.warnings[1].message);
+    }
+
+    #[test]
+    fn storage_classes_are_wanted_only_for_a_claim_smaller_than_its_template_or_resizing() {
+        let web = sts("web", 1).templates(&["data"]).template_size("1Gi").build();
+        let mut snap = snapshot(&web, vec![], vec![pvc("data-web-0").of(&web).build()]);
+        assert!(!wants_storage_classes(&snap));
+        snap.pvcs = vec![pvc("data-web-0").of(&web).capacity("512Mi").build()];
+        assert!(wants_storage_classes(&snap));
+        snap.pvcs = vec![pvc("data-web-0").of(&web).phase("Pending").build()];
+        assert!(!wants_storage_classes(&snap), "an unbound claim has no capacity yet");
+        snap.pvcs = vec![
+            pvc("data-web-0")
+                .of(&web)
+                .request("2Gi")
+                .resizing(Some("ControllerResizeError"), "", None)
+                .build(),
+        ];
+        assert!(wants_storage_classes(&snap), "an offline class explains a resize error");
     }
 
     proptest! {

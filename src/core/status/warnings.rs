@@ -9,12 +9,13 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Node;
 use k8s_openapi::jiff::Timestamp;
 
-use super::{PodStatus, RevisionRole, StatefulSetStatus, Warning, WarningCode};
+use super::{ClaimStatus, PodStatus, RevisionRole, StatefulSetStatus, Warning, WarningCode};
 use crate::core::facts::{MaxUnavailableFinding, RECREATE};
 use crate::core::failures::{Blocker, blockers};
 use crate::core::names::{OrdinalRange, pod_name};
 use crate::core::objects::*;
 use crate::core::orphans::Keep;
+use crate::core::resize::{Expansion, class_expansion};
 use crate::core::rollout::Journal;
 use crate::core::snapshot::Snapshot;
 
@@ -39,6 +40,7 @@ pub(super) fn warnings(
         rollout_warnings(status, sts, &blockers),
         version_warnings(sts, snapshot),
         storage_warnings(status, unverified),
+        resize_warnings(status, snapshot),
     ];
     families.into_iter().flatten().map(|(code, message)| Warning { code, message }).collect()
 }
@@ -553,4 +555,184 @@ fn storage_warnings(status: &StatefulSetStatus, unverified: &[String]) -> Found 
         ));
     }
     out
+}
+
+/// Claims whose size is not what it should be: an expansion that failed, one that waits for
+/// something, and claims smaller than their template. The advice never names
+/// `kubectl stateful pvc resize NAME --size TEMPLATE=SIZE` for the template's own size: that
+/// command refuses an unchanged size (a usage error), so the remedy is the claim's own patch,
+/// which is what the resizer acts on.
+fn resize_warnings(status: &StatefulSetStatus, snapshot: &Snapshot) -> Found {
+    let name = &status.name;
+    let namespace = &status.namespace;
+    let range = OrdinalRange { start: status.ordinals_start, replicas: status.replicas.desired };
+    let claims = status
+        .ordinals
+        .iter()
+        .flat_map(|o| &o.pvcs)
+        .chain(&status.orphaned_pvcs)
+        .chain(status.kept_pvcs.iter().map(|k| &k.claim))
+        .filter(|c| c.phase.is_some());
+    let patch = |claim: &str, size: &str| {
+        format!(
+            "kubectl -n {namespace} patch pvc {claim} -p '{{\"spec\":{{\"resources\":{{\"requests\":{{\"storage\":\"{size}\"}}}}}}}}'"
+        )
+    };
+    // Stopping the pod that mounts a live claim: a StatefulSet re-creates a deleted pod at
+    // once, so only scaling below its ordinal stops it (and every pod above it).
+    let stop = |claim: &ClaimStatus, pod: &str| {
+        if range.contains(claim.ordinal) && pod == pod_name(name, claim.ordinal) {
+            let keep = i64::from(claim.ordinal) - i64::from(range.start);
+            format!(
+                "pod {pod} uses it, and only scaling below its ordinal stops it: `kubectl -n {namespace} scale \
+                 statefulset {name} --replicas {keep}` (it stops every pod from {pod} up), then back to {}",
+                range.replicas
+            )
+        } else {
+            format!("pod {pod} uses it")
+        }
+    };
+    let mut out = Found::new();
+    for claim in claims {
+        let pod = mounted_by(snapshot, namespace, &claim.name);
+        let expansion = class_expansion(claim.storage_class.as_deref(), snapshot.storage_classes.as_deref());
+        let capacity = claim.capacity.as_deref().unwrap_or("?");
+        let request = claim.request.as_deref().unwrap_or("?");
+        if let Some(resize) = &claim.resize {
+            let condition = match (&resize.condition, &resize.message) {
+                (Some(kind), Some(message)) => format!("{kind}: {message}"),
+                (Some(kind), None) => kind.clone(),
+                (None, _) => resize.allocated_resource_status.clone().unwrap_or_default(),
+            };
+            let node_side = resize.condition.as_deref() == Some("NodeResizeError")
+                || resize.allocated_resource_status.as_deref() == Some(crate::core::resize::NODE_INFEASIBLE);
+            if resize.infeasible() && !node_side {
+                // KEP-1790: the request may be lowered, but only to more than the capacity.
+                out.push((
+                    WarningCode::PvcResizeFailed,
+                    format!(
+                        "PVC {} cannot grow to {request} ({condition}): the driver gave up and does not retry; to give \
+                         up too, lower its request to a size above its capacity {capacity} that the driver can provide \
+                         (the API server refuses {capacity} itself): `{}`; `kubectl -n {namespace} describe pvc {}` says \
+                         why it failed",
+                        claim.name,
+                        patch(&claim.name, "SIZE"),
+                        claim.name
+                    ),
+                ));
+            } else if resize.infeasible() {
+                out.push((
+                    WarningCode::PvcResizeFailed,
+                    format!(
+                        "PVC {}: the volume grew but its filesystem cannot grow to {request} on the node ({condition}), \
+                         and the kubelet does not retry; `kubectl -n {namespace} describe pvc {}` and the events of the \
+                         pod that mounts it say why",
+                        claim.name, claim.name
+                    ),
+                ));
+            } else if matches!(resize.condition.as_deref(), Some("ControllerResizeError" | "NodeResizeError"))
+            {
+                let waits = match (expansion, &pod) {
+                    (Expansion::Offline, Some(pod)) => format!(
+                        "its StorageClass {} expands offline only, so it grows once no pod uses it; {}",
+                        claim.storage_class.as_deref().unwrap_or("?"),
+                        stop(claim, pod)
+                    ),
+                    _ => format!(
+                        "the resizer retries; `kubectl -n {namespace} describe pvc {}` says why it fails",
+                        claim.name
+                    ),
+                };
+                out.push((
+                    WarningCode::PvcResizeRetrying,
+                    format!("PVC {} has not grown to {request} ({condition}): {waits}", claim.name),
+                ));
+            } else if resize.condition.as_deref() == Some("FileSystemResizePending")
+                && let Some(pod) = &pod
+            {
+                let restart = if range.contains(claim.ordinal) && *pod == pod_name(name, claim.ordinal) {
+                    format!(
+                        "restarting pod {pod} finishes it (`kubectl -n {namespace} delete pod {pod}`: the StatefulSet \
+                         re-creates it)"
+                    )
+                } else {
+                    format!("restarting pod {pod}, which uses it, finishes it")
+                };
+                out.push((
+                    WarningCode::PvcFilesystemResizePending,
+                    format!(
+                        "PVC {}: the volume has grown, but its filesystem grows to {request} only when the kubelet \
+                         mounts it again; {restart}",
+                        claim.name
+                    ),
+                ));
+            }
+        }
+        let Some(template_size) = claim.template_request.as_deref() else { continue };
+        let asked = claim.request.as_deref().and_then(crate::core::resize::quantity);
+        let asked_for_template =
+            asked.zip(crate::core::resize::quantity(template_size)).is_some_and(|(has, wants)| has >= wants);
+        // A claim that asks for the template's size already is growing (or says above why not).
+        if !claim.smaller_than_template || asked_for_template {
+            continue;
+        }
+        let how = match (expansion, claim.storage_class.as_deref()) {
+            (_, None) => {
+                "it has no StorageClass, so it cannot grow (only dynamically provisioned claims can)"
+                    .to_owned()
+            }
+            (Expansion::None, Some(class)) => format!(
+                "its StorageClass {class} does not allow volume expansion, so it cannot grow (the API server refuses a \
+                 bigger request)"
+            ),
+            (Expansion::Online, Some(class)) => {
+                format!(
+                    "its StorageClass {class} expands online: `{}` grows it",
+                    patch(&claim.name, template_size)
+                )
+            }
+            (Expansion::Offline, Some(class)) => match &pod {
+                Some(pod) => format!(
+                    "its StorageClass {class} expands offline only: after `{}` it grows once no pod uses it; {}",
+                    patch(&claim.name, template_size),
+                    stop(claim, pod)
+                ),
+                None => format!(
+                    "its StorageClass {class} expands offline only and no pod uses it: `{}` grows it",
+                    patch(&claim.name, template_size)
+                ),
+            },
+            (Expansion::Unknown, Some(class)) => format!(
+                "if its StorageClass {class} allows volume expansion (it could not be read), `{}` grows it",
+                patch(&claim.name, template_size)
+            ),
+        };
+        let reattached = if range.contains(claim.ordinal) {
+            String::new()
+        } else {
+            format!(", and a scale-up that includes ordinal {} re-attaches it at {capacity}", claim.ordinal)
+        };
+        out.push((
+            WarningCode::PvcSmallerThanTemplate,
+            format!(
+                "PVC {} has {capacity}, less than the {template_size} its template {} asks for (it was created when the \
+                 template asked for less, or by hand{reattached}); {how}",
+                claim.name, claim.template
+            ),
+        ));
+    }
+    out
+}
+
+/// The running pod of `namespace` that mounts `claim`, if any.
+fn mounted_by(snapshot: &Snapshot, namespace: &str, claim: &str) -> Option<String> {
+    snapshot
+        .pods
+        .iter()
+        .filter(|p| p.metadata.namespace.as_deref() == Some(namespace))
+        .filter(|p| {
+            !matches!(p.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded" | "Failed"))
+        })
+        .find(|p| mounted_claims(p).any(|c| c == claim))
+        .and_then(|p| p.metadata.name.clone())
 }

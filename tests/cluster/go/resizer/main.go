@@ -173,6 +173,10 @@ func (r *resizer) step(ctx context.Context, claim *v1.PersistentVolumeClaim, inU
 		return nil
 	case status != v1.PersistentVolumeClaimControllerResizeInProgress || !hasAllocated || allocated.Cmp(spec) != 0:
 		return r.markInProgress(ctx, claim, spec)
+	case resizing == nil && condition(claim, v1.PersistentVolumeClaimControllerResizeError) != nil && !(m == offline && inUse):
+		// A non-final error (the volume was in use): external-resizer requeues the claim and
+		// marks it Resizing again on the next attempt.
+		return r.markInProgress(ctx, claim, spec)
 	case resizing == nil || time.Since(resizing.LastTransitionTime.Time) < r.delay:
 		return nil
 	case strings.HasPrefix(fate, "max=") && spec.Cmp(resource.MustParse(strings.TrimPrefix(fate, "max="))) > 0:
