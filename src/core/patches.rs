@@ -195,6 +195,7 @@ mod tests {
             held: false,
             gates: crate::core::rollout::gates::Gates::default(),
             strategy_before: None,
+            by_zone: false,
         }
     }
 

@@ -86,7 +86,10 @@ async fn an_http_gate_holds_the_step_until_it_passes() {
     let passed = named(&events, "gatePassed");
     let pods: Vec<&str> = passed.iter().map(|e| e["pod"].as_str().unwrap()).collect();
     assert_eq!(pods, ["web-2", "web-1", "web-0"], "{events:?}");
-    assert_eq!(passed[0]["kind"], "http");
+    assert_eq!(
+        (passed[0]["kind"].as_str(), passed[0]["gateKind"].as_str()),
+        (Some("RolloutEvent"), Some("http"))
+    );
     assert!(passed[0]["attempt"].as_u64().unwrap() > 1, "web-2 passed only after the server turned green");
     assert!(env.all_pods_run(v("app:v2")).await);
 }

@@ -308,3 +308,36 @@ async fn an_aborted_evict_rollout_restores_the_rolling_update_strategy() {
     assert_eq!(strategy(&web), before);
     assert!(!web.annotations().contains_key(JOURNAL));
 }
+
+/// Two PodDisruptionBudgets over the pods: the Eviction API would refuse every pod, so the
+/// rollout is refused before its first write, naming both; an abort is refused the same way.
+#[tokio::test]
+async fn two_budgets_over_the_pods_are_refused_before_the_first_write() {
+    let env = Env::new("ondelete-twopdb").await;
+    env.statefulset(&on_delete("web", 2)).await;
+    for name in ["a", "b"] {
+        let _: PodDisruptionBudget = env
+            .create(json!({
+                "apiVersion": "policy/v1",
+                "kind": "PodDisruptionBudget",
+                "metadata": {"name": name},
+                "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "web"}}}
+            }))
+            .await;
+    }
+    let before = env.versions().await;
+    let image = format!("app={}", v("app:v2"));
+    let output = env.plugin().args(["rollout", "web", "--image", &image, "--yes"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("selected by PodDisruptionBudgets a and b") && stderr.contains("nothing was changed"),
+        "{stderr}"
+    );
+    assert_eq!(env.versions().await, before, "nothing changed");
+    // --ignore-pdb deletes instead of evicting: it goes through.
+    let output =
+        env.plugin().args(["rollout", "web", "--image", &image, "--ignore-pdb", "--yes"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(env.all_pods_run(v("app:v2")).await);
+}

@@ -17,7 +17,9 @@ use super::wait::{Waiter, Wake, deadline};
 use crate::apply::{Deleted, Exact, delete_exact};
 use crate::core::objects::{ordinal_range, partition, pod_ready, pod_revision, pods_of, terminating};
 use crate::core::patches;
-use crate::core::rollout::conditions::{Rollback, position, rollback_progress, stragglers};
+use crate::core::rollout::conditions::{
+    Rollback, describe_position, position, rollback_progress, stragglers,
+};
 use crate::core::rollout::decide::abort as abort_decision;
 use crate::core::rollout::{Abort, Decision, Journal, Refusal, Replace, revision_template};
 use crate::error::{Error, Result};
@@ -73,6 +75,9 @@ impl Executor<'_, '_> {
         })?;
         for message in &abort.warnings {
             self.reporter.event(Event::Warning { message: message.clone() })?;
+        }
+        if abort.replace == Replace::Eviction && !(abort.journal.gates.ignore_pdb || self.args.ignore_pdb) {
+            self.require_one_budget(sts).await?;
         }
         if self.args.dry_run {
             self.reporter.say("dry run: nothing was changed");
@@ -181,11 +186,20 @@ impl Executor<'_, '_> {
     async fn abort_by_eviction(&mut self, waiter: &mut Waiter, sts: StatefulSet, abort: Abort) -> Result<()> {
         let mut sts = self.observed(waiter, sts).await?;
         let until = deadline(self.args.timeout);
-        let ignore_pdb = abort.journal.gates.ignore_pdb;
+        // --ignore-pdb on the abort itself counts too: the way out of a budget that allows nothing.
+        let ignore_pdb = abort.journal.gates.ignore_pdb || self.args.ignore_pdb;
         while let Some((ordinal, pod)) = not_on(&sts, &waiter.pods(), &abort.target).into_iter().next() {
             match self.replace_pod(&pod, ignore_pdb, until).await? {
                 Replaced::Yes => {}
-                Replaced::Refused(reason) | Replaced::Declined(reason) => {
+                Replaced::Refused(reason) => {
+                    return Err(Error::StepFailed(format!(
+                        "the rollback of {} is not complete: {reason}; relax that PodDisruptionBudget, or run \
+                         `kubectl stateful rollout {} --abort --ignore-pdb` to delete the pods instead of evicting them",
+                        self.name(),
+                        self.name()
+                    )));
+                }
+                Replaced::Declined(reason) => {
                     return Err(Error::StepFailed(format!(
                         "the rollback of {} is not complete: {reason}; run `kubectl stateful rollout {} --abort` again",
                         self.name(),
@@ -197,6 +211,7 @@ impl Executor<'_, '_> {
             let (next, failure) =
                 self.wait_pods(waiter, sts, label, &[ordinal], Duration::ZERO, until).await?;
             sts = next;
+            self.left_written = Some(describe_position(&sts, Some(&waiter.pods())));
             if let Some(reasons) = failure {
                 return Err(Error::StepFailed(format!(
                     "the rollback of {} did not complete: {}; run `kubectl stateful rollout {} --abort` again",

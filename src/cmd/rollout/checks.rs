@@ -99,7 +99,7 @@ impl Executor<'_, '_> {
                     self.reporter.event(Event::GatePassed {
                         step,
                         gate: run.gate.clone(),
-                        kind: run.kind,
+                        gate_kind: run.kind,
                         pod: run.pod.clone(),
                         attempt,
                     })?;
@@ -108,7 +108,7 @@ impl Executor<'_, '_> {
                 self.reporter.event(Event::GateFailed {
                     step,
                     gate: run.gate.clone(),
-                    kind: run.kind,
+                    gate_kind: run.kind,
                     pod: run.pod.clone(),
                     attempt,
                     output: outcome.output.clone(),

@@ -17,7 +17,7 @@ use super::wait::Waiter;
 use crate::apply::{Evicted, evict_exact};
 use crate::core::objects::{pod_ready, pod_revision, pods_of, terminating, update_revision};
 use crate::core::patches;
-use crate::core::rollout::conditions::update_pending;
+use crate::core::rollout::conditions::{describe_position, update_pending};
 use crate::core::rollout::gates::Gates;
 use crate::core::rollout::{Journal, Step};
 use crate::error::Result;
@@ -62,6 +62,8 @@ impl Executor<'_, '_> {
             let (next, failure) =
                 self.wait_pods(waiter, sts, label.clone(), &[ordinal], Duration::ZERO, until).await?;
             sts = next;
+            // Evictions are no patches: where an error now leaves the rollout, counted anew.
+            self.left_written = Some(describe_position(&sts, Some(&waiter.pods())));
             if failure.is_some() {
                 return Ok((sts, failure));
             }

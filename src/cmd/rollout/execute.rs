@@ -153,6 +153,9 @@ impl Executor<'_, '_> {
         for message in &roll.warnings {
             self.reporter.event(Event::Warning { message: message.clone() })?;
         }
+        if roll.replace == Replace::Eviction && !roll.gates.ignore_pdb {
+            self.require_one_budget(sts).await?;
+        }
         if self.args.dry_run {
             self.reporter.say("dry run: nothing was changed");
             return Ok(false);
@@ -426,7 +429,7 @@ impl Executor<'_, '_> {
         Err(Error::StepFailed(format!(
             "rollout of {name} stopped {}: {}; no further pod was updated. Fix and run \
              `kubectl stateful rollout {name}` to resume, or {} to roll back",
-            describe_position(&sts),
+            describe_position(&sts, Some(&waiter.pods())),
             reasons.join("; "),
             abort_hint(&sts),
         )))
@@ -487,7 +490,7 @@ impl Executor<'_, '_> {
         match api.patch(self.name(), &patch_params(), &Patch::<()>::Json(patch)).await {
             Ok(sts) => {
                 self.wrote = true;
-                self.left_written = Some(describe_position(&sts));
+                self.left_written = Some(describe_position(&sts, None));
                 Ok(sts)
             }
             // A failed `test` guard (422) or a write conflict (409): if the StatefulSet is no
@@ -526,6 +529,33 @@ impl Executor<'_, '_> {
         }
     }
 
+    /// Replacing by eviction needs at most one PodDisruptionBudget over the pods: the Eviction
+    /// API refuses a pod two select ([`crate::core::rollout::gates::budgets_over`]). Checked
+    /// before the first write, naming them.
+    pub(super) async fn require_one_budget(&self, sts: &StatefulSet) -> Result<()> {
+        use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+        let api: Api<PodDisruptionBudget> = self.kube.api();
+        let budgets = api.list(&Default::default()).await.map_err(Error::kube(format!(
+            "list poddisruptionbudgets in namespace {}",
+            self.kube.namespace
+        )))?;
+        let over = crate::core::rollout::gates::budgets_over(&budgets.items, sts);
+        if over.len() < 2 {
+            return Ok(());
+        }
+        let left = match self.wrote {
+            true => format!("{} is left {}", self.name(), describe_position(sts, None)),
+            false => "nothing was changed".to_owned(),
+        };
+        Err(Error::Refused(format!(
+            "the pods of {} are selected by PodDisruptionBudgets {}: the Eviction API refuses to evict a pod more \
+             than one budget selects; {left}. Delete or narrow all but one of them, or add --ignore-pdb to replace \
+             the pods by deletion",
+            self.name(),
+            over.join(" and ")
+        )))
+    }
+
     /// Everything the run may need, checked before its first write: patching the StatefulSet;
     /// for anything that waits, watching it and its pods; and, because any step may end in an
     /// abort, reading ControllerRevisions (the template it restores) and deleting pods (a pod
@@ -556,7 +586,7 @@ impl Executor<'_, '_> {
                 });
             }
             // OnDelete (or --evict): this tool replaces the pods, by eviction.
-            if update_strategy(sts) == ON_DELETE || self.args.evict {
+            if (update_strategy(sts) == ON_DELETE || self.args.evict) && !self.gates.ignore_pdb {
                 needed.push(Permission {
                     verb: "create",
                     group: "",
@@ -582,7 +612,7 @@ impl Executor<'_, '_> {
         let left = if !self.wrote {
             "nothing was changed".to_owned()
         } else {
-            format!("{} is left {}", self.name(), describe_position(sts))
+            format!("{} is left {}", self.name(), describe_position(sts, None))
         };
         access::require(self.kube, &needed, &left).await
     }

@@ -81,7 +81,7 @@ impl Executor<'_, '_> {
         let answer = self.reporter.suspend(|| self.term.choose(&question, choices)).map_err(|e| match e {
             Error::Interrupted { at_prompt, .. } => Error::Interrupted {
                 at_prompt,
-                left: format!("{} is left {}", self.name(), describe_position(sts)),
+                left: format!("{} is left {}", self.name(), describe_position(sts, None)),
                 resume: Some(format!(
                     "run `kubectl stateful rollout {}` to resume, or {}",
                     self.name(),
@@ -97,7 +97,7 @@ impl Executor<'_, '_> {
                     partition: position(sts),
                     reason: format!(
                         "stopped {}: run `kubectl stateful rollout {}` to resume",
-                        describe_position(sts),
+                        describe_position(sts, None),
                         self.name()
                     ),
                 })?;

@@ -269,7 +269,9 @@ async fn rollout(
         by_zone: args.by_zone,
         evict: args.evict,
     };
-    let zones = match args.by_zone {
+    // A resumed --by-zone rollout keeps replacing one zone at a time (its journal says so).
+    let journaled = crate::core::rollout::Journal::of(&sts).ok().flatten().is_some_and(|j| j.by_zone);
+    let zones = match args.by_zone || journaled {
         true => Some(zones_of(kube, &sts, &pods).await?),
         false => None,
     };
@@ -421,10 +423,19 @@ async fn discard_journal(
     if let Ok(Some(journal)) = crate::core::rollout::Journal::of(sts)
         && let Some(strategy) = &journal.strategy_before
     {
+        // Restored as it was, the strategy would let the controller roll every pod still on
+        // the old revision at once; held at partition = replicas, nothing moves.
+        let mut held = strategy.clone();
+        held["rollingUpdate"]["partition"] = serde_json::json!(crate::core::objects::replicas(sts));
         reporter.say(format_args!(
-            "it was started with --evict: the update strategy stays OnDelete; to restore the one from before: \
-             kubectl patch statefulset {} -n {} --type merge -p '{{\"spec\":{{\"updateStrategy\":{strategy}}}}}'",
-            args.name, kube.namespace
+            "it was started with --evict: the update strategy stays OnDelete. To go back to RollingUpdate with \
+             every pod held back: kubectl patch statefulset {} -n {} --type merge -p \
+             '{{\"spec\":{{\"updateStrategy\":{held}}}}}' (then `kubectl stateful rollout {}` steps the rest \
+             through); its partition before the rollout was {}",
+            args.name,
+            kube.namespace,
+            args.name,
+            strategy["rollingUpdate"]["partition"].as_i64().unwrap_or(0)
         ));
     }
     if args.dry_run {

@@ -96,13 +96,14 @@ pub enum Event {
     PdbWait { pdb: String, allowed: Option<i32>, needed: i32 },
     /// A gate passed after a step, for `pod` (`null`: once for the step), on try `attempt`.
     #[serde(rename_all = "camelCase")]
-    GatePassed { step: usize, gate: String, kind: GateKind, pod: Option<String>, attempt: u32 },
+    GatePassed { step: usize, gate: String, gate_kind: GateKind, pod: Option<String>, attempt: u32 },
     /// A try of a gate failed; it is tried again until the step times out.
     #[serde(rename_all = "camelCase")]
     GateFailed {
         step: usize,
         gate: String,
-        kind: GateKind,
+        /// `exec` or `http` (not `kind`: that is the envelope's).
+        gate_kind: GateKind,
         pod: Option<String>,
         attempt: u32,
         output: String,
@@ -370,13 +371,17 @@ fn write_eviction_plan(w: &mut dyn Write, name: &str, plan: &Event) -> io::Resul
     let short = |r: &Option<String>| r.as_deref().map(|r| short_revision(name, r).to_owned());
     writeln!(
         w,
-        "Rollout of {name} (OnDelete): revision {} -> {}, {replicas} replicas{}; each pod is evicted in turn \
-         (PodDisruptionBudgets apply) and re-created by the controller",
+        "Rollout of {name} (OnDelete): revision {} -> {}, {replicas} replicas{}; {} and re-created by the \
+         controller",
         short(from_revision).unwrap_or_else(|| "?".into()),
         short(to_revision).unwrap_or_else(|| "(staged next)".into()),
         match replicas - partition {
             0 => String::new(),
             n => format!(", {n} on the update revision already"),
+        },
+        match gates.ignore_pdb {
+            false => "each pod is evicted in turn (PodDisruptionBudgets apply)",
+            true => "each pod is deleted in turn (--ignore-pdb: no eviction)",
         },
     )?;
     if !gates.is_default() {
@@ -547,6 +552,21 @@ mod tests {
             Event::StepStarted { step: 1, steps: 3, partition: 3, ordinals: vec![3] },
             Event::PodUpdated { pod: "web-3".into(), revision: Some("web-5f6a8e".into()) },
             Event::PodReady { pod: "web-3".into() },
+            Event::GateFailed {
+                step: 1,
+                gate: "pg_isready".into(),
+                gate_kind: GateKind::Exec,
+                pod: Some("web-3".into()),
+                attempt: 1,
+                output: "exit 1: no response".into(),
+            },
+            Event::GatePassed {
+                step: 1,
+                gate: "pg_isready".into(),
+                gate_kind: GateKind::Exec,
+                pod: Some("web-3".into()),
+                attempt: 2,
+            },
             Event::StepDone { step: 1, steps: 3, partition: 3, seconds: 0.3 },
             Event::Failed {
                 step: Some(2),
@@ -631,6 +651,8 @@ mod tests {
         let (out, err) = transcript(Format::Json);
         assert_eq!(err, "", "progress goes nowhere near the data");
         assert!(out.lines().all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()));
+        // One `kind` per line, the envelope's: serde_json would silently keep the last of two.
+        assert!(out.lines().all(|l| l.matches("\"kind\"").count() == 1), "{out}");
         insta::assert_snapshot!("json_events", out);
     }
 }

@@ -91,7 +91,7 @@ impl Waiter {
             let wake = if caught_up { condition(&sts, &pods, Timestamp::now())? } else { Wake::Wait };
             // What an interruption reports: the partition as this run last wrote it until the
             // watch has caught up with that write (its cache may still show the one before).
-            let left_now = if caught_up { left(&sts) } else { left(ours) };
+            let left_now = if caught_up { left(&sts, Some(&pods)) } else { left(ours, None) };
             let now = Instant::now();
             let wake_at = match wake {
                 Wake::Done(value) => return Ok((sts, value)),
@@ -142,9 +142,9 @@ impl Waiter {
 }
 
 /// Where an interrupted wait leaves the rollout, for its message.
-fn left(sts: &StatefulSet) -> String {
+fn left(sts: &StatefulSet, pods: Option<&[Pod]>) -> String {
     match update_strategy(sts) {
-        ON_DELETE => describe_position(sts),
-        _ => format!("{} (pods at or above it may still be updating)", describe_position(sts)),
+        ON_DELETE => describe_position(sts, pods),
+        _ => format!("{} (pods at or above it may still be updating)", describe_position(sts, pods)),
     }
 }

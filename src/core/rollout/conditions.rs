@@ -65,13 +65,26 @@ pub fn position(sts: &StatefulSet) -> i32 {
 }
 
 /// Where a rollout of `sts` stands, for a message: `at partition 2`, or under OnDelete `with 1
-/// of 3 pods on the update revision`.
-pub fn describe_position(sts: &StatefulSet) -> String {
+/// of 3 pods on the update revision`, counted from `pods` once the controller has observed the
+/// spec (its status lags evictions and a staged template; without pods, or before that, it says
+/// so without a count).
+pub fn describe_position(sts: &StatefulSet, pods: Option<&[Pod]>) -> String {
     if update_strategy(sts) != ON_DELETE {
         return format!("at partition {}", partition(sts));
     }
-    let replicas = replicas(sts);
-    format!("with {} of {replicas} pods on the update revision", replicas - position(sts))
+    match pods.filter(|_| observed_current(sts)) {
+        Some(pods) => {
+            let range = ordinal_range(sts);
+            let update = update_revision(sts);
+            let updated = pods_of(sts, pods)
+                .iter()
+                .filter(|(o, p)| range.contains(*o) && update.is_some() && pod_revision(p) == update)
+                .count();
+            format!("with {updated} of {} pods on the update revision", replicas(sts))
+        }
+        None => "mid-rollout (OnDelete: the pods replaced so far run the update revision, the others their old one)"
+            .to_owned(),
+    }
 }
 
 /// A released pod as a step sees it.

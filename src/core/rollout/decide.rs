@@ -13,7 +13,7 @@ use kube::ResourceExt;
 use super::conditions::{is_observed, is_settled, update_pending};
 use super::gates::Gates;
 use super::journal::{Journal, JournalError};
-use super::order::{eviction_plan, replacement_order};
+use super::order::{ZONE_LABEL, eviction_plan, replacement_order};
 use super::plan::{Step, Steps, plan, released, single_step};
 use crate::core::facts::{Honoured, MaxUnavailableFinding, RECREATE, pods_at_once, same_template};
 use crate::core::failures::{blockers, controller_failures};
@@ -67,6 +67,10 @@ pub enum Refusal {
          or add --abort; nothing was changed"
     )]
     EvictMidRollout { name: String },
+    #[error(
+        "--gate-container {container}: no container {container:?} in the pod template (containers: {known})"
+    )]
+    UnknownGateContainer { container: String, known: String },
     #[error(
         "--hold is not needed for {name}: under the OnDelete update strategy no pod moves until it is deleted; \
          change the template in Git, then `kubectl stateful rollout {name}` steps it through; nothing was changed"
@@ -167,6 +171,7 @@ impl Refusal {
             Refusal::PartitionOutOfRange { .. }
                 | Refusal::PartitionOnDelete { .. }
                 | Refusal::ZonesNeedOnDelete { .. }
+                | Refusal::UnknownGateContainer { .. }
         )
     }
 
@@ -360,6 +365,20 @@ pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<De
         (true, _, _, true) => return Err(Refusal::HoldOnDelete { name }),
         _ => {}
     }
+    // The container an exec gate runs in must exist in the template the pods will run.
+    if let Some(container) = request.gates.and_then(|g| g.container.as_deref()) {
+        let template = request.template.or(sts.spec.as_ref().map(|s| &s.template));
+        let known: Vec<&str> = template
+            .and_then(|t| t.spec.as_ref())
+            .map(|s| s.containers.iter().map(|c| c.name.as_str()).collect())
+            .unwrap_or_default();
+        if !known.contains(&container) {
+            return Err(Refusal::UnknownGateContainer {
+                container: container.to_owned(),
+                known: known.join(", "),
+            });
+        }
+    }
     let replicas = replicas(sts);
     if let Some(n) = request.partition
         && !(0..=i64::from(replicas)).contains(&n)
@@ -508,6 +527,13 @@ pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<De
         (None, asked) => asked.cloned().unwrap_or_default(),
     };
     let before = base_revision(sts, pods);
+    if let Some(zones) = zones.filter(|z| evicting && z.values().all(Option::is_none)) {
+        warnings.push(format!(
+            "--by-zone: no node of the {} pod(s) has a {ZONE_LABEL} label: the pods are replaced highest ordinal \
+             first, as without it",
+            zones.len()
+        ));
+    }
     if switching {
         warnings.push(format!(
             "--evict: the update strategy of {name} is OnDelete while this rollout runs, so that each pod is replaced \
@@ -527,6 +553,7 @@ pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<De
             let strategy = sts.spec.as_ref().and_then(|s| s.update_strategy.clone()).unwrap_or_default();
             serde_json::to_value(strategy).expect("an update strategy always serializes")
         }),
+        by_zone: request.by_zone,
     });
     Ok(Decision::Roll(Box::new(Roll {
         from_revision: journal.as_ref().map(|j| j.from_revision.clone()).or(before),
@@ -637,6 +664,7 @@ fn hold(
             held: true,
             gates: request.gates.cloned().unwrap_or_default(),
             strategy_before: None,
+            by_zone: false,
         },
         owner: owners.applier.as_ref().map(|a| a.describe()),
     }))
@@ -805,6 +833,7 @@ pub fn abort(sts: &StatefulSet, pods: &[Pod], journal: Option<Journal>, now: Tim
             held: false,
             gates: Gates::default(),
             strategy_before: None,
+            by_zone: false,
         },
     };
     let range = ordinal_range(sts);
@@ -918,6 +947,7 @@ mod tests {
             held: false,
             gates: Gates::default(),
             strategy_before: None,
+            by_zone: false,
         }
         .to_annotation()
     }
@@ -1140,6 +1170,19 @@ mod tests {
         // With --evict, zones are allowed on a RollingUpdate set.
         let zoned = Request { template: Some(&new), evict: true, by_zone: true, ..Request::default() };
         assert!(decided(&web, &pods(&web, &["web-old"; 3]), &zoned).is_ok());
+    }
+
+    #[test]
+    fn a_gate_container_must_be_in_the_template_and_by_zone_is_journaled() {
+        let web = sts("web", 3).on_delete().build();
+        let gates = Gates { exec: vec!["true".into()], container: Some("nope".into()), ..Gates::default() };
+        let request = Request { gates: Some(&gates), ..Request::default() };
+        let error = decided(&web, &pods(&web, &["web-rev1"; 3]), &request).unwrap_err();
+        assert!(matches!(error, Refusal::UnknownGateContainer { .. }) && error.is_usage(), "{error}");
+        let new = template(&web);
+        let zoned = Request { template: Some(&new), by_zone: true, ..Request::default() };
+        let roll = roll(decided(&web, &pods(&web, &["web-rev1"; 3]), &zoned));
+        assert!(roll.journal.unwrap().by_zone, "a resumed run goes on by zone");
     }
 
     #[test]
@@ -1388,6 +1431,7 @@ mod tests {
             held: false,
             gates: Gates::default(),
             strategy_before: None,
+            by_zone: false,
         };
         let web = sts("web", 5)
             .revisions("web-old", "web-new")

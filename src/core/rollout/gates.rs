@@ -217,6 +217,13 @@ pub fn selects(pdb: &PodDisruptionBudget, sts: &StatefulSet) -> bool {
 /// The PodDisruptionBudgets over the pods of `sts` that do not allow `needed` pods down at once
 /// now: the step waits for them. A budget whose status is older than its spec counts as not
 /// allowing it until the PDB controller has caught up.
+/// The PodDisruptionBudgets over the pods of `sts`, by name. The Eviction API refuses to evict
+/// a pod more than one budget selects (`pkg/registry/core/pod/storage/eviction.go`: "This pod
+/// has more than one PodDisruptionBudget"), so replacing by eviction needs at most one.
+pub fn budgets_over(pdbs: &[PodDisruptionBudget], sts: &StatefulSet) -> Vec<String> {
+    pdbs.iter().filter(|pdb| selects(pdb, sts)).map(ResourceExt::name_any).collect()
+}
+
 pub fn pdb_holds(pdbs: &[PodDisruptionBudget], sts: &StatefulSet, needed: i32) -> Vec<PdbHold> {
     pdbs.iter()
         .filter(|pdb| selects(pdb, sts))
@@ -243,6 +250,17 @@ mod tests {
                        "currentHealthy": 3, "desiredHealthy": 2, "expectedPods": 3},
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn the_budgets_over_the_pods_are_named() {
+        let web = sts("web", 3).build();
+        let budgets = [
+            pdb("a", json!({"matchLabels": {"app": "web"}}), 1, 2),
+            pdb("b", json!({"matchLabels": {"app": "web"}}), 1, 2),
+            pdb("other", json!({"matchLabels": {"app": "db"}}), 1, 2),
+        ];
+        assert_eq!(budgets_over(&budgets, &web), ["a", "b"]);
     }
 
     #[test]

@@ -45,6 +45,9 @@ pub struct Journal {
     /// so that this tool replaces each pod by eviction. Absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strategy_before: Option<serde_json::Value>,
+    /// `--by-zone`: a resumed run replaces the remaining pods one zone at a time too.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub by_zone: bool,
 }
 
 /// Why the journal cannot be used.
@@ -98,6 +101,7 @@ mod tests {
             held: true,
             gates: Gates { exec: vec!["pg_isready".into()], ..Gates::default() },
             strategy_before: None,
+            by_zone: false,
         };
         let web = sts("web", 3).annotation(ROLLOUT_ANNOTATION, &journal.to_annotation()).build();
         assert_eq!(Journal::of(&web).unwrap(), Some(journal));
