@@ -74,6 +74,14 @@ pub enum Error {
     #[error(transparent)]
     Dns(#[from] DnsRefusal),
 
+    /// `--snapshot` cannot be honoured (no API, no class for the driver, …); nothing was deleted.
+    #[error(transparent)]
+    Snapshot(#[from] crate::core::volume_snapshots::SnapshotRefusal),
+
+    /// `pvc restore` refused; nothing was created. Usage errors (exit 2) are marked.
+    #[error(transparent)]
+    Restore(#[from] crate::core::restore::RestoreRefusal),
+
     /// Someone else changed the StatefulSet between our read and our write, or while we
     /// waited; nothing of theirs was overwritten, and the state is left as it stood (exit 3).
     /// `by` names the field manager that last wrote the fields a rollout writes, from
@@ -127,6 +135,7 @@ impl Error {
             Error::Usage(_) => exit::USAGE,
             Error::Rollout(refusal) if refusal.is_usage() => exit::USAGE,
             Error::Dns(refusal) if refusal.is_usage() => exit::USAGE,
+            Error::Restore(refusal) if refusal.is_usage() => exit::USAGE,
             Error::StepFailed(_) | Error::Conflict { .. } => exit::STEP_FAILED,
             Error::Interrupted { .. } => exit::INTERRUPTED,
             Error::Stranded { error, .. } => error.exit_code(),

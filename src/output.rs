@@ -132,6 +132,7 @@ pub const RECOVERY: Kind = Kind { name: "Recovery", version: "v1" };
 pub const VERSION: Kind = Kind { name: "Version", version: "v1" };
 pub const ROLLOUT_EVENT: Kind = Kind { name: "RolloutEvent", version: "v1" };
 pub const RESIZE_PLAN: Kind = Kind { name: "ResizePlan", version: "v1" };
+pub const PVC_RESTORE: Kind = Kind { name: "PvcRestore", version: "v1" };
 pub const RESIZE_EVENT: Kind = Kind { name: "ResizeEvent", version: "v1" };
 
 /// A document as printed: `kind` and `schemaVersion` first, then the body's own fields (the

@@ -227,7 +227,11 @@ mod tests {
         assert_eq!(want("recover "), Want::StatefulSetPods);
         assert_eq!(want("recover --ordinal 1 "), Want::StatefulSets);
         assert_eq!(want("status -n "), Want::Namespaces);
-        assert_eq!(want("pvc "), Want::Words(vec!["prune".to_owned(), "resize".to_owned()]));
+        assert_eq!(
+            want("pvc "),
+            Want::Words(vec!["prune".to_owned(), "resize".to_owned(), "restore".to_owned()])
+        );
+        assert_eq!(want("pvc restore "), Want::StatefulSets);
         assert_eq!(want("pvc resize "), Want::StatefulSets);
         assert_eq!(want("status web "), Want::Nothing);
         let Want::Words(formats) = want("status -o ") else { panic!() };

@@ -25,6 +25,8 @@ use crate::output::{
 use crate::ui::Terminal;
 
 pub mod resize;
+pub mod restore;
+pub mod snapshots;
 
 pub const PRUNE_LONG_ABOUT: &str = "\
 Delete PVCs that a StatefulSet's scale-down left behind, only when that is provably safe.
@@ -38,12 +40,19 @@ already being deleted. A StatefulSet scaled to 0 is parked: its PVCs are kept un
 
 Without --yes this is a dry run that prints the plan; on a terminal it then asks you to type
 the StatefulSet's name to delete. Right before each delete the StatefulSet is read again and
-the whole run stops if its replicas or ordinals changed.";
+the whole run stops if its replicas or ordinals changed.
+
+With --snapshot, each claim is first snapshotted (a VolumeSnapshot of the class for its
+volume's driver, named <claim>-<date>-<time> and labelled with the StatefulSet's selector); the
+snapshot must become readyToUse within --snapshot-timeout and its VolumeSnapshotContent's
+deletionPolicy is set to Retain before the claim is deleted. A snapshot that fails or times out
+keeps its claim (exit 3). `kubectl stateful pvc restore` brings one back into its ordinal.";
 
 pub const PRUNE_EXAMPLES: &str = "\
 Examples:
   kubectl stateful pvc prune web                    # the plan; on a terminal, then a prompt
   kubectl stateful pvc prune web --yes --retain-volumes
+  kubectl stateful pvc prune web --snapshot --yes   # a ready, Retain snapshot of each claim first
   kubectl stateful pvc prune -A -o json             # every namespace, as JSON, nothing deleted";
 
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -54,6 +63,9 @@ pub enum Command {
     /// Grow a StatefulSet's volumes: every PVC of a volumeClaimTemplate, then the template itself
     #[command(long_about = resize::LONG_ABOUT, after_help = resize::EXAMPLES)]
     Resize(resize::Args),
+    /// Create an ordinal's claim from a VolumeSnapshot, for the next scale-up to adopt
+    #[command(long_about = restore::LONG_ABOUT, after_help = restore::EXAMPLES)]
+    Restore(restore::Args),
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -82,6 +94,18 @@ pub struct PruneArgs {
     #[arg(long)]
     pub retain_volumes: bool,
 
+    /// Snapshot each claim first (VolumeSnapshot, ready, content deletion policy Retain); delete only then
+    #[arg(long)]
+    pub snapshot: bool,
+
+    /// The VolumeSnapshotClass to use (default: the one default class of the volume's driver)
+    #[arg(long, requires = "snapshot", value_parser = crate::cli::parse::object_name)]
+    pub snapshot_class: Option<String>,
+
+    /// How long to wait for each snapshot to become ready
+    #[arg(long, default_value = "5m", requires = "snapshot", value_parser = crate::cli::parse::duration)]
+    pub snapshot_timeout: std::time::Duration,
+
     /// Output format
     #[arg(short, long, value_enum, default_value_t)]
     pub output: OutputFormat,
@@ -91,6 +115,7 @@ pub async fn run(command: Command, kube_args: &KubeArgs, term: &Terminal, io: &m
     let args = match command {
         Command::Prune(args) => args,
         Command::Resize(args) => return resize::run(args, kube_args, term, io).await,
+        Command::Restore(args) => return restore::run(args, kube_args, term, io).await,
     };
     let kube = kube_args.connect().await?;
     let extras = Extras { volumes: true, autoscalers: true, ..Extras::default() };
@@ -119,8 +144,19 @@ pub async fn run(command: Command, kube_args: &KubeArgs, term: &Terminal, io: &m
         include_scaled_to_zero: args.include_scaled_to_zero,
         retain_volumes: args.retain_volumes,
     };
-    let plan = prune::plan(&snapshot, &scope, &options);
+    let mut plan = prune::plan(&snapshot, &scope, &options);
     let now = Timestamp::now();
+    if args.snapshot {
+        let classes = if plan.to_prune().next().is_some() { snapshots::classes(&kube).await? } else { None };
+        prune::plan_snapshots(
+            &mut plan,
+            &snapshot,
+            &scope,
+            classes.as_deref(),
+            args.snapshot_class.as_deref(),
+            now,
+        )?;
+    }
     // A run that may delete: confirmed with --yes, or on a terminal where a typed confirmation
     // can be asked (machine-readable output never prompts: without --yes it is a dry run).
     let confirmed_run = !args.dry_run && (args.yes || (term.interactive && !args.output.is_machine()));
@@ -144,9 +180,11 @@ pub async fn run(command: Command, kube_args: &KubeArgs, term: &Terminal, io: &m
         return Ok(());
     }
     require_permissions(&kube, &plan).await?;
-    let mut pruner = Pruner { kube: &kube, term, args: &args, planned: &scope, plan: &plan, io };
+    let mut pruner =
+        Pruner { kube: &kube, term, args: &args, planned: &scope, plan: &plan, io, snapshots_failed: 0 };
     let mut result = PruneResult::start(&plan);
     let outcome = pruner.prune(&mut result).await;
+    let snapshots_failed = pruner.snapshots_failed;
     rendered(render_result(&mut io.out, &result, args.output))?;
     outcome?;
     if result.failed.is_empty() {
@@ -154,6 +192,14 @@ pub async fn run(command: Command, kube_args: &KubeArgs, term: &Terminal, io: &m
     }
     let names: Vec<String> =
         result.failed.iter().map(|k| format!("{}/{} ({})", k.namespace, k.name, k.reason)).collect();
+    if snapshots_failed > 0 {
+        // A snapshot that failed or timed out kept its claim: the state is safe, the step failed.
+        return Err(Error::StepFailed(format!(
+            "{} PVC(s) were not pruned, their claims kept: {}",
+            names.len(),
+            names.join("; ")
+        )));
+    }
     Err(Error::Partial(format!("{} PVC(s) were not pruned: {}", names.len(), names.join("; "))))
 }
 
@@ -172,6 +218,30 @@ async fn require_permissions(kube: &Kube, plan: &PrunePlan) -> Result<()> {
             subresource: None,
         })
         .collect();
+    let snapshotting: Vec<&str> =
+        plan.to_prune().filter(|c| c.snapshot.is_some()).map(|c| c.namespace.as_str()).collect();
+    for ns in &snapshotting {
+        for verb in ["create", "get", "list", "watch"] {
+            needed.push(Permission {
+                verb,
+                group: crate::core::volume_snapshots::GROUP,
+                resource: "volumesnapshots",
+                namespace: Some(ns),
+                subresource: None,
+            });
+        }
+    }
+    if !snapshotting.is_empty() {
+        for verb in ["get", "patch"] {
+            needed.push(Permission {
+                verb,
+                group: crate::core::volume_snapshots::GROUP,
+                resource: "volumesnapshotcontents",
+                namespace: None,
+                subresource: None,
+            });
+        }
+    }
     if plan.to_prune().any(|c| c.retain_volume) {
         needed.push(Permission {
             verb: "patch",
@@ -188,7 +258,7 @@ fn warn_about_data(plan: &PrunePlan, io: &mut Streams) {
     let destroyed: Vec<String> = plan
         .candidates
         .iter()
-        .filter(|c| c.destroys_data())
+        .filter(|c| c.destroys_data() && c.snapshot.is_none())
         .map(|c| format!("{}/{}", c.namespace, c.name))
         .collect();
     if !destroyed.is_empty() {
@@ -207,6 +277,8 @@ struct Pruner<'a, 'io> {
     planned: &'a [&'a StatefulSet],
     plan: &'a PrunePlan,
     io: &'io mut Streams,
+    /// Claims kept because their snapshot failed or timed out.
+    snapshots_failed: usize,
 }
 
 impl Pruner<'_, '_> {
@@ -302,6 +374,26 @@ impl Pruner<'_, '_> {
                     .failed
                     .push(KeptClaim::of(candidate, format!("now mounted by pod {}", pod.name_any())));
                 continue;
+            }
+            if let Some(planned) = &candidate.snapshot {
+                match snapshots::take(
+                    self.kube,
+                    candidate,
+                    planned,
+                    self.args.snapshot_timeout,
+                    self.term,
+                    self.io,
+                )
+                .await?
+                {
+                    Ok(taken) => result.snapshots.push(taken),
+                    Err(reason) => {
+                        self.io.warn(format_args!("kept PVC {}: {reason}", candidate.name));
+                        result.failed.push(KeptClaim::of(candidate, reason));
+                        self.snapshots_failed += 1;
+                        continue;
+                    }
+                }
             }
             if candidate.retain_volume
                 && let Some(volume) = &candidate.volume
@@ -412,6 +504,8 @@ pub fn render_plan(
     let mut t = table(headers);
     for c in &plan.candidates {
         let verdict = match c.verdict {
+            Verdict::Prune if c.snapshot.is_some() && c.retain_volume => "snapshot, prune (PV kept)",
+            Verdict::Prune if c.snapshot.is_some() => "snapshot, prune",
             Verdict::Prune if c.retain_volume => "prune (PV kept)",
             Verdict::Prune => "prune",
             Verdict::Keep => "keep",
@@ -436,6 +530,22 @@ pub fn render_plan(
         t.add_row(row);
     }
     write_table(w, t)?;
+    let mut first = true;
+    for c in plan.to_prune() {
+        if let Some(s) = &c.snapshot {
+            writeln!(
+                w,
+                "{}snapshot {} of {}: class {} (driver {}, deletionPolicy {}{})",
+                if std::mem::take(&mut first) { "\n" } else { "" },
+                s.name,
+                c.name,
+                s.class,
+                s.driver,
+                s.class_deletion_policy,
+                if s.class_deletion_policy == "Retain" { "" } else { ", switched to Retain on its content" }
+            )?;
+        }
+    }
     let count = plan.to_prune().count();
     writeln!(
         w,
@@ -462,6 +572,23 @@ pub fn render_result(w: &mut dyn Write, result: &PruneResult, format: OutputForm
             "To reuse one for its ordinal: kubectl patch pv <PV> --type json -p \
              '[{{\"op\":\"remove\",\"path\":\"/spec/claimRef/uid\"}},{{\"op\":\"remove\",\"path\":\"/spec/claimRef/resourceVersion\"}}]'; \
              the next claim of the same name (a scale-up) then binds to it."
+        )?;
+    }
+    for s in &result.snapshots {
+        writeln!(
+            w,
+            "Snapshot of {}/{}: {} (ready, {}, content {} with deletionPolicy Retain)",
+            s.namespace,
+            s.claim,
+            s.name,
+            s.restore_size.as_deref().unwrap_or("size unknown"),
+            s.content
+        )?;
+    }
+    if !result.snapshots.is_empty() {
+        writeln!(
+            w,
+            "To bring one back into its ordinal: kubectl stateful pvc restore <STATEFULSET> --ordinal <N> --from <SNAPSHOT>"
         )?;
     }
     for k in &result.failed {

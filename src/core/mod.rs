@@ -13,9 +13,11 @@ pub mod patches;
 pub mod prune;
 pub mod recover;
 pub mod resize;
+pub mod restore;
 pub mod rollout;
 pub mod snapshot;
 pub mod status;
+pub mod volume_snapshots;
 
 #[cfg(test)]
 pub mod fixtures;

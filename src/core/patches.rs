@@ -177,6 +177,18 @@ pub fn retain_volume(claim_uid: &str) -> Patch {
     ])
 }
 
+/// Switches a VolumeSnapshotContent's deletion policy to Retain, only while it is still the
+/// content bound to the snapshot `snapshot` in `namespace` with the policy `current` that was
+/// read: deleting the VolumeSnapshot (or its namespace) then keeps the snapshot's data.
+pub fn retain_snapshot_content(namespace: &str, snapshot: &str, current: &str) -> Patch {
+    Patch(vec![
+        test(pointer(["spec", "volumeSnapshotRef", "namespace"]), json!(namespace)),
+        test(pointer(["spec", "volumeSnapshotRef", "name"]), json!(snapshot)),
+        test(pointer(["spec", "deletionPolicy"]), json!(current)),
+        replace(pointer(["spec", "deletionPolicy"]), json!("Retain")),
+    ])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,5 +302,26 @@ mod tests {
         let retained = apply(&volume, &retain_volume(&uid)).unwrap();
         assert_eq!(retained.spec.unwrap().persistent_volume_reclaim_policy.as_deref(), Some("Retain"));
         assert!(apply(&volume, &retain_volume("another-claim")).is_err());
+    }
+
+    #[test]
+    fn a_snapshot_content_is_retained_only_as_read() {
+        let content = json!({
+            "metadata": {"name": "snapcontent-1"},
+            "spec": {"deletionPolicy": "Delete", "driver": "d",
+                     "volumeSnapshotRef": {"name": "data-web-3-1", "namespace": "ns"}}
+        });
+        let mut retained = content.clone();
+        json_patch::patch(&mut retained, &retain_snapshot_content("ns", "data-web-3-1", "Delete").0).unwrap();
+        assert_eq!(retained["spec"]["deletionPolicy"], "Retain");
+        for (ns, name, policy) in
+            [("other", "data-web-3-1", "Delete"), ("ns", "other", "Delete"), ("ns", "data-web-3-1", "Retain")]
+        {
+            let mut doc = content.clone();
+            assert!(
+                json_patch::patch(&mut doc, &retain_snapshot_content(ns, name, policy).0).is_err(),
+                "{ns} {name} {policy}"
+            );
+        }
     }
 }

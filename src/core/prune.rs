@@ -13,6 +13,75 @@ use super::objects::*;
 use super::orphans::{Outside, Rules};
 pub use super::orphans::{Verdict, describe_range};
 use super::snapshot::Snapshot;
+use super::volume_snapshots::{self as vsnap, SnapshotClass, SnapshotRefusal};
+
+/// The VolumeSnapshot `pvc prune --snapshot` takes of a claim before deleting it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedSnapshot {
+    /// `<claim>-<UTC date-time>`, e.g. `data-web-3-20261130-224217`.
+    pub name: String,
+    pub class: String,
+    pub driver: String,
+    /// The class's deletion policy; the bound content is switched to Retain if it is not.
+    pub class_deletion_policy: String,
+    /// The StatefulSet's selector labels and `kubectl-stateful.dev/{statefulset,template,ordinal}`.
+    pub labels: std::collections::BTreeMap<String, String>,
+}
+
+/// Adds to each claim `plan` prunes the snapshot to take first (`--snapshot`). `classes` is
+/// `None` when the cluster has no VolumeSnapshot API; `explicit` is `--snapshot-class`.
+///
+/// # Errors
+/// The first claim that cannot be snapshotted, and why: the whole run is refused.
+pub fn plan_snapshots(
+    plan: &mut PrunePlan,
+    snapshot: &Snapshot,
+    scope: &[&StatefulSet],
+    classes: Option<&[SnapshotClass]>,
+    explicit: Option<&str>,
+    now: Timestamp,
+) -> Result<(), SnapshotRefusal> {
+    if plan.to_prune().next().is_none() {
+        return Ok(());
+    }
+    let classes = classes.ok_or(SnapshotRefusal::NoApi)?;
+    let volumes = snapshot.volumes_by_name();
+    let mut colocated = Vec::new();
+    for c in plan.candidates.iter_mut().filter(|c| c.verdict == Verdict::Prune) {
+        let volume =
+            c.volume.as_deref().ok_or_else(|| SnapshotRefusal::NotBound { claim: c.name.clone() })?;
+        let volumes =
+            volumes.as_ref().ok_or_else(|| SnapshotRefusal::VolumesUnreadable { claim: c.name.clone() })?;
+        let driver = volumes
+            .get(volume)
+            .and_then(|pv| vsnap::volume_driver(pv))
+            .ok_or_else(|| SnapshotRefusal::NoDriver { claim: c.name.clone(), volume: volume.to_owned() })?;
+        let class = vsnap::choose_class(classes, &driver, explicit, &c.name)?;
+        if let Some(why) = vsnap::colocated(class) {
+            colocated.push(format!("{} ({why})", c.name));
+        }
+        let sts = scope.iter().find(|s| {
+            s.name_any() == c.stateful_set && s.namespace().as_deref() == Some(c.namespace.as_str())
+        });
+        let name = vsnap::snapshot_name(&c.name, now)
+            .ok_or_else(|| SnapshotRefusal::NotBound { claim: c.name.clone() })?;
+        c.snapshot = Some(PlannedSnapshot {
+            name,
+            class: class.name.clone(),
+            driver,
+            class_deletion_policy: class.deletion_policy.clone(),
+            labels: sts.map(|s| vsnap::snapshot_labels(s, &c.template, c.ordinal)).unwrap_or_default(),
+        });
+    }
+    if !colocated.is_empty() {
+        plan.warnings.push(format!(
+            "the snapshots of {} do not outlive their volumes: they are no safety net for deleting the claims",
+            colocated.join(", ")
+        ));
+    }
+    Ok(())
+}
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -32,6 +101,9 @@ pub struct Candidate {
     /// The bound PV will be switched to Retain before the claim is deleted (`--retain-volumes`).
     pub retain_volume: bool,
     pub created_at: Option<Timestamp>,
+    /// The snapshot taken before the delete (`--snapshot`; added within v1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<PlannedSnapshot>,
     /// Preconditions for the delete: the claim must still be this object, unchanged.
     #[serde(skip)]
     pub uid: String,
@@ -121,6 +193,7 @@ pub fn plan(snapshot: &Snapshot, scope: &[&StatefulSet], options: &PruneOptions)
                 reclaim_policy,
                 retain_volume,
                 created_at: creation(claim.pvc),
+                snapshot: None,
                 uid: claim.pvc.uid().unwrap_or_default(),
                 resource_version: claim.pvc.resource_version().unwrap_or_default(),
             });
@@ -212,6 +285,25 @@ pub struct PruneResult {
     /// Claims the run meant to delete but did not, with the error.
     pub failed: Vec<KeptClaim>,
     pub storage_freed: String,
+    /// The snapshots taken (`--snapshot`), ready and with a Retain content, each before its
+    /// claim's delete (added within v1).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub snapshots: Vec<TakenSnapshot>,
+}
+
+/// A snapshot `pvc prune --snapshot` took, made sure of, and recorded before deleting its claim.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct TakenSnapshot {
+    pub claim: String,
+    pub namespace: String,
+    pub name: String,
+    pub content: String,
+    /// Always `Retain` once recorded.
+    pub deletion_policy: String,
+    /// Whether the run switched the content from the class's policy to Retain.
+    pub retained_by_run: bool,
+    pub restore_size: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -538,5 +630,70 @@ mod tests {
         assert!(plan.warnings[1].contains("web-hpa"));
         assert!(plan.warnings[2].contains("not readable"));
         assert_eq!(plan.candidates[0].reclaim_policy, None);
+    }
+
+    #[test]
+    fn snapshots_are_planned_per_pruned_claim_or_the_run_is_refused() {
+        use crate::core::volume_snapshots::{PROVISIONED_BY, SnapshotClass};
+        let web = sts("web", 1).templates(&["data"]).build();
+        let pvcs = vec![pvc("data-web-1").of(&web).build(), pvc("data-web-2").of(&web).build()];
+        let now: Timestamp = "2026-11-30T22:42:17Z".parse().unwrap();
+        let driven = |claim: &str, driver: Option<&str>| {
+            let mut v = pv(claim, "Delete");
+            if let Some(d) = driver {
+                v.metadata.annotations = Some([(PROVISIONED_BY.to_owned(), d.to_owned())].into());
+            }
+            v
+        };
+        let class = |name: &str, driver: &str, default: bool| SnapshotClass {
+            name: name.into(),
+            driver: driver.into(),
+            deletion_policy: "Delete".into(),
+            default,
+            kind_parameter: None,
+        };
+        let good = vec![class("fast", "a.csi", true)];
+        let colocated = vec![class("zfs", "zfs.csi.openebs.io", true)];
+        type Case<'a> =
+            (&'a str, Option<&'a str>, Option<&'a [SnapshotClass]>, bool, Result<&'a str, &'a str>);
+        let cases: Vec<Case> = vec![
+            ("planned", Some("a.csi"), Some(&good), true, Ok("fast")),
+            ("no API", Some("a.csi"), None, true, Err("no VolumeSnapshot API")),
+            ("no class", Some("b.csi"), Some(&good), true, Err("no VolumeSnapshotClass for driver b.csi")),
+            ("no driver", None, Some(&good), true, Err("names no CSI driver or provisioner")),
+            ("PVs unreadable", Some("a.csi"), Some(&good), false, Err("PersistentVolumes are not readable")),
+            ("co-located", Some("zfs.csi.openebs.io"), Some(&colocated), true, Ok("zfs")),
+        ];
+        for (what, driver, classes, readable, expected) in cases {
+            let mut snap = snapshot(vec![web.clone()], vec![], pvcs.clone());
+            snap.volumes = readable.then(|| vec![driven("data-web-1", driver), driven("data-web-2", driver)]);
+            let mut plan = plan(&snap, &[&web], &PruneOptions::default());
+            let got = plan_snapshots(&mut plan, &snap, &[&web], classes, None, now);
+            match expected {
+                Ok(class) => {
+                    assert_eq!(got, Ok(()), "{what}");
+                    let planned: Vec<_> = plan.to_prune().map(|c| c.snapshot.clone().unwrap()).collect();
+                    assert_eq!(planned.len(), 2, "{what}");
+                    assert_eq!(planned[0].name, "data-web-1-20261130-224217");
+                    assert_eq!(planned[0].class, class);
+                    assert_eq!(planned[0].labels["kubectl-stateful.dev/ordinal"], "1");
+                    assert_eq!(planned[0].labels["kubectl-stateful.dev/statefulset"], "web");
+                    assert_eq!(
+                        plan.warnings.iter().any(|w| w.contains("do not outlive")),
+                        class == "zfs",
+                        "{what}"
+                    );
+                }
+                Err(text) => {
+                    let message = got.expect_err(what).to_string();
+                    assert!(message.contains(text), "{what}: {message}");
+                }
+            }
+        }
+        // Nothing to prune: nothing to refuse.
+        let parked = sts("db", 0).templates(&["data"]).build();
+        let snap = snapshot(vec![parked.clone()], vec![], vec![pvc("data-db-0").of(&parked).build()]);
+        let mut plan = plan(&snap, &[&parked], &PruneOptions::default());
+        assert_eq!(plan_snapshots(&mut plan, &snap, &[&parked], None, None, now), Ok(()));
     }
 }

@@ -42,6 +42,8 @@ BIN_DIR="$CACHE_ROOT/bin/$(testbed_key)"
 # kwok-resizer (go/resizer), the volume-expansion stand-in, is keyed by its own sources, so
 # changing it rebuilds only it (not the control plane) and recreates running clusters.
 RESIZER_BIN_DIR="$CACHE_ROOT/bin/resizer-$(cat "$GO_MODULES"/resizer/{go.mod,go.sum,main.go} | sha256sum | cut -c1-12)"
+# kwok-snapshotter (go/snapshotter), the snapshot stand-in, likewise.
+SNAPSHOTTER_BIN_DIR="$CACHE_ROOT/bin/snapshotter-$(cat "$GO_MODULES"/snapshotter/{go.mod,go.sum,main.go} | sha256sum | cut -c1-12)"
 KREW_BIN_DIR="$CACHE_ROOT/bin/krew-$KREW_VERSION-$(cat "$GO_MODULES"/krew/go.{mod,sum} | sha256sum | cut -c1-12)"
 
 # The Go toolchain for a wrapper module: the machine's own Go when it is at least what the

@@ -19,5 +19,6 @@ mod prune;
 mod recover;
 mod resize;
 mod rollout;
+mod snapshots;
 mod status;
 mod versions;

@@ -1,0 +1,174 @@
+//! `kubectl stateful pvc restore NAME --ordinal N --from SNAPSHOT`: creates the ordinal's claim
+//! from a VolumeSnapshot, so the StatefulSet's next scale-up adopts it with the snapshot's data.
+
+use std::io::{self, Write};
+
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
+use k8s_openapi::api::storage::v1::StorageClass;
+use kube::ResourceExt;
+use kube::api::{Api, ListParams, PostParams};
+
+use super::snapshots;
+use crate::access::{self, Permission};
+use crate::apply::FIELD_MANAGER;
+use crate::client::KubeArgs;
+use crate::core::names::pod_name;
+use crate::core::restore::{self, RestoreInput, RestorePlan};
+use crate::error::{Error, Result};
+use crate::fetch;
+use crate::output::{OutputFormat, PVC_RESTORE, Streams, rendered, write_document};
+use crate::ui::Terminal;
+
+pub const LONG_ABOUT: &str = "\
+Create the PVC <template>-<statefulset>-<ordinal> from a VolumeSnapshot, with the
+volumeClaimTemplate's spec (at least the snapshot's restoreSize) and spec.dataSourceRef naming
+the snapshot. The StatefulSet's next scale-up past the ordinal adopts the claim, so its pod
+starts on the snapshot's data.
+
+Refused, with nothing created, when the claim exists, when the ordinal is live (its pod needs
+the claim now: scale below it first), when the pod still exists, when the snapshot is not
+readyToUse, or when the template's StorageClass provisions with another driver than the one
+that took the snapshot. --dry-run prints the claim it would create.";
+
+pub const EXAMPLES: &str = "\
+Examples:
+  kubectl stateful pvc restore web --ordinal 3 --from data-web-3-20261130-224217
+  kubectl scale statefulset web --replicas 4       # pod web-3 mounts the restored claim
+  kubectl stateful pvc restore web --ordinal 3 --from SNAP --template logs --dry-run -o json";
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// The StatefulSet
+    #[arg(value_parser = crate::cli::parse::object_name)]
+    pub name: String,
+
+    /// The ordinal whose claim to create
+    #[arg(long, value_parser = clap::value_parser!(i32).range(0..))]
+    pub ordinal: i32,
+
+    /// The VolumeSnapshot (in the StatefulSet's namespace)
+    #[arg(long = "from", value_name = "SNAPSHOT", value_parser = crate::cli::parse::object_name)]
+    pub from: String,
+
+    /// The volumeClaimTemplate (needed when there are several)
+    #[arg(long, value_parser = crate::cli::parse::object_name)]
+    pub template: Option<String>,
+
+    /// Only print the claim that would be created
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Output format
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: OutputFormat,
+}
+
+pub async fn run(args: Args, kube_args: &KubeArgs, _term: &Terminal, io: &mut Streams) -> Result<()> {
+    let kube = kube_args.connect().await?;
+    let namespace = kube.namespace.clone();
+    let sts = fetch::statefulset(&kube, &namespace, &args.name).await?;
+    let claims_api: Api<PersistentVolumeClaim> = kube.api_in(&namespace);
+    let pods: Api<Pod> = kube.api_in(&namespace);
+    let claims = claims_api.list(&ListParams::default()).await.map_err(Error::kube("list PVCs"))?.items;
+    let pod_exists =
+        pods.get_opt(&pod_name(&args.name, args.ordinal)).await.map_err(Error::kube("read pod"))?.is_some();
+    let Some(snapshot) = snapshots::get_snapshot(&kube, &namespace, &args.from).await? else {
+        return Err(Error::NotFound { kind: "VolumeSnapshot", name: args.from.clone(), namespace });
+    };
+    // The content (cluster-scoped) may not be readable: the core then refuses, saying so.
+    let content = match &snapshot.content {
+        Some(name) => snapshots::get_content(&kube, name).await.ok().flatten(),
+        None => None,
+    };
+    let classes: Option<Vec<StorageClass>> =
+        kube.api_all::<StorageClass>().list(&ListParams::default()).await.ok().map(|l| l.items);
+    let template_class = crate::core::objects::claim_templates(&sts)
+        .into_iter()
+        .find(|t| args.template.as_deref().is_none_or(|want| want == *t))
+        .and_then(|t| {
+            sts.spec
+                .as_ref()?
+                .volume_claim_templates
+                .as_ref()?
+                .iter()
+                .find(|v| v.metadata.name.as_deref() == Some(t))
+        })
+        .and_then(|v| v.spec.as_ref()?.storage_class_name.clone());
+    let class = classes.as_ref().and_then(|all| {
+        all.iter().find(|c| match &template_class {
+            Some(name) => c.name_any() == *name,
+            None => {
+                c.annotations().get("storageclass.kubernetes.io/is-default-class").map(String::as_str)
+                    == Some("true")
+            }
+        })
+    });
+    let class_name = class.map(ResourceExt::name_any);
+    let input = RestoreInput {
+        sts: &sts,
+        ordinal: args.ordinal,
+        template: args.template.as_deref(),
+        claims: &claims,
+        pod_exists,
+        snapshot: &snapshot,
+        content: content.as_ref(),
+        class: class.zip(class_name.as_deref()).map(|(c, name)| (name, c.provisioner.as_str())),
+    };
+    let mut plan = restore::plan(&input)?;
+    if args.dry_run {
+        rendered(render(&mut io.out, &plan, args.output))?;
+        if !args.output.is_machine() {
+            io.say("dry run: nothing was created");
+        }
+        return Ok(());
+    }
+    access::require(
+        &kube,
+        &[Permission {
+            verb: "create",
+            group: "",
+            resource: "persistentvolumeclaims",
+            namespace: Some(&namespace),
+            subresource: None,
+        }],
+        "nothing was created",
+    )
+    .await?;
+    let object: PersistentVolumeClaim = serde_json::from_value(plan.claim.clone())
+        .map_err(|e| Error::Refused(format!("cannot build the claim: {e}")))?;
+    let params = PostParams { dry_run: false, field_manager: Some(FIELD_MANAGER.to_owned()) };
+    match claims_api.create(&params, &object).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(status)) if status.code == 409 => {
+            return Err(Error::Refused(format!(
+                "PVC {} was created by someone else just now; nothing was created",
+                plan.name
+            )));
+        }
+        Err(e) => return Err(Error::kube(format!("create PVC {namespace}/{}", plan.name))(e)),
+    }
+    plan.created = true;
+    rendered(render(&mut io.out, &plan, args.output))?;
+    Ok(())
+}
+
+pub fn render(w: &mut dyn Write, plan: &RestorePlan, format: OutputFormat) -> io::Result<()> {
+    if write_document(w, format, PVC_RESTORE, plan)? {
+        return Ok(());
+    }
+    let verb = if plan.created { "created" } else { "would be created" };
+    writeln!(
+        w,
+        "persistentvolumeclaim \"{}\" {verb} from volumesnapshot {} ({}, StorageClass {}, driver {})",
+        plan.name,
+        plan.snapshot,
+        plan.size,
+        plan.storage_class.as_deref().unwrap_or("-"),
+        plan.driver
+    )?;
+    writeln!(
+        w,
+        "The next scale-up of {} past ordinal {} adopts it: kubectl -n {} scale statefulset {} --replicas {}",
+        plan.stateful_set, plan.ordinal, plan.namespace, plan.stateful_set, plan.replicas_to_adopt
+    )
+}

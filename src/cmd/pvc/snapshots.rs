@@ -1,0 +1,181 @@
+//! The VolumeSnapshot API as the commands use it (out-of-tree CRDs, so untyped
+//! `DynamicObject`s read into the core's types): the classes, taking a snapshot of a claim and
+//! making it a safety net (ready, its content's deletion policy Retain).
+
+use std::time::Duration;
+
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PostParams};
+use kube::runtime::wait::await_condition;
+
+use crate::apply::{FIELD_MANAGER, patch_params};
+use crate::client::Kube;
+use crate::core::patches;
+use crate::core::prune::{Candidate, PlannedSnapshot, TakenSnapshot};
+use crate::core::volume_snapshots::{self as vsnap, GROUP, SnapshotClass, SnapshotContent, VolumeSnapshot};
+use crate::error::{Error, Result};
+use crate::output::Streams;
+use crate::ui::Terminal;
+
+fn resource(kind: &str, plural: &str) -> ApiResource {
+    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(GROUP, "v1", kind), plural)
+}
+
+pub fn snapshots_api(kube: &Kube, namespace: &str) -> Api<DynamicObject> {
+    Api::namespaced_with(kube.client.clone(), namespace, &resource("VolumeSnapshot", "volumesnapshots"))
+}
+
+fn contents_api(kube: &Kube) -> Api<DynamicObject> {
+    Api::all_with(kube.client.clone(), &resource("VolumeSnapshotContent", "volumesnapshotcontents"))
+}
+
+fn json(object: &DynamicObject) -> serde_json::Value {
+    serde_json::to_value(object).unwrap_or_default()
+}
+
+/// The cluster's VolumeSnapshotClasses; `None` when it has no VolumeSnapshot API (404).
+///
+/// # Errors
+/// Any other failure to list them (403 among them), as [`Error::Kube`].
+pub async fn classes(kube: &Kube) -> Result<Option<Vec<SnapshotClass>>> {
+    let api: Api<DynamicObject> =
+        Api::all_with(kube.client.clone(), &resource("VolumeSnapshotClass", "volumesnapshotclasses"));
+    match api.list(&ListParams::default()).await {
+        Ok(list) => Ok(Some(list.items.iter().filter_map(|c| SnapshotClass::from_json(&json(c))).collect())),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(None),
+        Err(kube::Error::Api(status)) if status.code == 403 => Err(Error::Forbidden {
+            permission: format!("list volumesnapshotclasses.{GROUP} (cluster-wide)"),
+            can_i: format!("kubectl auth can-i list volumesnapshotclasses.{GROUP}"),
+            left: "--snapshot needs them to choose the class; nothing was deleted".to_owned(),
+        }),
+        Err(e) => Err(Error::kube("list VolumeSnapshotClasses")(e)),
+    }
+}
+
+/// The VolumeSnapshot `name` in `namespace`, if it exists.
+///
+/// # Errors
+/// A failed read, as [`Error::Kube`].
+pub async fn get_snapshot(kube: &Kube, namespace: &str, name: &str) -> Result<Option<VolumeSnapshot>> {
+    match snapshots_api(kube, namespace).get_opt(name).await {
+        Ok(found) => Ok(found.and_then(|s| VolumeSnapshot::from_json(&json(&s)))),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(None),
+        Err(e) => Err(Error::kube(format!("read VolumeSnapshot {namespace}/{name}"))(e)),
+    }
+}
+
+/// The VolumeSnapshotContent `name`, if it exists.
+///
+/// # Errors
+/// A failed read, as [`Error::Kube`].
+pub async fn get_content(kube: &Kube, name: &str) -> Result<Option<SnapshotContent>> {
+    let found = contents_api(kube)
+        .get_opt(name)
+        .await
+        .map_err(Error::kube(format!("read VolumeSnapshotContent {name}")))?;
+    Ok(found.and_then(|c| SnapshotContent::from_json(&json(&c))))
+}
+
+/// Takes the planned snapshot of `candidate`, waits up to `timeout` for it to be ready, and
+/// makes sure its content's deletion policy is Retain. `Ok(Err(reason))` when the snapshot
+/// failed or timed out: the claim must be kept.
+///
+/// # Errors
+/// A request that failed (creating the snapshot, reading it back), as [`Error::Kube`].
+pub async fn take(
+    kube: &Kube,
+    candidate: &Candidate,
+    planned: &PlannedSnapshot,
+    timeout: Duration,
+    term: &Terminal,
+    io: &mut Streams,
+) -> Result<std::result::Result<TakenSnapshot, String>> {
+    let namespace = &candidate.namespace;
+    let api = snapshots_api(kube, namespace);
+    let object =
+        vsnap::snapshot_object(&planned.name, namespace, &candidate.name, &planned.class, &planned.labels);
+    let object: DynamicObject = serde_json::from_value(object)
+        .map_err(|e| Error::Refused(format!("cannot build VolumeSnapshot: {e}")))?;
+    let params = PostParams { dry_run: false, field_manager: Some(FIELD_MANAGER.to_owned()) };
+    api.create(&params, &object)
+        .await
+        .map_err(Error::kube(format!("create VolumeSnapshot {namespace}/{}", planned.name)))?;
+    io.say(format_args!(
+        "volumesnapshot \"{}\" created (class {}), waiting up to {} for it to be ready",
+        planned.name,
+        planned.class,
+        humantime::format_duration(timeout)
+    ));
+    let spinner = term.spinner();
+    spinner.set_message(format!("waiting for volumesnapshot {} to be readyToUse", planned.name));
+    let ready = |s: Option<&DynamicObject>| {
+        s.and_then(|s| VolumeSnapshot::from_json(&json(s)))
+            .is_some_and(|s| matches!(vsnap::progress(&s), vsnap::Progress::Ready { .. }))
+    };
+    let waited = tokio::time::timeout(timeout, await_condition(api.clone(), &planned.name, ready)).await;
+    spinner.finish_and_clear();
+    let left = format!(
+        "the VolumeSnapshot is left for inspection (kubectl -n {namespace} describe volumesnapshot {}; delete it \
+         when done)",
+        planned.name
+    );
+    let snapshot = match waited {
+        Ok(Ok(Some(s))) => VolumeSnapshot::from_json(&json(&s)),
+        Ok(Ok(None)) => return Ok(Err(format!("snapshot {} was deleted before it was ready", planned.name))),
+        Ok(Err(e)) => return Ok(Err(format!("lost the watch on snapshot {}: {e}; {left}", planned.name))),
+        Err(_) => {
+            let now = get_snapshot(kube, namespace, &planned.name).await?;
+            let error = now.and_then(|s| s.error).map(|e| format!(" (last error: {e})")).unwrap_or_default();
+            return Ok(Err(format!(
+                "snapshot {} not ready within {}{error}; {left}",
+                planned.name,
+                humantime::format_duration(timeout)
+            )));
+        }
+    };
+    let Some(vsnap::Progress::Ready { content }) = snapshot.as_ref().map(vsnap::progress) else {
+        return Ok(Err(format!("snapshot {} could not be read back; {left}", planned.name)));
+    };
+    let Some(bound) = get_content(kube, &content).await? else {
+        return Ok(Err(format!("the content {content} of snapshot {} is gone; {left}", planned.name)));
+    };
+    let retained_by_run = bound.deletion_policy != "Retain";
+    if retained_by_run {
+        let patch = patches::retain_snapshot_content(namespace, &planned.name, &bound.deletion_policy);
+        if let Err(e) = contents_api(kube).patch(&content, &patch_params(), &Patch::<()>::Json(patch)).await {
+            return Ok(Err(format!(
+                "could not set the deletion policy of {content} (snapshot {}) to Retain: {}; {left}",
+                planned.name,
+                crate::error::describe_kube_error(&e)
+            )));
+        }
+        // Read back: only a content that says Retain is recorded.
+        match get_content(kube, &content).await? {
+            Some(c) if c.deletion_policy == "Retain" => {}
+            _ => {
+                return Ok(Err(format!(
+                    "the content {content} of snapshot {} is not Retain; {left}",
+                    planned.name
+                )));
+            }
+        }
+        io.say(format_args!(
+            "volumesnapshotcontent \"{content}\" deletionPolicy {} -> Retain",
+            bound.deletion_policy
+        ));
+    }
+    let restore_size = snapshot.and_then(|s| s.restore_size);
+    io.say(format_args!(
+        "volumesnapshot \"{}\" ready ({}), content {content} Retain",
+        planned.name,
+        restore_size.as_deref().unwrap_or("size unknown")
+    ));
+    Ok(Ok(TakenSnapshot {
+        claim: candidate.name.clone(),
+        namespace: namespace.clone(),
+        name: planned.name.clone(),
+        content,
+        deletion_policy: "Retain".to_owned(),
+        retained_by_run,
+        restore_size,
+    }))
+}

@@ -1,0 +1,372 @@
+//! `pvc restore`: the claim `<template>-<sts>-<ordinal>` created from a VolumeSnapshot, with the
+//! template's spec (at least the snapshot's restoreSize), for the StatefulSet's next scale-up to
+//! adopt; or why not.
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+use kube::ResourceExt;
+use kube_quantity::ParsedQuantity;
+use serde::Serialize;
+
+use super::names::{pod_name, pvc_name};
+use super::objects::{claim_templates, ordinal_range};
+use super::volume_snapshots::{GROUP, SnapshotContent, VolumeSnapshot};
+
+/// The claim a restore creates.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct RestorePlan {
+    pub name: String,
+    pub namespace: String,
+    pub stateful_set: String,
+    pub ordinal: i32,
+    pub template: String,
+    pub snapshot: String,
+    pub driver: String,
+    pub storage_class: Option<String>,
+    /// The larger of the template's request and the snapshot's restoreSize.
+    pub size: String,
+    /// The replicas at which the StatefulSet's pod of this ordinal exists and adopts the claim.
+    pub replicas_to_adopt: i32,
+    /// Whether the claim was created (false for a dry run).
+    pub created: bool,
+    /// The claim object to create.
+    #[serde(skip)]
+    pub claim: serde_json::Value,
+}
+
+/// What was read for a restore.
+#[derive(Debug, Clone, Copy)]
+pub struct RestoreInput<'a> {
+    pub sts: &'a StatefulSet,
+    pub ordinal: i32,
+    pub template: Option<&'a str>,
+    /// The namespace's claims.
+    pub claims: &'a [PersistentVolumeClaim],
+    /// Whether pod `<sts>-<ordinal>` exists.
+    pub pod_exists: bool,
+    pub snapshot: &'a VolumeSnapshot,
+    /// The snapshot's bound content; `None` when it is not bound or may not be read.
+    pub content: Option<&'a SnapshotContent>,
+    /// The template's StorageClass (its `storageClassName`, else the cluster's default class)
+    /// and that class's provisioner; `None` when unknown.
+    pub class: Option<(&'a str, &'a str)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RestoreRefusal {
+    #[error("{sts} has no volumeClaimTemplates: there is no claim to restore")]
+    NoTemplates { sts: String },
+    #[error("{sts} has several volumeClaimTemplates ({}): name one with --template", .templates.join(", "))]
+    TemplateAmbiguous { sts: String, templates: Vec<String> },
+    #[error("{sts} has no volumeClaimTemplate {template} (it has {})", .templates.join(", "))]
+    TemplateNotFound { sts: String, template: String, templates: Vec<String> },
+    #[error(
+        "ordinal {ordinal} is below {sts}'s start ordinal {start}: no pod of it would ever use the claim"
+    )]
+    BelowStart { sts: String, ordinal: i32, start: i32 },
+    #[error("PVC {claim} already exists: a restore never replaces a claim; {advice}; nothing was created")]
+    ClaimExists { claim: String, advice: String },
+    #[error(
+        "ordinal {ordinal} is live ({sts} runs ordinals {range}): its pod needs {claim} right now; scale below it first \
+         (kubectl -n {namespace} scale statefulset {sts} --replicas {replicas_below}), then restore and scale up; \
+         nothing was created"
+    )]
+    OrdinalLive {
+        sts: String,
+        namespace: String,
+        ordinal: i32,
+        range: String,
+        claim: String,
+        replicas_below: i32,
+    },
+    #[error("pod {pod} still exists (it is being scaled away): restore once it is gone; nothing was created")]
+    PodExists { pod: String },
+    #[error("VolumeSnapshot {snapshot} is not ready to use{}; nothing was created", .error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default())]
+    NotReady { snapshot: String, error: Option<String> },
+    #[error(
+        "cannot tell the driver of {what}, so whether the snapshot can be restored into {claim} is unknown; nothing \
+         was created"
+    )]
+    DriverUnknown { what: String, claim: String },
+    #[error(
+        "VolumeSnapshot {snapshot} was taken by driver {snapshot_driver}, but {claim} would be provisioned by \
+         {class_driver} (StorageClass {class}): a snapshot is restored by its own driver only; nothing was created"
+    )]
+    WrongDriver {
+        snapshot: String,
+        snapshot_driver: String,
+        claim: String,
+        class: String,
+        class_driver: String,
+    },
+}
+
+impl RestoreRefusal {
+    /// Refusals that are the command line's fault (exit 2).
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            RestoreRefusal::TemplateAmbiguous { .. }
+                | RestoreRefusal::TemplateNotFound { .. }
+                | RestoreRefusal::BelowStart { .. }
+        )
+    }
+}
+
+fn bigger(a: Option<&str>, b: Option<&str>) -> Option<String> {
+    let parse = |q: Option<&str>| q.and_then(|q| ParsedQuantity::try_from(q).ok().map(|p| (q.to_owned(), p)));
+    match (parse(a), parse(b)) {
+        (Some((qa, pa)), Some((qb, pb))) => Some(if pb.to_bytes_f64() > pa.to_bytes_f64() { qb } else { qa }),
+        (Some((q, _)), None) | (None, Some((q, _))) => Some(q),
+        (None, None) => None,
+    }
+}
+
+/// Decides the restore of `input.ordinal`'s claim from `input.snapshot`.
+///
+/// # Errors
+/// The first reason not to, as a [`RestoreRefusal`].
+pub fn plan(input: &RestoreInput<'_>) -> Result<RestorePlan, RestoreRefusal> {
+    let sts = input.sts;
+    let sts_name = sts.name_any();
+    let namespace = sts.namespace().unwrap_or_default();
+    let templates: Vec<String> = claim_templates(sts).into_iter().map(str::to_owned).collect();
+    let template = match (input.template, templates.as_slice()) {
+        (_, []) => return Err(RestoreRefusal::NoTemplates { sts: sts_name }),
+        (None, [one]) => one.clone(),
+        (None, _) => return Err(RestoreRefusal::TemplateAmbiguous { sts: sts_name, templates }),
+        (Some(t), _) if templates.iter().any(|x| x == t) => t.to_owned(),
+        (Some(t), _) => {
+            return Err(RestoreRefusal::TemplateNotFound {
+                sts: sts_name,
+                template: t.to_owned(),
+                templates,
+            });
+        }
+    };
+    let range = ordinal_range(sts);
+    if input.ordinal < range.start {
+        return Err(RestoreRefusal::BelowStart { sts: sts_name, ordinal: input.ordinal, start: range.start });
+    }
+    let claim = pvc_name(&template, &sts_name, input.ordinal);
+    let live = range.contains(input.ordinal);
+    let replicas_below = input.ordinal - range.start;
+    if input.claims.iter().any(|c| c.name_any() == claim) {
+        let advice = if live {
+            format!(
+                "ordinal {} is live: scale below it (kubectl -n {namespace} scale statefulset {sts_name} --replicas \
+                 {replicas_below}), delete the claim (kubectl stateful -n {namespace} pvc prune {sts_name} --snapshot \
+                 keeps its data in a snapshot), then restore",
+                input.ordinal
+            )
+        } else {
+            format!(
+                "delete it first (kubectl stateful -n {namespace} pvc prune {sts_name} --snapshot keeps its data in a \
+                 snapshot), then restore"
+            )
+        };
+        return Err(RestoreRefusal::ClaimExists { claim, advice });
+    }
+    if live {
+        return Err(RestoreRefusal::OrdinalLive {
+            sts: sts_name.clone(),
+            namespace,
+            ordinal: input.ordinal,
+            range: super::orphans::describe_range(range),
+            claim,
+            replicas_below,
+        });
+    }
+    if input.pod_exists {
+        return Err(RestoreRefusal::PodExists { pod: pod_name(&sts_name, input.ordinal) });
+    }
+    let snapshot = input.snapshot;
+    if !snapshot.ready || snapshot.content.is_none() {
+        return Err(RestoreRefusal::NotReady {
+            snapshot: snapshot.name.clone(),
+            error: snapshot.error.clone(),
+        });
+    }
+    let Some(content) = input.content else {
+        return Err(RestoreRefusal::DriverUnknown {
+            what: format!("VolumeSnapshot {} (its content cannot be read)", snapshot.name),
+            claim,
+        });
+    };
+    let Some((class, class_driver)) = input.class else {
+        return Err(RestoreRefusal::DriverUnknown {
+            what: format!("template {template}'s StorageClass (none named and no default, or not readable)"),
+            claim,
+        });
+    };
+    if class_driver != content.driver {
+        return Err(RestoreRefusal::WrongDriver {
+            snapshot: snapshot.name.clone(),
+            snapshot_driver: content.driver.clone(),
+            claim,
+            class: class.to_owned(),
+            class_driver: class_driver.to_owned(),
+        });
+    }
+    let vct = sts
+        .spec
+        .as_ref()
+        .and_then(|s| s.volume_claim_templates.as_ref())
+        .and_then(|t| t.iter().find(|t| t.metadata.name.as_deref() == Some(template.as_str())))
+        .cloned()
+        .unwrap_or_default();
+    let mut spec = vct.spec.unwrap_or_default();
+    let requested = spec.resources.as_ref().and_then(|r| r.requests.as_ref()).and_then(|r| r.get("storage"));
+    let size = bigger(requested.map(|q| q.0.as_str()), snapshot.restore_size.as_deref()).unwrap_or_default();
+    let mut resources = spec.resources.unwrap_or_default();
+    resources
+        .requests
+        .get_or_insert_with(Default::default)
+        .insert("storage".to_owned(), k8s_openapi::apimachinery::pkg::api::resource::Quantity(size.clone()));
+    spec.resources = Some(resources);
+    spec.storage_class_name = Some(class.to_owned());
+    spec.data_source = None;
+    spec.data_source_ref = Some(k8s_openapi::api::core::v1::TypedObjectReference {
+        api_group: Some(GROUP.to_owned()),
+        kind: "VolumeSnapshot".to_owned(),
+        name: snapshot.name.clone(),
+        namespace: None,
+    });
+    // The labels the controller gives the claims it creates (the selector), and the template's.
+    let mut labels = vct.metadata.labels.unwrap_or_default();
+    labels.extend(sts.spec.as_ref().and_then(|s| s.selector.match_labels.clone()).unwrap_or_default());
+    let object = PersistentVolumeClaim {
+        metadata: kube::api::ObjectMeta {
+            name: Some(claim.clone()),
+            namespace: Some(namespace.clone()),
+            labels: Some(labels),
+            annotations: Some(
+                [("kubectl-stateful.dev/restored-from".to_owned(), snapshot.name.clone())].into(),
+            ),
+            ..Default::default()
+        },
+        spec: Some(spec),
+        status: None,
+    };
+    Ok(RestorePlan {
+        name: claim,
+        namespace,
+        stateful_set: sts_name,
+        ordinal: input.ordinal,
+        template,
+        snapshot: snapshot.name.clone(),
+        driver: content.driver.clone(),
+        storage_class: Some(class.to_owned()),
+        size,
+        replicas_to_adopt: input.ordinal - range.start + 1,
+        created: false,
+        claim: serde_json::to_value(&object).unwrap_or_default(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::fixtures::*;
+
+    fn snapshot(ready: bool) -> VolumeSnapshot {
+        VolumeSnapshot {
+            name: "data-web-3-20261130-224217".into(),
+            namespace: NAMESPACE.into(),
+            claim: Some("data-web-3".into()),
+            class: Some("kwok-snapshots".into()),
+            content: Some("snapcontent-1".into()),
+            ready,
+            restore_size: Some("2Gi".into()),
+            created_at: None,
+            error: (!ready).then(|| "rpc error".to_owned()),
+            labels: Default::default(),
+            deleting: false,
+        }
+    }
+
+    fn content(driver: &str) -> SnapshotContent {
+        SnapshotContent {
+            name: "snapcontent-1".into(),
+            uid: "u".into(),
+            resource_version: "1".into(),
+            deletion_policy: "Retain".into(),
+            driver: driver.into(),
+            ready: true,
+        }
+    }
+
+    #[test]
+    fn restores_into_an_ordinal_outside_the_live_range_or_says_why_not() {
+        let web = sts("web", 2).templates(&["data"]).build();
+        let two = sts("web", 2).templates(&["data", "logs"]).build();
+        let existing = vec![pvc("data-web-3").of(&web).build()];
+        let ready = snapshot(true);
+        let failed = snapshot(false);
+        let same = content("d");
+        #[derive(Clone, Copy)]
+        struct Case<'a> {
+            what: &'a str,
+            sts: &'a StatefulSet,
+            ordinal: i32,
+            template: Option<&'a str>,
+            claims: &'a [PersistentVolumeClaim],
+            pod: bool,
+            snapshot: &'a VolumeSnapshot,
+            class: Option<(&'a str, &'a str)>,
+            expected: Result<&'a str, &'a str>,
+        }
+        let base = Case {
+            what: "restored",
+            sts: &web,
+            ordinal: 3,
+            template: None,
+            claims: &[],
+            pod: false,
+            snapshot: &ready,
+            class: Some(("kwok-volume", "d")),
+            expected: Ok("data-web-3"),
+        };
+        let cases = vec![
+            Case { ..base },
+            Case { what: "claim exists", claims: &existing, expected: Err("already exists"), ..base },
+            Case { what: "live", ordinal: 1, expected: Err("ordinal 1 is live"), ..base },
+            Case { what: "pod", pod: true, expected: Err("pod web-3 still exists"), ..base },
+            Case {
+                what: "not ready",
+                snapshot: &failed,
+                expected: Err("not ready to use (rpc error)"),
+                ..base
+            },
+            Case { what: "driver", class: Some(("other", "e")), expected: Err("by driver d"), ..base },
+            Case { what: "no class", class: None, expected: Err("cannot tell the driver"), ..base },
+            Case { what: "ambiguous", sts: &two, expected: Err("name one with --template"), ..base },
+            Case { what: "named", sts: &two, template: Some("logs"), expected: Ok("logs-web-3"), ..base },
+            Case { what: "unknown", template: Some("x"), expected: Err("no volumeClaimTemplate x"), ..base },
+        ];
+        for c in cases {
+            let input = RestoreInput {
+                sts: c.sts,
+                ordinal: c.ordinal,
+                template: c.template,
+                claims: c.claims,
+                pod_exists: c.pod,
+                snapshot: c.snapshot,
+                content: Some(&same),
+                class: c.class,
+            };
+            match (plan(&input), c.expected) {
+                (Ok(p), Ok(name)) => {
+                    assert_eq!(p.name, name, "{}", c.what);
+                    assert_eq!(p.size, "2Gi", "the snapshot's restoreSize is bigger than the 1Gi template");
+                    assert_eq!(p.claim["spec"]["dataSourceRef"]["kind"], "VolumeSnapshot");
+                    assert_eq!(p.claim["spec"]["dataSourceRef"]["apiGroup"], GROUP);
+                    assert_eq!(p.claim["metadata"]["labels"]["app"], "web");
+                }
+                (Err(e), Err(text)) => assert!(e.to_string().contains(text), "{}: {e}", c.what),
+                (got, expected) => panic!("{}: got {got:?}, expected {expected:?}", c.what),
+            }
+        }
+    }
+}

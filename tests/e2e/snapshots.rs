@@ -1,0 +1,204 @@
+//! `kubectl stateful pvc prune --snapshot` and `pvc restore` against the real StatefulSet
+//! controller and PV binder, with the VolumeSnapshot CRDs of external-snapshotter and
+//! kwok-snapshotter standing in for the snapshot-controller and the CSI driver.
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
+use serde_json::{Value, json};
+
+use crate::support::{Env, Sts, client, json_of, user_with_rules, wait_until};
+
+fn resource(kind: &str, plural: &str) -> ApiResource {
+    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("snapshot.storage.k8s.io", "v1", kind), plural)
+}
+
+async fn snapshot(env: &Env, name: &str) -> Value {
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(client().await, &env.ns, &resource("VolumeSnapshot", "volumesnapshots"));
+    serde_json::to_value(api.get(name).await.unwrap()).unwrap()
+}
+
+async fn snapshot_count(env: &Env) -> usize {
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(client().await, &env.ns, &resource("VolumeSnapshot", "volumesnapshots"));
+    api.list(&Default::default()).await.unwrap().items.len()
+}
+
+async fn content(name: &str) -> Value {
+    let api: Api<DynamicObject> =
+        Api::all_with(client().await, &resource("VolumeSnapshotContent", "volumesnapshotcontents"));
+    serde_json::to_value(api.get(name).await.unwrap()).unwrap()
+}
+
+async fn scaled(env: &Env, name: &str, replicas: i32) {
+    env.scale(name, replicas).await;
+    env.wait_ready(name, Duration::from_secs(60)).await;
+}
+
+#[tokio::test]
+async fn prune_snapshots_first_and_a_restored_claim_is_adopted_on_scale_up() {
+    let env = Env::new("snap-prune").await;
+    env.statefulset(&Sts::new("web", 4)).await;
+    scaled(&env, "web", 2).await;
+
+    let output =
+        env.plugin().args(["pvc", "prune", "web", "--snapshot", "--yes", "-o", "json"]).output().unwrap();
+    let result = json_of(&output);
+    assert_eq!(result["kind"], "PruneResult");
+    let taken = result["snapshots"].as_array().unwrap();
+    assert_eq!(taken.len(), 2, "{result}");
+    for (taken, claim) in taken.iter().zip(["data-web-2", "data-web-3"]) {
+        assert_eq!(taken["claim"], claim);
+        let name = taken["name"].as_str().unwrap();
+        assert!(name.starts_with(&format!("{claim}-")), "{name}");
+        let vs = snapshot(&env, name).await;
+        assert_eq!(vs["status"]["readyToUse"], true, "{vs}");
+        assert_eq!(vs["spec"]["source"]["persistentVolumeClaimName"], claim);
+        assert_eq!(vs["metadata"]["labels"]["app"], "web", "labelled with the set's selector");
+        assert_eq!(vs["metadata"]["labels"]["kubectl-stateful.dev/statefulset"], "web");
+        let bound = vs["status"]["boundVolumeSnapshotContentName"].as_str().unwrap();
+        assert_eq!(taken["content"], bound);
+        let vsc = content(bound).await;
+        assert_eq!(vsc["spec"]["deletionPolicy"], "Retain", "the class says Delete: the run switched it");
+        assert_eq!(taken["retainedByRun"], true);
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("deletionPolicy Delete -> Retain"), "{stderr}");
+    wait_until(Duration::from_secs(30), || async { env.pvc_names().await == ["data-web-0", "data-web-1"] })
+        .await;
+
+    // Restore ordinal 3 from its snapshot; a scale-up adopts it.
+    let from = taken[1]["name"].as_str().unwrap().to_owned();
+    let restored = json_of(
+        &env.plugin()
+            .args(["pvc", "restore", "web", "--ordinal", "3", "--from", &from, "-o", "json"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(restored["kind"], "PvcRestore");
+    assert_eq!(restored["name"], "data-web-3");
+    assert_eq!(restored["created"], true);
+    let claims: Api<PersistentVolumeClaim> = env.api();
+    let claim = claims.get("data-web-3").await.unwrap();
+    let uid = claim.metadata.uid.clone().unwrap();
+    let source = claim.spec.as_ref().unwrap().data_source_ref.clone().unwrap();
+    assert_eq!((source.kind.as_str(), source.name.as_str()), ("VolumeSnapshot", from.as_str()));
+    assert_eq!(source.api_group.as_deref(), Some("snapshot.storage.k8s.io"));
+
+    scaled(&env, "web", 4).await;
+    let pods: Api<Pod> = env.api();
+    let web3 = pods.get("web-3").await.unwrap();
+    let mounted: Vec<String> = web3
+        .spec
+        .unwrap()
+        .volumes
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|v| Some(v.persistent_volume_claim?.claim_name))
+        .collect();
+    assert_eq!(mounted, ["data-web-3"]);
+    let adopted = claims.get("data-web-3").await.unwrap();
+    assert_eq!(
+        adopted.metadata.uid.as_deref(),
+        Some(uid.as_str()),
+        "the restored claim itself, not a new one"
+    );
+    assert_eq!(adopted.status.unwrap().phase.as_deref(), Some("Bound"));
+
+    // Restoring onto the claim that now exists is refused, and changes nothing.
+    let again =
+        env.plugin().args(["pvc", "restore", "web", "--ordinal", "3", "--from", &from]).output().unwrap();
+    assert_eq!(again.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(stderr.contains("PVC data-web-3 already exists"), "{stderr}");
+    assert!(stderr.contains("nothing was created"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert_eq!(claims.get("data-web-3").await.unwrap().metadata.uid.as_deref(), Some(uid.as_str()));
+}
+
+#[tokio::test]
+async fn a_failed_snapshot_keeps_its_claim_and_exits_3() {
+    let env = Env::new("snap-fail").await;
+    env.statefulset(&Sts::new("web", 4)).await;
+    scaled(&env, "web", 2).await;
+    // The driver cannot snapshot data-web-2's volume (kwok-snapshotter's fault injection).
+    let claims: Api<PersistentVolumeClaim> = env.api();
+    claims
+        .patch(
+            "data-web-2",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {"kubectl-stateful.test/snapshot": "fail"}}})),
+        )
+        .await
+        .unwrap();
+
+    let output = env
+        .plugin()
+        .args(["pvc", "prune", "web", "--snapshot", "--snapshot-timeout", "5s", "--yes", "-o", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3), "{}", String::from_utf8_lossy(&output.stderr));
+    let result: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(result["failed"][0]["name"], "data-web-2");
+    let reason = result["failed"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("not ready within 5s"), "{reason}");
+    assert!(
+        reason.contains("injected by kubectl-stateful.test/snapshot=fail"),
+        "the driver's error is named: {reason}"
+    );
+    assert_eq!(result["deleted"][0]["name"], "data-web-3", "the other claim's snapshot was fine");
+    wait_until(Duration::from_secs(30), || async {
+        env.pvc_names().await == ["data-web-0", "data-web-1", "data-web-2"]
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn snapshot_is_refused_without_access_or_a_class_and_nothing_is_deleted() {
+    let env = Env::new("snap-refused").await;
+    env.statefulset(&Sts::new("web", 3)).await;
+    env.statefulset(&Sts { storage_class: Some("kwok-volume-nosnap".to_owned()), ..Sts::new("db", 3) }).await;
+    scaled(&env, "web", 1).await;
+    scaled(&env, "db", 1).await;
+
+    // No class for db's driver.
+    let output = env.plugin().args(["pvc", "prune", "db", "--snapshot", "--yes"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "no VolumeSnapshotClass for driver kwok.x-k8s.io/volume-nosnap (the volume of data-db-1)"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("nothing was deleted"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(output.stdout.is_empty(), "no plan printed for a refused run");
+
+    // A person who may delete claims here but not use the snapshot API: refused before any
+    // write. (A Role is namespaced: the cluster-scoped classes are out of reach too.)
+    let user = user_with_rules(
+        &env,
+        "pruner",
+        json!([
+            {"apiGroups": ["apps"], "resources": ["statefulsets"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": [""], "resources": ["pods", "persistentvolumeclaims", "services"], "verbs": ["get", "list", "watch", "delete"]}
+        ]),
+    )
+    .await;
+    let output =
+        env.plugin().args(["--as", &user, "pvc", "prune", "web", "--snapshot", "--yes"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("you may not list volumesnapshotclasses.snapshot.storage.k8s.io"), "{stderr}");
+    assert!(stderr.contains("nothing was deleted"), "{stderr}");
+
+    assert_eq!(
+        env.pvc_names().await,
+        ["data-db-0", "data-db-1", "data-db-2", "data-web-0", "data-web-1", "data-web-2"],
+        "every claim is still there"
+    );
+    assert_eq!(snapshot_count(&env).await, 0, "and no snapshot was taken");
+}
