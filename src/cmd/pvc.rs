@@ -431,7 +431,38 @@ impl Pruner<'_, '_> {
                 ..Exact::default()
             };
             let what = format!("delete PVC {namespace}/{}", candidate.name);
-            match delete_exact(&claims, &candidate.name, exact, &what).await {
+            let mut deleted = delete_exact(&claims, &candidate.name, exact, &what).await;
+            // A failed resourceVersion precondition may be the claim's status alone moving
+            // (1.37 sets an `Unused` condition as pods come and go): read it and its pods again,
+            // and if nothing the plan judged has changed and no pod references it, try once more
+            // with the new resourceVersion.
+            if let Ok(Deleted::Changed) = deleted
+                && let Some(now) = claims
+                    .get_opt(&candidate.name)
+                    .await
+                    .map_err(Error::kube(format!("read PVC {namespace}/{}", candidate.name)))?
+            {
+                let pods: Api<Pod> = Api::namespaced(self.kube.client.clone(), namespace);
+                let listed = pods
+                    .list(&Default::default())
+                    .await
+                    .map_err(Error::kube(format!("list pods in namespace {namespace}")))?;
+                // Any pod, terminating ones too: the claim's protection finalizer would keep a
+                // claim they mount until they are gone, then delete it under whatever comes next.
+                let mounted = listed
+                    .items
+                    .iter()
+                    .any(|p| crate::core::objects::mounted_claims(p).any(|c| c == candidate.name));
+                if prune::still_as_planned(candidate, &now, mounted) {
+                    let exact = Exact {
+                        uid: now.uid(),
+                        resource_version: now.resource_version(),
+                        ..Exact::default()
+                    };
+                    deleted = delete_exact(&claims, &candidate.name, exact, &what).await;
+                }
+            }
+            match deleted {
                 Ok(Deleted::Now) => {
                     self.io.say(format_args!("persistentvolumeclaim \"{}\" deleted", candidate.name));
                     result.deleted(candidate, self.plan);

@@ -109,6 +109,9 @@ pub struct Candidate {
     pub uid: String,
     #[serde(skip)]
     pub resource_version: String,
+    /// What must not have changed besides the status: [`claim_fingerprint`] at plan time.
+    #[serde(skip)]
+    pub fingerprint: String,
 }
 
 impl Candidate {
@@ -196,6 +199,7 @@ pub fn plan(snapshot: &Snapshot, scope: &[&StatefulSet], options: &PruneOptions)
                 snapshot: None,
                 uid: claim.pvc.uid().unwrap_or_default(),
                 resource_version: claim.pvc.resource_version().unwrap_or_default(),
+                fingerprint: claim_fingerprint(claim.pvc),
             });
         }
     }
@@ -246,6 +250,31 @@ fn autoscalers_of<'s>(snapshot: &'s Snapshot, sts: &StatefulSet) -> impl Iterato
     })
 }
 
+/// What a claim's deletion depends on besides its status: spec, labels, annotations, owners,
+/// finalizers. The status moves on its own (1.37's `Unused` condition, set by
+/// kube-controller-manager whenever a pod starts or stops referencing the claim), which makes
+/// a resourceVersion precondition fail without anything the plan judged having changed.
+pub fn claim_fingerprint(pvc: &k8s_openapi::api::core::v1::PersistentVolumeClaim) -> String {
+    let meta = &pvc.metadata;
+    serde_json::json!([pvc.spec, meta.labels, meta.annotations, meta.owner_references, meta.finalizers])
+        .to_string()
+}
+
+/// Whether `now`, a claim read again after its guarded delete failed, may be deleted after all:
+/// the same object as `candidate` (uid), not being deleted, its [`claim_fingerprint`]
+/// unchanged, and no pod referencing it now (`mounted`, from the pods read again; a pod that
+/// started using it is exactly what the precondition is there to catch).
+pub fn still_as_planned(
+    candidate: &Candidate,
+    now: &k8s_openapi::api::core::v1::PersistentVolumeClaim,
+    mounted: bool,
+) -> bool {
+    now.uid().as_deref() == Some(candidate.uid.as_str())
+        && now.metadata.deletion_timestamp.is_none()
+        && claim_fingerprint(now) == candidate.fingerprint
+        && !mounted
+}
+
 /// The sum of the candidates' capacities, in the largest binary unit that keeps it readable.
 pub fn total_capacity<'c>(candidates: impl Iterator<Item = &'c Candidate>) -> String {
     let total = candidates
@@ -256,19 +285,25 @@ pub fn total_capacity<'c>(candidates: impl Iterator<Item = &'c Candidate>) -> St
     human_bytes(bytes)
 }
 
-/// `bytes` in the largest binary unit that keeps it readable (`4Gi`, `1.5Ti`).
+/// `bytes` in the largest binary unit that keeps it readable (`4Gi`, `1.5Ti`, `512B`).
 pub fn human_bytes(bytes: f64) -> String {
-    const UNITS: [&str; 6] = ["B", "Ki", "Mi", "Gi", "Ti", "Pi"];
+    binary_units(bytes, "B")
+}
+
+/// `bytes` in the largest binary unit that keeps it readable, `byte` naming the unit below
+/// `Ki` (`""` writes a Kubernetes quantity: `512`, `1Gi`).
+pub fn binary_units(bytes: f64, byte: &str) -> String {
+    let units: [&str; 6] = [byte, "Ki", "Mi", "Gi", "Ti", "Pi"];
     let mut value = bytes;
     let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
+    while value >= 1024.0 && unit < units.len() - 1 {
         value /= 1024.0;
         unit += 1;
     }
     if value.fract() == 0.0 {
-        format!("{value}{}", UNITS[unit])
+        format!("{value}{}", units[unit])
     } else {
-        format!("{value:.1}{}", UNITS[unit])
+        format!("{value:.1}{}", units[unit])
     }
 }
 
@@ -383,6 +418,47 @@ impl PruneResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_claim_whose_status_alone_moved_is_still_as_planned() {
+        let web = crate::core::fixtures::sts("web", 1).templates(&["data"]).build();
+        let planned = crate::core::fixtures::pvc("data-web-1").of(&web).build();
+        let candidate = Candidate {
+            name: "data-web-1".into(),
+            namespace: "default".into(),
+            stateful_set: "web".into(),
+            template: "data".into(),
+            ordinal: 1,
+            verdict: Verdict::Prune,
+            reason: String::new(),
+            phase: "Bound".into(),
+            capacity: None,
+            volume: None,
+            reclaim_policy: None,
+            retain_volume: false,
+            created_at: None,
+            snapshot: None,
+            uid: planned.uid().unwrap_or_default(),
+            resource_version: "1".into(),
+            fingerprint: claim_fingerprint(&planned),
+        };
+        // kube-controller-manager (1.37) sets the Unused condition: a new resourceVersion.
+        let mut moved = planned.clone();
+        moved.metadata.resource_version = Some("2".into());
+        assert!(still_as_planned(&candidate, &moved, false));
+        assert!(!still_as_planned(&candidate, &moved, true), "a pod references it now");
+        let mut relabelled = moved.clone();
+        relabelled.metadata.labels.get_or_insert_default().insert("keep".into(), "yes".into());
+        assert!(!still_as_planned(&candidate, &relabelled, false));
+        let mut replaced = moved.clone();
+        replaced.metadata.uid = Some("another".into());
+        assert!(!still_as_planned(&candidate, &replaced, false));
+        let mut deleting = moved;
+        deleting.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            k8s_openapi::jiff::Timestamp::from_second(1).unwrap(),
+        ));
+        assert!(!still_as_planned(&candidate, &deleting, false));
+    }
     use crate::core::fixtures::*;
     use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 

@@ -623,20 +623,9 @@ fn downtime_plan(sts: &StatefulSet, claims: &[ClaimPlan]) -> Vec<String> {
     ]
 }
 
-/// `1073741824` → `1Gi`.
+/// `1073741824` → `1Gi`: a Kubernetes quantity.
 pub fn human_bytes(bytes: f64) -> String {
-    const UNITS: [&str; 6] = ["", "Ki", "Mi", "Gi", "Ti", "Pi"];
-    let mut value = bytes;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if value.fract() == 0.0 {
-        format!("{value}{}", UNITS[unit])
-    } else {
-        format!("{value:.1}{}", UNITS[unit])
-    }
+    super::prune::binary_units(bytes, "")
 }
 
 /// The object the StatefulSet is re-created from: `sts` as read with only the storage
