@@ -25,7 +25,7 @@ pub struct KubeArgs {
     #[arg(long, global = true, value_name = "PATH")]
     pub kubeconfig: Option<PathBuf>,
 
-    /// The kubeconfig context to use (`status -A` takes several: one result per context)
+    /// The kubeconfig context to use (`status -A` and `pvc prune -A --dry-run` take several)
     #[arg(long, global = true, value_name = "NAME", action = clap::ArgAction::Append)]
     pub context: Vec<String>,
 
@@ -145,7 +145,7 @@ impl KubeArgs {
     pub async fn connect(&self) -> Result<Kube> {
         if self.context.len() > 1 {
             return Err(Error::Usage(
-                "several --context are for `status -A` only; every other command works on one context"
+                "several --context are for `status -A` and `pvc prune -A --dry-run` only; every other command works on one context"
                     .to_owned(),
             ));
         }

@@ -54,7 +54,10 @@ pub enum Error {
     NamespaceNotFound(String),
 
     /// Several contexts were asked for and some could not be read; the others were listed.
-    #[error("{failed} of {total} contexts could not be read ({first}); the others are listed")]
+    #[error("{}", match failed == total {
+        true => format!("no context could be read ({first})"),
+        false => format!("{failed} of {total} contexts could not be read ({first}); the others are listed"),
+    })]
     ContextsFailed { failed: usize, total: usize, first: String },
 
     /// A permission the command needs before it may start; `left` says what state that leaves.

@@ -126,6 +126,7 @@ pub struct Kind {
 pub const STATUS: Kind = Kind { name: "StatefulSetStatus", version: "v2" };
 pub const STATUS_LIST: Kind = Kind { name: "StatefulSetStatusList", version: "v2" };
 pub const FLEET_STATUS: Kind = Kind { name: "FleetStatus", version: "v1" };
+pub const FLEET_PRUNE_PLAN: Kind = Kind { name: "FleetPrunePlan", version: "v1" };
 pub const PRUNE_PLAN: Kind = Kind { name: "PrunePlan", version: "v1" };
 pub const PRUNE_RESULT: Kind = Kind { name: "PruneResult", version: "v1" };
 pub const RECOVERY: Kind = Kind { name: "Recovery", version: "v1" };

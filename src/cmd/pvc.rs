@@ -20,9 +20,11 @@ use crate::core::prune::{self, Candidate, KeptClaim, PruneOptions, PrunePlan, Pr
 use crate::error::{Error, Result};
 use crate::fetch::{self, Extras, Scope};
 use crate::output::{
-    OutputFormat, PRUNE_PLAN, PRUNE_RESULT, Streams, or_dash, rendered, table, write_document, write_table,
+    Document, FLEET_PRUNE_PLAN, OutputFormat, PRUNE_PLAN, PRUNE_RESULT, Streams, or_dash, rendered, table,
+    write_document, write_table,
 };
 use crate::ui::Terminal;
+use serde::Serialize;
 
 pub mod resize;
 pub mod restore;
@@ -78,6 +80,11 @@ pub struct PruneArgs {
     #[arg(short = 'A', long, conflicts_with = "name")]
     pub all_namespaces: bool,
 
+    /// With -A --dry-run, every context of the kubeconfig, as with --context repeated: one plan
+    /// per context (a prune itself deletes in one context at a time)
+    #[arg(long, requires = "all_namespaces")]
+    pub all_contexts: bool,
+
     /// Delete without asking (otherwise a dry run, or a typed confirmation on a terminal)
     #[arg(short, long)]
     pub yes: bool,
@@ -117,6 +124,9 @@ pub async fn run(command: Command, kube_args: &KubeArgs, term: &Terminal, io: &m
         Command::Resize(args) => return resize::run(args, kube_args, term, io).await,
         Command::Restore(args) => return restore::run(args, kube_args, term, io).await,
     };
+    if args.all_namespaces && (args.all_contexts || kube_args.context.len() > 1) {
+        return fleet(&args, kube_args, io).await;
+    }
     let kube = kube_args.connect().await?;
     let extras = Extras { volumes: true, autoscalers: true, ..Extras::default() };
     // Even for one StatefulSet the whole namespace is read: claims of look-alikes matter too.
@@ -500,6 +510,101 @@ impl Pruner<'_, '_> {
         }
         Ok(())
     }
+}
+
+/// `pvc prune -A --dry-run` in several contexts: each planned on its own
+/// ([`crate::fleet::each`]), the plans listed with their context; a context that could not be
+/// read is an entry, and makes the exit code 1 after the rest is written. Only a dry run: a
+/// prune deletes in one context at a time.
+async fn fleet(args: &PruneArgs, kube_args: &KubeArgs, io: &mut Streams) -> Result<()> {
+    if !args.dry_run || args.yes || args.snapshot || args.retain_volumes {
+        return Err(Error::Usage(
+            "several contexts are for `pvc prune -A --dry-run` only: a prune deletes in one context at a time".to_owned(),
+        ));
+    }
+    let in_kubeconfig =
+        if args.all_contexts { crate::fleet::kubeconfig_contexts(kube_args)? } else { Vec::new() };
+    let contexts =
+        crate::core::fleet::contexts_to_query(&kube_args.context, args.all_contexts, &in_kubeconfig);
+    if contexts.is_empty() {
+        return Err(Error::Usage("--all-contexts: the kubeconfig has no contexts".to_owned()));
+    }
+    let options = PruneOptions { include_scaled_to_zero: args.include_scaled_to_zero, retain_volumes: false };
+    let options = &options;
+    let outcomes = crate::fleet::each(kube_args, &contexts, |kube| async move {
+        let extras = Extras { volumes: true, autoscalers: true, ..Extras::default() };
+        let snapshot = fetch::snapshot_in(&kube, &Scope::All, extras).await?;
+        let scope: Vec<&StatefulSet> = snapshot.statefulsets.iter().collect();
+        Ok(prune::plan(&snapshot, &scope, options))
+    })
+    .await;
+    rendered(render_fleet_plan(&mut io.out, &outcomes, args.output, Timestamp::now()))?;
+    let failed: Vec<(&String, &String)> =
+        outcomes.iter().filter_map(|(c, o)| Some((c, o.as_ref().err()?))).collect();
+    match failed.first() {
+        Some((context, error)) => Err(Error::ContextsFailed {
+            failed: failed.len(),
+            total: outcomes.len(),
+            first: format!("{context}: {error}"),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// One context's plan in a fleet document.
+#[derive(Serialize)]
+struct FleetPlanItem<'a> {
+    context: &'a str,
+    #[serde(flatten)]
+    plan: Document<'a, PrunePlan>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FleetPlan<'a> {
+    items: Vec<FleetPlanItem<'a>>,
+    errors: Vec<serde_json::Value>,
+    /// Claims to prune across the contexts read.
+    to_prune: usize,
+}
+
+/// The plans of several contexts: a `FleetPrunePlan` document (json, yaml), or per context a
+/// heading and its plan table (or why it could not be read).
+fn render_fleet_plan(
+    w: &mut dyn Write,
+    outcomes: &[(String, std::result::Result<PrunePlan, String>)],
+    format: OutputFormat,
+    now: Timestamp,
+) -> io::Result<()> {
+    let document = FleetPlan {
+        items: outcomes
+            .iter()
+            .filter_map(|(c, o)| {
+                Some(FleetPlanItem { context: c, plan: Document::new(PRUNE_PLAN, o.as_ref().ok()?) })
+            })
+            .collect(),
+        errors: outcomes
+            .iter()
+            .filter_map(|(c, o)| Some(serde_json::json!({"context": c, "error": o.as_ref().err()?})))
+            .collect(),
+        to_prune: outcomes.iter().filter_map(|(_, o)| o.as_ref().ok()).map(|p| p.to_prune().count()).sum(),
+    };
+    if write_document(w, format, FLEET_PRUNE_PLAN, &document)? {
+        return Ok(());
+    }
+    for (i, (context, outcome)) in outcomes.iter().enumerate() {
+        writeln!(w, "{}context {context}:", if i == 0 { "" } else { "\n" })?;
+        match outcome {
+            Ok(plan) => render_plan(w, plan, format, true, now)?,
+            Err(error) => writeln!(w, "not read: {error}")?,
+        }
+    }
+    writeln!(
+        w,
+        "\n{} PVC(s) to prune across {} context(s); dry run: nothing was deleted.",
+        document.to_prune,
+        outcomes.len()
+    )
 }
 
 pub fn render_plan(

@@ -118,7 +118,30 @@ async fn status_across_contexts_lists_each_with_its_context_and_a_dead_one_as_an
     assert!(text.lines().any(|l| l.starts_with("context dead: cannot ")), "{text}");
     assert!(text.lines().last().unwrap().starts_with("2 contexts (1 could not be read), "), "{text}");
 
-    // Several contexts are for `status -A` only.
+    // pvc prune -A --dry-run across both finds exactly the planted orphans.
+    let output = run(&["pvc", "prune", "-A", "--context", "a", "--context", "b", "--dry-run", "-o", "json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let plans: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(plans["kind"], "FleetPrunePlan");
+    let planted = |context: &str, ns: &str| -> Vec<String> {
+        plans["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["context"] == context)
+            .flat_map(|p| p["candidates"].as_array().unwrap().iter())
+            .filter(|c| c["namespace"] == ns && c["verdict"] == "prune")
+            .map(|c| c["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(planted("a", &here.ns), ["data-web-2"]);
+    assert_eq!(planted("b", &there.ns), ["data-db-1"]);
+    // A prune itself deletes in one context at a time.
+    let deleting = run(&["pvc", "prune", "-A", "--context", "a", "--context", "b", "--yes"]);
+    assert_eq!(deleting.status.code(), Some(2), "{}", String::from_utf8_lossy(&deleting.stderr));
+    assert_eq!(here.pvc_names().await.len(), 3, "nothing deleted");
+
+    // Several contexts are for the list modes only.
     let single = run(&["status", "web", "--context", "a", "--context", "b"]);
     assert_eq!(single.status.code(), Some(2), "{}", String::from_utf8_lossy(&single.stderr));
 }
