@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::{
     Event, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, Service,
 };
 use k8s_openapi::api::storage::v1::StorageClass;
-use kube::api::{Api, ListParams, ObjectList, PostParams};
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, ObjectList, PostParams};
 use kube::core::{NamespaceResourceScope, Selector};
 use kube::{Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
@@ -18,8 +18,9 @@ use crate::client::Kube;
 use crate::core::claims::claims_of;
 use crate::core::facts::{self, Honoured};
 use crate::core::objects::{current_revision, selector, service_name, update_revision};
-use crate::core::snapshot::Snapshot;
+use crate::core::snapshot::{Snapshot, VolumeSnapshots};
 use crate::core::status;
+use crate::core::volume_snapshots::{GROUP, VolumeSnapshot};
 use crate::error::{Error, Result, describe_kube_error};
 
 /// Objects per LIST page: large enough that a 1,000-replica StatefulSet (2,000 claims) is one
@@ -75,6 +76,9 @@ pub struct Extras {
     pub namespaces: bool,
     /// The StorageClasses, when some claim is smaller than its template or resizing.
     pub storage_classes: bool,
+    /// The VolumeSnapshots (one LIST; a cluster without the API answers 404, which is no
+    /// error and no note).
+    pub volume_snapshots: bool,
 }
 
 /// Reads one StatefulSet, naming the namespace when that is what does not exist.
@@ -148,7 +152,7 @@ pub async fn snapshot_of(kube: &Kube, sts: StatefulSet, extras: Extras) -> Resul
             _ => Ok(Vec::new()),
         }
     };
-    let (pods, pvcs, services, volumes, nodes, autoscalers, events, namespaces) = tokio::try_join!(
+    let (pods, pvcs, services, volumes, nodes, autoscalers, events, namespaces, volume_snapshots) = tokio::try_join!(
         list::<Pod>(client, &scope, pod_selector.as_ref()),
         list::<PersistentVolumeClaim>(client, &scope, None),
         services,
@@ -157,6 +161,7 @@ pub async fn snapshot_of(kube: &Kube, sts: StatefulSet, extras: Extras) -> Resul
         optional_autoscalers(client, &scope, extras.autoscalers),
         optional_events(client, &scope, Some(&name), extras.events),
         optional_namespaces(kube, &scope, extras.namespaces),
+        optional_volume_snapshots(client, &scope, extras.volume_snapshots),
     )?;
     let (max_unavailable, revisions) = if extras.facts {
         server_facts(kube, &scope, std::slice::from_ref(&sts), pod_selector.as_ref()).await?
@@ -176,6 +181,7 @@ pub async fn snapshot_of(kube: &Kube, sts: StatefulSet, extras: Extras) -> Resul
         events,
         namespaces,
         storage_classes: None,
+        volume_snapshots,
     };
     let sts = &snapshot.statefulsets[0];
     if claims_of(sts, &snapshot.pvcs).iter().any(|c| !c.live) {
@@ -194,7 +200,18 @@ pub async fn snapshot_in(kube: &Kube, scope: &Scope, extras: Extras) -> Result<S
     let client = &kube.client;
     let services =
         async { if extras.services { list::<Service>(client, scope, None).await } else { Ok(Vec::new()) } };
-    let (statefulsets, pods, pvcs, services, volumes, nodes, autoscalers, events, namespaces) = tokio::try_join!(
+    let (
+        statefulsets,
+        pods,
+        pvcs,
+        services,
+        volumes,
+        nodes,
+        autoscalers,
+        events,
+        namespaces,
+        volume_snapshots,
+    ) = tokio::try_join!(
         list::<StatefulSet>(client, scope, None),
         list::<Pod>(client, scope, None),
         list::<PersistentVolumeClaim>(client, scope, None),
@@ -204,6 +221,7 @@ pub async fn snapshot_in(kube: &Kube, scope: &Scope, extras: Extras) -> Result<S
         optional_autoscalers(client, scope, extras.autoscalers),
         optional_events(client, scope, None, extras.events),
         optional_namespaces(kube, scope, extras.namespaces),
+        optional_volume_snapshots(client, scope, extras.volume_snapshots),
     )?;
     if statefulsets.is_empty()
         && let Scope::Namespace(ns) = scope
@@ -226,6 +244,7 @@ pub async fn snapshot_in(kube: &Kube, scope: &Scope, extras: Extras) -> Result<S
         events,
         namespaces,
         storage_classes: None,
+        volume_snapshots,
     };
     snapshot.storage_classes = storage_classes_for(client, &snapshot, extras.storage_classes).await?;
     Ok(snapshot)
@@ -261,6 +280,39 @@ pub async fn optional_events(
     let api: Api<Event> = scope.api(client);
     let what = format!("list events {}", scope.describe());
     forbidden_as_none(paged(&api, ListParams::default().fields(&fields), &what).await)
+}
+
+/// The VolumeSnapshots in `scope`, one paged LIST: [`VolumeSnapshots::NoApi`] when the cluster
+/// does not serve `snapshot.storage.k8s.io/v1` (404, no discovery round trip needed) or nobody
+/// asked, [`VolumeSnapshots::Forbidden`] on 403.
+pub async fn optional_volume_snapshots(
+    client: &Client,
+    scope: &Scope,
+    wanted: bool,
+) -> Result<VolumeSnapshots> {
+    if !wanted {
+        return Ok(VolumeSnapshots::NoApi);
+    }
+    let resource = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk(GROUP, "v1", "VolumeSnapshot"),
+        "volumesnapshots",
+    );
+    let api: Api<DynamicObject> = match scope {
+        Scope::Namespace(ns) => Api::namespaced_with(client.clone(), ns, &resource),
+        Scope::All => Api::all_with(client.clone(), &resource),
+    };
+    let what = format!("list volumesnapshots.{GROUP} {}", scope.describe());
+    match paged(&api, ListParams::default(), &what).await {
+        Ok(items) => Ok(VolumeSnapshots::Read(
+            items
+                .iter()
+                .filter_map(|o| VolumeSnapshot::from_json(&serde_json::to_value(o).unwrap_or_default()))
+                .collect(),
+        )),
+        Err(e) if e.status_code() == Some(404) => Ok(VolumeSnapshots::NoApi),
+        Err(e) if e.status_code() == Some(403) => Ok(VolumeSnapshots::Forbidden),
+        Err(e) => Err(e),
+    }
 }
 
 /// Lists every object of a namespaced kind in `scope`, page by page.

@@ -133,6 +133,7 @@ impl Live {
             events: None,
             namespaces: None,
             storage_classes: None,
+            volume_snapshots: Default::default(),
         })
     }
 }

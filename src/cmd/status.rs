@@ -16,6 +16,7 @@ use crate::core::owners::{Manager, Owners};
 use crate::core::prune::describe_range;
 use crate::core::resize::quantity;
 use crate::core::status::dns::{PortSelector, dns_names};
+use crate::core::status::snapshots::{DeletedClaimSnapshots, Snapshots};
 use crate::core::status::{
     self, ClaimStatus, OrdinalStatus, RevisionRole, StatefulSetStatus, StatusOptions, WarningCode,
 };
@@ -119,6 +120,7 @@ const EXTRAS: Extras = Extras {
     events: true,
     namespaces: true,
     storage_classes: true,
+    volume_snapshots: true,
 };
 
 pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Streams) -> Result<()> {
@@ -475,11 +477,15 @@ pub fn render(
     write_ordinals(w, model, wide, color, now)?;
     if !model.orphaned_pvcs.is_empty() {
         writeln!(w)?;
-        write_orphans(w, model, now)?;
+        write_orphans(w, model, wide, now)?;
     }
     if !model.kept_pvcs.is_empty() {
         writeln!(w)?;
-        write_kept(w, model, now)?;
+        write_kept(w, model, wide, now)?;
+    }
+    if let Some(deleted) = model.deleted_claim_snapshots.as_ref().filter(|d| wide && !d.is_empty()) {
+        writeln!(w)?;
+        write_deleted_claim_snapshots(w, deleted, now)?;
     }
     if !model.warnings.is_empty() {
         writeln!(w)?;
@@ -610,8 +616,15 @@ fn write_ordinals(
         headers.extend(["IP", "AGE"]);
     }
     headers.push("DNS");
-    let mut t =
-        table(headers.into_iter().map(String::from).chain(templates.iter().map(|t| format!("PVC {t}"))));
+    // Only where the cluster has a VolumeSnapshot API that could be read.
+    let snapshots = wide && m.ordinals.iter().any(|o| o.snapshots.is_some());
+    let mut t = table(
+        headers
+            .into_iter()
+            .map(String::from)
+            .chain(templates.iter().map(|t| format!("PVC {t}")))
+            .chain(snapshots.then(|| "SNAPSHOTS".to_owned())),
+    );
     if color {
         t.enforce_styling();
     }
@@ -649,6 +662,9 @@ fn write_ordinals(
         }
         row.push(Cell::new(or_dash(o.dns.as_deref())));
         row.extend(o.pvcs.iter().map(|c| Cell::new(claim_label(c, wide))));
+        if snapshots {
+            row.push(Cell::new(snapshots_label(o.snapshots.as_ref(), now)));
+        }
         t.add_row(row);
     }
     write_table(w, t)
@@ -737,7 +753,41 @@ fn access_modes(modes: &[String]) -> String {
     if short.is_empty() { "-".to_owned() } else { short.join(",") }
 }
 
-fn write_orphans(w: &mut dyn Write, m: &StatefulSetStatus, now: Timestamp) -> io::Result<()> {
+/// `2 (newest 3m, ready)`: how many snapshots, and the newest one's age and readiness; `-`
+/// when they could not be read.
+fn snapshots_label(s: Option<&Snapshots>, now: Timestamp) -> String {
+    match s {
+        None => "-".to_owned(),
+        Some(Snapshots { count, newest: Some(newest), .. }) => format!(
+            "{count} (newest {}, {})",
+            age(newest.created_at, now),
+            if newest.ready_to_use { "ready" } else { "not ready" }
+        ),
+        Some(s) => s.count.to_string(),
+    }
+}
+
+/// `-o wide` only: the snapshots of claims that are gone, which no other table shows.
+fn write_deleted_claim_snapshots(
+    w: &mut dyn Write,
+    deleted: &[DeletedClaimSnapshots],
+    now: Timestamp,
+) -> io::Result<()> {
+    writeln!(w, "Snapshots of deleted PVCs (`kubectl stateful pvc restore` brings one back):")?;
+    let mut t = table(["ORDINAL", "TEMPLATE", "PVC", "SNAPSHOTS", "NEWEST"]);
+    for d in deleted {
+        t.add_row([
+            d.ordinal.to_string(),
+            d.template.clone(),
+            d.claim.clone(),
+            snapshots_label(Some(&d.snapshots), now),
+            d.snapshots.newest.as_ref().map_or_else(|| "-".to_owned(), |n| n.name.clone()),
+        ]);
+    }
+    write_table(w, t)
+}
+
+fn write_orphans(w: &mut dyn Write, m: &StatefulSetStatus, wide: bool, now: Timestamp) -> io::Result<()> {
     writeln!(
         w,
         "Orphaned PVCs (ordinals outside {}): a scale-up re-attaches them with their old data;\n\
@@ -745,9 +795,12 @@ fn write_orphans(w: &mut dyn Write, m: &StatefulSetStatus, now: Timestamp) -> io
         describe_range(status::live_range(m)),
         m.name
     )?;
-    let mut t = table(["ORDINAL", "TEMPLATE", "PVC", "PHASE", "CAPACITY", "PV", "RECLAIM", "AGE"]);
+    let snapshots = wide && m.orphaned_pvcs.iter().any(|c| c.snapshots.is_some());
+    let mut headers = vec!["ORDINAL", "TEMPLATE", "PVC", "PHASE", "CAPACITY", "PV", "RECLAIM", "AGE"];
+    headers.extend(snapshots.then_some("SNAPSHOTS"));
+    let mut t = table(headers);
     for c in &m.orphaned_pvcs {
-        t.add_row([
+        let mut row = vec![
             c.ordinal.to_string(),
             c.template.clone(),
             c.name.clone(),
@@ -756,18 +809,24 @@ fn write_orphans(w: &mut dyn Write, m: &StatefulSetStatus, now: Timestamp) -> io
             or_dash(c.volume.as_deref()),
             or_dash(c.reclaim_policy.as_deref()),
             age(c.created_at, now),
-        ]);
+        ];
+        row.extend(snapshots.then(|| snapshots_label(c.snapshots.as_ref(), now)));
+        t.add_row(row);
     }
     write_table(w, t)
 }
 
 /// The list document: each item is a whole `StatefulSetStatus` document.
-fn write_kept(w: &mut dyn Write, m: &StatefulSetStatus, now: Timestamp) -> io::Result<()> {
+fn write_kept(w: &mut dyn Write, m: &StatefulSetStatus, wide: bool, now: Timestamp) -> io::Result<()> {
     writeln!(w, "PVCs outside the live ordinals that `pvc prune` keeps:")?;
-    let mut t = table(["ORDINAL", "TEMPLATE", "PVC", "PHASE", "CAPACITY", "PV", "AGE", "KEPT BECAUSE"]);
+    let snapshots = wide && m.kept_pvcs.iter().any(|k| k.claim.snapshots.is_some());
+    let mut headers = vec!["ORDINAL", "TEMPLATE", "PVC", "PHASE", "CAPACITY", "PV", "AGE"];
+    headers.extend(snapshots.then_some("SNAPSHOTS"));
+    headers.push("KEPT BECAUSE");
+    let mut t = table(headers);
     for k in &m.kept_pvcs {
         let c = &k.claim;
-        t.add_row([
+        let mut row = vec![
             c.ordinal.to_string(),
             c.template.clone(),
             c.name.clone(),
@@ -775,8 +834,10 @@ fn write_kept(w: &mut dyn Write, m: &StatefulSetStatus, now: Timestamp) -> io::R
             capacity_label(c),
             or_dash(c.volume.as_deref()),
             age(c.created_at, now),
-            k.reason.clone(),
-        ]);
+        ];
+        row.extend(snapshots.then(|| snapshots_label(c.snapshots.as_ref(), now)));
+        row.push(k.reason.clone());
+        t.add_row(row);
     }
     write_table(w, t)
 }
@@ -846,8 +907,9 @@ fn list_row(s: &StatefulSetStatus, now: Timestamp) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::core::fixtures::*;
-    use crate::core::snapshot::Snapshot;
+    use crate::core::snapshot::{Snapshot, VolumeSnapshots};
     use crate::core::status::dns::DnsRefusal;
+    use crate::core::volume_snapshots::VolumeSnapshot;
 
     /// A StatefulSet mid-canary with a scale-down leftover: every part of the table at once.
     fn model() -> StatefulSetStatus {
@@ -910,10 +972,34 @@ mod tests {
             nodes: Some(vec![node("node-0", "True"), node("node-1", "Unknown")]),
             events: Some(Vec::new()),
             storage_classes: Some(vec![storage_class("standard", true, false)]),
+            // Two snapshots of data-web-0, one of the orphan data-web-3, one (not ready) of
+            // data-web-5, a claim already pruned.
+            volume_snapshots: VolumeSnapshots::Read(vec![
+                volume_snapshot("data-web-0-a", "data-web-0", 600, true),
+                volume_snapshot("data-web-0-b", "data-web-0", 3_500, true),
+                volume_snapshot("data-web-3-a", "data-web-3", 1_800, true),
+                volume_snapshot("data-web-5-a", "data-web-5", 3_640, false),
+            ]),
             ..Default::default()
         };
         let now = Timestamp::from_second(created().as_second() + 3_700).unwrap();
         status::build(&web, &snapshot, &StatusOptions { cluster_domain: "cluster.local".into(), now })
+    }
+
+    fn volume_snapshot(name: &str, claim: &str, after: i64, ready: bool) -> VolumeSnapshot {
+        VolumeSnapshot {
+            name: name.into(),
+            namespace: "default".into(),
+            claim: Some(claim.into()),
+            class: Some("kwok-snapclass".into()),
+            content: Some(format!("snapcontent-{name}")),
+            ready,
+            restore_size: Some("1Gi".into()),
+            created_at: Some(Timestamp::from_second(created().as_second() + after).unwrap()),
+            error: None,
+            labels: Default::default(),
+            deleting: false,
+        }
     }
 
     /// Headless, with one port that the pods serve on another number (a headless Service

@@ -12,6 +12,7 @@ use k8s_openapi::api::storage::v1::StorageClass;
 use kube::ResourceExt;
 
 use super::facts::Honoured;
+use super::volume_snapshots::VolumeSnapshot;
 
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
@@ -39,6 +40,20 @@ pub struct Snapshot {
     /// reports a resize condition (how it can grow depends on its class); `None` when they may
     /// not be read, or nobody asked.
     pub storage_classes: Option<Vec<StorageClass>>,
+    /// The VolumeSnapshots in scope (`snapshot.storage.k8s.io/v1`, out-of-tree CRDs).
+    pub volume_snapshots: VolumeSnapshots,
+}
+
+/// What was read of the VolumeSnapshot API, an optional kind: a cluster without it is not a
+/// degraded read (nothing to say), one that refuses it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum VolumeSnapshots {
+    /// Not asked for, or the cluster has no VolumeSnapshot API (the LIST answered 404).
+    #[default]
+    NoApi,
+    /// The API exists but these credentials may not list VolumeSnapshots (403).
+    Forbidden,
+    Read(Vec<VolumeSnapshot>),
 }
 
 impl Snapshot {

@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use serde_json::{Value, json};
 
-use crate::support::{Env, Sts, client, json_of, user_with_rules, wait_until};
+use crate::support::{Env, Sts, client, json_of, namespaced_user, user_with_rules, wait_until};
 
 fn resource(kind: &str, plural: &str) -> ApiResource {
     ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("snapshot.storage.k8s.io", "v1", kind), plural)
@@ -201,4 +201,81 @@ async fn snapshot_is_refused_without_access_or_a_class_and_nothing_is_deleted() 
         "every claim is still there"
     );
     assert_eq!(snapshot_count(&env).await, 0, "and no snapshot was taken");
+}
+
+#[tokio::test]
+async fn status_counts_snapshots_per_ordinal_and_of_pruned_claims() {
+    let env = Env::new("snap-status").await;
+    env.statefulset(&Sts::new("web", 4)).await;
+    scaled(&env, "web", 2).await;
+    let pruned =
+        env.plugin().args(["pvc", "prune", "web", "--snapshot", "--yes", "-o", "json"]).output().unwrap();
+    assert!(pruned.status.success(), "{}", String::from_utf8_lossy(&pruned.stderr));
+    wait_until(Duration::from_secs(30), || async { env.pvc_names().await == ["data-web-0", "data-web-1"] })
+        .await;
+    // A snapshot of a live claim, taken by someone else (the default class).
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(client().await, &env.ns, &resource("VolumeSnapshot", "volumesnapshots"));
+    let live: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshot",
+        "metadata": {"name": "data-web-0-manual"},
+        "spec": {"source": {"persistentVolumeClaimName": "data-web-0"}}
+    }))
+    .unwrap();
+    api.create(&Default::default(), &live).await.unwrap();
+    wait_until(Duration::from_secs(30), || async {
+        snapshot(&env, "data-web-0-manual").await["status"]["readyToUse"] == true
+    })
+    .await;
+
+    let status = json_of(&env.plugin().args(["status", "web", "-o", "json"]).output().unwrap());
+    let ordinals = status["ordinals"].as_array().unwrap();
+    assert_eq!(ordinals[0]["snapshots"]["count"], 1, "{status}");
+    assert_eq!(ordinals[0]["snapshots"]["newest"]["name"], "data-web-0-manual");
+    assert_eq!(ordinals[0]["snapshots"]["newest"]["readyToUse"], true);
+    assert_eq!(ordinals[0]["pvcs"][0]["snapshots"]["count"], 1);
+    assert_eq!(ordinals[1]["snapshots"]["count"], 0);
+    let deleted = status["deletedClaimSnapshots"].as_array().unwrap();
+    let counts: Vec<(&str, i64, i64)> = deleted
+        .iter()
+        .map(|d| {
+            (
+                d["claim"].as_str().unwrap(),
+                d["ordinal"].as_i64().unwrap(),
+                d["snapshots"]["ready"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(counts, [("data-web-2", 2, 1), ("data-web-3", 3, 1)], "{status}");
+    assert_eq!(status["notes"], json!([]), "{status}");
+
+    let wide = env.plugin().args(["status", "web", "-o", "wide"]).output().unwrap();
+    assert!(wide.status.success());
+    let wide = String::from_utf8_lossy(&wide.stdout);
+    let header = wide.lines().find(|l| l.starts_with("ORDINAL   POD")).unwrap();
+    assert!(header.ends_with("SNAPSHOTS"), "{wide}");
+    let row0 = wide.lines().find(|l| l.starts_with("0 ")).unwrap();
+    assert!(row0.contains("1 (newest ") && row0.ends_with(", ready)"), "{wide}");
+    assert!(wide.contains("Snapshots of deleted PVCs"), "{wide}");
+    assert!(
+        wide.lines().any(|l| l.starts_with("3 ") && l.contains("data-web-3") && l.contains("1 (newest ")),
+        "{wide}"
+    );
+    let table = env.plugin().args(["status", "web"]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&table.stdout).contains("SNAPSHOTS"), "the default table is unchanged");
+
+    // Without access to the snapshot API: a note, no failure, no snapshot fields.
+    let user = namespaced_user(&env, "reader", json!([])).await;
+    let output = env.plugin().args(["--as", &user, "status", "web", "-o", "json"]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let status: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(status["ordinals"][0]["snapshots"], Value::Null);
+    assert_eq!(status["deletedClaimSnapshots"], Value::Null);
+    let notes = status["notes"].to_string();
+    assert!(notes.contains("VolumeSnapshots are not readable with these credentials"), "{notes}");
+    let output = env.plugin().args(["--as", &user, "status", "web", "-o", "wide"]).output().unwrap();
+    assert!(output.status.success());
+    assert!(!String::from_utf8_lossy(&output.stdout).contains("SNAPSHOTS"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("VolumeSnapshots are not readable"), "{stderr}");
 }

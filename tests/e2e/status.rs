@@ -206,8 +206,9 @@ async fn read_only_user_gets_status_and_a_note_for_what_it_cannot_read() {
     assert_eq!(status["ordinals"][0]["pod"]["ready"], true);
     assert_eq!(status["ordinals"][0]["pvcs"][0]["reclaimPolicy"], Value::Null);
     assert_eq!(status["ordinals"][0]["pod"]["nodeReady"], Value::Null);
-    // PersistentVolumes, Nodes and Events: none of them readable for this user.
-    assert_eq!(status["notes"].as_array().unwrap().len(), 3, "{}", status["notes"]);
+    // VolumeSnapshots, PersistentVolumes, Nodes and Events: none of them readable for this user.
+    assert_eq!(status["notes"].as_array().unwrap().len(), 4, "{}", status["notes"]);
+    assert_eq!(status["ordinals"][0]["snapshots"], Value::Null);
     assert_eq!(status["controllerFailures"], Value::Null);
 
     let table = env.plugin().args(["--as", &user, "status", "web"]).output().unwrap();

@@ -11,6 +11,7 @@ use kube::ResourceExt;
 use serde::Serialize;
 
 pub mod dns;
+pub mod snapshots;
 mod warnings;
 
 use super::claims::{Claim, claims_of};
@@ -21,7 +22,8 @@ use super::objects::*;
 use super::orphans::{Keep, Rules, Verdict};
 use super::owners::Owners;
 use super::resize::{self, quantity, resize_condition, resize_status};
-use super::snapshot::Snapshot;
+use super::snapshot::{Snapshot, VolumeSnapshots};
+use snapshots::{DeletedClaimSnapshots, Snapshots};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -52,6 +54,10 @@ pub struct StatefulSetStatus {
     /// Released PersistentVolumes whose claimRef still names one of this StatefulSet's claims:
     /// the data of a deleted claim, waiting to be bound again.
     pub released_volumes: Vec<ReleasedVolume>,
+    /// Snapshots of this StatefulSet's claims that no longer exist (taken by `pvc prune
+    /// --snapshot`, say), by claim; `null` when the cluster has no VolumeSnapshot API or they
+    /// could not be read.
+    pub deleted_claim_snapshots: Option<Vec<DeletedClaimSnapshots>>,
     /// What the StatefulSet controller fails to do, from its recent Warning events; `null`
     /// when Events could not be read.
     pub controller_failures: Option<Vec<ControllerFailure>>,
@@ -171,6 +177,9 @@ pub struct OrdinalStatus {
     pub pod: Option<PodStatus>,
     pub dns: Option<String>,
     pub pvcs: Vec<ClaimStatus>,
+    /// The VolumeSnapshots of all its claims; `null` when the cluster has no VolumeSnapshot
+    /// API or they could not be read.
+    pub snapshots: Option<Snapshots>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -249,6 +258,9 @@ pub struct ClaimStatus {
     /// What the resizer and the kubelet report about an expansion; `None` when they report
     /// nothing.
     pub resize: Option<ClaimResize>,
+    /// The VolumeSnapshots taken of it (by source claim name); `null` when the cluster has no
+    /// VolumeSnapshot API or they could not be read.
+    pub snapshots: Option<Snapshots>,
 }
 
 /// An expansion as the claim's status reports it (KEP-1790): the resize condition that is
@@ -394,7 +406,15 @@ fn build_with(
             let dns = service_name.map(|svc| {
                 format!("{}.{svc}.{namespace}.svc.{}", pod_name(&name, ordinal), options.cluster_domain)
             });
-            OrdinalStatus { ordinal, live: range.contains(ordinal), held_back, pod, dns, pvcs }
+            OrdinalStatus {
+                ordinal,
+                live: range.contains(ordinal),
+                held_back,
+                pod,
+                dns,
+                pvcs,
+                snapshots: None,
+            }
         })
         .collect();
 
@@ -486,11 +506,20 @@ fn build_with(
         orphaned_pvcs,
         kept_pvcs,
         released_volumes,
+        deleted_claim_snapshots: None,
         controller_failures,
         warnings: Vec::new(),
         notes: Vec::new(),
     };
     status.warnings = warnings::warnings(&status, sts, snapshot, nodes.as_ref(), &unverified, options.now);
+    match &snapshot.volume_snapshots {
+        VolumeSnapshots::Read(items) => snapshots::attach(&mut status, &templates, items),
+        VolumeSnapshots::Forbidden => status.notes.push(
+            "VolumeSnapshots are not readable with these credentials: snapshots per ordinal are unknown"
+                .to_owned(),
+        ),
+        VolumeSnapshots::NoApi => {}
+    }
     if snapshot.volumes.is_none() {
         status.notes.push(
             "PersistentVolumes are not readable with these credentials: reclaim policies are unknown"
@@ -641,6 +670,7 @@ fn claim_status(
         smaller_than_template: smaller_than(pvc, template_request.as_deref()),
         template_request,
         resize,
+        snapshots: None,
     }
 }
 
@@ -682,6 +712,7 @@ fn missing_claim(template: &str, sts: &str, ordinal: i32, template_request: Opti
         template_request,
         smaller_than_template: false,
         resize: None,
+        snapshots: None,
     }
 }
 
