@@ -136,14 +136,14 @@ async fn a_failed_snapshot_keeps_its_claim_and_exits_3() {
 
     let output = env
         .plugin()
-        .args(["pvc", "prune", "web", "--snapshot", "--snapshot-timeout", "5s", "--yes", "-o", "json"])
+        .args(["pvc", "prune", "web", "--snapshot", "--snapshot-timeout", "15s", "--yes", "-o", "json"])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(3), "{}", String::from_utf8_lossy(&output.stderr));
     let result: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(result["failed"][0]["name"], "data-web-2");
     let reason = result["failed"][0]["reason"].as_str().unwrap();
-    assert!(reason.contains("not ready within 5s"), "{reason}");
+    assert!(reason.contains("not ready within 15s"), "{reason}");
     assert!(
         reason.contains("injected by kubectl-stateful.test/snapshot=fail"),
         "the driver's error is named: {reason}"
