@@ -102,7 +102,7 @@ pub struct Kube {
     /// honouring Retry-After, `kube_client::client::retry::RetryPolicy::server_retry`): for the
     /// Eviction API, whose 429 is an answer (a PodDisruptionBudget does not allow it now) that
     /// a rollout reports and retries on its own clock, not a transient failure to hide.
-    pub once: Client,
+    pub no_retry: Client,
     pub namespace: String,
 }
 
@@ -158,8 +158,8 @@ impl KubeArgs {
             .find(|ns| !ns.is_empty())
             .unwrap_or("default")
             .to_owned();
-        let mut once = config.clone();
-        once.default_retry = false;
+        let mut no_retry = config.clone();
+        no_retry.default_retry = false;
         let build = |config: Config| -> Result<Client> {
             let builder =
                 ClientBuilder::try_from(config).map_err(Error::kube("create a Kubernetes client"))?;
@@ -169,7 +169,7 @@ impl KubeArgs {
                 builder.build()
             })
         };
-        Ok(Kube { client: build(config)?, once: build(once)?, namespace })
+        Ok(Kube { client: build(config)?, no_retry: build(no_retry)?, namespace })
     }
 
     /// The summary line `-v=6` ends with.

@@ -102,7 +102,7 @@ impl Executor<'_, '_> {
         let mut said: Option<String> = None;
         loop {
             let what = format!("evict pod {name}");
-            let api: kube::Api<Pod> = kube::Api::namespaced(self.kube.once.clone(), &self.kube.namespace);
+            let api: kube::Api<Pod> = kube::Api::namespaced(self.kube.no_retry.clone(), &self.kube.namespace);
             match evict_exact(&api, &name, pod.uid(), &what).await? {
                 Evicted::Now => {
                     self.wrote = true;
