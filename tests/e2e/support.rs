@@ -606,7 +606,31 @@ pub async fn namespaced_user(env: &Env, name: &str, extra: Value) -> String {
         "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": env.ns}]
     }))
     .await;
-    format!("system:serviceaccount:{}:{name}", env.ns)
+    let user = format!("system:serviceaccount:{}:{name}", env.ns);
+    bound(env, &user, &rules[0]).await;
+    user
+}
+
+/// Waits until the API server's authorizer allows `user` the first verb on the first resource
+/// of `rule`: a RoleBinding takes effect once the RBAC informer has seen it, which a loaded
+/// machine can delay past the plugin's first request.
+async fn bound(env: &Env, user: &str, rule: &Value) {
+    use k8s_openapi::api::authorization::v1::SubjectAccessReview;
+    let group = rule["apiGroups"][0].as_str().unwrap_or_default().to_owned();
+    let (Some(resource), Some(verb)) = (rule["resources"][0].as_str(), rule["verbs"][0].as_str()) else {
+        return;
+    };
+    let reviews: Api<SubjectAccessReview> = Api::all(env.client.clone());
+    let review: SubjectAccessReview = serde_json::from_value(json!({
+        "spec": {"user": user, "groups": ["system:serviceaccounts", "system:authenticated"],
+                 "resourceAttributes": {"namespace": env.ns, "verb": verb, "group": group, "resource": resource}}
+    }))
+    .unwrap();
+    wait_until(Duration::from_secs(30), || async {
+        let answer = reviews.create(&PostParams::default(), &review).await.expect("SubjectAccessReview");
+        answer.status.is_some_and(|s| s.allowed)
+    })
+    .await;
 }
 
 /// A ServiceAccount of the test namespace with exactly `rules` (a Role in the namespace), and
@@ -622,7 +646,11 @@ pub async fn user_with_rules(env: &Env, name: &str, rules: Value) -> String {
         "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": env.ns}]
     }))
     .await;
-    format!("system:serviceaccount:{}:{name}", env.ns)
+    let user = format!("system:serviceaccount:{}:{name}", env.ns);
+    if let Some(first) = rules.as_array().and_then(|r| r.first()) {
+        bound(env, &user, first).await;
+    }
+    user
 }
 
 pub async fn read_only_user(env: &Env, name: &str) -> String {
