@@ -170,7 +170,13 @@ impl Executor<'_, '_> {
         if update_pending(&sts, &waiter.pods()) {
             return Ok(None);
         }
-        let patch = match Journal::of(&sts).ok().flatten() {
+        // An unreadable journal must stop here: clearing it blindly would lose the strategy an
+        // --evict rollout restores (`strategyBefore`), leaving the set OnDelete.
+        let journal = Journal::of(&sts).map_err(|source| crate::core::rollout::Refusal::Journal {
+            name: self.name().to_owned(),
+            source,
+        })?;
+        let patch = match journal {
             Some(journal) => patches::end_eviction(&sts, &journal),
             None => patches::clear_journal(&sts),
         };
