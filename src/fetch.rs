@@ -8,8 +8,13 @@ use k8s_openapi::api::core::v1::{
     Event, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, Service,
 };
 use k8s_openapi::api::storage::v1::StorageClass;
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::sync::Mutex;
+
+use futures::{StreamExt, TryStreamExt};
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, ObjectList, PostParams};
-use kube::core::{NamespaceResourceScope, Selector};
+use kube::core::{Expression, NamespaceResourceScope, Selector};
 use kube::{Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
@@ -17,15 +22,32 @@ use crate::apply::FIELD_MANAGER;
 use crate::client::Kube;
 use crate::core::claims::claims_of;
 use crate::core::facts::{self, Honoured};
+use crate::core::narrow::{self, POD_NAME_LABEL};
 use crate::core::objects::{current_revision, selector, service_name, update_revision};
 use crate::core::snapshot::{Snapshot, VolumeSnapshots};
 use crate::core::status;
 use crate::core::volume_snapshots::{GROUP, VolumeSnapshot};
 use crate::error::{Error, Result, describe_kube_error};
+use crate::output::Streams;
 
 /// Objects per LIST page: large enough that a 1,000-replica StatefulSet (2,000 claims) is one
 /// request per kind, small enough to bound a single response on a huge cluster.
 const PAGE_SIZE: u32 = 5000;
+
+/// Objects per LIST page when every pod of some namespaces is read (`-A`): each page is
+/// reduced ([`narrow::slim_pod`]) before the next is asked for, so a small page bounds what is
+/// held at once.
+const EVERY_POD_PAGE_SIZE: u32 = 500;
+
+/// At most this many namespaces have every pod read one LIST each (concurrently); more than
+/// that are read with one paged LIST of all namespaces, filtered page by page.
+const EVERY_POD_NAMESPACE_LISTS: usize = 8;
+
+/// How many times a LIST starts again after its continue token expired, before failing.
+const LIST_RESTARTS: u32 = 2;
+
+/// The LISTs of this process that started again after a 410, one line each, for stderr.
+static RESTARTED_LISTS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 /// Where to look: one namespace or all of them.
 #[derive(Debug, Clone)]
@@ -107,7 +129,18 @@ async fn optional_namespaces(kube: &Kube, scope: &Scope, wanted: bool) -> Result
     }
     match scope {
         Scope::Namespace(ns) => Ok(optional_namespace(kube, ns).await?.map(|n| vec![n])),
-        Scope::All => optional_cluster_list::<Namespace>(&kube.client, true).await,
+        Scope::All => {
+            // Only a deletion in progress is looked at, which metadata says.
+            let api: Api<Namespace> = kube.api_all();
+            let listed =
+                api.list_metadata(&ListParams::default()).await.map_err(Error::kube("list namespaces"));
+            Ok(forbidden_as_none(listed)?.map(|list| {
+                list.items
+                    .into_iter()
+                    .map(|n| Namespace { metadata: n.metadata, ..Namespace::default() })
+                    .collect()
+            }))
+        }
     }
 }
 
@@ -196,6 +229,11 @@ pub async fn snapshot_of(kube: &Kube, sts: StatefulSet, extras: Extras) -> Resul
 }
 
 /// Everything in a namespace (or all), for commands that look at every StatefulSet.
+///
+/// In one namespace every pod is read (one LIST). Across all namespaces only StatefulSet pods
+/// are (selected by the API server), plus every pod of the namespaces where some claim's fate
+/// depends on who mounts it ([`narrow::namespaces_needing_every_pod`]), reduced page by page
+/// to what the rules read when they belong to no StatefulSet.
 pub async fn snapshot_in(kube: &Kube, scope: &Scope, extras: Extras) -> Result<Snapshot> {
     let client = &kube.client;
     let services =
@@ -213,7 +251,7 @@ pub async fn snapshot_in(kube: &Kube, scope: &Scope, extras: Extras) -> Result<S
         volume_snapshots,
     ) = tokio::try_join!(
         list::<StatefulSet>(client, scope, None),
-        list::<Pod>(client, scope, None),
+        pods_to_start_with(client, scope),
         list::<PersistentVolumeClaim>(client, scope, None),
         services,
         optional_cluster_list::<PersistentVolume>(client, extras.volumes),
@@ -228,6 +266,15 @@ pub async fn snapshot_in(kube: &Kube, scope: &Scope, extras: Extras) -> Result<S
         && namespace_missing(kube, ns).await
     {
         return Err(Error::NamespaceNotFound(ns.clone()));
+    }
+    let mut pods = pods;
+    if let Scope::All = scope {
+        let needed = narrow::namespaces_needing_every_pod(&statefulsets, &pvcs);
+        if !needed.is_empty() {
+            let every = every_pod_in(client, &needed).await?;
+            pods.retain(|p| !p.metadata.namespace.as_ref().is_some_and(|ns| needed.contains(ns)));
+            pods.extend(every);
+        }
     }
     let (max_unavailable, revisions) =
         if extras.facts { server_facts(kube, scope, &statefulsets, None).await? } else { (None, None) };
@@ -330,19 +377,135 @@ where
     paged(&api, params, &what).await
 }
 
+/// The pods a snapshot starts with: every pod of one namespace, or across all namespaces the
+/// StatefulSet pods only (label [`POD_NAME_LABEL`], selected by the API server).
+async fn pods_to_start_with(client: &Client, scope: &Scope) -> Result<Vec<Pod>> {
+    match scope {
+        Scope::Namespace(_) => list::<Pod>(client, scope, None).await,
+        Scope::All => {
+            let labelled = Selector::from(Expression::Exists(POD_NAME_LABEL.to_owned()));
+            list::<Pod>(client, scope, Some(&labelled)).await
+        }
+    }
+}
+
+/// Every pod of `namespaces`, those of no StatefulSet reduced to what the rules read
+/// ([`narrow::slim_pod`]) page by page: one LIST per namespace (a few at a time) when there are
+/// few of them, else one LIST of all namespaces that keeps only theirs.
+async fn every_pod_in(client: &Client, namespaces: &BTreeSet<String>) -> Result<Vec<Pod>> {
+    let keep = |pod: Pod| Some(if narrow::statefulset_pod(&pod) { pod } else { narrow::slim_pod(pod) });
+    let params = ListParams::default().limit(EVERY_POD_PAGE_SIZE);
+    if namespaces.len() <= EVERY_POD_NAMESPACE_LISTS {
+        let lists = namespaces.iter().map(|ns| {
+            let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+            let params = params.clone();
+            async move { paged_map(&api, params, &format!("list pods in namespace {ns}"), keep).await }
+        });
+        let pods: Vec<Vec<Pod>> = futures::stream::iter(lists).buffer_unordered(4).try_collect().await?;
+        return Ok(pods.into_iter().flatten().collect());
+    }
+    let api: Api<Pod> = Api::all(client.clone());
+    let wanted = |pod: Pod| {
+        let ours = pod.metadata.namespace.as_ref().is_some_and(|ns| namespaces.contains(ns));
+        if ours { keep(pod) } else { None }
+    };
+    paged_map(&api, params, "list pods in all namespaces", wanted).await
+}
+
 async fn paged<K>(api: &Api<K>, params: ListParams, what: &str) -> Result<Vec<K>>
 where
     K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
 {
-    let mut params = params.limit(PAGE_SIZE);
-    let mut items = Vec::new();
-    loop {
-        let page: ObjectList<K> = api.list(&params).await.map_err(Error::kube(what))?;
-        items.extend(page.items);
-        match page.metadata.continue_.filter(|c| !c.is_empty()) {
-            Some(token) => params = params.continue_token(&token),
-            None => return Ok(items),
+    paged_map(api, params.limit(PAGE_SIZE), what, Some).await
+}
+
+/// Lists page by page (the page size is in `params`), keeping what `keep` makes of each
+/// object before the next page is asked for.
+async fn paged_map<K, T>(
+    api: &Api<K>,
+    params: ListParams,
+    what: &str,
+    keep: impl FnMut(K) -> Option<T>,
+) -> Result<Vec<T>>
+where
+    K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    let page = |token: Option<String>| {
+        let params = match &token {
+            Some(token) => params.clone().continue_token(token),
+            None => params.clone(),
+        };
+        async move {
+            let page: ObjectList<K> = api.list(&params).await?;
+            Ok((page.items, page.metadata.continue_))
         }
+    };
+    let restarted = pages(page, keep, LIST_RESTARTS).await.map_err(Error::kube(what))?;
+    if restarted.restarts > 0 {
+        record_restart(what, restarted.restarts);
+    }
+    Ok(restarted.items)
+}
+
+/// What [`pages`] read, and how many times it had to start again.
+#[derive(Debug, PartialEq)]
+struct Paged<T> {
+    items: Vec<T>,
+    restarts: u32,
+}
+
+/// Drives a paged LIST: `page(continue)` returns one page and the next continue token (none
+/// or empty on the last page). A continue token the API server no longer serves (410 Expired:
+/// etcd was compacted past the list's resourceVersion, `storage.ErrResourceExpired` in
+/// k8s.io/apiserver) restarts the list from its first page, dropping what was read: the rest
+/// of the pages would come from a different point in time, and a prune must not judge a claim
+/// against a mix. The 410 answer's own "inconsistent continue" token is deliberately not used.
+/// After `max_restarts` restarts the 410 is returned.
+async fn pages<K, T, F, Fut>(
+    mut page: F,
+    mut keep: impl FnMut(K) -> Option<T>,
+    max_restarts: u32,
+) -> kube::Result<Paged<T>>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: Future<Output = kube::Result<(Vec<K>, Option<String>)>>,
+{
+    let mut items = Vec::new();
+    let mut token: Option<String> = None;
+    let mut restarts = 0;
+    loop {
+        let continued = token.is_some();
+        match page(token.take()).await {
+            Ok((batch, next)) => {
+                items.extend(batch.into_iter().filter_map(&mut keep));
+                match next.filter(|c| !c.is_empty()) {
+                    Some(next) => token = Some(next),
+                    None => return Ok(Paged { items, restarts }),
+                }
+            }
+            Err(kube::Error::Api(status)) if status.code == 410 && continued && restarts < max_restarts => {
+                restarts += 1;
+                items.clear();
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn record_restart(what: &str, restarts: u32) {
+    let times = if restarts == 1 { "once".to_owned() } else { format!("{restarts} times") };
+    let line = format!(
+        "{what}: the API server expired the list's continue token between pages (410), so it was read again from the start ({times})"
+    );
+    RESTARTED_LISTS.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(line);
+}
+
+/// Warns on stderr about every LIST of this process that had to start again (see [`pages`]).
+pub fn report_restarted_lists(io: &mut Streams) {
+    let lines =
+        std::mem::take(&mut *RESTARTED_LISTS.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+    for line in lines {
+        io.warn(line);
     }
 }
 
@@ -420,5 +583,77 @@ pub async fn max_unavailable_honoured(kube: &Kube, sts: &StatefulSet) -> Honoure
             "no permission to create StatefulSets in namespace {namespace}, which even a server-side dry run needs"
         )),
         Err(e) => Honoured::Unknown(format!("a server-side dry run failed: {}", describe_kube_error(&e))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use super::*;
+
+    /// A page as the API server answers it: items and the next continue token, or a status code.
+    type Answer = std::result::Result<(Vec<u32>, Option<&'static str>), u16>;
+
+    /// Runs [`pages`] over scripted answers, checking the continue token each request sends.
+    fn run(script: Vec<(Option<&'static str>, Answer)>, max_restarts: u32) -> kube::Result<Paged<u32>> {
+        let script = std::cell::RefCell::new(VecDeque::from(script));
+        let page = |token: Option<String>| {
+            let (sent, answer) =
+                script.borrow_mut().pop_front().expect("a request the script did not expect");
+            assert_eq!(token.as_deref(), sent, "continue token sent");
+            let answer = answer.map(|(items, next)| (items, next.map(str::to_owned))).map_err(|code| {
+                kube::Error::Api(Box::new(kube::core::Status { code, ..Default::default() }))
+            });
+            async move { answer }
+        };
+        let paged = tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(pages(
+            page,
+            Some,
+            max_restarts,
+        ));
+        assert!(script.borrow().is_empty(), "requests the list did not make");
+        paged
+    }
+
+    #[test]
+    fn pages_are_read_until_the_token_runs_out() {
+        let paged = run(vec![(None, Ok((vec![1, 2], Some("a")))), (Some("a"), Ok((vec![3], Some(""))))], 2);
+        assert_eq!(paged.unwrap(), Paged { items: vec![1, 2, 3], restarts: 0 });
+    }
+
+    #[test]
+    fn an_expired_continue_token_restarts_the_list_without_what_was_read() {
+        let paged = run(
+            vec![
+                (None, Ok((vec![1, 2], Some("a")))),
+                (Some("a"), Err(410)),
+                // Read again from the start: the first page may differ now.
+                (None, Ok((vec![1, 4], Some("b")))),
+                (Some("b"), Ok((vec![5], None))),
+            ],
+            2,
+        );
+        assert_eq!(paged.unwrap(), Paged { items: vec![1, 4, 5], restarts: 1 });
+    }
+
+    #[test]
+    fn restarts_are_bounded() {
+        let expiring = |first| vec![(None, Ok((vec![first], Some("a")))), (Some("a"), Err(410))];
+        let script = [expiring(1), expiring(2), expiring(3)].concat();
+        let error = run(script, 2).unwrap_err();
+        assert!(matches!(error, kube::Error::Api(status) if status.code == 410));
+    }
+
+    #[test]
+    fn a_410_on_the_first_page_is_an_error_not_a_restart() {
+        let error = run(vec![(None, Err(410))], 2).unwrap_err();
+        assert!(matches!(error, kube::Error::Api(status) if status.code == 410));
+    }
+
+    #[test]
+    fn other_errors_between_pages_are_not_retried() {
+        let error = run(vec![(None, Ok((vec![1], Some("a")))), (Some("a"), Err(500))], 2).unwrap_err();
+        assert!(matches!(error, kube::Error::Api(status) if status.code == 500));
     }
 }

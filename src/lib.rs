@@ -58,6 +58,7 @@ pub async fn run(cli: Cli, io: &mut Streams) -> Result<()> {
             }
         }
     };
+    fetch::report_restarted_lists(io);
     cli.kube.report_requests(io);
     result
 }

@@ -108,6 +108,20 @@ impl Live {
         }
     }
 
+    /// Waits for a change, then takes in every change that arrives within `settle` of it, so
+    /// that a burst (a rollout replacing pods, nodes reporting in) costs one look, not one per
+    /// event. For views; waits that act on a change use [`Live::changed`].
+    pub async fn settled(&mut self, settle: std::time::Duration) -> Result<()> {
+        self.changed().await?;
+        let deadline = tokio::time::Instant::now() + settle;
+        loop {
+            tokio::select! {
+                changed = self.changed() => changed?,
+                () = tokio::time::sleep_until(deadline) => return Ok(()),
+            }
+        }
+    }
+
     /// The StatefulSet as last seen; `None` once it has been deleted.
     pub fn statefulset(&self) -> Option<StatefulSet> {
         self.statefulset.state().first().map(|s| StatefulSet::clone(s))

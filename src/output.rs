@@ -193,7 +193,7 @@ pub fn output_error(error: io::Error) -> Error {
 }
 
 /// Maps a renderer's `io::Result` to the command's.
-pub fn rendered(result: io::Result<()>) -> Result<()> {
+pub fn rendered<T>(result: io::Result<T>) -> Result<T> {
     result.map_err(output_error)
 }
 

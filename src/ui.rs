@@ -113,3 +113,66 @@ fn prompt_error(error: dialoguer::Error) -> Error {
         dialoguer::Error::IO(e) => Error::Output(e),
     }
 }
+
+/// What turns the frame on screen (`previous`) into `next` on a terminal of `rows` × `columns`:
+/// only the lines that differ are rewritten, each by cursor position, and lines the new frame
+/// no longer has are cleared; the cursor ends below the frame. `None` when either frame does
+/// not fit (too many lines, or a line as wide as the screen, which would wrap and move every
+/// line after it): then the caller clears and writes the whole frame.
+pub fn repaint(previous: &str, next: &str, rows: usize, columns: usize) -> Option<String> {
+    let old: Vec<&str> = previous.lines().collect();
+    let new: Vec<&str> = next.lines().collect();
+    // The last row stays free: writing the final newline there would scroll the screen.
+    let fits =
+        |lines: &[&str]| lines.len() < rows && lines.iter().all(|l| console::measure_text_width(l) < columns);
+    if !fits(&old) || !fits(&new) {
+        return None;
+    }
+    let mut out = String::new();
+    for row in 0..old.len().max(new.len()) {
+        match (old.get(row), new.get(row)) {
+            (Some(was), Some(now)) if was == now => {}
+            (_, Some(now)) => out.push_str(&format!("\x1b[{};1H{now}\x1b[K", row + 1)),
+            (Some(_), None) => out.push_str(&format!("\x1b[{};1H\x1b[K", row + 1)),
+            (None, None) => {}
+        }
+    }
+    out.push_str(&format!("\x1b[{};1H", new.len() + 1));
+    Some(out)
+}
+
+#[cfg(test)]
+mod repaint_tests {
+    use super::repaint;
+
+    #[test]
+    fn an_unchanged_frame_only_moves_the_cursor_below_it() {
+        assert_eq!(repaint("a\nb\n", "a\nb\n", 24, 80).unwrap(), "\x1b[3;1H");
+    }
+
+    #[test]
+    fn only_changed_lines_are_written() {
+        let out =
+            repaint("NAME READY\nweb-0 true\nweb-1 false\n", "NAME READY\nweb-0 true\nweb-1 true\n", 24, 80);
+        assert_eq!(out.unwrap(), "\x1b[3;1Hweb-1 true\x1b[K\x1b[4;1H");
+    }
+
+    #[test]
+    fn lines_the_new_frame_lacks_are_cleared() {
+        assert_eq!(repaint("a\nb\nc\n", "a\n", 24, 80).unwrap(), "\x1b[2;1H\x1b[K\x1b[3;1H\x1b[K\x1b[2;1H");
+    }
+
+    #[test]
+    fn colour_codes_do_not_count_towards_the_width() {
+        let coloured = format!("{}\n", "\x1b[31mx\x1b[0m".repeat(10));
+        assert!(repaint(&coloured, "y\n", 24, 11).is_some());
+    }
+
+    #[test]
+    fn a_frame_taller_or_wider_than_the_screen_is_drawn_whole() {
+        let tall = "x\n".repeat(24);
+        assert_eq!(repaint("a\n", &tall, 24, 80), None);
+        assert_eq!(repaint(&tall, "a\n", 24, 80), None);
+        assert_eq!(repaint("a\n", &format!("{}\n", "x".repeat(80)), 24, 80), None);
+    }
+}

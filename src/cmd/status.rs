@@ -346,6 +346,7 @@ async fn watch(
     let mut live = Live::start(kube, &sts, kinds).await?;
     let redraw = term.color && !args.output.is_machine();
     let mut last: Option<StatefulSetStatus> = None;
+    let mut on_screen: Option<String> = None;
     let mut classes = None;
     loop {
         let Some(mut snapshot) = live.snapshot() else {
@@ -378,11 +379,24 @@ async fn watch(
         }
         // Redraw only when the model changed: the watches also fire for changes it does not show.
         if last.as_ref() != Some(&model) {
-            rendered(draw_frame(&mut io.out, &model, args.output, redraw, last.is_some(), term.color, now))?;
+            let screen = redraw.then(|| Screen {
+                previous: on_screen.as_deref(),
+                size: console::Term::stdout().size_checked(),
+            });
+            let frame = rendered(draw_frame(
+                &mut io.out,
+                &model,
+                args.output,
+                screen,
+                last.is_some(),
+                term.color,
+                now,
+            ))?;
+            on_screen = redraw.then_some(frame);
             last = Some(model);
         }
         tokio::select! {
-            changed = live.changed() => changed?,
+            changed = live.settled(FRAME_SETTLE) => changed?,
             () = crate::signal::interrupted() => return Ok(()),
         }
     }
@@ -417,17 +431,31 @@ fn owner_line(owners: &Owners) -> String {
     format!("{applier}; {}", fields.join(", "))
 }
 
-/// One frame of `--watch`: on a terminal the screen is cleared first (one live view instead of
-/// scrollback); otherwise frames follow each other (NDJSON, YAML documents, tables apart).
+/// How long `--watch` keeps taking in changes after one arrives before it draws: a rollout
+/// replacing pods or nodes reporting in then cost one frame, not one per event (at most ten
+/// frames a second).
+const FRAME_SETTLE: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The terminal `--watch` draws on: the frame now on it, and its size (rows, columns) when
+/// known.
+struct Screen<'a> {
+    previous: Option<&'a str>,
+    size: Option<(u16, u16)>,
+}
+
+/// One frame of `--watch`, returned as drawn: on a terminal (`screen`) one live view instead of
+/// scrollback, where only the lines that changed are rewritten when both frames fit the screen
+/// ([`crate::ui::repaint`]), else the screen is cleared and the frame written whole; otherwise
+/// frames follow each other (NDJSON, YAML documents, tables apart).
 fn draw_frame(
     out: &mut dyn Write,
     model: &StatefulSetStatus,
     format: OutputFormat,
-    redraw: bool,
+    screen: Option<Screen>,
     not_first: bool,
     color: bool,
     now: Timestamp,
-) -> io::Result<()> {
+) -> io::Result<String> {
     let mut frame = Vec::new();
     match format {
         OutputFormat::Json => crate::output::write_json_line(&mut frame, &Document::new(STATUS, model))?,
@@ -437,13 +465,26 @@ fn draw_frame(
         }
         _ => render(&mut frame, model, format, color, now)?,
     }
-    if redraw {
-        write!(out, "{}", ClearScreen)?;
-    } else if not_first && !format.is_machine() {
-        writeln!(out)?;
+    let frame = String::from_utf8_lossy(&frame).into_owned();
+    if let Some(screen) = screen {
+        let repainted = match (screen.previous, screen.size) {
+            (Some(previous), Some((rows, columns))) => {
+                crate::ui::repaint(previous, &frame, usize::from(rows), usize::from(columns))
+            }
+            _ => None,
+        };
+        match repainted {
+            Some(changes) => out.write_all(changes.as_bytes())?,
+            None => write!(out, "{ClearScreen}{frame}")?,
+        }
+    } else {
+        if not_first && !format.is_machine() {
+            writeln!(out)?;
+        }
+        out.write_all(frame.as_bytes())?;
     }
-    out.write_all(&frame)?;
-    out.flush()
+    out.flush()?;
+    Ok(frame)
 }
 
 /// Clears the terminal and homes the cursor, as `console::Term::clear_screen` does, but into

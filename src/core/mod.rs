@@ -6,6 +6,7 @@ pub mod facts;
 pub mod failures;
 pub mod fleet;
 pub mod names;
+pub mod narrow;
 pub mod objects;
 pub mod orphans;
 pub mod owners;

@@ -90,6 +90,73 @@ async fn a_claim_another_pod_mounts_is_kept() {
         .await;
 }
 
+/// `-A` reads only StatefulSet pods, plus every pod of the namespaces where a claim's fate
+/// depends on who mounts it: a Deployment's pod (no StatefulSet label) that mounts a claim left
+/// by a scale-down must still keep it, in the plan and in `status -A`.
+#[tokio::test]
+async fn under_all_namespaces_a_claim_a_deployment_pod_mounts_is_kept() {
+    let env = Env::new("prune-narrow").await;
+    env.statefulset(&Sts::new("web", 3)).await;
+    scaled(&env, "web", 1).await;
+    env.create::<k8s_openapi::api::apps::v1::Deployment>(json!({
+        "metadata": {"name": "reader"},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "reader"}},
+            "template": {
+                "metadata": {"labels": {"app": "reader"}},
+                "spec": {
+                    "containers": [{"name": "read", "image": "example.invalid/reader:1"}],
+                    "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data-web-2"}}]
+                }
+            }
+        }
+    }))
+    .await;
+    let reader_pod = || async {
+        let pods = env.pods().await;
+        pods.into_iter().filter_map(|p| p.metadata.name).find(|n| n.starts_with("reader-"))
+    };
+    wait_until(Duration::from_secs(60), || async { reader_pod().await.is_some() }).await;
+    let reader = reader_pod().await.unwrap();
+
+    let output = env.plugin().args(["pvc", "prune", "-A", "--dry-run", "-o", "json"]).output().unwrap();
+    let plan = json_of(&output);
+    let ours: Vec<(String, String, String)> = plan["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["namespace"] == env.ns.as_str())
+        .map(|c| {
+            let field = |f: &str| c[f].as_str().unwrap_or_default().to_owned();
+            (field("name"), field("verdict"), field("reason"))
+        })
+        .collect();
+    assert_eq!(
+        ours,
+        [
+            (
+                "data-web-1".to_owned(),
+                "prune".to_owned(),
+                "ordinal 1 is outside the live range 0..0".to_owned()
+            ),
+            ("data-web-2".to_owned(), "keep".to_owned(), format!("mounted by pod {reader}")),
+        ]
+    );
+
+    let list = json_of(&env.plugin().args(["status", "-A", "-o", "json"]).output().unwrap());
+    let web = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["namespace"] == env.ns.as_str() && s["name"] == "web")
+        .expect("web in status -A");
+    let orphaned: Vec<&str> =
+        web["orphanedPvcs"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(orphaned, ["data-web-1"]);
+    assert_eq!(env.pvc_names().await, ["data-web-0", "data-web-1", "data-web-2"]);
+}
+
 #[tokio::test]
 async fn a_scale_up_between_plan_and_delete_stops_the_prune() {
     let env = Env::new("prune-race").await;

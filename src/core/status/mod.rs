@@ -688,12 +688,17 @@ fn smaller_than(pvc: &PersistentVolumeClaim, size: Option<&str>) -> bool {
 /// resize condition: then the StorageClasses are worth reading, since whether and how it can
 /// grow (online, or only once no pod uses it) depends on its class.
 pub fn wants_storage_classes(snapshot: &Snapshot) -> bool {
-    snapshot.statefulsets.iter().any(|sts| {
-        claims_of(sts, &snapshot.pvcs).iter().any(|c| {
-            smaller_than(c.pvc, template_request(sts, c.template).as_deref())
-                || resize_condition(c.pvc).is_some()
-        })
-    })
+    snapshot
+        .statefulsets
+        .iter()
+        .any(|sts| claims_of(sts, &snapshot.pvcs).iter().any(|c| resize_relevant(sts, c)))
+}
+
+/// Whether `claim` of `sts` is smaller than its template or reports a resize condition: then
+/// `status` advises on growing it, and that advice names the pod (any pod) that mounts it.
+pub fn resize_relevant(sts: &StatefulSet, claim: &Claim) -> bool {
+    smaller_than(claim.pvc, template_request(sts, claim.template).as_deref())
+        || resize_condition(claim.pvc).is_some()
 }
 
 fn missing_claim(template: &str, sts: &str, ordinal: i32, template_request: Option<String>) -> ClaimStatus {
