@@ -178,7 +178,7 @@ pub async fn run(command: Command, kube_args: &KubeArgs, term: &Terminal, io: &m
     for warning in &plan.warnings {
         io.warn(warning);
     }
-    warn_about_data(&plan, io);
+    warn_about_data(&plan, None, io);
     if !deleting {
         if confirmed_run && args.output.is_machine() {
             return rendered(render_result(&mut io.out, &PruneResult::start(&plan), args.output));
@@ -264,7 +264,9 @@ async fn require_permissions(kube: &Kube, plan: &PrunePlan) -> Result<()> {
     access::require(kube, &needed, "nothing was changed").await
 }
 
-fn warn_about_data(plan: &PrunePlan, io: &mut Streams) {
+/// Warns about the claims whose data a prune destroys. `context` names the context in a fleet
+/// plan: a fleet deletes nothing, so the advice is a prune of that context alone.
+fn warn_about_data(plan: &PrunePlan, context: Option<&str>, io: &mut Streams) {
     let destroyed: Vec<String> = plan
         .candidates
         .iter()
@@ -272,8 +274,15 @@ fn warn_about_data(plan: &PrunePlan, io: &mut Streams) {
         .map(|c| format!("{}/{}", c.namespace, c.name))
         .collect();
     if !destroyed.is_empty() {
+        let (prefix, keep) = match context {
+            None => (String::new(), "add --retain-volumes".to_owned()),
+            Some(context) => (
+                format!("context {context}: "),
+                format!("prune that context alone (`pvc prune -A --context {context} --retain-volumes`)"),
+            ),
+        };
         io.warn(format_args!(
-            "the PVs of {} have reclaim policy Delete: pruning destroys their data; add --retain-volumes to keep it as Released PVs",
+            "{prefix}the PVs of {} have reclaim policy Delete: pruning destroys their data; {keep} to keep it as Released PVs",
             destroyed.join(", ")
         ));
     }
@@ -539,6 +548,13 @@ async fn fleet(args: &PruneArgs, kube_args: &KubeArgs, io: &mut Streams) -> Resu
     })
     .await;
     rendered(render_fleet_plan(&mut io.out, &outcomes, args.output, Timestamp::now()))?;
+    // What a single-context plan warns about, per context.
+    for (context, plan) in outcomes.iter().filter_map(|(c, o)| Some((c, o.as_ref().ok()?))) {
+        for warning in &plan.warnings {
+            io.warn(format_args!("context {context}: {warning}"));
+        }
+        warn_about_data(plan, Some(context), io);
+    }
     let failed: Vec<(&String, &String)> =
         outcomes.iter().filter_map(|(c, o)| Some((c, o.as_ref().err()?))).collect();
     match failed.first() {

@@ -136,6 +136,21 @@ async fn status_across_contexts_lists_each_with_its_context_and_a_dead_one_as_an
     };
     assert_eq!(planted("a", &here.ns), ["data-web-2"]);
     assert_eq!(planted("b", &there.ns), ["data-db-1"]);
+    // kwok-volume deletes its volumes: each context's data warning, with advice for that context.
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for (context, claim) in
+        [("a", format!("{}/data-web-2", here.ns)), ("b", format!("{}/data-db-1", there.ns))]
+    {
+        let warning = stderr
+            .lines()
+            .find(|l| l.starts_with(&format!("warning: context {context}: the PVs of")))
+            .unwrap_or_else(|| panic!("no data warning for context {context}: {stderr}"));
+        assert!(warning.contains(&claim), "{warning}");
+        assert!(
+            warning.contains(&format!("`pvc prune -A --context {context} --retain-volumes`")),
+            "{warning}"
+        );
+    }
     // A prune itself deletes in one context at a time.
     let deleting = run(&["pvc", "prune", "-A", "--context", "a", "--context", "b", "--yes"]);
     assert_eq!(deleting.status.code(), Some(2), "{}", String::from_utf8_lossy(&deleting.stderr));
