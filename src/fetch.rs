@@ -39,9 +39,10 @@ const PAGE_SIZE: u32 = 5000;
 /// held at once.
 const EVERY_POD_PAGE_SIZE: u32 = 500;
 
-/// At most this many namespaces have every pod read one LIST each (concurrently); more than
-/// that are read with one paged LIST of all namespaces, filtered page by page.
-const EVERY_POD_NAMESPACE_LISTS: usize = 8;
+/// At most this many namespaces have every pod read one LIST each (four at a time): a
+/// namespace's LIST reads only its own pods. More than that are read with one paged LIST of all
+/// namespaces, filtered page by page, rather than hundreds of requests.
+const EVERY_POD_NAMESPACE_LISTS: usize = 32;
 
 /// How many times a LIST starts again after its continue token expired, before failing.
 const LIST_RESTARTS: u32 = 2;
