@@ -115,29 +115,41 @@ fn prompt_error(error: dialoguer::Error) -> Error {
 }
 
 /// What turns the frame on screen (`previous`) into `next` on a terminal of `rows` × `columns`:
-/// only the lines that differ are rewritten, each by cursor position, and lines the new frame
-/// no longer has are cleared; the cursor ends below the frame. `None` when either frame does
-/// not fit (too many lines, or a line as wide as the screen, which would wrap and move every
-/// line after it): then the caller clears and writes the whole frame.
+/// only the lines that changed, or moved because a line above wraps onto another number of
+/// rows, are rewritten (each row of theirs cleared first), by cursor position; the cursor ends
+/// below the frame and what was below it is cleared. `None` when either frame does not fit the
+/// screen, wrapped lines counted: then the caller clears it and writes the whole frame.
 pub fn repaint(previous: &str, next: &str, rows: usize, columns: usize) -> Option<String> {
-    let old: Vec<&str> = previous.lines().collect();
-    let new: Vec<&str> = next.lines().collect();
+    // Each line with the row it starts on (from 0) and how many rows it takes when wrapped.
+    let layout = |frame: &'_ str| -> (Vec<(usize, usize, String)>, usize) {
+        let mut row = 0;
+        let lines = frame
+            .lines()
+            .map(|line| {
+                let taken = console::measure_text_width(line).div_ceil(columns.max(1)).max(1);
+                row += taken;
+                (row - taken, taken, line.to_owned())
+            })
+            .collect();
+        (lines, row)
+    };
+    let (old, old_rows) = layout(previous);
+    let (new, new_rows) = layout(next);
     // The last row stays free: writing the final newline there would scroll the screen.
-    let fits =
-        |lines: &[&str]| lines.len() < rows && lines.iter().all(|l| console::measure_text_width(l) < columns);
-    if !fits(&old) || !fits(&new) {
+    if old_rows >= rows || new_rows >= rows {
         return None;
     }
     let mut out = String::new();
-    for row in 0..old.len().max(new.len()) {
-        match (old.get(row), new.get(row)) {
-            (Some(was), Some(now)) if was == now => {}
-            (_, Some(now)) => out.push_str(&format!("\x1b[{};1H{now}\x1b[K", row + 1)),
-            (Some(_), None) => out.push_str(&format!("\x1b[{};1H\x1b[K", row + 1)),
-            (None, None) => {}
+    for (i, (start, taken, line)) in new.iter().enumerate() {
+        if old.get(i).is_some_and(|(s, t, l)| (s, t, l) == (start, taken, line)) {
+            continue;
         }
+        for row in *start..start + taken {
+            out.push_str(&format!("\x1b[{};1H\x1b[2K", row + 1));
+        }
+        out.push_str(&format!("\x1b[{};1H{line}", start + 1));
     }
-    out.push_str(&format!("\x1b[{};1H", new.len() + 1));
+    out.push_str(&format!("\x1b[{};1H\x1b[J", new_rows + 1));
     Some(out)
 }
 
@@ -147,32 +159,48 @@ mod repaint_tests {
 
     #[test]
     fn an_unchanged_frame_only_moves_the_cursor_below_it() {
-        assert_eq!(repaint("a\nb\n", "a\nb\n", 24, 80).unwrap(), "\x1b[3;1H");
+        assert_eq!(repaint("a\nb\n", "a\nb\n", 24, 80).unwrap(), "\x1b[3;1H\x1b[J");
     }
 
     #[test]
     fn only_changed_lines_are_written() {
         let out =
             repaint("NAME READY\nweb-0 true\nweb-1 false\n", "NAME READY\nweb-0 true\nweb-1 true\n", 24, 80);
-        assert_eq!(out.unwrap(), "\x1b[3;1Hweb-1 true\x1b[K\x1b[4;1H");
+        assert_eq!(out.unwrap(), "\x1b[3;1H\x1b[2K\x1b[3;1Hweb-1 true\x1b[4;1H\x1b[J");
     }
 
     #[test]
-    fn lines_the_new_frame_lacks_are_cleared() {
-        assert_eq!(repaint("a\nb\nc\n", "a\n", 24, 80).unwrap(), "\x1b[2;1H\x1b[K\x1b[3;1H\x1b[K\x1b[2;1H");
+    fn what_the_new_frame_lacks_is_cleared() {
+        assert_eq!(repaint("a\nb\nc\n", "a\n", 24, 80).unwrap(), "\x1b[2;1H\x1b[J");
+    }
+
+    #[test]
+    fn a_line_that_wraps_onto_fewer_rows_moves_the_lines_below_it() {
+        // Width 4: "xxxxxx" takes rows 1-2, so "b" is on row 3; then "xx" takes one row.
+        let out = repaint("xxxxxx\nb\n", "xx\nb\n", 24, 4).unwrap();
+        assert_eq!(out, "\x1b[1;1H\x1b[2K\x1b[1;1Hxx\x1b[2;1H\x1b[2K\x1b[2;1Hb\x1b[3;1H\x1b[J");
+    }
+
+    #[test]
+    fn every_row_of_a_changed_wrapped_line_is_cleared_first() {
+        let out = repaint("a\nxxxxxx\n", "a\nyyyyy\n", 24, 4).unwrap();
+        assert_eq!(out, "\x1b[2;1H\x1b[2K\x1b[3;1H\x1b[2K\x1b[2;1Hyyyyy\x1b[4;1H\x1b[J");
     }
 
     #[test]
     fn colour_codes_do_not_count_towards_the_width() {
         let coloured = format!("{}\n", "\x1b[31mx\x1b[0m".repeat(10));
-        assert!(repaint(&coloured, "y\n", 24, 11).is_some());
+        let out = repaint(&coloured, &coloured, 3, 10).unwrap();
+        assert_eq!(out, "\x1b[2;1H\x1b[J");
     }
 
     #[test]
-    fn a_frame_taller_or_wider_than_the_screen_is_drawn_whole() {
+    fn a_frame_taller_than_the_screen_is_drawn_whole() {
         let tall = "x\n".repeat(24);
         assert_eq!(repaint("a\n", &tall, 24, 80), None);
         assert_eq!(repaint(&tall, "a\n", 24, 80), None);
-        assert_eq!(repaint("a\n", &format!("{}\n", "x".repeat(80)), 24, 80), None);
+        // 30 rows once its 100-column line wraps onto two.
+        let wrapped = format!("{}\n{}", "x".repeat(100), "y\n".repeat(22));
+        assert_eq!(repaint("a\n", &wrapped, 24, 80), None);
     }
 }

@@ -1066,6 +1066,44 @@ mod tests {
     }
 
     #[test]
+    fn a_watch_frame_on_a_terminal_rewrites_only_the_lines_that_changed() {
+        let now = Timestamp::from_second(created().as_second() + 3_700).unwrap();
+        let screen = |previous| Some(Screen { previous, size: Some((80, 200)) });
+        let mut out = Vec::new();
+        let first =
+            draw_frame(&mut out, &model(), OutputFormat::Table, screen(None), false, false, now).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), format!("{ClearScreen}{first}"));
+
+        let mut restarted = model();
+        restarted.ordinals[0].pod.as_mut().unwrap().restarts += 1;
+        let mut out = Vec::new();
+        let second =
+            draw_frame(&mut out, &restarted, OutputFormat::Table, screen(Some(&first)), true, false, now)
+                .unwrap();
+        let changed: Vec<(usize, &str)> = first
+            .lines()
+            .zip(second.lines())
+            .enumerate()
+            .filter(|(_, (a, b))| a != b)
+            .map(|(i, (_, b))| (i, b))
+            .collect();
+        assert_eq!(changed.len(), 1, "one pod's row");
+        let (_, line) = changed[0];
+        // Written alone (some lines above it wrap on 200 columns, so its row is repaint's to
+        // work out), then the cursor goes below the frame.
+        let written = String::from_utf8(out).unwrap();
+        assert_eq!(written, crate::ui::repaint(&first, &second, 80, 200).unwrap());
+        assert!(written.contains(line) && written.ends_with("\x1b[J"), "{written:?}");
+        assert!(written.len() < second.len() / 10, "{written:?}");
+
+        // A screen too small for the frame: cleared and drawn whole.
+        let mut out = Vec::new();
+        let small = Some(Screen { previous: Some(&first), size: Some((5, 200)) });
+        draw_frame(&mut out, &restarted, OutputFormat::Table, small, true, false, now).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), format!("{ClearScreen}{second}"));
+    }
+
+    #[test]
     fn wide() {
         insta::assert_snapshot!(rendered(OutputFormat::Wide));
     }
