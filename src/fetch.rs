@@ -2,17 +2,17 @@
 //! number of requests does not grow with replicas. Cluster-scoped kinds a user may not read
 //! (PersistentVolumes, Nodes) degrade to "unknown" instead of failing the command.
 
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::sync::Mutex;
+
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{
     Event, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, Service,
 };
 use k8s_openapi::api::storage::v1::StorageClass;
-use std::collections::BTreeSet;
-use std::future::Future;
-use std::sync::Mutex;
-
-use futures::{StreamExt, TryStreamExt};
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, ObjectList, PostParams};
 use kube::core::{Expression, NamespaceResourceScope, Selector};
 use kube::{Client, Resource, ResourceExt};
@@ -268,17 +268,19 @@ pub async fn snapshot_in(kube: &Kube, scope: &Scope, extras: Extras) -> Result<S
     {
         return Err(Error::NamespaceNotFound(ns.clone()));
     }
+    let needed = match scope {
+        Scope::All => narrow::namespaces_needing_every_pod(&statefulsets, &pvcs),
+        Scope::Namespace(_) => BTreeSet::new(),
+    };
+    let every_pod =
+        async { if needed.is_empty() { Ok(Vec::new()) } else { every_pod_in(client, &needed).await } };
+    let facts = async {
+        if extras.facts { server_facts(kube, scope, &statefulsets, None).await } else { Ok((None, None)) }
+    };
+    let (every_pod, (max_unavailable, revisions)) = tokio::try_join!(every_pod, facts)?;
     let mut pods = pods;
-    if let Scope::All = scope {
-        let needed = narrow::namespaces_needing_every_pod(&statefulsets, &pvcs);
-        if !needed.is_empty() {
-            let every = every_pod_in(client, &needed).await?;
-            pods.retain(|p| !p.metadata.namespace.as_ref().is_some_and(|ns| needed.contains(ns)));
-            pods.extend(every);
-        }
-    }
-    let (max_unavailable, revisions) =
-        if extras.facts { server_facts(kube, scope, &statefulsets, None).await? } else { (None, None) };
+    pods.retain(|p| !p.metadata.namespace.as_ref().is_some_and(|ns| needed.contains(ns)));
+    pods.extend(every_pod);
     let mut snapshot = Snapshot {
         statefulsets,
         pods,
