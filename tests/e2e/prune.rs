@@ -120,8 +120,22 @@ async fn under_all_namespaces_a_claim_a_deployment_pod_mounts_is_kept() {
     wait_until(Duration::from_secs(60), || async { reader_pod().await.is_some() }).await;
     let reader = reader_pod().await.unwrap();
 
-    let output = env.plugin().args(["pvc", "prune", "-A", "--dry-run", "-o", "json"]).output().unwrap();
+    let output =
+        env.plugin().args(["pvc", "prune", "-A", "--dry-run", "-o", "json", "-v", "6"]).output().unwrap();
     let plan = json_of(&output);
+    // The narrowing itself (-v 6 logs each request): StatefulSet pods selected by the API
+    // server, then every pod of this namespace, where a claim lies outside the live ordinals
+    // (one LIST of it, or, when other tests leave more than 32 such namespaces, of all of them).
+    let requests = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        requests.contains("GET /api/v1/pods?&labelSelector=statefulset.kubernetes.io%2Fpod-name&"),
+        "{requests}"
+    );
+    assert!(
+        requests.contains(&format!("GET /api/v1/namespaces/{}/pods?&limit=500", env.ns))
+            || requests.contains("GET /api/v1/pods?&limit=500"),
+        "{requests}"
+    );
     let ours: Vec<(String, String, String)> = plan["candidates"]
         .as_array()
         .unwrap()
