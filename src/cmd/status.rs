@@ -346,7 +346,8 @@ async fn watch(
     let mut live = Live::start(kube, &sts, kinds).await?;
     let redraw = term.color && !args.output.is_machine();
     let mut last: Option<StatefulSetStatus> = None;
-    let mut on_screen: Option<String> = None;
+    // The frame on the terminal, and the terminal's size when it was drawn.
+    let mut on_screen: Option<(String, Option<(u16, u16)>)> = None;
     let mut classes = None;
     loop {
         let Some(mut snapshot) = live.snapshot() else {
@@ -379,10 +380,11 @@ async fn watch(
         }
         // Redraw only when the model changed: the watches also fire for changes it does not show.
         if last.as_ref() != Some(&model) {
-            let screen = redraw.then(|| Screen {
-                previous: on_screen.as_deref(),
-                size: console::Term::stdout().size_checked(),
-            });
+            let size = console::Term::stdout().size_checked();
+            // After a resize the terminal has reflowed what it shows: draw the frame whole.
+            let previous =
+                on_screen.as_ref().filter(|(_, then)| *then == size).map(|(frame, _)| frame.as_str());
+            let screen = redraw.then_some(Screen { previous, size });
             let frame = rendered(draw_frame(
                 &mut io.out,
                 &model,
@@ -392,7 +394,7 @@ async fn watch(
                 term.color,
                 now,
             ))?;
-            on_screen = redraw.then_some(frame);
+            on_screen = redraw.then_some((frame, size));
             last = Some(model);
         }
         tokio::select! {
