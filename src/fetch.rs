@@ -269,7 +269,7 @@ pub async fn snapshot_in(kube: &Kube, scope: &Scope, extras: Extras) -> Result<S
         return Err(Error::NamespaceNotFound(ns.clone()));
     }
     let needed = match scope {
-        Scope::All => narrow::namespaces_needing_every_pod(&statefulsets, &pvcs),
+        Scope::All => narrow::namespaces_needing_every_pod(&statefulsets, &pvcs, &pods),
         Scope::Namespace(_) => BTreeSet::new(),
     };
     let every_pod =

@@ -265,3 +265,32 @@ mod tests {
         streams.warn("nor this");
     }
 }
+
+/// `word` as one word for a POSIX shell: as it is when it holds only characters no shell treats
+/// specially, else in single quotes (a quote inside written `'\''`), so that advice with a
+/// user's names in it runs as printed.
+pub fn shell_word(word: &str) -> std::borrow::Cow<'_, str> {
+    let plain = !word.is_empty()
+        && word.chars().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | ':' | '@' | '=' | ',' | '+')
+        });
+    if plain { word.into() } else { format!("'{}'", word.replace('\'', "'\\''")).into() }
+}
+
+#[cfg(test)]
+mod shell_word_tests {
+    use super::shell_word;
+
+    #[test]
+    fn words_a_shell_would_split_or_expand_are_quoted() {
+        assert_eq!(shell_word("kwok-prod_eu.1"), "kwok-prod_eu.1");
+        assert_eq!(
+            shell_word("arn:aws:eks:eu-west-1:1234:cluster/prod"),
+            "arn:aws:eks:eu-west-1:1234:cluster/prod"
+        );
+        assert_eq!(shell_word("second ctx"), "'second ctx'");
+        assert_eq!(shell_word("it's"), "'it'\\''s'");
+        assert_eq!(shell_word("$HOME"), "'$HOME'");
+        assert_eq!(shell_word(""), "''");
+    }
+}

@@ -20,8 +20,8 @@ use crate::core::prune::{self, Candidate, KeptClaim, PruneOptions, PrunePlan, Pr
 use crate::error::{Error, Result};
 use crate::fetch::{self, Extras, Scope};
 use crate::output::{
-    Document, FLEET_PRUNE_PLAN, OutputFormat, PRUNE_PLAN, PRUNE_RESULT, Streams, or_dash, rendered, table,
-    write_document, write_table,
+    Document, FLEET_PRUNE_PLAN, OutputFormat, PRUNE_PLAN, PRUNE_RESULT, Streams, or_dash, rendered,
+    shell_word, table, write_document, write_table,
 };
 use crate::ui::Terminal;
 use serde::Serialize;
@@ -264,9 +264,10 @@ async fn require_permissions(kube: &Kube, plan: &PrunePlan) -> Result<()> {
     access::require(kube, &needed, "nothing was changed").await
 }
 
-/// Warns about the claims whose data a prune destroys. `context` names the context in a fleet
-/// plan: a fleet deletes nothing, so the advice is a prune of that context alone.
-fn warn_about_data(plan: &PrunePlan, context: Option<&str>, io: &mut Streams) {
+/// Warns about the claims whose data a prune destroys. In a fleet plan, `fleet` is the
+/// context's name and the command that prunes that context alone as planned (a fleet run deletes
+/// nothing), which the advice gives.
+fn warn_about_data(plan: &PrunePlan, fleet: Option<(&str, &str)>, io: &mut Streams) {
     let destroyed: Vec<String> = plan
         .candidates
         .iter()
@@ -274,11 +275,11 @@ fn warn_about_data(plan: &PrunePlan, context: Option<&str>, io: &mut Streams) {
         .map(|c| format!("{}/{}", c.namespace, c.name))
         .collect();
     if !destroyed.is_empty() {
-        let (prefix, keep) = match context {
+        let (prefix, keep) = match fleet {
             None => (String::new(), "add --retain-volumes".to_owned()),
-            Some(context) => (
+            Some((context, command)) => (
                 format!("context {context}: "),
-                format!("prune that context alone (`pvc prune -A --context {context} --retain-volumes`)"),
+                format!("prune that context alone (`{command} --retain-volumes`)"),
             ),
         };
         io.warn(format_args!(
@@ -553,7 +554,16 @@ async fn fleet(args: &PruneArgs, kube_args: &KubeArgs, io: &mut Streams) -> Resu
         for warning in &plan.warnings {
             io.warn(format_args!("context {context}: {warning}"));
         }
-        warn_about_data(plan, Some(context), io);
+        // The fleet's own flags, so that the prune advised plans what this plan shows.
+        let mut command = String::from("kubectl stateful pvc prune -A");
+        if let Some(kubeconfig) = &kube_args.kubeconfig {
+            command.push_str(&format!(" --kubeconfig {}", shell_word(&kubeconfig.to_string_lossy())));
+        }
+        command.push_str(&format!(" --context {}", shell_word(context)));
+        if args.include_scaled_to_zero {
+            command.push_str(" --include-scaled-to-zero");
+        }
+        warn_about_data(plan, Some((context, &command)), io);
     }
     let failed: Vec<(&String, &String)> =
         outcomes.iter().filter_map(|(c, o)| Some((c, o.as_ref().err()?))).collect();

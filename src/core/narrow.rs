@@ -11,9 +11,13 @@
 //!   the pod that uses it ([`status::resize_relevant`]).
 //!
 //! Every pod of those namespaces is read, so a prune still sees every pod that mounts a claim
-//! it would delete; elsewhere no claim's fate depends on who mounts it.
+//! it would delete; elsewhere no claim's fate depends on who mounts it. So is every pod of a
+//! namespace where a StatefulSet has a live ordinal that no labelled pod holds: its pod may be
+//! missing, or be one the controller adopted but could never label (a pod without the claims
+//! its template asks for is immutable to the controller's update, kubernetes#141876), which
+//! only reading every pod tells apart.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, PodSpec, PodStatus};
@@ -22,17 +26,35 @@ use kube::ResourceExt;
 
 use super::claims::claims_of;
 pub use super::objects::POD_NAME_LABEL;
+use super::objects::{ordinal_range, pods_of};
 use super::status;
 
 /// The namespaces where every pod must be read: those of a StatefulSet with a claim outside
-/// its live ordinals, or one that `status` advises on resizing.
+/// its live ordinals, one that `status` advises on resizing, or a live ordinal that none of
+/// `labelled` (the pods read by [`POD_NAME_LABEL`]) holds.
 pub fn namespaces_needing_every_pod(
     statefulsets: &[StatefulSet],
     pvcs: &[PersistentVolumeClaim],
+    labelled: &[Pod],
 ) -> BTreeSet<String> {
+    let mut by_owner: HashMap<&str, Vec<&Pod>> = HashMap::new();
+    for pod in labelled {
+        for owner in pod.owner_references() {
+            by_owner.entry(owner.uid.as_str()).or_default().push(pod);
+        }
+    }
+    let unheld = |sts: &StatefulSet| {
+        let range = ordinal_range(sts);
+        let owned =
+            sts.metadata.uid.as_deref().and_then(|uid| by_owner.get(uid)).into_iter().flatten().copied();
+        let held = pods_of(sts, owned).iter().filter(|(o, _)| range.contains(*o)).count();
+        i64::try_from(held).unwrap_or(i64::MAX) < i64::from(range.replicas.max(0))
+    };
     statefulsets
         .iter()
-        .filter(|sts| claims_of(sts, pvcs).iter().any(|c| !c.live || status::resize_relevant(sts, c)))
+        .filter(|sts| {
+            claims_of(sts, pvcs).iter().any(|c| !c.live || status::resize_relevant(sts, c)) || unheld(sts)
+        })
         .filter_map(ResourceExt::namespace)
         .collect()
 }
@@ -64,10 +86,12 @@ pub fn slim_pod(pod: Pod) -> Pod {
     Pod { metadata, spec, status }
 }
 
-/// Whether `pod` is a StatefulSet's (carries [`POD_NAME_LABEL`]): kept whole, since `status`
-/// shows it.
+/// Whether `pod` is a StatefulSet's (carries [`POD_NAME_LABEL`], or a StatefulSet is its
+/// controller, as for an adopted pod the controller could not label): kept whole, since
+/// `status` shows it.
 pub fn statefulset_pod(pod: &Pod) -> bool {
     pod.labels().contains_key(POD_NAME_LABEL)
+        || pod.owner_references().iter().any(|o| o.controller == Some(true) && o.kind == "StatefulSet")
 }
 
 #[cfg(test)]
@@ -81,6 +105,13 @@ mod tests {
     fn in_namespace(mut sts: StatefulSet, namespace: &str) -> StatefulSet {
         sts.metadata.namespace = Some(namespace.to_owned());
         sts
+    }
+
+    /// Pod `ordinal` of `sts`, in its namespace.
+    fn pod_of(sts: &StatefulSet, ordinal: i32) -> Pod {
+        let mut pod = pod(sts, ordinal).build();
+        pod.metadata.namespace = sts.metadata.namespace.clone();
+        pod
     }
 
     #[test]
@@ -98,7 +129,12 @@ mod tests {
             // 1Gi under a 2Gi template: the resize advice names the pod that mounts it.
             pvc("data-small-0").namespace("c").of(&small).build(),
         ];
-        let needed = namespaces_needing_every_pod(&[plain, shrunk, small, bare], &pvcs);
+        let pods: Vec<Pod> =
+            [(&plain, 0), (&plain, 1), (&shrunk, 0), (&small, 0), (&bare, 0), (&bare, 1), (&bare, 2)]
+                .into_iter()
+                .map(|(sts, o)| pod_of(sts, o))
+                .collect();
+        let needed = namespaces_needing_every_pod(&[plain, shrunk, small, bare], &pvcs, &pods);
         assert_eq!(needed, BTreeSet::from(["b".to_owned(), "c".to_owned()]));
     }
 
@@ -108,7 +144,8 @@ mod tests {
         let web = sts("web", 1).templates(&["data"]).build();
         let namespace = web.namespace().unwrap();
         let pvcs = vec![pvc("data-web-0").of(&web).build(), pvc("data-web-4").build()];
-        assert_eq!(namespaces_needing_every_pod(&[web], &pvcs), BTreeSet::from([namespace]));
+        let pods = vec![pod(&web, 0).build()];
+        assert_eq!(namespaces_needing_every_pod(&[web], &pvcs, &pods), BTreeSet::from([namespace]));
     }
 
     #[test]
@@ -142,9 +179,28 @@ mod tests {
     }
 
     #[test]
-    fn statefulset_pods_are_told_by_their_label() {
+    fn a_live_ordinal_no_labelled_pod_holds_needs_the_namespace_read() {
+        // web-1 was adopted without its claims: owned, but the controller could not label it,
+        // so the label selector does not return it.
+        let web = in_namespace(sts("web", 2).templates(&["data"]).build(), "a");
+        let pvcs = vec![pvc("data-web-0").namespace("a").of(&web).build()];
+        let labelled = vec![pod_of(&web, 0)];
+        assert_eq!(
+            namespaces_needing_every_pod(std::slice::from_ref(&web), &pvcs, &labelled),
+            BTreeSet::from(["a".to_owned()])
+        );
+        let both = vec![pod_of(&web, 0), pod_of(&web, 1)];
+        assert_eq!(namespaces_needing_every_pod(&[web], &pvcs, &both), BTreeSet::new());
+    }
+
+    #[test]
+    fn statefulset_pods_are_told_by_their_label_or_their_controller() {
         let web = sts("web", 1).build();
         assert!(statefulset_pod(&pod(&web, 0).build()));
         assert!(!statefulset_pod(&bare_pod("backup").build()));
+        let mut adopted = pod(&web, 0).build();
+        adopted.metadata.labels.as_mut().unwrap().remove(POD_NAME_LABEL);
+        assert!(statefulset_pod(&adopted));
+        assert!(!statefulset_pod(&slim_pod(bare_pod("backup").build())));
     }
 }

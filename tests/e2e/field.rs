@@ -290,6 +290,47 @@ async fn adopted_pods_without_a_new_claim_are_flagged_and_block_the_rollout() {
     );
 }
 
+/// A bare pod adopted by a StatefulSet whose template asks for a claim: the controller cannot
+/// add the volume, nor so the label only StatefulSet pods carry (one update does both). `-A`
+/// selects StatefulSet pods by that label, so it must still find this one and say the same as
+/// `status` of the set does.
+#[tokio::test]
+async fn an_adopted_pod_the_controller_could_not_label_is_seen_under_all_namespaces() {
+    let env = Env::new("field-unlabelled").await;
+    env.create::<Pod>(json!({
+        "metadata": {"name": "lab-0", "labels": {"app": "lab"}},
+        "spec": {"containers": [{"name": "app", "image": v("app:v1")}]}
+    }))
+    .await;
+    env.create::<StatefulSet>(Sts::new("lab", 1).manifest()).await;
+    // Settled, so that two reads see the same: the pod Ready, its claim Bound.
+    wait_until(Duration::from_secs(60), || async {
+        let status = status_json(&env, "lab");
+        codes(&status).contains(&"PodMissingClaim".to_owned())
+            && status["ordinals"][0]["pod"]["ready"] == true
+            && status["ordinals"][0]["pvcs"][0]["phase"] == "Bound"
+    })
+    .await;
+    let pod = env.api::<Pod>().get("lab-0").await.unwrap();
+    assert!(
+        !pod.labels().contains_key("statefulset.kubernetes.io/pod-name"),
+        "the case under test: {:?}",
+        pod.labels()
+    );
+
+    let alone = status_json(&env, "lab");
+    let list = json_of(&env.plugin().args(["status", "-A", "-o", "json"]).output().unwrap());
+    let listed = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["namespace"] == env.ns.as_str() && s["name"] == "lab")
+        .expect("lab in status -A");
+    assert_eq!(listed["ordinals"][0]["pod"]["name"], "lab-0");
+    assert_eq!(listed["ordinals"], alone["ordinals"]);
+    assert_eq!(codes(listed), codes(&alone));
+}
+
 /// OnDelete: the controller never advances status.currentRevision (kubernetes#73492), so status
 /// reads revisions from the pods and says what OnDelete waits for.
 #[tokio::test]

@@ -146,10 +146,16 @@ async fn status_across_contexts_lists_each_with_its_context_and_a_dead_one_as_an
             .find(|l| l.starts_with(&format!("warning: context {context}: the PVs of")))
             .unwrap_or_else(|| panic!("no data warning for context {context}: {stderr}"));
         assert!(warning.contains(&claim), "{warning}");
-        assert!(
-            warning.contains(&format!("`pvc prune -A --context {context} --retain-volumes`")),
-            "{warning}"
-        );
+        let advised = format!("kubectl stateful pvc prune -A --context {context} --retain-volumes");
+        assert!(warning.contains(&format!("`{advised}`")), "{warning}");
+        // Run as printed (no --yes and no terminal: it plans, and would keep the volume).
+        let words: Vec<&str> = advised.split_whitespace().skip(2).collect();
+        let advice = run(&words);
+        assert_eq!(advice.status.code(), Some(0), "{}", String::from_utf8_lossy(&advice.stderr));
+        let plan = String::from_utf8_lossy(&advice.stdout);
+        let (namespace, name) = claim.split_once('/').unwrap();
+        let line = plan.lines().find(|l| l.starts_with(namespace) && l.contains(name)).unwrap_or_default();
+        assert!(line.contains("prune (PV kept)"), "{plan}");
     }
     // A prune itself deletes in one context at a time.
     let deleting = run(&["pvc", "prune", "-A", "--context", "a", "--context", "b", "--yes"]);
