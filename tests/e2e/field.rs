@@ -319,16 +319,10 @@ async fn an_adopted_pod_the_controller_could_not_label_is_seen_under_all_namespa
     );
 
     let alone = status_json(&env, "lab");
-    let list = json_of(&env.plugin().args(["status", "-A", "-o", "json"]).output().unwrap());
-    let listed = list["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["namespace"] == env.ns.as_str() && s["name"] == "lab")
-        .expect("lab in status -A");
+    let listed = env.status_in_all_namespaces("lab");
     assert_eq!(listed["ordinals"][0]["pod"]["name"], "lab-0");
     assert_eq!(listed["ordinals"], alone["ordinals"]);
-    assert_eq!(codes(listed), codes(&alone));
+    assert_eq!(codes(&listed), codes(&alone));
 }
 
 /// OnDelete: the controller never advances status.currentRevision (kubernetes#73492), so status

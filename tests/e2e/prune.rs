@@ -158,13 +158,7 @@ async fn under_all_namespaces_a_claim_a_deployment_pod_mounts_is_kept() {
         ]
     );
 
-    let list = json_of(&env.plugin().args(["status", "-A", "-o", "json"]).output().unwrap());
-    let web = list["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["namespace"] == env.ns.as_str() && s["name"] == "web")
-        .expect("web in status -A");
+    let web = env.status_in_all_namespaces("web");
     let orphaned: Vec<&str> =
         web["orphanedPvcs"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
     assert_eq!(orphaned, ["data-web-1"]);

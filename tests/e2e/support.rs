@@ -587,6 +587,20 @@ pub fn json_of(output: &std::process::Output) -> Value {
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)))
 }
 
+impl Env {
+    /// This namespace's StatefulSet `name` in `status -A -o json`, which lists every namespace
+    /// (other tests' too).
+    pub fn status_in_all_namespaces(&self, name: &str) -> Value {
+        let list = json_of(&self.plugin().args(["status", "-A", "-o", "json"]).output().unwrap());
+        let found = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["namespace"] == self.ns.as_str() && s["name"] == name);
+        found.unwrap_or_else(|| panic!("{name} not in status -A")).clone()
+    }
+}
+
 /// A ServiceAccount of the test namespace that may read (never change) StatefulSets, pods,
 /// claims and Services there, plus `extra` rules; nothing cluster-scoped. Returns the user name
 /// to impersonate with `--as`.
