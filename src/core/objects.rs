@@ -16,10 +16,11 @@ use super::names::{OrdinalRange, pod_ordinal};
 /// The label the StatefulSet controller puts on each pod: the name of its ControllerRevision.
 pub const REVISION_LABEL: &str = "controller-revision-hash";
 
-/// The label the StatefulSet controller sets on every pod it creates or adopts, to the pod's
-/// name (`apps.StatefulSetPodNameLabel`, set by `updateIdentity` in
-/// pkg/controller/statefulset/stateful_set_utils.go). Only StatefulSet pods carry it, so the
-/// API server can select them among all of a cluster's pods.
+/// The label the StatefulSet controller sets on every pod it creates, and on a pod it adopts
+/// when it can update it, to the pod's name (`apps.StatefulSetPodNameLabel`, set by
+/// `updateIdentity` in pkg/controller/statefulset/stateful_set_utils.go). Only StatefulSet pods
+/// carry it, so the API server can select them among all of a cluster's pods (an adopted pod
+/// it could not update lacks it: see `core::narrow`).
 pub const POD_NAME_LABEL: &str = "statefulset.kubernetes.io/pod-name";
 
 pub const ROLLING_UPDATE: &str = "RollingUpdate";
