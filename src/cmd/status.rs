@@ -346,8 +346,7 @@ async fn watch(
     let mut live = Live::start(kube, &sts, kinds).await?;
     let redraw = term.color && !args.output.is_machine();
     let mut last: Option<StatefulSetStatus> = None;
-    // The frame on the terminal, and the terminal's size when it was drawn.
-    let mut on_screen: Option<(String, Option<(u16, u16)>)> = None;
+    let mut on_screen: Option<OnScreen> = None;
     let mut classes = None;
     loop {
         let Some(mut snapshot) = live.snapshot() else {
@@ -381,9 +380,16 @@ async fn watch(
         // Redraw only when the model changed: the watches also fire for changes it does not show.
         if last.as_ref() != Some(&model) {
             let size = console::Term::stdout().size_checked();
-            // After a resize the terminal has reflowed what it shows: draw the frame whole.
-            let previous =
-                on_screen.as_ref().filter(|(_, then)| *then == size).map(|(frame, _)| frame.as_str());
+            // After a resize the terminal has reflowed what it shows, and after a while it may
+            // have scrolled: draw the frame whole.
+            let previous = on_screen
+                .as_ref()
+                .filter(|o| o.size == size && o.whole_at.elapsed() < WHOLE_FRAME_EVERY)
+                .map(|o| o.frame.as_str());
+            let whole_at = match (&on_screen, previous) {
+                (Some(o), Some(_)) => o.whole_at,
+                _ => std::time::Instant::now(),
+            };
             let screen = redraw.then_some(Screen { previous, size });
             let frame = rendered(draw_frame(
                 &mut io.out,
@@ -394,7 +400,7 @@ async fn watch(
                 term.color,
                 now,
             ))?;
-            on_screen = redraw.then_some((frame, size));
+            on_screen = redraw.then_some(OnScreen { frame, size, whole_at });
             last = Some(model);
         }
         tokio::select! {
@@ -437,6 +443,19 @@ fn owner_line(owners: &Owners) -> String {
 /// replacing pods or nodes reporting in then cost one frame, not one per event (at most ten
 /// frames a second).
 const FRAME_SETTLE: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// How often `--watch` draws a frame whole on a terminal even when only some lines changed:
+/// output scrolled under the view (Enter pressed, another program writing) moves what is on
+/// the screen, which line-by-line repaints by position cannot see.
+const WHOLE_FRAME_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// What `--watch` last drew on a terminal: the frame, the terminal's size (rows, columns) then,
+/// and when a frame was last drawn whole.
+struct OnScreen {
+    frame: String,
+    size: Option<(u16, u16)>,
+    whole_at: std::time::Instant,
+}
 
 /// The terminal `--watch` draws on: the frame now on it, and its size (rows, columns) when
 /// known.
