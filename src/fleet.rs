@@ -21,11 +21,44 @@ const AT_ONCE: usize = 4;
 /// `--request-timeout` says otherwise.
 const CONTEXT_DEADLINE: Duration = Duration::from_secs(30);
 
+/// The contexts a fleet run queries: `--context` as given, or with `all` every context of the
+/// kubeconfig ([`crate::core::fleet::contexts_to_query`]).
+///
+/// # Errors
+/// [`Error::Kubeconfig`] when `all` and the kubeconfig cannot be read; [`Error::Usage`] when it
+/// has no contexts.
+pub fn contexts(kube_args: &KubeArgs, all: bool) -> Result<Vec<String>> {
+    let in_kubeconfig = if all { kubeconfig_contexts(kube_args)? } else { Vec::new() };
+    let contexts = crate::core::fleet::contexts_to_query(&kube_args.context, all, &in_kubeconfig);
+    if contexts.is_empty() {
+        return Err(Error::Usage("--all-contexts: the kubeconfig has no contexts".to_owned()));
+    }
+    Ok(contexts)
+}
+
+/// What the exit code says of a fleet run once everything readable was written: `Ok`, or
+/// [`Error::ContextsFailed`] naming the first of `outcomes` (context, error if it failed) that
+/// could not be read.
+pub fn failures<'a>(outcomes: impl IntoIterator<Item = (&'a str, Option<&'a str>)>) -> Result<()> {
+    let (mut total, mut failed, mut first) = (0, 0, None);
+    for (context, error) in outcomes {
+        total += 1;
+        if let Some(error) = error {
+            failed += 1;
+            first.get_or_insert_with(|| format!("{context}: {error}"));
+        }
+    }
+    match first {
+        Some(first) => Err(Error::ContextsFailed { failed, total, first }),
+        None => Ok(()),
+    }
+}
+
 /// The names of the kubeconfig's contexts, in its order.
 ///
 /// # Errors
 /// [`Error::Kubeconfig`] when there is no kubeconfig or it does not parse.
-pub fn kubeconfig_contexts(kube_args: &KubeArgs) -> Result<Vec<String>> {
+fn kubeconfig_contexts(kube_args: &KubeArgs) -> Result<Vec<String>> {
     Ok(kube_args.kubeconfig()?.contexts.iter().map(|c| c.name.clone()).collect())
 }
 
@@ -95,4 +128,19 @@ fn may_prompt(kubeconfig: &Kubeconfig, context: &str) -> bool {
 
 fn first_line(error: &Error) -> String {
     error.to_string().lines().next().unwrap_or_default().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_name_the_first_failed_context_and_count_them_all() {
+        assert!(failures([("a", None), ("b", None)]).is_ok());
+        let error = failures([("a", None), ("b", Some("refused")), ("c", Some("forbidden"))]).unwrap_err();
+        assert!(matches!(
+            error,
+            Error::ContextsFailed { failed: 2, total: 3, ref first } if first == "b: refused"
+        ));
+    }
 }

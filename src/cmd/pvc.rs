@@ -532,13 +532,7 @@ async fn fleet(args: &PruneArgs, kube_args: &KubeArgs, io: &mut Streams) -> Resu
             "several contexts are for `pvc prune -A --dry-run` only: a prune deletes in one context at a time".to_owned(),
         ));
     }
-    let in_kubeconfig =
-        if args.all_contexts { crate::fleet::kubeconfig_contexts(kube_args)? } else { Vec::new() };
-    let contexts =
-        crate::core::fleet::contexts_to_query(&kube_args.context, args.all_contexts, &in_kubeconfig);
-    if contexts.is_empty() {
-        return Err(Error::Usage("--all-contexts: the kubeconfig has no contexts".to_owned()));
-    }
+    let contexts = crate::fleet::contexts(kube_args, args.all_contexts)?;
     let options = PruneOptions { include_scaled_to_zero: args.include_scaled_to_zero, retain_volumes: false };
     let options = &options;
     let outcomes = crate::fleet::each(kube_args, &contexts, |kube| async move {
@@ -565,16 +559,7 @@ async fn fleet(args: &PruneArgs, kube_args: &KubeArgs, io: &mut Streams) -> Resu
         }
         warn_about_data(plan, Some((context, &command)), io);
     }
-    let failed: Vec<(&String, &String)> =
-        outcomes.iter().filter_map(|(c, o)| Some((c, o.as_ref().err()?))).collect();
-    match failed.first() {
-        Some((context, error)) => Err(Error::ContextsFailed {
-            failed: failed.len(),
-            total: outcomes.len(),
-            first: format!("{context}: {error}"),
-        }),
-        None => Ok(()),
-    }
+    crate::fleet::failures(outcomes.iter().map(|(c, o)| (c.as_str(), o.as_ref().err().map(String::as_str))))
 }
 
 /// One context's plan in a fleet document.

@@ -165,12 +165,7 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
 /// and a summary; a context that could not be read is an error row (entry), and makes the exit
 /// code 1 after everything else is written.
 async fn fleet(args: &Args, kube_args: &KubeArgs, io: &mut Streams) -> Result<()> {
-    let in_kubeconfig =
-        if args.all_contexts { crate::fleet::kubeconfig_contexts(kube_args)? } else { Vec::new() };
-    let contexts = fleet::contexts_to_query(&kube_args.context, args.all_contexts, &in_kubeconfig);
-    if contexts.is_empty() {
-        return Err(Error::Usage("--all-contexts: the kubeconfig has no contexts".to_owned()));
-    }
+    let contexts = crate::fleet::contexts(kube_args, args.all_contexts)?;
     let cluster_domain = &args.cluster_domain;
     let outcomes = crate::fleet::each(kube_args, &contexts, |kube| async move {
         let snapshot = fetch::snapshot_in(&kube, &Scope::All, EXTRAS).await?;
@@ -182,14 +177,7 @@ async fn fleet(args: &Args, kube_args: &KubeArgs, io: &mut Streams) -> Result<()
         outcomes.into_iter().map(|(context, outcome)| ContextResult { context, outcome }).collect();
     let summary = fleet::summarize(&results);
     rendered(render_fleet(&mut io.out, &results, &summary, args.output, Timestamp::now()))?;
-    match summary.per_context.iter().find_map(|c| Some((&c.context, c.error.as_ref()?))) {
-        Some((context, error)) => Err(Error::ContextsFailed {
-            failed: summary.failed,
-            total: summary.contexts,
-            first: format!("{context}: {error}"),
-        }),
-        None => Ok(()),
-    }
+    crate::fleet::failures(summary.per_context.iter().map(|c| (c.context.as_str(), c.error.as_deref())))
 }
 
 /// One StatefulSet of a fleet list, with the context it came from.
