@@ -22,6 +22,11 @@ pub enum Error {
     #[error("cannot load kubeconfig: {}", chain(.0))]
     Kubeconfig(#[source] kube::config::KubeconfigError),
 
+    /// The exec credential plugin of a context's user could not give a credential (a fleet
+    /// run, where it runs within a deadline of its own: `client::exec`).
+    #[error("the exec credential plugin {command}{} {why}", .context.as_ref().map(|c| format!(" of context {c}")).unwrap_or_default())]
+    ExecPlugin { context: Option<String>, command: String, why: String },
+
     /// A connection flag names what the kubeconfig does not have.
     #[error("cannot load kubeconfig: {0}")]
     ConfigFlag(String),

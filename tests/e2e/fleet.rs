@@ -82,7 +82,7 @@ async fn status_across_contexts_lists_each_with_its_context_and_a_dead_one_as_an
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.starts_with("error: 1 of 3 contexts could not be read (dead: "), "{stderr}");
     let fleet: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!((fleet["kind"].as_str(), fleet["schemaVersion"].as_str()), (Some("FleetStatus"), Some("v1")));
+    assert_eq!((fleet["kind"].as_str(), fleet["schemaVersion"].as_str()), (Some("FleetStatus"), Some("v2")));
     let mine = |context: &str, ns: &str| -> Vec<String> {
         fleet["items"]
             .as_array()

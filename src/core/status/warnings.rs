@@ -9,7 +9,10 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Node;
 use k8s_openapi::jiff::Timestamp;
 
-use super::{ClaimStatus, PodStatus, RevisionRole, StatefulSetStatus, Warning, WarningCode};
+use super::seen;
+use super::{
+    ClaimStatus, PodStatus, RevisionRole, StatefulSetStatus, StatusOptions, StrayPlace, Warning, WarningCode,
+};
 use crate::core::facts::{MaxUnavailableFinding, RECREATE};
 use crate::core::failures::{Blocker, blockers};
 use crate::core::names::{OrdinalRange, pod_name};
@@ -28,15 +31,21 @@ pub(super) fn warnings(
     snapshot: &Snapshot,
     nodes: Option<&HashMap<&str, &Node>>,
     unverified: &[String],
-    now: Timestamp,
+    options: &StatusOptions,
 ) -> Vec<Warning> {
+    let now = options.now;
+    let flags = &options.flags;
     let blockers = blockers(sts, &snapshot.pods, status.controller_failures.as_deref().unwrap_or_default());
     let families = [
         deletion_warnings(status),
         service_warnings(status),
+        seen::stray_warnings(status, sts, snapshot, flags),
         pod_warnings(status, nodes, &blockers, now),
+        seen::node_warnings(status, sts, snapshot, nodes, flags),
+        seen::availability_warnings(status, now),
+        seen::claim_owner_warnings(status, sts, snapshot, flags),
         dns_warnings(status),
-        controller_warnings(sts, snapshot, &blockers, now),
+        controller_warnings(status, sts, snapshot, &blockers, now),
         rollout_warnings(status, sts, &blockers),
         version_warnings(sts, snapshot),
         storage_warnings(status, unverified),
@@ -114,12 +123,14 @@ fn pod_warnings(
     let failing_for = |pod: &str| {
         blockers.iter().any(|b| matches!(b, Blocker::Failing(f) if f.pod.as_deref() == Some(pod)))
     };
+    // A stray holds the ordinal, or another pod its name: the stray warnings say why it is missing.
+    let explained = seen::explained_missing(status);
     for o in status.ordinals.iter().filter(|o| o.live) {
         let Some(pod) = &o.pod else {
             let missing = pod_name(name, o.ordinal);
             // A failure names it: ControllerFailing says what keeps the controller from creating
             // it. A StatefulSet being deleted creates nothing.
-            if !failing_for(&missing) && status.deletion.is_none() {
+            if !failing_for(&missing) && status.deletion.is_none() && !explained.contains(&missing) {
                 out.push((
                     WarningCode::PodMissing,
                     format!(
@@ -250,15 +261,28 @@ fn dns_warnings(status: &StatefulSetStatus) -> Found {
     vec![(WarningCode::NotReadyPodsUnresolvable, message)]
 }
 
-/// What keeps the controller from making progress: its failures, and pods it cannot update.
+/// What keeps the controller from making progress: its failures, and pods it cannot update. A
+/// failed create of a pod whose name another pod holds is said by `PodNameTaken`, with its cause.
 fn controller_warnings(
+    status: &StatefulSetStatus,
     sts: &StatefulSet,
     snapshot: &Snapshot,
     blockers: &[Blocker],
     now: Timestamp,
 ) -> Found {
+    let taken: Vec<&str> = status
+        .stray_pods
+        .iter()
+        .filter(|s| s.place == StrayPlace::NameTaken)
+        .map(|s| s.name.as_str())
+        .collect();
+    let explained = |b: &&Blocker| {
+        matches!(b, Blocker::Failing(f) if f.operation.starts_with("create Pod")
+            && f.pod.as_deref().is_some_and(|p| taken.contains(&p)))
+    };
     blockers
         .iter()
+        .filter(|b| !explained(b))
         .map(|b| {
             let code = match b {
                 Blocker::Failing(_) => WarningCode::ControllerFailing,
