@@ -17,6 +17,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use serde::Serialize;
 
+use super::advice::RunFlags;
 use super::facts::RECREATE;
 use super::names::{pod_ordinal, pvc_name};
 use super::objects::{
@@ -234,9 +235,15 @@ impl Blocker {
     /// remedy of an immutable-pod failure is to replace them), `outside` the pods outside the
     /// live ordinals (under a quota, they hold what the missing pods need).
     pub fn describe(&self, sts: &StatefulSet, pods: &[Pod], now: Timestamp) -> String {
+        self.describe_with(sts, pods, now, &RunFlags::default())
+    }
+
+    /// [`Blocker::describe`], its commands carrying the run's connection `flags`.
+    pub fn describe_with(&self, sts: &StatefulSet, pods: &[Pod], now: Timestamp, flags: &RunFlags) -> String {
         let name = sts.name_any();
         let namespace = sts.namespace().unwrap_or_default();
-        let delete = |pod: &str| format!("`kubectl delete pod {pod} -n {namespace}`");
+        let conn = flags.connection();
+        let delete = |pod: &str| format!("`kubectl delete pod {pod} -n {namespace}{conn}`");
         let lacking: Vec<String> = blockers(sts, pods, &[])
             .into_iter()
             .filter_map(|b| match b {
@@ -277,7 +284,7 @@ impl Blocker {
                             ),
                             _ => format!(
                                 "the ResourceQuota leaves no room: raise it or free pods \
-                                 (`kubectl describe resourcequota -n {namespace}`)"
+                                 (`kubectl describe resourcequota -n {namespace}{conn}`)"
                             ),
                         }
                     }
@@ -286,7 +293,7 @@ impl Blocker {
                         "its StatefulSetRecreateStrategy feature gate is off, so nothing of {name} is managed: turn \
                          the gate on, or switch spec.updateStrategy to RollingUpdate or OnDelete"
                     ),
-                    _ => format!("see `kubectl describe statefulset {name} -n {namespace}`"),
+                    _ => format!("see `kubectl describe statefulset {name} -n {namespace}{conn}`"),
                 };
                 format!(
                     "the StatefulSet controller fails to {} ({} time{}{when}): {}; {remedy}",

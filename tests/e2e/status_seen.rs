@@ -383,3 +383,26 @@ async fn a_pod_whose_volume_is_pinned_where_it_cannot_run_says_so_and_how_out() 
         let _ = volumes.delete(&volume, &DeleteParams::default()).await;
     }
 }
+
+/// The advice status gave before (here: the orphans' prune) carries the run's flags too, and
+/// runs as printed from a shell that has none of them.
+#[tokio::test]
+async fn older_advice_carries_the_runs_flags_and_runs_as_printed() {
+    let env = Env::new("status-advice-flags").await;
+    env.statefulset(&Sts::new("web", 2)).await;
+    env.scale("web", 1).await;
+    env.wait_ready("web", Duration::from_secs(60)).await;
+    let mut web = status(&env, "web");
+    wait_until(Duration::from_secs(30), || {
+        web = status(&env, "web");
+        std::future::ready(codes(&web).contains(&"OrphanedPvcs".to_owned()))
+    })
+    .await;
+    let message = warning(&web, "OrphanedPvcs");
+    let printed = commands(&message);
+    assert_eq!(printed, [format!("kubectl stateful pvc prune web {}", flags(&env))], "{message}");
+    // Without --yes and a terminal, a prune plans and deletes nothing.
+    let plan = run_as_printed(printed[0]);
+    assert!(plan.contains("data-web-1"), "{plan}");
+    assert_eq!(env.pvc_names().await, ["data-web-0", "data-web-1"]);
+}
