@@ -118,6 +118,20 @@ async fn stray_pods_are_what_the_controller_says_they_are() {
         .find(|s| s["namespace"] == env.ns.as_str() && s["name"] == "web")
         .unwrap();
     assert_eq!(listed["strayPods"], web["strayPods"]);
+    // rollout's preflight refuses for the same reason, before it changes anything.
+    let rollout = env
+        .plugin_with_flags()
+        .args(["rollout", "web", "--image", "app=example.invalid/app:v2", "--yes"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&rollout.stderr);
+    assert!(!rollout.status.success(), "{said}");
+    assert!(said.contains("web cannot be rolled out now: pod web-01 stands in web-1's place"), "{said}");
+    let image =
+        env.api::<StatefulSet>().get("web").await.unwrap().spec.unwrap().template.spec.unwrap().containers[0]
+            .image
+            .clone();
+    assert_eq!(image.as_deref(), Some("example.invalid/app:v1"), "nothing changed");
     run_as_printed(printed[0]);
     env.wait_ready("web", Duration::from_secs(60)).await;
     assert!(!controlled(&pod_opt(&env, "web-01").await.unwrap()), "released, still running");

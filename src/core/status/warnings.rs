@@ -294,12 +294,14 @@ fn controller_warnings(
     blockers
         .iter()
         .filter(|b| !explained(b))
-        .map(|b| {
+        .filter_map(|b| {
             let code = match b {
                 Blocker::Failing(_) => WarningCode::ControllerFailing,
                 Blocker::LacksClaims { .. } => WarningCode::PodMissingClaim,
+                // The stray warnings say these, with more of what status sees.
+                Blocker::Stray(_) => return None,
             };
-            (code, b.describe_with(sts, &snapshot.pods, now, flags))
+            Some((code, b.describe_with(sts, &snapshot.pods, now, flags)))
         })
         .collect()
 }
