@@ -103,13 +103,20 @@ pub struct ContextSummary {
     pub same_cluster_as: Option<String>,
 }
 
-/// A rollout that will not finish by itself: stalled (the forced-rollback trap among others), or
-/// a controller failing what it must do.
+/// A StatefulSet that will not become whole by itself: a rollout stalled (the forced-rollback
+/// trap among others), a controller failing what it must do (or kept from it: a stray in an
+/// ordinal's place, a pod holding an ordinal's name), or a pod that cannot start anywhere.
 pub fn stuck(status: &StatefulSetStatus) -> bool {
-    status
-        .warnings
-        .iter()
-        .any(|w| matches!(w.code, WarningCode::RolloutStalled | WarningCode::ControllerFailing))
+    status.warnings.iter().any(|w| {
+        matches!(
+            w.code,
+            WarningCode::RolloutStalled
+                | WarningCode::ControllerFailing
+                | WarningCode::StrayPodHoldsOrdinal
+                | WarningCode::PodNameTaken
+                | WarningCode::VolumeNodeUnavailable
+        )
+    })
 }
 
 /// For each of `results`, the context it reaches the same cluster as and that is counted
@@ -310,6 +317,21 @@ mod tests {
         );
         assert_eq!(summary.per_context[3].same_cluster_as.as_deref(), Some("prod"));
         assert_eq!(summary.per_context[3].statefulsets, 0);
+    }
+
+    #[test]
+    fn a_set_the_controller_cannot_make_whole_is_stuck() {
+        let mut status = statuses().remove(0);
+        assert!(!stuck(&status));
+        for code in
+            [WarningCode::StrayPodHoldsOrdinal, WarningCode::PodNameTaken, WarningCode::VolumeNodeUnavailable]
+        {
+            status.warnings = vec![crate::core::status::Warning { code, message: String::new() }];
+            assert!(stuck(&status), "{code:?}");
+        }
+        status.warnings =
+            vec![crate::core::status::Warning { code: WarningCode::StrayPod, message: String::new() }];
+        assert!(!stuck(&status), "a stray beside the set's own pod keeps nothing from happening");
     }
 
     #[test]
