@@ -4,6 +4,7 @@
 use std::io::{self, Write};
 
 use comfy_table::{Cell, Color};
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use serde::Serialize;
@@ -11,6 +12,7 @@ use serde::Serialize;
 use crate::client::{Kube, KubeArgs};
 use crate::core::facts::max_unavailable_matters;
 use crate::core::fleet::{self, ContextResult, FleetSummary};
+use crate::core::narrow;
 use crate::core::objects::{age, current_revision, selector, short_revision, update_revision};
 use crate::core::owners::{Manager, Owners};
 use crate::core::prune::describe_range;
@@ -376,11 +378,34 @@ async fn watch(
     let mut last: Option<StatefulSetStatus> = None;
     let mut on_screen: Option<OnScreen> = None;
     let mut classes = None;
+    let mut unwatched: Option<Unwatched> = None;
     loop {
         let Some(mut snapshot) = live.snapshot() else {
             io.say(format_args!("StatefulSet {}/{} was deleted", kube.namespace, sts.name_any()));
             return Ok(());
         };
+        // The controller's Warning events and the namespace's other pods are not watched (a
+        // watch of every pod of a busy namespace would wake on changes nothing here shows): read
+        // again at most every UNWATCHED_EVERY, the pods only while a live ordinal has no pod of
+        // the set (a pod the selector does not match may hold its name).
+        let unheld = narrow::unheld(&snapshot.statefulsets[0], &snapshot.pods);
+        if unwatched.as_ref().is_none_or(|u| u.at.elapsed() >= UNWATCHED_EVERY || u.unheld != unheld) {
+            let name = snapshot.statefulsets[0].name_any();
+            let events = fetch::optional_events(&kube.client, &scope, Some(&name), true).await?;
+            let pods =
+                if unheld { fetch::list::<Pod>(&kube.client, &scope, None).await? } else { Vec::new() };
+            unwatched = Some(Unwatched { at: std::time::Instant::now(), unheld, events, pods });
+        }
+        if let Some(u) = &unwatched {
+            snapshot.events.clone_from(&u.events);
+            let others: Vec<Pod> = u
+                .pods
+                .iter()
+                .filter(|p| !snapshot.pods.iter().any(|q| q.uid() == p.uid()))
+                .cloned()
+                .collect();
+            snapshot.pods.extend(others);
+        }
         let sts = &snapshot.statefulsets[0];
         let key = (
             current_revision(sts).map(str::to_owned),
@@ -432,11 +457,37 @@ async fn watch(
             on_screen = redraw.then_some(OnScreen { frame, size, whole_at });
             last = Some(model);
         }
+        // Time alone changes the model when a pod becomes available (minReadySeconds), and what
+        // is not watched is read again: wake for whichever comes first.
+        let now = Timestamp::now();
+        let available = last
+            .iter()
+            .flat_map(|m| &m.ordinals)
+            .filter_map(|o| o.pod.as_ref())
+            .filter(|p| p.ready && !p.available)
+            .filter_map(|p| p.available_at)
+            .map(|at| std::time::Duration::from_secs((at.as_second() - now.as_second()).max(0) as u64 + 1))
+            .min();
+        let wake = available.map_or(UNWATCHED_EVERY, |a| a.min(UNWATCHED_EVERY));
         tokio::select! {
             changed = live.settled(FRAME_SETTLE) => changed?,
+            () = tokio::time::sleep(wake) => {}
             () = crate::signal::interrupted() => return Ok(()),
         }
     }
+}
+
+/// How often `--watch` reads again what it does not watch: the StatefulSet's Warning events, and
+/// while a live ordinal has no pod of the set, the namespace's other pods.
+const UNWATCHED_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// What `--watch` last read of what it does not watch, and when.
+struct Unwatched {
+    at: std::time::Instant,
+    /// Whether a live ordinal had no pod of the set then (the other pods were read).
+    unheld: bool,
+    events: Option<Vec<k8s_openapi::api::core::v1::Event>>,
+    pods: Vec<Pod>,
 }
 
 /// Who applies the StatefulSet, then the managers of the fields this tool writes:

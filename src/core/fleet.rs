@@ -122,15 +122,23 @@ pub fn stuck(status: &StatefulSetStatus) -> bool {
 /// For each of `results`, the context it reaches the same cluster as and that is counted
 /// instead (the first in order whose read succeeded), or `None` when it is counted itself.
 pub fn counted_as(results: &[ContextResult]) -> Vec<Option<String>> {
-    results
-        .iter()
+    let read: Vec<(&str, bool, Option<&ClusterIdentity>)> =
+        results.iter().map(|r| (r.context.as_str(), r.outcome.is_ok(), r.cluster.as_ref())).collect();
+    same_cluster_as(&read)
+}
+
+/// For each context of a fleet run (its name, whether it was read, the cluster it reached when
+/// known), the earlier context that was read from the same cluster and is counted instead, or
+/// `None`: what any fleet view (status, a prune plan) needs to count each cluster once.
+pub fn same_cluster_as(read: &[(&str, bool, Option<&ClusterIdentity>)]) -> Vec<Option<String>> {
+    read.iter()
         .enumerate()
-        .map(|(i, r)| {
-            let cluster = r.cluster.as_ref().filter(|_| r.outcome.is_ok())?;
-            results[..i]
+        .map(|(i, (_, ok, cluster))| {
+            let cluster = cluster.filter(|_| *ok)?;
+            read[..i]
                 .iter()
-                .find(|earlier| earlier.outcome.is_ok() && earlier.cluster.as_ref() == Some(cluster))
-                .map(|earlier| earlier.context.clone())
+                .find(|(_, ok, earlier)| *ok && *earlier == Some(cluster))
+                .map(|(context, ..)| (*context).to_owned())
         })
         .collect()
 }

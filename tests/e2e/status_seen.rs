@@ -420,3 +420,66 @@ async fn older_advice_carries_the_runs_flags_and_runs_as_printed() {
     assert!(plan.contains("data-web-1"), "{plan}");
     assert_eq!(env.pvc_names().await, ["data-web-0", "data-web-1"]);
 }
+
+/// `--watch` sees what `status` sees, though it watches only the set's own pods: a pod of other
+/// labels holding a live ordinal's name (read while an ordinal has no pod), and the controller's
+/// failures (its events, read again every 10 s), never "Events are not readable".
+#[tokio::test]
+async fn watch_sees_a_pod_holding_an_ordinals_name() {
+    use tokio::io::AsyncBufReadExt;
+    let env = Env::new("status-watch-taken").await;
+    bare_pod(&env, "web-1", json!({"app": "backup"})).await;
+    env.statefulset(&Sts { wait: false, ..Sts::new("web", 2) }).await;
+    let mut child = env.spawn_plugin(&["status", "web", "--watch", "-o", "json"]).spawn().unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let line =
+            tokio::time::timeout_at(deadline, lines.next_line()).await.expect("a frame with PodNameTaken");
+        let frame: Value = serde_json::from_str(&line.unwrap().unwrap()).unwrap();
+        assert!(
+            frame["notes"].as_array().unwrap().iter().all(|n| !n.as_str().unwrap().contains("Events")),
+            "{frame:#}"
+        );
+        if codes(&frame).contains(&"PodNameTaken".to_owned()) {
+            assert_eq!(frame["strayPods"][0]["name"], "web-1");
+            break;
+        }
+    }
+    child.kill().await.unwrap();
+}
+
+/// A pod on a node that went down, its volume pinned to that node: status says a replacement
+/// could start nowhere else, and the way out it prints (deleting the claim too) works as printed
+/// (the claim goes once the pod is gone).
+#[tokio::test]
+async fn a_pod_on_a_down_node_whose_volume_is_pinned_there_says_where_a_replacement_could_start() {
+    let env = Env::new("status-pinned-down").await;
+    let node = env.own_nodes(1).await.remove(0);
+    let volume = pinned_claim(&env, "data-kv-0", &node).await;
+    env.statefulset(&Sts { pool: Some(env.ns.clone()), ..Sts::new("kv", 1) }).await;
+    env.node_down(&node).await;
+    let mut kv = status(&env, "kv");
+    wait_until(Duration::from_secs(90), || {
+        kv = status(&env, "kv");
+        std::future::ready(codes(&kv).contains(&"VolumeNodeUnavailable".to_owned()))
+    })
+    .await;
+    let message = warning(&kv, "VolumeNodeUnavailable");
+    assert!(
+        message.starts_with(&format!(
+            "a replacement of kv-0 could start nowhere but on {node}: its volume {volume} (PVC data-kv-0) is pinned to \
+             {node}, which is NotReady"
+        )),
+        "{message}"
+    );
+    let printed = commands(&message);
+    assert_eq!(printed.len(), 1, "{message}");
+    run_as_printed(printed[0]);
+    let claims = env.api::<PersistentVolumeClaim>();
+    let claim = claims.get("data-kv-0").await.unwrap();
+    assert!(claim.metadata.deletion_timestamp.is_some(), "being deleted, held while kv-0 uses it");
+    assert!(codes(&status(&env, "kv")).contains(&"PvcBeingDeleted".to_owned()));
+    let volumes: Api<PersistentVolume> = Api::all(env.client.clone());
+    let _ = volumes.delete(&volume, &DeleteParams::default()).await;
+}

@@ -457,6 +457,31 @@ pub(super) fn node_warnings(
             ));
             continue;
         }
+        // On a node that is down: a replacement (after `recover`, or once the node is deleted)
+        // could start only where the volume is pinned.
+        if shown.node_ready == Some(false) && !pinned.is_empty() {
+            let node = shown.node.as_deref().unwrap_or_default();
+            let claims: Vec<&str> = pinned.iter().map(|p| p.claim.as_str()).collect();
+            out.push((
+                WarningCode::VolumeNodeUnavailable,
+                format!(
+                    "a replacement of {} could start nowhere but on {node}: {}. Until {node} is back, a replacement \
+                     (after kubectl stateful recover) stays Pending; to start it elsewhere with an empty claim \
+                     instead, giving up the data on {node}, delete the claim too with `{}` (it goes once {} is gone)",
+                    shown.name,
+                    pinned.iter().map(describe).collect::<Vec<_>>().join("; "),
+                    flags.kubectl(
+                        namespace,
+                        &format!(
+                            "delete pvc {} --wait=false",
+                            claims.iter().map(|c| shell_word(c)).collect::<Vec<_>>().join(" ")
+                        )
+                    ),
+                    shown.name
+                ),
+            ));
+            continue;
+        }
         if shown.node.is_some() || pinned.is_empty() {
             continue;
         }
@@ -929,6 +954,37 @@ mod tests {
         // A node that can take it: nothing to say beyond not Ready.
         snap.nodes = Some(vec![labelled("node-0", "True"), labelled("node-7", "True")]);
         assert_eq!(codes(&build(&web, &snap, &options(created()))), [WarningCode::PodNotReady]);
+    }
+
+    #[test]
+    fn a_pod_on_a_down_node_with_a_pinned_volume_says_where_a_replacement_could_start() {
+        let web = sts("web", 1).templates(&["data"]).build();
+        let mut snap = snapshot(
+            &web,
+            vec![pod(&web, 0).node("node-7").build()],
+            vec![pvc("data-web-0").of(&web).build()],
+        );
+        snap.volumes = Some(vec![pinned("data-web-0", "node-7")]);
+        snap.nodes = Some(vec![labelled("node-0", "True"), labelled("node-7", "Unknown")]);
+        let status = build(&web, &snap, &options(created()));
+        assert_eq!(codes(&status), [WarningCode::PodOnNotReadyNode, WarningCode::VolumeNodeUnavailable]);
+        let message = warnings(&status, WarningCode::VolumeNodeUnavailable)[0].clone();
+        assert!(
+            message.starts_with(
+                "a replacement of web-0 could start nowhere but on node-7: its volume pv-data-web-0 (PVC data-web-0) \
+                 is pinned to node-7, which is NotReady"
+            ),
+            "{message}"
+        );
+        assert!(
+            message.contains(&format!("`kubectl -n default {K} delete pvc data-web-0 --wait=false`")),
+            "{message}"
+        );
+        // Another node the volume allows: nothing to add.
+        let mut anywhere = pinned("data-web-0", "node-7");
+        anywhere.spec.as_mut().unwrap().node_affinity = None;
+        snap.volumes = Some(vec![anywhere]);
+        assert_eq!(codes(&build(&web, &snap, &options(created()))), [WarningCode::PodOnNotReadyNode]);
     }
 
     #[test]
