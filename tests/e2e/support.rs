@@ -876,11 +876,12 @@ pub fn run_as_printed(command: &str) -> String {
         std::iter::once(bin).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
     )
     .unwrap();
-    let ran = std::process::Command::new("sh")
+    // Bounded: a printed command that hangs fails the test instead of holding up the suite.
+    let ran = std::process::Command::new("timeout")
         .env_remove("KUBECONFIG")
         .env("HOME", empty_home())
         .env("PATH", path)
-        .args(["-c", command])
+        .args(["120", "sh", "-c", command])
         .output()
         .unwrap();
     assert!(ran.status.success(), "{command}: {}", String::from_utf8_lossy(&ran.stderr));

@@ -497,7 +497,9 @@ pub(super) fn node_warnings(
                     shown.name,
                     p.claim,
                     p.volume,
-                    flags.kubectl(namespace, &format!("delete pvc {}", shell_word(&p.claim))),
+                    // Without waiting: the controller re-creates a claim of the same name at once,
+                    // which kubectl's wait for the old one can take for it.
+                    flags.kubectl(namespace, &format!("delete pvc {} --wait=false", shell_word(&p.claim))),
                     shown.name
                 );
                 uncordon.collect::<Vec<_>>().into_iter().chain(std::iter::once(fresh))
@@ -911,7 +913,10 @@ mod tests {
             ),
             "{message}"
         );
-        assert!(message.contains(&format!("`kubectl -n default {K} delete pvc data-web-2`")), "{message}");
+        assert!(
+            message.contains(&format!("`kubectl -n default {K} delete pvc data-web-2 --wait=false`")),
+            "{message}"
+        );
 
         // Pinned to a node that exists but is cordoned: uncordoning it is the first way out.
         let mut cordoned = labelled("node-7", "True");
