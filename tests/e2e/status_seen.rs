@@ -293,9 +293,15 @@ async fn a_pod_ready_but_not_yet_available_is_shown_as_the_controller_counts_it(
         "{message}"
     );
     assert!(message.contains("until then the controller creates no pod after it"), "{message}");
-    // The controller agrees: nothing available, and no web-1.
-    let sts = env.api::<StatefulSet>().get("web").await.unwrap().status.unwrap();
-    assert_eq!((sts.ready_replicas, sts.available_replicas), (Some(1), Some(0)));
+    // The controller agrees, once it has written what it saw: one Ready, nothing available, and
+    // no web-1.
+    let sets = env.api::<StatefulSet>();
+    wait_until(Duration::from_secs(30), || async {
+        sets.get("web").await.unwrap().status.and_then(|s| s.ready_replicas) == Some(1)
+    })
+    .await;
+    let sts = sets.get("web").await.unwrap().status.unwrap();
+    assert_eq!(sts.available_replicas.unwrap_or(0), 0);
     assert!(pod_opt(&env, "web-1").await.is_none());
     let table =
         String::from_utf8(env.plugin_with_flags().args(["status", "web"]).output().unwrap().stdout).unwrap();
