@@ -868,16 +868,7 @@ mod tests {
     }
 
     fn snapshot(sts: &StatefulSet, pods: Vec<Pod>, pvcs: Vec<PersistentVolumeClaim>) -> Snapshot {
-        let volumes = pvcs.iter().map(|p| pv(&p.name_any(), "Delete")).collect();
-        Snapshot {
-            statefulsets: vec![sts.clone()],
-            pods,
-            pvcs,
-            services: vec![service(&sts.name_any())],
-            volumes: Some(volumes),
-            nodes: Some(vec![node("node-0", "True"), node("node-down", "Unknown")]),
-            ..Default::default()
-        }
+        status_snapshot(sts, pods, pvcs)
     }
 
     fn codes(status: &StatefulSetStatus) -> Vec<WarningCode> {

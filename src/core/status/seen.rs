@@ -597,18 +597,24 @@ mod tests {
         StatusOptions { cluster_domain: "cluster.local".into(), now, flags: flags() }
     }
 
+    /// The fixtures' status snapshot, without the down node, with Events read.
     fn snapshot(sts: &StatefulSet, pods: Vec<Pod>, pvcs: Vec<PersistentVolumeClaim>) -> Snapshot {
-        let volumes = pvcs.iter().map(|p| pv(&p.name_any(), "Delete")).collect();
-        Snapshot {
-            statefulsets: vec![sts.clone()],
-            pods,
-            pvcs,
-            services: vec![service(&sts.name_any())],
-            volumes: Some(volumes),
-            nodes: Some(vec![node("node-0", "True")]),
-            events: Some(Vec::new()),
-            ..Default::default()
-        }
+        let mut snapshot = status_snapshot(sts, pods, pvcs);
+        snapshot.nodes = Some(vec![node("node-0", "True")]);
+        snapshot.events = Some(Vec::new());
+        snapshot
+    }
+
+    /// web (one template) whose pod web-0 is on node-7, its claim's volume pinned there.
+    fn pinned_on_node_7() -> (StatefulSet, Snapshot) {
+        let web = sts("web", 1).templates(&["data"]).build();
+        let mut snap = snapshot(
+            &web,
+            vec![pod(&web, 0).node("node-7").build()],
+            vec![pvc("data-web-0").of(&web).build()],
+        );
+        snap.volumes = Some(vec![pinned("data-web-0", "node-7")]);
+        (web, snap)
     }
 
     fn warnings(status: &StatefulSetStatus, code: WarningCode) -> Vec<String> {
@@ -963,13 +969,7 @@ mod tests {
 
     #[test]
     fn a_pod_on_a_down_node_with_a_pinned_volume_says_where_a_replacement_could_start() {
-        let web = sts("web", 1).templates(&["data"]).build();
-        let mut snap = snapshot(
-            &web,
-            vec![pod(&web, 0).node("node-7").build()],
-            vec![pvc("data-web-0").of(&web).build()],
-        );
-        snap.volumes = Some(vec![pinned("data-web-0", "node-7")]);
+        let (web, mut snap) = pinned_on_node_7();
         snap.nodes = Some(vec![labelled("node-0", "True"), labelled("node-7", "Unknown")]);
         let status = build(&web, &snap, &options(created()));
         assert_eq!(codes(&status), [WarningCode::PodOnNotReadyNode, WarningCode::VolumeNodeUnavailable]);
@@ -994,13 +994,7 @@ mod tests {
 
     #[test]
     fn a_pod_on_a_deleted_node_with_a_pinned_volume_says_the_replacement_cannot_start() {
-        let web = sts("web", 1).templates(&["data"]).build();
-        let mut snap = snapshot(
-            &web,
-            vec![pod(&web, 0).node("node-7").build()],
-            vec![pvc("data-web-0").of(&web).build()],
-        );
-        snap.volumes = Some(vec![pinned("data-web-0", "node-7")]);
+        let (web, snap) = pinned_on_node_7();
         let message =
             warnings(&build(&web, &snap, &options(created())), WarningCode::PodOnDeletedNode)[0].clone();
         assert!(
