@@ -18,6 +18,17 @@ fn status(env: &Env, name: &str) -> Value {
     json_of(&env.plugin_with_flags().args(["status", name, "-o", "json"]).output().unwrap())
 }
 
+/// `status NAME` once it raises `code` (the controllers act in their own time), within `timeout`.
+async fn status_with(env: &Env, name: &str, code: &str, timeout: Duration) -> Value {
+    let mut found = Value::Null;
+    wait_until(timeout, || {
+        found = status(env, name);
+        std::future::ready(codes(&found).iter().any(|c| c == code))
+    })
+    .await;
+    found
+}
+
 fn codes(status: &Value) -> Vec<String> {
     status["warnings"].as_array().unwrap().iter().map(|w| w["code"].as_str().unwrap().to_owned()).collect()
 }
@@ -78,12 +89,7 @@ async fn stray_pods_are_what_the_controller_says_they_are() {
     assert!(pod_opt(&env, "web-1").await.is_none(), "and never creates web-1");
 
     // web: web-01 holds ordinal 1.
-    let mut web = status(&env, "web");
-    wait_until(Duration::from_secs(30), || {
-        web = status(&env, "web");
-        std::future::ready(codes(&web).contains(&"StrayPodHoldsOrdinal".to_owned()))
-    })
-    .await;
+    let web = status_with(&env, "web", "StrayPodHoldsOrdinal", Duration::from_secs(30)).await;
     assert_eq!(
         web["strayPods"],
         json!([{"name": "web-01", "ordinal": 1, "place": "holdsOrdinal", "adopted": true, "controlledBy": null}])
@@ -139,12 +145,7 @@ async fn stray_pods_are_what_the_controller_says_they_are() {
     run_as_printed(printed[1]);
 
     // cache: cache-1 is someone else's pod.
-    let mut cache = status(&env, "cache");
-    wait_until(Duration::from_secs(30), || {
-        cache = status(&env, "cache");
-        std::future::ready(codes(&cache).contains(&"PodNameTaken".to_owned()))
-    })
-    .await;
+    let cache = status_with(&env, "cache", "PodNameTaken", Duration::from_secs(30)).await;
     assert_eq!(codes(&cache), ["PodNameTaken"], "neither PodMissing nor the failed create: {cache:#}");
     assert_eq!(cache["strayPods"][0]["place"], "nameTaken");
     let message = warning(&cache, "PodNameTaken");
@@ -364,12 +365,7 @@ async fn a_pod_whose_volume_is_pinned_where_it_cannot_run_says_so_and_how_out() 
     kubectl(&["cordon", &node]);
     env.statefulset(&Sts { wait: false, pool: Some(env.ns.clone()), ..Sts::new("db", 1) }).await;
 
-    let mut web = status(&env, "web");
-    wait_until(Duration::from_secs(60), || {
-        web = status(&env, "web");
-        std::future::ready(codes(&web).contains(&"VolumeNodeUnavailable".to_owned()))
-    })
-    .await;
+    let web = status_with(&env, "web", "VolumeNodeUnavailable", Duration::from_secs(60)).await;
     let message = warning(&web, "VolumeNodeUnavailable");
     assert!(
         message.starts_with(&format!(
@@ -386,12 +382,7 @@ async fn a_pod_whose_volume_is_pinned_where_it_cannot_run_says_so_and_how_out() 
     assert_ne!(before, after, "a new claim, provisioned where web-0 runs");
     assert_eq!(codes(&status(&env, "web")), Vec::<String>::new());
 
-    let mut db = status(&env, "db");
-    wait_until(Duration::from_secs(60), || {
-        db = status(&env, "db");
-        std::future::ready(codes(&db).contains(&"VolumeNodeUnavailable".to_owned()))
-    })
-    .await;
+    let db = status_with(&env, "db", "VolumeNodeUnavailable", Duration::from_secs(60)).await;
     let message = warning(&db, "VolumeNodeUnavailable");
     assert!(message.contains(&format!("is pinned to {node}, which is cordoned")), "{message}");
     let printed = commands(&message);
@@ -412,12 +403,7 @@ async fn older_advice_carries_the_runs_flags_and_runs_as_printed() {
     env.statefulset(&Sts::new("web", 2)).await;
     env.scale("web", 1).await;
     env.wait_ready("web", Duration::from_secs(60)).await;
-    let mut web = status(&env, "web");
-    wait_until(Duration::from_secs(30), || {
-        web = status(&env, "web");
-        std::future::ready(codes(&web).contains(&"OrphanedPvcs".to_owned()))
-    })
-    .await;
+    let web = status_with(&env, "web", "OrphanedPvcs", Duration::from_secs(30)).await;
     let message = warning(&web, "OrphanedPvcs");
     let printed = commands(&message);
     assert_eq!(printed, [format!("kubectl stateful pvc prune web {}", flags(&env))], "{message}");
@@ -465,12 +451,7 @@ async fn a_pod_on_a_down_node_whose_volume_is_pinned_there_says_where_a_replacem
     let volume = pinned_claim(&env, "data-kv-0", &node).await;
     env.statefulset(&Sts { pool: Some(env.ns.clone()), ..Sts::new("kv", 1) }).await;
     env.node_down(&node).await;
-    let mut kv = status(&env, "kv");
-    wait_until(Duration::from_secs(90), || {
-        kv = status(&env, "kv");
-        std::future::ready(codes(&kv).contains(&"VolumeNodeUnavailable".to_owned()))
-    })
-    .await;
+    let kv = status_with(&env, "kv", "VolumeNodeUnavailable", Duration::from_secs(90)).await;
     let message = warning(&kv, "VolumeNodeUnavailable");
     assert!(
         message.starts_with(&format!(
