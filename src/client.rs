@@ -14,9 +14,9 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::{ClusterResourceScope, NamespaceResourceScope};
 use kube::{Client, Config, Resource};
 
-use crate::cli::parse;
 use crate::error::{Error, Result};
 use crate::output::{Streams, log_line};
+use crate::parse;
 
 #[derive(Debug, Clone, Default, clap::Args)]
 #[command(next_help_heading = "Connection (as kubectl)")]

@@ -24,7 +24,7 @@ use crate::core::claims::claims_of;
 use crate::core::facts::{self, Honoured};
 use crate::core::narrow::{self, POD_NAME_LABEL};
 use crate::core::objects::{current_revision, selector, service_name, update_revision};
-use crate::core::snapshot::{Snapshot, VolumeSnapshots};
+use crate::core::reads::{Reads, VolumeSnapshots};
 use crate::core::status;
 use crate::core::volume_snapshots::{GROUP, VolumeSnapshot};
 use crate::error::{Error, Result, describe_kube_error};
@@ -166,7 +166,7 @@ async fn namespace_missing(kube: &Kube, namespace: &str) -> bool {
 /// When some claim lies outside the live ordinals, the namespace's other pods and
 /// StatefulSets are read too (two more LISTs): whether such a claim is an orphan depends on
 /// who mounts it and who else would (the rules of `core::orphans`, which `pvc prune` applies).
-pub async fn snapshot_of(kube: &Kube, sts: StatefulSet, extras: Extras) -> Result<Snapshot> {
+pub async fn reads_of(kube: &Kube, sts: StatefulSet, extras: Extras) -> Result<Reads> {
     let namespace = sts.metadata.namespace.clone().unwrap_or_else(|| kube.namespace.clone());
     let scope = Scope::Namespace(namespace.clone());
     let pod_selector = selector(&sts);
@@ -202,7 +202,7 @@ pub async fn snapshot_of(kube: &Kube, sts: StatefulSet, extras: Extras) -> Resul
     } else {
         (None, None)
     };
-    let mut snapshot = Snapshot {
+    let mut snapshot = Reads {
         statefulsets: vec![sts],
         pods,
         pvcs,
@@ -235,7 +235,7 @@ pub async fn snapshot_of(kube: &Kube, sts: StatefulSet, extras: Extras) -> Resul
 /// are (selected by the API server), plus every pod of the namespaces where some claim's fate
 /// depends on who mounts it ([`narrow::namespaces_needing_every_pod`]), reduced page by page
 /// to what the rules read when they belong to no StatefulSet.
-pub async fn snapshot_in(kube: &Kube, scope: &Scope, extras: Extras) -> Result<Snapshot> {
+pub async fn reads_in(kube: &Kube, scope: &Scope, extras: Extras) -> Result<Reads> {
     let client = &kube.client;
     let services =
         async { if extras.services { list::<Service>(client, scope, None).await } else { Ok(Vec::new()) } };
@@ -281,7 +281,7 @@ pub async fn snapshot_in(kube: &Kube, scope: &Scope, extras: Extras) -> Result<S
     let mut pods = pods;
     pods.retain(|p| !p.metadata.namespace.as_ref().is_some_and(|ns| needed.contains(ns)));
     pods.extend(every_pod);
-    let mut snapshot = Snapshot {
+    let mut snapshot = Reads {
         statefulsets,
         pods,
         pvcs,
@@ -306,7 +306,7 @@ pub async fn snapshot_in(kube: &Kube, scope: &Scope, extras: Extras) -> Result<S
 /// `None` when they may not be read or are not needed.
 pub async fn storage_classes_for(
     client: &Client,
-    snapshot: &Snapshot,
+    snapshot: &Reads,
     wanted: bool,
 ) -> Result<Option<Vec<StorageClass>>> {
     optional_cluster_list::<StorageClass>(client, wanted && status::wants_storage_classes(snapshot)).await

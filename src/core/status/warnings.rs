@@ -15,9 +15,9 @@ use crate::core::failures::{Blocker, blockers};
 use crate::core::names::{OrdinalRange, pod_name};
 use crate::core::objects::*;
 use crate::core::orphans::Keep;
+use crate::core::reads::Reads;
 use crate::core::resize::{Expansion, class_expansion};
 use crate::core::rollout::Journal;
-use crate::core::snapshot::Snapshot;
 
 type Found = Vec<(WarningCode, String)>;
 
@@ -25,7 +25,7 @@ type Found = Vec<(WarningCode, String)>;
 pub(super) fn warnings(
     status: &StatefulSetStatus,
     sts: &StatefulSet,
-    snapshot: &Snapshot,
+    snapshot: &Reads,
     nodes: Option<&HashMap<&str, &Node>>,
     unverified: &[String],
     now: Timestamp,
@@ -251,12 +251,7 @@ fn dns_warnings(status: &StatefulSetStatus) -> Found {
 }
 
 /// What keeps the controller from making progress: its failures, and pods it cannot update.
-fn controller_warnings(
-    sts: &StatefulSet,
-    snapshot: &Snapshot,
-    blockers: &[Blocker],
-    now: Timestamp,
-) -> Found {
+fn controller_warnings(sts: &StatefulSet, snapshot: &Reads, blockers: &[Blocker], now: Timestamp) -> Found {
     blockers
         .iter()
         .map(|b| {
@@ -490,7 +485,7 @@ fn rollout_warnings(status: &StatefulSetStatus, sts: &StatefulSet, blockers: &[B
 
 /// Where this server's version or feature gates change what the StatefulSet's spec means
 /// (facts read from the server, `core::facts`).
-fn version_warnings(sts: &StatefulSet, snapshot: &Snapshot) -> Found {
+fn version_warnings(sts: &StatefulSet, snapshot: &Reads) -> Found {
     match MaxUnavailableFinding::of(sts, snapshot.max_unavailable.as_ref()) {
         Some(finding @ MaxUnavailableFinding::Ignored { .. }) => {
             vec![(WarningCode::MaxUnavailableIgnored, finding.describe())]
@@ -562,7 +557,7 @@ fn storage_warnings(status: &StatefulSetStatus, unverified: &[String]) -> Found 
 /// `kubectl stateful pvc resize NAME --size TEMPLATE=SIZE` for the template's own size: that
 /// command refuses an unchanged size (a usage error), so the remedy is the claim's own patch,
 /// which is what the resizer acts on.
-fn resize_warnings(status: &StatefulSetStatus, snapshot: &Snapshot) -> Found {
+fn resize_warnings(status: &StatefulSetStatus, snapshot: &Reads) -> Found {
     let name = &status.name;
     let namespace = &status.namespace;
     let range = OrdinalRange { start: status.ordinals_start, replicas: status.replicas.desired };
@@ -725,7 +720,7 @@ fn resize_warnings(status: &StatefulSetStatus, snapshot: &Snapshot) -> Found {
 }
 
 /// The running pod of `namespace` that mounts `claim`, if any.
-fn mounted_by(snapshot: &Snapshot, namespace: &str, claim: &str) -> Option<String> {
+fn mounted_by(snapshot: &Reads, namespace: &str, claim: &str) -> Option<String> {
     snapshot
         .pods
         .iter()
