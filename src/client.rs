@@ -14,10 +14,10 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::{ClusterResourceScope, NamespaceResourceScope};
 use kube::{Client, Config, Resource};
 
-use crate::cli::parse;
 use crate::core::advice::RunFlags;
 use crate::error::{Error, Result};
 use crate::output::{Streams, log_line};
+use crate::parse;
 
 mod exec;
 

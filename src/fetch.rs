@@ -24,7 +24,7 @@ use crate::core::claims::claims_of;
 use crate::core::facts::{self, Honoured};
 use crate::core::narrow::{self, POD_NAME_LABEL};
 use crate::core::objects::{current_revision, owned_elsewhere, selector, service_name, update_revision};
-use crate::core::snapshot::{Snapshot, VolumeSnapshots};
+use crate::core::reads::{Reads, VolumeSnapshots};
 use crate::core::status;
 use crate::core::volume_snapshots::{GROUP, VolumeSnapshot};
 use crate::error::{Error, Result, describe_kube_error};
@@ -169,7 +169,7 @@ async fn namespace_missing(kube: &Kube, namespace: &str) -> bool {
 /// So they are when a live ordinal has no pod of the set (a pod its selector does not match may
 /// hold that pod's name, which keeps the controller from creating it: `core::members`), and
 /// when another object owns a live claim (another StatefulSet's pod may mount it too).
-pub async fn snapshot_of(kube: &Kube, sts: StatefulSet, extras: Extras) -> Result<Snapshot> {
+pub async fn reads_of(kube: &Kube, sts: StatefulSet, extras: Extras) -> Result<Reads> {
     let namespace = sts.metadata.namespace.clone().unwrap_or_else(|| kube.namespace.clone());
     let scope = Scope::Namespace(namespace.clone());
     let pod_selector = selector(&sts);
@@ -205,7 +205,7 @@ pub async fn snapshot_of(kube: &Kube, sts: StatefulSet, extras: Extras) -> Resul
     } else {
         (None, None)
     };
-    let mut snapshot = Snapshot {
+    let mut snapshot = Reads {
         statefulsets: vec![sts],
         pods,
         pvcs,
@@ -240,7 +240,7 @@ pub async fn snapshot_of(kube: &Kube, sts: StatefulSet, extras: Extras) -> Resul
 /// are (selected by the API server), plus every pod of the namespaces where some claim's fate
 /// depends on who mounts it ([`narrow::namespaces_needing_every_pod`]), reduced page by page
 /// to what the rules read when they belong to no StatefulSet.
-pub async fn snapshot_in(kube: &Kube, scope: &Scope, extras: Extras) -> Result<Snapshot> {
+pub async fn reads_in(kube: &Kube, scope: &Scope, extras: Extras) -> Result<Reads> {
     let client = &kube.client;
     let services =
         async { if extras.services { list::<Service>(client, scope, None).await } else { Ok(Vec::new()) } };
@@ -286,7 +286,7 @@ pub async fn snapshot_in(kube: &Kube, scope: &Scope, extras: Extras) -> Result<S
     let mut pods = pods;
     pods.retain(|p| !p.metadata.namespace.as_ref().is_some_and(|ns| needed.contains(ns)));
     pods.extend(every_pod);
-    let mut snapshot = Snapshot {
+    let mut snapshot = Reads {
         statefulsets,
         pods,
         pvcs,
@@ -311,7 +311,7 @@ pub async fn snapshot_in(kube: &Kube, scope: &Scope, extras: Extras) -> Result<S
 /// `None` when they may not be read or are not needed.
 pub async fn storage_classes_for(
     client: &Client,
-    snapshot: &Snapshot,
+    snapshot: &Reads,
     wanted: bool,
 ) -> Result<Option<Vec<StorageClass>>> {
     optional_cluster_list::<StorageClass>(client, wanted && status::wants_storage_classes(snapshot)).await

@@ -17,8 +17,10 @@ mod fetch;
 mod fleet;
 mod live;
 pub mod output;
+mod parse;
 mod signal;
 mod ui;
+mod volume_snapshots;
 
 use std::ffi::OsString;
 

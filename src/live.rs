@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 
 use crate::client::Kube;
 use crate::core::objects::{selector, service_name};
-use crate::core::snapshot::Snapshot;
+use crate::core::reads::Reads;
 use crate::error::{Error, Result};
 
 /// Which kinds besides the StatefulSet and its pods to keep current.
@@ -132,9 +132,9 @@ impl Live {
     }
 
     /// Everything watched, as the core's input; `None` once the StatefulSet is deleted.
-    pub fn snapshot(&self) -> Option<Snapshot> {
+    pub fn reads(&self) -> Option<Reads> {
         let sts = self.statefulset()?;
-        Some(Snapshot {
+        Some(Reads {
             statefulsets: vec![sts],
             pods: self.pods(),
             pvcs: self.claims.as_ref().map(cloned).unwrap_or_default(),
@@ -184,7 +184,7 @@ where
 }
 
 /// `timeout` from now; a timeout too large to add means "never" (about a century), not a panic.
-/// Durations are bounded at parse time (`cli::parse::MAX_DURATION`); this is the second fence.
+/// Durations are bounded at parse time (`parse::MAX_DURATION`); this is the second fence.
 pub fn deadline(timeout: std::time::Duration) -> tokio::time::Instant {
     const NEVER: std::time::Duration = std::time::Duration::from_secs(100 * 365 * 24 * 3600);
     let now = tokio::time::Instant::now();

@@ -12,6 +12,8 @@ use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::ResourceExt;
 use kube::api::{Api, ListParams, PartialObjectMeta};
 
+// The one edge back to the top of the tree, and an inherent one: the completion protocol
+// walks the whole command tree, as clap_complete does with `Cli::command()`.
 use crate::cli::Cli;
 use crate::client::KubeArgs;
 use crate::error::Result;

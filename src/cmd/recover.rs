@@ -44,7 +44,7 @@ Examples:
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// The pod, or with --ordinal the StatefulSet
-    #[arg(value_parser = crate::cli::parse::object_name)]
+    #[arg(value_parser = crate::parse::object_name)]
     pub target: String,
 
     /// Take TARGET as a StatefulSet and recover its pod with this ordinal
@@ -52,7 +52,7 @@ pub struct Args {
     pub ordinal: Option<i32>,
 
     /// How long the node must have been NotReady, with its Lease unrenewed
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::cli::parse::duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::parse::duration)]
     pub min_down: Duration,
 
     /// Cordon the node first, so it takes no pods if it comes back
@@ -68,7 +68,7 @@ pub struct Args {
     pub dry_run: bool,
 
     /// How long to wait for the replacement pod to be Ready
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::cli::parse::duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::parse::duration)]
     pub timeout: Duration,
 
     /// Output format (table and wide print the same)

@@ -9,13 +9,13 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 
-use super::pvc::{render_plan, render_result};
+use super::pvc::prune::{render_plan, render_result};
 use super::recover::{Recovery, Replacement, write_evidence};
 use super::version::{Version, render};
 use crate::core::fixtures::*;
 use crate::core::prune::{self, KeptClaim, PruneOptions, PrunePlan, PruneResult};
+use crate::core::reads::Reads;
 use crate::core::recover::{Evidence, Judgement, judge};
-use crate::core::snapshot::Snapshot;
 use crate::output::{OutputFormat, RECOVERY, write_document};
 
 /// `seconds` after the fixtures' objects were created.
@@ -48,7 +48,7 @@ fn pod_in_namespace(mut pod: Pod, namespace: &str) -> Pod {
 
 /// `web` (namespace default) scaled from 7 to 2, leaving a claim of every kind behind; with
 /// `two_namespaces`, also `db` in namespace `shop`, scaled from 3 to 1.
-fn prune_snapshot(two_namespaces: bool) -> (Snapshot, Vec<StatefulSet>) {
+fn prune_snapshot(two_namespaces: bool) -> (Reads, Vec<StatefulSet>) {
     let web = sts("web", 2).templates(&["data"]).build();
     let mut pvcs = vec![
         pvc("data-web-0").of(&web).build(),
@@ -76,13 +76,8 @@ fn prune_snapshot(two_namespaces: bool) -> (Snapshot, Vec<StatefulSet>) {
         pods.push(pod_in_namespace(pod(&db, 0).build(), "shop"));
         statefulsets.push(db);
     }
-    let snapshot = Snapshot {
-        statefulsets: statefulsets.clone(),
-        pods,
-        pvcs,
-        volumes: Some(volumes),
-        ..Snapshot::default()
-    };
+    let snapshot =
+        Reads { statefulsets: statefulsets.clone(), pods, pvcs, volumes: Some(volumes), ..Reads::default() };
     (snapshot, statefulsets)
 }
 
@@ -127,8 +122,7 @@ fn prune_plan_yaml_is_the_same_document() {
 #[test]
 fn prune_plan_empty() {
     let web = sts("web", 2).templates(&["data"]).build();
-    let snapshot =
-        Snapshot { statefulsets: vec![web.clone()], volumes: Some(Vec::new()), ..Snapshot::default() };
+    let snapshot = Reads { statefulsets: vec![web.clone()], volumes: Some(Vec::new()), ..Reads::default() };
     let plan = prune::plan(&snapshot, &[&web], &PruneOptions::default());
     insta::assert_snapshot!(rendered_plan(&plan, OutputFormat::Table, false));
 }

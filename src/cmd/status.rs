@@ -57,7 +57,7 @@ Examples:
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// The StatefulSet; without it, every StatefulSet in the namespace
-    #[arg(value_parser = crate::cli::parse::object_name)]
+    #[arg(value_parser = crate::parse::object_name)]
     pub name: Option<String>,
 
     /// List StatefulSets in all namespaces
@@ -74,7 +74,7 @@ pub struct Args {
 
     /// With -o dns, append :PORT to each name: a port number, or the name of a port of the
     /// governing Service (the port it reaches on the pods)
-    #[arg(long, value_name = "NAME|NUMBER", value_parser = crate::cli::parse::port)]
+    #[arg(long, value_name = "NAME|NUMBER", value_parser = crate::parse::port)]
     pub port: Option<PortSelector>,
 
     /// With -A, every context of the kubeconfig, as with --context repeated: one list with a
@@ -135,7 +135,7 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
         |now| StatusOptions { cluster_domain: args.cluster_domain.clone(), now, flags: kube.flags.clone() };
     let Some(name) = &args.name else {
         let scope = Scope::from_flags(args.all_namespaces, &kube);
-        let snapshot = fetch::snapshot_in(&kube, &scope, EXTRAS).await?;
+        let snapshot = fetch::reads_in(&kube, &scope, EXTRAS).await?;
         let now = Timestamp::now();
         let statuses = status::build_all(&snapshot, &options(now));
         if statuses.is_empty() && !args.output.is_machine() {
@@ -154,7 +154,7 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
     if args.watch {
         return watch(&kube, sts, &args, term, io).await;
     }
-    let snapshot = fetch::snapshot_of(&kube, sts, EXTRAS).await?;
+    let snapshot = fetch::reads_of(&kube, sts, EXTRAS).await?;
     let now = Timestamp::now();
     let model = status::build(&snapshot.statefulsets[0], &snapshot, &options(now));
     if args.output == OutputFormat::Dns {
@@ -171,7 +171,7 @@ async fn fleet(args: &Args, kube_args: &KubeArgs, io: &mut Streams) -> Result<()
     let contexts = crate::fleet::contexts(kube_args, args.all_contexts)?;
     let cluster_domain = &args.cluster_domain;
     let outcomes = crate::fleet::each_with_cluster(kube_args, &contexts, |kube| async move {
-        let snapshot = fetch::snapshot_in(&kube, &Scope::All, EXTRAS).await?;
+        let snapshot = fetch::reads_in(&kube, &Scope::All, EXTRAS).await?;
         let options = StatusOptions {
             cluster_domain: cluster_domain.clone(),
             now: Timestamp::now(),
@@ -361,7 +361,7 @@ async fn watch(
 ) -> Result<()> {
     // Watch the cluster-scoped kinds only if this user may read them at all.
     let extras = Extras { volumes: true, nodes: true, ..Extras::default() };
-    let probe = fetch::snapshot_of(kube, sts.clone(), extras).await?;
+    let probe = fetch::reads_of(kube, sts.clone(), extras).await?;
     let scope = Scope::Namespace(kube.namespace.clone());
     // The server's facts are read again only when what they answer changes: the revisions
     // compared, or whether maxUnavailable matters.
@@ -380,7 +380,7 @@ async fn watch(
     let mut classes = None;
     let mut unwatched: Option<Unwatched> = None;
     loop {
-        let Some(mut snapshot) = live.snapshot() else {
+        let Some(mut snapshot) = live.reads() else {
             io.say(format_args!("StatefulSet {}/{} was deleted", kube.namespace, sts.name_any()));
             return Ok(());
         };
@@ -971,7 +971,7 @@ fn write_orphans(w: &mut dyn Write, m: &StatefulSetStatus, wide: bool, now: Time
     write_table(w, t)
 }
 
-/// The list document: each item is a whole `StatefulSetStatus` document.
+/// The claims outside the live ordinals that `pvc prune` keeps, with why.
 fn write_kept(w: &mut dyn Write, m: &StatefulSetStatus, wide: bool, now: Timestamp) -> io::Result<()> {
     writeln!(w, "PVCs outside the live ordinals that `pvc prune` keeps:")?;
     let snapshots = wide && m.kept_pvcs.iter().any(|k| k.claim.snapshots.is_some());
@@ -997,6 +997,7 @@ fn write_kept(w: &mut dyn Write, m: &StatefulSetStatus, wide: bool, now: Timesta
     write_table(w, t)
 }
 
+/// The list document: each item is a whole `StatefulSetStatus` document.
 #[derive(Serialize)]
 struct StatusList<'a> {
     items: Vec<Document<'a, StatefulSetStatus>>,
@@ -1062,7 +1063,7 @@ fn list_row(s: &StatefulSetStatus, now: Timestamp) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::core::fixtures::*;
-    use crate::core::snapshot::{Snapshot, VolumeSnapshots};
+    use crate::core::reads::{Reads, VolumeSnapshots};
     use crate::core::status::dns::DnsRefusal;
     use crate::core::volume_snapshots::VolumeSnapshot;
 
@@ -1118,7 +1119,7 @@ mod tests {
                 .build()
             })
             .collect::<Vec<_>>();
-        let snapshot = Snapshot {
+        let snapshot = Reads {
             volumes: Some(pvcs.iter().map(|p| pv(&p.name_any(), "Delete")).collect()),
             statefulsets: vec![web.clone()],
             pods,

@@ -567,9 +567,9 @@ pub fn status_snapshot(
     sts: &StatefulSet,
     pods: Vec<Pod>,
     pvcs: Vec<PersistentVolumeClaim>,
-) -> super::snapshot::Snapshot {
+) -> super::reads::Reads {
     let volumes = pvcs.iter().map(|p| pv(&p.name_any(), "Delete")).collect();
-    super::snapshot::Snapshot {
+    super::reads::Reads {
         statefulsets: vec![sts.clone()],
         pods,
         pvcs,

@@ -229,7 +229,7 @@ pub fn contexts_to_query(asked: &[String], all: bool, in_kubeconfig: &[String]) 
 mod tests {
     use super::*;
     use crate::core::fixtures::*;
-    use crate::core::snapshot::Snapshot;
+    use crate::core::reads::Reads;
     use crate::core::status::{StatusOptions, build_all};
     use k8s_openapi::jiff::Timestamp;
 
@@ -243,7 +243,7 @@ mod tests {
             .chain(std::iter::once(pvc("data-db-0").of(&db).build()))
             .collect();
         let pods = (0..3).map(|o| pod(&web, o).build()).chain(std::iter::once(pod(&db, 0).build())).collect();
-        let snapshot = Snapshot {
+        let snapshot = Reads {
             volumes: Some(pvcs.iter().map(|p| pv(&kube::ResourceExt::name_any(p), "Delete")).collect()),
             statefulsets: vec![web, db],
             pods,

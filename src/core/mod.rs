@@ -14,11 +14,11 @@ pub mod orphans;
 pub mod owners;
 pub mod patches;
 pub mod prune;
+pub mod reads;
 pub mod recover;
 pub mod resize;
 pub mod restore;
 pub mod rollout;
-pub mod snapshot;
 pub mod status;
 pub mod volume_snapshots;
 

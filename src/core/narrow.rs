@@ -113,7 +113,7 @@ mod tests {
     use crate::core::fixtures::*;
     use crate::core::objects::{mounted_claims, owned_by, terminating};
     use crate::core::orphans::{Rules, Verdict};
-    use crate::core::snapshot::Snapshot;
+    use crate::core::reads::Reads;
 
     fn in_namespace(mut sts: StatefulSet, namespace: &str) -> StatefulSet {
         sts.metadata.namespace = Some(namespace.to_owned());
@@ -182,7 +182,7 @@ mod tests {
         let pvcs: Vec<_> = (0..4).map(|o| pvc(&format!("data-web-{o}")).of(&web).build()).collect();
         let mut pods: Vec<Pod> = (0..2).map(|o| pod(&web, o).build()).collect();
         pods.push(slim_pod(bare_pod("reader").mounting("data-web-3").build()));
-        let snapshot = Snapshot { statefulsets: vec![web.clone()], pods, pvcs, ..Default::default() };
+        let snapshot = Reads { statefulsets: vec![web.clone()], pods, pvcs, ..Default::default() };
         let verdicts: Vec<_> = Rules::new(&snapshot)
             .judge(&web, false)
             .into_iter()

@@ -17,7 +17,7 @@ use serde::Serialize;
 use super::claims::{Claim, Evidence, claims_of};
 use super::names::{OrdinalRange, pod_name};
 use super::objects::{mounted_claims, ordinal_range, pods_of, scaling_settled, terminating};
-use super::snapshot::Snapshot;
+use super::reads::Reads;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -58,7 +58,7 @@ pub struct Outside<'a> {
 
 /// The rules, indexed once per snapshot: who could claim each name, and who mounts what.
 pub struct Rules<'s> {
-    snapshot: &'s Snapshot,
+    snapshot: &'s Reads,
     /// (namespace, claim) -> StatefulSets that would mount it.
     claimants: HashMap<(String, String), Vec<String>>,
     /// (namespace, claim) -> a pod that mounts it.
@@ -66,7 +66,7 @@ pub struct Rules<'s> {
 }
 
 impl<'s> Rules<'s> {
-    pub fn new(snapshot: &'s Snapshot) -> Rules<'s> {
+    pub fn new(snapshot: &'s Reads) -> Rules<'s> {
         let mut claimants: HashMap<(String, String), Vec<String>> = HashMap::new();
         for sts in &snapshot.statefulsets {
             for claim in claims_of(sts, &snapshot.pvcs) {

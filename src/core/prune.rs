@@ -12,7 +12,7 @@ use super::names::OrdinalRange;
 use super::objects::*;
 use super::orphans::{Outside, Rules};
 pub use super::orphans::{Verdict, describe_range};
-use super::snapshot::Snapshot;
+use super::reads::Reads;
 use super::volume_snapshots::{self as vsnap, SnapshotClass, SnapshotRefusal};
 
 /// The VolumeSnapshot `pvc prune --snapshot` takes of a claim before deleting it.
@@ -36,7 +36,7 @@ pub struct PlannedSnapshot {
 /// The first claim that cannot be snapshotted, and why: the whole run is refused.
 pub fn plan_snapshots(
     plan: &mut PrunePlan,
-    snapshot: &Snapshot,
+    snapshot: &Reads,
     scope: &[&StatefulSet],
     classes: Option<&[SnapshotClass]>,
     explicit: Option<&str>,
@@ -148,7 +148,7 @@ pub struct PruneOptions {
 }
 
 /// Plans the prune of `scope` (StatefulSets of `snapshot`) against everything in `snapshot`.
-pub fn plan(snapshot: &Snapshot, scope: &[&StatefulSet], options: &PruneOptions) -> PrunePlan {
+pub fn plan(snapshot: &Reads, scope: &[&StatefulSet], options: &PruneOptions) -> PrunePlan {
     let volumes = snapshot.volumes_by_name();
     let mut candidates = Vec::new();
     let mut warnings = Vec::new();
@@ -240,7 +240,7 @@ pub fn changed_since_plan(planned: OrdinalRange, now: &StatefulSet, ordinal: i32
     ))
 }
 
-fn autoscalers_of<'s>(snapshot: &'s Snapshot, sts: &StatefulSet) -> impl Iterator<Item = String> + 's {
+fn autoscalers_of<'s>(snapshot: &'s Reads, sts: &StatefulSet) -> impl Iterator<Item = String> + 's {
     let namespace = sts.namespace();
     let name = sts.name_any();
     snapshot.autoscalers.iter().flatten().filter_map(move |hpa| {
@@ -470,9 +470,9 @@ mod tests {
         sts: Vec<StatefulSet>,
         pods: Vec<k8s_openapi::api::core::v1::Pod>,
         pvcs: Vec<PersistentVolumeClaim>,
-    ) -> Snapshot {
+    ) -> Reads {
         let volumes = pvcs.iter().map(|p| pv(&p.name_any(), "Delete")).collect();
-        Snapshot { statefulsets: sts, pods, pvcs, volumes: Some(volumes), ..Default::default() }
+        Reads { statefulsets: sts, pods, pvcs, volumes: Some(volumes), ..Default::default() }
     }
 
     #[test]

@@ -64,7 +64,7 @@ Examples:
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// The StatefulSet
-    #[arg(value_parser = crate::cli::parse::object_name)]
+    #[arg(value_parser = crate::parse::object_name)]
     pub name: String,
 
     /// A volumeClaimTemplate's new size, TEMPLATE=QUANTITY (repeatable)
@@ -88,7 +88,7 @@ pub struct Args {
     pub parallel: u16,
 
     /// How long to wait for each claim, pod restart and the adoption
-    #[arg(long, default_value = "5m", value_parser = crate::cli::parse::duration)]
+    #[arg(long, default_value = "5m", value_parser = crate::parse::duration)]
     pub timeout: Duration,
 
     /// Output format: the plan as a table, or as JSON/YAML; during a run, -o json gives NDJSON events

@@ -8,7 +8,6 @@ use k8s_openapi::api::storage::v1::StorageClass;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams, PostParams};
 
-use super::snapshots;
 use crate::access::{self, Permission};
 use crate::apply::FIELD_MANAGER;
 use crate::client::KubeArgs;
@@ -39,7 +38,7 @@ Examples:
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// The StatefulSet
-    #[arg(value_parser = crate::cli::parse::object_name)]
+    #[arg(value_parser = crate::parse::object_name)]
     pub name: String,
 
     /// The ordinal whose claim to create
@@ -47,11 +46,11 @@ pub struct Args {
     pub ordinal: i32,
 
     /// The VolumeSnapshot (in the StatefulSet's namespace)
-    #[arg(long = "from", value_name = "SNAPSHOT", value_parser = crate::cli::parse::object_name)]
+    #[arg(long = "from", value_name = "SNAPSHOT", value_parser = crate::parse::object_name)]
     pub from: String,
 
     /// The volumeClaimTemplate (needed when there are several)
-    #[arg(long, value_parser = crate::cli::parse::object_name)]
+    #[arg(long, value_parser = crate::parse::object_name)]
     pub template: Option<String>,
 
     /// Only print the claim that would be created
@@ -72,12 +71,12 @@ pub async fn run(args: Args, kube_args: &KubeArgs, _term: &Terminal, io: &mut St
     let claims = claims_api.list(&ListParams::default()).await.map_err(Error::kube("list PVCs"))?.items;
     let pod_exists =
         pods.get_opt(&pod_name(&args.name, args.ordinal)).await.map_err(Error::kube("read pod"))?.is_some();
-    let Some(snapshot) = snapshots::get_snapshot(&kube, &namespace, &args.from).await? else {
+    let Some(snapshot) = crate::volume_snapshots::get_snapshot(&kube, &namespace, &args.from).await? else {
         return Err(Error::NotFound { kind: "VolumeSnapshot", name: args.from.clone(), namespace });
     };
     // The content (cluster-scoped) may not be readable: the core then refuses, saying so.
     let content = match &snapshot.content {
-        Some(name) => snapshots::get_content(&kube, name).await.ok().flatten(),
+        Some(name) => crate::volume_snapshots::get_content(&kube, name).await.ok().flatten(),
         None => None,
     };
     let classes: Option<Vec<StorageClass>> =

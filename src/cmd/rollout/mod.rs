@@ -76,7 +76,7 @@ Examples:
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// The StatefulSet
-    #[arg(value_parser = crate::cli::parse::object_name)]
+    #[arg(value_parser = crate::parse::object_name)]
     pub name: String,
 
     /// Stage a new image for a container: CONTAINER=IMAGE (repeatable)
@@ -129,7 +129,7 @@ pub struct Args {
     pub gate_http_expect: Option<String>,
 
     /// How long one try of a gate may take
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = crate::cli::parse::duration, help_heading = "Gates")]
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = crate::parse::duration, help_heading = "Gates")]
     pub gate_timeout: Duration,
 
     /// Do not wait for PodDisruptionBudgets over the pods before releasing the next ones
@@ -164,11 +164,11 @@ pub struct Args {
     pub yes: bool,
 
     /// With --yes, how long to watch each finished step before the next (updated pods must stay Ready)
-    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = crate::cli::parse::duration)]
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = crate::parse::duration)]
     pub pause: Duration,
 
     /// How long each step may take before it fails
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::cli::parse::duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::parse::duration)]
     pub timeout: Duration,
 
     /// Output: text, or json for one event per line

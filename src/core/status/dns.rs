@@ -176,7 +176,7 @@ mod tests {
 
     use super::*;
     use crate::core::fixtures::*;
-    use crate::core::snapshot::Snapshot;
+    use crate::core::reads::Reads;
     use crate::core::status::{StatusOptions, build};
 
     /// `mongodb`, 3 replicas from ordinal `start`, in namespace `default`, governed by headless
@@ -193,7 +193,7 @@ mod tests {
         ]);
         let pods = (start..start + 3).map(|o| pod(&sts, o).build()).collect();
         let snapshot =
-            Snapshot { statefulsets: vec![sts.clone()], pods, services: vec![svc], ..Default::default() };
+            Reads { statefulsets: vec![sts.clone()], pods, services: vec![svc], ..Default::default() };
         build(
             &sts,
             &snapshot,
@@ -250,7 +250,7 @@ mod tests {
         let sts = sts("zk", 3).build();
         // zk-1 not created yet, zk-3 being scaled away.
         let pods = vec![pod(&sts, 0).build(), pod(&sts, 2).build(), pod(&sts, 3).build()];
-        let snapshot = Snapshot {
+        let snapshot = Reads {
             statefulsets: vec![sts.clone()],
             pods,
             services: vec![service("zk")],

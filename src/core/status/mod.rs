@@ -1,6 +1,6 @@
 //! The status model: one StatefulSet as its ordinals see it, pod → node → PVC → PV → DNS,
-//! with what looks wrong and what to do about it. Built from a [`Snapshot`], rendered by
-//! `cmd::status` in every output format.
+//! with what looks wrong and what to do about it. Built from what was read
+//! ([`Reads`](crate::core::reads::Reads)), rendered by `cmd::status` in every output format.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -24,8 +24,8 @@ use super::names::{OrdinalRange, parse_pvc_name, pod_name, pvc_name};
 use super::objects::*;
 use super::orphans::{Keep, Rules, Verdict};
 use super::owners::Owners;
+use super::reads::{Reads, VolumeSnapshots};
 use super::resize::{self, quantity, resize_condition, resize_status};
-use super::snapshot::{Snapshot, VolumeSnapshots};
 use snapshots::{DeletedClaimSnapshots, Snapshots};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -424,12 +424,12 @@ pub struct StatusOptions {
 }
 
 /// The status of one StatefulSet of `snapshot`.
-pub fn build(sts: &StatefulSet, snapshot: &Snapshot, options: &StatusOptions) -> StatefulSetStatus {
+pub fn build(sts: &StatefulSet, snapshot: &Reads, options: &StatusOptions) -> StatefulSetStatus {
     build_with(sts, snapshot, &Rules::new(snapshot), options)
 }
 
 /// The status of every StatefulSet in `snapshot`, in namespace/name order.
-pub fn build_all(snapshot: &Snapshot, options: &StatusOptions) -> Vec<StatefulSetStatus> {
+pub fn build_all(snapshot: &Reads, options: &StatusOptions) -> Vec<StatefulSetStatus> {
     let rules = Rules::new(snapshot);
     let mut statuses: Vec<_> =
         snapshot.statefulsets.iter().map(|sts| build_with(sts, snapshot, &rules, options)).collect();
@@ -439,7 +439,7 @@ pub fn build_all(snapshot: &Snapshot, options: &StatusOptions) -> Vec<StatefulSe
 
 fn build_with(
     sts: &StatefulSet,
-    snapshot: &Snapshot,
+    snapshot: &Reads,
     rules: &Rules,
     options: &StatusOptions,
 ) -> StatefulSetStatus {
@@ -669,7 +669,7 @@ fn current_revision_of_pods(sts: &StatefulSet, pods: &[(i32, &Pod)]) -> Option<S
 }
 
 /// Released PVs whose claimRef names a claim of `sts` that no longer exists.
-fn released_volumes(sts: &StatefulSet, snapshot: &Snapshot) -> Vec<ReleasedVolume> {
+fn released_volumes(sts: &StatefulSet, snapshot: &Reads) -> Vec<ReleasedVolume> {
     let name = sts.name_any();
     let namespace = sts.namespace();
     let templates = claim_templates(sts);
@@ -786,7 +786,7 @@ fn smaller_than(pvc: &PersistentVolumeClaim, size: Option<&str>) -> bool {
 /// Whether some claim of a StatefulSet in `snapshot` is smaller than its template or reports a
 /// resize condition: then the StorageClasses are worth reading, since whether and how it can
 /// grow (online, or only once no pod uses it) depends on its class.
-pub fn wants_storage_classes(snapshot: &Snapshot) -> bool {
+pub fn wants_storage_classes(snapshot: &Reads) -> bool {
     snapshot
         .statefulsets
         .iter()
@@ -820,7 +820,7 @@ fn missing_claim(template: &str, sts: &str, ordinal: i32, template_request: Opti
     }
 }
 
-fn service_status(sts: &StatefulSet, snapshot: &Snapshot) -> ServiceStatus {
+fn service_status(sts: &StatefulSet, snapshot: &Reads) -> ServiceStatus {
     let name = service_name(sts);
     let namespace = sts.namespace().unwrap_or_default();
     let service = name.and_then(|n| snapshot.service(&namespace, n));
@@ -867,7 +867,7 @@ mod tests {
         StatusOptions { cluster_domain: "cluster.local".into(), now: created(), flags: RunFlags::default() }
     }
 
-    fn snapshot(sts: &StatefulSet, pods: Vec<Pod>, pvcs: Vec<PersistentVolumeClaim>) -> Snapshot {
+    fn snapshot(sts: &StatefulSet, pods: Vec<Pod>, pvcs: Vec<PersistentVolumeClaim>) -> Reads {
         status_snapshot(sts, pods, pvcs)
     }
 

@@ -17,7 +17,7 @@ use crate::core::members::{Holder, Place, Stray, strays};
 use crate::core::names::pod_name;
 use crate::core::objects::*;
 use crate::core::prune::describe_range;
-use crate::core::snapshot::Snapshot;
+use crate::core::reads::Reads;
 
 type Found = Vec<(WarningCode, String)>;
 
@@ -46,7 +46,7 @@ fn ways_out(sts: &StatefulSet, pod: &str, namespace: &str, flags: &RunFlags) -> 
 pub(super) fn stray_warnings(
     status: &StatefulSetStatus,
     sts: &StatefulSet,
-    snapshot: &Snapshot,
+    snapshot: &Reads,
     flags: &RunFlags,
 ) -> Found {
     let name = &status.name;
@@ -179,7 +179,7 @@ pub(super) fn stray_warnings(
 pub(super) fn claim_owner_warnings(
     status: &StatefulSetStatus,
     sts: &StatefulSet,
-    snapshot: &Snapshot,
+    snapshot: &Reads,
     flags: &RunFlags,
 ) -> Found {
     let namespace = &status.namespace;
@@ -317,7 +317,7 @@ fn collides(
 }
 
 /// The pods of `namespace` that mount `claim` and have not finished, by name.
-fn mounted_by(snapshot: &Snapshot, namespace: &str, claim: &str) -> Vec<String> {
+fn mounted_by(snapshot: &Reads, namespace: &str, claim: &str) -> Vec<String> {
     let mut users: Vec<String> = snapshot
         .pods
         .iter()
@@ -363,7 +363,7 @@ struct Pinned {
 
 /// The volumes of `pod`'s claims (`claims`, the claim names) whose node affinity no node that
 /// can take the pod satisfies; empty when Nodes or PersistentVolumes could not be read.
-fn pinned(pod: &Pod, claims: &[(String, Option<String>)], snapshot: &Snapshot) -> Vec<Pinned> {
+fn pinned(pod: &Pod, claims: &[(String, Option<String>)], snapshot: &Reads) -> Vec<Pinned> {
     let (Some(nodes), Some(volumes)) = (snapshot.nodes.as_ref(), snapshot.volumes_by_name()) else {
         return Vec::new();
     };
@@ -418,7 +418,7 @@ fn pinned(pod: &Pod, claims: &[(String, Option<String>)], snapshot: &Snapshot) -
 pub(super) fn node_warnings(
     status: &StatefulSetStatus,
     sts: &StatefulSet,
-    snapshot: &Snapshot,
+    snapshot: &Reads,
     nodes: Option<&HashMap<&str, &Node>>,
     flags: &RunFlags,
 ) -> Found {
@@ -584,7 +584,7 @@ mod tests {
     use super::super::{StatefulSetStatus, StatusOptions, StrayPlace, WarningCode, build};
     use crate::core::advice::RunFlags;
     use crate::core::fixtures::*;
-    use crate::core::snapshot::Snapshot;
+    use crate::core::reads::Reads;
     use k8s_openapi::api::apps::v1::StatefulSet;
     use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
     use kube::ResourceExt;
@@ -598,7 +598,7 @@ mod tests {
     }
 
     /// The fixtures' status snapshot, without the down node, with Events read.
-    fn snapshot(sts: &StatefulSet, pods: Vec<Pod>, pvcs: Vec<PersistentVolumeClaim>) -> Snapshot {
+    fn snapshot(sts: &StatefulSet, pods: Vec<Pod>, pvcs: Vec<PersistentVolumeClaim>) -> Reads {
         let mut snapshot = status_snapshot(sts, pods, pvcs);
         snapshot.nodes = Some(vec![node("node-0", "True")]);
         snapshot.events = Some(Vec::new());
@@ -606,7 +606,7 @@ mod tests {
     }
 
     /// web (one template) whose pod web-0 is on node-7, its claim's volume pinned there.
-    fn pinned_on_node_7() -> (StatefulSet, Snapshot) {
+    fn pinned_on_node_7() -> (StatefulSet, Reads) {
         let web = sts("web", 1).templates(&["data"]).build();
         let mut snap = snapshot(
             &web,

@@ -126,7 +126,7 @@ pub fn attach(status: &mut StatefulSetStatus, templates: &[&str], snapshots: &[V
 mod tests {
     use super::*;
     use crate::core::fixtures::*;
-    use crate::core::snapshot::{Snapshot, VolumeSnapshots};
+    use crate::core::reads::{Reads, VolumeSnapshots};
     use crate::core::status::{StatusOptions, build};
     use kube::ResourceExt;
 
@@ -156,7 +156,7 @@ mod tests {
         let pods = vec![pod(&web, 0).build(), pod(&web, 1).build()];
         let pvcs: Vec<_> =
             (0..3).map(|o| pvc(&format!("data-web-{o}")).labels(&[("app", "web")]).build()).collect();
-        let snapshot = Snapshot {
+        let snapshot = Reads {
             volumes: Some(pvcs.iter().map(|p| pv(&p.name_any(), "Delete")).collect()),
             statefulsets: vec![web.clone()],
             pods,

@@ -19,9 +19,9 @@ use crate::core::failures::{Blocker, blockers};
 use crate::core::names::{OrdinalRange, pod_name};
 use crate::core::objects::*;
 use crate::core::orphans::Keep;
+use crate::core::reads::Reads;
 use crate::core::resize::{Expansion, class_expansion};
 use crate::core::rollout::Journal;
-use crate::core::snapshot::Snapshot;
 
 type Found = Vec<(WarningCode, String)>;
 
@@ -35,7 +35,7 @@ fn on(namespace: &str, flags: &RunFlags) -> String {
 pub(super) fn warnings(
     status: &StatefulSetStatus,
     sts: &StatefulSet,
-    snapshot: &Snapshot,
+    snapshot: &Reads,
     nodes: Option<&HashMap<&str, &Node>>,
     unverified: &[String],
     options: &StatusOptions,
@@ -276,7 +276,7 @@ fn dns_warnings(status: &StatefulSetStatus, flags: &RunFlags) -> Found {
 fn controller_warnings(
     status: &StatefulSetStatus,
     sts: &StatefulSet,
-    snapshot: &Snapshot,
+    snapshot: &Reads,
     blockers: &[Blocker],
     now: Timestamp,
     flags: &RunFlags,
@@ -539,7 +539,7 @@ fn rollout_warnings(
 
 /// Where this server's version or feature gates change what the StatefulSet's spec means
 /// (facts read from the server, `core::facts`).
-fn version_warnings(sts: &StatefulSet, snapshot: &Snapshot) -> Found {
+fn version_warnings(sts: &StatefulSet, snapshot: &Reads) -> Found {
     match MaxUnavailableFinding::of(sts, snapshot.max_unavailable.as_ref()) {
         Some(finding @ MaxUnavailableFinding::Ignored { .. }) => {
             vec![(WarningCode::MaxUnavailableIgnored, finding.describe())]
@@ -613,7 +613,7 @@ fn storage_warnings(status: &StatefulSetStatus, unverified: &[String], flags: &R
 /// `kubectl stateful pvc resize NAME --size TEMPLATE=SIZE` for the template's own size: that
 /// command refuses an unchanged size (a usage error), so the remedy is the claim's own patch,
 /// which is what the resizer acts on.
-fn resize_warnings(status: &StatefulSetStatus, snapshot: &Snapshot, flags: &RunFlags) -> Found {
+fn resize_warnings(status: &StatefulSetStatus, snapshot: &Reads, flags: &RunFlags) -> Found {
     let name = &status.name;
     let namespace = &status.namespace;
     let conn = flags.connection();
@@ -777,7 +777,7 @@ fn resize_warnings(status: &StatefulSetStatus, snapshot: &Snapshot, flags: &RunF
 }
 
 /// The running pod of `namespace` that mounts `claim`, if any.
-fn mounted_by(snapshot: &Snapshot, namespace: &str, claim: &str) -> Option<String> {
+fn mounted_by(snapshot: &Reads, namespace: &str, claim: &str) -> Option<String> {
     snapshot
         .pods
         .iter()

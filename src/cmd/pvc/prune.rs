@@ -26,11 +26,7 @@ use crate::output::{
 use crate::ui::Terminal;
 use serde::Serialize;
 
-pub mod resize;
-pub mod restore;
-pub mod snapshots;
-
-pub const PRUNE_LONG_ABOUT: &str = "\
+pub const LONG_ABOUT: &str = "\
 Delete PVCs that a StatefulSet's scale-down left behind, only when that is provably safe.
 
 A PVC is a candidate when its name is exactly <template>-<statefulset>-<ordinal> for one of the
@@ -50,30 +46,17 @@ snapshot must become readyToUse within --snapshot-timeout and its VolumeSnapshot
 deletionPolicy is set to Retain before the claim is deleted. A snapshot that fails or times out
 keeps its claim (exit 3). `kubectl stateful pvc restore` brings one back into its ordinal.";
 
-pub const PRUNE_EXAMPLES: &str = "\
+pub const EXAMPLES: &str = "\
 Examples:
   kubectl stateful pvc prune web                    # the plan; on a terminal, then a prompt
   kubectl stateful pvc prune web --yes --retain-volumes
   kubectl stateful pvc prune web --snapshot --yes   # a ready, Retain snapshot of each claim first
   kubectl stateful pvc prune -A -o json             # every namespace, as JSON, nothing deleted";
 
-#[derive(Debug, Clone, clap::Subcommand)]
-pub enum Command {
-    /// Delete PVCs left behind by scale-down, only when provably safe (dry run by default)
-    #[command(long_about = PRUNE_LONG_ABOUT, after_help = PRUNE_EXAMPLES)]
-    Prune(PruneArgs),
-    /// Grow a StatefulSet's volumes: every PVC of a volumeClaimTemplate, then the template itself
-    #[command(long_about = resize::LONG_ABOUT, after_help = resize::EXAMPLES)]
-    Resize(resize::Args),
-    /// Create an ordinal's claim from a VolumeSnapshot, for the next scale-up to adopt
-    #[command(long_about = restore::LONG_ABOUT, after_help = restore::EXAMPLES)]
-    Restore(restore::Args),
-}
-
 #[derive(Debug, Clone, clap::Args)]
 pub struct PruneArgs {
     /// The StatefulSet; without it, every StatefulSet in the namespace
-    #[arg(value_parser = crate::cli::parse::object_name)]
+    #[arg(value_parser = crate::parse::object_name)]
     pub name: Option<String>,
 
     /// Every StatefulSet in every namespace
@@ -106,11 +89,11 @@ pub struct PruneArgs {
     pub snapshot: bool,
 
     /// The VolumeSnapshotClass to use (default: the one default class of the volume's driver)
-    #[arg(long, requires = "snapshot", value_parser = crate::cli::parse::object_name)]
+    #[arg(long, requires = "snapshot", value_parser = crate::parse::object_name)]
     pub snapshot_class: Option<String>,
 
     /// How long to wait for each snapshot to become ready
-    #[arg(long, default_value = "5m", requires = "snapshot", value_parser = crate::cli::parse::duration)]
+    #[arg(long, default_value = "5m", requires = "snapshot", value_parser = crate::parse::duration)]
     pub snapshot_timeout: std::time::Duration,
 
     /// Output format
@@ -118,19 +101,14 @@ pub struct PruneArgs {
     pub output: OutputFormat,
 }
 
-pub async fn run(command: Command, kube_args: &KubeArgs, term: &Terminal, io: &mut Streams) -> Result<()> {
-    let args = match command {
-        Command::Prune(args) => args,
-        Command::Resize(args) => return resize::run(args, kube_args, term, io).await,
-        Command::Restore(args) => return restore::run(args, kube_args, term, io).await,
-    };
+pub async fn run(args: PruneArgs, kube_args: &KubeArgs, term: &Terminal, io: &mut Streams) -> Result<()> {
     if args.all_namespaces && (args.all_contexts || kube_args.context.len() > 1) {
         return fleet(&args, kube_args, io).await;
     }
     let kube = kube_args.connect().await?;
     let extras = Extras { volumes: true, autoscalers: true, ..Extras::default() };
     // Even for one StatefulSet the whole namespace is read: claims of look-alikes matter too.
-    let snapshot = fetch::snapshot_in(&kube, &Scope::from_flags(args.all_namespaces, &kube), extras).await?;
+    let snapshot = fetch::reads_in(&kube, &Scope::from_flags(args.all_namespaces, &kube), extras).await?;
     let scope: Vec<&StatefulSet> = match &args.name {
         Some(name) => match snapshot.statefulsets.iter().find(|s| s.name_any() == *name) {
             Some(sts) => vec![sts],
@@ -157,7 +135,11 @@ pub async fn run(command: Command, kube_args: &KubeArgs, term: &Terminal, io: &m
     let mut plan = prune::plan(&snapshot, &scope, &options);
     let now = Timestamp::now();
     if args.snapshot {
-        let classes = if plan.to_prune().next().is_some() { snapshots::classes(&kube).await? } else { None };
+        let classes = if plan.to_prune().next().is_some() {
+            crate::volume_snapshots::classes(&kube).await?
+        } else {
+            None
+        };
         prune::plan_snapshots(
             &mut plan,
             &snapshot,
@@ -396,7 +378,7 @@ impl Pruner<'_, '_> {
                 continue;
             }
             if let Some(planned) = &candidate.snapshot {
-                match snapshots::take(
+                match crate::volume_snapshots::take(
                     self.kube,
                     candidate,
                     planned,
@@ -537,7 +519,7 @@ async fn fleet(args: &PruneArgs, kube_args: &KubeArgs, io: &mut Streams) -> Resu
     let options = &options;
     let outcomes = crate::fleet::each(kube_args, &contexts, |kube| async move {
         let extras = Extras { volumes: true, autoscalers: true, ..Extras::default() };
-        let snapshot = fetch::snapshot_in(&kube, &Scope::All, extras).await?;
+        let snapshot = fetch::reads_in(&kube, &Scope::All, extras).await?;
         let scope: Vec<&StatefulSet> = snapshot.statefulsets.iter().collect();
         Ok(prune::plan(&snapshot, &scope, options))
     })

@@ -1,5 +1,5 @@
-//! Everything the commands read from the API server for one namespace (or all of them), as
-//! plain data. The shell fills it with one LIST per kind; the core only reads it.
+//! What was read: everything the commands read from the API server for one namespace (or all
+//! of them), as plain data. The shell fills it with one LIST per kind; the core only reads it.
 
 use std::collections::HashMap;
 
@@ -15,7 +15,7 @@ use super::facts::Honoured;
 use super::volume_snapshots::VolumeSnapshot;
 
 #[derive(Debug, Clone, Default)]
-pub struct Snapshot {
+pub struct Reads {
     pub statefulsets: Vec<StatefulSet>,
     pub pods: Vec<Pod>,
     pub pvcs: Vec<PersistentVolumeClaim>,
@@ -56,7 +56,7 @@ pub enum VolumeSnapshots {
     Read(Vec<VolumeSnapshot>),
 }
 
-impl Snapshot {
+impl Reads {
     pub fn service(&self, namespace: &str, name: &str) -> Option<&Service> {
         self.services
             .iter()
