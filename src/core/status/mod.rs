@@ -11,6 +11,7 @@ use kube::ResourceExt;
 use serde::Serialize;
 
 pub mod dns;
+pub mod quorum;
 mod seen;
 pub mod snapshots;
 mod warnings;
@@ -69,6 +70,10 @@ pub struct StatefulSetStatus {
     /// named like a live ordinal's pod that it does not take.
     pub stray_pods: Vec<StrayPodStatus>,
     pub warnings: Vec<Warning>,
+    /// The quorum and topology audit (`core::status::quorum`): the majority it must keep, the
+    /// members down, the PodDisruptionBudgets over its pods, its spread over nodes and zones,
+    /// and findings; `null` at 0 replicas.
+    pub quorum: Option<quorum::QuorumStatus>,
     /// What could not be read, and so is shown as unknown.
     pub notes: Vec<String>,
 }
@@ -603,9 +608,11 @@ fn build_with(
         controller_failures,
         stray_pods: members::strays(sts, &snapshot.pods).iter().map(StrayPodStatus::from).collect(),
         warnings: Vec::new(),
+        quorum: None,
         notes: Vec::new(),
     };
     status.warnings = warnings::warnings(&status, sts, snapshot, nodes.as_ref(), &unverified, options);
+    status.quorum = quorum::audit(&status, sts, snapshot, &options.flags);
     match &snapshot.volume_snapshots {
         VolumeSnapshots::Read(items) => snapshots::attach(&mut status, &templates, items),
         VolumeSnapshots::Forbidden => status.notes.push(
@@ -629,6 +636,11 @@ fn build_with(
         MaxUnavailableFinding::of(sts, snapshot.max_unavailable.as_ref())
     {
         status.notes.push(format!("whether this server honours maxUnavailable is unknown: {reason}"));
+    }
+    if snapshot.budgets.is_none() && status.quorum.is_some() {
+        status.notes.push(
+            "PodDisruptionBudgets are not readable with these credentials: the quorum audit cannot judge them".to_owned(),
+        );
     }
     if snapshot.events.is_none() {
         status.notes.push(
