@@ -16,6 +16,7 @@ mod gitops;
 mod hostile;
 mod ondelete;
 mod prune;
+mod quorum;
 mod recover;
 mod resize;
 mod rollout;
