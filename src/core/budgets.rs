@@ -192,15 +192,17 @@ impl Cover<'_> {
         Rule::of(self.pdb)
     }
 
-    /// The pods the budget counts: its status's `expectedPods` when current, else what the
-    /// controller would count for this set alone (its replicas for a rule counted from the
-    /// scale, the members selected for an integer `minAvailable`).
+    /// The pods the budget counts once every member has its pod: what the controller counts
+    /// for this set alone (its replicas for a rule counted from the scale, the members selected
+    /// for an integer `minAvailable`), or its status's `expectedPods` when that is more (it
+    /// selects other pods too). Not the status alone: for an integer `minAvailable` it counts
+    /// the pods that exist, one fewer while a member is re-created.
     pub fn expected(&self, replicas: i32) -> i32 {
-        match (numbers(self.pdb), self.rule()) {
-            (Some(n), _) if n.expected_pods > 0 => n.expected_pods,
-            (_, Rule::MinAvailable(Amount::Count(_))) => self.ordinals.len() as i32,
+        let own = match self.rule() {
+            Rule::MinAvailable(Amount::Count(_)) => self.ordinals.len() as i32,
             _ => replicas,
-        }
+        };
+        numbers(self.pdb).map_or(own, |n| n.expected_pods.max(own))
     }
 
     /// How many of this set's members it lets go down at once when every pod it counts is
@@ -407,7 +409,10 @@ mod tests {
         // A stale status is not used.
         let mut stale = counted(6, 8, 2, 8);
         stale["observedGeneration"] = json!(0);
-        assert_eq!(tolerated(json!({"minAvailable": 2}), Some(stale)), (3, false));
+        assert_eq!(tolerated(json!({"minAvailable": 5}), Some(stale)), (0, true));
+        // While a member is re-created the controller counts one pod fewer: minAvailable 4 of
+        // 5 still lets one go once it is back.
+        assert_eq!(tolerated(json!({"minAvailable": 4}), Some(counted(0, 4, 4, 4))), (1, false));
     }
 
     #[test]
