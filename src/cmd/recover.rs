@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod};
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::{Api, Patch};
@@ -17,12 +17,12 @@ use crate::access::{self, Permission};
 use crate::apply::{Deleted, Exact, delete_exact, patch_params};
 use crate::client::{Kube, KubeArgs};
 use crate::core::names::pod_name;
-use crate::core::objects::{mounted_claims, node_name, pod_ready, terminating};
-use crate::core::recover::{Evidence, Judgement, judge};
+use crate::core::objects::{mounted_claims, node_name, pod_ready, pvc_volume, terminating};
+use crate::core::recover::{Evidence, Judgement, PinnedVolume, judge, pinned_volumes};
 use crate::error::{Error, Result};
 use crate::fetch;
 use crate::live::{Kinds, Live};
-use crate::output::{OutputFormat, RECOVERY, Streams, rendered, write_document};
+use crate::output::{OutputFormat, RECOVERY, Streams, rendered, shell_word, write_document};
 use crate::ui::Terminal;
 
 pub const LONG_ABOUT: &str = "\
@@ -115,10 +115,12 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
         None => (None, None),
     };
     let min_down = i64::try_from(args.min_down.as_secs()).unwrap_or(i64::MAX);
-    let (evidence, reasons) = match judge(&pod, node.as_ref(), lease.as_ref(), min_down, Timestamp::now()) {
-        Judgement::Gone(evidence) => (evidence, Vec::new()),
-        Judgement::Alive(evidence, reasons) => (evidence, reasons),
-    };
+    let (pinned, replaced_claims) = pinned(&kube, &pod, node.as_ref()).await?;
+    let (evidence, reasons) =
+        match judge(&pod, node.as_ref(), lease.as_ref(), &pinned, min_down, Timestamp::now()) {
+            Judgement::Gone(evidence) => (evidence, Vec::new()),
+            Judgement::Alive(evidence, reasons) => (evidence, reasons),
+        };
     let mut recovery = Recovery {
         namespace: kube.namespace.clone(),
         stateful_set: sts.name_any(),
@@ -134,9 +136,10 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
     if !recovery.reasons.is_empty() {
         finish(io, &args, &recovery)?;
         return Err(Error::Refused(format!(
-            "refusing to force-delete {}: {}; nothing was changed",
+            "refusing to force-delete {}: {}; nothing was changed{}",
             pod.name_any(),
-            recovery.reasons.join("; ")
+            recovery.reasons.join("; "),
+            way_out(kube_args, &args, &kube.namespace, &pod.name_any(), node_name.as_deref(), &pinned)
         )));
     }
     let node_label = node_name.clone().unwrap_or_default();
@@ -191,15 +194,103 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
     recovery.action = "forceDeleted";
     io.say(format_args!("pod \"{}\" force deleted; waiting for its replacement", pod.name_any()));
     let claims: Vec<String> = mounted_claims(&pod).map(str::to_owned).collect();
-    let replacement = wait_for_replacement(&mut live, &pod, &node_label, &claims, args.timeout).await?;
+    let replacement = match wait_for_replacement(&mut live, &pod, &node_label, &claims, args.timeout).await {
+        Ok(replacement) => replacement,
+        Err(e) => {
+            // The pod is gone: stdout still says so.
+            finish(io, &args, &recovery)?;
+            return Err(e);
+        }
+    };
     io.say(format_args!(
-        "{} recovered: the replacement is Ready on {} with {}",
+        "{} recovered: the replacement is Ready on {} with {}{}",
         replacement.pod,
         replacement.node,
-        if replacement.pvcs.is_empty() { "no PVCs".to_owned() } else { replacement.pvcs.join(", ") }
+        if replacement.pvcs.is_empty() { "no PVCs".to_owned() } else { replacement.pvcs.join(", ") },
+        if replaced_claims.is_empty() {
+            String::new()
+        } else {
+            format!(" (new, empty: {} was being deleted)", replaced_claims.join(", "))
+        }
     ));
     recovery.replacement = Some(replacement);
     finish(io, &args, &recovery)
+}
+
+/// The pod's claims whose volumes only its node can use ([`pinned_volumes`]), from the claims,
+/// their PVs and the other nodes, and the claims being deleted (the replacement gets new ones).
+/// What these credentials may not read is left out: claims or PVs unreadable, nothing is judged
+/// pinned (as before this check); nodes unreadable, the volumes' hostname affinity alone tells.
+async fn pinned(kube: &Kube, pod: &Pod, node: Option<&Node>) -> Result<(Vec<PinnedVolume>, Vec<String>)> {
+    if node_name(pod).is_none() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let forbidden = |e: &kube::Error| matches!(e, kube::Error::Api(status) if status.code == 403);
+    let (claims_api, pvs): (Api<PersistentVolumeClaim>, Api<PersistentVolume>) = (kube.api(), kube.api_all());
+    let (mut claims, mut volumes) = (Vec::new(), Vec::new());
+    for name in mounted_claims(pod) {
+        let claim = match claims_api.get_opt(name).await {
+            Ok(claim) => claim,
+            Err(e) if forbidden(&e) => return Ok((Vec::new(), Vec::new())),
+            Err(e) => return Err(Error::kube(format!("read PVC {name}"))(e)),
+        };
+        let Some(claim) = claim else { continue };
+        if let Some(volume) = pvc_volume(&claim) {
+            match pvs.get_opt(volume).await {
+                Ok(pv) => volumes.extend(pv),
+                Err(e) if forbidden(&e) => return Ok((Vec::new(), Vec::new())),
+                Err(e) => return Err(Error::kube(format!("read PV {volume}"))(e)),
+            }
+        }
+        claims.push(claim);
+    }
+    let deleting: Vec<String> =
+        claims.iter().filter(|c| terminating(*c)).map(ResourceExt::name_any).collect();
+    if volumes.is_empty() {
+        return Ok((Vec::new(), deleting));
+    }
+    let others = match kube.api_all::<Node>().list(&Default::default()).await {
+        Ok(list) => Some(list.items),
+        Err(e) if forbidden(&e) => None,
+        Err(e) => return Err(Error::kube("list nodes")(e)),
+    };
+    Ok((pinned_volumes(pod, &claims, &volumes, node, others.as_deref()), deleting))
+}
+
+/// What to do about a pod whose volumes are pinned to its node, as commands with this run's
+/// flags (empty when none is).
+fn way_out(
+    kube_args: &KubeArgs,
+    args: &Args,
+    namespace: &str,
+    pod: &str,
+    node: Option<&str>,
+    pinned: &[PinnedVolume],
+) -> String {
+    let (Some(node), false) = (node, pinned.is_empty()) else { return String::new() };
+    let mut flags = String::new();
+    if let Some(kubeconfig) = &kube_args.kubeconfig {
+        flags.push_str(&format!(" --kubeconfig {}", shell_word(&kubeconfig.to_string_lossy())));
+    }
+    if let [context] = kube_args.context.as_slice() {
+        flags.push_str(&format!(" --context {}", shell_word(context)));
+    }
+    flags.push_str(&format!(" -n {}", shell_word(namespace)));
+    // This run's own choices, so that the recover advised judges as this one did.
+    let mut recover = String::new();
+    if args.min_down != Duration::from_secs(300) {
+        recover.push_str(&format!(" --min-down {}", humantime::format_duration(args.min_down)));
+    }
+    if args.cordon {
+        recover.push_str(" --cordon");
+    }
+    let claims: Vec<&str> = pinned.iter().map(|p| p.claim.as_str()).collect();
+    format!(
+        ". If {node} comes back, its kubelet finishes {pod} and the replacement starts there on the same volumes. \
+         If {node} and its disks are gone for good, so is the data on them: `kubectl{flags} delete pvc {} --wait=false`, \
+         then `kubectl stateful{flags} recover {pod}{recover}` replaces {pod} on another node with new, empty claims",
+        claims.join(" ")
+    )
 }
 
 /// Finds the pod and the StatefulSet that owns it; anything else is refused.
@@ -262,6 +353,15 @@ pub fn write_evidence(w: &mut dyn Write, e: &Evidence) -> io::Result<()> {
             |s| format!("for {} (its Ready condition, eviction or deletion)", seconds(Some(s)))
         )
     )?;
+    for pinned in &e.pinned_volumes {
+        writeln!(
+            w,
+            "Pinned:        {} (PV {}) can be used on {} only",
+            pinned.claim,
+            pinned.volume,
+            e.node.as_deref().unwrap_or("-")
+        )?;
+    }
     Ok(())
 }
 
