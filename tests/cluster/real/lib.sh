@@ -40,7 +40,9 @@ CONTAINERD_BIN_DIR="$CACHE_ROOT/bin/containerd-$CONTAINERD_VERSION-$(real_hash "
 COREDNS_BIN_DIR="$CACHE_ROOT/bin/coredns-$(real_hash "$GO_MODULES"/coredns/{go.mod,go.sum,main.go})"
 REAL_LOCAL_BIN_DIR="$CACHE_ROOT/bin/real-local-$(real_hash "$GO_MODULES"/real-local/{go.mod,go.sum,main.go})"
 # The sysctls the kubelet sets at start (pkg/kubelet/cm setupKernelTunables); saved before the
-# first real node of the machine starts, restored when the last one stops.
+# first real node of the machine starts, restored when the last one stops (real_take_slot,
+# real_free_slot), as is /var/lib/kubelet: every kubelet serves its device-plugin socket at
+# /var/lib/kubelet/device-plugins/kubelet.sock whatever its --root-dir.
 REAL_SYSCTLS="vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys kernel.keys.root_maxbytes"
 REAL_LABEL=kubectl-stateful.test/real
 
@@ -171,6 +173,7 @@ real_take_slot() {
     if ! ls "$REAL_SHARED/slots/"[0-9]* >/dev/null 2>&1; then
       local key
       for key in $REAL_SYSCTLS; do echo "$key=$(sysctl -n "$key")"; done >"$REAL_SHARED/sysctls"
+      [[ -e /var/lib/kubelet ]] && rm -f "$REAL_SHARED/no-var-lib-kubelet" || touch "$REAL_SHARED/no-var-lib-kubelet"
     fi
     echo "$CLUSTER_NAME" >"$REAL_SHARED/slots/$s"
     mkdir -p "$REAL_HOME"
@@ -191,6 +194,11 @@ real_free_slot() {
     local line
     while read -r line; do sysctl -q -w "$line" >/dev/null || true; done <"$REAL_SHARED/sysctls"
     rm -f "$REAL_SHARED/sysctls"
+    if [[ -f "$REAL_SHARED/no-var-lib-kubelet" ]]; then
+      rm -f /var/lib/kubelet/device-plugins/kubelet.sock
+      rmdir /var/lib/kubelet/device-plugins /var/lib/kubelet 2>/dev/null || true
+      rm -f "$REAL_SHARED/no-var-lib-kubelet"
+    fi
   fi
   real_host_unlock
 }
