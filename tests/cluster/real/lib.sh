@@ -130,7 +130,11 @@ real_net() {
   SUBNET=$NET_PREFIX.0.0/16
   DNS_IP=$NET_PREFIX.0.1
   NET_NAME=kubectl-stateful-$CLUSTER_NAME
+  # Each node's sockets (containerd's, the kubelet's pod-resources and plugin sockets under its
+  # root directory) must fit a unix socket path (108 bytes): the nodes' state lives under short
+  # per-slot paths, not in the cluster's directory. Runtime state on tmpfs, the rest on disk.
   RUN_ROOT=/run/kubectl-stateful/s$1
+  STATE_ROOT=/var/lib/kubectl-stateful/s$1
   TAG="kubectl-stateful:$CLUSTER_NAME"
 }
 
@@ -138,7 +142,7 @@ real_net() {
 real_node() {
   NODE_INDEX=$1
   NODE=real-$1
-  NODE_HOME="$REAL_HOME/nodes/$NODE"
+  NODE_HOME="$STATE_ROOT/$NODE"
   RUN_DIR="$RUN_ROOT/$NODE"
   NODE_IP=$NET_PREFIX.0.$((10 + $1))
   KUBELET_PORT=$((10250 + 20 * REAL_SLOT + 2 * $1))
@@ -337,7 +341,7 @@ real_node_kubeconfig() {
 real_cgroup_hierarchies() {
   local h
   for h in /sys/fs/cgroup/*/; do
-    [[ -f "$h/cgroup.procs" ]] && echo "${h%/}"
+    if [[ -f "$h/cgroup.procs" ]]; then echo "${h%/}"; fi
   done
 }
 
@@ -379,7 +383,7 @@ real_node_start() {
       sleep 0.1
     done
     for tar in pause busybox etcd; do
-      "$CLUSTER_HOME/bin/ctr" --address "$RUN_DIR/containerd.sock" -n k8s.io images import "$images/$tar.tar" >/dev/null
+      "$CLUSTER_HOME/bin/ctr" --address "$RUN_DIR/containerd.sock" -n k8s.io images import "$images/$tar.tar" >/dev/null 2>>"$CLUSTER_HOME/logs/$NODE-containerd.log"
     done
     echo "$images" >"$NODE_HOME/images"
   fi
@@ -486,8 +490,15 @@ real_remove() {
   for node in $(ls "$REAL_HOME/nodes" 2>/dev/null); do real_node_stop "${node#real-}"; done
   real_stop coredns
   real_network_down
-  rm -rf "$RUN_ROOT" "$REAL_HOME/nodes"
-  rmdir /run/kubectl-stateful /run/containerd/s /run/containerd 2>/dev/null || true
+  # Shim sockets no process listens on (a shim that died without cleaning up); live ones, of
+  # any cluster, stay.
+  local listening sock
+  listening=$(ss -xlH 2>/dev/null | awk '{print $5}')
+  for sock in /run/containerd/s/*; do
+    if [[ -S "$sock" && $'\n'"$listening"$'\n' != *$'\n'"$sock"$'\n'* ]]; then rm -f "$sock"; fi
+  done
+  rm -rf "$RUN_ROOT" "$STATE_ROOT" "$REAL_HOME/nodes"
+  rmdir /run/kubectl-stateful /var/lib/kubectl-stateful /run/containerd/s /run/containerd 2>/dev/null || true
   real_free_slot
 }
 
