@@ -111,11 +111,41 @@ pub async fn deploy(env: &Env) -> Etcd<'_> {
         .output()
         .expect("kubectl on PATH");
     assert!(output.status.success(), "kubectl apply: {}", String::from_utf8_lossy(&output.stderr));
-    env.wait_ready("etcd", Duration::from_secs(180)).await;
-    Etcd { env }
+    let etcd = Etcd { env };
+    etcd.wait_ready(Duration::from_secs(180)).await;
+    etcd
 }
 
 impl Etcd<'_> {
+    /// Every member Ready and current, or a failure that shows the pods and what each member's
+    /// start script and etcd said last (its previous container too, after a crash).
+    pub async fn wait_ready(&self, timeout: Duration) {
+        let env = self.env;
+        let ready =
+            tokio::time::timeout(timeout, env.wait_ready("etcd", timeout + Duration::from_secs(5))).await;
+        if ready.is_ok() {
+            return;
+        }
+        let kubectl = |args: &[&str]| {
+            let output = std::process::Command::new("kubectl")
+                .env("KUBECONFIG", &env.kubeconfig)
+                .args(["-n", &env.ns])
+                .args(args)
+                .output()
+                .unwrap();
+            format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+        };
+        let mut report = kubectl(&["get", "pods,pvc", "-o", "wide"]);
+        for pod in env.pods().await {
+            let name = pod.name_any();
+            for previous in ["--previous=false", "--previous=true"] {
+                report += &format!("--- {name} {previous}\n");
+                report += &kubectl(&["logs", &name, previous, "--tail", "15"]);
+            }
+        }
+        panic!("the etcd set is not Ready after {timeout:?}:\n{report}");
+    }
+
     /// POSTs `body` to the gateway of the member in `pod` at 127.0.0.1:2379 (busybox wget, run
     /// in the pod through pods/exec) and returns the answer as JSON. Tried again for up to 30 s
     /// while the member answers an error (no leader yet: an election after a member left).

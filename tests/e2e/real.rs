@@ -195,7 +195,7 @@ async fn a_crashing_revision_is_stopped_and_the_abort_brings_the_member_back_on_
     );
     report.assert_held(ELECTION);
 
-    env.wait_ready("etcd", Duration::from_secs(120)).await;
+    etcd.wait_ready(Duration::from_secs(120)).await;
     let status = sts(&env, "etcd").await.status.unwrap();
     assert_eq!(status.current_revision.as_deref(), Some(before.as_str()), "back on the old revision");
     assert_eq!(status.update_revision.as_deref(), Some(before.as_str()));
@@ -238,7 +238,7 @@ async fn scale_down_then_prune_deletes_exactly_the_orphans_and_their_volumes_are
     let keys = etcd.put_keys("etcd-0", "before", 20).await;
     let watch = QuorumWatch::start(&env).await;
     env.scale("etcd", 5).await;
-    env.wait_ready("etcd", Duration::from_secs(180)).await;
+    etcd.wait_ready(Duration::from_secs(180)).await;
     let members = etcd.members("etcd-0").await;
     assert_eq!(members.len(), 5, "etcd-3 and etcd-4 joined: {members:?}");
     etcd.assert_keys(&["etcd-3", "etcd-4"], "before", &keys).await;
@@ -247,7 +247,7 @@ async fn scale_down_then_prune_deletes_exactly_the_orphans_and_their_volumes_are
         assert_eq!(entries(path), ["data"], "the member's data is on its volume: {}", path.display());
     }
     env.scale("etcd", 3).await;
-    env.wait_ready("etcd", Duration::from_secs(120)).await;
+    etcd.wait_ready(Duration::from_secs(120)).await;
     wait_until(Duration::from_secs(60), || async { env.pods().await.len() == 3 }).await;
 
     let versions = env.versions().await;
@@ -299,13 +299,13 @@ async fn a_retained_volume_brings_the_old_member_back_with_its_data() {
     let first = etcd.put_keys("etcd-0", "first", 10).await;
     let watch = QuorumWatch::start(&env).await;
     env.scale("etcd", 4).await;
-    env.wait_ready("etcd", Duration::from_secs(180)).await;
+    etcd.wait_ready(Duration::from_secs(180)).await;
     let second = etcd.put_keys("etcd-0", "second", 10).await;
     etcd.assert_keys(&["etcd-3"], "second", &second).await;
     let member = etcd.member_id("etcd-3").await;
     let (pv, _, path) = volume_of(&env, "data-etcd-3").await;
     env.scale("etcd", 3).await;
-    env.wait_ready("etcd", Duration::from_secs(120)).await;
+    etcd.wait_ready(Duration::from_secs(120)).await;
     wait_until(Duration::from_secs(60), || async { env.pods().await.len() == 3 }).await;
 
     let output = run(&env, &["pvc", "prune", "etcd", "--yes", "--retain-volumes"]).await;
@@ -339,7 +339,7 @@ async fn a_retained_volume_brings_the_old_member_back_with_its_data() {
     }))
     .await;
     env.scale("etcd", 4).await;
-    env.wait_ready("etcd", Duration::from_secs(180)).await;
+    etcd.wait_ready(Duration::from_secs(180)).await;
     assert_eq!(volume_of(&env, "data-etcd-3").await.0, pv, "etcd-3 runs on the kept volume");
     assert_eq!(etcd.member_id("etcd-3").await, member, "the same member, back on its data");
     etcd.assert_keys(&["etcd-3"], "first", &first).await;
@@ -495,7 +495,7 @@ async fn node_failure_status_sees_it_and_recover_tells_the_truth_about_a_pinned_
         )),
         "{stderr}"
     );
-    env.wait_ready("etcd", Duration::from_secs(120)).await;
+    etcd.wait_ready(Duration::from_secs(120)).await;
     let new_id = etcd.member_id(victim).await;
     assert_ne!(new_id, victim_id, "a new member, on a new volume");
     assert_eq!(etcd.members(alive[0]).await.len(), 3, "the old membership was replaced, not added to");
@@ -551,7 +551,7 @@ async fn status_shows_real_restarts_probe_failures_ips_and_the_names_the_members
     signal(&etcd_pid(&env, "etcd-1").await, "-TERM");
     wait_until(Duration::from_secs(60), || async { status(&env)["ordinals"][1]["pod"]["restarts"] == 1 })
         .await;
-    env.wait_ready("etcd", Duration::from_secs(120)).await;
+    etcd.wait_ready(Duration::from_secs(120)).await;
 
     // A real probe failure: etcd-2 stopped where it stands; its /health no longer answers.
     let stopped = etcd_pid(&env, "etcd-2").await;
@@ -590,7 +590,7 @@ async fn status_shows_real_restarts_probe_failures_ips_and_the_names_the_members
         "the kubelet reported the probe failure: {events}"
     );
     drop(resume);
-    env.wait_ready("etcd", Duration::from_secs(120)).await;
+    etcd.wait_ready(Duration::from_secs(120)).await;
 
     let report = status(&env);
     let members = etcd.members("etcd-0").await;
