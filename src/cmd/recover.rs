@@ -136,10 +136,9 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
     if !recovery.reasons.is_empty() {
         finish(io, &args, &recovery)?;
         return Err(Error::Refused(format!(
-            "refusing to force-delete {}: {}; nothing was changed{}",
+            "refusing to force-delete {}: {}; nothing was changed",
             pod.name_any(),
-            recovery.reasons.join("; "),
-            way_out(kube_args, &args, &kube.namespace, &pod.name_any(), node_name.as_deref(), &pinned)
+            recovery.reasons.join("; ")
         )));
     }
     let node_label = node_name.clone().unwrap_or_default();
@@ -149,6 +148,13 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
          Go on only if {node_label} is powered off or cut off from its storage.",
         pod = pod.name_any()
     ));
+    if !pinned.is_empty() {
+        io.say(format_args!(
+            "note: the replacement of {} can start only on {node_label}: {}",
+            pod.name_any(),
+            pinned_truth(&kube, &pod.name_any(), &node_label, &pinned)
+        ));
+    }
     if args.dry_run {
         io.say("dry run: nothing was changed");
         return finish(io, &args, &recovery);
@@ -193,6 +199,18 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
     }
     recovery.action = "forceDeleted";
     io.say(format_args!("pod \"{}\" force deleted; waiting for its replacement", pod.name_any()));
+    if !pinned.is_empty() {
+        // Its replacement cannot become Ready anywhere else: no use waiting --timeout for it.
+        let state = replacement_created(&mut live, &pod, args.timeout)
+            .await?
+            .map_or_else(|| "not created yet".to_owned(), |p| crate::core::objects::pod_status_text(&p));
+        finish(io, &args, &recovery)?;
+        return Err(Error::Partial(format!(
+            "pod {} was force-deleted; its replacement ({state}) can start only on {node_label}: {}",
+            pod.name_any(),
+            pinned_truth(&kube, &pod.name_any(), &node_label, &pinned)
+        )));
+    }
     let claims: Vec<String> = mounted_claims(&pod).map(str::to_owned).collect();
     let replacement = match wait_for_replacement(&mut live, &pod, &node_label, &claims, args.timeout).await {
         Ok(replacement) => replacement,
@@ -257,40 +275,38 @@ async fn pinned(kube: &Kube, pod: &Pod, node: Option<&Node>) -> Result<(Vec<Pinn
     Ok((pinned_volumes(pod, &claims, &volumes, node, others.as_deref()), deleting))
 }
 
-/// What to do about a pod whose volumes are pinned to its node, as commands with this run's
-/// flags (empty when none is).
-fn way_out(
-    kube_args: &KubeArgs,
-    args: &Args,
-    namespace: &str,
-    pod: &str,
-    node: Option<&str>,
-    pinned: &[PinnedVolume],
-) -> String {
-    let (Some(node), false) = (node, pinned.is_empty()) else { return String::new() };
-    let mut flags = String::new();
-    if let Some(kubeconfig) = &kube_args.kubeconfig {
-        flags.push_str(&format!(" --kubeconfig {}", shell_word(&kubeconfig.to_string_lossy())));
-    }
-    if let [context] = kube_args.context.as_slice() {
-        flags.push_str(&format!(" --context {}", shell_word(context)));
-    }
-    flags.push_str(&format!(" -n {}", shell_word(namespace)));
-    // This run's own choices, so that the recover advised judges as this one did.
-    let mut recover = String::new();
-    if args.min_down != Duration::from_secs(300) {
-        recover.push_str(&format!(" --min-down {}", humantime::format_duration(args.min_down)));
-    }
-    if args.cordon {
-        recover.push_str(" --cordon");
-    }
-    let claims: Vec<&str> = pinned.iter().map(|p| p.claim.as_str()).collect();
+/// Why the replacement of a pod whose volumes are pinned to its failed node can start only
+/// there, and the way to start it elsewhere instead, as a command with the run's flags: said
+/// before the force delete, and again after it.
+fn pinned_truth(kube: &Kube, pod: &str, node: &str, pinned: &[PinnedVolume]) -> String {
+    let volumes: Vec<String> = pinned
+        .iter()
+        .map(|p| format!("its volume {} (PVC {}) is pinned to {node}", p.volume, p.claim))
+        .collect();
+    let claims: Vec<String> = pinned.iter().map(|p| shell_word(&p.claim).into_owned()).collect();
     format!(
-        ". If {node} comes back, its kubelet finishes {pod} and the replacement starts there on the same volumes. \
-         If {node} and its disks are gone for good, so is the data on them: `kubectl{flags} delete pvc {} --wait=false`, \
-         then `kubectl stateful{flags} recover {pod}{recover}` replaces {pod} on another node with new, empty claims",
-        claims.join(" ")
+        "{}. It stays Pending until {node} is back, and then starts there on the same data; to start it elsewhere \
+         with an empty claim instead, giving up the data on {node}, delete the claim too with `{}` (it goes once \
+         {pod} is gone)",
+        volumes.join("; "),
+        kube.flags.kubectl(&kube.namespace, &format!("delete pvc {} --wait=false", claims.join(" ")))
     )
+}
+
+/// Waits for the StatefulSet controller to create the replacement of `old` (a pod of its name
+/// with another uid), for up to `timeout`.
+async fn replacement_created(live: &mut Live, old: &Pod, timeout: Duration) -> Result<Option<Pod>> {
+    let deadline = crate::live::deadline(timeout);
+    loop {
+        let found = live.pods().into_iter().find(|p| p.name_any() == old.name_any() && p.uid() != old.uid());
+        if found.is_some() {
+            return Ok(found);
+        }
+        tokio::select! {
+            changed = live.changed() => changed?,
+            _ = tokio::time::sleep_until(deadline) => return Ok(None),
+        }
+    }
 }
 
 /// Finds the pod and the StatefulSet that owns it; anything else is refused.

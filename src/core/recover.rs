@@ -3,14 +3,14 @@
 //! force delete of a pod whose kubelet still runs it breaks that promise.
 
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{
-    Node, NodeSelector, NodeSelectorRequirement, PersistentVolume, PersistentVolumeClaim, Pod,
-};
+use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod};
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use serde::Serialize;
 
-use super::objects::{mounted_claims, node_name, node_ready_condition, pvc_volume, terminating};
+use super::objects::{
+    mounted_claims, node_matches, node_name, node_ready_condition, pv_node_terms, pvc_volume, terminating,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -51,9 +51,9 @@ pub enum Judgement {
 }
 
 /// Judges the node of `pod` from its Node object and Lease, requiring the node to have been
-/// NotReady, and its Lease unrenewed, for at least `min_down_seconds`, and the pod to have no
-/// volume `pinned` to that node (force-deleting it would free nothing: its replacement could
-/// start nowhere else).
+/// NotReady, and its Lease unrenewed, for at least `min_down_seconds`. The volumes `pinned` to
+/// that node are part of the evidence, not a reason to refuse: they say where the replacement
+/// can start (only there), which the run says before it acts.
 pub fn judge(
     pod: &Pod,
     node: Option<&Node>,
@@ -122,24 +122,14 @@ pub fn judge(
             ));
         }
     }
-    if !pinned.is_empty() && evidence.node.is_some() {
-        let names: Vec<String> = pinned.iter().map(|p| format!("{} ({})", p.claim, p.volume)).collect();
-        let (the, is, its) =
-            if pinned.len() == 1 { ("the volume", "is", "its") } else { ("the volumes", "are", "their") };
-        alive.push(format!(
-            "{the} of {} {is} pinned to node {node_label}: {its} node affinity fits no other node, so a replacement of {} \
-             could start only on {node_label}",
-            names.join(", "),
-            evidence.pod
-        ));
-    }
     if alive.is_empty() { Judgement::Gone(evidence) } else { Judgement::Alive(evidence, alive) }
 }
 
 /// The claims `pod` mounts whose volumes only its node can use: the PV's required node affinity
-/// fits none of `others` (the cluster's other nodes), or, when those could not be listed, names
-/// the node by `kubernetes.io/hostname` in every term (local volumes, local-path, OpenEBS
-/// LocalPV, TopoLVM). A claim being deleted is left out: the replacement gets a new one.
+/// (`objects::pv_node_terms`) matches none of `others` (the cluster's other nodes), or, when those
+/// could not be listed, names the node by `kubernetes.io/hostname` in every term (local volumes,
+/// local-path, OpenEBS LocalPV, TopoLVM). A claim being deleted is left out: the replacement
+/// gets a new one.
 pub fn pinned_volumes(
     pod: &Pod,
     claims: &[PersistentVolumeClaim],
@@ -147,6 +137,7 @@ pub fn pinned_volumes(
     node: Option<&Node>,
     others: Option<&[Node]>,
 ) -> Vec<PinnedVolume> {
+    const HOSTNAME: &str = "kubernetes.io/hostname";
     let Some(node_name) = node_name(pod) else { return Vec::new() };
     let hostname =
         node.and_then(|n| n.labels().get(HOSTNAME).cloned()).unwrap_or_else(|| node_name.to_owned());
@@ -155,60 +146,25 @@ pub fn pinned_volumes(
         .filter(|claim| !terminating(*claim))
         .filter_map(|claim| {
             let volume = volumes.iter().find(|v| Some(v.name_any().as_str()) == pvc_volume(claim))?;
-            let selector = volume.spec.as_ref()?.node_affinity.as_ref()?.required.as_ref()?;
-            let pinned = match others {
-                Some(others) => !others.iter().any(|n| n.name_any() != node_name && fits(n, selector)),
-                None => {
-                    !selector.node_selector_terms.is_empty()
-                        && selector.node_selector_terms.iter().all(|term| {
-                            term.match_expressions.iter().flatten().any(|e| {
-                                e.key == HOSTNAME
-                                    && e.operator == "In"
-                                    && e.values
-                                        .as_ref()
-                                        .is_some_and(|v| !v.is_empty() && v.iter().all(|h| *h == hostname))
-                            })
+            let terms = pv_node_terms(volume);
+            let pinned = !terms.is_empty()
+                && match others {
+                    Some(others) => !others
+                        .iter()
+                        .any(|n| n.name_any() != node_name && terms.iter().any(|t| node_matches(n, t))),
+                    None => terms.iter().all(|term| {
+                        term.match_expressions.iter().flatten().any(|e| {
+                            e.key == HOSTNAME
+                                && e.operator == "In"
+                                && e.values
+                                    .as_ref()
+                                    .is_some_and(|v| !v.is_empty() && v.iter().all(|h| *h == hostname))
                         })
-                }
-            };
+                    }),
+                };
             pinned.then(|| PinnedVolume { claim: claim.name_any(), volume: volume.name_any() })
         })
         .collect()
-}
-
-const HOSTNAME: &str = "kubernetes.io/hostname";
-
-/// Whether `node` satisfies a required node selector, as the scheduler reads it: some term
-/// whose every expression on labels and on fields (metadata.name) holds; an empty term
-/// matches nothing.
-fn fits(node: &Node, selector: &NodeSelector) -> bool {
-    let labels = node.labels();
-    let name = node.name_any();
-    selector.node_selector_terms.iter().any(|term| {
-        let expressions = term.match_expressions.iter().flatten();
-        let fields = term.match_fields.iter().flatten();
-        (expressions.clone().next().is_some() || fields.clone().next().is_some())
-            && expressions.clone().all(|e| holds(e, labels.get(&e.key).map(String::as_str)))
-            && fields.clone().all(|f| holds(f, (f.key == "metadata.name").then_some(name.as_str())))
-    })
-}
-
-fn holds(requirement: &NodeSelectorRequirement, value: Option<&str>) -> bool {
-    let values = requirement.values.as_deref().unwrap_or_default();
-    let number = |text: &str| text.parse::<i64>().ok();
-    match requirement.operator.as_str() {
-        "In" => value.is_some_and(|v| values.iter().any(|x| x == v)),
-        "NotIn" => !value.is_some_and(|v| values.iter().any(|x| x == v)),
-        "Exists" => value.is_some(),
-        "DoesNotExist" => value.is_none(),
-        "Gt" => {
-            value.and_then(number).zip(values.first().and_then(|x| number(x))).is_some_and(|(v, x)| v > x)
-        }
-        "Lt" => {
-            value.and_then(number).zip(values.first().and_then(|x| number(x))).is_some_and(|(v, x)| v < x)
-        }
-        _ => false,
-    }
 }
 
 /// The earliest moment the pod's own record shows it down: its Ready condition turning False
@@ -336,14 +292,14 @@ mod tests {
         let web = sts("web", 1).templates(&["data", "wal"]).build();
         let p = pod(&web, 0).node("node-0").build();
         let claims = [pvc("data-web-0").build(), pvc("wal-web-0").build()];
-        let dead = labelled("node-0", &[(HOSTNAME, "node-0"), ("zone", "a")]);
+        let dead = labelled("node-0", &[("kubernetes.io/hostname", "node-0"), ("zone", "a")]);
         let others = [
-            labelled("node-1", &[(HOSTNAME, "node-1"), ("zone", "a")]),
-            labelled("node-2", &[(HOSTNAME, "node-2"), ("zone", "b")]),
+            labelled("node-1", &[("kubernetes.io/hostname", "node-1"), ("zone", "a")]),
+            labelled("node-2", &[("kubernetes.io/hostname", "node-2"), ("zone", "b")]),
         ];
         // data: a local volume on node-0; wal: any node of zone a (node-1 too).
         let volumes = [
-            pv_on("data-web-0", &[&[(HOSTNAME, "In", &["node-0"])]]),
+            pv_on("data-web-0", &[&[("kubernetes.io/hostname", "In", &["node-0"])]]),
             pv_on("wal-web-0", &[&[("zone", "In", &["a"])]]),
         ];
         let pinned = pinned_volumes(&p, &claims, &volumes, Some(&dead), Some(&others));
@@ -353,7 +309,10 @@ mod tests {
         // Another node that fits (a second term, NotIn, Exists): not pinned.
         let shared = [pv_on(
             "data-web-0",
-            &[&[(HOSTNAME, "In", &["node-0"])], &[("zone", "NotIn", &["a"]), ("zone", "Exists", &[])]],
+            &[
+                &[("kubernetes.io/hostname", "In", &["node-0"])],
+                &[("zone", "NotIn", &["a"]), ("zone", "Exists", &[])],
+            ],
         )];
         assert!(pinned_volumes(&p, &claims, &shared, Some(&dead), Some(&others)).is_empty());
         // A claim being deleted is not pinned: the replacement gets a new one.
@@ -366,20 +325,13 @@ mod tests {
     }
 
     #[test]
-    fn a_pinned_volume_refuses_even_when_the_node_is_gone() {
+    fn a_pinned_volume_is_evidence_not_a_refusal() {
         let web = sts("web", 1).build();
         let p = pod(&web, 0).node("node-0").build();
         let pinned = [PinnedVolume { claim: "data-web-0".into(), volume: "local-pv-1".into() }];
         let judgement =
             judge(&p, Some(&node("node-0", "Unknown")), Some(&lease(created())), &pinned, 300, at(600));
-        let Judgement::Alive(evidence, reasons) = judgement else { panic!("judged gone") };
-        assert_eq!(
-            reasons,
-            [
-                "the volume of data-web-0 (local-pv-1) is pinned to node node-0: its node affinity fits no other node, so \
-              a replacement of web-0 could start only on node-0"
-            ]
-        );
+        let Judgement::Gone(evidence) = judgement else { panic!("refused: {judgement:?}") };
         assert_eq!(evidence.pinned_volumes, pinned);
     }
 }

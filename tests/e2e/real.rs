@@ -402,12 +402,12 @@ fn status(env: &Env) -> Value {
 
 /// Node failure, for real: the kubelet of the real node that runs one member is killed and the
 /// member's processes frozen. `status` shows the member on a NotReady node; `recover` refuses while
-/// the node is Ready and before --min-down, and, once the node has been down long enough, still
-/// refuses, saying why: the member's volume is a local one pinned to the dead node, so its
-/// replacement could start nowhere else. The way out it prints, run as printed (the claim
-/// deleted, then recover again), replaces the member on the other node with an empty volume; it
-/// rejoins etcd and catches up with every key. The quorum holds throughout (the two other
-/// members are on the other node).
+/// the node is Ready and before --min-down, then acts, and says what happens to a member whose
+/// volume is a local one pinned to the dead node: its replacement can start nowhere else (it stays
+/// Pending). The way out it prints (status prints the same), run as printed, gives up that
+/// volume: the claim goes, the controller creates a new one, and the member starts on the live
+/// node with an empty volume, rejoins etcd and catches up with every key. The quorum holds
+/// throughout (the two other members are on the other node).
 #[tokio::test]
 async fn node_failure_status_sees_it_and_recover_tells_the_truth_about_a_pinned_volume() {
     let _all = etcd::exclusive().await;
@@ -458,43 +458,34 @@ async fn node_failure_status_sees_it_and_recover_tells_the_truth_about_a_pinned_
     assert_eq!(early["action"], "refused");
     assert!(early["reasons"].to_string().contains("less than --min-down 600s"), "{early}");
 
-    // Down for 20 s, Lease unrenewed as long: only the pinned volume stands in the way.
-    let pinned = format!("is pinned to node {dead}");
-    let refusal = loop {
+    // Down for 20 s, Lease unrenewed as long: recover acts, and says that the replacement can
+    // start only on the dead node, where the member's volume is pinned.
+    let (recovery, stderr) = loop {
         let output = run(&env, &["recover", victim, "--yes", "--min-down", "20s", "-o", "json"]).await;
         let json: Value = serde_json::from_slice(&output.stdout).unwrap();
-        assert_eq!(output.status.code(), Some(1), "{json}");
-        let reasons = json["reasons"].as_array().unwrap().clone();
-        if reasons.len() == 1 {
-            assert!(reasons[0].as_str().unwrap().contains(&pinned), "{json}");
-            assert_eq!(json["evidence"]["pinnedVolumes"], json!([{"claim": claim, "volume": old_volume}]));
-            break String::from_utf8_lossy(&output.stderr).into_owned();
+        if json["action"] != "refused" {
+            assert_eq!(output.status.code(), Some(1), "the replacement cannot come up: {json}");
+            break (json, String::from_utf8_lossy(&output.stderr).into_owned());
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
     };
-    assert!(refusal.contains("nothing was changed"), "{refusal}");
-    assert_eq!(env.api::<Pod>().get(victim).await.unwrap().uid(), victim_uid, "nothing changed");
-
-    // The way out, as printed: the claim deleted (its data is lost with the node), then recover.
-    let printed = crate::support::commands(&refusal);
-    assert_eq!(printed.len(), 2, "{refusal}");
-    assert_eq!(printed[0], format!("kubectl -n {} delete pvc {claim} --wait=false", env.ns));
-    crate::support::run_printed(&env, printed[0]);
-    let words: Vec<&str> = printed[1].strip_prefix("kubectl stateful ").unwrap().split_whitespace().collect();
-    assert_eq!(words, ["-n", &env.ns, "recover", victim, "--min-down", "20s"]);
-    let output = crate::support::plugin().args(&words).args(["--yes", "--timeout", "2m"]).output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
-    let alive_node = node_of(alive[0]);
+    assert_eq!(recovery["action"], "forceDeleted", "{recovery}");
+    assert_eq!(recovery["evidence"]["pinnedVolumes"], json!([{"claim": claim, "volume": old_volume}]));
     assert!(
-        stderr.contains(&format!(
-            "{victim} recovered: the replacement is Ready on {alive_node} with {claim} (new, empty"
-        )) || stderr.contains(&format!(
-            "{victim} recovered: the replacement is Ready on {} with {claim} (new, empty",
-            node_of(alive[1])
-        )),
-        "{stderr}"
+        stderr.contains(&format!("the replacement of {victim} can start only on {dead}")),
+        "recover says where the replacement can start: {stderr}"
     );
+    let replacement = env.api::<Pod>().get(victim).await.unwrap();
+    assert_ne!(replacement.uid(), victim_uid, "force-deleted and re-created");
+    assert_eq!(replacement.spec.as_ref().unwrap().node_name, None, "nowhere to go: Pending");
+
+    // The way out it printed (status prints the same): the claim deleted, its data given up.
+    let printed = crate::support::commands(&stderr);
+    let delete = format!("kubectl -n {} delete pvc {claim} --wait=false", env.ns);
+    assert!(printed.contains(&delete.as_str()), "{stderr}");
+    let report = status(&env);
+    assert!(report["warnings"].to_string().contains(&delete), "status advises the same: {report}");
+    crate::support::run_printed(&env, &delete);
     etcd.wait_ready(Duration::from_secs(120)).await;
     let new_id = etcd.member_id(victim).await;
     assert_ne!(new_id, victim_id, "a new member, on a new volume");
