@@ -37,6 +37,15 @@ pub async fn exclusive() -> Share {
     Share(REAL_NODES.acquire_many(2).await.expect("semaphore"))
 }
 
+/// A real test's namespace, once it holds its share of the real nodes (all of them with
+/// `exclusive`, for a test that takes one down) and they are there ([`real_nodes`]).
+pub async fn real_env(test: &str, exclusive: bool) -> (Share, Env) {
+    let share = if exclusive { self::exclusive().await } else { self::share().await };
+    let env = Env::new(test).await;
+    real_nodes(&env, 2).await;
+    (share, env)
+}
+
 /// The real nodes of the test cluster, every one Ready. Fails the test (it cannot run) when
 /// there are fewer than `min`: start the cluster with `KUBECTL_STATEFUL_REAL_NODES=2`.
 pub async fn real_nodes(env: &Env, min: usize) -> Vec<String> {
@@ -300,8 +309,8 @@ struct Seen {
     /// pod name -> (healthy, when the last answer came)
     health: BTreeMap<String, (bool, Instant)>,
     report: QuorumReport,
-    unhealthy_since: Option<Instant>,
-    unready_since: Option<Instant>,
+    unhealthy: Stretch,
+    unready: Stretch,
     /// Set by [`QuorumWatch::stop`]: the pollers end.
     stopped: bool,
 }
@@ -420,18 +429,38 @@ async fn poll(seen: Arc<Mutex<Seen>>, http: reqwest::Client, name: String) {
     }
 }
 
+/// A stretch of time with fewer than two members healthy (or pods Ready): when it began, and
+/// the longest one so far.
+#[derive(Default)]
+struct Stretch {
+    since: Option<Instant>,
+    longest: Duration,
+}
+
+impl Stretch {
+    /// Records whether the count is short now; true when a stretch begins.
+    fn observe(&mut self, short: bool, now: Instant) -> bool {
+        match (short, self.since) {
+            (true, None) => {
+                self.since = Some(now);
+                true
+            }
+            (false, Some(since)) => {
+                self.longest = self.longest.max(now - since);
+                self.since = None;
+                false
+            }
+            _ => false,
+        }
+    }
+}
+
 impl Seen {
     fn observe_pods(&mut self) {
         let ready = self.pods.values().filter(|(_, r)| *r).count();
         self.report.fewest_ready = self.report.fewest_ready.min(ready);
-        let now = Instant::now();
-        if ready < 2 {
-            if self.unready_since.is_none() {
-                self.unready_since = Some(now);
-                self.report.moments.push(format!("{ready} Ready pods: {:?}", self.pods));
-            }
-        } else if let Some(since) = self.unready_since.take() {
-            self.report.longest_unready = self.report.longest_unready.max(now - since);
+        if self.unready.observe(ready < 2, Instant::now()) {
+            self.report.moments.push(format!("{ready} Ready pods: {:?}", self.pods));
         }
     }
 
@@ -445,23 +474,16 @@ impl Seen {
             .count();
         self.report.rounds += 1;
         self.report.fewest_healthy = self.report.fewest_healthy.min(healthy);
-        if healthy < 2 {
-            if self.unhealthy_since.is_none() {
-                self.unhealthy_since = Some(now);
-                self.report.moments.push(format!("{healthy} healthy members: {:?}", self.health));
-            }
-        } else if let Some(since) = self.unhealthy_since.take() {
-            self.report.longest_unhealthy = self.report.longest_unhealthy.max(now - since);
+        if self.unhealthy.observe(healthy < 2, now) {
+            self.report.moments.push(format!("{healthy} healthy members: {:?}", self.health));
         }
     }
 
     fn close(&mut self, now: Instant) {
-        if let Some(since) = self.unhealthy_since.take() {
-            self.report.longest_unhealthy = self.report.longest_unhealthy.max(now - since);
-        }
-        if let Some(since) = self.unready_since.take() {
-            self.report.longest_unready = self.report.longest_unready.max(now - since);
-        }
+        self.unhealthy.observe(false, now);
+        self.unready.observe(false, now);
+        self.report.longest_unhealthy = self.unhealthy.longest;
+        self.report.longest_unready = self.unready.longest;
     }
 }
 

@@ -71,9 +71,7 @@ const MEMBERS: [&str; 3] = ["etcd-0", "etcd-1", "etcd-2"];
 /// with a new uid, and every member the same member as before (it restarted on its own volume).
 #[tokio::test]
 async fn a_gated_rollout_of_etcd_keeps_its_quorum_and_every_key() {
-    let _share = etcd::share().await;
-    let env = Env::new("real-rollout").await;
-    etcd::real_nodes(&env, 2).await;
+    let (_share, env) = etcd::real_env("real-rollout", false).await;
     let etcd = etcd::deploy(&env).await;
     let keys = etcd.put_keys("etcd-0", "before", 50).await;
     let before = sts(&env, "etcd").await.status.unwrap().current_revision.unwrap();
@@ -136,9 +134,7 @@ async fn a_gated_rollout_of_etcd_keeps_its_quorum_and_every_key() {
 /// down. Two members stay healthy throughout, and the other two pods are never touched.
 #[tokio::test]
 async fn a_crashing_revision_is_stopped_and_the_abort_brings_the_member_back_on_its_data() {
-    let _share = etcd::share().await;
-    let env = Env::new("real-abort").await;
-    etcd::real_nodes(&env, 2).await;
+    let (_share, env) = etcd::real_env("real-abort", false).await;
     let etcd = etcd::deploy(&env).await;
     let keys = etcd.put_keys("etcd-0", "before", 30).await;
     let before = sts(&env, "etcd").await.status.unwrap().current_revision.unwrap();
@@ -231,9 +227,7 @@ fn entries(path: &std::path::Path) -> Vec<String> {
 /// and offered it again under a new PV object. The quorum held, the keys are all there.
 #[tokio::test]
 async fn scale_down_then_prune_deletes_exactly_the_orphans_and_their_volumes_are_cleaned() {
-    let _share = etcd::share().await;
-    let env = Env::new("real-prune").await;
-    etcd::real_nodes(&env, 2).await;
+    let (_share, env) = etcd::real_env("real-prune", false).await;
     let etcd = etcd::deploy(&env).await;
     let keys = etcd.put_keys("etcd-0", "before", 20).await;
     let watch = QuorumWatch::start(&env).await;
@@ -292,9 +286,7 @@ async fn scale_down_then_prune_deletes_exactly_the_orphans_and_their_volumes_are
 /// it was away.
 #[tokio::test]
 async fn a_retained_volume_brings_the_old_member_back_with_its_data() {
-    let _share = etcd::share().await;
-    let env = Env::new("real-retain").await;
-    etcd::real_nodes(&env, 2).await;
+    let (_share, env) = etcd::real_env("real-retain", false).await;
     let etcd = etcd::deploy(&env).await;
     let first = etcd.put_keys("etcd-0", "first", 10).await;
     let watch = QuorumWatch::start(&env).await;
@@ -410,9 +402,7 @@ fn status(env: &Env) -> Value {
 /// throughout (the two other members are on the other node).
 #[tokio::test]
 async fn node_failure_status_sees_it_and_recover_tells_the_truth_about_a_pinned_volume() {
-    let _all = etcd::exclusive().await;
-    let env = Env::new("real-recover").await;
-    etcd::real_nodes(&env, 2).await;
+    let (_all, env) = etcd::real_env("real-recover", true).await;
     let etcd = etcd::deploy(&env).await;
     let keys = etcd.put_keys("etcd-0", "before", 20).await;
     let pods = env.pods().await;
@@ -531,9 +521,7 @@ fn signal(pid: &str, signal: &str) {
 /// reach each other. The quorum holds throughout and the keys are all there after.
 #[tokio::test]
 async fn status_shows_real_restarts_probe_failures_ips_and_the_names_the_members_use() {
-    let _share = etcd::share().await;
-    let env = Env::new("real-status").await;
-    etcd::real_nodes(&env, 2).await;
+    let (_share, env) = etcd::real_env("real-status", false).await;
     let etcd = etcd::deploy(&env).await;
     let keys = etcd.put_keys("etcd-0", "before", 10).await;
     let watch = QuorumWatch::start(&env).await;
