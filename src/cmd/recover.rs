@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod};
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::{Api, Patch};
@@ -17,12 +17,12 @@ use crate::access::{self, Permission};
 use crate::apply::{Deleted, Exact, delete_exact, patch_params};
 use crate::client::{Kube, KubeArgs};
 use crate::core::names::pod_name;
-use crate::core::objects::{mounted_claims, node_name, pod_ready, terminating};
-use crate::core::recover::{Evidence, Judgement, judge};
+use crate::core::objects::{mounted_claims, node_name, pod_ready, pvc_volume, terminating};
+use crate::core::recover::{Evidence, Judgement, PinnedVolume, judge, pinned_volumes};
 use crate::error::{Error, Result};
 use crate::fetch;
 use crate::live::{Kinds, Live};
-use crate::output::{OutputFormat, RECOVERY, Streams, rendered, write_document};
+use crate::output::{OutputFormat, RECOVERY, Streams, rendered, shell_word, write_document};
 use crate::ui::Terminal;
 
 pub const LONG_ABOUT: &str = "\
@@ -115,10 +115,12 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
         None => (None, None),
     };
     let min_down = i64::try_from(args.min_down.as_secs()).unwrap_or(i64::MAX);
-    let (evidence, reasons) = match judge(&pod, node.as_ref(), lease.as_ref(), min_down, Timestamp::now()) {
-        Judgement::Gone(evidence) => (evidence, Vec::new()),
-        Judgement::Alive(evidence, reasons) => (evidence, reasons),
-    };
+    let (pinned, replaced_claims) = pinned(&kube, &pod, node.as_ref()).await?;
+    let (evidence, reasons) =
+        match judge(&pod, node.as_ref(), lease.as_ref(), &pinned, min_down, Timestamp::now()) {
+            Judgement::Gone(evidence) => (evidence, Vec::new()),
+            Judgement::Alive(evidence, reasons) => (evidence, reasons),
+        };
     let mut recovery = Recovery {
         namespace: kube.namespace.clone(),
         stateful_set: sts.name_any(),
@@ -146,6 +148,13 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
          Go on only if {node_label} is powered off or cut off from its storage.",
         pod = pod.name_any()
     ));
+    if !pinned.is_empty() {
+        io.say(format_args!(
+            "note: the replacement of {} can start only on {node_label}: {}",
+            pod.name_any(),
+            pinned_truth(&kube, &pod.name_any(), &node_label, &pinned)
+        ));
+    }
     if args.dry_run {
         io.say("dry run: nothing was changed");
         return finish(io, &args, &recovery);
@@ -190,16 +199,114 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
     }
     recovery.action = "forceDeleted";
     io.say(format_args!("pod \"{}\" force deleted; waiting for its replacement", pod.name_any()));
+    if !pinned.is_empty() {
+        // Its replacement cannot become Ready anywhere else: no use waiting --timeout for it.
+        let state = replacement_created(&mut live, &pod, args.timeout)
+            .await?
+            .map_or_else(|| "not created yet".to_owned(), |p| crate::core::objects::pod_status_text(&p));
+        finish(io, &args, &recovery)?;
+        return Err(Error::Partial(format!(
+            "pod {} was force-deleted; its replacement ({state}) can start only on {node_label}: {}",
+            pod.name_any(),
+            pinned_truth(&kube, &pod.name_any(), &node_label, &pinned)
+        )));
+    }
     let claims: Vec<String> = mounted_claims(&pod).map(str::to_owned).collect();
-    let replacement = wait_for_replacement(&mut live, &pod, &node_label, &claims, args.timeout).await?;
+    let replacement = match wait_for_replacement(&mut live, &pod, &node_label, &claims, args.timeout).await {
+        Ok(replacement) => replacement,
+        Err(e) => {
+            // The pod is gone: stdout still says so.
+            finish(io, &args, &recovery)?;
+            return Err(e);
+        }
+    };
     io.say(format_args!(
-        "{} recovered: the replacement is Ready on {} with {}",
+        "{} recovered: the replacement is Ready on {} with {}{}",
         replacement.pod,
         replacement.node,
-        if replacement.pvcs.is_empty() { "no PVCs".to_owned() } else { replacement.pvcs.join(", ") }
+        if replacement.pvcs.is_empty() { "no PVCs".to_owned() } else { replacement.pvcs.join(", ") },
+        if replaced_claims.is_empty() {
+            String::new()
+        } else {
+            format!(" (new, empty: {} was being deleted)", replaced_claims.join(", "))
+        }
     ));
     recovery.replacement = Some(replacement);
     finish(io, &args, &recovery)
+}
+
+/// The pod's claims whose volumes only its node can use ([`pinned_volumes`]), from the claims,
+/// their PVs and the other nodes, and the claims being deleted (the replacement gets new ones).
+/// What these credentials may not read is left out: claims or PVs unreadable, nothing is judged
+/// pinned (as before this check); nodes unreadable, the volumes' hostname affinity alone tells.
+async fn pinned(kube: &Kube, pod: &Pod, node: Option<&Node>) -> Result<(Vec<PinnedVolume>, Vec<String>)> {
+    if node_name(pod).is_none() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let forbidden = |e: &kube::Error| matches!(e, kube::Error::Api(status) if status.code == 403);
+    let (claims_api, pvs): (Api<PersistentVolumeClaim>, Api<PersistentVolume>) = (kube.api(), kube.api_all());
+    let (mut claims, mut volumes) = (Vec::new(), Vec::new());
+    for name in mounted_claims(pod) {
+        let claim = match claims_api.get_opt(name).await {
+            Ok(claim) => claim,
+            Err(e) if forbidden(&e) => return Ok((Vec::new(), Vec::new())),
+            Err(e) => return Err(Error::kube(format!("read PVC {name}"))(e)),
+        };
+        let Some(claim) = claim else { continue };
+        if let Some(volume) = pvc_volume(&claim) {
+            match pvs.get_opt(volume).await {
+                Ok(pv) => volumes.extend(pv),
+                Err(e) if forbidden(&e) => return Ok((Vec::new(), Vec::new())),
+                Err(e) => return Err(Error::kube(format!("read PV {volume}"))(e)),
+            }
+        }
+        claims.push(claim);
+    }
+    let deleting: Vec<String> =
+        claims.iter().filter(|c| terminating(*c)).map(ResourceExt::name_any).collect();
+    if volumes.is_empty() {
+        return Ok((Vec::new(), deleting));
+    }
+    let others = match kube.api_all::<Node>().list(&Default::default()).await {
+        Ok(list) => Some(list.items),
+        Err(e) if forbidden(&e) => None,
+        Err(e) => return Err(Error::kube("list nodes")(e)),
+    };
+    Ok((pinned_volumes(pod, &claims, &volumes, node, others.as_deref()), deleting))
+}
+
+/// Why the replacement of a pod whose volumes are pinned to its failed node can start only
+/// there, and the way to start it elsewhere instead, as a command with the run's flags: said
+/// before the force delete, and again after it.
+fn pinned_truth(kube: &Kube, pod: &str, node: &str, pinned: &[PinnedVolume]) -> String {
+    let volumes: Vec<String> = pinned
+        .iter()
+        .map(|p| format!("its volume {} (PVC {}) is pinned to {node}", p.volume, p.claim))
+        .collect();
+    let claims: Vec<String> = pinned.iter().map(|p| shell_word(&p.claim).into_owned()).collect();
+    format!(
+        "{}. It stays Pending until {node} is back, and then starts there on the same data; to start it elsewhere \
+         with an empty claim instead, giving up the data on {node}, delete the claim too with `{}` (it goes once \
+         {pod} is gone)",
+        volumes.join("; "),
+        kube.flags.kubectl(&kube.namespace, &format!("delete pvc {} --wait=false", claims.join(" ")))
+    )
+}
+
+/// Waits for the StatefulSet controller to create the replacement of `old` (a pod of its name
+/// with another uid), for up to `timeout`.
+async fn replacement_created(live: &mut Live, old: &Pod, timeout: Duration) -> Result<Option<Pod>> {
+    let deadline = crate::live::deadline(timeout);
+    loop {
+        let found = live.pods().into_iter().find(|p| p.name_any() == old.name_any() && p.uid() != old.uid());
+        if found.is_some() {
+            return Ok(found);
+        }
+        tokio::select! {
+            changed = live.changed() => changed?,
+            _ = tokio::time::sleep_until(deadline) => return Ok(None),
+        }
+    }
 }
 
 /// Finds the pod and the StatefulSet that owns it; anything else is refused.
@@ -262,6 +369,15 @@ pub fn write_evidence(w: &mut dyn Write, e: &Evidence) -> io::Result<()> {
             |s| format!("for {} (its Ready condition, eviction or deletion)", seconds(Some(s)))
         )
     )?;
+    for pinned in &e.pinned_volumes {
+        writeln!(
+            w,
+            "Pinned:        {} (PV {}) can be used on {} only",
+            pinned.claim,
+            pinned.volume,
+            e.node.as_deref().unwrap_or("-")
+        )?;
+    }
     Ok(())
 }
 

@@ -773,7 +773,8 @@ impl Drop for OwnCluster {
 fn cluster_script(script: &str, name: &str) -> std::process::Command {
     let mut command =
         std::process::Command::new(format!("{}/tests/cluster/{script}", env!("CARGO_MANIFEST_DIR")));
-    command.env("KUBECTL_STATEFUL_CLUSTER", name);
+    // A cluster of its own for a fault or a fleet: no real nodes, whatever the suite's has.
+    command.env("KUBECTL_STATEFUL_CLUSTER", name).env_remove("KUBECTL_STATEFUL_REAL_NODES");
     command
 }
 

@@ -1181,6 +1181,36 @@ mod tests {
     }
 
     #[test]
+    fn a_released_volume_is_advised_by_its_reclaim_policy() {
+        let web = sts("web", 1).templates(&["data"]).build();
+        let mut snap = snapshot(&web, vec![pod(&web, 0).build()], vec![pvc("data-web-0").of(&web).build()]);
+        for (claim, policy) in [("data-web-1", "Retain"), ("data-web-2", "Delete")] {
+            let mut volume = pv(claim, policy);
+            volume.status.as_mut().unwrap().phase = Some("Released".to_owned());
+            snap.volumes.as_mut().unwrap().push(volume);
+        }
+        let status = build(&web, &snap, &options());
+        let released: Vec<&str> = status
+            .warnings
+            .iter()
+            .filter(|w| w.code == WarningCode::ReleasedVolume)
+            .map(|w| w.message.as_str())
+            .collect();
+        assert_eq!(released.len(), 2, "{released:?}");
+        assert!(
+            released[0].contains("pv-data-web-1 is Released (reclaim policy Retain)")
+                && released[0].contains("to bind it again")
+        );
+        // Its provisioner deletes a Delete volume: no advice to bind it, the way to keep it instead.
+        assert_eq!(
+            released[1],
+            "PersistentVolume pv-data-web-2 is Released with reclaim policy Delete: its provisioner deletes it, and the \
+             data of data-web-2 with it; to keep that data, switch it to Retain before that happens with `kubectl patch \
+             pv pv-data-web-2 -p '{\"spec\":{\"persistentVolumeReclaimPolicy\":\"Retain\"}}'`"
+        );
+    }
+
+    #[test]
     fn orphans_need_evidence_and_unreadable_kinds_leave_a_note() {
         let web = sts("web", 1).templates(&["data"]).build();
         let pvcs = vec![
