@@ -75,21 +75,6 @@ fn kubeconfig_contexts(kube_args: &KubeArgs) -> Result<Vec<String>> {
     Ok(kube_args.kubeconfig()?.contexts.iter().map(|c| c.name.clone()).collect())
 }
 
-/// Runs `query` in each of `contexts` (see [`each_with_cluster`]) and returns each context's
-/// outcome in the order given, errors as one line.
-pub async fn each<T, F, Fut>(
-    kube_args: &KubeArgs,
-    contexts: &[String],
-    query: F,
-) -> Vec<(String, Result<T, String>)>
-where
-    F: Fn(Kube) -> Fut,
-    Fut: Future<Output = Result<T>>,
-{
-    let outcomes = each_with_cluster(kube_args, contexts, query).await;
-    outcomes.into_iter().map(|o| (o.context, o.result)).collect()
-}
-
 /// Runs `query` in each of `contexts` (at most [`AT_ONCE`] at a time, each within its deadline,
 /// and its exec credential plugin within one of its own) and returns each context's outcome in
 /// the order given, errors as one line, with the cluster it reached ([`identify`]). Contexts
