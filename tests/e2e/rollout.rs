@@ -77,6 +77,32 @@ async fn guided_rollout_updates_highest_ordinals_first_and_cleans_up() {
     assert!(env.all_pods_run(v("app:v2")).await);
 }
 
+/// A set parked at 0 replicas with a partition: the rollout finishes (partition 0, no pod moves)
+/// rather than stopping at "partition is 2" on every run; the pods a scale-up creates run the new
+/// revision.
+#[tokio::test]
+async fn a_set_parked_at_zero_with_a_partition_rolls_out_and_finishes() {
+    let env = Env::new("rollout-parked").await;
+    env.statefulset(&Sts { partition: Some(2), ..Sts::new("web", 0) }).await;
+    let output = env
+        .plugin()
+        .args(["rollout", "web", "--image", &format!("app={}", v("app:v2")), "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("web rolled out to revision"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("partition -> 0, no pod to update"), "{stderr}");
+    assert!(!stderr.contains("to continue with the plan"), "{stderr}");
+    let web = sts(&env, "web").await;
+    assert_eq!(partition(&web), 0);
+    assert!(!web.annotations().contains_key(JOURNAL), "finished: no journal left");
+    env.scale("web", 2).await;
+    env.wait_ready("web", Duration::from_secs(60)).await;
+    assert!(env.all_pods_run(v("app:v2")).await, "{:?}", images(&env).await);
+}
+
 #[tokio::test]
 async fn explicit_partition_step_then_resume_picks_up_a_pending_update() {
     let env = Env::new("rollout-partition").await;

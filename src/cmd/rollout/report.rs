@@ -442,7 +442,13 @@ pub fn describe(name: &str, event: &Event) -> String {
         ),
         Event::StepStarted { step, steps, partition, ordinals } => {
             let pods: Vec<String> = ordinals.iter().map(|o| pod_name(name, *o)).collect();
-            format!("step {step}/{steps}: partition -> {partition}, updating {}", pods.join(", "))
+            match pods.is_empty() {
+                // A set parked at 0 replicas: the step only lowers the partition.
+                true => format!("step {step}/{steps}: partition -> {partition}, no pod to update"),
+                false => {
+                    format!("step {step}/{steps}: partition -> {partition}, updating {}", pods.join(", "))
+                }
+            }
         }
         Event::PodUpdated { pod, revision } => format!("  {pod} runs revision {}", short_or(revision)),
         Event::PodReady { pod } => format!("  {pod} is Ready"),

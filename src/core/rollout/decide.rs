@@ -469,6 +469,10 @@ pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<De
     let mut steps: Vec<Step> = match explicit {
         _ if evicting => eviction_plan(&replacement_order(range, zones), &sizes.0, &updated),
         Some(n) => vec![single_step(range, hold.min(replicas), n)],
+        // A set parked at 0 replicas with a partition: one step to 0 that moves no pod
+        // (core::rollout::plan), else the rollout could never finish.
+        None if replicas == 0 => plan(range, &sizes.0, hold),
+        // Numbered as in the whole plan, so a resumed rollout keeps its step numbers.
         None => {
             plan(range, &sizes.0, replicas).into_iter().filter(|s| s.partition < hold.min(replicas)).collect()
         }

@@ -156,6 +156,12 @@ pub fn plan(range: OrdinalRange, sizes: &[StepSize], from_partition: i32) -> Vec
         });
         previous = partition;
     }
+    // A partition above the replicas (a set parked at 0 with a partition, say) holds no pod back
+    // now, but would hold back every pod created later: the last step still takes it to 0, moving
+    // no pod, or the rollout could never finish.
+    if steps.last().map_or(from_partition, |s| s.partition) > 0 {
+        steps.push(Step { number: steps.len() + 1, partition: 0, updated: replicas, ordinals: Vec::new() });
+    }
     steps
 }
 
@@ -228,6 +234,20 @@ mod tests {
         assert!(plan(OrdinalRange { start: 0, replicas: 0 }, &Steps::default().0, 0).is_empty());
     }
 
+    /// A set parked at 0 replicas with a partition: one step to partition 0 that moves no pod, so
+    /// the rollout finishes (else every pod created later would stay on the old revision, and
+    /// each run would stop at "partition is 2" again).
+    #[test]
+    fn a_partition_above_the_replicas_is_still_taken_to_zero() {
+        for (replicas, from) in [(0, 2), (0, 1)] {
+            let steps = plan(OrdinalRange { start: 0, replicas }, &Steps::default().0, from);
+            let summary: Vec<_> = steps.iter().map(|s| (s.number, s.partition, s.ordinals.clone())).collect();
+            assert_eq!(summary, vec![(1, 0, vec![])], "replicas {replicas}, partition {from}");
+        }
+        let steps = plan(OrdinalRange { start: 0, replicas: 2 }, &Steps::default().0, 5);
+        assert_eq!(steps.last().map(|s| s.partition), Some(0));
+    }
+
     #[test]
     fn a_single_step_releases_what_lies_between() {
         let range = OrdinalRange { start: 0, replicas: 4 };
@@ -247,8 +267,9 @@ mod tests {
         ) {
             let range = OrdinalRange { start, replicas };
             let steps = plan(range, &sizes, from);
+            let asked = from;
             let from = from.clamp(0, replicas);
-            let mut previous = from;
+            let mut previous = asked.max(0);
             let mut released_all = Vec::new();
             for step in &steps {
                 prop_assert!(step.partition < previous, "partition must fall: {} then {}", previous, step.partition);
@@ -258,8 +279,8 @@ mod tests {
                 released_all.extend(step.ordinals.iter().copied());
                 previous = step.partition;
             }
-            if replicas > 0 && from > 0 {
-                prop_assert_eq!(steps.last().map(|s| s.partition), Some(0));
+            if asked > 0 {
+                prop_assert_eq!(steps.last().map(|s| s.partition), Some(0), "a partition left above 0 holds back later pods");
             }
             // Exactly the ordinals the starting partition held back, each once.
             let mut expected: Vec<i32> = range.ordinals().filter(|&o| range.index_of(o) < i64::from(from)).collect();
