@@ -135,6 +135,10 @@ impl Kube {
     }
 }
 
+/// The user agent of every request: `kubectl-stateful/<version>`, as kubectl sends
+/// `kubectl/<version>`.
+pub const USER_AGENT: &str = concat!("kubectl-stateful/", env!("CARGO_PKG_VERSION"));
+
 /// Verbosity at which each API request is logged, as with kubectl's `-v=6`.
 const LOG_REQUESTS: u8 = 6;
 
@@ -226,6 +230,8 @@ impl KubeArgs {
             Err(err) => return Err(Error::Kubeconfig(err)),
         };
         self.override_config(&mut config)?;
+        // Who is asking, in the API server's audit log and its logs (kube-rs sends none).
+        config.headers.push((http::header::USER_AGENT, http::HeaderValue::from_static(USER_AGENT)));
         Ok(config)
     }
 

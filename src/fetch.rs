@@ -13,12 +13,11 @@ use k8s_openapi::api::core::v1::{
     Event, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, Service,
 };
 use k8s_openapi::api::storage::v1::StorageClass;
-use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, ObjectList, PostParams};
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, ObjectList};
 use kube::core::{Expression, NamespaceResourceScope, Selector};
 use kube::{Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
-use crate::apply::FIELD_MANAGER;
 use crate::client::Kube;
 use crate::core::claims::claims_of;
 use crate::core::facts::{self, Honoured};
@@ -578,9 +577,7 @@ pub async fn server_facts(
 /// `sts` that asks for it ([`facts::probe`]); nothing is stored.
 pub async fn max_unavailable_honoured(kube: &Kube, sts: &StatefulSet) -> Honoured {
     let namespace = sts.namespace().unwrap_or_else(|| kube.namespace.clone());
-    let api: Api<StatefulSet> = kube.api_in(&namespace);
-    let params = PostParams { dry_run: true, field_manager: Some(FIELD_MANAGER.to_owned()) };
-    match api.create(&params, &facts::probe(sts)).await {
+    match crate::write::Probe::new(kube).create(&namespace, &facts::probe(sts)).await {
         Ok(created) => Honoured::from_dry_run(&created),
         Err(kube::Error::Api(status)) if status.code == 403 => Honoured::Unknown(format!(
             "no permission to create StatefulSets in namespace {namespace}, which even a server-side dry run needs"

@@ -1,13 +1,13 @@
 //! The VolumeSnapshot API as the commands use it (out-of-tree CRDs, so untyped
 //! `DynamicObject`s read into the core's types): the classes, taking a snapshot of a claim and
-//! making it a safety net (ready, its content's deletion policy Retain).
+//! making it a safety net (ready, its content's deletion policy Retain). The shell's adapter
+//! for a CRD, beside `fetch` (reads) and `write` (writes).
 
 use std::time::Duration;
 
-use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PostParams};
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use kube::runtime::wait::await_condition;
 
-use crate::apply::{FIELD_MANAGER, patch_params};
 use crate::client::Kube;
 use crate::core::patches;
 use crate::core::prune::{Candidate, PlannedSnapshot, TakenSnapshot};
@@ -15,6 +15,7 @@ use crate::core::volume_snapshots::{self as vsnap, GROUP, SnapshotClass, Snapsho
 use crate::error::{Error, Result};
 use crate::output::Streams;
 use crate::ui::Terminal;
+use crate::write::{Writer, Written};
 
 fn resource(kind: &str, plural: &str) -> ApiResource {
     ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(GROUP, "v1", kind), plural)
@@ -83,6 +84,7 @@ pub async fn get_content(kube: &Kube, name: &str) -> Result<Option<SnapshotConte
 /// A request that failed (creating the snapshot, reading it back), as [`Error::Kube`].
 pub async fn take(
     kube: &Kube,
+    writer: &Writer,
     candidate: &Candidate,
     planned: &PlannedSnapshot,
     timeout: Duration,
@@ -95,10 +97,17 @@ pub async fn take(
         vsnap::snapshot_object(&planned.name, namespace, &candidate.name, &planned.class, &planned.labels);
     let object: DynamicObject = serde_json::from_value(object)
         .map_err(|e| Error::Refused(format!("cannot build VolumeSnapshot: {e}")))?;
-    let params = PostParams { dry_run: false, field_manager: Some(FIELD_MANAGER.to_owned()) };
-    api.create(&params, &object)
-        .await
-        .map_err(Error::kube(format!("create VolumeSnapshot {namespace}/{}", planned.name)))?;
+    let what = format!("create VolumeSnapshot {namespace}/{}", planned.name);
+    match writer.create(&api, &object, &what).await? {
+        Written::Done(_) => {}
+        Written::Changed(_) => {
+            return Ok(Err(format!(
+                "a VolumeSnapshot named {} exists already, not taken by this run; the claim is kept",
+                planned.name
+            )));
+        }
+        Written::Gone => return Ok(Err(format!("namespace {namespace} is gone"))),
+    }
     io.say(format_args!(
         "volumesnapshot \"{}\" created (class {}), waiting up to {} for it to be ready",
         planned.name,
@@ -141,11 +150,17 @@ pub async fn take(
     let retained_by_run = bound.deletion_policy != "Retain";
     if retained_by_run {
         let patch = patches::retain_snapshot_content(namespace, &planned.name, &bound.deletion_policy);
-        if let Err(e) = contents_api(kube).patch(&content, &patch_params(), &Patch::<()>::Json(patch)).await {
+        let what = format!("set the deletion policy of {content} to Retain");
+        let why = match writer.patch(&contents_api(kube), &content, &patch, &what).await {
+            Ok(Written::Done(_)) => None,
+            Ok(Written::Changed(_)) => Some("it changed since it was read".to_owned()),
+            Ok(Written::Gone) => Some("it is gone".to_owned()),
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(why) = why {
             return Ok(Err(format!(
-                "could not set the deletion policy of {content} (snapshot {}) to Retain: {}; {left}",
-                planned.name,
-                crate::error::describe_kube_error(&e)
+                "could not set the deletion policy of {content} (snapshot {}) to Retain: {why}; {left}",
+                planned.name
             )));
         }
         // Read back: only a content that says Retain is recorded.

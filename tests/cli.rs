@@ -444,4 +444,12 @@ fn e2e_tests_run_from_tests_run() {
         .filter(|l| !l.starts_with('#'))
         .any(|l| l.starts_with("cargo test") && l.contains("--features e2e") && l.contains("--test e2e"));
     assert!(runs_e2e, "tests/run runs `cargo test --features e2e --test e2e`:\n{script}");
+    // And after it, the check of the API server's audit log over that run.
+    let runs_audit = script.lines().map(str::trim).filter(|l| !l.starts_with('#')).any(|l| {
+        l.contains("KUBECTL_STATEFUL_AUDIT_FROM=") && l.contains("cargo test") && l.contains("--test audit")
+    });
+    assert!(
+        runs_audit,
+        "tests/run runs `cargo test --features e2e --test audit` after the e2e tests:\n{script}"
+    );
 }

@@ -10,20 +10,21 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
-use kube::api::{Api, Patch};
+use kube::api::Api;
 use serde::Serialize;
 
 use crate::access::{self, Permission};
-use crate::apply::{Deleted, Exact, delete_exact, patch_params};
 use crate::client::{Kube, KubeArgs};
 use crate::core::names::pod_name;
 use crate::core::objects::{mounted_claims, node_name, pod_ready, terminating};
+use crate::core::patches;
 use crate::core::recover::{Evidence, Judgement, judge};
 use crate::error::{Error, Result};
 use crate::fetch;
 use crate::live::{Kinds, Live};
 use crate::output::{OutputFormat, RECOVERY, Streams, rendered, write_document};
 use crate::ui::Terminal;
+use crate::write::{Deleted, Deletion, Guard, Mode, Writer, Written};
 
 pub const LONG_ABOUT: &str = "\
 Recover a StatefulSet pod from a failed node. When a node dies, its pods stay Terminating or
@@ -146,10 +147,11 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
          Go on only if {node_label} is powered off or cut off from its storage.",
         pod = pod.name_any()
     ));
-    if args.dry_run {
+    let resume = format!("`kubectl stateful recover {} --dry-run` shows where it stands", pod.name_any());
+    let Some(writer) = Writer::of(&kube, Mode::from_dry_run(args.dry_run), resume) else {
         io.say("dry run: nothing was changed");
         return finish(io, &args, &recovery);
-    }
+    };
     let mut needed = vec![Permission {
         verb: "delete",
         group: "",
@@ -172,20 +174,30 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
         io.say(format_args!("not confirmed: pod {} was left alone", pod.name_any()));
         return Ok(());
     }
-    if args.cordon && node.is_some() {
-        let patch = serde_json::json!({"spec": {"unschedulable": true}});
-        nodes
-            .patch(&node_label, &patch_params(), &Patch::Merge(&patch))
-            .await
-            .map_err(Error::kube(format!("cordon node {node_label}")))?;
-        recovery.cordoned = true;
-        io.say(format_args!("node/{node_label} cordoned"));
+    if args.cordon
+        && let Some(node) = &node
+    {
+        // Guarded by the node's uid: a node re-registered under this name is not the one judged.
+        let what = format!("cordon node {node_label}");
+        match writer
+            .patch(&nodes, &node_label, &patches::cordon(&node.uid().unwrap_or_default()), &what)
+            .await?
+        {
+            Written::Done(_) => {
+                recovery.cordoned = true;
+                io.say(format_args!("node/{node_label} cordoned"));
+            }
+            Written::Gone | Written::Changed(_) => io.say(format_args!(
+                "node/{node_label} was deleted or replaced since it was read: not cordoned"
+            )),
+        }
     }
     // Watch before deleting, so the replacement cannot slip by unseen.
     let mut live = Live::start(&kube, &sts, Kinds::default()).await?;
-    let exact = Exact { uid: pod.uid(), resource_version: None, grace_period_seconds: Some(0) };
+    let guard = Guard::identity(&pod);
+    let how = Deletion { grace_period_seconds: Some(0), ..Deletion::default() };
     let what = format!("force-delete pod {}", pod.name_any());
-    if delete_exact(&pods, &pod.name_any(), exact, &what).await? != Deleted::Now {
+    if writer.delete(&pods, &pod.name_any(), guard, how, &what).await? != Deleted::Done {
         io.say(format_args!("pod {} was already gone or replaced", pod.name_any()));
     }
     recovery.action = "forceDeleted";

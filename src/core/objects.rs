@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod, ServicePort};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::jiff::Timestamp;
@@ -181,6 +182,50 @@ pub fn pods_of<'p>(sts: &StatefulSet, pods: impl IntoIterator<Item = &'p Pod>) -
         .collect();
     owned.sort_by_key(|(ordinal, _)| *ordinal);
     owned
+}
+
+/// A PodDisruptionBudget over a pod, with its numbers as its controller last computed them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Budget {
+    pub name: String,
+    pub disruptions_allowed: i32,
+    pub current_healthy: i32,
+    pub desired_healthy: i32,
+}
+
+impl Budget {
+    /// `PodDisruptionBudget web allows 0 disruptions (3 healthy, 3 needed)`.
+    pub fn describe(&self) -> String {
+        format!(
+            "PodDisruptionBudget {} allows {} disruption{} ({} healthy, {} needed)",
+            self.name,
+            self.disruptions_allowed,
+            if self.disruptions_allowed == 1 { "" } else { "s" },
+            self.current_healthy,
+            self.desired_healthy
+        )
+    }
+}
+
+/// The budgets of `pdbs` that select `pod` (in its namespace, by its labels).
+pub fn budgets_of(pdbs: &[PodDisruptionBudget], pod: &Pod) -> Vec<Budget> {
+    pdbs.iter()
+        .filter(|pdb| pdb.namespace() == pod.namespace())
+        .filter(|pdb| {
+            let selector = pdb.spec.as_ref().and_then(|s| s.selector.clone());
+            selector.and_then(|s| Selector::try_from(s).ok()).is_some_and(|s| s.matches(pod.labels()))
+        })
+        .map(|pdb| {
+            let status = pdb.status.clone().unwrap_or_default();
+            Budget {
+                name: pdb.name_any(),
+                disruptions_allowed: status.disruptions_allowed,
+                current_healthy: status.current_healthy,
+                desired_healthy: status.desired_healthy,
+            }
+        })
+        .collect()
 }
 
 pub fn pod_revision(pod: &Pod) -> Option<&str> {
@@ -385,5 +430,37 @@ mod tests {
         assert_eq!(age(ago(86_400 * 12), now), "12d");
         assert_eq!(age(ago(-5), now), "0s");
         assert_eq!(age(None, now), "<unknown>");
+    }
+
+    #[test]
+    fn the_budgets_of_a_pod_are_those_selecting_it_in_its_namespace() {
+        use crate::core::fixtures::{pod, sts};
+        let web = sts("web", 3).build();
+        let web_1 = pod(&web, 1).build();
+        let pdb = |name: &str, namespace: &str, app: &str, allowed: i32| -> PodDisruptionBudget {
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": name, "namespace": namespace},
+                "spec": {"selector": {"matchLabels": {"app": app}}},
+                "status": {"disruptionsAllowed": allowed, "currentHealthy": 3, "desiredHealthy": 3, "expectedPods": 3}
+            }))
+            .unwrap()
+        };
+        let namespace = web_1.namespace().unwrap_or_default();
+        let pdbs =
+            [pdb("web", &namespace, "web", 0), pdb("db", &namespace, "db", 1), pdb("web", "other", "web", 1)];
+        let budgets = budgets_of(&pdbs, &web_1);
+        assert_eq!(
+            budgets,
+            vec![Budget {
+                name: "web".into(),
+                disruptions_allowed: 0,
+                current_healthy: 3,
+                desired_healthy: 3
+            }]
+        );
+        assert_eq!(
+            budgets[0].describe(),
+            "PodDisruptionBudget web allows 0 disruptions (3 healthy, 3 needed)"
+        );
     }
 }

@@ -8,6 +8,7 @@ mod support;
 
 mod cluster;
 mod dns;
+mod dry_run;
 mod faults;
 mod field;
 mod fleet;

@@ -8,10 +8,9 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod};
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
-use kube::api::{Api, Patch};
+use kube::api::Api;
 
 use crate::access::{self, Permission};
-use crate::apply::{Deleted, Exact, delete_exact, patch_params};
 use crate::client::{Kube, KubeArgs};
 use crate::core::names::pod_name;
 use crate::core::objects::{age, mounted_claims, ordinal_range};
@@ -24,6 +23,7 @@ use crate::output::{
     shell_word, table, write_document, write_table,
 };
 use crate::ui::Terminal;
+use crate::write::{Changed, Deleted, Deletion, Guard, Mode, Writer, Written};
 use serde::Serialize;
 
 pub const LONG_ABOUT: &str = "\
@@ -151,7 +151,11 @@ pub async fn run(args: PruneArgs, kube_args: &KubeArgs, term: &Terminal, io: &mu
     }
     // A run that may delete: confirmed with --yes, or on a terminal where a typed confirmation
     // can be asked (machine-readable output never prompts: without --yes it is a dry run).
+    // Anything else is a dry run, and holds no Writer.
     let confirmed_run = !args.dry_run && (args.yes || (term.interactive && !args.output.is_machine()));
+    let writer =
+        Writer::of(&kube, Mode::from_dry_run(!confirmed_run), "run the same command again to continue");
+    let confirmed_run = writer.is_some();
     let deleting = confirmed_run && plan.to_prune().next().is_some();
     // The plan is the output of a dry run; a run that may delete reports its result instead.
     if !(confirmed_run && args.output.is_machine()) {
@@ -161,7 +165,7 @@ pub async fn run(args: PruneArgs, kube_args: &KubeArgs, term: &Terminal, io: &mu
         io.warn(warning);
     }
     warn_about_data(&plan, None, io);
-    if !deleting {
+    let (true, Some(writer)) = (deleting, writer) else {
         if confirmed_run && args.output.is_machine() {
             return rendered(render_result(&mut io.out, &PruneResult::start(&plan), args.output));
         }
@@ -170,10 +174,18 @@ pub async fn run(args: PruneArgs, kube_args: &KubeArgs, term: &Terminal, io: &mu
             io.say(format_args!("dry run: nothing was deleted{how}"));
         }
         return Ok(());
-    }
+    };
     require_permissions(&kube, &plan).await?;
-    let mut pruner =
-        Pruner { kube: &kube, term, args: &args, planned: &scope, plan: &plan, io, snapshots_failed: 0 };
+    let mut pruner = Pruner {
+        kube: &kube,
+        writer,
+        term,
+        args: &args,
+        planned: &scope,
+        plan: &plan,
+        io,
+        snapshots_failed: 0,
+    };
     let mut result = PruneResult::start(&plan);
     let outcome = pruner.prune(&mut result).await;
     let snapshots_failed = pruner.snapshots_failed;
@@ -273,6 +285,8 @@ fn warn_about_data(plan: &PrunePlan, fleet: Option<(&str, &str)>, io: &mut Strea
 
 struct Pruner<'a, 'io> {
     kube: &'a Kube,
+    /// Every delete and patch of the run.
+    writer: Writer,
     term: &'a Terminal,
     args: &'a PruneArgs,
     /// The StatefulSets as the plan saw them.
@@ -380,6 +394,7 @@ impl Pruner<'_, '_> {
             if let Some(planned) = &candidate.snapshot {
                 match crate::volume_snapshots::take(
                     self.kube,
+                    &self.writer,
                     candidate,
                     planned,
                     self.args.snapshot_timeout,
@@ -401,11 +416,14 @@ impl Pruner<'_, '_> {
                 && let Some(volume) = &candidate.volume
             {
                 let patch = patches::retain_volume(&candidate.uid);
-                if let Err(e) = volumes.patch(volume, &patch_params(), &Patch::<()>::Json(patch)).await {
-                    let reason = format!(
-                        "could not set PV {volume} to Retain: {}",
-                        crate::error::describe_kube_error(&e)
-                    );
+                let what = format!("set PV {volume} to Retain");
+                let reason = match self.writer.patch(&volumes, volume, &patch, &what).await {
+                    Ok(Written::Done(_)) => None,
+                    Ok(Written::Changed(_)) => Some(format!("PV {volume} is no longer bound to it")),
+                    Ok(Written::Gone) => Some(format!("PV {volume} is gone")),
+                    Err(e) => Some(format!("could not set PV {volume} to Retain: {e}")),
+                };
+                if let Some(reason) = reason {
                     result.failed.push(KeptClaim::of(candidate, reason));
                     continue;
                 }
@@ -427,24 +445,18 @@ impl Pruner<'_, '_> {
                     .map_err(Error::kube(format!("read StatefulSet {namespace}/{sts_name}")))
             };
             check(&read().await?)?;
-            let exact = Exact {
-                uid: Some(candidate.uid.clone()),
-                resource_version: Some(candidate.resource_version.clone()),
-                ..Exact::default()
+            let guard = Guard::UidAndResourceVersion {
+                uid: candidate.uid.clone(),
+                resource_version: candidate.resource_version.clone(),
             };
             let what = format!("delete PVC {namespace}/{}", candidate.name);
-            let mut deleted = delete_exact(&claims, &candidate.name, exact, &what).await;
+            let mut deleted =
+                self.writer.delete(&claims, &candidate.name, guard, Deletion::default(), &what).await;
             // A failed resourceVersion precondition may be the claim's status alone moving
-            // (1.37 sets an `Unused` condition as pods come and go): read it and its pods again,
-            // and if nothing the plan judged has changed and no pod references it, try once more
-            // with the new resourceVersion.
-            if let Ok(Deleted::Changed) = deleted
-                && let Some(now) = claims
-                    .get_opt(&candidate.name)
-                    .await
-                    .map_err(Error::kube(format!("read PVC {namespace}/{}", candidate.name)))?
-            {
-                let pods: Api<Pod> = Api::namespaced(self.kube.client.clone(), namespace);
+            // (1.37 sets an `Unused` condition as pods come and go): with the claim as read again,
+            // and its pods, if nothing the plan judged has changed and no pod references it, try
+            // once more with the new resourceVersion.
+            if let Ok(Deleted::Changed(Changed { now: Some(now) })) = &deleted {
                 let listed = pods
                     .list(&Default::default())
                     .await
@@ -455,17 +467,14 @@ impl Pruner<'_, '_> {
                     .items
                     .iter()
                     .any(|p| crate::core::objects::mounted_claims(p).any(|c| c == candidate.name));
-                if prune::still_as_planned(candidate, &now, mounted) {
-                    let exact = Exact {
-                        uid: now.uid(),
-                        resource_version: now.resource_version(),
-                        ..Exact::default()
-                    };
-                    deleted = delete_exact(&claims, &candidate.name, exact, &what).await;
+                if prune::still_as_planned(candidate, now, mounted) {
+                    let guard = Guard::exact(now);
+                    deleted =
+                        self.writer.delete(&claims, &candidate.name, guard, Deletion::default(), &what).await;
                 }
             }
             match deleted {
-                Ok(Deleted::Now) => {
+                Ok(Deleted::Done) => {
                     self.io.say(format_args!("persistentvolumeclaim \"{}\" deleted", candidate.name));
                     result.deleted(candidate, self.plan);
                     // And right after: a scale-up in the window makes the ordinal live again,
@@ -492,10 +501,18 @@ impl Pruner<'_, '_> {
                     }
                     check(&after)?;
                 }
-                Ok(Deleted::AlreadyGone | Deleted::Changed) => {
-                    result
-                        .failed
-                        .push(KeptClaim::of(candidate, "changed or deleted by someone else since the plan"));
+                Ok(Deleted::Gone) => {
+                    result.failed.push(KeptClaim::of(candidate, "deleted by someone else since the plan"));
+                }
+                Ok(Deleted::Changed(changed)) => {
+                    let by = changed
+                        .by()
+                        .map(|m| format!(" (last written by {})", m.describe()))
+                        .unwrap_or_default();
+                    result.failed.push(KeptClaim::of(
+                        candidate,
+                        format!("changed by someone else since the plan{by}"),
+                    ));
                 }
                 Err(e) => result.failed.push(KeptClaim::of(candidate, e.to_string())),
             }

@@ -11,14 +11,14 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, ResourceQuota};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::ResourceExt;
-use kube::api::{Api, DeleteParams, ListParams, Patch, PostParams, Preconditions, PropagationPolicy};
+use kube::api::{Api, ListParams};
 use kube::runtime::wait::{await_condition, conditions};
 use serde::Serialize;
 
 use crate::access::{self, Permission};
-use crate::apply::{Deleted, Exact, delete_exact, patch_params};
 use crate::client::{Kube, KubeArgs};
 use crate::core::objects::pod_ready;
+use crate::core::patches;
 use crate::core::resize::{
     self, Action, Adoption, ClaimPlan, ClaimState, Inputs, JOURNAL_KEY, ResizePlan, SizeRequest, SwapJournal,
     claim_state, journal_name, recovery_hint,
@@ -30,6 +30,7 @@ use crate::output::{
     write_json_line, write_table,
 };
 use crate::ui::Terminal;
+use crate::write::{Changed, Deleted, Deletion, Guard, Mode, Writer, Written};
 
 pub const LONG_ABOUT: &str = "\
 Grow the volumes of a StatefulSet: every PVC of the named volumeClaimTemplates, including those a
@@ -165,6 +166,12 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
     let kube = kube_args.connect().await?;
     let namespace = kube.namespace.clone();
     let mut run = Run { kube: &kube, term, args: &args, io, namespace };
+    // The one place a Writer can come from: a dry run has none, so nothing below writes in one.
+    let writer = Writer::of(
+        &kube,
+        Mode::from_dry_run(args.dry_run),
+        "run the same command again: it reads the state and goes on",
+    );
     // A journal means a swap was started: finishing it comes before anything else, since the
     // StatefulSet may be gone right now.
     let configmaps: Api<ConfigMap> = kube.api_in(&run.namespace);
@@ -172,11 +179,11 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
     if let Some(cm) =
         configmaps.get_opt(&journal_cm).await.map_err(Error::kube(format!("read ConfigMap {journal_cm}")))?
     {
-        return run.resume(cm).await;
+        return run.resume(writer, cm).await;
     }
     let sts = fetch::statefulset(&kube, &run.namespace, &args.name).await?;
     let plan = run.plan(&sts).await?;
-    run.start(sts, plan).await
+    run.start(writer, sts, plan).await
 }
 
 impl Run<'_> {
@@ -210,7 +217,7 @@ impl Run<'_> {
     }
 
     /// From the plan to the end: refusals, consent, grow, restarts, swap.
-    async fn start(&mut self, sts: StatefulSet, plan: ResizePlan) -> Result<()> {
+    async fn start(&mut self, writer: Option<Writer>, sts: StatefulSet, plan: ResizePlan) -> Result<()> {
         let machine = self.args.output.is_machine();
         let events = self.args.output == OutputFormat::Json && !self.args.dry_run;
         // A refused run says one line; its plan is printed only when asked for (--dry-run).
@@ -226,12 +233,12 @@ impl Run<'_> {
             }
             return Err(Error::Refused(first.to_string()));
         }
-        if self.args.dry_run {
+        let Some(writer) = writer else {
             if !machine {
                 self.io.say("dry run: nothing was changed");
             }
             return Ok(());
-        }
+        };
         if plan.needs_downtime() {
             self.io.say(
                 "The offline-only claims can grow only while no pod uses them. The downtime that takes:",
@@ -265,9 +272,9 @@ impl Run<'_> {
                 format_args!("plan: {} PVC(s) to grow", plan.to_grow().count()),
             );
         }
-        let pending_mount = self.grow(&plan).await?;
-        self.restart_for_filesystems(&plan, &pending_mount).await?;
-        self.swap(&sts, &plan.sizes()).await
+        let pending_mount = self.grow(&writer, &plan).await?;
+        self.restart_for_filesystems(&writer, &plan, &pending_mount).await?;
+        self.swap(&writer, &sts, &plan.sizes()).await
     }
 
     async fn require_permissions(&self, plan: &ResizePlan) -> Result<()> {
@@ -288,7 +295,7 @@ impl Run<'_> {
 
     /// Grows the claims: the first (highest ordinal) alone as the canary, then the rest
     /// `--parallel` at a time. Returns the claims left `FileSystemResizePending`.
-    async fn grow(&mut self, plan: &ResizePlan) -> Result<Vec<ClaimPlan>> {
+    async fn grow(&mut self, writer: &Writer, plan: &ResizePlan) -> Result<Vec<ClaimPlan>> {
         let todo: Vec<&ClaimPlan> = plan.unfinished().collect();
         let mut pending_mount = Vec::new();
         let mut done = 0usize;
@@ -307,7 +314,7 @@ impl Run<'_> {
             }
             for claim in &batch {
                 if claim.action == Action::Grow {
-                    self.patch_claim(claim).await?;
+                    self.patch_claim(writer, claim).await?;
                 }
             }
             let waits = batch.iter().map(|c| self.wait_claim(c, false));
@@ -367,19 +374,18 @@ impl Run<'_> {
         Ok(pending_mount)
     }
 
-    async fn patch_claim(&mut self, claim: &ClaimPlan) -> Result<()> {
+    async fn patch_claim(&mut self, writer: &Writer, claim: &ClaimPlan) -> Result<()> {
         let api: Api<PersistentVolumeClaim> = self.kube.api_in(&self.namespace);
-        let patch = grow_patch(&claim.uid, claim.request.as_deref(), &claim.target);
-        match api.patch(&claim.name, &patch_params(), &Patch::<()>::Json(patch)).await {
-            Ok(_) => {}
-            Err(kube::Error::Api(status)) if status.code == 422 && status.message.contains("test") => {
+        let patch = patches::grow_claim(&claim.uid, claim.request.as_deref(), &claim.target);
+        match writer.patch(&api, &claim.name, &patch, &format!("grow PVC {}", claim.name)).await? {
+            Written::Done(_) => {}
+            Written::Changed(_) | Written::Gone => {
                 return Err(Error::Refused(format!(
                     "PVC {} changed since the plan (its uid or request); nothing more was changed; run the same \
                      command again",
                     claim.name
                 )));
             }
-            Err(e) => return Err(Error::kube(format!("grow PVC {}", claim.name))(e)),
         }
         self.emit(
             Event::ClaimPatched { claim: &claim.name, size: &claim.target },
@@ -426,7 +432,12 @@ impl Run<'_> {
 
     /// Restarts, one at a time and highest ordinal first, the pods whose claims wait for a
     /// mount to grow their filesystem; each is waited for until Ready, and its claim until grown.
-    async fn restart_for_filesystems(&mut self, plan: &ResizePlan, pending: &[ClaimPlan]) -> Result<()> {
+    async fn restart_for_filesystems(
+        &mut self,
+        writer: &Writer,
+        plan: &ResizePlan,
+        pending: &[ClaimPlan],
+    ) -> Result<()> {
         let mut pods: Vec<(i32, String)> =
             pending.iter().filter_map(|c| Some((c.ordinal, c.mounted_by.clone()?))).collect();
         pods.sort_by(|a, b| b.cmp(a));
@@ -460,8 +471,10 @@ impl Run<'_> {
                 continue;
             };
             let uid = pod.uid().unwrap_or_default();
-            let exact = Exact { uid: Some(uid.clone()), ..Exact::default() };
-            if delete_exact(&api, name, exact, &format!("delete pod {name}")).await? == Deleted::Changed {
+            let what = format!("delete pod {name}");
+            if let Deleted::Changed(_) =
+                writer.delete(&api, name, Guard::identity(&pod), Deletion::default(), &what).await?
+            {
                 continue;
             }
             let replaced_and_ready = move |p: Option<&Pod>| {
@@ -500,7 +513,12 @@ impl Run<'_> {
     }
 
     /// Writes the journal, deletes the StatefulSet (orphan), re-creates it, verifies adoption.
-    async fn swap(&mut self, planned: &StatefulSet, sizes: &BTreeMap<String, String>) -> Result<()> {
+    async fn swap(
+        &mut self,
+        writer: &Writer,
+        planned: &StatefulSet,
+        sizes: &BTreeMap<String, String>,
+    ) -> Result<()> {
         let statefulsets: Api<StatefulSet> = self.kube.api_in(&self.namespace);
         let name = self.args.name.clone();
         let sts = statefulsets.get(&name).await.map_err(Error::kube(format!("read StatefulSet {name}")))?;
@@ -534,52 +552,81 @@ impl Run<'_> {
             )])),
             ..Default::default()
         };
-        let post = PostParams {
-            field_manager: Some(crate::core::owners::FIELD_MANAGER.to_owned()),
-            ..Default::default()
+        let cm = match writer
+            .create(&configmaps, &cm, &format!("write the journal ConfigMap {cm_name}"))
+            .await?
+        {
+            Written::Done(cm) => cm,
+            Written::Changed(_) => {
+                return Err(Error::Refused(format!(
+                    "ConfigMap {cm_name} exists already: another run may be swapping {name}; nothing more was changed; \
+                     run the same command again to finish that swap"
+                )));
+            }
+            Written::Gone => return Err(Error::NamespaceNotFound(self.namespace.clone())),
         };
-        configmaps
-            .create(&post, &cm)
-            .await
-            .map_err(Error::kube(format!("write the journal ConfigMap {cm_name}")))?;
         self.emit(
             Event::JournalWritten { config_map: &cm_name },
             format_args!("journal written: ConfigMap {cm_name}"),
         );
-        // From here on the next run of the same command finishes the swap.
-        let deleted = statefulsets
-            .delete(
-                &name,
-                &DeleteParams {
-                    propagation_policy: Some(PropagationPolicy::Orphan),
-                    preconditions: Some(Preconditions {
-                        uid: Some(journal.uid.clone()),
-                        resource_version: None,
-                    }),
-                    ..Default::default()
-                },
-            )
-            .await;
-        match deleted {
-            Ok(_) => {}
-            Err(e) => {
-                // Not deleted: the journal must not outlive a swap that did not start.
-                let _ = configmaps.delete(&cm_name, &DeleteParams::default()).await;
-                return Err(Error::kube(format!("delete StatefulSet {name} (orphaning its pods and PVCs)"))(
-                    e,
-                ));
+        // From here on the next run of the same command finishes the swap. The delete is of the
+        // object the journal records, exactly (uid and resourceVersion): a change since (a
+        // scale, a label) would be undone by re-creating the journal's copy. The controller's
+        // status updates move the resourceVersion too and change nothing the journal holds, so
+        // the delete is tried again on the object as read anew while its rewrite is the journal's.
+        let what = format!("delete StatefulSet {name} (orphaning its pods and PVCs)");
+        let orphan = Deletion { orphan: true, ..Deletion::default() };
+        let mut current = sts;
+        let mut tries = 0;
+        let refused = loop {
+            tries += 1;
+            match writer.delete(&statefulsets, &name, Guard::exact(&current), orphan, &what).await {
+                Ok(Deleted::Done) => break None,
+                Ok(Deleted::Changed(Changed { now: Some(now) }))
+                    if tries < 5
+                        && now.uid() == current.uid()
+                        && resize::rewrite(&now, sizes) == resize::rewrite(&current, sizes) =>
+                {
+                    current = now;
+                }
+                Ok(Deleted::Changed(changed)) => {
+                    let by = changed.by().map_or_else(|| "someone".to_owned(), |m| m.describe());
+                    break Some(Error::Refused(format!(
+                        "{by} changed {name} between the journal and its delete (a scale, a label, a replacement); it \
+                         was not deleted, and nothing of theirs was undone; run the same command again"
+                    )));
+                }
+                Ok(Deleted::Gone) => {
+                    break Some(Error::Refused(format!(
+                        "{name} was deleted by someone else before this run deleted it; nothing was re-created"
+                    )));
+                }
+                // No answer: the delete may have happened, and the journal is what finishes it.
+                Err(error @ Error::Unanswered { .. }) => return Err(error),
+                Err(error) => break Some(error),
             }
+        };
+        if let Some(error) = refused {
+            // Not deleted: the journal must not outlive a swap that did not start.
+            let what = format!("delete the journal ConfigMap {cm_name}");
+            let _ = writer.delete(&configmaps, &cm_name, Guard::exact(&cm), Deletion::default(), &what).await;
+            return Err(error);
         }
         self.emit(
             Event::StatefulSetDeleted { uid: &journal.uid },
             format_args!("statefulset {name} deleted with propagationPolicy Orphan (pods and PVCs kept)"),
         );
-        self.recreate_and_verify(&journal).await
+        self.recreate_and_verify(writer, &journal, &cm).await
     }
 
     /// The end of a swap, from the journal: wait for the old object to go, create the new one
     /// (unless it exists), verify adoption, drop the journal.
-    async fn recreate_and_verify(&mut self, journal: &SwapJournal) -> Result<()> {
+    async fn recreate_and_verify(
+        &mut self,
+        writer: &Writer,
+        journal: &SwapJournal,
+        cm: &ConfigMap,
+    ) -> Result<()> {
         let statefulsets: Api<StatefulSet> = self.kube.api_in(&self.namespace);
         let name = self.args.name.clone();
         let cm_name = journal_name(&name);
@@ -607,21 +654,22 @@ impl Run<'_> {
                     serde_json::from_value(journal.statefulset.clone()).map_err(|e| {
                         Error::Refused(format!("the journal ConfigMap {cm_name} is unreadable: {e}"))
                     })?;
-                let post = PostParams {
-                    field_manager: Some(crate::core::owners::FIELD_MANAGER.to_owned()),
-                    ..Default::default()
+                let stranded = |error: Error| Error::Stranded {
+                    error: Box::new(error),
+                    left: format!("{name} is deleted; its pods and PVCs are kept, with no controller"),
+                    resume: resume.clone(),
                 };
-                match statefulsets.create(&post, &object).await {
-                    Ok(created) => created,
-                    Err(e) => {
-                        return Err(Error::Stranded {
-                            error: Box::new(Error::kube(format!("re-create StatefulSet {name}"))(e)),
-                            left: format!(
-                                "{name} is deleted; its pods and PVCs are kept, with no controller"
-                            ),
-                            resume,
-                        });
+                match writer.create(&statefulsets, &object, &format!("re-create StatefulSet {name}")).await {
+                    Ok(Written::Done(created)) => created,
+                    // Someone re-created it meanwhile (a GitOps sync): that one adopts.
+                    Ok(Written::Changed(Changed { now: Some(existing) })) => existing,
+                    Ok(Written::Changed(Changed { now: None }) | Written::Gone) => {
+                        return Err(stranded(Error::Refused(format!(
+                            "StatefulSet {name} could not be re-created (its namespace is being deleted, or a \
+                             StatefulSet of that name came and went)"
+                        ))));
                     }
+                    Err(e) => return Err(stranded(e)),
                 }
             }
         };
@@ -635,10 +683,15 @@ impl Run<'_> {
         );
         self.verify(journal, &created).await?;
         let configmaps: Api<ConfigMap> = self.kube.api_in(&self.namespace);
-        match configmaps.delete(&cm_name, &DeleteParams::default()).await {
-            Ok(_) => {}
-            Err(kube::Error::Api(s)) if s.code == 404 => {}
-            Err(e) => return Err(Error::kube(format!("delete the journal ConfigMap {cm_name}"))(e)),
+        let what = format!("delete the journal ConfigMap {cm_name}");
+        if let Deleted::Changed(_) =
+            writer.delete(&configmaps, &cm_name, Guard::exact(cm), Deletion::default(), &what).await?
+        {
+            return Err(Error::Refused(format!(
+                "{name} adopted its pods and PVCs unchanged, but the journal ConfigMap {cm_name} changed since it was \
+                 read, so it was left: check it (kubectl -n {} get configmap {cm_name} -o yaml), then delete it",
+                self.namespace
+            )));
         }
         self.emit(
             Event::Finished,
@@ -690,7 +743,7 @@ impl Run<'_> {
     }
 
     /// A journal was found: the swap of an earlier run is finished first.
-    async fn resume(&mut self, cm: ConfigMap) -> Result<()> {
+    async fn resume(&mut self, writer: Option<Writer>, cm: ConfigMap) -> Result<()> {
         let name = self.args.name.clone();
         let cm_name = cm.name_any();
         let journal: SwapJournal = cm
@@ -727,24 +780,42 @@ impl Run<'_> {
                 if old.uid().as_deref() == Some(journal.uid.as_str())
                     && old.metadata.deletion_timestamp.is_none() =>
             {
-                let configmaps: Api<ConfigMap> = self.kube.api_in(&self.namespace);
-                let exact = Exact { uid: cm.uid(), ..Exact::default() };
-                delete_exact(
-                    &configmaps,
-                    &cm_name,
-                    exact,
-                    &format!("delete the journal ConfigMap {cm_name}"),
-                )
-                .await?;
-                self.io.say(format_args!("{name} was not deleted yet: starting over"));
+                match &writer {
+                    Some(writer) => {
+                        let configmaps: Api<ConfigMap> = self.kube.api_in(&self.namespace);
+                        let what = format!("delete the journal ConfigMap {cm_name}");
+                        if let Deleted::Changed(_) =
+                            writer.delete(&configmaps, &cm_name, Guard::exact(&cm), Deletion::default(), &what).await?
+                        {
+                            return Err(Error::Refused(format!(
+                                "the journal ConfigMap {cm_name} changed while this run read it; nothing was changed; run \
+                                 the same command again"
+                            )));
+                        }
+                        self.io.say(format_args!("{name} was not deleted yet: starting over"));
+                    }
+                    None => self.io.say(format_args!(
+                        "ConfigMap {cm_name} is the journal of a swap of {name} that never started: a run without \
+                         --dry-run removes it and starts over"
+                    )),
+                }
                 let plan = self.plan(&old).await?;
-                self.start(old, plan).await
+                self.start(writer, old, plan).await
             }
             _ => {
+                let Some(writer) = writer else {
+                    self.io.say(format_args!(
+                        "a swap of {name} is half done (journal ConfigMap {cm_name}): a run without --dry-run \
+                         re-creates {name} with {} and verifies that it adopts its pods and PVCs; dry run: nothing was \
+                         changed",
+                        journal.sizes.iter().map(|(t, s)| format!("{t}={s}")).collect::<Vec<_>>().join(", ")
+                    ));
+                    return Ok(());
+                };
                 if !self.args.yes {
                     self.term.require_consent(false, "finish the swap")?;
                 }
-                self.recreate_and_verify(&journal).await
+                self.recreate_and_verify(&writer, &journal, &cm).await
             }
         }
     }
@@ -763,27 +834,6 @@ where
         Err(kube::Error::Api(status)) if status.code == 403 => Ok(None),
         Err(e) => Err(Error::kube(what)(e)),
     }
-}
-
-/// The guarded patch that grows a claim: the uid and the request as planned, then the target.
-pub fn grow_patch(uid: &str, request: Option<&str>, target: &str) -> json_patch::Patch {
-    use json_patch::{PatchOperation, ReplaceOperation, TestOperation};
-    let path = |p: &str| json_patch::jsonptr::PointerBuf::parse(p).unwrap_or_default();
-    let mut ops = vec![PatchOperation::Test(TestOperation {
-        path: path("/metadata/uid"),
-        value: serde_json::Value::String(uid.to_owned()),
-    })];
-    if let Some(request) = request {
-        ops.push(PatchOperation::Test(TestOperation {
-            path: path("/spec/resources/requests/storage"),
-            value: serde_json::Value::String(request.to_owned()),
-        }));
-    }
-    ops.push(PatchOperation::Replace(ReplaceOperation {
-        path: path("/spec/resources/requests/storage"),
-        value: serde_json::Value::String(target.to_owned()),
-    }));
-    json_patch::Patch(ops)
 }
 
 /// The plan: a table of claims, then the retention policy, owner, quotas and downtime; or the

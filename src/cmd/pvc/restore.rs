@@ -6,10 +6,9 @@ use std::io::{self, Write};
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::ResourceExt;
-use kube::api::{Api, ListParams, PostParams};
+use kube::api::{Api, ListParams};
 
 use crate::access::{self, Permission};
-use crate::apply::FIELD_MANAGER;
 use crate::client::KubeArgs;
 use crate::core::names::pod_name;
 use crate::core::restore::{self, RestoreInput, RestorePlan};
@@ -17,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::fetch;
 use crate::output::{OutputFormat, PVC_RESTORE, Streams, rendered, write_document};
 use crate::ui::Terminal;
+use crate::write::{Mode, Writer, Written};
 
 pub const LONG_ABOUT: &str = "\
 Create the PVC <template>-<statefulset>-<ordinal> from a VolumeSnapshot, with the
@@ -114,13 +114,14 @@ pub async fn run(args: Args, kube_args: &KubeArgs, _term: &Terminal, io: &mut St
         class: class.zip(class_name.as_deref()).map(|(c, name)| (name, c.provisioner.as_str())),
     };
     let mut plan = restore::plan(&input)?;
-    if args.dry_run {
+    let resume = format!("`kubectl -n {namespace} get pvc {}` shows whether it was created", plan.name);
+    let Some(writer) = Writer::of(&kube, Mode::from_dry_run(args.dry_run), resume) else {
         rendered(render(&mut io.out, &plan, args.output))?;
         if !args.output.is_machine() {
             io.say("dry run: nothing was created");
         }
         return Ok(());
-    }
+    };
     access::require(
         &kube,
         &[Permission {
@@ -135,16 +136,16 @@ pub async fn run(args: Args, kube_args: &KubeArgs, _term: &Terminal, io: &mut St
     .await?;
     let object: PersistentVolumeClaim = serde_json::from_value(plan.claim.clone())
         .map_err(|e| Error::Refused(format!("cannot build the claim: {e}")))?;
-    let params = PostParams { dry_run: false, field_manager: Some(FIELD_MANAGER.to_owned()) };
-    match claims_api.create(&params, &object).await {
-        Ok(_) => {}
-        Err(kube::Error::Api(status)) if status.code == 409 => {
+    let what = format!("create PVC {namespace}/{}", plan.name);
+    match writer.create(&claims_api, &object, &what).await? {
+        Written::Done(_) => {}
+        Written::Changed(_) => {
             return Err(Error::Refused(format!(
                 "PVC {} was created by someone else just now; nothing was created",
                 plan.name
             )));
         }
-        Err(e) => return Err(Error::kube(format!("create PVC {namespace}/{}", plan.name))(e)),
+        Written::Gone => return Err(Error::NamespaceNotFound(namespace)),
     }
     plan.created = true;
     rendered(render(&mut io.out, &plan, args.output))?;

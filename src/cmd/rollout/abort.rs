@@ -10,11 +10,12 @@ use kube::api::Api;
 
 use std::time::Duration;
 
+use super::Args;
 use super::evict::{Replaced, not_on};
-use super::execute::Executor;
-use super::report::Event;
+use super::execute::{Executor, require_one_budget};
+use super::report::{Event, Reporter};
 use super::wait::{Waiter, Wake, deadline};
-use crate::apply::{Deleted, Exact, delete_exact};
+use crate::client::Kube;
 use crate::core::objects::{ordinal_range, partition, pod_ready, pod_revision, pods_of, terminating};
 use crate::core::patches;
 use crate::core::rollout::conditions::{
@@ -23,6 +24,7 @@ use crate::core::rollout::conditions::{
 use crate::core::rollout::decide::abort as abort_decision;
 use crate::core::rollout::{Abort, Decision, Journal, Refusal, Replace, revision_template};
 use crate::error::{Error, Result};
+use crate::write::{Deleted, Deletion, Guard};
 
 /// What a confirmed abort writes: the template to restore, unless an interrupted abort
 /// already restored it.
@@ -30,59 +32,74 @@ pub struct Confirmed {
     template: Option<serde_json::Value>,
 }
 
+/// Shows what an abort does and reads the template it restores (from the ControllerRevision
+/// of its target), the same for a dry run and a real one; `left` says what state a refusal
+/// leaves.
+pub async fn show(
+    kube: &Kube,
+    args: &Args,
+    reporter: &mut Reporter<'_>,
+    sts: &StatefulSet,
+    abort: &Abort,
+    left: &str,
+) -> Result<Option<serde_json::Value>> {
+    let template = if abort.restore_template {
+        let revisions: Api<ControllerRevision> = kube.api();
+        let revision = revisions
+            .get_opt(&abort.target)
+            .await
+            .map_err(Error::kube(format!("read ControllerRevision {}", abort.target)))?
+            .ok_or_else(|| {
+                Error::Refused(format!(
+                    "revision {} no longer exists (revisionHistoryLimit?): cannot restore its template; {left}. \
+                     `kubectl stateful rollout {} --discard-journal` gives the abort up and leaves the pods as they are",
+                    abort.target, args.name
+                ))
+            })?;
+        Some(revision_template(&revision).map_err(|e| Error::Refused(e.to_string()))?)
+    } else {
+        None
+    };
+    reporter.replacing(abort.replace);
+    reporter.event(Event::AbortPlanned {
+        revision: abort.target.clone(),
+        rollback_partition: abort.rollback_partition,
+        partition: abort.partition,
+        restore_template: abort.restore_template,
+    })?;
+    for message in &abort.warnings {
+        reporter.event(Event::Warning { message: message.clone() })?;
+    }
+    if abort.replace == Replace::Eviction && !(abort.journal.gates.ignore_pdb || args.ignore_pdb) {
+        require_one_budget(kube, &args.name, sts, left).await?;
+    }
+    Ok(template)
+}
+
 impl Executor<'_, '_> {
     /// An abort chosen during this run (at the gate, or after a failed step).
     pub async fn abort_now(&mut self, waiter: &mut Waiter, sts: StatefulSet) -> Result<()> {
         let journal =
             Journal::of(&sts).map_err(|source| Refusal::Journal { name: self.name().to_owned(), source })?;
-        match abort_decision(&sts, &waiter.pods(), journal, Timestamp::now()) {
-            Decision::Abort(abort) => match self.confirm_abort(&sts, &abort).await? {
-                Some(confirmed) => self.abort(waiter, sts, abort, confirmed).await,
-                None => Ok(()),
-            },
-            _ => Ok(()),
+        let Decision::Abort(abort) = abort_decision(&sts, &waiter.pods(), journal, Timestamp::now()) else {
+            return Ok(());
+        };
+        let left = self.left(&sts);
+        let template = show(self.kube, self.args, self.reporter, &sts, &abort, &left).await?;
+        match self.confirm_abort(&sts, &abort, template).await? {
+            Some(confirmed) => self.abort(waiter, sts, abort, confirmed).await,
+            None => Ok(()),
         }
     }
 
-    /// Shows what the abort does and reads the template it restores; `None` for a dry run or
-    /// when the person declines.
-    pub async fn confirm_abort(&mut self, sts: &StatefulSet, abort: &Abort) -> Result<Option<Confirmed>> {
-        let template = if abort.restore_template {
-            let revisions: Api<ControllerRevision> = self.kube.api();
-            let revision = revisions
-                .get_opt(&abort.target)
-                .await
-                .map_err(Error::kube(format!("read ControllerRevision {}", abort.target)))?
-                .ok_or_else(|| {
-                    Error::Refused(format!(
-                        "revision {} no longer exists (revisionHistoryLimit?): cannot restore its template; nothing \
-                         was changed. `kubectl stateful rollout {} --discard-journal` gives the abort up and leaves the \
-                         pods as they are",
-                        abort.target,
-                        self.name()
-                    ))
-                })?;
-            Some(revision_template(&revision).map_err(|e| Error::Refused(e.to_string()))?)
-        } else {
-            None
-        };
-        self.reporter.replacing(abort.replace);
-        self.reporter.event(Event::AbortPlanned {
-            revision: abort.target.clone(),
-            rollback_partition: abort.rollback_partition,
-            partition: abort.partition,
-            restore_template: abort.restore_template,
-        })?;
-        for message in &abort.warnings {
-            self.reporter.event(Event::Warning { message: message.clone() })?;
-        }
-        if abort.replace == Replace::Eviction && !(abort.journal.gates.ignore_pdb || self.args.ignore_pdb) {
-            self.require_one_budget(sts).await?;
-        }
-        if self.args.dry_run {
-            self.reporter.say("dry run: nothing was changed");
-            return Ok(None);
-        }
+    /// Before the abort's first write ([`show`] showed it): permissions, and the question;
+    /// `None` when the person declines.
+    pub async fn confirm_abort(
+        &mut self,
+        sts: &StatefulSet,
+        abort: &Abort,
+        template: Option<serde_json::Value>,
+    ) -> Result<Option<Confirmed>> {
         self.require_permissions(false, sts).await?;
         let question = format!("Roll {} back to revision {}?", self.name(), abort.target);
         let yes = self.args.yes || self.consented_abort;
@@ -238,11 +255,11 @@ impl Executor<'_, '_> {
     /// Deletes a pod stuck on an abandoned revision, only if it is still that pod (its uid).
     pub(super) async fn delete_stuck(&mut self, pod: &Pod) -> Result<()> {
         let name = pod.name_any();
-        let exact = Exact { uid: pod.uid(), ..Exact::default() };
+        let what = format!("delete pod {name}");
+        let api = self.kube.api::<Pod>();
+        let deleted = self.writer.delete(&api, &name, Guard::identity(pod), Deletion::default(), &what);
         // Already gone or replaced: the controller got there first; nothing to report.
-        if delete_exact(&self.kube.api::<Pod>(), &name, exact, &format!("delete pod {name}")).await?
-            == Deleted::Now
-        {
+        if deleted.await? == Deleted::Done {
             self.reporter.event(Event::PodDeleted {
                 pod: name,
                 reason: format!("not Ready on revision {}", pod_revision(pod).unwrap_or("?")),

@@ -14,13 +14,13 @@ use super::checks::RETRY;
 use super::execute::Executor;
 use super::report::Event;
 use super::wait::Waiter;
-use crate::apply::{Evicted, evict_exact};
 use crate::core::objects::{pod_ready, pod_revision, pods_of, terminating, update_revision};
 use crate::core::patches;
 use crate::core::rollout::conditions::{describe_position, update_pending};
 use crate::core::rollout::gates::Gates;
 use crate::core::rollout::{Journal, Step};
 use crate::error::Result;
+use crate::write::{Deleted, Deletion, Evicted, Guard};
 
 /// How a pod was taken down for its replacement.
 pub(super) enum Replaced {
@@ -102,57 +102,57 @@ impl Executor<'_, '_> {
         let mut said: Option<String> = None;
         loop {
             let what = format!("evict pod {name}");
-            let api: kube::Api<Pod> = kube::Api::namespaced(self.kube.no_retry.clone(), &self.kube.namespace);
-            match evict_exact(&api, &name, pod.uid(), &what).await? {
-                Evicted::Now => {
+            let refused = match self.writer.evict(pod, &what).await? {
+                Evicted::Done => {
                     self.wrote = true;
                     self.reporter.event(Event::PodEvicted { pod: name, revision })?;
                     return Ok(Replaced::Yes);
                 }
                 // Gone or already replaced: the controller got there first.
-                Evicted::AlreadyGone | Evicted::Changed => return Ok(Replaced::Yes),
-                Evicted::Refused(reason) => {
-                    if !pod_ready(pod) {
-                        let question = format!(
-                            "{name} is not Ready and its eviction was refused ({reason}); it serves nothing. Delete it, \
-                             so that it comes back on the update revision?"
-                        );
-                        let yes = self.args.yes || self.consented_abort;
-                        if !self.reporter.suspend(|| self.term.confirm(yes, &question))? {
-                            return Ok(Replaced::Declined(format!(
-                                "{name} is not Ready and its eviction was refused ({reason}): delete it, or run \
-                                 `kubectl stateful rollout {} --abort`",
-                                self.name()
-                            )));
-                        }
-                        self.delete_pod(pod, format!("not Ready on revision {revision}, eviction refused"))
-                            .await?;
-                        return Ok(Replaced::Yes);
-                    }
-                    if said.as_ref() != Some(&reason) {
-                        self.reporter
-                            .event(Event::EvictionRefused { pod: name.clone(), reason: reason.clone() })?;
-                        said = Some(reason.clone());
-                    }
-                    if tokio::time::Instant::now() + RETRY >= until {
-                        return Ok(Replaced::Refused(format!(
-                            "the eviction of {name} was refused until the step timed out: {reason}"
-                        )));
-                    }
-                    self.sleep(RETRY).await?;
+                Evicted::Gone | Evicted::Changed => return Ok(Replaced::Yes),
+                Evicted::Refused(refused) => refused,
+            };
+            let reason = refused.describe();
+            if !pod_ready(pod) {
+                let question = format!(
+                    "{name} is not Ready and its eviction was refused ({reason}); it serves nothing. Delete it, \
+                     so that it comes back on the update revision?"
+                );
+                let yes = self.args.yes || self.consented_abort;
+                if !self.reporter.suspend(|| self.term.confirm(yes, &question))? {
+                    return Ok(Replaced::Declined(format!(
+                        "{name} is not Ready and its eviction was refused ({reason}): delete it, or run \
+                         `kubectl stateful rollout {} --abort`",
+                        self.name()
+                    )));
                 }
+                self.delete_pod(pod, format!("not Ready on revision {revision}, eviction refused")).await?;
+                return Ok(Replaced::Yes);
             }
+            if said.as_ref() != Some(&reason) {
+                self.reporter.event(Event::EvictionRefused {
+                    pod: name.clone(),
+                    reason: refused.message.clone(),
+                    budgets: refused.budgets.clone(),
+                })?;
+                said = Some(reason.clone());
+            }
+            if tokio::time::Instant::now() + RETRY >= until {
+                return Ok(Replaced::Refused(format!(
+                    "the eviction of {name} was refused until the step timed out: {reason}"
+                )));
+            }
+            self.sleep(RETRY).await?;
         }
     }
 
     /// Deletes `pod`, only if it is still that pod (its uid), and reports why.
     async fn delete_pod(&mut self, pod: &Pod, reason: String) -> Result<()> {
-        use crate::apply::{Deleted, Exact, delete_exact};
         let name = pod.name_any();
-        let exact = Exact { uid: pod.uid(), ..Exact::default() };
-        if delete_exact(&self.kube.api::<Pod>(), &name, exact, &format!("delete pod {name}")).await?
-            == Deleted::Now
-        {
+        let what = format!("delete pod {name}");
+        let api = self.kube.api::<Pod>();
+        let deleted = self.writer.delete(&api, &name, Guard::identity(pod), Deletion::default(), &what);
+        if deleted.await? == Deleted::Done {
             self.wrote = true;
             self.reporter.event(Event::PodDeleted { pod: name, reason })?;
         }

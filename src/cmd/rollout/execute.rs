@@ -7,14 +7,13 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
-use kube::api::{Api, Patch};
+use kube::api::Api;
 
 use super::Args;
 use super::gate::Choice;
 use super::report::{Event, Reporter};
 use super::wait::{Waiter, Wake, deadline};
 use crate::access::{self, Permission};
-use crate::apply::patch_params;
 use crate::client::Kube;
 use crate::core::objects::{ON_DELETE, ordinal_range, update_strategy};
 use crate::core::objects::{current_revision, partition, short_revision, update_revision};
@@ -28,6 +27,7 @@ use crate::core::rollout::plan::released;
 use crate::core::rollout::{Journal, Replace, Roll, StepVerdict, StepWatch};
 use crate::error::{Error, Result};
 use crate::ui::Terminal;
+use crate::write::{Changed, Tested, Writer, Written};
 
 /// How a rollout's steps ended, when not with an error.
 pub enum Outcome {
@@ -52,6 +52,8 @@ enum StepEnd {
 /// One rollout run: the connection, the person (or CI job) at the other end, and the flags.
 pub struct Executor<'a, 'io> {
     pub kube: &'a Kube,
+    /// Every write of the run goes through it; a dry run has none, so it never gets here.
+    pub writer: Writer,
     pub args: &'a Args,
     pub term: &'a Terminal,
     pub reporter: &'a mut Reporter<'io>,
@@ -96,14 +98,6 @@ impl Executor<'_, '_> {
     /// No update pending: moving the partition changes no pod, so no journal and no wait.
     pub async fn move_partition(&mut self, sts: &StatefulSet, to: i32, revision: &str) -> Result<()> {
         let from = partition(sts);
-        if self.args.dry_run {
-            self.reporter.say(format!(
-                "the partition of {} would move {from} -> {to}; no update is pending, every pod runs revision {revision}",
-                self.name()
-            ));
-            self.reporter.say("dry run: nothing was changed");
-            return Ok(());
-        }
         self.term.require_consent(self.args.yes, &format!("change the partition of {}", self.name()))?;
         self.require_permissions(true, sts).await?;
         let what = format!("set the partition of {} to {to}", self.name());
@@ -114,19 +108,6 @@ impl Executor<'_, '_> {
     /// `--hold`: raises the partition to hold every pod back and writes the held journal, so
     /// that the next template change from the StatefulSet's owner is staged, not rolled out.
     pub async fn hold(&mut self, sts: &StatefulSet, hold: &Hold) -> Result<()> {
-        let from = partition(sts);
-        let source = hold.owner.as_deref().unwrap_or("its owner");
-        self.reporter.say(format!(
-            "hold {}: partition {from} -> {}, journaled; the next template change from {source} is staged, not \
-             rolled out, and no pod moves until `kubectl stateful rollout {}` steps it through",
-            self.name(),
-            hold.partition,
-            self.name()
-        ));
-        if self.args.dry_run {
-            self.reporter.say("dry run: nothing was changed");
-            return Ok(());
-        }
         self.term.require_consent(self.args.yes, &format!("hold {}", self.name()))?;
         self.require_permissions(true, sts).await?;
         let what = format!("hold {} at partition {}", self.name(), hold.partition);
@@ -136,33 +117,12 @@ impl Executor<'_, '_> {
         self.reporter.event(Event::Held { partition: hold.partition, revision })
     }
 
-    /// Shows the plan; false for a dry run. Otherwise checks consent and permissions.
-    pub async fn confirm_roll(&mut self, sts: &StatefulSet, roll: &Roll) -> Result<bool> {
+    /// Before the first write of a roll ([`show_roll`] showed its plan): consent and
+    /// permissions.
+    pub async fn confirm_roll(&mut self, sts: &StatefulSet, roll: &Roll) -> Result<()> {
         self.gates = roll.gates.clone();
-        self.reporter.event(Event::Plan {
-            from_revision: roll.from_revision.clone(),
-            to_revision: roll.to_revision.clone(),
-            replicas: roll.replicas,
-            partition: roll.partition,
-            replace: roll.replace,
-            staged_partition: roll.stage.as_ref().map(|s| s.partition.unwrap_or(roll.replicas)),
-            steps: roll.steps.clone(),
-            pods_at_once: roll.pods_at_once,
-            gates: roll.gates.clone(),
-        })?;
-        for message in &roll.warnings {
-            self.reporter.event(Event::Warning { message: message.clone() })?;
-        }
-        if roll.replace == Replace::Eviction && !roll.gates.ignore_pdb {
-            self.require_one_budget(sts).await?;
-        }
-        if self.args.dry_run {
-            self.reporter.say("dry run: nothing was changed");
-            return Ok(false);
-        }
         self.term.require_consent(self.args.yes, &format!("roll out {}", self.name()))?;
-        self.require_permissions(false, sts).await?;
-        Ok(true)
+        self.require_permissions(false, sts).await
     }
 
     /// Stages (if the decision says so), then takes the steps with the gate before each;
@@ -483,77 +443,37 @@ impl Executor<'_, '_> {
     pub(super) async fn patch(
         &mut self,
         sts: &StatefulSet,
-        patch: json_patch::Patch,
+        patch: Tested,
         what: &str,
     ) -> Result<StatefulSet> {
         let api: Api<StatefulSet> = self.kube.api();
-        match api.patch(self.name(), &patch_params(), &Patch::<()>::Json(patch)).await {
-            Ok(sts) => {
+        match self.writer.patch(&api, self.name(), &patch, what).await? {
+            Written::Done(sts) => {
                 self.wrote = true;
                 self.left_written = Some(describe_position(&sts, None));
                 Ok(sts)
             }
-            // A failed `test` guard (422) or a write conflict (409): if the StatefulSet is no
-            // longer what we read, someone else changed it.
-            Err(kube::Error::Api(status)) if matches!(status.code, 409 | 422) => {
-                let now = api.get_opt(self.name()).await.ok().flatten();
-                match now {
-                    Some(now)
-                        if now.metadata.generation == sts.metadata.generation
-                            && now.annotations() == sts.annotations() =>
-                    {
-                        Err(Error::kube(what)(kube::Error::Api(status)))
-                    }
-                    Some(now) => Err(Error::Conflict {
-                        name: self.name().to_owned(),
-                        during: format!("before this run could {what}"),
-                        changes: foreign_changes(sts, &now),
-                        by: crate::core::owners::changed_by(&now).map(Box::new),
-                        partition: partition(&now),
-                        abort: abort_hint(&now),
-                    }),
-                    None => Err(Error::Refused(format!(
-                        "cannot {what}: {} was deleted since it was read; nothing was overwritten",
-                        self.name()
-                    ))),
-                }
-            }
-            Err(e @ kube::Error::Api(_)) => Err(Error::kube(what)(e)),
-            // No answer: the write may or may not have landed. The StatefulSet (and the journal)
-            // say which, and the next run reads them.
-            Err(source) => Err(Error::Unanswered {
-                what: what.to_owned(),
-                resume: format!("`kubectl stateful rollout {}` reads the state and resumes", self.name()),
-                source,
+            Written::Changed(Changed { now: Some(now) }) => Err(Error::Conflict {
+                name: self.name().to_owned(),
+                during: format!("before this run could {what}"),
+                changes: foreign_changes(sts, &now),
+                by: crate::core::owners::changed_by(&now).map(Box::new),
+                partition: partition(&now),
+                abort: abort_hint(&now),
             }),
+            Written::Changed(Changed { now: None }) | Written::Gone => Err(Error::Refused(format!(
+                "cannot {what}: {} was deleted since it was read; nothing was overwritten",
+                self.name()
+            ))),
         }
     }
 
-    /// Replacing by eviction needs at most one PodDisruptionBudget over the pods: the Eviction
-    /// API refuses a pod two select ([`crate::core::rollout::gates::budgets_over`]). Checked
-    /// before the first write, naming them.
-    pub(super) async fn require_one_budget(&self, sts: &StatefulSet) -> Result<()> {
-        use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-        let api: Api<PodDisruptionBudget> = self.kube.api();
-        let budgets = api.list(&Default::default()).await.map_err(Error::kube(format!(
-            "list poddisruptionbudgets in namespace {}",
-            self.kube.namespace
-        )))?;
-        let over = crate::core::rollout::gates::budgets_over(&budgets.items, sts);
-        if over.len() < 2 {
-            return Ok(());
-        }
-        let left = match self.wrote {
+    /// Where an error now leaves the StatefulSet, for a refusal after this run's writes.
+    pub(super) fn left(&self, sts: &StatefulSet) -> String {
+        match self.wrote {
             true => format!("{} is left {}", self.name(), describe_position(sts, None)),
             false => "nothing was changed".to_owned(),
-        };
-        Err(Error::Refused(format!(
-            "the pods of {} are selected by PodDisruptionBudgets {}: the Eviction API refuses to evict a pod more \
-             than one budget selects; {left}. Delete or narrow all but one of them, or add --ignore-pdb to replace \
-             the pods by deletion",
-            self.name(),
-            over.join(" and ")
-        )))
+        }
     }
 
     /// Everything the run may need, checked before its first write: patching the StatefulSet;
@@ -616,4 +536,55 @@ impl Executor<'_, '_> {
         };
         access::require(self.kube, &needed, &left).await
     }
+}
+
+/// Shows a roll's plan and warnings, the same for a dry run and a real one, and checks what
+/// replacing by eviction needs ([`require_one_budget`]).
+pub async fn show_roll(
+    kube: &Kube,
+    args: &Args,
+    reporter: &mut Reporter<'_>,
+    sts: &StatefulSet,
+    roll: &Roll,
+) -> Result<()> {
+    reporter.event(Event::Plan {
+        from_revision: roll.from_revision.clone(),
+        to_revision: roll.to_revision.clone(),
+        replicas: roll.replicas,
+        partition: roll.partition,
+        replace: roll.replace,
+        staged_partition: roll.stage.as_ref().map(|s| s.partition.unwrap_or(roll.replicas)),
+        steps: roll.steps.clone(),
+        pods_at_once: roll.pods_at_once,
+        gates: roll.gates.clone(),
+    })?;
+    for message in &roll.warnings {
+        reporter.event(Event::Warning { message: message.clone() })?;
+    }
+    if roll.replace == Replace::Eviction && !roll.gates.ignore_pdb {
+        require_one_budget(kube, &args.name, sts, "nothing was changed").await?;
+    }
+    Ok(())
+}
+
+/// Replacing by eviction needs at most one PodDisruptionBudget over the pods: the Eviction
+/// API refuses a pod two select ([`crate::core::rollout::gates::budgets_over`]). Checked
+/// before the first write, naming them; `left` says what state a refusal leaves.
+pub(super) async fn require_one_budget(kube: &Kube, name: &str, sts: &StatefulSet, left: &str) -> Result<()> {
+    use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+    let api: Api<PodDisruptionBudget> = kube.api();
+    let budgets = api
+        .list(&Default::default())
+        .await
+        .map_err(Error::kube(format!("list poddisruptionbudgets in namespace {}", kube.namespace)))?;
+    let over = crate::core::rollout::gates::budgets_over(&budgets.items, sts);
+    if over.len() < 2 {
+        return Ok(());
+    }
+    Err(Error::Refused(format!(
+        "the pods of {name} are selected by PodDisruptionBudgets {}: the Eviction API refuses to evict a pod more \
+         than one budget selects; {left}. Delete or narrow all but one of them, or add --ignore-pdb to replace \
+         the pods by deletion",
+        over.join(" and ")
+    )))
 }

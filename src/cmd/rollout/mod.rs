@@ -21,9 +21,8 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, Patch, PatchParams, ValidationDirective};
+use kube::api::Api;
 
-use crate::apply::patch_params;
 use crate::client::{Kube, KubeArgs};
 use crate::core::objects::short_revision;
 use crate::core::rollout::conditions::{has_its_pods, is_observed, is_settled};
@@ -37,6 +36,7 @@ use crate::error::{Error, Result};
 use crate::fetch::{self, Scope};
 use crate::output::Streams;
 use crate::ui::Terminal;
+use crate::write::{Mode, Writer, Written};
 use execute::{Executor, Outcome};
 pub use report::Format;
 use report::{Event, Reporter};
@@ -318,9 +318,22 @@ async fn rollout(
     }
     let decision = decision?;
 
+    // Show what this run does. A dry run stops here: it holds no Writer, so nothing below
+    // can write.
+    let template = match show(kube, args, reporter, &sts, &pods, &decision).await? {
+        Shown::Nothing => return Ok(()),
+        Shown::Writes { template } => template,
+    };
+    let resume = format!("`kubectl stateful rollout {}` reads the state and resumes", args.name);
+    let Some(writer) = Writer::of(kube, Mode::from_dry_run(args.dry_run), resume) else {
+        reporter.say("dry run: nothing was changed");
+        return Ok(());
+    };
+
     // Apply and wait.
     let mut executor = Executor {
         kube,
+        writer,
         args,
         term,
         reporter,
@@ -343,44 +356,18 @@ async fn rollout(
     };
     let result = async {
         match decision {
-            Decision::NothingToDo { revision } => {
-                let short = short_revision(&args.name, &revision);
-                let reason = format!("nothing to roll out: every pod of {} runs revision {short}", args.name);
-                executor.reporter.event(Event::NothingToDo { revision, reason })
-            }
-            Decision::NothingToAbort { revision } => {
-                let reason = format!("nothing to abort: every pod of {} runs revision {revision}", args.name);
-                executor.reporter.event(Event::NothingToDo { revision, reason })
-            }
+            Decision::NothingToDo { .. } | Decision::NothingToAbort { .. } | Decision::Held { .. } => Ok(()),
             Decision::MovePartition { to, revision } => executor.move_partition(&sts, to, &revision).await,
             Decision::Hold(hold) => executor.hold(&sts, &hold).await,
-            Decision::Held { partition, revision } => {
-                let reason = format!(
-                    "{} is held at partition {partition} for a template change from its owner, and every pod runs \
-                     revision {}: nothing to step yet. Once the change is applied, run `kubectl stateful rollout {}`; \
-                     `--abort` releases the hold",
-                    args.name,
-                    short_revision(&args.name, &revision),
-                    args.name
-                );
-                executor.reporter.event(Event::NothingToDo { revision, reason })
-            }
             Decision::Abort(abort) => {
-                if abort.resumed && !args.abort {
-                    executor.reporter.say("an abort of this rollout was interrupted; continuing the abort");
-                }
-                let Some(confirmed) = executor.confirm_abort(&sts, &abort).await? else {
+                let Some(confirmed) = executor.confirm_abort(&sts, &abort, template).await? else {
                     return Ok(());
                 };
                 let mut waiter = start_waiter(waiter, &sts).await?;
                 executor.abort(&mut waiter, sts, abort, confirmed).await
             }
             Decision::Roll(roll) => {
-                let updated = already_updated(&sts, &pods);
-                executor.reporter.already_updated(&updated, roll.to_revision.as_deref());
-                if !executor.confirm_roll(&sts, &roll).await? {
-                    return Ok(());
-                }
+                executor.confirm_roll(&sts, &roll).await?;
                 let mut waiter = start_waiter(waiter, &sts).await?;
                 let (sts, outcome) = executor.roll(&mut waiter, sts, *roll).await?;
                 match outcome {
@@ -401,6 +388,87 @@ async fn rollout(
         executor.reporter.event_for_machines(drift)?;
     }
     result.map_err(|e| executor.stranded(e))
+}
+
+/// What [`show`] found: nothing to write, or writes to make (for an abort, with the template
+/// it restores, read from its ControllerRevision).
+enum Shown {
+    Nothing,
+    Writes { template: Option<serde_json::Value> },
+}
+
+/// Shows what the decision does, the same for a dry run and a real one: the plan, its
+/// warnings, and for a decision that writes nothing, why. Reads what the plan needs (the
+/// budgets over the pods, an abort's template), never writes.
+async fn show(
+    kube: &Kube,
+    args: &Args,
+    reporter: &mut Reporter<'_>,
+    sts: &StatefulSet,
+    pods: &[Pod],
+    decision: &Decision,
+) -> Result<Shown> {
+    let writes = Shown::Writes { template: None };
+    match decision {
+        Decision::NothingToDo { revision } => {
+            let short = short_revision(&args.name, revision);
+            let reason = format!("nothing to roll out: every pod of {} runs revision {short}", args.name);
+            reporter.event(Event::NothingToDo { revision: revision.clone(), reason })?;
+            Ok(Shown::Nothing)
+        }
+        Decision::NothingToAbort { revision } => {
+            let reason = format!("nothing to abort: every pod of {} runs revision {revision}", args.name);
+            reporter.event(Event::NothingToDo { revision: revision.clone(), reason })?;
+            Ok(Shown::Nothing)
+        }
+        Decision::Held { partition, revision } => {
+            let reason = format!(
+                "{} is held at partition {partition} for a template change from its owner, and every pod runs \
+                 revision {}: nothing to step yet. Once the change is applied, run `kubectl stateful rollout {}`; \
+                 `--abort` releases the hold",
+                args.name,
+                short_revision(&args.name, revision),
+                args.name
+            );
+            reporter.event(Event::NothingToDo { revision: revision.clone(), reason })?;
+            Ok(Shown::Nothing)
+        }
+        Decision::MovePartition { to, revision } => {
+            if args.dry_run {
+                reporter.say(format!(
+                    "the partition of {} would move {} -> {to}; no update is pending, every pod runs revision {revision}",
+                    args.name,
+                    crate::core::objects::partition(sts)
+                ));
+            }
+            Ok(writes)
+        }
+        Decision::Hold(hold) => {
+            let source = hold.owner.as_deref().unwrap_or("its owner");
+            reporter.say(format!(
+                "hold {}: partition {} -> {}, journaled; the next template change from {source} is staged, not \
+                 rolled out, and no pod moves until `kubectl stateful rollout {}` steps it through",
+                args.name,
+                crate::core::objects::partition(sts),
+                hold.partition,
+                args.name
+            ));
+            Ok(writes)
+        }
+        Decision::Abort(abort) => {
+            if abort.resumed && !args.abort {
+                reporter.say("an abort of this rollout was interrupted; continuing the abort");
+            }
+            let template = abort::show(kube, args, reporter, sts, abort, "nothing was changed").await?;
+            Ok(Shown::Writes { template })
+        }
+        Decision::Roll(roll) => {
+            let updated = already_updated(sts, pods);
+            reporter.already_updated(&updated, roll.to_revision.as_deref());
+            execute::show_roll(kube, args, reporter, sts, roll).await?;
+            Ok(writes)
+        }
+    }
 }
 
 /// `--discard-journal`: the way out of a journal that cannot be used (unreadable, or an abort
@@ -438,10 +506,11 @@ async fn discard_journal(
             strategy["rollingUpdate"]["partition"].as_i64().unwrap_or(0)
         ));
     }
-    if args.dry_run {
+    let resume = format!("`kubectl stateful status {}` shows whether it was removed", args.name);
+    let Some(writer) = Writer::of(kube, Mode::from_dry_run(args.dry_run), resume) else {
         reporter.say("dry run: nothing was changed");
         return Ok(());
-    }
+    };
     let question =
         format!("Remove it? {} keeps its template, partition and pods as they are now.", args.name);
     if !reporter.suspend(|| term.confirm(args.yes, &question))? {
@@ -449,19 +518,19 @@ async fn discard_journal(
     }
     let api: Api<StatefulSet> = kube.api();
     let patch = crate::core::patches::clear_journal(sts);
-    match api.patch(&args.name, &patch_params(), &Patch::<()>::Json(patch)).await {
-        Ok(_) => {
+    let what = format!("remove the rollout journal of {}", args.name);
+    match writer.patch(&api, &args.name, &patch, &what).await? {
+        Written::Done(_) => {
             reporter.say(format_args!(
                 "removed the rollout journal of {}; `kubectl stateful status {}` shows where it stands",
                 args.name, args.name
             ));
             Ok(())
         }
-        Err(kube::Error::Api(status)) if matches!(status.code, 409 | 422) => Err(Error::Refused(format!(
+        Written::Changed(_) | Written::Gone => Err(Error::Refused(format!(
             "{} changed since it was read; nothing was removed: run the command again to see the journal as it is now",
             args.name
         ))),
-        Err(e) => Err(Error::kube(format!("remove the rollout journal of {}", args.name))(e)),
     }
 }
 
@@ -569,12 +638,11 @@ async fn patched_template(kube: &Kube, name: &str, path: &std::path::Path) -> Re
         )));
     }
     let body = serde_json::json!({"spec": {"template": patch}});
-    // Strict: a field the API does not know (a typo, or a patch written for the StatefulSet
-    // rather than its pod template) is an error naming the field, not silently dropped.
-    let params =
-        PatchParams { dry_run: true, field_validation: Some(ValidationDirective::Strict), ..patch_params() };
-    let api: Api<StatefulSet> = kube.api();
-    match api.patch(name, &params, &Patch::Strategic(&body)).await {
+    // A server-side dry run, strictly validated: a field the API does not know (a typo, or a
+    // patch written for the StatefulSet rather than its pod template) is an error naming the
+    // field, not silently dropped.
+    let probe = crate::write::Probe::new(kube);
+    match probe.strategic_patch::<StatefulSet>(&kube.namespace, name, &body).await {
         Ok(result) => Ok(result.spec.map(|s| s.template).unwrap_or_default()),
         Err(kube::Error::Api(status)) if status.code == 400 || status.code == 422 => {
             Err(Error::Usage(format!(

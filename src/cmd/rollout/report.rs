@@ -73,9 +73,10 @@ pub enum Event {
     #[serde(rename_all = "camelCase")]
     PodEvicted { pod: String, revision: String },
     /// OnDelete: the eviction of `pod` was refused (429, a PodDisruptionBudget); it is tried
-    /// again until the step times out. `reason` is the API server's, with the budget's cause.
+    /// again until the step times out. `reason` is the API server's, with the budget's cause;
+    /// `budgets` the PodDisruptionBudgets over the pod with their numbers, as read right after.
     #[serde(rename_all = "camelCase")]
-    EvictionRefused { pod: String, reason: String },
+    EvictionRefused { pod: String, reason: String, budgets: Vec<crate::core::objects::Budget> },
     /// Nothing to roll out (or back): every pod runs `revision`.
     #[serde(rename_all = "camelCase")]
     NothingToDo { revision: String, reason: String },
@@ -490,7 +491,13 @@ pub fn describe(name: &str, event: &Event) -> String {
         ),
         Event::PodDeleted { pod, reason } => format!("  deleted pod {pod}: {reason}"),
         Event::PodEvicted { pod, revision } => format!("  evicted {pod} (revision {})", short(revision)),
-        Event::EvictionRefused { pod, reason } => format!("  waiting: eviction of {pod} refused: {reason}"),
+        Event::EvictionRefused { pod, reason, budgets } => match budgets.as_slice() {
+            [] => format!("  waiting: eviction of {pod} refused: {reason}"),
+            budgets => format!(
+                "  waiting: eviction of {pod} refused: {}",
+                budgets.iter().map(crate::core::objects::Budget::describe).collect::<Vec<_>>().join("; ")
+            ),
+        },
         Event::AbortPlanned { revision, rollback_partition, partition, restore_template } => {
             let back = if rollback_partition == partition {
                 format!("partition {partition}")
@@ -620,6 +627,12 @@ mod tests {
                     "Cannot evict pod as it would violate the pod's disruption budget: The disruption budget \
                          etcd needs 3 healthy pods and has 3 currently"
                         .into(),
+                budgets: vec![crate::core::objects::Budget {
+                    name: "etcd".into(),
+                    disruptions_allowed: 0,
+                    current_healthy: 3,
+                    desired_healthy: 3,
+                }],
             },
             Event::PodEvicted { pod: "etcd-2".into(), revision: "etcd-6dc967".into() },
             Event::PodUpdated { pod: "etcd-2".into(), revision: Some("etcd-5f6a8e".into()) },
