@@ -4,7 +4,7 @@
 //! - a JSON patch is a [`Tested`] patch: its `test` operations fail the whole patch when what
 //!   they test changed (a patch without one cannot be built);
 //! - a delete and an eviction carry a [`Guard`], the uid and/or resourceVersion read
-//!   (`DeleteOptions.preconditions`);
+//!   (`DeleteOptions.preconditions`; the Eviction's body is built here, see [`Writer::evict`]);
 //! - a create names its object (never `generateName`): the API server refuses a name that
 //!   exists (409), so it never replaces anything.
 //!
@@ -20,10 +20,11 @@
 //! stored). `tests/audit` checks all of it against the API server's audit log.
 
 use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::policy::v1::{Eviction, PodDisruptionBudget};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{self as meta, DeleteOptions, ObjectMeta};
 use kube::api::{
-    Api, DeleteParams, EvictParams, ListParams, Patch, PatchParams, PostParams, Preconditions,
-    PropagationPolicy, ValidationDirective,
+    Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, Preconditions, PropagationPolicy,
+    ValidationDirective,
 };
 use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
@@ -82,14 +83,23 @@ impl Guard {
         Guard::Uid(object.meta().uid.clone().unwrap_or_default())
     }
 
-    fn preconditions(&self) -> Preconditions {
-        let (uid, resource_version) = match self {
+    fn uid_and_resource_version(&self) -> (Option<String>, Option<String>) {
+        match self {
             Guard::Uid(uid) => (Some(uid.clone()), None),
             Guard::UidAndResourceVersion { uid, resource_version } => {
                 (Some(uid.clone()), Some(resource_version.clone()))
             }
-        };
+        }
+    }
+
+    fn delete_preconditions(&self) -> Preconditions {
+        let (uid, resource_version) = self.uid_and_resource_version();
         Preconditions { uid, resource_version }
+    }
+
+    fn preconditions(&self) -> meta::Preconditions {
+        let (uid, resource_version) = self.uid_and_resource_version();
+        meta::Preconditions { uid, resource_version }
     }
 }
 
@@ -214,7 +224,7 @@ impl Writer {
             dry_run: self.dry_run,
             grace_period_seconds: how.grace_period_seconds,
             propagation_policy: how.orphan.then_some(PropagationPolicy::Orphan),
-            preconditions: Some(guard.preconditions()),
+            preconditions: Some(guard.delete_preconditions()),
         }
     }
 
@@ -305,11 +315,30 @@ impl Writer {
     pub async fn evict(&self, pod: &Pod, what: &str) -> Result<Evicted> {
         let namespace = pod.namespace().unwrap_or_default();
         let api: Api<Pod> = Api::namespaced(self.no_retry.clone(), &namespace);
-        let params = EvictParams {
-            delete_options: Some(self.delete_params(&Guard::identity(pod), Deletion::default())),
-            post_options: self.post_params(),
+        // The body is built here, not by kube's `Api::evict`: kube-core 5.0 serializes its
+        // DeleteOptions as `delete_options`, which the API server ignores, so the precondition
+        // (and a dry run) never reached it. The audit log showed it (tests/audit.rs).
+        let eviction = Eviction {
+            metadata: ObjectMeta {
+                name: Some(pod.name_any()),
+                namespace: Some(namespace.clone()),
+                ..ObjectMeta::default()
+            },
+            delete_options: Some(DeleteOptions {
+                dry_run: self.dry_run.then(|| vec!["All".to_owned()]),
+                preconditions: Some(Guard::identity(pod).preconditions()),
+                ..DeleteOptions::default()
+            }),
         };
-        match api.evict(&pod.name_any(), &params).await {
+        let evicted = api
+            .create_subresource::<Eviction, serde_json::Value>(
+                "eviction",
+                &pod.name_any(),
+                &self.post_params(),
+                &eviction,
+            )
+            .await;
+        match evicted {
             Ok(_) => Ok(Evicted::Done),
             Err(kube::Error::Api(status)) if status.code == 404 => Ok(Evicted::Gone),
             Err(kube::Error::Api(status)) if status.code == 409 => Ok(Evicted::Changed),
