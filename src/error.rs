@@ -165,6 +165,18 @@ impl Error {
         }
     }
 
+    /// What state the error leaves and how to go on, when it says (an interruption, a lost API
+    /// server, an error after changes).
+    pub fn left_and_resume(&self) -> (Option<&str>, Option<&str>) {
+        match self {
+            Error::Interrupted { left, resume, .. } => (Some(left), resume.as_deref()),
+            Error::Disconnected { left, resume, .. } | Error::Stranded { left, resume, .. } => {
+                (Some(left), Some(resume))
+            }
+            _ => (None, None),
+        }
+    }
+
     /// True when the output stream was closed by the reader (`| head`): not an error for a CLI.
     pub fn is_broken_pipe(&self) -> bool {
         matches!(self, Error::Output(e) if e.kind() == std::io::ErrorKind::BrokenPipe)

@@ -21,6 +21,7 @@ mod parse;
 mod signal;
 mod ui;
 mod volume_snapshots;
+mod wait;
 mod write;
 
 use std::ffi::OsString;

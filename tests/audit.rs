@@ -2,9 +2,9 @@
 
 //! The API server's own record of what the plugin wrote, read after the end-to-end tests: its
 //! audit log (policy: tests/cluster/audit-policy.yaml; the log: logs/audit.log beside the
-//! cluster's kubeconfig). tests/run runs this after each version's end-to-end run, over what the
-//! run added (`KUBECTL_STATEFUL_AUDIT_FROM`, the log's size in bytes before it; without it, the
-//! whole log). Two rules:
+//! cluster's kubeconfig, and the files it was rotated into, audit-<time>.log). tests/run runs
+//! this after each version's end-to-end run, over the requests made since it started
+//! (`KUBECTL_STATEFUL_AUDIT_SINCE`, an RFC 3339 time; without it, the whole log). Two rules:
 //!
 //! - every write of the plugin (user agent `kubectl-stateful/…`) carries a guard the API server
 //!   enforced: a JSON patch with `test` operations, a delete or an eviction with preconditions
@@ -18,22 +18,37 @@
 //! docs/safety.md ("Every write is guarded") says the same.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 
+use k8s_openapi::jiff::Timestamp;
 use serde_json::Value;
 
 const PLUGIN_AGENT: &str = "kubectl-stateful/";
 const DRY_RUN_USER: &str = "kubectl-stateful-dry-run";
 const WRITES: [&str; 5] = ["create", "update", "patch", "delete", "deletecollection"];
 
-/// The audit log of the cluster tests/cluster/up runs (started if needed, as the e2e tests do).
-fn audit_log() -> PathBuf {
+/// The audit log files of the cluster tests/cluster/up runs (started if needed, as the e2e
+/// tests do), oldest first: the rotated ones (`audit-<time>.log`), then `audit.log`.
+fn audit_logs() -> Vec<PathBuf> {
     let up = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cluster/up");
     let output = std::process::Command::new(up).output().expect("run tests/cluster/up");
     assert!(output.status.success(), "tests/cluster/up failed:\n{}", String::from_utf8_lossy(&output.stderr));
     let kubeconfig = PathBuf::from(String::from_utf8(output.stdout).unwrap().trim());
-    kubeconfig.parent().unwrap().join("logs").join("audit.log")
+    let logs = kubeconfig.parent().unwrap().join("logs");
+    let current = logs.join("audit.log");
+    assert!(
+        current.exists(),
+        "{}: no audit log (a cluster started before tests/cluster/up turned it on?)",
+        current.display()
+    );
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&logs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("audit-"))
+        .collect();
+    files.sort();
+    files.push(current);
+    files
 }
 
 /// What the check makes of one of the plugin's requests.
@@ -126,42 +141,45 @@ fn describe(event: &Value) -> String {
 
 #[test]
 fn every_write_of_the_plugin_is_guarded_and_no_dry_run_writes() {
-    let path = audit_log();
-    let from: u64 =
-        std::env::var("KUBECTL_STATEFUL_AUDIT_FROM").map_or(0, |v| v.parse().expect("a byte offset"));
-    let mut file = std::fs::File::open(&path).unwrap_or_else(|e| {
-        panic!("{}: {e} (a cluster started before tests/cluster/up turned the audit log on?)", path.display())
-    });
-    file.seek(SeekFrom::Start(from)).unwrap();
-    let mut log = String::new();
-    file.read_to_string(&mut log).unwrap();
-
+    let since: Option<Timestamp> =
+        std::env::var("KUBECTL_STATEFUL_AUDIT_SINCE").ok().map(|t| t.parse().expect("an RFC 3339 time"));
+    let files = audit_logs();
     let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
     let mut violations: Vec<String> = Vec::new();
     let mut dry_run_requests = 0;
-    let lines: Vec<&str> = log.lines().collect();
-    for (i, line) in lines.iter().enumerate() {
-        let event: Value = match serde_json::from_str(line) {
-            Ok(event) => event,
-            // The API server may be writing the last line right now.
-            Err(_) if i + 1 == lines.len() => continue,
-            Err(e) => panic!("{}: line {} is not an audit event: {e}", path.display(), i + 1),
-        };
-        if !text(&event, "/userAgent").starts_with(PLUGIN_AGENT) {
-            continue;
-        }
-        if text(&event, "/impersonatedUser/username") == DRY_RUN_USER {
-            dry_run_requests += 1;
-        }
-        match judge(&event) {
-            Verdict::NotAWrite(kind) | Verdict::Guarded(kind) => *counts.entry(kind).or_default() += 1,
-            Verdict::Violation(why) => violations.push(format!("{why}: {}", describe(&event))),
+    let mut read = 0;
+    for path in &files {
+        let log = std::fs::read_to_string(path).unwrap();
+        let lines: Vec<&str> = log.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let event: Value = match serde_json::from_str(line) {
+                Ok(event) => event,
+                // The API server may be writing the last line right now.
+                Err(_) if i + 1 == lines.len() => continue,
+                Err(e) => panic!("{}: line {} is not an audit event: {e}", path.display(), i + 1),
+            };
+            let received: Option<Timestamp> = text(&event, "/requestReceivedTimestamp").parse().ok();
+            if since.is_some_and(|since| received.is_none_or(|r| r < since)) {
+                continue;
+            }
+            read += 1;
+            if !text(&event, "/userAgent").starts_with(PLUGIN_AGENT) {
+                continue;
+            }
+            if text(&event, "/impersonatedUser/username") == DRY_RUN_USER {
+                dry_run_requests += 1;
+            }
+            match judge(&event) {
+                Verdict::NotAWrite(kind) | Verdict::Guarded(kind) => *counts.entry(kind).or_default() += 1,
+                Verdict::Violation(why) => violations.push(format!("{why}: {}", describe(&event))),
+            }
         }
     }
     eprintln!(
-        "audit: {} events from byte {from} of {}; the plugin's: {counts:?}; dry runs' requests: {dry_run_requests}",
-        lines.len(),
-        path.display()
+        "audit: {read} events since {} in {} file(s); the plugin's: {counts:?}; dry runs' requests: \
+         {dry_run_requests}",
+        since.map_or_else(|| "the start".to_owned(), |s| s.to_string()),
+        files.len()
     );
     assert!(
         violations.is_empty(),

@@ -446,7 +446,7 @@ fn e2e_tests_run_from_tests_run() {
     assert!(runs_e2e, "tests/run runs `cargo test --features e2e --test e2e`:\n{script}");
     // And after it, the check of the API server's audit log over that run.
     let runs_audit = script.lines().map(str::trim).filter(|l| !l.starts_with('#')).any(|l| {
-        l.contains("KUBECTL_STATEFUL_AUDIT_FROM=") && l.contains("cargo test") && l.contains("--test audit")
+        l.contains("KUBECTL_STATEFUL_AUDIT_SINCE=") && l.contains("cargo test") && l.contains("--test audit")
     });
     assert!(
         runs_audit,

@@ -16,14 +16,14 @@ use serde::Serialize;
 use crate::access::{self, Permission};
 use crate::client::{Kube, KubeArgs};
 use crate::core::names::pod_name;
-use crate::core::objects::{mounted_claims, node_name, pod_ready, terminating};
+use crate::core::objects::{mounted_claims, node_name};
 use crate::core::patches;
-use crate::core::recover::{Evidence, Judgement, judge};
+use crate::core::recover::{Evidence, Judgement, Replacement as Verdict, judge, replacement};
 use crate::error::{Error, Result};
 use crate::fetch;
-use crate::live::{Kinds, Live};
 use crate::output::{OutputFormat, RECOVERY, Streams, rendered, write_document};
 use crate::ui::Terminal;
+use crate::wait::{Kinds, Said, Until, Waiter, Wake, deadline};
 use crate::write::{Deleted, Deletion, Guard, Mode, Writer, Written};
 
 pub const LONG_ABOUT: &str = "\
@@ -193,7 +193,9 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
         }
     }
     // Watch before deleting, so the replacement cannot slip by unseen.
-    let mut live = Live::start(&kube, &sts, Kinds::default()).await?;
+    let request_timeout =
+        kube_args.request_timeout.filter(|t| !t.is_zero()).unwrap_or(Duration::from_secs(30));
+    let mut waiter = Waiter::start(&kube, &sts, Kinds::default(), request_timeout).await?;
     let guard = Guard::identity(&pod);
     let how = Deletion { grace_period_seconds: Some(0), ..Deletion::default() };
     let what = format!("force-delete pod {}", pod.name_any());
@@ -203,7 +205,16 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
     recovery.action = "forceDeleted";
     io.say(format_args!("pod \"{}\" force deleted; waiting for its replacement", pod.name_any()));
     let claims: Vec<String> = mounted_claims(&pod).map(str::to_owned).collect();
-    let replacement = wait_for_replacement(&mut live, &pod, &node_label, &claims, args.timeout).await?;
+    // With -o json the document is written however the wait ends.
+    let owner = (kube.namespace.as_str(), recovery.stateful_set.as_str());
+    let replacement =
+        match wait_for_replacement(&mut waiter, owner, &pod, &node_label, &claims, args.timeout).await {
+            Ok(replacement) => replacement,
+            Err(error) => {
+                finish(io, &args, &recovery)?;
+                return Err(error);
+            }
+        };
     io.say(format_args!(
         "{} recovered: the replacement is Ready on {} with {}",
         replacement.pod,
@@ -277,49 +288,51 @@ pub fn write_evidence(w: &mut dyn Write, e: &Evidence) -> io::Result<()> {
     Ok(())
 }
 
-/// Waits for a new pod of the same name on another node, Ready, mounting the same claims.
+/// Waits for a new pod of the same name on another node, Ready, mounting the same claims
+/// ([`core::recover::replacement`](crate::core::recover::replacement) judges).
 async fn wait_for_replacement(
-    live: &mut Live,
+    waiter: &mut Waiter,
+    (namespace, sts): (&str, &str),
     old: &Pod,
     old_node: &str,
     claims: &[String],
     timeout: Duration,
 ) -> Result<Replacement> {
-    let deadline = crate::live::deadline(timeout);
     let name = old.name_any();
-    loop {
-        let replacement = live.pods().into_iter().find(|p| p.name_any() == name && p.uid() != old.uid());
-        if let Some(pod) = &replacement
-            && pod_ready(pod)
-            && !terminating(pod)
-        {
-            let node = node_name(pod).unwrap_or_default().to_owned();
-            let pvcs: Vec<String> = mounted_claims(pod).map(str::to_owned).collect();
-            if node == old_node {
-                return Err(Error::Partial(format!(
-                    "pod {name} was force-deleted, but its replacement was scheduled on {old_node} again"
-                )));
-            }
-            if pvcs != claims {
-                return Err(Error::Partial(format!(
-                    "pod {name} was force-deleted, but its replacement mounts {pvcs:?}, not {claims:?}"
-                )));
-            }
-            return Ok(Replacement { pod: name, uid: pod.uid().unwrap_or_default(), node, pvcs });
+    let words = Said {
+        left: format!(
+            "pod {name} was force-deleted; the StatefulSet controller creates its replacement on its own"
+        ),
+        resume: format!("`kubectl stateful -n {namespace} status {sts}` shows it come up"),
+    };
+    let until = Until { deadline: deadline(timeout), words: &words, ours: None };
+    let (view, verdict) = waiter
+        .until(
+            until,
+            |view, _| match replacement(old, old_node, claims, &view.pods) {
+                Verdict::Waiting => Ok(Wake::Wait),
+                settled => Ok(Wake::Done(settled)),
+            },
+            |_| Ok(Verdict::Waiting),
+        )
+        .await?;
+    match verdict {
+        Verdict::Recovered { node, claims } => {
+            let uid =
+                view.pods.iter().find(|p| p.name_any() == name && p.uid() != old.uid()).and_then(|p| p.uid());
+            Ok(Replacement { pod: name, uid: uid.unwrap_or_default(), node, pvcs: claims })
         }
-        tokio::select! {
-            changed = live.changed() => changed?,
-            _ = tokio::time::sleep_until(deadline) => {
-                let state = replacement.map_or_else(|| "not created".to_owned(), |p| crate::core::objects::pod_status_text(&p));
-                return Err(Error::Partial(format!(
-                    "pod {name} was force-deleted, but its replacement is not Ready after {} ({state})",
-                    humantime::format_duration(timeout)
-                )));
-            }
-            () = crate::signal::interrupted() => return Err(Error::interrupted(
-                format!("pod {name} was force-deleted; the StatefulSet controller creates its replacement on its own"),
-                None,
-            )),
+        Verdict::Wrong { why } => Err(Error::Partial(format!("pod {name} was force-deleted, but {why}"))),
+        Verdict::Waiting => {
+            let state = view
+                .pods
+                .iter()
+                .find(|p| p.name_any() == name && p.uid() != old.uid())
+                .map_or_else(|| "not created".to_owned(), crate::core::objects::pod_status_text);
+            Err(Error::Partial(format!(
+                "pod {name} was force-deleted, but its replacement is not Ready after {} ({state})",
+                humantime::format_duration(timeout)
+            )))
         }
     }
 }

@@ -330,6 +330,7 @@ async fn watch(
         service: true,
         nodes: probe.nodes.is_some(),
         volumes: probe.volumes.is_some(),
+        ..live::Kinds::default()
     };
     let mut live = Live::start(kube, &sts, kinds).await?;
     let redraw = term.color && !args.output.is_machine();

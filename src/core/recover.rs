@@ -8,7 +8,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use serde::Serialize;
 
-use super::objects::{node_name, node_ready_condition, terminating};
+use super::objects::{mounted_claims, node_name, node_ready_condition, pod_ready, terminating};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -128,6 +128,39 @@ fn pod_down_since(pod: &Pod) -> Option<Timestamp> {
     [not_ready, evicted, deletion_requested].into_iter().flatten().min()
 }
 
+/// How the replacement of a force-deleted pod stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Replacement {
+    /// Not there yet: no new pod of that name, or not Ready (or already going).
+    Waiting,
+    /// A new pod, Ready on another node with the same claims: recovered.
+    Recovered { node: String, claims: Vec<String> },
+    /// A new pod, Ready, but not what recovery means: `why`.
+    Wrong { why: String },
+}
+
+/// Judges the pods now against the pod `old` that was force-deleted from `old_node`, which
+/// mounted `claims`: its replacement is the pod of the same name with another uid, Ready, on
+/// another node, mounting the same claims.
+pub fn replacement(old: &Pod, old_node: &str, claims: &[String], pods: &[Pod]) -> Replacement {
+    let name = old.name_any();
+    let Some(new) = pods.iter().find(|p| p.name_any() == name && p.uid() != old.uid()) else {
+        return Replacement::Waiting;
+    };
+    if !pod_ready(new) || terminating(new) {
+        return Replacement::Waiting;
+    }
+    let node = node_name(new).unwrap_or_default().to_owned();
+    let mounted: Vec<String> = mounted_claims(new).map(str::to_owned).collect();
+    if node == old_node {
+        return Replacement::Wrong { why: format!("its replacement was scheduled on {old_node} again") };
+    }
+    if mounted != claims {
+        return Replacement::Wrong { why: format!("its replacement mounts {mounted:?}, not {claims:?}") };
+    }
+    Replacement::Recovered { node, claims: mounted }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,5 +233,30 @@ mod tests {
             panic!("judged alive")
         };
         assert_eq!(evidence.pod_down_seconds, Some(700));
+    }
+
+    #[test]
+    fn the_replacement_is_a_new_ready_pod_on_another_node_with_the_same_claims() {
+        let db = sts("db", 1).templates(&["data"]).build();
+        let old = pod(&db, 0).uid("old").node("node-0").build();
+        let claims = vec!["data-db-0".to_owned()];
+        let new = |uid: &str, node: &str, ready: bool| pod(&db, 0).uid(uid).node(node).ready(ready).build();
+        let cases = [
+            (vec![old.clone()], Replacement::Waiting),
+            (vec![new("new", "node-1", false)], Replacement::Waiting),
+            (
+                vec![new("new", "node-1", true)],
+                Replacement::Recovered { node: "node-1".into(), claims: claims.clone() },
+            ),
+            (
+                vec![new("new", "node-0", true)],
+                Replacement::Wrong { why: "its replacement was scheduled on node-0 again".into() },
+            ),
+        ];
+        for (pods, expected) in cases {
+            assert_eq!(replacement(&old, "node-0", &claims, &pods), expected, "{pods:?}");
+        }
+        let elsewhere = replacement(&old, "node-0", &["data-db-9".to_owned()], &[new("new", "node-1", true)]);
+        assert!(matches!(elsewhere, Replacement::Wrong { .. }), "{elsewhere:?}");
     }
 }

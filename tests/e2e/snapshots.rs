@@ -66,8 +66,10 @@ async fn prune_snapshots_first_and_a_restored_claim_is_adopted_on_scale_up() {
     }
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("deletionPolicy Delete -> Retain"), "{stderr}");
-    wait_until(Duration::from_secs(30), || async { env.pvc_names().await == ["data-web-0", "data-web-1"] })
-        .await;
+    // Gone, not only being deleted (the protection finalizer may hold a claim a moment): a
+    // restore refuses a claim that still exists.
+    wait_until(Duration::from_secs(30), || async { env.pvcs().await.len() == 2 }).await;
+    assert_eq!(env.pvc_names().await, ["data-web-0", "data-web-1"]);
 
     // Restore ordinal 3 from its snapshot; a scale-up adopts it.
     let from = taken[1]["name"].as_str().unwrap().to_owned();

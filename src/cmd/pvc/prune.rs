@@ -23,6 +23,7 @@ use crate::output::{
     shell_word, table, write_document, write_table,
 };
 use crate::ui::Terminal;
+use crate::wait::{Kinds, Waiter};
 use crate::write::{Changed, Deleted, Deletion, Guard, Mode, Writer, Written};
 use serde::Serialize;
 
@@ -176,8 +177,11 @@ pub async fn run(args: PruneArgs, kube_args: &KubeArgs, term: &Terminal, io: &mu
         return Ok(());
     };
     require_permissions(&kube, &plan).await?;
+    let request_timeout =
+        kube_args.request_timeout.filter(|t| !t.is_zero()).unwrap_or(std::time::Duration::from_secs(30));
     let mut pruner = Pruner {
         kube: &kube,
+        request_timeout,
         writer,
         term,
         args: &args,
@@ -234,6 +238,16 @@ async fn require_permissions(kube: &Kube, plan: &PrunePlan) -> Result<()> {
                 subresource: None,
             });
         }
+        // The wait for a snapshot watches its StatefulSet and pods too (crate::wait).
+        for (group, resource) in [("apps", "statefulsets"), ("", "pods")] {
+            needed.push(Permission {
+                verb: "watch",
+                group,
+                resource,
+                namespace: Some(ns),
+                subresource: None,
+            });
+        }
     }
     if !snapshotting.is_empty() {
         for verb in ["get", "patch"] {
@@ -285,6 +299,8 @@ fn warn_about_data(plan: &PrunePlan, fleet: Option<(&str, &str)>, io: &mut Strea
 
 struct Pruner<'a, 'io> {
     kube: &'a Kube,
+    /// How long one API request may take (a wait's check that the API server is there).
+    request_timeout: std::time::Duration,
     /// Every delete and patch of the run.
     writer: Writer,
     term: &'a Terminal,
@@ -365,9 +381,12 @@ impl Pruner<'_, '_> {
             .planned
             .iter()
             .find(|s| s.name_any() == sts_name && s.namespace().as_deref() == Some(namespace));
-        let Some(planned_range) = planned.map(|s| ordinal_range(s)) else {
+        let Some(planned_sts) = planned else {
             return Err(Error::Refused(format!("{namespace}/{sts_name} is not part of the plan")));
         };
+        let planned_range = ordinal_range(planned_sts);
+        // The wait for snapshots watches them (started at the first).
+        let mut waiter: Option<Waiter> = None;
         // Who mounts what, right before deleting: one LIST for the group.
         let mounting: Vec<Pod> =
             fetch::list(&self.kube.client, &Scope::Namespace(namespace.to_owned()), None).await?;
@@ -392,16 +411,21 @@ impl Pruner<'_, '_> {
                 continue;
             }
             if let Some(planned) = &candidate.snapshot {
-                match crate::volume_snapshots::take(
-                    self.kube,
-                    &self.writer,
-                    candidate,
-                    planned,
-                    self.args.snapshot_timeout,
-                    self.term,
-                    self.io,
-                )
-                .await?
+                let waiter = match &mut waiter {
+                    Some(waiter) => waiter,
+                    None => {
+                        let kinds = Kinds { volume_snapshots: true, ..Kinds::default() };
+                        waiter
+                            .insert(Waiter::start(self.kube, planned_sts, kinds, self.request_timeout).await?)
+                    }
+                };
+                let taking = crate::volume_snapshots::Taking {
+                    kube: self.kube,
+                    writer: &self.writer,
+                    timeout: self.args.snapshot_timeout,
+                };
+                match crate::volume_snapshots::take(&taking, waiter, candidate, planned, self.term, self.io)
+                    .await?
                 {
                     Ok(taken) => result.snapshots.push(taken),
                     Err(reason) => {

@@ -12,7 +12,6 @@ use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Resource
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
-use kube::runtime::wait::{await_condition, conditions};
 use serde::Serialize;
 
 use crate::access::{self, Permission};
@@ -30,6 +29,7 @@ use crate::output::{
     write_json_line, write_table,
 };
 use crate::ui::Terminal;
+use crate::wait::{Kinds, Said, Until, View, Waiter, Wake, Words, deadline};
 use crate::write::{Changed, Deleted, Deletion, Guard, Mode, Writer, Written};
 
 pub const LONG_ABOUT: &str = "\
@@ -133,10 +133,23 @@ enum Event<'a> {
         claims: usize,
     },
     Finished,
+    /// The run ended with an error: the line stderr says, the exit code, and for an
+    /// interruption, a lost API server or an error after changes, what was left and how to go
+    /// on. The last line of every run that ends with an error.
+    #[serde(rename_all = "camelCase")]
+    Error {
+        error: String,
+        exit_code: u8,
+        left: Option<&'a str>,
+        resume: Option<&'a str>,
+    },
 }
 
 struct Run<'a> {
     kube: &'a Kube,
+    /// How long one API request may take: after a watch error, the API server is gone once a
+    /// request takes longer.
+    request_timeout: Duration,
     term: &'a Terminal,
     args: &'a Args,
     io: &'a mut Streams,
@@ -145,6 +158,12 @@ struct Run<'a> {
 
 impl Run<'_> {
     fn emit(&mut self, event: Event, line: impl std::fmt::Display) {
+        self.emit_for_machines(event);
+        self.io.say(line);
+    }
+
+    /// The event alone, for `-o json`.
+    fn emit_for_machines(&mut self, event: Event) {
         if self.args.output == OutputFormat::Json {
             #[derive(Serialize)]
             #[serde(rename_all = "camelCase")]
@@ -158,35 +177,60 @@ impl Run<'_> {
             // A closed stdout must not stop a run halfway: the events are a copy of the progress.
             let _ = write_json_line(&mut self.io.out, &Document::new(RESIZE_EVENT, &line));
         }
-        self.io.say(line);
     }
 }
 
 pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Streams) -> Result<()> {
     let kube = kube_args.connect().await?;
     let namespace = kube.namespace.clone();
-    let mut run = Run { kube: &kube, term, args: &args, io, namespace };
+    let request_timeout =
+        kube_args.request_timeout.filter(|t| !t.is_zero()).unwrap_or(Duration::from_secs(30));
+    let mut run = Run { kube: &kube, request_timeout, term, args: &args, io, namespace };
     // The one place a Writer can come from: a dry run has none, so nothing below writes in one.
     let writer = Writer::of(
         &kube,
         Mode::from_dry_run(args.dry_run),
         "run the same command again: it reads the state and goes on",
     );
-    // A journal means a swap was started: finishing it comes before anything else, since the
-    // StatefulSet may be gone right now.
-    let configmaps: Api<ConfigMap> = kube.api_in(&run.namespace);
-    let journal_cm = journal_name(&args.name);
-    if let Some(cm) =
-        configmaps.get_opt(&journal_cm).await.map_err(Error::kube(format!("read ConfigMap {journal_cm}")))?
+    let result = match run.journal(writer).await {
+        Ok(Some(writer)) => run.plan_and_start(writer).await,
+        Ok(None) => Ok(()),
+        Err(error) => Err(error),
+    };
+    // -o json events end with a line, however the run ends.
+    if let Err(error) = &result
+        && args.output == OutputFormat::Json
+        && !args.dry_run
     {
-        return run.resume(writer, cm).await;
+        let (left, resume) = error.left_and_resume();
+        let event = Event::Error { error: error.to_string(), exit_code: error.exit_code(), left, resume };
+        run.emit_for_machines(event);
     }
-    let sts = fetch::statefulset(&kube, &run.namespace, &args.name).await?;
-    let plan = run.plan(&sts).await?;
-    run.start(writer, sts, plan).await
+    result
 }
 
 impl Run<'_> {
+    /// A journal means a swap was started: finishing it comes before anything else, since the
+    /// StatefulSet may be gone right now. Gives the writer back when there is none.
+    async fn journal(&mut self, writer: Option<Writer>) -> Result<Option<Option<Writer>>> {
+        let configmaps: Api<ConfigMap> = self.kube.api_in(&self.namespace);
+        let journal_cm = journal_name(&self.args.name);
+        match configmaps
+            .get_opt(&journal_cm)
+            .await
+            .map_err(Error::kube(format!("read ConfigMap {journal_cm}")))?
+        {
+            Some(cm) => self.resume(writer, cm).await.map(|()| None),
+            None => Ok(Some(writer)),
+        }
+    }
+
+    async fn plan_and_start(&mut self, writer: Option<Writer>) -> Result<()> {
+        let sts = fetch::statefulset(self.kube, &self.namespace, &self.args.name).await?;
+        let plan = self.plan(&sts).await?;
+        self.start(writer, sts, plan).await
+    }
+
     async fn plan(&mut self, sts: &StatefulSet) -> Result<ResizePlan> {
         let client = &self.kube.client;
         let scope = fetch::Scope::Namespace(self.namespace.clone());
@@ -272,9 +316,17 @@ impl Run<'_> {
                 format_args!("plan: {} PVC(s) to grow", plan.to_grow().count()),
             );
         }
-        let pending_mount = self.grow(&writer, &plan).await?;
-        self.restart_for_filesystems(&writer, &plan, &pending_mount).await?;
-        self.swap(&writer, &sts, &plan.sizes()).await
+        // Every wait of the run watches the StatefulSet (by name: the old object, then the
+        // re-created one), its pods and the namespace's claims.
+        let mut waiter = self.waiter(&sts).await?;
+        let pending_mount = self.grow(&writer, &mut waiter, &plan).await?;
+        self.restart_for_filesystems(&writer, &mut waiter, &plan, &pending_mount).await?;
+        self.swap(&writer, &mut waiter, &sts, &plan.sizes()).await
+    }
+
+    async fn waiter(&self, sts: &StatefulSet) -> Result<Waiter> {
+        let kinds = Kinds { claims: true, ..Kinds::default() };
+        Waiter::start(self.kube, sts, kinds, self.request_timeout).await
     }
 
     async fn require_permissions(&self, plan: &ResizePlan) -> Result<()> {
@@ -286,6 +338,10 @@ impl Run<'_> {
             p("delete", "", "configmaps"),
             p("delete", "apps", "statefulsets"),
             p("create", "apps", "statefulsets"),
+            // What every wait of the run watches.
+            p("watch", "apps", "statefulsets"),
+            p("watch", "", "pods"),
+            p("watch", "", "persistentvolumeclaims"),
         ];
         if plan.to_grow().next().is_some() {
             needed.push(p("patch", "", "persistentvolumeclaims"));
@@ -295,7 +351,12 @@ impl Run<'_> {
 
     /// Grows the claims: the first (highest ordinal) alone as the canary, then the rest
     /// `--parallel` at a time. Returns the claims left `FileSystemResizePending`.
-    async fn grow(&mut self, writer: &Writer, plan: &ResizePlan) -> Result<Vec<ClaimPlan>> {
+    async fn grow(
+        &mut self,
+        writer: &Writer,
+        waiter: &mut Waiter,
+        plan: &ResizePlan,
+    ) -> Result<Vec<ClaimPlan>> {
         let todo: Vec<&ClaimPlan> = plan.unfinished().collect();
         let mut pending_mount = Vec::new();
         let mut done = 0usize;
@@ -317,10 +378,17 @@ impl Run<'_> {
                     self.patch_claim(writer, claim).await?;
                 }
             }
-            let waits = batch.iter().map(|c| self.wait_claim(c, false));
-            let results = futures::future::join_all(waits).await;
-            for (claim, result) in batch.iter().zip(results) {
-                match result? {
+            let words = Said {
+                left: format!(
+                    "{done} of {} PVC(s) grown, {} requested and growing; the StatefulSet is unchanged",
+                    todo.len(),
+                    batch.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+                resume: "run the same command again to continue".to_owned(),
+            };
+            let states = self.wait_claims(waiter, &batch, false, &words).await?;
+            for (claim, state) in batch.iter().zip(states) {
+                match state {
                     ClaimState::Grown => {
                         done += 1;
                         self.emit(
@@ -399,35 +467,58 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Watches one claim until it is grown or reports a resize condition that stops the wait.
-    /// With `mounted`, a claim's pod has just mounted it again: `FileSystemResizePending` is
-    /// then what is being waited out, not an answer.
-    async fn wait_claim(&self, claim: &ClaimPlan, mounted: bool) -> Result<ClaimState> {
-        let api: Api<PersistentVolumeClaim> = self.kube.api_in(&self.namespace);
-        let target = claim.target.clone();
-        let settled = move |pvc: Option<&PersistentVolumeClaim>| {
-            pvc.is_some_and(|p| match claim_state(p, &target) {
-                ClaimState::Expanding => false,
-                ClaimState::FilesystemPending => !mounted,
-                _ => true,
-            })
+    /// Waits until each of `claims` is grown or reports a resize condition that stops the wait.
+    /// With `mounted`, their pod has just mounted them again: `FileSystemResizePending` is then
+    /// what is being waited out, not an answer.
+    async fn wait_claims(
+        &self,
+        waiter: &mut Waiter,
+        claims: &[&ClaimPlan],
+        mounted: bool,
+        words: &dyn Words,
+    ) -> Result<Vec<ClaimState>> {
+        let settled = |state: &ClaimState| match state {
+            ClaimState::Expanding => false,
+            ClaimState::FilesystemPending => !mounted,
+            _ => true,
         };
-        let waited =
-            tokio::time::timeout(self.args.timeout, await_condition(api, &claim.name, settled)).await;
-        match waited {
-            Ok(Ok(Some(pvc))) => Ok(claim_state(&pvc, &claim.target)),
-            Ok(Ok(None)) => Err(Error::StepFailed(format!("PVC {} was deleted while it grew", claim.name))),
-            Ok(Err(e)) => Err(Error::StepFailed(format!("lost the watch on PVC {}: {e}", claim.name))),
-            Err(_) => Err(Error::StepFailed(format!(
-                "PVC {} did not reach {} within {}; the StatefulSet is unchanged; run the same command again to keep \
-                 waiting (kubectl -n {} describe pvc {} says why)",
-                claim.name,
-                claim.target,
-                humantime::format_duration(self.args.timeout),
-                self.namespace,
-                claim.name
-            ))),
-        }
+        let state_of = |view: &View, claim: &ClaimPlan| {
+            view.claims.iter().find(|p| p.name_any() == claim.name).map(|pvc| claim_state(pvc, &claim.target))
+        };
+        let until = Until { deadline: deadline(self.args.timeout), words, ours: None };
+        let (_, states) = waiter
+            .until(
+                until,
+                |view, _| {
+                    let mut states = Vec::new();
+                    for claim in claims {
+                        match state_of(view, claim) {
+                            None => {
+                                return Err(Error::StepFailed(format!(
+                                    "PVC {} was deleted while it grew",
+                                    claim.name
+                                )));
+                            }
+                            Some(state) if !settled(&state) => return Ok(Wake::Wait),
+                            Some(state) => states.push(state),
+                        }
+                    }
+                    Ok(Wake::Done(states))
+                },
+                |view| {
+                    let late = claims.iter().find(|c| state_of(view, c).is_none_or(|s| !settled(&s)));
+                    let claim = late.map_or("?", |c| c.name.as_str());
+                    Err(Error::StepFailed(format!(
+                        "PVC {claim} did not reach {} within {}; the StatefulSet is unchanged; run the same command \
+                         again to keep waiting (kubectl -n {} describe pvc {claim} says why)",
+                        late.map_or("its size", |c| c.target.as_str()),
+                        humantime::format_duration(self.args.timeout),
+                        self.namespace,
+                    )))
+                },
+            )
+            .await?;
+        Ok(states)
     }
 
     /// Restarts, one at a time and highest ordinal first, the pods whose claims wait for a
@@ -435,6 +526,7 @@ impl Run<'_> {
     async fn restart_for_filesystems(
         &mut self,
         writer: &Writer,
+        waiter: &mut Waiter,
         plan: &ResizePlan,
         pending: &[ClaimPlan],
     ) -> Result<()> {
@@ -477,24 +569,36 @@ impl Run<'_> {
             {
                 continue;
             }
-            let replaced_and_ready = move |p: Option<&Pod>| {
-                p.is_some_and(|p| p.uid().as_deref() != Some(uid.as_str()) && pod_ready(p))
+            let words = Said {
+                left: format!("pod {name} was deleted for its restart; the StatefulSet is unchanged"),
+                resume: "run the same command again once it is Ready, to finish".to_owned(),
             };
-            let waited = tokio::time::timeout(
-                self.args.timeout,
-                await_condition(api.clone(), name, replaced_and_ready),
-            )
-            .await;
-            if !matches!(waited, Ok(Ok(Some(_)))) {
-                return Err(Error::StepFailed(format!(
-                    "pod {name} did not come back Ready within {} after its restart; the StatefulSet is unchanged; run \
-                     the same command again once it is Ready",
-                    humantime::format_duration(self.args.timeout)
-                )));
-            }
+            let until = Until { deadline: deadline(self.args.timeout), words: &words, ours: None };
+            let timeout = self.args.timeout;
+            waiter
+                .until(
+                    until,
+                    |view, _| {
+                        let back = view.pods.iter().any(|p| {
+                            p.name_any() == *name && p.uid().as_deref() != Some(uid.as_str()) && pod_ready(p)
+                        });
+                        Ok(if back { Wake::Done(()) } else { Wake::Wait })
+                    },
+                    |_| {
+                        Err(Error::StepFailed(format!(
+                            "pod {name} did not come back Ready within {} after its restart; the StatefulSet is \
+                             unchanged; run the same command again once it is Ready",
+                            humantime::format_duration(timeout)
+                        )))
+                    },
+                )
+                .await?;
             self.emit(Event::PodRestarted { pod: name }, format_args!("pod {name} restarted and Ready"));
-            for claim in pending.iter().filter(|c| c.mounted_by.as_deref() == Some(name)) {
-                match self.wait_claim(claim, true).await? {
+            let mounted: Vec<&ClaimPlan> =
+                pending.iter().filter(|c| c.mounted_by.as_deref() == Some(name)).collect();
+            let states = self.wait_claims(waiter, &mounted, true, &words).await?;
+            for (claim, state) in mounted.into_iter().zip(states) {
+                match state {
                     ClaimState::Grown => self.emit(
                         Event::ClaimGrown { claim: &claim.name, capacity: claim.target.clone() },
                         format_args!("PVC {} grown to {}", claim.name, claim.target),
@@ -516,6 +620,7 @@ impl Run<'_> {
     async fn swap(
         &mut self,
         writer: &Writer,
+        waiter: &mut Waiter,
         planned: &StatefulSet,
         sizes: &BTreeMap<String, String>,
     ) -> Result<()> {
@@ -616,7 +721,7 @@ impl Run<'_> {
             Event::StatefulSetDeleted { uid: &journal.uid },
             format_args!("statefulset {name} deleted with propagationPolicy Orphan (pods and PVCs kept)"),
         );
-        self.recreate_and_verify(writer, &journal, &cm).await
+        self.recreate_and_verify(writer, waiter, &journal, &cm).await
     }
 
     /// The end of a swap, from the journal: wait for the old object to go, create the new one
@@ -624,6 +729,7 @@ impl Run<'_> {
     async fn recreate_and_verify(
         &mut self,
         writer: &Writer,
+        waiter: &mut Waiter,
         journal: &SwapJournal,
         cm: &ConfigMap,
     ) -> Result<()> {
@@ -631,12 +737,19 @@ impl Run<'_> {
         let name = self.args.name.clone();
         let cm_name = journal_name(&name);
         let resume = format!("run the same command again to finish (the journal is ConfigMap {cm_name})");
-        let gone = tokio::time::timeout(
-            self.args.timeout,
-            await_condition(statefulsets.clone(), &name, conditions::is_deleted(&journal.uid)),
-        )
-        .await;
-        if !matches!(gone, Ok(Ok(_))) {
+        let words = Said {
+            left: format!(
+                "{name} is deleted or being deleted; its pods and PVCs are kept, with no controller"
+            ),
+            resume: resume.clone(),
+        };
+        let until = Until { deadline: deadline(self.args.timeout), words: &words, ours: None };
+        let old = journal.uid.as_str();
+        let gone = |view: &View| view.sts.as_ref().is_none_or(|s| s.uid().as_deref() != Some(old));
+        let (_, gone) = waiter
+            .until(until, |view, _| Ok(if gone(view) { Wake::Done(true) } else { Wake::Wait }), |_| Ok(false))
+            .await?;
+        if !gone {
             return Err(Error::Stranded {
                 error: Box::new(Error::StepFailed(format!(
                     "the old StatefulSet {name} is still being deleted"
@@ -681,7 +794,11 @@ impl Run<'_> {
                 journal.sizes.iter().map(|(t, s)| format!("{t}={s}")).collect::<Vec<_>>().join(", ")
             ),
         );
-        self.verify(journal, &created).await?;
+        let words = Said {
+            left: format!("{name} is re-created; the controller is adopting its pods and PVCs"),
+            resume: resume.clone(),
+        };
+        self.verify(waiter, &words, journal, &created).await?;
         let configmaps: Api<ConfigMap> = self.kube.api_in(&self.namespace);
         let what = format!("delete the journal ConfigMap {cm_name}");
         if let Deleted::Changed(_) =
@@ -700,45 +817,49 @@ impl Run<'_> {
         Ok(())
     }
 
-    async fn verify(&mut self, journal: &SwapJournal, created: &StatefulSet) -> Result<()> {
-        let scope = fetch::Scope::Namespace(self.namespace.clone());
-        let deadline = tokio::time::Instant::now() + self.args.timeout;
-        loop {
-            let (pvcs, pods) = futures::try_join!(
-                fetch::list::<PersistentVolumeClaim>(&self.kube.client, &scope, None),
-                fetch::list::<Pod>(&self.kube.client, &scope, None)
-            )?;
-            match resize::adoption(journal, created, &pods, &pvcs) {
-                Adoption::Done => {
-                    self.emit(
-                        Event::Adopted { pods: journal.pods.len(), claims: journal.claims.len() },
-                        format_args!(
-                            "adopted: {} pod(s) kept their uid and controller-revision-hash, {} PVC(s) kept their uid",
-                            journal.pods.len(),
-                            journal.claims.len()
-                        ),
-                    );
-                    return Ok(());
-                }
-                Adoption::Broken(problems) => {
-                    return Err(Error::StepFailed(format!(
-                        "{} was re-created, but not everything was adopted unchanged: {}",
-                        self.args.name,
-                        problems.join("; ")
-                    )));
-                }
-                Adoption::Pending(left) if tokio::time::Instant::now() >= deadline => {
-                    return Err(Error::StepFailed(format!(
-                        "{} was re-created, but the controller did not adopt everything within {}: {}; run the same \
-                         command again to check again",
-                        self.args.name,
-                        humantime::format_duration(self.args.timeout),
-                        left.join("; ")
-                    )));
-                }
-                // The controller adopts within a sync or two: a short pause between two LISTs.
-                Adoption::Pending(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+    /// Waits until the controller has adopted every pod and claim of the journal, unchanged.
+    async fn verify(
+        &mut self,
+        waiter: &mut Waiter,
+        words: &dyn Words,
+        journal: &SwapJournal,
+        created: &StatefulSet,
+    ) -> Result<()> {
+        let name = self.args.name.clone();
+        let timeout = self.args.timeout;
+        let until = Until { deadline: deadline(timeout), words, ours: None };
+        let (_, adoption) = waiter
+            .until(
+                until,
+                |view, _| match resize::adoption(journal, created, &view.pods, &view.claims) {
+                    Adoption::Pending(_) => Ok(Wake::Wait),
+                    settled => Ok(Wake::Done(settled)),
+                },
+                |view| Ok(resize::adoption(journal, created, &view.pods, &view.claims)),
+            )
+            .await?;
+        match adoption {
+            Adoption::Done => {
+                self.emit(
+                    Event::Adopted { pods: journal.pods.len(), claims: journal.claims.len() },
+                    format_args!(
+                        "adopted: {} pod(s) kept their uid and controller-revision-hash, {} PVC(s) kept their uid",
+                        journal.pods.len(),
+                        journal.claims.len()
+                    ),
+                );
+                Ok(())
             }
+            Adoption::Broken(problems) => Err(Error::StepFailed(format!(
+                "{name} was re-created, but not everything was adopted unchanged: {}",
+                problems.join("; ")
+            ))),
+            Adoption::Pending(left) => Err(Error::StepFailed(format!(
+                "{name} was re-created, but the controller did not adopt everything within {}: {}; run the same \
+                 command again to check again",
+                humantime::format_duration(timeout),
+                left.join("; ")
+            ))),
         }
     }
 
@@ -815,7 +936,14 @@ impl Run<'_> {
                 if !self.args.yes {
                     self.term.require_consent(false, "finish the swap")?;
                 }
-                self.recreate_and_verify(&writer, &journal, &cm).await
+                // The journal's copy of the StatefulSet names what to watch (the old object
+                // may be gone already).
+                let recorded: StatefulSet =
+                    serde_json::from_value(journal.statefulset.clone()).map_err(|e| {
+                        Error::Refused(format!("the journal ConfigMap {cm_name} is unreadable: {e}"))
+                    })?;
+                let mut waiter = self.waiter(&recorded).await?;
+                self.recreate_and_verify(&writer, &mut waiter, &journal, &cm).await
             }
         }
     }

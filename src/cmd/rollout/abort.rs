@@ -14,7 +14,7 @@ use super::Args;
 use super::evict::{Replaced, not_on};
 use super::execute::{Executor, require_one_budget};
 use super::report::{Event, Reporter};
-use super::wait::{Waiter, Wake, deadline};
+use super::words::wait;
 use crate::client::Kube;
 use crate::core::objects::{ordinal_range, partition, pod_ready, pod_revision, pods_of, terminating};
 use crate::core::patches;
@@ -24,6 +24,7 @@ use crate::core::rollout::conditions::{
 use crate::core::rollout::decide::abort as abort_decision;
 use crate::core::rollout::{Abort, Decision, Journal, Refusal, Replace, revision_template};
 use crate::error::{Error, Result};
+use crate::wait::{Waiter, Wake, deadline};
 use crate::write::{Deleted, Deletion, Guard};
 
 /// What a confirmed abort writes: the template to restore, unless an interrupted abort
@@ -137,11 +138,13 @@ impl Executor<'_, '_> {
             let name = self.name().to_owned();
             let target = &abort.target;
             let reporter = &mut *self.reporter;
-            let (now, stuck) = waiter
-                .until(
+            let (now, stuck) = wait(
+                    waiter,
+                    &name,
                     &sts,
                     until,
-                    |sts, pods, _| {
+                    |sts, view, _| {
+                        let pods = &view.pods;
                         for (_, pod) in pods_of(sts, pods) {
                             let back = pod_revision(pod) == Some(target.as_str()) && pod_ready(pod) && !terminating(pod);
                             if back && let Some(i) = rolling_back.iter().position(|n| *n == pod.name_any()) {
@@ -155,10 +158,10 @@ impl Executor<'_, '_> {
                             Rollback::Waiting => Wake::Wait,
                         })
                     },
-                    |sts, pods| {
+                    |sts, view| {
                         Err(Error::StepFailed(format!(
                             "the rollback of {name} did not complete in time: {}; run `kubectl stateful rollout {name} --abort` again",
-                            stragglers(sts, pods, 0).join(", ")
+                            stragglers(sts, &view.pods, 0).join(", ")
                         )))
                     },
                 )
@@ -206,7 +209,7 @@ impl Executor<'_, '_> {
         // --ignore-pdb on the abort itself counts too: the way out of a budget that allows nothing.
         let ignore_pdb = abort.journal.gates.ignore_pdb || self.args.ignore_pdb;
         while let Some((ordinal, pod)) = not_on(&sts, &waiter.pods(), &abort.target).into_iter().next() {
-            match self.replace_pod(&pod, ignore_pdb, until).await? {
+            match self.replace_pod(waiter, &sts, &pod, ignore_pdb, until).await? {
                 Replaced::Yes => {}
                 Replaced::Refused(reason) => {
                     return Err(Error::StepFailed(format!(

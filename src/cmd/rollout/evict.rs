@@ -10,16 +10,16 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
 
-use super::checks::RETRY;
 use super::execute::Executor;
 use super::report::Event;
-use super::wait::Waiter;
-use crate::core::objects::{pod_ready, pod_revision, pods_of, terminating, update_revision};
+use super::words::wait;
+use crate::core::objects::{budgets_of, pod_ready, pod_revision, pods_of, terminating, update_revision};
 use crate::core::patches;
 use crate::core::rollout::conditions::{describe_position, update_pending};
 use crate::core::rollout::gates::Gates;
 use crate::core::rollout::{Journal, Step};
 use crate::error::Result;
+use crate::wait::{Waiter, Wake};
 use crate::write::{Deleted, Deletion, Evicted, Guard};
 
 /// How a pod was taken down for its replacement.
@@ -52,7 +52,7 @@ impl Executor<'_, '_> {
             let pods = waiter.pods();
             let pod = pods_of(&sts, &pods).into_iter().find(|(o, _)| *o == ordinal).map(|(_, p)| p.clone());
             if let Some(pod) = pod.filter(|p| pod_revision(p) != update.as_deref() && !terminating(p)) {
-                match self.replace_pod(&pod, gates.ignore_pdb, until).await? {
+                match self.replace_pod(waiter, &sts, &pod, gates.ignore_pdb, until).await? {
                     Replaced::Yes => {}
                     Replaced::Refused(reason) | Replaced::Declined(reason) => {
                         return Ok((sts, Some(vec![reason])));
@@ -67,7 +67,8 @@ impl Executor<'_, '_> {
             if failure.is_some() {
                 return Ok((sts, failure));
             }
-            if let Some(failure) = self.run_gates(&sts, gates, &[ordinal], step.number, until).await? {
+            if let Some(failure) = self.run_gates(waiter, &sts, gates, &[ordinal], step.number, until).await?
+            {
                 return Ok((sts, Some(failure)));
             }
         }
@@ -85,6 +86,8 @@ impl Executor<'_, '_> {
     /// every pod is deleted without eviction. Every delete is guarded by the pod's uid.
     pub(super) async fn replace_pod(
         &mut self,
+        waiter: &mut Waiter,
+        sts: &StatefulSet,
         pod: &Pod,
         ignore_pdb: bool,
         until: tokio::time::Instant,
@@ -137,12 +140,29 @@ impl Executor<'_, '_> {
                 })?;
                 said = Some(reason.clone());
             }
-            if tokio::time::Instant::now() + RETRY >= until {
+            // Tried again once the budgets over the pod read otherwise (the disruption
+            // controller recounts them as pods come and go) and allow a disruption, or once the
+            // pod is gone; until the step's deadline.
+            let uid = pod.uid();
+            let (_, again) = wait(
+                waiter,
+                &self.args.name,
+                sts,
+                until,
+                |_, view, _| {
+                    let gone = !view.pods.iter().any(|p| p.uid() == uid && !terminating(p));
+                    let now = budgets_of(&view.budgets, pod);
+                    let allows = now != refused.budgets && now.iter().all(|b| b.disruptions_allowed > 0);
+                    Ok(if gone || allows { Wake::Done(true) } else { Wake::Wait })
+                },
+                |_, _| Ok(false),
+            )
+            .await?;
+            if !again {
                 return Ok(Replaced::Refused(format!(
                     "the eviction of {name} was refused until the step timed out: {reason}"
                 )));
             }
-            self.sleep(RETRY).await?;
         }
     }
 

@@ -1,6 +1,7 @@
 //! Applying a rollout decision: staging, each step behind its gate, the finish, and the abort
 //! with its forced rollback. Every write is a guarded JSON patch from
-//! [`crate::core::patches`]; every wait is one [`Waiter::until`] on a pure condition.
+//! [`crate::core::patches`] sent by [`crate::write::Writer`]; every wait is one
+//! [`crate::wait::Waiter::until`] on a pure condition ([`wait`], in a rollout's words).
 
 use std::time::{Duration, Instant};
 
@@ -12,7 +13,7 @@ use kube::api::Api;
 use super::Args;
 use super::gate::Choice;
 use super::report::{Event, Reporter};
-use super::wait::{Waiter, Wake, deadline};
+use super::words::wait;
 use crate::access::{self, Permission};
 use crate::client::Kube;
 use crate::core::objects::{ON_DELETE, ordinal_range, update_strategy};
@@ -27,6 +28,7 @@ use crate::core::rollout::plan::released;
 use crate::core::rollout::{Journal, Replace, Roll, StepVerdict, StepWatch};
 use crate::error::{Error, Result};
 use crate::ui::Terminal;
+use crate::wait::{Waiter, Wake, deadline};
 use crate::write::{Changed, Tested, Writer, Written};
 
 /// How a rollout's steps ended, when not with an error.
@@ -164,7 +166,7 @@ impl Executor<'_, '_> {
                 .await?;
             sts = next;
             let failure = match failure {
-                None => self.run_gates(&sts, &roll.gates, &settle.ordinals, 0, until).await?,
+                None => self.run_gates(waiter, &sts, &roll.gates, &settle.ordinals, 0, until).await?,
                 failed => failed,
             };
             if let Some(reasons) = failure {
@@ -191,7 +193,9 @@ impl Executor<'_, '_> {
                     // The controller deletes pods without eviction, so the budgets are checked
                     // here: as many pods as it takes down at once must be allowed down.
                     let at_once = (step.ordinals.len() as i32).min(roll.pods_at_once);
-                    if let Some(reasons) = self.wait_for_budgets(&sts, &roll.gates, at_once, until).await? {
+                    if let Some(reasons) =
+                        self.wait_for_budgets(waiter, &sts, &roll.gates, at_once, until).await?
+                    {
                         return Ok((sts, Outcome::Failed { step: Some(step.number), reasons }));
                     }
                     let patch = patches::move_partition(&sts, step.partition, journal.take().as_ref());
@@ -205,7 +209,7 @@ impl Executor<'_, '_> {
                     match failure {
                         None => {
                             let gates = self
-                                .run_gates(&next, &roll.gates, &step.ordinals, step.number, until)
+                                .run_gates(waiter, &next, &roll.gates, &step.ordinals, step.number, until)
                                 .await?;
                             (next, gates)
                         }
@@ -286,44 +290,46 @@ impl Executor<'_, '_> {
         until: tokio::time::Instant,
     ) -> Result<(StatefulSet, Option<Vec<String>>)> {
         let timeout = self.args.timeout;
+        let name = self.args.name.clone();
         let mut watch = StepWatch::new(pause);
         let mut deleted: Vec<String> = Vec::new();
         let mut sts = sts;
         loop {
             let reporter = &mut *self.reporter;
-            let (now, end) = waiter
-                .until(
-                    &sts,
-                    until,
-                    |sts, pods, now| match watch.observe_ordinals(sts, pods, ordinals, now) {
-                        StepVerdict::Failed(reasons) => Ok(Wake::Done(StepEnd::Failed(reasons))),
-                        StepVerdict::Stuck(stuck) => {
-                            let fresh: Vec<Pod> = stuck
-                                .into_iter()
-                                .filter(|p| !deleted.contains(&p.uid().unwrap_or_default()))
-                                .collect();
-                            Ok(if fresh.is_empty() { Wake::Wait } else { Wake::Done(StepEnd::Stuck(fresh)) })
-                        }
-                        StepVerdict::Done(progress) => {
-                            reporter.progress(&label, &progress, update_revision(sts))?;
-                            Ok(Wake::Done(StepEnd::Done))
-                        }
-                        StepVerdict::Waiting { pods: progress, soon } => {
-                            reporter.progress(&label, &progress, update_revision(sts))?;
-                            Ok(if soon { Wake::Soon } else { Wake::Wait })
-                        }
-                    },
-                    |sts, pods| {
-                        let late = stragglers_of(sts, pods, ordinals);
-                        let reason = format!(
-                            "timed out after {}: {}",
-                            humantime::format_duration(timeout),
-                            late.join(", ")
-                        );
-                        Ok(StepEnd::Failed(vec![reason]))
-                    },
-                )
-                .await?;
+            let (now, end) = wait(
+                waiter,
+                &name,
+                &sts,
+                until,
+                |sts, view, now| match watch.observe_ordinals(sts, &view.pods, ordinals, now) {
+                    StepVerdict::Failed(reasons) => Ok(Wake::Done(StepEnd::Failed(reasons))),
+                    StepVerdict::Stuck(stuck) => {
+                        let fresh: Vec<Pod> = stuck
+                            .into_iter()
+                            .filter(|p| !deleted.contains(&p.uid().unwrap_or_default()))
+                            .collect();
+                        Ok(if fresh.is_empty() { Wake::Wait } else { Wake::Done(StepEnd::Stuck(fresh)) })
+                    }
+                    StepVerdict::Done(progress) => {
+                        reporter.progress(&label, &progress, update_revision(sts))?;
+                        Ok(Wake::Done(StepEnd::Done))
+                    }
+                    StepVerdict::Waiting { pods: progress, soon } => {
+                        reporter.progress(&label, &progress, update_revision(sts))?;
+                        Ok(if soon { Wake::Soon } else { Wake::Wait })
+                    }
+                },
+                |sts, view| {
+                    let late = stragglers_of(sts, &view.pods, ordinals);
+                    let reason = format!(
+                        "timed out after {}: {}",
+                        humantime::format_duration(timeout),
+                        late.join(", ")
+                    );
+                    Ok(StepEnd::Failed(vec![reason]))
+                },
+            )
+            .await?;
             sts = now;
             let stuck = match end {
                 StepEnd::Failed(reasons) => return Ok((sts, Some(reasons))),
@@ -399,8 +405,9 @@ impl Executor<'_, '_> {
     /// removes the journal.
     async fn finish(&mut self, waiter: &mut Waiter, sts: StatefulSet) -> Result<StatefulSet> {
         let name = self.name().to_owned();
-        let (sts, ()) = waiter
-            .until(
+        let (sts, ()) = wait(
+                waiter,
+                &name,
                 &sts,
                 deadline(self.args.timeout),
                 |sts, _, _| Ok(if is_promoted(sts) { Wake::Done(()) } else { Wake::Wait }),
@@ -424,18 +431,17 @@ impl Executor<'_, '_> {
     /// Waits until the controller has observed what this run wrote.
     pub(super) async fn observed(&mut self, waiter: &mut Waiter, sts: StatefulSet) -> Result<StatefulSet> {
         let name = self.name().to_owned();
-        let (sts, ()) = waiter
-            .until(
-                &sts,
-                deadline(self.args.timeout),
-                |sts, _, _| Ok(if is_observed(sts) { Wake::Done(()) } else { Wake::Wait }),
-                |_, _| {
-                    Err(Error::StepFailed(format!(
-                        "the controller did not observe the change to {name} in time"
-                    )))
-                },
-            )
-            .await?;
+        let (sts, ()) = wait(
+            waiter,
+            &name,
+            &sts,
+            deadline(self.args.timeout),
+            |sts, _, _| Ok(if is_observed(sts) { Wake::Done(()) } else { Wake::Wait }),
+            |_, _| {
+                Err(Error::StepFailed(format!("the controller did not observe the change to {name} in time")))
+            },
+        )
+        .await?;
         Ok(sts)
     }
 
@@ -496,14 +502,17 @@ impl Executor<'_, '_> {
                 apps("get", "controllerrevisions"),
                 core("delete", "pods"),
             ]);
+            // The waits watch the budgets (unless ignored).
             if !self.gates.ignore_pdb {
-                needed.push(Permission {
-                    verb: "list",
-                    group: "policy",
-                    resource: "poddisruptionbudgets",
-                    namespace,
-                    subresource: None,
-                });
+                for verb in ["list", "watch"] {
+                    needed.push(Permission {
+                        verb,
+                        group: "policy",
+                        resource: "poddisruptionbudgets",
+                        namespace,
+                        subresource: None,
+                    });
+                }
             }
             // OnDelete (or --evict): this tool replaces the pods, by eviction.
             if (update_strategy(sts) == ON_DELETE || self.args.evict) && !self.gates.ignore_pdb {

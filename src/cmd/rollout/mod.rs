@@ -13,7 +13,7 @@ mod evict;
 mod execute;
 mod gate;
 mod report;
-mod wait;
+mod words;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -36,11 +36,12 @@ use crate::error::{Error, Result};
 use crate::fetch::{self, Scope};
 use crate::output::Streams;
 use crate::ui::Terminal;
+use crate::wait::{Kinds, Waiter, Wake, deadline};
 use crate::write::{Mode, Writer, Written};
 use execute::{Executor, Outcome};
 pub use report::Format;
 use report::{Event, Reporter};
-use wait::{Waiter, Wake, deadline};
+use words::wait;
 
 pub const LONG_ABOUT: &str = "\
 Roll a StatefulSet out to a new revision as a canary: stage the new pod template with the
@@ -218,6 +219,12 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
         kube_args.request_timeout.filter(|t| !t.is_zero()).unwrap_or(Duration::from_secs(30));
     let mut reporter = Reporter::new(args.output, &kube.namespace, &args.name, term, io);
     let result = rollout(&kube, &args, term, request_timeout, &mut reporter).await;
+    // -o json ends with a line, however the run ends.
+    if let Err(error) = &result
+        && !error.is_broken_pipe()
+    {
+        let _ = reporter.event_for_machines(Event::ended(error));
+    }
     reporter.clear();
     result
 }
@@ -296,7 +303,7 @@ async fn rollout(
     if let Err(refusal) = &decision
         && refusal.may_pass()
     {
-        let watch = waiter.insert(Waiter::start(kube, &sts, request_timeout).await?);
+        let watch = waiter.insert(Waiter::start(kube, &sts, Kinds::default(), request_timeout).await?);
         if let Err(Refusal::NotObserved { .. }) = &decision {
             sts = observed(watch, sts).await?;
             pods = watch.pods();
@@ -345,14 +352,13 @@ async fn rollout(
         gates: Gates::default(),
         consented_abort: false,
     };
-    let start_waiter = |waiter: Option<Waiter>, sts: &StatefulSet| {
+    // The waits of the roll or abort watch the budgets too, unless they are ignored (a
+    // budget the run may not watch fails the start: it never reads as no budget).
+    drop(waiter);
+    let start_waiter = |sts: &StatefulSet, ignore_pdb: bool| {
         let sts = sts.clone();
-        async move {
-            match waiter {
-                Some(waiter) => Ok(waiter),
-                None => Waiter::start(kube, &sts, request_timeout).await,
-            }
-        }
+        let kinds = Kinds { budgets: !ignore_pdb, ..Kinds::default() };
+        async move { Waiter::start(kube, &sts, kinds, request_timeout).await }
     };
     let result = async {
         match decision {
@@ -363,12 +369,13 @@ async fn rollout(
                 let Some(confirmed) = executor.confirm_abort(&sts, &abort, template).await? else {
                     return Ok(());
                 };
-                let mut waiter = start_waiter(waiter, &sts).await?;
+                let ignore_pdb = abort.journal.gates.ignore_pdb || args.ignore_pdb;
+                let mut waiter = start_waiter(&sts, ignore_pdb).await?;
                 executor.abort(&mut waiter, sts, abort, confirmed).await
             }
             Decision::Roll(roll) => {
                 executor.confirm_roll(&sts, &roll).await?;
-                let mut waiter = start_waiter(waiter, &sts).await?;
+                let mut waiter = start_waiter(&sts, roll.gates.ignore_pdb).await?;
                 let (sts, outcome) = executor.roll(&mut waiter, sts, *roll).await?;
                 match outcome {
                     Outcome::Finished | Outcome::Stopped => Ok(()),
@@ -538,8 +545,10 @@ async fn discard_journal(
 /// and counts in the status mean something only then. A controller that takes longer is down or
 /// blocked, and nothing is changed.
 async fn observed(waiter: &mut Waiter, sts: StatefulSet) -> Result<StatefulSet> {
-    let (sts, ()) = waiter
-        .until(
+    let name = kube::ResourceExt::name_any(&sts);
+    let (sts, ()) = wait(
+            waiter,
+            &name,
             &sts,
             deadline(SETTLE_GRACE),
             |sts, _, _| Ok(if is_observed(sts) { Wake::Done(()) } else { Wake::Wait }),
@@ -561,16 +570,18 @@ async fn observed(waiter: &mut Waiter, sts: StatefulSet) -> Result<StatefulSet> 
 /// Waits up to [`SETTLE_GRACE`] for the pods to settle (the count the spec asks for, a pod for
 /// every live ordinal, none outside them); the core then decides what an unsettled one means.
 async fn settled(waiter: &mut Waiter, sts: StatefulSet) -> Result<StatefulSet> {
-    let (sts, ()) = waiter
-        .until(
-            &sts,
-            deadline(SETTLE_GRACE),
-            |sts, pods, _| {
-                Ok(if is_settled(sts) && has_its_pods(sts, pods) { Wake::Done(()) } else { Wake::Wait })
-            },
-            |_, _| Ok(()),
-        )
-        .await?;
+    let name = kube::ResourceExt::name_any(&sts);
+    let (sts, ()) = wait(
+        waiter,
+        &name,
+        &sts,
+        deadline(SETTLE_GRACE),
+        |sts, view, _| {
+            Ok(if is_settled(sts) && has_its_pods(sts, &view.pods) { Wake::Done(()) } else { Wake::Wait })
+        },
+        |_, _| Ok(()),
+    )
+    .await?;
     Ok(sts)
 }
 

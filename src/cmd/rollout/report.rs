@@ -123,6 +123,24 @@ pub enum Event {
     Aborted { revision: String, partition: i32, seconds: f64 },
     #[serde(rename_all = "camelCase")]
     Finished { revision: Option<String>, steps: usize, seconds: f64 },
+    /// The run ended with an error (`-o json` only): the line stderr says, the exit code, and
+    /// for an interruption, a lost API server or an error after changes, what was left and how
+    /// to go on. The last line of every run that ends with an error.
+    #[serde(rename_all = "camelCase")]
+    Error { error: String, exit_code: u8, left: Option<String>, resume: Option<String> },
+}
+
+impl Event {
+    /// The last event of a run that ended with `error`.
+    pub fn ended(error: &crate::error::Error) -> Event {
+        let (left, resume) = error.left_and_resume();
+        Event::Error {
+            error: error.to_string(),
+            exit_code: error.exit_code(),
+            left: left.map(str::to_owned),
+            resume: resume.map(str::to_owned),
+        }
+    }
 }
 
 /// An event as printed in `-o json`: the document envelope, when, and for which StatefulSet.
@@ -437,6 +455,8 @@ pub fn describe(name: &str, event: &Event) -> String {
     let short_or = |r: &Option<String>| r.as_deref().map_or_else(|| "?".to_owned(), short);
     match event {
         Event::Plan { .. } => String::new(),
+        // For machines only: stderr has the error itself.
+        Event::Error { error, .. } => error.clone(),
         Event::Staged { revision, partition } => format!(
             "staged revision {} with partition {partition}: no further pod moves before the first step",
             short_or(revision)
