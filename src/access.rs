@@ -84,11 +84,11 @@ pub async fn require(kube: &Kube, permissions: &[Permission<'_>], left: &str) ->
             .status
             .is_some_and(|s| s.allowed);
         if !allowed {
-            return Err(Error::Refused(format!(
-                "you may not {} (`{}` says no); {left}",
-                permission.describe(),
-                permission.can_i()
-            )));
+            return Err(Error::Forbidden {
+                permission: permission.describe(),
+                can_i: permission.can_i(),
+                left: left.to_owned(),
+            });
         }
     }
     Ok(())

@@ -14,7 +14,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::{ClusterResourceScope, NamespaceResourceScope};
 use kube::{Client, Config, Resource};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Stop};
 use crate::output::{Streams, log_line};
 use crate::parse;
 
@@ -148,10 +148,7 @@ static REQUESTS: AtomicUsize = AtomicUsize::new(0);
 impl KubeArgs {
     pub async fn connect(&self) -> Result<Kube> {
         if self.context.len() > 1 {
-            return Err(Error::Usage(
-                "several --context are for `status -A` and `pvc prune -A --dry-run` only; every other command works on one context"
-                    .to_owned(),
-            ));
+            return Err(Stop::OneContextOnly.into());
         }
         let config = self.config().await?;
         // An empty namespace (`-n ''`, or a context whose namespace is "") is not given, as
@@ -242,19 +239,15 @@ impl KubeArgs {
             && !kubeconfig.auth_infos.iter().any(|a| &a.name == user)
         {
             let known: Vec<&str> = kubeconfig.auth_infos.iter().map(|a| a.name.as_str()).collect();
-            return Err(Error::ConfigFlag(format!(
-                "user {user:?} is not in the kubeconfig (users: {})",
-                known.join(", ")
-            )));
+            let known = known.into_iter().map(str::to_owned).collect();
+            return Err(Stop::UnknownUser { user: user.clone(), known }.into());
         }
         if let Some(cluster) = &self.cluster
             && !kubeconfig.clusters.iter().any(|c| &c.name == cluster)
         {
             let known: Vec<&str> = kubeconfig.clusters.iter().map(|c| c.name.as_str()).collect();
-            return Err(Error::ConfigFlag(format!(
-                "cluster {cluster:?} is not in the kubeconfig (clusters: {})",
-                known.join(", ")
-            )));
+            let known = known.into_iter().map(str::to_owned).collect();
+            return Err(Stop::UnknownCluster { cluster: cluster.clone(), known }.into());
         }
         Ok(())
     }

@@ -19,7 +19,7 @@ use crate::client::Kube;
 use crate::core::objects::{selector, service_name};
 use crate::core::reads::Reads;
 use crate::core::volume_snapshots::VolumeSnapshot;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Stop};
 
 /// Which kinds besides the StatefulSet and its pods to keep current.
 #[derive(Debug, Clone, Copy, Default)]
@@ -139,7 +139,7 @@ impl Live {
                 context: format!("watch StatefulSet {}", self.name),
                 source: watch_error(e),
             }),
-            None => Err(Error::Refused("every watch ended".to_owned())),
+            None => Err(Stop::WatchEnded { name: self.name.clone() }.into()),
         }
     }
 

@@ -103,8 +103,8 @@ pub async fn take(
     let api = snapshots_api(kube, namespace);
     let object =
         vsnap::snapshot_object(&planned.name, namespace, &candidate.name, &planned.class, &planned.labels);
-    let object: DynamicObject = serde_json::from_value(object)
-        .map_err(|e| Error::Refused(format!("cannot build VolumeSnapshot: {e}")))?;
+    let object: DynamicObject =
+        serde_json::from_value(object).expect("a VolumeSnapshot the core built always reads as an object");
     let what = format!("create VolumeSnapshot {namespace}/{}", planned.name);
     match writer.create(&api, &object, &what).await? {
         Written::Done(_) => {}

@@ -19,7 +19,7 @@ use tokio::time::Instant;
 
 use crate::client::Kube;
 use crate::core::volume_snapshots::VolumeSnapshot;
-use crate::error::{Error, Result, describe_kube_error};
+use crate::error::{Error, Result, Stop, describe_kube_error};
 use crate::live::Live;
 pub use crate::live::{Kinds, deadline};
 
@@ -64,7 +64,7 @@ pub trait Words {
     /// [`Until::ours`]).
     fn changed(&self, ours: &StatefulSet, now: &StatefulSet) -> Error {
         let _ = ours;
-        Error::Refused(format!("{} was changed by someone else while this run waited", now.name_any()))
+        Stop::ChangedWhileWaiting { name: now.name_any() }.into()
     }
 }
 

@@ -18,8 +18,10 @@ use crate::client::{Kube, KubeArgs};
 use crate::core::names::pod_name;
 use crate::core::objects::{mounted_claims, node_name};
 use crate::core::patches;
-use crate::core::recover::{Evidence, Judgement, Replacement as Verdict, judge, replacement};
-use crate::error::{Error, Result};
+use crate::core::recover::{
+    Evidence, Judgement, Refusal as RecoverRefusal, Replacement as Verdict, judge, replacement,
+};
+use crate::error::{Error, Result, Stop};
 use crate::fetch;
 use crate::output::{OutputFormat, RECOVERY, Streams, rendered, write_document};
 use crate::ui::Terminal;
@@ -134,11 +136,9 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
     }
     if !recovery.reasons.is_empty() {
         finish(io, &args, &recovery)?;
-        return Err(Error::Refused(format!(
-            "refusing to force-delete {}: {}; nothing was changed",
-            pod.name_any(),
-            recovery.reasons.join("; ")
-        )));
+        return Err(
+            RecoverRefusal::NodeAlive { pod: pod.name_any(), reasons: recovery.reasons.clone() }.into()
+        );
     }
     let node_label = node_name.clone().unwrap_or_default();
     io.say(format_args!(
@@ -240,9 +240,7 @@ async fn resolve(kube: &Kube, pods: &Api<Pod>, args: &Args) -> Result<(StatefulS
     };
     let owner = pod.owner_references().iter().find(|o| o.kind == "StatefulSet" && o.controller == Some(true));
     let Some(owner) = owner else {
-        return Err(Error::Refused(format!(
-            "pod {pod_name} does not belong to a StatefulSet: recover only handles StatefulSet pods"
-        )));
+        return Err(RecoverRefusal::NotAStatefulSetPod { pod: pod_name }.into());
     };
     let sts = fetch::statefulset(kube, &kube.namespace, &owner.name).await?;
     Ok((sts, pod))
@@ -322,17 +320,15 @@ async fn wait_for_replacement(
                 view.pods.iter().find(|p| p.name_any() == name && p.uid() != old.uid()).and_then(|p| p.uid());
             Ok(Replacement { pod: name, uid: uid.unwrap_or_default(), node, pvcs: claims })
         }
-        Verdict::Wrong { why } => Err(Error::Partial(format!("pod {name} was force-deleted, but {why}"))),
+        Verdict::Wrong { why } => Err(Stop::ReplacementWrong { pod: name, why }.into()),
         Verdict::Waiting => {
             let state = view
                 .pods
                 .iter()
                 .find(|p| p.name_any() == name && p.uid() != old.uid())
                 .map_or_else(|| "not created".to_owned(), crate::core::objects::pod_status_text);
-            Err(Error::Partial(format!(
-                "pod {name} was force-deleted, but its replacement is not Ready after {} ({state})",
-                humantime::format_duration(timeout)
-            )))
+            let within = humantime::format_duration(timeout).to_string();
+            Err(Stop::ReplacementNotReady { pod: name, within, state }.into())
         }
     }
 }

@@ -23,6 +23,15 @@ use super::objects::{
     claim_templates, creation, mounted_claims, ordinal_range, pods_of, terminating, update_strategy,
 };
 
+// The texts Kubernetes gives no structure for, quoted from their source: an event has a
+// reason, but the controller's error reaches it only as text. stateful_set_control.go writes
+// "%s %s in StatefulSet %s failed error: %s"; the quota admission plugin's refusal says
+// "exceeded quota"; pod validation's "Forbidden: pod updates may not change". The only text this
+// tool reads, all here (and one in core::resize); tests run them on 1.34 and 1.37.
+const FAILED_ERROR: &str = " failed error: ";
+const EXCEEDED_QUOTA: &str = "exceeded quota";
+const IMMUTABLE_POD: &str = "Forbidden: pod updates may not change";
+
 /// How long after its last occurrence a failure still counts. The controller retries a failing
 /// StatefulSet with exponential backoff capped at 1000 s (client-go's default controller rate
 /// limiter), so a failure that persists is reported again within about 17 minutes.
@@ -135,7 +144,7 @@ fn parse(event: &Event, sts: &str) -> Option<ControllerFailure> {
         return None;
     }
     let text = event.message.clone().unwrap_or_default();
-    let (head, error) = text.split_once(" failed error: ").unwrap_or((text.as_str(), ""));
+    let (head, error) = text.split_once(FAILED_ERROR).unwrap_or((text.as_str(), ""));
     // "create Pod web-1 in StatefulSet web" or "create Claim data-web-1 for Pod web-1 in StatefulSet web"
     let head = head.strip_suffix(&format!(" in StatefulSet {sts}")).unwrap_or(head);
     // The verb's case changed in 1.37 (see the module documentation).
@@ -152,9 +161,9 @@ fn parse(event: &Event, sts: &str) -> Option<ControllerFailure> {
         }
     };
     let pod = pod.filter(|p| pod_ordinal(p, sts).is_some());
-    let cause = if error.contains("exceeded quota") {
+    let cause = if error.contains(EXCEEDED_QUOTA) {
         FailureCause::Quota
-    } else if reason == "FailedUpdate" && error.contains("Forbidden: pod updates may not change") {
+    } else if reason == "FailedUpdate" && error.contains(IMMUTABLE_POD) {
         FailureCause::ImmutablePod
     } else {
         FailureCause::Other

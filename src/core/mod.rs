@@ -14,6 +14,7 @@ pub mod patches;
 pub mod prune;
 pub mod reads;
 pub mod recover;
+pub mod refusal;
 pub mod resize;
 pub mod restore;
 pub mod rollout;

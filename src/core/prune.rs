@@ -13,7 +13,7 @@ use super::objects::*;
 use super::orphans::{Outside, Rules};
 pub use super::orphans::{Verdict, describe_range};
 use super::reads::Reads;
-use super::volume_snapshots::{self as vsnap, SnapshotClass, SnapshotRefusal};
+use super::volume_snapshots::{self as vsnap, SnapshotClass};
 
 /// The VolumeSnapshot `pvc prune --snapshot` takes of a claim before deleting it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -41,22 +41,21 @@ pub fn plan_snapshots(
     classes: Option<&[SnapshotClass]>,
     explicit: Option<&str>,
     now: Timestamp,
-) -> Result<(), SnapshotRefusal> {
+) -> Result<(), vsnap::Refusal> {
     if plan.to_prune().next().is_none() {
         return Ok(());
     }
-    let classes = classes.ok_or(SnapshotRefusal::NoApi)?;
+    let classes = classes.ok_or(vsnap::Refusal::NoApi)?;
     let volumes = snapshot.volumes_by_name();
     let mut colocated = Vec::new();
     for c in plan.candidates.iter_mut().filter(|c| c.verdict == Verdict::Prune) {
-        let volume =
-            c.volume.as_deref().ok_or_else(|| SnapshotRefusal::NotBound { claim: c.name.clone() })?;
+        let volume = c.volume.as_deref().ok_or_else(|| vsnap::Refusal::NotBound { claim: c.name.clone() })?;
         let volumes =
-            volumes.as_ref().ok_or_else(|| SnapshotRefusal::VolumesUnreadable { claim: c.name.clone() })?;
+            volumes.as_ref().ok_or_else(|| vsnap::Refusal::VolumesUnreadable { claim: c.name.clone() })?;
         let driver = volumes
             .get(volume)
             .and_then(|pv| vsnap::volume_driver(pv))
-            .ok_or_else(|| SnapshotRefusal::NoDriver { claim: c.name.clone(), volume: volume.to_owned() })?;
+            .ok_or_else(|| vsnap::Refusal::NoDriver { claim: c.name.clone(), volume: volume.to_owned() })?;
         let class = vsnap::choose_class(classes, &driver, explicit, &c.name)?;
         if let Some(why) = vsnap::colocated(class) {
             colocated.push(format!("{} ({why})", c.name));
@@ -65,7 +64,7 @@ pub fn plan_snapshots(
             s.name_any() == c.stateful_set && s.namespace().as_deref() == Some(c.namespace.as_str())
         });
         let name = vsnap::snapshot_name(&c.name, now)
-            .ok_or_else(|| SnapshotRefusal::NotBound { claim: c.name.clone() })?;
+            .ok_or_else(|| vsnap::Refusal::NotBound { claim: c.name.clone() })?;
         c.snapshot = Some(PlannedSnapshot {
             name,
             class: class.name.clone(),

@@ -37,6 +37,16 @@ pub enum Judgement {
     Alive(Evidence, Vec<String>),
 }
 
+/// Why `recover` will not force-delete the pod.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The evidence does not say the node is gone ([`Judgement::Alive`]).
+    #[error("refusing to force-delete {pod}: {}; nothing was changed", .reasons.join("; "))]
+    NodeAlive { pod: String, reasons: Vec<String> },
+    #[error("pod {pod} does not belong to a StatefulSet: recover only handles StatefulSet pods")]
+    NotAStatefulSetPod { pod: String },
+}
+
 /// Judges the node of `pod` from its Node object and Lease, requiring the node to have been
 /// NotReady, and its Lease unrenewed, for at least `min_down_seconds`.
 pub fn judge(

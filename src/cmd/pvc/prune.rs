@@ -16,7 +16,7 @@ use crate::core::names::pod_name;
 use crate::core::objects::{age, mounted_claims, ordinal_range};
 use crate::core::patches;
 use crate::core::prune::{self, Candidate, KeptClaim, PruneOptions, PrunePlan, PruneResult, Verdict};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Stop};
 use crate::fetch::{self, Extras, Scope};
 use crate::output::{
     Document, FLEET_PRUNE_PLAN, OutputFormat, PRUNE_PLAN, PRUNE_RESULT, Streams, or_dash, rendered,
@@ -124,10 +124,7 @@ pub async fn run(args: PruneArgs, kube_args: &KubeArgs, term: &Terminal, io: &mu
         io.note(format_args!("{name} has no volumeClaimTemplates: no PVCs to prune"));
     }
     if args.retain_volumes && snapshot.volumes.is_none() {
-        return Err(Error::Refused(
-            "--retain-volumes needs to read PersistentVolumes, which these credentials may not; nothing was changed"
-                .to_owned(),
-        ));
+        return Err(Stop::RetainNeedsVolumes.into());
     }
     let options = PruneOptions {
         include_scaled_to_zero: args.include_scaled_to_zero,
@@ -202,13 +199,9 @@ pub async fn run(args: PruneArgs, kube_args: &KubeArgs, term: &Terminal, io: &mu
         result.failed.iter().map(|k| format!("{}/{} ({})", k.namespace, k.name, k.reason)).collect();
     if snapshots_failed > 0 {
         // A snapshot that failed or timed out kept its claim: the state is safe, the step failed.
-        return Err(Error::StepFailed(format!(
-            "{} PVC(s) were not pruned, their claims kept: {}",
-            names.len(),
-            names.join("; ")
-        )));
+        return Err(Stop::SnapshotsFailed { claims: names }.into());
     }
-    Err(Error::Partial(format!("{} PVC(s) were not pruned: {}", names.len(), names.join("; "))))
+    Err(Stop::NotPruned { claims: names }.into())
 }
 
 /// Deleting the claims of every namespace involved, and switching PVs to Retain if asked.
@@ -360,7 +353,13 @@ impl Pruner<'_, '_> {
                     left: summary,
                     resume: Some("run the same command again to continue".to_owned()),
                 },
-                other => Error::Partial(format!("{other}; stopped. {summary}")),
+                // Whatever stopped it keeps its kind (and exit code): a conflict, a request
+                // that got no answer, a refusal; with what was done and what remains.
+                other => Error::Stranded {
+                    error: Box::new(other),
+                    left: format!("stopped. {summary}"),
+                    resume: "run the same command again to continue".to_owned(),
+                },
             });
         }
         Ok(())
@@ -382,7 +381,7 @@ impl Pruner<'_, '_> {
             .iter()
             .find(|s| s.name_any() == sts_name && s.namespace().as_deref() == Some(namespace));
         let Some(planned_sts) = planned else {
-            return Err(Error::Refused(format!("{namespace}/{sts_name} is not part of the plan")));
+            return Err(Stop::NotInPlan { namespace: namespace.to_owned(), name: sts_name.to_owned() }.into());
         };
         let planned_range = ordinal_range(planned_sts);
         // The wait for snapshots watches them (started at the first).
@@ -458,9 +457,11 @@ impl Pruner<'_, '_> {
             let check =
                 |now: &StatefulSet| match prune::changed_since_plan(planned_range, now, candidate.ordinal) {
                     None => Ok(()),
-                    Some(change) => Err(Error::Refused(format!(
-                        "{namespace}/{sts_name} changed since the plan ({change})"
-                    ))),
+                    Some(change) => Err(Error::from(Stop::ChangedSincePlan {
+                        namespace: namespace.to_owned(),
+                        name: sts_name.to_owned(),
+                        change: change.to_string(),
+                    })),
                 };
             let read = || async {
                 statefulsets
@@ -505,23 +506,18 @@ impl Pruner<'_, '_> {
                     // and its pod would start on an empty volume. Say so, loudly, and stop.
                     let after = read().await?;
                     if ordinal_range(&after).contains(candidate.ordinal) {
-                        return Err(Error::Refused(format!(
-                            "{namespace}/{sts_name} scaled up to ordinal {} while its claim {} was being deleted: pod {} \
-                             will start with a new, empty volume{}",
-                            candidate.ordinal,
-                            candidate.name,
-                            pod_name(sts_name, candidate.ordinal),
-                            if candidate.retain_volume
-                                || candidate.reclaim_policy.as_deref() == Some("Retain")
-                            {
-                                format!(
-                                    "; the old data is on the Released PV {} (`kubectl stateful status {sts_name}` says how to bind it again)",
-                                    candidate.volume.as_deref().unwrap_or("?")
-                                )
-                            } else {
-                                String::new()
-                            }
-                        )));
+                        let retained =
+                            candidate.retain_volume || candidate.reclaim_policy.as_deref() == Some("Retain");
+                        return Err(Stop::ScaledUpDuringDelete {
+                            namespace: namespace.to_owned(),
+                            name: sts_name.to_owned(),
+                            ordinal: candidate.ordinal,
+                            claim: candidate.name.clone(),
+                            pod: pod_name(sts_name, candidate.ordinal),
+                            released: retained
+                                .then(|| candidate.volume.clone().unwrap_or_else(|| "?".to_owned())),
+                        }
+                        .into());
                     }
                     check(&after)?;
                 }
@@ -551,9 +547,7 @@ impl Pruner<'_, '_> {
 /// prune deletes in one context at a time.
 async fn fleet(args: &PruneArgs, kube_args: &KubeArgs, io: &mut Streams) -> Result<()> {
     if !args.dry_run || args.yes || args.snapshot || args.retain_volumes {
-        return Err(Error::Usage(
-            "several contexts are for `pvc prune -A --dry-run` only: a prune deletes in one context at a time".to_owned(),
-        ));
+        return Err(Stop::FleetDeletes.into());
     }
     let contexts = crate::fleet::contexts(kube_args, args.all_contexts)?;
     let options = PruneOptions { include_scaled_to_zero: args.include_scaled_to_zero, retain_volumes: false };

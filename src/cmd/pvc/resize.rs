@@ -22,7 +22,7 @@ use crate::core::resize::{
     self, Action, Adoption, ClaimPlan, ClaimState, Inputs, JOURNAL_KEY, ResizePlan, SizeRequest, SwapJournal,
     claim_state, journal_name, recovery_hint,
 };
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Stop};
 use crate::fetch;
 use crate::output::{
     Document, OutputFormat, RESIZE_EVENT, RESIZE_PLAN, Streams, or_dash, rendered, table, write_document,
@@ -251,13 +251,7 @@ impl Run<'_> {
             sizes: &self.args.sizes,
             override_owner: self.args.override_owner,
         };
-        resize::plan(&inputs).map_err(|refusal| {
-            if refusal.is_usage() {
-                Error::Usage(refusal.to_string())
-            } else {
-                Error::Refused(refusal.to_string())
-            }
-        })
+        Ok(resize::plan(&inputs)?)
     }
 
     /// From the plan to the end: refusals, consent, grow, restarts, swap.
@@ -275,7 +269,7 @@ impl Run<'_> {
             for other in rest {
                 self.io.say(format_args!("also: {other}"));
             }
-            return Err(Error::Refused(first.to_string()));
+            return Err(first.clone().into());
         }
         let Some(writer) = writer else {
             if !machine {
@@ -283,20 +277,8 @@ impl Run<'_> {
             }
             return Ok(());
         };
-        if plan.needs_downtime() {
-            self.io.say(
-                "The offline-only claims can grow only while no pod uses them. The downtime that takes:",
-            );
-            for (i, step) in plan.downtime.iter().enumerate() {
-                self.io.say(format_args!("  {}. {step}", i + 1));
-            }
-            let replicas = plan.replicas;
-            return Err(Error::Refused(format!(
-                "{} needs downtime for its offline-only claims, which this command does not take on its own; to go on: \
-                 kubectl -n {} scale statefulset {} --replicas 0, run this command again (it grows the claims and swaps \
-                 the StatefulSet), then kubectl -n {} scale statefulset {} --replicas {replicas}; nothing was changed",
-                plan.stateful_set, plan.namespace, plan.stateful_set, plan.namespace, plan.stateful_set
-            )));
+        if let Some(downtime) = plan.needs_downtime() {
+            return Err(downtime.into());
         }
         self.term.require_consent(self.args.yes, "resize")?;
         let question = format!(
@@ -415,26 +397,25 @@ impl Run<'_> {
                         );
                     }
                     ClaimState::Failed(condition) => {
-                        return Err(Error::StepFailed(format!(
-                            "PVC {} failed to grow to {} ({condition}); {done} other PVC(s) grew, the StatefulSet is \
-                             unchanged; {}",
-                            claim.name,
-                            claim.target,
-                            recovery_hint(&self.namespace, &claim.name, claim.capacity.as_deref())
-                        )));
+                        return Err(Stop::ClaimFailed {
+                            claim: claim.name.clone(),
+                            target: claim.target.clone(),
+                            condition,
+                            grown: done,
+                            recovery: recovery_hint(&self.namespace, &claim.name, claim.capacity.as_deref()),
+                        }
+                        .into());
                     }
                     ClaimState::InUse(condition) => {
-                        return Err(Error::StepFailed(format!(
-                            "PVC {} cannot grow while pod {} uses it ({condition}): its class expands offline only; the \
-                             StatefulSet is unchanged; annotate the StorageClass {}=offline and run the same command again \
-                             for the downtime plan",
-                            claim.name,
-                            or_dash(claim.mounted_by.as_deref()),
-                            resize::EXPANSION_ANNOTATION
-                        )));
+                        return Err(Stop::ClaimInUse {
+                            claim: claim.name.clone(),
+                            pod: or_dash(claim.mounted_by.as_deref()),
+                            condition,
+                        }
+                        .into());
                     }
                     ClaimState::Expanding => {
-                        return Err(Error::StepFailed(format!("PVC {} is still expanding", claim.name)));
+                        return Err(Stop::ClaimStillExpanding { claim: claim.name.clone() }.into());
                     }
                 }
             }
@@ -448,11 +429,7 @@ impl Run<'_> {
         match writer.patch(&api, &claim.name, &patch, &format!("grow PVC {}", claim.name)).await? {
             Written::Done(_) => {}
             Written::Changed(_) | Written::Gone => {
-                return Err(Error::Refused(format!(
-                    "PVC {} changed since the plan (its uid or request); nothing more was changed; run the same \
-                     command again",
-                    claim.name
-                )));
+                return Err(Stop::ClaimChanged { claim: claim.name.clone() }.into());
             }
         }
         self.emit(
@@ -494,10 +471,7 @@ impl Run<'_> {
                     for claim in claims {
                         match state_of(view, claim) {
                             None => {
-                                return Err(Error::StepFailed(format!(
-                                    "PVC {} was deleted while it grew",
-                                    claim.name
-                                )));
+                                return Err(Stop::ClaimDeleted { claim: claim.name.clone() }.into());
                             }
                             Some(state) if !settled(&state) => return Ok(Wake::Wait),
                             Some(state) => states.push(state),
@@ -507,14 +481,13 @@ impl Run<'_> {
                 },
                 |view| {
                     let late = claims.iter().find(|c| state_of(view, c).is_none_or(|s| !settled(&s)));
-                    let claim = late.map_or("?", |c| c.name.as_str());
-                    Err(Error::StepFailed(format!(
-                        "PVC {claim} did not reach {} within {}; the StatefulSet is unchanged; run the same command \
-                         again to keep waiting (kubectl -n {} describe pvc {claim} says why)",
-                        late.map_or("its size", |c| c.target.as_str()),
-                        humantime::format_duration(self.args.timeout),
-                        self.namespace,
-                    )))
+                    Err(Stop::ClaimTimedOut {
+                        claim: late.map_or("?", |c| c.name.as_str()).to_owned(),
+                        target: late.map_or("its size", |c| c.target.as_str()).to_owned(),
+                        within: humantime::format_duration(self.args.timeout).to_string(),
+                        namespace: self.namespace.clone(),
+                    }
+                    .into())
                 },
             )
             .await?;
@@ -545,11 +518,9 @@ impl Run<'_> {
         ));
         let question = format!("Restart {} one at a time, each waited for until Ready?", names.join(", "));
         if !self.term.confirm(self.args.yes, &question)? {
-            return Err(Error::Refused(format!(
-                "not confirmed: the claims stay FileSystemResizePending until {} restart; the StatefulSet is unchanged; \
-                 run the same command again to restart them and finish",
-                names.join(", ")
-            )));
+            return Err(
+                Stop::RestartNotConfirmed { pods: names.iter().map(|n| (*n).to_owned()).collect() }.into()
+            );
         }
         let api: Api<Pod> = self.kube.api_in(&plan.namespace);
         for (_, name) in &pods {
@@ -585,11 +556,11 @@ impl Run<'_> {
                         Ok(if back { Wake::Done(()) } else { Wake::Wait })
                     },
                     |_| {
-                        Err(Error::StepFailed(format!(
-                            "pod {name} did not come back Ready within {} after its restart; the StatefulSet is \
-                             unchanged; run the same command again once it is Ready",
-                            humantime::format_duration(timeout)
-                        )))
+                        Err(Stop::PodNotBack {
+                            pod: name.clone(),
+                            within: humantime::format_duration(timeout).to_string(),
+                        }
+                        .into())
                     },
                 )
                 .await?;
@@ -604,11 +575,13 @@ impl Run<'_> {
                         format_args!("PVC {} grown to {}", claim.name, claim.target),
                     ),
                     other => {
-                        return Err(Error::StepFailed(format!(
-                            "PVC {} did not grow after pod {name} restarted ({other:?}); the StatefulSet is unchanged; {}",
-                            claim.name,
-                            recovery_hint(&self.namespace, &claim.name, claim.capacity.as_deref())
-                        )));
+                        return Err(Stop::ClaimNotGrownAfterRestart {
+                            claim: claim.name.clone(),
+                            pod: name.clone(),
+                            state: format!("{other:?}"),
+                            recovery: recovery_hint(&self.namespace, &claim.name, claim.capacity.as_deref()),
+                        }
+                        .into());
                     }
                 }
             }
@@ -628,10 +601,7 @@ impl Run<'_> {
         let name = self.args.name.clone();
         let sts = statefulsets.get(&name).await.map_err(Error::kube(format!("read StatefulSet {name}")))?;
         if sts.uid() != planned.uid() || sts.metadata.generation != planned.metadata.generation {
-            return Err(Error::Refused(format!(
-                "{name} changed while its claims grew (uid or generation); it was not re-created; run the same command \
-                 again"
-            )));
+            return Err(Stop::ChangedWhileGrowing { name }.into());
         }
         let scope = fetch::Scope::Namespace(self.namespace.clone());
         let (pvcs, pods) = futures::try_join!(
@@ -652,24 +622,18 @@ impl Run<'_> {
             },
             data: Some(BTreeMap::from([(
                 JOURNAL_KEY.to_owned(),
-                serde_json::to_string(&journal)
-                    .map_err(|e| Error::Refused(format!("cannot write the journal: {e}")))?,
+                serde_json::to_string(&journal).expect("a swap journal always serializes"),
             )])),
             ..Default::default()
         };
-        let cm = match writer
-            .create(&configmaps, &cm, &format!("write the journal ConfigMap {cm_name}"))
-            .await?
-        {
-            Written::Done(cm) => cm,
-            Written::Changed(_) => {
-                return Err(Error::Refused(format!(
-                    "ConfigMap {cm_name} exists already: another run may be swapping {name}; nothing more was changed; \
-                     run the same command again to finish that swap"
-                )));
-            }
-            Written::Gone => return Err(Error::NamespaceNotFound(self.namespace.clone())),
-        };
+        let cm =
+            match writer.create(&configmaps, &cm, &format!("write the journal ConfigMap {cm_name}")).await? {
+                Written::Done(cm) => cm,
+                Written::Changed(_) => {
+                    return Err(Stop::SwapJournalExists { config_map: cm_name, name }.into());
+                }
+                Written::Gone => return Err(Error::NamespaceNotFound(self.namespace.clone())),
+            };
         self.emit(
             Event::JournalWritten { config_map: &cm_name },
             format_args!("journal written: ConfigMap {cm_name}"),
@@ -696,15 +660,10 @@ impl Run<'_> {
                 }
                 Ok(Deleted::Changed(changed)) => {
                     let by = changed.by().map_or_else(|| "someone".to_owned(), |m| m.describe());
-                    break Some(Error::Refused(format!(
-                        "{by} changed {name} between the journal and its delete (a scale, a label, a replacement); it \
-                         was not deleted, and nothing of theirs was undone; run the same command again"
-                    )));
+                    break Some(Stop::ChangedBeforeSwap { name: name.clone(), by }.into());
                 }
                 Ok(Deleted::Gone) => {
-                    break Some(Error::Refused(format!(
-                        "{name} was deleted by someone else before this run deleted it; nothing was re-created"
-                    )));
+                    break Some(Stop::DeletedBeforeSwap { name: name.clone() }.into());
                 }
                 // No answer: the delete may have happened, and the journal is what finishes it.
                 Err(error @ Error::Unanswered { .. }) => return Err(error),
@@ -751,9 +710,7 @@ impl Run<'_> {
             .await?;
         if !gone {
             return Err(Error::Stranded {
-                error: Box::new(Error::StepFailed(format!(
-                    "the old StatefulSet {name} is still being deleted"
-                ))),
+                error: Box::new(Stop::OldStillDeleting { name: name.clone() }.into()),
                 left: "its pods and PVCs are kept".to_owned(),
                 resume,
             });
@@ -765,7 +722,12 @@ impl Run<'_> {
             _ => {
                 let object: StatefulSet =
                     serde_json::from_value(journal.statefulset.clone()).map_err(|e| {
-                        Error::Refused(format!("the journal ConfigMap {cm_name} is unreadable: {e}"))
+                        Error::from(Stop::SwapJournalUnreadable {
+                            config_map: cm_name.clone(),
+                            error: Some(e.to_string()),
+                            name: name.clone(),
+                            namespace: self.namespace.clone(),
+                        })
                     })?;
                 let stranded = |error: Error| Error::Stranded {
                     error: Box::new(error),
@@ -777,10 +739,7 @@ impl Run<'_> {
                     // Someone re-created it meanwhile (a GitOps sync): that one adopts.
                     Ok(Written::Changed(Changed { now: Some(existing) })) => existing,
                     Ok(Written::Changed(Changed { now: None }) | Written::Gone) => {
-                        return Err(stranded(Error::Refused(format!(
-                            "StatefulSet {name} could not be re-created (its namespace is being deleted, or a \
-                             StatefulSet of that name came and went)"
-                        ))));
+                        return Err(stranded(Stop::NotRecreated { name: name.clone() }.into()));
                     }
                     Err(e) => return Err(stranded(e)),
                 }
@@ -804,11 +763,12 @@ impl Run<'_> {
         if let Deleted::Changed(_) =
             writer.delete(&configmaps, &cm_name, Guard::exact(cm), Deletion::default(), &what).await?
         {
-            return Err(Error::Refused(format!(
-                "{name} adopted its pods and PVCs unchanged, but the journal ConfigMap {cm_name} changed since it was \
-                 read, so it was left: check it (kubectl -n {} get configmap {cm_name} -o yaml), then delete it",
-                self.namespace
-            )));
+            return Err(Stop::SwapJournalChangedAfter {
+                name,
+                config_map: cm_name,
+                namespace: self.namespace.clone(),
+            }
+            .into());
         }
         self.emit(
             Event::Finished,
@@ -850,16 +810,13 @@ impl Run<'_> {
                 );
                 Ok(())
             }
-            Adoption::Broken(problems) => Err(Error::StepFailed(format!(
-                "{name} was re-created, but not everything was adopted unchanged: {}",
-                problems.join("; ")
-            ))),
-            Adoption::Pending(left) => Err(Error::StepFailed(format!(
-                "{name} was re-created, but the controller did not adopt everything within {}: {}; run the same \
-                 command again to check again",
-                humantime::format_duration(timeout),
-                left.join("; ")
-            ))),
+            Adoption::Broken(problems) => Err(Stop::AdoptionBroken { name, problems }.into()),
+            Adoption::Pending(left) => Err(Stop::AdoptionPending {
+                name,
+                within: humantime::format_duration(timeout).to_string(),
+                left,
+            }
+            .into()),
         }
     }
 
@@ -873,22 +830,22 @@ impl Run<'_> {
             .and_then(|d| d.get(JOURNAL_KEY))
             .and_then(|text| serde_json::from_str(text).ok())
             .ok_or_else(|| {
-                Error::Refused(format!(
-                    "the journal ConfigMap {cm_name} is unreadable; check that StatefulSet {name} exists \
-                     (kubectl -n {} get statefulset {name}) before deleting the ConfigMap",
-                    self.namespace
-                ))
+                Error::from(Stop::SwapJournalUnreadable {
+                    config_map: cm_name.clone(),
+                    error: None,
+                    name: name.clone(),
+                    namespace: self.namespace.clone(),
+                })
             })?;
         let asked: BTreeMap<String, String> =
             self.args.sizes.iter().map(|s| (s.template.clone(), s.size.clone())).collect();
         if asked != journal.sizes {
-            let sizes: Vec<String> = journal.sizes.iter().map(|(t, s)| format!("--size {t}={s}")).collect();
-            return Err(Error::Refused(format!(
-                "a resize of {name} to other sizes is half done; finish it first: kubectl stateful -n {} pvc resize {name} \
-                 {} --yes; nothing was changed",
-                self.namespace,
-                sizes.join(" ")
-            )));
+            return Err(Stop::OtherResizeHalfDone {
+                name,
+                namespace: self.namespace.clone(),
+                sizes: journal.sizes.clone(),
+            }
+            .into());
         }
         self.io.say(format_args!("resuming the swap of {name} recorded in ConfigMap {cm_name}"));
         let statefulsets: Api<StatefulSet> = self.kube.api_in(&self.namespace);
@@ -908,10 +865,7 @@ impl Run<'_> {
                         if let Deleted::Changed(_) =
                             writer.delete(&configmaps, &cm_name, Guard::exact(&cm), Deletion::default(), &what).await?
                         {
-                            return Err(Error::Refused(format!(
-                                "the journal ConfigMap {cm_name} changed while this run read it; nothing was changed; run \
-                                 the same command again"
-                            )));
+                            return Err(Stop::SwapJournalChangedWhileRead { config_map: cm_name }.into());
                         }
                         self.io.say(format_args!("{name} was not deleted yet: starting over"));
                     }
@@ -940,7 +894,12 @@ impl Run<'_> {
                 // may be gone already).
                 let recorded: StatefulSet =
                     serde_json::from_value(journal.statefulset.clone()).map_err(|e| {
-                        Error::Refused(format!("the journal ConfigMap {cm_name} is unreadable: {e}"))
+                        Error::from(Stop::SwapJournalUnreadable {
+                            config_map: cm_name.clone(),
+                            error: Some(e.to_string()),
+                            name: name.clone(),
+                            namespace: self.namespace.clone(),
+                        })
                     })?;
                 let mut waiter = self.waiter(&recorded).await?;
                 self.recreate_and_verify(&writer, &mut waiter, &journal, &cm).await

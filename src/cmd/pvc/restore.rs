@@ -12,7 +12,7 @@ use crate::access::{self, Permission};
 use crate::client::KubeArgs;
 use crate::core::names::pod_name;
 use crate::core::restore::{self, RestoreInput, RestorePlan};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Stop};
 use crate::fetch;
 use crate::output::{OutputFormat, PVC_RESTORE, Streams, rendered, write_document};
 use crate::ui::Terminal;
@@ -134,16 +134,13 @@ pub async fn run(args: Args, kube_args: &KubeArgs, _term: &Terminal, io: &mut St
         "nothing was created",
     )
     .await?;
-    let object: PersistentVolumeClaim = serde_json::from_value(plan.claim.clone())
-        .map_err(|e| Error::Refused(format!("cannot build the claim: {e}")))?;
+    let object: PersistentVolumeClaim =
+        serde_json::from_value(plan.claim.clone()).expect("the claim the core built always reads as a claim");
     let what = format!("create PVC {namespace}/{}", plan.name);
     match writer.create(&claims_api, &object, &what).await? {
         Written::Done(_) => {}
         Written::Changed(_) => {
-            return Err(Error::Refused(format!(
-                "PVC {} was created by someone else just now; nothing was created",
-                plan.name
-            )));
+            return Err(Stop::ClaimCreatedMeanwhile { claim: plan.name.clone() }.into());
         }
         Written::Gone => return Err(Error::NamespaceNotFound(namespace)),
     }

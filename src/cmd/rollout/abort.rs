@@ -23,7 +23,7 @@ use crate::core::rollout::conditions::{
 };
 use crate::core::rollout::decide::abort as abort_decision;
 use crate::core::rollout::{Abort, Decision, Journal, Refusal, Replace, revision_template};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Stop};
 use crate::wait::{Waiter, Wake, deadline};
 use crate::write::{Deleted, Deletion, Guard};
 
@@ -51,13 +51,13 @@ pub async fn show(
             .await
             .map_err(Error::kube(format!("read ControllerRevision {}", abort.target)))?
             .ok_or_else(|| {
-                Error::Refused(format!(
-                    "revision {} no longer exists (revisionHistoryLimit?): cannot restore its template; {left}. \
-                     `kubectl stateful rollout {} --discard-journal` gives the abort up and leaves the pods as they are",
-                    abort.target, args.name
-                ))
+                Error::from(Stop::RevisionGone {
+                    revision: abort.target.clone(),
+                    left: left.to_owned(),
+                    name: args.name.clone(),
+                })
             })?;
-        Some(revision_template(&revision).map_err(|e| Error::Refused(e.to_string()))?)
+        Some(revision_template(&revision)?)
     } else {
         None
     };
@@ -139,33 +139,38 @@ impl Executor<'_, '_> {
             let target = &abort.target;
             let reporter = &mut *self.reporter;
             let (now, stuck) = wait(
-                    waiter,
-                    &name,
-                    &sts,
-                    until,
-                    |sts, view, _| {
-                        let pods = &view.pods;
-                        for (_, pod) in pods_of(sts, pods) {
-                            let back = pod_revision(pod) == Some(target.as_str()) && pod_ready(pod) && !terminating(pod);
-                            if back && let Some(i) = rolling_back.iter().position(|n| *n == pod.name_any()) {
-                                rolling_back.remove(i);
-                                reporter.event(Event::PodRolledBack { pod: pod.name_any(), revision: target.clone() })?;
-                            }
+                waiter,
+                &name,
+                &sts,
+                until,
+                |sts, view, _| {
+                    let pods = &view.pods;
+                    for (_, pod) in pods_of(sts, pods) {
+                        let back =
+                            pod_revision(pod) == Some(target.as_str()) && pod_ready(pod) && !terminating(pod);
+                        if back && let Some(i) = rolling_back.iter().position(|n| *n == pod.name_any()) {
+                            rolling_back.remove(i);
+                            reporter.event(Event::PodRolledBack {
+                                pod: pod.name_any(),
+                                revision: target.clone(),
+                            })?;
                         }
-                        Ok(match rollback_progress(sts, pods, &deleted) {
-                            Rollback::Done => Wake::Done(Vec::new()),
-                            Rollback::Stuck(pods) => Wake::Done(pods),
-                            Rollback::Waiting => Wake::Wait,
-                        })
-                    },
-                    |sts, view| {
-                        Err(Error::StepFailed(format!(
-                            "the rollback of {name} did not complete in time: {}; run `kubectl stateful rollout {name} --abort` again",
-                            stragglers(sts, &view.pods, 0).join(", ")
-                        )))
-                    },
-                )
-                .await?;
+                    }
+                    Ok(match rollback_progress(sts, pods, &deleted) {
+                        Rollback::Done => Wake::Done(Vec::new()),
+                        Rollback::Stuck(pods) => Wake::Done(pods),
+                        Rollback::Waiting => Wake::Wait,
+                    })
+                },
+                |sts, view| {
+                    Err(Stop::RollbackTimedOut {
+                        name: name.clone(),
+                        stragglers: stragglers(sts, &view.pods, 0),
+                    }
+                    .into())
+                },
+            )
+            .await?;
             sts = now;
             if stuck.is_empty() {
                 break;
@@ -178,11 +183,7 @@ impl Executor<'_, '_> {
             );
             let yes = self.args.yes;
             if !self.reporter.suspend(|| self.term.confirm(yes, &question))? {
-                return Err(Error::Refused(format!(
-                    "abort incomplete: {} stay stuck; run `kubectl stateful rollout {} --abort` again to finish",
-                    names.join(", "),
-                    self.name()
-                )));
+                return Err(Stop::AbortIncomplete { pods: names, name: self.name().to_owned() }.into());
             }
             for pod in stuck {
                 self.delete_stuck(&pod).await?;
@@ -212,19 +213,10 @@ impl Executor<'_, '_> {
             match self.replace_pod(waiter, &sts, &pod, ignore_pdb, until).await? {
                 Replaced::Yes => {}
                 Replaced::Refused(reason) => {
-                    return Err(Error::StepFailed(format!(
-                        "the rollback of {} is not complete: {reason}; relax that PodDisruptionBudget, or run \
-                         `kubectl stateful rollout {} --abort --ignore-pdb` to delete the pods instead of evicting them",
-                        self.name(),
-                        self.name()
-                    )));
+                    return Err(Stop::RollbackRefusedByBudget { name: self.name().to_owned(), reason }.into());
                 }
                 Replaced::Declined(reason) => {
-                    return Err(Error::StepFailed(format!(
-                        "the rollback of {} is not complete: {reason}; run `kubectl stateful rollout {} --abort` again",
-                        self.name(),
-                        self.name()
-                    )));
+                    return Err(Stop::RollbackDeclined { name: self.name().to_owned(), reason }.into());
                 }
             }
             let label = "rolling back".to_owned();
@@ -233,12 +225,7 @@ impl Executor<'_, '_> {
             sts = next;
             self.left_written = Some(describe_position(&sts, Some(&waiter.pods())));
             if let Some(reasons) = failure {
-                return Err(Error::StepFailed(format!(
-                    "the rollback of {} did not complete: {}; run `kubectl stateful rollout {} --abort` again",
-                    self.name(),
-                    reasons.join("; "),
-                    self.name()
-                )));
+                return Err(Stop::RollbackFailed { name: self.name().to_owned(), reasons }.into());
             }
             self.reporter
                 .event(Event::PodRolledBack { pod: pod.name_any(), revision: abort.target.clone() })?;

@@ -14,7 +14,7 @@ use super::execute::Executor;
 use super::report::Event;
 use super::words::{RolloutWords, wait};
 use crate::core::rollout::gates::{self, GateKind, GateRun, Gates, PdbHold};
-use crate::error::{Error, Result, describe_kube_error};
+use crate::error::{Result, Stop, describe_kube_error};
 use crate::wait::{Waiter, Wake};
 
 /// How long to wait between tries of a gate that did not pass.
@@ -217,7 +217,7 @@ fn http_client() -> Result<reqwest::Client> {
     reqwest::Client::builder()
         .user_agent(concat!("kubectl-stateful/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| Error::Refused(format!("cannot set up the HTTP client of --gate-http: {e}")))
+        .map_err(|e| Stop::GateHttpClient { error: e.to_string() }.into())
 }
 
 /// One GET: passes on a 2xx status whose body contains `expect` (when given).

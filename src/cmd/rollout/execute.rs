@@ -26,7 +26,7 @@ use crate::core::rollout::decide::{Hold, abort_hint, git_first_owner};
 use crate::core::rollout::gates::{Gates, OnFailure};
 use crate::core::rollout::plan::released;
 use crate::core::rollout::{Journal, Replace, Roll, StepVerdict, StepWatch};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Stop};
 use crate::ui::Terminal;
 use crate::wait::{Waiter, Wake, deadline};
 use crate::write::{Changed, Tested, Writer, Written};
@@ -386,19 +386,11 @@ impl Executor<'_, '_> {
                 .or_else(|| current_revision(&sts).map(str::to_owned))
                 .unwrap_or_default();
             self.abort_now(waiter, sts).await?;
-            return Err(Error::StepFailed(format!(
-                "rollout of {name} failed ({}) and was rolled back to revision {}",
-                reasons.join("; "),
-                short_revision(&name, &target)
-            )));
+            let revision = short_revision(&name, &target).to_owned();
+            return Err(Stop::RolledBack { name, reasons, revision }.into());
         }
-        Err(Error::StepFailed(format!(
-            "rollout of {name} stopped {}: {}; no further pod was updated. Fix and run \
-             `kubectl stateful rollout {name}` to resume, or {} to roll back",
-            describe_position(&sts, Some(&waiter.pods())),
-            reasons.join("; "),
-            abort_hint(&sts),
-        )))
+        let position = describe_position(&sts, Some(&waiter.pods()));
+        Err(Stop::StepStopped { name, position, reasons, abort: abort_hint(&sts) }.into())
     }
 
     /// After the last step: waits until the controller promotes the update revision, then
@@ -406,19 +398,17 @@ impl Executor<'_, '_> {
     async fn finish(&mut self, waiter: &mut Waiter, sts: StatefulSet) -> Result<StatefulSet> {
         let name = self.name().to_owned();
         let (sts, ()) = wait(
-                waiter,
-                &name,
-                &sts,
-                deadline(self.args.timeout),
-                |sts, _, _| Ok(if is_promoted(sts) { Wake::Done(()) } else { Wake::Wait }),
-                |sts, _| {
-                    Err(Error::StepFailed(format!(
-                        "every pod of {name} is updated, but the controller has not promoted revision {} to current",
-                        update_revision(sts).unwrap_or("?")
-                    )))
-                },
-            )
-            .await?;
+            waiter,
+            &name,
+            &sts,
+            deadline(self.args.timeout),
+            |sts, _, _| Ok(if is_promoted(sts) { Wake::Done(()) } else { Wake::Wait }),
+            |sts, _| {
+                let revision = update_revision(sts).unwrap_or("?").to_owned();
+                Err(Stop::NotPromoted { name: name.clone(), revision }.into())
+            },
+        )
+        .await?;
         let sts = self.patch(&sts, patches::clear_journal(&sts), "clear the rollout journal").await?;
         self.reporter.event(Event::Finished {
             revision: update_revision(&sts).map(str::to_owned),
@@ -437,9 +427,7 @@ impl Executor<'_, '_> {
             &sts,
             deadline(self.args.timeout),
             |sts, _, _| Ok(if is_observed(sts) { Wake::Done(()) } else { Wake::Wait }),
-            |_, _| {
-                Err(Error::StepFailed(format!("the controller did not observe the change to {name} in time")))
-            },
+            |_, _| Err(Stop::NotObservedInTime { name: name.clone() }.into()),
         )
         .await?;
         Ok(sts)
@@ -467,10 +455,9 @@ impl Executor<'_, '_> {
                 partition: partition(&now),
                 abort: abort_hint(&now),
             }),
-            Written::Changed(Changed { now: None }) | Written::Gone => Err(Error::Refused(format!(
-                "cannot {what}: {} was deleted since it was read; nothing was overwritten",
-                self.name()
-            ))),
+            Written::Changed(Changed { now: None }) | Written::Gone => {
+                Err(Stop::DeletedSinceRead { what: what.to_owned(), name: self.name().to_owned() }.into())
+            }
         }
     }
 
@@ -590,10 +577,5 @@ pub(super) async fn require_one_budget(kube: &Kube, name: &str, sts: &StatefulSe
     if over.len() < 2 {
         return Ok(());
     }
-    Err(Error::Refused(format!(
-        "the pods of {name} are selected by PodDisruptionBudgets {}: the Eviction API refuses to evict a pod more \
-         than one budget selects; {left}. Delete or narrow all but one of them, or add --ignore-pdb to replace \
-         the pods by deletion",
-        over.join(" and ")
-    )))
+    Err(Stop::TwoBudgets { name: name.to_owned(), budgets: over, left: left.to_owned() }.into())
 }

@@ -32,7 +32,7 @@ use crate::core::rollout::{
     Cluster, Decision, ROLLOUT_ANNOTATION, Refusal, Request, Steps, TemplateError, decide, parse_image,
     with_images,
 };
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Stop};
 use crate::fetch::{self, Scope};
 use crate::output::Streams;
 use crate::ui::Terminal;
@@ -317,12 +317,8 @@ async fn rollout(
             decision = decide_on(&sts, &pods);
         }
     }
-    // What to change in an owner's configuration goes to stderr above the one-line error.
-    if let Err(Refusal::Owned(owned)) = &decision
-        && let Some(snippet) = &owned.snippet
-    {
-        reporter.say(snippet);
-    }
+    // What to change in an owner's configuration goes to stderr above the one-line error
+    // (`Refusal::way_out`, printed with it).
     let decision = decision?;
 
     // Show what this run does. A dry run stops here: it holds no Writer, so nothing below
@@ -534,10 +530,9 @@ async fn discard_journal(
             ));
             Ok(())
         }
-        Written::Changed(_) | Written::Gone => Err(Error::Refused(format!(
-            "{} changed since it was read; nothing was removed: run the command again to see the journal as it is now",
-            args.name
-        ))),
+        Written::Changed(_) | Written::Gone => {
+            Err(Stop::JournalChangedSinceRead { name: args.name.clone() }.into())
+        }
     }
 }
 
@@ -547,23 +542,20 @@ async fn discard_journal(
 async fn observed(waiter: &mut Waiter, sts: StatefulSet) -> Result<StatefulSet> {
     let name = kube::ResourceExt::name_any(&sts);
     let (sts, ()) = wait(
-            waiter,
-            &name,
-            &sts,
-            deadline(SETTLE_GRACE),
-            |sts, _, _| Ok(if is_observed(sts) { Wake::Done(()) } else { Wake::Wait }),
-            |sts, _| {
-                let name = kube::ResourceExt::name_any(sts);
-                let generation = sts.metadata.generation.unwrap_or(0);
-                let seen = sts.status.as_ref().and_then(|s| s.observed_generation).unwrap_or(0);
-                Err(Error::Refused(format!(
-                    "the controller has not observed the latest spec of {name} (generation {generation}, observed \
-                     {seen}) within {}: it may be down or blocked; nothing was changed",
-                    humantime::format_duration(SETTLE_GRACE)
-                )))
-            },
-        )
-        .await?;
+        waiter,
+        &name,
+        &sts,
+        deadline(SETTLE_GRACE),
+        |sts, _, _| Ok(if is_observed(sts) { Wake::Done(()) } else { Wake::Wait }),
+        |sts, _| {
+            let name = kube::ResourceExt::name_any(sts);
+            let generation = sts.metadata.generation.unwrap_or(0);
+            let seen = sts.status.as_ref().and_then(|s| s.observed_generation).unwrap_or(0);
+            let within = humantime::format_duration(SETTLE_GRACE).to_string();
+            Err(Stop::NotObservedWithin { name, generation, observed: seen, within }.into())
+        },
+    )
+    .await?;
     Ok(sts)
 }
 
@@ -623,7 +615,7 @@ async fn new_template(kube: &Kube, args: &Args, sts: &StatefulSet) -> Result<Opt
     let current = sts.spec.as_ref().map(|s| s.template.clone()).unwrap_or_default();
     let template = match &args.patch {
         Some(path) => patched_template(kube, &args.name, path).await?,
-        None => with_images(&current, &args.image).map_err(|e| Error::Usage(e.to_string()))?,
+        None => with_images(&current, &args.image)?,
     };
     Ok((template != current).then_some(template))
 }
@@ -632,21 +624,17 @@ async fn new_template(kube: &Kube, args: &Args, sts: &StatefulSet) -> Result<Opt
 /// server for a dry run: the result is exact, and nothing is stored.
 async fn patched_template(kube: &Kube, name: &str, path: &std::path::Path) -> Result<PodTemplateSpec> {
     let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
+        .map_err(|e| Stop::PatchUnreadable { path: path.display().to_string(), error: e.to_string() })?;
     let patch: serde_json::Value = serde_saphyr::from_str(&text).map_err(|e| {
         // The parser's first line says where and what; the rest is its advice for its own API.
         let what = e.to_string();
-        Error::Usage(format!(
-            "{} is not a YAML or JSON pod template patch: {}",
-            path.display(),
-            what.lines().next().unwrap_or_default().trim()
-        ))
+        Stop::PatchNotYaml {
+            path: path.display().to_string(),
+            error: what.lines().next().unwrap_or_default().trim().to_owned(),
+        }
     })?;
     if !patch.is_object() {
-        return Err(Error::Usage(format!(
-            "{} must hold a map, the patch of the pod template",
-            path.display()
-        )));
+        return Err(Stop::PatchNotAMap { path: path.display().to_string() }.into());
     }
     let body = serde_json::json!({"spec": {"template": patch}});
     // A server-side dry run, strictly validated: a field the API does not know (a typo, or a
@@ -656,11 +644,11 @@ async fn patched_template(kube: &Kube, name: &str, path: &std::path::Path) -> Re
     match probe.strategic_patch::<StatefulSet>(&kube.namespace, name, &body).await {
         Ok(result) => Ok(result.spec.map(|s| s.template).unwrap_or_default()),
         Err(kube::Error::Api(status)) if status.code == 400 || status.code == 422 => {
-            Err(Error::Usage(format!(
-                "{} is not a valid patch of the pod template: {}",
-                path.display(),
-                status.message.lines().next().unwrap_or_default()
-            )))
+            Err(Stop::PatchInvalid {
+                path: path.display().to_string(),
+                message: status.message.lines().next().unwrap_or_default().to_owned(),
+            }
+            .into())
         }
         Err(e) => Err(Error::kube(format!("apply {} to the pod template (dry run)", path.display()))(e)),
     }

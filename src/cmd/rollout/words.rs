@@ -12,7 +12,7 @@ use crate::core::objects::{ON_DELETE, update_strategy};
 use crate::core::owners::changed_by;
 use crate::core::rollout::conditions::{describe_position, foreign_changes, position};
 use crate::core::rollout::decide::abort_hint;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Stop};
 use crate::wait::{Until, View, Waiter, Wake, Words};
 
 /// How a rollout of `name` words its waits; `ours` is the StatefulSet as this run last wrote or
@@ -78,7 +78,7 @@ pub async fn wait<T>(
     on_timeout: impl FnOnce(&StatefulSet, &View) -> Result<T>,
 ) -> Result<(StatefulSet, T)> {
     let words = RolloutWords { name, ours };
-    let gone = || Error::Refused(format!("StatefulSet {name} was deleted while the rollout waited"));
+    let gone = || Error::from(Stop::DeletedWhileWaiting { name: name.to_owned() });
     let (view, value) = waiter
         .until(
             Until { deadline, words: &words, ours: Some(ours) },

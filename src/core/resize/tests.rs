@@ -114,7 +114,7 @@ fn every_claim_of_the_template_grows_highest_ordinal_first_orphans_included() {
     assert!(plan.claims.iter().all(|c| c.action == Action::Grow && c.expansion == Expansion::Online));
     assert_eq!(plan.claims[1].mounted_by.as_deref(), Some("web-2"));
     assert_eq!(plan.templates[0].from, "1Gi");
-    assert!(plan.refusals.is_empty(), "{:?}", plan.refusals);
+    assert!(plan.blocking.is_empty(), "{:?}", plan.blocking);
     assert!(plan.downtime.is_empty());
 }
 
@@ -206,9 +206,12 @@ fn refusals_name_the_claim_and_change_nothing() {
         let mut w = world();
         change(&mut w);
         let plan = plan_of(&w, &size(request)).unwrap();
-        assert!(plan.refusals.iter().any(|r| r.starts_with(expected)), "{what}: {:?}", plan.refusals);
+        let lines: Vec<String> = plan.blocking.iter().map(ToString::to_string).collect();
+        assert!(lines.iter().any(|r| r.starts_with(expected)), "{what}: {lines:?}");
         assert!(plan.blocking.iter().all(|r| !r.is_usage()), "{what}");
-        assert!(plan.refusals.iter().all(|r| r.lines().count() == 1), "{what}");
+        assert!(lines.iter().all(|r| r.lines().count() == 1), "{what}");
+        let json = serde_json::to_value(&plan).unwrap();
+        assert_eq!(json["refusals"], serde_json::json!(lines), "{what}: the plan's JSON lists them as lines");
     }
 }
 
@@ -246,7 +249,7 @@ fn override_owner_turns_the_gitops_refusal_into_a_warning() {
         override_owner: true,
     })
     .unwrap();
-    assert!(plan.refusals.is_empty(), "{:?}", plan.refusals);
+    assert!(plan.blocking.is_empty(), "{:?}", plan.blocking);
     assert!(plan.warnings.iter().any(|w| w.starts_with("--override-owner: Flux")), "{:?}", plan.warnings);
 }
 
@@ -261,7 +264,7 @@ fn claims_already_grown_or_expanding_to_the_target_are_not_patched_again() {
     assert_eq!(action("data-web-0"), Action::Nothing);
     assert_eq!(action("data-web-1"), Action::Wait);
     assert_eq!(action("data-web-2"), Action::Grow);
-    assert!(plan.refusals.is_empty(), "{:?}", plan.refusals);
+    assert!(plan.blocking.is_empty(), "{:?}", plan.blocking);
 }
 
 #[test]
@@ -297,7 +300,7 @@ fn unreadable_classes_are_unknown_with_a_warning() {
     .unwrap();
     assert!(plan.claims.iter().all(|c| c.expansion == Expansion::Unknown));
     assert_eq!(plan.warnings.len(), 2);
-    assert!(plan.refusals.is_empty());
+    assert!(plan.blocking.is_empty());
 }
 
 #[test]
