@@ -11,6 +11,7 @@
 //! (`cases.Title`): `create Pod web-1` became `Create Pod web-1`. The model always says it in
 //! lower case.
 
+use crate::core::objects::LivePods;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Event, Pod};
 use k8s_openapi::jiff::Timestamp;
@@ -215,12 +216,9 @@ pub enum Blocker {
 pub fn blockers(sts: &StatefulSet, pods: &[Pod], failures: &[ControllerFailure]) -> Vec<Blocker> {
     let name = sts.name_any();
     let templates = claim_templates(sts);
-    let range = ordinal_range(sts);
     let mut blockers: Vec<Blocker> = Vec::new();
     let mut lacking = Vec::new();
-    for (ordinal, pod) in
-        pods_of(sts, pods).into_iter().filter(|(o, p)| range.contains(*o) && !terminating(*p))
-    {
+    for (ordinal, pod) in LivePods::of(sts, pods).running() {
         let claims: Vec<String> = templates
             .iter()
             .map(|t| pvc_name(t, &name, ordinal))

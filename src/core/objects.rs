@@ -184,6 +184,41 @@ pub fn pods_of<'p>(sts: &StatefulSet, pods: impl IntoIterator<Item = &'p Pod>) -
     owned
 }
 
+/// The pods of a StatefulSet's live ordinals (`[start, start + replicas)`), with their
+/// ordinals, lowest first: the one query behind "the live pods on revision X" and "the live
+/// pods not on it".
+pub struct LivePods<'p> {
+    pods: Vec<(i32, &'p Pod)>,
+}
+
+impl<'p> LivePods<'p> {
+    pub fn of(sts: &StatefulSet, pods: &'p [Pod]) -> LivePods<'p> {
+        let range = ordinal_range(sts);
+        LivePods { pods: pods_of(sts, pods).into_iter().filter(|(o, _)| range.contains(*o)).collect() }
+    }
+
+    /// Those running `revision`; none when the revision is unknown.
+    pub fn on<'r>(
+        &self,
+        revision: Option<&'r str>,
+    ) -> impl DoubleEndedIterator<Item = (i32, &'p Pod)> + use<'_, 'p, 'r> {
+        self.pods.iter().copied().filter(move |(_, p)| revision.is_some() && pod_revision(p) == revision)
+    }
+
+    /// Those running anything but `revision`.
+    pub fn not_on<'r>(
+        &self,
+        revision: &'r str,
+    ) -> impl DoubleEndedIterator<Item = (i32, &'p Pod)> + use<'_, 'p, 'r> {
+        self.pods.iter().copied().filter(move |(_, p)| pod_revision(p) != Some(revision))
+    }
+
+    /// Those not being deleted.
+    pub fn running(&self) -> impl DoubleEndedIterator<Item = (i32, &'p Pod)> + use<'_, 'p> {
+        self.pods.iter().copied().filter(|(_, p)| !terminating(*p))
+    }
+}
+
 /// A PodDisruptionBudget over a pod, with its numbers as its controller last computed them.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -462,5 +497,24 @@ mod tests {
             budgets[0].describe(),
             "PodDisruptionBudget web allows 0 disruptions (3 healthy, 3 needed)"
         );
+    }
+
+    #[test]
+    fn live_pods_are_those_of_live_ordinals_on_or_not_on_a_revision() {
+        use crate::core::fixtures::{pod, sts};
+        let web = sts("web", 3).revisions("web-old", "web-new").build();
+        let pods = [
+            pod(&web, 0).revision("web-old").build(),
+            pod(&web, 1).revision("web-new").build(),
+            pod(&web, 2).revision("web-new").terminating().build(),
+            pod(&web, 3).revision("web-old").build(),
+        ];
+        let live = LivePods::of(&web, &pods);
+        let ordinals = |it: &mut dyn Iterator<Item = (i32, &Pod)>| it.map(|(o, _)| o).collect::<Vec<_>>();
+        assert_eq!(ordinals(&mut live.on(Some("web-new"))), [1, 2]);
+        assert_eq!(ordinals(&mut live.on(None)), Vec::<i32>::new());
+        assert_eq!(ordinals(&mut live.not_on("web-new")), [0], "ordinal 3 is not live");
+        assert_eq!(ordinals(&mut live.running()), [0, 1]);
+        assert_eq!(ordinals(&mut live.not_on("web-old").rev()), [2, 1], "highest first, reversed");
     }
 }

@@ -137,7 +137,8 @@ pub fn stage(
 pub fn end_eviction(sts: &StatefulSet, journal: &Journal) -> Tested {
     let mut ops = clear_journal_ops(sts);
     if let Some(strategy) = &journal.strategy_before {
-        ops.push(add(pointer(["spec", "updateStrategy"]), strategy.clone()));
+        let strategy = serde_json::to_value(strategy).expect("an update strategy always serializes");
+        ops.push(add(pointer(["spec", "updateStrategy"]), strategy));
     }
     tested(ops)
 }
@@ -283,7 +284,10 @@ mod tests {
     fn evict_switches_to_on_delete_when_staging_and_restores_the_strategy_at_the_end() {
         let web = sts("web", 3).partition(1).build();
         let journal = Journal {
-            strategy_before: Some(json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 1}})),
+            strategy_before: Some(
+                serde_json::from_value(json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 1}}))
+                    .unwrap(),
+            ),
             ..journal()
         };
         let staged = apply(&web, &stage(&web, None, None, &journal)).unwrap();

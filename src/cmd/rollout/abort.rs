@@ -2,6 +2,7 @@
 //! rolls pods back, and break the forced-rollback trap by deleting, after consent, pods stuck
 //! not Ready on the abandoned revision (kubernetes#67250).
 
+use crate::core::objects::LivePods;
 use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
@@ -16,7 +17,7 @@ use super::execute::{Executor, require_one_budget};
 use super::report::{Event, Reporter};
 use super::words::wait;
 use crate::client::Kube;
-use crate::core::objects::{ordinal_range, partition, pod_ready, pod_revision, pods_of, terminating};
+use crate::core::objects::{partition, pod_ready, pod_revision, pods_of, terminating};
 use crate::core::patches;
 use crate::core::rollout::conditions::{
     Rollback, describe_position, position, rollback_progress, stragglers,
@@ -119,13 +120,10 @@ impl Executor<'_, '_> {
         abort: Abort,
         confirmed: Confirmed,
     ) -> Result<()> {
-        let range = ordinal_range(&sts);
         // The pods the abort rolls back; each is announced once it runs the target and is Ready.
-        let mut rolling_back: Vec<String> = pods_of(&sts, &waiter.pods())
-            .into_iter()
-            .filter(|(o, p)| range.contains(*o) && pod_revision(p) != Some(abort.target.as_str()))
-            .map(|(_, p)| p.name_any())
-            .collect();
+        let pods = waiter.pods();
+        let mut rolling_back: Vec<String> =
+            LivePods::of(&sts, &pods).not_on(&abort.target).map(|(_, p)| p.name_any()).collect();
         let patch =
             patches::abort(&sts, confirmed.template.as_ref(), abort.rollback_partition, &abort.journal);
         let mut sts = self.patch(&sts, patch, "restore the previous pod template").await?;

@@ -4,6 +4,7 @@
 //! re-creates each on the update revision. The order and the steps are the core's
 //! ([`crate::core::rollout::order`]); this is the I/O.
 
+use crate::core::objects::LivePods;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
@@ -210,15 +211,13 @@ impl Executor<'_, '_> {
     }
 }
 
-/// The live pods of `sts` not on `revision`, highest ordinal first: what an abort of an OnDelete
-/// rollout evicts back, in the order the controller would roll them back.
+/// The live pods of `sts` not on `revision` and not going, highest ordinal first: what an abort
+/// of an OnDelete rollout evicts back, in the order the controller would roll them back.
 pub(super) fn not_on(sts: &StatefulSet, pods: &[Pod], revision: &str) -> Vec<(i32, Pod)> {
-    let range = crate::core::objects::ordinal_range(sts);
-    let mut back: Vec<(i32, Pod)> = pods_of(sts, pods)
-        .into_iter()
-        .filter(|(o, p)| range.contains(*o) && pod_revision(p) != Some(revision) && !terminating(*p))
+    LivePods::of(sts, pods)
+        .not_on(revision)
+        .rev()
+        .filter(|(_, p)| !terminating(*p))
         .map(|(o, p)| (o, p.clone()))
-        .collect();
-    back.sort_by_key(|(o, _)| std::cmp::Reverse(*o));
-    back
+        .collect()
 }

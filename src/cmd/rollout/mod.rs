@@ -492,12 +492,10 @@ async fn discard_journal(
     reporter.say(format_args!("the rollout journal of {} ({ROLLOUT_ANNOTATION}): {text}", args.name));
     // An --evict rollout switched the strategy to OnDelete; discarding its journal leaves it so.
     if let Ok(Some(journal)) = crate::core::rollout::Journal::of(sts)
-        && let Some(strategy) = &journal.strategy_before
+        && let (Some(strategy), Some(held)) =
+            (&journal.strategy_before, journal.held_strategy_before(crate::core::objects::replicas(sts)))
     {
-        // Restored as it was, the strategy would let the controller roll every pod still on
-        // the old revision at once; held at partition = replicas, nothing moves.
-        let mut held = strategy.clone();
-        held["rollingUpdate"]["partition"] = serde_json::json!(crate::core::objects::replicas(sts));
+        let held = serde_json::to_string(&held).expect("an update strategy always serializes");
         reporter.say(format_args!(
             "it was started with --evict: the update strategy stays OnDelete. To go back to RollingUpdate with \
              every pod held back: kubectl patch statefulset {} -n {} --type merge -p \
@@ -506,7 +504,7 @@ async fn discard_journal(
             args.name,
             kube.namespace,
             args.name,
-            strategy["rollingUpdate"]["partition"].as_i64().unwrap_or(0)
+            strategy.rolling_update.as_ref().and_then(|r| r.partition).unwrap_or(0)
         ));
     }
     let resume = format!("`kubectl stateful status {}` shows whether it was removed", args.name);

@@ -3,6 +3,7 @@
 //! and waits; every refusal and every path is here, under a table of unit tests (the split
 //! argo-rollouts makes between `getPatches` and `PromoteRollout`).
 
+use crate::core::objects::LivePods;
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet};
@@ -542,18 +543,12 @@ pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<De
     }
     let new_journal = journal.is_none().then(|| Journal {
         steps: sizes.0.iter().map(ToString::to_string).collect(),
-        partition_before: partition(sts),
-        from_revision: before.clone().unwrap_or_default(),
-        started_at: now,
         staged_replicas: stages.then_some(replicas),
-        aborting: false,
-        held: false,
         gates: gates.clone(),
-        strategy_before: switching.then(|| {
-            let strategy = sts.spec.as_ref().and_then(|s| s.update_strategy.clone()).unwrap_or_default();
-            serde_json::to_value(strategy).expect("an update strategy always serializes")
-        }),
+        strategy_before: switching
+            .then(|| sts.spec.as_ref().and_then(|s| s.update_strategy.clone()).unwrap_or_default()),
         by_zone: request.by_zone,
+        ..Journal::new(sts, before.clone().unwrap_or_default(), now)
     });
     Ok(Decision::Roll(Box::new(Roll {
         from_revision: journal.as_ref().map(|j| j.from_revision.clone()).or(before),
@@ -610,12 +605,8 @@ fn owned_abort(
     let Some(contested) = contested else { return Ok(Decision::Abort(abort)) };
     let git_first = journal.is_some_and(|j| j.held && !j.aborting);
     if git_first && !request.override_owner {
-        let range = ordinal_range(sts);
-        let released: Vec<String> = pods_of(sts, pods)
-            .into_iter()
-            .filter(|(o, p)| range.contains(*o) && pod_revision(p) != Some(abort.target.as_str()))
-            .map(|(_, p)| p.name_any())
-            .collect();
+        let released: Vec<String> =
+            LivePods::of(sts, pods).not_on(&abort.target).map(|(_, p)| p.name_any()).collect();
         return Err(Refusal::RevertInGit {
             name: sts.name_any(),
             owner: contested.owner(),
@@ -656,15 +647,10 @@ fn hold(
         partition: replicas.max(partition(sts)),
         journal: Journal {
             steps: steps.0.iter().map(ToString::to_string).collect(),
-            partition_before: partition(sts),
-            from_revision: current_revision(sts).unwrap_or_default().to_owned(),
-            started_at: now,
             staged_replicas: Some(replicas),
-            aborting: false,
             held: true,
             gates: request.gates.cloned().unwrap_or_default(),
-            strategy_before: None,
-            by_zone: false,
+            ..Journal::new(sts, current_revision(sts).unwrap_or_default().to_owned(), now)
         },
         owner: owners.applier.as_ref().map(|a| a.describe()),
     }))
@@ -823,23 +809,11 @@ pub fn abort(sts: &StatefulSet, pods: &[Pod], journal: Option<Journal>, now: Tim
     let resumed = journal.as_ref().is_some_and(|j| j.aborting);
     let journal = match journal {
         Some(j) => Journal { aborting: true, ..j },
-        None => Journal {
-            steps: Vec::new(),
-            partition_before: partition(sts),
-            from_revision: target.clone(),
-            started_at: now,
-            staged_replicas: None,
-            aborting: true,
-            held: false,
-            gates: Gates::default(),
-            strategy_before: None,
-            by_zone: false,
-        },
+        None => Journal { aborting: true, ..Journal::new(sts, target.clone(), now) },
     };
     let range = ordinal_range(sts);
-    let lowest_elsewhere = pods_of(sts, pods)
-        .into_iter()
-        .filter(|(o, p)| range.contains(*o) && pod_revision(p) != Some(target.as_str()))
+    let lowest_elsewhere = LivePods::of(sts, pods)
+        .not_on(&target)
         .map(|(o, _)| range.index_of(o))
         .min()
         .map_or(i32::MAX, |i| i32::try_from(i).unwrap_or(i32::MAX));
@@ -886,12 +860,7 @@ pub fn base_revision(sts: &StatefulSet, pods: &[Pod]) -> Option<String> {
 
 /// Live pods of `sts` on its update revision, with their ordinals.
 fn pods_on_update_revision<'p>(sts: &StatefulSet, pods: &'p [Pod]) -> Vec<(i32, &'p Pod)> {
-    let update = update_revision(sts);
-    let range = ordinal_range(sts);
-    pods_of(sts, pods)
-        .into_iter()
-        .filter(|(o, p)| range.contains(*o) && update.is_some() && pod_revision(p) == update)
-        .collect()
+    LivePods::of(sts, pods).on(update_revision(sts)).collect()
 }
 
 /// Pods of `sts` already on the update revision (they are not news to a resumed run).
@@ -1146,8 +1115,8 @@ mod tests {
         assert!(stage.switch_to_on_delete && stage.partition.is_none());
         let journal = roll.journal.unwrap();
         assert_eq!(
-            journal.strategy_before,
-            Some(serde_json::json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 1}}))
+            serde_json::to_value(&journal.strategy_before).unwrap(),
+            serde_json::json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 1}})
         );
         assert_eq!(partitions(&roll.steps), [(1, 2, vec![2]), (2, 1, vec![1]), (3, 0, vec![0])]);
         assert!(
