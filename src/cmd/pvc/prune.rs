@@ -13,9 +13,11 @@ use kube::api::Api;
 use crate::access::{self, Permission};
 use crate::client::{Kube, KubeArgs};
 use crate::core::names::pod_name;
-use crate::core::objects::{age, mounted_claims, ordinal_range};
+use crate::core::objects::{age, ordinal_range};
 use crate::core::patches;
-use crate::core::prune::{self, Candidate, KeptClaim, PruneOptions, PrunePlan, PruneResult, Verdict};
+use crate::core::prune::{
+    self, AfterDelete, Candidate, Ending, KeptClaim, PruneOptions, PrunePlan, PruneResult, Recheck, Verdict,
+};
 use crate::error::{Error, Result, Stop};
 use crate::fetch::{self, Extras, Scope};
 use crate::output::{
@@ -192,16 +194,11 @@ pub async fn run(args: PruneArgs, kube_args: &KubeArgs, term: &Terminal, io: &mu
     let snapshots_failed = pruner.snapshots_failed;
     rendered(render_result(&mut io.out, &result, args.output))?;
     outcome?;
-    if result.failed.is_empty() {
-        return Ok(());
+    match result.ending(snapshots_failed) {
+        Ending::Done => Ok(()),
+        Ending::SnapshotsFailed(claims) => Err(Stop::SnapshotsFailed { claims }.into()),
+        Ending::NotPruned(claims) => Err(Stop::NotPruned { claims }.into()),
     }
-    let names: Vec<String> =
-        result.failed.iter().map(|k| format!("{}/{} ({})", k.namespace, k.name, k.reason)).collect();
-    if snapshots_failed > 0 {
-        // A snapshot that failed or timed out kept its claim: the state is safe, the step failed.
-        return Err(Stop::SnapshotsFailed { claims: names }.into());
-    }
-    Err(Stop::NotPruned { claims: names }.into())
 }
 
 /// Deleting the claims of every namespace involved, and switching PVs to Retain if asked.
@@ -394,19 +391,11 @@ impl Pruner<'_, '_> {
             if crate::signal::is_interrupted() {
                 return Err(Error::interrupted("", None));
             }
-            if pods
-                .get_opt(&pod_name(sts_name, candidate.ordinal))
-                .await
-                .map_err(Error::kube("read pod"))?
-                .is_some()
-            {
-                result.failed.push(KeptClaim::of(candidate, "a pod now holds this ordinal"));
-                continue;
-            }
-            if let Some(pod) = mounting.iter().find(|p| mounted_claims(p).any(|c| c == candidate.name)) {
-                result
-                    .failed
-                    .push(KeptClaim::of(candidate, format!("now mounted by pod {}", pod.name_any())));
+            let holder = pod_name(sts_name, candidate.ordinal);
+            let holds =
+                pods.get_opt(&holder).await.map_err(Error::kube(format!("read pod {holder}")))?.is_some();
+            if let Recheck::Keep(reason) = prune::recheck(candidate, holds, &mounting) {
+                result.failed.push(KeptClaim::of(candidate, reason));
                 continue;
             }
             if let Some(planned) = &candidate.snapshot {
@@ -504,22 +493,28 @@ impl Pruner<'_, '_> {
                     result.deleted(candidate, self.plan);
                     // And right after: a scale-up in the window makes the ordinal live again,
                     // and its pod would start on an empty volume. Say so, loudly, and stop.
-                    let after = read().await?;
-                    if ordinal_range(&after).contains(candidate.ordinal) {
-                        let retained =
-                            candidate.retain_volume || candidate.reclaim_policy.as_deref() == Some("Retain");
-                        return Err(Stop::ScaledUpDuringDelete {
-                            namespace: namespace.to_owned(),
-                            name: sts_name.to_owned(),
-                            ordinal: candidate.ordinal,
-                            claim: candidate.name.clone(),
-                            pod: pod_name(sts_name, candidate.ordinal),
-                            released: retained
-                                .then(|| candidate.volume.clone().unwrap_or_else(|| "?".to_owned())),
+                    match prune::after_delete(planned_range, &read().await?, candidate) {
+                        AfterDelete::AsPlanned => {}
+                        AfterDelete::ScaledUp { pod, released } => {
+                            return Err(Stop::ScaledUpDuringDelete {
+                                namespace: namespace.to_owned(),
+                                name: sts_name.to_owned(),
+                                ordinal: candidate.ordinal,
+                                claim: candidate.name.clone(),
+                                pod,
+                                released,
+                            }
+                            .into());
                         }
-                        .into());
+                        AfterDelete::Changed(change) => {
+                            return Err(Stop::ChangedSincePlan {
+                                namespace: namespace.to_owned(),
+                                name: sts_name.to_owned(),
+                                change,
+                            }
+                            .into());
+                        }
                     }
-                    check(&after)?;
                 }
                 Ok(Deleted::Gone) => {
                     result.failed.push(KeptClaim::of(candidate, "deleted by someone else since the plan"));
