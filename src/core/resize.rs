@@ -208,6 +208,14 @@ impl ResizePlan {
         })
     }
 
+    /// The claims to grow, in the order they grow: the first unfinished claim (the highest
+    /// ordinal) alone, the canary, then the rest `parallel` at a time.
+    pub fn batches(&self, parallel: usize) -> Vec<Vec<&ClaimPlan>> {
+        let todo: Vec<&ClaimPlan> = self.unfinished().collect();
+        let Some((canary, rest)) = todo.split_first() else { return Vec::new() };
+        std::iter::once(vec![*canary]).chain(rest.chunks(parallel.max(1)).map(<[_]>::to_vec)).collect()
+    }
+
     /// The target sizes by template.
     pub fn sizes(&self) -> BTreeMap<String, String> {
         self.templates.iter().map(|t| (t.name.clone(), t.to.clone())).collect()
@@ -695,6 +703,17 @@ pub fn rewrite(sts: &StatefulSet, sizes: &BTreeMap<String, String>) -> StatefulS
             .insert("storage".to_owned(), Quantity(size.clone()));
     }
     out
+}
+
+/// The pods to restart so that their claims' filesystems grow (`pending`: claims left
+/// `FileSystemResizePending`), once each, highest ordinal first (as the controller would roll
+/// them): `(ordinal, pod)`.
+pub fn restart_order(pending: &[ClaimPlan]) -> Vec<(i32, String)> {
+    let mut pods: Vec<(i32, String)> =
+        pending.iter().filter_map(|c| Some((c.ordinal, c.mounted_by.clone()?))).collect();
+    pods.sort_by(|a, b| b.cmp(a));
+    pods.dedup();
+    pods
 }
 
 /// A pod as it was right before the swap.

@@ -339,19 +339,13 @@ impl Run<'_> {
         waiter: &mut Waiter,
         plan: &ResizePlan,
     ) -> Result<Vec<ClaimPlan>> {
-        let todo: Vec<&ClaimPlan> = plan.unfinished().collect();
+        let todo = plan.unfinished().count();
         let mut pending_mount = Vec::new();
         let mut done = 0usize;
-        let (canary, rest) = match todo.split_first() {
-            Some((canary, rest)) => (vec![*canary], rest.to_vec()),
-            None => return Ok(pending_mount),
-        };
-        let parallel = usize::from(self.args.parallel);
-        let batches = std::iter::once(canary).chain(rest.chunks(parallel).map(<[_]>::to_vec));
-        for (i, batch) in batches.enumerate() {
+        for (i, batch) in plan.batches(usize::from(self.args.parallel)).into_iter().enumerate() {
             if crate::signal::is_interrupted() {
                 return Err(Error::interrupted(
-                    format!("{done} of {} PVC(s) grown; the StatefulSet is unchanged", todo.len()),
+                    format!("{done} of {todo} PVC(s) grown; the StatefulSet is unchanged"),
                     Some("run the same command again to continue".to_owned()),
                 ));
             }
@@ -362,8 +356,7 @@ impl Run<'_> {
             }
             let words = Said {
                 left: format!(
-                    "{done} of {} PVC(s) grown, {} requested and growing; the StatefulSet is unchanged",
-                    todo.len(),
+                    "{done} of {todo} PVC(s) grown, {} requested and growing; the StatefulSet is unchanged",
                     batch.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
                 ),
                 resume: "run the same command again to continue".to_owned(),
@@ -503,10 +496,7 @@ impl Run<'_> {
         plan: &ResizePlan,
         pending: &[ClaimPlan],
     ) -> Result<()> {
-        let mut pods: Vec<(i32, String)> =
-            pending.iter().filter_map(|c| Some((c.ordinal, c.mounted_by.clone()?))).collect();
-        pods.sort_by(|a, b| b.cmp(a));
-        pods.dedup();
+        let pods = resize::restart_order(pending);
         if pods.is_empty() {
             return Ok(());
         }

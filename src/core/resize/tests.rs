@@ -384,3 +384,22 @@ fn claim_states_follow_the_resizer() {
     assert_eq!(claim_state(&c, "2Gi"), ClaimState::Grown);
     let _ = fixtures::NAMESPACE;
 }
+
+#[test]
+fn claims_grow_canary_first_then_in_batches_and_pods_restart_highest_first() {
+    let w = world();
+    let plan = plan_of(&w, &size("data=2Gi")).unwrap();
+    let names = |batches: Vec<Vec<&ClaimPlan>>| -> Vec<Vec<String>> {
+        batches.into_iter().map(|b| b.into_iter().map(|c| c.name.clone()).collect()).collect()
+    };
+    assert_eq!(
+        names(plan.batches(2)),
+        [vec!["data-web-3"], vec!["data-web-2", "data-web-1"], vec!["data-web-0"]],
+        "the highest ordinal alone, then two at a time"
+    );
+    assert_eq!(names(plan.batches(0)).len(), 4, "never zero at a time");
+    let mut pending: Vec<ClaimPlan> = plan.claims.clone();
+    pending[0].mounted_by = None;
+    let order = restart_order(&pending);
+    assert_eq!(order, [(2, "web-2".to_owned()), (1, "web-1".to_owned()), (0, "web-0".to_owned())]);
+}
