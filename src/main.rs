@@ -1,3 +1,7 @@
+//! The `kubectl-stateful` binary: parse the command line, run it on a current-thread runtime,
+//! and turn the result into one line on stderr and the documented exit code. Everything else is
+//! the library.
+
 use std::process::ExitCode;
 
 use clap::Parser;

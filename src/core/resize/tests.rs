@@ -1,3 +1,6 @@
+//! The resize plan and its parts, on the builders of `core::fixtures`: claims, refusals,
+//! quotas, the rewrite, the swap journal, adoption, the batches and the restart order.
+
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
