@@ -537,7 +537,8 @@ async fn optional_autoscalers(
     forbidden_as_none(list::<HorizontalPodAutoscaler>(client, scope, None).await)
 }
 
-fn forbidden_as_none<T>(result: Result<T>) -> Result<Option<T>> {
+/// A read these credentials may not make (403) is `None`, not an error; any other failure is.
+pub fn forbidden_as_none<T>(result: Result<T>) -> Result<Option<T>> {
     match result {
         Ok(value) => Ok(Some(value)),
         Err(e) if e.status_code() == Some(403) => Ok(None),

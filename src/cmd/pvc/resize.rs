@@ -239,9 +239,11 @@ impl Run<'_> {
             fetch::list::<Pod>(client, &scope, None)
         )?;
         let classes: Api<StorageClass> = self.kube.api_all();
-        let classes = optional(classes.list(&ListParams::default()).await, "list StorageClasses")?;
+        let classes = classes.list(&ListParams::default()).await.map_err(Error::kube("list StorageClasses"));
+        let classes = fetch::forbidden_as_none(classes)?.map(|l| l.items);
         let quotas: Api<ResourceQuota> = self.kube.api_in(&self.namespace);
-        let quotas = optional(quotas.list(&ListParams::default()).await, "list ResourceQuotas")?;
+        let quotas = quotas.list(&ListParams::default()).await.map_err(Error::kube("list ResourceQuotas"));
+        let quotas = fetch::forbidden_as_none(quotas)?.map(|l| l.items);
         let inputs = Inputs {
             sts,
             pvcs: &pvcs,
@@ -895,21 +897,6 @@ impl Run<'_> {
                 self.recreate_and_verify(&writer, &mut waiter, &journal, &cm).await
             }
         }
-    }
-}
-
-/// A 403 answer is "may not read": `None`.
-fn optional<T>(
-    result: std::result::Result<kube::core::ObjectList<T>, kube::Error>,
-    what: &str,
-) -> Result<Option<Vec<T>>>
-where
-    T: Clone,
-{
-    match result {
-        Ok(list) => Ok(Some(list.items)),
-        Err(kube::Error::Api(status)) if status.code == 403 => Ok(None),
-        Err(e) => Err(Error::kube(what)(e)),
     }
 }
 

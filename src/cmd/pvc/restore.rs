@@ -76,11 +76,18 @@ pub async fn run(args: Args, kube_args: &KubeArgs, _term: &Terminal, io: &mut St
     };
     // The content (cluster-scoped) may not be readable: the core then refuses, saying so.
     let content = match &snapshot.content {
-        Some(name) => crate::volume_snapshots::get_content(&kube, name).await.ok().flatten(),
+        Some(name) => {
+            fetch::forbidden_as_none(crate::volume_snapshots::get_content(&kube, name).await)?.flatten()
+        }
         None => None,
     };
-    let classes: Option<Vec<StorageClass>> =
-        kube.api_all::<StorageClass>().list(&ListParams::default()).await.ok().map(|l| l.items);
+    let classes: Option<Vec<StorageClass>> = fetch::forbidden_as_none(
+        kube.api_all::<StorageClass>()
+            .list(&ListParams::default())
+            .await
+            .map_err(Error::kube("list StorageClasses")),
+    )?
+    .map(|l| l.items);
     let template_class = crate::core::objects::claim_templates(&sts)
         .into_iter()
         .find(|t| args.template.as_deref().is_none_or(|want| want == *t))
