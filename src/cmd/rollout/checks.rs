@@ -17,8 +17,9 @@ use crate::core::rollout::gates::{self, GateKind, GateRun, Gates, PdbHold};
 use crate::error::{Result, Stop, describe_kube_error};
 use crate::wait::{Waiter, Wake};
 
-/// How long to wait between tries of a gate that did not pass.
-const RETRY: Duration = Duration::from_secs(2);
+/// How long to wait between tries of a gate that did not pass, and before trying again an
+/// eviction refused while its budget's numbers already allowed it.
+pub(super) const RETRY: Duration = Duration::from_secs(2);
 
 /// The most of a command's output or an HTTP body a failure message carries.
 const OUTPUT_LIMIT: usize = 400;

@@ -13,6 +13,7 @@ use kube::ResourceExt;
 
 use super::execute::Executor;
 use super::report::Event;
+use super::checks::RETRY;
 use super::words::wait;
 use crate::core::objects::{budgets_of, pod_ready, pod_revision, pods_of, terminating, update_revision};
 use crate::core::patches;
@@ -141,20 +142,29 @@ impl Executor<'_, '_> {
                 })?;
                 said = Some(reason.clone());
             }
-            // Tried again once the budgets over the pod read otherwise (the disruption
-            // controller recounts them as pods come and go) and allow a disruption, or once the
-            // pod is gone; until the step's deadline.
+            // Tried again once the budgets over the pod allow a disruption: as soon as their
+            // numbers change (the disruption controller recounts them as pods come and go), or,
+            // when the numbers read right after the refusal already allowed one (the refusal
+            // counted before the controller did), after RETRY; or once the pod is gone. Until the
+            // step's deadline.
             let uid = pod.uid();
+            let refused_at = k8s_openapi::jiff::Timestamp::now();
             let (_, again) = wait(
                 waiter,
                 &self.args.name,
                 sts,
                 until,
-                |_, view, _| {
+                |_, view, now| {
                     let gone = !view.pods.iter().any(|p| p.uid() == uid && !terminating(p));
-                    let now = budgets_of(&view.budgets, pod);
-                    let allows = now != refused.budgets && now.iter().all(|b| b.disruptions_allowed > 0);
-                    Ok(if gone || allows { Wake::Done(true) } else { Wake::Wait })
+                    let budgets = budgets_of(&view.budgets, pod);
+                    let allows = budgets.iter().all(|b| b.disruptions_allowed > 0);
+                    let recounted = budgets != refused.budgets;
+                    let waited = now.duration_since(refused_at).unsigned_abs() >= RETRY;
+                    Ok(match (gone, allows, recounted || waited) {
+                        (true, _, _) | (false, true, true) => Wake::Done(true),
+                        (false, true, false) => Wake::Soon,
+                        (false, false, _) => Wake::Wait,
+                    })
                 },
                 |_, _| Ok(false),
             )
