@@ -308,6 +308,19 @@ impl Run<'_> {
         self.swap(&writer, &mut waiter, &sts, &plan.sizes()).await
     }
 
+    /// The StatefulSet the journal records (the rewrite of the object as read before the swap).
+    fn recorded(&self, journal: &SwapJournal, cm_name: &str) -> Result<StatefulSet> {
+        serde_json::from_value(journal.statefulset.clone()).map_err(|e| {
+            Stop::SwapJournalUnreadable {
+                config_map: cm_name.to_owned(),
+                error: Some(e.to_string()),
+                name: self.args.name.clone(),
+                namespace: self.namespace.clone(),
+            }
+            .into()
+        })
+    }
+
     async fn waiter(&self, sts: &StatefulSet) -> Result<Waiter> {
         let kinds = Kinds { claims: true, ..Kinds::default() };
         Waiter::start(self.kube, sts, kinds, self.request_timeout).await
@@ -712,15 +725,7 @@ impl Run<'_> {
         let created = match current {
             Some(existing) if existing.uid().as_deref() != Some(journal.uid.as_str()) => existing,
             _ => {
-                let object: StatefulSet =
-                    serde_json::from_value(journal.statefulset.clone()).map_err(|e| {
-                        Error::from(Stop::SwapJournalUnreadable {
-                            config_map: cm_name.clone(),
-                            error: Some(e.to_string()),
-                            name: name.clone(),
-                            namespace: self.namespace.clone(),
-                        })
-                    })?;
+                let object = self.recorded(journal, &cm_name)?;
                 let stranded = |error: Error| Error::Stranded {
                     error: Box::new(error),
                     left: format!("{name} is deleted; its pods and PVCs are kept, with no controller"),
@@ -884,15 +889,7 @@ impl Run<'_> {
                 }
                 // The journal's copy of the StatefulSet names what to watch (the old object
                 // may be gone already).
-                let recorded: StatefulSet =
-                    serde_json::from_value(journal.statefulset.clone()).map_err(|e| {
-                        Error::from(Stop::SwapJournalUnreadable {
-                            config_map: cm_name.clone(),
-                            error: Some(e.to_string()),
-                            name: name.clone(),
-                            namespace: self.namespace.clone(),
-                        })
-                    })?;
+                let recorded = self.recorded(&journal, &cm_name)?;
                 let mut waiter = self.waiter(&recorded).await?;
                 self.recreate_and_verify(&writer, &mut waiter, &journal, &cm).await
             }

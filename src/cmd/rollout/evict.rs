@@ -11,9 +11,9 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
 
+use super::checks::RETRY;
 use super::execute::Executor;
 use super::report::Event;
-use super::checks::RETRY;
 use super::words::wait;
 use crate::core::objects::{budgets_of, pod_ready, pod_revision, pods_of, terminating, update_revision};
 use crate::core::patches;
