@@ -14,9 +14,12 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::{ClusterResourceScope, NamespaceResourceScope};
 use kube::{Client, Config, Resource};
 
+use crate::core::advice::RunFlags;
 use crate::error::{Error, Result, Stop};
 use crate::output::{Streams, log_line};
 use crate::parse;
+
+mod exec;
 
 #[derive(Debug, Clone, Default, clap::Args)]
 #[command(next_help_heading = "Connection (as kubectl)")]
@@ -104,6 +107,10 @@ pub struct Kube {
     /// a rollout reports and retries on its own clock, not a transient failure to hide.
     pub no_retry: Client,
     pub namespace: String,
+    /// The connection flags of this run (`--context`, `--kubeconfig`), for advice to repeat.
+    pub flags: RunFlags,
+    /// The API server's URL.
+    pub server: String,
 }
 
 impl Kube {
@@ -145,20 +152,52 @@ const LOG_REQUESTS: u8 = 6;
 /// API requests this process made (counted only at `-v=6` or more), for `-v` and benchmarks.
 static REQUESTS: AtomicUsize = AtomicUsize::new(0);
 
+/// How a connection is made: for one command in one context, or for one context of a fleet run.
+#[derive(Debug, Clone, Copy)]
+enum Connect {
+    /// The command's namespace must be one (checked like `-n`); an exec credential plugin runs
+    /// inside kube, which refreshes its credential for long commands.
+    One,
+    /// One context of a `-A` fleet run: the namespace is not used, and an exec credential
+    /// plugin runs as a child process of the runtime within `exec_deadline`
+    /// ([`exec::resolve`]), so that one hanging plugin holds up only its own context.
+    Fleet { exec_deadline: Duration },
+}
+
 impl KubeArgs {
     pub async fn connect(&self) -> Result<Kube> {
+        self.connect_as(Connect::One).await
+    }
+
+    /// Connects to one context of a fleet run (`status -A` or `pvc prune -A --dry-run` across
+    /// contexts): its exec credential plugin, if any, runs off kube's synchronous path, killed
+    /// after `exec_deadline`, its failure an error of this context alone.
+    pub async fn connect_fleet(&self, exec_deadline: Duration) -> Result<Kube> {
+        self.connect_as(Connect::Fleet { exec_deadline }).await
+    }
+
+    async fn connect_as(&self, how: Connect) -> Result<Kube> {
         if self.context.len() > 1 {
             return Err(Stop::OneContextOnly.into());
         }
-        let config = self.config().await?;
+        let (mut config, context) = self.config().await?;
+        if let Connect::Fleet { exec_deadline } = how {
+            exec::resolve(&mut config, context.as_deref(), exec_deadline).await?;
+        }
         // An empty namespace (`-n ''`, or a context whose namespace is "") is not given, as
         // kubectl reads it: never "every namespace", which is what `/namespaces//` would mean.
-        let namespace = [self.namespace.as_deref(), Some(config.default_namespace.as_str())]
-            .into_iter()
-            .flatten()
-            .find(|ns| !ns.is_empty())
-            .unwrap_or("default")
-            .to_owned();
+        let given = self.namespace.as_deref().filter(|ns| !ns.is_empty());
+        let from_config = Some(config.default_namespace.as_str()).filter(|ns| !ns.is_empty());
+        // The context's namespace is checked as `-n` is (`parse::namespace`), where it is used: a
+        // request to `/namespaces/bad/name/…` would fail with the API server's 404 instead.
+        if let (None, Some(namespace), Connect::One) = (given, from_config, how)
+            && let Err(why) = parse::namespace(namespace)
+        {
+            return Err(
+                Stop::ContextNamespace { context: context.map(|c| format!("context {c} of ")), why }.into()
+            );
+        }
+        let namespace = given.or(from_config).unwrap_or("default").to_owned();
         let mut no_retry = config.clone();
         no_retry.default_retry = false;
         let build = |config: Config| -> Result<Client> {
@@ -170,7 +209,12 @@ impl KubeArgs {
                 builder.build()
             })
         };
-        Ok(Kube { client: build(config)?, no_retry: build(no_retry)?, namespace })
+        let flags = RunFlags {
+            context: self.context.last().cloned(),
+            kubeconfig: self.kubeconfig.as_ref().map(|p| p.to_string_lossy().into_owned()),
+        };
+        let server = config.cluster_url.to_string();
+        Ok(Kube { client: build(config)?, no_retry: build(no_retry)?, namespace, flags, server })
     }
 
     /// The summary line `-v=6` ends with.
@@ -198,7 +242,9 @@ impl KubeArgs {
         .map_err(Error::Kubeconfig)
     }
 
-    async fn config(&self) -> Result<Config> {
+    /// The client configuration these flags make, and the kubeconfig context it comes from
+    /// (`None` without a kubeconfig).
+    async fn config(&self) -> Result<(Config, Option<String>)> {
         let options = KubeConfigOptions {
             context: self.context.last().cloned(),
             cluster: self.cluster.clone(),
@@ -208,9 +254,11 @@ impl KubeArgs {
             Some(path) => Kubeconfig::read_from(path),
             None => Kubeconfig::read(),
         };
+        let mut context = None;
         let mut config = match kubeconfig {
             Ok(kubeconfig) => {
                 self.check_names(&kubeconfig)?;
+                context = options.context.clone().or_else(|| kubeconfig.current_context.clone());
                 Config::from_custom_kubeconfig(kubeconfig, &options).await.map_err(Error::Kubeconfig)?
             }
             // No kubeconfig, but a server on the command line: connect with the flags alone,
@@ -229,7 +277,7 @@ impl KubeArgs {
         self.override_config(&mut config)?;
         // Who is asking, in the API server's audit log and its logs (kube-rs sends none).
         config.headers.push((http::header::USER_AGENT, http::HeaderValue::from_static(USER_AGENT)));
-        Ok(config)
+        Ok((config, context))
     }
 
     /// kubectl refuses a `--user` or `--cluster` the kubeconfig does not have; kube-rs would

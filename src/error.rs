@@ -20,6 +20,11 @@ pub enum Error {
     #[error("cannot load kubeconfig: {}", chain(.0))]
     Kubeconfig(#[source] kube::config::KubeconfigError),
 
+    /// The exec credential plugin of a context's user could not give a credential (a fleet
+    /// run, where it runs within a deadline of its own: `client::exec`).
+    #[error("the exec credential plugin {command}{} {why}", .context.as_ref().map(|c| format!(" of context {c}")).unwrap_or_default())]
+    ExecPlugin { context: Option<String>, command: String, why: String },
+
     /// An API request failed; `context` says what we were doing.
     #[error("cannot {context}: {}", describe_kube_error(.source))]
     Kube {
@@ -151,6 +156,12 @@ pub enum Stop {
         "several contexts are for `pvc prune -A --dry-run` only: a prune deletes in one context at a time"
     )]
     FleetDeletes,
+    /// The context's namespace is no Kubernetes name (checked as `-n` is).
+    #[error(
+        "invalid namespace in {}the kubeconfig: {why}; -n NAME overrides it",
+        .context.as_deref().unwrap_or_default()
+    )]
+    ContextNamespace { context: Option<String>, why: String },
     #[error("refusing to {action} without a terminal to confirm on: pass --yes")]
     NoTerminalToConfirm { action: String },
     #[error("cannot ask {question:?} without a terminal: pass --yes")]
@@ -389,6 +400,7 @@ impl Stop {
     pub fn exit_code(&self) -> u8 {
         match self {
             Stop::OneContextOnly
+            | Stop::ContextNamespace { .. }
             | Stop::NoContexts
             | Stop::FleetDeletes
             | Stop::NoTerminalToConfirm { .. }

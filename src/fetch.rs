@@ -22,7 +22,7 @@ use crate::client::Kube;
 use crate::core::claims::claims_of;
 use crate::core::facts::{self, Honoured};
 use crate::core::narrow::{self, POD_NAME_LABEL};
-use crate::core::objects::{current_revision, selector, service_name, update_revision};
+use crate::core::objects::{current_revision, owned_elsewhere, selector, service_name, update_revision};
 use crate::core::reads::{Reads, VolumeSnapshots};
 use crate::core::status;
 use crate::core::volume_snapshots::{GROUP, VolumeSnapshot};
@@ -165,6 +165,9 @@ async fn namespace_missing(kube: &Kube, namespace: &str) -> bool {
 /// When some claim lies outside the live ordinals, the namespace's other pods and
 /// StatefulSets are read too (two more LISTs): whether such a claim is an orphan depends on
 /// who mounts it and who else would (the rules of `core::orphans`, which `pvc prune` applies).
+/// So they are when a live ordinal has no pod of the set (a pod its selector does not match may
+/// hold that pod's name, which keeps the controller from creating it: `core::members`), and
+/// when another object owns a live claim (another StatefulSet's pod may mount it too).
 pub async fn reads_of(kube: &Kube, sts: StatefulSet, extras: Extras) -> Result<Reads> {
     let namespace = sts.metadata.namespace.clone().unwrap_or_else(|| kube.namespace.clone());
     let scope = Scope::Namespace(namespace.clone());
@@ -217,7 +220,9 @@ pub async fn reads_of(kube: &Kube, sts: StatefulSet, extras: Extras) -> Result<R
         volume_snapshots,
     };
     let sts = &snapshot.statefulsets[0];
-    if claims_of(sts, &snapshot.pvcs).iter().any(|c| !c.live) {
+    let claims = claims_of(sts, &snapshot.pvcs);
+    let elsewhere = claims.iter().any(|c| c.live && owned_elsewhere(c.pvc, sts));
+    if claims.iter().any(|c| !c.live) || elsewhere || narrow::unheld(sts, &snapshot.pods) {
         let (pods, statefulsets) =
             tokio::try_join!(list::<Pod>(client, &scope, None), list::<StatefulSet>(client, &scope, None),)?;
         snapshot.pods = pods;

@@ -1,25 +1,38 @@
 //! Read-only commands across several kubeconfig contexts (`status -A --context a --context b`,
 //! `--all-contexts`): each context connected and queried on its own, a bounded number at once,
-//! each within its own deadline; a context that fails is a result, not a failed run. The merge
-//! and the summary are the core's ([`crate::core::fleet`]).
+//! each within its own deadline; a context that fails is a result, not a failed run. An exec
+//! credential plugin runs off kube's synchronous path with a deadline of its own
+//! (`client::exec`), so one that hangs fails its own context and holds up no other. The merge
+//! and the summary are the core's ([`crate::core::fleet`]), which counts contexts that reach one
+//! cluster once (its identity is read here: [`identify`]).
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::Api;
 use kube::config::{ExecInteractiveMode, Kubeconfig};
 use tokio::sync::Mutex;
 
 use crate::client::{Kube, KubeArgs};
+use crate::core::fleet::ClusterIdentity;
 use crate::error::{Error, Result, Stop};
 
 /// How many contexts are queried at once.
 const AT_ONCE: usize = 4;
 
-/// How long one context may take, connection and every read included, unless
-/// `--request-timeout` says otherwise.
+/// How long one context's reads may take, unless `--request-timeout` says otherwise; its exec
+/// credential plugin, if any, gets as long again, before them.
 const CONTEXT_DEADLINE: Duration = Duration::from_secs(30);
+
+/// What one context of a fleet run gave, and the cluster it reached when that is known.
+pub struct Outcome<T> {
+    pub context: String,
+    pub result: Result<T, String>,
+    pub cluster: Option<ClusterIdentity>,
+}
 
 /// The contexts a fleet run queries: `--context` as given, or with `all` every context of the
 /// kubeconfig ([`crate::core::fleet::contexts_to_query`]).
@@ -62,10 +75,8 @@ fn kubeconfig_contexts(kube_args: &KubeArgs) -> Result<Vec<String>> {
     Ok(kube_args.kubeconfig()?.contexts.iter().map(|c| c.name.clone()).collect())
 }
 
-/// Runs `query` in each of `contexts` (at most [`AT_ONCE`] at a time, each within its deadline)
-/// and returns each context's outcome in the order given, errors as one line. Contexts whose
-/// user runs an exec credential plugin that may ask something (`interactiveMode` other than
-/// `Never`) are run one after the other, never two prompts at once.
+/// Runs `query` in each of `contexts` (see [`each_with_cluster`]) and returns each context's
+/// outcome in the order given, errors as one line.
 pub async fn each<T, F, Fut>(
     kube_args: &KubeArgs,
     contexts: &[String],
@@ -75,38 +86,71 @@ where
     F: Fn(Kube) -> Fut,
     Fut: Future<Output = Result<T>>,
 {
+    let outcomes = each_with_cluster(kube_args, contexts, query).await;
+    outcomes.into_iter().map(|o| (o.context, o.result)).collect()
+}
+
+/// Runs `query` in each of `contexts` (at most [`AT_ONCE`] at a time, each within its deadline,
+/// and its exec credential plugin within one of its own) and returns each context's outcome in
+/// the order given, errors as one line, with the cluster it reached ([`identify`]). Contexts
+/// whose user runs an exec credential plugin that may ask something (`interactiveMode` other
+/// than `Never`) are run one after the other, never two prompts at once.
+pub async fn each_with_cluster<T, F, Fut>(
+    kube_args: &KubeArgs,
+    contexts: &[String],
+    query: F,
+) -> Vec<Outcome<T>>
+where
+    F: Fn(Kube) -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
     let kubeconfig = kube_args.kubeconfig().ok();
     let deadline = kube_args.request_timeout.filter(|t| !t.is_zero()).unwrap_or(CONTEXT_DEADLINE);
     let prompts = Arc::new(Mutex::new(()));
     let query = &query;
-    let mut results: Vec<(usize, String, Result<T, String>)> =
-        futures::stream::iter(contexts.iter().enumerate())
-            .map(|(i, context)| {
-                let args = kube_args.for_context(context);
-                let interactive = kubeconfig.as_ref().is_some_and(|k| may_prompt(k, context));
-                let prompts = prompts.clone();
-                async move {
-                    let _turn = match interactive {
-                        true => Some(prompts.lock_owned().await),
-                        false => None,
-                    };
-                    let run = async {
-                        let kube = args.connect().await?;
-                        query(kube).await
-                    };
-                    let outcome = match tokio::time::timeout(deadline, run).await {
-                        Ok(Ok(value)) => Ok(value),
-                        Ok(Err(error)) => Err(first_line(&error)),
-                        Err(_) => Err(format!("no answer within {}", humantime::format_duration(deadline))),
-                    };
-                    (i, context.clone(), outcome)
+    let mut results: Vec<(usize, Outcome<T>)> = futures::stream::iter(contexts.iter().enumerate())
+        .map(|(i, context)| {
+            let args = kube_args.for_context(context);
+            let interactive = kubeconfig.as_ref().is_some_and(|k| may_prompt(k, context));
+            let prompts = prompts.clone();
+            async move {
+                let _turn = match interactive {
+                    true => Some(prompts.lock_owned().await),
+                    false => None,
+                };
+                let outcome = |result, cluster| (i, Outcome { context: context.clone(), result, cluster });
+                let kube = match args.connect_fleet(deadline).await {
+                    Ok(kube) => kube,
+                    Err(error) => return outcome(Err(first_line(&error)), None),
+                };
+                let run = async { tokio::join!(identify(&kube), query(kube.clone())) };
+                match tokio::time::timeout(deadline, run).await {
+                    Ok((cluster, Ok(value))) => outcome(Ok(value), Some(cluster)),
+                    Ok((cluster, Err(error))) => outcome(Err(first_line(&error)), Some(cluster)),
+                    Err(_) => outcome(
+                        Err(format!("no answer within {}", humantime::format_duration(deadline))),
+                        None,
+                    ),
                 }
-            })
-            .buffer_unordered(AT_ONCE)
-            .collect()
-            .await;
-    results.sort_by_key(|(i, _, _)| *i);
-    results.into_iter().map(|(_, context, outcome)| (context, outcome)).collect()
+            }
+        })
+        .buffer_unordered(AT_ONCE)
+        .collect()
+        .await;
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, outcome)| outcome).collect()
+}
+
+/// The cluster `kube` reaches: the uid of its `kube-system` namespace (one GET of its metadata),
+/// else, when that may not be read, its API server's URL ([`ClusterIdentity`]).
+pub async fn identify(kube: &Kube) -> ClusterIdentity {
+    let namespaces: Api<Namespace> = kube.api_all();
+    match namespaces.get_metadata_opt("kube-system").await {
+        Ok(Some(namespace)) if namespace.metadata.uid.is_some() => {
+            ClusterIdentity::KubeSystemUid(namespace.metadata.uid.unwrap_or_default())
+        }
+        _ => ClusterIdentity::server(&kube.server),
+    }
 }
 
 /// Whether the user of `context` authenticates with an exec plugin that may ask something.

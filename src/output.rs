@@ -123,9 +123,9 @@ pub struct Kind {
     pub version: &'static str,
 }
 
-pub const STATUS: Kind = Kind { name: "StatefulSetStatus", version: "v2" };
-pub const STATUS_LIST: Kind = Kind { name: "StatefulSetStatusList", version: "v2" };
-pub const FLEET_STATUS: Kind = Kind { name: "FleetStatus", version: "v1" };
+pub const STATUS: Kind = Kind { name: "StatefulSetStatus", version: "v3" };
+pub const STATUS_LIST: Kind = Kind { name: "StatefulSetStatusList", version: "v3" };
+pub const FLEET_STATUS: Kind = Kind { name: "FleetStatus", version: "v2" };
 pub const FLEET_PRUNE_PLAN: Kind = Kind { name: "FleetPrunePlan", version: "v1" };
 pub const PRUNE_PLAN: Kind = Kind { name: "PrunePlan", version: "v1" };
 pub const PRUNE_RESULT: Kind = Kind { name: "PruneResult", version: "v1" };
@@ -266,16 +266,8 @@ mod tests {
     }
 }
 
-/// `word` as one word for a POSIX shell: as it is when it holds only characters no shell treats
-/// specially, else in single quotes (a quote inside written `'\''`), so that advice with a
-/// user's names in it runs as printed.
-pub fn shell_word(word: &str) -> std::borrow::Cow<'_, str> {
-    let plain = !word.is_empty()
-        && word.chars().all(|c| {
-            c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | ':' | '@' | '=' | ',' | '+')
-        });
-    if plain { word.into() } else { format!("'{}'", word.replace('\'', "'\\''")).into() }
-}
+/// `word` as one word for a POSIX shell (the core's, which advice in models uses too).
+pub use crate::core::advice::shell_word;
 
 #[cfg(test)]
 mod shell_word_tests {

@@ -279,6 +279,36 @@ fn usage_server_not_a_url() {
     snapshot("usage_server_not_a_url", line, stderr.trim_end());
 }
 
+/// The kubeconfig context's namespace is checked as `-n` is: one line, exit 2, before any
+/// request (and `-n` overrides it). The server is one nothing listens on.
+#[test]
+fn usage_context_namespace_not_a_name() {
+    let kubeconfig = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-bad-namespace.kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: none\n  cluster:\n    server: https://127.0.0.1:9\n\
+         contexts:\n- name: shop\n  context:\n    cluster: none\n    user: none\n    namespace: bad/name\n\
+         current-context: shop\nusers:\n- name: none\n  user:\n    token: unused\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| kubectl_stateful().args(args).env("KUBECONFIG", &kubeconfig).output().unwrap();
+    let line = "kubectl-stateful status web (context namespace bad/name)";
+    let output = run(&["status", "web", "--request-timeout", "2s"]);
+    assert_eq!(output.status.code(), Some(2), "{line}: {output:?}");
+    assert!(output.stdout.is_empty(), "{line}: {output:?}");
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{line}: {stderr}");
+    snapshot("usage_context_namespace_not_a_name", line, stderr.trim_end());
+    // The same rule as `-n bad/name`, in the same words.
+    let flag = usage_error("-n bad/name", ["-n", "bad/name", "status", "web"]);
+    let rule = "\"bad/name\" is not a namespace name (lower-case letters, digits and '-', at most 63 characters, \
+                starting and ending with a letter or digit)";
+    assert!(flag.contains(rule) && stderr.contains(rule), "{flag}\n{stderr}");
+    // -n overrides it: past the check, the run fails on the unreachable server instead.
+    let output = run(&["status", "web", "-n", "shop", "--request-timeout", "2s"]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+}
+
 // Versions.
 
 #[test]

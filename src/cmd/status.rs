@@ -4,6 +4,7 @@
 use std::io::{self, Write};
 
 use comfy_table::{Cell, Color};
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use serde::Serialize;
@@ -11,6 +12,7 @@ use serde::Serialize;
 use crate::client::{Kube, KubeArgs};
 use crate::core::facts::max_unavailable_matters;
 use crate::core::fleet::{self, ContextResult, FleetSummary};
+use crate::core::narrow;
 use crate::core::objects::{age, current_revision, selector, short_revision, update_revision};
 use crate::core::owners::{Manager, Owners};
 use crate::core::prune::describe_range;
@@ -123,7 +125,8 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
         return fleet(&args, kube_args, io).await;
     }
     let kube = kube_args.connect().await?;
-    let options = |now| StatusOptions { cluster_domain: args.cluster_domain.clone(), now };
+    let options =
+        |now| StatusOptions { cluster_domain: args.cluster_domain.clone(), now, flags: kube.flags.clone() };
     let Some(name) = &args.name else {
         let scope = Scope::from_flags(args.all_namespaces, &kube);
         let snapshot = fetch::reads_in(&kube, &scope, EXTRAS).await?;
@@ -161,14 +164,20 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
 async fn fleet(args: &Args, kube_args: &KubeArgs, io: &mut Streams) -> Result<()> {
     let contexts = crate::fleet::contexts(kube_args, args.all_contexts)?;
     let cluster_domain = &args.cluster_domain;
-    let outcomes = crate::fleet::each(kube_args, &contexts, |kube| async move {
+    let outcomes = crate::fleet::each_with_cluster(kube_args, &contexts, |kube| async move {
         let snapshot = fetch::reads_in(&kube, &Scope::All, EXTRAS).await?;
-        let options = StatusOptions { cluster_domain: cluster_domain.clone(), now: Timestamp::now() };
+        let options = StatusOptions {
+            cluster_domain: cluster_domain.clone(),
+            now: Timestamp::now(),
+            flags: kube.flags.clone(),
+        };
         Ok(status::build_all(&snapshot, &options))
     })
     .await;
-    let results: Vec<ContextResult> =
-        outcomes.into_iter().map(|(context, outcome)| ContextResult { context, outcome }).collect();
+    let results: Vec<ContextResult> = outcomes
+        .into_iter()
+        .map(|o| ContextResult { context: o.context, outcome: o.result, cluster: o.cluster })
+        .collect();
     let summary = fleet::summarize(&results);
     rendered(render_fleet(&mut io.out, &results, &summary, args.output, Timestamp::now()))?;
     crate::fleet::failures(summary.per_context.iter().map(|c| (c.context.as_str(), c.error.as_deref())))
@@ -197,7 +206,9 @@ struct FleetList<'a> {
 }
 
 /// The fleet list: a `FleetStatus` document (json, yaml), or the `-A` table with a CONTEXT
-/// column, an error row per context that could not be read, and the summary line.
+/// column, an error row per context that could not be read, a row per context that reaches a
+/// cluster another context already listed (counted once), the notes that say which, and the
+/// summary line.
 pub fn render_fleet(
     w: &mut dyn Write,
     results: &[ContextResult],
@@ -205,10 +216,13 @@ pub fn render_fleet(
     format: OutputFormat,
     now: Timestamp,
 ) -> io::Result<()> {
+    let counted_as = fleet::counted_as(results);
     let list = FleetList {
         items: results
             .iter()
-            .filter_map(|r| Some((r.context.as_str(), r.outcome.as_ref().ok()?)))
+            .zip(&counted_as)
+            .filter(|(_, same)| same.is_none())
+            .filter_map(|(r, _)| Some((r.context.as_str(), r.outcome.as_ref().ok()?)))
             .flat_map(|(context, statuses)| {
                 statuses.iter().map(move |s| FleetItem { context, status: Document::new(STATUS, s) })
             })
@@ -225,8 +239,14 @@ pub fn render_fleet(
     let mut headers = LIST_HEADERS.to_vec();
     headers.splice(0..0, ["CONTEXT", "NAMESPACE"]);
     let mut t = table(headers);
-    for result in results {
+    for (result, same) in results.iter().zip(&counted_as) {
         match &result.outcome {
+            Ok(_) if same.is_some() => {
+                let mut row = vec!["-".to_owned(); LIST_HEADERS.len() + 2];
+                row[0].clone_from(&result.context);
+                row[2] = format!("(same cluster as {})", same.as_deref().unwrap_or_default());
+                t.add_row(row);
+            }
             Ok(statuses) => {
                 for s in statuses {
                     let mut row = list_row(s, now);
@@ -247,9 +267,22 @@ pub fn render_fleet(
     for error in &list.errors {
         writeln!(w, "context {}: {}", error.context, error.error)?;
     }
+    for same in &summary.same_cluster {
+        writeln!(
+            w,
+            "contexts {} reach the same cluster ({}): counted once, as {}",
+            join_and(&same.contexts),
+            same.identity,
+            same.counted
+        )?;
+    }
+    let clusters = match summary.clusters + summary.failed == summary.contexts {
+        true => String::new(),
+        false => format!(", {} cluster{}", summary.clusters, if summary.clusters == 1 { "" } else { "s" }),
+    };
     writeln!(
         w,
-        "{} context{} ({} could not be read), {} StatefulSets, {} stuck rollout{}, {} orphaned claim{} ({})",
+        "{} context{} ({} could not be read{clusters}), {} StatefulSets, {} stuck rollout{}, {} orphaned claim{} ({})",
         summary.contexts,
         if summary.contexts == 1 { "" } else { "s" },
         summary.failed,
@@ -260,6 +293,15 @@ pub fn render_fleet(
         if summary.orphaned_claims == 1 { "" } else { "s" },
         crate::core::prune::human_bytes(summary.orphaned_bytes as f64),
     )
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn join_and(words: &[String]) -> String {
+    match words {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
 }
 
 /// `-o dns`: the names on stdout, then what a person building a peer list must know on stderr.
@@ -331,11 +373,34 @@ async fn watch(
     let mut last: Option<StatefulSetStatus> = None;
     let mut on_screen: Option<OnScreen> = None;
     let mut classes = None;
+    let mut unwatched: Option<Unwatched> = None;
     loop {
         let Some(mut snapshot) = live.reads() else {
             io.say(format_args!("StatefulSet {}/{} was deleted", kube.namespace, sts.name_any()));
             return Ok(());
         };
+        // The controller's Warning events and the namespace's other pods are not watched (a
+        // watch of every pod of a busy namespace would wake on changes nothing here shows): read
+        // again at most every UNWATCHED_EVERY, the pods only while a live ordinal has no pod of
+        // the set (a pod the selector does not match may hold its name).
+        let unheld = narrow::unheld(&snapshot.statefulsets[0], &snapshot.pods);
+        if unwatched.as_ref().is_none_or(|u| u.at.elapsed() >= UNWATCHED_EVERY || u.unheld != unheld) {
+            let name = snapshot.statefulsets[0].name_any();
+            let events = fetch::optional_events(&kube.client, &scope, Some(&name), true).await?;
+            let pods =
+                if unheld { fetch::list::<Pod>(&kube.client, &scope, None).await? } else { Vec::new() };
+            unwatched = Some(Unwatched { at: std::time::Instant::now(), unheld, events, pods });
+        }
+        if let Some(u) = &unwatched {
+            snapshot.events.clone_from(&u.events);
+            let others: Vec<Pod> = u
+                .pods
+                .iter()
+                .filter(|p| !snapshot.pods.iter().any(|q| q.uid() == p.uid()))
+                .cloned()
+                .collect();
+            snapshot.pods.extend(others);
+        }
         let sts = &snapshot.statefulsets[0];
         let key = (
             current_revision(sts).map(str::to_owned),
@@ -355,7 +420,8 @@ async fn watch(
         }
         snapshot.storage_classes = classes.clone().flatten();
         let now = Timestamp::now();
-        let options = StatusOptions { cluster_domain: args.cluster_domain.clone(), now };
+        let options =
+            StatusOptions { cluster_domain: args.cluster_domain.clone(), now, flags: kube.flags.clone() };
         let model = status::build(&snapshot.statefulsets[0], &snapshot, &options);
         if last.is_none() {
             note_degraded(&model, args.output, io);
@@ -386,11 +452,37 @@ async fn watch(
             on_screen = redraw.then_some(OnScreen { frame, size, whole_at });
             last = Some(model);
         }
+        // Time alone changes the model when a pod becomes available (minReadySeconds), and what
+        // is not watched is read again: wake for whichever comes first.
+        let now = Timestamp::now();
+        let available = last
+            .iter()
+            .flat_map(|m| &m.ordinals)
+            .filter_map(|o| o.pod.as_ref())
+            .filter(|p| p.ready && !p.available)
+            .filter_map(|p| p.available_at)
+            .map(|at| std::time::Duration::from_secs((at.as_second() - now.as_second()).max(0) as u64 + 1))
+            .min();
+        let wake = available.map_or(UNWATCHED_EVERY, |a| a.min(UNWATCHED_EVERY));
         tokio::select! {
             changed = live.settled(FRAME_SETTLE) => changed?,
+            () = tokio::time::sleep(wake) => {}
             () = crate::signal::interrupted() => return Ok(()),
         }
     }
+}
+
+/// How often `--watch` reads again what it does not watch: the StatefulSet's Warning events, and
+/// while a live ordinal has no pod of the set, the namespace's other pods.
+const UNWATCHED_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// What `--watch` last read of what it does not watch, and when.
+struct Unwatched {
+    at: std::time::Instant,
+    /// Whether a live ordinal had no pod of the set then (the other pods were read).
+    unheld: bool,
+    events: Option<Vec<k8s_openapi::api::core::v1::Event>>,
+    pods: Vec<Pod>,
 }
 
 /// Who applies the StatefulSet, then the managers of the fields this tool writes:
@@ -677,14 +769,14 @@ fn write_ordinals(
         let mut row: Vec<Cell> = vec![Cell::new(ordinal_label(o))];
         match &o.pod {
             Some(p) => {
-                let ready = Cell::new(if p.ready { "yes" } else { "no" });
+                let ready = Cell::new(ready_label(p, now));
                 row.extend([
                     Cell::new(&p.name),
                     if p.ready { ready } else { ready.fg(Color::Red) },
                     Cell::new(&p.status),
                     Cell::new(p.restarts),
                     Cell::new(revision_label(m, o)),
-                    Cell::new(node_label(p.node.as_deref(), p.node_ready)),
+                    Cell::new(node_label(p.node.as_deref(), p.node_ready, p.node_exists)),
                 ]);
                 if wide {
                     row.extend([Cell::new(or_dash(p.ip.as_deref())), Cell::new(age(p.created_at, now))]);
@@ -738,11 +830,24 @@ fn revision_label(m: &StatefulSetStatus, o: &OrdinalStatus) -> String {
     format!("{}{role}", short_revision(&m.name, revision))
 }
 
-fn node_label(node: Option<&str>, ready: Option<bool>) -> String {
-    match (node, ready) {
-        (None, _) => "-".to_owned(),
-        (Some(n), Some(false)) => format!("{n} (NotReady)"),
-        (Some(n), _) => n.to_owned(),
+/// `yes`, `no`, or `yes (available in 18s)` for a pod Ready but not yet available under
+/// minReadySeconds: the controller does not count it until then.
+fn ready_label(pod: &status::PodStatus, now: Timestamp) -> String {
+    match (pod.ready, pod.available, pod.available_at) {
+        (false, _, _) => "no".to_owned(),
+        (true, false, Some(at)) => {
+            format!("yes (available in {}s)", (at.as_second() - now.as_second()).max(0))
+        }
+        (true, _, _) => "yes".to_owned(),
+    }
+}
+
+fn node_label(node: Option<&str>, ready: Option<bool>, exists: Option<bool>) -> String {
+    match (node, ready, exists) {
+        (None, _, _) => "-".to_owned(),
+        (Some(n), _, Some(false)) => format!("{n} (deleted)"),
+        (Some(n), Some(false), _) => format!("{n} (NotReady)"),
+        (Some(n), _, _) => n.to_owned(),
     }
 }
 
@@ -1029,7 +1134,11 @@ mod tests {
             ..Default::default()
         };
         let now = Timestamp::from_second(created().as_second() + 3_700).unwrap();
-        status::build(&web, &snapshot, &StatusOptions { cluster_domain: "cluster.local".into(), now })
+        status::build(
+            &web,
+            &snapshot,
+            &StatusOptions { cluster_domain: "cluster.local".into(), now, flags: Default::default() },
+        )
     }
 
     fn volume_snapshot(name: &str, claim: &str, after: i64, ready: bool) -> VolumeSnapshot {
@@ -1181,12 +1290,16 @@ mod tests {
     #[test]
     fn fleet() {
         let now = Timestamp::from_second(created().as_second() + 3_700).unwrap();
+        let prod_eu = Some(fleet::ClusterIdentity::KubeSystemUid("0b5e7a1c".into()));
         let results = vec![
-            ContextResult { context: "prod-eu".into(), outcome: Ok(vec![model()]) },
+            ContextResult { context: "prod-eu".into(), outcome: Ok(vec![model()]), cluster: prod_eu.clone() },
             ContextResult {
                 context: "prod-us".into(),
                 outcome: Err("cannot list statefulsets.apps in all namespaces: connection refused".into()),
+                cluster: None,
             },
+            // The same cluster through another user: listed once.
+            ContextResult { context: "prod-eu-admin".into(), outcome: Ok(vec![model()]), cluster: prod_eu },
         ];
         let summary = fleet::summarize(&results);
         let mut out = Vec::new();
@@ -1202,5 +1315,13 @@ mod tests {
         assert_eq!(json["items"][0]["kind"], "StatefulSetStatus");
         assert_eq!(json["errors"][0]["context"], "prod-us");
         assert_eq!(json["summary"]["failed"], 1);
+        assert_eq!(json["items"].as_array().unwrap().len(), 1, "prod-eu-admin's StatefulSets are prod-eu's");
+        assert_eq!(json["summary"]["statefulsets"], 1);
+        assert_eq!(json["summary"]["clusters"], 1);
+        assert_eq!(
+            json["summary"]["sameCluster"],
+            serde_json::json!([{"contexts": ["prod-eu", "prod-eu-admin"], "counted": "prod-eu", "identity": "kube-system namespace uid 0b5e7a1c"}])
+        );
+        assert_eq!(json["summary"]["perContext"][2]["sameClusterAs"], "prod-eu");
     }
 }

@@ -18,7 +18,9 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use serde::Serialize;
 
+use super::advice::{RunFlags, shell_word};
 use super::facts::RECREATE;
+use super::members::{Place, Stray, strays};
 use super::names::{pod_ordinal, pvc_name};
 use super::objects::{
     claim_templates, creation, mounted_claims, ordinal_range, pods_of, terminating, update_strategy,
@@ -209,14 +211,41 @@ pub enum Blocker {
     /// StatefulSet re-created with more templates): the controller tries to add them, which the
     /// API forbids, and stops there on every sync (kubernetes#141876).
     LacksClaims { pod: String, claims: Vec<String> },
+    /// A pod the controller reads as a live ordinal's by its own rules though it is not that
+    /// ordinal's pod, or one that holds a live ordinal's name (`core::members`): it stands in
+    /// the place of the set's own pod, which the controller then never creates, or takes turns
+    /// with it, so what the controller updates or deletes at that ordinal is either; a rollout
+    /// would wait for a pod that never comes, or replace someone's pod.
+    Stray(Stray),
 }
 
-/// The blockers of `sts`: its controller's current failures, and its live pods that lack a
-/// claim of its templates.
+/// The blockers of `sts`: the pods that stand in a live ordinal's place without being its pod,
+/// its controller's current failures (but those the strays explain), and its live pods that lack
+/// a claim of its templates.
 pub fn blockers(sts: &StatefulSet, pods: &[Pod], failures: &[ControllerFailure]) -> Vec<Blocker> {
     let name = sts.name_any();
     let templates = claim_templates(sts);
-    let mut blockers: Vec<Blocker> = Vec::new();
+    let strays: Vec<Stray> = strays(sts, pods)
+        .into_iter()
+        .filter(|s| {
+            matches!(
+                s,
+                Stray::NameTaken { .. }
+                    | Stray::Impostor { place: Place::Holds { .. } | Place::Shares { .. }, .. }
+            )
+        })
+        .collect();
+    // The pod names whose failed creates (name taken) and updates (a stray renamed to them)
+    // the strays explain.
+    let stray_names: Vec<String> = strays
+        .iter()
+        .filter_map(|s| match s {
+            Stray::NameTaken { pod, .. } => Some(pod.clone()),
+            Stray::Impostor { place: Place::Holds { missing }, .. } => Some(missing.clone()),
+            Stray::Impostor { .. } => None,
+        })
+        .collect();
+    let mut blockers: Vec<Blocker> = strays.into_iter().map(Blocker::Stray).collect();
     let mut lacking = Vec::new();
     for (ordinal, pod) in LivePods::of(sts, pods).running() {
         let claims: Vec<String> = templates
@@ -230,7 +259,12 @@ pub fn blockers(sts: &StatefulSet, pods: &[Pod], failures: &[ControllerFailure])
     }
     // A pod that lacks claims is what the controller's forbidden updates are about: the
     // lacking pods say it better than the API server's error.
-    let explained = |f: &ControllerFailure| f.cause == FailureCause::ImmutablePod && !lacking.is_empty();
+    let explained = |f: &ControllerFailure| {
+        (f.cause == FailureCause::ImmutablePod && !lacking.is_empty())
+            || f.pod
+                .as_ref()
+                .is_some_and(|p| stray_names.contains(p) && f.operation.ends_with(&format!("Pod {p}")))
+    };
     blockers.extend(failures.iter().filter(|f| !explained(f)).cloned().map(Blocker::Failing));
     blockers.extend(lacking);
     blockers
@@ -241,14 +275,20 @@ impl Blocker {
     /// remedy of an immutable-pod failure is to replace them), `outside` the pods outside the
     /// live ordinals (under a quota, they hold what the missing pods need).
     pub fn describe(&self, sts: &StatefulSet, pods: &[Pod], now: Timestamp) -> String {
+        self.describe_with(sts, pods, now, &RunFlags::default())
+    }
+
+    /// [`Blocker::describe`], its commands carrying the run's connection `flags`.
+    pub fn describe_with(&self, sts: &StatefulSet, pods: &[Pod], now: Timestamp, flags: &RunFlags) -> String {
         let name = sts.name_any();
         let namespace = sts.namespace().unwrap_or_default();
-        let delete = |pod: &str| format!("`kubectl delete pod {pod} -n {namespace}`");
+        let conn = flags.connection();
+        let delete = |pod: &str| format!("`kubectl delete pod {pod} -n {namespace}{conn}`");
         let lacking: Vec<String> = blockers(sts, pods, &[])
             .into_iter()
             .filter_map(|b| match b {
                 Blocker::LacksClaims { pod, .. } => Some(pod),
-                Blocker::Failing(_) => None,
+                Blocker::Failing(_) | Blocker::Stray(_) => None,
             })
             .collect();
         let replace_lacking = |first: &str| {
@@ -258,7 +298,48 @@ impl Blocker {
                 delete(first)
             )
         };
+        // Taking a stray out of the set keeps it running: remove a label the selector needs.
+        let release = |pod: &str| {
+            let key = sts
+                .spec
+                .as_ref()
+                .and_then(|s| s.selector.match_labels.as_ref())
+                .and_then(|l| l.keys().next());
+            match key {
+                Some(key) => format!(
+                    "take it out of {name} with `kubectl label pod {pod} {}- -n {namespace}{conn}` (the controller then \
+                     lets it go), or delete it",
+                    shell_word(key)
+                ),
+                None => {
+                    format!("delete it, or change its labels so that {name}'s selector no longer matches")
+                }
+            }
+        };
         match self {
+            Blocker::Stray(Stray::Impostor { pod, place: Place::Holds { missing }, .. }) => format!(
+                "pod {pod} stands in {missing}'s place: the StatefulSet controller reads its name as {name}'s ordinal \
+                 and takes it (its selector matches), so it never creates {missing}; {} (and the controller creates \
+                 {missing})",
+                release(pod)
+            ),
+            Blocker::Stray(Stray::Impostor { pod, place: Place::Shares { pod: own }, .. }) => format!(
+                "pod {pod} is not {own}, but the StatefulSet controller reads its name as {own}'s ordinal and takes it \
+                 (its selector matches), so what it updates or deletes at that ordinal is {pod} or {own}, as it happens \
+                 to list them: {}",
+                release(pod)
+            ),
+            Blocker::Stray(Stray::Impostor { pod, .. }) => {
+                format!(
+                    "the StatefulSet controller takes pod {pod} as {name}'s, though it is not: {}",
+                    release(pod)
+                )
+            }
+            Blocker::Stray(Stray::NameTaken { pod, .. }) => format!(
+                "a pod named {pod} exists but is not {name}'s, so the StatefulSet controller cannot create its own {pod}; \
+                 if it is not {name}'s, delete it ({})",
+                delete(pod)
+            ),
             Blocker::LacksClaims { pod, claims } => format!(
                 "pod {pod} does not mount {}, which the claim templates of {name} give every pod: it predates them \
                  (the StatefulSet was re-created with more claim templates, and a pod cannot gain volumes), so the \
@@ -284,7 +365,7 @@ impl Blocker {
                             ),
                             _ => format!(
                                 "the ResourceQuota leaves no room: raise it or free pods \
-                                 (`kubectl describe resourcequota -n {namespace}`)"
+                                 (`kubectl describe resourcequota -n {namespace}{conn}`)"
                             ),
                         }
                     }
@@ -293,7 +374,7 @@ impl Blocker {
                         "its StatefulSetRecreateStrategy feature gate is off, so nothing of {name} is managed: turn \
                          the gate on, or switch spec.updateStrategy to RollingUpdate or OnDelete"
                     ),
-                    _ => format!("see `kubectl describe statefulset {name} -n {namespace}`"),
+                    _ => format!("see `kubectl describe statefulset {name} -n {namespace}{conn}`"),
                 };
                 format!(
                     "the StatefulSet controller fails to {} ({} time{}{when}): {}; {remedy}",
@@ -429,6 +510,51 @@ mod tests {
         assert!(
             text.contains("lowest ordinal first") && text.contains("`kubectl delete pod web-0 -n default`"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn a_stray_in_a_live_place_blocks_and_explains_the_failures_it_causes() {
+        let web = sts("web", 3).build();
+        let mut stray = pod(&web, 0).build();
+        stray.metadata.name = Some("web-01".into());
+        stray.metadata.owner_references = None;
+        let pods = [pod(&web, 0).build(), pod(&web, 2).build(), stray.clone()];
+        let update = "Update Pod web-1 in StatefulSet web failed error: pods \"web-1\" not found";
+        let failures = [ControllerFailure {
+            reason: "FailedUpdate".into(),
+            operation: "update Pod web-1".into(),
+            pod: Some("web-1".into()),
+            message: update.into(),
+            count: 4,
+            last_seen: Some(at(10)),
+            cause: FailureCause::Other,
+        }];
+        let found = blockers(&web, &pods, &failures);
+        assert_eq!(found.len(), 1, "the failed update is the stray's doing: {found:?}");
+        let text = found[0].describe(&web, &pods, at(20));
+        assert!(
+            text.starts_with("pod web-01 stands in web-1's place: the StatefulSet controller reads its name as web's ordinal")
+                && text.contains("`kubectl label pod web-01 app- -n default`"),
+            "{text}"
+        );
+        // Beside the set's own web-1: the two take turns, which a rollout must not run into.
+        let pods = [pod(&web, 0).build(), pod(&web, 1).build(), pod(&web, 2).build(), stray];
+        let text = blockers(&web, &pods, &[])[0].describe(&web, &pods, at(20));
+        assert!(
+            text.starts_with("pod web-01 is not web-1, but the StatefulSet controller reads its name"),
+            "{text}"
+        );
+        // Outside the live ordinals the controller deletes it: nothing to block on.
+        let mut condemned = pod(&web, 0).build();
+        condemned.metadata.name = Some("web-07".into());
+        assert!(
+            blockers(
+                &web,
+                &[pod(&web, 0).build(), pod(&web, 1).build(), pod(&web, 2).build(), condemned],
+                &[]
+            )
+            .is_empty()
         );
     }
 

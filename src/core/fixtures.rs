@@ -565,3 +565,22 @@ pub fn service(name: &str) -> Service {
         status: None,
     }
 }
+
+/// What `status` reads for `sts`: its pods and claims as given, its Service, a Delete PV per
+/// claim, and Nodes `node-0` (Ready) and `node-down` (Unknown).
+pub fn status_snapshot(
+    sts: &StatefulSet,
+    pods: Vec<Pod>,
+    pvcs: Vec<PersistentVolumeClaim>,
+) -> super::reads::Reads {
+    let volumes = pvcs.iter().map(|p| pv(&p.name_any(), "Delete")).collect();
+    super::reads::Reads {
+        statefulsets: vec![sts.clone()],
+        pods,
+        pvcs,
+        services: vec![service(&sts.name_any())],
+        volumes: Some(volumes),
+        nodes: Some(vec![node("node-0", "True"), node("node-down", "Unknown")]),
+        ..Default::default()
+    }
+}

@@ -8,11 +8,62 @@ use super::resize::quantity;
 use super::status::{StatefulSetStatus, WarningCode};
 
 /// What one context gave: its StatefulSets, or why it could not be read (unreachable,
-/// forbidden, timed out), as one line.
+/// forbidden, timed out), as one line; and which cluster it reached, when known.
 #[derive(Debug, Clone)]
 pub struct ContextResult {
     pub context: String,
     pub outcome: Result<Vec<StatefulSetStatus>, String>,
+    pub cluster: Option<ClusterIdentity>,
+}
+
+/// What tells two contexts reach the same cluster. The uid of the `kube-system` namespace: the
+/// API server creates that namespace when the cluster is first started and refuses to delete it
+/// (`pkg/kubeapiserver/admission`, NamespaceLifecycle's immortal namespaces), so the uid is
+/// one per cluster for its whole life, whatever address, proxy or user reaches it (the
+/// identifier KEP-2149's cluster ID discussion names, and multi-cluster tools use). When it may
+/// not be read, the API server's URL as the context has it, normalized: the same URL is the same
+/// cluster, though one cluster behind two URLs is then counted twice.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase", tag = "by", content = "value")]
+pub enum ClusterIdentity {
+    KubeSystemUid(String),
+    Server(String),
+}
+
+impl ClusterIdentity {
+    /// The server URL as an identity: scheme and host in lower case, the default port and a
+    /// trailing slash dropped.
+    pub fn server(url: &str) -> ClusterIdentity {
+        let trimmed = url.trim().trim_end_matches('/');
+        let (scheme, rest) = trimmed.split_once("://").unwrap_or(("https", trimmed));
+        let scheme = scheme.to_ascii_lowercase();
+        let (host, path) = rest.split_once('/').map_or((rest, ""), |(h, p)| (h, p));
+        let mut host = host.to_ascii_lowercase();
+        let default_port = if scheme == "http" { ":80" } else { ":443" };
+        if let Some(bare) = host.strip_suffix(default_port) {
+            host = bare.to_owned();
+        }
+        let path = if path.is_empty() { String::new() } else { format!("/{path}") };
+        ClusterIdentity::Server(format!("{scheme}://{host}{path}"))
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            ClusterIdentity::KubeSystemUid(uid) => format!("kube-system namespace uid {uid}"),
+            ClusterIdentity::Server(url) => format!("API server {url}"),
+        }
+    }
+}
+
+/// Contexts that reach one cluster: counted once, as `counted` (the first of them, in the order
+/// asked, that could be read).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SameCluster {
+    pub contexts: Vec<String>,
+    pub counted: String,
+    /// What showed they are one cluster: `kube-system namespace uid …` or `API server …`.
+    pub identity: String,
 }
 
 /// Per context and in total: how many StatefulSets, how many with a stuck rollout or a failing
@@ -23,6 +74,10 @@ pub struct FleetSummary {
     pub contexts: usize,
     /// Contexts that could not be read.
     pub failed: usize,
+    /// Distinct clusters among the contexts that could be read.
+    pub clusters: usize,
+    /// Groups of contexts that reach the same cluster; each is counted once.
+    pub same_cluster: Vec<SameCluster>,
     pub statefulsets: usize,
     pub stuck_rollouts: usize,
     pub orphaned_claims: usize,
@@ -42,23 +97,70 @@ pub struct ContextSummary {
     /// Why the context could not be read; the counts are then 0.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The context this one reaches the same cluster as, which is counted instead (the counts
+    /// here are then 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub same_cluster_as: Option<String>,
 }
 
-/// A rollout that will not finish by itself: stalled (the forced-rollback trap among others), or
-/// a controller failing what it must do.
+/// A StatefulSet that will not become whole by itself: a rollout stalled (the forced-rollback
+/// trap among others), a controller failing what it must do (or kept from it: a stray in an
+/// ordinal's place, a pod holding an ordinal's name), or a pod that cannot start anywhere.
 pub fn stuck(status: &StatefulSetStatus) -> bool {
-    status
-        .warnings
-        .iter()
-        .any(|w| matches!(w.code, WarningCode::RolloutStalled | WarningCode::ControllerFailing))
+    status.warnings.iter().any(|w| {
+        matches!(
+            w.code,
+            WarningCode::RolloutStalled
+                | WarningCode::ControllerFailing
+                | WarningCode::StrayPodHoldsOrdinal
+                | WarningCode::PodNameTaken
+                | WarningCode::VolumeNodeUnavailable
+        )
+    })
 }
 
-/// The summary of `results`, per context in the order given and in total.
+/// For each of `results`, the context it reaches the same cluster as and that is counted
+/// instead (the first in order whose read succeeded), or `None` when it is counted itself.
+pub fn counted_as(results: &[ContextResult]) -> Vec<Option<String>> {
+    let read: Vec<(&str, bool, Option<&ClusterIdentity>)> =
+        results.iter().map(|r| (r.context.as_str(), r.outcome.is_ok(), r.cluster.as_ref())).collect();
+    same_cluster_as(&read)
+}
+
+/// For each context of a fleet run (its name, whether it was read, the cluster it reached when
+/// known), the earlier context that was read from the same cluster and is counted instead, or
+/// `None`: what any fleet view (status, a prune plan) needs to count each cluster once.
+pub fn same_cluster_as(read: &[(&str, bool, Option<&ClusterIdentity>)]) -> Vec<Option<String>> {
+    read.iter()
+        .enumerate()
+        .map(|(i, (_, ok, cluster))| {
+            let cluster = cluster.filter(|_| *ok)?;
+            read[..i]
+                .iter()
+                .find(|(_, ok, earlier)| *ok && *earlier == Some(cluster))
+                .map(|(context, ..)| (*context).to_owned())
+        })
+        .collect()
+}
+
+/// The summary of `results`, per context in the order given and in total; a context that
+/// reaches the same cluster as an earlier one is listed with no counts of its own.
 pub fn summarize(results: &[ContextResult]) -> FleetSummary {
+    let counted = counted_as(results);
     let per_context: Vec<ContextSummary> = results
         .iter()
-        .map(|r| match &r.outcome {
-            Ok(statuses) => {
+        .zip(&counted)
+        .map(|(r, same)| match (&r.outcome, same) {
+            (Ok(_), Some(first)) => ContextSummary {
+                context: r.context.clone(),
+                statefulsets: 0,
+                stuck_rollouts: 0,
+                orphaned_claims: 0,
+                orphaned_bytes: 0,
+                error: None,
+                same_cluster_as: Some(first.clone()),
+            },
+            (Ok(statuses), None) => {
                 let orphans = statuses.iter().flat_map(|s| &s.orphaned_pvcs);
                 ContextSummary {
                     context: r.context.clone(),
@@ -70,21 +172,37 @@ pub fn summarize(results: &[ContextResult]) -> FleetSummary {
                         .map(|b| b as u64)
                         .sum(),
                     error: None,
+                    same_cluster_as: None,
                 }
             }
-            Err(error) => ContextSummary {
+            (Err(error), _) => ContextSummary {
                 context: r.context.clone(),
                 statefulsets: 0,
                 stuck_rollouts: 0,
                 orphaned_claims: 0,
                 orphaned_bytes: 0,
                 error: Some(error.clone()),
+                same_cluster_as: None,
             },
         })
         .collect();
+    let mut same_cluster: Vec<SameCluster> = Vec::new();
+    for (r, first) in results.iter().zip(&counted) {
+        let Some(first) = first else { continue };
+        match same_cluster.iter_mut().find(|g| &g.counted == first) {
+            Some(group) => group.contexts.push(r.context.clone()),
+            None => same_cluster.push(SameCluster {
+                contexts: vec![first.clone(), r.context.clone()],
+                counted: first.clone(),
+                identity: r.cluster.as_ref().map(ClusterIdentity::describe).unwrap_or_default(),
+            }),
+        }
+    }
     FleetSummary {
         contexts: per_context.len(),
         failed: per_context.iter().filter(|c| c.error.is_some()).count(),
+        clusters: per_context.iter().filter(|c| c.error.is_none() && c.same_cluster_as.is_none()).count(),
+        same_cluster,
         statefulsets: per_context.iter().map(|c| c.statefulsets).sum(),
         stuck_rollouts: per_context.iter().map(|c| c.stuck_rollouts).sum(),
         orphaned_claims: per_context.iter().map(|c| c.orphaned_claims).sum(),
@@ -136,6 +254,7 @@ mod tests {
         let options = StatusOptions {
             cluster_domain: "cluster.local".into(),
             now: Timestamp::from_second(1_700_000_000).unwrap(),
+            flags: Default::default(),
         };
         build_all(&snapshot, &options)
     }
@@ -145,10 +264,15 @@ mod tests {
         let ok = statuses();
         let orphans = ok.iter().map(|s| s.orphaned_pvcs.len()).sum::<usize>();
         assert_eq!(orphans, 2, "the fixture plants two orphans");
+        let cluster = |id: &str| Some(ClusterIdentity::KubeSystemUid(id.to_owned()));
         let results = vec![
-            ContextResult { context: "staging".into(), outcome: Ok(ok.clone()) },
-            ContextResult { context: "eu-1".into(), outcome: Ok(ok) },
-            ContextResult { context: "dead".into(), outcome: Err("connection refused".into()) },
+            ContextResult { context: "staging".into(), outcome: Ok(ok.clone()), cluster: cluster("s") },
+            ContextResult { context: "eu-1".into(), outcome: Ok(ok), cluster: cluster("e") },
+            ContextResult {
+                context: "dead".into(),
+                outcome: Err("connection refused".into()),
+                cluster: None,
+            },
         ];
         let summary = summarize(&results);
         assert_eq!((summary.contexts, summary.failed, summary.statefulsets), (3, 1, 4));
@@ -158,6 +282,64 @@ mod tests {
         assert_eq!(names, ["staging", "eu-1", "dead"], "in the order given");
         assert_eq!(summary.per_context[2].error.as_deref(), Some("connection refused"));
         assert_eq!(summary.per_context[2].statefulsets, 0);
+    }
+
+    #[test]
+    fn contexts_reaching_one_cluster_are_counted_once_and_named() {
+        let ok = statuses();
+        let uid = |id: &str| Some(ClusterIdentity::KubeSystemUid(id.to_owned()));
+        let result = |context: &str, outcome: Result<Vec<StatefulSetStatus>, String>, cluster| {
+            ContextResult { context: context.into(), outcome, cluster }
+        };
+        let results = vec![
+            // The first context of the cluster could not be read: the next one counts.
+            result("prod-ro", Err("forbidden".into()), uid("p")),
+            result("prod", Ok(ok.clone()), uid("p")),
+            result("staging", Ok(ok.clone()), uid("s")),
+            result("prod-admin", Ok(ok.clone()), uid("p")),
+            result("by-url", Ok(ok.clone()), Some(ClusterIdentity::server("HTTPS://Prod.example:443/"))),
+            result("by-url-2", Ok(ok), Some(ClusterIdentity::server("https://prod.example"))),
+        ];
+        assert_eq!(
+            counted_as(&results),
+            [None, None, None, Some("prod".into()), None, Some("by-url".into())]
+        );
+        let summary = summarize(&results);
+        assert_eq!((summary.contexts, summary.failed, summary.clusters), (6, 1, 3));
+        assert_eq!(summary.statefulsets, 3 * 2, "prod, staging and by-url, two StatefulSets each");
+        assert_eq!(summary.orphaned_claims, 3 * 2);
+        assert_eq!(
+            summary.same_cluster,
+            [
+                SameCluster {
+                    contexts: vec!["prod".into(), "prod-admin".into()],
+                    counted: "prod".into(),
+                    identity: "kube-system namespace uid p".into()
+                },
+                SameCluster {
+                    contexts: vec!["by-url".into(), "by-url-2".into()],
+                    counted: "by-url".into(),
+                    identity: "API server https://prod.example".into()
+                },
+            ]
+        );
+        assert_eq!(summary.per_context[3].same_cluster_as.as_deref(), Some("prod"));
+        assert_eq!(summary.per_context[3].statefulsets, 0);
+    }
+
+    #[test]
+    fn a_set_the_controller_cannot_make_whole_is_stuck() {
+        let mut status = statuses().remove(0);
+        assert!(!stuck(&status));
+        for code in
+            [WarningCode::StrayPodHoldsOrdinal, WarningCode::PodNameTaken, WarningCode::VolumeNodeUnavailable]
+        {
+            status.warnings = vec![crate::core::status::Warning { code, message: String::new() }];
+            assert!(stuck(&status), "{code:?}");
+        }
+        status.warnings =
+            vec![crate::core::status::Warning { code: WarningCode::StrayPod, message: String::new() }];
+        assert!(!stuck(&status), "a stray beside the set's own pod keeps nothing from happening");
     }
 
     #[test]

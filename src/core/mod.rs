@@ -1,10 +1,12 @@
 //! The pure core: API objects in, ordinal maps, rollout plans and prune plans out. Nothing here
 //! performs I/O or reads the clock; callers pass `now`.
 
+pub mod advice;
 pub mod claims;
 pub mod facts;
 pub mod failures;
 pub mod fleet;
+pub mod members;
 pub mod names;
 pub mod narrow;
 pub mod objects;

@@ -14,8 +14,14 @@
 //! it would delete; elsewhere no claim's fate depends on who mounts it. So is every pod of a
 //! namespace where a StatefulSet has a live ordinal that no labelled pod holds: its pod may be
 //! missing, or be one the controller adopted but could never label (a pod without the claims
-//! its template asks for is immutable to the controller's update, kubernetes#141876), which
-//! only reading every pod tells apart.
+//! its template asks for is immutable to the controller's update, kubernetes#141876), or its
+//! name be held by a pod that is not the set's (`core::members`), which only reading every pod
+//! tells apart. And so is every pod of a namespace where a StatefulSet's controller counts more
+//! pods (`status.replicas`) than the labelled pods it controls: it has taken a pod it could
+//! never label, such as a stray named `web-07` outside its live ordinals (`core::members`). A
+//! stray that takes turns with the set's own pod at an ordinal (`web-01` beside `web-1`) is
+//! counted instead of it, which nothing read here betrays: `status NAME`, which reads the set's
+//! pods by its selector, finds it.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -25,6 +31,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::ResourceExt;
 
 use super::claims::claims_of;
+use super::members::uncounted;
 pub use super::objects::POD_NAME_LABEL;
 use super::objects::{ordinal_range, pods_of};
 use super::status;
@@ -44,11 +51,9 @@ pub fn namespaces_needing_every_pod(
         }
     }
     let unheld = |sts: &StatefulSet| {
-        let range = ordinal_range(sts);
-        let owned =
-            sts.metadata.uid.as_deref().and_then(|uid| by_owner.get(uid)).into_iter().flatten().copied();
-        let held = pods_of(sts, owned).iter().filter(|(o, _)| range.contains(*o)).count();
-        i64::try_from(held).unwrap_or(i64::MAX) < i64::from(range.replicas.max(0))
+        let owned: &[&Pod] =
+            sts.metadata.uid.as_deref().and_then(|uid| by_owner.get(uid)).map_or(&[], Vec::as_slice);
+        unheld(sts, owned.iter().copied()) || uncounted(sts, owned.iter().copied()) > 0
     };
     statefulsets
         .iter()
@@ -57,6 +62,14 @@ pub fn namespaces_needing_every_pod(
         })
         .filter_map(ResourceExt::namespace)
         .collect()
+}
+
+/// Whether some live ordinal of `sts` has no pod of it among `pods`: then who holds the name
+/// (nobody yet, or a pod that is not the set's) takes every pod of its namespace to tell.
+pub fn unheld<'p>(sts: &StatefulSet, pods: impl IntoIterator<Item = &'p Pod>) -> bool {
+    let range = ordinal_range(sts);
+    let held = pods_of(sts, pods).iter().filter(|(o, _)| range.contains(*o)).count();
+    i64::try_from(held).unwrap_or(i64::MAX) < i64::from(range.replicas.max(0))
 }
 
 /// A pod that belongs to no StatefulSet, reduced to what the rules read of it: identity,
@@ -191,6 +204,24 @@ mod tests {
         );
         let both = vec![pod_of(&web, 0), pod_of(&web, 1)];
         assert_eq!(namespaces_needing_every_pod(&[web], &pvcs, &both), BTreeSet::new());
+    }
+
+    #[test]
+    fn a_set_counting_more_pods_than_its_labelled_ones_needs_the_namespace_read() {
+        // web counts a stray web-01 it adopted but could never label (the name is not web-1).
+        let mut web = in_namespace(sts("web", 2).templates(&["data"]).build(), "a");
+        web.status.as_mut().unwrap().replicas = 3;
+        let pvcs = vec![
+            pvc("data-web-0").namespace("a").of(&web).build(),
+            pvc("data-web-1").namespace("a").of(&web).build(),
+        ];
+        let labelled = vec![pod_of(&web, 0), pod_of(&web, 1)];
+        assert_eq!(
+            namespaces_needing_every_pod(std::slice::from_ref(&web), &pvcs, &labelled),
+            BTreeSet::from(["a".to_owned()])
+        );
+        web.status.as_mut().unwrap().replicas = 2;
+        assert_eq!(namespaces_needing_every_pod(&[web], &pvcs, &labelled), BTreeSet::new());
     }
 
     #[test]

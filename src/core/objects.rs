@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod, ServicePort};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
@@ -444,6 +444,137 @@ pub fn age(since: Option<Timestamp>, now: Timestamp) -> String {
         _ if hours < 24 * 365 * 8 => two(years, "y", days % 365, "d"),
         _ => format!("{years}y"),
     }
+}
+
+/// The parent name and ordinal the StatefulSet controller reads from a pod's name. Its
+/// `getParentNameAndOrdinal` (pkg/controller/statefulset/stateful_set_utils.go) matches
+/// `(.*)-([0-9]+)$` and parses the digits with `strconv.ParseInt(…, 10, 32)`: the parent is
+/// everything before the last `-` that only digits follow, so `web-01` and `web-00` are `web`'s
+/// ordinals 1 and 0 to the controller (while [`pod_ordinal`] refuses them: they are not the
+/// names it gives), and digits beyond int32 leave the ordinal unknown (`None`, the controller's
+/// -1) with the parent still read. `None` when the name does not end in `-<digits>`.
+pub fn controller_parent_and_ordinal(pod: &str) -> Option<(&str, Option<i32>)> {
+    let (parent, digits) = pod.rsplit_once('-')?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((parent, digits.parse::<i32>().ok()))
+}
+
+/// The ownerReference that marks `obj`'s controller (`controller: true`), if any.
+pub fn controller_of(obj: &impl ResourceExt) -> Option<&OwnerReference> {
+    obj.owner_references().iter().find(|o| o.controller == Some(true))
+}
+
+/// When `pod` becomes available to the StatefulSet controller: Ready (its condition's last
+/// transition) plus `min_ready_seconds`. `None` when it is not Ready. The controller's
+/// `podutil.IsPodAvailable` counts a pod available only once that moment has passed.
+pub fn pod_available_at(pod: &Pod, min_ready_seconds: i32) -> Option<Timestamp> {
+    let since = pod_ready_since(pod)?;
+    Timestamp::from_second(since.as_second().saturating_add(i64::from(min_ready_seconds.max(0)))).ok()
+}
+
+/// Whether the taint is one the scheduler filters on (`NoSchedule`, `NoExecute`) and none of
+/// `pod`'s tolerations tolerates it (`v1.Toleration.ToleratesTaint`: an empty key tolerates
+/// every key, an empty effect every effect; `Exists` any value, `Equal`, the default, the same).
+pub fn taint_repels(pod: &Pod, taint: &k8s_openapi::api::core::v1::Taint) -> bool {
+    if !matches!(taint.effect.as_str(), "NoSchedule" | "NoExecute") {
+        return false;
+    }
+    let tolerations = pod.spec.iter().flat_map(|s| s.tolerations.iter().flatten());
+    !tolerations.into_iter().any(|t| {
+        let effect = t.effect.as_deref().unwrap_or_default();
+        let key = t.key.as_deref().unwrap_or_default();
+        let value = || t.value.as_deref().unwrap_or_default() == taint.value.as_deref().unwrap_or_default();
+        (effect.is_empty() || effect == taint.effect)
+            && (key.is_empty() || key == taint.key)
+            && match t.operator.as_deref().unwrap_or("Equal") {
+                "Equal" => value(),
+                // Exists, and operators newer than this code (numeric ones): a warning that a pod
+                // cannot run anywhere must not rest on a toleration it cannot read.
+                _ => true,
+            }
+    })
+}
+
+/// Whether the garbage collector decides the fate of `obj` of `sts` by some other owner:
+/// it has ownerReferences, none to `sts`, and one to something other than a pod of `sts` (the
+/// controller's own whenScaled reference). A claim of a name two StatefulSets share is the case.
+pub fn owned_elsewhere(obj: &impl ResourceExt, sts: &StatefulSet) -> bool {
+    let refs = obj.owner_references();
+    let name = sts.name_any();
+    !refs.is_empty()
+        && !owned_by(obj, sts)
+        && refs.iter().any(|r| !(r.kind == "Pod" && pod_ordinal(&r.name, &name).is_some()))
+}
+
+/// The node terms a PersistentVolume is pinned by (`spec.nodeAffinity.required`): a pod using it
+/// can run only on a node that matches one of them. Empty when it is not pinned.
+pub fn pv_node_terms(pv: &PersistentVolume) -> &[k8s_openapi::api::core::v1::NodeSelectorTerm] {
+    pv.spec
+        .as_ref()
+        .and_then(|s| s.node_affinity.as_ref())
+        .and_then(|a| a.required.as_ref())
+        .map(|r| r.node_selector_terms.as_slice())
+        .unwrap_or_default()
+}
+
+/// Whether `node` matches the node selector term (its expressions all hold; an empty term
+/// matches nothing, as the scheduler's `nodeaffinity` reads it). Label operators `In`,
+/// `NotIn`, `Exists`, `DoesNotExist`, `Gt`, `Lt`; fields only `metadata.name`.
+pub fn node_matches(node: &Node, term: &k8s_openapi::api::core::v1::NodeSelectorTerm) -> bool {
+    let labels = node.labels();
+    let name = node.metadata.name.clone().unwrap_or_default();
+    let holds = |value: Option<&String>, operator: &str, values: &[String]| match operator {
+        "In" => value.is_some_and(|v| values.contains(v)),
+        "NotIn" => !value.is_some_and(|v| values.contains(v)),
+        "Exists" => value.is_some(),
+        "DoesNotExist" => value.is_none(),
+        "Gt" | "Lt" => {
+            let (Some(have), Some(bound)) = (
+                value.and_then(|v| v.parse::<i64>().ok()),
+                values.first().and_then(|v| v.parse::<i64>().ok()),
+            ) else {
+                return false;
+            };
+            if operator == "Gt" { have > bound } else { have < bound }
+        }
+        _ => false,
+    };
+    let expressions = term.match_expressions.iter().flatten();
+    let fields = term.match_fields.iter().flatten();
+    let mut any = false;
+    for e in expressions {
+        any = true;
+        if !holds(labels.get(&e.key), &e.operator, e.values.as_deref().unwrap_or_default()) {
+            return false;
+        }
+    }
+    for f in fields {
+        any = true;
+        let value = (f.key == "metadata.name").then_some(&name);
+        if !holds(value, &f.operator, f.values.as_deref().unwrap_or_default()) {
+            return false;
+        }
+    }
+    any
+}
+
+/// The node names a term names outright (`kubernetes.io/hostname In […]` or `metadata.name In
+/// […]`, how local and zonal provisioners pin a volume): what to call a node that is gone.
+pub fn named_nodes(term: &k8s_openapi::api::core::v1::NodeSelectorTerm) -> Vec<String> {
+    let by_label = term
+        .match_expressions
+        .iter()
+        .flatten()
+        .filter(|e| e.key == "kubernetes.io/hostname" && e.operator == "In");
+    let by_field =
+        term.match_fields.iter().flatten().filter(|f| f.key == "metadata.name" && f.operator == "In");
+    by_label
+        .flat_map(|e| e.values.iter().flatten())
+        .chain(by_field.flat_map(|f| f.values.iter().flatten()))
+        .cloned()
+        .collect()
 }
 
 #[cfg(test)]

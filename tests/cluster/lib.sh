@@ -23,6 +23,11 @@ esac
 K8S_MODULE=k8s-$K8S_MINOR
 KWOK_VERSION=v0.8.0
 KREW_VERSION=v0.4.4
+# The release checks' tools (tests/release, .ci/run): actionlint from its Go module; cargo-deny
+# and cargo-cyclonedx from crates.io (`cargo install --locked`), each cached by its version.
+ACTIONLINT_VERSION=v1.7.12
+CARGO_DENY_VERSION=0.20.2
+CARGO_CYCLONEDX_VERSION=0.5.9
 # Feature gates turned on for kube-apiserver and kube-controller-manager, per version:
 # StatefulSet's Recreate update strategy (KEP-3541) is alpha, off by default, in 1.37.
 case $K8S_MINOR in
@@ -45,6 +50,7 @@ RESIZER_BIN_DIR="$CACHE_ROOT/bin/resizer-$(cat "$GO_MODULES"/resizer/{go.mod,go.
 # kwok-snapshotter (go/snapshotter), the snapshot stand-in, likewise.
 SNAPSHOTTER_BIN_DIR="$CACHE_ROOT/bin/snapshotter-$(cat "$GO_MODULES"/snapshotter/{go.mod,go.sum,main.go} | sha256sum | cut -c1-12)"
 KREW_BIN_DIR="$CACHE_ROOT/bin/krew-$KREW_VERSION-$(cat "$GO_MODULES"/krew/go.{mod,sum} | sha256sum | cut -c1-12)"
+ACTIONLINT_BIN_DIR="$CACHE_ROOT/bin/actionlint-$ACTIONLINT_VERSION-$(cat "$GO_MODULES"/actionlint/go.{mod,sum} | sha256sum | cut -c1-12)"
 
 # The Go toolchain for a wrapper module: the machine's own Go when it is at least what the
 # module's go line asks for, else go1.27.3, which the go command fetches once from the module

@@ -82,7 +82,7 @@ async fn status_across_contexts_lists_each_with_its_context_and_a_dead_one_as_an
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.starts_with("error: 1 of 3 contexts could not be read (dead: "), "{stderr}");
     let fleet: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!((fleet["kind"].as_str(), fleet["schemaVersion"].as_str()), (Some("FleetStatus"), Some("v1")));
+    assert_eq!((fleet["kind"].as_str(), fleet["schemaVersion"].as_str()), (Some("FleetStatus"), Some("v2")));
     let mine = |context: &str, ns: &str| -> Vec<String> {
         fleet["items"]
             .as_array()
@@ -165,4 +165,149 @@ async fn status_across_contexts_lists_each_with_its_context_and_a_dead_one_as_an
     // Several contexts are for the list modes only.
     let single = run(&["status", "web", "--context", "a", "--context", "b"]);
     assert_eq!(single.status.code(), Some(2), "{}", String::from_utf8_lossy(&single.stderr));
+}
+
+/// A kubeconfig at `path` with this cluster under three contexts: `good` (its own user), `hang`
+/// (an exec credential plugin that writes its pid to `pid` and never answers) and `good-exec`
+/// (an exec credential plugin that prints the same user's client certificate). Written as a
+/// person's would be, with the suite's cluster entry as it is.
+fn exec_kubeconfig(env: &crate::support::Env, path: &Path, pid: &Path) {
+    let mut config: Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(&env.kubeconfig).unwrap()).unwrap();
+    let cluster = config["clusters"][0]["name"].as_str().unwrap().to_owned();
+    let admin = config["users"][0]["user"].clone();
+    let read = |key: &str| std::fs::read_to_string(admin[key].as_str().unwrap()).unwrap();
+    let credential = path.with_extension("credential.json");
+    let body = serde_json::json!({
+        "apiVersion": "client.authentication.k8s.io/v1",
+        "kind": "ExecCredential",
+        "status": {"clientCertificateData": read("client-certificate"), "clientKeyData": read("client-key")}
+    });
+    std::fs::write(&credential, body.to_string()).unwrap();
+    let exec = |command: &str, args: Vec<String>| serde_json::json!({"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": command, "args": args, "interactiveMode": "Never"}});
+    config["users"] = serde_json::json!([
+        {"name": "admin", "user": admin},
+        {"name": "hangs", "user": exec("sh", vec!["-c".into(), format!("echo $$ > {}; exec sleep 300", pid.display())])},
+        {"name": "from-exec", "user": exec("cat", vec![credential.display().to_string()])},
+    ]);
+    let context = |name: &str, user: &str| serde_json::json!({"name": name, "context": {"cluster": cluster, "user": user}});
+    config["contexts"] = serde_json::json!([
+        context("good", "admin"),
+        context("hang", "hangs"),
+        context("good-exec", "from-exec")
+    ]);
+    config["current-context"] = serde_json::json!("good");
+    std::fs::write(path, serde_json::to_string(&config).unwrap()).unwrap();
+}
+
+/// One context's exec credential plugin hangs: that context alone fails, named, within its
+/// deadline, the plugin is stopped, and the others are read (kube ran the plugin synchronously
+/// while it built the client, which held up every context on the single-threaded runtime). Two
+/// contexts reaching the same cluster are counted once, with a note naming both.
+#[tokio::test]
+async fn a_hanging_exec_plugin_fails_its_own_context_and_one_cluster_counts_once() {
+    let env = crate::support::Env::new("fleet-exec").await;
+    env.statefulset(&Sts::new("web", 1)).await;
+    let path = std::env::temp_dir().join(format!("{}.kubeconfig", env.ns));
+    let pid = std::env::temp_dir().join(format!("{}.plugin-pid", env.ns));
+    exec_kubeconfig(&env, &path, &pid);
+    let run = |args: &[&str]| {
+        crate::support::plugin()
+            .env_remove("KUBECONFIG")
+            .args(["--kubeconfig", path.to_str().unwrap(), "--request-timeout", "5s"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let contexts = ["status", "-A", "--context", "good", "--context", "hang", "--context", "good-exec"];
+    let output = run(&[&contexts[..], &["-o", "json"]].concat());
+    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
+    let fleet: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(fleet["schemaVersion"], "v2");
+    let errors = fleet["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "only hang's: {errors:?}");
+    assert_eq!(errors[0]["context"], "hang");
+    assert_eq!(
+        errors[0]["error"],
+        "the exec credential plugin sh of context hang gave no credential within 5s and was stopped"
+    );
+    let ours: Vec<&Value> =
+        fleet["items"].as_array().unwrap().iter().filter(|i| i["namespace"] == env.ns.as_str()).collect();
+    assert_eq!(ours.len(), 1, "web, once: {ours:?}");
+    assert_eq!(ours[0]["context"], "good");
+    let summary = &fleet["summary"];
+    assert_eq!(
+        (summary["contexts"].as_u64(), summary["failed"].as_u64(), summary["clusters"].as_u64()),
+        (Some(3), Some(1), Some(1))
+    );
+    let per = summary["perContext"].as_array().unwrap();
+    assert_eq!(per[2]["context"], "good-exec");
+    assert_eq!(per[2]["sameClusterAs"], "good", "read with the plugin's certificate, and counted as good");
+    assert!(per[2].get("error").is_none(), "{per:?}");
+    let same = &summary["sameCluster"][0];
+    assert_eq!(same["contexts"], serde_json::json!(["good", "good-exec"]));
+    assert!(same["identity"].as_str().unwrap().starts_with("kube-system namespace uid "), "{same}");
+    // The plugin was stopped, not left behind: gone, or dead and not yet reaped by whoever
+    // inherited it (a zombie), within moments of the SIGKILL.
+    let plugin: String = std::fs::read_to_string(&pid).unwrap().trim().to_owned();
+    let running = || {
+        let stat = std::fs::read_to_string(format!("/proc/{plugin}/stat")).unwrap_or_default();
+        let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next());
+        std::future::ready(!matches!(state, None | Some("Z" | "X")))
+    };
+    wait_until(Duration::from_secs(10), || async { !running().await }).await;
+
+    // The table says the same, with the note.
+    let table = run(&contexts);
+    assert_eq!(table.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        text.lines().any(|l| l.starts_with("good-exec ") && l.contains("(same cluster as good)")),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l
+            .starts_with("contexts good and good-exec reach the same cluster (kube-system namespace uid ")
+            && l.ends_with("): counted once, as good")),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l.starts_with("context hang: the exec credential plugin sh of context hang")),
+        "{text}"
+    );
+    std::fs::remove_file(&path).unwrap();
+}
+
+/// The kubeconfig context's namespace is checked by the rule of `-n`: one line, exit 2, before
+/// any request; `-n` overrides it.
+#[tokio::test]
+async fn the_contexts_namespace_is_checked_like_dash_n() {
+    let env = crate::support::Env::new("fleet-context-namespace").await;
+    env.statefulset(&Sts::new("web", 1)).await;
+    let mut config: Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(&env.kubeconfig).unwrap()).unwrap();
+    config["contexts"][0]["context"]["namespace"] = serde_json::json!("bad/name");
+    let path = std::env::temp_dir().join(format!("{}.kubeconfig", env.ns));
+    std::fs::write(&path, serde_json::to_string(&config).unwrap()).unwrap();
+    let run = |args: &[&str]| crate::support::plugin().env("KUBECONFIG", &path).args(args).output().unwrap();
+    let output = run(&["status", "web", "-v", "6"]);
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        stderr.lines().collect::<Vec<_>>(),
+        [
+            "I 0 API requests",
+            &format!(
+                "error: invalid namespace in context {} of the kubeconfig: \"bad/name\" is not a namespace name (lower-case \
+                 letters, digits and '-', at most 63 characters, starting and ending with a letter or digit); -n NAME \
+                 overrides it",
+                config["current-context"].as_str().unwrap()
+            )
+        ],
+        "{stderr}"
+    );
+    let output = run(&["status", "web", "-n", &env.ns, "-o", "json"]);
+    assert_eq!(crate::support::json_of(&output)["name"], "web");
+    std::fs::remove_file(&path).unwrap();
 }

@@ -22,4 +22,5 @@ mod resize;
 mod rollout;
 mod snapshots;
 mod status;
+mod status_seen;
 mod versions;

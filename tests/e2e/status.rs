@@ -31,7 +31,7 @@ async fn healthy_statefulset_maps_every_ordinal_to_pod_dns_claim_and_volume() {
 
     let status = status_json(&env, &["web"]);
     assert_eq!(status["kind"], "StatefulSetStatus");
-    assert_eq!(status["schemaVersion"], "v2");
+    assert_eq!(status["schemaVersion"], "v3");
     assert_eq!(status["namespace"], env.ns.as_str());
     assert_eq!(
         status["service"],

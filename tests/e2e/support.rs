@@ -838,3 +838,60 @@ pub fn run_printed(env: &Env, command: &str) {
 pub fn commands(message: &str) -> Vec<&str> {
     message.split('`').skip(1).step_by(2).collect()
 }
+
+/// The current context of `kubeconfig`, as kubectl reads it.
+pub fn current_context(kubeconfig: &std::path::Path) -> String {
+    let output = std::process::Command::new("kubectl")
+        .env("KUBECONFIG", kubeconfig)
+        .args(["config", "current-context"])
+        .output()
+        .expect("kubectl on PATH");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+/// An empty directory to stand in for `$HOME`: no `~/.kube/config` to fall back on.
+fn empty_home() -> PathBuf {
+    let home = std::env::temp_dir().join("kubectl-stateful-empty-home");
+    std::fs::create_dir_all(&home).unwrap();
+    home
+}
+
+impl Env {
+    /// The plugin with every connection flag on its command line (`--kubeconfig`, `--context`,
+    /// `-n`) and no `$KUBECONFIG` or `~/.kube/config` to fall back on: advice it prints works as
+    /// printed only if it carries them.
+    pub fn plugin_with_flags(&self) -> assert_cmd::Command {
+        let mut cmd = assert_cmd::Command::new(PLUGIN_SH);
+        cmd.env("KUBECTL_STATEFUL_BIN", env!("CARGO_BIN_EXE_kubectl-stateful"));
+        cmd.env_remove("KUBECONFIG")
+            .env("HOME", empty_home())
+            .env("NO_COLOR", "1")
+            .timeout(Duration::from_secs(180))
+            .args(["--kubeconfig", &self.kubeconfig.to_string_lossy()])
+            .args(["--context", &current_context(&self.kubeconfig)])
+            .args(["-n", &self.ns]);
+        cmd
+    }
+}
+
+/// Runs `command`, as the plugin printed it, in a shell with nothing the command does not say:
+/// no `$KUBECONFIG`, an empty `$HOME`, and this build of the plugin on `PATH` as kubectl finds
+/// plugins. Panics unless it succeeds; returns its stdout.
+pub fn run_as_printed(command: &str) -> String {
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_kubectl-stateful")).parent().unwrap().to_owned();
+    let path = std::env::join_paths(
+        std::iter::once(bin).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )
+    .unwrap();
+    // Bounded: a printed command that hangs fails the test instead of holding up the suite.
+    let ran = std::process::Command::new("timeout")
+        .env_remove("KUBECONFIG")
+        .env("HOME", empty_home())
+        .env("PATH", path)
+        .args(["120", "sh", "-c", command])
+        .output()
+        .unwrap();
+    assert!(ran.status.success(), "{command}: {}", String::from_utf8_lossy(&ran.stderr));
+    String::from_utf8_lossy(&ran.stdout).into_owned()
+}

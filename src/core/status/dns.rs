@@ -194,7 +194,11 @@ mod tests {
         let pods = (start..start + 3).map(|o| pod(&sts, o).build()).collect();
         let snapshot =
             Reads { statefulsets: vec![sts.clone()], pods, services: vec![svc], ..Default::default() };
-        build(&sts, &snapshot, &StatusOptions { cluster_domain: domain.to_owned(), now: created() })
+        build(
+            &sts,
+            &snapshot,
+            &StatusOptions { cluster_domain: domain.to_owned(), now: created(), flags: Default::default() },
+        )
     }
 
     fn name(text: &str) -> PortSelector {
@@ -252,8 +256,15 @@ mod tests {
             services: vec![service("zk")],
             ..Default::default()
         };
-        let status =
-            build(&sts, &snapshot, &StatusOptions { cluster_domain: "cluster.local".into(), now: created() });
+        let status = build(
+            &sts,
+            &snapshot,
+            &StatusOptions {
+                cluster_domain: "cluster.local".into(),
+                now: created(),
+                flags: Default::default(),
+            },
+        );
         assert_eq!(
             dns_names(&status, None).unwrap(),
             [

@@ -11,12 +11,15 @@ use kube::ResourceExt;
 use serde::Serialize;
 
 pub mod dns;
+mod seen;
 pub mod snapshots;
 mod warnings;
 
+use super::advice::RunFlags;
 use super::claims::{Claim, claims_of};
 use super::facts::{Honoured, MaxUnavailableFinding, max_unavailable_requested, same_template};
 use super::failures::{ControllerFailure, controller_failures};
+use super::members::{self, Holder, Place, Stray};
 use super::names::{OrdinalRange, parse_pvc_name, pod_name, pvc_name};
 use super::objects::*;
 use super::orphans::{Keep, Rules, Verdict};
@@ -61,9 +64,73 @@ pub struct StatefulSetStatus {
     /// What the StatefulSet controller fails to do, from its recent Warning events; `null`
     /// when Events could not be read.
     pub controller_failures: Option<Vec<ControllerFailure>>,
+    /// Pods the StatefulSet controller sees otherwise than their names say (`core::members`):
+    /// ones it takes as this set's though they are not `<sts>-<ordinal>` (`web-01`), and ones
+    /// named like a live ordinal's pod that it does not take.
+    pub stray_pods: Vec<StrayPodStatus>,
     pub warnings: Vec<Warning>,
     /// What could not be read, and so is shown as unknown.
     pub notes: Vec<String>,
+}
+
+/// A pod the controller sees otherwise than its name says (see [`members::Stray`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StrayPodStatus {
+    pub name: String,
+    /// The ordinal the controller reads from its name; `null` when its digits overflow.
+    pub ordinal: Option<i32>,
+    /// `sharesOrdinal` (the set's own pod of that ordinal exists: they take turns at it),
+    /// `holdsOrdinal` (the set has no pod of that ordinal, and the controller will not create
+    /// it), `condemned` (outside the live ordinals: the controller deletes it), `unnumbered`
+    /// (counted, otherwise ignored), or `nameTaken` (named like a live ordinal's pod, but not the
+    /// set's: the controller cannot create its own).
+    pub place: StrayPlace,
+    /// Whether the set's controller ownerReference is on it already (else the controller adopts
+    /// it at its next sync); `null` for `nameTaken`.
+    pub adopted: Option<bool>,
+    /// For `nameTaken`: what controls it (`Job backup`), `null` when nothing does (then the
+    /// set's selector does not match its labels).
+    pub controlled_by: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum StrayPlace {
+    SharesOrdinal,
+    HoldsOrdinal,
+    Condemned,
+    Unnumbered,
+    NameTaken,
+}
+
+impl From<&Stray> for StrayPodStatus {
+    fn from(stray: &Stray) -> Self {
+        match stray {
+            Stray::Impostor { pod, ordinal, adopted, place } => StrayPodStatus {
+                name: pod.clone(),
+                ordinal: *ordinal,
+                place: match place {
+                    Place::Shares { .. } => StrayPlace::SharesOrdinal,
+                    Place::Holds { .. } => StrayPlace::HoldsOrdinal,
+                    Place::Condemned => StrayPlace::Condemned,
+                    Place::Unnumbered => StrayPlace::Unnumbered,
+                },
+                adopted: Some(*adopted),
+                controlled_by: None,
+            },
+            Stray::NameTaken { pod, ordinal, holder } => StrayPodStatus {
+                name: pod.clone(),
+                ordinal: Some(*ordinal),
+                place: StrayPlace::NameTaken,
+                adopted: None,
+                controlled_by: match holder {
+                    Holder::Controller { kind, name } => Some(format!("{kind} {name}")),
+                    Holder::Unselected => None,
+                },
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -196,6 +263,12 @@ pub enum RevisionRole {
 pub struct PodStatus {
     pub name: String,
     pub ready: bool,
+    /// Ready for at least `minReadySeconds`, as the controller counts it available (it waits
+    /// for that before it moves on to the next ordinal).
+    pub available: bool,
+    /// When it became (or becomes) available: Ready since, plus `minReadySeconds`; `null` when
+    /// it is not Ready.
+    pub available_at: Option<Timestamp>,
     pub status: String,
     pub restarts: i32,
     pub revision: Option<String>,
@@ -203,6 +276,9 @@ pub struct PodStatus {
     pub node: Option<String>,
     /// `None` when the node is unknown or Nodes could not be read.
     pub node_ready: Option<bool>,
+    /// Whether its node's Node object exists; `None` when it is unscheduled or Nodes could not
+    /// be read. `false`: the node was deleted from the API with the pod still bound to it.
+    pub node_exists: Option<bool>,
     pub ip: Option<String>,
     pub created_at: Option<Timestamp>,
     /// Claims its claim templates say this pod mounts but it does not (a pod adopted by a
@@ -328,6 +404,14 @@ pub enum WarningCode {
     PvcResizeFailed,
     PvcResizeRetrying,
     PvcFilesystemResizePending,
+    StrayPod,
+    StrayPodHoldsOrdinal,
+    PodNameTaken,
+    PvcOwnedElsewhere,
+    PvcBeingDeleted,
+    PodOnDeletedNode,
+    VolumeNodeUnavailable,
+    PodNotAvailable,
 }
 
 /// Options that change what the model says, not how it is drawn.
@@ -335,6 +419,8 @@ pub enum WarningCode {
 pub struct StatusOptions {
     pub cluster_domain: String,
     pub now: Timestamp,
+    /// The run's connection flags, which the commands in warnings repeat.
+    pub flags: RunFlags,
 }
 
 /// The status of one StatefulSet of `snapshot`.
@@ -383,7 +469,14 @@ fn build_with(
         .into_iter()
         .map(|ordinal| {
             let pod = pods_by_ordinal.get(&ordinal).map(|pod| {
-                let mut status = pod_status(pod, update.as_deref(), current.as_deref(), nodes.as_ref());
+                let mut status = pod_status(
+                    pod,
+                    update.as_deref(),
+                    current.as_deref(),
+                    nodes.as_ref(),
+                    min_ready_seconds(sts),
+                    options.now,
+                );
                 status.unmounted_claims = templates
                     .iter()
                     .map(|t| pvc_name(t, &name, ordinal))
@@ -508,10 +601,11 @@ fn build_with(
         released_volumes,
         deleted_claim_snapshots: None,
         controller_failures,
+        stray_pods: members::strays(sts, &snapshot.pods).iter().map(StrayPodStatus::from).collect(),
         warnings: Vec::new(),
         notes: Vec::new(),
     };
-    status.warnings = warnings::warnings(&status, sts, snapshot, nodes.as_ref(), &unverified, options.now);
+    status.warnings = warnings::warnings(&status, sts, snapshot, nodes.as_ref(), &unverified, options);
     match &snapshot.volume_snapshots {
         VolumeSnapshots::Read(items) => snapshots::attach(&mut status, &templates, items),
         VolumeSnapshots::Forbidden => status.notes.push(
@@ -613,6 +707,8 @@ fn pod_status(
     update: Option<&str>,
     current: Option<&str>,
     nodes: Option<&HashMap<&str, &Node>>,
+    min_ready_seconds: i32,
+    now: Timestamp,
 ) -> PodStatus {
     let revision = pod_revision(pod);
     let revision_role = revision.map(|r| match () {
@@ -624,12 +720,15 @@ fn pod_status(
     PodStatus {
         name: pod.name_any(),
         ready: pod_ready(pod),
+        available: pod_available(pod, min_ready_seconds, now),
+        available_at: pod_available_at(pod, min_ready_seconds),
         status: pod_status_text(pod),
         restarts: pod_restarts(pod),
         revision: revision.map(str::to_owned),
         revision_role,
         node: node.map(str::to_owned),
         node_ready: node.and_then(|n| nodes?.get(n)).map(|n| node_ready(n)),
+        node_exists: node.and_then(|n| Some(nodes?.contains_key(n))),
         ip: pod_ip(pod).map(str::to_owned),
         created_at: creation(pod),
         unmounted_claims: Vec::new(),
@@ -765,20 +864,11 @@ mod tests {
     use proptest::prelude::*;
 
     fn options() -> StatusOptions {
-        StatusOptions { cluster_domain: "cluster.local".into(), now: created() }
+        StatusOptions { cluster_domain: "cluster.local".into(), now: created(), flags: RunFlags::default() }
     }
 
     fn snapshot(sts: &StatefulSet, pods: Vec<Pod>, pvcs: Vec<PersistentVolumeClaim>) -> Reads {
-        let volumes = pvcs.iter().map(|p| pv(&p.name_any(), "Delete")).collect();
-        Reads {
-            statefulsets: vec![sts.clone()],
-            pods,
-            pvcs,
-            services: vec![service(&sts.name_any())],
-            volumes: Some(volumes),
-            nodes: Some(vec![node("node-0", "True"), node("node-down", "Unknown")]),
-            ..Default::default()
-        }
+        status_snapshot(sts, pods, pvcs)
     }
 
     fn codes(status: &StatefulSetStatus) -> Vec<WarningCode> {

@@ -167,7 +167,15 @@ mod tests {
             volume_snapshots: snapshots,
             ..Default::default()
         };
-        build(&web, &snapshot, &StatusOptions { cluster_domain: "cluster.local".into(), now: at(3_600) })
+        build(
+            &web,
+            &snapshot,
+            &StatusOptions {
+                cluster_domain: "cluster.local".into(),
+                now: at(3_600),
+                flags: Default::default(),
+            },
+        )
     }
 
     #[test]

@@ -9,7 +9,11 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Node;
 use k8s_openapi::jiff::Timestamp;
 
-use super::{ClaimStatus, PodStatus, RevisionRole, StatefulSetStatus, Warning, WarningCode};
+use super::seen;
+use super::{
+    ClaimStatus, PodStatus, RevisionRole, StatefulSetStatus, StatusOptions, StrayPlace, Warning, WarningCode,
+};
+use crate::core::advice::{RunFlags, shell_word};
 use crate::core::facts::{MaxUnavailableFinding, RECREATE};
 use crate::core::failures::{Blocker, blockers};
 use crate::core::names::{OrdinalRange, pod_name};
@@ -21,6 +25,12 @@ use crate::core::rollout::Journal;
 
 type Found = Vec<(WarningCode, String)>;
 
+/// ` -n NS --context C --kubeconfig K`: what a printed command needs after its arguments to run
+/// as printed (the run's connection flags, the StatefulSet's namespace).
+fn on(namespace: &str, flags: &RunFlags) -> String {
+    format!(" -n {}{}", shell_word(namespace), flags.connection())
+}
+
 /// Every warning, family by family, in the order a person should read them.
 pub(super) fn warnings(
     status: &StatefulSetStatus,
@@ -28,19 +38,25 @@ pub(super) fn warnings(
     snapshot: &Reads,
     nodes: Option<&HashMap<&str, &Node>>,
     unverified: &[String],
-    now: Timestamp,
+    options: &StatusOptions,
 ) -> Vec<Warning> {
+    let now = options.now;
+    let flags = &options.flags;
     let blockers = blockers(sts, &snapshot.pods, status.controller_failures.as_deref().unwrap_or_default());
     let families = [
         deletion_warnings(status),
         service_warnings(status),
-        pod_warnings(status, nodes, &blockers, now),
-        dns_warnings(status),
-        controller_warnings(sts, snapshot, &blockers, now),
-        rollout_warnings(status, sts, &blockers),
+        seen::stray_warnings(status, sts, snapshot, flags),
+        pod_warnings(status, nodes, &blockers, now, flags),
+        seen::node_warnings(status, sts, snapshot, nodes, flags),
+        seen::availability_warnings(status, now),
+        seen::claim_owner_warnings(status, sts, snapshot, flags),
+        dns_warnings(status, flags),
+        controller_warnings(status, sts, snapshot, &blockers, now, flags),
+        rollout_warnings(status, sts, &blockers, flags),
         version_warnings(sts, snapshot),
-        storage_warnings(status, unverified),
-        resize_warnings(status, snapshot),
+        storage_warnings(status, unverified, flags),
+        resize_warnings(status, snapshot, flags),
     ];
     families.into_iter().flatten().map(|(code, message)| Warning { code, message }).collect()
 }
@@ -108,18 +124,22 @@ fn pod_warnings(
     nodes: Option<&HashMap<&str, &Node>>,
     blockers: &[Blocker],
     now: Timestamp,
+    flags: &RunFlags,
 ) -> Found {
     let name = &status.name;
+    let on = on(&status.namespace, flags);
     let mut out = Found::new();
     let failing_for = |pod: &str| {
         blockers.iter().any(|b| matches!(b, Blocker::Failing(f) if f.pod.as_deref() == Some(pod)))
     };
+    // A stray holds the ordinal, or another pod its name: the stray warnings say why it is missing.
+    let explained = seen::explained_missing(status);
     for o in status.ordinals.iter().filter(|o| o.live) {
         let Some(pod) = &o.pod else {
             let missing = pod_name(name, o.ordinal);
             // A failure names it: ControllerFailing says what keeps the controller from creating
             // it. A StatefulSet being deleted creates nothing.
-            if !failing_for(&missing) && status.deletion.is_none() {
+            if !failing_for(&missing) && status.deletion.is_none() && !explained.contains(&missing) {
                 out.push((
                     WarningCode::PodMissing,
                     format!(
@@ -134,7 +154,7 @@ fn pod_warnings(
             out.push((
                 WarningCode::PodNotReady,
                 format!(
-                    "pod {} is not Ready ({}): check `kubectl describe pod {}`",
+                    "pod {} is not Ready ({}): check `kubectl describe pod {}{on}`",
                     pod.name, pod.status, pod.name
                 ),
             ));
@@ -160,7 +180,7 @@ fn pod_warnings(
                 WarningCode::PodOnNotReadyNode,
                 format!(
                     "pod {} is on node {node}, which is NotReady{since}: {waiting} the StatefulSet will not create a \
-                     replacement{blocked}; if the node is gone for good, run `kubectl stateful recover {}`",
+                     replacement{blocked}; if the node is gone for good, run `kubectl stateful recover {}{on}`",
                     pod.name, pod.name
                 ),
             ));
@@ -177,7 +197,7 @@ fn pod_warnings(
                 Some("Pending") => out.push((
                     WarningCode::PvcPending,
                     format!(
-                        "PVC {} is Pending: check its StorageClass and `kubectl describe pvc {}`",
+                        "PVC {} is Pending: check its StorageClass and `kubectl describe pvc {}{on}`",
                         claim.name, claim.name
                     ),
                 )),
@@ -203,7 +223,7 @@ fn pod_warnings(
 /// addresses would make resolvable now: with an IP, not being deleted, on a node not known to be
 /// down (the EndpointSlice controller publishes no pod without an IP, and no peer reaches a pod
 /// on a lost node either way).
-fn dns_warnings(status: &StatefulSetStatus) -> Found {
+fn dns_warnings(status: &StatefulSetStatus, flags: &RunFlags) -> Found {
     let svc = &status.service;
     let Some(service) = svc.name.as_deref() else { return Found::new() };
     let resolves = svc.exists && svc.headless == Some(true) && svc.selects_pods == Some(true);
@@ -221,6 +241,7 @@ fn dns_warnings(status: &StatefulSetStatus) -> Found {
         return Found::new();
     }
     let namespace = &status.namespace;
+    let conn = flags.connection();
     let (pods, names, they, them) = match not_ready.as_slice() {
         [one] => (format!("pod {one} is"), "its DNS name does", "it is", "it"),
         many => (format!("pods {} are", many.join(", ")), "their DNS names do", "they are", "them"),
@@ -229,7 +250,7 @@ fn dns_warnings(status: &StatefulSetStatus) -> Found {
         "{pods} not Ready and Service {service} publishes only Ready pods: {names} not resolve until {they} \
          Ready, so peers that must reach {them} before then (a cluster forming or rejoining its quorum) cannot; if \
          this software needs that, set publishNotReadyAddresses: true on Service {service} (`kubectl patch \
-         service {service} -n {namespace} -p '{{\"spec\":{{\"publishNotReadyAddresses\":true}}}}'`, or in its \
+         service {service} -n {namespace}{conn} -p '{{\"spec\":{{\"publishNotReadyAddresses\":true}}}}'`, or in its \
          manifest)"
     );
     // Under OrderedReady the peers may not even exist yet: publishing the first pod's name does
@@ -240,7 +261,7 @@ fn dns_warnings(status: &StatefulSetStatus) -> Found {
         message.push_str(&format!(
             "; under OrderedReady the controller creates {} only once every pod before {} is Ready, so software \
              that needs its peers to become Ready also needs podManagementPolicy: Parallel, which is immutable: \
-             re-create the StatefulSet with it (`kubectl delete statefulset {} -n {namespace} --cascade=orphan` \
+             re-create the StatefulSet with it (`kubectl delete statefulset {} -n {namespace}{conn} --cascade=orphan` \
              leaves the pods and claims to the new one)",
             missing.join(", "),
             if missing.len() == 1 { "it" } else { "each" },
@@ -250,24 +271,52 @@ fn dns_warnings(status: &StatefulSetStatus) -> Found {
     vec![(WarningCode::NotReadyPodsUnresolvable, message)]
 }
 
-/// What keeps the controller from making progress: its failures, and pods it cannot update.
-fn controller_warnings(sts: &StatefulSet, snapshot: &Reads, blockers: &[Blocker], now: Timestamp) -> Found {
+/// What keeps the controller from making progress: its failures, and pods it cannot update. A
+/// failed create of a pod whose name another pod holds is said by `PodNameTaken`, with its cause.
+fn controller_warnings(
+    status: &StatefulSetStatus,
+    sts: &StatefulSet,
+    snapshot: &Reads,
+    blockers: &[Blocker],
+    now: Timestamp,
+    flags: &RunFlags,
+) -> Found {
+    let taken: Vec<&str> = status
+        .stray_pods
+        .iter()
+        .filter(|s| s.place == StrayPlace::NameTaken)
+        .map(|s| s.name.as_str())
+        .collect();
+    let explained = |b: &&Blocker| {
+        matches!(b, Blocker::Failing(f) if f.operation.starts_with("create Pod")
+            && f.pod.as_deref().is_some_and(|p| taken.contains(&p)))
+    };
     blockers
         .iter()
-        .map(|b| {
+        .filter(|b| !explained(b))
+        .filter_map(|b| {
             let code = match b {
                 Blocker::Failing(_) => WarningCode::ControllerFailing,
                 Blocker::LacksClaims { .. } => WarningCode::PodMissingClaim,
+                // The stray warnings say these, with more of what status sees.
+                Blocker::Stray(_) => return None,
             };
-            (code, b.describe(sts, &snapshot.pods, now))
+            Some((code, b.describe_with(sts, &snapshot.pods, now, flags)))
         })
         .collect()
 }
 
-fn rollout_warnings(status: &StatefulSetStatus, sts: &StatefulSet, blockers: &[Blocker]) -> Found {
+fn rollout_warnings(
+    status: &StatefulSetStatus,
+    sts: &StatefulSet,
+    blockers: &[Blocker],
+    flags: &RunFlags,
+) -> Found {
     let mut out = Found::new();
     let name = &status.name;
     let namespace = &status.namespace;
+    let on = on(namespace, flags);
+    let conn = flags.connection();
     let Some(update) = &status.revisions.update else {
         return out;
     };
@@ -282,8 +331,8 @@ fn rollout_warnings(status: &StatefulSetStatus, sts: &StatefulSet, blockers: &[B
             out.push((
                 WarningCode::JournalUnreadable,
                 format!(
-                    "{error}: `kubectl stateful rollout {name}` refuses while it is there; \
-                     `kubectl stateful rollout {name} --discard-journal` shows it and removes it"
+                    "{error}: `kubectl stateful rollout {name}{on}` refuses while it is there; \
+                     `kubectl stateful rollout {name} --discard-journal{on}` shows it and removes it"
                 ),
             ));
             None
@@ -294,7 +343,7 @@ fn rollout_warnings(status: &StatefulSetStatus, sts: &StatefulSet, blockers: &[B
     if let (true, Some(current)) = (equivalent && !older.is_empty(), &status.revisions.current) {
         // Not a pending update: the 1.33 → 1.34 upgrade case (kubernetes#134773).
         let restart = if status.update_strategy.kind == ROLLING_UPDATE || on_delete {
-            format!("; `kubectl stateful rollout {name}` restarts them step by step")
+            format!("; `kubectl stateful rollout {name}{on}` restarts them step by step")
         } else {
             String::new()
         };
@@ -324,12 +373,12 @@ fn rollout_warnings(status: &StatefulSetStatus, sts: &StatefulSet, blockers: &[B
             };
             format!(
                 "OnDelete: a rollout by this tool replaces the pods by eviction; `kubectl stateful rollout {name} -n \
-                 {namespace}` resumes it, `--abort` rolls it back{evict}"
+                 {namespace}{conn}` resumes it, `--abort` rolls it back{evict}"
             )
         } else if on_delete {
             format!(
                 "OnDelete: the controller replaces a pod only once it is deleted; `kubectl stateful rollout {name} -n \
-                 {namespace}` evicts the {} pod(s) on older revisions one at a time, highest ordinal first, waiting \
+                 {namespace}{conn}` evicts the {} pod(s) on older revisions one at a time, highest ordinal first, waiting \
                  for each replacement to be Ready",
                 older.len()
             )
@@ -340,7 +389,7 @@ fn rollout_warnings(status: &StatefulSetStatus, sts: &StatefulSet, blockers: &[B
         } else if let Some(contested) = status.owners.partition_reverter() {
             format!(
                 "the partition is owned by {}, which sets it back: make it leave the partition to kubectl stateful \
-                 (docs/gitops.md), then `kubectl stateful rollout {name}` steps it through",
+                 (docs/gitops.md), then `kubectl stateful rollout {name}{on}` steps it through",
                 contested.owner()
             )
         } else if journal.as_ref().is_some_and(|j| j.held) && status.owners.template_reverter().is_some() {
@@ -348,15 +397,15 @@ fn rollout_warnings(status: &StatefulSetStatus, sts: &StatefulSet, blockers: &[B
                 status.owners.applier.as_ref().map_or_else(|| "its owner".to_owned(), |a| a.describe());
             format!(
                 "held by `kubectl stateful rollout --hold` for this change from {from}: `kubectl stateful rollout \
-                 {name}` steps it through; to give it up, revert the change in Git, then run `kubectl stateful rollout \
-                 {name} --abort`"
+                 {name}{on}` steps it through; to give it up, revert the change in Git, then run `kubectl stateful rollout \
+                 {name} --abort{on}`"
             )
         } else if journal.is_some() {
             format!(
-                "a `kubectl stateful rollout` is in progress: run `kubectl stateful rollout {name}` to resume or add --abort"
+                "a `kubectl stateful rollout` is in progress: run `kubectl stateful rollout {name}{on}` to resume or add --abort"
             )
         } else {
-            format!("`kubectl stateful rollout {name}` steps it through")
+            format!("`kubectl stateful rollout {name}{on}` steps it through")
         };
         let verb = if on_delete { "waiting for deletion" } else { "in progress" };
         if !equivalent {
@@ -384,9 +433,12 @@ fn rollout_warnings(status: &StatefulSetStatus, sts: &StatefulSet, blockers: &[B
         if status.pod_management_policy == ORDERED_READY && status.update_strategy.kind == ROLLING_UPDATE {
             for pod in older.iter().filter(|p| !p.ready).filter(released) {
                 let remedy = if journal.is_some() {
-                    format!("`kubectl stateful rollout {name}` offers to delete it when it resumes")
+                    format!("`kubectl stateful rollout {name}{on}` offers to delete it when it resumes")
                 } else {
-                    format!("`kubectl delete pod {} -n {namespace}` lets the controller replace it", pod.name)
+                    format!(
+                        "`kubectl delete pod {} -n {namespace}{conn}` lets the controller replace it",
+                        pod.name
+                    )
                 };
                 out.push((
                     WarningCode::RolloutStalled,
@@ -410,7 +462,7 @@ fn rollout_warnings(status: &StatefulSetStatus, sts: &StatefulSet, blockers: &[B
                 WarningCode::RolloutStalled,
                 format!(
                     "pod {} runs the update revision but is not Ready ({}): {trap}; fix the template, or run \
-                     `kubectl stateful rollout {name} --abort`, which deletes stuck pods after confirmation",
+                     `kubectl stateful rollout {name} --abort{on}`, which deletes stuck pods after confirmation",
                     pod.name, pod.status
                 ),
             ));
@@ -421,8 +473,8 @@ fn rollout_warnings(status: &StatefulSetStatus, sts: &StatefulSet, blockers: &[B
             WarningCode::RolloutHeld,
             format!(
                 "held at partition {partition} by `kubectl stateful rollout --hold` for the next template change from \
-                 {from}: once it is applied, no pod moves until `kubectl stateful rollout {name}` steps it through; \
-                 `kubectl stateful rollout {name} --abort` releases the hold"
+                 {from}: once it is applied, no pod moves until `kubectl stateful rollout {name}{on}` steps it through; \
+                 `kubectl stateful rollout {name} --abort{on}` releases the hold"
             ),
         ));
     } else if partition > 0 && status.update_strategy.kind == ROLLING_UPDATE {
@@ -431,7 +483,9 @@ fn rollout_warnings(status: &StatefulSetStatus, sts: &StatefulSet, blockers: &[B
                 format!("{} owns it: set it to 0 there unless you are staging a canary", contested.owner())
             }
             None => {
-                format!("run `kubectl stateful rollout {name} --partition 0` unless you are staging a canary")
+                format!(
+                    "run `kubectl stateful rollout {name} --partition 0{on}` unless you are staging a canary"
+                )
             }
         };
         out.push((
@@ -474,7 +528,7 @@ fn rollout_warnings(status: &StatefulSetStatus, sts: &StatefulSet, blockers: &[B
                 WarningCode::UnreleasedUpdate,
                 format!(
                     "{} run the update revision though no step released them: a scale-up created them while the \
-                     rollout held {staged} replicas back; `kubectl stateful rollout {name} --abort` rolls them back too",
+                     rollout held {staged} replicas back; `kubectl stateful rollout {name} --abort{on}` rolls them back too",
                     unreleased.join(", ")
                 ),
             ));
@@ -499,9 +553,11 @@ fn version_warnings(sts: &StatefulSet, snapshot: &Reads) -> Found {
 }
 
 /// Claims outside the live ordinals, named-alike claims, and volumes a deleted claim left.
-fn storage_warnings(status: &StatefulSetStatus, unverified: &[String]) -> Found {
+fn storage_warnings(status: &StatefulSetStatus, unverified: &[String], flags: &RunFlags) -> Found {
     let name = &status.name;
     let namespace = &status.namespace;
+    let on = on(namespace, flags);
+    let conn = flags.connection();
     let mut out = Found::new();
     if !status.orphaned_pvcs.is_empty() {
         let names: Vec<&str> = status.orphaned_pvcs.iter().map(|c| c.name.as_str()).collect();
@@ -509,7 +565,7 @@ fn storage_warnings(status: &StatefulSetStatus, unverified: &[String]) -> Found 
             WarningCode::OrphanedPvcs,
             format!(
                 "{} PVC(s) outside the live ordinals ({}): a scale-up re-attaches them with their old data; \
-                 `kubectl stateful pvc prune {name}` removes them safely",
+                 `kubectl stateful pvc prune {name}{on}` removes them safely",
                 names.len(),
                 names.join(", ")
             ),
@@ -522,7 +578,7 @@ fn storage_warnings(status: &StatefulSetStatus, unverified: &[String]) -> Found 
             WarningCode::KeptPvcs,
             format!(
                 "{name} is scaled to 0 and keeps {} PVC(s) ({}): scaling it up re-attaches them with their data; \
-                 if that data is no longer wanted, `kubectl stateful pvc prune {name} --include-scaled-to-zero` removes them",
+                 if that data is no longer wanted, `kubectl stateful pvc prune {name} --include-scaled-to-zero{on}` removes them",
                 parked.len(),
                 parked.join(", ")
             ),
@@ -542,7 +598,7 @@ fn storage_warnings(status: &StatefulSetStatus, unverified: &[String]) -> Found 
             WarningCode::ReleasedVolume,
             format!(
                 "PersistentVolume {} is Released (reclaim policy {}) and still holds the data of {}: to bind it \
-                 again, clear its old binding with `kubectl patch pv {} --type json -p \
+                 again, clear its old binding with `kubectl patch pv {}{conn} --type json -p \
                  '[{{\"op\":\"remove\",\"path\":\"/spec/claimRef/uid\"}},{{\"op\":\"remove\",\"path\":\"/spec/claimRef/resourceVersion\"}}]'`; \
                  the next claim named {} in namespace {namespace} (created when {name} scales up to include ordinal {}) then binds to it",
                 volume.name, volume.reclaim_policy, volume.claim, volume.name, volume.claim, volume.ordinal
@@ -557,9 +613,10 @@ fn storage_warnings(status: &StatefulSetStatus, unverified: &[String]) -> Found 
 /// `kubectl stateful pvc resize NAME --size TEMPLATE=SIZE` for the template's own size: that
 /// command refuses an unchanged size (a usage error), so the remedy is the claim's own patch,
 /// which is what the resizer acts on.
-fn resize_warnings(status: &StatefulSetStatus, snapshot: &Reads) -> Found {
+fn resize_warnings(status: &StatefulSetStatus, snapshot: &Reads, flags: &RunFlags) -> Found {
     let name = &status.name;
     let namespace = &status.namespace;
+    let conn = flags.connection();
     let range = OrdinalRange { start: status.ordinals_start, replicas: status.replicas.desired };
     let claims = status
         .ordinals
@@ -570,7 +627,7 @@ fn resize_warnings(status: &StatefulSetStatus, snapshot: &Reads) -> Found {
         .filter(|c| c.phase.is_some());
     let patch = |claim: &str, size: &str| {
         format!(
-            "kubectl -n {namespace} patch pvc {claim} -p '{{\"spec\":{{\"resources\":{{\"requests\":{{\"storage\":\"{size}\"}}}}}}}}'"
+            "kubectl -n {namespace}{conn} patch pvc {claim} -p '{{\"spec\":{{\"resources\":{{\"requests\":{{\"storage\":\"{size}\"}}}}}}}}'"
         )
     };
     // Stopping the pod that mounts a live claim: a StatefulSet re-creates a deleted pod at
@@ -579,7 +636,7 @@ fn resize_warnings(status: &StatefulSetStatus, snapshot: &Reads) -> Found {
         if range.contains(claim.ordinal) && pod == pod_name(name, claim.ordinal) {
             let keep = i64::from(claim.ordinal) - i64::from(range.start);
             format!(
-                "pod {pod} uses it, and only scaling below its ordinal stops it: `kubectl -n {namespace} scale \
+                "pod {pod} uses it, and only scaling below its ordinal stops it: `kubectl -n {namespace}{conn} scale \
                  statefulset {name} --replicas {keep}` (it stops every pod from {pod} up), then back to {}",
                 range.replicas
             )
@@ -608,7 +665,7 @@ fn resize_warnings(status: &StatefulSetStatus, snapshot: &Reads) -> Found {
                     format!(
                         "PVC {} cannot grow to {request} ({condition}): the driver gave up and does not retry; to give \
                          up too, lower its request to a size above its capacity {capacity} that the driver can provide \
-                         (the API server refuses {capacity} itself): `{}`; `kubectl -n {namespace} describe pvc {}` says \
+                         (the API server refuses {capacity} itself): `{}`; `kubectl -n {namespace}{conn} describe pvc {}` says \
                          why it failed",
                         claim.name,
                         patch(&claim.name, "SIZE"),
@@ -620,7 +677,7 @@ fn resize_warnings(status: &StatefulSetStatus, snapshot: &Reads) -> Found {
                     WarningCode::PvcResizeFailed,
                     format!(
                         "PVC {}: the volume grew but its filesystem cannot grow to {request} on the node ({condition}), \
-                         and the kubelet does not retry; `kubectl -n {namespace} describe pvc {}` and the events of the \
+                         and the kubelet does not retry; `kubectl -n {namespace}{conn} describe pvc {}` and the events of the \
                          pod that mounts it say why",
                         claim.name, claim.name
                     ),
@@ -634,7 +691,7 @@ fn resize_warnings(status: &StatefulSetStatus, snapshot: &Reads) -> Found {
                         stop(claim, pod)
                     ),
                     _ => format!(
-                        "the resizer retries; `kubectl -n {namespace} describe pvc {}` says why it fails",
+                        "the resizer retries; `kubectl -n {namespace}{conn} describe pvc {}` says why it fails",
                         claim.name
                     ),
                 };
@@ -647,7 +704,7 @@ fn resize_warnings(status: &StatefulSetStatus, snapshot: &Reads) -> Found {
             {
                 let restart = if range.contains(claim.ordinal) && *pod == pod_name(name, claim.ordinal) {
                     format!(
-                        "restarting pod {pod} finishes it (`kubectl -n {namespace} delete pod {pod}`: the StatefulSet \
+                        "restarting pod {pod} finishes it (`kubectl -n {namespace}{conn} delete pod {pod}`: the StatefulSet \
                          re-creates it)"
                     )
                 } else {
