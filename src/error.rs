@@ -394,6 +394,9 @@ pub enum Stop {
     ReplacementWrong { pod: String, why: String },
     #[error("pod {pod} was force-deleted, but its replacement is not Ready after {within} ({state})")]
     ReplacementNotReady { pod: String, within: String, state: String },
+    /// Its volumes are pinned to the failed node: the replacement can start only there.
+    #[error("pod {pod} was force-deleted; its replacement ({state}) can start only on {node}: {why}")]
+    ReplacementPinned { pod: String, state: String, node: String, why: String },
 }
 
 impl Stop {

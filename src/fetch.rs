@@ -12,6 +12,7 @@ use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{
     Event, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, Service,
 };
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, ObjectList};
 use kube::core::{Expression, NamespaceResourceScope, Selector};
@@ -101,6 +102,8 @@ pub struct Extras {
     /// The VolumeSnapshots (one LIST; a cluster without the API answers 404, which is no
     /// error and no note).
     pub volume_snapshots: bool,
+    /// The PodDisruptionBudgets in scope, for the quorum audit.
+    pub budgets: bool,
 }
 
 /// Reads one StatefulSet, naming the namespace when that is what does not exist.
@@ -188,17 +191,19 @@ pub async fn reads_of(kube: &Kube, sts: StatefulSet, extras: Extras) -> Result<R
             _ => Ok(Vec::new()),
         }
     };
-    let (pods, pvcs, services, volumes, nodes, autoscalers, events, namespaces, volume_snapshots) = tokio::try_join!(
-        list::<Pod>(client, &scope, pod_selector.as_ref()),
-        list::<PersistentVolumeClaim>(client, &scope, None),
-        services,
-        optional_cluster_list::<PersistentVolume>(client, extras.volumes),
-        optional_cluster_list::<Node>(client, extras.nodes),
-        optional_autoscalers(client, &scope, extras.autoscalers),
-        optional_events(client, &scope, Some(&name), extras.events),
-        optional_namespaces(kube, &scope, extras.namespaces),
-        optional_volume_snapshots(client, &scope, extras.volume_snapshots),
-    )?;
+    let (pods, pvcs, services, volumes, nodes, autoscalers, events, namespaces, volume_snapshots, budgets) =
+        tokio::try_join!(
+            list::<Pod>(client, &scope, pod_selector.as_ref()),
+            list::<PersistentVolumeClaim>(client, &scope, None),
+            services,
+            optional_cluster_list::<PersistentVolume>(client, extras.volumes),
+            optional_cluster_list::<Node>(client, extras.nodes),
+            optional_autoscalers(client, &scope, extras.autoscalers),
+            optional_events(client, &scope, Some(&name), extras.events),
+            optional_namespaces(kube, &scope, extras.namespaces),
+            optional_volume_snapshots(client, &scope, extras.volume_snapshots),
+            optional_budgets(client, &scope, extras.budgets),
+        )?;
     let (max_unavailable, revisions) = if extras.facts {
         server_facts(kube, &scope, std::slice::from_ref(&sts), pod_selector.as_ref()).await?
     } else {
@@ -218,6 +223,7 @@ pub async fn reads_of(kube: &Kube, sts: StatefulSet, extras: Extras) -> Result<R
         namespaces,
         storage_classes: None,
         volume_snapshots,
+        budgets,
     };
     let sts = &snapshot.statefulsets[0];
     let claims = claims_of(sts, &snapshot.pvcs);
@@ -254,6 +260,7 @@ pub async fn reads_in(kube: &Kube, scope: &Scope, extras: Extras) -> Result<Read
         events,
         namespaces,
         volume_snapshots,
+        budgets,
     ) = tokio::try_join!(
         list::<StatefulSet>(client, scope, None),
         pods_to_start_with(client, scope),
@@ -265,6 +272,7 @@ pub async fn reads_in(kube: &Kube, scope: &Scope, extras: Extras) -> Result<Read
         optional_events(client, scope, None, extras.events),
         optional_namespaces(kube, scope, extras.namespaces),
         optional_volume_snapshots(client, scope, extras.volume_snapshots),
+        optional_budgets(client, scope, extras.budgets),
     )?;
     if statefulsets.is_empty()
         && let Scope::Namespace(ns) = scope
@@ -299,9 +307,22 @@ pub async fn reads_in(kube: &Kube, scope: &Scope, extras: Extras) -> Result<Read
         namespaces,
         storage_classes: None,
         volume_snapshots,
+        budgets,
     };
     snapshot.storage_classes = storage_classes_for(client, &snapshot, extras.storage_classes).await?;
     Ok(snapshot)
+}
+
+/// The PodDisruptionBudgets in `scope`, `None` when they may not be read or nobody asked.
+pub async fn optional_budgets(
+    client: &Client,
+    scope: &Scope,
+    wanted: bool,
+) -> Result<Option<Vec<PodDisruptionBudget>>> {
+    if !wanted {
+        return Ok(None);
+    }
+    forbidden_as_none(list::<PodDisruptionBudget>(client, scope, None).await)
 }
 
 /// The StorageClasses, read only when some claim in `snapshot` is smaller than its template or

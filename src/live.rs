@@ -204,6 +204,7 @@ impl Live {
             namespaces: None,
             storage_classes: None,
             volume_snapshots: Default::default(),
+            budgets: None,
         })
     }
 }

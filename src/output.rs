@@ -123,9 +123,9 @@ pub struct Kind {
     pub version: &'static str,
 }
 
-pub const STATUS: Kind = Kind { name: "StatefulSetStatus", version: "v3" };
-pub const STATUS_LIST: Kind = Kind { name: "StatefulSetStatusList", version: "v3" };
-pub const FLEET_STATUS: Kind = Kind { name: "FleetStatus", version: "v2" };
+pub const STATUS: Kind = Kind { name: "StatefulSetStatus", version: "v4" };
+pub const STATUS_LIST: Kind = Kind { name: "StatefulSetStatusList", version: "v4" };
+pub const FLEET_STATUS: Kind = Kind { name: "FleetStatus", version: "v3" };
 pub const FLEET_PRUNE_PLAN: Kind = Kind { name: "FleetPrunePlan", version: "v1" };
 pub const PRUNE_PLAN: Kind = Kind { name: "PrunePlan", version: "v1" };
 pub const PRUNE_RESULT: Kind = Kind { name: "PruneResult", version: "v1" };

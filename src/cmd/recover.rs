@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod};
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::Api;
@@ -16,14 +16,15 @@ use serde::Serialize;
 use crate::access::{self, Permission};
 use crate::client::{Kube, KubeArgs};
 use crate::core::names::pod_name;
-use crate::core::objects::{mounted_claims, node_name};
+use crate::core::objects::{mounted_claims, node_name, pod_status_text, pvc_volume, terminating};
 use crate::core::patches;
 use crate::core::recover::{
-    Evidence, Judgement, Refusal as RecoverRefusal, Replacement as Verdict, judge, replacement,
+    Evidence, Judgement, PinnedVolume, Refusal as RecoverRefusal, Replacement as Verdict, judge,
+    pinned_volumes, replacement, replacement_pod,
 };
 use crate::error::{Error, Result, Stop};
 use crate::fetch;
-use crate::output::{OutputFormat, RECOVERY, Streams, rendered, write_document};
+use crate::output::{OutputFormat, RECOVERY, Streams, rendered, shell_word, write_document};
 use crate::ui::Terminal;
 use crate::wait::{Kinds, Said, Until, Waiter, Wake, deadline};
 use crate::write::{Deleted, Deletion, Guard, Mode, Writer, Written};
@@ -118,10 +119,12 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
         None => (None, None),
     };
     let min_down = i64::try_from(args.min_down.as_secs()).unwrap_or(i64::MAX);
-    let (evidence, reasons) = match judge(&pod, node.as_ref(), lease.as_ref(), min_down, Timestamp::now()) {
-        Judgement::Gone(evidence) => (evidence, Vec::new()),
-        Judgement::Alive(evidence, reasons) => (evidence, reasons),
-    };
+    let (pinned, replaced_claims) = pinned(&kube, &pod, node.as_ref()).await?;
+    let (evidence, reasons) =
+        match judge(&pod, node.as_ref(), lease.as_ref(), &pinned, min_down, Timestamp::now()) {
+            Judgement::Gone(evidence) => (evidence, Vec::new()),
+            Judgement::Alive(evidence, reasons) => (evidence, reasons),
+        };
     let mut recovery = Recovery {
         namespace: kube.namespace.clone(),
         stateful_set: sts.name_any(),
@@ -147,7 +150,17 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
          Go on only if {node_label} is powered off or cut off from its storage.",
         pod = pod.name_any()
     ));
-    let resume = format!("`kubectl stateful recover {} --dry-run` shows where it stands", pod.name_any());
+    if !pinned.is_empty() {
+        io.say(format_args!(
+            "note: the replacement of {} can start only on {node_label}: {}",
+            pod.name_any(),
+            pinned_truth(&kube, &pod.name_any(), &node_label, &pinned)
+        ));
+    }
+    let resume = format!(
+        "`{}` shows where it stands",
+        kube.flags.plugin(&kube.namespace, &format!("recover {} --dry-run", shell_word(&pod.name_any())))
+    );
     let Some(writer) = Writer::of(&kube, Mode::from_dry_run(args.dry_run), resume) else {
         io.say("dry run: nothing was changed");
         return finish(io, &args, &recovery);
@@ -204,11 +217,30 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
     }
     recovery.action = "forceDeleted";
     io.say(format_args!("pod \"{}\" force deleted; waiting for its replacement", pod.name_any()));
+    let words = left_behind(&kube, &pod.name_any(), &recovery.stateful_set);
+    if !pinned.is_empty() {
+        // Its replacement cannot become Ready anywhere else: no use waiting --timeout for it.
+        let created = match replacement_created(&mut waiter, &words, &pod, args.timeout).await {
+            Ok(created) => created,
+            Err(error) => {
+                finish(io, &args, &recovery)?;
+                return Err(error);
+            }
+        };
+        finish(io, &args, &recovery)?;
+        return Err(Stop::ReplacementPinned {
+            pod: pod.name_any(),
+            state: created.map_or_else(|| "not created yet".to_owned(), |p| pod_status_text(&p)),
+            node: node_label.clone(),
+            why: pinned_truth(&kube, &pod.name_any(), &node_label, &pinned),
+        }
+        .into());
+    }
     let claims: Vec<String> = mounted_claims(&pod).map(str::to_owned).collect();
-    // With -o json the document is written however the wait ends.
-    let owner = (kube.namespace.as_str(), recovery.stateful_set.as_str());
+    // With -o json the document is written however the wait ends: the pod is gone, and stdout
+    // still says so.
     let replacement =
-        match wait_for_replacement(&mut waiter, owner, &pod, &node_label, &claims, args.timeout).await {
+        match wait_for_replacement(&mut waiter, &words, &pod, &node_label, &claims, args.timeout).await {
             Ok(replacement) => replacement,
             Err(error) => {
                 finish(io, &args, &recovery)?;
@@ -216,13 +248,103 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
             }
         };
     io.say(format_args!(
-        "{} recovered: the replacement is Ready on {} with {}",
+        "{} recovered: the replacement is Ready on {} with {}{}",
         replacement.pod,
         replacement.node,
-        if replacement.pvcs.is_empty() { "no PVCs".to_owned() } else { replacement.pvcs.join(", ") }
+        if replacement.pvcs.is_empty() { "no PVCs".to_owned() } else { replacement.pvcs.join(", ") },
+        if replaced_claims.is_empty() {
+            String::new()
+        } else {
+            format!(" (new, empty: {} was being deleted)", replaced_claims.join(", "))
+        }
     ));
     recovery.replacement = Some(replacement);
     finish(io, &args, &recovery)
+}
+
+/// The pod's claims whose volumes only its node can use ([`pinned_volumes`]), from the claims,
+/// their PVs and the other nodes, and the claims being deleted (the replacement gets new ones).
+/// What these credentials may not read is left out: claims or PVs unreadable, nothing is judged
+/// pinned (as before this check); nodes unreadable, the volumes' hostname affinity alone tells.
+async fn pinned(kube: &Kube, pod: &Pod, node: Option<&Node>) -> Result<(Vec<PinnedVolume>, Vec<String>)> {
+    if node_name(pod).is_none() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let (claims_api, pvs): (Api<PersistentVolumeClaim>, Api<PersistentVolume>) = (kube.api(), kube.api_all());
+    let (mut claims, mut volumes) = (Vec::new(), Vec::new());
+    for name in mounted_claims(pod) {
+        let read = claims_api.get_opt(name).await.map_err(Error::kube(format!("read PVC {name}")));
+        let Some(claim) = fetch::forbidden_as_none(read)? else { return Ok((Vec::new(), Vec::new())) };
+        let Some(claim) = claim else { continue };
+        if let Some(volume) = pvc_volume(&claim) {
+            let read = pvs.get_opt(volume).await.map_err(Error::kube(format!("read PV {volume}")));
+            let Some(pv) = fetch::forbidden_as_none(read)? else { return Ok((Vec::new(), Vec::new())) };
+            volumes.extend(pv);
+        }
+        claims.push(claim);
+    }
+    let deleting: Vec<String> =
+        claims.iter().filter(|c| terminating(*c)).map(ResourceExt::name_any).collect();
+    if volumes.is_empty() {
+        return Ok((Vec::new(), deleting));
+    }
+    let others = kube.api_all::<Node>().list(&Default::default()).await.map_err(Error::kube("list nodes"));
+    let others = fetch::forbidden_as_none(others)?.map(|list| list.items);
+    Ok((pinned_volumes(pod, &claims, &volumes, node, others.as_deref()), deleting))
+}
+
+/// Why the replacement of a pod whose volumes are pinned to its failed node can start only
+/// there, and the way to start it elsewhere instead, as a command with the run's flags: said
+/// before the force delete, and again after it.
+fn pinned_truth(kube: &Kube, pod: &str, node: &str, pinned: &[PinnedVolume]) -> String {
+    let volumes: Vec<String> = pinned
+        .iter()
+        .map(|p| format!("its volume {} (PVC {}) is pinned to {node}", p.volume, p.claim))
+        .collect();
+    let claims: Vec<String> = pinned.iter().map(|p| shell_word(&p.claim).into_owned()).collect();
+    format!(
+        "{}. It stays Pending until {node} is back, and then starts there on the same data; to start it elsewhere \
+         with an empty claim instead, giving up the data on {node}, delete the claim too with `{}` (it goes once \
+         {pod} is gone)",
+        volumes.join("; "),
+        kube.flags.kubectl(&kube.namespace, &format!("delete pvc {} --wait=false", claims.join(" ")))
+    )
+}
+
+/// Waits for the StatefulSet controller to create the replacement of `old` (a pod of its name
+/// with another uid), for up to `timeout`; `None` when it did not.
+async fn replacement_created(
+    waiter: &mut Waiter,
+    words: &Said,
+    old: &Pod,
+    timeout: Duration,
+) -> Result<Option<Pod>> {
+    let until = Until { deadline: deadline(timeout), words, ours: None };
+    let (_, created) =
+        waiter
+            .until(
+                until,
+                |view, _| {
+                    Ok(replacement_pod(old, &view.pods).map_or(Wake::Wait, |p| Wake::Done(Some(p.clone()))))
+                },
+                |_| Ok(None),
+            )
+            .await?;
+    Ok(created)
+}
+
+/// What an interrupted or lost wait leaves once the pod was force-deleted, and where to see
+/// how it goes on.
+fn left_behind(kube: &Kube, pod: &str, sts: &str) -> Said {
+    Said {
+        left: format!(
+            "pod {pod} was force-deleted; the StatefulSet controller creates its replacement on its own"
+        ),
+        resume: format!(
+            "`{}` shows it come up",
+            kube.flags.plugin(&kube.namespace, &format!("status {}", shell_word(sts)))
+        ),
+    }
 }
 
 /// Finds the pod and the StatefulSet that owns it; anything else is refused.
@@ -283,6 +405,15 @@ pub fn write_evidence(w: &mut dyn Write, e: &Evidence) -> io::Result<()> {
             |s| format!("for {} (its Ready condition, eviction or deletion)", seconds(Some(s)))
         )
     )?;
+    for pinned in &e.pinned_volumes {
+        writeln!(
+            w,
+            "Pinned:        {} (PV {}) can be used on {} only",
+            pinned.claim,
+            pinned.volume,
+            e.node.as_deref().unwrap_or("-")
+        )?;
+    }
     Ok(())
 }
 
@@ -290,20 +421,14 @@ pub fn write_evidence(w: &mut dyn Write, e: &Evidence) -> io::Result<()> {
 /// ([`core::recover::replacement`](crate::core::recover::replacement) judges).
 async fn wait_for_replacement(
     waiter: &mut Waiter,
-    (namespace, sts): (&str, &str),
+    words: &Said,
     old: &Pod,
     old_node: &str,
     claims: &[String],
     timeout: Duration,
 ) -> Result<Replacement> {
     let name = old.name_any();
-    let words = Said {
-        left: format!(
-            "pod {name} was force-deleted; the StatefulSet controller creates its replacement on its own"
-        ),
-        resume: format!("`kubectl stateful -n {namespace} status {sts}` shows it come up"),
-    };
-    let until = Until { deadline: deadline(timeout), words: &words, ours: None };
+    let until = Until { deadline: deadline(timeout), words, ours: None };
     let (view, verdict) = waiter
         .until(
             until,
@@ -316,17 +441,13 @@ async fn wait_for_replacement(
         .await?;
     match verdict {
         Verdict::Recovered { node, claims } => {
-            let uid =
-                view.pods.iter().find(|p| p.name_any() == name && p.uid() != old.uid()).and_then(|p| p.uid());
+            let uid = replacement_pod(old, &view.pods).and_then(ResourceExt::uid);
             Ok(Replacement { pod: name, uid: uid.unwrap_or_default(), node, pvcs: claims })
         }
         Verdict::Wrong { why } => Err(Stop::ReplacementWrong { pod: name, why }.into()),
         Verdict::Waiting => {
-            let state = view
-                .pods
-                .iter()
-                .find(|p| p.name_any() == name && p.uid() != old.uid())
-                .map_or_else(|| "not created".to_owned(), crate::core::objects::pod_status_text);
+            let state =
+                replacement_pod(old, &view.pods).map_or_else(|| "not created".to_owned(), pod_status_text);
             let within = humantime::format_duration(timeout).to_string();
             Err(Stop::ReplacementNotReady { pod: name, within, state }.into())
         }

@@ -180,7 +180,7 @@ fn judged(
 ) -> (Evidence, Vec<String>) {
     let node_object = node_ready.map(|ready| node("node-1", ready));
     let lease_object = lease_renewed.map(lease);
-    match judge(&stuck_pod(), node_object.as_ref(), lease_object.as_ref(), 300, now) {
+    match judge(&stuck_pod(), node_object.as_ref(), lease_object.as_ref(), &[], 300, now) {
         Judgement::Gone(evidence) => (evidence, Vec::new()),
         Judgement::Alive(evidence, reasons) => (evidence, reasons),
     }

@@ -18,6 +18,7 @@ use crate::core::owners::{Manager, Owners};
 use crate::core::prune::describe_range;
 use crate::core::resize::quantity;
 use crate::core::status::dns::{PortSelector, dns_names};
+use crate::core::status::quorum::Level;
 use crate::core::status::snapshots::{DeletedClaimSnapshots, Snapshots};
 use crate::core::status::{
     self, ClaimStatus, OrdinalStatus, RevisionRole, StatefulSetStatus, StatusOptions, WarningCode,
@@ -117,6 +118,7 @@ const EXTRAS: Extras = Extras {
     namespaces: true,
     storage_classes: true,
     volume_snapshots: true,
+    budgets: true,
 };
 
 pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Streams) -> Result<()> {
@@ -282,13 +284,14 @@ pub fn render_fleet(
     };
     writeln!(
         w,
-        "{} context{} ({} could not be read{clusters}), {} StatefulSets, {} stuck rollout{}, {} orphaned claim{} ({})",
+        "{} context{} ({} could not be read{clusters}), {} StatefulSets, {} stuck rollout{}, {} at quorum risk, {} orphaned claim{} ({})",
         summary.contexts,
         if summary.contexts == 1 { "" } else { "s" },
         summary.failed,
         summary.statefulsets,
         summary.stuck_rollouts,
         if summary.stuck_rollouts == 1 { "" } else { "s" },
+        summary.quorum_risks,
         summary.orphaned_claims,
         if summary.orphaned_claims == 1 { "" } else { "s" },
         crate::core::prune::human_bytes(summary.orphaned_bytes as f64),
@@ -387,12 +390,14 @@ async fn watch(
         if unwatched.as_ref().is_none_or(|u| u.at.elapsed() >= UNWATCHED_EVERY || u.unheld != unheld) {
             let name = snapshot.statefulsets[0].name_any();
             let events = fetch::optional_events(&kube.client, &scope, Some(&name), true).await?;
+            let budgets = fetch::optional_budgets(&kube.client, &scope, true).await?;
             let pods =
                 if unheld { fetch::list::<Pod>(&kube.client, &scope, None).await? } else { Vec::new() };
-            unwatched = Some(Unwatched { at: std::time::Instant::now(), unheld, events, pods });
+            unwatched = Some(Unwatched { at: std::time::Instant::now(), unheld, events, budgets, pods });
         }
         if let Some(u) = &unwatched {
             snapshot.events.clone_from(&u.events);
+            snapshot.budgets.clone_from(&u.budgets);
             let others: Vec<Pod> = u
                 .pods
                 .iter()
@@ -472,8 +477,9 @@ async fn watch(
     }
 }
 
-/// How often `--watch` reads again what it does not watch: the StatefulSet's Warning events, and
-/// while a live ordinal has no pod of the set, the namespace's other pods.
+/// How often `--watch` reads again what it does not watch: the StatefulSet's Warning events, the
+/// namespace's PodDisruptionBudgets, and while a live ordinal has no pod of the set, the
+/// namespace's other pods.
 const UNWATCHED_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// What `--watch` last read of what it does not watch, and when.
@@ -482,6 +488,7 @@ struct Unwatched {
     /// Whether a live ordinal had no pod of the set then (the other pods were read).
     unheld: bool,
     events: Option<Vec<k8s_openapi::api::core::v1::Event>>,
+    budgets: Option<Vec<k8s_openapi::api::policy::v1::PodDisruptionBudget>>,
     pods: Vec<Pod>,
 }
 
@@ -632,6 +639,27 @@ pub fn render(
             writeln!(w, "{}", console::style(line).yellow().force_styling(color))?;
         }
     }
+    write_audit(w, model, color)
+}
+
+/// The quorum and topology findings, after the warnings: each with its level, a risk in
+/// yellow like a warning, the others plain.
+fn write_audit(w: &mut dyn Write, model: &StatefulSetStatus, color: bool) -> io::Result<()> {
+    let Some(quorum) = model.quorum.as_ref().filter(|q| !q.findings.is_empty()) else { return Ok(()) };
+    writeln!(w)?;
+    writeln!(w, "Quorum and topology:")?;
+    for finding in &quorum.findings {
+        let level = match finding.level {
+            Level::Risk => "risk",
+            Level::Blocks => "blocks",
+            Level::Notice => "notice",
+        };
+        let line = format!("  {:?} ({level}): {}", finding.code, finding.message);
+        match finding.level {
+            Level::Risk => writeln!(w, "{}", console::style(line).yellow().force_styling(color))?,
+            _ => writeln!(w, "{line}")?,
+        }
+    }
     Ok(())
 }
 
@@ -729,6 +757,9 @@ fn write_header(w: &mut dyn Write, m: &StatefulSetStatus, now: Timestamp) -> io:
         ));
     }
     rows.push(("PVCs", format!("{}/{} Bound", r.pvcs_bound, r.pvcs_expected)));
+    if let Some(quorum) = &m.quorum {
+        rows.push(("Quorum", quorum.summary()));
+    }
     let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0) + 2;
     for (key, value) in rows {
         writeln!(w, "{:<width$}{value}", format!("{key}:"))?;
@@ -1025,8 +1056,8 @@ pub fn render_list(
 }
 
 /// The columns of the list (`status` without NAME).
-const LIST_HEADERS: [&str; 9] =
-    ["NAME", "READY", "UPDATED", "PARTITION", "REVISIONS", "SERVICE", "PVCS", "ORPHANED", "AGE"];
+const LIST_HEADERS: [&str; 10] =
+    ["NAME", "READY", "UPDATED", "PARTITION", "REVISIONS", "SERVICE", "PVCS", "ORPHANED", "QUORUM", "AGE"];
 
 /// One StatefulSet's row of the list, as [`LIST_HEADERS`] name the columns.
 fn list_row(s: &StatefulSetStatus, now: Timestamp) -> Vec<String> {
@@ -1049,8 +1080,23 @@ fn list_row(s: &StatefulSetStatus, now: Timestamp) -> Vec<String> {
             service.to_owned(),
             format!("{}/{}", s.replicas.pvcs_bound, s.replicas.pvcs_expected),
             s.orphaned_pvcs.len().to_string(),
+            quorum_label(s),
             age(s.created_at, now),
         ]
+    }
+}
+
+/// The QUORUM column: `ok`, the worst finding at risk or blocking in a few words (`no budget`,
+/// `one node +1` when there are more), or `-` at 0 replicas.
+fn quorum_label(s: &StatefulSetStatus) -> String {
+    let Some(quorum) = &s.quorum else { return "-".to_owned() };
+    let mut serious = quorum.serious();
+    match serious.next() {
+        None => "ok".to_owned(),
+        Some(first) => match serious.count() {
+            0 => first.code.short().to_owned(),
+            more => format!("{} +{more}", first.code.short()),
+        },
     }
 }
 
@@ -1123,6 +1169,15 @@ mod tests {
             nodes: Some(vec![node("node-0", "True"), node("node-1", "Unknown")]),
             events: Some(Vec::new()),
             storage_classes: Some(vec![storage_class("standard", true, false)]),
+            // A budget keeping 2 of 3 up, at 0 now: web-1's node is down and web-2 not Ready.
+            budgets: Some(vec![crate::core::budgets::pdb(
+                "web",
+                serde_json::json!({"selector": {"matchLabels": {"app": "web"}}, "minAvailable": 2}),
+                Some(
+                    serde_json::json!({"observedGeneration": 1, "disruptionsAllowed": 0, "currentHealthy": 1,
+                                        "desiredHealthy": 2, "expectedPods": 3}),
+                ),
+            )]),
             // Two snapshots of data-web-0, one of the orphan data-web-3, one (not ready) of
             // data-web-5, a claim already pruned.
             volume_snapshots: VolumeSnapshots::Read(vec![

@@ -581,6 +581,7 @@ pub fn status_snapshot(
         services: vec![service(&sts.name_any())],
         volumes: Some(volumes),
         nodes: Some(vec![node("node-0", "True"), node("node-down", "Unknown")]),
+        budgets: Some(Vec::new()),
         ..Default::default()
     }
 }

@@ -80,6 +80,8 @@ pub struct FleetSummary {
     pub same_cluster: Vec<SameCluster>,
     pub statefulsets: usize,
     pub stuck_rollouts: usize,
+    /// StatefulSets whose quorum audit finds a risk (`core::status::quorum`, level `risk`).
+    pub quorum_risks: usize,
     pub orphaned_claims: usize,
     /// The orphaned claims' capacity in bytes (claims without a readable capacity count 0).
     pub orphaned_bytes: u64,
@@ -92,6 +94,7 @@ pub struct ContextSummary {
     pub context: String,
     pub statefulsets: usize,
     pub stuck_rollouts: usize,
+    pub quorum_risks: usize,
     pub orphaned_claims: usize,
     pub orphaned_bytes: u64,
     /// Why the context could not be read; the counts are then 0.
@@ -117,6 +120,12 @@ pub fn stuck(status: &StatefulSetStatus) -> bool {
                 | WarningCode::VolumeNodeUnavailable
         )
     })
+}
+
+/// A StatefulSet whose quorum audit finds a risk: one more ordinary event (a node drained or
+/// lost) takes its majority down.
+pub fn at_quorum_risk(status: &StatefulSetStatus) -> bool {
+    status.quorum.as_ref().is_some_and(|q| q.at_risk())
 }
 
 /// For each of `results`, the context it reaches the same cluster as and that is counted
@@ -155,6 +164,7 @@ pub fn summarize(results: &[ContextResult]) -> FleetSummary {
                 context: r.context.clone(),
                 statefulsets: 0,
                 stuck_rollouts: 0,
+                quorum_risks: 0,
                 orphaned_claims: 0,
                 orphaned_bytes: 0,
                 error: None,
@@ -166,6 +176,7 @@ pub fn summarize(results: &[ContextResult]) -> FleetSummary {
                     context: r.context.clone(),
                     statefulsets: statuses.len(),
                     stuck_rollouts: statuses.iter().filter(|s| stuck(s)).count(),
+                    quorum_risks: statuses.iter().filter(|s| at_quorum_risk(s)).count(),
                     orphaned_claims: orphans.clone().count(),
                     orphaned_bytes: orphans
                         .filter_map(|c| c.capacity.as_deref().and_then(quantity))
@@ -179,6 +190,7 @@ pub fn summarize(results: &[ContextResult]) -> FleetSummary {
                 context: r.context.clone(),
                 statefulsets: 0,
                 stuck_rollouts: 0,
+                quorum_risks: 0,
                 orphaned_claims: 0,
                 orphaned_bytes: 0,
                 error: Some(error.clone()),
@@ -205,6 +217,7 @@ pub fn summarize(results: &[ContextResult]) -> FleetSummary {
         same_cluster,
         statefulsets: per_context.iter().map(|c| c.statefulsets).sum(),
         stuck_rollouts: per_context.iter().map(|c| c.stuck_rollouts).sum(),
+        quorum_risks: per_context.iter().map(|c| c.quorum_risks).sum(),
         orphaned_claims: per_context.iter().map(|c| c.orphaned_claims).sum(),
         orphaned_bytes: per_context.iter().map(|c| c.orphaned_bytes).sum(),
         per_context,
@@ -249,6 +262,7 @@ mod tests {
             pods,
             pvcs,
             events: Some(Vec::new()),
+            nodes: Some(vec![node("node-0", "True"), node("node-1", "True")]),
             ..Default::default()
         };
         let options = StatusOptions {
@@ -282,6 +296,9 @@ mod tests {
         assert_eq!(names, ["staging", "eu-1", "dead"], "in the order given");
         assert_eq!(summary.per_context[2].error.as_deref(), Some("connection refused"));
         assert_eq!(summary.per_context[2].statefulsets, 0);
+        // web: 3 members on one node, no budget read (unknown, not counted): at risk.
+        assert_eq!(summary.quorum_risks, 2, "web in each context read");
+        assert_eq!(summary.per_context[0].quorum_risks, 1);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{
     Event, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, Service,
 };
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::ResourceExt;
 
@@ -42,6 +43,9 @@ pub struct Reads {
     pub storage_classes: Option<Vec<StorageClass>>,
     /// The VolumeSnapshots in scope (`snapshot.storage.k8s.io/v1`, out-of-tree CRDs).
     pub volume_snapshots: VolumeSnapshots,
+    /// The PodDisruptionBudgets in scope (every one of the namespace, or of the cluster with
+    /// `-A`); `None` when they may not be read, or nobody asked.
+    pub budgets: Option<Vec<PodDisruptionBudget>>,
 }
 
 /// What was read of the VolumeSnapshot API, an optional kind: a cluster without it is not a

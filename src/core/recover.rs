@@ -3,12 +3,15 @@
 //! force delete of a pod whose kubelet still runs it breaks that promise.
 
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod};
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use serde::Serialize;
 
-use super::objects::{mounted_claims, node_name, node_ready_condition, pod_ready, terminating};
+use super::objects::{
+    mounted_claims, node_matches, node_name, node_ready_condition, pod_ready, pv_node_terms, pvc_volume,
+    terminating,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -27,6 +30,17 @@ pub struct Evidence {
     /// The longest the pod's own record proves it down: its Ready condition False or Unknown,
     /// its DisruptionTarget condition (eviction), or its deletion requested, seconds ago.
     pub pod_down_seconds: Option<i64>,
+    /// The pod's claims whose volumes only its node can use ([`pinned_volumes`]).
+    pub pinned_volumes: Vec<PinnedVolume>,
+}
+
+/// A claim of the pod whose volume no other node can use (a local volume and the like): a
+/// replacement of the pod could start only on the pod's own node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PinnedVolume {
+    pub claim: String,
+    pub volume: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,11 +62,14 @@ pub enum Refusal {
 }
 
 /// Judges the node of `pod` from its Node object and Lease, requiring the node to have been
-/// NotReady, and its Lease unrenewed, for at least `min_down_seconds`.
+/// NotReady, and its Lease unrenewed, for at least `min_down_seconds`. The volumes `pinned` to
+/// that node are part of the evidence, not a reason to refuse: they say where the replacement
+/// can start (only there), which the run says before it acts.
 pub fn judge(
     pod: &Pod,
     node: Option<&Node>,
     lease: Option<&Lease>,
+    pinned: &[PinnedVolume],
     min_down_seconds: i64,
     now: Timestamp,
 ) -> Judgement {
@@ -69,6 +86,7 @@ pub fn judge(
         lease_renewed_seconds_ago: renewed,
         pod_terminating: terminating(pod),
         pod_down_seconds: pod_down,
+        pinned_volumes: pinned.to_vec(),
     };
     let mut alive = Vec::new();
     let node_label = evidence.node.clone().unwrap_or_default();
@@ -118,6 +136,48 @@ pub fn judge(
     if alive.is_empty() { Judgement::Gone(evidence) } else { Judgement::Alive(evidence, alive) }
 }
 
+/// The claims `pod` mounts whose volumes only its node can use: the PV's required node affinity
+/// (`objects::pv_node_terms`) matches none of `others` (the cluster's other nodes), or, when those
+/// could not be listed, names the node by `kubernetes.io/hostname` in every term (local volumes,
+/// local-path, OpenEBS LocalPV, TopoLVM). A claim being deleted is left out: the replacement
+/// gets a new one.
+pub fn pinned_volumes(
+    pod: &Pod,
+    claims: &[PersistentVolumeClaim],
+    volumes: &[PersistentVolume],
+    node: Option<&Node>,
+    others: Option<&[Node]>,
+) -> Vec<PinnedVolume> {
+    const HOSTNAME: &str = "kubernetes.io/hostname";
+    let Some(node_name) = node_name(pod) else { return Vec::new() };
+    let hostname =
+        node.and_then(|n| n.labels().get(HOSTNAME).cloned()).unwrap_or_else(|| node_name.to_owned());
+    mounted_claims(pod)
+        .filter_map(|name| claims.iter().find(|c| c.name_any() == name))
+        .filter(|claim| !terminating(*claim))
+        .filter_map(|claim| {
+            let volume = volumes.iter().find(|v| Some(v.name_any().as_str()) == pvc_volume(claim))?;
+            let terms = pv_node_terms(volume);
+            let pinned = !terms.is_empty()
+                && match others {
+                    Some(others) => !others
+                        .iter()
+                        .any(|n| n.name_any() != node_name && terms.iter().any(|t| node_matches(n, t))),
+                    None => terms.iter().all(|term| {
+                        term.match_expressions.iter().flatten().any(|e| {
+                            e.key == HOSTNAME
+                                && e.operator == "In"
+                                && e.values
+                                    .as_ref()
+                                    .is_some_and(|v| !v.is_empty() && v.iter().all(|h| *h == hostname))
+                        })
+                    }),
+                };
+            pinned.then(|| PinnedVolume { claim: claim.name_any(), volume: volume.name_any() })
+        })
+        .collect()
+}
+
 /// The earliest moment the pod's own record shows it down: its Ready condition turning False
 /// or Unknown, its DisruptionTarget condition (set when it is evicted, e.g. by the taint
 /// manager), or its deletion being requested (deletionTimestamp minus the grace period).
@@ -138,6 +198,11 @@ fn pod_down_since(pod: &Pod) -> Option<Timestamp> {
     [not_ready, evicted, deletion_requested].into_iter().flatten().min()
 }
 
+/// The pod the StatefulSet controller created in place of `old`: of its name, with another uid.
+pub fn replacement_pod<'a>(old: &Pod, pods: &'a [Pod]) -> Option<&'a Pod> {
+    pods.iter().find(|p| p.name_any() == old.name_any() && p.uid() != old.uid())
+}
+
 /// How the replacement of a force-deleted pod stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Replacement {
@@ -153,8 +218,7 @@ pub enum Replacement {
 /// mounted `claims`: its replacement is the pod of the same name with another uid, Ready, on
 /// another node, mounting the same claims.
 pub fn replacement(old: &Pod, old_node: &str, claims: &[String], pods: &[Pod]) -> Replacement {
-    let name = old.name_any();
-    let Some(new) = pods.iter().find(|p| p.name_any() == name && p.uid() != old.uid()) else {
+    let Some(new) = replacement_pod(old, pods) else {
         return Replacement::Waiting;
     };
     if !pod_ready(new) || terminating(new) {
@@ -174,7 +238,7 @@ pub fn replacement(old: &Pod, old_node: &str, claims: &[String], pods: &[Pod]) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::fixtures::{created, node, pod, sts};
+    use crate::core::fixtures::{created, node, pod, pv, pvc, sts};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 
     fn lease(renewed: Timestamp) -> Lease {
@@ -193,7 +257,8 @@ mod tests {
     fn a_node_down_long_enough_with_a_stale_lease_is_gone() {
         let web = sts("web", 1).build();
         let p = pod(&web, 0).build();
-        let judgement = judge(&p, Some(&node("node-0", "Unknown")), Some(&lease(created())), 300, at(600));
+        let judgement =
+            judge(&p, Some(&node("node-0", "Unknown")), Some(&lease(created())), &[], 300, at(600));
         let Judgement::Gone(evidence) = judgement else { panic!("{judgement:?}") };
         assert_eq!((evidence.ready_for_seconds, evidence.lease_renewed_seconds_ago), (Some(600), Some(600)));
     }
@@ -207,20 +272,20 @@ mod tests {
             Judgement::Gone(e) => panic!("judged gone: {e:?}"),
         };
         assert_eq!(
-            reasons(judge(&p, Some(&node("node-0", "True")), None, 300, at(600))),
+            reasons(judge(&p, Some(&node("node-0", "True")), None, &[], 300, at(600))),
             ["node node-0 is Ready"]
         );
-        let early = reasons(judge(&p, Some(&node("node-0", "Unknown")), None, 300, at(60)));
+        let early = reasons(judge(&p, Some(&node("node-0", "Unknown")), None, &[], 300, at(60)));
         assert_eq!(early, ["node node-0 has been NotReady for only 60s (less than --min-down 300s)"]);
         let renewing =
-            reasons(judge(&p, Some(&node("node-0", "False")), Some(&lease(at(590))), 300, at(600)));
+            reasons(judge(&p, Some(&node("node-0", "False")), Some(&lease(at(590))), &[], 300, at(600)));
         assert_eq!(
             renewing,
             ["the kubelet of node-0 renewed its Lease 10s ago: it may still be running the pod"]
         );
         let mut unscheduled = p.clone();
         unscheduled.spec.as_mut().unwrap().node_name = None;
-        assert!(reasons(judge(&unscheduled, None, None, 300, at(600)))[0].contains("not scheduled"));
+        assert!(reasons(judge(&unscheduled, None, None, &[], 300, at(600)))[0].contains("not scheduled"));
     }
 
     #[test]
@@ -228,18 +293,18 @@ mod tests {
         let web = sts("web", 1).build();
         // A Running pod whose Node object was deleted (its kubelet will register again).
         let running = pod(&web, 0).build();
-        let Judgement::Alive(_, reasons) = judge(&running, None, None, 600, at(10)) else {
+        let Judgement::Alive(_, reasons) = judge(&running, None, None, &[], 600, at(10)) else {
             panic!("judged gone")
         };
         assert!(reasons[0].contains("is not being deleted"), "{reasons:?}");
         // Evicted (Terminating) and not Ready since `created()`: down for 10s only.
         let evicted = pod(&web, 0).ready(false).terminating().build();
-        let Judgement::Alive(_, reasons) = judge(&evicted, None, None, 600, at(10)) else {
+        let Judgement::Alive(_, reasons) = judge(&evicted, None, None, &[], 600, at(10)) else {
             panic!("judged gone")
         };
         assert!(reasons[0].contains("down for only 10s"), "{reasons:?}");
         // ... and once the record proves --min-down.
-        let Judgement::Gone(evidence) = judge(&evicted, None, None, 600, at(700)) else {
+        let Judgement::Gone(evidence) = judge(&evicted, None, None, &[], 600, at(700)) else {
             panic!("judged alive")
         };
         assert_eq!(evidence.pod_down_seconds, Some(700));
@@ -268,5 +333,78 @@ mod tests {
         }
         let elsewhere = replacement(&old, "node-0", &["data-db-9".to_owned()], &[new("new", "node-1", true)]);
         assert!(matches!(elsewhere, Replacement::Wrong { .. }), "{elsewhere:?}");
+    }
+
+    /// A PV whose required node affinity is `terms` (each a list of (key, operator, values)).
+    fn pv_on(claim: &str, terms: &[&[(&str, &str, &[&str])]]) -> PersistentVolume {
+        let mut volume = pv(claim, "Delete");
+        let terms: Vec<serde_json::Value> = terms
+            .iter()
+            .map(|term| {
+                let expressions: Vec<serde_json::Value> = term
+                    .iter()
+                    .map(|(key, operator, values)| serde_json::json!({"key": key, "operator": operator, "values": values}))
+                    .collect();
+                serde_json::json!({"matchExpressions": expressions})
+            })
+            .collect();
+        volume.spec.as_mut().unwrap().node_affinity = Some(
+            serde_json::from_value(serde_json::json!({"required": {"nodeSelectorTerms": terms}})).unwrap(),
+        );
+        volume
+    }
+
+    fn labelled(name: &str, labels: &[(&str, &str)]) -> Node {
+        let mut n = node(name, "True");
+        n.metadata.labels = Some(labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect());
+        n
+    }
+
+    #[test]
+    fn a_volume_no_other_node_can_use_is_pinned() {
+        let web = sts("web", 1).templates(&["data", "wal"]).build();
+        let p = pod(&web, 0).node("node-0").build();
+        let claims = [pvc("data-web-0").build(), pvc("wal-web-0").build()];
+        let dead = labelled("node-0", &[("kubernetes.io/hostname", "node-0"), ("zone", "a")]);
+        let others = [
+            labelled("node-1", &[("kubernetes.io/hostname", "node-1"), ("zone", "a")]),
+            labelled("node-2", &[("kubernetes.io/hostname", "node-2"), ("zone", "b")]),
+        ];
+        // data: a local volume on node-0; wal: any node of zone a (node-1 too).
+        let volumes = [
+            pv_on("data-web-0", &[&[("kubernetes.io/hostname", "In", &["node-0"])]]),
+            pv_on("wal-web-0", &[&[("zone", "In", &["a"])]]),
+        ];
+        let pinned = pinned_volumes(&p, &claims, &volumes, Some(&dead), Some(&others));
+        assert_eq!(pinned, [PinnedVolume { claim: "data-web-0".into(), volume: "pv-data-web-0".into() }]);
+        // The nodes unreadable: the hostname alone tells (the zone volume is not judged pinned).
+        assert_eq!(pinned_volumes(&p, &claims, &volumes, Some(&dead), None), pinned);
+        // Another node that fits (a second term, NotIn, Exists): not pinned.
+        let shared = [pv_on(
+            "data-web-0",
+            &[
+                &[("kubernetes.io/hostname", "In", &["node-0"])],
+                &[("zone", "NotIn", &["a"]), ("zone", "Exists", &[])],
+            ],
+        )];
+        assert!(pinned_volumes(&p, &claims, &shared, Some(&dead), Some(&others)).is_empty());
+        // A claim being deleted is not pinned: the replacement gets a new one.
+        let deleting = [pvc("data-web-0").terminating().build()];
+        assert!(pinned_volumes(&p, &deleting, &volumes, Some(&dead), Some(&others)).is_empty());
+        // No node affinity (network storage): not pinned.
+        assert!(
+            pinned_volumes(&p, &claims, &[pv("data-web-0", "Delete")], Some(&dead), Some(&others)).is_empty()
+        );
+    }
+
+    #[test]
+    fn a_pinned_volume_is_evidence_not_a_refusal() {
+        let web = sts("web", 1).build();
+        let p = pod(&web, 0).node("node-0").build();
+        let pinned = [PinnedVolume { claim: "data-web-0".into(), volume: "local-pv-1".into() }];
+        let judgement =
+            judge(&p, Some(&node("node-0", "Unknown")), Some(&lease(created())), &pinned, 300, at(600));
+        let Judgement::Gone(evidence) = judgement else { panic!("refused: {judgement:?}") };
+        assert_eq!(evidence.pinned_volumes, pinned);
     }
 }

@@ -67,6 +67,10 @@ pub enum Refusal {
     BelowStart { sts: String, ordinal: i32, start: i32 },
     #[error("PVC {claim} already exists: a restore never replaces a claim; {advice}; nothing was created")]
     ClaimExists { claim: String, advice: String },
+    /// A claim being deleted still holds its name (its `kubernetes.io/pvc-protection` finalizer
+    /// waits for the pod that used it to go): creating now would fail or race the deletion.
+    #[error("PVC {claim} is being deleted{}: restore once it is gone; nothing was created", .finalizers.as_ref().map(|f| format!(" (waiting on finalizers {f})")).unwrap_or_default())]
+    ClaimDeleting { claim: String, finalizers: Option<String> },
     #[error(
         "ordinal {ordinal} is live ({sts} runs ordinals {range}): its pod needs {claim} right now; scale below it first \
          (kubectl -n {namespace} scale statefulset {sts} --replicas {replicas_below}), then restore and scale up; \
@@ -146,6 +150,13 @@ pub fn plan(input: &RestoreInput<'_>) -> Result<RestorePlan, Refusal> {
     let claim = pvc_name(&template, &sts_name, input.ordinal);
     let live = range.contains(input.ordinal);
     let replicas_below = input.ordinal - range.start;
+    if let Some(existing) = input.claims.iter().find(|c| c.name_any() == claim)
+        && existing.metadata.deletion_timestamp.is_some()
+    {
+        let finalizers = existing.finalizers();
+        let finalizers = (!finalizers.is_empty()).then(|| finalizers.join(", "));
+        return Err(Refusal::ClaimDeleting { claim, finalizers });
+    }
     if input.claims.iter().any(|c| c.name_any() == claim) {
         let advice = if live {
             format!(
@@ -293,6 +304,7 @@ mod tests {
         let web = sts("web", 2).templates(&["data"]).build();
         let two = sts("web", 2).templates(&["data", "logs"]).build();
         let existing = vec![pvc("data-web-3").of(&web).build()];
+        let deleting = vec![pvc("data-web-3").of(&web).terminating().build()];
         let ready = snapshot(true);
         let failed = snapshot(false);
         let same = content("d");
@@ -322,6 +334,7 @@ mod tests {
         let cases = vec![
             Case { ..base },
             Case { what: "claim exists", claims: &existing, expected: Err("already exists"), ..base },
+            Case { what: "claim deleting", claims: &deleting, expected: Err("is being deleted"), ..base },
             Case { what: "live", ordinal: 1, expected: Err("ordinal 1 is live"), ..base },
             Case { what: "pod", pod: true, expected: Err("pod web-3 still exists"), ..base },
             Case {

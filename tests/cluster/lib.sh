@@ -86,11 +86,12 @@ die() { printf '%s\n' "cluster: $*" >&2; exit 1; }
 # the cluster has its own kubeconfig and leaves the user's alone.
 kwokctl() { "$BIN_DIR/kwokctl" --name "$CLUSTER_NAME" "$@"; }
 
-# Stops and forgets the cluster, whatever version it runs. kwokctl stops what it started by
-# pid file; anything left running from the cluster's own bin/ (a crashed kwokctl, a killed
+# Stops and forgets the cluster, whatever version it runs: its real nodes first (real/lib.sh,
+# which undoes their host changes), then kwokctl stops what it started by pid file; anything left running from the cluster's own bin/ (a crashed kwokctl, a killed
 # `up`) is killed too.
 remove_cluster() {
   local bin
+  real_remove || true
   bin=$(cat "$BIN_DIR_FILE" 2>/dev/null || echo "$BIN_DIR")
   [[ -x "$bin/kwokctl" ]] || bin=$BIN_DIR
   if [[ -x "$bin/kwokctl" ]]; then
@@ -100,3 +101,6 @@ remove_cluster() {
   pkill -9 -f "$CLUSTER_HOME/bin/" 2>/dev/null || true
   rm -rf "$CLUSTER_HOME"
 }
+
+# The real-node tier (KUBECTL_STATEFUL_REAL_NODES): real kubelets beside the kwok nodes.
+source "$CLUSTER_DIR/real/lib.sh"

@@ -1,7 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 //! End-to-end tests against the project's own local control plane (tests/cluster/up):
-//! real etcd, kube-apiserver, kube-controller-manager and kube-scheduler, kwok as kubelets.
+//! real etcd, kube-apiserver, kube-controller-manager and kube-scheduler, kwok as kubelets,
+//! and for `real::` real kubelets with data (KUBECTL_STATEFUL_REAL_NODES).
 //! One test binary (fast to link), one namespace per test (safe to run in parallel).
 
 mod support;
@@ -9,6 +10,7 @@ mod support;
 mod cluster;
 mod dns;
 mod dry_run;
+mod etcd;
 mod faults;
 mod field;
 mod fleet;
@@ -17,6 +19,8 @@ mod gitops;
 mod hostile;
 mod ondelete;
 mod prune;
+mod quorum;
+mod real;
 mod recover;
 mod resize;
 mod rollout;

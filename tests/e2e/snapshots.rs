@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
+use kube::ResourceExt;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use serde_json::{Value, json};
 
@@ -66,10 +67,12 @@ async fn prune_snapshots_first_and_a_restored_claim_is_adopted_on_scale_up() {
     }
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("deletionPolicy Delete -> Retain"), "{stderr}");
-    // Gone, not only being deleted (the protection finalizer may hold a claim a moment): a
-    // restore refuses a claim that still exists.
-    wait_until(Duration::from_secs(30), || async { env.pvcs().await.len() == 2 }).await;
-    assert_eq!(env.pvc_names().await, ["data-web-0", "data-web-1"]);
+    // Gone, not just deleting: a claim's pvc-protection finalizer holds its name until the
+    // scaled-away pod is gone, and a restore refuses a name still held.
+    wait_until(Duration::from_secs(30), || async {
+        env.pvcs().await.iter().map(ResourceExt::name_any).collect::<Vec<_>>() == ["data-web-0", "data-web-1"]
+    })
+    .await;
 
     // Restore ordinal 3 from its snapshot; a scale-up adopts it.
     let from = taken[1]["name"].as_str().unwrap().to_owned();

@@ -31,7 +31,7 @@ async fn healthy_statefulset_maps_every_ordinal_to_pod_dns_claim_and_volume() {
 
     let status = status_json(&env, &["web"]);
     assert_eq!(status["kind"], "StatefulSetStatus");
-    assert_eq!(status["schemaVersion"], "v3");
+    assert_eq!(status["schemaVersion"], "v4");
     assert_eq!(status["namespace"], env.ns.as_str());
     assert_eq!(
         status["service"],
@@ -206,8 +206,14 @@ async fn read_only_user_gets_status_and_a_note_for_what_it_cannot_read() {
     assert_eq!(status["ordinals"][0]["pod"]["ready"], true);
     assert_eq!(status["ordinals"][0]["pvcs"][0]["reclaimPolicy"], Value::Null);
     assert_eq!(status["ordinals"][0]["pod"]["nodeReady"], Value::Null);
-    // VolumeSnapshots, PersistentVolumes, Nodes and Events: none of them readable for this user.
-    assert_eq!(status["notes"].as_array().unwrap().len(), 4, "{}", status["notes"]);
+    // VolumeSnapshots, PersistentVolumes, Nodes, PodDisruptionBudgets and Events: none of them
+    // readable for this user.
+    assert_eq!(status["notes"].as_array().unwrap().len(), 5, "{}", status["notes"]);
+    assert_eq!(status["quorum"]["budgets"], Value::Null, "unknown, not none");
+    assert!(
+        status["quorum"]["findings"].as_array().unwrap().is_empty(),
+        "one member, nodes and budgets unknown: nothing to say"
+    );
     assert_eq!(status["ordinals"][0]["snapshots"], Value::Null);
     assert_eq!(status["controllerFailures"], Value::Null);
 

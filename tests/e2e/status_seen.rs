@@ -9,7 +9,7 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod};
 use kube::ResourceExt;
-use kube::api::{Api, DeleteParams, PostParams};
+use kube::api::{Api, DeleteParams};
 use serde_json::{Value, json};
 
 use crate::support::{Env, Sts, commands, current_context, json_of, run_as_printed, wait_until};
@@ -309,40 +309,6 @@ async fn a_pod_ready_but_not_yet_available_is_shown_as_the_controller_counts_it(
     assert!(table.contains("yes (available in "), "{table}");
 }
 
-/// A claim bound, before its pod exists, to a volume pinned to a node, as a local volume is.
-async fn pinned_claim(env: &Env, claim: &str, node: &str) -> String {
-    let volume = format!("{}-{claim}", env.ns);
-    let volumes: Api<PersistentVolume> = Api::all(env.client.clone());
-    let pv: PersistentVolume = serde_json::from_value(json!({
-        "metadata": {"name": volume},
-        "spec": {
-            "capacity": {"storage": "1Gi"},
-            "accessModes": ["ReadWriteOnce"],
-            "persistentVolumeReclaimPolicy": "Retain",
-            "storageClassName": "kwok-volume-retain",
-            "hostPath": {"path": format!("/tmp/kwok-local-path-provisioner/{volume}")},
-            "claimRef": {"namespace": env.ns, "name": claim},
-            "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
-                {"key": "kubernetes.io/hostname", "operator": "In", "values": [node]}
-            ]}]}}
-        }
-    }))
-    .unwrap();
-    volumes.create(&PostParams::default(), &pv).await.unwrap();
-    env.create::<PersistentVolumeClaim>(json!({
-        "metadata": {"name": claim, "labels": {"app": claim.rsplit('-').nth(1).unwrap()}},
-        "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "kwok-volume-retain", "volumeName": volume,
-                 "resources": {"requests": {"storage": "1Gi"}}}
-    }))
-    .await;
-    let claims = env.api::<PersistentVolumeClaim>();
-    wait_until(Duration::from_secs(60), || async {
-        claims.get(claim).await.unwrap().status.and_then(|s| s.phase).as_deref() == Some("Bound")
-    })
-    .await;
-    volume
-}
-
 /// web-0's volume is pinned to a node that no longer exists, db-0's to one that is cordoned:
 /// neither can start anywhere, status says why and how out, and the way out, run as printed,
 /// starts it (on a new, empty claim for web; on its node again for db).
@@ -350,10 +316,10 @@ async fn pinned_claim(env: &Env, claim: &str, node: &str) -> String {
 async fn a_pod_whose_volume_is_pinned_where_it_cannot_run_says_so_and_how_out() {
     let env = Env::new("status-pinned").await;
     let gone = format!("{}-gone", env.ns);
-    let web_volume = pinned_claim(&env, "data-web-0", &gone).await;
+    let web_volume = env.pinned_claim("data-web-0", &gone).await;
     env.statefulset(&Sts { wait: false, ..Sts::new("web", 1) }).await;
     let node = env.own_nodes(1).await.remove(0);
-    let db_volume = pinned_claim(&env, "data-db-0", &node).await;
+    let db_volume = env.pinned_claim("data-db-0", &node).await;
     let kubectl = |args: &[&str]| {
         let out = std::process::Command::new("kubectl")
             .env("KUBECONFIG", &env.kubeconfig)
@@ -448,7 +414,7 @@ async fn watch_sees_a_pod_holding_an_ordinals_name() {
 async fn a_pod_on_a_down_node_whose_volume_is_pinned_there_says_where_a_replacement_could_start() {
     let env = Env::new("status-pinned-down").await;
     let node = env.own_nodes(1).await.remove(0);
-    let volume = pinned_claim(&env, "data-kv-0", &node).await;
+    let volume = env.pinned_claim("data-kv-0", &node).await;
     env.statefulset(&Sts { pool: Some(env.ns.clone()), ..Sts::new("kv", 1) }).await;
     env.node_down(&node).await;
     let kv = status_with(&env, "kv", "VolumeNodeUnavailable", Duration::from_secs(90)).await;

@@ -363,6 +363,43 @@ impl Env {
         self.label_node(node, json!({"kubectl-stateful.test/down": "true"})).await;
     }
 
+    /// A claim bound, before its pod exists, to a volume pinned to a node, as a local volume is;
+    /// returns the volume's name.
+    pub async fn pinned_claim(&self, claim: &str, node: &str) -> String {
+        use k8s_openapi::api::core::v1::PersistentVolume;
+        let env = self;
+        let volume = format!("{}-{claim}", env.ns);
+        let volumes: Api<PersistentVolume> = Api::all(env.client.clone());
+        let pv: PersistentVolume = serde_json::from_value(json!({
+            "metadata": {"name": volume},
+            "spec": {
+                "capacity": {"storage": "1Gi"},
+                "accessModes": ["ReadWriteOnce"],
+                "persistentVolumeReclaimPolicy": "Retain",
+                "storageClassName": "kwok-volume-retain",
+                "hostPath": {"path": format!("/tmp/kwok-local-path-provisioner/{volume}")},
+                "claimRef": {"namespace": env.ns, "name": claim},
+                "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+                    {"key": "kubernetes.io/hostname", "operator": "In", "values": [node]}
+                ]}]}}
+            }
+        }))
+        .unwrap();
+        volumes.create(&PostParams::default(), &pv).await.unwrap();
+        env.create::<PersistentVolumeClaim>(json!({
+            "metadata": {"name": claim, "labels": {"app": claim.rsplit('-').nth(1).unwrap()}},
+            "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "kwok-volume-retain", "volumeName": volume,
+                     "resources": {"requests": {"storage": "1Gi"}}}
+        }))
+        .await;
+        let claims = env.api::<PersistentVolumeClaim>();
+        wait_until(Duration::from_secs(60), || async {
+            claims.get(claim).await.unwrap().status.and_then(|s| s.phase).as_deref() == Some("Bound")
+        })
+        .await;
+        volume
+    }
+
     pub async fn label_node(&self, node: &str, labels: Value) {
         let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(self.client.clone());
         let patch = json!({"metadata": {"labels": labels}});
@@ -743,7 +780,8 @@ impl Drop for OwnCluster {
 fn cluster_script(script: &str, name: &str) -> std::process::Command {
     let mut command =
         std::process::Command::new(format!("{}/tests/cluster/{script}", env!("CARGO_MANIFEST_DIR")));
-    command.env("KUBECTL_STATEFUL_CLUSTER", name);
+    // A cluster of its own for a fault or a fleet: no real nodes, whatever the suite's has.
+    command.env("KUBECTL_STATEFUL_CLUSTER", name).env_remove("KUBECTL_STATEFUL_REAL_NODES");
     command
 }
 

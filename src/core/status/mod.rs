@@ -11,6 +11,7 @@ use kube::ResourceExt;
 use serde::Serialize;
 
 pub mod dns;
+pub mod quorum;
 mod seen;
 pub mod snapshots;
 mod warnings;
@@ -69,6 +70,10 @@ pub struct StatefulSetStatus {
     /// named like a live ordinal's pod that it does not take.
     pub stray_pods: Vec<StrayPodStatus>,
     pub warnings: Vec<Warning>,
+    /// The quorum and topology audit (`core::status::quorum`): the majority it must keep, the
+    /// members down, the PodDisruptionBudgets over its pods, its spread over nodes and zones,
+    /// and findings; `null` at 0 replicas.
+    pub quorum: Option<quorum::QuorumStatus>,
     /// What could not be read, and so is shown as unknown.
     pub notes: Vec<String>,
 }
@@ -603,9 +608,11 @@ fn build_with(
         controller_failures,
         stray_pods: members::strays(sts, &snapshot.pods).iter().map(StrayPodStatus::from).collect(),
         warnings: Vec::new(),
+        quorum: None,
         notes: Vec::new(),
     };
     status.warnings = warnings::warnings(&status, sts, snapshot, nodes.as_ref(), &unverified, options);
+    status.quorum = quorum::audit(&status, sts, snapshot, &options.flags);
     match &snapshot.volume_snapshots {
         VolumeSnapshots::Read(items) => snapshots::attach(&mut status, &templates, items),
         VolumeSnapshots::Forbidden => status.notes.push(
@@ -629,6 +636,11 @@ fn build_with(
         MaxUnavailableFinding::of(sts, snapshot.max_unavailable.as_ref())
     {
         status.notes.push(format!("whether this server honours maxUnavailable is unknown: {reason}"));
+    }
+    if snapshot.budgets.is_none() && status.quorum.is_some() {
+        status.notes.push(
+            "PodDisruptionBudgets are not readable with these credentials: the quorum audit cannot judge them".to_owned(),
+        );
     }
     if snapshot.events.is_none() {
         status.notes.push(
@@ -1166,6 +1178,36 @@ mod tests {
             [WarningCode::PodOnNotReadyNode, WarningCode::PvcLost, WarningCode::PartitionWithoutUpdate]
         );
         assert_eq!(status.ordinals[0].pod.as_ref().unwrap().node_ready, Some(false));
+    }
+
+    #[test]
+    fn a_released_volume_is_advised_by_its_reclaim_policy() {
+        let web = sts("web", 1).templates(&["data"]).build();
+        let mut snap = snapshot(&web, vec![pod(&web, 0).build()], vec![pvc("data-web-0").of(&web).build()]);
+        for (claim, policy) in [("data-web-1", "Retain"), ("data-web-2", "Delete")] {
+            let mut volume = pv(claim, policy);
+            volume.status.as_mut().unwrap().phase = Some("Released".to_owned());
+            snap.volumes.as_mut().unwrap().push(volume);
+        }
+        let status = build(&web, &snap, &options());
+        let released: Vec<&str> = status
+            .warnings
+            .iter()
+            .filter(|w| w.code == WarningCode::ReleasedVolume)
+            .map(|w| w.message.as_str())
+            .collect();
+        assert_eq!(released.len(), 2, "{released:?}");
+        assert!(
+            released[0].contains("pv-data-web-1 is Released (reclaim policy Retain)")
+                && released[0].contains("to bind it again")
+        );
+        // Its provisioner deletes a Delete volume: no advice to bind it, the way to keep it instead.
+        assert_eq!(
+            released[1],
+            "PersistentVolume pv-data-web-2 is Released with reclaim policy Delete: its provisioner deletes it, and the \
+             data of data-web-2 with it; to keep that data, switch it to Retain before that happens with `kubectl patch \
+             pv pv-data-web-2 -p '{\"spec\":{\"persistentVolumeReclaimPolicy\":\"Retain\"}}'`"
+        );
     }
 
     #[test]

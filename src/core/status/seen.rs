@@ -16,6 +16,7 @@ use crate::core::advice::{RunFlags, shell_word};
 use crate::core::members::{Holder, Place, Stray, strays};
 use crate::core::names::pod_name;
 use crate::core::objects::*;
+use crate::core::placement::{self, Pinned};
 use crate::core::prune::describe_range;
 use crate::core::reads::Reads;
 
@@ -332,85 +333,13 @@ fn mounted_by(snapshot: &Reads, namespace: &str, claim: &str) -> Vec<String> {
     users
 }
 
-/// Why a node cannot take a pod now, in a few words; `None` when it can.
-fn unusable(node: &Node, pod: &Pod) -> Option<String> {
-    let name = node.name_any();
-    if node.spec.as_ref().and_then(|s| s.unschedulable) == Some(true) {
-        return Some(format!("{name}, which is cordoned"));
-    }
-    if !node_ready(node) {
-        return Some(format!("{name}, which is NotReady"));
-    }
-    let taints = node.spec.as_ref().and_then(|s| s.taints.as_ref());
-    taints.into_iter().flatten().find(|t| taint_repels(pod, t)).map(|t| {
-        let value = t.value.as_deref().map(|v| format!("={v}")).unwrap_or_default();
-        format!("{name}, whose taint {}{value}:{} the pod does not tolerate", t.key, t.effect)
-    })
-}
-
-/// A volume that pins a pod to nodes where it cannot run now.
-struct Pinned {
-    claim: String,
-    volume: String,
-    /// Each node the volume allows, and why it cannot take the pod ("gone" for a node named
-    /// in the volume's affinity that does not exist).
-    nodes: Vec<String>,
-    /// Some node it allows is only cordoned: `kubectl uncordon` it.
-    cordoned: Vec<String>,
-    /// No Node object matches the affinity at all.
-    gone: bool,
-}
-
-/// The volumes of `pod`'s claims (`claims`, the claim names) whose node affinity no node that
-/// can take the pod satisfies; empty when Nodes or PersistentVolumes could not be read.
+/// The volumes of `pod`'s claims that pin it where it cannot run now (`core::placement`);
+/// empty when Nodes or PersistentVolumes could not be read.
 fn pinned(pod: &Pod, claims: &[(String, Option<String>)], snapshot: &Reads) -> Vec<Pinned> {
     let (Some(nodes), Some(volumes)) = (snapshot.nodes.as_ref(), snapshot.volumes_by_name()) else {
         return Vec::new();
     };
-    let mut found = Vec::new();
-    for (claim, volume) in claims {
-        let Some(pv) = volume.as_deref().and_then(|v| volumes.get(v)) else { continue };
-        let terms = pv_node_terms(pv);
-        if terms.is_empty() {
-            continue;
-        }
-        let allowed: Vec<&Node> = nodes.iter().filter(|n| terms.iter().any(|t| node_matches(n, t))).collect();
-        let reasons: Vec<Option<String>> = allowed.iter().map(|n| unusable(n, pod)).collect();
-        if reasons.iter().any(Option::is_none) {
-            continue;
-        }
-        let mut described: Vec<String> = reasons.into_iter().flatten().collect();
-        let named: Vec<String> = terms.iter().flat_map(named_nodes).collect();
-        let gone: Vec<&String> =
-            named.iter().filter(|n| !nodes.iter().any(|node| node.name_any() == **n)).collect();
-        described.extend(gone.iter().map(|n| format!("{n}, which is gone (no Node object)")));
-        if described.is_empty() {
-            described.push("nodes matching its node affinity, of which there are none".to_owned());
-        }
-        let cordoned = allowed
-            .iter()
-            .filter(|n| n.spec.as_ref().and_then(|s| s.unschedulable) == Some(true))
-            .filter(|n| {
-                let mut uncordoned = (**n).clone();
-                if let Some(spec) = uncordoned.spec.as_mut() {
-                    spec.unschedulable = None;
-                    spec.taints
-                        .get_or_insert_default()
-                        .retain(|t| t.key != "node.kubernetes.io/unschedulable");
-                }
-                unusable(&uncordoned, pod).is_none()
-            })
-            .map(|n| n.name_any())
-            .collect();
-        found.push(Pinned {
-            claim: claim.clone(),
-            volume: pv.name_any(),
-            nodes: described,
-            cordoned,
-            gone: allowed.is_empty(),
-        });
-    }
-    found
+    placement::pinned(pod, claims, nodes, &volumes, &[])
 }
 
 /// Pods on a Node object that no longer exists, and pods whose volume pins them to nodes that
@@ -431,9 +360,7 @@ pub(super) fn node_warnings(
         let claims: Vec<(String, Option<String>)> =
             o.pvcs.iter().filter(|c| c.phase.is_some()).map(|c| (c.name.clone(), c.volume.clone())).collect();
         let pinned = pinned(pod, &claims, snapshot);
-        let describe = |p: &Pinned| {
-            format!("its volume {} (PVC {}) is pinned to {}", p.volume, p.claim, p.nodes.join(" and "))
-        };
+        let describe = Pinned::describe;
         if shown.node_exists == Some(false) && nodes.is_some() {
             let node = shown.node.as_deref().unwrap_or_default();
             // Its replacement would need the same volumes: say where those leave it.

@@ -165,6 +165,7 @@ mod tests {
             nodes: Some(vec![node("node-0", "True")]),
             events: Some(Vec::new()),
             volume_snapshots: snapshots,
+            budgets: Some(Vec::new()),
             ..Default::default()
         };
         build(

@@ -594,6 +594,20 @@ fn storage_warnings(status: &StatefulSetStatus, unverified: &[String], flags: &R
         ));
     }
     for volume in &status.released_volumes {
+        // A Delete (or Recycle) volume is its provisioner's to reclaim, now or at its next try:
+        // the data is on its way out, and binding it again races that deletion.
+        if volume.reclaim_policy != "Retain" {
+            out.push((
+                WarningCode::ReleasedVolume,
+                format!(
+                    "PersistentVolume {} is Released with reclaim policy {}: its provisioner deletes it, and the data \
+                     of {} with it; to keep that data, switch it to Retain before that happens with `kubectl patch pv {} \
+                     -p '{{\"spec\":{{\"persistentVolumeReclaimPolicy\":\"Retain\"}}}}'`",
+                    volume.name, volume.reclaim_policy, volume.claim, volume.name
+                ),
+            ));
+            continue;
+        }
         out.push((
             WarningCode::ReleasedVolume,
             format!(
