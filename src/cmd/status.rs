@@ -160,7 +160,7 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
     rendered(render(&mut io.out, &model, args.output, term.color, now))
 }
 
-/// `status -A` in several contexts: each queried on its own ([`crate::fleet::each`]), one list
+/// `status -A` in several contexts: each queried on its own ([`crate::fleet::each_with_cluster`]), one list
 /// and a summary; a context that could not be read is an error row (entry), and makes the exit
 /// code 1 after everything else is written.
 async fn fleet(args: &Args, kube_args: &KubeArgs, io: &mut Streams) -> Result<()> {
