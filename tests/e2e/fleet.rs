@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use k8s_openapi::api::apps::v1::StatefulSet;
 use serde_json::Value;
 
 use crate::support::{Env, OwnCluster, Sts, kubeconfig, wait_until};
@@ -278,6 +279,15 @@ async fn a_hanging_exec_plugin_fails_its_own_context_and_one_cluster_counts_once
 
     // A prune plan across the two contexts of one cluster lists its orphan once.
     env.scale("web", 0).await;
+    // Settled, as prune requires (it keeps the claims of a set still scaling): under load the
+    // controller may not have counted the pod gone yet.
+    let sets = env.api::<StatefulSet>();
+    wait_until(Duration::from_secs(60), || async {
+        let web = sets.get("web").await.unwrap();
+        let status = web.status.unwrap_or_default();
+        status.replicas == 0 && status.observed_generation >= web.metadata.generation
+    })
+    .await;
     let orphan = env.pvc_names().await;
     assert_eq!(orphan, ["data-web-0"]);
     let prune = [
