@@ -5,7 +5,7 @@
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
 };
-use kube::api::{Api, PostParams};
+use kube::api::Api;
 
 use crate::client::Kube;
 use crate::error::{Error, Result};
@@ -75,7 +75,7 @@ pub async fn require(kube: &Kube, permissions: &[Permission<'_>], left: &str) ->
             ..Default::default()
         };
         let api = api.clone();
-        async move { api.create(&PostParams::default(), &review).await }
+        async move { crate::write::review(&api, &review).await }
     });
     let results = futures::future::join_all(reviews).await;
     for (permission, result) in permissions.iter().zip(results) {
@@ -84,11 +84,11 @@ pub async fn require(kube: &Kube, permissions: &[Permission<'_>], left: &str) ->
             .status
             .is_some_and(|s| s.allowed);
         if !allowed {
-            return Err(Error::Refused(format!(
-                "you may not {} (`{}` says no); {left}",
-                permission.describe(),
-                permission.can_i()
-            )));
+            return Err(Error::Forbidden {
+                permission: permission.describe(),
+                can_i: permission.can_i(),
+                left: left.to_owned(),
+            });
         }
     }
     Ok(())

@@ -15,7 +15,7 @@ use kube::core::{ClusterResourceScope, NamespaceResourceScope};
 use kube::{Client, Config, Resource};
 
 use crate::core::advice::RunFlags;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Stop};
 use crate::output::{Streams, log_line};
 use crate::parse;
 
@@ -142,6 +142,10 @@ impl Kube {
     }
 }
 
+/// The user agent of every request: `kubectl-stateful/<version>`, as kubectl sends
+/// `kubectl/<version>`.
+pub const USER_AGENT: &str = concat!("kubectl-stateful/", env!("CARGO_PKG_VERSION"));
+
 /// Verbosity at which each API request is logged, as with kubectl's `-v=6`.
 const LOG_REQUESTS: u8 = 6;
 
@@ -174,10 +178,7 @@ impl KubeArgs {
 
     async fn connect_as(&self, how: Connect) -> Result<Kube> {
         if self.context.len() > 1 {
-            return Err(Error::Usage(
-                "several --context are for `status -A` and `pvc prune -A --dry-run` only; every other command works on one context"
-                    .to_owned(),
-            ));
+            return Err(Stop::OneContextOnly.into());
         }
         let (mut config, context) = self.config().await?;
         if let Connect::Fleet { exec_deadline } = how {
@@ -192,10 +193,9 @@ impl KubeArgs {
         if let (None, Some(namespace), Connect::One) = (given, from_config, how)
             && let Err(why) = parse::namespace(namespace)
         {
-            let context = context.map(|c| format!("context {c} of ")).unwrap_or_default();
-            return Err(Error::Usage(format!(
-                "invalid namespace in {context}the kubeconfig: {why}; -n NAME overrides it"
-            )));
+            return Err(
+                Stop::ContextNamespace { context: context.map(|c| format!("context {c} of ")), why }.into()
+            );
         }
         let namespace = given.or(from_config).unwrap_or("default").to_owned();
         let mut no_retry = config.clone();
@@ -275,6 +275,8 @@ impl KubeArgs {
             Err(err) => return Err(Error::Kubeconfig(err)),
         };
         self.override_config(&mut config)?;
+        // Who is asking, in the API server's audit log and its logs (kube-rs sends none).
+        config.headers.push((http::header::USER_AGENT, http::HeaderValue::from_static(USER_AGENT)));
         Ok((config, context))
     }
 
@@ -285,19 +287,15 @@ impl KubeArgs {
             && !kubeconfig.auth_infos.iter().any(|a| &a.name == user)
         {
             let known: Vec<&str> = kubeconfig.auth_infos.iter().map(|a| a.name.as_str()).collect();
-            return Err(Error::ConfigFlag(format!(
-                "user {user:?} is not in the kubeconfig (users: {})",
-                known.join(", ")
-            )));
+            let known = known.into_iter().map(str::to_owned).collect();
+            return Err(Stop::UnknownUser { user: user.clone(), known }.into());
         }
         if let Some(cluster) = &self.cluster
             && !kubeconfig.clusters.iter().any(|c| &c.name == cluster)
         {
             let known: Vec<&str> = kubeconfig.clusters.iter().map(|c| c.name.as_str()).collect();
-            return Err(Error::ConfigFlag(format!(
-                "cluster {cluster:?} is not in the kubeconfig (clusters: {})",
-                known.join(", ")
-            )));
+            let known = known.into_iter().map(str::to_owned).collect();
+            return Err(Stop::UnknownCluster { cluster: cluster.clone(), known }.into());
         }
         Ok(())
     }

@@ -1,7 +1,9 @@
 //! Errors, each with the exit code the README documents (README.md, "Exit codes"). A variant
-//! exists for every kind of failure code branches on; messages are one line.
+//! exists for every kind of failure code branches on; messages are one line. The core's
+//! refusals arrive as one [`Refusal`]; the shell's own stops are named [`Stop`]s: no variant
+//! carries a bare message.
 
-use crate::core::rollout::Refusal;
+use crate::core::refusal::Refusal;
 use crate::core::status::dns::DnsRefusal;
 
 /// Exit codes: 0 success or stopped by the user's choice, 1 error, 2 usage, 3 a step failed or
@@ -15,10 +17,6 @@ pub mod exit {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Bad flags or arguments, or a run that would need a prompt where none can be shown.
-    #[error("{0}")]
-    Usage(String),
-
     #[error("cannot load kubeconfig: {}", chain(.0))]
     Kubeconfig(#[source] kube::config::KubeconfigError),
 
@@ -26,10 +24,6 @@ pub enum Error {
     /// run, where it runs within a deadline of its own: `client::exec`).
     #[error("the exec credential plugin {command}{} {why}", .context.as_ref().map(|c| format!(" of context {c}")).unwrap_or_default())]
     ExecPlugin { context: Option<String>, command: String, why: String },
-
-    /// A connection flag names what the kubeconfig does not have.
-    #[error("cannot load kubeconfig: {0}")]
-    ConfigFlag(String),
 
     /// An API request failed; `context` says what we were doing.
     #[error("cannot {context}: {}", describe_kube_error(.source))]
@@ -69,26 +63,13 @@ pub enum Error {
     #[error("you may not {permission} (`{can_i}` says no); {left}")]
     Forbidden { permission: String, can_i: String, left: String },
 
-    /// The cluster's state makes the request unsafe or impossible; nothing was changed.
-    #[error("{0}")]
-    Refused(String),
-
-    /// A rollout the core decided against; a usage error or a refusal, as the reason says.
+    /// The core refused: a usage error or a refusal, as the refusal says itself.
     #[error(transparent)]
-    Rollout(#[from] Refusal),
+    Refused(Box<Refusal>),
 
-    /// `status -o dns` prints no names: they would not resolve (exit 1), or `--port` names no
-    /// port of the Service (a usage error, exit 2).
+    /// The shell stopped, for a reason of its own ([`Stop`]).
     #[error(transparent)]
-    Dns(#[from] DnsRefusal),
-
-    /// `--snapshot` cannot be honoured (no API, no class for the driver, …); nothing was deleted.
-    #[error(transparent)]
-    Snapshot(#[from] crate::core::volume_snapshots::SnapshotRefusal),
-
-    /// `pvc restore` refused; nothing was created. Usage errors (exit 2) are marked.
-    #[error(transparent)]
-    Restore(#[from] crate::core::restore::RestoreRefusal),
+    Stopped(Box<Stop>),
 
     /// Someone else changed the StatefulSet between our read and our write, or while we
     /// waited; nothing of theirs was overwritten, and the state is left as it stood (exit 3).
@@ -110,10 +91,6 @@ pub enum Error {
         abort: &'static str,
     },
 
-    /// A rollout step failed or timed out; the partition was left where it was.
-    #[error("{0}")]
-    StepFailed(String),
-
     /// Ctrl-C (or SIGTERM, SIGHUP): what was left, and how to go on.
     #[error("interrupted{}: {left}{}", if *.at_prompt { " at the prompt" } else { "" },
         .resume.as_ref().map(|r| format!("; {r}")).unwrap_or_default())]
@@ -127,12 +104,338 @@ pub enum Error {
     #[error("{error}; {left}; {resume}")]
     Stranded { error: Box<Error>, left: String, resume: String },
 
-    /// Some of the work was done; the message names what remains.
-    #[error("{0}")]
-    Partial(String),
-
     #[error("cannot write output: {0}")]
     Output(#[source] std::io::Error),
+}
+
+impl From<Refusal> for Error {
+    fn from(refusal: Refusal) -> Error {
+        Error::Refused(Box::new(refusal))
+    }
+}
+
+impl From<Stop> for Error {
+    fn from(stop: Stop) -> Error {
+        Error::Stopped(Box::new(stop))
+    }
+}
+
+macro_rules! refusals_convert {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Error {
+            fn from(refusal: $t) -> Error {
+                Error::Refused(Box::new(refusal.into()))
+            }
+        }
+    )*};
+}
+
+refusals_convert!(
+    crate::core::rollout::Refusal,
+    crate::core::rollout::TemplateError,
+    crate::core::resize::Refusal,
+    crate::core::restore::Refusal,
+    DnsRefusal,
+    crate::core::volume_snapshots::Refusal,
+    crate::core::recover::Refusal
+);
+
+/// The shell's own reasons to stop, each with its message (one line) and its exit code
+/// ([`Stop::exit_code`]): usage errors (2), steps that failed or timed out with the state left
+/// safe (3), and the rest (1). The core's refusals are [`Refusal`]s instead.
+#[derive(Debug, thiserror::Error)]
+pub enum Stop {
+    // Usage: the command line alone (exit 2).
+    #[error(
+        "several --context are for `status -A` and `pvc prune -A --dry-run` only; every other command works on one context"
+    )]
+    OneContextOnly,
+    #[error("--all-contexts: the kubeconfig has no contexts")]
+    NoContexts,
+    #[error(
+        "several contexts are for `pvc prune -A --dry-run` only: a prune deletes in one context at a time"
+    )]
+    FleetDeletes,
+    /// The context's namespace is no Kubernetes name (checked as `-n` is).
+    #[error(
+        "invalid namespace in {}the kubeconfig: {why}; -n NAME overrides it",
+        .context.as_deref().unwrap_or_default()
+    )]
+    ContextNamespace { context: Option<String>, why: String },
+    #[error("refusing to {action} without a terminal to confirm on: pass --yes")]
+    NoTerminalToConfirm { action: String },
+    #[error("cannot ask {question:?} without a terminal: pass --yes")]
+    NoTerminalToAsk { question: String },
+    /// Flags clap cannot relate (a conflict on a value), worded as clap words its own.
+    #[error("the argument '{flag}' cannot be used with '{other}' (see --help)")]
+    FlagConflict { flag: &'static str, other: &'static str },
+    #[error("the argument '{flag}' requires '{requires}' (see --help)")]
+    FlagRequires { flag: &'static str, requires: &'static str },
+    #[error("cannot read {path}: {error}")]
+    PatchUnreadable { path: String, error: String },
+    #[error("{path} is not a YAML or JSON pod template patch: {error}")]
+    PatchNotYaml { path: String, error: String },
+    #[error("{path} must hold a map, the patch of the pod template")]
+    PatchNotAMap { path: String },
+    #[error("{path} is not a valid patch of the pod template: {message}")]
+    PatchInvalid { path: String, message: String },
+
+    // The kubeconfig (exit 1).
+    #[error("cannot load kubeconfig: user {user:?} is not in the kubeconfig (users: {})", .known.join(", "))]
+    UnknownUser { user: String, known: Vec<String> },
+    #[error("cannot load kubeconfig: cluster {cluster:?} is not in the kubeconfig (clusters: {})", .known.join(", "))]
+    UnknownCluster { cluster: String, known: Vec<String> },
+
+    // Waits (exit 1).
+    #[error("{name} was changed by someone else while this run waited")]
+    ChangedWhileWaiting { name: String },
+    #[error("StatefulSet {name} was deleted while the rollout waited")]
+    DeletedWhileWaiting { name: String },
+    #[error("every watch of StatefulSet {name} ended")]
+    WatchEnded { name: String },
+
+    // rollout (exit 1).
+    #[error("cannot {what}: {name} was deleted since it was read; nothing was overwritten")]
+    DeletedSinceRead { what: String, name: String },
+    #[error(
+        "{name} changed since it was read; nothing was removed: run the command again to see the journal as it is now"
+    )]
+    JournalChangedSinceRead { name: String },
+    #[error(
+        "the controller has not observed the latest spec of {name} (generation {generation}, observed {observed}) \
+         within {within}: it may be down or blocked; nothing was changed"
+    )]
+    NotObservedWithin { name: String, generation: i64, observed: i64, within: String },
+    #[error(
+        "revision {revision} no longer exists (revisionHistoryLimit?): cannot restore its template; {left}. \
+         `kubectl stateful rollout {name} --discard-journal` gives the abort up and leaves the pods as they are"
+    )]
+    RevisionGone { revision: String, left: String, name: String },
+    #[error("abort incomplete: {} stay stuck; run `kubectl stateful rollout {name} --abort` again to finish", .pods.join(", "))]
+    AbortIncomplete { pods: Vec<String>, name: String },
+    #[error(
+        "the pods of {name} are selected by PodDisruptionBudgets {}: the Eviction API refuses to evict a pod more \
+         than one budget selects; {left}. Delete or narrow all but one of them, or add --ignore-pdb to replace \
+         the pods by deletion",
+        .budgets.join(" and ")
+    )]
+    TwoBudgets { name: String, budgets: Vec<String>, left: String },
+    #[error("cannot set up the HTTP client of --gate-http: {error}")]
+    GateHttpClient { error: String },
+
+    // rollout: steps (exit 3).
+    #[error("rollout of {name} failed ({}) and was rolled back to revision {revision}", .reasons.join("; "))]
+    RolledBack { name: String, reasons: Vec<String>, revision: String },
+    #[error(
+        "rollout of {name} stopped {position}: {}; no further pod was updated. Fix and run `kubectl stateful rollout \
+         {name}` to resume, or {abort} to roll back",
+        .reasons.join("; ")
+    )]
+    StepStopped { name: String, position: String, reasons: Vec<String>, abort: &'static str },
+    #[error(
+        "every pod of {name} is updated, but the controller has not promoted revision {revision} to current"
+    )]
+    NotPromoted { name: String, revision: String },
+    #[error("the controller did not observe the change to {name} in time")]
+    NotObservedInTime { name: String },
+    #[error(
+        "the rollback of {name} did not complete in time: {}; run `kubectl stateful rollout {name} --abort` again",
+        .stragglers.join(", ")
+    )]
+    RollbackTimedOut { name: String, stragglers: Vec<String> },
+    #[error(
+        "the rollback of {name} is not complete: {reason}; relax that PodDisruptionBudget, or run `kubectl stateful \
+         rollout {name} --abort --ignore-pdb` to delete the pods instead of evicting them"
+    )]
+    RollbackRefusedByBudget { name: String, reason: String },
+    #[error(
+        "the rollback of {name} is not complete: {reason}; run `kubectl stateful rollout {name} --abort` again"
+    )]
+    RollbackDeclined { name: String, reason: String },
+    #[error(
+        "the rollback of {name} did not complete: {}; run `kubectl stateful rollout {name} --abort` again",
+        .reasons.join("; ")
+    )]
+    RollbackFailed { name: String, reasons: Vec<String> },
+
+    // pvc prune (exit 1, 3 for snapshots).
+    #[error(
+        "--retain-volumes needs to read PersistentVolumes, which these credentials may not; nothing was changed"
+    )]
+    RetainNeedsVolumes,
+    #[error("{namespace}/{name} is not part of the plan")]
+    NotInPlan { namespace: String, name: String },
+    #[error("{namespace}/{name} changed since the plan ({change})")]
+    ChangedSincePlan { namespace: String, name: String, change: String },
+    #[error(
+        "{namespace}/{name} scaled up to ordinal {ordinal} while its claim {claim} was being deleted: pod {pod} will \
+         start with a new, empty volume{}",
+        .released.as_ref().map(|pv| format!(
+            "; the old data is on the Released PV {pv} (`kubectl stateful status {name}` says how to bind it again)"
+        )).unwrap_or_default()
+    )]
+    ScaledUpDuringDelete {
+        namespace: String,
+        name: String,
+        ordinal: i32,
+        claim: String,
+        pod: String,
+        /// The PV that keeps the data, when its reclaim policy is Retain.
+        released: Option<String>,
+    },
+    #[error("{} PVC(s) were not pruned, their claims kept: {}", .claims.len(), .claims.join("; "))]
+    SnapshotsFailed { claims: Vec<String> },
+    #[error("{} PVC(s) were not pruned: {}", .claims.len(), .claims.join("; "))]
+    NotPruned { claims: Vec<String> },
+
+    // pvc resize (exit 1).
+    #[error(
+        "PVC {claim} changed since the plan (its uid or request); nothing more was changed; run the same command again"
+    )]
+    ClaimChanged { claim: String },
+    #[error(
+        "not confirmed: the claims stay FileSystemResizePending until {} restart; the StatefulSet is unchanged; run \
+         the same command again to restart them and finish",
+        .pods.join(", ")
+    )]
+    RestartNotConfirmed { pods: Vec<String> },
+    #[error(
+        "{name} changed while its claims grew (uid or generation); it was not re-created; run the same command again"
+    )]
+    ChangedWhileGrowing { name: String },
+    #[error(
+        "ConfigMap {config_map} exists already: another run may be swapping {name}; nothing more was changed; run \
+         the same command again to finish that swap"
+    )]
+    SwapJournalExists { config_map: String, name: String },
+    #[error(
+        "{by} changed {name} between the journal and its delete (a scale, a label, a replacement); it was not \
+         deleted, and nothing of theirs was undone; run the same command again"
+    )]
+    ChangedBeforeSwap { name: String, by: String },
+    #[error("{name} was deleted by someone else before this run deleted it; nothing was re-created")]
+    DeletedBeforeSwap { name: String },
+    #[error(
+        "the journal ConfigMap {config_map} is unreadable{}; check that StatefulSet {name} exists (kubectl -n \
+         {namespace} get statefulset {name}) before deleting the ConfigMap",
+        .error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default()
+    )]
+    SwapJournalUnreadable { config_map: String, error: Option<String>, name: String, namespace: String },
+    #[error(
+        "StatefulSet {name} could not be re-created (its namespace is being deleted, or a StatefulSet of that name \
+         came and went)"
+    )]
+    NotRecreated { name: String },
+    #[error(
+        "{name} adopted its pods and PVCs unchanged, but the journal ConfigMap {config_map} changed since it was \
+         read, so it was left: check it (kubectl -n {namespace} get configmap {config_map} -o yaml), then delete it"
+    )]
+    SwapJournalChangedAfter { name: String, config_map: String, namespace: String },
+    #[error(
+        "the journal ConfigMap {config_map} changed while this run read it; nothing was changed; run the same \
+         command again"
+    )]
+    SwapJournalChangedWhileRead { config_map: String },
+    #[error(
+        "a resize of {name} to other sizes is half done; finish it first: kubectl stateful -n {namespace} pvc resize \
+         {name} {} --yes; nothing was changed",
+        .sizes.iter().map(|(t, s)| format!("--size {t}={s}")).collect::<Vec<_>>().join(" ")
+    )]
+    OtherResizeHalfDone { name: String, namespace: String, sizes: std::collections::BTreeMap<String, String> },
+
+    // pvc resize: steps (exit 3).
+    #[error(
+        "PVC {claim} failed to grow to {target} ({condition}); {grown} other PVC(s) grew, the StatefulSet is \
+         unchanged; {recovery}"
+    )]
+    ClaimFailed { claim: String, target: String, condition: String, grown: usize, recovery: String },
+    #[error(
+        "PVC {claim} cannot grow while pod {pod} uses it ({condition}): its class expands offline only; the \
+         StatefulSet is unchanged; annotate the StorageClass {}=offline and run the same command again for the \
+         downtime plan",
+        crate::core::resize::EXPANSION_ANNOTATION
+    )]
+    ClaimInUse { claim: String, pod: String, condition: String },
+    #[error("PVC {claim} is still expanding")]
+    ClaimStillExpanding { claim: String },
+    #[error("PVC {claim} was deleted while it grew")]
+    ClaimDeleted { claim: String },
+    #[error(
+        "PVC {claim} did not reach {target} within {within}; the StatefulSet is unchanged; run the same command \
+         again to keep waiting (kubectl -n {namespace} describe pvc {claim} says why)"
+    )]
+    ClaimTimedOut { claim: String, target: String, within: String, namespace: String },
+    #[error(
+        "pod {pod} did not come back Ready within {within} after its restart; the StatefulSet is unchanged; run the \
+         same command again once it is Ready"
+    )]
+    PodNotBack { pod: String, within: String },
+    #[error(
+        "PVC {claim} did not grow after pod {pod} restarted ({state}); the StatefulSet is unchanged; {recovery}"
+    )]
+    ClaimNotGrownAfterRestart { claim: String, pod: String, state: String, recovery: String },
+    #[error("the old StatefulSet {name} is still being deleted")]
+    OldStillDeleting { name: String },
+    #[error("{name} was re-created, but not everything was adopted unchanged: {}", .problems.join("; "))]
+    AdoptionBroken { name: String, problems: Vec<String> },
+    #[error(
+        "{name} was re-created, but the controller did not adopt everything within {within}: {}; run the same \
+         command again to check again",
+        .left.join("; ")
+    )]
+    AdoptionPending { name: String, within: String, left: Vec<String> },
+
+    // pvc restore (exit 1).
+    #[error("PVC {claim} was created by someone else just now; nothing was created")]
+    ClaimCreatedMeanwhile { claim: String },
+
+    // recover (exit 1).
+    #[error("pod {pod} was force-deleted, but {why}")]
+    ReplacementWrong { pod: String, why: String },
+    #[error("pod {pod} was force-deleted, but its replacement is not Ready after {within} ({state})")]
+    ReplacementNotReady { pod: String, within: String, state: String },
+    /// Its volumes are pinned to the failed node: the replacement can start only there.
+    #[error("pod {pod} was force-deleted; its replacement ({state}) can start only on {node}: {why}")]
+    ReplacementPinned { pod: String, state: String, node: String, why: String },
+}
+
+impl Stop {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Stop::OneContextOnly
+            | Stop::ContextNamespace { .. }
+            | Stop::NoContexts
+            | Stop::FleetDeletes
+            | Stop::NoTerminalToConfirm { .. }
+            | Stop::NoTerminalToAsk { .. }
+            | Stop::FlagConflict { .. }
+            | Stop::FlagRequires { .. }
+            | Stop::PatchUnreadable { .. }
+            | Stop::PatchNotYaml { .. }
+            | Stop::PatchNotAMap { .. }
+            | Stop::PatchInvalid { .. } => exit::USAGE,
+            Stop::RolledBack { .. }
+            | Stop::StepStopped { .. }
+            | Stop::NotPromoted { .. }
+            | Stop::NotObservedInTime { .. }
+            | Stop::RollbackTimedOut { .. }
+            | Stop::RollbackRefusedByBudget { .. }
+            | Stop::RollbackDeclined { .. }
+            | Stop::RollbackFailed { .. }
+            | Stop::SnapshotsFailed { .. }
+            | Stop::ClaimFailed { .. }
+            | Stop::ClaimInUse { .. }
+            | Stop::ClaimStillExpanding { .. }
+            | Stop::ClaimDeleted { .. }
+            | Stop::ClaimTimedOut { .. }
+            | Stop::PodNotBack { .. }
+            | Stop::ClaimNotGrownAfterRestart { .. }
+            | Stop::OldStillDeleting { .. }
+            | Stop::AdoptionBroken { .. }
+            | Stop::AdoptionPending { .. } => exit::STEP_FAILED,
+            _ => exit::ERROR,
+        }
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -140,11 +443,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Usage(_) => exit::USAGE,
-            Error::Rollout(refusal) if refusal.is_usage() => exit::USAGE,
-            Error::Dns(refusal) if refusal.is_usage() => exit::USAGE,
-            Error::Restore(refusal) if refusal.is_usage() => exit::USAGE,
-            Error::StepFailed(_) | Error::Conflict { .. } => exit::STEP_FAILED,
+            Error::Refused(refusal) if refusal.is_usage() => exit::USAGE,
+            Error::Stopped(stop) => stop.exit_code(),
+            Error::Conflict { .. } => exit::STEP_FAILED,
             Error::Interrupted { .. } => exit::INTERRUPTED,
             Error::Stranded { error, .. } => error.exit_code(),
             _ => exit::ERROR,
@@ -167,6 +468,18 @@ impl Error {
         match self {
             Error::Kube { source: kube::Error::Api(status), .. } => Some(status.code),
             _ => None,
+        }
+    }
+
+    /// What state the error leaves and how to go on, when it says (an interruption, a lost API
+    /// server, an error after changes).
+    pub fn left_and_resume(&self) -> (Option<&str>, Option<&str>) {
+        match self {
+            Error::Interrupted { left, resume, .. } => (Some(left), resume.as_deref()),
+            Error::Disconnected { left, resume, .. } | Error::Stranded { left, resume, .. } => {
+                (Some(left), Some(resume))
+            }
+            _ => (None, None),
         }
     }
 
@@ -211,29 +524,41 @@ mod tests {
     #[test]
     fn each_kind_has_its_exit_code_and_one_line() {
         let cases = [
-            (Error::Usage("bad flag".into()), exit::USAGE),
-            (Error::StepFailed("timed out".into()), exit::STEP_FAILED),
+            (Stop::FlagConflict { flag: "--output dns", other: "--watch" }.into(), exit::USAGE),
+            (Stop::NotObservedInTime { name: "web".into() }.into(), exit::STEP_FAILED),
             (
                 Error::interrupted("web is left at partition 2", Some("run it again".into())),
                 exit::INTERRUPTED,
             ),
-            (Error::Refused("no".into()), exit::ERROR),
-            (Error::Dns(DnsRefusal::ServiceMissing { name: "zk".into(), service: "zk".into() }), exit::ERROR),
+            (Stop::RetainNeedsVolumes.into(), exit::ERROR),
+            (DnsRefusal::ServiceMissing { name: "zk".into(), service: "zk".into() }.into(), exit::ERROR),
             (
-                Error::Dns(DnsRefusal::NoSuchPort {
+                DnsRefusal::NoSuchPort {
                     service: "zk".into(),
                     port: "peer".into(),
                     ports: "client 2181/TCP".into(),
-                }),
+                }
+                .into(),
                 exit::USAGE,
             ),
             (
-                Error::Rollout(Refusal::PartitionOutOfRange {
+                crate::core::rollout::Refusal::PartitionOutOfRange {
                     name: "web".into(),
                     partition: 9,
                     replicas: 3,
-                }),
+                }
+                .into(),
                 exit::USAGE,
+            ),
+            (crate::core::rollout::TemplateError::NotAnImage("app".into()).into(), exit::USAGE),
+            (crate::core::rollout::TemplateError::NoTemplate("web-1".into()).into(), exit::ERROR),
+            (
+                Error::Stranded {
+                    error: Box::new(Stop::NotPromoted { name: "web".into(), revision: "r".into() }.into()),
+                    left: "web is left at partition 0".into(),
+                    resume: "run it again".into(),
+                },
+                exit::STEP_FAILED,
             ),
         ];
         for (error, code) in cases {

@@ -14,12 +14,11 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::storage::v1::StorageClass;
-use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, ObjectList, PostParams};
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, ObjectList};
 use kube::core::{Expression, NamespaceResourceScope, Selector};
 use kube::{Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
-use crate::apply::FIELD_MANAGER;
 use crate::client::Kube;
 use crate::core::claims::claims_of;
 use crate::core::facts::{self, Honoured};
@@ -564,7 +563,8 @@ async fn optional_autoscalers(
     forbidden_as_none(list::<HorizontalPodAutoscaler>(client, scope, None).await)
 }
 
-fn forbidden_as_none<T>(result: Result<T>) -> Result<Option<T>> {
+/// A read these credentials may not make (403) is `None`, not an error; any other failure is.
+pub fn forbidden_as_none<T>(result: Result<T>) -> Result<Option<T>> {
     match result {
         Ok(value) => Ok(Some(value)),
         Err(e) if e.status_code() == Some(403) => Ok(None),
@@ -604,9 +604,7 @@ pub async fn server_facts(
 /// `sts` that asks for it ([`facts::probe`]); nothing is stored.
 pub async fn max_unavailable_honoured(kube: &Kube, sts: &StatefulSet) -> Honoured {
     let namespace = sts.namespace().unwrap_or_else(|| kube.namespace.clone());
-    let api: Api<StatefulSet> = kube.api_in(&namespace);
-    let params = PostParams { dry_run: true, field_manager: Some(FIELD_MANAGER.to_owned()) };
-    match api.create(&params, &facts::probe(sts)).await {
+    match crate::write::Probe::new(kube).create(&namespace, &facts::probe(sts)).await {
         Ok(created) => Honoured::from_dry_run(&created),
         Err(kube::Error::Api(status)) if status.code == 403 => Honoured::Unknown(format!(
             "no permission to create StatefulSets in namespace {namespace}, which even a server-side dry run needs"

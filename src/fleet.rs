@@ -18,7 +18,7 @@ use tokio::sync::Mutex;
 
 use crate::client::{Kube, KubeArgs};
 use crate::core::fleet::ClusterIdentity;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Stop};
 
 /// How many contexts are queried at once.
 const AT_ONCE: usize = 4;
@@ -44,7 +44,7 @@ pub fn contexts(kube_args: &KubeArgs, all: bool) -> Result<Vec<String>> {
     let in_kubeconfig = if all { kubeconfig_contexts(kube_args)? } else { Vec::new() };
     let contexts = crate::core::fleet::contexts_to_query(&kube_args.context, all, &in_kubeconfig);
     if contexts.is_empty() {
-        return Err(Error::Usage("--all-contexts: the kubeconfig has no contexts".to_owned()));
+        return Err(Stop::NoContexts.into());
     }
     Ok(contexts)
 }

@@ -2,12 +2,12 @@
 //!
 //! `core` is pure: it turns API objects into the models every command renders (ordinal maps,
 //! rollout decisions, prune plans). The rest is a thin shell: `client` connects as kubectl
-//! would, `fetch` and `live` read the cluster, `apply` holds what every write shares, `cmd`
+//! would, `fetch` and `live` read the cluster, `write` is the one way anything is written, `cmd`
 //! holds one module per command, `output` renders into the streams a command is given and
 //! `ui` talks to the person at the terminal. `docs/design.md` has the map.
 
 mod access;
-mod apply;
+
 pub mod cli;
 mod client;
 mod cmd;
@@ -21,6 +21,8 @@ mod parse;
 mod signal;
 mod ui;
 mod volume_snapshots;
+mod wait;
+mod write;
 
 use std::ffi::OsString;
 

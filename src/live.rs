@@ -1,5 +1,6 @@
 //! A live view of one StatefulSet kept current by watches (kube-runtime reflectors), for
-//! `status --watch` and for rollout waits: callers wake on every change instead of polling.
+//! `status --watch` and for every wait ([`crate::wait`]): callers wake on every change instead
+//! of polling.
 
 use std::sync::Arc;
 
@@ -7,7 +8,8 @@ use futures::stream::{BoxStream, SelectAll};
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod, Service};
-use kube::api::Api;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::api::{Api, DynamicObject};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
@@ -16,15 +18,21 @@ use serde::de::DeserializeOwned;
 use crate::client::Kube;
 use crate::core::objects::{selector, service_name};
 use crate::core::reads::Reads;
-use crate::error::{Error, Result};
+use crate::core::volume_snapshots::VolumeSnapshot;
+use crate::error::{Error, Result, Stop};
 
 /// Which kinds besides the StatefulSet and its pods to keep current.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Kinds {
+    /// The namespace's PersistentVolumeClaims.
     pub claims: bool,
     pub service: bool,
     pub nodes: bool,
     pub volumes: bool,
+    /// The namespace's PodDisruptionBudgets.
+    pub budgets: bool,
+    /// The namespace's VolumeSnapshots (`snapshot.storage.k8s.io/v1`).
+    pub volume_snapshots: bool,
 }
 
 pub struct Live {
@@ -35,6 +43,8 @@ pub struct Live {
     service: Option<Store<Service>>,
     nodes: Option<Store<Node>>,
     volumes: Option<Store<PersistentVolume>>,
+    budgets: Option<Store<PodDisruptionBudget>>,
+    volume_snapshots: Option<Store<DynamicObject>>,
     events: SelectAll<BoxStream<'static, Result<Change, watcher::Error>>>,
     /// Watches that have not finished their initial list yet.
     listing: usize,
@@ -82,9 +92,34 @@ impl Live {
         let volumes = kinds
             .volumes
             .then(|| reflect(&mut events, Api::all(kube.client.clone()), watcher::Config::default()));
+        let budgets = kinds.budgets.then(|| {
+            reflect(&mut events, Api::namespaced(kube.client.clone(), &namespace), watcher::Config::default())
+        });
+        let volume_snapshots = kinds.volume_snapshots.then(|| {
+            let resource = crate::volume_snapshots::resource("VolumeSnapshot", "volumesnapshots");
+            let api: Api<DynamicObject> = Api::namespaced_with(kube.client.clone(), &namespace, &resource);
+            let writer = reflector::store::Writer::new(resource);
+            let reader = writer.as_reader();
+            let stream =
+                reflector::reflector(writer, watcher(api, watcher::Config::default()).default_backoff());
+            events.push(changes(stream).boxed());
+            reader
+        });
 
         let listing = events.len();
-        let mut live = Live { name, statefulset, pods, claims, service, nodes, volumes, events, listing };
+        let mut live = Live {
+            name,
+            statefulset,
+            pods,
+            claims,
+            service,
+            nodes,
+            volumes,
+            budgets,
+            volume_snapshots,
+            events,
+            listing,
+        };
         while live.listing > 0 {
             live.changed().await?;
         }
@@ -104,7 +139,7 @@ impl Live {
                 context: format!("watch StatefulSet {}", self.name),
                 source: watch_error(e),
             }),
-            None => Err(Error::Refused("every watch ended".to_owned())),
+            None => Err(Stop::WatchEnded { name: self.name.clone() }.into()),
         }
     }
 
@@ -129,6 +164,27 @@ impl Live {
 
     pub fn pods(&self) -> Vec<Pod> {
         cloned(&self.pods)
+    }
+
+    /// What a wait looks at: everything watched, as last seen.
+    pub fn view(&self) -> crate::wait::View {
+        crate::wait::View {
+            sts: self.statefulset(),
+            pods: self.pods(),
+            claims: self.claims.as_ref().map(cloned).unwrap_or_default(),
+            budgets: self.budgets.as_ref().map(cloned).unwrap_or_default(),
+            volume_snapshots: self
+                .volume_snapshots
+                .as_ref()
+                .map(|store| {
+                    store
+                        .state()
+                        .iter()
+                        .filter_map(|o| VolumeSnapshot::from_json(&serde_json::to_value(&**o).ok()?))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
     }
 
     /// Everything watched, as the core's input; `None` once the StatefulSet is deleted.

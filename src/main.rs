@@ -1,3 +1,7 @@
+//! The `kubectl-stateful` binary: parse the command line, run it on a current-thread runtime,
+//! and turn the result into one line on stderr and the documented exit code. Everything else is
+//! the library.
+
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -33,7 +37,7 @@ fn main() -> ExitCode {
                 clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
                     "error: a command is required".to_owned()
                 }
-                _ => one_line(&e.to_string()),
+                _ => one_line(&e),
             };
             io.say(format_args!("{line} (see --help)"));
             return ExitCode::from(exit::USAGE);
@@ -43,25 +47,52 @@ fn main() -> ExitCode {
     exit_code(result, &mut io)
 }
 
-/// clap's message on one line, without its usage block: the first line, joined with the list
-/// it introduces ("required arguments were not provided:" is followed by their names), and the
-/// possible values or the tip clap adds ("[possible values: …]", "tip: a similar argument exists").
-fn one_line(text: &str) -> String {
-    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
-    let first = lines.next().unwrap_or("error: invalid arguments").to_owned();
-    let rest: Vec<&str> =
-        lines.take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more")).collect();
-    if first.ends_with(':') {
-        return format!("{first} {}", rest.join(", "));
+/// clap's message on one line, without its usage block: its first line, and what clap lists on
+/// the lines after it, read from the error's context rather than its text: the arguments missing
+/// or in conflict, the values or subcommands it takes, and a similar argument, subcommand or
+/// value it suggests.
+fn one_line(error: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let strings = |kind: ContextKind| -> Vec<String> {
+        match error.get(kind) {
+            Some(ContextValue::Strings(values)) => values.clone(),
+            Some(ContextValue::String(value)) => vec![value.clone()],
+            _ => Vec::new(),
+        }
+    };
+    let rendered = error.to_string();
+    let mut line = rendered.lines().next().unwrap_or("error: invalid arguments").trim_end().to_owned();
+    let listed = |name: &str, values: Vec<String>| match values.is_empty() {
+        true => String::new(),
+        false => format!(" [{name}: {}]", values.join(", ")),
+    };
+    match error.kind() {
+        ErrorKind::MissingRequiredArgument => {
+            line.push_str(&format!(" {}", strings(ContextKind::InvalidArg).join(", ")));
+        }
+        ErrorKind::ArgumentConflict
+            if matches!(error.get(ContextKind::PriorArg), Some(ContextValue::Strings(_))) =>
+        {
+            line.push_str(&format!(" {}", strings(ContextKind::PriorArg).join(", ")));
+        }
+        ErrorKind::InvalidValue => {
+            line.push_str(&listed("possible values", strings(ContextKind::ValidValue)))
+        }
+        ErrorKind::MissingSubcommand => {
+            line.push_str(&listed("subcommands", strings(ContextKind::ValidSubcommand)))
+        }
+        _ => {}
     }
-    let mut line = first;
-    for extra in rest {
-        if extra.starts_with('[') {
-            line.push(' ');
-            line.push_str(extra);
-        } else if extra.starts_with("tip: a similar") {
-            line.push_str("; ");
-            line.push_str(extra);
+    for (kind, what) in [
+        (ContextKind::SuggestedSubcommand, "subcommand"),
+        (ContextKind::SuggestedArg, "argument"),
+        (ContextKind::SuggestedValue, "value"),
+    ] {
+        let quoted: Vec<String> = strings(kind).iter().map(|s| format!("'{s}'")).collect();
+        match quoted.as_slice() {
+            [] => {}
+            [one] => line.push_str(&format!("; tip: a similar {what} exists: {one}")),
+            many => line.push_str(&format!("; tip: some similar {what}s exist: {}", many.join(", "))),
         }
     }
     line
@@ -74,6 +105,12 @@ fn exit_code(result: Result<(), Error>, io: &mut Streams) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {
+            // A refusal whose way out takes more than its line says the rest first.
+            if let Error::Refused(refusal) = &e {
+                for line in refusal.way_out() {
+                    io.say(line);
+                }
+            }
             io.say(format_args!("error: {e}"));
             ExitCode::from(e.exit_code())
         }

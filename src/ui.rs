@@ -7,7 +7,7 @@ use std::time::Duration;
 use dialoguer::theme::{ColorfulTheme, SimpleTheme, Theme};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Stop};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Terminal {
@@ -35,7 +35,7 @@ impl Terminal {
         if yes || self.interactive {
             Ok(())
         } else {
-            Err(Error::Usage(format!("refusing to {action} without a terminal to confirm on: pass --yes")))
+            Err(Stop::NoTerminalToConfirm { action: action.to_owned() }.into())
         }
     }
 
@@ -43,7 +43,7 @@ impl Terminal {
         if self.interactive {
             Ok(())
         } else {
-            Err(Error::Usage(format!("cannot ask {question:?} without a terminal: pass --yes")))
+            Err(Stop::NoTerminalToAsk { question: question.to_owned() }.into())
         }
     }
 

@@ -1,13 +1,12 @@
 //! The VolumeSnapshot API as the commands use it (out-of-tree CRDs, so untyped
 //! `DynamicObject`s read into the core's types): the classes, taking a snapshot of a claim and
-//! making it a safety net (ready, its content's deletion policy Retain).
+//! making it a safety net (ready, its content's deletion policy Retain). The shell's adapter
+//! for a CRD, beside `fetch` (reads) and `write` (writes).
 
 use std::time::Duration;
 
-use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PostParams};
-use kube::runtime::wait::await_condition;
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 
-use crate::apply::{FIELD_MANAGER, patch_params};
 use crate::client::Kube;
 use crate::core::patches;
 use crate::core::prune::{Candidate, PlannedSnapshot, TakenSnapshot};
@@ -15,8 +14,10 @@ use crate::core::volume_snapshots::{self as vsnap, GROUP, SnapshotClass, Snapsho
 use crate::error::{Error, Result};
 use crate::output::Streams;
 use crate::ui::Terminal;
+use crate::wait::{Said, Until, Waiter, Wake, deadline};
+use crate::write::{Writer, Written};
 
-fn resource(kind: &str, plural: &str) -> ApiResource {
+pub fn resource(kind: &str, plural: &str) -> ApiResource {
     ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(GROUP, "v1", kind), plural)
 }
 
@@ -75,6 +76,14 @@ pub async fn get_content(kube: &Kube, name: &str) -> Result<Option<SnapshotConte
     Ok(found.and_then(|c| SnapshotContent::from_json(&json(&c))))
 }
 
+/// What taking snapshots needs from the run: its connection, its writer, and how long each
+/// snapshot may take to be ready.
+pub struct Taking<'a> {
+    pub kube: &'a Kube,
+    pub writer: &'a Writer,
+    pub timeout: Duration,
+}
+
 /// Takes the planned snapshot of `candidate`, waits up to `timeout` for it to be ready, and
 /// makes sure its content's deletion policy is Retain. `Ok(Err(reason))` when the snapshot
 /// failed or timed out: the claim must be kept.
@@ -82,23 +91,31 @@ pub async fn get_content(kube: &Kube, name: &str) -> Result<Option<SnapshotConte
 /// # Errors
 /// A request that failed (creating the snapshot, reading it back), as [`Error::Kube`].
 pub async fn take(
-    kube: &Kube,
+    taking: &Taking<'_>,
+    waiter: &mut Waiter,
     candidate: &Candidate,
     planned: &PlannedSnapshot,
-    timeout: Duration,
     term: &Terminal,
     io: &mut Streams,
 ) -> Result<std::result::Result<TakenSnapshot, String>> {
+    let Taking { kube, writer, timeout } = *taking;
     let namespace = &candidate.namespace;
     let api = snapshots_api(kube, namespace);
     let object =
         vsnap::snapshot_object(&planned.name, namespace, &candidate.name, &planned.class, &planned.labels);
-    let object: DynamicObject = serde_json::from_value(object)
-        .map_err(|e| Error::Refused(format!("cannot build VolumeSnapshot: {e}")))?;
-    let params = PostParams { dry_run: false, field_manager: Some(FIELD_MANAGER.to_owned()) };
-    api.create(&params, &object)
-        .await
-        .map_err(Error::kube(format!("create VolumeSnapshot {namespace}/{}", planned.name)))?;
+    let object: DynamicObject =
+        serde_json::from_value(object).expect("a VolumeSnapshot the core built always reads as an object");
+    let what = format!("create VolumeSnapshot {namespace}/{}", planned.name);
+    match writer.create(&api, &object, &what).await? {
+        Written::Done(_) => {}
+        Written::Changed(_) => {
+            return Ok(Err(format!(
+                "a VolumeSnapshot named {} exists already, not taken by this run; the claim is kept",
+                planned.name
+            )));
+        }
+        Written::Gone => return Ok(Err(format!("namespace {namespace} is gone"))),
+    }
     io.say(format_args!(
         "volumesnapshot \"{}\" created (class {}), waiting up to {} for it to be ready",
         planned.name,
@@ -107,24 +124,49 @@ pub async fn take(
     ));
     let spinner = term.spinner();
     spinner.set_message(format!("waiting for volumesnapshot {} to be readyToUse", planned.name));
-    let ready = |s: Option<&DynamicObject>| {
-        s.and_then(|s| VolumeSnapshot::from_json(&json(s)))
-            .is_some_and(|s| matches!(vsnap::progress(&s), vsnap::Progress::Ready { .. }))
-    };
-    let waited = tokio::time::timeout(timeout, await_condition(api.clone(), &planned.name, ready)).await;
-    spinner.finish_and_clear();
     let left = format!(
         "the VolumeSnapshot is left for inspection (kubectl -n {namespace} describe volumesnapshot {}; delete it \
          when done)",
         planned.name
     );
+    let words = Said {
+        left: format!(
+            "snapshot {} of PVC {} is being taken; the claim is kept",
+            planned.name, candidate.name
+        ),
+        resume: format!("run the same command again (it plans anew; {left})"),
+    };
+    let until = Until { deadline: deadline(timeout), words: &words, ours: None };
+    // The watch may not show a snapshot just created yet; one it showed and no longer does
+    // was deleted.
+    let mut seen = false;
+    let waited = waiter
+        .until(
+            until,
+            |view, _| {
+                let now = view.volume_snapshots.iter().find(|s| s.name == planned.name);
+                seen |= now.is_some();
+                Ok(match now {
+                    Some(s) if matches!(vsnap::progress(s), vsnap::Progress::Ready { .. }) => {
+                        Wake::Done(Ok(Some(s.clone())))
+                    }
+                    None if seen => Wake::Done(Ok(None)),
+                    _ => Wake::Wait,
+                })
+            },
+            |view| {
+                let now = view.volume_snapshots.iter().find(|s| s.name == planned.name);
+                let error = now.and_then(|s| s.error.clone());
+                Ok(Err(error.map(|e| format!(" (last error: {e})")).unwrap_or_default()))
+            },
+        )
+        .await;
+    spinner.finish_and_clear();
+    let (_, waited) = waited?;
     let snapshot = match waited {
-        Ok(Ok(Some(s))) => VolumeSnapshot::from_json(&json(&s)),
-        Ok(Ok(None)) => return Ok(Err(format!("snapshot {} was deleted before it was ready", planned.name))),
-        Ok(Err(e)) => return Ok(Err(format!("lost the watch on snapshot {}: {e}; {left}", planned.name))),
-        Err(_) => {
-            let now = get_snapshot(kube, namespace, &planned.name).await?;
-            let error = now.and_then(|s| s.error).map(|e| format!(" (last error: {e})")).unwrap_or_default();
+        Ok(Some(s)) => Some(s),
+        Ok(None) => return Ok(Err(format!("snapshot {} was deleted before it was ready", planned.name))),
+        Err(error) => {
             return Ok(Err(format!(
                 "snapshot {} not ready within {}{error}; {left}",
                 planned.name,
@@ -141,11 +183,17 @@ pub async fn take(
     let retained_by_run = bound.deletion_policy != "Retain";
     if retained_by_run {
         let patch = patches::retain_snapshot_content(namespace, &planned.name, &bound.deletion_policy);
-        if let Err(e) = contents_api(kube).patch(&content, &patch_params(), &Patch::<()>::Json(patch)).await {
+        let what = format!("set the deletion policy of {content} to Retain");
+        let why = match writer.patch(&contents_api(kube), &content, &patch, &what).await {
+            Ok(Written::Done(_)) => None,
+            Ok(Written::Changed(_)) => Some("it changed since it was read".to_owned()),
+            Ok(Written::Gone) => Some("it is gone".to_owned()),
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(why) = why {
             return Ok(Err(format!(
-                "could not set the deletion policy of {content} (snapshot {}) to Retain: {}; {left}",
-                planned.name,
-                crate::error::describe_kube_error(&e)
+                "could not set the deletion policy of {content} (snapshot {}) to Retain: {why}; {left}",
+                planned.name
             )));
         }
         // Read back: only a content that says Retain is recorded.

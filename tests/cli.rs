@@ -474,4 +474,40 @@ fn e2e_tests_run_from_tests_run() {
         .filter(|l| !l.starts_with('#'))
         .any(|l| l.starts_with("cargo test") && l.contains("--features e2e") && l.contains("--test e2e"));
     assert!(runs_e2e, "tests/run runs `cargo test --features e2e --test e2e`:\n{script}");
+    // And after it, the check of the API server's audit log over that run.
+    let runs_audit = script.lines().map(str::trim).filter(|l| !l.starts_with('#')).any(|l| {
+        l.contains("KUBECTL_STATEFUL_AUDIT_SINCE=") && l.contains("cargo test") && l.contains("--test audit")
+    });
+    assert!(
+        runs_audit,
+        "tests/run runs `cargo test --features e2e --test audit` after the e2e tests:\n{script}"
+    );
+}
+
+/// docs/design.md's map lists every source file, one line each, and nothing that is gone.
+#[test]
+fn the_design_map_names_every_source_file() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let design = std::fs::read_to_string(root.join("docs/design.md")).unwrap();
+    let map = design.split("## The map").nth(1).and_then(|rest| rest.split("\n## ").next()).unwrap();
+    let mapped: Vec<&str> =
+        map.lines().filter_map(|l| l.split_whitespace().next()).filter(|w| w.starts_with("src/")).collect();
+    fn sources(dir: &std::path::Path, root: &std::path::Path, found: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                sources(&path, root, found);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                found.push(path.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    let mut files = Vec::new();
+    sources(&root.join("src"), root, &mut files);
+    files.sort();
+    let missing: Vec<&String> = files.iter().filter(|f| !mapped.contains(&f.as_str())).collect();
+    assert!(missing.is_empty(), "docs/design.md's map does not name {missing:?}");
+    let gone: Vec<&&str> = mapped.iter().filter(|m| !files.iter().any(|f| f == *m)).collect();
+    assert!(gone.is_empty(), "docs/design.md's map names files that do not exist: {gone:?}");
+    assert!(files.len() > 50, "found the sources: {files:?}");
 }

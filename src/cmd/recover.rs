@@ -10,20 +10,24 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod};
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
-use kube::api::{Api, Patch};
+use kube::api::Api;
 use serde::Serialize;
 
 use crate::access::{self, Permission};
-use crate::apply::{Deleted, Exact, delete_exact, patch_params};
 use crate::client::{Kube, KubeArgs};
 use crate::core::names::pod_name;
-use crate::core::objects::{mounted_claims, node_name, pod_ready, pvc_volume, terminating};
-use crate::core::recover::{Evidence, Judgement, PinnedVolume, judge, pinned_volumes};
-use crate::error::{Error, Result};
+use crate::core::objects::{mounted_claims, node_name, pod_status_text, pvc_volume, terminating};
+use crate::core::patches;
+use crate::core::recover::{
+    Evidence, Judgement, PinnedVolume, Refusal as RecoverRefusal, Replacement as Verdict, judge,
+    pinned_volumes, replacement, replacement_pod,
+};
+use crate::error::{Error, Result, Stop};
 use crate::fetch;
-use crate::live::{Kinds, Live};
 use crate::output::{OutputFormat, RECOVERY, Streams, rendered, shell_word, write_document};
 use crate::ui::Terminal;
+use crate::wait::{Kinds, Said, Until, Waiter, Wake, deadline};
+use crate::write::{Deleted, Deletion, Guard, Mode, Writer, Written};
 
 pub const LONG_ABOUT: &str = "\
 Recover a StatefulSet pod from a failed node. When a node dies, its pods stay Terminating or
@@ -135,11 +139,9 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
     }
     if !recovery.reasons.is_empty() {
         finish(io, &args, &recovery)?;
-        return Err(Error::Refused(format!(
-            "refusing to force-delete {}: {}; nothing was changed",
-            pod.name_any(),
-            recovery.reasons.join("; ")
-        )));
+        return Err(
+            RecoverRefusal::NodeAlive { pod: pod.name_any(), reasons: recovery.reasons.clone() }.into()
+        );
     }
     let node_label = node_name.clone().unwrap_or_default();
     io.say(format_args!(
@@ -155,10 +157,14 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
             pinned_truth(&kube, &pod.name_any(), &node_label, &pinned)
         ));
     }
-    if args.dry_run {
+    let resume = format!(
+        "`{}` shows where it stands",
+        kube.flags.plugin(&kube.namespace, &format!("recover {} --dry-run", shell_word(&pod.name_any())))
+    );
+    let Some(writer) = Writer::of(&kube, Mode::from_dry_run(args.dry_run), resume) else {
         io.say("dry run: nothing was changed");
         return finish(io, &args, &recovery);
-    }
+    };
     let mut needed = vec![Permission {
         verb: "delete",
         group: "",
@@ -181,45 +187,66 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
         io.say(format_args!("not confirmed: pod {} was left alone", pod.name_any()));
         return Ok(());
     }
-    if args.cordon && node.is_some() {
-        let patch = serde_json::json!({"spec": {"unschedulable": true}});
-        nodes
-            .patch(&node_label, &patch_params(), &Patch::Merge(&patch))
-            .await
-            .map_err(Error::kube(format!("cordon node {node_label}")))?;
-        recovery.cordoned = true;
-        io.say(format_args!("node/{node_label} cordoned"));
+    if args.cordon
+        && let Some(node) = &node
+    {
+        // Guarded by the node's uid: a node re-registered under this name is not the one judged.
+        let what = format!("cordon node {node_label}");
+        match writer
+            .patch(&nodes, &node_label, &patches::cordon(&node.uid().unwrap_or_default()), &what)
+            .await?
+        {
+            Written::Done(_) => {
+                recovery.cordoned = true;
+                io.say(format_args!("node/{node_label} cordoned"));
+            }
+            Written::Gone | Written::Changed(_) => io.say(format_args!(
+                "node/{node_label} was deleted or replaced since it was read: not cordoned"
+            )),
+        }
     }
     // Watch before deleting, so the replacement cannot slip by unseen.
-    let mut live = Live::start(&kube, &sts, Kinds::default()).await?;
-    let exact = Exact { uid: pod.uid(), resource_version: None, grace_period_seconds: Some(0) };
+    let request_timeout =
+        kube_args.request_timeout.filter(|t| !t.is_zero()).unwrap_or(Duration::from_secs(30));
+    let mut waiter = Waiter::start(&kube, &sts, Kinds::default(), request_timeout).await?;
+    let guard = Guard::identity(&pod);
+    let how = Deletion { grace_period_seconds: Some(0), ..Deletion::default() };
     let what = format!("force-delete pod {}", pod.name_any());
-    if delete_exact(&pods, &pod.name_any(), exact, &what).await? != Deleted::Now {
+    if writer.delete(&pods, &pod.name_any(), guard, how, &what).await? != Deleted::Done {
         io.say(format_args!("pod {} was already gone or replaced", pod.name_any()));
     }
     recovery.action = "forceDeleted";
     io.say(format_args!("pod \"{}\" force deleted; waiting for its replacement", pod.name_any()));
+    let words = left_behind(&kube, &pod.name_any(), &recovery.stateful_set);
     if !pinned.is_empty() {
         // Its replacement cannot become Ready anywhere else: no use waiting --timeout for it.
-        let state = replacement_created(&mut live, &pod, args.timeout)
-            .await?
-            .map_or_else(|| "not created yet".to_owned(), |p| crate::core::objects::pod_status_text(&p));
+        let created = match replacement_created(&mut waiter, &words, &pod, args.timeout).await {
+            Ok(created) => created,
+            Err(error) => {
+                finish(io, &args, &recovery)?;
+                return Err(error);
+            }
+        };
         finish(io, &args, &recovery)?;
-        return Err(Error::Partial(format!(
-            "pod {} was force-deleted; its replacement ({state}) can start only on {node_label}: {}",
-            pod.name_any(),
-            pinned_truth(&kube, &pod.name_any(), &node_label, &pinned)
-        )));
+        return Err(Stop::ReplacementPinned {
+            pod: pod.name_any(),
+            state: created.map_or_else(|| "not created yet".to_owned(), |p| pod_status_text(&p)),
+            node: node_label.clone(),
+            why: pinned_truth(&kube, &pod.name_any(), &node_label, &pinned),
+        }
+        .into());
     }
     let claims: Vec<String> = mounted_claims(&pod).map(str::to_owned).collect();
-    let replacement = match wait_for_replacement(&mut live, &pod, &node_label, &claims, args.timeout).await {
-        Ok(replacement) => replacement,
-        Err(e) => {
-            // The pod is gone: stdout still says so.
-            finish(io, &args, &recovery)?;
-            return Err(e);
-        }
-    };
+    // With -o json the document is written however the wait ends: the pod is gone, and stdout
+    // still says so.
+    let replacement =
+        match wait_for_replacement(&mut waiter, &words, &pod, &node_label, &claims, args.timeout).await {
+            Ok(replacement) => replacement,
+            Err(error) => {
+                finish(io, &args, &recovery)?;
+                return Err(error);
+            }
+        };
     io.say(format_args!(
         "{} recovered: the replacement is Ready on {} with {}{}",
         replacement.pod,
@@ -243,22 +270,16 @@ async fn pinned(kube: &Kube, pod: &Pod, node: Option<&Node>) -> Result<(Vec<Pinn
     if node_name(pod).is_none() {
         return Ok((Vec::new(), Vec::new()));
     }
-    let forbidden = |e: &kube::Error| matches!(e, kube::Error::Api(status) if status.code == 403);
     let (claims_api, pvs): (Api<PersistentVolumeClaim>, Api<PersistentVolume>) = (kube.api(), kube.api_all());
     let (mut claims, mut volumes) = (Vec::new(), Vec::new());
     for name in mounted_claims(pod) {
-        let claim = match claims_api.get_opt(name).await {
-            Ok(claim) => claim,
-            Err(e) if forbidden(&e) => return Ok((Vec::new(), Vec::new())),
-            Err(e) => return Err(Error::kube(format!("read PVC {name}"))(e)),
-        };
+        let read = claims_api.get_opt(name).await.map_err(Error::kube(format!("read PVC {name}")));
+        let Some(claim) = fetch::forbidden_as_none(read)? else { return Ok((Vec::new(), Vec::new())) };
         let Some(claim) = claim else { continue };
         if let Some(volume) = pvc_volume(&claim) {
-            match pvs.get_opt(volume).await {
-                Ok(pv) => volumes.extend(pv),
-                Err(e) if forbidden(&e) => return Ok((Vec::new(), Vec::new())),
-                Err(e) => return Err(Error::kube(format!("read PV {volume}"))(e)),
-            }
+            let read = pvs.get_opt(volume).await.map_err(Error::kube(format!("read PV {volume}")));
+            let Some(pv) = fetch::forbidden_as_none(read)? else { return Ok((Vec::new(), Vec::new())) };
+            volumes.extend(pv);
         }
         claims.push(claim);
     }
@@ -267,11 +288,8 @@ async fn pinned(kube: &Kube, pod: &Pod, node: Option<&Node>) -> Result<(Vec<Pinn
     if volumes.is_empty() {
         return Ok((Vec::new(), deleting));
     }
-    let others = match kube.api_all::<Node>().list(&Default::default()).await {
-        Ok(list) => Some(list.items),
-        Err(e) if forbidden(&e) => None,
-        Err(e) => return Err(Error::kube("list nodes")(e)),
-    };
+    let others = kube.api_all::<Node>().list(&Default::default()).await.map_err(Error::kube("list nodes"));
+    let others = fetch::forbidden_as_none(others)?.map(|list| list.items);
     Ok((pinned_volumes(pod, &claims, &volumes, node, others.as_deref()), deleting))
 }
 
@@ -294,18 +312,38 @@ fn pinned_truth(kube: &Kube, pod: &str, node: &str, pinned: &[PinnedVolume]) -> 
 }
 
 /// Waits for the StatefulSet controller to create the replacement of `old` (a pod of its name
-/// with another uid), for up to `timeout`.
-async fn replacement_created(live: &mut Live, old: &Pod, timeout: Duration) -> Result<Option<Pod>> {
-    let deadline = crate::live::deadline(timeout);
-    loop {
-        let found = live.pods().into_iter().find(|p| p.name_any() == old.name_any() && p.uid() != old.uid());
-        if found.is_some() {
-            return Ok(found);
-        }
-        tokio::select! {
-            changed = live.changed() => changed?,
-            _ = tokio::time::sleep_until(deadline) => return Ok(None),
-        }
+/// with another uid), for up to `timeout`; `None` when it did not.
+async fn replacement_created(
+    waiter: &mut Waiter,
+    words: &Said,
+    old: &Pod,
+    timeout: Duration,
+) -> Result<Option<Pod>> {
+    let until = Until { deadline: deadline(timeout), words, ours: None };
+    let (_, created) =
+        waiter
+            .until(
+                until,
+                |view, _| {
+                    Ok(replacement_pod(old, &view.pods).map_or(Wake::Wait, |p| Wake::Done(Some(p.clone()))))
+                },
+                |_| Ok(None),
+            )
+            .await?;
+    Ok(created)
+}
+
+/// What an interrupted or lost wait leaves once the pod was force-deleted, and where to see
+/// how it goes on.
+fn left_behind(kube: &Kube, pod: &str, sts: &str) -> Said {
+    Said {
+        left: format!(
+            "pod {pod} was force-deleted; the StatefulSet controller creates its replacement on its own"
+        ),
+        resume: format!(
+            "`{}` shows it come up",
+            kube.flags.plugin(&kube.namespace, &format!("status {}", shell_word(sts)))
+        ),
     }
 }
 
@@ -324,9 +362,7 @@ async fn resolve(kube: &Kube, pods: &Api<Pod>, args: &Args) -> Result<(StatefulS
     };
     let owner = pod.owner_references().iter().find(|o| o.kind == "StatefulSet" && o.controller == Some(true));
     let Some(owner) = owner else {
-        return Err(Error::Refused(format!(
-            "pod {pod_name} does not belong to a StatefulSet: recover only handles StatefulSet pods"
-        )));
+        return Err(RecoverRefusal::NotAStatefulSetPod { pod: pod_name }.into());
     };
     let sts = fetch::statefulset(kube, &kube.namespace, &owner.name).await?;
     Ok((sts, pod))
@@ -381,49 +417,39 @@ pub fn write_evidence(w: &mut dyn Write, e: &Evidence) -> io::Result<()> {
     Ok(())
 }
 
-/// Waits for a new pod of the same name on another node, Ready, mounting the same claims.
+/// Waits for a new pod of the same name on another node, Ready, mounting the same claims
+/// ([`core::recover::replacement`](crate::core::recover::replacement) judges).
 async fn wait_for_replacement(
-    live: &mut Live,
+    waiter: &mut Waiter,
+    words: &Said,
     old: &Pod,
     old_node: &str,
     claims: &[String],
     timeout: Duration,
 ) -> Result<Replacement> {
-    let deadline = crate::live::deadline(timeout);
     let name = old.name_any();
-    loop {
-        let replacement = live.pods().into_iter().find(|p| p.name_any() == name && p.uid() != old.uid());
-        if let Some(pod) = &replacement
-            && pod_ready(pod)
-            && !terminating(pod)
-        {
-            let node = node_name(pod).unwrap_or_default().to_owned();
-            let pvcs: Vec<String> = mounted_claims(pod).map(str::to_owned).collect();
-            if node == old_node {
-                return Err(Error::Partial(format!(
-                    "pod {name} was force-deleted, but its replacement was scheduled on {old_node} again"
-                )));
-            }
-            if pvcs != claims {
-                return Err(Error::Partial(format!(
-                    "pod {name} was force-deleted, but its replacement mounts {pvcs:?}, not {claims:?}"
-                )));
-            }
-            return Ok(Replacement { pod: name, uid: pod.uid().unwrap_or_default(), node, pvcs });
+    let until = Until { deadline: deadline(timeout), words, ours: None };
+    let (view, verdict) = waiter
+        .until(
+            until,
+            |view, _| match replacement(old, old_node, claims, &view.pods) {
+                Verdict::Waiting => Ok(Wake::Wait),
+                settled => Ok(Wake::Done(settled)),
+            },
+            |_| Ok(Verdict::Waiting),
+        )
+        .await?;
+    match verdict {
+        Verdict::Recovered { node, claims } => {
+            let uid = replacement_pod(old, &view.pods).and_then(ResourceExt::uid);
+            Ok(Replacement { pod: name, uid: uid.unwrap_or_default(), node, pvcs: claims })
         }
-        tokio::select! {
-            changed = live.changed() => changed?,
-            _ = tokio::time::sleep_until(deadline) => {
-                let state = replacement.map_or_else(|| "not created".to_owned(), |p| crate::core::objects::pod_status_text(&p));
-                return Err(Error::Partial(format!(
-                    "pod {name} was force-deleted, but its replacement is not Ready after {} ({state})",
-                    humantime::format_duration(timeout)
-                )));
-            }
-            () = crate::signal::interrupted() => return Err(Error::interrupted(
-                format!("pod {name} was force-deleted; the StatefulSet controller creates its replacement on its own"),
-                None,
-            )),
+        Verdict::Wrong { why } => Err(Stop::ReplacementWrong { pod: name, why }.into()),
+        Verdict::Waiting => {
+            let state =
+                replacement_pod(old, &view.pods).map_or_else(|| "not created".to_owned(), pod_status_text);
+            let within = humantime::format_duration(timeout).to_string();
+            Err(Stop::ReplacementNotReady { pod: name, within, state }.into())
         }
     }
 }

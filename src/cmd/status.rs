@@ -23,7 +23,7 @@ use crate::core::status::snapshots::{DeletedClaimSnapshots, Snapshots};
 use crate::core::status::{
     self, ClaimStatus, OrdinalStatus, RevisionRole, StatefulSetStatus, StatusOptions, WarningCode,
 };
-use crate::error::{Error, Result};
+use crate::error::{Result, Stop};
 use crate::fetch::{self, Extras, Scope};
 use crate::live::{self, Live};
 use crate::output::{
@@ -95,19 +95,13 @@ impl Args {
         let dns = self.output == OutputFormat::Dns;
         // Without NAME clap says NAME is required; with -A (which conflicts with NAME) it does not.
         if dns && self.all_namespaces {
-            return Err(Error::Usage(
-                "the argument '--output dns' cannot be used with '--all-namespaces' (see --help)".to_owned(),
-            ));
+            return Err(Stop::FlagConflict { flag: "--output dns", other: "--all-namespaces" }.into());
         }
         if dns && self.watch {
-            return Err(Error::Usage(
-                "the argument '--output dns' cannot be used with '--watch' (see --help)".to_owned(),
-            ));
+            return Err(Stop::FlagConflict { flag: "--output dns", other: "--watch" }.into());
         }
         if self.port.is_some() && !dns {
-            return Err(Error::Usage(
-                "the argument '--port <NAME|NUMBER>' requires '--output dns' (see --help)".to_owned(),
-            ));
+            return Err(Stop::FlagRequires { flag: "--port <NAME|NUMBER>", requires: "--output dns" }.into());
         }
         Ok(())
     }
@@ -336,7 +330,7 @@ fn warn_dns(model: &StatefulSetStatus, io: &mut Streams) {
 ///
 /// # Errors
 ///
-/// [`Error::Dns`] when the names would not resolve or the port is unknown, before anything is
+/// [`crate::error::Error::Refused`] ([`DnsRefusal`](crate::core::status::dns::DnsRefusal)) when the names would not resolve or the port is unknown, before anything is
 /// written; [`Error::Output`] when stdout fails.
 pub fn render_dns(w: &mut dyn Write, model: &StatefulSetStatus, port: Option<&PortSelector>) -> Result<()> {
     rendered(write_names(w, &dns_names(model, port)?))
@@ -375,6 +369,7 @@ async fn watch(
         service: true,
         nodes: probe.nodes.is_some(),
         volumes: probe.volumes.is_some(),
+        ..live::Kinds::default()
     };
     let mut live = Live::start(kube, &sts, kinds).await?;
     let redraw = term.color && !args.output.is_machine();
@@ -1328,7 +1323,11 @@ mod tests {
         missing.service.exists = false;
         let (mut io, out, err) = Streams::captured();
         let error = print_dns(&missing, None, &mut io).unwrap_err();
-        assert!(matches!(error, Error::Dns(DnsRefusal::ServiceMissing { .. })), "{error:?}");
+        let crate::error::Error::Refused(refusal) = &error else { panic!("{error:?}") };
+        assert!(
+            matches!(**refusal, crate::core::refusal::Refusal::Dns(DnsRefusal::ServiceMissing { .. })),
+            "{error:?}"
+        );
         assert_eq!(error.exit_code(), crate::error::exit::ERROR);
         assert_eq!((out.text(), err.text()), (String::new(), String::new()));
     }

@@ -11,6 +11,7 @@
 //! (`cases.Title`): `create Pod web-1` became `Create Pod web-1`. The model always says it in
 //! lower case.
 
+use crate::core::objects::LivePods;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Event, Pod};
 use k8s_openapi::jiff::Timestamp;
@@ -24,6 +25,15 @@ use super::names::{pod_ordinal, pvc_name};
 use super::objects::{
     claim_templates, creation, mounted_claims, ordinal_range, pods_of, terminating, update_strategy,
 };
+
+// The texts Kubernetes gives no structure for, quoted from their source: an event has a
+// reason, but the controller's error reaches it only as text. stateful_set_control.go writes
+// "%s %s in StatefulSet %s failed error: %s"; the quota admission plugin's refusal says
+// "exceeded quota"; pod validation's "Forbidden: pod updates may not change". The only text this
+// tool reads, all here (and one in core::resize); tests run them on 1.34 and 1.37.
+const FAILED_ERROR: &str = " failed error: ";
+const EXCEEDED_QUOTA: &str = "exceeded quota";
+const IMMUTABLE_POD: &str = "Forbidden: pod updates may not change";
 
 /// How long after its last occurrence a failure still counts. The controller retries a failing
 /// StatefulSet with exponential backoff capped at 1000 s (client-go's default controller rate
@@ -137,7 +147,7 @@ fn parse(event: &Event, sts: &str) -> Option<ControllerFailure> {
         return None;
     }
     let text = event.message.clone().unwrap_or_default();
-    let (head, error) = text.split_once(" failed error: ").unwrap_or((text.as_str(), ""));
+    let (head, error) = text.split_once(FAILED_ERROR).unwrap_or((text.as_str(), ""));
     // "create Pod web-1 in StatefulSet web" or "create Claim data-web-1 for Pod web-1 in StatefulSet web"
     let head = head.strip_suffix(&format!(" in StatefulSet {sts}")).unwrap_or(head);
     // The verb's case changed in 1.37 (see the module documentation).
@@ -154,9 +164,9 @@ fn parse(event: &Event, sts: &str) -> Option<ControllerFailure> {
         }
     };
     let pod = pod.filter(|p| pod_ordinal(p, sts).is_some());
-    let cause = if error.contains("exceeded quota") {
+    let cause = if error.contains(EXCEEDED_QUOTA) {
         FailureCause::Quota
-    } else if reason == "FailedUpdate" && error.contains("Forbidden: pod updates may not change") {
+    } else if reason == "FailedUpdate" && error.contains(IMMUTABLE_POD) {
         FailureCause::ImmutablePod
     } else {
         FailureCause::Other
@@ -215,7 +225,6 @@ pub enum Blocker {
 pub fn blockers(sts: &StatefulSet, pods: &[Pod], failures: &[ControllerFailure]) -> Vec<Blocker> {
     let name = sts.name_any();
     let templates = claim_templates(sts);
-    let range = ordinal_range(sts);
     let strays: Vec<Stray> = strays(sts, pods)
         .into_iter()
         .filter(|s| {
@@ -238,9 +247,7 @@ pub fn blockers(sts: &StatefulSet, pods: &[Pod], failures: &[ControllerFailure])
         .collect();
     let mut blockers: Vec<Blocker> = strays.into_iter().map(Blocker::Stray).collect();
     let mut lacking = Vec::new();
-    for (ordinal, pod) in
-        pods_of(sts, pods).into_iter().filter(|(o, p)| range.contains(*o) && !terminating(*p))
-    {
+    for (ordinal, pod) in LivePods::of(sts, pods).running() {
         let claims: Vec<String> = templates
             .iter()
             .map(|t| pvc_name(t, &name, ordinal))

@@ -331,6 +331,11 @@ impl PodBuilder {
         self
     }
 
+    pub fn uid(mut self, uid: &str) -> Self {
+        self.0.metadata.uid = Some(uid.to_owned());
+        self
+    }
+
     pub fn terminating(mut self) -> Self {
         self.0.metadata.deletion_timestamp = Some(Time(created()));
         self

@@ -23,6 +23,7 @@ pub mod placement;
 pub mod prune;
 pub mod reads;
 pub mod recover;
+pub mod refusal;
 pub mod resize;
 pub mod restore;
 pub mod rollout;

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod, ServicePort};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::jiff::Timestamp;
@@ -181,6 +182,85 @@ pub fn pods_of<'p>(sts: &StatefulSet, pods: impl IntoIterator<Item = &'p Pod>) -
         .collect();
     owned.sort_by_key(|(ordinal, _)| *ordinal);
     owned
+}
+
+/// The pods of a StatefulSet's live ordinals (`[start, start + replicas)`), with their
+/// ordinals, lowest first: the one query behind "the live pods on revision X" and "the live
+/// pods not on it".
+pub struct LivePods<'p> {
+    pods: Vec<(i32, &'p Pod)>,
+}
+
+impl<'p> LivePods<'p> {
+    pub fn of(sts: &StatefulSet, pods: &'p [Pod]) -> LivePods<'p> {
+        let range = ordinal_range(sts);
+        LivePods { pods: pods_of(sts, pods).into_iter().filter(|(o, _)| range.contains(*o)).collect() }
+    }
+
+    /// Those running `revision`; none when the revision is unknown.
+    pub fn on<'r>(
+        &self,
+        revision: Option<&'r str>,
+    ) -> impl DoubleEndedIterator<Item = (i32, &'p Pod)> + use<'_, 'p, 'r> {
+        self.pods.iter().copied().filter(move |(_, p)| revision.is_some() && pod_revision(p) == revision)
+    }
+
+    /// Those running anything but `revision`.
+    pub fn not_on<'r>(
+        &self,
+        revision: &'r str,
+    ) -> impl DoubleEndedIterator<Item = (i32, &'p Pod)> + use<'_, 'p, 'r> {
+        self.pods.iter().copied().filter(move |(_, p)| pod_revision(p) != Some(revision))
+    }
+
+    /// Those not being deleted.
+    pub fn running(&self) -> impl DoubleEndedIterator<Item = (i32, &'p Pod)> + use<'_, 'p> {
+        self.pods.iter().copied().filter(|(_, p)| !terminating(*p))
+    }
+}
+
+/// A PodDisruptionBudget over a pod, with its numbers as its controller last computed them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Budget {
+    pub name: String,
+    pub disruptions_allowed: i32,
+    pub current_healthy: i32,
+    pub desired_healthy: i32,
+}
+
+impl Budget {
+    /// `PodDisruptionBudget web allows 0 disruptions (3 healthy, 3 needed)`.
+    pub fn describe(&self) -> String {
+        format!(
+            "PodDisruptionBudget {} allows {} disruption{} ({} healthy, {} needed)",
+            self.name,
+            self.disruptions_allowed,
+            if self.disruptions_allowed == 1 { "" } else { "s" },
+            self.current_healthy,
+            self.desired_healthy
+        )
+    }
+}
+
+/// The budgets of `pdbs` that select `pod` (in its namespace, by its labels).
+pub fn budgets_of(pdbs: &[PodDisruptionBudget], pod: &Pod) -> Vec<Budget> {
+    pdbs.iter()
+        .filter(|pdb| pdb.namespace() == pod.namespace())
+        .filter(|pdb| {
+            let selector = pdb.spec.as_ref().and_then(|s| s.selector.clone());
+            selector.and_then(|s| Selector::try_from(s).ok()).is_some_and(|s| s.matches(pod.labels()))
+        })
+        .map(|pdb| {
+            let status = pdb.status.clone().unwrap_or_default();
+            Budget {
+                name: pdb.name_any(),
+                disruptions_allowed: status.disruptions_allowed,
+                current_healthy: status.current_healthy,
+                desired_healthy: status.desired_healthy,
+            }
+        })
+        .collect()
 }
 
 pub fn pod_revision(pod: &Pod) -> Option<&str> {
@@ -516,5 +596,56 @@ mod tests {
         assert_eq!(age(ago(86_400 * 12), now), "12d");
         assert_eq!(age(ago(-5), now), "0s");
         assert_eq!(age(None, now), "<unknown>");
+    }
+
+    #[test]
+    fn the_budgets_of_a_pod_are_those_selecting_it_in_its_namespace() {
+        use crate::core::fixtures::{pod, sts};
+        let web = sts("web", 3).build();
+        let web_1 = pod(&web, 1).build();
+        let pdb = |name: &str, namespace: &str, app: &str, allowed: i32| -> PodDisruptionBudget {
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": name, "namespace": namespace},
+                "spec": {"selector": {"matchLabels": {"app": app}}},
+                "status": {"disruptionsAllowed": allowed, "currentHealthy": 3, "desiredHealthy": 3, "expectedPods": 3}
+            }))
+            .unwrap()
+        };
+        let namespace = web_1.namespace().unwrap_or_default();
+        let pdbs =
+            [pdb("web", &namespace, "web", 0), pdb("db", &namespace, "db", 1), pdb("web", "other", "web", 1)];
+        let budgets = budgets_of(&pdbs, &web_1);
+        assert_eq!(
+            budgets,
+            vec![Budget {
+                name: "web".into(),
+                disruptions_allowed: 0,
+                current_healthy: 3,
+                desired_healthy: 3
+            }]
+        );
+        assert_eq!(
+            budgets[0].describe(),
+            "PodDisruptionBudget web allows 0 disruptions (3 healthy, 3 needed)"
+        );
+    }
+
+    #[test]
+    fn live_pods_are_those_of_live_ordinals_on_or_not_on_a_revision() {
+        use crate::core::fixtures::{pod, sts};
+        let web = sts("web", 3).revisions("web-old", "web-new").build();
+        let pods = [
+            pod(&web, 0).revision("web-old").build(),
+            pod(&web, 1).revision("web-new").build(),
+            pod(&web, 2).revision("web-new").terminating().build(),
+            pod(&web, 3).revision("web-old").build(),
+        ];
+        let live = LivePods::of(&web, &pods);
+        let ordinals = |it: &mut dyn Iterator<Item = (i32, &Pod)>| it.map(|(o, _)| o).collect::<Vec<_>>();
+        assert_eq!(ordinals(&mut live.on(Some("web-new"))), [1, 2]);
+        assert_eq!(ordinals(&mut live.on(None)), Vec::<i32>::new());
+        assert_eq!(ordinals(&mut live.not_on("web-new")), [0], "ordinal 3 is not live");
+        assert_eq!(ordinals(&mut live.running()), [0, 1]);
+        assert_eq!(ordinals(&mut live.not_on("web-old").rev()), [2, 1], "highest first, reversed");
     }
 }

@@ -13,7 +13,7 @@
 //! `k:<json>` the item of an associative list with that key, `.` the node itself.
 
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ManagedFieldsEntry, ObjectMeta};
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use serde::Serialize;
@@ -287,6 +287,18 @@ impl Owners {
 /// Who last changed the fields a rollout writes on `sts`, other than this tool.
 pub fn changed_by(sts: &StatefulSet) -> Option<Manager> {
     Owners::of(sts).last_writer().cloned()
+}
+
+/// Who last wrote any object's spec or metadata, other than this tool (the status
+/// subresource's writers aside): after a guarded write failed, who changed it.
+pub fn last_writer(meta: &ObjectMeta) -> Option<Manager> {
+    meta.managed_fields
+        .iter()
+        .flatten()
+        .filter(|e| e.subresource.as_deref().unwrap_or_default().is_empty())
+        .map(manager)
+        .filter(|m| m.tool != Tool::KubectlStateful)
+        .max_by_key(|m| m.time)
 }
 
 impl Manager {

@@ -1,5 +1,6 @@
-//! Every change this tool makes to a StatefulSet (and to a PersistentVolume), as a JSON patch
-//! guarded by `test` operations.
+//! Every change this tool makes by patch (to a StatefulSet, a PersistentVolumeClaim, a
+//! PersistentVolume, a VolumeSnapshotContent, a Node), as a JSON patch guarded by `test`
+//! operations: a [`Tested`] patch, the only kind `write::Writer::patch` sends.
 //!
 //! The guards compare `metadata.generation` (bumped by every spec change, but not by the
 //! controller's status updates, which churn `resourceVersion` throughout a rollout) and the
@@ -14,6 +15,37 @@ use serde_json::{Value, json};
 
 use super::objects::partition;
 use super::rollout::{Journal, ROLLOUT_ANNOTATION};
+
+/// A JSON patch that carries its own guard: it starts with at least one `test` operation, so
+/// the API server applies it only while what it tests still holds (atomically: a failed test
+/// fails the whole patch, 422).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(transparent)]
+pub struct Tested(Patch);
+
+impl Tested {
+    /// `None` unless `ops` starts with a `test`.
+    pub fn new(ops: Vec<PatchOperation>) -> Option<Tested> {
+        matches!(ops.first(), Some(PatchOperation::Test(_))).then_some(Tested(Patch(ops)))
+    }
+
+    pub fn patch(&self) -> &Patch {
+        &self.0
+    }
+
+    /// Whether every `test` of the patch holds on `doc` (an object as JSON): after a 422,
+    /// whether it was the guard that failed.
+    pub fn holds_on(&self, doc: &Value) -> bool {
+        let tests: Vec<PatchOperation> =
+            self.0.0.iter().filter(|op| matches!(op, PatchOperation::Test(_))).cloned().collect();
+        json_patch::patch(&mut doc.clone(), &tests).is_ok()
+    }
+}
+
+/// Every builder here starts with a test.
+fn tested(ops: Vec<PatchOperation>) -> Tested {
+    Tested::new(ops).expect("every patch builder starts with a test")
+}
 
 fn pointer<'t>(tokens: impl IntoIterator<Item = &'t str>) -> PointerBuf {
     PointerBuf::from_tokens(tokens)
@@ -85,7 +117,7 @@ pub fn stage(
     template: Option<&PodTemplateSpec>,
     partition: Option<i32>,
     journal: &Journal,
-) -> Patch {
+) -> Tested {
     let mut ops = vec![guard(sts)];
     ops.extend(test_partition(sts));
     if let Some(template) = template {
@@ -97,32 +129,33 @@ pub fn stage(
         ops.push(add(pointer(["spec", "updateStrategy"]), json!({"type": "OnDelete"})));
     }
     ops.push(write_journal(sts, journal));
-    Patch(ops)
+    tested(ops)
 }
 
 /// Ends a rollout or an abort of `--evict`: the update strategy from before it (the journal's)
 /// and the journal removed, in one request. Elsewhere just [`clear_journal`].
-pub fn end_eviction(sts: &StatefulSet, journal: &Journal) -> Patch {
-    let Patch(mut ops) = clear_journal(sts);
+pub fn end_eviction(sts: &StatefulSet, journal: &Journal) -> Tested {
+    let mut ops = clear_journal_ops(sts);
     if let Some(strategy) = &journal.strategy_before {
-        ops.push(add(pointer(["spec", "updateStrategy"]), strategy.clone()));
+        let strategy = serde_json::to_value(strategy).expect("an update strategy always serializes");
+        ops.push(add(pointer(["spec", "updateStrategy"]), strategy));
     }
-    Patch(ops)
+    tested(ops)
 }
 
 /// Writes the journal alone: the first step of an OnDelete rollout of a template someone else
 /// changed (nothing to stage, no partition to move).
-pub fn journal(sts: &StatefulSet, journal: &Journal) -> Patch {
-    Patch(vec![guard(sts), write_journal(sts, journal)])
+pub fn journal(sts: &StatefulSet, journal: &Journal) -> Tested {
+    tested(vec![guard(sts), write_journal(sts, journal)])
 }
 
 /// Moves the partition from where `sts` has it to `to`; writes the journal if given.
-pub fn move_partition(sts: &StatefulSet, to: i32, journal: Option<&Journal>) -> Patch {
+pub fn move_partition(sts: &StatefulSet, to: i32, journal: Option<&Journal>) -> Tested {
     let mut ops = vec![guard(sts)];
     ops.extend(test_partition(sts));
     ops.push(set_partition(sts, to));
     ops.extend(journal.map(|j| write_journal(sts, j)));
-    Patch(ops)
+    tested(ops)
 }
 
 /// Starts an abort: the template of the revision pods ran before (unless an interrupted abort
@@ -134,7 +167,7 @@ pub fn abort(
     template: Option<&Value>,
     rollback_partition: i32,
     journal: &Journal,
-) -> Patch {
+) -> Tested {
     let mut ops = vec![guard(sts)];
     ops.extend(test_partition(sts));
     if let Some(template) = template {
@@ -144,34 +177,39 @@ pub fn abort(
         ops.push(set_partition(sts, rollback_partition));
     }
     ops.push(write_journal(sts, journal));
-    Patch(ops)
+    tested(ops)
 }
 
 /// Ends an abort once every live pod runs the restored revision: the partition from before the
 /// rollout, and the journal removed, in one request.
-pub fn end_abort(sts: &StatefulSet, partition_before: i32) -> Patch {
-    let Patch(mut ops) = clear_journal(sts);
+pub fn end_abort(sts: &StatefulSet, partition_before: i32) -> Tested {
+    let mut ops = clear_journal_ops(sts);
     ops.extend(test_partition(sts));
     if partition(sts) != partition_before {
         ops.push(set_partition(sts, partition_before));
     }
-    Patch(ops)
+    tested(ops)
 }
 
-/// Removes the journal once a rollout or an abort is complete.
-pub fn clear_journal(sts: &StatefulSet) -> Patch {
+/// Removes the journal once a rollout or an abort is complete (or `--discard-journal`): only
+/// the journal as read.
+pub fn clear_journal(sts: &StatefulSet) -> Tested {
+    tested(clear_journal_ops(sts))
+}
+
+fn clear_journal_ops(sts: &StatefulSet) -> Vec<PatchOperation> {
     let mut ops = vec![guard(sts)];
     if let Some(text) = sts.metadata.annotations.as_ref().and_then(|a| a.get(ROLLOUT_ANNOTATION)) {
         ops.push(test(annotation_path(), json!(text)));
         ops.push(PatchOperation::Remove(RemoveOperation { path: annotation_path() }));
     }
-    Patch(ops)
+    ops
 }
 
 /// Switches a PersistentVolume to reclaim policy Retain, only while it is still bound to the
 /// claim with uid `claim_uid` (the claim the prune plan saw).
-pub fn retain_volume(claim_uid: &str) -> Patch {
-    Patch(vec![
+pub fn retain_volume(claim_uid: &str) -> Tested {
+    tested(vec![
         test(pointer(["spec", "claimRef", "uid"]), json!(claim_uid)),
         replace(pointer(["spec", "persistentVolumeReclaimPolicy"]), json!("Retain")),
     ])
@@ -180,12 +218,34 @@ pub fn retain_volume(claim_uid: &str) -> Patch {
 /// Switches a VolumeSnapshotContent's deletion policy to Retain, only while it is still the
 /// content bound to the snapshot `snapshot` in `namespace` with the policy `current` that was
 /// read: deleting the VolumeSnapshot (or its namespace) then keeps the snapshot's data.
-pub fn retain_snapshot_content(namespace: &str, snapshot: &str, current: &str) -> Patch {
-    Patch(vec![
+pub fn retain_snapshot_content(namespace: &str, snapshot: &str, current: &str) -> Tested {
+    tested(vec![
         test(pointer(["spec", "volumeSnapshotRef", "namespace"]), json!(namespace)),
         test(pointer(["spec", "volumeSnapshotRef", "name"]), json!(snapshot)),
         test(pointer(["spec", "deletionPolicy"]), json!(current)),
         replace(pointer(["spec", "deletionPolicy"]), json!("Retain")),
+    ])
+}
+
+/// Grows a claim to `target`, only while it is the claim planned (its uid) with the request
+/// the plan saw (`None`: it had none).
+pub fn grow_claim(uid: &str, request: Option<&str>, target: &str) -> Tested {
+    let storage = || pointer(["spec", "resources", "requests", "storage"]);
+    let mut ops = vec![test(pointer(["metadata", "uid"]), json!(uid))];
+    ops.extend(request.map(|r| test(storage(), json!(r))));
+    ops.push(match request {
+        Some(_) => replace(storage(), json!(target)),
+        None => add(storage(), json!(target)),
+    });
+    tested(ops)
+}
+
+/// Cordons a node (`spec.unschedulable: true`), only while it is the node judged (its uid):
+/// a node re-registered under the same name is someone else's to cordon.
+pub fn cordon(node_uid: &str) -> Tested {
+    tested(vec![
+        test(pointer(["metadata", "uid"]), json!(node_uid)),
+        add(pointer(["spec", "unschedulable"]), json!(true)),
     ])
 }
 
@@ -213,10 +273,10 @@ mod tests {
 
     fn apply<K: serde::Serialize + serde::de::DeserializeOwned>(
         object: &K,
-        patch: &Patch,
+        patch: &Tested,
     ) -> Result<K, json_patch::PatchError> {
         let mut doc = serde_json::to_value(object).unwrap();
-        json_patch::patch(&mut doc, patch)?;
+        json_patch::patch(&mut doc, patch.patch())?;
         Ok(serde_json::from_value(doc).unwrap())
     }
 
@@ -224,7 +284,10 @@ mod tests {
     fn evict_switches_to_on_delete_when_staging_and_restores_the_strategy_at_the_end() {
         let web = sts("web", 3).partition(1).build();
         let journal = Journal {
-            strategy_before: Some(json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 1}})),
+            strategy_before: Some(
+                serde_json::from_value(json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 1}}))
+                    .unwrap(),
+            ),
             ..journal()
         };
         let staged = apply(&web, &stage(&web, None, None, &journal)).unwrap();
@@ -323,5 +386,59 @@ mod tests {
                 "{ns} {name} {policy}"
             );
         }
+    }
+
+    #[test]
+    fn a_claim_grows_only_while_it_is_the_claim_and_request_planned() {
+        let claim =
+            json!({"metadata": {"uid": "u1"}, "spec": {"resources": {"requests": {"storage": "1Gi"}}}});
+        let mut grown = claim.clone();
+        json_patch::patch(&mut grown, grow_claim("u1", Some("1Gi"), "2Gi").patch()).unwrap();
+        assert_eq!(grown["spec"]["resources"]["requests"]["storage"], "2Gi");
+        for (uid, request) in [("u2", Some("1Gi")), ("u1", Some("3Gi"))] {
+            let mut doc = claim.clone();
+            assert!(
+                json_patch::patch(&mut doc, grow_claim(uid, request, "2Gi").patch()).is_err(),
+                "{uid} {request:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_node_is_cordoned_only_while_it_is_the_node_judged() {
+        let node = json!({"metadata": {"name": "n1", "uid": "u1"}, "spec": {}});
+        let mut cordoned = node.clone();
+        json_patch::patch(&mut cordoned, cordon("u1").patch()).unwrap();
+        assert_eq!(cordoned["spec"]["unschedulable"], true);
+        assert!(json_patch::patch(&mut node.clone(), cordon("u2").patch()).is_err());
+    }
+
+    #[test]
+    fn a_tested_patch_starts_with_a_test_and_knows_whether_it_still_holds() {
+        let change = replace(pointer(["spec", "x"]), json!(1));
+        assert!(Tested::new(vec![change.clone()]).is_none(), "no guard, no patch");
+        assert!(Tested::new(Vec::new()).is_none());
+        let patch = Tested::new(vec![test(pointer(["metadata", "generation"]), json!(3)), change]).unwrap();
+        assert!(patch.holds_on(&json!({"metadata": {"generation": 3}, "spec": {"x": 0}})));
+        assert!(!patch.holds_on(&json!({"metadata": {"generation": 4}, "spec": {"x": 0}})));
+        let web = sts("web", 3).partition(2).build();
+        let journaled = sts("web", 3).annotation(ROLLOUT_ANNOTATION, &journal().to_annotation()).build();
+        for built in [
+            move_partition(&web, 1, None),
+            stage(&web, None, Some(3), &journal()),
+            clear_journal(&journaled),
+            end_abort(&journaled, 0),
+            end_eviction(&journaled, &journal()),
+            patches_journal(&web),
+            abort(&web, None, 1, &journal()),
+            retain_volume("u"),
+            retain_snapshot_content("ns", "s", "Delete"),
+        ] {
+            assert!(matches!(built.patch().0.first(), Some(PatchOperation::Test(_))), "{built:?}");
+        }
+    }
+
+    fn patches_journal(web: &StatefulSet) -> Tested {
+        super::journal(web, &journal())
     }
 }

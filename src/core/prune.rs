@@ -3,6 +3,7 @@
 //! data; and the result of a run.
 
 use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube_quantity::ParsedQuantity;
@@ -13,7 +14,7 @@ use super::objects::*;
 use super::orphans::{Outside, Rules};
 pub use super::orphans::{Verdict, describe_range};
 use super::reads::Reads;
-use super::volume_snapshots::{self as vsnap, SnapshotClass, SnapshotRefusal};
+use super::volume_snapshots::{self as vsnap, SnapshotClass};
 
 /// The VolumeSnapshot `pvc prune --snapshot` takes of a claim before deleting it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -41,22 +42,21 @@ pub fn plan_snapshots(
     classes: Option<&[SnapshotClass]>,
     explicit: Option<&str>,
     now: Timestamp,
-) -> Result<(), SnapshotRefusal> {
+) -> Result<(), vsnap::Refusal> {
     if plan.to_prune().next().is_none() {
         return Ok(());
     }
-    let classes = classes.ok_or(SnapshotRefusal::NoApi)?;
+    let classes = classes.ok_or(vsnap::Refusal::NoApi)?;
     let volumes = snapshot.volumes_by_name();
     let mut colocated = Vec::new();
     for c in plan.candidates.iter_mut().filter(|c| c.verdict == Verdict::Prune) {
-        let volume =
-            c.volume.as_deref().ok_or_else(|| SnapshotRefusal::NotBound { claim: c.name.clone() })?;
+        let volume = c.volume.as_deref().ok_or_else(|| vsnap::Refusal::NotBound { claim: c.name.clone() })?;
         let volumes =
-            volumes.as_ref().ok_or_else(|| SnapshotRefusal::VolumesUnreadable { claim: c.name.clone() })?;
+            volumes.as_ref().ok_or_else(|| vsnap::Refusal::VolumesUnreadable { claim: c.name.clone() })?;
         let driver = volumes
             .get(volume)
             .and_then(|pv| vsnap::volume_driver(pv))
-            .ok_or_else(|| SnapshotRefusal::NoDriver { claim: c.name.clone(), volume: volume.to_owned() })?;
+            .ok_or_else(|| vsnap::Refusal::NoDriver { claim: c.name.clone(), volume: volume.to_owned() })?;
         let class = vsnap::choose_class(classes, &driver, explicit, &c.name)?;
         if let Some(why) = vsnap::colocated(class) {
             colocated.push(format!("{} ({why})", c.name));
@@ -65,7 +65,7 @@ pub fn plan_snapshots(
             s.name_any() == c.stateful_set && s.namespace().as_deref() == Some(c.namespace.as_str())
         });
         let name = vsnap::snapshot_name(&c.name, now)
-            .ok_or_else(|| SnapshotRefusal::NotBound { claim: c.name.clone() })?;
+            .ok_or_else(|| vsnap::Refusal::NotBound { claim: c.name.clone() })?;
         c.snapshot = Some(PlannedSnapshot {
             name,
             class: class.name.clone(),
@@ -222,6 +222,62 @@ pub fn plan(snapshot: &Reads, scope: &[&StatefulSet], options: &PruneOptions) ->
     PrunePlan { candidates, storage_freed, warnings }
 }
 
+/// The re-check of one claim right before its delete, in the protocol's order (the safety
+/// argument is the order): a pod holding its ordinal now keeps it (the ordinal is live again),
+/// then a pod mounting it now (any pod, terminating ones too: the claim's protection finalizer
+/// would hold it until they are gone, then delete it under whatever comes next). Then, after
+/// the snapshot and the volume's Retain, the StatefulSet read again ([`changed_since_plan`],
+/// which stops the whole run), the delete guarded by uid and resourceVersion (tried once more
+/// only if [`still_as_planned`]), and the StatefulSet read right after it ([`after_delete`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recheck {
+    Delete,
+    /// Kept, and why.
+    Keep(String),
+}
+
+/// See [`Recheck`]: `pod_holds_ordinal` when the ordinal's pod exists now, `mounting` the
+/// namespace's pods as read right before the group's deletes.
+pub fn recheck(candidate: &Candidate, pod_holds_ordinal: bool, mounting: &[Pod]) -> Recheck {
+    if pod_holds_ordinal {
+        return Recheck::Keep("a pod now holds this ordinal".to_owned());
+    }
+    match mounting.iter().find(|p| mounted_claims(p).any(|c| c == candidate.name)) {
+        Some(pod) => Recheck::Keep(format!("now mounted by pod {}", pod.name_any())),
+        None => Recheck::Delete,
+    }
+}
+
+/// The StatefulSet read right after a claim's delete, against the plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AfterDelete {
+    AsPlanned,
+    /// It scaled up to the claim's ordinal in the window no precondition closes: `pod` will
+    /// start on a new, empty volume; the old data is on the Released PV `released`, when its
+    /// reclaim policy is Retain.
+    ScaledUp {
+        pod: String,
+        released: Option<String>,
+    },
+    /// It changed otherwise since the plan ([`changed_since_plan`]): stop before the next.
+    Changed(String),
+}
+
+/// See [`AfterDelete`].
+pub fn after_delete(planned: OrdinalRange, now: &StatefulSet, candidate: &Candidate) -> AfterDelete {
+    if ordinal_range(now).contains(candidate.ordinal) {
+        let retained = candidate.retain_volume || candidate.reclaim_policy.as_deref() == Some("Retain");
+        return AfterDelete::ScaledUp {
+            pod: super::names::pod_name(&candidate.stateful_set, candidate.ordinal),
+            released: retained.then(|| candidate.volume.clone().unwrap_or_else(|| "?".to_owned())),
+        };
+    }
+    match changed_since_plan(planned, now, candidate.ordinal) {
+        Some(change) => AfterDelete::Changed(change),
+        None => AfterDelete::AsPlanned,
+    }
+}
+
 /// What changed in the StatefulSet since the plan that forbids deleting the claim of `ordinal`
 /// (read again right before the delete, and right after it): its live range, a scale in
 /// progress, or the ordinal being live again. `None` when the plan still holds.
@@ -356,6 +412,31 @@ pub struct KeptClaim {
     pub reason: String,
 }
 
+/// How a prune that went through every claim it could ends: the exit policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ending {
+    /// Every planned claim was deleted.
+    Done,
+    /// Some claims were kept because their snapshot failed or timed out: the state is safe and
+    /// the step failed (exit 3). The claims, with why.
+    SnapshotsFailed(Vec<String>),
+    /// Some claims were not deleted for another reason (exit 1).
+    NotPruned(Vec<String>),
+}
+
+impl PruneResult {
+    /// The ending of this result, `snapshots_failed` of whose failures were snapshots.
+    pub fn ending(&self, snapshots_failed: usize) -> Ending {
+        let names: Vec<String> =
+            self.failed.iter().map(|k| format!("{}/{} ({})", k.namespace, k.name, k.reason)).collect();
+        match (names.is_empty(), snapshots_failed > 0) {
+            (true, _) => Ending::Done,
+            (false, true) => Ending::SnapshotsFailed(names),
+            (false, false) => Ending::NotPruned(names),
+        }
+    }
+}
+
 impl KeptClaim {
     pub fn of(candidate: &Candidate, reason: impl Into<String>) -> KeptClaim {
         KeptClaim {
@@ -418,6 +499,81 @@ impl PruneResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_recheck_keeps_a_claim_whose_ordinal_or_mount_came_back_then_checks_the_set_after() {
+        let web = crate::core::fixtures::sts("web", 2).templates(&["data"]).build();
+        let claim = crate::core::fixtures::pvc("data-web-3").of(&web).build();
+        let candidate = |retain: bool| Candidate {
+            name: "data-web-3".into(),
+            namespace: "default".into(),
+            stateful_set: "web".into(),
+            template: "data".into(),
+            ordinal: 3,
+            verdict: Verdict::Prune,
+            reason: String::new(),
+            phase: "Bound".into(),
+            capacity: None,
+            volume: Some("pv-3".into()),
+            reclaim_policy: Some("Delete".into()),
+            retain_volume: retain,
+            created_at: None,
+            snapshot: None,
+            uid: claim.uid().unwrap_or_default(),
+            resource_version: "1".into(),
+            fingerprint: claim_fingerprint(&claim),
+        };
+        let other = crate::core::fixtures::pod(&web, 0).mounting("data-web-3").build();
+        let idle = crate::core::fixtures::pod(&web, 1).build();
+        let rechecks = [
+            (false, vec![idle.clone()], Recheck::Delete),
+            (true, vec![idle.clone()], Recheck::Keep("a pod now holds this ordinal".into())),
+            (false, vec![idle, other.clone()], Recheck::Keep("now mounted by pod web-0".into())),
+            (true, vec![other], Recheck::Keep("a pod now holds this ordinal".into())),
+        ];
+        for (holds, mounting, expected) in rechecks {
+            assert_eq!(recheck(&candidate(false), holds, &mounting), expected, "{holds} {mounting:?}");
+        }
+        let planned = ordinal_range(&web);
+        let afters = [
+            (crate::core::fixtures::sts("web", 2).build(), false, AfterDelete::AsPlanned),
+            (
+                crate::core::fixtures::sts("web", 4).build(),
+                false,
+                AfterDelete::ScaledUp { pod: "web-3".into(), released: None },
+            ),
+            (
+                crate::core::fixtures::sts("web", 4).build(),
+                true,
+                AfterDelete::ScaledUp { pod: "web-3".into(), released: Some("pv-3".into()) },
+            ),
+            (
+                crate::core::fixtures::sts("web", 3).build(),
+                false,
+                AfterDelete::Changed("replicas 2 -> 3, start 0 -> 0".into()),
+            ),
+        ];
+        for (now, retain, expected) in afters {
+            assert_eq!(after_delete(planned, &now, &candidate(retain)), expected);
+        }
+    }
+
+    #[test]
+    fn a_prune_ends_done_or_with_what_it_kept_snapshots_first() {
+        let kept = |name: &str| KeptClaim { name: name.into(), namespace: "ns".into(), reason: "why".into() };
+        let mut result = PruneResult {
+            deleted: Vec::new(),
+            retained_volumes: Vec::new(),
+            kept: vec![kept("data-web-9")],
+            failed: Vec::new(),
+            storage_freed: "0".into(),
+            snapshots: Vec::new(),
+        };
+        assert_eq!(result.ending(0), Ending::Done, "a claim the plan kept is no failure");
+        result.failed.push(kept("data-web-3"));
+        assert_eq!(result.ending(0), Ending::NotPruned(vec!["ns/data-web-3 (why)".into()]));
+        assert_eq!(result.ending(1), Ending::SnapshotsFailed(vec!["ns/data-web-3 (why)".into()]));
+    }
 
     #[test]
     fn a_claim_whose_status_alone_moved_is_still_as_planned() {

@@ -9,7 +9,8 @@ use kube::ResourceExt;
 use serde::Serialize;
 
 use super::objects::{
-    mounted_claims, node_matches, node_name, node_ready_condition, pv_node_terms, pvc_volume, terminating,
+    mounted_claims, node_matches, node_name, node_ready_condition, pod_ready, pv_node_terms, pvc_volume,
+    terminating,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -48,6 +49,16 @@ pub enum Judgement {
     Gone(Evidence),
     /// The node may be alive, or the pod is not on a node: refuse, with the reasons.
     Alive(Evidence, Vec<String>),
+}
+
+/// Why `recover` will not force-delete the pod.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The evidence does not say the node is gone ([`Judgement::Alive`]).
+    #[error("refusing to force-delete {pod}: {}; nothing was changed", .reasons.join("; "))]
+    NodeAlive { pod: String, reasons: Vec<String> },
+    #[error("pod {pod} does not belong to a StatefulSet: recover only handles StatefulSet pods")]
+    NotAStatefulSetPod { pod: String },
 }
 
 /// Judges the node of `pod` from its Node object and Lease, requiring the node to have been
@@ -187,6 +198,43 @@ fn pod_down_since(pod: &Pod) -> Option<Timestamp> {
     [not_ready, evicted, deletion_requested].into_iter().flatten().min()
 }
 
+/// The pod the StatefulSet controller created in place of `old`: of its name, with another uid.
+pub fn replacement_pod<'a>(old: &Pod, pods: &'a [Pod]) -> Option<&'a Pod> {
+    pods.iter().find(|p| p.name_any() == old.name_any() && p.uid() != old.uid())
+}
+
+/// How the replacement of a force-deleted pod stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Replacement {
+    /// Not there yet: no new pod of that name, or not Ready (or already going).
+    Waiting,
+    /// A new pod, Ready on another node with the same claims: recovered.
+    Recovered { node: String, claims: Vec<String> },
+    /// A new pod, Ready, but not what recovery means: `why`.
+    Wrong { why: String },
+}
+
+/// Judges the pods now against the pod `old` that was force-deleted from `old_node`, which
+/// mounted `claims`: its replacement is the pod of the same name with another uid, Ready, on
+/// another node, mounting the same claims.
+pub fn replacement(old: &Pod, old_node: &str, claims: &[String], pods: &[Pod]) -> Replacement {
+    let Some(new) = replacement_pod(old, pods) else {
+        return Replacement::Waiting;
+    };
+    if !pod_ready(new) || terminating(new) {
+        return Replacement::Waiting;
+    }
+    let node = node_name(new).unwrap_or_default().to_owned();
+    let mounted: Vec<String> = mounted_claims(new).map(str::to_owned).collect();
+    if node == old_node {
+        return Replacement::Wrong { why: format!("its replacement was scheduled on {old_node} again") };
+    }
+    if mounted != claims {
+        return Replacement::Wrong { why: format!("its replacement mounts {mounted:?}, not {claims:?}") };
+    }
+    Replacement::Recovered { node, claims: mounted }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,6 +308,31 @@ mod tests {
             panic!("judged alive")
         };
         assert_eq!(evidence.pod_down_seconds, Some(700));
+    }
+
+    #[test]
+    fn the_replacement_is_a_new_ready_pod_on_another_node_with_the_same_claims() {
+        let db = sts("db", 1).templates(&["data"]).build();
+        let old = pod(&db, 0).uid("old").node("node-0").build();
+        let claims = vec!["data-db-0".to_owned()];
+        let new = |uid: &str, node: &str, ready: bool| pod(&db, 0).uid(uid).node(node).ready(ready).build();
+        let cases = [
+            (vec![old.clone()], Replacement::Waiting),
+            (vec![new("new", "node-1", false)], Replacement::Waiting),
+            (
+                vec![new("new", "node-1", true)],
+                Replacement::Recovered { node: "node-1".into(), claims: claims.clone() },
+            ),
+            (
+                vec![new("new", "node-0", true)],
+                Replacement::Wrong { why: "its replacement was scheduled on node-0 again".into() },
+            ),
+        ];
+        for (pods, expected) in cases {
+            assert_eq!(replacement(&old, "node-0", &claims, &pods), expected, "{pods:?}");
+        }
+        let elsewhere = replacement(&old, "node-0", &["data-db-9".to_owned()], &[new("new", "node-1", true)]);
+        assert!(matches!(elsewhere, Replacement::Wrong { .. }), "{elsewhere:?}");
     }
 
     /// A PV whose required node affinity is `terms` (each a list of (key, operator, values)).

@@ -177,10 +177,14 @@ pub struct ResizePlan {
     /// takes, step by step. Empty when there is none.
     pub downtime: Vec<String>,
     pub warnings: Vec<String>,
-    /// Why the run would not start (one line each); empty when it would.
-    pub refusals: Vec<String>,
-    #[serde(skip)]
+    /// Why the run would not start (one line each in JSON, `refusals`); empty when it would.
+    #[serde(rename = "refusals", serialize_with = "as_lines")]
     pub blocking: Vec<Refusal>,
+}
+
+/// Refusals as their one-line messages.
+fn as_lines<S: serde::Serializer>(refusals: &[Refusal], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(refusals.iter().map(ToString::to_string))
 }
 
 impl ResizePlan {
@@ -193,9 +197,23 @@ impl ResizePlan {
         self.claims.iter().filter(|c| c.action != Action::Nothing)
     }
 
-    /// Offline claims mounted by a pod: their expansion needs downtime.
-    pub fn needs_downtime(&self) -> bool {
-        !self.downtime.is_empty()
+    /// Offline claims mounted by a pod: their expansion needs downtime, which this tool does
+    /// not take on its own.
+    pub fn needs_downtime(&self) -> Option<Refusal> {
+        (!self.downtime.is_empty()).then(|| Refusal::NeedsDowntime {
+            statefulset: self.stateful_set.clone(),
+            namespace: self.namespace.clone(),
+            replicas: self.replicas,
+            steps: self.downtime.clone(),
+        })
+    }
+
+    /// The claims to grow, in the order they grow: the first unfinished claim (the highest
+    /// ordinal) alone, the canary, then the rest `parallel` at a time.
+    pub fn batches(&self, parallel: usize) -> Vec<Vec<&ClaimPlan>> {
+        let todo: Vec<&ClaimPlan> = self.unfinished().collect();
+        let Some((canary, rest)) = todo.split_first() else { return Vec::new() };
+        std::iter::once(vec![*canary]).chain(rest.chunks(parallel.max(1)).map(<[_]>::to_vec)).collect()
     }
 
     /// The target sizes by template.
@@ -247,12 +265,36 @@ pub enum Refusal {
     OtherExpansion { claim: String, request: String, target: String },
     #[error("PVC {claim} has a failed expansion to {request} ({condition}); {recovery}; nothing was changed")]
     Failed { claim: String, request: String, condition: String, recovery: String },
+    /// Claims of an offline-only class that pods use: growing them takes the downtime in
+    /// `steps` (the plan's `downtime`), which this tool does not take on its own.
+    #[error(
+        "{statefulset} needs downtime for its offline-only claims, which this command does not take on its own; to \
+         go on: kubectl -n {namespace} scale statefulset {statefulset} --replicas 0, run this command again (it grows \
+         the claims and swaps the StatefulSet), then kubectl -n {namespace} scale statefulset {statefulset} \
+         --replicas {replicas}; nothing was changed"
+    )]
+    NeedsDowntime { statefulset: String, namespace: String, replicas: i32, steps: Vec<String> },
 }
 
 impl Refusal {
     /// A usage error: the command line asks for something that can never work.
     pub fn is_usage(&self) -> bool {
         matches!(self, Refusal::NoSuchTemplate { .. } | Refusal::Shrink { .. } | Refusal::Unchanged { .. })
+    }
+
+    /// What to print above the one-line refusal: for the downtime, its steps.
+    pub fn way_out(&self) -> Vec<String> {
+        match self {
+            Refusal::NeedsDowntime { steps, .. } => {
+                let mut lines = vec![
+                    "The offline-only claims can grow only while no pod uses them. The downtime that takes:"
+                        .to_owned(),
+                ];
+                lines.extend(steps.iter().enumerate().map(|(i, step)| format!("  {}. {step}", i + 1)));
+                lines
+            }
+            _ => Vec::new(),
+        }
     }
 }
 
@@ -340,7 +382,7 @@ pub fn recovery_hint(namespace: &str, claim: &str, capacity: Option<&str>) -> St
 }
 
 /// Plans the resize. `Err` is a usage error (the command line asks for the impossible);
-/// every other reason not to start is in [`ResizePlan::refusals`].
+/// every other reason not to start is in [`ResizePlan::blocking`].
 pub fn plan(inputs: &Inputs) -> Result<ResizePlan, Refusal> {
     let sts = inputs.sts;
     let name = sts.name_any();
@@ -538,7 +580,6 @@ pub fn plan(inputs: &Inputs) -> Result<ResizePlan, Refusal> {
         quotas,
         downtime,
         warnings,
-        refusals: blocking.iter().map(ToString::to_string).collect(),
         blocking,
     })
 }
@@ -664,6 +705,17 @@ pub fn rewrite(sts: &StatefulSet, sizes: &BTreeMap<String, String>) -> StatefulS
     out
 }
 
+/// The pods to restart so that their claims' filesystems grow (`pending`: claims left
+/// `FileSystemResizePending`), once each, highest ordinal first (as the controller would roll
+/// them): `(ordinal, pod)`.
+pub fn restart_order(pending: &[ClaimPlan]) -> Vec<(i32, String)> {
+    let mut pods: Vec<(i32, String)> =
+        pending.iter().filter_map(|c| Some((c.ordinal, c.mounted_by.clone()?))).collect();
+    pods.sort_by(|a, b| b.cmp(a));
+    pods.dedup();
+    pods
+}
+
 /// A pod as it was right before the swap.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -785,6 +837,10 @@ pub fn adoption(
     }
 }
 
+/// How the external-resizer says an offline-only driver refused a volume a pod uses: a
+/// non-final `ControllerResizeError` whose message (no field says it) names the volume in-use.
+const IN_USE: &str = "in-use";
+
 /// What a claim shows while the run waits for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClaimState {
@@ -807,7 +863,7 @@ pub fn claim_state(pvc: &PersistentVolumeClaim, target: &str) -> ClaimState {
     }
     let status = resize_status(pvc);
     match resize_condition(pvc) {
-        Some((kind, message)) if kind == "ControllerResizeError" && message.contains("in-use") => {
+        Some((kind, message)) if kind == "ControllerResizeError" && message.contains(IN_USE) => {
             ClaimState::InUse(format!("{kind}: {message}"))
         }
         Some((kind, message))

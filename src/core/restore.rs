@@ -54,7 +54,7 @@ pub struct RestoreInput<'a> {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RestoreRefusal {
+pub enum Refusal {
     #[error("{sts} has no volumeClaimTemplates: there is no claim to restore")]
     NoTemplates { sts: String },
     #[error("{sts} has several volumeClaimTemplates ({}): name one with --template", .templates.join(", "))]
@@ -106,14 +106,12 @@ pub enum RestoreRefusal {
     },
 }
 
-impl RestoreRefusal {
+impl Refusal {
     /// Refusals that are the command line's fault (exit 2).
     pub fn is_usage(&self) -> bool {
         matches!(
             self,
-            RestoreRefusal::TemplateAmbiguous { .. }
-                | RestoreRefusal::TemplateNotFound { .. }
-                | RestoreRefusal::BelowStart { .. }
+            Refusal::TemplateAmbiguous { .. } | Refusal::TemplateNotFound { .. } | Refusal::BelowStart { .. }
         )
     }
 }
@@ -130,28 +128,24 @@ fn bigger(a: Option<&str>, b: Option<&str>) -> Option<String> {
 /// Decides the restore of `input.ordinal`'s claim from `input.snapshot`.
 ///
 /// # Errors
-/// The first reason not to, as a [`RestoreRefusal`].
-pub fn plan(input: &RestoreInput<'_>) -> Result<RestorePlan, RestoreRefusal> {
+/// The first reason not to, as a [`Refusal`].
+pub fn plan(input: &RestoreInput<'_>) -> Result<RestorePlan, Refusal> {
     let sts = input.sts;
     let sts_name = sts.name_any();
     let namespace = sts.namespace().unwrap_or_default();
     let templates: Vec<String> = claim_templates(sts).into_iter().map(str::to_owned).collect();
     let template = match (input.template, templates.as_slice()) {
-        (_, []) => return Err(RestoreRefusal::NoTemplates { sts: sts_name }),
+        (_, []) => return Err(Refusal::NoTemplates { sts: sts_name }),
         (None, [one]) => one.clone(),
-        (None, _) => return Err(RestoreRefusal::TemplateAmbiguous { sts: sts_name, templates }),
+        (None, _) => return Err(Refusal::TemplateAmbiguous { sts: sts_name, templates }),
         (Some(t), _) if templates.iter().any(|x| x == t) => t.to_owned(),
         (Some(t), _) => {
-            return Err(RestoreRefusal::TemplateNotFound {
-                sts: sts_name,
-                template: t.to_owned(),
-                templates,
-            });
+            return Err(Refusal::TemplateNotFound { sts: sts_name, template: t.to_owned(), templates });
         }
     };
     let range = ordinal_range(sts);
     if input.ordinal < range.start {
-        return Err(RestoreRefusal::BelowStart { sts: sts_name, ordinal: input.ordinal, start: range.start });
+        return Err(Refusal::BelowStart { sts: sts_name, ordinal: input.ordinal, start: range.start });
     }
     let claim = pvc_name(&template, &sts_name, input.ordinal);
     let live = range.contains(input.ordinal);
@@ -161,7 +155,7 @@ pub fn plan(input: &RestoreInput<'_>) -> Result<RestorePlan, RestoreRefusal> {
     {
         let finalizers = existing.finalizers();
         let finalizers = (!finalizers.is_empty()).then(|| finalizers.join(", "));
-        return Err(RestoreRefusal::ClaimDeleting { claim, finalizers });
+        return Err(Refusal::ClaimDeleting { claim, finalizers });
     }
     if input.claims.iter().any(|c| c.name_any() == claim) {
         let advice = if live {
@@ -177,10 +171,10 @@ pub fn plan(input: &RestoreInput<'_>) -> Result<RestorePlan, RestoreRefusal> {
                  snapshot), then restore"
             )
         };
-        return Err(RestoreRefusal::ClaimExists { claim, advice });
+        return Err(Refusal::ClaimExists { claim, advice });
     }
     if live {
-        return Err(RestoreRefusal::OrdinalLive {
+        return Err(Refusal::OrdinalLive {
             sts: sts_name.clone(),
             namespace,
             ordinal: input.ordinal,
@@ -190,29 +184,26 @@ pub fn plan(input: &RestoreInput<'_>) -> Result<RestorePlan, RestoreRefusal> {
         });
     }
     if input.pod_exists {
-        return Err(RestoreRefusal::PodExists { pod: pod_name(&sts_name, input.ordinal) });
+        return Err(Refusal::PodExists { pod: pod_name(&sts_name, input.ordinal) });
     }
     let snapshot = input.snapshot;
     if !snapshot.ready || snapshot.content.is_none() {
-        return Err(RestoreRefusal::NotReady {
-            snapshot: snapshot.name.clone(),
-            error: snapshot.error.clone(),
-        });
+        return Err(Refusal::NotReady { snapshot: snapshot.name.clone(), error: snapshot.error.clone() });
     }
     let Some(content) = input.content else {
-        return Err(RestoreRefusal::DriverUnknown {
+        return Err(Refusal::DriverUnknown {
             what: format!("VolumeSnapshot {} (its content cannot be read)", snapshot.name),
             claim,
         });
     };
     let Some((class, class_driver)) = input.class else {
-        return Err(RestoreRefusal::DriverUnknown {
+        return Err(Refusal::DriverUnknown {
             what: format!("template {template}'s StorageClass (none named and no default, or not readable)"),
             claim,
         });
     };
     if class_driver != content.driver {
-        return Err(RestoreRefusal::WrongDriver {
+        return Err(Refusal::WrongDriver {
             snapshot: snapshot.name.clone(),
             snapshot_driver: content.driver.clone(),
             claim,

@@ -220,7 +220,7 @@ pub fn volume_driver(pv: &PersistentVolume) -> Option<String> {
 
 /// Why a claim cannot be snapshotted as asked. Nothing is deleted when a run meets one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SnapshotRefusal {
+pub enum Refusal {
     #[error(
         "--snapshot refused: this cluster has no VolumeSnapshot API (snapshot.storage.k8s.io/v1: its CRDs and \
          snapshot-controller come with the cluster's distribution); nothing was deleted"
@@ -265,20 +265,20 @@ pub enum SnapshotRefusal {
 /// that driver, or the driver's one default.
 ///
 /// # Errors
-/// Which of those is missing, as a [`SnapshotRefusal`].
+/// Which of those is missing, as a [`Refusal`].
 pub fn choose_class<'c>(
     classes: &'c [SnapshotClass],
     driver: &str,
     explicit: Option<&str>,
     claim: &str,
-) -> Result<&'c SnapshotClass, SnapshotRefusal> {
+) -> Result<&'c SnapshotClass, Refusal> {
     if let Some(name) = explicit {
         let class = classes
             .iter()
             .find(|c| c.name == name)
-            .ok_or_else(|| SnapshotRefusal::ClassNotFound { class: name.to_owned() })?;
+            .ok_or_else(|| Refusal::ClassNotFound { class: name.to_owned() })?;
         if class.driver != driver {
-            return Err(SnapshotRefusal::WrongDriver {
+            return Err(Refusal::WrongDriver {
                 claim: claim.to_owned(),
                 class: class.name.clone(),
                 class_driver: class.driver.clone(),
@@ -289,11 +289,11 @@ pub fn choose_class<'c>(
     }
     let of_driver: Vec<&SnapshotClass> = classes.iter().filter(|c| c.driver == driver).collect();
     if of_driver.is_empty() {
-        return Err(SnapshotRefusal::NoClass { claim: claim.to_owned(), driver: driver.to_owned() });
+        return Err(Refusal::NoClass { claim: claim.to_owned(), driver: driver.to_owned() });
     }
     match of_driver.iter().filter(|c| c.default).collect::<Vec<_>>().as_slice() {
         [one] => Ok(one),
-        several => Err(SnapshotRefusal::NoDefault {
+        several => Err(Refusal::NoDefault {
             claim: claim.to_owned(),
             driver: driver.to_owned(),
             names: several.iter().map(|c| c.name.clone()).collect(),

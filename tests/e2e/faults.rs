@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use kube::ResourceExt;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::support::{
     Env, JOURNAL, OwnCluster, Sts, namespaced_user, partition, read_only_user, rollout_until,
@@ -84,7 +84,7 @@ async fn the_api_server_stopping_mid_rollout_leaves_a_safe_partition_and_the_rol
 async fn ctrl_c_during_a_rollout_wait_exits_cleanly_and_says_how_to_resume() {
     let env = Env::new("faults-sigint").await;
     env.statefulset(&Sts { min_ready_seconds: Some(5), ..Sts::new("web", 3) }).await;
-    let (child, _events) =
+    let (child, mut events) =
         rollout_until(&env, &["rollout", "web", "--image", V2, "--yes", "-o", "json"], "stepStarted").await;
     let pid = child.id().unwrap().to_string();
     assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
@@ -96,6 +96,15 @@ async fn ctrl_c_during_a_rollout_wait_exits_cleanly_and_says_how_to_resume() {
         stderr.contains("interrupted") && stderr.contains("kubectl stateful rollout web` to resume"),
         "{stderr}"
     );
+    // -o json ends with the interruption: what was left, and how to go on.
+    let mut last = None;
+    while let Some(line) = events.next_line().await.unwrap() {
+        last = Some(line);
+    }
+    let last: Value = serde_json::from_str(&last.expect("a last event")).unwrap();
+    assert_eq!((last["event"].as_str(), last["exitCode"].as_u64()), (Some("error"), Some(130)), "{last}");
+    assert!(last["left"].as_str().unwrap().contains("web is left at partition 2"), "{last}");
+    assert!(last["resume"].as_str().unwrap().contains("kubectl stateful rollout web` to resume"), "{last}");
     let web = env.api::<StatefulSet>().get("web").await.unwrap();
     assert_eq!(partition(&web), 2);
     assert!(web.annotations().contains_key(JOURNAL));

@@ -52,8 +52,15 @@ async fn recover_refuses_until_the_node_is_gone_then_moves_the_pod_with_its_clai
     assert!(refused["reasons"][0].as_str().unwrap().contains("less than --min-down 600s"), "{refused}");
     assert_eq!(pods.get("db-0").await.unwrap().uid(), victim.uid());
 
-    // Long enough: the pod is force-deleted and comes back on the other node, same claims.
+    // Long enough: a dry run says so and changes nothing (the pod stays, the node uncordoned)...
     tokio::time::sleep(Duration::from_secs(3)).await;
+    let args = ["recover", "db-0", "--yes", "--min-down", "2s", "--cordon", "--dry-run", "-o", "json"];
+    let dry = json_of(&env.plugin().args(args).output().unwrap());
+    assert_eq!((dry["action"].as_str(), dry["cordoned"].as_bool()), (Some("dryRun"), Some(false)), "{dry}");
+    assert_eq!(pods.get("db-0").await.unwrap().uid(), victim.uid());
+    let node: Node = Api::<Node>::all(env.client.clone()).get(&dead).await.unwrap();
+    assert_eq!(node.spec.unwrap().unschedulable, None);
+    // ...and the real run force-deletes the pod, which comes back on the other node, same claims.
     let output = env
         .plugin()
         .args(["recover", "db", "--ordinal", "0", "--yes", "--min-down", "2s", "--cordon", "-o", "json"])

@@ -325,10 +325,16 @@ async fn a_failed_expansion_exits_3_with_a_recovery_hint_that_works() {
         )
         .await
         .unwrap();
-    let output = env.plugin().args(["pvc", "resize", "web", "--size", "data=2Gi", "--yes"]).output().unwrap();
+    let args = ["pvc", "resize", "web", "--size", "data=2Gi", "--yes", "-o", "json"];
+    let output = env.plugin().args(args).output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(3), "{stderr}");
     let error = stderr.lines().last().unwrap();
+    // -o json: the events end with the error, as stderr says it, and its exit code.
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!((last["event"].as_str(), last["exitCode"].as_u64()), (Some("error"), Some(3)), "{stdout}");
+    assert_eq!(format!("error: {}", last["error"].as_str().unwrap()), error);
     assert!(
         error.starts_with("error: PVC data-web-1 failed to grow to 2Gi (ControllerResizeError: "),
         "{error}"

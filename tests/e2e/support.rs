@@ -116,7 +116,8 @@ impl Env {
 
     /// The plugin as a child process, for tests that act while it runs.
     pub fn spawn_plugin(&self, args: &[&str]) -> tokio::process::Command {
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubectl-stateful"));
+        let mut cmd = tokio::process::Command::new(PLUGIN_SH);
+        cmd.env("KUBECTL_STATEFUL_BIN", env!("CARGO_BIN_EXE_kubectl-stateful"));
         cmd.env("KUBECONFIG", &self.kubeconfig).env("NO_COLOR", "1").args(["-n", &self.ns]).args(args);
         cmd.stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
@@ -510,9 +511,15 @@ impl Drop for Env {
     }
 }
 
+/// How the tests run the plugin binary: through tests/e2e/plugin.sh, which runs every dry run
+/// as the user tests/audit checks wrote nothing. (Tests that drive it on a terminal run the
+/// binary itself; none of them is a dry run.)
+const PLUGIN_SH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/plugin.sh");
+
 /// The plugin binary with the cluster's kubeconfig and no colours.
 pub fn plugin() -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_kubectl-stateful"));
+    let mut cmd = assert_cmd::Command::new(PLUGIN_SH);
+    cmd.env("KUBECTL_STATEFUL_BIN", env!("CARGO_BIN_EXE_kubectl-stateful"));
     cmd.env("KUBECONFIG", kubeconfig()).env("NO_COLOR", "1").timeout(Duration::from_secs(180));
     cmd
 }
@@ -893,7 +900,8 @@ impl Env {
     /// `-n`) and no `$KUBECONFIG` or `~/.kube/config` to fall back on: advice it prints works as
     /// printed only if it carries them.
     pub fn plugin_with_flags(&self) -> assert_cmd::Command {
-        let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_kubectl-stateful"));
+        let mut cmd = assert_cmd::Command::new(PLUGIN_SH);
+        cmd.env("KUBECTL_STATEFUL_BIN", env!("CARGO_BIN_EXE_kubectl-stateful"));
         cmd.env_remove("KUBECONFIG")
             .env("HOME", empty_home())
             .env("NO_COLOR", "1")

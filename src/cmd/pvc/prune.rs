@@ -8,22 +8,25 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod};
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
-use kube::api::{Api, Patch};
+use kube::api::Api;
 
 use crate::access::{self, Permission};
-use crate::apply::{Deleted, Exact, delete_exact, patch_params};
 use crate::client::{Kube, KubeArgs};
 use crate::core::names::pod_name;
-use crate::core::objects::{age, mounted_claims, ordinal_range};
+use crate::core::objects::{age, ordinal_range};
 use crate::core::patches;
-use crate::core::prune::{self, Candidate, KeptClaim, PruneOptions, PrunePlan, PruneResult, Verdict};
-use crate::error::{Error, Result};
+use crate::core::prune::{
+    self, AfterDelete, Candidate, Ending, KeptClaim, PruneOptions, PrunePlan, PruneResult, Recheck, Verdict,
+};
+use crate::error::{Error, Result, Stop};
 use crate::fetch::{self, Extras, Scope};
 use crate::output::{
     Document, FLEET_PRUNE_PLAN, OutputFormat, PRUNE_PLAN, PRUNE_RESULT, Streams, or_dash, rendered,
     shell_word, table, write_document, write_table,
 };
 use crate::ui::Terminal;
+use crate::wait::{Kinds, Waiter};
+use crate::write::{Changed, Deleted, Deletion, Guard, Mode, Writer, Written};
 use serde::Serialize;
 
 pub const LONG_ABOUT: &str = "\
@@ -123,10 +126,7 @@ pub async fn run(args: PruneArgs, kube_args: &KubeArgs, term: &Terminal, io: &mu
         io.note(format_args!("{name} has no volumeClaimTemplates: no PVCs to prune"));
     }
     if args.retain_volumes && snapshot.volumes.is_none() {
-        return Err(Error::Refused(
-            "--retain-volumes needs to read PersistentVolumes, which these credentials may not; nothing was changed"
-                .to_owned(),
-        ));
+        return Err(Stop::RetainNeedsVolumes.into());
     }
     let options = PruneOptions {
         include_scaled_to_zero: args.include_scaled_to_zero,
@@ -151,7 +151,11 @@ pub async fn run(args: PruneArgs, kube_args: &KubeArgs, term: &Terminal, io: &mu
     }
     // A run that may delete: confirmed with --yes, or on a terminal where a typed confirmation
     // can be asked (machine-readable output never prompts: without --yes it is a dry run).
+    // Anything else is a dry run, and holds no Writer.
     let confirmed_run = !args.dry_run && (args.yes || (term.interactive && !args.output.is_machine()));
+    let writer =
+        Writer::of(&kube, Mode::from_dry_run(!confirmed_run), "run the same command again to continue");
+    let confirmed_run = writer.is_some();
     let deleting = confirmed_run && plan.to_prune().next().is_some();
     // The plan is the output of a dry run; a run that may delete reports its result instead.
     if !(confirmed_run && args.output.is_machine()) {
@@ -161,7 +165,7 @@ pub async fn run(args: PruneArgs, kube_args: &KubeArgs, term: &Terminal, io: &mu
         io.warn(warning);
     }
     warn_about_data(&plan, None, io);
-    if !deleting {
+    let (true, Some(writer)) = (deleting, writer) else {
         if confirmed_run && args.output.is_machine() {
             return rendered(render_result(&mut io.out, &PruneResult::start(&plan), args.output));
         }
@@ -170,29 +174,31 @@ pub async fn run(args: PruneArgs, kube_args: &KubeArgs, term: &Terminal, io: &mu
             io.say(format_args!("dry run: nothing was deleted{how}"));
         }
         return Ok(());
-    }
+    };
     require_permissions(&kube, &plan).await?;
-    let mut pruner =
-        Pruner { kube: &kube, term, args: &args, planned: &scope, plan: &plan, io, snapshots_failed: 0 };
+    let request_timeout =
+        kube_args.request_timeout.filter(|t| !t.is_zero()).unwrap_or(std::time::Duration::from_secs(30));
+    let mut pruner = Pruner {
+        kube: &kube,
+        request_timeout,
+        writer,
+        term,
+        args: &args,
+        planned: &scope,
+        plan: &plan,
+        io,
+        snapshots_failed: 0,
+    };
     let mut result = PruneResult::start(&plan);
     let outcome = pruner.prune(&mut result).await;
     let snapshots_failed = pruner.snapshots_failed;
     rendered(render_result(&mut io.out, &result, args.output))?;
     outcome?;
-    if result.failed.is_empty() {
-        return Ok(());
+    match result.ending(snapshots_failed) {
+        Ending::Done => Ok(()),
+        Ending::SnapshotsFailed(claims) => Err(Stop::SnapshotsFailed { claims }.into()),
+        Ending::NotPruned(claims) => Err(Stop::NotPruned { claims }.into()),
     }
-    let names: Vec<String> =
-        result.failed.iter().map(|k| format!("{}/{} ({})", k.namespace, k.name, k.reason)).collect();
-    if snapshots_failed > 0 {
-        // A snapshot that failed or timed out kept its claim: the state is safe, the step failed.
-        return Err(Error::StepFailed(format!(
-            "{} PVC(s) were not pruned, their claims kept: {}",
-            names.len(),
-            names.join("; ")
-        )));
-    }
-    Err(Error::Partial(format!("{} PVC(s) were not pruned: {}", names.len(), names.join("; "))))
 }
 
 /// Deleting the claims of every namespace involved, and switching PVs to Retain if asked.
@@ -218,6 +224,16 @@ async fn require_permissions(kube: &Kube, plan: &PrunePlan) -> Result<()> {
                 verb,
                 group: crate::core::volume_snapshots::GROUP,
                 resource: "volumesnapshots",
+                namespace: Some(ns),
+                subresource: None,
+            });
+        }
+        // The wait for a snapshot watches its StatefulSet and pods too (crate::wait).
+        for (group, resource) in [("apps", "statefulsets"), ("", "pods")] {
+            needed.push(Permission {
+                verb: "watch",
+                group,
+                resource,
                 namespace: Some(ns),
                 subresource: None,
             });
@@ -273,6 +289,10 @@ fn warn_about_data(plan: &PrunePlan, fleet: Option<(&str, &str)>, io: &mut Strea
 
 struct Pruner<'a, 'io> {
     kube: &'a Kube,
+    /// How long one API request may take (a wait's check that the API server is there).
+    request_timeout: std::time::Duration,
+    /// Every delete and patch of the run.
+    writer: Writer,
     term: &'a Terminal,
     args: &'a PruneArgs,
     /// The StatefulSets as the plan saw them.
@@ -330,7 +350,13 @@ impl Pruner<'_, '_> {
                     left: summary,
                     resume: Some("run the same command again to continue".to_owned()),
                 },
-                other => Error::Partial(format!("{other}; stopped. {summary}")),
+                // Whatever stopped it keeps its kind (and exit code): a conflict, a request
+                // that got no answer, a refusal; with what was done and what remains.
+                other => Error::Stranded {
+                    error: Box::new(other),
+                    left: format!("stopped. {summary}"),
+                    resume: "run the same command again to continue".to_owned(),
+                },
             });
         }
         Ok(())
@@ -351,9 +377,12 @@ impl Pruner<'_, '_> {
             .planned
             .iter()
             .find(|s| s.name_any() == sts_name && s.namespace().as_deref() == Some(namespace));
-        let Some(planned_range) = planned.map(|s| ordinal_range(s)) else {
-            return Err(Error::Refused(format!("{namespace}/{sts_name} is not part of the plan")));
+        let Some(planned_sts) = planned else {
+            return Err(Stop::NotInPlan { namespace: namespace.to_owned(), name: sts_name.to_owned() }.into());
         };
+        let planned_range = ordinal_range(planned_sts);
+        // The wait for snapshots watches them (started at the first).
+        let mut waiter: Option<Waiter> = None;
         // Who mounts what, right before deleting: one LIST for the group.
         let mounting: Vec<Pod> =
             fetch::list(&self.kube.client, &Scope::Namespace(namespace.to_owned()), None).await?;
@@ -362,31 +391,29 @@ impl Pruner<'_, '_> {
             if crate::signal::is_interrupted() {
                 return Err(Error::interrupted("", None));
             }
-            if pods
-                .get_opt(&pod_name(sts_name, candidate.ordinal))
-                .await
-                .map_err(Error::kube("read pod"))?
-                .is_some()
-            {
-                result.failed.push(KeptClaim::of(candidate, "a pod now holds this ordinal"));
-                continue;
-            }
-            if let Some(pod) = mounting.iter().find(|p| mounted_claims(p).any(|c| c == candidate.name)) {
-                result
-                    .failed
-                    .push(KeptClaim::of(candidate, format!("now mounted by pod {}", pod.name_any())));
+            let holder = pod_name(sts_name, candidate.ordinal);
+            let holds =
+                pods.get_opt(&holder).await.map_err(Error::kube(format!("read pod {holder}")))?.is_some();
+            if let Recheck::Keep(reason) = prune::recheck(candidate, holds, &mounting) {
+                result.failed.push(KeptClaim::of(candidate, reason));
                 continue;
             }
             if let Some(planned) = &candidate.snapshot {
-                match crate::volume_snapshots::take(
-                    self.kube,
-                    candidate,
-                    planned,
-                    self.args.snapshot_timeout,
-                    self.term,
-                    self.io,
-                )
-                .await?
+                let waiter = match &mut waiter {
+                    Some(waiter) => waiter,
+                    None => {
+                        let kinds = Kinds { volume_snapshots: true, ..Kinds::default() };
+                        waiter
+                            .insert(Waiter::start(self.kube, planned_sts, kinds, self.request_timeout).await?)
+                    }
+                };
+                let taking = crate::volume_snapshots::Taking {
+                    kube: self.kube,
+                    writer: &self.writer,
+                    timeout: self.args.snapshot_timeout,
+                };
+                match crate::volume_snapshots::take(&taking, waiter, candidate, planned, self.term, self.io)
+                    .await?
                 {
                     Ok(taken) => result.snapshots.push(taken),
                     Err(reason) => {
@@ -401,11 +428,14 @@ impl Pruner<'_, '_> {
                 && let Some(volume) = &candidate.volume
             {
                 let patch = patches::retain_volume(&candidate.uid);
-                if let Err(e) = volumes.patch(volume, &patch_params(), &Patch::<()>::Json(patch)).await {
-                    let reason = format!(
-                        "could not set PV {volume} to Retain: {}",
-                        crate::error::describe_kube_error(&e)
-                    );
+                let what = format!("set PV {volume} to Retain");
+                let reason = match self.writer.patch(&volumes, volume, &patch, &what).await {
+                    Ok(Written::Done(_)) => None,
+                    Ok(Written::Changed(_)) => Some(format!("PV {volume} is no longer bound to it")),
+                    Ok(Written::Gone) => Some(format!("PV {volume} is gone")),
+                    Err(e) => Some(format!("could not set PV {volume} to Retain: {e}")),
+                };
+                if let Some(reason) = reason {
                     result.failed.push(KeptClaim::of(candidate, reason));
                     continue;
                 }
@@ -416,9 +446,11 @@ impl Pruner<'_, '_> {
             let check =
                 |now: &StatefulSet| match prune::changed_since_plan(planned_range, now, candidate.ordinal) {
                     None => Ok(()),
-                    Some(change) => Err(Error::Refused(format!(
-                        "{namespace}/{sts_name} changed since the plan ({change})"
-                    ))),
+                    Some(change) => Err(Error::from(Stop::ChangedSincePlan {
+                        namespace: namespace.to_owned(),
+                        name: sts_name.to_owned(),
+                        change: change.to_string(),
+                    })),
                 };
             let read = || async {
                 statefulsets
@@ -427,24 +459,18 @@ impl Pruner<'_, '_> {
                     .map_err(Error::kube(format!("read StatefulSet {namespace}/{sts_name}")))
             };
             check(&read().await?)?;
-            let exact = Exact {
-                uid: Some(candidate.uid.clone()),
-                resource_version: Some(candidate.resource_version.clone()),
-                ..Exact::default()
+            let guard = Guard::UidAndResourceVersion {
+                uid: candidate.uid.clone(),
+                resource_version: candidate.resource_version.clone(),
             };
             let what = format!("delete PVC {namespace}/{}", candidate.name);
-            let mut deleted = delete_exact(&claims, &candidate.name, exact, &what).await;
+            let mut deleted =
+                self.writer.delete(&claims, &candidate.name, guard, Deletion::default(), &what).await;
             // A failed resourceVersion precondition may be the claim's status alone moving
-            // (1.37 sets an `Unused` condition as pods come and go): read it and its pods again,
-            // and if nothing the plan judged has changed and no pod references it, try once more
-            // with the new resourceVersion.
-            if let Ok(Deleted::Changed) = deleted
-                && let Some(now) = claims
-                    .get_opt(&candidate.name)
-                    .await
-                    .map_err(Error::kube(format!("read PVC {namespace}/{}", candidate.name)))?
-            {
-                let pods: Api<Pod> = Api::namespaced(self.kube.client.clone(), namespace);
+            // (1.37 sets an `Unused` condition as pods come and go): with the claim as read again,
+            // and its pods, if nothing the plan judged has changed and no pod references it, try
+            // once more with the new resourceVersion.
+            if let Ok(Deleted::Changed(Changed { now: Some(now) })) = &deleted {
                 let listed = pods
                     .list(&Default::default())
                     .await
@@ -455,47 +481,53 @@ impl Pruner<'_, '_> {
                     .items
                     .iter()
                     .any(|p| crate::core::objects::mounted_claims(p).any(|c| c == candidate.name));
-                if prune::still_as_planned(candidate, &now, mounted) {
-                    let exact = Exact {
-                        uid: now.uid(),
-                        resource_version: now.resource_version(),
-                        ..Exact::default()
-                    };
-                    deleted = delete_exact(&claims, &candidate.name, exact, &what).await;
+                if prune::still_as_planned(candidate, now, mounted) {
+                    let guard = Guard::exact(now);
+                    deleted =
+                        self.writer.delete(&claims, &candidate.name, guard, Deletion::default(), &what).await;
                 }
             }
             match deleted {
-                Ok(Deleted::Now) => {
+                Ok(Deleted::Done) => {
                     self.io.say(format_args!("persistentvolumeclaim \"{}\" deleted", candidate.name));
                     result.deleted(candidate, self.plan);
                     // And right after: a scale-up in the window makes the ordinal live again,
                     // and its pod would start on an empty volume. Say so, loudly, and stop.
-                    let after = read().await?;
-                    if ordinal_range(&after).contains(candidate.ordinal) {
-                        return Err(Error::Refused(format!(
-                            "{namespace}/{sts_name} scaled up to ordinal {} while its claim {} was being deleted: pod {} \
-                             will start with a new, empty volume{}",
-                            candidate.ordinal,
-                            candidate.name,
-                            pod_name(sts_name, candidate.ordinal),
-                            if candidate.retain_volume
-                                || candidate.reclaim_policy.as_deref() == Some("Retain")
-                            {
-                                format!(
-                                    "; the old data is on the Released PV {} (`kubectl stateful status {sts_name}` says how to bind it again)",
-                                    candidate.volume.as_deref().unwrap_or("?")
-                                )
-                            } else {
-                                String::new()
+                    match prune::after_delete(planned_range, &read().await?, candidate) {
+                        AfterDelete::AsPlanned => {}
+                        AfterDelete::ScaledUp { pod, released } => {
+                            return Err(Stop::ScaledUpDuringDelete {
+                                namespace: namespace.to_owned(),
+                                name: sts_name.to_owned(),
+                                ordinal: candidate.ordinal,
+                                claim: candidate.name.clone(),
+                                pod,
+                                released,
                             }
-                        )));
+                            .into());
+                        }
+                        AfterDelete::Changed(change) => {
+                            return Err(Stop::ChangedSincePlan {
+                                namespace: namespace.to_owned(),
+                                name: sts_name.to_owned(),
+                                change,
+                            }
+                            .into());
+                        }
                     }
-                    check(&after)?;
                 }
-                Ok(Deleted::AlreadyGone | Deleted::Changed) => {
-                    result
-                        .failed
-                        .push(KeptClaim::of(candidate, "changed or deleted by someone else since the plan"));
+                Ok(Deleted::Gone) => {
+                    result.failed.push(KeptClaim::of(candidate, "deleted by someone else since the plan"));
+                }
+                Ok(Deleted::Changed(changed)) => {
+                    let by = changed
+                        .by()
+                        .map(|m| format!(" (last written by {})", m.describe()))
+                        .unwrap_or_default();
+                    result.failed.push(KeptClaim::of(
+                        candidate,
+                        format!("changed by someone else since the plan{by}"),
+                    ));
                 }
                 Err(e) => result.failed.push(KeptClaim::of(candidate, e.to_string())),
             }
@@ -510,9 +542,7 @@ impl Pruner<'_, '_> {
 /// prune deletes in one context at a time.
 async fn fleet(args: &PruneArgs, kube_args: &KubeArgs, io: &mut Streams) -> Result<()> {
     if !args.dry_run || args.yes || args.snapshot || args.retain_volumes {
-        return Err(Error::Usage(
-            "several contexts are for `pvc prune -A --dry-run` only: a prune deletes in one context at a time".to_owned(),
-        ));
+        return Err(Stop::FleetDeletes.into());
     }
     let contexts = crate::fleet::contexts(kube_args, args.all_contexts)?;
     let options = PruneOptions { include_scaled_to_zero: args.include_scaled_to_zero, retain_volumes: false };

@@ -11,25 +11,26 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, ResourceQuota};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::ResourceExt;
-use kube::api::{Api, DeleteParams, ListParams, Patch, PostParams, Preconditions, PropagationPolicy};
-use kube::runtime::wait::{await_condition, conditions};
+use kube::api::{Api, ListParams};
 use serde::Serialize;
 
 use crate::access::{self, Permission};
-use crate::apply::{Deleted, Exact, delete_exact, patch_params};
 use crate::client::{Kube, KubeArgs};
 use crate::core::objects::pod_ready;
+use crate::core::patches;
 use crate::core::resize::{
     self, Action, Adoption, ClaimPlan, ClaimState, Inputs, JOURNAL_KEY, ResizePlan, SizeRequest, SwapJournal,
     claim_state, journal_name, recovery_hint,
 };
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Stop};
 use crate::fetch;
 use crate::output::{
     Document, OutputFormat, RESIZE_EVENT, RESIZE_PLAN, Streams, or_dash, rendered, table, write_document,
     write_json_line, write_table,
 };
 use crate::ui::Terminal;
+use crate::wait::{Kinds, Said, Until, View, Waiter, Wake, Words, deadline};
+use crate::write::{Changed, Deleted, Deletion, Guard, Mode, Writer, Written};
 
 pub const LONG_ABOUT: &str = "\
 Grow the volumes of a StatefulSet: every PVC of the named volumeClaimTemplates, including those a
@@ -132,10 +133,23 @@ enum Event<'a> {
         claims: usize,
     },
     Finished,
+    /// The run ended with an error: the line stderr says, the exit code, and for an
+    /// interruption, a lost API server or an error after changes, what was left and how to go
+    /// on. The last line of every run that ends with an error.
+    #[serde(rename_all = "camelCase")]
+    Error {
+        error: String,
+        exit_code: u8,
+        left: Option<&'a str>,
+        resume: Option<&'a str>,
+    },
 }
 
 struct Run<'a> {
     kube: &'a Kube,
+    /// How long one API request may take: after a watch error, the API server is gone once a
+    /// request takes longer.
+    request_timeout: Duration,
     term: &'a Terminal,
     args: &'a Args,
     io: &'a mut Streams,
@@ -144,6 +158,12 @@ struct Run<'a> {
 
 impl Run<'_> {
     fn emit(&mut self, event: Event, line: impl std::fmt::Display) {
+        self.emit_for_machines(event);
+        self.io.say(line);
+    }
+
+    /// The event alone, for `-o json`.
+    fn emit_for_machines(&mut self, event: Event) {
         if self.args.output == OutputFormat::Json {
             #[derive(Serialize)]
             #[serde(rename_all = "camelCase")]
@@ -157,29 +177,60 @@ impl Run<'_> {
             // A closed stdout must not stop a run halfway: the events are a copy of the progress.
             let _ = write_json_line(&mut self.io.out, &Document::new(RESIZE_EVENT, &line));
         }
-        self.io.say(line);
     }
 }
 
 pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Streams) -> Result<()> {
     let kube = kube_args.connect().await?;
     let namespace = kube.namespace.clone();
-    let mut run = Run { kube: &kube, term, args: &args, io, namespace };
-    // A journal means a swap was started: finishing it comes before anything else, since the
-    // StatefulSet may be gone right now.
-    let configmaps: Api<ConfigMap> = kube.api_in(&run.namespace);
-    let journal_cm = journal_name(&args.name);
-    if let Some(cm) =
-        configmaps.get_opt(&journal_cm).await.map_err(Error::kube(format!("read ConfigMap {journal_cm}")))?
+    let request_timeout =
+        kube_args.request_timeout.filter(|t| !t.is_zero()).unwrap_or(Duration::from_secs(30));
+    let mut run = Run { kube: &kube, request_timeout, term, args: &args, io, namespace };
+    // The one place a Writer can come from: a dry run has none, so nothing below writes in one.
+    let writer = Writer::of(
+        &kube,
+        Mode::from_dry_run(args.dry_run),
+        "run the same command again: it reads the state and goes on",
+    );
+    let result = match run.journal(writer).await {
+        Ok(Some(writer)) => run.plan_and_start(writer).await,
+        Ok(None) => Ok(()),
+        Err(error) => Err(error),
+    };
+    // -o json events end with a line, however the run ends.
+    if let Err(error) = &result
+        && args.output == OutputFormat::Json
+        && !args.dry_run
     {
-        return run.resume(cm).await;
+        let (left, resume) = error.left_and_resume();
+        let event = Event::Error { error: error.to_string(), exit_code: error.exit_code(), left, resume };
+        run.emit_for_machines(event);
     }
-    let sts = fetch::statefulset(&kube, &run.namespace, &args.name).await?;
-    let plan = run.plan(&sts).await?;
-    run.start(sts, plan).await
+    result
 }
 
 impl Run<'_> {
+    /// A journal means a swap was started: finishing it comes before anything else, since the
+    /// StatefulSet may be gone right now. Gives the writer back when there is none.
+    async fn journal(&mut self, writer: Option<Writer>) -> Result<Option<Option<Writer>>> {
+        let configmaps: Api<ConfigMap> = self.kube.api_in(&self.namespace);
+        let journal_cm = journal_name(&self.args.name);
+        match configmaps
+            .get_opt(&journal_cm)
+            .await
+            .map_err(Error::kube(format!("read ConfigMap {journal_cm}")))?
+        {
+            Some(cm) => self.resume(writer, cm).await.map(|()| None),
+            None => Ok(Some(writer)),
+        }
+    }
+
+    async fn plan_and_start(&mut self, writer: Option<Writer>) -> Result<()> {
+        let sts = fetch::statefulset(self.kube, &self.namespace, &self.args.name).await?;
+        let plan = self.plan(&sts).await?;
+        self.start(writer, sts, plan).await
+    }
+
     async fn plan(&mut self, sts: &StatefulSet) -> Result<ResizePlan> {
         let client = &self.kube.client;
         let scope = fetch::Scope::Namespace(self.namespace.clone());
@@ -188,9 +239,11 @@ impl Run<'_> {
             fetch::list::<Pod>(client, &scope, None)
         )?;
         let classes: Api<StorageClass> = self.kube.api_all();
-        let classes = optional(classes.list(&ListParams::default()).await, "list StorageClasses")?;
+        let classes = classes.list(&ListParams::default()).await.map_err(Error::kube("list StorageClasses"));
+        let classes = fetch::forbidden_as_none(classes)?.map(|l| l.items);
         let quotas: Api<ResourceQuota> = self.kube.api_in(&self.namespace);
-        let quotas = optional(quotas.list(&ListParams::default()).await, "list ResourceQuotas")?;
+        let quotas = quotas.list(&ListParams::default()).await.map_err(Error::kube("list ResourceQuotas"));
+        let quotas = fetch::forbidden_as_none(quotas)?.map(|l| l.items);
         let inputs = Inputs {
             sts,
             pvcs: &pvcs,
@@ -200,17 +253,11 @@ impl Run<'_> {
             sizes: &self.args.sizes,
             override_owner: self.args.override_owner,
         };
-        resize::plan(&inputs).map_err(|refusal| {
-            if refusal.is_usage() {
-                Error::Usage(refusal.to_string())
-            } else {
-                Error::Refused(refusal.to_string())
-            }
-        })
+        Ok(resize::plan(&inputs)?)
     }
 
     /// From the plan to the end: refusals, consent, grow, restarts, swap.
-    async fn start(&mut self, sts: StatefulSet, plan: ResizePlan) -> Result<()> {
+    async fn start(&mut self, writer: Option<Writer>, sts: StatefulSet, plan: ResizePlan) -> Result<()> {
         let machine = self.args.output.is_machine();
         let events = self.args.output == OutputFormat::Json && !self.args.dry_run;
         // A refused run says one line; its plan is printed only when asked for (--dry-run).
@@ -224,28 +271,16 @@ impl Run<'_> {
             for other in rest {
                 self.io.say(format_args!("also: {other}"));
             }
-            return Err(Error::Refused(first.to_string()));
+            return Err(first.clone().into());
         }
-        if self.args.dry_run {
+        let Some(writer) = writer else {
             if !machine {
                 self.io.say("dry run: nothing was changed");
             }
             return Ok(());
-        }
-        if plan.needs_downtime() {
-            self.io.say(
-                "The offline-only claims can grow only while no pod uses them. The downtime that takes:",
-            );
-            for (i, step) in plan.downtime.iter().enumerate() {
-                self.io.say(format_args!("  {}. {step}", i + 1));
-            }
-            let replicas = plan.replicas;
-            return Err(Error::Refused(format!(
-                "{} needs downtime for its offline-only claims, which this command does not take on its own; to go on: \
-                 kubectl -n {} scale statefulset {} --replicas 0, run this command again (it grows the claims and swaps \
-                 the StatefulSet), then kubectl -n {} scale statefulset {} --replicas {replicas}; nothing was changed",
-                plan.stateful_set, plan.namespace, plan.stateful_set, plan.namespace, plan.stateful_set
-            )));
+        };
+        if let Some(downtime) = plan.needs_downtime() {
+            return Err(downtime.into());
         }
         self.term.require_consent(self.args.yes, "resize")?;
         let question = format!(
@@ -265,9 +300,30 @@ impl Run<'_> {
                 format_args!("plan: {} PVC(s) to grow", plan.to_grow().count()),
             );
         }
-        let pending_mount = self.grow(&plan).await?;
-        self.restart_for_filesystems(&plan, &pending_mount).await?;
-        self.swap(&sts, &plan.sizes()).await
+        // Every wait of the run watches the StatefulSet (by name: the old object, then the
+        // re-created one), its pods and the namespace's claims.
+        let mut waiter = self.waiter(&sts).await?;
+        let pending_mount = self.grow(&writer, &mut waiter, &plan).await?;
+        self.restart_for_filesystems(&writer, &mut waiter, &plan, &pending_mount).await?;
+        self.swap(&writer, &mut waiter, &sts, &plan.sizes()).await
+    }
+
+    /// The StatefulSet the journal records (the rewrite of the object as read before the swap).
+    fn recorded(&self, journal: &SwapJournal, cm_name: &str) -> Result<StatefulSet> {
+        serde_json::from_value(journal.statefulset.clone()).map_err(|e| {
+            Stop::SwapJournalUnreadable {
+                config_map: cm_name.to_owned(),
+                error: Some(e.to_string()),
+                name: self.args.name.clone(),
+                namespace: self.namespace.clone(),
+            }
+            .into()
+        })
+    }
+
+    async fn waiter(&self, sts: &StatefulSet) -> Result<Waiter> {
+        let kinds = Kinds { claims: true, ..Kinds::default() };
+        Waiter::start(self.kube, sts, kinds, self.request_timeout).await
     }
 
     async fn require_permissions(&self, plan: &ResizePlan) -> Result<()> {
@@ -279,6 +335,10 @@ impl Run<'_> {
             p("delete", "", "configmaps"),
             p("delete", "apps", "statefulsets"),
             p("create", "apps", "statefulsets"),
+            // What every wait of the run watches.
+            p("watch", "apps", "statefulsets"),
+            p("watch", "", "pods"),
+            p("watch", "", "persistentvolumeclaims"),
         ];
         if plan.to_grow().next().is_some() {
             needed.push(p("patch", "", "persistentvolumeclaims"));
@@ -288,32 +348,37 @@ impl Run<'_> {
 
     /// Grows the claims: the first (highest ordinal) alone as the canary, then the rest
     /// `--parallel` at a time. Returns the claims left `FileSystemResizePending`.
-    async fn grow(&mut self, plan: &ResizePlan) -> Result<Vec<ClaimPlan>> {
-        let todo: Vec<&ClaimPlan> = plan.unfinished().collect();
+    async fn grow(
+        &mut self,
+        writer: &Writer,
+        waiter: &mut Waiter,
+        plan: &ResizePlan,
+    ) -> Result<Vec<ClaimPlan>> {
+        let todo = plan.unfinished().count();
         let mut pending_mount = Vec::new();
         let mut done = 0usize;
-        let (canary, rest) = match todo.split_first() {
-            Some((canary, rest)) => (vec![*canary], rest.to_vec()),
-            None => return Ok(pending_mount),
-        };
-        let parallel = usize::from(self.args.parallel);
-        let batches = std::iter::once(canary).chain(rest.chunks(parallel).map(<[_]>::to_vec));
-        for (i, batch) in batches.enumerate() {
+        for (i, batch) in plan.batches(usize::from(self.args.parallel)).into_iter().enumerate() {
             if crate::signal::is_interrupted() {
                 return Err(Error::interrupted(
-                    format!("{done} of {} PVC(s) grown; the StatefulSet is unchanged", todo.len()),
+                    format!("{done} of {todo} PVC(s) grown; the StatefulSet is unchanged"),
                     Some("run the same command again to continue".to_owned()),
                 ));
             }
             for claim in &batch {
                 if claim.action == Action::Grow {
-                    self.patch_claim(claim).await?;
+                    self.patch_claim(writer, claim).await?;
                 }
             }
-            let waits = batch.iter().map(|c| self.wait_claim(c, false));
-            let results = futures::future::join_all(waits).await;
-            for (claim, result) in batch.iter().zip(results) {
-                match result? {
+            let words = Said {
+                left: format!(
+                    "{done} of {todo} PVC(s) grown, {} requested and growing; the StatefulSet is unchanged",
+                    batch.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+                resume: "run the same command again to continue".to_owned(),
+            };
+            let states = self.wait_claims(waiter, &batch, false, &words).await?;
+            for (claim, state) in batch.iter().zip(states) {
+                match state {
                     ClaimState::Grown => {
                         done += 1;
                         self.emit(
@@ -340,26 +405,25 @@ impl Run<'_> {
                         );
                     }
                     ClaimState::Failed(condition) => {
-                        return Err(Error::StepFailed(format!(
-                            "PVC {} failed to grow to {} ({condition}); {done} other PVC(s) grew, the StatefulSet is \
-                             unchanged; {}",
-                            claim.name,
-                            claim.target,
-                            recovery_hint(&self.namespace, &claim.name, claim.capacity.as_deref())
-                        )));
+                        return Err(Stop::ClaimFailed {
+                            claim: claim.name.clone(),
+                            target: claim.target.clone(),
+                            condition,
+                            grown: done,
+                            recovery: recovery_hint(&self.namespace, &claim.name, claim.capacity.as_deref()),
+                        }
+                        .into());
                     }
                     ClaimState::InUse(condition) => {
-                        return Err(Error::StepFailed(format!(
-                            "PVC {} cannot grow while pod {} uses it ({condition}): its class expands offline only; the \
-                             StatefulSet is unchanged; annotate the StorageClass {}=offline and run the same command again \
-                             for the downtime plan",
-                            claim.name,
-                            or_dash(claim.mounted_by.as_deref()),
-                            resize::EXPANSION_ANNOTATION
-                        )));
+                        return Err(Stop::ClaimInUse {
+                            claim: claim.name.clone(),
+                            pod: or_dash(claim.mounted_by.as_deref()),
+                            condition,
+                        }
+                        .into());
                     }
                     ClaimState::Expanding => {
-                        return Err(Error::StepFailed(format!("PVC {} is still expanding", claim.name)));
+                        return Err(Stop::ClaimStillExpanding { claim: claim.name.clone() }.into());
                     }
                 }
             }
@@ -367,19 +431,14 @@ impl Run<'_> {
         Ok(pending_mount)
     }
 
-    async fn patch_claim(&mut self, claim: &ClaimPlan) -> Result<()> {
+    async fn patch_claim(&mut self, writer: &Writer, claim: &ClaimPlan) -> Result<()> {
         let api: Api<PersistentVolumeClaim> = self.kube.api_in(&self.namespace);
-        let patch = grow_patch(&claim.uid, claim.request.as_deref(), &claim.target);
-        match api.patch(&claim.name, &patch_params(), &Patch::<()>::Json(patch)).await {
-            Ok(_) => {}
-            Err(kube::Error::Api(status)) if status.code == 422 && status.message.contains("test") => {
-                return Err(Error::Refused(format!(
-                    "PVC {} changed since the plan (its uid or request); nothing more was changed; run the same \
-                     command again",
-                    claim.name
-                )));
+        let patch = patches::grow_claim(&claim.uid, claim.request.as_deref(), &claim.target);
+        match writer.patch(&api, &claim.name, &patch, &format!("grow PVC {}", claim.name)).await? {
+            Written::Done(_) => {}
+            Written::Changed(_) | Written::Gone => {
+                return Err(Stop::ClaimChanged { claim: claim.name.clone() }.into());
             }
-            Err(e) => return Err(Error::kube(format!("grow PVC {}", claim.name))(e)),
         }
         self.emit(
             Event::ClaimPatched { claim: &claim.name, size: &claim.target },
@@ -393,44 +452,66 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Watches one claim until it is grown or reports a resize condition that stops the wait.
-    /// With `mounted`, a claim's pod has just mounted it again: `FileSystemResizePending` is
-    /// then what is being waited out, not an answer.
-    async fn wait_claim(&self, claim: &ClaimPlan, mounted: bool) -> Result<ClaimState> {
-        let api: Api<PersistentVolumeClaim> = self.kube.api_in(&self.namespace);
-        let target = claim.target.clone();
-        let settled = move |pvc: Option<&PersistentVolumeClaim>| {
-            pvc.is_some_and(|p| match claim_state(p, &target) {
-                ClaimState::Expanding => false,
-                ClaimState::FilesystemPending => !mounted,
-                _ => true,
-            })
+    /// Waits until each of `claims` is grown or reports a resize condition that stops the wait.
+    /// With `mounted`, their pod has just mounted them again: `FileSystemResizePending` is then
+    /// what is being waited out, not an answer.
+    async fn wait_claims(
+        &self,
+        waiter: &mut Waiter,
+        claims: &[&ClaimPlan],
+        mounted: bool,
+        words: &dyn Words,
+    ) -> Result<Vec<ClaimState>> {
+        let settled = |state: &ClaimState| match state {
+            ClaimState::Expanding => false,
+            ClaimState::FilesystemPending => !mounted,
+            _ => true,
         };
-        let waited =
-            tokio::time::timeout(self.args.timeout, await_condition(api, &claim.name, settled)).await;
-        match waited {
-            Ok(Ok(Some(pvc))) => Ok(claim_state(&pvc, &claim.target)),
-            Ok(Ok(None)) => Err(Error::StepFailed(format!("PVC {} was deleted while it grew", claim.name))),
-            Ok(Err(e)) => Err(Error::StepFailed(format!("lost the watch on PVC {}: {e}", claim.name))),
-            Err(_) => Err(Error::StepFailed(format!(
-                "PVC {} did not reach {} within {}; the StatefulSet is unchanged; run the same command again to keep \
-                 waiting (kubectl -n {} describe pvc {} says why)",
-                claim.name,
-                claim.target,
-                humantime::format_duration(self.args.timeout),
-                self.namespace,
-                claim.name
-            ))),
-        }
+        let state_of = |view: &View, claim: &ClaimPlan| {
+            view.claims.iter().find(|p| p.name_any() == claim.name).map(|pvc| claim_state(pvc, &claim.target))
+        };
+        let until = Until { deadline: deadline(self.args.timeout), words, ours: None };
+        let (_, states) = waiter
+            .until(
+                until,
+                |view, _| {
+                    let mut states = Vec::new();
+                    for claim in claims {
+                        match state_of(view, claim) {
+                            None => {
+                                return Err(Stop::ClaimDeleted { claim: claim.name.clone() }.into());
+                            }
+                            Some(state) if !settled(&state) => return Ok(Wake::Wait),
+                            Some(state) => states.push(state),
+                        }
+                    }
+                    Ok(Wake::Done(states))
+                },
+                |view| {
+                    let late = claims.iter().find(|c| state_of(view, c).is_none_or(|s| !settled(&s)));
+                    Err(Stop::ClaimTimedOut {
+                        claim: late.map_or("?", |c| c.name.as_str()).to_owned(),
+                        target: late.map_or("its size", |c| c.target.as_str()).to_owned(),
+                        within: humantime::format_duration(self.args.timeout).to_string(),
+                        namespace: self.namespace.clone(),
+                    }
+                    .into())
+                },
+            )
+            .await?;
+        Ok(states)
     }
 
     /// Restarts, one at a time and highest ordinal first, the pods whose claims wait for a
     /// mount to grow their filesystem; each is waited for until Ready, and its claim until grown.
-    async fn restart_for_filesystems(&mut self, plan: &ResizePlan, pending: &[ClaimPlan]) -> Result<()> {
-        let mut pods: Vec<(i32, String)> =
-            pending.iter().filter_map(|c| Some((c.ordinal, c.mounted_by.clone()?))).collect();
-        pods.sort_by(|a, b| b.cmp(a));
-        pods.dedup();
+    async fn restart_for_filesystems(
+        &mut self,
+        writer: &Writer,
+        waiter: &mut Waiter,
+        plan: &ResizePlan,
+        pending: &[ClaimPlan],
+    ) -> Result<()> {
+        let pods = resize::restart_order(pending);
         if pods.is_empty() {
             return Ok(());
         }
@@ -442,11 +523,9 @@ impl Run<'_> {
         ));
         let question = format!("Restart {} one at a time, each waited for until Ready?", names.join(", "));
         if !self.term.confirm(self.args.yes, &question)? {
-            return Err(Error::Refused(format!(
-                "not confirmed: the claims stay FileSystemResizePending until {} restart; the StatefulSet is unchanged; \
-                 run the same command again to restart them and finish",
-                names.join(", ")
-            )));
+            return Err(
+                Stop::RestartNotConfirmed { pods: names.iter().map(|n| (*n).to_owned()).collect() }.into()
+            );
         }
         let api: Api<Pod> = self.kube.api_in(&plan.namespace);
         for (_, name) in &pods {
@@ -460,38 +539,54 @@ impl Run<'_> {
                 continue;
             };
             let uid = pod.uid().unwrap_or_default();
-            let exact = Exact { uid: Some(uid.clone()), ..Exact::default() };
-            if delete_exact(&api, name, exact, &format!("delete pod {name}")).await? == Deleted::Changed {
+            let what = format!("delete pod {name}");
+            if let Deleted::Changed(_) =
+                writer.delete(&api, name, Guard::identity(&pod), Deletion::default(), &what).await?
+            {
                 continue;
             }
-            let replaced_and_ready = move |p: Option<&Pod>| {
-                p.is_some_and(|p| p.uid().as_deref() != Some(uid.as_str()) && pod_ready(p))
+            let words = Said {
+                left: format!("pod {name} was deleted for its restart; the StatefulSet is unchanged"),
+                resume: "run the same command again once it is Ready, to finish".to_owned(),
             };
-            let waited = tokio::time::timeout(
-                self.args.timeout,
-                await_condition(api.clone(), name, replaced_and_ready),
-            )
-            .await;
-            if !matches!(waited, Ok(Ok(Some(_)))) {
-                return Err(Error::StepFailed(format!(
-                    "pod {name} did not come back Ready within {} after its restart; the StatefulSet is unchanged; run \
-                     the same command again once it is Ready",
-                    humantime::format_duration(self.args.timeout)
-                )));
-            }
+            let until = Until { deadline: deadline(self.args.timeout), words: &words, ours: None };
+            let timeout = self.args.timeout;
+            waiter
+                .until(
+                    until,
+                    |view, _| {
+                        let back = view.pods.iter().any(|p| {
+                            p.name_any() == *name && p.uid().as_deref() != Some(uid.as_str()) && pod_ready(p)
+                        });
+                        Ok(if back { Wake::Done(()) } else { Wake::Wait })
+                    },
+                    |_| {
+                        Err(Stop::PodNotBack {
+                            pod: name.clone(),
+                            within: humantime::format_duration(timeout).to_string(),
+                        }
+                        .into())
+                    },
+                )
+                .await?;
             self.emit(Event::PodRestarted { pod: name }, format_args!("pod {name} restarted and Ready"));
-            for claim in pending.iter().filter(|c| c.mounted_by.as_deref() == Some(name)) {
-                match self.wait_claim(claim, true).await? {
+            let mounted: Vec<&ClaimPlan> =
+                pending.iter().filter(|c| c.mounted_by.as_deref() == Some(name)).collect();
+            let states = self.wait_claims(waiter, &mounted, true, &words).await?;
+            for (claim, state) in mounted.into_iter().zip(states) {
+                match state {
                     ClaimState::Grown => self.emit(
                         Event::ClaimGrown { claim: &claim.name, capacity: claim.target.clone() },
                         format_args!("PVC {} grown to {}", claim.name, claim.target),
                     ),
                     other => {
-                        return Err(Error::StepFailed(format!(
-                            "PVC {} did not grow after pod {name} restarted ({other:?}); the StatefulSet is unchanged; {}",
-                            claim.name,
-                            recovery_hint(&self.namespace, &claim.name, claim.capacity.as_deref())
-                        )));
+                        return Err(Stop::ClaimNotGrownAfterRestart {
+                            claim: claim.name.clone(),
+                            pod: name.clone(),
+                            state: format!("{other:?}"),
+                            recovery: recovery_hint(&self.namespace, &claim.name, claim.capacity.as_deref()),
+                        }
+                        .into());
                     }
                 }
             }
@@ -500,15 +595,18 @@ impl Run<'_> {
     }
 
     /// Writes the journal, deletes the StatefulSet (orphan), re-creates it, verifies adoption.
-    async fn swap(&mut self, planned: &StatefulSet, sizes: &BTreeMap<String, String>) -> Result<()> {
+    async fn swap(
+        &mut self,
+        writer: &Writer,
+        waiter: &mut Waiter,
+        planned: &StatefulSet,
+        sizes: &BTreeMap<String, String>,
+    ) -> Result<()> {
         let statefulsets: Api<StatefulSet> = self.kube.api_in(&self.namespace);
         let name = self.args.name.clone();
         let sts = statefulsets.get(&name).await.map_err(Error::kube(format!("read StatefulSet {name}")))?;
         if sts.uid() != planned.uid() || sts.metadata.generation != planned.metadata.generation {
-            return Err(Error::Refused(format!(
-                "{name} changed while its claims grew (uid or generation); it was not re-created; run the same command \
-                 again"
-            )));
+            return Err(Stop::ChangedWhileGrowing { name }.into());
         }
         let scope = fetch::Scope::Namespace(self.namespace.clone());
         let (pvcs, pods) = futures::try_join!(
@@ -529,71 +627,95 @@ impl Run<'_> {
             },
             data: Some(BTreeMap::from([(
                 JOURNAL_KEY.to_owned(),
-                serde_json::to_string(&journal)
-                    .map_err(|e| Error::Refused(format!("cannot write the journal: {e}")))?,
+                serde_json::to_string(&journal).expect("a swap journal always serializes"),
             )])),
             ..Default::default()
         };
-        let post = PostParams {
-            field_manager: Some(crate::core::owners::FIELD_MANAGER.to_owned()),
-            ..Default::default()
-        };
-        configmaps
-            .create(&post, &cm)
-            .await
-            .map_err(Error::kube(format!("write the journal ConfigMap {cm_name}")))?;
+        let cm =
+            match writer.create(&configmaps, &cm, &format!("write the journal ConfigMap {cm_name}")).await? {
+                Written::Done(cm) => cm,
+                Written::Changed(_) => {
+                    return Err(Stop::SwapJournalExists { config_map: cm_name, name }.into());
+                }
+                Written::Gone => return Err(Error::NamespaceNotFound(self.namespace.clone())),
+            };
         self.emit(
             Event::JournalWritten { config_map: &cm_name },
             format_args!("journal written: ConfigMap {cm_name}"),
         );
-        // From here on the next run of the same command finishes the swap.
-        let deleted = statefulsets
-            .delete(
-                &name,
-                &DeleteParams {
-                    propagation_policy: Some(PropagationPolicy::Orphan),
-                    preconditions: Some(Preconditions {
-                        uid: Some(journal.uid.clone()),
-                        resource_version: None,
-                    }),
-                    ..Default::default()
-                },
-            )
-            .await;
-        match deleted {
-            Ok(_) => {}
-            Err(e) => {
-                // Not deleted: the journal must not outlive a swap that did not start.
-                let _ = configmaps.delete(&cm_name, &DeleteParams::default()).await;
-                return Err(Error::kube(format!("delete StatefulSet {name} (orphaning its pods and PVCs)"))(
-                    e,
-                ));
+        // From here on the next run of the same command finishes the swap. The delete is of the
+        // object the journal records, exactly (uid and resourceVersion): a change since (a
+        // scale, a label) would be undone by re-creating the journal's copy. The controller's
+        // status updates move the resourceVersion too and change nothing the journal holds, so
+        // the delete is tried again on the object as read anew while its rewrite is the journal's.
+        let what = format!("delete StatefulSet {name} (orphaning its pods and PVCs)");
+        let orphan = Deletion { orphan: true, ..Deletion::default() };
+        let mut current = sts;
+        let mut tries = 0;
+        let refused = loop {
+            tries += 1;
+            match writer.delete(&statefulsets, &name, Guard::exact(&current), orphan, &what).await {
+                Ok(Deleted::Done) => break None,
+                Ok(Deleted::Changed(Changed { now: Some(now) }))
+                    if tries < 5
+                        && now.uid() == current.uid()
+                        && resize::rewrite(&now, sizes) == resize::rewrite(&current, sizes) =>
+                {
+                    current = now;
+                }
+                Ok(Deleted::Changed(changed)) => {
+                    let by = changed.by().map_or_else(|| "someone".to_owned(), |m| m.describe());
+                    break Some(Stop::ChangedBeforeSwap { name: name.clone(), by }.into());
+                }
+                Ok(Deleted::Gone) => {
+                    break Some(Stop::DeletedBeforeSwap { name: name.clone() }.into());
+                }
+                // No answer: the delete may have happened, and the journal is what finishes it.
+                Err(error @ Error::Unanswered { .. }) => return Err(error),
+                Err(error) => break Some(error),
             }
+        };
+        if let Some(error) = refused {
+            // Not deleted: the journal must not outlive a swap that did not start.
+            let what = format!("delete the journal ConfigMap {cm_name}");
+            let _ = writer.delete(&configmaps, &cm_name, Guard::exact(&cm), Deletion::default(), &what).await;
+            return Err(error);
         }
         self.emit(
             Event::StatefulSetDeleted { uid: &journal.uid },
             format_args!("statefulset {name} deleted with propagationPolicy Orphan (pods and PVCs kept)"),
         );
-        self.recreate_and_verify(&journal).await
+        self.recreate_and_verify(writer, waiter, &journal, &cm).await
     }
 
     /// The end of a swap, from the journal: wait for the old object to go, create the new one
     /// (unless it exists), verify adoption, drop the journal.
-    async fn recreate_and_verify(&mut self, journal: &SwapJournal) -> Result<()> {
+    async fn recreate_and_verify(
+        &mut self,
+        writer: &Writer,
+        waiter: &mut Waiter,
+        journal: &SwapJournal,
+        cm: &ConfigMap,
+    ) -> Result<()> {
         let statefulsets: Api<StatefulSet> = self.kube.api_in(&self.namespace);
         let name = self.args.name.clone();
         let cm_name = journal_name(&name);
         let resume = format!("run the same command again to finish (the journal is ConfigMap {cm_name})");
-        let gone = tokio::time::timeout(
-            self.args.timeout,
-            await_condition(statefulsets.clone(), &name, conditions::is_deleted(&journal.uid)),
-        )
-        .await;
-        if !matches!(gone, Ok(Ok(_))) {
+        let words = Said {
+            left: format!(
+                "{name} is deleted or being deleted; its pods and PVCs are kept, with no controller"
+            ),
+            resume: resume.clone(),
+        };
+        let until = Until { deadline: deadline(self.args.timeout), words: &words, ours: None };
+        let old = journal.uid.as_str();
+        let gone = |view: &View| view.sts.as_ref().is_none_or(|s| s.uid().as_deref() != Some(old));
+        let (_, gone) = waiter
+            .until(until, |view, _| Ok(if gone(view) { Wake::Done(true) } else { Wake::Wait }), |_| Ok(false))
+            .await?;
+        if !gone {
             return Err(Error::Stranded {
-                error: Box::new(Error::StepFailed(format!(
-                    "the old StatefulSet {name} is still being deleted"
-                ))),
+                error: Box::new(Stop::OldStillDeleting { name: name.clone() }.into()),
                 left: "its pods and PVCs are kept".to_owned(),
                 resume,
             });
@@ -603,25 +725,20 @@ impl Run<'_> {
         let created = match current {
             Some(existing) if existing.uid().as_deref() != Some(journal.uid.as_str()) => existing,
             _ => {
-                let object: StatefulSet =
-                    serde_json::from_value(journal.statefulset.clone()).map_err(|e| {
-                        Error::Refused(format!("the journal ConfigMap {cm_name} is unreadable: {e}"))
-                    })?;
-                let post = PostParams {
-                    field_manager: Some(crate::core::owners::FIELD_MANAGER.to_owned()),
-                    ..Default::default()
+                let object = self.recorded(journal, &cm_name)?;
+                let stranded = |error: Error| Error::Stranded {
+                    error: Box::new(error),
+                    left: format!("{name} is deleted; its pods and PVCs are kept, with no controller"),
+                    resume: resume.clone(),
                 };
-                match statefulsets.create(&post, &object).await {
-                    Ok(created) => created,
-                    Err(e) => {
-                        return Err(Error::Stranded {
-                            error: Box::new(Error::kube(format!("re-create StatefulSet {name}"))(e)),
-                            left: format!(
-                                "{name} is deleted; its pods and PVCs are kept, with no controller"
-                            ),
-                            resume,
-                        });
+                match writer.create(&statefulsets, &object, &format!("re-create StatefulSet {name}")).await {
+                    Ok(Written::Done(created)) => created,
+                    // Someone re-created it meanwhile (a GitOps sync): that one adopts.
+                    Ok(Written::Changed(Changed { now: Some(existing) })) => existing,
+                    Ok(Written::Changed(Changed { now: None }) | Written::Gone) => {
+                        return Err(stranded(Stop::NotRecreated { name: name.clone() }.into()));
                     }
+                    Err(e) => return Err(stranded(e)),
                 }
             }
         };
@@ -633,12 +750,22 @@ impl Run<'_> {
                 journal.sizes.iter().map(|(t, s)| format!("{t}={s}")).collect::<Vec<_>>().join(", ")
             ),
         );
-        self.verify(journal, &created).await?;
+        let words = Said {
+            left: format!("{name} is re-created; the controller is adopting its pods and PVCs"),
+            resume: resume.clone(),
+        };
+        self.verify(waiter, &words, journal, &created).await?;
         let configmaps: Api<ConfigMap> = self.kube.api_in(&self.namespace);
-        match configmaps.delete(&cm_name, &DeleteParams::default()).await {
-            Ok(_) => {}
-            Err(kube::Error::Api(s)) if s.code == 404 => {}
-            Err(e) => return Err(Error::kube(format!("delete the journal ConfigMap {cm_name}"))(e)),
+        let what = format!("delete the journal ConfigMap {cm_name}");
+        if let Deleted::Changed(_) =
+            writer.delete(&configmaps, &cm_name, Guard::exact(cm), Deletion::default(), &what).await?
+        {
+            return Err(Stop::SwapJournalChangedAfter {
+                name,
+                config_map: cm_name,
+                namespace: self.namespace.clone(),
+            }
+            .into());
         }
         self.emit(
             Event::Finished,
@@ -647,50 +774,51 @@ impl Run<'_> {
         Ok(())
     }
 
-    async fn verify(&mut self, journal: &SwapJournal, created: &StatefulSet) -> Result<()> {
-        let scope = fetch::Scope::Namespace(self.namespace.clone());
-        let deadline = tokio::time::Instant::now() + self.args.timeout;
-        loop {
-            let (pvcs, pods) = futures::try_join!(
-                fetch::list::<PersistentVolumeClaim>(&self.kube.client, &scope, None),
-                fetch::list::<Pod>(&self.kube.client, &scope, None)
-            )?;
-            match resize::adoption(journal, created, &pods, &pvcs) {
-                Adoption::Done => {
-                    self.emit(
-                        Event::Adopted { pods: journal.pods.len(), claims: journal.claims.len() },
-                        format_args!(
-                            "adopted: {} pod(s) kept their uid and controller-revision-hash, {} PVC(s) kept their uid",
-                            journal.pods.len(),
-                            journal.claims.len()
-                        ),
-                    );
-                    return Ok(());
-                }
-                Adoption::Broken(problems) => {
-                    return Err(Error::StepFailed(format!(
-                        "{} was re-created, but not everything was adopted unchanged: {}",
-                        self.args.name,
-                        problems.join("; ")
-                    )));
-                }
-                Adoption::Pending(left) if tokio::time::Instant::now() >= deadline => {
-                    return Err(Error::StepFailed(format!(
-                        "{} was re-created, but the controller did not adopt everything within {}: {}; run the same \
-                         command again to check again",
-                        self.args.name,
-                        humantime::format_duration(self.args.timeout),
-                        left.join("; ")
-                    )));
-                }
-                // The controller adopts within a sync or two: a short pause between two LISTs.
-                Adoption::Pending(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+    /// Waits until the controller has adopted every pod and claim of the journal, unchanged.
+    async fn verify(
+        &mut self,
+        waiter: &mut Waiter,
+        words: &dyn Words,
+        journal: &SwapJournal,
+        created: &StatefulSet,
+    ) -> Result<()> {
+        let name = self.args.name.clone();
+        let timeout = self.args.timeout;
+        let until = Until { deadline: deadline(timeout), words, ours: None };
+        let (_, adoption) = waiter
+            .until(
+                until,
+                |view, _| match resize::adoption(journal, created, &view.pods, &view.claims) {
+                    Adoption::Pending(_) => Ok(Wake::Wait),
+                    settled => Ok(Wake::Done(settled)),
+                },
+                |view| Ok(resize::adoption(journal, created, &view.pods, &view.claims)),
+            )
+            .await?;
+        match adoption {
+            Adoption::Done => {
+                self.emit(
+                    Event::Adopted { pods: journal.pods.len(), claims: journal.claims.len() },
+                    format_args!(
+                        "adopted: {} pod(s) kept their uid and controller-revision-hash, {} PVC(s) kept their uid",
+                        journal.pods.len(),
+                        journal.claims.len()
+                    ),
+                );
+                Ok(())
             }
+            Adoption::Broken(problems) => Err(Stop::AdoptionBroken { name, problems }.into()),
+            Adoption::Pending(left) => Err(Stop::AdoptionPending {
+                name,
+                within: humantime::format_duration(timeout).to_string(),
+                left,
+            }
+            .into()),
         }
     }
 
     /// A journal was found: the swap of an earlier run is finished first.
-    async fn resume(&mut self, cm: ConfigMap) -> Result<()> {
+    async fn resume(&mut self, writer: Option<Writer>, cm: ConfigMap) -> Result<()> {
         let name = self.args.name.clone();
         let cm_name = cm.name_any();
         let journal: SwapJournal = cm
@@ -699,22 +827,22 @@ impl Run<'_> {
             .and_then(|d| d.get(JOURNAL_KEY))
             .and_then(|text| serde_json::from_str(text).ok())
             .ok_or_else(|| {
-                Error::Refused(format!(
-                    "the journal ConfigMap {cm_name} is unreadable; check that StatefulSet {name} exists \
-                     (kubectl -n {} get statefulset {name}) before deleting the ConfigMap",
-                    self.namespace
-                ))
+                Error::from(Stop::SwapJournalUnreadable {
+                    config_map: cm_name.clone(),
+                    error: None,
+                    name: name.clone(),
+                    namespace: self.namespace.clone(),
+                })
             })?;
         let asked: BTreeMap<String, String> =
             self.args.sizes.iter().map(|s| (s.template.clone(), s.size.clone())).collect();
         if asked != journal.sizes {
-            let sizes: Vec<String> = journal.sizes.iter().map(|(t, s)| format!("--size {t}={s}")).collect();
-            return Err(Error::Refused(format!(
-                "a resize of {name} to other sizes is half done; finish it first: kubectl stateful -n {} pvc resize {name} \
-                 {} --yes; nothing was changed",
-                self.namespace,
-                sizes.join(" ")
-            )));
+            return Err(Stop::OtherResizeHalfDone {
+                name,
+                namespace: self.namespace.clone(),
+                sizes: journal.sizes.clone(),
+            }
+            .into());
         }
         self.io.say(format_args!("resuming the swap of {name} recorded in ConfigMap {cm_name}"));
         let statefulsets: Api<StatefulSet> = self.kube.api_in(&self.namespace);
@@ -727,63 +855,46 @@ impl Run<'_> {
                 if old.uid().as_deref() == Some(journal.uid.as_str())
                     && old.metadata.deletion_timestamp.is_none() =>
             {
-                let configmaps: Api<ConfigMap> = self.kube.api_in(&self.namespace);
-                let exact = Exact { uid: cm.uid(), ..Exact::default() };
-                delete_exact(
-                    &configmaps,
-                    &cm_name,
-                    exact,
-                    &format!("delete the journal ConfigMap {cm_name}"),
-                )
-                .await?;
-                self.io.say(format_args!("{name} was not deleted yet: starting over"));
+                match &writer {
+                    Some(writer) => {
+                        let configmaps: Api<ConfigMap> = self.kube.api_in(&self.namespace);
+                        let what = format!("delete the journal ConfigMap {cm_name}");
+                        if let Deleted::Changed(_) =
+                            writer.delete(&configmaps, &cm_name, Guard::exact(&cm), Deletion::default(), &what).await?
+                        {
+                            return Err(Stop::SwapJournalChangedWhileRead { config_map: cm_name }.into());
+                        }
+                        self.io.say(format_args!("{name} was not deleted yet: starting over"));
+                    }
+                    None => self.io.say(format_args!(
+                        "ConfigMap {cm_name} is the journal of a swap of {name} that never started: a run without \
+                         --dry-run removes it and starts over"
+                    )),
+                }
                 let plan = self.plan(&old).await?;
-                self.start(old, plan).await
+                self.start(writer, old, plan).await
             }
             _ => {
+                let Some(writer) = writer else {
+                    self.io.say(format_args!(
+                        "a swap of {name} is half done (journal ConfigMap {cm_name}): a run without --dry-run \
+                         re-creates {name} with {} and verifies that it adopts its pods and PVCs; dry run: nothing was \
+                         changed",
+                        journal.sizes.iter().map(|(t, s)| format!("{t}={s}")).collect::<Vec<_>>().join(", ")
+                    ));
+                    return Ok(());
+                };
                 if !self.args.yes {
                     self.term.require_consent(false, "finish the swap")?;
                 }
-                self.recreate_and_verify(&journal).await
+                // The journal's copy of the StatefulSet names what to watch (the old object
+                // may be gone already).
+                let recorded = self.recorded(&journal, &cm_name)?;
+                let mut waiter = self.waiter(&recorded).await?;
+                self.recreate_and_verify(&writer, &mut waiter, &journal, &cm).await
             }
         }
     }
-}
-
-/// A 403 answer is "may not read": `None`.
-fn optional<T>(
-    result: std::result::Result<kube::core::ObjectList<T>, kube::Error>,
-    what: &str,
-) -> Result<Option<Vec<T>>>
-where
-    T: Clone,
-{
-    match result {
-        Ok(list) => Ok(Some(list.items)),
-        Err(kube::Error::Api(status)) if status.code == 403 => Ok(None),
-        Err(e) => Err(Error::kube(what)(e)),
-    }
-}
-
-/// The guarded patch that grows a claim: the uid and the request as planned, then the target.
-pub fn grow_patch(uid: &str, request: Option<&str>, target: &str) -> json_patch::Patch {
-    use json_patch::{PatchOperation, ReplaceOperation, TestOperation};
-    let path = |p: &str| json_patch::jsonptr::PointerBuf::parse(p).unwrap_or_default();
-    let mut ops = vec![PatchOperation::Test(TestOperation {
-        path: path("/metadata/uid"),
-        value: serde_json::Value::String(uid.to_owned()),
-    })];
-    if let Some(request) = request {
-        ops.push(PatchOperation::Test(TestOperation {
-            path: path("/spec/resources/requests/storage"),
-            value: serde_json::Value::String(request.to_owned()),
-        }));
-    }
-    ops.push(PatchOperation::Replace(ReplaceOperation {
-        path: path("/spec/resources/requests/storage"),
-        value: serde_json::Value::String(target.to_owned()),
-    }));
-    json_patch::Patch(ops)
 }
 
 /// The plan: a table of claims, then the retention policy, owner, quotas and downtime; or the

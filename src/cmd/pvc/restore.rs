@@ -6,17 +6,17 @@ use std::io::{self, Write};
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::ResourceExt;
-use kube::api::{Api, ListParams, PostParams};
+use kube::api::{Api, ListParams};
 
 use crate::access::{self, Permission};
-use crate::apply::FIELD_MANAGER;
 use crate::client::KubeArgs;
 use crate::core::names::pod_name;
 use crate::core::restore::{self, RestoreInput, RestorePlan};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Stop};
 use crate::fetch;
 use crate::output::{OutputFormat, PVC_RESTORE, Streams, rendered, write_document};
 use crate::ui::Terminal;
+use crate::write::{Mode, Writer, Written};
 
 pub const LONG_ABOUT: &str = "\
 Create the PVC <template>-<statefulset>-<ordinal> from a VolumeSnapshot, with the
@@ -76,11 +76,18 @@ pub async fn run(args: Args, kube_args: &KubeArgs, _term: &Terminal, io: &mut St
     };
     // The content (cluster-scoped) may not be readable: the core then refuses, saying so.
     let content = match &snapshot.content {
-        Some(name) => crate::volume_snapshots::get_content(&kube, name).await.ok().flatten(),
+        Some(name) => {
+            fetch::forbidden_as_none(crate::volume_snapshots::get_content(&kube, name).await)?.flatten()
+        }
         None => None,
     };
-    let classes: Option<Vec<StorageClass>> =
-        kube.api_all::<StorageClass>().list(&ListParams::default()).await.ok().map(|l| l.items);
+    let classes: Option<Vec<StorageClass>> = fetch::forbidden_as_none(
+        kube.api_all::<StorageClass>()
+            .list(&ListParams::default())
+            .await
+            .map_err(Error::kube("list StorageClasses")),
+    )?
+    .map(|l| l.items);
     let template_class = crate::core::objects::claim_templates(&sts)
         .into_iter()
         .find(|t| args.template.as_deref().is_none_or(|want| want == *t))
@@ -114,13 +121,14 @@ pub async fn run(args: Args, kube_args: &KubeArgs, _term: &Terminal, io: &mut St
         class: class.zip(class_name.as_deref()).map(|(c, name)| (name, c.provisioner.as_str())),
     };
     let mut plan = restore::plan(&input)?;
-    if args.dry_run {
+    let resume = format!("`kubectl -n {namespace} get pvc {}` shows whether it was created", plan.name);
+    let Some(writer) = Writer::of(&kube, Mode::from_dry_run(args.dry_run), resume) else {
         rendered(render(&mut io.out, &plan, args.output))?;
         if !args.output.is_machine() {
             io.say("dry run: nothing was created");
         }
         return Ok(());
-    }
+    };
     access::require(
         &kube,
         &[Permission {
@@ -133,18 +141,15 @@ pub async fn run(args: Args, kube_args: &KubeArgs, _term: &Terminal, io: &mut St
         "nothing was created",
     )
     .await?;
-    let object: PersistentVolumeClaim = serde_json::from_value(plan.claim.clone())
-        .map_err(|e| Error::Refused(format!("cannot build the claim: {e}")))?;
-    let params = PostParams { dry_run: false, field_manager: Some(FIELD_MANAGER.to_owned()) };
-    match claims_api.create(&params, &object).await {
-        Ok(_) => {}
-        Err(kube::Error::Api(status)) if status.code == 409 => {
-            return Err(Error::Refused(format!(
-                "PVC {} was created by someone else just now; nothing was created",
-                plan.name
-            )));
+    let object: PersistentVolumeClaim =
+        serde_json::from_value(plan.claim.clone()).expect("the claim the core built always reads as a claim");
+    let what = format!("create PVC {namespace}/{}", plan.name);
+    match writer.create(&claims_api, &object, &what).await? {
+        Written::Done(_) => {}
+        Written::Changed(_) => {
+            return Err(Stop::ClaimCreatedMeanwhile { claim: plan.name.clone() }.into());
         }
-        Err(e) => return Err(Error::kube(format!("create PVC {namespace}/{}", plan.name))(e)),
+        Written::Gone => return Err(Error::NamespaceNotFound(namespace)),
     }
     plan.created = true;
     rendered(render(&mut io.out, &plan, args.output))?;

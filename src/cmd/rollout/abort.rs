@@ -2,6 +2,7 @@
 //! rolls pods back, and break the forced-rollback trap by deleting, after consent, pods stuck
 //! not Ready on the abandoned revision (kubernetes#67250).
 
+use crate::core::objects::LivePods;
 use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
@@ -10,19 +11,22 @@ use kube::api::Api;
 
 use std::time::Duration;
 
+use super::Args;
 use super::evict::{Replaced, not_on};
-use super::execute::Executor;
-use super::report::Event;
-use super::wait::{Waiter, Wake, deadline};
-use crate::apply::{Deleted, Exact, delete_exact};
-use crate::core::objects::{ordinal_range, partition, pod_ready, pod_revision, pods_of, terminating};
+use super::execute::{Executor, require_one_budget};
+use super::report::{Event, Reporter};
+use super::words::wait;
+use crate::client::Kube;
+use crate::core::objects::{partition, pod_ready, pod_revision, pods_of, terminating};
 use crate::core::patches;
 use crate::core::rollout::conditions::{
     Rollback, describe_position, position, rollback_progress, stragglers,
 };
 use crate::core::rollout::decide::abort as abort_decision;
 use crate::core::rollout::{Abort, Decision, Journal, Refusal, Replace, revision_template};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Stop};
+use crate::wait::{Waiter, Wake, deadline};
+use crate::write::{Deleted, Deletion, Guard};
 
 /// What a confirmed abort writes: the template to restore, unless an interrupted abort
 /// already restored it.
@@ -30,59 +34,74 @@ pub struct Confirmed {
     template: Option<serde_json::Value>,
 }
 
+/// Shows what an abort does and reads the template it restores (from the ControllerRevision
+/// of its target), the same for a dry run and a real one; `left` says what state a refusal
+/// leaves.
+pub async fn show(
+    kube: &Kube,
+    args: &Args,
+    reporter: &mut Reporter<'_>,
+    sts: &StatefulSet,
+    abort: &Abort,
+    left: &str,
+) -> Result<Option<serde_json::Value>> {
+    let template = if abort.restore_template {
+        let revisions: Api<ControllerRevision> = kube.api();
+        let revision = revisions
+            .get_opt(&abort.target)
+            .await
+            .map_err(Error::kube(format!("read ControllerRevision {}", abort.target)))?
+            .ok_or_else(|| {
+                Error::from(Stop::RevisionGone {
+                    revision: abort.target.clone(),
+                    left: left.to_owned(),
+                    name: args.name.clone(),
+                })
+            })?;
+        Some(revision_template(&revision)?)
+    } else {
+        None
+    };
+    reporter.replacing(abort.replace);
+    reporter.event(Event::AbortPlanned {
+        revision: abort.target.clone(),
+        rollback_partition: abort.rollback_partition,
+        partition: abort.partition,
+        restore_template: abort.restore_template,
+    })?;
+    for message in &abort.warnings {
+        reporter.event(Event::Warning { message: message.clone() })?;
+    }
+    if abort.replace == Replace::Eviction && !(abort.journal.gates.ignore_pdb || args.ignore_pdb) {
+        require_one_budget(kube, &args.name, sts, left).await?;
+    }
+    Ok(template)
+}
+
 impl Executor<'_, '_> {
     /// An abort chosen during this run (at the gate, or after a failed step).
     pub async fn abort_now(&mut self, waiter: &mut Waiter, sts: StatefulSet) -> Result<()> {
         let journal =
             Journal::of(&sts).map_err(|source| Refusal::Journal { name: self.name().to_owned(), source })?;
-        match abort_decision(&sts, &waiter.pods(), journal, Timestamp::now()) {
-            Decision::Abort(abort) => match self.confirm_abort(&sts, &abort).await? {
-                Some(confirmed) => self.abort(waiter, sts, abort, confirmed).await,
-                None => Ok(()),
-            },
-            _ => Ok(()),
+        let Decision::Abort(abort) = abort_decision(&sts, &waiter.pods(), journal, Timestamp::now()) else {
+            return Ok(());
+        };
+        let left = self.left(&sts);
+        let template = show(self.kube, self.args, self.reporter, &sts, &abort, &left).await?;
+        match self.confirm_abort(&sts, &abort, template).await? {
+            Some(confirmed) => self.abort(waiter, sts, abort, confirmed).await,
+            None => Ok(()),
         }
     }
 
-    /// Shows what the abort does and reads the template it restores; `None` for a dry run or
-    /// when the person declines.
-    pub async fn confirm_abort(&mut self, sts: &StatefulSet, abort: &Abort) -> Result<Option<Confirmed>> {
-        let template = if abort.restore_template {
-            let revisions: Api<ControllerRevision> = self.kube.api();
-            let revision = revisions
-                .get_opt(&abort.target)
-                .await
-                .map_err(Error::kube(format!("read ControllerRevision {}", abort.target)))?
-                .ok_or_else(|| {
-                    Error::Refused(format!(
-                        "revision {} no longer exists (revisionHistoryLimit?): cannot restore its template; nothing \
-                         was changed. `kubectl stateful rollout {} --discard-journal` gives the abort up and leaves the \
-                         pods as they are",
-                        abort.target,
-                        self.name()
-                    ))
-                })?;
-            Some(revision_template(&revision).map_err(|e| Error::Refused(e.to_string()))?)
-        } else {
-            None
-        };
-        self.reporter.replacing(abort.replace);
-        self.reporter.event(Event::AbortPlanned {
-            revision: abort.target.clone(),
-            rollback_partition: abort.rollback_partition,
-            partition: abort.partition,
-            restore_template: abort.restore_template,
-        })?;
-        for message in &abort.warnings {
-            self.reporter.event(Event::Warning { message: message.clone() })?;
-        }
-        if abort.replace == Replace::Eviction && !(abort.journal.gates.ignore_pdb || self.args.ignore_pdb) {
-            self.require_one_budget(sts).await?;
-        }
-        if self.args.dry_run {
-            self.reporter.say("dry run: nothing was changed");
-            return Ok(None);
-        }
+    /// Before the abort's first write ([`show`] showed it): permissions, and the question;
+    /// `None` when the person declines.
+    pub async fn confirm_abort(
+        &mut self,
+        sts: &StatefulSet,
+        abort: &Abort,
+        template: Option<serde_json::Value>,
+    ) -> Result<Option<Confirmed>> {
         self.require_permissions(false, sts).await?;
         let question = format!("Roll {} back to revision {}?", self.name(), abort.target);
         let yes = self.args.yes || self.consented_abort;
@@ -101,13 +120,10 @@ impl Executor<'_, '_> {
         abort: Abort,
         confirmed: Confirmed,
     ) -> Result<()> {
-        let range = ordinal_range(&sts);
         // The pods the abort rolls back; each is announced once it runs the target and is Ready.
-        let mut rolling_back: Vec<String> = pods_of(&sts, &waiter.pods())
-            .into_iter()
-            .filter(|(o, p)| range.contains(*o) && pod_revision(p) != Some(abort.target.as_str()))
-            .map(|(_, p)| p.name_any())
-            .collect();
+        let pods = waiter.pods();
+        let mut rolling_back: Vec<String> =
+            LivePods::of(&sts, &pods).not_on(&abort.target).map(|(_, p)| p.name_any()).collect();
         let patch =
             patches::abort(&sts, confirmed.template.as_ref(), abort.rollback_partition, &abort.journal);
         let mut sts = self.patch(&sts, patch, "restore the previous pod template").await?;
@@ -120,32 +136,39 @@ impl Executor<'_, '_> {
             let name = self.name().to_owned();
             let target = &abort.target;
             let reporter = &mut *self.reporter;
-            let (now, stuck) = waiter
-                .until(
-                    &sts,
-                    until,
-                    |sts, pods, _| {
-                        for (_, pod) in pods_of(sts, pods) {
-                            let back = pod_revision(pod) == Some(target.as_str()) && pod_ready(pod) && !terminating(pod);
-                            if back && let Some(i) = rolling_back.iter().position(|n| *n == pod.name_any()) {
-                                rolling_back.remove(i);
-                                reporter.event(Event::PodRolledBack { pod: pod.name_any(), revision: target.clone() })?;
-                            }
+            let (now, stuck) = wait(
+                waiter,
+                &name,
+                &sts,
+                until,
+                |sts, view, _| {
+                    let pods = &view.pods;
+                    for (_, pod) in pods_of(sts, pods) {
+                        let back =
+                            pod_revision(pod) == Some(target.as_str()) && pod_ready(pod) && !terminating(pod);
+                        if back && let Some(i) = rolling_back.iter().position(|n| *n == pod.name_any()) {
+                            rolling_back.remove(i);
+                            reporter.event(Event::PodRolledBack {
+                                pod: pod.name_any(),
+                                revision: target.clone(),
+                            })?;
                         }
-                        Ok(match rollback_progress(sts, pods, &deleted) {
-                            Rollback::Done => Wake::Done(Vec::new()),
-                            Rollback::Stuck(pods) => Wake::Done(pods),
-                            Rollback::Waiting => Wake::Wait,
-                        })
-                    },
-                    |sts, pods| {
-                        Err(Error::StepFailed(format!(
-                            "the rollback of {name} did not complete in time: {}; run `kubectl stateful rollout {name} --abort` again",
-                            stragglers(sts, pods, 0).join(", ")
-                        )))
-                    },
-                )
-                .await?;
+                    }
+                    Ok(match rollback_progress(sts, pods, &deleted) {
+                        Rollback::Done => Wake::Done(Vec::new()),
+                        Rollback::Stuck(pods) => Wake::Done(pods),
+                        Rollback::Waiting => Wake::Wait,
+                    })
+                },
+                |sts, view| {
+                    Err(Stop::RollbackTimedOut {
+                        name: name.clone(),
+                        stragglers: stragglers(sts, &view.pods, 0),
+                    }
+                    .into())
+                },
+            )
+            .await?;
             sts = now;
             if stuck.is_empty() {
                 break;
@@ -158,11 +181,7 @@ impl Executor<'_, '_> {
             );
             let yes = self.args.yes;
             if !self.reporter.suspend(|| self.term.confirm(yes, &question))? {
-                return Err(Error::Refused(format!(
-                    "abort incomplete: {} stay stuck; run `kubectl stateful rollout {} --abort` again to finish",
-                    names.join(", "),
-                    self.name()
-                )));
+                return Err(Stop::AbortIncomplete { pods: names, name: self.name().to_owned() }.into());
             }
             for pod in stuck {
                 self.delete_stuck(&pod).await?;
@@ -189,22 +208,13 @@ impl Executor<'_, '_> {
         // --ignore-pdb on the abort itself counts too: the way out of a budget that allows nothing.
         let ignore_pdb = abort.journal.gates.ignore_pdb || self.args.ignore_pdb;
         while let Some((ordinal, pod)) = not_on(&sts, &waiter.pods(), &abort.target).into_iter().next() {
-            match self.replace_pod(&pod, ignore_pdb, until).await? {
+            match self.replace_pod(waiter, &sts, &pod, ignore_pdb, until).await? {
                 Replaced::Yes => {}
                 Replaced::Refused(reason) => {
-                    return Err(Error::StepFailed(format!(
-                        "the rollback of {} is not complete: {reason}; relax that PodDisruptionBudget, or run \
-                         `kubectl stateful rollout {} --abort --ignore-pdb` to delete the pods instead of evicting them",
-                        self.name(),
-                        self.name()
-                    )));
+                    return Err(Stop::RollbackRefusedByBudget { name: self.name().to_owned(), reason }.into());
                 }
                 Replaced::Declined(reason) => {
-                    return Err(Error::StepFailed(format!(
-                        "the rollback of {} is not complete: {reason}; run `kubectl stateful rollout {} --abort` again",
-                        self.name(),
-                        self.name()
-                    )));
+                    return Err(Stop::RollbackDeclined { name: self.name().to_owned(), reason }.into());
                 }
             }
             let label = "rolling back".to_owned();
@@ -213,12 +223,7 @@ impl Executor<'_, '_> {
             sts = next;
             self.left_written = Some(describe_position(&sts, Some(&waiter.pods())));
             if let Some(reasons) = failure {
-                return Err(Error::StepFailed(format!(
-                    "the rollback of {} did not complete: {}; run `kubectl stateful rollout {} --abort` again",
-                    self.name(),
-                    reasons.join("; "),
-                    self.name()
-                )));
+                return Err(Stop::RollbackFailed { name: self.name().to_owned(), reasons }.into());
             }
             self.reporter
                 .event(Event::PodRolledBack { pod: pod.name_any(), revision: abort.target.clone() })?;
@@ -238,11 +243,11 @@ impl Executor<'_, '_> {
     /// Deletes a pod stuck on an abandoned revision, only if it is still that pod (its uid).
     pub(super) async fn delete_stuck(&mut self, pod: &Pod) -> Result<()> {
         let name = pod.name_any();
-        let exact = Exact { uid: pod.uid(), ..Exact::default() };
+        let what = format!("delete pod {name}");
+        let api = self.kube.api::<Pod>();
+        let deleted = self.writer.delete(&api, &name, Guard::identity(pod), Deletion::default(), &what);
         // Already gone or replaced: the controller got there first; nothing to report.
-        if delete_exact(&self.kube.api::<Pod>(), &name, exact, &format!("delete pod {name}")).await?
-            == Deleted::Now
-        {
+        if deleted.await? == Deleted::Done {
             self.reporter.event(Event::PodDeleted {
                 pod: name,
                 reason: format!("not Ready on revision {}", pod_revision(pod).unwrap_or("?")),

@@ -1,23 +1,24 @@
 //! The gates after each step, run: commands in the updated pods (pods/exec), HTTP checks, and
-//! the wait for PodDisruptionBudgets before pods are released. What runs where, and what a
+//! the wait for PodDisruptionBudgets (watched) before pods are released. What runs where, and what a
 //! budget allows, are decided in [`crate::core::rollout::gates`]; this is the I/O.
 
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use kube::api::{Api, AttachParams, ListParams};
+use kube::api::{Api, AttachParams};
 use tokio::io::AsyncReadExt;
 use tokio::time::Instant;
 
 use super::execute::Executor;
 use super::report::Event;
+use super::words::{RolloutWords, wait};
 use crate::core::rollout::gates::{self, GateKind, GateRun, Gates, PdbHold};
-use crate::error::{Error, Result, describe_kube_error};
+use crate::error::{Result, Stop, describe_kube_error};
+use crate::wait::{Waiter, Wake};
 
-/// How long to wait between tries of a gate that did not pass, and between looks at the
-/// PodDisruptionBudgets.
+/// How long to wait between tries of a gate that did not pass, and before trying again an
+/// eviction refused while its budget's numbers already allowed it.
 pub(super) const RETRY: Duration = Duration::from_secs(2);
 
 /// The most of a command's output or an HTTP body a failure message carries.
@@ -32,9 +33,11 @@ struct Outcome {
 
 impl Executor<'_, '_> {
     /// Before a step releases pods: waits until every PodDisruptionBudget over the pods allows
-    /// `needed` of them down at once, until `deadline`. `Some(reasons)` when it timed out.
+    /// `needed` of them down at once (the budgets are watched), until `deadline`.
+    /// `Some(reasons)` when it timed out.
     pub(super) async fn wait_for_budgets(
         &mut self,
+        waiter: &mut Waiter,
         sts: &StatefulSet,
         gates: &Gates,
         needed: i32,
@@ -43,38 +46,42 @@ impl Executor<'_, '_> {
         if gates.ignore_pdb || needed == 0 {
             return Ok(None);
         }
-        let api: Api<PodDisruptionBudget> = self.kube.api();
         let mut said: Vec<PdbHold> = Vec::new();
-        loop {
-            let budgets = api.list(&ListParams::default()).await.map_err(Error::kube(format!(
-                "list poddisruptionbudgets in namespace {}",
-                self.kube.namespace
-            )))?;
-            let holds = gates::pdb_holds(&budgets.items, sts, needed);
-            if holds.is_empty() {
-                return Ok(None);
-            }
-            for hold in holds.iter().filter(|h| !said.contains(h)) {
-                self.reporter.event(Event::PdbWait {
-                    pdb: hold.name.clone(),
-                    allowed: hold.allowed,
-                    needed,
-                })?;
-            }
-            said = holds.clone();
-            if Instant::now() + RETRY >= deadline {
-                let reasons: Vec<String> =
-                    holds.iter().map(|h| format!("{}; the step waited for it", h.describe())).collect();
-                return Ok(Some(reasons));
-            }
-            self.sleep(RETRY).await?;
-        }
+        let reporter = &mut *self.reporter;
+        let (_, reasons) = wait(
+            waiter,
+            &self.args.name,
+            sts,
+            deadline,
+            |sts, view, _| {
+                let holds = gates::pdb_holds(&view.budgets, sts, needed);
+                if holds.is_empty() {
+                    return Ok(Wake::Done(None));
+                }
+                for hold in holds.iter().filter(|h| !said.contains(h)) {
+                    reporter.event(Event::PdbWait {
+                        pdb: hold.name.clone(),
+                        allowed: hold.allowed,
+                        needed,
+                    })?;
+                }
+                said = holds;
+                Ok(Wake::Wait)
+            },
+            |sts, view| {
+                let holds = gates::pdb_holds(&view.budgets, sts, needed);
+                Ok(Some(holds.iter().map(|h| format!("{}; the step waited for it", h.describe())).collect()))
+            },
+        )
+        .await?;
+        Ok(reasons)
     }
 
     /// After a step that updated the pods at `ordinals`: every gate until it passes or
     /// `deadline`. `Some(reasons)` for the gates that never passed.
     pub(super) async fn run_gates(
         &mut self,
+        waiter: &mut Waiter,
         sts: &StatefulSet,
         gates: &Gates,
         ordinals: &[i32],
@@ -113,7 +120,8 @@ impl Executor<'_, '_> {
                     attempt,
                     output: outcome.output.clone(),
                 })?;
-                if Instant::now() + RETRY >= deadline {
+                let again = Instant::now() + RETRY;
+                if again >= deadline {
                     let on = run.pod.as_ref().map(|p| format!(" in {p}")).unwrap_or_default();
                     failures.push(format!(
                         "gate '{}'{on} did not pass in {attempt} tr{} (last: {})",
@@ -123,7 +131,8 @@ impl Executor<'_, '_> {
                     ));
                     break;
                 }
-                self.sleep(RETRY).await?;
+                // Time alone changes a gate's answer: tried again after a pause.
+                waiter.pause(&RolloutWords { name: &self.args.name, ours: sts }, again).await?;
             }
         }
         Ok((!failures.is_empty()).then_some(failures))
@@ -199,18 +208,6 @@ impl Executor<'_, '_> {
         };
         Ok(Outcome { passed, output })
     }
-
-    /// Sleeps, unless Ctrl-C comes first.
-    pub(super) async fn sleep(&self, duration: Duration) -> Result<()> {
-        let left = self.left_written.as_deref().unwrap_or("as it was");
-        tokio::select! {
-            () = tokio::time::sleep(duration) => Ok(()),
-            () = crate::signal::interrupted() => Err(Error::interrupted(
-                format!("{} is left {left}", self.name()),
-                Some(format!("run `kubectl stateful rollout {}` to resume, or {}", self.name(), self.abort_hint)),
-            )),
-        }
-    }
 }
 
 /// The HTTP client of the gates: rustls with the ring provider kube uses too, the system's
@@ -221,7 +218,7 @@ fn http_client() -> Result<reqwest::Client> {
     reqwest::Client::builder()
         .user_agent(concat!("kubectl-stateful/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| Error::Refused(format!("cannot set up the HTTP client of --gate-http: {e}")))
+        .map_err(|e| Stop::GateHttpClient { error: e.to_string() }.into())
 }
 
 /// One GET: passes on a 2xx status whose body contains `expect` (when given).

@@ -4,6 +4,7 @@
 //! re-creates each on the update revision. The order and the steps are the core's
 //! ([`crate::core::rollout::order`]); this is the I/O.
 
+use crate::core::objects::LivePods;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
@@ -13,14 +14,15 @@ use kube::ResourceExt;
 use super::checks::RETRY;
 use super::execute::Executor;
 use super::report::Event;
-use super::wait::Waiter;
-use crate::apply::{Evicted, evict_exact};
-use crate::core::objects::{pod_ready, pod_revision, pods_of, terminating, update_revision};
+use super::words::wait;
+use crate::core::objects::{budgets_of, pod_ready, pod_revision, pods_of, terminating, update_revision};
 use crate::core::patches;
 use crate::core::rollout::conditions::{describe_position, update_pending};
 use crate::core::rollout::gates::Gates;
 use crate::core::rollout::{Journal, Step};
 use crate::error::Result;
+use crate::wait::{Waiter, Wake};
+use crate::write::{Deleted, Deletion, Evicted, Guard};
 
 /// How a pod was taken down for its replacement.
 pub(super) enum Replaced {
@@ -52,7 +54,7 @@ impl Executor<'_, '_> {
             let pods = waiter.pods();
             let pod = pods_of(&sts, &pods).into_iter().find(|(o, _)| *o == ordinal).map(|(_, p)| p.clone());
             if let Some(pod) = pod.filter(|p| pod_revision(p) != update.as_deref() && !terminating(p)) {
-                match self.replace_pod(&pod, gates.ignore_pdb, until).await? {
+                match self.replace_pod(waiter, &sts, &pod, gates.ignore_pdb, until).await? {
                     Replaced::Yes => {}
                     Replaced::Refused(reason) | Replaced::Declined(reason) => {
                         return Ok((sts, Some(vec![reason])));
@@ -67,7 +69,8 @@ impl Executor<'_, '_> {
             if failure.is_some() {
                 return Ok((sts, failure));
             }
-            if let Some(failure) = self.run_gates(&sts, gates, &[ordinal], step.number, until).await? {
+            if let Some(failure) = self.run_gates(waiter, &sts, gates, &[ordinal], step.number, until).await?
+            {
                 return Ok((sts, Some(failure)));
             }
         }
@@ -85,6 +88,8 @@ impl Executor<'_, '_> {
     /// every pod is deleted without eviction. Every delete is guarded by the pod's uid.
     pub(super) async fn replace_pod(
         &mut self,
+        waiter: &mut Waiter,
+        sts: &StatefulSet,
         pod: &Pod,
         ignore_pdb: bool,
         until: tokio::time::Instant,
@@ -102,57 +107,83 @@ impl Executor<'_, '_> {
         let mut said: Option<String> = None;
         loop {
             let what = format!("evict pod {name}");
-            let api: kube::Api<Pod> = kube::Api::namespaced(self.kube.no_retry.clone(), &self.kube.namespace);
-            match evict_exact(&api, &name, pod.uid(), &what).await? {
-                Evicted::Now => {
+            let refused = match self.writer.evict(pod, &what).await? {
+                Evicted::Done => {
                     self.wrote = true;
                     self.reporter.event(Event::PodEvicted { pod: name, revision })?;
                     return Ok(Replaced::Yes);
                 }
                 // Gone or already replaced: the controller got there first.
-                Evicted::AlreadyGone | Evicted::Changed => return Ok(Replaced::Yes),
-                Evicted::Refused(reason) => {
-                    if !pod_ready(pod) {
-                        let question = format!(
-                            "{name} is not Ready and its eviction was refused ({reason}); it serves nothing. Delete it, \
-                             so that it comes back on the update revision?"
-                        );
-                        let yes = self.args.yes || self.consented_abort;
-                        if !self.reporter.suspend(|| self.term.confirm(yes, &question))? {
-                            return Ok(Replaced::Declined(format!(
-                                "{name} is not Ready and its eviction was refused ({reason}): delete it, or run \
-                                 `kubectl stateful rollout {} --abort`",
-                                self.name()
-                            )));
-                        }
-                        self.delete_pod(pod, format!("not Ready on revision {revision}, eviction refused"))
-                            .await?;
-                        return Ok(Replaced::Yes);
-                    }
-                    if said.as_ref() != Some(&reason) {
-                        self.reporter
-                            .event(Event::EvictionRefused { pod: name.clone(), reason: reason.clone() })?;
-                        said = Some(reason.clone());
-                    }
-                    if tokio::time::Instant::now() + RETRY >= until {
-                        return Ok(Replaced::Refused(format!(
-                            "the eviction of {name} was refused until the step timed out: {reason}"
-                        )));
-                    }
-                    self.sleep(RETRY).await?;
+                Evicted::Gone | Evicted::Changed => return Ok(Replaced::Yes),
+                Evicted::Refused(refused) => refused,
+            };
+            let reason = refused.describe();
+            if !pod_ready(pod) {
+                let question = format!(
+                    "{name} is not Ready and its eviction was refused ({reason}); it serves nothing. Delete it, \
+                     so that it comes back on the update revision?"
+                );
+                let yes = self.args.yes || self.consented_abort;
+                if !self.reporter.suspend(|| self.term.confirm(yes, &question))? {
+                    return Ok(Replaced::Declined(format!(
+                        "{name} is not Ready and its eviction was refused ({reason}): delete it, or run \
+                         `kubectl stateful rollout {} --abort`",
+                        self.name()
+                    )));
                 }
+                self.delete_pod(pod, format!("not Ready on revision {revision}, eviction refused")).await?;
+                return Ok(Replaced::Yes);
+            }
+            if said.as_ref() != Some(&reason) {
+                self.reporter.event(Event::EvictionRefused {
+                    pod: name.clone(),
+                    reason: refused.message.clone(),
+                    budgets: refused.budgets.clone(),
+                })?;
+                said = Some(reason.clone());
+            }
+            // Tried again once the budgets over the pod allow a disruption: as soon as their
+            // numbers change (the disruption controller recounts them as pods come and go), or,
+            // when the numbers read right after the refusal already allowed one (the refusal
+            // counted before the controller did), after RETRY; or once the pod is gone. Until the
+            // step's deadline.
+            let uid = pod.uid();
+            let refused_at = k8s_openapi::jiff::Timestamp::now();
+            let (_, again) = wait(
+                waiter,
+                &self.args.name,
+                sts,
+                until,
+                |_, view, now| {
+                    let gone = !view.pods.iter().any(|p| p.uid() == uid && !terminating(p));
+                    let budgets = budgets_of(&view.budgets, pod);
+                    let allows = budgets.iter().all(|b| b.disruptions_allowed > 0);
+                    let recounted = budgets != refused.budgets;
+                    let waited = now.duration_since(refused_at).unsigned_abs() >= RETRY;
+                    Ok(match (gone, allows, recounted || waited) {
+                        (true, _, _) | (false, true, true) => Wake::Done(true),
+                        (false, true, false) => Wake::Soon,
+                        (false, false, _) => Wake::Wait,
+                    })
+                },
+                |_, _| Ok(false),
+            )
+            .await?;
+            if !again {
+                return Ok(Replaced::Refused(format!(
+                    "the eviction of {name} was refused until the step timed out: {reason}"
+                )));
             }
         }
     }
 
     /// Deletes `pod`, only if it is still that pod (its uid), and reports why.
     async fn delete_pod(&mut self, pod: &Pod, reason: String) -> Result<()> {
-        use crate::apply::{Deleted, Exact, delete_exact};
         let name = pod.name_any();
-        let exact = Exact { uid: pod.uid(), ..Exact::default() };
-        if delete_exact(&self.kube.api::<Pod>(), &name, exact, &format!("delete pod {name}")).await?
-            == Deleted::Now
-        {
+        let what = format!("delete pod {name}");
+        let api = self.kube.api::<Pod>();
+        let deleted = self.writer.delete(&api, &name, Guard::identity(pod), Deletion::default(), &what);
+        if deleted.await? == Deleted::Done {
             self.wrote = true;
             self.reporter.event(Event::PodDeleted { pod: name, reason })?;
         }
@@ -190,15 +221,13 @@ impl Executor<'_, '_> {
     }
 }
 
-/// The live pods of `sts` not on `revision`, highest ordinal first: what an abort of an OnDelete
-/// rollout evicts back, in the order the controller would roll them back.
+/// The live pods of `sts` not on `revision` and not going, highest ordinal first: what an abort
+/// of an OnDelete rollout evicts back, in the order the controller would roll them back.
 pub(super) fn not_on(sts: &StatefulSet, pods: &[Pod], revision: &str) -> Vec<(i32, Pod)> {
-    let range = crate::core::objects::ordinal_range(sts);
-    let mut back: Vec<(i32, Pod)> = pods_of(sts, pods)
-        .into_iter()
-        .filter(|(o, p)| range.contains(*o) && pod_revision(p) != Some(revision) && !terminating(*p))
+    LivePods::of(sts, pods)
+        .not_on(revision)
+        .rev()
+        .filter(|(_, p)| !terminating(*p))
         .map(|(o, p)| (o, p.clone()))
-        .collect();
-    back.sort_by_key(|(o, _)| std::cmp::Reverse(*o));
-    back
+        .collect()
 }

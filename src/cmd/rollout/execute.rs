@@ -1,20 +1,20 @@
 //! Applying a rollout decision: staging, each step behind its gate, the finish, and the abort
 //! with its forced rollback. Every write is a guarded JSON patch from
-//! [`crate::core::patches`]; every wait is one [`Waiter::until`] on a pure condition.
+//! [`crate::core::patches`] sent by [`crate::write::Writer`]; every wait is one
+//! [`crate::wait::Waiter::until`] on a pure condition ([`wait`], in a rollout's words).
 
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
-use kube::api::{Api, Patch};
+use kube::api::Api;
 
 use super::Args;
 use super::gate::Choice;
 use super::report::{Event, Reporter};
-use super::wait::{Waiter, Wake, deadline};
+use super::words::wait;
 use crate::access::{self, Permission};
-use crate::apply::patch_params;
 use crate::client::Kube;
 use crate::core::objects::{ON_DELETE, ordinal_range, update_strategy};
 use crate::core::objects::{current_revision, partition, short_revision, update_revision};
@@ -26,8 +26,10 @@ use crate::core::rollout::decide::{Hold, abort_hint, git_first_owner};
 use crate::core::rollout::gates::{Gates, OnFailure};
 use crate::core::rollout::plan::released;
 use crate::core::rollout::{Journal, Replace, Roll, StepVerdict, StepWatch};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Stop};
 use crate::ui::Terminal;
+use crate::wait::{Waiter, Wake, deadline};
+use crate::write::{Changed, Tested, Writer, Written};
 
 /// How a rollout's steps ended, when not with an error.
 pub enum Outcome {
@@ -52,6 +54,8 @@ enum StepEnd {
 /// One rollout run: the connection, the person (or CI job) at the other end, and the flags.
 pub struct Executor<'a, 'io> {
     pub kube: &'a Kube,
+    /// Every write of the run goes through it; a dry run has none, so it never gets here.
+    pub writer: Writer,
     pub args: &'a Args,
     pub term: &'a Terminal,
     pub reporter: &'a mut Reporter<'io>,
@@ -96,14 +100,6 @@ impl Executor<'_, '_> {
     /// No update pending: moving the partition changes no pod, so no journal and no wait.
     pub async fn move_partition(&mut self, sts: &StatefulSet, to: i32, revision: &str) -> Result<()> {
         let from = partition(sts);
-        if self.args.dry_run {
-            self.reporter.say(format!(
-                "the partition of {} would move {from} -> {to}; no update is pending, every pod runs revision {revision}",
-                self.name()
-            ));
-            self.reporter.say("dry run: nothing was changed");
-            return Ok(());
-        }
         self.term.require_consent(self.args.yes, &format!("change the partition of {}", self.name()))?;
         self.require_permissions(true, sts).await?;
         let what = format!("set the partition of {} to {to}", self.name());
@@ -114,19 +110,6 @@ impl Executor<'_, '_> {
     /// `--hold`: raises the partition to hold every pod back and writes the held journal, so
     /// that the next template change from the StatefulSet's owner is staged, not rolled out.
     pub async fn hold(&mut self, sts: &StatefulSet, hold: &Hold) -> Result<()> {
-        let from = partition(sts);
-        let source = hold.owner.as_deref().unwrap_or("its owner");
-        self.reporter.say(format!(
-            "hold {}: partition {from} -> {}, journaled; the next template change from {source} is staged, not \
-             rolled out, and no pod moves until `kubectl stateful rollout {}` steps it through",
-            self.name(),
-            hold.partition,
-            self.name()
-        ));
-        if self.args.dry_run {
-            self.reporter.say("dry run: nothing was changed");
-            return Ok(());
-        }
         self.term.require_consent(self.args.yes, &format!("hold {}", self.name()))?;
         self.require_permissions(true, sts).await?;
         let what = format!("hold {} at partition {}", self.name(), hold.partition);
@@ -136,33 +119,12 @@ impl Executor<'_, '_> {
         self.reporter.event(Event::Held { partition: hold.partition, revision })
     }
 
-    /// Shows the plan; false for a dry run. Otherwise checks consent and permissions.
-    pub async fn confirm_roll(&mut self, sts: &StatefulSet, roll: &Roll) -> Result<bool> {
+    /// Before the first write of a roll ([`show_roll`] showed its plan): consent and
+    /// permissions.
+    pub async fn confirm_roll(&mut self, sts: &StatefulSet, roll: &Roll) -> Result<()> {
         self.gates = roll.gates.clone();
-        self.reporter.event(Event::Plan {
-            from_revision: roll.from_revision.clone(),
-            to_revision: roll.to_revision.clone(),
-            replicas: roll.replicas,
-            partition: roll.partition,
-            replace: roll.replace,
-            staged_partition: roll.stage.as_ref().map(|s| s.partition.unwrap_or(roll.replicas)),
-            steps: roll.steps.clone(),
-            pods_at_once: roll.pods_at_once,
-            gates: roll.gates.clone(),
-        })?;
-        for message in &roll.warnings {
-            self.reporter.event(Event::Warning { message: message.clone() })?;
-        }
-        if roll.replace == Replace::Eviction && !roll.gates.ignore_pdb {
-            self.require_one_budget(sts).await?;
-        }
-        if self.args.dry_run {
-            self.reporter.say("dry run: nothing was changed");
-            return Ok(false);
-        }
         self.term.require_consent(self.args.yes, &format!("roll out {}", self.name()))?;
-        self.require_permissions(false, sts).await?;
-        Ok(true)
+        self.require_permissions(false, sts).await
     }
 
     /// Stages (if the decision says so), then takes the steps with the gate before each;
@@ -204,7 +166,7 @@ impl Executor<'_, '_> {
                 .await?;
             sts = next;
             let failure = match failure {
-                None => self.run_gates(&sts, &roll.gates, &settle.ordinals, 0, until).await?,
+                None => self.run_gates(waiter, &sts, &roll.gates, &settle.ordinals, 0, until).await?,
                 failed => failed,
             };
             if let Some(reasons) = failure {
@@ -231,7 +193,9 @@ impl Executor<'_, '_> {
                     // The controller deletes pods without eviction, so the budgets are checked
                     // here: as many pods as it takes down at once must be allowed down.
                     let at_once = (step.ordinals.len() as i32).min(roll.pods_at_once);
-                    if let Some(reasons) = self.wait_for_budgets(&sts, &roll.gates, at_once, until).await? {
+                    if let Some(reasons) =
+                        self.wait_for_budgets(waiter, &sts, &roll.gates, at_once, until).await?
+                    {
                         return Ok((sts, Outcome::Failed { step: Some(step.number), reasons }));
                     }
                     let patch = patches::move_partition(&sts, step.partition, journal.take().as_ref());
@@ -245,7 +209,7 @@ impl Executor<'_, '_> {
                     match failure {
                         None => {
                             let gates = self
-                                .run_gates(&next, &roll.gates, &step.ordinals, step.number, until)
+                                .run_gates(waiter, &next, &roll.gates, &step.ordinals, step.number, until)
                                 .await?;
                             (next, gates)
                         }
@@ -326,44 +290,46 @@ impl Executor<'_, '_> {
         until: tokio::time::Instant,
     ) -> Result<(StatefulSet, Option<Vec<String>>)> {
         let timeout = self.args.timeout;
+        let name = self.args.name.clone();
         let mut watch = StepWatch::new(pause);
         let mut deleted: Vec<String> = Vec::new();
         let mut sts = sts;
         loop {
             let reporter = &mut *self.reporter;
-            let (now, end) = waiter
-                .until(
-                    &sts,
-                    until,
-                    |sts, pods, now| match watch.observe_ordinals(sts, pods, ordinals, now) {
-                        StepVerdict::Failed(reasons) => Ok(Wake::Done(StepEnd::Failed(reasons))),
-                        StepVerdict::Stuck(stuck) => {
-                            let fresh: Vec<Pod> = stuck
-                                .into_iter()
-                                .filter(|p| !deleted.contains(&p.uid().unwrap_or_default()))
-                                .collect();
-                            Ok(if fresh.is_empty() { Wake::Wait } else { Wake::Done(StepEnd::Stuck(fresh)) })
-                        }
-                        StepVerdict::Done(progress) => {
-                            reporter.progress(&label, &progress, update_revision(sts))?;
-                            Ok(Wake::Done(StepEnd::Done))
-                        }
-                        StepVerdict::Waiting { pods: progress, soon } => {
-                            reporter.progress(&label, &progress, update_revision(sts))?;
-                            Ok(if soon { Wake::Soon } else { Wake::Wait })
-                        }
-                    },
-                    |sts, pods| {
-                        let late = stragglers_of(sts, pods, ordinals);
-                        let reason = format!(
-                            "timed out after {}: {}",
-                            humantime::format_duration(timeout),
-                            late.join(", ")
-                        );
-                        Ok(StepEnd::Failed(vec![reason]))
-                    },
-                )
-                .await?;
+            let (now, end) = wait(
+                waiter,
+                &name,
+                &sts,
+                until,
+                |sts, view, now| match watch.observe_ordinals(sts, &view.pods, ordinals, now) {
+                    StepVerdict::Failed(reasons) => Ok(Wake::Done(StepEnd::Failed(reasons))),
+                    StepVerdict::Stuck(stuck) => {
+                        let fresh: Vec<Pod> = stuck
+                            .into_iter()
+                            .filter(|p| !deleted.contains(&p.uid().unwrap_or_default()))
+                            .collect();
+                        Ok(if fresh.is_empty() { Wake::Wait } else { Wake::Done(StepEnd::Stuck(fresh)) })
+                    }
+                    StepVerdict::Done(progress) => {
+                        reporter.progress(&label, &progress, update_revision(sts))?;
+                        Ok(Wake::Done(StepEnd::Done))
+                    }
+                    StepVerdict::Waiting { pods: progress, soon } => {
+                        reporter.progress(&label, &progress, update_revision(sts))?;
+                        Ok(if soon { Wake::Soon } else { Wake::Wait })
+                    }
+                },
+                |sts, view| {
+                    let late = stragglers_of(sts, &view.pods, ordinals);
+                    let reason = format!(
+                        "timed out after {}: {}",
+                        humantime::format_duration(timeout),
+                        late.join(", ")
+                    );
+                    Ok(StepEnd::Failed(vec![reason]))
+                },
+            )
+            .await?;
             sts = now;
             let stuck = match end {
                 StepEnd::Failed(reasons) => return Ok((sts, Some(reasons))),
@@ -420,38 +386,29 @@ impl Executor<'_, '_> {
                 .or_else(|| current_revision(&sts).map(str::to_owned))
                 .unwrap_or_default();
             self.abort_now(waiter, sts).await?;
-            return Err(Error::StepFailed(format!(
-                "rollout of {name} failed ({}) and was rolled back to revision {}",
-                reasons.join("; "),
-                short_revision(&name, &target)
-            )));
+            let revision = short_revision(&name, &target).to_owned();
+            return Err(Stop::RolledBack { name, reasons, revision }.into());
         }
-        Err(Error::StepFailed(format!(
-            "rollout of {name} stopped {}: {}; no further pod was updated. Fix and run \
-             `kubectl stateful rollout {name}` to resume, or {} to roll back",
-            describe_position(&sts, Some(&waiter.pods())),
-            reasons.join("; "),
-            abort_hint(&sts),
-        )))
+        let position = describe_position(&sts, Some(&waiter.pods()));
+        Err(Stop::StepStopped { name, position, reasons, abort: abort_hint(&sts) }.into())
     }
 
     /// After the last step: waits until the controller promotes the update revision, then
     /// removes the journal.
     async fn finish(&mut self, waiter: &mut Waiter, sts: StatefulSet) -> Result<StatefulSet> {
         let name = self.name().to_owned();
-        let (sts, ()) = waiter
-            .until(
-                &sts,
-                deadline(self.args.timeout),
-                |sts, _, _| Ok(if is_promoted(sts) { Wake::Done(()) } else { Wake::Wait }),
-                |sts, _| {
-                    Err(Error::StepFailed(format!(
-                        "every pod of {name} is updated, but the controller has not promoted revision {} to current",
-                        update_revision(sts).unwrap_or("?")
-                    )))
-                },
-            )
-            .await?;
+        let (sts, ()) = wait(
+            waiter,
+            &name,
+            &sts,
+            deadline(self.args.timeout),
+            |sts, _, _| Ok(if is_promoted(sts) { Wake::Done(()) } else { Wake::Wait }),
+            |sts, _| {
+                let revision = update_revision(sts).unwrap_or("?").to_owned();
+                Err(Stop::NotPromoted { name: name.clone(), revision }.into())
+            },
+        )
+        .await?;
         let sts = self.patch(&sts, patches::clear_journal(&sts), "clear the rollout journal").await?;
         self.reporter.event(Event::Finished {
             revision: update_revision(&sts).map(str::to_owned),
@@ -464,18 +421,15 @@ impl Executor<'_, '_> {
     /// Waits until the controller has observed what this run wrote.
     pub(super) async fn observed(&mut self, waiter: &mut Waiter, sts: StatefulSet) -> Result<StatefulSet> {
         let name = self.name().to_owned();
-        let (sts, ()) = waiter
-            .until(
-                &sts,
-                deadline(self.args.timeout),
-                |sts, _, _| Ok(if is_observed(sts) { Wake::Done(()) } else { Wake::Wait }),
-                |_, _| {
-                    Err(Error::StepFailed(format!(
-                        "the controller did not observe the change to {name} in time"
-                    )))
-                },
-            )
-            .await?;
+        let (sts, ()) = wait(
+            waiter,
+            &name,
+            &sts,
+            deadline(self.args.timeout),
+            |sts, _, _| Ok(if is_observed(sts) { Wake::Done(()) } else { Wake::Wait }),
+            |_, _| Err(Stop::NotObservedInTime { name: name.clone() }.into()),
+        )
+        .await?;
         Ok(sts)
     }
 
@@ -483,77 +437,36 @@ impl Executor<'_, '_> {
     pub(super) async fn patch(
         &mut self,
         sts: &StatefulSet,
-        patch: json_patch::Patch,
+        patch: Tested,
         what: &str,
     ) -> Result<StatefulSet> {
         let api: Api<StatefulSet> = self.kube.api();
-        match api.patch(self.name(), &patch_params(), &Patch::<()>::Json(patch)).await {
-            Ok(sts) => {
+        match self.writer.patch(&api, self.name(), &patch, what).await? {
+            Written::Done(sts) => {
                 self.wrote = true;
                 self.left_written = Some(describe_position(&sts, None));
                 Ok(sts)
             }
-            // A failed `test` guard (422) or a write conflict (409): if the StatefulSet is no
-            // longer what we read, someone else changed it.
-            Err(kube::Error::Api(status)) if matches!(status.code, 409 | 422) => {
-                let now = api.get_opt(self.name()).await.ok().flatten();
-                match now {
-                    Some(now)
-                        if now.metadata.generation == sts.metadata.generation
-                            && now.annotations() == sts.annotations() =>
-                    {
-                        Err(Error::kube(what)(kube::Error::Api(status)))
-                    }
-                    Some(now) => Err(Error::Conflict {
-                        name: self.name().to_owned(),
-                        during: format!("before this run could {what}"),
-                        changes: foreign_changes(sts, &now),
-                        by: crate::core::owners::changed_by(&now).map(Box::new),
-                        partition: partition(&now),
-                        abort: abort_hint(&now),
-                    }),
-                    None => Err(Error::Refused(format!(
-                        "cannot {what}: {} was deleted since it was read; nothing was overwritten",
-                        self.name()
-                    ))),
-                }
-            }
-            Err(e @ kube::Error::Api(_)) => Err(Error::kube(what)(e)),
-            // No answer: the write may or may not have landed. The StatefulSet (and the journal)
-            // say which, and the next run reads them.
-            Err(source) => Err(Error::Unanswered {
-                what: what.to_owned(),
-                resume: format!("`kubectl stateful rollout {}` reads the state and resumes", self.name()),
-                source,
+            Written::Changed(Changed { now: Some(now) }) => Err(Error::Conflict {
+                name: self.name().to_owned(),
+                during: format!("before this run could {what}"),
+                changes: foreign_changes(sts, &now),
+                by: crate::core::owners::changed_by(&now).map(Box::new),
+                partition: partition(&now),
+                abort: abort_hint(&now),
             }),
+            Written::Changed(Changed { now: None }) | Written::Gone => {
+                Err(Stop::DeletedSinceRead { what: what.to_owned(), name: self.name().to_owned() }.into())
+            }
         }
     }
 
-    /// Replacing by eviction needs at most one PodDisruptionBudget over the pods: the Eviction
-    /// API refuses a pod two select ([`crate::core::rollout::gates::budgets_over`]). Checked
-    /// before the first write, naming them.
-    pub(super) async fn require_one_budget(&self, sts: &StatefulSet) -> Result<()> {
-        use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-        let api: Api<PodDisruptionBudget> = self.kube.api();
-        let budgets = api.list(&Default::default()).await.map_err(Error::kube(format!(
-            "list poddisruptionbudgets in namespace {}",
-            self.kube.namespace
-        )))?;
-        let over = crate::core::rollout::gates::budgets_over(&budgets.items, sts);
-        if over.len() < 2 {
-            return Ok(());
-        }
-        let left = match self.wrote {
+    /// Where an error now leaves the StatefulSet, for a refusal after this run's writes.
+    pub(super) fn left(&self, sts: &StatefulSet) -> String {
+        match self.wrote {
             true => format!("{} is left {}", self.name(), describe_position(sts, None)),
             false => "nothing was changed".to_owned(),
-        };
-        Err(Error::Refused(format!(
-            "the pods of {} are selected by PodDisruptionBudgets {}: the Eviction API refuses to evict a pod more \
-             than one budget selects; {left}. Delete or narrow all but one of them, or add --ignore-pdb to replace \
-             the pods by deletion",
-            self.name(),
-            over.join(" and ")
-        )))
+        }
     }
 
     /// Everything the run may need, checked before its first write: patching the StatefulSet;
@@ -576,14 +489,17 @@ impl Executor<'_, '_> {
                 apps("get", "controllerrevisions"),
                 core("delete", "pods"),
             ]);
+            // The waits watch the budgets (unless ignored).
             if !self.gates.ignore_pdb {
-                needed.push(Permission {
-                    verb: "list",
-                    group: "policy",
-                    resource: "poddisruptionbudgets",
-                    namespace,
-                    subresource: None,
-                });
+                for verb in ["list", "watch"] {
+                    needed.push(Permission {
+                        verb,
+                        group: "policy",
+                        resource: "poddisruptionbudgets",
+                        namespace,
+                        subresource: None,
+                    });
+                }
             }
             // OnDelete (or --evict): this tool replaces the pods, by eviction.
             if (update_strategy(sts) == ON_DELETE || self.args.evict) && !self.gates.ignore_pdb {
@@ -616,4 +532,50 @@ impl Executor<'_, '_> {
         };
         access::require(self.kube, &needed, &left).await
     }
+}
+
+/// Shows a roll's plan and warnings, the same for a dry run and a real one, and checks what
+/// replacing by eviction needs ([`require_one_budget`]).
+pub async fn show_roll(
+    kube: &Kube,
+    args: &Args,
+    reporter: &mut Reporter<'_>,
+    sts: &StatefulSet,
+    roll: &Roll,
+) -> Result<()> {
+    reporter.event(Event::Plan {
+        from_revision: roll.from_revision.clone(),
+        to_revision: roll.to_revision.clone(),
+        replicas: roll.replicas,
+        partition: roll.partition,
+        replace: roll.replace,
+        staged_partition: roll.stage.as_ref().map(|s| s.partition.unwrap_or(roll.replicas)),
+        steps: roll.steps.clone(),
+        pods_at_once: roll.pods_at_once,
+        gates: roll.gates.clone(),
+    })?;
+    for message in &roll.warnings {
+        reporter.event(Event::Warning { message: message.clone() })?;
+    }
+    if roll.replace == Replace::Eviction && !roll.gates.ignore_pdb {
+        require_one_budget(kube, &args.name, sts, "nothing was changed").await?;
+    }
+    Ok(())
+}
+
+/// Replacing by eviction needs at most one PodDisruptionBudget over the pods: the Eviction
+/// API refuses a pod two select ([`crate::core::rollout::gates::budgets_over`]). Checked
+/// before the first write, naming them; `left` says what state a refusal leaves.
+pub(super) async fn require_one_budget(kube: &Kube, name: &str, sts: &StatefulSet, left: &str) -> Result<()> {
+    use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+    let api: Api<PodDisruptionBudget> = kube.api();
+    let budgets = api
+        .list(&Default::default())
+        .await
+        .map_err(Error::kube(format!("list poddisruptionbudgets in namespace {}", kube.namespace)))?;
+    let over = crate::core::rollout::gates::budgets_over(&budgets.items, sts);
+    if over.len() < 2 {
+        return Ok(());
+    }
+    Err(Stop::TwoBudgets { name: name.to_owned(), budgets: over, left: left.to_owned() }.into())
 }

@@ -13,7 +13,7 @@ mod evict;
 mod execute;
 mod gate;
 mod report;
-mod wait;
+mod words;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -21,9 +21,8 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, Patch, PatchParams, ValidationDirective};
+use kube::api::Api;
 
-use crate::apply::patch_params;
 use crate::client::{Kube, KubeArgs};
 use crate::core::objects::short_revision;
 use crate::core::rollout::conditions::{has_its_pods, is_observed, is_settled};
@@ -33,14 +32,16 @@ use crate::core::rollout::{
     Cluster, Decision, ROLLOUT_ANNOTATION, Refusal, Request, Steps, TemplateError, decide, parse_image,
     with_images,
 };
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Stop};
 use crate::fetch::{self, Scope};
 use crate::output::Streams;
 use crate::ui::Terminal;
+use crate::wait::{Kinds, Waiter, Wake, deadline};
+use crate::write::{Mode, Writer, Written};
 use execute::{Executor, Outcome};
 pub use report::Format;
 use report::{Event, Reporter};
-use wait::{Waiter, Wake, deadline};
+use words::wait;
 
 pub const LONG_ABOUT: &str = "\
 Roll a StatefulSet out to a new revision as a canary: stage the new pod template with the
@@ -218,6 +219,12 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
         kube_args.request_timeout.filter(|t| !t.is_zero()).unwrap_or(Duration::from_secs(30));
     let mut reporter = Reporter::new(args.output, &kube.namespace, &args.name, term, io);
     let result = rollout(&kube, &args, term, request_timeout, &mut reporter).await;
+    // -o json ends with a line, however the run ends.
+    if let Err(error) = &result
+        && !error.is_broken_pipe()
+    {
+        let _ = reporter.event_for_machines(Event::ended(error));
+    }
     reporter.clear();
     result
 }
@@ -296,7 +303,7 @@ async fn rollout(
     if let Err(refusal) = &decision
         && refusal.may_pass()
     {
-        let watch = waiter.insert(Waiter::start(kube, &sts, request_timeout).await?);
+        let watch = waiter.insert(Waiter::start(kube, &sts, Kinds::default(), request_timeout).await?);
         if let Err(Refusal::NotObserved { .. }) = &decision {
             sts = observed(watch, sts).await?;
             pods = watch.pods();
@@ -310,17 +317,26 @@ async fn rollout(
             decision = decide_on(&sts, &pods);
         }
     }
-    // What to change in an owner's configuration goes to stderr above the one-line error.
-    if let Err(Refusal::Owned(owned)) = &decision
-        && let Some(snippet) = &owned.snippet
-    {
-        reporter.say(snippet);
-    }
+    // What to change in an owner's configuration goes to stderr above the one-line error
+    // (`Refusal::way_out`, printed with it).
     let decision = decision?;
+
+    // Show what this run does. A dry run stops here: it holds no Writer, so nothing below
+    // can write.
+    let template = match show(kube, args, reporter, &sts, &pods, &decision).await? {
+        Shown::Nothing => return Ok(()),
+        Shown::Writes { template } => template,
+    };
+    let resume = format!("`kubectl stateful rollout {}` reads the state and resumes", args.name);
+    let Some(writer) = Writer::of(kube, Mode::from_dry_run(args.dry_run), resume) else {
+        reporter.say("dry run: nothing was changed");
+        return Ok(());
+    };
 
     // Apply and wait.
     let mut executor = Executor {
         kube,
+        writer,
         args,
         term,
         reporter,
@@ -332,56 +348,30 @@ async fn rollout(
         gates: Gates::default(),
         consented_abort: false,
     };
-    let start_waiter = |waiter: Option<Waiter>, sts: &StatefulSet| {
+    // The waits of the roll or abort watch the budgets too, unless they are ignored (a
+    // budget the run may not watch fails the start: it never reads as no budget).
+    drop(waiter);
+    let start_waiter = |sts: &StatefulSet, ignore_pdb: bool| {
         let sts = sts.clone();
-        async move {
-            match waiter {
-                Some(waiter) => Ok(waiter),
-                None => Waiter::start(kube, &sts, request_timeout).await,
-            }
-        }
+        let kinds = Kinds { budgets: !ignore_pdb, ..Kinds::default() };
+        async move { Waiter::start(kube, &sts, kinds, request_timeout).await }
     };
     let result = async {
         match decision {
-            Decision::NothingToDo { revision } => {
-                let short = short_revision(&args.name, &revision);
-                let reason = format!("nothing to roll out: every pod of {} runs revision {short}", args.name);
-                executor.reporter.event(Event::NothingToDo { revision, reason })
-            }
-            Decision::NothingToAbort { revision } => {
-                let reason = format!("nothing to abort: every pod of {} runs revision {revision}", args.name);
-                executor.reporter.event(Event::NothingToDo { revision, reason })
-            }
+            Decision::NothingToDo { .. } | Decision::NothingToAbort { .. } | Decision::Held { .. } => Ok(()),
             Decision::MovePartition { to, revision } => executor.move_partition(&sts, to, &revision).await,
             Decision::Hold(hold) => executor.hold(&sts, &hold).await,
-            Decision::Held { partition, revision } => {
-                let reason = format!(
-                    "{} is held at partition {partition} for a template change from its owner, and every pod runs \
-                     revision {}: nothing to step yet. Once the change is applied, run `kubectl stateful rollout {}`; \
-                     `--abort` releases the hold",
-                    args.name,
-                    short_revision(&args.name, &revision),
-                    args.name
-                );
-                executor.reporter.event(Event::NothingToDo { revision, reason })
-            }
             Decision::Abort(abort) => {
-                if abort.resumed && !args.abort {
-                    executor.reporter.say("an abort of this rollout was interrupted; continuing the abort");
-                }
-                let Some(confirmed) = executor.confirm_abort(&sts, &abort).await? else {
+                let Some(confirmed) = executor.confirm_abort(&sts, &abort, template).await? else {
                     return Ok(());
                 };
-                let mut waiter = start_waiter(waiter, &sts).await?;
+                let ignore_pdb = abort.journal.gates.ignore_pdb || args.ignore_pdb;
+                let mut waiter = start_waiter(&sts, ignore_pdb).await?;
                 executor.abort(&mut waiter, sts, abort, confirmed).await
             }
             Decision::Roll(roll) => {
-                let updated = already_updated(&sts, &pods);
-                executor.reporter.already_updated(&updated, roll.to_revision.as_deref());
-                if !executor.confirm_roll(&sts, &roll).await? {
-                    return Ok(());
-                }
-                let mut waiter = start_waiter(waiter, &sts).await?;
+                executor.confirm_roll(&sts, &roll).await?;
+                let mut waiter = start_waiter(&sts, roll.gates.ignore_pdb).await?;
                 let (sts, outcome) = executor.roll(&mut waiter, sts, *roll).await?;
                 match outcome {
                     Outcome::Finished | Outcome::Stopped => Ok(()),
@@ -403,6 +393,87 @@ async fn rollout(
     result.map_err(|e| executor.stranded(e))
 }
 
+/// What [`show`] found: nothing to write, or writes to make (for an abort, with the template
+/// it restores, read from its ControllerRevision).
+enum Shown {
+    Nothing,
+    Writes { template: Option<serde_json::Value> },
+}
+
+/// Shows what the decision does, the same for a dry run and a real one: the plan, its
+/// warnings, and for a decision that writes nothing, why. Reads what the plan needs (the
+/// budgets over the pods, an abort's template), never writes.
+async fn show(
+    kube: &Kube,
+    args: &Args,
+    reporter: &mut Reporter<'_>,
+    sts: &StatefulSet,
+    pods: &[Pod],
+    decision: &Decision,
+) -> Result<Shown> {
+    let writes = Shown::Writes { template: None };
+    match decision {
+        Decision::NothingToDo { revision } => {
+            let short = short_revision(&args.name, revision);
+            let reason = format!("nothing to roll out: every pod of {} runs revision {short}", args.name);
+            reporter.event(Event::NothingToDo { revision: revision.clone(), reason })?;
+            Ok(Shown::Nothing)
+        }
+        Decision::NothingToAbort { revision } => {
+            let reason = format!("nothing to abort: every pod of {} runs revision {revision}", args.name);
+            reporter.event(Event::NothingToDo { revision: revision.clone(), reason })?;
+            Ok(Shown::Nothing)
+        }
+        Decision::Held { partition, revision } => {
+            let reason = format!(
+                "{} is held at partition {partition} for a template change from its owner, and every pod runs \
+                 revision {}: nothing to step yet. Once the change is applied, run `kubectl stateful rollout {}`; \
+                 `--abort` releases the hold",
+                args.name,
+                short_revision(&args.name, revision),
+                args.name
+            );
+            reporter.event(Event::NothingToDo { revision: revision.clone(), reason })?;
+            Ok(Shown::Nothing)
+        }
+        Decision::MovePartition { to, revision } => {
+            if args.dry_run {
+                reporter.say(format!(
+                    "the partition of {} would move {} -> {to}; no update is pending, every pod runs revision {revision}",
+                    args.name,
+                    crate::core::objects::partition(sts)
+                ));
+            }
+            Ok(writes)
+        }
+        Decision::Hold(hold) => {
+            let source = hold.owner.as_deref().unwrap_or("its owner");
+            reporter.say(format!(
+                "hold {}: partition {} -> {}, journaled; the next template change from {source} is staged, not \
+                 rolled out, and no pod moves until `kubectl stateful rollout {}` steps it through",
+                args.name,
+                crate::core::objects::partition(sts),
+                hold.partition,
+                args.name
+            ));
+            Ok(writes)
+        }
+        Decision::Abort(abort) => {
+            if abort.resumed && !args.abort {
+                reporter.say("an abort of this rollout was interrupted; continuing the abort");
+            }
+            let template = abort::show(kube, args, reporter, sts, abort, "nothing was changed").await?;
+            Ok(Shown::Writes { template })
+        }
+        Decision::Roll(roll) => {
+            let updated = already_updated(sts, pods);
+            reporter.already_updated(&updated, roll.to_revision.as_deref());
+            execute::show_roll(kube, args, reporter, sts, roll).await?;
+            Ok(writes)
+        }
+    }
+}
+
 /// `--discard-journal`: the way out of a journal that cannot be used (unreadable, or an abort
 /// whose revision is gone). Shows it, asks, and removes exactly that annotation (a guarded
 /// patch: if the journal changed meanwhile, nothing is removed).
@@ -421,12 +492,10 @@ async fn discard_journal(
     reporter.say(format_args!("the rollout journal of {} ({ROLLOUT_ANNOTATION}): {text}", args.name));
     // An --evict rollout switched the strategy to OnDelete; discarding its journal leaves it so.
     if let Ok(Some(journal)) = crate::core::rollout::Journal::of(sts)
-        && let Some(strategy) = &journal.strategy_before
+        && let (Some(strategy), Some(held)) =
+            (&journal.strategy_before, journal.held_strategy_before(crate::core::objects::replicas(sts)))
     {
-        // Restored as it was, the strategy would let the controller roll every pod still on
-        // the old revision at once; held at partition = replicas, nothing moves.
-        let mut held = strategy.clone();
-        held["rollingUpdate"]["partition"] = serde_json::json!(crate::core::objects::replicas(sts));
+        let held = serde_json::to_string(&held).expect("an update strategy always serializes");
         reporter.say(format_args!(
             "it was started with --evict: the update strategy stays OnDelete. To go back to RollingUpdate with \
              every pod held back: kubectl patch statefulset {} -n {} --type merge -p \
@@ -435,13 +504,14 @@ async fn discard_journal(
             args.name,
             kube.namespace,
             args.name,
-            strategy["rollingUpdate"]["partition"].as_i64().unwrap_or(0)
+            strategy.rolling_update.as_ref().and_then(|r| r.partition).unwrap_or(0)
         ));
     }
-    if args.dry_run {
+    let resume = format!("`kubectl stateful status {}` shows whether it was removed", args.name);
+    let Some(writer) = Writer::of(kube, Mode::from_dry_run(args.dry_run), resume) else {
         reporter.say("dry run: nothing was changed");
         return Ok(());
-    }
+    };
     let question =
         format!("Remove it? {} keeps its template, partition and pods as they are now.", args.name);
     if !reporter.suspend(|| term.confirm(args.yes, &question))? {
@@ -449,19 +519,18 @@ async fn discard_journal(
     }
     let api: Api<StatefulSet> = kube.api();
     let patch = crate::core::patches::clear_journal(sts);
-    match api.patch(&args.name, &patch_params(), &Patch::<()>::Json(patch)).await {
-        Ok(_) => {
+    let what = format!("remove the rollout journal of {}", args.name);
+    match writer.patch(&api, &args.name, &patch, &what).await? {
+        Written::Done(_) => {
             reporter.say(format_args!(
                 "removed the rollout journal of {}; `kubectl stateful status {}` shows where it stands",
                 args.name, args.name
             ));
             Ok(())
         }
-        Err(kube::Error::Api(status)) if matches!(status.code, 409 | 422) => Err(Error::Refused(format!(
-            "{} changed since it was read; nothing was removed: run the command again to see the journal as it is now",
-            args.name
-        ))),
-        Err(e) => Err(Error::kube(format!("remove the rollout journal of {}", args.name))(e)),
+        Written::Changed(_) | Written::Gone => {
+            Err(Stop::JournalChangedSinceRead { name: args.name.clone() }.into())
+        }
     }
 }
 
@@ -469,39 +538,40 @@ async fn discard_journal(
 /// and counts in the status mean something only then. A controller that takes longer is down or
 /// blocked, and nothing is changed.
 async fn observed(waiter: &mut Waiter, sts: StatefulSet) -> Result<StatefulSet> {
-    let (sts, ()) = waiter
-        .until(
-            &sts,
-            deadline(SETTLE_GRACE),
-            |sts, _, _| Ok(if is_observed(sts) { Wake::Done(()) } else { Wake::Wait }),
-            |sts, _| {
-                let name = kube::ResourceExt::name_any(sts);
-                let generation = sts.metadata.generation.unwrap_or(0);
-                let seen = sts.status.as_ref().and_then(|s| s.observed_generation).unwrap_or(0);
-                Err(Error::Refused(format!(
-                    "the controller has not observed the latest spec of {name} (generation {generation}, observed \
-                     {seen}) within {}: it may be down or blocked; nothing was changed",
-                    humantime::format_duration(SETTLE_GRACE)
-                )))
-            },
-        )
-        .await?;
+    let name = kube::ResourceExt::name_any(&sts);
+    let (sts, ()) = wait(
+        waiter,
+        &name,
+        &sts,
+        deadline(SETTLE_GRACE),
+        |sts, _, _| Ok(if is_observed(sts) { Wake::Done(()) } else { Wake::Wait }),
+        |sts, _| {
+            let name = kube::ResourceExt::name_any(sts);
+            let generation = sts.metadata.generation.unwrap_or(0);
+            let seen = sts.status.as_ref().and_then(|s| s.observed_generation).unwrap_or(0);
+            let within = humantime::format_duration(SETTLE_GRACE).to_string();
+            Err(Stop::NotObservedWithin { name, generation, observed: seen, within }.into())
+        },
+    )
+    .await?;
     Ok(sts)
 }
 
 /// Waits up to [`SETTLE_GRACE`] for the pods to settle (the count the spec asks for, a pod for
 /// every live ordinal, none outside them); the core then decides what an unsettled one means.
 async fn settled(waiter: &mut Waiter, sts: StatefulSet) -> Result<StatefulSet> {
-    let (sts, ()) = waiter
-        .until(
-            &sts,
-            deadline(SETTLE_GRACE),
-            |sts, pods, _| {
-                Ok(if is_settled(sts) && has_its_pods(sts, pods) { Wake::Done(()) } else { Wake::Wait })
-            },
-            |_, _| Ok(()),
-        )
-        .await?;
+    let name = kube::ResourceExt::name_any(&sts);
+    let (sts, ()) = wait(
+        waiter,
+        &name,
+        &sts,
+        deadline(SETTLE_GRACE),
+        |sts, view, _| {
+            Ok(if is_settled(sts) && has_its_pods(sts, &view.pods) { Wake::Done(()) } else { Wake::Wait })
+        },
+        |_, _| Ok(()),
+    )
+    .await?;
     Ok(sts)
 }
 
@@ -543,7 +613,7 @@ async fn new_template(kube: &Kube, args: &Args, sts: &StatefulSet) -> Result<Opt
     let current = sts.spec.as_ref().map(|s| s.template.clone()).unwrap_or_default();
     let template = match &args.patch {
         Some(path) => patched_template(kube, &args.name, path).await?,
-        None => with_images(&current, &args.image).map_err(|e| Error::Usage(e.to_string()))?,
+        None => with_images(&current, &args.image)?,
     };
     Ok((template != current).then_some(template))
 }
@@ -552,36 +622,31 @@ async fn new_template(kube: &Kube, args: &Args, sts: &StatefulSet) -> Result<Opt
 /// server for a dry run: the result is exact, and nothing is stored.
 async fn patched_template(kube: &Kube, name: &str, path: &std::path::Path) -> Result<PodTemplateSpec> {
     let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
+        .map_err(|e| Stop::PatchUnreadable { path: path.display().to_string(), error: e.to_string() })?;
     let patch: serde_json::Value = serde_saphyr::from_str(&text).map_err(|e| {
         // The parser's first line says where and what; the rest is its advice for its own API.
         let what = e.to_string();
-        Error::Usage(format!(
-            "{} is not a YAML or JSON pod template patch: {}",
-            path.display(),
-            what.lines().next().unwrap_or_default().trim()
-        ))
+        Stop::PatchNotYaml {
+            path: path.display().to_string(),
+            error: what.lines().next().unwrap_or_default().trim().to_owned(),
+        }
     })?;
     if !patch.is_object() {
-        return Err(Error::Usage(format!(
-            "{} must hold a map, the patch of the pod template",
-            path.display()
-        )));
+        return Err(Stop::PatchNotAMap { path: path.display().to_string() }.into());
     }
     let body = serde_json::json!({"spec": {"template": patch}});
-    // Strict: a field the API does not know (a typo, or a patch written for the StatefulSet
-    // rather than its pod template) is an error naming the field, not silently dropped.
-    let params =
-        PatchParams { dry_run: true, field_validation: Some(ValidationDirective::Strict), ..patch_params() };
-    let api: Api<StatefulSet> = kube.api();
-    match api.patch(name, &params, &Patch::Strategic(&body)).await {
+    // A server-side dry run, strictly validated: a field the API does not know (a typo, or a
+    // patch written for the StatefulSet rather than its pod template) is an error naming the
+    // field, not silently dropped.
+    let probe = crate::write::Probe::new(kube);
+    match probe.strategic_patch::<StatefulSet>(&kube.namespace, name, &body).await {
         Ok(result) => Ok(result.spec.map(|s| s.template).unwrap_or_default()),
         Err(kube::Error::Api(status)) if status.code == 400 || status.code == 422 => {
-            Err(Error::Usage(format!(
-                "{} is not a valid patch of the pod template: {}",
-                path.display(),
-                status.message.lines().next().unwrap_or_default()
-            )))
+            Err(Stop::PatchInvalid {
+                path: path.display().to_string(),
+                message: status.message.lines().next().unwrap_or_default().to_owned(),
+            }
+            .into())
         }
         Err(e) => Err(Error::kube(format!("apply {} to the pod template (dry run)", path.display()))(e)),
     }

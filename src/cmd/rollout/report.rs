@@ -73,9 +73,10 @@ pub enum Event {
     #[serde(rename_all = "camelCase")]
     PodEvicted { pod: String, revision: String },
     /// OnDelete: the eviction of `pod` was refused (429, a PodDisruptionBudget); it is tried
-    /// again until the step times out. `reason` is the API server's, with the budget's cause.
+    /// again until the step times out. `reason` is the API server's, with the budget's cause;
+    /// `budgets` the PodDisruptionBudgets over the pod with their numbers, as read right after.
     #[serde(rename_all = "camelCase")]
-    EvictionRefused { pod: String, reason: String },
+    EvictionRefused { pod: String, reason: String, budgets: Vec<crate::core::objects::Budget> },
     /// Nothing to roll out (or back): every pod runs `revision`.
     #[serde(rename_all = "camelCase")]
     NothingToDo { revision: String, reason: String },
@@ -122,6 +123,24 @@ pub enum Event {
     Aborted { revision: String, partition: i32, seconds: f64 },
     #[serde(rename_all = "camelCase")]
     Finished { revision: Option<String>, steps: usize, seconds: f64 },
+    /// The run ended with an error (`-o json` only): the line stderr says, the exit code, and
+    /// for an interruption, a lost API server or an error after changes, what was left and how
+    /// to go on. The last line of every run that ends with an error.
+    #[serde(rename_all = "camelCase")]
+    Error { error: String, exit_code: u8, left: Option<String>, resume: Option<String> },
+}
+
+impl Event {
+    /// The last event of a run that ended with `error`.
+    pub fn ended(error: &crate::error::Error) -> Event {
+        let (left, resume) = error.left_and_resume();
+        Event::Error {
+            error: error.to_string(),
+            exit_code: error.exit_code(),
+            left: left.map(str::to_owned),
+            resume: resume.map(str::to_owned),
+        }
+    }
 }
 
 /// An event as printed in `-o json`: the document envelope, when, and for which StatefulSet.
@@ -436,6 +455,8 @@ pub fn describe(name: &str, event: &Event) -> String {
     let short_or = |r: &Option<String>| r.as_deref().map_or_else(|| "?".to_owned(), short);
     match event {
         Event::Plan { .. } => String::new(),
+        // For machines only: stderr has the error itself.
+        Event::Error { error, .. } => error.clone(),
         Event::Staged { revision, partition } => format!(
             "staged revision {} with partition {partition}: no further pod moves before the first step",
             short_or(revision)
@@ -490,7 +511,13 @@ pub fn describe(name: &str, event: &Event) -> String {
         ),
         Event::PodDeleted { pod, reason } => format!("  deleted pod {pod}: {reason}"),
         Event::PodEvicted { pod, revision } => format!("  evicted {pod} (revision {})", short(revision)),
-        Event::EvictionRefused { pod, reason } => format!("  waiting: eviction of {pod} refused: {reason}"),
+        Event::EvictionRefused { pod, reason, budgets } => match budgets.as_slice() {
+            [] => format!("  waiting: eviction of {pod} refused: {reason}"),
+            budgets => format!(
+                "  waiting: eviction of {pod} refused: {}",
+                budgets.iter().map(crate::core::objects::Budget::describe).collect::<Vec<_>>().join("; ")
+            ),
+        },
         Event::AbortPlanned { revision, rollback_partition, partition, restore_template } => {
             let back = if rollback_partition == partition {
                 format!("partition {partition}")
@@ -620,6 +647,12 @@ mod tests {
                     "Cannot evict pod as it would violate the pod's disruption budget: The disruption budget \
                          etcd needs 3 healthy pods and has 3 currently"
                         .into(),
+                budgets: vec![crate::core::objects::Budget {
+                    name: "etcd".into(),
+                    disruptions_allowed: 0,
+                    current_healthy: 3,
+                    desired_healthy: 3,
+                }],
             },
             Event::PodEvicted { pod: "etcd-2".into(), revision: "etcd-6dc967".into() },
             Event::PodUpdated { pod: "etcd-2".into(), revision: Some("etcd-5f6a8e".into()) },

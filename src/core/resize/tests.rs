@@ -1,3 +1,6 @@
+//! The resize plan and its parts, on the builders of `core::fixtures`: claims, refusals,
+//! quotas, the rewrite, the swap journal, adoption, the batches and the restart order.
+
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
@@ -114,7 +117,7 @@ fn every_claim_of_the_template_grows_highest_ordinal_first_orphans_included() {
     assert!(plan.claims.iter().all(|c| c.action == Action::Grow && c.expansion == Expansion::Online));
     assert_eq!(plan.claims[1].mounted_by.as_deref(), Some("web-2"));
     assert_eq!(plan.templates[0].from, "1Gi");
-    assert!(plan.refusals.is_empty(), "{:?}", plan.refusals);
+    assert!(plan.blocking.is_empty(), "{:?}", plan.blocking);
     assert!(plan.downtime.is_empty());
 }
 
@@ -206,9 +209,12 @@ fn refusals_name_the_claim_and_change_nothing() {
         let mut w = world();
         change(&mut w);
         let plan = plan_of(&w, &size(request)).unwrap();
-        assert!(plan.refusals.iter().any(|r| r.starts_with(expected)), "{what}: {:?}", plan.refusals);
+        let lines: Vec<String> = plan.blocking.iter().map(ToString::to_string).collect();
+        assert!(lines.iter().any(|r| r.starts_with(expected)), "{what}: {lines:?}");
         assert!(plan.blocking.iter().all(|r| !r.is_usage()), "{what}");
-        assert!(plan.refusals.iter().all(|r| r.lines().count() == 1), "{what}");
+        assert!(lines.iter().all(|r| r.lines().count() == 1), "{what}");
+        let json = serde_json::to_value(&plan).unwrap();
+        assert_eq!(json["refusals"], serde_json::json!(lines), "{what}: the plan's JSON lists them as lines");
     }
 }
 
@@ -246,7 +252,7 @@ fn override_owner_turns_the_gitops_refusal_into_a_warning() {
         override_owner: true,
     })
     .unwrap();
-    assert!(plan.refusals.is_empty(), "{:?}", plan.refusals);
+    assert!(plan.blocking.is_empty(), "{:?}", plan.blocking);
     assert!(plan.warnings.iter().any(|w| w.starts_with("--override-owner: Flux")), "{:?}", plan.warnings);
 }
 
@@ -261,7 +267,7 @@ fn claims_already_grown_or_expanding_to_the_target_are_not_patched_again() {
     assert_eq!(action("data-web-0"), Action::Nothing);
     assert_eq!(action("data-web-1"), Action::Wait);
     assert_eq!(action("data-web-2"), Action::Grow);
-    assert!(plan.refusals.is_empty(), "{:?}", plan.refusals);
+    assert!(plan.blocking.is_empty(), "{:?}", plan.blocking);
 }
 
 #[test]
@@ -297,7 +303,7 @@ fn unreadable_classes_are_unknown_with_a_warning() {
     .unwrap();
     assert!(plan.claims.iter().all(|c| c.expansion == Expansion::Unknown));
     assert_eq!(plan.warnings.len(), 2);
-    assert!(plan.refusals.is_empty());
+    assert!(plan.blocking.is_empty());
 }
 
 #[test]
@@ -380,4 +386,23 @@ fn claim_states_follow_the_resizer() {
     c.status.as_mut().unwrap().capacity = Some(storage("2Gi"));
     assert_eq!(claim_state(&c, "2Gi"), ClaimState::Grown);
     let _ = fixtures::NAMESPACE;
+}
+
+#[test]
+fn claims_grow_canary_first_then_in_batches_and_pods_restart_highest_first() {
+    let w = world();
+    let plan = plan_of(&w, &size("data=2Gi")).unwrap();
+    let names = |batches: Vec<Vec<&ClaimPlan>>| -> Vec<Vec<String>> {
+        batches.into_iter().map(|b| b.into_iter().map(|c| c.name.clone()).collect()).collect()
+    };
+    assert_eq!(
+        names(plan.batches(2)),
+        [vec!["data-web-3"], vec!["data-web-2", "data-web-1"], vec!["data-web-0"]],
+        "the highest ordinal alone, then two at a time"
+    );
+    assert_eq!(names(plan.batches(0)).len(), 4, "never zero at a time");
+    let mut pending: Vec<ClaimPlan> = plan.claims.clone();
+    pending[0].mounted_by = None;
+    let order = restart_order(&pending);
+    assert_eq!(order, [(2, "web-2".to_owned()), (1, "web-1".to_owned()), (0, "web-0".to_owned())]);
 }

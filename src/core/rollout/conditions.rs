@@ -2,6 +2,7 @@
 //! names its conditions the same way, `kube::runtime::conditions::is_deployment_completed`;
 //! it has none for StatefulSets). The shell's one wait loop calls them on every change.
 
+use crate::core::objects::LivePods;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
@@ -74,12 +75,7 @@ pub fn describe_position(sts: &StatefulSet, pods: Option<&[Pod]>) -> String {
     }
     match pods.filter(|_| observed_current(sts)) {
         Some(pods) => {
-            let range = ordinal_range(sts);
-            let update = update_revision(sts);
-            let updated = pods_of(sts, pods)
-                .iter()
-                .filter(|(o, p)| range.contains(*o) && update.is_some() && pod_revision(p) == update)
-                .count();
+            let updated = LivePods::of(sts, pods).on(update_revision(sts)).count();
             format!("with {updated} of {} pods on the update revision", replicas(sts))
         }
         None => "mid-rollout (OnDelete: the pods replaced so far run the update revision, the others their old one)"

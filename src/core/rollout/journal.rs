@@ -2,19 +2,20 @@
 //! itself, so that any later invocation can resume or abort it (nothing is installed in the
 //! cluster).
 
-use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetUpdateStrategy};
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use serde::{Deserialize, Serialize};
 
 use super::gates::Gates;
 use super::plan::{Steps, StepsError};
+use crate::core::objects::partition;
 
 /// The annotation that holds the journal (its schema is in docs/rollout.md).
 pub const ROLLOUT_ANNOTATION: &str = "kubectl-stateful.dev/rollout";
 
 /// What this tool writes on the StatefulSet while a rollout runs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Journal {
     /// Step sizes as given (`1`, `50%`), re-planned against the replicas on resume.
@@ -44,7 +45,7 @@ pub struct Journal {
     /// when the rollout finishes or is aborted. While the rollout runs the strategy is OnDelete,
     /// so that this tool replaces each pod by eviction. Absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub strategy_before: Option<serde_json::Value>,
+    pub strategy_before: Option<StatefulSetUpdateStrategy>,
     /// `--by-zone`: a resumed run replaces the remaining pods one zone at a time too.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub by_zone: bool,
@@ -60,6 +61,23 @@ pub enum JournalError {
 }
 
 impl Journal {
+    /// A new journal of a rollout of `sts` that starts `now` from `from_revision`: the partition
+    /// before it, and nothing else recorded yet (the callers say the rest, with `..`).
+    pub fn new(sts: &StatefulSet, from_revision: String, now: Timestamp) -> Journal {
+        Journal {
+            steps: Vec::new(),
+            partition_before: partition(sts),
+            from_revision,
+            started_at: now,
+            staged_replicas: None,
+            aborting: false,
+            held: false,
+            gates: Gates::default(),
+            strategy_before: None,
+            by_zone: false,
+        }
+    }
+
     /// The journal on `sts`, if there is one.
     ///
     /// # Errors
@@ -77,6 +95,15 @@ impl Journal {
     /// [`JournalError::Steps`] when someone wrote sizes that do not parse or do not grow.
     pub fn step_sizes(&self) -> Result<Steps, JournalError> {
         Steps::from_sizes(self.steps.iter().map(String::as_str)).map_err(JournalError::Steps)
+    }
+
+    /// The update strategy from before an `--evict` rollout, held at partition = `replicas`:
+    /// restoring it then moves no pod (as it was, the controller would roll every pod still on
+    /// the old revision at once). `None` for other rollouts.
+    pub fn held_strategy_before(&self, replicas: i32) -> Option<StatefulSetUpdateStrategy> {
+        let mut held = self.strategy_before.clone()?;
+        held.rolling_update.get_or_insert_with(Default::default).partition = Some(replicas);
+        Some(held)
     }
 
     pub fn to_annotation(&self) -> String {
@@ -108,5 +135,23 @@ mod tests {
         let broken = sts("web", 3).annotation(ROLLOUT_ANNOTATION, "{").build();
         assert!(matches!(Journal::of(&broken), Err(JournalError::Unreadable(_))));
         assert_eq!(Journal::of(&sts("web", 3).build()).unwrap(), None);
+    }
+
+    #[test]
+    fn an_evict_rollouts_strategy_is_restored_held_back() {
+        let strategy: StatefulSetUpdateStrategy = serde_json::from_value(
+            serde_json::json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 1}}),
+        )
+        .unwrap();
+        let journal = Journal {
+            strategy_before: Some(strategy),
+            ..Journal::new(&sts("web", 3).build(), "r".into(), Timestamp::from_second(0).unwrap())
+        };
+        let held = journal.held_strategy_before(3).unwrap();
+        assert_eq!(
+            serde_json::to_value(held).unwrap(),
+            serde_json::json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 3}})
+        );
+        assert_eq!(Journal { strategy_before: None, ..journal }.held_strategy_before(3), None);
     }
 }

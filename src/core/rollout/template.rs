@@ -16,6 +16,13 @@ pub enum TemplateError {
     NoTemplate(String),
 }
 
+impl TemplateError {
+    /// Caused by the command line (`--image`), not by what the cluster holds: exit 2.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, TemplateError::NotAnImage(_) | TemplateError::NoContainer { .. })
+    }
+}
+
 /// `CONTAINER=IMAGE`, as `kubectl set image` takes it.
 ///
 /// # Errors
