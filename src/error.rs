@@ -137,7 +137,8 @@ refusals_convert!(
     crate::core::restore::Refusal,
     DnsRefusal,
     crate::core::volume_snapshots::Refusal,
-    crate::core::recover::Refusal
+    crate::core::recover::Refusal,
+    crate::core::maintenance::MaintenanceRefusal
 );
 
 /// The shell's own reasons to stop, each with its message (one line) and its exit code
@@ -171,6 +172,8 @@ pub enum Stop {
     FlagConflict { flag: &'static str, other: &'static str },
     #[error("the argument '{flag}' requires '{requires}' (see --help)")]
     FlagRequires { flag: &'static str, requires: &'static str },
+    #[error("invalid value '{value}' for '{flag}': {why}")]
+    FlagValue { flag: &'static str, value: String, why: String },
     #[error("cannot read {path}: {error}")]
     PatchUnreadable { path: String, error: String },
     #[error("{path} is not a YAML or JSON pod template patch: {error}")]
@@ -389,6 +392,9 @@ pub enum Stop {
     #[error("PVC {claim} was created by someone else just now; nothing was created")]
     ClaimCreatedMeanwhile { claim: String },
 
+    // drain and restart: a member that did not come back, a budget, a gate (exit 3).
+    #[error("{what} stopped: {reason}; {left}; {resume}")]
+    MaintenanceStopped { what: String, reason: String, left: String, resume: String },
     // recover (exit 1).
     #[error("pod {pod} was force-deleted, but {why}")]
     ReplacementWrong { pod: String, why: String },
@@ -410,11 +416,13 @@ impl Stop {
             | Stop::NoTerminalToAsk { .. }
             | Stop::FlagConflict { .. }
             | Stop::FlagRequires { .. }
+            | Stop::FlagValue { .. }
             | Stop::PatchUnreadable { .. }
             | Stop::PatchNotYaml { .. }
             | Stop::PatchNotAMap { .. }
             | Stop::PatchInvalid { .. } => exit::USAGE,
             Stop::RolledBack { .. }
+            | Stop::MaintenanceStopped { .. }
             | Stop::StepStopped { .. }
             | Stop::NotPromoted { .. }
             | Stop::NotObservedInTime { .. }

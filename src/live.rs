@@ -184,6 +184,7 @@ impl Live {
                         .collect()
                 })
                 .unwrap_or_default(),
+            nodes: self.nodes.as_ref().map(cloned),
         }
     }
 

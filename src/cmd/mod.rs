@@ -2,6 +2,10 @@
 //! and applies.
 
 pub mod completion;
+pub mod drain;
+pub mod gates;
+mod maintenance;
+pub mod restart;
 pub mod pvc;
 pub mod recover;
 #[cfg(test)]

@@ -23,6 +23,7 @@ mod quorum;
 mod real;
 mod recover;
 mod resize;
+mod restart;
 mod rollout;
 mod snapshots;
 mod status;

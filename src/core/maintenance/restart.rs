@@ -283,6 +283,13 @@ pub enum Waiting {
 }
 
 impl Waiting {
+    /// The member waited on.
+    pub fn target(&self) -> &Target {
+        match self {
+            Waiting::Replacing { target, .. } | Waiting::Quorum { target, .. } => target,
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             Waiting::Replacing { why, .. } => why.clone(),
