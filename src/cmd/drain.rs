@@ -19,7 +19,9 @@ use crate::access::{self, Permission};
 use crate::client::{Kube, KubeArgs};
 use crate::core::advice::shell_word;
 use crate::core::maintenance::Method;
-use crate::core::maintenance::drain::{DRAIN_ANNOTATION, Journal, MinAvailable, Next, Plan, Request, Seen, next, plan};
+use crate::core::maintenance::drain::{
+    DRAIN_ANNOTATION, Journal, MinAvailable, Next, Plan, Request, Seen, next, plan,
+};
 use crate::core::maintenance::replace::Target;
 use crate::core::objects::{controller_of, selector};
 use crate::core::patches;
@@ -121,7 +123,11 @@ async fn read(kube: &Kube, names: &[String]) -> Result<Read> {
     let nodes = nodes_api.list(&ListParams::default()).await.map_err(Error::kube("list nodes"))?.items;
     for name in names {
         if !nodes.iter().any(|n| n.name_any() == *name) {
-            return Err(Error::NotFound { kind: "node", name: name.clone(), namespace: "the cluster".into() });
+            return Err(Error::NotFound {
+                kind: "node",
+                name: name.clone(),
+                namespace: "the cluster".into(),
+            });
         }
     }
     let pods_api: Api<Pod> = Api::all(kube.client.clone());
@@ -148,7 +154,8 @@ async fn read(kube: &Kube, names: &[String]) -> Result<Read> {
     let mut sets = Vec::new();
     for (namespace, name) in &owners {
         let api: Api<StatefulSet> = kube.api_in(namespace);
-        let Some(sts) = api.get_opt(name).await.map_err(Error::kube(format!("read StatefulSet {namespace}/{name}")))?
+        let Some(sts) =
+            api.get_opt(name).await.map_err(Error::kube(format!("read StatefulSet {namespace}/{name}")))?
         else {
             continue;
         };
@@ -164,9 +171,13 @@ async fn read(kube: &Kube, names: &[String]) -> Result<Read> {
     let mut claims = Vec::new();
     for namespace in namespaces {
         let b: Api<PodDisruptionBudget> = kube.api_in(namespace);
-        budgets.extend(b.list(&ListParams::default()).await.map_err(Error::kube("list PodDisruptionBudgets"))?.items);
+        budgets.extend(
+            b.list(&ListParams::default()).await.map_err(Error::kube("list PodDisruptionBudgets"))?.items,
+        );
         let c: Api<PersistentVolumeClaim> = kube.api_in(namespace);
-        claims.extend(c.list(&ListParams::default()).await.map_err(Error::kube("list PersistentVolumeClaims"))?.items);
+        claims.extend(
+            c.list(&ListParams::default()).await.map_err(Error::kube("list PersistentVolumeClaims"))?.items,
+        );
     }
     let volumes_api: Api<PersistentVolume> = kube.api_all();
     let volumes =
@@ -174,7 +185,12 @@ async fn read(kube: &Kube, names: &[String]) -> Result<Read> {
     Ok(Read { nodes, on_nodes, sets, budgets, claims, volumes })
 }
 
-async fn drain(args: &Args, kube_args: &KubeArgs, term: &Terminal, reporter: &mut Reporter<'_>) -> Result<()> {
+async fn drain(
+    args: &Args,
+    kube_args: &KubeArgs,
+    term: &Terminal,
+    reporter: &mut Reporter<'_>,
+) -> Result<()> {
     let kube = kube_args.connect().await?;
     let mut min_available = MinAvailable::default();
     for given in &args.min_available {
@@ -185,7 +201,8 @@ async fn drain(args: &Args, kube_args: &KubeArgs, term: &Terminal, reporter: &mu
         })?;
     }
     let read = read(&kube, &args.nodes).await?;
-    let anchor = read.nodes.iter().find(|n| n.name_any() == args.nodes[0]).expect("read checks every node").clone();
+    let anchor =
+        read.nodes.iter().find(|n| n.name_any() == args.nodes[0]).expect("read checks every node").clone();
     let journal = Journal::of(&anchor)?;
     let by_name: HashMap<&str, &PersistentVolume> =
         read.volumes.iter().map(|v| (v.metadata.name.as_deref().unwrap_or_default(), v)).collect();
@@ -218,11 +235,13 @@ async fn drain(args: &Args, kube_args: &KubeArgs, term: &Terminal, reporter: &mu
         nodes_words.join(" ")
     );
     show(reporter, &plan)?;
-    let Some(writer) = Writer::of(&kube, Mode::from_dry_run(args.dry_run), format!("`{resume}` resumes it")) else {
+    let Some(writer) = Writer::of(&kube, Mode::from_dry_run(args.dry_run), format!("`{resume}` resumes it"))
+    else {
         reporter.io.say("dry run: nothing was changed");
         return Ok(());
     };
-    let mut permissions = vec![Permission { verb: "patch", group: "", resource: "nodes", namespace: None, subresource: None }];
+    let mut permissions =
+        vec![Permission { verb: "patch", group: "", resource: "nodes", namespace: None, subresource: None }];
     let namespaces: BTreeSet<&str> = plan.members.iter().map(|t| t.namespace.as_str()).collect();
     permissions.extend(namespaces.iter().map(|ns| Permission {
         verb: "create",
@@ -251,6 +270,7 @@ async fn drain(args: &Args, kube_args: &KubeArgs, term: &Terminal, reporter: &mu
         timeout: args.timeout,
         what: format!("the drain of {}", args.nodes.join(", ")),
         resume: resume.clone(),
+        qualified: true,
     };
     let mut journal = journal.unwrap_or_else(|| Journal {
         started_at: Timestamp::now(),
@@ -284,7 +304,8 @@ async fn drain(args: &Args, kube_args: &KubeArgs, term: &Terminal, reporter: &mu
             }
         }
     }
-    let request_timeout = kube_args.request_timeout.filter(|t| !t.is_zero()).unwrap_or(Duration::from_secs(30));
+    let request_timeout =
+        kube_args.request_timeout.filter(|t| !t.is_zero()).unwrap_or(Duration::from_secs(30));
     let kinds = Kinds { budgets: true, nodes: true, ..Kinds::default() };
     let mut waiters: Vec<Waiter> = Vec::new();
     for (sts, _) in &read.sets {
@@ -311,17 +332,29 @@ async fn drain(args: &Args, kube_args: &KubeArgs, term: &Terminal, reporter: &mu
                     all[focus] = view.clone();
                     let sets = sets_of(&all);
                     let nodes = view.nodes.clone().unwrap_or_else(|| read.nodes.clone());
-                    let seen = Seen { nodes: &nodes, on_nodes: &[], sets: &sets, budgets: &[], claims: &[], volumes: &by_name };
+                    let seen = Seen {
+                        nodes: &nodes,
+                        on_nodes: &[],
+                        sets: &sets,
+                        budgets: &[],
+                        claims: &[],
+                        volumes: &by_name,
+                    };
                     Ok(match next(&plan, &journal.done, &seen, now) {
                         crate::core::maintenance::drain::Next::Wait(waiting) => {
                             let reason = waiting.describe();
                             let target = match &waiting {
                                 crate::core::maintenance::drain::Waiting::Replacing { target, .. }
-                                | crate::core::maintenance::drain::Waiting::Quorum { target, .. } => target.clone(),
+                                | crate::core::maintenance::drain::Waiting::Quorum { target, .. } => {
+                                    target.clone()
+                                }
                             };
                             let index = set_index(&read.sets, &target);
                             if said.as_ref() != Some(&reason) {
-                                reporter.event(Event::Waiting { pod: target.qualified(), reason: reason.clone() })?;
+                                reporter.event(Event::Waiting {
+                                    pod: target.qualified(),
+                                    reason: reason.clone(),
+                                })?;
                                 said = Some(reason);
                             }
                             if index != Some(focus) {
@@ -356,7 +389,8 @@ async fn drain(args: &Args, kube_args: &KubeArgs, term: &Terminal, reporter: &mu
                 focus = index;
                 let view = waiters[index].view();
                 let Some(sts) = view.sts.clone() else { continue };
-                let Some(pod) = view.pods.iter().find(|p| p.uid().as_deref() == Some(&target.uid)).cloned() else {
+                let Some(pod) = view.pods.iter().find(|p| p.uid().as_deref() == Some(&target.uid)).cloned()
+                else {
                     continue;
                 };
                 mover.take_down(reporter, &mut waiters[index], &sts, &target, &pod).await?;
@@ -365,7 +399,12 @@ async fn drain(args: &Args, kube_args: &KubeArgs, term: &Terminal, reporter: &mu
             Next::Verify { target, uid, node } => {
                 let Some(index) = set_index(&read.sets, &target) else { continue };
                 let Some(sts) = waiters[index].view().sts else { continue };
-                reporter.event(Event::Replaced { pod: target.qualified(), old_uid: target.uid.clone(), uid: uid.clone(), node })?;
+                reporter.event(Event::Replaced {
+                    pod: target.qualified(),
+                    old_uid: target.uid.clone(),
+                    uid: uid.clone(),
+                    node,
+                })?;
                 mover.verify(reporter, &mut waiters[index], &sts, &target, &uid).await?;
                 journal.done.push(target.qualified());
                 anchor_now = write_journal(&mover, &anchor_now, Some(&journal)).await?;
@@ -442,7 +481,13 @@ fn show(reporter: &mut Reporter<'_>, plan: &Plan) -> Result<()> {
     }
     for (i, t) in plan.members.iter().enumerate() {
         let done = if plan.done.contains(&t.qualified()) { "  (done)" } else { "" };
-        lines.push(format!("  {}. {}  uid {}  on {}{done}", i + 1, t.qualified(), t.uid, t.node.as_deref().unwrap_or("-")));
+        lines.push(format!(
+            "  {}. {}  uid {}  on {}{done}",
+            i + 1,
+            t.qualified(),
+            t.uid,
+            t.node.as_deref().unwrap_or("-")
+        ));
     }
     if plan.members.is_empty() {
         lines.push("  no StatefulSet member on these nodes".to_owned());
@@ -454,7 +499,8 @@ fn show(reporter: &mut Reporter<'_>, plan: &Plan) -> Result<()> {
         ));
     }
     for line in lines {
-        std::io::Write::write_all(&mut reporter.io.out, format!("{line}\n").as_bytes()).map_err(output_error)?;
+        std::io::Write::write_all(&mut reporter.io.out, format!("{line}\n").as_bytes())
+            .map_err(output_error)?;
     }
     Ok(())
 }

@@ -21,7 +21,6 @@ pub struct Outcome {
     pub output: String,
 }
 
-
 pub async fn try_gate(
     kube: &Kube,
     run: &GateRun,

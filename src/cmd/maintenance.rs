@@ -93,15 +93,23 @@ impl Event {
             Event::Cordoned { node } => format!("node/{node} cordoned"),
             Event::Waiting { pod, reason } => format!("{pod}: waiting: {reason}"),
             Event::Evicted { pod, uid, node } => {
-                format!("{pod}: evicted (uid {uid}{})", node.as_ref().map(|n| format!(", on {n}")).unwrap_or_default())
+                format!(
+                    "{pod}: evicted (uid {uid}{})",
+                    node.as_ref().map(|n| format!(", on {n}")).unwrap_or_default()
+                )
             }
             Event::Deleted { pod, uid, node } => {
-                format!("{pod}: deleted (uid {uid}{})", node.as_ref().map(|n| format!(", on {n}")).unwrap_or_default())
+                format!(
+                    "{pod}: deleted (uid {uid}{})",
+                    node.as_ref().map(|n| format!(", on {n}")).unwrap_or_default()
+                )
             }
             Event::EvictionRefused { pod, reason } => format!("{pod}: eviction refused: {reason}; waiting"),
             Event::Replaced { pod, uid, node, .. } => format!("{pod}: replaced, Ready on {node} (uid {uid})"),
             Event::Soaked { pod, seconds } => format!("{pod}: stayed Ready for {seconds}s"),
-            Event::GatePassed { pod, gate, attempt, .. } => format!("{pod}: gate '{gate}' passed (try {attempt})"),
+            Event::GatePassed { pod, gate, attempt, .. } => {
+                format!("{pod}: gate '{gate}' passed (try {attempt})")
+            }
             Event::GateFailed { pod, gate, attempt, output, .. } => {
                 format!("{pod}: gate '{gate}' failed (try {attempt}): {output}")
             }
@@ -128,7 +136,9 @@ pub struct Reporter<'io> {
 impl Reporter<'_> {
     pub fn event(&mut self, event: Event) -> Result<()> {
         match self.format {
-            Format::Json => write_json_line(&mut self.io.out, &Document::new(self.kind, &event)).map_err(output_error),
+            Format::Json => {
+                write_json_line(&mut self.io.out, &Document::new(self.kind, &event)).map_err(output_error)
+            }
             Format::Text => {
                 if let Some(line) = event.text() {
                     self.io.say(line);
@@ -144,7 +154,9 @@ impl Reporter<'_> {
             let (left, resume) = error.left_and_resume();
             let (left, resume) = match error {
                 Error::Stopped(stop) => match &**stop {
-                    Stop::MaintenanceStopped { left, resume, .. } => (Some(left.as_str()), Some(resume.as_str())),
+                    Stop::MaintenanceStopped { left, resume, .. } => {
+                        (Some(left.as_str()), Some(resume.as_str()))
+                    }
                     _ => (left, resume),
                 },
                 _ => (left, resume),
@@ -172,9 +184,16 @@ pub struct Mover<'a> {
     pub what: String,
     /// The command that resumes the run, as printed.
     pub resume: String,
+    /// Events name pods `namespace/pod` (a drain spans namespaces).
+    pub qualified: bool,
 }
 
 impl Mover<'_> {
+    /// How events name `target`.
+    pub fn name(&self, target: &Target) -> String {
+        if self.qualified { target.qualified() } else { target.pod.clone() }
+    }
+
     /// The words of a wait that ends before its condition.
     pub fn words(&self, left: String) -> Said {
         Said { left, resume: format!("run `{}` to resume", self.resume) }
@@ -205,10 +224,12 @@ impl Mover<'_> {
         if self.method == Method::Delete {
             let api: Api<Pod> = self.kube.api_in(&target.namespace);
             let what = format!("delete pod {}", target.pod);
-            let deleted =
-                self.writer.delete(&api, &target.pod, Guard::identity(pod), Deletion::default(), &what).await?;
+            let deleted = self
+                .writer
+                .delete(&api, &target.pod, Guard::identity(pod), Deletion::default(), &what)
+                .await?;
             if deleted == Deleted::Done {
-                reporter.event(Event::Deleted { pod: target.pod.clone(), uid: target.uid.clone(), node })?;
+                reporter.event(Event::Deleted { pod: self.name(target), uid: target.uid.clone(), node })?;
             }
             return Ok(());
         }
@@ -218,7 +239,11 @@ impl Mover<'_> {
             let what = format!("evict pod {}", target.pod);
             let refused = match self.writer.evict(pod, &what).await? {
                 Evicted::Done => {
-                    reporter.event(Event::Evicted { pod: target.pod.clone(), uid: target.uid.clone(), node })?;
+                    reporter.event(Event::Evicted {
+                        pod: self.name(target),
+                        uid: target.uid.clone(),
+                        node,
+                    })?;
                     return Ok(());
                 }
                 // Gone, or replaced already: the controller got there first; followed by uid.
@@ -237,7 +262,7 @@ impl Mover<'_> {
                 OnRefusal::Wait(reason) => reason,
             };
             if said.as_ref() != Some(&reason) {
-                reporter.event(Event::EvictionRefused { pod: target.pod.clone(), reason: reason.clone() })?;
+                reporter.event(Event::EvictionRefused { pod: self.name(target), reason: reason.clone() })?;
                 said = Some(reason.clone());
             }
             // Tried again once the budgets over the pod allow a disruption and their numbers
@@ -304,13 +329,16 @@ impl Mover<'_> {
                     |view, _| {
                         let pod = view.pods.iter().find(|p| p.uid().as_deref() == Some(uid));
                         Ok(match pod {
-                            None => Wake::Done(Some(format!("{} was replaced again while it soaked", target.pod))),
+                            None => {
+                                Wake::Done(Some(format!("{} was replaced again while it soaked", target.pod)))
+                            }
                             Some(p) if terminating(p) => {
                                 Wake::Done(Some(format!("{} is being deleted while it soaked", target.pod)))
                             }
-                            Some(p) if !pod_ready(p) => {
-                                Wake::Done(Some(format!("{} stopped being Ready while it soaked", target.pod)))
-                            }
+                            Some(p) if !pod_ready(p) => Wake::Done(Some(format!(
+                                "{} stopped being Ready while it soaked",
+                                target.pod
+                            ))),
                             Some(p) if pod_restarts(p) > restarts => Wake::Done(Some(format!(
                                 "a container of {} restarted while it soaked",
                                 target.pod
@@ -324,7 +352,7 @@ impl Mover<'_> {
             if let Some(reason) = failed {
                 return Err(self.stopped(reason, left));
             }
-            reporter.event(Event::Soaked { pod: target.pod.clone(), seconds: self.soak.as_secs() })?;
+            reporter.event(Event::Soaked { pod: self.name(target), seconds: self.soak.as_secs() })?;
         }
         self.run_gates(reporter, waiter, sts, target, left).await
     }
@@ -351,16 +379,25 @@ impl Mover<'_> {
             loop {
                 attempt += 1;
                 let outcome = try_gate(self.kube, run, &self.gates, http.as_ref()).await?;
-                let (pod, gate, gate_kind) = (target.pod.clone(), run.gate.clone(), run.kind);
+                let (pod, gate, gate_kind) = (self.name(target), run.gate.clone(), run.kind);
                 if outcome.passed {
                     reporter.event(Event::GatePassed { pod, gate, gate_kind, attempt })?;
                     break;
                 }
-                reporter.event(Event::GateFailed { pod, gate, gate_kind, attempt, output: outcome.output.clone() })?;
+                reporter.event(Event::GateFailed {
+                    pod,
+                    gate,
+                    gate_kind,
+                    attempt,
+                    output: outcome.output.clone(),
+                })?;
                 let again = Instant::now() + RETRY;
                 if again >= until {
                     return Err(self.stopped(
-                        format!("gate '{}' did not pass in {attempt} tries (last: {})", run.expanded, outcome.output),
+                        format!(
+                            "gate '{}' did not pass in {attempt} tries (last: {})",
+                            run.expanded, outcome.output
+                        ),
                         left,
                     ));
                 }

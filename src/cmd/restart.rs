@@ -19,7 +19,9 @@ use crate::client::{Kube, KubeArgs};
 use crate::core::advice::shell_word;
 use crate::core::maintenance::Method;
 use crate::core::maintenance::replace::Target;
-use crate::core::maintenance::restart::{Journal, Next, Order, Plan, RESTART_ANNOTATION, Request, Seen, next, plan};
+use crate::core::maintenance::restart::{
+    Journal, Next, Order, Plan, RESTART_ANNOTATION, Request, Seen, next, plan,
+};
 use crate::core::objects::pods_of;
 use crate::core::patches;
 use crate::core::rollout::gates::Gates;
@@ -140,7 +142,12 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
     result
 }
 
-async fn restart(args: &Args, kube_args: &KubeArgs, term: &Terminal, reporter: &mut Reporter<'_>) -> Result<()> {
+async fn restart(
+    args: &Args,
+    kube_args: &KubeArgs,
+    term: &Terminal,
+    reporter: &mut Reporter<'_>,
+) -> Result<()> {
     let kube = kube_args.connect().await?;
     let namespace = kube.namespace.clone();
     let sts = fetch::statefulset(&kube, &namespace, &args.name).await?;
@@ -161,7 +168,8 @@ async fn restart(args: &Args, kube_args: &KubeArgs, term: &Terminal, reporter: &
         soak_seconds: args.soak.as_secs(),
         flags: kube.flags.clone(),
     };
-    let seen = Seen { sts: &sts, pods: &pods, nodes: None, budgets: &budgets, claims: &claims, volumes: &by_name };
+    let seen =
+        Seen { sts: &sts, pods: &pods, nodes: None, budgets: &budgets, claims: &claims, volumes: &by_name };
     let plan = plan(&seen, &request, journal.as_ref())?;
     show(reporter, &plan)?;
     let Some(writer) = Writer::of(&kube, Mode::from_dry_run(args.dry_run), format!("`{resume}` resumes it"))
@@ -169,12 +177,28 @@ async fn restart(args: &Args, kube_args: &KubeArgs, term: &Terminal, reporter: &
         reporter.io.say("dry run: nothing was changed");
         return Ok(());
     };
-    let verb = if plan.method == Method::Delete { ("delete", "pods", None) } else { ("create", "pods", Some("eviction")) };
+    let verb = if plan.method == Method::Delete {
+        ("delete", "pods", None)
+    } else {
+        ("create", "pods", Some("eviction"))
+    };
     access::require(
         &kube,
         &[
-            Permission { verb: verb.0, group: "", resource: verb.1, namespace: Some(&namespace), subresource: verb.2 },
-            Permission { verb: "patch", group: "apps", resource: "statefulsets", namespace: Some(&namespace), subresource: None },
+            Permission {
+                verb: verb.0,
+                group: "",
+                resource: verb.1,
+                namespace: Some(&namespace),
+                subresource: verb.2,
+            },
+            Permission {
+                verb: "patch",
+                group: "apps",
+                resource: "statefulsets",
+                namespace: Some(&namespace),
+                subresource: None,
+            },
         ],
         "nothing was changed",
     )
@@ -195,8 +219,10 @@ async fn restart(args: &Args, kube_args: &KubeArgs, term: &Terminal, reporter: &
         timeout: args.timeout,
         what: format!("the restart of {}", plan.stateful_set),
         resume,
+        qualified: false,
     };
-    let request_timeout = kube_args.request_timeout.filter(|t| !t.is_zero()).unwrap_or(Duration::from_secs(30));
+    let request_timeout =
+        kube_args.request_timeout.filter(|t| !t.is_zero()).unwrap_or(Duration::from_secs(30));
     let kinds = Kinds { budgets: true, ..Kinds::default() };
     let mut waiter = Waiter::start(&kube, &sts, kinds, request_timeout).await?;
     let mut journal = journal.unwrap_or_else(|| Journal {
@@ -222,13 +248,22 @@ async fn restart(args: &Args, kube_args: &KubeArgs, term: &Terminal, reporter: &
                 how,
                 |view, now| {
                     let Some(sts) = &view.sts else { return Ok(Wake::Done(None)) };
-                    let seen =
-                        Seen { sts, pods: &view.pods, nodes: None, budgets: &[], claims: &[], volumes: &by_name };
+                    let seen = Seen {
+                        sts,
+                        pods: &view.pods,
+                        nodes: None,
+                        budgets: &[],
+                        claims: &[],
+                        volumes: &by_name,
+                    };
                     Ok(match next(&plan, &journal.done, &seen, now) {
                         Next::Wait(waiting) => {
                             let reason = waiting.describe();
                             if said.as_ref() != Some(&reason) {
-                                reporter.event(Event::Waiting { pod: waiting.target().pod.clone(), reason: reason.clone() })?;
+                                reporter.event(Event::Waiting {
+                                    pod: waiting.target().pod.clone(),
+                                    reason: reason.clone(),
+                                })?;
                                 said = Some(reason);
                             }
                             Wake::Soon
@@ -302,7 +337,11 @@ fn left(plan: &Plan, journal: &Journal) -> String {
 }
 
 /// Writes the journal on `sts` (or removes it), guarded by its uid and the journal as read.
-async fn write_journal(mover: &Mover<'_>, sts: &StatefulSet, journal: Option<&Journal>) -> Result<StatefulSet> {
+async fn write_journal(
+    mover: &Mover<'_>,
+    sts: &StatefulSet,
+    journal: Option<&Journal>,
+) -> Result<StatefulSet> {
     let text = journal.map(Journal::to_annotation);
     if sts.annotations().get(RESTART_ANNOTATION) == text.as_ref() {
         return Ok(sts.clone());
@@ -312,7 +351,10 @@ async fn write_journal(mover: &Mover<'_>, sts: &StatefulSet, journal: Option<&Jo
     let what = if journal.is_some() { "write the restart journal" } else { "remove the restart journal" };
     match mover.writer.patch(&api, &sts.name_any(), &patch, what).await? {
         Written::Done(sts) => Ok(sts),
-        Written::Gone => Err(mover.stopped(format!("StatefulSet {} was deleted", sts.name_any()), "nothing more was restarted".into())),
+        Written::Gone => Err(mover.stopped(
+            format!("StatefulSet {} was deleted", sts.name_any()),
+            "nothing more was restarted".into(),
+        )),
         Written::Changed(_) => Err(mover.stopped(
             format!("the restart journal of {} changed since it was read (another run?)", sts.name_any()),
             "nothing more was restarted".into(),
@@ -332,8 +374,12 @@ async fn read(
     let selector = crate::core::objects::selector(sts).map(|s| s.to_string()).unwrap_or_default();
     let (pods, budgets, claims) = tokio::try_join!(
         async { pods.list(&ListParams::default().labels(&selector)).await.map_err(Error::kube("list pods")) },
-        async { budgets.list(&ListParams::default()).await.map_err(Error::kube("list PodDisruptionBudgets")) },
-        async { claims.list(&ListParams::default()).await.map_err(Error::kube("list PersistentVolumeClaims")) },
+        async {
+            budgets.list(&ListParams::default()).await.map_err(Error::kube("list PodDisruptionBudgets"))
+        },
+        async {
+            claims.list(&ListParams::default()).await.map_err(Error::kube("list PersistentVolumeClaims"))
+        },
     )?;
     // Volumes are read to judge pinned members; without the right to, they are not judged.
     let volumes = volumes.list(&ListParams::default()).await.map(|l| l.items).unwrap_or_default();
@@ -373,7 +419,11 @@ fn show(reporter: &mut Reporter<'_>, plan: &Plan) -> Result<()> {
             Method::Evict => "evicted (PodDisruptionBudgets honoured)",
             Method::Delete => "deleted (--delete: no budget is asked)",
         },
-        if plan.soak_seconds > 0 { format!(", stays Ready for {}s", plan.soak_seconds) } else { String::new() },
+        if plan.soak_seconds > 0 {
+            format!(", stays Ready for {}s", plan.soak_seconds)
+        } else {
+            String::new()
+        },
         if plan.gates.exec.is_empty() && plan.gates.http.is_empty() {
             String::new()
         } else {
@@ -411,7 +461,10 @@ async fn discard(
         soak: Duration::ZERO,
         timeout: args.timeout,
         what: format!("discarding the restart journal of {}", sts.name_any()),
-        resume: kube.flags.plugin(&kube.namespace, &format!("restart {} --discard-journal", shell_word(&args.name))),
+        resume: kube
+            .flags
+            .plugin(&kube.namespace, &format!("restart {} --discard-journal", shell_word(&args.name))),
+        qualified: false,
     };
     write_journal(&mover, sts, None).await?;
     reporter.io.say(format_args!("restart journal of {} removed; no pod was touched", sts.name_any()));

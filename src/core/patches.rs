@@ -280,7 +280,11 @@ pub fn maintenance_journal(object: &impl kube::Resource, key: &str, journal: Opt
 
 /// Cordons `node` and, when given, writes a drain's journal on it, in one request, only while
 /// it is the node read (its uid).
-pub fn cordon_with_journal(node: &k8s_openapi::api::core::v1::Node, key: &str, journal: Option<&str>) -> Tested {
+pub fn cordon_with_journal(
+    node: &k8s_openapi::api::core::v1::Node,
+    key: &str,
+    journal: Option<&str>,
+) -> Tested {
     let mut ops = vec![
         test(pointer(["metadata", "uid"]), json!(node.metadata.uid.clone().unwrap_or_default())),
         add(pointer(["spec", "unschedulable"]), json!(true)),

@@ -9,6 +9,7 @@ mod support;
 
 mod cluster;
 mod dns;
+mod drain;
 mod dry_run;
 mod etcd;
 mod faults;

@@ -10,8 +10,8 @@ use tokio::time::Instant;
 use super::execute::Executor;
 use super::report::Event;
 use super::words::{RolloutWords, wait};
-use crate::core::rollout::gates::{self, Gates, PdbHold};
 use crate::cmd::gates::{http_client, try_gate};
+use crate::core::rollout::gates::{self, Gates, PdbHold};
 use crate::error::Result;
 use crate::wait::{Waiter, Wake};
 
@@ -126,5 +126,4 @@ impl Executor<'_, '_> {
         }
         Ok((!failures.is_empty()).then_some(failures))
     }
-
 }
