@@ -14,7 +14,7 @@ Exit codes:
   0    success, or stopped by your choice
   1    error (nothing changed unless the message says otherwise)
   2    usage error (nothing changed)
-  3    a rollout step failed or timed out; the StatefulSet was left in a safe state
+  3    a step of rollout, drain or restart failed or timed out; the state was left safe
   130  interrupted (Ctrl-C); the message says how to resume
 
 Docs: https://github.com/kubectl-stateful/kubectl-stateful/tree/main/docs";

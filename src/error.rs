@@ -172,8 +172,6 @@ pub enum Stop {
     FlagConflict { flag: &'static str, other: &'static str },
     #[error("the argument '{flag}' requires '{requires}' (see --help)")]
     FlagRequires { flag: &'static str, requires: &'static str },
-    #[error("invalid value '{value}' for '{flag}': {why}")]
-    FlagValue { flag: &'static str, value: String, why: String },
     #[error("cannot read {path}: {error}")]
     PatchUnreadable { path: String, error: String },
     #[error("{path} is not a YAML or JSON pod template patch: {error}")]
@@ -416,7 +414,6 @@ impl Stop {
             | Stop::NoTerminalToAsk { .. }
             | Stop::FlagConflict { .. }
             | Stop::FlagRequires { .. }
-            | Stop::FlagValue { .. }
             | Stop::PatchUnreadable { .. }
             | Stop::PatchNotYaml { .. }
             | Stop::PatchNotAMap { .. }

@@ -62,7 +62,7 @@ pub struct Args {
 
     /// Members that must stay up: N for every set, or NAME=N (NAMESPACE/NAME=N) for one
     /// [default: each set's majority, floor(n/2)+1] (repeatable)
-    #[arg(long, value_name = "N|NAME=N")]
+    #[arg(long, value_name = "N|NAME=N", value_parser = parse_min_available)]
     pub min_available: Vec<String>,
 
     /// How long each replacement must stay Ready, without a container restart, before the next
@@ -97,6 +97,11 @@ pub struct Args {
     /// Output: text, or json for one event per line
     #[arg(short, long, value_enum, default_value_t)]
     pub output: Format,
+}
+
+/// `N` or `NAME=N`, checked at parse time.
+fn parse_min_available(text: &str) -> std::result::Result<String, String> {
+    MinAvailable::default().add(text).map(|()| text.to_owned())
 }
 
 pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Streams) -> Result<()> {
@@ -194,11 +199,8 @@ async fn drain(
     let kube = kube_args.connect().await?;
     let mut min_available = MinAvailable::default();
     for given in &args.min_available {
-        min_available.add(given).map_err(|why| crate::error::Stop::FlagValue {
-            flag: "--min-available",
-            value: given.clone(),
-            why,
-        })?;
+        // Checked at parse time already (parse_min_available).
+        let _ = min_available.add(given);
     }
     let read = read(&kube, &args.nodes).await?;
     let anchor =

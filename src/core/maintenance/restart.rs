@@ -302,24 +302,21 @@ impl Waiting {
 pub fn next(plan: &Plan, done: &[i32], seen: &Seen, now: Timestamp) -> Next {
     let live = members(seen.sts, seen.pods, seen.nodes);
     let quorum = plan.quorum;
-    for target in plan.members.iter().filter(|t| !done.contains(&t.ordinal)) {
-        let pod = live.iter().find(|m| m.ordinal == target.ordinal).and_then(|m| m.pod);
-        match progress(target, seen.sts, pod, seen.nodes, &[], now) {
-            Progress::Pending => {
-                return match may_take_down(&live, target.ordinal, quorum) {
-                    Ok(()) => Next::TakeDown(target.clone()),
-                    Err(hold) => Next::Wait(Waiting::Quorum { target: target.clone(), hold }),
-                };
-            }
-            Progress::Replacing(why) => {
-                return Next::Wait(Waiting::Replacing { target: target.clone(), why });
-            }
-            Progress::Replaced { uid, node } | Progress::Misplaced { uid, node } => {
-                return Next::Verify { target: target.clone(), uid, node };
-            }
+    // The first member not done decides: one member in flight at a time, in the plan's order.
+    let Some(target) = plan.members.iter().find(|t| !done.contains(&t.ordinal)) else {
+        return Next::Finished;
+    };
+    let pod = live.iter().find(|m| m.ordinal == target.ordinal).and_then(|m| m.pod);
+    match progress(target, seen.sts, pod, seen.nodes, &[], now) {
+        Progress::Pending => match may_take_down(&live, target.ordinal, quorum) {
+            Ok(()) => Next::TakeDown(target.clone()),
+            Err(hold) => Next::Wait(Waiting::Quorum { target: target.clone(), hold }),
+        },
+        Progress::Replacing(why) => Next::Wait(Waiting::Replacing { target: target.clone(), why }),
+        Progress::Replaced { uid, node } | Progress::Misplaced { uid, node } => {
+            Next::Verify { target: target.clone(), uid, node }
         }
     }
-    Next::Finished
 }
 
 #[cfg(test)]
