@@ -122,6 +122,11 @@ impl Waiter {
         self.live.pods()
     }
 
+    /// Takes in the changes that arrived while nobody waited on this one ([`Live::catch_up`]).
+    pub fn catch_up(&mut self) {
+        self.live.catch_up();
+    }
+
     /// Everything watched, as last seen.
     pub fn view(&self) -> View {
         self.live.view()

@@ -322,6 +322,9 @@ async fn drain(
         if waiters.is_empty() {
             break;
         }
+        // Every set as it is now, not as when its watch was last waited on: the quorum check
+        // of one set must not read another's past.
+        waiters.iter_mut().for_each(Waiter::catch_up);
         let views: Vec<View> = waiters.iter().map(Waiter::view).collect();
         let words = mover.words(left(&plan, &journal));
         let how = Until { deadline: deadline(args.timeout), words: &words, ours: None };
@@ -388,7 +391,11 @@ async fn drain(
             Next::Wait(_) => {}
             Next::TakeDown(target) => {
                 let Some(index) = set_index(&read.sets, &target) else { continue };
-                focus = index;
+                if index != focus {
+                    // Decided on a snapshot of that set: decide again on its own watch, caught up.
+                    focus = index;
+                    continue;
+                }
                 let view = waiters[index].view();
                 let Some(sts) = view.sts.clone() else { continue };
                 let Some(pod) = view.pods.iter().find(|p| p.uid().as_deref() == Some(&target.uid)).cloned()
