@@ -337,8 +337,11 @@ pub async fn storage_classes_for(
     optional_cluster_list::<StorageClass>(client, wanted && status::wants_storage_classes(snapshot)).await
 }
 
-/// Warning events about StatefulSets (one of them, or all), filtered by the API server
-/// (field selectors on `involvedObject` and `type`); `None` when they may not be read.
+/// Warning events about StatefulSets (one of them, or all) and about pods, filtered by the API
+/// server (field selectors on `involvedObject.kind` and `type`; a field selector cannot say
+/// "pods of this set", so the core picks them out by name and uid): what the controller fails to
+/// do, and why a pod is not Ready as its kubelet or the scheduler says. `None` when they may not
+/// be read.
 pub async fn optional_events(
     client: &Client,
     scope: &Scope,
@@ -354,7 +357,17 @@ pub async fn optional_events(
     }
     let api: Api<Event> = scope.api(client);
     let what = format!("list events {}", scope.describe());
-    forbidden_as_none(paged(&api, ListParams::default().fields(&fields), &what).await)
+    let (controller, pods) = tokio::try_join!(
+        async { forbidden_as_none(paged(&api, ListParams::default().fields(&fields), &what).await) },
+        async {
+            let pods = ListParams::default().fields("involvedObject.kind=Pod,type=Warning");
+            forbidden_as_none(paged(&api, pods, &what).await)
+        },
+    )?;
+    Ok(controller.map(|mut events| {
+        events.extend(pods.unwrap_or_default());
+        events
+    }))
 }
 
 /// The VolumeSnapshots in `scope`, one paged LIST: [`VolumeSnapshots::NoApi`] when the cluster

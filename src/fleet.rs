@@ -38,7 +38,7 @@ pub struct Outcome<T> {
 /// kubeconfig ([`crate::core::fleet::contexts_to_query`]).
 ///
 /// # Errors
-/// [`Error::Kubeconfig`] when `all` and the kubeconfig cannot be read; [`Error::Usage`] when it
+/// [`Error::Kubeconfig`] when `all` and the kubeconfig cannot be read; [`Stop::NoContexts`] when it
 /// has no contexts.
 pub fn contexts(kube_args: &KubeArgs, all: bool) -> Result<Vec<String>> {
     let in_kubeconfig = if all { kubeconfig_contexts(kube_args)? } else { Vec::new() };
@@ -73,21 +73,6 @@ pub fn failures<'a>(outcomes: impl IntoIterator<Item = (&'a str, Option<&'a str>
 /// [`Error::Kubeconfig`] when there is no kubeconfig or it does not parse.
 fn kubeconfig_contexts(kube_args: &KubeArgs) -> Result<Vec<String>> {
     Ok(kube_args.kubeconfig()?.contexts.iter().map(|c| c.name.clone()).collect())
-}
-
-/// Runs `query` in each of `contexts` (see [`each_with_cluster`]) and returns each context's
-/// outcome in the order given, errors as one line.
-pub async fn each<T, F, Fut>(
-    kube_args: &KubeArgs,
-    contexts: &[String],
-    query: F,
-) -> Vec<(String, Result<T, String>)>
-where
-    F: Fn(Kube) -> Fut,
-    Fut: Future<Output = Result<T>>,
-{
-    let outcomes = each_with_cluster(kube_args, contexts, query).await;
-    outcomes.into_iter().map(|o| (o.context, o.result)).collect()
 }
 
 /// Runs `query` in each of `contexts` (at most [`AT_ONCE`] at a time, each within its deadline,

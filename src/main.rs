@@ -2,6 +2,7 @@
 //! and turn the result into one line on stderr and the documented exit code. Everything else is
 //! the library.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -24,11 +25,21 @@ fn main() -> ExitCode {
         let result = runtime.block_on(kubectl_stateful::complete(&args[2..], &mut io));
         return exit_code(result, &mut io);
     }
+    let args_given: Vec<std::ffi::OsString> = args.iter().skip(1).cloned().collect();
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         // Help and --version print in full; a usage error is one line on stderr, exit 2.
         Err(e) if !e.use_stderr() => {
             let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        // A bare `kubectl stateful` (or `kubectl stateful pvc`) asks what there is: its commands,
+        // on stdout, as kubectl and git answer. With flags given, a command is missing: usage.
+        Err(e)
+            if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+                && args_given.iter().all(|a| !a.to_string_lossy().starts_with('-')) =>
+        {
+            let _ = write!(io.out, "{}", e.render());
             return ExitCode::SUCCESS;
         }
         Err(e) => {

@@ -126,7 +126,7 @@ pub struct Kind {
 pub const STATUS: Kind = Kind { name: "StatefulSetStatus", version: "v4" };
 pub const STATUS_LIST: Kind = Kind { name: "StatefulSetStatusList", version: "v4" };
 pub const FLEET_STATUS: Kind = Kind { name: "FleetStatus", version: "v3" };
-pub const FLEET_PRUNE_PLAN: Kind = Kind { name: "FleetPrunePlan", version: "v1" };
+pub const FLEET_PRUNE_PLAN: Kind = Kind { name: "FleetPrunePlan", version: "v2" };
 pub const PRUNE_PLAN: Kind = Kind { name: "PrunePlan", version: "v1" };
 pub const PRUNE_RESULT: Kind = Kind { name: "PruneResult", version: "v1" };
 pub const RECOVERY: Kind = Kind { name: "Recovery", version: "v1" };

@@ -91,6 +91,17 @@ fn help_root() {
     help("root", &[]);
 }
 
+/// A bare `kubectl stateful` (or `pvc`) asks what there is: the same help, as kubectl answers.
+#[test]
+fn a_bare_command_prints_its_commands() {
+    for (group, help) in [(&[][..], &["--help"][..]), (&["pvc"][..], &["pvc", "--help"][..])] {
+        let bare = success(group);
+        let short = success(&[help[..help.len() - 1].to_vec(), vec!["-h"]].concat());
+        assert!(bare.contains("Commands:"), "{bare}");
+        assert_eq!(bare, short, "the bare command prints its short help");
+    }
+}
+
 #[test]
 fn help_status() {
     help("status", &["status"]);
@@ -201,9 +212,6 @@ usage_errors! {
     usage_restore_without_ordinal: ["pvc", "restore", "web", "--from", "snap"];
     usage_restore_negative_ordinal: ["pvc", "restore", "web", "--ordinal", "-1", "--from", "snap"];
     usage_unexpected_argument: ["version", "--client", "extra"];
-    // clap's "print help instead" error: its first line is the about text, not an error.
-    usage_no_command: [];
-    usage_pvc_without_command: ["pvc"];
     usage_flags_without_command: ["-n", "shop"];
     usage_missing_value: ["status", "--cluster-domain"];
     usage_output_unknown: ["status", "-o", "bogus"];

@@ -160,7 +160,7 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
     rendered(render(&mut io.out, &model, args.output, term.color, now))
 }
 
-/// `status -A` in several contexts: each queried on its own ([`crate::fleet::each`]), one list
+/// `status -A` in several contexts: each queried on its own ([`crate::fleet::each_with_cluster`]), one list
 /// and a summary; a context that could not be read is an error row (entry), and makes the exit
 /// code 1 after everything else is written.
 async fn fleet(args: &Args, kube_args: &KubeArgs, io: &mut Streams) -> Result<()> {
@@ -1160,6 +1160,14 @@ mod tests {
                 .build()
             })
             .collect::<Vec<_>>();
+        // web-2's kubelet says why it is not Ready.
+        let unhealthy = crate::core::failures::tests::pod_event(
+            pods.iter().find(|p| p.name_any() == "web-2").unwrap(),
+            "Unhealthy",
+            "Readiness probe failed: HTTP probe failed with statuscode: 503",
+            12,
+            3_690,
+        );
         let snapshot = Reads {
             volumes: Some(pvcs.iter().map(|p| pv(&p.name_any(), "Delete")).collect()),
             statefulsets: vec![web.clone()],
@@ -1167,7 +1175,7 @@ mod tests {
             pvcs,
             services: vec![governing_service()],
             nodes: Some(vec![node("node-0", "True"), node("node-1", "Unknown")]),
-            events: Some(Vec::new()),
+            events: Some(vec![unhealthy]),
             storage_classes: Some(vec![storage_class("standard", true, false)]),
             // A budget keeping 2 of 3 up, at 0 now: web-1's node is down and web-2 not Ready.
             budgets: Some(vec![crate::core::budgets::pdb(

@@ -35,6 +35,66 @@ const FAILED_ERROR: &str = " failed error: ";
 const EXCEEDED_QUOTA: &str = "exceeded quota";
 const IMMUTABLE_POD: &str = "Forbidden: pod updates may not change";
 
+/// The newest Warning event about a pod (by uid: its predecessor's under the same name do not
+/// count), as `kubectl describe pod` shows it: the kubelet's `Unhealthy` (a probe failing, with
+/// the probe's output), `BackOff`, `FailedMount`, the scheduler's `FailedScheduling`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodWarning {
+    pub reason: String,
+    /// The event's message, its first line.
+    pub message: String,
+    /// Who reported it (`kubelet`, `default-scheduler`), when the event says.
+    pub source: Option<String>,
+    pub count: i32,
+    pub last_seen: Option<Timestamp>,
+}
+
+/// How long after its last occurrence a pod's Warning event still explains its state: a
+/// failing probe is reported every period (seconds), a back-off at most every 5 minutes.
+pub const POD_WARNING_SECONDS: i64 = 10 * 60;
+
+/// The newest recent Warning event about `pod` (this uid), if any.
+pub fn pod_warning(pod: &Pod, events: &[Event], now: Timestamp) -> Option<PodWarning> {
+    let uid = pod.uid();
+    events
+        .iter()
+        .filter(|e| e.type_.as_deref() == Some("Warning"))
+        .filter(|e| {
+            let object = &e.involved_object;
+            object.kind.as_deref() == Some("Pod")
+                && object.name.as_deref() == Some(pod.name_any().as_str())
+                && object.namespace == pod.namespace()
+                && match (&object.uid, &uid) {
+                    (Some(event), Some(ours)) => event == ours,
+                    _ => true,
+                }
+        })
+        .filter_map(|e| Some((last_seen(e)?, e)))
+        .filter(|(seen, _)| now.as_second() - seen.as_second() <= POD_WARNING_SECONDS)
+        .max_by_key(|(seen, _)| *seen)
+        .map(|(seen, e)| PodWarning {
+            reason: e.reason.clone().unwrap_or_default(),
+            message: e
+                .message
+                .as_deref()
+                .unwrap_or_default()
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_owned(),
+            source: e
+                .source
+                .as_ref()
+                .and_then(|s| s.component.clone())
+                .or_else(|| e.reporting_component.clone())
+                .filter(|c| !c.is_empty()),
+            count: e.series.as_ref().and_then(|s| s.count).or(e.count).unwrap_or(1).max(1),
+            last_seen: Some(seen),
+        })
+}
+
 /// How long after its last occurrence a failure still counts. The controller retries a failing
 /// StatefulSet with exponential backoff capped at 1000 s (client-go's default controller rate
 /// limiter), so a failure that persists is reported again within about 17 minutes.
@@ -400,7 +460,7 @@ pub fn pods_outside_range<'p>(sts: &StatefulSet, pods: &'p [Pod]) -> Vec<&'p Pod
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::core::fixtures::{created, pod, sts};
     use k8s_openapi::api::core::v1::ObjectReference;
@@ -628,5 +688,59 @@ mod tests {
             (failures[0].operation.as_str(), failures[0].pod.as_deref()),
             ("create Claim data-web-0", Some("web-0"))
         );
+    }
+
+    /// A Warning event about `pod` as its kubelet reports it.
+    pub(crate) fn pod_event(pod: &Pod, reason: &str, message: &str, count: i32, seconds_after: i64) -> Event {
+        Event {
+            metadata: ObjectMeta { name: Some(format!("{}.{reason}", pod.name_any())), ..Default::default() },
+            involved_object: ObjectReference {
+                kind: Some("Pod".into()),
+                name: Some(pod.name_any()),
+                namespace: pod.namespace(),
+                uid: pod.uid(),
+                ..Default::default()
+            },
+            reason: Some(reason.into()),
+            message: Some(message.into()),
+            type_: Some("Warning".into()),
+            count: Some(count),
+            last_timestamp: Some(Time(at(seconds_after))),
+            source: Some(k8s_openapi::api::core::v1::EventSource {
+                component: Some("kubelet".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_pods_warning_is_its_newest_recent_one_about_this_uid() {
+        let web = sts("web", 3).build();
+        let web1 = pod(&web, 1).build();
+        let probe = "Readiness probe failed: HTTP probe failed with statuscode: 503\nmore";
+        let unhealthy = pod_event(&web1, "Unhealthy", probe, 7, 100);
+        let mut predecessor = pod_event(&web1, "BackOff", "Back-off restarting failed container", 3, 150);
+        predecessor.involved_object.uid = Some("an-older-web-1".into());
+        let mut normal = pod_event(&web1, "Pulled", "Container image pulled", 1, 160);
+        normal.type_ = Some("Normal".into());
+        let other = pod_event(&pod(&web, 2).build(), "FailedMount", "MountVolume failed", 1, 170);
+        let older = pod_event(&web1, "FailedScheduling", "0/3 nodes are available", 1, 50);
+        let events = [older, unhealthy, predecessor, normal, other];
+        let now = at(200);
+        let got = pod_warning(&web1, &events, now).unwrap();
+        assert_eq!(
+            (got.reason.as_str(), got.message.as_str(), got.source.as_deref(), got.count),
+            (
+                "Unhealthy",
+                "Readiness probe failed: HTTP probe failed with statuscode: 503",
+                Some("kubelet"),
+                7
+            ),
+            "the newest about this uid, its first line"
+        );
+        let later = at(100 + POD_WARNING_SECONDS + 1);
+        assert_eq!(pod_warning(&web1, &events, later).map(|w| w.reason), None, "older than 10 minutes");
+        assert_eq!(pod_warning(&web1, &[], now), None);
     }
 }

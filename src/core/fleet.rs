@@ -152,6 +152,24 @@ pub fn same_cluster_as(read: &[(&str, bool, Option<&ClusterIdentity>)]) -> Vec<O
         .collect()
 }
 
+/// The groups of contexts that reached one cluster ([`same_cluster_as`]), each with the context
+/// counted and what showed they are one.
+pub fn same_cluster_groups(read: &[(&str, bool, Option<&ClusterIdentity>)]) -> Vec<SameCluster> {
+    let mut groups: Vec<SameCluster> = Vec::new();
+    for ((context, _, cluster), first) in read.iter().zip(same_cluster_as(read)) {
+        let Some(first) = first else { continue };
+        match groups.iter_mut().find(|g| g.counted == first) {
+            Some(group) => group.contexts.push((*context).to_owned()),
+            None => groups.push(SameCluster {
+                contexts: vec![first.clone(), (*context).to_owned()],
+                counted: first,
+                identity: cluster.map(ClusterIdentity::describe).unwrap_or_default(),
+            }),
+        }
+    }
+    groups
+}
+
 /// The summary of `results`, per context in the order given and in total; a context that
 /// reaches the same cluster as an earlier one is listed with no counts of its own.
 pub fn summarize(results: &[ContextResult]) -> FleetSummary {
@@ -198,18 +216,9 @@ pub fn summarize(results: &[ContextResult]) -> FleetSummary {
             },
         })
         .collect();
-    let mut same_cluster: Vec<SameCluster> = Vec::new();
-    for (r, first) in results.iter().zip(&counted) {
-        let Some(first) = first else { continue };
-        match same_cluster.iter_mut().find(|g| &g.counted == first) {
-            Some(group) => group.contexts.push(r.context.clone()),
-            None => same_cluster.push(SameCluster {
-                contexts: vec![first.clone(), r.context.clone()],
-                counted: first.clone(),
-                identity: r.cluster.as_ref().map(ClusterIdentity::describe).unwrap_or_default(),
-            }),
-        }
-    }
+    let read: Vec<(&str, bool, Option<&ClusterIdentity>)> =
+        results.iter().map(|r| (r.context.as_str(), r.outcome.is_ok(), r.cluster.as_ref())).collect();
+    let same_cluster = same_cluster_groups(&read);
     FleetSummary {
         contexts: per_context.len(),
         failed: per_context.iter().filter(|c| c.error.is_some()).count(),

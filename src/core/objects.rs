@@ -246,11 +246,7 @@ impl Budget {
 /// The budgets of `pdbs` that select `pod` (in its namespace, by its labels).
 pub fn budgets_of(pdbs: &[PodDisruptionBudget], pod: &Pod) -> Vec<Budget> {
     pdbs.iter()
-        .filter(|pdb| pdb.namespace() == pod.namespace())
-        .filter(|pdb| {
-            let selector = pdb.spec.as_ref().and_then(|s| s.selector.clone());
-            selector.and_then(|s| Selector::try_from(s).ok()).is_some_and(|s| s.matches(pod.labels()))
-        })
+        .filter(|pdb| super::budgets::selects(pdb, pod.namespace().as_deref(), pod.labels()))
         .map(|pdb| {
             let status = pdb.status.clone().unwrap_or_default();
             Budget {

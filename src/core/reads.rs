@@ -33,7 +33,8 @@ pub struct Reads {
     /// The ControllerRevisions of StatefulSets whose current and update revisions differ;
     /// `None` when they may not be read, or nobody asked.
     pub revisions: Option<Vec<ControllerRevision>>,
-    /// Warning events about StatefulSets; `None` when they may not be read, or nobody asked.
+    /// Warning events about StatefulSets and about pods; `None` when they may not be read, or
+    /// nobody asked.
     pub events: Option<Vec<Event>>,
     /// The namespaces involved; `None` when they may not be read, or nobody asked.
     pub namespaces: Option<Vec<Namespace>>,

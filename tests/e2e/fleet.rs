@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use k8s_openapi::api::apps::v1::StatefulSet;
 use serde_json::Value;
 
 use crate::support::{Env, OwnCluster, Sts, kubeconfig, wait_until};
@@ -275,6 +276,61 @@ async fn a_hanging_exec_plugin_fails_its_own_context_and_one_cluster_counts_once
         text.lines().any(|l| l.starts_with("context hang: the exec credential plugin sh of context hang")),
         "{text}"
     );
+
+    // A prune plan across the two contexts of one cluster lists its orphan once.
+    env.scale("web", 0).await;
+    // Settled, as prune requires (it keeps the claims of a set still scaling): under load the
+    // controller may not have counted the pod gone yet.
+    let sets = env.api::<StatefulSet>();
+    wait_until(Duration::from_secs(60), || async {
+        let web = sets.get("web").await.unwrap();
+        let status = web.status.unwrap_or_default();
+        status.replicas == 0 && status.observed_generation >= web.metadata.generation
+    })
+    .await;
+    let orphan = env.pvc_names().await;
+    assert_eq!(orphan, ["data-web-0"]);
+    let prune = [
+        "pvc",
+        "prune",
+        "-A",
+        "--include-scaled-to-zero",
+        "--dry-run",
+        "--context",
+        "good",
+        "--context",
+        "good-exec",
+    ];
+    let output = run(&[&prune[..], &["-o", "json"]].concat());
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let plans: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        (plans["kind"].as_str(), plans["schemaVersion"].as_str()),
+        (Some("FleetPrunePlan"), Some("v2"))
+    );
+    let contexts: Vec<&str> =
+        plans["items"].as_array().unwrap().iter().map(|i| i["context"].as_str().unwrap()).collect();
+    assert_eq!(contexts, ["good"], "one plan for the one cluster");
+    assert_eq!(plans["sameCluster"][0]["contexts"], serde_json::json!(["good", "good-exec"]));
+    let ours = |plans: &Value| -> usize {
+        plans["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|p| p["candidates"].as_array().unwrap().iter())
+            .filter(|c| c["namespace"] == env.ns.as_str() && c["verdict"] == "prune")
+            .count()
+    };
+    assert_eq!(ours(&plans), 1, "{plans}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("context good-exec"), "warned about once, under good: {stderr}");
+    let text = String::from_utf8_lossy(&run(&prune).stdout).into_owned();
+    assert!(
+        text.lines().any(|l| l.starts_with("the same cluster as context good (kube-system namespace uid ")
+            && l.ends_with("): its claims are listed there")),
+        "{text}"
+    );
+    assert!(text.lines().last().unwrap().contains(" to prune across 1 cluster(s) (2 contexts); "), "{text}");
     std::fs::remove_file(&path).unwrap();
 }
 

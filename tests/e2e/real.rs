@@ -545,28 +545,23 @@ async fn status_shows_real_restarts_probe_failures_ips_and_the_names_the_members
         .iter()
         .any(|w| w["code"] == "PodNotReady" && w["message"].as_str().unwrap().contains("etcd-2"));
     assert!(not_ready, "{report}");
-    let events = std::process::Command::new("kubectl")
-        .env("KUBECONFIG", &env.kubeconfig)
-        .args([
-            "-n",
-            &env.ns,
-            "get",
-            "events",
-            "--field-selector",
-            "involvedObject.name=etcd-2,reason=Unhealthy",
-            "-o",
-            "json",
-        ])
-        .output()
-        .unwrap();
-    let events: Value = serde_json::from_slice(&events.stdout).unwrap();
+    // Why, as the kubelet said it (its Unhealthy event, what `kubectl describe pod` shows): two
+    // failed probes make the pod not Ready, so the event is there by now or soon.
+    wait_until(Duration::from_secs(30), || async {
+        status(&env)["ordinals"][2]["pod"]["lastWarning"]["reason"] == "Unhealthy"
+    })
+    .await;
+    let report = status(&env);
+    let said = &report["ordinals"][2]["pod"]["lastWarning"];
+    assert_eq!(said["source"], "kubelet", "{said}");
+    assert!(said["message"].as_str().unwrap().starts_with("Readiness probe failed"), "{said}");
+    let text =
+        String::from_utf8_lossy(&env.plugin().args(["status", "etcd"]).output().unwrap().stdout).into_owned();
     assert!(
-        events["items"].as_array().unwrap().iter().any(|e| e["message"]
-            .as_str()
-            .unwrap_or_default()
-            .starts_with("Readiness probe failed")
-            && e["source"]["component"] == "kubelet"),
-        "the kubelet reported the probe failure: {events}"
+        text.lines().any(|l| l.contains("etcd-2 is not Ready")
+            && l.contains("kubelet reports Unhealthy")
+            && l.contains("Readiness probe failed")),
+        "status names the probe failure: {text}"
     );
     drop(resume);
     etcd.wait_ready(Duration::from_secs(120)).await;

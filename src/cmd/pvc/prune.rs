@@ -12,6 +12,7 @@ use kube::api::Api;
 
 use crate::access::{self, Permission};
 use crate::client::{Kube, KubeArgs};
+use crate::core::fleet::SameCluster;
 use crate::core::names::pod_name;
 use crate::core::objects::{age, ordinal_range};
 use crate::core::patches;
@@ -537,7 +538,7 @@ impl Pruner<'_, '_> {
 }
 
 /// `pvc prune -A --dry-run` in several contexts: each planned on its own
-/// ([`crate::fleet::each`]), the plans listed with their context; a context that could not be
+/// ([`crate::fleet::each_with_cluster`]), the plans listed with their context; a context that could not be
 /// read is an entry, and makes the exit code 1 after the rest is written. Only a dry run: a
 /// prune deletes in one context at a time.
 async fn fleet(args: &PruneArgs, kube_args: &KubeArgs, io: &mut Streams) -> Result<()> {
@@ -547,16 +548,29 @@ async fn fleet(args: &PruneArgs, kube_args: &KubeArgs, io: &mut Streams) -> Resu
     let contexts = crate::fleet::contexts(kube_args, args.all_contexts)?;
     let options = PruneOptions { include_scaled_to_zero: args.include_scaled_to_zero, retain_volumes: false };
     let options = &options;
-    let outcomes = crate::fleet::each(kube_args, &contexts, |kube| async move {
+    let outcomes = crate::fleet::each_with_cluster(kube_args, &contexts, |kube| async move {
         let extras = Extras { volumes: true, autoscalers: true, ..Extras::default() };
         let snapshot = fetch::reads_in(&kube, &Scope::All, extras).await?;
         let scope: Vec<&StatefulSet> = snapshot.statefulsets.iter().collect();
         Ok(prune::plan(&snapshot, &scope, options))
     })
     .await;
-    rendered(render_fleet_plan(&mut io.out, &outcomes, args.output, Timestamp::now()))?;
+    // Two contexts reaching one cluster plan the same claims: listed, warned about and counted
+    // once, under the first.
+    let read: Vec<_> =
+        outcomes.iter().map(|o| (o.context.as_str(), o.result.is_ok(), o.cluster.as_ref())).collect();
+    let same_as = crate::core::fleet::same_cluster_as(&read);
+    let same_cluster = crate::core::fleet::same_cluster_groups(&read);
+    let contexts: Vec<FleetContext> = outcomes
+        .iter()
+        .zip(same_as)
+        .map(|(o, same_as)| FleetContext { context: &o.context, result: o.result.as_ref(), same_as })
+        .collect();
+    rendered(render_fleet_plan(&mut io.out, &contexts, &same_cluster, args.output, Timestamp::now()))?;
     // What a single-context plan warns about, per context.
-    for (context, plan) in outcomes.iter().filter_map(|(c, o)| Some((c, o.as_ref().ok()?))) {
+    for (context, plan) in
+        contexts.iter().filter(|c| c.same_as.is_none()).filter_map(|c| Some((c.context, c.result.ok()?)))
+    {
         for warning in &plan.warnings {
             io.warn(format_args!("context {context}: {warning}"));
         }
@@ -571,7 +585,15 @@ async fn fleet(args: &PruneArgs, kube_args: &KubeArgs, io: &mut Streams) -> Resu
         }
         warn_about_data(plan, Some((context, &command)), io);
     }
-    crate::fleet::failures(outcomes.iter().map(|(c, o)| (c.as_str(), o.as_ref().err().map(String::as_str))))
+    crate::fleet::failures(contexts.iter().map(|c| (c.context, c.result.err().map(String::as_str))))
+}
+
+/// One context of a fleet prune plan: its plan or why it was not read, and the earlier context
+/// that reached the same cluster, whose plan stands for its.
+struct FleetContext<'a> {
+    context: &'a str,
+    result: std::result::Result<&'a PrunePlan, &'a String>,
+    same_as: Option<String>,
 }
 
 /// One context's plan in a fleet document.
@@ -587,47 +609,60 @@ struct FleetPlanItem<'a> {
 struct FleetPlan<'a> {
     items: Vec<FleetPlanItem<'a>>,
     errors: Vec<serde_json::Value>,
-    /// Claims to prune across the contexts read.
+    /// Groups of contexts that reach one cluster: its plan is listed once, under the first.
+    same_cluster: &'a [SameCluster],
+    /// Claims to prune across the clusters read.
     to_prune: usize,
 }
 
 /// The plans of several contexts: a `FleetPrunePlan` document (json, yaml), or per context a
-/// heading and its plan table (or why it could not be read).
+/// heading and its plan table (or why it could not be read, or the context whose plan it shares).
 fn render_fleet_plan(
     w: &mut dyn Write,
-    outcomes: &[(String, std::result::Result<PrunePlan, String>)],
+    contexts: &[FleetContext<'_>],
+    same_cluster: &[SameCluster],
     format: OutputFormat,
     now: Timestamp,
 ) -> io::Result<()> {
+    let counted = || contexts.iter().filter(|c| c.same_as.is_none());
     let document = FleetPlan {
-        items: outcomes
-            .iter()
-            .filter_map(|(c, o)| {
-                Some(FleetPlanItem { context: c, plan: Document::new(PRUNE_PLAN, o.as_ref().ok()?) })
+        items: counted()
+            .filter_map(|c| {
+                Some(FleetPlanItem { context: c.context, plan: Document::new(PRUNE_PLAN, c.result.ok()?) })
             })
             .collect(),
-        errors: outcomes
+        errors: contexts
             .iter()
-            .filter_map(|(c, o)| Some(serde_json::json!({"context": c, "error": o.as_ref().err()?})))
+            .filter_map(|c| Some(serde_json::json!({"context": c.context, "error": c.result.err()?})))
             .collect(),
-        to_prune: outcomes.iter().filter_map(|(_, o)| o.as_ref().ok()).map(|p| p.to_prune().count()).sum(),
+        same_cluster,
+        to_prune: counted().filter_map(|c| c.result.ok()).map(|p| p.to_prune().count()).sum(),
     };
     if write_document(w, format, FLEET_PRUNE_PLAN, &document)? {
         return Ok(());
     }
-    for (i, (context, outcome)) in outcomes.iter().enumerate() {
-        writeln!(w, "{}context {context}:", if i == 0 { "" } else { "\n" })?;
-        match outcome {
-            Ok(plan) => render_plan(w, plan, format, true, now)?,
-            Err(error) => writeln!(w, "not read: {error}")?,
+    for (i, c) in contexts.iter().enumerate() {
+        writeln!(w, "{}context {}:", if i == 0 { "" } else { "\n" }, c.context)?;
+        match (&c.same_as, c.result) {
+            (Some(first), _) => {
+                let identity = same_cluster.iter().find(|g| &g.counted == first).map(|g| g.identity.as_str());
+                writeln!(
+                    w,
+                    "the same cluster as context {first}{}: its claims are listed there",
+                    identity.map(|i| format!(" ({i})")).unwrap_or_default()
+                )?;
+            }
+            (None, Ok(plan)) => render_plan(w, plan, format, true, now)?,
+            (None, Err(error)) => writeln!(w, "not read: {error}")?,
         }
     }
-    writeln!(
-        w,
-        "\n{} PVC(s) to prune across {} context(s); dry run: nothing was deleted.",
-        document.to_prune,
-        outcomes.len()
-    )
+    let clusters = counted().count();
+    let across = if clusters == contexts.len() {
+        format!("{clusters} context(s)")
+    } else {
+        format!("{clusters} cluster(s) ({} contexts)", contexts.len())
+    };
+    writeln!(w, "\n{} PVC(s) to prune across {across}; dry run: nothing was deleted.", document.to_prune)
 }
 
 pub fn render_plan(

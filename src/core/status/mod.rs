@@ -19,7 +19,7 @@ mod warnings;
 use super::advice::RunFlags;
 use super::claims::{Claim, claims_of};
 use super::facts::{Honoured, MaxUnavailableFinding, max_unavailable_requested, same_template};
-use super::failures::{ControllerFailure, controller_failures};
+use super::failures::{ControllerFailure, PodWarning, controller_failures, pod_warning};
 use super::members::{self, Holder, Place, Stray};
 use super::names::{OrdinalRange, parse_pvc_name, pod_name, pvc_name};
 use super::objects::*;
@@ -289,6 +289,10 @@ pub struct PodStatus {
     /// Claims its claim templates say this pod mounts but it does not (a pod adopted by a
     /// StatefulSet re-created with more claim templates).
     pub unmounted_claims: Vec<String>,
+    /// Why it is not Ready, as its kubelet or the scheduler said last (its newest Warning event
+    /// of the last 10 minutes); `null` when it is Ready, there is none, or Events could not be
+    /// read.
+    pub last_warning: Option<PodWarning>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -482,6 +486,10 @@ fn build_with(
                     min_ready_seconds(sts),
                     options.now,
                 );
+                if !status.ready {
+                    status.last_warning =
+                        snapshot.events.as_deref().and_then(|events| pod_warning(pod, events, options.now));
+                }
                 status.unmounted_claims = templates
                     .iter()
                     .map(|t| pvc_name(t, &name, ordinal))
@@ -744,6 +752,7 @@ fn pod_status(
         ip: pod_ip(pod).map(str::to_owned),
         created_at: creation(pod),
         unmounted_claims: Vec::new(),
+        last_warning: None,
     }
 }
 

@@ -151,13 +151,27 @@ fn pod_warnings(
             continue;
         };
         if !pod.ready {
-            out.push((
-                WarningCode::PodNotReady,
-                format!(
+            // What its kubelet (or the scheduler) said last, as `kubectl describe pod` shows it.
+            let message = match &pod.last_warning {
+                Some(w) => {
+                    let times = if w.count > 1 { format!("{}x, ", w.count) } else { String::new() };
+                    format!(
+                        "pod {} is not Ready ({}): {} reports {} ({times}last {} ago): {}; check `kubectl describe pod {}{on}`",
+                        pod.name,
+                        pod.status,
+                        w.source.as_deref().unwrap_or("an event"),
+                        w.reason,
+                        age(w.last_seen, now),
+                        w.message,
+                        pod.name
+                    )
+                }
+                None => format!(
                     "pod {} is not Ready ({}): check `kubectl describe pod {}{on}`",
                     pod.name, pod.status, pod.name
                 ),
-            ));
+            };
+            out.push((WarningCode::PodNotReady, message));
         }
         if pod.node_ready == Some(false) {
             let node = pod.node.as_deref().unwrap_or_default();

@@ -376,17 +376,21 @@ real_node_start() {
     real_daemon "$NODE-containerd" "$NODE-containerd.log" "$CLUSTER_HOME/bin/containerd" --config "$NODE_HOME/containerd.toml"
   fi
   images=$(real_images_dir)
-  if [[ "$(cat "$NODE_HOME/images" 2>/dev/null)" != "$images" ]]; then
-    local i tar
-    for i in $(seq 100); do
-      "$CLUSTER_HOME/bin/ctr" --address "$RUN_DIR/containerd.sock" version >/dev/null 2>&1 && break
-      sleep 0.1
-    done
-    for tar in pause busybox etcd; do
-      "$CLUSTER_HOME/bin/ctr" --address "$RUN_DIR/containerd.sock" -n k8s.io images import "$images/$tar.tar" >/dev/null 2>>"$CLUSTER_HOME/logs/$NODE-containerd.log"
-    done
-    echo "$images" >"$NODE_HOME/images"
-  fi
+  local ctr=("$CLUSTER_HOME/bin/ctr" --address "$RUN_DIR/containerd.sock" -n k8s.io) i tar have
+  for i in $(seq 100); do
+    "${ctr[@]}" version >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  # Imported once per build of the images, and again when one is missing: the kubelet's
+  # eviction manager deletes the images no running pod uses when the disk fills up (nodefs
+  # below evictionHard), and these cannot be pulled (imagePullPolicy Never).
+  have=$("${ctr[@]}" images ls -q 2>/dev/null || true)
+  for tar in pause:3.10 busybox:1 etcd:1; do
+    if [[ "$(cat "$NODE_HOME/images" 2>/dev/null)" != "$images" || $'\n'"$have"$'\n' != *$'\n'"kubectl-stateful.test/$tar"$'\n'* ]]; then
+      "${ctr[@]}" images import "$images/${tar%%:*}.tar" >/dev/null 2>>"$CLUSTER_HOME/logs/$NODE-containerd.log"
+    fi
+  done
+  echo "$images" >"$NODE_HOME/images"
   if ! real_pid "$NODE-kubelet" >/dev/null; then
     real_daemon "$NODE-kubelet" "$NODE-kubelet.log" "$CLUSTER_HOME/bin/kubelet" \
       --config="$NODE_HOME/kubelet.yaml" --kubeconfig="$NODE_HOME/kubeconfig.yaml" \
