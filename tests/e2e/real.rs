@@ -637,8 +637,9 @@ async fn restart_of_one_etcd_member_keeps_quorum_every_key_and_the_other_pods() 
 
 /// `drain` of a real node: every etcd member's volume is a local volume pinned to its node, so
 /// a member on the drained node could start nowhere else; the drain is refused before the
-/// cordon, naming the member and the choices. Nothing moved, the node takes pods still, and
-/// etcd kept its quorum and every key.
+/// cordon, naming the member and the choices. Nothing moved (every pod keeps its uid), the
+/// node takes pods still, and every key is read back from each member. (No QuorumWatch: the
+/// refusal comes before the watch has polled enough to judge; nothing was taken down.)
 #[tokio::test]
 async fn drain_of_a_real_node_refuses_to_move_a_member_pinned_to_it_and_nothing_moves() {
     let (_share, env) = etcd::real_env("real-drain", false).await;
@@ -647,9 +648,7 @@ async fn drain_of_a_real_node_refuses_to_move_a_member_pinned_to_it_and_nothing_
     let pods_before = uids(&env).await;
     let node = env.api::<Pod>().get("etcd-0").await.unwrap().spec.unwrap().node_name.unwrap();
 
-    let watch = QuorumWatch::start(&env).await;
     let output = run(&env, &["drain", &node, "--yes"]).await;
-    let report = watch.stop();
     assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -659,7 +658,6 @@ async fn drain_of_a_real_node_refuses_to_move_a_member_pinned_to_it_and_nothing_
             && stderr.contains("nothing was changed"),
         "{stderr}"
     );
-    report.assert_held(ELECTION);
     assert_eq!(uids(&env).await, pods_before, "nothing moved");
     let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(env.client.clone());
     assert_ne!(nodes.get(&node).await.unwrap().spec.unwrap().unschedulable, Some(true), "not cordoned");
