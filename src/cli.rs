@@ -14,7 +14,7 @@ Exit codes:
   0    success, or stopped by your choice
   1    error (nothing changed unless the message says otherwise)
   2    usage error (nothing changed)
-  3    a rollout step failed or timed out; the StatefulSet was left in a safe state
+  3    a step of rollout, drain or restart failed or timed out; the state was left safe
   130  interrupted (Ctrl-C); the message says how to resume
 
 Docs: https://github.com/kubectl-stateful/kubectl-stateful/tree/main/docs";
@@ -38,6 +38,12 @@ pub enum Command {
     /// Roll out a new revision as a partitioned canary, step by step, with a safe abort
     #[command(long_about = cmd::rollout::LONG_ABOUT, after_help = cmd::rollout::EXAMPLES)]
     Rollout(cmd::rollout::Args),
+    /// Drain nodes of StatefulSet members one at a time, keeping every set's quorum
+    #[command(long_about = cmd::drain::LONG_ABOUT, after_help = cmd::drain::EXAMPLES)]
+    Drain(cmd::drain::Args),
+    /// Restart chosen members one at a time, keeping the set's quorum (works under OnDelete and below a partition)
+    #[command(long_about = cmd::restart::LONG_ABOUT, after_help = cmd::restart::EXAMPLES)]
+    Restart(cmd::restart::Args),
     /// Force-delete a StatefulSet pod stuck on a failed node, only on evidence the node is gone
     #[command(long_about = cmd::recover::LONG_ABOUT, after_help = cmd::recover::EXAMPLES)]
     Recover(cmd::recover::Args),
@@ -157,6 +163,47 @@ mod tests {
             ],
             &["recover", "web-2", "--min-down", "10m", "--cordon", "--yes", "--timeout", "1m", "-o", "json"],
             &["recover", "web", "--ordinal", "2", "--dry-run"],
+            &[
+                "restart",
+                "web",
+                "2",
+                "0",
+                "--order",
+                "as-given",
+                "--delete",
+                "--min-available",
+                "1",
+                "--soak",
+                "10s",
+                "--gate-exec",
+                "true",
+                "--gate-http",
+                "http://{pod}:8080/",
+                "--timeout",
+                "1m",
+                "--yes",
+                "-o",
+                "json",
+            ],
+            &["restart", "web", "--discard-journal", "--dry-run"],
+            &[
+                "drain",
+                "node-1",
+                "node-2",
+                "--min-available",
+                "2",
+                "--min-available",
+                "db/web=3",
+                "--soak",
+                "5s",
+                "--gate-exec",
+                "true",
+                "--timeout",
+                "2m",
+                "--dry-run",
+                "-o",
+                "json",
+            ],
             &["completion", "zsh"],
             &[
                 "--kubeconfig",

@@ -137,7 +137,8 @@ refusals_convert!(
     crate::core::restore::Refusal,
     DnsRefusal,
     crate::core::volume_snapshots::Refusal,
-    crate::core::recover::Refusal
+    crate::core::recover::Refusal,
+    crate::core::maintenance::MaintenanceRefusal
 );
 
 /// The shell's own reasons to stop, each with its message (one line) and its exit code
@@ -389,6 +390,9 @@ pub enum Stop {
     #[error("PVC {claim} was created by someone else just now; nothing was created")]
     ClaimCreatedMeanwhile { claim: String },
 
+    // drain and restart: a member that did not come back, a budget, a gate (exit 3).
+    #[error("{what} stopped: {reason}; {left}; {resume}")]
+    MaintenanceStopped { what: String, reason: String, left: String, resume: String },
     // recover (exit 1).
     #[error("pod {pod} was force-deleted, but {why}")]
     ReplacementWrong { pod: String, why: String },
@@ -415,6 +419,7 @@ impl Stop {
             | Stop::PatchNotAMap { .. }
             | Stop::PatchInvalid { .. } => exit::USAGE,
             Stop::RolledBack { .. }
+            | Stop::MaintenanceStopped { .. }
             | Stop::StepStopped { .. }
             | Stop::NotPromoted { .. }
             | Stop::NotObservedInTime { .. }

@@ -143,6 +143,18 @@ impl Live {
         }
     }
 
+    /// Takes in every change that has arrived already, without waiting: a caller that looks at
+    /// several watches, waiting on one at a time, brings the others up to date before it
+    /// decides on them. Errors are left to the next [`Live::changed`].
+    pub fn catch_up(&mut self) {
+        use futures::FutureExt;
+        while let Some(Some(Ok(change))) = self.events.next().now_or_never() {
+            if matches!(change, Change::Listed) {
+                self.listing = self.listing.saturating_sub(1);
+            }
+        }
+    }
+
     /// Waits for a change, then takes in every change that arrives within `settle` of it, so
     /// that a burst (a rollout replacing pods, nodes reporting in) costs one look, not one per
     /// event. For views; waits that act on a change use [`Live::changed`].
@@ -184,6 +196,7 @@ impl Live {
                         .collect()
                 })
                 .unwrap_or_default(),
+            nodes: self.nodes.as_ref().map(cloned),
         }
     }
 

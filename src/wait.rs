@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
+use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
@@ -49,6 +49,8 @@ pub struct View {
     pub budgets: Vec<PodDisruptionBudget>,
     /// The namespace's VolumeSnapshots, when watched ([`Kinds::volume_snapshots`]).
     pub volume_snapshots: Vec<VolumeSnapshot>,
+    /// The cluster's Nodes, when watched ([`Kinds::nodes`]); `None` otherwise.
+    pub nodes: Option<Vec<Node>>,
 }
 
 /// How a command words a wait that ends before its condition: only it knows what state it
@@ -118,6 +120,16 @@ impl Waiter {
     /// The StatefulSet's pods as last seen.
     pub fn pods(&self) -> Vec<Pod> {
         self.live.pods()
+    }
+
+    /// Takes in the changes that arrived while nobody waited on this one ([`Live::catch_up`]).
+    pub fn catch_up(&mut self) {
+        self.live.catch_up();
+    }
+
+    /// Everything watched, as last seen.
+    pub fn view(&self) -> View {
+        self.live.view()
     }
 
     /// Waits until `condition` is done, the deadline passes (then `on_timeout` says what that

@@ -113,6 +113,16 @@ fn help_rollout() {
 }
 
 #[test]
+fn help_restart() {
+    help("restart", &["restart"]);
+}
+
+#[test]
+fn help_drain() {
+    help("drain", &["drain"]);
+}
+
+#[test]
 fn help_recover() {
     help("recover", &["recover"]);
 }
@@ -251,6 +261,16 @@ usage_errors! {
     usage_client_certificate_without_key: ["--client-certificate", "c.pem", "version", "--client"];
     usage_client_key_without_certificate: ["--client-key", "k.pem", "version", "--client"];
     usage_completion_without_shell: ["completion"];
+    usage_restart_without_name: ["restart"];
+    usage_restart_ordinal_not_a_number: ["restart", "web", "x"];
+    usage_restart_order_unknown: ["restart", "web", "--order", "random"];
+    usage_restart_discard_with_ordinals: ["restart", "web", "1", "--discard-journal"];
+    usage_restart_min_available_negative: ["restart", "web", "--min-available", "-1"];
+    usage_restart_soak_not_a_duration: ["restart", "web", "--soak", "soon"];
+    usage_drain_without_node: ["drain"];
+    usage_drain_node_not_a_name: ["drain", "Node_1"];
+    usage_drain_min_available_not_a_count: ["drain", "node-1", "--min-available", "web=x"];
+    usage_drain_output_yaml: ["drain", "node-1", "-o", "yaml"];
     usage_completion_unknown_shell: ["completion", "nosuchshell"];
 }
 

@@ -2,10 +2,14 @@
 //! and applies.
 
 pub mod completion;
+pub mod drain;
+pub mod gates;
+mod maintenance;
 pub mod pvc;
 pub mod recover;
 #[cfg(test)]
 mod render_tests;
+pub mod restart;
 pub mod rollout;
 pub mod status;
 pub mod version;

@@ -7,10 +7,6 @@ pub mod claims;
 pub mod facts;
 pub mod failures;
 pub mod fleet;
-#[expect(
-    dead_code,
-    reason = "the shell of drain, restart and scale (issue #30) is the first user of most of it"
-)]
 pub mod maintenance;
 pub mod members;
 pub mod names;

@@ -249,6 +249,52 @@ pub fn cordon(node_uid: &str) -> Tested {
     ])
 }
 
+/// The ops that set annotation `key` of an object read with `annotations` to `after` (`None`:
+/// remove it), testing the value it had (`before`; absent is not testable in a JSON patch, the
+/// object's uid guards that case).
+fn annotation_ops(
+    annotations: Option<&std::collections::BTreeMap<String, String>>,
+    key: &str,
+    after: Option<&str>,
+) -> Vec<PatchOperation> {
+    let path = pointer(["metadata", "annotations", key]);
+    let before = annotations.and_then(|a| a.get(key));
+    let mut ops: Vec<PatchOperation> = before.map(|b| test(path.clone(), json!(b))).into_iter().collect();
+    match (before, after) {
+        (_, Some(after)) if annotations.is_some() => ops.push(add(path, json!(after))),
+        (_, Some(after)) => ops.push(add(pointer(["metadata", "annotations"]), json!({key: after}))),
+        (Some(_), None) => ops.push(PatchOperation::Remove(RemoveOperation { path })),
+        (None, None) => {}
+    }
+    ops
+}
+
+/// Writes (or with `None` removes) a `drain` or `restart` journal in annotation `key` of
+/// `object`, only while it is the object read (its uid) with the journal as read.
+pub fn maintenance_journal(object: &impl kube::Resource, key: &str, journal: Option<&str>) -> Tested {
+    let meta = object.meta();
+    let mut ops = vec![test(pointer(["metadata", "uid"]), json!(meta.uid.clone().unwrap_or_default()))];
+    ops.extend(annotation_ops(meta.annotations.as_ref(), key, journal));
+    tested(ops)
+}
+
+/// Cordons `node` and, when given, writes a drain's journal on it, in one request, only while
+/// it is the node read (its uid).
+pub fn cordon_with_journal(
+    node: &k8s_openapi::api::core::v1::Node,
+    key: &str,
+    journal: Option<&str>,
+) -> Tested {
+    let mut ops = vec![
+        test(pointer(["metadata", "uid"]), json!(node.metadata.uid.clone().unwrap_or_default())),
+        add(pointer(["spec", "unschedulable"]), json!(true)),
+    ];
+    if journal.is_some() {
+        ops.extend(annotation_ops(node.metadata.annotations.as_ref(), key, journal));
+    }
+    tested(ops)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,7 @@
 //! owner's configuration to change, the steps of a downtime). The shell turns any of them into
 //! `error::Error::Refused` with `?`, and never decides these itself.
 
+use super::maintenance;
 use super::recover;
 use super::resize;
 use super::restore;
@@ -30,6 +31,9 @@ pub enum Refusal {
     Snapshot(#[from] volume_snapshots::Refusal),
     #[error(transparent)]
     Recover(#[from] recover::Refusal),
+    /// `drain` or `restart` cannot finish: refused before the first write.
+    #[error(transparent)]
+    Maintenance(#[from] maintenance::MaintenanceRefusal),
 }
 
 impl Refusal {
@@ -41,6 +45,7 @@ impl Refusal {
             Refusal::Resize(r) => r.is_usage(),
             Refusal::Restore(r) => r.is_usage(),
             Refusal::Dns(r) => r.is_usage(),
+            Refusal::Maintenance(r) => r.is_usage(),
             Refusal::Snapshot(_) | Refusal::Recover(_) => false,
         }
     }

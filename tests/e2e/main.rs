@@ -9,6 +9,7 @@ mod support;
 
 mod cluster;
 mod dns;
+mod drain;
 mod dry_run;
 mod etcd;
 mod faults;
@@ -23,6 +24,7 @@ mod quorum;
 mod real;
 mod recover;
 mod resize;
+mod restart;
 mod rollout;
 mod snapshots;
 mod status;

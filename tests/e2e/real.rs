@@ -598,3 +598,68 @@ impl Drop for Resume {
         let _ = std::process::Command::new("kill").args(["-CONT", &self.0]).status();
     }
 }
+
+/// `restart etcd 1`, gated by etcd's own health and a soak: only etcd-1 gets a new pod, it
+/// comes back as the same member on its own data, every key written before is read after from
+/// each member, and no more than one member was out at any time.
+#[tokio::test]
+async fn restart_of_one_etcd_member_keeps_quorum_every_key_and_the_other_pods() {
+    let (_share, env) = etcd::real_env("real-restart", false).await;
+    let etcd = etcd::deploy(&env).await;
+    let keys = etcd.put_keys("etcd-0", "before", 50).await;
+    let pods_before = uids(&env).await;
+    let ids_before = member_ids(&etcd, &MEMBERS).await;
+
+    let watch = QuorumWatch::start(&env).await;
+    let output = run(
+        &env,
+        &["restart", "etcd", "1", "--soak", "5s", "--gate-exec", HEALTH_GATE, "--yes", "-o", "json"],
+    )
+    .await;
+    let report = watch.stop();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    report.assert_held(ELECTION);
+
+    let events = events_of(&output);
+    let pods = |event: &str| {
+        named(&events, event).iter().map(|e| e["pod"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+    };
+    assert_eq!(pods("evicted"), ["etcd-1"]);
+    assert_eq!(pods("soaked"), ["etcd-1"]);
+    assert_eq!(pods("gatePassed"), ["etcd-1"]);
+    let pods_after = uids(&env).await;
+    assert_ne!(pods_after["etcd-1"], pods_before["etcd-1"], "etcd-1 was restarted");
+    assert_eq!(pods_after["etcd-0"], pods_before["etcd-0"], "etcd-0 was not touched");
+    assert_eq!(pods_after["etcd-2"], pods_before["etcd-2"], "etcd-2 was not touched");
+    etcd.assert_keys(&MEMBERS, "before", &keys).await;
+    assert_eq!(member_ids(&etcd, &MEMBERS).await, ids_before, "etcd-1 came back as itself, on its own data");
+}
+
+/// `drain` of a real node: every etcd member's volume is a local volume pinned to its node, so
+/// a member on the drained node could start nowhere else; the drain is refused before the
+/// cordon, naming the member and the choices. Nothing moved (every pod keeps its uid), the
+/// node takes pods still, and every key is read back from each member. (No QuorumWatch: the
+/// refusal comes before the watch has polled enough to judge; nothing was taken down.)
+#[tokio::test]
+async fn drain_of_a_real_node_refuses_to_move_a_member_pinned_to_it_and_nothing_moves() {
+    let (_share, env) = etcd::real_env("real-drain", false).await;
+    let etcd = etcd::deploy(&env).await;
+    let keys = etcd.put_keys("etcd-0", "before", 20).await;
+    let pods_before = uids(&env).await;
+    let node = env.api::<Pod>().get("etcd-0").await.unwrap().spec.unwrap().node_name.unwrap();
+
+    let output = run(&env, &["drain", &node, "--yes"]).await;
+    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("refusing to drain: ")
+            && stderr.contains("cannot start anywhere else, its volume")
+            && stderr.contains(&format!("is pinned to {node}, which is being drained"))
+            && stderr.contains("nothing was changed"),
+        "{stderr}"
+    );
+    assert_eq!(uids(&env).await, pods_before, "nothing moved");
+    let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(env.client.clone());
+    assert_ne!(nodes.get(&node).await.unwrap().spec.unwrap().unschedulable, Some(true), "not cordoned");
+    etcd.assert_keys(&MEMBERS, "before", &keys).await;
+}

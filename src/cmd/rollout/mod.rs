@@ -182,7 +182,7 @@ fn parse_image_arg(text: &str) -> Result<(String, String), TemplateError> {
 }
 
 /// An http(s) URL, once its placeholders are filled in with a plausible pod.
-fn parse_gate_url(text: &str) -> std::result::Result<String, String> {
+pub(crate) fn parse_gate_url(text: &str) -> std::result::Result<String, String> {
     let sample = crate::core::rollout::gates::expand(text, Some(("web-0", 0)), "default");
     match sample.parse::<http::Uri>() {
         Ok(uri) if matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some() => {

@@ -1,0 +1,515 @@
+//! `kubectl stateful drain NODE…`: cordon the nodes, then move the StatefulSet members on them
+//! one at a time, each only while its set keeps its quorum, the next once the replacement (the
+//! same name with a new uid) is Ready on another node, has soaked and passed the gates. Pods
+//! that are not StatefulSet members are left to `kubectl drain`. The plan and decisions are
+//! [`crate::core::maintenance::drain`]'s; this fetches, asks, applies and waits.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
+use kube::api::{Api, ListParams};
+
+use super::maintenance::{Event, Format, Mover, Reporter};
+use crate::access::{self, Permission};
+use crate::client::{Kube, KubeArgs};
+use crate::core::advice::shell_word;
+use crate::core::maintenance::Method;
+use crate::core::maintenance::drain::{
+    DRAIN_ANNOTATION, Journal, MinAvailable, Next, Plan, Request, Seen, next, plan,
+};
+use crate::core::maintenance::replace::Target;
+use crate::core::objects::{controller_of, selector};
+use crate::core::patches;
+use crate::core::rollout::gates::Gates;
+use crate::error::{Error, Result};
+use crate::output::{DRAIN_EVENT, Streams, output_error};
+use crate::ui::Terminal;
+use crate::wait::{Kinds, Until, View, Waiter, Wake, deadline};
+use crate::write::{Mode, Writer, Written};
+
+pub const LONG_ABOUT: &str = "\
+Drain nodes of StatefulSet members without losing any set's quorum: cordon the nodes, then for
+each StatefulSet pod on them, one at a time, check that its set keeps its quorum (the majority
+of its members, or --min-available, with no other member down anywhere), evict it (budgets
+honoured; a refusal names the budget and its numbers) and wait until its replacement, the same
+name with a new uid, is Ready on another node, has stayed Ready for --soak and passed the gates.
+It follows each member by its uid, so a replacement under the same name does not make it wait
+for ever (kubernetes#138229).
+
+Refused before the cordon: a member whose volume is pinned to a node being drained (a local or
+zonal volume: it could start nowhere else), a set whose quorum tolerates nobody down, a budget
+that never allows an eviction. Pods that are not StatefulSet members are left to `kubectl
+drain`, which is printed. The nodes stay cordoned; the run is journaled on the first node named
+(annotation kubectl-stateful.dev/drain): run the same command again to resume.";
+
+pub const EXAMPLES: &str = "\
+Examples:
+  kubectl stateful drain node-7 --dry-run
+  kubectl stateful drain node-7 --soak 30s --gate-exec 'etcdctl endpoint health' --yes
+  kubectl stateful drain node-7 node-8 --min-available etcd=3 -o json --yes
+  kubectl stateful drain node-7                      # resume an interrupted drain";
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// The nodes
+    #[arg(required = true, value_name = "NODE", value_parser = crate::parse::object_name)]
+    pub nodes: Vec<String>,
+
+    /// Members that must stay up: N for every set, or NAME=N (NAMESPACE/NAME=N) for one
+    /// [default: each set's majority, floor(n/2)+1] (repeatable)
+    #[arg(long, value_name = "N|NAME=N", value_parser = parse_min_available)]
+    pub min_available: Vec<String>,
+
+    /// How long each replacement must stay Ready, without a container restart, before the next
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = crate::parse::duration)]
+    pub soak: Duration,
+
+    /// After each replacement, run CMD with `sh -c` in it; exit 0 passes ({pod}, {ordinal},
+    /// {namespace} are filled in; repeatable)
+    #[arg(long, value_name = "CMD", help_heading = "Gates")]
+    pub gate_exec: Vec<String>,
+
+    /// After each replacement, GET URL until it answers 2xx (repeatable)
+    #[arg(long, value_name = "URL", value_parser = crate::cmd::rollout::parse_gate_url, help_heading = "Gates")]
+    pub gate_http: Vec<String>,
+
+    /// How long one try of a gate may take
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = crate::parse::duration, help_heading = "Gates")]
+    pub gate_timeout: Duration,
+
+    /// How long each wait may take (a replacement, a budget, the quorum, a gate)
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::parse::duration)]
+    pub timeout: Duration,
+
+    /// Print the plan and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Do not ask for confirmation
+    #[arg(short, long)]
+    pub yes: bool,
+
+    /// Output: text, or json for one event per line
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: Format,
+}
+
+/// `N` or `NAME=N`, checked at parse time.
+fn parse_min_available(text: &str) -> std::result::Result<String, String> {
+    MinAvailable::default().add(text).map(|()| text.to_owned())
+}
+
+pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Streams) -> Result<()> {
+    let mut reporter = Reporter { io, format: args.output, kind: DRAIN_EVENT };
+    let result = drain(&args, kube_args, term, &mut reporter).await;
+    if let Err(error) = &result {
+        reporter.ended(error);
+    }
+    result
+}
+
+/// What was read.
+struct Read {
+    nodes: Vec<Node>,
+    on_nodes: Vec<Pod>,
+    sets: Vec<(StatefulSet, Vec<Pod>)>,
+    budgets: Vec<PodDisruptionBudget>,
+    claims: Vec<PersistentVolumeClaim>,
+    volumes: Vec<PersistentVolume>,
+}
+
+async fn read(kube: &Kube, names: &[String]) -> Result<Read> {
+    let nodes_api: Api<Node> = kube.api_all();
+    let nodes = nodes_api.list(&ListParams::default()).await.map_err(Error::kube("list nodes"))?.items;
+    for name in names {
+        if !nodes.iter().any(|n| n.name_any() == *name) {
+            return Err(Error::NotFound {
+                kind: "node",
+                name: name.clone(),
+                namespace: "the cluster".into(),
+            });
+        }
+    }
+    let pods_api: Api<Pod> = Api::all(kube.client.clone());
+    let mut on_nodes = Vec::new();
+    for name in names {
+        let fields = format!("spec.nodeName={name}");
+        let list = pods_api
+            .list(&ListParams::default().fields(&fields))
+            .await
+            .map_err(Error::kube(format!("list the pods on node {name}")))?;
+        on_nodes.extend(list.items.into_iter().filter(|p| {
+            // Finished pods hold nothing; kubectl drain removes them.
+            !matches!(p.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded" | "Failed"))
+        }));
+    }
+    let owners: BTreeSet<(String, String)> = on_nodes
+        .iter()
+        .filter_map(|p| {
+            let owner = controller_of(p).filter(|o| o.kind == "StatefulSet")?;
+            Some((p.namespace().unwrap_or_default(), owner.name.clone()))
+        })
+        .collect();
+    let namespaces: BTreeSet<&str> = owners.iter().map(|(n, _)| n.as_str()).collect();
+    let mut sets = Vec::new();
+    for (namespace, name) in &owners {
+        let api: Api<StatefulSet> = kube.api_in(namespace);
+        let Some(sts) =
+            api.get_opt(name).await.map_err(Error::kube(format!("read StatefulSet {namespace}/{name}")))?
+        else {
+            continue;
+        };
+        let labels = selector(&sts).map(|s| s.to_string()).unwrap_or_default();
+        let pods: Api<Pod> = kube.api_in(namespace);
+        let pods = pods
+            .list(&ListParams::default().labels(&labels))
+            .await
+            .map_err(Error::kube(format!("list the pods of {namespace}/{name}")))?;
+        sets.push((sts, pods.items));
+    }
+    let mut budgets = Vec::new();
+    let mut claims = Vec::new();
+    for namespace in namespaces {
+        let b: Api<PodDisruptionBudget> = kube.api_in(namespace);
+        budgets.extend(
+            b.list(&ListParams::default()).await.map_err(Error::kube("list PodDisruptionBudgets"))?.items,
+        );
+        let c: Api<PersistentVolumeClaim> = kube.api_in(namespace);
+        claims.extend(
+            c.list(&ListParams::default()).await.map_err(Error::kube("list PersistentVolumeClaims"))?.items,
+        );
+    }
+    let volumes_api: Api<PersistentVolume> = kube.api_all();
+    let volumes =
+        volumes_api.list(&ListParams::default()).await.map_err(Error::kube("list PersistentVolumes"))?.items;
+    Ok(Read { nodes, on_nodes, sets, budgets, claims, volumes })
+}
+
+async fn drain(
+    args: &Args,
+    kube_args: &KubeArgs,
+    term: &Terminal,
+    reporter: &mut Reporter<'_>,
+) -> Result<()> {
+    let kube = kube_args.connect().await?;
+    let mut min_available = MinAvailable::default();
+    for given in &args.min_available {
+        // Checked at parse time already (parse_min_available).
+        let _ = min_available.add(given);
+    }
+    let read = read(&kube, &args.nodes).await?;
+    let anchor =
+        read.nodes.iter().find(|n| n.name_any() == args.nodes[0]).expect("read checks every node").clone();
+    let journal = Journal::of(&anchor)?;
+    let by_name: HashMap<&str, &PersistentVolume> =
+        read.volumes.iter().map(|v| (v.metadata.name.as_deref().unwrap_or_default(), v)).collect();
+    let request = Request {
+        nodes: args.nodes.clone(),
+        min_available,
+        gates: Gates {
+            exec: args.gate_exec.clone(),
+            http: args.gate_http.clone(),
+            try_seconds: args.gate_timeout.as_secs().max(1),
+            ..Gates::default()
+        },
+        soak_seconds: args.soak.as_secs(),
+        flags: kube.flags.clone(),
+    };
+    let seen = Seen {
+        nodes: &read.nodes,
+        on_nodes: &read.on_nodes,
+        sets: &read.sets,
+        budgets: &read.budgets,
+        claims: &read.claims,
+        volumes: &by_name,
+    };
+    let plan = plan(&seen, &request, journal.as_ref())?;
+    let nodes_words: Vec<String> = args.nodes.iter().map(|n| shell_word(n).into_owned()).collect();
+    let resume = format!("kubectl stateful drain {}{}", nodes_words.join(" "), kube.flags.connection());
+    let kubectl_drain = format!(
+        "kubectl{} drain {} --ignore-daemonsets --delete-emptydir-data",
+        kube.flags.connection(),
+        nodes_words.join(" ")
+    );
+    show(reporter, &plan)?;
+    let Some(writer) = Writer::of(&kube, Mode::from_dry_run(args.dry_run), format!("`{resume}` resumes it"))
+    else {
+        reporter.io.say("dry run: nothing was changed");
+        return Ok(());
+    };
+    let mut permissions =
+        vec![Permission { verb: "patch", group: "", resource: "nodes", namespace: None, subresource: None }];
+    let namespaces: BTreeSet<&str> = plan.members.iter().map(|t| t.namespace.as_str()).collect();
+    permissions.extend(namespaces.iter().map(|ns| Permission {
+        verb: "create",
+        group: "",
+        resource: "pods",
+        namespace: Some(ns),
+        subresource: Some("eviction"),
+    }));
+    access::require(&kube, &permissions, "nothing was changed").await?;
+    let question = format!(
+        "Cordon {} and move {} member{} one at a time?",
+        args.nodes.join(", "),
+        plan.members.len() - plan.done.len(),
+        if plan.members.len() - plan.done.len() == 1 { "" } else { "s" }
+    );
+    if !term.confirm(args.yes, &question)? {
+        reporter.io.say("not confirmed: nothing was changed");
+        return Ok(());
+    }
+    let mover = Mover {
+        kube: &kube,
+        writer,
+        method: Method::Evict,
+        gates: plan.gates.clone(),
+        soak: Duration::from_secs(plan.soak_seconds),
+        timeout: args.timeout,
+        what: format!("the drain of {}", args.nodes.join(", ")),
+        resume: resume.clone(),
+        qualified: true,
+    };
+    let mut journal = journal.unwrap_or_else(|| Journal {
+        started_at: Timestamp::now(),
+        nodes: args.nodes.clone(),
+        members: plan.members.clone(),
+        done: Vec::new(),
+        min_available: request.min_available.clone(),
+        gates: plan.gates.clone(),
+        soak_seconds: plan.soak_seconds,
+    });
+    // Cordon every node first, so no replacement lands on a node drained next; the journal
+    // goes on the first, in the same request.
+    let mut anchor_now = anchor.clone();
+    for name in &args.nodes {
+        let node = read.nodes.iter().find(|n| n.name_any() == *name).expect("read checks every node");
+        let text = (name == &args.nodes[0]).then(|| journal.to_annotation());
+        let patch = patches::cordon_with_journal(node, DRAIN_ANNOTATION, text.as_deref());
+        let api: Api<Node> = kube.api_all();
+        match mover.writer.patch(&api, name, &patch, &format!("cordon node {name}")).await? {
+            Written::Done(node) => {
+                if name == &args.nodes[0] {
+                    anchor_now = node;
+                }
+                reporter.event(Event::Cordoned { node: name.clone() })?;
+            }
+            Written::Gone | Written::Changed(_) => {
+                return Err(mover.stopped(
+                    format!("node {name} was deleted or replaced since it was read"),
+                    "no member was moved".into(),
+                ));
+            }
+        }
+    }
+    let request_timeout =
+        kube_args.request_timeout.filter(|t| !t.is_zero()).unwrap_or(Duration::from_secs(30));
+    let kinds = Kinds { budgets: true, nodes: true, ..Kinds::default() };
+    let mut waiters: Vec<Waiter> = Vec::new();
+    for (sts, _) in &read.sets {
+        waiters.push(Waiter::start(&kube, sts, kinds, request_timeout).await?);
+    }
+    let started = Instant::now();
+    let mut said: Option<String> = None;
+    let mut taken: Option<String> = None;
+    // The set waited on: the one of the member in flight, or held by its quorum.
+    let mut focus = 0;
+    loop {
+        if waiters.is_empty() {
+            break;
+        }
+        // Every set as it is now, not as when its watch was last waited on: the quorum check
+        // of one set must not read another's past.
+        waiters.iter_mut().for_each(Waiter::catch_up);
+        let views: Vec<View> = waiters.iter().map(Waiter::view).collect();
+        let words = mover.words(left(&plan, &journal));
+        let how = Until { deadline: deadline(args.timeout), words: &words, ours: None };
+        let mut waiting_on: Option<usize> = None;
+        let (_, step) = waiters[focus]
+            .until(
+                how,
+                |view, now| {
+                    let mut all = views.clone();
+                    all[focus] = view.clone();
+                    let sets = sets_of(&all);
+                    let nodes = view.nodes.clone().unwrap_or_else(|| read.nodes.clone());
+                    let seen = Seen {
+                        nodes: &nodes,
+                        on_nodes: &[],
+                        sets: &sets,
+                        budgets: &[],
+                        claims: &[],
+                        volumes: &by_name,
+                    };
+                    Ok(match next(&plan, &journal.done, &seen, now) {
+                        crate::core::maintenance::drain::Next::Wait(waiting) => {
+                            let reason = waiting.describe();
+                            let target = match &waiting {
+                                crate::core::maintenance::drain::Waiting::Replacing { target, .. }
+                                | crate::core::maintenance::drain::Waiting::Quorum { target, .. } => {
+                                    target.clone()
+                                }
+                            };
+                            let index = set_index(&read.sets, &target);
+                            if said.as_ref() != Some(&reason) {
+                                reporter.event(Event::Waiting {
+                                    pod: target.qualified(),
+                                    reason: reason.clone(),
+                                })?;
+                                said = Some(reason);
+                            }
+                            if index != Some(focus) {
+                                waiting_on = index;
+                                return Ok(Wake::Done(None));
+                            }
+                            Wake::Soon
+                        }
+                        Next::TakeDown(t) if taken.as_ref() == Some(&t.uid) => Wake::Soon,
+                        step => Wake::Done(Some(step)),
+                    })
+                },
+                |_| Ok(None),
+            )
+            .await?;
+        if let Some(index) = waiting_on {
+            focus = index;
+            continue;
+        }
+        let Some(step) = step else {
+            let reason = said.clone().unwrap_or_else(|| "no progress".to_owned());
+            return Err(mover.stopped(
+                format!("{reason} after {}", humantime::format_duration(args.timeout)),
+                left(&plan, &journal),
+            ));
+        };
+        said = None;
+        match step {
+            Next::Wait(_) => {}
+            Next::TakeDown(target) => {
+                let Some(index) = set_index(&read.sets, &target) else { continue };
+                if index != focus {
+                    // Decided on a snapshot of that set: decide again on its own watch, caught up.
+                    focus = index;
+                    continue;
+                }
+                let view = waiters[index].view();
+                let Some(sts) = view.sts.clone() else { continue };
+                let Some(pod) = view.pods.iter().find(|p| p.uid().as_deref() == Some(&target.uid)).cloned()
+                else {
+                    continue;
+                };
+                mover.take_down(reporter, &mut waiters[index], &sts, &target, &pod).await?;
+                taken = Some(target.uid.clone());
+            }
+            Next::Verify { target, uid, node } => {
+                let Some(index) = set_index(&read.sets, &target) else { continue };
+                let Some(sts) = waiters[index].view().sts else { continue };
+                reporter.event(Event::Replaced {
+                    pod: target.qualified(),
+                    old_uid: target.uid.clone(),
+                    uid: uid.clone(),
+                    node,
+                })?;
+                mover.verify(reporter, &mut waiters[index], &sts, &target, &uid).await?;
+                journal.done.push(target.qualified());
+                anchor_now = write_journal(&mover, &anchor_now, Some(&journal)).await?;
+                reporter.event(Event::MemberDone { pod: target.qualified() })?;
+            }
+            Next::Misplaced { target, node } => {
+                return Err(mover.stopped(
+                    format!(
+                        "the replacement of {} started on {node}, which is being drained (it tolerates the cordon?)",
+                        target.qualified()
+                    ),
+                    left(&plan, &journal),
+                ));
+            }
+            Next::Finished => break,
+        }
+    }
+    write_journal(&mover, &anchor_now, None).await?;
+    if !plan.others.is_empty() {
+        let pods = plan.others.iter().map(|o| format!("{}/{}", o.namespace, o.pod)).collect();
+        reporter.event(Event::LeftToKubectlDrain { pods, command: kubectl_drain })?;
+    }
+    let members = plan.members.len() - plan.done.len();
+    reporter.event(Event::Finished { members, seconds: started.elapsed().as_secs_f64() })
+}
+
+fn sets_of(views: &[View]) -> Vec<(StatefulSet, Vec<Pod>)> {
+    views.iter().filter_map(|v| Some((v.sts.clone()?, v.pods.clone()))).collect()
+}
+
+fn set_index(sets: &[(StatefulSet, Vec<Pod>)], target: &Target) -> Option<usize> {
+    sets.iter().position(|(s, _)| {
+        s.name_any() == target.stateful_set && s.namespace().as_deref() == Some(target.namespace.as_str())
+    })
+}
+
+fn left(plan: &Plan, journal: &Journal) -> String {
+    let nodes = plan.nodes.join(", ");
+    match journal.done.is_empty() {
+        true => format!("{nodes} cordoned, no member moved yet (one may be being replaced)"),
+        false => format!("{nodes} cordoned; moved: {}", journal.done.join(", ")),
+    }
+}
+
+async fn write_journal(mover: &Mover<'_>, node: &Node, journal: Option<&Journal>) -> Result<Node> {
+    let text = journal.map(Journal::to_annotation);
+    if node.annotations().get(DRAIN_ANNOTATION) == text.as_ref() {
+        return Ok(node.clone());
+    }
+    let api: Api<Node> = mover.kube.api_all();
+    let patch = patches::maintenance_journal(node, DRAIN_ANNOTATION, text.as_deref());
+    let what = if journal.is_some() { "write the drain journal" } else { "remove the drain journal" };
+    match mover.writer.patch(&api, &node.name_any(), &patch, what).await? {
+        Written::Done(node) => Ok(node),
+        Written::Gone | Written::Changed(_) => Err(mover.stopped(
+            format!("the drain journal on node {} changed since it was read (another run?)", node.name_any()),
+            "the node stays cordoned".into(),
+        )),
+    }
+}
+
+fn show(reporter: &mut Reporter<'_>, plan: &Plan) -> Result<()> {
+    if reporter.format == Format::Json {
+        let plan = serde_json::to_value(plan).expect("a plan always serializes");
+        return reporter.event(Event::Plan { plan });
+    }
+    let mut lines = vec![format!(
+        "Drain of {}{}: cordon, then move each StatefulSet member one at a time",
+        plan.nodes.join(", "),
+        if plan.resumed { ", resumed from its journal" } else { "" }
+    )];
+    for set in &plan.sets {
+        lines.push(format!("  {}/{}: keeps {}", set.namespace, set.name, set.quorum.describe()));
+    }
+    for (i, t) in plan.members.iter().enumerate() {
+        let done = if plan.done.contains(&t.qualified()) { "  (done)" } else { "" };
+        lines.push(format!(
+            "  {}. {}  uid {}  on {}{done}",
+            i + 1,
+            t.qualified(),
+            t.uid,
+            t.node.as_deref().unwrap_or("-")
+        ));
+    }
+    if plan.members.is_empty() {
+        lines.push("  no StatefulSet member on these nodes".to_owned());
+    }
+    if !plan.others.is_empty() {
+        lines.push(format!(
+            "Left to kubectl drain (not StatefulSet members): {}",
+            plan.others.iter().map(|o| format!("{}/{}", o.namespace, o.pod)).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    for line in lines {
+        std::io::Write::write_all(&mut reporter.io.out, format!("{line}\n").as_bytes())
+            .map_err(output_error)?;
+    }
+    Ok(())
+}

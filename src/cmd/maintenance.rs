@@ -1,0 +1,409 @@
+//! What `restart` and `drain` share in the shell: their events (one JSON line each with
+//! `-o json`, else a line on stderr), taking a member down through the one write (an eviction
+//! that honours budgets, or a delete, each guarded by the pod's uid), the soak and the gates of
+//! its replacement through the one wait. What to do is the core's
+//! ([`crate::core::maintenance`]); this is the I/O.
+
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
+use kube::api::Api;
+use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::client::Kube;
+use crate::cmd::gates::{http_client, try_gate};
+use crate::core::budgets::covering;
+use crate::core::maintenance::Method;
+use crate::core::maintenance::replace::{OnRefusal, Target, on_refused};
+use crate::core::objects::{budgets_of, pod_ready, pod_restarts, replicas, terminating};
+use crate::core::rollout::gates::{self as gate_runs, GateKind, Gates};
+use crate::error::{Error, Result, Stop};
+use crate::output::{Document, Kind, Streams, output_error, write_json_line};
+use crate::wait::{Said, Until, Waiter, Wake, deadline};
+use crate::write::{Deleted, Deletion, Evicted, Guard, Writer};
+
+/// How long to wait before trying again a gate that did not pass, or an eviction refused while
+/// the budget's numbers already allowed it (the refusal counted before the controller did).
+const RETRY: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// The plan on stdout, progress on stderr
+    #[default]
+    Text,
+    /// One JSON event per line on stdout (NDJSON)
+    Json,
+}
+
+/// One thing that happened (schemas in docs/restart.md and docs/drain.md).
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "camelCase")]
+pub enum Event {
+    /// What the run will do, before it writes anything.
+    Plan { plan: serde_json::Value },
+    /// `drain`: the node takes no new pods.
+    #[serde(rename_all = "camelCase")]
+    Cordoned { node: String },
+    /// Nothing moves until this changes.
+    #[serde(rename_all = "camelCase")]
+    Waiting { pod: String, reason: String },
+    /// The member's pod (this uid) was evicted (pods/eviction).
+    #[serde(rename_all = "camelCase")]
+    Evicted { pod: String, uid: String, node: Option<String> },
+    /// The member's pod (this uid) was deleted (`--delete`).
+    #[serde(rename_all = "camelCase")]
+    Deleted { pod: String, uid: String, node: Option<String> },
+    /// The Eviction API refused (429): the budget, with its numbers; tried again while
+    /// waiting can help.
+    #[serde(rename_all = "camelCase")]
+    EvictionRefused { pod: String, reason: String },
+    /// The replacement (same name, another uid) is Ready and available on `node`.
+    #[serde(rename_all = "camelCase")]
+    Replaced { pod: String, old_uid: String, uid: String, node: String },
+    /// The replacement stayed Ready, without a container restart, for `seconds`.
+    #[serde(rename_all = "camelCase")]
+    Soaked { pod: String, seconds: u64 },
+    #[serde(rename_all = "camelCase")]
+    GatePassed { pod: String, gate: String, gate_kind: GateKind, attempt: u32 },
+    #[serde(rename_all = "camelCase")]
+    GateFailed { pod: String, gate: String, gate_kind: GateKind, attempt: u32, output: String },
+    /// The member is done (journaled).
+    #[serde(rename_all = "camelCase")]
+    MemberDone { pod: String },
+    /// `drain`: pods that are no StatefulSet's members, left to `kubectl drain`.
+    #[serde(rename_all = "camelCase")]
+    LeftToKubectlDrain { pods: Vec<String>, command: String },
+    #[serde(rename_all = "camelCase")]
+    Finished { members: usize, seconds: f64 },
+    /// The run ended with an error: the line stderr says, the exit code, what was left and how
+    /// to go on. The last line of a run that failed.
+    #[serde(rename_all = "camelCase")]
+    Error { error: String, exit_code: u8, left: Option<String>, resume: Option<String> },
+}
+
+impl Event {
+    /// The line a person reads on stderr.
+    fn text(&self) -> Option<String> {
+        Some(match self {
+            Event::Plan { .. } => return None,
+            Event::Cordoned { node } => format!("node/{node} cordoned"),
+            Event::Waiting { pod, reason } => format!("{pod}: waiting: {reason}"),
+            Event::Evicted { pod, uid, node } => {
+                format!(
+                    "{pod}: evicted (uid {uid}{})",
+                    node.as_ref().map(|n| format!(", on {n}")).unwrap_or_default()
+                )
+            }
+            Event::Deleted { pod, uid, node } => {
+                format!(
+                    "{pod}: deleted (uid {uid}{})",
+                    node.as_ref().map(|n| format!(", on {n}")).unwrap_or_default()
+                )
+            }
+            Event::EvictionRefused { pod, reason } => format!("{pod}: eviction refused: {reason}; waiting"),
+            Event::Replaced { pod, uid, node, .. } => format!("{pod}: replaced, Ready on {node} (uid {uid})"),
+            Event::Soaked { pod, seconds } => format!("{pod}: stayed Ready for {seconds}s"),
+            Event::GatePassed { pod, gate, attempt, .. } => {
+                format!("{pod}: gate '{gate}' passed (try {attempt})")
+            }
+            Event::GateFailed { pod, gate, attempt, output, .. } => {
+                format!("{pod}: gate '{gate}' failed (try {attempt}): {output}")
+            }
+            Event::MemberDone { pod } => format!("{pod}: done"),
+            Event::LeftToKubectlDrain { pods, command } => format!(
+                "left to kubectl drain (not StatefulSet members): {}; run `{command}` for them",
+                pods.join(", ")
+            ),
+            Event::Finished { members, seconds } => {
+                format!("done: {members} member{} in {seconds:.0}s", if *members == 1 { "" } else { "s" })
+            }
+            Event::Error { .. } => return None,
+        })
+    }
+}
+
+/// Where the events go.
+pub struct Reporter<'io> {
+    pub io: &'io mut Streams,
+    pub format: Format,
+    pub kind: Kind,
+}
+
+impl Reporter<'_> {
+    pub fn event(&mut self, event: Event) -> Result<()> {
+        match self.format {
+            Format::Json => {
+                write_json_line(&mut self.io.out, &Document::new(self.kind, &event)).map_err(output_error)
+            }
+            Format::Text => {
+                if let Some(line) = event.text() {
+                    self.io.say(line);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// With `-o json`, the error as the run's last line (stderr says it too).
+    pub fn ended(&mut self, error: &Error) {
+        if self.format == Format::Json {
+            let (left, resume) = error.left_and_resume();
+            let (left, resume) = match error {
+                Error::Stopped(stop) => match &**stop {
+                    Stop::MaintenanceStopped { left, resume, .. } => {
+                        (Some(left.as_str()), Some(resume.as_str()))
+                    }
+                    _ => (left, resume),
+                },
+                _ => (left, resume),
+            };
+            let _ = self.event(Event::Error {
+                error: error.to_string(),
+                exit_code: error.exit_code(),
+                left: left.map(str::to_owned),
+                resume: resume.map(str::to_owned),
+            });
+        }
+    }
+}
+
+/// Takes members down and follows them, for one run.
+pub struct Mover<'a> {
+    pub kube: &'a Kube,
+    pub writer: Writer,
+    pub method: Method,
+    pub gates: Gates,
+    pub soak: Duration,
+    /// How long one wait (a replacement, a budget, a quorum hold, a gate) may take.
+    pub timeout: Duration,
+    /// `restart of web`, `drain of node-a`.
+    pub what: String,
+    /// The command that resumes the run, as printed.
+    pub resume: String,
+    /// Events name pods `namespace/pod` (a drain spans namespaces).
+    pub qualified: bool,
+}
+
+impl Mover<'_> {
+    /// How events name `target`.
+    pub fn name(&self, target: &Target) -> String {
+        if self.qualified { target.qualified() } else { target.pod.clone() }
+    }
+
+    /// The words of a wait that ends before its condition.
+    pub fn words(&self, left: String) -> Said {
+        Said { left, resume: format!("run `{}` to resume", self.resume) }
+    }
+
+    /// A stop with the state left safe (exit 3).
+    pub fn stopped(&self, reason: String, left: String) -> Error {
+        Stop::MaintenanceStopped {
+            what: self.what.clone(),
+            reason,
+            left,
+            resume: format!("run `{}` to resume", self.resume),
+        }
+        .into()
+    }
+
+    /// Takes `pod` (the member `target`, still the uid read) down: an eviction, waited out
+    /// while a budget refuses and waiting can help, or a delete; each guarded by its uid.
+    pub async fn take_down(
+        &self,
+        reporter: &mut Reporter<'_>,
+        waiter: &mut Waiter,
+        sts: &StatefulSet,
+        target: &Target,
+        pod: &Pod,
+    ) -> Result<()> {
+        let node = target.node.clone();
+        if self.method == Method::Delete {
+            let api: Api<Pod> = self.kube.api_in(&target.namespace);
+            let what = format!("delete pod {}", target.pod);
+            let deleted = self
+                .writer
+                .delete(&api, &target.pod, Guard::identity(pod), Deletion::default(), &what)
+                .await?;
+            if deleted == Deleted::Done {
+                reporter.event(Event::Deleted { pod: self.name(target), uid: target.uid.clone(), node })?;
+            }
+            return Ok(());
+        }
+        let until = deadline(self.timeout);
+        let mut said: Option<String> = None;
+        loop {
+            let what = format!("evict pod {}", target.pod);
+            let refused = match self.writer.evict(pod, &what).await? {
+                Evicted::Done => {
+                    reporter.event(Event::Evicted {
+                        pod: self.name(target),
+                        uid: target.uid.clone(),
+                        node,
+                    })?;
+                    return Ok(());
+                }
+                // Gone, or replaced already: the controller got there first; followed by uid.
+                Evicted::Gone | Evicted::Changed => return Ok(()),
+                Evicted::Refused(refused) => refused,
+            };
+            let view = waiter.view();
+            let covers = covering(&view.budgets, sts, &view.pods);
+            let reason = match on_refused(&refused.describe(), &covers, replicas(sts)) {
+                OnRefusal::Stop(reason) => {
+                    return Err(self.stopped(
+                        format!("the eviction of {} was refused: {reason}", target.pod),
+                        format!("{} was not taken down", target.pod),
+                    ));
+                }
+                OnRefusal::Wait(reason) => reason,
+            };
+            if said.as_ref() != Some(&reason) {
+                reporter.event(Event::EvictionRefused { pod: self.name(target), reason: reason.clone() })?;
+                said = Some(reason.clone());
+            }
+            // Tried again once the budgets over the pod allow a disruption and their numbers
+            // changed (or RETRY passed), or once the pod is gone; until the timeout.
+            let uid = pod.uid();
+            let refused_at = Timestamp::now();
+            let words = self.words(format!("{} was not taken down", target.pod));
+            let how = Until { deadline: until, words: &words, ours: None };
+            let (_, again) = waiter
+                .until(
+                    how,
+                    |view, now| {
+                        let gone = !view.pods.iter().any(|p| p.uid() == uid && !terminating(p));
+                        let budgets = budgets_of(&view.budgets, pod);
+                        let allows = budgets.iter().all(|b| b.disruptions_allowed > 0);
+                        let recounted = budgets != refused.budgets;
+                        let waited = now.duration_since(refused_at).unsigned_abs() >= RETRY;
+                        Ok(match (gone, allows, recounted || waited) {
+                            (true, _, _) | (false, true, true) => Wake::Done(true),
+                            (false, true, false) => Wake::Soon,
+                            (false, false, _) => Wake::Wait,
+                        })
+                    },
+                    |_| Ok(false),
+                )
+                .await?;
+            if !again {
+                return Err(self.stopped(
+                    format!(
+                        "the eviction of {} was refused for {}: {reason}",
+                        target.pod,
+                        humantime::format_duration(self.timeout)
+                    ),
+                    format!("{} was not taken down", target.pod),
+                ));
+            }
+        }
+    }
+
+    /// After the replacement of `target` (uid `uid`) is up: it must stay Ready without a
+    /// container restart for the soak, then pass every gate.
+    pub async fn verify(
+        &self,
+        reporter: &mut Reporter<'_>,
+        waiter: &mut Waiter,
+        sts: &StatefulSet,
+        target: &Target,
+        uid: &str,
+    ) -> Result<()> {
+        let left = format!("{} was replaced; it was not yet checked", target.pod);
+        if !self.soak.is_zero() {
+            let restarts = waiter
+                .view()
+                .pods
+                .iter()
+                .find(|p| p.uid().as_deref() == Some(uid))
+                .map(pod_restarts)
+                .unwrap_or_default();
+            let words = self.words(left.clone());
+            let how = Until { deadline: deadline(self.soak), words: &words, ours: None };
+            let (_, failed) = waiter
+                .until(
+                    how,
+                    |view, _| {
+                        let pod = view.pods.iter().find(|p| p.uid().as_deref() == Some(uid));
+                        Ok(match pod {
+                            None => {
+                                Wake::Done(Some(format!("{} was replaced again while it soaked", target.pod)))
+                            }
+                            Some(p) if terminating(p) => {
+                                Wake::Done(Some(format!("{} is being deleted while it soaked", target.pod)))
+                            }
+                            Some(p) if !pod_ready(p) => Wake::Done(Some(format!(
+                                "{} stopped being Ready while it soaked",
+                                target.pod
+                            ))),
+                            Some(p) if pod_restarts(p) > restarts => Wake::Done(Some(format!(
+                                "a container of {} restarted while it soaked",
+                                target.pod
+                            ))),
+                            Some(_) => Wake::Wait,
+                        })
+                    },
+                    |_| Ok(None),
+                )
+                .await?;
+            if let Some(reason) = failed {
+                return Err(self.stopped(reason, left));
+            }
+            reporter.event(Event::Soaked { pod: self.name(target), seconds: self.soak.as_secs() })?;
+        }
+        self.run_gates(reporter, waiter, sts, target, left).await
+    }
+
+    async fn run_gates(
+        &self,
+        reporter: &mut Reporter<'_>,
+        waiter: &mut Waiter,
+        sts: &StatefulSet,
+        target: &Target,
+        left: String,
+    ) -> Result<()> {
+        let runs = gate_runs::runs(&self.gates, sts, &[target.ordinal]);
+        if runs.is_empty() {
+            return Ok(());
+        }
+        let http = match self.gates.http.is_empty() {
+            true => None,
+            false => Some(http_client()?),
+        };
+        let until = deadline(self.timeout);
+        for run in &runs {
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                let outcome = try_gate(self.kube, run, &self.gates, http.as_ref()).await?;
+                let (pod, gate, gate_kind) = (self.name(target), run.gate.clone(), run.kind);
+                if outcome.passed {
+                    reporter.event(Event::GatePassed { pod, gate, gate_kind, attempt })?;
+                    break;
+                }
+                reporter.event(Event::GateFailed {
+                    pod,
+                    gate,
+                    gate_kind,
+                    attempt,
+                    output: outcome.output.clone(),
+                })?;
+                let again = Instant::now() + RETRY;
+                if again >= until {
+                    return Err(self.stopped(
+                        format!(
+                            "gate '{}' did not pass in {attempt} tries (last: {})",
+                            run.expanded, outcome.output
+                        ),
+                        left,
+                    ));
+                }
+                waiter.pause(&self.words(left.clone()), again).await?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,624 @@
+//! `drain NODE…`: the StatefulSet members on nodes going down for maintenance, moved one at a
+//! time, each only while its set keeps its quorum, the next only once the replacement (the
+//! same name with another uid) is Ready on another node, has soaked and passed its gates.
+//! Pods of anything else are left to `kubectl drain`, which handles them well.
+//!
+//! Refused before the first write (the cordon): a member whose volume pins it to a node being
+//! drained (it could start nowhere else), a set whose quorum tolerates nobody down, a budget that
+//! never allows an eviction. The journal ([`DRAIN_ANNOTATION`], on the first node named) holds
+//! the members with the uids read, and those done.
+
+use std::collections::{BTreeMap, HashMap};
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
+use serde::{Deserialize, Serialize};
+
+use super::quorum::{Hold, Quorum, may_take_down, members};
+use super::replace::{Progress, Target, never_allowing, progress};
+use super::{MaintenanceRefusal as Refusal, pinned_member};
+use crate::core::advice::RunFlags;
+use crate::core::budgets::covering;
+use crate::core::objects::{controller_of, node_name, pods_of, replicas};
+use crate::core::rollout::gates::Gates;
+
+/// The annotation on the first node named that holds a drain's journal (docs/drain.md).
+pub const DRAIN_ANNOTATION: &str = "kubectl-stateful.dev/drain";
+
+/// `--min-available`: for every set (`N`), or per set (`NAME=N`, `NAMESPACE/NAME=N`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MinAvailable {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub all: Option<i32>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sets: BTreeMap<String, i32>,
+}
+
+impl MinAvailable {
+    /// Adds one `--min-available` value.
+    ///
+    /// # Errors
+    /// Why it is not `N` or `NAME=N` with N ≥ 0.
+    pub fn add(&mut self, text: &str) -> Result<(), String> {
+        let count =
+            |n: &str| n.parse::<i32>().ok().filter(|n| *n >= 0).ok_or("not a count of members (N ≥ 0)");
+        match text.split_once('=') {
+            Some((set, n)) if !set.is_empty() => {
+                self.sets.insert(set.to_owned(), count(n)?);
+            }
+            Some(_) => return Err("expected N or NAME=N".to_owned()),
+            None => self.all = Some(count(text)?),
+        }
+        Ok(())
+    }
+
+    /// The floor given for `namespace/name`, the most specific first.
+    pub fn of(&self, namespace: &str, name: &str) -> Option<i32> {
+        self.sets.get(&format!("{namespace}/{name}")).or_else(|| self.sets.get(name)).copied().or(self.all)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub nodes: Vec<String>,
+    pub min_available: MinAvailable,
+    pub gates: Gates,
+    pub soak_seconds: u64,
+    pub flags: RunFlags,
+}
+
+/// What a drain writes on the first node it names while it runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Journal {
+    pub started_at: Timestamp,
+    pub nodes: Vec<String>,
+    /// The members to move, in order, each with the uid read before.
+    pub members: Vec<Target>,
+    /// Members moved, soaked and gated (`namespace/pod`).
+    #[serde(default)]
+    pub done: Vec<String>,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub min_available: MinAvailable,
+    #[serde(default, skip_serializing_if = "Gates::is_default")]
+    pub gates: Gates,
+    #[serde(default)]
+    pub soak_seconds: u64,
+}
+
+fn is_default(m: &MinAvailable) -> bool {
+    *m == MinAvailable::default()
+}
+
+impl Journal {
+    /// The journal on `node`, if any.
+    ///
+    /// # Errors
+    /// [`Refusal::JournalUnreadable`] when the annotation holds no journal.
+    pub fn of(node: &Node) -> Result<Option<Journal>, Refusal> {
+        match node.annotations().get(DRAIN_ANNOTATION) {
+            None => Ok(None),
+            Some(text) => serde_json::from_str(text).map(Some).map_err(|e| Refusal::JournalUnreadable {
+                object: format!("node {}", node.name_any()),
+                annotation: DRAIN_ANNOTATION,
+                error: e.to_string(),
+            }),
+        }
+    }
+
+    pub fn to_annotation(&self) -> String {
+        serde_json::to_string(self).expect("a journal always serializes")
+    }
+}
+
+/// A pod on a drained node that is not a StatefulSet member: `kubectl drain`'s to handle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Other {
+    pub namespace: String,
+    pub pod: String,
+    pub node: String,
+    /// Its controller's kind (`DaemonSet`, `ReplicaSet`…), `null` for a bare pod.
+    pub owner: Option<String>,
+}
+
+/// A set with members on the drained nodes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SetPlan {
+    pub namespace: String,
+    pub name: String,
+    pub quorum: Quorum,
+    /// Its members on the drained nodes.
+    pub members: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    pub nodes: Vec<String>,
+    pub sets: Vec<SetPlan>,
+    /// The members to move, in order.
+    pub members: Vec<Target>,
+    pub done: Vec<String>,
+    /// Pods left to `kubectl drain`.
+    pub others: Vec<Other>,
+    pub gates: Gates,
+    pub soak_seconds: u64,
+    pub resumed: bool,
+}
+
+/// What the plan is judged on, as read.
+pub struct Seen<'a> {
+    /// Every node (to judge where a member can go).
+    pub nodes: &'a [Node],
+    /// The pods on the drained nodes.
+    pub on_nodes: &'a [Pod],
+    /// The StatefulSets of those pods, each with all its pods.
+    pub sets: &'a [(StatefulSet, Vec<Pod>)],
+    /// The budgets of their namespaces.
+    pub budgets: &'a [PodDisruptionBudget],
+    pub claims: &'a [PersistentVolumeClaim],
+    pub volumes: &'a HashMap<&'a str, &'a PersistentVolume>,
+}
+
+impl Seen<'_> {
+    fn set_of(&self, pod: &Pod) -> Option<&(StatefulSet, Vec<Pod>)> {
+        let owner = controller_of(pod).filter(|o| o.kind == "StatefulSet")?;
+        self.sets
+            .iter()
+            .find(|(s, _)| s.namespace() == pod.namespace() && s.uid().as_deref() == Some(&owner.uid))
+    }
+}
+
+/// The plan for `request` on what was `seen`, or for the journal of a run to resume.
+///
+/// # Errors
+/// The [`Refusal`] that keeps the drain from starting.
+pub fn plan(seen: &Seen, request: &Request, journal: Option<&Journal>) -> Result<Plan, Refusal> {
+    let draining: Vec<&str> = request.nodes.iter().map(String::as_str).collect();
+    for given in request.min_available.sets.keys() {
+        let (namespace, name) = given.split_once('/').map_or((None, given.as_str()), |(n, s)| (Some(n), s));
+        let known = seen.sets.iter().any(|(s, _)| {
+            s.name_any() == name && namespace.is_none_or(|n| s.namespace().as_deref() == Some(n))
+        });
+        if !known {
+            return Err(Refusal::MinAvailableUnknown {
+                given: format!("{given}={}", request.min_available.sets[given]),
+                nodes: request.nodes.join(", "),
+            });
+        }
+    }
+    let mut members = Vec::new();
+    let mut others = Vec::new();
+    for pod in seen.on_nodes {
+        let node = node_name(pod).unwrap_or_default().to_owned();
+        let Some((sts, pods)) = seen.set_of(pod) else {
+            others.push(Other {
+                namespace: pod.namespace().unwrap_or_default(),
+                pod: pod.name_any(),
+                node,
+                owner: controller_of(pod).map(|o| o.kind.clone()),
+            });
+            continue;
+        };
+        let Some((ordinal, _)) = pods_of(sts, pods).into_iter().find(|(_, p)| p.uid() == pod.uid()) else {
+            continue; // not a live member (an ordinal beyond replicas, going away)
+        };
+        members.push(Target {
+            namespace: sts.namespace().unwrap_or_default(),
+            stateful_set: sts.name_any(),
+            ordinal,
+            pod: pod.name_any(),
+            uid: pod.uid().unwrap_or_default(),
+            node: Some(node),
+        });
+    }
+    // Set by set, highest ordinal first: the order the controller itself would take them.
+    members.sort_by(|a, b| {
+        (&a.namespace, &a.stateful_set, b.ordinal).cmp(&(&b.namespace, &b.stateful_set, a.ordinal))
+    });
+    others.sort_by(|a, b| (&a.namespace, &a.pod).cmp(&(&b.namespace, &b.pod)));
+    let (members, done, request) = match journal {
+        Some(j) => {
+            let resumed = Request {
+                min_available: j.min_available.clone(),
+                gates: j.gates.clone(),
+                soak_seconds: j.soak_seconds,
+                ..request.clone()
+            };
+            (j.members.clone(), j.done.clone(), resumed)
+        }
+        None => (members, Vec::new(), request.clone()),
+    };
+    let mut sets: Vec<SetPlan> = Vec::new();
+    for target in members.iter().filter(|t| !done.contains(&t.qualified())) {
+        let Some((sts, pods)) = seen.sets.iter().find(|(s, _)| {
+            s.name_any() == target.stateful_set && s.namespace().as_deref() == Some(&target.namespace)
+        }) else {
+            continue;
+        };
+        let floor = request.min_available.of(&target.namespace, &target.stateful_set);
+        let quorum = Quorum::of(replicas(sts), floor);
+        if quorum.floor > quorum.members {
+            return Err(Refusal::FloorAboveMembers {
+                name: target.stateful_set.clone(),
+                floor: quorum.floor,
+                members: quorum.members,
+            });
+        }
+        if quorum.tolerance() == 0 {
+            let flag = format!("--min-available {}={}", target.stateful_set, quorum.members - 1);
+            return Err(Refusal::NoneMayBeDown { name: target.stateful_set.clone(), quorum, flag });
+        }
+        if let Some(pod) = pods.iter().find(|p| p.uid().as_deref() == Some(&target.uid))
+            && let Some(why) = pinned_member(pod, seen.claims, seen.nodes, seen.volumes, &draining)
+        {
+            return Err(Refusal::Pinned { pod: target.qualified(), why, draining: true });
+        }
+        let covers = covering(seen.budgets, sts, pods);
+        let never = never_allowing(&covers, target.ordinal, replicas(sts));
+        if !never.is_empty() {
+            return Err(Refusal::BudgetNeverAllows {
+                pod: target.qualified(),
+                budgets: never,
+                way_out: "change the budget first (kubectl drain would wait on it for ever too)".to_owned(),
+            });
+        }
+        match sets.iter_mut().find(|s| s.name == target.stateful_set && s.namespace == target.namespace) {
+            Some(set) => set.members.push(target.pod.clone()),
+            None => sets.push(SetPlan {
+                namespace: target.namespace.clone(),
+                name: target.stateful_set.clone(),
+                quorum,
+                members: vec![target.pod.clone()],
+            }),
+        }
+    }
+    Ok(Plan {
+        nodes: request.nodes.clone(),
+        sets,
+        members,
+        done,
+        others,
+        gates: request.gates,
+        soak_seconds: request.soak_seconds,
+        resumed: journal.is_some(),
+    })
+}
+
+/// What the run does next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    TakeDown(Target),
+    /// The replacement is up on another node: soak, gates, then done.
+    Verify {
+        target: Target,
+        uid: String,
+        node: String,
+    },
+    /// The replacement came up on a node being drained: it would be moved again and again.
+    Misplaced {
+        target: Target,
+        node: String,
+    },
+    Wait(Waiting),
+    Finished,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Waiting {
+    Replacing {
+        target: Target,
+        why: String,
+    },
+    /// No member may go now: each set with members left would lose its quorum (the first).
+    Quorum {
+        target: Target,
+        hold: Hold,
+    },
+}
+
+impl Waiting {
+    pub fn describe(&self) -> String {
+        match self {
+            Waiting::Replacing { why, .. } => why.clone(),
+            Waiting::Quorum { target, hold } => {
+                format!("{} waits, its set would lose its quorum: {}", target.qualified(), hold.describe())
+            }
+        }
+    }
+}
+
+/// The next move: one member in flight at a time (a member taken down is followed to its
+/// replacement before anything else moves); the first member whose set keeps its quorum goes.
+pub fn next(plan: &Plan, done: &[String], seen: &Seen, now: Timestamp) -> Next {
+    let mut held: Option<Waiting> = None;
+    let mut candidate: Option<Target> = None;
+    for target in plan.members.iter().filter(|t| !done.contains(&t.qualified())) {
+        let Some((sts, pods)) = seen.sets.iter().find(|(s, _)| {
+            s.name_any() == target.stateful_set && s.namespace().as_deref() == Some(&target.namespace)
+        }) else {
+            continue; // the set is gone: nothing of it to move
+        };
+        let live = members(sts, pods, Some(seen.nodes));
+        let pod = live.iter().find(|m| m.ordinal == target.ordinal).and_then(|m| m.pod);
+        match progress(target, sts, pod, Some(seen.nodes), &plan.nodes, now) {
+            Progress::Replacing(why) => {
+                return Next::Wait(Waiting::Replacing { target: target.clone(), why });
+            }
+            Progress::Replaced { uid, node } => return Next::Verify { target: target.clone(), uid, node },
+            Progress::Misplaced { node, .. } => return Next::Misplaced { target: target.clone(), node },
+            Progress::Pending if candidate.is_none() => {
+                let floor = plan
+                    .sets
+                    .iter()
+                    .find(|s| s.name == target.stateful_set && s.namespace == target.namespace)
+                    .map_or_else(|| Quorum::of(replicas(sts), None), |s| s.quorum);
+                match may_take_down(&live, target.ordinal, floor) {
+                    Ok(()) => candidate = Some(target.clone()),
+                    Err(hold) => {
+                        held.get_or_insert(Waiting::Quorum { target: target.clone(), hold });
+                    }
+                }
+            }
+            Progress::Pending => {}
+        }
+    }
+    match (candidate, held) {
+        (Some(target), _) => Next::TakeDown(target),
+        (None, Some(waiting)) => Next::Wait(waiting),
+        (None, None) => Next::Finished,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::core::v1::{
+        NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, VolumeNodeAffinity,
+    };
+    use serde_json::json;
+
+    use super::*;
+    use crate::core::budgets::pdb;
+    use crate::core::fixtures::{created, node, pod, pv, pvc, sts};
+
+    fn request(nodes: &[&str]) -> Request {
+        Request {
+            nodes: nodes.iter().map(|n| (*n).to_owned()).collect(),
+            min_available: MinAvailable::default(),
+            gates: Gates::default(),
+            soak_seconds: 0,
+            flags: RunFlags::default(),
+        }
+    }
+
+    fn on(p: Pod, node: &str) -> Pod {
+        let mut p = p;
+        p.spec.as_mut().unwrap().node_name = Some(node.to_owned());
+        p
+    }
+
+    fn renewed(p: Pod, node: &str) -> Pod {
+        let mut p = on(p, node);
+        p.metadata.uid = Some(format!("new-{}", p.name_any()));
+        p
+    }
+
+    /// Two sets with one member each on node-a (and a Deployment's pod): both moved, one at a
+    /// time; the Deployment's pod is left to kubectl drain.
+    #[test]
+    fn members_move_one_at_a_time_and_other_pods_are_left_to_kubectl_drain() {
+        let web = sts("web", 3).build();
+        let mut db = sts("db", 3).build();
+        db.metadata.uid = Some("uid-db".into());
+        let db_pod = |o: i32| {
+            let mut p = pod(&db, o).build();
+            p.metadata.owner_references.as_mut().unwrap()[0].uid = "uid-db".into();
+            p.metadata.uid = Some(format!("uid-db-{o}"));
+            p.metadata.labels.as_mut().unwrap().insert("app".into(), "db".into());
+            p
+        };
+        let mut web_pods: Vec<Pod> = vec![
+            on(pod(&web, 0).build(), "node-b"),
+            on(pod(&web, 1).build(), "node-a"),
+            on(pod(&web, 2).build(), "node-c"),
+        ];
+        let mut db_pods: Vec<Pod> =
+            vec![on(db_pod(0), "node-a"), on(db_pod(1), "node-b"), on(db_pod(2), "node-c")];
+        let mut deployment = crate::core::fixtures::bare_pod("api-7c9f").node("node-a").build();
+        deployment.metadata.owner_references =
+            Some(vec![k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+                kind: "ReplicaSet".into(),
+                name: "api-7c9f".into(),
+                controller: Some(true),
+                ..Default::default()
+            }]);
+        let nodes = vec![node("node-a", "True"), node("node-b", "True"), node("node-c", "True")];
+        let volumes = HashMap::new();
+        let state = |web_pods: &[Pod], db_pods: &[Pod]| {
+            vec![(web.clone(), web_pods.to_vec()), (db.clone(), db_pods.to_vec())]
+        };
+        let sets = state(&web_pods, &db_pods);
+        let on_a = vec![db_pods[0].clone(), web_pods[1].clone(), deployment];
+        let seen = Seen {
+            nodes: &nodes,
+            on_nodes: &on_a,
+            sets: &sets,
+            budgets: &[],
+            claims: &[],
+            volumes: &volumes,
+        };
+        let plan = plan(&seen, &request(&["node-a"]), None).unwrap();
+        assert_eq!(
+            plan.members.iter().map(Target::qualified).collect::<Vec<_>>(),
+            ["default/db-0", "default/web-1"]
+        );
+        assert_eq!(
+            plan.others.iter().map(|o| (o.pod.as_str(), o.owner.as_deref())).collect::<Vec<_>>(),
+            [("api-7c9f", Some("ReplicaSet"))]
+        );
+        assert_eq!(plan.sets.iter().map(|s| s.quorum.floor).collect::<Vec<_>>(), [2, 2]);
+        let step = |web_pods: &[Pod], db_pods: &[Pod], done: &[&str]| {
+            let sets = state(web_pods, db_pods);
+            let seen = Seen {
+                nodes: &nodes,
+                on_nodes: &[],
+                sets: &sets,
+                budgets: &[],
+                claims: &[],
+                volumes: &volumes,
+            };
+            let done: Vec<String> = done.iter().map(|d| (*d).to_owned()).collect();
+            match next(&plan, &done, &seen, created()) {
+                Next::TakeDown(t) => format!("take down {}", t.pod),
+                Next::Verify { target, node, .. } => format!("verify {} on {node}", target.pod),
+                Next::Misplaced { target, node } => format!("{} came back on {node}", target.pod),
+                Next::Wait(w) => format!("wait: {}", w.describe()),
+                Next::Finished => "finished".into(),
+            }
+        };
+        assert_eq!(step(&web_pods, &db_pods, &[]), "take down db-0");
+        db_pods[0] = on(db_pod(0), "node-a");
+        db_pods[0].metadata.deletion_timestamp = web_pods[0].metadata.creation_timestamp.clone();
+        assert_eq!(
+            step(&web_pods, &db_pods, &[]),
+            "wait: db-0 is being deleted",
+            "no second member while one is down"
+        );
+        db_pods[0] = renewed(db_pod(0), "node-b");
+        assert_eq!(
+            step(&web_pods, &db_pods, &[]),
+            "verify db-0 on node-b",
+            "kubernetes#138229: same name, new uid"
+        );
+        assert_eq!(step(&web_pods, &db_pods, &["default/db-0"]), "take down web-1");
+        web_pods[0] = on(pod(&web, 0).ready(false).build(), "node-b");
+        assert_eq!(
+            step(&web_pods, &db_pods, &["default/db-0"]),
+            "wait: default/web-1 waits, its set would lose its quorum: web-0 is not Ready"
+        );
+        web_pods[0] = on(pod(&web, 0).build(), "node-b");
+        web_pods[1] = renewed(pod(&web, 1).build(), "node-a");
+        assert_eq!(step(&web_pods, &db_pods, &["default/db-0"]), "web-1 came back on node-a");
+        web_pods[1] = renewed(pod(&web, 1).build(), "node-c");
+        assert_eq!(step(&web_pods, &db_pods, &["default/db-0", "default/web-1"]), "finished");
+    }
+
+    /// Refused before the cordon: each with its words.
+    #[test]
+    fn a_drain_that_cannot_finish_is_refused_before_the_cordon() {
+        let web = sts("web", 3).templates(&["data"]).build();
+        let pods: Vec<Pod> = vec![
+            on(pod(&web, 0).build(), "node-a"),
+            on(pod(&web, 1).build(), "node-b"),
+            on(pod(&web, 2).build(), "node-c"),
+        ];
+        let nodes = vec![node("node-a", "True"), node("node-b", "True"), node("node-c", "True")];
+        let sets = vec![(web.clone(), pods.clone())];
+        let on_a = vec![pods[0].clone()];
+        let claims = vec![pvc("data-web-0").of(&web).build()];
+        let mut pinned = pv("data-web-0", "Retain");
+        pinned.spec.as_mut().unwrap().node_affinity = Some(VolumeNodeAffinity {
+            required: Some(NodeSelector {
+                node_selector_terms: vec![NodeSelectorTerm {
+                    match_fields: Some(vec![NodeSelectorRequirement {
+                        key: "metadata.name".into(),
+                        operator: "In".into(),
+                        values: Some(vec!["node-a".into()]),
+                    }]),
+                    match_expressions: None,
+                }],
+            }),
+        });
+        let none = HashMap::new();
+        let pinned_volumes: HashMap<&str, &PersistentVolume> = HashMap::from([("pv-data-web-0", &pinned)]);
+        let zero = [pdb(
+            "web-zero",
+            json!({"selector": {"matchLabels": {"app": "web"}}, "maxUnavailable": 0}),
+            Some(
+                json!({"observedGeneration": 1, "disruptionsAllowed": 0, "currentHealthy": 3, "desiredHealthy": 3, "expectedPods": 3}),
+            ),
+        )];
+        let seen = |budgets: &'static [PodDisruptionBudget], volumes| Seen {
+            nodes: &nodes,
+            on_nodes: &on_a,
+            sets: &sets,
+            budgets,
+            claims: &claims,
+            volumes,
+        };
+        let zero: &'static [PodDisruptionBudget] = Box::leak(Box::new(zero));
+        let mut strict = request(&["node-a"]);
+        strict.min_available.add("web=3").unwrap();
+        let mut unknown = request(&["node-a"]);
+        unknown.min_available.add("api=1").unwrap();
+        let mut above = request(&["node-a"]);
+        above.min_available.add("4").unwrap();
+        let cases: Vec<(&str, Seen, Request, &str)> = vec![
+            (
+                "pinned",
+                seen(&[], &pinned_volumes),
+                request(&["node-a"]),
+                "refusing to drain: default/web-0 cannot start anywhere else, its volume pv-data-web-0 (PVC data-web-0) \
+                 is pinned to node-a, which is being drained; wait for the node to come back rather than draining it \
+                 (its member stays where its data is), or uncordon a node its volume allows; nothing was changed",
+            ),
+            (
+                "budget 0",
+                seen(zero, &none),
+                request(&["node-a"]),
+                "refusing to evict default/web-0: PodDisruptionBudget web-zero (maxUnavailable 0) allows no \
+                 disruption of its 3 pods (3 healthy, 3 needed, 0 allowed now); change the budget first (kubectl \
+                 drain would wait on it for ever too); nothing was changed",
+            ),
+            (
+                "floor of all",
+                seen(&[], &none),
+                strict,
+                "web must keep 3 of 3 up (--min-available 3): no member may go down; pass --min-available web=2 to \
+                 accept one down; nothing was changed",
+            ),
+            (
+                "unknown set",
+                seen(&[], &none),
+                unknown,
+                "--min-available api=1 names no StatefulSet with pods on node-a",
+            ),
+            ("above", seen(&[], &none), above, "--min-available 4 for web is more than its 3 members"),
+        ];
+        for (case, seen, req, expected) in cases {
+            assert_eq!(plan(&seen, &req, None).unwrap_err().to_string(), expected, "{case}");
+        }
+        assert!(plan(&seen(&[], &none), &request(&["node-a"]), None).is_ok());
+    }
+
+    #[test]
+    fn min_available_is_per_set_or_for_all() {
+        let mut m = MinAvailable::default();
+        for ok in ["2", "web=3", "shop/web=1"] {
+            m.add(ok).unwrap();
+        }
+        assert_eq!(
+            (m.of("shop", "web"), m.of("db", "web"), m.of("db", "kafka")),
+            (Some(1), Some(3), Some(2))
+        );
+        for bad in ["-1", "=2", "web=x", "x"] {
+            assert!(MinAvailable::default().add(bad).is_err(), "{bad}");
+        }
+        let journal = Journal {
+            started_at: created(),
+            nodes: vec!["node-a".into()],
+            members: vec![],
+            done: vec![],
+            min_available: m,
+            gates: Gates::default(),
+            soak_seconds: 5,
+        };
+        assert_eq!(serde_json::from_str::<Journal>(&journal.to_annotation()).unwrap(), journal);
+    }
+}

@@ -1,0 +1,185 @@
+//! `kubectl stateful drain` against the real control plane (scheduler, disruption controller,
+//! Eviction API) on KWOK nodes of each test's own: two sets with a member each on the drained
+//! node move one at a time (a pod watch proves no set ever had two down), each replacement is
+//! the same name with a new uid on another node (the kubernetes#138229 shape, which must not
+//! loop), the node stays cordoned; a budget at 0 and a member on a node-pinned volume are
+//! refused before anything moves.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{Node, Pod, Service};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::ResourceExt;
+use kube::api::{Api, Patch, PatchParams};
+use serde_json::{Value, json};
+
+use crate::restart::DownWatch;
+use crate::support::{Env, Sts, wait_until};
+
+fn events(output: &std::process::Output) -> Vec<Value> {
+    String::from_utf8_lossy(&output.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+fn of<'a>(events: &'a [Value], event: &str) -> Vec<&'a Value> {
+    events.iter().filter(|e| e["event"] == event).collect()
+}
+
+async fn set_unschedulable(env: &Env, node: &str, unschedulable: bool) {
+    let nodes: Api<Node> = Api::all(env.client.clone());
+    let patch = json!({"spec": {"unschedulable": unschedulable}});
+    nodes.patch(node, &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+}
+
+async fn node_of(env: &Env, pod: &str) -> String {
+    env.api::<Pod>().get(pod).await.unwrap().spec.unwrap().node_name.unwrap()
+}
+
+/// A set of 3 on this test's own nodes, one member per node (required anti-affinity).
+async fn spread_set(env: &Env, name: &str) {
+    env.create::<Service>(json!({
+        "metadata": {"name": name},
+        "spec": {"clusterIP": "None", "selector": {"app": name}, "ports": [{"port": 80}]}
+    }))
+    .await;
+    let mut manifest = Sts { pool: Some(env.ns.clone()), ..Sts::new(name, 3) }.manifest();
+    manifest["spec"]["template"]["spec"]["affinity"] = json!({"podAntiAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": [
+            {"labelSelector": {"matchLabels": {"app": name}}, "topologyKey": "kubernetes.io/hostname"}
+        ]
+    }});
+    env.create::<StatefulSet>(manifest).await;
+    env.wait_ready(name, Duration::from_secs(90)).await;
+}
+
+async fn uids(env: &Env) -> BTreeMap<String, String> {
+    env.pods().await.iter().map(|p| (p.name_any(), p.uid().unwrap())).collect()
+}
+
+/// Two sets with one member each on the drained node, and a bare pod there: cordon, then each
+/// member evicted and followed by its uid to its replacement on the spare node, one at a time;
+/// the bare pod is left to kubectl drain (said); the node stays cordoned, the journal goes.
+#[tokio::test]
+async fn drain_moves_one_member_of_each_set_at_a_time_and_leaves_the_node_cordoned() {
+    let env = Env::new("drain-two-sets").await;
+    let nodes = env.own_nodes(4).await;
+    set_unschedulable(&env, &nodes[3], true).await;
+    spread_set(&env, "web").await;
+    spread_set(&env, "db").await;
+    set_unschedulable(&env, &nodes[3], false).await;
+    let drained = node_of(&env, "web-0").await;
+    let on_it: Vec<String> = {
+        let mut pods = Vec::new();
+        for pod in ["web-0", "web-1", "web-2", "db-0", "db-1", "db-2"] {
+            if node_of(&env, pod).await == drained {
+                pods.push(pod.to_owned());
+            }
+        }
+        pods
+    };
+    assert_eq!(on_it.len(), 2, "one member of each set on {drained}: {on_it:?}");
+    env.create::<Pod>(json!({
+        "metadata": {"name": "bare"},
+        "spec": {"nodeName": drained, "containers": [{"name": "app", "image": "example.invalid/app:v1"}],
+                 "tolerations": [{"operator": "Exists"}]}
+    }))
+    .await;
+    let before = uids(&env).await;
+    let watch = DownWatch::start(&env).await;
+    // An async child: the watch runs on this test's runtime meanwhile.
+    let output = env.spawn_plugin(&["drain", &drained, "--yes", "-o", "json"]).output().await.unwrap();
+    let most = watch.stop();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let events = events(&output);
+    assert!(events.iter().all(|e| e["kind"] == "DrainEvent" && e["schemaVersion"] == "v1"));
+    assert_eq!(of(&events, "cordoned")[0]["node"], drained.as_str());
+    let evicted: Vec<&str> = of(&events, "evicted").iter().map(|e| e["pod"].as_str().unwrap()).collect();
+    let mut expected: Vec<String> = on_it.iter().map(|p| format!("{}/{p}", env.ns)).collect();
+    expected.sort();
+    assert_eq!(evicted, expected, "each member of the node, set by set");
+    let after = uids(&env).await;
+    for replaced in of(&events, "replaced") {
+        let pod = replaced["pod"].as_str().unwrap().rsplit('/').next().unwrap();
+        assert_eq!(replaced["oldUid"], before[pod].as_str());
+        assert_eq!(replaced["uid"], after[pod].as_str(), "the same name with a new uid (kubernetes#138229)");
+        assert_eq!(replaced["node"], nodes[3].as_str(), "on the spare node");
+    }
+    for (pod, uid) in &before {
+        if pod != "bare" {
+            assert_eq!(after[pod] != *uid, on_it.contains(pod), "{pod}: moved exactly when on {drained}");
+        }
+    }
+    assert_eq!((most["web"], most["db"]), (1, 1), "never two members of a set down: {most:?}");
+    let left = of(&events, "leftToKubectlDrain");
+    assert_eq!(left[0]["pods"], json!([format!("{}/bare", env.ns)]));
+    assert!(left[0]["command"].as_str().unwrap().contains(&format!("drain {drained} --ignore-daemonsets")));
+    let node: Node = Api::all(env.client.clone()).get(&drained).await.unwrap();
+    assert_eq!(node.spec.unwrap().unschedulable, Some(true), "left cordoned");
+    assert!(!node.metadata.annotations.unwrap_or_default().contains_key("kubectl-stateful.dev/drain"));
+    assert_eq!(after["bare"], before["bare"], "kubectl drain's to handle");
+}
+
+/// A budget that never allows a disruption: refused before the cordon, named with its numbers.
+#[tokio::test]
+async fn a_budget_at_zero_stops_the_drain_before_anything_moves() {
+    let env = Env::new("drain-budget").await;
+    let nodes = env.own_nodes(4).await;
+    spread_set(&env, "web").await;
+    env.create::<PodDisruptionBudget>(json!({
+        "metadata": {"name": "web-strict"},
+        "spec": {"selector": {"matchLabels": {"app": "web"}}, "maxUnavailable": 0}
+    }))
+    .await;
+    let budgets = env.api::<PodDisruptionBudget>();
+    wait_until(Duration::from_secs(30), || async {
+        budgets.get("web-strict").await.unwrap().status.is_some_and(|s| s.expected_pods == 3)
+    })
+    .await;
+    let drained = node_of(&env, "web-1").await;
+    let before = uids(&env).await;
+    let output = env.plugin().args(["drain", &drained, "--yes"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "refusing to evict {}/web-1: PodDisruptionBudget web-strict (maxUnavailable 0)",
+            env.ns
+        )) && stderr.contains("nothing was changed"),
+        "{stderr}"
+    );
+    assert_eq!(uids(&env).await, before);
+    let node: Node = Api::all(env.client.clone()).get(&drained).await.unwrap();
+    assert_ne!(node.spec.unwrap().unschedulable, Some(true), "not cordoned");
+    drop(nodes);
+}
+
+/// A member whose volume is pinned to the drained node (a local volume): refused before the
+/// cordon, naming the member and the choices.
+#[tokio::test]
+async fn a_member_on_a_node_pinned_volume_is_refused_before_anything_moves() {
+    let env = Env::new("drain-pinned").await;
+    let nodes = env.own_nodes(2).await;
+    env.pinned_claim("data-web-0", &nodes[0]).await;
+    env.statefulset(&Sts {
+        pool: Some(env.ns.clone()),
+        storage_class: Some("kwok-volume-retain".into()),
+        ..Sts::new("web", 3)
+    })
+    .await;
+    assert_eq!(node_of(&env, "web-0").await, nodes[0]);
+    let before = uids(&env).await;
+    let output = env.plugin().args(["drain", &nodes[0], "--yes"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr
+            .contains(&format!("refusing to drain: {}/web-0 cannot start anywhere else, its volume", env.ns))
+            && stderr.contains(&format!("is pinned to {}, which is being drained", nodes[0]))
+            && stderr.contains("wait for the node to come back"),
+        "{stderr}"
+    );
+    assert_eq!(uids(&env).await, before);
+    let node: Node = Api::all(env.client.clone()).get(&nodes[0]).await.unwrap();
+    assert_ne!(node.spec.unwrap().unschedulable, Some(true), "not cordoned");
+}
