@@ -7,6 +7,7 @@
 
 mod support;
 
+mod budgets;
 mod cluster;
 mod dns;
 mod dry_run;
