@@ -28,4 +28,5 @@ mod rollout;
 mod snapshots;
 mod status;
 mod status_seen;
+mod stuck;
 mod versions;
