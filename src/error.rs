@@ -215,12 +215,12 @@ pub enum Stop {
     #[error("abort incomplete: {} stay stuck; run `kubectl stateful rollout {name} --abort` again to finish", .pods.join(", "))]
     AbortIncomplete { pods: Vec<String>, name: String },
     #[error(
-        "the pods of {name} are selected by PodDisruptionBudgets {}: the Eviction API refuses to evict a pod more \
+        "pod {pod} of {name} is selected by PodDisruptionBudgets {}: the Eviction API refuses to evict a pod more \
          than one budget selects; {left}. Delete or narrow all but one of them, or add --ignore-pdb to replace \
          the pods by deletion",
         .budgets.join(" and ")
     )]
-    TwoBudgets { name: String, budgets: Vec<String>, left: String },
+    TwoBudgets { name: String, pod: String, budgets: Vec<String>, left: String },
     #[error("cannot set up the HTTP client of --gate-http: {error}")]
     GateHttpClient { error: String },
 
@@ -249,6 +249,12 @@ pub enum Stop {
          rollout {name} --abort --ignore-pdb` to delete the pods instead of evicting them"
     )]
     RollbackRefusedByBudget { name: String, reason: String },
+    #[error(
+        "the rollback of {name} did not start: {}; no pod was taken down and the rollout journal is kept. Once \
+         the budget allows it run `{again}`, or run `{ignoring}` to roll back without waiting for budgets",
+        .reasons.join("; ")
+    )]
+    RollbackHeldByBudget { name: String, reasons: Vec<String>, again: String, ignoring: String },
     #[error(
         "the rollback of {name} is not complete: {reason}; run `kubectl stateful rollout {name} --abort` again"
     )]
@@ -425,6 +431,7 @@ impl Stop {
             | Stop::NotObservedInTime { .. }
             | Stop::RollbackTimedOut { .. }
             | Stop::RollbackRefusedByBudget { .. }
+            | Stop::RollbackHeldByBudget { .. }
             | Stop::RollbackDeclined { .. }
             | Stop::RollbackFailed { .. }
             | Stop::SnapshotsFailed { .. }

@@ -290,6 +290,27 @@ pub fn terminating(meta: &impl ResourceExt) -> bool {
     meta.meta().deletion_timestamp.is_some()
 }
 
+/// The finalizers holding a pod that is being deleted: it stays (Terminating, its ordinal taken,
+/// the controller unable to replace it) until each is removed by whatever set it. Empty when it
+/// is not being deleted or nothing holds it.
+pub fn holding_finalizers(pod: &Pod) -> Vec<String> {
+    if !terminating(pod) {
+        return Vec::new();
+    }
+    pod.finalizers().to_vec()
+}
+
+/// `web-2 is held Terminating by finalizer example.com/protect: …`, the cause of a pod that
+/// does not go, and who must act.
+pub fn held_terminating(pod: &str, finalizers: &[String]) -> String {
+    let (s, it) = if finalizers.len() == 1 { ("", "it") } else { ("s", "them") };
+    format!(
+        "{pod} is held Terminating by finalizer{s} {}: the StatefulSet controller cannot replace it until whatever \
+         set {it} removes {it}",
+        finalizers.join(", ")
+    )
+}
+
 pub fn pod_restarts(pod: &Pod) -> i32 {
     container_statuses(pod).map(|c| c.restart_count).sum()
 }

@@ -7,6 +7,7 @@
 
 mod support;
 
+mod budgets;
 mod cluster;
 mod dns;
 mod drain;
@@ -29,4 +30,5 @@ mod rollout;
 mod snapshots;
 mod status;
 mod status_seen;
+mod stuck;
 mod versions;

@@ -13,10 +13,11 @@ use std::time::Duration;
 
 use super::Args;
 use super::evict::{Replaced, not_on};
-use super::execute::{Executor, require_one_budget};
+use super::execute::{Executor, budgets_of, require_one_budget};
 use super::report::{Event, Reporter};
 use super::words::wait;
 use crate::client::Kube;
+use crate::core::advice::shell_word;
 use crate::core::objects::{partition, pod_ready, pod_revision, pods_of, terminating};
 use crate::core::patches;
 use crate::core::rollout::conditions::{
@@ -42,6 +43,7 @@ pub async fn show(
     args: &Args,
     reporter: &mut Reporter<'_>,
     sts: &StatefulSet,
+    pods: &[Pod],
     abort: &Abort,
     left: &str,
 ) -> Result<Option<serde_json::Value>> {
@@ -73,7 +75,7 @@ pub async fn show(
         reporter.event(Event::Warning { message: message.clone() })?;
     }
     if abort.replace == Replace::Eviction && !(abort.journal.gates.ignore_pdb || args.ignore_pdb) {
-        require_one_budget(kube, &args.name, sts, left).await?;
+        require_one_budget(&budgets_of(kube).await?, &args.name, sts, pods, left)?;
     }
     Ok(template)
 }
@@ -87,7 +89,7 @@ impl Executor<'_, '_> {
             return Ok(());
         };
         let left = self.left(&sts);
-        let template = show(self.kube, self.args, self.reporter, &sts, &abort, &left).await?;
+        let template = show(self.kube, self.args, self.reporter, &sts, &waiter.pods(), &abort, &left).await?;
         match self.confirm_abort(&sts, &abort, template).await? {
             Some(confirmed) => self.abort(waiter, sts, abort, confirmed).await,
             None => Ok(()),
@@ -124,6 +126,30 @@ impl Executor<'_, '_> {
         let pods = waiter.pods();
         let mut rolling_back: Vec<String> =
             LivePods::of(&sts, &pods).not_on(&abort.target).map(|(_, p)| p.name_any()).collect();
+        // The controller deletes the pods it rolls back without eviction: the budgets over the
+        // healthy ones must allow it first, as before a step (a budget that just failed a step
+        // still protects the pods the rollback would take down). One at a time: the controller
+        // rolls back in order.
+        let ignore_pdb = abort.journal.gates.ignore_pdb || self.args.ignore_pdb;
+        if abort.replace == Replace::Controller {
+            let ordinals: Vec<i32> =
+                LivePods::of(&sts, &pods).not_on(&abort.target).map(|(o, _)| o).collect();
+            let until = deadline(self.args.timeout);
+            if let Some(reasons) =
+                self.wait_for_budgets(waiter, &sts, ignore_pdb, &ordinals, 1, until).await?
+            {
+                let name = shell_word(self.name()).into_owned();
+                let flags = &self.kube.flags;
+                return Err(Stop::RollbackHeldByBudget {
+                    name: self.name().to_owned(),
+                    reasons,
+                    again: flags.plugin(&self.kube.namespace, &format!("rollout {name} --abort")),
+                    ignoring: flags
+                        .plugin(&self.kube.namespace, &format!("rollout {name} --abort --ignore-pdb")),
+                }
+                .into());
+            }
+        }
         let patch =
             patches::abort(&sts, confirmed.template.as_ref(), abort.rollback_partition, &abort.journal);
         let mut sts = self.patch(&sts, patch, "restore the previous pod template").await?;

@@ -21,18 +21,20 @@ pub(super) const RETRY: Duration = Duration::from_secs(2);
 
 /// The most of a command's output or an HTTP body a failure message carries.
 impl Executor<'_, '_> {
-    /// Before a step releases pods: waits until every PodDisruptionBudget over the pods allows
-    /// `needed` of them down at once (the budgets are watched), until `deadline`.
-    /// `Some(reasons)` when it timed out.
+    /// Before pods are released: waits until every PodDisruptionBudget over the healthy pods at
+    /// `ordinals` allows as many of them down as go at once (`at_once`; the budgets are
+    /// watched, and matched against the pods themselves), until `deadline`. `Some(reasons)`
+    /// when it timed out.
     pub(super) async fn wait_for_budgets(
         &mut self,
         waiter: &mut Waiter,
         sts: &StatefulSet,
-        gates: &Gates,
-        needed: i32,
+        ignore_pdb: bool,
+        ordinals: &[i32],
+        at_once: i32,
         deadline: Instant,
     ) -> Result<Option<Vec<String>>> {
-        if gates.ignore_pdb || needed == 0 {
+        if ignore_pdb || at_once == 0 || ordinals.is_empty() {
             return Ok(None);
         }
         let mut said: Vec<PdbHold> = Vec::new();
@@ -43,7 +45,7 @@ impl Executor<'_, '_> {
             sts,
             deadline,
             |sts, view, _| {
-                let holds = gates::pdb_holds(&view.budgets, sts, needed);
+                let holds = gates::pdb_holds(&view.budgets, sts, &view.pods, ordinals, at_once);
                 if holds.is_empty() {
                     return Ok(Wake::Done(None));
                 }
@@ -51,14 +53,14 @@ impl Executor<'_, '_> {
                     reporter.event(Event::PdbWait {
                         pdb: hold.name.clone(),
                         allowed: hold.allowed,
-                        needed,
+                        needed: hold.needed,
                     })?;
                 }
                 said = holds;
                 Ok(Wake::Wait)
             },
             |sts, view| {
-                let holds = gates::pdb_holds(&view.budgets, sts, needed);
+                let holds = gates::pdb_holds(&view.budgets, sts, &view.pods, ordinals, at_once);
                 Ok(Some(holds.iter().map(|h| format!("{}; the step waited for it", h.describe())).collect()))
             },
         )

@@ -23,7 +23,7 @@ use crate::core::rollout::conditions::{
     describe_position, foreign_changes, is_observed, is_promoted, position, stragglers_of,
 };
 use crate::core::rollout::decide::{Hold, abort_hint, git_first_owner};
-use crate::core::rollout::gates::{Gates, OnFailure};
+use crate::core::rollout::gates::{self, Gates, OnFailure};
 use crate::core::rollout::plan::released;
 use crate::core::rollout::{Journal, Replace, Roll, StepVerdict, StepWatch};
 use crate::error::{Error, Result, Stop};
@@ -133,7 +133,7 @@ impl Executor<'_, '_> {
         &mut self,
         waiter: &mut Waiter,
         mut sts: StatefulSet,
-        roll: Roll,
+        mut roll: Roll,
     ) -> Result<(StatefulSet, Outcome)> {
         let total = roll.steps.last().map_or(0, |s| s.number);
         // On a terminal, nothing is written before the person has seen the plan and said yes:
@@ -146,8 +146,8 @@ impl Executor<'_, '_> {
                 Choice::Stop | Choice::Abort => return Ok((sts, Outcome::Stopped)),
             }
         }
-        let mut journal = roll.journal;
-        if let Some(stage) = roll.stage {
+        let mut journal = roll.journal.take();
+        if let Some(stage) = roll.stage.take() {
             let staging = journal.take().expect("a stage always writes the new rollout's journal");
             let patch = patches::stage(&sts, stage.template.as_ref(), stage.partition, &staging);
             sts = self.patch(&sts, patch, "stage the rollout").await?;
@@ -192,9 +192,10 @@ impl Executor<'_, '_> {
                 Replace::Controller => {
                     // The controller deletes pods without eviction, so the budgets are checked
                     // here: as many pods as it takes down at once must be allowed down.
-                    let at_once = (step.ordinals.len() as i32).min(roll.pods_at_once);
-                    if let Some(reasons) =
-                        self.wait_for_budgets(waiter, &sts, &roll.gates, at_once, until).await?
+                    let at_once = roll.at_once(step);
+                    if let Some(reasons) = self
+                        .wait_for_budgets(waiter, &sts, roll.gates.ignore_pdb, &step.ordinals, at_once, until)
+                        .await?
                     {
                         return Ok((sts, Outcome::Failed { step: Some(step.number), reasons }));
                     }
@@ -534,13 +535,15 @@ impl Executor<'_, '_> {
     }
 }
 
-/// Shows a roll's plan and warnings, the same for a dry run and a real one, and checks what
-/// replacing by eviction needs ([`require_one_budget`]).
+/// Shows a roll's plan and warnings, the same for a dry run and a real one: whether a budget
+/// keeps its first step from starting now, and what replacing by eviction needs
+/// ([`require_one_budget`]).
 pub async fn show_roll(
     kube: &Kube,
     args: &Args,
     reporter: &mut Reporter<'_>,
     sts: &StatefulSet,
+    pods: &[Pod],
     roll: &Roll,
 ) -> Result<()> {
     reporter.event(Event::Plan {
@@ -557,25 +560,55 @@ pub async fn show_roll(
     for message in &roll.warnings {
         reporter.event(Event::Warning { message: message.clone() })?;
     }
-    if roll.replace == Replace::Eviction && !roll.gates.ignore_pdb {
-        require_one_budget(kube, &args.name, sts, "nothing was changed").await?;
+    if roll.gates.ignore_pdb {
+        return Ok(());
+    }
+    // Budgets that may not be read are not "no budget": the waits' watch fails the start.
+    let scope = crate::fetch::Scope::Namespace(kube.namespace.clone());
+    let Some(budgets) = crate::fetch::optional_budgets(&kube.client, &scope, true).await? else {
+        return Ok(());
+    };
+    if let Some(step) = roll.steps.first() {
+        let holds = gates::pdb_holds(&budgets, sts, pods, &step.ordinals, roll.at_once(step));
+        let timeout = humantime::format_duration(args.timeout).to_string();
+        if let Some(message) = gates::first_step_held(&holds, &timeout) {
+            reporter.event(Event::Warning { message })?;
+        }
+    }
+    if roll.replace == Replace::Eviction {
+        require_one_budget(&budgets, &args.name, sts, pods, "nothing was changed")?;
     }
     Ok(())
 }
 
-/// Replacing by eviction needs at most one PodDisruptionBudget over the pods: the Eviction
-/// API refuses a pod two select ([`crate::core::rollout::gates::budgets_over`]). Checked
-/// before the first write, naming them; `left` says what state a refusal leaves.
-pub(super) async fn require_one_budget(kube: &Kube, name: &str, sts: &StatefulSet, left: &str) -> Result<()> {
+/// Replacing by eviction needs at most one PodDisruptionBudget over each pod: the Eviction
+/// API refuses a pod two select ([`gates::shared_pod`], by the pods' own labels). Checked
+/// before the first write, naming the pod and the budgets; `left` says what state a refusal
+/// leaves.
+pub(super) fn require_one_budget(
+    budgets: &[k8s_openapi::api::policy::v1::PodDisruptionBudget],
+    name: &str,
+    sts: &StatefulSet,
+    pods: &[Pod],
+    left: &str,
+) -> Result<()> {
+    match gates::shared_pod(budgets, sts, pods) {
+        None => Ok(()),
+        Some((pod, over)) => {
+            Err(Stop::TwoBudgets { name: name.to_owned(), pod, budgets: over, left: left.to_owned() }.into())
+        }
+    }
+}
+
+/// The budgets of the namespace, for [`require_one_budget`]: they must be read.
+pub(super) async fn budgets_of(
+    kube: &Kube,
+) -> Result<Vec<k8s_openapi::api::policy::v1::PodDisruptionBudget>> {
     use k8s_openapi::api::policy::v1::PodDisruptionBudget;
     let api: Api<PodDisruptionBudget> = kube.api();
     let budgets = api
         .list(&Default::default())
         .await
         .map_err(Error::kube(format!("list poddisruptionbudgets in namespace {}", kube.namespace)))?;
-    let over = crate::core::rollout::gates::budgets_over(&budgets.items, sts);
-    if over.len() < 2 {
-        return Ok(());
-    }
-    Err(Stop::TwoBudgets { name: name.to_owned(), budgets: over, left: left.to_owned() }.into())
+    Ok(budgets.items)
 }

@@ -462,13 +462,13 @@ async fn show(
             if abort.resumed && !args.abort {
                 reporter.say("an abort of this rollout was interrupted; continuing the abort");
             }
-            let template = abort::show(kube, args, reporter, sts, abort, "nothing was changed").await?;
+            let template = abort::show(kube, args, reporter, sts, pods, abort, "nothing was changed").await?;
             Ok(Shown::Writes { template })
         }
         Decision::Roll(roll) => {
             let updated = already_updated(sts, pods);
             reporter.already_updated(&updated, roll.to_revision.as_deref());
-            execute::show_roll(kube, args, reporter, sts, roll).await?;
+            execute::show_roll(kube, args, reporter, sts, pods, roll).await?;
             Ok(writes)
         }
     }

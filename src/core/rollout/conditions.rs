@@ -15,10 +15,10 @@ use serde::Serialize;
 use super::plan::released;
 use crate::core::names::pod_name;
 use crate::core::objects::{
-    ON_DELETE, ORDERED_READY, current_revision, min_ready_seconds, observed_current, ordinal_range,
-    partition, pod_available, pod_crash_looping, pod_management_policy, pod_ready, pod_restarts,
-    pod_revision, pod_status_text, pods_of, replicas, scaling_settled, terminating, update_revision,
-    update_strategy,
+    ON_DELETE, ORDERED_READY, current_revision, held_terminating, holding_finalizers, min_ready_seconds,
+    observed_current, ordinal_range, partition, pod_available, pod_crash_looping, pod_management_policy,
+    pod_ready, pod_restarts, pod_revision, pod_status_text, pods_of, replicas, scaling_settled, terminating,
+    update_revision, update_strategy,
 };
 
 /// The controller has seen the latest spec: the revisions and counts in the status are current.
@@ -256,6 +256,10 @@ pub fn stragglers_of(sts: &StatefulSet, pods: &[Pod], ordinals: &[i32]) -> Vec<S
         let name = pod_name(&sts.name_any(), ordinal);
         match pod {
             None => late.push(format!("{name} missing")),
+            // Named before its revision: a pod held Terminating is why nothing moves there.
+            Some(p) if !holding_finalizers(p).is_empty() => {
+                late.push(held_terminating(&name, &holding_finalizers(p)))
+            }
             Some(p) if pod_revision(p) != update => late.push(format!("{name} not updated")),
             Some(p) if !pod_ready(p) => late.push(format!("{name} not Ready ({})", pod_status_text(p))),
             Some(_) => {}
@@ -464,5 +468,22 @@ mod tests {
         let mut bumped = ours.clone();
         bumped.metadata.generation = Some(9);
         assert_eq!(foreign_changes(&ours, &bumped), ["generation 1 -> 9"]);
+    }
+
+    #[test]
+    fn a_straggler_held_terminating_names_its_finalizers() {
+        let web = sts("web", 3).revisions("web-old", "web-new").build();
+        let mut held = pod(&web, 2).revision("web-old").terminating().build();
+        held.metadata.finalizers = Some(vec!["example.com/a".into(), "example.com/b".into()]);
+        let pods =
+            vec![pod(&web, 0).revision("web-old").build(), pod(&web, 1).revision("web-old").build(), held];
+        assert_eq!(
+            stragglers_of(&web, &pods, &[2, 1]),
+            [
+                "web-2 is held Terminating by finalizers example.com/a, example.com/b: the StatefulSet controller cannot \
+                 replace it until whatever set them removes them",
+                "web-1 not updated"
+            ]
+        );
     }
 }

@@ -8,13 +8,15 @@
 //! step.
 
 use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::ResourceExt;
-use kube::core::{Selector, SelectorExt};
 use serde::{Deserialize, Serialize};
 
+use crate::core::budgets;
+use crate::core::objects::{pod_ready, pods_of, terminating};
+
 use crate::core::names::pod_name;
-use crate::core::objects::template_labels;
 
 /// What a failed gate does.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -199,47 +201,77 @@ impl PdbHold {
     }
 }
 
-/// Whether `pdb` selects the pods of `sts` (its selector matches their template's labels). A
-/// policy/v1 PDB with an empty selector selects every pod of its namespace; a missing one none.
-pub fn selects(pdb: &PodDisruptionBudget, sts: &StatefulSet) -> bool {
-    if pdb.namespace() != sts.namespace() {
-        return false;
-    }
-    let Some(selector) = pdb.spec.as_ref().and_then(|s| s.selector.clone()) else {
-        return false;
-    };
-    match Selector::try_from(selector) {
-        Ok(selector) => selector.matches(&template_labels(sts)),
-        Err(_) => false,
-    }
+/// The first pod of `sts` (highest ordinal first, the order pods are replaced) that two or more
+/// PodDisruptionBudgets select, by the pod's own labels (an operator may label one pod
+/// `role: primary`; [`crate::core::budgets::covering`]), with their names. The Eviction API
+/// refuses to evict such a pod (`pkg/registry/core/pod/storage/eviction.go`: "This pod has more
+/// than one PodDisruptionBudget"), so replacing by eviction needs at most one budget per pod.
+pub fn shared_pod(
+    pdbs: &[PodDisruptionBudget],
+    sts: &StatefulSet,
+    pods: &[Pod],
+) -> Option<(String, Vec<String>)> {
+    let covers = budgets::covering(pdbs, sts, pods);
+    let range = crate::core::objects::ordinal_range(sts);
+    let mut ordinals: Vec<i32> = range.ordinals().collect();
+    ordinals.reverse();
+    ordinals.into_iter().find_map(|ordinal| {
+        let over: Vec<String> =
+            covers.iter().filter(|c| c.ordinals.contains(&ordinal)).map(budgets::Cover::name).collect();
+        (over.len() > 1).then(|| (pod_name(&sts.name_any(), ordinal), over))
+    })
 }
 
-/// The PodDisruptionBudgets over the pods of `sts` that do not allow `needed` pods down at once
-/// now: the step waits for them. A budget whose status is older than its spec counts as not
-/// allowing it until the PDB controller has caught up.
-/// The PodDisruptionBudgets over the pods of `sts`, by name. The Eviction API refuses to evict
-/// a pod more than one budget selects (`pkg/registry/core/pod/storage/eviction.go`: "This pod
-/// has more than one PodDisruptionBudget"), so replacing by eviction needs at most one.
-pub fn budgets_over(pdbs: &[PodDisruptionBudget], sts: &StatefulSet) -> Vec<String> {
-    pdbs.iter().filter(|pdb| selects(pdb, sts)).map(ResourceExt::name_any).collect()
-}
-
-pub fn pdb_holds(pdbs: &[PodDisruptionBudget], sts: &StatefulSet, needed: i32) -> Vec<PdbHold> {
-    pdbs.iter()
-        .filter(|pdb| selects(pdb, sts))
-        .filter_map(|pdb| {
-            let status = pdb.status.as_ref();
-            let current = status.and_then(|s| s.observed_generation) >= pdb.metadata.generation;
-            let allowed = status.map(|s| s.disruptions_allowed).filter(|_| current);
-            (allowed.is_none_or(|a| a < needed)).then(|| PdbHold { name: pdb.name_any(), allowed, needed })
+/// The PodDisruptionBudgets that do not allow what releasing the pods at `ordinals` takes down
+/// now, at most `at_once` at a time: the step waits for them. Each budget is matched against the
+/// pods themselves ([`crate::core::budgets::covering`]), and needs only the pods it selects
+/// there that are healthy: a pod that is already down (not Ready, or terminating) is no
+/// disruption, as the disruption controller counts only healthy pods (`currentHealthy`), so
+/// replacing it takes nothing from the budget; a set whose every pod crash-loops can ship its
+/// fix under a budget at 0. A budget whose status is older than its spec counts as not
+/// allowing it until its controller has caught up.
+pub fn pdb_holds(
+    pdbs: &[PodDisruptionBudget],
+    sts: &StatefulSet,
+    pods: &[Pod],
+    ordinals: &[i32],
+    at_once: i32,
+) -> Vec<PdbHold> {
+    let ours = pods_of(sts, pods);
+    let healthy = |o: &i32| ours.iter().any(|(p, pod)| p == o && pod_ready(pod) && !terminating(*pod));
+    budgets::covering(pdbs, sts, pods)
+        .into_iter()
+        .filter_map(|cover| {
+            let down = ordinals.iter().filter(|o| cover.ordinals.contains(o) && healthy(o)).count() as i32;
+            let needed = down.min(at_once);
+            let allowed = budgets::numbers(cover.pdb).map(|n| n.disruptions_allowed);
+            (needed > 0 && allowed.is_none_or(|a| a < needed)).then(|| PdbHold {
+                name: cover.name(),
+                allowed,
+                needed,
+            })
         })
         .collect()
+}
+
+/// The warning a plan carries when budgets keep its first step from starting now (a dry run
+/// says so too): the step waits for them up to `timeout`, then stops with no pod released.
+pub fn first_step_held(holds: &[PdbHold], timeout: &str) -> Option<String> {
+    holds.first()?;
+    let one = holds.len() == 1;
+    Some(format!(
+        "the first step cannot start now: {}. It waits for {} up to --timeout ({timeout}), then stops with no pod \
+         released; relax {}, or add --ignore-pdb to this command to replace the pods without waiting for budgets",
+        holds.iter().map(PdbHold::describe).collect::<Vec<_>>().join("; "),
+        if one { "it" } else { "them" },
+        if one { "that budget" } else { "those budgets" },
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::fixtures::sts;
+    use crate::core::fixtures::{pod, sts};
     use serde_json::json;
 
     fn pdb(name: &str, selector: serde_json::Value, allowed: i32, observed: i64) -> PodDisruptionBudget {
@@ -252,45 +284,93 @@ mod tests {
         .unwrap()
     }
 
-    #[test]
-    fn the_budgets_over_the_pods_are_named() {
-        let web = sts("web", 3).build();
-        let budgets = [
-            pdb("a", json!({"matchLabels": {"app": "web"}}), 1, 2),
-            pdb("b", json!({"matchLabels": {"app": "web"}}), 1, 2),
-            pdb("other", json!({"matchLabels": {"app": "db"}}), 1, 2),
-        ];
-        assert_eq!(budgets_over(&budgets, &web), ["a", "b"]);
+    fn labelled(pod: Pod, key: &str, value: &str) -> Pod {
+        let mut pod = pod;
+        pod.labels_mut().insert(key.into(), value.into());
+        pod
     }
 
+    /// One pod two budgets select (one by a label only that pod carries) is what the Eviction
+    /// API refuses; two budgets over disjoint pods are not.
     #[test]
-    fn budgets_over_the_pods_must_allow_what_the_step_takes_down() {
+    fn a_pod_two_budgets_select_is_named_by_the_pods_own_labels() {
+        let web = sts("web", 3).build();
+        let primary = labelled(pod(&web, 0).build(), "role", "primary");
+        let pods = vec![primary, pod(&web, 1).build(), pod(&web, 2).build()];
+        let all = pdb("all", json!({"matchLabels": {"app": "web"}}), 1, 2);
+        let primary = pdb("primary", json!({"matchLabels": {"role": "primary"}}), 0, 2);
+        let other = pdb("other", json!({"matchLabels": {"app": "db"}}), 1, 2);
+        let replica = pdb("replica", json!({"matchLabels": {"role": "replica"}}), 1, 2);
+        let twice = all.clone();
+        type Row<'a> = (Vec<&'a PodDisruptionBudget>, Option<(&'a str, Vec<&'a str>)>);
+        let cases: [Row; 4] = [
+            (vec![&all, &other], None),
+            (vec![&all, &primary], Some(("web-0", vec!["all", "primary"]))),
+            (vec![&primary, &replica], None),
+            (vec![&all, &twice], Some(("web-2", vec!["all", "all"]))),
+        ];
+        for (budgets, expected) in cases {
+            let budgets: Vec<PodDisruptionBudget> = budgets.into_iter().cloned().collect();
+            let found = shared_pod(&budgets, &web, &pods);
+            let expected = expected.map(|(p, b)| (p.to_owned(), b.into_iter().map(str::to_owned).collect()));
+            assert_eq!(found, expected, "{:?}", budgets.iter().map(|b| b.name_any()).collect::<Vec<_>>());
+        }
+    }
+
+    /// Rows: (budget, the pods, the step's ordinals, at once) → the budgets that hold the step.
+    #[test]
+    fn budgets_hold_a_step_only_for_the_healthy_pods_they_select_in_it() {
         let web = sts("web", 3).build();
         let ours = json!({"matchLabels": {"app": "web"}});
-        let cases = [
-            (pdb("tight", ours.clone(), 0, 2), 1, vec![("tight", Some(0))]),
-            (pdb("one", ours.clone(), 1, 2), 1, vec![]),
-            (pdb("one", ours.clone(), 1, 2), 2, vec![("one", Some(1))]),
-            (pdb("stale", ours.clone(), 5, 1), 1, vec![("stale", None)]),
-            (pdb("other", json!({"matchLabels": {"app": "db"}}), 0, 2), 1, vec![]),
-            (pdb("everything", json!({}), 0, 2), 1, vec![("everything", Some(0))]),
+        let healthy: Vec<Pod> = (0..3).map(|o| pod(&web, o).build()).collect();
+        let crashing: Vec<Pod> = (0..3).map(|o| pod(&web, o).crash_looping().build()).collect();
+        let mut primary0 = healthy.clone();
+        primary0[0] = labelled(primary0[0].clone(), "role", "primary");
+        let mut web2_down = healthy.clone();
+        web2_down[2] = pod(&web, 2).terminating().build();
+        let primary = json!({"matchLabels": {"role": "primary"}});
+        type Holds<'a> = Vec<(&'a str, Option<i32>, i32)>;
+        type Row<'a> = (PodDisruptionBudget, &'a Vec<Pod>, Vec<i32>, i32, Holds<'a>);
+        let cases: Vec<Row> = vec![
+            (pdb("tight", ours.clone(), 0, 2), &healthy, vec![2], 1, vec![("tight", Some(0), 1)]),
+            (pdb("one", ours.clone(), 1, 2), &healthy, vec![2], 1, vec![]),
+            (pdb("one", ours.clone(), 1, 2), &healthy, vec![1, 0], 2, vec![("one", Some(1), 2)]),
+            (pdb("stale", ours.clone(), 5, 1), &healthy, vec![2], 1, vec![("stale", None, 1)]),
+            (pdb("other", json!({"matchLabels": {"app": "db"}}), 0, 2), &healthy, vec![2], 1, vec![]),
+            (pdb("everything", json!({}), 0, 2), &healthy, vec![2], 1, vec![("everything", Some(0), 1)]),
+            // Every pod crash-looping: replacing them takes nothing from the budget.
+            (pdb("tight", ours.clone(), 0, 2), &crashing, vec![2], 1, vec![]),
+            (pdb("tight", ours.clone(), 0, 2), &crashing, vec![1, 0], 2, vec![]),
+            (pdb("tight", ours.clone(), 0, 2), &web2_down, vec![2], 1, vec![]),
+            // A budget over a label only the primary carries: it holds the step that takes
+            // web-0 down, not the steps before.
+            (pdb("primary", primary.clone(), 0, 2), &primary0, vec![2], 1, vec![]),
+            (pdb("primary", primary.clone(), 0, 2), &primary0, vec![1, 0], 1, vec![("primary", Some(0), 1)]),
+            (pdb("primary", primary.clone(), 0, 2), &healthy, vec![1, 0], 1, vec![]),
         ];
-        for (budget, needed, expected) in cases {
-            let holds: Vec<(String, Option<i32>)> = pdb_holds(std::slice::from_ref(&budget), &web, needed)
-                .into_iter()
-                .map(|h| (h.name, h.allowed))
-                .collect();
-            let expected: Vec<(String, Option<i32>)> =
-                expected.into_iter().map(|(n, a)| (n.to_owned(), a)).collect();
-            assert_eq!(holds, expected, "{} needing {needed}", budget.name_any());
+        for (budget, pods, ordinals, at_once, expected) in cases {
+            let holds: Vec<(String, Option<i32>, i32)> =
+                pdb_holds(std::slice::from_ref(&budget), &web, pods, &ordinals, at_once)
+                    .into_iter()
+                    .map(|h| (h.name, h.allowed, h.needed))
+                    .collect();
+            let expected: Vec<(String, Option<i32>, i32)> =
+                expected.into_iter().map(|(n, a, d)| (n.to_owned(), a, d)).collect();
+            assert_eq!(holds, expected, "{} over {ordinals:?} at once {at_once}", budget.name_any());
         }
-        let mut none: PodDisruptionBudget = pdb("none", json!({}), 0, 2);
-        none.spec.as_mut().unwrap().selector = None;
-        assert!(!selects(&none, &web), "a PDB without a selector selects nothing");
         let text = PdbHold { name: "tight".into(), allowed: Some(0), needed: 1 }.describe();
         assert_eq!(
             text,
             "PodDisruptionBudget tight allows 0 disruptions now, and the step takes 1 pod down at once"
+        );
+        assert_eq!(first_step_held(&[], "5m"), None, "nothing holds it: nothing to say");
+        let held =
+            first_step_held(&[PdbHold { name: "tight".into(), allowed: Some(0), needed: 1 }], "5m").unwrap();
+        assert!(
+            held.starts_with(
+                "the first step cannot start now: PodDisruptionBudget tight allows 0 disruptions now"
+            ) && held.contains("up to --timeout (5m)"),
+            "{held}"
         );
     }
 

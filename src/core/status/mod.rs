@@ -293,6 +293,10 @@ pub struct PodStatus {
     /// of the last 10 minutes); `null` when it is Ready, there is none, or Events could not be
     /// read.
     pub last_warning: Option<PodWarning>,
+    /// The finalizers holding it while it is being deleted (the ordinal stays taken until they
+    /// are removed); omitted when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held_by_finalizers: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -388,6 +392,7 @@ pub enum WarningCode {
     PodMissing,
     PodNotReady,
     PodOnNotReadyNode,
+    PodHeldByFinalizers,
     NotReadyPodsUnresolvable,
     PvcMissing,
     PvcPending,
@@ -753,6 +758,7 @@ fn pod_status(
         created_at: creation(pod),
         unmounted_claims: Vec::new(),
         last_warning: None,
+        held_by_finalizers: holding_finalizers(pod),
     }
 }
 
@@ -1187,6 +1193,30 @@ mod tests {
             [WarningCode::PodOnNotReadyNode, WarningCode::PvcLost, WarningCode::PartitionWithoutUpdate]
         );
         assert_eq!(status.ordinals[0].pod.as_ref().unwrap().node_ready, Some(false));
+    }
+
+    /// A pod held Terminating by a finalizer: the finalizer is named, in the pod's status and a
+    /// warning with the command that releases it; a pod being deleted with no finalizer is not.
+    #[test]
+    fn a_pod_held_terminating_by_a_finalizer_is_named_with_its_way_out() {
+        let web = sts("web", 2).templates(&[]).build();
+        let mut held = pod(&web, 1).terminating().build();
+        held.metadata.finalizers = Some(vec!["example.com/protect".into()]);
+        let pods = vec![pod(&web, 0).terminating().build(), held];
+        let status = build(&web, &snapshot(&web, pods, Vec::new()), &options());
+        let finalizers: Vec<Vec<String>> =
+            status.ordinals.iter().map(|o| o.pod.as_ref().unwrap().held_by_finalizers.clone()).collect();
+        assert_eq!(finalizers, [vec![], vec!["example.com/protect".to_owned()]]);
+        let held: Vec<&Warning> =
+            status.warnings.iter().filter(|w| w.code == WarningCode::PodHeldByFinalizers).collect();
+        assert_eq!(held.len(), 1, "{:?}", status.warnings);
+        assert_eq!(
+            held[0].message,
+            "pod web-1 is held Terminating by finalizer example.com/protect: the StatefulSet controller cannot replace \
+             it until whatever set it removes it; once you know its data is safe to let go, `kubectl patch pod web-1 \
+             -n default --type json -p '[{\"op\":\"remove\",\"path\":\"/metadata/finalizers\"}]'` releases it and the \
+             controller re-creates it"
+        );
     }
 
     #[test]

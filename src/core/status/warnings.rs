@@ -173,6 +173,18 @@ fn pod_warnings(
             };
             out.push((WarningCode::PodNotReady, message));
         }
+        if !pod.held_by_finalizers.is_empty() {
+            let remove = shell_word(r#"[{"op":"remove","path":"/metadata/finalizers"}]"#);
+            out.push((
+                WarningCode::PodHeldByFinalizers,
+                format!(
+                    "pod {}; once you know its data is safe to let go, `kubectl patch pod {}{on} --type json -p {remove}` \
+                     releases it and the controller re-creates it",
+                    held_terminating(&pod.name, &pod.held_by_finalizers),
+                    pod.name
+                ),
+            ));
+        }
         if pod.node_ready == Some(false) {
             let node = pod.node.as_deref().unwrap_or_default();
             let since = nodes

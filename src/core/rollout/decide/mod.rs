@@ -102,6 +102,14 @@ pub struct Roll {
     pub warnings: Vec<String>,
 }
 
+impl Roll {
+    /// How many pods of `step` go down at once: its pods, at most what the controller takes
+    /// down together (one at a time by eviction).
+    pub fn at_once(&self, step: &Step) -> i32 {
+        (step.ordinals.len() as i32).min(self.pods_at_once)
+    }
+}
+
 /// Staging: the new template (if any) and the partition raised so that no pod moves.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stage {
@@ -277,12 +285,18 @@ pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<De
     warnings
         .extend(MaxUnavailableFinding::of(sts, max_unavailable).filter(|_| !evicting).map(|f| f.describe()));
     warnings.extend(request.template.is_none().then(|| warnings::same_template(sts, revisions)).flatten());
+    // A resumed rollout keeps its journaled gates, but `--ignore-pdb` is this run's choice (the
+    // way past a budget that holds a step, as for `--abort`): it is honoured, never dropped.
     let gates = match (&journal, request.gates) {
-        (Some(journal), Some(asked)) if *asked != journal.gates => {
-            warnings.push(warnings::gates_kept(&journal.gates));
-            journal.gates.clone()
+        (Some(journal), Some(asked)) => {
+            let ignore_pdb = journal.gates.ignore_pdb || asked.ignore_pdb;
+            let kept = Gates { ignore_pdb, ..journal.gates.clone() };
+            if (Gates { ignore_pdb, ..asked.clone() }) != kept {
+                warnings.push(warnings::gates_kept(&kept));
+            }
+            kept
         }
-        (Some(journal), _) => journal.gates.clone(),
+        (Some(journal), None) => journal.gates.clone(),
         (None, asked) => asked.cloned().unwrap_or_default(),
     };
     let before = base_revision(sts, pods);

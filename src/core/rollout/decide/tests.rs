@@ -794,3 +794,31 @@ proptest::proptest! {
         }
     }
 }
+
+/// A resumed rollout keeps its journaled gates, but `--ignore-pdb` asked of this run is
+/// honoured (never dropped): rows (asked, the gates it runs, whether it warns that it keeps
+/// the journal's).
+#[test]
+fn ignore_pdb_on_a_resume_is_honoured_and_other_gates_are_kept() {
+    let web = sts("web", 4)
+        .revisions("web-old", "web-new")
+        .partition(3)
+        .annotation(ROLLOUT_ANNOTATION, &journal(0, false))
+        .build();
+    let pods = pods(&web, &["web-old", "web-old", "web-old", "web-new"]);
+    let ignoring = Gates { ignore_pdb: true, ..Gates::default() };
+    let exec = Gates { exec: vec!["true".into()], ..Gates::default() };
+    let both = Gates { exec: vec!["true".into()], ignore_pdb: true, ..Gates::default() };
+    let cases: [(Option<&Gates>, Gates, bool); 4] = [
+        (None, Gates::default(), false),
+        (Some(&ignoring), ignoring.clone(), false),
+        (Some(&exec), Gates::default(), true),
+        (Some(&both), ignoring.clone(), true),
+    ];
+    for (asked, runs, warns) in cases {
+        let roll = roll(decided(&web, &pods, &Request { gates: asked, ..Request::default() }));
+        assert_eq!(roll.gates, runs, "{asked:?}");
+        let kept = roll.warnings.iter().any(|w| w.starts_with("this rollout keeps the gates"));
+        assert_eq!(kept, warns, "{asked:?}: {:?}", roll.warnings);
+    }
+}
