@@ -27,4 +27,5 @@ mod rollout;
 mod snapshots;
 mod status;
 mod status_seen;
+mod swap;
 mod versions;

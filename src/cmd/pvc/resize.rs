@@ -829,6 +829,7 @@ impl Run<'_> {
                     left: format!("{name} is deleted; its pods and PVCs are kept, with no controller"),
                     resume: resume.clone(),
                 };
+                crate::seam::pause("swap-create").await;
                 match writer.create(&statefulsets, &object, &format!("re-create StatefulSet {name}")).await {
                     Ok(Written::Done(created)) => created,
                     // Another run of this command created it meanwhile: it is the swap's.
