@@ -282,7 +282,7 @@ async fn a_set_someone_else_re_created_is_never_adopted_and_the_printed_undo_kee
     let all = stderr(&output);
     let (first, _) = all.split_once('\n').unwrap();
     assert_eq!(first, "resuming the swap of web recorded in ConfigMap kubectl-stateful-resize-web");
-    let rest = std::process::Output { stderr: all[first.len() + 1..].as_bytes().to_vec(), ..output };
+    let rest = std::process::Output { stderr: all.as_bytes()[first.len() + 1..].to_vec(), ..output };
     let text = refused(
         &rest,
         3,

@@ -120,6 +120,7 @@ pub async fn run(args: Args, kube_args: &KubeArgs, _term: &Terminal, io: &mut St
         snapshot: &snapshot,
         content: content.as_ref(),
         class: class.zip(class_name.as_deref()).map(|(c, name)| (name, c.provisioner.as_str())),
+        flags: &kube.flags,
     };
     let mut plan = restore::plan(&input)?;
     let resume = format!("`kubectl -n {namespace} get pvc {}` shows whether it was created", plan.name);
