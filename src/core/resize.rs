@@ -225,6 +225,12 @@ impl ResizePlan {
         std::iter::once(vec![*canary]).chain(rest.chunks(parallel.max(1)).map(<[_]>::to_vec)).collect()
     }
 
+    /// Whether the StatefulSet must be swapped: some template asks for less than its target
+    /// (otherwise only claims smaller than their template grow).
+    pub fn swaps(&self) -> bool {
+        self.templates.iter().any(|t| bytes(Some(&t.from)) != bytes(Some(&t.to)))
+    }
+
     /// The target sizes by template.
     pub fn sizes(&self) -> BTreeMap<String, String> {
         self.templates.iter().map(|t| (t.name.clone(), t.to.clone())).collect()
@@ -240,7 +246,9 @@ pub enum Refusal {
         "cannot shrink {template} from {from} to {to}: Kubernetes never shrinks a volume; nothing was changed"
     )]
     Shrink { template: String, from: String, to: String },
-    #[error("{template} already requests {size}: nothing to resize; nothing was changed")]
+    #[error(
+        "{template} already requests {size}, and so does every claim of it: nothing to resize; nothing was changed"
+    )]
     Unchanged { template: String, size: String },
     #[error("volumeClaimTemplate {template} requests no storage size; nothing was changed")]
     NoSize { template: String },
@@ -428,9 +436,8 @@ pub fn plan(inputs: &Inputs) -> Result<ResizePlan, Refusal> {
                 to: request.size.clone(),
             });
         }
-        if new == old {
-            return Err(Refusal::Unchanged { template: request.template.clone(), size: from });
-        }
+        // The template asks for this size already: only claims smaller than it (made before
+        // the template grew) are left to grow, and no swap is needed; with none, nothing to do.
         templates.push(TemplatePlan {
             name: request.template.clone(),
             from,
@@ -514,6 +521,11 @@ pub fn plan(inputs: &Inputs) -> Result<ResizePlan, Refusal> {
             mounted_by,
             uid: pvc.uid().unwrap_or_default(),
         });
+    }
+    for t in templates.iter().filter(|t| bytes(Some(&t.from)) == bytes(Some(&t.to))) {
+        if claims.iter().all(|c| c.template != t.name || c.action == Action::Nothing) {
+            return Err(Refusal::Unchanged { template: t.name.clone(), size: t.from.clone() });
+        }
     }
     // Highest ordinal first, as a scale-down goes: the canary is the last pod to matter.
     claims.sort_by(|a, b| (b.ordinal, &a.template).cmp(&(a.ordinal, &b.template)));

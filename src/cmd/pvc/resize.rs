@@ -297,12 +297,20 @@ impl Run<'_> {
             return Err(downtime.into());
         }
         self.term.require_consent(self.args.yes, "resize")?;
-        let question = format!(
-            "Grow {} PVC(s) of {} and re-create the StatefulSet with {}?",
-            plan.to_grow().count(),
-            plan.stateful_set,
-            plan.templates.iter().map(|t| format!("{}={}", t.name, t.to)).collect::<Vec<_>>().join(", ")
-        );
+        let sizes =
+            plan.templates.iter().map(|t| format!("{}={}", t.name, t.to)).collect::<Vec<_>>().join(", ");
+        let question = match plan.swaps() {
+            true => format!(
+                "Grow {} PVC(s) of {} and re-create the StatefulSet with {sizes}?",
+                plan.to_grow().count(),
+                plan.stateful_set
+            ),
+            false => format!(
+                "Grow {} PVC(s) of {} to its template's {sizes}?",
+                plan.to_grow().count(),
+                plan.stateful_set
+            ),
+        };
         if !self.term.confirm(self.args.yes, &question)? {
             self.io.say("not confirmed: nothing was changed");
             return Ok(());
@@ -319,6 +327,17 @@ impl Run<'_> {
         let mut waiter = self.waiter(&sts).await?;
         let pending_mount = self.grow(&writer, &mut waiter, &plan).await?;
         self.restart_for_filesystems(&writer, &mut waiter, &plan, &pending_mount).await?;
+        if !plan.swaps() {
+            self.emit(
+                Event::Finished,
+                format_args!(
+                    "done: the claims smaller than their template grew; {} already asked for that size, so it was not \
+                     re-created",
+                    plan.stateful_set
+                ),
+            );
+            return Ok(());
+        }
         self.swap(&writer, &mut waiter, &sts, &plan.sizes()).await
     }
 
@@ -1155,11 +1174,15 @@ pub fn render_plan(w: &mut dyn Write, plan: &ResizePlan, format: OutputFormat) -
     }
     writeln!(
         w,
-        "{} PVC(s) to grow, {} already requested, {} already grown; then {} is re-created with the new template sizes.",
+        "{} PVC(s) to grow, {} already requested, {} already grown; then {}.",
         plan.claims.iter().filter(|c| c.action == Action::Grow).count(),
         plan.claims.iter().filter(|c| c.action == Action::Wait).count(),
         plan.claims.iter().filter(|c| c.action == Action::Nothing).count(),
-        plan.stateful_set
+        match plan.swaps() {
+            true => format!("{} is re-created with the new template sizes", plan.stateful_set),
+            false =>
+                format!("{} is left as it is (its template asks for these sizes already)", plan.stateful_set),
+        }
     )?;
     Ok(())
 }

@@ -629,3 +629,27 @@ fn a_half_done_swap_is_described_with_both_ways_out_as_pasteable_commands() {
     assert_eq!(mid.state, "someone else re-created it meanwhile (not this command)");
     assert!(mid.uncontrolled_pods.is_empty());
 }
+
+#[test]
+fn the_templates_own_size_grows_the_claims_smaller_than_it_without_a_swap() {
+    let mut w = world();
+    // The template asks for 2Gi already; the claims were made at 1Gi before it grew.
+    for t in w.sts.spec.as_mut().unwrap().volume_claim_templates.as_mut().unwrap() {
+        if t.name_any() == "data" {
+            t.spec.as_mut().unwrap().resources.as_mut().unwrap().requests = Some(storage("2Gi"));
+        }
+    }
+    let plan = plan_of(&w, &size("data=2Gi")).unwrap();
+    assert!(!plan.swaps(), "the template needs no change");
+    assert_eq!(plan.to_grow().count(), 4, "every data claim, the scaled-down one's too");
+    assert!(plan.blocking.is_empty(), "{:?}", plan.blocking);
+    // Once they are grown, the same size is a usage error again.
+    for c in &mut w.pvcs {
+        c.spec.as_mut().unwrap().resources =
+            Some(VolumeResourceRequirements { requests: Some(storage("2Gi")), limits: None });
+        c.status.get_or_insert_with(Default::default).capacity = Some(storage("2Gi"));
+    }
+    let refused = plan_of(&w, &size("data=2Gi")).unwrap_err();
+    assert_eq!(refused, Refusal::Unchanged { template: "data".into(), size: "2Gi".into() });
+    assert!(refused.is_usage());
+}
