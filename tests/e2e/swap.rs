@@ -203,7 +203,9 @@ async fn a_half_done_swap_is_named_everywhere_and_finishes_as_printed_though_a_p
         env.pvcs().await.iter().all(|c| owner_uids(c) == [new.uid().unwrap()])
     })
     .await;
-    // Not wedged: the next resize plans normally.
+    // Not wedged: once the controller has settled (web-1 came back), the next resize plans
+    // normally.
+    env.wait_ready("web", Duration::from_secs(60)).await;
     let output =
         env.plugin().args(["pvc", "resize", "web", "--size", "data=3Gi", "--dry-run"]).output().unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
