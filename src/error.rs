@@ -343,12 +343,26 @@ pub enum Stop {
          command again"
     )]
     SwapJournalChangedWhileRead { config_map: String },
+    #[error("a resize of {} to other sizes is half done: {}; nothing was changed", .mid.stateful_set, .mid.describe())]
+    OtherResizeHalfDone { mid: Box<crate::core::resize::MidSwap> },
+    /// A command that must not act on a set whose swap is half done (or `status` asked for one
+    /// whose object is gone): what stands and the two ways out.
+    #[error("{}; nothing was changed", .0.describe())]
+    MidResize(Box<crate::core::resize::MidSwap>),
     #[error(
-        "a resize of {name} to other sizes is half done; finish it first: kubectl stateful -n {namespace} pvc resize \
-         {name} {} --yes; nothing was changed",
-        .sizes.iter().map(|(t, s)| format!("--size {t}={s}")).collect::<Vec<_>>().join(" ")
+        "no resize of {name} is half done (there is no journal ConfigMap {config_map}); nothing was changed"
     )]
-    OtherResizeHalfDone { name: String, namespace: String, sizes: std::collections::BTreeMap<String, String> },
+    NothingToUndo { name: String, config_map: String },
+    #[error(
+        "{name} is re-created with the new sizes already (the swap is past its undo); finish with `{finish}`; nothing \
+         was changed"
+    )]
+    UndoTooLate { name: String, finish: String },
+    #[error(
+        "the journal ConfigMap {config_map} was written by an older version and does not record the sizes from \
+         before the swap, so it cannot be undone; finish with `{finish}`; nothing was changed"
+    )]
+    UndoUnknown { config_map: String, finish: String },
 
     // pvc resize: steps (exit 3).
     #[error(
@@ -383,8 +397,19 @@ pub enum Stop {
     ClaimNotGrownAfterRestart { claim: String, pod: String, state: String, recovery: String },
     #[error("the old StatefulSet {name} is still being deleted")]
     OldStillDeleting { name: String },
-    #[error("{name} was re-created, but not everything was adopted unchanged: {}", .problems.join("; "))]
+    #[error(
+        "{name} was re-created and controls what is left, but not everything was kept: {}; the swap is over and its \
+         journal removed",
+        .problems.join("; ")
+    )]
     AdoptionBroken { name: String, problems: Vec<String> },
+    /// Someone else created a StatefulSet of that name while the swap had none: it is never
+    /// taken for the swap's result.
+    #[error(
+        "{name} was re-created meanwhile by {by}, not by this command, with {there} (the swap wanted {wanted}); it \
+         was left as it is, and so was the journal; to keep that StatefulSet and end the swap: `{undo}`"
+    )]
+    SwapPreempted { name: String, by: String, there: String, wanted: String, undo: String },
     #[error(
         "{name} was re-created, but the controller did not adopt everything within {within}: {}; run the same \
          command again to check again",
@@ -444,6 +469,7 @@ impl Stop {
             | Stop::ClaimNotGrownAfterRestart { .. }
             | Stop::OldStillDeleting { .. }
             | Stop::AdoptionBroken { .. }
+            | Stop::SwapPreempted { .. }
             | Stop::AdoptionPending { .. } => exit::STEP_FAILED,
             _ => exit::ERROR,
         }

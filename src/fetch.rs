@@ -10,7 +10,7 @@ use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{
-    Event, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, Service,
+    ConfigMap, Event, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, Service,
 };
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::storage::v1::StorageClass;
@@ -25,9 +25,10 @@ use crate::core::facts::{self, Honoured};
 use crate::core::narrow::{self, POD_NAME_LABEL};
 use crate::core::objects::{current_revision, owned_elsewhere, selector, service_name, update_revision};
 use crate::core::reads::{Reads, VolumeSnapshots};
+use crate::core::resize::{self, MidSwap};
 use crate::core::status;
 use crate::core::volume_snapshots::{GROUP, VolumeSnapshot};
-use crate::error::{Error, Result, describe_kube_error};
+use crate::error::{Error, Result, Stop, describe_kube_error};
 use crate::output::Streams;
 
 /// Objects per LIST page: large enough that a 1,000-replica StatefulSet (2,000 claims) is one
@@ -104,6 +105,9 @@ pub struct Extras {
     pub volume_snapshots: bool,
     /// The PodDisruptionBudgets in scope, for the quorum audit.
     pub budgets: bool,
+    /// The journals of `pvc resize` swaps in scope (ConfigMaps this tool labels), to say which
+    /// sets are mid-swap.
+    pub swaps: bool,
 }
 
 /// Reads one StatefulSet, naming the namespace when that is what does not exist.
@@ -111,7 +115,39 @@ pub async fn statefulset(kube: &Kube, namespace: &str, name: &str) -> Result<Sta
     let api: Api<StatefulSet> = kube.api_in(namespace);
     match api.get_opt(name).await.map_err(Error::kube(format!("read StatefulSet {namespace}/{name}")))? {
         Some(sts) => Ok(sts),
-        None => Err(missing(kube, namespace, "StatefulSet", name).await),
+        None => match mid_swap(kube, namespace, name, None).await? {
+            // Gone because `pvc resize` swaps it: not "not found", but what stands and the way out.
+            Some(mid) => Err(Stop::MidResize(Box::new(mid)).into()),
+            None => Err(missing(kube, namespace, "StatefulSet", name).await),
+        },
+    }
+}
+
+/// The half-done `pvc resize` swap of the StatefulSet `name` (`now`, as read), from its journal
+/// ConfigMap; `None` when there is none, or ConfigMaps may not be read.
+pub async fn mid_swap(
+    kube: &Kube,
+    namespace: &str,
+    name: &str,
+    now: Option<&StatefulSet>,
+) -> Result<Option<MidSwap>> {
+    let configmaps: Api<ConfigMap> = kube.api_in(namespace);
+    let cm_name = resize::journal_name(name);
+    let read = configmaps.get_opt(&cm_name).await.map_err(Error::kube(format!("read ConfigMap {cm_name}")));
+    let Some(cm) = forbidden_as_none(read)?.flatten() else { return Ok(None) };
+    let Some(journal) = resize::journal_of(&cm) else { return Ok(None) };
+    let pods = list::<Pod>(&kube.client, &Scope::Namespace(namespace.to_owned()), None).await?;
+    let since = cm.metadata.creation_timestamp.as_ref().map(|t| t.0);
+    Ok(Some(MidSwap::of(&journal, namespace, since, now, &pods, &kube.flags)))
+}
+
+/// Refuses to act on `sts` while a `pvc resize` swap of it is half done (its journal exists):
+/// the pods may have no controller, and what the swap re-creates would undo the change.
+pub async fn refuse_mid_swap(kube: &Kube, sts: &StatefulSet) -> Result<()> {
+    let namespace = sts.namespace().unwrap_or_default();
+    match mid_swap(kube, &namespace, &sts.name_any(), Some(sts)).await? {
+        Some(mid) => Err(Stop::MidResize(Box::new(mid)).into()),
+        None => Ok(()),
     }
 }
 
@@ -191,19 +227,31 @@ pub async fn reads_of(kube: &Kube, sts: StatefulSet, extras: Extras) -> Result<R
             _ => Ok(Vec::new()),
         }
     };
-    let (pods, pvcs, services, volumes, nodes, autoscalers, events, namespaces, volume_snapshots, budgets) =
-        tokio::try_join!(
-            list::<Pod>(client, &scope, pod_selector.as_ref()),
-            list::<PersistentVolumeClaim>(client, &scope, None),
-            services,
-            optional_cluster_list::<PersistentVolume>(client, extras.volumes),
-            optional_cluster_list::<Node>(client, extras.nodes),
-            optional_autoscalers(client, &scope, extras.autoscalers),
-            optional_events(client, &scope, Some(&name), extras.events),
-            optional_namespaces(kube, &scope, extras.namespaces),
-            optional_volume_snapshots(client, &scope, extras.volume_snapshots),
-            optional_budgets(client, &scope, extras.budgets),
-        )?;
+    let (
+        pods,
+        pvcs,
+        services,
+        volumes,
+        nodes,
+        autoscalers,
+        events,
+        namespaces,
+        volume_snapshots,
+        budgets,
+        swap_journals,
+    ) = tokio::try_join!(
+        list::<Pod>(client, &scope, pod_selector.as_ref()),
+        list::<PersistentVolumeClaim>(client, &scope, None),
+        services,
+        optional_cluster_list::<PersistentVolume>(client, extras.volumes),
+        optional_cluster_list::<Node>(client, extras.nodes),
+        optional_autoscalers(client, &scope, extras.autoscalers),
+        optional_events(client, &scope, Some(&name), extras.events),
+        optional_namespaces(kube, &scope, extras.namespaces),
+        optional_volume_snapshots(client, &scope, extras.volume_snapshots),
+        optional_budgets(client, &scope, extras.budgets),
+        optional_swap_journals(client, &scope, extras.swaps),
+    )?;
     let (max_unavailable, revisions) = if extras.facts {
         server_facts(kube, &scope, std::slice::from_ref(&sts), pod_selector.as_ref()).await?
     } else {
@@ -224,6 +272,7 @@ pub async fn reads_of(kube: &Kube, sts: StatefulSet, extras: Extras) -> Result<R
         storage_classes: None,
         volume_snapshots,
         budgets,
+        swap_journals,
     };
     let sts = &snapshot.statefulsets[0];
     let claims = claims_of(sts, &snapshot.pvcs);
@@ -261,6 +310,7 @@ pub async fn reads_in(kube: &Kube, scope: &Scope, extras: Extras) -> Result<Read
         namespaces,
         volume_snapshots,
         budgets,
+        swap_journals,
     ) = tokio::try_join!(
         list::<StatefulSet>(client, scope, None),
         pods_to_start_with(client, scope),
@@ -273,6 +323,7 @@ pub async fn reads_in(kube: &Kube, scope: &Scope, extras: Extras) -> Result<Read
         optional_namespaces(kube, scope, extras.namespaces),
         optional_volume_snapshots(client, scope, extras.volume_snapshots),
         optional_budgets(client, scope, extras.budgets),
+        optional_swap_journals(client, scope, extras.swaps),
     )?;
     if statefulsets.is_empty()
         && let Scope::Namespace(ns) = scope
@@ -308,9 +359,24 @@ pub async fn reads_in(kube: &Kube, scope: &Scope, extras: Extras) -> Result<Read
         storage_classes: None,
         volume_snapshots,
         budgets,
+        swap_journals,
     };
     snapshot.storage_classes = storage_classes_for(client, &snapshot, extras.storage_classes).await?;
     Ok(snapshot)
+}
+
+/// The `pvc resize` swap journals in `scope` (ConfigMaps labelled as this tool's); none when
+/// ConfigMaps may not be read, or nobody asked.
+async fn optional_swap_journals(client: &Client, scope: &Scope, wanted: bool) -> Result<Vec<ConfigMap>> {
+    if !wanted {
+        return Ok(Vec::new());
+    }
+    let ours = Selector::from(Expression::Equal(
+        "app.kubernetes.io/managed-by".to_owned(),
+        crate::core::owners::FIELD_MANAGER.to_owned(),
+    ));
+    let listed = forbidden_as_none(list::<ConfigMap>(client, scope, Some(&ours)).await)?.unwrap_or_default();
+    Ok(listed.into_iter().filter(|cm| resize::journal_of(cm).is_some()).collect())
 }
 
 /// The PodDisruptionBudgets in `scope`, `None` when they may not be read or nobody asked.

@@ -218,6 +218,7 @@ impl Live {
             storage_classes: None,
             volume_snapshots: Default::default(),
             budgets: None,
+            swap_journals: Vec::new(),
         })
     }
 }

@@ -206,11 +206,13 @@ usage_errors! {
     usage_resize_size_not_a_quantity: ["pvc", "resize", "web", "--size", "data=big", "--yes"];
     usage_resize_size_zero: ["pvc", "resize", "web", "--size", "data=0", "--yes"];
     usage_resize_without_size: ["pvc", "resize", "web", "--yes"];
+    usage_resize_undo_with_size: ["pvc", "resize", "web", "--undo", "--size", "data=2Gi"];
     usage_snapshot_class_without_snapshot: ["pvc", "prune", "web", "--snapshot-class", "fast"];
     usage_snapshot_timeout_not_a_duration: ["pvc", "prune", "web", "--snapshot", "--snapshot-timeout", "soon"];
     usage_restore_without_from: ["pvc", "restore", "web", "--ordinal", "3"];
     usage_restore_without_ordinal: ["pvc", "restore", "web", "--from", "snap"];
     usage_restore_negative_ordinal: ["pvc", "restore", "web", "--ordinal", "-1", "--from", "snap"];
+    usage_restore_ordinal_beyond_int32: ["pvc", "restore", "web", "--ordinal", "2147483648", "--from", "snap"];
     usage_unexpected_argument: ["version", "--client", "extra"];
     usage_flags_without_command: ["-n", "shop"];
     usage_missing_value: ["status", "--cluster-domain"];

@@ -362,9 +362,16 @@ async fn resolve(kube: &Kube, pods: &Api<Pod>, args: &Args) -> Result<(StatefulS
     };
     let owner = pod.owner_references().iter().find(|o| o.kind == "StatefulSet" && o.controller == Some(true));
     let Some(owner) = owner else {
+        // A pod whose StatefulSet a `pvc resize` swap deleted has no controller for a while.
+        if let Some((parent, _)) = crate::core::objects::controller_parent_and_ordinal(&pod_name)
+            && let Some(mid) = fetch::mid_swap(kube, &kube.namespace, parent, None).await?
+        {
+            return Err(Stop::MidResize(Box::new(mid)).into());
+        }
         return Err(RecoverRefusal::NotAStatefulSetPod { pod: pod_name }.into());
     };
     let sts = fetch::statefulset(kube, &kube.namespace, &owner.name).await?;
+    fetch::refuse_mid_swap(kube, &sts).await?;
     Ok((sts, pod))
 }
 

@@ -23,7 +23,7 @@ use crate::core::status::snapshots::{DeletedClaimSnapshots, Snapshots};
 use crate::core::status::{
     self, ClaimStatus, OrdinalStatus, RevisionRole, StatefulSetStatus, StatusOptions, WarningCode,
 };
-use crate::error::{Result, Stop};
+use crate::error::{Error, Result, Stop};
 use crate::fetch::{self, Extras, Scope};
 use crate::live::{self, Live};
 use crate::output::{
@@ -119,6 +119,7 @@ const EXTRAS: Extras = Extras {
     storage_classes: true,
     volume_snapshots: true,
     budgets: true,
+    swaps: true,
 };
 
 pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Streams) -> Result<()> {
@@ -146,7 +147,25 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
         }
         return rendered(render_list(&mut io.out, &statuses, args.output, args.all_namespaces, now));
     };
-    let sts = fetch::statefulset(&kube, &kube.namespace, name).await?;
+    let sts = match fetch::statefulset(&kube, &kube.namespace, name).await {
+        Ok(sts) => sts,
+        // Its object is gone mid-swap: the map as its journal records it, with the way out.
+        Err(Error::Stopped(stop)) if matches!(*stop, Stop::MidResize(_)) && !args.watch => {
+            let scope = Scope::Namespace(kube.namespace.clone());
+            let snapshot = fetch::reads_in(&kube, &scope, EXTRAS).await?;
+            let now = Timestamp::now();
+            let statuses = status::build_all(&snapshot, &options(now));
+            let Some(model) = statuses.into_iter().find(|s| s.name == *name) else {
+                return Err(Error::Stopped(stop));
+            };
+            if args.output == OutputFormat::Dns {
+                return print_dns(&model, args.port.as_ref(), io);
+            }
+            note_degraded(&model, args.output, io);
+            return rendered(render(&mut io.out, &model, args.output, term.color, now));
+        }
+        Err(error) => return Err(error),
+    };
     if args.watch {
         return watch(&kube, sts, &args, term, io).await;
     }

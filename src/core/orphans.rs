@@ -44,7 +44,14 @@ pub enum Keep {
     Deleting,
     /// Some pod mounts it.
     InUse,
+    /// `pvc restore` made it from a snapshot for the next scale-up (its annotation
+    /// [`RESTORED_FROM`]): it is there to be adopted, not left behind.
+    Restored,
 }
+
+/// The annotation `pvc restore` puts on the claim it creates: the VolumeSnapshot it came from.
+/// Prune keeps such a claim until the annotation is removed.
+pub const RESTORED_FROM: &str = "kubectl-stateful.dev/restored-from";
 
 /// A claim outside the live ordinals, judged.
 #[derive(Debug, Clone)]
@@ -128,6 +135,15 @@ impl<'s> Rules<'s> {
                         format!("pod {} still exists (it is being scaled away)", pod_name(&sts_name, claim.ordinal)),
                     ),
                     _ if terminating(claim.pvc) => (Keep::Deleting, "already being deleted".to_owned()),
+                    _ if claim.pvc.annotations().contains_key(RESTORED_FROM) => (
+                        Keep::Restored,
+                        format!(
+                            "restored from VolumeSnapshot {} for the next scale-up past ordinal {} (annotation {RESTORED_FROM}; \
+                             prune keeps it until that annotation is removed)",
+                            claim.pvc.annotations()[RESTORED_FROM],
+                            claim.ordinal
+                        ),
+                    ),
                     _ if mounted_by.is_some() => {
                         (Keep::InUse, format!("mounted by pod {}", mounted_by.map(String::as_str).unwrap_or_default()))
                     }

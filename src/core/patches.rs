@@ -206,6 +206,46 @@ fn clear_journal_ops(sts: &StatefulSet) -> Vec<PatchOperation> {
     ops
 }
 
+/// The uid and resourceVersion of `meta`'s object, as `test`s: the object exactly as read.
+fn exactly(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> Vec<PatchOperation> {
+    vec![
+        test(pointer(["metadata", "uid"]), json!(meta.uid.clone().unwrap_or_default())),
+        test(
+            pointer(["metadata", "resourceVersion"]),
+            json!(meta.resource_version.clone().unwrap_or_default()),
+        ),
+    ]
+}
+
+/// Gives the StatefulSet a swap re-created the managed fields of the object it replaced (a
+/// create makes its field manager the owner of every field, which would hide who applies the
+/// set from `rollout`'s GitOps guard). Only on the object exactly as read.
+pub fn replace_managed_fields(
+    sts: &StatefulSet,
+    entries: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry],
+) -> Tested {
+    let mut ops = exactly(&sts.metadata);
+    ops.push(add(pointer(["metadata", "managedFields"]), json!(entries)));
+    tested(ops)
+}
+
+/// Adds `reference` to a claim's ownerReferences (the StatefulSet a swap re-created, for a
+/// claim of `whenDeleted: Delete` that lost it), only on the claim exactly as read.
+pub fn add_owner(
+    claim: &k8s_openapi::api::core::v1::PersistentVolumeClaim,
+    reference: &k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference,
+) -> Tested {
+    let mut ops = exactly(&claim.metadata);
+    match &claim.metadata.owner_references {
+        Some(refs) if !refs.is_empty() => {
+            ops.push(test(pointer(["metadata", "ownerReferences"]), json!(refs)));
+            ops.push(add(pointer(["metadata", "ownerReferences", "-"]), json!(reference)));
+        }
+        _ => ops.push(add(pointer(["metadata", "ownerReferences"]), json!([reference]))),
+    }
+    tested(ops)
+}
+
 /// Switches a PersistentVolume to reclaim policy Retain, only while it is still bound to the
 /// claim with uid `claim_uid` (the claim the prune plan saw).
 pub fn retain_volume(claim_uid: &str) -> Tested {

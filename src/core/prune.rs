@@ -559,6 +559,28 @@ mod tests {
     }
 
     #[test]
+    fn a_claim_restored_for_the_next_scale_up_is_kept_not_pruned() {
+        let web = crate::core::fixtures::sts("web", 2).templates(&["data"]).build();
+        let left = crate::core::fixtures::pvc("data-web-2").of(&web).build();
+        let mut restored = crate::core::fixtures::pvc("data-web-3").of(&web).build();
+        restored
+            .annotations_mut()
+            .insert(super::super::orphans::RESTORED_FROM.into(), "data-web-3-snap".into());
+        let reads = Reads { statefulsets: vec![web.clone()], pvcs: vec![left, restored], ..Reads::default() };
+        let plan = plan(&reads, &[&web], &PruneOptions::default());
+        let verdicts: Vec<(&str, Verdict)> =
+            plan.candidates.iter().map(|c| (c.name.as_str(), c.verdict)).collect();
+        assert_eq!(verdicts, [("data-web-2", Verdict::Prune), ("data-web-3", Verdict::Keep)]);
+        assert!(
+            plan.candidates[1].reason.starts_with(
+                "restored from VolumeSnapshot data-web-3-snap for the next scale-up past ordinal 3"
+            ),
+            "{}",
+            plan.candidates[1].reason
+        );
+    }
+
+    #[test]
     fn a_prune_ends_done_or_with_what_it_kept_snapshots_first() {
         let kept = |name: &str| KeptClaim { name: name.into(), namespace: "ns".into(), reason: "why".into() };
         let mut result = PruneResult {

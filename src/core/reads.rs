@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{
-    Event, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, Service,
+    ConfigMap, Event, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, Service,
 };
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::storage::v1::StorageClass;
@@ -47,6 +47,9 @@ pub struct Reads {
     /// The PodDisruptionBudgets in scope (every one of the namespace, or of the cluster with
     /// `-A`); `None` when they may not be read, or nobody asked.
     pub budgets: Option<Vec<PodDisruptionBudget>>,
+    /// The journals of `pvc resize` swaps in scope (`kubectl-stateful-resize-*` ConfigMaps);
+    /// empty when they may not be read, or nobody asked.
+    pub swap_journals: Vec<ConfigMap>,
 }
 
 /// What was read of the VolumeSnapshot API, an optional kind: a cluster without it is not a

@@ -23,6 +23,8 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, ResourceQuota};
 use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ManagedFieldsEntry, OwnerReference};
+use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube_quantity::ParsedQuantity;
 use serde::{Deserialize, Serialize};
@@ -31,6 +33,7 @@ use super::claims::claims_of;
 use super::names::pod_name;
 use super::objects::*;
 use super::owners::Owners;
+use super::patches::Tested;
 use super::rollout::journal::ROLLOUT_ANNOTATION;
 
 /// A StorageClass annotation saying how its driver expands volumes: `online` or `offline`.
@@ -43,6 +46,12 @@ pub const EXPANSION_ANNOTATION: &str = "kubectl-stateful.dev/expansion";
 /// StatefulSet's namespace, data key [`JOURNAL_KEY`].
 pub const JOURNAL_PREFIX: &str = "kubectl-stateful-resize-";
 pub const JOURNAL_KEY: &str = "journal";
+
+/// The annotation on a StatefulSet this tool re-created in a swap: the uid of the object it
+/// replaced. It tells a set this command re-created (to finish) from one someone else
+/// re-created meanwhile (a GitOps self-heal, an operator, a person), which the swap must never
+/// adopt as its own.
+pub const SWAP_OF_ANNOTATION: &str = "kubectl-stateful.dev/swap-of";
 
 /// The journal ConfigMap of the StatefulSet `name`.
 pub fn journal_name(name: &str) -> String {
@@ -216,6 +225,12 @@ impl ResizePlan {
         std::iter::once(vec![*canary]).chain(rest.chunks(parallel.max(1)).map(<[_]>::to_vec)).collect()
     }
 
+    /// Whether the StatefulSet must be swapped: some template asks for less than its target
+    /// (otherwise only claims smaller than their template grow).
+    pub fn swaps(&self) -> bool {
+        self.templates.iter().any(|t| bytes(Some(&t.from)) != bytes(Some(&t.to)))
+    }
+
     /// The target sizes by template.
     pub fn sizes(&self) -> BTreeMap<String, String> {
         self.templates.iter().map(|t| (t.name.clone(), t.to.clone())).collect()
@@ -231,7 +246,9 @@ pub enum Refusal {
         "cannot shrink {template} from {from} to {to}: Kubernetes never shrinks a volume; nothing was changed"
     )]
     Shrink { template: String, from: String, to: String },
-    #[error("{template} already requests {size}: nothing to resize; nothing was changed")]
+    #[error(
+        "{template} already requests {size}, and so does every claim of it: nothing to resize; nothing was changed"
+    )]
     Unchanged { template: String, size: String },
     #[error("volumeClaimTemplate {template} requests no storage size; nothing was changed")]
     NoSize { template: String },
@@ -259,6 +276,13 @@ pub enum Refusal {
          --override-owner; nothing was changed"
     )]
     Owned { owner: String, statefulset: String },
+    /// A controller (an operator's custom resource) owns the StatefulSet: it re-creates or
+    /// reverts it from its own spec the moment the swap deletes it. Not lifted by
+    /// `--override-owner`: an operator cannot be paused for one object the way a GitOps app can.
+    #[error(
+        "{owner} controls {statefulset} (its controller ownerReference): its operator would re-create or revert          the StatefulSet from its own spec while this command swaps it; change the size through {owner}; nothing was          changed"
+    )]
+    Controlled { owner: String, statefulset: String },
     #[error(
         "PVC {claim} is expanding to {request} already (not {target}); wait for it, then run this again; nothing was changed"
     )]
@@ -412,9 +436,8 @@ pub fn plan(inputs: &Inputs) -> Result<ResizePlan, Refusal> {
                 to: request.size.clone(),
             });
         }
-        if new == old {
-            return Err(Refusal::Unchanged { template: request.template.clone(), size: from });
-        }
+        // The template asks for this size already: only claims smaller than it (made before
+        // the template grew) are left to grow, and no swap is needed; with none, nothing to do.
         templates.push(TemplatePlan {
             name: request.template.clone(),
             from,
@@ -499,6 +522,11 @@ pub fn plan(inputs: &Inputs) -> Result<ResizePlan, Refusal> {
             uid: pvc.uid().unwrap_or_default(),
         });
     }
+    for t in templates.iter().filter(|t| bytes(Some(&t.from)) == bytes(Some(&t.to))) {
+        if claims.iter().all(|c| c.template != t.name || c.action == Action::Nothing) {
+            return Err(Refusal::Unchanged { template: t.name.clone(), size: t.from.clone() });
+        }
+    }
     // Highest ordinal first, as a scale-down goes: the canary is the last pod to matter.
     claims.sort_by(|a, b| (b.ordinal, &a.template).cmp(&(a.ordinal, &b.template)));
 
@@ -526,6 +554,12 @@ pub fn plan(inputs: &Inputs) -> Result<ResizePlan, Refusal> {
     }
     if !scaling_settled(sts) {
         blocking.push(Refusal::Busy { statefulset: name.clone(), what: "mid-scale".into() });
+    }
+    if let Some(controller) = controller_of(sts) {
+        blocking.push(Refusal::Controlled {
+            owner: format!("{} {}", controller.kind, controller.name),
+            statefulset: name.clone(),
+        });
     }
     let owners = Owners::of(sts);
     let owner = match (&owners.applier, owners.template_reverter()) {
@@ -673,7 +707,9 @@ pub fn human_bytes(bytes: f64) -> String {
 /// requests of the resized claim templates changed, and what the API server sets dropped
 /// (uid, resourceVersion, generation, creationTimestamp, managedFields, deletion fields,
 /// status). Labels, annotations (GitOps tracking among them), ownerReferences and finalizers
-/// are kept.
+/// are kept, and [`SWAP_OF_ANNOTATION`] names the object it replaces. The managed fields are
+/// the journal's, restored after the create ([`restore_managers`]): a create makes its own
+/// field manager the owner of every field.
 pub fn rewrite(sts: &StatefulSet, sizes: &BTreeMap<String, String>) -> StatefulSet {
     let mut out = sts.clone();
     let meta = &mut out.metadata;
@@ -693,6 +729,13 @@ pub fn rewrite(sts: &StatefulSet, sizes: &BTreeMap<String, String>) -> StatefulS
         }
     }
     out.status = None;
+    out.annotations_mut().insert(SWAP_OF_ANNOTATION.to_owned(), sts.uid().unwrap_or_default());
+    set_sizes(&mut out, sizes);
+    out
+}
+
+/// Sets the storage request of each claim template named in `sizes`.
+fn set_sizes(out: &mut StatefulSet, sizes: &BTreeMap<String, String>) {
     for template in out.spec.iter_mut().flat_map(|s| s.volume_claim_templates.iter_mut().flatten()) {
         let Some(size) = sizes.get(&template.name_any()) else { continue };
         let spec = template.spec.get_or_insert_with(Default::default);
@@ -702,7 +745,15 @@ pub fn rewrite(sts: &StatefulSet, sizes: &BTreeMap<String, String>) -> StatefulS
             .get_or_insert_with(Default::default)
             .insert("storage".to_owned(), Quantity(size.clone()));
     }
-    out
+}
+
+/// The storage request of each claim template of `sts`.
+pub fn template_sizes(sts: &StatefulSet) -> BTreeMap<String, String> {
+    sts.spec
+        .iter()
+        .flat_map(|s| s.volume_claim_templates.iter().flatten())
+        .filter_map(|t| Some((t.name_any(), requested(t.spec.as_ref())?)))
+        .collect()
 }
 
 /// The pods to restart so that their claims' filesystems grow (`pending`: claims left
@@ -725,18 +776,31 @@ pub struct PodMark {
 }
 
 /// The journal of a swap, written before the delete: the object to re-create and what must
-/// be found unchanged after it (schema in docs/pvc-resize.md).
+/// be found unchanged after it (schema in docs/pvc-resize.md). Fields added since its first
+/// version default to empty, so a journal an older version wrote is still finished.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SwapJournal {
     /// The uid of the StatefulSet being replaced.
     pub uid: String,
     pub sizes: BTreeMap<String, String>,
+    /// The claim templates' sizes before the swap (what `--undo` re-creates).
+    #[serde(default)]
+    pub from: BTreeMap<String, String>,
     /// The StatefulSet to create ([`rewrite`] of the object as read).
     pub statefulset: serde_json::Value,
+    /// The object's managed fields as read: restored after the create, so that `rollout`'s
+    /// GitOps guard still sees who applies which field.
+    #[serde(default)]
+    pub managed_fields: Vec<ManagedFieldsEntry>,
     pub pods: BTreeMap<String, PodMark>,
     /// Claim name → uid.
     pub claims: BTreeMap<String, String>,
+    /// The claims that had an ownerReference to the old object (`whenDeleted: Delete`), with
+    /// it: the orphan delete drops it, and the controller gives it back only to the claims of
+    /// live ordinals.
+    #[serde(default)]
+    pub owned_claims: BTreeMap<String, OwnerReference>,
     pub when_deleted: String,
 }
 
@@ -760,35 +824,111 @@ impl SwapJournal {
                 )
             })
             .collect();
-        let claims = claims_of(sts, pvcs)
-            .into_iter()
-            .map(|c| (c.pvc.name_any(), c.pvc.uid().unwrap_or_default()))
+        let uid = sts.uid().unwrap_or_default();
+        let of_sts = claims_of(sts, pvcs);
+        let claims = of_sts.iter().map(|c| (c.pvc.name_any(), c.pvc.uid().unwrap_or_default())).collect();
+        let owned_claims = of_sts
+            .iter()
+            .filter_map(|c| {
+                let reference = c.pvc.owner_references().iter().find(|r| r.uid == uid)?;
+                Some((c.pvc.name_any(), reference.clone()))
+            })
             .collect();
         SwapJournal {
-            uid: sts.uid().unwrap_or_default(),
+            uid,
             sizes: sizes.clone(),
+            from: template_sizes(sts).into_iter().filter(|(t, _)| sizes.contains_key(t)).collect(),
             statefulset: serde_json::to_value(rewrite(sts, sizes)).unwrap_or_default(),
+            managed_fields: sts.metadata.managed_fields.clone().unwrap_or_default(),
             pods,
             claims,
+            owned_claims,
             when_deleted: pvc_retention(sts).0,
         }
     }
+
+    /// The object to create: the journal's rewrite, or with `undo` the same with the claim
+    /// templates' sizes as they were before the swap. `None` when the journal holds no
+    /// readable object, or (`undo`) no sizes from before (a journal of an older version).
+    pub fn object(&self, undo: bool) -> Option<StatefulSet> {
+        let mut sts: StatefulSet = serde_json::from_value(self.statefulset.clone()).ok()?;
+        if undo {
+            if self.from.is_empty() {
+                return None;
+            }
+            set_sizes(&mut sts, &self.from);
+        }
+        Some(sts)
+    }
+}
+
+/// Whether `sts` is the StatefulSet a run of this command created to finish (or undo) the swap
+/// the journal records: it carries [`SWAP_OF_ANNOTATION`] with the uid of the object replaced.
+/// Any other object of that name was created by someone else, and is never adopted as the
+/// swap's result.
+pub fn created_by_swap(journal: &SwapJournal, sts: &StatefulSet) -> bool {
+    sts.uid().as_deref() != Some(journal.uid.as_str())
+        && sts.annotations().get(SWAP_OF_ANNOTATION) == Some(&journal.uid)
+}
+
+/// The patch that gives the re-created `now` the managed fields of the object it replaced, or
+/// `None` when they are there already (a resumed run) or the journal has none. Guarded by its
+/// uid and resourceVersion: nothing else is written meanwhile.
+pub fn restore_managers(journal: &SwapJournal, now: &StatefulSet) -> Option<Tested> {
+    if journal.managed_fields.is_empty() {
+        return None;
+    }
+    let key = |e: &ManagedFieldsEntry| (e.manager.clone(), e.operation.clone(), e.subresource.clone());
+    let present: Vec<_> = now.metadata.managed_fields.iter().flatten().map(key).collect();
+    if journal.managed_fields.iter().all(|e| present.contains(&key(e))) {
+        return None;
+    }
+    Some(super::patches::replace_managed_fields(now, &journal.managed_fields))
+}
+
+/// The claims whose ownerReference to the old object the swap must give back to `now`
+/// (`whenDeleted: Delete`): those the journal records as owned, still the same claim, owned
+/// by `now` not yet, of ordinals outside `now`'s live range (the controller re-owns the live
+/// ones itself). Each with the patch that adds the reference, guarded by the claim's uid and
+/// resourceVersion.
+pub fn claims_to_own(
+    journal: &SwapJournal,
+    now: &StatefulSet,
+    pvcs: &[PersistentVolumeClaim],
+) -> Vec<(String, Tested)> {
+    let range = ordinal_range(now);
+    let uid = now.uid().unwrap_or_default();
+    claims_of(now, pvcs)
+        .into_iter()
+        .filter(|c| !range.contains(c.ordinal) && !owned_by(c.pvc, now))
+        .filter_map(|c| {
+            let name = c.pvc.name_any();
+            let old = journal.owned_claims.get(&name)?;
+            (journal.claims.get(&name) == c.pvc.uid().as_ref()).then_some(())?;
+            let reference = OwnerReference { uid: uid.clone(), ..old.clone() };
+            Some((name, super::patches::add_owner(c.pvc, &reference)))
+        })
+        .collect()
 }
 
 /// How the re-created StatefulSet `now` stands against the journal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Adoption {
-    /// Every pod and claim is there unchanged and owned as before.
-    Done,
+    /// Every pod and claim is there, owned by `now`; the notes say what changed in the window
+    /// without a controller (a pod that died then, created again by `now`).
+    Done(Vec<String>),
     /// The controller has not adopted everything yet (it takes a sync or two).
     Pending(Vec<String>),
-    /// Something was replaced: a pod or claim with another uid, or another revision.
+    /// Data may be at stake: a claim deleted or replaced, a pod that changed revision. The
+    /// swap is over all the same (`now` is there and controls what is left).
     Broken(Vec<String>),
 }
 
-/// Checks adoption: every journaled pod keeps its uid and `controller-revision-hash` and is
-/// controlled by `now`; every journaled claim keeps its uid and, with `whenDeleted: Delete`,
-/// the claims of live ordinals are owned by `now` again.
+/// Checks adoption: every journaled pod is controlled by `now`, with its uid and
+/// `controller-revision-hash` kept, or, when it died while nothing controlled it, created
+/// again by `now` (a note, not a failure: nothing the swap could have kept); every journaled
+/// claim keeps its uid and, with `whenDeleted: Delete`, the claims of live ordinals are owned
+/// by `now` again.
 pub fn adoption(
     journal: &SwapJournal,
     now: &StatefulSet,
@@ -797,11 +937,21 @@ pub fn adoption(
 ) -> Adoption {
     let mut pending = Vec::new();
     let mut broken = Vec::new();
+    let mut notes = Vec::new();
+    let range = ordinal_range(now);
+    let sts_name = now.name_any();
     for (name, mark) in &journal.pods {
+        let live = super::names::pod_ordinal(name, &sts_name).is_some_and(|o| range.contains(o));
         match pods.iter().find(|p| p.name_any() == *name) {
-            None => broken.push(format!("pod {name} is gone")),
+            None if live => {
+                pending.push(format!("pod {name} is gone; waiting for {sts_name} to create it again"))
+            }
+            None => notes.push(format!("pod {name} is gone")),
+            Some(p) if p.uid().as_deref() != Some(&mark.uid) && owned_by(p, now) => notes.push(format!(
+                "pod {name} was replaced while nothing controlled it; {sts_name} created it again"
+            )),
             Some(p) if p.uid().as_deref() != Some(&mark.uid) => {
-                broken.push(format!("pod {name} was re-created"))
+                pending.push(format!("pod {name} was replaced; waiting for {sts_name} to adopt it"))
             }
             Some(p) if pod_revision(p).map(str::to_owned) != mark.revision => {
                 broken.push(format!("pod {name} changed revision"))
@@ -810,7 +960,6 @@ pub fn adoption(
             Some(_) => {}
         }
     }
-    let range = ordinal_range(now);
     for claim in claims_of(now, pvcs) {
         let name = claim.pvc.name_any();
         match journal.claims.get(&name) {
@@ -833,8 +982,115 @@ pub fn adoption(
     } else if !pending.is_empty() {
         Adoption::Pending(pending)
     } else {
-        Adoption::Done
+        Adoption::Done(notes)
     }
+}
+
+/// A swap that is half done, as every command reports it: since when, what stands, the pods
+/// that run without a controller, and the two ways out, each as a command to paste.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MidSwap {
+    pub stateful_set: String,
+    pub namespace: String,
+    pub config_map: String,
+    /// When the journal was written (the swap began).
+    pub since: Option<Timestamp>,
+    /// What the StatefulSet object is now.
+    pub state: String,
+    pub uncontrolled_pods: Vec<String>,
+    /// Resumes the swap: re-creates the StatefulSet with the new sizes.
+    pub finish: String,
+    /// Gives it up: re-creates it with the sizes from before (the claims stay grown).
+    pub undo: String,
+}
+
+impl MidSwap {
+    /// The half-done swap the journal (written at `since`) records, with the StatefulSet of
+    /// that name as it is now (if any) and the namespace's pods.
+    pub fn of(
+        journal: &SwapJournal,
+        namespace: &str,
+        since: Option<Timestamp>,
+        now: Option<&StatefulSet>,
+        pods: &[Pod],
+        flags: &super::advice::RunFlags,
+    ) -> MidSwap {
+        let recorded = journal.object(false);
+        let name = recorded.as_ref().map(ResourceExt::name_any).unwrap_or_default();
+        let state = match now {
+            None => "its StatefulSet object is deleted".to_owned(),
+            Some(s) if s.uid().as_deref() == Some(journal.uid.as_str()) => {
+                "its old StatefulSet object is being deleted".to_owned()
+            }
+            Some(s) if created_by_swap(journal, s) => {
+                "it is re-created; its pods and PVCs are not all verified as adopted yet".to_owned()
+            }
+            Some(_) => "someone else re-created it meanwhile (not this command)".to_owned(),
+        };
+        let uncontrolled_pods = match &recorded {
+            Some(r) => pods
+                .iter()
+                .filter(|p| p.namespace().as_deref() == Some(namespace))
+                .filter(|p| controller_of(*p).is_none() && selected_by(p.labels(), r))
+                .map(ResourceExt::name_any)
+                .collect(),
+            None => Vec::new(),
+        };
+        let sizes = journal.sizes.iter().map(|(t, s)| format!(" --size {t}={s}")).collect::<String>();
+        MidSwap {
+            finish: flags.plugin(namespace, &format!("pvc resize {name}{sizes} --yes")),
+            undo: flags.plugin(namespace, &format!("pvc resize {name} --undo --yes")),
+            stateful_set: name,
+            namespace: namespace.to_owned(),
+            config_map: journal_name(&recorded.as_ref().map(ResourceExt::name_any).unwrap_or_default()),
+            since,
+            state,
+            uncontrolled_pods,
+        }
+    }
+
+    /// One line: `web is mid-resize since …: …; finish with `…`, or undo with `…``.
+    pub fn describe(&self) -> String {
+        let since = self.since.map(|t| format!(" since {t}")).unwrap_or_default();
+        let pods = match self.uncontrolled_pods.as_slice() {
+            [] => String::new(),
+            pods => format!("; pods running without a controller: {}", pods.join(", ")),
+        };
+        format!(
+            "{} is mid-resize{since} (journal ConfigMap {}): {}{pods}; finish with `{}`, or undo with `{}`",
+            self.stateful_set, self.config_map, self.state, self.finish, self.undo
+        )
+    }
+}
+
+/// Every half-done swap among what was read (its journals), with the StatefulSet of that name
+/// as read, if any.
+pub fn mid_swaps(reads: &super::reads::Reads, flags: &super::advice::RunFlags) -> Vec<MidSwap> {
+    reads
+        .swap_journals
+        .iter()
+        .filter_map(|cm| {
+            let journal = journal_of(cm)?;
+            let namespace = cm.namespace().unwrap_or_default();
+            let name = journal.object(false)?.name_any();
+            let now = reads
+                .statefulsets
+                .iter()
+                .find(|s| s.name_any() == name && s.namespace().as_deref() == Some(namespace.as_str()));
+            let since = cm.metadata.creation_timestamp.as_ref().map(|t| t.0);
+            Some(MidSwap::of(&journal, &namespace, since, now, &reads.pods, flags))
+        })
+        .collect()
+}
+
+/// The journal a ConfigMap holds, when it is one ([`JOURNAL_KEY`] of a `kubectl-stateful-resize-*`
+/// ConfigMap) and readable.
+pub fn journal_of(cm: &k8s_openapi::api::core::v1::ConfigMap) -> Option<SwapJournal> {
+    if !cm.name_any().starts_with(JOURNAL_PREFIX) {
+        return None;
+    }
+    cm.data.as_ref()?.get(JOURNAL_KEY).and_then(|text| serde_json::from_str(text).ok())
 }
 
 /// How the external-resizer says an offline-only driver refused a volume a pod uses: a

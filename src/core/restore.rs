@@ -8,6 +8,7 @@ use kube::ResourceExt;
 use kube_quantity::ParsedQuantity;
 use serde::Serialize;
 
+use super::advice::shell_word;
 use super::names::{pod_name, pvc_name};
 use super::objects::{claim_templates, ordinal_range};
 use super::volume_snapshots::{GROUP, SnapshotContent, VolumeSnapshot};
@@ -51,6 +52,8 @@ pub struct RestoreInput<'a> {
     /// The template's StorageClass (its `storageClassName`, else the cluster's default class)
     /// and that class's provisioner; `None` when unknown.
     pub class: Option<(&'a str, &'a str)>,
+    /// The run's connection flags, which printed advice repeats.
+    pub flags: &'a super::advice::RunFlags,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -65,6 +68,12 @@ pub enum Refusal {
         "ordinal {ordinal} is below {sts}'s start ordinal {start}: no pod of it would ever use the claim"
     )]
     BelowStart { sts: String, ordinal: i32, start: i32 },
+    /// The scale-up that would adopt the claim needs more replicas than a StatefulSet can have
+    /// (`replicas` is an int32).
+    #[error(
+        "ordinal {ordinal} is too high for {sts} (start ordinal {start}): no replica count reaches it; nothing was created"
+    )]
+    OrdinalTooHigh { sts: String, ordinal: i32, start: i32 },
     #[error("PVC {claim} already exists: a restore never replaces a claim; {advice}; nothing was created")]
     ClaimExists { claim: String, advice: String },
     /// A claim being deleted still holds its name (its `kubernetes.io/pvc-protection` finalizer
@@ -73,17 +82,9 @@ pub enum Refusal {
     ClaimDeleting { claim: String, finalizers: Option<String> },
     #[error(
         "ordinal {ordinal} is live ({sts} runs ordinals {range}): its pod needs {claim} right now; scale below it first \
-         (kubectl -n {namespace} scale statefulset {sts} --replicas {replicas_below}), then restore and scale up; \
-         nothing was created"
+         (`{scale}`), then restore and scale up; nothing was created"
     )]
-    OrdinalLive {
-        sts: String,
-        namespace: String,
-        ordinal: i32,
-        range: String,
-        claim: String,
-        replicas_below: i32,
-    },
+    OrdinalLive { sts: String, ordinal: i32, range: String, claim: String, scale: String },
     #[error("pod {pod} still exists (it is being scaled away): restore once it is gone; nothing was created")]
     PodExists { pod: String },
     #[error("VolumeSnapshot {snapshot} is not ready to use{}; nothing was created", .error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default())]
@@ -111,7 +112,10 @@ impl Refusal {
     pub fn is_usage(&self) -> bool {
         matches!(
             self,
-            Refusal::TemplateAmbiguous { .. } | Refusal::TemplateNotFound { .. } | Refusal::BelowStart { .. }
+            Refusal::TemplateAmbiguous { .. }
+                | Refusal::TemplateNotFound { .. }
+                | Refusal::BelowStart { .. }
+                | Refusal::OrdinalTooHigh { .. }
         )
     }
 }
@@ -147,9 +151,23 @@ pub fn plan(input: &RestoreInput<'_>) -> Result<RestorePlan, Refusal> {
     if input.ordinal < range.start {
         return Err(Refusal::BelowStart { sts: sts_name, ordinal: input.ordinal, start: range.start });
     }
+    let Some(replicas_to_adopt) = (input.ordinal - range.start).checked_add(1) else {
+        return Err(Refusal::OrdinalTooHigh { sts: sts_name, ordinal: input.ordinal, start: range.start });
+    };
     let claim = pvc_name(&template, &sts_name, input.ordinal);
     let live = range.contains(input.ordinal);
     let replicas_below = input.ordinal - range.start;
+    let flags = input.flags;
+    let scale = flags.kubectl(
+        &namespace,
+        &format!("scale statefulset {} --replicas {replicas_below}", shell_word(&sts_name)),
+    );
+    // The prune that deletes the claim, keeping its data: at 0 replicas a set is parked, and
+    // prune keeps a parked set's claims unless told.
+    let prune = |replicas: i32| {
+        let parked = if replicas == 0 { " --include-scaled-to-zero" } else { "" };
+        flags.plugin(&namespace, &format!("pvc prune {} --snapshot{parked} --yes", shell_word(&sts_name)))
+    };
     if let Some(existing) = input.claims.iter().find(|c| c.name_any() == claim)
         && existing.metadata.deletion_timestamp.is_some()
     {
@@ -160,15 +178,17 @@ pub fn plan(input: &RestoreInput<'_>) -> Result<RestorePlan, Refusal> {
     if input.claims.iter().any(|c| c.name_any() == claim) {
         let advice = if live {
             format!(
-                "ordinal {} is live: scale below it (kubectl -n {namespace} scale statefulset {sts_name} --replicas \
-                 {replicas_below}), delete the claim (kubectl stateful -n {namespace} pvc prune {sts_name} --snapshot \
-                 keeps its data in a snapshot), then restore",
+                "ordinal {} is live: scale below it (`{scale}`), then, once its pod is gone, delete its claim keeping \
+                 its data in a snapshot (`{}`: every claim from ordinal {} up), then restore",
+                input.ordinal,
+                prune(replicas_below),
                 input.ordinal
             )
         } else {
             format!(
-                "delete it first (kubectl stateful -n {namespace} pvc prune {sts_name} --snapshot keeps its data in a \
-                 snapshot), then restore"
+                "delete it first, keeping its data in a snapshot (`{}`: every claim outside the live ordinals), then \
+                 restore",
+                prune(range.replicas)
             )
         };
         return Err(Refusal::ClaimExists { claim, advice });
@@ -176,11 +196,10 @@ pub fn plan(input: &RestoreInput<'_>) -> Result<RestorePlan, Refusal> {
     if live {
         return Err(Refusal::OrdinalLive {
             sts: sts_name.clone(),
-            namespace,
             ordinal: input.ordinal,
             range: super::orphans::describe_range(range),
             claim,
-            replicas_below,
+            scale,
         });
     }
     if input.pod_exists {
@@ -243,9 +262,7 @@ pub fn plan(input: &RestoreInput<'_>) -> Result<RestorePlan, Refusal> {
             name: Some(claim.clone()),
             namespace: Some(namespace.clone()),
             labels: Some(labels),
-            annotations: Some(
-                [("kubectl-stateful.dev/restored-from".to_owned(), snapshot.name.clone())].into(),
-            ),
+            annotations: Some([(super::orphans::RESTORED_FROM.to_owned(), snapshot.name.clone())].into()),
             ..Default::default()
         },
         spec: Some(spec),
@@ -261,7 +278,7 @@ pub fn plan(input: &RestoreInput<'_>) -> Result<RestorePlan, Refusal> {
         driver: content.driver.clone(),
         storage_class: Some(class.to_owned()),
         size,
-        replicas_to_adopt: input.ordinal - range.start + 1,
+        replicas_to_adopt,
         created: false,
         claim: serde_json::to_value(&object).unwrap_or_default(),
     })
@@ -348,6 +365,12 @@ mod tests {
             Case { what: "ambiguous", sts: &two, expected: Err("name one with --template"), ..base },
             Case { what: "named", sts: &two, template: Some("logs"), expected: Ok("logs-web-3"), ..base },
             Case { what: "unknown", template: Some("x"), expected: Err("no volumeClaimTemplate x"), ..base },
+            Case {
+                what: "int32",
+                ordinal: i32::MAX,
+                expected: Err("ordinal 2147483647 is too high"),
+                ..base
+            },
         ];
         for c in cases {
             let input = RestoreInput {
@@ -359,6 +382,7 @@ mod tests {
                 snapshot: c.snapshot,
                 content: Some(&same),
                 class: c.class,
+                flags: &crate::core::advice::RunFlags::default(),
             };
             match (plan(&input), c.expected) {
                 (Ok(p), Ok(name)) => {
@@ -372,5 +396,56 @@ mod tests {
                 (got, expected) => panic!("{}: got {got:?}, expected {expected:?}", c.what),
             }
         }
+    }
+
+    #[test]
+    fn the_advice_for_an_existing_claim_is_commands_that_run_as_printed_ordinal_0_included() {
+        let web = sts("web", 1).templates(&["data"]).build();
+        let parked = sts("web", 0).templates(&["data"]).build();
+        let snap = snapshot(true);
+        let same = content("d");
+        let flags = crate::core::advice::RunFlags { context: Some("prod".into()), kubeconfig: None };
+        let advice = |sts: &StatefulSet, ordinal: i32| {
+            let claims = vec![pvc(&format!("data-web-{ordinal}")).of(sts).build()];
+            let input = RestoreInput {
+                sts,
+                ordinal,
+                template: None,
+                claims: &claims,
+                pod_exists: false,
+                snapshot: &snap,
+                content: Some(&same),
+                class: Some(("kwok-volume", "d")),
+                flags: &flags,
+            };
+            plan(&input).unwrap_err().to_string()
+        };
+        // Live ordinal 0: scale to 0, and the prune must include a set scaled to 0 (parked).
+        let live = advice(&web, 0);
+        let ns = NAMESPACE;
+        assert!(
+            live.contains(&format!(
+                "(`kubectl -n {ns} --context prod scale statefulset web --replicas 0`), then, once its pod is gone, \
+                 delete its claim keeping its data in a snapshot (`kubectl stateful pvc prune web --snapshot \
+                 --include-scaled-to-zero --yes -n {ns} --context prod`: every claim from ordinal 0 up)"
+            )),
+            "{live}"
+        );
+        // A set parked at 0 already: the same prune.
+        assert!(
+            advice(&parked, 0).contains(&format!(
+                "`kubectl stateful pvc prune web --snapshot --include-scaled-to-zero --yes -n {ns} --context prod`"
+            )),
+            "{}",
+            advice(&parked, 0)
+        );
+        // A scaled-down ordinal of a running set: prune as it is.
+        assert!(
+            advice(&web, 3).contains(&format!(
+                "`kubectl stateful pvc prune web --snapshot --yes -n {ns} --context prod`"
+            )),
+            "{}",
+            advice(&web, 3)
+        );
     }
 }

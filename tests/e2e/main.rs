@@ -31,4 +31,5 @@ mod snapshots;
 mod status;
 mod status_seen;
 mod stuck;
+mod swap;
 mod versions;

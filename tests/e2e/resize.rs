@@ -15,7 +15,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use crate::support::{Env, Sts, wait_until};
 
 /// name → (uid, controller-revision-hash) of every pod.
-async fn pod_marks(env: &Env) -> BTreeMap<String, (String, String)> {
+pub(crate) async fn pod_marks(env: &Env) -> BTreeMap<String, (String, String)> {
     env.pods()
         .await
         .iter()
@@ -26,7 +26,7 @@ async fn pod_marks(env: &Env) -> BTreeMap<String, (String, String)> {
         .collect()
 }
 
-async fn claim_uids(env: &Env) -> BTreeMap<String, String> {
+pub(crate) async fn claim_uids(env: &Env) -> BTreeMap<String, String> {
     env.pvcs().await.iter().map(|c| (c.name_any(), c.uid().unwrap())).collect()
 }
 
@@ -36,7 +36,7 @@ fn storage(
     value.and_then(|m| m.get("storage")).map(|q| q.0.clone()).unwrap_or_default()
 }
 
-async fn capacity(env: &Env, claim: &str) -> String {
+pub(crate) async fn capacity(env: &Env, claim: &str) -> String {
     let pvc = env.api::<PersistentVolumeClaim>().get(claim).await.unwrap();
     storage(pvc.status.as_ref().and_then(|s| s.capacity.as_ref()))
 }
@@ -46,7 +46,7 @@ async fn request(env: &Env, claim: &str) -> String {
     storage(pvc.spec.as_ref().and_then(|s| s.resources.as_ref()).and_then(|r| r.requests.as_ref()))
 }
 
-fn template_size(sts: &StatefulSet, template: &str) -> String {
+pub(crate) fn template_size(sts: &StatefulSet, template: &str) -> String {
     let templates = sts.spec.as_ref().unwrap().volume_claim_templates.as_ref().unwrap();
     let t = templates.iter().find(|t| t.name_any() == template).unwrap();
     storage(t.spec.as_ref().and_then(|s| s.resources.as_ref()).and_then(|r| r.requests.as_ref()))
@@ -54,7 +54,7 @@ fn template_size(sts: &StatefulSet, template: &str) -> String {
 
 /// web with templates data and logs, whenDeleted: Delete, 4 replicas scaled to 3: ordinal 3's
 /// claims are left behind.
-async fn web_with_an_orphan(env: &Env, class: Option<&str>) -> StatefulSet {
+pub(crate) async fn web_with_an_orphan(env: &Env, class: Option<&str>) -> StatefulSet {
     let mut spec = Sts::new("web", 4);
     spec.templates = vec!["data".into(), "logs".into()];
     spec.storage_class = class.map(str::to_owned);
@@ -98,8 +98,9 @@ async fn assert_swapped_and_kept(
         assert_eq!(capacity(env, &format!("data-web-{o}")).await, "2Gi", "data-web-{o}");
         assert_eq!(capacity(env, &format!("logs-web-{o}")).await, "1Gi");
     }
-    // whenDeleted: Delete: the live claims are owned by the new StatefulSet again.
-    for o in 0..3 {
+    // whenDeleted: Delete: every claim is owned by the new StatefulSet again: the live ones by
+    // the controller, the scaled-down ordinal 3's by the swap.
+    for o in 0..4 {
         let pvc = env.api::<PersistentVolumeClaim>().get(&format!("data-web-{o}")).await.unwrap();
         let owners = pvc.owner_references();
         assert!(owners.iter().any(|r| Some(&r.uid) == new.uid().as_ref()), "data-web-{o}: {owners:?}");
@@ -177,7 +178,7 @@ async fn sigkill_right_after_the_orphan_delete_then_the_same_command_finishes() 
 }
 
 /// A run refused with one line on stderr, nothing on stdout and nothing changed.
-async fn assert_refused(env: &Env, args: &[&str], code: i32, expected: &str) {
+pub(crate) async fn assert_refused(env: &Env, args: &[&str], code: i32, expected: &str) {
     let before_sts = env.api::<StatefulSet>().get("web").await.unwrap();
     // What this tool would write: each claim's request, and its field manager (the controller
     // itself updates claims' status, e.g. 1.37's Unused condition, so resourceVersions move).
@@ -486,18 +487,23 @@ async fn status_flags_claims_smaller_than_their_template_and_the_patch_it_prints
     let table = String::from_utf8_lossy(&table.stdout);
     assert!(table.contains("data-web-0 Bound 1Gi (template 2Gi)"), "{table}");
 
-    // Why the advice is the claim's patch and not `pvc resize`: that refuses the template's own size.
-    let refused =
-        env.plugin().args(["pvc", "resize", "web", "--size", "data=2Gi", "--yes"]).output().unwrap();
-    assert_eq!(refused.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("data already requests 2Gi"));
-    assert!(warnings.iter().all(|w| !w.contains("pvc resize")));
-
-    for warning in &warnings {
-        let printed = crate::support::commands(warning);
-        assert_eq!(printed.len(), 1, "{warning}");
-        crate::support::run_printed(&env, printed[0]);
-    }
+    // The claim's patch, as printed, grows that claim.
+    let printed = crate::support::commands(&warnings[0]);
+    assert_eq!(printed.len(), 1, "{}", warnings[0]);
+    crate::support::run_printed(&env, printed[0]);
+    wait_until(Duration::from_secs(30), || async { capacity(&env, "data-web-0").await == "2Gi" }).await;
+    // `pvc resize` to the template's own size grows every claim still smaller (#28 kind 5: it
+    // said "nothing to resize"), without re-creating the set.
+    let before = sets.get("web").await.unwrap();
+    let grown = env.plugin().args(["pvc", "resize", "web", "--size", "data=2Gi", "--yes"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&grown.stderr);
+    assert!(grown.status.success(), "{stderr}");
+    assert!(stderr.contains("web already asked for that size, so it was not re-created"), "{stderr}");
+    assert_eq!(sets.get("web").await.unwrap().uid(), before.uid(), "not swapped");
+    // Now nothing is left: the same command is a usage error with nothing changed.
+    let again = env.plugin().args(["pvc", "resize", "web", "--size", "data=2Gi", "--yes"]).output().unwrap();
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("and so does every claim of it"));
     for o in 0..4 {
         let claim = format!("data-web-{o}");
         wait_until(Duration::from_secs(30), || async { capacity(&env, &claim).await == "2Gi" }).await;

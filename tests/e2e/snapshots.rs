@@ -9,7 +9,9 @@ use kube::ResourceExt;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use serde_json::{Value, json};
 
-use crate::support::{Env, Sts, client, json_of, namespaced_user, user_with_rules, wait_until};
+use crate::support::{
+    Env, Sts, client, commands, json_of, namespaced_user, run_as_printed, user_with_rules, wait_until,
+};
 
 fn resource(kind: &str, plural: &str) -> ApiResource {
     ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("snapshot.storage.k8s.io", "v1", kind), plural)
@@ -91,6 +93,24 @@ async fn prune_snapshots_first_and_a_restored_claim_is_adopted_on_scale_up() {
     let source = claim.spec.as_ref().unwrap().data_source_ref.clone().unwrap();
     assert_eq!((source.kind.as_str(), source.name.as_str()), ("VolumeSnapshot", from.as_str()));
     assert_eq!(source.api_group.as_deref(), Some("snapshot.storage.k8s.io"));
+    // Restored for the next scale-up: not an orphan to prune (#28 kind 5).
+    let plan = json_of(&env.plugin().args(["pvc", "prune", "web", "-o", "json"]).output().unwrap());
+    let restored_candidate =
+        plan["candidates"].as_array().unwrap().iter().find(|c| c["name"] == "data-web-3").unwrap().clone();
+    assert_eq!(restored_candidate["verdict"], "keep", "{plan}");
+    assert!(
+        restored_candidate["reason"].as_str().unwrap().starts_with("restored from VolumeSnapshot"),
+        "{plan}"
+    );
+    let status = json_of(&env.plugin().args(["status", "web", "-o", "json"]).output().unwrap());
+    assert!(
+        status["orphanedPvcs"].as_array().unwrap().iter().all(|c| c["name"] != "data-web-3"),
+        "{}",
+        status["orphanedPvcs"]
+    );
+    let output = env.plugin().args(["pvc", "prune", "web", "--yes"]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(claims.get("data-web-3").await.unwrap().metadata.uid.as_deref(), Some(uid.as_str()), "kept");
 
     scaled(&env, "web", 4).await;
     let pods: Api<Pod> = env.api();
@@ -283,4 +303,44 @@ async fn status_counts_snapshots_per_ordinal_and_of_pruned_claims() {
     assert!(!String::from_utf8_lossy(&output.stdout).contains("SNAPSHOTS"));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("VolumeSnapshots are not readable"), "{stderr}");
+}
+
+/// The advice of a restore onto a live ordinal's claim works as printed, ordinal 0 included: the
+/// scale-down to 0 parks the set, so the printed prune must include a set scaled to 0.
+#[tokio::test]
+async fn restoring_ordinal_0_over_its_live_claim_follows_the_printed_advice() {
+    let env = Env::new("snap-ordinal-0").await;
+    env.statefulset(&Sts::new("web", 2)).await;
+    scaled(&env, "web", 1).await;
+    let pruned = json_of(
+        &env.plugin().args(["pvc", "prune", "web", "--snapshot", "--yes", "-o", "json"]).output().unwrap(),
+    );
+    let from = pruned["snapshots"][0]["name"].as_str().unwrap().to_owned();
+    wait_until(Duration::from_secs(30), || async {
+        env.pvcs().await.iter().map(ResourceExt::name_any).collect::<Vec<_>>() == ["data-web-0"]
+    })
+    .await;
+    let restore = ["pvc", "restore", "web", "--ordinal", "0", "--from", from.as_str()];
+    let output = env.plugin_with_flags().args(restore).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("PVC data-web-0 already exists") && stderr.contains("ordinal 0 is live"),
+        "{stderr}"
+    );
+    let printed = commands(&stderr);
+    assert_eq!(printed.len(), 2, "{stderr}");
+    assert!(printed[1].contains("--include-scaled-to-zero"), "{stderr}");
+    // As a person would: scale, wait for the pod to go, prune, wait for the claim to go.
+    run_as_printed(printed[0]);
+    wait_until(Duration::from_secs(60), || async { env.pods().await.is_empty() }).await;
+    run_as_printed(printed[1]);
+    wait_until(Duration::from_secs(60), || async { env.pvcs().await.is_empty() }).await;
+    let restored = json_of(&env.plugin().args(restore).args(["-o", "json"]).output().unwrap());
+    assert_eq!((restored["name"].as_str(), restored["created"].as_bool()), (Some("data-web-0"), Some(true)));
+    scaled(&env, "web", 1).await;
+    let claims: Api<PersistentVolumeClaim> = env.api();
+    let source = claims.get("data-web-0").await.unwrap().spec.unwrap().data_source_ref.unwrap();
+    assert_eq!(source.name, from, "web-0 runs on the restored claim");
 }

@@ -110,15 +110,34 @@ pub async fn run(args: PruneArgs, kube_args: &KubeArgs, term: &Terminal, io: &mu
         return fleet(&args, kube_args, io).await;
     }
     let kube = kube_args.connect().await?;
-    let extras = Extras { volumes: true, autoscalers: true, ..Extras::default() };
+    let extras = Extras { volumes: true, autoscalers: true, swaps: true, ..Extras::default() };
     // Even for one StatefulSet the whole namespace is read: claims of look-alikes matter too.
     let snapshot = fetch::reads_in(&kube, &Scope::from_flags(args.all_namespaces, &kube), extras).await?;
+    // A set mid-swap (`pvc resize`) is left out: its pods may have no controller, and its
+    // claims' owners are being handed over.
+    let swaps = crate::core::resize::mid_swaps(&snapshot, &kube.flags);
+    let mid_swap = |namespace: &str, name: &str| {
+        swaps.iter().find(|m| m.namespace == namespace && m.stateful_set == name)
+    };
     let scope: Vec<&StatefulSet> = match &args.name {
-        Some(name) => match snapshot.statefulsets.iter().find(|s| s.name_any() == *name) {
-            Some(sts) => vec![sts],
-            None => return Err(fetch::missing(&kube, &kube.namespace, "StatefulSet", name).await),
+        Some(name) => match (
+            snapshot.statefulsets.iter().find(|s| s.name_any() == *name),
+            mid_swap(&kube.namespace, name),
+        ) {
+            (_, Some(mid)) => return Err(Stop::MidResize(Box::new(mid.clone())).into()),
+            (Some(sts), None) => vec![sts],
+            (None, None) => return Err(fetch::missing(&kube, &kube.namespace, "StatefulSet", name).await),
         },
-        None => snapshot.statefulsets.iter().collect(),
+        None => {
+            for mid in &swaps {
+                io.warn(format_args!("left out: {}", mid.describe()));
+            }
+            snapshot
+                .statefulsets
+                .iter()
+                .filter(|s| mid_swap(&s.namespace().unwrap_or_default(), &s.name_any()).is_none())
+                .collect()
+        }
     };
     if let (Some(name), [sts]) = (&args.name, scope.as_slice())
         && crate::core::objects::claim_templates(sts).is_empty()

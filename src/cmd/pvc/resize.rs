@@ -17,10 +17,11 @@ use serde::Serialize;
 use crate::access::{self, Permission};
 use crate::client::{Kube, KubeArgs};
 use crate::core::objects::pod_ready;
+use crate::core::owners::last_writer;
 use crate::core::patches;
 use crate::core::resize::{
-    self, Action, Adoption, ClaimPlan, ClaimState, Inputs, JOURNAL_KEY, ResizePlan, SizeRequest, SwapJournal,
-    claim_state, journal_name, recovery_hint,
+    self, Action, Adoption, ClaimPlan, ClaimState, Inputs, JOURNAL_KEY, MidSwap, ResizePlan, SizeRequest,
+    SwapJournal, claim_state, journal_name, recovery_hint,
 };
 use crate::error::{Error, Result, Stop};
 use crate::fetch;
@@ -51,10 +52,15 @@ waited for until Ready. Offline-only classes (StorageClass annotation
 kubectl-stateful.dev/expansion: offline) get a downtime plan and are not started.
 
 Last, the swap: a journal (ConfigMap kubectl-stateful-resize-<name>) records the object as
-read, the StatefulSet is deleted with propagationPolicy Orphan and a uid precondition (pods
-and PVCs stay), re-created with only the claim templates' sizes changed, and the run waits
-until every pod and PVC is adopted unchanged (same uid, same controller-revision-hash).
-Running the same command again after an interruption finishes the job.";
+read, the StatefulSet is deleted with propagationPolicy Orphan on its uid and resourceVersion
+(pods and PVCs stay; a change since, such as a scale, stops the swap), re-created with only the
+claim templates' sizes changed and its old field managers, and the run waits until every pod
+and PVC is adopted (same uid, same controller-revision-hash; a pod that died meanwhile is
+created again). It refuses a StatefulSet an operator controls (a controller ownerReference),
+and never takes one someone else re-created meanwhile for its own. Running the same command
+again after an interruption finishes the job; --undo gives it up instead (the old sizes, the
+claims stay grown). status, rollout, prune, restore and recover name a half-done swap and both
+ways out.";
 
 pub const EXAMPLES: &str = "\
 Examples:
@@ -69,8 +75,13 @@ pub struct Args {
     pub name: String,
 
     /// A volumeClaimTemplate's new size, TEMPLATE=QUANTITY (repeatable)
-    #[arg(long = "size", value_name = "TEMPLATE=QUANTITY", required = true, value_parser = resize::parse_size)]
+    #[arg(long = "size", value_name = "TEMPLATE=QUANTITY", required_unless_present = "undo", value_parser = resize::parse_size)]
     pub sizes: Vec<SizeRequest>,
+
+    /// Give up a half-done swap: re-create the StatefulSet from its journal with the claim
+    /// templates' sizes from before (the claims stay grown), or keep one someone else re-created
+    #[arg(long, conflicts_with_all = ["sizes", "override_owner"])]
+    pub undo: bool,
 
     /// Go on without asking (required without a terminal)
     #[arg(short, long)]
@@ -221,6 +232,9 @@ impl Run<'_> {
             .map_err(Error::kube(format!("read ConfigMap {journal_cm}")))?
         {
             Some(cm) => self.resume(writer, cm).await.map(|()| None),
+            None if self.args.undo => {
+                Err(Stop::NothingToUndo { name: self.args.name.clone(), config_map: journal_cm }.into())
+            }
             None => Ok(Some(writer)),
         }
     }
@@ -283,12 +297,20 @@ impl Run<'_> {
             return Err(downtime.into());
         }
         self.term.require_consent(self.args.yes, "resize")?;
-        let question = format!(
-            "Grow {} PVC(s) of {} and re-create the StatefulSet with {}?",
-            plan.to_grow().count(),
-            plan.stateful_set,
-            plan.templates.iter().map(|t| format!("{}={}", t.name, t.to)).collect::<Vec<_>>().join(", ")
-        );
+        let sizes =
+            plan.templates.iter().map(|t| format!("{}={}", t.name, t.to)).collect::<Vec<_>>().join(", ");
+        let question = match plan.swaps() {
+            true => format!(
+                "Grow {} PVC(s) of {} and re-create the StatefulSet with {sizes}?",
+                plan.to_grow().count(),
+                plan.stateful_set
+            ),
+            false => format!(
+                "Grow {} PVC(s) of {} to its template's {sizes}?",
+                plan.to_grow().count(),
+                plan.stateful_set
+            ),
+        };
         if !self.term.confirm(self.args.yes, &question)? {
             self.io.say("not confirmed: nothing was changed");
             return Ok(());
@@ -305,6 +327,17 @@ impl Run<'_> {
         let mut waiter = self.waiter(&sts).await?;
         let pending_mount = self.grow(&writer, &mut waiter, &plan).await?;
         self.restart_for_filesystems(&writer, &mut waiter, &plan, &pending_mount).await?;
+        if !plan.swaps() {
+            self.emit(
+                Event::Finished,
+                format_args!(
+                    "done: the claims smaller than their template grew; {} already asked for that size, so it was not \
+                     re-created",
+                    plan.stateful_set
+                ),
+            );
+            return Ok(());
+        }
         self.swap(&writer, &mut waiter, &sts, &plan.sizes()).await
     }
 
@@ -648,6 +681,7 @@ impl Run<'_> {
         // scale, a label) would be undone by re-creating the journal's copy. The controller's
         // status updates move the resourceVersion too and change nothing the journal holds, so
         // the delete is tried again on the object as read anew while its rewrite is the journal's.
+        crate::seam::pause("swap-delete").await;
         let what = format!("delete StatefulSet {name} (orphaning its pods and PVCs)");
         let orphan = Deletion { orphan: true, ..Deletion::default() };
         let mut current = sts;
@@ -685,22 +719,87 @@ impl Run<'_> {
             Event::StatefulSetDeleted { uid: &journal.uid },
             format_args!("statefulset {name} deleted with propagationPolicy Orphan (pods and PVCs kept)"),
         );
-        self.recreate_and_verify(writer, waiter, &journal, &cm).await
+        self.recreate_and_verify(writer, waiter, &journal, &cm, false).await
+    }
+
+    /// The half-done swap of `journal` as every command reports it.
+    async fn mid_swap(&self, journal: &SwapJournal, cm: &ConfigMap) -> Result<MidSwap> {
+        let statefulsets: Api<StatefulSet> = self.kube.api_in(&self.namespace);
+        let name = &self.args.name;
+        let now =
+            statefulsets.get_opt(name).await.map_err(Error::kube(format!("read StatefulSet {name}")))?;
+        let pods =
+            fetch::list::<Pod>(&self.kube.client, &fetch::Scope::Namespace(self.namespace.clone()), None)
+                .await?;
+        let since = cm.metadata.creation_timestamp.as_ref().map(|t| t.0);
+        Ok(MidSwap::of(journal, &self.namespace, since, now.as_ref(), &pods, &self.kube.flags))
+    }
+
+    /// A StatefulSet of the swap's name that this command did not create: with `--undo` it is
+    /// kept and the journal dropped; otherwise the swap stops, leaving both.
+    async fn preempted(
+        &mut self,
+        writer: &Writer,
+        journal: &SwapJournal,
+        cm: &ConfigMap,
+        existing: &StatefulSet,
+        undo: bool,
+    ) -> Result<()> {
+        let name = self.args.name.clone();
+        let by = last_writer(&existing.metadata).map_or_else(|| "someone else".to_owned(), |m| m.describe());
+        let sizes = |m: &BTreeMap<String, String>| {
+            m.iter().map(|(t, s)| format!("{t}={s}")).collect::<Vec<_>>().join(", ")
+        };
+        if undo {
+            self.drop_journal(writer, cm).await?;
+            self.io.say(format_args!(
+                "kept {name} as {by} re-created it ({}); the swap's journal ConfigMap {} is removed",
+                sizes(&resize::template_sizes(existing)),
+                cm.name_any()
+            ));
+            return Ok(());
+        }
+        let mid = self.mid_swap(journal, cm).await?;
+        let wanted: BTreeMap<String, String> = journal.sizes.clone();
+        let there: BTreeMap<String, String> =
+            resize::template_sizes(existing).into_iter().filter(|(t, _)| wanted.contains_key(t)).collect();
+        Err(Stop::SwapPreempted { name, by, there: sizes(&there), wanted: sizes(&wanted), undo: mid.undo }
+            .into())
+    }
+
+    async fn drop_journal(&self, writer: &Writer, cm: &ConfigMap) -> Result<()> {
+        let configmaps: Api<ConfigMap> = self.kube.api_in(&self.namespace);
+        let cm_name = cm.name_any();
+        let what = format!("delete the journal ConfigMap {cm_name}");
+        match writer.delete(&configmaps, &cm_name, Guard::exact(cm), Deletion::default(), &what).await? {
+            Deleted::Changed(_) => Err(Stop::SwapJournalChangedAfter {
+                name: self.args.name.clone(),
+                config_map: cm_name,
+                namespace: self.namespace.clone(),
+            }
+            .into()),
+            Deleted::Done | Deleted::Gone => Ok(()),
+        }
     }
 
     /// The end of a swap, from the journal: wait for the old object to go, create the new one
-    /// (unless it exists), verify adoption, drop the journal.
+    /// (or with `undo`, the old template again) unless this command created it already, give it
+    /// the old object's managed fields, verify adoption, give back the claims' owner
+    /// references, drop the journal. A StatefulSet of that name that someone else created is
+    /// never taken for the swap's result.
     async fn recreate_and_verify(
         &mut self,
         writer: &Writer,
         waiter: &mut Waiter,
         journal: &SwapJournal,
         cm: &ConfigMap,
+        undo: bool,
     ) -> Result<()> {
         let statefulsets: Api<StatefulSet> = self.kube.api_in(&self.namespace);
         let name = self.args.name.clone();
         let cm_name = journal_name(&name);
-        let resume = format!("run the same command again to finish (the journal is ConfigMap {cm_name})");
+        let mid = self.mid_swap(journal, cm).await?;
+        let resume = format!("finish with `{}`, or undo with `{}`", mid.finish, mid.undo);
         let words = Said {
             left: format!(
                 "{name} is deleted or being deleted; its pods and PVCs are kept, with no controller"
@@ -722,19 +821,42 @@ impl Run<'_> {
         }
         let current =
             statefulsets.get_opt(&name).await.map_err(Error::kube(format!("read StatefulSet {name}")))?;
+        let ours = |existing: &StatefulSet| resize::created_by_swap(journal, existing);
         let created = match current {
-            Some(existing) if existing.uid().as_deref() != Some(journal.uid.as_str()) => existing,
-            _ => {
-                let object = self.recorded(journal, &cm_name)?;
+            Some(existing) if !ours(&existing) => {
+                return self.preempted(writer, journal, cm, &existing, undo).await;
+            }
+            Some(existing) => existing,
+            None => {
+                let object = match journal.object(undo) {
+                    Some(object) => object,
+                    None if undo => {
+                        return Err(Stop::UndoUnknown { config_map: cm_name, finish: mid.finish }.into());
+                    }
+                    None => {
+                        return Err(Stop::SwapJournalUnreadable {
+                            config_map: cm_name,
+                            error: None,
+                            name,
+                            namespace: self.namespace.clone(),
+                        }
+                        .into());
+                    }
+                };
                 let stranded = |error: Error| Error::Stranded {
                     error: Box::new(error),
                     left: format!("{name} is deleted; its pods and PVCs are kept, with no controller"),
                     resume: resume.clone(),
                 };
+                crate::seam::pause("swap-create").await;
                 match writer.create(&statefulsets, &object, &format!("re-create StatefulSet {name}")).await {
                     Ok(Written::Done(created)) => created,
-                    // Someone re-created it meanwhile (a GitOps sync): that one adopts.
-                    Ok(Written::Changed(Changed { now: Some(existing) })) => existing,
+                    // Another run of this command created it meanwhile: it is the swap's.
+                    Ok(Written::Changed(Changed { now: Some(existing) })) if ours(&existing) => existing,
+                    // Someone else did (a GitOps self-heal, an operator, a person).
+                    Ok(Written::Changed(Changed { now: Some(existing) })) => {
+                        return self.preempted(writer, journal, cm, &existing, undo).await;
+                    }
                     Ok(Written::Changed(Changed { now: None }) | Written::Gone) => {
                         return Err(stranded(Stop::NotRecreated { name: name.clone() }.into()));
                     }
@@ -742,46 +864,112 @@ impl Run<'_> {
                 }
             }
         };
+        let sizes = resize::template_sizes(&created);
+        if undo && journal.sizes.iter().all(|(t, s)| sizes.get(t) == Some(s)) && journal.sizes != journal.from
+        {
+            return Err(Stop::UndoTooLate { name, finish: mid.finish }.into());
+        }
+        let created = self.restore_managers(writer, journal, created).await?;
         let uid = created.uid().unwrap_or_default();
         self.emit(
             Event::StatefulSetCreated { uid: &uid },
             format_args!(
                 "statefulset {name} re-created with {}",
-                journal.sizes.iter().map(|(t, s)| format!("{t}={s}")).collect::<Vec<_>>().join(", ")
+                sizes
+                    .iter()
+                    .filter(|(t, _)| journal.sizes.contains_key(*t))
+                    .map(|(t, s)| format!("{t}={s}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         );
         let words = Said {
             left: format!("{name} is re-created; the controller is adopting its pods and PVCs"),
             resume: resume.clone(),
         };
-        self.verify(waiter, &words, journal, &created).await?;
-        let configmaps: Api<ConfigMap> = self.kube.api_in(&self.namespace);
-        let what = format!("delete the journal ConfigMap {cm_name}");
-        if let Deleted::Changed(_) =
-            writer.delete(&configmaps, &cm_name, Guard::exact(cm), Deletion::default(), &what).await?
-        {
-            return Err(Stop::SwapJournalChangedAfter {
-                name,
-                config_map: cm_name,
-                namespace: self.namespace.clone(),
-            }
-            .into());
+        let kept = self.verify(waiter, &words, journal, &created).await?;
+        let owned = self.own_claims(writer, journal, &created).await?;
+        self.drop_journal(writer, cm).await?;
+        if let Err(problems) = kept {
+            return Err(Stop::AdoptionBroken { name, problems }.into());
         }
         self.emit(
             Event::Finished,
-            format_args!("done: {name} adopted its pods and PVCs unchanged; journal removed"),
+            format_args!(
+                "done: {name} adopted its pods and PVCs{}; journal removed",
+                if owned > 0 {
+                    format!(" ({owned} PVC(s) of scaled-down ordinals owned by it again)")
+                } else {
+                    String::new()
+                }
+            ),
         );
         Ok(())
     }
 
-    /// Waits until the controller has adopted every pod and claim of the journal, unchanged.
+    /// Gives the re-created StatefulSet the managed fields of the object it replaced, tried
+    /// again while only the controller's status updates move it.
+    async fn restore_managers(
+        &mut self,
+        writer: &Writer,
+        journal: &SwapJournal,
+        mut created: StatefulSet,
+    ) -> Result<StatefulSet> {
+        let statefulsets: Api<StatefulSet> = self.kube.api_in(&self.namespace);
+        let name = self.args.name.clone();
+        for _ in 0..10 {
+            let Some(patch) = resize::restore_managers(journal, &created) else { return Ok(created) };
+            let what = format!("give {name} the managed fields of the object it replaced");
+            match writer.patch(&statefulsets, &name, &patch, &what).await? {
+                Written::Done(now) => return Ok(now),
+                Written::Changed(Changed { now: Some(now) }) if now.uid() == created.uid() => created = now,
+                Written::Changed(_) | Written::Gone => {
+                    return Err(Stop::NotRecreated { name }.into());
+                }
+            }
+        }
+        self.io.warn(format_args!(
+            "{name} kept changing: its managed fields are this command's, not those of the object it replaced"
+        ));
+        Ok(created)
+    }
+
+    /// Gives back the ownerReference of the claims of scaled-down ordinals (`whenDeleted:
+    /// Delete`) that the orphan delete dropped. Returns how many.
+    async fn own_claims(
+        &mut self,
+        writer: &Writer,
+        journal: &SwapJournal,
+        created: &StatefulSet,
+    ) -> Result<usize> {
+        let api: Api<PersistentVolumeClaim> = self.kube.api_in(&self.namespace);
+        let scope = fetch::Scope::Namespace(self.namespace.clone());
+        let mut owned = 0;
+        for _ in 0..5 {
+            let pvcs = fetch::list::<PersistentVolumeClaim>(&self.kube.client, &scope, None).await?;
+            let todo = resize::claims_to_own(journal, created, &pvcs);
+            if todo.is_empty() {
+                return Ok(owned);
+            }
+            for (claim, patch) in todo {
+                let what = format!("give PVC {claim} its owner reference to {}", self.args.name);
+                if let Written::Done(_) = writer.patch(&api, &claim, &patch, &what).await? {
+                    owned += 1;
+                }
+            }
+        }
+        Ok(owned)
+    }
+
+    /// Waits until the controller has adopted every pod and claim of the journal. `Err` holds
+    /// what was not kept (the swap is over all the same).
     async fn verify(
         &mut self,
         waiter: &mut Waiter,
         words: &dyn Words,
         journal: &SwapJournal,
         created: &StatefulSet,
-    ) -> Result<()> {
+    ) -> Result<std::result::Result<(), Vec<String>>> {
         let name = self.args.name.clone();
         let timeout = self.args.timeout;
         let until = Until { deadline: deadline(timeout), words, ours: None };
@@ -796,18 +984,23 @@ impl Run<'_> {
             )
             .await?;
         match adoption {
-            Adoption::Done => {
+            Adoption::Done(notes) => {
+                for note in &notes {
+                    self.io.warn(note);
+                }
                 self.emit(
                     Event::Adopted { pods: journal.pods.len(), claims: journal.claims.len() },
                     format_args!(
-                        "adopted: {} pod(s) kept their uid and controller-revision-hash, {} PVC(s) kept their uid",
-                        journal.pods.len(),
+                        "adopted: {} pod(s) kept their uid and controller-revision-hash ({} replaced while nothing \
+                         controlled them), {} PVC(s) kept their uid",
+                        journal.pods.len() - notes.len(),
+                        notes.len(),
                         journal.claims.len()
                     ),
                 );
-                Ok(())
+                Ok(Ok(()))
             }
-            Adoption::Broken(problems) => Err(Stop::AdoptionBroken { name, problems }.into()),
+            Adoption::Broken(problems) => Ok(Err(problems)),
             Adoption::Pending(left) => Err(Stop::AdoptionPending {
                 name,
                 within: humantime::format_duration(timeout).to_string(),
@@ -817,34 +1010,27 @@ impl Run<'_> {
         }
     }
 
-    /// A journal was found: the swap of an earlier run is finished first.
+    /// A journal was found: the swap of an earlier run is finished (or with `--undo`, given up)
+    /// first.
     async fn resume(&mut self, writer: Option<Writer>, cm: ConfigMap) -> Result<()> {
         let name = self.args.name.clone();
         let cm_name = cm.name_any();
-        let journal: SwapJournal = cm
-            .data
-            .as_ref()
-            .and_then(|d| d.get(JOURNAL_KEY))
-            .and_then(|text| serde_json::from_str(text).ok())
-            .ok_or_else(|| {
-                Error::from(Stop::SwapJournalUnreadable {
-                    config_map: cm_name.clone(),
-                    error: None,
-                    name: name.clone(),
-                    namespace: self.namespace.clone(),
-                })
-            })?;
-        let asked: BTreeMap<String, String> =
-            self.args.sizes.iter().map(|s| (s.template.clone(), s.size.clone())).collect();
-        if asked != journal.sizes {
-            return Err(Stop::OtherResizeHalfDone {
-                name,
+        let undo = self.args.undo;
+        let Some(journal) = resize::journal_of(&cm) else {
+            return Err(Stop::SwapJournalUnreadable {
+                config_map: cm_name.clone(),
+                error: None,
+                name: name.clone(),
                 namespace: self.namespace.clone(),
-                sizes: journal.sizes.clone(),
             }
             .into());
+        };
+        let asked: BTreeMap<String, String> =
+            self.args.sizes.iter().map(|s| (s.template.clone(), s.size.clone())).collect();
+        if !undo && asked != journal.sizes {
+            let mid = self.mid_swap(&journal, &cm).await?;
+            return Err(Stop::OtherResizeHalfDone { mid: Box::new(mid) }.into());
         }
-        self.io.say(format_args!("resuming the swap of {name} recorded in ConfigMap {cm_name}"));
         let statefulsets: Api<StatefulSet> = self.kube.api_in(&self.namespace);
         let current =
             statefulsets.get_opt(&name).await.map_err(Error::kube(format!("read StatefulSet {name}")))?;
@@ -864,34 +1050,55 @@ impl Run<'_> {
                         {
                             return Err(Stop::SwapJournalChangedWhileRead { config_map: cm_name }.into());
                         }
+                        if undo {
+                            self.io.say(format_args!(
+                                "nothing to undo: {name} was never deleted; the journal ConfigMap {cm_name} of a swap \
+                                 that never started is removed"
+                            ));
+                            return Ok(());
+                        }
                         self.io.say(format_args!("{name} was not deleted yet: starting over"));
                     }
                     None => self.io.say(format_args!(
                         "ConfigMap {cm_name} is the journal of a swap of {name} that never started: a run without \
-                         --dry-run removes it and starts over"
+                         --dry-run removes it{}",
+                        if undo { "" } else { " and starts over" }
                     )),
+                }
+                if undo {
+                    self.io.say("dry run: nothing was changed");
+                    return Ok(());
                 }
                 let plan = self.plan(&old).await?;
                 self.start(writer, old, plan).await
             }
             _ => {
                 let Some(writer) = writer else {
+                    let mid = self.mid_swap(&journal, &cm).await?;
+                    let sizes = |m: &BTreeMap<String, String>| {
+                        m.iter().map(|(t, s)| format!("{t}={s}")).collect::<Vec<_>>().join(", ")
+                    };
+                    self.io.say(format_args!("{}", mid.describe()));
                     self.io.say(format_args!(
-                        "a swap of {name} is half done (journal ConfigMap {cm_name}): a run without --dry-run \
-                         re-creates {name} with {} and verifies that it adopts its pods and PVCs; dry run: nothing was \
-                         changed",
-                        journal.sizes.iter().map(|(t, s)| format!("{t}={s}")).collect::<Vec<_>>().join(", ")
+                        "a run without --dry-run re-creates {name} with {} unless someone else re-created it, and \
+                         verifies that it adopts its pods and PVCs; dry run: nothing was changed",
+                        if undo { sizes(&journal.from) } else { sizes(&journal.sizes) }
                     ));
                     return Ok(());
                 };
+                self.io.say(format_args!(
+                    "{} the swap of {name} recorded in ConfigMap {cm_name}",
+                    if undo { "undoing" } else { "resuming" }
+                ));
                 if !self.args.yes {
-                    self.term.require_consent(false, "finish the swap")?;
+                    self.term
+                        .require_consent(false, if undo { "undo the swap" } else { "finish the swap" })?;
                 }
                 // The journal's copy of the StatefulSet names what to watch (the old object
                 // may be gone already).
                 let recorded = self.recorded(&journal, &cm_name)?;
                 let mut waiter = self.waiter(&recorded).await?;
-                self.recreate_and_verify(&writer, &mut waiter, &journal, &cm).await
+                self.recreate_and_verify(&writer, &mut waiter, &journal, &cm, undo).await
             }
         }
     }
@@ -967,11 +1174,15 @@ pub fn render_plan(w: &mut dyn Write, plan: &ResizePlan, format: OutputFormat) -
     }
     writeln!(
         w,
-        "{} PVC(s) to grow, {} already requested, {} already grown; then {} is re-created with the new template sizes.",
+        "{} PVC(s) to grow, {} already requested, {} already grown; then {}.",
         plan.claims.iter().filter(|c| c.action == Action::Grow).count(),
         plan.claims.iter().filter(|c| c.action == Action::Wait).count(),
         plan.claims.iter().filter(|c| c.action == Action::Nothing).count(),
-        plan.stateful_set
+        match plan.swaps() {
+            true => format!("{} is re-created with the new template sizes", plan.stateful_set),
+            false =>
+                format!("{} is left as it is (its template asks for these sizes already)", plan.stateful_set),
+        }
     )?;
     Ok(())
 }

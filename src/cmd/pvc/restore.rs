@@ -66,6 +66,7 @@ pub async fn run(args: Args, kube_args: &KubeArgs, _term: &Terminal, io: &mut St
     let kube = kube_args.connect().await?;
     let namespace = kube.namespace.clone();
     let sts = fetch::statefulset(&kube, &namespace, &args.name).await?;
+    fetch::refuse_mid_swap(&kube, &sts).await?;
     let claims_api: Api<PersistentVolumeClaim> = kube.api_in(&namespace);
     let pods: Api<Pod> = kube.api_in(&namespace);
     let claims = claims_api.list(&ListParams::default()).await.map_err(Error::kube("list PVCs"))?.items;
@@ -119,6 +120,7 @@ pub async fn run(args: Args, kube_args: &KubeArgs, _term: &Terminal, io: &mut St
         snapshot: &snapshot,
         content: content.as_ref(),
         class: class.zip(class_name.as_deref()).map(|(c, name)| (name, c.provisioner.as_str())),
+        flags: &kube.flags,
     };
     let mut plan = restore::plan(&input)?;
     let resume = format!("`kubectl -n {namespace} get pvc {}` shows whether it was created", plan.name);

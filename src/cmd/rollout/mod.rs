@@ -240,6 +240,7 @@ async fn rollout(
     // Fetch: the StatefulSet, its pods, the controller's Warning events about it (what it fails
     // to do) and the template asked for.
     let sts = fetch::statefulset(kube, &kube.namespace, &args.name).await?;
+    fetch::refuse_mid_swap(kube, &sts).await?;
     if args.discard_journal {
         return discard_journal(kube, args, term, reporter, &sts).await;
     }

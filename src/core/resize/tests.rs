@@ -10,8 +10,9 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ManagedFieldsEntry, ObjectMeta, OwnerReference};
 use kube::ResourceExt;
+use serde_json::json;
 
 use super::*;
 use crate::core::fixtures::{self, pod, pvc, sts};
@@ -323,7 +324,10 @@ fn the_rewrite_changes_only_the_sizes_and_drops_what_the_server_sets() {
     assert!(m.creation_timestamp.is_none() && m.managed_fields.is_none() && m.finalizers.is_none());
     assert!(out.status.is_none());
     assert_eq!(m.labels, s.metadata.labels);
-    assert_eq!(m.annotations, s.metadata.annotations);
+    // The annotations as read, and the uid of the object it replaces.
+    let mut annotations = s.metadata.annotations.clone().unwrap();
+    annotations.insert(SWAP_OF_ANNOTATION.to_owned(), s.uid().unwrap());
+    assert_eq!(m.annotations, Some(annotations));
     let requests = |o: &StatefulSet, t: usize| {
         requested(o.spec.as_ref().unwrap().volume_claim_templates.as_ref().unwrap()[t].spec.as_ref())
     };
@@ -349,12 +353,34 @@ fn adoption_is_checked_pod_by_pod_and_claim_by_claim() {
     assert!(matches!(adoption(&journal, &new, &w.pods, &w.pvcs), Adoption::Pending(p) if p.len() == 3));
     let adopted: Vec<Pod> = (0..3).map(|o| pod(&new, o).mounting(&format!("data-web-{o}")).build()).collect();
     // fixtures give the same uid to the same name, as adoption keeps it.
-    assert_eq!(adoption(&journal, &new, &adopted, &w.pvcs), Adoption::Done);
+    assert_eq!(adoption(&journal, &new, &adopted, &w.pvcs), Adoption::Done(vec![]));
+    // A pod that died while nothing controlled it: the new set creates it again, a note.
     let mut replaced = adopted.clone();
     replaced[1].metadata.uid = Some("another".into());
     assert_eq!(
         adoption(&journal, &new, &replaced, &w.pvcs),
-        Adoption::Broken(vec!["pod web-1 was re-created".into()])
+        Adoption::Done(vec![
+            "pod web-1 was replaced while nothing controlled it; web created it again".into()
+        ])
+    );
+    // Gone and not yet created again: waited for, never a wedge.
+    let missing: Vec<Pod> = adopted.iter().filter(|p| p.name_any() != "web-1").cloned().collect();
+    assert_eq!(
+        adoption(&journal, &new, &missing, &w.pvcs),
+        Adoption::Pending(vec!["pod web-1 is gone; waiting for web to create it again".into()])
+    );
+    // Replaced by a pod nobody controls yet: waited for until the new set adopts it.
+    let mut stray = replaced.clone();
+    stray[1].metadata.owner_references = None;
+    assert!(
+        matches!(adoption(&journal, &new, &stray, &w.pvcs), Adoption::Pending(p) if p == ["pod web-1 was replaced; waiting for web to adopt it"])
+    );
+    // Same pod, another revision: the template changed; data may be at stake.
+    let mut moved = adopted.clone();
+    moved[2].labels_mut().insert("controller-revision-hash".into(), "other".into());
+    assert_eq!(
+        adoption(&journal, &new, &moved, &w.pvcs),
+        Adoption::Broken(vec!["pod web-2 changed revision".into()])
     );
     let fewer: Vec<PersistentVolumeClaim> = w.pvcs[1..].to_vec();
     assert!(
@@ -405,4 +431,225 @@ fn claims_grow_canary_first_then_in_batches_and_pods_restart_highest_first() {
     pending[0].mounted_by = None;
     let order = restart_order(&pending);
     assert_eq!(order, [(2, "web-2".to_owned()), (1, "web-1".to_owned()), (0, "web-0".to_owned())]);
+}
+
+fn journal_of_web(w: &World) -> SwapJournal {
+    let sizes = BTreeMap::from([("data".to_owned(), "2Gi".to_owned())]);
+    SwapJournal::of(&w.sts, &sizes, &w.pods, &w.pvcs)
+}
+
+#[test]
+fn an_operator_controlled_set_is_refused_even_with_override_owner() {
+    let mut w = world();
+    w.sts.metadata.owner_references = Some(vec![OwnerReference {
+        api_version: "db.example.com/v1".into(),
+        kind: "Cluster".into(),
+        name: "main".into(),
+        uid: "op-1".into(),
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    }]);
+    for override_owner in [false, true] {
+        let plan = plan(&Inputs {
+            sts: &w.sts,
+            pvcs: &w.pvcs,
+            pods: &w.pods,
+            classes: Some(&w.classes),
+            quotas: Some(&w.quotas),
+            sizes: &size("data=2Gi"),
+            override_owner,
+        })
+        .unwrap();
+        assert_eq!(
+            plan.blocking,
+            vec![Refusal::Controlled { owner: "Cluster main".into(), statefulset: "web".into() }],
+            "override_owner: {override_owner}"
+        );
+    }
+    // An ownerReference that is not a controller's (a plain owner) is no operator.
+    w.sts.metadata.owner_references.as_mut().unwrap()[0].controller = None;
+    assert!(plan_of(&w, &size("data=2Gi")).unwrap().blocking.is_empty());
+}
+
+#[test]
+fn the_journal_records_what_undo_managers_and_claim_owners_need() {
+    let mut w = world();
+    let uid = w.sts.uid().unwrap();
+    w.sts.metadata.managed_fields = Some(vec![ManagedFieldsEntry {
+        manager: Some("argocd-controller".into()),
+        operation: Some("Apply".into()),
+        ..Default::default()
+    }]);
+    let owner = OwnerReference {
+        api_version: "apps/v1".into(),
+        kind: "StatefulSet".into(),
+        name: "web".into(),
+        uid: uid.clone(),
+        controller: None,
+        block_owner_deletion: Some(true),
+    };
+    for c in &mut w.pvcs {
+        c.metadata.owner_references = Some(vec![owner.clone()]);
+    }
+    let journal = journal_of_web(&w);
+    assert_eq!(
+        journal.from,
+        BTreeMap::from([("data".to_owned(), "1Gi".to_owned())]),
+        "only resized templates"
+    );
+    assert_eq!(journal.managed_fields.len(), 1);
+    assert_eq!(journal.owned_claims.len(), 8);
+    // The object to finish with and the one to undo with differ only in the sizes, and both say
+    // which object they replace.
+    let finish = journal.object(false).unwrap();
+    let undo = journal.object(true).unwrap();
+    assert_eq!(template_sizes(&finish)["data"], "2Gi");
+    assert_eq!(template_sizes(&undo)["data"], "1Gi");
+    assert_eq!(template_sizes(&undo)["logs"], "1Gi");
+    assert_eq!(finish.annotations()[SWAP_OF_ANNOTATION], uid);
+    // A journal an older version wrote (no `from`) can be finished, not undone.
+    let mut old = serde_json::to_value(&journal).unwrap();
+    for field in ["from", "managedFields", "ownedClaims"] {
+        old.as_object_mut().unwrap().remove(field);
+    }
+    let old: SwapJournal = serde_json::from_value(old).unwrap();
+    assert!(old.object(false).is_some() && old.object(true).is_none());
+}
+
+#[test]
+fn only_the_set_a_swap_created_is_its_result() {
+    let w = world();
+    let journal = journal_of_web(&w);
+    let mut ours = journal.object(false).unwrap();
+    ours.metadata.uid = Some("uid-new".into());
+    assert!(created_by_swap(&journal, &ours));
+    // Re-created by someone else (Argo CD self-heal, an operator, a person): no annotation,
+    // or one naming another swap.
+    let mut theirs = w.sts.clone();
+    theirs.metadata.uid = Some("uid-theirs".into());
+    assert!(!created_by_swap(&journal, &theirs));
+    theirs.annotations_mut().insert(SWAP_OF_ANNOTATION.into(), "an-older-swap".into());
+    assert!(!created_by_swap(&journal, &theirs));
+    // The old object itself is never the result.
+    assert!(!created_by_swap(&journal, &w.sts));
+}
+
+#[test]
+fn the_recreated_set_gets_the_old_managers_back_once() {
+    let mut w = world();
+    let argo = ManagedFieldsEntry {
+        manager: Some("argocd-controller".into()),
+        operation: Some("Apply".into()),
+        ..Default::default()
+    };
+    w.sts.metadata.managed_fields = Some(vec![argo.clone()]);
+    let journal = journal_of_web(&w);
+    let mut created = journal.object(false).unwrap();
+    created.metadata.uid = Some("uid-new".into());
+    created.metadata.resource_version = Some("7".into());
+    created.metadata.managed_fields = Some(vec![ManagedFieldsEntry {
+        manager: Some(crate::core::owners::FIELD_MANAGER.into()),
+        operation: Some("Update".into()),
+        ..Default::default()
+    }]);
+    let patch = restore_managers(&journal, &created).expect("the create took every field");
+    let doc = serde_json::to_value(patch.patch()).unwrap();
+    assert_eq!(doc[0], json!({"op": "test", "path": "/metadata/uid", "value": "uid-new"}));
+    assert_eq!(doc[1], json!({"op": "test", "path": "/metadata/resourceVersion", "value": "7"}));
+    assert_eq!(doc[2]["path"], "/metadata/managedFields");
+    assert_eq!(doc[2]["value"][0]["manager"], "argocd-controller");
+    created.metadata.managed_fields = Some(vec![argo]);
+    assert!(restore_managers(&journal, &created).is_none(), "a resumed run does it once");
+}
+
+#[test]
+fn claims_of_scaled_down_ordinals_get_their_owner_back_the_live_ones_are_the_controllers() {
+    let mut w = world();
+    let uid = w.sts.uid().unwrap();
+    let owner = OwnerReference {
+        api_version: "apps/v1".into(),
+        kind: "StatefulSet".into(),
+        name: "web".into(),
+        uid,
+        controller: None,
+        block_owner_deletion: Some(true),
+    };
+    for c in &mut w.pvcs {
+        c.metadata.owner_references = Some(vec![owner.clone()]);
+    }
+    let journal = journal_of_web(&w);
+    // After the orphan delete: no claim has an owner.
+    let mut pvcs = w.pvcs.clone();
+    for c in &mut pvcs {
+        c.metadata.owner_references = None;
+        c.metadata.resource_version = Some("5".into());
+    }
+    let mut new = journal.object(false).unwrap();
+    new.metadata.uid = Some("uid-new".into());
+    new.metadata.namespace = w.sts.metadata.namespace.clone();
+    let todo = claims_to_own(&journal, &new, &pvcs);
+    let names: Vec<&str> = todo.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["data-web-3", "logs-web-3"], "ordinal 3 is scaled down");
+    let doc = serde_json::to_value(todo[0].1.patch()).unwrap();
+    assert_eq!(doc[2]["path"], "/metadata/ownerReferences");
+    assert_eq!(doc[2]["value"][0]["uid"], "uid-new");
+    assert_eq!(doc[2]["value"][0]["blockOwnerDeletion"], true);
+    // A claim someone replaced meanwhile (another uid) is not the journal's: left alone.
+    pvcs.iter_mut().find(|c| c.name_any() == "data-web-3").unwrap().metadata.uid = Some("x".into());
+    assert_eq!(claims_to_own(&journal, &new, &pvcs).len(), 1);
+}
+
+#[test]
+fn a_half_done_swap_is_described_with_both_ways_out_as_pasteable_commands() {
+    let w = world();
+    let journal = journal_of_web(&w);
+    let flags = crate::core::advice::RunFlags { context: Some("prod eu".into()), kubeconfig: None };
+    let mut pods = w.pods.clone();
+    for p in &mut pods {
+        p.metadata.owner_references = None;
+    }
+    let since = "2026-12-07T05:00:00Z".parse().ok();
+    let mid = MidSwap::of(&journal, "default", since, None, &pods, &flags);
+    assert_eq!(mid.uncontrolled_pods, ["web-0", "web-1", "web-2"]);
+    assert_eq!(
+        mid.finish,
+        "kubectl stateful pvc resize web --size data=2Gi --yes -n default --context 'prod eu'"
+    );
+    assert_eq!(mid.undo, "kubectl stateful pvc resize web --undo --yes -n default --context 'prod eu'");
+    assert_eq!(
+        mid.describe(),
+        "web is mid-resize since 2026-12-07T05:00:00Z (journal ConfigMap kubectl-stateful-resize-web): its \
+         StatefulSet object is deleted; pods running without a controller: web-0, web-1, web-2; finish with \
+         `kubectl stateful pvc resize web --size data=2Gi --yes -n default --context 'prod eu'`, or undo with \
+         `kubectl stateful pvc resize web --undo --yes -n default --context 'prod eu'`"
+    );
+    let mut theirs = w.sts.clone();
+    theirs.metadata.uid = Some("theirs".into());
+    let mid = MidSwap::of(&journal, "default", None, Some(&theirs), &w.pods, &flags);
+    assert_eq!(mid.state, "someone else re-created it meanwhile (not this command)");
+    assert!(mid.uncontrolled_pods.is_empty());
+}
+
+#[test]
+fn the_templates_own_size_grows_the_claims_smaller_than_it_without_a_swap() {
+    let mut w = world();
+    // The template asks for 2Gi already; the claims were made at 1Gi before it grew.
+    for t in w.sts.spec.as_mut().unwrap().volume_claim_templates.as_mut().unwrap() {
+        if t.name_any() == "data" {
+            t.spec.as_mut().unwrap().resources.as_mut().unwrap().requests = Some(storage("2Gi"));
+        }
+    }
+    let plan = plan_of(&w, &size("data=2Gi")).unwrap();
+    assert!(!plan.swaps(), "the template needs no change");
+    assert_eq!(plan.to_grow().count(), 4, "every data claim, the scaled-down one's too");
+    assert!(plan.blocking.is_empty(), "{:?}", plan.blocking);
+    // Once they are grown, the same size is a usage error again.
+    for c in &mut w.pvcs {
+        c.spec.as_mut().unwrap().resources =
+            Some(VolumeResourceRequirements { requests: Some(storage("2Gi")), limits: None });
+        c.status.get_or_insert_with(Default::default).capacity = Some(storage("2Gi"));
+    }
+    let refused = plan_of(&w, &size("data=2Gi")).unwrap_err();
+    assert_eq!(refused, Refusal::Unchanged { template: "data".into(), size: "2Gi".into() });
+    assert!(refused.is_usage());
 }

@@ -6,6 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use serde::Serialize;
@@ -426,6 +427,8 @@ pub enum WarningCode {
     PodOnDeletedNode,
     VolumeNodeUnavailable,
     PodNotAvailable,
+    /// A `pvc resize` swap of the set is half done (its journal exists).
+    MidResize,
 }
 
 /// Options that change what the model says, not how it is drawn.
@@ -447,8 +450,58 @@ pub fn build_all(snapshot: &Reads, options: &StatusOptions) -> Vec<StatefulSetSt
     let rules = Rules::new(snapshot);
     let mut statuses: Vec<_> =
         snapshot.statefulsets.iter().map(|sts| build_with(sts, snapshot, &rules, options)).collect();
+    statuses.extend(mid_swap_statuses(snapshot, options));
     statuses.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
     statuses
+}
+
+/// The sets whose `pvc resize` swap is half done with their object gone: each as the object
+/// its journal records, the pods that ran under it (without a controller now) shown as its own,
+/// and the `MidResize` warning first, so that a list says "mid-resize", never nothing.
+fn mid_swap_statuses(snapshot: &Reads, options: &StatusOptions) -> Vec<StatefulSetStatus> {
+    let mut out = Vec::new();
+    for cm in &snapshot.swap_journals {
+        let namespace = cm.namespace().unwrap_or_default();
+        let Some(journal) = crate::core::resize::journal_of(cm) else { continue };
+        let Some(mut recorded) = journal.object(false) else { continue };
+        let name = recorded.name_any();
+        if snapshot
+            .statefulsets
+            .iter()
+            .any(|s| s.name_any() == name && s.namespace().as_deref() == Some(&namespace))
+        {
+            continue;
+        }
+        let since = cm.metadata.creation_timestamp.as_ref().map(|t| t.0);
+        let mid = crate::core::resize::MidSwap::of(
+            &journal,
+            &namespace,
+            since,
+            None,
+            &snapshot.pods,
+            &options.flags,
+        );
+        recorded.metadata.namespace = Some(namespace.clone());
+        recorded.metadata.uid = Some(journal.uid.clone());
+        let mut reads = snapshot.clone();
+        reads.statefulsets = vec![recorded.clone()];
+        for pod in reads.pods.iter_mut().filter(|p| mid.uncontrolled_pods.contains(&p.name_any())) {
+            if pod.namespace().as_deref() == Some(&namespace) {
+                pod.metadata.owner_references.get_or_insert_with(Vec::new).push(OwnerReference {
+                    api_version: "apps/v1".to_owned(),
+                    kind: "StatefulSet".to_owned(),
+                    name: name.clone(),
+                    uid: journal.uid.clone(),
+                    controller: Some(true),
+                    block_owner_deletion: None,
+                });
+            }
+        }
+        let mut status = build_with(&recorded, &reads, &Rules::new(&reads), options);
+        status.warnings.insert(0, Warning { code: WarningCode::MidResize, message: mid.describe() });
+        out.push(status);
+    }
+    out
 }
 
 fn build_with(

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Node;
 use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
 
 use super::seen;
 use super::{
@@ -57,6 +58,7 @@ pub(super) fn warnings(
         version_warnings(sts, snapshot),
         storage_warnings(status, unverified, flags),
         resize_warnings(status, snapshot, flags),
+        swap_warnings(sts, snapshot, flags),
     ];
     families.into_iter().flatten().map(|(code, message)| Warning { code, message }).collect()
 }
@@ -653,6 +655,35 @@ fn storage_warnings(status: &StatefulSetStatus, unverified: &[String], flags: &R
 /// `kubectl stateful pvc resize NAME --size TEMPLATE=SIZE` for the template's own size: that
 /// command refuses an unchanged size (a usage error), so the remedy is the claim's own patch,
 /// which is what the resizer acts on.
+/// A half-done `pvc resize` swap of a set whose object exists (the old one being deleted, or
+/// the re-created one not yet verified). A set whose object is gone gets its warning where its
+/// status is built from the journal (`mid_swap_statuses`), whose object has no resourceVersion.
+fn swap_warnings(sts: &StatefulSet, snapshot: &Reads, flags: &RunFlags) -> Found {
+    if sts.metadata.resource_version.is_none() {
+        return Found::new();
+    }
+    let namespace = sts.namespace().unwrap_or_default();
+    let name = crate::core::resize::journal_name(&sts.name_any());
+    snapshot
+        .swap_journals
+        .iter()
+        .filter(|cm| cm.name_any() == name && cm.namespace().as_deref() == Some(namespace.as_str()))
+        .filter_map(|cm| {
+            let journal = crate::core::resize::journal_of(cm)?;
+            let since = cm.metadata.creation_timestamp.as_ref().map(|t| t.0);
+            let mid = crate::core::resize::MidSwap::of(
+                &journal,
+                &namespace,
+                since,
+                Some(sts),
+                &snapshot.pods,
+                flags,
+            );
+            Some((WarningCode::MidResize, mid.describe()))
+        })
+        .collect()
+}
+
 fn resize_warnings(status: &StatefulSetStatus, snapshot: &Reads, flags: &RunFlags) -> Found {
     let name = &status.name;
     let namespace = &status.namespace;
