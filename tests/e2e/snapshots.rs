@@ -335,6 +335,9 @@ async fn restoring_ordinal_0_over_its_live_claim_follows_the_printed_advice() {
     // As a person would: scale, wait for the pod to go, prune, wait for the claim to go.
     run_as_printed(printed[0]);
     wait_until(Duration::from_secs(60), || async { env.pods().await.is_empty() }).await;
+    // And, as a person would see in `status`, the controller has counted the scale-down: prune
+    // keeps the claims of a set still scaling (under the whole suite's load that takes a while).
+    env.wait_ready("web", Duration::from_secs(60)).await;
     run_as_printed(printed[1]);
     wait_until(Duration::from_secs(60), || async { env.pvcs().await.is_empty() }).await;
     let restored = json_of(&env.plugin().args(restore).args(["-o", "json"]).output().unwrap());
