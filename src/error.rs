@@ -1,7 +1,7 @@
 //! Errors, each with the exit code the README documents (README.md, "Exit codes"). A variant
 //! exists for every kind of failure code branches on; messages are one line. The core's
-//! refusals arrive as one [`Refusal`]; the shell's own stops are named [`Stop`]s: no variant
-//! carries a bare message.
+//! refusals arrive as one `Refusal` (`core::refusal`, private to the library); the shell's own
+//! stops are named [`Stop`]s: no variant carries a bare message.
 
 use crate::core::refusal::Refusal;
 use crate::core::status::dns::DnsRefusal;
@@ -143,7 +143,7 @@ refusals_convert!(
 
 /// The shell's own reasons to stop, each with its message (one line) and its exit code
 /// ([`Stop::exit_code`]): usage errors (2), steps that failed or timed out with the state left
-/// safe (3), and the rest (1). The core's refusals are [`Refusal`]s instead.
+/// safe (3), and the rest (1). The core's refusals are `Refusal`s (`core::refusal`) instead.
 #[derive(Debug, thiserror::Error)]
 pub enum Stop {
     // Usage: the command line alone (exit 2).
