@@ -23,6 +23,9 @@ pub struct RestorePlan {
     pub ordinal: i32,
     pub template: String,
     pub snapshot: String,
+    /// The claim the snapshot was taken of (its `kubectl-stateful.dev/*` labels when the plugin
+    /// took it, else its `spec.source.persistentVolumeClaimName`); `None` when neither says.
+    pub source_claim: Option<String>,
     pub driver: String,
     pub storage_class: Option<String>,
     /// The larger of the template's request and the snapshot's restoreSize.
@@ -54,6 +57,49 @@ pub struct RestoreInput<'a> {
     pub class: Option<(&'a str, &'a str)>,
     /// The run's connection flags, which printed advice repeats.
     pub flags: &'a super::advice::RunFlags,
+    /// `--allow-other-source`: restore a snapshot taken of a claim of another StatefulSet or
+    /// template (a copy of someone else's data, on purpose).
+    pub allow_other_source: bool,
+}
+
+/// What a snapshot was taken of, as far as it says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// Nothing says (a snapshot made from a pre-provisioned content, say).
+    Unknown,
+    /// A claim of this StatefulSet's template: the ordinal whose data it holds.
+    Member { claim: String, ordinal: i32 },
+    /// A claim of something else: another StatefulSet, another template, or no StatefulSet.
+    Other { claim: String, set: Option<String> },
+}
+
+/// What `snapshot` was taken of, judged against claim template `template` of StatefulSet `sts`:
+/// the plugin's own labels first (`pvc prune --snapshot` puts them on: the set, the template,
+/// the ordinal), else the source claim's name, `<template>-<sts>-<ordinal>`.
+pub fn source(snapshot: &VolumeSnapshot, sts: &str, template: &str) -> Source {
+    use super::volume_snapshots::{LABEL_ORDINAL, LABEL_STATEFULSET, LABEL_TEMPLATE};
+    let label = |key: &str| snapshot.labels.get(key).map(String::as_str);
+    if let (Some(set), Some(t), Some(ordinal)) = (
+        label(LABEL_STATEFULSET),
+        label(LABEL_TEMPLATE),
+        label(LABEL_ORDINAL).and_then(|o| o.parse::<i32>().ok()),
+    ) {
+        let claim = pvc_name(t, set, ordinal);
+        return if set == sts && t == template {
+            Source::Member { claim, ordinal }
+        } else {
+            Source::Other { claim, set: Some(set.to_owned()) }
+        };
+    }
+    let Some(claim) = snapshot.claim.clone() else { return Source::Unknown };
+    let ordinal = claim
+        .strip_prefix(&format!("{template}-{sts}-"))
+        .filter(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|rest| rest.parse::<i32>().ok());
+    match ordinal {
+        Some(ordinal) => Source::Member { claim, ordinal },
+        None => Source::Other { claim, set: None },
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -74,6 +120,13 @@ pub enum Refusal {
         "ordinal {ordinal} is too high for {sts} (start ordinal {start}): no replica count reaches it; nothing was created"
     )]
     OrdinalTooHigh { sts: String, ordinal: i32, start: i32 },
+    /// The snapshot holds another set's (or template's) data: restoring it is a copy, which
+    /// must be asked for, never a silent mix-up of two similar names.
+    #[error(
+        "VolumeSnapshot {snapshot} was taken of {taken_of}, not of a claim of {sts}'s template {template}: restoring it \
+         would give {claim} someone else's data; nothing was created (pass --allow-other-source if that copy is meant)"
+    )]
+    OtherSource { snapshot: String, taken_of: String, sts: String, template: String, claim: String },
     #[error("PVC {claim} already exists: a restore never replaces a claim; {advice}; nothing was created")]
     ClaimExists { claim: String, advice: String },
     /// A claim being deleted still holds its name (its `kubernetes.io/pvc-protection` finalizer
@@ -209,6 +262,21 @@ pub fn plan(input: &RestoreInput<'_>) -> Result<RestorePlan, Refusal> {
     if !snapshot.ready || snapshot.content.is_none() {
         return Err(Refusal::NotReady { snapshot: snapshot.name.clone(), error: snapshot.error.clone() });
     }
+    let source = source(snapshot, &sts_name, &template);
+    if let Source::Other { claim: of, set } = &source
+        && !input.allow_other_source
+    {
+        return Err(Refusal::OtherSource {
+            snapshot: snapshot.name.clone(),
+            taken_of: match set {
+                Some(set) => format!("{of} (StatefulSet {set}'s, by its labels)"),
+                None => format!("PVC {of}"),
+            },
+            sts: sts_name.clone(),
+            template: template.clone(),
+            claim,
+        });
+    }
     let Some(content) = input.content else {
         return Err(Refusal::DriverUnknown {
             what: format!("VolumeSnapshot {} (its content cannot be read)", snapshot.name),
@@ -275,6 +343,10 @@ pub fn plan(input: &RestoreInput<'_>) -> Result<RestorePlan, Refusal> {
         ordinal: input.ordinal,
         template,
         snapshot: snapshot.name.clone(),
+        source_claim: match source {
+            Source::Unknown => None,
+            Source::Member { claim, .. } | Source::Other { claim, .. } => Some(claim),
+        },
         driver: content.driver.clone(),
         storage_class: Some(class.to_owned()),
         size,
@@ -325,6 +397,9 @@ mod tests {
         let ready = snapshot(true);
         let failed = snapshot(false);
         let same = content("d");
+        let of_db = VolumeSnapshot { claim: Some("data-db-3".into()), ..snapshot(true) };
+        let of_logs = VolumeSnapshot { claim: Some("logs-web-3".into()), ..snapshot(true) };
+        let sibling = VolumeSnapshot { claim: Some("data-web-1".into()), ..snapshot(true) };
         #[derive(Clone, Copy)]
         struct Case<'a> {
             what: &'a str,
@@ -335,6 +410,7 @@ mod tests {
             pod: bool,
             snapshot: &'a VolumeSnapshot,
             class: Option<(&'a str, &'a str)>,
+            allow: bool,
             expected: Result<&'a str, &'a str>,
         }
         let base = Case {
@@ -346,6 +422,7 @@ mod tests {
             pod: false,
             snapshot: &ready,
             class: Some(("kwok-volume", "d")),
+            allow: false,
             expected: Ok("data-web-3"),
         };
         let cases = vec![
@@ -360,10 +437,32 @@ mod tests {
                 expected: Err("not ready to use (rpc error)"),
                 ..base
             },
+            Case {
+                what: "another set's data",
+                snapshot: &of_db,
+                expected: Err("was taken of PVC data-db-3, not of a claim of web's template data"),
+                ..base
+            },
+            Case { what: "another set's data, asked for", snapshot: &of_db, allow: true, ..base },
+            Case { what: "a sibling's data (a clone of a member)", snapshot: &sibling, ..base },
             Case { what: "driver", class: Some(("other", "e")), expected: Err("by driver d"), ..base },
             Case { what: "no class", class: None, expected: Err("cannot tell the driver"), ..base },
             Case { what: "ambiguous", sts: &two, expected: Err("name one with --template"), ..base },
-            Case { what: "named", sts: &two, template: Some("logs"), expected: Ok("logs-web-3"), ..base },
+            Case {
+                what: "named",
+                sts: &two,
+                template: Some("logs"),
+                snapshot: &of_logs,
+                expected: Ok("logs-web-3"),
+                ..base
+            },
+            Case {
+                what: "the data template's snapshot into the logs template",
+                sts: &two,
+                template: Some("logs"),
+                expected: Err("was taken of PVC data-web-3, not of a claim of web's template logs"),
+                ..base
+            },
             Case { what: "unknown", template: Some("x"), expected: Err("no volumeClaimTemplate x"), ..base },
             Case {
                 what: "int32",
@@ -383,6 +482,7 @@ mod tests {
                 content: Some(&same),
                 class: c.class,
                 flags: &crate::core::advice::RunFlags::default(),
+                allow_other_source: c.allow,
             };
             match (plan(&input), c.expected) {
                 (Ok(p), Ok(name)) => {
@@ -395,6 +495,58 @@ mod tests {
                 (Err(e), Err(text)) => assert!(e.to_string().contains(text), "{}: {e}", c.what),
                 (got, expected) => panic!("{}: got {got:?}, expected {expected:?}", c.what),
             }
+        }
+    }
+
+    #[test]
+    fn a_snapshot_says_what_it_was_taken_of_by_the_plugins_labels_then_its_source_claim() {
+        use crate::core::volume_snapshots::{LABEL_ORDINAL, LABEL_STATEFULSET, LABEL_TEMPLATE};
+        let labelled = |set: &str, template: &str, ordinal: &str| VolumeSnapshot {
+            // The source claim's name says web's; the labels, written by the plugin when it took
+            // the snapshot, say whose it is (a set named so that claim names collide).
+            claim: Some("data-web-3".into()),
+            labels: [
+                (LABEL_STATEFULSET.to_owned(), set.to_owned()),
+                (LABEL_TEMPLATE.to_owned(), template.to_owned()),
+                (LABEL_ORDINAL.to_owned(), ordinal.to_owned()),
+            ]
+            .into(),
+            ..snapshot(true)
+        };
+        let of = |claim: Option<&str>| VolumeSnapshot { claim: claim.map(str::to_owned), ..snapshot(true) };
+        let cases: Vec<(&str, VolumeSnapshot, Source)> = vec![
+            (
+                "its own member",
+                of(Some("data-web-3")),
+                Source::Member { claim: "data-web-3".into(), ordinal: 3 },
+            ),
+            ("a sibling", of(Some("data-web-0")), Source::Member { claim: "data-web-0".into(), ordinal: 0 }),
+            ("another set", of(Some("data-db-3")), Source::Other { claim: "data-db-3".into(), set: None }),
+            (
+                "another template",
+                of(Some("logs-web-3")),
+                Source::Other { claim: "logs-web-3".into(), set: None },
+            ),
+            ("no ordinal", of(Some("data-web-")), Source::Other { claim: "data-web-".into(), set: None }),
+            (
+                "a longer set name",
+                of(Some("data-web-a-3")),
+                Source::Other { claim: "data-web-a-3".into(), set: None },
+            ),
+            ("nothing says", of(None), Source::Unknown),
+            (
+                "labelled ours",
+                labelled("web", "data", "2"),
+                Source::Member { claim: "data-web-2".into(), ordinal: 2 },
+            ),
+            (
+                "labelled another set's, under a colliding name",
+                labelled("web-data", "data", "3"),
+                Source::Other { claim: "data-web-data-3".into(), set: Some("web-data".into()) },
+            ),
+        ];
+        for (what, snapshot, expected) in cases {
+            assert_eq!(source(&snapshot, "web", "data"), expected, "{what}");
         }
     }
 
@@ -417,6 +569,7 @@ mod tests {
                 content: Some(&same),
                 class: Some(("kwok-volume", "d")),
                 flags: &flags,
+                allow_other_source: false,
             };
             plan(&input).unwrap_err().to_string()
         };

@@ -347,3 +347,74 @@ async fn restoring_ordinal_0_over_its_live_claim_follows_the_printed_advice() {
     let source = claims.get("data-web-0").await.unwrap().spec.unwrap().data_source_ref.unwrap();
     assert_eq!(source.name, from, "web-0 runs on the restored claim");
 }
+
+#[tokio::test]
+async fn another_sets_snapshot_is_not_restored_silently_and_a_siblings_is_named() {
+    let env = Env::new("snap-other").await;
+    env.statefulset(&Sts::new("web", 2)).await;
+    env.statefulset(&Sts::new("db", 2)).await;
+    scaled(&env, "db", 1).await;
+    scaled(&env, "web", 1).await;
+    let pruned = |name: &str| {
+        json_of(
+            &env.plugin().args(["pvc", "prune", name, "--snapshot", "--yes", "-o", "json"]).output().unwrap(),
+        )
+    };
+    let of_db = pruned("db")["snapshots"][0]["name"].as_str().unwrap().to_owned();
+    let of_web = pruned("web")["snapshots"][0]["name"].as_str().unwrap().to_owned();
+    wait_until(Duration::from_secs(30), || async {
+        env.pvcs().await.iter().map(ResourceExt::name_any).collect::<Vec<_>>() == ["data-db-0", "data-web-0"]
+    })
+    .await;
+
+    // db's data into web's ordinal 2: refused, one line, nothing created.
+    let refused =
+        env.plugin().args(["pvc", "restore", "web", "--ordinal", "2", "--from", &of_db]).output().unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "VolumeSnapshot {of_db} was taken of data-db-1 (StatefulSet db's, by its labels), not of a claim of \
+             web's template data"
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("nothing was created (pass --allow-other-source"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let claims: Api<PersistentVolumeClaim> = env.api();
+    assert!(claims.get_opt("data-web-2").await.unwrap().is_none());
+
+    // Asked for: the plan says whose data it is.
+    let copy = env
+        .plugin()
+        .args([
+            "pvc",
+            "restore",
+            "web",
+            "--ordinal",
+            "2",
+            "--from",
+            &of_db,
+            "--allow-other-source",
+            "--dry-run",
+        ])
+        .output()
+        .unwrap();
+    assert!(copy.status.success(), "{}", String::from_utf8_lossy(&copy.stderr));
+    let stdout = String::from_utf8_lossy(&copy.stdout);
+    assert!(stdout.contains(&format!("from volumesnapshot {of_db} of data-db-1 (")), "{stdout}");
+    assert!(claims.get_opt("data-web-2").await.unwrap().is_none(), "a dry run creates nothing");
+
+    // A sibling's data (web's ordinal 1 into ordinal 2) seeds a member: restored, and named.
+    let sibling = json_of(
+        &env.plugin()
+            .args(["pvc", "restore", "web", "--ordinal", "2", "--from", &of_web, "-o", "json"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(sibling["kind"], "PvcRestore");
+    assert_eq!(sibling["schemaVersion"], "v2");
+    assert_eq!(sibling["sourceClaim"], "data-web-1");
+    assert_eq!(sibling["created"], true);
+    assert!(claims.get_opt("data-web-2").await.unwrap().is_some());
+}

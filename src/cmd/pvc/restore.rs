@@ -53,6 +53,10 @@ pub struct Args {
     #[arg(long, value_parser = crate::parse::object_name)]
     pub template: Option<String>,
 
+    /// Restore a snapshot taken of another StatefulSet's or template's claim (a copy of its data)
+    #[arg(long)]
+    pub allow_other_source: bool,
+
     /// Only print the claim that would be created
     #[arg(long)]
     pub dry_run: bool,
@@ -121,6 +125,7 @@ pub async fn run(args: Args, kube_args: &KubeArgs, _term: &Terminal, io: &mut St
         content: content.as_ref(),
         class: class.zip(class_name.as_deref()).map(|(c, name)| (name, c.provisioner.as_str())),
         flags: &kube.flags,
+        allow_other_source: args.allow_other_source,
     };
     let mut plan = restore::plan(&input)?;
     let resume = format!("`kubectl -n {namespace} get pvc {}` shows whether it was created", plan.name);
@@ -163,9 +168,10 @@ pub fn render(w: &mut dyn Write, plan: &RestorePlan, format: OutputFormat) -> io
         return Ok(());
     }
     let verb = if plan.created { "created" } else { "would be created" };
+    let taken_of = plan.source_claim.as_ref().map(|claim| format!(" of {claim}")).unwrap_or_default();
     writeln!(
         w,
-        "persistentvolumeclaim \"{}\" {verb} from volumesnapshot {} ({}, StorageClass {}, driver {})",
+        "persistentvolumeclaim \"{}\" {verb} from volumesnapshot {}{taken_of} ({}, StorageClass {}, driver {})",
         plan.name,
         plan.snapshot,
         plan.size,
