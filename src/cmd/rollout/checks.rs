@@ -87,6 +87,10 @@ impl Executor<'_, '_> {
             true => None,
             false => Some(http_client()?),
         };
+        // The pods the gates are about, followed by uid: a gate that passes in a replacement
+        // passed about another pod than the one that soaked.
+        waiter.catch_up();
+        let watched = gates::followed(sts, &waiter.pods(), ordinals);
         let mut failures = Vec::new();
         for run in &runs {
             let mut attempt = 0;
@@ -125,6 +129,11 @@ impl Executor<'_, '_> {
                 // Time alone changes a gate's answer: tried again after a pause.
                 waiter.pause(&RolloutWords { name: &self.args.name, ours: sts }, again).await?;
             }
+        }
+        if failures.is_empty() {
+            // What happened while the gates ran (nobody waited on the watches meanwhile).
+            waiter.catch_up();
+            failures = gates::replaced_since(sts, &waiter.pods(), &watched);
         }
         Ok((!failures.is_empty()).then_some(failures))
     }
