@@ -91,6 +91,21 @@ async fn exec(kube: &Kube, run: &GateRun, gates: &Gates) -> Result<Outcome> {
     Ok(Outcome { passed, output })
 }
 
+/// The pods named `names` in `namespace`, read now (a GET each, not the watch's view, which
+/// may lag): after gates passed, whether they passed about the pods that soaked.
+///
+/// # Errors
+/// A read that failed.
+pub async fn pods_now(kube: &Kube, namespace: &str, names: &[String]) -> Result<Vec<Pod>> {
+    let api: Api<Pod> = kube.api_in(namespace);
+    let mut pods = Vec::new();
+    for name in names {
+        let read = api.get_opt(name).await.map_err(crate::error::Error::kube(format!("read pod {name}")))?;
+        pods.extend(read);
+    }
+    Ok(pods)
+}
+
 /// The HTTP client of the gates: rustls with the ring provider kube uses too, the system's
 /// roots and proxy settings. It follows no redirect: a gate passes on a 2xx answer of the URL
 /// given, not of a page it is sent on to (a login page answers 200).

@@ -15,7 +15,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::client::Kube;
-use crate::cmd::gates::{http_client, try_gate};
+use crate::cmd::gates::{http_client, pods_now, try_gate};
 use crate::core::budgets::covering;
 use crate::core::maintenance::Method;
 use crate::core::maintenance::replace::{OnRefusal, Target, on_refused, soak_failure};
@@ -393,10 +393,9 @@ impl Mover<'_> {
                 waiter.pause(&self.words(left.clone()), again).await?;
             }
         }
-        // What happened while the gates ran (nobody waited on the watches meanwhile).
-        waiter.catch_up();
-        if let Some(reason) = gate_runs::replaced_since(sts, &waiter.view().pods, &watched).into_iter().next()
-        {
+        // What happened while the gates ran, read now: the watches may lag behind.
+        let now = pods_now(self.kube, &target.namespace, std::slice::from_ref(&target.pod)).await?;
+        if let Some(reason) = gate_runs::replaced_since(sts, &now, &watched).into_iter().next() {
             return Err(self.stopped(reason, left));
         }
         Ok(())

@@ -278,10 +278,11 @@ pub enum Refusal {
     Owned { owner: String, statefulset: String },
     /// Helm is no controller: nothing re-creates the set during the swap, but the release's
     /// next upgrade renders the old volumeClaimTemplates, which the API server refuses to change
-    /// (`UPGRADE FAILED … Forbidden`), until the release's values carry the new size.
+    /// (`UPGRADE FAILED`: immutable, or forbidden on older servers), until the release's values
+    /// carry the new size.
     #[error(
         "{owner} applies {statefulset}: nothing re-creates it during the swap, but the release's next helm upgrade \
-         with the values it has now fails (volumeClaimTemplates cannot change: UPGRADE FAILED … Forbidden) until they \
+         with the values it has now fails (the API server refuses any change of volumeClaimTemplates) until they \
          carry the new size; pass --override-owner, then give the release the new size in its values; nothing was \
          changed"
     )]

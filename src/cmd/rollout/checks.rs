@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use super::execute::Executor;
 use super::report::Event;
 use super::words::{RolloutWords, wait};
-use crate::cmd::gates::{http_client, try_gate};
+use crate::cmd::gates::{http_client, pods_now, try_gate};
 use crate::core::rollout::gates::{self, Gates, PdbHold};
 use crate::error::Result;
 use crate::wait::{Waiter, Wake};
@@ -131,9 +131,12 @@ impl Executor<'_, '_> {
             }
         }
         if failures.is_empty() {
-            // What happened while the gates ran (nobody waited on the watches meanwhile).
-            waiter.catch_up();
-            failures = gates::replaced_since(sts, &waiter.pods(), &watched);
+            // What happened while the gates ran, read now: the watches may lag behind.
+            let names: Vec<String> =
+                ordinals.iter().map(|o| crate::core::names::pod_name(&self.args.name, *o)).collect();
+            let namespace = sts.metadata.namespace.clone().unwrap_or_else(|| self.kube.namespace.clone());
+            let now = pods_now(self.kube, &namespace, &names).await?;
+            failures = gates::replaced_since(sts, &now, &watched);
         }
         Ok((!failures.is_empty()).then_some(failures))
     }
