@@ -314,11 +314,12 @@ async fn a_helm_owned_set_hears_that_its_next_upgrade_with_old_values_fails() {
     std::io::Write::write_all(&mut child.stdin.take().unwrap(), old.to_string().as_bytes()).unwrap();
     let upgrade = child.wait_with_output().unwrap();
     let error = String::from_utf8_lossy(&upgrade.stderr);
-    // 1.37 says the field is immutable; older servers say the update is forbidden.
+    // 1.37: spec.volumeClaimTemplates, field is immutable; 1.34: updates to statefulset spec for
+    // fields other than … are forbidden.
     assert!(
         !upgrade.status.success()
-            && error.contains("volumeClaimTemplates")
-            && (error.contains("immutable") || error.contains("Forbidden")),
+            && (error.contains("volumeClaimTemplates: Invalid value") && error.contains("immutable")
+                || error.contains("spec: Forbidden: updates to statefulset spec")),
         "the old values must fail: {error}"
     );
     assert_eq!(template_size(&env.api::<StatefulSet>().get("web").await.unwrap(), "data"), "2Gi");
