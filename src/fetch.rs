@@ -24,6 +24,7 @@ use crate::core::claims::claims_of;
 use crate::core::facts::{self, Honoured};
 use crate::core::narrow::{self, POD_NAME_LABEL};
 use crate::core::objects::{current_revision, owned_elsewhere, selector, service_name, update_revision};
+use crate::core::owners::AppSync;
 use crate::core::reads::{Reads, VolumeSnapshots};
 use crate::core::resize::{self, MidSwap};
 use crate::core::status;
@@ -643,6 +644,28 @@ async fn optional_autoscalers(
 }
 
 /// A read these credentials may not make (403) is `None`, not an error; any other failure is.
+/// How the Argo CD Application `namespace/name` syncs (`Replace=true` or not), read from its
+/// `spec.syncPolicy.syncOptions`; unknown, with why, when it cannot be read (no Application CRD
+/// in this cluster, Argo CD running elsewhere, no permission, no such Application here). One
+/// GET, never an error: the guard then says what it could not check.
+pub async fn argo_application_sync(kube: &Kube, namespace: &str, name: &str) -> AppSync {
+    let resource = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("argoproj.io", "v1alpha1", "Application"),
+        "applications",
+    );
+    let api: Api<DynamicObject> = Api::namespaced_with(kube.client.clone(), namespace, &resource);
+    match api.get_opt(name).await {
+        Ok(Some(app)) => match serde_json::to_value(&app) {
+            Ok(json) => {
+                AppSync::of(&json, format!("Application {namespace}/{name}'s spec.syncPolicy.syncOptions"))
+            }
+            Err(e) => AppSync::Unknown(e.to_string()),
+        },
+        Ok(None) => AppSync::Unknown(format!("no Application {namespace}/{name} in this cluster")),
+        Err(e) => AppSync::Unknown(describe_kube_error(&e)),
+    }
+}
+
 pub fn forbidden_as_none<T>(result: Result<T>) -> Result<Option<T>> {
     match result {
         Ok(value) => Ok(Some(value)),

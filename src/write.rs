@@ -127,6 +127,19 @@ impl<K: Resource> Changed<K> {
     }
 }
 
+/// Sends `patch` as `Api::patch` would, with its body as [`Tested::body`] encodes it (Go's
+/// escapes, so that each `test` compares as the API server encodes the object).
+async fn send_tested<K>(api: &Api<K>, name: &str, params: &PatchParams, patch: &Tested) -> kube::Result<K>
+where
+    K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    let request = kube::core::Request::new(api.resource_url())
+        .patch(name, params, &Patch::<()>::Json(patch.patch().clone()))
+        .map_err(kube::Error::BuildRequest)?;
+    let (parts, _) = request.into_parts();
+    api.clone().into_client().request::<K>(http::Request::from_parts(parts, patch.body())).await
+}
+
 /// How a patch or a create ended, when the API server answered.
 #[must_use]
 #[derive(Debug)]
@@ -238,7 +251,7 @@ impl Writer {
         K: Resource + Clone + DeserializeOwned + Serialize + std::fmt::Debug,
     {
         let params = PatchParams { dry_run: self.dry_run, ..field_managed() };
-        match api.patch(name, &params, &Patch::<()>::Json(patch.patch().clone())).await {
+        match send_tested(api, name, &params, patch).await {
             Ok(object) => Ok(Written::Done(object)),
             Err(kube::Error::Api(status)) if status.code == 404 => Ok(Written::Gone),
             Err(kube::Error::Api(status)) if matches!(status.code, 409 | 422) => {

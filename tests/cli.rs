@@ -167,6 +167,22 @@ fn short_help_is_the_summary() {
 
 // Usage errors: exit 2, nothing on stdout, exactly one line on stderr.
 
+/// A credential given in a gate URL is never printed, whatever the command and the mistake.
+#[test]
+fn a_credential_in_a_gate_url_is_never_printed() {
+    for args in [
+        ["rollout", "web", "--gate-http", "https://ci:s3cret@h/x"],
+        ["restart", "web", "--gate-http", "http://h/?api_key=s3cret"],
+        ["drain", "node-1", "--gate-http", "https://s3cret@h/x"],
+        ["rollout", "web", "--gate-http", "gopher://ci:s3cret@h/x"],
+    ] {
+        let run = run(args);
+        assert_eq!(run.code, Some(2), "{args:?}: {}", run.stderr);
+        assert!(!run.stderr.contains("s3cret") && !run.stdout.contains("s3cret"), "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains("***"), "masked: {}", run.stderr);
+    }
+}
+
 /// One test per command line, each snapshotting its one line of stderr.
 macro_rules! usage_errors {
     ($($name:ident: [$($arg:expr),* $(,)?];)*) => {$(
@@ -197,6 +213,12 @@ usage_errors! {
     usage_recover_ordinal_too_large: ["recover", "pg", "--ordinal", "4294967295"];
     usage_status_watch_all_namespaces: ["status", "-A", "--watch"];
     usage_discard_journal_with_image: ["rollout", "web", "--discard-journal", "--image", "app=x"];
+    // A credential in a gate URL would be journaled, planned and logged: refused, masked, with
+    // the form that reads it from the environment (clap would echo the value, so it is ours).
+    usage_gate_http_with_a_password: ["rollout", "web", "--image", "app=x:v2", "--gate-http", "https://ci:s3cret@grafana.example/api/health", "--yes"];
+    usage_gate_http_with_a_token_in_the_query: ["restart", "web", "--gate-http", "http://prom.example/q?pod={pod}&token=t0k", "--yes"];
+    usage_gate_http_with_a_user_token: ["drain", "node-1", "--gate-http", "https://ghp_t0k@git.example/health", "--yes"];
+    usage_gate_http_not_a_url: ["rollout", "web", "--gate-http", "ftp://files.example/x", "--yes"];
     usage_unknown_flag: ["status", "--bogus"];
     usage_unknown_short_flag: ["-x", "version", "--client"];
     usage_unknown_command: ["nosuch"];

@@ -17,6 +17,7 @@ use kube::api::{Api, ListParams};
 use super::maintenance::{Event, Format, Mover, Reporter};
 use crate::access::{self, Permission};
 use crate::client::{Kube, KubeArgs};
+use crate::cmd::gates::{check_gate_urls, environment};
 use crate::core::advice::shell_word;
 use crate::core::maintenance::Method;
 use crate::core::maintenance::drain::{
@@ -74,8 +75,9 @@ pub struct Args {
     #[arg(long, value_name = "CMD", help_heading = "Gates")]
     pub gate_exec: Vec<String>,
 
-    /// After each replacement, GET URL until it answers 2xx (repeatable)
-    #[arg(long, value_name = "URL", value_parser = crate::cmd::rollout::parse_gate_url, help_heading = "Gates")]
+    /// After each replacement, GET URL until it answers 2xx (a redirect is not followed); a
+    /// credential in it must come from the environment, named as ${NAME} (repeatable)
+    #[arg(long, value_name = "URL", help_heading = "Gates")]
     pub gate_http: Vec<String>,
 
     /// How long one try of a gate may take
@@ -105,6 +107,8 @@ fn parse_min_available(text: &str) -> std::result::Result<String, String> {
 }
 
 pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Streams) -> Result<()> {
+    // Bad gate URLs are usage errors, refused before anything is read (shown masked).
+    check_gate_urls(&args.gate_http)?;
     let mut reporter = Reporter { io, format: args.output, kind: DRAIN_EVENT };
     let result = drain(&args, kube_args, term, &mut reporter).await;
     if let Err(error) = &result {
@@ -229,6 +233,8 @@ async fn drain(
         volumes: &by_name,
     };
     let plan = plan(&seen, &request, journal.as_ref())?;
+    // The variables its HTTP gates name (a resumed run's journaled ones too), before any write.
+    plan.gates.check_environment(environment)?;
     let nodes_words: Vec<String> = args.nodes.iter().map(|n| shell_word(n).into_owned()).collect();
     let resume = format!("kubectl stateful drain {}{}", nodes_words.join(" "), kube.flags.connection());
     let kubectl_drain = format!(

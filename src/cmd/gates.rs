@@ -9,10 +9,9 @@ use kube::api::{Api, AttachParams};
 use tokio::io::AsyncReadExt;
 
 use crate::client::Kube;
-use crate::core::rollout::gates::{GateKind, GateRun, Gates};
+use crate::core::gate_url;
+use crate::core::rollout::gates::{GateKind, GateRun, Gates, http_verdict, tail};
 use crate::error::{Result, Stop, describe_kube_error};
-
-const OUTPUT_LIMIT: usize = 400;
 
 /// What one try of a gate found.
 pub struct Outcome {
@@ -77,7 +76,7 @@ async fn exec(kube: &Kube, run: &GateRun, gates: &Gates) -> Result<Outcome> {
         None => None,
     };
     let _ = process.join().await;
-    let text = last_of(&String::from_utf8_lossy(&output));
+    let text = tail(&String::from_utf8_lossy(&output));
     let passed = status.as_ref().is_some_and(|s| s.status.as_deref() == Some("Success"));
     let exit = status
         .as_ref()
@@ -92,45 +91,67 @@ async fn exec(kube: &Kube, run: &GateRun, gates: &Gates) -> Result<Outcome> {
     Ok(Outcome { passed, output })
 }
 
+/// The pods named `names` in `namespace`, read now (a GET each, not the watch's view, which
+/// may lag): after gates passed, whether they passed about the pods that soaked.
+///
+/// # Errors
+/// A read that failed.
+pub async fn pods_now(kube: &Kube, namespace: &str, names: &[String]) -> Result<Vec<Pod>> {
+    let api: Api<Pod> = kube.api_in(namespace);
+    let mut pods = Vec::new();
+    for name in names {
+        let read = api.get_opt(name).await.map_err(crate::error::Error::kube(format!("read pod {name}")))?;
+        pods.extend(read);
+    }
+    Ok(pods)
+}
+
 /// The HTTP client of the gates: rustls with the ring provider kube uses too, the system's
-/// roots and proxy settings.
+/// roots and proxy settings. It follows no redirect: a gate passes on a 2xx answer of the URL
+/// given, not of a page it is sent on to (a login page answers 200).
 pub fn http_client() -> Result<reqwest::Client> {
     // reqwest is built without a crypto provider of its own; install ring once for the process.
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .user_agent(concat!("kubectl-stateful/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| Stop::GateHttpClient { error: e.to_string() }.into())
 }
 
-/// One GET: passes on a 2xx status whose body contains `expect` (when given).
-async fn get(client: &reqwest::Client, url: &str, expect: Option<&str>) -> Outcome {
-    let response = match client.get(url).send().await {
-        Ok(response) => response,
-        Err(e) => return Outcome { passed: false, output: crate::error::chain(&e) },
-    };
-    let status = response.status();
-    let body = response.text().await.unwrap_or_default();
-    let matched = expect.is_none_or(|text| body.contains(text));
-    let passed = status.is_success() && matched;
-    let mut output = format!("HTTP {}", status.as_u16());
-    if let (false, Some(text)) = (matched, expect) {
-        output.push_str(&format!(", body without '{text}'"));
-    }
-    let body = last_of(&body);
-    if !passed && !body.is_empty() {
-        output.push_str(&format!(": {body}"));
-    }
-    Outcome { passed, output }
+/// Checks the URLs given to `--gate-http` before anything is read: usage errors, shown masked
+/// (clap would echo a value it refused, credentials and all, so it takes them as text).
+///
+/// # Errors
+/// [`crate::core::gate_url::GateRefusal`] of the first that cannot be used.
+pub fn check_gate_urls(urls: &[String]) -> Result<()> {
+    Gates { http: urls.to_vec(), ..Gates::default() }.check()?;
+    Ok(())
 }
 
-/// The end of `text`, at most [`OUTPUT_LIMIT`] characters, on one line.
-fn last_of(text: &str) -> String {
-    let text = text.trim().replace('\n', " | ");
-    let count = text.chars().count();
-    if count <= OUTPUT_LIMIT {
-        return text;
-    }
-    let tail: String = text.chars().skip(count - OUTPUT_LIMIT).collect();
-    format!("…{tail}")
+/// The variables a gate names, from the process's environment.
+pub fn environment(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// One GET of `url`, its `${NAME}` references read from the environment for this request only:
+/// judged by [`http_verdict`]. What it says never holds the URL as sent (an error of the
+/// client's is told without its URL).
+async fn get(client: &reqwest::Client, url: &str, expect: Option<&str>) -> Outcome {
+    let sent = match gate_url::resolve(url, environment) {
+        Ok(sent) => sent,
+        Err(variable) => {
+            return Outcome { passed: false, output: format!("the environment does not set {variable}") };
+        }
+    };
+    let response = match client.get(&sent).send().await {
+        Ok(response) => response,
+        Err(e) => return Outcome { passed: false, output: crate::error::chain(&e.without_url()) },
+    };
+    let status = response.status().as_u16();
+    let location =
+        response.headers().get(reqwest::header::LOCATION).and_then(|l| l.to_str().ok()).map(str::to_owned);
+    let body = response.text().await.unwrap_or_default();
+    let (passed, output) = http_verdict(status, location.as_deref(), &body, expect);
+    Outcome { passed, output }
 }

@@ -15,11 +15,11 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::client::Kube;
-use crate::cmd::gates::{http_client, try_gate};
+use crate::cmd::gates::{http_client, pods_now, try_gate};
 use crate::core::budgets::covering;
 use crate::core::maintenance::Method;
-use crate::core::maintenance::replace::{OnRefusal, Target, on_refused};
-use crate::core::objects::{budgets_of, pod_ready, pod_restarts, replicas, terminating};
+use crate::core::maintenance::replace::{OnRefusal, Target, on_refused, soak_failure};
+use crate::core::objects::{budgets_of, pod_restarts, replicas, terminating};
 use crate::core::rollout::gates::{self as gate_runs, GateKind, Gates};
 use crate::error::{Error, Result, Stop};
 use crate::output::{Document, Kind, Streams, output_error, write_json_line};
@@ -327,23 +327,9 @@ impl Mover<'_> {
                 .until(
                     how,
                     |view, _| {
-                        let pod = view.pods.iter().find(|p| p.uid().as_deref() == Some(uid));
-                        Ok(match pod {
-                            None => {
-                                Wake::Done(Some(format!("{} was replaced again while it soaked", target.pod)))
-                            }
-                            Some(p) if terminating(p) => {
-                                Wake::Done(Some(format!("{} is being deleted while it soaked", target.pod)))
-                            }
-                            Some(p) if !pod_ready(p) => Wake::Done(Some(format!(
-                                "{} stopped being Ready while it soaked",
-                                target.pod
-                            ))),
-                            Some(p) if pod_restarts(p) > restarts => Wake::Done(Some(format!(
-                                "a container of {} restarted while it soaked",
-                                target.pod
-                            ))),
-                            Some(_) => Wake::Wait,
+                        Ok(match soak_failure(&view.pods, uid, &target.pod, restarts) {
+                            Some(why) => Wake::Done(Some(why)),
+                            None => Wake::Wait,
                         })
                     },
                     |_| Ok(None),
@@ -354,7 +340,7 @@ impl Mover<'_> {
             }
             reporter.event(Event::Soaked { pod: self.name(target), seconds: self.soak.as_secs() })?;
         }
-        self.run_gates(reporter, waiter, sts, target, left).await
+        self.run_gates(reporter, waiter, sts, target, uid, left).await
     }
 
     async fn run_gates(
@@ -363,6 +349,7 @@ impl Mover<'_> {
         waiter: &mut Waiter,
         sts: &StatefulSet,
         target: &Target,
+        uid: &str,
         left: String,
     ) -> Result<()> {
         let runs = gate_runs::runs(&self.gates, sts, &[target.ordinal]);
@@ -374,6 +361,8 @@ impl Mover<'_> {
             false => Some(http_client()?),
         };
         let until = deadline(self.timeout);
+        // The replacement the gates are about, followed by its uid (the one that soaked).
+        let watched = [(target.ordinal, Some(uid.to_owned()))];
         for run in &runs {
             let mut attempt = 0;
             loop {
@@ -403,6 +392,11 @@ impl Mover<'_> {
                 }
                 waiter.pause(&self.words(left.clone()), again).await?;
             }
+        }
+        // What happened while the gates ran, read now: the watches may lag behind.
+        let now = pods_now(self.kube, &target.namespace, std::slice::from_ref(&target.pod)).await?;
+        if let Some(reason) = gate_runs::replaced_since(sts, &now, &watched).into_iter().next() {
+            return Err(self.stopped(reason, left));
         }
         Ok(())
     }

@@ -16,6 +16,7 @@ use kube::api::{Api, ListParams};
 use super::maintenance::{Event, Format, Mover, Reporter};
 use crate::access::{self, Permission};
 use crate::client::{Kube, KubeArgs};
+use crate::cmd::gates::{check_gate_urls, environment};
 use crate::core::advice::shell_word;
 use crate::core::maintenance::Method;
 use crate::core::maintenance::replace::Target;
@@ -87,8 +88,9 @@ pub struct Args {
     #[arg(long, value_name = "NAME", requires = "gate_exec", help_heading = "Gates")]
     pub gate_container: Option<String>,
 
-    /// After each replacement, GET URL until it answers 2xx (repeatable)
-    #[arg(long, value_name = "URL", value_parser = crate::cmd::rollout::parse_gate_url, help_heading = "Gates")]
+    /// After each replacement, GET URL until it answers 2xx (a redirect is not followed); a
+    /// credential in it must come from the environment, named as ${NAME} (repeatable)
+    #[arg(long, value_name = "URL", help_heading = "Gates")]
     pub gate_http: Vec<String>,
 
     /// The body of each --gate-http answer must contain TEXT
@@ -134,6 +136,8 @@ impl Args {
 }
 
 pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Streams) -> Result<()> {
+    // Bad gate URLs are usage errors, refused before anything is read (shown masked).
+    check_gate_urls(&args.gate_http)?;
     let mut reporter = Reporter { io, format: args.output, kind: RESTART_EVENT };
     let result = restart(&args, kube_args, term, &mut reporter).await;
     if let Err(error) = &result {
@@ -171,6 +175,8 @@ async fn restart(
     let seen =
         Seen { sts: &sts, pods: &pods, nodes: None, budgets: &budgets, claims: &claims, volumes: &by_name };
     let plan = plan(&seen, &request, journal.as_ref())?;
+    // The variables its HTTP gates name (a resumed run's journaled ones too), before any write.
+    plan.gates.check_environment(environment)?;
     show(reporter, &plan)?;
     let Some(writer) = Writer::of(&kube, Mode::from_dry_run(args.dry_run), format!("`{resume}` resumes it"))
     else {

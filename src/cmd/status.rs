@@ -523,9 +523,11 @@ fn owner_line(owners: &Owners) -> String {
         || "no GitOps or Helm labels".to_owned(),
         |a| {
             format!(
-                "{}{}",
+                "{}{}{}",
                 a.describe(),
-                if a.paused { " (reconciliation disabled on this object)" } else { "" }
+                if a.paused { " (reconciliation disabled on this object)" } else { "" },
+                // Each sync resets every field Git does not set: say so where the owners are.
+                if a.replace_sync.is_some() { " (syncs with Replace=true: owns every field)" } else { "" }
             )
         },
     );
@@ -536,6 +538,11 @@ fn owner_line(owners: &Owners) -> String {
         }
     }
     fields.push(format!("partition {}", names(&owners.partition)));
+    // The update strategy only where a tool that sets it back owns it (rollout --evict switches
+    // it): elsewhere it is nobody's concern.
+    if owners.strategy.iter().any(|m| m.tool.reverts()) {
+        fields.push(format!("updateStrategy {}", names(&owners.strategy)));
+    }
     fields.push(format!("replicas {}", names(&owners.replicas)));
     format!("{applier}; {}", fields.join(", "))
 }

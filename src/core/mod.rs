@@ -7,6 +7,7 @@ pub mod claims;
 pub mod facts;
 pub mod failures;
 pub mod fleet;
+pub mod gate_url;
 pub mod maintenance;
 pub mod members;
 pub mod names;

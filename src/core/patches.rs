@@ -33,12 +33,58 @@ impl Tested {
         &self.0
     }
 
+    /// The patch as sent: JSON whose strings are escaped as Go's `encoding/json` escapes them
+    /// (`&`, `<`, `>`, U+2028, U+2029 as `\u0026`…, backspace and form feed as `\u0008`,
+    /// `\u000c`). The API server's JSON patch (evanphx/json-patch) compares a `test`'s string
+    /// byte for byte with the object as Go encoded it, so a value holding `&` (a gate URL with
+    /// a query in a journal) sent as serde_json writes it would never pass its own test.
+    pub fn body(&self) -> Vec<u8> {
+        let mut body = Vec::new();
+        let mut serializer = serde_json::Serializer::with_formatter(&mut body, GoEscapes);
+        serde::Serialize::serialize(&self.0, &mut serializer).expect("a JSON patch always serializes");
+        body
+    }
+
     /// Whether every `test` of the patch holds on `doc` (an object as JSON): after a 422,
     /// whether it was the guard that failed.
     pub fn holds_on(&self, doc: &Value) -> bool {
         let tests: Vec<PatchOperation> =
             self.0.0.iter().filter(|op| matches!(op, PatchOperation::Test(_))).cloned().collect();
         json_patch::patch(&mut doc.clone(), &tests).is_ok()
+    }
+}
+
+/// serde_json's compact output with Go's escapes of `encoding/json` (HTML-safe by default).
+struct GoEscapes;
+
+impl serde_json::ser::Formatter for GoEscapes {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut start = 0;
+        for (at, c) in fragment.char_indices() {
+            if matches!(c, '&' | '<' | '>' | '\u{2028}' | '\u{2029}') {
+                writer.write_all(&fragment.as_bytes()[start..at])?;
+                write!(writer, "\\u{:04x}", u32::from(c))?;
+                start = at + c.len_utf8();
+            }
+        }
+        writer.write_all(&fragment.as_bytes()[start..])
+    }
+
+    fn write_char_escape<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        escape: serde_json::ser::CharEscape,
+    ) -> std::io::Result<()> {
+        use serde_json::ser::CharEscape;
+        match escape {
+            CharEscape::Backspace => writer.write_all(b"\\u0008"),
+            CharEscape::FormFeed => writer.write_all(b"\\u000c"),
+            other => serde_json::ser::CompactFormatter.write_char_escape(writer, other),
+        }
     }
 }
 
@@ -338,6 +384,24 @@ pub fn cordon_with_journal(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A tested string is sent as the API server encodes the object (Go's escapes), so that
+    /// a journal holding `&` passes its own `test`; what it means is unchanged.
+    #[test]
+    fn a_patch_is_sent_with_gos_escapes() {
+        let patch = Tested::new(vec![test(
+            pointer(["metadata", "annotations", "a"]),
+            json!("http://h/?a=1&b=<2>\u{8}\u{c}\n\u{2028}é\"\\"),
+        )])
+        .unwrap();
+        let body = String::from_utf8(patch.body()).unwrap();
+        assert_eq!(
+            body,
+            r#"[{"op":"test","path":"/metadata/annotations/a","value":"http://h/?a=1\u0026b=\u003c2\u003e\u0008\u000c\n\u2028é\"\\"}]"#
+        );
+        let back: Value = serde_json::from_slice(&patch.body()).unwrap();
+        assert_eq!(back, serde_json::to_value(patch.patch()).unwrap(), "the same patch");
+    }
     use crate::core::fixtures::{pv, sts};
     use k8s_openapi::api::core::v1::PersistentVolume;
     use k8s_openapi::jiff::Timestamp;

@@ -4,6 +4,7 @@
 //! owner's configuration to change, the steps of a downtime). The shell turns any of them into
 //! `error::Error::Refused` with `?`, and never decides these itself.
 
+use super::gate_url::GateRefusal;
 use super::maintenance;
 use super::recover;
 use super::resize;
@@ -34,6 +35,10 @@ pub enum Refusal {
     /// `drain` or `restart` cannot finish: refused before the first write.
     #[error(transparent)]
     Maintenance(#[from] maintenance::MaintenanceRefusal),
+    /// A gate's URL that would put a credential in the journal, the plan or the log, that is
+    /// no URL, or that names a variable the environment does not set.
+    #[error(transparent)]
+    Gate(#[from] GateRefusal),
 }
 
 impl Refusal {
@@ -46,6 +51,7 @@ impl Refusal {
             Refusal::Restore(r) => r.is_usage(),
             Refusal::Dns(r) => r.is_usage(),
             Refusal::Maintenance(r) => r.is_usage(),
+            Refusal::Gate(_) => true,
             Refusal::Snapshot(_) | Refusal::Recover(_) => false,
         }
     }

@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use super::claims::claims_of;
 use super::names::pod_name;
 use super::objects::*;
-use super::owners::Owners;
+use super::owners::{Owners, Tool};
 use super::patches::Tested;
 use super::rollout::journal::ROLLOUT_ANNOTATION;
 
@@ -276,6 +276,17 @@ pub enum Refusal {
          --override-owner; nothing was changed"
     )]
     Owned { owner: String, statefulset: String },
+    /// Helm is no controller: nothing re-creates the set during the swap, but the release's
+    /// next upgrade renders the old volumeClaimTemplates, which the API server refuses to change
+    /// (`UPGRADE FAILED`: immutable, or forbidden on older servers), until the release's values
+    /// carry the new size.
+    #[error(
+        "{owner} applies {statefulset}: nothing re-creates it during the swap, but the release's next helm upgrade \
+         with the values it has now fails (the API server refuses any change of volumeClaimTemplates) until they \
+         carry the new size; pass --override-owner, then give the release the new size in its values; nothing was \
+         changed"
+    )]
+    HelmOwned { owner: String, statefulset: String },
     /// A controller (an operator's custom resource) owns the StatefulSet: it re-creates or
     /// reverts it from its own spec the moment the swap deletes it. Not lifted by
     /// `--override-owner`: an operator cannot be paused for one object the way a GitOps app can.
@@ -563,19 +574,28 @@ pub fn plan(inputs: &Inputs) -> Result<ResizePlan, Refusal> {
     }
     let owners = Owners::of(sts);
     let owner = match (&owners.applier, owners.template_reverter()) {
-        (Some(applier), _) if applier.tool.reverts() && !applier.paused => Some(applier.describe()),
-        (_, Some(contested)) => Some(contested.owner()),
+        (Some(applier), _) if applier.tool.reverts() && !applier.paused => {
+            Some((applier.describe(), applier.tool))
+        }
+        (_, Some(contested)) => Some((contested.owner(), contested.tool())),
         _ => None,
     };
-    if let Some(owner) = &owner {
-        if inputs.override_owner {
-            warnings.push(format!(
-                "--override-owner: {owner} applies {name} and may re-create it from its old volumeClaimTemplates"
-            ));
-        } else {
-            blocking.push(Refusal::Owned { owner: owner.clone(), statefulset: name.clone() });
+    // Helm's truth is not a sync's: it re-creates nothing, its next upgrade fails instead.
+    match (&owner, inputs.override_owner) {
+        (Some((owner, Tool::Helm)), true) => warnings.push(format!(
+            "--override-owner: {owner} applies {name}: its next helm upgrade fails until the release's values carry \
+             the new size (volumeClaimTemplates cannot change)"
+        )),
+        (Some((owner, _)), true) => warnings.push(format!(
+            "--override-owner: {owner} applies {name} and may re-create it from its old volumeClaimTemplates"
+        )),
+        (Some((owner, Tool::Helm)), false) => {
+            blocking.push(Refusal::HelmOwned { owner: owner.clone(), statefulset: name.clone() })
         }
+        (Some((owner, _)), false) => blocking.push(Refusal::Owned { owner: owner.clone(), statefulset: name.clone() }),
+        (None, _) => {}
     }
+    let owner = owner.map(|(owner, _)| owner);
     if inputs.classes.is_none() {
         warnings.push(
             "StorageClasses are not readable with these credentials: whether they allow expansion is unknown (the API \

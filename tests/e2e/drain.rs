@@ -183,3 +183,41 @@ async fn a_member_on_a_node_pinned_volume_is_refused_before_anything_moves() {
     let node: Node = Api::all(env.client.clone()).get(&nodes[0]).await.unwrap();
     assert_ne!(node.spec.unwrap().unschedulable, Some(true), "not cordoned");
 }
+
+/// drain: a gate's redirect into a page that would pass is not followed, and the credential its
+/// URL names from the environment is never in the journal on the node (the run stops at the
+/// gate, leaving it there).
+#[tokio::test]
+async fn a_drain_gate_follows_no_redirect_and_journals_no_secret() {
+    use crate::gates::{GateServer, TOKEN, events_of, keeps_secrets};
+    let env = Env::new("drain-gate-truth").await;
+    let nodes = env.own_nodes(4).await;
+    set_unschedulable(&env, &nodes[3], true).await;
+    spread_set(&env, "web").await;
+    set_unschedulable(&env, &nodes[3], false).await;
+    let drained = node_of(&env, "web-0").await;
+    let server = GateServer::start();
+    let url = format!("{}/redirect?token=${{GATE_TOKEN}}", server.base);
+    let output = env
+        .plugin()
+        .env("GATE_TOKEN", TOKEN)
+        .args(["drain", &drained, "--gate-http", &url, "--timeout", "8s", "--gate-timeout", "2s", "--yes"])
+        .args(["-o", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3), "{}", String::from_utf8_lossy(&output.stderr));
+    keeps_secrets(&output);
+    let events = events_of(&output);
+    let failed = of(&events, "gateFailed");
+    assert!(
+        !failed.is_empty()
+            && failed
+                .iter()
+                .all(|e| e["output"].as_str().unwrap().starts_with("HTTP 302, a redirect to /login")),
+        "{events:?}"
+    );
+    assert!(server.seen.lock().unwrap().iter().all(|r| !r.contains("/login")), "never followed");
+    let node: Node = Api::all(env.client.clone()).get(&drained).await.unwrap();
+    let journal = node.annotations()["kubectl-stateful.dev/drain"].clone();
+    assert!(journal.contains("token=${GATE_TOKEN}") && !journal.contains(TOKEN), "{journal}");
+}

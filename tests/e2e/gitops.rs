@@ -299,3 +299,267 @@ async fn an_abort_of_a_held_rollout_is_a_revert_in_git() {
     assert_eq!(partition(&done), 0, "the partition from before the hold");
     assert!(!done.annotations().contains_key(JOURNAL));
 }
+
+/// `kubectl replace` of a manifest in the test namespace, under `manager`: what Argo CD does
+/// with `Replace=true` (gitops-engine's `ReplaceResource`). Panics on failure.
+fn kubectl_replace(env: &Env, manifest: &Value, manager: &str) {
+    use std::io::Write;
+    let mut object = serde_json::from_str::<Value>(&manifest.to_string().replace("{ns}", &env.ns)).unwrap();
+    object["apiVersion"] = json!("apps/v1");
+    object["kind"] = json!("StatefulSet");
+    let mut child = std::process::Command::new("kubectl")
+        .env("KUBECONFIG", &env.kubeconfig)
+        .args(["replace", "-n", &env.ns, "--field-manager", manager, "-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("kubectl on PATH");
+    child.stdin.take().unwrap().write_all(object.to_string().as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "kubectl replace: {}", String::from_utf8_lossy(&output.stderr));
+}
+
+/// `--evict` switches the whole update strategy to OnDelete for the rollout: where Git sets
+/// it, refused with nothing changed and what to change printed above; overridden, a warning.
+#[tokio::test]
+async fn evict_is_refused_where_git_sets_the_update_strategy() {
+    let env = Env::new("gitops-evict").await;
+    let mut git = argo("web", "app:v1");
+    git["spec"]["updateStrategy"] = json!({"type": "RollingUpdate"});
+    applied(&env, &git, Some("argocd-controller")).await;
+    let before = env.versions().await;
+    let image = format!("app={}", v("app:v2"));
+    let output =
+        env.plugin().args(["rollout", "web", "--evict", "--image", &image, "--yes"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let text = stderr(&output);
+    let last = text.lines().last().unwrap();
+    assert!(
+        last.starts_with(
+            "error: The update strategy of web is owned by Argo CD application shop (field manager \
+             argocd-controller), which sets it back at its next sync"
+        ) && last.contains("nothing was changed"),
+        "{text}"
+    );
+    assert!(text.starts_with("Git sets updateStrategy of StatefulSet web"), "what to change, above: {text}");
+    assert_eq!(env.versions().await, before, "nothing written");
+    let dry = env
+        .plugin()
+        .args(["rollout", "web", "--evict", "--image", &image, "--override-owner", "--dry-run"])
+        .output()
+        .unwrap();
+    assert!(dry.status.success(), "{}", stderr(&dry));
+    assert!(
+        stderr(&dry).contains("--override-owner: the update strategy is owned by Argo CD application shop"),
+        "{}",
+        stderr(&dry)
+    );
+    // A plain set's strategy is nobody's: --evict goes ahead.
+    let mut plain = manifest("plain", "app:v1", json!({}), json!({}), None);
+    plain["spec"]["updateStrategy"] = json!({"type": "RollingUpdate"});
+    applied(&env, &plain, None).await;
+    let output =
+        env.plugin().args(["rollout", "plain", "--evict", "--image", &image, "--yes"]).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+/// An application that syncs with `Replace=true` owns every field, the partition included
+/// (managedFields say nobody): `--hold` is refused, since the sync that brings the change
+/// releases every pod; overridden, status says so, and Argo CD's replace does just that.
+#[tokio::test]
+async fn a_hold_is_refused_where_argo_cd_syncs_with_replace_and_the_replace_shows_why() {
+    let env = Env::new("gitops-replace").await;
+    let git = |image: &str| {
+        let mut manifest = argo("web", image);
+        manifest["metadata"]["annotations"]["argocd.argoproj.io/sync-options"] = json!("Replace=true");
+        manifest
+    };
+    applied(&env, &git("app:v1"), Some("argocd-controller")).await;
+    let before = env.versions().await;
+    let output = env.plugin().args(["rollout", "web", "--hold", "--yes"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let text = stderr(&output);
+    assert!(
+        text.lines().last().unwrap().starts_with(
+            "error: The partition of web is owned by Argo CD application shop (it syncs with Replace=true: \
+             annotation argocd.argoproj.io/sync-options), which sets it back at its next sync (at once with \
+             self-heal): the hold would not hold"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("Remove Replace=true from that annotation in Git"), "{text}");
+    assert_eq!(env.versions().await, before, "nothing written");
+
+    let output =
+        env.plugin().args(["rollout", "web", "--hold", "--override-owner", "--yes"]).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(partition(&sts(&env, "web").await), 3);
+    let status = json_of(&env.plugin().args(["status", "web", "-o", "json"]).output().unwrap());
+    let held =
+        status["warnings"].as_array().unwrap().iter().find(|w| w["code"] == "RolloutHeld").unwrap().clone();
+    assert!(
+        held["message"].as_str().unwrap().contains("the change then releases every pod at once"),
+        "{held}"
+    );
+    assert!(status["owners"]["applier"]["replaceSync"].is_string(), "{}", status["owners"]);
+
+    // Argo CD syncs the change with Replace=true: Git's object replaces the live one.
+    kubectl_replace(&env, &git("app:v2"), "argocd-controller");
+    let replaced = sts(&env, "web").await;
+    assert_eq!(partition(&replaced), 0, "Git sets no partition");
+    assert!(!replaced.annotations().contains_key(JOURNAL), "the journal went with it");
+    wait_until(Duration::from_secs(60), || async {
+        images(&env).await.iter().all(|(_, i)| *i == v("app:v2"))
+    })
+    .await;
+}
+
+/// Helm is no GitOps tool: a Helm release hears what Helm does (its next upgrade, its values, a
+/// rollback), never a sync or Git.
+#[tokio::test]
+async fn a_helm_release_hears_what_helm_does_not_what_a_sync_does() {
+    let env = Env::new("gitops-helm").await;
+    let chart = |image: &str| {
+        manifest(
+            "db",
+            image,
+            json!({"app.kubernetes.io/managed-by": "Helm"}),
+            json!({"meta.helm.sh/release-name": "db", "meta.helm.sh/release-namespace": "{ns}"}),
+            None,
+        )
+    };
+    applied(&env, &chart("app:v1"), Some("helm")).await;
+    let helm_words = |text: &str| !text.contains("Git") && !text.contains("sync");
+    let image = format!("app={}", v("app:v2"));
+    let output = env.plugin().args(["rollout", "db", "--image", &image, "--yes"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let text = stderr(&output);
+    assert!(
+        text.contains(
+            "which sets it back at the next helm upgrade (Helm 4's upgrade fails on the conflict instead)"
+        ) && text.contains("Change it in the release's chart or values instead, held back")
+            && helm_words(&text),
+        "{text}"
+    );
+    // Held, the upgrade (as helm applies it), one step, then the abort: roll the release back.
+    let output = env.plugin().args(["rollout", "db", "--hold", "--yes"]).output().unwrap();
+    assert!(output.status.success() && helm_words(&stderr(&output)), "{}", stderr(&output));
+    let upgrade =
+        serde_json::from_str::<Value>(&chart("app:v2").to_string().replace("{ns}", &env.ns)).unwrap();
+    kubectl_apply(&env, &upgrade, true, Some("helm"));
+    let output = env.plugin().args(["rollout", "db", "--partition", "2", "--yes"]).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stderr(&output);
+    assert!(text.contains("roll the release back to its previous values") && helm_words(&text), "{text}");
+    let output = env.plugin().args(["rollout", "db", "--abort", "--yes"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let text = stderr(&output);
+    assert!(
+        text.contains(
+            "Roll the release back to its previous values (helm rollback, or helm upgrade with them) instead"
+        ) && helm_words(&text),
+        "{text}"
+    );
+    let status = json_of(&env.plugin().args(["status", "db", "-o", "json"]).output().unwrap());
+    let progress = status["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["code"] == "RolloutInProgress")
+        .unwrap()
+        .clone();
+    let message = progress["message"].as_str().unwrap();
+    assert!(message.contains("to give it up, roll the release back") && helm_words(message), "{message}");
+}
+
+/// `kubectl` with the test cluster's kubeconfig, `input` on stdin; panics unless it succeeds.
+fn kubectl(env: &Env, args: &[&str], input: Option<&Value>) {
+    use std::io::Write;
+    let mut child = std::process::Command::new("kubectl")
+        .env("KUBECONFIG", &env.kubeconfig)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("kubectl on PATH");
+    let mut stdin = child.stdin.take().unwrap();
+    if let Some(input) = input {
+        stdin.write_all(input.to_string().as_bytes()).unwrap();
+    }
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+}
+
+/// `Replace=true` set on the Application itself does not show on the object: it is read from
+/// the Application (Argo CD's CRD stands in with an open schema; the Application lives in the
+/// test's namespace, as the tracking annotation `<namespace>_shop` says). An Application that
+/// cannot be read is said with the hold.
+#[tokio::test]
+async fn replace_set_on_the_application_is_read_from_it() {
+    let env = Env::new("gitops-app-replace").await;
+    let crd = json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "applications.argoproj.io"},
+        "spec": {"group": "argoproj.io", "scope": "Namespaced",
+                 "names": {"kind": "Application", "listKind": "ApplicationList", "plural": "applications",
+                           "singular": "application"},
+                 "versions": [{"name": "v1alpha1", "served": true, "storage": true,
+                               "schema": {"openAPIV3Schema": {"type": "object",
+                                                              "x-kubernetes-preserve-unknown-fields": true}}}]}
+    });
+    kubectl(&env, &["apply", "-f", "-"], Some(&crd));
+    kubectl(
+        &env,
+        &["wait", "--for", "condition=established", "crd/applications.argoproj.io", "--timeout", "60s"],
+        None,
+    );
+    let application = |options: Value| {
+        json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+               "metadata": {"name": "shop", "namespace": env.ns},
+               "spec": {"syncPolicy": {"automated": {"selfHeal": true}, "syncOptions": options}}})
+    };
+    kubectl(&env, &["apply", "-f", "-"], Some(&application(json!(["CreateNamespace=true", "Replace=true"]))));
+    let tracked = |name: &str, app: &str| {
+        let tracking = format!("{}_{app}:apps/StatefulSet:{{ns}}/{name}", env.ns);
+        manifest(name, "app:v1", json!({}), json!({"argocd.argoproj.io/tracking-id": tracking}), None)
+    };
+    applied(&env, &tracked("web", "shop"), Some("argocd-controller")).await;
+    let before = env.versions().await;
+    let output = env.plugin().args(["rollout", "web", "--hold", "--yes"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let text = stderr(&output);
+    assert!(
+        text.contains(&format!(
+            "error: The partition of web is owned by Argo CD application {}_shop (it syncs with Replace=true: \
+             Application {}/shop's spec.syncPolicy.syncOptions)",
+            env.ns, env.ns
+        )) || text.contains(&format!(
+            "error: The partition of web is owned by Argo CD application shop (it syncs with Replace=true: \
+             Application {}/shop's spec.syncPolicy.syncOptions)",
+            env.ns
+        )),
+        "{text}"
+    );
+    assert_eq!(env.versions().await, before, "nothing written");
+
+    // The application applies: the hold goes ahead, with nothing to add.
+    kubectl(&env, &["apply", "-f", "-"], Some(&application(json!(["ServerSideApply=true"]))));
+    let output = env.plugin().args(["rollout", "web", "--hold", "--yes"]).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("warning"), "{}", stderr(&output));
+
+    // An application that is not here: the hold says what it could not check.
+    applied(&env, &tracked("db", "elsewhere"), Some("argocd-controller")).await;
+    let output = env.plugin().args(["rollout", "db", "--hold", "--yes"]).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(
+            "warning: the hold holds only if Argo CD application elsewhere does not sync with Replace=true"
+        ) && stderr(&output).contains(&format!("Application {}/elsewhere could not be read", env.ns)),
+        "{}",
+        stderr(&output)
+    );
+}

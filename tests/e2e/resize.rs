@@ -252,6 +252,79 @@ async fn a_gitops_owned_set_is_refused() {
     .await;
 }
 
+/// A Helm release hears Helm's truth, not a sync's: nothing re-creates the set during the swap,
+/// but the release's next upgrade with its old values fails. Overridden, the resize goes
+/// through, and an apply of the old template as helm applies it (server-side, manager helm)
+/// is refused by the API server, as the refusal said.
+#[tokio::test]
+async fn a_helm_owned_set_hears_that_its_next_upgrade_with_old_values_fails() {
+    let env = Env::new("resize-helm").await;
+    web_with_an_orphan(&env, None).await;
+    let release = json!({"meta.helm.sh/release-name": "db", "meta.helm.sh/release-namespace": env.ns});
+    env.patch_sts("web", json!({"metadata": {"annotations": release}})).await;
+    assert_refused(
+        &env,
+        &["pvc", "resize", "web", "--size", "data=2Gi", "--yes"],
+        1,
+        &format!(
+            "Helm release {}/db applies web: nothing re-creates it during the swap, but the release's next helm \
+             upgrade with the values it has now fails",
+            env.ns
+        ),
+    )
+    .await;
+    let output = env
+        .plugin()
+        .args(["pvc", "resize", "web", "--size", "data=2Gi", "--override-owner", "--yes"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("its next helm upgrade fails until the release's values carry the new size"),
+        "{stderr}"
+    );
+    // The release's old values: the template as it was, applied as helm applies it.
+    let mut spec = Sts::new("web", 3);
+    spec.templates = vec!["data".into(), "logs".into()];
+    let mut old = spec.manifest();
+    old["metadata"]["annotations"] = release;
+    old["spec"]["persistentVolumeClaimRetentionPolicy"] =
+        json!({"whenDeleted": "Delete", "whenScaled": "Retain"});
+    old["apiVersion"] = json!("apps/v1");
+    old["kind"] = json!("StatefulSet");
+    let mut child = std::process::Command::new("kubectl")
+        .env("KUBECONFIG", &env.kubeconfig)
+        .args([
+            "apply",
+            "-n",
+            &env.ns,
+            "--server-side",
+            "--force-conflicts",
+            "--field-manager",
+            "helm",
+            "-f",
+            "-",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), old.to_string().as_bytes()).unwrap();
+    let upgrade = child.wait_with_output().unwrap();
+    let error = String::from_utf8_lossy(&upgrade.stderr);
+    // 1.37: spec.volumeClaimTemplates, field is immutable; 1.34: updates to statefulset spec for
+    // fields other than … are forbidden.
+    assert!(
+        !upgrade.status.success()
+            && (error.contains("volumeClaimTemplates: Invalid value") && error.contains("immutable")
+                || error.contains("spec: Forbidden: updates to statefulset spec")),
+        "the old values must fail: {error}"
+    );
+    assert_eq!(template_size(&env.api::<StatefulSet>().get("web").await.unwrap(), "data"), "2Gi");
+}
+
 #[tokio::test]
 async fn an_offline_class_shows_its_downtime_plan_and_the_way_it_prints_works() {
     let env = Env::new("resize-offline").await;

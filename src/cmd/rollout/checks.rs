@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use super::execute::Executor;
 use super::report::Event;
 use super::words::{RolloutWords, wait};
-use crate::cmd::gates::{http_client, try_gate};
+use crate::cmd::gates::{http_client, pods_now, try_gate};
 use crate::core::rollout::gates::{self, Gates, PdbHold};
 use crate::error::Result;
 use crate::wait::{Waiter, Wake};
@@ -87,6 +87,10 @@ impl Executor<'_, '_> {
             true => None,
             false => Some(http_client()?),
         };
+        // The pods the gates are about, followed by uid: a gate that passes in a replacement
+        // passed about another pod than the one that soaked.
+        waiter.catch_up();
+        let watched = gates::followed(sts, &waiter.pods(), ordinals);
         let mut failures = Vec::new();
         for run in &runs {
             let mut attempt = 0;
@@ -125,6 +129,14 @@ impl Executor<'_, '_> {
                 // Time alone changes a gate's answer: tried again after a pause.
                 waiter.pause(&RolloutWords { name: &self.args.name, ours: sts }, again).await?;
             }
+        }
+        if failures.is_empty() {
+            // What happened while the gates ran, read now: the watches may lag behind.
+            let names: Vec<String> =
+                ordinals.iter().map(|o| crate::core::names::pod_name(&self.args.name, *o)).collect();
+            let namespace = sts.metadata.namespace.clone().unwrap_or_else(|| self.kube.namespace.clone());
+            let now = pods_now(self.kube, &namespace, &names).await?;
+            failures = gates::replaced_since(sts, &now, &watched);
         }
         Ok((!failures.is_empty()).then_some(failures))
     }

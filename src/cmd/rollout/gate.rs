@@ -73,23 +73,25 @@ impl Executor<'_, '_> {
             format!("Next: step {}/{total}, {}", next.number, self.step_text(sts, partition(sts), next));
         // A held rollout of Git's template is rolled back by reverting Git, not from here.
         let git_first = git_first_owner(sts).is_some();
-        let choices: &[&str] = if git_first {
-            &["continue", "stop here (resume later, or revert the change in Git and abort)"]
+        let stop_here = format!("stop here (resume later, or {})", abort_hint(sts));
+        let choices: Vec<&str> = if git_first {
+            vec!["continue", stop_here.as_str()]
         } else {
-            &["continue", "stop here (resume later)", "abort and roll back"]
+            vec!["continue", "stop here (resume later)", "abort and roll back"]
         };
-        let answer = self.reporter.suspend(|| self.term.choose(&question, choices)).map_err(|e| match e {
-            Error::Interrupted { at_prompt, .. } => Error::Interrupted {
-                at_prompt,
-                left: format!("{} is left {}", self.name(), describe_position(sts, None)),
-                resume: Some(format!(
-                    "run `kubectl stateful rollout {}` to resume, or {}",
-                    self.name(),
-                    abort_hint(sts)
-                )),
-            },
-            other => other,
-        })?;
+        let answer =
+            self.reporter.suspend(|| self.term.choose(&question, &choices)).map_err(|e| match e {
+                Error::Interrupted { at_prompt, .. } => Error::Interrupted {
+                    at_prompt,
+                    left: format!("{} is left {}", self.name(), describe_position(sts, None)),
+                    resume: Some(format!(
+                        "run `kubectl stateful rollout {}` to resume, or {}",
+                        self.name(),
+                        abort_hint(sts)
+                    )),
+                },
+                other => other,
+            })?;
         Ok(match answer {
             0 => Choice::Continue,
             1 => {

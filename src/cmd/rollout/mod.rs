@@ -24,7 +24,9 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::Api;
 
 use crate::client::{Kube, KubeArgs};
+use crate::cmd::gates::{check_gate_urls, environment};
 use crate::core::objects::short_revision;
+use crate::core::owners::Owners;
 use crate::core::rollout::conditions::{has_its_pods, is_observed, is_settled};
 use crate::core::rollout::decide::already_updated;
 use crate::core::rollout::gates::{Gates, OnFailure};
@@ -59,9 +61,10 @@ evicts the pods of each step one at a time (pods/eviction, so PodDisruptionBudge
 highest ordinal first or one zone at a time (--by-zone), waiting for each replacement and its
 gates; --abort restores the template and evicts the updated pods back.
 
-Fields that Argo CD, Flux or Helm owns (managedFields), which they would set back, are not
-written without --override-owner: for such a StatefulSet, run --hold, change the template in
-Git, then run without flags to step the change through.";
+Fields that Argo CD, Flux or Helm owns (managedFields, or every field when Argo CD syncs with
+Replace=true), which they would set back, are not written without --override-owner: for such a
+StatefulSet, run --hold, change the template in Git (or the Helm release's values), then run
+without flags to step the change through.";
 
 pub const EXAMPLES: &str = "\
 Examples:
@@ -106,7 +109,8 @@ pub struct Args {
     #[arg(long, conflicts_with_all = ["image", "patch", "partition", "abort"])]
     pub hold: bool,
 
-    /// Write fields that Argo CD, Flux or Helm owns, though it sets them back at its next sync
+    /// Write fields that Argo CD, Flux or Helm owns, though it sets them back (at its next sync,
+    /// or the next helm upgrade)
     #[arg(long)]
     pub override_owner: bool,
 
@@ -120,9 +124,10 @@ pub struct Args {
     #[arg(long, value_name = "NAME", requires = "gate_exec", help_heading = "Gates")]
     pub gate_container: Option<String>,
 
-    /// After each step, GET URL until it answers 2xx; once per step, or per updated pod when it
-    /// names {pod} or {ordinal} (repeatable)
-    #[arg(long, value_name = "URL", value_parser = parse_gate_url, help_heading = "Gates")]
+    /// After each step, GET URL until it answers 2xx (a redirect is not followed); once per
+    /// step, or per updated pod when it names {pod} or {ordinal}. A credential in it must come
+    /// from the environment, named as ${NAME} (repeatable)
+    #[arg(long, value_name = "URL", help_heading = "Gates")]
     pub gate_http: Vec<String>,
 
     /// The body of each --gate-http answer must contain TEXT
@@ -181,17 +186,6 @@ fn parse_image_arg(text: &str) -> Result<(String, String), TemplateError> {
     parse_image(text)
 }
 
-/// An http(s) URL, once its placeholders are filled in with a plausible pod.
-pub(crate) fn parse_gate_url(text: &str) -> std::result::Result<String, String> {
-    let sample = crate::core::rollout::gates::expand(text, Some(("web-0", 0)), "default");
-    match sample.parse::<http::Uri>() {
-        Ok(uri) if matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some() => {
-            Ok(text.to_owned())
-        }
-        _ => Err("not an http:// or https:// URL".to_owned()),
-    }
-}
-
 impl Args {
     /// The gates the command line asks for; `None` when it names none (a resumed rollout then
     /// keeps its journal's).
@@ -214,6 +208,8 @@ impl Args {
 const SETTLE_GRACE: Duration = Duration::from_secs(30);
 
 pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Streams) -> Result<()> {
+    // Bad gate URLs are usage errors, refused before anything is read (shown masked).
+    check_gate_urls(&args.gate_http)?;
     let kube = kube_args.connect().await?;
     let request_timeout =
         kube_args.request_timeout.filter(|t| !t.is_zero()).unwrap_or(Duration::from_secs(30));
@@ -283,6 +279,12 @@ async fn rollout(
         true => Some(zones_of(kube, &sts, &pods).await?),
         false => None,
     };
+    // How its Argo CD Application syncs, when one applies it: Replace=true set there does not
+    // show on the object, and makes the application the owner of every field.
+    let application = match Owners::of(&sts).applier.and_then(|a| a.application()) {
+        Some((namespace, name)) => Some(fetch::argo_application_sync(kube, &namespace, &name).await),
+        None => None,
+    };
     let decide_on = |sts: &StatefulSet, pods: &[Pod]| {
         decide(
             &Cluster {
@@ -293,6 +295,7 @@ async fn rollout(
                 max_unavailable: max_unavailable.as_ref(),
                 revisions: &revisions,
                 zones: zones.as_ref(),
+                application: application.as_ref(),
             },
             &request,
             Timestamp::now(),
@@ -321,6 +324,13 @@ async fn rollout(
     // What to change in an owner's configuration goes to stderr above the one-line error
     // (`Refusal::way_out`, printed with it).
     let decision = decision?;
+    // The variables the HTTP gates name (a resumed rollout's journaled ones too) must be set
+    // before the first write: a gate that cannot be requested would only fail its step.
+    match &decision {
+        Decision::Roll(roll) => roll.gates.check_environment(environment)?,
+        Decision::Hold(hold) => hold.journal.gates.check_environment(environment)?,
+        _ => {}
+    }
 
     // Show what this run does. A dry run stops here: it holds no Writer, so nothing below
     // can write.
@@ -457,6 +467,9 @@ async fn show(
                 hold.partition,
                 args.name
             ));
+            for warning in &hold.warnings {
+                reporter.event(Event::Warning { message: warning.clone() })?;
+            }
             Ok(writes)
         }
         Decision::Abort(abort) => {

@@ -495,8 +495,8 @@ pub fn describe(name: &str, event: &Event) -> String {
             pod.as_ref().map(|p| format!(" in {p}")).unwrap_or_default()
         ),
         Event::Held { partition, revision } => format!(
-            "held {name} at partition {partition} (pods run revision {}): apply the template change in Git; once it \
-             is applied, `kubectl stateful rollout {name}` steps it through",
+            "held {name} at partition {partition} (pods run revision {}): once its owner has applied the template \
+             change, `kubectl stateful rollout {name}` steps it through",
             short(revision)
         ),
         Event::Drift { manager, changes, partition } => format!(

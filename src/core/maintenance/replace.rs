@@ -15,7 +15,9 @@ use serde::{Deserialize, Serialize};
 
 use super::quorum::{Down, down};
 use crate::core::budgets::{Cover, numbers};
-use crate::core::objects::{min_ready_seconds, node_name, pod_available, terminating};
+use crate::core::objects::{
+    min_ready_seconds, node_name, pod_available, pod_ready, pod_restarts, terminating,
+};
 
 /// A member to take down, as read before: its replacement is the pod of the same name with
 /// another uid.
@@ -38,6 +40,23 @@ impl Target {
     pub fn qualified(&self) -> String {
         format!("{}/{}", self.namespace, self.pod)
     }
+}
+
+/// How the soak of a replacement (the pod `uid`, named `pod`, with `restarts` container restarts
+/// when it began) stands in `pods`: `Some(why)` once it failed, the replacement followed by its
+/// uid (replaced again, being deleted, no longer Ready, a container restarted); `None` while
+/// it holds.
+pub fn soak_failure(pods: &[Pod], uid: &str, pod: &str, restarts: i32) -> Option<String> {
+    let Some(p) = pods.iter().find(|p| p.uid().as_deref() == Some(uid)) else {
+        return Some(format!("{pod} was replaced again while it soaked (uid {uid})"));
+    };
+    if terminating(p) {
+        return Some(format!("{pod} is being deleted while it soaked"));
+    }
+    if !pod_ready(p) {
+        return Some(format!("{pod} stopped being Ready while it soaked"));
+    }
+    (pod_restarts(p) > restarts).then(|| format!("a container of {pod} restarted while it soaked"))
 }
 
 /// How far a target is, judged from the pod that holds its name now.
@@ -153,6 +172,42 @@ mod tests {
     use super::*;
     use crate::core::budgets::{covering, pdb};
     use crate::core::fixtures::{created, node, pod, sts};
+
+    /// The soak follows the replacement by its uid: another pod under its name fails it.
+    #[test]
+    fn a_soak_fails_when_the_replacement_is_replaced_again() {
+        let web = sts("web", 3).build();
+        let up = pod(&web, 1).uid("new").build();
+        let rows: [(Vec<Pod>, Option<&str>); 5] = [
+            (vec![up.clone()], None),
+            (
+                vec![pod(&web, 1).uid("newer").build()],
+                Some("web-1 was replaced again while it soaked (uid new)"),
+            ),
+            (vec![], Some("web-1 was replaced again while it soaked (uid new)")),
+            (
+                vec![pod(&web, 1).uid("new").terminating().build()],
+                Some("web-1 is being deleted while it soaked"),
+            ),
+            (
+                vec![pod(&web, 1).uid("new").ready(false).build()],
+                Some("web-1 stopped being Ready while it soaked"),
+            ),
+        ];
+        for (pods, failed) in rows {
+            assert_eq!(soak_failure(&pods, "new", "web-1", 0), failed.map(str::to_owned), "{failed:?}");
+        }
+        let mut restarted = up.clone();
+        restarted.status.as_mut().unwrap().container_statuses =
+            Some(vec![k8s_openapi::api::core::v1::ContainerStatus {
+                restart_count: 1,
+                ..Default::default()
+            }]);
+        assert_eq!(
+            soak_failure(&[restarted], "new", "web-1", 0).as_deref(),
+            Some("a container of web-1 restarted while it soaked")
+        );
+    }
 
     fn target(web: &StatefulSet, ordinal: i32) -> Target {
         let p = pod(web, ordinal).build();

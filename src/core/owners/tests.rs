@@ -135,3 +135,82 @@ fn list_keys_match_whatever_their_spelling() {
     assert!(owns(&serde_json::json!({})) && owns(&serde_json::json!({".": {}})));
     assert!(!owns(&serde_json::json!({"f:x": {}})));
 }
+
+#[test]
+fn the_update_strategy_is_owned_by_whoever_sets_any_of_it() {
+    // The chart renders updateStrategy (type and partition): --evict would write what Helm owns.
+    let chart = Owners::of(&captured("chart"));
+    assert_eq!(names(&chart.strategy), ["helm"]);
+    let strategy = chart.reverter(Field::UpdateStrategy).unwrap();
+    assert_eq!(strategy.field, "the update strategy");
+    assert_eq!(strategy.owner(), "Helm release owners/db (field manager helm)");
+    let snippet = strategy_snippet(&strategy, &captured("chart"));
+    assert!(
+        snippet.starts_with("The chart of release db renders updateStrategy of StatefulSet"),
+        "{snippet}"
+    );
+    // Argo CD applies no updateStrategy of its own here (Git sets none): nobody's but ours.
+    let argo = Owners::of(&captured("argo"));
+    assert!(argo.strategy.is_empty());
+    assert_eq!(argo.reverter(Field::UpdateStrategy), None);
+}
+
+#[test]
+fn an_argo_cd_sync_with_replace_owns_every_field_git_does_not_set() {
+    let mut argo = captured("argo");
+    argo.annotations_mut().insert(ARGOCD_SYNC_OPTIONS.to_owned(), "Replace=true".to_owned());
+    let owners = Owners::of(&argo);
+    assert_eq!(
+        owners.applier.as_ref().unwrap().replace_sync.as_deref(),
+        Some("annotation argocd.argoproj.io/sync-options")
+    );
+    assert!(owners.partition.is_empty(), "managedFields still name nobody");
+    for field in [Field::Partition, Field::UpdateStrategy] {
+        let contested = owners.reverter(field).unwrap();
+        assert_eq!(contested.manager.manager, "argocd-controller", "the manager its syncs write as");
+        assert_eq!(
+            contested.owner(),
+            "Argo CD application shop (it syncs with Replace=true: annotation argocd.argoproj.io/sync-options)"
+        );
+        let snippet = partition_snippet(&contested, &argo);
+        assert!(snippet.contains("each sync replaces the whole object with Git's"), "{snippet}");
+    }
+    // The image Git sets is owned through managedFields, as ever.
+    assert_eq!(owners.image_reverter(["app"]).unwrap().replace_sync, None);
+}
+
+#[test]
+fn each_tool_is_worded_as_it_works() {
+    assert_eq!(Tool::ArgoCd.source(), "in Git");
+    assert_eq!(Tool::Helm.source(), "in the release's chart or values");
+    assert_eq!(Tool::FluxKustomization.undo(), "revert the change in Git");
+    assert!(Tool::Helm.undo().contains("helm rollback") && !Tool::Helm.undo().contains("Git"));
+    assert!(
+        Tool::Helm.reverts_when().contains("helm upgrade") && !Tool::Helm.reverts_when().contains("sync")
+    );
+    assert_eq!(Tool::Helm.applies(), "helm upgrade has applied it");
+}
+
+#[test]
+fn an_application_says_whether_it_syncs_with_replace() {
+    let app =
+        |options: serde_json::Value| serde_json::json!({"spec": {"syncPolicy": {"syncOptions": options}}});
+    let evidence = || "Application argocd/shop's spec.syncPolicy.syncOptions".to_owned();
+    assert_eq!(
+        AppSync::of(&app(serde_json::json!(["CreateNamespace=true", "Replace=true"])), evidence()),
+        AppSync::Replace(evidence())
+    );
+    assert_eq!(AppSync::of(&app(serde_json::json!(["ServerSideApply=true"])), evidence()), AppSync::Applies);
+    assert_eq!(AppSync::of(&serde_json::json!({"spec": {}}), evidence()), AppSync::Applies);
+    let argo = Owners::of(&captured("argo"));
+    assert_eq!(argo.applier.as_ref().unwrap().application(), Some(("argocd".to_owned(), "shop".to_owned())));
+    let csa = Owners::of(&captured("argo-csa"));
+    assert_eq!(
+        csa.applier.as_ref().unwrap().application(),
+        Some(("argocd-apps".to_owned(), "shop".to_owned()))
+    );
+    let replaced = argo.clone().with_application(Some(&AppSync::Replace(evidence())));
+    assert_eq!(replaced.partition_reverter().unwrap().replace_sync, Some(evidence()));
+    assert_eq!(argo.with_application(Some(&AppSync::Unknown("forbidden".into()))).partition_reverter(), None);
+    assert_eq!(Owners::of(&captured("chart")).applier.unwrap().application(), None, "Helm has none");
+}

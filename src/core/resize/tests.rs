@@ -184,7 +184,17 @@ fn refusals_name_the_claim_and_change_nothing() {
                 )]))
             }),
             "data=2Gi",
-            "Argo CD application shop applies web",
+            "Argo CD application shop applies web: between the delete and the re-create",
+        ),
+        (
+            "helm",
+            Box::new(|w| {
+                w.sts.metadata.annotations =
+                    Some(BTreeMap::from([(crate::core::owners::HELM_RELEASE.to_owned(), "db".to_owned())]))
+            }),
+            "data=2Gi",
+            "Helm release db applies web: nothing re-creates it during the swap, but the release's next helm upgrade \
+             with the values it has now fails",
         ),
         (
             "failed expansion",

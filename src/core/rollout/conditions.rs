@@ -115,11 +115,15 @@ pub enum StepVerdict {
 /// Watches one step converge: every pod at or above `partition` on the update revision, Ready,
 /// and Ready for minReadySeconds; then, for `pause`, still so. Remembers which updated pods
 /// have been Ready, so that one that later turns not Ready fails the step instead of counting
-/// as "still starting".
+/// as "still starting"; and follows each by its uid, so that one replaced since (deleted,
+/// evicted, its node gone) fails the step too, instead of its replacement starting the soak
+/// afresh.
 #[derive(Debug, Default)]
 pub struct StepWatch {
     pause: Duration,
     ready_seen: HashSet<String>,
+    /// The uid of each updated pod once seen Ready, by ordinal: the pod the step judges.
+    followed: HashMap<i32, String>,
     /// When every released pod was first seen available (the pause counts from there).
     done_since: Option<Timestamp>,
     /// Container restarts of each updated pod (by uid) when the soak began: any restart during
@@ -168,6 +172,18 @@ impl StepWatch {
         for &ordinal in ordinals {
             let pod = by_ordinal.iter().find(|(o, _)| *o == ordinal).map(|(_, p)| *p);
             let name = pod_name(&sts.name_any(), ordinal);
+            // The updated pod seen Ready here is gone or going: the step does not start over
+            // with its replacement.
+            if let Some(uid) = self.followed.get(&ordinal) {
+                let same = pod.filter(|p| !terminating(*p)).is_some_and(|p| p.uid().as_deref() == Some(uid));
+                if !same {
+                    let when =
+                        if self.done_since.is_some() { "during the soak" } else { "after it was Ready" };
+                    failures
+                        .push(format!("pod {name} on the update revision was replaced {when} (uid {uid})"));
+                    continue;
+                }
+            }
             let Some(pod) = pod.filter(|p| !terminating(*p)) else {
                 progress.push(PodProgress {
                     ordinal,
@@ -191,6 +207,7 @@ impl StepWatch {
             if updated && pod_crash_looping(pod) {
                 failures.push(format!("pod {name} on the update revision is in CrashLoopBackOff"));
             } else if updated && ready {
+                self.followed.insert(ordinal, uid.clone());
                 self.ready_seen.insert(uid);
             } else if updated && self.ready_seen.contains(&uid) {
                 failures.push(format!("pod {name} on the update revision stopped being Ready"));
@@ -375,6 +392,54 @@ mod tests {
         let mut calm = StepWatch::new(Duration::from_secs(60));
         assert!(matches!(calm.observe(&web, &restarted(1), 2, at(100)), StepVerdict::Waiting { .. }));
         assert!(matches!(calm.observe(&web, &restarted(1), 2, at(161)), StepVerdict::Done(_)));
+    }
+
+    /// An updated pod replaced during the soak (gone, going, or another uid at its ordinal), or
+    /// once Ready before the soak began, fails the step: its replacement does not start the
+    /// soak over.
+    #[test]
+    fn an_updated_pod_replaced_during_the_soak_fails_the_step() {
+        let web = sts("web", 3).revisions("web-old", "web-new").build();
+        let ready = |uid: &str| pod(&web, 2).revision("web-new").uid(uid).build();
+        let rows: [(Vec<Pod>, i64); 3] = [
+            (vec![], 110),
+            (vec![pod(&web, 2).revision("web-new").uid("a").terminating().build()], 110),
+            (vec![ready("b")], 170),
+        ];
+        for (pods, when) in rows {
+            let mut watch = StepWatch::new(Duration::from_secs(60));
+            assert!(matches!(watch.observe(&web, &[ready("a")], 2, at(100)), StepVerdict::Waiting { .. }));
+            match watch.observe(&web, &pods, 2, at(when)) {
+                StepVerdict::Failed(reasons) => {
+                    assert_eq!(
+                        reasons,
+                        ["pod web-2 on the update revision was replaced during the soak (uid a)"]
+                    )
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        let mut calm = StepWatch::new(Duration::from_secs(60));
+        assert!(matches!(calm.observe(&web, &[ready("a")], 2, at(100)), StepVerdict::Waiting { .. }));
+        assert!(
+            matches!(calm.observe(&web, &[ready("a")], 2, at(160)), StepVerdict::Done(_)),
+            "the same pod"
+        );
+
+        // Ready, then replaced while minReadySeconds ran, before the soak.
+        let slow = sts("web", 3).revisions("web-old", "web-new").min_ready_seconds(30).build();
+        let on = |uid: &str| pod(&slow, 2).revision("web-new").uid(uid).ready_since(at(0)).build();
+        let mut watch = StepWatch::default();
+        assert!(matches!(watch.observe(&slow, &[on("a")], 2, at(10)), StepVerdict::Waiting { .. }));
+        match watch.observe(&slow, &[on("b")], 2, at(40)) {
+            StepVerdict::Failed(reasons) => {
+                assert_eq!(
+                    reasons,
+                    ["pod web-2 on the update revision was replaced after it was Ready (uid a)"]
+                )
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

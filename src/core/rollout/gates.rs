@@ -14,6 +14,7 @@ use kube::ResourceExt;
 use serde::{Deserialize, Serialize};
 
 use crate::core::budgets;
+use crate::core::gate_url::{self, GateRefusal};
 use crate::core::objects::{pod_ready, pods_of, terminating};
 
 use crate::core::names::pod_name;
@@ -28,6 +29,9 @@ pub enum OnFailure {
     /// Roll back at once, as `--abort` does (forced rollback included).
     Abort,
 }
+
+/// The flag of HTTP gates, as refusals name it.
+pub const HTTP_FLAG: &str = "--gate-http";
 
 /// How long one try of a gate may take, unless the rollout says otherwise.
 pub const DEFAULT_TRY_SECONDS: u64 = 30;
@@ -82,6 +86,25 @@ impl Gates {
         *self == Gates::default()
     }
 
+    /// Checks the HTTP gates as given on the command line, before anything is read or
+    /// written: each an http(s) URL that carries no credential literally (it would be
+    /// journaled, planned and logged; [`crate::core::gate_url`]).
+    ///
+    /// # Errors
+    /// The first URL's [`GateRefusal`].
+    pub fn check(&self) -> Result<(), GateRefusal> {
+        self.http.iter().try_for_each(|url| gate_url::check(HTTP_FLAG, url))
+    }
+
+    /// Checks that `lookup` (the environment) sets every variable the HTTP gates name, before
+    /// the first write of a run that will request them (a resumed run's journaled ones too).
+    ///
+    /// # Errors
+    /// [`GateRefusal::Unset`] for the first one it does not set.
+    pub fn check_environment(&self, lookup: impl Fn(&str) -> Option<String>) -> Result<(), GateRefusal> {
+        gate_url::check_environment(HTTP_FLAG, &self.http, lookup)
+    }
+
     /// One line for people: `exec 'pg_isready' in each updated pod; http …; PDBs checked`.
     pub fn describe(&self) -> String {
         let mut parts: Vec<String> =
@@ -99,6 +122,43 @@ impl Gates {
         }
         parts.join("; ")
     }
+}
+
+/// The most of a command's output or an HTTP body an outcome carries.
+pub const OUTPUT_LIMIT: usize = 400;
+
+/// The end of `text`, at most [`OUTPUT_LIMIT`] characters, on one line.
+pub fn tail(text: &str) -> String {
+    let text = text.trim().replace('\n', " | ");
+    let count = text.chars().count();
+    if count <= OUTPUT_LIMIT {
+        return text;
+    }
+    let skipped: String = text.chars().skip(count - OUTPUT_LIMIT).collect();
+    format!("…{skipped}")
+}
+
+/// One answer of an HTTP gate, judged: it passes on a 2xx status whose body contains `expect`
+/// (when given), and on nothing else. A redirect is not followed (the client is built so):
+/// a 3xx does not pass whatever the page it points to says, since a login page answers 200
+/// ("OK, please sign in"). Returns whether it passed and what to say, the redirect's target
+/// masked ([`crate::core::gate_url::masked`]).
+pub fn http_verdict(status: u16, location: Option<&str>, body: &str, expect: Option<&str>) -> (bool, String) {
+    let success = (200..300).contains(&status);
+    let matched = expect.is_none_or(|text| body.contains(text));
+    let passed = success && matched;
+    let mut output = format!("HTTP {status}");
+    if (300..400).contains(&status) {
+        let to = location.map(|l| format!(" to {}", gate_url::masked(l))).unwrap_or_default();
+        output.push_str(&format!(", a redirect{to} (not followed: only a 2xx answer passes)"));
+    } else if let (true, false, Some(text)) = (success, matched, expect) {
+        output.push_str(&format!(", body without '{text}'"));
+    }
+    let body = tail(body);
+    if !passed && !body.is_empty() {
+        output.push_str(&format!(": {body}"));
+    }
+    (passed, output)
 }
 
 /// The kind of a gate.
@@ -173,6 +233,41 @@ pub fn runs(gates: &Gates, sts: &StatefulSet, ordinals: &[i32]) -> Vec<GateRun> 
         }
     }
     runs
+}
+
+/// The uid of the live (not terminating) pod of `sts` at each of `ordinals`, `None` where there
+/// is none: the pods a step's or a member's gates are about, followed until they have passed.
+pub fn followed(sts: &StatefulSet, pods: &[Pod], ordinals: &[i32]) -> Vec<(i32, Option<String>)> {
+    let ours = pods_of(sts, pods);
+    ordinals
+        .iter()
+        .map(|&ordinal| {
+            let live = ours.iter().find(|(o, p)| *o == ordinal && !terminating(*p));
+            (ordinal, live.and_then(|(_, p)| p.uid()))
+        })
+        .collect()
+}
+
+/// The pods among `before` ([`followed`] when the gates began) that are not the same pod now
+/// (gone, going, another uid, or none then): their gates passed in or about another pod than
+/// the one that soaked, so they did not pass.
+pub fn replaced_since(sts: &StatefulSet, pods: &[Pod], before: &[(i32, Option<String>)]) -> Vec<String> {
+    let ordinals: Vec<i32> = before.iter().map(|(o, _)| *o).collect();
+    let now = followed(sts, pods, &ordinals);
+    before
+        .iter()
+        .zip(now)
+        .filter(|((_, was), (_, is))| was.is_none() || was != is)
+        .map(|((ordinal, was), _)| {
+            let name = pod_name(&sts.name_any(), *ordinal);
+            match was {
+                Some(uid) => format!(
+                    "pod {name} was replaced while its gates ran (uid {uid}): they passed about another pod"
+                ),
+                None => format!("pod {name} was being replaced when its gates began"),
+            }
+        })
+        .collect()
 }
 
 /// A PodDisruptionBudget that does not allow the disruptions the next step needs.
@@ -374,6 +469,30 @@ mod tests {
         );
     }
 
+    /// Gates that passed about a pod replaced meanwhile did not pass.
+    #[test]
+    fn gates_follow_the_pods_they_are_about_by_uid() {
+        let web = sts("web", 3).build();
+        let pods = vec![pod(&web, 1).uid("one").build(), pod(&web, 2).uid("two").build()];
+        let before = followed(&web, &pods, &[2, 1]);
+        assert_eq!(before, [(2, Some("two".to_owned())), (1, Some("one".to_owned()))]);
+        assert!(replaced_since(&web, &pods, &before).is_empty(), "the same pods");
+        let replaced = vec![pod(&web, 1).uid("one").terminating().build(), pod(&web, 2).uid("two-b").build()];
+        assert_eq!(
+            replaced_since(&web, &replaced, &before),
+            [
+                "pod web-2 was replaced while its gates ran (uid two): they passed about another pod",
+                "pod web-1 was replaced while its gates ran (uid one): they passed about another pod",
+            ]
+        );
+        let missing = followed(&web, &replaced[..1], &[1]);
+        assert_eq!(missing, [(1, None)]);
+        assert_eq!(
+            replaced_since(&web, &pods, &missing),
+            ["pod web-1 was being replaced when its gates began"]
+        );
+    }
+
     #[test]
     fn exec_gates_run_in_each_updated_pod_and_http_gates_once_unless_they_name_one() {
         let web = sts("web", 4).build();
@@ -399,6 +518,42 @@ mod tests {
             ]
         );
         assert!(super::runs(&gates, &web, &[]).is_empty(), "a step that updates no pod checks nothing");
+    }
+
+    /// Rows: (status, Location, body, expected text) → passed, what is said.
+    #[test]
+    fn an_http_gate_passes_on_2xx_only_and_names_a_redirect_it_did_not_follow() {
+        type Row<'a> = (u16, Option<&'a str>, &'a str, Option<&'a str>, bool, &'a str);
+        let cases: [Row; 7] = [
+            (200, None, "ok", None, true, "HTTP 200"),
+            (204, None, "", None, true, "HTTP 204"),
+            (200, None, "health: red", Some("green"), false, "HTTP 200, body without 'green': health: red"),
+            (
+                302,
+                Some("https://sso.example/login?next=/health&session=abc"),
+                "",
+                None,
+                false,
+                "HTTP 302, a redirect to https://sso.example/login?next=/health&session=*** (not followed: only a 2xx \
+                 answer passes)",
+            ),
+            (
+                301,
+                None,
+                "moved",
+                Some("moved"),
+                false,
+                "HTTP 301, a redirect (not followed: only a 2xx answer passes): moved",
+            ),
+            (503, None, "cluster health: red", None, false, "HTTP 503: cluster health: red"),
+            (500, None, "", Some("green"), false, "HTTP 500"),
+        ];
+        for (status, location, body, expect, passed, said) in cases {
+            assert_eq!(http_verdict(status, location, body, expect), (passed, said.to_owned()), "{status}");
+        }
+        let long = "x".repeat(OUTPUT_LIMIT + 10);
+        assert_eq!(tail(&long).chars().count(), OUTPUT_LIMIT + 1, "the end, marked as cut");
+        assert_eq!(tail(" a\nb "), "a | b");
     }
 
     #[test]

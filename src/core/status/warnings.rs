@@ -420,13 +420,15 @@ fn rollout_warnings(
                  (docs/gitops.md), then `kubectl stateful rollout {name}{on}` steps it through",
                 contested.owner()
             )
-        } else if journal.as_ref().is_some_and(|j| j.held) && status.owners.template_reverter().is_some() {
+        } else if let Some(owner) =
+            status.owners.template_reverter().filter(|_| journal.as_ref().is_some_and(|j| j.held))
+        {
             let from =
                 status.owners.applier.as_ref().map_or_else(|| "its owner".to_owned(), |a| a.describe());
             format!(
                 "held by `kubectl stateful rollout --hold` for this change from {from}: `kubectl stateful rollout \
-                 {name}{on}` steps it through; to give it up, revert the change in Git, then run `kubectl stateful rollout \
-                 {name} --abort{on}`"
+                 {name}{on}` steps it through; to give it up, {}, then run `kubectl stateful rollout {name} --abort{on}`",
+                owner.tool().undo()
             )
         } else if journal.is_some() {
             format!(
@@ -497,12 +499,23 @@ fn rollout_warnings(
         }
     } else if journal.as_ref().is_some_and(|j| j.held) {
         let from = status.owners.applier.as_ref().map_or_else(|| "its owner".to_owned(), |a| a.describe());
+        // The promise of a hold, unless the partition's owner sets it back with the change.
+        let promise = match status.owners.partition_reverter() {
+            Some(contested) => format!(
+                "but the partition is owned by {}, which sets it back {}: the change then releases every pod at \
+                 once (docs/gitops.md)",
+                contested.owner(),
+                contested.tool().reverts_when()
+            ),
+            None => format!(
+                "once it is applied, no pod moves until `kubectl stateful rollout {name}{on}` steps it through"
+            ),
+        };
         out.push((
             WarningCode::RolloutHeld,
             format!(
                 "held at partition {partition} by `kubectl stateful rollout --hold` for the next template change from \
-                 {from}: once it is applied, no pod moves until `kubectl stateful rollout {name}{on}` steps it through; \
-                 `kubectl stateful rollout {name} --abort{on}` releases the hold"
+                 {from}: {promise}; `kubectl stateful rollout {name} --abort{on}` releases the hold"
             ),
         ));
     } else if partition > 0 && status.update_strategy.kind == ROLLING_UPDATE {

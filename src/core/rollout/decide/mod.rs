@@ -14,7 +14,7 @@ mod warnings;
 
 pub use abort::{abort, base_revision};
 pub use owners::{abort_hint, git_first_owner};
-use owners::{owned_abort, owned_partition, owned_template};
+use owners::{owned_abort, owned_partition, owned_strategy, owned_template};
 use preflight::preflight;
 pub use refusal::{OwnedField, Refusal};
 pub use request::{Cluster, Request};
@@ -34,7 +34,7 @@ use crate::core::facts::{MaxUnavailableFinding, pods_at_once};
 use crate::core::objects::{
     LivePods, current_revision, ordinal_range, partition, pod_revision, pods_of, replicas, update_revision,
 };
-use crate::core::owners::Owners;
+use crate::core::owners::{AppSync, Owners};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
@@ -71,6 +71,9 @@ pub struct Hold {
     /// Who applies the StatefulSet, when its labels and annotations say (the next template
     /// change is expected from there).
     pub owner: Option<String>,
+    /// What the person should know first: an Argo CD Application that could not be read may
+    /// sync with `Replace=true`, which would release every pod with the change.
+    pub warnings: Vec<String>,
 }
 
 /// A rollout to run: an optional stage, then steps.
@@ -166,7 +169,7 @@ pub struct Abort {
 /// # Errors
 /// A [`Refusal`] naming why nothing may change.
 pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<Decision, Refusal> {
-    let Cluster { sts, pods, events, max_unavailable, revisions, zones, .. } = *cluster;
+    let Cluster { sts, pods, events, max_unavailable, revisions, zones, application, .. } = *cluster;
     let name = sts.name_any();
     let Validated { replace, switching } = validate(cluster, request)?;
     let evicting = replace == Replace::Eviction;
@@ -186,7 +189,7 @@ pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<De
     if aborting && !request.abort && (request.template.is_some() || request.partition.is_some()) {
         return Err(Refusal::AbortPending { name });
     }
-    let owners = Owners::of(sts);
+    let owners = Owners::of(sts).with_application(application);
     if request.abort || aborting {
         return owned_abort(
             abort(sts, pods, journal.clone(), now),
@@ -198,7 +201,7 @@ pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<De
         );
     }
     if request.hold {
-        return hold(sts, journal, &owners, request, now);
+        return hold(sts, journal, &owners, application, request, now);
     }
     if let (Some(journal), Some(_)) = (&journal, request.template) {
         return Err(Refusal::InProgress { name, started_at: journal.started_at, abort: abort_hint(sts) });
@@ -229,6 +232,9 @@ pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<De
     // The partition, or for --evict the whole update strategy it lives in.
     if !evicting || switching {
         overridden.extend(owned_partition(sts, &owners, request)?);
+    }
+    if switching {
+        overridden.extend(owned_strategy(sts, &owners, request)?);
     }
     if let Some(template) = request.template {
         overridden.extend(owned_template(sts, &owners, template, request)?);
@@ -340,6 +346,7 @@ fn hold(
     sts: &StatefulSet,
     journal: Option<Journal>,
     owners: &Owners,
+    application: Option<&AppSync>,
     request: &Request,
     now: Timestamp,
 ) -> Result<Decision, Refusal> {
@@ -364,6 +371,7 @@ fn hold(
             ..Journal::new(sts, current_revision(sts).unwrap_or_default().to_owned(), now)
         },
         owner: owners.applier.as_ref().map(|a| a.describe()),
+        warnings: warnings::hold_unverified(owners, application).into_iter().collect(),
     }))
 }
 

@@ -10,22 +10,40 @@ use kube::ResourceExt;
 
 use super::super::journal::Journal;
 use crate::core::objects::LivePods;
-use crate::core::owners::{Contested, Owners, partition_snippet};
+use crate::core::owners::{Contested, Field, Owners, Tool, partition_snippet, strategy_snippet};
 
 /// The owner whose template a held rollout of `sts` steps through, when that owner sets the
 /// template back: an abort must not write it (revert the change in Git instead).
 pub fn git_first_owner(sts: &StatefulSet) -> Option<String> {
+    git_first(sts).map(|c| c.owner())
+}
+
+/// The owner of the template a held rollout of `sts` steps through, when it sets it back.
+fn git_first(sts: &StatefulSet) -> Option<Contested> {
     let held = Journal::of(sts).ok().flatten().is_some_and(|j| j.held);
     if !held {
         return None;
     }
-    Owners::of(sts).template_reverter().map(|c| c.owner())
+    Owners::of(sts).template_reverter()
 }
 
 /// How to roll `sts` back, as advice that works: `add --abort`, or for a held rollout of a
-/// template Git owns, `revert the change in Git, then add --abort`.
+/// template Git owns, `revert the change in Git, then add --abort` (for Helm, roll the release
+/// back first).
 pub fn abort_hint(sts: &StatefulSet) -> &'static str {
-    if git_first_owner(sts).is_some() { "revert the change in Git, then add --abort" } else { "add --abort" }
+    match git_first(sts).map(|c| c.tool()) {
+        None => "add --abort",
+        Some(Tool::Helm) => {
+            "roll the release back to its previous values (helm rollback, or helm upgrade with them), then add --abort"
+        }
+        Some(_) => "revert the change in Git, then add --abort",
+    }
+}
+
+/// `revert the change in Git` as the start of a sentence.
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 /// An abort whose restored template a tool that sets it back owns. For a held rollout (the
@@ -49,6 +67,8 @@ pub(super) fn owned_abort(
         return Err(Refusal::RevertInGit {
             name: sts.name_any(),
             owner: contested.owner(),
+            when: contested.tool().reverts_when(),
+            undo: capitalized(contested.tool().undo()),
             released: if released.is_empty() { "none".to_owned() } else { released.join(", ") },
             partition_before: abort.partition,
         });
@@ -63,24 +83,55 @@ pub(super) fn owned_abort(
 }
 
 /// Refuses to write the partition when a tool that sets it back owns it, with what to change in
-/// that tool's configuration; overridden, a warning saying what will happen.
+/// that tool's configuration; overridden, a warning saying what will happen. A hold promises
+/// that no pod moves until a step: the sync that brings the change would break that promise.
 pub(super) fn owned_partition(
     sts: &StatefulSet,
     owners: &Owners,
     request: &Request,
 ) -> Result<Option<String>, Refusal> {
+    let consequence = match request.hold {
+        true => "the hold would not hold: setting it back releases every pod the partition holds, at once",
+        false => "each step would be undone, and the pods it released rolled again",
+    };
     match owners.partition_reverter() {
         Some(contested) if request.override_owner => Ok(Some(overridden(&contested))),
         Some(contested) => Err(owned(
             sts,
             &contested,
-            "each step would be undone, and the pods it released rolled again",
+            consequence,
             format!(
                 "Make {} leave the partition to kubectl stateful (as printed above), or pass --override-owner to step it \
                  anyway",
                 contested.manager.tool.name()
             ),
             Some(partition_snippet(&contested, sts)),
+        )),
+        None => Ok(None),
+    }
+}
+
+/// `--evict` switches the whole update strategy to OnDelete: refused when a tool that sets it
+/// back owns any of it (in the middle of the rollout it would be RollingUpdate again, with no
+/// partition holding the remaining pods back); overridden, a warning.
+pub(super) fn owned_strategy(
+    sts: &StatefulSet,
+    owners: &Owners,
+    request: &Request,
+) -> Result<Option<String>, Refusal> {
+    match owners.reverter(Field::UpdateStrategy) {
+        Some(contested) if request.override_owner => Ok(Some(overridden(&contested))),
+        Some(contested) => Err(owned(
+            sts,
+            &contested,
+            "--evict switches it to OnDelete for the rollout, and set back mid-rollout the controller replaces every \
+             remaining pod without a budget or a gate",
+            format!(
+                "Make {} leave the update strategy alone (as printed above), run without --evict, or pass \
+                 --override-owner to switch it anyway",
+                contested.tool().name()
+            ),
+            Some(strategy_snippet(&contested, sts)),
         )),
         None => Ok(None),
     }
@@ -130,18 +181,26 @@ pub(super) fn owned_template(
     let name = sts.name_any();
     match contested {
         Some(contested) if request.override_owner => Ok(Some(overridden(&contested))),
-        Some(contested) => Err(owned(
-            sts,
-            &contested,
-            "the new template would be set back mid-rollout, and the updated pods rolled again",
-            format!(
-                "Change it in Git instead, held back: run `kubectl stateful rollout {name} --hold`, commit the \
-                 change, and once {} has applied it, `kubectl stateful rollout {name}` steps it through. Or pass \
-                 --override-owner to write it anyway",
-                contested.manager.tool.name()
-            ),
-            None,
-        )),
+        Some(contested) => {
+            let tool = contested.tool();
+            let make = match tool {
+                Tool::Helm => "put the change in the release's values",
+                _ => "commit the change",
+            };
+            Err(owned(
+                sts,
+                &contested,
+                "the new template would be set back mid-rollout, and the updated pods rolled again",
+                format!(
+                    "Change it {} instead, held back: run `kubectl stateful rollout {name} --hold`, {make}, and once \
+                     {} (the partition holds every pod back), `kubectl stateful rollout {name}` steps it through. Or \
+                     pass --override-owner to write it anyway",
+                    tool.source(),
+                    tool.applies()
+                ),
+                None,
+            ))
+        }
         None => Ok(None),
     }
 }

@@ -44,12 +44,21 @@ pub enum Refusal {
     Owned(Box<OwnedField>),
     #[error(
         "the template of {name} came from {owner}, not from this tool: an abort here would write the old template, \
-         which its owner sets back at its next sync; nothing was changed. Revert the change in Git instead: once it \
-         is applied, the controller rolls back the pods released so far ({released}), and `kubectl stateful \
-         rollout {name} --abort` then waits for them, restores partition {partition_before} and ends the rollout. \
-         To roll back now anyway, add --override-owner"
+         which its owner sets back {when}; nothing was changed. {undo} instead: once it is applied, the controller \
+         rolls back the pods released so far ({released}), and `kubectl stateful rollout {name} --abort` then waits \
+         for them, restores partition {partition_before} and ends the rollout. To roll back now anyway, add \
+         --override-owner"
     )]
-    RevertInGit { name: String, owner: String, released: String, partition_before: i32 },
+    RevertInGit {
+        name: String,
+        owner: String,
+        /// When the owner sets the old template back (`at its next sync …`).
+        when: &'static str,
+        /// How to take the change back where it came from (`Revert the change in Git`).
+        undo: String,
+        released: String,
+        partition_before: i32,
+    },
     #[error("{name} has an unknown update strategy {strategy:?}")]
     UnknownStrategy { name: String, strategy: String },
     #[error("--partition {partition} is out of range: {name} has {replicas} replicas (0..={replicas})")]

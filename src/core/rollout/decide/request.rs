@@ -14,6 +14,7 @@ use super::super::plan::Steps;
 use super::{Refusal, Replace};
 use crate::core::facts::{Honoured, RECREATE};
 use crate::core::objects::{ON_DELETE, ROLLING_UPDATE, replicas, update_strategy};
+use crate::core::owners::AppSync;
 
 /// What the person asked for.
 #[derive(Debug, Clone, Copy, Default)]
@@ -56,6 +57,9 @@ pub struct Cluster<'a> {
     pub revisions: &'a [ControllerRevision],
     /// The zone of each live ordinal's node, read for `--by-zone` (`None` otherwise).
     pub zones: Option<&'a BTreeMap<i32, Option<String>>>,
+    /// How the StatefulSet's Argo CD Application syncs, when it has one (`None` otherwise):
+    /// with `Replace=true` it owns every field, the partition included.
+    pub application: Option<&'a AppSync>,
 }
 
 /// How the pods will be replaced, once the request and the StatefulSet agree.

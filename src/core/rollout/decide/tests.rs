@@ -22,6 +22,7 @@ fn decided(sts: &StatefulSet, pods: &[Pod], request: &Request) -> Result<Decisio
             max_unavailable: None,
             revisions: &[],
             zones: None,
+            application: None,
         },
         request,
         now(),
@@ -286,6 +287,7 @@ fn by_zone_no_step_spans_two_zones() {
         max_unavailable: None,
         revisions: &[],
         zones: Some(&zones),
+        application: None,
     };
     let roll = roll(decide(&cluster, &request, now()));
     assert_eq!(partitions(&roll.steps), [(1, 3, vec![3]), (2, 2, vec![1]), (3, 0, vec![2, 0])]);
@@ -415,6 +417,7 @@ fn nothing_is_rolled_while_the_statefulset_or_its_namespace_is_being_deleted() {
         max_unavailable: None,
         revisions: &[],
         zones: None,
+        application: None,
     };
     assert!(matches!(decide(&cluster, &Request::default(), now()), Err(Refusal::Deleting { .. })));
 }
@@ -496,6 +499,7 @@ fn a_failing_controller_blocks_even_a_resumed_rollout() {
             max_unavailable: None,
             revisions: &[],
             zones: None,
+            application: None,
         },
         &Request::default(),
         now(),
@@ -546,6 +550,7 @@ fn the_plan_counts_on_max_unavailable_only_when_the_server_honours_it() {
             max_unavailable: Some(&honoured),
             revisions: &[],
             zones: None,
+            application: None,
         };
         roll(decide(&cluster, &request, now()))
     };
@@ -582,6 +587,7 @@ fn a_rollout_between_revisions_of_one_template_says_it_only_restarts_pods() {
         max_unavailable: None,
         revisions: &revisions,
         zones: None,
+        application: None,
     };
     let roll = roll(decide(&cluster, &Request::default(), now()));
     assert_eq!(roll.warnings.len(), 1);
@@ -729,6 +735,202 @@ fn an_abort_of_a_held_rollout_is_a_revert_in_git() {
     let Decision::Abort(end) = decided(&reverted, &released, &abort).unwrap() else { panic!("an abort") };
     assert!(!end.restore_template);
     assert_eq!((end.partition, end.warnings.len()), (0, 0));
+}
+
+/// `--evict` writes the whole update strategy (OnDelete for the rollout): refused when a tool
+/// that sets it back owns any of it, with what to change, and a warning when overridden.
+#[test]
+fn evict_is_refused_where_a_tool_owns_the_update_strategy() {
+    let strategy = serde_json::json!({"f:spec": {"f:updateStrategy": {"f:type": {}}}});
+    let argo = owned(3, false).managed_by("argocd-controller", "Apply", strategy.clone()).build();
+    let helm = sts("web", 3)
+        .annotation("meta.helm.sh/release-name", "db")
+        .managed_by("helm", "Apply", strategy.clone())
+        .build();
+    let plain = sts("web", 3).managed_by("kubectl-client-side-apply", "Update", strategy).build();
+    let new = template(&argo);
+    let evict = Request { evict: true, ..Request::default() };
+    let rows: [(&StatefulSet, Option<&str>, &str); 3] = [
+        (
+            &argo,
+            Some(
+                "The update strategy of web is owned by Argo CD application shop (field manager argocd-controller)",
+            ),
+            "Git sets updateStrategy of StatefulSet web",
+        ),
+        (
+            &helm,
+            Some(
+                "The update strategy of web is owned by Helm release db (field manager helm), which sets it back at \
+                  the next helm upgrade (Helm 4's upgrade fails on the conflict instead)",
+            ),
+            "The chart of release db renders updateStrategy",
+        ),
+        (&plain, None, ""),
+    ];
+    for (web, refused, snippet) in rows {
+        let all = pods(web, &["web-rev1"; 3]);
+        // The image is refused first where Git owns it: --evict on a template change from Git.
+        let synced = {
+            let mut web = web.clone();
+            web.status.as_mut().unwrap().update_revision = Some("web-rev2".into());
+            web
+        };
+        let decision = decided(&synced, &all, &evict);
+        match (refused, decision) {
+            (Some(start), Err(error)) => {
+                let Refusal::Owned(owned) = &error else { panic!("{error:?}") };
+                assert!(error.to_string().starts_with(start), "{error}");
+                assert!(error.to_string().contains("nothing was changed"), "{error}");
+                assert!(owned.snippet.as_deref().unwrap().starts_with(snippet), "{:?}", owned.snippet);
+                let forced = roll(decided(&synced, &all, &Request { override_owner: true, ..evict }));
+                assert!(
+                    forced
+                        .warnings
+                        .iter()
+                        .any(|w| w.starts_with("--override-owner: the update strategy is owned by")),
+                    "{:?}",
+                    forced.warnings
+                );
+            }
+            (None, Ok(Decision::Roll(roll))) => assert!(roll.stage.unwrap().switch_to_on_delete),
+            (_, other) => panic!("{other:?}"),
+        }
+    }
+    // Without --evict the strategy is not written: nothing to refuse for it.
+    let request = Request { template: Some(&new), override_owner: true, ..Request::default() };
+    let plain_roll = roll(decided(&argo, &pods(&argo, &["web-rev1"; 3]), &request));
+    assert!(plain_roll.warnings.iter().all(|w| !w.contains("update strategy")), "{:?}", plain_roll.warnings);
+}
+
+/// Argo CD's `Replace=true` replaces the whole object at each sync: it owns the partition though
+/// managedFields do not say so, and a hold would not hold.
+#[test]
+fn a_hold_is_refused_where_argo_cd_replaces_the_object_at_each_sync() {
+    let replaced =
+        owned(3, false).annotation("argocd.argoproj.io/sync-options", "Validate=false, Replace=true");
+    let web = replaced.clone().build();
+    let all = pods(&web, &["web-rev1"; 3]);
+    let hold = Request { hold: true, ..Request::default() };
+    let error = decided(&web, &all, &hold).unwrap_err();
+    let Refusal::Owned(refused) = &error else { panic!("{error:?}") };
+    assert_eq!(
+        error.to_string(),
+        "The partition of web is owned by Argo CD application shop (it syncs with Replace=true: annotation \
+         argocd.argoproj.io/sync-options), which sets it back at its next sync (at once with self-heal): the hold \
+         would not hold: setting it back releases every pod the partition holds, at once; nothing was changed. \
+         Make Argo CD leave the partition to kubectl stateful (as printed above), or pass --override-owner to step \
+         it anyway"
+    );
+    assert!(refused.snippet.as_deref().unwrap().contains("Remove Replace=true from that annotation in Git"));
+    // Its steps and --evict's strategy alike.
+    let synced = replaced.revisions("web-rev1", "web-rev2").build();
+    for request in [Request::default(), Request { evict: true, ..Request::default() }] {
+        let error = decided(&synced, &all, &request).unwrap_err();
+        assert!(error.to_string().contains("it syncs with Replace=true"), "{error}");
+    }
+    // Other sync options, or Replace=false: the partition is nobody's, the hold holds.
+    for options in ["Validate=false", "Replace=false", "ServerSideApply=true"] {
+        let web = owned(3, false).annotation("argocd.argoproj.io/sync-options", options).build();
+        assert!(matches!(decided(&web, &all, &hold), Ok(Decision::Hold(_))), "{options}");
+    }
+}
+
+/// `Replace=true` set on the Argo CD Application (not on the object) is read from it: the
+/// application then owns the partition; one that could not be read is said with the hold.
+#[test]
+fn an_application_that_syncs_with_replace_owns_the_partition_and_an_unread_one_is_said() {
+    use crate::core::owners::AppSync;
+    let web = owned(3, false).build();
+    let all = pods(&web, &["web-rev1"; 3]);
+    let hold = Request { hold: true, ..Request::default() };
+    let with = |application: &AppSync| {
+        decide(
+            &Cluster {
+                namespace: None,
+                sts: &web,
+                pods: &all,
+                events: &[],
+                max_unavailable: None,
+                revisions: &[],
+                zones: None,
+                application: Some(application),
+            },
+            &hold,
+            now(),
+        )
+    };
+    let replace = AppSync::Replace("Application argocd/shop's spec.syncPolicy.syncOptions".into());
+    let error = with(&replace).unwrap_err();
+    assert!(
+        error.to_string().starts_with(
+            "The partition of web is owned by Argo CD application shop (it syncs with Replace=true: Application \
+             argocd/shop's spec.syncPolicy.syncOptions)"
+        ),
+        "{error}"
+    );
+    let Ok(Decision::Hold(applies)) = with(&AppSync::Applies) else { panic!("a hold") };
+    assert!(applies.warnings.is_empty(), "{:?}", applies.warnings);
+    let Ok(Decision::Hold(unknown)) = with(&AppSync::Unknown("forbidden".into())) else { panic!("a hold") };
+    assert_eq!(unknown.warnings.len(), 1);
+    assert!(
+        unknown.warnings[0]
+            .starts_with("the hold holds only if Argo CD application shop does not sync with Replace=true")
+            && unknown.warnings[0].contains("Application argocd/shop could not be read (forbidden)"),
+        "{:?}",
+        unknown.warnings
+    );
+}
+
+/// Helm is no GitOps tool: its words say what Helm does (an upgrade, a rollback), not a sync.
+#[test]
+fn a_helm_release_gets_helms_words_not_a_syncs() {
+    let image = serde_json::json!({"f:spec": {"f:template": {"f:spec": {"f:containers": {
+        "k:{\"name\":\"app\"}": {".": {}, "f:image": {}, "f:name": {}}}}}}});
+    let chart = || {
+        sts("web", 3)
+            .annotation("meta.helm.sh/release-name", "db")
+            .annotation("meta.helm.sh/release-namespace", "default")
+            .managed_by("helm", "Apply", image.clone())
+    };
+    let web = chart().build();
+    let all = pods(&web, &["web-rev1"; 3]);
+    let new = template(&web);
+    let text =
+        decided(&web, &all, &Request { template: Some(&new), ..Request::default() }).unwrap_err().to_string();
+    assert!(
+        text.contains(
+            "which sets it back at the next helm upgrade (Helm 4's upgrade fails on the conflict instead)"
+        ) && text.contains("Change it in the release's chart or values instead, held back")
+            && text.contains("put the change in the release's values, and once helm upgrade has applied it")
+            && !text.contains("Git")
+            && !text.contains("sync"),
+        "{text}"
+    );
+    let Ok(Decision::Hold(hold)) = decided(&web, &all, &Request { hold: true, ..Request::default() }) else {
+        panic!("a hold: the chart does not render the partition")
+    };
+    let journal = Journal { from_revision: "web-rev1".into(), ..hold.journal };
+    let mid = chart()
+        .partition(2)
+        .annotation(ROLLOUT_ANNOTATION, &journal.to_annotation())
+        .revisions("web-rev1", "web-rev2")
+        .build();
+    let released = pods(&mid, &["web-rev1", "web-rev1", "web-rev2"]);
+    let text =
+        decided(&mid, &released, &Request { abort: true, ..Request::default() }).unwrap_err().to_string();
+    assert!(
+        text.contains("which its owner sets back at the next helm upgrade")
+            && text.contains("Roll the release back to its previous values (helm rollback, or helm upgrade with them) instead")
+            && !text.contains("Git"),
+        "{text}"
+    );
+    assert_eq!(
+        abort_hint(&mid),
+        "roll the release back to its previous values (helm rollback, or helm upgrade with them), then add --abort"
+    );
+    let argo = owned(3, false).partition(2).annotation(ROLLOUT_ANNOTATION, &journal.to_annotation()).build();
+    assert_eq!(abort_hint(&argo), "revert the change in Git, then add --abort");
 }
 
 #[test]

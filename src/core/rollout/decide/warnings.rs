@@ -11,6 +11,7 @@ use super::super::gates::Gates;
 use super::super::order::ZONE_LABEL;
 use crate::core::facts::same_template as same_pod_template;
 use crate::core::objects::{LivePods, current_revision, ordinal_range, short_revision, update_revision};
+use crate::core::owners::{AppSync, Owners};
 
 /// Pods on the update revision at replica indexes the rollout held back when it staged
 /// (`staged` replicas): a scale-up created them, no step released them.
@@ -73,4 +74,20 @@ pub fn evict_switch(name: &str) -> String {
         "--evict: the update strategy of {name} is OnDelete while this rollout runs, so that each pod is replaced by \
          eviction (PodDisruptionBudgets apply); finishing or aborting the rollout restores it as it is now"
     )
+}
+
+/// A hold of a set an Argo CD Application applies, when the Application could not be read: a
+/// `Replace=true` set there (not on the object) would reset the partition with the change and
+/// release every pod at once, and nothing here can tell.
+pub fn hold_unverified(owners: &Owners, application: Option<&AppSync>) -> Option<String> {
+    let applier = owners.applier.as_ref().filter(|a| a.replace_sync.is_none())?;
+    let Some(AppSync::Unknown(why)) = application else { return None };
+    let (namespace, name) = applier.application()?;
+    Some(format!(
+        "the hold holds only if {} does not sync with Replace=true (set on the application, it does not show on \
+         the object), and Application {namespace}/{name} could not be read ({why}): check its \
+         spec.syncPolicy.syncOptions before Git changes the template; with Replace=true its sync releases every pod \
+         at once",
+        applier.describe()
+    ))
 }
