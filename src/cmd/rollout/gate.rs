@@ -83,9 +83,9 @@ impl Executor<'_, '_> {
                 at_prompt,
                 left: format!("{} is left {}", self.name(), describe_position(sts, None)),
                 resume: Some(format!(
-                    "run `kubectl stateful rollout {}` to resume, or {}",
-                    self.name(),
-                    abort_hint(sts)
+                    "run `{}` to resume, or {} to roll back",
+                    self.resume(),
+                    abort_hint(sts, &self.kube.flags)
                 )),
             },
             other => other,
@@ -96,9 +96,9 @@ impl Executor<'_, '_> {
                 self.reporter.event(Event::Stopped {
                     partition: position(sts),
                     reason: format!(
-                        "stopped {}: run `kubectl stateful rollout {}` to resume",
+                        "stopped {}: run `{}` to resume",
                         describe_position(sts, None),
-                        self.name()
+                        self.resume()
                     ),
                 })?;
                 Choice::Stop

@@ -9,6 +9,7 @@ use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
 use kube::ResourceExt;
 
 use super::super::journal::Journal;
+use crate::core::advice::RunFlags;
 use crate::core::objects::LivePods;
 use crate::core::owners::{Contested, Owners, partition_snippet};
 
@@ -22,10 +23,16 @@ pub fn git_first_owner(sts: &StatefulSet) -> Option<String> {
     Owners::of(sts).template_reverter().map(|c| c.owner())
 }
 
-/// How to roll `sts` back, as advice that works: `add --abort`, or for a held rollout of a
-/// template Git owns, `revert the change in Git, then add --abort`.
-pub fn abort_hint(sts: &StatefulSet) -> &'static str {
-    if git_first_owner(sts).is_some() { "revert the change in Git, then add --abort" } else { "add --abort" }
+/// How to roll `sts` back, as advice that works as printed: run `kubectl stateful rollout NAME
+/// --abort -n NS …` (the run's `flags`), for a held rollout of a template Git owns once the
+/// change is reverted in Git.
+pub fn abort_hint(sts: &StatefulSet, flags: &RunFlags) -> String {
+    let abort = super::rollout_command(sts, flags, "--abort");
+    if git_first_owner(sts).is_some() {
+        format!("revert the change in Git, then run `{abort}`")
+    } else {
+        format!("run `{abort}`")
+    }
 }
 
 /// An abort whose restored template a tool that sets it back owns. For a held rollout (the
@@ -51,6 +58,7 @@ pub(super) fn owned_abort(
             owner: contested.owner(),
             released: if released.is_empty() { "none".to_owned() } else { released.join(", ") },
             partition_before: abort.partition,
+            abort: super::rollout_command(sts, request.flags, "--abort"),
         });
     }
     abort.warnings.push(format!(
@@ -127,7 +135,6 @@ pub(super) fn owned_template(
     } else {
         owners.template_reverter()
     };
-    let name = sts.name_any();
     match contested {
         Some(contested) if request.override_owner => Ok(Some(overridden(&contested))),
         Some(contested) => Err(owned(
@@ -135,10 +142,11 @@ pub(super) fn owned_template(
             &contested,
             "the new template would be set back mid-rollout, and the updated pods rolled again",
             format!(
-                "Change it in Git instead, held back: run `kubectl stateful rollout {name} --hold`, commit the \
-                 change, and once {} has applied it, `kubectl stateful rollout {name}` steps it through. Or pass \
-                 --override-owner to write it anyway",
-                contested.manager.tool.name()
+                "Change it in Git instead, held back: run `{}`, commit the change, and once {} has applied it, \
+                 `{}` steps it through. Or pass --override-owner to write it anyway",
+                super::rollout_command(sts, request.flags, "--hold"),
+                contested.manager.tool.name(),
+                super::rollout_command(sts, request.flags, ""),
             ),
             None,
         )),
