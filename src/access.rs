@@ -8,6 +8,7 @@ use k8s_openapi::api::authorization::v1::{
 use kube::api::Api;
 
 use crate::client::Kube;
+use crate::core::advice::RunFlags;
 use crate::error::{Error, Result};
 
 /// One permission: `verb` on `resource` of API `group` ("" for core), in `namespace` (None for
@@ -44,13 +45,15 @@ impl Permission<'_> {
         }
     }
 
-    fn can_i(&self) -> String {
+    /// The `kubectl auth can-i` that asks the same, with the run's connection `flags`.
+    fn can_i(&self, flags: &RunFlags) -> String {
         // kubectl reads `pods/exec` as the pod named exec: the subresource is a flag.
         let resource = Permission { subresource: None, ..*self }.resource();
         let sub = self.subresource.map(|s| format!(" --subresource={s}")).unwrap_or_default();
+        let ask = format!("auth can-i {} {resource}{sub}", self.verb);
         match self.namespace {
-            Some(ns) => format!("kubectl auth can-i {} {resource}{sub} -n {ns}", self.verb),
-            None => format!("kubectl auth can-i {} {resource}{sub}", self.verb),
+            Some(ns) => flags.kubectl(ns, &ask),
+            None => flags.kubectl_cluster(&ask),
         }
     }
 }
@@ -86,7 +89,7 @@ pub async fn require(kube: &Kube, permissions: &[Permission<'_>], left: &str) ->
         if !allowed {
             return Err(Error::Forbidden {
                 permission: permission.describe(),
-                can_i: permission.can_i(),
+                can_i: permission.can_i(&kube.flags),
                 left: left.to_owned(),
             });
         }

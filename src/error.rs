@@ -77,7 +77,7 @@ pub enum Error {
     /// managedFields, with its tool.
     #[error(
         "{} changed {name} {during} ({}); stopping without overwriting their change, with the partition left \
-         at {partition}. Run `kubectl stateful rollout {name}` to continue from the new state, or {abort}",
+         at {partition}. {ways_on}",
         by.as_ref().map_or_else(|| "someone else".to_owned(), |m| m.describe()),
         changes.join(", ")
     )]
@@ -87,8 +87,9 @@ pub enum Error {
         changes: Vec<String>,
         by: Option<Box<crate::core::owners::Manager>>,
         partition: i32,
-        /// How to roll back (`add --abort`, or for Git's template, revert in Git first).
-        abort: &'static str,
+        /// The ways on, as commands: go on from the new state, or roll back (for Git's template,
+        /// once reverted in Git: [`Error::conflict_ways_on`]).
+        ways_on: String,
     },
 
     /// Ctrl-C (or SIGTERM, SIGHUP): what was left, and how to go on.
@@ -210,11 +211,11 @@ pub enum Stop {
     NotObservedWithin { name: String, generation: i64, observed: i64, within: String },
     #[error(
         "revision {revision} no longer exists (revisionHistoryLimit?): cannot restore its template; {left}. \
-         `kubectl stateful rollout {name} --discard-journal` gives the abort up and leaves the pods as they are"
+         `{discard}` gives the abort up and leaves the pods as they are"
     )]
-    RevisionGone { revision: String, left: String, name: String },
-    #[error("abort incomplete: {} stay stuck; run `kubectl stateful rollout {name} --abort` again to finish", .pods.join(", "))]
-    AbortIncomplete { pods: Vec<String>, name: String },
+    RevisionGone { revision: String, left: String, discard: String },
+    #[error("abort incomplete: {} stay stuck; run `{again}` again to finish", .pods.join(", "))]
+    AbortIncomplete { pods: Vec<String>, again: String },
     #[error(
         "pod {pod} of {name} is selected by PodDisruptionBudgets {}: the Eviction API refuses to evict a pod more \
          than one budget selects; {left}. Delete or narrow all but one of them, or add --ignore-pdb to replace \
@@ -229,11 +230,11 @@ pub enum Stop {
     #[error("rollout of {name} failed ({}) and was rolled back to revision {revision}", .reasons.join("; "))]
     RolledBack { name: String, reasons: Vec<String>, revision: String },
     #[error(
-        "rollout of {name} stopped {position}: {}; no further pod was updated. Fix and run `kubectl stateful rollout \
-         {name}` to resume, or {abort} to roll back",
+        "rollout of {name} stopped {position}: {}; no further pod was updated. Fix and run `{resume}` to resume, or \
+         {abort} to roll back",
         .reasons.join("; ")
     )]
-    StepStopped { name: String, position: String, reasons: Vec<String>, abort: &'static str },
+    StepStopped { name: String, position: String, reasons: Vec<String>, resume: String, abort: String },
     #[error(
         "every pod of {name} is updated, but the controller has not promoted revision {revision} to current"
     )]
@@ -241,30 +242,28 @@ pub enum Stop {
     #[error("the controller did not observe the change to {name} in time")]
     NotObservedInTime { name: String },
     #[error(
-        "the rollback of {name} did not complete in time: {}; run `kubectl stateful rollout {name} --abort` again",
+        "the rollback of {name} did not complete in time: {}; run `{again}` again",
         .stragglers.join(", ")
     )]
-    RollbackTimedOut { name: String, stragglers: Vec<String> },
+    RollbackTimedOut { name: String, stragglers: Vec<String>, again: String },
     #[error(
-        "the rollback of {name} is not complete: {reason}; relax that PodDisruptionBudget, or run `kubectl stateful \
-         rollout {name} --abort --ignore-pdb` to delete the pods instead of evicting them"
+        "the rollback of {name} is not complete: {reason}; relax that PodDisruptionBudget, or run `{ignoring}` to \
+         delete the pods instead of evicting them"
     )]
-    RollbackRefusedByBudget { name: String, reason: String },
+    RollbackRefusedByBudget { name: String, reason: String, ignoring: String },
     #[error(
         "the rollback of {name} did not start: {}; no pod was taken down and the rollout journal is kept. Once \
          the budget allows it run `{again}`, or run `{ignoring}` to roll back without waiting for budgets",
         .reasons.join("; ")
     )]
     RollbackHeldByBudget { name: String, reasons: Vec<String>, again: String, ignoring: String },
+    #[error("the rollback of {name} is not complete: {reason}; run `{again}` again")]
+    RollbackDeclined { name: String, reason: String, again: String },
     #[error(
-        "the rollback of {name} is not complete: {reason}; run `kubectl stateful rollout {name} --abort` again"
-    )]
-    RollbackDeclined { name: String, reason: String },
-    #[error(
-        "the rollback of {name} did not complete: {}; run `kubectl stateful rollout {name} --abort` again",
+        "the rollback of {name} did not complete: {}; run `{again}` again",
         .reasons.join("; ")
     )]
-    RollbackFailed { name: String, reasons: Vec<String> },
+    RollbackFailed { name: String, reasons: Vec<String>, again: String },
 
     // pvc prune (exit 1, 3 for snapshots).
     #[error(
@@ -279,7 +278,7 @@ pub enum Stop {
         "{namespace}/{name} scaled up to ordinal {ordinal} while its claim {claim} was being deleted: pod {pod} will \
          start with a new, empty volume{}",
         .released.as_ref().map(|pv| format!(
-            "; the old data is on the Released PV {pv} (`kubectl stateful status {name}` says how to bind it again)"
+            "; the old data is on the Released PV {pv} (`{status}` says how to bind it again)"
         )).unwrap_or_default()
     )]
     ScaledUpDuringDelete {
@@ -290,6 +289,8 @@ pub enum Stop {
         pod: String,
         /// The PV that keeps the data, when its reclaim policy is Retain.
         released: Option<String>,
+        /// The `status` command of the StatefulSet.
+        status: String,
     },
     #[error("{} PVC(s) were not pruned, their claims kept: {}", .claims.len(), .claims.join("; "))]
     SnapshotsFailed { claims: Vec<String> },
@@ -324,11 +325,17 @@ pub enum Stop {
     #[error("{name} was deleted by someone else before this run deleted it; nothing was re-created")]
     DeletedBeforeSwap { name: String },
     #[error(
-        "the journal ConfigMap {config_map} is unreadable{}; check that StatefulSet {name} exists (kubectl -n \
-         {namespace} get statefulset {name}) before deleting the ConfigMap",
+        "the journal ConfigMap {config_map} is unreadable{}; check that StatefulSet {name} exists (`{check}`) \
+         before deleting the ConfigMap",
         .error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default()
     )]
-    SwapJournalUnreadable { config_map: String, error: Option<String>, name: String, namespace: String },
+    SwapJournalUnreadable {
+        config_map: String,
+        error: Option<String>,
+        name: String,
+        /// `kubectl get statefulset NAME` with the run's flags.
+        check: String,
+    },
     #[error(
         "StatefulSet {name} could not be re-created (its namespace is being deleted, or a StatefulSet of that name \
          came and went)"
@@ -336,9 +343,14 @@ pub enum Stop {
     NotRecreated { name: String },
     #[error(
         "{name} adopted its pods and PVCs unchanged, but the journal ConfigMap {config_map} changed since it was \
-         read, so it was left: check it (kubectl -n {namespace} get configmap {config_map} -o yaml), then delete it"
+         read, so it was left: check it (`{check}`), then delete it"
     )]
-    SwapJournalChangedAfter { name: String, config_map: String, namespace: String },
+    SwapJournalChangedAfter {
+        name: String,
+        config_map: String,
+        /// `kubectl get configmap NAME -o yaml` with the run's flags.
+        check: String,
+    },
     #[error(
         "the journal ConfigMap {config_map} changed while this run read it; nothing was changed; run the same \
          command again"
@@ -384,9 +396,15 @@ pub enum Stop {
     ClaimDeleted { claim: String },
     #[error(
         "PVC {claim} did not reach {target} within {within}; the StatefulSet is unchanged; run the same command \
-         again to keep waiting (kubectl -n {namespace} describe pvc {claim} says why)"
+         again to keep waiting (`{describe}` says why)"
     )]
-    ClaimTimedOut { claim: String, target: String, within: String, namespace: String },
+    ClaimTimedOut {
+        claim: String,
+        target: String,
+        within: String,
+        /// `kubectl describe pvc CLAIM` with the run's flags.
+        describe: String,
+    },
     #[error(
         "pod {pod} did not come back Ready within {within} after its restart; the StatefulSet is unchanged; run the \
          same command again once it is Ready"
@@ -489,6 +507,12 @@ impl Error {
             Error::Stranded { error, .. } => error.exit_code(),
             _ => exit::ERROR,
         }
+    }
+
+    /// The ways on from an [`Error::Conflict`]: `resume`, the command that goes on from the new
+    /// state, or `abort`, how to roll back (`core::rollout::decide::abort_hint`).
+    pub fn conflict_ways_on(resume: &str, abort: &str) -> String {
+        format!("Run `{resume}` to continue from the new state, or {abort} to roll back")
     }
 
     /// A closure for `map_err` that records what we were doing when the API call failed.

@@ -8,6 +8,7 @@ use std::time::Duration;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 
 use crate::client::Kube;
+use crate::core::advice::shell_word;
 use crate::core::patches;
 use crate::core::prune::{Candidate, PlannedSnapshot, TakenSnapshot};
 use crate::core::volume_snapshots::{self as vsnap, GROUP, SnapshotClass, SnapshotContent, VolumeSnapshot};
@@ -45,7 +46,7 @@ pub async fn classes(kube: &Kube) -> Result<Option<Vec<SnapshotClass>>> {
         Err(kube::Error::Api(status)) if status.code == 404 => Ok(None),
         Err(kube::Error::Api(status)) if status.code == 403 => Err(Error::Forbidden {
             permission: format!("list volumesnapshotclasses.{GROUP} (cluster-wide)"),
-            can_i: format!("kubectl auth can-i list volumesnapshotclasses.{GROUP}"),
+            can_i: kube.flags.kubectl_cluster(&format!("auth can-i list volumesnapshotclasses.{GROUP}")),
             left: "--snapshot needs them to choose the class; nothing was deleted".to_owned(),
         }),
         Err(e) => Err(Error::kube("list VolumeSnapshotClasses")(e)),
@@ -125,9 +126,8 @@ pub async fn take(
     let spinner = term.spinner();
     spinner.set_message(format!("waiting for volumesnapshot {} to be readyToUse", planned.name));
     let left = format!(
-        "the VolumeSnapshot is left for inspection (kubectl -n {namespace} describe volumesnapshot {}; delete it \
-         when done)",
-        planned.name
+        "the VolumeSnapshot is left for inspection (`{}`; delete it when done)",
+        kube.flags.kubectl(namespace, &format!("describe volumesnapshot {}", shell_word(&planned.name)))
     );
     let words = Said {
         left: format!(

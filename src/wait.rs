@@ -18,6 +18,7 @@ use kube::api::Api;
 use tokio::time::Instant;
 
 use crate::client::Kube;
+use crate::core::advice::RunFlags;
 use crate::core::volume_snapshots::VolumeSnapshot;
 use crate::error::{Error, Result, Stop, describe_kube_error};
 use crate::live::Live;
@@ -59,8 +60,8 @@ pub trait Words {
     /// Where an interruption or a lost API server leaves things, from what was last seen
     /// (`web is left at partition 2`).
     fn left(&self, view: &View) -> String;
-    /// The command that resumes or undoes it (`run `kubectl stateful rollout web` to resume, or
-    /// add --abort to roll back`).
+    /// The command that resumes or undoes it, with the run's `-n` and connection flags (`run
+    /// `kubectl stateful rollout web -n db` to resume, or run `… --abort …` to roll back`).
     fn resume(&self, view: &View) -> String;
     /// Someone else changed the spec of the StatefulSet this run owns while it waited (see
     /// [`Until::ours`]).
@@ -102,6 +103,8 @@ pub struct Waiter {
     api: Api<StatefulSet>,
     name: String,
     request_timeout: Duration,
+    /// The run's connection flags, for the commands the words of a wait print.
+    flags: RunFlags,
 }
 
 impl Waiter {
@@ -114,7 +117,18 @@ impl Waiter {
     ) -> Result<Waiter> {
         let live = Live::start(kube, sts, kinds).await?;
         let namespace = sts.namespace().unwrap_or_else(|| kube.namespace.clone());
-        Ok(Waiter { live, api: kube.api_in(&namespace), name: sts.name_any(), request_timeout })
+        Ok(Waiter {
+            live,
+            api: kube.api_in(&namespace),
+            name: sts.name_any(),
+            request_timeout,
+            flags: kube.flags.clone(),
+        })
+    }
+
+    /// The run's connection flags, which the commands printed about this wait repeat.
+    pub fn flags(&self) -> &RunFlags {
+        &self.flags
     }
 
     /// The StatefulSet's pods as last seen.

@@ -236,12 +236,11 @@ async fn drain(
     // The variables its HTTP gates name (a resumed run's journaled ones too), before any write.
     plan.gates.check_environment(environment)?;
     let nodes_words: Vec<String> = args.nodes.iter().map(|n| shell_word(n).into_owned()).collect();
-    let resume = format!("kubectl stateful drain {}{}", nodes_words.join(" "), kube.flags.connection());
-    let kubectl_drain = format!(
-        "kubectl{} drain {} --ignore-daemonsets --delete-emptydir-data",
-        kube.flags.connection(),
+    let resume = kube.flags.plugin_cluster(&format!("drain {}", nodes_words.join(" ")));
+    let kubectl_drain = kube.flags.kubectl_cluster(&format!(
+        "drain {} --ignore-daemonsets --delete-emptydir-data",
         nodes_words.join(" ")
-    );
+    ));
     show(reporter, &plan)?;
     let Some(writer) = Writer::of(&kube, Mode::from_dry_run(args.dry_run), format!("`{resume}` resumes it"))
     else {

@@ -9,11 +9,12 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 
-use super::pvc::prune::{render_plan, render_result};
+use super::pvc::prune::{render_plan, render_result, restore_command, unbind_volume};
 use super::recover::{Recovery, Replacement, write_evidence};
 use super::version::{Version, render};
+use crate::core::advice::RunFlags;
 use crate::core::fixtures::*;
-use crate::core::prune::{self, KeptClaim, PruneOptions, PrunePlan, PruneResult};
+use crate::core::prune::{self, KeptClaim, PruneOptions, PrunePlan, PruneResult, TakenSnapshot};
 use crate::core::reads::Reads;
 use crate::core::recover::{Evidence, Judgement, judge};
 use crate::output::{OutputFormat, RECOVERY, write_document};
@@ -129,7 +130,7 @@ fn prune_plan_empty() {
 
 /// A `--retain-volumes` run over both namespaces, as `pvc prune` records it: every claim the
 /// plan prunes is deleted (each PV left behind is named) except one a pod took back first.
-fn prune_result() -> PruneResult {
+fn prune_result() -> (PrunePlan, PruneResult) {
     let plan = prune_plan(true, &PruneOptions { retain_volumes: true, ..PruneOptions::default() });
     let mut result = PruneResult::start(&plan);
     for candidate in plan.to_prune() {
@@ -140,17 +141,69 @@ fn prune_result() -> PruneResult {
         }
     }
     assert!(!result.retained_volumes.is_empty());
-    result
+    (plan, result)
+}
+
+/// A run's connection flags, quoted where the shell needs it.
+fn flags() -> RunFlags {
+    RunFlags { context: Some("prod eu".into()), kubeconfig: Some("/home/me/kube config".into()) }
 }
 
 #[test]
 fn prune_result_text() {
-    insta::assert_snapshot!(text(|out| render_result(out, &prune_result(), OutputFormat::Table)));
+    let (plan, result) = prune_result();
+    insta::assert_snapshot!(text(|out| render_result(out, &result, &plan, &flags(), OutputFormat::Table)));
 }
 
 #[test]
 fn prune_result_json() {
-    insta::assert_snapshot!(text(|out| render_result(out, &prune_result(), OutputFormat::Json)));
+    let (plan, result) = prune_result();
+    insta::assert_snapshot!(text(|out| render_result(out, &result, &plan, &flags(), OutputFormat::Json)));
+}
+
+#[test]
+fn a_kept_volume_is_reused_by_a_command_with_its_exact_name_and_the_runs_flags() {
+    let (_, result) = prune_result();
+    let volume = &result.retained_volumes[0];
+    assert_eq!(
+        unbind_volume(volume, &flags()),
+        format!(
+            "kubectl --context 'prod eu' --kubeconfig '/home/me/kube config' patch pv {volume} --type json -p \
+             '[{{\"op\":\"remove\",\"path\":\"/spec/claimRef/uid\"}},{{\"op\":\"remove\",\"path\":\"/spec/claimRef/resourceVersion\"}}]'"
+        )
+    );
+}
+
+#[test]
+fn each_snapshot_is_restored_by_its_exact_command_template_included() {
+    let plan = prune_plan(true, &PruneOptions::default());
+    let candidate = plan.to_prune().find(|c| c.name == "wal-db-2").unwrap();
+    let taken = TakenSnapshot {
+        claim: candidate.name.clone(),
+        namespace: candidate.namespace.clone(),
+        name: "wal-db-2-20261130-225943".into(),
+        content: "snapcontent-1".into(),
+        deletion_policy: "Retain".into(),
+        retained_by_run: true,
+        restore_size: Some("512Mi".into()),
+    };
+    assert_eq!(
+        restore_command(&taken, &plan, &flags()),
+        "kubectl stateful pvc restore db --ordinal 2 --from wal-db-2-20261130-225943 --template wal -n shop \
+         --context 'prod eu' --kubeconfig '/home/me/kube config'"
+    );
+    let mut result = PruneResult::start(&plan);
+    result.deleted(candidate, &plan);
+    result.snapshots.push(taken);
+    let printed = text(|out| render_result(out, &result, &plan, &flags(), OutputFormat::Table));
+    assert!(
+        printed.ends_with(&format!(
+            "To bring one back into its ordinal (for its next scale-up to adopt):\n  {}\n",
+            restore_command(&result.snapshots[0], &plan, &flags())
+        )),
+        "{printed}"
+    );
+    assert!(!printed.contains('<'), "no placeholder: {printed}");
 }
 
 // recover.

@@ -10,6 +10,7 @@ use kube::ResourceExt;
 use serde::Serialize;
 
 use crate::client::{Kube, KubeArgs};
+use crate::core::advice::{RunFlags, shell_word};
 use crate::core::facts::max_unavailable_matters;
 use crate::core::fleet::{self, ContextResult, FleetSummary};
 use crate::core::narrow;
@@ -162,7 +163,7 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
                 return print_dns(&model, args.port.as_ref(), io);
             }
             note_degraded(&model, args.output, io);
-            return rendered(render(&mut io.out, &model, args.output, term.color, now));
+            return rendered(render(&mut io.out, &model, args.output, term.color, &kube.flags, now));
         }
         Err(error) => return Err(error),
     };
@@ -176,7 +177,7 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
         return print_dns(&model, args.port.as_ref(), io);
     }
     note_degraded(&model, args.output, io);
-    rendered(render(&mut io.out, &model, args.output, term.color, now))
+    rendered(render(&mut io.out, &model, args.output, term.color, &kube.flags, now))
 }
 
 /// `status -A` in several contexts: each queried on its own ([`crate::fleet::each_with_cluster`]), one list
@@ -470,7 +471,7 @@ async fn watch(
                 args.output,
                 screen,
                 last.is_some(),
-                term.color,
+                Pen { color: term.color, flags: &kube.flags },
                 now,
             ))?;
             on_screen = redraw.then_some(OnScreen { frame, size, whole_at });
@@ -572,6 +573,13 @@ struct Screen<'a> {
     size: Option<(u16, u16)>,
 }
 
+/// How a table frame is drawn: in colour or not, its commands with the run's connection flags.
+#[derive(Clone, Copy, Default)]
+struct Pen<'a> {
+    color: bool,
+    flags: &'a RunFlags,
+}
+
 /// One frame of `--watch`, returned as drawn: on a terminal (`screen`) one live view instead of
 /// scrollback, where only the lines that changed are rewritten when both frames fit the screen
 /// ([`crate::ui::repaint`]), else the screen is cleared and the frame written whole; otherwise
@@ -582,7 +590,7 @@ fn draw_frame(
     format: OutputFormat,
     screen: Option<Screen>,
     not_first: bool,
-    color: bool,
+    pen: Pen,
     now: Timestamp,
 ) -> io::Result<String> {
     let mut frame = Vec::new();
@@ -592,7 +600,7 @@ fn draw_frame(
             writeln!(frame, "---")?;
             crate::output::write_yaml(&mut frame, &Document::new(STATUS, model))?;
         }
-        _ => render(&mut frame, model, format, color, now)?,
+        _ => render(&mut frame, model, format, pen.color, pen.flags, now)?,
     }
     let frame = String::from_utf8_lossy(&frame).into_owned();
     if let Some(screen) = screen {
@@ -626,11 +634,14 @@ impl std::fmt::Display for ClearScreen {
     }
 }
 
+/// One StatefulSet's status as `format` asks; the commands the tables print (a prune, a
+/// restore) carry the run's connection `flags`.
 pub fn render(
     w: &mut dyn Write,
     model: &StatefulSetStatus,
     format: OutputFormat,
     color: bool,
+    flags: &RunFlags,
     now: Timestamp,
 ) -> io::Result<()> {
     if write_document(w, format, STATUS, model)? {
@@ -647,15 +658,15 @@ pub fn render(
     write_ordinals(w, model, wide, color, now)?;
     if !model.orphaned_pvcs.is_empty() {
         writeln!(w)?;
-        write_orphans(w, model, wide, now)?;
+        write_orphans(w, model, wide, flags, now)?;
     }
     if !model.kept_pvcs.is_empty() {
         writeln!(w)?;
         write_kept(w, model, wide, now)?;
     }
-    if let Some(deleted) = model.deleted_claim_snapshots.as_ref().filter(|d| wide && !d.is_empty()) {
+    if model.deleted_claim_snapshots.as_ref().is_some_and(|d| wide && !d.is_empty()) {
         writeln!(w)?;
-        write_deleted_claim_snapshots(w, deleted, now)?;
+        write_deleted_claim_snapshots(w, model, flags, now)?;
     }
     if !model.warnings.is_empty() {
         writeln!(w)?;
@@ -977,10 +988,12 @@ fn snapshots_label(s: Option<&Snapshots>, now: Timestamp) -> String {
 /// `-o wide` only: the snapshots of claims that are gone, which no other table shows.
 fn write_deleted_claim_snapshots(
     w: &mut dyn Write,
-    deleted: &[DeletedClaimSnapshots],
+    m: &StatefulSetStatus,
+    flags: &RunFlags,
     now: Timestamp,
 ) -> io::Result<()> {
-    writeln!(w, "Snapshots of deleted PVCs (`kubectl stateful pvc restore` brings one back):")?;
+    let deleted = m.deleted_claim_snapshots.as_deref().unwrap_or_default();
+    writeln!(w, "Snapshots of deleted PVCs:")?;
     let mut t = table(["ORDINAL", "TEMPLATE", "PVC", "SNAPSHOTS", "NEWEST"]);
     for d in deleted {
         t.add_row([
@@ -991,16 +1004,46 @@ fn write_deleted_claim_snapshots(
             d.snapshots.newest.as_ref().map_or_else(|| "-".to_owned(), |n| n.name.clone()),
         ]);
     }
-    write_table(w, t)
+    write_table(w, t)?;
+    let restores: Vec<String> = deleted.iter().filter_map(|d| restore_newest(m, d, flags)).collect();
+    if !restores.is_empty() {
+        writeln!(w, "To bring the newest back into its ordinal (for its next scale-up to adopt):")?;
+        for restore in restores {
+            writeln!(w, "  {restore}")?;
+        }
+    }
+    Ok(())
 }
 
-fn write_orphans(w: &mut dyn Write, m: &StatefulSetStatus, wide: bool, now: Timestamp) -> io::Result<()> {
+/// `kubectl stateful pvc restore NAME --ordinal N --from NEWEST --template T -n NS …`: the
+/// restore of a deleted claim from its newest snapshot, when it has one.
+fn restore_newest(m: &StatefulSetStatus, d: &DeletedClaimSnapshots, flags: &RunFlags) -> Option<String> {
+    let newest = d.snapshots.newest.as_ref()?;
+    Some(flags.plugin(
+        &m.namespace,
+        &format!(
+            "pvc restore {} --ordinal {} --from {} --template {}",
+            shell_word(&m.name),
+            d.ordinal,
+            shell_word(&newest.name),
+            shell_word(&d.template)
+        ),
+    ))
+}
+
+fn write_orphans(
+    w: &mut dyn Write,
+    m: &StatefulSetStatus,
+    wide: bool,
+    flags: &RunFlags,
+    now: Timestamp,
+) -> io::Result<()> {
     writeln!(
         w,
         "Orphaned PVCs (ordinals outside {}): a scale-up re-attaches them with their old data;\n\
-         `kubectl stateful pvc prune {}` removes them safely.",
+         `{}` removes them safely.",
         describe_range(status::live_range(m)),
-        m.name
+        flags.plugin(&m.namespace, &format!("pvc prune {}", shell_word(&m.name)))
     )?;
     let snapshots = wide && m.orphaned_pvcs.iter().any(|c| c.snapshots.is_some());
     let mut headers = vec!["ORDINAL", "TEMPLATE", "PVC", "PHASE", "CAPACITY", "PV", "RECLAIM", "AGE"];
@@ -1259,7 +1302,7 @@ mod tests {
     fn rendered(format: OutputFormat) -> String {
         let mut out = Vec::new();
         let now = Timestamp::from_second(created().as_second() + 3_700).unwrap();
-        render(&mut out, &model(), format, false, now).unwrap();
+        render(&mut out, &model(), format, false, &RunFlags::default(), now).unwrap();
         String::from_utf8(out).unwrap()
     }
 
@@ -1273,16 +1316,31 @@ mod tests {
         let now = Timestamp::from_second(created().as_second() + 3_700).unwrap();
         let screen = |previous| Some(Screen { previous, size: Some((80, 200)) });
         let mut out = Vec::new();
-        let first =
-            draw_frame(&mut out, &model(), OutputFormat::Table, screen(None), false, false, now).unwrap();
+        let first = draw_frame(
+            &mut out,
+            &model(),
+            OutputFormat::Table,
+            screen(None),
+            false,
+            Pen { color: false, flags: &RunFlags::default() },
+            now,
+        )
+        .unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), format!("{ClearScreen}{first}"));
 
         let mut restarted = model();
         restarted.ordinals[0].pod.as_mut().unwrap().restarts += 1;
         let mut out = Vec::new();
-        let second =
-            draw_frame(&mut out, &restarted, OutputFormat::Table, screen(Some(&first)), true, false, now)
-                .unwrap();
+        let second = draw_frame(
+            &mut out,
+            &restarted,
+            OutputFormat::Table,
+            screen(Some(&first)),
+            true,
+            Pen { color: false, flags: &RunFlags::default() },
+            now,
+        )
+        .unwrap();
         let changed: Vec<(usize, &str)> = first
             .lines()
             .zip(second.lines())
@@ -1302,7 +1360,7 @@ mod tests {
         // A screen too small for the frame: cleared and drawn whole.
         let mut out = Vec::new();
         let small = Some(Screen { previous: Some(&first), size: Some((5, 200)) });
-        draw_frame(&mut out, &restarted, OutputFormat::Table, small, true, false, now).unwrap();
+        draw_frame(&mut out, &restarted, OutputFormat::Table, small, true, Pen::default(), now).unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), format!("{ClearScreen}{second}"));
     }
 
@@ -1327,7 +1385,7 @@ mod tests {
     fn the_pod_dns_row_says_from_when_names_resolve() {
         let row = |model: &StatefulSetStatus| {
             let mut out = Vec::new();
-            render(&mut out, model, OutputFormat::Table, false, created()).unwrap();
+            render(&mut out, model, OutputFormat::Table, false, &RunFlags::default(), created()).unwrap();
             String::from_utf8(out).unwrap().lines().find(|l| l.starts_with("Pod DNS:")).map(str::to_owned)
         };
         let mut published = model();

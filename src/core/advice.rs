@@ -34,6 +34,35 @@ impl RunFlags {
     pub fn plugin(&self, namespace: &str, args: &str) -> String {
         format!("kubectl stateful {args} -n {}{}", shell_word(namespace), self.connection())
     }
+
+    /// `kubectl stateful ARGS [--context C] [--kubeconfig K]`: a plugin command that names no
+    /// namespace (`drain` of nodes, `pvc prune -A`).
+    pub fn plugin_cluster(&self, args: &str) -> String {
+        format!("kubectl stateful {args}{}", self.connection())
+    }
+
+    /// `kubectl [--context C] [--kubeconfig K] ARGS`: a kubectl command about cluster-scoped
+    /// objects (PersistentVolumes, nodes) or the cluster itself (`auth can-i` cluster-wide).
+    pub fn kubectl_cluster(&self, args: &str) -> String {
+        format!("kubectl{} {args}", self.connection())
+    }
+}
+
+/// No connection flags: what a request without a run of its own (a unit test, a default)
+/// repeats.
+static NO_FLAGS: RunFlags = RunFlags { context: None, kubeconfig: None };
+
+impl Default for &RunFlags {
+    fn default() -> Self {
+        &NO_FLAGS
+    }
+}
+
+/// The commands between backticks in `message`, in order: what a person pastes (tests check
+/// each the way the end-to-end tests run them).
+#[cfg(test)]
+pub fn commands_in(message: &str) -> Vec<&str> {
+    message.split('`').skip(1).step_by(2).collect()
 }
 
 /// `word` as one word for a POSIX shell: as it is when nothing in it is special, else in single
@@ -65,5 +94,23 @@ mod tests {
             both.plugin("db", "recover web-1"),
             "kubectl stateful recover web-1 -n db --context 'prod eu' --kubeconfig '/home/me/.kube/it'\\''s'"
         );
+    }
+
+    #[test]
+    fn cluster_wide_advice_carries_the_flags_given_and_no_namespace() {
+        let none = RunFlags::default();
+        assert_eq!(none.plugin_cluster("drain node-7"), "kubectl stateful drain node-7");
+        assert_eq!(none.kubectl_cluster("uncordon node-7"), "kubectl uncordon node-7");
+        let context = RunFlags { context: Some("kind-a".into()), kubeconfig: Some("/k config".into()) };
+        assert_eq!(
+            context.plugin_cluster("pvc prune -A"),
+            "kubectl stateful pvc prune -A --context kind-a --kubeconfig '/k config'"
+        );
+        assert_eq!(
+            context.kubectl_cluster("patch pv pv-1 -p x"),
+            "kubectl --context kind-a --kubeconfig '/k config' patch pv pv-1 -p x"
+        );
+        let default: &RunFlags = Default::default();
+        assert_eq!(default, &none);
     }
 }

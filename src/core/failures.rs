@@ -331,14 +331,16 @@ pub fn blockers(sts: &StatefulSet, pods: &[Pod], failures: &[ControllerFailure])
 }
 
 impl Blocker {
-    /// The blocker and its remedy, in one line. `lacking` are the pods that lack claims (the
-    /// remedy of an immutable-pod failure is to replace them), `outside` the pods outside the
-    /// live ordinals (under a quota, they hold what the missing pods need).
+    /// [`Blocker::describe_with`] without connection flags (the tests' fixtures).
+    #[cfg(test)]
     pub fn describe(&self, sts: &StatefulSet, pods: &[Pod], now: Timestamp) -> String {
         self.describe_with(sts, pods, now, &RunFlags::default())
     }
 
-    /// [`Blocker::describe`], its commands carrying the run's connection `flags`.
+    /// The blocker and its remedy, in one line, its commands carrying the run's connection
+    /// `flags`. `lacking` are the pods that lack claims (the remedy of an immutable-pod failure
+    /// is to replace them), `outside` the pods outside the live ordinals (under a quota, they
+    /// hold what the missing pods need).
     pub fn describe_with(&self, sts: &StatefulSet, pods: &[Pod], now: Timestamp, flags: &RunFlags) -> String {
         let name = sts.name_any();
         let namespace = sts.namespace().unwrap_or_default();

@@ -100,8 +100,8 @@ mod tests {
         assert!(!alive.is_usage());
         let downtime = Refusal::from(resize::Refusal::NeedsDowntime {
             statefulset: "web".into(),
-            namespace: "shop".into(),
-            replicas: 3,
+            scale_down: "kubectl -n shop scale statefulset web --replicas 0".into(),
+            scale_up: "kubectl -n shop scale statefulset web --replicas 3".into(),
             steps: vec!["scale to 0".into(), "grow".into()],
         });
         assert_eq!(

@@ -29,6 +29,8 @@ use kube::ResourceExt;
 use kube_quantity::ParsedQuantity;
 use serde::{Deserialize, Serialize};
 
+use super::advice::shell_word;
+
 use super::claims::claims_of;
 use super::names::pod_name;
 use super::objects::*;
@@ -207,12 +209,18 @@ impl ResizePlan {
     }
 
     /// Offline claims mounted by a pod: their expansion needs downtime, which this tool does
-    /// not take on its own.
-    pub fn needs_downtime(&self) -> Option<Refusal> {
+    /// not take on its own; the scale down and back up are commands with the run's `flags`.
+    pub fn needs_downtime(&self, flags: &super::advice::RunFlags) -> Option<Refusal> {
+        let scale = |replicas: i32| {
+            flags.kubectl(
+                &self.namespace,
+                &format!("scale statefulset {} --replicas {replicas}", shell_word(&self.stateful_set)),
+            )
+        };
         (!self.downtime.is_empty()).then(|| Refusal::NeedsDowntime {
             statefulset: self.stateful_set.clone(),
-            namespace: self.namespace.clone(),
-            replicas: self.replicas,
+            scale_down: scale(0),
+            scale_up: scale(self.replicas),
             steps: self.downtime.clone(),
         })
     }
@@ -304,11 +312,16 @@ pub enum Refusal {
     /// `steps` (the plan's `downtime`), which this tool does not take on its own.
     #[error(
         "{statefulset} needs downtime for its offline-only claims, which this command does not take on its own; to \
-         go on: kubectl -n {namespace} scale statefulset {statefulset} --replicas 0, run this command again (it grows \
-         the claims and swaps the StatefulSet), then kubectl -n {namespace} scale statefulset {statefulset} \
-         --replicas {replicas}; nothing was changed"
+         go on: `{scale_down}`, run this command again (it grows the claims and swaps the StatefulSet), then \
+         `{scale_up}`; nothing was changed"
     )]
-    NeedsDowntime { statefulset: String, namespace: String, replicas: i32, steps: Vec<String> },
+    NeedsDowntime {
+        statefulset: String,
+        /// `kubectl scale` to 0 and back to the replicas now, with the run's flags.
+        scale_down: String,
+        scale_up: String,
+        steps: Vec<String>,
+    },
 }
 
 impl Refusal {
@@ -346,6 +359,8 @@ pub struct Inputs<'a> {
     pub quotas: Option<&'a [ResourceQuota]>,
     pub sizes: &'a [SizeRequest],
     pub override_owner: bool,
+    /// The run's connection flags, which the commands of a refusal repeat.
+    pub flags: &'a super::advice::RunFlags,
 }
 
 /// The storage request of a volumeClaimTemplate or claim.
@@ -404,15 +419,27 @@ pub fn class_expansion(class: Option<&str>, classes: Option<&[StorageClass]>) ->
 
 /// The recovery from a failed expansion of `claim` (request `request`, capacity `capacity`):
 /// what the API server allows (KEP-1790).
-pub fn recovery_hint(namespace: &str, claim: &str, capacity: Option<&str>) -> String {
+pub fn recovery_hint(
+    flags: &super::advice::RunFlags,
+    namespace: &str,
+    claim: &str,
+    capacity: Option<&str>,
+) -> String {
+    let describe = flags.kubectl(namespace, &format!("describe pvc {}", shell_word(claim)));
     match capacity {
         Some(capacity) => format!(
             "to give up, lower its request to a size above its capacity {capacity} that the driver can provide (the API \
-             server refuses {capacity} itself): kubectl -n {namespace} patch pvc {claim} -p \
-             '{{\"spec\":{{\"resources\":{{\"requests\":{{\"storage\":\"SIZE\"}}}}}}}}'; or remove the cause (kubectl -n \
-             {namespace} describe pvc {claim}) and run the same command again"
+             server refuses {capacity} itself): `{}` with that SIZE; or remove the cause (`{describe}`) and run the same \
+             command again",
+            flags.kubectl(
+                namespace,
+                &format!(
+                    "patch pvc {} -p '{{\"spec\":{{\"resources\":{{\"requests\":{{\"storage\":\"SIZE\"}}}}}}}}'",
+                    shell_word(claim)
+                )
+            )
         ),
-        None => format!("see kubectl -n {namespace} describe pvc {claim}"),
+        None => format!("see `{describe}`"),
     }
 }
 
@@ -506,7 +533,7 @@ pub fn plan(inputs: &Inputs) -> Result<ResizePlan, Refusal> {
                     claim: claim_name.clone(),
                     request: request.clone().unwrap_or_default(),
                     condition: if message.is_empty() { kind } else { format!("{kind}: {message}") },
-                    recovery: recovery_hint(&namespace, &claim_name, capacity.as_deref()),
+                    recovery: recovery_hint(inputs.flags, &namespace, &claim_name, capacity.as_deref()),
                 });
             } else if in_flight && action == Action::Grow {
                 blocking.push(Refusal::OtherExpansion {

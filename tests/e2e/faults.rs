@@ -93,7 +93,8 @@ async fn ctrl_c_during_a_rollout_wait_exits_cleanly_and_says_how_to_resume() {
     assert_eq!(output.status.code(), Some(130));
     let stderr = one_line(&output.stderr);
     assert!(
-        stderr.contains("interrupted") && stderr.contains("kubectl stateful rollout web` to resume"),
+        stderr.contains("interrupted")
+            && stderr.contains(&format!("kubectl stateful rollout web -n {}` to resume", env.ns)),
         "{stderr}"
     );
     // -o json ends with the interruption: what was left, and how to go on.
@@ -104,7 +105,8 @@ async fn ctrl_c_during_a_rollout_wait_exits_cleanly_and_says_how_to_resume() {
     let last: Value = serde_json::from_str(&last.expect("a last event")).unwrap();
     assert_eq!((last["event"].as_str(), last["exitCode"].as_u64()), (Some("error"), Some(130)), "{last}");
     assert!(last["left"].as_str().unwrap().contains("web is left at partition 2"), "{last}");
-    assert!(last["resume"].as_str().unwrap().contains("kubectl stateful rollout web` to resume"), "{last}");
+    let resume = format!("kubectl stateful rollout web -n {}` to resume", env.ns);
+    assert!(last["resume"].as_str().unwrap().contains(&resume), "{last}");
     let web = env.api::<StatefulSet>().get("web").await.unwrap();
     assert_eq!(partition(&web), 2);
     assert!(web.annotations().contains_key(JOURNAL));

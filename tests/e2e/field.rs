@@ -138,7 +138,8 @@ async fn an_interrupted_abort_is_finished_by_the_next_run() {
     .await
     .unwrap();
     assert!(
-        transcript.contains("abort incomplete") && transcript.contains("--abort` again to finish"),
+        transcript.contains("abort incomplete")
+            && transcript.contains(&format!("rollout web --abort -n {}` again to finish", env.ns)),
         "{transcript}"
     );
     let web = sts(&env, "web").await;

@@ -145,7 +145,10 @@ async fn sigterm_and_sighup_mid_step_are_handled_like_ctrl_c() {
         assert_eq!(output.status.code(), Some(130), "{signal}");
         let stderr = one_line(&output);
         assert!(stderr.contains("interrupted") && stderr.contains("left at partition 2"), "{stderr}");
-        assert!(stderr.contains("`kubectl stateful rollout web` to resume"), "{stderr}");
+        assert!(
+            stderr.contains(&format!("`kubectl stateful rollout web -n {}` to resume", env.ns)),
+            "{stderr}"
+        );
         let web = sts(&env, "web").await;
         assert_eq!(partition(&web), 2, "{signal}: the step's partition, nothing more");
         assert!(web.annotations().contains_key(JOURNAL));
@@ -353,7 +356,8 @@ async fn an_unusable_journal_names_its_way_out() {
     for args in [vec!["rollout", "web", "--yes"], vec!["rollout", "web", "--abort", "--yes"]] {
         let output = env.plugin().args(&args).output().unwrap();
         assert_eq!(output.status.code(), Some(1), "{args:?}");
-        assert!(one_line(&output).contains("`kubectl stateful rollout web --discard-journal`"), "{args:?}");
+        let discard = format!("`kubectl stateful rollout web --discard-journal -n {}`", env.ns);
+        assert!(one_line(&output).contains(&discard), "{args:?}");
     }
     let output = env.plugin().args(["rollout", "web", "--discard-journal", "--yes"]).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));

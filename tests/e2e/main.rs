@@ -7,6 +7,7 @@
 
 mod support;
 
+mod advice;
 mod budgets;
 mod cluster;
 mod dns;

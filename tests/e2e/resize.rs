@@ -348,8 +348,8 @@ async fn an_offline_class_shows_its_downtime_plan_and_the_way_it_prints_works() 
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("1. scale web from 3 to 0 replicas: web-2, web-1, web-0 stop"), "{stderr}");
     let expected = format!(
-        "kubectl -n {ns} scale statefulset web --replicas 0, run this command again (it grows the claims and swaps the \
-         StatefulSet), then kubectl -n {ns} scale statefulset web --replicas 3",
+        "`kubectl -n {ns} scale statefulset web --replicas 0`, run this command again (it grows the claims and swaps \
+         the StatefulSet), then `kubectl -n {ns} scale statefulset web --replicas 3`",
         ns = env.ns
     );
     assert!(stderr.contains(&expected), "{stderr}");
@@ -416,7 +416,7 @@ async fn a_failed_expansion_exits_3_with_a_recovery_hint_that_works() {
     assert!(error.contains("the StatefulSet is unchanged"), "{error}");
     let hint = format!(
         "to give up, lower its request to a size above its capacity 1Gi that the driver can provide (the API server \
-         refuses 1Gi itself): kubectl -n {} patch pvc data-web-1 -p",
+         refuses 1Gi itself): `kubectl -n {} patch pvc data-web-1 -p",
         env.ns
     );
     assert!(error.contains(&hint), "{error}");

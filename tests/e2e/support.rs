@@ -889,7 +889,7 @@ pub fn current_context(kubeconfig: &std::path::Path) -> String {
 }
 
 /// An empty directory to stand in for `$HOME`: no `~/.kube/config` to fall back on.
-fn empty_home() -> PathBuf {
+pub fn empty_home() -> PathBuf {
     let home = std::env::temp_dir().join("kubectl-stateful-empty-home");
     std::fs::create_dir_all(&home).unwrap();
     home
@@ -913,23 +913,29 @@ impl Env {
     }
 }
 
-/// Runs `command`, as the plugin printed it, in a shell with nothing the command does not say:
-/// no `$KUBECONFIG`, an empty `$HOME`, and this build of the plugin on `PATH` as kubectl finds
-/// plugins. Panics unless it succeeds; returns its stdout.
-pub fn run_as_printed(command: &str) -> String {
+/// `command`, as the plugin printed it, in a shell with nothing the command does not say: no
+/// `$KUBECONFIG`, an empty `$HOME`, no colours, and this build of the plugin on `PATH` as kubectl
+/// finds plugins; bounded, so that a printed command that hangs fails the test instead of
+/// holding up the suite.
+pub fn as_printed(command: &str) -> std::process::Command {
     let bin = std::path::Path::new(env!("CARGO_BIN_EXE_kubectl-stateful")).parent().unwrap().to_owned();
     let path = std::env::join_paths(
         std::iter::once(bin).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
     )
     .unwrap();
-    // Bounded: a printed command that hangs fails the test instead of holding up the suite.
-    let ran = std::process::Command::new("timeout")
+    let mut shell = std::process::Command::new("timeout");
+    shell
         .env_remove("KUBECONFIG")
         .env("HOME", empty_home())
         .env("PATH", path)
-        .args(["120", "sh", "-c", command])
-        .output()
-        .unwrap();
+        .env("NO_COLOR", "1")
+        .args(["120", "sh", "-c", command]);
+    shell
+}
+
+/// Runs `command` [`as_printed`]. Panics unless it succeeds; returns its stdout.
+pub fn run_as_printed(command: &str) -> String {
+    let ran = as_printed(command).output().unwrap();
     assert!(ran.status.success(), "{command}: {}", String::from_utf8_lossy(&ran.stderr));
     String::from_utf8_lossy(&ran.stdout).into_owned()
 }

@@ -195,7 +195,7 @@ async fn recreate_is_shown_and_refused_with_a_way_out_that_works() {
 
     // The way out it names: the exact command, run as printed.
     let command = stderr.split('`').nth(1).expect("a command in backticks");
-    assert!(command.starts_with("kubectl patch statefulset db"), "{command}");
+    assert!(command.starts_with(&format!("kubectl -n {} patch statefulset db", env.ns)), "{command}");
     let ran = std::process::Command::new("sh")
         .env("KUBECONFIG", &env.kubeconfig)
         .args(["-c", command])

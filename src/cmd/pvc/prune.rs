@@ -12,12 +12,14 @@ use kube::api::Api;
 
 use crate::access::{self, Permission};
 use crate::client::{Kube, KubeArgs};
+use crate::core::advice::RunFlags;
 use crate::core::fleet::SameCluster;
 use crate::core::names::pod_name;
 use crate::core::objects::{age, ordinal_range};
 use crate::core::patches;
 use crate::core::prune::{
-    self, AfterDelete, Candidate, Ending, KeptClaim, PruneOptions, PrunePlan, PruneResult, Recheck, Verdict,
+    self, AfterDelete, Candidate, Ending, KeptClaim, PruneOptions, PrunePlan, PruneResult, Recheck,
+    TakenSnapshot, Verdict,
 };
 use crate::error::{Error, Result, Stop};
 use crate::fetch::{self, Extras, Scope};
@@ -184,10 +186,11 @@ pub async fn run(args: PruneArgs, kube_args: &KubeArgs, term: &Terminal, io: &mu
     for warning in &plan.warnings {
         io.warn(warning);
     }
-    warn_about_data(&plan, None, io);
+    warn_about_data(&plan, &same_prune(&args, &kube, " --retain-volumes"), None, io);
     let (true, Some(writer)) = (deleting, writer) else {
         if confirmed_run && args.output.is_machine() {
-            return rendered(render_result(&mut io.out, &PruneResult::start(&plan), args.output));
+            let start = PruneResult::start(&plan);
+            return rendered(render_result(&mut io.out, &start, &plan, &kube.flags, args.output));
         }
         if plan.to_prune().next().is_some() && !args.output.is_machine() {
             let how = if args.dry_run { "" } else { "; pass --yes (or run on a terminal) to prune" };
@@ -212,12 +215,52 @@ pub async fn run(args: PruneArgs, kube_args: &KubeArgs, term: &Terminal, io: &mu
     let mut result = PruneResult::start(&plan);
     let outcome = pruner.prune(&mut result).await;
     let snapshots_failed = pruner.snapshots_failed;
-    rendered(render_result(&mut io.out, &result, args.output))?;
+    rendered(render_result(&mut io.out, &result, &plan, &kube.flags, args.output))?;
     outcome?;
     match result.ending(snapshots_failed) {
         Ending::Done => Ok(()),
         Ending::SnapshotsFailed(claims) => Err(Stop::SnapshotsFailed { claims }.into()),
         Ending::NotPruned(claims) => Err(Stop::NotPruned { claims }.into()),
+    }
+}
+
+/// The `kubectl patch pv` that clears a Released volume's old binding (the claim's uid and
+/// resourceVersion), so that the next claim of the same name binds to it.
+pub fn unbind_volume(volume: &str, flags: &RunFlags) -> String {
+    let clear = r#"[{"op":"remove","path":"/spec/claimRef/uid"},{"op":"remove","path":"/spec/claimRef/resourceVersion"}]"#;
+    flags.kubectl_cluster(&format!("patch pv {} --type json -p {}", shell_word(volume), shell_word(clear)))
+}
+
+/// The `pvc restore` that brings `snapshot` back into its claim's ordinal: the StatefulSet,
+/// ordinal and template of the claim it was taken of (from `plan`), `--template` always given
+/// (needed when the set has several).
+pub fn restore_command(snapshot: &TakenSnapshot, plan: &PrunePlan, flags: &RunFlags) -> String {
+    let candidate =
+        plan.candidates.iter().find(|c| c.name == snapshot.claim && c.namespace == snapshot.namespace);
+    let args = match candidate {
+        Some(c) => format!(
+            "pvc restore {} --ordinal {} --from {} --template {}",
+            shell_word(&c.stateful_set),
+            c.ordinal,
+            shell_word(&snapshot.name),
+            shell_word(&c.template)
+        ),
+        // Every snapshot is taken of a candidate of the plan.
+        None => format!("pvc restore --from {}", shell_word(&snapshot.name)),
+    };
+    flags.plugin(&snapshot.namespace, &args)
+}
+
+/// This run's prune (its StatefulSet, every one of its namespace, or `-A`; with
+/// `--include-scaled-to-zero` as given) and `extra`, as a command with the run's flags.
+fn same_prune(args: &PruneArgs, kube: &Kube, extra: &str) -> String {
+    let scaled = if args.include_scaled_to_zero { " --include-scaled-to-zero" } else { "" };
+    match (&args.name, args.all_namespaces) {
+        (_, true) => kube.flags.plugin_cluster(&format!("pvc prune -A{scaled}{extra}")),
+        (Some(name), false) => {
+            kube.flags.plugin(&kube.namespace, &format!("pvc prune {}{scaled}{extra}", shell_word(name)))
+        }
+        (None, false) => kube.flags.plugin(&kube.namespace, &format!("pvc prune{scaled}{extra}")),
     }
 }
 
@@ -282,10 +325,10 @@ async fn require_permissions(kube: &Kube, plan: &PrunePlan) -> Result<()> {
     access::require(kube, &needed, "nothing was changed").await
 }
 
-/// Warns about the claims whose data a prune destroys. In a fleet plan, `fleet` is the
-/// context's name and the command that prunes that context alone as planned (a fleet run deletes
-/// nothing), which the advice gives.
-fn warn_about_data(plan: &PrunePlan, fleet: Option<(&str, &str)>, io: &mut Streams) {
+/// Warns about the claims whose data a prune destroys, with `keeping`: the same prune with
+/// `--retain-volumes`. In a fleet plan, `fleet` is the context's name, and `keeping` prunes that
+/// context alone as planned (a fleet run deletes nothing).
+fn warn_about_data(plan: &PrunePlan, keeping: &str, fleet: Option<&str>, io: &mut Streams) {
     let destroyed: Vec<String> = plan
         .candidates
         .iter()
@@ -294,14 +337,14 @@ fn warn_about_data(plan: &PrunePlan, fleet: Option<(&str, &str)>, io: &mut Strea
         .collect();
     if !destroyed.is_empty() {
         let (prefix, keep) = match fleet {
-            None => (String::new(), "add --retain-volumes".to_owned()),
-            Some((context, command)) => (
-                format!("context {context}: "),
-                format!("prune that context alone (`{command} --retain-volumes`)"),
-            ),
+            None => (String::new(), format!("prune with `{keeping}`")),
+            Some(context) => {
+                (format!("context {context}: "), format!("prune that context alone (`{keeping}`)"))
+            }
         };
         io.warn(format_args!(
-            "{prefix}the PVs of {} have reclaim policy Delete: pruning destroys their data; {keep} to keep it as Released PVs",
+            "{prefix}the PVs of {} have reclaim policy Delete: pruning destroys their data; to keep it as Released \
+             PVs, {keep}",
             destroyed.join(", ")
         ));
     }
@@ -523,6 +566,10 @@ impl Pruner<'_, '_> {
                                 claim: candidate.name.clone(),
                                 pod,
                                 released,
+                                status: self
+                                    .kube
+                                    .flags
+                                    .plugin(namespace, &format!("status {}", shell_word(sts_name))),
                             }
                             .into());
                         }
@@ -594,15 +641,13 @@ async fn fleet(args: &PruneArgs, kube_args: &KubeArgs, io: &mut Streams) -> Resu
             io.warn(format_args!("context {context}: {warning}"));
         }
         // The fleet's own flags, so that the prune advised plans what this plan shows.
-        let mut command = String::from("kubectl stateful pvc prune -A");
-        if let Some(kubeconfig) = &kube_args.kubeconfig {
-            command.push_str(&format!(" --kubeconfig {}", shell_word(&kubeconfig.to_string_lossy())));
-        }
-        command.push_str(&format!(" --context {}", shell_word(context)));
-        if args.include_scaled_to_zero {
-            command.push_str(" --include-scaled-to-zero");
-        }
-        warn_about_data(plan, Some((context, &command)), io);
+        let flags = RunFlags {
+            context: Some(context.to_owned()),
+            kubeconfig: kube_args.kubeconfig.as_ref().map(|k| k.to_string_lossy().into_owned()),
+        };
+        let scaled = if args.include_scaled_to_zero { " --include-scaled-to-zero" } else { "" };
+        let keeping = flags.plugin_cluster(&format!("pvc prune -A{scaled} --retain-volumes"));
+        warn_about_data(plan, &keeping, Some(context), io);
     }
     crate::fleet::failures(contexts.iter().map(|c| (c.context, c.result.err().map(String::as_str))))
 }
@@ -769,7 +814,16 @@ pub fn render_plan(
     Ok(())
 }
 
-pub fn render_result(w: &mut dyn Write, result: &PruneResult, format: OutputFormat) -> io::Result<()> {
+/// The result of a run that deleted: the document, or for people what was deleted and kept,
+/// with the commands that bring each kept volume or snapshot back into its ordinal (from `plan`,
+/// which knows each claim's StatefulSet, ordinal and template; with the run's `flags`).
+pub fn render_result(
+    w: &mut dyn Write,
+    result: &PruneResult,
+    plan: &PrunePlan,
+    flags: &RunFlags,
+    format: OutputFormat,
+) -> io::Result<()> {
     if write_document(w, format, PRUNE_RESULT, result)? {
         return Ok(());
     }
@@ -782,10 +836,12 @@ pub fn render_result(w: &mut dyn Write, result: &PruneResult, format: OutputForm
         )?;
         writeln!(
             w,
-            "To reuse one for its ordinal: kubectl patch pv <PV> --type json -p \
-             '[{{\"op\":\"remove\",\"path\":\"/spec/claimRef/uid\"}},{{\"op\":\"remove\",\"path\":\"/spec/claimRef/resourceVersion\"}}]'; \
-             the next claim of the same name (a scale-up) then binds to it."
+            "To reuse one for its ordinal, clear its old binding; the next claim of the same name (a scale-up) then \
+             binds to it:"
         )?;
+        for volume in &result.retained_volumes {
+            writeln!(w, "  {}", unbind_volume(volume, flags))?;
+        }
     }
     for s in &result.snapshots {
         writeln!(
@@ -799,10 +855,10 @@ pub fn render_result(w: &mut dyn Write, result: &PruneResult, format: OutputForm
         )?;
     }
     if !result.snapshots.is_empty() {
-        writeln!(
-            w,
-            "To bring one back into its ordinal: kubectl stateful pvc restore <STATEFULSET> --ordinal <N> --from <SNAPSHOT>"
-        )?;
+        writeln!(w, "To bring one back into its ordinal (for its next scale-up to adopt):")?;
+        for s in &result.snapshots {
+            writeln!(w, "  {}", restore_command(s, plan, flags))?;
+        }
     }
     for k in &result.failed {
         writeln!(w, "NOT pruned {}/{}: {}", k.namespace, k.name, k.reason)?;

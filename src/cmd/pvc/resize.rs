@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use crate::access::{self, Permission};
 use crate::client::{Kube, KubeArgs};
+use crate::core::advice::shell_word;
 use crate::core::objects::pod_ready;
 use crate::core::owners::last_writer;
 use crate::core::patches;
@@ -221,6 +222,16 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
 }
 
 impl Run<'_> {
+    /// `kubectl -n NS … ARGS`: a kubectl command in the run's namespace, with its flags.
+    fn kubectl(&self, args: &str) -> String {
+        self.kube.flags.kubectl(&self.namespace, args)
+    }
+
+    /// `kubectl get statefulset NAME`, to check that it exists before a journal is deleted.
+    fn check_statefulset(&self) -> String {
+        self.kubectl(&format!("get statefulset {}", shell_word(&self.args.name)))
+    }
+
     /// A journal means a swap was started: finishing it comes before anything else, since the
     /// StatefulSet may be gone right now. Gives the writer back when there is none.
     async fn journal(&mut self, writer: Option<Writer>) -> Result<Option<Option<Writer>>> {
@@ -266,6 +277,7 @@ impl Run<'_> {
             quotas: quotas.as_deref(),
             sizes: &self.args.sizes,
             override_owner: self.args.override_owner,
+            flags: &self.kube.flags,
         };
         Ok(resize::plan(&inputs)?)
     }
@@ -293,7 +305,7 @@ impl Run<'_> {
             }
             return Ok(());
         };
-        if let Some(downtime) = plan.needs_downtime() {
+        if let Some(downtime) = plan.needs_downtime(&self.kube.flags) {
             return Err(downtime.into());
         }
         self.term.require_consent(self.args.yes, "resize")?;
@@ -348,7 +360,7 @@ impl Run<'_> {
                 config_map: cm_name.to_owned(),
                 error: Some(e.to_string()),
                 name: self.args.name.clone(),
-                namespace: self.namespace.clone(),
+                check: self.check_statefulset(),
             }
             .into()
         })
@@ -443,7 +455,12 @@ impl Run<'_> {
                             target: claim.target.clone(),
                             condition,
                             grown: done,
-                            recovery: recovery_hint(&self.namespace, &claim.name, claim.capacity.as_deref()),
+                            recovery: recovery_hint(
+                                &self.kube.flags,
+                                &self.namespace,
+                                &claim.name,
+                                claim.capacity.as_deref(),
+                            ),
                         }
                         .into());
                     }
@@ -526,7 +543,10 @@ impl Run<'_> {
                         claim: late.map_or("?", |c| c.name.as_str()).to_owned(),
                         target: late.map_or("its size", |c| c.target.as_str()).to_owned(),
                         within: humantime::format_duration(self.args.timeout).to_string(),
-                        namespace: self.namespace.clone(),
+                        describe: self.kubectl(&format!(
+                            "describe pvc {}",
+                            shell_word(late.map_or("?", |c| c.name.as_str()))
+                        )),
                     }
                     .into())
                 },
@@ -617,7 +637,12 @@ impl Run<'_> {
                             claim: claim.name.clone(),
                             pod: name.clone(),
                             state: format!("{other:?}"),
-                            recovery: recovery_hint(&self.namespace, &claim.name, claim.capacity.as_deref()),
+                            recovery: recovery_hint(
+                                &self.kube.flags,
+                                &self.namespace,
+                                &claim.name,
+                                claim.capacity.as_deref(),
+                            ),
                         }
                         .into());
                     }
@@ -774,8 +799,8 @@ impl Run<'_> {
         match writer.delete(&configmaps, &cm_name, Guard::exact(cm), Deletion::default(), &what).await? {
             Deleted::Changed(_) => Err(Stop::SwapJournalChangedAfter {
                 name: self.args.name.clone(),
+                check: self.kubectl(&format!("get configmap {} -o yaml", shell_word(&cm_name))),
                 config_map: cm_name,
-                namespace: self.namespace.clone(),
             }
             .into()),
             Deleted::Done | Deleted::Gone => Ok(()),
@@ -838,7 +863,7 @@ impl Run<'_> {
                             config_map: cm_name,
                             error: None,
                             name,
-                            namespace: self.namespace.clone(),
+                            check: self.check_statefulset(),
                         }
                         .into());
                     }
@@ -1021,7 +1046,7 @@ impl Run<'_> {
                 config_map: cm_name.clone(),
                 error: None,
                 name: name.clone(),
-                namespace: self.namespace.clone(),
+                check: self.check_statefulset(),
             }
             .into());
         };

@@ -10,6 +10,7 @@ use kube::api::{Api, ListParams};
 
 use crate::access::{self, Permission};
 use crate::client::KubeArgs;
+use crate::core::advice::{RunFlags, shell_word};
 use crate::core::names::pod_name;
 use crate::core::restore::{self, RestoreInput, RestorePlan};
 use crate::error::{Error, Result, Stop};
@@ -128,9 +129,10 @@ pub async fn run(args: Args, kube_args: &KubeArgs, _term: &Terminal, io: &mut St
         allow_other_source: args.allow_other_source,
     };
     let mut plan = restore::plan(&input)?;
-    let resume = format!("`kubectl -n {namespace} get pvc {}` shows whether it was created", plan.name);
+    let get = kube.flags.kubectl(&namespace, &format!("get pvc {}", shell_word(&plan.name)));
+    let resume = format!("`{get}` shows whether it was created");
     let Some(writer) = Writer::of(&kube, Mode::from_dry_run(args.dry_run), resume) else {
-        rendered(render(&mut io.out, &plan, args.output))?;
+        rendered(render(&mut io.out, &plan, &kube.flags, args.output))?;
         if !args.output.is_machine() {
             io.say("dry run: nothing was created");
         }
@@ -159,11 +161,18 @@ pub async fn run(args: Args, kube_args: &KubeArgs, _term: &Terminal, io: &mut St
         Written::Gone => return Err(Error::NamespaceNotFound(namespace)),
     }
     plan.created = true;
-    rendered(render(&mut io.out, &plan, args.output))?;
+    rendered(render(&mut io.out, &plan, &kube.flags, args.output))?;
     Ok(())
 }
 
-pub fn render(w: &mut dyn Write, plan: &RestorePlan, format: OutputFormat) -> io::Result<()> {
+/// The claim created (or that a dry run would create), and the scale-up that adopts it, as a
+/// command with the run's `flags`.
+pub fn render(
+    w: &mut dyn Write,
+    plan: &RestorePlan,
+    flags: &RunFlags,
+    format: OutputFormat,
+) -> io::Result<()> {
     if write_document(w, format, PVC_RESTORE, plan)? {
         return Ok(());
     }
@@ -180,7 +189,21 @@ pub fn render(w: &mut dyn Write, plan: &RestorePlan, format: OutputFormat) -> io
     )?;
     writeln!(
         w,
-        "The next scale-up of {} past ordinal {} adopts it: kubectl -n {} scale statefulset {} --replicas {}",
-        plan.stateful_set, plan.ordinal, plan.namespace, plan.stateful_set, plan.replicas_to_adopt
+        "The next scale-up of {} past ordinal {} adopts it: {}",
+        plan.stateful_set,
+        plan.ordinal,
+        scale_up(plan, flags)
+    )
+}
+
+/// `kubectl scale statefulset NAME --replicas N`: the scale-up whose new pod adopts the claim.
+pub fn scale_up(plan: &RestorePlan, flags: &RunFlags) -> String {
+    flags.kubectl(
+        &plan.namespace,
+        &format!(
+            "scale statefulset {} --replicas {}",
+            shell_word(&plan.stateful_set),
+            plan.replicas_to_adopt
+        ),
     )
 }

@@ -24,7 +24,7 @@ use crate::core::rollout::conditions::{
     Rollback, describe_position, position, rollback_progress, stragglers,
 };
 use crate::core::rollout::decide::abort as abort_decision;
-use crate::core::rollout::{Abort, Decision, Journal, Refusal, Replace, revision_template};
+use crate::core::rollout::{Abort, Decision, Journal, Replace, revision_template};
 use crate::error::{Error, Result, Stop};
 use crate::wait::{Waiter, Wake, deadline};
 use crate::write::{Deleted, Deletion, Guard};
@@ -57,7 +57,10 @@ pub async fn show(
                 Error::from(Stop::RevisionGone {
                     revision: abort.target.clone(),
                     left: left.to_owned(),
-                    name: args.name.clone(),
+                    discard: kube.flags.plugin(
+                        &kube.namespace,
+                        &format!("rollout {} --discard-journal", shell_word(&args.name)),
+                    ),
                 })
             })?;
         Some(revision_template(&revision)?)
@@ -83,8 +86,9 @@ pub async fn show(
 impl Executor<'_, '_> {
     /// An abort chosen during this run (at the gate, or after a failed step).
     pub async fn abort_now(&mut self, waiter: &mut Waiter, sts: StatefulSet) -> Result<()> {
-        let journal =
-            Journal::of(&sts).map_err(|source| Refusal::Journal { name: self.name().to_owned(), source })?;
+        let journal = Journal::of(&sts).map_err(|source| {
+            crate::core::rollout::decide::journal_refusal(&sts, &self.kube.flags, source)
+        })?;
         let Decision::Abort(abort) = abort_decision(&sts, &waiter.pods(), journal, Timestamp::now()) else {
             return Ok(());
         };
@@ -138,14 +142,11 @@ impl Executor<'_, '_> {
             if let Some(reasons) =
                 self.wait_for_budgets(waiter, &sts, ignore_pdb, &ordinals, 1, until).await?
             {
-                let name = shell_word(self.name()).into_owned();
-                let flags = &self.kube.flags;
                 return Err(Stop::RollbackHeldByBudget {
                     name: self.name().to_owned(),
                     reasons,
-                    again: flags.plugin(&self.kube.namespace, &format!("rollout {name} --abort")),
-                    ignoring: flags
-                        .plugin(&self.kube.namespace, &format!("rollout {name} --abort --ignore-pdb")),
+                    again: self.abort_command(),
+                    ignoring: self.command("--abort --ignore-pdb"),
                 }
                 .into());
             }
@@ -160,6 +161,7 @@ impl Executor<'_, '_> {
         let mut deleted: Vec<String> = Vec::new();
         loop {
             let name = self.name().to_owned();
+            let again = self.abort_command();
             let target = &abort.target;
             let reporter = &mut *self.reporter;
             let (now, stuck) = wait(
@@ -190,6 +192,7 @@ impl Executor<'_, '_> {
                     Err(Stop::RollbackTimedOut {
                         name: name.clone(),
                         stragglers: stragglers(sts, &view.pods, 0),
+                        again,
                     }
                     .into())
                 },
@@ -207,7 +210,7 @@ impl Executor<'_, '_> {
             );
             let yes = self.args.yes;
             if !self.reporter.suspend(|| self.term.confirm(yes, &question))? {
-                return Err(Stop::AbortIncomplete { pods: names, name: self.name().to_owned() }.into());
+                return Err(Stop::AbortIncomplete { pods: names, again: self.abort_command() }.into());
             }
             for pod in stuck {
                 self.delete_stuck(&pod).await?;
@@ -237,10 +240,17 @@ impl Executor<'_, '_> {
             match self.replace_pod(waiter, &sts, &pod, ignore_pdb, until).await? {
                 Replaced::Yes => {}
                 Replaced::Refused(reason) => {
-                    return Err(Stop::RollbackRefusedByBudget { name: self.name().to_owned(), reason }.into());
+                    let ignoring = self.command("--abort --ignore-pdb");
+                    return Err(Stop::RollbackRefusedByBudget {
+                        name: self.name().to_owned(),
+                        reason,
+                        ignoring,
+                    }
+                    .into());
                 }
                 Replaced::Declined(reason) => {
-                    return Err(Stop::RollbackDeclined { name: self.name().to_owned(), reason }.into());
+                    let again = self.abort_command();
+                    return Err(Stop::RollbackDeclined { name: self.name().to_owned(), reason, again }.into());
                 }
             }
             let label = "rolling back".to_owned();
@@ -249,7 +259,8 @@ impl Executor<'_, '_> {
             sts = next;
             self.left_written = Some(describe_position(&sts, Some(&waiter.pods())));
             if let Some(reasons) = failure {
-                return Err(Stop::RollbackFailed { name: self.name().to_owned(), reasons }.into());
+                let again = self.abort_command();
+                return Err(Stop::RollbackFailed { name: self.name().to_owned(), reasons, again }.into());
             }
             self.reporter
                 .event(Event::PodRolledBack { pod: pod.name_any(), revision: abort.target.clone() })?;

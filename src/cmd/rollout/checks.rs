@@ -127,7 +127,9 @@ impl Executor<'_, '_> {
                     break;
                 }
                 // Time alone changes a gate's answer: tried again after a pause.
-                waiter.pause(&RolloutWords { name: &self.args.name, ours: sts }, again).await?;
+                waiter
+                    .pause(&RolloutWords { name: &self.args.name, ours: sts, flags: &self.kube.flags }, again)
+                    .await?;
             }
         }
         if failures.is_empty() {

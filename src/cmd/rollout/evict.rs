@@ -15,6 +15,7 @@ use super::checks::RETRY;
 use super::execute::Executor;
 use super::report::Event;
 use super::words::wait;
+use crate::core::advice::shell_word;
 use crate::core::objects::{budgets_of, pod_ready, pod_revision, pods_of, terminating, update_revision};
 use crate::core::patches;
 use crate::core::rollout::conditions::{describe_position, update_pending};
@@ -126,9 +127,11 @@ impl Executor<'_, '_> {
                 let yes = self.args.yes || self.consented_abort;
                 if !self.reporter.suspend(|| self.term.confirm(yes, &question))? {
                     return Ok(Replaced::Declined(format!(
-                        "{name} is not Ready and its eviction was refused ({reason}): delete it, or run \
-                         `kubectl stateful rollout {} --abort`",
-                        self.name()
+                        "{name} is not Ready and its eviction was refused ({reason}): delete it (`{}`), or run `{}`",
+                        self.kube
+                            .flags
+                            .kubectl(&self.kube.namespace, &format!("delete pod {}", shell_word(&name))),
+                        self.abort_command()
                     )));
                 }
                 self.delete_pod(pod, format!("not Ready on revision {revision}, eviction refused")).await?;
@@ -203,9 +206,8 @@ impl Executor<'_, '_> {
         }
         // An unreadable journal must stop here: clearing it blindly would lose the strategy an
         // --evict rollout restores (`strategyBefore`), leaving the set OnDelete.
-        let journal = Journal::of(&sts).map_err(|source| crate::core::rollout::Refusal::Journal {
-            name: self.name().to_owned(),
-            source,
+        let journal = Journal::of(&sts).map_err(|source| {
+            crate::core::rollout::decide::journal_refusal(&sts, &self.kube.flags, source)
         })?;
         let patch = match journal {
             Some(journal) => patches::end_eviction(&sts, &journal),

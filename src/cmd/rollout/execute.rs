@@ -16,13 +16,14 @@ use super::report::{Event, Reporter};
 use super::words::wait;
 use crate::access::{self, Permission};
 use crate::client::Kube;
+use crate::core::advice::shell_word;
 use crate::core::objects::{ON_DELETE, ordinal_range, update_strategy};
 use crate::core::objects::{current_revision, partition, short_revision, update_revision};
 use crate::core::patches;
 use crate::core::rollout::conditions::{
     describe_position, foreign_changes, is_observed, is_promoted, position, stragglers_of,
 };
-use crate::core::rollout::decide::{Hold, abort_hint, git_first_owner};
+use crate::core::rollout::decide::{Hold, abort_hint, git_first_owner, rollout_command};
 use crate::core::rollout::gates::{self, Gates, OnFailure};
 use crate::core::rollout::plan::released;
 use crate::core::rollout::{Journal, Replace, Roll, StepVerdict, StepWatch};
@@ -68,7 +69,7 @@ pub struct Executor<'a, 'io> {
     /// `core::rollout::conditions::describe_position`).
     pub left_written: Option<String>,
     /// How to roll back, as the messages of this run say it (`core::rollout::decide::abort_hint`).
-    pub abort_hint: &'static str,
+    pub abort_hint: String,
     /// The gates of the rollout this run drives (a failure aborts with `--on-failure abort`).
     pub gates: Gates,
     /// An abort was consented to in advance (`--on-failure abort`): it asks nothing.
@@ -86,15 +87,30 @@ impl Executor<'_, '_> {
         match (&self.left_written, &error) {
             (Some(left), Error::Kube { .. } | Error::Output(_)) => Error::Stranded {
                 left: format!("{} is left {left}, with its rollout journal", self.name()),
-                resume: format!(
-                    "run `kubectl stateful rollout {}` to resume, or {} to roll back",
-                    self.name(),
-                    self.abort_hint
-                ),
+                resume: format!("run `{}` to resume, or {} to roll back", self.resume(), self.abort_hint),
                 error: Box::new(error),
             },
             _ => error,
         }
+    }
+
+    /// `kubectl stateful rollout NAME ARGS -n NS …`: a rollout command on this run's
+    /// StatefulSet with the run's flags, to print as advice.
+    pub(super) fn command(&self, args: &str) -> String {
+        let name = shell_word(self.name());
+        let rollout =
+            if args.is_empty() { format!("rollout {name}") } else { format!("rollout {name} {args}") };
+        self.kube.flags.plugin(&self.kube.namespace, &rollout)
+    }
+
+    /// The command that resumes this rollout.
+    pub(super) fn resume(&self) -> String {
+        self.command("")
+    }
+
+    /// The command that rolls it back.
+    pub(super) fn abort_command(&self) -> String {
+        self.command("--abort")
     }
 
     /// No update pending: moving the partition changes no pod, so no journal and no wait.
@@ -116,7 +132,8 @@ impl Executor<'_, '_> {
         let written =
             self.patch(sts, patches::move_partition(sts, hold.partition, Some(&hold.journal)), &what).await?;
         let revision = crate::core::objects::update_revision(&written).unwrap_or("?").to_owned();
-        self.reporter.event(Event::Held { partition: hold.partition, revision })
+        let resume = rollout_command(sts, &self.kube.flags, "");
+        self.reporter.event(Event::Held { partition: hold.partition, revision, resume })
     }
 
     /// Before the first write of a roll ([`show_roll`] showed its plan): consent and
@@ -246,11 +263,11 @@ impl Executor<'_, '_> {
             self.reporter.event(Event::Stopped {
                 partition: position(&sts),
                 reason: format!(
-                    "the planned pods run the update revision, but not every pod of {} does: run `kubectl stateful \
-                     rollout {}` to replace the rest, or {}",
+                    "the planned pods run the update revision, but not every pod of {} does: run `{}` to replace the \
+                     rest, or {} to roll back",
                     self.name(),
-                    self.name(),
-                    abort_hint(&sts)
+                    self.resume(),
+                    abort_hint(&sts, &self.kube.flags)
                 ),
             })?;
             return Ok((sts, Outcome::Stopped));
@@ -262,10 +279,10 @@ impl Executor<'_, '_> {
         self.reporter.event(Event::Stopped {
             partition: partition(&sts),
             reason: format!(
-                "partition is {}: run `kubectl stateful rollout {}` to continue with the plan, or {}",
+                "partition is {}: run `{}` to continue with the plan, or {} to roll back",
                 partition(&sts),
-                self.name(),
-                abort_hint(&sts)
+                self.resume(),
+                abort_hint(&sts, &self.kube.flags)
             ),
         })?;
         Ok((sts, Outcome::Stopped))
@@ -346,11 +363,13 @@ impl Executor<'_, '_> {
             );
             let yes = self.args.yes;
             if !self.reporter.suspend(|| self.term.confirm(yes, &question))? {
+                let words: Vec<String> = names.iter().map(|n| shell_word(n).into_owned()).collect();
                 let reason = format!(
                     "{} stuck not Ready on a revision the rollout no longer runs, which the controller will not \
-                     replace: delete {them}, or run `kubectl stateful rollout {} --abort`",
+                     replace: delete {them} (`{}`), or run `{}`",
                     names.join(", "),
-                    self.name()
+                    self.kube.flags.kubectl(&self.kube.namespace, &format!("delete pod {}", words.join(" "))),
+                    self.abort_command()
                 );
                 return Ok((sts, Some(vec![reason])));
             }
@@ -391,7 +410,14 @@ impl Executor<'_, '_> {
             return Err(Stop::RolledBack { name, reasons, revision }.into());
         }
         let position = describe_position(&sts, Some(&waiter.pods()));
-        Err(Stop::StepStopped { name, position, reasons, abort: abort_hint(&sts) }.into())
+        Err(Stop::StepStopped {
+            name,
+            position,
+            reasons,
+            resume: self.resume(),
+            abort: abort_hint(&sts, &self.kube.flags),
+        }
+        .into())
     }
 
     /// After the last step: waits until the controller promotes the update revision, then
@@ -454,7 +480,7 @@ impl Executor<'_, '_> {
                 changes: foreign_changes(sts, &now),
                 by: crate::core::owners::changed_by(&now).map(Box::new),
                 partition: partition(&now),
-                abort: abort_hint(&now),
+                ways_on: Error::conflict_ways_on(&self.resume(), &abort_hint(&now, &self.kube.flags)),
             }),
             Written::Changed(Changed { now: None }) | Written::Gone => {
                 Err(Stop::DeletedSinceRead { what: what.to_owned(), name: self.name().to_owned() }.into())

@@ -9,7 +9,7 @@ use super::report::Event;
 use crate::core::names::pod_name;
 use crate::core::objects::{ON_DELETE, partition, update_strategy};
 use crate::core::rollout::conditions::{describe_position, position};
-use crate::core::rollout::decide::{abort_hint, git_first_owner};
+use crate::core::rollout::decide::{abort_hint, undo_first};
 use crate::core::rollout::{Roll, Step};
 use crate::error::{Error, Result};
 
@@ -72,9 +72,9 @@ impl Executor<'_, '_> {
         let question =
             format!("Next: step {}/{total}, {}", next.number, self.step_text(sts, partition(sts), next));
         // A held rollout of Git's template is rolled back by reverting Git, not from here.
-        let git_first = git_first_owner(sts).is_some();
-        let stop_here = format!("stop here (resume later, or {})", abort_hint(sts));
-        let choices: Vec<&str> = if git_first {
+        let undo_first = undo_first(sts);
+        let stop_here = format!("stop here (resume later, or {} and abort)", undo_first.unwrap_or_default());
+        let choices: Vec<&str> = if undo_first.is_some() {
             vec!["continue", stop_here.as_str()]
         } else {
             vec!["continue", "stop here (resume later)", "abort and roll back"]
@@ -85,9 +85,9 @@ impl Executor<'_, '_> {
                     at_prompt,
                     left: format!("{} is left {}", self.name(), describe_position(sts, None)),
                     resume: Some(format!(
-                        "run `kubectl stateful rollout {}` to resume, or {}",
-                        self.name(),
-                        abort_hint(sts)
+                        "run `{}` to resume, or {} to roll back",
+                        self.resume(),
+                        abort_hint(sts, &self.kube.flags)
                     )),
                 },
                 other => other,
@@ -98,9 +98,9 @@ impl Executor<'_, '_> {
                 self.reporter.event(Event::Stopped {
                     partition: position(sts),
                     reason: format!(
-                        "stopped {}: run `kubectl stateful rollout {}` to resume",
+                        "stopped {}: run `{}` to resume",
                         describe_position(sts, None),
-                        self.name()
+                        self.resume()
                     ),
                 })?;
                 Choice::Stop

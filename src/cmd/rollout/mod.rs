@@ -25,10 +25,11 @@ use kube::api::Api;
 
 use crate::client::{Kube, KubeArgs};
 use crate::cmd::gates::{check_gate_urls, environment};
+use crate::core::advice::shell_word;
 use crate::core::objects::short_revision;
 use crate::core::owners::Owners;
 use crate::core::rollout::conditions::{has_its_pods, is_observed, is_settled};
-use crate::core::rollout::decide::already_updated;
+use crate::core::rollout::decide::{already_updated, rollout_command};
 use crate::core::rollout::gates::{Gates, OnFailure};
 use crate::core::rollout::{
     Cluster, Decision, ROLLOUT_ANNOTATION, Refusal, Request, Steps, TemplateError, decide, parse_image,
@@ -272,6 +273,7 @@ async fn rollout(
         gates: asked_gates.as_ref(),
         by_zone: args.by_zone,
         evict: args.evict,
+        flags: &kube.flags,
     };
     // A resumed --by-zone rollout keeps replacing one zone at a time (its journal says so).
     let journaled = crate::core::rollout::Journal::of(&sts).ok().flatten().is_some_and(|j| j.by_zone);
@@ -338,7 +340,7 @@ async fn rollout(
         Shown::Nothing => return Ok(()),
         Shown::Writes { template } => template,
     };
-    let resume = format!("`kubectl stateful rollout {}` reads the state and resumes", args.name);
+    let resume = format!("`{}` reads the state and resumes", rollout_command(&sts, &kube.flags, ""));
     let Some(writer) = Writer::of(kube, Mode::from_dry_run(args.dry_run), resume) else {
         reporter.say("dry run: nothing was changed");
         return Ok(());
@@ -355,7 +357,7 @@ async fn rollout(
         steps_taken: 0,
         wrote: false,
         left_written: None,
-        abort_hint: crate::core::rollout::decide::abort_hint(&sts),
+        abort_hint: crate::core::rollout::decide::abort_hint(&sts, &kube.flags),
         gates: Gates::default(),
         consented_abort: false,
     };
@@ -438,11 +440,11 @@ async fn show(
         Decision::Held { partition, revision } => {
             let reason = format!(
                 "{} is held at partition {partition} for a template change from its owner, and every pod runs \
-                 revision {}: nothing to step yet. Once the change is applied, run `kubectl stateful rollout {}`; \
-                 `--abort` releases the hold",
+                 revision {}: nothing to step yet. Once the change is applied, run `{}`; `{}` releases the hold",
                 args.name,
                 short_revision(&args.name, revision),
-                args.name
+                rollout_command(sts, &kube.flags, ""),
+                rollout_command(sts, &kube.flags, "--abort"),
             );
             reporter.event(Event::NothingToDo { revision: revision.clone(), reason })?;
             Ok(Shown::Nothing)
@@ -461,11 +463,11 @@ async fn show(
             let source = hold.owner.as_deref().unwrap_or("its owner");
             reporter.say(format!(
                 "hold {}: partition {} -> {}, journaled; the next template change from {source} is staged, not \
-                 rolled out, and no pod moves until `kubectl stateful rollout {}` steps it through",
+                 rolled out, and no pod moves until `{}` steps it through",
                 args.name,
                 crate::core::objects::partition(sts),
                 hold.partition,
-                args.name
+                rollout_command(sts, &kube.flags, "")
             ));
             for warning in &hold.warnings {
                 reporter.event(Event::Warning { message: warning.clone() })?;
@@ -510,18 +512,20 @@ async fn discard_journal(
             (&journal.strategy_before, journal.held_strategy_before(crate::core::objects::replicas(sts)))
     {
         let held = serde_json::to_string(&held).expect("an update strategy always serializes");
+        let patch = format!(r#"{{"spec":{{"updateStrategy":{held}}}}}"#);
         reporter.say(format_args!(
             "it was started with --evict: the update strategy stays OnDelete. To go back to RollingUpdate with \
-             every pod held back: kubectl patch statefulset {} -n {} --type merge -p \
-             '{{\"spec\":{{\"updateStrategy\":{held}}}}}' (then `kubectl stateful rollout {}` steps the rest \
-             through); its partition before the rollout was {}",
-            args.name,
-            kube.namespace,
-            args.name,
+             every pod held back: `{}` (then `{}` steps the rest through); its partition before the rollout was {}",
+            kube.flags.kubectl(
+                &kube.namespace,
+                &format!("patch statefulset {} --type merge -p {}", shell_word(&args.name), shell_word(&patch))
+            ),
+            rollout_command(sts, &kube.flags, ""),
             strategy.rolling_update.as_ref().and_then(|r| r.partition).unwrap_or(0)
         ));
     }
-    let resume = format!("`kubectl stateful status {}` shows whether it was removed", args.name);
+    let status = kube.flags.plugin(&kube.namespace, &format!("status {}", shell_word(&args.name)));
+    let resume = format!("`{status}` shows whether it was removed");
     let Some(writer) = Writer::of(kube, Mode::from_dry_run(args.dry_run), resume) else {
         reporter.say("dry run: nothing was changed");
         return Ok(());
@@ -537,8 +541,8 @@ async fn discard_journal(
     match writer.patch(&api, &args.name, &patch, &what).await? {
         Written::Done(_) => {
             reporter.say(format_args!(
-                "removed the rollout journal of {}; `kubectl stateful status {}` shows where it stands",
-                args.name, args.name
+                "removed the rollout journal of {}; `{status}` shows where it stands",
+                args.name
             ));
             Ok(())
         }

@@ -86,7 +86,13 @@ pub enum Event {
     /// `--hold`: every pod is held back at `partition` for a template change from the owner;
     /// pods run `revision`.
     #[serde(rename_all = "camelCase")]
-    Held { partition: i32, revision: String },
+    Held {
+        partition: i32,
+        revision: String,
+        /// The command that steps the change through once applied (text output only).
+        #[serde(skip)]
+        resume: String,
+    },
     /// Someone else changed the StatefulSet while the rollout waited or before it wrote: the
     /// field manager that did (from managedFields), what changed, and the partition left.
     #[serde(rename_all = "camelCase")]
@@ -494,9 +500,9 @@ pub fn describe(name: &str, event: &Event) -> String {
             "  gate '{gate}' not passed yet{} (try {attempt}): {output}",
             pod.as_ref().map(|p| format!(" in {p}")).unwrap_or_default()
         ),
-        Event::Held { partition, revision } => format!(
+        Event::Held { partition, revision, resume } => format!(
             "held {name} at partition {partition} (pods run revision {}): once its owner has applied the template \
-             change, `kubectl stateful rollout {name}` steps it through",
+             change, `{resume}` steps it through",
             short(revision)
         ),
         Event::Drift { manager, changes, partition } => format!(

@@ -8,10 +8,11 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::jiff::Timestamp;
 use tokio::time::Instant;
 
+use crate::core::advice::RunFlags;
 use crate::core::objects::{ON_DELETE, update_strategy};
 use crate::core::owners::changed_by;
 use crate::core::rollout::conditions::{describe_position, foreign_changes, position};
-use crate::core::rollout::decide::abort_hint;
+use crate::core::rollout::decide::{abort_hint, rollout_command};
 use crate::error::{Error, Result, Stop};
 use crate::wait::{Until, View, Waiter, Wake, Words};
 
@@ -20,6 +21,8 @@ use crate::wait::{Until, View, Waiter, Wake, Words};
 pub struct RolloutWords<'a> {
     pub name: &'a str,
     pub ours: &'a StatefulSet,
+    /// The run's connection flags, which the commands it prints repeat.
+    pub flags: &'a RunFlags,
 }
 
 impl Words for RolloutWords<'_> {
@@ -36,10 +39,11 @@ impl Words for RolloutWords<'_> {
     }
 
     fn resume(&self, view: &View) -> String {
+        let sts = view.sts.as_ref().unwrap_or(self.ours);
         format!(
-            "run `kubectl stateful rollout {}` to resume, or {} to roll back",
-            self.name,
-            view.sts.as_ref().map_or("add --abort", abort_hint)
+            "run `{}` to resume, or {} to roll back",
+            rollout_command(sts, self.flags, ""),
+            abort_hint(sts, self.flags)
         )
     }
 
@@ -50,7 +54,10 @@ impl Words for RolloutWords<'_> {
             changes: foreign_changes(ours, now),
             by: changed_by(now).map(Box::new),
             partition: position(now),
-            abort: abort_hint(now),
+            ways_on: Error::conflict_ways_on(
+                &rollout_command(now, self.flags, ""),
+                &abort_hint(now, self.flags),
+            ),
         }
     }
 }
@@ -77,7 +84,8 @@ pub async fn wait<T>(
     mut condition: impl FnMut(&StatefulSet, &View, Timestamp) -> Result<Wake<T>>,
     on_timeout: impl FnOnce(&StatefulSet, &View) -> Result<T>,
 ) -> Result<(StatefulSet, T)> {
-    let words = RolloutWords { name, ours };
+    let flags = waiter.flags().clone();
+    let words = RolloutWords { name, ours, flags: &flags };
     let gone = || Error::from(Stop::DeletedWhileWaiting { name: name.to_owned() });
     let (view, value) = waiter
         .until(

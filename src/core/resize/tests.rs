@@ -96,6 +96,7 @@ fn plan_of(w: &World, sizes: &[SizeRequest]) -> Result<ResizePlan, Refusal> {
         quotas: Some(&w.quotas),
         sizes,
         override_owner: false,
+        flags: Default::default(),
     })
 }
 
@@ -261,6 +262,7 @@ fn override_owner_turns_the_gitops_refusal_into_a_warning() {
         quotas: Some(&w.quotas),
         sizes: &sizes,
         override_owner: true,
+        flags: Default::default(),
     })
     .unwrap();
     assert!(plan.blocking.is_empty(), "{:?}", plan.blocking);
@@ -296,6 +298,33 @@ fn an_offline_class_gets_a_downtime_plan_from_its_lowest_mounted_ordinal() {
         "scale web from 3 to 0 replicas: web-2, web-1, web-0 stop, in that order (all pods of downtime for them)"
     );
     assert!(plan.downtime[2].starts_with("scale web back to 3 replicas: web-0, web-1, web-2 start again"));
+    let flags = crate::core::advice::RunFlags { context: Some("prod eu".into()), kubeconfig: None };
+    let text = plan.needs_downtime(&flags).unwrap().to_string();
+    assert!(
+        text.contains(
+            "go on: `kubectl -n default --context 'prod eu' scale statefulset web --replicas 0`, run this command \
+             again (it grows the claims and swaps the StatefulSet), then `kubectl -n default --context 'prod eu' scale \
+             statefulset web --replicas 3`"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_recovery_from_a_failed_expansion_prints_commands_with_the_runs_flags() {
+    let flags = crate::core::advice::RunFlags { context: Some("prod eu".into()), kubeconfig: None };
+    let hint = recovery_hint(&flags, "db", "data-web-1", Some("1Gi"));
+    assert_eq!(
+        crate::core::advice::commands_in(&hint),
+        [
+            r#"kubectl -n db --context 'prod eu' patch pvc data-web-1 -p '{"spec":{"resources":{"requests":{"storage":"SIZE"}}}}'"#,
+            "kubectl -n db --context 'prod eu' describe pvc data-web-1",
+        ]
+    );
+    assert_eq!(
+        recovery_hint(&flags, "db", "data-web-1", None),
+        "see `kubectl -n db --context 'prod eu' describe pvc data-web-1`"
+    );
 }
 
 #[test]
@@ -310,6 +339,7 @@ fn unreadable_classes_are_unknown_with_a_warning() {
         quotas: None,
         sizes: &sizes,
         override_owner: false,
+        flags: Default::default(),
     })
     .unwrap();
     assert!(plan.claims.iter().all(|c| c.expansion == Expansion::Unknown));
@@ -468,6 +498,7 @@ fn an_operator_controlled_set_is_refused_even_with_override_owner() {
             quotas: Some(&w.quotas),
             sizes: &size("data=2Gi"),
             override_owner,
+            flags: Default::default(),
         })
         .unwrap();
         assert_eq!(

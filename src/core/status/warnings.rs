@@ -432,7 +432,8 @@ fn rollout_warnings(
             )
         } else if journal.is_some() {
             format!(
-                "a `kubectl stateful rollout` is in progress: run `kubectl stateful rollout {name}{on}` to resume or add --abort"
+                "a `kubectl stateful rollout` is in progress: run `kubectl stateful rollout {name}{on}` to resume, or \
+                 `kubectl stateful rollout {name} --abort{on}` to roll it back"
             )
         } else {
             format!("`kubectl stateful rollout {name}{on}` steps it through")
@@ -642,7 +643,7 @@ fn storage_warnings(status: &StatefulSetStatus, unverified: &[String], flags: &R
                 WarningCode::ReleasedVolume,
                 format!(
                     "PersistentVolume {} is Released with reclaim policy {}: its provisioner deletes it, and the data \
-                     of {} with it; to keep that data, switch it to Retain before that happens with `kubectl patch pv {} \
+                     of {} with it; to keep that data, switch it to Retain before that happens with `kubectl patch pv {}{conn} \
                      -p '{{\"spec\":{{\"persistentVolumeReclaimPolicy\":\"Retain\"}}}}'`",
                     volume.name, volume.reclaim_policy, volume.claim, volume.name
                 ),

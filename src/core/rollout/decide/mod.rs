@@ -13,7 +13,7 @@ mod tests;
 mod warnings;
 
 pub use abort::{abort, base_revision};
-pub use owners::{abort_hint, git_first_owner};
+pub use owners::{abort_hint, git_first_owner, undo_first};
 use owners::{owned_abort, owned_partition, owned_strategy, owned_template};
 use preflight::preflight;
 pub use refusal::{OwnedField, Refusal};
@@ -30,6 +30,7 @@ use super::gates::Gates;
 use super::journal::Journal;
 use super::order::{eviction_plan, replacement_order};
 use super::plan::{Step, Steps, plan, released, single_step};
+use crate::core::advice::{RunFlags, shell_word};
 use crate::core::facts::{MaxUnavailableFinding, pods_at_once};
 use crate::core::objects::{
     LivePods, current_revision, ordinal_range, partition, pod_revision, pods_of, replicas, update_revision,
@@ -184,10 +185,11 @@ pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<De
     if !is_observed(sts) {
         return Err(Refusal::NotObserved { name });
     }
-    let journal = Journal::of(sts).map_err(|source| Refusal::Journal { name: name.clone(), source })?;
+    let flags = request.flags;
+    let journal = Journal::of(sts).map_err(|source| journal_refusal(sts, flags, source))?;
     let aborting = journal.as_ref().is_some_and(|j| j.aborting);
     if aborting && !request.abort && (request.template.is_some() || request.partition.is_some()) {
-        return Err(Refusal::AbortPending { name });
+        return Err(Refusal::AbortPending { name, abort: rollout_command(sts, flags, "--abort") });
     }
     let owners = Owners::of(sts).with_application(application);
     if request.abort || aborting {
@@ -204,10 +206,14 @@ pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<De
         return hold(sts, journal, &owners, application, request, now);
     }
     if let (Some(journal), Some(_)) = (&journal, request.template) {
-        return Err(Refusal::InProgress { name, started_at: journal.started_at, abort: abort_hint(sts) });
+        return Err(in_progress(sts, journal, flags));
     }
     if switching && journal.is_some() {
-        return Err(Refusal::EvictMidRollout { name });
+        return Err(Refusal::EvictMidRollout {
+            name,
+            resume: rollout_command(sts, flags, ""),
+            abort: rollout_command(sts, flags, "--abort"),
+        });
     }
     let explicit = request.partition.map(|n| n as i32);
     let pending = request.template.is_some() || update_pending(sts, pods);
@@ -239,11 +245,11 @@ pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<De
     if let Some(template) = request.template {
         overridden.extend(owned_template(sts, &owners, template, request)?);
     }
-    preflight(sts, pods, events, journal.is_none(), now)?;
+    preflight(sts, pods, events, journal.is_none(), now, flags)?;
     let sizes = match (request.steps, &journal) {
         (Some(steps), _) => steps.clone(),
         (None, Some(journal)) => {
-            journal.step_sizes().map_err(|source| Refusal::Journal { name: name.clone(), source })?
+            journal.step_sizes().map_err(|source| journal_refusal(sts, flags, source))?
         }
         (None, None) => Steps::default(),
     };
@@ -340,6 +346,36 @@ pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<De
     })))
 }
 
+/// `kubectl stateful rollout NAME ARGS -n NS …`: a rollout of `sts` (`args` after its name, as
+/// written) with the run's connection `flags`, to print as advice.
+pub fn rollout_command(sts: &StatefulSet, flags: &RunFlags, args: &str) -> String {
+    let name = sts.name_any();
+    let rollout = match args {
+        "" => format!("rollout {}", shell_word(&name)),
+        args => format!("rollout {} {args}", shell_word(&name)),
+    };
+    flags.plugin(&sts.namespace().unwrap_or_default(), &rollout)
+}
+
+/// A journal that cannot be read: the refusal, with the command that discards it.
+pub fn journal_refusal(sts: &StatefulSet, flags: &RunFlags, source: super::journal::JournalError) -> Refusal {
+    Refusal::Journal {
+        name: sts.name_any(),
+        discard: rollout_command(sts, flags, "--discard-journal"),
+        source,
+    }
+}
+
+/// A rollout in progress where a new one was asked for: resume it, or roll it back.
+fn in_progress(sts: &StatefulSet, journal: &Journal, flags: &RunFlags) -> Refusal {
+    Refusal::InProgress {
+        name: sts.name_any(),
+        started_at: journal.started_at,
+        resume: rollout_command(sts, flags, ""),
+        abort: abort_hint(sts, flags),
+    }
+}
+
 /// `--hold`: the partition raised to the replica count with a held journal, so that the next
 /// template change the owner applies is staged, not rolled out. Holding again is nothing to do.
 fn hold(
@@ -350,13 +386,12 @@ fn hold(
     request: &Request,
     now: Timestamp,
 ) -> Result<Decision, Refusal> {
-    let name = sts.name_any();
     if let Some(journal) = journal {
         if journal.held {
             let revision = update_revision(sts).unwrap_or("?").to_owned();
             return Ok(Decision::Held { partition: partition(sts), revision });
         }
-        return Err(Refusal::InProgress { name, started_at: journal.started_at, abort: abort_hint(sts) });
+        return Err(in_progress(sts, &journal, request.flags));
     }
     owned_partition(sts, owners, request)?;
     let replicas = replicas(sts);

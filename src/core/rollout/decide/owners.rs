@@ -9,6 +9,7 @@ use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
 use kube::ResourceExt;
 
 use super::super::journal::Journal;
+use crate::core::advice::RunFlags;
 use crate::core::objects::LivePods;
 use crate::core::owners::{Contested, Field, Owners, Tool, partition_snippet, strategy_snippet};
 
@@ -27,17 +28,28 @@ fn git_first(sts: &StatefulSet) -> Option<Contested> {
     Owners::of(sts).template_reverter()
 }
 
-/// How to roll `sts` back, as advice that works: `add --abort`, or for a held rollout of a
-/// template Git owns, `revert the change in Git, then add --abort` (for Helm, roll the release
-/// back first).
-pub fn abort_hint(sts: &StatefulSet) -> &'static str {
+/// How to roll `sts` back, as advice that works as printed: run `kubectl stateful rollout NAME
+/// --abort -n NS …` (the run's `flags`); for a held rollout of a template Git owns once the change
+/// is reverted in Git (for Helm, once the release is rolled back).
+pub fn abort_hint(sts: &StatefulSet, flags: &RunFlags) -> String {
+    let abort = super::rollout_command(sts, flags, "--abort");
     match git_first(sts).map(|c| c.tool()) {
-        None => "add --abort",
-        Some(Tool::Helm) => {
-            "roll the release back to its previous values (helm rollback, or helm upgrade with them), then add --abort"
-        }
-        Some(_) => "revert the change in Git, then add --abort",
+        None => format!("run `{abort}`"),
+        Some(Tool::Helm) => format!(
+            "roll the release back to its previous values (helm rollback, or helm upgrade with them), then run \
+             `{abort}`"
+        ),
+        Some(_) => format!("revert the change in Git, then run `{abort}`"),
     }
+}
+
+/// What must happen where the template comes from before an abort of `sts` (a held rollout of a
+/// template Git or Helm owns), in a few words for a prompt's choice; `None` when nothing must.
+pub fn undo_first(sts: &StatefulSet) -> Option<&'static str> {
+    git_first(sts).map(|c| match c.tool() {
+        Tool::Helm => "roll the release back",
+        _ => "revert the change in Git",
+    })
 }
 
 /// `revert the change in Git` as the start of a sentence.
@@ -71,6 +83,7 @@ pub(super) fn owned_abort(
             undo: capitalized(contested.tool().undo()),
             released: if released.is_empty() { "none".to_owned() } else { released.join(", ") },
             partition_before: abort.partition,
+            abort: super::rollout_command(sts, request.flags, "--abort"),
         });
     }
     abort.warnings.push(format!(
@@ -178,7 +191,6 @@ pub(super) fn owned_template(
     } else {
         owners.template_reverter()
     };
-    let name = sts.name_any();
     match contested {
         Some(contested) if request.override_owner => Ok(Some(overridden(&contested))),
         Some(contested) => {
@@ -192,11 +204,12 @@ pub(super) fn owned_template(
                 &contested,
                 "the new template would be set back mid-rollout, and the updated pods rolled again",
                 format!(
-                    "Change it {} instead, held back: run `kubectl stateful rollout {name} --hold`, {make}, and once \
-                     {} (the partition holds every pod back), `kubectl stateful rollout {name}` steps it through. Or \
-                     pass --override-owner to write it anyway",
+                    "Change it {} instead, held back: run `{}`, {make}, and once {} (the partition holds every pod \
+                     back), `{}` steps it through. Or pass --override-owner to write it anyway",
                     tool.source(),
-                    tool.applies()
+                    super::rollout_command(sts, request.flags, "--hold"),
+                    tool.applies(),
+                    super::rollout_command(sts, request.flags, ""),
                 ),
                 None,
             ))

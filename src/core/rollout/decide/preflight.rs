@@ -9,6 +9,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 
 use super::super::conditions::is_settled;
+use crate::core::advice::{RunFlags, shell_word};
 use crate::core::failures::{blockers, controller_failures};
 use crate::core::names::{pod_name, pod_ordinal};
 use crate::core::objects::{ordinal_range, owned_by, pods_of, replicas};
@@ -25,11 +26,12 @@ pub(super) fn preflight(
     events: &[Event],
     new: bool,
     now: Timestamp,
+    flags: &RunFlags,
 ) -> Result<(), Refusal> {
     let name = sts.name_any();
     let failures = controller_failures(sts, events, pods, now);
     if let Some(blocker) = blockers(sts, pods, &failures).first() {
-        return Err(Refusal::Blocked { name, reason: blocker.describe(sts, pods, now) });
+        return Err(Refusal::Blocked { name, reason: blocker.describe_with(sts, pods, now, flags) });
     }
     if new && !is_settled(sts) {
         let counted = sts.status.as_ref().map_or(0, |s| s.replicas);
@@ -38,7 +40,9 @@ pub(super) fn preflight(
     let range = ordinal_range(sts);
     let ours = pods_of(sts, pods);
     if let Some(ordinal) = range.ordinals().find(|o| !ours.iter().any(|(p, _)| p == o)) {
-        return Err(Refusal::PodMissing { pod: pod_name(&name, ordinal), name, ordinal });
+        let status =
+            flags.plugin(&sts.namespace().unwrap_or_default(), &format!("status {}", shell_word(&name)));
+        return Err(Refusal::PodMissing { pod: pod_name(&name, ordinal), name, ordinal, status });
     }
     if let Some((_, stray)) = ours.iter().rev().find(|(o, _)| !range.contains(*o)) {
         return Err(Refusal::StrayPod { pod: stray.name_any(), range: describe_range(range), name });

@@ -19,35 +19,36 @@ pub enum Refusal {
     )]
     ZonesNeedOnDelete { name: String },
     #[error(
-        "--evict starts a rollout: a rollout of {name} is in progress already; run it without --evict to resume it, \
-         or add --abort; nothing was changed"
+        "--evict starts a rollout: a rollout of {name} is in progress already; run `{resume}` (without --evict) to \
+         resume it, or `{abort}` to roll it back; nothing was changed"
     )]
-    EvictMidRollout { name: String },
+    EvictMidRollout { name: String, resume: String, abort: String },
     #[error(
         "--gate-container {container}: no container {container:?} in the pod template (containers: {known})"
     )]
     UnknownGateContainer { container: String, known: String },
     #[error(
         "--hold is not needed for {name}: under the OnDelete update strategy no pod moves until it is deleted; \
-         change the template in Git, then `kubectl stateful rollout {name}` steps it through; nothing was changed"
+         change the template in Git, then `{resume}` steps it through; nothing was changed"
     )]
-    HoldOnDelete { name: String },
+    HoldOnDelete { name: String, resume: String },
     #[error(
         "{name} uses the Recreate update strategy (KEP-3541): the controller deletes every pod before it creates \
          any on the new revision, so there is no partition to step; nothing was changed. To roll it out in steps, \
-         switch it to RollingUpdate with every pod held back first (`kubectl patch statefulset {name} -n \
-         {namespace} --type merge -p '{{\"spec\":{{\"updateStrategy\":{{\"type\":\"RollingUpdate\",\"rollingUpdate\":\
-         {{\"partition\":{replicas}}}}}}}}}'`), then run this again"
+         switch it to RollingUpdate with every pod held back first (`{patch}`), then run this again"
     )]
-    Recreate { name: String, namespace: String, replicas: i32 },
+    Recreate {
+        name: String,
+        /// The `kubectl patch` that switches it, every pod held back.
+        patch: String,
+    },
     #[error("{0}")]
     Owned(Box<OwnedField>),
     #[error(
         "the template of {name} came from {owner}, not from this tool: an abort here would write the old template, \
          which its owner sets back {when}; nothing was changed. {undo} instead: once it is applied, the controller \
-         rolls back the pods released so far ({released}), and `kubectl stateful rollout {name} --abort` then waits \
-         for them, restores partition {partition_before} and ends the rollout. To roll back now anyway, add \
-         --override-owner"
+         rolls back the pods released so far ({released}), and `{abort}` then waits for them, restores partition \
+         {partition_before} and ends the rollout. To roll back now anyway, add --override-owner"
     )]
     RevertInGit {
         name: String,
@@ -58,6 +59,8 @@ pub enum Refusal {
         undo: String,
         released: String,
         partition_before: i32,
+        /// The abort to run once it is reverted, with the run's flags.
+        abort: String,
     },
     #[error("{name} has an unknown update strategy {strategy:?}")]
     UnknownStrategy { name: String, strategy: String },
@@ -74,17 +77,23 @@ pub enum Refusal {
     )]
     Scaling { name: String, counted: i32, replicas: i32 },
     #[error(
-        "a rollout of {name} started at {started_at} is in progress: run `kubectl stateful rollout {name}` to \
-         resume it, or {abort} before staging another"
+        "a rollout of {name} started at {started_at} is in progress: run `{resume}` to resume it, or {abort} \
+         before staging another"
     )]
-    InProgress { name: String, started_at: Timestamp, abort: &'static str },
+    InProgress {
+        name: String,
+        started_at: Timestamp,
+        resume: String,
+        /// How to roll it back ([`super::abort_hint`]).
+        abort: String,
+    },
     #[error("{name} cannot be rolled out now: {reason}; nothing was changed")]
     Blocked { name: String, reason: String },
     #[error(
         "ordinal {ordinal} of {name} has no pod ({pod}) and the controller has not created it: a rollout would \
-         wait for it forever; nothing was changed. `kubectl stateful status {name}` shows why"
+         wait for it forever; nothing was changed. `{status}` shows why"
     )]
-    PodMissing { name: String, ordinal: i32, pod: String },
+    PodMissing { name: String, ordinal: i32, pod: String, status: String },
     #[error(
         "pod {pod} belongs to {name} but holds an ordinal outside its live ordinals {range} (a scale-down that \
          has not finished, or a pod the StatefulSet adopted): a partition does not hold it back; nothing was \
@@ -95,16 +104,17 @@ pub enum Refusal {
         if finalizers.is_empty() { String::new() } else { format!(" (finalizers {})", finalizers.join(", ")) })]
     Deleting { what: String, finalizers: Vec<String> },
     #[error(
-        "an abort of {name} was interrupted and is not finished: run `kubectl stateful rollout {name} --abort` \
-         to finish it before --image, --patch or --partition; nothing was changed"
+        "an abort of {name} was interrupted and is not finished: run `{abort}` to finish it before --image, \
+         --patch or --partition; nothing was changed"
     )]
-    AbortPending { name: String },
+    AbortPending { name: String, abort: String },
     #[error(
-        "{source}; nothing was changed. `kubectl stateful rollout {name} --discard-journal` shows it and removes it \
-         (the StatefulSet stays as it is)"
+        "{source}; nothing was changed. `{discard}` shows it and removes it (the StatefulSet stays as it is)"
     )]
     Journal {
         name: String,
+        /// The `rollout --discard-journal` command.
+        discard: String,
         #[source]
         source: JournalError,
     },

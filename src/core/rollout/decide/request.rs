@@ -12,6 +12,7 @@ use kube::ResourceExt;
 use super::super::gates::Gates;
 use super::super::plan::Steps;
 use super::{Refusal, Replace};
+use crate::core::advice::{RunFlags, shell_word};
 use crate::core::facts::{Honoured, RECREATE};
 use crate::core::objects::{ON_DELETE, ROLLING_UPDATE, replicas, update_strategy};
 use crate::core::owners::AppSync;
@@ -38,6 +39,8 @@ pub struct Request<'a> {
     /// `--evict`: replace a RollingUpdate StatefulSet's pods by eviction, as for OnDelete, so
     /// that PodDisruptionBudgets are enforced by the API server at each pod.
     pub evict: bool,
+    /// The run's connection flags, which the commands a refusal prints repeat.
+    pub flags: &'a RunFlags,
 }
 
 /// What was read from the cluster for a decision.
@@ -88,7 +91,15 @@ pub(super) fn validate(cluster: &Cluster, request: &Request) -> Result<Validated
         ON_DELETE => Replace::Eviction,
         RECREATE => {
             let namespace = sts.namespace().unwrap_or_default();
-            return Err(Refusal::Recreate { name, namespace, replicas: replicas(sts) });
+            let held = format!(
+                r#"{{"spec":{{"updateStrategy":{{"type":"RollingUpdate","rollingUpdate":{{"partition":{}}}}}}}}}"#,
+                replicas(sts)
+            );
+            let patch = request.flags.kubectl(
+                &namespace,
+                &format!("patch statefulset {} --type merge -p {}", shell_word(&name), shell_word(&held)),
+            );
+            return Err(Refusal::Recreate { name, patch });
         }
         other => return Err(Refusal::UnknownStrategy { name, strategy: other.to_owned() }),
     };
@@ -100,7 +111,10 @@ pub(super) fn validate(cluster: &Cluster, request: &Request) -> Result<Validated
     match (evicting, request.partition.is_some(), request.by_zone, request.hold) {
         (true, true, _, _) => return Err(Refusal::PartitionOnDelete { name }),
         (false, _, true, _) => return Err(Refusal::ZonesNeedOnDelete { name }),
-        (true, _, _, true) => return Err(Refusal::HoldOnDelete { name }),
+        (true, _, _, true) => {
+            let resume = super::rollout_command(sts, request.flags, "");
+            return Err(Refusal::HoldOnDelete { name, resume });
+        }
         _ => {}
     }
     // The container an exec gate runs in must exist in the template the pods will run.

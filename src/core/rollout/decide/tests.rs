@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{Event, Namespace};
 
 use super::*;
-use crate::core::fixtures::{pod, sts};
+use crate::core::fixtures::{NAMESPACE, pod, sts};
 use crate::core::rollout::ROLLOUT_ANNOTATION;
 
 fn now() -> Timestamp {
@@ -308,10 +308,10 @@ fn refusals() {
     assert!(refused(&web, zoned).is_usage());
     let hold = Request { hold: true, ..Request::default() };
     let text = refused(&on_delete, hold).to_string();
-    assert!(text.contains("`kubectl stateful rollout web` steps it through"), "{text}");
+    assert!(text.contains("`kubectl stateful rollout web -n default` steps it through"), "{text}");
     let recreate = sts("web", 3).recreate().build();
     let error = refused(&recreate, Request::default());
-    assert!(matches!(error, Refusal::Recreate { replicas: 3, .. }));
+    assert!(matches!(error, Refusal::Recreate { .. }));
     let text = error.to_string();
     assert!(text.contains("no partition to step") && text.contains("nothing was changed"), "{text}");
     assert!(
@@ -343,6 +343,72 @@ fn refusals() {
     let error = refused(&unreadable, Request::default());
     assert!(matches!(error, Refusal::Journal { .. }), "{error}");
     assert!(error.to_string().contains("--discard-journal"), "a way out: {error}");
+}
+
+/// Every command a refusal prints carries the StatefulSet's namespace and the run's
+/// `--context`/`--kubeconfig`, quoted, so that it runs as printed wherever it is pasted.
+#[test]
+fn refusals_print_commands_that_run_as_printed() {
+    let flags = RunFlags { context: Some("prod eu".into()), kubeconfig: Some("/k/it's".into()) };
+    let on = "-n default --context 'prod eu' --kubeconfig '/k/it'\\''s'";
+    let web = sts("web", 3).build();
+    let all = pods(&web, &["web-rev1"; 3]);
+    let refused = |sts: &StatefulSet, request: Request| decided(sts, &all, &request).unwrap_err().to_string();
+    let new = template(&web);
+
+    let on_delete = sts("web", 3).on_delete().build();
+    let text = refused(&on_delete, Request { hold: true, flags: &flags, ..Request::default() });
+    assert!(text.contains(&format!("`kubectl stateful rollout web {on}` steps it through")), "{text}");
+
+    let text = refused(&sts("web", 3).recreate().build(), Request { flags: &flags, ..Request::default() });
+    assert!(
+        text.contains(
+            "(`kubectl -n default --context 'prod eu' --kubeconfig '/k/it'\\''s' patch statefulset web --type merge -p \
+             '{\"spec\":{\"updateStrategy\":{\"type\":\"RollingUpdate\",\"rollingUpdate\":{\"partition\":3}}}}'`)"
+        ),
+        "{text}"
+    );
+
+    let in_flight = sts("web", 3).annotation(ROLLOUT_ANNOTATION, &journal(0, false)).build();
+    let text = refused(&in_flight, Request { template: Some(&new), flags: &flags, ..Request::default() });
+    assert!(
+        text.contains(&format!(
+            "run `kubectl stateful rollout web {on}` to resume it, or run `kubectl stateful rollout web --abort {on}` \
+             before staging another"
+        )),
+        "{text}"
+    );
+    let text = refused(&in_flight, Request { evict: true, flags: &flags, ..Request::default() });
+    assert!(
+        text.contains(&format!(
+            "run `kubectl stateful rollout web {on}` (without --evict) to resume it, or `kubectl stateful rollout \
+             web --abort {on}` to roll it back"
+        )),
+        "{text}"
+    );
+
+    let aborting = sts("web", 3).annotation(ROLLOUT_ANNOTATION, &journal(0, true)).build();
+    let text = refused(&aborting, Request { partition: Some(0), flags: &flags, ..Request::default() });
+    assert!(
+        text.contains(&format!("run `kubectl stateful rollout web --abort {on}` to finish it")),
+        "{text}"
+    );
+
+    let unreadable = sts("web", 3).annotation(ROLLOUT_ANNOTATION, "{").build();
+    let text = refused(&unreadable, Request { flags: &flags, ..Request::default() });
+    assert!(
+        text.contains(&format!("`kubectl stateful rollout web --discard-journal {on}` shows it")),
+        "{text}"
+    );
+
+    let error =
+        decided(&web, &all[..2], &Request { template: Some(&new), flags: &flags, ..Request::default() })
+            .unwrap_err();
+    assert!(matches!(error, Refusal::PodMissing { .. }), "{error}");
+    assert!(error.to_string().contains(&format!("`kubectl stateful status web {on}` shows why")), "{error}");
+
+    let held = sts("web", 3).annotation(ROLLOUT_ANNOTATION, &journal(0, false)).build();
+    assert_eq!(abort_hint(&held, &flags), format!("run `kubectl stateful rollout web --abort {on}`"));
 }
 
 #[test]
@@ -636,7 +702,8 @@ fn a_template_git_owns_is_changed_in_git_held_back_not_here() {
         "{text}"
     );
     assert!(
-        text.contains("nothing was changed") && text.contains("`kubectl stateful rollout web --hold`"),
+        text.contains("nothing was changed")
+            && text.contains("`kubectl stateful rollout web --hold -n default`"),
         "{text}"
     );
 
@@ -925,12 +992,21 @@ fn a_helm_release_gets_helms_words_not_a_syncs() {
             && !text.contains("Git"),
         "{text}"
     );
+    let flags = crate::core::advice::RunFlags::default();
     assert_eq!(
-        abort_hint(&mid),
-        "roll the release back to its previous values (helm rollback, or helm upgrade with them), then add --abort"
+        abort_hint(&mid, &flags),
+        format!(
+            "roll the release back to its previous values (helm rollback, or helm upgrade with them), then run \
+             `kubectl stateful rollout web --abort -n {NAMESPACE}`"
+        )
     );
+    assert_eq!(undo_first(&mid), Some("roll the release back"));
     let argo = owned(3, false).partition(2).annotation(ROLLOUT_ANNOTATION, &journal.to_annotation()).build();
-    assert_eq!(abort_hint(&argo), "revert the change in Git, then add --abort");
+    assert_eq!(
+        abort_hint(&argo, &flags),
+        format!("revert the change in Git, then run `kubectl stateful rollout web --abort -n {NAMESPACE}`")
+    );
+    assert_eq!(undo_first(&argo), Some("revert the change in Git"));
 }
 
 #[test]
