@@ -53,7 +53,7 @@ pub fn undo_first(sts: &StatefulSet) -> Option<&'static str> {
 }
 
 /// `revert the change in Git` as the start of a sentence.
-fn capitalized(text: &str) -> String {
+pub(super) fn capitalized(text: &str) -> String {
     let mut chars = text.chars();
     chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
@@ -79,8 +79,7 @@ pub(super) fn owned_abort(
         return Err(Refusal::RevertInGit {
             name: sts.name_any(),
             owner: contested.owner(),
-            when: contested.tool().reverts_when(),
-            undo: capitalized(contested.tool().undo()),
+            tool: contested.tool(),
             released: if released.is_empty() { "none".to_owned() } else { released.join(", ") },
             partition_before: abort.partition,
             abort: super::rollout_command(sts, request.flags, "--abort"),

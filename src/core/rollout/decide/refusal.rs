@@ -48,15 +48,16 @@ pub enum Refusal {
         "the template of {name} came from {owner}, not from this tool: an abort here would write the old template, \
          which its owner sets back {when}; nothing was changed. {undo} instead: once it is applied, the controller \
          rolls back the pods released so far ({released}), and `{abort}` then waits for them, restores partition \
-         {partition_before} and ends the rollout. To roll back now anyway, add --override-owner"
+         {partition_before} and ends the rollout. To roll back now anyway, add --override-owner",
+        when = .tool.reverts_when(),
+        undo = super::owners::capitalized(.tool.undo())
     )]
     RevertInGit {
         name: String,
         owner: String,
-        /// When the owner sets the old template back (`at its next sync …`).
-        when: &'static str,
-        /// How to take the change back where it came from (`Revert the change in Git`).
-        undo: String,
+        /// The owner's tool: when it sets the old template back, and how the change is taken
+        /// back where it came from.
+        tool: crate::core::owners::Tool,
         released: String,
         partition_before: i32,
         /// The abort to run once it is reverted, with the run's flags.
