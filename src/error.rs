@@ -138,7 +138,8 @@ refusals_convert!(
     DnsRefusal,
     crate::core::volume_snapshots::Refusal,
     crate::core::recover::Refusal,
-    crate::core::maintenance::MaintenanceRefusal
+    crate::core::maintenance::MaintenanceRefusal,
+    crate::core::maintenance::scale::Refusal
 );
 
 /// The shell's own reasons to stop, each with its message (one line) and its exit code

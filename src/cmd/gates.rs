@@ -1,5 +1,6 @@
-//! The gates' I/O, shared by rollout, restart and drain: one try of a `--gate-exec` command in
-//! a pod (pods/exec) or of a `--gate-http` GET. What runs where is decided in
+//! The gates' I/O, shared by rollout, restart, drain and scale's decommission hooks: one try of a
+//! `--gate-exec` command in a pod (pods/exec) or of a `--gate-http` GET (a POST for
+//! `--decommission-http`). What runs where is decided in
 //! [`crate::core::rollout::gates`]; when to try again, by each command.
 
 use std::time::Duration;
@@ -32,7 +33,7 @@ pub async fn try_gate(
         match (run.kind, http) {
             (GateKind::Exec, _) => exec(kube, run, gates).await,
             (GateKind::Http, Some(client)) => {
-                Ok(get(client, &run.expanded, gates.http_expect.as_deref()).await)
+                Ok(request(client, &run.expanded, gates.http_post, gates.http_expect.as_deref()).await)
             }
             (GateKind::Http, None) => Ok(Outcome { passed: false, output: "no HTTP client".into() }),
         }
@@ -103,9 +104,11 @@ pub fn http_client() -> Result<reqwest::Client> {
         .map_err(|e| Stop::GateHttpClient { error: e.to_string() }.into())
 }
 
-/// One GET: passes on a 2xx status whose body contains `expect` (when given).
-async fn get(client: &reqwest::Client, url: &str, expect: Option<&str>) -> Outcome {
-    let response = match client.get(url).send().await {
+/// One GET (or with `post` an empty POST): passes on a 2xx status whose body contains `expect`
+/// (when given).
+async fn request(client: &reqwest::Client, url: &str, post: bool, expect: Option<&str>) -> Outcome {
+    let request = if post { client.post(url) } else { client.get(url) };
+    let response = match request.send().await {
         Ok(response) => response,
         Err(e) => return Outcome { passed: false, output: crate::error::chain(&e) },
     };

@@ -267,6 +267,11 @@ impl Owners {
         })
     }
 
+    /// Who would set back `spec.replicas` (`scale`).
+    pub fn replicas_reverter(&self) -> Option<Contested> {
+        self.reverter("the replicas".to_owned(), &self.replicas)
+    }
+
     /// Who would set back a change anywhere in the pod template.
     pub fn template_reverter(&self) -> Option<Contested> {
         self.reverter("the pod template".to_owned(), &self.template)

@@ -34,6 +34,10 @@ pub enum Refusal {
     /// `drain` or `restart` cannot finish: refused before the first write.
     #[error(transparent)]
     Maintenance(#[from] maintenance::MaintenanceRefusal),
+    /// `scale` cannot finish, or would fight whoever owns `replicas`: refused before the first
+    /// write.
+    #[error(transparent)]
+    Scale(#[from] maintenance::scale::Refusal),
 }
 
 impl Refusal {
@@ -46,6 +50,7 @@ impl Refusal {
             Refusal::Restore(r) => r.is_usage(),
             Refusal::Dns(r) => r.is_usage(),
             Refusal::Maintenance(r) => r.is_usage(),
+            Refusal::Scale(r) => r.is_usage(),
             Refusal::Snapshot(_) | Refusal::Recover(_) => false,
         }
     }

@@ -7,11 +7,14 @@
 //! - [`replace`]: a member followed by its uid to its replacement, and a refused eviction.
 //! - [`restart`]: which members, in which order, and the journal of a restart.
 //! - [`drain`]: the members on the nodes drained, the pods left to `kubectl drain`, the journal.
+//! - [`scale`]: a scale-down member by member (each leaving first), a scale-up, the claims'
+//!   fate, the journal.
 
 pub mod drain;
 pub mod quorum;
 pub mod replace;
 pub mod restart;
+pub mod scale;
 
 use std::collections::HashMap;
 

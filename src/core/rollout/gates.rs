@@ -52,6 +52,9 @@ pub struct Gates {
     /// Text the body of every HTTP gate's answer must contain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http_expect: Option<String>,
+    /// The HTTP checks are sent as POST (an action, `scale --decommission-http`), not GET.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub http_post: bool,
     /// PodDisruptionBudgets are not checked (`--ignore-pdb`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub ignore_pdb: bool,
@@ -69,6 +72,7 @@ impl Default for Gates {
             container: None,
             http: Vec::new(),
             http_expect: None,
+            http_post: false,
             ignore_pdb: false,
             on_failure: OnFailure::Stop,
             try_seconds: DEFAULT_TRY_SECONDS,
@@ -86,7 +90,8 @@ impl Gates {
     pub fn describe(&self) -> String {
         let mut parts: Vec<String> =
             self.exec.iter().map(|c| format!("exec '{c}' in each updated pod")).collect();
-        parts.extend(self.http.iter().map(|u| format!("GET {u} answers 2xx")));
+        let method = if self.http_post { "POST" } else { "GET" };
+        parts.extend(self.http.iter().map(|u| format!("{method} {u} answers 2xx")));
         if let Some(text) = &self.http_expect {
             parts.push(format!("bodies contain '{text}'"));
         }
