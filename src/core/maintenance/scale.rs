@@ -122,7 +122,7 @@ impl Journal {
     }
 
     pub fn to_annotation(&self) -> String {
-        serde_json::to_string(self).expect("a journal always serializes")
+        super::journal_text(self)
     }
 
     fn direction(&self) -> Direction {
@@ -755,7 +755,10 @@ pub fn next(journal: &Journal, sts: &StatefulSet, pods: &[Pod], now: Timestamp) 
                     return Next::Wait(Waiting::Joining { pod: pod_name(&name, ordinal), why });
                 }
             }
-            Next::Finished
+            match scaling_settled(sts) {
+                true => Next::Finished,
+                false => settling(sts),
+            }
         }
         Direction::Down if replicas_now > journal.to => {
             let ordinal = range.start + replicas_now - 1;
@@ -780,21 +783,27 @@ pub fn next(journal: &Journal, sts: &StatefulSet, pods: &[Pod], now: Timestamp) 
                 false => Next::Remove { member, replicas: replicas_now },
             }
         }
+        // Done once the controller has counted it too (prune keeps the claims of a set still
+        // scaling, and a next scale would find it scaling).
+        Direction::Down if !scaling_settled(sts) => settling(sts),
         Direction::Down => match journal.claims {
             Claims::Keep => Next::Finished,
-            Claims::Prune if scaling_settled(sts) => Next::PruneClaims,
-            Claims::Prune => {
-                let counted = sts.status.as_ref().map_or(0, |s| s.replicas);
-                Next::Wait(Waiting::Settling {
-                    pod: name.clone(),
-                    why: format!(
-                        "the controller has not counted the scale-down of {name} yet (status.replicas {counted} of \
-                         {replicas_now})"
-                    ),
-                })
-            }
+            Claims::Prune => Next::PruneClaims,
         },
     }
+}
+
+/// Wait until the controller has counted the scale (`status.replicas`, its observed generation).
+fn settling(sts: &StatefulSet) -> Next {
+    let name = sts.name_any();
+    let counted = sts.status.as_ref().map_or(0, |s| s.replicas);
+    Next::Wait(Waiting::Settling {
+        pod: name.clone(),
+        why: format!(
+            "the controller has not counted the scale of {name} yet (status.replicas {counted} of {})",
+            replicas(sts)
+        ),
+    })
 }
 
 /// Why the new member `ordinal` (its pod `pod`) is not up yet: no pod, down, or Ready for less
@@ -1267,9 +1276,11 @@ mod tests {
     #[test]
     fn the_journal_round_trips_and_a_resumed_plan_keeps_its_choices() {
         let mut written = journal(5, 3);
+        written.hooks.exec = vec!["leave {pod} 2>/dev/null && echo '<ok>'".into()];
         written.left = vec![4];
         written.claims = Claims::Prune;
         let text = written.to_annotation();
+        assert!(!text.contains(['<', '>', '&']), "stored as the API server writes it: {text}");
         assert_eq!(serde_json::from_str::<Journal>(&text).unwrap(), written);
         let four = web(4);
         let resumed = planned(&reads(&four, up(&four, 4), vec![]), &request(None), Some(&written)).unwrap();
