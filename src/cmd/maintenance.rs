@@ -143,10 +143,13 @@ impl Event {
                 pods.join(", ")
             ),
             Event::HookFailed { pod, hook, attempt, output, .. } => {
-                format!("{pod}: decommission hook '{hook}' has not passed (try {attempt}): {output}")
+                format!(
+                    "{pod}: decommission hook '{}' has not passed (try {attempt}): {output}",
+                    one_line(hook)
+                )
             }
             Event::HookPassed { pod, hook, attempt, .. } => {
-                format!("{pod}: decommission hook '{hook}' passed (try {attempt})")
+                format!("{pod}: decommission hook '{}' passed (try {attempt})", one_line(hook))
             }
             Event::Left { pod } => format!("{pod}: left its cluster"),
             Event::ReplicasSet { stateful_set, from, to } => {
@@ -176,6 +179,16 @@ impl Event {
             }
             Event::Error { .. } => return None,
         })
+    }
+}
+
+/// A command as one line for people: a script's first line and how many more it has.
+pub fn one_line(command: &str) -> String {
+    let mut lines = command.lines();
+    let first = lines.next().unwrap_or_default();
+    match lines.count() {
+        0 => first.to_owned(),
+        more => format!("{first} … (+{more} lines)"),
     }
 }
 

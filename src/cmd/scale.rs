@@ -11,7 +11,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::Api;
 
-use super::maintenance::{Event, Format, Mover, Reporter};
+use super::maintenance::{Event, Format, Mover, Reporter, one_line};
 use crate::access::{self, Permission};
 use crate::client::{Kube, KubeArgs};
 use crate::cmd::gates::{http_client, try_gate};
@@ -608,10 +608,8 @@ fn show(reporter: &mut Reporter<'_>, plan: &Plan) -> Result<()> {
             plan.to
         )),
         Direction::Down => lines.push(format!(
-            "{head}: one member at a time, highest ordinal first, each only while {}",
-            plan.quorum
-                .map(|q| format!("the others are up and {} stay up", q.describe()))
-                .unwrap_or_default()
+            "{head}: one member at a time, highest ordinal first, each only while every other is up, keeping {}",
+            plan.quorum.map(|q| q.describe()).unwrap_or_default()
         )),
     }
     for (i, m) in plan.members.iter().enumerate() {
@@ -649,7 +647,7 @@ fn show(reporter: &mut Reporter<'_>, plan: &Plan) -> Result<()> {
             true => "no decommission hook (the member does not leave its cluster first)".to_owned(),
             false => {
                 let mut parts: Vec<String> =
-                    plan.hooks.exec.iter().map(|c| format!("exec '{c}' in the member")).collect();
+                    plan.hooks.exec.iter().map(|c| format!("exec '{}' in the member", one_line(c))).collect();
                 parts.extend(plan.hooks.http.iter().map(|u| format!("POST {u} answers 2xx")));
                 format!("its decommission hooks, tried until they pass (it has left): {}", parts.join("; "))
             }
