@@ -386,3 +386,64 @@ async fn the_claims_are_kept_and_named_on_scale_up_or_pruned_through_prune() {
     .await;
     assert!(!sts(&env, "web").await.annotations().contains_key(JOURNAL));
 }
+
+/// `--decommission-http`: the URL, its placeholders filled in, is POSTed until it answers 2xx
+/// (a server of the test's own on 127.0.0.1 answers 503 once, then 200); then the member goes.
+#[tokio::test]
+async fn a_decommission_http_hook_is_posted_until_it_answers_2xx() {
+    use std::io::{Read, Write};
+    let env = Env::new("scale-http").await;
+    env.statefulset(&Sts::new("web", 3)).await;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let (seen_tx, seen_rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for (i, socket) in listener.incoming().enumerate() {
+            let Ok(mut socket) = socket else { return };
+            let mut request = [0u8; 2048];
+            let read = socket.read(&mut request).unwrap_or(0);
+            let line =
+                String::from_utf8_lossy(&request[..read]).lines().next().unwrap_or_default().to_owned();
+            let _ = seen_tx.send(line);
+            let status = if i == 0 { "503 Busy" } else { "200 OK" };
+            let _ = socket.write_all(
+                format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").as_bytes(),
+            );
+        }
+    });
+    let url = format!("http://{address}/leave?member={{pod}}&ordinal={{ordinal}}");
+    let output = env
+        .spawn_plugin(&[
+            "scale",
+            "web",
+            "--replicas",
+            "2",
+            "--decommission-http",
+            &url,
+            "--yes",
+            "-o",
+            "json",
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let requests: Vec<String> = seen_rx.try_iter().collect();
+    assert_eq!(
+        requests,
+        ["POST /leave?member=web-2&ordinal=2 HTTP/1.1", "POST /leave?member=web-2&ordinal=2 HTTP/1.1"],
+        "POSTed, tried again after the 503"
+    );
+    let events = events(&output);
+    assert_eq!(
+        moves(&events),
+        pairs(&[
+            ("hookFailed", "web-2"),
+            ("hookPassed", "web-2"),
+            ("left", "web-2"),
+            ("replicasSet", "3->2"),
+            ("removed", "web-2")
+        ])
+    );
+    assert_eq!(events.iter().find(|e| e["event"] == "hookPassed").unwrap()["hookKind"], "http");
+}
