@@ -14,7 +14,7 @@ Exit codes:
   0    success, or stopped by your choice
   1    error (nothing changed unless the message says otherwise)
   2    usage error (nothing changed)
-  3    a step of rollout, drain or restart failed or timed out; the state was left safe
+  3    a step of rollout, drain, restart or scale failed or timed out; the state was left safe
   130  interrupted (Ctrl-C); the message says how to resume
 
 Docs: https://github.com/kubectl-stateful/kubectl-stateful/tree/main/docs";
@@ -44,6 +44,9 @@ pub enum Command {
     /// Restart chosen members one at a time, keeping the set's quorum (works under OnDelete and below a partition)
     #[command(long_about = cmd::restart::LONG_ABOUT, after_help = cmd::restart::EXAMPLES)]
     Restart(cmd::restart::Args),
+    /// Scale a StatefulSet; a scale-down removes one member at a time, each leaving its cluster first
+    #[command(long_about = cmd::scale::LONG_ABOUT, after_help = cmd::scale::EXAMPLES)]
+    Scale(cmd::scale::Args),
     /// Force-delete a StatefulSet pod stuck on a failed node, only on evidence the node is gone
     #[command(long_about = cmd::recover::LONG_ABOUT, after_help = cmd::recover::EXAMPLES)]
     Recover(cmd::recover::Args),
@@ -186,6 +189,33 @@ mod tests {
                 "json",
             ],
             &["restart", "web", "--discard-journal", "--dry-run"],
+            &[
+                "scale",
+                "web",
+                "--replicas",
+                "3",
+                "--decommission-exec",
+                "true",
+                "--decommission-container",
+                "app",
+                "--decommission-http",
+                "http://{pod}:8080/leave",
+                "--min-available",
+                "2",
+                "--claims",
+                "prune",
+                "--snapshot",
+                "--snapshot-class",
+                "fast",
+                "--snapshot-timeout",
+                "1m",
+                "--timeout",
+                "2m",
+                "--yes",
+                "-o",
+                "json",
+            ],
+            &["scale", "web", "--discard-journal", "--dry-run"],
             &[
                 "drain",
                 "node-1",

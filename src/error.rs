@@ -140,7 +140,8 @@ refusals_convert!(
     crate::core::volume_snapshots::Refusal,
     crate::core::recover::Refusal,
     crate::core::maintenance::MaintenanceRefusal,
-    crate::core::gate_url::GateRefusal
+    crate::core::gate_url::GateRefusal,
+    crate::core::maintenance::scale::Refusal
 );
 
 /// The shell's own reasons to stop, each with its message (one line) and its exit code

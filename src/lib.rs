@@ -49,6 +49,7 @@ pub async fn run(cli: Cli, io: &mut Streams) -> Result<()> {
                 Command::Recover(args) => cmd::recover::run(args, &cli.kube, &term, io).await,
                 Command::Drain(args) => cmd::drain::run(args, &cli.kube, &term, io).await,
                 Command::Restart(args) => cmd::restart::run(args, &cli.kube, &term, io).await,
+                Command::Scale(args) => cmd::scale::run(args, &cli.kube, &term, io).await,
                 Command::Version(args) => cmd::version::run(args, &cli.kube, io).await,
                 Command::Completion(args) => cmd::completion::run(args, io),
             }

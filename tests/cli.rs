@@ -118,6 +118,11 @@ fn help_restart() {
 }
 
 #[test]
+fn help_scale() {
+    help("scale", &["scale"]);
+}
+
+#[test]
 fn help_drain() {
     help("drain", &["drain"]);
 }
@@ -291,6 +296,16 @@ usage_errors! {
     usage_restart_discard_with_ordinals: ["restart", "web", "1", "--discard-journal"];
     usage_restart_min_available_negative: ["restart", "web", "--min-available", "-1"];
     usage_restart_soak_not_a_duration: ["restart", "web", "--soak", "soon"];
+    usage_scale_without_name: ["scale"];
+    usage_scale_replicas_negative: ["scale", "web", "--replicas", "-1"];
+    usage_scale_replicas_not_a_number: ["scale", "web", "--replicas", "x"];
+    usage_scale_claims_unknown: ["scale", "web", "--replicas", "2", "--claims", "delete"];
+    usage_scale_snapshot_without_prune: ["scale", "web", "--replicas", "2", "--snapshot"];
+    usage_scale_snapshot_class_without_snapshot: ["scale", "web", "--replicas", "2", "--snapshot-class", "fast"];
+    usage_scale_discard_with_replicas: ["scale", "web", "--replicas", "2", "--discard-journal"];
+    usage_scale_decommission_http_not_a_url: ["scale", "web", "--replicas", "2", "--decommission-http", "nope"];
+    usage_scale_container_without_exec: ["scale", "web", "--replicas", "2", "--decommission-container", "app"];
+    usage_scale_output_yaml: ["scale", "web", "-o", "yaml"];
     usage_drain_without_node: ["drain"];
     usage_drain_node_not_a_name: ["drain", "Node_1"];
     usage_drain_min_available_not_a_count: ["drain", "node-1", "--min-available", "web=x"];

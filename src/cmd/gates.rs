@@ -1,5 +1,6 @@
-//! The gates' I/O, shared by rollout, restart and drain: one try of a `--gate-exec` command in
-//! a pod (pods/exec) or of a `--gate-http` GET. What runs where is decided in
+//! The gates' I/O, shared by rollout, restart, drain and scale's decommission hooks: one try of a
+//! `--gate-exec` command in a pod (pods/exec) or of a `--gate-http` GET (a POST for
+//! `--decommission-http`). What runs where is decided in
 //! [`crate::core::rollout::gates`]; when to try again, by each command.
 
 use std::time::Duration;
@@ -31,7 +32,7 @@ pub async fn try_gate(
         match (run.kind, http) {
             (GateKind::Exec, _) => exec(kube, run, gates).await,
             (GateKind::Http, Some(client)) => {
-                Ok(get(client, &run.expanded, gates.http_expect.as_deref()).await)
+                Ok(request(client, &run.expanded, gates.http_post, gates.http_expect.as_deref()).await)
             }
             (GateKind::Http, None) => Ok(Outcome { passed: false, output: "no HTTP client".into() }),
         }
@@ -134,17 +135,18 @@ pub fn environment(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
-/// One GET of `url`, its `${NAME}` references read from the environment for this request only:
-/// judged by [`http_verdict`]. What it says never holds the URL as sent (an error of the
-/// client's is told without its URL).
-async fn get(client: &reqwest::Client, url: &str, expect: Option<&str>) -> Outcome {
+/// One GET of `url` (or with `post` an empty POST: a decommission is an action), its `${NAME}`
+/// references read from the environment for this request only: judged by [`http_verdict`].
+/// What it says never holds the URL as sent (an error of the client's is told without its URL).
+async fn request(client: &reqwest::Client, url: &str, post: bool, expect: Option<&str>) -> Outcome {
     let sent = match gate_url::resolve(url, environment) {
         Ok(sent) => sent,
         Err(variable) => {
             return Outcome { passed: false, output: format!("the environment does not set {variable}") };
         }
     };
-    let response = match client.get(&sent).send().await {
+    let request = if post { client.post(&sent) } else { client.get(&sent) };
+    let response = match request.send().await {
         Ok(response) => response,
         Err(e) => return Outcome { passed: false, output: crate::error::chain(&e.without_url()) },
     };

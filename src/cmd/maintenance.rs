@@ -1,4 +1,4 @@
-//! What `restart` and `drain` share in the shell: their events (one JSON line each with
+//! What `restart`, `drain` and `scale` share in the shell: their events (one JSON line each with
 //! `-o json`, else a line on stderr), taking a member down through the one write (an eviction
 //! that honours budgets, or a delete, each guarded by the pod's uid), the soak and the gates of
 //! its replacement through the one wait. What to do is the core's
@@ -39,7 +39,7 @@ pub enum Format {
     Json,
 }
 
-/// One thing that happened (schemas in docs/restart.md and docs/drain.md).
+/// One thing that happened (schemas in docs/restart.md, docs/drain.md and docs/scale.md).
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "camelCase")]
 pub enum Event {
@@ -77,6 +77,30 @@ pub enum Event {
     /// `drain`: pods that are no StatefulSet's members, left to `kubectl drain`.
     #[serde(rename_all = "camelCase")]
     LeftToKubectlDrain { pods: Vec<String>, command: String },
+    /// `scale`: one try of a decommission hook that did not pass (the member has not left yet).
+    #[serde(rename_all = "camelCase")]
+    HookFailed { pod: String, hook: String, hook_kind: GateKind, attempt: u32, output: String },
+    /// `scale`: a decommission hook passed.
+    #[serde(rename_all = "camelCase")]
+    HookPassed { pod: String, hook: String, hook_kind: GateKind, attempt: u32 },
+    /// `scale`: every hook of the member passed: it has left its cluster (journaled).
+    #[serde(rename_all = "camelCase")]
+    Left { pod: String },
+    /// `scale`: `spec.replicas` written (guarded by the count read).
+    #[serde(rename_all = "camelCase")]
+    ReplicasSet { stateful_set: String, from: i32, to: i32 },
+    /// `scale`: the pod of a member removed is gone.
+    #[serde(rename_all = "camelCase")]
+    Removed { pod: String },
+    /// `scale`: a new member is Ready (and available) on `node`.
+    #[serde(rename_all = "camelCase")]
+    Joined { pod: String, uid: String, node: String },
+    /// `scale`: the claims of the members removed stay (`--claims keep`); `prune` deletes them.
+    #[serde(rename_all = "camelCase")]
+    ClaimsKept { claims: Vec<String>, prune: String },
+    /// `scale --claims prune`: what prune deleted, what it kept (with why), the snapshots it took.
+    #[serde(rename_all = "camelCase")]
+    ClaimsPruned { deleted: Vec<String>, kept: Vec<String>, snapshots: Vec<String>, storage_freed: String },
     #[serde(rename_all = "camelCase")]
     Finished { members: usize, seconds: f64 },
     /// The run ended with an error: the line stderr says, the exit code, what was left and how
@@ -118,11 +142,53 @@ impl Event {
                 "left to kubectl drain (not StatefulSet members): {}; run `{command}` for them",
                 pods.join(", ")
             ),
+            Event::HookFailed { pod, hook, attempt, output, .. } => {
+                format!(
+                    "{pod}: decommission hook '{}' has not passed (try {attempt}): {output}",
+                    one_line(hook)
+                )
+            }
+            Event::HookPassed { pod, hook, attempt, .. } => {
+                format!("{pod}: decommission hook '{}' passed (try {attempt})", one_line(hook))
+            }
+            Event::Left { pod } => format!("{pod}: left its cluster"),
+            Event::ReplicasSet { stateful_set, from, to } => {
+                format!("{stateful_set}: replicas {from} -> {to}")
+            }
+            Event::Removed { pod } => format!("{pod}: removed (its pod is gone)"),
+            Event::Joined { pod, uid, node } => format!("{pod}: joined, Ready on {node} (uid {uid})"),
+            Event::ClaimsKept { claims, prune } => format!(
+                "kept {} with their data (a later scale-up re-attaches them; `{prune}` deletes them)",
+                claims.join(", ")
+            ),
+            Event::ClaimsPruned { deleted, kept, snapshots, storage_freed } => {
+                let mut text = match deleted.is_empty() {
+                    true => "pruned no claim".to_owned(),
+                    false => format!("pruned {}, freeing {storage_freed}", deleted.join(", ")),
+                };
+                if !snapshots.is_empty() {
+                    text.push_str(&format!("; snapshots {}", snapshots.join(", ")));
+                }
+                if !kept.is_empty() {
+                    text.push_str(&format!("; kept {}", kept.join(", ")));
+                }
+                text
+            }
             Event::Finished { members, seconds } => {
                 format!("done: {members} member{} in {seconds:.0}s", if *members == 1 { "" } else { "s" })
             }
             Event::Error { .. } => return None,
         })
+    }
+}
+
+/// A command as one line for people: a script's first line and how many more it has.
+pub fn one_line(command: &str) -> String {
+    let mut lines = command.lines();
+    let first = lines.next().unwrap_or_default();
+    match lines.count() {
+        0 => first.to_owned(),
+        more => format!("{first} … (+{more} lines)"),
     }
 }
 

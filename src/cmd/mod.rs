@@ -11,5 +11,6 @@ pub mod recover;
 mod render_tests;
 pub mod restart;
 pub mod rollout;
+pub mod scale;
 pub mod status;
 pub mod version;

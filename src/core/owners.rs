@@ -259,6 +259,8 @@ pub enum Field<'a> {
     Template,
     /// The images of these containers (`--image`).
     Images(&'a [&'a str]),
+    /// `spec.replicas` (`scale`).
+    Replicas,
 }
 
 /// A field this tool is about to write, and the tool that would set it back.
@@ -366,6 +368,7 @@ impl Owners {
             Field::Partition => ("the partition".to_owned(), &self.partition),
             Field::UpdateStrategy => ("the update strategy".to_owned(), &self.strategy),
             Field::Template => ("the pod template".to_owned(), &self.template),
+            Field::Replicas => ("the replicas".to_owned(), &self.replicas),
             Field::Images(containers) => {
                 let owned = containers.iter().find_map(|name| {
                     let owners = self.images.iter().find(|i| i.container == *name)?;
@@ -426,6 +429,11 @@ impl Owners {
             return None;
         }
         self.reverter(Field::Images(&containers))
+    }
+
+    /// Who would set back `spec.replicas` (`scale`).
+    pub fn replicas_reverter(&self) -> Option<Contested> {
+        self.reverter(Field::Replicas)
     }
 
     /// Who would set back a change anywhere in the pod template.

@@ -364,6 +364,21 @@ pub fn maintenance_journal(object: &impl kube::Resource, key: &str, journal: Opt
     tested(ops)
 }
 
+/// Sets `spec.replicas` of `sts` from `from` to `to` (`scale`), only while it is the set read
+/// (its uid) with `from` replicas and the scale journal in annotation `key` as read (`journal`):
+/// a scale by anyone else, or another run's journal, fails the whole patch.
+pub fn scale_replicas(sts: &StatefulSet, from: i32, to: i32, key: &str, journal: Option<&str>) -> Tested {
+    let mut ops = vec![
+        test(pointer(["metadata", "uid"]), json!(sts.metadata.uid.clone().unwrap_or_default())),
+        test(pointer(["spec", "replicas"]), json!(from)),
+    ];
+    if let Some(text) = journal {
+        ops.push(test(pointer(["metadata", "annotations", key]), json!(text)));
+    }
+    ops.push(replace(pointer(["spec", "replicas"]), json!(to)));
+    tested(ops)
+}
+
 /// Cordons `node` and, when given, writes a drain's journal on it, in one request, only while
 /// it is the node read (its uid).
 pub fn cordon_with_journal(
@@ -552,6 +567,23 @@ mod tests {
                 "{uid} {request:?}"
             );
         }
+    }
+
+    #[test]
+    fn replicas_change_only_from_the_count_and_journal_read() {
+        let web = sts("web", 5).annotation("kubectl-stateful.dev/scale", "j1").build();
+        let key = "kubectl-stateful.dev/scale";
+        let scaled = apply(&web, &scale_replicas(&web, 5, 4, key, Some("j1"))).unwrap();
+        assert_eq!(scaled.spec.as_ref().unwrap().replicas, Some(4));
+        assert!(apply(&scaled, &scale_replicas(&web, 5, 4, key, Some("j1"))).is_err(), "scaled meanwhile");
+        let other = sts("web", 5).annotation(key, "j2").build();
+        assert!(
+            apply(&other, &scale_replicas(&web, 5, 4, key, Some("j1"))).is_err(),
+            "another run's journal"
+        );
+        let mut recreated = web.clone();
+        recreated.metadata.uid = Some("another".into());
+        assert!(apply(&recreated, &scale_replicas(&web, 5, 4, key, Some("j1"))).is_err(), "another object");
     }
 
     #[test]

@@ -39,6 +39,10 @@ pub enum Refusal {
     /// no URL, or that names a variable the environment does not set.
     #[error(transparent)]
     Gate(#[from] GateRefusal),
+    /// `scale` cannot finish, or would fight whoever owns `replicas`: refused before the first
+    /// write.
+    #[error(transparent)]
+    Scale(#[from] maintenance::scale::Refusal),
 }
 
 impl Refusal {
@@ -52,6 +56,7 @@ impl Refusal {
             Refusal::Dns(r) => r.is_usage(),
             Refusal::Maintenance(r) => r.is_usage(),
             Refusal::Gate(_) => true,
+            Refusal::Scale(r) => r.is_usage(),
             Refusal::Snapshot(_) | Refusal::Recover(_) => false,
         }
     }

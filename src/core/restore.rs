@@ -123,10 +123,16 @@ pub enum Refusal {
     /// The snapshot holds another set's (or template's) data: restoring it is a copy, which
     /// must be asked for, never a silent mix-up of two similar names.
     #[error(
-        "VolumeSnapshot {snapshot} was taken of {taken_of}, not of a claim of {sts}'s template {template}: restoring it \
-         would give {claim} someone else's data; nothing was created (pass --allow-other-source if that copy is meant)"
+        "VolumeSnapshot {snapshot} was taken of {taken_of}, not of a claim of {template}: restoring it would give \
+         {claim} someone else's data; nothing was created (pass --allow-other-source if that copy is meant)"
     )]
-    OtherSource { snapshot: String, taken_of: String, sts: String, template: String, claim: String },
+    OtherSource {
+        snapshot: String,
+        taken_of: String,
+        /// `web's template data`.
+        template: String,
+        claim: String,
+    },
     #[error("PVC {claim} already exists: a restore never replaces a claim; {advice}; nothing was created")]
     ClaimExists { claim: String, advice: String },
     /// A claim being deleted still holds its name (its `kubernetes.io/pvc-protection` finalizer
@@ -272,8 +278,7 @@ pub fn plan(input: &RestoreInput<'_>) -> Result<RestorePlan, Refusal> {
                 Some(set) => format!("{of} (StatefulSet {set}'s, by its labels)"),
                 None => format!("PVC {of}"),
             },
-            sts: sts_name.clone(),
-            template: template.clone(),
+            template: format!("{sts_name}'s template {template}"),
             claim,
         });
     }

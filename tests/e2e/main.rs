@@ -28,6 +28,7 @@ mod recover;
 mod resize;
 mod restart;
 mod rollout;
+mod scale;
 mod snapshots;
 mod status;
 mod status_seen;

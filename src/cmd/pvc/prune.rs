@@ -264,6 +264,103 @@ fn same_prune(args: &PruneArgs, kube: &Kube, extra: &str) -> String {
     }
 }
 
+/// What `scale --claims prune` asks of the prune once its scale-down is done: the claims of
+/// `ordinals` of the StatefulSet `name` in the run's namespace (the members it removed), judged
+/// by this command's rules and deleted through its own guarded path, as `pvc prune NAME --yes`
+/// would (the scale was confirmed up front); the set's other claims are left alone.
+pub struct Removed<'a> {
+    pub name: &'a str,
+    pub ordinals: &'a [i32],
+    pub snapshot: bool,
+    pub snapshot_class: Option<&'a str>,
+    pub snapshot_timeout: std::time::Duration,
+    /// How to go on after a delete that got no answer (the scale that resumes).
+    pub resume: &'a str,
+}
+
+/// Prunes the claims `removed` names (see [`Removed`]): the plan, the snapshots, the re-check
+/// before each delete and the delete's guards are `pvc prune`'s. Returns what was deleted and
+/// kept; the plan's warnings and each delete are said on stderr.
+///
+/// # Errors
+/// Whatever stops a prune (a snapshot that cannot be taken, a claim not pruned, a conflict).
+pub async fn prune_removed(
+    kube: &Kube,
+    request_timeout: std::time::Duration,
+    term: &Terminal,
+    io: &mut Streams,
+    removed: Removed<'_>,
+) -> Result<PruneResult> {
+    let extras = Extras { volumes: true, autoscalers: true, swaps: true, ..Extras::default() };
+    let snapshot = fetch::reads_in(kube, &Scope::Namespace(kube.namespace.clone()), extras).await?;
+    let Some(sts) = snapshot.statefulsets.iter().find(|s| s.name_any() == removed.name) else {
+        return Err(fetch::missing(kube, &kube.namespace, "StatefulSet", removed.name).await);
+    };
+    let scope = vec![sts];
+    let options = PruneOptions {
+        include_scaled_to_zero: crate::core::objects::replicas(sts) == 0,
+        retain_volumes: false,
+    };
+    let mut plan = prune::plan(&snapshot, &scope, &options);
+    plan.candidates.retain(|c| removed.ordinals.contains(&c.ordinal));
+    plan.storage_freed = prune::total_capacity(plan.candidates.iter().filter(|c| c.destroys_data()));
+    if removed.snapshot {
+        let classes = match plan.to_prune().next() {
+            Some(_) => crate::volume_snapshots::classes(kube).await?,
+            None => None,
+        };
+        prune::plan_snapshots(
+            &mut plan,
+            &snapshot,
+            &scope,
+            classes.as_deref(),
+            removed.snapshot_class,
+            Timestamp::now(),
+        )?;
+    }
+    for warning in &plan.warnings {
+        io.warn(warning);
+    }
+    let mut result = PruneResult::start(&plan);
+    if plan.to_prune().next().is_none() {
+        return Ok(result);
+    }
+    require_permissions(kube, &plan).await?;
+    let Some(writer) = Writer::of(kube, Mode::Apply, removed.resume) else {
+        return Ok(result);
+    };
+    let args = PruneArgs {
+        name: Some(removed.name.to_owned()),
+        all_namespaces: false,
+        all_contexts: false,
+        yes: true,
+        dry_run: false,
+        include_scaled_to_zero: options.include_scaled_to_zero,
+        retain_volumes: false,
+        snapshot: removed.snapshot,
+        snapshot_class: removed.snapshot_class.map(str::to_owned),
+        snapshot_timeout: removed.snapshot_timeout,
+        output: OutputFormat::Table,
+    };
+    let mut pruner = Pruner {
+        kube,
+        request_timeout,
+        writer,
+        term,
+        args: &args,
+        planned: &scope,
+        plan: &plan,
+        io,
+        snapshots_failed: 0,
+    };
+    pruner.prune(&mut result).await?;
+    match result.ending(pruner.snapshots_failed) {
+        Ending::Done => Ok(result),
+        Ending::SnapshotsFailed(claims) => Err(Stop::SnapshotsFailed { claims }.into()),
+        Ending::NotPruned(claims) => Err(Stop::NotPruned { claims }.into()),
+    }
+}
+
 /// Deleting the claims of every namespace involved, and switching PVs to Retain if asked.
 async fn require_permissions(kube: &Kube, plan: &PrunePlan) -> Result<()> {
     let mut namespaces: Vec<&str> = plan.to_prune().map(|c| c.namespace.as_str()).collect();

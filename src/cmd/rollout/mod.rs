@@ -196,6 +196,7 @@ impl Args {
             container: self.gate_container.clone(),
             http: self.gate_http.clone(),
             http_expect: self.gate_http_expect.clone(),
+            http_post: false,
             ignore_pdb: self.ignore_pdb,
             on_failure: self.on_failure,
             try_seconds: self.gate_timeout.as_secs().max(1),

@@ -7,11 +7,14 @@
 //! - [`replace`]: a member followed by its uid to its replacement, and a refused eviction.
 //! - [`restart`]: which members, in which order, and the journal of a restart.
 //! - [`drain`]: the members on the nodes drained, the pods left to `kubectl drain`, the journal.
+//! - [`scale`]: a scale-down member by member (each leaving first), a scale-up, the claims'
+//!   fate, the journal.
 
 pub mod drain;
 pub mod quorum;
 pub mod replace;
 pub mod restart;
+pub mod scale;
 
 use std::collections::HashMap;
 
@@ -22,6 +25,19 @@ use serde::{Deserialize, Serialize};
 use crate::core::objects::{mounted_claims, pvc_volume};
 use crate::core::placement::pinned;
 use quorum::Quorum;
+
+/// A journal as the text of its annotation: JSON with `<`, `>` and `&` written as `\u003c`,
+/// `\u003e`, `\u0026` (the same JSON). The API server stores objects as Go encodes them, which
+/// escapes those characters in every string, and its JSON patch compares a `test`'s string with
+/// the stored one byte for byte: an annotation holding a raw `>` (a hook's `2>/dev/null`) would
+/// fail every later `test` of it as if someone else had changed it.
+pub fn journal_text(journal: &impl Serialize) -> String {
+    serde_json::to_string(journal)
+        .expect("a journal always serializes")
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+}
 
 /// How a member is taken down.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]

@@ -51,6 +51,11 @@ fn an_argo_cd_server_side_sync_owns_the_template_not_the_partition_git_does_not_
     assert_eq!(image.owner(), "Argo CD application shop (field manager argocd-controller)");
     assert!(owners.template_reverter().is_some());
     assert_eq!(owners.partition_reverter(), None);
+    let replicas = owners.replicas_reverter().unwrap();
+    assert_eq!(
+        (replicas.field.as_str(), replicas.owner().as_str()),
+        ("the replicas", "Argo CD application shop (field manager argocd-controller)")
+    );
 }
 
 #[test]
@@ -87,6 +92,7 @@ fn a_set_applied_by_plain_kubectl_has_no_gitops_owner() {
     assert_eq!(owners.template_reverter(), None);
     assert_eq!(owners.image_reverter(["app", "sidecar"]), None);
     assert_eq!(owners.partition_reverter(), None);
+    assert_eq!(owners.replicas_reverter(), None, "kubectl sets nothing back");
 }
 
 #[test]

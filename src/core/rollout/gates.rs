@@ -56,6 +56,9 @@ pub struct Gates {
     /// Text the body of every HTTP gate's answer must contain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http_expect: Option<String>,
+    /// The HTTP checks are sent as POST (an action, `scale --decommission-http`), not GET.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub http_post: bool,
     /// PodDisruptionBudgets are not checked (`--ignore-pdb`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub ignore_pdb: bool,
@@ -73,6 +76,7 @@ impl Default for Gates {
             container: None,
             http: Vec::new(),
             http_expect: None,
+            http_post: false,
             ignore_pdb: false,
             on_failure: OnFailure::Stop,
             try_seconds: DEFAULT_TRY_SECONDS,
@@ -93,7 +97,12 @@ impl Gates {
     /// # Errors
     /// The first URL's [`GateRefusal`].
     pub fn check(&self) -> Result<(), GateRefusal> {
-        self.http.iter().try_for_each(|url| gate_url::check(HTTP_FLAG, url))
+        self.http.iter().try_for_each(|url| gate_url::check(self.http_flag(), url))
+    }
+
+    /// The flag that gave the HTTP URLs: `--decommission-http` for `scale`'s POSTs.
+    fn http_flag(&self) -> &'static str {
+        if self.http_post { "--decommission-http" } else { HTTP_FLAG }
     }
 
     /// Checks that `lookup` (the environment) sets every variable the HTTP gates name, before
@@ -102,14 +111,15 @@ impl Gates {
     /// # Errors
     /// [`GateRefusal::Unset`] for the first one it does not set.
     pub fn check_environment(&self, lookup: impl Fn(&str) -> Option<String>) -> Result<(), GateRefusal> {
-        gate_url::check_environment(HTTP_FLAG, &self.http, lookup)
+        gate_url::check_environment(self.http_flag(), &self.http, lookup)
     }
 
     /// One line for people: `exec 'pg_isready' in each updated pod; http …; PDBs checked`.
     pub fn describe(&self) -> String {
         let mut parts: Vec<String> =
             self.exec.iter().map(|c| format!("exec '{c}' in each updated pod")).collect();
-        parts.extend(self.http.iter().map(|u| format!("GET {u} answers 2xx")));
+        let method = if self.http_post { "POST" } else { "GET" };
+        parts.extend(self.http.iter().map(|u| format!("{method} {u} answers 2xx")));
         if let Some(text) = &self.http_expect {
             parts.push(format!("bodies contain '{text}'"));
         }
