@@ -433,6 +433,7 @@ mod tests {
             gates: crate::core::rollout::gates::Gates::default(),
             strategy_before: None,
             by_zone: false,
+            ready_at_start: None,
         }
     }
 

@@ -21,9 +21,9 @@ use crate::core::advice::shell_word;
 use crate::core::objects::{partition, pod_ready, pod_revision, pods_of, terminating};
 use crate::core::patches;
 use crate::core::rollout::conditions::{
-    Rollback, describe_position, position, rollback_progress, stragglers,
+    Rollback, describe_position, not_moved_back, position, rollback_progress, rollback_stragglers,
 };
-use crate::core::rollout::decide::abort as abort_decision;
+use crate::core::rollout::decide::{abort as abort_decision, not_ready_after_abort};
 use crate::core::rollout::{Abort, Decision, Journal, Replace, revision_template};
 use crate::error::{Error, Result, Stop};
 use crate::wait::{Waiter, Wake, deadline};
@@ -159,39 +159,45 @@ impl Executor<'_, '_> {
         }
         let until = deadline(self.args.timeout);
         let mut deleted: Vec<String> = Vec::new();
-        loop {
+        // Which pods were Ready when the rollout started: only those are waited for.
+        let before = abort.journal.ready_at_start.clone();
+        let range = crate::core::objects::ordinal_range(&sts);
+        let not_ready = loop {
             let name = self.name().to_owned();
             let again = self.abort_command();
             let target = &abort.target;
+            let before = before.as_ref();
             let reporter = &mut *self.reporter;
-            let (now, stuck) = wait(
+            let (now, end) = wait(
                 waiter,
                 &name,
                 &sts,
                 until,
                 |sts, view, _| {
                     let pods = &view.pods;
-                    for (_, pod) in pods_of(sts, pods) {
-                        let back =
-                            pod_revision(pod) == Some(target.as_str()) && pod_ready(pod) && !terminating(pod);
+                    for (ordinal, pod) in pods_of(sts, pods) {
+                        let ready = pod_ready(pod);
+                        let waited = ready || before.is_some_and(|b| !b.was_ready(ordinal, range));
+                        let back = pod_revision(pod) == Some(target.as_str()) && waited && !terminating(pod);
                         if back && let Some(i) = rolling_back.iter().position(|n| *n == pod.name_any()) {
                             rolling_back.remove(i);
                             reporter.event(Event::PodRolledBack {
                                 pod: pod.name_any(),
                                 revision: target.clone(),
+                                ready,
                             })?;
                         }
                     }
-                    Ok(match rollback_progress(sts, pods, &deleted) {
-                        Rollback::Done => Wake::Done(Vec::new()),
-                        Rollback::Stuck(pods) => Wake::Done(pods),
+                    Ok(match rollback_progress(sts, pods, &deleted, before) {
+                        Rollback::Done { not_ready } => Wake::Done(Ok(not_ready)),
+                        Rollback::Stuck(pods) => Wake::Done(Err(pods)),
                         Rollback::Waiting => Wake::Wait,
                     })
                 },
                 |sts, view| {
                     Err(Stop::RollbackTimedOut {
                         name: name.clone(),
-                        stragglers: stragglers(sts, &view.pods, 0),
+                        stragglers: rollback_stragglers(sts, &view.pods, before),
                         again,
                     }
                     .into())
@@ -199,9 +205,10 @@ impl Executor<'_, '_> {
             )
             .await?;
             sts = now;
-            if stuck.is_empty() {
-                break;
-            }
+            let stuck = match end {
+                Ok(not_ready) => break not_ready,
+                Err(stuck) => stuck,
+            };
             let names: Vec<String> = stuck.iter().map(ResourceExt::name_any).collect();
             let them = if names.len() == 1 { "it" } else { "them" };
             let question = format!(
@@ -216,13 +223,19 @@ impl Executor<'_, '_> {
                 self.delete_stuck(&pod).await?;
                 deleted.push(pod.uid().unwrap_or_default());
             }
-        }
+        };
         let patch = patches::end_abort(&sts, abort.partition);
         let sts = self.patch(&sts, patch, "restore the partition and clear the rollout journal").await?;
+        if !not_ready.is_empty() {
+            let message =
+                not_ready_after_abort(&sts, &abort.target, &not_ready, before.as_ref(), &self.kube.flags);
+            self.reporter.event(Event::Warning { message })?;
+        }
         self.reporter.event(Event::Aborted {
             revision: abort.target,
             partition: partition(&sts),
             seconds: self.started.elapsed().as_secs_f64(),
+            not_ready,
         })
     }
 
@@ -236,6 +249,10 @@ impl Executor<'_, '_> {
         let until = deadline(self.args.timeout);
         // --ignore-pdb on the abort itself counts too: the way out of a budget that allows nothing.
         let ignore_pdb = abort.journal.gates.ignore_pdb || self.args.ignore_pdb;
+        // Which pods were Ready when the rollout started: only those are waited for Ready.
+        let before = abort.journal.ready_at_start.clone();
+        let range = crate::core::objects::ordinal_range(&sts);
+        let mut not_ready = Vec::new();
         while let Some((ordinal, pod)) = not_on(&sts, &waiter.pods(), &abort.target).into_iter().next() {
             match self.replace_pod(waiter, &sts, &pod, ignore_pdb, until).await? {
                 Replaced::Yes => {}
@@ -253,28 +270,84 @@ impl Executor<'_, '_> {
                     return Err(Stop::RollbackDeclined { name: self.name().to_owned(), reason, again }.into());
                 }
             }
-            let label = "rolling back".to_owned();
-            let (next, failure) =
-                self.wait_pods(waiter, sts, label, &[ordinal], Duration::ZERO, until).await?;
+            let ready_needed = before.as_ref().is_none_or(|b| b.was_ready(ordinal, range));
+            let (next, failure) = match ready_needed {
+                true => {
+                    let label = "rolling back".to_owned();
+                    self.wait_pods(waiter, sts, label, &[ordinal], Duration::ZERO, until).await?
+                }
+                false => self.wait_back(waiter, sts, ordinal, &abort.target, until).await?,
+            };
             sts = next;
             self.left_written = Some(describe_position(&sts, Some(&waiter.pods())));
             if let Some(reasons) = failure {
                 let again = self.abort_command();
                 return Err(Stop::RollbackFailed { name: self.name().to_owned(), reasons, again }.into());
             }
-            self.reporter
-                .event(Event::PodRolledBack { pod: pod.name_any(), revision: abort.target.clone() })?;
+            let ready = waiter
+                .pods()
+                .iter()
+                .any(|p| p.name_any() == pod.name_any() && pod_ready(p) && !terminating(p));
+            if !ready {
+                not_ready.push(pod.name_any());
+            }
+            self.reporter.event(Event::PodRolledBack {
+                pod: pod.name_any(),
+                revision: abort.target.clone(),
+                ready,
+            })?;
         }
         let patch = match abort.journal.strategy_before {
             Some(_) => patches::end_eviction(&sts, &abort.journal),
             None => patches::end_abort(&sts, abort.partition),
         };
         let sts = self.patch(&sts, patch, "clear the rollout journal").await?;
+        if !not_ready.is_empty() {
+            let message =
+                not_ready_after_abort(&sts, &abort.target, &not_ready, before.as_ref(), &self.kube.flags);
+            self.reporter.event(Event::Warning { message })?;
+        }
         self.reporter.event(Event::Aborted {
             revision: abort.target,
             partition: position(&sts),
             seconds: self.started.elapsed().as_secs_f64(),
+            not_ready,
         })
+    }
+
+    /// Waits until the pod at `ordinal` runs `target` and is not terminating, Ready or not: a pod
+    /// that was not Ready when the rollout started is moved back, not waited for.
+    async fn wait_back(
+        &mut self,
+        waiter: &mut Waiter,
+        sts: StatefulSet,
+        ordinal: i32,
+        target: &str,
+        until: tokio::time::Instant,
+    ) -> Result<(StatefulSet, Option<Vec<String>>)> {
+        let name = self.name().to_owned();
+        let timeout = self.args.timeout;
+        wait(
+            waiter,
+            &name,
+            &sts,
+            until,
+            |sts, view, _| {
+                let back = pods_of(sts, &view.pods)
+                    .iter()
+                    .any(|(o, p)| *o == ordinal && pod_revision(p) == Some(target) && !terminating(*p));
+                Ok(if back { Wake::Done(None) } else { Wake::Wait })
+            },
+            |sts, view| {
+                let late = not_moved_back(sts, &view.pods, &[ordinal]);
+                Ok(Some(vec![format!(
+                    "timed out after {}: {}",
+                    humantime::format_duration(timeout),
+                    late.join(", ")
+                )]))
+            },
+        )
+        .await
     }
 
     /// Deletes a pod stuck on an abandoned revision, only if it is still that pod (its uid).

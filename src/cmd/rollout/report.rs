@@ -124,9 +124,21 @@ pub enum Event {
     AbortPlanned { revision: String, rollback_partition: i32, partition: i32, restore_template: bool },
     /// A pod the abort rolled back now runs `revision` and is Ready.
     #[serde(rename_all = "camelCase")]
-    PodRolledBack { pod: String, revision: String },
+    PodRolledBack {
+        pod: String,
+        revision: String,
+        /// False for a pod that was not Ready at the rollout's start either: it is not waited for.
+        ready: bool,
+    },
     #[serde(rename_all = "camelCase")]
-    Aborted { revision: String, partition: i32, seconds: f64 },
+    Aborted {
+        revision: String,
+        partition: i32,
+        seconds: f64,
+        /// The pods back on the revision that are not Ready, as they were not at the rollout's
+        /// start (the abort did not wait for them).
+        not_ready: Vec<String>,
+    },
     #[serde(rename_all = "camelCase")]
     Finished { revision: Option<String>, steps: usize, seconds: f64 },
     /// The run ended with an error (`-o json` only): the line stderr says, the exit code, and
@@ -427,6 +439,15 @@ fn write_eviction_plan(w: &mut dyn Write, name: &str, plan: &Event) -> io::Resul
     write_table(w, t)
 }
 
+/// `; not Ready, as at the rollout's start: web-0, web-1` after an abort's summary, when it
+/// left such pods.
+fn not_ready_note(not_ready: &[String]) -> String {
+    match not_ready {
+        [] => String::new(),
+        pods => format!("; not Ready, as when the rollout started: {}", pods.join(", ")),
+    }
+}
+
 /// The text line of an event of an OnDelete rollout, where nothing speaks of a partition.
 pub fn describe_eviction(name: &str, event: &Event) -> String {
     match event {
@@ -438,8 +459,12 @@ pub fn describe_eviction(name: &str, event: &Event) -> String {
             let pods: Vec<String> = ordinals.iter().map(|o| pod_name(name, *o)).collect();
             format!("step {step}/{steps}: evicting {}, one at a time", pods.join(", "))
         }
-        Event::Aborted { revision, seconds, .. } => {
-            format!("{name} rolled back to revision {} in {seconds:.1}s", short_revision(name, revision))
+        Event::Aborted { revision, seconds, not_ready, .. } => {
+            format!(
+                "{name} rolled back to revision {} in {seconds:.1}s{}",
+                short_revision(name, revision),
+                not_ready_note(not_ready)
+            )
         }
         Event::AbortPlanned { revision, restore_template, .. } => {
             let template = if *restore_template {
@@ -543,13 +568,20 @@ pub fn describe(name: &str, event: &Event) -> String {
             };
             format!("abort: {template}, with {back}; pods on other revisions roll back")
         }
-        Event::PodRolledBack { pod, revision } => {
+        Event::PodRolledBack { pod, revision, ready: true } => {
             format!("  {pod} rolled back to revision {}", short(revision))
         }
-        Event::Aborted { revision, partition, seconds } => {
+        Event::PodRolledBack { pod, revision, ready: false } => {
             format!(
-                "{name} rolled back to revision {} (partition {partition}) in {seconds:.1}s",
+                "  {pod} rolled back to revision {} (not Ready, nor was it when the rollout started)",
                 short(revision)
+            )
+        }
+        Event::Aborted { revision, partition, seconds, not_ready } => {
+            format!(
+                "{name} rolled back to revision {} (partition {partition}) in {seconds:.1}s{}",
+                short(revision),
+                not_ready_note(not_ready)
             )
         }
         Event::Finished { revision, steps, seconds } => format!(
@@ -613,7 +645,7 @@ mod tests {
                 reasons: vec!["timed out after 5m: web-2 not Ready (Running)".into()],
             },
             Event::PodDeleted { pod: "web-2".into(), reason: "not Ready on revision web-5f6a8e".into() },
-            Event::Aborted { revision: "web-7d4b9c".into(), partition: 0, seconds: 12.5 },
+            Event::Aborted { revision: "web-7d4b9c".into(), partition: 0, seconds: 12.5, not_ready: vec![] },
         ]
     }
 
@@ -678,8 +710,8 @@ mod tests {
                 restore_template: true,
             },
             Event::PodEvicted { pod: "etcd-2".into(), revision: "etcd-5f6a8e".into() },
-            Event::PodRolledBack { pod: "etcd-2".into(), revision: "etcd-6dc967".into() },
-            Event::Aborted { revision: "etcd-6dc967".into(), partition: 0, seconds: 3.1 },
+            Event::PodRolledBack { pod: "etcd-2".into(), revision: "etcd-6dc967".into(), ready: true },
+            Event::Aborted { revision: "etcd-6dc967".into(), partition: 0, seconds: 3.1, not_ready: vec![] },
         ];
         let (mut io, out, err) = Streams::captured();
         let term = Terminal { interactive: false, color: false, animate: false };

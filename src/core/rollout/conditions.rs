@@ -12,6 +12,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use serde::Serialize;
 
+use super::journal::ReadyAtStart;
 use super::plan::released;
 use crate::core::names::pod_name;
 use crate::core::objects::{
@@ -257,14 +258,32 @@ impl StepWatch {
     }
 }
 
-/// Pods at or above `partition` that are not yet updated and Ready, described.
-pub fn stragglers(sts: &StatefulSet, pods: &[Pod], partition: i32) -> Vec<String> {
-    let range = ordinal_range(sts);
-    stragglers_of(sts, pods, &released(range, partition, range.replicas))
-}
-
 /// Pods at `ordinals` that are not yet updated and Ready, described.
 pub fn stragglers_of(sts: &StatefulSet, pods: &[Pod], ordinals: &[i32]) -> Vec<String> {
+    late_of(sts, pods, ordinals, |_| true)
+}
+
+/// What a rollback still waits for: every live pod not yet on the restored revision, and not
+/// Ready among those that were Ready when the rollout started (`before`; all of them without
+/// that record), described.
+pub fn rollback_stragglers(sts: &StatefulSet, pods: &[Pod], before: Option<&ReadyAtStart>) -> Vec<String> {
+    let range = ordinal_range(sts);
+    let ordinals: Vec<i32> = range.ordinals().rev().collect();
+    late_of(sts, pods, &ordinals, |o| before.is_none_or(|b| b.was_ready(o, range)))
+}
+
+/// Pods at `ordinals` not yet on the update revision (Ready or not), described.
+pub fn not_moved_back(sts: &StatefulSet, pods: &[Pod], ordinals: &[i32]) -> Vec<String> {
+    late_of(sts, pods, ordinals, |_| false)
+}
+
+/// Pods at `ordinals` not yet updated, or not Ready where `ready_needed` says they must be.
+fn late_of(
+    sts: &StatefulSet,
+    pods: &[Pod],
+    ordinals: &[i32],
+    ready_needed: impl Fn(i32) -> bool,
+) -> Vec<String> {
     let update = update_revision(sts);
     let by_ordinal = pods_of(sts, pods);
     let mut late = Vec::new();
@@ -278,7 +297,9 @@ pub fn stragglers_of(sts: &StatefulSet, pods: &[Pod], ordinals: &[i32]) -> Vec<S
                 late.push(held_terminating(&name, &holding_finalizers(p)))
             }
             Some(p) if pod_revision(p) != update => late.push(format!("{name} not updated")),
-            Some(p) if !pod_ready(p) => late.push(format!("{name} not Ready ({})", pod_status_text(p))),
+            Some(p) if !pod_ready(p) && ready_needed(ordinal) => {
+                late.push(format!("{name} not Ready ({})", pod_status_text(p)))
+            }
             Some(_) => {}
         }
     }
@@ -288,9 +309,13 @@ pub fn stragglers_of(sts: &StatefulSet, pods: &[Pod], ordinals: &[i32]) -> Vec<S
 /// How far a rollback (an abort) has come.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Rollback {
-    /// Every live pod runs the restored (update) revision and is Ready, and the controller
-    /// has promoted it.
-    Done,
+    /// Every live pod runs the restored (update) revision, not terminating; those that were
+    /// Ready when the rollout started are Ready again; and, when every pod is Ready, the
+    /// controller has promoted the revision. `not_ready`: the pods back on it that are not
+    /// Ready, as they were not at the rollout's start either (not waited for).
+    Done {
+        not_ready: Vec<String>,
+    },
     /// Live pods the controller will never replace by itself (forced rollback): not Ready, on
     /// another revision, not terminating, not already deleted by us (`deleted` holds uids).
     Stuck(Vec<Pod>),
@@ -298,27 +323,41 @@ pub enum Rollback {
 }
 
 /// Judges a rollback whose template has been restored (so the update revision is the target).
-pub fn rollback_progress(sts: &StatefulSet, pods: &[Pod], deleted: &[String]) -> Rollback {
+/// `before`: which pods were Ready when the rollout started (the journal's record); only those
+/// must be Ready again. Without it, every pod must be.
+pub fn rollback_progress(
+    sts: &StatefulSet,
+    pods: &[Pod],
+    deleted: &[String],
+    before: Option<&ReadyAtStart>,
+) -> Rollback {
     if !observed_current(sts) {
         return Rollback::Waiting;
     }
     let range = ordinal_range(sts);
-    let live: Vec<&Pod> =
-        pods_of(sts, pods).into_iter().filter(|(o, _)| range.contains(*o)).map(|(_, p)| p).collect();
+    let live: Vec<(i32, &Pod)> = pods_of(sts, pods).into_iter().filter(|(o, _)| range.contains(*o)).collect();
     let update = update_revision(sts);
     let stuck: Vec<Pod> = live
         .iter()
-        .filter(|p| pod_revision(p) != update && !pod_ready(p) && !terminating(**p))
+        .map(|(_, p)| *p)
+        .filter(|p| pod_revision(p) != update && !pod_ready(p) && !terminating(*p))
         .filter(|p| !deleted.contains(&p.uid().unwrap_or_default()))
-        .map(|p| Pod::clone(p))
+        .cloned()
         .collect();
     if !stuck.is_empty() {
         return Rollback::Stuck(stuck);
     }
-    let done = live.len() == range.replicas.max(0) as usize
-        && live.iter().all(|p| pod_revision(p) == update && pod_ready(p) && !terminating(*p))
-        && current_revision(sts) == update;
-    if done { Rollback::Done } else { Rollback::Waiting }
+    let ready_needed = |o: i32| before.is_none_or(|b| b.was_ready(o, range));
+    let back = live.len() == range.replicas.max(0) as usize
+        && live.iter().all(|(o, p)| {
+            pod_revision(p) == update && !terminating(*p) && (pod_ready(p) || !ready_needed(*o))
+        });
+    let not_ready: Vec<String> =
+        live.iter().filter(|(_, p)| !pod_ready(p)).map(|(_, p)| p.name_any()).collect();
+    // The controller promotes the update revision only once every pod is Ready
+    // (`completeUpdate`): with pods that never were, that is not waited for.
+    let promoted = current_revision(sts) == update || !not_ready.is_empty();
+    if back && promoted { Rollback::Done { not_ready } } else { Rollback::Waiting }
 }
 
 /// What someone else changed between `ours` (as we last wrote or read it) and `now`.
@@ -516,13 +555,104 @@ mod tests {
             pod(&web, 1).revision("web-old").build(),
             stuck.clone(),
         ];
-        let Rollback::Stuck(found) = rollback_progress(&web, &pods, &[]) else { panic!("not stuck") };
+        let Rollback::Stuck(found) = rollback_progress(&web, &pods, &[], None) else { panic!("not stuck") };
         assert_eq!(found.iter().map(ResourceExt::name_any).collect::<Vec<_>>(), ["web-2"]);
         let deleted = [stuck.uid().unwrap()];
-        assert_eq!(rollback_progress(&web, &pods, &deleted), Rollback::Waiting);
+        assert_eq!(rollback_progress(&web, &pods, &deleted, None), Rollback::Waiting);
         let back: Vec<Pod> = (0..3).map(|o| pod(&web, o).revision("web-old").build()).collect();
-        assert_eq!(rollback_progress(&web, &back, &[]), Rollback::Done);
-        assert_eq!(stragglers(&web, &pods, 2), ["web-2 not updated"]);
+        assert_eq!(rollback_progress(&web, &back, &[], None), Rollback::Done { not_ready: vec![] });
+        assert_eq!(stragglers_of(&web, &pods, &[2]), ["web-2 not updated"]);
+        assert_eq!(not_moved_back(&web, &pods, &[1, 2]), ["web-2 not updated"]);
+    }
+
+    /// An abort waits for the pods that were Ready at the rollout's start, and only for those:
+    /// a pod that never was is moved back to the restored revision, not waited for (and the
+    /// promotion the controller makes only once every pod is Ready is not waited for then).
+    #[test]
+    fn a_rollback_waits_only_for_the_pods_ready_at_the_start() {
+        let web = sts("web", 3).revisions("web-old", "web-old").build();
+        let unpromoted = sts("web", 3).revisions("web-older", "web-old").build();
+        let on = |o: i32, ready: bool| pod(&web, o).revision("web-old").ready(ready).build();
+        let none = ReadyAtStart { ordinals: vec![], replicas: 3 };
+        let mixed = ReadyAtStart { ordinals: vec![0, 1], replicas: 3 };
+        let all = ReadyAtStart { ordinals: vec![0, 1, 2], replicas: 3 };
+        let fewer = ReadyAtStart { ordinals: vec![], replicas: 2 };
+        let done =
+            |names: &[&str]| Rollback::Done { not_ready: names.iter().map(|n| n.to_string()).collect() };
+        let unready = vec![on(0, false), on(1, false), on(2, false)];
+        let bad = pod(&web, 2).revision("web-bad").ready(false).build();
+        let going = pod(&web, 2).revision("web-old").ready(false).terminating().build();
+        let rows: Vec<(&str, &StatefulSet, Vec<Pod>, Option<&ReadyAtStart>, Rollback)> = vec![
+            ("no record: every pod must be Ready", &web, unready.clone(), None, Rollback::Waiting),
+            (
+                "none Ready at the start",
+                &web,
+                unready.clone(),
+                Some(&none),
+                done(&["web-0", "web-1", "web-2"]),
+            ),
+            (
+                "none Ready, promotion not waited",
+                &unpromoted,
+                unready.clone(),
+                Some(&none),
+                done(&["web-0", "web-1", "web-2"]),
+            ),
+            (
+                "a changed pod is still moved back",
+                &web,
+                vec![on(0, false), on(1, false), bad.clone()],
+                Some(&none),
+                Rollback::Stuck(vec![bad]),
+            ),
+            (
+                "a pod still going",
+                &web,
+                vec![on(0, false), on(1, false), going],
+                Some(&none),
+                Rollback::Waiting,
+            ),
+            ("a pod missing", &web, vec![on(0, false), on(1, false)], Some(&none), Rollback::Waiting),
+            (
+                "mixed: web-1 was Ready",
+                &web,
+                vec![on(0, true), on(1, false), on(2, false)],
+                Some(&mixed),
+                Rollback::Waiting,
+            ),
+            (
+                "mixed: those Ready again",
+                &web,
+                vec![on(0, true), on(1, true), on(2, false)],
+                Some(&mixed),
+                done(&["web-2"]),
+            ),
+            (
+                "all Ready at the start: as before",
+                &web,
+                vec![on(0, true), on(1, true), on(2, false)],
+                Some(&all),
+                Rollback::Waiting,
+            ),
+            (
+                "all Ready, not promoted yet",
+                &unpromoted,
+                vec![on(0, true), on(1, true), on(2, true)],
+                Some(&all),
+                Rollback::Waiting,
+            ),
+            ("all Ready, promoted", &web, vec![on(0, true), on(1, true), on(2, true)], Some(&all), done(&[])),
+            ("web-2 came with a scale-up since", &web, unready, Some(&fewer), Rollback::Waiting),
+        ];
+        for (what, sts, pods, before, expected) in rows {
+            assert_eq!(rollback_progress(sts, &pods, &[], before), expected, "{what}");
+        }
+        let pods = [on(0, true), on(1, false), on(2, false)];
+        assert_eq!(rollback_stragglers(&web, &pods, Some(&mixed)), ["web-1 not Ready (Running)"]);
+        assert_eq!(
+            rollback_stragglers(&web, &pods, None),
+            ["web-2 not Ready (Running)", "web-1 not Ready (Running)"]
+        );
     }
 
     #[test]

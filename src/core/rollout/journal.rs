@@ -3,13 +3,15 @@
 //! cluster).
 
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetUpdateStrategy};
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use serde::{Deserialize, Serialize};
 
 use super::gates::Gates;
 use super::plan::{Steps, StepsError};
-use crate::core::objects::partition;
+use crate::core::names::OrdinalRange;
+use crate::core::objects::{LivePods, ordinal_range, partition, pod_ready};
 
 /// The annotation that holds the journal (its schema is in docs/rollout.md).
 pub const ROLLOUT_ANNOTATION: &str = "kubectl-stateful.dev/rollout";
@@ -49,6 +51,47 @@ pub struct Journal {
     /// `--by-zone`: a resumed run replaces the remaining pods one zone at a time too.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub by_zone: bool,
+    /// Which pods were Ready when the rollout started: an abort waits for those to be Ready
+    /// again, and only for those (a pod that never was is moved back, not waited for). Absent
+    /// in journals of earlier versions and of an abort without a journal: then every pod must
+    /// be Ready for an abort to end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_at_start: Option<ReadyAtStart>,
+}
+
+/// The health of a StatefulSet when its rollout started (`readyAtStart` in the journal).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadyAtStart {
+    /// The ordinals whose pod was Ready (and not terminating).
+    pub ordinals: Vec<i32>,
+    /// The replica count then.
+    pub replicas: i32,
+}
+
+impl ReadyAtStart {
+    /// Which live pods of `sts` are Ready now.
+    pub fn of(sts: &StatefulSet, pods: &[Pod]) -> ReadyAtStart {
+        let ordinals =
+            LivePods::of(sts, pods).running().filter(|(_, p)| pod_ready(p)).map(|(o, _)| o).collect();
+        ReadyAtStart { ordinals, replicas: ordinal_range(sts).replicas }
+    }
+
+    /// Whether the pod at `ordinal` was Ready at the start. An ordinal beyond the replicas then
+    /// (a scale-up since) had no pod to judge: it counts as Ready, as before this record.
+    pub fn was_ready(&self, ordinal: i32, range: OrdinalRange) -> bool {
+        self.ordinals.contains(&ordinal) || range.index_of(ordinal) >= i64::from(self.replicas.max(0))
+    }
+
+    /// Whether every pod was Ready at the start.
+    pub fn all(&self) -> bool {
+        self.ordinals.len() >= self.replicas.max(0) as usize
+    }
+
+    /// `0/3 Ready at its start`.
+    pub fn describe(&self) -> String {
+        format!("{}/{} Ready at its start", self.ordinals.len(), self.replicas)
+    }
 }
 
 /// Why the journal cannot be used.
@@ -75,6 +118,7 @@ impl Journal {
             gates: Gates::default(),
             strategy_before: None,
             by_zone: false,
+            ready_at_start: None,
         }
     }
 
@@ -129,6 +173,7 @@ mod tests {
             gates: Gates { exec: vec!["pg_isready".into()], ..Gates::default() },
             strategy_before: None,
             by_zone: false,
+            ready_at_start: Some(ReadyAtStart { ordinals: vec![0, 2], replicas: 3 }),
         };
         let web = sts("web", 3).annotation(ROLLOUT_ANNOTATION, &journal.to_annotation()).build();
         assert_eq!(Journal::of(&web).unwrap(), Some(journal));

@@ -1394,6 +1394,36 @@ mod tests {
         assert_eq!(build(&web, &snap, &options()).revisions.same_template, None, "unreadable: unknown");
     }
 
+    /// A rollout journal that recorded pods not Ready at its start says so, and what its abort
+    /// waits for; an abort that did not finish says how to finish it.
+    #[test]
+    fn a_rollout_started_on_unready_pods_says_so() {
+        use crate::core::rollout::journal::{Journal, ROLLOUT_ANNOTATION, ReadyAtStart};
+        let journal = Journal {
+            steps: vec!["1".into()],
+            ready_at_start: Some(ReadyAtStart { ordinals: vec![], replicas: 3 }),
+            ..Journal::new(&sts("web", 3).build(), "web-old".into(), Timestamp::from_second(0).unwrap())
+        };
+        for (aborting, way) in [(false, "to roll it back"), (true, "to finish it")] {
+            let annotation = Journal { aborting, ..journal.clone() }.to_annotation();
+            let web = sts("web", 3)
+                .parallel()
+                .revisions("web-old", "web-new")
+                .partition(2)
+                .annotation(ROLLOUT_ANNOTATION, &annotation)
+                .build();
+            let pods = vec![
+                pod(&web, 0).revision("web-old").ready(false).build(),
+                pod(&web, 1).revision("web-old").ready(false).build(),
+                pod(&web, 2).revision("web-new").ready(false).build(),
+            ];
+            let status = build(&web, &snapshot(&web, pods, vec![]), &options());
+            let warning = status.warnings.iter().find(|w| w.code == WarningCode::RolloutInProgress).unwrap();
+            assert!(warning.message.contains("(0/3 Ready at its start)"), "{}", warning.message);
+            assert!(warning.message.contains(way), "{}", warning.message);
+        }
+    }
+
     #[test]
     fn a_recreate_update_is_left_to_the_controller() {
         let web = sts("web", 2).recreate().revisions("web-old", "web-new").build();

@@ -430,11 +430,26 @@ fn rollout_warnings(
                  {name}{on}` steps it through; to give it up, {}, then run `kubectl stateful rollout {name} --abort{on}`",
                 owner.tool().undo()
             )
-        } else if journal.is_some() {
-            format!(
-                "a `kubectl stateful rollout` is in progress: run `kubectl stateful rollout {name}{on}` to resume, or \
-                 `kubectl stateful rollout {name} --abort{on}` to roll it back"
-            )
+        } else if let Some(journal) = &journal {
+            // Pods that were not Ready when it started are not waited for by its abort.
+            let start = match &journal.ready_at_start {
+                Some(before) if !before.all() => format!(
+                    "; not every pod was Ready when it started ({}): its abort moves the pods it changed back and \
+                     waits for Ready only where a pod was Ready then",
+                    before.describe()
+                ),
+                _ => String::new(),
+            };
+            match journal.aborting {
+                true => format!(
+                    "the abort of a `kubectl stateful rollout` did not finish: run `kubectl stateful rollout {name} \
+                     --abort{on}` to finish it{start}"
+                ),
+                false => format!(
+                    "a `kubectl stateful rollout` is in progress: run `kubectl stateful rollout {name}{on}` to resume, \
+                     or `kubectl stateful rollout {name} --abort{on}` to roll it back{start}"
+                ),
+            }
         } else {
             format!("`kubectl stateful rollout {name}{on}` steps it through")
         };

@@ -7,11 +7,13 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
 
 use super::super::conditions::update_pending;
-use super::super::journal::Journal;
+use super::super::journal::{Journal, ReadyAtStart};
+use crate::core::advice::{RunFlags, shell_word};
 use crate::core::objects::{
     LivePods, ON_DELETE, current_revision, ordinal_range, partition, pod_revision, pods_of, update_revision,
     update_strategy,
 };
+use kube::ResourceExt;
 
 /// A rollback of whatever is in flight: to the journal's revision and partition, or without a
 /// journal (someone else's rollout) to the current revision with the partition left as it is.
@@ -75,4 +77,27 @@ pub fn base_revision(sts: &StatefulSet, pods: &[Pod]) -> Option<String> {
         None if range.replicas > 0 && !pods_of(sts, pods).is_empty() => update.map(str::to_owned),
         None => current_revision(sts).or(update).map(str::to_owned),
     }
+}
+
+/// What an abort that ended with pods not Ready says: they are back on `revision` and were not
+/// Ready when the rollout started either (`before`, the journal's record), so it did not wait
+/// for them; and the command that shows why, with the run's `flags`.
+pub fn not_ready_after_abort(
+    sts: &StatefulSet,
+    revision: &str,
+    not_ready: &[String],
+    before: Option<&ReadyAtStart>,
+    flags: &RunFlags,
+) -> String {
+    let name = sts.name_any();
+    let status = flags.plugin(&sts.namespace().unwrap_or_default(), &format!("status {}", shell_word(&name)));
+    let (are, they) = if not_ready.len() == 1 { ("is", "it was") } else { ("are", "they were") };
+    let start = before.map_or_else(|| "not recorded".to_owned(), ReadyAtStart::describe);
+    format!(
+        "{} {are} back on revision {} but not Ready: {they} not Ready before the rollout either ({start}), so the \
+         abort did not wait for {}; `{status}` shows why",
+        not_ready.join(", "),
+        crate::core::objects::short_revision(&name, revision),
+        if not_ready.len() == 1 { "it" } else { "them" },
+    )
 }

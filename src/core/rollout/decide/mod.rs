@@ -12,7 +12,7 @@ mod request;
 mod tests;
 mod warnings;
 
-pub use abort::{abort, base_revision};
+pub use abort::{abort, base_revision, not_ready_after_abort};
 pub use owners::{abort_hint, git_first_owner, undo_first};
 use owners::{owned_abort, owned_partition, owned_strategy, owned_template};
 use preflight::preflight;
@@ -27,7 +27,7 @@ use kube::ResourceExt;
 
 use super::conditions::{is_observed, update_pending};
 use super::gates::Gates;
-use super::journal::Journal;
+use super::journal::{Journal, ReadyAtStart};
 use super::order::{eviction_plan, replacement_order};
 use super::plan::{Step, Steps, plan, released, single_step};
 use crate::core::advice::{RunFlags, shell_word};
@@ -203,7 +203,7 @@ pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<De
         );
     }
     if request.hold {
-        return hold(sts, journal, &owners, application, request, now);
+        return hold(sts, pods, journal, &owners, application, request, now);
     }
     if let (Some(journal), Some(_)) = (&journal, request.template) {
         return Err(in_progress(sts, journal, flags));
@@ -321,6 +321,7 @@ pub fn decide(cluster: &Cluster, request: &Request, now: Timestamp) -> Result<De
         strategy_before: switching
             .then(|| sts.spec.as_ref().and_then(|s| s.update_strategy.clone()).unwrap_or_default()),
         by_zone: request.by_zone,
+        ready_at_start: Some(ReadyAtStart::of(sts, pods)),
         ..Journal::new(sts, before.clone().unwrap_or_default(), now)
     });
     Ok(Decision::Roll(Box::new(Roll {
@@ -380,6 +381,7 @@ fn in_progress(sts: &StatefulSet, journal: &Journal, flags: &RunFlags) -> Refusa
 /// template change the owner applies is staged, not rolled out. Holding again is nothing to do.
 fn hold(
     sts: &StatefulSet,
+    pods: &[Pod],
     journal: Option<Journal>,
     owners: &Owners,
     application: Option<&AppSync>,
@@ -403,6 +405,7 @@ fn hold(
             staged_replicas: Some(replicas),
             held: true,
             gates: request.gates.cloned().unwrap_or_default(),
+            ready_at_start: Some(ReadyAtStart::of(sts, pods)),
             ..Journal::new(sts, current_revision(sts).unwrap_or_default().to_owned(), now)
         },
         owner: owners.applier.as_ref().map(|a| a.describe()),

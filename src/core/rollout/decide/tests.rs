@@ -47,6 +47,7 @@ fn journal(partition_before: i32, aborting: bool) -> String {
         gates: Gates::default(),
         strategy_before: None,
         by_zone: false,
+        ready_at_start: None,
     }
     .to_annotation()
 }
@@ -459,6 +460,61 @@ fn abort_targets_the_journal_or_the_current_revision() {
     );
 }
 
+/// A rollout records which pods were Ready at its start (the journal's `readyAtStart`), and the
+/// abort of it carries that record: it waits for those pods only.
+#[test]
+fn a_rollout_records_the_health_at_its_start_and_its_abort_keeps_it() {
+    let web = sts("web", 3).revisions("web-old", "web-old").parallel().build();
+    let pods = [
+        pod(&web, 0).revision("web-old").build(),
+        pod(&web, 1).revision("web-old").ready(false).build(),
+        pod(&web, 2).revision("web-old").ready(false).build(),
+    ];
+    let new = template(&web);
+    let roll = roll(decided(&web, &pods, &Request { template: Some(&new), ..Request::default() }));
+    let recorded = roll.journal.unwrap().ready_at_start;
+    assert_eq!(recorded, Some(ReadyAtStart { ordinals: vec![0], replicas: 3 }));
+    let hold = decided(&web, &pods, &Request { hold: true, ..Request::default() }).unwrap();
+    let Decision::Hold(hold) = hold else { panic!("{hold:?}") };
+    assert_eq!(hold.journal.ready_at_start, recorded);
+
+    let journal = Journal {
+        ready_at_start: recorded.clone(),
+        ..Journal::of(&sts("web", 3).annotation(ROLLOUT_ANNOTATION, &journal(0, false)).build())
+            .unwrap()
+            .unwrap()
+    };
+    let rolling = sts("web", 3)
+        .revisions("web-old", "web-new")
+        .partition(2)
+        .annotation(ROLLOUT_ANNOTATION, &journal.to_annotation())
+        .build();
+    let Decision::Abort(abort) =
+        decided(&rolling, &[], &Request { abort: true, ..Request::default() }).unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        abort.journal.ready_at_start, recorded,
+        "the abort waits for what was Ready, from the journal"
+    );
+    let flags = RunFlags::default();
+    assert_eq!(
+        not_ready_after_abort(
+            &rolling,
+            "web-old",
+            &["web-1".into(), "web-2".into()],
+            recorded.as_ref(),
+            &flags
+        ),
+        format!(
+            "web-1, web-2 are back on revision old but not Ready: they were not Ready before the rollout either \
+             (1/3 Ready at its start), so the abort did not wait for them; `kubectl stateful status web -n {NAMESPACE}` \
+             shows why"
+        )
+    );
+}
+
 #[test]
 fn nothing_is_rolled_while_the_statefulset_or_its_namespace_is_being_deleted() {
     let mut web = sts("web", 1).build();
@@ -587,6 +643,7 @@ fn a_resumed_plan_names_pods_a_scale_up_created_on_the_new_revision() {
         gates: Gates::default(),
         strategy_before: None,
         by_zone: false,
+        ready_at_start: None,
     };
     let web = sts("web", 5)
         .revisions("web-old", "web-new")
