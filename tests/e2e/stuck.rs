@@ -53,3 +53,68 @@ async fn a_pod_held_terminating_by_a_finalizer_is_named_by_rollout_and_status() 
     })
     .await;
 }
+
+/// What the plugin's status says of `web`, as JSON (with every connection flag given).
+fn status_json(env: &Env) -> Value {
+    let output = env.plugin_with_flags().args(["status", "web", "-o", "json"]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// The message of `status`'s warning `code`, if it gives one.
+fn warning(status: &Value, code: &str) -> Option<String> {
+    status["warnings"].as_array()?.iter().find(|w| w["code"] == code).map(|w| w["message"].to_string())
+}
+
+/// A set whose pods were never Ready (an image that never passes its readiness probe): a
+/// rollout to another such image fails its first step (exit 3); status says the rollout began
+/// with 0/3 pods Ready; the abort moves the pod it changed back and ends (exit 0) instead of
+/// waiting for Ready pods that never were, saying so, with a status command that runs as
+/// printed; the journal is gone and every pod runs the old image.
+#[tokio::test]
+async fn an_abort_of_a_set_that_was_never_ready_ends_once_its_pods_are_back() {
+    let env = Env::new("stuck-never-ready").await;
+    let old = "example.invalid/never-ready:1";
+    env.statefulset(&Sts { image: old.into(), parallel: true, wait: false, ..Sts::new("web", 3) }).await;
+    wait_until(Duration::from_secs(60), || async {
+        let counted = crate::support::sts(&env, "web").await.status.map_or(0, |s| s.replicas);
+        counted == 3 && env.pods().await.len() == 3
+    })
+    .await;
+    let output = env
+        .plugin()
+        .args(["rollout", "web", "--image", "app=example.invalid/never-ready:2", "--yes", "--timeout", "8s"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    let journal = crate::support::sts(&env, "web").await.annotations()[crate::support::JOURNAL].clone();
+    let recorded: Value = serde_json::from_str(&journal).unwrap();
+    assert_eq!(recorded["readyAtStart"], json!({"ordinals": [], "replicas": 3}), "{journal}");
+    let status = status_json(&env);
+    let progress = warning(&status, "RolloutInProgress").unwrap_or_else(|| panic!("{status:#}"));
+    assert!(progress.contains("(0/3 Ready at its start)"), "{progress}");
+
+    let started = std::time::Instant::now();
+    let output = env
+        .plugin_with_flags()
+        .args(["rollout", "web", "--abort", "--yes", "--timeout", "90s"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert_eq!(output.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(80), "ended by the pods, not the timeout");
+    assert!(
+        stderr.contains(
+            "but not Ready: they were not Ready before the rollout either (0/3 Ready at its start)"
+        ),
+        "{stderr}"
+    );
+    assert!(stdout.contains("not Ready, as when the rollout started: web-0, web-1, web-2"), "{stdout}");
+    assert!(!crate::support::sts(&env, "web").await.annotations().contains_key(crate::support::JOURNAL));
+    assert!(env.all_pods_run(old).await, "{:?}", crate::support::images(&env).await);
+    let status_command = commands(&stderr).into_iter().find(|c| c.contains(" status web")).expect("a way on");
+    let printed = run_as_printed(status_command);
+    assert!(printed.contains("web-2"), "{printed}");
+    assert_eq!(warning(&status_json(&env), "RolloutInProgress"), None);
+}

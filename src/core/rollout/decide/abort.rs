@@ -94,7 +94,7 @@ pub fn not_ready_after_abort(
     let (are, they) = if not_ready.len() == 1 { ("is", "it was") } else { ("are", "they were") };
     let start = before.map_or_else(|| "not recorded".to_owned(), ReadyAtStart::describe);
     format!(
-        "{} {are} back on revision {} but not Ready: {they} not Ready before the rollout either ({start}), so the \
+        "{} {are} on revision {} but not Ready: {they} not Ready before the rollout either ({start}), so the \
          abort did not wait for {}; `{status}` shows why",
         not_ready.join(", "),
         crate::core::objects::short_revision(&name, revision),

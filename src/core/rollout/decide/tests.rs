@@ -508,7 +508,7 @@ fn a_rollout_records_the_health_at_its_start_and_its_abort_keeps_it() {
             &flags
         ),
         format!(
-            "web-1, web-2 are back on revision old but not Ready: they were not Ready before the rollout either \
+            "web-1, web-2 are on revision old but not Ready: they were not Ready before the rollout either \
              (1/3 Ready at its start), so the abort did not wait for them; `kubectl stateful status web -n {NAMESPACE}` \
              shows why"
         )
