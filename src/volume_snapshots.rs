@@ -83,6 +83,9 @@ pub struct Taking<'a> {
     pub kube: &'a Kube,
     pub writer: &'a Writer,
     pub timeout: Duration,
+    /// How to go on after an interrupted wait: `run `CMD` to continue`, with the command that
+    /// does (the prune with its flags, or the scale that resumes).
+    pub again: &'a str,
 }
 
 /// Takes the planned snapshot of `candidate`, waits up to `timeout` for it to be ready, and
@@ -99,7 +102,7 @@ pub async fn take(
     term: &Terminal,
     io: &mut Streams,
 ) -> Result<std::result::Result<TakenSnapshot, String>> {
-    let Taking { kube, writer, timeout } = *taking;
+    let Taking { kube, writer, timeout, again } = *taking;
     let namespace = &candidate.namespace;
     let api = snapshots_api(kube, namespace);
     let object =
@@ -129,12 +132,20 @@ pub async fn take(
         "the VolumeSnapshot is left for inspection (`{}`; delete it when done)",
         kube.flags.kubectl(namespace, &format!("describe volumesnapshot {}", shell_word(&planned.name)))
     );
+    // Interrupted while the driver cuts it: the claim stays, and so does the snapshot (it may
+    // still become ready); the run that goes on plans anew and takes a new one.
+    let snapshot_word = shell_word(&planned.name);
     let words = Said {
         left: format!(
-            "snapshot {} of PVC {} is being taken; the claim is kept",
-            planned.name, candidate.name
+            "snapshot {} of PVC {} was not ready yet, so PVC {} is kept; the snapshot is left (`{}` shows it, `{}` \
+             removes it: the run that goes on takes a new one)",
+            planned.name,
+            candidate.name,
+            candidate.name,
+            kube.flags.kubectl(namespace, &format!("describe volumesnapshot {snapshot_word}")),
+            kube.flags.kubectl(namespace, &format!("delete volumesnapshot {snapshot_word}")),
         ),
-        resume: format!("run the same command again (it plans anew; {left})"),
+        resume: again.to_owned(),
     };
     let until = Until { deadline: deadline(timeout), words: &words, ours: None };
     // The watch may not show a snapshot just created yet; one it showed and no longer does

@@ -418,3 +418,83 @@ async fn another_sets_snapshot_is_not_restored_silently_and_a_siblings_is_named(
     assert_eq!(sibling["created"], true);
     assert!(claims.get_opt("data-web-2").await.unwrap().is_some());
 }
+
+/// Ctrl-C while `pvc prune --snapshot` waits for a snapshot the driver is still cutting
+/// (kwok-snapshotter's `hold`): exit 130, the claim kept, nothing deleted, the snapshot left and
+/// named with the commands that show and remove it, and the prune that goes on, which, run as
+/// printed once the driver has cut it, finishes.
+#[tokio::test]
+async fn ctrl_c_during_a_snapshot_wait_keeps_the_claim_and_names_the_way_on() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let env = Env::new("snap-sigint").await;
+    env.statefulset(&Sts::new("web", 3)).await;
+    scaled(&env, "web", 2).await;
+    let claims: Api<PersistentVolumeClaim> = env.api();
+    let hold = |value: Value| json!({"metadata": {"annotations": {"kubectl-stateful.test/snapshot": value}}});
+    claims.patch("data-web-2", &PatchParams::default(), &Patch::Merge(hold(json!("hold")))).await.unwrap();
+
+    // With --kubeconfig and --context given, so that the printed commands carry them.
+    let kubeconfig = env.kubeconfig.to_string_lossy().into_owned();
+    let context = crate::support::current_context(&env.kubeconfig);
+    let args =
+        ["--kubeconfig", &kubeconfig, "--context", &context, "pvc", "prune", "web", "--snapshot", "--yes"];
+    let mut child = env.spawn_plugin(&args).spawn().unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut said = Vec::new();
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = stderr.next_line().await.unwrap() {
+            let waiting = line.contains("waiting up to");
+            said.push(line);
+            if waiting {
+                break;
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no snapshot wait: {said:?}"));
+    // The driver holds it: still not ready a moment later.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let pid = child.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait()).await.unwrap().unwrap();
+    while let Some(line) = stderr.next_line().await.unwrap() {
+        said.push(line);
+    }
+    let said = said.join("\n");
+    assert_eq!(status.code(), Some(130), "{said}");
+    let taken = said
+        .lines()
+        .find_map(|l| l.strip_prefix("volumesnapshot \"").and_then(|r| r.split('"').next()))
+        .unwrap_or_else(|| panic!("{said}"))
+        .to_owned();
+    assert!(
+        said.contains(&format!(
+            "snapshot {taken} of PVC data-web-2 was not ready yet, so PVC data-web-2 is kept"
+        )),
+        "{said}"
+    );
+    assert_eq!(env.pvc_names().await, ["data-web-0", "data-web-1", "data-web-2"], "nothing deleted");
+    assert_eq!(
+        snapshot(&env, &taken).await["status"]["readyToUse"],
+        false,
+        "the snapshot is left, not ready"
+    );
+    let error =
+        said.lines().find(|l| l.starts_with("error: interrupted")).unwrap_or_else(|| panic!("{said}"));
+    let printed = commands(error);
+    let describe = printed.iter().find(|c| c.contains("describe volumesnapshot")).expect("how to see it");
+    assert!(run_as_printed(describe).contains(&taken));
+    let again = printed.iter().find(|c| c.contains("pvc prune web")).expect("the way on");
+    assert!(again.contains("--snapshot") && again.contains("--yes"), "{again}");
+
+    // The driver cuts it now; the prune that goes on, as printed, takes a new snapshot and
+    // deletes the claim; the one left by the interrupted run is the printed delete's to remove.
+    claims.patch("data-web-2", &PatchParams::default(), &Patch::Merge(hold(Value::Null))).await.unwrap();
+    let finished = run_as_printed(again);
+    assert!(finished.contains("data-web-2"), "{finished}");
+    wait_until(Duration::from_secs(30), || async { env.pvc_names().await == ["data-web-0", "data-web-1"] })
+        .await;
+    let remove = printed.iter().find(|c| c.contains("delete volumesnapshot")).expect("how to remove it");
+    run_as_printed(remove);
+    wait_until(Duration::from_secs(30), || async { snapshot_count(&env).await == 1 }).await;
+}

@@ -175,8 +175,8 @@ pub async fn run(args: PruneArgs, kube_args: &KubeArgs, term: &Terminal, io: &mu
     // can be asked (machine-readable output never prompts: without --yes it is a dry run).
     // Anything else is a dry run, and holds no Writer.
     let confirmed_run = !args.dry_run && (args.yes || (term.interactive && !args.output.is_machine()));
-    let writer =
-        Writer::of(&kube, Mode::from_dry_run(!confirmed_run), "run the same command again to continue");
+    let again = format!("run `{}` to continue", rerun(&args, &kube));
+    let writer = Writer::of(&kube, Mode::from_dry_run(!confirmed_run), again.clone());
     let confirmed_run = writer.is_some();
     let deleting = confirmed_run && plan.to_prune().next().is_some();
     // The plan is the output of a dry run; a run that may delete reports its result instead.
@@ -211,6 +211,7 @@ pub async fn run(args: PruneArgs, kube_args: &KubeArgs, term: &Terminal, io: &mu
         plan: &plan,
         io,
         snapshots_failed: 0,
+        again,
     };
     let mut result = PruneResult::start(&plan);
     let outcome = pruner.prune(&mut result).await;
@@ -262,6 +263,31 @@ fn same_prune(args: &PruneArgs, kube: &Kube, extra: &str) -> String {
         }
         (None, false) => kube.flags.plugin(&kube.namespace, &format!("pvc prune{scaled}{extra}")),
     }
+}
+
+/// This run's prune again, with every flag that changes what it does (`--snapshot` and its
+/// class and timeout, `--retain-volumes`, `--yes`), as a command with the run's flags.
+fn rerun(args: &PruneArgs, kube: &Kube) -> String {
+    let mut extra = String::new();
+    if args.retain_volumes {
+        extra.push_str(" --retain-volumes");
+    }
+    if args.snapshot {
+        extra.push_str(" --snapshot");
+        if let Some(class) = &args.snapshot_class {
+            extra.push_str(&format!(" --snapshot-class {}", shell_word(class)));
+        }
+        if args.snapshot_timeout != std::time::Duration::from_secs(300) {
+            extra.push_str(&format!(
+                " --snapshot-timeout {}",
+                humantime::format_duration(args.snapshot_timeout)
+            ));
+        }
+    }
+    if args.yes {
+        extra.push_str(" --yes");
+    }
+    same_prune(args, kube, &extra)
 }
 
 /// What `scale --claims prune` asks of the prune once its scale-down is done: the claims of
@@ -352,6 +378,7 @@ pub async fn prune_removed(
         plan: &plan,
         io,
         snapshots_failed: 0,
+        again: removed.resume.to_owned(),
     };
     pruner.prune(&mut result).await?;
     match result.ending(pruner.snapshots_failed) {
@@ -461,6 +488,9 @@ struct Pruner<'a, 'io> {
     io: &'io mut Streams,
     /// Claims kept because their snapshot failed or timed out.
     snapshots_failed: usize,
+    /// How to go on after an interruption or an error: `run `CMD` to continue`, with the
+    /// command that does (this prune with its flags, or the scale that resumes).
+    again: String,
 }
 
 impl Pruner<'_, '_> {
@@ -505,17 +535,18 @@ impl Pruner<'_, '_> {
                 remaining.join(", ")
             );
             return Err(match error {
-                Error::Interrupted { at_prompt, .. } => Error::Interrupted {
+                // What the interrupted wait left (a snapshot not ready yet), then the claims.
+                Error::Interrupted { at_prompt, left, .. } => Error::Interrupted {
                     at_prompt,
-                    left: summary,
-                    resume: Some("run the same command again to continue".to_owned()),
+                    left: if left.is_empty() { summary } else { format!("{left}. {summary}") },
+                    resume: Some(self.again.clone()),
                 },
                 // Whatever stopped it keeps its kind (and exit code): a conflict, a request
                 // that got no answer, a refusal; with what was done and what remains.
                 other => Error::Stranded {
                     error: Box::new(other),
                     left: format!("stopped. {summary}"),
-                    resume: "run the same command again to continue".to_owned(),
+                    resume: self.again.clone(),
                 },
             });
         }
@@ -571,6 +602,7 @@ impl Pruner<'_, '_> {
                     kube: self.kube,
                     writer: &self.writer,
                     timeout: self.args.snapshot_timeout,
+                    again: &self.again,
                 };
                 match crate::volume_snapshots::take(&taking, waiter, candidate, planned, self.term, self.io)
                     .await?

@@ -13,6 +13,7 @@ use kube::ResourceExt;
 use serde::Serialize;
 
 use super::journal::ReadyAtStart;
+#[cfg(test)]
 use super::plan::released;
 use crate::core::names::pod_name;
 use crate::core::objects::{

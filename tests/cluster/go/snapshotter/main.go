@@ -17,7 +17,9 @@
 // It writes only what those components write to the API, nothing the plugin computes. The
 // claim annotation kubectl-stateful.test/snapshot=fail makes the driver fail to snapshot that
 // claim's volume: the content and the snapshot get status.error and never become ready (the
-// real controllers keep retrying an error, so it is not final for them either).
+// real controllers keep retrying an error, so it is not final for them either), and
+// kubectl-stateful.test/snapshot=hold keeps the driver cutting it: not ready, no error, until the
+// annotation is removed or changed (a slow snapshot, for the tests that interrupt a wait on it).
 package main
 
 import (
@@ -139,6 +141,9 @@ func (s *snapshotter) step(ctx context.Context, vs *unstructured.Unstructured, c
 		claim, err := s.cs.CoreV1().PersistentVolumeClaims(ns).Get(ctx, claimName, metav1.GetOptions{})
 		if err != nil {
 			return s.fail(ctx, vs, content, fmt.Sprintf("failed to get claim %s: %v", claimName, err))
+		}
+		if claim.Annotations[failAnnotation] == "hold" {
+			return nil // the driver is still cutting it: not ready, no error, until the annotation goes
 		}
 		if claim.Annotations[failAnnotation] == "fail" {
 			return s.fail(ctx, vs, content, fmt.Sprintf(
