@@ -209,7 +209,7 @@ async fn drain(
     let read = read(&kube, &args.nodes).await?;
     let anchor =
         read.nodes.iter().find(|n| n.name_any() == args.nodes[0]).expect("read checks every node").clone();
-    let journal = Journal::of(&anchor)?;
+    let journal = Journal::of(&anchor, &kube.flags)?;
     let by_name: HashMap<&str, &PersistentVolume> =
         read.volumes.iter().map(|v| (v.metadata.name.as_deref().unwrap_or_default(), v)).collect();
     let request = Request {

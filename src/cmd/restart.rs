@@ -156,10 +156,11 @@ async fn restart(
     let namespace = kube.namespace.clone();
     let sts = fetch::statefulset(&kube, &namespace, &args.name).await?;
     let resume = kube.flags.plugin(&namespace, &format!("restart {}", shell_word(&args.name)));
-    let journal = Journal::of(&sts)?;
+    // Discarding needs no journal that reads: an unreadable one is what it is for.
     if args.discard_journal {
-        return discard(args, &kube, &sts, journal, reporter).await;
+        return discard(args, &kube, &sts, reporter).await;
     }
+    let journal = Journal::of(&sts, &kube.flags)?;
     let (pods, budgets, claims, volumes) = read(&kube, &namespace, &sts).await?;
     let by_name: HashMap<&str, &PersistentVolume> =
         volumes.iter().map(|v| (v.metadata.name.as_deref().unwrap_or_default(), v)).collect();
@@ -443,18 +444,14 @@ fn show(reporter: &mut Reporter<'_>, plan: &Plan) -> Result<()> {
 }
 
 /// `--discard-journal`: shows the journal and removes it.
-async fn discard(
-    args: &Args,
-    kube: &Kube,
-    sts: &StatefulSet,
-    journal: Option<Journal>,
-    reporter: &mut Reporter<'_>,
-) -> Result<()> {
-    let Some(journal) = journal else {
+async fn discard(args: &Args, kube: &Kube, sts: &StatefulSet, reporter: &mut Reporter<'_>) -> Result<()> {
+    let Some(text) = sts.annotations().get(RESTART_ANNOTATION) else {
         reporter.io.say(format_args!("{} has no restart journal: nothing to discard", sts.name_any()));
         return Ok(());
     };
-    reporter.io.say(format_args!("restart journal of {}: {}", sts.name_any(), journal.to_annotation()));
+    reporter.io.say(format_args!("restart journal of {}: {text}", sts.name_any()));
+    // Only the annotation is written; the method is the journal's where it reads.
+    let method = Journal::of(sts, &kube.flags).ok().flatten().map_or(Method::Evict, |j| j.method);
     let Some(writer) = Writer::of(kube, Mode::from_dry_run(args.dry_run), "run it again".to_owned()) else {
         reporter.io.say("dry run: nothing was changed");
         return Ok(());
@@ -462,7 +459,7 @@ async fn discard(
     let mover = Mover {
         kube,
         writer,
-        method: journal.method,
+        method,
         gates: Gates::default(),
         soak: Duration::ZERO,
         timeout: args.timeout,

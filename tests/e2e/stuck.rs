@@ -118,3 +118,57 @@ async fn an_abort_of_a_set_that_was_never_ready_ends_once_its_pods_are_back() {
     assert!(printed.contains("web-2"), "{printed}");
     assert_eq!(warning(&status_json(&env), "RolloutInProgress"), None);
 }
+
+/// A restart, scale or drain journal that does not read stops its command with nothing changed
+/// and names the way out; `restart`'s and `scale`'s `--discard-journal` remove it without
+/// reading it, and the drain's `kubectl annotate` does; each run as printed, after which the
+/// command runs.
+#[tokio::test]
+async fn unreadable_maintenance_journals_name_their_way_out() {
+    use k8s_openapi::api::apps::v1::StatefulSet;
+    use k8s_openapi::api::core::v1::Node;
+    let env = Env::new("stuck-journals").await;
+    env.statefulset(&Sts::new("web", 3)).await;
+    let nodes = env.own_nodes(1).await;
+    let broken = |annotation: &str| json!({"metadata": {"annotations": {annotation: "{not a journal"}}});
+    let sets = env.api::<StatefulSet>();
+    for annotation in ["kubectl-stateful.dev/restart", "kubectl-stateful.dev/scale"] {
+        sets.patch("web", &PatchParams::default(), &Patch::Merge(&broken(annotation))).await.unwrap();
+    }
+    let node_api: kube::Api<Node> = kube::Api::all(env.client.clone());
+    node_api
+        .patch(&nodes[0], &PatchParams::default(), &Patch::Merge(&broken("kubectl-stateful.dev/drain")))
+        .await
+        .unwrap();
+
+    let runs: [(&[&str], &str, &str); 3] = [
+        (&["restart", "web", "1", "--yes"], "kubectl-stateful.dev/restart", "restart web --discard-journal"),
+        (
+            &["scale", "web", "--replicas", "2", "--yes"],
+            "kubectl-stateful.dev/scale",
+            "scale web --discard-journal",
+        ),
+        (&["drain", &nodes[0], "--yes"], "kubectl-stateful.dev/drain", "annotate node"),
+    ];
+    for (args, annotation, way_out) in runs {
+        let before = env.versions().await;
+        let output = env.plugin_with_flags().args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains(&format!("annotation {annotation} on")), "{stderr}");
+        assert_eq!(env.versions().await, before, "{args:?} changed nothing");
+        let printed =
+            commands(&stderr).into_iter().find(|c| c.contains(way_out)).unwrap_or_else(|| panic!("{stderr}"));
+        run_as_printed(printed);
+    }
+    let web = sets.get("web").await.unwrap();
+    assert!(
+        !web.annotations().keys().any(|k| k.contains("kubectl-stateful.dev/")),
+        "{:?}",
+        web.annotations()
+    );
+    let node = node_api.get(&nodes[0]).await.unwrap();
+    assert!(!node.annotations().contains_key("kubectl-stateful.dev/drain"));
+    let output = env.plugin_with_flags().args(["restart", "web", "2", "--yes"]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+}

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::quorum::{Hold, Quorum, may_take_down, members};
 use super::replace::{Progress, Target, never_allowing, progress};
 use super::{MaintenanceRefusal as Refusal, pinned_member};
-use crate::core::advice::RunFlags;
+use crate::core::advice::{RunFlags, shell_word};
 use crate::core::budgets::covering;
 use crate::core::objects::{controller_of, node_name, pods_of, replicas};
 use crate::core::rollout::gates::Gates;
@@ -98,14 +98,21 @@ impl Journal {
     /// The journal on `node`, if any.
     ///
     /// # Errors
-    /// [`Refusal::JournalUnreadable`] when the annotation holds no journal.
-    pub fn of(node: &Node) -> Result<Option<Journal>, Refusal> {
+    /// [`Refusal::JournalUnreadable`] when the annotation holds no journal, with the `kubectl
+    /// annotate` that removes it (with the run's `flags`).
+    pub fn of(node: &Node, flags: &RunFlags) -> Result<Option<Journal>, Refusal> {
         match node.annotations().get(DRAIN_ANNOTATION) {
             None => Ok(None),
             Some(text) => serde_json::from_str(text).map(Some).map_err(|e| Refusal::JournalUnreadable {
                 object: format!("node {}", node.name_any()),
                 annotation: DRAIN_ANNOTATION,
                 error: e.to_string(),
+                // The node stays cordoned; the drain run after plans anew.
+                discard: flags.kubectl_cluster(&format!(
+                    "annotate node {} {}-",
+                    shell_word(&node.name_any()),
+                    DRAIN_ANNOTATION
+                )),
             }),
         }
     }
@@ -386,6 +393,21 @@ mod tests {
     use super::*;
     use crate::core::budgets::pdb;
     use crate::core::fixtures::{created, node, pod, pv, pvc, sts};
+
+    /// An unreadable drain journal names its way out: the `kubectl annotate` that removes it.
+    #[test]
+    fn an_unreadable_journal_names_the_annotate_that_removes_it() {
+        let mut n = node("node-a", "True");
+        n.metadata.annotations = Some([(DRAIN_ANNOTATION.to_owned(), "{".to_owned())].into());
+        let refused = Journal::of(&n, &RunFlags::default()).unwrap_err().to_string();
+        assert!(refused.starts_with("annotation kubectl-stateful.dev/drain on node node-a is not a journal"));
+        assert!(
+            refused.ends_with(
+                "nothing was changed: `kubectl annotate node node-a kubectl-stateful.dev/drain-` removes it"
+            ),
+            "{refused}"
+        );
+    }
 
     fn request(nodes: &[&str]) -> Request {
         Request {

@@ -106,8 +106,10 @@ pub enum MaintenanceRefusal {
         .members.join(", ")
     )]
     OtherRestartInProgress { members: Vec<String>, resume: String, discard: String },
-    #[error("annotation {annotation} on {object} is not a journal ({error}); nothing was changed")]
-    JournalUnreadable { object: String, annotation: &'static str, error: String },
+    #[error(
+        "annotation {annotation} on {object} is not a journal ({error}); nothing was changed: `{discard}` removes it"
+    )]
+    JournalUnreadable { object: String, annotation: &'static str, error: String, discard: String },
     #[error("--min-available {given} names no StatefulSet with pods on {nodes}")]
     MinAvailableUnknown { given: String, nodes: String },
     #[error("--min-available {floor} for {name} is more than its {members} members")]

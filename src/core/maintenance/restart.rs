@@ -81,14 +81,19 @@ impl Journal {
     /// The journal on `sts`, if any.
     ///
     /// # Errors
-    /// [`Refusal::JournalUnreadable`] when the annotation holds no journal.
-    pub fn of(sts: &StatefulSet) -> Result<Option<Journal>, Refusal> {
+    /// [`Refusal::JournalUnreadable`] when the annotation holds no journal, with the
+    /// `--discard-journal` that removes it (with the run's `flags`).
+    pub fn of(sts: &StatefulSet, flags: &RunFlags) -> Result<Option<Journal>, Refusal> {
         match sts.annotations().get(RESTART_ANNOTATION) {
             None => Ok(None),
             Some(text) => serde_json::from_str(text).map(Some).map_err(|e| Refusal::JournalUnreadable {
                 object: format!("StatefulSet {}", sts.name_any()),
                 annotation: RESTART_ANNOTATION,
                 error: e.to_string(),
+                discard: flags.plugin(
+                    &sts.namespace().unwrap_or_default(),
+                    &format!("restart {} --discard-journal", shell_word(&sts.name_any())),
+                ),
             }),
         }
     }
@@ -326,6 +331,27 @@ mod tests {
     use super::*;
     use crate::core::budgets::pdb;
     use crate::core::fixtures::{created, node, pod, sts};
+
+    /// An unreadable restart journal names its way out: the `--discard-journal` with the run's
+    /// flags (which removes it without reading it).
+    #[test]
+    fn an_unreadable_journal_names_its_discard() {
+        let web = sts("web", 3).annotation(RESTART_ANNOTATION, "{").build();
+        let flags = RunFlags { context: Some("prod eu".into()), kubeconfig: None };
+        let refused = Journal::of(&web, &flags).unwrap_err().to_string();
+        assert!(
+            refused
+                .starts_with("annotation kubectl-stateful.dev/restart on StatefulSet web is not a journal")
+        );
+        assert!(
+            refused.ends_with(&format!(
+                "nothing was changed: `kubectl stateful restart web --discard-journal -n {} --context 'prod eu'` \
+                 removes it",
+                crate::core::fixtures::NAMESPACE
+            )),
+            "{refused}"
+        );
+    }
 
     fn request(ordinals: &[i32], order: Order) -> Request {
         Request {

@@ -94,14 +94,19 @@ impl Journal {
     /// The journal on `sts`, if any.
     ///
     /// # Errors
-    /// [`Refusal::JournalUnreadable`] when the annotation holds no journal.
-    pub fn of(sts: &StatefulSet) -> Result<Option<Journal>, Refusal> {
+    /// [`Refusal::JournalUnreadable`] when the annotation holds no journal, with the
+    /// `--discard-journal` that removes it (with the run's `flags`).
+    pub fn of(sts: &StatefulSet, flags: &RunFlags) -> Result<Option<Journal>, Refusal> {
         match sts.annotations().get(SCALE_ANNOTATION) {
             None => Ok(None),
             Some(text) => serde_json::from_str(text).map(Some).map_err(|e| Refusal::JournalUnreadable {
                 object: format!("StatefulSet {}", sts.name_any()),
                 annotation: SCALE_ANNOTATION,
                 error: e.to_string(),
+                discard: flags.plugin(
+                    &sts.namespace().unwrap_or_default(),
+                    &format!("scale {} --discard-journal", shell_word(&sts.name_any())),
+                ),
             }),
         }
     }
@@ -291,8 +296,10 @@ pub enum Refusal {
          scaled it): `{discard}` gives the journal up; nothing was changed"
     )]
     JournalOutrun { name: String, replicas: i32, from: i32, to: i32, discard: String },
-    #[error("annotation {annotation} on {object} is not a journal ({error}); nothing was changed")]
-    JournalUnreadable { object: String, annotation: &'static str, error: String },
+    #[error(
+        "annotation {annotation} on {object} is not a journal ({error}); nothing was changed: `{discard}` removes it"
+    )]
+    JournalUnreadable { object: String, annotation: &'static str, error: String, discard: String },
 }
 
 impl Refusal {
@@ -1290,11 +1297,14 @@ mod tests {
         assert_eq!(resumed.left, [4]);
         assert_eq!(resumed.members.iter().map(|m| m.pod.as_str()).collect::<Vec<_>>(), ["web-4", "web-3"]);
         let unreadable = sts("web", 4).annotation(SCALE_ANNOTATION, "{").build();
+        let refused = Journal::of(&unreadable, &RunFlags::default()).unwrap_err().to_string();
+        assert!(refused.starts_with("annotation kubectl-stateful.dev/scale on StatefulSet web"), "{refused}");
         assert!(
-            Journal::of(&unreadable)
-                .unwrap_err()
-                .to_string()
-                .starts_with("annotation kubectl-stateful.dev/scale")
+            refused.ends_with(&format!(
+                "nothing was changed: `kubectl stateful scale web --discard-journal -n {}` removes it",
+                crate::core::fixtures::NAMESPACE
+            )),
+            "{refused}"
         );
     }
 }
