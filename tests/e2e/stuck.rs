@@ -141,6 +141,19 @@ async fn unreadable_maintenance_journals_name_their_way_out() {
         .await
         .unwrap();
 
+    // Status names both, each with the command that removes it.
+    let status = status_json(&env);
+    let unreadable: Vec<&str> = status["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["code"] == "JournalUnreadable")
+        .map(|w| w["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(unreadable.len(), 2, "{status:#}");
+    assert!(unreadable[0].contains("restart web --discard-journal"), "{unreadable:?}");
+    assert!(unreadable[1].contains("scale web --discard-journal"), "{unreadable:?}");
+
     let runs: [(&[&str], &str, &str); 3] = [
         (&["restart", "web", "1", "--yes"], "kubectl-stateful.dev/restart", "restart web --discard-journal"),
         (

@@ -415,6 +415,8 @@ pub enum WarningCode {
     ReleasedVolume,
     BeingDeleted,
     JournalUnreadable,
+    RestartInProgress,
+    ScaleInProgress,
     PvcSmallerThanTemplate,
     PvcResizeFailed,
     PvcResizeRetrying,
@@ -1422,6 +1424,46 @@ mod tests {
             assert!(warning.message.contains("(0/3 Ready at its start)"), "{}", warning.message);
             assert!(warning.message.contains(way), "{}", warning.message);
         }
+    }
+
+    /// A restart or scale that did not finish is named with both ways on; a journal of theirs
+    /// that does not read, with the command that removes it.
+    #[test]
+    fn an_unfinished_restart_or_scale_is_named_with_its_ways_on() {
+        use crate::core::maintenance::restart::RESTART_ANNOTATION;
+        use crate::core::maintenance::scale::SCALE_ANNOTATION;
+        let restart = serde_json::json!({"startedAt": "2026-12-07T15:00:00Z", "method": "evict", "done": [2],
+            "members": [
+                {"namespace": "default", "statefulSet": "web", "ordinal": 2, "pod": "web-2", "uid": "a"},
+                {"namespace": "default", "statefulSet": "web", "ordinal": 1, "pod": "web-1", "uid": "b"}]});
+        let web = sts("web", 3)
+            .annotation(RESTART_ANNOTATION, &restart.to_string())
+            .annotation(SCALE_ANNOTATION, "{")
+            .build();
+        let pods = (0..3).map(|o| pod(&web, o).build()).collect();
+        let status = build(&web, &snapshot(&web, pods, vec![]), &options());
+        let message = |code| {
+            status
+                .warnings
+                .iter()
+                .find(|w| w.code == code)
+                .map(|w| w.message.clone())
+                .unwrap_or_else(|| panic!("{:?}", status.warnings))
+        };
+        assert_eq!(
+            message(WarningCode::RestartInProgress),
+            "a `kubectl stateful restart` of web-2, web-1 started at 2026-12-07T15:00:00Z did not finish (1 of 2 \
+             done): run `kubectl stateful restart web -n default` to resume it, or `kubectl stateful restart web \
+             --discard-journal -n default` to give it up"
+        );
+        let unreadable = message(WarningCode::JournalUnreadable);
+        assert!(
+            unreadable
+                .starts_with("annotation kubectl-stateful.dev/scale on StatefulSet web is not a journal")
+                && unreadable
+                    .ends_with("`kubectl stateful scale web --discard-journal -n default` removes it"),
+            "{unreadable}"
+        );
     }
 
     #[test]

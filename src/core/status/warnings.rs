@@ -55,6 +55,7 @@ pub(super) fn warnings(
         dns_warnings(status, flags),
         controller_warnings(status, sts, snapshot, &blockers, now, flags),
         rollout_warnings(status, sts, &blockers, flags),
+        maintenance_warnings(sts, flags),
         version_warnings(sts, snapshot),
         storage_warnings(status, unverified, flags),
         resize_warnings(status, snapshot, flags),
@@ -332,6 +333,54 @@ fn controller_warnings(
             Some((code, b.describe_with(sts, &snapshot.pods, now, flags)))
         })
         .collect()
+}
+
+/// A `restart` or `scale` that did not finish leaves its journal on the StatefulSet: status
+/// names it with both ways on (resume, or give it up), and a journal that does not read with
+/// the command that removes it.
+fn maintenance_warnings(sts: &StatefulSet, flags: &RunFlags) -> Found {
+    use crate::core::maintenance::{restart, scale};
+    let mut out = Found::new();
+    let namespace = sts.namespace().unwrap_or_default();
+    let set = shell_word(&sts.name_any()).into_owned();
+    let command = |verb: &str, extra: &str| flags.plugin(&namespace, &format!("{verb} {set}{extra}"));
+    match restart::Journal::of(sts, flags) {
+        Ok(Some(journal)) => {
+            let members: Vec<&str> = journal.members.iter().map(|m| m.pod.as_str()).collect();
+            out.push((
+                WarningCode::RestartInProgress,
+                format!(
+                    "a `kubectl stateful restart` of {} started at {} did not finish ({} of {} done): run `{}` to \
+                     resume it, or `{}` to give it up",
+                    members.join(", "),
+                    journal.started_at,
+                    journal.done.len(),
+                    members.len(),
+                    command("restart", ""),
+                    command("restart", " --discard-journal"),
+                ),
+            ));
+        }
+        Ok(None) => {}
+        Err(refusal) => out.push((WarningCode::JournalUnreadable, refusal.to_string())),
+    }
+    match scale::Journal::of(sts, flags) {
+        Ok(Some(journal)) => out.push((
+            WarningCode::ScaleInProgress,
+            format!(
+                "a `kubectl stateful scale` from {} to {} replicas started at {} did not finish: run `{}` to resume \
+                 it, or `{}` to give it up",
+                journal.from,
+                journal.to,
+                journal.started_at,
+                command("scale", ""),
+                command("scale", " --discard-journal"),
+            ),
+        )),
+        Ok(None) => {}
+        Err(refusal) => out.push((WarningCode::JournalUnreadable, refusal.to_string())),
+    }
+    out
 }
 
 fn rollout_warnings(
