@@ -583,7 +583,9 @@ mod tests {
         let unready = vec![on(0, false), on(1, false), on(2, false)];
         let bad = pod(&web, 2).revision("web-bad").ready(false).build();
         let going = pod(&web, 2).revision("web-old").ready(false).terminating().build();
-        let rows: Vec<(&str, &StatefulSet, Vec<Pod>, Option<&ReadyAtStart>, Rollback)> = vec![
+        /// What, on which set, its pods, the record of the start, and the verdict.
+        type Row<'a> = (&'a str, &'a StatefulSet, Vec<Pod>, Option<&'a ReadyAtStart>, Rollback);
+        let rows: Vec<Row> = vec![
             ("no record: every pod must be Ready", &web, unready.clone(), None, Rollback::Waiting),
             (
                 "none Ready at the start",
