@@ -7,31 +7,30 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::apps::v1::{DaemonSet, StatefulSet};
 use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 
-use super::maintenance::{Event, Format, Mover, Reporter};
+use super::maintenance::{Event, Format, Mover, RETRY, Reporter};
 use crate::access::{self, Permission};
 use crate::client::{Kube, KubeArgs};
 use crate::cmd::gates::{check_gate_urls, environment};
 use crate::core::advice::shell_word;
-use crate::core::maintenance::Method;
 use crate::core::maintenance::drain::{
-    DRAIN_ANNOTATION, Journal, MinAvailable, Next, Plan, Request, Seen, next, plan,
+    Action, AllPods, DRAIN_ANNOTATION, Journal, MinAvailable, Next, Other, Plan, Request, Seen, next, plan,
 };
 use crate::core::maintenance::replace::Target;
-use crate::core::objects::{controller_of, selector};
+use crate::core::objects::{controller_of, selector, terminating};
 use crate::core::patches;
 use crate::core::rollout::gates::Gates;
 use crate::error::{Error, Result};
 use crate::output::{DRAIN_EVENT, Streams, output_error};
 use crate::ui::Terminal;
 use crate::wait::{Kinds, Until, View, Waiter, Wake, deadline};
-use crate::write::{Mode, Writer, Written};
+use crate::write::{Evicted, Mode, Writer, Written};
 
 pub const LONG_ABOUT: &str = "\
 Drain nodes of StatefulSet members without losing any set's quorum: cordon the nodes, then for
@@ -45,14 +44,18 @@ for ever (kubernetes#138229).
 Refused before the cordon: a member whose volume is pinned to a node being drained (a local or
 zonal volume: it could start nowhere else), a set whose quorum tolerates nobody down, a budget
 that never allows an eviction. Pods that are not StatefulSet members are left to `kubectl
-drain`, which is printed. The nodes stay cordoned; the run is journaled on the first node named
-(annotation kubectl-stateful.dev/drain): run the same command again to resume.";
+drain`, which is printed; with --all-pods they are evicted after the members by kubectl drain's
+rules (--force, --ignore-daemonsets, --delete-emptydir-data, --grace-period; a pod that needs a
+flag not given refuses the drain before the cordon). The nodes stay cordoned; the run is
+journaled on the first node named (annotation kubectl-stateful.dev/drain): run the same command
+again to resume.";
 
 pub const EXAMPLES: &str = "\
 Examples:
   kubectl stateful drain node-7 --dry-run
   kubectl stateful drain node-7 --soak 30s --gate-exec 'etcdctl endpoint health' --yes
   kubectl stateful drain node-7 node-8 --min-available etcd=3 -o json --yes
+  kubectl stateful drain node-7 --all-pods --ignore-daemonsets --delete-emptydir-data --yes
   kubectl stateful drain node-7                      # resume an interrupted drain";
 
 #[derive(Debug, Clone, clap::Args)]
@@ -99,6 +102,38 @@ pub struct Args {
     /// Output: text, or json for one event per line
     #[arg(short, long, value_enum, default_value_t)]
     pub output: Format,
+
+    /// After the members, evict the node's other pods by kubectl drain's rules (refused before
+    /// the cordon where those need a flag below)
+    #[arg(long, help_heading = "Other pods")]
+    pub all_pods: bool,
+
+    /// With --all-pods: evict pods that declare no controller too (or whose DaemonSet is gone)
+    #[arg(long, requires = "all_pods", help_heading = "Other pods")]
+    pub force: bool,
+
+    /// With --all-pods: leave the DaemonSets' pods (their controller would put them back)
+    #[arg(long, requires = "all_pods", help_heading = "Other pods")]
+    pub ignore_daemonsets: bool,
+
+    /// With --all-pods: evict pods with an emptyDir volume too (its data is lost)
+    #[arg(long, requires = "all_pods", help_heading = "Other pods")]
+    pub delete_emptydir_data: bool,
+
+    /// With --all-pods: seconds each evicted pod has to end [default: its own]
+    #[arg(long, value_name = "SECONDS", requires = "all_pods", help_heading = "Other pods")]
+    pub grace_period: Option<u32>,
+}
+
+impl Args {
+    fn all_pods(&self) -> Option<AllPods> {
+        self.all_pods.then_some(AllPods {
+            force: self.force,
+            ignore_daemonsets: self.ignore_daemonsets,
+            delete_emptydir_data: self.delete_emptydir_data,
+            grace_period_seconds: self.grace_period,
+        })
+    }
 }
 
 /// `N` or `NAME=N`, checked at parse time.
@@ -147,10 +182,8 @@ async fn read(kube: &Kube, names: &[String]) -> Result<Read> {
             .list(&ListParams::default().fields(&fields))
             .await
             .map_err(Error::kube(format!("list the pods on node {name}")))?;
-        on_nodes.extend(list.items.into_iter().filter(|p| {
-            // Finished pods hold nothing; kubectl drain removes them.
-            !matches!(p.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded" | "Failed"))
-        }));
+        // Finished pods too: the plan leaves them out, or removes them with --all-pods.
+        on_nodes.extend(list.items);
     }
     let owners: BTreeSet<(String, String)> = on_nodes
         .iter()
@@ -194,6 +227,28 @@ async fn read(kube: &Kube, names: &[String]) -> Result<Read> {
     Ok(Read { nodes, on_nodes, sets, budgets, claims, volumes })
 }
 
+/// The DaemonSets that own pods in `pods` and still exist (`--all-pods`: an orphan needs
+/// `--force`, as in kubectl drain).
+async fn daemon_sets(kube: &Kube, pods: &[Pod]) -> Result<Vec<(String, String)>> {
+    let owners: BTreeSet<(String, String)> = pods
+        .iter()
+        .filter_map(|p| {
+            let owner = controller_of(p).filter(|o| o.kind == "DaemonSet")?;
+            Some((p.namespace().unwrap_or_default(), owner.name.clone()))
+        })
+        .collect();
+    let mut existing = Vec::new();
+    for (namespace, name) in owners {
+        let api: Api<DaemonSet> = kube.api_in(&namespace);
+        let found =
+            api.get_opt(&name).await.map_err(Error::kube(format!("read DaemonSet {namespace}/{name}")))?;
+        if found.is_some() {
+            existing.push((namespace, name));
+        }
+    }
+    Ok(existing)
+}
+
 async fn drain(
     args: &Args,
     kube_args: &KubeArgs,
@@ -222,8 +277,11 @@ async fn drain(
             ..Gates::default()
         },
         soak_seconds: args.soak.as_secs(),
+        all_pods: args.all_pods(),
         flags: kube.flags.clone(),
     };
+    let judged = journal.as_ref().map_or(request.all_pods, |j| j.all_pods).is_some();
+    let daemon_sets = if judged { daemon_sets(&kube, &read.on_nodes).await? } else { Vec::new() };
     let seen = Seen {
         nodes: &read.nodes,
         on_nodes: &read.on_nodes,
@@ -231,6 +289,7 @@ async fn drain(
         budgets: &read.budgets,
         claims: &read.claims,
         volumes: &by_name,
+        daemon_sets: &daemon_sets,
     };
     let plan = plan(&seen, &request, journal.as_ref())?;
     // The variables its HTTP gates name (a resumed run's journaled ones too), before any write.
@@ -249,7 +308,9 @@ async fn drain(
     };
     let mut permissions =
         vec![Permission { verb: "patch", group: "", resource: "nodes", namespace: None, subresource: None }];
-    let namespaces: BTreeSet<&str> = plan.members.iter().map(|t| t.namespace.as_str()).collect();
+    let mut namespaces: BTreeSet<&str> = plan.members.iter().map(|t| t.namespace.as_str()).collect();
+    namespaces
+        .extend(plan.others.iter().filter(|o| o.action == Some(Action::Evict)).map(|o| o.namespace.as_str()));
     permissions.extend(namespaces.iter().map(|ns| Permission {
         verb: "create",
         group: "",
@@ -258,26 +319,27 @@ async fn drain(
         subresource: Some("eviction"),
     }));
     access::require(&kube, &permissions, "nothing was changed").await?;
+    let evicted = plan.others.iter().filter(|o| o.action == Some(Action::Evict)).count();
     let question = format!(
-        "Cordon {} and move {} member{} one at a time?",
+        "Cordon {} and move {} member{} one at a time{}?",
         args.nodes.join(", "),
         plan.members.len() - plan.done.len(),
-        if plan.members.len() - plan.done.len() == 1 { "" } else { "s" }
+        if plan.members.len() - plan.done.len() == 1 { "" } else { "s" },
+        match plan.all_pods {
+            Some(_) => format!(", then evict {evicted} other pod{}", if evicted == 1 { "" } else { "s" }),
+            None => String::new(),
+        }
     );
     if !term.confirm(args.yes, &question)? {
         reporter.io.say("not confirmed: nothing was changed");
         return Ok(());
     }
+    let what = format!("the drain of {}", args.nodes.join(", "));
     let mover = Mover {
-        kube: &kube,
-        writer,
-        method: Method::Evict,
         gates: plan.gates.clone(),
         soak: Duration::from_secs(plan.soak_seconds),
-        timeout: args.timeout,
-        what: format!("the drain of {}", args.nodes.join(", ")),
-        resume: resume.clone(),
         qualified: true,
+        ..Mover::new(&kube, writer, args.timeout, what, resume.clone())
     };
     let mut journal = journal.unwrap_or_else(|| Journal {
         started_at: Timestamp::now(),
@@ -287,6 +349,7 @@ async fn drain(
         min_available: request.min_available.clone(),
         gates: plan.gates.clone(),
         soak_seconds: plan.soak_seconds,
+        all_pods: plan.all_pods,
     });
     // Cordon every node first, so no replacement lands on a node drained next; the journal
     // goes on the first, in the same request.
@@ -349,6 +412,7 @@ async fn drain(
                         budgets: &[],
                         claims: &[],
                         volumes: &by_name,
+                        daemon_sets: &[],
                     };
                     Ok(match next(&plan, &journal.done, &seen, now) {
                         crate::core::maintenance::drain::Next::Wait(waiting) => {
@@ -436,13 +500,136 @@ async fn drain(
             Next::Finished => break,
         }
     }
+    if let Some(rules) = plan.all_pods {
+        remove_others(&mover, reporter, &plan, rules.grace_period_seconds, request_timeout).await?;
+    }
     write_journal(&mover, &anchor_now, None).await?;
-    if !plan.others.is_empty() {
+    if !plan.others.is_empty() && plan.all_pods.is_none() {
         let pods = plan.others.iter().map(|o| format!("{}/{}", o.namespace, o.pod)).collect();
         reporter.event(Event::LeftToKubectlDrain { pods, command: kubectl_drain })?;
     }
     let members = plan.members.len() - plan.done.len();
     reporter.event(Event::Finished { members, seconds: started.elapsed().as_secs_f64() })
+}
+
+/// `--all-pods`, once every member has moved: node by node, the other pods evicted (budgets
+/// honoured: a refusal is named with the budget's numbers and tried again until `--timeout`),
+/// then waited for, each by its uid, until gone; the pods already going only waited for.
+async fn remove_others(
+    mover: &Mover<'_>,
+    reporter: &mut Reporter<'_>,
+    plan: &Plan,
+    grace: Option<u32>,
+    request_timeout: Duration,
+) -> Result<()> {
+    let left =
+        format!("{} cordoned, every member moved; the other pods are being evicted", plan.nodes.join(", "));
+    let words = mover.words(left.clone());
+    for node in &plan.nodes {
+        let others: Vec<&Other> = plan
+            .others
+            .iter()
+            .filter(|o| o.node == *node && matches!(o.action, Some(Action::Evict | Action::Wait)))
+            .collect();
+        if others.is_empty() {
+            continue;
+        }
+        let mut waiter = Waiter::on_node(mover.kube, node, request_timeout).await?;
+        let until = deadline(mover.timeout);
+        let mut pending: Vec<&Other> =
+            others.iter().copied().filter(|o| o.action == Some(Action::Evict)).collect();
+        let mut said: HashMap<String, String> = HashMap::new();
+        while !pending.is_empty() {
+            let view = waiter.view();
+            let mut refused: Vec<(&Other, String)> = Vec::new();
+            for other in pending {
+                // Gone already, or going: followed by its uid below.
+                let Some(pod) = view.pods.iter().find(|p| p.uid().as_deref() == Some(other.uid.as_str()))
+                else {
+                    continue;
+                };
+                if terminating(pod) {
+                    continue;
+                }
+                let what = format!("evict pod {}", other.qualified());
+                match mover.writer.evict_within(pod, grace, &what).await? {
+                    Evicted::Done => reporter.event(Event::Evicted {
+                        pod: other.qualified(),
+                        uid: other.uid.clone(),
+                        node: Some(node.clone()),
+                    })?,
+                    Evicted::Gone | Evicted::Changed => {}
+                    Evicted::Refused(why) => {
+                        let reason = why.describe();
+                        if said.get(&other.uid) != Some(&reason) {
+                            reporter.event(Event::EvictionRefused {
+                                pod: other.qualified(),
+                                reason: reason.clone(),
+                            })?;
+                            said.insert(other.uid.clone(), reason.clone());
+                        }
+                        refused.push((other, reason));
+                    }
+                }
+            }
+            if let Some((other, reason)) = refused.first() {
+                let again = tokio::time::Instant::now() + RETRY;
+                if again >= until {
+                    return Err(mover.stopped(
+                        format!(
+                            "the eviction of {} was refused for {}: {reason}",
+                            other.qualified(),
+                            humantime::format_duration(mover.timeout)
+                        ),
+                        left,
+                    ));
+                }
+                waiter.pause(&words, again).await?;
+            }
+            pending = refused.into_iter().map(|(o, _)| o).collect();
+        }
+        let mut waited: Option<String> = None;
+        let how = Until { deadline: until, words: &words, ours: None };
+        let (view, gone) = waiter
+            .until(
+                how,
+                |view, _| {
+                    let still: Vec<String> = others
+                        .iter()
+                        .filter(|o| view.pods.iter().any(|p| p.uid().as_deref() == Some(o.uid.as_str())))
+                        .map(|o| o.qualified())
+                        .collect();
+                    let Some(first) = still.first() else { return Ok(Wake::Done(true)) };
+                    let reason = format!("{} still on {node}", still.join(", "));
+                    if waited.as_ref() != Some(&reason) {
+                        reporter.event(Event::Waiting { pod: first.clone(), reason: reason.clone() })?;
+                        waited = Some(reason);
+                    }
+                    Ok(Wake::Wait)
+                },
+                |_| Ok(false),
+            )
+            .await?;
+        if !gone {
+            let still: Vec<String> = others
+                .iter()
+                .filter(|o| view.pods.iter().any(|p| p.uid().as_deref() == Some(o.uid.as_str())))
+                .map(|o| o.qualified())
+                .collect();
+            return Err(mover.stopped(
+                format!(
+                    "{} still on {node} after {}",
+                    still.join(", "),
+                    humantime::format_duration(mover.timeout)
+                ),
+                left,
+            ));
+        }
+        for other in others {
+            reporter.event(Event::Removed { pod: other.qualified() })?;
+        }
+    }
+    Ok(())
 }
 
 fn sets_of(views: &[View]) -> Vec<(StatefulSet, Vec<Pod>)> {
@@ -486,9 +673,10 @@ fn show(reporter: &mut Reporter<'_>, plan: &Plan) -> Result<()> {
         return reporter.event(Event::Plan { plan });
     }
     let mut lines = vec![format!(
-        "Drain of {}{}: cordon, then move each StatefulSet member one at a time",
+        "Drain of {}{}: cordon, then move each StatefulSet member one at a time{}",
         plan.nodes.join(", "),
-        if plan.resumed { ", resumed from its journal" } else { "" }
+        if plan.resumed { ", resumed from its journal" } else { "" },
+        if plan.all_pods.is_some() { ", then evict the other pods" } else { "" }
     )];
     for set in &plan.sets {
         lines.push(format!("  {}/{}: keeps {}", set.namespace, set.name, set.quorum.describe()));
@@ -506,7 +694,28 @@ fn show(reporter: &mut Reporter<'_>, plan: &Plan) -> Result<()> {
     if plan.members.is_empty() {
         lines.push("  no StatefulSet member on these nodes".to_owned());
     }
-    if !plan.others.is_empty() {
+    if let Some(rules) = plan.all_pods
+        && !plan.others.is_empty()
+    {
+        lines.push(format!(
+            "Other pods (--all-pods, by kubectl drain's rules), after the members{}:",
+            rules.grace_period_seconds.map(|s| format!(", each given {s}s to end")).unwrap_or_default()
+        ));
+        for other in &plan.others {
+            let action = match other.action {
+                Some(Action::Evict) => "evict",
+                Some(Action::Skip) => "skip ",
+                Some(Action::Wait) => "wait ",
+                None => "-    ",
+            };
+            let note = match (other.action, other.warning) {
+                (Some(Action::Wait), _) => "  (being deleted already)".to_owned(),
+                (_, Some(warning)) => format!("  ({warning})"),
+                (_, None) => String::new(),
+            };
+            lines.push(format!("  {action}  {}  on {}{note}", other.qualified(), other.node));
+        }
+    } else if !plan.others.is_empty() {
         lines.push(format!(
             "Left to kubectl drain (not StatefulSet members): {}",
             plan.others.iter().map(|o| format!("{}/{}", o.namespace, o.pod)).collect::<Vec<_>>().join(", ")

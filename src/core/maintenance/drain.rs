@@ -7,6 +7,10 @@
 //! drained (it could start nowhere else), a set whose quorum tolerates nobody down, a budget that
 //! never allows an eviction. The journal ([`DRAIN_ANNOTATION`], on the first node named) holds
 //! the members with the uids read, and those done.
+//!
+//! With `--all-pods` ([`AllPods`]), the other pods are judged by `kubectl drain`'s own filters
+//! (k8s.io/kubectl/pkg/drain, filters.go) and its flags: evicted after the members, skipped, or
+//! the drain refused before the cordon ([`judge`]).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -62,12 +66,102 @@ impl MinAvailable {
     }
 }
 
+/// `--all-pods` and the flags of `kubectl drain` that decide the other pods' fate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AllPods {
+    /// `--force`: pods that declare no controller (or whose DaemonSet is gone) are evicted too.
+    #[serde(default)]
+    pub force: bool,
+    /// `--ignore-daemonsets`: a DaemonSet's pods stay (its controller would put them back).
+    #[serde(default)]
+    pub ignore_daemonsets: bool,
+    /// `--delete-emptydir-data`: pods with an emptyDir volume are evicted, its data lost.
+    #[serde(default)]
+    pub delete_emptydir_data: bool,
+    /// `--grace-period`: seconds each evicted pod has to end, instead of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace_period_seconds: Option<u32>,
+}
+
+/// What `--all-pods` does with a pod that is no StatefulSet's member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Action {
+    /// Evicted through the Eviction API (budgets honoured), then waited for until it is gone.
+    Evict,
+    /// Left on the node (a DaemonSet's pod with `--ignore-daemonsets`, a mirror pod).
+    Skip,
+    /// Already being deleted: waited for until it is gone, not evicted again.
+    Wait,
+}
+
+/// kubectl drain's verdict on one pod: what to do with it and its warning, or why the drain
+/// cannot go on (kubectl's words, with the flag that overrides).
+pub type Verdict = Result<(Action, Option<&'static str>), &'static str>;
+
+/// The annotation the kubelet puts on the mirror of a static pod.
+const MIRROR_ANNOTATION: &str = "kubernetes.io/config.mirror";
+
+fn finished(pod: &Pod) -> bool {
+    matches!(pod.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded" | "Failed"))
+}
+
+/// `kubectl drain`'s filters on a pod that is not a StatefulSet member, in its order
+/// (filters.go: deleted, DaemonSet, mirror, local storage, unreplicated; the first that does
+/// not delete decides). `daemon_set_exists` says whether the DaemonSet named as its controller
+/// (namespace, name) still exists. Unlike kubectl, every warning is kept, not only the last.
+pub fn judge(pod: &Pod, rules: &AllPods, daemon_set_exists: impl Fn(&str, &str) -> bool) -> Verdict {
+    if crate::core::objects::terminating(pod) {
+        return Ok((Action::Wait, None));
+    }
+    let done = finished(pod);
+    let controller = controller_of(pod);
+    if let Some(owner) = controller.filter(|o| o.kind == "DaemonSet")
+        && !done
+    {
+        if !daemon_set_exists(&pod.namespace().unwrap_or_default(), &owner.name) {
+            return match rules.force {
+                true => Ok((Action::Evict, Some("deleting Pods whose DaemonSet is gone"))),
+                false => Err("DaemonSet-managed Pods whose DaemonSet is gone (use --force to override)"),
+            };
+        }
+        return match rules.ignore_daemonsets {
+            true => Ok((Action::Skip, Some("ignoring DaemonSet-managed Pods"))),
+            false => Err("DaemonSet-managed Pods (use --ignore-daemonsets to ignore)"),
+        };
+    }
+    if pod.annotations().contains_key(MIRROR_ANNOTATION) {
+        return Ok((Action::Skip, Some("mirror Pods of static Pods (the kubelet's)")));
+    }
+    let mut warning = None;
+    let empty_dir = pod.spec.iter().flat_map(|s| s.volumes.iter().flatten()).any(|v| v.empty_dir.is_some());
+    if empty_dir && !done {
+        if !rules.delete_emptydir_data {
+            return Err("Pods with local storage (use --delete-emptydir-data to override)");
+        }
+        warning = Some("deleting Pods with local storage");
+    }
+    if controller.is_none() && !done {
+        if !rules.force {
+            return Err("Pods that declare no controller (use --force to override)");
+        }
+        warning = Some(match warning {
+            Some(_) => "deleting Pods with local storage that declare no controller",
+            None => "deleting Pods that declare no controller",
+        });
+    }
+    Ok((Action::Evict, warning))
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
     pub nodes: Vec<String>,
     pub min_available: MinAvailable,
     pub gates: Gates,
     pub soak_seconds: u64,
+    /// `--all-pods`: the other pods by kubectl drain's rules; `None` leaves them to it.
+    pub all_pods: Option<AllPods>,
     pub flags: RunFlags,
 }
 
@@ -88,6 +182,9 @@ pub struct Journal {
     pub gates: Gates,
     #[serde(default)]
     pub soak_seconds: u64,
+    /// `--all-pods` and its flags, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub all_pods: Option<AllPods>,
 }
 
 fn is_default(m: &MinAvailable) -> bool {
@@ -115,15 +212,28 @@ impl Journal {
     }
 }
 
-/// A pod on a drained node that is not a StatefulSet member: `kubectl drain`'s to handle.
+/// A pod on a drained node that is not a StatefulSet member: `kubectl drain`'s to handle, or
+/// with `--all-pods` this run's, by its rules.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Other {
     pub namespace: String,
     pub pod: String,
+    pub uid: String,
     pub node: String,
     /// Its controller's kind (`DaemonSet`, `ReplicaSet`…), `null` for a bare pod.
     pub owner: Option<String>,
+    /// With `--all-pods`: what is done with it; `null` without (left to kubectl drain).
+    pub action: Option<Action>,
+    /// kubectl drain's warning about it (`deleting Pods that declare no controller`).
+    pub warning: Option<&'static str>,
+}
+
+impl Other {
+    /// `namespace/pod`.
+    pub fn qualified(&self) -> String {
+        format!("{}/{}", self.namespace, self.pod)
+    }
 }
 
 /// A set with members on the drained nodes.
@@ -145,10 +255,12 @@ pub struct Plan {
     /// The members to move, in order.
     pub members: Vec<Target>,
     pub done: Vec<String>,
-    /// Pods left to `kubectl drain`.
+    /// Pods left to `kubectl drain`, or with `--all-pods` handled after the members.
     pub others: Vec<Other>,
     pub gates: Gates,
     pub soak_seconds: u64,
+    /// `--all-pods` and its flags (from the journal when resumed).
+    pub all_pods: Option<AllPods>,
     pub resumed: bool,
 }
 
@@ -164,6 +276,8 @@ pub struct Seen<'a> {
     pub budgets: &'a [PodDisruptionBudget],
     pub claims: &'a [PersistentVolumeClaim],
     pub volumes: &'a HashMap<&'a str, &'a PersistentVolume>,
+    /// The DaemonSets (namespace, name) that own pods on the drained nodes and still exist.
+    pub daemon_sets: &'a [(String, String)],
 }
 
 impl Seen<'_> {
@@ -193,16 +307,40 @@ pub fn plan(seen: &Seen, request: &Request, journal: Option<&Journal>) -> Result
             });
         }
     }
+    let all_pods = journal.map_or(request.all_pods, |j| j.all_pods);
     let mut members = Vec::new();
     let mut others = Vec::new();
+    let mut cannot: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
     for pod in seen.on_nodes {
         let node = node_name(pod).unwrap_or_default().to_owned();
-        let Some((sts, pods)) = seen.set_of(pod) else {
+        let member = seen.set_of(pod).filter(|_| !finished(pod));
+        let Some((sts, pods)) = member else {
+            // Finished pods hold nothing: kubectl drain removes them, and so does --all-pods.
+            if finished(pod) && all_pods.is_none() {
+                continue;
+            }
+            let (action, warning) = match all_pods.map(|rules| {
+                judge(pod, &rules, |ns, name| seen.daemon_sets.iter().any(|(n, d)| n == ns && d == name))
+            }) {
+                None => (None, None),
+                Some(Ok((action, warning))) => (Some(action), warning),
+                Some(Err(why)) => {
+                    cannot.entry(why).or_default().push(format!(
+                        "{}/{}",
+                        pod.namespace().unwrap_or_default(),
+                        pod.name_any()
+                    ));
+                    continue;
+                }
+            };
             others.push(Other {
                 namespace: pod.namespace().unwrap_or_default(),
                 pod: pod.name_any(),
+                uid: pod.uid().unwrap_or_default(),
                 node,
                 owner: controller_of(pod).map(|o| o.kind.clone()),
+                action,
+                warning,
             });
             continue;
         };
@@ -223,6 +361,10 @@ pub fn plan(seen: &Seen, request: &Request, journal: Option<&Journal>) -> Result
         (&a.namespace, &a.stateful_set, b.ordinal).cmp(&(&b.namespace, &b.stateful_set, a.ordinal))
     });
     others.sort_by(|a, b| (&a.namespace, &a.pod).cmp(&(&b.namespace, &b.pod)));
+    if !cannot.is_empty() {
+        let errors = cannot.into_iter().map(|(why, pods)| format!("{why}: {}", pods.join(", "))).collect();
+        return Err(Refusal::OtherPods { errors });
+    }
     let (members, done, request) = match journal {
         Some(j) => {
             let resumed = Request {
@@ -287,6 +429,7 @@ pub fn plan(seen: &Seen, request: &Request, journal: Option<&Journal>) -> Result
         others,
         gates: request.gates,
         soak_seconds: request.soak_seconds,
+        all_pods,
         resumed: journal.is_some(),
     })
 }
@@ -381,6 +524,7 @@ mod tests {
     use k8s_openapi::api::core::v1::{
         NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, VolumeNodeAffinity,
     };
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
     use serde_json::json;
 
     use super::*;
@@ -393,6 +537,7 @@ mod tests {
             min_available: MinAvailable::default(),
             gates: Gates::default(),
             soak_seconds: 0,
+            all_pods: None,
             flags: RunFlags::default(),
         }
     }
@@ -452,6 +597,7 @@ mod tests {
             budgets: &[],
             claims: &[],
             volumes: &volumes,
+            daemon_sets: &[],
         };
         let plan = plan(&seen, &request(&["node-a"]), None).unwrap();
         assert_eq!(
@@ -472,6 +618,7 @@ mod tests {
                 budgets: &[],
                 claims: &[],
                 volumes: &volumes,
+                daemon_sets: &[],
             };
             let done: Vec<String> = done.iter().map(|d| (*d).to_owned()).collect();
             match next(&plan, &done, &seen, created()) {
@@ -551,6 +698,7 @@ mod tests {
             budgets,
             claims: &claims,
             volumes,
+            daemon_sets: &[],
         };
         let zero: &'static [PodDisruptionBudget] = Box::leak(Box::new(zero));
         let mut strict = request(&["node-a"]);
@@ -597,6 +745,230 @@ mod tests {
         assert!(plan(&seen(&[], &none), &request(&["node-a"]), None).is_ok());
     }
 
+    fn owned(
+        kind: &str,
+        name: &str,
+    ) -> Option<Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference>> {
+        Some(vec![k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+            kind: kind.into(),
+            name: name.into(),
+            controller: Some(true),
+            ..Default::default()
+        }])
+    }
+
+    /// The other pods of a node, judged as kubectl drain's filters.go judges them, flag by flag.
+    #[test]
+    fn other_pods_are_judged_by_kubectl_drains_filters() {
+        use crate::core::fixtures::bare_pod;
+        use k8s_openapi::api::core::v1::{EmptyDirVolumeSource, Volume};
+        let with = |owner: Option<(&str, &str)>, edit: &dyn Fn(&mut Pod)| {
+            let mut p = bare_pod("p").node("node-a").build();
+            p.metadata.owner_references = owner.and_then(|(k, n)| owned(k, n));
+            edit(&mut p);
+            p
+        };
+        let nothing = |_: &mut Pod| {};
+        let phase = |phase: &'static str| {
+            move |p: &mut Pod| p.status.as_mut().unwrap().phase = Some(phase.to_owned())
+        };
+        let empty_dir = |p: &mut Pod| {
+            p.spec.as_mut().unwrap().volumes = Some(vec![Volume {
+                name: "scratch".into(),
+                empty_dir: Some(EmptyDirVolumeSource::default()),
+                ..Default::default()
+            }]);
+        };
+        let mirror = |p: &mut Pod| {
+            p.metadata.annotations = Some([(MIRROR_ANNOTATION.to_owned(), "h".to_owned())].into());
+        };
+        let deleting = |p: &mut Pod| p.metadata.deletion_timestamp = Some(Time(created()));
+        let none = AllPods::default();
+        let force = AllPods { force: true, ..none };
+        let ignore = AllPods { ignore_daemonsets: true, ..none };
+        let emptydir = AllPods { delete_emptydir_data: true, ..none };
+        let replica_set = Some(("ReplicaSet", "api-7c9f"));
+        let daemon_set = Some(("DaemonSet", "agent"));
+        let gone_set = Some(("DaemonSet", "gone"));
+        let cases: Vec<(&str, Pod, AllPods, Verdict)> = vec![
+            ("a ReplicaSet's pod", with(replica_set, &nothing), none, Ok((Action::Evict, None))),
+            (
+                "a bare pod",
+                with(None, &nothing),
+                none,
+                Err("Pods that declare no controller (use --force to override)"),
+            ),
+            (
+                "a bare pod, --force",
+                with(None, &nothing),
+                force,
+                Ok((Action::Evict, Some("deleting Pods that declare no controller"))),
+            ),
+            (
+                "a DaemonSet's pod",
+                with(daemon_set, &nothing),
+                none,
+                Err("DaemonSet-managed Pods (use --ignore-daemonsets to ignore)"),
+            ),
+            (
+                "a DaemonSet's pod, --ignore-daemonsets",
+                with(daemon_set, &nothing),
+                ignore,
+                Ok((Action::Skip, Some("ignoring DaemonSet-managed Pods"))),
+            ),
+            (
+                "a DaemonSet's pod, --force is not enough",
+                with(daemon_set, &nothing),
+                force,
+                Err("DaemonSet-managed Pods (use --ignore-daemonsets to ignore)"),
+            ),
+            (
+                "an orphan of a DaemonSet gone",
+                with(gone_set, &nothing),
+                ignore,
+                Err("DaemonSet-managed Pods whose DaemonSet is gone (use --force to override)"),
+            ),
+            (
+                "an orphan of a DaemonSet gone, --force",
+                with(gone_set, &nothing),
+                force,
+                Ok((Action::Evict, Some("deleting Pods whose DaemonSet is gone"))),
+            ),
+            (
+                "a finished DaemonSet pod",
+                with(daemon_set, &phase("Succeeded")),
+                none,
+                Ok((Action::Evict, None)),
+            ),
+            (
+                "a mirror pod",
+                with(None, &mirror),
+                none,
+                Ok((Action::Skip, Some("mirror Pods of static Pods (the kubelet's)"))),
+            ),
+            (
+                "an emptyDir",
+                with(replica_set, &empty_dir),
+                none,
+                Err("Pods with local storage (use --delete-emptydir-data to override)"),
+            ),
+            (
+                "an emptyDir, --delete-emptydir-data",
+                with(replica_set, &empty_dir),
+                emptydir,
+                Ok((Action::Evict, Some("deleting Pods with local storage"))),
+            ),
+            (
+                "a bare pod with an emptyDir, --delete-emptydir-data",
+                with(None, &empty_dir),
+                emptydir,
+                Err("Pods that declare no controller (use --force to override)"),
+            ),
+            (
+                "a bare pod with an emptyDir, both flags",
+                with(None, &empty_dir),
+                AllPods { force: true, delete_emptydir_data: true, ..none },
+                Ok((Action::Evict, Some("deleting Pods with local storage that declare no controller"))),
+            ),
+            (
+                "a failed bare pod with an emptyDir",
+                with(None, &|p| {
+                    empty_dir(p);
+                    phase("Failed")(p)
+                }),
+                none,
+                Ok((Action::Evict, None)),
+            ),
+            ("a bare pod being deleted", with(None, &deleting), none, Ok((Action::Wait, None))),
+        ];
+        for (case, pod, rules, expected) in cases {
+            assert_eq!(
+                judge(&pod, &rules, |ns, name| ns == "default" && name == "agent"),
+                expected,
+                "{case}"
+            );
+        }
+    }
+
+    /// `--all-pods`: the others planned with their fate; what cannot be evicted refuses the
+    /// drain before the cordon, every such pod named under kubectl's words.
+    #[test]
+    fn all_pods_plans_the_others_or_refuses_before_the_cordon() {
+        use crate::core::fixtures::bare_pod;
+        let web = sts("web", 3).build();
+        let pods: Vec<Pod> =
+            (0..3).map(|o| on(pod(&web, o).build(), ["node-a", "node-b", "node-c"][o as usize])).collect();
+        let other = |name: &str, owner: Option<(&str, &str)>| {
+            let mut p = bare_pod(name).node("node-a").uid(&format!("uid-{name}")).build();
+            p.metadata.owner_references = owner.and_then(|(k, n)| owned(k, n));
+            p
+        };
+        let mut finished_bare = other("job-done", None);
+        finished_bare.status.as_mut().unwrap().phase = Some("Succeeded".into());
+        let on_a = vec![
+            pods[0].clone(),
+            other("api-1", Some(("ReplicaSet", "api"))),
+            other("agent-x", Some(("DaemonSet", "agent"))),
+            other("bare", None),
+            other("tmp", None),
+            finished_bare,
+        ];
+        let nodes = vec![node("node-a", "True"), node("node-b", "True"), node("node-c", "True")];
+        let sets = vec![(web.clone(), pods.clone())];
+        let volumes = HashMap::new();
+        let daemon_sets = [("default".to_owned(), "agent".to_owned())];
+        let seen = Seen {
+            nodes: &nodes,
+            on_nodes: &on_a,
+            sets: &sets,
+            budgets: &[],
+            claims: &[],
+            volumes: &volumes,
+            daemon_sets: &daemon_sets,
+        };
+        let mut all = request(&["node-a"]);
+        all.all_pods = Some(AllPods::default());
+        assert_eq!(
+            plan(&seen, &all, None).unwrap_err().to_string(),
+            "refusing to drain: cannot delete DaemonSet-managed Pods (use --ignore-daemonsets to ignore): \
+             default/agent-x; cannot delete Pods that declare no controller (use --force to override): default/bare, \
+             default/tmp; nothing was changed"
+        );
+        all.all_pods = Some(AllPods { force: true, ignore_daemonsets: true, ..AllPods::default() });
+        let planned = plan(&seen, &all, None).unwrap();
+        assert_eq!(planned.members.iter().map(Target::qualified).collect::<Vec<_>>(), ["default/web-0"]);
+        assert_eq!(
+            planned.others.iter().map(|o| (o.pod.as_str(), o.action, o.warning)).collect::<Vec<_>>(),
+            [
+                ("agent-x", Some(Action::Skip), Some("ignoring DaemonSet-managed Pods")),
+                ("api-1", Some(Action::Evict), None),
+                ("bare", Some(Action::Evict), Some("deleting Pods that declare no controller")),
+                ("job-done", Some(Action::Evict), None),
+                ("tmp", Some(Action::Evict), Some("deleting Pods that declare no controller")),
+            ]
+        );
+        // Without --all-pods, as before: left to kubectl drain, the finished pod not even named.
+        let left = plan(&seen, &request(&["node-a"]), None).unwrap();
+        assert_eq!(
+            left.others.iter().map(|o| (o.pod.as_str(), o.action)).collect::<Vec<_>>(),
+            [("agent-x", None), ("api-1", None), ("bare", None), ("tmp", None)]
+        );
+        // Resumed: the journal's rules, whatever the flags of the run that resumes.
+        let journal = Journal {
+            started_at: created(),
+            nodes: vec!["node-a".into()],
+            members: planned.members.clone(),
+            done: vec!["default/web-0".into()],
+            min_available: MinAvailable::default(),
+            gates: Gates::default(),
+            soak_seconds: 0,
+            all_pods: all.all_pods,
+        };
+        let resumed = plan(&seen, &request(&["node-a"]), Some(&journal)).unwrap();
+        assert_eq!(resumed.all_pods, all.all_pods);
+        assert_eq!(resumed.others, planned.others);
+    }
+
     #[test]
     fn min_available_is_per_set_or_for_all() {
         let mut m = MinAvailable::default();
@@ -618,6 +990,7 @@ mod tests {
             min_available: m,
             gates: Gates::default(),
             soak_seconds: 5,
+            all_pods: Some(AllPods { force: true, grace_period_seconds: Some(10), ..AllPods::default() }),
         };
         assert_eq!(serde_json::from_str::<Journal>(&journal.to_annotation()).unwrap(), journal);
     }

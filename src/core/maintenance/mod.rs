@@ -26,19 +26,6 @@ use crate::core::objects::{mounted_claims, pvc_volume};
 use crate::core::placement::pinned;
 use quorum::Quorum;
 
-/// A journal as the text of its annotation: JSON with `<`, `>` and `&` written as `\u003c`,
-/// `\u003e`, `\u0026` (the same JSON). The API server stores objects as Go encodes them, which
-/// escapes those characters in every string, and its JSON patch compares a `test`'s string with
-/// the stored one byte for byte: an annotation holding a raw `>` (a hook's `2>/dev/null`) would
-/// fail every later `test` of it as if someone else had changed it.
-pub fn journal_text(journal: &impl Serialize) -> String {
-    serde_json::to_string(journal)
-        .expect("a journal always serializes")
-        .replace('<', "\\u003c")
-        .replace('>', "\\u003e")
-        .replace('&', "\\u0026")
-}
-
 /// How a member is taken down.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "camelCase")]
@@ -108,6 +95,8 @@ pub enum MaintenanceRefusal {
     OtherRestartInProgress { members: Vec<String>, resume: String, discard: String },
     #[error("annotation {annotation} on {object} is not a journal ({error}); nothing was changed")]
     JournalUnreadable { object: String, annotation: &'static str, error: String },
+    #[error("refusing to drain: cannot delete {}; nothing was changed", .errors.join("; cannot delete "))]
+    OtherPods { errors: Vec<String> },
     #[error("--min-available {given} names no StatefulSet with pods on {nodes}")]
     MinAvailableUnknown { given: String, nodes: String },
     #[error("--min-available {floor} for {name} is more than its {members} members")]
