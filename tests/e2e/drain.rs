@@ -16,7 +16,7 @@ use kube::api::{Api, Patch, PatchParams};
 use serde_json::{Value, json};
 
 use crate::restart::DownWatch;
-use crate::support::{Env, Sts, wait_until};
+use crate::support::{Env, Sts, commands, wait_until};
 
 fn events(output: &std::process::Output) -> Vec<Value> {
     String::from_utf8_lossy(&output.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
@@ -92,7 +92,7 @@ async fn drain_moves_one_member_of_each_set_at_a_time_and_leaves_the_node_cordon
     let most = watch.stop();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let events = events(&output);
-    assert!(events.iter().all(|e| e["kind"] == "DrainEvent" && e["schemaVersion"] == "v1"));
+    assert!(events.iter().all(|e| e["kind"] == "DrainEvent" && e["schemaVersion"] == "v2"));
     assert_eq!(of(&events, "cordoned")[0]["node"], drained.as_str());
     let evicted: Vec<&str> = of(&events, "evicted").iter().map(|e| e["pod"].as_str().unwrap()).collect();
     let mut expected: Vec<String> = on_it.iter().map(|p| format!("{}/{p}", env.ns)).collect();
@@ -220,4 +220,210 @@ async fn a_drain_gate_follows_no_redirect_and_journals_no_secret() {
     let node: Node = Api::all(env.client.clone()).get(&drained).await.unwrap();
     let journal = node.annotations()["kubectl-stateful.dev/drain"].clone();
     assert!(journal.contains("token=${GATE_TOKEN}") && !journal.contains(TOKEN), "{journal}");
+}
+
+/// `--all-pods` on a KWOK node with a Deployment's pod, one with an emptyDir, a DaemonSet's pod
+/// and a bare pod: each flag kubectl drain would ask for is asked for before the cordon, nothing
+/// changed; then a budget at its floor stops the eviction of the Deployment's pod, named, at
+/// `--timeout` (exit 3, the others evicted); the printed resume, run as printed once the budget
+/// allows, finishes it: the DaemonSet's pod stays, the rest gone or replaced on the other node.
+#[tokio::test]
+async fn all_pods_follows_kubectl_drains_rules_and_its_budgets() {
+    use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
+    let env = Env::new("drain-all-pods").await;
+    let nodes = env.own_nodes(2).await;
+    let (drained, spare) = (nodes[0].clone(), nodes[1].clone());
+    set_unschedulable(&env, &spare, true).await;
+    let placed = json!({
+        "nodeSelector": {"kubectl-stateful.test/pool": env.ns},
+        "tolerations": [{"key": "kubectl-stateful.test/pool", "operator": "Exists"}],
+    });
+    let template = |app: &str, volumes: Value| {
+        let mut spec = placed.clone();
+        spec["containers"] = json!([{"name": "app", "image": "example.invalid/app:v1"}]);
+        spec["volumes"] = volumes;
+        json!({"metadata": {"labels": {"app": app}}, "spec": spec})
+    };
+    for (name, volumes) in [("api", json!([])), ("cache", json!([{"name": "scratch", "emptyDir": {}}]))] {
+        env.create::<Deployment>(json!({
+            "metadata": {"name": name},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}}, "template": template(name, volumes)}
+        }))
+        .await;
+    }
+    env.create::<DaemonSet>(json!({
+        "metadata": {"name": "agent"},
+        "spec": {"selector": {"matchLabels": {"app": "agent"}}, "template": template("agent", json!([]))}
+    }))
+    .await;
+    env.create::<Pod>(json!({
+        "metadata": {"name": "bare"},
+        "spec": {"nodeName": drained, "containers": [{"name": "app", "image": "example.invalid/app:v1"}],
+                 "tolerations": [{"operator": "Exists"}]}
+    }))
+    .await;
+    let running = |pods: &[Pod], app: &str, node: &str| {
+        pods.iter().any(|p| {
+            p.labels().get("app").map(String::as_str) == Some(app)
+                && p.metadata.deletion_timestamp.is_none()
+                && p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node)
+                && p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
+        })
+    };
+    wait_until(Duration::from_secs(60), || async {
+        let pods = env.pods().await;
+        ["api", "cache", "agent"].iter().all(|app| running(&pods, app, &drained))
+            && running(&pods, "agent", &spare)
+    })
+    .await;
+    set_unschedulable(&env, &spare, false).await;
+    let named = |prefix: &str, pods: &[Pod]| {
+        let pod = pods
+            .iter()
+            .find(|p| p.name_any().starts_with(prefix) && node_name(p) == Some(drained.as_str()))
+            .unwrap();
+        format!("{}/{}", env.ns, pod.name_any())
+    };
+    let before = env.pods().await;
+    let (api, cache, agent) = (named("api-", &before), named("cache-", &before), named("agent-", &before));
+    let bare = format!("{}/bare", env.ns);
+    let uids_before = uids(&env).await;
+
+    // Each flag kubectl drain would ask for, asked for before the cordon.
+    let refused = env.plugin().args(["drain", &drained, "--all-pods", "--yes"]).output().unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&refused.stderr).trim_end(),
+        format!(
+            "error: refusing to drain: cannot delete DaemonSet-managed Pods (use --ignore-daemonsets to ignore): \
+             {agent}; cannot delete Pods that declare no controller (use --force to override): {bare}; cannot \
+             delete Pods with local storage (use --delete-emptydir-data to override): {cache}; nothing was changed"
+        )
+    );
+    let refused = env
+        .plugin()
+        .args(["drain", &drained, "--all-pods", "--ignore-daemonsets", "--delete-emptydir-data", "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains(&format!(
+            "cannot delete Pods that declare no controller (use --force to override): {bare};"
+        )),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert_eq!(uids(&env).await, uids_before, "nothing evicted");
+    let node: Node = Api::all(env.client.clone()).get(&drained).await.unwrap();
+    assert_ne!(node.spec.unwrap().unschedulable, Some(true), "not cordoned");
+
+    // A budget at its floor: the Deployment's pod waits, named, until --timeout.
+    env.create::<PodDisruptionBudget>(json!({
+        "metadata": {"name": "api-floor"},
+        "spec": {"selector": {"matchLabels": {"app": "api"}}, "minAvailable": 1}
+    }))
+    .await;
+    let budgets = env.api::<PodDisruptionBudget>();
+    wait_until(Duration::from_secs(30), || async {
+        budgets.get("api-floor").await.unwrap().status.is_some_and(|s| s.expected_pods == 1)
+    })
+    .await;
+    let all =
+        ["--all-pods", "--force", "--ignore-daemonsets", "--delete-emptydir-data", "--grace-period", "0"];
+    let output = env
+        .plugin_with_flags()
+        .args(["drain", &drained])
+        .args(all)
+        .args(["--timeout", "6s", "--yes", "-o", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3), "{}", String::from_utf8_lossy(&output.stderr));
+    let events = events(&output);
+    let plan = &of(&events, "plan")[0]["plan"];
+    assert_eq!(
+        plan["allPods"],
+        json!({"force": true, "ignoreDaemonsets": true, "deleteEmptydirData": true, "gracePeriodSeconds": 0})
+    );
+    let actions: BTreeMap<String, Value> = plan["others"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                format!("{}/{}", o["namespace"].as_str().unwrap(), o["pod"].as_str().unwrap()),
+                o["action"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        BTreeMap::from([
+            (agent.clone(), json!("skip")),
+            (api.clone(), json!("evict")),
+            (bare.clone(), json!("evict")),
+            (cache.clone(), json!("evict")),
+        ])
+    );
+    let mut evicted: Vec<&str> = of(&events, "evicted").iter().map(|e| e["pod"].as_str().unwrap()).collect();
+    evicted.sort();
+    assert_eq!(evicted, [bare.as_str(), cache.as_str()]);
+    let refusal = of(&events, "evictionRefused");
+    assert!(
+        refusal[0]["pod"] == api.as_str()
+            && refusal[0]["reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("PodDisruptionBudget api-floor allows 0 disruptions (1 healthy, 1 needed)"),
+        "{refusal:?}"
+    );
+    let error = of(&events, "error");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        error[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("the eviction of {api} was refused for 6s: PodDisruptionBudget api-floor")),
+        "{stderr}"
+    );
+    let resume =
+        commands(&stderr).into_iter().find(|c| c.starts_with("kubectl stateful drain ")).unwrap().to_owned();
+    let node: Node = Api::all(env.client.clone()).get(&drained).await.unwrap();
+    assert!(node.annotations()["kubectl-stateful.dev/drain"].contains("\"allPods\""), "journaled");
+
+    // The budget allows one down (a second replica elsewhere): the printed resume finishes it,
+    // with the journal's rules (no flag repeated).
+    env.api::<Deployment>()
+        .patch("api", &PatchParams::default(), &Patch::Merge(&json!({"spec": {"replicas": 2}})))
+        .await
+        .unwrap();
+    wait_until(Duration::from_secs(60), || async {
+        budgets.get("api-floor").await.unwrap().status.is_some_and(|s| s.disruptions_allowed == 1)
+    })
+    .await;
+    let pasted = crate::support::as_printed(&resume);
+    let (transcript, code) = tokio::task::spawn_blocking(move || {
+        crate::advice::on_terminal(pasted, &[("then evict 1 other pod?", "y")])
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{transcript}");
+    assert!(
+        transcript.contains(&format!("{api}: evicted")) && transcript.contains(&format!("{api}: removed")),
+        "{transcript}"
+    );
+    let after = env.pods().await;
+    let on_drained: Vec<String> =
+        after.iter().filter(|p| node_name(p) == Some(drained.as_str())).map(|p| p.name_any()).collect();
+    assert_eq!(on_drained, [agent.rsplit('/').next().unwrap()], "only the DaemonSet's pod stays");
+    wait_until(Duration::from_secs(30), || async { running(&env.pods().await, "cache", &spare) }).await;
+    assert!(!after.iter().any(|p| p.name_any() == "bare"), "the bare pod is gone for good");
+    let agent_pod = agent.rsplit('/').next().unwrap();
+    assert_eq!(uids(&env).await.get(agent_pod), uids_before.get(agent_pod), "the DaemonSet's pod untouched");
+    let node: Node = Api::all(env.client.clone()).get(&drained).await.unwrap();
+    assert_eq!(node.spec.unwrap().unschedulable, Some(true), "left cordoned");
+    assert!(!node.metadata.annotations.unwrap_or_default().contains_key("kubectl-stateful.dev/drain"));
+}
+
+fn node_name(pod: &Pod) -> Option<&str> {
+    pod.spec.as_ref().and_then(|s| s.node_name.as_deref())
 }
