@@ -20,13 +20,14 @@ use crate::client::{Kube, KubeArgs};
 use crate::cmd::gates::{check_gate_urls, environment};
 use crate::core::advice::shell_word;
 use crate::core::maintenance::drain::{
-    Action, AllPods, DRAIN_ANNOTATION, Journal, MinAvailable, Next, Other, Plan, Request, Seen, next, plan,
+    Action, AllPods, DRAIN_ANNOTATION, Journal, MinAvailable, Next, Other, Plan, Request, Return, Seen, next,
+    next_return, plan,
 };
 use crate::core::maintenance::replace::Target;
 use crate::core::objects::{controller_of, selector, terminating};
 use crate::core::patches;
 use crate::core::rollout::gates::Gates;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Stop};
 use crate::output::{DRAIN_EVENT, Streams, output_error};
 use crate::ui::Terminal;
 use crate::wait::{Kinds, Until, View, Waiter, Wake, deadline};
@@ -123,6 +124,12 @@ pub struct Args {
     /// With --all-pods: seconds each evicted pod has to end [default: its own]
     #[arg(long, value_name = "SECONDS", requires = "all_pods", help_heading = "Other pods")]
     pub grace_period: Option<u32>,
+
+    /// A member whose volume is pinned to a node drained goes down with it (its set keeping its
+    /// quorum), once the others moved; then wait, for --timeout, until the node is uncordoned and
+    /// the member is Ready on it again
+    #[arg(long)]
+    pub wait_for_return: bool,
 }
 
 impl Args {
@@ -160,6 +167,8 @@ struct Read {
     budgets: Vec<PodDisruptionBudget>,
     claims: Vec<PersistentVolumeClaim>,
     volumes: Vec<PersistentVolume>,
+    /// The journal on the first node named.
+    journal: Option<Journal>,
 }
 
 async fn read(kube: &Kube, names: &[String]) -> Result<Read> {
@@ -185,13 +194,26 @@ async fn read(kube: &Kube, names: &[String]) -> Result<Read> {
         // Finished pods too: the plan leaves them out, or removes them with --all-pods.
         on_nodes.extend(list.items);
     }
-    let owners: BTreeSet<(String, String)> = on_nodes
+    let anchor = nodes.iter().find(|n| n.name_any() == names[0]).expect("checked above");
+    let journal = Journal::of(anchor)?;
+    let mut owners: BTreeSet<(String, String)> = on_nodes
         .iter()
         .filter_map(|p| {
             let owner = controller_of(p).filter(|o| o.kind == "StatefulSet")?;
             Some((p.namespace().unwrap_or_default(), owner.name.clone()))
         })
         .collect();
+    // A resumed run follows the sets its journal names, wherever their members are now (a
+    // replacement elsewhere, a pinned member down with its node).
+    if let Some(journal) = &journal {
+        owners.extend(
+            journal
+                .members
+                .iter()
+                .chain(&journal.pinned)
+                .map(|t| (t.namespace.clone(), t.stateful_set.clone())),
+        );
+    }
     let namespaces: BTreeSet<&str> = owners.iter().map(|(n, _)| n.as_str()).collect();
     let mut sets = Vec::new();
     for (namespace, name) in &owners {
@@ -224,7 +246,7 @@ async fn read(kube: &Kube, names: &[String]) -> Result<Read> {
     let volumes_api: Api<PersistentVolume> = kube.api_all();
     let volumes =
         volumes_api.list(&ListParams::default()).await.map_err(Error::kube("list PersistentVolumes"))?.items;
-    Ok(Read { nodes, on_nodes, sets, budgets, claims, volumes })
+    Ok(Read { nodes, on_nodes, sets, budgets, claims, volumes, journal })
 }
 
 /// The DaemonSets that own pods in `pods` and still exist (`--all-pods`: an orphan needs
@@ -264,7 +286,7 @@ async fn drain(
     let read = read(&kube, &args.nodes).await?;
     let anchor =
         read.nodes.iter().find(|n| n.name_any() == args.nodes[0]).expect("read checks every node").clone();
-    let journal = Journal::of(&anchor)?;
+    let journal = read.journal.clone();
     let by_name: HashMap<&str, &PersistentVolume> =
         read.volumes.iter().map(|v| (v.metadata.name.as_deref().unwrap_or_default(), v)).collect();
     let request = Request {
@@ -278,6 +300,7 @@ async fn drain(
         },
         soak_seconds: args.soak.as_secs(),
         all_pods: args.all_pods(),
+        wait_for_return: args.wait_for_return,
         flags: kube.flags.clone(),
     };
     let judged = journal.as_ref().map_or(request.all_pods, |j| j.all_pods).is_some();
@@ -296,6 +319,10 @@ async fn drain(
     plan.gates.check_environment(environment)?;
     let nodes_words: Vec<String> = args.nodes.iter().map(|n| shell_word(n).into_owned()).collect();
     let resume = kube.flags.plugin_cluster(&format!("drain {}", nodes_words.join(" ")));
+    let uncordon = kube.flags.kubectl_cluster(&format!("uncordon {}", nodes_words.join(" ")));
+    let give_up = kube
+        .flags
+        .kubectl_cluster(&format!("annotate node {} {DRAIN_ANNOTATION}-", shell_word(&args.nodes[0])));
     let kubectl_drain = kube.flags.kubectl_cluster(&format!(
         "drain {} --ignore-daemonsets --delete-emptydir-data",
         nodes_words.join(" ")
@@ -308,7 +335,8 @@ async fn drain(
     };
     let mut permissions =
         vec![Permission { verb: "patch", group: "", resource: "nodes", namespace: None, subresource: None }];
-    let mut namespaces: BTreeSet<&str> = plan.members.iter().map(|t| t.namespace.as_str()).collect();
+    let mut namespaces: BTreeSet<&str> =
+        plan.members.iter().chain(&plan.pinned).map(|t| t.namespace.as_str()).collect();
     namespaces
         .extend(plan.others.iter().filter(|o| o.action == Some(Action::Evict)).map(|o| o.namespace.as_str()));
     permissions.extend(namespaces.iter().map(|ns| Permission {
@@ -320,14 +348,21 @@ async fn drain(
     }));
     access::require(&kube, &permissions, "nothing was changed").await?;
     let evicted = plan.others.iter().filter(|o| o.action == Some(Action::Evict)).count();
+    let moving = plan.members.iter().filter(|t| !plan.done.contains(&t.qualified())).count();
+    let pinned: Vec<String> =
+        plan.pinned.iter().filter(|t| !plan.done.contains(&t.qualified())).map(Target::qualified).collect();
     let question = format!(
-        "Cordon {} and move {} member{} one at a time{}?",
+        "Cordon {} and move {moving} member{} one at a time{}{}?",
         args.nodes.join(", "),
-        plan.members.len() - plan.done.len(),
-        if plan.members.len() - plan.done.len() == 1 { "" } else { "s" },
+        if moving == 1 { "" } else { "s" },
         match plan.all_pods {
             Some(_) => format!(", then evict {evicted} other pod{}", if evicted == 1 { "" } else { "s" }),
             None => String::new(),
+        },
+        match pinned.is_empty() {
+            true => String::new(),
+            false =>
+                format!(", then take {} down with the node and wait for it to come back", pinned.join(", ")),
         }
     );
     if !term.confirm(args.yes, &question)? {
@@ -350,11 +385,17 @@ async fn drain(
         gates: plan.gates.clone(),
         soak_seconds: plan.soak_seconds,
         all_pods: plan.all_pods,
+        wait_for_return: plan.wait_for_return,
+        pinned: plan.pinned.clone(),
+        pinned_down: false,
     });
     // Cordon every node first, so no replacement lands on a node drained next; the journal
     // goes on the first, in the same request.
     let mut anchor_now = anchor.clone();
-    for name in &args.nodes {
+    // Once the pinned members went down, the nodes are in their maintenance: a resume only waits,
+    // and cordons nothing the person uncordoned.
+    let cordoning: &[String] = if journal.pinned_down { &[] } else { &args.nodes };
+    for name in cordoning {
         let node = read.nodes.iter().find(|n| n.name_any() == *name).expect("read checks every node");
         let text = (name == &args.nodes[0]).then(|| journal.to_annotation());
         let patch = patches::cordon_with_journal(node, DRAIN_ANNOTATION, text.as_deref());
@@ -500,8 +541,165 @@ async fn drain(
             Next::Finished => break,
         }
     }
-    if let Some(rules) = plan.all_pods {
+    if let Some(rules) = plan.all_pods
+        && !journal.pinned_down
+    {
         remove_others(&mover, reporter, &plan, rules.grace_period_seconds, request_timeout).await?;
+    }
+    // --wait-for-return: the pinned members down with the nodes, then waited for until back.
+    let mut taken: Vec<String> = Vec::new();
+    while !plan.pinned.is_empty() {
+        waiters.iter_mut().for_each(Waiter::catch_up);
+        let views: Vec<View> = waiters.iter().map(Waiter::view).collect();
+        let words = mover.words(left(&plan, &journal));
+        let how = Until { deadline: deadline(args.timeout), words: &words, ours: None };
+        let mut waiting_on: Option<usize> = None;
+        let (_, step) = waiters[focus]
+            .until(
+                how,
+                |view, now| {
+                    let mut all = views.clone();
+                    all[focus] = view.clone();
+                    let sets = sets_of(&all);
+                    let nodes = view.nodes.clone().unwrap_or_else(|| read.nodes.clone());
+                    let seen = Seen {
+                        nodes: &nodes,
+                        on_nodes: &[],
+                        sets: &sets,
+                        budgets: &[],
+                        claims: &[],
+                        volumes: &by_name,
+                        daemon_sets: &[],
+                    };
+                    let step = next_return(&plan, &journal.done, &seen, now);
+                    let (target, reason) = match &step {
+                        Return::Wait { .. } if !journal.pinned_down => return Ok(Wake::Done(Some(step))),
+                        Return::Wait { target, why } => (target.clone(), why.clone()),
+                        Return::Held { target, hold } => (
+                            target.clone(),
+                            format!(
+                                "{} waits, its set would lose its quorum: {}",
+                                target.qualified(),
+                                hold.describe()
+                            ),
+                        ),
+                        Return::TakeDown(targets) if targets.iter().all(|t| taken.contains(&t.uid)) => {
+                            return Ok(Wake::Soon);
+                        }
+                        _ => return Ok(Wake::Done(Some(step))),
+                    };
+                    if said.as_ref() != Some(&reason) {
+                        reporter.event(Event::Waiting { pod: target.qualified(), reason: reason.clone() })?;
+                        said = Some(reason);
+                    }
+                    let index = set_index(&read.sets, &target);
+                    if index.is_some() && index != Some(focus) {
+                        waiting_on = index;
+                        return Ok(Wake::Done(None));
+                    }
+                    Ok(Wake::Soon)
+                },
+                |_| Ok(None),
+            )
+            .await?;
+        if let Some(index) = waiting_on {
+            focus = index;
+            continue;
+        }
+        let Some(step) = step else {
+            let reason = said.clone().unwrap_or_else(|| "no progress".to_owned());
+            return Err(mover.stopped(
+                format!("{reason} after {}", humantime::format_duration(args.timeout)),
+                left(&plan, &journal),
+            ));
+        };
+        said = None;
+        match step {
+            Return::TakeDown(targets) => {
+                let Some(index) = targets.first().and_then(|t| set_index(&read.sets, t)) else { break };
+                if index != focus {
+                    focus = index;
+                    continue;
+                }
+                let view = waiters[index].view();
+                let Some(sts) = view.sts.clone() else { continue };
+                for target in &targets {
+                    let Some(pod) =
+                        view.pods.iter().find(|p| p.uid().as_deref() == Some(target.uid.as_str())).cloned()
+                    else {
+                        continue;
+                    };
+                    mover.take_down(reporter, &mut waiters[index], &sts, target, &pod).await?;
+                    taken.push(target.uid.clone());
+                }
+            }
+            Return::Held { .. } => {}
+            Return::Wait { .. } => {
+                // Every pinned member is down: the nodes are the person's now.
+                journal.pinned_down = true;
+                anchor_now = write_journal(&mover, &anchor_now, Some(&journal)).await?;
+                let pods: Vec<String> = plan
+                    .pinned
+                    .iter()
+                    .filter(|t| !journal.done.contains(&t.qualified()))
+                    .map(Target::qualified)
+                    .collect();
+                reporter.event(Event::ReadyForMaintenance {
+                    nodes: plan.nodes.clone(),
+                    pods,
+                    uncordon: uncordon.clone(),
+                    resume: resume.clone(),
+                })?;
+            }
+            Return::Back { target, uid, node } => {
+                let Some(index) = set_index(&read.sets, &target) else { continue };
+                let Some(sts) = waiters[index].view().sts else { continue };
+                reporter.event(Event::Replaced {
+                    pod: target.qualified(),
+                    old_uid: target.uid.clone(),
+                    uid: uid.clone(),
+                    node,
+                })?;
+                mover.verify(reporter, &mut waiters[index], &sts, &target, &uid).await?;
+                journal.done.push(target.qualified());
+                anchor_now = write_journal(&mover, &anchor_now, Some(&journal)).await?;
+                reporter.event(Event::MemberDone { pod: target.qualified() })?;
+            }
+            Return::Elsewhere { target, node } => {
+                let pinned_to = target.node.clone().unwrap_or_default();
+                return Err(Stop::MaintenanceStopped {
+                    what: mover.what.clone(),
+                    reason: format!(
+                        "{} came back on {node}, not on {pinned_to} where its volume was pinned (its claim was \
+                         replaced, or its volume was not pinned after all): check its data before anything else",
+                        target.qualified()
+                    ),
+                    left: format!("{} is up on {node}", target.qualified()),
+                    resume: format!("once it is checked, `{give_up}` gives the drain up"),
+                }
+                .into());
+            }
+            Return::NodeGone { target, node } => {
+                let recover =
+                    kube.flags.plugin(&target.namespace, &format!("recover {}", shell_word(&target.pod)));
+                let way_out = match node == args.nodes[0] {
+                    true => format!("`{recover}` shows its choices (the drain's journal went with the node)"),
+                    false => format!("`{recover}` shows its choices; `{give_up}` gives the drain up"),
+                };
+                return Err(Stop::MaintenanceStopped {
+                    what: mover.what.clone(),
+                    reason: format!(
+                        "node {node} was deleted while {} waited for it: its volume is pinned to that node, so it \
+                         can start nowhere else",
+                        target.qualified()
+                    ),
+                    left: format!("{} is down", target.qualified()),
+                    resume: way_out,
+                }
+                .into());
+            }
+            Return::Finished => break,
+        }
     }
     write_journal(&mover, &anchor_now, None).await?;
     if !plan.others.is_empty() && plan.all_pods.is_none() {
@@ -644,6 +842,15 @@ fn set_index(sets: &[(StatefulSet, Vec<Pod>)], target: &Target) -> Option<usize>
 
 fn left(plan: &Plan, journal: &Journal) -> String {
     let nodes = plan.nodes.join(", ");
+    if journal.pinned_down {
+        let down: Vec<String> = plan
+            .pinned
+            .iter()
+            .filter(|t| !journal.done.contains(&t.qualified()))
+            .map(Target::qualified)
+            .collect();
+        return format!("{} down with {nodes}, waiting for them to come back there", down.join(", "));
+    }
     match journal.done.is_empty() {
         true => format!("{nodes} cordoned, no member moved yet (one may be being replaced)"),
         false => format!("{nodes} cordoned; moved: {}", journal.done.join(", ")),
@@ -691,8 +898,24 @@ fn show(reporter: &mut Reporter<'_>, plan: &Plan) -> Result<()> {
             t.node.as_deref().unwrap_or("-")
         ));
     }
-    if plan.members.is_empty() {
+    if plan.members.is_empty() && plan.pinned.is_empty() {
         lines.push("  no StatefulSet member on these nodes".to_owned());
+    }
+    if !plan.pinned.is_empty() {
+        lines.push(
+            "Pinned to these nodes (--wait-for-return): down with them once the others moved, then waited for \
+             until Ready there again:"
+                .to_owned(),
+        );
+        for t in &plan.pinned {
+            let done = if plan.done.contains(&t.qualified()) { "  (done)" } else { "" };
+            lines.push(format!(
+                "  {}  uid {}  on {}{done}",
+                t.qualified(),
+                t.uid,
+                t.node.as_deref().unwrap_or("-")
+            ));
+        }
     }
     if let Some(rules) = plan.all_pods
         && !plan.others.is_empty()

@@ -76,6 +76,10 @@ pub enum Event {
     /// The member is done (journaled).
     #[serde(rename_all = "camelCase")]
     MemberDone { pod: String },
+    /// `drain --wait-for-return`: the members pinned to the nodes are down with them; the
+    /// maintenance can start, then `uncordon`; the run waits for them to come back.
+    #[serde(rename_all = "camelCase")]
+    ReadyForMaintenance { nodes: Vec<String>, pods: Vec<String>, uncordon: String, resume: String },
     /// `drain`: pods that are no StatefulSet's members, left to `kubectl drain`.
     #[serde(rename_all = "camelCase")]
     LeftToKubectlDrain { pods: Vec<String>, command: String },
@@ -140,6 +144,13 @@ impl Event {
                 format!("{pod}: gate '{gate}' failed (try {attempt}): {output}")
             }
             Event::MemberDone { pod } => format!("{pod}: done"),
+            Event::ReadyForMaintenance { nodes, pods, uncordon, resume } => format!(
+                "ready for maintenance: {} down with {} (pinned there); do the maintenance (a reboot), then run \
+                 `{uncordon}`; this waits until {} Ready there again (Ctrl-C is safe: `{resume}` goes on waiting)",
+                pods.join(", "),
+                nodes.join(", "),
+                if pods.len() == 1 { "it is" } else { "they are" }
+            ),
             Event::LeftToKubectlDrain { pods, command } => format!(
                 "left to kubectl drain (not StatefulSet members): {}; run `{command}` for them",
                 pods.join(", ")

@@ -21,12 +21,13 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use serde::{Deserialize, Serialize};
 
-use super::quorum::{Hold, Quorum, may_take_down, members};
+use super::quorum::{Hold, Quorum, may_take_down, may_take_down_together, members};
 use super::replace::{Progress, Target, never_allowing, progress};
 use super::{MaintenanceRefusal as Refusal, pinned_member};
 use crate::core::advice::RunFlags;
 use crate::core::budgets::covering;
-use crate::core::objects::{controller_of, node_name, pods_of, replicas};
+use crate::core::objects::{controller_of, node_name, pods_of, replicas, terminating};
+use crate::core::placement::cordoned;
 use crate::core::rollout::gates::Gates;
 
 /// The annotation on the first node named that holds a drain's journal (docs/drain.md).
@@ -112,7 +113,7 @@ fn finished(pod: &Pod) -> bool {
 /// not delete decides). `daemon_set_exists` says whether the DaemonSet named as its controller
 /// (namespace, name) still exists. Unlike kubectl, every warning is kept, not only the last.
 pub fn judge(pod: &Pod, rules: &AllPods, daemon_set_exists: impl Fn(&str, &str) -> bool) -> Verdict {
-    if crate::core::objects::terminating(pod) {
+    if terminating(pod) {
         return Ok((Action::Wait, None));
     }
     let done = finished(pod);
@@ -162,6 +163,8 @@ pub struct Request {
     pub soak_seconds: u64,
     /// `--all-pods`: the other pods by kubectl drain's rules; `None` leaves them to it.
     pub all_pods: Option<AllPods>,
+    /// `--wait-for-return`: a member pinned to a node goes down with it and is waited for.
+    pub wait_for_return: bool,
     pub flags: RunFlags,
 }
 
@@ -185,6 +188,15 @@ pub struct Journal {
     /// `--all-pods` and its flags, when given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub all_pods: Option<AllPods>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub wait_for_return: bool,
+    /// `--wait-for-return`: the members pinned to the nodes, with the uids read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pinned: Vec<Target>,
+    /// The pinned members were taken down: the nodes are in their maintenance, this run only
+    /// waits (a resume cordons nothing again).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pinned_down: bool,
 }
 
 fn is_default(m: &MinAvailable) -> bool {
@@ -245,6 +257,8 @@ pub struct SetPlan {
     pub quorum: Quorum,
     /// Its members on the drained nodes.
     pub members: Vec<String>,
+    /// Those of them pinned there (`--wait-for-return`): down with the nodes, back after.
+    pub pinned: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -254,6 +268,9 @@ pub struct Plan {
     pub sets: Vec<SetPlan>,
     /// The members to move, in order.
     pub members: Vec<Target>,
+    /// `--wait-for-return`: the members pinned to the nodes, taken down with them once the
+    /// others have moved, and waited for until they are back there.
+    pub pinned: Vec<Target>,
     pub done: Vec<String>,
     /// Pods left to `kubectl drain`, or with `--all-pods` handled after the members.
     pub others: Vec<Other>,
@@ -261,6 +278,7 @@ pub struct Plan {
     pub soak_seconds: u64,
     /// `--all-pods` and its flags (from the journal when resumed).
     pub all_pods: Option<AllPods>,
+    pub wait_for_return: bool,
     pub resumed: bool,
 }
 
@@ -365,20 +383,24 @@ pub fn plan(seen: &Seen, request: &Request, journal: Option<&Journal>) -> Result
         let errors = cannot.into_iter().map(|(why, pods)| format!("{why}: {}", pods.join(", "))).collect();
         return Err(Refusal::OtherPods { errors });
     }
-    let (members, done, request) = match journal {
+    let (mut members, done, request, mut pinned) = match journal {
         Some(j) => {
             let resumed = Request {
                 min_available: j.min_available.clone(),
                 gates: j.gates.clone(),
                 soak_seconds: j.soak_seconds,
+                wait_for_return: j.wait_for_return,
                 ..request.clone()
             };
-            (j.members.clone(), j.done.clone(), resumed)
+            (j.members.clone(), j.done.clone(), resumed, j.pinned.clone())
         }
-        None => (members, Vec::new(), request.clone()),
+        None => (members, Vec::new(), request.clone(), Vec::new()),
     };
     let mut sets: Vec<SetPlan> = Vec::new();
-    for target in members.iter().filter(|t| !done.contains(&t.qualified())) {
+    let mut newly_pinned: Vec<String> = Vec::new();
+    let judged: Vec<Target> =
+        members.iter().chain(&pinned).filter(|t| !done.contains(&t.qualified())).cloned().collect();
+    for target in &judged {
         let Some((sts, pods)) = seen.sets.iter().find(|(s, _)| {
             s.name_any() == target.stateful_set && s.namespace().as_deref() == Some(&target.namespace)
         }) else {
@@ -397,10 +419,16 @@ pub fn plan(seen: &Seen, request: &Request, journal: Option<&Journal>) -> Result
             let flag = format!("--min-available {}={}", target.stateful_set, quorum.members - 1);
             return Err(Refusal::NoneMayBeDown { name: target.stateful_set.clone(), quorum, flag });
         }
+        let mut is_pinned = pinned.contains(target);
         if let Some(pod) = pods.iter().find(|p| p.uid().as_deref() == Some(&target.uid))
+            && !is_pinned
             && let Some(why) = pinned_member(pod, seen.claims, seen.nodes, seen.volumes, &draining)
         {
-            return Err(Refusal::Pinned { pod: target.qualified(), why, draining: true });
+            if !request.wait_for_return {
+                return Err(Refusal::Pinned { pod: target.qualified(), why, draining: true });
+            }
+            newly_pinned.push(target.qualified());
+            is_pinned = true;
         }
         let covers = covering(seen.budgets, sts, pods);
         let never = never_allowing(&covers, target.ordinal, replicas(sts));
@@ -411,27 +439,160 @@ pub fn plan(seen: &Seen, request: &Request, journal: Option<&Journal>) -> Result
                 way_out: "change the budget first (kubectl drain would wait on it for ever too)".to_owned(),
             });
         }
-        match sets.iter_mut().find(|s| s.name == target.stateful_set && s.namespace == target.namespace) {
-            Some(set) => set.members.push(target.pod.clone()),
-            None => sets.push(SetPlan {
-                namespace: target.namespace.clone(),
-                name: target.stateful_set.clone(),
-                quorum,
-                members: vec![target.pod.clone()],
-            }),
+        let set = match sets
+            .iter_mut()
+            .position(|s| s.name == target.stateful_set && s.namespace == target.namespace)
+        {
+            Some(i) => &mut sets[i],
+            None => {
+                sets.push(SetPlan {
+                    namespace: target.namespace.clone(),
+                    name: target.stateful_set.clone(),
+                    quorum,
+                    members: Vec::new(),
+                    pinned: Vec::new(),
+                });
+                sets.last_mut().expect("pushed")
+            }
+        };
+        set.members.push(target.pod.clone());
+        if is_pinned {
+            set.pinned.push(target.pod.clone());
         }
     }
+    // Members pinned to the nodes go down with them, all at once: their set must keep its
+    // quorum with every one of them down.
+    if let Some(set) = sets.iter().find(|s| s.pinned.len() as i32 > s.quorum.tolerance()) {
+        return Err(Refusal::PinnedBreakQuorum {
+            name: format!("{}/{}", set.namespace, set.name),
+            pinned: set.pinned.clone(),
+            quorum: set.quorum,
+            nodes: request.nodes.join(", "),
+        });
+    }
+    pinned.extend(members.iter().filter(|t| newly_pinned.contains(&t.qualified())).cloned());
+    members.retain(|t| !newly_pinned.contains(&t.qualified()));
     Ok(Plan {
         nodes: request.nodes.clone(),
         sets,
         members,
+        pinned,
         done,
         others,
         gates: request.gates,
         soak_seconds: request.soak_seconds,
         all_pods,
+        wait_for_return: request.wait_for_return,
         resumed: journal.is_some(),
     })
+}
+
+/// What the wait for the pinned members does next (`--wait-for-return`, once every member that
+/// can move has moved).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Return {
+    /// Take these members (of one set) down now: the set keeps its quorum with all of them down.
+    TakeDown(Vec<Target>),
+    /// Not yet: the set would lose its quorum now (another member down).
+    Held {
+        target: Target,
+        hold: Hold,
+    },
+    /// Every pinned member is down: the node's maintenance, then its return.
+    Wait {
+        target: Target,
+        why: String,
+    },
+    /// Back, Ready on its node again (a new uid): soak, gates, done.
+    Back {
+        target: Target,
+        uid: String,
+        node: String,
+    },
+    /// Came back Ready on another node than the one its volume was pinned to.
+    Elsewhere {
+        target: Target,
+        node: String,
+    },
+    /// The node it is pinned to is gone.
+    NodeGone {
+        target: Target,
+        node: String,
+    },
+    Finished,
+}
+
+/// The next step for the pinned members of `plan`: first down together, set by set, each set
+/// only while it keeps its quorum with all of its pinned members down and no other member down;
+/// then each followed by its uid until it is Ready again on its node and that node takes pods
+/// again (uncordoned).
+pub fn next_return(plan: &Plan, done: &[String], seen: &Seen, now: Timestamp) -> Return {
+    let pending: Vec<&Target> = plan.pinned.iter().filter(|t| !done.contains(&t.qualified())).collect();
+    if pending.is_empty() {
+        return Return::Finished;
+    }
+    let find = |t: &Target| {
+        seen.sets.iter().find(|(s, _)| {
+            s.name_any() == t.stateful_set && s.namespace().as_deref() == Some(t.namespace.as_str())
+        })
+    };
+    // Still up (the uid read, not being deleted): down together with the rest of its set's.
+    for target in &pending {
+        let Some((sts, pods)) = find(target) else { continue };
+        let up = pods.iter().any(|p| p.uid().as_deref() == Some(target.uid.as_str()) && !terminating(p));
+        if !up {
+            continue;
+        }
+        let group: Vec<&Target> = pending
+            .iter()
+            .copied()
+            .filter(|t| t.namespace == target.namespace && t.stateful_set == target.stateful_set)
+            .collect();
+        let quorum = plan
+            .sets
+            .iter()
+            .find(|s| s.name == target.stateful_set && s.namespace == target.namespace)
+            .map_or_else(|| Quorum::of(replicas(sts), None), |s| s.quorum);
+        let live = members(sts, pods, Some(seen.nodes));
+        let ordinals: Vec<i32> = group.iter().map(|t| t.ordinal).collect();
+        if let Err(hold) = may_take_down_together(&live, &ordinals, quorum) {
+            return Return::Held { target: (*target).clone(), hold };
+        }
+        let still_up = group
+            .into_iter()
+            .filter(|t| pods.iter().any(|p| p.uid().as_deref() == Some(t.uid.as_str()) && !terminating(p)))
+            .cloned()
+            .collect();
+        return Return::TakeDown(still_up);
+    }
+    let mut waiting: Option<Return> = None;
+    for target in pending {
+        let node = target.node.clone().unwrap_or_default();
+        let Some(on) = seen.nodes.iter().find(|n| n.name_any() == node) else {
+            return Return::NodeGone { target: target.clone(), node };
+        };
+        let Some((sts, pods)) = find(target) else { continue };
+        let live = members(sts, pods, Some(seen.nodes));
+        let pod = live.iter().find(|m| m.ordinal == target.ordinal).and_then(|m| m.pod);
+        let why = match progress(target, sts, pod, Some(seen.nodes), &[], now) {
+            Progress::Replaced { node: back_on, .. } | Progress::Misplaced { node: back_on, .. }
+                if back_on != node =>
+            {
+                return Return::Elsewhere { target: target.clone(), node: back_on };
+            }
+            Progress::Replaced { .. } | Progress::Misplaced { .. } if cordoned(on) => {
+                format!("{} is Ready, but node {node} is still cordoned", target.pod)
+            }
+            Progress::Replaced { uid, .. } | Progress::Misplaced { uid, .. } => {
+                return Return::Back { target: target.clone(), uid, node };
+            }
+            Progress::Replacing(why) if cordoned(on) => format!("node {node} is cordoned ({why})"),
+            Progress::Replacing(why) => why,
+            Progress::Pending => format!("{} is still up", target.pod),
+        };
+        waiting.get_or_insert(Return::Wait { target: target.clone(), why });
+    }
+    waiting.unwrap_or(Return::Finished)
 }
 
 /// What the run does next.
@@ -538,6 +699,7 @@ mod tests {
             gates: Gates::default(),
             soak_seconds: 0,
             all_pods: None,
+            wait_for_return: false,
             flags: RunFlags::default(),
         }
     }
@@ -714,7 +876,8 @@ mod tests {
                 request(&["node-a"]),
                 "refusing to drain: default/web-0 cannot start anywhere else, its volume pv-data-web-0 (PVC data-web-0) \
                  is pinned to node-a, which is being drained; wait for the node to come back rather than draining it \
-                 (its member stays where its data is), or uncordon a node its volume allows; nothing was changed",
+                 (its member stays where its data is), take it down with the node and wait for it to come back there \
+                 (--wait-for-return), or uncordon a node its volume allows; nothing was changed",
             ),
             (
                 "budget 0",
@@ -963,10 +1126,137 @@ mod tests {
             gates: Gates::default(),
             soak_seconds: 0,
             all_pods: all.all_pods,
+            wait_for_return: false,
+            pinned: vec![],
+            pinned_down: false,
         };
         let resumed = plan(&seen, &request(&["node-a"]), Some(&journal)).unwrap();
         assert_eq!(resumed.all_pods, all.all_pods);
         assert_eq!(resumed.others, planned.others);
+    }
+
+    fn pinned_to(claim: &str, node: &str) -> PersistentVolume {
+        let mut volume = pv(claim, "Retain");
+        volume.spec.as_mut().unwrap().node_affinity = Some(VolumeNodeAffinity {
+            required: Some(NodeSelector {
+                node_selector_terms: vec![NodeSelectorTerm {
+                    match_fields: Some(vec![NodeSelectorRequirement {
+                        key: "metadata.name".into(),
+                        operator: "In".into(),
+                        values: Some(vec![node.into()]),
+                    }]),
+                    match_expressions: None,
+                }],
+            }),
+        });
+        volume
+    }
+
+    /// `--wait-for-return`: a member pinned to the drained node is planned apart, taken down
+    /// with it once its set holds, then followed by its uid until it is Ready on that node again
+    /// and the node takes pods; back elsewhere, or the node gone, is said as such. Two pinned
+    /// members of one set of 3 would break its quorum together: refused before the cordon.
+    #[test]
+    fn a_pinned_member_goes_down_with_its_node_and_is_waited_for_until_back_there() {
+        let web = sts("web", 3).templates(&["data"]).build();
+        let mut pods: Vec<Pod> = vec![
+            on(pod(&web, 0).build(), "node-a"),
+            on(pod(&web, 1).build(), "node-b"),
+            on(pod(&web, 2).build(), "node-c"),
+        ];
+        let mut nodes = vec![node("node-a", "True"), node("node-b", "True"), node("node-c", "True")];
+        let claims: Vec<PersistentVolumeClaim> =
+            (0..3).map(|o| pvc(&format!("data-web-{o}")).of(&web).build()).collect();
+        let local = [pinned_to("data-web-0", "node-a"), pinned_to("data-web-1", "node-a")];
+        let volumes: HashMap<&str, &PersistentVolume> = HashMap::from([("pv-data-web-0", &local[0])]);
+        let on_a = vec![pods[0].clone()];
+        let sets = vec![(web.clone(), pods.clone())];
+        let seen = Seen {
+            nodes: &nodes,
+            on_nodes: &on_a,
+            sets: &sets,
+            budgets: &[],
+            claims: &claims,
+            volumes: &volumes,
+            daemon_sets: &[],
+        };
+        let mut wait = request(&["node-a"]);
+        wait.wait_for_return = true;
+        let plan = plan(&seen, &wait, None).unwrap();
+        assert!(plan.members.is_empty());
+        assert_eq!(plan.pinned.iter().map(Target::qualified).collect::<Vec<_>>(), ["default/web-0"]);
+        assert_eq!(plan.sets[0].pinned, ["web-0"]);
+        let step = |pods: &[Pod], nodes: &[Node], done: &[&str]| {
+            let sets = vec![(web.clone(), pods.to_vec())];
+            let seen = Seen {
+                nodes,
+                on_nodes: &[],
+                sets: &sets,
+                budgets: &[],
+                claims: &[],
+                volumes: &volumes,
+                daemon_sets: &[],
+            };
+            let done: Vec<String> = done.iter().map(|d| (*d).to_owned()).collect();
+            match next_return(&plan, &done, &seen, created()) {
+                Return::TakeDown(t) => {
+                    format!("take down {}", t.iter().map(|t| t.pod.as_str()).collect::<Vec<_>>().join(", "))
+                }
+                Return::Held { target, hold } => format!("{} held: {}", target.pod, hold.describe()),
+                Return::Wait { why, .. } => format!("wait: {why}"),
+                Return::Back { target, node, .. } => format!("{} back on {node}", target.pod),
+                Return::Elsewhere { target, node } => format!("{} elsewhere, on {node}", target.pod),
+                Return::NodeGone { target, node } => format!("{}: {node} gone", target.pod),
+                Return::Finished => "finished".into(),
+            }
+        };
+        pods[1] = on(pod(&web, 1).ready(false).build(), "node-b");
+        assert_eq!(step(&pods, &nodes, &[]), "web-0 held: web-1 is not Ready", "one down at a time");
+        pods[1] = on(pod(&web, 1).build(), "node-b");
+        assert_eq!(step(&pods, &nodes, &[]), "take down web-0");
+        nodes[0].spec.get_or_insert_default().unschedulable = Some(true);
+        pods[0] = on(pod(&web, 0).terminating().build(), "node-a");
+        assert_eq!(step(&pods, &nodes, &[]), "wait: node node-a is cordoned (web-0 is being deleted)");
+        pods[0] = renewed(pod(&web, 0).unscheduled().build(), "node-a");
+        pods[0].spec.as_mut().unwrap().node_name = None;
+        assert_eq!(
+            step(&pods, &nodes, &[]),
+            "wait: node node-a is cordoned (its replacement: web-0 is not scheduled)"
+        );
+        pods[0] = renewed(pod(&web, 0).build(), "node-a");
+        assert_eq!(step(&pods, &nodes, &[]), "wait: web-0 is Ready, but node node-a is still cordoned");
+        nodes[0].spec.as_mut().unwrap().unschedulable = None;
+        assert_eq!(step(&pods, &nodes, &[]), "web-0 back on node-a");
+        assert_eq!(step(&pods, &nodes, &["default/web-0"]), "finished");
+        pods[0] = renewed(pod(&web, 0).build(), "node-b");
+        assert_eq!(step(&pods, &nodes, &[]), "web-0 elsewhere, on node-b");
+        assert_eq!(step(&pods, &nodes[1..], &[]), "web-0: node-a gone");
+
+        // Two of a set of 3 pinned to the node: down together they break its majority.
+        let mut both = pods.clone();
+        both[0] = on(pod(&web, 0).build(), "node-a");
+        both[1] = on(pod(&web, 1).build(), "node-a");
+        let sets = vec![(web.clone(), both.clone())];
+        let on_a = vec![both[0].clone(), both[1].clone()];
+        let volumes: HashMap<&str, &PersistentVolume> =
+            HashMap::from([("pv-data-web-0", &local[0]), ("pv-data-web-1", &local[1])]);
+        let seen = Seen {
+            nodes: &nodes,
+            on_nodes: &on_a,
+            sets: &sets,
+            budgets: &[],
+            claims: &claims,
+            volumes: &volumes,
+            daemon_sets: &[],
+        };
+        assert_eq!(
+            super::plan(&seen, &wait, None).unwrap_err().to_string(),
+            "refusing to drain: web-1, web-0 of default/web are pinned to node-a and would go down together with it, \
+             but default/web must keep 2 of 3 up (its majority); drain those nodes one at a time, or accept it with \
+             --min-available; nothing was changed"
+        );
+        wait.min_available.add("web=1").unwrap();
+        assert_eq!(super::plan(&seen, &wait, None).unwrap().pinned.len(), 2);
     }
 
     #[test]
@@ -991,6 +1281,9 @@ mod tests {
             gates: Gates::default(),
             soak_seconds: 5,
             all_pods: Some(AllPods { force: true, grace_period_seconds: Some(10), ..AllPods::default() }),
+            wait_for_return: true,
+            pinned: vec![],
+            pinned_down: true,
         };
         assert_eq!(serde_json::from_str::<Journal>(&journal.to_annotation()).unwrap(), journal);
     }

@@ -79,8 +79,9 @@ pub enum MaintenanceRefusal {
         "refusing to {}: {pod} cannot start anywhere else, {why}; {}; nothing was changed",
         if *.draining { "drain" } else { "restart it" },
         if *.draining {
-            "wait for the node to come back rather than draining it (its member stays where its data is), or \
-             uncordon a node its volume allows"
+            "wait for the node to come back rather than draining it (its member stays where its data is), take it \
+             down with the node and wait for it to come back there (--wait-for-return), or uncordon a node its \
+             volume allows"
         } else {
             "uncordon a node its volume allows first"
         }
@@ -97,6 +98,15 @@ pub enum MaintenanceRefusal {
     JournalUnreadable { object: String, annotation: &'static str, error: String },
     #[error("refusing to drain: cannot delete {}; nothing was changed", .errors.join("; cannot delete "))]
     OtherPods { errors: Vec<String> },
+    #[error(
+        "refusing to drain: {} of {name} {} pinned to {nodes} and would go down together with it, but {name} must \
+         keep {} of {} up ({}); drain those nodes one at a time, or accept it with --min-available; nothing was \
+         changed",
+        .pinned.join(", "),
+        if .pinned.len() == 1 { "is" } else { "are" },
+        .quorum.floor, .quorum.members, source(.quorum)
+    )]
+    PinnedBreakQuorum { name: String, pinned: Vec<String>, quorum: Quorum, nodes: String },
     #[error("--min-available {given} names no StatefulSet with pods on {nodes}")]
     MinAvailableUnknown { given: String, nodes: String },
     #[error("--min-available {floor} for {name} is more than its {members} members")]
