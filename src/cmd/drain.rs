@@ -351,20 +351,27 @@ async fn drain(
     let moving = plan.members.iter().filter(|t| !plan.done.contains(&t.qualified())).count();
     let pinned: Vec<String> =
         plan.pinned.iter().filter(|t| !plan.done.contains(&t.qualified())).map(Target::qualified).collect();
-    let question = format!(
-        "Cordon {} and move {moving} member{} one at a time{}{}?",
-        args.nodes.join(", "),
-        if moving == 1 { "" } else { "s" },
-        match plan.all_pods {
-            Some(_) => format!(", then evict {evicted} other pod{}", if evicted == 1 { "" } else { "s" }),
-            None => String::new(),
-        },
-        match pinned.is_empty() {
-            true => String::new(),
-            false =>
-                format!(", then take {} down with the node and wait for it to come back", pinned.join(", ")),
-        }
-    );
+    let waiting_only = journal.as_ref().is_some_and(|j| j.pinned_down);
+    let question = if waiting_only {
+        format!("Go on waiting for {} to come back on {}?", pinned.join(", "), args.nodes.join(", "))
+    } else {
+        format!(
+            "Cordon {} and move {moving} member{} one at a time{}{}?",
+            args.nodes.join(", "),
+            if moving == 1 { "" } else { "s" },
+            match plan.all_pods {
+                Some(_) => format!(", then evict {evicted} other pod{}", if evicted == 1 { "" } else { "s" }),
+                None => String::new(),
+            },
+            match pinned.is_empty() {
+                true => String::new(),
+                false => format!(
+                    ", then take {} down with the node and wait for it to come back",
+                    pinned.join(", ")
+                ),
+            }
+        )
+    };
     if !term.confirm(args.yes, &question)? {
         reporter.io.say("not confirmed: nothing was changed");
         return Ok(());

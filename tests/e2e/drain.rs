@@ -427,3 +427,136 @@ async fn all_pods_follows_kubectl_drains_rules_and_its_budgets() {
 fn node_name(pod: &Pod) -> Option<&str> {
     pod.spec.as_ref().and_then(|s| s.node_name.as_deref())
 }
+
+/// A set of 3 spread over this test's 3 nodes, web-0 on a volume pinned to the first.
+async fn pinned_set(env: &Env) -> Vec<String> {
+    let nodes = env.own_nodes(3).await;
+    env.pinned_claim("data-web-0", &nodes[0]).await;
+    env.create::<Service>(json!({
+        "metadata": {"name": "web"},
+        "spec": {"clusterIP": "None", "selector": {"app": "web"}, "ports": [{"port": 80}]}
+    }))
+    .await;
+    let mut manifest = Sts {
+        pool: Some(env.ns.clone()),
+        storage_class: Some("kwok-volume-retain".into()),
+        ..Sts::new("web", 3)
+    }
+    .manifest();
+    manifest["spec"]["template"]["spec"]["affinity"] = json!({"podAntiAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": [
+            {"labelSelector": {"matchLabels": {"app": "web"}}, "topologyKey": "kubernetes.io/hostname"}
+        ]
+    }});
+    env.create::<StatefulSet>(manifest).await;
+    env.wait_ready("web", Duration::from_secs(90)).await;
+    assert_eq!(node_of(env, "web-0").await, nodes[0]);
+    nodes
+}
+
+async fn claim_of(env: &Env, claim: &str) -> (String, String) {
+    use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+    let claim = env.api::<PersistentVolumeClaim>().get(claim).await.unwrap();
+    (claim.uid().unwrap(), claim.spec.unwrap().volume_name.unwrap())
+}
+
+/// `--wait-for-return`: web-0, whose volume is pinned to the drained node, goes down with it
+/// (evicted, its replacement Pending on the cordon); the run says the node is ready for its
+/// maintenance and the exact uncordon; the test runs that as printed, and web-0 comes back Ready
+/// on the same node, on the same claim (a new uid), and the drain ends (exit 0).
+#[tokio::test]
+async fn wait_for_return_takes_a_pinned_member_down_with_its_node_and_waits_for_it_there() {
+    let env = Env::new("drain-return").await;
+    let nodes = pinned_set(&env).await;
+    let before = uids(&env).await;
+    let claim = claim_of(&env, "data-web-0").await;
+    let (child, mut lines) = crate::support::rollout_until(
+        &env,
+        &["drain", &nodes[0], "--wait-for-return", "--yes", "-o", "json"],
+        "evicted",
+    )
+    .await;
+    let mut ready = None;
+    while let Some(line) = lines.next_line().await.unwrap() {
+        let event: Value = serde_json::from_str(&line).unwrap();
+        if event["event"] == "readyForMaintenance" {
+            ready = Some(event);
+            break;
+        }
+    }
+    let ready = ready.expect("readyForMaintenance");
+    assert_eq!(ready["pods"], json!([format!("{}/web-0", env.ns)]));
+    assert_eq!(ready["uncordon"], format!("kubectl uncordon {}", nodes[0]));
+    let pending = env.api::<Pod>().get("web-0").await.unwrap();
+    assert_ne!(pending.uid().unwrap(), before["web-0"], "evicted and re-created");
+    assert_eq!(pending.spec.unwrap().node_name, None, "Pending: its volume's node is cordoned");
+    crate::support::run_printed(&env, ready["uncordon"].as_str().unwrap());
+    let mut rest = Vec::new();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        rest.push(serde_json::from_str::<Value>(&line).unwrap());
+    }
+    let output =
+        tokio::time::timeout(Duration::from_secs(60), child.wait_with_output()).await.unwrap().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let replaced = of(&rest, "replaced");
+    assert_eq!(replaced[0]["node"], nodes[0].as_str(), "back on its node: {rest:?}");
+    assert_eq!(of(&rest, "memberDone")[0]["pod"], format!("{}/web-0", env.ns));
+    let after = uids(&env).await;
+    assert_eq!(replaced[0]["uid"], after["web-0"].as_str());
+    assert_eq!(
+        (after["web-1"].as_str(), after["web-2"].as_str()),
+        (before["web-1"].as_str(), before["web-2"].as_str())
+    );
+    assert_eq!(node_of(&env, "web-0").await, nodes[0]);
+    assert_eq!(claim_of(&env, "data-web-0").await, claim, "the same claim on the same volume");
+    let node: Node = Api::all(env.client.clone()).get(&nodes[0]).await.unwrap();
+    assert!(!node.metadata.annotations.unwrap_or_default().contains_key("kubectl-stateful.dev/drain"));
+}
+
+/// `--wait-for-return` past `--timeout` while the node is still in its maintenance: exit 3 with
+/// the state named; the uncordon and the resume, run as printed, bring web-0 back and end it.
+#[tokio::test]
+async fn wait_for_return_times_out_safely_and_the_printed_resume_finishes_it() {
+    let env = Env::new("drain-return-timeout").await;
+    let nodes = pinned_set(&env).await;
+    let output = env
+        .plugin_with_flags()
+        .args(["drain", &nodes[0], "--wait-for-return", "--timeout", "5s", "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3), "{}", String::from_utf8_lossy(&output.stderr));
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        stderr.contains(&format!("ready for maintenance: {}/web-0 down with {}", env.ns, nodes[0]))
+            && stderr.contains(&format!(
+                "{}/web-0 down with {}, waiting for them to come back there",
+                env.ns, nodes[0]
+            )),
+        "{stderr}"
+    );
+    let printed = commands(&stderr);
+    let uncordon =
+        printed.iter().find(|c| c.starts_with("kubectl ") && c.ends_with(&format!("uncordon {}", nodes[0])));
+    let uncordon = uncordon.unwrap_or_else(|| panic!("{stderr}")).to_string();
+    let resume = printed
+        .iter()
+        .rev()
+        .find(|c| c.starts_with(&format!("kubectl stateful drain {}", nodes[0])))
+        .unwrap_or_else(|| panic!("{stderr}"))
+        .to_string();
+    let ran = crate::support::as_printed(&uncordon).output().unwrap();
+    assert!(ran.status.success(), "{uncordon}: {}", String::from_utf8_lossy(&ran.stderr));
+    let pasted = crate::support::as_printed(&resume);
+    let (transcript, code) =
+        tokio::task::spawn_blocking(move || crate::advice::on_terminal(pasted, &[("to come back on", "y")]))
+            .await
+            .unwrap();
+    assert_eq!(code, 0, "{transcript}");
+    assert!(
+        transcript.contains(&format!("{}/web-0: replaced, Ready on {}", env.ns, nodes[0])),
+        "{transcript}"
+    );
+    let node: Node = Api::all(env.client.clone()).get(&nodes[0]).await.unwrap();
+    assert_ne!(node.spec.unwrap().unschedulable, Some(true), "not cordoned again by the resume");
+    assert!(!node.metadata.annotations.unwrap_or_default().contains_key("kubectl-stateful.dev/drain"));
+}
