@@ -553,6 +553,12 @@ async fn drain(
     {
         remove_others(&mover, reporter, &plan, rules.grace_period_seconds, request_timeout).await?;
     }
+    // Said before a pinned member goes down with the node: those pods are the person's to drain
+    // before the maintenance.
+    if !plan.others.is_empty() && plan.all_pods.is_none() && !journal.pinned_down {
+        let pods = plan.others.iter().map(|o| format!("{}/{}", o.namespace, o.pod)).collect();
+        reporter.event(Event::LeftToKubectlDrain { pods, command: kubectl_drain })?;
+    }
     // --wait-for-return: the pinned members down with the nodes, then waited for until back.
     let mut taken: Vec<String> = Vec::new();
     while !plan.pinned.is_empty() {
@@ -580,7 +586,15 @@ async fn drain(
                     };
                     let step = next_return(&plan, &journal.done, &seen, now);
                     let (target, reason) = match &step {
-                        Return::Wait { .. } if !journal.pinned_down => return Ok(Wake::Done(Some(step))),
+                        // Ready for the maintenance once every pinned member's pod is gone, not going.
+                        Return::Wait { .. }
+                            if !journal.pinned_down
+                                && !all.iter().flat_map(|v| &v.pods).any(|p| {
+                                    plan.pinned.iter().any(|t| p.uid().as_deref() == Some(t.uid.as_str()))
+                                }) =>
+                        {
+                            return Ok(Wake::Done(Some(step)));
+                        }
                         Return::Wait { target, why } => (target.clone(), why.clone()),
                         Return::Held { target, hold } => (
                             target.clone(),
@@ -709,11 +723,7 @@ async fn drain(
         }
     }
     write_journal(&mover, &anchor_now, None).await?;
-    if !plan.others.is_empty() && plan.all_pods.is_none() {
-        let pods = plan.others.iter().map(|o| format!("{}/{}", o.namespace, o.pod)).collect();
-        reporter.event(Event::LeftToKubectlDrain { pods, command: kubectl_drain })?;
-    }
-    let members = plan.members.len() - plan.done.len();
+    let members = plan.members.len() + plan.pinned.len() - plan.done.len();
     reporter.event(Event::Finished { members, seconds: started.elapsed().as_secs_f64() })
 }
 
@@ -886,12 +896,19 @@ fn show(reporter: &mut Reporter<'_>, plan: &Plan) -> Result<()> {
         let plan = serde_json::to_value(plan).expect("a plan always serializes");
         return reporter.event(Event::Plan { plan });
     }
-    let mut lines = vec![format!(
-        "Drain of {}{}: cordon, then move each StatefulSet member one at a time{}",
-        plan.nodes.join(", "),
-        if plan.resumed { ", resumed from its journal" } else { "" },
-        if plan.all_pods.is_some() { ", then evict the other pods" } else { "" }
-    )];
+    let mut lines = vec![match plan.pinned_down {
+        true => format!(
+            "Drain of {}, resumed from its journal: its pinned members are down with it, waiting for them to come \
+             back there",
+            plan.nodes.join(", ")
+        ),
+        false => format!(
+            "Drain of {}{}: cordon, then move each StatefulSet member one at a time{}",
+            plan.nodes.join(", "),
+            if plan.resumed { ", resumed from its journal" } else { "" },
+            if plan.all_pods.is_some() { ", then evict the other pods" } else { "" }
+        ),
+    }];
     for set in &plan.sets {
         lines.push(format!("  {}/{}: keeps {}", set.namespace, set.name, set.quorum.describe()));
     }

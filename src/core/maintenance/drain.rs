@@ -279,6 +279,8 @@ pub struct Plan {
     /// `--all-pods` and its flags (from the journal when resumed).
     pub all_pods: Option<AllPods>,
     pub wait_for_return: bool,
+    /// Resumed once the pinned members were down: only their return is waited for.
+    pub pinned_down: bool,
     pub resumed: bool,
 }
 
@@ -483,6 +485,7 @@ pub fn plan(seen: &Seen, request: &Request, journal: Option<&Journal>) -> Result
         soak_seconds: request.soak_seconds,
         all_pods,
         wait_for_return: request.wait_for_return,
+        pinned_down: journal.is_some_and(|j| j.pinned_down),
         resumed: journal.is_some(),
     })
 }
