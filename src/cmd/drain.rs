@@ -43,8 +43,9 @@ It follows each member by its uid, so a replacement under the same name does not
 for ever (kubernetes#138229).
 
 Refused before the cordon: a member whose volume is pinned to a node being drained (a local or
-zonal volume: it could start nowhere else), a set whose quorum tolerates nobody down, a budget
-that never allows an eviction. Pods that are not StatefulSet members are left to `kubectl
+zonal volume: it could start nowhere else; with --wait-for-return it goes down with the node
+once the others moved, and the run waits until the node is uncordoned and it is Ready there
+again), a set whose quorum tolerates nobody down, a budget that never allows an eviction. Pods that are not StatefulSet members are left to `kubectl
 drain`, which is printed; with --all-pods they are evicted after the members by kubectl drain's
 rules (--force, --ignore-daemonsets, --delete-emptydir-data, --grace-period; a pod that needs a
 flag not given refuses the drain before the cordon). The nodes stay cordoned; the run is
@@ -57,6 +58,7 @@ Examples:
   kubectl stateful drain node-7 --soak 30s --gate-exec 'etcdctl endpoint health' --yes
   kubectl stateful drain node-7 node-8 --min-available etcd=3 -o json --yes
   kubectl stateful drain node-7 --all-pods --ignore-daemonsets --delete-emptydir-data --yes
+  kubectl stateful drain node-7 --wait-for-return --timeout 1h --yes
   kubectl stateful drain node-7                      # resume an interrupted drain";
 
 #[derive(Debug, Clone, clap::Args)]
