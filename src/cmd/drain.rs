@@ -45,12 +45,12 @@ for ever (kubernetes#138229).
 Refused before the cordon: a member whose volume is pinned to a node being drained (a local or
 zonal volume: it could start nowhere else; with --wait-for-return it goes down with the node
 once the others moved, and the run waits until the node is uncordoned and it is Ready there
-again), a set whose quorum tolerates nobody down, a budget that never allows an eviction. Pods that are not StatefulSet members are left to `kubectl
-drain`, which is printed; with --all-pods they are evicted after the members by kubectl drain's
-rules (--force, --ignore-daemonsets, --delete-emptydir-data, --grace-period; a pod that needs a
-flag not given refuses the drain before the cordon). The nodes stay cordoned; the run is
-journaled on the first node named (annotation kubectl-stateful.dev/drain): run the same command
-again to resume.";
+again), a set whose quorum tolerates nobody down, a budget that never allows an eviction.
+Pods that are not StatefulSet members are left to `kubectl drain`, which is printed; with
+--all-pods they are evicted after the members by kubectl drain's rules (--force,
+--ignore-daemonsets, --delete-emptydir-data, --grace-period; a pod that needs a flag not given
+refuses the drain before the cordon). The nodes stay cordoned; the run is journaled on the
+first node named (annotation kubectl-stateful.dev/drain): run the same command again to resume.";
 
 pub const EXAMPLES: &str = "\
 Examples:
