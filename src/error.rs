@@ -195,8 +195,8 @@ pub enum Stop {
     ChangedWhileWaiting { name: String },
     #[error("StatefulSet {name} was deleted while the rollout waited")]
     DeletedWhileWaiting { name: String },
-    #[error("every watch of StatefulSet {name} ended")]
-    WatchEnded { name: String },
+    #[error("every watch of {what} ended")]
+    WatchEnded { what: String },
 
     // rollout (exit 1).
     #[error("cannot {what}: {name} was deleted since it was read; nothing was overwritten")]

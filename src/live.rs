@@ -36,8 +36,10 @@ pub struct Kinds {
 }
 
 pub struct Live {
-    name: String,
-    statefulset: Store<StatefulSet>,
+    /// What is watched, for errors (`StatefulSet web`, `the pods on node-7`).
+    what: String,
+    /// `None` for a watch of a node's pods alone ([`Live::on_node`]).
+    statefulset: Option<Store<StatefulSet>>,
     pods: Store<Pod>,
     claims: Option<Store<PersistentVolumeClaim>>,
     service: Option<Store<Service>>,
@@ -65,11 +67,11 @@ impl Live {
         let by_name = format!("metadata.name={name}");
         let mut events = SelectAll::new();
 
-        let statefulset = reflect(
+        let statefulset = Some(reflect(
             &mut events,
             Api::namespaced(kube.client.clone(), &namespace),
             watcher::Config::default().fields(&by_name),
-        );
+        ));
         let mut pod_config = watcher::Config::default();
         if let Some(selector) = selector(sts) {
             pod_config = pod_config.labels_from(&selector);
@@ -107,8 +109,8 @@ impl Live {
         });
 
         let listing = events.len();
-        let mut live = Live {
-            name,
+        let live = Live {
+            what: format!("StatefulSet {name}"),
             statefulset,
             pods,
             claims,
@@ -120,10 +122,41 @@ impl Live {
             events,
             listing,
         };
-        while live.listing > 0 {
-            live.changed().await?;
+        live.listed().await
+    }
+
+    /// Starts watching the pods on `node` (in every namespace), alone, and waits until the
+    /// watch has listed once: what a drain waits on for the pods it evicts that belong to no
+    /// StatefulSet.
+    pub async fn on_node(kube: &Kube, node: &str) -> Result<Live> {
+        let mut events = SelectAll::new();
+        let pods = reflect(
+            &mut events,
+            Api::all(kube.client.clone()),
+            watcher::Config::default().fields(&format!("spec.nodeName={node}")),
+        );
+        let live = Live {
+            what: format!("the pods on node {node}"),
+            statefulset: None,
+            pods,
+            claims: None,
+            service: None,
+            nodes: None,
+            volumes: None,
+            budgets: None,
+            volume_snapshots: None,
+            listing: events.len(),
+            events,
+        };
+        live.listed().await
+    }
+
+    /// Once every watch has listed.
+    async fn listed(mut self) -> Result<Live> {
+        while self.listing > 0 {
+            self.changed().await?;
         }
-        Ok(live)
+        Ok(self)
     }
 
     /// Waits for the next change of anything watched. A watch error (the API server went away,
@@ -135,11 +168,10 @@ impl Live {
                 Ok(())
             }
             Some(Ok(Change::Object)) => Ok(()),
-            Some(Err(e)) => Err(Error::Kube {
-                context: format!("watch StatefulSet {}", self.name),
-                source: watch_error(e),
-            }),
-            None => Err(Stop::WatchEnded { name: self.name.clone() }.into()),
+            Some(Err(e)) => {
+                Err(Error::Kube { context: format!("watch {}", self.what), source: watch_error(e) })
+            }
+            None => Err(Stop::WatchEnded { what: self.what.clone() }.into()),
         }
     }
 
@@ -171,7 +203,7 @@ impl Live {
 
     /// The StatefulSet as last seen; `None` once it has been deleted.
     pub fn statefulset(&self) -> Option<StatefulSet> {
-        self.statefulset.state().first().map(|s| StatefulSet::clone(s))
+        self.statefulset.as_ref()?.state().first().map(|s| StatefulSet::clone(s))
     }
 
     pub fn pods(&self) -> Vec<Pod> {

@@ -136,7 +136,7 @@ pub const RESIZE_PLAN: Kind = Kind { name: "ResizePlan", version: "v1" };
 pub const PVC_RESTORE: Kind = Kind { name: "PvcRestore", version: "v2" };
 pub const RESIZE_EVENT: Kind = Kind { name: "ResizeEvent", version: "v1" };
 pub const RESTART_EVENT: Kind = Kind { name: "RestartEvent", version: "v1" };
-pub const DRAIN_EVENT: Kind = Kind { name: "DrainEvent", version: "v1" };
+pub const DRAIN_EVENT: Kind = Kind { name: "DrainEvent", version: "v2" };
 pub const SCALE_EVENT: Kind = Kind { name: "ScaleEvent", version: "v1" };
 
 /// A document as printed: `kind` and `schemaVersion` first, then the body's own fields (the

@@ -98,10 +98,17 @@ pub struct Until<'a> {
     pub ours: Option<&'a StatefulSet>,
 }
 
+/// The object read after a watch error.
+enum Reach {
+    StatefulSet(Api<StatefulSet>, String),
+    Node(Api<Node>, String),
+}
+
 pub struct Waiter {
     live: Live,
-    api: Api<StatefulSet>,
-    name: String,
+    /// What one plain request reads after a watch error, to tell whether the API server is
+    /// still there.
+    reach: Reach,
     request_timeout: Duration,
     /// The run's connection flags, for the commands the words of a wait print.
     flags: RunFlags,
@@ -119,8 +126,19 @@ impl Waiter {
         let namespace = sts.namespace().unwrap_or_else(|| kube.namespace.clone());
         Ok(Waiter {
             live,
-            api: kube.api_in(&namespace),
-            name: sts.name_any(),
+            reach: Reach::StatefulSet(kube.api_in(&namespace), sts.name_any()),
+            request_timeout,
+            flags: kube.flags.clone(),
+        })
+    }
+
+    /// Starts the watch of the pods on `node` (every namespace) alone: the view has no
+    /// StatefulSet, only those pods ([`Live::on_node`]).
+    pub async fn on_node(kube: &Kube, node: &str, request_timeout: Duration) -> Result<Waiter> {
+        let live = Live::on_node(kube, node).await?;
+        Ok(Waiter {
+            live,
+            reach: Reach::Node(kube.api_all(), node.to_owned()),
             request_timeout,
             flags: kube.flags.clone(),
         })
@@ -221,8 +239,14 @@ impl Waiter {
 
     /// After a watch error: one plain request decides whether the API server is still there.
     async fn check_reachable(&self, words: &dyn Words, view: &View) -> Result<()> {
-        let why = match tokio::time::timeout(self.request_timeout, self.api.get_opt(&self.name)).await {
-            Ok(Ok(_)) => return Ok(()),
+        let read = async {
+            match &self.reach {
+                Reach::StatefulSet(api, name) => api.get_opt(name).await.map(|_| ()),
+                Reach::Node(api, name) => api.get_opt(name).await.map(|_| ()),
+            }
+        };
+        let why = match tokio::time::timeout(self.request_timeout, read).await {
+            Ok(Ok(())) => return Ok(()),
             Ok(Err(e)) => describe_kube_error(&e),
             Err(_) => format!("no answer within {}", humantime::format_duration(self.request_timeout)),
         };

@@ -326,6 +326,20 @@ impl Writer {
     /// # Errors
     /// [`Error::Unanswered`] without an answer, [`Error::Kube`] for any other failure.
     pub async fn evict(&self, pod: &Pod, what: &str) -> Result<Evicted> {
+        self.evict_within(pod, None, what).await
+    }
+
+    /// [`Writer::evict`], with `grace_period_seconds` for the pod to end in instead of its own
+    /// (`drain --grace-period`, as kubectl drain's).
+    ///
+    /// # Errors
+    /// As [`Writer::evict`].
+    pub async fn evict_within(
+        &self,
+        pod: &Pod,
+        grace_period_seconds: Option<u32>,
+        what: &str,
+    ) -> Result<Evicted> {
         let namespace = pod.namespace().unwrap_or_default();
         let api: Api<Pod> = Api::namespaced(self.no_retry.clone(), &namespace);
         // The body is built here, not by kube's `Api::evict`: kube-core 5.0 serializes its
@@ -340,6 +354,7 @@ impl Writer {
             delete_options: Some(DeleteOptions {
                 dry_run: self.dry_run.then(|| vec!["All".to_owned()]),
                 preconditions: Some(Guard::identity(pod).preconditions()),
+                grace_period_seconds: grace_period_seconds.map(i64::from),
                 ..DeleteOptions::default()
             }),
         };

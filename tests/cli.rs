@@ -310,6 +310,11 @@ usage_errors! {
     usage_drain_node_not_a_name: ["drain", "Node_1"];
     usage_drain_min_available_not_a_count: ["drain", "node-1", "--min-available", "web=x"];
     usage_drain_output_yaml: ["drain", "node-1", "-o", "yaml"];
+    usage_drain_force_without_all_pods: ["drain", "node-1", "--force"];
+    usage_drain_ignore_daemonsets_without_all_pods: ["drain", "node-1", "--ignore-daemonsets"];
+    usage_drain_delete_emptydir_data_without_all_pods: ["drain", "node-1", "--delete-emptydir-data"];
+    usage_drain_grace_period_without_all_pods: ["drain", "node-1", "--grace-period", "10"];
+    usage_drain_grace_period_negative: ["drain", "node-1", "--all-pods", "--grace-period", "-1"];
     usage_completion_unknown_shell: ["completion", "nosuchshell"];
 }
 

@@ -7,31 +7,31 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::apps::v1::{DaemonSet, StatefulSet};
 use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 
-use super::maintenance::{Event, Format, Mover, Reporter};
+use super::maintenance::{Event, Format, Mover, RETRY, Reporter};
 use crate::access::{self, Permission};
 use crate::client::{Kube, KubeArgs};
 use crate::cmd::gates::{check_gate_urls, environment};
 use crate::core::advice::shell_word;
-use crate::core::maintenance::Method;
 use crate::core::maintenance::drain::{
-    DRAIN_ANNOTATION, Journal, MinAvailable, Next, Plan, Request, Seen, next, plan,
+    Action, AllPods, DRAIN_ANNOTATION, Journal, MinAvailable, Next, Other, Plan, Request, Return, Seen, next,
+    next_return, plan,
 };
 use crate::core::maintenance::replace::Target;
-use crate::core::objects::{controller_of, selector};
+use crate::core::objects::{controller_of, selector, terminating};
 use crate::core::patches;
 use crate::core::rollout::gates::Gates;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Stop};
 use crate::output::{DRAIN_EVENT, Streams, output_error};
 use crate::ui::Terminal;
 use crate::wait::{Kinds, Until, View, Waiter, Wake, deadline};
-use crate::write::{Mode, Writer, Written};
+use crate::write::{Evicted, Mode, Writer, Written};
 
 pub const LONG_ABOUT: &str = "\
 Drain nodes of StatefulSet members without losing any set's quorum: cordon the nodes, then for
@@ -43,16 +43,22 @@ It follows each member by its uid, so a replacement under the same name does not
 for ever (kubernetes#138229).
 
 Refused before the cordon: a member whose volume is pinned to a node being drained (a local or
-zonal volume: it could start nowhere else), a set whose quorum tolerates nobody down, a budget
-that never allows an eviction. Pods that are not StatefulSet members are left to `kubectl
-drain`, which is printed. The nodes stay cordoned; the run is journaled on the first node named
-(annotation kubectl-stateful.dev/drain): run the same command again to resume.";
+zonal volume: it could start nowhere else; with --wait-for-return it goes down with the node
+once the others moved, and the run waits until the node is uncordoned and it is Ready there
+again), a set whose quorum tolerates nobody down, a budget that never allows an eviction.
+Pods that are not StatefulSet members are left to `kubectl drain`, which is printed; with
+--all-pods they are evicted after the members by kubectl drain's rules (--force,
+--ignore-daemonsets, --delete-emptydir-data, --grace-period; a pod that needs a flag not given
+refuses the drain before the cordon). The nodes stay cordoned; the run is journaled on the
+first node named (annotation kubectl-stateful.dev/drain): run the same command again to resume.";
 
 pub const EXAMPLES: &str = "\
 Examples:
   kubectl stateful drain node-7 --dry-run
   kubectl stateful drain node-7 --soak 30s --gate-exec 'etcdctl endpoint health' --yes
   kubectl stateful drain node-7 node-8 --min-available etcd=3 -o json --yes
+  kubectl stateful drain node-7 --all-pods --ignore-daemonsets --delete-emptydir-data --yes
+  kubectl stateful drain node-7 --wait-for-return --timeout 1h --yes
   kubectl stateful drain node-7                      # resume an interrupted drain";
 
 #[derive(Debug, Clone, clap::Args)]
@@ -99,6 +105,44 @@ pub struct Args {
     /// Output: text, or json for one event per line
     #[arg(short, long, value_enum, default_value_t)]
     pub output: Format,
+
+    /// After the members, evict the node's other pods by kubectl drain's rules (refused before
+    /// the cordon where those need a flag below)
+    #[arg(long, help_heading = "Other pods")]
+    pub all_pods: bool,
+
+    /// With --all-pods: evict pods that declare no controller too (or whose DaemonSet is gone)
+    #[arg(long, requires = "all_pods", help_heading = "Other pods")]
+    pub force: bool,
+
+    /// With --all-pods: leave the DaemonSets' pods (their controller would put them back)
+    #[arg(long, requires = "all_pods", help_heading = "Other pods")]
+    pub ignore_daemonsets: bool,
+
+    /// With --all-pods: evict pods with an emptyDir volume too (its data is lost)
+    #[arg(long, requires = "all_pods", help_heading = "Other pods")]
+    pub delete_emptydir_data: bool,
+
+    /// With --all-pods: seconds each evicted pod has to end [default: its own]
+    #[arg(long, value_name = "SECONDS", requires = "all_pods", help_heading = "Other pods")]
+    pub grace_period: Option<u32>,
+
+    /// A member whose volume is pinned to a node drained goes down with it (its set keeping its
+    /// quorum), once the others moved; then wait, for --timeout, until the node is uncordoned and
+    /// the member is Ready on it again
+    #[arg(long)]
+    pub wait_for_return: bool,
+}
+
+impl Args {
+    fn all_pods(&self) -> Option<AllPods> {
+        self.all_pods.then_some(AllPods {
+            force: self.force,
+            ignore_daemonsets: self.ignore_daemonsets,
+            delete_emptydir_data: self.delete_emptydir_data,
+            grace_period_seconds: self.grace_period,
+        })
+    }
 }
 
 /// `N` or `NAME=N`, checked at parse time.
@@ -125,6 +169,8 @@ struct Read {
     budgets: Vec<PodDisruptionBudget>,
     claims: Vec<PersistentVolumeClaim>,
     volumes: Vec<PersistentVolume>,
+    /// The journal on the first node named.
+    journal: Option<Journal>,
 }
 
 async fn read(kube: &Kube, names: &[String]) -> Result<Read> {
@@ -147,18 +193,29 @@ async fn read(kube: &Kube, names: &[String]) -> Result<Read> {
             .list(&ListParams::default().fields(&fields))
             .await
             .map_err(Error::kube(format!("list the pods on node {name}")))?;
-        on_nodes.extend(list.items.into_iter().filter(|p| {
-            // Finished pods hold nothing; kubectl drain removes them.
-            !matches!(p.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded" | "Failed"))
-        }));
+        // Finished pods too: the plan leaves them out, or removes them with --all-pods.
+        on_nodes.extend(list.items);
     }
-    let owners: BTreeSet<(String, String)> = on_nodes
+    let anchor = nodes.iter().find(|n| n.name_any() == names[0]).expect("checked above");
+    let journal = Journal::of(anchor, &kube.flags)?;
+    let mut owners: BTreeSet<(String, String)> = on_nodes
         .iter()
         .filter_map(|p| {
             let owner = controller_of(p).filter(|o| o.kind == "StatefulSet")?;
             Some((p.namespace().unwrap_or_default(), owner.name.clone()))
         })
         .collect();
+    // A resumed run follows the sets its journal names, wherever their members are now (a
+    // replacement elsewhere, a pinned member down with its node).
+    if let Some(journal) = &journal {
+        owners.extend(
+            journal
+                .members
+                .iter()
+                .chain(&journal.pinned)
+                .map(|t| (t.namespace.clone(), t.stateful_set.clone())),
+        );
+    }
     let namespaces: BTreeSet<&str> = owners.iter().map(|(n, _)| n.as_str()).collect();
     let mut sets = Vec::new();
     for (namespace, name) in &owners {
@@ -191,7 +248,29 @@ async fn read(kube: &Kube, names: &[String]) -> Result<Read> {
     let volumes_api: Api<PersistentVolume> = kube.api_all();
     let volumes =
         volumes_api.list(&ListParams::default()).await.map_err(Error::kube("list PersistentVolumes"))?.items;
-    Ok(Read { nodes, on_nodes, sets, budgets, claims, volumes })
+    Ok(Read { nodes, on_nodes, sets, budgets, claims, volumes, journal })
+}
+
+/// The DaemonSets that own pods in `pods` and still exist (`--all-pods`: an orphan needs
+/// `--force`, as in kubectl drain).
+async fn daemon_sets(kube: &Kube, pods: &[Pod]) -> Result<Vec<(String, String)>> {
+    let owners: BTreeSet<(String, String)> = pods
+        .iter()
+        .filter_map(|p| {
+            let owner = controller_of(p).filter(|o| o.kind == "DaemonSet")?;
+            Some((p.namespace().unwrap_or_default(), owner.name.clone()))
+        })
+        .collect();
+    let mut existing = Vec::new();
+    for (namespace, name) in owners {
+        let api: Api<DaemonSet> = kube.api_in(&namespace);
+        let found =
+            api.get_opt(&name).await.map_err(Error::kube(format!("read DaemonSet {namespace}/{name}")))?;
+        if found.is_some() {
+            existing.push((namespace, name));
+        }
+    }
+    Ok(existing)
 }
 
 async fn drain(
@@ -209,7 +288,7 @@ async fn drain(
     let read = read(&kube, &args.nodes).await?;
     let anchor =
         read.nodes.iter().find(|n| n.name_any() == args.nodes[0]).expect("read checks every node").clone();
-    let journal = Journal::of(&anchor, &kube.flags)?;
+    let journal = read.journal.clone();
     let by_name: HashMap<&str, &PersistentVolume> =
         read.volumes.iter().map(|v| (v.metadata.name.as_deref().unwrap_or_default(), v)).collect();
     let request = Request {
@@ -222,8 +301,12 @@ async fn drain(
             ..Gates::default()
         },
         soak_seconds: args.soak.as_secs(),
+        all_pods: args.all_pods(),
+        wait_for_return: args.wait_for_return,
         flags: kube.flags.clone(),
     };
+    let judged = journal.as_ref().map_or(request.all_pods, |j| j.all_pods).is_some();
+    let daemon_sets = if judged { daemon_sets(&kube, &read.on_nodes).await? } else { Vec::new() };
     let seen = Seen {
         nodes: &read.nodes,
         on_nodes: &read.on_nodes,
@@ -231,12 +314,17 @@ async fn drain(
         budgets: &read.budgets,
         claims: &read.claims,
         volumes: &by_name,
+        daemon_sets: &daemon_sets,
     };
     let plan = plan(&seen, &request, journal.as_ref())?;
     // The variables its HTTP gates name (a resumed run's journaled ones too), before any write.
     plan.gates.check_environment(environment)?;
     let nodes_words: Vec<String> = args.nodes.iter().map(|n| shell_word(n).into_owned()).collect();
     let resume = kube.flags.plugin_cluster(&format!("drain {}", nodes_words.join(" ")));
+    let uncordon = kube.flags.kubectl_cluster(&format!("uncordon {}", nodes_words.join(" ")));
+    let give_up = kube
+        .flags
+        .kubectl_cluster(&format!("annotate node {} {DRAIN_ANNOTATION}-", shell_word(&args.nodes[0])));
     let kubectl_drain = kube.flags.kubectl_cluster(&format!(
         "drain {} --ignore-daemonsets --delete-emptydir-data",
         nodes_words.join(" ")
@@ -249,7 +337,10 @@ async fn drain(
     };
     let mut permissions =
         vec![Permission { verb: "patch", group: "", resource: "nodes", namespace: None, subresource: None }];
-    let namespaces: BTreeSet<&str> = plan.members.iter().map(|t| t.namespace.as_str()).collect();
+    let mut namespaces: BTreeSet<&str> =
+        plan.members.iter().chain(&plan.pinned).map(|t| t.namespace.as_str()).collect();
+    namespaces
+        .extend(plan.others.iter().filter(|o| o.action == Some(Action::Evict)).map(|o| o.namespace.as_str()));
     permissions.extend(namespaces.iter().map(|ns| Permission {
         verb: "create",
         group: "",
@@ -258,26 +349,41 @@ async fn drain(
         subresource: Some("eviction"),
     }));
     access::require(&kube, &permissions, "nothing was changed").await?;
-    let question = format!(
-        "Cordon {} and move {} member{} one at a time?",
-        args.nodes.join(", "),
-        plan.members.len() - plan.done.len(),
-        if plan.members.len() - plan.done.len() == 1 { "" } else { "s" }
-    );
+    let evicted = plan.others.iter().filter(|o| o.action == Some(Action::Evict)).count();
+    let moving = plan.members.iter().filter(|t| !plan.done.contains(&t.qualified())).count();
+    let pinned: Vec<String> =
+        plan.pinned.iter().filter(|t| !plan.done.contains(&t.qualified())).map(Target::qualified).collect();
+    let waiting_only = journal.as_ref().is_some_and(|j| j.pinned_down);
+    let question = if waiting_only {
+        format!("Go on waiting for {} to come back on {}?", pinned.join(", "), args.nodes.join(", "))
+    } else {
+        format!(
+            "Cordon {} and move {moving} member{} one at a time{}{}?",
+            args.nodes.join(", "),
+            if moving == 1 { "" } else { "s" },
+            match plan.all_pods {
+                Some(_) => format!(", then evict {evicted} other pod{}", if evicted == 1 { "" } else { "s" }),
+                None => String::new(),
+            },
+            match pinned.is_empty() {
+                true => String::new(),
+                false => format!(
+                    ", then take {} down with the node and wait for it to come back",
+                    pinned.join(", ")
+                ),
+            }
+        )
+    };
     if !term.confirm(args.yes, &question)? {
         reporter.io.say("not confirmed: nothing was changed");
         return Ok(());
     }
+    let what = format!("the drain of {}", args.nodes.join(", "));
     let mover = Mover {
-        kube: &kube,
-        writer,
-        method: Method::Evict,
         gates: plan.gates.clone(),
         soak: Duration::from_secs(plan.soak_seconds),
-        timeout: args.timeout,
-        what: format!("the drain of {}", args.nodes.join(", ")),
-        resume: resume.clone(),
         qualified: true,
+        ..Mover::new(&kube, writer, args.timeout, what, resume.clone())
     };
     let mut journal = journal.unwrap_or_else(|| Journal {
         started_at: Timestamp::now(),
@@ -287,11 +393,18 @@ async fn drain(
         min_available: request.min_available.clone(),
         gates: plan.gates.clone(),
         soak_seconds: plan.soak_seconds,
+        all_pods: plan.all_pods,
+        wait_for_return: plan.wait_for_return,
+        pinned: plan.pinned.clone(),
+        pinned_down: false,
     });
     // Cordon every node first, so no replacement lands on a node drained next; the journal
     // goes on the first, in the same request.
     let mut anchor_now = anchor.clone();
-    for name in &args.nodes {
+    // Once the pinned members went down, the nodes are in their maintenance: a resume only waits,
+    // and cordons nothing the person uncordoned.
+    let cordoning: &[String] = if journal.pinned_down { &[] } else { &args.nodes };
+    for name in cordoning {
         let node = read.nodes.iter().find(|n| n.name_any() == *name).expect("read checks every node");
         let text = (name == &args.nodes[0]).then(|| journal.to_annotation());
         let patch = patches::cordon_with_journal(node, DRAIN_ANNOTATION, text.as_deref());
@@ -349,6 +462,7 @@ async fn drain(
                         budgets: &[],
                         claims: &[],
                         volumes: &by_name,
+                        daemon_sets: &[],
                     };
                     Ok(match next(&plan, &journal.done, &seen, now) {
                         crate::core::maintenance::drain::Next::Wait(waiting) => {
@@ -436,13 +550,303 @@ async fn drain(
             Next::Finished => break,
         }
     }
-    write_journal(&mover, &anchor_now, None).await?;
-    if !plan.others.is_empty() {
+    if let Some(rules) = plan.all_pods
+        && !journal.pinned_down
+    {
+        remove_others(&mover, reporter, &plan, rules.grace_period_seconds, request_timeout).await?;
+    }
+    // Said before a pinned member goes down with the node: those pods are the person's to drain
+    // before the maintenance.
+    if !plan.others.is_empty() && plan.all_pods.is_none() && !journal.pinned_down {
         let pods = plan.others.iter().map(|o| format!("{}/{}", o.namespace, o.pod)).collect();
         reporter.event(Event::LeftToKubectlDrain { pods, command: kubectl_drain })?;
     }
-    let members = plan.members.len() - plan.done.len();
+    // --wait-for-return: the pinned members down with the nodes, then waited for until back.
+    let mut taken: Vec<String> = Vec::new();
+    while !plan.pinned.is_empty() {
+        waiters.iter_mut().for_each(Waiter::catch_up);
+        let views: Vec<View> = waiters.iter().map(Waiter::view).collect();
+        let words = mover.words(left(&plan, &journal));
+        let how = Until { deadline: deadline(args.timeout), words: &words, ours: None };
+        let mut waiting_on: Option<usize> = None;
+        let (_, step) = waiters[focus]
+            .until(
+                how,
+                |view, now| {
+                    let mut all = views.clone();
+                    all[focus] = view.clone();
+                    let sets = sets_of(&all);
+                    let nodes = view.nodes.clone().unwrap_or_else(|| read.nodes.clone());
+                    let seen = Seen {
+                        nodes: &nodes,
+                        on_nodes: &[],
+                        sets: &sets,
+                        budgets: &[],
+                        claims: &[],
+                        volumes: &by_name,
+                        daemon_sets: &[],
+                    };
+                    let step = next_return(&plan, &journal.done, &seen, now);
+                    let (target, reason) = match &step {
+                        // Ready for the maintenance once every pinned member's pod is gone, not going.
+                        Return::Wait { .. }
+                            if !journal.pinned_down
+                                && !all.iter().flat_map(|v| &v.pods).any(|p| {
+                                    plan.pinned.iter().any(|t| p.uid().as_deref() == Some(t.uid.as_str()))
+                                }) =>
+                        {
+                            return Ok(Wake::Done(Some(step)));
+                        }
+                        Return::Wait { target, why } => (target.clone(), why.clone()),
+                        Return::Held { target, hold } => (
+                            target.clone(),
+                            format!(
+                                "{} waits, its set would lose its quorum: {}",
+                                target.qualified(),
+                                hold.describe()
+                            ),
+                        ),
+                        Return::TakeDown(targets) if targets.iter().all(|t| taken.contains(&t.uid)) => {
+                            return Ok(Wake::Soon);
+                        }
+                        _ => return Ok(Wake::Done(Some(step))),
+                    };
+                    if said.as_ref() != Some(&reason) {
+                        reporter.event(Event::Waiting { pod: target.qualified(), reason: reason.clone() })?;
+                        said = Some(reason);
+                    }
+                    let index = set_index(&read.sets, &target);
+                    if index.is_some() && index != Some(focus) {
+                        waiting_on = index;
+                        return Ok(Wake::Done(None));
+                    }
+                    Ok(Wake::Soon)
+                },
+                |_| Ok(None),
+            )
+            .await?;
+        if let Some(index) = waiting_on {
+            focus = index;
+            continue;
+        }
+        let Some(step) = step else {
+            let reason = said.clone().unwrap_or_else(|| "no progress".to_owned());
+            return Err(mover.stopped(
+                format!("{reason} after {}", humantime::format_duration(args.timeout)),
+                left(&plan, &journal),
+            ));
+        };
+        said = None;
+        match step {
+            Return::TakeDown(targets) => {
+                let Some(index) = targets.first().and_then(|t| set_index(&read.sets, t)) else { break };
+                if index != focus {
+                    focus = index;
+                    continue;
+                }
+                let view = waiters[index].view();
+                let Some(sts) = view.sts.clone() else { continue };
+                for target in &targets {
+                    let Some(pod) =
+                        view.pods.iter().find(|p| p.uid().as_deref() == Some(target.uid.as_str())).cloned()
+                    else {
+                        continue;
+                    };
+                    mover.take_down(reporter, &mut waiters[index], &sts, target, &pod).await?;
+                    taken.push(target.uid.clone());
+                }
+            }
+            Return::Held { .. } => {}
+            Return::Wait { .. } => {
+                // Every pinned member is down: the nodes are the person's now.
+                journal.pinned_down = true;
+                anchor_now = write_journal(&mover, &anchor_now, Some(&journal)).await?;
+                let pods: Vec<String> = plan
+                    .pinned
+                    .iter()
+                    .filter(|t| !journal.done.contains(&t.qualified()))
+                    .map(Target::qualified)
+                    .collect();
+                reporter.event(Event::ReadyForMaintenance {
+                    nodes: plan.nodes.clone(),
+                    pods,
+                    uncordon: uncordon.clone(),
+                    resume: resume.clone(),
+                })?;
+            }
+            Return::Back { target, uid, node } => {
+                let Some(index) = set_index(&read.sets, &target) else { continue };
+                let Some(sts) = waiters[index].view().sts else { continue };
+                reporter.event(Event::Replaced {
+                    pod: target.qualified(),
+                    old_uid: target.uid.clone(),
+                    uid: uid.clone(),
+                    node,
+                })?;
+                mover.verify(reporter, &mut waiters[index], &sts, &target, &uid).await?;
+                journal.done.push(target.qualified());
+                anchor_now = write_journal(&mover, &anchor_now, Some(&journal)).await?;
+                reporter.event(Event::MemberDone { pod: target.qualified() })?;
+            }
+            Return::Elsewhere { target, node } => {
+                let pinned_to = target.node.clone().unwrap_or_default();
+                return Err(Stop::MaintenanceStopped {
+                    what: mover.what.clone(),
+                    reason: format!(
+                        "{} came back on {node}, not on {pinned_to} where its volume was pinned (its claim was \
+                         replaced, or its volume was not pinned after all): check its data before anything else",
+                        target.qualified()
+                    ),
+                    left: format!("{} is up on {node}", target.qualified()),
+                    resume: format!("once it is checked, `{give_up}` gives the drain up"),
+                }
+                .into());
+            }
+            Return::NodeGone { target, node } => {
+                let recover =
+                    kube.flags.plugin(&target.namespace, &format!("recover {}", shell_word(&target.pod)));
+                let way_out = match node == args.nodes[0] {
+                    true => format!("`{recover}` shows its choices (the drain's journal went with the node)"),
+                    false => format!("`{recover}` shows its choices; `{give_up}` gives the drain up"),
+                };
+                return Err(Stop::MaintenanceStopped {
+                    what: mover.what.clone(),
+                    reason: format!(
+                        "node {node} was deleted while {} waited for it: its volume is pinned to that node, so it \
+                         can start nowhere else",
+                        target.qualified()
+                    ),
+                    left: format!("{} is down", target.qualified()),
+                    resume: way_out,
+                }
+                .into());
+            }
+            Return::Finished => break,
+        }
+    }
+    write_journal(&mover, &anchor_now, None).await?;
+    let members = plan.members.len() + plan.pinned.len() - plan.done.len();
     reporter.event(Event::Finished { members, seconds: started.elapsed().as_secs_f64() })
+}
+
+/// `--all-pods`, once every member has moved: node by node, the other pods evicted (budgets
+/// honoured: a refusal is named with the budget's numbers and tried again until `--timeout`),
+/// then waited for, each by its uid, until gone; the pods already going only waited for.
+async fn remove_others(
+    mover: &Mover<'_>,
+    reporter: &mut Reporter<'_>,
+    plan: &Plan,
+    grace: Option<u32>,
+    request_timeout: Duration,
+) -> Result<()> {
+    let left =
+        format!("{} cordoned, every member moved; the other pods are being evicted", plan.nodes.join(", "));
+    let words = mover.words(left.clone());
+    for node in &plan.nodes {
+        let others: Vec<&Other> = plan
+            .others
+            .iter()
+            .filter(|o| o.node == *node && matches!(o.action, Some(Action::Evict | Action::Wait)))
+            .collect();
+        if others.is_empty() {
+            continue;
+        }
+        let mut waiter = Waiter::on_node(mover.kube, node, request_timeout).await?;
+        let until = deadline(mover.timeout);
+        let mut pending: Vec<&Other> =
+            others.iter().copied().filter(|o| o.action == Some(Action::Evict)).collect();
+        let mut said: HashMap<String, String> = HashMap::new();
+        while !pending.is_empty() {
+            let view = waiter.view();
+            let mut refused: Vec<(&Other, String)> = Vec::new();
+            for other in pending {
+                // Gone already, or going: followed by its uid below.
+                let Some(pod) = view.pods.iter().find(|p| p.uid().as_deref() == Some(other.uid.as_str()))
+                else {
+                    continue;
+                };
+                if terminating(pod) {
+                    continue;
+                }
+                let what = format!("evict pod {}", other.qualified());
+                match mover.writer.evict_within(pod, grace, &what).await? {
+                    Evicted::Done => reporter.event(Event::Evicted {
+                        pod: other.qualified(),
+                        uid: other.uid.clone(),
+                        node: Some(node.clone()),
+                    })?,
+                    Evicted::Gone | Evicted::Changed => {}
+                    Evicted::Refused(why) => {
+                        let reason = why.describe();
+                        if said.get(&other.uid) != Some(&reason) {
+                            reporter.event(Event::EvictionRefused {
+                                pod: other.qualified(),
+                                reason: reason.clone(),
+                            })?;
+                            said.insert(other.uid.clone(), reason.clone());
+                        }
+                        refused.push((other, reason));
+                    }
+                }
+            }
+            if let Some((other, reason)) = refused.first() {
+                let again = tokio::time::Instant::now() + RETRY;
+                if again >= until {
+                    return Err(mover.stopped(
+                        format!(
+                            "the eviction of {} was refused for {}: {reason}",
+                            other.qualified(),
+                            humantime::format_duration(mover.timeout)
+                        ),
+                        left,
+                    ));
+                }
+                waiter.pause(&words, again).await?;
+            }
+            pending = refused.into_iter().map(|(o, _)| o).collect();
+        }
+        let mut waited: Option<String> = None;
+        let how = Until { deadline: until, words: &words, ours: None };
+        let (view, gone) = waiter
+            .until(
+                how,
+                |view, _| {
+                    let still: Vec<String> = others
+                        .iter()
+                        .filter(|o| view.pods.iter().any(|p| p.uid().as_deref() == Some(o.uid.as_str())))
+                        .map(|o| o.qualified())
+                        .collect();
+                    let Some(first) = still.first() else { return Ok(Wake::Done(true)) };
+                    let reason = format!("{} still on {node}", still.join(", "));
+                    if waited.as_ref() != Some(&reason) {
+                        reporter.event(Event::Waiting { pod: first.clone(), reason: reason.clone() })?;
+                        waited = Some(reason);
+                    }
+                    Ok(Wake::Wait)
+                },
+                |_| Ok(false),
+            )
+            .await?;
+        if !gone {
+            let still: Vec<String> = others
+                .iter()
+                .filter(|o| view.pods.iter().any(|p| p.uid().as_deref() == Some(o.uid.as_str())))
+                .map(|o| o.qualified())
+                .collect();
+            return Err(mover.stopped(
+                format!(
+                    "{} still on {node} after {}",
+                    still.join(", "),
+                    humantime::format_duration(mover.timeout)
+                ),
+                left,
+            ));
+        }
+        for other in others {
+            reporter.event(Event::Removed { pod: other.qualified() })?;
+        }
+    }
+    Ok(())
 }
 
 fn sets_of(views: &[View]) -> Vec<(StatefulSet, Vec<Pod>)> {
@@ -457,6 +861,15 @@ fn set_index(sets: &[(StatefulSet, Vec<Pod>)], target: &Target) -> Option<usize>
 
 fn left(plan: &Plan, journal: &Journal) -> String {
     let nodes = plan.nodes.join(", ");
+    if journal.pinned_down {
+        let down: Vec<String> = plan
+            .pinned
+            .iter()
+            .filter(|t| !journal.done.contains(&t.qualified()))
+            .map(Target::qualified)
+            .collect();
+        return format!("{} down with {nodes}, waiting for them to come back there", down.join(", "));
+    }
     match journal.done.is_empty() {
         true => format!("{nodes} cordoned, no member moved yet (one may be being replaced)"),
         false => format!("{nodes} cordoned; moved: {}", journal.done.join(", ")),
@@ -485,11 +898,19 @@ fn show(reporter: &mut Reporter<'_>, plan: &Plan) -> Result<()> {
         let plan = serde_json::to_value(plan).expect("a plan always serializes");
         return reporter.event(Event::Plan { plan });
     }
-    let mut lines = vec![format!(
-        "Drain of {}{}: cordon, then move each StatefulSet member one at a time",
-        plan.nodes.join(", "),
-        if plan.resumed { ", resumed from its journal" } else { "" }
-    )];
+    let mut lines = vec![match plan.pinned_down {
+        true => format!(
+            "Drain of {}, resumed from its journal: its pinned members are down with it, waiting for them to come \
+             back there",
+            plan.nodes.join(", ")
+        ),
+        false => format!(
+            "Drain of {}{}: cordon, then move each StatefulSet member one at a time{}",
+            plan.nodes.join(", "),
+            if plan.resumed { ", resumed from its journal" } else { "" },
+            if plan.all_pods.is_some() { ", then evict the other pods" } else { "" }
+        ),
+    }];
     for set in &plan.sets {
         lines.push(format!("  {}/{}: keeps {}", set.namespace, set.name, set.quorum.describe()));
     }
@@ -503,10 +924,47 @@ fn show(reporter: &mut Reporter<'_>, plan: &Plan) -> Result<()> {
             t.node.as_deref().unwrap_or("-")
         ));
     }
-    if plan.members.is_empty() {
+    if plan.members.is_empty() && plan.pinned.is_empty() {
         lines.push("  no StatefulSet member on these nodes".to_owned());
     }
-    if !plan.others.is_empty() {
+    if !plan.pinned.is_empty() {
+        lines.push(
+            "Pinned to these nodes (--wait-for-return): down with them once the others moved, then waited for \
+             until Ready there again:"
+                .to_owned(),
+        );
+        for t in &plan.pinned {
+            let done = if plan.done.contains(&t.qualified()) { "  (done)" } else { "" };
+            lines.push(format!(
+                "  {}  uid {}  on {}{done}",
+                t.qualified(),
+                t.uid,
+                t.node.as_deref().unwrap_or("-")
+            ));
+        }
+    }
+    if let Some(rules) = plan.all_pods
+        && !plan.others.is_empty()
+    {
+        lines.push(format!(
+            "Other pods (--all-pods, by kubectl drain's rules), after the members{}:",
+            rules.grace_period_seconds.map(|s| format!(", each given {s}s to end")).unwrap_or_default()
+        ));
+        for other in &plan.others {
+            let action = match other.action {
+                Some(Action::Evict) => "evict",
+                Some(Action::Skip) => "skip ",
+                Some(Action::Wait) => "wait ",
+                None => "-    ",
+            };
+            let note = match (other.action, other.warning) {
+                (Some(Action::Wait), _) => "  (being deleted already)".to_owned(),
+                (_, Some(warning)) => format!("  ({warning})"),
+                (_, None) => String::new(),
+            };
+            lines.push(format!("  {action}  {}  on {}{note}", other.qualified(), other.node));
+        }
+    } else if !plan.others.is_empty() {
         lines.push(format!(
             "Left to kubectl drain (not StatefulSet members): {}",
             plan.others.iter().map(|o| format!("{}/{}", o.namespace, o.pod)).collect::<Vec<_>>().join(", ")

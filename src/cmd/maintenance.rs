@@ -20,15 +20,17 @@ use crate::core::budgets::covering;
 use crate::core::maintenance::Method;
 use crate::core::maintenance::replace::{OnRefusal, Target, on_refused, soak_failure};
 use crate::core::objects::{budgets_of, pod_restarts, replicas, terminating};
+use crate::core::patches;
 use crate::core::rollout::gates::{self as gate_runs, GateKind, Gates};
 use crate::error::{Error, Result, Stop};
 use crate::output::{Document, Kind, Streams, output_error, write_json_line};
+use crate::ui::Terminal;
 use crate::wait::{Said, Until, Waiter, Wake, deadline};
-use crate::write::{Deleted, Deletion, Evicted, Guard, Writer};
+use crate::write::{Deleted, Deletion, Evicted, Guard, Mode, Writer, Written};
 
 /// How long to wait before trying again a gate that did not pass, or an eviction refused while
 /// the budget's numbers already allowed it (the refusal counted before the controller did).
-const RETRY: Duration = Duration::from_secs(2);
+pub const RETRY: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -74,6 +76,10 @@ pub enum Event {
     /// The member is done (journaled).
     #[serde(rename_all = "camelCase")]
     MemberDone { pod: String },
+    /// `drain --wait-for-return`: the members pinned to the nodes are down with them; the
+    /// maintenance can start, then `uncordon`; the run waits for them to come back.
+    #[serde(rename_all = "camelCase")]
+    ReadyForMaintenance { nodes: Vec<String>, pods: Vec<String>, uncordon: String, resume: String },
     /// `drain`: pods that are no StatefulSet's members, left to `kubectl drain`.
     #[serde(rename_all = "camelCase")]
     LeftToKubectlDrain { pods: Vec<String>, command: String },
@@ -138,6 +144,13 @@ impl Event {
                 format!("{pod}: gate '{gate}' failed (try {attempt}): {output}")
             }
             Event::MemberDone { pod } => format!("{pod}: done"),
+            Event::ReadyForMaintenance { nodes, pods, uncordon, resume } => format!(
+                "ready for maintenance: {} down with {} (pinned there); do the maintenance (a reboot), then run \
+                 `{uncordon}`; this waits until {} Ready there again (Ctrl-C is safe: `{resume}` goes on waiting)",
+                pods.join(", "),
+                nodes.join(", "),
+                if pods.len() == 1 { "it is" } else { "they are" }
+            ),
             Event::LeftToKubectlDrain { pods, command } => format!(
                 "left to kubectl drain (not StatefulSet members): {}; run `{command}` for them",
                 pods.join(", ")
@@ -254,7 +267,23 @@ pub struct Mover<'a> {
     pub qualified: bool,
 }
 
-impl Mover<'_> {
+impl<'a> Mover<'a> {
+    /// A mover for one run: evictions, no gates, no soak, pods named without their namespace;
+    /// each command sets what differs (`Mover { gates, ..Mover::new(…) }`).
+    pub fn new(kube: &'a Kube, writer: Writer, timeout: Duration, what: String, resume: String) -> Mover<'a> {
+        Mover {
+            kube,
+            writer,
+            method: Method::Evict,
+            gates: Gates::default(),
+            soak: Duration::ZERO,
+            timeout,
+            what,
+            resume,
+            qualified: false,
+        }
+    }
+
     /// How events name `target`.
     pub fn name(&self, target: &Target) -> String {
         if self.qualified { target.qualified() } else { target.pod.clone() }
@@ -465,5 +494,58 @@ impl Mover<'_> {
             return Err(self.stopped(reason, left));
         }
         Ok(())
+    }
+}
+
+/// What `--discard-journal` removes, and what it says.
+pub struct Discard<'a> {
+    /// The command whose journal it is (`restart`, `scale`).
+    pub command: &'a str,
+    /// The annotation that holds it.
+    pub annotation: &'static str,
+    /// What stays as it is (`no pod was touched`).
+    pub after: String,
+    pub dry_run: bool,
+    pub yes: bool,
+}
+
+/// `--discard-journal` of `restart` and `scale`: shows the journal on `sts` as stored (read as a
+/// journal or not: an unreadable one is the reason to discard it), asks, and removes exactly that
+/// annotation, guarded by the set's uid and the journal as read (one changed meanwhile stays).
+///
+/// # Errors
+/// A refused prompt without a terminal, and [`Stop::JournalChangedSinceRead`] when the set or
+/// its journal changed since it was read.
+pub async fn discard_journal(
+    kube: &Kube,
+    sts: &StatefulSet,
+    discard: &Discard<'_>,
+    term: &Terminal,
+    reporter: &mut Reporter<'_>,
+) -> Result<()> {
+    let (name, command) = (sts.name_any(), discard.command);
+    let Some(text) = sts.annotations().get(discard.annotation) else {
+        reporter.io.say(format_args!("{name} has no {command} journal: nothing to discard"));
+        return Ok(());
+    };
+    reporter.io.say(format_args!("{command} journal of {name}: {text}"));
+    let Some(writer) = Writer::of(kube, Mode::from_dry_run(discard.dry_run), "run it again".to_owned())
+    else {
+        reporter.io.say("dry run: nothing was changed");
+        return Ok(());
+    };
+    if !term.confirm(discard.yes, &format!("Remove it? {}.", discard.after))? {
+        reporter.io.say("not confirmed: nothing was changed");
+        return Ok(());
+    }
+    let api: Api<StatefulSet> = kube.api_in(&sts.namespace().unwrap_or_default());
+    let patch = patches::maintenance_journal(sts, discard.annotation, None);
+    let what = format!("remove the {command} journal of {name}");
+    match writer.patch(&api, &name, &patch, &what).await? {
+        Written::Done(_) => {
+            reporter.io.say(format_args!("{command} journal of {name} removed; {}", discard.after));
+            Ok(())
+        }
+        Written::Changed(_) | Written::Gone => Err(Stop::JournalChangedSinceRead { name }.into()),
     }
 }

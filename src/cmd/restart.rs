@@ -13,7 +13,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 
-use super::maintenance::{Event, Format, Mover, Reporter};
+use super::maintenance::{Discard, Event, Format, Mover, Reporter, discard_journal};
 use crate::access::{self, Permission};
 use crate::client::{Kube, KubeArgs};
 use crate::cmd::gates::{check_gate_urls, environment};
@@ -156,9 +156,15 @@ async fn restart(
     let namespace = kube.namespace.clone();
     let sts = fetch::statefulset(&kube, &namespace, &args.name).await?;
     let resume = kube.flags.plugin(&namespace, &format!("restart {}", shell_word(&args.name)));
-    // Discarding needs no journal that reads: an unreadable one is what it is for.
     if args.discard_journal {
-        return discard(args, &kube, &sts, reporter).await;
+        let discard = Discard {
+            command: "restart",
+            annotation: RESTART_ANNOTATION,
+            after: "no pod was touched".to_owned(),
+            dry_run: args.dry_run,
+            yes: args.yes,
+        };
+        return discard_journal(&kube, &sts, &discard, term, reporter).await;
     }
     let journal = Journal::of(&sts, &kube.flags)?;
     let (pods, budgets, claims, volumes) = read(&kube, &namespace, &sts).await?;
@@ -218,15 +224,10 @@ async fn restart(
         return Ok(());
     }
     let mover = Mover {
-        kube: &kube,
-        writer,
         method: plan.method,
         gates: plan.gates.clone(),
         soak: Duration::from_secs(plan.soak_seconds),
-        timeout: args.timeout,
-        what: format!("the restart of {}", plan.stateful_set),
-        resume,
-        qualified: false,
+        ..Mover::new(&kube, writer, args.timeout, format!("the restart of {}", plan.stateful_set), resume)
     };
     let request_timeout =
         kube_args.request_timeout.filter(|t| !t.is_zero()).unwrap_or(Duration::from_secs(30));
@@ -440,37 +441,6 @@ fn show(reporter: &mut Reporter<'_>, plan: &Plan) -> Result<()> {
     for line in lines {
         std::io::Write::write_all(out, format!("{line}\n").as_bytes()).map_err(output_error)?;
     }
-    Ok(())
-}
-
-/// `--discard-journal`: shows the journal and removes it.
-async fn discard(args: &Args, kube: &Kube, sts: &StatefulSet, reporter: &mut Reporter<'_>) -> Result<()> {
-    let Some(text) = sts.annotations().get(RESTART_ANNOTATION) else {
-        reporter.io.say(format_args!("{} has no restart journal: nothing to discard", sts.name_any()));
-        return Ok(());
-    };
-    reporter.io.say(format_args!("restart journal of {}: {text}", sts.name_any()));
-    // Only the annotation is written; the method is the journal's where it reads.
-    let method = Journal::of(sts, &kube.flags).ok().flatten().map_or(Method::Evict, |j| j.method);
-    let Some(writer) = Writer::of(kube, Mode::from_dry_run(args.dry_run), "run it again".to_owned()) else {
-        reporter.io.say("dry run: nothing was changed");
-        return Ok(());
-    };
-    let mover = Mover {
-        kube,
-        writer,
-        method,
-        gates: Gates::default(),
-        soak: Duration::ZERO,
-        timeout: args.timeout,
-        what: format!("discarding the restart journal of {}", sts.name_any()),
-        resume: kube
-            .flags
-            .plugin(&kube.namespace, &format!("restart {} --discard-journal", shell_word(&args.name))),
-        qualified: false,
-    };
-    write_journal(&mover, sts, None).await?;
-    reporter.io.say(format_args!("restart journal of {} removed; no pod was touched", sts.name_any()));
     Ok(())
 }
 

@@ -11,13 +11,12 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::Api;
 
-use super::maintenance::{Event, Format, Mover, Reporter, one_line};
+use super::maintenance::{Discard, Event, Format, Mover, Reporter, discard_journal, one_line};
 use crate::access::{self, Permission};
 use crate::client::{Kube, KubeArgs};
 use crate::cmd::gates::{http_client, try_gate};
 use crate::cmd::pvc::prune::{Removed, prune_removed};
 use crate::core::advice::shell_word;
-use crate::core::maintenance::Method;
 use crate::core::maintenance::scale::{
     Claims, Direction, Fate, Journal, Member, Next, Plan, Request, SCALE_ANNOTATION, Seen, claims_of_removed,
     joined, next, plan,
@@ -168,9 +167,16 @@ async fn scale(
     let sts = fetch::statefulset(&kube, &namespace, &args.name).await?;
     let set = shell_word(&args.name).into_owned();
     let resume = kube.flags.plugin(&namespace, &format!("scale {set}"));
-    // Discarding needs no journal that reads: an unreadable one is what it is for.
     if args.discard_journal {
-        return discard(args, &kube, &sts, reporter).await;
+        let replicas = sts.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+        let discard = Discard {
+            command: "scale",
+            annotation: SCALE_ANNOTATION,
+            after: format!("it stays at {replicas} replicas"),
+            dry_run: args.dry_run,
+            yes: args.yes,
+        };
+        return discard_journal(&kube, &sts, &discard, term, reporter).await;
     }
     let journal = Journal::of(&sts, &kube.flags)?;
     let extras = Extras { volumes: true, autoscalers: true, swaps: true, ..Extras::default() };
@@ -234,17 +240,9 @@ async fn scale(
     }
     let request_timeout =
         kube_args.request_timeout.filter(|t| !t.is_zero()).unwrap_or(Duration::from_secs(30));
-    let mover = Mover {
-        kube: &kube,
-        writer,
-        method: Method::Evict,
-        gates: plan.hooks.clone(),
-        soak: Duration::ZERO,
-        timeout: args.timeout,
-        what: format!("the scale of {} from {} to {}", plan.stateful_set, plan.from, plan.to),
-        resume: resume.clone(),
-        qualified: false,
-    };
+    let what = format!("the scale of {} from {} to {}", plan.stateful_set, plan.from, plan.to);
+    let mover =
+        Mover { gates: plan.hooks.clone(), ..Mover::new(&kube, writer, args.timeout, what, resume.clone()) };
     let mut waiter = Waiter::start(&kube, &sts, Kinds::default(), request_timeout).await?;
     let mut journal = journal.unwrap_or_else(|| Journal::new(&plan, Timestamp::now()));
     let mut ours = write_journal(&mover, &sts, Some(&journal)).await?;
@@ -673,37 +671,5 @@ fn show(reporter: &mut Reporter<'_>, plan: &Plan) -> Result<()> {
         std::io::Write::write_all(&mut reporter.io.out, format!("{line}\n").as_bytes())
             .map_err(output_error)?;
     }
-    Ok(())
-}
-
-/// `--discard-journal`: shows the journal and removes it.
-async fn discard(args: &Args, kube: &Kube, sts: &StatefulSet, reporter: &mut Reporter<'_>) -> Result<()> {
-    let Some(text) = sts.annotations().get(SCALE_ANNOTATION) else {
-        reporter.io.say(format_args!("{} has no scale journal: nothing to discard", sts.name_any()));
-        return Ok(());
-    };
-    reporter.io.say(format_args!("scale journal of {}: {text}", sts.name_any()));
-    let Some(writer) = Writer::of(kube, Mode::from_dry_run(args.dry_run), "run it again".to_owned()) else {
-        reporter.io.say("dry run: nothing was changed");
-        return Ok(());
-    };
-    let mover = Mover {
-        kube,
-        writer,
-        method: Method::Evict,
-        gates: Gates::default(),
-        soak: Duration::ZERO,
-        timeout: args.timeout,
-        what: format!("discarding the scale journal of {}", sts.name_any()),
-        resume: kube
-            .flags
-            .plugin(&kube.namespace, &format!("scale {} --discard-journal", shell_word(&args.name))),
-        qualified: false,
-    };
-    write_journal(&mover, sts, None).await?;
-    let replicas = sts.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-    reporter
-        .io
-        .say(format_args!("scale journal of {} removed; it stays at {replicas} replicas", sts.name_any()));
     Ok(())
 }

@@ -105,7 +105,7 @@ impl Elsewhere {
 
 /// Runs `command` on a terminal (a pseudo-terminal), answering its prompts in order: once a
 /// prompt's text appears, sends its keys. Returns the transcript and the exit code.
-fn on_terminal(command: std::process::Command, dialogue: &[(&str, &str)]) -> (String, i32) {
+pub fn on_terminal(command: std::process::Command, dialogue: &[(&str, &str)]) -> (String, i32) {
     let mut session = rexpect::session::spawn_command(command, Some(120_000)).unwrap();
     let mut transcript = String::new();
     for (prompt, keys) in dialogue {

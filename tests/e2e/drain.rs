@@ -16,7 +16,7 @@ use kube::api::{Api, Patch, PatchParams};
 use serde_json::{Value, json};
 
 use crate::restart::DownWatch;
-use crate::support::{Env, Sts, wait_until};
+use crate::support::{Env, Sts, commands, wait_until};
 
 fn events(output: &std::process::Output) -> Vec<Value> {
     String::from_utf8_lossy(&output.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
@@ -92,7 +92,7 @@ async fn drain_moves_one_member_of_each_set_at_a_time_and_leaves_the_node_cordon
     let most = watch.stop();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let events = events(&output);
-    assert!(events.iter().all(|e| e["kind"] == "DrainEvent" && e["schemaVersion"] == "v1"));
+    assert!(events.iter().all(|e| e["kind"] == "DrainEvent" && e["schemaVersion"] == "v2"));
     assert_eq!(of(&events, "cordoned")[0]["node"], drained.as_str());
     let evicted: Vec<&str> = of(&events, "evicted").iter().map(|e| e["pod"].as_str().unwrap()).collect();
     let mut expected: Vec<String> = on_it.iter().map(|p| format!("{}/{p}", env.ns)).collect();
@@ -220,4 +220,343 @@ async fn a_drain_gate_follows_no_redirect_and_journals_no_secret() {
     let node: Node = Api::all(env.client.clone()).get(&drained).await.unwrap();
     let journal = node.annotations()["kubectl-stateful.dev/drain"].clone();
     assert!(journal.contains("token=${GATE_TOKEN}") && !journal.contains(TOKEN), "{journal}");
+}
+
+/// `--all-pods` on a KWOK node with a Deployment's pod, one with an emptyDir, a DaemonSet's pod
+/// and a bare pod: each flag kubectl drain would ask for is asked for before the cordon, nothing
+/// changed; then a budget at its floor stops the eviction of the Deployment's pod, named, at
+/// `--timeout` (exit 3, the others evicted); the printed resume, run as printed once the budget
+/// allows, finishes it: the DaemonSet's pod stays, the rest gone or replaced on the other node.
+#[tokio::test]
+async fn all_pods_follows_kubectl_drains_rules_and_its_budgets() {
+    use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
+    let env = Env::new("drain-all-pods").await;
+    let nodes = env.own_nodes(2).await;
+    let (drained, spare) = (nodes[0].clone(), nodes[1].clone());
+    set_unschedulable(&env, &spare, true).await;
+    let placed = json!({
+        "nodeSelector": {"kubectl-stateful.test/pool": env.ns},
+        "tolerations": [{"key": "kubectl-stateful.test/pool", "operator": "Exists"}],
+    });
+    let template = |app: &str, volumes: Value| {
+        let mut spec = placed.clone();
+        spec["containers"] = json!([{"name": "app", "image": "example.invalid/app:v1"}]);
+        spec["volumes"] = volumes;
+        json!({"metadata": {"labels": {"app": app}}, "spec": spec})
+    };
+    for (name, volumes) in [("api", json!([])), ("cache", json!([{"name": "scratch", "emptyDir": {}}]))] {
+        env.create::<Deployment>(json!({
+            "metadata": {"name": name},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}}, "template": template(name, volumes)}
+        }))
+        .await;
+    }
+    env.create::<DaemonSet>(json!({
+        "metadata": {"name": "agent"},
+        "spec": {"selector": {"matchLabels": {"app": "agent"}}, "template": template("agent", json!([]))}
+    }))
+    .await;
+    env.create::<Pod>(json!({
+        "metadata": {"name": "bare"},
+        "spec": {"nodeName": drained, "containers": [{"name": "app", "image": "example.invalid/app:v1"}],
+                 "tolerations": [{"operator": "Exists"}]}
+    }))
+    .await;
+    let running = |pods: &[Pod], app: &str, node: &str| {
+        pods.iter().any(|p| {
+            p.labels().get("app").map(String::as_str) == Some(app)
+                && p.metadata.deletion_timestamp.is_none()
+                && p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node)
+                && p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
+        })
+    };
+    wait_until(Duration::from_secs(60), || async {
+        let pods = env.pods().await;
+        ["api", "cache", "agent"].iter().all(|app| running(&pods, app, &drained))
+            && running(&pods, "agent", &spare)
+    })
+    .await;
+    set_unschedulable(&env, &spare, false).await;
+    let named = |prefix: &str, pods: &[Pod]| {
+        let pod = pods
+            .iter()
+            .find(|p| p.name_any().starts_with(prefix) && node_name(p) == Some(drained.as_str()))
+            .unwrap();
+        format!("{}/{}", env.ns, pod.name_any())
+    };
+    let before = env.pods().await;
+    let (api, cache, agent) = (named("api-", &before), named("cache-", &before), named("agent-", &before));
+    let bare = format!("{}/bare", env.ns);
+    let uids_before = uids(&env).await;
+
+    // Each flag kubectl drain would ask for, asked for before the cordon.
+    let refused = env.plugin().args(["drain", &drained, "--all-pods", "--yes"]).output().unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&refused.stderr).trim_end(),
+        format!(
+            "error: refusing to drain: cannot delete DaemonSet-managed Pods (use --ignore-daemonsets to ignore): \
+             {agent}; cannot delete Pods that declare no controller (use --force to override): {bare}; cannot \
+             delete Pods with local storage (use --delete-emptydir-data to override): {cache}; nothing was changed"
+        )
+    );
+    let refused = env
+        .plugin()
+        .args(["drain", &drained, "--all-pods", "--ignore-daemonsets", "--delete-emptydir-data", "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains(&format!(
+            "cannot delete Pods that declare no controller (use --force to override): {bare};"
+        )),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert_eq!(uids(&env).await, uids_before, "nothing evicted");
+    let node: Node = Api::all(env.client.clone()).get(&drained).await.unwrap();
+    assert_ne!(node.spec.unwrap().unschedulable, Some(true), "not cordoned");
+
+    // A budget at its floor: the Deployment's pod waits, named, until --timeout.
+    env.create::<PodDisruptionBudget>(json!({
+        "metadata": {"name": "api-floor"},
+        "spec": {"selector": {"matchLabels": {"app": "api"}}, "minAvailable": 1}
+    }))
+    .await;
+    let budgets = env.api::<PodDisruptionBudget>();
+    wait_until(Duration::from_secs(30), || async {
+        budgets.get("api-floor").await.unwrap().status.is_some_and(|s| s.expected_pods == 1)
+    })
+    .await;
+    let all =
+        ["--all-pods", "--force", "--ignore-daemonsets", "--delete-emptydir-data", "--grace-period", "0"];
+    let output = env
+        .plugin_with_flags()
+        .args(["drain", &drained])
+        .args(all)
+        .args(["--timeout", "6s", "--yes", "-o", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3), "{}", String::from_utf8_lossy(&output.stderr));
+    let events = events(&output);
+    let plan = &of(&events, "plan")[0]["plan"];
+    assert_eq!(
+        plan["allPods"],
+        json!({"force": true, "ignoreDaemonsets": true, "deleteEmptydirData": true, "gracePeriodSeconds": 0})
+    );
+    let actions: BTreeMap<String, Value> = plan["others"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                format!("{}/{}", o["namespace"].as_str().unwrap(), o["pod"].as_str().unwrap()),
+                o["action"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        BTreeMap::from([
+            (agent.clone(), json!("skip")),
+            (api.clone(), json!("evict")),
+            (bare.clone(), json!("evict")),
+            (cache.clone(), json!("evict")),
+        ])
+    );
+    let mut evicted: Vec<&str> = of(&events, "evicted").iter().map(|e| e["pod"].as_str().unwrap()).collect();
+    evicted.sort();
+    assert_eq!(evicted, [bare.as_str(), cache.as_str()]);
+    let refusal = of(&events, "evictionRefused");
+    assert!(
+        refusal[0]["pod"] == api.as_str()
+            && refusal[0]["reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("PodDisruptionBudget api-floor allows 0 disruptions (1 healthy, 1 needed)"),
+        "{refusal:?}"
+    );
+    let error = of(&events, "error");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        error[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("the eviction of {api} was refused for 6s: PodDisruptionBudget api-floor")),
+        "{stderr}"
+    );
+    let resume =
+        commands(&stderr).into_iter().find(|c| c.starts_with("kubectl stateful drain ")).unwrap().to_owned();
+    let node: Node = Api::all(env.client.clone()).get(&drained).await.unwrap();
+    assert!(node.annotations()["kubectl-stateful.dev/drain"].contains("\"allPods\""), "journaled");
+
+    // The budget allows one down (a second replica elsewhere): the printed resume finishes it,
+    // with the journal's rules (no flag repeated).
+    env.api::<Deployment>()
+        .patch("api", &PatchParams::default(), &Patch::Merge(&json!({"spec": {"replicas": 2}})))
+        .await
+        .unwrap();
+    wait_until(Duration::from_secs(60), || async {
+        budgets.get("api-floor").await.unwrap().status.is_some_and(|s| s.disruptions_allowed == 1)
+    })
+    .await;
+    let pasted = crate::support::as_printed(&resume);
+    let (transcript, code) = tokio::task::spawn_blocking(move || {
+        crate::advice::on_terminal(pasted, &[("then evict 1 other pod?", "y")])
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{transcript}");
+    assert!(
+        transcript.contains(&format!("{api}: evicted")) && transcript.contains(&format!("{api}: removed")),
+        "{transcript}"
+    );
+    let after = env.pods().await;
+    let on_drained: Vec<String> =
+        after.iter().filter(|p| node_name(p) == Some(drained.as_str())).map(|p| p.name_any()).collect();
+    assert_eq!(on_drained, [agent.rsplit('/').next().unwrap()], "only the DaemonSet's pod stays");
+    wait_until(Duration::from_secs(30), || async { running(&env.pods().await, "cache", &spare) }).await;
+    assert!(!after.iter().any(|p| p.name_any() == "bare"), "the bare pod is gone for good");
+    let agent_pod = agent.rsplit('/').next().unwrap();
+    assert_eq!(uids(&env).await.get(agent_pod), uids_before.get(agent_pod), "the DaemonSet's pod untouched");
+    let node: Node = Api::all(env.client.clone()).get(&drained).await.unwrap();
+    assert_eq!(node.spec.unwrap().unschedulable, Some(true), "left cordoned");
+    assert!(!node.metadata.annotations.unwrap_or_default().contains_key("kubectl-stateful.dev/drain"));
+}
+
+fn node_name(pod: &Pod) -> Option<&str> {
+    pod.spec.as_ref().and_then(|s| s.node_name.as_deref())
+}
+
+/// A set of 3 spread over this test's 3 nodes, web-0 on a volume pinned to the first.
+async fn pinned_set(env: &Env) -> Vec<String> {
+    let nodes = env.own_nodes(3).await;
+    env.pinned_claim("data-web-0", &nodes[0]).await;
+    env.create::<Service>(json!({
+        "metadata": {"name": "web"},
+        "spec": {"clusterIP": "None", "selector": {"app": "web"}, "ports": [{"port": 80}]}
+    }))
+    .await;
+    let mut manifest = Sts {
+        pool: Some(env.ns.clone()),
+        storage_class: Some("kwok-volume-retain".into()),
+        ..Sts::new("web", 3)
+    }
+    .manifest();
+    manifest["spec"]["template"]["spec"]["affinity"] = json!({"podAntiAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": [
+            {"labelSelector": {"matchLabels": {"app": "web"}}, "topologyKey": "kubernetes.io/hostname"}
+        ]
+    }});
+    env.create::<StatefulSet>(manifest).await;
+    env.wait_ready("web", Duration::from_secs(90)).await;
+    assert_eq!(node_of(env, "web-0").await, nodes[0]);
+    nodes
+}
+
+async fn claim_of(env: &Env, claim: &str) -> (String, String) {
+    use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+    let claim = env.api::<PersistentVolumeClaim>().get(claim).await.unwrap();
+    (claim.uid().unwrap(), claim.spec.unwrap().volume_name.unwrap())
+}
+
+/// `--wait-for-return`: web-0, whose volume is pinned to the drained node, goes down with it
+/// (evicted, its replacement Pending on the cordon); the run says the node is ready for its
+/// maintenance and the exact uncordon; the test runs that as printed, and web-0 comes back Ready
+/// on the same node, on the same claim (a new uid), and the drain ends (exit 0).
+#[tokio::test]
+async fn wait_for_return_takes_a_pinned_member_down_with_its_node_and_waits_for_it_there() {
+    let env = Env::new("drain-return").await;
+    let nodes = pinned_set(&env).await;
+    let before = uids(&env).await;
+    let claim = claim_of(&env, "data-web-0").await;
+    let (child, mut lines) = crate::support::rollout_until(
+        &env,
+        &["drain", &nodes[0], "--wait-for-return", "--yes", "-o", "json"],
+        "evicted",
+    )
+    .await;
+    let mut ready = None;
+    while let Some(line) = lines.next_line().await.unwrap() {
+        let event: Value = serde_json::from_str(&line).unwrap();
+        if event["event"] == "readyForMaintenance" {
+            ready = Some(event);
+            break;
+        }
+    }
+    let ready = ready.expect("readyForMaintenance");
+    assert_eq!(ready["pods"], json!([format!("{}/web-0", env.ns)]));
+    assert_eq!(ready["uncordon"], format!("kubectl uncordon {}", nodes[0]));
+    let pending = env.api::<Pod>().get("web-0").await.unwrap();
+    assert_ne!(pending.uid().unwrap(), before["web-0"], "evicted and re-created");
+    assert_eq!(pending.spec.unwrap().node_name, None, "Pending: its volume's node is cordoned");
+    crate::support::run_printed(&env, ready["uncordon"].as_str().unwrap());
+    let mut rest = Vec::new();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        rest.push(serde_json::from_str::<Value>(&line).unwrap());
+    }
+    let output =
+        tokio::time::timeout(Duration::from_secs(60), child.wait_with_output()).await.unwrap().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let replaced = of(&rest, "replaced");
+    assert_eq!(replaced[0]["node"], nodes[0].as_str(), "back on its node: {rest:?}");
+    assert_eq!(of(&rest, "memberDone")[0]["pod"], format!("{}/web-0", env.ns));
+    let after = uids(&env).await;
+    assert_eq!(replaced[0]["uid"], after["web-0"].as_str());
+    assert_eq!(
+        (after["web-1"].as_str(), after["web-2"].as_str()),
+        (before["web-1"].as_str(), before["web-2"].as_str())
+    );
+    assert_eq!(node_of(&env, "web-0").await, nodes[0]);
+    assert_eq!(claim_of(&env, "data-web-0").await, claim, "the same claim on the same volume");
+    let node: Node = Api::all(env.client.clone()).get(&nodes[0]).await.unwrap();
+    assert!(!node.metadata.annotations.unwrap_or_default().contains_key("kubectl-stateful.dev/drain"));
+}
+
+/// `--wait-for-return` past `--timeout` while the node is still in its maintenance: exit 3 with
+/// the state named; the uncordon and the resume, run as printed, bring web-0 back and end it.
+#[tokio::test]
+async fn wait_for_return_times_out_safely_and_the_printed_resume_finishes_it() {
+    let env = Env::new("drain-return-timeout").await;
+    let nodes = pinned_set(&env).await;
+    let output = env
+        .plugin_with_flags()
+        .args(["drain", &nodes[0], "--wait-for-return", "--timeout", "5s", "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3), "{}", String::from_utf8_lossy(&output.stderr));
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        stderr.contains(&format!("ready for maintenance: {}/web-0 down with {}", env.ns, nodes[0]))
+            && stderr.contains(&format!(
+                "{}/web-0 down with {}, waiting for them to come back there",
+                env.ns, nodes[0]
+            )),
+        "{stderr}"
+    );
+    let printed = commands(&stderr);
+    let uncordon =
+        printed.iter().find(|c| c.starts_with("kubectl ") && c.ends_with(&format!("uncordon {}", nodes[0])));
+    let uncordon = uncordon.unwrap_or_else(|| panic!("{stderr}")).to_string();
+    let resume = printed
+        .iter()
+        .rev()
+        .find(|c| c.starts_with(&format!("kubectl stateful drain {}", nodes[0])))
+        .unwrap_or_else(|| panic!("{stderr}"))
+        .to_string();
+    let ran = crate::support::as_printed(&uncordon).output().unwrap();
+    assert!(ran.status.success(), "{uncordon}: {}", String::from_utf8_lossy(&ran.stderr));
+    let pasted = crate::support::as_printed(&resume);
+    let (transcript, code) =
+        tokio::task::spawn_blocking(move || crate::advice::on_terminal(pasted, &[("to come back on", "y")]))
+            .await
+            .unwrap();
+    assert_eq!(code, 0, "{transcript}");
+    assert!(
+        transcript.contains(&format!("{}/web-0: replaced, Ready on {}", env.ns, nodes[0])),
+        "{transcript}"
+    );
+    let node: Node = Api::all(env.client.clone()).get(&nodes[0]).await.unwrap();
+    assert_ne!(node.spec.unwrap().unschedulable, Some(true), "not cordoned again by the resume");
+    assert!(!node.metadata.annotations.unwrap_or_default().contains_key("kubectl-stateful.dev/drain"));
 }

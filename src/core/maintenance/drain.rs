@@ -7,6 +7,10 @@
 //! drained (it could start nowhere else), a set whose quorum tolerates nobody down, a budget that
 //! never allows an eviction. The journal ([`DRAIN_ANNOTATION`], on the first node named) holds
 //! the members with the uids read, and those done.
+//!
+//! With `--all-pods` ([`AllPods`]), the other pods are judged by `kubectl drain`'s own filters
+//! (k8s.io/kubectl/pkg/drain, filters.go) and its flags: evicted after the members, skipped, or
+//! the drain refused before the cordon ([`judge`]).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -17,12 +21,13 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use serde::{Deserialize, Serialize};
 
-use super::quorum::{Hold, Quorum, may_take_down, members};
+use super::quorum::{Hold, Quorum, may_take_down, may_take_down_together, members};
 use super::replace::{Progress, Target, never_allowing, progress};
 use super::{MaintenanceRefusal as Refusal, pinned_member};
 use crate::core::advice::{RunFlags, shell_word};
 use crate::core::budgets::covering;
-use crate::core::objects::{controller_of, node_name, pods_of, replicas};
+use crate::core::objects::{controller_of, node_name, pods_of, replicas, terminating};
+use crate::core::placement::cordoned;
 use crate::core::rollout::gates::Gates;
 
 /// The annotation on the first node named that holds a drain's journal (docs/drain.md).
@@ -62,12 +67,104 @@ impl MinAvailable {
     }
 }
 
+/// `--all-pods` and the flags of `kubectl drain` that decide the other pods' fate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AllPods {
+    /// `--force`: pods that declare no controller (or whose DaemonSet is gone) are evicted too.
+    #[serde(default)]
+    pub force: bool,
+    /// `--ignore-daemonsets`: a DaemonSet's pods stay (its controller would put them back).
+    #[serde(default)]
+    pub ignore_daemonsets: bool,
+    /// `--delete-emptydir-data`: pods with an emptyDir volume are evicted, its data lost.
+    #[serde(default)]
+    pub delete_emptydir_data: bool,
+    /// `--grace-period`: seconds each evicted pod has to end, instead of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace_period_seconds: Option<u32>,
+}
+
+/// What `--all-pods` does with a pod that is no StatefulSet's member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Action {
+    /// Evicted through the Eviction API (budgets honoured), then waited for until it is gone.
+    Evict,
+    /// Left on the node (a DaemonSet's pod with `--ignore-daemonsets`, a mirror pod).
+    Skip,
+    /// Already being deleted: waited for until it is gone, not evicted again.
+    Wait,
+}
+
+/// kubectl drain's verdict on one pod: what to do with it and its warning, or why the drain
+/// cannot go on (kubectl's words, with the flag that overrides).
+pub type Verdict = Result<(Action, Option<&'static str>), &'static str>;
+
+/// The annotation the kubelet puts on the mirror of a static pod.
+const MIRROR_ANNOTATION: &str = "kubernetes.io/config.mirror";
+
+fn finished(pod: &Pod) -> bool {
+    matches!(pod.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded" | "Failed"))
+}
+
+/// `kubectl drain`'s filters on a pod that is not a StatefulSet member, in its order
+/// (filters.go: deleted, DaemonSet, mirror, local storage, unreplicated; the first that does
+/// not delete decides). `daemon_set_exists` says whether the DaemonSet named as its controller
+/// (namespace, name) still exists. Unlike kubectl, every warning is kept, not only the last.
+pub fn judge(pod: &Pod, rules: &AllPods, daemon_set_exists: impl Fn(&str, &str) -> bool) -> Verdict {
+    if terminating(pod) {
+        return Ok((Action::Wait, None));
+    }
+    let done = finished(pod);
+    let controller = controller_of(pod);
+    if let Some(owner) = controller.filter(|o| o.kind == "DaemonSet")
+        && !done
+    {
+        if !daemon_set_exists(&pod.namespace().unwrap_or_default(), &owner.name) {
+            return match rules.force {
+                true => Ok((Action::Evict, Some("deleting Pods whose DaemonSet is gone"))),
+                false => Err("DaemonSet-managed Pods whose DaemonSet is gone (use --force to override)"),
+            };
+        }
+        return match rules.ignore_daemonsets {
+            true => Ok((Action::Skip, Some("ignoring DaemonSet-managed Pods"))),
+            false => Err("DaemonSet-managed Pods (use --ignore-daemonsets to ignore)"),
+        };
+    }
+    if pod.annotations().contains_key(MIRROR_ANNOTATION) {
+        return Ok((Action::Skip, Some("mirror Pods of static Pods (the kubelet's)")));
+    }
+    let mut warning = None;
+    let empty_dir = pod.spec.iter().flat_map(|s| s.volumes.iter().flatten()).any(|v| v.empty_dir.is_some());
+    if empty_dir && !done {
+        if !rules.delete_emptydir_data {
+            return Err("Pods with local storage (use --delete-emptydir-data to override)");
+        }
+        warning = Some("deleting Pods with local storage");
+    }
+    if controller.is_none() && !done {
+        if !rules.force {
+            return Err("Pods that declare no controller (use --force to override)");
+        }
+        warning = Some(match warning {
+            Some(_) => "deleting Pods with local storage that declare no controller",
+            None => "deleting Pods that declare no controller",
+        });
+    }
+    Ok((Action::Evict, warning))
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
     pub nodes: Vec<String>,
     pub min_available: MinAvailable,
     pub gates: Gates,
     pub soak_seconds: u64,
+    /// `--all-pods`: the other pods by kubectl drain's rules; `None` leaves them to it.
+    pub all_pods: Option<AllPods>,
+    /// `--wait-for-return`: a member pinned to a node goes down with it and is waited for.
+    pub wait_for_return: bool,
     pub flags: RunFlags,
 }
 
@@ -88,6 +185,18 @@ pub struct Journal {
     pub gates: Gates,
     #[serde(default)]
     pub soak_seconds: u64,
+    /// `--all-pods` and its flags, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub all_pods: Option<AllPods>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub wait_for_return: bool,
+    /// `--wait-for-return`: the members pinned to the nodes, with the uids read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pinned: Vec<Target>,
+    /// The pinned members were taken down: the nodes are in their maintenance, this run only
+    /// waits (a resume cordons nothing again).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pinned_down: bool,
 }
 
 fn is_default(m: &MinAvailable) -> bool {
@@ -122,15 +231,28 @@ impl Journal {
     }
 }
 
-/// A pod on a drained node that is not a StatefulSet member: `kubectl drain`'s to handle.
+/// A pod on a drained node that is not a StatefulSet member: `kubectl drain`'s to handle, or
+/// with `--all-pods` this run's, by its rules.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Other {
     pub namespace: String,
     pub pod: String,
+    pub uid: String,
     pub node: String,
     /// Its controller's kind (`DaemonSet`, `ReplicaSet`…), `null` for a bare pod.
     pub owner: Option<String>,
+    /// With `--all-pods`: what is done with it; `null` without (left to kubectl drain).
+    pub action: Option<Action>,
+    /// kubectl drain's warning about it (`deleting Pods that declare no controller`).
+    pub warning: Option<&'static str>,
+}
+
+impl Other {
+    /// `namespace/pod`.
+    pub fn qualified(&self) -> String {
+        format!("{}/{}", self.namespace, self.pod)
+    }
 }
 
 /// A set with members on the drained nodes.
@@ -142,6 +264,8 @@ pub struct SetPlan {
     pub quorum: Quorum,
     /// Its members on the drained nodes.
     pub members: Vec<String>,
+    /// Those of them pinned there (`--wait-for-return`): down with the nodes, back after.
+    pub pinned: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -151,11 +275,19 @@ pub struct Plan {
     pub sets: Vec<SetPlan>,
     /// The members to move, in order.
     pub members: Vec<Target>,
+    /// `--wait-for-return`: the members pinned to the nodes, taken down with them once the
+    /// others have moved, and waited for until they are back there.
+    pub pinned: Vec<Target>,
     pub done: Vec<String>,
-    /// Pods left to `kubectl drain`.
+    /// Pods left to `kubectl drain`, or with `--all-pods` handled after the members.
     pub others: Vec<Other>,
     pub gates: Gates,
     pub soak_seconds: u64,
+    /// `--all-pods` and its flags (from the journal when resumed).
+    pub all_pods: Option<AllPods>,
+    pub wait_for_return: bool,
+    /// Resumed once the pinned members were down: only their return is waited for.
+    pub pinned_down: bool,
     pub resumed: bool,
 }
 
@@ -171,6 +303,8 @@ pub struct Seen<'a> {
     pub budgets: &'a [PodDisruptionBudget],
     pub claims: &'a [PersistentVolumeClaim],
     pub volumes: &'a HashMap<&'a str, &'a PersistentVolume>,
+    /// The DaemonSets (namespace, name) that own pods on the drained nodes and still exist.
+    pub daemon_sets: &'a [(String, String)],
 }
 
 impl Seen<'_> {
@@ -200,16 +334,40 @@ pub fn plan(seen: &Seen, request: &Request, journal: Option<&Journal>) -> Result
             });
         }
     }
+    let all_pods = journal.map_or(request.all_pods, |j| j.all_pods);
     let mut members = Vec::new();
     let mut others = Vec::new();
+    let mut cannot: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
     for pod in seen.on_nodes {
         let node = node_name(pod).unwrap_or_default().to_owned();
-        let Some((sts, pods)) = seen.set_of(pod) else {
+        let member = seen.set_of(pod).filter(|_| !finished(pod));
+        let Some((sts, pods)) = member else {
+            // Finished pods hold nothing: kubectl drain removes them, and so does --all-pods.
+            if finished(pod) && all_pods.is_none() {
+                continue;
+            }
+            let (action, warning) = match all_pods.map(|rules| {
+                judge(pod, &rules, |ns, name| seen.daemon_sets.iter().any(|(n, d)| n == ns && d == name))
+            }) {
+                None => (None, None),
+                Some(Ok((action, warning))) => (Some(action), warning),
+                Some(Err(why)) => {
+                    cannot.entry(why).or_default().push(format!(
+                        "{}/{}",
+                        pod.namespace().unwrap_or_default(),
+                        pod.name_any()
+                    ));
+                    continue;
+                }
+            };
             others.push(Other {
                 namespace: pod.namespace().unwrap_or_default(),
                 pod: pod.name_any(),
+                uid: pod.uid().unwrap_or_default(),
                 node,
                 owner: controller_of(pod).map(|o| o.kind.clone()),
+                action,
+                warning,
             });
             continue;
         };
@@ -230,20 +388,28 @@ pub fn plan(seen: &Seen, request: &Request, journal: Option<&Journal>) -> Result
         (&a.namespace, &a.stateful_set, b.ordinal).cmp(&(&b.namespace, &b.stateful_set, a.ordinal))
     });
     others.sort_by(|a, b| (&a.namespace, &a.pod).cmp(&(&b.namespace, &b.pod)));
-    let (members, done, request) = match journal {
+    if !cannot.is_empty() {
+        let errors = cannot.into_iter().map(|(why, pods)| format!("{why}: {}", pods.join(", "))).collect();
+        return Err(Refusal::OtherPods { errors });
+    }
+    let (mut members, done, request, mut pinned) = match journal {
         Some(j) => {
             let resumed = Request {
                 min_available: j.min_available.clone(),
                 gates: j.gates.clone(),
                 soak_seconds: j.soak_seconds,
+                wait_for_return: j.wait_for_return,
                 ..request.clone()
             };
-            (j.members.clone(), j.done.clone(), resumed)
+            (j.members.clone(), j.done.clone(), resumed, j.pinned.clone())
         }
-        None => (members, Vec::new(), request.clone()),
+        None => (members, Vec::new(), request.clone(), Vec::new()),
     };
     let mut sets: Vec<SetPlan> = Vec::new();
-    for target in members.iter().filter(|t| !done.contains(&t.qualified())) {
+    let mut newly_pinned: Vec<String> = Vec::new();
+    let judged: Vec<Target> =
+        members.iter().chain(&pinned).filter(|t| !done.contains(&t.qualified())).cloned().collect();
+    for target in &judged {
         let Some((sts, pods)) = seen.sets.iter().find(|(s, _)| {
             s.name_any() == target.stateful_set && s.namespace().as_deref() == Some(&target.namespace)
         }) else {
@@ -262,10 +428,16 @@ pub fn plan(seen: &Seen, request: &Request, journal: Option<&Journal>) -> Result
             let flag = format!("--min-available {}={}", target.stateful_set, quorum.members - 1);
             return Err(Refusal::NoneMayBeDown { name: target.stateful_set.clone(), quorum, flag });
         }
+        let mut is_pinned = pinned.contains(target);
         if let Some(pod) = pods.iter().find(|p| p.uid().as_deref() == Some(&target.uid))
+            && !is_pinned
             && let Some(why) = pinned_member(pod, seen.claims, seen.nodes, seen.volumes, &draining)
         {
-            return Err(Refusal::Pinned { pod: target.qualified(), why, draining: true });
+            if !request.wait_for_return {
+                return Err(Refusal::Pinned { pod: target.qualified(), why, draining: true });
+            }
+            newly_pinned.push(target.qualified());
+            is_pinned = true;
         }
         let covers = covering(seen.budgets, sts, pods);
         let never = never_allowing(&covers, target.ordinal, replicas(sts));
@@ -276,26 +448,161 @@ pub fn plan(seen: &Seen, request: &Request, journal: Option<&Journal>) -> Result
                 way_out: "change the budget first (kubectl drain would wait on it for ever too)".to_owned(),
             });
         }
-        match sets.iter_mut().find(|s| s.name == target.stateful_set && s.namespace == target.namespace) {
-            Some(set) => set.members.push(target.pod.clone()),
-            None => sets.push(SetPlan {
-                namespace: target.namespace.clone(),
-                name: target.stateful_set.clone(),
-                quorum,
-                members: vec![target.pod.clone()],
-            }),
+        let set = match sets
+            .iter_mut()
+            .position(|s| s.name == target.stateful_set && s.namespace == target.namespace)
+        {
+            Some(i) => &mut sets[i],
+            None => {
+                sets.push(SetPlan {
+                    namespace: target.namespace.clone(),
+                    name: target.stateful_set.clone(),
+                    quorum,
+                    members: Vec::new(),
+                    pinned: Vec::new(),
+                });
+                sets.last_mut().expect("pushed")
+            }
+        };
+        set.members.push(target.pod.clone());
+        if is_pinned {
+            set.pinned.push(target.pod.clone());
         }
     }
+    // Members pinned to the nodes go down with them, all at once: their set must keep its
+    // quorum with every one of them down.
+    if let Some(set) = sets.iter().find(|s| s.pinned.len() as i32 > s.quorum.tolerance()) {
+        return Err(Refusal::PinnedBreakQuorum {
+            name: format!("{}/{}", set.namespace, set.name),
+            pinned: set.pinned.clone(),
+            quorum: set.quorum,
+            nodes: request.nodes.join(", "),
+        });
+    }
+    pinned.extend(members.iter().filter(|t| newly_pinned.contains(&t.qualified())).cloned());
+    members.retain(|t| !newly_pinned.contains(&t.qualified()));
     Ok(Plan {
         nodes: request.nodes.clone(),
         sets,
         members,
+        pinned,
         done,
         others,
         gates: request.gates,
         soak_seconds: request.soak_seconds,
+        all_pods,
+        wait_for_return: request.wait_for_return,
+        pinned_down: journal.is_some_and(|j| j.pinned_down),
         resumed: journal.is_some(),
     })
+}
+
+/// What the wait for the pinned members does next (`--wait-for-return`, once every member that
+/// can move has moved).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Return {
+    /// Take these members (of one set) down now: the set keeps its quorum with all of them down.
+    TakeDown(Vec<Target>),
+    /// Not yet: the set would lose its quorum now (another member down).
+    Held {
+        target: Target,
+        hold: Hold,
+    },
+    /// Every pinned member is down: the node's maintenance, then its return.
+    Wait {
+        target: Target,
+        why: String,
+    },
+    /// Back, Ready on its node again (a new uid): soak, gates, done.
+    Back {
+        target: Target,
+        uid: String,
+        node: String,
+    },
+    /// Came back Ready on another node than the one its volume was pinned to.
+    Elsewhere {
+        target: Target,
+        node: String,
+    },
+    /// The node it is pinned to is gone.
+    NodeGone {
+        target: Target,
+        node: String,
+    },
+    Finished,
+}
+
+/// The next step for the pinned members of `plan`: first down together, set by set, each set
+/// only while it keeps its quorum with all of its pinned members down and no other member down;
+/// then each followed by its uid until it is Ready again on its node and that node takes pods
+/// again (uncordoned).
+pub fn next_return(plan: &Plan, done: &[String], seen: &Seen, now: Timestamp) -> Return {
+    let pending: Vec<&Target> = plan.pinned.iter().filter(|t| !done.contains(&t.qualified())).collect();
+    if pending.is_empty() {
+        return Return::Finished;
+    }
+    let find = |t: &Target| {
+        seen.sets.iter().find(|(s, _)| {
+            s.name_any() == t.stateful_set && s.namespace().as_deref() == Some(t.namespace.as_str())
+        })
+    };
+    // Still up (the uid read, not being deleted): down together with the rest of its set's.
+    for target in &pending {
+        let Some((sts, pods)) = find(target) else { continue };
+        let up = pods.iter().any(|p| p.uid().as_deref() == Some(target.uid.as_str()) && !terminating(p));
+        if !up {
+            continue;
+        }
+        let group: Vec<&Target> = pending
+            .iter()
+            .copied()
+            .filter(|t| t.namespace == target.namespace && t.stateful_set == target.stateful_set)
+            .collect();
+        let quorum = plan
+            .sets
+            .iter()
+            .find(|s| s.name == target.stateful_set && s.namespace == target.namespace)
+            .map_or_else(|| Quorum::of(replicas(sts), None), |s| s.quorum);
+        let live = members(sts, pods, Some(seen.nodes));
+        let ordinals: Vec<i32> = group.iter().map(|t| t.ordinal).collect();
+        if let Err(hold) = may_take_down_together(&live, &ordinals, quorum) {
+            return Return::Held { target: (*target).clone(), hold };
+        }
+        let still_up = group
+            .into_iter()
+            .filter(|t| pods.iter().any(|p| p.uid().as_deref() == Some(t.uid.as_str()) && !terminating(p)))
+            .cloned()
+            .collect();
+        return Return::TakeDown(still_up);
+    }
+    let mut waiting: Option<Return> = None;
+    for target in pending {
+        let node = target.node.clone().unwrap_or_default();
+        let Some(on) = seen.nodes.iter().find(|n| n.name_any() == node) else {
+            return Return::NodeGone { target: target.clone(), node };
+        };
+        let Some((sts, pods)) = find(target) else { continue };
+        let live = members(sts, pods, Some(seen.nodes));
+        let pod = live.iter().find(|m| m.ordinal == target.ordinal).and_then(|m| m.pod);
+        let why = match progress(target, sts, pod, Some(seen.nodes), &[], now) {
+            Progress::Replaced { node: back_on, .. } | Progress::Misplaced { node: back_on, .. }
+                if back_on != node =>
+            {
+                return Return::Elsewhere { target: target.clone(), node: back_on };
+            }
+            Progress::Replaced { .. } | Progress::Misplaced { .. } if cordoned(on) => {
+                format!("{} is Ready, but node {node} is still cordoned", target.pod)
+            }
+            Progress::Replaced { uid, .. } | Progress::Misplaced { uid, .. } => {
+                return Return::Back { target: target.clone(), uid, node };
+            }
+            Progress::Replacing(why) if cordoned(on) => format!("node {node} is cordoned ({why})"),
+            Progress::Replacing(why) => why,
+            Progress::Pending => format!("{} is still up", target.pod),
+        };
+        waiting.get_or_insert(Return::Wait { target: target.clone(), why });
+    }
+    waiting.unwrap_or(Return::Finished)
 }
 
 /// What the run does next.
@@ -388,6 +695,7 @@ mod tests {
     use k8s_openapi::api::core::v1::{
         NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, VolumeNodeAffinity,
     };
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
     use serde_json::json;
 
     use super::*;
@@ -415,6 +723,8 @@ mod tests {
             min_available: MinAvailable::default(),
             gates: Gates::default(),
             soak_seconds: 0,
+            all_pods: None,
+            wait_for_return: false,
             flags: RunFlags::default(),
         }
     }
@@ -474,6 +784,7 @@ mod tests {
             budgets: &[],
             claims: &[],
             volumes: &volumes,
+            daemon_sets: &[],
         };
         let plan = plan(&seen, &request(&["node-a"]), None).unwrap();
         assert_eq!(
@@ -494,6 +805,7 @@ mod tests {
                 budgets: &[],
                 claims: &[],
                 volumes: &volumes,
+                daemon_sets: &[],
             };
             let done: Vec<String> = done.iter().map(|d| (*d).to_owned()).collect();
             match next(&plan, &done, &seen, created()) {
@@ -573,6 +885,7 @@ mod tests {
             budgets,
             claims: &claims,
             volumes,
+            daemon_sets: &[],
         };
         let zero: &'static [PodDisruptionBudget] = Box::leak(Box::new(zero));
         let mut strict = request(&["node-a"]);
@@ -588,7 +901,8 @@ mod tests {
                 request(&["node-a"]),
                 "refusing to drain: default/web-0 cannot start anywhere else, its volume pv-data-web-0 (PVC data-web-0) \
                  is pinned to node-a, which is being drained; wait for the node to come back rather than draining it \
-                 (its member stays where its data is), or uncordon a node its volume allows; nothing was changed",
+                 (its member stays where its data is), take it down with the node and wait for it to come back there \
+                 (--wait-for-return), or uncordon a node its volume allows; nothing was changed",
             ),
             (
                 "budget 0",
@@ -619,6 +933,357 @@ mod tests {
         assert!(plan(&seen(&[], &none), &request(&["node-a"]), None).is_ok());
     }
 
+    fn owned(
+        kind: &str,
+        name: &str,
+    ) -> Option<Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference>> {
+        Some(vec![k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+            kind: kind.into(),
+            name: name.into(),
+            controller: Some(true),
+            ..Default::default()
+        }])
+    }
+
+    /// The other pods of a node, judged as kubectl drain's filters.go judges them, flag by flag.
+    #[test]
+    fn other_pods_are_judged_by_kubectl_drains_filters() {
+        use crate::core::fixtures::bare_pod;
+        use k8s_openapi::api::core::v1::{EmptyDirVolumeSource, Volume};
+        let with = |owner: Option<(&str, &str)>, edit: &dyn Fn(&mut Pod)| {
+            let mut p = bare_pod("p").node("node-a").build();
+            p.metadata.owner_references = owner.and_then(|(k, n)| owned(k, n));
+            edit(&mut p);
+            p
+        };
+        let nothing = |_: &mut Pod| {};
+        let phase = |phase: &'static str| {
+            move |p: &mut Pod| p.status.as_mut().unwrap().phase = Some(phase.to_owned())
+        };
+        let empty_dir = |p: &mut Pod| {
+            p.spec.as_mut().unwrap().volumes = Some(vec![Volume {
+                name: "scratch".into(),
+                empty_dir: Some(EmptyDirVolumeSource::default()),
+                ..Default::default()
+            }]);
+        };
+        let mirror = |p: &mut Pod| {
+            p.metadata.annotations = Some([(MIRROR_ANNOTATION.to_owned(), "h".to_owned())].into());
+        };
+        let deleting = |p: &mut Pod| p.metadata.deletion_timestamp = Some(Time(created()));
+        let none = AllPods::default();
+        let force = AllPods { force: true, ..none };
+        let ignore = AllPods { ignore_daemonsets: true, ..none };
+        let emptydir = AllPods { delete_emptydir_data: true, ..none };
+        let replica_set = Some(("ReplicaSet", "api-7c9f"));
+        let daemon_set = Some(("DaemonSet", "agent"));
+        let gone_set = Some(("DaemonSet", "gone"));
+        let cases: Vec<(&str, Pod, AllPods, Verdict)> = vec![
+            ("a ReplicaSet's pod", with(replica_set, &nothing), none, Ok((Action::Evict, None))),
+            (
+                "a bare pod",
+                with(None, &nothing),
+                none,
+                Err("Pods that declare no controller (use --force to override)"),
+            ),
+            (
+                "a bare pod, --force",
+                with(None, &nothing),
+                force,
+                Ok((Action::Evict, Some("deleting Pods that declare no controller"))),
+            ),
+            (
+                "a DaemonSet's pod",
+                with(daemon_set, &nothing),
+                none,
+                Err("DaemonSet-managed Pods (use --ignore-daemonsets to ignore)"),
+            ),
+            (
+                "a DaemonSet's pod, --ignore-daemonsets",
+                with(daemon_set, &nothing),
+                ignore,
+                Ok((Action::Skip, Some("ignoring DaemonSet-managed Pods"))),
+            ),
+            (
+                "a DaemonSet's pod, --force is not enough",
+                with(daemon_set, &nothing),
+                force,
+                Err("DaemonSet-managed Pods (use --ignore-daemonsets to ignore)"),
+            ),
+            (
+                "an orphan of a DaemonSet gone",
+                with(gone_set, &nothing),
+                ignore,
+                Err("DaemonSet-managed Pods whose DaemonSet is gone (use --force to override)"),
+            ),
+            (
+                "an orphan of a DaemonSet gone, --force",
+                with(gone_set, &nothing),
+                force,
+                Ok((Action::Evict, Some("deleting Pods whose DaemonSet is gone"))),
+            ),
+            (
+                "a finished DaemonSet pod",
+                with(daemon_set, &phase("Succeeded")),
+                none,
+                Ok((Action::Evict, None)),
+            ),
+            (
+                "a mirror pod",
+                with(None, &mirror),
+                none,
+                Ok((Action::Skip, Some("mirror Pods of static Pods (the kubelet's)"))),
+            ),
+            (
+                "an emptyDir",
+                with(replica_set, &empty_dir),
+                none,
+                Err("Pods with local storage (use --delete-emptydir-data to override)"),
+            ),
+            (
+                "an emptyDir, --delete-emptydir-data",
+                with(replica_set, &empty_dir),
+                emptydir,
+                Ok((Action::Evict, Some("deleting Pods with local storage"))),
+            ),
+            (
+                "a bare pod with an emptyDir, --delete-emptydir-data",
+                with(None, &empty_dir),
+                emptydir,
+                Err("Pods that declare no controller (use --force to override)"),
+            ),
+            (
+                "a bare pod with an emptyDir, both flags",
+                with(None, &empty_dir),
+                AllPods { force: true, delete_emptydir_data: true, ..none },
+                Ok((Action::Evict, Some("deleting Pods with local storage that declare no controller"))),
+            ),
+            (
+                "a failed bare pod with an emptyDir",
+                with(None, &|p| {
+                    empty_dir(p);
+                    phase("Failed")(p)
+                }),
+                none,
+                Ok((Action::Evict, None)),
+            ),
+            ("a bare pod being deleted", with(None, &deleting), none, Ok((Action::Wait, None))),
+        ];
+        for (case, pod, rules, expected) in cases {
+            assert_eq!(
+                judge(&pod, &rules, |ns, name| ns == "default" && name == "agent"),
+                expected,
+                "{case}"
+            );
+        }
+    }
+
+    /// `--all-pods`: the others planned with their fate; what cannot be evicted refuses the
+    /// drain before the cordon, every such pod named under kubectl's words.
+    #[test]
+    fn all_pods_plans_the_others_or_refuses_before_the_cordon() {
+        use crate::core::fixtures::bare_pod;
+        let web = sts("web", 3).build();
+        let pods: Vec<Pod> =
+            (0..3).map(|o| on(pod(&web, o).build(), ["node-a", "node-b", "node-c"][o as usize])).collect();
+        let other = |name: &str, owner: Option<(&str, &str)>| {
+            let mut p = bare_pod(name).node("node-a").uid(&format!("uid-{name}")).build();
+            p.metadata.owner_references = owner.and_then(|(k, n)| owned(k, n));
+            p
+        };
+        let mut finished_bare = other("job-done", None);
+        finished_bare.status.as_mut().unwrap().phase = Some("Succeeded".into());
+        let on_a = vec![
+            pods[0].clone(),
+            other("api-1", Some(("ReplicaSet", "api"))),
+            other("agent-x", Some(("DaemonSet", "agent"))),
+            other("bare", None),
+            other("tmp", None),
+            finished_bare,
+        ];
+        let nodes = vec![node("node-a", "True"), node("node-b", "True"), node("node-c", "True")];
+        let sets = vec![(web.clone(), pods.clone())];
+        let volumes = HashMap::new();
+        let daemon_sets = [("default".to_owned(), "agent".to_owned())];
+        let seen = Seen {
+            nodes: &nodes,
+            on_nodes: &on_a,
+            sets: &sets,
+            budgets: &[],
+            claims: &[],
+            volumes: &volumes,
+            daemon_sets: &daemon_sets,
+        };
+        let mut all = request(&["node-a"]);
+        all.all_pods = Some(AllPods::default());
+        assert_eq!(
+            plan(&seen, &all, None).unwrap_err().to_string(),
+            "refusing to drain: cannot delete DaemonSet-managed Pods (use --ignore-daemonsets to ignore): \
+             default/agent-x; cannot delete Pods that declare no controller (use --force to override): default/bare, \
+             default/tmp; nothing was changed"
+        );
+        all.all_pods = Some(AllPods { force: true, ignore_daemonsets: true, ..AllPods::default() });
+        let planned = plan(&seen, &all, None).unwrap();
+        assert_eq!(planned.members.iter().map(Target::qualified).collect::<Vec<_>>(), ["default/web-0"]);
+        assert_eq!(
+            planned.others.iter().map(|o| (o.pod.as_str(), o.action, o.warning)).collect::<Vec<_>>(),
+            [
+                ("agent-x", Some(Action::Skip), Some("ignoring DaemonSet-managed Pods")),
+                ("api-1", Some(Action::Evict), None),
+                ("bare", Some(Action::Evict), Some("deleting Pods that declare no controller")),
+                ("job-done", Some(Action::Evict), None),
+                ("tmp", Some(Action::Evict), Some("deleting Pods that declare no controller")),
+            ]
+        );
+        // Without --all-pods, as before: left to kubectl drain, the finished pod not even named.
+        let left = plan(&seen, &request(&["node-a"]), None).unwrap();
+        assert_eq!(
+            left.others.iter().map(|o| (o.pod.as_str(), o.action)).collect::<Vec<_>>(),
+            [("agent-x", None), ("api-1", None), ("bare", None), ("tmp", None)]
+        );
+        // Resumed: the journal's rules, whatever the flags of the run that resumes.
+        let journal = Journal {
+            started_at: created(),
+            nodes: vec!["node-a".into()],
+            members: planned.members.clone(),
+            done: vec!["default/web-0".into()],
+            min_available: MinAvailable::default(),
+            gates: Gates::default(),
+            soak_seconds: 0,
+            all_pods: all.all_pods,
+            wait_for_return: false,
+            pinned: vec![],
+            pinned_down: false,
+        };
+        let resumed = plan(&seen, &request(&["node-a"]), Some(&journal)).unwrap();
+        assert_eq!(resumed.all_pods, all.all_pods);
+        assert_eq!(resumed.others, planned.others);
+    }
+
+    fn pinned_to(claim: &str, node: &str) -> PersistentVolume {
+        let mut volume = pv(claim, "Retain");
+        volume.spec.as_mut().unwrap().node_affinity = Some(VolumeNodeAffinity {
+            required: Some(NodeSelector {
+                node_selector_terms: vec![NodeSelectorTerm {
+                    match_fields: Some(vec![NodeSelectorRequirement {
+                        key: "metadata.name".into(),
+                        operator: "In".into(),
+                        values: Some(vec![node.into()]),
+                    }]),
+                    match_expressions: None,
+                }],
+            }),
+        });
+        volume
+    }
+
+    /// `--wait-for-return`: a member pinned to the drained node is planned apart, taken down
+    /// with it once its set holds, then followed by its uid until it is Ready on that node again
+    /// and the node takes pods; back elsewhere, or the node gone, is said as such. Two pinned
+    /// members of one set of 3 would break its quorum together: refused before the cordon.
+    #[test]
+    fn a_pinned_member_goes_down_with_its_node_and_is_waited_for_until_back_there() {
+        let web = sts("web", 3).templates(&["data"]).build();
+        let mut pods: Vec<Pod> = vec![
+            on(pod(&web, 0).build(), "node-a"),
+            on(pod(&web, 1).build(), "node-b"),
+            on(pod(&web, 2).build(), "node-c"),
+        ];
+        let mut nodes = vec![node("node-a", "True"), node("node-b", "True"), node("node-c", "True")];
+        let claims: Vec<PersistentVolumeClaim> =
+            (0..3).map(|o| pvc(&format!("data-web-{o}")).of(&web).build()).collect();
+        let local = [pinned_to("data-web-0", "node-a"), pinned_to("data-web-1", "node-a")];
+        let volumes: HashMap<&str, &PersistentVolume> = HashMap::from([("pv-data-web-0", &local[0])]);
+        let on_a = vec![pods[0].clone()];
+        let sets = vec![(web.clone(), pods.clone())];
+        let seen = Seen {
+            nodes: &nodes,
+            on_nodes: &on_a,
+            sets: &sets,
+            budgets: &[],
+            claims: &claims,
+            volumes: &volumes,
+            daemon_sets: &[],
+        };
+        let mut wait = request(&["node-a"]);
+        wait.wait_for_return = true;
+        let plan = plan(&seen, &wait, None).unwrap();
+        assert!(plan.members.is_empty());
+        assert_eq!(plan.pinned.iter().map(Target::qualified).collect::<Vec<_>>(), ["default/web-0"]);
+        assert_eq!(plan.sets[0].pinned, ["web-0"]);
+        let step = |pods: &[Pod], nodes: &[Node], done: &[&str]| {
+            let sets = vec![(web.clone(), pods.to_vec())];
+            let seen = Seen {
+                nodes,
+                on_nodes: &[],
+                sets: &sets,
+                budgets: &[],
+                claims: &[],
+                volumes: &volumes,
+                daemon_sets: &[],
+            };
+            let done: Vec<String> = done.iter().map(|d| (*d).to_owned()).collect();
+            match next_return(&plan, &done, &seen, created()) {
+                Return::TakeDown(t) => {
+                    format!("take down {}", t.iter().map(|t| t.pod.as_str()).collect::<Vec<_>>().join(", "))
+                }
+                Return::Held { target, hold } => format!("{} held: {}", target.pod, hold.describe()),
+                Return::Wait { why, .. } => format!("wait: {why}"),
+                Return::Back { target, node, .. } => format!("{} back on {node}", target.pod),
+                Return::Elsewhere { target, node } => format!("{} elsewhere, on {node}", target.pod),
+                Return::NodeGone { target, node } => format!("{}: {node} gone", target.pod),
+                Return::Finished => "finished".into(),
+            }
+        };
+        pods[1] = on(pod(&web, 1).ready(false).build(), "node-b");
+        assert_eq!(step(&pods, &nodes, &[]), "web-0 held: web-1 is not Ready", "one down at a time");
+        pods[1] = on(pod(&web, 1).build(), "node-b");
+        assert_eq!(step(&pods, &nodes, &[]), "take down web-0");
+        nodes[0].spec.get_or_insert_default().unschedulable = Some(true);
+        pods[0] = on(pod(&web, 0).terminating().build(), "node-a");
+        assert_eq!(step(&pods, &nodes, &[]), "wait: node node-a is cordoned (web-0 is being deleted)");
+        pods[0] = renewed(pod(&web, 0).unscheduled().build(), "node-a");
+        pods[0].spec.as_mut().unwrap().node_name = None;
+        assert_eq!(
+            step(&pods, &nodes, &[]),
+            "wait: node node-a is cordoned (its replacement: web-0 is not scheduled)"
+        );
+        pods[0] = renewed(pod(&web, 0).build(), "node-a");
+        assert_eq!(step(&pods, &nodes, &[]), "wait: web-0 is Ready, but node node-a is still cordoned");
+        nodes[0].spec.as_mut().unwrap().unschedulable = None;
+        assert_eq!(step(&pods, &nodes, &[]), "web-0 back on node-a");
+        assert_eq!(step(&pods, &nodes, &["default/web-0"]), "finished");
+        pods[0] = renewed(pod(&web, 0).build(), "node-b");
+        assert_eq!(step(&pods, &nodes, &[]), "web-0 elsewhere, on node-b");
+        assert_eq!(step(&pods, &nodes[1..], &[]), "web-0: node-a gone");
+
+        // Two of a set of 3 pinned to the node: down together they break its majority.
+        let mut both = pods.clone();
+        both[0] = on(pod(&web, 0).build(), "node-a");
+        both[1] = on(pod(&web, 1).build(), "node-a");
+        let sets = vec![(web.clone(), both.clone())];
+        let on_a = vec![both[0].clone(), both[1].clone()];
+        let volumes: HashMap<&str, &PersistentVolume> =
+            HashMap::from([("pv-data-web-0", &local[0]), ("pv-data-web-1", &local[1])]);
+        let seen = Seen {
+            nodes: &nodes,
+            on_nodes: &on_a,
+            sets: &sets,
+            budgets: &[],
+            claims: &claims,
+            volumes: &volumes,
+            daemon_sets: &[],
+        };
+        assert_eq!(
+            super::plan(&seen, &wait, None).unwrap_err().to_string(),
+            "refusing to drain: web-1, web-0 of default/web are pinned to node-a and would go down together with it, \
+             but default/web must keep 2 of 3 up (its majority); drain those nodes one at a time, or accept it with \
+             --min-available; nothing was changed"
+        );
+        wait.min_available.add("web=1").unwrap();
+        assert_eq!(super::plan(&seen, &wait, None).unwrap().pinned.len(), 2);
+    }
+
     #[test]
     fn min_available_is_per_set_or_for_all() {
         let mut m = MinAvailable::default();
@@ -640,6 +1305,10 @@ mod tests {
             min_available: m,
             gates: Gates::default(),
             soak_seconds: 5,
+            all_pods: Some(AllPods { force: true, grace_period_seconds: Some(10), ..AllPods::default() }),
+            wait_for_return: true,
+            pinned: vec![],
+            pinned_down: true,
         };
         assert_eq!(serde_json::from_str::<Journal>(&journal.to_annotation()).unwrap(), journal);
     }

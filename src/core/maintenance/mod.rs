@@ -26,19 +26,6 @@ use crate::core::objects::{mounted_claims, pvc_volume};
 use crate::core::placement::pinned;
 use quorum::Quorum;
 
-/// A journal as the text of its annotation: JSON with `<`, `>` and `&` written as `\u003c`,
-/// `\u003e`, `\u0026` (the same JSON). The API server stores objects as Go encodes them, which
-/// escapes those characters in every string, and its JSON patch compares a `test`'s string with
-/// the stored one byte for byte: an annotation holding a raw `>` (a hook's `2>/dev/null`) would
-/// fail every later `test` of it as if someone else had changed it.
-pub fn journal_text(journal: &impl Serialize) -> String {
-    serde_json::to_string(journal)
-        .expect("a journal always serializes")
-        .replace('<', "\\u003c")
-        .replace('>', "\\u003e")
-        .replace('&', "\\u0026")
-}
-
 /// How a member is taken down.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "camelCase")]
@@ -92,8 +79,9 @@ pub enum MaintenanceRefusal {
         "refusing to {}: {pod} cannot start anywhere else, {why}; {}; nothing was changed",
         if *.draining { "drain" } else { "restart it" },
         if *.draining {
-            "wait for the node to come back rather than draining it (its member stays where its data is), or \
-             uncordon a node its volume allows"
+            "wait for the node to come back rather than draining it (its member stays where its data is), take it \
+             down with the node and wait for it to come back there (--wait-for-return), or uncordon a node its \
+             volume allows"
         } else {
             "uncordon a node its volume allows first"
         }
@@ -110,6 +98,17 @@ pub enum MaintenanceRefusal {
         "annotation {annotation} on {object} is not a journal ({error}); nothing was changed: `{discard}` removes it"
     )]
     JournalUnreadable { object: String, annotation: &'static str, error: String, discard: String },
+    #[error("refusing to drain: cannot delete {}; nothing was changed", .errors.join("; cannot delete "))]
+    OtherPods { errors: Vec<String> },
+    #[error(
+        "refusing to drain: {} of {name} {} pinned to {nodes} and would go down together with it, but {name} must \
+         keep {} of {} up ({}); drain those nodes one at a time, or accept it with --min-available; nothing was \
+         changed",
+        .pinned.join(", "),
+        if .pinned.len() == 1 { "is" } else { "are" },
+        .quorum.floor, .quorum.members, source(.quorum)
+    )]
+    PinnedBreakQuorum { name: String, pinned: Vec<String>, quorum: Quorum, nodes: String },
     #[error("--min-available {given} names no StatefulSet with pods on {nodes}")]
     MinAvailableUnknown { given: String, nodes: String },
     #[error("--min-available {floor} for {name} is more than its {members} members")]

@@ -182,15 +182,26 @@ impl Hold {
 /// # Errors
 /// The [`Hold`] that keeps it up.
 pub fn may_take_down(members: &[Member], ordinal: i32, quorum: Quorum) -> Result<(), Hold> {
+    may_take_down_together(members, &[ordinal], quorum)
+}
+
+/// Whether the members `ordinals` may go down together now (`drain --wait-for-return`: the
+/// members pinned to a node go down with it): no other member is down anywhere, and the members
+/// left up are at least the floor. Those of them down already count as down either way.
+///
+/// # Errors
+/// The [`Hold`] that keeps them up.
+pub fn may_take_down_together(members: &[Member], ordinals: &[i32], quorum: Quorum) -> Result<(), Hold> {
     let others: Vec<(String, Down)> = members
         .iter()
-        .filter(|m| m.ordinal != ordinal)
+        .filter(|m| !ordinals.contains(&m.ordinal))
         .filter_map(|m| Some((m.name.clone(), m.down.clone()?)))
         .collect();
     if !others.is_empty() {
         return Err(Hold::OthersDown { down: others });
     }
-    let up_after = members.iter().filter(|m| m.ordinal != ordinal && m.down.is_none()).count() as i32;
+    let up_after =
+        members.iter().filter(|m| !ordinals.contains(&m.ordinal) && m.down.is_none()).count() as i32;
     if up_after < quorum.floor {
         return Err(Hold::BelowFloor { up_after, quorum });
     }

@@ -127,7 +127,7 @@ impl Journal {
     }
 
     pub fn to_annotation(&self) -> String {
-        super::journal_text(self)
+        serde_json::to_string(self).expect("a journal always serializes")
     }
 
     fn direction(&self) -> Direction {
@@ -1287,8 +1287,23 @@ mod tests {
         written.left = vec![4];
         written.claims = Claims::Prune;
         let text = written.to_annotation();
-        assert!(!text.contains(['<', '>', '&']), "stored as the API server writes it: {text}");
         assert_eq!(serde_json::from_str::<Journal>(&text).unwrap(), written);
+        // Sent with Go's escapes (the write primitive's), so that a later `test` of it compares as
+        // the API server stored it: a hook's `2>/dev/null` must not fail the next write.
+        let on = sts("web", 5).annotation(SCALE_ANNOTATION, &text).build();
+        let body = String::from_utf8(
+            crate::core::patches::scale_replicas(&on, 4, 3, SCALE_ANNOTATION, Some(&text)).body(),
+        )
+        .unwrap();
+        assert!(body.contains(r"2\u003e/dev/null \u0026\u0026 echo '\u003cok\u003e'"), "{body}");
+        assert!(!body.contains(['<', '>', '&']), "{body}");
+        let sent: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let tested = sent
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|op| op["path"] == "/metadata/annotations/kubectl-stateful.dev~1scale");
+        assert_eq!(tested.unwrap()["value"], text.as_str(), "the journal itself, unchanged");
         let four = web(4);
         let resumed = planned(&reads(&four, up(&four, 4), vec![]), &request(None), Some(&written)).unwrap();
         assert!(resumed.resumed);
