@@ -298,6 +298,16 @@ pub struct PodStatus {
     /// are removed); omitted when none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub held_by_finalizers: Vec<String>,
+    /// The image of each of its containers (init containers left out), in the pod's order:
+    /// what runs, which the revision hash does not say.
+    pub images: Vec<ContainerImage>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerImage {
+    pub container: String,
+    pub image: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -812,6 +822,12 @@ fn pod_status(
         unmounted_claims: Vec::new(),
         last_warning: None,
         held_by_finalizers: holding_finalizers(pod),
+        images: pod
+            .spec
+            .iter()
+            .flat_map(|spec| &spec.containers)
+            .map(|c| ContainerImage { container: c.name.clone(), image: c.image.clone().unwrap_or_default() })
+            .collect(),
     }
 }
 
