@@ -22,7 +22,7 @@ use crate::core::status::dns::{PortSelector, dns_names};
 use crate::core::status::quorum::Level;
 use crate::core::status::snapshots::{DeletedClaimSnapshots, Snapshots};
 use crate::core::status::{
-    self, ClaimStatus, OrdinalStatus, RevisionRole, StatefulSetStatus, StatusOptions, WarningCode,
+    self, ClaimStatus, Health, OrdinalStatus, RevisionRole, StatefulSetStatus, StatusOptions, WarningCode,
 };
 use crate::error::{Error, Result, Stop};
 use crate::fetch::{self, Extras, Scope};
@@ -126,7 +126,7 @@ const EXTRAS: Extras = Extras {
 pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Streams) -> Result<()> {
     args.check()?;
     if args.all_namespaces && (args.all_contexts || kube_args.context.len() > 1) {
-        return fleet(&args, kube_args, io).await;
+        return fleet(&args, kube_args, term, io).await;
     }
     let kube = kube_args.connect().await?;
     let options =
@@ -146,7 +146,14 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
             ));
             return Ok(());
         }
-        return rendered(render_list(&mut io.out, &statuses, args.output, args.all_namespaces, now));
+        return rendered(render_list(
+            &mut io.out,
+            &statuses,
+            args.output,
+            args.all_namespaces,
+            term.canvas(),
+            now,
+        ));
     };
     let sts = match fetch::statefulset(&kube, &kube.namespace, name).await {
         Ok(sts) => sts,
@@ -183,7 +190,7 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
 /// `status -A` in several contexts: each queried on its own ([`crate::fleet::each_with_cluster`]), one list
 /// and a summary; a context that could not be read is an error row (entry), and makes the exit
 /// code 1 after everything else is written.
-async fn fleet(args: &Args, kube_args: &KubeArgs, io: &mut Streams) -> Result<()> {
+async fn fleet(args: &Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Streams) -> Result<()> {
     let contexts = crate::fleet::contexts(kube_args, args.all_contexts)?;
     let cluster_domain = &args.cluster_domain;
     let outcomes = crate::fleet::each_with_cluster(kube_args, &contexts, |kube| async move {
@@ -201,7 +208,7 @@ async fn fleet(args: &Args, kube_args: &KubeArgs, io: &mut Streams) -> Result<()
         .map(|o| ContextResult { context: o.context, outcome: o.result, cluster: o.cluster })
         .collect();
     let summary = fleet::summarize(&results);
-    rendered(render_fleet(&mut io.out, &results, &summary, args.output, Timestamp::now()))?;
+    rendered(render_fleet(&mut io.out, &results, &summary, args.output, term.canvas(), Timestamp::now()))?;
     crate::fleet::failures(summary.per_context.iter().map(|c| (c.context.as_str(), c.error.as_deref())))
 }
 
@@ -236,6 +243,7 @@ pub fn render_fleet(
     results: &[ContextResult],
     summary: &FleetSummary,
     format: OutputFormat,
+    canvas: Canvas,
     now: Timestamp,
 ) -> io::Result<()> {
     let counted_as = fleet::counted_as(results);
@@ -261,18 +269,21 @@ pub fn render_fleet(
     let mut headers = LIST_HEADERS.to_vec();
     headers.splice(0..0, ["CONTEXT", "NAMESPACE"]);
     let mut t = table(headers);
+    if canvas.color {
+        t.enforce_styling();
+    }
     for (result, same) in results.iter().zip(&counted_as) {
         match &result.outcome {
             Ok(_) if same.is_some() => {
                 let mut row = vec!["-".to_owned(); LIST_HEADERS.len() + 2];
                 row[0].clone_from(&result.context);
                 row[2] = format!("(same cluster as {})", same.as_deref().unwrap_or_default());
-                t.add_row(row);
+                t.add_row(row.into_iter().map(cell).collect::<Vec<_>>());
             }
             Ok(statuses) => {
                 for s in statuses {
-                    let mut row = list_row(s, now);
-                    row.splice(0..0, [result.context.clone(), s.namespace.clone()]);
+                    let mut row = list_cells(s, canvas.color, now);
+                    row.splice(0..0, [cell(&result.context), cell(&s.namespace)]);
                     t.add_row(row);
                 }
             }
@@ -281,11 +292,11 @@ pub fn render_fleet(
                 let mut row = vec!["-".to_owned(); LIST_HEADERS.len() + 2];
                 row[0].clone_from(&result.context);
                 row[2] = "(not read)".to_owned();
-                t.add_row(row);
+                t.add_row(row.into_iter().map(cell).collect::<Vec<_>>());
             }
         }
     }
-    write_table(w, t)?;
+    write_fitted_table(w, t, canvas)?;
     for error in &list.errors {
         writeln!(w, "context {}: {}", error.context, error.error)?;
     }
@@ -302,9 +313,13 @@ pub fn render_fleet(
         true => String::new(),
         false => format!(", {} cluster{}", summary.clusters, if summary.clusters == 1 { "" } else { "s" }),
     };
+    let health = match summary.health.describe() {
+        counts if counts.is_empty() => String::new(),
+        counts => format!(" ({counts})"),
+    };
     writeln!(
         w,
-        "{} context{} ({} could not be read{clusters}), {} StatefulSets, {} stuck rollout{}, {} at quorum risk, {} orphaned claim{} ({})",
+        "{} context{} ({} could not be read{clusters}), {} StatefulSets{health}, {} stuck rollout{}, {} at quorum risk, {} orphaned claim{} ({})",
         summary.contexts,
         if summary.contexts == 1 { "" } else { "s" },
         summary.failed,
@@ -1234,6 +1249,7 @@ pub fn render_list(
     statuses: &[StatefulSetStatus],
     format: OutputFormat,
     all_namespaces: bool,
+    canvas: Canvas,
     now: Timestamp,
 ) -> io::Result<()> {
     let list = StatusList { items: statuses.iter().map(|s| Document::new(STATUS, s)).collect() };
@@ -1245,19 +1261,53 @@ pub fn render_list(
         headers.insert(0, "NAMESPACE");
     }
     let mut t = table(headers);
+    if canvas.color {
+        t.enforce_styling();
+    }
     for s in statuses {
-        let mut row = list_row(s, now);
+        let mut row = list_cells(s, canvas.color, now);
         if all_namespaces {
-            row.insert(0, s.namespace.clone());
+            row.insert(0, cell(&s.namespace));
         }
         t.add_row(row);
     }
-    write_table(w, t)
+    write_fitted_table(w, t, canvas)
+}
+
+/// [`list_row`] as cells, the HEALTH cell in colour on a terminal: red for stuck and down,
+/// yellow for degraded.
+fn list_cells(s: &StatefulSetStatus, color: bool, now: Timestamp) -> Vec<Cell> {
+    list_row(s, now)
+        .into_iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let shade = match s.health {
+                Health::Stuck | Health::Down => Some(Color::Red),
+                Health::Degraded => Some(Color::Yellow),
+                Health::Progressing | Health::Healthy => None,
+            };
+            match shade.filter(|_| color && LIST_HEADERS.get(i) == Some(&"HEALTH")) {
+                Some(shade) => cell(text).fg(shade),
+                None => cell(text),
+            }
+        })
+        .collect()
 }
 
 /// The columns of the list (`status` without NAME).
-const LIST_HEADERS: [&str; 10] =
-    ["NAME", "READY", "UPDATED", "PARTITION", "REVISIONS", "SERVICE", "PVCS", "ORPHANED", "QUORUM", "AGE"];
+const LIST_HEADERS: [&str; 11] = [
+    "NAME",
+    "READY",
+    "HEALTH",
+    "UPDATED",
+    "PARTITION",
+    "REVISIONS",
+    "SERVICE",
+    "PVCS",
+    "ORPHANED",
+    "QUORUM",
+    "AGE",
+];
 
 /// One StatefulSet's row of the list, as [`LIST_HEADERS`] name the columns.
 fn list_row(s: &StatefulSetStatus, now: Timestamp) -> Vec<String> {
@@ -1274,6 +1324,7 @@ fn list_row(s: &StatefulSetStatus, now: Timestamp) -> Vec<String> {
         vec![
             s.name.clone(),
             format!("{}/{}", s.replicas.ready, s.replicas.desired),
+            s.health.word().to_owned(),
             format!("{}/{}", s.replicas.updated, s.replicas.desired),
             s.update_strategy.partition.map_or_else(|| "-".to_owned(), |p| p.to_string()),
             revisions.len().to_string(),
@@ -1605,7 +1656,7 @@ mod tests {
     fn list() {
         let mut out = Vec::new();
         let now = Timestamp::from_second(created().as_second() + 3_700).unwrap();
-        render_list(&mut out, &[model()], OutputFormat::Table, true, now).unwrap();
+        render_list(&mut out, &[model()], OutputFormat::Table, true, Canvas::default(), now).unwrap();
         insta::assert_snapshot!(String::from_utf8(out).unwrap());
     }
 
@@ -1627,10 +1678,10 @@ mod tests {
         ];
         let summary = fleet::summarize(&results);
         let mut out = Vec::new();
-        render_fleet(&mut out, &results, &summary, OutputFormat::Table, now).unwrap();
+        render_fleet(&mut out, &results, &summary, OutputFormat::Table, Canvas::default(), now).unwrap();
         insta::assert_snapshot!("fleet_table", String::from_utf8(out).unwrap());
         let mut out = Vec::new();
-        render_fleet(&mut out, &results, &summary, OutputFormat::Json, now).unwrap();
+        render_fleet(&mut out, &results, &summary, OutputFormat::Json, Canvas::default(), now).unwrap();
         let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(
             (json["kind"].as_str(), json["items"][0]["context"].as_str()),
