@@ -218,10 +218,14 @@ where
 }
 
 /// Writes a table built with [`table`], with the spacing kubectl uses and no trailing blanks.
-pub fn write_table(w: &mut dyn Write, mut table: Table) -> io::Result<()> {
+pub fn write_table(w: &mut dyn Write, table: Table) -> io::Result<()> {
+    write_spaced_table(w, table, 3)
+}
+
+fn write_spaced_table(w: &mut dyn Write, mut table: Table, gap: u16) -> io::Result<()> {
     let columns = table.column_count();
     for (i, column) in table.column_iter_mut().enumerate() {
-        column.set_padding((0, if i + 1 == columns { 0 } else { 3 }));
+        column.set_padding((0, if i + 1 == columns { 0 } else { gap }));
         column.set_cell_alignment(CellAlignment::Left);
     }
     for line in table.lines() {
@@ -289,9 +293,10 @@ fn unbreakable_commands(text: &str) -> String {
 }
 
 /// Writes a table built with [`table`] fitted to `canvas`: on a terminal narrower than the
-/// table, the widest cells are cut with `…` (the widest column first, never a header) so that
-/// each row stays one line; kubectl's `get` lets rows wrap into each other instead. `-o wide`,
-/// JSON and pipes keep every character.
+/// table, its columns first move two spaces apart instead of three, then the widest cells are
+/// cut with `…` (the widest column first, never a header) so that each row stays one line;
+/// kubectl's `get` lets rows wrap into each other instead. `-o wide`, JSON and pipes keep every
+/// character.
 pub fn write_fitted_table(w: &mut dyn Write, mut table: Table, canvas: Canvas) -> io::Result<()> {
     let Some(width) = canvas.width else { return write_table(w, table) };
     let measure = |row: &comfy_table::Row| -> Vec<usize> {
@@ -306,12 +311,15 @@ pub fn write_fitted_table(w: &mut dyn Write, mut table: Table, canvas: Canvas) -
             }
         }
     }
-    let Some(widths) = fitted_widths(&headers, &natural, width) else { return write_table(w, table) };
+    if spanned(&natural, 3) <= width {
+        return write_table(w, table);
+    }
+    let widths = fitted_widths(&headers, &natural, width);
     let last = widths.len().saturating_sub(1);
     for (i, content) in widths.into_iter().enumerate() {
         if let Some(column) = table.column_mut(i) {
-            // comfy-table counts the padding [`write_table`] puts after every column but the last.
-            let padded = u16::try_from(content + if i == last { 0 } else { 3 }).unwrap_or(u16::MAX);
+            // comfy-table counts the padding after every column but the last.
+            let padded = u16::try_from(content + if i == last { 0 } else { 2 }).unwrap_or(u16::MAX);
             column.set_constraint(ColumnConstraint::Absolute(ColumnWidth::Fixed(padded)));
         }
     }
@@ -319,7 +327,12 @@ pub fn write_fitted_table(w: &mut dyn Write, mut table: Table, canvas: Canvas) -
     for row in table.row_iter_mut() {
         row.max_height(1);
     }
-    write_table(w, table)
+    write_spaced_table(w, table, 2)
+}
+
+/// The width of columns of `widths`, `gap` spaces apart.
+fn spanned(widths: &[usize], gap: usize) -> usize {
+    widths.iter().sum::<usize>() + gap * widths.len().saturating_sub(1)
 }
 
 /// A cell of a table [`write_fitted_table`] may cut: cut after as many characters as fit,
@@ -329,17 +342,13 @@ pub fn cell(content: impl ToString) -> comfy_table::Cell {
     comfy_table::Cell::new(content).set_delimiter('\0')
 }
 
-/// Columns of `natural` content widths, three spaces apart, narrowed to fit `width`: the widest
+/// Columns of `natural` content widths, two spaces apart, narrowed to fit `width`: the widest
 /// column gives a column at a time, down to its header's width (or 6, for a cell that must
-/// still say something). `None` when the table fits as it is.
-fn fitted_widths(headers: &[usize], natural: &[usize], width: usize) -> Option<Vec<usize>> {
-    let total = |widths: &[usize]| widths.iter().sum::<usize>() + 3 * widths.len().saturating_sub(1);
-    if total(natural) <= width {
-        return None;
-    }
+/// still say something).
+fn fitted_widths(headers: &[usize], natural: &[usize], width: usize) -> Vec<usize> {
     let floor: Vec<usize> = natural.iter().zip(headers).map(|(&n, &h)| h.max(n.min(6))).collect();
     let mut widths = natural.to_vec();
-    while total(&widths) > width {
+    while spanned(&widths, 2) > width {
         let Some((i, _)) = widths
             .iter()
             .enumerate()
@@ -350,7 +359,7 @@ fn fitted_widths(headers: &[usize], natural: &[usize], width: usize) -> Option<V
         };
         widths[i] -= 1;
     }
-    Some(widths)
+    widths
 }
 
 /// `-` for what is unknown or absent, as kubectl prints `<none>`-like placeholders.
