@@ -7,7 +7,9 @@ use std::fmt::Display;
 use std::io::{self, Write};
 use std::sync::{Arc, Mutex};
 
-use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
+use comfy_table::{
+    CellAlignment, ColumnConstraint, ContentArrangement, Table, Width as ColumnWidth, presets,
+};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -123,9 +125,9 @@ pub struct Kind {
     pub version: &'static str,
 }
 
-pub const STATUS: Kind = Kind { name: "StatefulSetStatus", version: "v4" };
-pub const STATUS_LIST: Kind = Kind { name: "StatefulSetStatusList", version: "v4" };
-pub const FLEET_STATUS: Kind = Kind { name: "FleetStatus", version: "v3" };
+pub const STATUS: Kind = Kind { name: "StatefulSetStatus", version: "v5" };
+pub const STATUS_LIST: Kind = Kind { name: "StatefulSetStatusList", version: "v5" };
+pub const FLEET_STATUS: Kind = Kind { name: "FleetStatus", version: "v4" };
 pub const FLEET_PRUNE_PLAN: Kind = Kind { name: "FleetPrunePlan", version: "v2" };
 pub const PRUNE_PLAN: Kind = Kind { name: "PrunePlan", version: "v1" };
 pub const PRUNE_RESULT: Kind = Kind { name: "PruneResult", version: "v1" };
@@ -216,16 +218,148 @@ where
 }
 
 /// Writes a table built with [`table`], with the spacing kubectl uses and no trailing blanks.
-pub fn write_table(w: &mut dyn Write, mut table: Table) -> io::Result<()> {
+pub fn write_table(w: &mut dyn Write, table: Table) -> io::Result<()> {
+    write_spaced_table(w, table, 3)
+}
+
+fn write_spaced_table(w: &mut dyn Write, mut table: Table, gap: u16) -> io::Result<()> {
     let columns = table.column_count();
     for (i, column) in table.column_iter_mut().enumerate() {
-        column.set_padding((0, if i + 1 == columns { 0 } else { 3 }));
+        column.set_padding((0, if i + 1 == columns { 0 } else { gap }));
         column.set_cell_alignment(CellAlignment::Left);
     }
     for line in table.lines() {
         writeln!(w, "{}", line.trim_end())?;
     }
     Ok(())
+}
+
+/// How text for people is drawn: in colour or not, and fitted to a terminal of `width` columns.
+/// `width` is `None` in pipes and files, which get every character of every cell on one line
+/// (scripts parse them; nothing is cut or wrapped there).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Canvas {
+    pub color: bool,
+    pub width: Option<usize>,
+}
+
+impl Canvas {
+    /// Writes `key` and `value` as one header line, `value` starting at column `indent`; on a
+    /// terminal, wrapped to its width with the continuation lines under the value.
+    pub fn write_field(&self, w: &mut dyn Write, key: &str, value: &str, indent: usize) -> io::Result<()> {
+        let first = format!("{:<indent$}", format!("{key}:"));
+        self.write_wrapped(w, &first, &" ".repeat(indent), value)
+    }
+
+    /// Writes `text` after `first` (the line's lead, e.g. two spaces and a code), continuation
+    /// lines led by `rest`; wrapped at word boundaries to the terminal's width, one line
+    /// elsewhere. A word longer than the line (a URL, a command) is never broken.
+    pub fn write_wrapped(&self, w: &mut dyn Write, first: &str, rest: &str, text: &str) -> io::Result<()> {
+        let line = format!("{first}{text}");
+        match self.width {
+            Some(width) if console::measure_text_width(&line) > width => {
+                let options = textwrap::Options::new(width)
+                    .subsequent_indent(rest)
+                    .break_words(false)
+                    .word_separator(textwrap::WordSeparator::AsciiSpace)
+                    .word_splitter(textwrap::WordSplitter::NoHyphenation);
+                for piece in textwrap::wrap(&unbreakable_commands(&line), options) {
+                    writeln!(w, "{}", piece.trim_end().replace(NO_BREAK, " "))?;
+                }
+                Ok(())
+            }
+            _ => writeln!(w, "{line}"),
+        }
+    }
+}
+
+/// Stands for a space that must not become a line break while wrapping.
+const NO_BREAK: char = '\u{a0}';
+
+/// `text` with the spaces inside `backquoted` spans (the commands printed as advice) made
+/// unbreakable: a command cut across two lines would run as two commands when pasted.
+fn unbreakable_commands(text: &str) -> String {
+    let mut quoted = false;
+    text.chars()
+        .map(|c| match c {
+            '`' => {
+                quoted = !quoted;
+                c
+            }
+            ' ' if quoted => NO_BREAK,
+            c => c,
+        })
+        .collect()
+}
+
+/// Writes a table built with [`table`] fitted to `canvas`: on a terminal narrower than the
+/// table, its columns first move two spaces apart instead of three, then the widest cells are
+/// cut with `…` (the widest column first, never a header) so that each row stays one line;
+/// kubectl's `get` lets rows wrap into each other instead. `-o wide`, JSON and pipes keep every
+/// character.
+pub fn write_fitted_table(w: &mut dyn Write, mut table: Table, canvas: Canvas) -> io::Result<()> {
+    let Some(width) = canvas.width else { return write_table(w, table) };
+    let measure = |row: &comfy_table::Row| -> Vec<usize> {
+        row.cell_iter().map(|c| console::measure_text_width(&c.content())).collect()
+    };
+    let headers = table.header().map(measure).unwrap_or_default();
+    let mut natural = headers.clone();
+    for row in table.row_iter() {
+        for (i, cell) in measure(row).into_iter().enumerate() {
+            if let Some(n) = natural.get_mut(i) {
+                *n = (*n).max(cell);
+            }
+        }
+    }
+    if spanned(&natural, 3) <= width {
+        return write_table(w, table);
+    }
+    let widths = fitted_widths(&headers, &natural, width);
+    let last = widths.len().saturating_sub(1);
+    for (i, content) in widths.into_iter().enumerate() {
+        if let Some(column) = table.column_mut(i) {
+            // comfy-table counts the padding after every column but the last.
+            let padded = u16::try_from(content + if i == last { 0 } else { 2 }).unwrap_or(u16::MAX);
+            column.set_constraint(ColumnConstraint::Absolute(ColumnWidth::Fixed(padded)));
+        }
+    }
+    table.set_content_arrangement(ContentArrangement::Dynamic).set_truncation_indicator("…");
+    for row in table.row_iter_mut() {
+        row.max_height(1);
+    }
+    write_spaced_table(w, table, 2)
+}
+
+/// The width of columns of `widths`, `gap` spaces apart.
+fn spanned(widths: &[usize], gap: usize) -> usize {
+    widths.iter().sum::<usize>() + gap * widths.len().saturating_sub(1)
+}
+
+/// A cell of a table [`write_fitted_table`] may cut: cut after as many characters as fit,
+/// not at the last space before (comfy-table wraps at spaces, which would leave `7d4b9c (…`
+/// where `7d4b9c (current…` fits).
+pub fn cell(content: impl ToString) -> comfy_table::Cell {
+    comfy_table::Cell::new(content).set_delimiter('\0')
+}
+
+/// Columns of `natural` content widths, two spaces apart, narrowed to fit `width`: the widest
+/// column gives a column at a time, down to its header's width (or 6, for a cell that must
+/// still say something).
+fn fitted_widths(headers: &[usize], natural: &[usize], width: usize) -> Vec<usize> {
+    let floor: Vec<usize> = natural.iter().zip(headers).map(|(&n, &h)| h.max(n.min(6))).collect();
+    let mut widths = natural.to_vec();
+    while spanned(&widths, 2) > width {
+        let Some((i, _)) = widths
+            .iter()
+            .enumerate()
+            .filter(|(i, w)| **w > floor[*i])
+            .max_by_key(|(i, w)| (**w, std::cmp::Reverse(*i)))
+        else {
+            break;
+        };
+        widths[i] -= 1;
+    }
+    widths
 }
 
 /// `-` for what is unknown or absent, as kubectl prints `<none>`-like placeholders.

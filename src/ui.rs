@@ -17,6 +17,9 @@ pub struct Terminal {
     pub color: bool,
     /// stderr is a terminal and NO_COLOR is unset: spinners and redraws are fine.
     pub animate: bool,
+    /// The width of the terminal stdout is, which tables and header lines fit; `None` when
+    /// stdout is a pipe or a file (scripts get every character).
+    pub columns: Option<usize>,
 }
 
 impl Terminal {
@@ -27,7 +30,13 @@ impl Terminal {
             interactive: std::io::stdin().is_terminal() && stderr,
             color: std::io::stdout().is_terminal() && !no_color,
             animate: stderr && !no_color,
+            columns: console::Term::stdout().size_checked().map(|(_, columns)| usize::from(columns)),
         }
+    }
+
+    /// How text for people is drawn on stdout: [`Terminal::color`] and [`Terminal::columns`].
+    pub fn canvas(&self) -> crate::output::Canvas {
+        crate::output::Canvas { color: self.color, width: self.columns }
     }
 
     /// Refuses, before anything changes, a run that would need a prompt nobody can answer.

@@ -22,14 +22,14 @@ use crate::core::status::dns::{PortSelector, dns_names};
 use crate::core::status::quorum::Level;
 use crate::core::status::snapshots::{DeletedClaimSnapshots, Snapshots};
 use crate::core::status::{
-    self, ClaimStatus, OrdinalStatus, RevisionRole, StatefulSetStatus, StatusOptions, WarningCode,
+    self, ClaimStatus, Health, OrdinalStatus, RevisionRole, StatefulSetStatus, StatusOptions, WarningCode,
 };
 use crate::error::{Error, Result, Stop};
 use crate::fetch::{self, Extras, Scope};
 use crate::live::{self, Live};
 use crate::output::{
-    Document, FLEET_STATUS, OutputFormat, STATUS, STATUS_LIST, Streams, or_dash, rendered, table,
-    write_document, write_table,
+    Canvas, Document, FLEET_STATUS, OutputFormat, STATUS, STATUS_LIST, Streams, cell, or_dash, rendered,
+    table, write_document, write_fitted_table, write_table,
 };
 use crate::ui::Terminal;
 
@@ -126,7 +126,7 @@ const EXTRAS: Extras = Extras {
 pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Streams) -> Result<()> {
     args.check()?;
     if args.all_namespaces && (args.all_contexts || kube_args.context.len() > 1) {
-        return fleet(&args, kube_args, io).await;
+        return fleet(&args, kube_args, term, io).await;
     }
     let kube = kube_args.connect().await?;
     let options =
@@ -146,7 +146,14 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
             ));
             return Ok(());
         }
-        return rendered(render_list(&mut io.out, &statuses, args.output, args.all_namespaces, now));
+        return rendered(render_list(
+            &mut io.out,
+            &statuses,
+            args.output,
+            args.all_namespaces,
+            term.canvas(),
+            now,
+        ));
     };
     let sts = match fetch::statefulset(&kube, &kube.namespace, name).await {
         Ok(sts) => sts,
@@ -163,7 +170,7 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
                 return print_dns(&model, args.port.as_ref(), io);
             }
             note_degraded(&model, args.output, io);
-            return rendered(render(&mut io.out, &model, args.output, term.color, &kube.flags, now));
+            return rendered(render(&mut io.out, &model, args.output, term.canvas(), &kube.flags, now));
         }
         Err(error) => return Err(error),
     };
@@ -177,13 +184,13 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
         return print_dns(&model, args.port.as_ref(), io);
     }
     note_degraded(&model, args.output, io);
-    rendered(render(&mut io.out, &model, args.output, term.color, &kube.flags, now))
+    rendered(render(&mut io.out, &model, args.output, term.canvas(), &kube.flags, now))
 }
 
 /// `status -A` in several contexts: each queried on its own ([`crate::fleet::each_with_cluster`]), one list
 /// and a summary; a context that could not be read is an error row (entry), and makes the exit
 /// code 1 after everything else is written.
-async fn fleet(args: &Args, kube_args: &KubeArgs, io: &mut Streams) -> Result<()> {
+async fn fleet(args: &Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Streams) -> Result<()> {
     let contexts = crate::fleet::contexts(kube_args, args.all_contexts)?;
     let cluster_domain = &args.cluster_domain;
     let outcomes = crate::fleet::each_with_cluster(kube_args, &contexts, |kube| async move {
@@ -201,7 +208,7 @@ async fn fleet(args: &Args, kube_args: &KubeArgs, io: &mut Streams) -> Result<()
         .map(|o| ContextResult { context: o.context, outcome: o.result, cluster: o.cluster })
         .collect();
     let summary = fleet::summarize(&results);
-    rendered(render_fleet(&mut io.out, &results, &summary, args.output, Timestamp::now()))?;
+    rendered(render_fleet(&mut io.out, &results, &summary, args.output, term.canvas(), Timestamp::now()))?;
     crate::fleet::failures(summary.per_context.iter().map(|c| (c.context.as_str(), c.error.as_deref())))
 }
 
@@ -236,6 +243,7 @@ pub fn render_fleet(
     results: &[ContextResult],
     summary: &FleetSummary,
     format: OutputFormat,
+    canvas: Canvas,
     now: Timestamp,
 ) -> io::Result<()> {
     let counted_as = fleet::counted_as(results);
@@ -261,18 +269,21 @@ pub fn render_fleet(
     let mut headers = LIST_HEADERS.to_vec();
     headers.splice(0..0, ["CONTEXT", "NAMESPACE"]);
     let mut t = table(headers);
+    if canvas.color {
+        t.enforce_styling();
+    }
     for (result, same) in results.iter().zip(&counted_as) {
         match &result.outcome {
             Ok(_) if same.is_some() => {
                 let mut row = vec!["-".to_owned(); LIST_HEADERS.len() + 2];
                 row[0].clone_from(&result.context);
                 row[2] = format!("(same cluster as {})", same.as_deref().unwrap_or_default());
-                t.add_row(row);
+                t.add_row(row.into_iter().map(cell).collect::<Vec<_>>());
             }
             Ok(statuses) => {
                 for s in statuses {
-                    let mut row = list_row(s, now);
-                    row.splice(0..0, [result.context.clone(), s.namespace.clone()]);
+                    let mut row = list_cells(s, canvas.color, now);
+                    row.splice(0..0, [cell(&result.context), cell(&s.namespace)]);
                     t.add_row(row);
                 }
             }
@@ -281,11 +292,11 @@ pub fn render_fleet(
                 let mut row = vec!["-".to_owned(); LIST_HEADERS.len() + 2];
                 row[0].clone_from(&result.context);
                 row[2] = "(not read)".to_owned();
-                t.add_row(row);
+                t.add_row(row.into_iter().map(cell).collect::<Vec<_>>());
             }
         }
     }
-    write_table(w, t)?;
+    write_fitted_table(w, t, canvas)?;
     for error in &list.errors {
         writeln!(w, "context {}: {}", error.context, error.error)?;
     }
@@ -302,9 +313,13 @@ pub fn render_fleet(
         true => String::new(),
         false => format!(", {} cluster{}", summary.clusters, if summary.clusters == 1 { "" } else { "s" }),
     };
+    let health = match summary.health.describe() {
+        counts if counts.is_empty() => String::new(),
+        counts => format!(" ({counts})"),
+    };
     writeln!(
         w,
-        "{} context{} ({} could not be read{clusters}), {} StatefulSets, {} stuck rollout{}, {} at quorum risk, {} orphaned claim{} ({})",
+        "{} context{} ({} could not be read{clusters}), {} StatefulSets{health}, {} stuck rollout{}, {} at quorum risk, {} orphaned claim{} ({})",
         summary.contexts,
         if summary.contexts == 1 { "" } else { "s" },
         summary.failed,
@@ -471,7 +486,7 @@ async fn watch(
                 args.output,
                 screen,
                 last.is_some(),
-                Pen { color: term.color, flags: &kube.flags },
+                Pen { canvas: term.canvas(), flags: &kube.flags },
                 now,
             ))?;
             on_screen = redraw.then_some(OnScreen { frame, size, whole_at });
@@ -576,7 +591,7 @@ struct Screen<'a> {
 /// How a table frame is drawn: in colour or not, its commands with the run's connection flags.
 #[derive(Clone, Copy, Default)]
 struct Pen<'a> {
-    color: bool,
+    canvas: Canvas,
     flags: &'a RunFlags,
 }
 
@@ -600,7 +615,7 @@ fn draw_frame(
             writeln!(frame, "---")?;
             crate::output::write_yaml(&mut frame, &Document::new(STATUS, model))?;
         }
-        _ => render(&mut frame, model, format, pen.color, pen.flags, now)?,
+        _ => render(&mut frame, model, format, pen.canvas, pen.flags, now)?,
     }
     let frame = String::from_utf8_lossy(&frame).into_owned();
     if let Some(screen) = screen {
@@ -640,7 +655,7 @@ pub fn render(
     w: &mut dyn Write,
     model: &StatefulSetStatus,
     format: OutputFormat,
-    color: bool,
+    canvas: Canvas,
     flags: &RunFlags,
     now: Timestamp,
 ) -> io::Result<()> {
@@ -653,16 +668,18 @@ pub fn render(
         return write_names(w, &dns_names(model, None).map_err(io::Error::other)?);
     }
     let wide = format == OutputFormat::Wide;
-    write_header(w, model, now)?;
+    // `-o wide` asks for every column whole: nothing is cut there, only the header wrapped.
+    let fit = if wide { Canvas { width: None, ..canvas } } else { canvas };
+    write_header(w, model, wide, canvas, now)?;
     writeln!(w)?;
-    write_ordinals(w, model, wide, color, now)?;
+    write_ordinals(w, model, wide, fit, now)?;
     if !model.orphaned_pvcs.is_empty() {
         writeln!(w)?;
-        write_orphans(w, model, wide, flags, now)?;
+        write_orphans(w, model, wide, flags, fit, now)?;
     }
     if !model.kept_pvcs.is_empty() {
         writeln!(w)?;
-        write_kept(w, model, wide, now)?;
+        write_kept(w, model, wide, fit, now)?;
     }
     if model.deleted_claim_snapshots.as_ref().is_some_and(|d| wide && !d.is_empty()) {
         writeln!(w)?;
@@ -672,16 +689,21 @@ pub fn render(
         writeln!(w)?;
         writeln!(w, "Warnings:")?;
         for warning in &model.warnings {
-            let line = format!("  {:?}: {}", warning.code, warning.message);
-            writeln!(w, "{}", console::style(line).yellow().force_styling(color))?;
+            let mut lines = Vec::new();
+            canvas.write_wrapped(&mut lines, &format!("  {:?}: ", warning.code), "    ", &warning.message)?;
+            write!(
+                w,
+                "{}",
+                console::style(String::from_utf8_lossy(&lines)).yellow().force_styling(canvas.color)
+            )?;
         }
     }
-    write_audit(w, model, color)
+    write_audit(w, model, canvas)
 }
 
 /// The quorum and topology findings, after the warnings: each with its level, a risk in
 /// yellow like a warning, the others plain.
-fn write_audit(w: &mut dyn Write, model: &StatefulSetStatus, color: bool) -> io::Result<()> {
+fn write_audit(w: &mut dyn Write, model: &StatefulSetStatus, canvas: Canvas) -> io::Result<()> {
     let Some(quorum) = model.quorum.as_ref().filter(|q| !q.findings.is_empty()) else { return Ok(()) };
     writeln!(w)?;
     writeln!(w, "Quorum and topology:")?;
@@ -691,16 +713,29 @@ fn write_audit(w: &mut dyn Write, model: &StatefulSetStatus, color: bool) -> io:
             Level::Blocks => "blocks",
             Level::Notice => "notice",
         };
-        let line = format!("  {:?} ({level}): {}", finding.code, finding.message);
+        let mut lines = Vec::new();
+        canvas.write_wrapped(
+            &mut lines,
+            &format!("  {:?} ({level}): ", finding.code),
+            "    ",
+            &finding.message,
+        )?;
+        let lines = String::from_utf8_lossy(&lines);
         match finding.level {
-            Level::Risk => writeln!(w, "{}", console::style(line).yellow().force_styling(color))?,
-            _ => writeln!(w, "{line}")?,
+            Level::Risk => write!(w, "{}", console::style(lines).yellow().force_styling(canvas.color))?,
+            _ => write!(w, "{lines}")?,
         }
     }
     Ok(())
 }
 
-fn write_header(w: &mut dyn Write, m: &StatefulSetStatus, now: Timestamp) -> io::Result<()> {
+fn write_header(
+    w: &mut dyn Write,
+    m: &StatefulSetStatus,
+    wide: bool,
+    canvas: Canvas,
+    now: Timestamp,
+) -> io::Result<()> {
     let r = &m.replicas;
     let mut rows: Vec<(&str, String)> = vec![("StatefulSet", format!("{}/{}", m.namespace, m.name))];
     if let Some(deletion) = &m.deletion {
@@ -784,33 +819,88 @@ fn write_header(w: &mut dyn Write, m: &StatefulSetStatus, now: Timestamp) -> io:
     // From when the pods' names resolve; only said when they resolve at all (the Service row
     // and its warnings say why not).
     if svc.exists && svc.headless == Some(true) && svc.selects_pods == Some(true) {
-        rows.push((
-            "Pod DNS",
-            match svc.publish_not_ready_addresses {
-                Some(true) => "names resolve before pods are Ready (publishNotReadyAddresses: true)",
-                _ => "names resolve once pods are Ready (publishNotReadyAddresses: false)",
-            }
-            .to_owned(),
-        ));
+        let when = match svc.publish_not_ready_addresses {
+            Some(true) => "names resolve before pods are Ready (publishNotReadyAddresses: true)",
+            _ => "names resolve once pods are Ready (publishNotReadyAddresses: false)",
+        };
+        // The table leaves the DNS column to `-o wide`: the names differ only by ordinal, so
+        // their pattern is said once here.
+        let pattern = (!wide).then(|| dns_pattern(m)).flatten();
+        rows.push(("Pod DNS", pattern.map_or_else(|| when.to_owned(), |p| format!("{p}; {when}"))));
     }
-    rows.push(("PVCs", format!("{}/{} Bound", r.pvcs_bound, r.pvcs_expected)));
+    rows.extend(images_line(m).map(|images| ("Images", images)));
+    let templates: Vec<&str> =
+        m.ordinals.first().map(|o| o.pvcs.iter().map(|c| c.template.as_str()).collect()).unwrap_or_default();
+    let of_templates = match templates.as_slice() {
+        [] => String::new(),
+        [one] => format!(" (template {one})"),
+        many => format!(" (templates {})", many.join(", ")),
+    };
+    rows.push(("PVCs", format!("{}/{} Bound{of_templates}", r.pvcs_bound, r.pvcs_expected)));
     if let Some(quorum) = &m.quorum {
         rows.push(("Quorum", quorum.summary()));
     }
     let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0) + 2;
     for (key, value) in rows {
-        writeln!(w, "{:<width$}{value}", format!("{key}:"))?;
+        canvas.write_field(w, key, &value, width)?;
     }
     Ok(())
+}
+
+/// `web-{0..2}.web.shop.svc.cluster.local`: the live pods' DNS names, said once; `None` when
+/// no live ordinal has one.
+fn dns_pattern(m: &StatefulSetStatus) -> Option<String> {
+    let (pod, dns) = m
+        .ordinals
+        .iter()
+        .filter(|o| o.live)
+        .find_map(|o| Some((format!("{}-{}", m.name, o.ordinal), o.dns.as_deref()?)))?;
+    let domain = dns.strip_prefix(&pod)?;
+    let range = status::live_range(m);
+    let ordinals = if range.replicas == 1 {
+        range.start.to_string()
+    } else {
+        format!("{{{}..{}}}", range.start, range.end() - 1)
+    };
+    Some(format!("{}-{ordinals}{domain}", m.name))
+}
+
+/// The images the pods run, each with the pods that run it, in ordinal order:
+/// `nginx:1.25 (web-0, web-1), nginx:1.26 (web-2)`; with several containers each image is
+/// named by its container (`app=nginx:1.25 log=fluent-bit:3`). `None` without pods.
+fn images_line(m: &StatefulSetStatus) -> Option<String> {
+    let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
+    for pod in m.ordinals.iter().filter_map(|o| o.pod.as_ref()).filter(|p| !p.images.is_empty()) {
+        let images = match pod.images.as_slice() {
+            [one] => one.image.clone(),
+            many => many.iter().map(|c| format!("{}={}", c.container, c.image)).collect::<Vec<_>>().join(" "),
+        };
+        match groups.iter_mut().find(|(i, _)| *i == images) {
+            Some((_, pods)) => pods.push(&pod.name),
+            None => groups.push((images, vec![&pod.name])),
+        }
+    }
+    match groups.as_slice() {
+        [] => None,
+        [(images, _)] => Some(format!("{images} (every pod)")),
+        _ => Some(
+            groups
+                .iter()
+                .map(|(images, pods)| format!("{images} ({})", pods.join(", ")))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+    }
 }
 
 fn write_ordinals(
     w: &mut dyn Write,
     m: &StatefulSetStatus,
     wide: bool,
-    color: bool,
+    canvas: Canvas,
     now: Timestamp,
 ) -> io::Result<()> {
+    let color = canvas.color;
     let templates: Vec<String> = m
         .ordinals
         .first()
@@ -818,68 +908,79 @@ fn write_ordinals(
         .unwrap_or_default();
     let mut headers = vec!["ORDINAL", "POD", "READY", "STATUS", "RESTARTS", "REVISION", "NODE"];
     if wide {
-        headers.extend(["IP", "AGE"]);
+        headers.extend(["IP", "AGE", "IMAGES", "DNS"]);
     }
-    headers.push("DNS");
     // Only where the cluster has a VolumeSnapshot API that could be read.
     let snapshots = wide && m.ordinals.iter().any(|o| o.snapshots.is_some());
     let mut t = table(
         headers
             .into_iter()
             .map(String::from)
-            .chain(templates.iter().map(|t| format!("PVC {t}")))
+            // `-o wide` says PVC DATA; the table the template alone, for width (the PVCs
+            // header row names the templates).
+            .chain(templates.iter().map(|t| if wide { format!("PVC {t}") } else { t.clone() }))
             .chain(snapshots.then(|| "SNAPSHOTS".to_owned())),
     );
     if color {
         t.enforce_styling();
     }
     for o in &m.ordinals {
-        let mut row: Vec<Cell> = vec![Cell::new(ordinal_label(o))];
+        let mut row: Vec<Cell> = vec![cell(ordinal_label(o))];
         match &o.pod {
             Some(p) => {
-                let ready = Cell::new(ready_label(p, now));
+                let ready = cell(ready_label(p, now));
                 row.extend([
-                    Cell::new(&p.name),
+                    cell(&p.name),
                     if p.ready { ready } else { ready.fg(Color::Red) },
-                    Cell::new(&p.status),
-                    Cell::new(p.restarts),
-                    Cell::new(revision_label(m, o)),
-                    Cell::new(node_label(p.node.as_deref(), p.node_ready, p.node_exists)),
+                    cell(&p.status),
+                    cell(p.restarts),
+                    cell(revision_label(m, o, wide)),
+                    cell(node_label(p.node.as_deref(), p.node_ready, p.node_exists)),
                 ]);
                 if wide {
-                    row.extend([Cell::new(or_dash(p.ip.as_deref())), Cell::new(age(p.created_at, now))]);
+                    let images: Vec<String> =
+                        p.images.iter().map(|c| format!("{}={}", c.container, c.image)).collect();
+                    row.extend([
+                        cell(or_dash(p.ip.as_deref())),
+                        cell(age(p.created_at, now)),
+                        cell(or_dash(Some(images.join(",")))),
+                    ]);
                 }
             }
             None => {
-                let missing = Cell::new("missing");
+                let missing = cell("missing");
                 row.extend([
                     if color { missing.fg(Color::Red) } else { missing },
-                    Cell::new("-"),
-                    Cell::new("-"),
-                    Cell::new("-"),
-                    Cell::new("-"),
-                    Cell::new("-"),
+                    cell("-"),
+                    cell("-"),
+                    cell("-"),
+                    cell("-"),
+                    cell("-"),
                 ]);
                 if wide {
-                    row.extend([Cell::new("-"), Cell::new("-")]);
+                    row.extend([cell("-"), cell("-"), cell("-")]);
                 }
             }
         }
-        row.push(Cell::new(or_dash(o.dns.as_deref())));
-        row.extend(o.pvcs.iter().map(|c| Cell::new(claim_label(c, wide))));
+        if wide {
+            row.push(cell(or_dash(o.dns.as_deref())));
+        }
+        row.extend(o.pvcs.iter().map(|c| cell(claim_label(c, wide))));
         if snapshots {
-            row.push(Cell::new(snapshots_label(o.snapshots.as_ref(), now)));
+            row.push(cell(snapshots_label(o.snapshots.as_ref(), now)));
         }
         t.add_row(row);
     }
-    write_table(w, t)
+    write_fitted_table(w, t, canvas)
 }
 
 fn ordinal_label(o: &OrdinalStatus) -> String {
     if o.live { o.ordinal.to_string() } else { format!("{} (scaling away)", o.ordinal) }
 }
 
-fn revision_label(m: &StatefulSetStatus, o: &OrdinalStatus) -> String {
+/// The pod's revision and its role; "held by partition" is said whole in `-o wide` and as
+/// "held" in the table, whose header says the partition.
+fn revision_label(m: &StatefulSetStatus, o: &OrdinalStatus, wide: bool) -> String {
     let Some(pod) = &o.pod else { return "-".to_owned() };
     let Some(revision) = &pod.revision else { return "-".to_owned() };
     let role = match pod.revision_role {
@@ -890,9 +991,11 @@ fn revision_label(m: &StatefulSetStatus, o: &OrdinalStatus) -> String {
             ""
         }
         Some(RevisionRole::Update) => " (update)",
-        Some(RevisionRole::Current) if o.held_back => " (current, held by partition)",
+        Some(RevisionRole::Current) if o.held_back && wide => " (current, held by partition)",
+        Some(RevisionRole::Current) if o.held_back => " (current, held)",
         Some(RevisionRole::Current) => " (current)",
-        Some(RevisionRole::Other) if o.held_back => " (old, held by partition)",
+        Some(RevisionRole::Other) if o.held_back && wide => " (old, held by partition)",
+        Some(RevisionRole::Other) if o.held_back => " (old, held)",
         Some(RevisionRole::Other) | None => " (old)",
     };
     format!("{}{role}", short_revision(&m.name, revision))
@@ -919,10 +1022,19 @@ fn node_label(node: Option<&str>, ready: Option<bool>, exists: Option<bool>) -> 
     }
 }
 
+/// `-o wide`: the claim's name, phase, capacity, class, volume, reclaim policy and access
+/// modes. The table: its capacity (and phase unless Bound), since its name is always
+/// `<template>-<set>-<ordinal>`.
 fn claim_label(c: &ClaimStatus, wide: bool) -> String {
-    let Some(phase) = &c.phase else { return format!("{} missing", c.name) };
+    let Some(phase) = &c.phase else {
+        return if wide { format!("{} missing", c.name) } else { "missing".to_owned() };
+    };
+    if !wide {
+        let capacity = short_capacity_label(c);
+        return if phase == "Bound" { capacity } else { format!("{phase} {capacity}") };
+    }
     let mut parts = vec![c.name.clone(), phase.clone(), capacity_label(c)];
-    if wide {
+    {
         parts.extend([
             or_dash(c.storage_class.as_deref()),
             or_dash(c.volume.as_deref()),
@@ -954,6 +1066,29 @@ fn capacity_label(c: &ClaimStatus) -> String {
         notes.extend(resize.condition.clone().or_else(|| resize.allocated_resource_status.clone()));
     }
     if notes.is_empty() { capacity } else { format!("{capacity} ({})", notes.join(", ")) }
+}
+
+/// [`capacity_label`] for the table: `1Gi->2Gi Resizing` for a claim asked to grow, the
+/// template's size as `1Gi (template 2Gi)`, the resizer's condition as is.
+fn short_capacity_label(c: &ClaimStatus) -> String {
+    let capacity = or_dash(c.capacity.as_deref());
+    let bytes = |q: Option<&str>| q.and_then(quantity);
+    let mut label = match c.request.as_deref().filter(|r| bytes(Some(r)) > bytes(c.capacity.as_deref())) {
+        Some(request) => format!("{capacity}->{request}"),
+        None => capacity,
+    };
+    if c.smaller_than_template
+        && let Some(template) =
+            c.template_request.as_deref().filter(|t| bytes(Some(t)) > bytes(c.request.as_deref()))
+    {
+        label.push_str(&format!(" (template {template})"));
+    }
+    if let Some(resize) = &c.resize
+        && let Some(condition) = resize.condition.clone().or_else(|| resize.allocated_resource_status.clone())
+    {
+        label.push_str(&format!(" {condition}"));
+    }
+    label
 }
 
 /// kubectl's short access modes: RWO, ROX, RWX, RWOP.
@@ -1036,15 +1171,20 @@ fn write_orphans(
     m: &StatefulSetStatus,
     wide: bool,
     flags: &RunFlags,
+    canvas: Canvas,
     now: Timestamp,
 ) -> io::Result<()> {
-    writeln!(
+    let range = describe_range(status::live_range(m));
+    canvas.write_wrapped(
         w,
-        "Orphaned PVCs (ordinals outside {}): a scale-up re-attaches them with their old data;\n\
-         `{}` removes them safely.",
-        describe_range(status::live_range(m)),
-        flags.plugin(&m.namespace, &format!("pvc prune {}", shell_word(&m.name)))
+        "",
+        "",
+        &format!(
+            "Orphaned PVCs (ordinals outside {range}): a scale-up re-attaches them with their old data;"
+        ),
     )?;
+    let prune = flags.plugin(&m.namespace, &format!("pvc prune {}", shell_word(&m.name)));
+    canvas.write_wrapped(w, "", "", &format!("`{prune}` removes them safely."))?;
     let snapshots = wide && m.orphaned_pvcs.iter().any(|c| c.snapshots.is_some());
     let mut headers = vec!["ORDINAL", "TEMPLATE", "PVC", "PHASE", "CAPACITY", "PV", "RECLAIM", "AGE"];
     headers.extend(snapshots.then_some("SNAPSHOTS"));
@@ -1061,13 +1201,19 @@ fn write_orphans(
             age(c.created_at, now),
         ];
         row.extend(snapshots.then(|| snapshots_label(c.snapshots.as_ref(), now)));
-        t.add_row(row);
+        t.add_row(row.into_iter().map(cell).collect::<Vec<_>>());
     }
-    write_table(w, t)
+    write_fitted_table(w, t, canvas)
 }
 
 /// The claims outside the live ordinals that `pvc prune` keeps, with why.
-fn write_kept(w: &mut dyn Write, m: &StatefulSetStatus, wide: bool, now: Timestamp) -> io::Result<()> {
+fn write_kept(
+    w: &mut dyn Write,
+    m: &StatefulSetStatus,
+    wide: bool,
+    canvas: Canvas,
+    now: Timestamp,
+) -> io::Result<()> {
     writeln!(w, "PVCs outside the live ordinals that `pvc prune` keeps:")?;
     let snapshots = wide && m.kept_pvcs.iter().any(|k| k.claim.snapshots.is_some());
     let mut headers = vec!["ORDINAL", "TEMPLATE", "PVC", "PHASE", "CAPACITY", "PV", "AGE"];
@@ -1087,9 +1233,9 @@ fn write_kept(w: &mut dyn Write, m: &StatefulSetStatus, wide: bool, now: Timesta
         ];
         row.extend(snapshots.then(|| snapshots_label(c.snapshots.as_ref(), now)));
         row.push(k.reason.clone());
-        t.add_row(row);
+        t.add_row(row.into_iter().map(cell).collect::<Vec<_>>());
     }
-    write_table(w, t)
+    write_fitted_table(w, t, canvas)
 }
 
 /// The list document: each item is a whole `StatefulSetStatus` document.
@@ -1103,6 +1249,7 @@ pub fn render_list(
     statuses: &[StatefulSetStatus],
     format: OutputFormat,
     all_namespaces: bool,
+    canvas: Canvas,
     now: Timestamp,
 ) -> io::Result<()> {
     let list = StatusList { items: statuses.iter().map(|s| Document::new(STATUS, s)).collect() };
@@ -1114,19 +1261,53 @@ pub fn render_list(
         headers.insert(0, "NAMESPACE");
     }
     let mut t = table(headers);
+    if canvas.color {
+        t.enforce_styling();
+    }
     for s in statuses {
-        let mut row = list_row(s, now);
+        let mut row = list_cells(s, canvas.color, now);
         if all_namespaces {
-            row.insert(0, s.namespace.clone());
+            row.insert(0, cell(&s.namespace));
         }
         t.add_row(row);
     }
-    write_table(w, t)
+    write_fitted_table(w, t, canvas)
+}
+
+/// [`list_row`] as cells, the HEALTH cell in colour on a terminal: red for stuck and down,
+/// yellow for degraded.
+fn list_cells(s: &StatefulSetStatus, color: bool, now: Timestamp) -> Vec<Cell> {
+    list_row(s, now)
+        .into_iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let shade = match s.health {
+                Health::Stuck | Health::Down => Some(Color::Red),
+                Health::Degraded => Some(Color::Yellow),
+                Health::Progressing | Health::Healthy => None,
+            };
+            match shade.filter(|_| color && LIST_HEADERS.get(i) == Some(&"HEALTH")) {
+                Some(shade) => cell(text).fg(shade),
+                None => cell(text),
+            }
+        })
+        .collect()
 }
 
 /// The columns of the list (`status` without NAME).
-const LIST_HEADERS: [&str; 10] =
-    ["NAME", "READY", "UPDATED", "PARTITION", "REVISIONS", "SERVICE", "PVCS", "ORPHANED", "QUORUM", "AGE"];
+const LIST_HEADERS: [&str; 11] = [
+    "NAME",
+    "READY",
+    "HEALTH",
+    "UPDATED",
+    "PARTITION",
+    "REVISIONS",
+    "SERVICE",
+    "PVCS",
+    "ORPHANED",
+    "QUORUM",
+    "AGE",
+];
 
 /// One StatefulSet's row of the list, as [`LIST_HEADERS`] name the columns.
 fn list_row(s: &StatefulSetStatus, now: Timestamp) -> Vec<String> {
@@ -1143,6 +1324,7 @@ fn list_row(s: &StatefulSetStatus, now: Timestamp) -> Vec<String> {
         vec![
             s.name.clone(),
             format!("{}/{}", s.replicas.ready, s.replicas.desired),
+            s.health.word().to_owned(),
             format!("{}/{}", s.replicas.updated, s.replicas.desired),
             s.update_strategy.partition.map_or_else(|| "-".to_owned(), |p| p.to_string()),
             revisions.len().to_string(),
@@ -1206,7 +1388,7 @@ mod tests {
         let pods = vec![
             pod(&web, 0).revision("web-7d4b9c").build(),
             pod(&web, 1).revision("web-7d4b9c").node("node-1").build(),
-            pod(&web, 2).revision("web-5f6a8e").ready(false).build(),
+            pod(&web, 2).revision("web-5f6a8e").image("example.invalid/app:v2").ready(false).build(),
             // Someone reads the old logs of ordinal 3: that claim is in use, not an orphan.
             bare_pod("log-reader").mounting("logs-web-3").build(),
         ];
@@ -1302,7 +1484,7 @@ mod tests {
     fn rendered(format: OutputFormat) -> String {
         let mut out = Vec::new();
         let now = Timestamp::from_second(created().as_second() + 3_700).unwrap();
-        render(&mut out, &model(), format, false, &RunFlags::default(), now).unwrap();
+        render(&mut out, &model(), format, Canvas::default(), &RunFlags::default(), now).unwrap();
         String::from_utf8(out).unwrap()
     }
 
@@ -1322,7 +1504,7 @@ mod tests {
             OutputFormat::Table,
             screen(None),
             false,
-            Pen { color: false, flags: &RunFlags::default() },
+            Pen { canvas: Canvas::default(), flags: &RunFlags::default() },
             now,
         )
         .unwrap();
@@ -1337,7 +1519,7 @@ mod tests {
             OutputFormat::Table,
             screen(Some(&first)),
             true,
-            Pen { color: false, flags: &RunFlags::default() },
+            Pen { canvas: Canvas::default(), flags: &RunFlags::default() },
             now,
         )
         .unwrap();
@@ -1381,18 +1563,64 @@ mod tests {
         assert_eq!(yaml, json);
     }
 
+    fn rendered_at(format: OutputFormat, width: usize) -> String {
+        let mut out = Vec::new();
+        let canvas = Canvas { color: false, width: Some(width) };
+        render(&mut out, &model(), format, canvas, &RunFlags::default(), created()).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    /// Every line fits `width`, but for one that is a single word too long to break (a command
+    /// in backquotes, which must stay pasteable whole).
+    fn assert_fits(text: &str, width: usize) {
+        for line in text.lines() {
+            let longest_command =
+                line.split('`').skip(1).step_by(2).map(console::measure_text_width).max().unwrap_or(0);
+            assert!(
+                console::measure_text_width(line) <= width || longest_command > width / 2,
+                "wider than {width}: {line}"
+            );
+        }
+    }
+
+    #[test]
+    fn table_at_80_columns() {
+        let text = rendered_at(OutputFormat::Table, 80);
+        assert_fits(&text, 80);
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn table_at_120_columns() {
+        let text = rendered_at(OutputFormat::Table, 120);
+        assert_fits(&text, 120);
+        insta::assert_snapshot!(text);
+    }
+
+    /// `-o wide` on a terminal keeps every cell whole (only the header and the warnings wrap).
+    #[test]
+    fn wide_on_a_terminal_cuts_no_cell() {
+        let text = rendered_at(OutputFormat::Wide, 80);
+        assert!(text.contains("data-web-2 Bound 1Gi (requests 2Gi, FileSystemResizePending)"), "{text}");
+        assert!(!text.contains('…'), "{text}");
+    }
+
     #[test]
     fn the_pod_dns_row_says_from_when_names_resolve() {
         let row = |model: &StatefulSetStatus| {
             let mut out = Vec::new();
-            render(&mut out, model, OutputFormat::Table, false, &RunFlags::default(), created()).unwrap();
+            render(&mut out, model, OutputFormat::Table, Canvas::default(), &RunFlags::default(), created())
+                .unwrap();
             String::from_utf8(out).unwrap().lines().find(|l| l.starts_with("Pod DNS:")).map(str::to_owned)
         };
         let mut published = model();
         published.service.publish_not_ready_addresses = Some(true);
         assert_eq!(
             row(&published).as_deref(),
-            Some("Pod DNS:         names resolve before pods are Ready (publishNotReadyAddresses: true)")
+            Some(
+                "Pod DNS:         web-{0..2}.web.default.svc.cluster.local; names resolve before pods are Ready \
+                 (publishNotReadyAddresses: true)"
+            )
         );
         let mut not_headless = model();
         not_headless.service.headless = Some(false);
@@ -1428,7 +1656,7 @@ mod tests {
     fn list() {
         let mut out = Vec::new();
         let now = Timestamp::from_second(created().as_second() + 3_700).unwrap();
-        render_list(&mut out, &[model()], OutputFormat::Table, true, now).unwrap();
+        render_list(&mut out, &[model()], OutputFormat::Table, true, Canvas::default(), now).unwrap();
         insta::assert_snapshot!(String::from_utf8(out).unwrap());
     }
 
@@ -1450,10 +1678,10 @@ mod tests {
         ];
         let summary = fleet::summarize(&results);
         let mut out = Vec::new();
-        render_fleet(&mut out, &results, &summary, OutputFormat::Table, now).unwrap();
+        render_fleet(&mut out, &results, &summary, OutputFormat::Table, Canvas::default(), now).unwrap();
         insta::assert_snapshot!("fleet_table", String::from_utf8(out).unwrap());
         let mut out = Vec::new();
-        render_fleet(&mut out, &results, &summary, OutputFormat::Json, now).unwrap();
+        render_fleet(&mut out, &results, &summary, OutputFormat::Json, Canvas::default(), now).unwrap();
         let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(
             (json["kind"].as_str(), json["items"][0]["context"].as_str()),

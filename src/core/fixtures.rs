@@ -273,6 +273,13 @@ pub fn pod(sts: &StatefulSet, ordinal: i32) -> PodBuilder {
         spec: Some(PodSpec {
             node_name: Some("node-0".to_owned()),
             volumes: Some(volumes),
+            // The template's containers, as the controller creates the pod from it.
+            containers: sts
+                .spec
+                .as_ref()
+                .and_then(|s| s.template.spec.as_ref())
+                .map(|s| s.containers.clone())
+                .unwrap_or_default(),
             ..Default::default()
         }),
         status: Some(PodStatus {
@@ -285,6 +292,14 @@ pub fn pod(sts: &StatefulSet, ordinal: i32) -> PodBuilder {
 }
 
 impl PodBuilder {
+    /// Its first container runs `image` (a pod of another revision).
+    pub fn image(mut self, image: &str) -> Self {
+        if let Some(c) = self.0.spec.as_mut().and_then(|s| s.containers.first_mut()) {
+            c.image = Some(image.to_owned());
+        }
+        self
+    }
+
     pub fn revision(mut self, revision: &str) -> Self {
         self.0.labels_mut().insert(REVISION_LABEL.to_owned(), revision.to_owned());
         self

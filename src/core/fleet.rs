@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::resize::quantity;
-use super::status::{StatefulSetStatus, WarningCode};
+use super::status::{Health, StatefulSetStatus, WarningCode};
 
 /// What one context gave: its StatefulSets, or why it could not be read (unreachable,
 /// forbidden, timed out), as one line; and which cluster it reached, when known.
@@ -80,6 +80,9 @@ pub struct FleetSummary {
     pub same_cluster: Vec<SameCluster>,
     pub statefulsets: usize,
     pub stuck_rollouts: usize,
+    /// How many StatefulSets are in each [`Health`], every one counted (a set at 0/3 Ready that
+    /// no rollout touches is `down`, not missing from the counts).
+    pub health: HealthCounts,
     /// StatefulSets whose quorum audit finds a risk (`core::status::quorum`, level `risk`).
     pub quorum_risks: usize,
     pub orphaned_claims: usize,
@@ -104,6 +107,48 @@ pub struct ContextSummary {
     /// here are then 0).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub same_cluster_as: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthCounts {
+    pub stuck: usize,
+    pub down: usize,
+    pub degraded: usize,
+    pub progressing: usize,
+    pub healthy: usize,
+}
+
+impl HealthCounts {
+    pub fn of<'s>(statuses: impl IntoIterator<Item = &'s StatefulSetStatus>) -> HealthCounts {
+        let mut counts = HealthCounts::default();
+        for status in statuses {
+            *match status.health {
+                Health::Stuck => &mut counts.stuck,
+                Health::Down => &mut counts.down,
+                Health::Degraded => &mut counts.degraded,
+                Health::Progressing => &mut counts.progressing,
+                Health::Healthy => &mut counts.healthy,
+            } += 1;
+        }
+        counts
+    }
+
+    /// `1 stuck, 1 down, 3 healthy`: the non-zero counts, worst first.
+    pub fn describe(&self) -> String {
+        let parts: Vec<String> = [
+            (self.stuck, Health::Stuck),
+            (self.down, Health::Down),
+            (self.degraded, Health::Degraded),
+            (self.progressing, Health::Progressing),
+            (self.healthy, Health::Healthy),
+        ]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, h)| format!("{n} {}", h.word()))
+        .collect();
+        parts.join(", ")
+    }
 }
 
 /// A StatefulSet that will not become whole by itself: a rollout stalled (the forced-rollback
@@ -226,6 +271,14 @@ pub fn summarize(results: &[ContextResult]) -> FleetSummary {
         same_cluster,
         statefulsets: per_context.iter().map(|c| c.statefulsets).sum(),
         stuck_rollouts: per_context.iter().map(|c| c.stuck_rollouts).sum(),
+        health: HealthCounts::of(
+            results
+                .iter()
+                .zip(&counted)
+                .filter(|(_, same)| same.is_none())
+                .filter_map(|(r, _)| r.outcome.as_ref().ok())
+                .flatten(),
+        ),
         quorum_risks: per_context.iter().map(|c| c.quorum_risks).sum(),
         orphaned_claims: per_context.iter().map(|c| c.orphaned_claims).sum(),
         orphaned_bytes: per_context.iter().map(|c| c.orphaned_bytes).sum(),
@@ -351,6 +404,44 @@ mod tests {
         );
         assert_eq!(summary.per_context[3].same_cluster_as.as_deref(), Some("prod"));
         assert_eq!(summary.per_context[3].statefulsets, 0);
+    }
+
+    /// Health, worst first, from the counts and the warnings; a set at 0/3 Ready that no
+    /// rollout touches is counted (as down), where the stuck-rollout count says 0.
+    #[test]
+    fn health_in_one_word_and_every_set_counted() {
+        use crate::core::status::{Warning, WarningCode::RolloutStalled};
+        let base = statuses().remove(0);
+        let with = |ready: i32, updated: i32, warnings: Vec<Warning>| {
+            let mut s = base.clone();
+            (s.replicas.desired, s.replicas.ready, s.replicas.updated, s.warnings) =
+                (3, ready, updated, warnings);
+            s.health = Health::of(&s);
+            s
+        };
+        let stalled = || vec![Warning { code: RolloutStalled, message: String::new() }];
+        let table = [
+            (with(3, 3, vec![]), Health::Healthy),
+            (with(3, 1, vec![]), Health::Progressing),
+            (with(2, 3, vec![]), Health::Degraded),
+            (with(0, 3, vec![]), Health::Down),
+            (with(2, 2, stalled()), Health::Stuck),
+            (with(0, 0, stalled()), Health::Stuck),
+        ];
+        for (status, health) in &table {
+            assert_eq!(status.health, *health, "{:?}", status.replicas);
+        }
+        let mut zero = base.clone();
+        (zero.replicas.desired, zero.replicas.ready, zero.replicas.updated) = (0, 0, 0);
+        assert_eq!(Health::of(&zero), Health::Healthy, "none wanted, none missing");
+
+        let counts = HealthCounts::of(table.iter().map(|(s, _)| s));
+        assert_eq!(counts, HealthCounts { stuck: 2, down: 1, degraded: 1, progressing: 1, healthy: 1 });
+        assert_eq!(counts.describe(), "2 stuck, 1 down, 1 degraded, 1 progressing, 1 healthy");
+        let down =
+            ContextResult { context: "c".into(), outcome: Ok(vec![with(0, 3, vec![])]), cluster: None };
+        let summary = summarize(&[down]);
+        assert_eq!((summary.stuck_rollouts, summary.health.down), (0, 1));
     }
 
     #[test]

@@ -196,7 +196,7 @@ async fn the_bootstrap_trap_is_warned_until_not_ready_addresses_are_published_an
     let table = String::from_utf8(table.stdout).unwrap();
     assert!(
         table.contains(
-            "\nPod DNS:         names resolve once pods are Ready (publishNotReadyAddresses: false)\n"
+            ".svc.cluster.local; names resolve once pods are Ready (publishNotReadyAddresses: false)\n"
         ),
         "{table}"
     );
@@ -220,7 +220,7 @@ async fn the_bootstrap_trap_is_warned_until_not_ready_addresses_are_published_an
     let table = String::from_utf8(env.plugin().args(["status", "zk"]).output().unwrap().stdout).unwrap();
     assert!(
         table.contains(
-            "\nPod DNS:         names resolve before pods are Ready (publishNotReadyAddresses: true)\n"
+            ".svc.cluster.local; names resolve before pods are Ready (publishNotReadyAddresses: true)\n"
         ),
         "{table}"
     );

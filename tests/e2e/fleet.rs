@@ -83,7 +83,7 @@ async fn status_across_contexts_lists_each_with_its_context_and_a_dead_one_as_an
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.starts_with("error: 1 of 3 contexts could not be read (dead: "), "{stderr}");
     let fleet: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!((fleet["kind"].as_str(), fleet["schemaVersion"].as_str()), (Some("FleetStatus"), Some("v3")));
+    assert_eq!((fleet["kind"].as_str(), fleet["schemaVersion"].as_str()), (Some("FleetStatus"), Some("v4")));
     let mine = |context: &str, ns: &str| -> Vec<String> {
         fleet["items"]
             .as_array()
@@ -224,7 +224,7 @@ async fn a_hanging_exec_plugin_fails_its_own_context_and_one_cluster_counts_once
     let output = run(&[&contexts[..], &["-o", "json"]].concat());
     assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
     let fleet: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(fleet["schemaVersion"], "v3");
+    assert_eq!(fleet["schemaVersion"], "v4");
     let errors = fleet["errors"].as_array().unwrap();
     assert_eq!(errors.len(), 1, "only hang's: {errors:?}");
     assert_eq!(errors[0]["context"], "hang");

@@ -558,7 +558,10 @@ async fn status_flags_claims_smaller_than_their_template_and_the_patch_it_prints
     );
     let table = env.plugin().args(["status", "web"]).output().unwrap();
     let table = String::from_utf8_lossy(&table.stdout);
-    assert!(table.contains("data-web-0 Bound 1Gi (template 2Gi)"), "{table}");
+    assert!(table.lines().any(|l| l.starts_with("0 ") && l.contains(" 1Gi (template 2Gi) ")), "{table}");
+    let wide = env.plugin().args(["status", "web", "-o", "wide"]).output().unwrap();
+    let wide = String::from_utf8_lossy(&wide.stdout);
+    assert!(wide.contains("data-web-0 Bound 1Gi (template 2Gi)"), "{wide}");
 
     // The claim's patch, as printed, grows that claim.
     let printed = crate::support::commands(&warnings[0]);
@@ -616,7 +619,10 @@ async fn status_shows_a_failed_expansion_and_the_recovery_it_prints_clears_it() 
     );
     let table = env.plugin().args(["status", "web"]).output().unwrap();
     let table = String::from_utf8_lossy(&table.stdout);
-    assert!(table.contains("data-web-1 Bound 1Gi (requests 2Gi, ControllerResizeError)"), "{table}");
+    assert!(table.contains(" 1Gi->2Gi ControllerResizeError"), "{table}");
+    let wide = env.plugin().args(["status", "web", "-o", "wide"]).output().unwrap();
+    let wide = String::from_utf8_lossy(&wide.stdout);
+    assert!(wide.contains("data-web-1 Bound 1Gi (requests 2Gi, ControllerResizeError)"), "{wide}");
 
     // The printed patch with SIZE filled in as it says: above 1Gi, and what the driver can give.
     let patch = crate::support::commands(&failed[0])[0].replace("SIZE", "1536Mi");

@@ -31,7 +31,7 @@ async fn healthy_statefulset_maps_every_ordinal_to_pod_dns_claim_and_volume() {
 
     let status = status_json(&env, &["web"]);
     assert_eq!(status["kind"], "StatefulSetStatus");
-    assert_eq!(status["schemaVersion"], "v4");
+    assert_eq!(status["schemaVersion"], "v5");
     assert_eq!(status["namespace"], env.ns.as_str());
     assert_eq!(
         status["service"],
@@ -65,9 +65,21 @@ async fn healthy_statefulset_maps_every_ordinal_to_pod_dns_claim_and_volume() {
     let table = env.plugin().args(["status", "web", "--cluster-domain", "example.org"]).output().unwrap();
     let text = String::from_utf8(table.stdout).unwrap();
     assert!(table.status.success());
-    assert!(text.contains(&format!("web-2.web.{}.svc.example.org", env.ns)), "{text}");
+    // The DNS names' pattern once in the header, each name and claim whole in `-o wide`.
+    assert!(
+        text.contains(&format!("Pod DNS:         web-{{0..2}}.web.{}.svc.example.org; ", env.ns)),
+        "{text}"
+    );
     assert!(text.contains("ORDINAL   POD     READY"), "{text}");
-    assert!(text.contains("data-web-1 Bound 1Gi"), "{text}");
+    assert!(text.contains("Images:          example.invalid/app:v1 (every pod)"), "{text}");
+    let wide = env
+        .plugin()
+        .args(["status", "web", "-o", "wide", "--cluster-domain", "example.org"])
+        .output()
+        .unwrap();
+    let wide = String::from_utf8(wide.stdout).unwrap();
+    assert!(wide.contains(&format!("web-2.web.{}.svc.example.org", env.ns)), "{wide}");
+    assert!(wide.contains("data-web-1 Bound 1Gi"), "{wide}");
     assert!(table.stderr.is_empty(), "{}", String::from_utf8_lossy(&table.stderr));
 }
 

@@ -651,7 +651,7 @@ mod tests {
 
     fn transcript(format: Format) -> (String, String) {
         let (mut io, out, err) = Streams::captured();
-        let term = Terminal { interactive: false, color: false, animate: false };
+        let term = Terminal { interactive: false, color: false, animate: false, columns: None };
         let mut reporter = Reporter::new(format, "shop", "web", &term, &mut io).with_clock(noon);
         for event in events() {
             reporter.event(event).unwrap();
@@ -714,7 +714,7 @@ mod tests {
             Event::Aborted { revision: "etcd-6dc967".into(), partition: 0, seconds: 3.1, not_ready: vec![] },
         ];
         let (mut io, out, err) = Streams::captured();
-        let term = Terminal { interactive: false, color: false, animate: false };
+        let term = Terminal { interactive: false, color: false, animate: false, columns: None };
         let mut reporter = Reporter::new(Format::Text, "db", "etcd", &term, &mut io).with_clock(noon);
         for event in events {
             reporter.event(event).unwrap();

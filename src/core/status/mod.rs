@@ -39,6 +39,8 @@ pub struct StatefulSetStatus {
     /// The StatefulSet, or its namespace, is being deleted; `null` otherwise.
     pub deletion: Option<Deletion>,
     pub replicas: ReplicaCounts,
+    /// One word for lists: see [`Health`].
+    pub health: Health,
     pub ordinals_start: i32,
     pub pod_management_policy: String,
     pub update_strategy: UpdateStrategy,
@@ -255,6 +257,47 @@ pub struct OrdinalStatus {
     pub snapshots: Option<Snapshots>,
 }
 
+/// A StatefulSet's health in one word, for the `-A` and fleet lists, worst first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Health {
+    /// It will not become whole by itself ([`crate::core::fleet::stuck`]: a rollout stalled, the
+    /// controller failing or kept from an ordinal, a pod that cannot start anywhere).
+    Stuck,
+    /// Replicas are wanted and none is Ready.
+    Down,
+    /// Some of the wanted replicas are not Ready.
+    Degraded,
+    /// Every replica Ready, some not yet on the update revision (a rollout under way or held by
+    /// its partition).
+    Progressing,
+    /// Every replica Ready on the update revision, or none wanted.
+    Healthy,
+}
+
+impl Health {
+    pub fn of(status: &StatefulSetStatus) -> Health {
+        let r = &status.replicas;
+        match () {
+            _ if crate::core::fleet::stuck(status) => Health::Stuck,
+            _ if r.desired > 0 && r.ready == 0 => Health::Down,
+            _ if r.ready < r.desired => Health::Degraded,
+            _ if r.updated < r.desired => Health::Progressing,
+            _ => Health::Healthy,
+        }
+    }
+
+    pub fn word(self) -> &'static str {
+        match self {
+            Health::Stuck => "stuck",
+            Health::Down => "down",
+            Health::Degraded => "degraded",
+            Health::Progressing => "progressing",
+            Health::Healthy => "healthy",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum RevisionRole {
@@ -298,6 +341,16 @@ pub struct PodStatus {
     /// are removed); omitted when none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub held_by_finalizers: Vec<String>,
+    /// The image of each of its containers (init containers left out), in the pod's order:
+    /// what runs, which the revision hash does not say.
+    pub images: Vec<ContainerImage>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerImage {
+    pub container: String,
+    pub image: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -653,6 +706,7 @@ fn build_with(
         created_at: creation(sts),
         deletion,
         replicas,
+        health: Health::Healthy,
         ordinals_start: range.start,
         pod_management_policy: pod_management_policy(sts).to_owned(),
         update_strategy: UpdateStrategy {
@@ -681,6 +735,7 @@ fn build_with(
     };
     status.warnings = warnings::warnings(&status, sts, snapshot, nodes.as_ref(), &unverified, options);
     status.quorum = quorum::audit(&status, sts, snapshot, &options.flags);
+    status.health = Health::of(&status);
     match &snapshot.volume_snapshots {
         VolumeSnapshots::Read(items) => snapshots::attach(&mut status, &templates, items),
         VolumeSnapshots::Forbidden => status.notes.push(
@@ -814,6 +869,12 @@ fn pod_status(
         unmounted_claims: Vec::new(),
         last_warning: None,
         held_by_finalizers: holding_finalizers(pod),
+        images: pod
+            .spec
+            .iter()
+            .flat_map(|spec| &spec.containers)
+            .map(|c| ContainerImage { container: c.name.clone(), image: c.image.clone().unwrap_or_default() })
+            .collect(),
     }
 }
 
