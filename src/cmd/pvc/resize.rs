@@ -47,9 +47,10 @@ that is not Bound, a StatefulSet mid-rollout or mid-scale, a quota that cannot h
 sizes, and a StatefulSet a GitOps tool applies (--override-owner to go on anyway).
 
 Then the claims grow, highest ordinal first: one canary claim, then the rest a few at a time,
-each patch guarded by the claim's uid and request. A claim whose filesystem grows only when
-it is mounted again (FileSystemResizePending) has its pod restarted, one at a time, each
-waited for until Ready. Offline-only classes (StorageClass annotation
+each patch guarded by the claim's uid and request. A mounted claim whose filesystem must
+still grow on its node (FileSystemResizePending) is first left to the kubelet, which grows it
+online when it next syncs the pod (waited for up to 2m, never past --timeout); only a claim
+it did not grow has its pod restarted, one at a time, each waited for until Ready. Offline-only classes (StorageClass annotation
 kubectl-stateful.dev/expansion: offline) get a downtime plan and are not started.
 
 Last, the swap: a journal (ConfigMap kubectl-stateful-resize-<name>) records the object as
