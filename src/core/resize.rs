@@ -803,6 +803,28 @@ pub fn template_sizes(sts: &StatefulSet) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// How long the run waits for the kubelet, before restarting any pod, to grow the mounted
+/// filesystems of claims left `FileSystemResizePending` whose class expands online. A driver
+/// that needs node expansion (most: the filesystem grows on the node) gets it from the kubelet
+/// while the pod runs, but only when the kubelet next syncs that pod: its `syncFrequency`
+/// (1 minute by default) with up to half of it again as jitter. Measured with real kubelets and
+/// a CSI driver (docs/testing.md, "Storage tier"): about 65 s. A restart would finish it at once
+/// but costs the pod; for a quorum that is a member out, needlessly.
+pub const ONLINE_GROWTH_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Whether the kubelet may still grow `claim`'s filesystem while its pod runs: a claim left
+/// `FileSystemResizePending` that a pod mounts, of a class not declared offline-only
+/// (a class declared offline cannot be grown while mounted at all; one whose expansion is
+/// unknown is not waited for).
+pub fn kubelet_grows_online(claim: &ClaimPlan) -> bool {
+    claim.mounted_by.is_some() && claim.expansion == Expansion::Online
+}
+
+/// The wait for the kubelet ([`ONLINE_GROWTH_WAIT`]), never longer than the run's `--timeout`.
+pub fn online_growth_wait(timeout: std::time::Duration) -> std::time::Duration {
+    ONLINE_GROWTH_WAIT.min(timeout)
+}
+
 /// The pods to restart so that their claims' filesystems grow (`pending`: claims left
 /// `FileSystemResizePending`), once each, highest ordinal first (as the controller would roll
 /// them): `(ordinal, pod)`.

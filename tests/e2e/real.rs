@@ -5,6 +5,9 @@
 //! as an async child process, [`run`], so the watch goes on while it works.) tests/run runs these
 //! on the newest version with `KUBECTL_STATEFUL_REAL_NODES=2`; without real nodes they fail.
 
+/// The same on the storage tier (real-csi and the upstream CSI sidecars).
+mod storage;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 

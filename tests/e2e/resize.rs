@@ -460,9 +460,21 @@ async fn a_filesystem_that_grows_at_mount_restarts_only_its_pod() {
         .await
         .unwrap();
     let mut pods = pod_marks(&env).await;
-    let output = env.plugin().args(["pvc", "resize", "web", "--size", "data=2Gi", "--yes"]).output().unwrap();
+    // The kubelet is waited for first (the class expands online), here for --timeout at most:
+    // kwok-resizer's at-mount claim grows only when its pod is re-created.
+    let output = env
+        .plugin()
+        .args(["pvc", "resize", "web", "--size", "data=2Gi", "--yes", "--timeout", "30s"])
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "waiting up to 30s for the kubelet to grow them online, before restarting any pod: data-web-1"
+        ),
+        "{stderr}"
+    );
     assert!(stderr.contains("pod web-1 restarted and Ready"), "{stderr}");
     let after = pod_marks(&env).await;
     assert_ne!(after["web-1"].0, pods["web-1"].0, "web-1 was restarted");

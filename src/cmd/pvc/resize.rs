@@ -47,9 +47,10 @@ that is not Bound, a StatefulSet mid-rollout or mid-scale, a quota that cannot h
 sizes, and a StatefulSet a GitOps tool applies (--override-owner to go on anyway).
 
 Then the claims grow, highest ordinal first: one canary claim, then the rest a few at a time,
-each patch guarded by the claim's uid and request. A claim whose filesystem grows only when
-it is mounted again (FileSystemResizePending) has its pod restarted, one at a time, each
-waited for until Ready. Offline-only classes (StorageClass annotation
+each patch guarded by the claim's uid and request. A mounted claim whose filesystem must
+still grow on its node (FileSystemResizePending) is first left to the kubelet, which grows it
+online when it next syncs the pod (waited for up to 2m, never past --timeout); only a claim
+it did not grow has its pod restarted, one at a time, each waited for until Ready. Offline-only classes (StorageClass annotation
 kubectl-stateful.dev/expansion: offline) get a downtime plan and are not started.
 
 Last, the swap: a journal (ConfigMap kubectl-stateful-resize-<name>) records the object as
@@ -555,8 +556,49 @@ impl Run<'_> {
         Ok(states)
     }
 
+    /// Waits up to `wait` for the kubelet to grow `claims` while their pods run; the names of
+    /// those grown (the others are left to a restart).
+    async fn wait_online(
+        &self,
+        waiter: &mut Waiter,
+        claims: &[&ClaimPlan],
+        wait: Duration,
+    ) -> Result<Vec<String>> {
+        let words = Said {
+            left:
+                "claims requested and expanded, filesystems not all grown yet; the StatefulSet is unchanged"
+                    .to_owned(),
+            resume: "run the same command again to continue".to_owned(),
+        };
+        let grown = |view: &View| -> Vec<String> {
+            claims
+                .iter()
+                .filter(|c| {
+                    view.claims
+                        .iter()
+                        .any(|p| p.name_any() == c.name && claim_state(p, &c.target) == ClaimState::Grown)
+                })
+                .map(|c| c.name.clone())
+                .collect()
+        };
+        let until = Until { deadline: deadline(wait), words: &words, ours: None };
+        let (_, names) = waiter
+            .until(
+                until,
+                |view, _| {
+                    let names = grown(view);
+                    Ok(if names.len() == claims.len() { Wake::Done(names) } else { Wake::Wait })
+                },
+                |view| Ok(grown(view)),
+            )
+            .await?;
+        Ok(names)
+    }
+
     /// Restarts, one at a time and highest ordinal first, the pods whose claims wait for a
-    /// mount to grow their filesystem; each is waited for until Ready, and its claim until grown.
+    /// mount to grow their filesystem (after waiting for the kubelet to grow those of online
+    /// classes, [`resize::ONLINE_GROWTH_WAIT`]); each is waited for until Ready, and its claim
+    /// until grown.
     async fn restart_for_filesystems(
         &mut self,
         writer: &Writer,
@@ -564,6 +606,33 @@ impl Run<'_> {
         plan: &ResizePlan,
         pending: &[ClaimPlan],
     ) -> Result<()> {
+        // The kubelet grows a mounted filesystem online when it next syncs the pod: that is
+        // waited for first, and only the pods of claims it did not grow are restarted.
+        let online: Vec<&ClaimPlan> = pending.iter().filter(|c| resize::kubelet_grows_online(c)).collect();
+        let mut left: Vec<ClaimPlan> = pending.to_vec();
+        if !online.is_empty() {
+            let wait = resize::online_growth_wait(self.args.timeout);
+            self.io.say(format_args!(
+                "{} PVC(s) wait for their filesystem to grow (FileSystemResizePending): waiting up to {} for the kubelet to grow them online, before restarting any pod: {}",
+                online.len(),
+                humantime::format_duration(wait),
+                online.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+            ));
+            let grown = self.wait_online(waiter, &online, wait).await?;
+            for claim in &online {
+                if grown.contains(&claim.name) {
+                    self.emit(
+                        Event::ClaimGrown { claim: &claim.name, capacity: claim.target.clone() },
+                        format_args!(
+                            "PVC {} grown to {} online (its pod kept running)",
+                            claim.name, claim.target
+                        ),
+                    );
+                }
+            }
+            left.retain(|c| !grown.contains(&c.name));
+        }
+        let pending = left.as_slice();
         let pods = resize::restart_order(pending);
         if pods.is_empty() {
             return Ok(());

@@ -473,6 +473,31 @@ fn claims_grow_canary_first_then_in_batches_and_pods_restart_highest_first() {
     assert_eq!(order, [(2, "web-2".to_owned()), (1, "web-1".to_owned()), (0, "web-0".to_owned())]);
 }
 
+#[test]
+fn the_kubelet_is_waited_for_only_on_mounted_claims_of_online_classes() {
+    let plan = plan_of(&world(), &size("data=2Gi")).unwrap();
+    let base = plan.claims[0].clone();
+    let with = |expansion: Expansion, mounted: Option<&str>| ClaimPlan {
+        expansion,
+        mounted_by: mounted.map(str::to_owned),
+        ..base.clone()
+    };
+    // (expansion, mounted by, waited for)
+    let table = [
+        (Expansion::Online, Some("web-2"), true),
+        (Expansion::Online, None, false),
+        (Expansion::Offline, Some("web-2"), false),
+        (Expansion::Unknown, Some("web-2"), false),
+        (Expansion::None, Some("web-2"), false),
+    ];
+    for (expansion, mounted, waited) in table {
+        assert_eq!(kubelet_grows_online(&with(expansion, mounted)), waited, "{expansion:?} {mounted:?}");
+    }
+    let minute = std::time::Duration::from_secs(60);
+    assert_eq!(online_growth_wait(5 * minute), ONLINE_GROWTH_WAIT);
+    assert_eq!(online_growth_wait(minute), minute, "never past the run's --timeout");
+}
+
 fn journal_of_web(w: &World) -> SwapJournal {
     let sizes = BTreeMap::from([("data".to_owned(), "2Gi".to_owned())]);
     SwapJournal::of(&w.sts, &sizes, &w.pods, &w.pvcs)

@@ -39,6 +39,15 @@ real_hash() { cat "$@" | sha256sum | cut -c1-12; }
 CONTAINERD_BIN_DIR="$CACHE_ROOT/bin/containerd-$CONTAINERD_VERSION-$(real_hash "$GO_MODULES"/containerd/go.{mod,sum})"
 COREDNS_BIN_DIR="$CACHE_ROOT/bin/coredns-$(real_hash "$GO_MODULES"/coredns/{go.mod,go.sum,main.go})"
 REAL_LOCAL_BIN_DIR="$CACHE_ROOT/bin/real-local-$(real_hash "$GO_MODULES"/real-local/{go.mod,go.sum,main.go})"
+# The storage tier (real-csi): the upstream CSI sidecars, each from a wrapper module of its own
+# and keyed by it (external-provisioner, external-resizer, external-snapshotter's csi-snapshotter
+# and snapshot-controller), the project's own driver (go/real-csi) and csi-sanity (go/csi-sanity).
+CSI_PROVISIONER_BIN_DIR="$CACHE_ROOT/bin/csi-provisioner-$(real_hash "$GO_MODULES"/csi-provisioner/go.{mod,sum})"
+CSI_RESIZER_BIN_DIR="$CACHE_ROOT/bin/csi-resizer-$(real_hash "$GO_MODULES"/csi-resizer/go.{mod,sum})"
+CSI_SNAPSHOTTER_BIN_DIR="$CACHE_ROOT/bin/csi-snapshotter-$(real_hash "$GO_MODULES"/csi-snapshotter/go.{mod,sum})"
+CSI_SANITY_BIN_DIR="$CACHE_ROOT/bin/csi-sanity-$(real_hash "$GO_MODULES"/csi-sanity/go.{mod,sum})"
+CSI_DRIVER=real-csi.kubectl-stateful.test
+REAL_CSI_BIN_DIR="$CACHE_ROOT/bin/real-csi-$(real_hash "$GO_MODULES"/real-csi/{go.mod,go.sum,*.go})"
 # The sysctls the kubelet sets at start (pkg/kubelet/cm setupKernelTunables); saved before the
 # first real node of the machine starts, restored when the last one stops (real_take_slot,
 # real_free_slot), as is /var/lib/kubelet: every kubelet serves its device-plugin socket at
@@ -301,6 +310,11 @@ real_link_binaries() {
   ln -sf "$CONTAINERD_BIN_DIR/ctr" "$CLUSTER_HOME/bin/ctr"
   ln -sf "$COREDNS_BIN_DIR/coredns" "$CLUSTER_HOME/bin/coredns"
   ln -sf "$REAL_LOCAL_BIN_DIR/real-local-provisioner" "$CLUSTER_HOME/bin/real-local-provisioner"
+  ln -sf "$CSI_PROVISIONER_BIN_DIR/csi-provisioner" "$CLUSTER_HOME/bin/csi-provisioner"
+  ln -sf "$CSI_RESIZER_BIN_DIR/csi-resizer" "$CLUSTER_HOME/bin/csi-resizer"
+  ln -sf "$CSI_SNAPSHOTTER_BIN_DIR/csi-snapshotter" "$CLUSTER_HOME/bin/csi-snapshotter"
+  ln -sf "$REAL_CSI_BIN_DIR/real-csi" "$CLUSTER_HOME/bin/real-csi"
+  cp "$REAL_DIR/supervise" "$CLUSTER_HOME/bin/supervise"
 }
 
 real_render() { # template output
@@ -391,6 +405,12 @@ real_node_start() {
     fi
   done
   echo "$images" >"$NODE_HOME/images"
+  # The storage tier's node plugin: it serves the kubelet's plugin registration itself.
+  if ! real_pid "$NODE-csi" >/dev/null; then
+    real_daemon "$NODE-csi" "$NODE-csi.log" "$CLUSTER_HOME/bin/supervise" "$CLUSTER_HOME/bin/real-csi" \
+      --dir="$STATE_ROOT/csi" --node-id="$NODE" --node-endpoint="$NODE_HOME/kubelet/plugins/$CSI_DRIVER/csi.sock" \
+      --registration-dir="$NODE_HOME/kubelet/plugins_registry"
+  fi
   if ! real_pid "$NODE-kubelet" >/dev/null; then
     real_daemon "$NODE-kubelet" "$NODE-kubelet.log" "$CLUSTER_HOME/bin/kubelet" \
       --config="$NODE_HOME/kubelet.yaml" --kubeconfig="$NODE_HOME/kubeconfig.yaml" \
@@ -404,11 +424,38 @@ real_node_start() {
   fi
 }
 
+# The storage tier's controller side: the driver's controller service and the upstream
+# sidecars, on one socket, each under supervise (a sidecar exits when its driver restarts).
+real_csi_start() {
+  local sock=$RUN_ROOT/csi/controller.sock name
+  mkdir -p "$STATE_ROOT/csi" "$RUN_ROOT/csi"
+  if ! real_pid real-csi >/dev/null; then
+    real_daemon real-csi real-csi.log "$CLUSTER_HOME/bin/supervise" "$CLUSTER_HOME/bin/real-csi" \
+      --dir="$STATE_ROOT/csi" --controller-endpoint="$sock"
+  fi
+  # --timeout: mkfs.xfs and a sparse copy take seconds on a loaded machine (the default is 10 s).
+  for name in csi-provisioner csi-resizer csi-snapshotter; do
+    real_pid "$name" >/dev/null ||
+      real_daemon "$name" "$name.log" "$CLUSTER_HOME/bin/supervise" "$CLUSTER_HOME/bin/$name" \
+        --csi-address="$sock" --kubeconfig="$KUBECONFIG_PATH" --timeout=60s
+  done
+}
+
+real_csi_stop() {
+  local name img
+  for name in csi-provisioner csi-resizer csi-snapshotter real-csi; do real_stop "$name"; done
+  for img in "$STATE_ROOT"/csi/volumes/*.img; do
+    [[ -f "$img" ]] || continue
+    losetup -j "$img" -O NAME -n 2>/dev/null | while read -r h; do losetup -d "$h" 2>/dev/null || true; done
+  done
+}
+
 # What the running real nodes were started from: a change restarts them from scratch.
 real_key() {
   {
-    cat "$REAL_DIR"/{lib.sh,containerd.toml,kubelet.yaml,cni.conflist,Corefile,storage.yaml}
+    cat "$REAL_DIR"/{lib.sh,containerd.toml,kubelet.yaml,cni.conflist,Corefile,storage.yaml,csi.yaml,supervise}
     echo "$BIN_DIR $CONTAINERD_BIN_DIR $COREDNS_BIN_DIR $REAL_LOCAL_BIN_DIR $(real_images_dir)"
+    echo "$CSI_PROVISIONER_BIN_DIR $CSI_RESIZER_BIN_DIR $CSI_SNAPSHOTTER_BIN_DIR $REAL_CSI_BIN_DIR"
   } | real_hash
 }
 
@@ -431,8 +478,9 @@ real_start() { # N
   real_network_up
   real_hosts_line "${names[@]}"
   real_link_binaries
-  kubectl --kubeconfig "$KUBECONFIG_PATH" apply -f "$REAL_DIR/storage.yaml" >>"${UP_LOG:-/dev/stderr}" 2>&1
+  kubectl --kubeconfig "$KUBECONFIG_PATH" apply -f "$REAL_DIR/storage.yaml" -f "$REAL_DIR/csi.yaml" >>"${UP_LOG:-/dev/stderr}" 2>&1
   real_coredns_start
+  real_csi_start
   for i in "${names[@]}"; do real_node_start "${i#real-}"; done
   real_key >"$REAL_HOME/key"
   for i in "${names[@]}"; do
@@ -455,6 +503,7 @@ real_node_stop() {
   local pid pids h mnt i task sock
   real_stop "$NODE-kubelet"
   real_stop "$NODE-provisioner"
+  real_stop "$NODE-csi"
   real_thaw
   for i in $(seq 50); do
     pids=$(find "/sys/fs/cgroup/freezer$CGROUP_ROOT" -name cgroup.procs -exec cat {} + 2>/dev/null || true)
@@ -492,6 +541,7 @@ real_remove() {
   [[ -f "$REAL_HOME/slot" ]] || return 0
   real_net "$(cat "$REAL_HOME/slot")"
   for node in $(ls "$REAL_HOME/nodes" 2>/dev/null); do real_node_stop "${node#real-}"; done
+  real_csi_stop
   real_stop coredns
   real_network_down
   # Shim sockets no process listens on (a shim that died without cleaning up); live ones, of
@@ -516,6 +566,9 @@ real_node_down() { # index
   local pid
   for pid in $(real_pid "$NODE-kubelet") $(real_pid "$NODE-provisioner"); do kill -9 "$pid"; done
   rm -f "$REAL_HOME/pids/$NODE-kubelet" "$REAL_HOME/pids/$NODE-provisioner"
+  # Its CSI node plugin too (stopped with the command it supervises): the volumes it mounted
+  # stay locked to it, as disks stay attached to a dead machine.
+  real_stop "$NODE-csi"
   echo FROZEN >"/sys/fs/cgroup/freezer$CGROUP_ROOT/freezer.state"
 }
 

@@ -14,6 +14,14 @@
 //   - the driver's csi-snapshotter sidecar (pkg/sidecar-controller), which "cuts" the snapshot:
 //     after -delay the content becomes readyToUse with restoreSize = the volume's capacity.
 //
+// The second part only for the kwok drivers (names under kwok.x-k8s.io/): another driver's
+// content (real-csi's, on the real nodes: tests/cluster/real/csi.yaml) is cut by that driver's
+// own csi-snapshotter, the upstream sidecar, and this controller mirrors its status into the
+// snapshot, puts the content finalizer the sidecar removes, and marks a content it deletes
+// being-deleted, so that the sidecar deletes the driver's snapshot. (The upstream
+// snapshot-controller cannot stand in for the first part here: it refuses the kwok volumes,
+// which are not CSI volumes, and it acts on every VolumeSnapshot of the cluster.)
+//
 // It writes only what those components write to the API, nothing the plugin computes. The
 // claim annotation kubectl-stateful.test/snapshot=fail makes the driver fail to snapshot that
 // claim's volume: the content and the snapshot get status.error and never become ready (the
@@ -32,6 +40,7 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -48,6 +57,13 @@ const (
 	provisionedBy  = "pv.kubernetes.io/provisioned-by"
 	// The snapshot-controller's finalizer on a bound snapshot (utils.VolumeSnapshotBoundFinalizer).
 	boundFinalizer = "snapshot.storage.kubernetes.io/volumesnapshot-bound-protection"
+	// The snapshot-controller's finalizer on a content (utils.VolumeSnapshotContentFinalizer),
+	// which a driver's csi-snapshotter removes once it deleted the driver's snapshot.
+	contentFinalizer = "snapshot.storage.kubernetes.io/volumesnapshotcontent-bound-protection"
+	// The snapshot-controller's mark on a content it deletes (utils.AnnVolumeSnapshotBeingDeleted).
+	beingDeleted = "snapshot.storage.kubernetes.io/volumesnapshot-being-deleted"
+	// The drivers whose snapshots this cuts.
+	kwokDrivers = "kwok.x-k8s.io/"
 )
 
 var (
@@ -119,7 +135,18 @@ func (s *snapshotter) step(ctx context.Context, vs *unstructured.Unstructured, c
 	if vs.GetDeletionTimestamp() != nil {
 		// Deleting a snapshot deletes its content only under deletionPolicy Delete.
 		if content != nil && str(content, "spec", "deletionPolicy") == "Delete" && content.GetDeletionTimestamp() == nil {
+			if !strings.HasPrefix(str(content, "spec", "driver"), kwokDrivers) && content.GetAnnotations()[beingDeleted] != "yes" {
+				patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:"yes"}}}`, beingDeleted)
+				if _, err := s.dyn.Resource(contentsGVR).Patch(ctx, contentName, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+					return err
+				}
+			}
 			if err := s.dyn.Resource(contentsGVR).Delete(ctx, contentName, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+				return err
+			}
+		}
+		if content != nil && str(content, "spec", "deletionPolicy") == "Retain" {
+			if err := s.removeContentFinalizer(ctx, content); err != nil {
 				return err
 			}
 		}
@@ -134,6 +161,9 @@ func (s *snapshotter) step(ctx context.Context, vs *unstructured.Unstructured, c
 			return nil // bound once; its content was deleted by someone
 		}
 		return s.create(ctx, vs, claimName, contentName)
+	}
+	if !strings.HasPrefix(str(content, "spec", "driver"), kwokDrivers) {
+		return s.mirror(ctx, vs, content)
 	}
 	// The driver cuts the snapshot after the delay.
 	if str(content, "status", "snapshotHandle") == "" && str(content, "status", "error", "message") == "" &&
@@ -213,10 +243,14 @@ func (s *snapshotter) create(ctx context.Context, vs *unstructured.Unstructured,
 	if class.Object["driver"] != driver {
 		return s.snapshotError(ctx, vs, fmt.Sprintf("snapshot class %s is for driver %v, the volume's is %s", class.GetName(), class.Object["driver"], driver))
 	}
+	meta := map[string]any{"name": contentName}
+	if !strings.HasPrefix(driver, kwokDrivers) {
+		meta["finalizers"] = []any{contentFinalizer}
+	}
 	content := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": group + "/v1",
 		"kind":       "VolumeSnapshotContent",
-		"metadata":   map[string]any{"name": contentName},
+		"metadata":   meta,
 		"spec": map[string]any{
 			"deletionPolicy":          class.Object["deletionPolicy"],
 			"driver":                  driver,
@@ -285,5 +319,41 @@ func (s *snapshotter) removeFinalizer(ctx context.Context, vs *unstructured.Unst
 	}
 	vs.SetFinalizers(keep)
 	_, err := s.dyn.Resource(snapshotsGVR).Namespace(vs.GetNamespace()).Update(ctx, vs, metav1.UpdateOptions{})
+	return err
+}
+
+// mirror copies what another driver's csi-snapshotter wrote into a content's status into the
+// snapshot's, as the snapshot-controller does (updateSnapshotStatus).
+func (s *snapshotter) mirror(ctx context.Context, vs, content *unstructured.Unstructured) error {
+	if msg := str(content, "status", "error", "message"); msg != "" {
+		return s.snapshotError(ctx, vs, "Failed to check and update snapshot content: "+msg)
+	}
+	ready, _, _ := unstructured.NestedBool(content.Object, "status", "readyToUse")
+	was, _, _ := unstructured.NestedBool(vs.Object, "status", "readyToUse")
+	if !ready || was {
+		return nil
+	}
+	created, _, _ := unstructured.NestedInt64(content.Object, "status", "creationTime")
+	size, _, _ := unstructured.NestedInt64(content.Object, "status", "restoreSize")
+	return s.setStatus(ctx, snapshotsGVR, vs.GetNamespace(), vs.GetName(), map[string]any{
+		"boundVolumeSnapshotContentName": content.GetName(),
+		"creationTime":                   time.Unix(0, created).UTC().Format(time.RFC3339),
+		"readyToUse":                     true,
+		"restoreSize":                    resource.NewQuantity(size, resource.BinarySI).String(),
+	})
+}
+
+func (s *snapshotter) removeContentFinalizer(ctx context.Context, content *unstructured.Unstructured) error {
+	var keep []string
+	for _, f := range content.GetFinalizers() {
+		if f != contentFinalizer {
+			keep = append(keep, f)
+		}
+	}
+	if len(keep) == len(content.GetFinalizers()) {
+		return nil
+	}
+	content.SetFinalizers(keep)
+	_, err := s.dyn.Resource(contentsGVR).Update(ctx, content, metav1.UpdateOptions{})
 	return err
 }
