@@ -251,3 +251,53 @@ async fn a_resize_killed_at_each_stage_is_finished_by_the_same_command_with_the_
     }
     etcd.assert_keys(&MEMBERS, "before", &keys).await;
 }
+
+/// `drain` of a real node with the etcd set on `real-csi`, whose volumes every real node reaches
+/// (the driver lets one node mount a volume at a time): each member on the node moves, one at a
+/// time, to the other real node and starts there on its own data (same member, new pod); the
+/// quorum holds throughout, the node is left cordoned, the other member is untouched, and every
+/// key written before is read back from each member.
+#[tokio::test]
+async fn drain_of_a_real_node_moves_each_member_with_its_data_and_the_quorum_holds() {
+    use k8s_openapi::api::core::v1::{Node, Pod};
+    use kube::api::{Patch, PatchParams};
+    // The drain moves every StatefulSet member on the node: no other real test meanwhile.
+    let (_all, env) = etcd::real_env("real-csi-drain", true).await;
+    let etcd = deploy(&env).await;
+    let keys = etcd.put_keys("etcd-0", "before", 30).await;
+    let pods: Api<Pod> = env.api();
+    let mut on: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for member in MEMBERS {
+        let node = pods.get(member).await.unwrap().spec.unwrap().node_name.unwrap();
+        on.entry(node).or_default().push(member.to_owned());
+    }
+    // The node with two of the three members: both move, one at a time.
+    let (node, moving) = on.iter().max_by_key(|(_, members)| members.len()).unwrap();
+    let (node, moving) = (node.clone(), moving.clone());
+    let before = uids(&env).await;
+
+    let watch = QuorumWatch::start(&env).await;
+    let output = run(&env, &["drain", &node, "--yes", "--timeout", "4m"]).await;
+    let report = watch.stop();
+    let nodes: Api<Node> = Api::all(env.client.clone());
+    let cordoned = nodes.get(&node).await.unwrap().spec.unwrap().unschedulable == Some(true);
+    // The node goes back to the other tests whatever happened here.
+    let uncordon = serde_json::json!({"spec": {"unschedulable": null}});
+    nodes.patch(&node, &PatchParams::default(), &Patch::Merge(&uncordon)).await.unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(cordoned, "the drained node is left cordoned");
+    report.assert_held(ELECTION);
+
+    let after = uids(&env).await;
+    for member in MEMBERS {
+        let pod = pods.get(member).await.unwrap();
+        let now_on = pod.spec.unwrap().node_name.unwrap();
+        if moving.iter().any(|m| m == member) {
+            assert_ne!(after[member], before[member], "{member} was moved");
+            assert_ne!(now_on, node, "{member} left {node}");
+        } else {
+            assert_eq!(after[member], before[member], "{member} was not on {node}: untouched");
+        }
+    }
+    etcd.assert_keys(&MEMBERS, "before", &keys).await;
+}
