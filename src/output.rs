@@ -133,7 +133,7 @@ pub const PRUNE_PLAN: Kind = Kind { name: "PrunePlan", version: "v1" };
 pub const PRUNE_RESULT: Kind = Kind { name: "PruneResult", version: "v1" };
 pub const RECOVERY: Kind = Kind { name: "Recovery", version: "v1" };
 pub const VERSION: Kind = Kind { name: "Version", version: "v1" };
-pub const ROLLOUT_EVENT: Kind = Kind { name: "RolloutEvent", version: "v1" };
+pub const ROLLOUT_EVENT: Kind = Kind { name: "RolloutEvent", version: "v2" };
 pub const RESIZE_PLAN: Kind = Kind { name: "ResizePlan", version: "v1" };
 pub const PVC_RESTORE: Kind = Kind { name: "PvcRestore", version: "v2" };
 pub const RESIZE_EVENT: Kind = Kind { name: "ResizeEvent", version: "v1" };
@@ -314,7 +314,15 @@ pub fn write_fitted_table(w: &mut dyn Write, mut table: Table, canvas: Canvas) -
     if spanned(&natural, 3) <= width {
         return write_table(w, table);
     }
-    let widths = fitted_widths(&headers, &natural, width);
+    // Names are cut last: `node-0000…` cannot be told from its neighbours.
+    let names: Vec<bool> = table
+        .header()
+        .map(|h| h.cell_iter().map(|c| NAME_COLUMNS.contains(&c.content().as_str())).collect())
+        .unwrap_or_default();
+    let floor: Vec<usize> = natural.iter().zip(&headers).map(|(&n, &h)| h.max(n.min(6))).collect();
+    let names_whole: Vec<usize> =
+        floor.iter().zip(&natural).zip(&names).map(|((&f, &n), &name)| if name { n } else { f }).collect();
+    let widths = fitted_widths(&floor, &fitted_widths(&names_whole, &natural, width), width);
     let last = widths.len().saturating_sub(1);
     for (i, content) in widths.into_iter().enumerate() {
         if let Some(column) = table.column_mut(i) {
@@ -342,11 +350,14 @@ pub fn cell(content: impl ToString) -> comfy_table::Cell {
     comfy_table::Cell::new(content).set_delimiter('\0')
 }
 
+/// The columns of names (of objects a person then types), which [`write_fitted_table`] keeps
+/// whole; the others give way.
+const NAME_COLUMNS: [&str; 8] = ["NAME", "NAMESPACE", "CONTEXT", "POD", "NODE", "PVC", "PV", "TEMPLATE"];
+
 /// Columns of `natural` content widths, two spaces apart, narrowed to fit `width`: the widest
-/// column gives a column at a time, down to its header's width (or 6, for a cell that must
-/// still say something).
-fn fitted_widths(headers: &[usize], natural: &[usize], width: usize) -> Vec<usize> {
-    let floor: Vec<usize> = natural.iter().zip(headers).map(|(&n, &h)| h.max(n.min(6))).collect();
+/// column gives a column at a time, down to its `floor` (its header's width, or 6 for a cell
+/// that must still say something; a name's whole width). Wider than `width` when the floors are.
+fn fitted_widths(floor: &[usize], natural: &[usize], width: usize) -> Vec<usize> {
     let mut widths = natural.to_vec();
     while spanned(&widths, 2) > width {
         let Some((i, _)) = widths

@@ -487,7 +487,13 @@ async fn wait_for_return_takes_a_pinned_member_down_with_its_node_and_waits_for_
     let ready = ready.expect("readyForMaintenance");
     assert_eq!(ready["pods"], json!([format!("{}/web-0", env.ns)]));
     assert_eq!(ready["uncordon"], format!("kubectl uncordon {}", nodes[0]));
-    let pending = env.api::<Pod>().get("web-0").await.unwrap();
+    // The controller re-creates web-0 once the evicted pod is gone, which the event follows.
+    let pods = env.api::<Pod>();
+    crate::support::wait_until(Duration::from_secs(30), || async {
+        pods.get_opt("web-0").await.unwrap().is_some_and(|p| p.uid() != Some(before["web-0"].clone()))
+    })
+    .await;
+    let pending = pods.get("web-0").await.unwrap();
     assert_ne!(pending.uid().unwrap(), before["web-0"], "evicted and re-created");
     assert_eq!(pending.spec.unwrap().node_name, None, "Pending: its volume's node is cordoned");
     crate::support::run_printed(&env, ready["uncordon"].as_str().unwrap());

@@ -474,11 +474,9 @@ async fn ctrl_c_during_a_snapshot_wait_keeps_the_claim_and_names_the_way_on() {
         "{said}"
     );
     assert_eq!(env.pvc_names().await, ["data-web-0", "data-web-1", "data-web-2"], "nothing deleted");
-    assert_eq!(
-        snapshot(&env, &taken).await["status"]["readyToUse"],
-        false,
-        "the snapshot is left, not ready"
-    );
+    // Left, and not ready: held by the stand-in, which may not have written a status yet
+    // (`readyToUse` absent) when the run was interrupted.
+    assert_ne!(snapshot(&env, &taken).await["status"]["readyToUse"], true, "the snapshot is left, not ready");
     let error =
         said.lines().find(|l| l.starts_with("error: interrupted")).unwrap_or_else(|| panic!("{said}"));
     let printed = commands(error);

@@ -158,6 +158,24 @@ enum Event<'a> {
     },
 }
 
+/// `run `kubectl stateful pvc resize NAME --size … -n NS …` again THEN`: the command that goes
+/// on from where a run stopped (it reads its journal and the claims), exactly, with the run's
+/// connection flags.
+fn again(kube: &Kube, args: &Args, then: &str) -> String {
+    let mut command = format!("pvc resize {}", shell_word(&args.name));
+    for size in &args.sizes {
+        command.push_str(&format!(" --size {}", shell_word(&format!("{}={}", size.template, size.size))));
+    }
+    if args.undo {
+        command.push_str(" --undo");
+    }
+    if args.override_owner {
+        command.push_str(" --override-owner");
+    }
+    let then = if then.is_empty() { String::new() } else { format!(" {then}") };
+    format!("run `{}` again{then}", kube.flags.plugin(&kube.namespace, &command))
+}
+
 struct Run<'a> {
     kube: &'a Kube,
     /// How long one API request may take: after a watch error, the API server is gone once a
@@ -170,6 +188,11 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
+    /// [`again`] for this run.
+    fn again(&self, then: &str) -> String {
+        again(self.kube, self.args, then)
+    }
+
     fn emit(&mut self, event: Event, line: impl std::fmt::Display) {
         self.emit_for_machines(event);
         self.io.say(line);
@@ -203,7 +226,7 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
     let writer = Writer::of(
         &kube,
         Mode::from_dry_run(args.dry_run),
-        "run the same command again: it reads the state and goes on",
+        format!("{}: it reads the state and goes on", again(&kube, &args, "")),
     );
     let result = match run.journal(writer).await {
         Ok(Some(writer)) => run.plan_and_start(writer).await,
@@ -407,7 +430,7 @@ impl Run<'_> {
             if crate::signal::is_interrupted() {
                 return Err(Error::interrupted(
                     format!("{done} of {todo} PVC(s) grown; the StatefulSet is unchanged"),
-                    Some("run the same command again to continue".to_owned()),
+                    Some(self.again("to continue")),
                 ));
             }
             for claim in &batch {
@@ -420,7 +443,7 @@ impl Run<'_> {
                     "{done} of {todo} PVC(s) grown, {} requested and growing; the StatefulSet is unchanged",
                     batch.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
                 ),
-                resume: "run the same command again to continue".to_owned(),
+                resume: self.again("to continue"),
             };
             let states = self.wait_claims(waiter, &batch, false, &words).await?;
             for (claim, state) in batch.iter().zip(states) {
@@ -568,7 +591,7 @@ impl Run<'_> {
             left:
                 "claims requested and expanded, filesystems not all grown yet; the StatefulSet is unchanged"
                     .to_owned(),
-            resume: "run the same command again to continue".to_owned(),
+            resume: self.again("to continue"),
         };
         let grown = |view: &View| -> Vec<String> {
             claims
@@ -654,7 +677,7 @@ impl Run<'_> {
             if crate::signal::is_interrupted() {
                 return Err(Error::interrupted(
                     "the StatefulSet is unchanged",
-                    Some("run the same command again to continue".to_owned()),
+                    Some(self.again("to continue")),
                 ));
             }
             let Some(pod) = api.get_opt(name).await.map_err(Error::kube(format!("read pod {name}")))? else {
@@ -669,7 +692,7 @@ impl Run<'_> {
             }
             let words = Said {
                 left: format!("pod {name} was deleted for its restart; the StatefulSet is unchanged"),
-                resume: "run the same command again once it is Ready, to finish".to_owned(),
+                resume: self.again("once it is Ready, to finish"),
             };
             let until = Until { deadline: deadline(self.args.timeout), words: &words, ours: None };
             let timeout = self.args.timeout;
