@@ -152,7 +152,10 @@ async fn prune_with_a_snapshot_then_restore_brings_the_member_back_on_its_data()
         "{:?}",
         content.data
     );
-    assert!(env.api::<PersistentVolumeClaim>().get_opt("data-etcd-2").await.unwrap().is_none());
+    // Deleted: gone once the API server's pvc-protection finalizer lets it go, a moment later.
+    let claims = env.api::<PersistentVolumeClaim>();
+    wait_until(Duration::from_secs(60), || async { claims.get_opt("data-etcd-2").await.unwrap().is_none() })
+        .await;
     let pvs: Api<k8s_openapi::api::core::v1::PersistentVolume> = Api::all(env.client.clone());
     wait_until(Duration::from_secs(60), || async { pvs.get_opt(&volume).await.unwrap().is_none() }).await;
 
