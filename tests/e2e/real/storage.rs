@@ -129,10 +129,20 @@ async fn prune_with_a_snapshot_then_restore_brings_the_member_back_on_its_data()
 
     env.scale("etcd", 2).await;
     wait_until(Duration::from_secs(60), || async { env.pods().await.len() == 2 }).await;
+    // As a person would: prune once status lists the claim as an orphan (etcd-2's pod gone and
+    // its volume released by the kubelet, which takes a moment on real nodes under load).
+    wait_until(Duration::from_secs(120), || async {
+        let status = run(&env, &["status", "etcd", "-o", "json"]).await;
+        let status: Value = serde_json::from_slice(&status.stdout).unwrap_or_default();
+        status["orphanedPvcs"].as_array().is_some_and(|o| o.iter().any(|c| c["name"] == "data-etcd-2"))
+    })
+    .await;
     let output = run(&env, &["pvc", "prune", "etcd", "--snapshot", "--yes", "-o", "json"]).await;
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let result: Value = serde_json::from_slice(&output.stdout).unwrap();
-    let snapshots = result["snapshots"].as_array().unwrap();
+    let snapshots = result["snapshots"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{result}\n{}", String::from_utf8_lossy(&output.stderr)));
     assert_eq!(snapshots.len(), 1, "{result}");
     let name = snapshots[0]["name"].as_str().unwrap().to_owned();
     assert_eq!(snapshots[0]["claim"], "data-etcd-2");
