@@ -307,17 +307,26 @@ fn kubectl_replace(env: &Env, manifest: &Value, manager: &str) {
     let mut object = serde_json::from_str::<Value>(&manifest.to_string().replace("{ns}", &env.ns)).unwrap();
     object["apiVersion"] = json!("apps/v1");
     object["kind"] = json!("StatefulSet");
-    let mut child = std::process::Command::new("kubectl")
-        .env("KUBECONFIG", &env.kubeconfig)
-        .args(["replace", "-n", &env.ns, "--field-manager", manager, "-f", "-"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("kubectl on PATH");
-    child.stdin.take().unwrap().write_all(object.to_string().as_bytes()).unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "kubectl replace: {}", String::from_utf8_lossy(&output.stderr));
+    // A conflict with the controller's own write in between is tried again, as Argo CD's sync
+    // retries it.
+    for attempt in 1.. {
+        let mut child = std::process::Command::new("kubectl")
+            .env("KUBECONFIG", &env.kubeconfig)
+            .args(["replace", "-n", &env.ns, "--field-manager", manager, "-f", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("kubectl on PATH");
+        child.stdin.take().unwrap().write_all(object.to_string().as_bytes()).unwrap();
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if output.status.success() {
+            return;
+        }
+        assert!(attempt < 5 && stderr.contains("(Conflict)"), "kubectl replace: {stderr}");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
 }
 
 /// `--evict` switches the whole update strategy to OnDelete for the rollout: where Git sets
