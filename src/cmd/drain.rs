@@ -455,15 +455,7 @@ async fn drain(
                     all[focus] = view.clone();
                     let sets = sets_of(&all);
                     let nodes = view.nodes.clone().unwrap_or_else(|| read.nodes.clone());
-                    let seen = Seen {
-                        nodes: &nodes,
-                        on_nodes: &[],
-                        sets: &sets,
-                        budgets: &[],
-                        claims: &[],
-                        volumes: &by_name,
-                        daemon_sets: &[],
-                    };
+                    let seen = Seen::of_sets(&nodes, &sets, &by_name);
                     Ok(match next(&plan, &journal.done, &seen, now) {
                         crate::core::maintenance::drain::Next::Wait(waiting) => {
                             let reason = waiting.describe();
@@ -577,15 +569,7 @@ async fn drain(
                     all[focus] = view.clone();
                     let sets = sets_of(&all);
                     let nodes = view.nodes.clone().unwrap_or_else(|| read.nodes.clone());
-                    let seen = Seen {
-                        nodes: &nodes,
-                        on_nodes: &[],
-                        sets: &sets,
-                        budgets: &[],
-                        claims: &[],
-                        volumes: &by_name,
-                        daemon_sets: &[],
-                    };
+                    let seen = Seen::of_sets(&nodes, &sets, &by_name);
                     let step = next_return(&plan, &journal.done, &seen, now);
                     let (target, reason) = match &step {
                         // Ready for the maintenance once every pinned member's pod is gone, not going.

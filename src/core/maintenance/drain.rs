@@ -307,7 +307,17 @@ pub struct Seen<'a> {
     pub daemon_sets: &'a [(String, String)],
 }
 
-impl Seen<'_> {
+impl<'a> Seen<'a> {
+    /// What a step of the run reads again while it waits: the nodes and the sets as they are
+    /// now (the pods on the nodes, budgets, claims and DaemonSets were judged by the plan).
+    pub fn of_sets(
+        nodes: &'a [Node],
+        sets: &'a [(StatefulSet, Vec<Pod>)],
+        volumes: &'a HashMap<&'a str, &'a PersistentVolume>,
+    ) -> Seen<'a> {
+        Seen { nodes, on_nodes: &[], sets, budgets: &[], claims: &[], volumes, daemon_sets: &[] }
+    }
+
     fn set_of(&self, pod: &Pod) -> Option<&(StatefulSet, Vec<Pod>)> {
         let owner = controller_of(pod).filter(|o| o.kind == "StatefulSet")?;
         self.sets
