@@ -277,19 +277,21 @@ impl Canvas {
 const NO_BREAK: char = '\u{a0}';
 
 /// `text` with the spaces inside `backquoted` spans (the commands printed as advice) made
-/// unbreakable: a command cut across two lines would run as two commands when pasted.
+/// unbreakable: a command cut across two lines would run as two commands when pasted. Only a
+/// span that closes counts: a lone backquote in text the plugin relays (an API server's or a
+/// kubelet's message) must not make the rest of the line one unbreakable word.
 fn unbreakable_commands(text: &str) -> String {
-    let mut quoted = false;
-    text.chars()
-        .map(|c| match c {
-            '`' => {
-                quoted = !quoted;
-                c
-            }
-            ' ' if quoted => NO_BREAK,
-            c => c,
-        })
-        .collect()
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('`') {
+        let Some(close) = rest[open + 1..].find('`') else { break };
+        let span = &rest[open..=open + 1 + close];
+        out.push_str(&rest[..open]);
+        out.push_str(&span.replace(' ', &NO_BREAK.to_string()));
+        rest = &rest[open + 2 + close..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Writes a table built with [`table`] fitted to `canvas`: on a terminal narrower than the
@@ -395,6 +397,21 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "{\n  \"kind\": \"Version\",\n  \"schemaVersion\": \"v1\",\n  \"statefulSet\": \"web\"\n}\n"
         );
+    }
+
+    #[test]
+    fn only_closed_backquoted_spans_are_kept_whole() {
+        let nb = NO_BREAK.to_string();
+        assert_eq!(
+            unbreakable_commands("run `kubectl stateful status web` then `a b`"),
+            format!("run `kubectl{nb}stateful{nb}status{nb}web` then `a{nb}b`")
+        );
+        // A relayed message's lone backquote leaves the rest breakable.
+        assert_eq!(
+            unbreakable_commands("`a b` and it's `x unclosed y z"),
+            format!("`a{nb}b` and it's `x unclosed y z")
+        );
+        assert_eq!(unbreakable_commands("no quotes here"), "no quotes here");
     }
 
     #[test]
