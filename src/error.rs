@@ -202,9 +202,9 @@ pub enum Stop {
     #[error("cannot {what}: {name} was deleted since it was read; nothing was overwritten")]
     DeletedSinceRead { what: String, name: String },
     #[error(
-        "{name} changed since it was read; nothing was removed: run the command again to see the journal as it is now"
+        "{name} changed since it was read; nothing was removed: `{again}` shows the journal as it is now"
     )]
-    JournalChangedSinceRead { name: String },
+    JournalChangedSinceRead { name: String, again: String },
     #[error(
         "the controller has not observed the latest spec of {name} (generation {generation}, observed {observed}) \
          within {within}: it may be down or blocked; nothing was changed"

@@ -16,6 +16,7 @@ use tokio::time::Instant;
 
 use crate::client::Kube;
 use crate::cmd::gates::{http_client, pods_now, try_gate};
+use crate::core::advice::shell_word;
 use crate::core::budgets::covering;
 use crate::core::maintenance::Method;
 use crate::core::maintenance::replace::{OnRefusal, Target, on_refused, soak_failure};
@@ -503,7 +504,7 @@ pub struct Discard<'a> {
     pub command: &'a str,
     /// The annotation that holds it.
     pub annotation: &'static str,
-    /// What stays as it is (`no pod was touched`).
+    /// What stays as it is (`no pod is touched`).
     pub after: String,
     pub dry_run: bool,
     pub yes: bool,
@@ -529,16 +530,21 @@ pub async fn discard_journal(
         return Ok(());
     };
     reporter.io.say(format_args!("{command} journal of {name}: {text}"));
-    let Some(writer) = Writer::of(kube, Mode::from_dry_run(discard.dry_run), "run it again".to_owned())
-    else {
+    let namespace = sts.namespace().unwrap_or_default();
+    let again = kube.flags.plugin(&namespace, &format!("{command} {} --discard-journal", shell_word(&name)));
+    let Some(writer) = Writer::of(
+        kube,
+        Mode::from_dry_run(discard.dry_run),
+        format!("`{again}` shows whether it was removed"),
+    ) else {
         reporter.io.say("dry run: nothing was changed");
         return Ok(());
     };
-    if !term.confirm(discard.yes, &format!("Remove it? {}.", discard.after))? {
+    if !term.confirm(discard.yes, &format!("Remove it? ({})", discard.after))? {
         reporter.io.say("not confirmed: nothing was changed");
         return Ok(());
     }
-    let api: Api<StatefulSet> = kube.api_in(&sts.namespace().unwrap_or_default());
+    let api: Api<StatefulSet> = kube.api_in(&namespace);
     let patch = patches::maintenance_journal(sts, discard.annotation, None);
     let what = format!("remove the {command} journal of {name}");
     match writer.patch(&api, &name, &patch, &what).await? {
@@ -546,6 +552,7 @@ pub async fn discard_journal(
             reporter.io.say(format_args!("{command} journal of {name} removed; {}", discard.after));
             Ok(())
         }
-        Written::Changed(_) | Written::Gone => Err(Stop::JournalChangedSinceRead { name }.into()),
+        Written::Changed(_) => Err(Stop::JournalChangedSinceRead { name, again }.into()),
+        Written::Gone => Err(Stop::DeletedSinceRead { what, name }.into()),
     }
 }

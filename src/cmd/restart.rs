@@ -160,7 +160,7 @@ async fn restart(
         let discard = Discard {
             command: "restart",
             annotation: RESTART_ANNOTATION,
-            after: "no pod was touched".to_owned(),
+            after: "no pod is touched".to_owned(),
             dry_run: args.dry_run,
             yes: args.yes,
         };

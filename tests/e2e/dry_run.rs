@@ -1,7 +1,8 @@
 //! Every command's dry run writes nothing, also where a real run would write before anything
 //! else: a rollout resumed from its journal, its abort, `--discard-journal`, a partition step,
 //! a prune (with `--dry-run`, or without `--yes`), a resize, a resize that finds the journal of
-//! a swap (a stale one, and one a real run would finish), a restore, a recover. Here the
+//! a swap (a stale one, and one a real run would finish), a restore, a recover, a restart, a
+//! scale, a drain, and `restart`/`scale --discard-journal` of a journal they cannot read. Here the
 //! namespace is compared before and after each; tests/audit checks the API server's own record:
 //! tests/e2e/plugin.sh runs them as the user kubectl-stateful-dry-run, who must write nothing.
 
@@ -107,7 +108,9 @@ async fn no_dry_run_of_any_command_writes() {
     assert!(step.status.success(), "{}", String::from_utf8_lossy(&step.stderr));
     assert!(sts(&env, "web").await.annotations().contains_key(JOURNAL));
 
-    let dry_runs: [&[&str]; 10] = [
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = env.api();
+    let node = pods.get("db-0").await.unwrap().spec.unwrap().node_name.unwrap();
+    let dry_runs: [&[&str]; 13] = [
         &["rollout", "web", "--dry-run"],
         &["rollout", "web", "--dry-run", "--yes", "-o", "json"],
         &["rollout", "web", "--abort", "--dry-run", "--yes"],
@@ -118,6 +121,9 @@ async fn no_dry_run_of_any_command_writes() {
         &["pvc", "resize", "db", "--size", "data=2Gi", "--dry-run", "--yes"],
         &["pvc", "restore", "web", "--ordinal", "5", "--from", "data-web-0-manual", "--dry-run"],
         &["recover", "db-0", "--cordon", "--min-down", "1s", "--dry-run", "--yes"],
+        &["restart", "db", "--dry-run", "--yes"],
+        &["scale", "db", "--replicas", "1", "--dry-run", "--yes"],
+        &["drain", &node, "--dry-run", "--yes"],
     ];
     for args in dry_runs {
         let before = state(&env).await;
@@ -126,6 +132,21 @@ async fn no_dry_run_of_any_command_writes() {
         // Refusals (recover: the node is alive) are answers too; a usage error would be a bad test.
         assert!(matches!(output.status.code(), Some(0 | 1)), "{args:?}: {stderr}");
         assert_eq!(state(&env).await, before, "{args:?} changed something: {stderr}");
+    }
+
+    // `--discard-journal` of a journal the command cannot read (the reason to discard one).
+    for (command, annotation) in
+        [("restart", "kubectl-stateful.dev/restart"), ("scale", "kubectl-stateful.dev/scale")]
+    {
+        env.patch_sts("db", json!({"metadata": {"annotations": {annotation: "{not a journal"}}})).await;
+        let before = state(&env).await;
+        let args = [command, "db", "--discard-journal", "--dry-run", "--yes"];
+        let output = env.plugin().args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{args:?}: {stderr}");
+        assert!(stderr.contains("{not a journal"), "the journal is shown as stored: {stderr}");
+        assert_eq!(state(&env).await, before, "{args:?} changed something: {stderr}");
+        env.patch_sts("db", json!({"metadata": {"annotations": {annotation: null}}})).await;
     }
 
     // A resize that finds the journal of a swap: a stale one (its StatefulSet never deleted),

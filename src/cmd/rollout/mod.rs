@@ -547,9 +547,12 @@ async fn discard_journal(
             ));
             Ok(())
         }
-        Written::Changed(_) | Written::Gone => {
-            Err(Stop::JournalChangedSinceRead { name: args.name.clone() }.into())
+        Written::Changed(_) => Err(Stop::JournalChangedSinceRead {
+            name: args.name.clone(),
+            again: rollout_command(sts, &kube.flags, "--discard-journal"),
         }
+        .into()),
+        Written::Gone => Err(Stop::DeletedSinceRead { what, name: args.name.clone() }.into()),
     }
 }
 
