@@ -175,6 +175,10 @@ pub enum Stop {
     FlagConflict { flag: &'static str, other: &'static str },
     #[error("the argument '{flag}' requires '{requires}' (see --help)")]
     FlagRequires { flag: &'static str, requires: &'static str },
+    #[error(
+        "--discard-journal takes one node (a drain's journal is on the first node it names), not also {extra}"
+    )]
+    DiscardOneNode { extra: String },
     #[error("cannot read {path}: {error}")]
     PatchUnreadable { path: String, error: String },
     #[error("{path} is not a YAML or JSON pod template patch: {error}")]
@@ -465,6 +469,7 @@ impl Stop {
             | Stop::NoTerminalToAsk { .. }
             | Stop::FlagConflict { .. }
             | Stop::FlagRequires { .. }
+            | Stop::DiscardOneNode { .. }
             | Stop::PatchUnreadable { .. }
             | Stop::PatchNotYaml { .. }
             | Stop::PatchNotAMap { .. }

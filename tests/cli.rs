@@ -315,6 +315,8 @@ usage_errors! {
     usage_drain_delete_emptydir_data_without_all_pods: ["drain", "node-1", "--delete-emptydir-data"];
     usage_drain_grace_period_without_all_pods: ["drain", "node-1", "--grace-period", "10"];
     usage_drain_grace_period_negative: ["drain", "node-1", "--all-pods", "--grace-period", "-1"];
+    usage_drain_discard_journal_of_two_nodes: ["drain", "node-1", "node-2", "--discard-journal"];
+    usage_drain_discard_journal_with_all_pods: ["drain", "node-1", "--discard-journal", "--all-pods"];
     usage_completion_unknown_shell: ["completion", "nosuchshell"];
 }
 

@@ -14,7 +14,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 
-use super::maintenance::{Event, Format, Mover, RETRY, Reporter};
+use super::maintenance::{Discard, Event, Format, Mover, RETRY, Reporter, discard_journal};
 use crate::access::{self, Permission};
 use crate::client::{Kube, KubeArgs};
 use crate::cmd::gates::{check_gate_urls, environment};
@@ -132,6 +132,14 @@ pub struct Args {
     /// the member is Ready on it again
     #[arg(long)]
     pub wait_for_return: bool,
+
+    /// Show the journal of an interrupted drain on NODE and remove it; the node stays cordoned
+    /// and no pod is touched (a drain run after plans anew)
+    #[arg(
+        long,
+        conflicts_with_all = ["min_available", "gate_exec", "gate_http", "all_pods", "wait_for_return"]
+    )]
+    pub discard_journal: bool,
 }
 
 impl Args {
@@ -159,6 +167,25 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
         reporter.ended(error);
     }
     result
+}
+
+/// `--discard-journal`: the journal is on the first node named, where a drain writes it.
+async fn discard(kube: &Kube, args: &Args, term: &Terminal, reporter: &mut Reporter<'_>) -> Result<()> {
+    let node_name = &args.nodes[0];
+    let api: Api<Node> = kube.api_all();
+    let node =
+        api.get_opt(node_name).await.map_err(Error::kube(format!("read node {node_name}")))?.ok_or_else(
+            || Error::NotFound { kind: "node", name: node_name.clone(), namespace: "the cluster".into() },
+        )?;
+    let discard = Discard {
+        command: "drain",
+        annotation: DRAIN_ANNOTATION,
+        after: format!("{node_name} stays cordoned; no pod is touched"),
+        again: kube.flags.plugin_cluster(&format!("drain {} --discard-journal", shell_word(node_name))),
+        dry_run: args.dry_run,
+        yes: args.yes,
+    };
+    discard_journal(kube, &api, &node, &discard, term, reporter).await
 }
 
 /// What was read.
@@ -279,7 +306,13 @@ async fn drain(
     term: &Terminal,
     reporter: &mut Reporter<'_>,
 ) -> Result<()> {
+    if let (true, [_, extra, ..]) = (args.discard_journal, args.nodes.as_slice()) {
+        return Err(Stop::DiscardOneNode { extra: extra.clone() }.into());
+    }
     let kube = kube_args.connect().await?;
+    if args.discard_journal {
+        return discard(&kube, args, term, reporter).await;
+    }
     let mut min_available = MinAvailable::default();
     for given in &args.min_available {
         // Checked at parse time already (parse_min_available).
@@ -322,9 +355,8 @@ async fn drain(
     let nodes_words: Vec<String> = args.nodes.iter().map(|n| shell_word(n).into_owned()).collect();
     let resume = kube.flags.plugin_cluster(&format!("drain {}", nodes_words.join(" ")));
     let uncordon = kube.flags.kubectl_cluster(&format!("uncordon {}", nodes_words.join(" ")));
-    let give_up = kube
-        .flags
-        .kubectl_cluster(&format!("annotate node {} {DRAIN_ANNOTATION}-", shell_word(&args.nodes[0])));
+    let give_up =
+        kube.flags.plugin_cluster(&format!("drain {} --discard-journal", shell_word(&args.nodes[0])));
     let kubectl_drain = kube.flags.kubectl_cluster(&format!(
         "drain {} --ignore-daemonsets --delete-emptydir-data",
         nodes_words.join(" ")

@@ -16,7 +16,6 @@ use tokio::time::Instant;
 
 use crate::client::Kube;
 use crate::cmd::gates::{http_client, pods_now, try_gate};
-use crate::core::advice::shell_word;
 use crate::core::budgets::covering;
 use crate::core::maintenance::Method;
 use crate::core::maintenance::replace::{OnRefusal, Target, on_refused, soak_failure};
@@ -500,38 +499,44 @@ impl<'a> Mover<'a> {
 
 /// What `--discard-journal` removes, and what it says.
 pub struct Discard<'a> {
-    /// The command whose journal it is (`restart`, `scale`).
+    /// The command whose journal it is (`restart`, `scale`, `drain`).
     pub command: &'a str,
     /// The annotation that holds it.
     pub annotation: &'static str,
     /// What stays as it is (`no pod is touched`).
     pub after: String,
+    /// The command that shows the journal again (the run's own, as the person would type it).
+    pub again: String,
     pub dry_run: bool,
     pub yes: bool,
 }
 
-/// `--discard-journal` of `restart` and `scale`: shows the journal on `sts` as stored (read as a
-/// journal or not: an unreadable one is the reason to discard it), asks, and removes exactly that
-/// annotation, guarded by the set's uid and the journal as read (one changed meanwhile stays).
+/// `--discard-journal` of `restart`, `scale` and `drain`: shows the journal on `object` (a
+/// StatefulSet, a node) as stored (read as a journal or not: an unreadable one is the reason to
+/// discard it), asks, and removes exactly that annotation, guarded by the object's uid and the
+/// journal as read (one changed meanwhile stays).
 ///
 /// # Errors
-/// A refused prompt without a terminal, and [`Stop::JournalChangedSinceRead`] when the set or
-/// its journal changed since it was read.
-pub async fn discard_journal(
+/// A refused prompt without a terminal, [`Stop::JournalChangedSinceRead`] when the journal
+/// changed since it was read, and [`Stop::DeletedSinceRead`] when the object is gone.
+pub async fn discard_journal<K>(
     kube: &Kube,
-    sts: &StatefulSet,
+    api: &Api<K>,
+    object: &K,
     discard: &Discard<'_>,
     term: &Terminal,
     reporter: &mut Reporter<'_>,
-) -> Result<()> {
-    let (name, command) = (sts.name_any(), discard.command);
-    let Some(text) = sts.annotations().get(discard.annotation) else {
+) -> Result<()>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + Serialize + std::fmt::Debug,
+{
+    let (name, command) = (object.name_any(), discard.command);
+    let Some(text) = object.annotations().get(discard.annotation) else {
         reporter.io.say(format_args!("{name} has no {command} journal: nothing to discard"));
         return Ok(());
     };
     reporter.io.say(format_args!("{command} journal of {name}: {text}"));
-    let namespace = sts.namespace().unwrap_or_default();
-    let again = kube.flags.plugin(&namespace, &format!("{command} {} --discard-journal", shell_word(&name)));
+    let again = discard.again.clone();
     let Some(writer) = Writer::of(
         kube,
         Mode::from_dry_run(discard.dry_run),
@@ -544,10 +549,9 @@ pub async fn discard_journal(
         reporter.io.say("not confirmed: nothing was changed");
         return Ok(());
     }
-    let api: Api<StatefulSet> = kube.api_in(&namespace);
-    let patch = patches::maintenance_journal(sts, discard.annotation, None);
+    let patch = patches::maintenance_journal(object, discard.annotation, None);
     let what = format!("remove the {command} journal of {name}");
-    match writer.patch(&api, &name, &patch, &what).await? {
+    match writer.patch(api, &name, &patch, &what).await? {
         Written::Done(_) => {
             reporter.io.say(format_args!("{command} journal of {name} removed; {}", discard.after));
             Ok(())

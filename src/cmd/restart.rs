@@ -161,10 +161,21 @@ async fn restart(
             command: "restart",
             annotation: RESTART_ANNOTATION,
             after: "no pod is touched".to_owned(),
+            again: kube
+                .flags
+                .plugin(&namespace, &format!("restart {} --discard-journal", shell_word(&args.name))),
             dry_run: args.dry_run,
             yes: args.yes,
         };
-        return discard_journal(&kube, &sts, &discard, term, reporter).await;
+        return discard_journal(
+            &kube,
+            &kube.api_in::<StatefulSet>(&namespace),
+            &sts,
+            &discard,
+            term,
+            reporter,
+        )
+        .await;
     }
     let journal = Journal::of(&sts, &kube.flags)?;
     let (pods, budgets, claims, volumes) = read(&kube, &namespace, &sts).await?;

@@ -173,10 +173,21 @@ async fn scale(
             command: "scale",
             annotation: SCALE_ANNOTATION,
             after: format!("it stays at {replicas} replicas"),
+            again: kube
+                .flags
+                .plugin(&namespace, &format!("scale {} --discard-journal", shell_word(&args.name))),
             dry_run: args.dry_run,
             yes: args.yes,
         };
-        return discard_journal(&kube, &sts, &discard, term, reporter).await;
+        return discard_journal(
+            &kube,
+            &kube.api_in::<StatefulSet>(&namespace),
+            &sts,
+            &discard,
+            term,
+            reporter,
+        )
+        .await;
     }
     let journal = Journal::of(&sts, &kube.flags)?;
     let extras = Extras { volumes: true, autoscalers: true, swaps: true, ..Extras::default() };

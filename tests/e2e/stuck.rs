@@ -161,7 +161,7 @@ async fn unreadable_maintenance_journals_name_their_way_out() {
             "kubectl-stateful.dev/scale",
             "scale web --discard-journal",
         ),
-        (&["drain", &nodes[0], "--yes"], "kubectl-stateful.dev/drain", "annotate node"),
+        (&["drain", &nodes[0], "--yes"], "kubectl-stateful.dev/drain", "--discard-journal"),
     ];
     for (args, annotation, way_out) in runs {
         let before = env.versions().await;

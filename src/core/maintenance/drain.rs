@@ -207,8 +207,8 @@ impl Journal {
     /// The journal on `node`, if any.
     ///
     /// # Errors
-    /// [`Refusal::JournalUnreadable`] when the annotation holds no journal, with the `kubectl
-    /// annotate` that removes it (with the run's `flags`).
+    /// [`Refusal::JournalUnreadable`] when the annotation holds no journal, with the `drain NODE
+    /// --discard-journal` that removes it (with the run's `flags`).
     pub fn of(node: &Node, flags: &RunFlags) -> Result<Option<Journal>, Refusal> {
         match node.annotations().get(DRAIN_ANNOTATION) {
             None => Ok(None),
@@ -217,11 +217,8 @@ impl Journal {
                 annotation: DRAIN_ANNOTATION,
                 error: e.to_string(),
                 // The node stays cordoned; the drain run after plans anew.
-                discard: flags.kubectl_cluster(&format!(
-                    "annotate node {} {}-",
-                    shell_word(&node.name_any()),
-                    DRAIN_ANNOTATION
-                )),
+                discard: flags
+                    .plugin_cluster(&format!("drain {} --discard-journal", shell_word(&node.name_any()))),
             }),
         }
     }
@@ -714,14 +711,14 @@ mod tests {
 
     /// An unreadable drain journal names its way out: the `kubectl annotate` that removes it.
     #[test]
-    fn an_unreadable_journal_names_the_annotate_that_removes_it() {
+    fn an_unreadable_journal_names_the_discard_that_removes_it() {
         let mut n = node("node-a", "True");
         n.metadata.annotations = Some([(DRAIN_ANNOTATION.to_owned(), "{".to_owned())].into());
         let refused = Journal::of(&n, &RunFlags::default()).unwrap_err().to_string();
         assert!(refused.starts_with("annotation kubectl-stateful.dev/drain on node node-a is not a journal"));
         assert!(
             refused.ends_with(
-                "nothing was changed: `kubectl annotate node node-a kubectl-stateful.dev/drain-` removes it"
+                "nothing was changed: `kubectl stateful drain node-a --discard-journal` removes it"
             ),
             "{refused}"
         );
