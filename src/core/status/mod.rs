@@ -1522,7 +1522,7 @@ mod tests {
             unreadable
                 .starts_with("annotation kubectl-stateful.dev/scale on StatefulSet web is not a journal")
                 && unreadable
-                    .ends_with("`kubectl stateful scale web --discard-journal -n default` removes it"),
+                    .ends_with("`kubectl stateful scale web --discard-journal -n default` shows it and removes it"),
             "{unreadable}"
         );
     }

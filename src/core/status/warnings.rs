@@ -17,6 +17,7 @@ use super::{
 use crate::core::advice::{RunFlags, shell_word};
 use crate::core::facts::{MaxUnavailableFinding, RECREATE};
 use crate::core::failures::{Blocker, blockers};
+use crate::core::maintenance::MaintenanceRefusal;
 use crate::core::names::{OrdinalRange, pod_name};
 use crate::core::objects::*;
 use crate::core::orphans::Keep;
@@ -362,6 +363,9 @@ fn maintenance_warnings(sts: &StatefulSet, flags: &RunFlags) -> Found {
             ));
         }
         Ok(None) => {}
+        Err(MaintenanceRefusal::JournalUnreadable { object, annotation, error, discard }) => {
+            out.push((WarningCode::JournalUnreadable, unreadable(&object, annotation, &error, &discard)));
+        }
         Err(refusal) => out.push((WarningCode::JournalUnreadable, refusal.to_string())),
     }
     match scale::Journal::of(sts, flags) {
@@ -378,9 +382,21 @@ fn maintenance_warnings(sts: &StatefulSet, flags: &RunFlags) -> Found {
             ),
         )),
         Ok(None) => {}
+        Err(scale::Refusal::JournalUnreadable { object, annotation, error, discard }) => {
+            out.push((WarningCode::JournalUnreadable, unreadable(&object, annotation, &error, &discard)));
+        }
         Err(refusal) => out.push((WarningCode::JournalUnreadable, refusal.to_string())),
     }
     out
+}
+
+/// The status line of a maintenance journal that does not read: in a read-only command, what it
+/// is and the command that shows and removes it (the refusal's words say what a run left alone).
+fn unreadable(object: &str, annotation: &str, error: &str, discard: &str) -> String {
+    format!(
+        "annotation {annotation} on {object} is not a journal ({error}): the command that wrote it cannot \
+         resume; `{discard}` shows it and removes it"
+    )
 }
 
 fn rollout_warnings(
