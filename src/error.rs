@@ -416,6 +416,10 @@ pub enum Stop {
     )]
     PodNotBack { pod: String, within: String },
     #[error(
+        "pod {pod} could not be restarted within {within}: {reason}; the StatefulSet is unchanged; {resume}"
+    )]
+    RestartHeld { pod: String, reason: String, within: String, resume: String },
+    #[error(
         "PVC {claim} did not grow after pod {pod} restarted ({state}); the StatefulSet is unchanged; {recovery}"
     )]
     ClaimNotGrownAfterRestart { claim: String, pod: String, state: String, recovery: String },
@@ -491,6 +495,7 @@ impl Stop {
             | Stop::ClaimDeleted { .. }
             | Stop::ClaimTimedOut { .. }
             | Stop::PodNotBack { .. }
+            | Stop::RestartHeld { .. }
             | Stop::ClaimNotGrownAfterRestart { .. }
             | Stop::OldStillDeleting { .. }
             | Stop::AdoptionBroken { .. }

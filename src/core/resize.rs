@@ -836,6 +836,45 @@ pub fn restart_order(pending: &[ClaimPlan]) -> Vec<(i32, String)> {
     pods
 }
 
+/// Why the restart of a pod for its filesystem must wait ([`restart_held`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RestartHold {
+    /// Other pods of the set are not Ready: one more down could cost the quorum.
+    OthersNotReady { pods: Vec<String> },
+    /// A budget over the pod allows no disruption now (the eviction would be refused).
+    Budget { budget: Budget },
+}
+
+impl std::fmt::Display for RestartHold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RestartHold::OthersNotReady { pods } => write!(f, "{} not Ready", pods.join(", ")),
+            RestartHold::Budget { budget } => write!(f, "{}", budget.describe()),
+        }
+    }
+}
+
+/// Whether `pod` (a member of the set whose pods are `pods`) may be restarted now: only while
+/// every other pod of the set is Ready (restarts one at a time must not add to an outage, as
+/// `restart` keeps the quorum) and every budget over it allows a disruption. `None`: it may go.
+pub fn restart_held(
+    pod: &str,
+    pods: &[Pod],
+    budgets: &[k8s_openapi::api::policy::v1::PodDisruptionBudget],
+) -> Option<RestartHold> {
+    let mut down: Vec<String> =
+        pods.iter().filter(|p| p.name_any() != pod && !pod_ready(p)).map(|p| p.name_any()).collect();
+    if !down.is_empty() {
+        down.sort();
+        return Some(RestartHold::OthersNotReady { pods: down });
+    }
+    let target = pods.iter().find(|p| p.name_any() == pod)?;
+    budgets_of(budgets, target)
+        .into_iter()
+        .find(|b| b.disruptions_allowed < 1)
+        .map(|budget| RestartHold::Budget { budget })
+}
+
 /// A pod as it was right before the swap.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

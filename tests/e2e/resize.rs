@@ -127,7 +127,7 @@ async fn grows_every_claim_orphan_included_and_swaps_the_set_keeping_every_uid_w
     let kinds: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
     assert_eq!(kinds.first(), Some(&"plan"));
     assert_eq!(kinds.last(), Some(&"finished"));
-    assert!(events.iter().all(|e| e["kind"] == "ResizeEvent" && e["schemaVersion"] == "v1"));
+    assert!(events.iter().all(|e| e["kind"] == "ResizeEvent" && e["schemaVersion"] == "v2"));
     // The canary is the highest ordinal's claim: the one a scale-down left behind.
     assert_eq!(events[1]["event"], "claimPatched");
     assert_eq!(events[1]["claim"], "data-web-3");
@@ -713,4 +713,72 @@ async fn status_says_an_offline_expansion_waits_for_its_pod_and_the_scale_down_i
     env.scale("web", 2).await;
     env.wait_ready("web", Duration::from_secs(60)).await;
     wait_until(Duration::from_secs(30), || async { capacity(&env, "data-web-1").await == "2Gi" }).await;
+}
+
+/// A pod restarted for its filesystem goes only while its budget allows it: with a budget at 0
+/// the run stops (exit 3, the StatefulSet unchanged) naming the budget and the command that goes
+/// on, which, pasted at a terminal once the budget is gone, restarts the pod and finishes.
+#[tokio::test]
+async fn a_restart_for_a_filesystem_waits_for_its_budget_and_the_printed_command_finishes() {
+    use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+    let env = Env::new("resize-budget").await;
+    let old = web_with_an_orphan(&env, None).await;
+    patch_claim(
+        &env,
+        "data-web-1",
+        json!({"metadata": {"annotations": {"kubectl-stateful.test/resize": "at-mount"}}}),
+    )
+    .await;
+    env.create::<PodDisruptionBudget>(json!({
+        "metadata": {"name": "web"},
+        "spec": {"maxUnavailable": 0, "selector": {"matchLabels": {"app": "web"}}}
+    }))
+    .await;
+    wait_until(Duration::from_secs(30), || async {
+        let pdb = env.api::<PodDisruptionBudget>().get("web").await.unwrap();
+        pdb.status.is_some_and(|s| s.expected_pods == 3 && s.observed_generation == Some(1))
+    })
+    .await;
+    let mut pods = pod_marks(&env).await;
+    let output = env
+        .plugin_with_flags()
+        .args(["pvc", "resize", "web", "--size", "data=2Gi", "--yes", "--timeout", "10s", "-o", "json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("pod web-1 waits for its restart: PodDisruptionBudget web allows 0 disruptions"),
+        "{stderr}"
+    );
+    let lines = events(&output.stdout);
+    assert!(lines.iter().all(|l| l["kind"] == "ResizeEvent" && l["schemaVersion"] == "v2"), "{lines:?}");
+    let held: Vec<&Value> = lines.iter().filter(|l| l["event"] == "restartHeld").collect();
+    assert_eq!(held.len(), 1, "{lines:?}");
+    assert_eq!(held[0]["pod"], "web-1");
+    assert!(
+        lines.iter().any(|l| l["event"] == "kubeletWait" && l["claims"] == json!(["data-web-1"])),
+        "{lines:?}"
+    );
+    assert_eq!(pod_marks(&env).await, pods, "no pod was restarted");
+    assert_eq!(env.api::<StatefulSet>().get("web").await.unwrap().uid(), old.uid(), "the set is unchanged");
+
+    let line =
+        stderr.lines().find(|l| l.contains("could not be restarted")).unwrap_or_else(|| panic!("{stderr}"));
+    let printed =
+        crate::support::commands(line).into_iter().find(|c| c.contains("pvc resize")).unwrap().to_owned();
+    assert!(printed.contains("--timeout 10s"), "the same command: {printed}");
+    env.api::<PodDisruptionBudget>().delete("web", &Default::default()).await.unwrap();
+    let pasted = crate::support::as_printed(&printed);
+    let (transcript, code) = tokio::task::spawn_blocking(move || {
+        crate::advice::on_terminal(pasted, &[("re-create the StatefulSet", "y"), ("Restart web-1", "y")])
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{printed}: {transcript}");
+    assert!(transcript.contains("pod web-1 restarted and Ready"), "{transcript}");
+    let after = pod_marks(&env).await;
+    assert_ne!(after["web-1"].0, pods["web-1"].0, "web-1 was restarted");
+    pods.insert("web-1".into(), after["web-1"].clone());
+    assert_swapped_and_kept(&env, &old, &pods, &claim_uids(&env).await).await;
 }

@@ -32,7 +32,7 @@ use crate::output::{
 };
 use crate::ui::Terminal;
 use crate::wait::{Kinds, Said, Until, View, Waiter, Wake, Words, deadline};
-use crate::write::{Changed, Deleted, Deletion, Guard, Mode, Writer, Written};
+use crate::write::{Changed, Deleted, Deletion, Evicted, Guard, Mode, Writer, Written};
 
 pub const LONG_ABOUT: &str = "\
 Grow the volumes of a StatefulSet: every PVC of the named volumeClaimTemplates, including those a
@@ -129,6 +129,17 @@ enum Event<'a> {
     ClaimPendingMount {
         claim: &'a str,
     },
+    /// Claims whose filesystem the kubelet grows online, waited for before any restart.
+    #[serde(rename_all = "camelCase")]
+    KubeletWait {
+        claims: &'a [&'a str],
+        up_to_seconds: u64,
+    },
+    /// The restart of a pod waits: other pods not Ready, or a budget allowing no disruption.
+    RestartHeld {
+        pod: &'a str,
+        reason: &'a str,
+    },
     PodRestarted {
         pod: &'a str,
     },
@@ -158,6 +169,14 @@ enum Event<'a> {
     },
 }
 
+/// `--timeout`'s default (its `default_value`).
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
+/// Whether a pod may have to restart for its filesystem to grow: a claim to grow is mounted.
+fn restarts_possible(plan: &ResizePlan) -> bool {
+    plan.to_grow().any(|c| c.mounted_by.is_some())
+}
+
 /// `run `kubectl stateful pvc resize NAME --size … -n NS …` again THEN`: the command that goes
 /// on from where a run stopped (it reads its journal and the claims), exactly, with the run's
 /// connection flags.
@@ -171,6 +190,10 @@ fn again(kube: &Kube, args: &Args, then: &str) -> String {
     }
     if args.override_owner {
         command.push_str(" --override-owner");
+    }
+    // The run's own --timeout, when it was not the default: the same command, exactly.
+    if args.timeout != DEFAULT_TIMEOUT {
+        command.push_str(&format!(" --timeout {}", humantime::format_duration(args.timeout)));
     }
     let then = if then.is_empty() { String::new() } else { format!(" {then}") };
     format!("run `{}` again{then}", kube.flags.plugin(&kube.namespace, &command))
@@ -360,7 +383,7 @@ impl Run<'_> {
         }
         // Every wait of the run watches the StatefulSet (by name: the old object, then the
         // re-created one), its pods and the namespace's claims.
-        let mut waiter = self.waiter(&sts).await?;
+        let mut waiter = self.waiter(&sts, restarts_possible(&plan)).await?;
         let pending_mount = self.grow(&writer, &mut waiter, &plan).await?;
         self.restart_for_filesystems(&writer, &mut waiter, &plan, &pending_mount).await?;
         if !plan.swaps() {
@@ -390,8 +413,9 @@ impl Run<'_> {
         })
     }
 
-    async fn waiter(&self, sts: &StatefulSet) -> Result<Waiter> {
-        let kinds = Kinds { claims: true, ..Kinds::default() };
+    /// `budgets`: whether pods may be restarted (their budgets are then watched).
+    async fn waiter(&self, sts: &StatefulSet, budgets: bool) -> Result<Waiter> {
+        let kinds = Kinds { claims: true, budgets, ..Kinds::default() };
         Waiter::start(self.kube, sts, kinds, self.request_timeout).await
     }
 
@@ -411,6 +435,18 @@ impl Run<'_> {
         ];
         if plan.to_grow().next().is_some() {
             needed.push(p("patch", "", "persistentvolumeclaims"));
+        }
+        // A mounted claim's filesystem may grow only at its pod's next start: the restart is an
+        // eviction (its budgets answer), waited for while the budgets are watched.
+        if restarts_possible(plan) {
+            needed.push(p("watch", "policy", "poddisruptionbudgets"));
+            needed.push(Permission {
+                verb: "create",
+                group: "",
+                resource: "pods",
+                namespace: ns,
+                subresource: Some("eviction"),
+            });
         }
         access::require(self.kube, &needed, "nothing was changed").await
     }
@@ -618,6 +654,83 @@ impl Run<'_> {
         Ok(names)
     }
 
+    /// Evicts `pod` (guarded by its uid) for its restart once the other pods of the set are
+    /// Ready and every budget over it allows a disruption ([`resize::restart_held`]), waiting
+    /// for that up to `--timeout`; an eviction the API server still refuses is waited out the
+    /// same way. `false` when the pod was gone or replaced already.
+    async fn evict_when_allowed(&mut self, writer: &Writer, waiter: &mut Waiter, pod: &Pod) -> Result<bool> {
+        let name = pod.name_any();
+        let until = deadline(self.args.timeout);
+        let words = Said {
+            left: format!("pod {name} was not restarted; the StatefulSet is unchanged"),
+            resume: self.again("to continue"),
+        };
+        let mut said: Option<String> = None;
+        loop {
+            let held = resize::restart_held(&name, &waiter.view().pods, &waiter.view().budgets);
+            if let Some(hold) = held {
+                let reason = hold.to_string();
+                if said.as_ref() != Some(&reason) {
+                    self.emit(
+                        Event::RestartHeld { pod: &name, reason: &reason },
+                        format_args!("pod {name} waits for its restart: {reason}"),
+                    );
+                    said = Some(reason);
+                }
+                let how = Until { deadline: until, words: &words, ours: None };
+                let timeout = self.args.timeout;
+                waiter
+                    .until(
+                        how,
+                        |view, _| {
+                            Ok(match resize::restart_held(&name, &view.pods, &view.budgets) {
+                                None => Wake::Done(()),
+                                Some(_) => Wake::Wait,
+                            })
+                        },
+                        |view| {
+                            let reason = resize::restart_held(&name, &view.pods, &view.budgets)
+                                .map_or_else(String::new, |h| h.to_string());
+                            Err(Stop::RestartHeld {
+                                pod: name.clone(),
+                                reason,
+                                within: humantime::format_duration(timeout).to_string(),
+                                resume: self.again("once it may"),
+                            }
+                            .into())
+                        },
+                    )
+                    .await?;
+            }
+            let what = format!("evict pod {name} for its restart");
+            match writer.evict(pod, &what).await? {
+                Evicted::Done => return Ok(true),
+                Evicted::Gone | Evicted::Changed => return Ok(false),
+                // The budgets as read lagged behind the API server's: waited out as above.
+                Evicted::Refused(refused) => {
+                    let reason = refused.describe();
+                    if said.as_ref() != Some(&reason) {
+                        self.emit(
+                            Event::RestartHeld { pod: &name, reason: &reason },
+                            format_args!("pod {name} waits for its restart: {reason}"),
+                        );
+                        said = Some(reason);
+                    }
+                    if tokio::time::Instant::now() >= until {
+                        return Err(Stop::RestartHeld {
+                            pod: name.clone(),
+                            reason: refused.describe(),
+                            within: humantime::format_duration(self.args.timeout).to_string(),
+                            resume: self.again("once it may"),
+                        }
+                        .into());
+                    }
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
     /// Restarts, one at a time and highest ordinal first, the pods whose claims wait for a
     /// mount to grow their filesystem (after waiting for the kubelet to grow those of online
     /// classes, [`resize::ONLINE_GROWTH_WAIT`]); each is waited for until Ready, and its claim
@@ -635,6 +748,8 @@ impl Run<'_> {
         let mut left: Vec<ClaimPlan> = pending.to_vec();
         if !online.is_empty() {
             let wait = resize::online_growth_wait(self.args.timeout);
+            let names: Vec<&str> = online.iter().map(|c| c.name.as_str()).collect();
+            self.emit_for_machines(Event::KubeletWait { claims: &names, up_to_seconds: wait.as_secs() });
             self.io.say(format_args!(
                 "{} PVC(s) wait for their filesystem to grow (FileSystemResizePending): waiting up to {} for the kubelet to grow them online, before restarting any pod: {}",
                 online.len(),
@@ -684,10 +799,7 @@ impl Run<'_> {
                 continue;
             };
             let uid = pod.uid().unwrap_or_default();
-            let what = format!("delete pod {name}");
-            if let Deleted::Changed(_) =
-                writer.delete(&api, name, Guard::identity(&pod), Deletion::default(), &what).await?
-            {
+            if !self.evict_when_allowed(writer, waiter, &pod).await? {
                 continue;
             }
             let words = Said {
@@ -1214,7 +1326,7 @@ impl Run<'_> {
                 // The journal's copy of the StatefulSet names what to watch (the old object
                 // may be gone already).
                 let recorded = self.recorded(&journal, &cm_name)?;
-                let mut waiter = self.waiter(&recorded).await?;
+                let mut waiter = self.waiter(&recorded, false).await?;
                 self.recreate_and_verify(&writer, &mut waiter, &journal, &cm, undo).await
             }
         }

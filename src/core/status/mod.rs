@@ -1521,8 +1521,9 @@ mod tests {
         assert!(
             unreadable
                 .starts_with("annotation kubectl-stateful.dev/scale on StatefulSet web is not a journal")
-                && unreadable
-                    .ends_with("`kubectl stateful scale web --discard-journal -n default` shows it and removes it"),
+                && unreadable.ends_with(
+                    "`kubectl stateful scale web --discard-journal -n default` shows it and removes it"
+                ),
             "{unreadable}"
         );
     }
