@@ -209,10 +209,7 @@ impl KubeArgs {
                 builder.build()
             })
         };
-        let flags = RunFlags {
-            context: self.context.last().cloned(),
-            kubeconfig: self.kubeconfig.as_ref().map(|p| p.to_string_lossy().into_owned()),
-        };
+        let flags = self.run_flags();
         let server = config.cluster_url.to_string();
         Ok(Kube { client: build(config)?, no_retry: build(no_retry)?, namespace, flags, server })
     }
@@ -221,6 +218,37 @@ impl KubeArgs {
     pub fn report_requests(&self, io: &mut Streams) {
         if self.verbosity >= LOG_REQUESTS {
             io.say(format_args!("I {} API requests", REQUESTS.load(Ordering::Relaxed)));
+        }
+    }
+
+    /// The flags of this run that printed advice repeats ([`RunFlags`]): every flag that picks
+    /// the cluster or the identity, as given, but never `--token`.
+    pub fn run_flags(&self) -> RunFlags {
+        let path = |p: &PathBuf| p.to_string_lossy().into_owned();
+        let mut others = Vec::new();
+        let mut given = |flag: &str, value: Option<String>| {
+            if let Some(value) = value {
+                others.extend([flag.to_owned(), value]);
+            }
+        };
+        given("--cluster", self.cluster.clone());
+        given("--user", self.user.clone());
+        given("--server", self.server.as_ref().map(ToString::to_string));
+        given("--certificate-authority", self.certificate_authority.as_ref().map(path));
+        given("--client-certificate", self.client_certificate.as_ref().map(path));
+        given("--client-key", self.client_key.as_ref().map(path));
+        given("--as", self.as_user.clone());
+        for group in &self.as_group {
+            given("--as-group", Some(group.clone()));
+        }
+        given("--as-uid", self.as_uid.clone());
+        if self.insecure_skip_tls_verify {
+            others.push("--insecure-skip-tls-verify".to_owned());
+        }
+        RunFlags {
+            context: self.context.last().cloned(),
+            kubeconfig: self.kubeconfig.as_ref().map(path),
+            others,
         }
     }
 
@@ -401,6 +429,46 @@ mod tests {
         for bad in ["::bad", "not a url", "10.0.0.1:6443", "/api"] {
             assert!(parse_server(bad).is_err(), "{bad:?}");
         }
+    }
+
+    /// Advice reaches the same API server as the same user: every flag that picks them is
+    /// repeated, quoted; the token, a secret, never.
+    #[test]
+    fn advice_repeats_every_flag_that_picks_the_cluster_or_the_user_but_the_token() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            kube: KubeArgs,
+        }
+        use clap::Parser;
+        let cli = Cli::try_parse_from([
+            "kubectl-stateful",
+            "--context",
+            "prod",
+            "--cluster",
+            "c 1",
+            "--user",
+            "ops",
+            "--server",
+            "https://10.0.0.1:6443",
+            "--token",
+            "s3cret",
+            "--as",
+            "jane",
+            "--as-group",
+            "sre",
+            "--as-group",
+            "dba",
+            "--insecure-skip-tls-verify",
+        ])
+        .unwrap();
+        let flags = cli.kube.run_flags();
+        assert_eq!(
+            flags.plugin("db", "status web"),
+            "kubectl stateful status web -n db --context prod --cluster 'c 1' --user ops --server \
+             https://10.0.0.1:6443/ --as jane --as-group sre --as-group dba --insecure-skip-tls-verify"
+        );
+        assert!(!flags.plugin("db", "status web").contains("s3cret"));
     }
 
     #[test]

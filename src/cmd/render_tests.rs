@@ -146,7 +146,11 @@ fn prune_result() -> (PrunePlan, PruneResult) {
 
 /// A run's connection flags, quoted where the shell needs it.
 fn flags() -> RunFlags {
-    RunFlags { context: Some("prod eu".into()), kubeconfig: Some("/home/me/kube config".into()) }
+    RunFlags {
+        context: Some("prod eu".into()),
+        kubeconfig: Some("/home/me/kube config".into()),
+        ..Default::default()
+    }
 }
 
 #[test]

@@ -3,11 +3,16 @@
 //! shell, whatever `$KUBECONFIG` and the current context are by then.
 
 /// The connection flags of a run that advice repeats: `--context` and `--kubeconfig` as given
-/// (none when they were not: the same defaults then apply to the advice).
+/// (none when they were not: the same defaults then apply to the advice), and the other flags
+/// that choose the cluster or the identity (`--cluster`, `--server`, `--user`, `--as`…), so
+/// that a pasted command reaches the same API server as the same user. `--token` is never
+/// repeated: printed advice must not carry a secret.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunFlags {
     pub context: Option<String>,
     pub kubeconfig: Option<String>,
+    /// The other flags given, as words (`["--cluster", "c1", "--as", "ops"]`).
+    pub others: Vec<String>,
 }
 
 impl RunFlags {
@@ -19,6 +24,10 @@ impl RunFlags {
         }
         if let Some(kubeconfig) = &self.kubeconfig {
             flags.push_str(&format!(" --kubeconfig {}", shell_word(kubeconfig)));
+        }
+        for word in &self.others {
+            flags.push(' ');
+            flags.push_str(&shell_word(word));
         }
         flags
     }
@@ -50,7 +59,7 @@ impl RunFlags {
 
 /// No connection flags: what a request without a run of its own (a unit test, a default)
 /// repeats.
-static NO_FLAGS: RunFlags = RunFlags { context: None, kubeconfig: None };
+static NO_FLAGS: RunFlags = RunFlags { context: None, kubeconfig: None, others: Vec::new() };
 
 impl Default for &RunFlags {
     fn default() -> Self {
@@ -84,8 +93,11 @@ mod tests {
         let none = RunFlags::default();
         assert_eq!(none.kubectl("db", "delete pod web-01"), "kubectl -n db delete pod web-01");
         assert_eq!(none.plugin("db", "recover web-1"), "kubectl stateful recover web-1 -n db");
-        let both =
-            RunFlags { context: Some("prod eu".into()), kubeconfig: Some("/home/me/.kube/it's".into()) };
+        let both = RunFlags {
+            context: Some("prod eu".into()),
+            kubeconfig: Some("/home/me/.kube/it's".into()),
+            ..RunFlags::default()
+        };
         assert_eq!(
             both.kubectl("db", "delete pod web-01"),
             "kubectl -n db --context 'prod eu' --kubeconfig '/home/me/.kube/it'\\''s' delete pod web-01"
@@ -101,7 +113,11 @@ mod tests {
         let none = RunFlags::default();
         assert_eq!(none.plugin_cluster("drain node-7"), "kubectl stateful drain node-7");
         assert_eq!(none.kubectl_cluster("uncordon node-7"), "kubectl uncordon node-7");
-        let context = RunFlags { context: Some("kind-a".into()), kubeconfig: Some("/k config".into()) };
+        let context = RunFlags {
+            context: Some("kind-a".into()),
+            kubeconfig: Some("/k config".into()),
+            ..RunFlags::default()
+        };
         assert_eq!(
             context.plugin_cluster("pvc prune -A"),
             "kubectl stateful pvc prune -A --context kind-a --kubeconfig '/k config'"

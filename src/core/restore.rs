@@ -561,7 +561,11 @@ mod tests {
         let parked = sts("web", 0).templates(&["data"]).build();
         let snap = snapshot(true);
         let same = content("d");
-        let flags = crate::core::advice::RunFlags { context: Some("prod".into()), kubeconfig: None };
+        let flags = crate::core::advice::RunFlags {
+            context: Some("prod".into()),
+            kubeconfig: None,
+            ..Default::default()
+        };
         let advice = |sts: &StatefulSet, ordinal: i32| {
             let claims = vec![pvc(&format!("data-web-{ordinal}")).of(sts).build()];
             let input = RestoreInput {

@@ -770,10 +770,7 @@ async fn fleet(args: &PruneArgs, kube_args: &KubeArgs, io: &mut Streams) -> Resu
             io.warn(format_args!("context {context}: {warning}"));
         }
         // The fleet's own flags, so that the prune advised plans what this plan shows.
-        let flags = RunFlags {
-            context: Some(context.to_owned()),
-            kubeconfig: kube_args.kubeconfig.as_ref().map(|k| k.to_string_lossy().into_owned()),
-        };
+        let flags = kube_args.for_context(context).run_flags();
         let scaled = if args.include_scaled_to_zero { " --include-scaled-to-zero" } else { "" };
         let keeping = flags.plugin_cluster(&format!("pvc prune -A{scaled} --retain-volumes"));
         warn_about_data(plan, &keeping, Some(context), io);

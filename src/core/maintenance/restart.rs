@@ -337,7 +337,7 @@ mod tests {
     #[test]
     fn an_unreadable_journal_names_its_discard() {
         let web = sts("web", 3).annotation(RESTART_ANNOTATION, "{").build();
-        let flags = RunFlags { context: Some("prod eu".into()), kubeconfig: None };
+        let flags = RunFlags { context: Some("prod eu".into()), kubeconfig: None, ..Default::default() };
         let refused = Journal::of(&web, &flags).unwrap_err().to_string();
         assert!(
             refused

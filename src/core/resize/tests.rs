@@ -298,7 +298,11 @@ fn an_offline_class_gets_a_downtime_plan_from_its_lowest_mounted_ordinal() {
         "scale web from 3 to 0 replicas: web-2, web-1, web-0 stop, in that order (all pods of downtime for them)"
     );
     assert!(plan.downtime[2].starts_with("scale web back to 3 replicas: web-0, web-1, web-2 start again"));
-    let flags = crate::core::advice::RunFlags { context: Some("prod eu".into()), kubeconfig: None };
+    let flags = crate::core::advice::RunFlags {
+        context: Some("prod eu".into()),
+        kubeconfig: None,
+        ..Default::default()
+    };
     let text = plan.needs_downtime(&flags).unwrap().to_string();
     assert!(
         text.contains(
@@ -312,7 +316,11 @@ fn an_offline_class_gets_a_downtime_plan_from_its_lowest_mounted_ordinal() {
 
 #[test]
 fn the_recovery_from_a_failed_expansion_prints_commands_with_the_runs_flags() {
-    let flags = crate::core::advice::RunFlags { context: Some("prod eu".into()), kubeconfig: None };
+    let flags = crate::core::advice::RunFlags {
+        context: Some("prod eu".into()),
+        kubeconfig: None,
+        ..Default::default()
+    };
     let hint = recovery_hint(&flags, "db", "data-web-1", Some("1Gi"));
     assert_eq!(
         crate::core::advice::commands_in(&hint),
@@ -669,7 +677,11 @@ fn claims_of_scaled_down_ordinals_get_their_owner_back_the_live_ones_are_the_con
 fn a_half_done_swap_is_described_with_both_ways_out_as_pasteable_commands() {
     let w = world();
     let journal = journal_of_web(&w);
-    let flags = crate::core::advice::RunFlags { context: Some("prod eu".into()), kubeconfig: None };
+    let flags = crate::core::advice::RunFlags {
+        context: Some("prod eu".into()),
+        kubeconfig: None,
+        ..Default::default()
+    };
     let mut pods = w.pods.clone();
     for p in &mut pods {
         p.metadata.owner_references = None;

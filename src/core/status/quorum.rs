@@ -816,7 +816,7 @@ mod tests {
         StatusOptions {
             cluster_domain: "cluster.local".into(),
             now: created(),
-            flags: RunFlags { context: Some("prod".into()), kubeconfig: None },
+            flags: RunFlags { context: Some("prod".into()), kubeconfig: None, ..Default::default() },
         }
     }
 

@@ -517,7 +517,11 @@ mod tests {
     use kube::ResourceExt;
 
     fn flags() -> RunFlags {
-        RunFlags { context: Some("prod".into()), kubeconfig: Some("/tmp/k config".into()) }
+        RunFlags {
+            context: Some("prod".into()),
+            kubeconfig: Some("/tmp/k config".into()),
+            ..Default::default()
+        }
     }
 
     fn options(now: Timestamp) -> StatusOptions {

@@ -350,7 +350,11 @@ fn refusals() {
 /// `--context`/`--kubeconfig`, quoted, so that it runs as printed wherever it is pasted.
 #[test]
 fn refusals_print_commands_that_run_as_printed() {
-    let flags = RunFlags { context: Some("prod eu".into()), kubeconfig: Some("/k/it's".into()) };
+    let flags = RunFlags {
+        context: Some("prod eu".into()),
+        kubeconfig: Some("/k/it's".into()),
+        ..Default::default()
+    };
     let on = "-n default --context 'prod eu' --kubeconfig '/k/it'\\''s'";
     let web = sts("web", 3).build();
     let all = pods(&web, &["web-rev1"; 3]);
