@@ -237,6 +237,7 @@ impl KubeArgs {
         given("--certificate-authority", self.certificate_authority.as_ref().map(path));
         given("--client-certificate", self.client_certificate.as_ref().map(path));
         given("--client-key", self.client_key.as_ref().map(path));
+        given("--tls-server-name", self.tls_server_name.clone());
         given("--as", self.as_user.clone());
         for group in &self.as_group {
             given("--as-group", Some(group.clone()));
