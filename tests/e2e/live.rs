@@ -120,7 +120,7 @@ async fn status_watch_is_a_full_screen_view_at_80x24() {
 
     // A change of the pods shows without a key pressed.
     env.scale("web", 3).await;
-    tmux.until("web-2 Ready", |s| s.lines().any(|l| l.contains("web-2") && l.contains("1/1")));
+    tmux.until("web-2 Ready", |s| s.lines().any(|l| l.contains("web-2") && l.contains(" yes ")));
 
     tmux.keys(&["w"]);
     let wide = tmux.until("wide view", |s| s.contains("w narrow"));
