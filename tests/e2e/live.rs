@@ -223,3 +223,21 @@ async fn a_watch_shows_the_controllers_failures() {
     }
     child.kill().await.unwrap();
 }
+
+/// A rollout on a terminal keeps a line per ordinal's state above its spinner, redrawn in place
+/// (here the canary Ready and soaking for --pause: gated), and clears it when it ends.
+#[tokio::test]
+async fn a_rollout_on_a_terminal_shows_each_ordinal_in_a_strip() {
+    let env = Env::new("live-strip").await;
+    env.statefulset(&Sts::new("web", 3)).await;
+    let tmux = Tmux::plugin(
+        &env,
+        &["rollout", "web", "--image", "app=example.invalid/app:v2", "--yes", "--pause", "5s"],
+    );
+    let soaking = tmux.until("strip", |s| s.contains("web-0 old  web-1 old  web-2 gated"));
+    assert_eq!(soaking.lines().filter(|l| l.starts_with("web-0 ")).count(), 1, "one strip: {soaking}");
+    let after = tmux.until("exit", |s| s.contains("exit="));
+    assert!(after.contains("exit=0"), "{after}");
+    assert!(!after.lines().any(|l| l.starts_with("web-0 ")), "the strip is cleared at the end: {after}");
+    assert!(after.contains("rolled out to revision"), "{after}");
+}

@@ -105,11 +105,16 @@ impl Strip {
         }
     }
 
-    /// Takes in how far the step's pods are: not updated or not Ready is updating; updated and
-    /// Ready is gated until the step is done.
+    /// Takes in how far the pods a step waits for are (those of earlier steps too): not updated
+    /// or not Ready is updating; updated and Ready is gated until its step is done, and stays
+    /// Ready after.
     pub fn progress(&mut self, pods: &[PodProgress]) {
         for pod in pods {
-            let cell = if pod.updated && pod.ready { Cell::Gated } else { Cell::Updating };
+            let cell = match (pod.updated && pod.ready, self.cells.get(&pod.ordinal)) {
+                (true, Some(Cell::Ready)) => Cell::Ready,
+                (true, _) => Cell::Gated,
+                (false, _) => Cell::Updating,
+            };
             self.cells.insert(pod.ordinal, cell);
         }
     }
@@ -200,7 +205,12 @@ mod tests {
                 ordinals: vec![replicas - 2, replicas - 3],
             },
         );
-        strip.progress(&[progress(replicas - 2, true, true), progress(replicas - 3, true, false)]);
+        // A step waits for the pods of the steps before it too.
+        strip.progress(&[
+            progress(replicas - 1, true, true),
+            progress(replicas - 2, true, true),
+            progress(replicas - 3, true, false),
+        ]);
         strip
     }
 
