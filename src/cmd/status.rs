@@ -397,7 +397,7 @@ async fn watch(
     let name = sts.name_any();
     // On a terminal people read, a full-screen view; elsewhere (a pipe, -o json) the stream.
     if !args.output.is_machine() && crate::screen::available() {
-        return watch_on_screen(watched, &name, term, io).await;
+        return watch_on_screen(watched, &name, args.output == OutputFormat::Wide, term, io).await;
     }
     let redraw = term.color && !args.output.is_machine();
     let mut last: Option<StatefulSetStatus> = None;
@@ -451,6 +451,7 @@ async fn watch(
 async fn watch_on_screen(
     mut watched: Watched<'_>,
     name: &str,
+    wide: bool,
     term: &Terminal,
     io: &mut Streams,
 ) -> Result<()> {
@@ -460,7 +461,7 @@ async fn watch_on_screen(
         deleted(io);
         return Ok(());
     };
-    let mut state = view::ViewState::new(now);
+    let mut state = view::ViewState { wide, ..view::ViewState::new(now) };
     let mut screen = crate::screen::Screen::enter().map_err(crate::output::output_error)?;
     loop {
         screen

@@ -24,7 +24,7 @@ impl Tmux {
         let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
         let script = format!(
             "'{bin}' -n '{ns}' {args}; echo \"exit=$?\"; stty -a | tr ' ' '\\n' | grep -x -- '-\\{{0,1\\}}icanon'; \
-             sleep 600",
+             echo end; sleep 600",
             bin = env!("CARGO_BIN_EXE_kubectl-stateful"),
             ns = env.ns,
             args = quoted.join(" ")
@@ -104,7 +104,7 @@ impl Drop for Tmux {
 
 /// `status --watch` on a terminal of 80×24: the full-screen view starts with its header and a
 /// row per ordinal, each line within 80 columns; it follows a change of the pods; `w` and `/`
-/// work; `q` quits with exit 0 and leaves the terminal as it was (normal screen, cursor shown,
+/// work; a resize redraws it; `q` quits with exit 0 and leaves the terminal as it was (normal screen, cursor shown,
 /// line editing on).
 #[tokio::test]
 async fn status_watch_is_a_full_screen_view_at_80x24() {
@@ -132,8 +132,14 @@ async fn status_watch_is_a_full_screen_view_at_80x24() {
         "{filtered}"
     );
 
+    // A resize draws the view again at the new size.
+    tmux.run(&["resize-window", "-t", "main", "-x", "120", "-y", "30"]);
+    tmux.until("view at 120x30", |s| {
+        s.lines().count() == 30 && s.lines().any(|l| l.contains("No warnings ") && l.chars().count() == 120)
+    });
+
     tmux.keys(&["q"]);
-    let after = tmux.until("exit", |s| s.contains("exit="));
+    let after = tmux.until("exit", |s| s.lines().any(|l| l == "end"));
     assert!(after.contains("exit=0"), "{after}");
     assert_eq!(tmux.format("#{alternate_on}"), "0", "back on the normal screen");
     assert_eq!(tmux.format("#{cursor_flag}"), "1", "the cursor shown");
@@ -154,7 +160,7 @@ async fn status_watch_ended_by_a_signal_exits_130_with_the_terminal_restored() {
     let child = String::from_utf8_lossy(&children.stdout).trim().to_owned();
     assert!(!child.is_empty(), "the plugin runs under the pane's shell {pid}");
     assert!(Command::new("kill").args(["-TERM", &child]).status().unwrap().success());
-    let after = tmux.until("exit", |s| s.contains("exit="));
+    let after = tmux.until("exit", |s| s.lines().any(|l| l == "end"));
     assert!(after.contains("exit=130"), "{after}");
     assert!(after.contains("interrupted"), "{after}");
     assert_eq!(tmux.format("#{alternate_on}"), "0");
@@ -173,7 +179,7 @@ async fn a_prompted_rollout_at_80x24_leaves_no_stale_prompt() {
     tmux.keys(&["Enter"]); // continue
     tmux.until("second prompt", |s| s.contains("Next: step 2/3"));
     tmux.keys(&["Down", "Enter"]); // stop here
-    let after = tmux.until("exit", |s| s.contains("exit="));
+    let after = tmux.until("exit", |s| s.lines().any(|l| l == "end"));
     assert!(after.contains("exit=0"), "{after}");
     let history = tmux.history();
     for prompt in ["Next: step 1/3", "Next: step 2/3"] {
@@ -236,7 +242,7 @@ async fn a_rollout_on_a_terminal_shows_each_ordinal_in_a_strip() {
     );
     let soaking = tmux.until("strip", |s| s.contains("web-0 old  web-1 old  web-2 gated"));
     assert_eq!(soaking.lines().filter(|l| l.starts_with("web-0 ")).count(), 1, "one strip: {soaking}");
-    let after = tmux.until("exit", |s| s.contains("exit="));
+    let after = tmux.until("exit", |s| s.lines().any(|l| l == "end"));
     assert!(after.contains("exit=0"), "{after}");
     assert!(!after.lines().any(|l| l.starts_with("web-0 ")), "the strip is cleared at the end: {after}");
     assert!(after.contains("rolled out to revision"), "{after}");
