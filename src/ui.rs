@@ -119,7 +119,7 @@ impl Terminal {
 
 /// The width of the terminal prompts are drawn on (stderr), when it is one.
 fn prompt_columns() -> Option<usize> {
-    console::Term::stderr().size_checked().map(|(_, columns)| usize::from(columns))
+    console::Term::stderr().size_checked().map(|(_, columns)| usize::from(columns)).filter(|c| *c > 0)
 }
 
 /// `question` broken into lines that fit a terminal of `columns` (after the prompt's `? `), with
