@@ -67,7 +67,7 @@ impl Terminal {
         }
         self.require_answer(question)?;
         dialoguer::Confirm::with_theme(&*self.theme())
-            .with_prompt(question)
+            .with_prompt(fit_question(question, prompt_columns(), " (y/n) › yes".len()))
             .default(false)
             .interact()
             .map_err(prompt_error)
@@ -80,7 +80,11 @@ impl Terminal {
         }
         self.require_answer(question)?;
         let answer: String = dialoguer::Input::with_theme(&*self.theme())
-            .with_prompt(format!("{question} Type {expected} to confirm"))
+            .with_prompt(fit_question(
+                &format!("{question} Type {expected} to confirm"),
+                prompt_columns(),
+                expected.len() + 4,
+            ))
             .allow_empty(true)
             .interact_text()
             .map_err(prompt_error)?;
@@ -89,8 +93,9 @@ impl Terminal {
 
     /// One of `choices`; returns its index.
     pub fn choose(&self, question: &str, choices: &[&str]) -> Result<usize> {
+        let answer = choices.iter().map(|c| c.chars().count()).max().unwrap_or(0) + " · ".len();
         dialoguer::Select::with_theme(&*self.theme())
-            .with_prompt(question)
+            .with_prompt(fit_question(question, prompt_columns(), answer))
             .items(choices)
             .default(0)
             .interact()
@@ -110,6 +115,39 @@ impl Terminal {
         bar.enable_steady_tick(Duration::from_millis(120));
         bar
     }
+}
+
+/// The width of the terminal prompts are drawn on (stderr), when it is one.
+fn prompt_columns() -> Option<usize> {
+    console::Term::stderr().size_checked().map(|(_, columns)| usize::from(columns)).filter(|c| *c > 0)
+}
+
+/// `question` broken into lines that fit a terminal of `columns` (after the prompt's `? `), with
+/// `room` columns left after the last one for the prompt's marks and the answer. dialoguer
+/// counts the lines of a prompt to clear them once it is answered, but not the rows a line
+/// longer than the terminal wraps onto: those stayed on screen as stale copies. Unchanged when
+/// it fits, or off a terminal.
+pub fn fit_question(question: &str, columns: Option<usize>, room: usize) -> String {
+    let Some(columns) = columns else { return question.to_owned() };
+    let width = columns.saturating_sub(2).max(20);
+    if console::measure_text_width(question) + room <= width {
+        return question.to_owned();
+    }
+    let wrap = |text: &str, width: usize| -> Vec<String> {
+        textwrap::wrap(text, textwrap::Options::new(width).break_words(false))
+            .into_iter()
+            .map(std::borrow::Cow::into_owned)
+            .collect()
+    };
+    let mut lines = wrap(question, width);
+    if let Some(last) = lines.pop() {
+        if console::measure_text_width(&last) + room <= width {
+            lines.push(last);
+        } else {
+            lines.extend(wrap(&last, width.saturating_sub(room).max(10)));
+        }
+    }
+    lines.join("\n")
 }
 
 fn prompt_error(error: dialoguer::Error) -> Error {
@@ -160,6 +198,36 @@ pub fn repaint(previous: &str, next: &str, rows: usize, columns: usize) -> Optio
     }
     out.push_str(&format!("\x1b[{};1H\x1b[J", new_rows + 1));
     Some(out)
+}
+
+#[cfg(test)]
+mod fit_question_tests {
+    use super::fit_question;
+
+    #[test]
+    fn a_question_that_fits_is_unchanged() {
+        assert_eq!(fit_question("Remove it?", Some(80), 10), "Remove it?");
+        let long = "word ".repeat(40);
+        assert_eq!(fit_question(&long, None, 10), long, "off a terminal");
+    }
+
+    #[test]
+    fn a_long_question_is_broken_into_lines_with_room_for_the_answer() {
+        let question = "Next: step 1/3, partition 3 -> 2, updates web-2 (first stages the new template with partition 3)";
+        let fitted = fit_question(question, Some(80), " · stop here (resume later)".len());
+        assert_eq!(
+            fitted,
+            "Next: step 1/3, partition 3 -> 2, updates web-2 (first stages the new template\nwith partition 3)"
+        );
+        for line in fitted.lines() {
+            assert!(line.len() + 2 <= 80, "{line}");
+        }
+        // The last line leaves room for the answer: here it needs a line of its own.
+        let tight = fit_question(question, Some(80), 70);
+        let last = tight.lines().last().unwrap();
+        assert!(last.len() + 70 <= 78, "{tight}");
+        assert_eq!(tight.replace('\n', " "), question, "the same words");
+    }
 }
 
 #[cfg(test)]

@@ -33,6 +33,8 @@ use crate::output::{
 };
 use crate::ui::Terminal;
 
+mod view;
+
 pub const LONG_ABOUT: &str = "\
 Show a StatefulSet ordinal by ordinal: each pod with its readiness, revision, node and stable DNS
 name, and each PVC from its volumeClaimTemplates with phase, capacity, StorageClass and PV. PVCs
@@ -391,78 +393,20 @@ async fn watch(
     term: &Terminal,
     io: &mut Streams,
 ) -> Result<()> {
-    // Watch the cluster-scoped kinds only if this user may read them at all.
-    let extras = Extras { volumes: true, nodes: true, ..Extras::default() };
-    let probe = fetch::reads_of(kube, sts.clone(), extras).await?;
-    let scope = Scope::Namespace(kube.namespace.clone());
-    // The server's facts are read again only when what they answer changes: the revisions
-    // compared, or whether maxUnavailable matters.
-    let mut facts_key = None;
-    let mut facts = (None, None);
-    let kinds = live::Kinds {
-        claims: true,
-        service: true,
-        nodes: probe.nodes.is_some(),
-        volumes: probe.volumes.is_some(),
-        ..live::Kinds::default()
-    };
-    let mut live = Live::start(kube, &sts, kinds).await?;
+    let mut watched = Watched::start(kube, &sts, args).await?;
+    let name = sts.name_any();
+    // On a terminal people read, a full-screen view; elsewhere (a pipe, -o json) the stream.
+    if !args.output.is_machine() && crate::screen::available() {
+        return watch_on_screen(watched, &name, args.output == OutputFormat::Wide, term, io).await;
+    }
     let redraw = term.color && !args.output.is_machine();
     let mut last: Option<StatefulSetStatus> = None;
     let mut on_screen: Option<OnScreen> = None;
-    let mut classes = None;
-    let mut unwatched: Option<Unwatched> = None;
     loop {
-        let Some(mut snapshot) = live.reads() else {
-            io.say(format_args!("StatefulSet {}/{} was deleted", kube.namespace, sts.name_any()));
+        let Some((model, now)) = watched.model().await? else {
+            io.say(format_args!("StatefulSet {}/{} was deleted", kube.namespace, name));
             return Ok(());
         };
-        // The controller's Warning events and the namespace's other pods are not watched (a
-        // watch of every pod of a busy namespace would wake on changes nothing here shows): read
-        // again at most every UNWATCHED_EVERY, the pods only while a live ordinal has no pod of
-        // the set (a pod the selector does not match may hold its name).
-        let unheld = narrow::unheld(&snapshot.statefulsets[0], &snapshot.pods);
-        if unwatched.as_ref().is_none_or(|u| u.at.elapsed() >= UNWATCHED_EVERY || u.unheld != unheld) {
-            let name = snapshot.statefulsets[0].name_any();
-            let events = fetch::optional_events(&kube.client, &scope, Some(&name), true).await?;
-            let budgets = fetch::optional_budgets(&kube.client, &scope, true).await?;
-            let pods =
-                if unheld { fetch::list::<Pod>(&kube.client, &scope, None).await? } else { Vec::new() };
-            unwatched = Some(Unwatched { at: std::time::Instant::now(), unheld, events, budgets, pods });
-        }
-        if let Some(u) = &unwatched {
-            snapshot.events.clone_from(&u.events);
-            snapshot.budgets.clone_from(&u.budgets);
-            let others: Vec<Pod> = u
-                .pods
-                .iter()
-                .filter(|p| !snapshot.pods.iter().any(|q| q.uid() == p.uid()))
-                .cloned()
-                .collect();
-            snapshot.pods.extend(others);
-        }
-        let sts = &snapshot.statefulsets[0];
-        let key = (
-            current_revision(sts).map(str::to_owned),
-            update_revision(sts).map(str::to_owned),
-            max_unavailable_matters(sts),
-        );
-        if facts_key.as_ref() != Some(&key) {
-            facts =
-                fetch::server_facts(kube, &scope, std::slice::from_ref(sts), selector(sts).as_ref()).await?;
-            facts_key = Some(key);
-        }
-        (snapshot.max_unavailable, snapshot.revisions) = facts.clone();
-        // StorageClasses change rarely and are not watched: read once, when a claim smaller
-        // than its template (or resizing) first makes them matter.
-        if classes.is_none() && status::wants_storage_classes(&snapshot) {
-            classes = Some(fetch::storage_classes_for(&kube.client, &snapshot, true).await?);
-        }
-        snapshot.storage_classes = classes.clone().flatten();
-        let now = Timestamp::now();
-        let options =
-            StatusOptions { cluster_domain: args.cluster_domain.clone(), now, flags: kube.flags.clone() };
-        let model = status::build(&snapshot.statefulsets[0], &snapshot, &options);
         if last.is_none() {
             note_degraded(&model, args.output, io);
         }
@@ -492,23 +436,187 @@ async fn watch(
             on_screen = redraw.then_some(OnScreen { frame, size, whole_at });
             last = Some(model);
         }
-        // Time alone changes the model when a pod becomes available (minReadySeconds), and what
-        // is not watched is read again: wake for whichever comes first.
-        let now = Timestamp::now();
-        let available = last
-            .iter()
-            .flat_map(|m| &m.ordinals)
-            .filter_map(|o| o.pod.as_ref())
-            .filter(|p| p.ready && !p.available)
-            .filter_map(|p| p.available_at)
-            .map(|at| std::time::Duration::from_secs((at.as_second() - now.as_second()).max(0) as u64 + 1))
-            .min();
-        let wake = available.map_or(UNWATCHED_EVERY, |a| a.min(UNWATCHED_EVERY));
+        let wake = last.as_ref().map_or(UNWATCHED_EVERY, wake_after);
         tokio::select! {
-            changed = live.settled(FRAME_SETTLE) => changed?,
+            changed = watched.live.settled(FRAME_SETTLE) => changed?,
             () = tokio::time::sleep(wake) => {}
             () = crate::signal::interrupted() => return Ok(()),
         }
+    }
+}
+
+/// `--watch` on a terminal: the full-screen view ([`view`]) until `q`, Esc or Ctrl-C (exit 0),
+/// a signal (exit 130), or the StatefulSet's deletion. The terminal is restored on every way
+/// out, errors and panics included ([`crate::screen::Screen`]).
+async fn watch_on_screen(
+    mut watched: Watched<'_>,
+    name: &str,
+    wide: bool,
+    term: &Terminal,
+    io: &mut Streams,
+) -> Result<()> {
+    let namespace = watched.kube.namespace.clone();
+    let deleted = |io: &mut Streams| io.say(format_args!("StatefulSet {namespace}/{name} was deleted"));
+    let Some((mut model, mut now)) = watched.model().await? else {
+        deleted(io);
+        return Ok(());
+    };
+    let mut state = view::ViewState { wide, ..view::ViewState::new(now) };
+    let mut screen = crate::screen::Screen::enter().map_err(crate::output::output_error)?;
+    loop {
+        screen
+            .draw(|frame| view::draw(frame, &model, &state, term.color, now))
+            .map_err(crate::output::output_error)?;
+        let wake = wake_after(&model);
+        tokio::select! {
+            changed = watched.live.settled(FRAME_SETTLE) => changed?,
+            () = tokio::time::sleep(wake) => {}
+            event = screen.next_event() => match event {
+                Some(Ok(crossterm::event::Event::Key(key))) => {
+                    if view::on_key(&mut state, key) == view::Key::Quit {
+                        return Ok(());
+                    }
+                }
+                Some(Ok(crossterm::event::Event::Resize(..))) => {
+                    screen.resized().map_err(crate::output::output_error)?;
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(crate::output::output_error(e)),
+                // The terminal's input is gone (its window closed): nobody is watching.
+                None => return Ok(()),
+            },
+            () = crate::signal::interrupted() => {
+                return Err(Error::interrupted("the watch stopped; it changes nothing", None));
+            }
+        }
+        // Whatever woke the view, it shows the cluster as it is now: a change taken in while a
+        // key was read is not left for the next one.
+        match watched.model().await? {
+            Some((next, at)) => {
+                if next != model {
+                    state.last_event = at;
+                    model = next;
+                }
+                now = at;
+            }
+            None => {
+                drop(screen);
+                deleted(io);
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// How long `--watch` may sleep with no change: time alone changes the model when a pod becomes
+/// available (minReadySeconds), and what is not watched is read again: whichever comes first.
+fn wake_after(model: &StatefulSetStatus) -> std::time::Duration {
+    let now = Timestamp::now();
+    let available = model
+        .ordinals
+        .iter()
+        .filter_map(|o| o.pod.as_ref())
+        .filter(|p| p.ready && !p.available)
+        .filter_map(|p| p.available_at)
+        .map(|at| std::time::Duration::from_secs((at.as_second() - now.as_second()).max(0) as u64 + 1))
+        .min();
+    available.map_or(UNWATCHED_EVERY, |a| a.min(UNWATCHED_EVERY))
+}
+
+/// What `--watch` keeps between frames: the watches, and what it reads now and then instead of
+/// watching (the server's facts, StorageClasses, Events, budgets, other pods).
+struct Watched<'a> {
+    kube: &'a Kube,
+    cluster_domain: String,
+    scope: Scope,
+    live: Live,
+    /// The server's facts are read again only when what they answer changes: the revisions
+    /// compared, or whether maxUnavailable matters.
+    facts_key: Option<(Option<String>, Option<String>, bool)>,
+    facts:
+        (Option<crate::core::facts::Honoured>, Option<Vec<k8s_openapi::api::apps::v1::ControllerRevision>>),
+    classes: Option<Option<Vec<k8s_openapi::api::storage::v1::StorageClass>>>,
+    unwatched: Option<Unwatched>,
+}
+
+impl<'a> Watched<'a> {
+    async fn start(
+        kube: &'a Kube,
+        sts: &k8s_openapi::api::apps::v1::StatefulSet,
+        args: &Args,
+    ) -> Result<Watched<'a>> {
+        // Watch the cluster-scoped kinds only if this user may read them at all.
+        let extras = Extras { volumes: true, nodes: true, ..Extras::default() };
+        let probe = fetch::reads_of(kube, sts.clone(), extras).await?;
+        let kinds = live::Kinds {
+            claims: true,
+            service: true,
+            nodes: probe.nodes.is_some(),
+            volumes: probe.volumes.is_some(),
+            ..live::Kinds::default()
+        };
+        Ok(Watched {
+            kube,
+            cluster_domain: args.cluster_domain.clone(),
+            scope: Scope::Namespace(kube.namespace.clone()),
+            live: Live::start(kube, sts, kinds).await?,
+            facts_key: None,
+            facts: (None, None),
+            classes: None,
+            unwatched: None,
+        })
+    }
+
+    /// The status now, with the time it was built; `None` once the StatefulSet is deleted.
+    async fn model(&mut self) -> Result<Option<(StatefulSetStatus, Timestamp)>> {
+        let kube = self.kube;
+        let scope = &self.scope;
+        let Some(mut snapshot) = self.live.reads() else { return Ok(None) };
+        // The controller's Warning events and the namespace's other pods are not watched (a
+        // watch of every pod of a busy namespace would wake on changes nothing here shows): read
+        // again at most every UNWATCHED_EVERY, the pods only while a live ordinal has no pod of
+        // the set (a pod the selector does not match may hold its name).
+        let unheld = narrow::unheld(&snapshot.statefulsets[0], &snapshot.pods);
+        if self.unwatched.as_ref().is_none_or(|u| u.at.elapsed() >= UNWATCHED_EVERY || u.unheld != unheld) {
+            let name = snapshot.statefulsets[0].name_any();
+            let events = fetch::optional_events(&kube.client, scope, Some(&name), true).await?;
+            let budgets = fetch::optional_budgets(&kube.client, scope, true).await?;
+            let pods = if unheld { fetch::list::<Pod>(&kube.client, scope, None).await? } else { Vec::new() };
+            self.unwatched = Some(Unwatched { at: std::time::Instant::now(), unheld, events, budgets, pods });
+        }
+        if let Some(u) = &self.unwatched {
+            snapshot.events.clone_from(&u.events);
+            snapshot.budgets.clone_from(&u.budgets);
+            let others: Vec<Pod> = u
+                .pods
+                .iter()
+                .filter(|p| !snapshot.pods.iter().any(|q| q.uid() == p.uid()))
+                .cloned()
+                .collect();
+            snapshot.pods.extend(others);
+        }
+        let sts = &snapshot.statefulsets[0];
+        let key = (
+            current_revision(sts).map(str::to_owned),
+            update_revision(sts).map(str::to_owned),
+            max_unavailable_matters(sts),
+        );
+        if self.facts_key.as_ref() != Some(&key) {
+            self.facts =
+                fetch::server_facts(kube, scope, std::slice::from_ref(sts), selector(sts).as_ref()).await?;
+            self.facts_key = Some(key);
+        }
+        (snapshot.max_unavailable, snapshot.revisions) = self.facts.clone();
+        // StorageClasses change rarely and are not watched: read once, when a claim smaller
+        // than its template (or resizing) first makes them matter.
+        if self.classes.is_none() && status::wants_storage_classes(&snapshot) {
+            self.classes = Some(fetch::storage_classes_for(&kube.client, &snapshot, true).await?);
+        }
+        snapshot.storage_classes = self.classes.clone().flatten();
+        let now = Timestamp::now();
+        let options =
+            StatusOptions { cluster_domain: self.cluster_domain.clone(), now, flags: kube.flags.clone() };
+        Ok(Some((status::build(&snapshot.statefulsets[0], &snapshot, &options), now)))
     }
 }
 
@@ -1360,7 +1468,7 @@ mod tests {
     use crate::core::volume_snapshots::VolumeSnapshot;
 
     /// A StatefulSet mid-canary with a scale-down leftover: every part of the table at once.
-    fn model() -> StatefulSetStatus {
+    pub(super) fn model() -> StatefulSetStatus {
         let mut web = sts("web", 3)
             .templates(&["data", "logs"])
             .revisions("web-7d4b9c", "web-5f6a8e")

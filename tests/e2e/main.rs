@@ -20,6 +20,7 @@ mod fleet;
 mod gates;
 mod gitops;
 mod hostile;
+mod live;
 mod ondelete;
 mod prune;
 mod quorum;

@@ -13,6 +13,7 @@ mod evict;
 mod execute;
 mod gate;
 mod report;
+mod strip;
 mod words;
 
 use std::collections::BTreeMap;

@@ -5,19 +5,21 @@
 use std::collections::HashSet;
 use std::io::{self, Write};
 
-use indicatif::ProgressBar;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use serde::Serialize;
 
-use crate::core::names::pod_name;
+use crate::core::names::{pod_name, pod_ordinal};
 use crate::core::objects::{pod_ready, short_revision};
 use crate::core::rollout::gates::{GateKind, Gates};
 use crate::core::rollout::{PodProgress, Replace, Step};
 use crate::error::Result;
 use crate::output::{Document, ROLLOUT_EVENT, Streams, output_error, table, write_json_line, write_table};
 use crate::ui::Terminal;
+
+use super::strip::Strip;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -178,6 +180,10 @@ pub struct Reporter<'io> {
     name: String,
     io: &'io mut Streams,
     bar: ProgressBar,
+    /// Where each ordinal is, and its line above the spinner on a terminal (`None` elsewhere:
+    /// the log lines alone).
+    strip: Strip,
+    strip_bar: Option<ProgressBar>,
     /// Reads the time stamped on each event (fixed in tests).
     clock: fn() -> Timestamp,
     /// (pod, revision) pairs already announced as updated, and as Ready: each is said once.
@@ -193,13 +199,28 @@ pub struct Reporter<'io> {
 
 impl<'io> Reporter<'io> {
     pub fn new(format: Format, namespace: &str, name: &str, term: &Terminal, io: &'io mut Streams) -> Self {
-        let bar = if format == Format::Text { term.spinner() } else { ProgressBar::hidden() };
+        let (bar, strip_bar) = match format {
+            // On a terminal, the strip above the spinner, both redrawn in place.
+            Format::Text if term.animate => {
+                let both = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+                let strip = both.add(ProgressBar::new_spinner());
+                strip.set_style(
+                    ProgressStyle::with_template("{msg}")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
+                (both.add(term.spinner()), Some(strip))
+            }
+            Format::Text => (term.spinner(), None),
+            Format::Json => (ProgressBar::hidden(), None),
+        };
         Reporter {
             format,
             namespace: namespace.to_owned(),
             name: name.to_owned(),
             io,
             bar,
+            strip: Strip::default(),
+            strip_bar,
             clock: Timestamp::now,
             announced_updated: HashSet::new(),
             announced_ready: HashSet::new(),
@@ -220,6 +241,8 @@ impl<'io> Reporter<'io> {
         if let Event::Plan { replace, .. } = &event {
             self.replace = *replace;
         }
+        self.strip.event(&self.name, &event);
+        self.draw_strip();
         if self.format == Format::Json {
             let line = Line {
                 time: (self.clock)(),
@@ -238,7 +261,7 @@ impl<'io> Reporter<'io> {
                 bar.suspend(|| write_stdout(io, closed, |out| write_plan(out, name, &event)))
             }
             Event::Finished { .. } | Event::Aborted { .. } => {
-                self.bar.finish_and_clear();
+                self.clear();
                 let line = match self.replace {
                     Replace::Eviction => describe_eviction(&self.name, &event),
                     Replace::Controller => describe(&self.name, &event),
@@ -279,9 +302,20 @@ impl<'io> Reporter<'io> {
             let key = (pod.name_any(), revision.to_owned());
             if pod_ready(pod) {
                 self.announced_ready.insert(key.clone());
+                self.strip.already(pod_ordinal(&pod.name_any(), &self.name));
             }
             self.announced_updated.insert(key);
         }
+    }
+
+    /// Redraws the strip (on a terminal, once a plan was seen), fitted to stderr's width.
+    fn draw_strip(&self) {
+        let Some(bar) = &self.strip_bar else { return };
+        if self.strip.is_empty() {
+            return;
+        }
+        let width = console::Term::stderr().size_checked().map_or(80, |(_, columns)| usize::from(columns));
+        bar.set_message(self.strip.render(&self.name, width.saturating_sub(1).max(1)));
     }
 
     /// Announces pods that became updated or Ready since the last call, and refreshes the spinner.
@@ -297,9 +331,11 @@ impl<'io> Reporter<'io> {
                 events.push(Event::PodReady { pod: pod.name.clone() });
             }
         }
+        self.strip.progress(pods);
         for event in events {
             self.event(event)?;
         }
+        self.draw_strip();
         let updated = pods.iter().filter(|p| p.updated).count();
         let ready = pods.iter().filter(|p| p.updated && p.ready).count();
         let states: Vec<String> = pods.iter().map(|p| format!("{} {}", p.name, p.state)).collect();
@@ -319,6 +355,9 @@ impl<'io> Reporter<'io> {
 
     pub fn clear(&self) {
         self.bar.finish_and_clear();
+        if let Some(strip) = &self.strip_bar {
+            strip.finish_and_clear();
+        }
     }
 }
 
