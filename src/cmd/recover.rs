@@ -27,7 +27,7 @@ use crate::fetch;
 use crate::output::{OutputFormat, RECOVERY, Streams, rendered, shell_word, write_document};
 use crate::ui::Terminal;
 use crate::wait::{Kinds, Said, Until, Waiter, Wake, deadline};
-use crate::write::{Deleted, Deletion, Guard, Mode, Writer, Written};
+use crate::write::{Deleted, Deletion, DryRun, Guard, Mode, Writer, Written};
 
 pub const LONG_ABOUT: &str = "\
 Recover a StatefulSet pod from a failed node. When a node dies, its pods stay Terminating or
@@ -68,8 +68,8 @@ pub struct Args {
     pub yes: bool,
 
     /// Show the evidence and change nothing
-    #[arg(long)]
-    pub dry_run: bool,
+    #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_value_t, default_missing_value = "client", value_name = "HOW")]
+    pub dry_run: DryRun,
 
     /// How long to wait for the replacement pod to be Ready
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::parse::duration)]
@@ -103,6 +103,7 @@ pub struct Replacement {
 }
 
 pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Streams) -> Result<()> {
+    args.dry_run.refuse_server("recover")?;
     let kube = kube_args.connect().await?;
     let pods: Api<Pod> = kube.api();
     let (sts, pod) = resolve(&kube, &pods, &args).await?;

@@ -32,7 +32,7 @@ use crate::output::{
 };
 use crate::ui::Terminal;
 use crate::wait::{Kinds, Said, Until, View, Waiter, Wake, Words, deadline};
-use crate::write::{Changed, Deleted, Deletion, Evicted, Guard, Mode, Writer, Written};
+use crate::write::{Changed, Deleted, Deletion, DryRun, Evicted, Guard, Mode, Writer, Written};
 
 pub const LONG_ABOUT: &str = "\
 Grow the volumes of a StatefulSet: every PVC of the named volumeClaimTemplates, including those a
@@ -90,8 +90,8 @@ pub struct Args {
     pub yes: bool,
 
     /// Only print the plan
-    #[arg(long)]
-    pub dry_run: bool,
+    #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_value_t, default_missing_value = "client", value_name = "HOW")]
+    pub dry_run: DryRun,
 
     /// Go on although a GitOps tool or Helm applies the StatefulSet (it may re-create the old template)
     #[arg(long)]
@@ -240,6 +240,7 @@ impl Run<'_> {
 }
 
 pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Streams) -> Result<()> {
+    args.dry_run.refuse_server("pvc resize")?;
     let kube = kube_args.connect().await?;
     let namespace = kube.namespace.clone();
     let request_timeout =
@@ -259,7 +260,7 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
     // -o json events end with a line, however the run ends.
     if let Err(error) = &result
         && args.output == OutputFormat::Json
-        && !args.dry_run
+        && !args.dry_run.is_dry()
     {
         let (left, resume) = error.left_and_resume();
         let event = Event::Error { error: error.to_string(), exit_code: error.exit_code(), left, resume };
@@ -332,9 +333,9 @@ impl Run<'_> {
     /// From the plan to the end: refusals, consent, grow, restarts, swap.
     async fn start(&mut self, writer: Option<Writer>, sts: StatefulSet, plan: ResizePlan) -> Result<()> {
         let machine = self.args.output.is_machine();
-        let events = self.args.output == OutputFormat::Json && !self.args.dry_run;
+        let events = self.args.output == OutputFormat::Json && !self.args.dry_run.is_dry();
         // A refused run says one line; its plan is printed only when asked for (--dry-run).
-        if !events && (plan.blocking.is_empty() || self.args.dry_run) {
+        if !events && (plan.blocking.is_empty() || self.args.dry_run.is_dry()) {
             rendered(render_plan(&mut self.io.out, &plan, self.args.output))?;
         }
         for warning in &plan.warnings {
