@@ -76,9 +76,10 @@ async fn prune_server_dry_run_sends_each_write_with_dry_run_all_and_stores_nothi
     let said = stderr(&output);
     assert!(output.status.success(), "{said}");
     assert!(said.contains(&format!("  1. create VolumeSnapshot {ns}/")), "{said}");
+    assert!(said.contains("'s content to Retain: not checked: depends on step 1"), "{said}");
     assert!(
         said.contains(&format!(
-            "  2. delete PVC {ns}/data-web-1: not checked: depends on step 1 (sent only once it is ready)"
+            "  3. delete PVC {ns}/data-web-1: not checked: depends on step 1 (sent only once it is ready)"
         )),
         "{said}"
     );

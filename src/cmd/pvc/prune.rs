@@ -249,9 +249,9 @@ pub async fn run(args: PruneArgs, kube_args: &KubeArgs, term: &Terminal, io: &mu
 
 /// `--dry-run=server`: the writes of the plan, in the order a prune sends them, each one that can
 /// be sent now sent with `dryRun=All` (through [`ServerCheck`]), a line each on stderr with the
-/// API server's answer. A claim's writes after its `--snapshot` (set its PV to Retain, delete
-/// it) wait for the snapshot to be ready first: they are listed as not checked, with the step
-/// they depend on. Any write refused makes the run fail (exit 1) once all are listed.
+/// API server's answer. A claim's writes after its `--snapshot` (its content's deletion policy,
+/// its PV set to Retain, its delete) wait for the snapshot to be ready first: they are listed as
+/// not checked, with the step they depend on. Any write refused makes the run fail (exit 1) once all are listed.
 async fn server_dry_run(check: &ServerCheck, kube: &Kube, plan: &PrunePlan, io: &mut Streams) -> Result<()> {
     let volumes: Api<PersistentVolume> = kube.api_all();
     let mut step = 0;
@@ -287,6 +287,12 @@ async fn server_dry_run(check: &ServerCheck, kube: &Kube, plan: &PrunePlan, io: 
             let answer = ServerAnswer::of_written(check.create(&api, &object, &what).await);
             line(io, step, &what, answer);
             waits_for = Some(step);
+            if planned.class_deletion_policy != "Retain" {
+                step += 1;
+                let what =
+                    format!("set the deletion policy of VolumeSnapshot {}'s content to Retain", planned.name);
+                line(io, step, &what, ServerAnswer::NotChecked(step - 1));
+            }
         }
         if candidate.retain_volume
             && let Some(volume) = &candidate.volume
