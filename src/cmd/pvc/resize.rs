@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::access::{self, Permission};
 use crate::client::{Kube, KubeArgs};
 use crate::core::advice::shell_word;
-use crate::core::objects::pod_ready;
+use crate::core::objects::{pod_ready, pod_status_text};
 use crate::core::owners::last_writer;
 use crate::core::patches;
 use crate::core::resize::{
@@ -31,7 +31,7 @@ use crate::output::{
     write_json_line, write_table,
 };
 use crate::ui::Terminal;
-use crate::wait::{Kinds, Said, Until, View, Waiter, Wake, Words, deadline};
+use crate::wait::{Kinds, Said, Shown, Until, View, Waiter, Wake, Words, deadline};
 use crate::write::{Changed, Deleted, Deletion, DryRun, Evicted, Guard, Mode, Writer, Written};
 
 pub const LONG_ABOUT: &str = "\
@@ -582,9 +582,28 @@ impl Run<'_> {
             view.claims.iter().find(|p| p.name_any() == claim.name).map(|pvc| claim_state(pvc, &claim.target))
         };
         let until = Until { deadline: deadline(self.args.timeout), words, ours: None };
+        let state = |view: &View| {
+            let waiting: Vec<&str> = claims
+                .iter()
+                .filter(|c| state_of(view, c).is_none_or(|s| !settled(&s)))
+                .map(|c| c.name.as_str())
+                .collect();
+            format!(
+                "{} of {} done; {} not yet",
+                claims.len() - waiting.len(),
+                claims.len(),
+                waiting.join(", ")
+            )
+        };
+        let what = match claims {
+            [claim] => format!("PVC {} to grow to {}", claim.name, claim.target),
+            _ => format!("{} PVCs to grow", claims.len()),
+        };
+        let shown = Shown { term: self.term, what, state: &state };
         let (_, states) = waiter
-            .until(
+            .until_shown(
                 until,
+                shown,
                 |view, _| {
                     let mut states = Vec::new();
                     for claim in claims {
@@ -642,9 +661,13 @@ impl Run<'_> {
                 .collect()
         };
         let until = Until { deadline: deadline(wait), words: &words, ours: None };
+        let state = |view: &View| format!("{} of {} grown", grown(view).len(), claims.len());
+        let what = "the kubelet to grow the filesystems online".to_owned();
+        let shown = Shown { term: self.term, what, state: &state };
         let (_, names) = waiter
-            .until(
+            .until_shown(
                 until,
+                shown,
                 |view, _| {
                     let names = grown(view);
                     Ok(if names.len() == claims.len() { Wake::Done(names) } else { Wake::Wait })
@@ -809,9 +832,18 @@ impl Run<'_> {
             };
             let until = Until { deadline: deadline(self.args.timeout), words: &words, ours: None };
             let timeout = self.args.timeout;
+            let state = |view: &View| {
+                view.pods
+                    .iter()
+                    .find(|p| p.name_any() == *name && p.uid().as_deref() != Some(uid.as_str()))
+                    .map_or_else(|| "not created yet".to_owned(), pod_status_text)
+            };
+            let shown =
+                Shown { term: self.term, what: format!("pod {name} to be Ready again"), state: &state };
             waiter
-                .until(
+                .until_shown(
                     until,
+                    shown,
                     |view, _| {
                         let back = view.pods.iter().any(|p| {
                             p.name_any() == *name && p.uid().as_deref() != Some(uid.as_str()) && pod_ready(p)
@@ -1203,9 +1235,19 @@ impl Run<'_> {
         let name = self.args.name.clone();
         let timeout = self.args.timeout;
         let until = Until { deadline: deadline(timeout), words, ours: None };
+        let state = |view: &View| match resize::adoption(journal, created, &view.pods, &view.claims) {
+            Adoption::Pending(pending) => pending.join("; "),
+            _ => "done".to_owned(),
+        };
+        let shown = Shown {
+            term: self.term,
+            what: format!("the new {name} to adopt its pods and claims"),
+            state: &state,
+        };
         let (_, adoption) = waiter
-            .until(
+            .until_shown(
                 until,
+                shown,
                 |view, _| match resize::adoption(journal, created, &view.pods, &view.claims) {
                     Adoption::Pending(_) => Ok(Wake::Wait),
                     settled => Ok(Wake::Done(settled)),
