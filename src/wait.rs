@@ -109,6 +109,9 @@ pub struct Shown<'a> {
     pub state: &'a dyn Fn(&View) -> String,
 }
 
+/// A shown wait's progress, with how to word its state.
+type ShownNow<'a> = (&'a mut Progress, &'a dyn Fn(&View) -> String);
+
 /// The object read after a watch error.
 enum Reach {
     StatefulSet(Api<StatefulSet>, String),
@@ -214,7 +217,7 @@ impl Waiter {
     async fn until_with<T>(
         &mut self,
         how: Until<'_>,
-        mut shown: Option<(&mut Progress, &dyn Fn(&View) -> String)>,
+        mut shown: Option<ShownNow<'_>>,
         mut condition: impl FnMut(&View, Timestamp) -> Result<Wake<T>>,
         on_timeout: impl FnOnce(&View) -> Result<T>,
     ) -> Result<(View, T)> {
