@@ -99,7 +99,7 @@ pub enum OutputFormat {
     #[value(skip)]
     Name,
     /// kubectl's `-o jsonpath=TEMPLATE` over the JSON document (`status` only): the template as
-    /// given, checked by [`Template::parse`] when the command line was read. Kept for the
+    /// given, checked by `core::jsonpath::Template::parse` when the command line was read. Kept for the
     /// process's life so the format stays `Copy`.
     #[value(skip)]
     Jsonpath(&'static str),
