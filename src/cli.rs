@@ -262,4 +262,58 @@ mod tests {
             }
         }
     }
+
+    /// kubectl's habits (issue #31): `--dry-run[=client|server|none]` (a bare one is client, and
+    /// takes no value after a space, so NAME may follow it), `-l`, `-o name`, `-o jsonpath=…`.
+    #[test]
+    fn kubectl_habits_parse_as_kubectl_takes_them() {
+        use crate::output::OutputFormat;
+        use crate::write::DryRun;
+        let parse = |line: &[&str]| {
+            let argv = std::iter::once("kubectl-stateful").chain(line.iter().copied());
+            Cli::try_parse_from(argv).unwrap_or_else(|e| panic!("{line:?}: {e}")).command
+        };
+        let dry_run = |line: &[&str]| match parse(line) {
+            Command::Recover(args) => args.dry_run,
+            Command::Pvc { command: cmd::pvc::Command::Prune(args) } => args.dry_run,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(dry_run(&["recover", "pg-1"]), DryRun::None);
+        assert_eq!(dry_run(&["recover", "--dry-run", "pg-1"]), DryRun::Client);
+        assert_eq!(dry_run(&["recover", "pg-1", "--dry-run=client"]), DryRun::Client);
+        assert_eq!(dry_run(&["recover", "pg-1", "--dry-run=none"]), DryRun::None);
+        assert_eq!(dry_run(&["pvc", "prune", "--dry-run=server", "web"]), DryRun::Server);
+        for command in [
+            &["rollout", "web", "--image", "app=x", "--dry-run=server"][..],
+            &["drain", "node-1", "--dry-run=client"],
+            &["restart", "web", "--dry-run=none"],
+            &["scale", "web", "--replicas", "1", "--dry-run=server"],
+            &["pvc", "resize", "web", "--size", "data=2Gi", "--dry-run=client"],
+            &["pvc", "restore", "web", "--ordinal", "1", "--from", "s", "--dry-run=server"],
+        ] {
+            parse(command);
+        }
+        let status = |line: &[&str]| match parse(line) {
+            Command::Status(args) => (args.output, args.selector),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(status(&["status", "web", "-o", "name"]), (OutputFormat::Name, None));
+        assert_eq!(
+            status(&["status", "-A", "-l", "app in (web,db)", "-o", "jsonpath={.items[*].name}"]),
+            (OutputFormat::Jsonpath("{.items[*].name}"), Some("app in (web,db)".to_owned()))
+        );
+        assert_eq!(status(&["status", "--selector=tier=db"]).1.as_deref(), Some("tier=db"));
+        let refused = |line: &[&str]| {
+            let argv = std::iter::once("kubectl-stateful").chain(line.iter().copied());
+            Cli::try_parse_from(argv).map(|_| ()).unwrap_err().kind()
+        };
+        use clap::error::ErrorKind;
+        assert_eq!(refused(&["recover", "pg-1", "--dry-run=maybe"]), ErrorKind::InvalidValue);
+        assert_eq!(
+            refused(&["status", "-o", "jsonpath={range .items[*]}{.name}{end}"]),
+            ErrorKind::InvalidValue
+        );
+        assert_eq!(refused(&["status", "web", "-l", "app=web"]), ErrorKind::ArgumentConflict);
+        assert_eq!(refused(&["pvc", "prune", "web", "-l", "app=web"]), ErrorKind::ArgumentConflict);
+    }
 }

@@ -166,6 +166,13 @@ pub enum Stop {
         .context.as_deref().unwrap_or_default()
     )]
     ContextNamespace { context: Option<String>, why: String },
+    #[error(
+        "--dry-run=server is not supported by `{command}` yet (`pvc prune` has it); --dry-run shows the plan"
+    )]
+    ServerDryRunUnsupported { command: &'static str },
+    /// The API server could not parse `-l` (its words).
+    #[error("invalid label selector {selector:?}: {why}")]
+    BadSelector { selector: String, why: String },
     #[error("refusing to {action} without a terminal to confirm on: pass --yes")]
     NoTerminalToConfirm { action: String },
     #[error("cannot ask {question:?} without a terminal: pass --yes")]
@@ -187,6 +194,12 @@ pub enum Stop {
     PatchNotAMap { path: String },
     #[error("{path} is not a valid patch of the pod template: {message}")]
     PatchInvalid { path: String, message: String },
+
+    // --dry-run=server (exit 1).
+    #[error(
+        "the API server refused {refused} of the {checked} writes sent with dryRun=All (above); nothing was stored"
+    )]
+    ServerDryRunRefused { refused: usize, checked: usize },
 
     // The kubeconfig (exit 1).
     #[error("cannot load kubeconfig: user {user:?} is not in the kubeconfig (users: {})", .known.join(", "))]
@@ -469,6 +482,8 @@ impl Stop {
             | Stop::ContextNamespace { .. }
             | Stop::NoContexts
             | Stop::FleetDeletes
+            | Stop::ServerDryRunUnsupported { .. }
+            | Stop::BadSelector { .. }
             | Stop::NoTerminalToConfirm { .. }
             | Stop::NoTerminalToAsk { .. }
             | Stop::FlagConflict { .. }

@@ -470,6 +470,27 @@ pub async fn optional_volume_snapshots(
     }
 }
 
+/// The StatefulSets of `scope` that the label selector `selector` (`-l`) selects, as the API
+/// server evaluates it (one LIST of their metadata with `labelSelector`): their namespaces and
+/// names. A selector it cannot parse (400) is a usage error.
+pub async fn selected(kube: &Kube, scope: &Scope, selector: &str) -> Result<BTreeSet<(String, String)>> {
+    let api: Api<StatefulSet> = scope.api(&kube.client);
+    let params = ListParams::default().labels(selector);
+    match api.list_metadata(&params).await {
+        Ok(list) => Ok(list
+            .items
+            .into_iter()
+            .map(|m| (m.metadata.namespace.unwrap_or_default(), m.metadata.name.unwrap_or_default()))
+            .collect()),
+        Err(kube::Error::Api(status)) if status.code == 400 => {
+            Err(Stop::BadSelector { selector: selector.to_owned(), why: status.message }.into())
+        }
+        Err(e) => {
+            Err(Error::kube(format!("list statefulsets {} selected by {selector}", scope.describe()))(e))
+        }
+    }
+}
+
 /// Lists every object of a namespaced kind in `scope`, page by page.
 pub async fn list<K>(client: &Client, scope: &Scope, selector: Option<&Selector>) -> Result<Vec<K>>
 where

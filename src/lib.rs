@@ -18,6 +18,7 @@ mod fleet;
 mod live;
 pub mod output;
 mod parse;
+mod progress;
 mod screen;
 mod seam;
 mod signal;

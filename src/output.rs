@@ -12,6 +12,8 @@ use comfy_table::{
 };
 use serde::Serialize;
 
+use crate::core::jsonpath::Template;
+
 use crate::error::{Error, Result};
 
 /// Where a command writes (argo-rollouts' `IOStreams`): `out` is the data stream (stdout),
@@ -92,12 +94,34 @@ pub enum OutputFormat {
     /// [`OutputFormat::with_dns`], so the others reject it as an invalid value.
     #[value(skip)]
     Dns,
+    /// kubectl's `-o name`: `statefulset.apps/NAME`, one a line (`status` only, parsed by
+    /// [`OutputFormat::for_status`]).
+    #[value(skip)]
+    Name,
+    /// kubectl's `-o jsonpath=TEMPLATE` over the JSON document (`status` only): the template as
+    /// given, checked by `core::jsonpath::Template::parse` when the command line was read. Kept for the
+    /// process's life so the format stays `Copy`.
+    #[value(skip)]
+    Jsonpath(&'static str),
 }
 
 impl OutputFormat {
     /// Output for programs: JSON, YAML and `dns` lines carry no notes for people and never prompt.
     pub fn is_machine(self) -> bool {
-        matches!(self, OutputFormat::Json | OutputFormat::Yaml | OutputFormat::Dns)
+        matches!(
+            self,
+            OutputFormat::Json
+                | OutputFormat::Yaml
+                | OutputFormat::Dns
+                | OutputFormat::Name
+                | OutputFormat::Jsonpath(_)
+        )
+    }
+
+    /// The parser of `status`'s `-o`: [`OutputFormat::with_dns`]'s values, then kubectl's
+    /// `name` and `jsonpath=TEMPLATE` (a template that does not parse is a usage error).
+    pub fn for_status() -> StatusFormatParser {
+        StatusFormatParser
     }
 
     /// The parser of `-o` for a command that also prints `dns`: every format, then `dns`, each
@@ -114,6 +138,53 @@ impl OutputFormat {
             // Only the values above get here, and each of them is a variant's name.
             other => OutputFormat::from_str(other, false).unwrap_or_default(),
         })
+    }
+}
+
+/// See [`OutputFormat::for_status`].
+#[derive(Debug, Clone, Copy)]
+pub struct StatusFormatParser;
+
+impl clap::builder::TypedValueParser for StatusFormatParser {
+    type Value = OutputFormat;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<OutputFormat, clap::Error> {
+        use clap::error::ErrorKind;
+        match value.to_str() {
+            Some("name") => Ok(OutputFormat::Name),
+            Some("jsonpath") => Err(clap::Error::raw(
+                ErrorKind::InvalidValue,
+                "-o jsonpath needs a template: -o jsonpath='{.name}'\n",
+            )),
+            Some(text) if text.starts_with("jsonpath=") => {
+                let template = &text["jsonpath=".len()..];
+                match Template::parse(template) {
+                    Ok(_) => Ok(OutputFormat::Jsonpath(Box::leak(template.to_owned().into_boxed_str()))),
+                    Err(e) => Err(clap::Error::raw(ErrorKind::InvalidValue, format!("-o jsonpath: {e}\n"))),
+                }
+            }
+            _ => OutputFormat::with_dns().parse_ref(cmd, arg, value),
+        }
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        use clap::builder::PossibleValue;
+        let values: Vec<PossibleValue> = OutputFormat::with_dns()
+            .possible_values()
+            .into_iter()
+            .flatten()
+            .chain([
+                PossibleValue::new("name").help("statefulset.apps/NAME, one a line, as kubectl's -o name"),
+                PossibleValue::new("jsonpath=TEMPLATE")
+                    .help("kubectl's JSONPath template over the JSON document, e.g. '{.items[*].name}'"),
+            ])
+            .collect();
+        Some(Box::new(values.into_iter()))
     }
 }
 
@@ -187,7 +258,11 @@ pub fn write_document(
     match format {
         OutputFormat::Json => write_json(w, &document).map(|()| true),
         OutputFormat::Yaml => write_yaml(w, &document).map(|()| true),
-        OutputFormat::Table | OutputFormat::Wide | OutputFormat::Dns => Ok(false),
+        OutputFormat::Table
+        | OutputFormat::Wide
+        | OutputFormat::Dns
+        | OutputFormat::Name
+        | OutputFormat::Jsonpath(_) => Ok(false),
     }
 }
 

@@ -23,6 +23,8 @@ use crate::core::volume_snapshots::VolumeSnapshot;
 use crate::error::{Error, Result, Stop, describe_kube_error};
 use crate::live::Live;
 pub use crate::live::{Kinds, deadline};
+use crate::progress::Progress;
+use crate::ui::Terminal;
 
 /// What a condition says after looking.
 pub enum Wake<T> {
@@ -97,6 +99,18 @@ pub struct Until<'a> {
     /// waits that do not own it.
     pub ours: Option<&'a StatefulSet>,
 }
+
+/// What a shown wait says ([`Waiter::until_shown`]).
+pub struct Shown<'a> {
+    pub term: &'a Terminal,
+    /// What it waits for: `the replacement of pg-1`.
+    pub what: String,
+    /// Where that stands in what is seen: `Pending on node-2`.
+    pub state: &'a dyn Fn(&View) -> String,
+}
+
+/// A shown wait's progress, with how to word its state.
+type ShownNow<'a> = (&'a mut Progress, &'a dyn Fn(&View) -> String);
 
 /// The object read after a watch error.
 enum Reach {
@@ -175,6 +189,35 @@ impl Waiter {
     pub async fn until<T>(
         &mut self,
         how: Until<'_>,
+        condition: impl FnMut(&View, Timestamp) -> Result<Wake<T>>,
+        on_timeout: impl FnOnce(&View) -> Result<T>,
+    ) -> Result<(View, T)> {
+        self.until_with(how, None, condition, on_timeout).await
+    }
+
+    /// [`Waiter::until`], saying while it waits what it waits for, where that stands
+    /// (`shown.state` of what is seen) and since when ([`Progress`]): a spinner on a terminal,
+    /// a line per change otherwise, nothing for a wait shorter than a second.
+    ///
+    /// # Errors
+    /// As [`Waiter::until`].
+    pub async fn until_shown<T>(
+        &mut self,
+        how: Until<'_>,
+        shown: Shown<'_>,
+        condition: impl FnMut(&View, Timestamp) -> Result<Wake<T>>,
+        on_timeout: impl FnOnce(&View) -> Result<T>,
+    ) -> Result<(View, T)> {
+        let mut progress = Progress::start(shown.term, shown.what, how.deadline);
+        let result = self.until_with(how, Some((&mut progress, shown.state)), condition, on_timeout).await;
+        progress.finish();
+        result
+    }
+
+    async fn until_with<T>(
+        &mut self,
+        how: Until<'_>,
+        mut shown: Option<ShownNow<'_>>,
         mut condition: impl FnMut(&View, Timestamp) -> Result<Wake<T>>,
         on_timeout: impl FnOnce(&View) -> Result<T>,
     ) -> Result<(View, T)> {
@@ -198,6 +241,14 @@ impl Waiter {
                 }
                 Wake::Soon => (now + TICK).min(how.deadline),
                 Wake::Wait => how.deadline,
+            };
+            // A wait that is shown looks again every second, for its elapsed time.
+            let wake_at = match &mut shown {
+                Some((progress, state)) => {
+                    progress.show(&state(&view));
+                    wake_at.min(now + crate::progress::QUIET_FOR)
+                }
+                None => wake_at,
             };
             self.next(Some(wake_at), how.words, &view).await?;
         }

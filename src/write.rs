@@ -8,8 +8,10 @@
 //! - a create names its object (never `generateName`): the API server refuses a name that
 //!   exists (409), so it never replaces anything.
 //!
-//! A dry run holds no `Writer` ([`Writer::of`] gives none for [`Mode::DryRun`]), so no path of
-//! it can reach a write; [`Mode::ServerDryRun`] sends every write with `dryRun=All`. The field
+//! A dry run holds no `Writer` ([`Writer::of`] gives none for [`Mode::DryRun`] nor for
+//! [`Mode::ServerDryRun`]), so no path of it can reach a write. `--dry-run=server` sends the
+//! writes it checks through a [`ServerCheck`] instead, a type apart that wraps a `Writer` whose
+//! every request carries `dryRun=All` and gives it to no one: nothing it sends is stored. The field
 //! manager is set here, once. Answers become outcomes the caller must handle ([`Written`],
 //! [`Deleted`], [`Evicted`]): 404 gone; 409, or 422 from a failed `test`, changed (re-read, with
 //! who changed it); 429 from the Eviction API, the budget that refused; no answer at all,
@@ -34,28 +36,63 @@ use crate::client::Kube;
 pub use crate::core::objects::Budget;
 use crate::core::owners::{Manager, last_writer};
 pub use crate::core::patches::Tested;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Stop};
 
 /// The field manager recorded on every change this tool makes (`metadata.managedFields`).
 pub use crate::core::owners::FIELD_MANAGER;
+
+/// `--dry-run[=client|server|none]`, as kubectl takes it: a bare `--dry-run` is `client`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum DryRun {
+    /// No dry run: change the cluster (still confirmed on a terminal, or with `--yes`).
+    #[default]
+    None,
+    /// Show the plan; send nothing that writes.
+    Client,
+    /// The plan, and each write it can send now sent with `dryRun=All` for the API server's
+    /// answer (admission, RBAC, quota, webhooks); nothing is stored.
+    Server,
+}
+
+impl DryRun {
+    /// Whether nothing may be written (`client` or `server`).
+    pub fn is_dry(self) -> bool {
+        self != DryRun::None
+    }
+
+    /// For a command that does not ask the API server about its writes yet:
+    /// `--dry-run=server` is a usage error there (exit 2), before anything is read.
+    ///
+    /// # Errors
+    /// [`Stop::ServerDryRunUnsupported`] for `server`.
+    pub fn refuse_server(self, command: &'static str) -> Result<()> {
+        match self {
+            DryRun::Server => Err(Stop::ServerDryRunUnsupported { command }.into()),
+            DryRun::None | DryRun::Client => Ok(()),
+        }
+    }
+}
 
 /// What a run may do, from its flags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     /// Change the cluster.
     Apply,
-    /// `--dry-run`: show the plan and send nothing that writes.
+    /// `--dry-run` (`=client`): show the plan and send nothing that writes.
     DryRun,
-    /// Send every write with `dryRun=All`: the API server validates and admits it, and stores
-    /// nothing (for `--dry-run=server`, issue #31).
-    #[expect(dead_code, reason = "issue #31 (--dry-run=server) is its first user")]
+    /// `--dry-run=server`: show the plan and send nothing that writes but through a
+    /// [`ServerCheck`] (`dryRun=All`): no `Writer` either.
     ServerDryRun,
 }
 
 impl Mode {
     /// The mode of a run from its `--dry-run` flag.
-    pub fn from_dry_run(dry_run: bool) -> Mode {
-        if dry_run { Mode::DryRun } else { Mode::Apply }
+    pub fn from_dry_run(dry_run: DryRun) -> Mode {
+        match dry_run {
+            DryRun::None => Mode::Apply,
+            DryRun::Client => Mode::DryRun,
+            DryRun::Server => Mode::ServerDryRun,
+        }
     }
 }
 
@@ -211,21 +248,19 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// The writer of a run in `mode`; `None` for a dry run, which so has nothing to send with.
-    /// `resume` says how to go on after a write that got no answer (the command that reads
-    /// the state and resumes).
+    /// The writer of a run in `mode`; `None` for a dry run (client or server), which so has
+    /// nothing to send with. `resume` says how to go on after a write that got no answer (the
+    /// command that reads the state and resumes).
     pub fn of(kube: &Kube, mode: Mode, resume: impl Into<String>) -> Option<Writer> {
-        let dry_run = match mode {
-            Mode::Apply => false,
-            Mode::ServerDryRun => true,
-            Mode::DryRun => return None,
-        };
-        Some(Writer {
-            client: kube.client.clone(),
-            no_retry: kube.no_retry.clone(),
-            dry_run,
-            resume: resume.into(),
-        })
+        match mode {
+            Mode::Apply => Some(Writer {
+                client: kube.client.clone(),
+                no_retry: kube.no_retry.clone(),
+                dry_run: false,
+                resume: resume.into(),
+            }),
+            Mode::DryRun | Mode::ServerDryRun => None,
+        }
     }
 
     fn post_params(&self) -> PostParams {
@@ -406,6 +441,69 @@ impl Writer {
             }
             other => Error::kube(what)(other),
         }
+    }
+}
+
+/// The sender of `--dry-run=server`: each write as a [`Writer`] would send it (same guards,
+/// same field manager), with `dryRun=All`, so that admission, RBAC, quota and webhooks answer
+/// and nothing is stored. Its `Writer` is private and built here with `dry_run: true` only:
+/// no path through this type reaches a real write, and it gives no `Writer` out.
+#[derive(Clone)]
+pub struct ServerCheck {
+    writer: Writer,
+}
+
+impl ServerCheck {
+    /// The server dry run of a run whose mode is [`Mode::ServerDryRun`]; `None` otherwise.
+    pub fn of(kube: &Kube, mode: Mode) -> Option<ServerCheck> {
+        (mode == Mode::ServerDryRun).then(|| ServerCheck {
+            writer: Writer {
+                client: kube.client.clone(),
+                no_retry: kube.no_retry.clone(),
+                dry_run: true,
+                resume: "nothing was written (--dry-run=server)".to_owned(),
+            },
+        })
+    }
+
+    /// [`Writer::patch`] with `dryRun=All`.
+    ///
+    /// # Errors
+    /// As [`Writer::patch`].
+    pub async fn patch<K>(&self, api: &Api<K>, name: &str, patch: &Tested, what: &str) -> Result<Written<K>>
+    where
+        K: Resource + Clone + DeserializeOwned + Serialize + std::fmt::Debug,
+    {
+        self.writer.patch(api, name, patch, what).await
+    }
+
+    /// [`Writer::create`] with `dryRun=All`.
+    ///
+    /// # Errors
+    /// As [`Writer::create`].
+    pub async fn create<K>(&self, api: &Api<K>, object: &K, what: &str) -> Result<Written<K>>
+    where
+        K: Resource + Clone + DeserializeOwned + Serialize + std::fmt::Debug,
+    {
+        self.writer.create(api, object, what).await
+    }
+
+    /// [`Writer::delete`] with `dryRun=All`.
+    ///
+    /// # Errors
+    /// As [`Writer::delete`].
+    pub async fn delete<K>(
+        &self,
+        api: &Api<K>,
+        name: &str,
+        guard: Guard,
+        how: Deletion,
+        what: &str,
+    ) -> Result<Deleted<K>>
+    where
+        K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
+    {
+        self.writer.delete(api, name, guard, how, what).await
     }
 }
 

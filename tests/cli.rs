@@ -217,6 +217,17 @@ usage_errors! {
     usage_recover_timeout_huge: ["recover", "pg-2", "--timeout", "300000000000y", "--yes"];
     usage_recover_ordinal_too_large: ["recover", "pg", "--ordinal", "4294967295"];
     usage_status_watch_all_namespaces: ["status", "-A", "--watch"];
+    // kubectl's habits (issue #31): bad values are one line, exit 2, before any request.
+    usage_dry_run_unknown_value: ["recover", "pg-2", "--dry-run=maybe"];
+    usage_dry_run_value_after_a_space_is_a_name: ["pvc", "prune", "--dry-run", "server", "web"];
+    usage_dry_run_server_not_supported_yet: ["rollout", "web", "--image", "app=x", "--dry-run=server"];
+    usage_dry_run_server_across_contexts: ["pvc", "prune", "-A", "--all-contexts", "--dry-run=server"];
+    usage_status_jsonpath_without_template: ["status", "-o", "jsonpath"];
+    usage_status_jsonpath_unclosed: ["status", "-o", "jsonpath={.name"];
+    usage_status_jsonpath_range: ["status", "-A", "-o", "jsonpath={range .items[*]}{.name}{\"\\n\"}{end}"];
+    usage_status_jsonpath_bad_path: ["status", "-o", "jsonpath={.items[}"];
+    usage_status_name_watch: ["status", "web", "-o", "name", "--watch"];
+    usage_status_selector_with_name: ["status", "web", "-l", "app=web"];
     usage_discard_journal_with_image: ["rollout", "web", "--discard-journal", "--image", "app=x"];
     // A credential in a gate URL would be journaled, planned and logged: refused, masked, with
     // the form that reads it from the environment (clap would echo the value, so it is ours).
@@ -511,7 +522,7 @@ fn complete_a_prefix() {
 fn complete_output_formats() {
     assert_eq!(
         complete("complete_output_formats", &["status", "-o", ""]),
-        "table\nwide\njson\nyaml\ndns\n:4\n"
+        "table\nwide\njson\nyaml\ndns\nname\njsonpath=TEMPLATE\n:4\n"
     );
 }
 

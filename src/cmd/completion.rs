@@ -237,7 +237,7 @@ mod tests {
         assert_eq!(want("pvc resize "), Want::StatefulSets);
         assert_eq!(want("status web "), Want::Nothing);
         let Want::Words(formats) = want("status -o ") else { panic!() };
-        assert_eq!(formats, ["table", "wide", "json", "yaml", "dns"]);
+        assert_eq!(formats, ["table", "wide", "json", "yaml", "dns", "name", "jsonpath=TEMPLATE"]);
         // Only `status` prints `dns`.
         let Want::Words(formats) = want("pvc prune web -o ") else { panic!() };
         assert_eq!(formats, ["table", "wide", "json", "yaml"]);

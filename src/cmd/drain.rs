@@ -31,7 +31,7 @@ use crate::error::{Error, Result, Stop};
 use crate::output::{DRAIN_EVENT, Streams, output_error};
 use crate::ui::Terminal;
 use crate::wait::{Kinds, Until, View, Waiter, Wake, deadline};
-use crate::write::{Evicted, Mode, Writer, Written};
+use crate::write::{DryRun, Evicted, Mode, Writer, Written};
 
 pub const LONG_ABOUT: &str = "\
 Drain nodes of StatefulSet members without losing any set's quorum: cordon the nodes, then for
@@ -95,8 +95,8 @@ pub struct Args {
     pub timeout: Duration,
 
     /// Print the plan and change nothing
-    #[arg(long)]
-    pub dry_run: bool,
+    #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_value_t, default_missing_value = "client", value_name = "HOW")]
+    pub dry_run: DryRun,
 
     /// Do not ask for confirmation
     #[arg(short, long)]
@@ -159,6 +159,7 @@ fn parse_min_available(text: &str) -> std::result::Result<String, String> {
 }
 
 pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Streams) -> Result<()> {
+    args.dry_run.refuse_server("drain")?;
     // Bad gate URLs are usage errors, refused before anything is read (shown masked).
     check_gate_urls(&args.gate_http)?;
     let mut reporter = Reporter { io, format: args.output, kind: DRAIN_EVENT };

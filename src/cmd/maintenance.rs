@@ -507,7 +507,7 @@ pub struct Discard<'a> {
     pub after: String,
     /// The command that shows the journal again (the run's own, as the person would type it).
     pub again: String,
-    pub dry_run: bool,
+    pub dry_run: crate::write::DryRun,
     pub yes: bool,
 }
 

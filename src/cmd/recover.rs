@@ -26,8 +26,8 @@ use crate::error::{Error, Result, Stop};
 use crate::fetch;
 use crate::output::{OutputFormat, RECOVERY, Streams, rendered, shell_word, write_document};
 use crate::ui::Terminal;
-use crate::wait::{Kinds, Said, Until, Waiter, Wake, deadline};
-use crate::write::{Deleted, Deletion, Guard, Mode, Writer, Written};
+use crate::wait::{Kinds, Said, Shown, Until, View, Waiter, Wake, deadline};
+use crate::write::{Deleted, Deletion, DryRun, Guard, Mode, Writer, Written};
 
 pub const LONG_ABOUT: &str = "\
 Recover a StatefulSet pod from a failed node. When a node dies, its pods stay Terminating or
@@ -68,8 +68,8 @@ pub struct Args {
     pub yes: bool,
 
     /// Show the evidence and change nothing
-    #[arg(long)]
-    pub dry_run: bool,
+    #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_value_t, default_missing_value = "client", value_name = "HOW")]
+    pub dry_run: DryRun,
 
     /// How long to wait for the replacement pod to be Ready
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::parse::duration)]
@@ -103,6 +103,7 @@ pub struct Replacement {
 }
 
 pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Streams) -> Result<()> {
+    args.dry_run.refuse_server("recover")?;
     let kube = kube_args.connect().await?;
     let pods: Api<Pod> = kube.api();
     let (sts, pod) = resolve(&kube, &pods, &args).await?;
@@ -220,7 +221,7 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
     let words = left_behind(&kube, &pod.name_any(), &recovery.stateful_set);
     if !pinned.is_empty() {
         // Its replacement cannot become Ready anywhere else: no use waiting --timeout for it.
-        let created = match replacement_created(&mut waiter, &words, &pod, args.timeout).await {
+        let created = match replacement_created(&mut waiter, &words, term, &pod, args.timeout).await {
             Ok(created) => created,
             Err(error) => {
                 finish(io, &args, &recovery)?;
@@ -240,7 +241,8 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
     // With -o json the document is written however the wait ends: the pod is gone, and stdout
     // still says so.
     let replacement =
-        match wait_for_replacement(&mut waiter, &words, &pod, &node_label, &claims, args.timeout).await {
+        match wait_for_replacement(&mut waiter, &words, term, &pod, &node_label, &claims, args.timeout).await
+        {
             Ok(replacement) => replacement,
             Err(error) => {
                 finish(io, &args, &recovery)?;
@@ -316,14 +318,22 @@ fn pinned_truth(kube: &Kube, pod: &str, node: &str, pinned: &[PinnedVolume]) -> 
 async fn replacement_created(
     waiter: &mut Waiter,
     words: &Said,
+    term: &Terminal,
     old: &Pod,
     timeout: Duration,
 ) -> Result<Option<Pod>> {
     let until = Until { deadline: deadline(timeout), words, ours: None };
+    let state = |_: &View| "not created yet".to_owned();
+    let shown = Shown {
+        term,
+        what: format!("the controller to create the replacement of {}", old.name_any()),
+        state: &state,
+    };
     let (_, created) =
         waiter
-            .until(
+            .until_shown(
                 until,
+                shown,
                 |view, _| {
                     Ok(replacement_pod(old, &view.pods).map_or(Wake::Wait, |p| Wake::Done(Some(p.clone()))))
                 },
@@ -429,6 +439,7 @@ pub fn write_evidence(w: &mut dyn Write, e: &Evidence) -> io::Result<()> {
 async fn wait_for_replacement(
     waiter: &mut Waiter,
     words: &Said,
+    term: &Terminal,
     old: &Pod,
     old_node: &str,
     claims: &[String],
@@ -436,9 +447,14 @@ async fn wait_for_replacement(
 ) -> Result<Replacement> {
     let name = old.name_any();
     let until = Until { deadline: deadline(timeout), words, ours: None };
+    let state = |view: &View| {
+        replacement_pod(old, &view.pods).map_or_else(|| "not created yet".to_owned(), pod_status_text)
+    };
+    let shown = Shown { term, what: format!("the replacement of {name} to be Ready"), state: &state };
     let (view, verdict) = waiter
-        .until(
+        .until_shown(
             until,
+            shown,
             |view, _| match replacement(old, old_node, claims, &view.pods) {
                 Verdict::Waiting => Ok(Wake::Wait),
                 settled => Ok(Wake::Done(settled)),

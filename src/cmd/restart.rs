@@ -31,7 +31,7 @@ use crate::fetch;
 use crate::output::{RESTART_EVENT, Streams, output_error};
 use crate::ui::Terminal;
 use crate::wait::{Kinds, Until, Waiter, Wake, deadline};
-use crate::write::{Mode, Writer, Written};
+use crate::write::{DryRun, Mode, Writer, Written};
 
 pub const LONG_ABOUT: &str = "\
 Restart exactly the chosen members of a StatefulSet (all by default), one at a time: each pod is
@@ -110,8 +110,8 @@ pub struct Args {
     pub discard_journal: bool,
 
     /// Print the plan and change nothing
-    #[arg(long)]
-    pub dry_run: bool,
+    #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_value_t, default_missing_value = "client", value_name = "HOW")]
+    pub dry_run: DryRun,
 
     /// Do not ask for confirmation
     #[arg(short, long)]
@@ -136,6 +136,7 @@ impl Args {
 }
 
 pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Streams) -> Result<()> {
+    args.dry_run.refuse_server("restart")?;
     // Bad gate URLs are usage errors, refused before anything is read (shown masked).
     check_gate_urls(&args.gate_http)?;
     let mut reporter = Reporter { io, format: args.output, kind: RESTART_EVENT };

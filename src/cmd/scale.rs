@@ -29,7 +29,7 @@ use crate::fetch::{self, Extras, Scope};
 use crate::output::{SCALE_EVENT, Streams, output_error};
 use crate::ui::Terminal;
 use crate::wait::{Kinds, Until, Waiter, Wake, deadline};
-use crate::write::{Mode, Writer, Written};
+use crate::write::{DryRun, Mode, Writer, Written};
 
 pub const LONG_ABOUT: &str = "\
 Scale a StatefulSet, one member at a time when it shrinks, without losing its quorum.
@@ -117,8 +117,8 @@ pub struct Args {
     pub discard_journal: bool,
 
     /// Print the plan and change nothing
-    #[arg(long)]
-    pub dry_run: bool,
+    #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_value_t, default_missing_value = "client", value_name = "HOW")]
+    pub dry_run: DryRun,
 
     /// Do not ask for confirmation
     #[arg(short, long)]
@@ -142,6 +142,7 @@ impl Args {
 }
 
 pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Streams) -> Result<()> {
+    args.dry_run.refuse_server("scale")?;
     if args.snapshot && args.claims != Claims::Prune {
         return Err(Stop::FlagRequires { flag: "--snapshot", requires: "--claims prune" }.into());
     }

@@ -13,6 +13,7 @@ use crate::client::{Kube, KubeArgs};
 use crate::core::advice::{RunFlags, shell_word};
 use crate::core::facts::max_unavailable_matters;
 use crate::core::fleet::{self, ContextResult, FleetSummary};
+use crate::core::jsonpath::Template;
 use crate::core::narrow;
 use crate::core::objects::{age, current_revision, selector, short_revision, update_revision};
 use crate::core::owners::{Manager, Owners};
@@ -68,8 +69,9 @@ pub struct Args {
     #[arg(short = 'A', long, conflicts_with = "name")]
     pub all_namespaces: bool,
 
-    /// Output format
-    #[arg(short, long, value_parser = OutputFormat::with_dns(), default_value = "table", requires_if("dns", "name"))]
+    /// Output format; `name` and `jsonpath=TEMPLATE` as kubectl's (`{.name}`, `{.items[*].name}`;
+    /// no `{range}`)
+    #[arg(short, long, value_parser = OutputFormat::for_status(), default_value = "table", requires_if("dns", "name"))]
     pub output: OutputFormat,
 
     /// Cluster domain used in the pods' DNS names
@@ -80,6 +82,11 @@ pub struct Args {
     /// governing Service (the port it reaches on the pods)
     #[arg(long, value_name = "NAME|NUMBER", value_parser = crate::parse::port)]
     pub port: Option<PortSelector>,
+
+    /// Only the StatefulSets with these labels (without NAME), as kubectl's -l (`app=web`,
+    /// `tier in (db,cache)`, `!canary`): the API server evaluates it
+    #[arg(short = 'l', long, conflicts_with = "name", value_name = "SELECTOR")]
+    pub selector: Option<String>,
 
     /// With -A, every context of the kubeconfig, as with --context repeated: one list with a
     /// CONTEXT column, a summary, and a context that cannot be read as an error row
@@ -102,6 +109,13 @@ impl Args {
         }
         if dns && self.watch {
             return Err(Stop::FlagConflict { flag: "--output dns", other: "--watch" }.into());
+        }
+        let kubectl_shape = matches!(self.output, OutputFormat::Name | OutputFormat::Jsonpath(_));
+        if kubectl_shape && self.watch {
+            return Err(Stop::FlagConflict { flag: "--output name|jsonpath", other: "--watch" }.into());
+        }
+        if kubectl_shape && self.all_contexts {
+            return Err(Stop::FlagConflict { flag: "--output name|jsonpath", other: "--all-contexts" }.into());
         }
         if self.port.is_some() && !dns {
             return Err(Stop::FlagRequires { flag: "--port <NAME|NUMBER>", requires: "--output dns" }.into());
@@ -127,6 +141,12 @@ const EXTRAS: Extras = Extras {
 
 pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Streams) -> Result<()> {
     args.check()?;
+    if args.all_namespaces
+        && kube_args.context.len() > 1
+        && matches!(args.output, OutputFormat::Name | OutputFormat::Jsonpath(_))
+    {
+        return Err(Stop::FlagConflict { flag: "--output name|jsonpath", other: "several --context" }.into());
+    }
     if args.all_namespaces && (args.all_contexts || kube_args.context.len() > 1) {
         return fleet(&args, kube_args, term, io).await;
     }
@@ -137,7 +157,12 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
         let scope = Scope::from_flags(args.all_namespaces, &kube);
         let snapshot = fetch::reads_in(&kube, &scope, EXTRAS).await?;
         let now = Timestamp::now();
-        let statuses = status::build_all(&snapshot, &options(now));
+        let mut statuses = status::build_all(&snapshot, &options(now));
+        // The whole namespace is read all the same: other sets' claims and pods matter to each.
+        if let Some(selector) = &args.selector {
+            let selected = fetch::selected(&kube, &scope, selector).await?;
+            statuses.retain(|s| selected.contains(&(s.namespace.clone(), s.name.clone())));
+        }
         if statuses.is_empty() && !args.output.is_machine() {
             io.say(format_args!(
                 "No StatefulSets found{}.",
@@ -195,6 +220,7 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
 async fn fleet(args: &Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Streams) -> Result<()> {
     let contexts = crate::fleet::contexts(kube_args, args.all_contexts)?;
     let cluster_domain = &args.cluster_domain;
+    let selector = args.selector.as_deref();
     let outcomes = crate::fleet::each_with_cluster(kube_args, &contexts, |kube| async move {
         let snapshot = fetch::reads_in(&kube, &Scope::All, EXTRAS).await?;
         let options = StatusOptions {
@@ -202,7 +228,12 @@ async fn fleet(args: &Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Stre
             now: Timestamp::now(),
             flags: kube.flags.clone(),
         };
-        Ok(status::build_all(&snapshot, &options))
+        let mut statuses = status::build_all(&snapshot, &options);
+        if let Some(selector) = selector {
+            let selected = fetch::selected(&kube, &Scope::All, selector).await?;
+            statuses.retain(|s| selected.contains(&(s.namespace.clone(), s.name.clone())));
+        }
+        Ok(statuses)
     })
     .await;
     let results: Vec<ContextResult> = outcomes
@@ -768,6 +799,9 @@ pub fn render(
     now: Timestamp,
 ) -> io::Result<()> {
     if write_document(w, format, STATUS, model)? {
+        return Ok(());
+    }
+    if write_kubectl_shape(w, format, std::slice::from_ref(model), &Document::new(STATUS, model))? {
         return Ok(());
     }
     if format == OutputFormat::Dns {
@@ -1352,6 +1386,32 @@ struct StatusList<'a> {
     items: Vec<Document<'a, StatefulSetStatus>>,
 }
 
+/// `-o name` (`statefulset.apps/NAME` a line, without the namespace even with -A, as kubectl
+/// prints it) and `-o jsonpath=TEMPLATE` over `document` (the JSON of `-o json`); false for any
+/// other format.
+fn write_kubectl_shape(
+    w: &mut dyn Write,
+    format: OutputFormat,
+    statuses: &[StatefulSetStatus],
+    document: &impl Serialize,
+) -> io::Result<bool> {
+    match format {
+        OutputFormat::Name => {
+            for s in statuses {
+                writeln!(w, "statefulset.apps/{}", s.name)?;
+            }
+            Ok(true)
+        }
+        OutputFormat::Jsonpath(text) => {
+            let template = Template::parse(text).map_err(io::Error::other)?;
+            let document = serde_json::to_value(document).map_err(io::Error::other)?;
+            write!(w, "{}", template.render(&document))?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
 pub fn render_list(
     w: &mut dyn Write,
     statuses: &[StatefulSetStatus],
@@ -1362,6 +1422,9 @@ pub fn render_list(
 ) -> io::Result<()> {
     let list = StatusList { items: statuses.iter().map(|s| Document::new(STATUS, s)).collect() };
     if write_document(w, format, STATUS_LIST, &list)? {
+        return Ok(());
+    }
+    if write_kubectl_shape(w, format, statuses, &Document::new(STATUS_LIST, &list))? {
         return Ok(());
     }
     let mut headers = LIST_HEADERS.to_vec();

@@ -8,6 +8,7 @@ pub mod facts;
 pub mod failures;
 pub mod fleet;
 pub mod gate_url;
+pub mod jsonpath;
 pub mod maintenance;
 pub mod members;
 pub mod names;

@@ -19,6 +19,7 @@ mod field;
 mod fleet;
 mod gates;
 mod gitops;
+mod habits;
 mod hostile;
 mod live;
 mod ondelete;

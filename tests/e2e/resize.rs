@@ -476,6 +476,14 @@ async fn a_filesystem_that_grows_at_mount_restarts_only_its_pod() {
         "{stderr}"
     );
     assert!(stderr.contains("pod web-1 restarted and Ready"), "{stderr}");
+    // The wait says what it waits for and since when (issue #31 item 4): in a pipe, one line
+    // per change of its state, not one a second.
+    let progress: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("waiting for the kubelet to grow the filesystems online: 0 of 1 grown ("))
+        .collect();
+    assert_eq!(progress.len(), 1, "{stderr}");
+    assert!(progress[0].ends_with(" of at most 30s)"), "{stderr}");
     let after = pod_marks(&env).await;
     assert_ne!(after["web-1"].0, pods["web-1"].0, "web-1 was restarted");
     pods.insert("web-1".into(), after["web-1"].clone());

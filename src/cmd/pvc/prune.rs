@@ -29,7 +29,7 @@ use crate::output::{
 };
 use crate::ui::Terminal;
 use crate::wait::{Kinds, Waiter};
-use crate::write::{Changed, Deleted, Deletion, Guard, Mode, Writer, Written};
+use crate::write::{Changed, Deleted, Deletion, DryRun, Guard, Mode, ServerCheck, Writer, Written};
 use serde::Serialize;
 
 pub const LONG_ABOUT: &str = "\
@@ -74,13 +74,18 @@ pub struct PruneArgs {
     #[arg(long, requires = "all_namespaces")]
     pub all_contexts: bool,
 
+    /// Only the StatefulSets with these labels (without NAME), as kubectl's -l: the API server
+    /// evaluates it; every claim of the namespace is still read
+    #[arg(short = 'l', long, conflicts_with = "name", value_name = "SELECTOR")]
+    pub selector: Option<String>,
+
     /// Delete without asking (otherwise a dry run, or a typed confirmation on a terminal)
     #[arg(short, long)]
     pub yes: bool,
 
     /// Only print the plan, even with --yes
-    #[arg(long)]
-    pub dry_run: bool,
+    #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_value_t, default_missing_value = "client", value_name = "HOW")]
+    pub dry_run: DryRun,
 
     /// Also prune PVCs of StatefulSets scaled to 0 (parked StatefulSets keep theirs by default)
     #[arg(long)]
@@ -134,10 +139,22 @@ pub async fn run(args: PruneArgs, kube_args: &KubeArgs, term: &Terminal, io: &mu
             for mid in &swaps {
                 io.warn(format_args!("left out: {}", mid.describe()));
             }
+            let selected = match &args.selector {
+                Some(selector) => {
+                    let scope = Scope::from_flags(args.all_namespaces, &kube);
+                    Some(fetch::selected(&kube, &scope, selector).await?)
+                }
+                None => None,
+            };
             snapshot
                 .statefulsets
                 .iter()
                 .filter(|s| mid_swap(&s.namespace().unwrap_or_default(), &s.name_any()).is_none())
+                .filter(|s| {
+                    selected.as_ref().is_none_or(|selected| {
+                        selected.contains(&(s.namespace().unwrap_or_default(), s.name_any()))
+                    })
+                })
                 .collect()
         }
     };
@@ -174,9 +191,11 @@ pub async fn run(args: PruneArgs, kube_args: &KubeArgs, term: &Terminal, io: &mu
     // A run that may delete: confirmed with --yes, or on a terminal where a typed confirmation
     // can be asked (machine-readable output never prompts: without --yes it is a dry run).
     // Anything else is a dry run, and holds no Writer.
-    let confirmed_run = !args.dry_run && (args.yes || (term.interactive && !args.output.is_machine()));
+    let confirmed_run =
+        !args.dry_run.is_dry() && (args.yes || (term.interactive && !args.output.is_machine()));
     let again = format!("run `{}` to continue", rerun(&args, &kube));
-    let writer = Writer::of(&kube, Mode::from_dry_run(!confirmed_run), again.clone());
+    let mode = if confirmed_run { Mode::Apply } else { Mode::DryRun };
+    let writer = Writer::of(&kube, mode, again.clone());
     let confirmed_run = writer.is_some();
     let deleting = confirmed_run && plan.to_prune().next().is_some();
     // The plan is the output of a dry run; a run that may delete reports its result instead.
@@ -193,8 +212,11 @@ pub async fn run(args: PruneArgs, kube_args: &KubeArgs, term: &Terminal, io: &mu
             return rendered(render_result(&mut io.out, &start, &plan, &kube.flags, args.output));
         }
         if plan.to_prune().next().is_some() && !args.output.is_machine() {
-            let how = if args.dry_run { "" } else { "; pass --yes (or run on a terminal) to prune" };
+            let how = if args.dry_run.is_dry() { "" } else { "; pass --yes (or run on a terminal) to prune" };
             io.say(format_args!("dry run: nothing was deleted{how}"));
+        }
+        if let Some(check) = ServerCheck::of(&kube, Mode::from_dry_run(args.dry_run)) {
+            return server_dry_run(&check, &kube, &plan, io).await;
         }
         return Ok(());
     };
@@ -222,6 +244,141 @@ pub async fn run(args: PruneArgs, kube_args: &KubeArgs, term: &Terminal, io: &mu
         Ending::Done => Ok(()),
         Ending::SnapshotsFailed(claims) => Err(Stop::SnapshotsFailed { claims }.into()),
         Ending::NotPruned(claims) => Err(Stop::NotPruned { claims }.into()),
+    }
+}
+
+/// `--dry-run=server`: the writes of the plan, in the order a prune sends them, each one that can
+/// be sent now sent with `dryRun=All` (through [`ServerCheck`]), a line each on stderr with the
+/// API server's answer. A claim's writes after its `--snapshot` (its content's deletion policy,
+/// its PV set to Retain, its delete) wait for the snapshot to be ready first: they are listed as
+/// not checked, with the step they depend on. Any write refused makes the run fail (exit 1) once all are listed.
+async fn server_dry_run(check: &ServerCheck, kube: &Kube, plan: &PrunePlan, io: &mut Streams) -> Result<()> {
+    let volumes: Api<PersistentVolume> = kube.api_all();
+    let mut step = 0;
+    let mut refused = 0;
+    let mut checked = 0;
+    io.say("server dry run (dryRun=All; nothing is stored):");
+    for candidate in plan.to_prune() {
+        let namespace = &candidate.namespace;
+        let claims: Api<PersistentVolumeClaim> = kube.api_in(namespace);
+        let mut waits_for: Option<usize> = None;
+        let mut line = |io: &mut Streams, step: usize, what: &str, answer: ServerAnswer| {
+            if let ServerAnswer::Refused(_) = answer {
+                refused += 1;
+            }
+            if !matches!(answer, ServerAnswer::NotChecked(_)) {
+                checked += 1;
+            }
+            io.say(format_args!("  {step}. {what}: {answer}"));
+        };
+        if let Some(planned) = &candidate.snapshot {
+            step += 1;
+            let api = crate::volume_snapshots::snapshots_api(kube, namespace);
+            let object = crate::core::volume_snapshots::snapshot_object(
+                &planned.name,
+                namespace,
+                &candidate.name,
+                &planned.class,
+                &planned.labels,
+            );
+            let object: kube::api::DynamicObject = serde_json::from_value(object)
+                .expect("a VolumeSnapshot the core built always reads as an object");
+            let what = format!("create VolumeSnapshot {namespace}/{}", planned.name);
+            let answer = ServerAnswer::of_written(check.create(&api, &object, &what).await);
+            line(io, step, &what, answer);
+            waits_for = Some(step);
+            if planned.class_deletion_policy != "Retain" {
+                step += 1;
+                let what =
+                    format!("set the deletion policy of VolumeSnapshot {}'s content to Retain", planned.name);
+                line(io, step, &what, ServerAnswer::NotChecked(step - 1));
+            }
+        }
+        if candidate.retain_volume
+            && let Some(volume) = &candidate.volume
+        {
+            step += 1;
+            let what = format!("set PV {volume} to Retain");
+            let answer = match waits_for {
+                Some(on) => ServerAnswer::NotChecked(on),
+                None => {
+                    let patch = patches::retain_volume(&candidate.uid);
+                    ServerAnswer::of_written(check.patch(&volumes, volume, &patch, &what).await)
+                }
+            };
+            line(io, step, &what, answer);
+        }
+        step += 1;
+        let what = format!("delete PVC {namespace}/{}", candidate.name);
+        let answer = match waits_for {
+            Some(on) => ServerAnswer::NotChecked(on),
+            None => {
+                let guard = Guard::UidAndResourceVersion {
+                    uid: candidate.uid.clone(),
+                    resource_version: candidate.resource_version.clone(),
+                };
+                ServerAnswer::of_deleted(
+                    check.delete(&claims, &candidate.name, guard, Deletion::default(), &what).await,
+                )
+            }
+        };
+        line(io, step, &what, answer);
+    }
+    match refused {
+        0 => Ok(()),
+        refused => Err(Stop::ServerDryRunRefused { refused, checked }.into()),
+    }
+}
+
+/// What the API server answered to one write of a server dry run.
+enum ServerAnswer {
+    Accepted,
+    /// Its words, or what the answer means (404, 409).
+    Refused(String),
+    /// Sent only after a wait: the step it depends on.
+    NotChecked(usize),
+}
+
+impl ServerAnswer {
+    fn of_written<K>(answer: Result<Written<K>>) -> ServerAnswer {
+        match answer {
+            Ok(Written::Done(_)) => ServerAnswer::Accepted,
+            Ok(Written::Gone) => ServerAnswer::Refused("not found (404): gone since it was read".to_owned()),
+            Ok(Written::Changed(_)) => {
+                ServerAnswer::Refused("conflict: changed since it was read".to_owned())
+            }
+            Err(error) => ServerAnswer::of_error(&error),
+        }
+    }
+
+    fn of_deleted<K>(answer: Result<Deleted<K>>) -> ServerAnswer {
+        match answer {
+            Ok(Deleted::Done) => ServerAnswer::Accepted,
+            Ok(Deleted::Gone) => ServerAnswer::Refused("not found (404): gone since it was read".to_owned()),
+            Ok(Deleted::Changed(_)) => ServerAnswer::Refused(
+                "conflict (409): its uid or resourceVersion changed since it was read".to_owned(),
+            ),
+            Err(error) => ServerAnswer::of_error(&error),
+        }
+    }
+
+    fn of_error(error: &Error) -> ServerAnswer {
+        match error {
+            Error::Kube { source, .. } => ServerAnswer::Refused(crate::error::describe_kube_error(source)),
+            other => ServerAnswer::Refused(other.to_string()),
+        }
+    }
+}
+
+impl std::fmt::Display for ServerAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServerAnswer::Accepted => f.write_str("accepted"),
+            ServerAnswer::Refused(why) => write!(f, "refused: {why}"),
+            ServerAnswer::NotChecked(step) => {
+                write!(f, "not checked: depends on step {step} (sent only once it is ready)")
+            }
+        }
     }
 }
 
@@ -253,9 +410,12 @@ pub fn restore_command(snapshot: &TakenSnapshot, plan: &PrunePlan, flags: &RunFl
 }
 
 /// This run's prune (its StatefulSet, every one of its namespace, or `-A`; with
-/// `--include-scaled-to-zero` as given) and `extra`, as a command with the run's flags.
+/// `--include-scaled-to-zero` and `-l` as given) and `extra`, as a command with the run's flags.
 fn same_prune(args: &PruneArgs, kube: &Kube, extra: &str) -> String {
-    let scaled = if args.include_scaled_to_zero { " --include-scaled-to-zero" } else { "" };
+    let mut scaled = if args.include_scaled_to_zero { " --include-scaled-to-zero" } else { "" }.to_owned();
+    if let Some(selector) = &args.selector {
+        scaled.push_str(&format!(" -l {}", shell_word(selector)));
+    }
     match (&args.name, args.all_namespaces) {
         (_, true) => kube.flags.plugin_cluster(&format!("pvc prune -A{scaled}{extra}")),
         (Some(name), false) => {
@@ -359,8 +519,9 @@ pub async fn prune_removed(
         name: Some(removed.name.to_owned()),
         all_namespaces: false,
         all_contexts: false,
+        selector: None,
         yes: true,
-        dry_run: false,
+        dry_run: DryRun::None,
         include_scaled_to_zero: options.include_scaled_to_zero,
         retain_volumes: false,
         snapshot: removed.snapshot,
@@ -737,16 +898,32 @@ impl Pruner<'_, '_> {
 /// read is an entry, and makes the exit code 1 after the rest is written. Only a dry run: a
 /// prune deletes in one context at a time.
 async fn fleet(args: &PruneArgs, kube_args: &KubeArgs, io: &mut Streams) -> Result<()> {
-    if !args.dry_run || args.yes || args.snapshot || args.retain_volumes {
+    if args.dry_run == DryRun::Server {
+        return Err(Stop::ServerDryRunUnsupported { command: "pvc prune -A --all-contexts" }.into());
+    }
+    if args.dry_run != DryRun::Client || args.yes || args.snapshot || args.retain_volumes {
         return Err(Stop::FleetDeletes.into());
     }
     let contexts = crate::fleet::contexts(kube_args, args.all_contexts)?;
     let options = PruneOptions { include_scaled_to_zero: args.include_scaled_to_zero, retain_volumes: false };
     let options = &options;
+    let selector = args.selector.as_deref();
     let outcomes = crate::fleet::each_with_cluster(kube_args, &contexts, |kube| async move {
         let extras = Extras { volumes: true, autoscalers: true, ..Extras::default() };
         let snapshot = fetch::reads_in(&kube, &Scope::All, extras).await?;
-        let scope: Vec<&StatefulSet> = snapshot.statefulsets.iter().collect();
+        let selected = match selector {
+            Some(selector) => Some(fetch::selected(&kube, &Scope::All, selector).await?),
+            None => None,
+        };
+        let scope: Vec<&StatefulSet> = snapshot
+            .statefulsets
+            .iter()
+            .filter(|s| {
+                selected.as_ref().is_none_or(|selected| {
+                    selected.contains(&(s.namespace().unwrap_or_default(), s.name_any()))
+                })
+            })
+            .collect();
         Ok(prune::plan(&snapshot, &scope, options))
     })
     .await;

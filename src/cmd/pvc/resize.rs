@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::access::{self, Permission};
 use crate::client::{Kube, KubeArgs};
 use crate::core::advice::shell_word;
-use crate::core::objects::pod_ready;
+use crate::core::objects::{pod_ready, pod_status_text};
 use crate::core::owners::last_writer;
 use crate::core::patches;
 use crate::core::resize::{
@@ -31,8 +31,8 @@ use crate::output::{
     write_json_line, write_table,
 };
 use crate::ui::Terminal;
-use crate::wait::{Kinds, Said, Until, View, Waiter, Wake, Words, deadline};
-use crate::write::{Changed, Deleted, Deletion, Evicted, Guard, Mode, Writer, Written};
+use crate::wait::{Kinds, Said, Shown, Until, View, Waiter, Wake, Words, deadline};
+use crate::write::{Changed, Deleted, Deletion, DryRun, Evicted, Guard, Mode, Writer, Written};
 
 pub const LONG_ABOUT: &str = "\
 Grow the volumes of a StatefulSet: every PVC of the named volumeClaimTemplates, including those a
@@ -90,8 +90,8 @@ pub struct Args {
     pub yes: bool,
 
     /// Only print the plan
-    #[arg(long)]
-    pub dry_run: bool,
+    #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_value_t, default_missing_value = "client", value_name = "HOW")]
+    pub dry_run: DryRun,
 
     /// Go on although a GitOps tool or Helm applies the StatefulSet (it may re-create the old template)
     #[arg(long)]
@@ -240,6 +240,7 @@ impl Run<'_> {
 }
 
 pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Streams) -> Result<()> {
+    args.dry_run.refuse_server("pvc resize")?;
     let kube = kube_args.connect().await?;
     let namespace = kube.namespace.clone();
     let request_timeout =
@@ -259,7 +260,7 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
     // -o json events end with a line, however the run ends.
     if let Err(error) = &result
         && args.output == OutputFormat::Json
-        && !args.dry_run
+        && !args.dry_run.is_dry()
     {
         let (left, resume) = error.left_and_resume();
         let event = Event::Error { error: error.to_string(), exit_code: error.exit_code(), left, resume };
@@ -332,9 +333,9 @@ impl Run<'_> {
     /// From the plan to the end: refusals, consent, grow, restarts, swap.
     async fn start(&mut self, writer: Option<Writer>, sts: StatefulSet, plan: ResizePlan) -> Result<()> {
         let machine = self.args.output.is_machine();
-        let events = self.args.output == OutputFormat::Json && !self.args.dry_run;
+        let events = self.args.output == OutputFormat::Json && !self.args.dry_run.is_dry();
         // A refused run says one line; its plan is printed only when asked for (--dry-run).
-        if !events && (plan.blocking.is_empty() || self.args.dry_run) {
+        if !events && (plan.blocking.is_empty() || self.args.dry_run.is_dry()) {
             rendered(render_plan(&mut self.io.out, &plan, self.args.output))?;
         }
         for warning in &plan.warnings {
@@ -581,9 +582,28 @@ impl Run<'_> {
             view.claims.iter().find(|p| p.name_any() == claim.name).map(|pvc| claim_state(pvc, &claim.target))
         };
         let until = Until { deadline: deadline(self.args.timeout), words, ours: None };
+        let state = |view: &View| {
+            let waiting: Vec<&str> = claims
+                .iter()
+                .filter(|c| state_of(view, c).is_none_or(|s| !settled(&s)))
+                .map(|c| c.name.as_str())
+                .collect();
+            format!(
+                "{} of {} done; {} not yet",
+                claims.len() - waiting.len(),
+                claims.len(),
+                waiting.join(", ")
+            )
+        };
+        let what = match claims {
+            [claim] => format!("PVC {} to grow to {}", claim.name, claim.target),
+            _ => format!("{} PVCs to grow", claims.len()),
+        };
+        let shown = Shown { term: self.term, what, state: &state };
         let (_, states) = waiter
-            .until(
+            .until_shown(
                 until,
+                shown,
                 |view, _| {
                     let mut states = Vec::new();
                     for claim in claims {
@@ -641,9 +661,13 @@ impl Run<'_> {
                 .collect()
         };
         let until = Until { deadline: deadline(wait), words: &words, ours: None };
+        let state = |view: &View| format!("{} of {} grown", grown(view).len(), claims.len());
+        let what = "the kubelet to grow the filesystems online".to_owned();
+        let shown = Shown { term: self.term, what, state: &state };
         let (_, names) = waiter
-            .until(
+            .until_shown(
                 until,
+                shown,
                 |view, _| {
                     let names = grown(view);
                     Ok(if names.len() == claims.len() { Wake::Done(names) } else { Wake::Wait })
@@ -808,9 +832,18 @@ impl Run<'_> {
             };
             let until = Until { deadline: deadline(self.args.timeout), words: &words, ours: None };
             let timeout = self.args.timeout;
+            let state = |view: &View| {
+                view.pods
+                    .iter()
+                    .find(|p| p.name_any() == *name && p.uid().as_deref() != Some(uid.as_str()))
+                    .map_or_else(|| "not created yet".to_owned(), pod_status_text)
+            };
+            let shown =
+                Shown { term: self.term, what: format!("pod {name} to be Ready again"), state: &state };
             waiter
-                .until(
+                .until_shown(
                     until,
+                    shown,
                     |view, _| {
                         let back = view.pods.iter().any(|p| {
                             p.name_any() == *name && p.uid().as_deref() != Some(uid.as_str()) && pod_ready(p)
@@ -1202,9 +1235,19 @@ impl Run<'_> {
         let name = self.args.name.clone();
         let timeout = self.args.timeout;
         let until = Until { deadline: deadline(timeout), words, ours: None };
+        let state = |view: &View| match resize::adoption(journal, created, &view.pods, &view.claims) {
+            Adoption::Pending(pending) => pending.join("; "),
+            _ => "done".to_owned(),
+        };
+        let shown = Shown {
+            term: self.term,
+            what: format!("the new {name} to adopt its pods and claims"),
+            state: &state,
+        };
         let (_, adoption) = waiter
-            .until(
+            .until_shown(
                 until,
+                shown,
                 |view, _| match resize::adoption(journal, created, &view.pods, &view.claims) {
                     Adoption::Pending(_) => Ok(Wake::Wait),
                     settled => Ok(Wake::Done(settled)),

@@ -17,7 +17,7 @@ use crate::error::{Error, Result, Stop};
 use crate::fetch;
 use crate::output::{OutputFormat, PVC_RESTORE, Streams, rendered, write_document};
 use crate::ui::Terminal;
-use crate::write::{Mode, Writer, Written};
+use crate::write::{DryRun, Mode, Writer, Written};
 
 pub const LONG_ABOUT: &str = "\
 Create the PVC <template>-<statefulset>-<ordinal> from a VolumeSnapshot, with the
@@ -59,8 +59,8 @@ pub struct Args {
     pub allow_other_source: bool,
 
     /// Only print the claim that would be created
-    #[arg(long)]
-    pub dry_run: bool,
+    #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_value_t, default_missing_value = "client", value_name = "HOW")]
+    pub dry_run: DryRun,
 
     /// Output format
     #[arg(short, long, value_enum, default_value_t)]
@@ -68,6 +68,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args, kube_args: &KubeArgs, _term: &Terminal, io: &mut Streams) -> Result<()> {
+    args.dry_run.refuse_server("pvc restore")?;
     let kube = kube_args.connect().await?;
     let namespace = kube.namespace.clone();
     let sts = fetch::statefulset(&kube, &namespace, &args.name).await?;

@@ -41,7 +41,7 @@ use crate::fetch::{self, Scope};
 use crate::output::Streams;
 use crate::ui::Terminal;
 use crate::wait::{Kinds, Waiter, Wake, deadline};
-use crate::write::{Mode, Writer, Written};
+use crate::write::{DryRun, Mode, Writer, Written};
 use execute::{Executor, Outcome};
 pub use report::Format;
 use report::{Event, Reporter};
@@ -164,8 +164,8 @@ pub struct Args {
     pub discard_journal: bool,
 
     /// Print the plan and change nothing
-    #[arg(long)]
-    pub dry_run: bool,
+    #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_value_t, default_missing_value = "client", value_name = "HOW")]
+    pub dry_run: DryRun,
 
     /// Do not ask: go on after each step (after --pause) and confirm deletions
     #[arg(short, long)]
@@ -211,6 +211,7 @@ impl Args {
 const SETTLE_GRACE: Duration = Duration::from_secs(30);
 
 pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Streams) -> Result<()> {
+    args.dry_run.refuse_server("rollout")?;
     // Bad gate URLs are usage errors, refused before anything is read (shown masked).
     check_gate_urls(&args.gate_http)?;
     let kube = kube_args.connect().await?;
@@ -452,7 +453,7 @@ async fn show(
             Ok(Shown::Nothing)
         }
         Decision::MovePartition { to, revision } => {
-            if args.dry_run {
+            if args.dry_run.is_dry() {
                 reporter.say(format!(
                     "the partition of {} would move {} -> {to}; no update is pending, every pod runs revision {revision}",
                     args.name,

@@ -1,0 +1,167 @@
+//! kubectl's habits (issue #31): `--dry-run=server` (the API server's dry run of each write the
+//! plan can send now), `-l/--selector` on the list views, `-o name` and `-o jsonpath=…`.
+
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::PersistentVolume;
+use kube::api::{Api, Patch, PatchParams};
+use serde_json::json;
+
+use crate::support::{Env, Sts, json_of, read_only_user};
+
+fn stdout(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+async fn scaled(env: &Env, name: &str, replicas: i32) {
+    env.scale(name, replicas).await;
+    env.wait_ready(name, Duration::from_secs(60)).await;
+}
+
+async fn label(env: &Env, name: &str, labels: serde_json::Value) {
+    let api: Api<StatefulSet> = env.api();
+    api.patch(name, &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": labels}})))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn prune_server_dry_run_sends_each_write_with_dry_run_all_and_stores_nothing() {
+    let env = Env::new("habits-server-dry-run").await;
+    env.statefulset(&Sts::new("web", 3)).await;
+    // =none is no dry run: off a terminal it still needs --yes (exit 2, nothing changed).
+    let output = env.plugin().args(["restart", "web", "0", "--dry-run=none"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("pass --yes"), "{}", stderr(&output));
+    scaled(&env, "web", 1).await;
+    let before = env.pvc_names().await;
+    assert_eq!(before, ["data-web-0", "data-web-1", "data-web-2"]);
+    let ns = env.ns.as_str();
+
+    // The plan on stdout, as a client dry run prints it; each write and its answer on stderr.
+    let output =
+        env.plugin().args(["pvc", "prune", "web", "--dry-run=server", "-o", "json"]).output().unwrap();
+    let said = stderr(&output);
+    let plan = json_of(&output);
+    let client =
+        json_of(&env.plugin().args(["pvc", "prune", "web", "--dry-run", "-o", "json"]).output().unwrap());
+    assert_eq!(plan["candidates"], client["candidates"], "the same plan as a client dry run");
+    assert!(said.contains("server dry run (dryRun=All; nothing is stored):"), "{said}");
+    assert!(said.contains(&format!("  1. delete PVC {ns}/data-web-1: accepted")), "{said}");
+    assert!(said.contains(&format!("  2. delete PVC {ns}/data-web-2: accepted")), "{said}");
+    assert_eq!(env.pvc_names().await, before, "nothing deleted");
+
+    // --retain-volumes: the PV's patch is sent too (and its policy stays Delete).
+    let output =
+        env.plugin().args(["pvc", "prune", "web", "--retain-volumes", "--dry-run=server"]).output().unwrap();
+    let said = stderr(&output);
+    assert!(output.status.success(), "{said}");
+    let claim =
+        env.pvcs().await.into_iter().find(|c| c.metadata.name.as_deref() == Some("data-web-1")).unwrap();
+    let volume = claim.spec.unwrap().volume_name.unwrap();
+    assert!(said.contains(&format!("  1. set PV {volume} to Retain: accepted")), "{said}");
+    assert!(said.contains(&format!("  2. delete PVC {ns}/data-web-1: accepted")), "{said}");
+    let volumes: Api<PersistentVolume> = Api::all(env.client.clone());
+    let policy = volumes.get(&volume).await.unwrap().spec.unwrap().persistent_volume_reclaim_policy;
+    assert_eq!(policy.as_deref(), Some("Delete"), "the patch was not stored");
+
+    // --snapshot: the snapshot's create is sent; what waits for it to be ready is not.
+    let output =
+        env.plugin().args(["pvc", "prune", "web", "--snapshot", "--dry-run=server"]).output().unwrap();
+    let said = stderr(&output);
+    assert!(output.status.success(), "{said}");
+    assert!(said.contains(&format!("  1. create VolumeSnapshot {ns}/")), "{said}");
+    assert!(said.contains("'s content to Retain: not checked: depends on step 1"), "{said}");
+    assert!(
+        said.contains(&format!(
+            "  3. delete PVC {ns}/data-web-1: not checked: depends on step 1 (sent only once it is ready)"
+        )),
+        "{said}"
+    );
+    assert_eq!(env.pvc_names().await, before, "nothing deleted");
+
+    // A user who may only read: the API server refuses the delete (RBAC), exit 1.
+    let reader = read_only_user(&env, "reader").await;
+    let output =
+        env.plugin().args(["pvc", "prune", "web", "--dry-run=server", "--as", &reader]).output().unwrap();
+    let said = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{said}");
+    assert!(said.contains(&format!("  1. delete PVC {ns}/data-web-1: refused: ")), "{said}");
+    assert!(said.contains("forbidden"), "{said}");
+    assert!(
+        said.contains(
+            "error: the API server refused 2 of the 2 writes sent with dryRun=All (above); nothing was stored"
+        ),
+        "{said}"
+    );
+    assert_eq!(env.pvc_names().await, before, "nothing deleted");
+
+    // Commands that cannot ask the API server yet say so, exit 2, before any request.
+    let output = env
+        .plugin()
+        .args(["rollout", "web", "--image", "app=example.invalid/app:v2", "--dry-run=server"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+}
+
+#[tokio::test]
+async fn selector_and_kubectl_output_shapes_on_the_list_views() {
+    let env = Env::new("habits-selector").await;
+    env.statefulset(&Sts::new("web", 1)).await;
+    env.statefulset(&Sts::new("db", 3)).await;
+    // A label value of this test's own: other tests' sets share the cluster.
+    let tier = env.ns.clone();
+    label(&env, "db", json!({"tier": tier})).await;
+    label(&env, "web", json!({"tier": "front"})).await;
+
+    // -o name, in a namespace and with -A (kubectl prints no namespace there either).
+    let output = env.plugin().args(["status", "-o", "name"]).output().unwrap();
+    assert_eq!(stdout(&output), "statefulset.apps/db\nstatefulset.apps/web\n", "{}", stderr(&output));
+    let selector = format!("tier={tier}");
+    let output = env.plugin().args(["status", "-A", "-l", &selector, "-o", "name"]).output().unwrap();
+    assert_eq!(stdout(&output), "statefulset.apps/db\n", "{}", stderr(&output));
+
+    // The selector is the API server's: set-based expressions too.
+    let set_based = format!("tier in ({tier},front),tier!=front");
+    let output = env.plugin().args(["status", "-l", &set_based, "-o", "json"]).output().unwrap();
+    let list = json_of(&output);
+    let names: Vec<&str> =
+        list["items"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["db"]);
+
+    // -o jsonpath over the JSON document: a list and one StatefulSet.
+    let output = env.plugin().args(["status", "-o", "jsonpath={.items[*].name}"]).output().unwrap();
+    assert_eq!(stdout(&output), "db web", "{}", stderr(&output));
+    let output = env
+        .plugin()
+        .args(["status", "db", "-o", r#"jsonpath={.name} has {.replicas.desired}{"\n"}"#])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&output), "db has 3\n", "{}", stderr(&output));
+    let json = json_of(&env.plugin().args(["status", "db", "-o", "json"]).output().unwrap());
+    assert_eq!(json["replicas"]["desired"], 3, "the template reads the -o json model");
+
+    // pvc prune -A --dry-run -l: only the selected sets are planned.
+    scaled(&env, "db", 1).await;
+    scaled(&env, "web", 0).await;
+    let output = env
+        .plugin()
+        .args(["pvc", "prune", "-A", "--dry-run", "--include-scaled-to-zero", "-l", &selector, "-o", "json"])
+        .output()
+        .unwrap();
+    let plan = json_of(&output);
+    let sets: std::collections::BTreeSet<&str> =
+        plan["candidates"].as_array().unwrap().iter().map(|c| c["statefulSet"].as_str().unwrap()).collect();
+    assert_eq!(sets.into_iter().collect::<Vec<_>>(), ["db"]);
+
+    // A selector the API server cannot parse: one line, exit 2.
+    let output = env.plugin().args(["status", "-A", "-l", "tier in (a"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert_eq!(stderr(&output).lines().count(), 1, "{}", stderr(&output));
+}
