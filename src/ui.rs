@@ -66,8 +66,9 @@ impl Terminal {
             return Ok(true);
         }
         self.require_answer(question)?;
+        let prompt = self.fit(question, CONFIRM_ROOM, "Go ahead?")?;
         dialoguer::Confirm::with_theme(&*self.theme())
-            .with_prompt(question)
+            .with_prompt(prompt)
             .default(false)
             .interact()
             .map_err(prompt_error)
@@ -79,8 +80,20 @@ impl Terminal {
             return Ok(true);
         }
         self.require_answer(question)?;
+        let typed = format!("Type {expected} to confirm");
+        let whole = format!("{question} {typed}");
+        // Room for the theme's marks and for the name as it is typed.
+        let room = TYPED_ROOM + console::measure_text_width(expected);
+        let prompt = if prompt_fits(&whole, room, self.prompt_width()) {
+            whole
+        } else {
+            // The question whole above, the line to type at alone.
+            let (above, _) = fit_prompt(question, usize::MAX, self.prompt_width(), "");
+            write_above(&above)?;
+            typed
+        };
         let answer: String = dialoguer::Input::with_theme(&*self.theme())
-            .with_prompt(format!("{question} Type {expected} to confirm"))
+            .with_prompt(prompt)
             .allow_empty(true)
             .interact_text()
             .map_err(prompt_error)?;
@@ -89,12 +102,26 @@ impl Terminal {
 
     /// One of `choices`; returns its index.
     pub fn choose(&self, question: &str, choices: &[&str]) -> Result<usize> {
+        let prompt = self.fit(question, CHOOSE_ROOM, "Which way?")?;
         dialoguer::Select::with_theme(&*self.theme())
-            .with_prompt(question)
+            .with_prompt(prompt)
             .items(choices)
             .default(0)
             .interact()
             .map_err(prompt_error)
+    }
+
+    /// The width prompts fit: stderr's terminal, 80 columns when it has none.
+    fn prompt_width(&self) -> usize {
+        console::Term::stderr().size_checked().map_or(80, |(_, columns)| usize::from(columns))
+    }
+
+    /// Writes what of `question` does not fit one prompt line above it on stderr and returns
+    /// the line to ask (see [`fit_prompt`]).
+    fn fit(&self, question: &str, room: usize, fallback: &str) -> Result<String> {
+        let (above, prompt) = fit_prompt(question, room, self.prompt_width(), fallback);
+        write_above(&above)?;
+        Ok(prompt)
     }
 
     /// A spinner line on stderr, or nothing when stderr is not a terminal.
@@ -110,6 +137,57 @@ impl Terminal {
         bar.enable_steady_tick(Duration::from_millis(120));
         bar
     }
+}
+
+/// Columns a prompt's theme adds around the question: `? `, ` (y/n) › no` (colourful) or
+/// ` [y/n] ` (plain), for a yes/no question.
+const CONFIRM_ROOM: usize = 14;
+/// Likewise for a choice: `? ` and ` ›`.
+const CHOOSE_ROOM: usize = 4;
+/// Likewise for a typed confirmation, before the name typed: `? ` and ` › `.
+const TYPED_ROOM: usize = 5;
+
+/// Whether `question` and `room` columns of the theme's marks fit one line of `width` columns,
+/// the last column left free (the cursor there would wrap).
+fn prompt_fits(question: &str, room: usize, width: usize) -> bool {
+    console::measure_text_width(question).saturating_add(room) < width
+}
+
+/// A prompt that fits one line of a `width`-column terminal: dialoguer redraws (and erases) a
+/// prompt as one line, so a longer one leaves stale copies of its first rows on the screen.
+/// Returns the lines to write above the prompt and the prompt. A question that fits stays
+/// whole; otherwise, when its last sentence is a question that fits, what comes before it goes
+/// above (wrapped); otherwise the whole text goes above and `fallback` is asked.
+pub fn fit_prompt(question: &str, room: usize, width: usize, fallback: &str) -> (Vec<String>, String) {
+    if prompt_fits(question, room, width) {
+        return (Vec::new(), question.to_owned());
+    }
+    let wrap = |text: &str| -> Vec<String> {
+        let options = textwrap::Options::new(width.saturating_sub(1).max(20))
+            .break_words(false)
+            .word_separator(textwrap::WordSeparator::AsciiSpace)
+            .word_splitter(textwrap::WordSplitter::NoHyphenation);
+        textwrap::wrap(text, options).into_iter().map(|line| line.trim_end().to_owned()).collect()
+    };
+    // The last sentence: after the last ". ", "? " or "; " (an ellipsis or a number's dot
+    // inside a word is not followed by a space).
+    let last = [". ", "? ", "; "].iter().filter_map(|end| question.rfind(end).map(|at| at + end.len())).max();
+    if let Some(at) = last {
+        let (head, tail) = question.split_at(at);
+        if tail.ends_with('?') && prompt_fits(tail, room, width) {
+            return (wrap(head.trim_end()), tail.to_owned());
+        }
+    }
+    (wrap(question), fallback.to_owned())
+}
+
+/// Writes the lines [`fit_prompt`] put above a prompt, on stderr.
+fn write_above(lines: &[String]) -> Result<()> {
+    let term = console::Term::stderr();
+    for line in lines {
+        term.write_line(line).map_err(Error::Output)?;
+    }
+    Ok(())
 }
 
 fn prompt_error(error: dialoguer::Error) -> Error {
@@ -211,5 +289,68 @@ mod repaint_tests {
         // 30 rows once its 100-column line wraps onto two.
         let wrapped = format!("{}\n{}", "x".repeat(100), "y\n".repeat(22));
         assert_eq!(repaint("a\n", &wrapped, 24, 80), None);
+    }
+}
+
+#[cfg(test)]
+mod prompt_tests {
+    use super::{CHOOSE_ROOM, CONFIRM_ROOM, TYPED_ROOM, fit_prompt, prompt_fits};
+
+    /// The prompts the commands ask, as they are worded (long names where names vary).
+    const QUESTIONS: [(&str, usize, &str); 6] = [
+        ("Roll web back to revision web-5bcd7596f?", CONFIRM_ROOM, "Go ahead?"),
+        (
+            "Next: step 1/3, partition 4 -> 3, updates web-3 (first stages the new template with partition 4)",
+            CHOOSE_ROOM,
+            "Which way?",
+        ),
+        (
+            "postgres-1, postgres-2 stuck not Ready on a revision the rollout no longer runs; the controller \
+             will not replace them (OrderedReady). Delete them, so that them come back on the update revision?",
+            CONFIRM_ROOM,
+            "Go ahead?",
+        ),
+        (
+            "Restart postgres-0, postgres-1, postgres-2, postgres-3 one at a time, each waited for until Ready?",
+            CONFIRM_ROOM,
+            "Go ahead?",
+        ),
+        ("Remove it? web keeps its template, partition and pods as they are now.", CONFIRM_ROOM, "Go ahead?"),
+        (
+            "Delete 4 PVC(s) of docs-status/postgres (data-postgres-3, wal-postgres-3, data-postgres-4, \
+             wal-postgres-4)?",
+            TYPED_ROOM + 8,
+            "Type postgres to confirm",
+        ),
+    ];
+
+    /// What a person sees: the lines above, then the prompt with `▮` for the theme's marks.
+    fn screen(width: usize) -> String {
+        let mut out = String::new();
+        for (question, room, fallback) in QUESTIONS {
+            let (above, prompt) = fit_prompt(question, room, width, fallback);
+            for line in &above {
+                assert!(console::measure_text_width(line) < width, "{line:?} is wider than {width}");
+                out.push_str(&format!("{line}\n"));
+            }
+            assert!(prompt_fits(&prompt, room, width), "{prompt:?} does not fit {width}");
+            out.push_str(&format!("? {prompt}{}\n---\n", "▮".repeat(room - 2)));
+        }
+        out
+    }
+
+    #[test]
+    fn prompts_at_80_columns() {
+        insta::assert_snapshot!("prompts_80", screen(80));
+    }
+
+    #[test]
+    fn prompts_at_120_columns() {
+        insta::assert_snapshot!("prompts_120", screen(120));
+    }
+
+    #[test]
+    fn a_question_that_fits_is_asked_whole() {
+        assert_eq!(fit_prompt("Scale web from 3 to 5?", CONFIRM_ROOM, 80, "Go ahead?"), (vec![], "Scale web from 3 to 5?".to_owned()));
     }
 }
