@@ -157,7 +157,8 @@ fn prompt_fits(question: &str, room: usize, width: usize) -> bool {
 /// prompt as one line, so a longer one leaves stale copies of its first rows on the screen.
 /// Returns the lines to write above the prompt and the prompt. A question that fits stays
 /// whole; otherwise, when its last sentence is a question that fits, what comes before it goes
-/// above (wrapped); otherwise the whole text goes above and `fallback` is asked.
+/// above (wrapped), or when its first sentence is one, what comes after it; otherwise the whole
+/// text goes above and `fallback` is asked.
 pub fn fit_prompt(question: &str, room: usize, width: usize, fallback: &str) -> (Vec<String>, String) {
     if prompt_fits(question, room, width) {
         return (Vec::new(), question.to_owned());
@@ -176,6 +177,13 @@ pub fn fit_prompt(question: &str, room: usize, width: usize, fallback: &str) -> 
         let (head, tail) = question.split_at(at);
         if tail.ends_with('?') && prompt_fits(tail, room, width) {
             return (wrap(head.trim_end()), tail.to_owned());
+        }
+    }
+    // A question first and its details after it ("Remove it? web keeps …"): the details above.
+    if let Some(at) = question.find("? ").map(|at| at + 1) {
+        let (head, tail) = question.split_at(at);
+        if prompt_fits(head, room, width) {
+            return (wrap(tail.trim_start()), head.to_owned());
         }
     }
     (wrap(question), fallback.to_owned())
@@ -351,6 +359,9 @@ mod prompt_tests {
 
     #[test]
     fn a_question_that_fits_is_asked_whole() {
-        assert_eq!(fit_prompt("Scale web from 3 to 5?", CONFIRM_ROOM, 80, "Go ahead?"), (vec![], "Scale web from 3 to 5?".to_owned()));
+        assert_eq!(
+            fit_prompt("Scale web from 3 to 5?", CONFIRM_ROOM, 80, "Go ahead?"),
+            (vec![], "Scale web from 3 to 5?".to_owned())
+        );
     }
 }
