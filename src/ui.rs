@@ -66,8 +66,9 @@ impl Terminal {
             return Ok(true);
         }
         self.require_answer(question)?;
+        let prompt = self.fit(question, CONFIRM_ROOM, "Go ahead?")?;
         dialoguer::Confirm::with_theme(&*self.theme())
-            .with_prompt(fit_question(question, prompt_columns(), " (y/n) › yes".len()))
+            .with_prompt(prompt)
             .default(false)
             .interact()
             .map_err(prompt_error)
@@ -79,12 +80,20 @@ impl Terminal {
             return Ok(true);
         }
         self.require_answer(question)?;
+        let typed = format!("Type {expected} to confirm");
+        let whole = format!("{question} {typed}");
+        // Room for the theme's marks and for the name as it is typed.
+        let room = TYPED_ROOM + console::measure_text_width(expected);
+        let prompt = if prompt_fits(&whole, room, self.prompt_width()) {
+            whole
+        } else {
+            // The question whole above, the line to type at alone.
+            let (above, _) = fit_prompt(question, usize::MAX, self.prompt_width(), "");
+            write_above(&above)?;
+            typed
+        };
         let answer: String = dialoguer::Input::with_theme(&*self.theme())
-            .with_prompt(fit_question(
-                &format!("{question} Type {expected} to confirm"),
-                prompt_columns(),
-                expected.len() + 4,
-            ))
+            .with_prompt(prompt)
             .allow_empty(true)
             .interact_text()
             .map_err(prompt_error)?;
@@ -93,13 +102,31 @@ impl Terminal {
 
     /// One of `choices`; returns its index.
     pub fn choose(&self, question: &str, choices: &[&str]) -> Result<usize> {
-        let answer = choices.iter().map(|c| c.chars().count()).max().unwrap_or(0) + " · ".len();
+        let prompt = self.fit(question, CHOOSE_ROOM, "Which way?")?;
         dialoguer::Select::with_theme(&*self.theme())
-            .with_prompt(fit_question(question, prompt_columns(), answer))
+            .with_prompt(prompt)
             .items(choices)
             .default(0)
             .interact()
             .map_err(prompt_error)
+    }
+
+    /// The width prompts fit: stderr's terminal, 80 columns when it has none.
+    fn prompt_width(&self) -> usize {
+        // A terminal that reports 0 columns (some CI ptys) has no width to fit: 80 is assumed.
+        console::Term::stderr()
+            .size_checked()
+            .map(|(_, columns)| usize::from(columns))
+            .filter(|c| *c > 0)
+            .unwrap_or(80)
+    }
+
+    /// Writes what of `question` does not fit one prompt line above it on stderr and returns
+    /// the line to ask (see [`fit_prompt`]).
+    fn fit(&self, question: &str, room: usize, fallback: &str) -> Result<String> {
+        let (above, prompt) = fit_prompt(question, room, self.prompt_width(), fallback);
+        write_above(&above)?;
+        Ok(prompt)
     }
 
     /// A spinner line on stderr, or nothing when stderr is not a terminal.
@@ -117,37 +144,63 @@ impl Terminal {
     }
 }
 
-/// The width of the terminal prompts are drawn on (stderr), when it is one.
-fn prompt_columns() -> Option<usize> {
-    console::Term::stderr().size_checked().map(|(_, columns)| usize::from(columns)).filter(|c| *c > 0)
+/// Columns a prompt's theme adds around the question: `? `, ` (y/n) › no` (colourful) or
+/// ` [y/n] ` (plain), for a yes/no question.
+const CONFIRM_ROOM: usize = 14;
+/// Likewise for a choice: `? ` and ` ›`.
+const CHOOSE_ROOM: usize = 4;
+/// Likewise for a typed confirmation, before the name typed: `? ` and ` › `.
+const TYPED_ROOM: usize = 5;
+
+/// Whether `question` and `room` columns of the theme's marks fit one line of `width` columns,
+/// the last column left free (the cursor there would wrap).
+fn prompt_fits(question: &str, room: usize, width: usize) -> bool {
+    console::measure_text_width(question).saturating_add(room) < width
 }
 
-/// `question` broken into lines that fit a terminal of `columns` (after the prompt's `? `), with
-/// `room` columns left after the last one for the prompt's marks and the answer. dialoguer
-/// counts the lines of a prompt to clear them once it is answered, but not the rows a line
-/// longer than the terminal wraps onto: those stayed on screen as stale copies. Unchanged when
-/// it fits, or off a terminal.
-pub fn fit_question(question: &str, columns: Option<usize>, room: usize) -> String {
-    let Some(columns) = columns else { return question.to_owned() };
-    let width = columns.saturating_sub(2).max(20);
-    if console::measure_text_width(question) + room <= width {
-        return question.to_owned();
+/// A prompt that fits one line of a `width`-column terminal: dialoguer redraws (and erases) a
+/// prompt as one line, so a longer one leaves stale copies of its first rows on the screen.
+/// Returns the lines to write above the prompt and the prompt. A question that fits stays
+/// whole; otherwise, when its last sentence is a question that fits, what comes before it goes
+/// above (wrapped), or when its first sentence is one, what comes after it; otherwise the whole
+/// text goes above and `fallback` is asked.
+pub fn fit_prompt(question: &str, room: usize, width: usize, fallback: &str) -> (Vec<String>, String) {
+    if prompt_fits(question, room, width) {
+        return (Vec::new(), question.to_owned());
     }
-    let wrap = |text: &str, width: usize| -> Vec<String> {
-        textwrap::wrap(text, textwrap::Options::new(width).break_words(false))
-            .into_iter()
-            .map(std::borrow::Cow::into_owned)
-            .collect()
+    let wrap = |text: &str| -> Vec<String> {
+        let options = textwrap::Options::new(width.saturating_sub(1).max(20))
+            .break_words(false)
+            .word_separator(textwrap::WordSeparator::AsciiSpace)
+            .word_splitter(textwrap::WordSplitter::NoHyphenation);
+        textwrap::wrap(text, options).into_iter().map(|line| line.trim_end().to_owned()).collect()
     };
-    let mut lines = wrap(question, width);
-    if let Some(last) = lines.pop() {
-        if console::measure_text_width(&last) + room <= width {
-            lines.push(last);
-        } else {
-            lines.extend(wrap(&last, width.saturating_sub(room).max(10)));
+    // The last sentence: after the last ". ", "? " or "; " (an ellipsis or a number's dot
+    // inside a word is not followed by a space).
+    let last = [". ", "? ", "; "].iter().filter_map(|end| question.rfind(end).map(|at| at + end.len())).max();
+    if let Some(at) = last {
+        let (head, tail) = question.split_at(at);
+        if tail.ends_with('?') && prompt_fits(tail, room, width) {
+            return (wrap(head.trim_end()), tail.to_owned());
         }
     }
-    lines.join("\n")
+    // A question first and its details after it ("Remove it? web keeps …"): the details above.
+    if let Some(at) = question.find("? ").map(|at| at + 1) {
+        let (head, tail) = question.split_at(at);
+        if prompt_fits(head, room, width) {
+            return (wrap(tail.trim_start()), head.to_owned());
+        }
+    }
+    (wrap(question), fallback.to_owned())
+}
+
+/// Writes the lines [`fit_prompt`] put above a prompt, on stderr.
+fn write_above(lines: &[String]) -> Result<()> {
+    let term = console::Term::stderr();
+    for line in lines {
+        term.write_line(line).map_err(Error::Output)?;
+    }
+    Ok(())
 }
 
 fn prompt_error(error: dialoguer::Error) -> Error {
@@ -201,36 +254,6 @@ pub fn repaint(previous: &str, next: &str, rows: usize, columns: usize) -> Optio
 }
 
 #[cfg(test)]
-mod fit_question_tests {
-    use super::fit_question;
-
-    #[test]
-    fn a_question_that_fits_is_unchanged() {
-        assert_eq!(fit_question("Remove it?", Some(80), 10), "Remove it?");
-        let long = "word ".repeat(40);
-        assert_eq!(fit_question(&long, None, 10), long, "off a terminal");
-    }
-
-    #[test]
-    fn a_long_question_is_broken_into_lines_with_room_for_the_answer() {
-        let question = "Next: step 1/3, partition 3 -> 2, updates web-2 (first stages the new template with partition 3)";
-        let fitted = fit_question(question, Some(80), " · stop here (resume later)".len());
-        assert_eq!(
-            fitted,
-            "Next: step 1/3, partition 3 -> 2, updates web-2 (first stages the new template\nwith partition 3)"
-        );
-        for line in fitted.lines() {
-            assert!(line.len() + 2 <= 80, "{line}");
-        }
-        // The last line leaves room for the answer: here it needs a line of its own.
-        let tight = fit_question(question, Some(80), 70);
-        let last = tight.lines().last().unwrap();
-        assert!(last.len() + 70 <= 78, "{tight}");
-        assert_eq!(tight.replace('\n', " "), question, "the same words");
-    }
-}
-
-#[cfg(test)]
 mod repaint_tests {
     use super::repaint;
 
@@ -279,5 +302,71 @@ mod repaint_tests {
         // 30 rows once its 100-column line wraps onto two.
         let wrapped = format!("{}\n{}", "x".repeat(100), "y\n".repeat(22));
         assert_eq!(repaint("a\n", &wrapped, 24, 80), None);
+    }
+}
+
+#[cfg(test)]
+mod prompt_tests {
+    use super::{CHOOSE_ROOM, CONFIRM_ROOM, TYPED_ROOM, fit_prompt, prompt_fits};
+
+    /// The prompts the commands ask, as they are worded (long names where names vary).
+    const QUESTIONS: [(&str, usize, &str); 6] = [
+        ("Roll web back to revision web-5bcd7596f?", CONFIRM_ROOM, "Go ahead?"),
+        (
+            "Next: step 1/3, partition 4 -> 3, updates web-3 (first stages the new template with partition 4)",
+            CHOOSE_ROOM,
+            "Which way?",
+        ),
+        (
+            "postgres-1, postgres-2 stuck not Ready on a revision the rollout no longer runs; the controller \
+             will not replace them (OrderedReady). Delete them, so that them come back on the update revision?",
+            CONFIRM_ROOM,
+            "Go ahead?",
+        ),
+        (
+            "Restart postgres-0, postgres-1, postgres-2, postgres-3 one at a time, each waited for until Ready?",
+            CONFIRM_ROOM,
+            "Go ahead?",
+        ),
+        ("Remove it? web keeps its template, partition and pods as they are now.", CONFIRM_ROOM, "Go ahead?"),
+        (
+            "Delete 4 PVC(s) of docs-status/postgres (data-postgres-3, wal-postgres-3, data-postgres-4, \
+             wal-postgres-4)?",
+            TYPED_ROOM + 8,
+            "Type postgres to confirm",
+        ),
+    ];
+
+    /// What a person sees: the lines above, then the prompt with `▮` for the theme's marks.
+    fn screen(width: usize) -> String {
+        let mut out = String::new();
+        for (question, room, fallback) in QUESTIONS {
+            let (above, prompt) = fit_prompt(question, room, width, fallback);
+            for line in &above {
+                assert!(console::measure_text_width(line) < width, "{line:?} is wider than {width}");
+                out.push_str(&format!("{line}\n"));
+            }
+            assert!(prompt_fits(&prompt, room, width), "{prompt:?} does not fit {width}");
+            out.push_str(&format!("? {prompt}{}\n---\n", "▮".repeat(room - 2)));
+        }
+        out
+    }
+
+    #[test]
+    fn prompts_at_80_columns() {
+        insta::assert_snapshot!("prompts_80", screen(80));
+    }
+
+    #[test]
+    fn prompts_at_120_columns() {
+        insta::assert_snapshot!("prompts_120", screen(120));
+    }
+
+    #[test]
+    fn a_question_that_fits_is_asked_whole() {
+        assert_eq!(
+            fit_prompt("Scale web from 3 to 5?", CONFIRM_ROOM, 80, "Go ahead?"),
+            (vec![], "Scale web from 3 to 5?".to_owned())
+        );
     }
 }

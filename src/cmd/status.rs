@@ -830,9 +830,11 @@ pub fn render(
     if !model.warnings.is_empty() {
         writeln!(w)?;
         writeln!(w, "Warnings:")?;
-        for warning in &model.warnings {
+        let messages: Vec<(String, &str)> =
+            model.warnings.iter().map(|w| (format!("{:?}", w.code), w.message.as_str())).collect();
+        for (lead, text) in grouped_warnings(&messages) {
             let mut lines = Vec::new();
-            canvas.write_wrapped(&mut lines, &format!("  {:?}: ", warning.code), "    ", &warning.message)?;
+            canvas.write_wrapped(&mut lines, &lead, "    ", &text)?;
             write!(
                 w,
                 "{}",
@@ -841,6 +843,64 @@ pub fn render(
         }
     }
     write_audit(w, model, canvas)
+}
+
+/// The text renderer's warning lines, each a lead (`  Code: `) and its text, grouped by code in
+/// the order the codes first come: one line per code. Several warnings of one code that end in
+/// the same remedy (after `: ` or `; `) share one line, `Code ×N: ` with what differs between
+/// them (the affected objects), `; `-separated, then the remedy once; without a shared remedy,
+/// a `Code ×N:` line with each warning on a line of its own under it. A warning repeated word
+/// for word is said once. JSON keeps every warning as it is.
+pub fn grouped_warnings(warnings: &[(String, &str)]) -> Vec<(String, String)> {
+    let mut codes: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (code, message) in warnings {
+        match codes.iter_mut().find(|(c, _)| c == code) {
+            Some((_, messages)) if messages.contains(message) => {}
+            Some((_, messages)) => messages.push(message),
+            None => codes.push((code, vec![message])),
+        }
+    }
+    let mut lines = Vec::new();
+    for (code, messages) in codes {
+        if let [message] = messages[..] {
+            lines.push((format!("  {code}: "), message.to_owned()));
+            continue;
+        }
+        let count = messages.len();
+        match shared_remedy(&messages) {
+            Some(at) => {
+                let own: Vec<&str> =
+                    messages.iter().map(|m| m[..m.len() - at].trim_end_matches([':', ';', ' '])).collect();
+                let remedy = &messages[0][messages[0].len() - at..];
+                lines.push((format!("  {code} ×{count}: "), format!("{}: {remedy}", own.join("; "))));
+            }
+            None => {
+                lines.push((format!("  {code} ×{count}:"), String::new()));
+                lines.extend(messages.iter().map(|m| ("    ".to_owned(), (*m).to_owned())));
+            }
+        }
+    }
+    lines
+}
+
+/// The length of the longest tail every message ends with that starts after a `: ` or `; ` in
+/// each of them (a remedy they share), when at least one word long.
+fn shared_remedy(messages: &[&str]) -> Option<usize> {
+    let first = messages[0];
+    let boundaries =
+        first.match_indices(": ").chain(first.match_indices("; ")).map(|(at, sep)| at + sep.len());
+    boundaries
+        .map(|start| &first[start..])
+        .filter(|tail| tail.contains(' '))
+        .filter(|tail| {
+            messages.iter().all(|m| {
+                m.len() > tail.len()
+                    && m.ends_with(tail)
+                    && [": ", "; "].iter().any(|sep| m[..m.len() - tail.len()].ends_with(sep))
+            })
+        })
+        .map(str::len)
+        .max()
 }
 
 /// The quorum and topology findings, after the warnings: each with its level, a risk in
@@ -1759,6 +1819,81 @@ mod tests {
         let text = rendered_at(OutputFormat::Table, 80);
         assert_fits(&text, 80);
         insta::assert_snapshot!(text);
+    }
+
+    /// Several warnings of one kind: one line each kind, the affected objects listed and a
+    /// shared remedy said once; a warning repeated word for word, once.
+    fn with_repeated_warnings() -> StatefulSetStatus {
+        use crate::core::status::Warning;
+        let mut m = model();
+        let warning = |code, message: &str| Warning { code, message: message.to_owned() };
+        m.warnings = vec![
+            warning(
+                WarningCode::PodMissing,
+                "ordinal 1 has no pod web-1: the controller has not created it yet",
+            ),
+            warning(
+                WarningCode::PodNotReady,
+                "pod web-0 is not Ready (Running): check `kubectl describe pod web-0 -n shop`",
+            ),
+            warning(
+                WarningCode::PodMissing,
+                "ordinal 2 has no pod web-2: the controller has not created it yet",
+            ),
+            warning(
+                WarningCode::PodNotReady,
+                "pod web-3 is not Ready (Running): check `kubectl describe pod web-3 -n shop`",
+            ),
+            warning(
+                WarningCode::PvcPending,
+                "PVC data-web-1 is Pending: check its StorageClass and `kubectl describe pvc data-web-1 -n shop`",
+            ),
+            warning(
+                WarningCode::PvcPending,
+                "PVC data-web-1 is Pending: check its StorageClass and `kubectl describe pvc data-web-1 -n shop`",
+            ),
+        ];
+        m
+    }
+
+    fn warnings_at(width: usize) -> String {
+        let mut out = Vec::new();
+        let canvas = Canvas { color: false, width: Some(width) };
+        let model = with_repeated_warnings();
+        render(&mut out, &model, OutputFormat::Table, canvas, &RunFlags::default(), created()).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_fits(&text, width);
+        text.lines()
+            .skip_while(|l| *l != "Warnings:")
+            .take_while(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn warnings_grouped_at_80_columns() {
+        insta::assert_snapshot!(warnings_at(80));
+    }
+
+    #[test]
+    fn warnings_grouped_at_120_columns() {
+        insta::assert_snapshot!(warnings_at(120));
+    }
+
+    #[test]
+    fn warnings_stay_whole_in_json() {
+        let mut out = Vec::new();
+        render(
+            &mut out,
+            &with_repeated_warnings(),
+            OutputFormat::Json,
+            Canvas::default(),
+            &RunFlags::default(),
+            created(),
+        )
+        .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(json["warnings"].as_array().unwrap().len(), 6);
     }
 
     #[test]

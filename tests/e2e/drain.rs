@@ -402,11 +402,16 @@ async fn all_pods_follows_kubectl_drains_rules_and_its_budgets() {
     .await;
     let pasted = crate::support::as_printed(&resume);
     let (transcript, code) = tokio::task::spawn_blocking(move || {
-        crate::advice::on_terminal(pasted, &[("then evict 1 other pod?", "y")])
+        // A question wider than the terminal is written above a short prompt (ui::fit_prompt).
+        crate::advice::on_terminal(pasted, &[("Go ahead?", "y")])
     })
     .await
     .unwrap();
     assert_eq!(code, 0, "{transcript}");
+    assert!(
+        transcript.split_whitespace().collect::<Vec<_>>().join(" ").contains("then evict 1 other pod?"),
+        "the question above the prompt: {transcript}"
+    );
     assert!(
         transcript.contains(&format!("{api}: evicted")) && transcript.contains(&format!("{api}: removed")),
         "{transcript}"

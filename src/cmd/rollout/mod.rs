@@ -436,7 +436,8 @@ async fn show(
             Ok(Shown::Nothing)
         }
         Decision::NothingToAbort { revision } => {
-            let reason = format!("nothing to abort: every pod of {} runs revision {revision}", args.name);
+            let short = short_revision(&args.name, revision);
+            let reason = format!("nothing to abort: every pod of {} runs revision {short}", args.name);
             reporter.event(Event::NothingToDo { revision: revision.clone(), reason })?;
             Ok(Shown::Nothing)
         }
