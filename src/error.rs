@@ -429,9 +429,10 @@ pub enum Stop {
     )]
     PodNotBack { pod: String, within: String },
     #[error(
-        "pod {pod} could not be restarted within {within}: {reason}; the StatefulSet is unchanged; {resume}"
+        "pod {pod} could not be restarted within {within}: {reason}; the StatefulSet is unchanged; {resume}, or \
+         restart it by hand once that is safe: `{by_hand}`"
     )]
-    RestartHeld { pod: String, reason: String, within: String, resume: String },
+    RestartHeld { pod: String, reason: String, within: String, resume: String, by_hand: String },
     #[error(
         "PVC {claim} did not grow after pod {pod} restarted ({state}); the StatefulSet is unchanged; {recovery}"
     )]

@@ -49,8 +49,9 @@ pub enum DryRun {
     None,
     /// Show the plan; send nothing that writes.
     Client,
-    /// The plan, and each write it can send now sent with `dryRun=All` for the API server's
-    /// answer (admission, RBAC, quota, webhooks); nothing is stored.
+    /// `pvc prune` only (the others refuse it): the plan, and each write it can send now sent
+    /// with `dryRun=All` for the API server's answer (admission, RBAC, quota, webhooks);
+    /// nothing is stored.
     Server,
 }
 

@@ -836,43 +836,40 @@ pub fn restart_order(pending: &[ClaimPlan]) -> Vec<(i32, String)> {
     pods
 }
 
-/// Why the restart of a pod for its filesystem must wait ([`restart_held`]).
+/// Why the restart of a pod for its filesystem must wait ([`restart_held`]): other members
+/// are down (not Ready, or missing), and one more down could cost the quorum. The budgets are
+/// the API server's to judge: the restart is an eviction, and a refusal is waited out.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RestartHold {
-    /// Other pods of the set are not Ready: one more down could cost the quorum.
-    OthersNotReady { pods: Vec<String> },
-    /// A budget over the pod allows no disruption now (the eviction would be refused).
-    Budget { budget: Budget },
+pub struct RestartHold {
+    /// The other members not Ready or missing, by name.
+    pub down: Vec<String>,
 }
 
 impl std::fmt::Display for RestartHold {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RestartHold::OthersNotReady { pods } => write!(f, "{} not Ready", pods.join(", ")),
-            RestartHold::Budget { budget } => write!(f, "{}", budget.describe()),
-        }
+        write!(f, "{} not Ready", self.down.join(", "))
     }
 }
 
-/// Whether `pod` (a member of the set whose pods are `pods`) may be restarted now: only while
-/// every other pod of the set is Ready (restarts one at a time must not add to an outage, as
-/// `restart` keeps the quorum) and every budget over it allows a disruption. `None`: it may go.
-pub fn restart_held(
-    pod: &str,
-    pods: &[Pod],
-    budgets: &[k8s_openapi::api::policy::v1::PodDisruptionBudget],
-) -> Option<RestartHold> {
-    let mut down: Vec<String> =
-        pods.iter().filter(|p| p.name_any() != pod && !pod_ready(p)).map(|p| p.name_any()).collect();
-    if !down.is_empty() {
-        down.sort();
-        return Some(RestartHold::OthersNotReady { pods: down });
+/// Whether `pod` may be restarted now, of the set whose live members are `members` (pod names,
+/// in ordinal order) and whose pods are `pods`: only while every other member is Ready, as
+/// `restart` keeps the quorum, except the members in `waiting` (those that wait for a restart
+/// for their own filesystem: they would otherwise hold each other for ever). `None`: it may go.
+pub fn restart_held(pod: &str, members: &[String], pods: &[Pod], waiting: &[&str]) -> Option<RestartHold> {
+    let down: Vec<String> = members
+        .iter()
+        .filter(|m| m.as_str() != pod && !waiting.contains(&m.as_str()))
+        .filter(|m| !pods.iter().any(|p| p.name_any() == **m && pod_ready(p) && !terminating(p)))
+        .cloned()
+        .collect();
+    (!down.is_empty()).then_some(RestartHold { down })
+}
+
+impl ResizePlan {
+    /// The pods of the live ordinals, by name, in ordinal order.
+    pub fn members(&self) -> Vec<String> {
+        (0..self.replicas.max(0)).map(|i| pod_name(&self.stateful_set, self.start_ordinal + i)).collect()
     }
-    let target = pods.iter().find(|p| p.name_any() == pod)?;
-    budgets_of(budgets, target)
-        .into_iter()
-        .find(|b| b.disruptions_allowed < 1)
-        .map(|budget| RestartHold::Budget { budget })
 }
 
 /// A pod as it was right before the swap.

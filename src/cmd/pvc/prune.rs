@@ -438,10 +438,8 @@ fn rerun(args: &PruneArgs, kube: &Kube) -> String {
             extra.push_str(&format!(" --snapshot-class {}", shell_word(class)));
         }
         if args.snapshot_timeout != std::time::Duration::from_secs(300) {
-            extra.push_str(&format!(
-                " --snapshot-timeout {}",
-                humantime::format_duration(args.snapshot_timeout)
-            ));
+            // Whole seconds: humantime's `1m 30s` would be two words on a command line.
+            extra.push_str(&format!(" --snapshot-timeout {}s", args.snapshot_timeout.as_secs()));
         }
     }
     if args.yes {
@@ -948,8 +946,12 @@ async fn fleet(args: &PruneArgs, kube_args: &KubeArgs, io: &mut Streams) -> Resu
         }
         // The fleet's own flags, so that the prune advised plans what this plan shows.
         let flags = kube_args.for_context(context).run_flags();
-        let scaled = if args.include_scaled_to_zero { " --include-scaled-to-zero" } else { "" };
-        let keeping = flags.plugin_cluster(&format!("pvc prune -A{scaled} --retain-volumes"));
+        let mut narrowed =
+            String::from(if args.include_scaled_to_zero { " --include-scaled-to-zero" } else { "" });
+        if let Some(selector) = &args.selector {
+            narrowed.push_str(&format!(" -l {}", shell_word(selector)));
+        }
+        let keeping = flags.plugin_cluster(&format!("pvc prune -A{narrowed} --retain-volumes"));
         warn_about_data(plan, &keeping, Some(context), io);
     }
     crate::fleet::failures(contexts.iter().map(|c| (c.context, c.result.err().map(String::as_str))))

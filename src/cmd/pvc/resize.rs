@@ -169,6 +169,9 @@ enum Event<'a> {
     },
 }
 
+/// How long a refused eviction waits before it is tried again.
+const EVICTION_RETRY: Duration = Duration::from_secs(2);
+
 /// `--timeout`'s default (its `default_value`).
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 
@@ -193,7 +196,8 @@ fn again(kube: &Kube, args: &Args, then: &str) -> String {
     }
     // The run's own --timeout, when it was not the default: the same command, exactly.
     if args.timeout != DEFAULT_TIMEOUT {
-        command.push_str(&format!(" --timeout {}", humantime::format_duration(args.timeout)));
+        // Whole seconds: humantime's `1m 30s` would be two words on a command line.
+        command.push_str(&format!(" --timeout {}s", args.timeout.as_secs()));
     }
     let then = if then.is_empty() { String::new() } else { format!(" {then}") };
     format!("run `{}` again{then}", kube.flags.plugin(&kube.namespace, &command))
@@ -384,7 +388,7 @@ impl Run<'_> {
         }
         // Every wait of the run watches the StatefulSet (by name: the old object, then the
         // re-created one), its pods and the namespace's claims.
-        let mut waiter = self.waiter(&sts, restarts_possible(&plan)).await?;
+        let mut waiter = self.waiter(&sts).await?;
         let pending_mount = self.grow(&writer, &mut waiter, &plan).await?;
         self.restart_for_filesystems(&writer, &mut waiter, &plan, &pending_mount).await?;
         if !plan.swaps() {
@@ -414,9 +418,8 @@ impl Run<'_> {
         })
     }
 
-    /// `budgets`: whether pods may be restarted (their budgets are then watched).
-    async fn waiter(&self, sts: &StatefulSet, budgets: bool) -> Result<Waiter> {
-        let kinds = Kinds { claims: true, budgets, ..Kinds::default() };
+    async fn waiter(&self, sts: &StatefulSet) -> Result<Waiter> {
+        let kinds = Kinds { claims: true, ..Kinds::default() };
         Waiter::start(self.kube, sts, kinds, self.request_timeout).await
     }
 
@@ -438,9 +441,8 @@ impl Run<'_> {
             needed.push(p("patch", "", "persistentvolumeclaims"));
         }
         // A mounted claim's filesystem may grow only at its pod's next start: the restart is an
-        // eviction (its budgets answer), waited for while the budgets are watched.
+        // eviction (its budgets answer).
         if restarts_possible(plan) {
-            needed.push(p("watch", "policy", "poddisruptionbudgets"));
             needed.push(Permission {
                 verb: "create",
                 group: "",
@@ -678,21 +680,41 @@ impl Run<'_> {
         Ok(names)
     }
 
-    /// Evicts `pod` (guarded by its uid) for its restart once the other pods of the set are
-    /// Ready and every budget over it allows a disruption ([`resize::restart_held`]), waiting
-    /// for that up to `--timeout`; an eviction the API server still refuses is waited out the
-    /// same way. `false` when the pod was gone or replaced already.
-    async fn evict_when_allowed(&mut self, writer: &Writer, waiter: &mut Waiter, pod: &Pod) -> Result<bool> {
+    /// Evicts `pod` (guarded by its uid) for its restart once the other members of the set are
+    /// Ready, but those in `waiting` ([`resize::restart_held`]); the budgets over it are the API
+    /// server's to judge, and a refused eviction is tried again every [`EVICTION_RETRY`]. Each
+    /// wait lasts until `--timeout` at most, then the run stops (exit 3) with the same command
+    /// and the restart by hand.
+    async fn evict_when_allowed(
+        &mut self,
+        writer: &Writer,
+        waiter: &mut Waiter,
+        pod: &Pod,
+        members: &[String],
+        waiting: &[&str],
+    ) -> Result<()> {
         let name = pod.name_any();
         let until = deadline(self.args.timeout);
         let words = Said {
             left: format!("pod {name} was not restarted; the StatefulSet is unchanged"),
             resume: self.again("to continue"),
         };
+        let by_hand = self.kube.flags.kubectl(&self.namespace, &format!("delete pod {}", shell_word(&name)));
+        let (within, resume) =
+            (humantime::format_duration(self.args.timeout).to_string(), self.again("once it may"));
+        let held = |reason: String| -> Error {
+            Stop::RestartHeld {
+                pod: name.clone(),
+                reason,
+                within: within.clone(),
+                resume: resume.clone(),
+                by_hand: by_hand.clone(),
+            }
+            .into()
+        };
         let mut said: Option<String> = None;
         loop {
-            let held = resize::restart_held(&name, &waiter.view().pods, &waiter.view().budgets);
-            if let Some(hold) = held {
+            if let Some(hold) = resize::restart_held(&name, members, &waiter.view().pods, waiting) {
                 let reason = hold.to_string();
                 if said.as_ref() != Some(&reason) {
                     self.emit(
@@ -702,56 +724,46 @@ impl Run<'_> {
                     said = Some(reason);
                 }
                 let how = Until { deadline: until, words: &words, ours: None };
-                let timeout = self.args.timeout;
                 waiter
                     .until(
                         how,
                         |view, _| {
-                            Ok(match resize::restart_held(&name, &view.pods, &view.budgets) {
+                            Ok(match resize::restart_held(&name, members, &view.pods, waiting) {
                                 None => Wake::Done(()),
                                 Some(_) => Wake::Wait,
                             })
                         },
                         |view| {
-                            let reason = resize::restart_held(&name, &view.pods, &view.budgets)
+                            let reason = resize::restart_held(&name, members, &view.pods, waiting)
                                 .map_or_else(String::new, |h| h.to_string());
-                            Err(Stop::RestartHeld {
-                                pod: name.clone(),
-                                reason,
-                                within: humantime::format_duration(timeout).to_string(),
-                                resume: self.again("once it may"),
-                            }
-                            .into())
+                            Err(held(reason))
                         },
                     )
                     .await?;
             }
             let what = format!("evict pod {name} for its restart");
-            match writer.evict(pod, &what).await? {
-                Evicted::Done => return Ok(true),
-                Evicted::Gone | Evicted::Changed => return Ok(false),
-                // The budgets as read lagged behind the API server's: waited out as above.
-                Evicted::Refused(refused) => {
-                    let reason = refused.describe();
-                    if said.as_ref() != Some(&reason) {
-                        self.emit(
-                            Event::RestartHeld { pod: &name, reason: &reason },
-                            format_args!("pod {name} waits for its restart: {reason}"),
-                        );
-                        said = Some(reason);
-                    }
-                    if tokio::time::Instant::now() >= until {
-                        return Err(Stop::RestartHeld {
-                            pod: name.clone(),
-                            reason: refused.describe(),
-                            within: humantime::format_duration(self.args.timeout).to_string(),
-                            resume: self.again("once it may"),
-                        }
-                        .into());
-                    }
-                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                }
+            let refused = match writer.evict(pod, &what).await? {
+                // Gone or replaced already: its successor is waited for all the same.
+                Evicted::Done | Evicted::Gone | Evicted::Changed => return Ok(()),
+                Evicted::Refused(refused) => refused.describe(),
+            };
+            if said.as_ref() != Some(&refused) {
+                self.emit(
+                    Event::RestartHeld { pod: &name, reason: &refused },
+                    format_args!("pod {name} waits for its restart: {refused}"),
+                );
+                said = Some(refused.clone());
             }
+            if tokio::time::Instant::now() >= until {
+                return Err(held(refused));
+            }
+            // Tried again after a pause that a signal ends like any wait of the run.
+            let pause = Until {
+                deadline: (tokio::time::Instant::now() + EVICTION_RETRY).min(until),
+                words: &words,
+                ours: None,
+            };
+            waiter.until(pause, |_, _| Ok(Wake::Wait), |_| Ok(())).await?;
         }
     }
 
@@ -812,6 +824,9 @@ impl Run<'_> {
             );
         }
         let api: Api<Pod> = self.kube.api_in(&plan.namespace);
+        let members = plan.members();
+        // Those that wait for a restart of their own do not hold each other.
+        let waiting: Vec<&str> = names.clone();
         for (_, name) in &pods {
             if crate::signal::is_interrupted() {
                 return Err(Error::interrupted(
@@ -823,11 +838,9 @@ impl Run<'_> {
                 continue;
             };
             let uid = pod.uid().unwrap_or_default();
-            if !self.evict_when_allowed(writer, waiter, &pod).await? {
-                continue;
-            }
+            self.evict_when_allowed(writer, waiter, &pod, &members, &waiting).await?;
             let words = Said {
-                left: format!("pod {name} was deleted for its restart; the StatefulSet is unchanged"),
+                left: format!("pod {name} was evicted for its restart; the StatefulSet is unchanged"),
                 resume: self.again("once it is Ready, to finish"),
             };
             let until = Until { deadline: deadline(self.args.timeout), words: &words, ours: None };
@@ -1369,7 +1382,7 @@ impl Run<'_> {
                 // The journal's copy of the StatefulSet names what to watch (the old object
                 // may be gone already).
                 let recorded = self.recorded(&journal, &cm_name)?;
-                let mut waiter = self.waiter(&recorded, false).await?;
+                let mut waiter = self.waiter(&recorded).await?;
                 self.recreate_and_verify(&writer, &mut waiter, &journal, &cm, undo).await
             }
         }

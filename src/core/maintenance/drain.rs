@@ -709,7 +709,8 @@ mod tests {
     use crate::core::budgets::pdb;
     use crate::core::fixtures::{created, node, pod, pv, pvc, sts};
 
-    /// An unreadable drain journal names its way out: the `kubectl annotate` that removes it.
+    /// An unreadable drain journal names its way out: the `drain NODE --discard-journal` that
+    /// removes it.
     #[test]
     fn an_unreadable_journal_names_the_discard_that_removes_it() {
         let mut n = node("node-a", "True");

@@ -732,34 +732,29 @@ fn the_templates_own_size_grows_the_claims_smaller_than_it_without_a_swap() {
     assert!(refused.is_usage());
 }
 
-/// A pod is restarted for its filesystem only while the others are Ready and every budget over
-/// it allows a disruption: (the pods not Ready, the budget's allowance) → the hold.
+/// A pod is restarted for its filesystem only while the other members are Ready (a missing
+/// one counts as down), except those that wait for a restart themselves: (down, missing,
+/// waiting) → the hold.
 #[test]
-fn a_restart_for_a_filesystem_waits_for_the_others_and_the_budgets() {
+fn a_restart_for_a_filesystem_waits_for_the_other_members() {
     let web = sts("web", 3).build();
-    let counted = |allowed: i32| {
-        json!({"observedGeneration": 1, "disruptionsAllowed": allowed, "currentHealthy": 3,
-               "desiredHealthy": 3 - allowed, "expectedPods": 3})
-    };
-    let budget = |allowed: i32| {
-        crate::core::budgets::pdb(
-            "web",
-            json!({"maxUnavailable": 1, "selector": {"matchLabels": {"app": "web"}}}),
-            Some(counted(allowed)),
-        )
-    };
-    let cases: [(&[i32], Option<i32>, Option<&str>); 5] = [
-        (&[], None, None),
-        (&[], Some(1), None),
-        (&[], Some(0), Some("PodDisruptionBudget web allows 0 disruptions (3 healthy, 3 needed)")),
-        (&[1], Some(1), Some("web-1 not Ready")),
+    let members: Vec<String> = (0..3).map(|o| format!("web-{o}")).collect();
+    let cases: [(&[i32], &[i32], &[&str], Option<&str>); 6] = [
+        (&[], &[], &[], None),
+        (&[1], &[], &[], Some("web-1 not Ready")),
+        (&[], &[0], &[], Some("web-0 not Ready")),
         // The pod restarted itself being down holds nothing.
-        (&[2], Some(1), None),
+        (&[2], &[], &[], None),
+        // Two that both wait for a restart do not hold each other.
+        (&[1], &[], &["web-1", "web-2"], None),
+        (&[0, 1], &[], &["web-1", "web-2"], Some("web-0 not Ready")),
     ];
-    for (down, allowed, expected) in cases {
-        let pods: Vec<Pod> = (0..3).map(|o| pod(&web, o).ready(!down.contains(&o)).build()).collect();
-        let budgets: Vec<_> = allowed.map(budget).into_iter().collect();
-        let held = restart_held("web-2", &pods, &budgets).map(|h| h.to_string());
-        assert_eq!(held.as_deref(), expected, "down {down:?}, allowed {allowed:?}");
+    for (down, missing, waiting, expected) in cases {
+        let pods: Vec<Pod> = (0..3)
+            .filter(|o| !missing.contains(o))
+            .map(|o| pod(&web, o).ready(!down.contains(&o)).build())
+            .collect();
+        let held = restart_held("web-2", &members, &pods, waiting).map(|h| h.to_string());
+        assert_eq!(held.as_deref(), expected, "down {down:?}, missing {missing:?}, waiting {waiting:?}");
     }
 }
