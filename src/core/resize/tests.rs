@@ -739,7 +739,9 @@ fn the_templates_own_size_grows_the_claims_smaller_than_it_without_a_swap() {
 fn a_restart_for_a_filesystem_waits_for_the_other_members() {
     let web = sts("web", 3).build();
     let members: Vec<String> = (0..3).map(|o| format!("web-{o}")).collect();
-    let cases: [(&[i32], &[i32], &[&str], Option<&str>); 6] = [
+    // (ordinals not Ready, ordinals missing, pods waiting for a restart, the hold)
+    type Case<'a> = (&'a [i32], &'a [i32], &'a [&'a str], Option<&'a str>);
+    let cases: [Case; 6] = [
         (&[], &[], &[], None),
         (&[1], &[], &[], Some("web-1 not Ready")),
         (&[], &[0], &[], Some("web-0 not Ready")),
