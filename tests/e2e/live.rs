@@ -209,8 +209,15 @@ async fn a_watch_shows_the_controllers_failures() {
     // Three pods left under a quota of three: the controller cannot create web-1 again, and
     // says so in an Event every retry (a scale-down here raced it: web-3 could go first).
     quotas.patch("pods", &params, &Patch::Merge(json!({"spec": {"hard": {"pods": "3"}}}))).await.unwrap();
+    // The quota controller has seen the new limit (the API server's quota admission reads it
+    // from a cache as well): a delete before it let web-1 come back under the old one.
+    crate::support::wait_until(Duration::from_secs(60), || async {
+        let quota = env.api::<ResourceQuota>().get("pods").await.unwrap();
+        quota.status.and_then(|s| s.hard).and_then(|h| h.get("pods").cloned()).is_some_and(|q| q.0 == "3")
+    })
+    .await;
     env.api::<Pod>().delete("web-1", &DeleteParams::default()).await.unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(150);
     loop {
         let line =
             tokio::time::timeout_at(deadline, lines.next_line()).await.expect("a ControllerFailing frame");
