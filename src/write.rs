@@ -345,8 +345,22 @@ impl Writer {
     where
         K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
     {
-        match api.delete(name, &self.delete_params(&guard, how)).await {
-            Ok(_) => Ok(Deleted::Done),
+        let params = self.delete_params(&guard, how);
+        let sent = if self.dry_run {
+            // kube sends a delete's dryRun in its body only, and the API server's audit log
+            // records no body of a dry-run delete: the query says it too, so that the log shows
+            // the delete stored nothing (tests/audit.rs).
+            let mut request = kube::core::Request::new(api.resource_url())
+                .delete(name, &params)
+                .map_err(|e| self.failed(what, kube::Error::BuildRequest(e)))?;
+            let uri = format!("{}dryRun=All", request.uri());
+            *request.uri_mut() = uri.parse().expect("a request's URI with a query pair is a URI");
+            self.client.request::<serde_json::Value>(request).await.map(|_| ())
+        } else {
+            api.delete(name, &params).await.map(|_| ())
+        };
+        match sent {
+            Ok(()) => Ok(Deleted::Done),
             Err(kube::Error::Api(status)) if status.code == 404 => Ok(Deleted::Gone),
             Err(kube::Error::Api(status)) if status.code == 409 => {
                 Ok(Deleted::Changed(Changed { now: reread(api, name, what).await? }))
