@@ -511,6 +511,21 @@ pub struct Discard<'a> {
     pub yes: bool,
 }
 
+/// [`discard_journal`] of the journal on the StatefulSet `sts` (`restart`, `scale`).
+///
+/// # Errors
+/// As [`discard_journal`].
+pub async fn discard_set_journal(
+    kube: &Kube,
+    sts: &StatefulSet,
+    discard: &Discard<'_>,
+    term: &Terminal,
+    reporter: &mut Reporter<'_>,
+) -> Result<()> {
+    let api: Api<StatefulSet> = kube.api_in(&sts.namespace().unwrap_or_default());
+    discard_journal(kube, &api, sts, discard, term, reporter).await
+}
+
 /// `--discard-journal` of `restart`, `scale` and `drain`: shows the journal on `object` (a
 /// StatefulSet, a node) as stored (read as a journal or not: an unreadable one is the reason to
 /// discard it), asks, and removes exactly that annotation, guarded by the object's uid and the

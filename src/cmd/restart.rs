@@ -13,7 +13,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 
-use super::maintenance::{Discard, Event, Format, Mover, Reporter, discard_journal};
+use super::maintenance::{Discard, Event, Format, Mover, Reporter, discard_set_journal};
 use crate::access::{self, Permission};
 use crate::client::{Kube, KubeArgs};
 use crate::cmd::gates::{check_gate_urls, environment};
@@ -168,15 +168,7 @@ async fn restart(
             dry_run: args.dry_run,
             yes: args.yes,
         };
-        return discard_journal(
-            &kube,
-            &kube.api_in::<StatefulSet>(&namespace),
-            &sts,
-            &discard,
-            term,
-            reporter,
-        )
-        .await;
+        return discard_set_journal(&kube, &sts, &discard, term, reporter).await;
     }
     let journal = Journal::of(&sts, &kube.flags)?;
     let (pods, budgets, claims, volumes) = read(&kube, &namespace, &sts).await?;

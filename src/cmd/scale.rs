@@ -11,7 +11,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::Api;
 
-use super::maintenance::{Discard, Event, Format, Mover, Reporter, discard_journal, one_line};
+use super::maintenance::{Discard, Event, Format, Mover, Reporter, discard_set_journal, one_line};
 use crate::access::{self, Permission};
 use crate::client::{Kube, KubeArgs};
 use crate::cmd::gates::{http_client, try_gate};
@@ -180,15 +180,7 @@ async fn scale(
             dry_run: args.dry_run,
             yes: args.yes,
         };
-        return discard_journal(
-            &kube,
-            &kube.api_in::<StatefulSet>(&namespace),
-            &sts,
-            &discard,
-            term,
-            reporter,
-        )
-        .await;
+        return discard_set_journal(&kube, &sts, &discard, term, reporter).await;
     }
     let journal = Journal::of(&sts, &kube.flags)?;
     let extras = Extras { volumes: true, autoscalers: true, swaps: true, ..Extras::default() };

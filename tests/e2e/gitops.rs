@@ -303,23 +303,17 @@ async fn an_abort_of_a_held_rollout_is_a_revert_in_git() {
 /// `kubectl replace` of a manifest in the test namespace, under `manager`: what Argo CD does
 /// with `Replace=true` (gitops-engine's `ReplaceResource`). Panics on failure.
 fn kubectl_replace(env: &Env, manifest: &Value, manager: &str) {
-    use std::io::Write;
     let mut object = serde_json::from_str::<Value>(&manifest.to_string().replace("{ns}", &env.ns)).unwrap();
     object["apiVersion"] = json!("apps/v1");
     object["kind"] = json!("StatefulSet");
     // A conflict with the controller's own write in between is tried again, as Argo CD's sync
     // retries it.
     for attempt in 1.. {
-        let mut child = std::process::Command::new("kubectl")
-            .env("KUBECONFIG", &env.kubeconfig)
-            .args(["replace", "-n", &env.ns, "--field-manager", manager, "-f", "-"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("kubectl on PATH");
-        child.stdin.take().unwrap().write_all(object.to_string().as_bytes()).unwrap();
-        let output = child.wait_with_output().unwrap();
+        let output = crate::support::kubectl_with_object(
+            env,
+            &["replace", "-n", &env.ns, "--field-manager", manager, "-f", "-"],
+            &object,
+        );
         let stderr = String::from_utf8_lossy(&output.stderr);
         if output.status.success() {
             return;

@@ -838,7 +838,6 @@ pub async fn rollout_until(env: &Env, args: &[&str], event: &str) -> (tokio::pro
 /// `--server-side` (and `--force-conflicts`, as Argo CD and Flux apply) or client-side (which
 /// records the last-applied annotation), under `manager` when given. Panics on failure.
 pub fn kubectl_apply(env: &Env, manifest: &Value, server_side: bool, manager: Option<&str>) {
-    use std::io::Write;
     let mut object = manifest.clone();
     object["apiVersion"] = json!("apps/v1");
     object["kind"] = json!("StatefulSet");
@@ -849,17 +848,24 @@ pub fn kubectl_apply(env: &Env, manifest: &Value, server_side: bool, manager: Op
     if let Some(manager) = manager {
         args.extend(["--field-manager", manager]);
     }
+    let output = kubectl_with_object(env, &args, &object);
+    assert!(output.status.success(), "kubectl apply: {}", String::from_utf8_lossy(&output.stderr));
+}
+
+/// `kubectl ARGS` against the test cluster with `object` on its stdin (`-f -`); its output,
+/// stdout left out.
+pub fn kubectl_with_object(env: &Env, args: &[&str], object: &Value) -> std::process::Output {
+    use std::io::Write;
     let mut child = std::process::Command::new("kubectl")
         .env("KUBECONFIG", &env.kubeconfig)
-        .args(&args)
+        .args(args)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("kubectl on PATH");
     child.stdin.take().unwrap().write_all(object.to_string().as_bytes()).unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "kubectl apply: {}", String::from_utf8_lossy(&output.stderr));
+    child.wait_with_output().unwrap()
 }
 
 /// Runs a command the plugin printed between backticks, as printed, against the test cluster.
