@@ -214,6 +214,12 @@ impl KubeArgs {
         Ok(Kube { client: build(config)?, no_retry: build(no_retry)?, namespace, flags, server })
     }
 
+    /// Whether every API request is logged on stderr (`-v` 6 or more): a full-screen view would
+    /// have those lines written into it, so a watch keeps its plain stream instead.
+    pub fn logs_requests(&self) -> bool {
+        self.verbosity >= LOG_REQUESTS
+    }
+
     /// The summary line `-v=6` ends with.
     pub fn report_requests(&self, io: &mut Streams) {
         if self.verbosity >= LOG_REQUESTS {

@@ -32,6 +32,15 @@ pub struct Outcome<T> {
     pub context: String,
     pub result: Result<T, String>,
     pub cluster: Option<ClusterIdentity>,
+    /// The error itself when it was a usage error (exit 2, e.g. a `-l` the API server cannot
+    /// parse): the run's flags are wrong, not the context, so the run stops on it
+    /// ([`usage_error`]) instead of listing it as one context's failure.
+    pub usage: Option<Error>,
+}
+
+/// The first usage error among `outcomes` ([`Outcome::usage`]), taken out.
+pub fn usage_error<T>(outcomes: &mut [Outcome<T>]) -> Option<Error> {
+    outcomes.iter_mut().find_map(|o| o.usage.take())
 }
 
 /// The contexts a fleet run queries: `--context` as given, or with `all` every context of the
@@ -103,7 +112,8 @@ where
                     true => Some(prompts.lock_owned().await),
                     false => None,
                 };
-                let outcome = |result, cluster| (i, Outcome { context: context.clone(), result, cluster });
+                let outcome =
+                    |result, cluster| (i, Outcome { context: context.clone(), result, cluster, usage: None });
                 let kube = match args.connect_fleet(deadline).await {
                     Ok(kube) => kube,
                     Err(error) => return outcome(Err(first_line(&error)), None),
@@ -111,7 +121,11 @@ where
                 let run = async { tokio::join!(identify(&kube), query(kube.clone())) };
                 match tokio::time::timeout(deadline, run).await {
                     Ok((cluster, Ok(value))) => outcome(Ok(value), Some(cluster)),
-                    Ok((cluster, Err(error))) => outcome(Err(first_line(&error)), Some(cluster)),
+                    Ok((cluster, Err(error))) => {
+                        let (i, mut o) = outcome(Err(first_line(&error)), Some(cluster));
+                        o.usage = (error.exit_code() == crate::error::exit::USAGE).then_some(error);
+                        (i, o)
+                    }
                     Err(_) => outcome(
                         Err(format!("no answer within {}", humantime::format_duration(deadline))),
                         None,

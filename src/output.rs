@@ -415,6 +415,88 @@ pub fn write_fitted_table(w: &mut dyn Write, mut table: Table, canvas: Canvas) -
     write_spaced_table(w, table, 2)
 }
 
+/// How narrow the prose column of [`write_fitted_prose_table`] may get before the other columns
+/// give way: three or four words a line.
+const PROSE_FLOOR: usize = 20;
+
+/// Writes a table of `headers` and `rows` fitted to `canvas`, for a table with one column of
+/// prose that a person must read whole before answering (a prune's `REASON`, a rollout step's
+/// pods): on a terminal narrower than the table, the `prose` column gives way first, down to
+/// [`PROSE_FLOOR`] characters, and its cells wrap at spaces onto the lines below (a row then
+/// takes several lines, aligned, its other cells on the first); if that is not enough, the other
+/// columns are cut with `…` as [`write_fitted_table`] cuts them, but names never (a plan is
+/// confirmed by them: a table whose names and headers are wider than the terminal stays wider).
+/// `-o wide`, JSON and pipes keep every row on one line, as [`write_table`] writes it.
+pub fn write_fitted_prose_table(
+    w: &mut dyn Write,
+    headers: &[&str],
+    rows: Vec<Vec<String>>,
+    canvas: Canvas,
+    prose: &str,
+) -> io::Result<()> {
+    let plain = |rows: Vec<Vec<String>>| {
+        let mut t = table(headers.iter().copied());
+        for row in rows {
+            t.add_row(row);
+        }
+        t
+    };
+    let Some(width) = canvas.width else { return write_table(w, plain(rows)) };
+    let header_widths: Vec<usize> = headers.iter().map(|h| console::measure_text_width(h)).collect();
+    let mut natural = header_widths.clone();
+    for row in &rows {
+        for (i, cell) in row.iter().enumerate() {
+            if let Some(n) = natural.get_mut(i) {
+                *n = (*n).max(console::measure_text_width(cell));
+            }
+        }
+    }
+    if spanned(&natural, 3) <= width {
+        return write_table(w, plain(rows));
+    }
+    let mut widths = natural.clone();
+    let prose = headers.iter().position(|h| *h == prose);
+    if let Some(p) = prose {
+        let others = spanned(&widths, 2) - widths[p];
+        let floor = natural[p].min(PROSE_FLOOR).max(header_widths[p]);
+        widths[p] = width.saturating_sub(others).clamp(floor, natural[p]);
+    }
+    if spanned(&widths, 2) > width {
+        // The prose keeps its width; the others give way as in `write_fitted_table`.
+        let names: Vec<bool> = headers.iter().map(|h| NAME_COLUMNS.contains(h)).collect();
+        let floor: Vec<usize> = widths
+            .iter()
+            .zip(&header_widths)
+            .enumerate()
+            .map(|(i, (&n, &h))| if Some(i) == prose { n } else { h.max(n.min(6)) })
+            .collect();
+        let names_whole: Vec<usize> =
+            floor.iter().zip(&widths).zip(&names).map(|((&f, &n), &name)| if name { n } else { f }).collect();
+        // Names are never cut here: the person confirms a plan by them. A table whose floors
+        // are wider than the terminal stays wider.
+        widths = fitted_widths(&names_whole, &widths, width);
+    }
+    let mut t = table(headers.iter().copied());
+    for row in rows {
+        t.add_row(row.into_iter().enumerate().map(|(i, cell)| match widths.get(i) {
+            Some(&fits) if Some(i) != prose && console::measure_text_width(&cell) > fits => {
+                console::truncate_str(&cell, fits, "…").into_owned()
+            }
+            _ => cell,
+        }));
+    }
+    let last = widths.len().saturating_sub(1);
+    for (i, content) in widths.into_iter().enumerate() {
+        if let Some(column) = t.column_mut(i) {
+            // comfy-table counts the padding after every column but the last.
+            let padded = u16::try_from(content + if i == last { 0 } else { 2 }).unwrap_or(u16::MAX);
+            column.set_constraint(ColumnConstraint::Absolute(ColumnWidth::Fixed(padded)));
+        }
+    }
+    t.set_content_arrangement(ContentArrangement::Dynamic);
+    write_spaced_table(w, t, 2)
+}
+
 /// The width of columns of `widths`, `gap` spaces apart.
 fn spanned(widths: &[usize], gap: usize) -> usize {
     widths.iter().sum::<usize>() + gap * widths.len().saturating_sub(1)

@@ -17,7 +17,7 @@ use crate::core::fixtures::*;
 use crate::core::prune::{self, KeptClaim, PruneOptions, PrunePlan, PruneResult, TakenSnapshot};
 use crate::core::reads::Reads;
 use crate::core::recover::{Evidence, Judgement, judge};
-use crate::output::{OutputFormat, RECOVERY, write_document};
+use crate::output::{Canvas, OutputFormat, RECOVERY, write_document};
 
 /// `seconds` after the fixtures' objects were created.
 fn at(seconds: i64) -> Timestamp {
@@ -89,7 +89,40 @@ fn prune_plan(two_namespaces: bool, options: &PruneOptions) -> PrunePlan {
 }
 
 fn rendered_plan(plan: &PrunePlan, format: OutputFormat, all_namespaces: bool) -> String {
-    text(|out| render_plan(out, plan, format, all_namespaces, now()))
+    text(|out| render_plan(out, plan, format, all_namespaces, Canvas::default(), now()))
+}
+
+/// The plan as a terminal of `width` columns shows it.
+fn plan_at(plan: &PrunePlan, all_namespaces: bool, width: usize) -> String {
+    let canvas = Canvas { color: false, width: Some(width) };
+    text(|out| render_plan(out, plan, OutputFormat::Table, all_namespaces, canvas, now()))
+}
+
+#[test]
+fn prune_plan_at_80_and_120_columns() {
+    let plan = prune_plan(true, &PruneOptions::default());
+    for (width, all_namespaces) in [(80, false), (80, true), (120, true)] {
+        let shown = plan_at(&plan, all_namespaces, width);
+        // With -A, the NAMESPACE column is one more name kept whole: at 80 the table is as
+        // narrow as its names and headers allow, within the 100 asked of a default table.
+        let limit = if all_namespaces { width.max(100) } else { width };
+        assert!(shown.lines().all(|l| l.chars().count() <= limit), "{shown}");
+        // Every reason is there whole, its words in order, wrapped but never cut.
+        let words: Vec<&str> = shown.split_whitespace().collect();
+        for c in &plan.candidates {
+            let reason: Vec<&str> = c.reason.split_whitespace().collect();
+            assert!(
+                reason.is_empty() || words.windows(reason.len()).any(|w| w == reason.as_slice()),
+                "{}: {shown}",
+                c.reason
+            );
+        }
+        let scope = if all_namespaces { "_all_namespaces" } else { "" };
+        insta::assert_snapshot!(format!("prune_plan{scope}_at_{width}_columns"), shown);
+    }
+    // A pipe keeps a row a line.
+    let piped = rendered_plan(&plan, OutputFormat::Table, true);
+    assert_eq!(piped.lines().take_while(|l| !l.is_empty()).count(), plan.candidates.len() + 1, "{piped}");
 }
 
 #[test]

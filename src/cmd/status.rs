@@ -165,10 +165,14 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
         }
         if statuses.is_empty() && !args.output.is_machine() {
             io.say(format_args!(
-                "No StatefulSets found{}.",
+                "No StatefulSets found{}{}.",
                 match &scope {
                     Scope::Namespace(ns) => format!(" in namespace {ns}"),
                     Scope::All => String::new(),
+                },
+                match &args.selector {
+                    Some(selector) => format!(" matching -l {}", shell_word(selector)),
+                    None => String::new(),
                 }
             ));
             return Ok(());
@@ -202,7 +206,10 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
         Err(error) => return Err(error),
     };
     if args.watch {
-        return watch(&kube, sts, &args, term, io).await;
+        // The request log of -v 6 is written on stderr as it comes: it would land in a
+        // full-screen view's raw alternate screen, so with it the watch keeps its stream.
+        let on_screen = !args.output.is_machine() && !kube_args.logs_requests() && crate::screen::available();
+        return watch(&kube, sts, &args, on_screen, term, io).await;
     }
     let snapshot = fetch::reads_of(&kube, sts, EXTRAS).await?;
     let now = Timestamp::now();
@@ -221,7 +228,7 @@ async fn fleet(args: &Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Stre
     let contexts = crate::fleet::contexts(kube_args, args.all_contexts)?;
     let cluster_domain = &args.cluster_domain;
     let selector = args.selector.as_deref();
-    let outcomes = crate::fleet::each_with_cluster(kube_args, &contexts, |kube| async move {
+    let mut outcomes = crate::fleet::each_with_cluster(kube_args, &contexts, |kube| async move {
         let snapshot = fetch::reads_in(&kube, &Scope::All, EXTRAS).await?;
         let options = StatusOptions {
             cluster_domain: cluster_domain.clone(),
@@ -236,6 +243,10 @@ async fn fleet(args: &Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Stre
         Ok(statuses)
     })
     .await;
+    // A -l no API server can parse is the run's mistake (exit 2), not one context's failure.
+    if let Some(error) = crate::fleet::usage_error(&mut outcomes) {
+        return Err(error);
+    }
     let results: Vec<ContextResult> = outcomes
         .into_iter()
         .map(|o| ContextResult { context: o.context, outcome: o.result, cluster: o.cluster })
@@ -330,17 +341,18 @@ pub fn render_fleet(
         }
     }
     write_fitted_table(w, t, canvas)?;
+    // The lines under the table wrap to a terminal's width.
     for error in &list.errors {
-        writeln!(w, "context {}: {}", error.context, error.error)?;
+        canvas.write_wrapped(w, &format!("context {}: ", error.context), "  ", error.error)?;
     }
     for same in &summary.same_cluster {
-        writeln!(
-            w,
+        let line = format!(
             "contexts {} reach the same cluster ({}): counted once, as {}",
             join_and(&same.contexts),
             same.identity,
             same.counted
-        )?;
+        );
+        canvas.write_wrapped(w, "", "  ", &line)?;
     }
     let clusters = match summary.clusters + summary.failed == summary.contexts {
         true => String::new(),
@@ -350,8 +362,7 @@ pub fn render_fleet(
         counts if counts.is_empty() => String::new(),
         counts => format!(" ({counts})"),
     };
-    writeln!(
-        w,
+    let line = format!(
         "{} context{} ({} could not be read{clusters}), {} StatefulSets{health}, {} stuck rollout{}, {} at quorum risk, {} orphaned claim{} ({})",
         summary.contexts,
         if summary.contexts == 1 { "" } else { "s" },
@@ -363,7 +374,8 @@ pub fn render_fleet(
         summary.orphaned_claims,
         if summary.orphaned_claims == 1 { "" } else { "s" },
         crate::core::prune::human_bytes(summary.orphaned_bytes as f64),
-    )
+    );
+    canvas.write_wrapped(w, "", "  ", &line)
 }
 
 /// `a`, `a and b`, `a, b and c`.
@@ -417,17 +429,19 @@ fn note_degraded(model: &StatefulSetStatus, format: OutputFormat, io: &mut Strea
     }
 }
 
+/// `--watch`: the full-screen view when `on_screen` (a terminal people read), else the stream
+/// (a pipe, -o json, the request log of -v 6).
 async fn watch(
     kube: &Kube,
     sts: k8s_openapi::api::apps::v1::StatefulSet,
     args: &Args,
+    on_screen: bool,
     term: &Terminal,
     io: &mut Streams,
 ) -> Result<()> {
     let mut watched = Watched::start(kube, &sts, args).await?;
     let name = sts.name_any();
-    // On a terminal people read, a full-screen view; elsewhere (a pipe, -o json) the stream.
-    if !args.output.is_machine() && crate::screen::available() {
+    if on_screen {
         return watch_on_screen(watched, &name, args.output == OutputFormat::Wide, term, io).await;
     }
     let redraw = term.color && !args.output.is_machine();
@@ -493,10 +507,12 @@ async fn watch_on_screen(
         return Ok(());
     };
     let mut state = view::ViewState { wide, ..view::ViewState::new(now) };
+    // What the warnings pane names when it has no room for them all.
+    let whole = watched.kube.flags.plugin(&namespace, &format!("status {}", shell_word(name)));
     let mut screen = crate::screen::Screen::enter().map_err(crate::output::output_error)?;
     loop {
         screen
-            .draw(|frame| view::draw(frame, &model, &state, term.color, now))
+            .draw(|frame| view::draw(frame, &model, &state, term.color, now, &whole))
             .map_err(crate::output::output_error)?;
         let wake = wake_after(&model);
         tokio::select! {
@@ -1964,6 +1980,16 @@ mod tests {
         let now = Timestamp::from_second(created().as_second() + 3_700).unwrap();
         render_list(&mut out, &[model()], OutputFormat::Table, true, Canvas::default(), now).unwrap();
         insta::assert_snapshot!(String::from_utf8(out).unwrap());
+        for width in [80, 120] {
+            let mut out = Vec::new();
+            let canvas = Canvas { color: false, width: Some(width) };
+            render_list(&mut out, &[model()], OutputFormat::Table, true, canvas, now).unwrap();
+            let text = String::from_utf8(out).unwrap();
+            // The headers alone need about 99 columns (the 100 asked of a default table): at 80
+            // the table is as narrow as they allow, names whole.
+            assert_fits(&text, width.max(100));
+            insta::assert_snapshot!(format!("list_at_{width}_columns"), text);
+        }
     }
 
     /// Two contexts, one unreachable: the table with its error row and reason, and the same
@@ -1986,6 +2012,16 @@ mod tests {
         let mut out = Vec::new();
         render_fleet(&mut out, &results, &summary, OutputFormat::Table, Canvas::default(), now).unwrap();
         insta::assert_snapshot!("fleet_table", String::from_utf8(out).unwrap());
+        for width in [80, 120] {
+            let mut out = Vec::new();
+            let canvas = Canvas { color: false, width: Some(width) };
+            render_fleet(&mut out, &results, &summary, OutputFormat::Table, canvas, now).unwrap();
+            let text = String::from_utf8(out).unwrap();
+            // The headers alone, with CONTEXT, need about 108 columns: at 80 the table is as
+            // narrow as they allow, names whole.
+            assert_fits(&text, width.max(110));
+            insta::assert_snapshot!(format!("fleet_table_at_{width}_columns"), text);
+        }
         let mut out = Vec::new();
         render_fleet(&mut out, &results, &summary, OutputFormat::Json, Canvas::default(), now).unwrap();
         let json: serde_json::Value = serde_json::from_slice(&out).unwrap();

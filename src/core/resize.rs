@@ -1246,4 +1246,4 @@ pub fn claim_state(pvc: &PersistentVolumeClaim, target: &str) -> ClaimState {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -164,4 +164,60 @@ async fn selector_and_kubectl_output_shapes_on_the_list_views() {
     let output = env.plugin().args(["status", "-A", "-l", "tier in (a"]).output().unwrap();
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert_eq!(stderr(&output).lines().count(), 1, "{}", stderr(&output));
+
+    // Across several contexts it is the same usage error, not each context's failure (exit 1).
+    let twice = two_contexts(&env);
+    let fleet = |args: &[&str]| {
+        crate::support::plugin()
+            .env("KUBECONFIG", &twice)
+            .args(["--context", "here", "--context", "again"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    for args in
+        [&["status", "-A", "-l", "tier in (a"][..], &["pvc", "prune", "-A", "--dry-run", "-l", "tier in (a"]]
+    {
+        let output = fleet(args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
+        assert_eq!(stderr(&output).lines().count(), 1, "{args:?}: {}", stderr(&output));
+        assert!(stdout(&output).is_empty(), "{args:?}: {}", stdout(&output));
+    }
+
+    // A selector that matches nothing says so, not that the namespace is empty.
+    let output = env.plugin().args(["status", "-l", "tier=nothing-has-it"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        stderr(&output).trim(),
+        format!("No StatefulSets found in namespace {} matching -l tier=nothing-has-it.", env.ns)
+    );
+}
+
+/// A copy of the test kubeconfig with its context under two names, `here` and `again`: two
+/// contexts of one cluster, as a fleet run takes them.
+fn two_contexts(env: &Env) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("{}-two-contexts", env.ns));
+    std::fs::copy(&env.kubeconfig, &path).unwrap();
+    let kubectl = |args: &[&str]| {
+        let output =
+            std::process::Command::new("kubectl").env("KUBECONFIG", &path).args(args).output().unwrap();
+        assert!(output.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let current = crate::support::current_context(&path);
+    let cluster = kubectl(&[
+        "config",
+        "view",
+        "-o",
+        &format!("jsonpath={{.contexts[?(@.name==\"{current}\")].context.cluster}}"),
+    ]);
+    let user = kubectl(&[
+        "config",
+        "view",
+        "-o",
+        &format!("jsonpath={{.contexts[?(@.name==\"{current}\")].context.user}}"),
+    ]);
+    kubectl(&["config", "set-context", "again", "--cluster", &cluster, "--user", &user]);
+    kubectl(&["config", "rename-context", &current, "here"]);
+    path
 }

@@ -24,8 +24,8 @@ use crate::core::prune::{
 use crate::error::{Error, Result, Stop};
 use crate::fetch::{self, Extras, Scope};
 use crate::output::{
-    Document, FLEET_PRUNE_PLAN, OutputFormat, PRUNE_PLAN, PRUNE_RESULT, Streams, or_dash, rendered,
-    shell_word, table, write_document, write_table,
+    Canvas, Document, FLEET_PRUNE_PLAN, OutputFormat, PRUNE_PLAN, PRUNE_RESULT, Streams, or_dash, rendered,
+    shell_word, write_document, write_fitted_prose_table,
 };
 use crate::ui::Terminal;
 use crate::wait::{Kinds, Waiter};
@@ -114,7 +114,7 @@ pub struct PruneArgs {
 
 pub async fn run(args: PruneArgs, kube_args: &KubeArgs, term: &Terminal, io: &mut Streams) -> Result<()> {
     if args.all_namespaces && (args.all_contexts || kube_args.context.len() > 1) {
-        return fleet(&args, kube_args, io).await;
+        return fleet(&args, kube_args, term, io).await;
     }
     let kube = kube_args.connect().await?;
     let extras = Extras { volumes: true, autoscalers: true, swaps: true, ..Extras::default() };
@@ -200,7 +200,7 @@ pub async fn run(args: PruneArgs, kube_args: &KubeArgs, term: &Terminal, io: &mu
     let deleting = confirmed_run && plan.to_prune().next().is_some();
     // The plan is the output of a dry run; a run that may delete reports its result instead.
     if !(confirmed_run && args.output.is_machine()) {
-        rendered(render_plan(&mut io.out, &plan, args.output, args.all_namespaces, now))?;
+        rendered(render_plan(&mut io.out, &plan, args.output, args.all_namespaces, term.canvas(), now))?;
     }
     for warning in &plan.warnings {
         io.warn(warning);
@@ -895,7 +895,7 @@ impl Pruner<'_, '_> {
 /// ([`crate::fleet::each_with_cluster`]), the plans listed with their context; a context that could not be
 /// read is an entry, and makes the exit code 1 after the rest is written. Only a dry run: a
 /// prune deletes in one context at a time.
-async fn fleet(args: &PruneArgs, kube_args: &KubeArgs, io: &mut Streams) -> Result<()> {
+async fn fleet(args: &PruneArgs, kube_args: &KubeArgs, term: &Terminal, io: &mut Streams) -> Result<()> {
     if args.dry_run == DryRun::Server {
         return Err(Stop::ServerDryRunUnsupported { command: "pvc prune -A --all-contexts" }.into());
     }
@@ -906,7 +906,7 @@ async fn fleet(args: &PruneArgs, kube_args: &KubeArgs, io: &mut Streams) -> Resu
     let options = PruneOptions { include_scaled_to_zero: args.include_scaled_to_zero, retain_volumes: false };
     let options = &options;
     let selector = args.selector.as_deref();
-    let outcomes = crate::fleet::each_with_cluster(kube_args, &contexts, |kube| async move {
+    let mut outcomes = crate::fleet::each_with_cluster(kube_args, &contexts, |kube| async move {
         let extras = Extras { volumes: true, autoscalers: true, ..Extras::default() };
         let snapshot = fetch::reads_in(&kube, &Scope::All, extras).await?;
         let selected = match selector {
@@ -925,6 +925,10 @@ async fn fleet(args: &PruneArgs, kube_args: &KubeArgs, io: &mut Streams) -> Resu
         Ok(prune::plan(&snapshot, &scope, options))
     })
     .await;
+    // A -l no API server can parse is the run's mistake (exit 2), not one context's failure.
+    if let Some(error) = crate::fleet::usage_error(&mut outcomes) {
+        return Err(error);
+    }
     // Two contexts reaching one cluster plan the same claims: listed, warned about and counted
     // once, under the first.
     let read: Vec<_> =
@@ -936,7 +940,14 @@ async fn fleet(args: &PruneArgs, kube_args: &KubeArgs, io: &mut Streams) -> Resu
         .zip(same_as)
         .map(|(o, same_as)| FleetContext { context: &o.context, result: o.result.as_ref(), same_as })
         .collect();
-    rendered(render_fleet_plan(&mut io.out, &contexts, &same_cluster, args.output, Timestamp::now()))?;
+    rendered(render_fleet_plan(
+        &mut io.out,
+        &contexts,
+        &same_cluster,
+        args.output,
+        term.canvas(),
+        Timestamp::now(),
+    ))?;
     // What a single-context plan warns about, per context.
     for (context, plan) in
         contexts.iter().filter(|c| c.same_as.is_none()).filter_map(|c| Some((c.context, c.result.ok()?)))
@@ -991,6 +1002,7 @@ fn render_fleet_plan(
     contexts: &[FleetContext<'_>],
     same_cluster: &[SameCluster],
     format: OutputFormat,
+    canvas: Canvas,
     now: Timestamp,
 ) -> io::Result<()> {
     let counted = || contexts.iter().filter(|c| c.same_as.is_none());
@@ -1021,7 +1033,7 @@ fn render_fleet_plan(
                     identity.map(|i| format!(" ({i})")).unwrap_or_default()
                 )?;
             }
-            (None, Ok(plan)) => render_plan(w, plan, format, true, now)?,
+            (None, Ok(plan)) => render_plan(w, plan, format, true, canvas, now)?,
             (None, Err(error)) => writeln!(w, "not read: {error}")?,
         }
     }
@@ -1034,11 +1046,14 @@ fn render_fleet_plan(
     writeln!(w, "\n{} PVC(s) to prune across {across}; dry run: nothing was deleted.", document.to_prune)
 }
 
+/// The plan: a table of the claims left behind and each one's verdict (fitted to `canvas`'s
+/// width on a terminal), then the snapshots it takes; or the `PrunePlan` document.
 pub fn render_plan(
     w: &mut dyn Write,
     plan: &PrunePlan,
     format: OutputFormat,
     all_namespaces: bool,
+    canvas: Canvas,
     now: Timestamp,
 ) -> io::Result<()> {
     if write_document(w, format, PRUNE_PLAN, plan)? {
@@ -1048,23 +1063,32 @@ pub fn render_plan(
         writeln!(w, "No PVCs left behind by scale-down.")?;
         return Ok(());
     }
-    let mut headers = vec![
-        "STATEFULSET",
-        "ORDINAL",
-        "TEMPLATE",
-        "PVC",
-        "PHASE",
-        "CAPACITY",
-        "PV",
-        "RECLAIM",
-        "AGE",
-        "VERDICT",
-        "REASON",
-    ];
+    // The default table keeps what a deletion is decided on: the claim, what it holds and what
+    // happens to its volume, the verdict and why. Its set, ordinal and template are in its name;
+    // `-o wide` adds them and the PV's name (a UUID under most provisioners), as kubectl's wide
+    // adds columns.
+    let wide = format == OutputFormat::Wide;
+    let mut headers: Vec<&str> = if wide {
+        vec![
+            "STATEFULSET",
+            "ORDINAL",
+            "TEMPLATE",
+            "PVC",
+            "PHASE",
+            "CAPACITY",
+            "PV",
+            "RECLAIM",
+            "AGE",
+            "VERDICT",
+            "REASON",
+        ]
+    } else {
+        vec!["PVC", "PHASE", "CAPACITY", "RECLAIM", "AGE", "VERDICT", "REASON"]
+    };
     if all_namespaces {
         headers.insert(0, "NAMESPACE");
     }
-    let mut t = table(headers);
+    let mut rows = Vec::new();
     for c in &plan.candidates {
         let verdict = match c.verdict {
             Verdict::Prune if c.snapshot.is_some() && c.retain_volume => "snapshot, prune (PV kept)",
@@ -1074,39 +1098,56 @@ pub fn render_plan(
             Verdict::Keep => "keep",
             Verdict::Unverified => "unverified",
         };
-        let mut row = vec![
-            c.stateful_set.clone(),
-            c.ordinal.to_string(),
-            c.template.clone(),
-            c.name.clone(),
-            c.phase.clone(),
-            or_dash(c.capacity.as_deref()),
-            or_dash(c.volume.as_deref()),
-            or_dash(c.reclaim_policy.as_deref()),
-            age(c.created_at, now),
-            verdict.to_owned(),
-            c.reason.clone(),
-        ];
+        let mut row = if wide {
+            vec![
+                c.stateful_set.clone(),
+                c.ordinal.to_string(),
+                c.template.clone(),
+                c.name.clone(),
+                c.phase.clone(),
+                or_dash(c.capacity.as_deref()),
+                or_dash(c.volume.as_deref()),
+                or_dash(c.reclaim_policy.as_deref()),
+                age(c.created_at, now),
+                verdict.to_owned(),
+                c.reason.clone(),
+            ]
+        } else {
+            vec![
+                c.name.clone(),
+                c.phase.clone(),
+                or_dash(c.capacity.as_deref()),
+                or_dash(c.reclaim_policy.as_deref()),
+                age(c.created_at, now),
+                verdict.to_owned(),
+                c.reason.clone(),
+            ]
+        };
         if all_namespaces {
             row.insert(0, c.namespace.clone());
         }
-        t.add_row(row);
+        rows.push(row);
     }
-    write_table(w, t)?;
+    // Each reason is read whole before a deletion is confirmed: it wraps, it is never cut.
+    // `-o wide` asks for every column whole: nothing is cut or wrapped there.
+    let canvas = if wide { Canvas { width: None, ..canvas } } else { canvas };
+    write_fitted_prose_table(w, &headers, rows, canvas, "REASON")?;
     let mut first = true;
     for c in plan.to_prune() {
         if let Some(s) = &c.snapshot {
-            writeln!(
-                w,
-                "{}snapshot {} of {}: class {} (driver {}, deletionPolicy {}{})",
-                if std::mem::take(&mut first) { "\n" } else { "" },
+            if std::mem::take(&mut first) {
+                writeln!(w)?;
+            }
+            let line = format!(
+                "snapshot {} of {}: class {} (driver {}, deletionPolicy {}{})",
                 s.name,
                 c.name,
                 s.class,
                 s.driver,
                 s.class_deletion_policy,
                 if s.class_deletion_policy == "Retain" { "" } else { ", switched to Retain on its content" }
-            )?;
+            );
+            canvas.write_wrapped(w, "", "  ", &line)?;
         }
     }
     let count = plan.to_prune().count();

@@ -27,8 +27,8 @@ use crate::core::resize::{
 use crate::error::{Error, Result, Stop};
 use crate::fetch;
 use crate::output::{
-    Document, OutputFormat, RESIZE_EVENT, RESIZE_PLAN, Streams, or_dash, rendered, table, write_document,
-    write_json_line, write_table,
+    Canvas, Document, OutputFormat, RESIZE_EVENT, RESIZE_PLAN, Streams, or_dash, rendered, write_document,
+    write_fitted_prose_table, write_json_line,
 };
 use crate::ui::Terminal;
 use crate::wait::{Kinds, Said, Shown, Until, View, Waiter, Wake, Words, deadline};
@@ -340,7 +340,7 @@ impl Run<'_> {
         let events = self.args.output == OutputFormat::Json && !self.args.dry_run.is_dry();
         // A refused run says one line; its plan is printed only when asked for (--dry-run).
         if !events && (plan.blocking.is_empty() || self.args.dry_run.is_dry()) {
-            rendered(render_plan(&mut self.io.out, &plan, self.args.output))?;
+            rendered(render_plan(&mut self.io.out, &plan, self.args.output, self.term.canvas()))?;
         }
         for warning in &plan.warnings {
             self.io.warn(warning);
@@ -1389,13 +1389,18 @@ impl Run<'_> {
     }
 }
 
-/// The plan: a table of claims, then the retention policy, owner, quotas and downtime; or the
-/// `ResizePlan` document.
-pub fn render_plan(w: &mut dyn Write, plan: &ResizePlan, format: OutputFormat) -> io::Result<()> {
+/// The plan: a table of claims (fitted to `canvas`'s width on a terminal), then the retention
+/// policy, owner, quotas and downtime; or the `ResizePlan` document.
+pub fn render_plan(
+    w: &mut dyn Write,
+    plan: &ResizePlan,
+    format: OutputFormat,
+    canvas: Canvas,
+) -> io::Result<()> {
     if write_document(w, format, RESIZE_PLAN, plan)? {
         return Ok(());
     }
-    let mut t = table([
+    let headers = [
         "ORDINAL",
         "PVC",
         "LIVE",
@@ -1406,12 +1411,14 @@ pub fn render_plan(w: &mut dyn Write, plan: &ResizePlan, format: OutputFormat) -
         "TARGET",
         "ACTION",
         "CONDITION",
-    ]);
+    ];
+    let mut rows = Vec::new();
     for c in &plan.claims {
-        t.add_row(vec![
+        rows.push(vec![
             c.ordinal.to_string(),
             c.name.clone(),
-            if c.live { "yes".to_owned() } else { "no (scaled down)".to_owned() },
+            // Not live: left by a scale-down (the claim is still grown, for the next scale-up).
+            if c.live { "yes".to_owned() } else { "no".to_owned() },
             or_dash(c.storage_class.as_deref()),
             format!("{:?}", c.expansion).to_lowercase(),
             or_dash(c.capacity.as_deref()),
@@ -1426,48 +1433,86 @@ pub fn render_plan(w: &mut dyn Write, plan: &ResizePlan, format: OutputFormat) -
             or_dash(c.condition.as_deref()),
         ]);
     }
-    write_table(w, t)?;
+    // A claim's condition (why it waits) is read whole: it wraps rather than being cut.
+    write_fitted_prose_table(w, &headers, rows, canvas, "CONDITION")?;
+    // The lines under it wrap to a terminal's width, a printed command kept whole.
+    let say = |w: &mut dyn Write, line: String| canvas.write_wrapped(w, "", "  ", &line);
     writeln!(w)?;
     for template in &plan.templates {
-        writeln!(w, "Template {}: {} -> {}", template.name, template.from, template.to)?;
+        say(w, format!("Template {}: {} -> {}", template.name, template.from, template.to))?;
     }
-    writeln!(
+    say(
         w,
-        "Retention: whenDeleted {}, whenScaled {} (the StatefulSet is deleted with propagationPolicy Orphan: no pod or \
-         PVC is deleted)",
-        plan.retention.when_deleted, plan.retention.when_scaled
+        format!(
+            "Retention: whenDeleted {}, whenScaled {} (the StatefulSet is deleted with propagationPolicy Orphan: no \
+             pod or PVC is deleted)",
+            plan.retention.when_deleted, plan.retention.when_scaled
+        ),
     )?;
-    writeln!(
+    say(
         w,
-        "Owner: {}",
-        plan.owner.as_deref().unwrap_or("none found (no GitOps tool or Helm applies it)")
+        format!(
+            "Owner: {}",
+            plan.owner.as_deref().unwrap_or("none found (no GitOps tool or Helm applies it)")
+        ),
     )?;
     if plan.quotas.is_empty() {
-        writeln!(w, "Quota: no ResourceQuota counts storage in namespace {}", plan.namespace)?;
+        say(w, format!("Quota: no ResourceQuota counts storage in namespace {}", plan.namespace))?;
     }
     for q in &plan.quotas {
-        writeln!(
+        say(
             w,
-            "Quota {} {}: {} used of {}, the grow adds {}{}",
-            q.name,
-            q.resource,
-            q.used,
-            q.hard,
-            resize::human_bytes(q.adds_bytes as f64),
-            if q.fits { "" } else { " (does not fit)" }
+            format!(
+                "Quota {} {}: {} used of {}, the grow adds {}{}",
+                q.name,
+                q.resource,
+                q.used,
+                q.hard,
+                resize::human_bytes(q.adds_bytes as f64),
+                if q.fits { "" } else { " (does not fit)" }
+            ),
         )?;
     }
-    writeln!(
+    say(
         w,
-        "{} PVC(s) to grow, {} already requested, {} already grown; then {}.",
-        plan.claims.iter().filter(|c| c.action == Action::Grow).count(),
-        plan.claims.iter().filter(|c| c.action == Action::Wait).count(),
-        plan.claims.iter().filter(|c| c.action == Action::Nothing).count(),
-        match plan.swaps() {
-            true => format!("{} is re-created with the new template sizes", plan.stateful_set),
-            false =>
-                format!("{} is left as it is (its template asks for these sizes already)", plan.stateful_set),
-        }
+        format!(
+            "{} PVC(s) to grow, {} already requested, {} already grown; then {}.",
+            plan.claims.iter().filter(|c| c.action == Action::Grow).count(),
+            plan.claims.iter().filter(|c| c.action == Action::Wait).count(),
+            plan.claims.iter().filter(|c| c.action == Action::Nothing).count(),
+            match plan.swaps() {
+                true => format!("{} is re-created with the new template sizes", plan.stateful_set),
+                false => format!(
+                    "{} is left as it is (its template asks for these sizes already)",
+                    plan.stateful_set
+                ),
+            }
+        ),
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_plan_at_80_and_120_columns() {
+        let plan = crate::core::resize::tests::sample_plan();
+        for width in [80, 120] {
+            let mut out = Vec::new();
+            render_plan(&mut out, &plan, OutputFormat::Table, Canvas { color: false, width: Some(width) })
+                .unwrap();
+            let shown = String::from_utf8(out).unwrap();
+            let (table, rest) = shown.split_once("\n\n").unwrap();
+            // Ten columns under their headers need about 90: at 80 the table is as narrow as its
+            // headers allow, within the 100 asked of a default table, every claim's name whole.
+            assert!(table.lines().all(|l| l.chars().count() <= width.max(100)), "{shown}");
+            for claim in &plan.claims {
+                assert!(table.contains(&claim.name), "{}: {shown}", claim.name);
+            }
+            assert!(rest.lines().all(|l| l.chars().count() <= width), "{shown}");
+            insta::assert_snapshot!(format!("plan_at_{width}_columns"), shown);
+        }
+    }
 }

@@ -16,7 +16,9 @@ use crate::core::objects::{pod_ready, short_revision};
 use crate::core::rollout::gates::{GateKind, Gates};
 use crate::core::rollout::{PodProgress, Replace, Step};
 use crate::error::Result;
-use crate::output::{Document, ROLLOUT_EVENT, Streams, output_error, table, write_json_line, write_table};
+use crate::output::{
+    Canvas, Document, ROLLOUT_EVENT, Streams, output_error, write_fitted_prose_table, write_json_line,
+};
 use crate::ui::Terminal;
 
 use super::strip::Strip;
@@ -195,6 +197,8 @@ pub struct Reporter<'io> {
     /// Who replaces the pods, as the plan said: under OnDelete the lines speak of evictions,
     /// not partitions.
     replace: Replace,
+    /// How the plan's table fits stdout (a terminal's width, or none in a pipe).
+    canvas: Canvas,
 }
 
 impl<'io> Reporter<'io> {
@@ -226,6 +230,7 @@ impl<'io> Reporter<'io> {
             announced_ready: HashSet::new(),
             out_closed: false,
             replace: Replace::Controller,
+            canvas: term.canvas(),
         }
     }
 
@@ -257,8 +262,9 @@ impl<'io> Reporter<'io> {
         match &event {
             Event::Plan { .. } => {
                 let bar = self.bar.clone();
-                let (io, closed, name) = (&mut *self.io, &mut self.out_closed, &self.name);
-                bar.suspend(|| write_stdout(io, closed, |out| write_plan(out, name, &event)))
+                let (io, closed, name, canvas) =
+                    (&mut *self.io, &mut self.out_closed, &self.name, self.canvas);
+                bar.suspend(|| write_stdout(io, closed, |out| write_plan(out, name, &event, canvas)))
             }
             Event::Finished { .. } | Event::Aborted { .. } => {
                 self.clear();
@@ -378,8 +384,9 @@ fn write_stdout(
     }
 }
 
-/// The plan as a table, headed by the revisions it moves between.
-pub fn write_plan(w: &mut dyn Write, name: &str, plan: &Event) -> io::Result<()> {
+/// The plan as a table, headed by the revisions it moves between; on a terminal (`canvas`'s
+/// width) a step's list of pods wraps under itself rather than past the screen's edge.
+pub fn write_plan(w: &mut dyn Write, name: &str, plan: &Event, canvas: Canvas) -> io::Result<()> {
     let Event::Plan {
         from_revision,
         to_revision,
@@ -395,11 +402,10 @@ pub fn write_plan(w: &mut dyn Write, name: &str, plan: &Event) -> io::Result<()>
         return Ok(());
     };
     if *replace == Replace::Eviction {
-        return write_eviction_plan(w, name, plan);
+        return write_eviction_plan(w, name, plan, canvas);
     }
     let short = |r: &Option<String>| r.as_deref().map(|r| short_revision(name, r).to_owned());
-    writeln!(
-        w,
+    let heading = format!(
         "Rollout of {name}: revision {} -> {}, {replicas} replicas, partition now {partition}{}",
         short(from_revision).unwrap_or_else(|| "?".into()),
         short(to_revision).unwrap_or_else(|| "(staged next)".into()),
@@ -408,11 +414,12 @@ pub fn write_plan(w: &mut dyn Write, name: &str, plan: &Event) -> io::Result<()>
         } else {
             String::new()
         },
-    )?;
+    );
+    canvas.write_wrapped(w, "", "  ", &heading)?;
     if !gates.is_default() {
-        writeln!(w, "Gates after each step: {}", gates.describe())?;
+        canvas.write_wrapped(w, "Gates after each step: ", "  ", &gates.describe())?;
     }
-    let mut t = table(["STEP", "PARTITION", "UPDATES", "UPDATED AFTER"]);
+    let mut rows: Vec<Vec<String>> = Vec::new();
     let mut previous = *partition;
     if let Some(staged) = staged_partition.filter(|s| *s != previous) {
         // Without a new revision to name, this run stages no template: it only holds pods back.
@@ -420,12 +427,12 @@ pub fn write_plan(w: &mut dyn Write, name: &str, plan: &Event) -> io::Result<()>
             None => ("none (template staged)", format!("0/{replicas}")),
             Some(_) => ("none (holds every pod back)", "-".to_owned()),
         };
-        t.add_row(["stage".to_owned(), format!("{previous} -> {staged}"), what.to_owned(), updated]);
+        rows.push(vec!["stage".to_owned(), format!("{previous} -> {staged}"), what.to_owned(), updated]);
         previous = staged;
     }
     for step in steps {
         let pods: Vec<String> = step.ordinals.iter().map(|o| pod_name(name, *o)).collect();
-        t.add_row([
+        rows.push(vec![
             format!("{}/{}", step.number, steps.last().map_or(0, |s| s.number)),
             format!("{previous} -> {}", step.partition),
             pods.join(", "),
@@ -433,11 +440,11 @@ pub fn write_plan(w: &mut dyn Write, name: &str, plan: &Event) -> io::Result<()>
         ]);
         previous = step.partition;
     }
-    write_table(w, t)
+    write_fitted_prose_table(w, &["STEP", "PARTITION", "UPDATES", "UPDATED AFTER"], rows, canvas, "UPDATES")
 }
 
 /// The plan of an OnDelete rollout: no partition; the pods each step evicts, one at a time.
-fn write_eviction_plan(w: &mut dyn Write, name: &str, plan: &Event) -> io::Result<()> {
+fn write_eviction_plan(w: &mut dyn Write, name: &str, plan: &Event, canvas: Canvas) -> io::Result<()> {
     let Event::Plan {
         from_revision, to_revision, replicas, partition, staged_partition, steps, gates, ..
     } = plan
@@ -445,8 +452,7 @@ fn write_eviction_plan(w: &mut dyn Write, name: &str, plan: &Event) -> io::Resul
         return Ok(());
     };
     let short = |r: &Option<String>| r.as_deref().map(|r| short_revision(name, r).to_owned());
-    writeln!(
-        w,
+    let heading = format!(
         "Rollout of {name} (OnDelete): revision {} -> {}, {replicas} replicas{}; {} and re-created by the \
          controller",
         short(from_revision).unwrap_or_else(|| "?".into()),
@@ -459,23 +465,24 @@ fn write_eviction_plan(w: &mut dyn Write, name: &str, plan: &Event) -> io::Resul
             false => "each pod is evicted in turn (PodDisruptionBudgets apply)",
             true => "each pod is deleted in turn (--ignore-pdb: no eviction)",
         },
-    )?;
+    );
+    canvas.write_wrapped(w, "", "  ", &heading)?;
     if !gates.is_default() {
-        writeln!(w, "Gates after each pod: {}", gates.describe())?;
+        canvas.write_wrapped(w, "Gates after each pod: ", "  ", &gates.describe())?;
     }
-    let mut t = table(["STEP", "EVICTS", "UPDATED AFTER"]);
+    let mut rows: Vec<Vec<String>> = Vec::new();
     if staged_partition.is_some() {
-        t.add_row(["stage".to_owned(), "none (template staged)".to_owned(), format!("0/{replicas}")]);
+        rows.push(vec!["stage".to_owned(), "none (template staged)".to_owned(), format!("0/{replicas}")]);
     }
     for step in steps {
         let pods: Vec<String> = step.ordinals.iter().map(|o| pod_name(name, *o)).collect();
-        t.add_row([
+        rows.push(vec![
             format!("{}/{}", step.number, steps.last().map_or(0, |s| s.number)),
             pods.join(", "),
             format!("{}/{replicas}", step.updated),
         ]);
     }
-    write_table(w, t)
+    write_fitted_prose_table(w, &["STEP", "EVICTS", "UPDATED AFTER"], rows, canvas, "EVICTS")
 }
 
 /// `; not Ready, as at the rollout's start: web-0, web-1` after an abort's summary, when it
@@ -686,6 +693,35 @@ mod tests {
             Event::PodDeleted { pod: "web-2".into(), reason: "not Ready on revision web-5f6a8e".into() },
             Event::Aborted { revision: "web-7d4b9c".into(), partition: 0, seconds: 12.5, not_ready: vec![] },
         ]
+    }
+
+    /// A plan whose last step releases 30 pods: its UPDATES cell is wider than any terminal.
+    #[test]
+    fn the_plan_at_80_and_120_columns() {
+        let Event::Plan { steps, .. } = plan_event() else { unreachable!() };
+        assert!(!steps.is_empty());
+        let big = Event::Plan {
+            from_revision: Some("web-7d4b9c".into()),
+            to_revision: Some("web-5f6a8e".into()),
+            replicas: 40,
+            partition: 40,
+            replace: Replace::Controller,
+            staged_partition: None,
+            steps: plan(OrdinalRange { start: 0, replicas: 40 }, &Steps::default().0, 40),
+            pods_at_once: 1,
+            gates: Gates::default(),
+        };
+        for width in [80, 120] {
+            let mut out = Vec::new();
+            write_plan(&mut out, "web", &big, Canvas { color: false, width: Some(width) }).unwrap();
+            let shown = String::from_utf8(out).unwrap();
+            assert!(shown.lines().all(|l| l.chars().count() <= width), "{shown}");
+            // Every pod is named, none cut.
+            for o in 0..40 {
+                assert!(shown.split([' ', ',', '\n']).any(|w| w == format!("web-{o}")), "web-{o}: {shown}");
+            }
+            insta::assert_snapshot!(format!("plan_at_{width}_columns"), shown);
+        }
     }
 
     fn transcript(format: Format) -> (String, String) {

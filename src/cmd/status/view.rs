@@ -11,7 +11,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
-use crate::core::status::{OrdinalStatus, StatefulSetStatus, WarningCode};
+use crate::core::status::{OrdinalStatus, StatefulSetStatus};
 use crate::output::Canvas;
 
 /// What the person watching chose: wide columns, a row filter (being typed or kept), and when
@@ -96,7 +96,17 @@ fn matches(o: &OrdinalStatus, filter: &str) -> bool {
 /// Draws the view of `model` on the whole frame: two header lines (the set and its counts; the
 /// time of the last change and the keys), the per-ordinal table fitted to the width as `status`
 /// fits it, and a pane of warnings grouped by code. `color` is false under NO_COLOR.
-pub fn draw(frame: &mut Frame, model: &StatefulSetStatus, state: &ViewState, color: bool, now: Timestamp) {
+///
+/// `whole` is the command that prints every warning (`kubectl stateful status web -n shop` with
+/// the run's flags): the pane names it when it has no room for them all.
+pub fn draw(
+    frame: &mut Frame,
+    model: &StatefulSetStatus,
+    state: &ViewState,
+    color: bool,
+    now: Timestamp,
+    whole: &str,
+) {
     let area = frame.area();
     let [header, body] = Layout::vertical([Constraint::Length(2), Constraint::Min(0)]).areas(area);
     frame.render_widget(Paragraph::new(header_lines(model, state, color)), header);
@@ -115,7 +125,7 @@ pub fn draw(frame: &mut Frame, model: &StatefulSetStatus, state: &ViewState, col
     ])
     .areas(body);
     draw_table(frame, table_area, &shown, model.ordinals.len(), table, state, color);
-    draw_pane(frame, pane_area, model, pane, color);
+    draw_pane(frame, pane_area, model, pane, color, whole);
 }
 
 fn header_lines(model: &StatefulSetStatus, state: &ViewState, color: bool) -> Vec<Line<'static>> {
@@ -208,34 +218,58 @@ fn draw_table(
     frame.render_widget(Paragraph::new(lines), area);
 }
 
-/// The warnings grouped by code (`Code ×N` and the first one's message) and the notes on what
-/// could not be read, wrapped to `width`.
+/// The warnings as `status` groups them ([`super::grouped_warnings`]: one line per code, the
+/// affected objects joined and a shared remedy said once) and the notes on what could not be
+/// read, wrapped to `width`. A word longer than the width (a printed command kept whole) is cut
+/// into pieces of the width with nothing added between them, so no character is lost at the
+/// screen's edge and the pieces, copied, are the command.
 fn pane_lines(model: &StatefulSetStatus, width: usize) -> Vec<String> {
-    let mut groups: Vec<(WarningCode, usize, &str)> = Vec::new();
-    for warning in &model.warnings {
-        match groups.iter_mut().find(|(code, _, _)| *code == warning.code) {
-            Some(group) => group.1 += 1,
-            None => groups.push((warning.code, 1, &warning.message)),
+    let width = width.max(20);
+    let canvas = Canvas { color: false, width: Some(width) };
+    let mut lines = Vec::new();
+    let wrap = |lines: &mut Vec<String>, lead: &str, indent: &str, text: &str| {
+        let mut out = Vec::new();
+        // Writing to a Vec cannot fail.
+        let _ = canvas.write_wrapped(&mut out, lead, indent, text);
+        for line in String::from_utf8_lossy(&out).lines() {
+            lines.extend(hard_wrapped(line, width));
+        }
+    };
+    let messages: Vec<(String, &str)> =
+        model.warnings.iter().map(|w| (format!("{:?}", w.code), w.message.as_str())).collect();
+    for (lead, text) in super::grouped_warnings(&messages) {
+        // The text renderer's leads are indented under its `Warnings:` heading; the pane is
+        // its own heading.
+        let lead = lead.strip_prefix("  ").unwrap_or(&lead);
+        if text.is_empty() {
+            lines.extend(hard_wrapped(lead, width));
+        } else {
+            wrap(&mut lines, lead, "  ", &text);
         }
     }
-    let mut lines = Vec::new();
-    let mut wrap = |lead: String, text: &str| {
-        let canvas = Canvas { color: false, width: Some(width.max(20)) };
-        let mut out = Vec::new();
-        let _ = canvas.write_wrapped(&mut out, &lead, "  ", text);
-        lines.extend(String::from_utf8_lossy(&out).lines().map(str::to_owned));
-    };
-    for (code, count, message) in groups {
-        let times = if count > 1 { format!(" ×{count}") } else { String::new() };
-        wrap(format!("{code:?}{times}: "), message);
-    }
     for note in &model.notes {
-        wrap("note: ".to_owned(), note);
+        wrap(&mut lines, "note: ", "  ", note);
     }
     lines
 }
 
-fn draw_pane(frame: &mut Frame, area: Rect, model: &StatefulSetStatus, lines: Vec<String>, color: bool) {
+/// `line` cut into pieces of at most `width` characters.
+fn hard_wrapped(line: &str, width: usize) -> Vec<String> {
+    let chars: Vec<char> = line.chars().collect();
+    if chars.len() <= width {
+        return vec![line.to_owned()];
+    }
+    chars.chunks(width.max(1)).map(|piece| piece.iter().collect()).collect()
+}
+
+fn draw_pane(
+    frame: &mut Frame,
+    area: Rect,
+    model: &StatefulSetStatus,
+    lines: Vec<String>,
+    color: bool,
+    whole: &str,
+) {
     let title = match model.warnings.len() {
         0 => " No warnings ".to_owned(),
         n => format!(" Warnings ({n}) "),
@@ -243,14 +277,37 @@ fn draw_pane(frame: &mut Frame, area: Rect, model: &StatefulSetStatus, lines: Ve
     let title_style = if model.warnings.is_empty() { Style::default() } else { paint(color, Color::Yellow) };
     let block = Block::default().borders(Borders::TOP).title(Span::styled(title, title_style));
     let inner = usize::from(block.inner(area).height);
+    let width = usize::from(area.width).max(1);
     let mut shown: Vec<Line> = lines.into_iter().map(Line::from).collect();
     if shown.len() > inner && inner > 0 {
-        let hidden = shown.len() - (inner - 1);
-        shown.truncate(inner - 1);
-        shown.push(Line::styled(
-            format!("… {hidden} more lines (status {} shows them all)", model.name),
-            Style::default().add_modifier(Modifier::DIM),
-        ));
+        // What is left out is named with the whole command that prints it, on as many lines
+        // as it takes (pieces of the width, nothing added between them).
+        let more = |hidden: usize| {
+            let mut out = Vec::new();
+            let canvas = Canvas { color: false, width: Some(width) };
+            // Writing to a Vec cannot fail.
+            let _ = canvas.write_wrapped(
+                &mut out,
+                "",
+                "",
+                &format!("… {hidden} more lines: `{whole}` shows them all"),
+            );
+            String::from_utf8_lossy(&out)
+                .lines()
+                .flat_map(|line| hard_wrapped(line, width))
+                .collect::<Vec<_>>()
+        };
+        let mut room = inner.saturating_sub(more(shown.len()).len());
+        let mut tail = more(shown.len() - room);
+        // The count can grow a digit and the tail a line.
+        if room + tail.len() > inner {
+            room = inner.saturating_sub(tail.len());
+            tail = more(shown.len() - room);
+        }
+        shown.truncate(room);
+        let dim = Style::default().add_modifier(Modifier::DIM);
+        shown.extend(tail.into_iter().map(|t| Line::styled(t, dim)));
+        shown.truncate(inner);
     }
     frame.render_widget(Paragraph::new(shown).block(block), area);
 }
@@ -277,7 +334,7 @@ mod tests {
     fn screen(width: u16, height: u16, state: &ViewState) -> String {
         let model = super::super::tests::model();
         let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-        terminal.draw(|frame| draw(frame, &model, state, false, now())).unwrap();
+        terminal.draw(|frame| draw(frame, &model, state, false, now(), WHOLE)).unwrap();
         let buffer = terminal.backend().buffer();
         let mut text = String::new();
         for y in 0..height {
@@ -287,6 +344,9 @@ mod tests {
         }
         text
     }
+
+    /// The command the overflow line names.
+    const WHOLE: &str = "kubectl stateful status web -n shop --context prod";
 
     fn state() -> ViewState {
         ViewState::new(now())
@@ -333,6 +393,43 @@ mod tests {
         assert!(rows[0].starts_with("1        web-1"), "{text}");
         let none = ViewState { filter: "nothing".into(), ..state() };
         assert!(screen(80, 24, &none).contains("no ordinal, pod or node matches \"nothing\""));
+    }
+
+    /// The pane's lines, a line cut at the screen's edge joined to the next with nothing
+    /// between them (as its pieces are meant to be read), the others with a space.
+    fn pane_text(screen: &str, width: usize) -> String {
+        let mut text = String::new();
+        for line in screen.lines().skip_while(|l| !l.contains("Warnings (")).skip(1) {
+            text.push_str(line.trim_start());
+            if line.chars().count() < width {
+                text.push(' ');
+            }
+        }
+        text
+    }
+
+    #[test]
+    fn the_pane_cuts_no_printed_command_at_the_edge() {
+        // Tall enough for every warning: each printed command is there whole.
+        let text = screen(80, 60, &state());
+        assert!(text.lines().all(|l| l.chars().count() <= 80), "{text}");
+        let pane = pane_text(&text, 80);
+        let patch =
+            r#"`kubectl patch service web -n default -p '{"spec":{"publishNotReadyAddresses":true}}'`"#;
+        assert!(pane.contains(patch), "{pane}");
+        assert!(!text.contains("more lines"), "{text}");
+    }
+
+    #[test]
+    fn a_full_pane_names_the_whole_command_that_shows_the_rest() {
+        let text = screen(80, 24, &state());
+        assert_eq!(text.lines().count(), 24);
+        let pane = pane_text(&text, 80);
+        assert!(pane.contains(&format!("more lines: `{WHOLE}` shows them")), "{pane}");
+        // At 40 columns the command takes two lines and still fits.
+        let narrow = screen(40, 16, &state());
+        assert!(narrow.lines().all(|l| l.chars().count() <= 40), "{narrow}");
+        assert!(pane_text(&narrow, 40).contains(&format!("`{WHOLE}` shows them")), "{narrow}");
     }
 
     #[test]

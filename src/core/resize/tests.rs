@@ -87,6 +87,12 @@ fn world() -> World {
     World { sts: s, pvcs, pods, classes: classes(), quotas: Vec::new() }
 }
 
+/// A plan growing `data` to 2Gi across the 3 replicas and the claim a scale-down left: for
+/// the renderer's snapshots.
+pub(crate) fn sample_plan() -> ResizePlan {
+    plan_of(&world(), &size("data=2Gi")).unwrap()
+}
+
 fn plan_of(w: &World, sizes: &[SizeRequest]) -> Result<ResizePlan, Refusal> {
     plan(&Inputs {
         sts: &w.sts,
