@@ -422,7 +422,7 @@ const PROSE_FLOOR: usize = 20;
 /// Writes a table of `headers` and `rows` fitted to `canvas`, for a table with one column of
 /// prose that a person must read whole before answering (a prune's `REASON`, a rollout step's
 /// pods): on a terminal narrower than the table, the `prose` column gives way first, down to
-/// [`PROSE_FLOOR`] characters, and its cells wrap at spaces onto the lines below (a row then
+/// `PROSE_FLOOR` (20) characters, and its cells wrap at spaces onto the lines below (a row then
 /// takes several lines, aligned, its other cells on the first); if that is not enough, the other
 /// columns are cut with `…` as [`write_fitted_table`] cuts them, but names never (a plan is
 /// confirmed by them: a table whose names and headers are wider than the terminal stays wider).
