@@ -167,7 +167,8 @@ pub enum Stop {
     )]
     ContextNamespace { context: Option<String>, why: String },
     #[error(
-        "--dry-run=server is not supported by `{command}` yet (`pvc prune` has it); --dry-run shows the plan"
+        "--dry-run=server is not supported by `{command}` (it asks one context's API server at a time); --dry-run \
+         shows the plan"
     )]
     ServerDryRunUnsupported { command: &'static str },
     /// The API server could not parse `-l` (its words).

@@ -200,17 +200,17 @@ pub const STATUS: Kind = Kind { name: "StatefulSetStatus", version: "v5" };
 pub const STATUS_LIST: Kind = Kind { name: "StatefulSetStatusList", version: "v5" };
 pub const FLEET_STATUS: Kind = Kind { name: "FleetStatus", version: "v4" };
 pub const FLEET_PRUNE_PLAN: Kind = Kind { name: "FleetPrunePlan", version: "v2" };
-pub const PRUNE_PLAN: Kind = Kind { name: "PrunePlan", version: "v1" };
+pub const PRUNE_PLAN: Kind = Kind { name: "PrunePlan", version: "v2" };
 pub const PRUNE_RESULT: Kind = Kind { name: "PruneResult", version: "v1" };
-pub const RECOVERY: Kind = Kind { name: "Recovery", version: "v1" };
+pub const RECOVERY: Kind = Kind { name: "Recovery", version: "v2" };
 pub const VERSION: Kind = Kind { name: "Version", version: "v1" };
-pub const ROLLOUT_EVENT: Kind = Kind { name: "RolloutEvent", version: "v2" };
-pub const RESIZE_PLAN: Kind = Kind { name: "ResizePlan", version: "v1" };
-pub const PVC_RESTORE: Kind = Kind { name: "PvcRestore", version: "v2" };
+pub const ROLLOUT_EVENT: Kind = Kind { name: "RolloutEvent", version: "v3" };
+pub const RESIZE_PLAN: Kind = Kind { name: "ResizePlan", version: "v2" };
+pub const PVC_RESTORE: Kind = Kind { name: "PvcRestore", version: "v3" };
 pub const RESIZE_EVENT: Kind = Kind { name: "ResizeEvent", version: "v2" };
-pub const RESTART_EVENT: Kind = Kind { name: "RestartEvent", version: "v1" };
-pub const DRAIN_EVENT: Kind = Kind { name: "DrainEvent", version: "v2" };
-pub const SCALE_EVENT: Kind = Kind { name: "ScaleEvent", version: "v1" };
+pub const RESTART_EVENT: Kind = Kind { name: "RestartEvent", version: "v2" };
+pub const DRAIN_EVENT: Kind = Kind { name: "DrainEvent", version: "v3" };
+pub const SCALE_EVENT: Kind = Kind { name: "ScaleEvent", version: "v2" };
 
 /// A document as printed: `kind` and `schemaVersion` first, then the body's own fields (the
 /// way Kubernetes' TypeMeta heads every object).
@@ -227,6 +227,17 @@ impl<'a, T: Serialize> Document<'a, T> {
     pub fn new(kind: Kind, body: &'a T) -> Self {
         Document { kind: kind.name, schema_version: kind.version, body }
     }
+}
+
+/// A document's body with the answers of a `--dry-run=server` run (`serverDryRun`: a list of
+/// `{step, write, answer[, reason | dependsOn]}`), present only in such a run.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WithServerDryRun<'a, T: Serialize> {
+    #[serde(flatten)]
+    pub body: &'a T,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_dry_run: Option<&'a crate::write::ServerDryRun>,
 }
 
 pub fn write_json(w: &mut dyn Write, value: &impl Serialize) -> io::Result<()> {
@@ -254,7 +265,20 @@ pub fn write_document(
     kind: Kind,
     body: &impl Serialize,
 ) -> io::Result<bool> {
-    let document = Document::new(kind, body);
+    write_checked_document(w, format, kind, body, None)
+}
+
+/// [`write_document`], with the answers of a `--dry-run=server` run when there are some
+/// (`serverDryRun`, [`WithServerDryRun`]).
+pub fn write_checked_document(
+    w: &mut dyn Write,
+    format: OutputFormat,
+    kind: Kind,
+    body: &impl Serialize,
+    server: Option<&crate::write::ServerDryRun>,
+) -> io::Result<bool> {
+    let body = WithServerDryRun { body, server_dry_run: server };
+    let document = Document::new(kind, &body);
     match format {
         OutputFormat::Json => write_json(w, &document).map(|()| true),
         OutputFormat::Yaml => write_yaml(w, &document).map(|()| true),

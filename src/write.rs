@@ -49,9 +49,8 @@ pub enum DryRun {
     None,
     /// Show the plan; send nothing that writes.
     Client,
-    /// `pvc prune` only (the others refuse it): the plan, and each write it can send now sent
-    /// with `dryRun=All` for the API server's answer (admission, RBAC, quota, webhooks);
-    /// nothing is stored.
+    /// Show the plan, then send each write it can send now with `dryRun=All`, for the API
+    /// server's answer (admission, RBAC, quota, webhooks, budgets); nothing is stored.
     Server,
 }
 
@@ -59,18 +58,6 @@ impl DryRun {
     /// Whether nothing may be written (`client` or `server`).
     pub fn is_dry(self) -> bool {
         self != DryRun::None
-    }
-
-    /// For a command that does not ask the API server about its writes yet:
-    /// `--dry-run=server` is a usage error there (exit 2), before anything is read.
-    ///
-    /// # Errors
-    /// [`Stop::ServerDryRunUnsupported`] for `server`.
-    pub fn refuse_server(self, command: &'static str) -> Result<()> {
-        match self {
-            DryRun::Server => Err(Stop::ServerDryRunUnsupported { command }.into()),
-            DryRun::None | DryRun::Client => Ok(()),
-        }
     }
 }
 
@@ -503,6 +490,15 @@ impl ServerCheck {
         self.writer.create(api, object, what).await
     }
 
+    /// [`Writer::evict`] with `dryRun=All`: in the query (kube puts it there for a create) and
+    /// in the Eviction's DeleteOptions, so the budgets answer and no pod goes.
+    ///
+    /// # Errors
+    /// As [`Writer::evict`].
+    pub async fn evict(&self, pod: &Pod, what: &str) -> Result<Evicted> {
+        self.writer.evict(pod, what).await
+    }
+
     /// [`Writer::delete`] with `dryRun=All`.
     ///
     /// # Errors
@@ -519,6 +515,137 @@ impl ServerCheck {
         K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
     {
         self.writer.delete(api, name, guard, how, what).await
+    }
+}
+
+/// What the API server answered to one write of a `--dry-run=server` run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "answer", rename_all = "camelCase")]
+pub enum ServerAnswer {
+    /// It would be stored.
+    Accepted,
+    /// Refused: the API server's words (admission, RBAC, quota, webhook), or what its answer
+    /// means (404, 409, the budget of a 429).
+    Refused { reason: String },
+    /// Not sent: it is judged only once the step it depends on has happened.
+    #[serde(rename_all = "camelCase")]
+    NotChecked { depends_on: usize },
+}
+
+impl ServerAnswer {
+    pub fn of_written<K>(answer: Result<Written<K>>) -> ServerAnswer {
+        match answer {
+            Ok(Written::Done(_)) => ServerAnswer::Accepted,
+            Ok(Written::Gone) => ServerAnswer::refused("not found (404): gone since it was read"),
+            Ok(Written::Changed(_)) => ServerAnswer::refused("conflict: changed since it was read"),
+            Err(error) => ServerAnswer::of_error(&error),
+        }
+    }
+
+    pub fn of_deleted<K>(answer: Result<Deleted<K>>) -> ServerAnswer {
+        match answer {
+            Ok(Deleted::Done) => ServerAnswer::Accepted,
+            Ok(Deleted::Gone) => ServerAnswer::refused("not found (404): gone since it was read"),
+            Ok(Deleted::Changed(_)) => {
+                ServerAnswer::refused("conflict (409): its uid or resourceVersion changed since it was read")
+            }
+            Err(error) => ServerAnswer::of_error(&error),
+        }
+    }
+
+    pub fn of_evicted(answer: Result<Evicted>) -> ServerAnswer {
+        match answer {
+            Ok(Evicted::Done) => ServerAnswer::Accepted,
+            Ok(Evicted::Gone) => ServerAnswer::refused("not found (404): gone since it was read"),
+            Ok(Evicted::Changed) => {
+                ServerAnswer::refused("conflict (409): the pod was replaced since it was read")
+            }
+            Ok(Evicted::Refused(refused)) => ServerAnswer::Refused {
+                reason: format!("the budget does not allow it now (429): {}", refused.describe()),
+            },
+            Err(error) => ServerAnswer::of_error(&error),
+        }
+    }
+
+    fn of_error(error: &Error) -> ServerAnswer {
+        match error {
+            Error::Kube { source, .. } => {
+                ServerAnswer::Refused { reason: crate::error::describe_kube_error(source) }
+            }
+            other => ServerAnswer::Refused { reason: other.to_string() },
+        }
+    }
+
+    fn refused(reason: &str) -> ServerAnswer {
+        ServerAnswer::Refused { reason: reason.to_owned() }
+    }
+}
+
+impl std::fmt::Display for ServerAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServerAnswer::Accepted => f.write_str("accepted"),
+            ServerAnswer::Refused { reason } => write!(f, "refused: {reason}"),
+            ServerAnswer::NotChecked { depends_on } => write!(f, "not checked: depends on step {depends_on}"),
+        }
+    }
+}
+
+/// One write of the plan and its answer (`serverDryRun` in the machine output).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServerChecked {
+    /// Its place in the order the run sends its writes, from 1.
+    pub step: usize,
+    /// What it does (`delete PVC ns/data-web-2`).
+    pub write: String,
+    #[serde(flatten)]
+    pub answer: ServerAnswer,
+}
+
+/// The writes of a `--dry-run=server` run, in order, with their answers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct ServerDryRun {
+    pub writes: Vec<ServerChecked>,
+}
+
+impl ServerDryRun {
+    /// Records the next write; gives its step.
+    pub fn add(&mut self, write: impl Into<String>, answer: ServerAnswer) -> usize {
+        let step = self.writes.len() + 1;
+        self.writes.push(ServerChecked { step, write: write.into(), answer });
+        step
+    }
+
+    /// The step the next write gets.
+    pub fn next_step(&self) -> usize {
+        self.writes.len() + 1
+    }
+
+    /// What stderr says: a heading, then a line per write.
+    pub fn lines(&self) -> Vec<String> {
+        let mut lines = vec!["server dry run (dryRun=All; nothing is stored):".to_owned()];
+        match self.writes.is_empty() {
+            true => lines.push("  no write to check".to_owned()),
+            false => {
+                lines.extend(self.writes.iter().map(|w| format!("  {}. {}: {}", w.step, w.write, w.answer)))
+            }
+        }
+        lines
+    }
+
+    /// The end of the run: fine when no write was refused.
+    ///
+    /// # Errors
+    /// [`Stop::ServerDryRunRefused`] when one was (exit 1).
+    pub fn ending(&self) -> Result<()> {
+        let refused = self.writes.iter().filter(|w| matches!(w.answer, ServerAnswer::Refused { .. })).count();
+        let checked =
+            self.writes.iter().filter(|w| !matches!(w.answer, ServerAnswer::NotChecked { .. })).count();
+        match refused {
+            0 => Ok(()),
+            refused => Err(Stop::ServerDryRunRefused { refused, checked }.into()),
+        }
     }
 }
 
@@ -600,4 +727,44 @@ where
     K: Resource + Clone + DeserializeOwned + Serialize + std::fmt::Debug,
 {
     api.create(&PostParams::default(), question).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_dry_run_lists_each_write_and_fails_when_one_was_refused() {
+        let mut run = ServerDryRun::default();
+        assert_eq!(run.lines(), ["server dry run (dryRun=All; nothing is stored):", "  no write to check"]);
+        assert!(run.ending().is_ok(), "nothing to check is nothing refused");
+        let first = run.add("cordon node n1", ServerAnswer::Accepted);
+        assert_eq!(run.next_step(), 2);
+        run.add("evict pod ns/web-2", ServerAnswer::NotChecked { depends_on: first });
+        assert_eq!(
+            run.lines(),
+            [
+                "server dry run (dryRun=All; nothing is stored):",
+                "  1. cordon node n1: accepted",
+                "  2. evict pod ns/web-2: not checked: depends on step 1",
+            ]
+        );
+        assert!(run.ending().is_ok());
+        run.add("evict pod ns/db-0", ServerAnswer::Refused { reason: "forbidden".to_owned() });
+        assert_eq!(run.lines()[3], "  3. evict pod ns/db-0: refused: forbidden");
+        let error = run.ending().unwrap_err();
+        assert_eq!(error.exit_code(), 1);
+        assert_eq!(
+            error.to_string(),
+            "the API server refused 1 of the 2 writes sent with dryRun=All (above); nothing was stored"
+        );
+        assert_eq!(
+            serde_json::to_value(&run).unwrap(),
+            serde_json::json!([
+                {"step": 1, "write": "cordon node n1", "answer": "accepted"},
+                {"step": 2, "write": "evict pod ns/web-2", "answer": "notChecked", "dependsOn": 1},
+                {"step": 3, "write": "evict pod ns/db-0", "answer": "refused", "reason": "forbidden"},
+            ])
+        );
+    }
 }

@@ -11,7 +11,12 @@
 //!   (uid or resourceVersion), an update with `metadata.resourceVersion`, or a create of a name
 //!   (never `generateName`), which the API server refuses when it exists;
 //! - a dry run writes nothing: tests/e2e/plugin.sh runs every dry run as the user
-//!   `kubectl-stateful-dry-run`, and that user made no write at all.
+//!   `kubectl-stateful-dry-run`, and that user made no write at all: what a `--dry-run=server`
+//!   sends says `dryRun=All` in its query (where the log shows it even for a delete, whose body
+//!   it does not record), or it counts as a write.
+//!
+//! After only some of the end-to-end tests, `KUBECTL_STATEFUL_AUDIT_PARTIAL=1` drops the check
+//! that every kind of guarded write was seen (those tests may make none of some kind).
 //!
 //! Not writes, so not checked: server-side dry runs (`dryRun=All`: nothing is stored),
 //! SelfSubjectAccessReviews (answered, never stored) and pods/exec (the gates' commands).
@@ -187,7 +192,9 @@ fn every_write_of_the_plugin_is_guarded_and_no_dry_run_writes() {
         violations.len(),
         violations.join("\n")
     );
-    // The check saw what it checks: each kind of write, and the dry runs' user.
+    // The check saw what it checks: each kind of write (unless only some end-to-end tests ran:
+    // KUBECTL_STATEFUL_AUDIT_PARTIAL), the server dry runs, and the dry runs' user.
+    let partial = std::env::var_os("KUBECTL_STATEFUL_AUDIT_PARTIAL").is_some();
     for kind in [
         "JSON patch with tests",
         "delete with preconditions",
@@ -195,10 +202,14 @@ fn every_write_of_the_plugin_is_guarded_and_no_dry_run_writes() {
         "eviction with preconditions",
     ] {
         assert!(
-            counts.get(kind).is_some_and(|n| *n > 0),
+            partial || counts.get(kind).is_some_and(|n| *n > 0),
             "no {kind} in the audit log: did the end-to-end tests run?"
         );
     }
+    assert!(
+        counts.get("a server-side dry run").is_some_and(|n| *n > 0),
+        "no server-side dry run in the audit log: did the end-to-end tests run?"
+    );
     assert!(
         dry_run_requests > 0,
         "no request of {DRY_RUN_USER} in the audit log: did tests/e2e/plugin.sh run the dry runs?"

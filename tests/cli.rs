@@ -220,7 +220,6 @@ usage_errors! {
     // kubectl's habits (issue #31): bad values are one line, exit 2, before any request.
     usage_dry_run_unknown_value: ["recover", "pg-2", "--dry-run=maybe"];
     usage_dry_run_value_after_a_space_is_a_name: ["pvc", "prune", "--dry-run", "server", "web"];
-    usage_dry_run_server_not_supported_yet: ["rollout", "web", "--image", "app=x", "--dry-run=server"];
     usage_dry_run_server_across_contexts: ["pvc", "prune", "-A", "--all-contexts", "--dry-run=server"];
     usage_status_jsonpath_without_template: ["status", "-o", "jsonpath"];
     usage_status_jsonpath_unclosed: ["status", "-o", "jsonpath={.name"];

@@ -14,11 +14,14 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 
-use super::maintenance::{Discard, Event, Format, Mover, RETRY, Reporter, discard_journal};
+use super::maintenance::{
+    Discard, Event, Format, Mover, RETRY, Reporter, check_take_down, discard_journal, pod_of,
+};
 use crate::access::{self, Permission};
 use crate::client::{Kube, KubeArgs};
 use crate::cmd::gates::{check_gate_urls, environment};
 use crate::core::advice::shell_word;
+use crate::core::maintenance::Method;
 use crate::core::maintenance::drain::{
     Action, AllPods, DRAIN_ANNOTATION, Journal, MinAvailable, Next, Other, Plan, Request, Return, Seen, next,
     next_return, plan,
@@ -31,7 +34,7 @@ use crate::error::{Error, Result, Stop};
 use crate::output::{DRAIN_EVENT, Streams, output_error};
 use crate::ui::Terminal;
 use crate::wait::{Kinds, Until, View, Waiter, Wake, deadline};
-use crate::write::{DryRun, Evicted, Mode, Writer, Written};
+use crate::write::{DryRun, Evicted, Mode, ServerAnswer, ServerCheck, ServerDryRun, Writer, Written};
 
 pub const LONG_ABOUT: &str = "\
 Drain nodes of StatefulSet members without losing any set's quorum: cordon the nodes, then for
@@ -159,7 +162,6 @@ fn parse_min_available(text: &str) -> std::result::Result<String, String> {
 }
 
 pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Streams) -> Result<()> {
-    args.dry_run.refuse_server("drain")?;
     // Bad gate URLs are usage errors, refused before anything is read (shown masked).
     check_gate_urls(&args.gate_http)?;
     let mut reporter = Reporter { io, format: args.output, kind: DRAIN_EVENT };
@@ -366,6 +368,11 @@ async fn drain(
     let Some(writer) = Writer::of(&kube, Mode::from_dry_run(args.dry_run), format!("`{resume}` resumes it"))
     else {
         reporter.io.say("dry run: nothing was changed");
+        if let Some(check) = ServerCheck::of(&kube, Mode::from_dry_run(args.dry_run)) {
+            let journal = journal.unwrap_or_else(|| new_journal(&request, &plan));
+            let server = server_dry_run(&check, &kube, &read, &plan, &journal).await;
+            return reporter.server_dry_run(&server);
+        }
         return Ok(());
     };
     let mut permissions =
@@ -418,19 +425,7 @@ async fn drain(
         qualified: true,
         ..Mover::new(&kube, writer, args.timeout, what, resume.clone())
     };
-    let mut journal = journal.unwrap_or_else(|| Journal {
-        started_at: Timestamp::now(),
-        nodes: args.nodes.clone(),
-        members: plan.members.clone(),
-        done: Vec::new(),
-        min_available: request.min_available.clone(),
-        gates: plan.gates.clone(),
-        soak_seconds: plan.soak_seconds,
-        all_pods: plan.all_pods,
-        wait_for_return: plan.wait_for_return,
-        pinned: plan.pinned.clone(),
-        pinned_down: false,
-    });
+    let mut journal = journal.unwrap_or_else(|| new_journal(&request, &plan));
     // Cordon every node first, so no replacement lands on a node drained next; the journal
     // goes on the first, in the same request.
     let mut anchor_now = anchor.clone();
@@ -891,6 +886,113 @@ fn left(plan: &Plan, journal: &Journal) -> String {
         true => format!("{nodes} cordoned, no member moved yet (one may be being replaced)"),
         false => format!("{nodes} cordoned; moved: {}", journal.done.join(", ")),
     }
+}
+
+/// The journal a new drain writes on its first node, with its cordon.
+fn new_journal(request: &Request, plan: &Plan) -> Journal {
+    Journal {
+        started_at: Timestamp::now(),
+        nodes: request.nodes.clone(),
+        members: plan.members.clone(),
+        done: Vec::new(),
+        min_available: request.min_available.clone(),
+        gates: plan.gates.clone(),
+        soak_seconds: plan.soak_seconds,
+        all_pods: plan.all_pods,
+        wait_for_return: plan.wait_for_return,
+        pinned: plan.pinned.clone(),
+        pinned_down: false,
+    }
+}
+
+/// `--dry-run=server`: the writes of the plan in order, those that can be judged now sent with
+/// `dryRun=All`: each node's cordon (the first with the journal) and the first member's
+/// eviction. Each later member goes only once the one before is back, the other pods
+/// (`--all-pods`) and the pinned members (`--wait-for-return`) after the last, and the journal's
+/// removal at the end: not checked. The journal's updates between members are not listed.
+async fn server_dry_run(
+    check: &ServerCheck,
+    kube: &Kube,
+    read: &Read,
+    plan: &Plan,
+    journal: &Journal,
+) -> ServerDryRun {
+    let api: Api<Node> = kube.api_all();
+    let mut run = ServerDryRun::default();
+    let cordoning: &[String] = if journal.pinned_down { &[] } else { &plan.nodes };
+    for name in cordoning {
+        let Some(node) = read.nodes.iter().find(|n| n.name_any() == *name) else { continue };
+        let text = (Some(name) == plan.nodes.first()).then(|| journal.to_annotation());
+        let patch = patches::cordon_with_journal(node, DRAIN_ANNOTATION, text.as_deref());
+        let what = match text {
+            Some(_) => format!("cordon node {name} and write the drain journal on it"),
+            None => format!("cordon node {name}"),
+        };
+        let answer = ServerAnswer::of_written(check.patch(&api, name, &patch, &what).await);
+        run.add(what, answer);
+    }
+    // Each member after the first goes once the one before is back; the other pods once every
+    // member moved; the pinned members, together, after those.
+    let mut last: Option<usize> = None;
+    let pods: Vec<Pod> = read.on_nodes.iter().chain(read.sets.iter().flat_map(|(_, p)| p)).cloned().collect();
+    /// A member's eviction: checked when nothing comes before it, else waiting on `last`;
+    /// `None` when its pod is no longer the one read.
+    async fn evict(
+        check: &ServerCheck,
+        kube: &Kube,
+        pods: &[Pod],
+        target: &Target,
+        last: Option<usize>,
+    ) -> Option<(String, ServerAnswer)> {
+        match (last, pod_of(pods, target)) {
+            (Some(step), _) => Some((
+                format!("evict pod {}", target.qualified()),
+                ServerAnswer::NotChecked { depends_on: step },
+            )),
+            (None, Some(pod)) => Some(check_take_down(check, kube, Method::Evict, target, pod).await),
+            (None, None) => None,
+        }
+    }
+    for target in plan.members.iter().filter(|t| !journal.done.contains(&t.qualified())) {
+        if let Some((what, answer)) = evict(check, kube, &pods, target, last).await {
+            last = Some(run.add(what, answer));
+        }
+    }
+    let mut after_others = last;
+    if plan.all_pods.is_some() && !journal.pinned_down {
+        for other in plan.others.iter().filter(|o| o.action == Some(Action::Evict)) {
+            let what = format!("evict pod {}", other.qualified());
+            let answer = match (last, pods.iter().find(|p| p.uid().as_deref() == Some(other.uid.as_str()))) {
+                (Some(step), _) => ServerAnswer::NotChecked { depends_on: step },
+                (None, Some(pod)) => ServerAnswer::of_evicted(check.evict(pod, &what).await),
+                (None, None) => continue,
+            };
+            after_others = Some(run.add(what, answer));
+        }
+    }
+    if !journal.pinned_down {
+        for target in plan.pinned.iter().filter(|t| !journal.done.contains(&t.qualified())) {
+            if let Some((what, answer)) = evict(check, kube, &pods, target, after_others).await {
+                run.add(what, answer);
+            }
+        }
+    }
+    if let Some(first) = plan.nodes.first() {
+        let what = format!("remove the drain journal of node {first}");
+        match run.writes.len() {
+            0 => {
+                if let Some(node) = read.nodes.iter().find(|n| n.name_any() == *first) {
+                    let patch = patches::maintenance_journal(node, DRAIN_ANNOTATION, None);
+                    let answer = ServerAnswer::of_written(check.patch(&api, first, &patch, &what).await);
+                    run.add(what, answer);
+                }
+            }
+            depends_on => {
+                run.add(what, ServerAnswer::NotChecked { depends_on });
+            }
+        }
+    }
+    run
 }
 
 async fn write_journal(mover: &Mover<'_>, node: &Node, journal: Option<&Journal>) -> Result<Node> {

@@ -26,7 +26,9 @@ use crate::error::{Error, Result, Stop};
 use crate::output::{Document, Kind, Streams, output_error, write_json_line};
 use crate::ui::Terminal;
 use crate::wait::{Said, Until, Waiter, Wake, deadline};
-use crate::write::{Deleted, Deletion, Evicted, Guard, Mode, Writer, Written};
+use crate::write::{
+    Deleted, Deletion, Evicted, Guard, Mode, ServerAnswer, ServerCheck, ServerDryRun, Writer, Written,
+};
 
 /// How long to wait before trying again a gate that did not pass, or an eviction refused while
 /// the budget's numbers already allowed it (the refusal counted before the controller did).
@@ -109,6 +111,10 @@ pub enum Event {
     ClaimsPruned { deleted: Vec<String>, kept: Vec<String>, snapshots: Vec<String>, storage_freed: String },
     #[serde(rename_all = "camelCase")]
     Finished { members: usize, seconds: f64 },
+    /// `--dry-run=server`: each write of the plan, in order, with the API server's answer
+    /// (`accepted`, `refused` with its `reason`, or `notChecked` with the step it `dependsOn`).
+    #[serde(rename_all = "camelCase")]
+    ServerDryRun { writes: ServerDryRun },
     /// The run ended with an error: the line stderr says, the exit code, what was left and how
     /// to go on. The last line of a run that failed.
     #[serde(rename_all = "camelCase")]
@@ -190,7 +196,7 @@ impl Event {
             Event::Finished { members, seconds } => {
                 format!("done: {members} member{} in {seconds:.0}s", if *members == 1 { "" } else { "s" })
             }
-            Event::Error { .. } => return None,
+            Event::Error { .. } | Event::ServerDryRun { .. } => return None,
         })
     }
 }
@@ -227,6 +233,19 @@ impl Reporter<'_> {
         }
     }
 
+    /// The end of a `--dry-run=server` run: its answers on stderr and, with `-o json`, as a
+    /// `serverDryRun` event.
+    ///
+    /// # Errors
+    /// [`crate::error::Stop::ServerDryRunRefused`] when a write was refused (exit 1).
+    pub fn server_dry_run(&mut self, server: &ServerDryRun) -> Result<()> {
+        for line in server.lines() {
+            self.io.say(line);
+        }
+        self.event(Event::ServerDryRun { writes: server.clone() })?;
+        server.ending()
+    }
+
     /// With `-o json`, the error as the run's last line (stderr says it too).
     pub fn ended(&mut self, error: &Error) {
         if self.format == Format::Json {
@@ -248,6 +267,42 @@ impl Reporter<'_> {
             });
         }
     }
+}
+
+/// `--dry-run=server` of taking `pod` (the member `target`, still that uid) down as
+/// [`Mover::take_down`] would: its eviction, or its delete, with `dryRun=All`. What it does, and
+/// the answer.
+pub async fn check_take_down(
+    check: &ServerCheck,
+    kube: &Kube,
+    method: Method,
+    target: &Target,
+    pod: &Pod,
+) -> (String, ServerAnswer) {
+    match method {
+        Method::Delete => {
+            let api: Api<Pod> = kube.api_in(&target.namespace);
+            let what = format!("delete pod {}", target.qualified());
+            let deleted =
+                check.delete(&api, &target.pod, Guard::identity(pod), Deletion::default(), &what).await;
+            (what, ServerAnswer::of_deleted(deleted))
+        }
+        Method::Evict => {
+            let what = format!("evict pod {}", target.qualified());
+            let answer = ServerAnswer::of_evicted(check.evict(pod, &what).await);
+            (what, answer)
+        }
+    }
+}
+
+/// The pod of `target` in `pods` while it is still the one the plan read (its uid): the one a
+/// server dry run can check taking down.
+pub fn pod_of<'p>(pods: &'p [Pod], target: &Target) -> Option<&'p Pod> {
+    pods.iter().find(|p| {
+        p.name_any() == target.pod
+            && p.namespace().as_deref() == Some(target.namespace.as_str())
+            && p.uid().as_deref() == Some(target.uid.as_str())
+    })
 }
 
 /// Takes members down and follows them, for one run.
@@ -558,6 +613,14 @@ where
         format!("`{again}` shows whether it was removed"),
     ) else {
         reporter.io.say("dry run: nothing was changed");
+        if let Some(check) = ServerCheck::of(kube, Mode::from_dry_run(discard.dry_run)) {
+            let patch = patches::maintenance_journal(object, discard.annotation, None);
+            let what = format!("remove the {command} journal of {name}");
+            let answer = ServerAnswer::of_written(check.patch(api, &name, &patch, &what).await);
+            let mut server = ServerDryRun::default();
+            server.add(what, answer);
+            return reporter.server_dry_run(&server);
+        }
         return Ok(());
     };
     if !term.confirm(discard.yes, &format!("Remove it? ({})", discard.after))? {

@@ -24,10 +24,14 @@ use crate::core::recover::{
 };
 use crate::error::{Error, Result, Stop};
 use crate::fetch;
-use crate::output::{OutputFormat, RECOVERY, Streams, rendered, shell_word, write_document};
+use crate::output::{
+    OutputFormat, RECOVERY, Streams, rendered, shell_word, write_checked_document, write_document,
+};
 use crate::ui::Terminal;
 use crate::wait::{Kinds, Said, Shown, Until, View, Waiter, Wake, deadline};
-use crate::write::{Deleted, Deletion, DryRun, Guard, Mode, Writer, Written};
+use crate::write::{
+    Deleted, Deletion, DryRun, Guard, Mode, ServerAnswer, ServerCheck, ServerDryRun, Writer, Written,
+};
 
 pub const LONG_ABOUT: &str = "\
 Recover a StatefulSet pod from a failed node. When a node dies, its pods stay Terminating or
@@ -103,7 +107,6 @@ pub struct Replacement {
 }
 
 pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Streams) -> Result<()> {
-    args.dry_run.refuse_server("recover")?;
     let kube = kube_args.connect().await?;
     let pods: Api<Pod> = kube.api();
     let (sts, pod) = resolve(&kube, &pods, &args).await?;
@@ -164,6 +167,17 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
     );
     let Some(writer) = Writer::of(&kube, Mode::from_dry_run(args.dry_run), resume) else {
         io.say("dry run: nothing was changed");
+        if let Some(check) = ServerCheck::of(&kube, Mode::from_dry_run(args.dry_run)) {
+            let cordon = node.as_ref().filter(|_| args.cordon);
+            let server = server_dry_run(&check, &nodes, &pods, cordon, &pod).await;
+            let document =
+                write_checked_document(&mut io.out, args.output, RECOVERY, &recovery, Some(&server));
+            rendered(document.map(|_| ()))?;
+            for line in server.lines() {
+                io.say(line);
+            }
+            return server.ending();
+        }
         return finish(io, &args, &recovery);
     };
     let mut needed = vec![Permission {
@@ -383,6 +397,30 @@ async fn resolve(kube: &Kube, pods: &Api<Pod>, args: &Args) -> Result<(StatefulS
     let sts = fetch::statefulset(kube, &kube.namespace, &owner.name).await?;
     fetch::refuse_mid_swap(kube, &sts).await?;
     Ok((sts, pod))
+}
+
+/// `--dry-run=server`: the cordon (with `--cordon`) and the force delete, each sent with
+/// `dryRun=All`; neither waits for the other.
+async fn server_dry_run(
+    check: &ServerCheck,
+    nodes: &Api<Node>,
+    pods: &Api<Pod>,
+    cordon: Option<&Node>,
+    pod: &Pod,
+) -> ServerDryRun {
+    let mut run = ServerDryRun::default();
+    if let Some(node) = cordon {
+        let name = node.name_any();
+        let what = format!("cordon node {name}");
+        let patch = patches::cordon(&node.uid().unwrap_or_default());
+        let answer = ServerAnswer::of_written(check.patch(nodes, &name, &patch, &what).await);
+        run.add(what, answer);
+    }
+    let what = format!("force-delete pod {}", pod.name_any());
+    let how = Deletion { grace_period_seconds: Some(0), ..Deletion::default() };
+    let deleted = check.delete(pods, &pod.name_any(), Guard::identity(pod), how, &what).await;
+    run.add(what, ServerAnswer::of_deleted(deleted));
+    run
 }
 
 fn finish(io: &mut Streams, args: &Args, recovery: &Recovery) -> Result<()> {

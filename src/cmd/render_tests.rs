@@ -89,13 +89,13 @@ fn prune_plan(two_namespaces: bool, options: &PruneOptions) -> PrunePlan {
 }
 
 fn rendered_plan(plan: &PrunePlan, format: OutputFormat, all_namespaces: bool) -> String {
-    text(|out| render_plan(out, plan, format, all_namespaces, Canvas::default(), now()))
+    text(|out| render_plan(out, plan, None, format, all_namespaces, Canvas::default(), now()))
 }
 
 /// The plan as a terminal of `width` columns shows it.
 fn plan_at(plan: &PrunePlan, all_namespaces: bool, width: usize) -> String {
     let canvas = Canvas { color: false, width: Some(width) };
-    text(|out| render_plan(out, plan, OutputFormat::Table, all_namespaces, canvas, now()))
+    text(|out| render_plan(out, plan, None, OutputFormat::Table, all_namespaces, canvas, now()))
 }
 
 #[test]
@@ -135,6 +135,47 @@ fn prune_plan_table() {
 fn prune_plan_all_namespaces_retaining_volumes() {
     let plan = prune_plan(true, &PruneOptions { retain_volumes: true, ..PruneOptions::default() });
     insta::assert_snapshot!(rendered_plan(&plan, OutputFormat::Table, true));
+}
+
+/// `--dry-run=server -o json|yaml`: the plan with the API server's answers (`serverDryRun`), in
+/// the order of the writes; the table is the same as a client dry run's (the answers go to stderr).
+#[test]
+fn prune_plan_with_server_answers() {
+    use crate::write::{ServerAnswer, ServerDryRun};
+    let plan = prune_plan(false, &PruneOptions::default());
+    let mut server = ServerDryRun::default();
+    let first = server.add("create VolumeSnapshot default/data-web-2-snap", ServerAnswer::Accepted);
+    server.add("delete PVC default/data-web-2", ServerAnswer::NotChecked { depends_on: first });
+    server.add(
+        "delete PVC default/data-web-3",
+        ServerAnswer::Refused { reason: "persistentvolumeclaims \"data-web-3\" is forbidden".to_owned() },
+    );
+    let json = text(|out| {
+        render_plan(out, &plan, Some(&server), OutputFormat::Json, false, Canvas::default(), now())
+    });
+    let document: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(document["schemaVersion"], "v2");
+    let client: serde_json::Value =
+        serde_json::from_str(&rendered_plan(&plan, OutputFormat::Json, false)).unwrap();
+    assert_eq!(document["candidates"], client["candidates"]);
+    assert!(client.get("serverDryRun").is_none(), "a client dry run has no answers: {client}");
+    insta::assert_snapshot!(serde_json::to_string_pretty(&document["serverDryRun"]).unwrap());
+    let yaml = text(|out| {
+        render_plan(out, &plan, Some(&server), OutputFormat::Yaml, false, Canvas::default(), now())
+    });
+    assert_eq!(serde_saphyr::from_str::<serde_json::Value>(&yaml).unwrap(), document);
+    assert_eq!(
+        text(|out| render_plan(
+            out,
+            &plan,
+            Some(&server),
+            OutputFormat::Table,
+            false,
+            Canvas::default(),
+            now()
+        )),
+        rendered_plan(&plan, OutputFormat::Table, false)
+    );
 }
 
 #[test]

@@ -13,7 +13,9 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 
-use super::maintenance::{Discard, Event, Format, Mover, Reporter, discard_set_journal};
+use super::maintenance::{
+    Discard, Event, Format, Mover, Reporter, check_take_down, discard_set_journal, pod_of,
+};
 use crate::access::{self, Permission};
 use crate::client::{Kube, KubeArgs};
 use crate::cmd::gates::{check_gate_urls, environment};
@@ -31,7 +33,7 @@ use crate::fetch;
 use crate::output::{RESTART_EVENT, Streams, output_error};
 use crate::ui::Terminal;
 use crate::wait::{Kinds, Until, Waiter, Wake, deadline};
-use crate::write::{DryRun, Mode, Writer, Written};
+use crate::write::{DryRun, Mode, ServerAnswer, ServerCheck, ServerDryRun, Writer, Written};
 
 pub const LONG_ABOUT: &str = "\
 Restart exactly the chosen members of a StatefulSet (all by default), one at a time: each pod is
@@ -136,7 +138,6 @@ impl Args {
 }
 
 pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Streams) -> Result<()> {
-    args.dry_run.refuse_server("restart")?;
     // Bad gate URLs are usage errors, refused before anything is read (shown masked).
     check_gate_urls(&args.gate_http)?;
     let mut reporter = Reporter { io, format: args.output, kind: RESTART_EVENT };
@@ -192,6 +193,10 @@ async fn restart(
     let Some(writer) = Writer::of(&kube, Mode::from_dry_run(args.dry_run), format!("`{resume}` resumes it"))
     else {
         reporter.io.say("dry run: nothing was changed");
+        if let Some(check) = ServerCheck::of(&kube, Mode::from_dry_run(args.dry_run)) {
+            let server = server_dry_run(&check, &kube, &sts, &pods, &plan, journal.is_some()).await;
+            return reporter.server_dry_run(&server);
+        }
         return Ok(());
     };
     let verb = if plan.method == Method::Delete {
@@ -237,15 +242,7 @@ async fn restart(
         kube_args.request_timeout.filter(|t| !t.is_zero()).unwrap_or(Duration::from_secs(30));
     let kinds = Kinds { budgets: true, ..Kinds::default() };
     let mut waiter = Waiter::start(&kube, &sts, kinds, request_timeout).await?;
-    let mut journal = journal.unwrap_or_else(|| Journal {
-        started_at: Timestamp::now(),
-        members: plan.members.clone(),
-        done: Vec::new(),
-        method: plan.method,
-        min_available: plan.quorum.given.then_some(plan.quorum.floor),
-        gates: plan.gates.clone(),
-        soak_seconds: plan.soak_seconds,
-    });
+    let mut journal = journal.unwrap_or_else(|| new_journal(&plan));
     let mut ours = write_journal(&mover, &sts, Some(&journal)).await?;
     let started = Instant::now();
     let mut said: Option<String> = None;
@@ -372,6 +369,66 @@ async fn write_journal(
             "nothing more was restarted".into(),
         )),
     }
+}
+
+/// The journal a new run writes before its first member goes.
+fn new_journal(plan: &Plan) -> Journal {
+    Journal {
+        started_at: Timestamp::now(),
+        members: plan.members.clone(),
+        done: Vec::new(),
+        method: plan.method,
+        min_available: plan.quorum.given.then_some(plan.quorum.floor),
+        gates: plan.gates.clone(),
+        soak_seconds: plan.soak_seconds,
+    }
+}
+
+/// `--dry-run=server`: the writes of the plan in order, those that can be judged now sent with
+/// `dryRun=All`: the journal (a new run's) and taking the first member down (its eviction or
+/// delete). Each later member goes only once the one before is back: not checked, nor is the
+/// journal's removal at the end. The journal's updates between members are not listed.
+async fn server_dry_run(
+    check: &ServerCheck,
+    kube: &Kube,
+    sts: &StatefulSet,
+    pods: &[Pod],
+    plan: &Plan,
+    resumed: bool,
+) -> ServerDryRun {
+    let api: Api<StatefulSet> = kube.api_in(&plan.namespace);
+    let name = plan.stateful_set.as_str();
+    let mut run = ServerDryRun::default();
+    if !resumed {
+        let journal = new_journal(plan);
+        let patch = patches::maintenance_journal(sts, RESTART_ANNOTATION, Some(&journal.to_annotation()));
+        let what = format!("write the restart journal of {name}");
+        let answer = ServerAnswer::of_written(check.patch(&api, name, &patch, &what).await);
+        run.add(what, answer);
+    }
+    let mut last: Option<usize> = None;
+    for target in plan.members.iter().filter(|t| !plan.done.contains(&t.ordinal)) {
+        // A member whose pod was replaced already (a resumed run) is only waited for.
+        let Some(pod) = pod_of(pods, target) else { continue };
+        let (what, answer) = match last {
+            Some(step) => {
+                let verb = if plan.method == Method::Delete { "delete" } else { "evict" };
+                (format!("{verb} pod {}", target.qualified()), ServerAnswer::NotChecked { depends_on: step })
+            }
+            None => check_take_down(check, kube, plan.method, target, pod).await,
+        };
+        last = Some(run.add(what, answer));
+    }
+    let what = format!("remove the restart journal of {name}");
+    let answer = match run.writes.len() {
+        0 => {
+            let patch = patches::maintenance_journal(sts, RESTART_ANNOTATION, None);
+            ServerAnswer::of_written(check.patch(&api, name, &patch, &what).await)
+        }
+        depends_on => ServerAnswer::NotChecked { depends_on },
+    };
+    run.add(what, answer);
+    run
 }
 
 async fn read(

@@ -29,7 +29,7 @@ use crate::fetch::{self, Extras, Scope};
 use crate::output::{SCALE_EVENT, Streams, output_error};
 use crate::ui::Terminal;
 use crate::wait::{Kinds, Until, Waiter, Wake, deadline};
-use crate::write::{DryRun, Mode, Writer, Written};
+use crate::write::{DryRun, Mode, ServerAnswer, ServerCheck, ServerDryRun, Writer, Written};
 
 pub const LONG_ABOUT: &str = "\
 Scale a StatefulSet, one member at a time when it shrinks, without losing its quorum.
@@ -142,7 +142,6 @@ impl Args {
 }
 
 pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Streams) -> Result<()> {
-    args.dry_run.refuse_server("scale")?;
     if args.snapshot && args.claims != Claims::Prune {
         return Err(Stop::FlagRequires { flag: "--snapshot", requires: "--claims prune" }.into());
     }
@@ -220,6 +219,10 @@ async fn scale(
     let Some(writer) = Writer::of(&kube, Mode::from_dry_run(args.dry_run), format!("`{resume}` resumes it"))
     else {
         reporter.io.say("dry run: nothing was changed");
+        if let Some(check) = ServerCheck::of(&kube, Mode::from_dry_run(args.dry_run)) {
+            let server = server_dry_run(&check, &kube, &sts, &plan, journal.is_some()).await;
+            return reporter.server_dry_run(&server);
+        }
         return Ok(());
     };
     require_permissions(&kube, &plan).await?;
@@ -395,6 +398,64 @@ async fn scale(
             }
         }
     }
+}
+
+/// `--dry-run=server`: the writes of the plan in order, those that can be judged now sent with
+/// `dryRun=All`: the journal (a new run's), and the first replicas patch, judged against the set
+/// as read (a real run's also tests the journal it wrote). Each later replicas patch waits for the
+/// member before it to be gone, the claims' prune and the journal's removal for the last: not
+/// checked. The journal's updates between members (a member has left) are not listed.
+async fn server_dry_run(
+    check: &ServerCheck,
+    kube: &Kube,
+    sts: &StatefulSet,
+    plan: &Plan,
+    resumed: bool,
+) -> ServerDryRun {
+    let api: Api<StatefulSet> = kube.api_in(&plan.namespace);
+    let name = plan.stateful_set.as_str();
+    let mut run = ServerDryRun::default();
+    if !resumed {
+        let text = Journal::new(plan, Timestamp::now()).to_annotation();
+        let patch = patches::maintenance_journal(sts, SCALE_ANNOTATION, Some(&text));
+        let what = format!("write the scale journal of {name}");
+        let answer = ServerAnswer::of_written(check.patch(&api, name, &patch, &what).await);
+        run.add(what, answer);
+    }
+    let journal = sts.annotations().get(SCALE_ANNOTATION).map(String::as_str);
+    let mut from = sts.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+    let mut last: Option<usize> = None;
+    while from != plan.to {
+        let to = match plan.direction {
+            Direction::Down if from > plan.to => from - 1,
+            Direction::Up if from < plan.to => plan.to,
+            _ => break,
+        };
+        let what = format!("scale StatefulSet {name} from {from} to {to}");
+        let answer = match last {
+            Some(step) => ServerAnswer::NotChecked { depends_on: step },
+            None => {
+                let patch = patches::scale_replicas(sts, from, to, SCALE_ANNOTATION, journal);
+                ServerAnswer::of_written(check.patch(&api, name, &patch, &what).await)
+            }
+        };
+        last = Some(run.add(what, answer));
+        from = to;
+    }
+    if let (Some(last), Direction::Down, Claims::Prune) = (last, plan.direction, plan.claims) {
+        let what = format!("prune the claims of the members removed (pvc prune's writes) of {name}");
+        run.add(what, ServerAnswer::NotChecked { depends_on: last });
+    }
+    let what = format!("remove the scale journal of {name}");
+    let answer = match run.writes.len() {
+        0 => {
+            let patch = patches::maintenance_journal(sts, SCALE_ANNOTATION, None);
+            ServerAnswer::of_written(check.patch(&api, name, &patch, &what).await)
+        }
+        depends_on => ServerAnswer::NotChecked { depends_on },
+    };
+    run.add(what, answer);
+    run
 }
 
 /// Removes the journal and says the run is done.

@@ -92,7 +92,7 @@ async fn drain_moves_one_member_of_each_set_at_a_time_and_leaves_the_node_cordon
     let most = watch.stop();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let events = events(&output);
-    assert!(events.iter().all(|e| e["kind"] == "DrainEvent" && e["schemaVersion"] == "v2"));
+    assert!(events.iter().all(|e| e["kind"] == "DrainEvent" && e["schemaVersion"] == "v3"));
     assert_eq!(of(&events, "cordoned")[0]["node"], drained.as_str());
     let evicted: Vec<&str> = of(&events, "evicted").iter().map(|e| e["pod"].as_str().unwrap()).collect();
     let mut expected: Vec<String> = on_it.iter().map(|p| format!("{}/{p}", env.ns)).collect();

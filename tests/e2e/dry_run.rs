@@ -2,7 +2,9 @@
 //! else: a rollout resumed from its journal, its abort, `--discard-journal`, a partition step,
 //! a prune (with `--dry-run`, or without `--yes`), a resize, a resize that finds the journal of
 //! a swap (a stale one, and one a real run would finish), a restore, a recover, a restart, a
-//! scale, a drain, and `restart`/`scale --discard-journal` of a journal they cannot read. Here the
+//! scale, a drain, `drain --discard-journal`, and `restart`/`scale --discard-journal` of a journal
+//! they cannot read; then the same commands with `--dry-run=server`, whose writes the API server
+//! answers (each accepted here) and stores none. Here the
 //! namespace is compared before and after each; tests/audit checks the API server's own record:
 //! tests/e2e/plugin.sh runs them as the user kubectl-stateful-dry-run, who must write nothing.
 
@@ -81,7 +83,9 @@ fn swap_journal(db: &StatefulSet, uid: &str) -> ConfigMap {
 async fn no_dry_run_of_any_command_writes() {
     let env = Env::new("dry-run").await;
     env.statefulset(&Sts::new("web", 4)).await;
-    env.statefulset(&Sts::new("db", 2)).await;
+    // db on two nodes of the test's own: a drain of one meets no other test's pods.
+    env.own_nodes(2).await;
+    env.statefulset(&Sts { pool: Some(env.ns.clone()), ..Sts::new("db", 2) }).await;
     // Claims a scale-down left behind, to prune.
     env.scale("web", 2).await;
     env.wait_ready("web", Duration::from_secs(60)).await;
@@ -110,7 +114,7 @@ async fn no_dry_run_of_any_command_writes() {
 
     let pods: Api<k8s_openapi::api::core::v1::Pod> = env.api();
     let node = pods.get("db-0").await.unwrap().spec.unwrap().node_name.unwrap();
-    let dry_runs: [&[&str]; 13] = [
+    let dry_runs: [&[&str]; 14] = [
         &["rollout", "web", "--dry-run"],
         &["rollout", "web", "--dry-run", "--yes", "-o", "json"],
         &["rollout", "web", "--abort", "--dry-run", "--yes"],
@@ -124,6 +128,7 @@ async fn no_dry_run_of_any_command_writes() {
         &["restart", "db", "--dry-run", "--yes"],
         &["scale", "db", "--replicas", "1", "--dry-run", "--yes"],
         &["drain", &node, "--dry-run", "--yes"],
+        &["drain", &node, "--discard-journal", "--dry-run", "--yes"],
     ];
     for args in dry_runs {
         let before = state(&env).await;
@@ -134,18 +139,113 @@ async fn no_dry_run_of_any_command_writes() {
         assert_eq!(state(&env).await, before, "{args:?} changed something: {stderr}");
     }
 
-    // `--discard-journal` of a journal the command cannot read (the reason to discard one).
+    // --dry-run=server: the same plan, each write the plan can send now sent with dryRun=All
+    // (the API server accepts each here: its answers on stderr), nothing stored. A rollout
+    // resumed (its next partition), its abort, its journal's removal, a partition move, a new
+    // rollout (its stage), a prune, a resize (the canary's patch), a restore (the create), a
+    // restart, a scale down and up, a drain (the cordon and the first eviction).
+    let server_runs: [&[&str]; 14] = [
+        &["rollout", "web", "--dry-run=server", "--yes"],
+        &["rollout", "web", "--dry-run=server", "-o", "json"],
+        &["rollout", "web", "--abort", "--dry-run=server", "--yes"],
+        &["rollout", "web", "--discard-journal", "--dry-run=server"],
+        &["rollout", "db", "--partition", "1", "--dry-run=server"],
+        &["rollout", "db", "--image", "app=example.invalid/app:v3", "--dry-run=server"],
+        &["pvc", "prune", "web", "--retain-volumes", "--dry-run=server", "-o", "json"],
+        &["pvc", "resize", "db", "--size", "data=2Gi", "--dry-run=server"],
+        &[
+            "pvc",
+            "restore",
+            "web",
+            "--ordinal",
+            "5",
+            "--from",
+            "data-web-0-manual",
+            "--dry-run=server",
+            "-o",
+            "json",
+        ],
+        &["restart", "db", "--min-available", "1", "--dry-run=server", "-o", "json"],
+        &["scale", "db", "--replicas", "1", "--min-available", "1", "--dry-run=server"],
+        &["scale", "db", "--replicas", "3", "--dry-run=server", "-o", "json"],
+        &["drain", &node, "--min-available", "1", "--dry-run=server"],
+        &["drain", &node, "--discard-journal", "--dry-run=server"],
+    ];
+    for args in server_runs {
+        let before = state(&env).await;
+        let output = env.plugin().args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {stderr}");
+        assert_eq!(state(&env).await, before, "{args:?} stored something: {stderr}");
+        if args.contains(&"--discard-journal") && !args.contains(&"rollout") {
+            // No drain journal on the node: nothing to discard, nothing to check.
+            assert!(stderr.contains("nothing to discard"), "{args:?}: {stderr}");
+            continue;
+        }
+        assert!(stderr.contains("server dry run (dryRun=All; nothing is stored):"), "{args:?}: {stderr}");
+        assert!(stderr.contains("  1. ") && stderr.contains(": accepted"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("refused"), "{args:?}: {stderr}");
+    }
+    // The answers in the machine output: a document's `serverDryRun`, an event stream's
+    // `serverDryRun` event.
+    let args = [
+        "pvc",
+        "restore",
+        "web",
+        "--ordinal",
+        "5",
+        "--from",
+        "data-web-0-manual",
+        "--dry-run=server",
+        "-o",
+        "json",
+    ];
+    let restore = crate::support::json_of(&env.plugin().args(args).output().unwrap());
+    assert_eq!(
+        (restore["kind"].as_str(), restore["schemaVersion"].as_str()),
+        (Some("PvcRestore"), Some("v3"))
+    );
+    assert_eq!(
+        restore["serverDryRun"],
+        json!([{"step": 1, "write": format!("create PVC {}/data-web-5", env.ns), "answer": "accepted"}])
+    );
+    let args = ["scale", "db", "--replicas", "1", "--min-available", "1", "--dry-run=server", "-o", "json"];
+    let output = env.plugin().args(args).output().unwrap();
+    let events: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&output.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let answers = events.iter().find(|e| e["event"] == "serverDryRun").expect("a serverDryRun event");
+    assert_eq!(
+        (answers["kind"].as_str(), answers["schemaVersion"].as_str()),
+        (Some("ScaleEvent"), Some("v2"))
+    );
+    assert_eq!(
+        answers["writes"],
+        json!([
+            {"step": 1, "write": "write the scale journal of db", "answer": "accepted"},
+            {"step": 2, "write": "scale StatefulSet db from 2 to 1", "answer": "accepted"},
+            {"step": 3, "write": "remove the scale journal of db", "answer": "notChecked", "dependsOn": 2},
+        ])
+    );
+
+    // `--discard-journal` of a journal the command cannot read (the reason to discard one), as
+    // a dry run and as a server dry run (the journal's removal sent with dryRun=All).
     for (command, annotation) in
         [("restart", "kubectl-stateful.dev/restart"), ("scale", "kubectl-stateful.dev/scale")]
     {
         env.patch_sts("db", json!({"metadata": {"annotations": {annotation: "{not a journal"}}})).await;
-        let before = state(&env).await;
-        let args = [command, "db", "--discard-journal", "--dry-run", "--yes"];
-        let output = env.plugin().args(args).output().unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(output.status.success(), "{args:?}: {stderr}");
-        assert!(stderr.contains("{not a journal"), "the journal is shown as stored: {stderr}");
-        assert_eq!(state(&env).await, before, "{args:?} changed something: {stderr}");
+        for how in ["--dry-run", "--dry-run=server"] {
+            let before = state(&env).await;
+            let args = [command, "db", "--discard-journal", how, "--yes"];
+            let output = env.plugin().args(args).output().unwrap();
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(output.status.success(), "{args:?}: {stderr}");
+            assert!(stderr.contains("{not a journal"), "the journal is shown as stored: {stderr}");
+            assert_eq!(state(&env).await, before, "{args:?} changed something: {stderr}");
+            if how == "--dry-run=server" {
+                let line = format!("  1. remove the {command} journal of db: accepted");
+                assert!(stderr.contains(&line), "{args:?}: {stderr}");
+            }
+        }
         env.patch_sts("db", json!({"metadata": {"annotations": {annotation: null}}})).await;
     }
 

@@ -1,5 +1,6 @@
 //! kubectl's habits (issue #31): `--dry-run=server` (the API server's dry run of each write the
-//! plan can send now), `-l/--selector` on the list views, `-o name` and `-o jsonpath=…`.
+//! plan can send now: here prune's, and an RBAC refusal of a restart's), `-l/--selector` on the
+//! list views, `-o name` and `-o jsonpath=…`.
 
 use std::time::Duration;
 
@@ -54,6 +55,16 @@ async fn prune_server_dry_run_sends_each_write_with_dry_run_all_and_stores_nothi
     assert!(said.contains("server dry run (dryRun=All; nothing is stored):"), "{said}");
     assert!(said.contains(&format!("  1. delete PVC {ns}/data-web-1: accepted")), "{said}");
     assert!(said.contains(&format!("  2. delete PVC {ns}/data-web-2: accepted")), "{said}");
+    // -o json: the answers are in the plan too (PrunePlan v2), a client dry run has none.
+    assert_eq!(plan["schemaVersion"], "v2");
+    assert_eq!(
+        plan["serverDryRun"],
+        json!([
+            {"step": 1, "write": format!("delete PVC {ns}/data-web-1"), "answer": "accepted"},
+            {"step": 2, "write": format!("delete PVC {ns}/data-web-2"), "answer": "accepted"},
+        ])
+    );
+    assert!(client.get("serverDryRun").is_none(), "{client}");
     assert_eq!(env.pvc_names().await, before, "nothing deleted");
 
     // --retain-volumes: the PV's patch is sent too (and its policy stays Delete).
@@ -78,9 +89,7 @@ async fn prune_server_dry_run_sends_each_write_with_dry_run_all_and_stores_nothi
     assert!(said.contains(&format!("  1. create VolumeSnapshot {ns}/")), "{said}");
     assert!(said.contains("'s content to Retain: not checked: depends on step 1"), "{said}");
     assert!(
-        said.contains(&format!(
-            "  3. delete PVC {ns}/data-web-1: not checked: depends on step 1 (sent only once it is ready)"
-        )),
+        said.contains(&format!("  3. delete PVC {ns}/data-web-1: not checked: depends on step 1")),
         "{said}"
     );
     assert_eq!(env.pvc_names().await, before, "nothing deleted");
@@ -101,13 +110,57 @@ async fn prune_server_dry_run_sends_each_write_with_dry_run_all_and_stores_nothi
     );
     assert_eq!(env.pvc_names().await, before, "nothing deleted");
 
-    // Commands that cannot ask the API server yet say so, exit 2, before any request.
+    // A user who may change the StatefulSet but not evict its pods: the restart's journal is
+    // accepted, its first eviction refused (RBAC), exit 1; with -o json the answers are the
+    // last event.
+    let rules = json!([
+        {"apiGroups": ["apps"], "resources": ["statefulsets"], "verbs": ["patch"]},
+        {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": ["get", "list", "watch"]},
+    ]);
+    let restarter = crate::support::namespaced_user(&env, "restarter", rules).await;
     let output = env
         .plugin()
-        .args(["rollout", "web", "--image", "app=example.invalid/app:v2", "--dry-run=server"])
+        .args([
+            "restart",
+            "web",
+            "--min-available",
+            "0",
+            "--dry-run=server",
+            "-o",
+            "json",
+            "--as",
+            &restarter,
+        ])
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let said = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{said}");
+    assert!(said.contains("  1. write the restart journal of web: accepted"), "{said}");
+    assert!(said.contains(&format!("  2. evict pod {ns}/web-0: refused: ")), "{said}");
+    assert!(said.contains("forbidden"), "{said}");
+    assert!(
+        said.contains("  3. remove the restart journal of web: not checked: depends on step 2"),
+        "{said}"
+    );
+    let events: Vec<serde_json::Value> =
+        stdout(&output).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let answers = events.iter().find(|e| e["event"] == "serverDryRun").expect("a serverDryRun event");
+    assert_eq!(answers["kind"], "RestartEvent");
+    assert_eq!(answers["schemaVersion"], "v2");
+    let writes = answers["writes"].as_array().unwrap();
+    assert_eq!(
+        writes.iter().map(|w| w["answer"].as_str().unwrap()).collect::<Vec<_>>(),
+        ["accepted", "refused", "notChecked"]
+    );
+    assert!(writes[1]["reason"].as_str().unwrap().contains("forbidden"), "{answers}");
+    assert_eq!(writes[2]["dependsOn"], 2);
+    assert_eq!(events.last().unwrap()["event"], "error", "the run ends with its error line");
+    let sts: Api<StatefulSet> = env.api();
+    let web = sts.get("web").await.unwrap();
+    assert!(
+        !web.metadata.annotations.unwrap_or_default().contains_key("kubectl-stateful.dev/restart"),
+        "no journal was stored"
+    );
 }
 
 #[tokio::test]

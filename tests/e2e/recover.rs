@@ -1,4 +1,5 @@
-//! Node failure: `status` reports it, `recover` refuses without evidence and recovers with it.
+//! Node failure: `status` reports it, `recover` refuses without evidence and recovers with it
+//! (after a dry run and a server dry run that change nothing).
 
 use std::time::Duration;
 
@@ -57,6 +58,23 @@ async fn recover_refuses_until_the_node_is_gone_then_moves_the_pod_with_its_clai
     let args = ["recover", "db-0", "--yes", "--min-down", "2s", "--cordon", "--dry-run", "-o", "json"];
     let dry = json_of(&env.plugin().args(args).output().unwrap());
     assert_eq!((dry["action"].as_str(), dry["cordoned"].as_bool()), (Some("dryRun"), Some(false)), "{dry}");
+    assert_eq!(pods.get("db-0").await.unwrap().uid(), victim.uid());
+    let node: Node = Api::<Node>::all(env.client.clone()).get(&dead).await.unwrap();
+    assert_eq!(node.spec.unwrap().unschedulable, None);
+    // ...as does a server dry run, whose cordon and force delete the API server accepts...
+    let args = ["recover", "db-0", "--min-down", "2s", "--cordon", "--dry-run=server", "-o", "json"];
+    let output = env.plugin().args(args).output().unwrap();
+    let server = json_of(&output);
+    assert_eq!((server["schemaVersion"].as_str(), server["action"].as_str()), (Some("v2"), Some("dryRun")));
+    assert_eq!(
+        server["serverDryRun"],
+        serde_json::json!([
+            {"step": 1, "write": format!("cordon node {dead}"), "answer": "accepted"},
+            {"step": 2, "write": "force-delete pod db-0", "answer": "accepted"},
+        ])
+    );
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(said.contains("  2. force-delete pod db-0: accepted"), "{said}");
     assert_eq!(pods.get("db-0").await.unwrap().uid(), victim.uid());
     let node: Node = Api::<Node>::all(env.client.clone()).get(&dead).await.unwrap();
     assert_eq!(node.spec.unwrap().unschedulable, None);

@@ -101,7 +101,7 @@ async fn restart_exactly(env: &Env, ordinals: &[&str], extra: &[&str], expected:
     let most = watch.stop();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let events = events(&output);
-    assert!(events.iter().all(|e| e["kind"] == "RestartEvent" && e["schemaVersion"] == "v1"));
+    assert!(events.iter().all(|e| e["kind"] == "RestartEvent" && e["schemaVersion"] == "v2"));
     assert_eq!(events[0]["event"], "plan");
     assert_eq!(pods_of(&events, "evicted"), expected, "evicted in order");
     assert_eq!(pods_of(&events, "memberDone"), expected);

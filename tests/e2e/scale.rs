@@ -80,7 +80,7 @@ async fn a_scale_down_decommissions_one_member_at_a_time_from_the_highest() {
         .unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let events = events(&output);
-    assert!(events.iter().all(|e| e["kind"] == "ScaleEvent" && e["schemaVersion"] == "v1"), "{events:?}");
+    assert!(events.iter().all(|e| e["kind"] == "ScaleEvent" && e["schemaVersion"] == "v2"), "{events:?}");
     assert_eq!(events[0]["event"], "plan");
     assert_eq!(events[0]["plan"]["direction"], "down");
     assert_eq!(

@@ -413,7 +413,7 @@ async fn another_sets_snapshot_is_not_restored_silently_and_a_siblings_is_named(
             .unwrap(),
     );
     assert_eq!(sibling["kind"], "PvcRestore");
-    assert_eq!(sibling["schemaVersion"], "v2");
+    assert_eq!(sibling["schemaVersion"], "v3");
     assert_eq!(sibling["sourceClaim"], "data-web-1");
     assert_eq!(sibling["created"], true);
     assert!(claims.get_opt("data-web-2").await.unwrap().is_some());

@@ -25,11 +25,13 @@ use crate::error::{Error, Result, Stop};
 use crate::fetch::{self, Extras, Scope};
 use crate::output::{
     Canvas, Document, FLEET_PRUNE_PLAN, OutputFormat, PRUNE_PLAN, PRUNE_RESULT, Streams, or_dash, rendered,
-    shell_word, write_document, write_fitted_prose_table,
+    shell_word, write_checked_document, write_document, write_fitted_prose_table,
 };
 use crate::ui::Terminal;
 use crate::wait::{Kinds, Waiter};
-use crate::write::{Changed, Deleted, Deletion, DryRun, Guard, Mode, ServerCheck, Writer, Written};
+use crate::write::{
+    Changed, Deleted, Deletion, DryRun, Guard, Mode, ServerAnswer, ServerCheck, ServerDryRun, Writer, Written,
+};
 use serde::Serialize;
 
 pub const LONG_ABOUT: &str = "\
@@ -198,9 +200,24 @@ pub async fn run(args: PruneArgs, kube_args: &KubeArgs, term: &Terminal, io: &mu
     let writer = Writer::of(&kube, mode, again.clone());
     let confirmed_run = writer.is_some();
     let deleting = confirmed_run && plan.to_prune().next().is_some();
+    // --dry-run=server: the API server's answers, asked before the plan is printed, which
+    // carries them in its machine-readable form.
+    let server = match ServerCheck::of(&kube, Mode::from_dry_run(args.dry_run)) {
+        Some(check) => Some(server_dry_run(&check, &kube, &plan).await),
+        None => None,
+    };
     // The plan is the output of a dry run; a run that may delete reports its result instead.
     if !(confirmed_run && args.output.is_machine()) {
-        rendered(render_plan(&mut io.out, &plan, args.output, args.all_namespaces, term.canvas(), now))?;
+        let canvas = term.canvas();
+        rendered(render_plan(
+            &mut io.out,
+            &plan,
+            server.as_ref(),
+            args.output,
+            args.all_namespaces,
+            canvas,
+            now,
+        ))?;
     }
     for warning in &plan.warnings {
         io.warn(warning);
@@ -215,8 +232,11 @@ pub async fn run(args: PruneArgs, kube_args: &KubeArgs, term: &Terminal, io: &mu
             let how = if args.dry_run.is_dry() { "" } else { "; pass --yes (or run on a terminal) to prune" };
             io.say(format_args!("dry run: nothing was deleted{how}"));
         }
-        if let Some(check) = ServerCheck::of(&kube, Mode::from_dry_run(args.dry_run)) {
-            return server_dry_run(&check, &kube, &plan, io).await;
+        if let Some(server) = &server {
+            for line in server.lines() {
+                io.say(line);
+            }
+            return server.ending();
         }
         return Ok(());
     };
@@ -248,31 +268,17 @@ pub async fn run(args: PruneArgs, kube_args: &KubeArgs, term: &Terminal, io: &mu
 }
 
 /// `--dry-run=server`: the writes of the plan, in the order a prune sends them, each one that can
-/// be sent now sent with `dryRun=All` (through [`ServerCheck`]), a line each on stderr with the
-/// API server's answer. A claim's writes after its `--snapshot` (its content's deletion policy,
-/// its PV set to Retain, its delete) wait for the snapshot to be ready first: they are listed as
-/// not checked, with the step they depend on. Any write refused makes the run fail (exit 1) once all are listed.
-async fn server_dry_run(check: &ServerCheck, kube: &Kube, plan: &PrunePlan, io: &mut Streams) -> Result<()> {
+/// be sent now sent with `dryRun=All` (through [`ServerCheck`]). A claim's writes after its
+/// `--snapshot` (its content's deletion policy, its PV set to Retain, its delete) wait for the
+/// snapshot to be ready first: they are listed as not checked, with the step they depend on.
+async fn server_dry_run(check: &ServerCheck, kube: &Kube, plan: &PrunePlan) -> ServerDryRun {
     let volumes: Api<PersistentVolume> = kube.api_all();
-    let mut step = 0;
-    let mut refused = 0;
-    let mut checked = 0;
-    io.say("server dry run (dryRun=All; nothing is stored):");
+    let mut run = ServerDryRun::default();
     for candidate in plan.to_prune() {
         let namespace = &candidate.namespace;
         let claims: Api<PersistentVolumeClaim> = kube.api_in(namespace);
         let mut waits_for: Option<usize> = None;
-        let mut line = |io: &mut Streams, step: usize, what: &str, answer: ServerAnswer| {
-            if let ServerAnswer::Refused(_) = answer {
-                refused += 1;
-            }
-            if !matches!(answer, ServerAnswer::NotChecked(_)) {
-                checked += 1;
-            }
-            io.say(format_args!("  {step}. {what}: {answer}"));
-        };
         if let Some(planned) = &candidate.snapshot {
-            step += 1;
             let api = crate::volume_snapshots::snapshots_api(kube, namespace);
             let object = crate::core::volume_snapshots::snapshot_object(
                 &planned.name,
@@ -285,33 +291,30 @@ async fn server_dry_run(check: &ServerCheck, kube: &Kube, plan: &PrunePlan, io: 
                 .expect("a VolumeSnapshot the core built always reads as an object");
             let what = format!("create VolumeSnapshot {namespace}/{}", planned.name);
             let answer = ServerAnswer::of_written(check.create(&api, &object, &what).await);
-            line(io, step, &what, answer);
+            let step = run.add(what, answer);
             waits_for = Some(step);
             if planned.class_deletion_policy != "Retain" {
-                step += 1;
                 let what =
                     format!("set the deletion policy of VolumeSnapshot {}'s content to Retain", planned.name);
-                line(io, step, &what, ServerAnswer::NotChecked(step - 1));
+                run.add(what, ServerAnswer::NotChecked { depends_on: step });
             }
         }
         if candidate.retain_volume
             && let Some(volume) = &candidate.volume
         {
-            step += 1;
             let what = format!("set PV {volume} to Retain");
             let answer = match waits_for {
-                Some(on) => ServerAnswer::NotChecked(on),
+                Some(on) => ServerAnswer::NotChecked { depends_on: on },
                 None => {
                     let patch = patches::retain_volume(&candidate.uid);
                     ServerAnswer::of_written(check.patch(&volumes, volume, &patch, &what).await)
                 }
             };
-            line(io, step, &what, answer);
+            run.add(what, answer);
         }
-        step += 1;
         let what = format!("delete PVC {namespace}/{}", candidate.name);
         let answer = match waits_for {
-            Some(on) => ServerAnswer::NotChecked(on),
+            Some(on) => ServerAnswer::NotChecked { depends_on: on },
             None => {
                 let guard = Guard::UidAndResourceVersion {
                     uid: candidate.uid.clone(),
@@ -322,64 +325,9 @@ async fn server_dry_run(check: &ServerCheck, kube: &Kube, plan: &PrunePlan, io: 
                 )
             }
         };
-        line(io, step, &what, answer);
+        run.add(what, answer);
     }
-    match refused {
-        0 => Ok(()),
-        refused => Err(Stop::ServerDryRunRefused { refused, checked }.into()),
-    }
-}
-
-/// What the API server answered to one write of a server dry run.
-enum ServerAnswer {
-    Accepted,
-    /// Its words, or what the answer means (404, 409).
-    Refused(String),
-    /// Sent only after a wait: the step it depends on.
-    NotChecked(usize),
-}
-
-impl ServerAnswer {
-    fn of_written<K>(answer: Result<Written<K>>) -> ServerAnswer {
-        match answer {
-            Ok(Written::Done(_)) => ServerAnswer::Accepted,
-            Ok(Written::Gone) => ServerAnswer::Refused("not found (404): gone since it was read".to_owned()),
-            Ok(Written::Changed(_)) => {
-                ServerAnswer::Refused("conflict: changed since it was read".to_owned())
-            }
-            Err(error) => ServerAnswer::of_error(&error),
-        }
-    }
-
-    fn of_deleted<K>(answer: Result<Deleted<K>>) -> ServerAnswer {
-        match answer {
-            Ok(Deleted::Done) => ServerAnswer::Accepted,
-            Ok(Deleted::Gone) => ServerAnswer::Refused("not found (404): gone since it was read".to_owned()),
-            Ok(Deleted::Changed(_)) => ServerAnswer::Refused(
-                "conflict (409): its uid or resourceVersion changed since it was read".to_owned(),
-            ),
-            Err(error) => ServerAnswer::of_error(&error),
-        }
-    }
-
-    fn of_error(error: &Error) -> ServerAnswer {
-        match error {
-            Error::Kube { source, .. } => ServerAnswer::Refused(crate::error::describe_kube_error(source)),
-            other => ServerAnswer::Refused(other.to_string()),
-        }
-    }
-}
-
-impl std::fmt::Display for ServerAnswer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ServerAnswer::Accepted => f.write_str("accepted"),
-            ServerAnswer::Refused(why) => write!(f, "refused: {why}"),
-            ServerAnswer::NotChecked(step) => {
-                write!(f, "not checked: depends on step {step} (sent only once it is ready)")
-            }
-        }
-    }
+    run
 }
 
 /// The `kubectl patch pv` that clears a Released volume's old binding (the claim's uid and
@@ -1033,7 +981,7 @@ fn render_fleet_plan(
                     identity.map(|i| format!(" ({i})")).unwrap_or_default()
                 )?;
             }
-            (None, Ok(plan)) => render_plan(w, plan, format, true, canvas, now)?,
+            (None, Ok(plan)) => render_plan(w, plan, None, format, true, canvas, now)?,
             (None, Err(error)) => writeln!(w, "not read: {error}")?,
         }
     }
@@ -1051,12 +999,13 @@ fn render_fleet_plan(
 pub fn render_plan(
     w: &mut dyn Write,
     plan: &PrunePlan,
+    server: Option<&ServerDryRun>,
     format: OutputFormat,
     all_namespaces: bool,
     canvas: Canvas,
     now: Timestamp,
 ) -> io::Result<()> {
-    if write_document(w, format, PRUNE_PLAN, plan)? {
+    if write_checked_document(w, format, PRUNE_PLAN, plan, server)? {
         return Ok(());
     }
     if plan.candidates.is_empty() {

@@ -27,12 +27,15 @@ use crate::core::resize::{
 use crate::error::{Error, Result, Stop};
 use crate::fetch;
 use crate::output::{
-    Canvas, Document, OutputFormat, RESIZE_EVENT, RESIZE_PLAN, Streams, or_dash, rendered, write_document,
-    write_fitted_prose_table, write_json_line,
+    Canvas, Document, OutputFormat, RESIZE_EVENT, RESIZE_PLAN, Streams, or_dash, rendered,
+    write_checked_document, write_fitted_prose_table, write_json_line,
 };
 use crate::ui::Terminal;
 use crate::wait::{Kinds, Said, Shown, Until, View, Waiter, Wake, Words, deadline};
-use crate::write::{Changed, Deleted, Deletion, DryRun, Evicted, Guard, Mode, Writer, Written};
+use crate::write::{
+    Changed, Deleted, Deletion, DryRun, Evicted, Guard, Mode, ServerAnswer, ServerCheck, ServerDryRun,
+    Writer, Written,
+};
 
 pub const LONG_ABOUT: &str = "\
 Grow the volumes of a StatefulSet: every PVC of the named volumeClaimTemplates, including those a
@@ -244,7 +247,6 @@ impl Run<'_> {
 }
 
 pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Streams) -> Result<()> {
-    args.dry_run.refuse_server("pvc resize")?;
     let kube = kube_args.connect().await?;
     let namespace = kube.namespace.clone();
     let request_timeout =
@@ -258,6 +260,14 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
     );
     let result = match run.journal(writer).await {
         Ok(Some(writer)) => run.plan_and_start(writer).await,
+        Ok(None) if args.dry_run == DryRun::Server => {
+            // What goes on from a swap's journal is shown above; its writes are not sent.
+            run.io.say(
+                "server dry run: nothing was sent: a swap in progress goes on from its journal, which \
+                 --dry-run=server does not check",
+            );
+            Ok(())
+        }
         Ok(None) => Ok(()),
         Err(error) => Err(error),
     };
@@ -338,9 +348,21 @@ impl Run<'_> {
     async fn start(&mut self, writer: Option<Writer>, sts: StatefulSet, plan: ResizePlan) -> Result<()> {
         let machine = self.args.output.is_machine();
         let events = self.args.output == OutputFormat::Json && !self.args.dry_run.is_dry();
+        // --dry-run=server: the API server's answers, asked before the plan is printed (its
+        // machine-readable form carries them); none for a plan refused anyway.
+        let server = match ServerCheck::of(self.kube, Mode::from_dry_run(self.args.dry_run)) {
+            Some(check) if plan.blocking.is_empty() => Some(self.server_dry_run(&check, &sts, &plan).await?),
+            _ => None,
+        };
         // A refused run says one line; its plan is printed only when asked for (--dry-run).
         if !events && (plan.blocking.is_empty() || self.args.dry_run.is_dry()) {
-            rendered(render_plan(&mut self.io.out, &plan, self.args.output, self.term.canvas()))?;
+            rendered(render_plan(
+                &mut self.io.out,
+                &plan,
+                server.as_ref(),
+                self.args.output,
+                self.term.canvas(),
+            ))?;
         }
         for warning in &plan.warnings {
             self.io.warn(warning);
@@ -354,6 +376,12 @@ impl Run<'_> {
         let Some(writer) = writer else {
             if !machine {
                 self.io.say("dry run: nothing was changed");
+            }
+            if let Some(server) = server {
+                for line in server.lines() {
+                    self.io.say(line);
+                }
+                return server.ending();
             }
             return Ok(());
         };
@@ -403,6 +431,69 @@ impl Run<'_> {
             return Ok(());
         }
         self.swap(&writer, &mut waiter, &sts, &plan.sizes()).await
+    }
+
+    /// `--dry-run=server`: the writes of the plan in order, those that can be judged now sent
+    /// with `dryRun=All`: the canary claim's patch; each later batch grows once the one before
+    /// has, and the swap (its journal ConfigMap, the orphaning delete, the re-create) once the
+    /// last has: not checked. A plan with no claim to grow checks the swap's journal and delete;
+    /// its re-create waits for the delete. The restarts a claim's filesystem may need are not
+    /// listed (they depend on how it grows).
+    async fn server_dry_run(
+        &self,
+        check: &ServerCheck,
+        sts: &StatefulSet,
+        plan: &ResizePlan,
+    ) -> Result<ServerDryRun> {
+        let claims: Api<PersistentVolumeClaim> = self.kube.api_in(&self.namespace);
+        let mut run = ServerDryRun::default();
+        let mut before: Option<usize> = None;
+        for batch in plan.batches(usize::from(self.args.parallel)) {
+            let mut last = before;
+            for claim in batch.iter().filter(|c| c.action == Action::Grow) {
+                let what = format!("grow PVC {}/{} to {}", self.namespace, claim.name, claim.target);
+                let answer = match before {
+                    Some(step) => ServerAnswer::NotChecked { depends_on: step },
+                    None => {
+                        let patch = patches::grow_claim(&claim.uid, claim.request.as_deref(), &claim.target);
+                        ServerAnswer::of_written(check.patch(&claims, &claim.name, &patch, &what).await)
+                    }
+                };
+                last = Some(run.add(what, answer));
+            }
+            before = last;
+        }
+        if !plan.swaps() {
+            return Ok(run);
+        }
+        let name = plan.stateful_set.as_str();
+        let cm_name = journal_name(name);
+        let sizes =
+            plan.templates.iter().map(|t| format!("{}={}", t.name, t.to)).collect::<Vec<_>>().join(", ");
+        let journal = format!("write the journal ConfigMap {}/{cm_name}", self.namespace);
+        let delete = format!("delete StatefulSet {}/{name} (orphaning its pods and PVCs)", self.namespace);
+        let create = format!("re-create StatefulSet {}/{name} with {sizes}", self.namespace);
+        if let Some(step) = before {
+            let journal = run.add(journal, ServerAnswer::NotChecked { depends_on: step });
+            let delete = run.add(delete, ServerAnswer::NotChecked { depends_on: journal });
+            run.add(create, ServerAnswer::NotChecked { depends_on: delete });
+            return Ok(run);
+        }
+        let scope = fetch::Scope::Namespace(self.namespace.clone());
+        let (pvcs, pods) = futures::try_join!(
+            fetch::list::<PersistentVolumeClaim>(&self.kube.client, &scope, None),
+            fetch::list::<Pod>(&self.kube.client, &scope, None)
+        )?;
+        let cm = journal_config_map(&cm_name, &SwapJournal::of(sts, &plan.sizes(), &pods, &pvcs));
+        let configmaps: Api<ConfigMap> = self.kube.api_in(&self.namespace);
+        let answer = ServerAnswer::of_written(check.create(&configmaps, &cm, &journal).await);
+        run.add(journal, answer);
+        let statefulsets: Api<StatefulSet> = self.kube.api_in(&self.namespace);
+        let orphan = Deletion { orphan: true, ..Deletion::default() };
+        let deleted = check.delete(&statefulsets, name, Guard::exact(sts), orphan, &delete).await;
+        let delete = run.add(delete, ServerAnswer::of_deleted(deleted));
+        run.add(create, ServerAnswer::NotChecked { depends_on: delete });
+        Ok(run)
     }
 
     /// The StatefulSet the journal records (the rewrite of the object as read before the swap).
@@ -924,21 +1015,7 @@ impl Run<'_> {
         let journal = SwapJournal::of(&sts, sizes, &pods, &pvcs);
         let configmaps: Api<ConfigMap> = self.kube.api_in(&self.namespace);
         let cm_name = journal_name(&name);
-        let cm = ConfigMap {
-            metadata: kube::api::ObjectMeta {
-                name: Some(cm_name.clone()),
-                labels: Some(BTreeMap::from([(
-                    "app.kubernetes.io/managed-by".to_owned(),
-                    crate::core::owners::FIELD_MANAGER.to_owned(),
-                )])),
-                ..Default::default()
-            },
-            data: Some(BTreeMap::from([(
-                JOURNAL_KEY.to_owned(),
-                serde_json::to_string(&journal).expect("a swap journal always serializes"),
-            )])),
-            ..Default::default()
-        };
+        let cm = journal_config_map(&cm_name, &journal);
         let cm =
             match writer.create(&configmaps, &cm, &format!("write the journal ConfigMap {cm_name}")).await? {
                 Written::Done(cm) => cm,
@@ -1389,15 +1466,36 @@ impl Run<'_> {
     }
 }
 
+/// The ConfigMap `name` that holds the swap's `journal`.
+fn journal_config_map(name: &str, journal: &SwapJournal) -> ConfigMap {
+    ConfigMap {
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.to_owned()),
+            labels: Some(BTreeMap::from([(
+                "app.kubernetes.io/managed-by".to_owned(),
+                crate::core::owners::FIELD_MANAGER.to_owned(),
+            )])),
+            ..Default::default()
+        },
+        data: Some(BTreeMap::from([(
+            JOURNAL_KEY.to_owned(),
+            serde_json::to_string(journal).expect("a swap journal always serializes"),
+        )])),
+        ..Default::default()
+    }
+}
+
 /// The plan: a table of claims (fitted to `canvas`'s width on a terminal), then the retention
-/// policy, owner, quotas and downtime; or the `ResizePlan` document.
+/// policy, owner, quotas and downtime; or the `ResizePlan` document (with the answers of a
+/// server dry run, `serverDryRun`).
 pub fn render_plan(
     w: &mut dyn Write,
     plan: &ResizePlan,
+    server: Option<&ServerDryRun>,
     format: OutputFormat,
     canvas: Canvas,
 ) -> io::Result<()> {
-    if write_document(w, format, RESIZE_PLAN, plan)? {
+    if write_checked_document(w, format, RESIZE_PLAN, plan, server)? {
         return Ok(());
     }
     let headers = [
@@ -1501,8 +1599,14 @@ mod tests {
         let plan = crate::core::resize::tests::sample_plan();
         for width in [80, 120] {
             let mut out = Vec::new();
-            render_plan(&mut out, &plan, OutputFormat::Table, Canvas { color: false, width: Some(width) })
-                .unwrap();
+            render_plan(
+                &mut out,
+                &plan,
+                None,
+                OutputFormat::Table,
+                Canvas { color: false, width: Some(width) },
+            )
+            .unwrap();
             let shown = String::from_utf8(out).unwrap();
             let (table, rest) = shown.split_once("\n\n").unwrap();
             // Ten columns under their headers need about 90: at 80 the table is as narrow as its

@@ -15,9 +15,9 @@ use crate::core::names::pod_name;
 use crate::core::restore::{self, RestoreInput, RestorePlan};
 use crate::error::{Error, Result, Stop};
 use crate::fetch;
-use crate::output::{OutputFormat, PVC_RESTORE, Streams, rendered, write_document};
+use crate::output::{OutputFormat, PVC_RESTORE, Streams, rendered, write_checked_document};
 use crate::ui::Terminal;
-use crate::write::{DryRun, Mode, Writer, Written};
+use crate::write::{DryRun, Mode, ServerAnswer, ServerCheck, ServerDryRun, Writer, Written};
 
 pub const LONG_ABOUT: &str = "\
 Create the PVC <template>-<statefulset>-<ordinal> from a VolumeSnapshot, with the
@@ -68,7 +68,6 @@ pub struct Args {
 }
 
 pub async fn run(args: Args, kube_args: &KubeArgs, _term: &Terminal, io: &mut Streams) -> Result<()> {
-    args.dry_run.refuse_server("pvc restore")?;
     let kube = kube_args.connect().await?;
     let namespace = kube.namespace.clone();
     let sts = fetch::statefulset(&kube, &namespace, &args.name).await?;
@@ -132,12 +131,33 @@ pub async fn run(args: Args, kube_args: &KubeArgs, _term: &Terminal, io: &mut St
     let mut plan = restore::plan(&input)?;
     let get = kube.flags.kubectl(&namespace, &format!("get pvc {}", shell_word(&plan.name)));
     let resume = format!("`{get}` shows whether it was created");
+    let object: PersistentVolumeClaim =
+        serde_json::from_value(plan.claim.clone()).expect("the claim the core built always reads as a claim");
+    let what = format!("create PVC {namespace}/{}", plan.name);
     let Some(writer) = Writer::of(&kube, Mode::from_dry_run(args.dry_run), resume) else {
-        rendered(render(&mut io.out, &plan, &kube.flags, args.output))?;
+        // --dry-run=server: the create, sent with dryRun=All (it depends on nothing).
+        let server = match ServerCheck::of(&kube, Mode::from_dry_run(args.dry_run)) {
+            Some(check) => {
+                let mut run = ServerDryRun::default();
+                let answer = ServerAnswer::of_written(check.create(&claims_api, &object, &what).await);
+                run.add(what, answer);
+                Some(run)
+            }
+            None => None,
+        };
+        rendered(render(&mut io.out, &plan, server.as_ref(), &kube.flags, args.output))?;
         if !args.output.is_machine() {
             io.say("dry run: nothing was created");
         }
-        return Ok(());
+        return match server {
+            Some(server) => {
+                for line in server.lines() {
+                    io.say(line);
+                }
+                server.ending()
+            }
+            None => Ok(()),
+        };
     };
     access::require(
         &kube,
@@ -151,9 +171,6 @@ pub async fn run(args: Args, kube_args: &KubeArgs, _term: &Terminal, io: &mut St
         "nothing was created",
     )
     .await?;
-    let object: PersistentVolumeClaim =
-        serde_json::from_value(plan.claim.clone()).expect("the claim the core built always reads as a claim");
-    let what = format!("create PVC {namespace}/{}", plan.name);
     match writer.create(&claims_api, &object, &what).await? {
         Written::Done(_) => {}
         Written::Changed(_) => {
@@ -162,7 +179,7 @@ pub async fn run(args: Args, kube_args: &KubeArgs, _term: &Terminal, io: &mut St
         Written::Gone => return Err(Error::NamespaceNotFound(namespace)),
     }
     plan.created = true;
-    rendered(render(&mut io.out, &plan, &kube.flags, args.output))?;
+    rendered(render(&mut io.out, &plan, None, &kube.flags, args.output))?;
     Ok(())
 }
 
@@ -171,10 +188,11 @@ pub async fn run(args: Args, kube_args: &KubeArgs, _term: &Terminal, io: &mut St
 pub fn render(
     w: &mut dyn Write,
     plan: &RestorePlan,
+    server: Option<&ServerDryRun>,
     flags: &RunFlags,
     format: OutputFormat,
 ) -> io::Result<()> {
-    if write_document(w, format, PVC_RESTORE, plan)? {
+    if write_checked_document(w, format, PVC_RESTORE, plan, server)? {
         return Ok(());
     }
     let verb = if plan.created { "created" } else { "would be created" };

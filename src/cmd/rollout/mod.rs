@@ -41,7 +41,7 @@ use crate::fetch::{self, Scope};
 use crate::output::Streams;
 use crate::ui::Terminal;
 use crate::wait::{Kinds, Waiter, Wake, deadline};
-use crate::write::{DryRun, Mode, Writer, Written};
+use crate::write::{DryRun, Mode, ServerAnswer, ServerCheck, ServerDryRun, Writer, Written};
 use execute::{Executor, Outcome};
 pub use report::Format;
 use report::{Event, Reporter};
@@ -211,7 +211,6 @@ impl Args {
 const SETTLE_GRACE: Duration = Duration::from_secs(30);
 
 pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Streams) -> Result<()> {
-    args.dry_run.refuse_server("rollout")?;
     // Bad gate URLs are usage errors, refused before anything is read (shown masked).
     check_gate_urls(&args.gate_http)?;
     let kube = kube_args.connect().await?;
@@ -346,6 +345,10 @@ async fn rollout(
     let resume = format!("`{}` reads the state and resumes", rollout_command(&sts, &kube.flags, ""));
     let Some(writer) = Writer::of(kube, Mode::from_dry_run(args.dry_run), resume) else {
         reporter.say("dry run: nothing was changed");
+        if let Some(check) = ServerCheck::of(kube, Mode::from_dry_run(args.dry_run)) {
+            let server = server_dry_run(&check, kube, &sts, &pods, &decision, template.as_ref()).await;
+            return server_dry_run_said(reporter, server);
+        }
         return Ok(());
     };
 
@@ -532,6 +535,15 @@ async fn discard_journal(
     let resume = format!("`{status}` shows whether it was removed");
     let Some(writer) = Writer::of(kube, Mode::from_dry_run(args.dry_run), resume) else {
         reporter.say("dry run: nothing was changed");
+        if let Some(check) = ServerCheck::of(kube, Mode::from_dry_run(args.dry_run)) {
+            let api: Api<StatefulSet> = kube.api();
+            let patch = crate::core::patches::clear_journal(sts);
+            let what = format!("remove the rollout journal of {}", args.name);
+            let answer = ServerAnswer::of_written(check.patch(&api, &args.name, &patch, &what).await);
+            let mut server = ServerDryRun::default();
+            server.add(what, answer);
+            return server_dry_run_said(reporter, server);
+        }
         return Ok(());
     };
     let question =
@@ -557,6 +569,149 @@ async fn discard_journal(
         .into()),
         Written::Gone => Err(Stop::DeletedSinceRead { what, name: args.name.clone() }.into()),
     }
+}
+
+/// The end of a `--dry-run=server` run: its answers on stderr and, with `-o json`, as a
+/// `serverDryRun` event; exit 1 when one was refused.
+fn server_dry_run_said(reporter: &mut Reporter<'_>, server: ServerDryRun) -> Result<()> {
+    for line in server.lines() {
+        reporter.say(line);
+    }
+    let ending = server.ending();
+    reporter.event_for_machines(Event::ServerDryRun { writes: server })?;
+    ending
+}
+
+/// `--dry-run=server`: the writes of the decision in order, those that can be judged now sent
+/// with `dryRun=All`: the first (the stage with its journal, the partition of the first step,
+/// a hold, the start of an abort; under `--evict` without a stage, the journal and the first
+/// eviction). Each later step waits for the one before (its pods replaced, its gates passed),
+/// and so does the end (the journal removed, the partition or strategy from before): not
+/// checked.
+async fn server_dry_run(
+    check: &ServerCheck,
+    kube: &Kube,
+    sts: &StatefulSet,
+    pods: &[Pod],
+    decision: &Decision,
+    template: Option<&serde_json::Value>,
+) -> ServerDryRun {
+    use crate::core::names::pod_name;
+    use crate::core::patches;
+    use crate::core::rollout::Replace;
+    let api: Api<StatefulSet> = kube.api();
+    let name = kube::ResourceExt::name_any(sts);
+    let namespace = kube.namespace.as_str();
+    let mut run = ServerDryRun::default();
+    let mut last: Option<usize> = None;
+    // A write that waits for the one before it (`last`): not checked. (Without one before, it
+    // is a write that depends on what this run cannot foresee: not listed.)
+    fn after(run: &mut ServerDryRun, what: String, last: &mut Option<usize>) {
+        if let Some(depends_on) = *last {
+            *last = Some(run.add(what, ServerAnswer::NotChecked { depends_on }));
+        }
+    }
+    match decision {
+        Decision::NothingToDo { .. } | Decision::NothingToAbort { .. } | Decision::Held { .. } => {}
+        Decision::MovePartition { to, .. } => {
+            let what = format!("set the partition of {name} to {to}");
+            let (what, answer) =
+                check_patch(check, &api, &name, what, patches::move_partition(sts, *to, None)).await;
+            run.add(what, answer);
+        }
+        Decision::Hold(hold) => {
+            let what = format!("hold {name} at partition {} (and write its journal)", hold.partition);
+            let written = patches::move_partition(sts, hold.partition, Some(&hold.journal));
+            let (what, answer) = check_patch(check, &api, &name, what, written).await;
+            run.add(what, answer);
+        }
+        Decision::Abort(abort) => {
+            let what = format!(
+                "restore the pod template of revision {} with the partition at {} (and write the journal)",
+                abort.target, abort.rollback_partition
+            );
+            let written = patches::abort(sts, template, abort.rollback_partition, &abort.journal);
+            let (what, answer) = check_patch(check, &api, &name, what, written).await;
+            last = Some(run.add(what, answer));
+            if abort.replace == Replace::Eviction {
+                for (_, pod) in evict::not_on(sts, pods, &abort.target) {
+                    let pod = kube::ResourceExt::name_any(&pod);
+                    after(&mut run, format!("evict pod {namespace}/{pod}"), &mut last);
+                }
+            }
+            let end = format!(
+                "end the abort of {name}: the partition back to {}, the journal removed",
+                abort.partition
+            );
+            after(&mut run, end, &mut last);
+        }
+        Decision::Roll(roll) => {
+            if let Some(stage) = &roll.stage
+                && let Some(journal) = &roll.journal
+            {
+                let what = format!("stage the rollout of {name} (its template, partition and journal)");
+                let written = patches::stage(sts, stage.template.as_ref(), stage.partition, journal);
+                let (what, answer) = check_patch(check, &api, &name, what, written).await;
+                last = Some(run.add(what, answer));
+            } else if let (Replace::Eviction, Some(journal)) = (roll.replace, &roll.journal) {
+                let what = format!("write the rollout journal of {name}");
+                let (what, answer) =
+                    check_patch(check, &api, &name, what, patches::journal(sts, journal)).await;
+                run.add(what, answer);
+            }
+            let journal = if roll.stage.is_some() { None } else { roll.journal.as_ref() };
+            for step in &roll.steps {
+                match roll.replace {
+                    Replace::Controller => {
+                        let what = format!(
+                            "set the partition of {name} to {} (step {})",
+                            step.partition, step.number
+                        );
+                        match last {
+                            Some(_) => after(&mut run, what, &mut last),
+                            None => {
+                                let written = patches::move_partition(sts, step.partition, journal);
+                                let (what, answer) = check_patch(check, &api, &name, what, written).await;
+                                last = Some(run.add(what, answer));
+                            }
+                        }
+                    }
+                    Replace::Eviction => {
+                        for ordinal in &step.ordinals {
+                            let pod_name = pod_name(&name, *ordinal);
+                            let what = format!("evict pod {namespace}/{pod_name} (step {})", step.number);
+                            let pod = pods.iter().find(|p| kube::ResourceExt::name_any(*p) == pod_name);
+                            match (last, pod) {
+                                (None, Some(pod)) => {
+                                    let answer = ServerAnswer::of_evicted(check.evict(pod, &what).await);
+                                    last = Some(run.add(what, answer));
+                                }
+                                _ => after(&mut run, what, &mut last),
+                            }
+                        }
+                    }
+                }
+            }
+            let end = match roll.replace {
+                Replace::Controller => format!("remove the rollout journal of {name}"),
+                Replace::Eviction => format!("restore the update strategy of {name} and remove its journal"),
+            };
+            after(&mut run, end, &mut last);
+        }
+    }
+    run
+}
+
+/// A patch of the StatefulSet `name`, sent with `dryRun=All`: what it does, and the answer.
+async fn check_patch(
+    check: &ServerCheck,
+    api: &Api<StatefulSet>,
+    name: &str,
+    what: String,
+    body: crate::write::Tested,
+) -> (String, ServerAnswer) {
+    let answer = ServerAnswer::of_written(check.patch(api, name, &body, &what).await);
+    (what, answer)
 }
 
 /// Waits up to [`SETTLE_GRACE`] until the controller has observed the latest spec: revisions

@@ -145,6 +145,10 @@ pub enum Event {
     },
     #[serde(rename_all = "camelCase")]
     Finished { revision: Option<String>, steps: usize, seconds: f64 },
+    /// `--dry-run=server`: each write of the plan, in order, with the API server's answer
+    /// (`accepted`, `refused` with its `reason`, or `notChecked` with the step it `dependsOn`).
+    #[serde(rename_all = "camelCase")]
+    ServerDryRun { writes: crate::write::ServerDryRun },
     /// The run ended with an error (`-o json` only): the line stderr says, the exit code, and
     /// for an interruption, a lost API server or an error after changes, what was left and how
     /// to go on. The last line of every run that ends with an error.
@@ -534,6 +538,7 @@ pub fn describe(name: &str, event: &Event) -> String {
         Event::Plan { .. } => String::new(),
         // For machines only: stderr has the error itself.
         Event::Error { error, .. } => error.clone(),
+        Event::ServerDryRun { writes } => writes.lines().join("\n"),
         Event::Staged { revision, partition } => format!(
             "staged revision {} with partition {partition}: no further pod moves before the first step",
             short_or(revision)
