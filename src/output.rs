@@ -35,7 +35,7 @@ impl Streams {
     }
 
     /// The stream for people, as a handle that writes there while the command holds these
-    /// streams (the progress of a wait, [`crate::progress::Progress`]).
+    /// streams (the progress of a wait, `progress::Progress`).
     pub fn err_stream(&self) -> ErrStream {
         self.err.clone()
     }
