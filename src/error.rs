@@ -430,10 +430,17 @@ pub enum Stop {
     )]
     PodNotBack { pod: String, within: String },
     #[error(
-        "pod {pod} could not be restarted within {within}: {reason}; the StatefulSet is unchanged; {resume}, or \
+        "pod {pod} could not be restarted within {within}: {hold}; the StatefulSet is unchanged; {resume}, or \
          restart it by hand once that is safe: `{by_hand}`"
     )]
-    RestartHeld { pod: String, reason: String, within: String, resume: String, by_hand: String },
+    RestartHeld {
+        pod: String,
+        /// Why, typed: the members down, or the budgets that refused its eviction.
+        hold: crate::core::resize::RestartHold,
+        within: String,
+        resume: String,
+        by_hand: String,
+    },
     #[error(
         "PVC {claim} did not grow after pod {pod} restarted ({state}); the StatefulSet is unchanged; {recovery}"
     )]

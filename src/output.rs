@@ -20,25 +20,30 @@ use crate::error::{Error, Result};
 /// `err` the stream for people (stderr). The process streams in `main`; buffers in tests.
 pub struct Streams {
     pub out: Box<dyn Write>,
-    err: Box<dyn Write>,
+    err: ErrStream,
 }
 
 impl Streams {
     pub fn process() -> Streams {
-        Streams { out: Box::new(io::stdout()), err: Box::new(io::stderr()) }
+        Streams { out: Box::new(io::stdout()), err: ErrStream::new(io::stderr()) }
     }
 
     /// Streams that write into buffers, for tests: (streams, stdout, stderr).
     pub fn captured() -> (Streams, Captured, Captured) {
         let (out, err) = (Captured::default(), Captured::default());
-        (Streams { out: Box::new(out.clone()), err: Box::new(err.clone()) }, out, err)
+        (Streams { out: Box::new(out.clone()), err: ErrStream::new(err.clone()) }, out, err)
+    }
+
+    /// The stream for people, as a handle that writes there while the command holds these
+    /// streams (the progress of a wait, `progress::Progress`).
+    pub fn err_stream(&self) -> ErrStream {
+        self.err.clone()
     }
 
     /// One line for people on stderr. A closed or failing stderr is ignored: there is nowhere
     /// left to report it, and a run must neither panic nor stop halfway because of it.
     pub fn say(&mut self, line: impl Display) {
-        let _ = writeln!(self.err, "{line}");
-        let _ = self.err.flush();
+        self.err.line(line);
     }
 
     pub fn warn(&mut self, line: impl Display) {
@@ -47,6 +52,25 @@ impl Streams {
 
     pub fn note(&mut self, line: impl Display) {
         self.say(format_args!("note: {line}"));
+    }
+}
+
+/// The stream for people of a run's [`Streams`], shared: what holds a handle writes lines to
+/// the same stream (the process's stderr, or a test's buffer) as [`Streams::say`].
+#[derive(Clone)]
+pub struct ErrStream(Arc<Mutex<Box<dyn Write + Send>>>);
+
+impl ErrStream {
+    fn new(stream: impl Write + Send + 'static) -> ErrStream {
+        ErrStream(Arc::new(Mutex::new(Box::new(stream))))
+    }
+
+    /// One line, as [`Streams::say`]: a failing stream is ignored.
+    pub fn line(&self, line: impl Display) {
+        if let Ok(mut err) = self.0.lock() {
+            let _ = writeln!(err, "{line}");
+            let _ = err.flush();
+        }
     }
 }
 
@@ -207,7 +231,7 @@ pub const VERSION: Kind = Kind { name: "Version", version: "v1" };
 pub const ROLLOUT_EVENT: Kind = Kind { name: "RolloutEvent", version: "v3" };
 pub const RESIZE_PLAN: Kind = Kind { name: "ResizePlan", version: "v2" };
 pub const PVC_RESTORE: Kind = Kind { name: "PvcRestore", version: "v3" };
-pub const RESIZE_EVENT: Kind = Kind { name: "ResizeEvent", version: "v2" };
+pub const RESIZE_EVENT: Kind = Kind { name: "ResizeEvent", version: "v3" };
 pub const RESTART_EVENT: Kind = Kind { name: "RestartEvent", version: "v2" };
 pub const DRAIN_EVENT: Kind = Kind { name: "DrainEvent", version: "v3" };
 pub const SCALE_EVENT: Kind = Kind { name: "ScaleEvent", version: "v2" };
@@ -606,7 +630,7 @@ mod tests {
                 Err(io::ErrorKind::BrokenPipe.into())
             }
         }
-        let mut streams = Streams { out: Box::new(Vec::new()), err: Box::new(Closed) };
+        let mut streams = Streams { out: Box::new(Vec::new()), err: ErrStream::new(Closed) };
         streams.say("nobody reads this");
         streams.warn("nor this");
     }

@@ -1,7 +1,8 @@
 //! What a wait says while it waits (issue #31 item 4): what it waits for, where that stands and
-//! since when, on stderr. On a terminal (stderr, `NO_COLOR` unset) an indicatif spinner line
-//! redrawn in place; otherwise (a pipe, a file, `NO_COLOR`) one plain line each time the state
-//! changes. Nothing is said for a wait that ends within its first second.
+//! since when. On a terminal (stderr, `NO_COLOR` unset) an indicatif spinner line redrawn in
+//! place; otherwise (a pipe, a file, `NO_COLOR`) one plain line each time the state changes, on
+//! the run's stream for people ([`ErrStream`]), so a test's captured streams see it. Nothing is
+//! said for a wait that ends within its first second.
 //! [`crate::wait::Waiter::until_shown`] drives it; the words come from the command.
 
 use std::time::Duration;
@@ -9,6 +10,7 @@ use std::time::Duration;
 use indicatif::ProgressBar;
 use tokio::time::Instant;
 
+use crate::output::ErrStream;
 use crate::ui::Terminal;
 
 /// Waits shorter than this say nothing.
@@ -22,15 +24,19 @@ pub struct Progress {
     animate: bool,
     bar: Option<ProgressBar>,
     term: Terminal,
+    /// Where the plain lines go.
+    err: ErrStream,
     /// The state last printed as a plain line.
     said: Option<String>,
 }
 
 impl Progress {
     /// The progress of a wait for `what` (`the replacement of pg-1`), started now, that ends
-    /// at `deadline` at the latest.
-    pub fn start(term: &Terminal, what: impl Into<String>, deadline: Instant) -> Progress {
+    /// at `deadline` at the latest; its plain lines go to `err`. The spinner is drawn on the
+    /// process's stderr, the terminal [`Terminal::animate`] is about.
+    pub fn start(term: &Terminal, err: ErrStream, what: impl Into<String>, deadline: Instant) -> Progress {
         Progress {
+            err,
             what: what.into(),
             started: Instant::now(),
             deadline,
@@ -43,7 +49,22 @@ impl Progress {
 
     /// Shows `state` (`Pending on node-2`), once the wait has lasted [`QUIET_FOR`].
     pub fn show(&mut self, state: &str) {
-        let now = Instant::now();
+        self.show_at(None, state, Instant::now());
+    }
+
+    /// [`Progress::show`] for a wait whose subject moves on while it waits (the member a
+    /// restart waits on): `what` replaces what it waits for; a new one is a change.
+    pub fn show_as(&mut self, what: &str, state: &str) {
+        self.show_at(Some(what), state, Instant::now());
+    }
+
+    fn show_at(&mut self, what: Option<&str>, state: &str, now: Instant) {
+        if let Some(what) = what
+            && what != self.what
+        {
+            self.what = what.to_owned();
+            self.said = None;
+        }
         let elapsed = now.saturating_duration_since(self.started);
         if elapsed < QUIET_FOR {
             return;
@@ -54,13 +75,20 @@ impl Progress {
             bar.set_message(line);
         } else if self.said.as_deref() != Some(state) {
             self.said = Some(state.to_owned());
-            crate::output::log_line(line);
+            self.err.line(line);
         }
     }
 
-    /// Ends it: the spinner line is cleared (plain lines stay).
+    /// Ends it: the spinner line is cleared (plain lines stay). Dropping it does the same, so
+    /// a wait that ends with an error leaves no spinner behind.
     pub fn finish(self) {
-        if let Some(bar) = self.bar {
+        drop(self);
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
     }
@@ -77,6 +105,37 @@ pub fn line(what: &str, state: &str, elapsed: Duration, limit: Duration) -> Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output::Streams;
+
+    fn plain() -> Terminal {
+        Terminal { interactive: false, color: false, animate: false, columns: None }
+    }
+
+    #[test]
+    fn a_plain_line_per_change_goes_to_the_runs_stream_after_a_second() {
+        let (io, _, err) = Streams::captured();
+        let deadline = Instant::now() + Duration::from_secs(300);
+        let mut progress = Progress::start(&plain(), io.err_stream(), "the replacement of pg-1", deadline);
+        let started = progress.started;
+        progress.show_at(None, "Pending", started + Duration::from_millis(400));
+        assert_eq!(err.text(), "", "nothing within the first second");
+        progress.show_at(None, "Pending", started + Duration::from_millis(1_500));
+        progress.show_at(None, "Pending", started + Duration::from_millis(2_500));
+        progress.show_at(None, "Running on node-2", started + Duration::from_millis(3_500));
+        // Another subject with the same state is a change.
+        progress.show_at(
+            Some("the replacement of pg-2"),
+            "Running on node-2",
+            started + Duration::from_secs(4),
+        );
+        progress.finish();
+        assert_eq!(
+            err.text(),
+            "waiting for the replacement of pg-1: Pending (1s of at most 5m)\n\
+             waiting for the replacement of pg-1: Running on node-2 (3s of at most 5m)\n\
+             waiting for the replacement of pg-2: Running on node-2 (4s of at most 5m)\n"
+        );
+    }
 
     #[test]
     fn a_line_says_what_where_and_since_when() {

@@ -15,7 +15,7 @@ use crate::core::volume_snapshots::{self as vsnap, GROUP, SnapshotClass, Snapsho
 use crate::error::{Error, Result};
 use crate::output::Streams;
 use crate::ui::Terminal;
-use crate::wait::{Said, Until, Waiter, Wake, deadline};
+use crate::wait::{Said, Shown, Until, View, Waiter, Wake, deadline};
 use crate::write::{Writer, Written};
 
 pub fn resource(kind: &str, plural: &str) -> ApiResource {
@@ -126,8 +126,6 @@ pub async fn take(
         planned.class,
         humantime::format_duration(timeout)
     ));
-    let spinner = term.spinner();
-    spinner.set_message(format!("waiting for volumesnapshot {} to be readyToUse", planned.name));
     let left = format!(
         "the VolumeSnapshot is left for inspection (`{}`; delete it when done)",
         kube.flags.kubectl(namespace, &format!("describe volumesnapshot {}", shell_word(&planned.name)))
@@ -151,9 +149,17 @@ pub async fn take(
     // The watch may not show a snapshot just created yet; one it showed and no longer does
     // was deleted.
     let mut seen = false;
+    let state = |view: &View| vsnap::readiness(view.volume_snapshots.iter().find(|s| s.name == planned.name));
+    let shown = Shown {
+        term,
+        err: io.err_stream(),
+        what: format!("VolumeSnapshot {} to be ready", planned.name),
+        state: &state,
+    };
     let waited = waiter
-        .until(
+        .until_shown(
             until,
+            shown,
             |view, _| {
                 let now = view.volume_snapshots.iter().find(|s| s.name == planned.name);
                 seen |= now.is_some();
@@ -172,7 +178,6 @@ pub async fn take(
             },
         )
         .await;
-    spinner.finish_and_clear();
     let (_, waited) = waited?;
     let snapshot = match waited {
         Ok(Some(s)) => Some(s),

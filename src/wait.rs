@@ -19,10 +19,12 @@ use tokio::time::Instant;
 
 use crate::client::Kube;
 use crate::core::advice::RunFlags;
+use crate::core::maintenance::WaitWords;
 use crate::core::volume_snapshots::VolumeSnapshot;
 use crate::error::{Error, Result, Stop, describe_kube_error};
 use crate::live::Live;
 pub use crate::live::{Kinds, deadline};
+use crate::output::ErrStream;
 use crate::progress::Progress;
 use crate::ui::Terminal;
 
@@ -103,14 +105,40 @@ pub struct Until<'a> {
 /// What a shown wait says ([`Waiter::until_shown`]).
 pub struct Shown<'a> {
     pub term: &'a Terminal,
+    /// The run's stream for people ([`crate::output::Streams::err_stream`]): the plain lines.
+    pub err: ErrStream,
     /// What it waits for: `the replacement of pg-1`.
     pub what: String,
     /// Where that stands in what is seen: `Pending on node-2`.
     pub state: &'a dyn Fn(&View) -> String,
 }
 
-/// A shown wait's progress, with how to word its state.
-type ShownNow<'a> = (&'a mut Progress, &'a dyn Fn(&View) -> String);
+/// Where a shown wait stands ([`Waiter::until_progress`]): what it waits for now, when that
+/// moves on while it waits (`None`: what it started with), and its state.
+pub struct Showing {
+    pub what: Option<String>,
+    pub state: String,
+}
+
+impl Showing {
+    /// What a condition worded last (`restart`, `drain`, `scale`: the member waited on moves
+    /// on); `not seen yet` before it did.
+    pub fn of(words: Option<&WaitWords>) -> Showing {
+        match words {
+            Some(words) => Showing { what: Some(words.what.clone()), state: words.state.clone() },
+            None => Showing { what: None, state: "not seen yet".to_owned() },
+        }
+    }
+}
+
+impl From<String> for Showing {
+    fn from(state: String) -> Showing {
+        Showing { what: None, state }
+    }
+}
+
+/// A shown wait's progress, with how to word where it stands.
+type ShownNow<'a> = (&'a mut Progress, &'a dyn Fn(&View) -> Showing);
 
 /// The object read after a watch error.
 enum Reach {
@@ -208,10 +236,28 @@ impl Waiter {
         condition: impl FnMut(&View, Timestamp) -> Result<Wake<T>>,
         on_timeout: impl FnOnce(&View) -> Result<T>,
     ) -> Result<(View, T)> {
-        let mut progress = Progress::start(shown.term, shown.what, how.deadline);
-        let result = self.until_with(how, Some((&mut progress, shown.state)), condition, on_timeout).await;
+        let mut progress = Progress::start(shown.term, shown.err, shown.what, how.deadline);
+        let state = |view: &View| Showing::from((shown.state)(view));
+        let result = self.until_with(how, Some((&mut progress, &state)), condition, on_timeout).await;
         progress.finish();
         result
+    }
+
+    /// [`Waiter::until_shown`] with a [`Progress`] the caller started: one that spans several
+    /// waits (a hold, then the pauses between refused evictions), said as one; `state` may
+    /// also say that what it waits for moved on ([`Showing::what`]).
+    ///
+    /// # Errors
+    /// As [`Waiter::until`].
+    pub async fn until_progress<T>(
+        &mut self,
+        how: Until<'_>,
+        progress: &mut Progress,
+        state: &dyn Fn(&View) -> Showing,
+        condition: impl FnMut(&View, Timestamp) -> Result<Wake<T>>,
+        on_timeout: impl FnOnce(&View) -> Result<T>,
+    ) -> Result<(View, T)> {
+        self.until_with(how, Some((progress, state)), condition, on_timeout).await
     }
 
     async fn until_with<T>(
@@ -245,7 +291,10 @@ impl Waiter {
             // A wait that is shown looks again every second, for its elapsed time.
             let wake_at = match &mut shown {
                 Some((progress, state)) => {
-                    progress.show(&state(&view));
+                    match state(&view) {
+                        Showing { what: Some(what), state } => progress.show_as(&what, &state),
+                        Showing { what: None, state } => progress.show(&state),
+                    }
                     wake_at.min(now + crate::progress::QUIET_FOR)
                 }
                 None => wake_at,

@@ -4,6 +4,7 @@
 //! that are not StatefulSet members are left to `kubectl drain`. The plan and decisions are
 //! [`crate::core::maintenance::drain`]'s; this fetches, asks, applies and waits.
 
+use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
@@ -27,13 +28,14 @@ use crate::core::maintenance::drain::{
     next_return, plan,
 };
 use crate::core::maintenance::replace::Target;
+use crate::core::maintenance::{WaitWords, going_down};
 use crate::core::objects::{controller_of, selector, terminating};
 use crate::core::patches;
 use crate::core::rollout::gates::Gates;
 use crate::error::{Error, Result, Stop};
 use crate::output::{DRAIN_EVENT, Streams, output_error};
 use crate::ui::Terminal;
-use crate::wait::{Kinds, Until, View, Waiter, Wake, deadline};
+use crate::wait::{Kinds, Showing, Shown, Until, View, Waiter, Wake, deadline};
 use crate::write::{DryRun, Evicted, Mode, ServerAnswer, ServerCheck, ServerDryRun, Writer, Written};
 
 pub const LONG_ABOUT: &str = "\
@@ -164,7 +166,7 @@ fn parse_min_available(text: &str) -> std::result::Result<String, String> {
 pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Streams) -> Result<()> {
     // Bad gate URLs are usage errors, refused before anything is read (shown masked).
     check_gate_urls(&args.gate_http)?;
-    let mut reporter = Reporter { io, format: args.output, kind: DRAIN_EVENT };
+    let mut reporter = Reporter { io, format: args.output, kind: DRAIN_EVENT, term: *term };
     let result = drain(&args, kube_args, term, &mut reporter).await;
     if let Err(error) = &result {
         reporter.ended(error);
@@ -475,9 +477,14 @@ async fn drain(
         let words = mover.words(left(&plan, &journal));
         let how = Until { deadline: deadline(args.timeout), words: &words, ours: None };
         let mut waiting_on: Option<usize> = None;
+        // What the wait says while it lasts: the condition words it, the progress line shows it.
+        let waited: RefCell<Option<WaitWords>> = RefCell::new(None);
+        let mut progress = reporter.progress(mover.what.clone(), how.deadline);
         let (_, step) = waiters[focus]
-            .until(
+            .until_progress(
                 how,
+                &mut progress,
+                &|_| Showing::of(waited.borrow().as_ref()),
                 |view, now| {
                     let mut all = views.clone();
                     all[focus] = view.clone();
@@ -486,6 +493,7 @@ async fn drain(
                     let seen = Seen::of_sets(&nodes, &sets, &by_name);
                     Ok(match next(&plan, &journal.done, &seen, now) {
                         crate::core::maintenance::drain::Next::Wait(waiting) => {
+                            waited.replace(Some(waiting.words(&pods_of_all(&all))));
                             let reason = waiting.describe();
                             let target = match &waiting {
                                 crate::core::maintenance::drain::Waiting::Replacing { target, .. }
@@ -507,13 +515,17 @@ async fn drain(
                             }
                             Wake::Soon
                         }
-                        Next::TakeDown(t) if taken.as_ref() == Some(&t.uid) => Wake::Soon,
+                        Next::TakeDown(t) if taken.as_ref() == Some(&t.uid) => {
+                            waited.replace(Some(going_down(&t, &pods_of_all(&all))));
+                            Wake::Soon
+                        }
                         step => Wake::Done(Some(step)),
                     })
                 },
                 |_| Ok(None),
             )
             .await?;
+        progress.finish();
         if let Some(index) = waiting_on {
             focus = index;
             continue;
@@ -589,9 +601,13 @@ async fn drain(
         let words = mover.words(left(&plan, &journal));
         let how = Until { deadline: deadline(args.timeout), words: &words, ours: None };
         let mut waiting_on: Option<usize> = None;
+        let waited: RefCell<Option<WaitWords>> = RefCell::new(None);
+        let mut progress = reporter.progress(mover.what.clone(), how.deadline);
         let (_, step) = waiters[focus]
-            .until(
+            .until_progress(
                 how,
+                &mut progress,
+                &|_| Showing::of(waited.borrow().as_ref()),
                 |view, now| {
                     let mut all = views.clone();
                     all[focus] = view.clone();
@@ -599,6 +615,7 @@ async fn drain(
                     let nodes = view.nodes.clone().unwrap_or_else(|| read.nodes.clone());
                     let seen = Seen::of_sets(&nodes, &sets, &by_name);
                     let step = next_return(&plan, &journal.done, &seen, now);
+                    waited.replace(step.words(&pods_of_all(&all)));
                     let (target, reason) = match &step {
                         // Ready for the maintenance once every pinned member's pod is gone, not going.
                         Return::Wait { .. }
@@ -637,6 +654,7 @@ async fn drain(
                 |_| Ok(None),
             )
             .await?;
+        progress.finish();
         if let Some(index) = waiting_on {
             focus = index;
             continue;
@@ -819,9 +837,25 @@ async fn remove_others(
         }
         let mut waited: Option<String> = None;
         let how = Until { deadline: until, words: &words, ours: None };
+        let state = |view: &View| {
+            let still: Vec<String> = others
+                .iter()
+                .filter(|o| view.pods.iter().any(|p| p.uid().as_deref() == Some(o.uid.as_str())))
+                .map(|o| o.qualified())
+                .collect();
+            format!("{} still there", still.join(", "))
+        };
+        let term = reporter.term;
+        let shown = Shown {
+            term: &term,
+            err: reporter.io.err_stream(),
+            what: format!("the other pods on {node} to be gone"),
+            state: &state,
+        };
         let (view, gone) = waiter
-            .until(
+            .until_shown(
                 how,
+                shown,
                 |view, _| {
                     let still: Vec<String> = others
                         .iter()
@@ -859,6 +893,11 @@ async fn remove_others(
         }
     }
     Ok(())
+}
+
+/// The pods of every set waited on, as seen now.
+fn pods_of_all(views: &[View]) -> Vec<Pod> {
+    views.iter().flat_map(|v| v.pods.iter().cloned()).collect()
 }
 
 fn sets_of(views: &[View]) -> Vec<(StatefulSet, Vec<Pod>)> {

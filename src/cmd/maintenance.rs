@@ -17,15 +17,16 @@ use tokio::time::Instant;
 use crate::client::Kube;
 use crate::cmd::gates::{http_client, pods_now, try_gate};
 use crate::core::budgets::covering;
-use crate::core::maintenance::Method;
 use crate::core::maintenance::replace::{OnRefusal, Target, on_refused, soak_failure};
+use crate::core::maintenance::{Method, budget_words, pod_state};
 use crate::core::objects::{budgets_of, pod_restarts, replicas, terminating};
 use crate::core::patches;
 use crate::core::rollout::gates::{self as gate_runs, GateKind, Gates};
 use crate::error::{Error, Result, Stop};
 use crate::output::{Document, Kind, Streams, output_error, write_json_line};
+use crate::progress::Progress;
 use crate::ui::Terminal;
-use crate::wait::{Said, Until, Waiter, Wake, deadline};
+use crate::wait::{Said, Showing, Until, View, Waiter, Wake, deadline};
 use crate::write::{
     Deleted, Deletion, Evicted, Guard, Mode, ServerAnswer, ServerCheck, ServerDryRun, Writer, Written,
 };
@@ -216,9 +217,17 @@ pub struct Reporter<'io> {
     pub io: &'io mut Streams,
     pub format: Format,
     pub kind: Kind,
+    /// The run's terminal: whether a wait's progress is a spinner or plain lines.
+    pub term: Terminal,
 }
 
 impl Reporter<'_> {
+    /// The progress of a wait for `what` until `deadline`: a spinner on a terminal, else a
+    /// plain line per change on the run's stream for people ([`Progress`]).
+    pub fn progress(&self, what: String, deadline: Instant) -> Progress {
+        Progress::start(&self.term, self.io.err_stream(), what, deadline)
+    }
+
     pub fn event(&mut self, event: Event) -> Result<()> {
         match self.format {
             Format::Json => {
@@ -421,9 +430,17 @@ impl<'a> Mover<'a> {
             let refused_at = Timestamp::now();
             let words = self.words(format!("{} was not taken down", target.pod));
             let how = Until { deadline: until, words: &words, ours: None };
+            let what = budget_words(&target.pod, &refused.budgets, &refused.message);
+            let mut progress = reporter.progress(what.what, until);
+            let state = |view: &View| {
+                let now = budget_words(&target.pod, &budgets_of(&view.budgets, pod), &refused.message);
+                Showing { what: Some(now.what), state: now.state }
+            };
             let (_, again) = waiter
-                .until(
+                .until_progress(
                     how,
+                    &mut progress,
+                    &state,
                     |view, now| {
                         let gone = !view.pods.iter().any(|p| p.uid() == uid && !terminating(p));
                         let budgets = budgets_of(&view.budgets, pod);
@@ -439,6 +456,7 @@ impl<'a> Mover<'a> {
                     |_| Ok(false),
                 )
                 .await?;
+            progress.finish();
             if !again {
                 return Err(self.stopped(
                     format!(
@@ -473,9 +491,18 @@ impl<'a> Mover<'a> {
                 .unwrap_or_default();
             let words = self.words(left.clone());
             let how = Until { deadline: deadline(self.soak), words: &words, ours: None };
+            let mut progress = reporter.progress(
+                format!("{} to stay Ready for {}", self.name(target), humantime::format_duration(self.soak)),
+                how.deadline,
+            );
+            let state = |view: &View| {
+                Showing::from(pod_state(Some(&target.namespace), &target.pod, None, &view.pods))
+            };
             let (_, failed) = waiter
-                .until(
+                .until_progress(
                     how,
+                    &mut progress,
+                    &state,
                     |view, _| {
                         Ok(match soak_failure(&view.pods, uid, &target.pod, restarts) {
                             Some(why) => Wake::Done(Some(why)),
@@ -485,6 +512,7 @@ impl<'a> Mover<'a> {
                     |_| Ok(None),
                 )
                 .await?;
+            progress.finish();
             if let Some(reason) = failed {
                 return Err(self.stopped(reason, left));
             }

@@ -25,7 +25,7 @@ use crate::core::recover::{
 use crate::error::{Error, Result, Stop};
 use crate::fetch;
 use crate::output::{
-    OutputFormat, RECOVERY, Streams, rendered, shell_word, write_checked_document, write_document,
+    ErrStream, OutputFormat, RECOVERY, Streams, rendered, shell_word, write_checked_document, write_document,
 };
 use crate::ui::Terminal;
 use crate::wait::{Kinds, Said, Shown, Until, View, Waiter, Wake, deadline};
@@ -235,13 +235,15 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
     let words = left_behind(&kube, &pod.name_any(), &recovery.stateful_set);
     if !pinned.is_empty() {
         // Its replacement cannot become Ready anywhere else: no use waiting --timeout for it.
-        let created = match replacement_created(&mut waiter, &words, term, &pod, args.timeout).await {
-            Ok(created) => created,
-            Err(error) => {
-                finish(io, &args, &recovery)?;
-                return Err(error);
-            }
-        };
+        let created =
+            match replacement_created(&mut waiter, &words, (term, io.err_stream()), &pod, args.timeout).await
+            {
+                Ok(created) => created,
+                Err(error) => {
+                    finish(io, &args, &recovery)?;
+                    return Err(error);
+                }
+            };
         finish(io, &args, &recovery)?;
         return Err(Stop::ReplacementPinned {
             pod: pod.name_any(),
@@ -254,15 +256,23 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
     let claims: Vec<String> = mounted_claims(&pod).map(str::to_owned).collect();
     // With -o json the document is written however the wait ends: the pod is gone, and stdout
     // still says so.
-    let replacement =
-        match wait_for_replacement(&mut waiter, &words, term, &pod, &node_label, &claims, args.timeout).await
-        {
-            Ok(replacement) => replacement,
-            Err(error) => {
-                finish(io, &args, &recovery)?;
-                return Err(error);
-            }
-        };
+    let replacement = match wait_for_replacement(
+        &mut waiter,
+        &words,
+        (term, io.err_stream()),
+        &pod,
+        &node_label,
+        &claims,
+        args.timeout,
+    )
+    .await
+    {
+        Ok(replacement) => replacement,
+        Err(error) => {
+            finish(io, &args, &recovery)?;
+            return Err(error);
+        }
+    };
     io.say(format_args!(
         "{} recovered: the replacement is Ready on {} with {}{}",
         replacement.pod,
@@ -332,7 +342,7 @@ fn pinned_truth(kube: &Kube, pod: &str, node: &str, pinned: &[PinnedVolume]) -> 
 async fn replacement_created(
     waiter: &mut Waiter,
     words: &Said,
-    term: &Terminal,
+    (term, err): (&Terminal, ErrStream),
     old: &Pod,
     timeout: Duration,
 ) -> Result<Option<Pod>> {
@@ -340,6 +350,7 @@ async fn replacement_created(
     let state = |_: &View| "not created yet".to_owned();
     let shown = Shown {
         term,
+        err,
         what: format!("the controller to create the replacement of {}", old.name_any()),
         state: &state,
     };
@@ -477,7 +488,7 @@ pub fn write_evidence(w: &mut dyn Write, e: &Evidence) -> io::Result<()> {
 async fn wait_for_replacement(
     waiter: &mut Waiter,
     words: &Said,
-    term: &Terminal,
+    (term, err): (&Terminal, ErrStream),
     old: &Pod,
     old_node: &str,
     claims: &[String],
@@ -488,7 +499,7 @@ async fn wait_for_replacement(
     let state = |view: &View| {
         replacement_pod(old, &view.pods).map_or_else(|| "not created yet".to_owned(), pod_status_text)
     };
-    let shown = Shown { term, what: format!("the replacement of {name} to be Ready"), state: &state };
+    let shown = Shown { term, err, what: format!("the replacement of {name} to be Ready"), state: &state };
     let (view, verdict) = waiter
         .until_shown(
             until,

@@ -3,6 +3,7 @@
 //! the next once the replacement is Ready, has soaked and passed the gates. The plan and the
 //! decisions are [`crate::core::maintenance::restart`]'s; this fetches, asks, applies and waits.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -20,11 +21,11 @@ use crate::access::{self, Permission};
 use crate::client::{Kube, KubeArgs};
 use crate::cmd::gates::{check_gate_urls, environment};
 use crate::core::advice::shell_word;
-use crate::core::maintenance::Method;
 use crate::core::maintenance::replace::Target;
 use crate::core::maintenance::restart::{
     Journal, Next, Order, Plan, RESTART_ANNOTATION, Request, Seen, next, plan,
 };
+use crate::core::maintenance::{Method, WaitWords, going_down};
 use crate::core::objects::pods_of;
 use crate::core::patches;
 use crate::core::rollout::gates::Gates;
@@ -32,7 +33,7 @@ use crate::error::{Error, Result};
 use crate::fetch;
 use crate::output::{RESTART_EVENT, Streams, output_error};
 use crate::ui::Terminal;
-use crate::wait::{Kinds, Until, Waiter, Wake, deadline};
+use crate::wait::{Kinds, Showing, Until, Waiter, Wake, deadline};
 use crate::write::{DryRun, Mode, ServerAnswer, ServerCheck, ServerDryRun, Writer, Written};
 
 pub const LONG_ABOUT: &str = "\
@@ -140,7 +141,7 @@ impl Args {
 pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Streams) -> Result<()> {
     // Bad gate URLs are usage errors, refused before anything is read (shown masked).
     check_gate_urls(&args.gate_http)?;
-    let mut reporter = Reporter { io, format: args.output, kind: RESTART_EVENT };
+    let mut reporter = Reporter { io, format: args.output, kind: RESTART_EVENT, term: *term };
     let result = restart(&args, kube_args, term, &mut reporter).await;
     if let Err(error) = &result {
         reporter.ended(error);
@@ -252,9 +253,14 @@ async fn restart(
     loop {
         let words = mover.words(left(&plan, &journal));
         let how = Until { deadline: deadline(args.timeout), words: &words, ours: None };
+        // What the wait says while it lasts: the condition words it, the progress line shows it.
+        let waited: RefCell<Option<WaitWords>> = RefCell::new(None);
+        let mut progress = reporter.progress(mover.what.clone(), how.deadline);
         let (view, step) = waiter
-            .until(
+            .until_progress(
                 how,
+                &mut progress,
+                &|_| Showing::of(waited.borrow().as_ref()),
                 |view, now| {
                     let Some(sts) = &view.sts else { return Ok(Wake::Done(None)) };
                     let seen = Seen {
@@ -267,6 +273,7 @@ async fn restart(
                     };
                     Ok(match next(&plan, &journal.done, &seen, now) {
                         Next::Wait(waiting) => {
+                            waited.replace(Some(waiting.words(&view.pods)));
                             let reason = waiting.describe();
                             if said.as_ref() != Some(&reason) {
                                 reporter.event(Event::Waiting {
@@ -277,13 +284,17 @@ async fn restart(
                             }
                             Wake::Soon
                         }
-                        Next::TakeDown(t) if taken.as_ref() == Some(&t.uid) => Wake::Soon,
+                        Next::TakeDown(t) if taken.as_ref() == Some(&t.uid) => {
+                            waited.replace(Some(going_down(&t, &view.pods)));
+                            Wake::Soon
+                        }
                         step => Wake::Done(Some(step)),
                     })
                 },
                 |_| Ok(None),
             )
             .await?;
+        progress.finish();
         let Some(now_sts) = view.sts.clone() else {
             return Err(mover.stopped(
                 format!("StatefulSet {} was deleted", plan.stateful_set),

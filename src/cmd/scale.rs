@@ -4,6 +4,7 @@
 //! a scale-up in one guarded write, waiting until each new member is Ready. The plan and the
 //! decisions are [`crate::core::maintenance::scale`]'s; this fetches, asks, applies and waits.
 
+use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::StatefulSet;
@@ -17,6 +18,7 @@ use crate::client::{Kube, KubeArgs};
 use crate::cmd::gates::{http_client, try_gate};
 use crate::cmd::pvc::prune::{Removed, prune_removed};
 use crate::core::advice::shell_word;
+use crate::core::maintenance::WaitWords;
 use crate::core::maintenance::scale::{
     Claims, Direction, Fate, Journal, Member, Next, Plan, Request, SCALE_ANNOTATION, Seen, claims_of_removed,
     joined, next, plan,
@@ -28,7 +30,7 @@ use crate::error::{Error, Result, Stop};
 use crate::fetch::{self, Extras, Scope};
 use crate::output::{SCALE_EVENT, Streams, output_error};
 use crate::ui::Terminal;
-use crate::wait::{Kinds, Until, Waiter, Wake, deadline};
+use crate::wait::{Kinds, Showing, Until, Waiter, Wake, deadline};
 use crate::write::{DryRun, Mode, ServerAnswer, ServerCheck, ServerDryRun, Writer, Written};
 
 pub const LONG_ABOUT: &str = "\
@@ -148,7 +150,7 @@ pub async fn run(args: Args, kube_args: &KubeArgs, term: &Terminal, io: &mut Str
     for url in &args.decommission_http {
         crate::core::gate_url::check("--decommission-http", url)?;
     }
-    let mut reporter = Reporter { io, format: args.output, kind: SCALE_EVENT };
+    let mut reporter = Reporter { io, format: args.output, kind: SCALE_EVENT, term: *term };
     let result = scale(&args, kube_args, term, &mut reporter).await;
     if let Err(error) = &result {
         reporter.ended(error);
@@ -261,9 +263,14 @@ async fn scale(
     loop {
         let words = mover.words(left(&plan, &journal, &ours));
         let how = Until { deadline: deadline(args.timeout), words: &words, ours: Some(&ours) };
+        // What the wait says while it lasts: the condition words it, the progress line shows it.
+        let waited: RefCell<Option<WaitWords>> = RefCell::new(None);
+        let mut progress = reporter.progress(mover.what.clone(), how.deadline);
         let (view, step) = waiter
-            .until(
+            .until_progress(
                 how,
+                &mut progress,
+                &|_| Showing::of(waited.borrow().as_ref()),
                 |view, now| {
                     let Some(sts) = &view.sts else { return Ok(Wake::Done(None)) };
                     for (pod, uid, node) in joined(&journal, sts, &view.pods, now) {
@@ -285,6 +292,7 @@ async fn scale(
                     }
                     Ok(match next(&journal, sts, &view.pods, now) {
                         Next::Wait(waiting) => {
+                            waited.replace(Some(waiting.words(&view.pods)));
                             let reason = waiting.describe();
                             if said.as_ref() != Some(&reason) {
                                 reporter.event(Event::Waiting {
@@ -301,6 +309,7 @@ async fn scale(
                 |_| Ok(None),
             )
             .await?;
+        progress.finish();
         let name = plan.stateful_set.clone();
         if view.sts.is_none() {
             return Err(

@@ -836,18 +836,30 @@ pub fn restart_order(pending: &[ClaimPlan]) -> Vec<(i32, String)> {
     pods
 }
 
-/// Why the restart of a pod for its filesystem must wait ([`restart_held`]): other members
-/// are down (not Ready, or missing), and one more down could cost the quorum. The budgets are
-/// the API server's to judge: the restart is an eviction, and a refusal is waited out.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RestartHold {
-    /// The other members not Ready or missing, by name.
-    pub down: Vec<String>,
+/// Why the restart of a pod for its filesystem waits, kept typed in the `restartHeld` event
+/// and the stop of a run that waited too long: other members are down (not Ready, or missing;
+/// [`restart_held`]), or the Eviction API refused (a budget allows no disruption now; the
+/// budgets are the API server's to judge, and a refusal is waited out).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum RestartHold {
+    /// The other members not Ready or missing, by name: one more down could cost the quorum.
+    MembersDown { pods: Vec<String> },
+    /// The eviction was refused (429): the budgets over the pod with their numbers, and the
+    /// API server's words (for a refusal that names no budget).
+    #[serde(rename_all = "camelCase")]
+    EvictionRefused { budgets: Vec<Budget>, message: String },
 }
 
 impl std::fmt::Display for RestartHold {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} not Ready", self.down.join(", "))
+        match self {
+            RestartHold::MembersDown { pods } => write!(f, "{} not Ready", pods.join(", ")),
+            RestartHold::EvictionRefused { budgets, message } if budgets.is_empty() => f.write_str(message),
+            RestartHold::EvictionRefused { budgets, .. } => {
+                f.write_str(&budgets.iter().map(Budget::describe).collect::<Vec<_>>().join("; "))
+            }
+        }
     }
 }
 
@@ -862,7 +874,50 @@ pub fn restart_held(pod: &str, members: &[String], pods: &[Pod], waiting: &[&str
         .filter(|m| !pods.iter().any(|p| p.name_any() == **m && pod_ready(p) && !terminating(p)))
         .cloned()
         .collect();
-    (!down.is_empty()).then_some(RestartHold { down })
+    (!down.is_empty()).then_some(RestartHold::MembersDown { pods: down })
+}
+
+/// What the restart for a filesystem does with one member ([`restart_step`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RestartStep {
+    /// Its pod (this uid) runs: evicted once allowed, then its successor waited for.
+    Evict { uid: String },
+    /// Its pod (this uid) is being deleted already: nothing to evict, its successor is waited for.
+    Successor { uid: String },
+    /// It has no pod (deleted and not created again yet, or never scheduled): nothing to evict;
+    /// the pod the controller creates mounts the claim, so it is waited for until Ready like a
+    /// down member, and the claim until grown. Skipping it would leave the claim pending.
+    NoPod,
+}
+
+impl RestartStep {
+    /// The uid of the pod its successor must not have (`""`: any pod of the name will do).
+    pub fn old_uid(&self) -> &str {
+        match self {
+            RestartStep::Evict { uid } | RestartStep::Successor { uid } => uid,
+            RestartStep::NoPod => "",
+        }
+    }
+}
+
+/// What to do for the member whose pod is `pod` as read now ([`RestartStep`]).
+pub fn restart_step(pod: Option<&Pod>) -> RestartStep {
+    match pod {
+        None => RestartStep::NoPod,
+        Some(p) if terminating(p) => RestartStep::Successor { uid: p.uid().unwrap_or_default() },
+        Some(p) => RestartStep::Evict { uid: p.uid().unwrap_or_default() },
+    }
+}
+
+/// Where the old StatefulSet of a swap stands while its deletion is waited for: `being
+/// deleted, finalizers: foo` or `not deleted yet`.
+pub fn old_set_state(sts: &StatefulSet) -> String {
+    let finalizers = sts.finalizers();
+    match (sts.metadata.deletion_timestamp.is_some(), finalizers.is_empty()) {
+        (false, _) => "not deleted yet".to_owned(),
+        (true, true) => "being deleted".to_owned(),
+        (true, false) => format!("being deleted, finalizers: {}", finalizers.join(", ")),
+    }
 }
 
 impl ResizePlan {

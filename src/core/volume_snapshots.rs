@@ -366,6 +366,21 @@ pub fn progress(snapshot: &VolumeSnapshot) -> Progress {
     }
 }
 
+/// Where a snapshot waited for stands, for the wait's progress line: `not seen yet`, `no
+/// content bound yet`, `bound to snapcontent-1, not ready yet`, with the controller's last error.
+pub fn readiness(snapshot: Option<&VolumeSnapshot>) -> String {
+    let Some(snapshot) = snapshot else { return "not seen yet".to_owned() };
+    let state = match (&snapshot.content, snapshot.ready) {
+        (Some(content), true) => format!("ready, bound to {content}"),
+        (Some(content), false) => format!("bound to {content}, not ready yet"),
+        (None, _) => "no content bound yet".to_owned(),
+    };
+    match &snapshot.error {
+        Some(error) => format!("{state} (last error: {error})"),
+        None => state,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -456,6 +471,14 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(progress(&fresh), Progress::Waiting { error: None });
+        // What the wait for a snapshot says while it lasts.
+        assert_eq!(readiness(None), "not seen yet");
+        assert_eq!(readiness(Some(&fresh)), "no content bound yet");
+        assert_eq!(
+            readiness(Some(&failing)),
+            "bound to snapcontent-2, not ready yet (last error: rpc error)"
+        );
+        assert_eq!(readiness(Some(&vs)), "ready, bound to snapcontent-1");
         let content = SnapshotContent::from_json(&serde_json::json!({
             "metadata": {"name": "snapcontent-1", "uid": "u", "resourceVersion": "7"},
             "spec": {"deletionPolicy": "Delete", "driver": "d", "source": {"volumeHandle": "h"},

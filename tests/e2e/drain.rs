@@ -59,7 +59,8 @@ async fn uids(env: &Env) -> BTreeMap<String, String> {
 
 /// Two sets with one member each on the drained node, and a bare pod there: cordon, then each
 /// member evicted and followed by its uid to its replacement on the spare node, one at a time;
-/// the bare pod is left to kubectl drain (said); the node stays cordoned, the journal goes.
+/// the bare pod is left to kubectl drain (said); the node stays cordoned, the journal goes. The
+/// soak of each replacement (2s) is said, in a pipe, as a plain progress line.
 #[tokio::test]
 async fn drain_moves_one_member_of_each_set_at_a_time_and_leaves_the_node_cordoned() {
     let env = Env::new("drain-two-sets").await;
@@ -88,9 +89,16 @@ async fn drain_moves_one_member_of_each_set_at_a_time_and_leaves_the_node_cordon
     let before = uids(&env).await;
     let watch = DownWatch::start(&env).await;
     // An async child: the watch runs on this test's runtime meanwhile.
-    let output = env.spawn_plugin(&["drain", &drained, "--yes", "-o", "json"]).output().await.unwrap();
+    let output =
+        env.spawn_plugin(&["drain", &drained, "--soak", "2s", "--yes", "-o", "json"]).output().await.unwrap();
     let most = watch.stop();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let said = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{said}");
+    for pod in &on_it {
+        let soak = format!("{}/{pod} to stay Ready for 2s", env.ns);
+        let line = crate::support::progress_line(&said, &soak, "2s");
+        assert!(line.is_some_and(|l| l.contains(": Ready on ")), "{pod}'s soak said: {said}");
+    }
     let events = events(&output);
     assert!(events.iter().all(|e| e["kind"] == "DrainEvent" && e["schemaVersion"] == "v3"));
     assert_eq!(of(&events, "cordoned")[0]["node"], drained.as_str());

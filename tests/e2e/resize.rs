@@ -127,7 +127,7 @@ async fn grows_every_claim_orphan_included_and_swaps_the_set_keeping_every_uid_w
     let kinds: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
     assert_eq!(kinds.first(), Some(&"plan"));
     assert_eq!(kinds.last(), Some(&"finished"));
-    assert!(events.iter().all(|e| e["kind"] == "ResizeEvent" && e["schemaVersion"] == "v2"));
+    assert!(events.iter().all(|e| e["kind"] == "ResizeEvent" && e["schemaVersion"] == "v3"));
     // The canary is the highest ordinal's claim: the one a scale-down left behind.
     assert_eq!(events[1]["event"], "claimPatched");
     assert_eq!(events[1]["claim"], "data-web-3");
@@ -760,10 +760,14 @@ async fn a_restart_for_a_filesystem_waits_for_its_budget_and_the_printed_command
         "{stderr}"
     );
     let lines = events(&output.stdout);
-    assert!(lines.iter().all(|l| l["kind"] == "ResizeEvent" && l["schemaVersion"] == "v2"), "{lines:?}");
+    assert!(lines.iter().all(|l| l["kind"] == "ResizeEvent" && l["schemaVersion"] == "v3"), "{lines:?}");
     let held: Vec<&Value> = lines.iter().filter(|l| l["event"] == "restartHeld").collect();
     assert_eq!(held.len(), 1, "{lines:?}");
     assert_eq!(held[0]["pod"], "web-1");
+    // Typed: the budget that refused, with its numbers, not prose.
+    assert_eq!(held[0]["hold"]["kind"], "evictionRefused", "{lines:?}");
+    assert_eq!(held[0]["hold"]["budgets"][0]["name"], "web", "{lines:?}");
+    assert_eq!(held[0]["hold"]["budgets"][0]["disruptionsAllowed"], 0, "{lines:?}");
     assert!(
         lines.iter().any(|l| l["event"] == "kubeletWait" && l["claims"] == json!(["data-web-1"])),
         "{lines:?}"

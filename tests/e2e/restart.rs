@@ -11,7 +11,7 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::ResourceExt;
 use serde_json::{Value, json};
 
-use crate::support::{Env, Sts, sts};
+use crate::support::{Env, Sts, progress_line, sts};
 
 /// Watches the pods of a namespace and records, per StatefulSet (its pods' `app` label), the
 /// most members down at once: a member is down from the moment its pod is deleted (or being
@@ -88,8 +88,8 @@ fn pods_of(events: &[Value], event: &str) -> Vec<String> {
 
 /// Restarts `ordinals` with `extra` flags, `-o json --yes`, and checks: exactly those members
 /// got new uids, in the order given, each evicted, each replacement reported with its new
-/// uid; the others kept theirs; the journal is gone.
-async fn restart_exactly(env: &Env, ordinals: &[&str], extra: &[&str], expected: &[&str]) {
+/// uid; the others kept theirs; the journal is gone. Returns what it said on stderr (a pipe).
+async fn restart_exactly(env: &Env, ordinals: &[&str], extra: &[&str], expected: &[&str]) -> String {
     let before = uids(env).await;
     let watch = DownWatch::start(env).await;
     let mut args = vec!["restart", "web"];
@@ -120,15 +120,19 @@ async fn restart_exactly(env: &Env, ordinals: &[&str], extra: &[&str], expected:
         !sts(env, "web").await.annotations().contains_key("kubectl-stateful.dev/restart"),
         "journal removed"
     );
+    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// Below a partition (the rolling update holds every ordinal under 3) a member is restarted
-/// anyway, and the two others keep their pods.
+/// anyway, and the two others keep their pods. The wait for its replacement lasts over a second
+/// (minReadySeconds 2): in a pipe it says so in one plain line per change.
 #[tokio::test]
 async fn restart_one_member_below_a_partition_and_the_others_keep_their_uids() {
     let env = Env::new("restart-partition").await;
-    env.statefulset(&Sts { partition: Some(3), ..Sts::new("web", 3) }).await;
-    restart_exactly(&env, &["1"], &[], &["web-1"]).await;
+    env.statefulset(&Sts { partition: Some(3), min_ready_seconds: Some(2), ..Sts::new("web", 3) }).await;
+    let said = restart_exactly(&env, &["1"], &[], &["web-1"]).await;
+    let line = progress_line(&said, "the replacement of web-1", "5m");
+    assert!(line.is_some_and(|l| l.contains(": Ready on ")), "a plain progress line: {said}");
 }
 
 /// Under OnDelete, where the controller replaces nothing on its own: two members, lowest

@@ -342,7 +342,8 @@ async fn scale_refusals_change_nothing() {
 #[tokio::test]
 async fn the_claims_are_kept_and_named_on_scale_up_or_pruned_through_prune() {
     let env = Env::new("scale-claims").await;
-    env.statefulset(&Sts::new("web", 4)).await;
+    // minReadySeconds 2: the wait for a new member lasts over a second, said in a plain line.
+    env.statefulset(&Sts { min_ready_seconds: Some(2), ..Sts::new("web", 4) }).await;
     let claims = env.api::<PersistentVolumeClaim>();
     let old = claims.get("data-web-3").await.unwrap().uid();
 
@@ -367,6 +368,7 @@ async fn the_claims_are_kept_and_named_on_scale_up_or_pruned_through_prune() {
     assert_eq!(prune, format!("kubectl stateful pvc prune web -n {}", env.ns));
     assert!(String::from_utf8_lossy(&up.stdout).contains("data-web-3 (exists: its old data)"));
     assert!(said.contains("web-3: joined, Ready on"), "{said}");
+    assert!(crate::support::progress_line(&said, "the new member web-3", "5m").is_some(), "{said}");
     assert_eq!(claims.get("data-web-3").await.unwrap().uid(), old, "the same claim, re-attached");
 
     let pruned = env

@@ -174,6 +174,16 @@ async fn a_failed_snapshot_keeps_its_claim_and_exits_3() {
         "the driver's error is named: {reason}"
     );
     assert_eq!(result["deleted"][0]["name"], "data-web-3", "the other claim's snapshot was fine");
+    // The 15 s wait said where the snapshot stood, a line per change, in a pipe: once the
+    // driver's error is there, with it.
+    let said = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<&str> = said
+        .lines()
+        .filter(|l| {
+            l.starts_with("waiting for VolumeSnapshot data-web-2-") && l.ends_with(" of at most 15s)")
+        })
+        .collect();
+    assert!(lines.iter().any(|l| l.contains("(last error: ") && l.contains("injected by")), "{said}");
     wait_until(Duration::from_secs(30), || async {
         env.pvc_names().await == ["data-web-0", "data-web-1", "data-web-2"]
     })

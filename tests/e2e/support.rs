@@ -945,3 +945,10 @@ pub fn run_as_printed(command: &str) -> String {
     assert!(ran.status.success(), "{command}: {}", String::from_utf8_lossy(&ran.stderr));
     String::from_utf8_lossy(&ran.stdout).into_owned()
 }
+
+/// A wait's plain progress line of `stderr` (a pipe): `waiting for WHAT: … (Ns of at most LIMIT)`.
+pub fn progress_line<'s>(stderr: &'s str, what: &str, limit: &str) -> Option<&'s str> {
+    let lead = format!("waiting for {what}: ");
+    let tail = format!(" of at most {limit})");
+    stderr.lines().find(|l| l.starts_with(&lead) && l.ends_with(&tail))
+}

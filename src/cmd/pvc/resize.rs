@@ -21,8 +21,8 @@ use crate::core::objects::{pod_ready, pod_status_text};
 use crate::core::owners::last_writer;
 use crate::core::patches;
 use crate::core::resize::{
-    self, Action, Adoption, ClaimPlan, ClaimState, Inputs, JOURNAL_KEY, MidSwap, ResizePlan, SizeRequest,
-    SwapJournal, claim_state, journal_name, recovery_hint,
+    self, Action, Adoption, ClaimPlan, ClaimState, Inputs, JOURNAL_KEY, MidSwap, ResizePlan, RestartHold,
+    RestartStep, SizeRequest, SwapJournal, claim_state, journal_name, recovery_hint,
 };
 use crate::error::{Error, Result, Stop};
 use crate::fetch;
@@ -30,8 +30,9 @@ use crate::output::{
     Canvas, Document, OutputFormat, RESIZE_EVENT, RESIZE_PLAN, Streams, or_dash, rendered,
     write_checked_document, write_fitted_prose_table, write_json_line,
 };
+use crate::progress::Progress;
 use crate::ui::Terminal;
-use crate::wait::{Kinds, Said, Shown, Until, View, Waiter, Wake, Words, deadline};
+use crate::wait::{Kinds, Said, Showing, Shown, Until, View, Waiter, Wake, Words, deadline};
 use crate::write::{
     Changed, Deleted, Deletion, DryRun, Evicted, Guard, Mode, ServerAnswer, ServerCheck, ServerDryRun,
     Writer, Written,
@@ -141,7 +142,7 @@ enum Event<'a> {
     /// The restart of a pod waits: other pods not Ready, or a budget allowing no disruption.
     RestartHeld {
         pod: &'a str,
-        reason: &'a str,
+        hold: &'a RestartHold,
     },
     PodRestarted {
         pod: &'a str,
@@ -692,7 +693,7 @@ impl Run<'_> {
             [claim] => format!("PVC {} to grow to {}", claim.name, claim.target),
             _ => format!("{} PVCs to grow", claims.len()),
         };
-        let shown = Shown { term: self.term, what, state: &state };
+        let shown = Shown { term: self.term, err: self.io.err_stream(), what, state: &state };
         let (_, states) = waiter
             .until_shown(
                 until,
@@ -756,7 +757,7 @@ impl Run<'_> {
         let until = Until { deadline: deadline(wait), words: &words, ours: None };
         let state = |view: &View| format!("{} of {} grown", grown(view).len(), claims.len());
         let what = "the kubelet to grow the filesystems online".to_owned();
-        let shown = Shown { term: self.term, what, state: &state };
+        let shown = Shown { term: self.term, err: self.io.err_stream(), what, state: &state };
         let (_, names) = waiter
             .until_shown(
                 until,
@@ -793,31 +794,46 @@ impl Run<'_> {
         let by_hand = self.kube.flags.kubectl(&self.namespace, &format!("delete pod {}", shell_word(&name)));
         let (within, resume) =
             (humantime::format_duration(self.args.timeout).to_string(), self.again("once it may"));
-        let held = |reason: String| -> Error {
+        let held = |hold: RestartHold| -> Error {
             Stop::RestartHeld {
                 pod: name.clone(),
-                reason,
+                hold,
                 within: within.clone(),
                 resume: resume.clone(),
                 by_hand: by_hand.clone(),
             }
             .into()
         };
-        let mut said: Option<String> = None;
+        // Said once per hold (compared as holds, not as their words).
+        let mut said: Option<RestartHold> = None;
+        // One progress over the hold and the refused evictions: one line per change of why.
+        let mut progress = Progress::start(
+            self.term,
+            self.io.err_stream(),
+            format!("pod {name} to be allowed to restart"),
+            until,
+        );
         loop {
             if let Some(hold) = resize::restart_held(&name, members, &waiter.view().pods, waiting) {
-                let reason = hold.to_string();
-                if said.as_ref() != Some(&reason) {
+                if said.as_ref() != Some(&hold) {
                     self.emit(
-                        Event::RestartHeld { pod: &name, reason: &reason },
-                        format_args!("pod {name} waits for its restart: {reason}"),
+                        Event::RestartHeld { pod: &name, hold: &hold },
+                        format_args!("pod {name} waits for its restart: {hold}"),
                     );
-                    said = Some(reason);
+                    said = Some(hold);
                 }
                 let how = Until { deadline: until, words: &words, ours: None };
+                let state = |view: &View| {
+                    Showing::from(
+                        resize::restart_held(&name, members, &view.pods, waiting)
+                            .map_or_else(|| "allowed".to_owned(), |h| h.to_string()),
+                    )
+                };
                 waiter
-                    .until(
+                    .until_progress(
                         how,
+                        &mut progress,
+                        &state,
                         |view, _| {
                             Ok(match resize::restart_held(&name, members, &view.pods, waiting) {
                                 None => Wake::Done(()),
@@ -825,9 +841,9 @@ impl Run<'_> {
                             })
                         },
                         |view| {
-                            let reason = resize::restart_held(&name, members, &view.pods, waiting)
-                                .map_or_else(String::new, |h| h.to_string());
-                            Err(held(reason))
+                            let hold = resize::restart_held(&name, members, &view.pods, waiting)
+                                .unwrap_or(RestartHold::MembersDown { pods: Vec::new() });
+                            Err(held(hold))
                         },
                     )
                     .await?;
@@ -836,11 +852,13 @@ impl Run<'_> {
             let refused = match writer.evict(pod, &what).await? {
                 // Gone or replaced already: its successor is waited for all the same.
                 Evicted::Done | Evicted::Gone | Evicted::Changed => return Ok(()),
-                Evicted::Refused(refused) => refused.describe(),
+                Evicted::Refused(refused) => {
+                    RestartHold::EvictionRefused { budgets: refused.budgets, message: refused.message }
+                }
             };
             if said.as_ref() != Some(&refused) {
                 self.emit(
-                    Event::RestartHeld { pod: &name, reason: &refused },
+                    Event::RestartHeld { pod: &name, hold: &refused },
                     format_args!("pod {name} waits for its restart: {refused}"),
                 );
                 said = Some(refused.clone());
@@ -854,7 +872,8 @@ impl Run<'_> {
                 words: &words,
                 ours: None,
             };
-            waiter.until(pause, |_, _| Ok(Wake::Wait), |_| Ok(())).await?;
+            let state = |_: &View| Showing::from(format!("eviction refused: {refused}"));
+            waiter.until_progress(pause, &mut progress, &state, |_, _| Ok(Wake::Wait), |_| Ok(())).await?;
         }
     }
 
@@ -925,11 +944,20 @@ impl Run<'_> {
                     Some(self.again("to continue")),
                 ));
             }
-            let Some(pod) = api.get_opt(name).await.map_err(Error::kube(format!("read pod {name}")))? else {
-                continue;
-            };
-            let uid = pod.uid().unwrap_or_default();
-            self.evict_when_allowed(writer, waiter, &pod, &members, &waiting).await?;
+            let pod = api.get_opt(name).await.map_err(Error::kube(format!("read pod {name}")))?;
+            let step = resize::restart_step(pod.as_ref());
+            match (&step, &pod) {
+                (RestartStep::Evict { .. }, Some(pod)) => {
+                    self.evict_when_allowed(writer, waiter, pod, &members, &waiting).await?;
+                }
+                (RestartStep::Successor { .. }, _) => {
+                    self.io.say(format_args!("pod {name} is being deleted already: its successor is waited for"));
+                }
+                _ => self.io.say(format_args!(
+                    "member {name} has no pod: the one the controller creates mounts its PVC, so it is waited for"
+                )),
+            }
+            let uid = step.old_uid().to_owned();
             let words = Said {
                 left: format!("pod {name} was evicted for its restart; the StatefulSet is unchanged"),
                 resume: self.again("once it is Ready, to finish"),
@@ -942,8 +970,11 @@ impl Run<'_> {
                     .find(|p| p.name_any() == *name && p.uid().as_deref() != Some(uid.as_str()))
                     .map_or_else(|| "not created yet".to_owned(), pod_status_text)
             };
-            let shown =
-                Shown { term: self.term, what: format!("pod {name} to be Ready again"), state: &state };
+            let what = match step {
+                RestartStep::NoPod => format!("pod {name} to be created and Ready"),
+                _ => format!("pod {name} to be Ready again"),
+            };
+            let shown = Shown { term: self.term, err: self.io.err_stream(), what, state: &state };
             waiter
                 .until_shown(
                     until,
@@ -1161,8 +1192,23 @@ impl Run<'_> {
         let until = Until { deadline: deadline(self.args.timeout), words: &words, ours: None };
         let old = journal.uid.as_str();
         let gone = |view: &View| view.sts.as_ref().is_none_or(|s| s.uid().as_deref() != Some(old));
+        let state = |view: &View| match &view.sts {
+            Some(sts) if sts.uid().as_deref() == Some(old) => resize::old_set_state(sts),
+            _ => "gone".to_owned(),
+        };
+        let shown = Shown {
+            term: self.term,
+            err: self.io.err_stream(),
+            what: format!("the old StatefulSet {name} to be gone"),
+            state: &state,
+        };
         let (_, gone) = waiter
-            .until(until, |view, _| Ok(if gone(view) { Wake::Done(true) } else { Wake::Wait }), |_| Ok(false))
+            .until_shown(
+                until,
+                shown,
+                |view, _| Ok(if gone(view) { Wake::Done(true) } else { Wake::Wait }),
+                |_| Ok(false),
+            )
             .await?;
         if !gone {
             return Err(Error::Stranded {
@@ -1331,6 +1377,7 @@ impl Run<'_> {
         };
         let shown = Shown {
             term: self.term,
+            err: self.io.err_stream(),
             what: format!("the new {name} to adopt its pods and claims"),
             state: &state,
         };

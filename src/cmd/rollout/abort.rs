@@ -15,7 +15,7 @@ use super::Args;
 use super::evict::{Replaced, not_on};
 use super::execute::{Executor, budgets_of, require_one_budget};
 use super::report::{Event, Reporter};
-use super::words::wait;
+use super::words::{wait, wait_shown};
 use crate::client::Kube;
 use crate::core::advice::shell_word;
 use crate::core::objects::{partition, pod_ready, pod_revision, pods_of, terminating};
@@ -26,7 +26,7 @@ use crate::core::rollout::conditions::{
 use crate::core::rollout::decide::{abort as abort_decision, not_ready_after_abort};
 use crate::core::rollout::{Abort, Decision, Journal, Replace, revision_template};
 use crate::error::{Error, Result, Stop};
-use crate::wait::{Waiter, Wake, deadline};
+use crate::wait::{Showing, View, Waiter, Wake, deadline};
 use crate::write::{Deleted, Deletion, Guard};
 
 /// What a confirmed abort writes: the template to restore, unless an interrupted abort
@@ -168,11 +168,24 @@ impl Executor<'_, '_> {
             let target = &abort.target;
             let before = before.as_ref();
             let reporter = &mut *self.reporter;
-            let (now, end) = wait(
+            // In a pipe or under NO_COLOR, a plain line per change of the pods not back yet.
+            let mut plain = reporter.plain_progress(format!("the rollback of {name} to {target}"), until);
+            let state = |view: &View| {
+                Showing::from(match &view.sts {
+                    Some(sts) => match rollback_stragglers(sts, &view.pods, before) {
+                        late if late.is_empty() => "every pod back".to_owned(),
+                        late => format!("not back yet: {}", late.join(", ")),
+                    },
+                    None => "the StatefulSet is gone".to_owned(),
+                })
+            };
+            let shown = plain.as_mut().map(|progress| (progress, &state as &dyn Fn(&View) -> Showing));
+            let (now, end) = wait_shown(
                 waiter,
                 &name,
                 &sts,
                 until,
+                shown,
                 |sts, view, _| {
                     let pods = &view.pods;
                     for (ordinal, pod) in pods_of(sts, pods) {

@@ -9,11 +9,11 @@ use tokio::time::Instant;
 
 use super::execute::Executor;
 use super::report::Event;
-use super::words::{RolloutWords, wait};
+use super::words::{RolloutWords, wait_shown};
 use crate::cmd::gates::{http_client, pods_now, try_gate};
 use crate::core::rollout::gates::{self, Gates, PdbHold};
 use crate::error::Result;
-use crate::wait::{Waiter, Wake};
+use crate::wait::{Showing, View, Waiter, Wake};
 
 /// How long to wait between tries of a gate that did not pass, and before trying again an
 /// eviction refused while its budget's numbers already allowed it.
@@ -39,11 +39,26 @@ impl Executor<'_, '_> {
         }
         let mut said: Vec<PdbHold> = Vec::new();
         let reporter = &mut *self.reporter;
-        let (_, reasons) = wait(
+        // In a pipe or under NO_COLOR, a plain line per change of the budgets' numbers.
+        let mut plain =
+            reporter.plain_progress("the PodDisruptionBudgets to allow the step".to_owned(), deadline);
+        let state = |view: &View| {
+            Showing::from(match &view.sts {
+                Some(sts) => gates::pdb_holds(&view.budgets, sts, &view.pods, ordinals, at_once)
+                    .iter()
+                    .map(PdbHold::describe)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                None => "the StatefulSet is gone".to_owned(),
+            })
+        };
+        let shown = plain.as_mut().map(|progress| (progress, &state as &dyn Fn(&View) -> Showing));
+        let (_, reasons) = wait_shown(
             waiter,
             &self.args.name,
             sts,
             deadline,
+            shown,
             |sts, view, _| {
                 let holds = gates::pdb_holds(&view.budgets, sts, &view.pods, ordinals, at_once);
                 if holds.is_empty() {

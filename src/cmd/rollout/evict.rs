@@ -14,15 +14,16 @@ use kube::ResourceExt;
 use super::checks::RETRY;
 use super::execute::Executor;
 use super::report::Event;
-use super::words::wait;
+use super::words::wait_shown;
 use crate::core::advice::shell_word;
+use crate::core::maintenance::budget_words;
 use crate::core::objects::{budgets_of, pod_ready, pod_revision, pods_of, terminating, update_revision};
 use crate::core::patches;
 use crate::core::rollout::conditions::{describe_position, update_pending};
 use crate::core::rollout::gates::Gates;
 use crate::core::rollout::{Journal, Step};
 use crate::error::Result;
-use crate::wait::{Waiter, Wake};
+use crate::wait::{Showing, View, Waiter, Wake};
 use crate::write::{Deleted, Deletion, Evicted, Guard};
 
 /// How a pod was taken down for its replacement.
@@ -152,11 +153,20 @@ impl Executor<'_, '_> {
             // step's deadline.
             let uid = pod.uid();
             let refused_at = k8s_openapi::jiff::Timestamp::now();
-            let (_, again) = wait(
+            // In a pipe or under NO_COLOR, a plain line per change of the budgets' numbers.
+            let first = budget_words(&name, &refused.budgets, &refused.message);
+            let mut plain = self.reporter.plain_progress(first.what, until);
+            let state = |view: &View| {
+                let now = budget_words(&name, &budgets_of(&view.budgets, pod), &refused.message);
+                Showing { what: Some(now.what), state: now.state }
+            };
+            let shown = plain.as_mut().map(|progress| (progress, &state as &dyn Fn(&View) -> Showing));
+            let (_, again) = wait_shown(
                 waiter,
                 &self.args.name,
                 sts,
                 until,
+                shown,
                 |_, view, now| {
                     let gone = !view.pods.iter().any(|p| p.uid() == uid && !terminating(p));
                     let budgets = budgets_of(&view.budgets, pod);

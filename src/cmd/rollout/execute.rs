@@ -3,6 +3,7 @@
 //! [`crate::core::patches`] sent by [`crate::write::Writer`]; every wait is one
 //! [`crate::wait::Waiter::until`] on a pure condition ([`wait`], in a rollout's words).
 
+use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::StatefulSet;
@@ -13,7 +14,7 @@ use kube::api::Api;
 use super::Args;
 use super::gate::Choice;
 use super::report::{Event, Reporter};
-use super::words::wait;
+use super::words::{wait, wait_shown};
 use crate::access::{self, Permission};
 use crate::client::Kube;
 use crate::core::advice::shell_word;
@@ -29,7 +30,7 @@ use crate::core::rollout::plan::released;
 use crate::core::rollout::{Journal, Replace, Roll, StepVerdict, StepWatch};
 use crate::error::{Error, Result, Stop};
 use crate::ui::Terminal;
-use crate::wait::{Waiter, Wake, deadline};
+use crate::wait::{Showing, View, Waiter, Wake, deadline};
 use crate::write::{Changed, Tested, Writer, Written};
 
 /// How a rollout's steps ended, when not with an error.
@@ -314,11 +315,17 @@ impl Executor<'_, '_> {
         let mut sts = sts;
         loop {
             let reporter = &mut *self.reporter;
-            let (now, end) = wait(
+            // In a pipe or under NO_COLOR, a plain line per change of where the step stands.
+            let status = RefCell::new(String::new());
+            let mut plain = reporter.plain_progress(format!("the rollout of {name} ({label})"), until);
+            let state = |_: &View| Showing::from(status.borrow().clone());
+            let shown = plain.as_mut().map(|progress| (progress, &state as &dyn Fn(&View) -> Showing));
+            let (now, end) = wait_shown(
                 waiter,
                 &name,
                 &sts,
                 until,
+                shown,
                 |sts, view, now| match watch.observe_ordinals(sts, &view.pods, ordinals, now) {
                     StepVerdict::Failed(reasons) => Ok(Wake::Done(StepEnd::Failed(reasons))),
                     StepVerdict::Stuck(stuck) => {
@@ -334,6 +341,7 @@ impl Executor<'_, '_> {
                     }
                     StepVerdict::Waiting { pods: progress, soon } => {
                         reporter.progress(&label, &progress, update_revision(sts))?;
+                        status.replace(reporter.status().to_owned());
                         Ok(if soon { Wake::Soon } else { Wake::Wait })
                     }
                 },

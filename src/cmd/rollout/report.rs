@@ -19,6 +19,7 @@ use crate::error::Result;
 use crate::output::{
     Canvas, Document, ROLLOUT_EVENT, Streams, output_error, write_fitted_prose_table, write_json_line,
 };
+use crate::progress::Progress;
 use crate::ui::Terminal;
 
 use super::strip::Strip;
@@ -203,6 +204,10 @@ pub struct Reporter<'io> {
     replace: Replace,
     /// How the plan's table fits stdout (a terminal's width, or none in a pipe).
     canvas: Canvas,
+    /// The run's terminal, for the progress of a wait where the spinner is not drawn.
+    term: Terminal,
+    /// Where the pods of the step waited on stand, as [`Reporter::progress`] last said.
+    status: String,
 }
 
 impl<'io> Reporter<'io> {
@@ -235,7 +240,23 @@ impl<'io> Reporter<'io> {
             out_closed: false,
             replace: Replace::Controller,
             canvas: term.canvas(),
+            term: *term,
+            status: String::new(),
         }
+    }
+
+    /// The progress of a wait for `what` until `deadline` where the spinner is not drawn (a
+    /// pipe, `NO_COLOR`, `-o json`): a plain line per change of [`Reporter::status`] on the
+    /// run's stream for people. `None` on a terminal, where the spinner and the strip are the
+    /// one display.
+    pub fn plain_progress(&self, what: String, deadline: tokio::time::Instant) -> Option<Progress> {
+        let plain = Terminal { animate: false, ..self.term };
+        self.strip_bar.is_none().then(|| Progress::start(&plain, self.io.err_stream(), what, deadline))
+    }
+
+    /// Where the pods of the step waited on stand: `1/3 updated, 0/3 ready: web-2 Pending`.
+    pub fn status(&self) -> &str {
+        &self.status
     }
 
     #[cfg(test)]
@@ -349,12 +370,10 @@ impl<'io> Reporter<'io> {
         let updated = pods.iter().filter(|p| p.updated).count();
         let ready = pods.iter().filter(|p| p.updated && p.ready).count();
         let states: Vec<String> = pods.iter().map(|p| format!("{} {}", p.name, p.state)).collect();
+        self.status =
+            format!("{updated}/{n} updated, {ready}/{n} ready: {}", states.join(", "), n = pods.len());
         self.bar.set_prefix(prefix.to_owned());
-        self.bar.set_message(format!(
-            "{updated}/{n} updated, {ready}/{n} ready: {}",
-            states.join(", "),
-            n = pods.len()
-        ));
+        self.bar.set_message(self.status.clone());
         Ok(())
     }
 

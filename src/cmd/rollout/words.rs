@@ -14,7 +14,8 @@ use crate::core::owners::changed_by;
 use crate::core::rollout::conditions::{describe_position, foreign_changes, position};
 use crate::core::rollout::decide::{abort_hint, rollout_command};
 use crate::error::{Error, Result, Stop};
-use crate::wait::{Until, View, Waiter, Wake, Words};
+use crate::progress::Progress;
+use crate::wait::{Showing, Until, View, Waiter, Wake, Words};
 
 /// How a rollout of `name` words its waits; `ours` is the StatefulSet as this run last wrote or
 /// read it.
@@ -81,24 +82,46 @@ pub async fn wait<T>(
     name: &str,
     ours: &StatefulSet,
     deadline: Instant,
+    condition: impl FnMut(&StatefulSet, &View, Timestamp) -> Result<Wake<T>>,
+    on_timeout: impl FnOnce(&StatefulSet, &View) -> Result<T>,
+) -> Result<(StatefulSet, T)> {
+    wait_shown(waiter, name, ours, deadline, None, condition, on_timeout).await
+}
+
+/// A shown wait's progress (where the rollout's spinner is not drawn), with how to word where
+/// it stands.
+pub type ShownBy<'a> = (&'a mut Progress, &'a dyn Fn(&View) -> Showing);
+
+/// [`wait`], saying where it stands through `shown` when given ([`Waiter::until_progress`]):
+/// a pipe or `NO_COLOR` gets a plain line per change, while on a terminal the rollout's own
+/// spinner and strip stay the one display (and `shown` is `None`).
+///
+/// # Errors
+/// As [`wait`].
+pub async fn wait_shown<T>(
+    waiter: &mut Waiter,
+    name: &str,
+    ours: &StatefulSet,
+    deadline: Instant,
+    shown: Option<ShownBy<'_>>,
     mut condition: impl FnMut(&StatefulSet, &View, Timestamp) -> Result<Wake<T>>,
     on_timeout: impl FnOnce(&StatefulSet, &View) -> Result<T>,
 ) -> Result<(StatefulSet, T)> {
     let flags = waiter.flags().clone();
     let words = RolloutWords { name, ours, flags: &flags };
     let gone = || Error::from(Stop::DeletedWhileWaiting { name: name.to_owned() });
-    let (view, value) = waiter
-        .until(
-            Until { deadline, words: &words, ours: Some(ours) },
-            |view, now| match &view.sts {
-                Some(sts) => condition(sts, view, now),
-                None => Err(gone()),
-            },
-            |view| match &view.sts {
-                Some(sts) => on_timeout(sts, view),
-                None => Err(gone()),
-            },
-        )
-        .await?;
+    let how = Until { deadline, words: &words, ours: Some(ours) };
+    let condition = |view: &View, now| match &view.sts {
+        Some(sts) => condition(sts, view, now),
+        None => Err(gone()),
+    };
+    let on_timeout = |view: &View| match &view.sts {
+        Some(sts) => on_timeout(sts, view),
+        None => Err(gone()),
+    };
+    let (view, value) = match shown {
+        Some((progress, state)) => waiter.until_progress(how, progress, state, condition, on_timeout).await?,
+        None => waiter.until(how, condition, on_timeout).await?,
+    };
     Ok((view.sts.ok_or_else(gone)?, value))
 }

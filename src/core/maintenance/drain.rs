@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use super::quorum::{Hold, Quorum, may_take_down, may_take_down_together, members};
 use super::replace::{Progress, Target, never_allowing, progress};
-use super::{MaintenanceRefusal as Refusal, pinned_member};
+use super::{MaintenanceRefusal as Refusal, WaitWords, pinned_member, pod_state};
 use crate::core::advice::{RunFlags, shell_word};
 use crate::core::budgets::covering;
 use crate::core::objects::{controller_of, node_name, pods_of, replicas, terminating};
@@ -612,6 +612,39 @@ pub fn next_return(plan: &Plan, done: &[String], seen: &Seen, now: Timestamp) ->
     waiting.unwrap_or(Return::Finished)
 }
 
+impl Return {
+    /// What the wait for the pinned members says while it lasts (`--wait-for-return`): `shop/web-1
+    /// back on node-a: node node-a is cordoned (web-1 has no pod yet)`, of the pods as seen now
+    /// (of every namespace); `None` for a step that is no wait.
+    pub fn words(&self, pods: &[Pod]) -> Option<WaitWords> {
+        match self {
+            Return::TakeDown(targets) => Some(WaitWords {
+                what: format!(
+                    "{} to go down",
+                    targets.iter().map(Target::qualified).collect::<Vec<_>>().join(", ")
+                ),
+                state: targets
+                    .iter()
+                    .map(|t| pod_state(Some(&t.namespace), &t.pod, Some(&t.uid), pods))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            }),
+            Return::Wait { target, why } => Some(WaitWords {
+                what: format!(
+                    "{} back on {}",
+                    target.qualified(),
+                    target.node.as_deref().unwrap_or("its node")
+                ),
+                state: why.clone(),
+            }),
+            Return::Held { target, hold } => {
+                Some(Waiting::Quorum { target: target.clone(), hold: hold.clone() }.words(pods))
+            }
+            _ => None,
+        }
+    }
+}
+
 /// What the run does next.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Next {
@@ -651,6 +684,24 @@ impl Waiting {
             Waiting::Quorum { target, hold } => {
                 format!("{} waits, its set would lose its quorum: {}", target.qualified(), hold.describe())
             }
+        }
+    }
+
+    /// What the wait says while it lasts, of the pods as seen now (of every namespace): `the
+    /// replacement of shop/web-1: Pending on node-2`.
+    pub fn words(&self, pods: &[Pod]) -> WaitWords {
+        match self {
+            Waiting::Replacing { target, .. } => WaitWords {
+                what: format!("the replacement of {}", target.qualified()),
+                state: pod_state(Some(&target.namespace), &target.pod, Some(&target.uid), pods),
+            },
+            Waiting::Quorum { target, hold } => WaitWords {
+                what: format!(
+                    "the other members of {}/{} before {} goes down",
+                    target.namespace, target.stateful_set, target.pod
+                ),
+                state: hold.describe(),
+            },
         }
     }
 }

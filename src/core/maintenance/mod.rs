@@ -22,7 +22,7 @@ use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, 
 use kube::ResourceExt;
 use serde::{Deserialize, Serialize};
 
-use crate::core::objects::{mounted_claims, pvc_volume};
+use crate::core::objects::{Budget, mounted_claims, node_name, pod_ready, pod_status_text, pvc_volume};
 use crate::core::placement::pinned;
 use quorum::Quorum;
 
@@ -35,6 +35,76 @@ pub enum Method {
     Evict,
     /// A delete (guarded by the pod's uid): no budget is asked.
     Delete,
+}
+
+/// What a wait of `restart`, `drain` or `scale` says while it lasts (its progress line): what
+/// it waits for (`the replacement of web-1`) and where that stands (`Pending on node-2`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitWords {
+    pub what: String,
+    pub state: String,
+}
+
+/// Where the pod named `name` (in `namespace`, when pods of several namespaces are in `pods`)
+/// stands, as kubectl's STATUS column says it (`Ready` for a running pod that is), with its
+/// node: `Running, not Ready on node-2`, `Pending:Unschedulable`, `no pod yet`; the pod of uid `old` (the one taken down) is `the old
+/// pod, Terminating on node-1`.
+pub fn pod_state(namespace: Option<&str>, name: &str, old: Option<&str>, pods: &[Pod]) -> String {
+    let Some(pod) = pods
+        .iter()
+        .find(|p| p.name_any() == name && namespace.is_none_or(|ns| p.namespace().as_deref() == Some(ns)))
+    else {
+        return "no pod yet".to_owned();
+    };
+    let status = match pod_status_text(pod) {
+        running if running == "Running" && pod_ready(pod) => "Ready".to_owned(),
+        running if running == "Running" => "Running, not Ready".to_owned(),
+        status => status,
+    };
+    let on = node_name(pod).map(|node| format!(" on {node}")).unwrap_or_default();
+    match old.is_some() && pod.uid().as_deref() == old {
+        true => format!("the old pod, {status}{on}"),
+        false => format!("{status}{on}"),
+    }
+}
+
+/// What the wait for `target`'s pod, taken down, to go says: `web-1 to go down: the old pod,
+/// Terminating on node-1`.
+pub fn going_down(target: &replace::Target, pods: &[Pod]) -> WaitWords {
+    WaitWords {
+        what: format!("{} to go down", target.pod),
+        state: pod_state(Some(&target.namespace), &target.pod, Some(&target.uid), pods),
+    }
+}
+
+/// What the wait after a refused eviction of `pod` says, of the budgets over it as seen now
+/// (`refused`: the API server's words, when no budget is seen): `PodDisruptionBudget web to
+/// allow a disruption: 0 allowed (2 healthy, 3 needed)`.
+pub fn budget_words(pod: &str, budgets: &[Budget], refused: &str) -> WaitWords {
+    let numbers = |b: &Budget| {
+        format!(
+            "{} allowed ({} healthy, {} needed)",
+            b.disruptions_allowed, b.current_healthy, b.desired_healthy
+        )
+    };
+    match budgets {
+        [] => WaitWords { what: format!("the eviction of {pod} to be allowed"), state: refused.to_owned() },
+        [budget] => WaitWords {
+            what: format!("PodDisruptionBudget {} to allow a disruption", budget.name),
+            state: numbers(budget),
+        },
+        budgets => WaitWords {
+            what: format!(
+                "PodDisruptionBudgets {} to allow a disruption",
+                budgets.iter().map(|b| b.name.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+            state: budgets
+                .iter()
+                .map(|b| format!("{}: {}", b.name, numbers(b)))
+                .collect::<Vec<_>>()
+                .join("; "),
+        },
+    }
 }
 
 /// Why the volumes of `pod` keep it from starting anywhere but where it cannot (a node being
@@ -132,5 +202,60 @@ impl MaintenanceRefusal {
                 | MaintenanceRefusal::MinAvailableUnknown { .. }
                 | MaintenanceRefusal::FloorAboveMembers { .. }
         )
+    }
+}
+
+#[cfg(test)]
+mod wait_words_tests {
+    use super::{Budget, budget_words, pod_state};
+    use crate::core::fixtures::{pod, sts};
+
+    #[test]
+    fn a_pod_waited_on_is_said_as_kubectl_says_it_with_its_node() {
+        let web = sts("web", 3).build();
+        let pods = vec![
+            pod(&web, 0).node("node-0").build(),
+            pod(&web, 1).uid("uid-old").node("node-1").terminating().build(),
+            pod(&web, 2).ready(false).node("node-2").build(),
+        ];
+        let ns = web.metadata.namespace.as_deref();
+        let cases = [
+            ("web-0", None, "Ready on node-0"),
+            ("web-1", Some("uid-old"), "the old pod, Terminating on node-1"),
+            ("web-1", Some("uid-other"), "Terminating on node-1"),
+            ("web-2", None, "Running, not Ready on node-2"),
+            ("web-3", None, "no pod yet"),
+        ];
+        for (name, old, expected) in cases {
+            assert_eq!(pod_state(ns, name, old, &pods), expected, "{name}");
+        }
+        assert_eq!(pod_state(Some("elsewhere"), "web-0", None, &pods), "no pod yet");
+    }
+
+    #[test]
+    fn a_refused_eviction_waits_for_its_budgets_by_name_with_their_numbers() {
+        let budget = |name: &str, allowed| Budget {
+            name: name.into(),
+            disruptions_allowed: allowed,
+            current_healthy: 2,
+            desired_healthy: 3,
+        };
+        let one = budget_words("web-1", &[budget("web", 0)], "Cannot evict pod");
+        assert_eq!(
+            (one.what.as_str(), one.state.as_str()),
+            ("PodDisruptionBudget web to allow a disruption", "0 allowed (2 healthy, 3 needed)")
+        );
+        let two = budget_words("web-1", &[budget("web", 0), budget("all", 1)], "Cannot evict pod");
+        assert_eq!(
+            (two.what.as_str(), two.state.as_str()),
+            (
+                "PodDisruptionBudgets web, all to allow a disruption",
+                "web: 0 allowed (2 healthy, 3 needed); all: 1 allowed (2 healthy, 3 needed)"
+            )
+        );
+        let none =
+            budget_words("web-1", &[], "Cannot evict pod as it would violate the pod's disruption budget.");
+        assert_eq!(none.what, "the eviction of web-1 to be allowed");
+        assert_eq!(none.state, "Cannot evict pod as it would violate the pod's disruption budget.");
     }
 }

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use super::quorum::{Hold, Member, Quorum, may_take_down, members};
 use super::replace::{Progress, Target, never_allowing, progress};
-use super::{MaintenanceRefusal as Refusal, Method, pinned_member};
+use super::{MaintenanceRefusal as Refusal, Method, WaitWords, pinned_member, pod_state};
 use crate::core::advice::{RunFlags, shell_word};
 use crate::core::budgets::covering;
 use crate::core::objects::{ordinal_range, replicas};
@@ -301,6 +301,22 @@ impl Waiting {
             Waiting::Quorum { target, hold } => format!("{} waits: {}", target.pod, hold.describe()),
         }
     }
+
+    /// What the wait says while it lasts, of the set's `pods` as seen now: `the replacement of
+    /// web-1: Pending on node-2`, `the other members of web before web-2 goes down: web-1 is not
+    /// Ready`.
+    pub fn words(&self, pods: &[Pod]) -> WaitWords {
+        match self {
+            Waiting::Replacing { target, .. } => WaitWords {
+                what: format!("the replacement of {}", target.pod),
+                state: pod_state(None, &target.pod, Some(&target.uid), pods),
+            },
+            Waiting::Quorum { target, hold } => WaitWords {
+                what: format!("the other members of {} before {} goes down", target.stateful_set, target.pod),
+                state: hold.describe(),
+            },
+        }
+    }
 }
 
 /// The next move for `plan` (with the journal's `done`), on the set as seen now at `now`.
@@ -331,6 +347,39 @@ mod tests {
     use super::*;
     use crate::core::budgets::pdb;
     use crate::core::fixtures::{created, node, pod, sts};
+
+    /// What a restart's wait says while it lasts: the member it waits on and its pod, or the
+    /// hold that keeps the next one up.
+    #[test]
+    fn a_wait_says_what_it_waits_for_and_where_that_stands() {
+        let web = sts("web", 3).build();
+        let target = Target {
+            namespace: "db".into(),
+            stateful_set: "web".into(),
+            ordinal: 1,
+            pod: "web-1".into(),
+            uid: "uid-old".into(),
+            node: Some("node-1".into()),
+        };
+        let replacing =
+            Waiting::Replacing { target: target.clone(), why: "its replacement web-1 is not Ready".into() };
+        let pending = vec![pod(&web, 1).uid("uid-new").unscheduled().build()];
+        let words = replacing.words(&pending);
+        assert_eq!(words.what, "the replacement of web-1");
+        assert_eq!(words.state, "Pending");
+        assert_eq!(replacing.words(&[]).state, "no pod yet");
+        let quorum = Waiting::Quorum {
+            target,
+            hold: Hold::OthersDown { down: vec![("web-0".into(), super::super::quorum::Down::NotReady)] },
+        };
+        assert_eq!(
+            quorum.words(&[]),
+            WaitWords {
+                what: "the other members of web before web-1 goes down".into(),
+                state: "web-0 is not Ready".into()
+            }
+        );
+    }
 
     /// An unreadable restart journal names its way out: the `--discard-journal` with the run's
     /// flags (which removes it without reading it).

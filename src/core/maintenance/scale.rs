@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::quorum::{Hold, Quorum, down, may_take_down, members};
 use super::restart::RESTART_ANNOTATION;
+use super::{WaitWords, pod_state};
 use crate::core::advice::{RunFlags, shell_word};
 use crate::core::claims::claims_of;
 use crate::core::names::pod_name;
@@ -720,6 +721,22 @@ impl Waiting {
             }
         }
     }
+
+    /// What the wait says while it lasts, of the set's `pods` as seen now: `the new member
+    /// web-3: Pending on node-2`, `web-4 to be removed: web-4 is being deleted`.
+    pub fn words(&self, pods: &[Pod]) -> WaitWords {
+        let (what, state) = match self {
+            Waiting::Quorum { pod, hold } => {
+                (format!("the other members before {pod} leaves"), hold.describe())
+            }
+            Waiting::Leaving { pod, why } => (format!("{pod} to be removed"), why.clone()),
+            Waiting::Joining { pod, .. } => {
+                (format!("the new member {pod}"), pod_state(None, pod, None, pods))
+            }
+            Waiting::Settling { why, .. } => ("the controller to count the scale".to_owned(), why.clone()),
+        };
+        WaitWords { what, state }
+    }
 }
 
 /// The next move of the scale `journal` records, on the set as seen now (`pods` its pods) at
@@ -1265,6 +1282,12 @@ mod tests {
         assert!(
             matches!(&step, Next::Wait(Waiting::Joining { why, .. }) if why == "web-3 is not Ready"),
             "{step:?}"
+        );
+        // Its progress line: the new member and its pod as kubectl says it, with its node.
+        let Next::Wait(waiting) = &step else { unreachable!() };
+        assert_eq!(
+            waiting.words(&pods),
+            WaitWords { what: "the new member web-3".into(), state: "Running, not Ready on node-0".into() }
         );
         assert_eq!(joined(&journal, &five, &pods, created()), Vec::<(String, String, String)>::new());
         let pods = up(&five, 4);

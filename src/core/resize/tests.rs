@@ -766,3 +766,63 @@ fn a_restart_for_a_filesystem_waits_for_the_other_members() {
         assert_eq!(held.as_deref(), expected, "down {down:?}, missing {missing:?}, waiting {waiting:?}");
     }
 }
+
+#[test]
+fn a_member_with_no_pod_is_waited_for_not_skipped() {
+    let web = sts("web", 3).build();
+    let running = pod(&web, 1).uid("uid-1").build();
+    let going = pod(&web, 1).uid("uid-1").terminating().build();
+    let cases: [(&str, Option<&Pod>, RestartStep, &str); 3] = [
+        ("running", Some(&running), RestartStep::Evict { uid: "uid-1".into() }, "uid-1"),
+        ("being deleted", Some(&going), RestartStep::Successor { uid: "uid-1".into() }, "uid-1"),
+        ("no pod", None, RestartStep::NoPod, ""),
+    ];
+    for (case, pod, step, old_uid) in cases {
+        let got = restart_step(pod);
+        assert_eq!(got, step, "{case}");
+        assert_eq!(got.old_uid(), old_uid, "{case}");
+    }
+}
+
+#[test]
+fn the_old_set_of_a_swap_says_where_its_deletion_stands() {
+    let mut web = sts("web", 3).build();
+    assert_eq!(old_set_state(&web), "not deleted yet");
+    web.metadata.deletion_timestamp =
+        Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(fixtures::created()));
+    assert_eq!(old_set_state(&web), "being deleted");
+    web.metadata.finalizers = Some(vec!["example.com/backup".into()]);
+    assert_eq!(old_set_state(&web), "being deleted, finalizers: example.com/backup");
+}
+
+/// The hold stays typed for machines (`restartHeld`'s `hold`) and reads as one line for people.
+#[test]
+fn a_restart_hold_is_typed_for_machines_and_a_line_for_people() {
+    let down = RestartHold::MembersDown { pods: vec!["web-0".into(), "web-1".into()] };
+    assert_eq!(down.to_string(), "web-0, web-1 not Ready");
+    assert_eq!(
+        serde_json::to_value(&down).unwrap(),
+        json!({"kind": "membersDown", "pods": ["web-0", "web-1"]})
+    );
+    let budget = crate::core::objects::Budget {
+        name: "web".into(),
+        disruptions_allowed: 0,
+        current_healthy: 3,
+        desired_healthy: 3,
+    };
+    let refused = RestartHold::EvictionRefused { budgets: vec![budget], message: "Cannot evict pod".into() };
+    assert_eq!(refused.to_string(), "PodDisruptionBudget web allows 0 disruptions (3 healthy, 3 needed)");
+    assert_eq!(
+        serde_json::to_value(&refused).unwrap(),
+        json!({
+            "kind": "evictionRefused",
+            "budgets": [{"name": "web", "disruptionsAllowed": 0, "currentHealthy": 3, "desiredHealthy": 3}],
+            "message": "Cannot evict pod"
+        })
+    );
+    let unnamed = RestartHold::EvictionRefused { budgets: vec![], message: "Cannot evict pod".into() };
+    assert_eq!(unnamed.to_string(), "Cannot evict pod");
+    // Holds are compared, not their words: the same members down is the same hold.
+    assert_eq!(down, RestartHold::MembersDown { pods: vec!["web-0".into(), "web-1".into()] });
+    assert_ne!(down, unnamed);
+}
