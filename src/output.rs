@@ -467,13 +467,18 @@ pub fn write_fitted_table(w: &mut dyn Write, mut table: Table, canvas: Canvas) -
 /// give way: three or four words a line.
 const PROSE_FLOOR: usize = 20;
 
+/// Columns of a plan that say what a confirmation does: [`write_fitted_prose_table`] keeps them
+/// whole, as it keeps names.
+const CONFIRMED_COLUMNS: [&str; 3] = ["VERDICT", "ACTION", "PHASE"];
+
 /// Writes a table of `headers` and `rows` fitted to `canvas`, for a table with one column of
 /// prose that a person must read whole before answering (a prune's `REASON`, a rollout step's
 /// pods): on a terminal narrower than the table, the `prose` column gives way first, down to
 /// `PROSE_FLOOR` (20) characters, and its cells wrap at spaces onto the lines below (a row then
 /// takes several lines, aligned, its other cells on the first); if that is not enough, the other
-/// columns are cut with `…` as [`write_fitted_table`] cuts them, but names never (a plan is
-/// confirmed by them: a table whose names and headers are wider than the terminal stays wider).
+/// columns are cut with `…` as [`write_fitted_table`] cuts them, but names and what a plan
+/// confirms (`VERDICT`, `ACTION`, `PHASE`) never: a table whose names and headers are wider than
+/// the terminal stays wider. The prose never gets narrower than its longest word.
 /// `-o wide`, JSON and pipes keep every row on one line, as [`write_table`] writes it.
 pub fn write_fitted_prose_table(
     w: &mut dyn Write,
@@ -506,12 +511,23 @@ pub fn write_fitted_prose_table(
     let prose = headers.iter().position(|h| *h == prose);
     if let Some(p) = prose {
         let others = spanned(&widths, 2) - widths[p];
-        let floor = natural[p].min(PROSE_FLOOR).max(header_widths[p]);
+        // Never narrower than its longest word: a name in the prose (a pod, a claim) wraps
+        // whole, never split across lines.
+        let longest_word = rows
+            .iter()
+            .filter_map(|row| row.get(p))
+            .flat_map(|cell| cell.split(' '))
+            .map(console::measure_text_width)
+            .max()
+            .unwrap_or(0);
+        let floor = natural[p].min(PROSE_FLOOR.max(longest_word)).max(header_widths[p]);
         widths[p] = width.saturating_sub(others).clamp(floor, natural[p]);
     }
     if spanned(&widths, 2) > width {
-        // The prose keeps its width; the others give way as in `write_fitted_table`.
-        let names: Vec<bool> = headers.iter().map(|h| NAME_COLUMNS.contains(h)).collect();
+        // The prose keeps its width; the others give way as in `write_fitted_table`, but
+        // names and what the person confirms (a verdict, an action, a phase) stay whole.
+        let names: Vec<bool> =
+            headers.iter().map(|h| NAME_COLUMNS.contains(h) || CONFIRMED_COLUMNS.contains(h)).collect();
         let floor: Vec<usize> = widths
             .iter()
             .zip(&header_widths)

@@ -349,10 +349,16 @@ impl Run<'_> {
     async fn start(&mut self, writer: Option<Writer>, sts: StatefulSet, plan: ResizePlan) -> Result<()> {
         let machine = self.args.output.is_machine();
         let events = self.args.output == OutputFormat::Json && !self.args.dry_run.is_dry();
+        // An offline class's claims need the downtime a run refuses to take (exit 1, nothing
+        // sent): a server dry run sends nothing for it either, and ends as the run would.
+        let downtime = plan.needs_downtime(&self.kube.flags);
         // --dry-run=server: the API server's answers, asked before the plan is printed (its
         // machine-readable form carries them); none for a plan refused anyway.
-        let server = match ServerCheck::of(self.kube, Mode::from_dry_run(self.args.dry_run)) {
-            Some(check) if plan.blocking.is_empty() => Some(self.server_dry_run(&check, &sts, &plan).await?),
+        let server_check = ServerCheck::of(self.kube, Mode::from_dry_run(self.args.dry_run));
+        let server = match &server_check {
+            Some(check) if plan.blocking.is_empty() && downtime.is_none() => {
+                Some(self.server_dry_run(check, &sts, &plan).await?)
+            }
             _ => None,
         };
         // A refused run says one line; its plan is printed only when asked for (--dry-run).
@@ -384,9 +390,12 @@ impl Run<'_> {
                 }
                 return server.ending();
             }
+            if let (Some(_), Some(downtime)) = (server_check, downtime) {
+                return Err(downtime.into());
+            }
             return Ok(());
         };
-        if let Some(downtime) = plan.needs_downtime(&self.kube.flags) {
+        if let Some(downtime) = downtime {
             return Err(downtime.into());
         }
         self.term.require_consent(self.args.yes, "resize")?;
