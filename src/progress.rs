@@ -28,6 +28,9 @@ pub struct Progress {
     err: ErrStream,
     /// The state last printed as a plain line.
     said: Option<String>,
+    /// No plain lines (a spinner on a terminal still): the run writes events for programs,
+    /// which say where the wait stands, and its stderr stays for errors.
+    quiet: bool,
 }
 
 impl Progress {
@@ -44,7 +47,16 @@ impl Progress {
             bar: None,
             term: *term,
             said: None,
+            quiet: false,
         }
+    }
+
+    /// This progress without its plain lines when `events` (the run writes JSON events that
+    /// say where the wait stands: a program reading them wants nothing else on stderr but
+    /// errors); a spinner on a terminal is still drawn.
+    pub fn quiet_under(mut self, events: bool) -> Progress {
+        self.quiet = events;
+        self
     }
 
     /// Shows `state` (`Pending on node-2`), once the wait has lasted [`QUIET_FOR`].
@@ -73,7 +85,7 @@ impl Progress {
         if self.animate {
             let bar = self.bar.get_or_insert_with(|| self.term.spinner());
             bar.set_message(line);
-        } else if self.said.as_deref() != Some(state) {
+        } else if !self.quiet && self.said.as_deref() != Some(state) {
             self.said = Some(state.to_owned());
             self.err.line(line);
         }

@@ -226,6 +226,7 @@ impl Reporter<'_> {
     /// plain line per change on the run's stream for people ([`Progress`]).
     pub fn progress(&self, what: String, deadline: Instant) -> Progress {
         Progress::start(&self.term, self.io.err_stream(), what, deadline)
+            .quiet_under(self.format == Format::Json)
     }
 
     pub fn event(&mut self, event: Event) -> Result<()> {

@@ -131,6 +131,12 @@ async fn restart_one_member_below_a_partition_and_the_others_keep_their_uids() {
     let env = Env::new("restart-partition").await;
     env.statefulset(&Sts { partition: Some(3), min_ready_seconds: Some(2), ..Sts::new("web", 3) }).await;
     let said = restart_exactly(&env, &["1"], &[], &["web-1"]).await;
+    // Under -o json the events say where the wait stands: no progress line on stderr.
+    assert!(progress_line(&said, "the replacement of web-1", "5m").is_none(), "{said}");
+    // In text mode, in a pipe, the wait says so in plain lines.
+    let output = env.spawn_plugin(&["restart", "web", "1", "--yes"]).output().await.unwrap();
+    let said = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{said}");
     let line = progress_line(&said, "the replacement of web-1", "5m");
     assert!(line.is_some_and(|l| l.contains(": Ready on ")), "a plain progress line: {said}");
 }

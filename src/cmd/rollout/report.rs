@@ -246,12 +246,14 @@ impl<'io> Reporter<'io> {
     }
 
     /// The progress of a wait for `what` until `deadline` where the spinner is not drawn (a
-    /// pipe, `NO_COLOR`, `-o json`): a plain line per change of [`Reporter::status`] on the
-    /// run's stream for people. `None` on a terminal, where the spinner and the strip are the
-    /// one display.
+    /// pipe, `NO_COLOR`): a plain line per change of [`Reporter::status`] on the run's stream
+    /// for people. `None` on a terminal, where the spinner and the strip are the one display,
+    /// and under `-o json`, whose events say where each step stands.
     pub fn plain_progress(&self, what: String, deadline: tokio::time::Instant) -> Option<Progress> {
         let plain = Terminal { animate: false, ..self.term };
-        self.strip_bar.is_none().then(|| Progress::start(&plain, self.io.err_stream(), what, deadline))
+        // Under -o json the events say where each step stands: stderr stays for errors.
+        (self.strip_bar.is_none() && self.format != Format::Json)
+            .then(|| Progress::start(&plain, self.io.err_stream(), what, deadline))
     }
 
     /// Where the pods of the step waited on stand: `1/3 updated, 0/3 ready: web-2 Pending`.
