@@ -667,3 +667,44 @@ where
         Written::Gone => Err(Stop::DeletedSinceRead { what, name }.into()),
     }
 }
+
+/// `--dry-run=server`: the write of a restart's or scale's journal (`text`) on `sts`, under its
+/// `annotation`, sent with `dryRun=All` and recorded in `run` as `write the {command} journal`.
+pub async fn check_journal_write(
+    check: &ServerCheck,
+    api: &Api<StatefulSet>,
+    sts: &StatefulSet,
+    annotation: &str,
+    command: &str,
+    text: &str,
+    run: &mut ServerDryRun,
+) {
+    let name = sts.name_any();
+    let patch = patches::maintenance_journal(sts, annotation, Some(text));
+    let what = format!("write the {command} journal of {name}");
+    let answer = ServerAnswer::of_written(check.patch(api, &name, &patch, &what).await);
+    run.add(what, answer);
+}
+
+/// `--dry-run=server`: the removal of a restart's or scale's journal that ends the run, checked
+/// only when it is the run's first write (the set as read is what it applies to); after other
+/// writes it depends on the one before it.
+pub async fn check_journal_removal(
+    check: &ServerCheck,
+    api: &Api<StatefulSet>,
+    sts: &StatefulSet,
+    annotation: &str,
+    command: &str,
+    run: &mut ServerDryRun,
+) {
+    let name = sts.name_any();
+    let what = format!("remove the {command} journal of {name}");
+    let answer = match run.writes.len() {
+        0 => {
+            let patch = patches::maintenance_journal(sts, annotation, None);
+            ServerAnswer::of_written(check.patch(api, &name, &patch, &what).await)
+        }
+        depends_on => ServerAnswer::NotChecked { depends_on },
+    };
+    run.add(what, answer);
+}

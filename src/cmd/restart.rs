@@ -15,7 +15,8 @@ use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 
 use super::maintenance::{
-    Discard, Event, Format, Mover, Reporter, check_take_down, discard_set_journal, pod_of,
+    Discard, Event, Format, Mover, Reporter, check_journal_removal, check_journal_write, check_take_down,
+    discard_set_journal, pod_of,
 };
 use crate::access::{self, Permission};
 use crate::client::{Kube, KubeArgs};
@@ -408,14 +409,10 @@ async fn server_dry_run(
     resumed: bool,
 ) -> ServerDryRun {
     let api: Api<StatefulSet> = kube.api_in(&plan.namespace);
-    let name = plan.stateful_set.as_str();
     let mut run = ServerDryRun::default();
     if !resumed {
-        let journal = new_journal(plan);
-        let patch = patches::maintenance_journal(sts, RESTART_ANNOTATION, Some(&journal.to_annotation()));
-        let what = format!("write the restart journal of {name}");
-        let answer = ServerAnswer::of_written(check.patch(&api, name, &patch, &what).await);
-        run.add(what, answer);
+        let text = new_journal(plan).to_annotation();
+        check_journal_write(check, &api, sts, RESTART_ANNOTATION, "restart", &text, &mut run).await;
     }
     let mut last: Option<usize> = None;
     for target in plan.members.iter().filter(|t| !plan.done.contains(&t.ordinal)) {
@@ -430,15 +427,7 @@ async fn server_dry_run(
         };
         last = Some(run.add(what, answer));
     }
-    let what = format!("remove the restart journal of {name}");
-    let answer = match run.writes.len() {
-        0 => {
-            let patch = patches::maintenance_journal(sts, RESTART_ANNOTATION, None);
-            ServerAnswer::of_written(check.patch(&api, name, &patch, &what).await)
-        }
-        depends_on => ServerAnswer::NotChecked { depends_on },
-    };
-    run.add(what, answer);
+    check_journal_removal(check, &api, sts, RESTART_ANNOTATION, "restart", &mut run).await;
     run
 }
 

@@ -12,7 +12,10 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::Api;
 
-use super::maintenance::{Discard, Event, Format, Mover, Reporter, discard_set_journal, one_line};
+use super::maintenance::{
+    Discard, Event, Format, Mover, Reporter, check_journal_removal, check_journal_write, discard_set_journal,
+    one_line,
+};
 use crate::access::{self, Permission};
 use crate::client::{Kube, KubeArgs};
 use crate::cmd::gates::{http_client, try_gate};
@@ -426,10 +429,7 @@ async fn server_dry_run(
     let mut run = ServerDryRun::default();
     if !resumed {
         let text = Journal::new(plan, Timestamp::now()).to_annotation();
-        let patch = patches::maintenance_journal(sts, SCALE_ANNOTATION, Some(&text));
-        let what = format!("write the scale journal of {name}");
-        let answer = ServerAnswer::of_written(check.patch(&api, name, &patch, &what).await);
-        run.add(what, answer);
+        check_journal_write(check, &api, sts, SCALE_ANNOTATION, "scale", &text, &mut run).await;
     }
     let journal = sts.annotations().get(SCALE_ANNOTATION).map(String::as_str);
     let mut from = sts.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
@@ -455,15 +455,7 @@ async fn server_dry_run(
         let what = format!("prune the claims of the members removed (pvc prune's writes) of {name}");
         run.add(what, ServerAnswer::NotChecked { depends_on: last });
     }
-    let what = format!("remove the scale journal of {name}");
-    let answer = match run.writes.len() {
-        0 => {
-            let patch = patches::maintenance_journal(sts, SCALE_ANNOTATION, None);
-            ServerAnswer::of_written(check.patch(&api, name, &patch, &what).await)
-        }
-        depends_on => ServerAnswer::NotChecked { depends_on },
-    };
-    run.add(what, answer);
+    check_journal_removal(check, &api, sts, SCALE_ANNOTATION, "scale", &mut run).await;
     run
 }
 
